@@ -1,0 +1,72 @@
+# apikeyd — top-level build. Each folder adds its own targets in its module.mk;
+# this file holds the flags, the shared rules and the README's two commands.
+#   make            build everything into build/
+#   make run        install what is missing, build, start apikeyd with its defaults
+#   make test       install what is missing, build, run every test suite
+#   make generate   rewrite generated/ from openapi/
+#   make SANITIZE=address,undefined ...   build with sanitizers
+#   V=1             show full commands
+
+BUILD    ?= build
+CC       ?= cc
+SANITIZE ?=
+PKG_CONFIG ?= pkg-config
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# Libraries of the server and runtime; the generator has its own list.
+PKGS_RUNTIME := libulfius liborcania libyder jansson gnutls sqlite3 libpcre2-8 librhonabwy libmicrohttpd
+PKGS_GEN     := libfyaml jansson
+PKGS_CHECK   := check
+
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+
+WARN   := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+          -Wformat=2 -Wno-format-nonliteral
+CSTD   := -std=c11 -D_GNU_SOURCE
+OPT    ?= -O2 -g
+CFLAGS ?=
+LDFLAGS ?=
+ALL_CFLAGS  = $(CSTD) $(OPT) $(WARN) -MMD -MP $(CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS)
+ifneq ($(SANITIZE),)
+ALL_CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+ALL_LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+# Modules append to these.
+ALL_TARGETS :=
+TEST_SUITES :=
+CLEAN_FILES :=
+
+.PHONY: all deps run test generate clean check-spec bench
+all:
+
+deps:
+	$(Q)./scripts/install-deps.sh
+
+# Object rule: build/<path>.o from <path>.c; each module sets per-folder flags
+# through target-specific CFLAGS_EXTRA.
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(CFLAGS_EXTRA) -c $< -o $@
+
+include $(sort $(wildcard */module.mk tests/*/module.mk))
+
+all: $(ALL_TARGETS)
+
+# The README's test command: set up, build, run every suite, one closing line.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./scripts/run-tests.sh $(TEST_SUITES)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Installs what the build and the tests need and is not on the machine yet.
+# Debian packages through apt-get (we are root on the project's machines);
+# nothing is installed when everything is already present.
+set -eu
+
+# Debian package names: libraries checked through pkg-config, tools through PATH.
+PKGS_LIB="libulfius-dev:libulfius liborcania-dev:liborcania libyder-dev:libyder \
+libjansson-dev:jansson libgnutls28-dev:gnutls libsqlite3-dev:sqlite3 \
+libfyaml-dev:libfyaml libpcre2-dev:libpcre2-8 librhonabwy-dev:librhonabwy \
+check:check libmicrohttpd-dev:libmicrohttpd"
+PKGS_BIN="pkg-config:pkg-config curl:curl gnutls-bin:gnutls-cli sqlite3:sqlite3 \
+nodejs:node npm:npm"
+
+missing=""
+for pair in $PKGS_LIB; do
+	pkg=${pair%%:*}; pc=${pair#*:}
+	pkg-config --exists "$pc" 2>/dev/null || missing="$missing $pkg"
+done
+for pair in $PKGS_BIN; do
+	pkg=${pair%%:*}; bin=${pair#*:}
+	command -v "$bin" >/dev/null 2>&1 || missing="$missing $pkg"
+done
+# pkg-config itself may be the missing piece; then every library looks missing.
+if [ -n "$missing" ]; then
+	echo "install-deps: installing:$missing" >&2
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "install-deps: need root for apt-get; run as root or install:$missing" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
