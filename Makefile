@@ -45,6 +45,7 @@ TEST_SUITES :=
 CLEAN_FILES :=
 
 .PHONY: all deps run test generate clean check-spec bench
+BENCH_TARGETS :=
 all:
 
 deps:
@@ -70,3 +71,15 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# The README's run command: set up, build, start the server with its defaults
+# (var/apikeyd.db, a self-signed certificate created on first start).
+RUN_ARGS ?=
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	./$(BUILD)/apikeyd $(RUN_ARGS)
+
+# Benchmarks: each module appends a target to BENCH_TARGETS.
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)for t in $(BENCH_TARGETS); do $(MAKE) --no-print-directory $$t || exit 1; done
