@@ -1,0 +1,310 @@
+/* load.c — YAML 1.2 / JSON documents into jansson through libfyaml. */
+#include "load.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libfyaml.h>
+
+/* Deeper documents are refused rather than risking the stack. */
+#define LOAD_MAX_DEPTH 1000
+
+static int load_scalar_is(const char *s, size_t n, const char *const *words)
+{
+	for (; *words; words++)
+		if (strlen(*words) == n && memcmp(*words, s, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* YAML 1.2 core schema integer: [-+]?[0-9]+ | 0o[0-7]+ | 0x[0-9a-fA-F]+ */
+static int load_parse_int(const char *s, size_t n, json_int_t *out)
+{
+	char buf[72];
+	char *end;
+	int base = 10;
+	size_t i = 0;
+
+	if (n == 0 || n >= sizeof buf)
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (n > 2 && buf[0] == '0' && buf[1] == 'o') {
+		base = 8;
+		i = 2;
+	} else if (n > 2 && buf[0] == '0' && buf[1] == 'x') {
+		base = 16;
+		i = 2;
+	} else if (buf[0] == '-' || buf[0] == '+') {
+		i = 1;
+	}
+	if (i >= n)
+		return 0;
+	for (size_t j = i; j < n; j++) {
+		char c = buf[j];
+		int ok = base == 16 ? (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+		       : base == 8 ? (c >= '0' && c <= '7') : (c >= '0' && c <= '9');
+		if (!ok)
+			return 0;
+	}
+	errno = 0;
+	long long v = strtoll(base == 10 ? buf : buf + 2, &end, base);
+	if (errno == ERANGE)
+		return -1; /* an integer, but too big: caller makes it a real */
+	*out = (json_int_t)v;
+	return 1;
+}
+
+/* YAML 1.2 core schema float: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
+static int load_parse_float(const char *s, size_t n, double *out)
+{
+	static const char *const inf[] = { ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", NULL };
+	static const char *const ninf[] = { "-.inf", "-.Inf", "-.INF", NULL };
+	static const char *const nan_[] = { ".nan", ".NaN", ".NAN", NULL };
+	char buf[128];
+	size_t i = 0;
+	int digits = 0;
+
+	if (load_scalar_is(s, n, inf) || load_scalar_is(s, n, ninf) || load_scalar_is(s, n, nan_))
+		return -1; /* not representable in JSON */
+	if (n == 0 || n >= sizeof buf)
+		return 0;
+	if (s[i] == '-' || s[i] == '+')
+		i++;
+	while (i < n && s[i] >= '0' && s[i] <= '9') {
+		i++;
+		digits++;
+	}
+	if (i < n && s[i] == '.') {
+		i++;
+		while (i < n && s[i] >= '0' && s[i] <= '9') {
+			i++;
+			digits++;
+		}
+	}
+	if (!digits)
+		return 0;
+	if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < n && (s[i] == '-' || s[i] == '+'))
+			i++;
+		if (i >= n)
+			return 0;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+	}
+	if (i != n)
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	*out = strtod(buf, NULL);
+	return isfinite(*out) ? 1 : -1;
+}
+
+static void load_where(struct fy_node *n, const char *name, char *err, size_t errlen, const char *what)
+{
+	const struct fy_mark *m = fy_node_get_start_mark(n);
+	snprintf(err, errlen, "%s:%d:%d: %s", name, m ? m->line + 1 : 0, m ? m->column + 1 : 0, what);
+}
+
+static json_t *load_node(struct fy_node *n, const char *name, int depth, char *err, size_t errlen);
+
+static json_t *load_scalar(struct fy_node *n, const char *name, char *err, size_t errlen)
+{
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL", NULL };
+	static const char *const trues[] = { "true", "True", "TRUE", NULL };
+	static const char *const falses[] = { "false", "False", "FALSE", NULL };
+	size_t len = 0;
+	const char *s = fy_node_get_scalar(n, &len);
+	size_t taglen = 0;
+	const char *tag = fy_node_get_tag(n, &taglen);
+	enum fy_node_style style = fy_node_get_style(n);
+	json_int_t iv;
+	double dv;
+	int r;
+
+	if (!s)
+		s = "";
+	if (tag && taglen && !(taglen == 1 && tag[0] == '!')) {
+		if (taglen >= 3 && memcmp(tag + taglen - 3, "str", 3) == 0)
+			return json_stringn(s, len);
+		/* other explicit tags fall through to plain resolution */
+	} else if (style != FYNS_PLAIN) {
+		json_t *str = json_stringn(s, len);
+		if (!str)
+			load_where(n, name, err, errlen, "string is not valid UTF-8");
+		return str;
+	}
+	if (load_scalar_is(s, len, nulls))
+		return json_null();
+	if (load_scalar_is(s, len, trues))
+		return json_true();
+	if (load_scalar_is(s, len, falses))
+		return json_false();
+	r = load_parse_int(s, len, &iv);
+	if (r == 1)
+		return json_integer(iv);
+	if (r == 0 || r == -1) {
+		int f = load_parse_float(s, len, &dv);
+		if (f == 1)
+			return json_real(dv);
+		if (f == -1 || r == -1) {
+			load_where(n, name, err, errlen, "number cannot be represented in JSON (infinite, NaN or out of range)");
+			return NULL;
+		}
+	}
+	json_t *str = json_stringn(s, len);
+	if (!str)
+		load_where(n, name, err, errlen, "string is not valid UTF-8");
+	return str;
+}
+
+static json_t *load_node(struct fy_node *n, const char *name, int depth, char *err, size_t errlen)
+{
+	json_t *out = NULL;
+	void *it = NULL;
+
+	if (!n)
+		return json_null();
+	if (depth > LOAD_MAX_DEPTH) {
+		load_where(n, name, err, errlen, "document is nested too deeply");
+		return NULL;
+	}
+	switch (fy_node_get_type(n)) {
+	case FYNT_SCALAR:
+		return load_scalar(n, name, err, errlen);
+	case FYNT_SEQUENCE: {
+		struct fy_node *item;
+		out = json_array();
+		while ((item = fy_node_sequence_iterate(n, &it)) != NULL) {
+			json_t *v = load_node(item, name, depth + 1, err, errlen);
+			if (!v || json_array_append_new(out, v) != 0)
+				goto fail;
+		}
+		return out;
+	}
+	case FYNT_MAPPING: {
+		struct fy_node_pair *p;
+		out = json_object();
+		while ((p = fy_node_mapping_iterate(n, &it)) != NULL) {
+			struct fy_node *k = fy_node_pair_key(p);
+			size_t klen = 0;
+			const char *ks;
+			char *key;
+			json_t *v;
+
+			if (!k || fy_node_get_type(k) != FYNT_SCALAR) {
+				load_where(k ? k : n, name, err, errlen, "mapping key is not a scalar");
+				goto fail;
+			}
+			ks = fy_node_get_scalar(k, &klen);
+			if (!ks)
+				ks = "";
+			if (memchr(ks, '\0', klen)) {
+				load_where(k, name, err, errlen, "mapping key contains a NUL character");
+				goto fail;
+			}
+			key = strndup(ks, klen);
+			if (!key)
+				goto fail;
+			if (json_object_get(out, key)) {
+				char msg[256];
+				snprintf(msg, sizeof msg, "duplicate key \"%.200s\"", key);
+				load_where(k, name, err, errlen, msg);
+				free(key);
+				goto fail;
+			}
+			v = load_node(fy_node_pair_value(p), name, depth + 1, err, errlen);
+			if (!v || json_object_set_new(out, key, v) != 0) {
+				free(key);
+				goto fail;
+			}
+			free(key);
+		}
+		return out;
+	}
+	}
+	load_where(n, name, err, errlen, "unknown YAML node type");
+fail:
+	json_decref(out);
+	return NULL;
+}
+
+static json_t *load_finish(struct fy_document *fyd, struct fy_diag *diag, const char *name,
+                           char *err, size_t errlen)
+{
+	json_t *doc = NULL;
+
+	if (!fyd) {
+		void *it = NULL;
+		struct fy_diag_error *e = diag ? fy_diag_errors_iterate(diag, &it) : NULL;
+		if (e)
+			snprintf(err, errlen, "%s:%d:%d: %s", name, e->line + 1, e->column + 1, e->msg);
+		else
+			snprintf(err, errlen, "%s: cannot read or parse the document", name);
+		return NULL;
+	}
+	if (fy_document_resolve(fyd) != 0) {
+		snprintf(err, errlen, "%s: cannot resolve anchors and aliases", name);
+		return NULL;
+	}
+	if (!fy_document_root(fyd)) {
+		snprintf(err, errlen, "%s:1:1: the document is empty", name);
+		return NULL;
+	}
+	doc = load_node(fy_document_root(fyd), name, 0, err, errlen);
+	return doc;
+}
+
+static struct fy_diag *load_diag(void)
+{
+	struct fy_diag_cfg dcfg;
+
+	fy_diag_cfg_default(&dcfg);
+	dcfg.fp = NULL;
+	dcfg.output_fn = NULL;
+	dcfg.level = FYET_ERROR;
+	return fy_diag_create(&dcfg);
+}
+
+json_t *load_document(const char *path, char *err, size_t errlen)
+{
+	struct fy_diag *diag = load_diag();
+	struct fy_parse_cfg cfg = {
+		.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_AUTO,
+		.diag = diag,
+	};
+	struct fy_document *fyd;
+	json_t *doc;
+
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		fy_diag_destroy(diag);
+		return NULL;
+	}
+	fclose(f);
+	fyd = fy_document_build_from_file(&cfg, path);
+	doc = load_finish(fyd, diag, path, err, errlen);
+	fy_document_destroy(fyd);
+	fy_diag_destroy(diag);
+	return doc;
+}
+
+json_t *load_document_string(const char *name, const char *text, size_t len,
+                             char *err, size_t errlen)
+{
+	struct fy_diag *diag = load_diag();
+	struct fy_parse_cfg cfg = {
+		.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_DEFAULT_VERSION_1_2,
+		.diag = diag,
+	};
+	struct fy_document *fyd = fy_document_build_from_string(&cfg, text, len);
+	json_t *doc = load_finish(fyd, diag, name, err, errlen);
+
+	fy_document_destroy(fyd);
+	fy_diag_destroy(diag);
+	return doc;
+}
