@@ -1,0 +1,41 @@
+/* docset.h — the documents oapigen has loaded, and `$ref` resolution.
+ *
+ * Every document is known by an absolute base URI ("file:///abs/path.yaml"
+ * for files). References are resolved as RFC 3986 says: relative files are
+ * loaded on demand through the loader, fragments are JSON pointers (with
+ * ~0 ~1 and percent-escapes) or, for JSON Schema 2020-12, `$anchor` names;
+ * an embedded `$id` gives its sub-tree a base URI of its own.
+ * The docset owns every document; returned nodes are borrowed.
+ */
+#ifndef DOCSET_H
+#define DOCSET_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+typedef struct docset docset;
+typedef json_t *(*docset_loader_fn)(const char *path, char *err, size_t errlen); /* new */
+
+docset *docset_new(docset_loader_fn loader);
+void docset_free(docset *ds);
+/* Loads path (or finds it loaded); *uri = its base URI (owned by ds). */
+const json_t *docset_load(docset *ds, const char *path, const char **uri, char *err, size_t errlen);
+/* Registers doc (stolen) under the absolute uri; indexes its $id and $anchor. */
+int docset_add(docset *ds, const char *uri, json_t *doc);
+/* Resolves ref against base_uri. Returns the borrowed node, and in *out_uri
+ * (new, free()) its canonical absolute "uri#/json/pointer". */
+const json_t *docset_resolve(docset *ds, const char *base_uri, const char *ref,
+                             char **out_uri, char *err, size_t errlen);
+/* The base URI in force inside the node named by canonical uri: the nearest
+ * enclosing $id, else the document's URI (new, free()). */
+char *docset_base_of(docset *ds, const char *canonical_uri);
+/* RFC 3986 reference resolution (new, free()). */
+char *docset_uri_resolve(const char *base, const char *ref);
+/* Node at a JSON pointer inside root (fragment without '#', percent-decoded
+ * here), or NULL. */
+const json_t *docset_pointer(const json_t *root, const char *pointer);
+/* A short name for messages: the file's path relative to the working folder
+ * when below it, else the URI (owned by ds). */
+const char *docset_display(docset *ds, const char *uri);
+
+#endif

@@ -1,0 +1,19 @@
+/* gen_text.h — writing C text: string literals and identifiers. */
+#ifndef GEN_TEXT_H
+#define GEN_TEXT_H
+
+#include <stdio.h>
+#include <stddef.h>
+
+/* Writes s[0..len) as a C string literal; bytes that are not printable
+ * ASCII become octal escapes, '?' is escaped (trigraphs), and long strings
+ * are split into adjacent literals of at most `width` bytes each, one per
+ * line, indented by `indent` tabs (width 0 = never split). */
+void gen_text_cstring(FILE *out, const char *s, size_t len, size_t width, int indent);
+/* Same, for a NUL-terminated string on one line. */
+void gen_text_cstr(FILE *out, const char *s);
+/* A C identifier made from s: letters, digits and '_' kept, anything else
+ * becomes '_', a leading digit gets a '_' in front (new, free()). */
+char *gen_text_ident(const char *s);
+
+#endif
