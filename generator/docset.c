@@ -333,6 +333,13 @@ static void docset_index(docset *ds, const char *doc_uri, const json_t *node, co
 	if (json_is_object(node)) {
 		const char *id = json_string_value(json_object_get(node, "$id"));
 		const char *anchor = json_string_value(json_object_get(node, "$anchor"));
+		if (!id && !json_object_get(node, "$ref")) /* draft 4; its $ref hides siblings */
+			id = json_string_value(json_object_get(node, "id"));
+		if (id && id[0] == '#') { /* a plain-name fragment is an anchor */
+			if (!anchor)
+				anchor = id + 1;
+			id = NULL;
+		}
 		const char *danchor = json_string_value(json_object_get(node, "$dynamicAnchor"));
 		if (id && depth > 0) {
 			mybase = docset_uri_resolve(base, id);
@@ -403,6 +410,10 @@ int docset_add(docset *ds, const char *uri, json_t *doc)
 		return -1;
 	/* a root $id is an alias of the document */
 	rootid = json_is_object(doc) ? json_string_value(json_object_get(doc, "$id")) : NULL;
+	if (!rootid && json_is_object(doc) && !json_object_get(doc, "$ref")) /* draft 4 */
+		rootid = json_string_value(json_object_get(doc, "id"));
+	if (rootid && rootid[0] == '#')
+		rootid = NULL;
 	char *uri_copy = strdup(uri);
 	if (rootid) {
 		char *abs = docset_uri_resolve(uri, rootid);

@@ -270,10 +270,21 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 		free(id);
 		if (sym && json_object_get(g->names, sym)) {
 			const char *other = json_string_value(json_object_get(g->names, sym));
+			const char *oh = strchr(other, '#'), *mh = strchr(uri, '#');
+			if (!oh || !mh || oh - other != mh - uri || strncmp(other, uri, (size_t)(mh - uri)) != 0) {
+				/* the same name in another document: qualify it */
+				char *q = NULL;
+				if (asprintf(&q, "%s_%u", sym, g->counter++) < 0)
+					q = NULL;
+				free(sym);
+				sym = q;
+				goto named;
+			}
 			gs_error(g, uri, err, errlen, "schema name collides with %s (both become the C name %s)", other, sym);
 			free(sym);
 			return -1;
 		}
+	named:;
 	} else if (asprintf(&sym, "%s_s%u", g->prefix, g->counter++) < 0) {
 		sym = NULL;
 	}
@@ -326,8 +337,9 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 
 	base = docset_base_of(g->ds, uri);
 	{
-		const char *mybase_id = json_string_value(json_object_get(node, "$id"));
-		if (mybase_id && g->dialect == GEN_DIALECT_31) {
+		const char *mybase_id = json_string_value(json_object_get(node, g->dialect == GEN_DIALECT_31 ? "$id" : "id"));
+		if (mybase_id && mybase_id[0] != '#' && depth > 0 &&
+		    !(g->dialect == GEN_DIALECT_30 && json_object_get(node, "$ref"))) {
 			char *nb = docset_uri_resolve(base, mybase_id);
 			if (nb) {
 				char *hash = strchr(nb, '#');

@@ -105,8 +105,16 @@ static int load_parse_float(const char *s, size_t n, double *out)
 
 static void load_where(struct fy_node *n, const char *name, char *err, size_t errlen, const char *what)
 {
-	const struct fy_mark *m = fy_node_get_start_mark(n);
-	snprintf(err, errlen, "%s:%d:%d: %s", name, m ? m->line + 1 : 0, m ? m->column + 1 : 0, what);
+	struct fy_token *t = fy_node_get_type(n) == FYNT_SCALAR ? fy_node_get_scalar_token(n) : NULL;
+	const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
+
+	if (m) {
+		snprintf(err, errlen, "%s:%d:%d: %s", name, m->line + 1, m->column + 1, what);
+	} else {
+		char *path = fy_node_get_path(n);
+		snprintf(err, errlen, "%s: at %s: %s", name, path ? path : "/", what);
+		free(path);
+	}
 }
 
 static json_t *load_node(struct fy_node *n, const char *name, int depth, char *err, size_t errlen);
