@@ -1,0 +1,126 @@
+/* apis: which APIs apikeyd serves, and where.
+ *
+ * HOW TO MOUNT AN API. Each row of apis_table names an API, its default base
+ * path (DESIGN.md's table) and a register function. For a generated API
+ * <api> (generated/<api>/<api>_api.h) with its handlers (handlers/<api>.h),
+ * add one wrapper and one row:
+ *
+ *     #include "heron_api.h"      (generated/heron/, on the include path)
+ *     #include "heron.h"          (handlers/: heron_handlers_get, heron_error_shape)
+ *
+ *     static int apis_mount_heron(struct _u_instance *u, const char *base,
+ *             rt_api_config *cfg)
+ *     {
+ *         cfg->error_shape = heron_error_shape;
+ *         return heron_register(u, base, heron_handlers_get(), cfg);
+ *     }
+ *
+ *     { "heron", "/heron", apis_mount_heron, 0 },
+ *
+ * apis_mount() fills cfg (authenticate, app, max_body, on_request,
+ * validate_responses) before calling the wrapper; cfg lives in static
+ * storage for the life of the process, one per row, shared by the plain
+ * and the TLS instance. --mount heron=/v2/heron moves the row's base path,
+ * --mount heron=off leaves it out. */
+#include "apis.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "testapi.h"
+
+typedef int (*apis_register_fn)(struct _u_instance *u, const char *base, rt_api_config *cfg);
+
+typedef struct apis_entry {
+    const char *name;
+    const char *default_base;
+    apis_register_fn reg;
+    int test_only;          /* only with --test-slow-endpoint */
+} apis_entry;
+
+static int apis_mount_test(struct _u_instance *u, const char *base, rt_api_config *cfg)
+{
+    (void)cfg;
+    return testapi_register(u, base);
+}
+
+static const apis_entry apis_table[] = {
+    /* The five generated APIs go here (heron, feldera, nebula, nebula_uuid,
+       fastapi) once generated/ and handlers/ provide them; see above. */
+    { "test", "/__test", apis_mount_test, 1 },
+};
+#define APIS_N (sizeof apis_table / sizeof apis_table[0])
+
+static struct {
+    int set;                 /* --mount given */
+    int off;
+    char base[256];
+} apis_bases[APIS_N];
+
+static rt_api_config apis_configs[APIS_N];
+
+int apis_set_base(const char *api, const char *base, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < APIS_N; i++) {
+        if (strcmp(apis_table[i].name, api) != 0) continue;
+        if (base && strlen(base) >= sizeof apis_bases[i].base) {
+            snprintf(err, errlen, "--mount %s=%s: base path too long", api, base);
+            return -1;
+        }
+        apis_bases[i].set = 1;
+        apis_bases[i].off = base == NULL;
+        snprintf(apis_bases[i].base, sizeof apis_bases[i].base, "%s", base ? base : "");
+        return 0;
+    }
+    {
+        size_t o = 0;
+        char known[512];
+        known[0] = '\0';
+        for (size_t i = 0; i < APIS_N; i++)
+            o += (size_t)snprintf(known + o, o < sizeof known ? sizeof known - o : 0, "%s%s",
+                                  i ? ", " : "", apis_table[i].name);
+        snprintf(err, errlen, "--mount %s=...: unknown API \"%s\" (this build serves: %s)",
+                 api, api, known);
+    }
+    return -1;
+}
+
+static const char *apis_base(size_t i)
+{
+    if (apis_bases[i].set) return apis_bases[i].off ? NULL : apis_bases[i].base;
+    return apis_table[i].default_base;
+}
+
+static int apis_enabled(size_t i, const apis_env *env)
+{
+    return (!apis_table[i].test_only || env->test_endpoints) && apis_base(i) != NULL;
+}
+
+int apis_mount(struct _u_instance *u, const apis_env *env, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < APIS_N; i++) {
+        rt_api_config *cfg = &apis_configs[i];
+        if (!apis_enabled(i, env)) continue;
+        cfg->app = env->app;
+        cfg->authenticate = env->authenticate;
+        cfg->max_body = env->max_body;
+        cfg->validate_responses = env->validate_responses;
+        cfg->on_request = env->on_request;
+        if (apis_table[i].reg(u, apis_base(i), cfg) != 0) {
+            snprintf(err, errlen, "cannot mount API %s at %s", apis_table[i].name, apis_base(i));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void apis_describe(const apis_env *env, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < APIS_N && o < len; i++) {
+        if (apis_table[i].test_only && !env->test_endpoints) continue;
+        o += (size_t)snprintf(buf + o, len - o, "%s%s=%s", o ? " " : "", apis_table[i].name,
+                              apis_base(i) ? apis_base(i) : "off");
+    }
+}

@@ -1,0 +1,530 @@
+/* config: command line, environment and config file, merged. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yder.h>
+
+#include "version.h"
+
+enum opt_kind { OPT_ADDR, OPT_FLAG, OPT_PATH, OPT_LEVEL, OPT_SIZE, OPT_UINT, OPT_MOUNT };
+
+typedef struct opt_def {
+    const char *name;       /* long option without "--"; also the file key */
+    const char *env;        /* environment variable or NULL */
+    enum opt_kind kind;
+    size_t min, max;        /* OPT_SIZE / OPT_UINT bounds */
+    const char *help;       /* NULL: hidden */
+    const char *arg;        /* metavariable in --help */
+} opt_def;
+
+static const opt_def opt_defs[] = {
+    { "listen", "APIKEYD_LISTEN", OPT_ADDR, 0, 0,
+      "plain HTTP address (default 127.0.0.1:8080); \"off\" disables it;\n"
+      "                          a non-loopback address needs --allow-plain-http", "HOST:PORT" },
+    { "tls-listen", "APIKEYD_TLS_LISTEN", OPT_ADDR, 0, 0,
+      "HTTPS address (default 127.0.0.1:8443); \"off\" disables it", "HOST:PORT" },
+    { "allow-plain-http", "APIKEYD_ALLOW_PLAIN_HTTP", OPT_FLAG, 0, 0,
+      "allow --listen on a non-loopback address", NULL },
+    { "tls-cert", "APIKEYD_TLS_CERT", OPT_PATH, 0, 0,
+      "PEM certificate chain; with --tls-key. Without both, a self-signed\n"
+      "                          certificate for localhost is created beside the database\n"
+      "                          (tls-cert.pem, tls-key.pem) and reused", "FILE" },
+    { "tls-key", "APIKEYD_TLS_KEY", OPT_PATH, 0, 0, "PEM private key", "FILE" },
+    { "tls-client-ca", "APIKEYD_TLS_CLIENT_CA", OPT_PATH, 0, 0,
+      "require TLS client certificates signed by these CAs (PEM)", "FILE" },
+    { "db", "APIKEYD_DB", OPT_PATH, 0, 0,
+      "SQLite database (default var/apikeyd.db; its folder is created)", "PATH" },
+    { "jwt-key", "APIKEYD_JWT_KEY", OPT_PATH, 0, 0,
+      "PEM public key or JWKS file for Bearer JWTs (default: no JWTs)", "FILE" },
+    { "log-level", "APIKEYD_LOG_LEVEL", OPT_LEVEL, 0, 0,
+      "none, error, warning, info (default) or debug", "LEVEL" },
+    { "max-body", "APIKEYD_MAX_BODY", OPT_SIZE, 1, 64u << 20,
+      "largest request body, bytes or with K/M suffix (default 64K); 413 beyond", "SIZE" },
+    { "max-header", "APIKEYD_MAX_HEADER", OPT_SIZE, 4096, 1u << 20,
+      "per-connection memory for the request line and headers (default 32K)", "SIZE" },
+    { "conn-timeout", "APIKEYD_CONN_TIMEOUT", OPT_UINT, 1, 3600,
+      "close a connection idle this many seconds (default 30)", "SECONDS" },
+    { "shutdown-timeout", "APIKEYD_SHUTDOWN_TIMEOUT", OPT_UINT, 0, 3600,
+      "on SIGTERM/SIGINT wait this long for in-flight requests (default 30)", "SECONDS" },
+    { "threads", "APIKEYD_THREADS", OPT_UINT, 0, 256,
+      "worker threads per listener (default 0 = number of cores)", "N" },
+    { "mount", "APIKEYD_MOUNT", OPT_MOUNT, 0, 0,
+      "serve API at BASEPATH, or leave it out with API=off; repeatable\n"
+      "                          (APIKEYD_MOUNT: comma-separated list)", "API=BASEPATH" },
+    { "test-slow-endpoint", NULL, OPT_FLAG, 0, 0, NULL, NULL },
+};
+#define N_OPTS (sizeof opt_defs / sizeof opt_defs[0])
+
+static const opt_def *opt_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (strlen(opt_defs[i].name) == len && strncmp(opt_defs[i].name, name, len) == 0)
+            return &opt_defs[i];
+    return NULL;
+}
+
+void config_usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: apikeyd [OPTION]...             serve every API\n"
+        "       apikeyd user add NAME [--db PATH] create a user; print its first API key\n"
+        "\n"
+        "Options (each also read from the environment variable shown, and from the\n"
+        "config file as `name = value`):\n");
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const opt_def *d = &opt_defs[i];
+        char head[64];
+        if (d->help == NULL) continue;
+        snprintf(head, sizeof head, "--%s%s%s", d->name, d->arg ? " " : "", d->arg ? d->arg : "");
+        fprintf(f, "  %-22s  %s\n", head, d->help);
+        if (d->env) fprintf(f, "                          [%s]\n", d->env);
+    }
+    fprintf(f,
+        "  %-22s  %s\n", "--config FILE", "read settings from FILE [APIKEYD_CONFIG]");
+    fprintf(f,
+        "  %-22s  %s\n"
+        "  %-22s  %s\n"
+        "\n"
+        "Precedence: command line > environment > config file > built-in defaults.\n"
+        "Config file: one `name = value` per line (names as the long options,\n"
+        "without --), `#` starts a comment; flags take true/false.\n"
+        "Signals: SIGHUP re-reads the TLS certificate and key; SIGTERM/SIGINT stop\n"
+        "accepting, let in-flight requests finish, close the database, exit 0.\n"
+        "Exit status: 0 ok, 1 runtime error, 2 usage error.\n",
+        "--help", "show this help and exit",
+        "--version", "show the version and exit");
+}
+
+static void cfg_set_str(char **slot, const char *v)
+{
+    free(*slot);
+    *slot = strdup(v);
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    static const char *yes[] = { "1", "true", "yes", "on" };
+    static const char *no[] = { "0", "false", "no", "off" };
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0) { *out = 1; return 0; }
+        if (strcasecmp(v, no[i]) == 0) { *out = 0; return 0; }
+    }
+    return -1;
+}
+
+static int parse_size(const char *v, size_t *out)
+{
+    char *end = NULL;
+    unsigned long long n;
+    if (!isdigit((unsigned char)v[0])) return -1;
+    errno = 0;
+    n = strtoull(v, &end, 10);
+    if (errno) return -1;
+    if (*end == 'k' || *end == 'K') { n <<= 10; end++; if (*end == 'i' && end[1] == 'B') end += 2; }
+    else if (*end == 'm' || *end == 'M') { n <<= 20; end++; if (*end == 'i' && end[1] == 'B') end += 2; }
+    if (*end != '\0') return -1;
+    *out = (size_t)n;
+    return 0;
+}
+
+int config_parse_addr(const char *text, int allow_off, config_addr *out,
+        char *err, size_t errlen)
+{
+    char host[256];
+    const char *colon, *port_s;
+    size_t hlen;
+    struct addrinfo hints, *res = NULL;
+    char *end = NULL;
+    long port;
+    int rc;
+
+    if (allow_off && strcmp(text, "off") == 0) {
+        out->off = 1;
+        cfg_set_str(&out->text, text);
+        return 0;
+    }
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (close == NULL || close[1] != ':') goto bad;
+        hlen = (size_t)(close - text - 1);
+        if (hlen == 0 || hlen >= sizeof host) goto bad;
+        memcpy(host, text + 1, hlen);
+        port_s = close + 2;
+    } else {
+        colon = strrchr(text, ':');
+        if (colon == NULL || strchr(text, ':') != colon) goto bad;
+        hlen = (size_t)(colon - text);
+        if (hlen == 0 || hlen >= sizeof host) goto bad;
+        memcpy(host, text, hlen);
+        port_s = colon + 1;
+    }
+    host[hlen] = '\0';
+    errno = 0;
+    port = strtol(port_s, &end, 10);
+    if (!isdigit((unsigned char)port_s[0]) || *end != '\0' || errno || port < 1 || port > 65535) {
+        snprintf(err, errlen, "\"%s\": port must be a number from 1 to 65535", text);
+        return -1;
+    }
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    rc = getaddrinfo(host, port_s, &hints, &res);
+    if (rc != 0 || res == NULL) {
+        snprintf(err, errlen, "\"%s\": cannot resolve host \"%s\": %s", text, host, gai_strerror(rc));
+        if (res) freeaddrinfo(res);
+        return -1;
+    }
+    memset(&out->sa, 0, sizeof out->sa);
+    memcpy(&out->sa, res->ai_addr, res->ai_addrlen);
+    out->salen = (socklen_t)res->ai_addrlen;
+    out->port = (unsigned)port;
+    out->off = 0;
+    freeaddrinfo(res);
+    cfg_set_str(&out->text, text);
+    return 0;
+bad:
+    snprintf(err, errlen, "\"%s\": expected HOST:PORT (e.g. 127.0.0.1:8080, [::1]:8443)%s",
+             text, allow_off ? " or \"off\"" : "");
+    return -1;
+}
+
+int config_addr_is_loopback(const config_addr *a)
+{
+    if (a->sa.ss_family == AF_INET) {
+        const struct sockaddr_in *s = (const struct sockaddr_in *)&a->sa;
+        return (ntohl(s->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (a->sa.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)&a->sa;
+        if (IN6_IS_ADDR_LOOPBACK(&s->sin6_addr)) return 1;
+        if (IN6_IS_ADDR_V4MAPPED(&s->sin6_addr)) return s->sin6_addr.s6_addr[12] == 127;
+    }
+    return 0;
+}
+
+int config_parse_mount(const char *text, config_mount *out, char *err, size_t errlen)
+{
+    const char *eq = strchr(text, '=');
+    const char *base;
+    size_t alen;
+
+    if (eq == NULL || eq == text) {
+        snprintf(err, errlen, "\"%s\": expected API=BASEPATH or API=off", text);
+        return -1;
+    }
+    alen = (size_t)(eq - text);
+    for (size_t i = 0; i < alen; i++) {
+        char c = text[i];
+        if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '_')) {
+            snprintf(err, errlen, "\"%s\": API name must be lowercase letters, digits or _", text);
+            return -1;
+        }
+    }
+    base = eq + 1;
+    if (strcmp(base, "off") != 0) {
+        size_t blen = strlen(base);
+        if (base[0] != '/' || blen < 2 || base[blen - 1] == '/' || strstr(base, "//") ||
+            strpbrk(base, "?#%:*@ \t{}")) {
+            snprintf(err, errlen, "\"%s\": BASEPATH must start with / and not end with /, "
+                     "with no //, ?, #, %%, :, @, *, {, } or spaces (e.g. heron=/v2/heron)", text);
+            return -1;
+        }
+    }
+    out->api = strndup(text, alen);
+    out->base = strcmp(base, "off") == 0 ? NULL : strdup(base);
+    return 0;
+}
+
+static int mount_add(config *cfg, const char *text, char *err, size_t errlen)
+{
+    config_mount m, *v;
+    if (config_parse_mount(text, &m, err, errlen) != 0) return -1;
+    v = realloc(cfg->mounts, (cfg->n_mounts + 1) * sizeof *v);
+    if (v == NULL) { free(m.api); free(m.base); snprintf(err, errlen, "out of memory"); return -1; }
+    cfg->mounts = v;
+    cfg->mounts[cfg->n_mounts++] = m;
+    return 0;
+}
+
+/* Applies one option value; where = "--listen", "APIKEYD_LISTEN" or "file:3". */
+static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *where,
+        char *err, size_t errlen)
+{
+    char why[400];
+    size_t sz;
+    int b;
+
+    why[0] = '\0';
+    switch (d->kind) {
+    case OPT_ADDR: {
+        config_addr *a = strcmp(d->name, "listen") == 0 ? &cfg->listen : &cfg->tls_listen;
+        if (config_parse_addr(v, 1, a, why, sizeof why) != 0) goto bad;
+        return 0;
+    }
+    case OPT_FLAG:
+        if (v == NULL) b = 1;
+        else if (parse_bool(v, &b) != 0) { snprintf(why, sizeof why, "\"%s\": expected true or false", v); goto bad; }
+        if (strcmp(d->name, "allow-plain-http") == 0) cfg->allow_plain_http = b;
+        else cfg->test_slow_endpoint = b;
+        return 0;
+    case OPT_PATH: {
+        char **slot = strcmp(d->name, "tls-cert") == 0 ? &cfg->tls_cert
+                    : strcmp(d->name, "tls-key") == 0 ? &cfg->tls_key
+                    : strcmp(d->name, "tls-client-ca") == 0 ? &cfg->tls_client_ca
+                    : strcmp(d->name, "db") == 0 ? &cfg->db_path : &cfg->jwt_key;
+        if (v[0] == '\0') { snprintf(why, sizeof why, "a path must not be empty"); goto bad; }
+        cfg_set_str(slot, v);
+        return 0;
+    }
+    case OPT_LEVEL:
+        if (strcmp(v, "none") == 0) cfg->log_level = Y_LOG_LEVEL_NONE;
+        else if (strcmp(v, "error") == 0) cfg->log_level = Y_LOG_LEVEL_ERROR;
+        else if (strcmp(v, "warning") == 0) cfg->log_level = Y_LOG_LEVEL_WARNING;
+        else if (strcmp(v, "info") == 0) cfg->log_level = Y_LOG_LEVEL_INFO;
+        else if (strcmp(v, "debug") == 0) cfg->log_level = Y_LOG_LEVEL_DEBUG;
+        else { snprintf(why, sizeof why, "\"%s\": expected none, error, warning, info or debug", v); goto bad; }
+        return 0;
+    case OPT_SIZE:
+        if (parse_size(v, &sz) != 0 || sz < d->min || sz > d->max) {
+            snprintf(why, sizeof why, "\"%s\": expected a size from %zu to %zu bytes (suffix K or M allowed)",
+                     v, d->min, d->max);
+            goto bad;
+        }
+        if (strcmp(d->name, "max-body") == 0) cfg->max_body = sz;
+        else cfg->conn_memory = sz;
+        return 0;
+    case OPT_UINT: {
+        char *end = NULL;
+        unsigned long n;
+        errno = 0;
+        n = strtoul(v, &end, 10);
+        if (!isdigit((unsigned char)v[0]) || *end != '\0' || errno || n < d->min || n > d->max) {
+            snprintf(why, sizeof why, "\"%s\": expected a whole number from %zu to %zu", v, d->min, d->max);
+            goto bad;
+        }
+        if (strcmp(d->name, "conn-timeout") == 0) cfg->conn_timeout = (unsigned)n;
+        else if (strcmp(d->name, "shutdown-timeout") == 0) cfg->shutdown_timeout = (unsigned)n;
+        else cfg->threads = (unsigned)n;
+        return 0;
+    }
+    case OPT_MOUNT:
+        if (d->env != NULL && strcmp(where, d->env) == 0) {
+            /* the environment variable holds a comma-separated list */
+            char *copy = strdup(v), *save = NULL, *tok;
+            int rc = 0;
+            for (tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save))
+                if (mount_add(cfg, tok, why, sizeof why) != 0) rc = -1;
+            free(copy);
+            if (rc != 0) goto bad;
+            return 0;
+        }
+        if (mount_add(cfg, v, why, sizeof why) != 0) goto bad;
+        return 0;
+    }
+bad:
+    snprintf(err, errlen, "%s%s: %s", strncmp(where, "APIKEYD_", 8) == 0 ? "environment " : "",
+             where, why);
+    return -1;
+}
+
+static void trim(char **s)
+{
+    char *b = *s, *e;
+    while (isspace((unsigned char)*b)) b++;
+    e = b + strlen(b);
+    while (e > b && isspace((unsigned char)e[-1])) *--e = '\0';
+    *s = b;
+}
+
+static int config_read_file(config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096];
+    unsigned lineno = 0;
+    int rc = -1;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "--config: cannot open \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char *p = line, *eq, *key, *val, *hash;
+        char where[300];
+        const opt_def *d;
+        lineno++;
+        if (strchr(line, '\n') == NULL && !feof(f)) {
+            snprintf(err, errlen, "%s:%u: line too long", path, lineno);
+            goto cleanup;
+        }
+        hash = strchr(p, '#');
+        if (hash) *hash = '\0';
+        trim(&p);
+        if (*p == '\0') continue;
+        eq = strchr(p, '=');
+        if (eq == NULL) {
+            snprintf(err, errlen, "%s:%u: expected `name = value`", path, lineno);
+            goto cleanup;
+        }
+        *eq = '\0';
+        key = p; val = eq + 1;
+        trim(&key); trim(&val);
+        d = opt_find(key, strlen(key));
+        if (d == NULL || d->help == NULL) {
+            snprintf(err, errlen, "%s:%u: unknown setting \"%s\" (see --help)", path, lineno, key);
+            goto cleanup;
+        }
+        snprintf(where, sizeof where, "%s:%u", path, lineno);
+        if (opt_apply(cfg, d, val, where, err, errlen) != 0) goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    fclose(f);
+    return rc;
+}
+
+static int arg_add(config *cfg, const char *a)
+{
+    char **v = realloc(cfg->args, (cfg->n_args + 1) * sizeof *v);
+    if (v == NULL) return -1;
+    cfg->args = v;
+    cfg->args[cfg->n_args++] = strdup(a);
+    return 0;
+}
+
+int config_load(config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    const char *config_path = NULL;
+    char why[300];
+    int only_args = 0;
+
+    memset(cfg, 0, sizeof *cfg);
+    cfg->log_level = Y_LOG_LEVEL_INFO;
+    cfg->max_body = 64u << 10;
+    cfg->conn_memory = 32u << 10;
+    cfg->conn_timeout = 30;
+    cfg->shutdown_timeout = 30;
+    cfg->db_path = strdup("var/apikeyd.db");
+    if (config_parse_addr("127.0.0.1:8080", 1, &cfg->listen, why, sizeof why) != 0 ||
+        config_parse_addr("127.0.0.1:8443", 1, &cfg->tls_listen, why, sizeof why) != 0) {
+        snprintf(err, errlen, "default address: %s", why);
+        return CONFIG_USAGE;
+    }
+
+    /* --help / --version / --config first: they decide what else is read */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            config_usage(stdout);
+            return CONFIG_EXIT_OK;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("apikeyd %s\n", APIKEYD_VERSION);
+            return CONFIG_EXIT_OK;
+        }
+        if (strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc) { snprintf(err, errlen, "--config: missing FILE"); return CONFIG_USAGE; }
+            config_path = argv[++i];
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            config_path = argv[i] + 9;
+        }
+    }
+    if (config_path == NULL) config_path = getenv("APIKEYD_CONFIG");
+    if (config_path != NULL && config_path[0] != '\0') {
+        cfg->config_file = strdup(config_path);
+        if (config_read_file(cfg, config_path, err, errlen) != 0) return CONFIG_USAGE;
+    }
+
+    for (size_t i = 0; i < N_OPTS; i++) {
+        const char *v;
+        if (opt_defs[i].env == NULL || (v = getenv(opt_defs[i].env)) == NULL) continue;
+        if (opt_apply(cfg, &opt_defs[i], v, opt_defs[i].env, err, errlen) != 0) return CONFIG_USAGE;
+    }
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *name, *eq, *val = NULL;
+        const opt_def *d;
+        char where[80];
+        size_t nlen;
+
+        if (only_args || a[0] != '-' || a[1] == '\0') {
+            if (arg_add(cfg, a) != 0) { snprintf(err, errlen, "out of memory"); return CONFIG_USAGE; }
+            continue;
+        }
+        if (strcmp(a, "--") == 0) { only_args = 1; continue; }
+        if (a[1] != '-') {
+            snprintf(err, errlen, "%s: unknown option (options are long: --listen, ...; see --help)", a);
+            return CONFIG_USAGE;
+        }
+        name = a + 2;
+        eq = strchr(name, '=');
+        nlen = eq ? (size_t)(eq - name) : strlen(name);
+        if (nlen == 6 && strncmp(name, "config", 6) == 0) {
+            if (!eq) i++;
+            continue;
+        }
+        d = opt_find(name, nlen);
+        if (d == NULL) {
+            snprintf(err, errlen, "--%.*s: unknown option (see --help)", (int)nlen, name);
+            return CONFIG_USAGE;
+        }
+        if (eq) val = eq + 1;
+        else if (d->kind != OPT_FLAG) {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "--%s: missing %s", d->name, d->arg ? d->arg : "value");
+                return CONFIG_USAGE;
+            }
+            val = argv[++i];
+        }
+        snprintf(where, sizeof where, "--%s", d->name);
+        if (opt_apply(cfg, d, val, where, err, errlen) != 0) return CONFIG_USAGE;
+    }
+
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+        snprintf(err, errlen, "%s given without %s: give both, or neither for a self-signed certificate",
+                 cfg->tls_cert ? "--tls-cert" : "--tls-key", cfg->tls_cert ? "--tls-key" : "--tls-cert");
+        return CONFIG_USAGE;
+    }
+    if (!cfg->listen.off && !cfg->allow_plain_http && !config_addr_is_loopback(&cfg->listen)) {
+        snprintf(err, errlen, "--listen %s: refusing plain HTTP on a non-loopback address "
+                 "(API keys would cross the network in clear text); use --tls-listen, "
+                 "or add --allow-plain-http if a TLS proxy sits in front", cfg->listen.text);
+        return CONFIG_USAGE;
+    }
+    if (cfg->n_args == 0 && cfg->listen.off && cfg->tls_listen.off) {
+        snprintf(err, errlen, "--listen off and --tls-listen off: nothing to serve");
+        return CONFIG_USAGE;
+    }
+    if (cfg->listen.off == 0 && cfg->tls_listen.off == 0 &&
+        cfg->listen.salen == cfg->tls_listen.salen &&
+        memcmp(&cfg->listen.sa, &cfg->tls_listen.sa, cfg->listen.salen) == 0) {
+        snprintf(err, errlen, "--listen and --tls-listen are the same address %s", cfg->listen.text);
+        return CONFIG_USAGE;
+    }
+    return CONFIG_OK;
+}
+
+void config_free(config *cfg)
+{
+    free(cfg->listen.text);
+    free(cfg->tls_listen.text);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
+    free(cfg->tls_client_ca);
+    free(cfg->db_path);
+    free(cfg->jwt_key);
+    free(cfg->config_file);
+    for (size_t i = 0; i < cfg->n_mounts; i++) {
+        free(cfg->mounts[i].api);
+        free(cfg->mounts[i].base);
+    }
+    free(cfg->mounts);
+    for (size_t i = 0; i < cfg->n_args; i++) free(cfg->args[i]);
+    free(cfg->args);
+    memset(cfg, 0, sizeof *cfg);
+}

@@ -1,0 +1,74 @@
+/* config: apikeyd's settings from the command line, the environment
+ * (APIKEYD_*) and an optional `key = value` file, merged with the
+ * precedence command line > environment > config file > built-in defaults.
+ *
+ * config_load() fills a config whose strings are owned by it; config_free()
+ * releases them. Every bad value yields a message naming the option, where
+ * it came from and what was expected. */
+#ifndef APIKEYD_CONFIG_H
+#define APIKEYD_CONFIG_H
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+enum config_status {
+    CONFIG_OK = 0,
+    CONFIG_EXIT_OK,     /* --help or --version printed; exit 0 */
+    CONFIG_USAGE,       /* bad usage; the message is in err; exit 2 */
+};
+
+typedef struct config_addr {
+    int off;                        /* "off": this listener is disabled */
+    char *text;                     /* as given: "127.0.0.1:8080" */
+    struct sockaddr_storage sa;     /* resolved address */
+    socklen_t salen;
+    unsigned port;
+} config_addr;
+
+typedef struct config_mount {
+    char *api;                      /* "heron" */
+    char *base;                     /* "/heron", or NULL for off */
+} config_mount;
+
+typedef struct config {
+    config_addr listen;             /* plain HTTP */
+    config_addr tls_listen;         /* HTTPS */
+    int allow_plain_http;           /* allow a non-loopback plain listener */
+    char *tls_cert, *tls_key;       /* NULL: self-signed beside the database */
+    char *tls_client_ca;            /* NULL: no client certificates */
+    char *db_path;                  /* default var/apikeyd.db */
+    char *jwt_key;                  /* NULL: no JWT */
+    char *config_file;              /* the file read, or NULL */
+    unsigned long log_level;        /* yder Y_LOG_LEVEL_* */
+    size_t max_body;                /* bytes; default 64 KiB */
+    unsigned conn_timeout;          /* seconds of inactivity */
+    unsigned shutdown_timeout;      /* seconds to wait for in-flight requests */
+    unsigned threads;               /* worker threads per listener; 0 = cores */
+    size_t conn_memory;             /* per-connection memory: header size limit */
+    int test_slow_endpoint;         /* hidden: GET /__test/slow?ms=N */
+    config_mount *mounts;           /* in order of precedence, last wins */
+    size_t n_mounts;
+    char **args;                    /* positional words ("user" "add" NAME) */
+    size_t n_args;
+} config;
+
+/* Parses argv (argv[0] is the program) with the environment and the
+   config file. On CONFIG_USAGE err holds the message (no trailing newline). */
+int config_load(config *cfg, int argc, char **argv, char *err, size_t errlen);
+void config_free(config *cfg);
+
+/* Prints the --help text to f. */
+void config_usage(FILE *f);
+
+/* 1 when the address is a loopback one (127.0.0.0/8, ::1, ::ffff:127.x). */
+int config_addr_is_loopback(const config_addr *a);
+
+/* Parses "HOST:PORT" or "[V6]:PORT" (or "off" when allow_off).
+   Returns 0 or -1 with err set. */
+int config_parse_addr(const char *text, int allow_off, config_addr *out,
+        char *err, size_t errlen);
+
+/* Parses "API=BASEPATH" or "API=off". Returns 0 or -1 with err set. */
+int config_parse_mount(const char *text, config_mount *out, char *err, size_t errlen);
+
+#endif

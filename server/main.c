@@ -1,0 +1,265 @@
+/* apikeyd: serve every API over HTTP and HTTPS, or `user add NAME`.
+ *
+ * Signals are blocked in every thread and taken synchronously by the main
+ * thread with sigwait(): SIGHUP re-reads the TLS certificate and key,
+ * SIGTERM/SIGINT stop accepting, wait for in-flight requests, stop the
+ * listeners and close the database. No work happens in a signal handler. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <gnutls/gnutls.h>
+#include <yder.h>
+
+#include "apis.h"
+#include "certgen.h"
+#include "config.h"
+#include "log.h"
+#include "serve.h"
+#include "tls.h"
+#ifdef APIKEYD_HAVE_KEYSVC
+#include "keysvc.h"
+#endif
+
+#define EXIT_USAGE 2
+
+/* mkdir -p of the folder holding path; dir receives that folder. */
+static int main_make_dir(const char *path, char *dir, size_t dirlen, char *err, size_t errlen)
+{
+    const char *slash = strrchr(path, '/');
+    if (strlen(path) >= dirlen) {
+        snprintf(err, errlen, "database path too long: %.200s...", path);
+        return -1;
+    }
+    if (strcmp(path, ":memory:") == 0) {
+        snprintf(dir, dirlen, "var");
+    } else if (slash == NULL) {
+        snprintf(dir, dirlen, ".");
+        return 0;
+    } else if (slash == path) {
+        snprintf(dir, dirlen, "/");
+        return 0;
+    } else {
+        snprintf(dir, dirlen, "%.*s", (int)(slash - path), path);
+    }
+    for (char *p = dir + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+                snprintf(err, errlen, "cannot create folder %.300s: %s", dir, strerror(errno));
+                *p = c;
+                return -1;
+            }
+            *p = c;
+            if (c == '\0') break;
+        }
+    }
+    return 0;
+}
+
+#ifdef APIKEYD_HAVE_KEYSVC
+static int main_open_keysvc(const config *cfg, const char *dir, keysvc **ks, char *err, size_t errlen)
+{
+    char secret[4096];
+    keysvc_config kc;
+
+    snprintf(secret, sizeof secret, "%s/apikeyd.secret", dir);
+    memset(&kc, 0, sizeof kc);
+    kc.db_path = cfg->db_path;
+    kc.secret_path = secret;
+    kc.synchronous_full = 1;
+    kc.jwt_key_path = cfg->jwt_key;
+    return keysvc_open(&kc, ks, err, errlen);
+}
+#endif
+
+/* apikeyd user add NAME: the key alone on stdout, diagnostics on stderr. */
+static int main_user_add(const config *cfg, const char *name)
+{
+    char dir[2048], err[512];
+
+    if (name[0] == '\0') {
+        fprintf(stderr, "apikeyd: user add: NAME must not be empty\n");
+        return EXIT_USAGE;
+    }
+    if (main_make_dir(cfg->db_path, dir, sizeof dir, err, sizeof err) != 0) {
+        fprintf(stderr, "apikeyd: %s\n", err);
+        return 1;
+    }
+#ifdef APIKEYD_HAVE_KEYSVC
+    {
+        keysvc *ks = NULL;
+        int rc = 1;
+        if (main_open_keysvc(cfg, dir, &ks, err, sizeof err) != 0) {
+            fprintf(stderr, "apikeyd: cannot open the key store %s: %s\n", cfg->db_path, err);
+            return 1;
+        }
+        rc = main_user_add_keysvc(ks, name);
+        keysvc_close(ks);
+        return rc;
+    }
+#else
+    fprintf(stderr, "apikeyd: user add: this build has no key service (handlers/keysvc)\n");
+    return 1;
+#endif
+}
+
+/* The HTTPS certificate: given, or self-signed beside the database. */
+static int main_tls_setup(const config *cfg, const char *dir)
+{
+    char cert[4096], key[4096], err[512], fp[128];
+    const char *cp = cfg->tls_cert, *kp = cfg->tls_key;
+    int created = 0;
+
+    if (tls_check_priorities(err, sizeof err) != 0) {
+        y_log_message(Y_LOG_LEVEL_ERROR, "%s", err);
+        return -1;
+    }
+    if (cp == NULL) {
+        snprintf(cert, sizeof cert, "%s/tls-cert.pem", dir);
+        snprintf(key, sizeof key, "%s/tls-key.pem", dir);
+        if (certgen_ensure(cert, key, &created, err, sizeof err) != 0) {
+            y_log_message(Y_LOG_LEVEL_ERROR, "self-signed certificate: %s", err);
+            return -1;
+        }
+        if (created)
+            y_log_message(Y_LOG_LEVEL_INFO, "created a self-signed certificate for localhost: %s (key %s)",
+                          cert, key);
+        cp = cert;
+        kp = key;
+    }
+    if (tls_init(cp, kp, err, sizeof err) != 0) {
+        y_log_message(Y_LOG_LEVEL_ERROR, "TLS: %s", err);
+        return -1;
+    }
+    if (tls_fingerprint(fp, sizeof fp) == 0)
+        y_log_message(Y_LOG_LEVEL_INFO, "TLS certificate %s sha256 %s", cp, fp);
+    return 0;
+}
+
+static int main_serve(const config *cfg)
+{
+    sigset_t set;
+    serve *srv = NULL;
+    char dir[2048], err[512], apis[512];
+    void *app = NULL;
+    rt_auth_fn authenticate = NULL;
+    int rc = 1, sig = 0;
+#ifdef APIKEYD_HAVE_KEYSVC
+    keysvc *ks = NULL;
+#endif
+
+    /* blocked before any thread exists, so every thread inherits the mask */
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    for (size_t i = 0; i < cfg->n_mounts; i++) {
+        if (apis_set_base(cfg->mounts[i].api, cfg->mounts[i].base, err, sizeof err) != 0) {
+            fprintf(stderr, "apikeyd: %s\n", err);
+            return EXIT_USAGE;
+        }
+    }
+    if (log_init(cfg->log_level) != 0) {
+        fprintf(stderr, "apikeyd: cannot start logging\n");
+        return 1;
+    }
+    if (main_make_dir(cfg->db_path, dir, sizeof dir, err, sizeof err) != 0) {
+        y_log_message(Y_LOG_LEVEL_ERROR, "%s", err);
+        goto cleanup;
+    }
+    if (!cfg->tls_listen.off && main_tls_setup(cfg, dir) != 0) goto cleanup;
+#ifdef APIKEYD_HAVE_KEYSVC
+    if (main_open_keysvc(cfg, dir, &ks, err, sizeof err) != 0) {
+        y_log_message(Y_LOG_LEVEL_ERROR, "cannot open the key store %s: %s", cfg->db_path, err);
+        goto cleanup;
+    }
+    app = ks;
+    authenticate = main_authenticate_fn();
+#endif
+    if (serve_start(cfg, app, authenticate, &srv, err, sizeof err) != 0) {
+        y_log_message(Y_LOG_LEVEL_ERROR, "%s", err);
+        goto cleanup;
+    }
+    {
+        apis_env env;
+        memset(&env, 0, sizeof env);
+        env.test_endpoints = cfg->test_slow_endpoint;
+        apis_describe(&env, apis, sizeof apis);
+    }
+    y_log_message(Y_LOG_LEVEL_INFO, "apikeyd ready: http %s, https %s, database %s, APIs: %s",
+                  cfg->listen.off ? "off" : cfg->listen.text,
+                  cfg->tls_listen.off ? "off" : cfg->tls_listen.text, cfg->db_path,
+                  apis[0] ? apis : "(none)");
+
+    for (;;) {
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig == SIGHUP) {
+            char fp[128];
+            if (cfg->tls_listen.off) {
+                y_log_message(Y_LOG_LEVEL_INFO, "SIGHUP: no HTTPS listener, nothing to reload");
+            } else if (tls_reload(err, sizeof err) != 0) {
+                y_log_message(Y_LOG_LEVEL_ERROR, "SIGHUP: keeping the current certificate: %s", err);
+            } else {
+                if (tls_fingerprint(fp, sizeof fp) != 0) snprintf(fp, sizeof fp, "?");
+                y_log_message(Y_LOG_LEVEL_INFO, "SIGHUP: TLS certificate reloaded, sha256 %s", fp);
+            }
+            continue;
+        }
+        if (sig == SIGTERM || sig == SIGINT) break;
+    }
+    y_log_message(Y_LOG_LEVEL_INFO, "%s: no longer accepting; waiting for %u request(s) in flight",
+                  sig == SIGTERM ? "SIGTERM" : "SIGINT", serve_in_flight(srv));
+    serve_quiesce(srv);
+    if (serve_wait_idle(srv, cfg->shutdown_timeout) != 0)
+        y_log_message(Y_LOG_LEVEL_WARNING, "shutdown: %u request(s) still running after %us; stopping anyway",
+                      serve_in_flight(srv), cfg->shutdown_timeout);
+    serve_stop(srv);
+    srv = NULL;
+    rc = 0;
+cleanup:
+    serve_stop(srv);
+#ifdef APIKEYD_HAVE_KEYSVC
+    if (ks) keysvc_close(ks);
+#endif
+    tls_shutdown();
+    if (rc == 0) y_log_message(Y_LOG_LEVEL_INFO, "apikeyd stopped");
+    log_close();
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    config cfg;
+    char err[1024];
+    int rc;
+
+    switch (config_load(&cfg, argc, argv, err, sizeof err)) {
+    case CONFIG_OK:
+        break;
+    case CONFIG_EXIT_OK:
+        config_free(&cfg);
+        return 0;
+    default:
+        fprintf(stderr, "apikeyd: %s\nTry 'apikeyd --help'.\n", err);
+        config_free(&cfg);
+        return EXIT_USAGE;
+    }
+    if (cfg.n_args == 0) {
+        rc = main_serve(&cfg);
+    } else if (cfg.n_args == 3 && strcmp(cfg.args[0], "user") == 0 && strcmp(cfg.args[1], "add") == 0) {
+        rc = main_user_add(&cfg, cfg.args[2]);
+    } else {
+        fprintf(stderr, "apikeyd: unexpected argument \"%s\"; the only command is `apikeyd user add NAME`\n"
+                "Try 'apikeyd --help'.\n", cfg.args[0]);
+        rc = EXIT_USAGE;
+    }
+    config_free(&cfg);
+    return rc;
+}

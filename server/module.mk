@@ -1,0 +1,17 @@
+# server/: build/apikeyd = server/*.o + the handlers' library (KEYS_LIB, when
+# handlers/ exists) + the runtime (RT_LIB) + the system libraries.
+SERVER_SRCS := $(sort $(wildcard server/*.c))
+SERVER_OBJS := $(SERVER_SRCS:%.c=$(BUILD)/%.o)
+APIKEYD     := $(BUILD)/apikeyd
+# handlers/keysvc.h present: build the key service into apikeyd
+SERVER_HAVE_KEYSVC := $(if $(wildcard handlers/keysvc.h),-DAPIKEYD_HAVE_KEYSVC)
+SERVER_CFLAGS = $(call pc_cflags,$(PKGS_RUNTIME)) -Iserver -Iruntime -Ihandlers \
+                $(addprefix -I,$(wildcard generated/*)) $(SERVER_HAVE_KEYSVC)
+
+$(SERVER_OBJS): CFLAGS_EXTRA = $(SERVER_CFLAGS)
+
+$(APIKEYD): $(SERVER_OBJS) $(KEYS_LIB) $(RT_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(SERVER_OBJS) $(KEYS_LIB) $(RT_LIB) $(RT_LIBS) -lm
+
+ALL_TARGETS += $(APIKEYD)

@@ -1,0 +1,41 @@
+/* serve: the two listeners (plain HTTP and HTTPS), each a ulfius instance on
+ * a libmicrohttpd epoll thread pool, sharing one endpoint set:
+ *
+ *   priority 0         "*" guard: 400 for invalid UTF-8 in the path, query,
+ *                      headers or cookies; 413 for a body over --max-body
+ *   priority 1         GET /healthz -> 200 {"status":"ok"}
+ *   priority >= 1      every mounted API (server/apis.c), shifted by one so
+ *                      the guard always runs first
+ *   priority UINT_MAX  "*" fallback: 404 in JSON
+ *
+ * One access-log line per request is written when libmicrohttpd reports
+ * the request complete (status, duration, client), with the key id noted by
+ * serve_on_request (rt_api_config.on_request) for authenticated API calls.
+ *
+ * serve_start() returns a running server; serve_quiesce() stops accepting,
+ * serve_wait_idle() waits for in-flight requests, serve_stop() stops the
+ * daemons and frees everything. */
+#ifndef APIKEYD_SERVE_H
+#define APIKEYD_SERVE_H
+#include <stddef.h>
+#include "config.h"
+#include "rt_http.h"
+
+typedef struct serve serve;
+
+/* app: the key service, passed to every API's handlers and to authenticate,
+   its authentication hook (NULL until a key service exists). */
+int serve_start(const config *cfg, void *app, rt_auth_fn authenticate, serve **out,
+        char *err, size_t errlen);
+void serve_quiesce(serve *s);
+/* 0 when no request is in flight, -1 when timeout_s passed first. */
+int serve_wait_idle(serve *s, unsigned timeout_s);
+void serve_stop(serve *s);
+/* Number of requests received but not yet completed. */
+unsigned serve_in_flight(serve *s);
+
+/* rt_api_config.on_request: notes the principal of an API request for its
+   access-log line. */
+void serve_on_request(void *app, const rt_ctx *ctx, int status);
+
+#endif

@@ -1,0 +1,299 @@
+/* tls: reloadable certificate and key for the HTTPS listener. */
+#include "tls.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <gnutls/crypto.h>
+#include <gnutls/x509.h>
+
+/* One loaded pair, immutable once built; shared by reference count. */
+typedef struct tls_pair {
+    unsigned refs;
+    gnutls_datum_t *certs;      /* DER chain, leaf first */
+    unsigned n_certs;
+    gnutls_datum_t key;         /* DER (PKCS#8 or native) */
+    gnutls_x509_crt_fmt_t key_fmt;
+} tls_pair;
+
+static struct {
+    pthread_mutex_t lock;
+    tls_pair *current;
+    char *cert_path, *key_path;
+} tls_state = { PTHREAD_MUTEX_INITIALIZER, NULL, NULL, NULL };
+
+int tls_check_priorities(char *err, size_t errlen)
+{
+    gnutls_priority_t p = NULL;
+    const char *where = NULL;
+    int r = gnutls_priority_init(&p, TLS_PRIORITIES, &where);
+    if (r < 0) {
+        snprintf(err, errlen, "GnuTLS rejects the priority string at \"%s\": %s",
+                 where ? where : "?", gnutls_strerror(r));
+        return -1;
+    }
+    gnutls_priority_deinit(p);
+    return 0;
+}
+
+int tls_read_file(const char *path, char **out, char *err, size_t errlen)
+{
+    gnutls_datum_t d = { NULL, 0 };
+    int r = gnutls_load_file(path, &d);
+    *out = NULL;
+    if (r < 0) {
+        snprintf(err, errlen, "cannot read %s: %s", path, errno ? strerror(errno) : gnutls_strerror(r));
+        return -1;
+    }
+    *out = malloc(d.size + 1);
+    if (*out == NULL) { gnutls_free(d.data); snprintf(err, errlen, "out of memory"); return -1; }
+    memcpy(*out, d.data, d.size);
+    (*out)[d.size] = '\0';
+    memset(d.data, 0, d.size);
+    gnutls_free(d.data);
+    return 0;
+}
+
+static void pair_free(tls_pair *p)
+{
+    if (p == NULL) return;
+    for (unsigned i = 0; i < p->n_certs; i++) gnutls_free(p->certs[i].data);
+    free(p->certs);
+    if (p->key.data) {
+        memset(p->key.data, 0, p->key.size);
+        gnutls_free(p->key.data);
+    }
+    free(p);
+}
+
+static void pair_unref(tls_pair *p)
+{
+    int last;
+    if (p == NULL) return;
+    pthread_mutex_lock(&tls_state.lock);
+    last = --p->refs == 0;
+    pthread_mutex_unlock(&tls_state.lock);
+    if (last) pair_free(p);
+}
+
+static tls_pair *pair_current(void)
+{
+    tls_pair *p;
+    pthread_mutex_lock(&tls_state.lock);
+    p = tls_state.current;
+    if (p) p->refs++;
+    pthread_mutex_unlock(&tls_state.lock);
+    return p;
+}
+
+/* Loads and checks a pair: the chain parses, the key parses, and the key
+   belongs to the leaf certificate. */
+static int pair_load(const char *cert_path, const char *key_path, tls_pair **out,
+        char *err, size_t errlen)
+{
+    gnutls_datum_t cert_file = { NULL, 0 }, key_file = { NULL, 0 };
+    gnutls_x509_crt_t *crts = NULL;
+    unsigned n_crts = 0;
+    gnutls_privkey_t pk = NULL;
+    gnutls_pubkey_t pub_cert = NULL, pub_key = NULL;
+    gnutls_x509_privkey_t xk = NULL;
+    unsigned char id1[64], id2[64];
+    size_t id1_len = sizeof id1, id2_len = sizeof id2;
+    tls_pair *p = NULL;
+    int r, rc = -1;
+
+    *out = NULL;
+    if ((r = gnutls_load_file(cert_path, &cert_file)) < 0) {
+        snprintf(err, errlen, "cannot read certificate %s: %s", cert_path, gnutls_strerror(r));
+        goto cleanup;
+    }
+    if ((r = gnutls_load_file(key_path, &key_file)) < 0) {
+        snprintf(err, errlen, "cannot read key %s: %s", key_path, gnutls_strerror(r));
+        goto cleanup;
+    }
+    r = gnutls_x509_crt_list_import2(&crts, &n_crts, &cert_file, GNUTLS_X509_FMT_PEM, 0);
+    if (r < 0 || n_crts == 0) {
+        snprintf(err, errlen, "%s: not a PEM certificate chain: %s", cert_path,
+                 r < 0 ? gnutls_strerror(r) : "no certificate");
+        goto cleanup;
+    }
+    if ((r = gnutls_privkey_init(&pk)) < 0 ||
+        (r = gnutls_privkey_import_x509_raw(pk, &key_file, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0) {
+        snprintf(err, errlen, "%s: not a usable PEM private key (unencrypted PKCS#8, RSA or EC): %s",
+                 key_path, gnutls_strerror(r));
+        goto cleanup;
+    }
+    if ((r = gnutls_pubkey_init(&pub_cert)) < 0 || (r = gnutls_pubkey_import_x509(pub_cert, crts[0], 0)) < 0 ||
+        (r = gnutls_pubkey_init(&pub_key)) < 0 || (r = gnutls_pubkey_import_privkey(pub_key, pk, 0, 0)) < 0 ||
+        (r = gnutls_pubkey_get_key_id(pub_cert, GNUTLS_KEYID_USE_SHA256, id1, &id1_len)) < 0 ||
+        (r = gnutls_pubkey_get_key_id(pub_key, GNUTLS_KEYID_USE_SHA256, id2, &id2_len)) < 0) {
+        snprintf(err, errlen, "%s / %s: cannot compare key and certificate: %s", cert_path, key_path,
+                 gnutls_strerror(r));
+        goto cleanup;
+    }
+    if (id1_len != id2_len || memcmp(id1, id2, id1_len) != 0) {
+        snprintf(err, errlen, "%s does not hold the key of the certificate in %s", key_path, cert_path);
+        goto cleanup;
+    }
+    p = calloc(1, sizeof *p);
+    if (p == NULL || (p->certs = calloc(n_crts, sizeof *p->certs)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
+    for (unsigned i = 0; i < n_crts; i++) {
+        if ((r = gnutls_x509_crt_export2(crts[i], GNUTLS_X509_FMT_DER, &p->certs[i])) < 0) {
+            snprintf(err, errlen, "%s: certificate %u: %s", cert_path, i + 1, gnutls_strerror(r));
+            goto cleanup;
+        }
+        p->n_certs = i + 1;
+    }
+    if ((r = gnutls_privkey_export_x509(pk, &xk)) < 0 ||
+        (r = gnutls_x509_privkey_export2_pkcs8(xk, GNUTLS_X509_FMT_DER, NULL, GNUTLS_PKCS_PLAIN, &p->key)) < 0) {
+        snprintf(err, errlen, "%s: cannot export key: %s", key_path, gnutls_strerror(r));
+        goto cleanup;
+    }
+    p->key_fmt = GNUTLS_X509_FMT_DER;
+    p->refs = 1;
+    *out = p;
+    p = NULL;
+    rc = 0;
+cleanup:
+    pair_free(p);
+    if (xk) gnutls_x509_privkey_deinit(xk);
+    if (pub_cert) gnutls_pubkey_deinit(pub_cert);
+    if (pub_key) gnutls_pubkey_deinit(pub_key);
+    if (pk) gnutls_privkey_deinit(pk);
+    for (unsigned i = 0; i < n_crts; i++) gnutls_x509_crt_deinit(crts[i]);
+    gnutls_free(crts);
+    if (key_file.data) { memset(key_file.data, 0, key_file.size); gnutls_free(key_file.data); }
+    gnutls_free(cert_file.data);
+    return rc;
+}
+
+int tls_init(const char *cert_path, const char *key_path, char *err, size_t errlen)
+{
+    tls_pair *p = NULL;
+    if (pair_load(cert_path, key_path, &p, err, errlen) != 0) return -1;
+    pthread_mutex_lock(&tls_state.lock);
+    free(tls_state.cert_path);
+    free(tls_state.key_path);
+    tls_state.cert_path = strdup(cert_path);
+    tls_state.key_path = strdup(key_path);
+    tls_pair *old = tls_state.current;
+    tls_state.current = p;
+    pthread_mutex_unlock(&tls_state.lock);
+    pair_unref(old);
+    return 0;
+}
+
+int tls_reload(char *err, size_t errlen)
+{
+    tls_pair *p = NULL, *old;
+    char *cert_path, *key_path;
+    int rc;
+
+    pthread_mutex_lock(&tls_state.lock);
+    cert_path = tls_state.cert_path ? strdup(tls_state.cert_path) : NULL;
+    key_path = tls_state.key_path ? strdup(tls_state.key_path) : NULL;
+    pthread_mutex_unlock(&tls_state.lock);
+    if (cert_path == NULL || key_path == NULL) {
+        snprintf(err, errlen, "TLS is not configured");
+        rc = -1;
+        goto cleanup;
+    }
+    rc = pair_load(cert_path, key_path, &p, err, errlen);
+    if (rc != 0) goto cleanup;
+    pthread_mutex_lock(&tls_state.lock);
+    old = tls_state.current;
+    tls_state.current = p;
+    pthread_mutex_unlock(&tls_state.lock);
+    pair_unref(old);
+cleanup:
+    free(cert_path);
+    free(key_path);
+    return rc;
+}
+
+void tls_shutdown(void)
+{
+    tls_pair *old;
+    pthread_mutex_lock(&tls_state.lock);
+    old = tls_state.current;
+    tls_state.current = NULL;
+    free(tls_state.cert_path);
+    free(tls_state.key_path);
+    tls_state.cert_path = tls_state.key_path = NULL;
+    pthread_mutex_unlock(&tls_state.lock);
+    pair_unref(old);
+}
+
+int tls_fingerprint(char *buf, size_t len)
+{
+    tls_pair *p = pair_current();
+    unsigned char md[32];
+    size_t o = 0;
+    int rc = -1;
+
+    if (p == NULL) return -1;
+    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, p->certs[0].data, p->certs[0].size, md) == 0 && len >= 96) {
+        for (size_t i = 0; i < sizeof md; i++)
+            o += (size_t)snprintf(buf + o, len - o, i ? ":%02X" : "%02X", md[i]);
+        rc = 0;
+    }
+    pair_unref(p);
+    return rc;
+}
+
+int tls_cert_callback(gnutls_session_t session, const struct gnutls_cert_retr_st *info,
+        gnutls_pcert_st **certs, unsigned int *certs_length,
+        gnutls_ocsp_data_st **ocsp, unsigned int *ocsp_length,
+        gnutls_privkey_t *privkey, unsigned int *flags)
+{
+    tls_pair *p = pair_current();
+    gnutls_pcert_st *pc = NULL;
+    gnutls_privkey_t pk = NULL;
+    unsigned done = 0;
+    int rc = -1;
+
+    (void)session;
+    (void)info;
+    *certs = NULL;
+    *certs_length = 0;
+    *ocsp = NULL;
+    *ocsp_length = 0;
+    *privkey = NULL;
+    if (p == NULL) return -1;
+    /* a private copy for this handshake; GnuTLS deinitializes it */
+    pc = gnutls_calloc(p->n_certs, sizeof *pc);
+    if (pc == NULL) goto cleanup;
+    for (; done < p->n_certs; done++)
+        if (gnutls_pcert_import_x509_raw(&pc[done], &p->certs[done], GNUTLS_X509_FMT_DER, 0) < 0)
+            goto cleanup;
+    if (gnutls_privkey_init(&pk) < 0 ||
+        gnutls_privkey_import_x509_raw(pk, &p->key, p->key_fmt, NULL, 0) < 0)
+        goto cleanup;
+    *certs = pc;
+    *certs_length = p->n_certs;
+    *privkey = pk;
+    *flags = GNUTLS_CERT_RETR_DEINIT_ALL;
+    pc = NULL;
+    pk = NULL;
+    rc = 0;
+cleanup:
+    if (pc) {
+        for (unsigned i = 0; i < done; i++) gnutls_pcert_deinit(&pc[i]);
+        gnutls_free(pc);
+    }
+    if (pk) gnutls_privkey_deinit(pk);
+    pair_unref(p);
+    return rc;
+}
+
+void tls_require_client_cert(gnutls_session_t session)
+{
+    gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
+    /* verify the chain during the handshake (no host name for clients) */
+    gnutls_session_set_verify_cert(session, NULL, 0);
+}

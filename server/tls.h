@@ -1,0 +1,43 @@
+/* tls: the HTTPS listener's certificate and key, swappable at run time.
+ *
+ * tls_init() reads the PEM certificate chain and key; tls_reload() re-reads
+ * them (SIGHUP) and swaps them in atomically, keeping the old pair when the
+ * new files are bad. Each handshake gets its own copy of the current pair
+ * through tls_cert_callback (GnuTLS frees it), so a swap never touches a
+ * connection in progress. The state is process-wide; tls_shutdown() frees it. */
+#ifndef APIKEYD_TLS_H
+#define APIKEYD_TLS_H
+#include <stddef.h>
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+
+/* TLS 1.3 and 1.2 only, AEAD ciphers with ECDHE, server preference. */
+#define TLS_PRIORITIES "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+    "-CIPHER-ALL:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-GCM:-MAC-ALL:+AEAD:" \
+    "-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
+
+/* Checks that GnuTLS accepts TLS_PRIORITIES. */
+int tls_check_priorities(char *err, size_t errlen);
+
+int tls_init(const char *cert_path, const char *key_path, char *err, size_t errlen);
+int tls_reload(char *err, size_t errlen);
+void tls_shutdown(void);
+
+/* SHA-256 fingerprint of the current leaf certificate, "AB:CD:..." */
+int tls_fingerprint(char *buf, size_t len);
+
+/* For MHD_OPTION_HTTPS_CERT_CALLBACK2. */
+int tls_cert_callback(gnutls_session_t session, const struct gnutls_cert_retr_st *info,
+        gnutls_pcert_st **certs, unsigned int *certs_length,
+        gnutls_ocsp_data_st **ocsp, unsigned int *ocsp_length,
+        gnutls_privkey_t *privkey, unsigned int *flags);
+
+/* Makes session demand and verify a client certificate against the trust
+   the daemon was given (MHD_OPTION_HTTPS_MEM_TRUST): no certificate, or one
+   that does not verify, fails the handshake. */
+void tls_require_client_cert(gnutls_session_t session);
+
+/* Reads a whole file into a NUL-terminated buffer (free()). */
+int tls_read_file(const char *path, char **out, char *err, size_t errlen);
+
+#endif
