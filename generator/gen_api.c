@@ -1,0 +1,1275 @@
+/* gen_api.c — the OpenAPI model of one document, and its C. */
+#include "gen_api.h"
+#include "docset.h"
+#include "gen_schema.h"
+#include "gen_text.h"
+#include "load.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <jansson.h>
+
+enum { GA_IN_PATH, GA_IN_QUERY, GA_IN_HEADER, GA_IN_COOKIE };
+enum { GA_C_STRING, GA_C_INT64, GA_C_DOUBLE, GA_C_BOOL, GA_C_JSON };
+
+typedef struct ga_param {
+	char *name;
+	char *cname;
+	int in, style, explode, required, ctype, has_default;
+	const char *schema;       /* symbol or NULL */
+} ga_param;
+
+typedef struct ga_resp {
+	char *key;                /* "201", "4XX", "default" */
+	int status;               /* 201; 4 for 4XX; 0 for default */
+	char *content_type;       /* or NULL */
+	const char *schema;       /* or NULL */
+	char *description;
+} ga_resp;
+
+typedef struct ga_sec_req {
+	char *scheme;
+	const char *kind;         /* RT_CRED_* */
+	char *name;
+} ga_sec_req;
+
+typedef struct ga_sec_alt {
+	ga_sec_req *v;
+	size_t n;
+} ga_sec_alt;
+
+typedef struct ga_op {
+	char *opid;
+	char *method;             /* "GET" */
+	char *path;
+	char *route;
+	char *pointer;            /* JSON pointer of the operation */
+	char *summary;
+	unsigned priority;
+	ga_param *params;
+	size_t np;
+	char **body_types;
+	size_t nbt;
+	int has_body, body_required;
+	const char *body_schema;
+	ga_resp *resps;
+	size_t nr;
+	ga_sec_alt *sec;
+	size_t nsec;
+	int validation_status;
+} ga_op;
+
+typedef struct ga {
+	const gen_api_options *opt;
+	docset *ds;
+	gen_schema *gs;
+	const char *uri;          /* the document's base URI */
+	const json_t *doc;
+	int dialect;
+	char *base_path;
+	ga_op *ops;
+	size_t nops, capops;
+	char *err;
+	size_t errlen;
+} ga;
+
+static int ga_error(ga *a, const char *pointer, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int ga_error(ga *a, const char *pointer, const char *fmt, ...)
+{
+	char what[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	snprintf(a->err, a->errlen, "%s: %s: %s", a->opt->spec_path, pointer && *pointer ? pointer : "/", what);
+	return -1;
+}
+
+/* pointer + "/" + escaped token (new) */
+static char *ga_ptr(const char *base, const char *tok)
+{
+	size_t extra = 0, bl = strlen(base);
+	char *out, *o;
+
+	for (const char *s = tok; *s; s++)
+		extra += (*s == '~' || *s == '/') ? 2 : 1;
+	out = malloc(bl + extra + 2);
+	if (!out)
+		return NULL;
+	memcpy(out, base, bl);
+	o = out + bl;
+	*o++ = '/';
+	for (const char *s = tok; *s; s++) {
+		if (*s == '~' || *s == '/') {
+			*o++ = '~';
+			*o++ = *s == '~' ? '0' : '1';
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static char *ga_ptr_index(const char *base, size_t i)
+{
+	char idx[32];
+
+	snprintf(idx, sizeof idx, "%zu", i);
+	return ga_ptr(base, idx);
+}
+
+/* Follows a $ref (if any) of node at pointer; returns the target and sets
+ * *target_ptr (new) to its pointer when it is in the main document, or to
+ * its full URI otherwise. */
+static const json_t *ga_deref(ga *a, const json_t *node, const char *pointer, char **target_uri)
+{
+	char *uri = NULL;
+
+	*target_uri = NULL;
+	for (int hops = 0; hops < 32; hops++) {
+		const json_t *ref = json_object_get(node, "$ref");
+		const json_t *next;
+		char *base = NULL;
+		if (!json_is_string(ref)) {
+			if (!uri && asprintf(&uri, "%s#%s", a->uri, pointer) < 0)
+				uri = NULL;
+			*target_uri = uri;
+			return node;
+		}
+		base = uri ? docset_base_of(a->ds, uri) : strdup(a->uri);
+		free(uri);
+		uri = NULL;
+		next = docset_resolve(a->ds, base, json_string_value(ref), &uri, a->err, a->errlen);
+		free(base);
+		if (!next) {
+			char why[400];
+			snprintf(why, sizeof why, "%s", a->err);
+			ga_error(a, pointer, "%s", why);
+			return NULL;
+		}
+		node = next;
+	}
+	ga_error(a, pointer, "$ref chain is circular or longer than 32 references");
+	free(uri);
+	return NULL;
+}
+
+static const char *ga_pointer_of(const char *uri)
+{
+	const char *h = strchr(uri, '#');
+
+	return h ? h + 1 : "";
+}
+
+/* The schema's first JSON type (following $ref and a lone allOf), or NULL. */
+static const char *ga_schema_type(ga *a, const json_t *schema, const char *uri)
+{
+	char *cur = uri ? strdup(uri) : NULL;
+	const char *result = NULL;
+
+	for (int hops = 0; schema && hops < 16; hops++) {
+		const json_t *t = json_object_get(schema, "type");
+		if (json_is_string(t)) {
+			result = json_string_value(t);
+			break;
+		}
+		if (json_is_array(t)) {
+			for (size_t i = 0; i < json_array_size(t); i++) {
+				const char *s = json_string_value(json_array_get(t, i));
+				if (s && strcmp(s, "null") != 0) {
+					result = s;
+					break;
+				}
+			}
+			break;
+		}
+		const json_t *ref = json_object_get(schema, "$ref");
+		const json_t *all = json_object_get(schema, "allOf");
+		if (json_is_string(ref) && cur) {
+			char *base = docset_base_of(a->ds, cur), *next = NULL;
+			char err[200];
+			schema = docset_resolve(a->ds, base, json_string_value(ref), &next, err, sizeof err);
+			free(base);
+			free(cur);
+			cur = next;
+		} else if (json_array_size(all) == 1 && cur) {
+			char *next = NULL;
+			if (asprintf(&next, "%s/allOf/0", cur) < 0)
+				next = NULL;
+			schema = json_array_get(all, 0);
+			free(cur);
+			cur = next;
+		} else {
+			break;
+		}
+	}
+	free(cur);
+	return result;
+}
+
+static int ga_compile(ga *a, const char *uri, const char **sym)
+{
+	return gen_schema_compile(a->gs, uri, sym, a->err, a->errlen);
+}
+
+static int ga_is_json_media(const char *mt)
+{
+	size_t n = strcspn(mt, ";");
+
+	while (n && mt[n - 1] == ' ')
+		n--;
+	return (n == 16 && strncasecmp(mt, "application/json", 16) == 0) ||
+	       (n > 5 && strncasecmp(mt + n - 5, "+json", 5) == 0) || (n == 3 && strncmp(mt, "*/*", 3) == 0);
+}
+
+static const char *const ga_c_keywords[] = {
+	"auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
+	"extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
+	"short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+	"volatile", "while", "bool", "true", "false", "errno", "ctx", "p", "body", "app", NULL
+};
+
+static char *ga_cname(const char *name)
+{
+	char *id = gen_text_ident(name);
+
+	if (!id)
+		return NULL;
+	for (const char *const *k = ga_c_keywords; *k; k++) {
+		if (strcmp(id, *k) == 0) {
+			char *out = NULL;
+			if (asprintf(&out, "%s_", id) < 0)
+				out = NULL;
+			free(id);
+			return out;
+		}
+	}
+	return id;
+}
+
+/* ---- parameters ---- */
+
+static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *pointer)
+{
+	char *turi = NULL;
+	const json_t *p = ga_deref(a, pnode, pointer, &turi);
+	const char *name, *in, *style;
+	ga_param gp = { 0 };
+	const json_t *schema;
+
+	if (!p)
+		return -1;
+	name = json_string_value(json_object_get(p, "name"));
+	in = json_string_value(json_object_get(p, "in"));
+	if (!name || !in) {
+		free(turi);
+		return ga_error(a, pointer, "a parameter needs \"name\" and \"in\"");
+	}
+	if (strcmp(in, "path") == 0)
+		gp.in = GA_IN_PATH;
+	else if (strcmp(in, "query") == 0)
+		gp.in = GA_IN_QUERY;
+	else if (strcmp(in, "header") == 0)
+		gp.in = GA_IN_HEADER;
+	else if (strcmp(in, "cookie") == 0)
+		gp.in = GA_IN_COOKIE;
+	else {
+		free(turi);
+		return ga_error(a, pointer, "parameter location \"%s\" is not one of path, query, header, cookie", in);
+	}
+	/* the same name and location again: the later one (operation level) wins */
+	for (size_t i = 0; i < op->np; i++) {
+		if (op->params[i].in == gp.in && strcmp(op->params[i].name, name) == 0) {
+			free(op->params[i].name);
+			free(op->params[i].cname);
+			memmove(&op->params[i], &op->params[i + 1], (op->np - i - 1) * sizeof op->params[0]);
+			op->np--;
+			break;
+		}
+	}
+	/* header parameters named Accept, Content-Type or Authorization are ignored (OpenAPI) */
+	if (gp.in == GA_IN_HEADER && (strcasecmp(name, "Accept") == 0 || strcasecmp(name, "Content-Type") == 0 ||
+	                              strcasecmp(name, "Authorization") == 0)) {
+		free(turi);
+		return 0;
+	}
+	gp.name = strdup(name);
+	gp.required = gp.in == GA_IN_PATH || json_is_true(json_object_get(p, "required"));
+	style = json_string_value(json_object_get(p, "style"));
+	if (!style)
+		gp.style = (gp.in == GA_IN_QUERY || gp.in == GA_IN_COOKIE) ? 1 : 0;
+	else if (strcmp(style, "simple") == 0)
+		gp.style = 0;
+	else if (strcmp(style, "form") == 0)
+		gp.style = 1;
+	else if (strcmp(style, "label") == 0)
+		gp.style = 2;
+	else if (strcmp(style, "matrix") == 0)
+		gp.style = 3;
+	else if (strcmp(style, "spaceDelimited") == 0)
+		gp.style = 4;
+	else if (strcmp(style, "pipeDelimited") == 0)
+		gp.style = 5;
+	else if (strcmp(style, "deepObject") == 0)
+		gp.style = 6;
+	else {
+		free(turi);
+		free(gp.name);
+		return ga_error(a, pointer, "parameter style \"%s\" is unknown", style);
+	}
+	if (gp.style == 2 || gp.style == 3 || gp.style == 6) {
+		char *pp = ga_ptr(ga_pointer_of(turi), "style");
+		ga_error(a, pp, "parameter style \"%s\" is not supported", style);
+		free(pp);
+		free(turi);
+		free(gp.name);
+		return -1;
+	}
+	gp.explode = json_object_get(p, "explode") ? json_is_true(json_object_get(p, "explode")) : gp.style == 1;
+	schema = json_object_get(p, "schema");
+	if (!schema && json_object_get(p, "content")) {
+		/* content-encoded parameter: the first media type's schema, given as JSON text */
+		const char *k;
+		json_t *v;
+		json_object_foreach((json_t *)json_object_get(p, "content"), k, v) {
+			(void)k;
+			schema = json_object_get(v, "schema");
+			break;
+		}
+		gp.ctype = GA_C_JSON;
+	}
+	if (schema) {
+		char *suri = NULL;
+		if (asprintf(&suri, "%s/%s", turi, json_object_get(p, "schema") ? "schema" : "content") < 0)
+			suri = NULL;
+		if (!json_object_get(p, "schema")) {
+			/* point at content/<first>/schema */
+			const char *k;
+			json_t *v;
+			json_object_foreach((json_t *)json_object_get(p, "content"), k, v) {
+				char *c1 = ga_ptr(suri, k), *c2 = c1 ? ga_ptr(c1, "schema") : NULL;
+				free(c1);
+				free(suri);
+				suri = c2;
+				(void)v;
+				break;
+			}
+		}
+		if (!suri || ga_compile(a, suri, &gp.schema) != 0) {
+			free(suri);
+			free(turi);
+			free(gp.name);
+			return -1;
+		}
+		if (gp.ctype != GA_C_JSON) {
+			const char *t = ga_schema_type(a, schema, suri);
+			gp.ctype = !t ? GA_C_STRING : strcmp(t, "integer") == 0 ? GA_C_INT64 : strcmp(t, "number") == 0 ? GA_C_DOUBLE
+			         : strcmp(t, "boolean") == 0 ? GA_C_BOOL : (strcmp(t, "array") == 0 || strcmp(t, "object") == 0) ? GA_C_JSON
+			         : GA_C_STRING;
+		}
+		gp.has_default = json_object_get(schema, "default") != NULL;
+		free(suri);
+	}
+	free(turi);
+	ga_param *v = realloc(op->params, (op->np + 1) * sizeof *v);
+	if (!v) {
+		free(gp.name);
+		return -1;
+	}
+	op->params = v;
+	op->params[op->np++] = gp;
+	return 0;
+}
+
+/* ---- security ---- */
+
+static int ga_security(ga *a, ga_op *op, const json_t *sec, const char *pointer)
+{
+	const json_t *schemes = json_object_get(json_object_get(a->doc, "components"), "securitySchemes");
+
+	if (!json_is_array(sec))
+		return ga_error(a, pointer, "\"security\" must be an array of requirement objects");
+	op->nsec = json_array_size(sec);
+	op->sec = calloc(op->nsec ? op->nsec : 1, sizeof *op->sec);
+	if (!op->sec)
+		return -1;
+	for (size_t i = 0; i < op->nsec; i++) {
+		const json_t *req = json_array_get(sec, i);
+		char *rp = ga_ptr_index(pointer, i);
+		const char *k;
+		json_t *v;
+		if (!json_is_object(req)) {
+			ga_error(a, rp, "a security requirement must be an object");
+			free(rp);
+			return -1;
+		}
+		op->sec[i].v = calloc(json_object_size(req) ? json_object_size(req) : 1, sizeof *op->sec[i].v);
+		json_object_foreach((json_t *)req, k, v) {
+			const json_t *s = json_object_get(schemes, k);
+			char *sp = NULL, *turi = NULL;
+			ga_sec_req *r = &op->sec[i].v[op->sec[i].n];
+			const char *type;
+			if (!s) {
+				ga_error(a, rp, "security scheme \"%s\" is not defined in components/securitySchemes", k);
+				free(rp);
+				return -1;
+			}
+			sp = ga_ptr("/components/securitySchemes", k);
+			s = ga_deref(a, s, sp, &turi);
+			free(turi);
+			if (!s) {
+				free(sp);
+				free(rp);
+				return -1;
+			}
+			type = json_string_value(json_object_get(s, "type"));
+			r->scheme = strdup(k);
+			if (type && strcmp(type, "apiKey") == 0) {
+				const char *in = json_string_value(json_object_get(s, "in"));
+				const char *name = json_string_value(json_object_get(s, "name"));
+				if (!in || !name) {
+					ga_error(a, sp, "an apiKey scheme needs \"in\" and \"name\"");
+					free(sp);
+					free(rp);
+					return -1;
+				}
+				r->kind = strcmp(in, "header") == 0 ? "RT_CRED_APIKEY_HEADER" : strcmp(in, "query") == 0 ? "RT_CRED_APIKEY_QUERY"
+				        : strcmp(in, "cookie") == 0 ? "RT_CRED_APIKEY_COOKIE" : NULL;
+				if (!r->kind) {
+					ga_error(a, sp, "apiKey location \"%s\" is not one of header, query, cookie", in);
+					free(sp);
+					free(rp);
+					return -1;
+				}
+				r->name = strdup(name);
+			} else if (type && strcmp(type, "http") == 0) {
+				const char *scheme = json_string_value(json_object_get(s, "scheme"));
+				if (scheme && strcasecmp(scheme, "bearer") == 0) {
+					r->kind = "RT_CRED_HTTP_BEARER";
+				} else if (scheme && strcasecmp(scheme, "basic") == 0) {
+					r->kind = "RT_CRED_HTTP_BASIC";
+				} else {
+					ga_error(a, sp, "HTTP authentication scheme \"%s\" is not supported (bearer and basic are)",
+					         scheme ? scheme : "(none)");
+					free(sp);
+					free(rp);
+					return -1;
+				}
+			} else if (type && (strcmp(type, "oauth2") == 0 || strcmp(type, "openIdConnect") == 0)) {
+				/* the access token arrives as a bearer token; the hook checks it */
+				r->kind = "RT_CRED_HTTP_BEARER";
+			} else {
+				ga_error(a, sp, "security scheme type \"%s\" is not supported", type ? type : "(none)");
+				free(sp);
+				free(rp);
+				return -1;
+			}
+			free(sp);
+			op->sec[i].n++;
+		}
+		free(rp);
+	}
+	return 0;
+}
+
+/* ---- operations ---- */
+
+static int ga_status_of(const char *key, int *status)
+{
+	if (strcmp(key, "default") == 0) {
+		*status = 0;
+		return 0;
+	}
+	if (strlen(key) == 3 && key[0] >= '1' && key[0] <= '5' && (key[1] == 'X' || key[1] == 'x') &&
+	    (key[2] == 'X' || key[2] == 'x')) {
+		*status = key[0] - '0';
+		return 0;
+	}
+	if (strlen(key) == 3 && key[0] >= '1' && key[0] <= '5' && key[1] >= '0' && key[1] <= '9' && key[2] >= '0' &&
+	    key[2] <= '9') {
+		*status = atoi(key);
+		return 0;
+	}
+	return -1;
+}
+
+static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *pointer)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(resps))
+		return ga_error(a, pointer, "\"responses\" must be an object");
+	op->resps = calloc(json_object_size(resps) ? json_object_size(resps) : 1, sizeof *op->resps);
+	if (!op->resps)
+		return -1;
+	json_object_foreach((json_t *)resps, k, v) {
+		char *rp = ga_ptr(pointer, k), *turi = NULL;
+		ga_resp *r = &op->resps[op->nr];
+		const json_t *resp, *content;
+		if (k[0] == 'x' && k[1] == '-') {
+			free(rp);
+			continue;
+		}
+		if (ga_status_of(k, &r->status) != 0) {
+			ga_error(a, rp, "\"%s\" is not a status code, a range like 4XX, or default", k);
+			free(rp);
+			return -1;
+		}
+		resp = ga_deref(a, v, rp, &turi);
+		if (!resp) {
+			free(rp);
+			return -1;
+		}
+		r->key = strdup(k);
+		for (char *c = r->key; *c; c++)
+			if (*c == 'x')
+				*c = 'X';
+		r->description = json_string_value(json_object_get(resp, "description"))
+		                 ? strdup(json_string_value(json_object_get(resp, "description"))) : NULL;
+		content = json_object_get(resp, "content");
+		if (json_object_size(content)) {
+			const char *mt, *chosen = NULL;
+			json_t *mv;
+			json_object_foreach((json_t *)content, mt, mv) {
+				(void)mv;
+				if (!chosen || (ga_is_json_media(mt) && !ga_is_json_media(chosen)))
+					chosen = mt;
+			}
+			r->content_type = strdup(strcmp(chosen, "*/*") == 0 ? "application/json" : chosen);
+			if (ga_is_json_media(chosen) && json_object_get(json_object_get(content, chosen), "schema")) {
+				char *c1 = ga_ptr(turi, "content"), *c2 = c1 ? ga_ptr(c1, chosen) : NULL;
+				char *c3 = c2 ? ga_ptr(c2, "schema") : NULL;
+				int rc = c3 ? ga_compile(a, c3, &r->schema) : -1;
+				free(c1);
+				free(c2);
+				free(c3);
+				if (rc != 0) {
+					free(turi);
+					free(rp);
+					return -1;
+				}
+			}
+		}
+		free(turi);
+		free(rp);
+		op->nr++;
+		if (r->status == 422)
+			op->validation_status = 422;
+	}
+	return 0;
+}
+
+static int ga_body(ga *a, ga_op *op, const json_t *rb, const char *pointer)
+{
+	char *turi = NULL;
+	const json_t *body = ga_deref(a, rb, pointer, &turi);
+	const json_t *content;
+	const char *mt, *json_mt = NULL;
+	json_t *mv;
+
+	if (!body)
+		return -1;
+	content = json_object_get(body, "content");
+	op->has_body = 1;
+	op->body_required = json_is_true(json_object_get(body, "required"));
+	op->body_types = calloc(json_object_size(content) + 1, sizeof *op->body_types);
+	if (!op->body_types) {
+		free(turi);
+		return -1;
+	}
+	json_object_foreach((json_t *)content, mt, mv) {
+		(void)mv;
+		op->body_types[op->nbt++] = strdup(mt);
+		if (!json_mt && ga_is_json_media(mt))
+			json_mt = mt;
+	}
+	if (json_mt && json_object_get(json_object_get(content, json_mt), "schema")) {
+		char *c1 = ga_ptr(turi, "content"), *c2 = c1 ? ga_ptr(c1, json_mt) : NULL;
+		char *c3 = c2 ? ga_ptr(c2, "schema") : NULL;
+		int rc = c3 ? ga_compile(a, c3, &op->body_schema) : -1;
+		free(c1);
+		free(c2);
+		free(c3);
+		if (rc != 0) {
+			free(turi);
+			return -1;
+		}
+	}
+	free(turi);
+	return 0;
+}
+
+static char *ga_route(const char *path, unsigned *templated)
+{
+	char *out = malloc(strlen(path) + 1), *o = out;
+
+	*templated = 0;
+	if (!out)
+		return NULL;
+	for (const char *s = path; *s; s++) {
+		if (*s == '{') {
+			const char *e = strchr(s, '}');
+			if (!e)
+				break;
+			*o++ = ':';
+			memcpy(o, s + 1, (size_t)(e - s - 1));
+			o += e - s - 1;
+			s = e;
+			(*templated)++;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static int ga_operation(ga *a, const char *path, const char *method, const json_t *item, const json_t *opnode,
+                        const char *item_ptr)
+{
+	char *optr = ga_ptr(item_ptr, method);
+	ga_op *op;
+	const char *opid = json_string_value(json_object_get(opnode, "operationId"));
+	const json_t *sec;
+	int rc = -1;
+
+	if (!json_is_object(opnode)) {
+		ga_error(a, optr, "an operation must be an object");
+		free(optr);
+		return -1;
+	}
+	if (a->nops == a->capops) {
+		size_t cap = a->capops ? a->capops * 2 : 16;
+		ga_op *v = realloc(a->ops, cap * sizeof *v);
+		if (!v) {
+			free(optr);
+			return -1;
+		}
+		a->ops = v;
+		a->capops = cap;
+	}
+	op = &a->ops[a->nops++];
+	memset(op, 0, sizeof *op);
+	op->pointer = optr;
+	op->path = strdup(path);
+	op->method = strdup(method);
+	for (char *c = op->method; *c; c++)
+		*c = (char)(*c - 32 * (*c >= 'a' && *c <= 'z'));
+	op->validation_status = 400;
+	if (opid) {
+		op->opid = ga_cname(opid);
+	} else {
+		char *raw = NULL;
+		if (asprintf(&raw, "%s%s", method, path) >= 0) {
+			op->opid = gen_text_ident(raw);
+			/* squeeze runs of '_' */
+			char *w = op->opid;
+			for (char *r = op->opid; r && *r; r++)
+				if (!(*r == '_' && w > op->opid && w[-1] == '_'))
+					*w++ = *r;
+			if (w) {
+				while (w > op->opid + 1 && w[-1] == '_')
+					w--;
+				*w = '\0';
+			}
+		}
+		free(raw);
+	}
+	for (size_t i = 0; op->opid && i + 1 < a->nops; i++) {
+		if (strcmp(a->ops[i].opid, op->opid) == 0) {
+			ga_error(a, optr, "operationId \"%s\" is used twice (also at %s)", op->opid, a->ops[i].pointer);
+			return -1;
+		}
+	}
+	{
+		const char *summary = json_string_value(json_object_get(opnode, "summary"));
+		op->summary = strdup(summary ? summary : "");
+	}
+	op->route = ga_route(path, &op->priority);
+	op->priority = op->priority * 1000 + (unsigned)a->nops;
+
+	/* parameters: path item first, then the operation's (which override) */
+	for (int level = 0; level < 2; level++) {
+		const json_t *list = json_object_get(level ? opnode : item, "parameters");
+		const char *lp = level ? optr : item_ptr;
+		char *pp = ga_ptr(lp, "parameters");
+		if (list && !json_is_array(list)) {
+			ga_error(a, pp, "\"parameters\" must be an array");
+			free(pp);
+			return -1;
+		}
+		for (size_t i = 0; i < json_array_size(list); i++) {
+			char *ip = ga_ptr_index(pp, i);
+			int r = ga_param_add(a, op, json_array_get(list, i), ip);
+			free(ip);
+			if (r != 0) {
+				free(pp);
+				return -1;
+			}
+		}
+		free(pp);
+	}
+	/* every {name} of the path must be a declared path parameter */
+	for (const char *s = strchr(path, '{'); s; s = strchr(s + 1, '{')) {
+		const char *e = strchr(s, '}');
+		int found = 0;
+		if (!e)
+			return ga_error(a, item_ptr, "unclosed '{' in the path \"%s\"", path);
+		for (size_t i = 0; i < op->np; i++)
+			if (op->params[i].in == GA_IN_PATH && strlen(op->params[i].name) == (size_t)(e - s - 1) &&
+			    strncmp(op->params[i].name, s + 1, (size_t)(e - s - 1)) == 0)
+				found = 1;
+		if (!found)
+			return ga_error(a, optr, "the path template {%.*s} has no path parameter declared", (int)(e - s - 1), s + 1);
+	}
+	/* C names of the parameters: unique within the operation */
+	for (size_t i = 0; i < op->np; i++) {
+		static const char *const where[] = { "path", "query", "header", "cookie" };
+		op->params[i].cname = ga_cname(op->params[i].name);
+		for (size_t k = 0; k < i; k++) {
+			if (strcmp(op->params[k].cname, op->params[i].cname) == 0) {
+				char *n2 = NULL;
+				if (asprintf(&n2, "%s_%s", op->params[i].cname, where[op->params[i].in]) < 0)
+					return -1;
+				free(op->params[i].cname);
+				op->params[i].cname = n2;
+			}
+		}
+	}
+	if (json_object_get(opnode, "requestBody")) {
+		char *bp = ga_ptr(optr, "requestBody");
+		int r = ga_body(a, op, json_object_get(opnode, "requestBody"), bp);
+		free(bp);
+		if (r != 0)
+			return -1;
+	}
+	{
+		char *rp = ga_ptr(optr, "responses");
+		int r = ga_responses(a, op, json_object_get(opnode, "responses"), rp);
+		free(rp);
+		if (r != 0)
+			return -1;
+	}
+	sec = json_object_get(opnode, "security");
+	if (sec) {
+		char *sp = ga_ptr(optr, "security");
+		rc = ga_security(a, op, sec, sp);
+		free(sp);
+	} else if (json_object_get(a->doc, "security")) {
+		rc = ga_security(a, op, json_object_get(a->doc, "security"), "/security");
+	} else {
+		rc = 0;
+	}
+	return rc;
+}
+
+static int ga_model(ga *a)
+{
+	static const char *const methods[] = { "get", "put", "post", "delete", "options", "head", "patch", "trace" };
+	const char *version = json_string_value(json_object_get(a->doc, "openapi"));
+	const json_t *paths = json_object_get(a->doc, "paths");
+	const char *path;
+	json_t *item;
+
+	if (!json_is_object(a->doc))
+		return ga_error(a, "", "the document is not an object");
+	if (!version) {
+		if (json_object_get(a->doc, "swagger"))
+			return ga_error(a, "/swagger", "Swagger 2.0 is not supported; convert the document to OpenAPI 3");
+		return ga_error(a, "/openapi", "missing: this is not an OpenAPI document");
+	}
+	if (strncmp(version, "3.0.", 4) == 0 || strcmp(version, "3.0") == 0)
+		a->dialect = GEN_DIALECT_30;
+	else if (strncmp(version, "3.1.", 4) == 0 || strcmp(version, "3.1") == 0)
+		a->dialect = GEN_DIALECT_31;
+	else
+		return ga_error(a, "/openapi", "version \"%s\" is not supported (3.0.x and 3.1.x are)", version);
+	a->gs = gen_schema_new(a->ds, a->opt->name, a->dialect);
+	if (!a->gs)
+		return -1;
+	/* base path: servers[0].url's path, variables at their defaults */
+	{
+		const json_t *s0 = json_array_get(json_object_get(a->doc, "servers"), 0);
+		const char *url = json_string_value(json_object_get(s0, "url"));
+		const char *p = url ? strstr(url, "://") : NULL;
+		char buf[512] = "";
+		size_t o = 0;
+		p = p ? strchr(p + 3, '/') : url;
+		for (; p && *p && o + 1 < sizeof buf; p++) {
+			if (*p == '{') {
+				const char *e = strchr(p, '}');
+				const json_t *var = e ? json_object_get(json_object_get(s0, "variables"), "") : NULL;
+				char name[128];
+				if (!e)
+					break;
+				snprintf(name, sizeof name, "%.*s", (int)(e - p - 1), p + 1);
+				var = json_object_get(json_object_get(json_object_get(s0, "variables"), name), "default");
+				o += (size_t)snprintf(buf + o, sizeof buf - o, "%s", json_string_value(var) ? json_string_value(var) : "");
+				p = e;
+			} else {
+				buf[o++] = *p;
+			}
+		}
+		buf[o < sizeof buf ? o : sizeof buf - 1] = '\0';
+		while (o > 0 && buf[o - 1] == '/')
+			buf[--o] = '\0';
+		a->base_path = strdup(buf);
+	}
+	if (paths && !json_is_object(paths))
+		return ga_error(a, "/paths", "must be an object");
+	json_object_foreach((json_t *)paths, path, item) {
+		char *ip = ga_ptr("/paths", path), *turi = NULL;
+		const json_t *it;
+		if (path[0] == 'x' && path[1] == '-') {
+			free(ip);
+			continue;
+		}
+		if (path[0] != '/') {
+			ga_error(a, ip, "a path must start with '/'");
+			free(ip);
+			return -1;
+		}
+		it = ga_deref(a, item, ip, &turi);
+		free(turi);
+		if (!it) {
+			free(ip);
+			return -1;
+		}
+		for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+			const json_t *opnode = json_object_get(it, methods[m]);
+			if (opnode && ga_operation(a, path, methods[m], it, opnode, ip) != 0) {
+				free(ip);
+				return -1;
+			}
+		}
+		free(ip);
+	}
+	return 0;
+}
+
+/* ---- emission ---- */
+
+static void ga_comment(FILE *out, const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '*' && s[1] == '/')
+			fputs("* ", out);
+		else if (*s == '\n' || *s == '\r')
+			fputc(' ', out);
+		else
+			fputc(*s, out);
+	}
+}
+
+static const char *ga_ctype(int c)
+{
+	static const char *const t[] = { "const char *", "int64_t ", "double ", "int ", "const json_t *" };
+	return t[c];
+}
+
+static const char *ga_rt_ctype(int c)
+{
+	static const char *const t[] = { "RT_C_STRING", "RT_C_INT64", "RT_C_DOUBLE", "RT_C_BOOL", "RT_C_JSON" };
+	return t[c];
+}
+
+static int ga_needs_has(const ga_param *p)
+{
+	return !p->required && !p->has_default;
+}
+
+static void ga_respond_proto(FILE *out, const ga *a, const ga_op *op, const ga_resp *r)
+{
+	const char *n = a->opt->name;
+
+	fprintf(out, "int %s_%s_respond_%s(rt_ctx *ctx", n, op->opid, r->key);
+	if (r->status < 100)
+		fprintf(out, ", int status");
+	if (r->content_type)
+		fprintf(out, ", json_t *body /* stolen */");
+	fprintf(out, ")");
+}
+
+static void ga_write_header(ga *a, FILE *out, const char *guard)
+{
+	const char *n = a->opt->name;
+	const json_t *info = json_object_get(a->doc, "info");
+
+	fprintf(out, "/* Generated by oapigen from %s — DO NOT EDIT. */\n", a->opt->spec_path);
+	fprintf(out, "/* ");
+	ga_comment(out, json_string_value(json_object_get(info, "title")));
+	fprintf(out, " ");
+	ga_comment(out, json_string_value(json_object_get(info, "version")));
+	fprintf(out, ": the typed handler interface.\n * A handler answers only through the %s_<op>_respond_<status> builders,\n"
+	             " * one per status the spec documents. */\n", n);
+	fprintf(out, "#ifndef %s\n#define %s\n\n#include <stdint.h>\n#include <jansson.h>\n#include <ulfius.h>\n"
+	             "#include \"rt_http.h\"\n\n", guard, guard);
+	fprintf(out, "/* The base path of servers[0] in the spec. */\n#define %.*s_DEFAULT_BASE ", (int)(strlen(guard) - 6), guard);
+	gen_text_cstr(out, a->base_path);
+	fprintf(out, "\n\n");
+	for (size_t i = 0; i < a->nops; i++) {
+		const ga_op *op = &a->ops[i];
+		fprintf(out, "/* #%s\n * %s %s", op->pointer, op->method, op->path);
+		if (op->summary[0]) {
+			fprintf(out, " — ");
+			ga_comment(out, op->summary);
+		}
+		fprintf(out, " */\ntypedef struct %s_%s_params {\n", n, op->opid);
+		for (size_t k = 0; k < op->np; k++) {
+			const ga_param *p = &op->params[k];
+			fprintf(out, "\t%s%s; /* %s %s", ga_ctype(p->ctype), p->cname,
+			        (const char *const[]){ "path", "query", "header", "cookie" }[p->in], p->name);
+			fprintf(out, "%s */\n", p->required ? ", required" : p->has_default ? ", has a default" : "");
+			if (ga_needs_has(p))
+				fprintf(out, "\tint has_%s;\n", p->cname);
+		}
+		if (op->np == 0)
+			fprintf(out, "\tchar no_parameters;\n");
+		fprintf(out, "} %s_%s_params;\n", n, op->opid);
+		fprintf(out, "typedef int (*%s_%s_fn)(rt_ctx *ctx, const %s_%s_params *p, const json_t *body, void *app);\n",
+		        n, op->opid, n, op->opid);
+		for (size_t k = 0; k < op->nr; k++) {
+			if (op->resps[k].description) {
+				fprintf(out, "/* %s: ", op->resps[k].key);
+				ga_comment(out, op->resps[k].description);
+				fprintf(out, " */\n");
+			}
+			ga_respond_proto(out, a, op, &op->resps[k]);
+			fprintf(out, ";\n");
+		}
+		fprintf(out, "\n");
+	}
+	fprintf(out, "/* One handler per operation; NULL answers 501. */\ntypedef struct %s_handlers {\n", n);
+	for (size_t i = 0; i < a->nops; i++)
+		fprintf(out, "\t%s_%s_fn %s;\n", n, a->ops[i].opid, a->ops[i].opid);
+	if (a->nops == 0)
+		fprintf(out, "\tchar no_operations;\n");
+	fprintf(out, "} %s_handlers;\n\n", n);
+	fprintf(out, "/* Adds every route under base (e.g. %.*s_DEFAULT_BASE), and base/openapi.json\n"
+	             " * and base/openapi.yaml. handlers and cfg must outlive the server. */\n"
+	             "int %s_register(struct _u_instance *u, const char *base, const %s_handlers *handlers,\n"
+	             "\t\tconst rt_api_config *cfg);\n\n", (int)(strlen(guard) - 6), guard, n, n);
+	fprintf(out, "extern const char %s_spec_json[];\nextern const char %s_spec_yaml[];\n\n#endif\n", n, n);
+}
+
+static void ga_write_source(ga *a, FILE *out)
+{
+	const char *n = a->opt->name;
+
+	fprintf(out, "/* Generated by oapigen from %s — DO NOT EDIT. */\n", a->opt->spec_path);
+	fprintf(out, "#include <stddef.h>\n#include \"%s_api.h\"\n\n", n);
+	gen_schema_write(a->gs, out);
+	for (size_t i = 0; i < a->nops; i++) {
+		const ga_op *op = &a->ops[i];
+		fprintf(out, "/* #%s */\n", op->pointer);
+		if (op->np) {
+			fprintf(out, "static const rt_param %s_%s_param_table[] = {\n", n, op->opid);
+			for (size_t k = 0; k < op->np; k++) {
+				const ga_param *p = &op->params[k];
+				static const char *const ins[] = { "RT_IN_PATH", "RT_IN_QUERY", "RT_IN_HEADER", "RT_IN_COOKIE" };
+				static const char *const styles[] = { "RT_STYLE_SIMPLE", "RT_STYLE_FORM", "RT_STYLE_LABEL",
+				                                      "RT_STYLE_MATRIX", "RT_STYLE_SPACE_DELIMITED",
+				                                      "RT_STYLE_PIPE_DELIMITED", "RT_STYLE_DEEP_OBJECT" };
+				fprintf(out, "\t{ .name = ");
+				gen_text_cstr(out, p->name);
+				fprintf(out, ", .in = %s, .style = %s, .explode = %d, .required = %d,\n\t  .schema = %s%s, .ctype = %s,\n"
+				             "\t  .offset = offsetof(%s_%s_params, %s), .has_offset = ",
+				        ins[p->in], styles[p->style], p->explode, p->required, p->schema ? "&" : "",
+				        p->schema ? p->schema : "NULL", ga_rt_ctype(p->ctype), n, op->opid, p->cname);
+				if (ga_needs_has(p))
+					fprintf(out, "(long)offsetof(%s_%s_params, has_%s) },\n", n, op->opid, p->cname);
+				else
+					fprintf(out, "-1 },\n");
+			}
+			fprintf(out, "};\n");
+		}
+		if (op->has_body) {
+			fprintf(out, "static const char *const %s_%s_body_types[] = { ", n, op->opid);
+			for (size_t k = 0; k < op->nbt; k++) {
+				gen_text_cstr(out, op->body_types[k]);
+				fprintf(out, ", ");
+			}
+			fprintf(out, "NULL };\n");
+		}
+		fprintf(out, "static const rt_response %s_%s_responses[] = {\n", n, op->opid);
+		for (size_t k = 0; k < op->nr; k++) {
+			const ga_resp *r = &op->resps[k];
+			fprintf(out, "\t{ %d, ", r->status);
+			if (r->content_type)
+				gen_text_cstr(out, r->content_type);
+			else
+				fprintf(out, "NULL");
+			fprintf(out, ", %s%s },\n", r->schema ? "&" : "", r->schema ? r->schema : "NULL");
+		}
+		if (op->nr == 0)
+			fprintf(out, "\t{ 0, NULL, NULL },\n");
+		fprintf(out, "};\n");
+		for (size_t s = 0; s < op->nsec; s++) {
+			if (!op->sec[s].n)
+				continue;
+			fprintf(out, "static const rt_security_req %s_%s_sec%zu[] = {\n", n, op->opid, s);
+			for (size_t k = 0; k < op->sec[s].n; k++) {
+				const ga_sec_req *r = &op->sec[s].v[k];
+				fprintf(out, "\t{ ");
+				gen_text_cstr(out, r->scheme);
+				fprintf(out, ", %s, ", r->kind);
+				if (r->name)
+					gen_text_cstr(out, r->name);
+				else
+					fprintf(out, "NULL");
+				fprintf(out, " },\n");
+			}
+			fprintf(out, "};\n");
+		}
+		if (op->nsec) {
+			fprintf(out, "static const rt_security_alt %s_%s_security[] = {\n", n, op->opid);
+			for (size_t s = 0; s < op->nsec; s++) {
+				if (op->sec[s].n)
+					fprintf(out, "\t{ %s_%s_sec%zu, %zu },\n", n, op->opid, s, op->sec[s].n);
+				else
+					fprintf(out, "\t{ NULL, 0 },\n");
+			}
+			fprintf(out, "};\n");
+		}
+		fprintf(out, "static int %s_%s_call(rt_ctx *ctx, const void *params, const json_t *body,\n"
+		             "\t\tconst void *handlers, void *app)\n{\n\tconst %s_handlers *h = handlers;\n\n"
+		             "\tif (!h || !h->%s)\n\t\treturn rt_not_implemented(ctx);\n"
+		             "\treturn h->%s(ctx, params, body, app);\n}\n",
+		        n, op->opid, n, op->opid, op->opid);
+		for (size_t k = 0; k < op->nr; k++) {
+			const ga_resp *r = &op->resps[k];
+			ga_respond_proto(out, a, op, r);
+			fprintf(out, "\n{\n");
+			if (r->status >= 100)
+				fprintf(out, "\treturn rt_respond(ctx, %d, %s);\n}\n", r->status, r->content_type ? "body" : "NULL");
+			else if (r->status == 0)
+				fprintf(out, "\treturn rt_respond(ctx, status, %s);\n}\n", r->content_type ? "body" : "NULL");
+			else
+				fprintf(out, "\tif (status / 100 != %d)\n\t\treturn rt_respond_error(ctx, 500, \"UndocumentedStatus\", "
+				             "\"status outside %s\");\n\treturn rt_respond(ctx, status, %s);\n}\n",
+				        r->status, r->key, r->content_type ? "body" : "NULL");
+		}
+		fprintf(out, "\n");
+	}
+	fprintf(out, "static const rt_operation %s_operations[] = {\n", n);
+	for (size_t i = 0; i < a->nops; i++) {
+		const ga_op *op = &a->ops[i];
+		fprintf(out, "\t{\n\t\t.operation_id = ");
+		gen_text_cstr(out, op->opid);
+		fprintf(out, ",\n\t\t.method = \"%s\",\n\t\t.path = ", op->method);
+		gen_text_cstr(out, op->path);
+		fprintf(out, ",\n\t\t.route = ");
+		gen_text_cstr(out, op->route);
+		fprintf(out, ",\n\t\t.priority = %u,\n", op->priority);
+		if (op->np)
+			fprintf(out, "\t\t.params = %s_%s_param_table, .n_params = %zu,\n", n, op->opid, op->np);
+		fprintf(out, "\t\t.params_size = sizeof(%s_%s_params),\n", n, op->opid);
+		if (op->has_body)
+			fprintf(out, "\t\t.body_types = %s_%s_body_types, .body_required = %d, .body_schema = %s%s,\n", n, op->opid,
+			        op->body_required, op->body_schema ? "&" : "", op->body_schema ? op->body_schema : "NULL");
+		fprintf(out, "\t\t.responses = %s_%s_responses, .n_responses = %zu,\n", n, op->opid, op->nr);
+		if (op->nsec)
+			fprintf(out, "\t\t.security = %s_%s_security, .n_security = %zu,\n", n, op->opid, op->nsec);
+		fprintf(out, "\t\t.validation_status = %d,\n\t\t.call = %s_%s_call,\n\t},\n", op->validation_status, n, op->opid);
+	}
+	if (a->nops == 0)
+		fprintf(out, "\t{ .operation_id = NULL },\n");
+	fprintf(out, "};\n\n");
+	{
+		char arr[200];
+		snprintf(arr, sizeof arr, "%s_caches", n);
+		gen_schema_write_cache_list(a->gs, out, arr);
+	}
+	fprintf(out, "\nstatic const rt_api %s_api = {\n\t.name = ", n);
+	gen_text_cstr(out, n);
+	fprintf(out, ",\n\t.ops = %s_operations,\n\t.n_ops = %zu,\n\t.caches = %s_caches,\n"
+	             "\t.spec_json = %s_spec_json,\n\t.spec_yaml = %s_spec_yaml,\n};\n\n",
+	        n, a->nops, n, n, n);
+	fprintf(out, "int %s_register(struct _u_instance *u, const char *base, const %s_handlers *handlers,\n"
+	             "\t\tconst rt_api_config *cfg)\n{\n\treturn rt_api_register(u, base, &%s_api, handlers, cfg);\n}\n",
+	        n, n, n);
+}
+
+static int ga_write_spec(ga *a, FILE *out)
+{
+	FILE *in = fopen(a->opt->spec_path, "rb");
+	char *text = NULL, *json;
+	size_t len = 0, cap = 0;
+	const char *n = a->opt->name;
+
+	if (!in)
+		return ga_error(a, "", "cannot read the file again: %s", strerror(errno));
+	for (;;) {
+		if (len + 4096 > cap) {
+			cap = cap ? cap * 2 : 65536;
+			char *t = realloc(text, cap);
+			if (!t) {
+				fclose(in);
+				free(text);
+				return -1;
+			}
+			text = t;
+		}
+		size_t r = fread(text + len, 1, cap - len, in);
+		len += r;
+		if (r == 0)
+			break;
+	}
+	fclose(in);
+	json = json_dumps(a->doc, JSON_INDENT(1));
+	fprintf(out, "/* Generated by oapigen from %s — DO NOT EDIT. */\n", a->opt->spec_path);
+	fprintf(out, "/* The document itself, served at <base>/openapi.json and <base>/openapi.yaml. */\n");
+	fprintf(out, "#include \"%s_api.h\"\n\n", n);
+	fprintf(out, "const char %s_spec_yaml[] =\n\t", n);
+	gen_text_cstring(out, text, len, 76, 1);
+	fprintf(out, ";\n\nconst char %s_spec_json[] =\n\t", n);
+	gen_text_cstring(out, json ? json : "{}", json ? strlen(json) : 2, 76, 1);
+	fprintf(out, ";\n");
+	free(json);
+	free(text);
+	return 0;
+}
+
+static int ga_write_file(ga *a, const char *dir, const char *file, const char *text, size_t len)
+{
+	char *path = NULL, *tmp = NULL;
+	FILE *f;
+	int rc = -1;
+
+	if (asprintf(&path, "%s/%s", dir, file) < 0 || asprintf(&tmp, "%s/.%s.tmp", dir, file) < 0)
+		goto cleanup;
+	f = fopen(tmp, "wb");
+	if (!f) {
+		snprintf(a->err, a->errlen, "%s: %s", tmp, strerror(errno));
+		goto cleanup;
+	}
+	if (fwrite(text, 1, len, f) != len || fclose(f) != 0) {
+		snprintf(a->err, a->errlen, "%s: write failed", tmp);
+		goto cleanup;
+	}
+	if (rename(tmp, path) != 0) {
+		snprintf(a->err, a->errlen, "%s: %s", path, strerror(errno));
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	free(path);
+	free(tmp);
+	return rc;
+}
+
+static void ga_free(ga *a)
+{
+	for (size_t i = 0; i < a->nops; i++) {
+		ga_op *op = &a->ops[i];
+		free(op->opid);
+		free(op->method);
+		free(op->path);
+		free(op->route);
+		free(op->pointer);
+		free(op->summary);
+		for (size_t k = 0; k < op->np; k++) {
+			free(op->params[k].name);
+			free(op->params[k].cname);
+		}
+		free(op->params);
+		for (size_t k = 0; k < op->nbt; k++)
+			free(op->body_types[k]);
+		free(op->body_types);
+		for (size_t k = 0; k < op->nr; k++) {
+			free(op->resps[k].key);
+			free(op->resps[k].content_type);
+			free(op->resps[k].description);
+		}
+		free(op->resps);
+		for (size_t s = 0; s < op->nsec; s++) {
+			for (size_t k = 0; k < op->sec[s].n; k++) {
+				free(op->sec[s].v[k].scheme);
+				free(op->sec[s].v[k].name);
+			}
+			free(op->sec[s].v);
+		}
+		free(op->sec);
+	}
+	free(a->ops);
+	free(a->base_path);
+	gen_schema_free(a->gs);
+	docset_free(a->ds);
+}
+
+int gen_api_run(const gen_api_options *opt, char *err, size_t errlen)
+{
+	ga a = { .opt = opt, .err = err, .errlen = errlen };
+	char *hbuf = NULL, *cbuf = NULL, *sbuf = NULL, *guard = NULL, *fname = NULL;
+	size_t hlen = 0, clen = 0, slen = 0;
+	FILE *h = NULL, *c = NULL, *s = NULL;
+	int rc = -1;
+
+	a.ds = docset_new(load_document);
+	if (!a.ds)
+		return -1;
+	a.doc = docset_load(a.ds, opt->spec_path, &a.uri, err, errlen);
+	if (!a.doc)
+		goto cleanup;
+	if (ga_model(&a) != 0)
+		goto cleanup;
+	if (!opt->out_dir) {
+		rc = 0;
+		goto cleanup;
+	}
+	guard = gen_text_ident(opt->name);
+	for (char *g = guard; g && *g; g++)
+		*g = (char)(*g - 32 * (*g >= 'a' && *g <= 'z'));
+	if (!guard || asprintf(&fname, "%s_API_H", guard) < 0)
+		goto cleanup;
+	h = open_memstream(&hbuf, &hlen);
+	c = open_memstream(&cbuf, &clen);
+	s = open_memstream(&sbuf, &slen);
+	if (!h || !c || !s)
+		goto cleanup;
+	ga_write_header(&a, h, fname);
+	ga_write_source(&a, c);
+	if (ga_write_spec(&a, s) != 0)
+		goto cleanup;
+	fclose(h);
+	fclose(c);
+	fclose(s);
+	h = c = s = NULL;
+	if (mkdir(opt->out_dir, 0755) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: %s", opt->out_dir, strerror(errno));
+		goto cleanup;
+	}
+	{
+		char *hn = NULL, *cn = NULL, *sn = NULL;
+		if (asprintf(&hn, "%s_api.h", opt->name) >= 0 && asprintf(&cn, "%s_api.c", opt->name) >= 0 &&
+		    asprintf(&sn, "%s_spec.c", opt->name) >= 0 && ga_write_file(&a, opt->out_dir, hn, hbuf, hlen) == 0 &&
+		    ga_write_file(&a, opt->out_dir, cn, cbuf, clen) == 0 && ga_write_file(&a, opt->out_dir, sn, sbuf, slen) == 0)
+			rc = 0;
+		free(hn);
+		free(cn);
+		free(sn);
+	}
+cleanup:
+	if (h)
+		fclose(h);
+	if (c)
+		fclose(c);
+	if (s)
+		fclose(s);
+	free(hbuf);
+	free(cbuf);
+	free(sbuf);
+	free(guard);
+	free(fname);
+	ga_free(&a);
+	return rc;
+}

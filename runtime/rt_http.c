@@ -1,0 +1,467 @@
+/* rt_http.c — registration, dispatch and responses of generated APIs. */
+#include "rt_http.h"
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <yder.h>
+
+#define RT_DEFAULT_MAX_BODY (64 * 1024)
+
+/* One mounted API: what every route of it shares. */
+typedef struct rt_mount {
+	const rt_api *api;
+	const void *handlers;
+	rt_api_config cfg;
+	char *base;
+} rt_mount;
+
+typedef struct rt_route {
+	const rt_mount *mount;
+	const rt_operation *op;
+} rt_route;
+
+struct rt_ctx {
+	const struct _u_request *req;
+	struct _u_response *resp;
+	const rt_mount *mount;
+	const rt_operation *op;
+	rt_principal principal;
+	char client_addr[64];
+	json_t *keep;          /* values the params struct points into */
+	int responded;
+	int status;
+};
+
+/* Everything registrations allocated, released by rt_api_release_all. */
+static pthread_mutex_t rt_http_lock = PTHREAD_MUTEX_INITIALIZER;
+static void **rt_http_allocs;
+static size_t rt_http_nallocs, rt_http_capallocs;
+
+static void *rt_http_track(void *p)
+{
+	if (!p)
+		return NULL;
+	pthread_mutex_lock(&rt_http_lock);
+	if (rt_http_nallocs == rt_http_capallocs) {
+		size_t cap = rt_http_capallocs ? rt_http_capallocs * 2 : 64;
+		void **v = realloc(rt_http_allocs, cap * sizeof *v);
+		if (!v) {
+			pthread_mutex_unlock(&rt_http_lock);
+			free(p);
+			return NULL;
+		}
+		rt_http_allocs = v;
+		rt_http_capallocs = cap;
+	}
+	rt_http_allocs[rt_http_nallocs++] = p;
+	pthread_mutex_unlock(&rt_http_lock);
+	return p;
+}
+
+void rt_api_release_all(void)
+{
+	pthread_mutex_lock(&rt_http_lock);
+	for (size_t i = 0; i < rt_http_nallocs; i++)
+		free(rt_http_allocs[i]);
+	free(rt_http_allocs);
+	rt_http_allocs = NULL;
+	rt_http_nallocs = rt_http_capallocs = 0;
+	pthread_mutex_unlock(&rt_http_lock);
+}
+
+/* ---- accessors ---- */
+
+const rt_principal *rt_ctx_principal(const rt_ctx *c) { return &c->principal; }
+const char *rt_ctx_client_addr(const rt_ctx *c) { return c->client_addr; }
+const rt_operation *rt_ctx_operation(const rt_ctx *c) { return c->op; }
+const char *rt_ctx_api(const rt_ctx *c) { return c->mount->api->name; }
+const char *rt_ctx_base(const rt_ctx *c) { return c->mount->base; }
+const struct _u_request *rt_ctx_request(const rt_ctx *c) { return c->req; }
+const rt_api_config *rt_ctx_config(const rt_ctx *c) { return &c->mount->cfg; }
+
+void rt_ctx_set_principal(rt_ctx *c, const rt_principal *p)
+{
+	c->principal = *p;
+}
+
+json_t *rt_ctx_keep(rt_ctx *c, json_t *value)
+{
+	if (!value)
+		return NULL;
+	if (!c->keep)
+		c->keep = json_array();
+	json_array_append_new(c->keep, value);
+	return value;
+}
+
+int rt_ctx_set_header(rt_ctx *c, const char *name, const char *value)
+{
+	return u_map_put(c->resp->map_header, name, value) == U_OK ? 0 : -1;
+}
+
+/* ---- errors ---- */
+
+static const char *rt_http_title(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 409: return "Conflict";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	default: return status >= 500 ? "Server Error" : "Client Error";
+	}
+}
+
+json_t *rt_error_shape_problem(int status, const char *code, const char *message,
+                               const rt_errors *errors, const char **content_type)
+{
+	json_t *p = json_pack("{s:s,s:s,s:i,s:s}", "type", "about:blank", "title", rt_http_title(status),
+	                      "status", status, "detail", message ? message : rt_http_title(status));
+
+	(void)code;
+	if (p && errors && errors->n)
+		json_object_set_new(p, "errors", rt_errors_to_json(errors));
+	*content_type = "application/problem+json";
+	return p;
+}
+
+static void rt_http_send(rt_ctx *c, int status, json_t *body, const char *content_type)
+{
+	if (body) {
+		char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (text) {
+			ulfius_set_binary_body_response(c->resp, (unsigned)status, text, strlen(text));
+			free(text);
+		} else {
+			ulfius_set_empty_body_response(c->resp, 500);
+			status = 500;
+		}
+		u_map_put(c->resp->map_header, "Content-Type", content_type ? content_type : "application/json");
+	} else {
+		ulfius_set_empty_body_response(c->resp, (unsigned)status);
+	}
+	c->responded = 1;
+	c->status = status;
+}
+
+/* An error produced by the pipeline itself, in the API's shape. */
+static int rt_http_error(rt_ctx *c, int status, const char *code, const char *message, const rt_errors *errs)
+{
+	const char *ctype = "application/json";
+	rt_error_shape_fn shape = c->mount->cfg.error_shape ? c->mount->cfg.error_shape : rt_error_shape_problem;
+	json_t *body = shape(status, code, message, errs, &ctype);
+
+	rt_http_send(c, status, body, ctype);
+	json_decref(body);
+	return 0;
+}
+
+int rt_respond_error(rt_ctx *c, int status, const char *code, const char *message)
+{
+	return rt_http_error(c, status, code, message, NULL);
+}
+
+int rt_not_implemented(rt_ctx *c)
+{
+	return rt_http_error(c, 501, "NotImplemented", "This operation has no handler", NULL);
+}
+
+static const rt_response *rt_http_find_response(const rt_operation *op, int status)
+{
+	const rt_response *range = NULL, *def = NULL;
+
+	for (size_t i = 0; i < op->n_responses; i++) {
+		const rt_response *r = &op->responses[i];
+		if (r->status == status)
+			return r;
+		if (r->status >= 1 && r->status <= 5 && r->status == status / 100)
+			range = r;
+		if (r->status == 0)
+			def = r;
+	}
+	return range ? range : def;
+}
+
+int rt_respond(rt_ctx *c, int status, json_t *body)
+{
+	const rt_response *r = rt_http_find_response(c->op, status);
+	int rc = 0;
+
+	if (c->responded) {
+		y_log_message(Y_LOG_LEVEL_ERROR, "%s %s: the handler responded twice", c->op->method, c->op->path);
+		json_decref(body);
+		return -1;
+	}
+	if (!r) {
+		y_log_message(Y_LOG_LEVEL_ERROR, "%s %s: status %d is not in the spec", c->op->method, c->op->path, status);
+		json_decref(body);
+		return rt_http_error(c, 500, "UndocumentedStatus", "The server tried to answer with an undocumented status", NULL);
+	}
+	if (c->mount->cfg.validate_responses) {
+		rt_errors errs;
+		rt_errors_init(&errs);
+		if (r->schema && !body)
+			rt_errors_add(&errs, "", "body", "response %d needs a body by the spec, and has none", status);
+		else if (!r->content_type && body)
+			rt_errors_add(&errs, "", "body", "response %d has no body in the spec, but one was sent", status);
+		else if (r->schema)
+			rt_schema_validate(r->schema, body, RT_DIR_RESPONSE, &errs);
+		if (errs.n) {
+			char msg[512];
+			snprintf(msg, sizeof msg, "response %d of %s violates the spec: %s: %s", status, c->op->operation_id,
+			         errs.v[0].pointer, errs.v[0].message);
+			y_log_message(Y_LOG_LEVEL_ERROR, "%s", msg);
+			json_decref(body);
+			rt_http_error(c, 500, "ResponseValidation", msg, &errs);
+			rt_errors_free(&errs);
+			return -1;
+		}
+		rt_errors_free(&errs);
+	}
+	rt_http_send(c, status, body, r->content_type);
+	json_decref(body);
+	return rc;
+}
+
+/* ---- body ---- */
+
+static int rt_http_media_matches(const char *want, const char *got, size_t gotlen)
+{
+	size_t wl = strlen(want);
+
+	if (strcmp(want, "*/*") == 0)
+		return 1;
+	if (wl >= 2 && strcmp(want + wl - 2, "/*") == 0)
+		return gotlen >= wl - 1 && strncasecmp(want, got, wl - 1) == 0;
+	return gotlen == wl && strncasecmp(want, got, wl) == 0;
+}
+
+static int rt_http_is_json(const char *mt, size_t len)
+{
+	return (len == 16 && strncasecmp(mt, "application/json", 16) == 0) ||
+	       (len > 5 && strncasecmp(mt + len - 5, "+json", 5) == 0);
+}
+
+/* Returns 0 with *body set (new or NULL), or the status already answered. */
+static int rt_http_body(rt_ctx *c, json_t **body)
+{
+	const rt_operation *op = c->op;
+	const struct _u_request *req = c->req;
+	size_t max = c->mount->cfg.max_body ? c->mount->cfg.max_body : RT_DEFAULT_MAX_BODY;
+	const char *ct = u_map_get_case(req->map_header, "Content-Type");
+	size_t len = req->binary_body_length;
+	size_t mtlen;
+	int matched = 0, is_json;
+	json_error_t jerr;
+	json_t *doc;
+	rt_errors errs;
+	char msg[400];
+
+	*body = NULL;
+	if (!op->body_types)
+		return 0;
+	if (len > max) {
+		snprintf(msg, sizeof msg, "The request body has %zu bytes; at most %zu are accepted", len, max);
+		rt_http_error(c, 413, "PayloadTooLarge", msg, NULL);
+		return 413;
+	}
+	if (len == 0 && !ct) {
+		if (!op->body_required)
+			return 0;
+		rt_http_error(c, op->validation_status, "MissingBody", "A request body is required", NULL);
+		return op->validation_status;
+	}
+	if (!ct) {
+		snprintf(msg, sizeof msg, "The request has a body but no Content-Type header; send Content-Type: %s",
+		         op->body_types[0]);
+		rt_http_error(c, 415, "UnsupportedMediaType", msg, NULL);
+		return 415;
+	}
+	mtlen = strcspn(ct, ";");
+	while (mtlen > 0 && (ct[mtlen - 1] == ' ' || ct[mtlen - 1] == '\t'))
+		mtlen--;
+	for (size_t i = 0; op->body_types[i]; i++)
+		if (rt_http_media_matches(op->body_types[i], ct, mtlen))
+			matched = 1;
+	if (!matched) {
+		snprintf(msg, sizeof msg, "Content-Type \"%.*s\" is not accepted; send %s", (int)(mtlen > 100 ? 100 : mtlen), ct,
+		         op->body_types[0]);
+		rt_http_error(c, 415, "UnsupportedMediaType", msg, NULL);
+		return 415;
+	}
+	is_json = rt_http_is_json(ct, mtlen);
+	if (!is_json)
+		return 0; /* accepted as raw bytes; the handler reads them */
+	if (len == 0) {
+		if (!op->body_required)
+			return 0;
+		rt_http_error(c, op->validation_status, "MissingBody", "A request body is required", NULL);
+		return op->validation_status;
+	}
+	doc = json_loadb(req->binary_body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (!doc) {
+		rt_errors_init(&errs);
+		rt_errors_add(&errs, "", "json", "%s", jerr.text);
+		snprintf(msg, sizeof msg, "The request body is not valid JSON: line %d, column %d: %s", jerr.line,
+		         jerr.column, jerr.text);
+		rt_http_error(c, 400, "InvalidJson", msg, &errs);
+		rt_errors_free(&errs);
+		return 400;
+	}
+	if (op->body_schema) {
+		rt_schema_apply_defaults(op->body_schema, doc);
+		rt_errors_init(&errs);
+		if (rt_schema_validate(op->body_schema, doc, RT_DIR_REQUEST, &errs) > 0) {
+			snprintf(msg, sizeof msg, "The request body does not match the schema: %s%s%s%s", errs.v[0].pointer,
+			         errs.v[0].pointer[0] ? ": " : "", errs.v[0].message,
+			         errs.n > 1 ? " (and more, see errors)" : "");
+			rt_http_error(c, op->validation_status, "ValidationError", msg, &errs);
+			rt_errors_free(&errs);
+			json_decref(doc);
+			return op->validation_status;
+		}
+		rt_errors_free(&errs);
+	}
+	*body = doc;
+	return 0;
+}
+
+/* ---- dispatch ---- */
+
+static void rt_http_client_addr(const struct _u_request *req, char *out, size_t len)
+{
+	const struct sockaddr *sa = req->client_address;
+
+	snprintf(out, len, "unknown");
+	if (!sa)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
+}
+
+static int rt_http_dispatch(const struct _u_request *req, struct _u_response *resp, void *user_data)
+{
+	const rt_route *route = user_data;
+	rt_ctx c = { .req = req, .resp = resp, .mount = route->mount, .op = route->op };
+	const rt_operation *op = route->op;
+	void *params = NULL;
+	json_t *body = NULL;
+	rt_errors errs;
+	const char *why = NULL;
+	unsigned retry = 0;
+	int st;
+
+	rt_errors_init(&errs);
+	rt_http_client_addr(req, c.client_addr, sizeof c.client_addr);
+
+	st = rt_security_check(&c, op, &why, &retry);
+	if (st) {
+		if (st == 429 && retry) {
+			char ra[16];
+			snprintf(ra, sizeof ra, "%u", retry);
+			rt_ctx_set_header(&c, "Retry-After", ra);
+		}
+		if (st == 401)
+			for (size_t i = 0; i < op->n_security; i++)
+				for (size_t k = 0; k < op->security[i].n; k++)
+					if (op->security[i].v[k].kind == RT_CRED_HTTP_BEARER)
+						rt_ctx_set_header(&c, "WWW-Authenticate", "Bearer");
+		rt_http_error(&c, st, st == 429 ? "TooManyRequests" : st == 401 ? "Unauthorized" : "AuthError", why, NULL);
+		goto cleanup;
+	}
+	params = calloc(1, op->params_size ? op->params_size : 1);
+	if (!params) {
+		rt_http_error(&c, 500, "OutOfMemory", "Out of memory", NULL);
+		goto cleanup;
+	}
+	if (rt_params_parse(&c, op, params, &errs) != 0) {
+		char msg[400];
+		snprintf(msg, sizeof msg, "Invalid parameter: %s", errs.n ? errs.v[0].message : "unknown error");
+		rt_http_error(&c, op->validation_status, "InvalidParameter", msg, &errs);
+		goto cleanup;
+	}
+	if (rt_http_body(&c, &body) != 0)
+		goto cleanup;
+	op->call(&c, params, body, route->mount->handlers, route->mount->cfg.app);
+	if (!c.responded) {
+		y_log_message(Y_LOG_LEVEL_ERROR, "%s %s: the handler did not respond", op->method, op->path);
+		rt_http_error(&c, 500, "NoResponse", "The handler did not respond", NULL);
+	}
+cleanup:
+	if (route->mount->cfg.on_request)
+		route->mount->cfg.on_request(route->mount->cfg.app, &c, c.status);
+	rt_errors_free(&errs);
+	json_decref(body);
+	json_decref(c.keep);
+	free(params);
+	return U_CALLBACK_COMPLETE;
+}
+
+static int rt_http_spec(const struct _u_request *req, struct _u_response *resp, void *user_data)
+{
+	const char *const *doc = user_data;
+
+	(void)req;
+	ulfius_set_string_body_response(resp, 200, doc[0]);
+	u_map_put(resp->map_header, "Content-Type", doc[1]);
+	return U_CALLBACK_COMPLETE;
+}
+
+int rt_api_register(struct _u_instance *u, const char *base, const rt_api *api,
+                    const void *handlers, const rt_api_config *cfg)
+{
+	rt_mount *m;
+	char err[300];
+
+	for (size_t i = 0; api->caches && api->caches[i]; i++) {
+		if (rt_schema_prepare(api->caches[i], err, sizeof err) != 0) {
+			y_log_message(Y_LOG_LEVEL_ERROR, "%s: %s", api->name, err);
+			return -1;
+		}
+	}
+	m = rt_http_track(calloc(1, sizeof *m));
+	if (!m)
+		return -1;
+	m->api = api;
+	m->handlers = handlers;
+	m->cfg = *cfg;
+	m->base = rt_http_track(strdup(base ? base : ""));
+	if (!m->base)
+		return -1;
+	for (size_t i = 0; i < api->n_ops; i++) {
+		rt_route *r = rt_http_track(calloc(1, sizeof *r));
+		if (!r)
+			return -1;
+		r->mount = m;
+		r->op = &api->ops[i];
+		if (ulfius_add_endpoint_by_val(u, r->op->method, m->base, r->op->route, r->op->priority,
+		                               rt_http_dispatch, r) != U_OK)
+			return -1;
+	}
+	const char **json_doc = rt_http_track(calloc(2, sizeof *json_doc));
+	const char **yaml_doc = rt_http_track(calloc(2, sizeof *yaml_doc));
+	if (!json_doc || !yaml_doc)
+		return -1;
+	json_doc[0] = api->spec_json;
+	json_doc[1] = "application/json";
+	yaml_doc[0] = api->spec_yaml;
+	yaml_doc[1] = "application/yaml";
+	if (ulfius_add_endpoint_by_val(u, "GET", m->base, "/openapi.json", 0, rt_http_spec, json_doc) != U_OK ||
+	    ulfius_add_endpoint_by_val(u, "GET", m->base, "/openapi.yaml", 0, rt_http_spec, yaml_doc) != U_OK)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,169 @@
+/* rt_http.h — the request pipeline generated routes run, and the tables
+ * oapigen emits for it.
+ *
+ * Per request, in order: security (any-of over all-of sets, through the
+ * application's one authentication hook), parameters (decoded per style,
+ * coerced from strings, defaults applied, validated), body (Content-Type,
+ * size, JSON with line and column, schema, defaults), then the typed
+ * handler. Every error is rendered by the API's error-shape hook. Response
+ * builders validate the body against the spec when the API's configuration
+ * asks for it (tests), and never otherwise (production).
+ *
+ * Ownership: the runtime owns every rt_ctx; handlers borrow it for the
+ * duration of the call. Response bodies passed to rt_respond are stolen.
+ */
+#ifndef RT_HTTP_H
+#define RT_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <ulfius.h>
+#include "rt_errors.h"
+#include "rt_schema.h"
+
+typedef struct rt_principal {
+	int64_t user_id;
+	int64_t key_id;          /* 0 when authenticated by a JWT */
+	char key_ref[40];        /* the key's public id, for logs; never the key */
+} rt_principal;
+
+enum rt_cred_kind {
+	RT_CRED_APIKEY_HEADER, RT_CRED_APIKEY_QUERY, RT_CRED_APIKEY_COOKIE,
+	RT_CRED_HTTP_BEARER, RT_CRED_HTTP_BASIC
+};
+enum rt_auth_result { RT_AUTH_OK = 0, RT_AUTH_MISSING, RT_AUTH_REJECTED, RT_AUTH_RATE_LIMITED, RT_AUTH_ERROR };
+
+/* The application's one authentication hook. scheme is the
+ * securitySchemes name; on RT_AUTH_RATE_LIMITED set *retry_after (s). */
+typedef enum rt_auth_result (*rt_auth_fn)(void *app, const char *api, const char *scheme,
+                                          enum rt_cred_kind kind, const char *credential,
+                                          const char *client_addr, rt_principal *out,
+                                          unsigned *retry_after);
+
+/* Builds the body of an error response in the API's own shape (new json_t,
+ * or NULL for a bare status) and sets its content type. errors may be NULL. */
+typedef json_t *(*rt_error_shape_fn)(int status, const char *code, const char *message,
+                                     const rt_errors *errors, const char **content_type);
+/* RFC 9457 problem details, the default shape. */
+json_t *rt_error_shape_problem(int status, const char *code, const char *message,
+                               const rt_errors *errors, const char **content_type);
+
+struct rt_ctx;
+typedef struct rt_ctx rt_ctx;
+
+typedef struct rt_api_config {
+	rt_auth_fn authenticate;      /* required when the API has security */
+	void *app;                    /* passed to hooks and handlers */
+	rt_error_shape_fn error_shape;/* NULL: problem details */
+	int validate_responses;       /* on in tests, off in production */
+	size_t max_body;              /* 0: 64 KiB */
+	void (*on_request)(void *app, const rt_ctx *ctx, int status); /* access log; may be NULL */
+} rt_api_config;
+
+/* ---- tables emitted by oapigen ---- */
+
+enum rt_param_in { RT_IN_PATH, RT_IN_QUERY, RT_IN_HEADER, RT_IN_COOKIE };
+enum rt_style { RT_STYLE_SIMPLE, RT_STYLE_FORM, RT_STYLE_LABEL, RT_STYLE_MATRIX,
+                RT_STYLE_SPACE_DELIMITED, RT_STYLE_PIPE_DELIMITED, RT_STYLE_DEEP_OBJECT };
+enum rt_ctype { RT_C_STRING, RT_C_INT64, RT_C_DOUBLE, RT_C_BOOL, RT_C_JSON };
+
+typedef struct rt_param {
+	const char *name;
+	enum rt_param_in in;
+	enum rt_style style;
+	int explode;
+	int required;
+	const rt_schema *schema;
+	enum rt_ctype ctype;
+	size_t offset;                /* of the value in the params struct */
+	long has_offset;              /* of its int has_ flag, or -1 */
+} rt_param;
+
+typedef struct rt_response {
+	int status;                   /* 200..599; 1..5 for "1XX".."5XX"; 0 for default */
+	const char *content_type;     /* NULL: no body */
+	const rt_schema *schema;      /* JSON body schema, or NULL */
+} rt_response;
+
+typedef struct rt_security_req { /* one scheme of an all-of set */
+	const char *scheme;
+	enum rt_cred_kind kind;
+	const char *name;             /* header, query or cookie name for apiKey */
+} rt_security_req;
+
+typedef struct rt_security_alt { /* an all-of set; n == 0 means anonymous */
+	const rt_security_req *v;
+	size_t n;
+} rt_security_alt;
+
+typedef int (*rt_call_fn)(rt_ctx *ctx, const void *params, const json_t *body,
+                          const void *handlers, void *app);
+
+typedef struct rt_operation {
+	const char *operation_id;
+	const char *method;
+	const char *path;             /* as in the spec, for logs */
+	const char *route;            /* ulfius form: {id} -> :id */
+	unsigned priority;            /* literal segments first */
+	const rt_param *params;
+	size_t n_params;
+	size_t params_size;
+	const char *const *body_types;/* accepted media types (NULL-terminated), NULL: no body */
+	int body_required;
+	const rt_schema *body_schema; /* for JSON media types */
+	const rt_response *responses;
+	size_t n_responses;
+	const rt_security_alt *security; /* any-of */
+	size_t n_security;            /* 0: no security */
+	int validation_status;        /* 400 or 422 */
+	rt_call_fn call;
+} rt_operation;
+
+typedef struct rt_api {
+	const char *name;
+	const rt_operation *ops;
+	size_t n_ops;
+	rt_schema_cache *const *caches; /* NULL-terminated; prepared at registration */
+	const char *spec_json;
+	const char *spec_yaml;
+} rt_api;
+
+/* Adds every route of api under base ("" or "/heron"), plus
+ * <base>/openapi.json and <base>/openapi.yaml. Compiles every pattern
+ * first; a pattern PCRE2 rejects fails the registration (-1). */
+int rt_api_register(struct _u_instance *u, const char *base, const rt_api *api,
+                    const void *handlers, const rt_api_config *cfg);
+/* Frees what registrations allocated (after the framework has stopped). */
+void rt_api_release_all(void);
+
+/* ---- for handlers ---- */
+const rt_principal *rt_ctx_principal(const rt_ctx *c);
+const char *rt_ctx_client_addr(const rt_ctx *c);
+const rt_operation *rt_ctx_operation(const rt_ctx *c);
+const char *rt_ctx_api(const rt_ctx *c);
+const char *rt_ctx_base(const rt_ctx *c);
+const struct _u_request *rt_ctx_request(const rt_ctx *c);
+int rt_ctx_set_header(rt_ctx *c, const char *name, const char *value);
+/* Sends status with body (stolen; NULL for none). Used by the generated
+ * typed builders; validates against the spec when configured. */
+int rt_respond(rt_ctx *c, int status, json_t *body);
+/* An error in the API's shape (for handlers' own 4xx/5xx). */
+int rt_respond_error(rt_ctx *c, int status, const char *code, const char *message);
+int rt_not_implemented(rt_ctx *c);
+
+/* ---- used by the pipeline; exported for tests ---- */
+/* Decodes, coerces and validates every parameter of op into params. */
+int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *errs);
+/* Evaluates op's security; returns 0, or the HTTP status to answer. */
+int rt_security_check(rt_ctx *c, const rt_operation *op, const char **why, unsigned *retry_after);
+/* Converts one string to JSON for a schema's type (new, or NULL with errs). */
+json_t *rt_params_coerce(const char *raw, const rt_schema *schema, enum rt_style style, int explode,
+                         const char *what, rt_errors *errs);
+
+/* internal accessors shared by rt_params.c and rt_security.c */
+json_t *rt_ctx_keep(rt_ctx *c, json_t *value); /* stolen; lives until the response */
+void rt_ctx_set_principal(rt_ctx *c, const rt_principal *p);
+const rt_api_config *rt_ctx_config(const rt_ctx *c);
+
+#endif

@@ -1,0 +1,92 @@
+/* rt_security.c — evaluates an operation's security requirements: any of
+ * the alternatives, each an all-of set of schemes, through the
+ * application's authentication hook. */
+#include "rt_http.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* The credential a scheme reads from the request, or NULL. */
+static const char *rt_security_credential(const struct _u_request *req, const rt_security_req *r)
+{
+	const char *v;
+
+	switch (r->kind) {
+	case RT_CRED_APIKEY_HEADER:
+		return u_map_get_case(req->map_header, r->name);
+	case RT_CRED_APIKEY_QUERY:
+		return u_map_get(req->map_url, r->name);
+	case RT_CRED_APIKEY_COOKIE:
+		return u_map_get(req->map_cookie, r->name);
+	case RT_CRED_HTTP_BEARER:
+	case RT_CRED_HTTP_BASIC: {
+		const char *want = r->kind == RT_CRED_HTTP_BEARER ? "Bearer" : "Basic";
+		size_t wl = strlen(want);
+		v = u_map_get_case(req->map_header, "Authorization");
+		if (!v || strncasecmp(v, want, wl) != 0 || (v[wl] != ' ' && v[wl] != '\t'))
+			return NULL;
+		v += wl;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		return *v ? v : NULL;
+	}
+	}
+	return NULL;
+}
+
+int rt_security_check(rt_ctx *c, const rt_operation *op, const char **why, unsigned *retry_after)
+{
+	const rt_api_config *cfg = rt_ctx_config(c);
+	int rejected = 0;
+
+	*why = NULL;
+	if (op->n_security == 0)
+		return 0;
+	for (size_t i = 0; i < op->n_security; i++) {
+		const rt_security_alt *alt = &op->security[i];
+		rt_principal p = { 0 };
+		int ok = 1;
+		if (alt->n == 0)
+			return 0; /* {} in the list: anonymous access allowed */
+		for (size_t k = 0; k < alt->n && ok; k++) {
+			const char *cred = rt_security_credential(rt_ctx_request(c), &alt->v[k]);
+			enum rt_auth_result r;
+			unsigned retry = 0;
+			if (!cred) {
+				ok = 0;
+				break;
+			}
+			if (!cfg->authenticate) {
+				*why = "The server has no authentication configured";
+				return 500;
+			}
+			r = cfg->authenticate(cfg->app, rt_ctx_api(c), alt->v[k].scheme, alt->v[k].kind, cred,
+			                      rt_ctx_client_addr(c), &p, &retry);
+			switch (r) {
+			case RT_AUTH_OK:
+				break;
+			case RT_AUTH_RATE_LIMITED:
+				*retry_after = retry ? retry : 1;
+				*why = "Too many failed authentication attempts from this address; try again later";
+				return 429;
+			case RT_AUTH_ERROR:
+				*why = "Authentication failed because of a server error";
+				return 500;
+			case RT_AUTH_MISSING:
+				ok = 0;
+				break;
+			case RT_AUTH_REJECTED:
+			default:
+				rejected = 1;
+				ok = 0;
+				break;
+			}
+		}
+		if (ok) {
+			rt_ctx_set_principal(c, &p);
+			return 0;
+		}
+	}
+	*why = rejected ? "The credential is not valid" : "Credentials are required";
+	return 401;
+}
