@@ -506,6 +506,11 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 	const char *k;
 	json_t *v;
 
+	if (!resps) {
+		/* 3.1 makes responses optional: the handler can only answer errors */
+		op->resps = calloc(1, sizeof *op->resps);
+		return op->resps ? 0 : -1;
+	}
 	if (!json_is_object(resps))
 		return ga_error(a, pointer, "\"responses\" must be an object");
 	op->resps = calloc(json_object_size(resps) ? json_object_size(resps) : 1, sizeof *op->resps);
@@ -697,26 +702,59 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 	op->route = ga_route(path, &op->priority);
 	op->priority = op->priority * 1000 + (unsigned)a->nops;
 
-	/* parameters: path item first, then the operation's (which override) */
-	for (int level = 0; level < 2; level++) {
-		const json_t *list = json_object_get(level ? opnode : item, "parameters");
-		const char *lp = level ? optr : item_ptr;
-		char *pp = ga_ptr(lp, "parameters");
-		if (list && !json_is_array(list)) {
-			ga_error(a, pp, "\"parameters\" must be an array");
-			free(pp);
-			return -1;
-		}
-		for (size_t i = 0; i < json_array_size(list); i++) {
-			char *ip = ga_ptr_index(pp, i);
-			int r = ga_param_add(a, op, json_array_get(list, i), ip);
-			free(ip);
-			if (r != 0) {
-				free(pp);
-				return -1;
+	/* parameters: path item first, then the operation's, which override
+	 * the same name and location; only the survivors are compiled */
+	{
+		struct { const json_t *node; char *ptr; const char *name, *in; } pv[256];
+		size_t npv = 0;
+		int bad = 0;
+		for (int level = 0; level < 2 && !bad; level++) {
+			const json_t *list = json_object_get(level ? opnode : item, "parameters");
+			char *pp = ga_ptr(level ? optr : item_ptr, "parameters");
+			if (list && !json_is_array(list)) {
+				ga_error(a, pp, "\"parameters\" must be an array");
+				bad = 1;
 			}
+			for (size_t i = 0; !bad && i < json_array_size(list); i++) {
+				char *ip = ga_ptr_index(pp, i), *turi = NULL;
+				const json_t *p = ga_deref(a, json_array_get(list, i), ip, &turi);
+				free(turi);
+				if (!p) {
+					free(ip);
+					bad = 1;
+					break;
+				}
+				const char *nm = json_string_value(json_object_get(p, "name"));
+				const char *in = json_string_value(json_object_get(p, "in"));
+				for (size_t k = 0; nm && in && k < npv; k++) {
+					if (pv[k].name && strcmp(pv[k].name, nm) == 0 && strcmp(pv[k].in, in) == 0) {
+						free(pv[k].ptr);
+						memmove(&pv[k], &pv[k + 1], (npv - k - 1) * sizeof pv[0]);
+						npv--;
+						break;
+					}
+				}
+				if (npv == sizeof pv / sizeof pv[0]) {
+					ga_error(a, ip, "more than %zu parameters", sizeof pv / sizeof pv[0]);
+					free(ip);
+					bad = 1;
+					break;
+				}
+				pv[npv].node = json_array_get(list, i);
+				pv[npv].ptr = ip;
+				pv[npv].name = nm;
+				pv[npv].in = in ? in : "";
+				npv++;
+			}
+			free(pp);
 		}
-		free(pp);
+		for (size_t k = 0; k < npv; k++) {
+			if (!bad && ga_param_add(a, op, pv[k].node, pv[k].ptr) != 0)
+				bad = 1;
+			free(pv[k].ptr);
+		}
+		if (bad)
+			return -1;
 	}
 	/* every {name} of the path must be a declared path parameter */
 	for (const char *s = strchr(path, '{'); s; s = strchr(s + 1, '{')) {
