@@ -1282,6 +1282,16 @@ int gen_api_run(const gen_api_options *opt, char *err, size_t errlen)
 	fclose(c);
 	fclose(s);
 	h = c = s = NULL;
+	/* mkdir -p */
+	for (const char *slash = strchr(opt->out_dir + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		char *parent = strndup(opt->out_dir, (size_t)(slash - opt->out_dir));
+		int bad = !parent || (mkdir(parent, 0755) != 0 && errno != EEXIST);
+		if (bad)
+			snprintf(err, errlen, "%s: %s", parent ? parent : opt->out_dir, strerror(errno));
+		free(parent);
+		if (bad)
+			goto cleanup;
+	}
 	if (mkdir(opt->out_dir, 0755) != 0 && errno != EEXIST) {
 		snprintf(err, errlen, "%s: %s", opt->out_dir, strerror(errno));
 		goto cleanup;

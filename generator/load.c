@@ -249,7 +249,7 @@ static json_t *load_finish(struct fy_document *fyd, struct fy_diag *diag, const 
 		void *it = NULL;
 		struct fy_diag_error *e = diag ? fy_diag_errors_iterate(diag, &it) : NULL;
 		if (e)
-			snprintf(err, errlen, "%s:%d:%d: %s", name, e->line + 1, e->column + 1, e->msg);
+			snprintf(err, errlen, "%s:%d:%d: %s", name, e->line, e->column, e->msg);
 		else
 			snprintf(err, errlen, "%s: cannot read or parse the document", name);
 		return NULL;
@@ -274,7 +274,10 @@ static struct fy_diag *load_diag(void)
 	dcfg.fp = NULL;
 	dcfg.output_fn = NULL;
 	dcfg.level = FYET_ERROR;
-	return fy_diag_create(&dcfg);
+	struct fy_diag *diag = fy_diag_create(&dcfg);
+	if (diag)
+		fy_diag_set_collect_errors(diag, true);
+	return diag;
 }
 
 json_t *load_document(const char *path, char *err, size_t errlen)
