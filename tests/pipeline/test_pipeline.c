@@ -1,0 +1,486 @@
+/* test_pipeline.c — the generated request pipeline, end to end over real
+ * HTTP on loopback: the kitchen fixture's generated code (golden output)
+ * registered on a ulfius instance with small handlers, and a real client.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <string.h>
+#include <ulfius.h>
+
+#include "kitchen_api.h"
+
+static struct _u_instance srv;
+static unsigned port;
+static int validate_responses = 1;
+
+/* What the last handler saw. */
+static int64_t seen_limit;
+static int seen_tags;
+static char seen_tag0[32];
+static int64_t seen_user;
+
+/* ---- the application: authentication hook and handlers ---- */
+
+static enum rt_auth_result auth(void *app, const char *api, const char *scheme, enum rt_cred_kind kind,
+                                const char *credential, const char *client_addr, rt_principal *out,
+                                unsigned *retry_after)
+{
+	(void)app;
+	(void)api;
+	(void)client_addr;
+	(void)retry_after;
+	if (strcmp(credential, "slow-down") == 0) {
+		*retry_after = 7;
+		return RT_AUTH_RATE_LIMITED;
+	}
+	if (kind == RT_CRED_APIKEY_HEADER && strcmp(scheme, "headerKey") == 0 && strcmp(credential, "good") == 0) {
+		out->user_id = 1;
+		return RT_AUTH_OK;
+	}
+	if (kind == RT_CRED_HTTP_BEARER && strcmp(credential, "tok") == 0) {
+		out->user_id = 2;
+		return RT_AUTH_OK;
+	}
+	if (kind == RT_CRED_APIKEY_QUERY && strcmp(credential, "qk") == 0) {
+		out->user_id = 2;
+		return RT_AUTH_OK;
+	}
+	return RT_AUTH_REJECTED;
+}
+
+static json_t *pet(int64_t id, const char *name)
+{
+	return json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "name", name, "kind", "cat");
+}
+
+static int list_pets(rt_ctx *ctx, const kitchen_listPets_params *p, const json_t *body, void *app)
+{
+	(void)body;
+	(void)app;
+	seen_limit = p->limit;
+	seen_tags = p->has_tags ? (int)json_array_size(p->tags) : -1;
+	snprintf(seen_tag0, sizeof seen_tag0, "%s", p->has_tags ? json_string_value(json_array_get(p->tags, 0)) : "");
+	seen_user = rt_ctx_principal(ctx)->user_id;
+	return kitchen_listPets_respond_200(ctx, json_pack("[o]", pet(1, "Tom")));
+}
+
+static int create_pet(rt_ctx *ctx, const kitchen_createPet_params *p, const json_t *body, void *app)
+{
+	(void)p;
+	(void)app;
+	json_t *out = json_deep_copy(body);
+	json_object_set_new(out, "id", json_integer(42));
+	if (strcmp(json_string_value(json_object_get(body, "name")), "Liar") == 0)
+		json_object_set_new(out, "kind", json_string("fish")); /* violates the spec */
+	return kitchen_createPet_respond_201(ctx, out);
+}
+
+static int latest_pet(rt_ctx *ctx, const kitchen_latestPet_params *p, const json_t *body, void *app)
+{
+	(void)p;
+	(void)body;
+	(void)app;
+	return kitchen_latestPet_respond_200(ctx, pet(99, "Newest"));
+}
+
+static int get_pet(rt_ctx *ctx, const kitchen_getPet_params *p, const json_t *body, void *app)
+{
+	(void)body;
+	(void)app;
+	if (p->petId == 404)
+		return kitchen_getPet_respond_404(ctx);
+	return kitchen_getPet_respond_200(ctx, pet(p->petId, p->has_verbose && p->verbose ? "Verbose" : "Quiet"));
+}
+
+static const kitchen_handlers handlers = {
+	.listPets = list_pets,
+	.createPet = create_pet,
+	.latestPet = latest_pet,
+	.getPet = get_pet,
+	/* putTree has no handler: 501 */
+};
+
+static rt_api_config cfg = { .authenticate = auth, .validate_responses = 1 };
+
+/* ---- a tiny client ---- */
+
+typedef struct reply {
+	long status;
+	json_t *body;
+	char *text;
+	char *content_type;
+	char *retry_after;
+} reply;
+
+static void reply_free(reply *r)
+{
+	json_decref(r->body);
+	free(r->text);
+	free(r->content_type);
+	free(r->retry_after);
+	memset(r, 0, sizeof *r);
+}
+
+/* headers: NULL-terminated name, value pairs */
+static reply call(const char *method, const char *path, const char *const *headers, const char *body, size_t len)
+{
+	struct _u_request req;
+	struct _u_response resp;
+	char url[512];
+	reply r = { 0 };
+
+	snprintf(url, sizeof url, "http://127.0.0.1:%u/kitchen/v1%s", port, path);
+	ulfius_init_request(&req);
+	ulfius_init_response(&resp);
+	ulfius_set_request_properties(&req, U_OPT_HTTP_VERB, method, U_OPT_HTTP_URL, url, U_OPT_TIMEOUT, 10L, U_OPT_NONE);
+	for (size_t i = 0; headers && headers[i]; i += 2)
+		u_map_put(req.map_header, headers[i], headers[i + 1]);
+	if (body)
+		ulfius_set_request_properties(&req, U_OPT_BINARY_BODY, body, len, U_OPT_NONE);
+	ck_assert_int_eq(ulfius_send_http_request(&req, &resp), U_OK);
+	r.status = resp.status;
+	r.text = strndup(resp.binary_body ? resp.binary_body : "", resp.binary_body_length);
+	r.body = json_loads(r.text, JSON_DECODE_ANY, NULL);
+	if (u_map_get_case(resp.map_header, "Content-Type"))
+		r.content_type = strdup(u_map_get_case(resp.map_header, "Content-Type"));
+	if (u_map_get_case(resp.map_header, "Retry-After"))
+		r.retry_after = strdup(u_map_get_case(resp.map_header, "Retry-After"));
+	ulfius_clean_request(&req);
+	ulfius_clean_response(&resp);
+	return r;
+}
+
+/* Sends raw bytes (for requests the client library would change) and
+ * returns the status, with the whole response in out. */
+static long raw_call(const char *request, char *out, size_t outlen)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	size_t got = 0;
+	ssize_t n;
+	long status = -1;
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(write(fd, request, strlen(request)), (ssize_t)strlen(request));
+	while (got + 1 < outlen && (n = read(fd, out + got, outlen - got - 1)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	close(fd);
+	sscanf(out, "HTTP/1.%*d %ld", &status);
+	return status;
+}
+
+static const char *const KEY[] = { "X-Api-Key", "good", NULL };
+static const char *const KEY_JSON[] = { "X-Api-Key", "good", "Content-Type", "application/json", NULL };
+
+static void setup(void)
+{
+	for (int attempt = 0; attempt < 20; attempt++) {
+		port = 20000 + (unsigned)(rand() % 30000);
+		if (ulfius_init_instance(&srv, port, NULL, NULL) != U_OK)
+			continue;
+		cfg.validate_responses = validate_responses;
+		ck_assert_int_eq(kitchen_register(&srv, KITCHEN_DEFAULT_BASE, &handlers, &cfg), 0);
+		if (ulfius_start_framework(&srv) == U_OK)
+			return;
+		ulfius_clean_instance(&srv);
+	}
+	ck_abort_msg("no free port");
+}
+
+static void teardown(void)
+{
+	ulfius_stop_framework(&srv);
+	ulfius_clean_instance(&srv);
+	rt_api_release_all();
+}
+
+/* ---- security ---- */
+
+START_TEST(missing_credentials_401)
+{
+	reply r = call("GET", "/pets", NULL, NULL, 0);
+	ck_assert_int_eq(r.status, 401);
+	ck_assert_str_eq(r.content_type, "application/problem+json");
+	ck_assert_str_eq(json_string_value(json_object_get(r.body, "detail")), "Credentials are required");
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(wrong_credentials_401)
+{
+	static const char *const h[] = { "X-Api-Key", "bad", NULL };
+	reply r = call("GET", "/pets", h, NULL, 0);
+	ck_assert_int_eq(r.status, 401);
+	ck_assert_str_eq(json_string_value(json_object_get(r.body, "detail")), "The credential is not valid");
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(header_key_200_and_defaults)
+{
+	reply r = call("GET", "/pets", KEY, NULL, 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(seen_limit, 20); /* default from a $ref into common.yaml */
+	ck_assert_int_eq(seen_tags, -1);
+	ck_assert_int_eq(seen_user, 1);
+	ck_assert_str_eq(r.content_type, "application/json");
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(all_of_set_needs_both)
+{
+	static const char *const bearer[] = { "Authorization", "Bearer tok", NULL };
+	reply r = call("GET", "/pets", bearer, NULL, 0);
+	ck_assert_int_eq(r.status, 401); /* bearer alone is half of the second set */
+	reply_free(&r);
+	r = call("GET", "/pets?key=qk", bearer, NULL, 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(seen_user, 2);
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(rate_limited_429)
+{
+	static const char *const h[] = { "X-Api-Key", "slow-down", NULL };
+	reply r = call("GET", "/pets", h, NULL, 0);
+	ck_assert_int_eq(r.status, 429);
+	ck_assert_str_eq(r.retry_after, "7");
+	reply_free(&r);
+}
+END_TEST
+
+/* ---- routes and parameters ---- */
+
+START_TEST(literal_segment_wins_and_security_empty)
+{
+	reply r = call("GET", "/pets/latest", NULL, NULL, 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(json_string_value(json_object_get(r.body, "name")), "Newest");
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(path_integer_coerced)
+{
+	reply r = call("GET", "/pets/7?verbose=true", KEY, NULL, 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.body, "id")), 7);
+	ck_assert_str_eq(json_string_value(json_object_get(r.body, "name")), "Verbose");
+	reply_free(&r);
+	r = call("GET", "/pets/404", KEY, NULL, 0);
+	ck_assert_int_eq(r.status, 404);
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(path_not_an_integer_400)
+{
+	reply r = call("GET", "/pets/abc", KEY, NULL, 0);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(r.body, "detail")),
+	                             "path parameter \"petId\" must be an integer"));
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(query_bounds_and_arrays)
+{
+	reply r = call("GET", "/pets?limit=500", KEY, NULL, 0);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(r.body, "errors"), 0), "keyword")),
+	                 "maximum");
+	reply_free(&r);
+	r = call("GET", "/pets?limit=3&tags=a,b,c", KEY, NULL, 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(seen_limit, 3);
+	ck_assert_int_eq(seen_tags, 3);
+	ck_assert_str_eq(seen_tag0, "a");
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(header_format_checked)
+{
+	static const char *const h[] = { "X-Api-Key", "good", "X-Trace", "not-a-uuid", NULL };
+	reply r = call("GET", "/pets", h, NULL, 0);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_ptr_nonnull(strstr(r.text, "header parameter \\\"X-Trace\\\" must be a valid uuid"));
+	reply_free(&r);
+}
+END_TEST
+
+/* ---- bodies ---- */
+
+START_TEST(body_without_content_type_415)
+{
+	/* what the NebulaBlock docs' curl example sends: no Content-Type */
+	const char *b = "{\"name\":\"Tom\",\"kind\":\"cat\"}";
+	char req[512], resp[2048];
+	snprintf(req, sizeof req, "POST /kitchen/v1/pets HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: good\r\n"
+	         "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", strlen(b), b);
+	ck_assert_int_eq(raw_call(req, resp, sizeof resp), 415);
+	ck_assert_ptr_nonnull(strstr(resp, "no Content-Type header"));
+}
+END_TEST
+
+START_TEST(body_wrong_content_type_415)
+{
+	static const char *const h[] = { "X-Api-Key", "good", "Content-Type", "text/plain", NULL };
+	const char *b = "{}";
+	reply r = call("POST", "/pets", h, b, strlen(b));
+	ck_assert_int_eq(r.status, 415);
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(body_trailing_comma_400_with_position)
+{
+	const char *b = "{\n  \"name\": \"Tom\",\n}";
+	reply r = call("POST", "/pets", KEY_JSON, b, strlen(b));
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(r.body, "detail")), "line 3, column 1"));
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(body_schema_all_violations_422)
+{
+	const char *b = "{\"id\": 5, \"name\": \"\", \"kind\": \"cow\", \"extra\": 1}";
+	reply r = call("POST", "/pets", KEY_JSON, b, strlen(b));
+	json_t *errs;
+	int seen_ro = 0, seen_min = 0, seen_enum = 0, seen_addl = 0;
+	ck_assert_int_eq(r.status, 422); /* the operation documents 422, so validation uses it */
+	errs = json_object_get(r.body, "errors");
+	for (size_t i = 0; i < json_array_size(errs); i++) {
+		const char *kw = json_string_value(json_object_get(json_array_get(errs, i), "keyword"));
+		const char *ptr = json_string_value(json_object_get(json_array_get(errs, i), "pointer"));
+		seen_ro |= strcmp(kw, "readOnly") == 0 && strcmp(ptr, "/id") == 0;
+		seen_min |= strcmp(kw, "minLength") == 0 && strcmp(ptr, "/name") == 0;
+		seen_enum |= strcmp(kw, "enum") == 0 && strcmp(ptr, "/kind") == 0;
+		seen_addl |= strcmp(kw, "additionalProperties") == 0 && strcmp(ptr, "/extra") == 0;
+	}
+	ck_assert(seen_ro && seen_min && seen_enum && seen_addl);
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(body_valid_201_readonly_not_required)
+{
+	const char *b = "{\"name\": \"Tom\", \"kind\": \"cat\", \"details\": {\"type\": \"Cat\", \"indoor\": true}}";
+	reply r = call("POST", "/pets", KEY_JSON, b, strlen(b));
+	ck_assert_int_eq(r.status, 201);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.body, "id")), 42);
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(body_too_large_413)
+{
+	size_t n = 70 * 1024;
+	char *b = malloc(n);
+	memset(b, ' ', n);
+	b[0] = '{';
+	b[n - 1] = '}';
+	reply r = call("POST", "/pets", KEY_JSON, b, n);
+	ck_assert_int_eq(r.status, 413);
+	reply_free(&r);
+	free(b);
+}
+END_TEST
+
+START_TEST(no_handler_501)
+{
+	static const char *const h[] = { "X-Api-Key", "good", "Content-Type", "application/json", NULL };
+	const char *b = "{\"value\": 1.5}";
+	reply r = call("PUT", "/trees", h, b, strlen(b));
+	ck_assert_int_eq(r.status, 501);
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(recursive_body_validated_deep)
+{
+	const char *b = "{\"children\": [{\"children\": [{\"value\": 0.3}]}]}";
+	reply r = call("PUT", "/trees", KEY_JSON, b, strlen(b));
+	ck_assert_int_eq(r.status, 400); /* putTree lists no 422 */
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(r.body, "errors"), 0), "pointer")),
+	                 "/children/0/children/0/value");
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(response_validation_500)
+{
+	const char *b = "{\"name\": \"Liar\", \"kind\": \"cat\"}";
+	reply r = call("POST", "/pets", KEY_JSON, b, strlen(b));
+	ck_assert_int_eq(r.status, 500);
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(r.body, "detail")), "violates the spec"));
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(spec_served)
+{
+	reply r = call("GET", "/openapi.json", NULL, NULL, 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r.body, "info"), "title")), "Kitchen");
+	reply_free(&r);
+	r = call("GET", "/openapi.yaml", NULL, NULL, 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.text, "openapi: 3.0.3"));
+	reply_free(&r);
+}
+END_TEST
+
+static Suite *pipeline_suite(void)
+{
+	Suite *s = suite_create("pipeline");
+	TCase *tc = tcase_create("http");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, missing_credentials_401);
+	tcase_add_test(tc, wrong_credentials_401);
+	tcase_add_test(tc, header_key_200_and_defaults);
+	tcase_add_test(tc, all_of_set_needs_both);
+	tcase_add_test(tc, rate_limited_429);
+	tcase_add_test(tc, literal_segment_wins_and_security_empty);
+	tcase_add_test(tc, path_integer_coerced);
+	tcase_add_test(tc, path_not_an_integer_400);
+	tcase_add_test(tc, query_bounds_and_arrays);
+	tcase_add_test(tc, header_format_checked);
+	tcase_add_test(tc, body_without_content_type_415);
+	tcase_add_test(tc, body_wrong_content_type_415);
+	tcase_add_test(tc, body_trailing_comma_400_with_position);
+	tcase_add_test(tc, body_schema_all_violations_422);
+	tcase_add_test(tc, body_valid_201_readonly_not_required);
+	tcase_add_test(tc, body_too_large_413);
+	tcase_add_test(tc, no_handler_501);
+	tcase_add_test(tc, recursive_body_validated_deep);
+	tcase_add_test(tc, response_validation_500);
+	tcase_add_test(tc, spec_served);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(pipeline_suite());
+	int failed;
+
+	srand((unsigned)getpid());
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
