@@ -492,11 +492,21 @@ const json_t *docset_load(docset *ds, const char *path, const char **uri, char *
 	}
 	free(u);
 	e = &ds->v[ds->n - 1];
-	/* messages name the file as it was given */
+	/* messages name the file as it was given, or relative to the working
+	 * folder when it was found through a reference (never an absolute path
+	 * in generated code) */
 	while (e > ds->v && !e->owned)
 		e--;
 	free(e->display);
-	e->display = strdup(path);
+	{
+		char cwd[PATH_MAX];
+		size_t cl;
+		if (path[0] == '/' && getcwd(cwd, sizeof cwd) && (cl = strlen(cwd)) > 1 &&
+		    strncmp(path, cwd, cl) == 0 && path[cl] == '/')
+			e->display = strdup(path + cl + 1);
+		else
+			e->display = strdup(path);
+	}
 	*uri = e->uri;
 	return e->doc;
 }

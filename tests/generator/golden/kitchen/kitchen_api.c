@@ -42,9 +42,9 @@ static const rt_schema kitchen_s31;
 static const rt_schema kitchen_s32;
 
 static rt_schema_cache kitchen_s0_cache = { .default_json = "20", };
-/* /work/main/tests/generator/fixtures/common.yaml#/components/parameters/Limit/schema */
+/* tests/generator/fixtures/common.yaml#/components/parameters/Limit/schema */
 static const rt_schema kitchen_s0 = {
-	.where = "/work/main/tests/generator/fixtures/common.yaml#/components/parameters/Limit/schema",
+	.where = "tests/generator/fixtures/common.yaml#/components/parameters/Limit/schema",
 	.types = 0x4,
 	.minimum = 1,
 	.maximum = 100,
@@ -383,9 +383,9 @@ static const rt_schema_prop kitchen_schema_Error_props[] = {
 	{ "message", &kitchen_s20 },
 };
 static const char *const kitchen_schema_Error_required[] = { "code", "message", };
-/* /work/main/tests/generator/fixtures/common.yaml#/components/schemas/Error */
+/* tests/generator/fixtures/common.yaml#/components/schemas/Error */
 static const rt_schema kitchen_schema_Error = {
-	.where = "/work/main/tests/generator/fixtures/common.yaml#/components/schemas/Error",
+	.where = "tests/generator/fixtures/common.yaml#/components/schemas/Error",
 	.types = 0x40,
 	.min_length = -1,
 	.max_length = -1,
@@ -399,9 +399,9 @@ static const rt_schema kitchen_schema_Error = {
 	.required = kitchen_schema_Error_required, .n_required = 2,
 };
 
-/* /work/main/tests/generator/fixtures/common.yaml#/components/schemas/Error/properties/code */
+/* tests/generator/fixtures/common.yaml#/components/schemas/Error/properties/code */
 static const rt_schema kitchen_s19 = {
-	.where = "/work/main/tests/generator/fixtures/common.yaml#/components/schemas/Error/properties/code",
+	.where = "tests/generator/fixtures/common.yaml#/components/schemas/Error/properties/code",
 	.types = 0x10,
 	.min_length = -1,
 	.max_length = -1,
@@ -413,9 +413,9 @@ static const rt_schema kitchen_s19 = {
 	.max_contains = -1,
 };
 
-/* /work/main/tests/generator/fixtures/common.yaml#/components/schemas/Error/properties/message */
+/* tests/generator/fixtures/common.yaml#/components/schemas/Error/properties/message */
 static const rt_schema kitchen_s20 = {
-	.where = "/work/main/tests/generator/fixtures/common.yaml#/components/schemas/Error/properties/message",
+	.where = "tests/generator/fixtures/common.yaml#/components/schemas/Error/properties/message",
 	.types = 0x10,
 	.min_length = -1,
 	.max_length = -1,
