@@ -1,0 +1,480 @@
+/* keysvc.c — keys, secrets, authentication and rate limiting. */
+#include "keysvc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <rhonabwy.h>
+
+#define KEYSVC_SECRET_LEN 32
+#define KEYSVC_RATE_SLOTS 1024
+#define KEYSVC_TOUCH_SLOTS 4096
+#define KEYSVC_TOUCH_EVERY 60
+
+#define KEYSVC_MSG(name, msg) msg,
+static const char *const keysvc_messages[] = { KEYSVC_STATUS_MAP(KEYSVC_MSG) };
+#undef KEYSVC_MSG
+
+static const char *const keysvc_prefixes[KEYSVC_NFAMILIES] = { "key_", "fk_", "ak_", "ak_", "fa_" };
+
+/* Failed authentications per client address, in a fixed table. */
+typedef struct keysvc_rate {
+	char addr[64];
+	time_t window_start;
+	unsigned failures;
+	time_t blocked_until;
+} keysvc_rate;
+
+/* When each key's last_used was last written. */
+typedef struct keysvc_touch {
+	int64_t key_id;
+	time_t written;
+} keysvc_touch;
+
+struct keysvc {
+	store *st;
+	unsigned char secret[KEYSVC_SECRET_LEN];
+	jwks_t *jwks;
+	unsigned fail_limit, fail_window;
+	pthread_mutex_t lock;      /* rate and touch tables, stats */
+	keysvc_rate rate[KEYSVC_RATE_SLOTS];
+	keysvc_touch touch[KEYSVC_TOUCH_SLOTS];
+	keysvc_stats stats;
+};
+
+const char *keysvc_strerror(int status)
+{
+	return status >= 0 && status < KEYSVC_NSTATUS ? keysvc_messages[status] : "unknown error";
+}
+
+/* ---- the server secret ---- */
+
+static int keysvc_secret(const char *path, unsigned char *secret, char *err, size_t errlen)
+{
+	struct stat sb;
+	int fd;
+	ssize_t n;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		if (fstat(fd, &sb) != 0 || (sb.st_mode & 077)) {
+			snprintf(err, errlen, "%s: the secret file must not be readable by group or others (chmod 600)", path);
+			close(fd);
+			return -1;
+		}
+		n = read(fd, secret, KEYSVC_SECRET_LEN);
+		close(fd);
+		if (n != KEYSVC_SECRET_LEN) {
+			snprintf(err, errlen, "%s: the secret file must hold %d bytes", path, KEYSVC_SECRET_LEN);
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (gnutls_rnd(GNUTLS_RND_KEY, secret, KEYSVC_SECRET_LEN) != 0) {
+		snprintf(err, errlen, "cannot draw random bytes for the secret");
+		return -1;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot create the secret file: %s", path, strerror(errno));
+		return -1;
+	}
+	n = write(fd, secret, KEYSVC_SECRET_LEN);
+	if (n != KEYSVC_SECRET_LEN || fsync(fd) != 0) {
+		snprintf(err, errlen, "%s: cannot write the secret file", path);
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int keysvc_load_jwks(keysvc *ks, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	char *text = NULL;
+	long len;
+	int rc = -1;
+	jwk_t *jwk = NULL;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0 || len > 1 << 20) {
+		snprintf(err, errlen, "%s: cannot read the JWT key file", path);
+		goto cleanup;
+	}
+	text = calloc(1, (size_t)len + 1);
+	if (!text || fread(text, 1, (size_t)len, f) != (size_t)len)
+		goto cleanup;
+	if (r_jwks_init(&ks->jwks) != RHN_OK)
+		goto cleanup;
+	if (strstr(text, "-----BEGIN")) {
+		if (r_jwk_init(&jwk) != RHN_OK ||
+		    r_jwk_import_from_pem_der(jwk, R_X509_TYPE_PUBKEY, R_FORMAT_PEM, (const unsigned char *)text, (size_t)len) != RHN_OK ||
+		    r_jwks_append_jwk(ks->jwks, jwk) != RHN_OK) {
+			snprintf(err, errlen, "%s: not a PEM public key rhonabwy can read", path);
+			goto cleanup;
+		}
+	} else if (r_jwks_import_from_json_str(ks->jwks, text) != RHN_OK || r_jwks_size(ks->jwks) == 0) {
+		snprintf(err, errlen, "%s: not a JWKS document with at least one key", path);
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	r_jwk_free(jwk);
+	free(text);
+	fclose(f);
+	return rc;
+}
+
+int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen)
+{
+	keysvc *ks = calloc(1, sizeof *ks);
+	store_config sc = { .path = cfg->db_path, .synchronous_full = cfg->synchronous_full,
+	                    .group_commit = !cfg->naive_commit };
+	char *secret_path = NULL;
+
+	*out = NULL;
+	if (!ks)
+		return -1;
+	pthread_mutex_init(&ks->lock, NULL);
+	ks->fail_limit = cfg->fail_limit ? cfg->fail_limit : 10;
+	ks->fail_window = cfg->fail_window ? cfg->fail_window : 60;
+	if (strcmp(cfg->db_path, ":memory:") == 0 && !cfg->secret_path) {
+		if (gnutls_rnd(GNUTLS_RND_KEY, ks->secret, sizeof ks->secret) != 0)
+			goto fail;
+	} else {
+		if (cfg->secret_path) {
+			secret_path = strdup(cfg->secret_path);
+		} else {
+			char *copy = strdup(cfg->db_path);
+			if (!copy || asprintf(&secret_path, "%s/apikeyd.secret", dirname(copy)) < 0)
+				secret_path = NULL;
+			free(copy);
+		}
+		if (!secret_path || keysvc_secret(secret_path, ks->secret, err, errlen) != 0)
+			goto fail;
+	}
+	if (cfg->jwt_key_path && keysvc_load_jwks(ks, cfg->jwt_key_path, err, errlen) != 0)
+		goto fail;
+	if (store_open(&sc, &ks->st, err, errlen) != 0)
+		goto fail;
+	free(secret_path);
+	*out = ks;
+	return 0;
+fail:
+	free(secret_path);
+	keysvc_close(ks);
+	return -1;
+}
+
+void keysvc_close(keysvc *ks)
+{
+	if (!ks)
+		return;
+	store_close(ks->st);
+	r_jwks_free(ks->jwks);
+	gnutls_memset(ks->secret, 0, sizeof ks->secret);
+	pthread_mutex_destroy(&ks->lock);
+	free(ks);
+}
+
+store *keysvc_store(keysvc *ks)
+{
+	return ks->st;
+}
+
+void keysvc_get_stats(keysvc *ks, keysvc_stats *out)
+{
+	pthread_mutex_lock(&ks->lock);
+	*out = ks->stats;
+	pthread_mutex_unlock(&ks->lock);
+}
+
+static int keysvc_hash(keysvc *ks, const char *token, unsigned char out[STORE_HASH_LEN])
+{
+	return gnutls_hmac_fast(GNUTLS_MAC_SHA256, ks->secret, sizeof ks->secret, token, strlen(token), out) == 0 ? 0 : -1;
+}
+
+static int keysvc_from_store(int rc)
+{
+	return rc == STORE_OK ? KEYSVC_OK : rc == STORE_NOT_FOUND ? KEYSVC_NOT_FOUND
+	     : rc == STORE_CONSTRAINT ? KEYSVC_DUPLICATE : KEYSVC_STORE;
+}
+
+/* ---- keys ---- */
+
+int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const char *description,
+                  const char *role, const char *client, keysvc_key *out, char *token, size_t toklen)
+{
+	unsigned char hash[STORE_HASH_LEN];
+	size_t tl;
+	int rc;
+
+	if (family < 0 || family >= KEYSVC_NFAMILIES || !name || strlen(name) > 128 || toklen < TOKEN_MAX ||
+	    (description && strlen(description) > 1024) || (role && strlen(role) > 7))
+		return KEYSVC_INVALID;
+	memset(out, 0, sizeof *out);
+	out->user_id = user;
+	out->family = family;
+	snprintf(out->name, sizeof out->name, "%s", name);
+	if (description) {
+		out->has_description = 1;
+		snprintf(out->description, sizeof out->description, "%s", description);
+	}
+	snprintf(out->role, sizeof out->role, "%s", role ? role : "");
+	for (int attempt = 0; attempt < 3; attempt++) {
+		if (token_new(keysvc_prefixes[family], token, toklen) != 0 || keysvc_hash(ks, token, hash) != 0)
+			return KEYSVC_STORE;
+		tl = strlen(token);
+		snprintf(out->prefix, sizeof out->prefix, "%.8s", token);
+		snprintf(out->tail, sizeof out->tail, "%s", token + tl - 3);
+		rc = store_key_insert(ks->st, out, hash, client);
+		if (rc != STORE_CONSTRAINT || family == KEYSVC_FELDERA)
+			break;
+		/* a hash collision (never in practice): draw again */
+	}
+	if (rc != STORE_OK)
+		gnutls_memset(token, 0, toklen);
+	return keysvc_from_store(rc);
+}
+
+int keysvc_user_add(keysvc *ks, const char *name, char *token, size_t toklen, int64_t *user_id)
+{
+	keysvc_key k;
+	int rc;
+
+	if (!name || !*name || strlen(name) > 128)
+		return KEYSVC_INVALID;
+	rc = store_user_add(ks->st, name, user_id);
+	if (rc == STORE_CONSTRAINT)
+		return KEYSVC_USER_EXISTS;
+	if (rc != STORE_OK)
+		return KEYSVC_STORE;
+	return keysvc_create(ks, *user_id, KEYSVC_HERON, "first key", NULL, NULL, "cli", &k, token, toklen);
+}
+
+int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int include_revoked, int64_t skip,
+                int64_t limit, keysvc_key **out, size_t *n, int64_t *total)
+{
+	return keysvc_from_store(store_key_list(ks->st, user, family, name, include_revoked, skip, limit, out, n, total));
+}
+
+int keysvc_get_uuid(keysvc *ks, int64_t user, int family, const char *uuid, keysvc_key *out)
+{
+	return keysvc_from_store(store_key_get_uuid(ks->st, user, family, uuid, out));
+}
+
+int keysvc_get_id(keysvc *ks, int64_t user, int family, int64_t id, keysvc_key *out)
+{
+	return keysvc_from_store(store_key_get_id(ks->st, user, family, id, out));
+}
+
+int keysvc_get_name(keysvc *ks, int64_t user, int family, const char *name, keysvc_key *out)
+{
+	return keysvc_from_store(store_key_get_name(ks->st, user, family, name, out));
+}
+
+/* The key must belong to user; another user's key is NOT_FOUND. */
+static int keysvc_owned(keysvc *ks, int64_t user, int64_t key_id)
+{
+	keysvc_key k;
+
+	return store_key_get_id(ks->st, user, -1, key_id, &k) == STORE_OK;
+}
+
+int keysvc_set_active(keysvc *ks, int64_t user, int64_t key_id, int active, const char *client)
+{
+	if (!keysvc_owned(ks, user, key_id))
+		return KEYSVC_NOT_FOUND;
+	return keysvc_from_store(store_key_set_active(ks->st, key_id, active, user, client));
+}
+
+int keysvc_revoke(keysvc *ks, int64_t user, int64_t key_id, const char *client)
+{
+	if (!keysvc_owned(ks, user, key_id))
+		return KEYSVC_NOT_FOUND;
+	return keysvc_from_store(store_key_revoke(ks->st, key_id, user, client));
+}
+
+int keysvc_delete(keysvc *ks, int64_t user, int64_t key_id, const char *client)
+{
+	if (!keysvc_owned(ks, user, key_id))
+		return KEYSVC_NOT_FOUND;
+	return keysvc_from_store(store_key_delete(ks->st, key_id, user, client));
+}
+
+/* ---- rate limiting ---- */
+
+static keysvc_rate *keysvc_rate_slot(keysvc *ks, const char *addr)
+{
+	uint32_t h = token_crc32(addr, strlen(addr)) % KEYSVC_RATE_SLOTS;
+
+	return &ks->rate[h];
+}
+
+/* 1 when addr is blocked now (retry_after set). */
+static int keysvc_rate_blocked(keysvc *ks, const char *addr, unsigned *retry_after)
+{
+	time_t now = time(NULL);
+	int blocked = 0;
+	keysvc_rate *r;
+
+	pthread_mutex_lock(&ks->lock);
+	r = keysvc_rate_slot(ks, addr);
+	if (strcmp(r->addr, addr) == 0 && r->blocked_until > now) {
+		blocked = 1;
+		*retry_after = (unsigned)(r->blocked_until - now);
+	}
+	pthread_mutex_unlock(&ks->lock);
+	return blocked;
+}
+
+static void keysvc_rate_fail(keysvc *ks, const char *addr)
+{
+	time_t now = time(NULL);
+	keysvc_rate *r;
+
+	pthread_mutex_lock(&ks->lock);
+	r = keysvc_rate_slot(ks, addr);
+	if (strcmp(r->addr, addr) != 0 || now - r->window_start >= (time_t)ks->fail_window) {
+		snprintf(r->addr, sizeof r->addr, "%s", addr);
+		r->window_start = now;
+		r->failures = 0;
+	}
+	if (++r->failures >= ks->fail_limit)
+		r->blocked_until = now + ks->fail_window;
+	pthread_mutex_unlock(&ks->lock);
+}
+
+/* last_used: at most one write a minute per key */
+static void keysvc_touch_key(keysvc *ks, int64_t key_id)
+{
+	time_t now = time(NULL);
+	keysvc_touch *t;
+	int write = 0;
+
+	pthread_mutex_lock(&ks->lock);
+	t = &ks->touch[(uint64_t)key_id % KEYSVC_TOUCH_SLOTS];
+	if (t->key_id != key_id || now - t->written >= KEYSVC_TOUCH_EVERY) {
+		t->key_id = key_id;
+		t->written = now;
+		write = 1;
+	}
+	pthread_mutex_unlock(&ks->lock);
+	if (write)
+		store_key_touch(ks->st, key_id, (int64_t)now);
+}
+
+int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysvc_principal *out,
+                        unsigned *retry_after)
+{
+	unsigned char hash[STORE_HASH_LEN], stored[STORE_HASH_LEN];
+	keysvc_key k;
+	int rc;
+
+	if (keysvc_rate_blocked(ks, client, retry_after))
+		return KEYSVC_RATE_LIMITED;
+	if (!token_check(token)) {
+		pthread_mutex_lock(&ks->lock);
+		ks->stats.bad_tokens++;
+		pthread_mutex_unlock(&ks->lock);
+		keysvc_rate_fail(ks, client);
+		return KEYSVC_BAD_TOKEN;
+	}
+	if (keysvc_hash(ks, token, hash) != 0)
+		return KEYSVC_STORE;
+	pthread_mutex_lock(&ks->lock);
+	ks->stats.hash_lookups++;
+	pthread_mutex_unlock(&ks->lock);
+	/* the unique index finds the row by its hash; compare again in constant time */
+	rc = store_key_by_hash(ks->st, hash, &k, stored);
+	if (rc == STORE_ERROR)
+		return KEYSVC_STORE;
+	if (rc != STORE_OK || gnutls_memcmp(hash, stored, sizeof hash) != 0 || !k.active || k.revoked) {
+		keysvc_rate_fail(ks, client);
+		return KEYSVC_REJECTED;
+	}
+	memset(out, 0, sizeof *out);
+	out->user_id = k.user_id;
+	out->key_id = k.id;
+	snprintf(out->key_uuid, sizeof out->key_uuid, "%s", k.uuid);
+	keysvc_touch_key(ks, k.id);
+	return KEYSVC_OK;
+}
+
+int keysvc_is_jwt(const char *bearer)
+{
+	const char *d1 = strchr(bearer, '.');
+	const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+
+	return d2 && !strchr(d2 + 1, '.') && !token_prefix_of(bearer);
+}
+
+int keysvc_authenticate_jwt(keysvc *ks, const char *jwt_text, const char *client, keysvc_principal *out,
+                            unsigned *retry_after)
+{
+	jwt_t *jwt = NULL;
+	int rc = KEYSVC_REJECTED, verified = 0;
+	const char *sub;
+	int64_t user;
+
+	if (!ks->jwks)
+		return KEYSVC_NO_JWT;
+	if (keysvc_rate_blocked(ks, client, retry_after))
+		return KEYSVC_RATE_LIMITED;
+	if (r_jwt_init(&jwt) != RHN_OK)
+		return KEYSVC_STORE;
+	if (r_jwt_parse(jwt, jwt_text, 0) != RHN_OK)
+		goto cleanup;
+	/* alg none never verifies, whatever the key set holds */
+	if (r_jwt_get_sign_alg(jwt) == R_JWA_ALG_NONE || r_jwt_get_sign_alg(jwt) == R_JWA_ALG_UNKNOWN)
+		goto cleanup;
+	{
+		const char *kid = r_jwt_get_header_str_value(jwt, "kid");
+		jwk_t *by_kid = kid ? r_jwks_get_by_kid(ks->jwks, kid) : NULL;
+		if (by_kid) {
+			verified = r_jwt_verify_signature(jwt, by_kid, 0) == RHN_OK;
+			r_jwk_free(by_kid);
+		} else {
+			for (size_t i = 0; !verified && i < r_jwks_size(ks->jwks); i++) {
+				jwk_t *k = r_jwks_get_at(ks->jwks, i);
+				verified = r_jwt_verify_signature(jwt, k, 0) == RHN_OK;
+				r_jwk_free(k);
+			}
+		}
+	}
+	if (!verified)
+		goto cleanup;
+	if (r_jwt_validate_claims(jwt, R_JWT_CLAIM_EXP, R_JWT_CLAIM_NOW, R_JWT_CLAIM_SUB, NULL, R_JWT_CLAIM_NOP) != RHN_OK)
+		goto cleanup;
+	if (r_jwt_get_claim_int_value(jwt, "nbf") && r_jwt_validate_claims(jwt, R_JWT_CLAIM_NBF, R_JWT_CLAIM_NOW, R_JWT_CLAIM_NOP) != RHN_OK)
+		goto cleanup;
+	sub = r_jwt_get_claim_str_value(jwt, "sub");
+	if (!sub || store_user_find(ks->st, sub, &user) != STORE_OK)
+		goto cleanup;
+	memset(out, 0, sizeof *out);
+	out->user_id = user;
+	rc = KEYSVC_OK;
+cleanup:
+	if (rc == KEYSVC_REJECTED)
+		keysvc_rate_fail(ks, client);
+	r_jwt_free(jwt);
+	return rc;
+}

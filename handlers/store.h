@@ -1,0 +1,79 @@
+/* store.h — the key store: the only code that speaks SQL.
+ *
+ * SQLite in WAL mode, synchronous=FULL by default (a committed create
+ * survives a crash or power loss), schema versioned with user_version and
+ * migrated on open, prepared statements only (prepared once). Writes go
+ * through one connection; concurrent key inserts are group-committed: the
+ * first writer to arrive commits everything queued behind it in one
+ * transaction (one fsync), and each caller returns only once its row is
+ * durable. Reads use their own connection. Thread-safe.
+ *
+ * Keys are stored as HMAC-SHA-256 of the token (computed by the caller);
+ * the token itself never reaches the store.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_HASH_LEN 32
+
+typedef struct store store;
+
+typedef struct store_key {
+	int64_t id;
+	char uuid[37];
+	int64_t user_id;
+	int family;
+	char name[129];
+	char description[1025];
+	int has_description;
+	char role[8];           /* "" when none */
+	char prefix[9];         /* first 8 characters of the token */
+	char tail[4];           /* last 3 characters of the token */
+	int active;
+	int revoked;
+	int64_t created;        /* unix seconds */
+	int64_t last_used;      /* unix seconds, 0 = never */
+} store_key;
+
+enum { STORE_OK = 0, STORE_NOT_FOUND = 1, STORE_CONSTRAINT = 2, STORE_ERROR = -1 };
+
+typedef struct store_config {
+	const char *path;       /* file, or ":memory:" */
+	int synchronous_full;   /* 1: FULL (default); 0: NORMAL */
+	int group_commit;       /* 1 (default); 0: one transaction per insert (bench baseline) */
+} store_config;
+
+int store_open(const store_config *cfg, store **out, char *err, size_t errlen);
+void store_close(store *s);
+
+int store_user_add(store *s, const char *name, int64_t *id);       /* STORE_CONSTRAINT if taken */
+int store_user_find(store *s, const char *name, int64_t *id);      /* STORE_NOT_FOUND */
+
+/* Inserts k (k->id and k->uuid are filled in) with its hash, and an audit
+ * row, durably; group-committed with concurrent inserts. STORE_CONSTRAINT
+ * when a unique name (Feldera) or the hash already exists. */
+int store_key_insert(store *s, store_key *k, const unsigned char hash[STORE_HASH_LEN], const char *client);
+/* Lookups scoped to the owner and family (family < 0: any family). */
+int store_key_get_uuid(store *s, int64_t user, int family, const char *uuid, store_key *out);
+int store_key_get_id(store *s, int64_t user, int family, int64_t id, store_key *out);
+int store_key_get_name(store *s, int64_t user, int family, const char *name, store_key *out);
+/* The key with this hash (any owner), for authentication; stored receives
+ * the hash as stored, for a constant-time comparison by the caller. */
+int store_key_by_hash(store *s, const unsigned char hash[STORE_HASH_LEN], store_key *out,
+                      unsigned char stored[STORE_HASH_LEN]);
+/* Keys of an owner in one family, newest first; name filter optional;
+ * include_revoked 0 hides revoked keys. *out is malloc'd (free()). */
+int store_key_list(store *s, int64_t user, int family, const char *name, int include_revoked,
+                   int64_t skip, int64_t limit, store_key **out, size_t *n, int64_t *total);
+/* State changes, each with its audit row (action: "activate", ...). */
+int store_key_set_active(store *s, int64_t key_id, int active, int64_t actor, const char *client);
+int store_key_revoke(store *s, int64_t key_id, int64_t actor, const char *client);
+int store_key_delete(store *s, int64_t key_id, int64_t actor, const char *client);
+int store_key_touch(store *s, int64_t key_id, int64_t when);
+/* Number of audit rows with this action and key (tests). */
+int store_audit_count(store *s, int64_t key_id, const char *action, int64_t *n);
+
+#endif

@@ -1,0 +1,88 @@
+/* token.c — API-key tokens: CSPRNG body, base62, CRC32 checksum. */
+#include "token.h"
+
+#include <string.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+static const char token_alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+static const char *const token_prefixes[] = { "key_", "fk_", "ak_", "fa_", NULL };
+
+uint32_t token_crc32(const void *data, size_t len)
+{
+	static uint32_t table[256];
+	static int ready;
+	const unsigned char *p = data;
+	uint32_t crc = 0xFFFFFFFFu;
+
+	if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) {
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t c = i;
+			for (int k = 0; k < 8; k++)
+				c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+			table[i] = c;
+		}
+		__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+	}
+	for (size_t i = 0; i < len; i++)
+		crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+	return crc ^ 0xFFFFFFFFu;
+}
+
+static void token_crc_text(uint32_t crc, char out[TOKEN_CRC_LEN])
+{
+	for (int i = TOKEN_CRC_LEN - 1; i >= 0; i--) {
+		out[i] = token_alphabet[crc % 62];
+		crc /= 62;
+	}
+}
+
+const char *token_prefix_of(const char *s)
+{
+	for (const char *const *p = token_prefixes; *p; p++)
+		if (strncmp(s, *p, strlen(*p)) == 0)
+			return *p;
+	return NULL;
+}
+
+int token_new(const char *prefix, char *out, size_t outlen)
+{
+	unsigned char rnd[TOKEN_BODY_LEN];
+	size_t pl = strlen(prefix);
+
+	if (pl + TOKEN_BODY_LEN + TOKEN_CRC_LEN + 1 > outlen)
+		return -1;
+	/* 43 characters from 62 letters, each by rejection sampling of a random
+	 * byte (values >= 248 are drawn again), so every letter is equally likely:
+	 * 43 * log2(62) = 256 bits */
+	memcpy(out, prefix, pl);
+	for (size_t i = 0; i < TOKEN_BODY_LEN;) {
+		if (gnutls_rnd(GNUTLS_RND_KEY, rnd, sizeof rnd) != 0)
+			return -1;
+		for (size_t k = 0; k < sizeof rnd && i < TOKEN_BODY_LEN; k++)
+			if (rnd[k] < 248)
+				out[pl + i++] = token_alphabet[rnd[k] % 62];
+	}
+	token_crc_text(token_crc32(out, pl + TOKEN_BODY_LEN), out + pl + TOKEN_BODY_LEN);
+	out[pl + TOKEN_BODY_LEN + TOKEN_CRC_LEN] = '\0';
+	gnutls_memset(rnd, 0, sizeof rnd);
+	return 0;
+}
+
+int token_check(const char *s)
+{
+	const char *prefix = token_prefix_of(s);
+	size_t pl, n = strlen(s);
+	char crc[TOKEN_CRC_LEN];
+
+	if (!prefix)
+		return 0;
+	pl = strlen(prefix);
+	if (n != pl + TOKEN_BODY_LEN + TOKEN_CRC_LEN)
+		return 0;
+	for (size_t i = pl; i < n; i++)
+		if (!strchr(token_alphabet, s[i]) || s[i] == '\0')
+			return 0;
+	token_crc_text(token_crc32(s, pl + TOKEN_BODY_LEN), crc);
+	return memcmp(crc, s + pl + TOKEN_BODY_LEN, TOKEN_CRC_LEN) == 0;
+}
