@@ -1,0 +1,60 @@
+/* app.c — the authentication hook and helpers shared by the families. */
+#include "app.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+enum rt_auth_result app_authenticate(void *appv, const char *api, const char *scheme, enum rt_cred_kind kind,
+                                     const char *credential, const char *client_addr, rt_principal *out,
+                                     unsigned *retry_after)
+{
+	app *a = appv;
+	keysvc_principal p;
+	int rc;
+	int jwt_ok = strcmp(api, "feldera") == 0 || strcmp(api, "nebula") == 0 || strcmp(api, "nebula_uuid") == 0;
+
+	(void)scheme;
+	if (kind != RT_CRED_APIKEY_HEADER && kind != RT_CRED_HTTP_BEARER)
+		return RT_AUTH_REJECTED;
+	if (kind == RT_CRED_HTTP_BEARER && jwt_ok && keysvc_is_jwt(credential))
+		rc = keysvc_authenticate_jwt(a->ks, credential, client_addr, &p, retry_after);
+	else
+		rc = keysvc_authenticate(a->ks, credential, client_addr, &p, retry_after);
+	switch (rc) {
+	case KEYSVC_OK:
+		out->user_id = p.user_id;
+		out->key_id = p.key_id;
+		snprintf(out->key_ref, sizeof out->key_ref, "%s", p.key_uuid);
+		return RT_AUTH_OK;
+	case KEYSVC_RATE_LIMITED:
+		return RT_AUTH_RATE_LIMITED;
+	case KEYSVC_STORE:
+		return RT_AUTH_ERROR;
+	default:
+		return RT_AUTH_REJECTED;
+	}
+}
+
+json_t *app_time(int64_t when)
+{
+	char buf[32];
+	time_t t = (time_t)when;
+	struct tm tm;
+
+	if (!when)
+		return json_null();
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+int64_t app_user(const rt_ctx *ctx)
+{
+	return rt_ctx_principal(ctx)->user_id;
+}
+
+void app_no_store(rt_ctx *ctx)
+{
+	rt_ctx_set_header(ctx, "Cache-Control", "no-store");
+}

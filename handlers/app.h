@@ -1,0 +1,47 @@
+/* app.h — what every family's handlers share: the application context
+ * passed as `app` to hooks and handlers, the authentication hook, and small
+ * helpers to turn key records into JSON.
+ */
+#ifndef APP_H
+#define APP_H
+
+#include <jansson.h>
+#include "keysvc.h"
+#include "rt_http.h"
+
+typedef struct app {
+	keysvc *ks;
+} app;
+
+/* rt_auth_fn: an API key (any family's) in x-api-key or Bearer; a JWT as
+ * Bearer for the APIs whose vendors accept JWTs (feldera, nebula,
+ * nebula_uuid). */
+enum rt_auth_result app_authenticate(void *app, const char *api, const char *scheme, enum rt_cred_kind kind,
+                                     const char *credential, const char *client_addr, rt_principal *out,
+                                     unsigned *retry_after);
+/* RFC 3339 UTC date-time of unix seconds (new json string), or null for 0. */
+json_t *app_time(int64_t when);
+/* The caller's user id. */
+int64_t app_user(const rt_ctx *ctx);
+/* Cache-Control: no-store, for responses that hold a key. */
+void app_no_store(rt_ctx *ctx);
+
+/* Each family's handler table and error shape. */
+struct heron_handlers;
+struct feldera_handlers;
+struct nebula_handlers;
+struct nebula_uuid_handlers;
+struct fastapi_handlers;
+const struct heron_handlers *heron_handlers_get(void);
+const struct feldera_handlers *feldera_handlers_get(void);
+const struct nebula_handlers *nebula_handlers_get(void);
+const struct nebula_uuid_handlers *nebula_uuid_handlers_get(void);
+const struct fastapi_handlers *fastapi_handlers_get(void);
+json_t *heron_error_shape(int status, const char *code, const char *message, const rt_errors *errors,
+                          const char **content_type);
+json_t *feldera_error_shape(int status, const char *code, const char *message, const rt_errors *errors,
+                            const char **content_type);
+json_t *nebula_error_shape(int status, const char *code, const char *message, const rt_errors *errors,
+                           const char **content_type);
+
+#endif

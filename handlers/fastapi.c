@@ -1,0 +1,77 @@
+/* fastapi.c — the FastAPI-style family: soft revoke, paging with total,
+ * RFC 9457 problem details (the runtime's default error shape). */
+#include "app.h"
+#include "fastapi_api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *fastapi_problem(int status, const char *title, const char *detail)
+{
+	return json_pack("{s:s,s:s,s:i,s:s}", "type", "about:blank", "title", title, "status", status, "detail", detail);
+}
+
+static int fastapi_create(rt_ctx *ctx, const fastapi_create_my_api_key_params *p, const json_t *body, void *appv)
+{
+	app *a = appv;
+	keysvc_key k;
+	char token[TOKEN_MAX];
+	json_t *out;
+	int rc;
+
+	(void)p;
+	rc = keysvc_create(a->ks, app_user(ctx), KEYSVC_FASTAPI, json_string_value(json_object_get(body, "name")), NULL,
+	                   NULL, rt_ctx_client_addr(ctx), &k, token, sizeof token);
+	if (rc != KEYSVC_OK)
+		return fastapi_create_my_api_key_respond_500(ctx, fastapi_problem(500, "Internal Server Error",
+		                                                                   keysvc_strerror(rc)));
+	out = json_pack("{s:s,s:s,s:s,s:o}", "id", k.uuid, "key", token, "name", k.name, "created_at", app_time(k.created));
+	memset(token, 0, sizeof token);
+	app_no_store(ctx);
+	return fastapi_create_my_api_key_respond_201(ctx, out);
+}
+
+static int fastapi_list(rt_ctx *ctx, const fastapi_list_my_api_keys_params *p, const json_t *body, void *appv)
+{
+	app *a = appv;
+	keysvc_key *v = NULL;
+	size_t n = 0;
+	int64_t total = 0;
+	json_t *items;
+
+	(void)body;
+	if (keysvc_list(a->ks, app_user(ctx), KEYSVC_FASTAPI, NULL, 1, p->skip, p->limit, &v, &n, &total) != KEYSVC_OK)
+		return fastapi_list_my_api_keys_respond_500(ctx, fastapi_problem(500, "Internal Server Error",
+		                                                                  "the key store failed"));
+	items = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(items, json_pack("{s:s,s:s,s:b,s:o,s:o}", "id", v[i].uuid, "name", v[i].name, "is_active",
+		                                       v[i].active && !v[i].revoked, "created_at", app_time(v[i].created),
+		                                       "last_used_at", app_time(v[i].last_used)));
+	free(v);
+	return fastapi_list_my_api_keys_respond_200(ctx, json_pack("{s:o,s:I}", "items", items, "total", (json_int_t)total));
+}
+
+static int fastapi_revoke(rt_ctx *ctx, const fastapi_revoke_my_api_key_params *p, const json_t *body, void *appv)
+{
+	app *a = appv;
+	keysvc_key k;
+
+	(void)body;
+	if (keysvc_get_uuid(a->ks, app_user(ctx), KEYSVC_FASTAPI, p->key_id, &k) != KEYSVC_OK || k.revoked ||
+	    keysvc_revoke(a->ks, app_user(ctx), k.id, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
+		return fastapi_revoke_my_api_key_respond_404(
+			ctx, fastapi_problem(404, "Not Found", "No active API key with this id belongs to the caller"));
+	return fastapi_revoke_my_api_key_respond_204(ctx);
+}
+
+static const fastapi_handlers fastapi_table = {
+	.create_my_api_key = fastapi_create,
+	.list_my_api_keys = fastapi_list,
+	.revoke_my_api_key = fastapi_revoke,
+};
+
+const fastapi_handlers *fastapi_handlers_get(void)
+{
+	return &fastapi_table;
+}

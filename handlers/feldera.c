@@ -1,0 +1,128 @@
+/* feldera.c — Feldera's API-key family: keys addressed by name (unique per
+ * owner), errors as {message, error_code, details}. */
+#include "app.h"
+#include "feldera_api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+json_t *feldera_error_shape(int status, const char *code, const char *message, const rt_errors *errors,
+                            const char **content_type)
+{
+	json_t *details = errors && errors->n ? json_pack("{s:o}", "errors", rt_errors_to_json(errors)) : json_null();
+
+	(void)status;
+	*content_type = "application/json";
+	return json_pack("{s:s,s:s,s:o}", "message", message ? message : "error", "error_code",
+	                 code ? code : "Error", "details", details);
+}
+
+static json_t *feldera_error(const char *message, const char *code, json_t *details /* stolen */)
+{
+	return json_pack("{s:s,s:s,s:o}", "message", message, "error_code", code, "details",
+	                 details ? details : json_null());
+}
+
+static json_t *feldera_descr(const keysvc_key *k)
+{
+	json_t *scopes = strcmp(k->role, "read") == 0 ? json_pack("[s]", "Read") : json_pack("[s,s]", "Read", "Write");
+
+	return json_pack("{s:s,s:s,s:o}", "id", k->uuid, "name", k->name, "scopes", scopes);
+}
+
+static json_t *feldera_unknown(const char *name)
+{
+	char msg[200];
+
+	snprintf(msg, sizeof msg, "Unknown API key '%.128s'", name);
+	return feldera_error(msg, "UnknownApiKey", json_pack("{s:s}", "name", name));
+}
+
+static int feldera_create(rt_ctx *ctx, const feldera_create_api_key_params *p, const json_t *body, void *appv)
+{
+	app *a = appv;
+	keysvc_key k;
+	char token[TOKEN_MAX], location[400];
+	const char *name = json_string_value(json_object_get(body, "name"));
+	int rc;
+
+	(void)p;
+	rc = keysvc_create(a->ks, app_user(ctx), KEYSVC_FELDERA, name, NULL,
+	                   json_string_value(json_object_get(body, "role")), rt_ctx_client_addr(ctx), &k, token, sizeof token);
+	if (rc == KEYSVC_DUPLICATE)
+		return feldera_create_api_key_respond_409(
+			ctx, feldera_error("An entity with this name already exists", "DuplicateName", NULL));
+	if (rc != KEYSVC_OK)
+		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
+	snprintf(location, sizeof location, "%s/v0/api_keys/%s", rt_ctx_base(ctx), k.name);
+	rt_ctx_set_header(ctx, "Location", location);
+	app_no_store(ctx);
+	json_t *out = json_pack("{s:s,s:s,s:s}", "api_key", token, "id", k.uuid, "name", k.name);
+	memset(token, 0, sizeof token);
+	return feldera_create_api_key_respond_201(ctx, out);
+}
+
+static int feldera_by_name(const void *a, const void *b)
+{
+	return strcmp(((const keysvc_key *)a)->name, ((const keysvc_key *)b)->name);
+}
+
+static int feldera_list(rt_ctx *ctx, const feldera_list_api_keys_params *p, const json_t *body, void *appv)
+{
+	app *a = appv;
+	keysvc_key *v = NULL;
+	size_t n = 0;
+	int64_t total = 0;
+	json_t *out;
+
+	(void)body;
+	if (keysvc_list(a->ks, app_user(ctx), KEYSVC_FELDERA, p->has_name ? p->name : NULL, 0, 0, -1, &v, &n, &total) !=
+	    KEYSVC_OK)
+		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+	if (p->has_name && n == 0) {
+		free(v);
+		return feldera_list_api_keys_respond_404(ctx, feldera_unknown(p->name));
+	}
+	qsort(v, n, sizeof *v, feldera_by_name);
+	out = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(out, feldera_descr(&v[i]));
+	free(v);
+	return feldera_list_api_keys_respond_200(ctx, out);
+}
+
+static int feldera_get(rt_ctx *ctx, const feldera_get_api_key_params *p, const json_t *body, void *appv)
+{
+	app *a = appv;
+	keysvc_key k;
+
+	(void)body;
+	if (keysvc_get_name(a->ks, app_user(ctx), KEYSVC_FELDERA, p->api_key_name, &k) != KEYSVC_OK)
+		return feldera_get_api_key_respond_404(ctx, feldera_unknown(p->api_key_name));
+	return feldera_get_api_key_respond_200(ctx, feldera_descr(&k));
+}
+
+static int feldera_delete(rt_ctx *ctx, const feldera_delete_api_key_params *p, const json_t *body, void *appv)
+{
+	app *a = appv;
+	keysvc_key k;
+
+	(void)body;
+	if (keysvc_get_name(a->ks, app_user(ctx), KEYSVC_FELDERA, p->api_key_name, &k) != KEYSVC_OK ||
+	    keysvc_delete(a->ks, app_user(ctx), k.id, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
+		return feldera_delete_api_key_respond_404(ctx, feldera_unknown(p->api_key_name));
+	return feldera_delete_api_key_respond_200(ctx);
+}
+
+static const feldera_handlers feldera_table = {
+	.create_api_key = feldera_create,
+	.list_api_keys = feldera_list,
+	.get_api_key = feldera_get,
+	.delete_api_key = feldera_delete,
+};
+
+const feldera_handlers *feldera_handlers_get(void)
+{
+	return &feldera_table;
+}

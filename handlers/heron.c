@@ -1,0 +1,126 @@
+/* heron.c — Heron Data's API-key family: bare-status errors, x-api-key. */
+#include "app.h"
+#include "heron_api.h"
+
+#include <string.h>
+
+json_t *heron_error_shape(int status, const char *code, const char *message, const rt_errors *errors,
+                          const char **content_type)
+{
+	(void)status;
+	(void)code;
+	(void)message;
+	(void)errors;
+	*content_type = NULL;
+	return NULL; /* Heron documents its errors as bare status codes */
+}
+
+static json_t *heron_key_json(const keysvc_key *k, int with_last_used)
+{
+	json_t *o = json_pack("{s:o,s:s,s:b,s:s,s:s}", "created", app_time(k->created), "heron_id", k->uuid,
+	                      "is_active", k->active, "name", k->name, "token_prefix", k->prefix);
+	if (o && with_last_used)
+		json_object_set_new(o, "last_used", app_time(k->last_used));
+	return o;
+}
+
+static int heron_create(rt_ctx *ctx, const heron_create_key_params *p, const json_t *body, void *appv)
+{
+	app *a = appv;
+	keysvc_key k;
+	char token[TOKEN_MAX];
+	json_t *out;
+	int rc;
+
+	(void)p;
+	rc = keysvc_create(a->ks, app_user(ctx), KEYSVC_HERON, json_string_value(json_object_get(body, "name")), NULL,
+	                   NULL, rt_ctx_client_addr(ctx), &k, token, sizeof token);
+	if (rc != KEYSVC_OK)
+		return rc == KEYSVC_INVALID ? heron_create_key_respond_400(ctx)
+		                            : rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
+	out = heron_key_json(&k, 0);
+	json_object_set_new(out, "token", json_string(token));
+	memset(token, 0, sizeof token);
+	app_no_store(ctx);
+	return heron_create_key_respond_201(ctx, out);
+}
+
+static int heron_list(rt_ctx *ctx, const heron_list_keys_params *p, const json_t *body, void *appv)
+{
+	app *a = appv;
+	keysvc_key *v = NULL;
+	size_t n = 0;
+	int64_t total = 0;
+	json_t *keys;
+
+	(void)p;
+	(void)body;
+	if (keysvc_list(a->ks, app_user(ctx), KEYSVC_HERON, NULL, 0, 0, -1, &v, &n, &total) != KEYSVC_OK)
+		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+	keys = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(keys, heron_key_json(&v[i], 1));
+	free(v);
+	return heron_list_keys_respond_200(ctx, json_pack("{s:o}", "keys", keys));
+}
+
+static int heron_find(rt_ctx *ctx, app *a, const char *id, keysvc_key *k)
+{
+	return keysvc_get_uuid(a->ks, app_user(ctx), KEYSVC_HERON, id, k);
+}
+
+static int heron_delete(rt_ctx *ctx, const heron_delete_key_params *p, const json_t *body, void *appv)
+{
+	app *a = appv;
+	keysvc_key k;
+
+	(void)body;
+	if (heron_find(ctx, a, p->heron_id, &k) != KEYSVC_OK ||
+	    keysvc_delete(a->ks, app_user(ctx), k.id, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
+		return heron_delete_key_respond_404(ctx);
+	return heron_delete_key_respond_204(ctx);
+}
+
+static int heron_set_active(rt_ctx *ctx, app *a, const char *id, int active, json_t **out)
+{
+	keysvc_key k;
+
+	if (heron_find(ctx, a, id, &k) != KEYSVC_OK ||
+	    keysvc_set_active(a->ks, app_user(ctx), k.id, active, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
+		return -1;
+	*out = json_pack("{s:s,s:b}", "heron_id", k.uuid, "is_active", active);
+	return 0;
+}
+
+static int heron_activate(rt_ctx *ctx, const heron_activate_key_params *p, const json_t *body, void *appv)
+{
+	json_t *out = NULL;
+
+	(void)body;
+	if (heron_set_active(ctx, appv, p->heron_id, 1, &out) != 0)
+		return heron_activate_key_respond_404(ctx);
+	return heron_activate_key_respond_200(ctx, out);
+}
+
+static int heron_deactivate(rt_ctx *ctx, const heron_deactivate_key_params *p, const json_t *body, void *appv)
+{
+	json_t *out = NULL;
+
+	(void)body;
+	if (heron_set_active(ctx, appv, p->heron_id, 0, &out) != 0)
+		return heron_deactivate_key_respond_404(ctx);
+	return heron_deactivate_key_respond_200(ctx, out);
+}
+
+static const heron_handlers heron_table = {
+	.create_key = heron_create,
+	.list_keys = heron_list,
+	.delete_key = heron_delete,
+	.activate_key = heron_activate,
+	.deactivate_key = heron_deactivate,
+};
+
+const heron_handlers *heron_handlers_get(void)
+{
+	return &heron_table;
+}

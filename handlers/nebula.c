@@ -1,0 +1,113 @@
+/* nebula.c — NebulaBlock's API-key family (integer ids): every response,
+ * errors included, is the envelope {data, message, status}. */
+#include "app.h"
+#include "nebula.h"
+#include "nebula_api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+json_t *nebula_envelope(json_t *data /* stolen */, const char *message, int ok)
+{
+	return json_pack("{s:o,s:s,s:s}", "data", data ? data : json_null(), "message", message, "status",
+	                 ok ? "success" : "failed");
+}
+
+json_t *nebula_error_shape(int status, const char *code, const char *message, const rt_errors *errors,
+                           const char **content_type)
+{
+	(void)status;
+	(void)code;
+	*content_type = "application/json";
+	return nebula_envelope(errors && errors->n ? json_pack("{s:o}", "errors", rt_errors_to_json(errors)) : NULL,
+	                       message ? message : "Request failed", 0);
+}
+
+json_t *nebula_description(const keysvc_key *k)
+{
+	return k->has_description ? json_string(k->description) : json_null();
+}
+
+json_t *nebula_partial(const keysvc_key *k)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof buf, "%s...%s", k->prefix, k->tail);
+	return json_string(buf);
+}
+
+int nebula_create_key(rt_ctx *ctx, app *a, int family, const json_t *body, keysvc_key *k, char *token,
+                      size_t toklen)
+{
+	return keysvc_create(a->ks, app_user(ctx), family, json_string_value(json_object_get(body, "name")),
+	                     json_string_value(json_object_get(body, "description")), NULL, rt_ctx_client_addr(ctx), k,
+	                     token, toklen);
+}
+
+static json_t *nebula_id(const keysvc_key *k)
+{
+	return json_integer(k->id);
+}
+
+static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, const json_t *body, void *appv)
+{
+	keysvc_key k;
+	char token[TOKEN_MAX];
+	json_t *data;
+	int rc;
+
+	(void)p;
+	rc = nebula_create_key(ctx, appv, KEYSVC_NEBULA, body, &k, token, sizeof token);
+	if (rc != KEYSVC_OK)
+		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
+	data = json_pack("{s:o,s:s,s:s,s:o}", "id", nebula_id(&k), "key", token, "name", k.name, "description",
+	                 nebula_description(&k));
+	memset(token, 0, sizeof token);
+	app_no_store(ctx);
+	return nebula_create_api_key_respond_201(ctx, nebula_envelope(data, "API key successfully created", 1));
+}
+
+static int nebula_list(rt_ctx *ctx, const nebula_list_api_keys_params *p, const json_t *body, void *appv)
+{
+	app *a = appv;
+	keysvc_key *v = NULL;
+	size_t n = 0;
+	int64_t total = 0;
+	json_t *data;
+
+	(void)p;
+	(void)body;
+	if (keysvc_list(a->ks, app_user(ctx), KEYSVC_NEBULA, NULL, 0, 0, -1, &v, &n, &total) != KEYSVC_OK)
+		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+	data = json_array();
+	for (size_t i = n; i-- > 0;) /* oldest first */
+		json_array_append_new(data, json_pack("{s:o,s:s,s:o,s:o}", "id", nebula_id(&v[i]), "name", v[i].name,
+		                                      "description", nebula_description(&v[i]), "partial_key_data",
+		                                      nebula_partial(&v[i])));
+	free(v);
+	return nebula_list_api_keys_respond_200(ctx, nebula_envelope(data, "API keys successfully retrieved", 1));
+}
+
+static int nebula_delete(rt_ctx *ctx, const nebula_delete_api_key_params *p, const json_t *body, void *appv)
+{
+	app *a = appv;
+	keysvc_key k;
+
+	(void)body;
+	if (keysvc_get_id(a->ks, app_user(ctx), KEYSVC_NEBULA, p->id, &k) != KEYSVC_OK ||
+	    keysvc_delete(a->ks, app_user(ctx), k.id, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
+		return nebula_delete_api_key_respond_404(ctx, nebula_envelope(NULL, "API key not found", 0));
+	return nebula_delete_api_key_respond_200(ctx, nebula_envelope(json_object(), "API key successfully deleted", 1));
+}
+
+static const nebula_handlers nebula_table = {
+	.create_api_key = nebula_create,
+	.list_api_keys = nebula_list,
+	.delete_api_key = nebula_delete,
+};
+
+const nebula_handlers *nebula_handlers_get(void)
+{
+	return &nebula_table;
+}

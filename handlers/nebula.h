@@ -1,0 +1,16 @@
+/* nebula.h — the envelope and record shapes NebulaBlock and its uuid twin
+ * share (nebula.c defines them; nebula_uuid.c uses them). */
+#ifndef NEBULA_H
+#define NEBULA_H
+
+#include <jansson.h>
+#include "app.h"
+
+/* {data, message, status: success|failed}; data stolen, NULL -> null */
+json_t *nebula_envelope(json_t *data, const char *message, int ok);
+json_t *nebula_description(const keysvc_key *k);   /* new: string or null */
+json_t *nebula_partial(const keysvc_key *k);       /* new: "ak_WT2l5...u-0" */
+int nebula_create_key(rt_ctx *ctx, app *a, int family, const json_t *body, keysvc_key *k, char *token,
+                      size_t toklen);
+
+#endif
