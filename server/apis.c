@@ -28,6 +28,14 @@
 #include <string.h>
 
 #include "testapi.h"
+#ifdef APIKEYD_HAVE_KEYSVC
+#include "app.h"
+#include "heron_api.h"
+#include "feldera_api.h"
+#include "nebula_api.h"
+#include "nebula_uuid_api.h"
+#include "fastapi_api.h"
+#endif
 
 typedef int (*apis_register_fn)(struct _u_instance *u, const char *base, rt_api_config *cfg);
 
@@ -44,9 +52,46 @@ static int apis_mount_test(struct _u_instance *u, const char *base, rt_api_confi
     return testapi_register(u, base);
 }
 
+#ifdef APIKEYD_HAVE_KEYSVC
+static int apis_mount_heron(struct _u_instance *u, const char *base, rt_api_config *cfg)
+{
+    cfg->error_shape = heron_error_shape;
+    return heron_register(u, base, heron_handlers_get(), cfg);
+}
+
+static int apis_mount_feldera(struct _u_instance *u, const char *base, rt_api_config *cfg)
+{
+    cfg->error_shape = feldera_error_shape;
+    return feldera_register(u, base, feldera_handlers_get(), cfg);
+}
+
+static int apis_mount_nebula(struct _u_instance *u, const char *base, rt_api_config *cfg)
+{
+    cfg->error_shape = nebula_error_shape;
+    return nebula_register(u, base, nebula_handlers_get(), cfg);
+}
+
+static int apis_mount_nebula_uuid(struct _u_instance *u, const char *base, rt_api_config *cfg)
+{
+    cfg->error_shape = nebula_error_shape;
+    return nebula_uuid_register(u, base, nebula_uuid_handlers_get(), cfg);
+}
+
+static int apis_mount_fastapi(struct _u_instance *u, const char *base, rt_api_config *cfg)
+{
+    cfg->error_shape = NULL; /* problem details */
+    return fastapi_register(u, base, fastapi_handlers_get(), cfg);
+}
+#endif
+
 static const apis_entry apis_table[] = {
-    /* The five generated APIs go here (heron, feldera, nebula, nebula_uuid,
-       fastapi) once generated/ and handlers/ provide them; see above. */
+#ifdef APIKEYD_HAVE_KEYSVC
+    { "heron", HERON_DEFAULT_BASE, apis_mount_heron, 0 },
+    { "feldera", FELDERA_DEFAULT_BASE, apis_mount_feldera, 0 },
+    { "nebula", NEBULA_DEFAULT_BASE, apis_mount_nebula, 0 },
+    { "nebula_uuid", NEBULA_UUID_DEFAULT_BASE, apis_mount_nebula_uuid, 0 },
+    { "fastapi", FASTAPI_DEFAULT_BASE, apis_mount_fastapi, 0 },
+#endif
     { "test", "/__test", apis_mount_test, 1 },
 };
 #define APIS_N (sizeof apis_table / sizeof apis_table[0])

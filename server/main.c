@@ -21,6 +21,7 @@
 #include "tls.h"
 #ifdef APIKEYD_HAVE_KEYSVC
 #include "keysvc.h"
+#include "app.h"
 #endif
 
 #define EXIT_USAGE 2
@@ -61,6 +62,33 @@ static int main_make_dir(const char *path, char *dir, size_t dirlen, char *err, 
 }
 
 #ifdef APIKEYD_HAVE_KEYSVC
+/* The application context every API's hooks and handlers receive. */
+static app main_app;
+
+static rt_auth_fn main_authenticate_fn(void)
+{
+    return app_authenticate;
+}
+
+/* Prints the new user's first key, alone, on stdout. */
+static int main_user_add_keysvc(keysvc *ks, const char *name)
+{
+    char token[TOKEN_MAX];
+    int64_t user = 0;
+    int rc = keysvc_user_add(ks, name, token, sizeof token, &user);
+
+    if (rc != KEYSVC_OK) {
+        fprintf(stderr, "apikeyd: user add %s: %s\n", name, keysvc_strerror(rc));
+        return 1;
+    }
+    printf("%s\n", token);
+    fflush(stdout);
+    memset(token, 0, sizeof token);
+    fprintf(stderr, "apikeyd: created user %s (id %lld); its first API key is on standard output\n", name,
+            (long long)user);
+    return 0;
+}
+
 static int main_open_keysvc(const config *cfg, const char *dir, keysvc **ks, char *err, size_t errlen)
 {
     char secret[4096];
@@ -145,7 +173,7 @@ static int main_serve(const config *cfg)
     sigset_t set;
     serve *srv = NULL;
     char dir[2048], err[512], apis[512];
-    void *app = NULL;
+    void *app_data = NULL;
     rt_auth_fn authenticate = NULL;
     int rc = 1, sig = 0;
 #ifdef APIKEYD_HAVE_KEYSVC
@@ -180,10 +208,11 @@ static int main_serve(const config *cfg)
         y_log_message(Y_LOG_LEVEL_ERROR, "cannot open the key store %s: %s", cfg->db_path, err);
         goto cleanup;
     }
-    app = ks;
+    main_app.ks = ks;
+    app_data = &main_app;
     authenticate = main_authenticate_fn();
 #endif
-    if (serve_start(cfg, app, authenticate, &srv, err, sizeof err) != 0) {
+    if (serve_start(cfg, app_data, authenticate, &srv, err, sizeof err) != 0) {
         y_log_message(Y_LOG_LEVEL_ERROR, "%s", err);
         goto cleanup;
     }

@@ -10,8 +10,8 @@ SERVER_CFLAGS = $(call pc_cflags,$(PKGS_RUNTIME)) -Iserver -Iruntime -Ihandlers 
 
 $(SERVER_OBJS): CFLAGS_EXTRA = $(SERVER_CFLAGS)
 
-$(APIKEYD): $(SERVER_OBJS) $(KEYS_LIB) $(RT_LIB)
+$(APIKEYD): $(SERVER_OBJS) $(KEYS_LIB) $(APIS_LIB) $(RT_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(SERVER_OBJS) $(KEYS_LIB) $(RT_LIB) $(RT_LIBS) -lm
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(SERVER_OBJS) $(KEYS_LIB) $(APIS_LIB) $(RT_LIB) $(RT_LIBS) -lm
 
 ALL_TARGETS += $(APIKEYD)
