@@ -56,6 +56,9 @@ static const opt_def opt_defs[] = {
     { "mount", "APIKEYD_MOUNT", OPT_MOUNT, 0, 0,
       "serve API at BASEPATH, or leave it out with API=off; repeatable\n"
       "                          (APIKEYD_MOUNT: comma-separated list)", "API=BASEPATH" },
+    { "validate-responses", "APIKEYD_VALIDATE_RESPONSES", OPT_FLAG, 0, 0,
+      "check every response against its OpenAPI document; a violation\n"
+      "                          becomes a 500 naming it (for tests; off by default)", NULL },
     { "test-slow-endpoint", NULL, OPT_FLAG, 0, 0, NULL, NULL },
 };
 #define N_OPTS (sizeof opt_defs / sizeof opt_defs[0])
@@ -271,6 +274,7 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
         if (v == NULL) b = 1;
         else if (parse_bool(v, &b) != 0) { snprintf(why, sizeof why, "\"%s\": expected true or false", v); goto bad; }
         if (strcmp(d->name, "allow-plain-http") == 0) cfg->allow_plain_http = b;
+        else if (strcmp(d->name, "validate-responses") == 0) cfg->validate_responses = b;
         else cfg->test_slow_endpoint = b;
         return 0;
     case OPT_PATH: {

@@ -46,6 +46,7 @@ typedef struct config {
     unsigned threads;               /* worker threads per listener; 0 = cores */
     size_t conn_memory;             /* per-connection memory: header size limit */
     int test_slow_endpoint;         /* hidden: GET /__test/slow?ms=N */
+    int validate_responses;         /* check responses against the spec (tests) */
     config_mount *mounts;           /* in order of precedence, last wins */
     size_t n_mounts;
     char **args;                    /* positional words ("user" "add" NAME) */

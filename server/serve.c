@@ -360,6 +360,7 @@ int serve_start(const config *cfg, void *app, rt_auth_fn authenticate, serve **o
     s->l[0].quiesced_fd = s->l[1].quiesced_fd = MHD_INVALID_SOCKET;
     s->env.max_body = cfg->max_body;
     s->env.test_endpoints = cfg->test_slow_endpoint;
+    s->env.validate_responses = cfg->validate_responses;
     s->env.on_request = serve_on_request;
     s->l[0].addr = cfg->listen;
     s->l[1].addr = cfg->tls_listen;

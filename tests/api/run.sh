@@ -22,7 +22,7 @@ BOB=$("$bin" user add bob --db "$db" 2>/dev/null)
 "$bin" user add alice --db "$db" >/dev/null 2>"$dir/dup.err"; rc=$?
 [ $rc -ne 0 ] && grep -q "already exists" "$dir/dup.err" && ok "user add refuses a duplicate user" || no "user add refuses a duplicate user" "$(cat "$dir/dup.err")"
 
-"$bin" --db "$db" --listen "127.0.0.1:$port" --tls-listen "127.0.0.1:$tport" --log-level info >"$dir/log" 2>&1 &
+"$bin" --db "$db" --listen "127.0.0.1:$port" --tls-listen "127.0.0.1:$tport" --log-level info --validate-responses >"$dir/log" 2>&1 &
 pid=$!
 for _ in $(seq 1 50); do curl -s "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 B="https://localhost:$tport"
