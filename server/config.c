@@ -379,7 +379,7 @@ static int config_read_file(config *cfg, const char *path, char *err, size_t err
         key = p; val = eq + 1;
         trim(&key); trim(&val);
         d = opt_find(key, strlen(key));
-        if (d == NULL || d->help == NULL) {
+        if (d == NULL) {
             snprintf(err, errlen, "%s:%u: unknown setting \"%s\" (see --help)", path, lineno, key);
             goto cleanup;
         }

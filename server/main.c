@@ -180,7 +180,13 @@ static int main_serve(const config *cfg)
     keysvc *ks = NULL;
 #endif
 
-    /* blocked before any thread exists, so every thread inherits the mask */
+    /* Taken by sigwait() below: default dispositions first (a shell starts
+       background jobs with SIGINT ignored, and an ignored signal is never
+       delivered to sigwait), then blocked before any thread exists, so every
+       thread inherits the mask. */
+    signal(SIGHUP, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
     sigemptyset(&set);
     sigaddset(&set, SIGHUP);
     sigaddset(&set, SIGTERM);
