@@ -50,7 +50,7 @@ void log_format_addr(const struct sockaddr *client, char *buf, size_t len)
 }
 
 void log_access(const char *method, const char *path, unsigned status, double ms,
-        const struct sockaddr *client, int64_t key_id)
+        const struct sockaddr *client, int64_t key_id, int64_t user_id)
 {
     char p[512], m[24], addr[64], key[32];
     size_t o = 0;
@@ -67,7 +67,8 @@ void log_access(const char *method, const char *path, unsigned status, double ms
     }
     p[o] = '\0';
     log_format_addr(client, addr, sizeof addr);
-    if (key_id >= 0) snprintf(key, sizeof key, " key=%" PRId64, key_id);
+    if (key_id > 0) snprintf(key, sizeof key, " key=%" PRId64, key_id);
+    else if (user_id > 0) snprintf(key, sizeof key, " user=%" PRId64, user_id);
     else key[0] = '\0';
     y_log_message(Y_LOG_LEVEL_INFO, "%s %s %u %.1fms %s%s", m[0] ? m : "-", p[0] ? p : "-",
                   status, ms, addr, key);

@@ -11,10 +11,11 @@
 int log_init(unsigned long level);
 void log_close(void);
 
-/* "GET /heron/keys 200 1.3ms 127.0.0.1 key=42". path is cut at the first '?'
-   and control or non-ASCII bytes are escaped as \xHH; key_id < 0 = none. */
+/* "GET /heron/keys 200 1.3ms 127.0.0.1 key=42" (an API key), "... user=7"
+   (a JWT: key_id 0). path is cut at the first '?' and control or non-ASCII
+   bytes are escaped as \xHH; key_id and user_id < 0: not authenticated. */
 void log_access(const char *method, const char *path, unsigned status, double ms,
-        const struct sockaddr *client, int64_t key_id);
+        const struct sockaddr *client, int64_t key_id, int64_t user_id);
 
 /* Formats client into buf ("127.0.0.1", "::1", "-"). */
 void log_format_addr(const struct sockaddr *client, char *buf, size_t len);

@@ -29,7 +29,8 @@
 typedef struct serve_req {
     const struct _u_request *req;
     struct timespec start;
-    int64_t key_id;          /* -1: not authenticated */
+    int64_t key_id;          /* -1: not authenticated; 0: by a JWT */
+    int64_t user_id;         /* -1: not authenticated */
     struct serve_req *next;
 } serve_req;
 
@@ -83,6 +84,7 @@ static void *serve_uri_log(void *cls, const char *uri, struct MHD_Connection *co
     if (r == NULL) return ci;
     r->req = ci->request;
     r->key_id = -1;
+    r->user_id = -1;
     clock_gettime(CLOCK_MONOTONIC, &r->start);
     h = serve_hash(r->req);
     pthread_mutex_lock(&s->lock);
@@ -125,7 +127,7 @@ static void serve_completed(void *cls, struct MHD_Connection *con, void **con_cl
             unsigned status = st ? st->http_status : 0;
             if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && status == 0) status = 499;
             log_access(ci->request->http_verb, ci->request->url_path, status, serve_ms_since(&r->start),
-                       ca ? ca->client_addr : NULL, r->key_id);
+                       ca ? ca->client_addr : NULL, r->key_id, r->user_id);
             free(r);
         }
     }
@@ -239,7 +241,7 @@ void serve_on_request(void *app, const rt_ctx *ctx, int status)
     if (s == NULL || req == NULL || p == NULL || (p->key_id <= 0 && p->user_id <= 0)) return;
     pthread_mutex_lock(&s->lock);
     for (serve_req *r = s->reqs[serve_hash(req)]; r; r = r->next)
-        if (r->req == req) { r->key_id = p->key_id; break; }
+        if (r->req == req) { r->key_id = p->key_id; r->user_id = p->user_id; break; }
     pthread_mutex_unlock(&s->lock);
 }
 

@@ -185,6 +185,17 @@ if start main --listen off --tls-listen 127.0.0.1:$TP; then
 	check "SIGINT also stops with exit 0" test "$rc" = 0
 else fail "restart" "$(cat "$WORK/main.log")"; fi
 
+# IPv6 loopback listeners; the self-signed certificate names ::1
+P6=$(rand_port); T6=$(rand_port)
+if start main --listen "[::1]:$P6" --tls-listen "[::1]:$T6"; then
+	code=$(curl -s -g -o /dev/null -w '%{http_code}' --cacert "$CA" "https://[::1]:$T6/healthz")
+	check "HTTPS on [::1] verifies against the self-signed certificate" test "$code" = 200
+	code=$(curl -s -g -o /dev/null -w '%{http_code}' "http://[::1]:$P6/healthz")
+	check "HTTP on [::1]" test "$code" = 200
+	stop "$SRV_PID"
+	check "IPv6 client address logged" grep -qE 'GET /healthz 200 [0-9.]+ms ::1$' "$WORK/main.log"
+else fail "start on [::1]" "$(tail -3 "$WORK/main.log")"; fi
+
 # ---------------------------------------------------------------- SIGHUP swap
 mkcert() { # mkcert DIR NAME: self-signed localhost cert NAME.pem + NAME-key.pem
 	certtool --generate-privkey --key-type=ecdsa --outfile "$1/$2-key.pem" >/dev/null 2>&1
