@@ -24,6 +24,16 @@ static int testapi_slow(const struct _u_request *req, struct _u_response *res, v
     return U_CALLBACK_COMPLETE;
 }
 
+static int testapi_bare(const struct _u_request *req, struct _u_response *res, void *data)
+{
+    json_t *body = json_pack("{sb}", "ok", 1);   /* new */
+    (void)req;
+    (void)data;
+    ulfius_set_json_body_response(res, 200, body);
+    json_decref(body);
+    return U_CALLBACK_COMPLETE;
+}
+
 static int testapi_echo(const struct _u_request *req, struct _u_response *res, void *data)
 {
     json_t *body = json_pack("{sI}", "bytes", (json_int_t)req->binary_body_length); /* new */
@@ -36,7 +46,8 @@ static int testapi_echo(const struct _u_request *req, struct _u_response *res, v
 int testapi_register(struct _u_instance *u, const char *base)
 {
     if (ulfius_add_endpoint_by_val(u, "GET", base, "/slow", 1, testapi_slow, NULL) != U_OK ||
-        ulfius_add_endpoint_by_val(u, "POST", base, "/echo", 1, testapi_echo, NULL) != U_OK)
+        ulfius_add_endpoint_by_val(u, "POST", base, "/echo", 1, testapi_echo, NULL) != U_OK ||
+        ulfius_add_endpoint_by_val(u, "GET", base, "/bare", 1, testapi_bare, NULL) != U_OK)
         return -1;
     return 0;
 }

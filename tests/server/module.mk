@@ -5,3 +5,16 @@ test-server: $(APIKEYD)
 	$(Q)APIKEYD=$(CURDIR)/$(APIKEYD) ./tests/server/run.sh
 
 TEST_SUITES += test-server
+
+# make bench: server throughput, authenticated API request vs bare endpoint
+LOADGEN := $(BUILD)/tests/server/loadgen
+$(BUILD)/tests/server/loadgen.o: CFLAGS_EXTRA = $(call pc_cflags,gnutls)
+$(LOADGEN): $(BUILD)/tests/server/loadgen.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,gnutls) -lpthread
+
+.PHONY: bench-server
+bench-server: $(APIKEYD) $(LOADGEN)
+	$(Q)APIKEYD=$(CURDIR)/$(APIKEYD) LOADGEN=$(CURDIR)/$(LOADGEN) ./tests/server/bench.sh
+
+BENCH_TARGETS += bench-server

@@ -1,0 +1,221 @@
+/* loadgen: a small closed-loop HTTP/1.1 load generator for `make bench`.
+ * One thread per connection, keep-alive, optionally over TLS (GnuTLS,
+ * verifying the server against --ca). After every connection is up (and
+ * its handshake done) the threads send GET PATH back to back for SECONDS.
+ *
+ *   loadgen --port P [--tls --ca FILE] --path /x [--header "K: V"]...
+ *           [--conns 64] [--seconds 5]
+ *
+ * Prints one line: "<requests/s> req/s <n> requests <bad> non-2xx <errors> errors". */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct loadgen_opts {
+    int port, tls, conns, seconds;
+    const char *ca, *path;
+    char headers[2048];
+} loadgen_opts;
+
+typedef struct loadgen_worker {
+    pthread_t th;
+    const loadgen_opts *o;
+    gnutls_certificate_credentials_t cred;
+    unsigned long done, bad, errors;
+} loadgen_worker;
+
+static pthread_barrier_t loadgen_start;
+static volatile int loadgen_stop;
+
+static double loadgen_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+typedef struct loadgen_conn {
+    int fd;
+    gnutls_session_t s;
+} loadgen_conn;
+
+static ssize_t loadgen_send(loadgen_conn *c, const char *b, size_t n)
+{
+    size_t off = 0;
+    while (off < n) {
+        ssize_t r = c->s ? gnutls_record_send(c->s, b + off, n - off) : send(c->fd, b + off, n - off, MSG_NOSIGNAL);
+        if (r < 0 && (c->s ? (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) : errno == EINTR)) continue;
+        if (r <= 0) return -1;
+        off += (size_t)r;
+    }
+    return (ssize_t)n;
+}
+
+static ssize_t loadgen_recv(loadgen_conn *c, char *b, size_t n)
+{
+    for (;;) {
+        ssize_t r = c->s ? gnutls_record_recv(c->s, b, n) : recv(c->fd, b, n, 0);
+        if (r < 0 && (c->s ? (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) : errno == EINTR)) continue;
+        return r;
+    }
+}
+
+static int loadgen_connect(loadgen_worker *w, loadgen_conn *c)
+{
+    struct sockaddr_in a;
+    int one = 1, r;
+
+    memset(c, 0, sizeof *c);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (c->fd < 0) return -1;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)w->o->port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(c->fd, (struct sockaddr *)&a, sizeof a) != 0) return -1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (!w->o->tls) return 0;
+    if (gnutls_init(&c->s, GNUTLS_CLIENT) < 0) return -1;
+    gnutls_set_default_priority(c->s);
+    gnutls_server_name_set(c->s, GNUTLS_NAME_DNS, "localhost", 9);
+    gnutls_credentials_set(c->s, GNUTLS_CRD_CERTIFICATE, w->cred);
+    gnutls_session_set_verify_cert(c->s, "localhost", 0);
+    gnutls_transport_set_int(c->s, c->fd);
+    do r = gnutls_handshake(c->s); while (r < 0 && !gnutls_error_is_fatal(r));
+    if (r < 0) {
+        fprintf(stderr, "loadgen: handshake: %s\n", gnutls_strerror(r));
+        return -1;
+    }
+    return 0;
+}
+
+static void loadgen_close(loadgen_conn *c)
+{
+    if (c->s) gnutls_deinit(c->s);
+    if (c->fd >= 0) close(c->fd);
+}
+
+/* Reads one response; 1 = 2xx, 0 = other status, -1 = connection error. */
+static int loadgen_response(loadgen_conn *c, char *buf, size_t cap)
+{
+    size_t have = 0, need;
+    char *end = NULL, *cl;
+    long clen = 0;
+    int status;
+
+    while (end == NULL) {
+        ssize_t r;
+        if (have + 1 >= cap) return -1;
+        r = loadgen_recv(c, buf + have, cap - have - 1);
+        if (r <= 0) return -1;
+        have += (size_t)r;
+        buf[have] = '\0';
+        end = strstr(buf, "\r\n\r\n");
+    }
+    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1) return -1;
+    cl = strcasestr(buf, "\r\nContent-Length:");
+    if (cl != NULL && cl < end) clen = strtol(cl + 17, NULL, 10);
+    need = (size_t)(end + 4 - buf) + (size_t)clen;
+    while (have < need) {
+        char sink[16384];
+        size_t want = need - have < sizeof sink ? need - have : sizeof sink;
+        ssize_t r = loadgen_recv(c, sink, want);
+        if (r <= 0) return -1;
+        have += (size_t)r;
+    }
+    return status >= 200 && status < 300;
+}
+
+static void *loadgen_run(void *arg)
+{
+    loadgen_worker *w = arg;
+    loadgen_conn c;
+    char req[4096], buf[65536];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\n%s\r\n", w->o->path, w->o->headers);
+    int up = loadgen_connect(w, &c) == 0;
+
+    if (!up) w->errors++;
+    pthread_barrier_wait(&loadgen_start);
+    while (up && !loadgen_stop) {
+        int r;
+        if (loadgen_send(&c, req, (size_t)n) < 0) { w->errors++; break; }
+        r = loadgen_response(&c, buf, sizeof buf);
+        if (r < 0) { w->errors++; break; }
+        if (loadgen_stop) break;          /* count only what finished in time */
+        w->done++;
+        if (r == 0) w->bad++;
+    }
+    loadgen_close(&c);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    loadgen_opts o = { 0, 0, 64, 5, NULL, "/", "" };
+    gnutls_certificate_credentials_t cred = NULL;
+    loadgen_worker *w;
+    unsigned long done = 0, bad = 0, errors = 0;
+    double t0, t1;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--tls") == 0) { o.tls = 1; continue; }
+        if (v == NULL) { fprintf(stderr, "loadgen: %s needs a value\n", a); return 2; }
+        i++;
+        if (strcmp(a, "--port") == 0) o.port = atoi(v);
+        else if (strcmp(a, "--ca") == 0) o.ca = v;
+        else if (strcmp(a, "--path") == 0) o.path = v;
+        else if (strcmp(a, "--conns") == 0) o.conns = atoi(v);
+        else if (strcmp(a, "--seconds") == 0) o.seconds = atoi(v);
+        else if (strcmp(a, "--header") == 0) {
+            size_t l = strlen(o.headers);
+            snprintf(o.headers + l, sizeof o.headers - l, "%s\r\n", v);
+        } else { fprintf(stderr, "loadgen: unknown option %s\n", a); return 2; }
+    }
+    if (o.port <= 0 || o.conns <= 0 || o.seconds <= 0 || (o.tls && o.ca == NULL)) {
+        fprintf(stderr, "usage: loadgen --port P [--tls --ca FILE] --path /x [--header 'K: V'] [--conns 64] [--seconds 5]\n");
+        return 2;
+    }
+    if (o.tls) {
+        if (gnutls_certificate_allocate_credentials(&cred) < 0 ||
+            gnutls_certificate_set_x509_trust_file(cred, o.ca, GNUTLS_X509_FMT_PEM) <= 0) {
+            fprintf(stderr, "loadgen: cannot load CA %s\n", o.ca);
+            return 1;
+        }
+    }
+    w = calloc((size_t)o.conns, sizeof *w);
+    if (w == NULL) return 1;
+    pthread_barrier_init(&loadgen_start, NULL, (unsigned)o.conns + 1);
+    for (int i = 0; i < o.conns; i++) {
+        w[i].o = &o;
+        w[i].cred = cred;
+        if (pthread_create(&w[i].th, NULL, loadgen_run, &w[i]) != 0) { fprintf(stderr, "loadgen: thread\n"); return 1; }
+    }
+    pthread_barrier_wait(&loadgen_start);
+    t0 = loadgen_now();
+    {
+        struct timespec d = { o.seconds, 0 };
+        nanosleep(&d, NULL);
+    }
+    loadgen_stop = 1;
+    t1 = loadgen_now();
+    for (int i = 0; i < o.conns; i++) {
+        pthread_join(w[i].th, NULL);
+        done += w[i].done;
+        bad += w[i].bad;
+        errors += w[i].errors;
+    }
+    printf("%.0f req/s %lu requests %lu non-2xx %lu errors\n", (double)done / (t1 - t0), done, bad, errors);
+    free(w);
+    if (cred) gnutls_certificate_free_credentials(cred);
+    return errors > 0 || bad > 0 ? 1 : 0;
+}
