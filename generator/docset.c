@@ -288,7 +288,7 @@ const json_t *docset_pointer(const json_t *root, const char *pointer)
 }
 
 /* Escapes one pointer token. */
-static char *docset_ptr_join(const char *base, const char *tok)
+char *docset_pointer_join(const char *base, const char *tok)
 {
 	size_t bl = strlen(base), extra = 0;
 	char *out, *o;
@@ -375,7 +375,7 @@ static void docset_index(docset *ds, const char *doc_uri, const json_t *node, co
 		json_object_foreach((json_t *)node, key, val) {
 			if (docset_opaque_keyword(key))
 				continue;
-			char *child = docset_ptr_join(pointer, key);
+			char *child = docset_pointer_join(pointer, key);
 			if (child)
 				docset_index(ds, doc_uri, val, base, child, depth + 1);
 			free(child);
@@ -384,7 +384,7 @@ static void docset_index(docset *ds, const char *doc_uri, const json_t *node, co
 		for (size_t i = 0; i < json_array_size(node); i++) {
 			char idx[32];
 			snprintf(idx, sizeof idx, "%zu", i);
-			char *child = docset_ptr_join(pointer, idx);
+			char *child = docset_pointer_join(pointer, idx);
 			if (child)
 				docset_index(ds, doc_uri, json_array_get(node, i), base, child, depth + 1);
 			free(child);

@@ -34,6 +34,8 @@ char *docset_uri_resolve(const char *base, const char *ref);
 /* Node at a JSON pointer inside root (fragment without '#', percent-decoded
  * here), or NULL. */
 const json_t *docset_pointer(const json_t *root, const char *pointer);
+/* base + "/" + tok with ~ and / escaped (new, free()). */
+char *docset_pointer_join(const char *base, const char *tok);
 /* A short name for messages: the file's path relative to the working folder
  * when below it, else the URI (owned by ds). */
 const char *docset_display(docset *ds, const char *uri);

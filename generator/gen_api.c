@@ -95,27 +95,7 @@ static int ga_error(ga *a, const char *pointer, const char *fmt, ...)
 /* pointer + "/" + escaped token (new) */
 static char *ga_ptr(const char *base, const char *tok)
 {
-	size_t extra = 0, bl = strlen(base);
-	char *out, *o;
-
-	for (const char *s = tok; *s; s++)
-		extra += (*s == '~' || *s == '/') ? 2 : 1;
-	out = malloc(bl + extra + 2);
-	if (!out)
-		return NULL;
-	memcpy(out, base, bl);
-	o = out + bl;
-	*o++ = '/';
-	for (const char *s = tok; *s; s++) {
-		if (*s == '~' || *s == '/') {
-			*o++ = '~';
-			*o++ = *s == '~' ? '0' : '1';
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-	return out;
+	return docset_pointer_join(base, tok);
 }
 
 static char *ga_ptr_index(const char *base, size_t i)

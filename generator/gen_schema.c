@@ -84,30 +84,14 @@ static int gs_error(gen_schema *g, const char *uri, char *err, size_t errlen, co
 
 static char *gs_child_uri(const char *uri, const char *key)
 {
-	size_t extra = 0;
-	char *out, *o;
-	size_t ul = strlen(uri);
-	int has_hash = strchr(uri, '#') != NULL;
+	char *with_hash = NULL, *out;
 
-	for (const char *s = key; *s; s++)
-		extra += (*s == '~' || *s == '/') ? 2 : 1;
-	out = malloc(ul + extra + 3);
-	if (!out)
+	if (strchr(uri, '#'))
+		return docset_pointer_join(uri, key);
+	if (asprintf(&with_hash, "%s#", uri) < 0)
 		return NULL;
-	memcpy(out, uri, ul);
-	o = out + ul;
-	if (!has_hash)
-		*o++ = '#';
-	*o++ = '/';
-	for (const char *s = key; *s; s++) {
-		if (*s == '~' || *s == '/') {
-			*o++ = '~';
-			*o++ = *s == '~' ? '0' : '1';
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
+	out = docset_pointer_join(with_hash, key);
+	free(with_hash);
 	return out;
 }
 
