@@ -45,9 +45,34 @@ int nebula_create_key(rt_ctx *ctx, app *a, int family, const json_t *body, keysv
 	                     token, toklen);
 }
 
+/* NebulaBlock ids are integers, its twin's uuids */
 static json_t *nebula_id(const keysvc_key *k)
 {
-	return json_integer(k->id);
+	return k->family == KEYSVC_NEBULA ? json_integer(k->id) : json_string(k->uuid);
+}
+
+json_t *nebula_created(const keysvc_key *k, const char *token)
+{
+	return json_pack("{s:o,s:s,s:s,s:o}", "id", nebula_id(k), "key", token, "name", k->name, "description",
+	                 nebula_description(k));
+}
+
+json_t *nebula_list_data(rt_ctx *ctx, app *a, int family)
+{
+	keysvc_key *v = NULL;
+	size_t n = 0;
+	int64_t total = 0;
+	json_t *data;
+
+	if (keysvc_list(a->ks, app_user(ctx), family, NULL, 0, 0, -1, &v, &n, &total) != KEYSVC_OK)
+		return NULL;
+	data = json_array();
+	for (size_t i = n; i-- > 0;) /* oldest first */
+		json_array_append_new(data, json_pack("{s:o,s:s,s:o,s:o}", "id", nebula_id(&v[i]), "name", v[i].name,
+		                                      "description", nebula_description(&v[i]), "partial_key_data",
+		                                      nebula_partial(&v[i])));
+	free(v);
+	return data;
 }
 
 static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, const json_t *body, void *appv)
@@ -61,8 +86,7 @@ static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, con
 	rc = nebula_create_key(ctx, appv, KEYSVC_NEBULA, body, &k, token, sizeof token);
 	if (rc != KEYSVC_OK)
 		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
-	data = json_pack("{s:o,s:s,s:s,s:o}", "id", nebula_id(&k), "key", token, "name", k.name, "description",
-	                 nebula_description(&k));
+	data = nebula_created(&k, token);
 	memset(token, 0, sizeof token);
 	app_no_store(ctx);
 	return nebula_create_api_key_respond_201(ctx, nebula_envelope(data, "API key successfully created", 1));
@@ -70,22 +94,12 @@ static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, con
 
 static int nebula_list(rt_ctx *ctx, const nebula_list_api_keys_params *p, const json_t *body, void *appv)
 {
-	app *a = appv;
-	keysvc_key *v = NULL;
-	size_t n = 0;
-	int64_t total = 0;
-	json_t *data;
+	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA);
 
 	(void)p;
 	(void)body;
-	if (keysvc_list(a->ks, app_user(ctx), KEYSVC_NEBULA, NULL, 0, 0, -1, &v, &n, &total) != KEYSVC_OK)
+	if (!data)
 		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
-	data = json_array();
-	for (size_t i = n; i-- > 0;) /* oldest first */
-		json_array_append_new(data, json_pack("{s:o,s:s,s:o,s:o}", "id", nebula_id(&v[i]), "name", v[i].name,
-		                                      "description", nebula_description(&v[i]), "partial_key_data",
-		                                      nebula_partial(&v[i])));
-	free(v);
 	return nebula_list_api_keys_respond_200(ctx, nebula_envelope(data, "API keys successfully retrieved", 1));
 }
 

@@ -10,6 +10,10 @@
 json_t *nebula_envelope(json_t *data, const char *message, int ok);
 json_t *nebula_description(const keysvc_key *k);   /* new: string or null */
 json_t *nebula_partial(const keysvc_key *k);       /* new: "ak_WT2l5...u-0" */
+/* the create response's data (new) */
+json_t *nebula_created(const keysvc_key *k, const char *token);
+/* the list response's data, oldest first (new), or NULL when the store fails */
+json_t *nebula_list_data(rt_ctx *ctx, app *a, int family);
 int nebula_create_key(rt_ctx *ctx, app *a, int family, const json_t *body, keysvc_key *k, char *token,
                       size_t toklen);
 

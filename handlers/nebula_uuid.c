@@ -17,8 +17,7 @@ static int nebula_uuid_create(rt_ctx *ctx, const nebula_uuid_create_api_key_para
 	rc = nebula_create_key(ctx, appv, KEYSVC_NEBULA_UUID, body, &k, token, sizeof token);
 	if (rc != KEYSVC_OK)
 		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
-	data = json_pack("{s:s,s:s,s:s,s:o}", "id", k.uuid, "key", token, "name", k.name, "description",
-	                 nebula_description(&k));
+	data = nebula_created(&k, token);
 	memset(token, 0, sizeof token);
 	app_no_store(ctx);
 	return nebula_uuid_create_api_key_respond_201(ctx, nebula_envelope(data, "API key successfully created", 1));
@@ -26,22 +25,12 @@ static int nebula_uuid_create(rt_ctx *ctx, const nebula_uuid_create_api_key_para
 
 static int nebula_uuid_list(rt_ctx *ctx, const nebula_uuid_list_api_keys_params *p, const json_t *body, void *appv)
 {
-	app *a = appv;
-	keysvc_key *v = NULL;
-	size_t n = 0;
-	int64_t total = 0;
-	json_t *data;
+	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA_UUID);
 
 	(void)p;
 	(void)body;
-	if (keysvc_list(a->ks, app_user(ctx), KEYSVC_NEBULA_UUID, NULL, 0, 0, -1, &v, &n, &total) != KEYSVC_OK)
+	if (!data)
 		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
-	data = json_array();
-	for (size_t i = n; i-- > 0;)
-		json_array_append_new(data, json_pack("{s:s,s:s,s:o,s:o}", "id", v[i].uuid, "name", v[i].name,
-		                                      "description", nebula_description(&v[i]), "partial_key_data",
-		                                      nebula_partial(&v[i])));
-	free(v);
 	return nebula_uuid_list_api_keys_respond_200(ctx, nebula_envelope(data, "API keys successfully retrieved", 1));
 }
 
