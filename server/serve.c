@@ -13,7 +13,9 @@
 #include <unistd.h>
 #include <gnutls/x509.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <microhttpd.h>
+#include <orcania.h>
 #include <ulfius.h>
 #include <yder.h>
 
@@ -31,6 +33,7 @@ typedef struct serve_req {
     struct timespec start;
     int64_t key_id;          /* -1: not authenticated; 0: by a JWT */
     int64_t user_id;         /* -1: not authenticated */
+    struct sockaddr_storage client;  /* the full client address */
     struct serve_req *next;
 } serve_req;
 
@@ -78,10 +81,15 @@ static void *serve_uri_log(void *cls, const char *uri, struct MHD_Connection *co
     serve_req *r;
     size_t h;
 
-    (void)con;
+    const union MHD_ConnectionInfo *ca;
+
     if (ci == NULL || ci->request == NULL) return ci;
     r = calloc(1, sizeof *r);
     if (r == NULL) return ci;
+    ca = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ca != NULL && ca->client_addr != NULL)
+        memcpy(&r->client, ca->client_addr, ca->client_addr->sa_family == AF_INET6
+               ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
     r->req = ci->request;
     r->key_id = -1;
     r->user_id = -1;
@@ -187,6 +195,30 @@ static const char *serve_bad_utf8_in_map(const struct _u_map *m, const char *wha
     return NULL;
 }
 
+/* ulfius 2.7 copies only sizeof(struct sockaddr) (16 bytes) of the client
+   address, which cuts an IPv6 address in half (and readers of sin6_addr run
+   past the copy). Before any route sees the request, put the whole address
+   there, from what libmicrohttpd reported when the request began. */
+static void serve_fix_client_address(serve *s, const struct _u_request *req)
+{
+    struct _u_request *w = (struct _u_request *)req;   /* ours until the routes run */
+    struct sockaddr_in6 *full = NULL;
+
+    if (req->client_address == NULL || req->client_address->sa_family != AF_INET6) return;
+    pthread_mutex_lock(&s->lock);
+    for (serve_req *r = s->reqs[serve_hash(req)]; r; r = r->next) {
+        if (r->req == req && r->client.ss_family == AF_INET6) {
+            full = o_malloc(sizeof *full);
+            if (full) memcpy(full, &r->client, sizeof *full);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (full == NULL) return;
+    o_free(w->client_address);
+    w->client_address = (struct sockaddr *)full;
+}
+
 /* "*" at priority 0: runs before every route. */
 static int serve_guard(const struct _u_request *req, struct _u_response *res, void *data)
 {
@@ -197,6 +229,7 @@ static int serve_guard(const struct _u_request *req, struct _u_response *res, vo
     const char *cl;
     char why[300];
 
+    serve_fix_client_address(s, req);
     if (!utf8_valid_percent_decoded(url, path_len))
         return serve_problem(res, 400, "Bad Request", "invalid UTF-8 in the URL path");
     if (q && !utf8_valid_percent_decoded(q + 1, strlen(q + 1)))
