@@ -1,7 +1,14 @@
 # tests/server/: the real build/apikeyd on random loopback ports, real
 # clients (curl, gnutls-cli, openssl s_client); see run.sh.
+UTF8_TEST := $(BUILD)/tests/server/utf8_test
+$(BUILD)/tests/server/utf8_test.o: CFLAGS_EXTRA = -Iserver
+$(UTF8_TEST): $(BUILD)/tests/server/utf8_test.o $(BUILD)/server/utf8.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^
+
 .PHONY: test-server
-test-server: $(APIKEYD)
+test-server: $(APIKEYD) $(UTF8_TEST)
+	$(Q)./$(UTF8_TEST)
 	$(Q)APIKEYD=$(CURDIR)/$(APIKEYD) ./tests/server/run.sh
 
 TEST_SUITES += test-server
