@@ -76,6 +76,15 @@ static const char *const store_sql[Q_N] = {
 	[Q_AUDIT_COUNT] = "SELECT count(*) FROM audit WHERE key_id = ? AND action = ?",
 };
 
+/* Read connections: WAL lets readers run beside the writer and each other. */
+#define STORE_READERS 8
+
+typedef struct store_reader {
+	sqlite3 *db;
+	sqlite3_stmt *st[Q_N];
+	pthread_mutex_t lock;
+} store_reader;
+
 typedef struct store_job {
 	store_key *k;
 	const unsigned char *hash;
@@ -86,15 +95,17 @@ typedef struct store_job {
 } store_job;
 
 struct store {
-	sqlite3 *w, *r;
-	sqlite3_stmt *ws[Q_N], *rs[Q_N];
+	sqlite3 *w;
+	sqlite3_stmt *ws[Q_N];
 	int memory;
 	int group;
 	pthread_mutex_t lock;      /* queue, writer token */
 	pthread_cond_t cond;
 	store_job *head, *tail;
 	int writing;               /* someone holds the write connection */
-	pthread_mutex_t rlock;     /* the read connection */
+	store_reader readers[STORE_READERS]; /* file databases */
+	store_reader memreader;    /* :memory: reads use the write connection */
+	unsigned next_reader;
 };
 
 static int64_t store_now(void)
@@ -180,16 +191,19 @@ int store_open(const store_config *cfg, store **out, char *err, size_t errlen)
 	s->group = cfg->group_commit;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	pthread_mutex_init(&s->rlock, NULL);
 	if (store_open_db(cfg->path, s->memory, cfg->synchronous_full, &s->w, err, errlen) != 0 ||
 	    store_migrate(s->w, err, errlen) != 0 || store_prepare_all(s->w, s->ws, err, errlen) != 0)
 		goto fail;
 	if (s->memory) {
-		s->r = s->w;
-		memcpy(s->rs, s->ws, sizeof s->rs);
-	} else if (store_open_db(cfg->path, 0, cfg->synchronous_full, &s->r, err, errlen) != 0 ||
-	           store_prepare_all(s->r, s->rs, err, errlen) != 0) {
-		goto fail;
+		s->memreader.db = s->w;
+		memcpy(s->memreader.st, s->ws, sizeof s->memreader.st);
+	} else {
+		for (int i = 0; i < STORE_READERS; i++) {
+			pthread_mutex_init(&s->readers[i].lock, NULL);
+			if (store_open_db(cfg->path, 0, cfg->synchronous_full, &s->readers[i].db, err, errlen) != 0 ||
+			    store_prepare_all(s->readers[i].db, s->readers[i].st, err, errlen) != 0)
+				goto fail;
+		}
 	}
 	*out = s;
 	return 0;
@@ -202,17 +216,17 @@ void store_close(store *s)
 {
 	if (!s)
 		return;
-	for (int i = 0; i < Q_N; i++) {
+	for (int i = 0; i < Q_N; i++)
 		sqlite3_finalize(s->ws[i]);
-		if (!s->memory)
-			sqlite3_finalize(s->rs[i]);
+	for (int r = 0; !s->memory && r < STORE_READERS; r++) {
+		for (int i = 0; i < Q_N; i++)
+			sqlite3_finalize(s->readers[r].st[i]);
+		sqlite3_close(s->readers[r].db);
+		pthread_mutex_destroy(&s->readers[r].lock);
 	}
-	if (!s->memory)
-		sqlite3_close(s->r);
 	sqlite3_close(s->w);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
-	pthread_mutex_destroy(&s->rlock);
 	free(s);
 }
 
@@ -235,24 +249,32 @@ static void store_write_end(store *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Reads: the read connection (or, in memory, the write connection). */
-static sqlite3_stmt *store_read_begin(store *s, int q)
+/* Reads: one of the read connections, each thread keeping to its own (or,
+ * in memory, the write connection). */
+static store_reader *store_read_begin(store *s)
 {
-	if (s->memory)
+	static __thread unsigned mine = ~0u;
+	store_reader *rd;
+
+	if (s->memory) {
 		store_write_begin(s);
-	else
-		pthread_mutex_lock(&s->rlock);
-	return s->rs[q];
+		return &s->memreader;
+	}
+	if (mine == ~0u)
+		mine = __atomic_fetch_add(&s->next_reader, 1, __ATOMIC_RELAXED);
+	rd = &s->readers[mine % STORE_READERS];
+	pthread_mutex_lock(&rd->lock);
+	return rd;
 }
 
-static void store_read_end(store *s, sqlite3_stmt *st)
+static void store_read_end(store *s, store_reader *rd, sqlite3_stmt *st)
 {
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (s->memory)
 		store_write_end(s);
 	else
-		pthread_mutex_unlock(&s->rlock);
+		pthread_mutex_unlock(&rd->lock);
 }
 
 static int store_step_done(sqlite3_stmt *st)
@@ -297,7 +319,8 @@ int store_user_add(store *s, const char *name, int64_t *id)
 
 int store_user_find(store *s, const char *name, int64_t *id)
 {
-	sqlite3_stmt *st = store_read_begin(s, Q_USER_FIND);
+	store_reader *rd = store_read_begin(s);
+	sqlite3_stmt *st = rd->st[Q_USER_FIND];
 	int rc = STORE_NOT_FOUND;
 
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -305,7 +328,7 @@ int store_user_find(store *s, const char *name, int64_t *id)
 		*id = sqlite3_column_int64(st, 0);
 		rc = STORE_OK;
 	}
-	store_read_end(s, st);
+	store_read_end(s, rd, st);
 	return rc;
 }
 
@@ -431,7 +454,8 @@ int store_key_insert(store *s, store_key *k, const unsigned char hash[STORE_HASH
 
 static int store_get(store *s, int q, int64_t user, int family, const char *text, int64_t num, store_key *out)
 {
-	sqlite3_stmt *st = store_read_begin(s, q);
+	store_reader *rd = store_read_begin(s);
+	sqlite3_stmt *st = rd->st[q];
 	int rc = STORE_NOT_FOUND;
 
 	sqlite3_bind_int64(st, 1, user);
@@ -448,7 +472,7 @@ static int store_get(store *s, int q, int64_t user, int family, const char *text
 	} else if (r != SQLITE_DONE) {
 		rc = STORE_ERROR;
 	}
-	store_read_end(s, st);
+	store_read_end(s, rd, st);
 	return rc;
 }
 
@@ -470,7 +494,8 @@ int store_key_get_name(store *s, int64_t user, int family, const char *name, sto
 int store_key_by_hash(store *s, const unsigned char hash[STORE_HASH_LEN], store_key *out,
                       unsigned char stored[STORE_HASH_LEN])
 {
-	sqlite3_stmt *st = store_read_begin(s, Q_BY_HASH);
+	store_reader *rd = store_read_begin(s);
+	sqlite3_stmt *st = rd->st[Q_BY_HASH];
 	int rc = STORE_NOT_FOUND;
 	int r;
 
@@ -486,14 +511,15 @@ int store_key_by_hash(store *s, const unsigned char hash[STORE_HASH_LEN], store_
 	} else if (r != SQLITE_DONE) {
 		rc = STORE_ERROR;
 	}
-	store_read_end(s, st);
+	store_read_end(s, rd, st);
 	return rc;
 }
 
 int store_key_list(store *s, int64_t user, int family, const char *name, int include_revoked,
                    int64_t skip, int64_t limit, store_key **out, size_t *n, int64_t *total)
 {
-	sqlite3_stmt *st = store_read_begin(s, Q_COUNT);
+	store_reader *rd = store_read_begin(s);
+	sqlite3_stmt *st = rd->st[Q_COUNT];
 	store_key *v = NULL;
 	size_t cnt = 0, cap = 0;
 	int rc = STORE_OK;
@@ -513,7 +539,7 @@ int store_key_list(store *s, int64_t user, int family, const char *name, int inc
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	/* the same read lock for the page */
-	st = s->rs[Q_LIST];
+	st = rd->st[Q_LIST];
 	sqlite3_bind_int64(st, 1, user);
 	sqlite3_bind_int(st, 2, family);
 	if (name) {
@@ -538,7 +564,7 @@ int store_key_list(store *s, int64_t user, int family, const char *name, int inc
 	}
 	if (r != SQLITE_DONE && r != SQLITE_ROW)
 		rc = STORE_ERROR;
-	store_read_end(s, st);
+	store_read_end(s, rd, st);
 	if (rc != STORE_OK) {
 		free(v);
 		return rc;
@@ -607,7 +633,8 @@ int store_key_touch(store *s, int64_t key_id, int64_t when)
 
 int store_audit_count(store *s, int64_t key_id, const char *action, int64_t *n)
 {
-	sqlite3_stmt *st = store_read_begin(s, Q_AUDIT_COUNT);
+	store_reader *rd = store_read_begin(s);
+	sqlite3_stmt *st = rd->st[Q_AUDIT_COUNT];
 	int rc = STORE_ERROR;
 
 	sqlite3_bind_int64(st, 1, key_id);
@@ -616,6 +643,6 @@ int store_audit_count(store *s, int64_t key_id, const char *action, int64_t *n)
 		*n = sqlite3_column_int64(st, 0);
 		rc = STORE_OK;
 	}
-	store_read_end(s, st);
+	store_read_end(s, rd, st);
 	return rc;
 }
