@@ -534,7 +534,8 @@ int store_key_list(store *s, int64_t user, int family, const char *name, int inc
 		sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
 	}
 	sqlite3_bind_int(st, 5, include_revoked);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	/* a whole list (no skip, no limit) is its own total: no count query */
+	if ((skip > 0 || limit >= 0) && sqlite3_step(st) == SQLITE_ROW)
 		*total = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -569,6 +570,8 @@ int store_key_list(store *s, int64_t user, int family, const char *name, int inc
 		free(v);
 		return rc;
 	}
+	if (skip <= 0 && limit < 0)
+		*total = (int64_t)cnt;
 	*out = v;
 	*n = cnt;
 	return STORE_OK;
