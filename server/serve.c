@@ -303,9 +303,32 @@ static int serve_endpoints(serve *s, serve_listener *l, char *err, size_t errlen
     return 0;
 }
 
+/* Opens the listening socket ourselves, so a failure names its cause
+   ("Address already in use") rather than MHD_start_daemon's NULL. */
+static int serve_listen_socket(const config_addr *a, const char *what, int *out, char *err, size_t errlen)
+{
+    int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+    *out = -1;
+    if (fd < 0) {
+        snprintf(err, errlen, "%s %s: cannot create a socket: %s", what, a->text, strerror(errno));
+        return -1;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (a->sa.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, (const struct sockaddr *)&a->sa, a->salen) != 0 || listen(fd, SOMAXCONN) != 0) {
+        snprintf(err, errlen, "%s %s: cannot listen: %s", what, a->text, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    *out = fd;
+    return 0;
+}
+
 static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, int tls,
         char *err, size_t errlen)
 {
+    int fd = -1;
     unsigned threads = cfg->threads;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     size_t n = 0;
@@ -326,11 +349,12 @@ static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, 
         threads = c > 0 ? (unsigned)c : 1;
     }
     if (l->addr.sa.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    if (serve_listen_socket(&l->addr, tls ? "--tls-listen" : "--listen", &fd, err, errlen) != 0) return -1;
 #define OP(o, v, p) (l->ops[n].option = (o), l->ops[n].value = (intptr_t)(v), l->ops[n].ptr_value = (p), n++)
     OP(MHD_OPTION_EXTERNAL_LOGGER, serve_mhd_log, NULL);
     OP(MHD_OPTION_NOTIFY_COMPLETED, serve_completed, s);
     OP(MHD_OPTION_URI_LOG_CALLBACK, serve_uri_log, s);
-    OP(MHD_OPTION_SOCK_ADDR, 0, &l->addr.sa);
+    OP(MHD_OPTION_LISTEN_SOCKET, fd, NULL);
     OP(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
     OP(MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout, NULL);
     OP(MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory, NULL);
@@ -347,8 +371,9 @@ static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, 
     OP(MHD_OPTION_END, 0, NULL);
 #undef OP
     if (ulfius_start_framework_with_mhd_options(&l->u, flags, l->ops) != U_OK) {
-        snprintf(err, errlen, "cannot listen on %s (%s): address in use, not local, or TLS setup failed "
-                 "(run with --log-level debug for libmicrohttpd's reason)", l->addr.text, tls ? "HTTPS" : "HTTP");
+        snprintf(err, errlen, "%s %s: libmicrohttpd did not start (run with --log-level debug for its reason)",
+                 tls ? "--tls-listen" : "--listen", l->addr.text);
+        close(fd);
         return -1;
     }
     l->started = 1;

@@ -87,6 +87,12 @@ check "GET /healthz over plain HTTP -> 200" test "$code" = 200
 resp=$(curl -s -w ' %{http_code} %{content_type}' "http://127.0.0.1:$HP/no/such/thing")
 check "unknown route -> 404 JSON" bash -c "[[ '$resp' == *'\"status\":404'*' 404 application/problem+json' ]]"
 
+# a port already in use: exit 1 with the reason
+out=$(cd "$WORK/main" && "$APIKEYD" --listen 127.0.0.1:$HP --tls-listen off 2>&1); rc=$?
+if [ "$rc" = 1 ] && [[ "$out" == *"--listen 127.0.0.1:$HP: cannot listen: Address already in use"* ]]; then
+	ok "port in use -> exit 1, \"Address already in use\""
+else fail "port in use -> exit 1" "exit $rc: $out"; fi
+
 # TLS versions: 1.0 and 1.1 refused, 1.2 and 1.3 accepted
 for v in TLS1.0 TLS1.1 TLS1.2 TLS1.3; do
 	{ printf 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'; sleep 1; } |
