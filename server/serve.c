@@ -40,7 +40,7 @@ typedef struct serve_req {
 typedef struct serve_listener {
     struct _u_instance u;
     int inited, started, tls;
-    MHD_socket quiesced_fd;
+    int quiesced;                /* no longer accepting (listening socket closed) */
     struct MHD_OptionItem ops[SERVE_MAX_OPS];
     config_addr addr;
 } serve_listener;
@@ -334,7 +334,6 @@ static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, 
     size_t n = 0;
 
     l->tls = tls;
-    l->quiesced_fd = MHD_INVALID_SOCKET;
     if (ulfius_init_instance(&l->u, l->addr.port, NULL, NULL) != U_OK) {
         snprintf(err, errlen, "cannot initialise the ulfius instance for %s", l->addr.text);
         return -1;
@@ -417,7 +416,6 @@ int serve_start(const config *cfg, void *app, rt_auth_fn authenticate, serve **o
     s->max_body = cfg->max_body;
     s->env.app = app;
     s->env.authenticate = authenticate;
-    s->l[0].quiesced_fd = s->l[1].quiesced_fd = MHD_INVALID_SOCKET;
     s->env.max_body = cfg->max_body;
     s->env.test_endpoints = cfg->test_slow_endpoint;
     s->env.validate_responses = cfg->validate_responses;
@@ -442,8 +440,13 @@ void serve_quiesce(serve *s)
 {
     for (int i = 0; i < 2; i++) {
         serve_listener *l = &s->l[i];
-        if (l->started && l->quiesced_fd == MHD_INVALID_SOCKET)
-            l->quiesced_fd = MHD_quiesce_daemon(l->u.mhd_daemon);
+        if (l->started && !l->quiesced) {
+            /* MHD hands the listening socket back; closing it now makes new
+               connections fail at once instead of waiting in the backlog */
+            MHD_socket fd = MHD_quiesce_daemon(l->u.mhd_daemon);
+            if (fd != MHD_INVALID_SOCKET) close(fd);
+            l->quiesced = 1;
+        }
     }
 }
 
@@ -473,7 +476,6 @@ void serve_stop(serve *s)
     for (int i = 0; i < 2; i++) {
         serve_listener *l = &s->l[i];
         if (l->started) ulfius_stop_framework(&l->u);
-        if (l->quiesced_fd != MHD_INVALID_SOCKET) close(l->quiesced_fd);
         if (l->inited) ulfius_clean_instance(&l->u);
     }
     for (size_t h = 0; h < SERVE_BUCKETS; h++) {
