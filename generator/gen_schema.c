@@ -218,7 +218,7 @@ static void gs_json_literal(FILE *out, const json_t *v)
 
 /* Keywords of JSON Schema that we do not implement: refused, never ignored. */
 static const char *const gs_unsupported[] = {
-	"unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$recursiveRef", NULL
+	"$dynamicRef", "$recursiveRef", NULL
 };
 
 static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, int depth,
@@ -556,6 +556,15 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 				goto cleanup;
 			fprintf(f, "\t.prefix_items = { %s, %zu },\n", name, json_array_size(prefix));
 		}
+		const json_t *uitems = json_object_get(node, "unevaluatedItems");
+		if (uitems && g->dialect == GEN_DIALECT_31) {
+			char *cu = gs_child_uri(uri, "unevaluatedItems");
+			int r = gs_child(g, cu, uitems, depth, &s, err, errlen);
+			free(cu);
+			if (r != 0)
+				goto cleanup;
+			fprintf(f, "\t.unevaluated_items = &%s,\n", s);
+		}
 		const json_t *contains = json_object_get(node, "contains");
 		if (contains) {
 			char *cu = gs_child_uri(uri, "contains");
@@ -634,7 +643,8 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 		}
 		if (json_is_false(addl)) {
 			flags |= 1u << 10;
-		} else if (json_is_object(addl)) {
+		} else if (json_is_object(addl) || json_is_true(addl)) {
+			/* true too: it evaluates every other property (unevaluatedProperties) */
 			char *cu = gs_child_uri(uri, "additionalProperties");
 			int r = gs_child(g, cu, addl, depth, &s, err, errlen);
 			free(cu);
@@ -676,6 +686,15 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 			free(syms);
 			if (bad)
 				goto cleanup;
+		}
+		const json_t *uprops = json_object_get(node, "unevaluatedProperties");
+		if (uprops && g->dialect == GEN_DIALECT_31) {
+			char *cu = gs_child_uri(uri, "unevaluatedProperties");
+			int r = gs_child(g, cu, uprops, depth, &s, err, errlen);
+			free(cu);
+			if (r != 0)
+				goto cleanup;
+			fprintf(f, "\t.unevaluated_properties = &%s,\n", s);
 		}
 		if (pnames) {
 			char *cu = gs_child_uri(uri, "propertyNames");

@@ -22,11 +22,96 @@ typedef struct rt_path {
 	size_t index;
 } rt_path;
 
+/* What the keywords applied at one instance location evaluated, for
+ * unevaluatedProperties / unevaluatedItems (JSON Schema 2020-12 annotations).
+ * Only built where such a keyword needs it. */
+typedef struct rt_eval {
+	const char **props;    /* property names evaluated (the instance's own key strings) */
+	size_t nprops, capprops;
+	int all_props;
+	size_t items_upto;     /* items [0, items_upto) evaluated */
+	int all_items;
+	unsigned char *marks;  /* items evaluated one by one (contains) */
+	size_t nmarks;
+} rt_eval;
+
 typedef struct rt_vctx {
 	enum rt_dir dir;
 	rt_errors *out;     /* NULL: only validity is wanted */
 	int depth;
+	rt_eval *ev;        /* the tracker of the current instance location, or NULL */
 } rt_vctx;
+
+static void rt_eval_prop(rt_eval *e, const char *key)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->nprops; i++)
+		if (e->props[i] == key || strcmp(e->props[i], key) == 0)
+			return;
+	if (e->nprops == e->capprops) {
+		size_t cap = e->capprops ? e->capprops * 2 : 8;
+		const char **np = realloc(e->props, cap * sizeof *np);
+		if (!np)
+			return;
+		e->props = np;
+		e->capprops = cap;
+	}
+	e->props[e->nprops++] = key;
+}
+
+static int rt_eval_has_prop(const rt_eval *e, const char *key)
+{
+	if (e->all_props)
+		return 1;
+	for (size_t i = 0; i < e->nprops; i++)
+		if (e->props[i] == key || strcmp(e->props[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+static void rt_eval_mark(rt_eval *e, size_t i)
+{
+	if (!e)
+		return;
+	if (i >= e->nmarks) {
+		size_t n = i + 16;
+		unsigned char *m = realloc(e->marks, n);
+		if (!m)
+			return;
+		memset(m + e->nmarks, 0, n - e->nmarks);
+		e->marks = m;
+		e->nmarks = n;
+	}
+	e->marks[i] = 1;
+}
+
+static int rt_eval_has_item(const rt_eval *e, size_t i)
+{
+	return e->all_items || i < e->items_upto || (i < e->nmarks && e->marks[i]);
+}
+
+static void rt_eval_merge(rt_eval *dst, const rt_eval *src)
+{
+	if (!dst)
+		return;
+	for (size_t i = 0; i < src->nprops; i++)
+		rt_eval_prop(dst, src->props[i]);
+	dst->all_props |= src->all_props;
+	dst->all_items |= src->all_items;
+	if (src->items_upto > dst->items_upto)
+		dst->items_upto = src->items_upto;
+	for (size_t i = 0; i < src->nmarks; i++)
+		if (src->marks[i])
+			rt_eval_mark(dst, i);
+}
+
+static void rt_eval_free(rt_eval *e)
+{
+	free(e->props);
+	free(e->marks);
+	memset(e, 0, sizeof *e);
+}
 
 static pthread_mutex_t rt_schema_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -291,10 +376,18 @@ static int rt_validate(const rt_schema *s, const json_t *j, const rt_path *p, rt
 
 /* Validates into a private list; returns its violation count and leaves the
  * violations in *tmp (caller frees). With want == 0 nothing is built. */
+static int rt_probe_ev(const rt_schema *s, const json_t *j, const rt_path *p, rt_vctx *v,
+                       rt_errors *tmp, int want, rt_eval *ev)
+{
+	rt_vctx sub = { .dir = v->dir, .out = want ? tmp : NULL, .depth = v->depth, .ev = ev };
+
+	return rt_validate(s, j, p, &sub);
+}
+
 static int rt_probe(const rt_schema *s, const json_t *j, const rt_path *p, rt_vctx *v,
                     rt_errors *tmp, int want)
 {
-	rt_vctx sub = { .dir = v->dir, .out = want ? tmp : NULL, .depth = v->depth };
+	rt_vctx sub = { .dir = v->dir, .out = want ? tmp : NULL, .depth = v->depth, .ev = NULL };
 
 	return rt_validate(s, j, p, &sub);
 }
@@ -396,22 +489,35 @@ static int rt_validate_array(const rt_schema *s, const json_t *j, const rt_path 
 			}
 		}
 	}
+	rt_eval *ev = v->ev;
+	if (ev) {
+		if (s->items)
+			ev->all_items = 1;
+		else if (s->prefix_items.n > ev->items_upto)
+			ev->items_upto = s->prefix_items.n;
+	}
+	v->ev = NULL; /* the items are other instances */
 	for (size_t i = 0; i < n; i++) {
 		const rt_schema *is = i < s->prefix_items.n ? s->prefix_items.v[i] : s->items;
 		if (is) {
 			rt_path ip = { p, NULL, i };
 			bad += rt_validate(is, json_array_get(j, i), &ip, v);
-			if (bad && !v->out)
+			if (bad && !v->out) {
+				v->ev = ev;
 				return bad;
+			}
 		}
 	}
+	v->ev = ev;
 	if (s->contains) {
 		size_t matches = 0;
 		int64_t minc = s->min_contains >= 0 ? s->min_contains : 1;
 		for (size_t i = 0; i < n; i++) {
 			rt_path ip = { p, NULL, i };
-			if (rt_probe(s->contains, json_array_get(j, i), &ip, v, NULL, 0) == 0)
+			if (rt_probe(s->contains, json_array_get(j, i), &ip, v, NULL, 0) == 0) {
 				matches++;
+				rt_eval_mark(v->ev, i);
+			}
 		}
 		if (matches < (size_t)minc)
 			bad += rt_fail(v, p, minc == 1 && s->min_contains < 0 ? "contains" : "minContains",
@@ -498,6 +604,8 @@ static int rt_validate_object(const rt_schema *s, const json_t *j, const rt_path
 	for (size_t i = 0; i < s->n_dependent_schemas; i++)
 		if (json_object_get(j, s->dependent_schemas[i].name))
 			bad += rt_validate(s->dependent_schemas[i].schema, j, p, v);
+	rt_eval *ev = v->ev;
+	v->ev = NULL; /* property values are other instances */
 	json_object_foreach((json_t *)j, key, val) {
 		rt_path kp = { p, key, 0 };
 		const rt_schema *ps = rt_find_property(s, key);
@@ -515,23 +623,29 @@ static int rt_validate_object(const rt_schema *s, const json_t *j, const rt_path
 				json_decref(name);
 			}
 		}
-		if (ps)
+		if (ps) {
+			rt_eval_prop(ev, key);
 			bad += rt_validate(ps, val, &kp, v);
+		}
 		for (size_t i = 0; i < s->n_pattern_properties; i++) {
 			if (rt_regex_matches(s->pattern_properties[i].regex, key, strlen(key))) {
 				matched = 1;
+				rt_eval_prop(ev, key);
 				bad += rt_validate(s->pattern_properties[i].schema, val, &kp, v);
 			}
 		}
 		if (!matched) {
 			if (s->flags & RT_S_NO_ADDL)
 				bad += rt_fail(v, &kp, "additionalProperties", "is not allowed (unknown property \"%s\")", key);
-			else if (s->additional)
+			else if (s->additional) {
+				rt_eval_prop(ev, key);
 				bad += rt_validate(s->additional, val, &kp, v);
+			}
 		}
 		if (bad && !v->out)
-			return bad;
+			break;
 	}
+	v->ev = ev;
 	return bad;
 }
 
@@ -578,8 +692,14 @@ static int rt_validate_combinators(const rt_schema *s, const json_t *j, const rt
 	}
 	if (s->any_of.n) {
 		int ok = 0;
-		for (size_t i = 0; i < s->any_of.n && !ok; i++)
-			ok = rt_probe(s->any_of.v[i], j, p, v, NULL, 0) == 0;
+		for (size_t i = 0; i < s->any_of.n && (!ok || v->ev); i++) {
+			rt_eval be = { 0 };
+			if (rt_probe_ev(s->any_of.v[i], j, p, v, NULL, 0, v->ev ? &be : NULL) == 0) {
+				ok = 1;
+				rt_eval_merge(v->ev, &be);
+			}
+			rt_eval_free(&be);
+		}
 		if (!ok) {
 			bad++;
 			if (v->out) {
@@ -595,14 +715,22 @@ static int rt_validate_combinators(const rt_schema *s, const json_t *j, const rt
 	}
 	if (s->one_of.n) {
 		int first = -1, second = -1;
+		rt_eval first_ev = { 0 };
 		for (size_t i = 0; i < s->one_of.n && second < 0; i++) {
-			if (rt_probe(s->one_of.v[i], j, p, v, NULL, 0) == 0) {
-				if (first < 0)
+			rt_eval be = { 0 };
+			if (rt_probe_ev(s->one_of.v[i], j, p, v, NULL, 0, v->ev ? &be : NULL) == 0) {
+				if (first < 0) {
 					first = (int)i;
-				else
+					rt_eval_merge(&first_ev, &be);
+				} else {
 					second = (int)i;
+				}
 			}
+			rt_eval_free(&be);
 		}
+		if (first >= 0 && second < 0)
+			rt_eval_merge(v->ev, &first_ev);
+		rt_eval_free(&first_ev);
 		if (first < 0) {
 			bad++;
 			if (v->out) {
@@ -621,7 +749,12 @@ static int rt_validate_combinators(const rt_schema *s, const json_t *j, const rt
 	if (s->not_ && rt_probe(s->not_, j, p, v, NULL, 0) == 0)
 		bad += rt_fail(v, p, "not", "must not match the schema in \"not\"");
 	if (s->if_) {
-		if (rt_probe(s->if_, j, p, v, NULL, 0) == 0) {
+		rt_eval ie = { 0 };
+		int if_ok = rt_probe_ev(s->if_, j, p, v, NULL, 0, v->ev ? &ie : NULL) == 0;
+		if (if_ok)
+			rt_eval_merge(v->ev, &ie);
+		rt_eval_free(&ie);
+		if (if_ok) {
 			if (s->then_)
 				bad += rt_validate(s->then_, j, p, v);
 		} else if (s->else_) {
@@ -635,6 +768,7 @@ static int rt_validate(const rt_schema *s, const json_t *j, const rt_path *p, rt
 {
 	int bad = 0;
 	unsigned t;
+	rt_eval *outer = v->ev, mine = { 0 };
 
 	if (!s)
 		return 0;
@@ -647,6 +781,9 @@ static int rt_validate(const rt_schema *s, const json_t *j, const rt_path *p, rt
 	if (rt_cache_ready(v, s, p))
 		return 1;
 	v->depth++;
+	/* track what this location evaluates when an unevaluated* keyword here
+	 * or around it needs to know */
+	v->ev = (outer || s->unevaluated_properties || s->unevaluated_items) ? &mine : NULL;
 	if (v->dir == RT_DIR_REQUEST && (s->flags & RT_S_READONLY))
 		bad += rt_fail(v, p, "readOnly", "is read-only and must not be sent in a request");
 	if (v->dir == RT_DIR_RESPONSE && (s->flags & RT_S_WRITEONLY))
@@ -681,8 +818,42 @@ static int rt_validate(const rt_schema *s, const json_t *j, const rt_path *p, rt
 	if (s->ref)
 		bad += rt_validate(s->ref, j, p, v);
 	bad += rt_validate_combinators(s, j, p, v);
+	if (t == RT_T_OBJECT && s->unevaluated_properties) {
+		const char *key;
+		json_t *val;
+		v->ev = NULL;
+		json_object_foreach((json_t *)j, key, val) {
+			rt_path kp = { p, key, 0 };
+			if (rt_eval_has_prop(&mine, key))
+				continue;
+			if (s->unevaluated_properties->flags & RT_S_FALSE)
+				bad += rt_fail(v, &kp, "unevaluatedProperties", "is not allowed (property \"%s\" is not evaluated by the schema)", key);
+			else
+				bad += rt_validate(s->unevaluated_properties, val, &kp, v);
+		}
+		v->ev = &mine;
+		mine.all_props = 1;
+	}
+	if (t == RT_T_ARRAY && s->unevaluated_items) {
+		v->ev = NULL;
+		for (size_t i = 0; i < json_array_size(j); i++) {
+			rt_path ip = { p, NULL, i };
+			if (rt_eval_has_item(&mine, i))
+				continue;
+			if (s->unevaluated_items->flags & RT_S_FALSE)
+				bad += rt_fail(v, &ip, "unevaluatedItems", "is not allowed (item %zu is not evaluated by the schema)", i);
+			else
+				bad += rt_validate(s->unevaluated_items, json_array_get(j, i), &ip, v);
+		}
+		v->ev = &mine;
+		mine.all_items = 1;
+	}
 done:
 	v->depth--;
+	v->ev = outer;
+	if (outer && bad == 0)
+		rt_eval_merge(outer, &mine);
+	rt_eval_free(&mine);
 	return bad;
 }
 

@@ -22,6 +22,9 @@ static const rt_schema modern_schema_Thing;
 static const rt_schema modern_s15;
 static const rt_schema modern_s16;
 static const rt_schema modern_s17;
+static const rt_schema modern_s18;
+static const rt_schema modern_s19;
+static const rt_schema modern_s20;
 
 static rt_schema_cache modern_s0_cache = { .pattern = "^t_[0-9a-z]{4,}$", };
 /* tests/generator/fixtures/modern.json#/paths/~1things~1{id}/patch/parameters/0/schema */
@@ -275,6 +278,7 @@ static const rt_schema_prop modern_schema_Thing_props[] = {
 	{ "tags", &modern_s16 },
 };
 static const char *const modern_schema_Thing_required[] = { "id", };
+static const rt_schema *const modern_schema_Thing_all_of[] = { &modern_s19 };
 /* tests/generator/fixtures/modern.json#/$defs/Thing */
 static const rt_schema modern_schema_Thing = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Thing",
@@ -289,6 +293,8 @@ static const rt_schema modern_schema_Thing = {
 	.max_contains = -1,
 	.properties = modern_schema_Thing_props, .n_properties = 2,
 	.required = modern_schema_Thing_required, .n_required = 1,
+	.unevaluated_properties = &modern_s18,
+	.all_of = { modern_schema_Thing_all_of, 1 },
 };
 
 /* tests/generator/fixtures/modern.json#/$defs/Thing/properties/id */
@@ -333,6 +339,45 @@ static const rt_schema modern_s17 = {
 	.min_contains = -1,
 	.max_contains = -1,
 	.cache = &modern_s17_cache,
+};
+
+/* tests/generator/fixtures/modern.json#/$defs/Thing/unevaluatedProperties */
+static const rt_schema modern_s18 = {
+	.where = "tests/generator/fixtures/modern.json#/$defs/Thing/unevaluatedProperties",
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+	.flags = 0x1,
+};
+
+static const rt_schema_prop modern_s19_props[] = {
+	{ "owner", &modern_s20 },
+};
+/* tests/generator/fixtures/modern.json#/$defs/Thing/allOf/0 */
+static const rt_schema modern_s19 = {
+	.where = "tests/generator/fixtures/modern.json#/$defs/Thing/allOf/0",
+	.min_length = -1,
+	.max_length = -1,
+	.min_items = -1,
+	.max_items = -1,
+	.min_properties = -1,
+	.max_properties = -1,
+	.min_contains = -1,
+	.max_contains = -1,
+	.properties = modern_s19_props, .n_properties = 1,
+};
+
+/* tests/generator/fixtures/modern.json#/$defs/Thing/allOf/0/properties/owner */
+static const rt_schema modern_s20 = {
+	.where = "tests/generator/fixtures/modern.json#/$defs/Thing/allOf/0/properties/owner",
+	.types = 0x10,
+	.min_length = -1,
+	.max_length = -1,
+	.min_items = -1,
+	.max_items = -1,
+	.min_properties = -1,
+	.max_properties = -1,
+	.min_contains = -1,
+	.max_contains = -1,
 };
 
 /* #/paths/~1things~1{id}/patch */
