@@ -10,7 +10,7 @@ libjansson-dev:jansson libgnutls28-dev:gnutls libsqlite3-dev:sqlite3 \
 libfyaml-dev:libfyaml libpcre2-dev:libpcre2-8 librhonabwy-dev:librhonabwy \
 check:check libmicrohttpd-dev:libmicrohttpd"
 PKGS_BIN="pkg-config:pkg-config curl:curl gnutls-bin:gnutls-cli sqlite3:sqlite3 \
-nodejs:node npm:npm"
+nodejs:node npm:npm jq:jq openssl:openssl"
 
 missing=""
 for pair in $PKGS_LIB; do
