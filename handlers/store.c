@@ -10,7 +10,7 @@
 #include <gnutls/gnutls.h>
 #include <sqlite3.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 static const char *const store_migrations[] = {
 	/* 1 */
@@ -45,6 +45,34 @@ static const char *const store_migrations[] = {
 	"  action TEXT NOT NULL,"
 	"  client TEXT);"
 	"CREATE INDEX audit_key ON audit(key_id, action);",
+	/* 2: key ids are never reused (AUTOINCREMENT), so an audit row names one
+	 * key forever and a NebulaBlock id of a deleted key never comes back;
+	 * the sequence starts past every id the audit table has seen. */
+	"CREATE TABLE keys2 ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  uuid TEXT NOT NULL UNIQUE,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id),"
+	"  family INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  description TEXT,"
+	"  role TEXT NOT NULL DEFAULT '',"
+	"  prefix TEXT NOT NULL,"
+	"  tail TEXT NOT NULL,"
+	"  hash BLOB NOT NULL,"
+	"  active INTEGER NOT NULL DEFAULT 1,"
+	"  revoked INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL,"
+	"  last_used INTEGER);"
+	"INSERT INTO keys2 SELECT id, uuid, user_id, family, name, description, role, prefix, tail, hash, active,"
+	"  revoked, created, last_used FROM keys;"
+	"DROP TABLE keys;"
+	"ALTER TABLE keys2 RENAME TO keys;"
+	"CREATE UNIQUE INDEX keys_hash ON keys(hash);"
+	"CREATE INDEX keys_owner ON keys(user_id, family, id);"
+	"CREATE UNIQUE INDEX keys_feldera_name ON keys(user_id, name) WHERE family = 1;"
+	"DELETE FROM sqlite_sequence WHERE name = 'keys';"
+	"INSERT INTO sqlite_sequence(name, seq) SELECT 'keys', max(coalesce((SELECT max(id) FROM keys), 0),"
+	"  coalesce((SELECT max(key_id) FROM audit), 0));",
 };
 
 enum {

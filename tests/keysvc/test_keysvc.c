@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <rhonabwy.h>
+#include <sqlite3.h>
 
 #include "keysvc.h"
 
@@ -218,6 +219,70 @@ START_TEST(reopen_keeps_keys)
 }
 END_TEST
 
+
+/* ---- key ids are never reused ---- */
+
+START_TEST(ids_never_reused)
+{
+	keysvc_key a, b;
+	char t[TOKEN_MAX];
+	int64_t n = -1;
+
+	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, "a", NULL, NULL, "c", &a, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_delete(ks, alice, a.id, "c"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, "b", NULL, NULL, "c", &b, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_gt(b.id, a.id); /* the deleted key's id (and its audit rows) stay its own */
+	ck_assert_int_eq(store_audit_count(keysvc_store(ks), b.id, "delete", &n), STORE_OK);
+	ck_assert_int_eq(n, 0);
+}
+END_TEST
+
+/* A schema-1 database (ids could be reused) is migrated: its keys keep their
+ * ids and new ids start past every id its audit table has seen. */
+START_TEST(migrates_schema_1)
+{
+	static const char *const v1 =
+		"CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created INTEGER NOT NULL);"
+		"CREATE TABLE keys (id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE,"
+		"  user_id INTEGER NOT NULL REFERENCES users(id), family INTEGER NOT NULL, name TEXT NOT NULL,"
+		"  description TEXT, role TEXT NOT NULL DEFAULT '', prefix TEXT NOT NULL, tail TEXT NOT NULL,"
+		"  hash BLOB NOT NULL, active INTEGER NOT NULL DEFAULT 1, revoked INTEGER NOT NULL DEFAULT 0,"
+		"  created INTEGER NOT NULL, last_used INTEGER);"
+		"CREATE UNIQUE INDEX keys_hash ON keys(hash);"
+		"CREATE INDEX keys_owner ON keys(user_id, family, id);"
+		"CREATE UNIQUE INDEX keys_feldera_name ON keys(user_id, name) WHERE family = 1;"
+		"CREATE TABLE audit (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor INTEGER, key_id INTEGER,"
+		"  action TEXT NOT NULL, client TEXT);"
+		"CREATE INDEX audit_key ON audit(key_id, action);"
+		"INSERT INTO users VALUES (1, 'carol', 0);"
+		"INSERT INTO keys(id, uuid, user_id, family, name, prefix, tail, hash, created)"
+		"  VALUES (3, '00000000-0000-4000-8000-000000000003', 1, 2, 'old', 'ak_xxxxx', 'yyy', x'00', 0);"
+		"INSERT INTO audit(at, actor, key_id, action, client) VALUES (0, 1, 3, 'create', ''),"
+		"  (0, 1, 9, 'create', ''), (0, 1, 9, 'delete', '');"
+		"PRAGMA user_version = 1;";
+	char db[300], t[TOKEN_MAX];
+	sqlite3 *h = NULL;
+	sqlite3_stmt *st = NULL;
+	keysvc_key k;
+
+	keysvc_close(ks);
+	snprintf(db, sizeof db, "%s/v1.db", tmpdir);
+	ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h, v1, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	open_at(db, NULL);
+	ck_assert_int_eq(keysvc_get_id(ks, 1, KEYSVC_NEBULA, 3, &k), KEYSVC_OK);
+	ck_assert_str_eq(k.name, "old");
+	ck_assert_int_eq(keysvc_create(ks, 1, KEYSVC_NEBULA, "new", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(k.id, 10);
+	ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 2);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+}
+END_TEST
 /* ---- concurrent creates: group commit, every key distinct and durable ---- */
 
 typedef struct worker {
@@ -355,6 +420,8 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, rate_limited_after_failures);
 	tcase_add_test(tc, nothing_at_rest);
 	tcase_add_test(tc, reopen_keeps_keys);
+	tcase_add_test(tc, ids_never_reused);
+	tcase_add_test(tc, migrates_schema_1);
 	tcase_add_test(tc, concurrent_creates);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tj, jwt_setup, jwt_teardown);
