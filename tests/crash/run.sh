@@ -33,7 +33,7 @@ db=$dir/var/apikeyd.db
 
 KEY=$(user_add "$db" alice)
 [[ $KEY == key_* ]] || { no "user add" "$KEY"; finish; exit 1; }
-start_server "$db" || { no "apikeyd starts" "$(tail -5 "$dir/server.log")"; finish; exit 1; }
+start_server "$db" || { no "apikeyd starts" "$(tail -5 "$SRV_LOG")"; finish; exit 1; }
 first_pid=$SRV_PID
 
 # ---- the load: one curl, N transfers, PAR at a time ----
@@ -80,7 +80,7 @@ echo "      $n201 answered 201, $nin in flight at the kill, $nnot refused after 
 [ ! -s "$dir/other" ] && ok "every answered create was a 201" || no "answers other than 201" "$(head -5 "$dir/other")"
 
 # ---- restart on the same database ----
-start_server "$db" && ok "apikeyd restarts on the database after kill -9" || { no "restart" "$(tail -5 "$dir/server.log")"; finish; exit 1; }
+start_server "$db" && ok "apikeyd restarts on the database after kill -9" || { no "restart" "$(tail -5 "$SRV_LOG")"; finish; exit 1; }
 sq() { sqlite3 -batch -noheader "$db" "$@"; }
 [ "$(sq 'PRAGMA integrity_check')" = ok ] && ok "integrity_check ok after the crash" || no "integrity_check"
 

@@ -32,14 +32,15 @@ free_port() {
 user_add() { "$APIKEYD" user add "$2" --db "$1" 2>/dev/null; }
 
 # start_server DB [ARGS...]: apikeyd on a free loopback port, plain HTTP only;
-# sets SRV_PID and H (the base URL). The log is $dir/server.<pid>.log.
+# sets SRV_PID, H (the base URL) and SRV_LOG (its log).
 start_server() {
 	local db=$1; shift
 	local port; port=$(free_port)
 	"$APIKEYD" --db "$db" --listen "127.0.0.1:$port" --tls-listen off --log-level info "$@" \
-		>"$dir/server.out" 2>"$dir/server.log" &
+		>"$dir/server-$port.out" 2>"$dir/server-$port.log" &
 	SRV_PID=$!
 	SRV_PIDS+=("$SRV_PID")
+	SRV_LOG=$dir/server-$port.log
 	H="http://127.0.0.1:$port"
 	for _ in $(seq 200); do
 		curl -s -o /dev/null "$H/healthz" 2>/dev/null && return 0
