@@ -43,9 +43,9 @@ static const rt_schema nebula_s30;
 static const rt_schema nebula_s31;
 static const rt_schema nebula_s32;
 
-/* openapi/nebula.yaml#/paths/~1api-keys/get/responses/200/content/application~1json/schema */
+/* openapi/nebula.yaml#/components/responses/ApiKeyList/content/application~1json/schema */
 static const rt_schema nebula_s0 = {
-	.where = "openapi/nebula.yaml#/paths/~1api-keys/get/responses/200/content/application~1json/schema",
+	.where = "openapi/nebula.yaml#/components/responses/ApiKeyList/content/application~1json/schema",
 	.ref = &nebula_schema_ApiKeyListEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
@@ -164,6 +164,7 @@ static const rt_schema nebula_s5 = {
 	.max_contains = -1,
 };
 
+static rt_schema_cache nebula_s6_cache = { .enum_json = "[\"ak_...\"]", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeySummary/properties/partial_key_data */
 static const rt_schema nebula_s6 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeySummary/properties/partial_key_data",
@@ -176,6 +177,7 @@ static const rt_schema nebula_s6 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
+	.cache = &nebula_s6_cache,
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyListEnvelope/properties/message */
@@ -700,6 +702,40 @@ int nebula_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 	return rt_respond(ctx, 429, body);
 }
 
+/* #/paths/~1api_keys/get */
+static const rt_response nebula_list_api_keys_underscore_responses[] = {
+	{ 200, "application/json", &nebula_s0 },
+	{ 401, "application/json", &nebula_s9 },
+	{ 429, "application/json", &nebula_s13 },
+};
+static const rt_security_req nebula_list_api_keys_underscore_sec0[] = {
+	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
+};
+static const rt_security_alt nebula_list_api_keys_underscore_security[] = {
+	{ nebula_list_api_keys_underscore_sec0, 1 },
+};
+static int nebula_list_api_keys_underscore_call(rt_ctx *ctx, const void *params, const json_t *body,
+		const void *handlers, void *app)
+{
+	const nebula_handlers *h = handlers;
+
+	if (!h || !h->list_api_keys_underscore)
+		return rt_not_implemented(ctx);
+	return h->list_api_keys_underscore(ctx, params, body, app);
+}
+int nebula_list_api_keys_underscore_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 200, body);
+}
+int nebula_list_api_keys_underscore_respond_401(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 401, body);
+}
+int nebula_list_api_keys_underscore_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 429, body);
+}
+
 /* #/paths/~1api-keys~1{id}/delete */
 static const rt_param nebula_delete_api_key_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
@@ -776,11 +812,23 @@ static const rt_operation nebula_operations[] = {
 		.call = nebula_create_api_key_call,
 	},
 	{
+		.operation_id = "list_api_keys_underscore",
+		.method = "GET",
+		.path = "/api_keys",
+		.route = "/api_keys",
+		.priority = 3,
+		.params_size = sizeof(nebula_list_api_keys_underscore_params),
+		.responses = nebula_list_api_keys_underscore_responses, .n_responses = 3,
+		.security = nebula_list_api_keys_underscore_security, .n_security = 1,
+		.validation_status = 400,
+		.call = nebula_list_api_keys_underscore_call,
+	},
+	{
 		.operation_id = "delete_api_key",
 		.method = "DELETE",
 		.path = "/api-keys/{id}",
 		.route = "/api-keys/:id",
-		.priority = 1003,
+		.priority = 1004,
 		.params = nebula_delete_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(nebula_delete_api_key_params),
 		.responses = nebula_delete_api_key_responses, .n_responses = 5,
@@ -791,6 +839,7 @@ static const rt_operation nebula_operations[] = {
 };
 
 static rt_schema_cache *const nebula_caches[] = {
+	&nebula_s6_cache,
 	&nebula_s8_cache,
 	&nebula_s12_cache,
 	&nebula_s21_cache,
@@ -802,7 +851,7 @@ static rt_schema_cache *const nebula_caches[] = {
 static const rt_api nebula_api = {
 	.name = "nebula",
 	.ops = nebula_operations,
-	.n_ops = 3,
+	.n_ops = 4,
 	.caches = nebula_caches,
 	.spec_json = nebula_spec_json,
 	.spec_yaml = nebula_spec_yaml,

@@ -45,6 +45,19 @@ int nebula_create_api_key_respond_415(rt_ctx *ctx, json_t *body /* stolen */);
 /* 429: Too many failed authentications from this client address */
 int nebula_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
 
+/* #/paths/~1api_keys/get
+ * GET /api_keys — List API Keys (the /api_keys spelling) */
+typedef struct nebula_list_api_keys_underscore_params {
+	char no_parameters;
+} nebula_list_api_keys_underscore_params;
+typedef int (*nebula_list_api_keys_underscore_fn)(rt_ctx *ctx, const nebula_list_api_keys_underscore_params *p, const json_t *body, void *app);
+/* 200: API keys successfully retrieved */
+int nebula_list_api_keys_underscore_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+/* 401: Missing, malformed, unknown or deleted credential */
+int nebula_list_api_keys_underscore_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+/* 429: Too many failed authentications from this client address */
+int nebula_list_api_keys_underscore_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+
 /* #/paths/~1api-keys~1{id}/delete
  * DELETE /api-keys/{id} — Delete API Key */
 typedef struct nebula_delete_api_key_params {
@@ -66,6 +79,7 @@ int nebula_delete_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
 typedef struct nebula_handlers {
 	nebula_list_api_keys_fn list_api_keys;
 	nebula_create_api_key_fn create_api_key;
+	nebula_list_api_keys_underscore_fn list_api_keys_underscore;
 	nebula_delete_api_key_fn delete_api_key;
 } nebula_handlers;
 

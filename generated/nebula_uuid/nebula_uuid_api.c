@@ -43,9 +43,9 @@ static const rt_schema nebula_uuid_s30;
 static const rt_schema nebula_uuid_s31;
 static const rt_schema nebula_uuid_s32;
 
-/* openapi/nebula_uuid.yaml#/paths/~1api-keys/get/responses/200/content/application~1json/schema */
+/* openapi/nebula_uuid.yaml#/components/responses/ApiKeyList/content/application~1json/schema */
 static const rt_schema nebula_uuid_s0 = {
-	.where = "openapi/nebula_uuid.yaml#/paths/~1api-keys/get/responses/200/content/application~1json/schema",
+	.where = "openapi/nebula_uuid.yaml#/components/responses/ApiKeyList/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_ApiKeyListEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
@@ -164,6 +164,7 @@ static const rt_schema nebula_uuid_s5 = {
 	.max_contains = -1,
 };
 
+static rt_schema_cache nebula_uuid_s6_cache = { .enum_json = "[\"ak_...\"]", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeySummary/properties/partial_key_data */
 static const rt_schema nebula_uuid_s6 = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeySummary/properties/partial_key_data",
@@ -176,6 +177,7 @@ static const rt_schema nebula_uuid_s6 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
+	.cache = &nebula_uuid_s6_cache,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyListEnvelope/properties/message */
@@ -699,6 +701,40 @@ int nebula_uuid_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen *
 	return rt_respond(ctx, 429, body);
 }
 
+/* #/paths/~1api_keys/get */
+static const rt_response nebula_uuid_list_api_keys_underscore_responses[] = {
+	{ 200, "application/json", &nebula_uuid_s0 },
+	{ 401, "application/json", &nebula_uuid_s9 },
+	{ 429, "application/json", &nebula_uuid_s13 },
+};
+static const rt_security_req nebula_uuid_list_api_keys_underscore_sec0[] = {
+	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
+};
+static const rt_security_alt nebula_uuid_list_api_keys_underscore_security[] = {
+	{ nebula_uuid_list_api_keys_underscore_sec0, 1 },
+};
+static int nebula_uuid_list_api_keys_underscore_call(rt_ctx *ctx, const void *params, const json_t *body,
+		const void *handlers, void *app)
+{
+	const nebula_uuid_handlers *h = handlers;
+
+	if (!h || !h->list_api_keys_underscore)
+		return rt_not_implemented(ctx);
+	return h->list_api_keys_underscore(ctx, params, body, app);
+}
+int nebula_uuid_list_api_keys_underscore_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 200, body);
+}
+int nebula_uuid_list_api_keys_underscore_respond_401(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 401, body);
+}
+int nebula_uuid_list_api_keys_underscore_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 429, body);
+}
+
 /* #/paths/~1api-keys~1{id}/delete */
 static const rt_param nebula_uuid_delete_api_key_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
@@ -775,11 +811,23 @@ static const rt_operation nebula_uuid_operations[] = {
 		.call = nebula_uuid_create_api_key_call,
 	},
 	{
+		.operation_id = "list_api_keys_underscore",
+		.method = "GET",
+		.path = "/api_keys",
+		.route = "/api_keys",
+		.priority = 3,
+		.params_size = sizeof(nebula_uuid_list_api_keys_underscore_params),
+		.responses = nebula_uuid_list_api_keys_underscore_responses, .n_responses = 3,
+		.security = nebula_uuid_list_api_keys_underscore_security, .n_security = 1,
+		.validation_status = 400,
+		.call = nebula_uuid_list_api_keys_underscore_call,
+	},
+	{
 		.operation_id = "delete_api_key",
 		.method = "DELETE",
 		.path = "/api-keys/{id}",
 		.route = "/api-keys/:id",
-		.priority = 1003,
+		.priority = 1004,
 		.params = nebula_uuid_delete_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(nebula_uuid_delete_api_key_params),
 		.responses = nebula_uuid_delete_api_key_responses, .n_responses = 5,
@@ -790,6 +838,7 @@ static const rt_operation nebula_uuid_operations[] = {
 };
 
 static rt_schema_cache *const nebula_uuid_caches[] = {
+	&nebula_uuid_s6_cache,
 	&nebula_uuid_s8_cache,
 	&nebula_uuid_s12_cache,
 	&nebula_uuid_s21_cache,
@@ -801,7 +850,7 @@ static rt_schema_cache *const nebula_uuid_caches[] = {
 static const rt_api nebula_uuid_api = {
 	.name = "nebula_uuid",
 	.ops = nebula_uuid_operations,
-	.n_ops = 3,
+	.n_ops = 4,
 	.caches = nebula_uuid_caches,
 	.spec_json = nebula_uuid_spec_json,
 	.spec_yaml = nebula_uuid_spec_yaml,
