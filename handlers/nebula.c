@@ -29,11 +29,12 @@ json_t *nebula_description(const keysvc_key *k)
 	return k->has_description ? json_string(k->description) : json_null();
 }
 
+/* As the vendor documents it: the prefix all keys share ("ak_..."), none of the key itself. */
 json_t *nebula_partial(const keysvc_key *k)
 {
 	char buf[32];
 
-	snprintf(buf, sizeof buf, "%s...%s", k->prefix, k->tail);
+	snprintf(buf, sizeof buf, "%.3s...", k->prefix);
 	return json_string(buf);
 }
 
@@ -103,6 +104,19 @@ static int nebula_list(rt_ctx *ctx, const nebula_list_api_keys_params *p, const 
 	return nebula_list_api_keys_respond_200(ctx, nebula_envelope(data, "API keys successfully retrieved", 1));
 }
 
+/* GET /api_keys: the spelling of the vendor's newer List API Keys page */
+static int nebula_list_underscore(rt_ctx *ctx, const nebula_list_api_keys_underscore_params *p, const json_t *body,
+                                  void *appv)
+{
+	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA);
+
+	(void)p;
+	(void)body;
+	if (!data)
+		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+	return nebula_list_api_keys_underscore_respond_200(ctx, nebula_envelope(data, "API keys successfully retrieved", 1));
+}
+
 static int nebula_delete(rt_ctx *ctx, const nebula_delete_api_key_params *p, const json_t *body, void *appv)
 {
 	app *a = appv;
@@ -118,6 +132,7 @@ static int nebula_delete(rt_ctx *ctx, const nebula_delete_api_key_params *p, con
 static const nebula_handlers nebula_table = {
 	.create_api_key = nebula_create,
 	.list_api_keys = nebula_list,
+	.list_api_keys_underscore = nebula_list_underscore,
 	.delete_api_key = nebula_delete,
 };
 

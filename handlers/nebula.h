@@ -9,7 +9,7 @@
 /* {data, message, status: success|failed}; data stolen, NULL -> null */
 json_t *nebula_envelope(json_t *data, const char *message, int ok);
 json_t *nebula_description(const keysvc_key *k);   /* new: string or null */
-json_t *nebula_partial(const keysvc_key *k);       /* new: "ak_WT2l5...u-0" */
+json_t *nebula_partial(const keysvc_key *k);       /* new: "ak_...", the prefix every key shares */
 /* the create response's data (new) */
 json_t *nebula_created(const keysvc_key *k, const char *token);
 /* the list response's data, oldest first (new), or NULL when the store fails */

@@ -34,6 +34,20 @@ static int nebula_uuid_list(rt_ctx *ctx, const nebula_uuid_list_api_keys_params 
 	return nebula_uuid_list_api_keys_respond_200(ctx, nebula_envelope(data, "API keys successfully retrieved", 1));
 }
 
+/* GET /api_keys: the spelling of the vendor's newer List API Keys page */
+static int nebula_uuid_list_underscore(rt_ctx *ctx, const nebula_uuid_list_api_keys_underscore_params *p,
+                                       const json_t *body, void *appv)
+{
+	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA_UUID);
+
+	(void)p;
+	(void)body;
+	if (!data)
+		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+	return nebula_uuid_list_api_keys_underscore_respond_200(ctx,
+	                                                        nebula_envelope(data, "API keys successfully retrieved", 1));
+}
+
 static int nebula_uuid_delete(rt_ctx *ctx, const nebula_uuid_delete_api_key_params *p, const json_t *body, void *appv)
 {
 	app *a = appv;
@@ -49,6 +63,7 @@ static int nebula_uuid_delete(rt_ctx *ctx, const nebula_uuid_delete_api_key_para
 static const nebula_uuid_handlers nebula_uuid_table = {
 	.create_api_key = nebula_uuid_create,
 	.list_api_keys = nebula_uuid_list,
+	.list_api_keys_underscore = nebula_uuid_list_underscore,
 	.delete_api_key = nebula_uuid_delete,
 };
 
