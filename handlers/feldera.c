@@ -31,6 +31,25 @@ static json_t *feldera_descr(const keysvc_key *k)
 	return json_pack("{s:s,s:s,s:o}", "id", k->uuid, "name", k->name, "scopes", scopes);
 }
 
+/* name as one URL path segment: every byte but RFC 3986's unreserved ones
+ * percent-encoded, so a name with spaces, '/' or UTF-8 makes a valid Location. */
+static void feldera_segment(const char *name, char *out, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p && o + 4 <= len; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || strchr("-._~", *p)) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
 static json_t *feldera_unknown(const char *name)
 {
 	char msg[200];
@@ -43,7 +62,7 @@ static int feldera_create(rt_ctx *ctx, const feldera_create_api_key_params *p, c
 {
 	app *a = appv;
 	keysvc_key k;
-	char token[TOKEN_MAX], location[400];
+	char token[TOKEN_MAX], location[1800], segment[3 * 128 * 4 + 1]; /* 128 characters, 4 UTF-8 bytes each */
 	const char *name = json_string_value(json_object_get(body, "name"));
 	int rc;
 
@@ -55,7 +74,8 @@ static int feldera_create(rt_ctx *ctx, const feldera_create_api_key_params *p, c
 			ctx, feldera_error("An entity with this name already exists", "DuplicateName", NULL));
 	if (rc != KEYSVC_OK)
 		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
-	snprintf(location, sizeof location, "%s/v0/api_keys/%s", rt_ctx_base(ctx), k.name);
+	feldera_segment(k.name, segment, sizeof segment);
+	snprintf(location, sizeof location, "%.200s/v0/api_keys/%s", rt_ctx_base(ctx), segment);
 	rt_ctx_set_header(ctx, "Location", location);
 	app_no_store(ctx);
 	json_t *out = json_pack("{s:s,s:s,s:s}", "api_key", token, "id", k.uuid, "name", k.name);
