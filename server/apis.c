@@ -169,3 +169,32 @@ void apis_describe(const apis_env *env, char *buf, size_t len)
                               apis_base(i) ? apis_base(i) : "off");
     }
 }
+
+/* The mounted API whose base path is path or a prefix of it ending at a '/'. */
+static const rt_api_config *apis_owner(const char *path, const apis_env *env)
+{
+    size_t best = 0;
+    const rt_api_config *cfg = NULL;
+
+    for (size_t i = 0; path && i < APIS_N; i++) {
+        const char *base = apis_base(i);
+        size_t n = base ? strlen(base) : 0;
+        if (!apis_enabled(i, env) || n == 0 || n <= best || strncmp(path, base, n) != 0) continue;
+        if (path[n] != '\0' && path[n] != '/' && base[n - 1] != '/') continue;
+        best = n;
+        cfg = &apis_configs[i];
+    }
+    return cfg;
+}
+
+int apis_error_body(const char *path, const apis_env *env, int status, const char *code, const char *message,
+                    json_t **body, const char **content_type)
+{
+    const rt_api_config *cfg = apis_owner(path, env);
+
+    *body = NULL;
+    *content_type = NULL;
+    if (cfg == NULL) return -1;
+    *body = (cfg->error_shape ? cfg->error_shape : rt_error_shape_problem)(status, code, message, NULL, content_type);
+    return 0;
+}

@@ -26,6 +26,13 @@ int apis_set_base(const char *api, const char *base, char *err, size_t errlen);
 /* Registers every enabled API on u. -1 with err naming the API on failure. */
 int apis_mount(struct _u_instance *u, const apis_env *env, char *err, size_t errlen);
 
+/* An error the server itself answers (unknown route, a request the guard
+   refuses) for a request under a mounted API: *body (new, NULL for a bare
+   status) and *content_type in that API's own error shape. -1 when path
+   belongs to no API. */
+int apis_error_body(const char *path, const apis_env *env, int status, const char *code, const char *message,
+                    json_t **body, const char **content_type);
+
 /* Writes "heron=/heron feldera=off ..." (what apis_mount would serve). */
 void apis_describe(const apis_env *env, char *buf, size_t len);
 

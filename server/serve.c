@@ -178,6 +178,27 @@ static int serve_problem(struct _u_response *res, int status, const char *title,
     return U_CALLBACK_COMPLETE;
 }
 
+/* An error the server answers itself: in the error shape of the API the
+   request's path belongs to (a bare status for Heron, the envelope for
+   NebulaBlock, ...), problem details outside every API. */
+static int serve_error(serve *s, const struct _u_request *req, struct _u_response *res, int status,
+                       const char *title, const char *code, const char *detail)
+{
+    json_t *body = NULL;   /* new */
+    const char *ct = NULL;
+
+    if (apis_error_body(req->url_path, &s->env, status, code, detail, &body, &ct) != 0)
+        return serve_problem(res, status, title, detail);
+    if (body != NULL) {
+        ulfius_set_json_body_response(res, (unsigned)status, body);   /* copies */
+        json_decref(body);
+    } else {
+        res->status = (unsigned)status;
+    }
+    if (ct != NULL) u_map_put(res->map_header, "Content-Type", ct);
+    return U_CALLBACK_COMPLETE;
+}
+
 static const char *serve_bad_utf8_in_map(const struct _u_map *m, const char *what, char *buf, size_t len)
 {
     if (m == NULL) return NULL;
@@ -231,17 +252,17 @@ static int serve_guard(const struct _u_request *req, struct _u_response *res, vo
 
     serve_fix_client_address(s, req);
     if (!utf8_valid_percent_decoded(url, path_len))
-        return serve_problem(res, 400, "Bad Request", "invalid UTF-8 in the URL path");
+        return serve_error(s, req, res, 400, "Bad Request", "BadRequest", "invalid UTF-8 in the URL path");
     if (q && !utf8_valid_percent_decoded(q + 1, strlen(q + 1)))
-        return serve_problem(res, 400, "Bad Request", "invalid UTF-8 in the query string");
+        return serve_error(s, req, res, 400, "Bad Request", "BadRequest", "invalid UTF-8 in the query string");
     if (serve_bad_utf8_in_map(req->map_url, "query parameter", why, sizeof why) ||
         serve_bad_utf8_in_map(req->map_header, "header", why, sizeof why) ||
         serve_bad_utf8_in_map(req->map_cookie, "cookie", why, sizeof why))
-        return serve_problem(res, 400, "Bad Request", why);
+        return serve_error(s, req, res, 400, "Bad Request", "BadRequest", why);
     cl = u_map_get_case(req->map_header, "Content-Length");
     if ((cl != NULL && strtoull(cl, NULL, 10) > s->max_body) || req->binary_body_length > s->max_body) {
         snprintf(why, sizeof why, "request body larger than %zu bytes", s->max_body);
-        return serve_problem(res, 413, "Content Too Large", why);
+        return serve_error(s, req, res, 413, "Content Too Large", "PayloadTooLarge", why);
     }
     return U_CALLBACK_CONTINUE;
 }
@@ -258,9 +279,7 @@ static int serve_healthz(const struct _u_request *req, struct _u_response *res, 
 
 static int serve_not_found(const struct _u_request *req, struct _u_response *res, void *data)
 {
-    (void)req;
-    (void)data;
-    return serve_problem(res, 404, "Not Found", "no such resource");
+    return serve_error(data, req, res, 404, "Not Found", "NotFound", "no such resource");
 }
 
 void serve_on_request(void *app, const rt_ctx *ctx, int status)
