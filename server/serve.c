@@ -277,9 +277,65 @@ static int serve_healthz(const struct _u_request *req, struct _u_response *res, 
     return U_CALLBACK_COMPLETE;
 }
 
+/* Next path segment of *p ("" at the end); segments are split on '/' and
+   empty ones skipped, as ulfius matches routes. */
+static size_t serve_segment(const char **p, const char **seg)
+{
+    size_t n;
+    while (**p == '/') (*p)++;
+    *seg = *p;
+    n = strcspn(*p, "/");
+    *p += n;
+    return n;
+}
+
+/* 1 when route prefix + format (":name" a parameter, "*" the rest) matches path. */
+static int serve_route_matches(const char *prefix, const char *format, const char *path)
+{
+    const char *parts[2] = { prefix ? prefix : "", format ? format : "" }, *seg, *pseg;
+    size_t n, pn;
+
+    for (int i = 0; i < 2; i++) {
+        const char *r = parts[i];
+        while ((n = serve_segment(&r, &seg)) > 0) {
+            if (n == 1 && *seg == '*') return 1;
+            pn = serve_segment(&path, &pseg);
+            if (pn == 0) return 0;
+            if ((*seg == ':' || *seg == '@') && n > 1) continue;
+            if (pn != n || strncmp(seg, pseg, n) != 0) return 0;
+        }
+    }
+    return serve_segment(&path, &pseg) == 0;
+}
+
+/* The methods the API routes accept at path ("GET, POST"); "" when none. */
+static void serve_allowed(const struct _u_instance *u, const char *path, char *allow, size_t len)
+{
+    size_t o = 0;
+
+    allow[0] = '\0';
+    for (int i = 0; path && i < u->nb_endpoints && o < len; i++) {
+        const struct _u_endpoint *e = &u->endpoint_list[i];
+        if (e->http_method == NULL || strcmp(e->http_method, "*") == 0 || strstr(allow, e->http_method) != NULL ||
+            !serve_route_matches(e->url_prefix, e->url_format, path))
+            continue;
+        o += (size_t)snprintf(allow + o, len - o, "%s%s", o ? ", " : "", e->http_method);
+    }
+}
+
+/* No route answered: 405 with Allow when the path exists for other methods
+   (as every vendor's framework answers), else 404; in the API's shape. */
 static int serve_not_found(const struct _u_request *req, struct _u_response *res, void *data)
 {
-    return serve_error(data, req, res, 404, "Not Found", "NotFound", "no such resource");
+    serve *s = data;
+    char allow[128], msg[256];
+
+    serve_allowed(s->l[0].inited ? &s->l[0].u : &s->l[1].u, req->url_path, allow, sizeof allow);
+    if (allow[0] == '\0')
+        return serve_error(s, req, res, 404, "Not Found", "NotFound", "no such resource");
+    snprintf(msg, sizeof msg, "method %.20s is not allowed here; allowed: %s", req->http_verb, allow);
+    u_map_put(res->map_header, "Allow", allow);
+    return serve_error(s, req, res, 405, "Method Not Allowed", "MethodNotAllowed", msg);
 }
 
 void serve_on_request(void *app, const rt_ctx *ctx, int status)
