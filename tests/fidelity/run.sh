@@ -67,7 +67,8 @@ for base in /nebulablock/api/v1 /nebulablock-uuid/api/v1; do
 	expect "$n: unknown route: 404 in the envelope" 404 '^\{"data":null,"message":"[^"]+","status":"failed"\}$'
 	[ "$(header Content-Type)" = application/json ] && ok "$n: ... as application/json" || no "$n: 404 Content-Type $(header Content-Type)"
 	req PATCH "$base/api-keys" "$BA"
-	expect "$n: a method the API lacks: 404 in the envelope" 404 '"status":"failed"'
+	expect "$n: a method the path lacks: 405 in the envelope" 405 '"status":"failed"'
+	[ "$(header Allow)" = "GET, POST" ] && ok "$n: ... with Allow: GET, POST" || no "$n: Allow \"$(header Allow)\""
 	req POST "$base/api-keys" "$BA" "$big"
 	expect "$n: body over --max-body: 413 in the envelope" 413 '"status":"failed"'
 	req DELETE "$base/api-keys/$first" "$BA"
@@ -86,6 +87,9 @@ req GET "/feldera${loc#/feldera}" "$BA"
 expect "feldera: GET Location finds the key" 200 '"name":"my key/é"'
 req GET /feldera/v0/no-such-thing "$BA"
 expect "feldera: unknown route: 404 as {message, error_code, details}" 404 '"error_code":"NotFound","details":null'
+req PUT /feldera/v0/api_keys/x "$BA"
+expect "feldera: a method the path lacks: 405 as {message, error_code, details}" 405 '"error_code":"MethodNotAllowed"'
+[ "$(header Allow)" = "GET, DELETE" ] && ok "feldera: ... with Allow: GET, DELETE" || no "feldera: Allow \"$(header Allow)\""
 req POST /feldera/v0/api_keys "$BA" "$big"
 expect "feldera: body over --max-body: 413 as {message, error_code, details}" 413 '"error_code":"PayloadTooLarge"'
 
@@ -98,6 +102,9 @@ expect "heron: the header name in another case (X-API-KEY) works" 200
 req GET /heron/api/credentials/no-such-thing "$AK"
 expect "heron: unknown route: a bare 404" 404
 [ ! -s "$dir/out" ] && ok "heron: ... with no body" || no "heron: 404 body" "$BODY_OUT"
+req GET /heron/api/credentials/keys/x "$AK"
+expect "heron: a method the path lacks: a bare 405" 405
+[ ! -s "$dir/out" ] && [ "$(header Allow)" = DELETE ] && ok "heron: ... with no body and Allow: DELETE" || no "heron: 405" "$(cat "$dir/headers")"
 req POST /heron/api/credentials/keys "$AK" "$big"
 expect "heron: body over --max-body: a bare 413" 413
 [ ! -s "$dir/out" ] && ok "heron: ... with no body" || no "heron: 413 body" "$BODY_OUT"
@@ -110,6 +117,8 @@ expect "fastapi: the auth scheme in lower case (bearer) works" 200
 req GET /fastapi/api/no-such-thing "$BA"
 expect "fastapi: unknown route: 404 problem details" 404 '"status":404'
 [ "$(header Content-Type)" = application/problem+json ] && ok "fastapi: ... as application/problem+json" || no "fastapi: 404 Content-Type"
+req PUT /fastapi/api/auth/api-keys/ "$BA" '{"name":"x"}'
+expect "fastapi: a method the path lacks: 405 problem details" 405 '"title":"Method Not Allowed","status":405'
 
 # ---- every family ----
 for f in $FAMILIES; do
