@@ -4,8 +4,8 @@
 #     families that accept them (Feldera, NebulaBlock, its twin), verified
 #     with a PEM public key and with a JWKS file: a good token works as its
 #     `sub`; a forged signature, alg none, HS256 keyed with the public key, a
-#     changed payload, expired, not yet valid and unknown-sub tokens are 401 in
-#     each family's error shape; Heron and the FastAPI family refuse JWTs.
+#     changed payload, expired, not yet valid, exp-less and unknown-sub
+#     tokens are 401 in each family's error shape; Heron and the FastAPI family refuse JWTs.
 #   - Repeated failures from one client address: 429 with Retry-After on
 #     every family (each in its error shape), JWTs included, while another
 #     client address is unaffected (clients bind 127.0.0.x with --interface).
@@ -52,6 +52,7 @@ BAD[payload changed after signing]="${GOOD%%.*}.$(claims bob $((now + 600)) | b6
 BAD[expired]=$(jwt "$dir/jwt.pem" "$RS" "$(claims alice $((now - 3600)))")
 BAD[not yet valid (nbf)]=$(jwt "$dir/jwt.pem" "$RS" "$(claims alice $((now + 7200)) ",\"nbf\":$((now + 3600))")")
 BAD[unknown sub]=$(jwt "$dir/jwt.pem" "$RS" "$(claims mallory $((now + 600)))")
+BAD[no exp]=$(jwt "$dir/jwt.pem" "$RS" "{\"sub\":\"alice\",\"iat\":$now}")
 
 start_server "$db" --jwt-key "$dir/jwt.pub.pem" || { no "apikeyd starts with --jwt-key" "$(tail -5 "$SRV_LOG")"; finish; exit 1; }
 
