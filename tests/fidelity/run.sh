@@ -126,6 +126,7 @@ for f in $FAMILIES; do
 		-H 'Content-Type: application/json; charset=utf-8' -d "{\"name\":\"charset-$f\"}")
 	expect "$f: Content-Type: application/json; charset=utf-8 is accepted" 201
 	[ "$(header Content-Type)" = application/json ] && ok "$f: responds application/json" || no "$f: Content-Type $(header Content-Type)"
+	[ "$(header Cache-Control)" = no-store ] && ok "$f: the create response (it holds the key) is Cache-Control: no-store" || no "$f: Cache-Control \"$(header Cache-Control)\""
 done
 src=40
 for f in feldera nebula nebula_uuid fastapi; do
@@ -134,6 +135,12 @@ for f in feldera nebula nebula_uuid fastapi; do
 	expect "$f: no credential: 401" 401
 	[ "$(header WWW-Authenticate)" = Bearer ] && ok "$f: ... with WWW-Authenticate: Bearer" || no "$f: WWW-Authenticate \"$(header WWW-Authenticate)\""
 done
+# keys go in headers, never in the query string (RFC 6750's access_token included)
+req --from 127.0.0.50 GET "/heron/api/credentials/keys?x-api-key=$KEY&api_key=$KEY" ""
+expect "heron: a key in the query string is not accepted (401)" 401
+req --from 127.0.0.50 GET "/fastapi/api/auth/api-keys/?access_token=$KEY" ""
+expect "fastapi: access_token in the query string is not accepted (401)" 401
+grep -qF "${KEY#key_}" "$SRV_LOG" && no "a key sent in a query string reached the log" || ok "a key sent in a query string never reaches the log"
 grep -q ' 500 ' "$SRV_LOG" && no "a response broke its document (500 in the log)" "$(grep ' 500 ' "$SRV_LOG" | head -3)" \
 	|| ok "no response broke its OpenAPI document (--validate-responses)"
 finish
