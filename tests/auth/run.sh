@@ -8,7 +8,8 @@
 #     tokens are 401 in each family's error shape; Heron and the FastAPI family refuse JWTs.
 #   - Repeated failures from one client address: 429 with Retry-After on
 #     every family (each in its error shape), JWTs included, while another
-#     client address is unaffected (clients bind 127.0.0.x with --interface).
+#     client address is unaffected (clients bind 127.0.0.x with --interface;
+#     and ::1 over HTTPS against 127.0.0.1 on one server).
 #   - A key created through any family authenticates on all five.
 #   - last_used: written on first use, then no database write at all across
 #     repeated authenticated requests (the database and WAL files unchanged).
@@ -136,6 +137,28 @@ done
 req --from $other GET /heron/api/credentials/keys "x-api-key: key_not_a_key"
 expect "a failure from $other is its own first (401, not 429)" 401
 
+
+# 127.0.0.1 against ::1 on one server: plain HTTP on 127.0.0.1, HTTPS on [::1]
+# (its self-signed certificate names ::1); IPv6 client addresses are whole.
+db6=$dir/var6/apikeyd.db
+K6=$(user_add "$db6" alice)
+p6=$(free_port)
+main_H=$H; main_pid=$SRV_PID
+if start_server "$db6" --tls-listen "[::1]:$p6"; then
+	c6() { curl -s -g -o "$dir/out" -D "$dir/headers" -w '%{http_code}' --cacert "$dir/var6/tls-cert.pem" "https://[::1]:$p6$1" -H "$2"; }
+	all401=1
+	for i in $(seq 1 10); do [ "$(c6 /heron/api/credentials/keys "x-api-key: key_not_a_key_$i")" = 401 ] || all401=0; done
+	[ $all401 -eq 1 ] && ok "::1: 10 failed authentications, each 401" || no "::1: the first 10 failures were not all 401"
+	[ "$(c6 /fastapi/api/auth/api-keys/ "Authorization: Bearer $K6")" = 429 ] && [ -n "$(header Retry-After)" ] \
+		&& ok "::1: then a valid key gets 429 with Retry-After" || no "::1: no 429" "$(cat "$dir/headers")"
+	req GET /fastapi/api/auth/api-keys/ "Authorization: Bearer $K6"
+	expect "127.0.0.1 on the same server is unaffected (200)" 200
+	grep -qE ' 429 [0-9.]+ms ::1( |$)' "$SRV_LOG" && ok "::1: the log names the whole IPv6 client address" || no "::1 in the log" "$(grep 429 "$SRV_LOG" | head -2)"
+	kill -TERM "$SRV_PID"; wait "$SRV_PID" 2>/dev/null
+else
+	no "apikeyd starts with HTTPS on [::1]" "$(tail -5 "$SRV_LOG")"
+fi
+H=$main_H; SRV_PID=$main_pid
 # ---- a key made through any family authenticates on all five ----
 declare -A TOK
 for f in $FAMILIES; do
