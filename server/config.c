@@ -40,7 +40,10 @@ static const opt_def opt_defs[] = {
     { "db", "APIKEYD_DB", OPT_PATH, 0, 0,
       "SQLite database (default var/apikeyd.db; its folder is created)", "PATH" },
     { "jwt-key", "APIKEYD_JWT_KEY", OPT_PATH, 0, 0,
-      "PEM public key or JWKS file for Bearer JWTs (default: no JWTs)", "FILE" },
+      "PEM public key or JWKS file verifying Bearer JWTs\n"
+      "                          on feldera, nebula and nebula_uuid (signature; exp\n"
+      "                          required; nbf; sub names a user; alg none refused);\n"
+      "                          default: no JWTs", "FILE" },
     { "log-level", "APIKEYD_LOG_LEVEL", OPT_LEVEL, 0, 0,
       "none, error, warning, info (default) or debug", "LEVEL" },
     { "max-body", "APIKEYD_MAX_BODY", OPT_SIZE, 1, 64u << 20,

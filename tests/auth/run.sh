@@ -153,6 +153,8 @@ if start_server "$db6" --tls-listen "[::1]:$p6"; then
 		&& ok "::1: then a valid key gets 429 with Retry-After" || no "::1: no 429" "$(cat "$dir/headers")"
 	req GET /fastapi/api/auth/api-keys/ "Authorization: Bearer $K6"
 	expect "127.0.0.1 on the same server is unaffected (200)" 200
+	req GET /feldera/v0/api_keys "Authorization: Bearer $GOOD"
+	expect_shape "a server without --jwt-key refuses JWTs (401)" feldera 401
 	grep -qE ' 429 [0-9.]+ms ::1( |$)' "$SRV_LOG" && ok "::1: the log names the whole IPv6 client address" || no "::1 in the log" "$(grep 429 "$SRV_LOG" | head -2)"
 	kill -TERM "$SRV_PID"; wait "$SRV_PID" 2>/dev/null
 else
