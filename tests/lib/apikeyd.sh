@@ -2,7 +2,9 @@
 # tests/fidelity): a scratch folder, pass/fail counting, the real
 # build/apikeyd on a free loopback port (plain HTTP), curl helpers.
 # The suite sets SUITE (its summary word) before sourcing; `finish` prints
-# "$SUITE: N passed, N failed" and exits 1 when anything failed.
+# "$SUITE: N passed, N failed" and exits 1 when anything failed. KEEP=1 keeps
+# the scratch folder (logs, responses, database); APIKEYD picks the binary
+# (e.g. a SANITIZE=address,undefined build).
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 APIKEYD=${APIKEYD:-$top/build/apikeyd}
 dir=$(mktemp -d "/tmp/apikeyd-$SUITE.XXXXXX")
@@ -11,7 +13,7 @@ SRV_PIDS=()
 lib_cleanup() {
 	for p in "${SRV_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	rm -rf "$dir"
+	[ -n "${KEEP:-}" ] && echo "kept $dir" || rm -rf "$dir"
 }
 trap lib_cleanup EXIT
 
