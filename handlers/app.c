@@ -1,6 +1,7 @@
 /* app.c — the authentication hook and helpers shared by the families. */
 #include "app.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -57,4 +58,13 @@ int64_t app_user(const rt_ctx *ctx)
 void app_no_store(rt_ctx *ctx)
 {
 	rt_ctx_set_header(ctx, "Cache-Control", "no-store");
+}
+
+void app_uuid_lower(const char *in, char out[37])
+{
+	size_t i;
+
+	for (i = 0; i < 36 && in[i]; i++)
+		out[i] = (char)tolower((unsigned char)in[i]);
+	out[i] = '\0';
 }

@@ -25,6 +25,9 @@ json_t *app_time(int64_t when);
 int64_t app_user(const rt_ctx *ctx);
 /* Cache-Control: no-store, for responses that hold a key. */
 void app_no_store(rt_ctx *ctx);
+/* A uuid from a path (validated as format uuid) in the store's lower case:
+ * uuids compare case-insensitively (RFC 9562), and clients send either. */
+void app_uuid_lower(const char *in, char out[37]);
 
 /* Each family's handler table and error shape. */
 struct heron_handlers;

@@ -56,9 +56,11 @@ static int fastapi_revoke(rt_ctx *ctx, const fastapi_revoke_my_api_key_params *p
 {
 	app *a = appv;
 	keysvc_key k;
+	char id[37];
 
 	(void)body;
-	if (keysvc_get_uuid(a->ks, app_user(ctx), KEYSVC_FASTAPI, p->key_id, &k) != KEYSVC_OK || k.revoked ||
+	app_uuid_lower(p->key_id, id);
+	if (keysvc_get_uuid(a->ks, app_user(ctx), KEYSVC_FASTAPI, id, &k) != KEYSVC_OK || k.revoked ||
 	    keysvc_revoke(a->ks, app_user(ctx), k.id, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
 		return fastapi_revoke_my_api_key_respond_404(
 			ctx, fastapi_problem(404, "Not Found", "No active API key with this id belongs to the caller"));

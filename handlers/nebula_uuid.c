@@ -52,9 +52,11 @@ static int nebula_uuid_delete(rt_ctx *ctx, const nebula_uuid_delete_api_key_para
 {
 	app *a = appv;
 	keysvc_key k;
+	char id[37];
 
 	(void)body;
-	if (keysvc_get_uuid(a->ks, app_user(ctx), KEYSVC_NEBULA_UUID, p->id, &k) != KEYSVC_OK ||
+	app_uuid_lower(p->id, id);
+	if (keysvc_get_uuid(a->ks, app_user(ctx), KEYSVC_NEBULA_UUID, id, &k) != KEYSVC_OK ||
 	    keysvc_delete(a->ks, app_user(ctx), k.id, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
 		return nebula_uuid_delete_api_key_respond_404(ctx, nebula_envelope(NULL, "API key not found", 0));
 	return nebula_uuid_delete_api_key_respond_200(ctx, nebula_envelope(json_object(), "API key successfully deleted", 1));

@@ -135,6 +135,16 @@ for f in feldera nebula nebula_uuid fastapi; do
 	expect "$f: no credential: 401" 401
 	[ "$(header WWW-Authenticate)" = Bearer ] && ok "$f: ... with WWW-Authenticate: Bearer" || no "$f: WWW-Authenticate \"$(header WWW-Authenticate)\""
 done
+# uuids compare case-insensitively: the FastAPI seed's own example id is upper
+# case, and FastAPI parses a uuid path parameter whatever its case
+req POST /fastapi/api/auth/api-keys/ "$BA" '{"name":"upper"}'
+up=$(jb .id | tr a-f A-F)
+req DELETE "/fastapi/api/auth/api-keys/$up" "$BA"
+expect "fastapi: revoke with the id in upper case (204)" 204
+req POST /nebulablock-uuid/api/v1/api-keys "$BA" '{"name":"upper"}'
+up=$(jb .data.id | tr a-f A-F)
+req DELETE "/nebulablock-uuid/api/v1/api-keys/$up" "$BA"
+expect "nebulablock-uuid: delete with the id in upper case (200)" 200 '"status":"success"'
 # keys go in headers, never in the query string (RFC 6750's access_token included)
 req --from 127.0.0.50 GET "/heron/api/credentials/keys?x-api-key=$KEY&api_key=$KEY" ""
 expect "heron: a key in the query string is not accepted (401)" 401
