@@ -20,7 +20,7 @@ enum { GA_C_STRING, GA_C_INT64, GA_C_DOUBLE, GA_C_BOOL, GA_C_JSON };
 typedef struct ga_param {
 	char *name;
 	char *cname;
-	int in, style, explode, required, ctype, has_default;
+	int in, style, explode, required, ctype, has_default, content;
 	const char *schema;       /* symbol or NULL */
 } ga_param;
 
@@ -305,9 +305,13 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 		free(gp.name);
 		return ga_error(a, pointer, "parameter style \"%s\" is unknown", style);
 	}
-	if (gp.style == 2 || gp.style == 3 || gp.style == 6) {
+	/* where the OpenAPI style table defines label, matrix and deepObject (the
+	 * other styles elsewhere are tolerated, as before) */
+	if (((gp.style == 2 || gp.style == 3) && gp.in != GA_IN_PATH) || (gp.style == 6 && gp.in != GA_IN_QUERY)) {
+		static const char *const where[] = { "path", "query", "header", "cookie" };
 		char *pp = ga_ptr(ga_pointer_of(turi), "style");
-		ga_error(a, pp, "parameter style \"%s\" is not supported", style);
+		ga_error(a, pp, "parameter style \"%s\" is defined only for %s parameters, not %s", style,
+		         gp.style <= 3 ? "path" : "query", where[gp.in]);
 		free(pp);
 		free(turi);
 		free(gp.name);
@@ -325,6 +329,7 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 			break;
 		}
 		gp.ctype = GA_C_JSON;
+		gp.content = 1;
 	}
 	if (schema) {
 		char *suri = NULL;
@@ -354,6 +359,17 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 			gp.ctype = !t ? GA_C_STRING : strcmp(t, "integer") == 0 ? GA_C_INT64 : strcmp(t, "number") == 0 ? GA_C_DOUBLE
 			         : strcmp(t, "boolean") == 0 ? GA_C_BOOL : (strcmp(t, "array") == 0 || strcmp(t, "object") == 0) ? GA_C_JSON
 			         : GA_C_STRING;
+			if (gp.style == 6 && t && strcmp(t, "object") != 0) {
+				char *pp = ga_ptr(ga_pointer_of(turi), "style");
+				ga_error(a, pp, "parameter style \"deepObject\" needs an object schema, not %s", t);
+				free(pp);
+				free(suri);
+				free(turi);
+				free(gp.name);
+				return -1;
+			}
+			if (gp.style == 6)
+				gp.ctype = GA_C_JSON;
 		}
 		gp.has_default = json_object_get(schema, "default") != NULL;
 		free(suri);
@@ -1004,9 +1020,10 @@ static void ga_write_source(ga *a, FILE *out)
 				        ins[p->in], styles[p->style], p->explode, p->required, p->schema ? "&" : "",
 				        p->schema ? p->schema : "NULL", ga_rt_ctype(p->ctype), n, op->opid, p->cname);
 				if (ga_needs_has(p))
-					fprintf(out, "(long)offsetof(%s_%s_params, has_%s) },\n", n, op->opid, p->cname);
+					fprintf(out, "(long)offsetof(%s_%s_params, has_%s)", n, op->opid, p->cname);
 				else
-					fprintf(out, "-1 },\n");
+					fprintf(out, "-1");
+				fprintf(out, "%s },\n", p->content ? ", .content = 1" : "");
 			}
 			fprintf(out, "};\n");
 		}

@@ -78,6 +78,7 @@ typedef struct rt_param {
 	enum rt_ctype ctype;
 	size_t offset;                /* of the value in the params struct */
 	long has_offset;              /* of its int has_ flag, or -1 */
+	int content;                  /* content-encoded: the value is JSON text */
 } rt_param;
 
 typedef struct rt_response {
@@ -157,9 +158,9 @@ int rt_not_implemented(rt_ctx *c);
 int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *errs);
 /* Evaluates op's security; returns 0, or the HTTP status to answer. */
 int rt_security_check(rt_ctx *c, const rt_operation *op, const char **why, unsigned *retry_after);
-/* Converts one string to JSON for a schema's type (new, or NULL with errs). */
-json_t *rt_params_coerce(const char *raw, const rt_schema *schema, enum rt_style style, int explode,
-                         const char *what, rt_errors *errs);
+/* Decodes one raw parameter string per p's style and explode and coerces it to
+ * p's schema types (new, or NULL with errs naming the parameter). */
+json_t *rt_params_coerce(const rt_param *p, const char *raw, const char *what, rt_errors *errs);
 
 /* internal accessors shared by rt_params.c and rt_security.c */
 json_t *rt_ctx_keep(rt_ctx *c, json_t *value); /* stolen; lives until the response */

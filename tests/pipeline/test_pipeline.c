@@ -1,6 +1,7 @@
 /* test_pipeline.c — the generated request pipeline, end to end over real
- * HTTP on loopback: the kitchen fixture's generated code (golden output)
- * registered on a ulfius instance with small handlers, and a real client.
+ * HTTP on loopback: the kitchen and styles fixtures' generated code (golden
+ * output) registered on a ulfius instance with small handlers, and a real
+ * client.
  */
 #include <check.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <ulfius.h>
 
 #include "kitchen_api.h"
+#include "styles_api.h"
 
 static struct _u_instance srv;
 static unsigned port;
@@ -107,6 +109,50 @@ static const kitchen_handlers handlers = {
 
 static rt_api_config cfg = { .authenticate = auth, .validate_responses = 1 };
 
+/* styles: every handler answers with the parameters as it got them */
+static json_t *echo_json(const json_t *v)
+{
+	return v ? json_deep_copy(v) : json_null();
+}
+
+#define STYLES_ECHO3(op)                                                                          \
+	static int echo_##op(rt_ctx *ctx, const styles_##op##_params *p, const json_t *body, void *app) \
+	{                                                                                         \
+		(void)body;                                                                       \
+		(void)app;                                                                        \
+		return styles_##op##_respond_200(ctx, json_pack("{s:I,s:o,s:o}", "prim", (json_int_t)p->prim, \
+		                                                "arr", echo_json(p->arr), "obj", echo_json(p->obj))); \
+	}
+STYLES_ECHO3(labelFlat)
+STYLES_ECHO3(labelExploded)
+STYLES_ECHO3(matrixFlat)
+STYLES_ECHO3(matrixExploded)
+
+static int echo_simpleObject(rt_ctx *ctx, const styles_simpleObject_params *p, const json_t *body, void *app)
+{
+	(void)body;
+	(void)app;
+	return styles_simpleObject_respond_200(ctx, json_pack("{s:o,s:o}", "obj", echo_json(p->obj), "form",
+	                                                      echo_json(p->has_form ? p->form : NULL)));
+}
+
+static int echo_deepFilter(rt_ctx *ctx, const styles_deepFilter_params *p, const json_t *body, void *app)
+{
+	(void)body;
+	(void)app;
+	return styles_deepFilter_respond_200(ctx, json_pack("{s:o,s:I}", "filter", echo_json(p->filter), "page",
+	                                                    (json_int_t)(p->has_page ? p->page : -1)));
+}
+
+static const styles_handlers styles_h = {
+	.labelFlat = echo_labelFlat,
+	.labelExploded = echo_labelExploded,
+	.matrixFlat = echo_matrixFlat,
+	.matrixExploded = echo_matrixExploded,
+	.simpleObject = echo_simpleObject,
+	.deepFilter = echo_deepFilter,
+};
+
 /* ---- a tiny client ---- */
 
 typedef struct reply {
@@ -127,14 +173,15 @@ static void reply_free(reply *r)
 }
 
 /* headers: NULL-terminated name, value pairs */
-static reply call(const char *method, const char *path, const char *const *headers, const char *body, size_t len)
+static reply call_at(const char *base, const char *method, const char *path, const char *const *headers,
+                     const char *body, size_t len)
 {
 	struct _u_request req;
 	struct _u_response resp;
 	char url[512];
 	reply r = { 0 };
 
-	snprintf(url, sizeof url, "http://127.0.0.1:%u/kitchen/v1%s", port, path);
+	snprintf(url, sizeof url, "http://127.0.0.1:%u%s%s", port, base, path);
 	ulfius_init_request(&req);
 	ulfius_init_response(&resp);
 	ulfius_set_request_properties(&req, U_OPT_HTTP_VERB, method, U_OPT_HTTP_URL, url, U_OPT_TIMEOUT, 10L, U_OPT_NONE);
@@ -153,6 +200,17 @@ static reply call(const char *method, const char *path, const char *const *heade
 	ulfius_clean_request(&req);
 	ulfius_clean_response(&resp);
 	return r;
+}
+
+static reply call(const char *method, const char *path, const char *const *headers, const char *body, size_t len)
+{
+	return call_at(KITCHEN_DEFAULT_BASE, method, path, headers, body, len);
+}
+
+/* GET on the styles API */
+static reply styles_get(const char *path)
+{
+	return call_at(STYLES_DEFAULT_BASE, "GET", path, NULL, NULL, 0);
 }
 
 /* Sends raw bytes (for requests the client library would change) and
@@ -187,6 +245,7 @@ static void setup(void)
 			continue;
 		cfg.validate_responses = validate_responses;
 		ck_assert_int_eq(kitchen_register(&srv, KITCHEN_DEFAULT_BASE, &handlers, &cfg), 0);
+		ck_assert_int_eq(styles_register(&srv, STYLES_DEFAULT_BASE, &styles_h, &cfg), 0);
 		if (ulfius_start_framework(&srv) == U_OK)
 			return;
 		ulfius_clean_instance(&srv);
@@ -441,6 +500,109 @@ START_TEST(spec_served)
 }
 END_TEST
 
+/* ---- parameter styles (the styles fixture) ---- */
+
+/* GET path on the styles API answers 200 with exactly the JSON want. */
+static void expect_echo(const char *path, const char *want)
+{
+	json_t *w = json_loads(want, 0, NULL);
+	reply r = styles_get(path);
+	ck_assert_msg(r.status == 200, "%s: status %ld: %s", path, r.status, r.text);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_msg(json_equal(r.body, w), "%s: got %s, want %s", path, r.text, want);
+	json_decref(w);
+	reply_free(&r);
+}
+
+/* GET path answers 400 whose errors include one at pointer with keyword
+ * whose message contains text. */
+static void expect_error(const char *path, const char *pointer, const char *keyword, const char *text)
+{
+	reply r = styles_get(path);
+	json_t *errs = json_object_get(r.body, "errors");
+	int found = 0;
+	ck_assert_msg(r.status == 400, "%s: status %ld: %s", path, r.status, r.text);
+	for (size_t i = 0; i < json_array_size(errs); i++) {
+		json_t *e = json_array_get(errs, i);
+		found |= strcmp(json_string_value(json_object_get(e, "pointer")), pointer) == 0 &&
+		         strcmp(json_string_value(json_object_get(e, "keyword")), keyword) == 0 &&
+		         strstr(json_string_value(json_object_get(e, "message")), text) != NULL;
+	}
+	ck_assert_msg(found, "%s: no %s error at \"%s\" saying \"%s\" in %s", path, keyword, pointer, text, r.text);
+	reply_free(&r);
+}
+
+START_TEST(label_styles)
+{
+	expect_echo("/label/.5/.1,2,3/.R,100,G,200", "{\"prim\":5,\"arr\":[1,2,3],\"obj\":{\"R\":100,\"G\":200}}");
+	expect_echo("/labelx/.5/.1.2.3/.R=100.G=200", "{\"prim\":5,\"arr\":[1,2,3],\"obj\":{\"R\":100,\"G\":200}}");
+	/* (an empty label value, ".", is a dot segment clients remove from the path) */
+	expect_echo("/label/.7/.4/.B,0", "{\"prim\":7,\"arr\":[4],\"obj\":{\"B\":0}}");
+}
+END_TEST
+
+START_TEST(matrix_styles)
+{
+	expect_echo("/matrix/;prim=5/;arr=1,2,3/;obj=R,100,G,200", "{\"prim\":5,\"arr\":[1,2,3],\"obj\":{\"R\":100,\"G\":200}}");
+	expect_echo("/matrixx/;prim=5/;arr=1;arr=2;arr=3/;R=100;G=200;B=0",
+	            "{\"prim\":5,\"arr\":[1,2,3],\"obj\":{\"R\":100,\"G\":200,\"B\":0}}");
+	expect_echo("/matrixx/;prim=9/;arr/;B=1", "{\"prim\":9,\"arr\":[],\"obj\":{\"B\":1}}");
+	expect_echo("/matrix/;prim=9/;arr=/;obj", "{\"prim\":9,\"arr\":[],\"obj\":{}}");
+}
+END_TEST
+
+START_TEST(label_matrix_invalid_400)
+{
+	expect_error("/label/5/.1/.R,1", "", "style", "path parameter \"prim\" must start with \".\" (label style)");
+	expect_error("/label/.5/.1,x/.R,1", "/1", "type", "path parameter \"arr\" at /1 must be an integer, got \"x\"");
+	expect_error("/label/.0/.1/.R,1", "", "minimum", "path parameter \"prim\" must be at least 1");
+	expect_error("/labelx/.5/.1.2.3.4/.R=1", "", "maxItems", "path parameter \"arr\" must have at most 3 items");
+	expect_error("/labelx/.5/.1/.R", "", "style", "path parameter \"obj\" must be name=value pairs");
+	expect_error("/labelx/.5/.1/.R=300", "/R", "maximum", "path parameter \"obj\" at /R must be at most 255");
+	expect_error("/matrix/;p=5/;arr=1/;obj=R,1", "", "style", "path parameter \"prim\" must start with \";prim=\"");
+	expect_error("/matrix/;prim=5/;arr=1/;obj=R,1,G", "", "style", "path parameter \"obj\" must be name,value pairs");
+	expect_error("/matrix/;prim=5/;arr=1/;obj=R,red", "/R", "type", "path parameter \"obj\" at /R must be an integer");
+	expect_error("/matrixx/;prim=5/;arr=1;other=2/;R=1", "/1", "style", "path parameter \"arr\": item 1 must be written \"arr=<value>\"");
+	expect_error("/matrixx/;prim=5/;arr=1/;R=1;X=2", "/X", "additionalProperties", "path parameter \"obj\" at /X is not allowed");
+	expect_error("/matrixx/prim=5/;arr=1/;R=1", "", "style", "path parameter \"prim\" must start with \";prim\"");
+	/* every bad parameter of the request is reported, not just the first */
+	{
+		reply r = styles_get("/matrix/5/;arr=x/;obj=R");
+		ck_assert_int_eq(r.status, 400);
+		ck_assert_int_eq(json_array_size(json_object_get(r.body, "errors")), 3);
+		reply_free(&r);
+	}
+}
+END_TEST
+
+START_TEST(simple_and_form_objects)
+{
+	expect_echo("/simple/R=1,G=2?R=3&B=4&other=x", "{\"obj\":{\"R\":1,\"G\":2},\"form\":{\"R\":3,\"B\":4}}");
+	expect_echo("/simple/B=9", "{\"obj\":{\"B\":9},\"form\":null}");
+	expect_error("/simple/R=1?G=256", "/G", "maximum", "query parameter \"form\" at /G must be at most 255");
+	expect_error("/simple/R,1", "", "style", "path parameter \"obj\" must be name=value pairs");
+}
+END_TEST
+
+START_TEST(deep_object)
+{
+	expect_echo("/deep?filter[color]=red&filter[size]=2&page=3", "{\"filter\":{\"color\":\"red\",\"size\":2},\"page\":3}");
+	expect_echo("/deep?filter%5Bcolor%5D=blue&filter%5Btags%5D=a&filter%5Btags%5D=b",
+	            "{\"filter\":{\"color\":\"blue\",\"tags\":[\"a\",\"b\"]},\"page\":-1}");
+	expect_error("/deep?filter[color]=red&filter[size]=x", "/size", "type",
+	             "query parameter \"filter\" at /size must be an integer, got \"x\"");
+	expect_error("/deep?filter[color]=red&filter[size]=11", "/size", "maximum",
+	             "query parameter \"filter\" at /size must be at most 10");
+	expect_error("/deep?filter[color]=green", "/color", "enum", "query parameter \"filter\" at /color must be one of");
+	expect_error("/deep?filter[color]=red&filter[shape]=round", "/shape", "additionalProperties",
+	             "query parameter \"filter\" at /shape is not allowed");
+	expect_error("/deep?filter[size]=2", "", "required", "query parameter \"filter\" must have the required property \"color\"");
+	expect_error("/deep?page=1", "", "required", "query parameter \"filter\" is required");
+	expect_error("/deep?filter=red", "", "required", "query parameter \"filter\" is required");
+	expect_error("/deep?filter[color][x]=red", "", "style", "nests deeper than one level (deepObject style)");
+}
+END_TEST
+
 static Suite *pipeline_suite(void)
 {
 	Suite *s = suite_create("pipeline");
@@ -468,6 +630,11 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, recursive_body_validated_deep);
 	tcase_add_test(tc, response_validation_500);
 	tcase_add_test(tc, spec_served);
+	tcase_add_test(tc, label_styles);
+	tcase_add_test(tc, matrix_styles);
+	tcase_add_test(tc, label_matrix_invalid_400);
+	tcase_add_test(tc, simple_and_form_objects);
+	tcase_add_test(tc, deep_object);
 	suite_add_tcase(s, tc);
 	return s;
 }
