@@ -1,7 +1,7 @@
 /* test_pipeline.c — the generated request pipeline, end to end over real
- * HTTP on loopback: the kitchen and styles fixtures' generated code (golden
- * output) registered on a ulfius instance with small handlers, and a real
- * client.
+ * HTTP on loopback: the kitchen, styles and dynamic fixtures' generated code
+ * (golden output) registered on a ulfius instance with small handlers, and a
+ * real client.
  */
 #include <check.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 
 #include "kitchen_api.h"
 #include "styles_api.h"
+#include "dynamic_api.h"
 
 static struct _u_instance srv;
 static unsigned port;
@@ -144,6 +145,24 @@ static int echo_deepFilter(rt_ctx *ctx, const styles_deepFilter_params *p, const
 	                                                    (json_int_t)(p->has_page ? p->page : -1)));
 }
 
+static int store_page(rt_ctx *ctx, const dynamic_putPetPage_params *p, const json_t *body, void *app)
+{
+	(void)p;
+	(void)body;
+	(void)app;
+	return dynamic_putPetPage_respond_204(ctx);
+}
+
+static int store_tags(rt_ctx *ctx, const dynamic_putTagPage_params *p, const json_t *body, void *app)
+{
+	(void)p;
+	(void)body;
+	(void)app;
+	return dynamic_putTagPage_respond_204(ctx);
+}
+
+static const dynamic_handlers dynamic_h = { .putPetPage = store_page, .putTagPage = store_tags };
+
 static const styles_handlers styles_h = {
 	.labelFlat = echo_labelFlat,
 	.labelExploded = echo_labelExploded,
@@ -246,6 +265,7 @@ static void setup(void)
 		cfg.validate_responses = validate_responses;
 		ck_assert_int_eq(kitchen_register(&srv, KITCHEN_DEFAULT_BASE, &handlers, &cfg), 0);
 		ck_assert_int_eq(styles_register(&srv, STYLES_DEFAULT_BASE, &styles_h, &cfg), 0);
+		ck_assert_int_eq(dynamic_register(&srv, DYNAMIC_DEFAULT_BASE, &dynamic_h, &cfg), 0);
 		if (ulfius_start_framework(&srv) == U_OK)
 			return;
 		ulfius_clean_instance(&srv);
@@ -603,6 +623,56 @@ START_TEST(deep_object)
 }
 END_TEST
 
+/* ---- $dynamicRef (the dynamic fixture): one generic Page, two item types ---- */
+
+/* PUT body to the dynamic API; returns the reply. */
+static reply dynamic_put(const char *path, const char *body)
+{
+	static const char *const h[] = { "Content-Type", "application/json", NULL };
+	return call_at(DYNAMIC_DEFAULT_BASE, "PUT", path, h, body, strlen(body));
+}
+
+/* The reply is a 400 with an error at pointer with keyword. */
+static void expect_body_error(reply *r, const char *pointer, const char *keyword)
+{
+	json_t *errs = json_object_get(r->body, "errors");
+	int found = 0;
+	ck_assert_msg(r->status == 400, "status %ld: %s", r->status, r->text);
+	for (size_t i = 0; i < json_array_size(errs); i++) {
+		json_t *e = json_array_get(errs, i);
+		found |= strcmp(json_string_value(json_object_get(e, "pointer")), pointer) == 0 &&
+		         strcmp(json_string_value(json_object_get(e, "keyword")), keyword) == 0;
+	}
+	ck_assert_msg(found, "no %s error at \"%s\" in %s", keyword, pointer, r->text);
+	reply_free(r);
+}
+
+START_TEST(dynamic_ref_binds_page_items)
+{
+	reply r = dynamic_put("/pets", "{\"items\": [{\"name\": \"Tom\"}], \"next\": null}");
+	ck_assert_msg(r.status == 204, "status %ld: %s", r.status, r.text);
+	reply_free(&r);
+	r = dynamic_put("/tags", "{\"items\": [\"red\", \"blue\"]}");
+	ck_assert_msg(r.status == 204, "status %ld: %s", r.status, r.text);
+	reply_free(&r);
+	/* the same Page schema, items checked as Pets here ... */
+	r = dynamic_put("/pets", "{\"items\": [{\"name\": \"\"}]}");
+	expect_body_error(&r, "/items/0/name", "minLength");
+	r = dynamic_put("/pets", "{\"items\": [{\"name\": \"Tom\", \"age\": 3}]}");
+	expect_body_error(&r, "/items/0/age", "additionalProperties");
+	r = dynamic_put("/pets", "{\"items\": [\"red\"]}");
+	expect_body_error(&r, "/items/0", "type");
+	/* ... and as non-empty strings here */
+	r = dynamic_put("/tags", "{\"items\": [{\"name\": \"Tom\"}]}");
+	expect_body_error(&r, "/items/0", "type");
+	r = dynamic_put("/tags", "{\"items\": [\"\"]}");
+	expect_body_error(&r, "/items/0", "minLength");
+	/* Page's own keywords still apply */
+	r = dynamic_put("/tags", "{\"items\": [], \"extra\": 1}");
+	expect_body_error(&r, "/extra", "unevaluatedProperties");
+}
+END_TEST
+
 static Suite *pipeline_suite(void)
 {
 	Suite *s = suite_create("pipeline");
@@ -635,6 +705,7 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, label_matrix_invalid_400);
 	tcase_add_test(tc, simple_and_form_objects);
 	tcase_add_test(tc, deep_object);
+	tcase_add_test(tc, dynamic_ref_binds_page_items);
 	suite_add_tcase(s, tc);
 	return s;
 }
