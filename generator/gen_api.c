@@ -462,6 +462,10 @@ static int ga_security(ga *a, ga_op *op, const json_t *sec, const char *pointer)
 			} else if (type && (strcmp(type, "oauth2") == 0 || strcmp(type, "openIdConnect") == 0)) {
 				/* the access token arrives as a bearer token; the hook checks it */
 				r->kind = "RT_CRED_HTTP_BEARER";
+			} else if (type && strcmp(type, "mutualTLS") == 0) {
+				/* the TLS client certificate the server verified; the hook
+				 * gets its SHA-256 fingerprint */
+				r->kind = "RT_CRED_MUTUAL_TLS";
 			} else {
 				ga_error(a, sp, "security scheme type \"%s\" is not supported", type ? type : "(none)");
 				free(sp);

@@ -28,9 +28,14 @@ typedef struct rt_principal {
 	char key_ref[40];        /* the key's public id, for logs; never the key */
 } rt_principal;
 
+/* What the credential string is, per kind: the apiKey value; the bearer token
+ * or base64 "user:password" after the scheme word; for RT_CRED_MUTUAL_TLS the
+ * SHA-256 fingerprint (64 lowercase hex digits) of the client certificate the
+ * TLS layer verified against the server's trusted CAs (no certificate, or
+ * one that did not verify: the scheme's credential is missing). */
 enum rt_cred_kind {
 	RT_CRED_APIKEY_HEADER, RT_CRED_APIKEY_QUERY, RT_CRED_APIKEY_COOKIE,
-	RT_CRED_HTTP_BEARER, RT_CRED_HTTP_BASIC
+	RT_CRED_HTTP_BEARER, RT_CRED_HTTP_BASIC, RT_CRED_MUTUAL_TLS
 };
 enum rt_auth_result { RT_AUTH_OK = 0, RT_AUTH_MISSING, RT_AUTH_REJECTED, RT_AUTH_RATE_LIMITED, RT_AUTH_ERROR };
 

@@ -16,6 +16,7 @@
 #include "kitchen_api.h"
 #include "styles_api.h"
 #include "dynamic_api.h"
+#include "mtls_api.h"
 
 static struct _u_instance srv;
 static unsigned port;
@@ -26,6 +27,8 @@ static int64_t seen_limit;
 static int seen_tags;
 static char seen_tag0[32];
 static int64_t seen_user;
+static char seen_mtls[80];   /* the last mutualTLS credential the hook got */
+static char *client_fpr;      /* the client certificate's SHA-256 fingerprint */
 
 /* ---- the application: authentication hook and handlers ---- */
 
@@ -52,6 +55,17 @@ static enum rt_auth_result auth(void *app, const char *api, const char *scheme, 
 	if (kind == RT_CRED_APIKEY_QUERY && strcmp(credential, "qk") == 0) {
 		out->user_id = 2;
 		return RT_AUTH_OK;
+	}
+	if (kind == RT_CRED_APIKEY_HEADER && strcmp(scheme, "key") == 0 && strcmp(credential, "good") == 0) {
+		out->user_id = 4;
+		return RT_AUTH_OK;
+	}
+	if (kind == RT_CRED_MUTUAL_TLS && strcmp(scheme, "clientCert") == 0) {
+		snprintf(seen_mtls, sizeof seen_mtls, "%s", credential);
+		if (client_fpr && strcmp(credential, client_fpr) == 0) {
+			out->user_id = 3;
+			return RT_AUTH_OK;
+		}
 	}
 	return RT_AUTH_REJECTED;
 }
@@ -673,6 +687,159 @@ START_TEST(dynamic_ref_binds_page_items)
 }
 END_TEST
 
+/* ---- mutualTLS (the mtls fixture, over HTTPS) ---- */
+
+static struct _u_instance tls_srv;
+static unsigned tls_port;
+static char *tls_key, *tls_cert, *tls_ca;
+
+/* The whole file under the certificates folder (new). */
+static char *cert_file(const char *name)
+{
+	const char *dir = getenv("PIPE_CERTS") ? getenv("PIPE_CERTS") : "build/tests/pipeline/certs";
+	char path[512];
+	FILE *f;
+	char *text;
+	long n;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "%s: missing (tests/pipeline/certs.sh makes it)", path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)n + 1);
+	ck_assert_int_eq(fread(text, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return text;
+}
+
+static int whoami(rt_ctx *ctx, const mtls_whoAmI_params *p, const json_t *body, void *app)
+{
+	(void)p;
+	(void)body;
+	(void)app;
+	return mtls_whoAmI_respond_200(ctx, json_pack("{s:I}", "user", (json_int_t)rt_ctx_principal(ctx)->user_id));
+}
+
+static int both(rt_ctx *ctx, const mtls_both_params *p, const json_t *body, void *app)
+{
+	(void)p;
+	(void)body;
+	(void)app;
+	return mtls_both_respond_204(ctx);
+}
+
+static const mtls_handlers mtls_h = { .whoAmI = whoami, .both = both };
+
+static void setup_tls(void)
+{
+	tls_key = cert_file("server-key.pem");
+	tls_cert = cert_file("server.pem");
+	tls_ca = cert_file("ca.pem");
+	free(client_fpr);
+	client_fpr = cert_file("client.fpr");
+	client_fpr[strcspn(client_fpr, "\n")] = '\0';
+	for (int attempt = 0; attempt < 20; attempt++) {
+		tls_port = 20000 + (unsigned)(rand() % 30000);
+		if (ulfius_init_instance(&tls_srv, tls_port, NULL, NULL) != U_OK)
+			continue;
+		ck_assert_int_eq(mtls_register(&tls_srv, MTLS_DEFAULT_BASE, &mtls_h, &cfg), 0);
+		if (ulfius_start_secure_ca_trust_framework(&tls_srv, tls_key, tls_cert, tls_ca) == U_OK)
+			return;
+		ulfius_clean_instance(&tls_srv);
+		rt_api_release_all();
+	}
+	ck_abort_msg("no free port");
+}
+
+static void teardown_tls(void)
+{
+	ulfius_stop_framework(&tls_srv);
+	ulfius_clean_instance(&tls_srv);
+	rt_api_release_all();
+	free(tls_key);
+	free(tls_cert);
+	free(tls_ca);
+	free(client_fpr);
+	client_fpr = NULL;
+}
+
+/* GET over HTTPS, presenting the client certificate cert (a file name in the
+ * certificates folder, or NULL for none); -1 when no HTTP answer came. */
+static reply tls_get(const char *path, const char *cert, const char *const *headers)
+{
+	const char *dir = getenv("PIPE_CERTS") ? getenv("PIPE_CERTS") : "build/tests/pipeline/certs";
+	struct _u_request req;
+	struct _u_response resp;
+	char url[512], certp[512], keyp[512];
+	reply r = { 0 };
+
+	snprintf(url, sizeof url, "https://localhost:%u%s%s", tls_port, MTLS_DEFAULT_BASE, path);
+	snprintf(certp, sizeof certp, "%s/%s", dir, cert ? cert : "");
+	snprintf(keyp, sizeof keyp, "%s/client-key.pem", dir);
+	ulfius_init_request(&req);
+	ulfius_init_response(&resp);
+	ulfius_set_request_properties(&req, U_OPT_HTTP_VERB, "GET", U_OPT_HTTP_URL, url, U_OPT_TIMEOUT, 10L,
+	                              U_OPT_CHECK_SERVER_CERTIFICATE, 0, U_OPT_NONE);
+	if (cert)
+		ulfius_set_request_properties(&req, U_OPT_CLIENT_CERT_FILE, certp, U_OPT_CLIENT_KEY_FILE, keyp, U_OPT_NONE);
+	for (size_t i = 0; headers && headers[i]; i += 2)
+		u_map_put(req.map_header, headers[i], headers[i + 1]);
+	r.status = ulfius_send_http_request(&req, &resp) == U_OK ? resp.status : -1;
+	r.text = strndup(resp.binary_body ? resp.binary_body : "", resp.binary_body_length);
+	r.body = json_loads(r.text, JSON_DECODE_ANY, NULL);
+	ulfius_clean_request(&req);
+	ulfius_clean_response(&resp);
+	return r;
+}
+
+START_TEST(mtls_verified_certificate_200)
+{
+	reply r = tls_get("/whoami", "client.pem", NULL);
+	ck_assert_msg(r.status == 200, "status %ld: %s", r.status, r.text);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.body, "user")), 3);
+	ck_assert_str_eq(seen_mtls, client_fpr); /* the hook got the certificate's SHA-256 fingerprint */
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(mtls_no_certificate_401)
+{
+	reply r = tls_get("/whoami", NULL, NULL);
+	ck_assert_msg(r.status == 401, "status %ld: %s", r.status, r.text);
+	ck_assert_str_eq(json_string_value(json_object_get(r.body, "detail")), "Credentials are required");
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(mtls_unverified_certificate_refused)
+{
+	/* the same key, self-signed: the TLS layer does not verify it, so the
+	 * hook never sees it */
+	seen_mtls[0] = '\0';
+	reply r = tls_get("/whoami", "rogue.pem", NULL);
+	ck_assert_msg(r.status == 401, "status %ld: %s", r.status, r.text);
+	ck_assert_str_eq(seen_mtls, "");
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(mtls_all_of_with_api_key)
+{
+	static const char *const key[] = { "X-Api-Key", "good", NULL };
+	reply r = tls_get("/both", "client.pem", NULL);
+	ck_assert_msg(r.status == 401, "certificate alone: status %ld", r.status);
+	reply_free(&r);
+	r = tls_get("/both", NULL, key);
+	ck_assert_msg(r.status == 401, "key alone: status %ld", r.status);
+	reply_free(&r);
+	r = tls_get("/both", "client.pem", key);
+	ck_assert_msg(r.status == 204, "both: status %ld: %s", r.status, r.text);
+	reply_free(&r);
+}
+END_TEST
+
 static Suite *pipeline_suite(void)
 {
 	Suite *s = suite_create("pipeline");
@@ -706,6 +873,14 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, simple_and_form_objects);
 	tcase_add_test(tc, deep_object);
 	tcase_add_test(tc, dynamic_ref_binds_page_items);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("mtls");
+	tcase_add_checked_fixture(tc, setup_tls, teardown_tls);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, mtls_verified_certificate_200);
+	tcase_add_test(tc, mtls_no_certificate_401);
+	tcase_add_test(tc, mtls_unverified_certificate_refused);
+	tcase_add_test(tc, mtls_all_of_with_api_key);
 	suite_add_tcase(s, tc);
 	return s;
 }
