@@ -57,6 +57,7 @@ typedef struct ga_op {
 	size_t nbt;
 	int has_body, body_required;
 	const char *body_schema;
+	const char *form_schema;  /* application/x-www-form-urlencoded, or NULL */
 	ga_resp *resps;
 	size_t nr;
 	ga_sec_alt *sec;
@@ -573,12 +574,26 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 	return 0;
 }
 
+/* Compiles content/<mt>/schema of the request body at turi into *sym. */
+static int ga_body_schema(ga *a, const char *turi, const char *mt, const char **sym)
+{
+	char *c1 = ga_ptr(turi, "content"), *c2 = c1 ? ga_ptr(c1, mt) : NULL;
+	char *c3 = c2 ? ga_ptr(c2, "schema") : NULL;
+	int rc = c3 ? ga_compile(a, c3, sym) : -1;
+
+	free(c1);
+	free(c2);
+	free(c3);
+	return rc;
+}
+
 static int ga_body(ga *a, ga_op *op, const json_t *rb, const char *pointer)
 {
 	char *turi = NULL;
 	const json_t *body = ga_deref(a, rb, pointer, &turi);
 	const json_t *content;
 	const char *mt, *json_mt = NULL;
+	const char *form_mt = NULL;
 	json_t *mv;
 
 	if (!body)
@@ -596,18 +611,16 @@ static int ga_body(ga *a, ga_op *op, const json_t *rb, const char *pointer)
 		op->body_types[op->nbt++] = strdup(mt);
 		if (!json_mt && ga_is_json_media(mt))
 			json_mt = mt;
+		if (!form_mt && strncasecmp(mt, "application/x-www-form-urlencoded", 33) == 0 &&
+		    (mt[33] == '\0' || mt[33] == ';' || mt[33] == ' '))
+			form_mt = mt;
 	}
-	if (json_mt && json_object_get(json_object_get(content, json_mt), "schema")) {
-		char *c1 = ga_ptr(turi, "content"), *c2 = c1 ? ga_ptr(c1, json_mt) : NULL;
-		char *c3 = c2 ? ga_ptr(c2, "schema") : NULL;
-		int rc = c3 ? ga_compile(a, c3, &op->body_schema) : -1;
-		free(c1);
-		free(c2);
-		free(c3);
-		if (rc != 0) {
-			free(turi);
-			return -1;
-		}
+	if ((json_mt && json_object_get(json_object_get(content, json_mt), "schema") &&
+	     ga_body_schema(a, turi, json_mt, &op->body_schema) != 0) ||
+	    (form_mt && json_object_get(json_object_get(content, form_mt), "schema") &&
+	     ga_body_schema(a, turi, form_mt, &op->form_schema) != 0)) {
+		free(turi);
+		return -1;
 	}
 	free(turi);
 	return 0;
@@ -1115,6 +1128,8 @@ static void ga_write_source(ga *a, FILE *out)
 		if (op->has_body)
 			fprintf(out, "\t\t.body_types = %s_%s_body_types, .body_required = %d, .body_schema = %s%s,\n", n, op->opid,
 			        op->body_required, op->body_schema ? "&" : "", op->body_schema ? op->body_schema : "NULL");
+		if (op->form_schema)
+			fprintf(out, "\t\t.form_schema = &%s,\n", op->form_schema);
 		fprintf(out, "\t\t.responses = %s_%s_responses, .n_responses = %zu,\n", n, op->opid, op->nr);
 		if (op->nsec)
 			fprintf(out, "\t\t.security = %s_%s_security, .n_security = %zu,\n", n, op->opid, op->nsec);

@@ -118,6 +118,8 @@ typedef struct rt_operation {
 	const char *const *body_types;/* accepted media types (NULL-terminated), NULL: no body */
 	int body_required;
 	const rt_schema *body_schema; /* for JSON media types */
+	const rt_schema *form_schema; /* for application/x-www-form-urlencoded: the fields,
+	                                 decoded per property type, are the handler's body */
 	const rt_response *responses;
 	size_t n_responses;
 	const rt_security_alt *security; /* any-of */
@@ -166,6 +168,10 @@ int rt_security_check(rt_ctx *c, const rt_operation *op, const char **why, unsig
 /* Decodes one raw parameter string per p's style and explode and coerces it to
  * p's schema types (new, or NULL with errs naming the parameter). */
 json_t *rt_params_coerce(const rt_param *p, const char *raw, const char *what, rt_errors *errs);
+/* An application/x-www-form-urlencoded body (ulfius's map_post_body) as an
+ * object: each field coerced to its property's type in schema, repeated
+ * fields of an array property as its items (new, or NULL with errs). */
+json_t *rt_params_form_body(const struct _u_map *fields, const rt_schema *schema, rt_errors *errs);
 
 /* internal accessors shared by rt_params.c and rt_security.c */
 json_t *rt_ctx_keep(rt_ctx *c, json_t *value); /* stolen; lives until the response */

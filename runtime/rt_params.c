@@ -418,3 +418,29 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 	}
 	return errs->n > before ? -1 : 0;
 }
+
+json_t *rt_params_form_body(const struct _u_map *fields, const rt_schema *schema, rt_errors *errs)
+{
+	const char **keys = u_map_enum_keys(fields);
+	size_t before = errs->n;
+	json_t *obj = json_object();
+
+	for (size_t i = 0; obj && keys && keys[i]; i++) {
+		ssize_t len = u_map_get_length(fields, keys[i]);
+		const char *raw = u_map_get(fields, keys[i]);
+		char *val = raw && len > 0 ? strndup(raw, (size_t)len) : strdup(""); /* "k=": empty */
+		if (!val || (len > 0 && strlen(val) != (size_t)len)) {
+			char *ptr = rt_pointer_join("", keys[i]);
+			rt_errors_add(errs, ptr ? ptr : "", "encoding", "form field \"%.80s\" holds a NUL byte", keys[i]);
+			free(ptr);
+		} else {
+			rt_params_put(obj, schema, keys[i], val, 1, "form field", errs);
+		}
+		free(val);
+	}
+	if (errs->n > before) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}

@@ -1,7 +1,8 @@
 /* test_pipeline.c — the generated request pipeline, end to end over real
- * HTTP on loopback: the kitchen, styles and dynamic fixtures' generated code
- * (golden output) registered on a ulfius instance with small handlers, and a
- * real client.
+ * HTTP on loopback (HTTPS with client certificates for mutualTLS): the
+ * kitchen, styles, dynamic, forms and mtls fixtures' generated code (golden
+ * output) registered on ulfius instances with small handlers, and a real
+ * client.
  */
 #include <check.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include "styles_api.h"
 #include "dynamic_api.h"
 #include "mtls_api.h"
+#include "forms_api.h"
 
 static struct _u_instance srv;
 static unsigned port;
@@ -177,6 +179,16 @@ static int store_tags(rt_ctx *ctx, const dynamic_putTagPage_params *p, const jso
 
 static const dynamic_handlers dynamic_h = { .putPetPage = store_page, .putTagPage = store_tags };
 
+/* forms: answers with the body it got */
+static int sign_up(rt_ctx *ctx, const forms_signUp_params *p, const json_t *body, void *app)
+{
+	(void)p;
+	(void)app;
+	return forms_signUp_respond_201(ctx, json_deep_copy(body));
+}
+
+static const forms_handlers forms_h = { .signUp = sign_up };
+
 static const styles_handlers styles_h = {
 	.labelFlat = echo_labelFlat,
 	.labelExploded = echo_labelExploded,
@@ -280,6 +292,7 @@ static void setup(void)
 		ck_assert_int_eq(kitchen_register(&srv, KITCHEN_DEFAULT_BASE, &handlers, &cfg), 0);
 		ck_assert_int_eq(styles_register(&srv, STYLES_DEFAULT_BASE, &styles_h, &cfg), 0);
 		ck_assert_int_eq(dynamic_register(&srv, DYNAMIC_DEFAULT_BASE, &dynamic_h, &cfg), 0);
+		ck_assert_int_eq(forms_register(&srv, FORMS_DEFAULT_BASE, &forms_h, &cfg), 0);
 		if (ulfius_start_framework(&srv) == U_OK)
 			return;
 		ulfius_clean_instance(&srv);
@@ -687,6 +700,69 @@ START_TEST(dynamic_ref_binds_page_items)
 }
 END_TEST
 
+/* ---- form bodies (the forms fixture) ---- */
+
+static reply form_post(const char *content_type, const char *body)
+{
+	const char *const h[] = { "Content-Type", content_type, NULL };
+	return call_at(FORMS_DEFAULT_BASE, "POST", "/signup", h, body, strlen(body));
+}
+
+static void expect_form_error(const char *body, const char *pointer, const char *keyword)
+{
+	reply r = form_post("application/x-www-form-urlencoded", body);
+	json_t *errs = json_object_get(r.body, "errors");
+	int found = 0;
+	ck_assert_msg(r.status == 422, "%s: status %ld: %s", body, r.status, r.text);
+	for (size_t i = 0; i < json_array_size(errs); i++) {
+		json_t *e = json_array_get(errs, i);
+		found |= strcmp(json_string_value(json_object_get(e, "pointer")), pointer) == 0 &&
+		         strcmp(json_string_value(json_object_get(e, "keyword")), keyword) == 0;
+	}
+	ck_assert_msg(found, "%s: no %s error at \"%s\" in %s", body, keyword, pointer, r.text);
+	reply_free(&r);
+}
+
+START_TEST(form_body_typed_and_validated)
+{
+	json_t *want = json_loads("{\"name\":\"T\xc3\xb6m X\",\"age\":7,\"tags\":[\"a\",\"b\"],\"newsletter\":true}", 0, NULL);
+	reply r = form_post("application/x-www-form-urlencoded", "name=T%C3%B6m+X&age=7&tags=a&tags=b&newsletter=true");
+	ck_assert_msg(r.status == 201, "status %ld: %s", r.status, r.text);
+	ck_assert_msg(json_equal(r.body, want), "got %s", r.text);
+	json_decref(want);
+	reply_free(&r);
+	/* defaults apply as for JSON */
+	r = form_post("application/x-www-form-urlencoded; charset=utf-8", "name=Ann&age=0");
+	ck_assert_msg(r.status == 201, "status %ld: %s", r.status, r.text);
+	ck_assert(json_is_false(json_object_get(r.body, "newsletter")));
+	ck_assert_int_eq(json_integer_value(json_object_get(r.body, "age")), 0);
+	reply_free(&r);
+	/* the same operation still takes JSON */
+	r = form_post("application/json", "{\"name\": \"Bo\", \"age\": 3}");
+	ck_assert_msg(r.status == 201, "status %ld: %s", r.status, r.text);
+	reply_free(&r);
+	expect_form_error("name=Tom&age=x", "/age", "type");
+	expect_form_error("name=Tom&age=-1", "/age", "minimum");
+	expect_form_error("name=Tom", "", "required");
+	expect_form_error("name=&age=1", "/name", "minLength");
+	expect_form_error("name=Tom&age=1&admin=1", "/admin", "additionalProperties");
+	expect_form_error("name=Tom&age=1&tags=a&tags=b&tags=c&tags=d", "/tags", "maxItems");
+	expect_form_error("name=Tom&age=1&newsletter=yes", "/newsletter", "type");
+}
+END_TEST
+
+START_TEST(form_body_required_and_content_type)
+{
+	char resp[2048];
+	ck_assert_int_eq(raw_call("POST /forms/signup HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+	                          "Content-Length: 0\r\nConnection: close\r\n\r\n", resp, sizeof resp), 422);
+	ck_assert_ptr_nonnull(strstr(resp, "A request body is required"));
+	/* text/plain is not among the operation's media types */
+	ck_assert_int_eq(raw_call("POST /forms/signup HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+	                          "Content-Length: 7\r\nConnection: close\r\n\r\nname=Al", resp, sizeof resp), 415);
+}
+END_TEST
+
 /* ---- mutualTLS (the mtls fixture, over HTTPS) ---- */
 
 static struct _u_instance tls_srv;
@@ -873,6 +949,8 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, simple_and_form_objects);
 	tcase_add_test(tc, deep_object);
 	tcase_add_test(tc, dynamic_ref_binds_page_items);
+	tcase_add_test(tc, form_body_typed_and_validated);
+	tcase_add_test(tc, form_body_required_and_content_type);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("mtls");
 	tcase_add_checked_fixture(tc, setup_tls, teardown_tls);
