@@ -438,13 +438,22 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 	base = docset_base_of(g->ds, uri);
 	{
 		const char *mybase_id = json_string_value(json_object_get(node, g->dialect == GEN_DIALECT_31 ? "$id" : "id"));
-		if (mybase_id && mybase_id[0] != '#' && depth > 0 &&
+		/* the node's own id, resolved against its parent's base (docset_base_of
+		 * already counts the id when the docset indexed it; resolving it again
+		 * against itself would double a relative folder: sub/x -> sub/sub/x) */
+		const char *hash = strchr(uri, '#');
+		const char *slash = hash ? strrchr(hash, '/') : NULL;
+		if (mybase_id && mybase_id[0] != '#' && slash &&
 		    !(g->dialect == GEN_DIALECT_30 && json_object_get(node, "$ref"))) {
-			char *nb = docset_uri_resolve(base, mybase_id);
+			char *parent = strndup(uri, (size_t)(slash - uri));
+			char *pbase = parent ? docset_base_of(g->ds, parent) : NULL;
+			char *nb = pbase ? docset_uri_resolve(pbase, mybase_id) : NULL;
+			free(parent);
+			free(pbase);
 			if (nb) {
-				char *hash = strchr(nb, '#');
-				if (hash)
-					*hash = '\0';
+				char *frag = strchr(nb, '#');
+				if (frag)
+					*frag = '\0';
 				free(base);
 				base = nb;
 			}

@@ -11,12 +11,13 @@ static const rt_schema dynamic_s3;
 static const rt_schema dynamic_s4;
 static const rt_schema dynamic_s5;
 static const rt_schema dynamic_s6;
-static const rt_schema dynamic_schema_Pet;
 static const rt_schema dynamic_s7;
+static const rt_schema dynamic_schema_Pet;
 static const rt_schema dynamic_s8;
 static const rt_schema dynamic_s9;
-static const rt_schema dynamic_schema_TagPage;
 static const rt_schema dynamic_s10;
+static const rt_schema dynamic_schema_TagPage;
+static const rt_schema dynamic_s11;
 static const rt_schema_resource dynamic_r0;
 static const rt_schema_resource dynamic_r1;
 static const rt_schema_resource dynamic_r2;
@@ -52,7 +53,7 @@ static const rt_schema dynamic_schema_PetPage = {
 
 static const rt_schema_prop dynamic_schema_Page_props[] = {
 	{ "items", &dynamic_s2 },
-	{ "next", &dynamic_s4 },
+	{ "next", &dynamic_s5 },
 };
 static const char *const dynamic_schema_Page_required[] = { "items", };
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/Page */
@@ -70,7 +71,7 @@ static const rt_schema dynamic_schema_Page = {
 	.max_contains = -1,
 	.properties = dynamic_schema_Page_props, .n_properties = 2,
 	.required = dynamic_schema_Page_required, .n_required = 1,
-	.unevaluated_properties = &dynamic_s5,
+	.unevaluated_properties = &dynamic_s6,
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/$defs/item */
@@ -90,6 +91,21 @@ static const rt_schema dynamic_s1 = {
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/properties/items */
 static const rt_schema dynamic_s2 = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/properties/items",
+	.ref = &dynamic_s3,
+	.resource = &dynamic_r0,
+	.min_length = -1,
+	.max_length = -1,
+	.min_items = -1,
+	.max_items = -1,
+	.min_properties = -1,
+	.max_properties = -1,
+	.min_contains = -1,
+	.max_contains = -1,
+};
+
+/* tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/$defs/list */
+static const rt_schema dynamic_s3 = {
+	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/$defs/list",
 	.resource = &dynamic_r0,
 	.types = 0x20,
 	.min_length = -1,
@@ -100,12 +116,12 @@ static const rt_schema dynamic_s2 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.items = &dynamic_s3,
+	.items = &dynamic_s4,
 };
 
-/* tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/properties/items/items */
-static const rt_schema dynamic_s3 = {
-	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/properties/items/items",
+/* tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/$defs/list/items */
+static const rt_schema dynamic_s4 = {
+	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/$defs/list/items",
 	.dyn_ref = &dynamic_s1,
 	.dyn_name = "item",
 	.resource = &dynamic_r0,
@@ -120,7 +136,7 @@ static const rt_schema dynamic_s3 = {
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/properties/next */
-static const rt_schema dynamic_s4 = {
+static const rt_schema dynamic_s5 = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/properties/next",
 	.resource = &dynamic_r0,
 	.types = 0x11,
@@ -135,7 +151,7 @@ static const rt_schema dynamic_s4 = {
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/unevaluatedProperties */
-static const rt_schema dynamic_s5 = {
+static const rt_schema dynamic_s6 = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/unevaluatedProperties",
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
@@ -143,7 +159,7 @@ static const rt_schema dynamic_s5 = {
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/PetPage/$defs/item */
-static const rt_schema dynamic_s6 = {
+static const rt_schema dynamic_s7 = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/PetPage/$defs/item",
 	.ref = &dynamic_schema_Pet,
 	.resource = &dynamic_r1,
@@ -158,7 +174,7 @@ static const rt_schema dynamic_s6 = {
 };
 
 static const rt_schema_prop dynamic_schema_Pet_props[] = {
-	{ "name", &dynamic_s7 },
+	{ "name", &dynamic_s8 },
 };
 static const char *const dynamic_schema_Pet_required[] = { "name", };
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/Pet */
@@ -179,7 +195,7 @@ static const rt_schema dynamic_schema_Pet = {
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/Pet/properties/name */
-static const rt_schema dynamic_s7 = {
+static const rt_schema dynamic_s8 = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/Pet/properties/name",
 	.types = 0x10,
 	.min_length = 1,
@@ -193,7 +209,7 @@ static const rt_schema dynamic_s7 = {
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/responses/Problem/content/application~1problem+json/schema */
-static const rt_schema dynamic_s8 = {
+static const rt_schema dynamic_s9 = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/responses/Problem/content/application~1problem+json/schema",
 	.types = 0x40,
 	.min_length = -1,
@@ -207,7 +223,7 @@ static const rt_schema dynamic_s8 = {
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/paths/~1tags/put/requestBody/content/application~1json/schema */
-static const rt_schema dynamic_s9 = {
+static const rt_schema dynamic_s10 = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/paths/~1tags/put/requestBody/content/application~1json/schema",
 	.ref = &dynamic_schema_TagPage,
 	.min_length = -1,
@@ -236,7 +252,7 @@ static const rt_schema dynamic_schema_TagPage = {
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/TagPage/$defs/item */
-static const rt_schema dynamic_s10 = {
+static const rt_schema dynamic_s11 = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/TagPage/$defs/item",
 	.resource = &dynamic_r2,
 	.types = 0x10,
@@ -258,13 +274,13 @@ static const rt_schema_resource dynamic_r0 = { .dyn_anchors = dynamic_r0_anchors
 
 /* the $dynamicAnchors of the schema resource tests/generator/fixtures/dynamic.yaml#/components/schemas/PetPage */
 static const rt_schema_prop dynamic_r1_anchors[] = {
-	{ "item", &dynamic_s6 },
+	{ "item", &dynamic_s7 },
 };
 static const rt_schema_resource dynamic_r1 = { .dyn_anchors = dynamic_r1_anchors, .n_dyn_anchors = 1 };
 
 /* the $dynamicAnchors of the schema resource tests/generator/fixtures/dynamic.yaml#/components/schemas/TagPage */
 static const rt_schema_prop dynamic_r2_anchors[] = {
-	{ "item", &dynamic_s10 },
+	{ "item", &dynamic_s11 },
 };
 static const rt_schema_resource dynamic_r2 = { .dyn_anchors = dynamic_r2_anchors, .n_dyn_anchors = 1 };
 
@@ -272,7 +288,7 @@ static const rt_schema_resource dynamic_r2 = { .dyn_anchors = dynamic_r2_anchors
 static const char *const dynamic_putPetPage_body_types[] = { "application/json", NULL };
 static const rt_response dynamic_putPetPage_responses[] = {
 	{ 204, NULL, NULL },
-	{ 400, "application/problem+json", &dynamic_s8 },
+	{ 400, "application/problem+json", &dynamic_s9 },
 };
 static int dynamic_putPetPage_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
@@ -296,7 +312,7 @@ int dynamic_putPetPage_respond_400(rt_ctx *ctx, json_t *body /* stolen */)
 static const char *const dynamic_putTagPage_body_types[] = { "application/json", NULL };
 static const rt_response dynamic_putTagPage_responses[] = {
 	{ 204, NULL, NULL },
-	{ 400, "application/problem+json", &dynamic_s8 },
+	{ 400, "application/problem+json", &dynamic_s9 },
 };
 static int dynamic_putTagPage_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
@@ -336,7 +352,7 @@ static const rt_operation dynamic_operations[] = {
 		.route = "/tags",
 		.priority = 2,
 		.params_size = sizeof(dynamic_putTagPage_params),
-		.body_types = dynamic_putTagPage_body_types, .body_required = 1, .body_schema = &dynamic_s9,
+		.body_types = dynamic_putTagPage_body_types, .body_required = 1, .body_schema = &dynamic_s10,
 		.responses = dynamic_putTagPage_responses, .n_responses = 2,
 		.validation_status = 400,
 		.call = dynamic_putTagPage_call,
