@@ -287,14 +287,14 @@ static json_t *rt_params_deep(const struct _u_map *url, const rt_param *p, const
 	json_t *obj = NULL;
 
 	for (size_t i = 0; keys && keys[i]; i++) {
-		const char *k = keys[i], *prop = k + nl + 1;
+		const char *k = keys[i];
 		size_t kl = strlen(k);
 		char *name;
 		if (kl < nl + 3 || strncmp(k, p->name, nl) != 0 || k[nl] != '[' || k[kl - 1] != ']')
 			continue;
 		if (!obj)
 			obj = json_object();
-		name = strndup(prop, kl - nl - 2);
+		name = strndup(k + nl + 1, kl - nl - 2);
 		if (name && strpbrk(name, "[]"))
 			rt_errors_add(errs, "", "style", "%s: \"%.80s\" nests deeper than one level (deepObject style)", what, k);
 		else if (name)
