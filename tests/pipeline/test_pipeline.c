@@ -157,8 +157,9 @@ static int echo_deepFilter(rt_ctx *ctx, const styles_deepFilter_params *p, const
 {
 	(void)body;
 	(void)app;
-	return styles_deepFilter_respond_200(ctx, json_pack("{s:o,s:I}", "filter", echo_json(p->filter), "page",
-	                                                    (json_int_t)(p->has_page ? p->page : -1)));
+	return styles_deepFilter_respond_200(ctx, json_pack("{s:o,s:I,s:o}", "filter", echo_json(p->filter), "page",
+	                                                    (json_int_t)(p->has_page ? p->page : -1), "where",
+	                                                    echo_json(p->has_where ? p->where : NULL)));
 }
 
 static int store_page(rt_ctx *ctx, const dynamic_putPetPage_params *p, const json_t *body, void *app)
@@ -633,9 +634,10 @@ END_TEST
 
 START_TEST(deep_object)
 {
-	expect_echo("/deep?filter[color]=red&filter[size]=2&page=3", "{\"filter\":{\"color\":\"red\",\"size\":2},\"page\":3}");
+	expect_echo("/deep?filter[color]=red&filter[size]=2&page=3",
+	            "{\"filter\":{\"color\":\"red\",\"size\":2},\"page\":3,\"where\":null}");
 	expect_echo("/deep?filter%5Bcolor%5D=blue&filter%5Btags%5D=a&filter%5Btags%5D=b",
-	            "{\"filter\":{\"color\":\"blue\",\"tags\":[\"a\",\"b\"]},\"page\":-1}");
+	            "{\"filter\":{\"color\":\"blue\",\"tags\":[\"a\",\"b\"]},\"page\":-1,\"where\":null}");
 	expect_error("/deep?filter[color]=red&filter[size]=x", "/size", "type",
 	             "query parameter \"filter\" at /size must be an integer, got \"x\"");
 	expect_error("/deep?filter[color]=red&filter[size]=11", "/size", "maximum",
@@ -647,6 +649,9 @@ START_TEST(deep_object)
 	expect_error("/deep?page=1", "", "required", "query parameter \"filter\" is required");
 	expect_error("/deep?filter=red", "", "required", "query parameter \"filter\" is required");
 	expect_error("/deep?filter[color][x]=red", "", "style", "nests deeper than one level (deepObject style)");
+	/* a content-encoded parameter is JSON text, not a comma list */
+	expect_echo("/deep?filter[color]=red&where=%5B1,%202%5D", "{\"filter\":{\"color\":\"red\"},\"page\":-1,\"where\":[1,2]}");
+	expect_error("/deep?filter[color]=red&where=%5B1,2,3%5D", "", "maxItems", "query parameter \"where\" must have at most 2 items");
 }
 END_TEST
 

@@ -30,6 +30,8 @@ static const rt_schema styles_s22;
 static const rt_schema styles_s23;
 static const rt_schema styles_s24;
 static const rt_schema styles_s25;
+static const rt_schema styles_s26;
+static const rt_schema styles_s27;
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1label~1{prim}~1{arr}~1{obj}/get/parameters/0/schema */
 static const rt_schema styles_s0 = {
@@ -459,6 +461,35 @@ static const rt_schema styles_s25 = {
 	.max_contains = -1,
 };
 
+/* tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/2/content/application~1json/schema */
+static const rt_schema styles_s26 = {
+	.where = "tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/2/content/application~1json/schema",
+	.types = 0x20,
+	.min_length = -1,
+	.max_length = -1,
+	.min_items = -1,
+	.max_items = 2,
+	.min_properties = -1,
+	.max_properties = -1,
+	.min_contains = -1,
+	.max_contains = -1,
+	.items = &styles_s27,
+};
+
+/* tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/2/content/application~1json/schema/items */
+static const rt_schema styles_s27 = {
+	.where = "tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/2/content/application~1json/schema/items",
+	.types = 0x4,
+	.min_length = -1,
+	.max_length = -1,
+	.min_items = -1,
+	.max_items = -1,
+	.min_properties = -1,
+	.max_properties = -1,
+	.min_contains = -1,
+	.max_contains = -1,
+};
+
 /* #/paths/~1label~1{prim}~1{arr}~1{obj}/get */
 static const rt_param styles_labelFlat_param_table[] = {
 	{ .name = "prim", .in = RT_IN_PATH, .style = RT_STYLE_LABEL, .explode = 0, .required = 1,
@@ -634,6 +665,9 @@ static const rt_param styles_deepFilter_param_table[] = {
 	{ .name = "page", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &styles_s25, .ctype = RT_C_INT64,
 	  .offset = offsetof(styles_deepFilter_params, page), .has_offset = (long)offsetof(styles_deepFilter_params, has_page) },
+	{ .name = "where", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
+	  .schema = &styles_s26, .ctype = RT_C_JSON,
+	  .offset = offsetof(styles_deepFilter_params, where), .has_offset = (long)offsetof(styles_deepFilter_params, has_where), .content = 1 },
 };
 static const rt_response styles_deepFilter_responses[] = {
 	{ 200, "application/json", &styles_s7 },
@@ -724,7 +758,7 @@ static const rt_operation styles_operations[] = {
 		.path = "/deep",
 		.route = "/deep",
 		.priority = 6,
-		.params = styles_deepFilter_param_table, .n_params = 2,
+		.params = styles_deepFilter_param_table, .n_params = 3,
 		.params_size = sizeof(styles_deepFilter_params),
 		.responses = styles_deepFilter_responses, .n_responses = 2,
 		.validation_status = 400,

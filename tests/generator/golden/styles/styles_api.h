@@ -79,11 +79,13 @@ int styles_simpleObject_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
 int styles_simpleObject_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
 
 /* #/paths/~1deep/get
- * GET /deep — deepObject (?filter[color]=red&filter[size]=2) */
+ * GET /deep — deepObject (?filter[color]=red&filter[size]=2), and a content-encoded (JSON) parameter */
 typedef struct styles_deepFilter_params {
 	const json_t *filter; /* query filter, required */
 	int64_t page; /* query page */
 	int has_page;
+	const json_t *where; /* query where */
+	int has_where;
 } styles_deepFilter_params;
 typedef int (*styles_deepFilter_fn)(rt_ctx *ctx, const styles_deepFilter_params *p, const json_t *body, void *app);
 /* 200: The parameters as the server decoded them */
