@@ -21,6 +21,7 @@ struct docset {
 	docset_entry *v;
 	size_t n, cap;
 	json_t *anchors;  /* "uri#name" -> "docuri#/pointer" */
+	json_t *dynanchors; /* resource uri -> { $dynamicAnchor name -> "docuri#/pointer" } */
 };
 
 docset *docset_new(docset_loader_fn loader)
@@ -31,6 +32,7 @@ docset *docset_new(docset_loader_fn loader)
 		return NULL;
 	ds->loader = loader;
 	ds->anchors = json_object();
+	ds->dynanchors = json_object();
 	return ds;
 }
 
@@ -48,6 +50,7 @@ void docset_free(docset *ds)
 	}
 	free(ds->v);
 	json_decref(ds->anchors);
+	json_decref(ds->dynanchors);
 	free(ds);
 }
 
@@ -369,6 +372,13 @@ static void docset_index(docset *ds, const char *doc_uri, const json_t *node, co
 			if (asprintf(&k, "%s#%s", base, name) >= 0 && asprintf(&target, "%s#%s", doc_uri, pointer) >= 0 &&
 			    !json_object_get(ds->anchors, k))
 				json_object_set_new(ds->anchors, k, json_string(target));
+			if (a && target) {
+				json_t *res = json_object_get(ds->dynanchors, base);
+				if (!res)
+					json_object_set_new(ds->dynanchors, base, res = json_object());
+				if (!json_object_get(res, name))
+					json_object_set_new(res, name, json_string(target));
+			}
 			free(k);
 			free(target);
 		}
@@ -584,6 +594,13 @@ const json_t *docset_resolve(docset *ds, const char *base_uri, const char *ref,
 	node = docset_lookup(ds, abs, out_uri, err, errlen);
 	free(abs);
 	return node;
+}
+
+const json_t *docset_dynamic_anchors(docset *ds, const char *resource_uri)
+{
+	const json_t *res = json_object_get(ds->dynanchors, resource_uri);
+
+	return json_object_size(res) ? res : NULL;
 }
 
 char *docset_base_of(docset *ds, const char *canonical_uri)

@@ -26,6 +26,10 @@ int docset_add(docset *ds, const char *uri, json_t *doc);
  * (new, free()) its canonical absolute "uri#/json/pointer". */
 const json_t *docset_resolve(docset *ds, const char *base_uri, const char *ref,
                              char **out_uri, char *err, size_t errlen);
+/* The $dynamicAnchors of the schema resource whose base URI is resource_uri
+ * (no fragment): a borrowed object of name -> canonical "docuri#/pointer",
+ * or NULL when it declares none. */
+const json_t *docset_dynamic_anchors(docset *ds, const char *resource_uri);
 /* The base URI in force inside the node named by canonical uri: the nearest
  * enclosing $id, else the document's URI (new, free()). */
 char *docset_base_of(docset *ds, const char *canonical_uri);

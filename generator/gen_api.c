@@ -20,7 +20,7 @@ enum { GA_C_STRING, GA_C_INT64, GA_C_DOUBLE, GA_C_BOOL, GA_C_JSON };
 typedef struct ga_param {
 	char *name;
 	char *cname;
-	int in, style, explode, required, ctype, has_default;
+	int in, style, explode, required, ctype, has_default, content;
 	const char *schema;       /* symbol or NULL */
 } ga_param;
 
@@ -57,6 +57,7 @@ typedef struct ga_op {
 	size_t nbt;
 	int has_body, body_required;
 	const char *body_schema;
+	const char *form_schema;  /* application/x-www-form-urlencoded, or NULL */
 	ga_resp *resps;
 	size_t nr;
 	ga_sec_alt *sec;
@@ -305,9 +306,13 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 		free(gp.name);
 		return ga_error(a, pointer, "parameter style \"%s\" is unknown", style);
 	}
-	if (gp.style == 2 || gp.style == 3 || gp.style == 6) {
+	/* where the OpenAPI style table defines label, matrix and deepObject (the
+	 * other styles elsewhere are tolerated, as before) */
+	if (((gp.style == 2 || gp.style == 3) && gp.in != GA_IN_PATH) || (gp.style == 6 && gp.in != GA_IN_QUERY)) {
+		static const char *const where[] = { "path", "query", "header", "cookie" };
 		char *pp = ga_ptr(ga_pointer_of(turi), "style");
-		ga_error(a, pp, "parameter style \"%s\" is not supported", style);
+		ga_error(a, pp, "parameter style \"%s\" is defined only for %s parameters, not %s", style,
+		         gp.style <= 3 ? "path" : "query", where[gp.in]);
 		free(pp);
 		free(turi);
 		free(gp.name);
@@ -325,6 +330,7 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 			break;
 		}
 		gp.ctype = GA_C_JSON;
+		gp.content = 1;
 	}
 	if (schema) {
 		char *suri = NULL;
@@ -354,6 +360,17 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 			gp.ctype = !t ? GA_C_STRING : strcmp(t, "integer") == 0 ? GA_C_INT64 : strcmp(t, "number") == 0 ? GA_C_DOUBLE
 			         : strcmp(t, "boolean") == 0 ? GA_C_BOOL : (strcmp(t, "array") == 0 || strcmp(t, "object") == 0) ? GA_C_JSON
 			         : GA_C_STRING;
+			if (gp.style == 6 && t && strcmp(t, "object") != 0) {
+				char *pp = ga_ptr(ga_pointer_of(turi), "style");
+				ga_error(a, pp, "parameter style \"deepObject\" needs an object schema, not %s", t);
+				free(pp);
+				free(suri);
+				free(turi);
+				free(gp.name);
+				return -1;
+			}
+			if (gp.style == 6)
+				gp.ctype = GA_C_JSON;
 		}
 		gp.has_default = json_object_get(schema, "default") != NULL;
 		free(suri);
@@ -446,6 +463,10 @@ static int ga_security(ga *a, ga_op *op, const json_t *sec, const char *pointer)
 			} else if (type && (strcmp(type, "oauth2") == 0 || strcmp(type, "openIdConnect") == 0)) {
 				/* the access token arrives as a bearer token; the hook checks it */
 				r->kind = "RT_CRED_HTTP_BEARER";
+			} else if (type && strcmp(type, "mutualTLS") == 0) {
+				/* the TLS client certificate the server verified; the hook
+				 * gets its SHA-256 fingerprint */
+				r->kind = "RT_CRED_MUTUAL_TLS";
 			} else {
 				ga_error(a, sp, "security scheme type \"%s\" is not supported", type ? type : "(none)");
 				free(sp);
@@ -553,12 +574,26 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 	return 0;
 }
 
+/* Compiles content/<mt>/schema of the request body at turi into *sym. */
+static int ga_body_schema(ga *a, const char *turi, const char *mt, const char **sym)
+{
+	char *c1 = ga_ptr(turi, "content"), *c2 = c1 ? ga_ptr(c1, mt) : NULL;
+	char *c3 = c2 ? ga_ptr(c2, "schema") : NULL;
+	int rc = c3 ? ga_compile(a, c3, sym) : -1;
+
+	free(c1);
+	free(c2);
+	free(c3);
+	return rc;
+}
+
 static int ga_body(ga *a, ga_op *op, const json_t *rb, const char *pointer)
 {
 	char *turi = NULL;
 	const json_t *body = ga_deref(a, rb, pointer, &turi);
 	const json_t *content;
 	const char *mt, *json_mt = NULL;
+	const char *form_mt = NULL;
 	json_t *mv;
 
 	if (!body)
@@ -576,18 +611,16 @@ static int ga_body(ga *a, ga_op *op, const json_t *rb, const char *pointer)
 		op->body_types[op->nbt++] = strdup(mt);
 		if (!json_mt && ga_is_json_media(mt))
 			json_mt = mt;
+		if (!form_mt && strncasecmp(mt, "application/x-www-form-urlencoded", 33) == 0 &&
+		    (mt[33] == '\0' || mt[33] == ';' || mt[33] == ' '))
+			form_mt = mt;
 	}
-	if (json_mt && json_object_get(json_object_get(content, json_mt), "schema")) {
-		char *c1 = ga_ptr(turi, "content"), *c2 = c1 ? ga_ptr(c1, json_mt) : NULL;
-		char *c3 = c2 ? ga_ptr(c2, "schema") : NULL;
-		int rc = c3 ? ga_compile(a, c3, &op->body_schema) : -1;
-		free(c1);
-		free(c2);
-		free(c3);
-		if (rc != 0) {
-			free(turi);
-			return -1;
-		}
+	if ((json_mt && json_object_get(json_object_get(content, json_mt), "schema") &&
+	     ga_body_schema(a, turi, json_mt, &op->body_schema) != 0) ||
+	    (form_mt && json_object_get(json_object_get(content, form_mt), "schema") &&
+	     ga_body_schema(a, turi, form_mt, &op->form_schema) != 0)) {
+		free(turi);
+		return -1;
 	}
 	free(turi);
 	return 0;
@@ -1004,9 +1037,10 @@ static void ga_write_source(ga *a, FILE *out)
 				        ins[p->in], styles[p->style], p->explode, p->required, p->schema ? "&" : "",
 				        p->schema ? p->schema : "NULL", ga_rt_ctype(p->ctype), n, op->opid, p->cname);
 				if (ga_needs_has(p))
-					fprintf(out, "(long)offsetof(%s_%s_params, has_%s) },\n", n, op->opid, p->cname);
+					fprintf(out, "(long)offsetof(%s_%s_params, has_%s)", n, op->opid, p->cname);
 				else
-					fprintf(out, "-1 },\n");
+					fprintf(out, "-1");
+				fprintf(out, "%s },\n", p->content ? ", .content = 1" : "");
 			}
 			fprintf(out, "};\n");
 		}
@@ -1094,6 +1128,8 @@ static void ga_write_source(ga *a, FILE *out)
 		if (op->has_body)
 			fprintf(out, "\t\t.body_types = %s_%s_body_types, .body_required = %d, .body_schema = %s%s,\n", n, op->opid,
 			        op->body_required, op->body_schema ? "&" : "", op->body_schema ? op->body_schema : "NULL");
+		if (op->form_schema)
+			fprintf(out, "\t\t.form_schema = &%s,\n", op->form_schema);
 		fprintf(out, "\t\t.responses = %s_%s_responses, .n_responses = %zu,\n", n, op->opid, op->nr);
 		if (op->nsec)
 			fprintf(out, "\t\t.security = %s_%s_security, .n_security = %zu,\n", n, op->opid, op->nsec);

@@ -27,6 +27,10 @@ struct gen_schema {
 	json_t *by_uri;   /* uri -> index */
 	json_t *names;    /* symbol -> uri */
 	unsigned counter;
+	/* schema resources that declare $dynamicAnchors (2020-12 dynamic scope) */
+	json_t *resources;/* resource uri -> index into res */
+	gs_entry *res;    /* .uri, .symbol, .text */
+	size_t nres, capres;
 };
 
 gen_schema *gen_schema_new(docset *ds, const char *prefix, int dialect)
@@ -41,6 +45,7 @@ gen_schema *gen_schema_new(docset *ds, const char *prefix, int dialect)
 	g->format_assert = 1;
 	g->by_uri = json_object();
 	g->names = json_object();
+	g->resources = json_object();
 	return g;
 }
 
@@ -57,6 +62,13 @@ void gen_schema_free(gen_schema *g)
 	free(g->prefix);
 	json_decref(g->by_uri);
 	json_decref(g->names);
+	for (size_t i = 0; i < g->nres; i++) {
+		free(g->res[i].uri);
+		free(g->res[i].symbol);
+		free(g->res[i].text);
+	}
+	free(g->res);
+	json_decref(g->resources);
 	free(g);
 }
 
@@ -218,8 +230,112 @@ static void gs_json_literal(FILE *out, const json_t *v)
 
 /* Keywords of JSON Schema that we do not implement: refused, never ignored. */
 static const char *const gs_unsupported[] = {
-	"$dynamicRef", "$recursiveRef", NULL
+	"$recursiveRef", NULL
 };
+
+/* The schema resource (2020-12) the schema at uri belongs to, when that
+ * resource declares $dynamicAnchors: *rsym = the C name of its
+ * `rt_schema_resource` (anchor name -> table, every target compiled), else
+ * NULL. Resources without dynamic anchors play no part in $dynamicRef
+ * resolution and get no table. */
+static int gs_resource(gen_schema *g, const char *uri, int depth, const char **rsym, char *err, size_t errlen)
+{
+	char *res_uri = docset_base_of(g->ds, uri), *sym = NULL, *text = NULL;
+	const json_t *anchors, *idx;
+	const char **names = NULL, **syms = NULL;
+	size_t n, i = 0, me, textlen = 0;
+	const char *k;
+	json_t *v;
+	FILE *out = NULL;
+	int rc = -1;
+
+	*rsym = NULL;
+	if (!res_uri)
+		return -1;
+	anchors = docset_dynamic_anchors(g->ds, res_uri);
+	if (!anchors) {
+		rc = 0;
+		goto cleanup;
+	}
+	idx = json_object_get(g->resources, res_uri);
+	if (idx) {
+		*rsym = g->res[json_integer_value(idx)].symbol;
+		rc = 0;
+		goto cleanup;
+	}
+	if (g->nres == g->capres) {
+		size_t cap = g->capres ? g->capres * 2 : 4;
+		gs_entry *nv = realloc(g->res, cap * sizeof *nv);
+		if (!nv)
+			goto cleanup;
+		g->res = nv;
+		g->capres = cap;
+	}
+	if (asprintf(&sym, "%s_r%zu", g->prefix, g->nres) < 0) {
+		sym = NULL;
+		goto cleanup;
+	}
+	/* registered first: compiling the anchors' targets comes back here */
+	me = g->nres++;
+	memset(&g->res[me], 0, sizeof g->res[me]);
+	g->res[me].uri = res_uri;
+	g->res[me].symbol = sym;
+	res_uri = NULL;
+	json_object_set_new(g->resources, g->res[me].uri, json_integer((json_int_t)me));
+	*rsym = sym;
+	n = json_object_size(anchors);
+	names = calloc(n, sizeof *names);
+	syms = calloc(n, sizeof *syms);
+	if (!names || !syms)
+		goto cleanup;
+	json_object_foreach((json_t *)anchors, k, v)
+		names[i++] = k;
+	qsort(names, n, sizeof *names, gs_cmp_keys);
+	for (i = 0; i < n; i++) {
+		const char *target = json_string_value(json_object_get(anchors, names[i]));
+		char *canon = NULL;
+		const json_t *node = docset_resolve(g->ds, target, target, &canon, err, errlen);
+		int r = node ? gs_compile_node(g, canon, node, depth + 1, &syms[i], err, errlen) : -1;
+		free(canon);
+		if (r != 0)
+			goto cleanup;
+	}
+	out = open_memstream(&text, &textlen);
+	if (!out)
+		goto cleanup;
+	{
+		/* named by where the resource is, never by its (possibly absolute) URI */
+		char *canon = NULL;
+		const char *hash;
+		if (!docset_resolve(g->ds, g->res[me].uri, g->res[me].uri, &canon, err, errlen))
+			goto cleanup;
+		hash = strchr(canon, '#');
+		fprintf(out, "/* the $dynamicAnchors of the schema resource %s#%s */\n", docset_display(g->ds, canon),
+		        hash ? hash + 1 : "");
+		free(canon);
+	}
+	fprintf(out, "static const rt_schema_prop %s_anchors[] = {\n", sym);
+	for (i = 0; i < n; i++) {
+		fprintf(out, "\t{ ");
+		gen_text_cstr(out, names[i]);
+		fprintf(out, ", &%s },\n", syms[i]);
+	}
+	fprintf(out, "};\nstatic const rt_schema_resource %s = { .dyn_anchors = %s_anchors, .n_dyn_anchors = %zu };\n",
+	        sym, sym, n);
+	fclose(out);
+	out = NULL;
+	g->res[me].text = text;
+	text = NULL;
+	rc = 0;
+cleanup:
+	if (out)
+		fclose(out);
+	free(text);
+	free(names);
+	free(syms);
+	free(res_uri);
+	return rc;
+}
 
 static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, int depth,
                            const char **symbol, char *err, size_t errlen)
@@ -322,13 +438,22 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 	base = docset_base_of(g->ds, uri);
 	{
 		const char *mybase_id = json_string_value(json_object_get(node, g->dialect == GEN_DIALECT_31 ? "$id" : "id"));
-		if (mybase_id && mybase_id[0] != '#' && depth > 0 &&
+		/* the node's own id, resolved against its parent's base (docset_base_of
+		 * already counts the id when the docset indexed it; resolving it again
+		 * against itself would double a relative folder: sub/x -> sub/sub/x) */
+		const char *hash = strchr(uri, '#');
+		const char *slash = hash ? strrchr(hash, '/') : NULL;
+		if (mybase_id && mybase_id[0] != '#' && slash &&
 		    !(g->dialect == GEN_DIALECT_30 && json_object_get(node, "$ref"))) {
-			char *nb = docset_uri_resolve(base, mybase_id);
+			char *parent = strndup(uri, (size_t)(slash - uri));
+			char *pbase = parent ? docset_base_of(g->ds, parent) : NULL;
+			char *nb = pbase ? docset_uri_resolve(pbase, mybase_id) : NULL;
+			free(parent);
+			free(pbase);
 			if (nb) {
-				char *hash = strchr(nb, '#');
-				if (hash)
-					*hash = '\0';
+				char *frag = strchr(nb, '#');
+				if (frag)
+					*frag = '\0';
 				free(base);
 				base = nb;
 			}
@@ -365,6 +490,55 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 			rc = 0;
 			goto finish;
 		}
+	}
+
+	/* $dynamicRef (2020-12): resolved like $ref; when that initial target is
+	 * a $dynamicAnchor of its resource, the validator looks the name up in
+	 * the dynamic scope (the outermost resource entered that declares it) */
+	const json_t *dref = json_object_get(node, "$dynamicRef");
+	if (dref && g->dialect == GEN_DIALECT_30) {
+		gs_error(g, uri, err, errlen, "\"$dynamicRef\" is not supported in OpenAPI 3.0 schemas (it is JSON Schema 2020-12, OpenAPI 3.1)");
+		goto cleanup;
+	}
+	if (dref) {
+		char *turi = NULL, *abs = NULL, *frag;
+		const char *tsym;
+		const json_t *target;
+		if (!json_is_string(dref)) {
+			gs_error(g, uri, err, errlen, "\"$dynamicRef\" must be a string");
+			goto cleanup;
+		}
+		target = docset_resolve(g->ds, base, json_string_value(dref), &turi, err, errlen);
+		if (!target) {
+			char why[300];
+			snprintf(why, sizeof why, "%s", err);
+			gs_error(g, uri, err, errlen, "%s", why);
+			goto cleanup;
+		}
+		rc = gs_compile_node(g, turi, target, depth + 1, &tsym, err, errlen);
+		free(turi);
+		if (rc != 0)
+			goto cleanup;
+		rc = -1;
+		fprintf(f, "\t.dyn_ref = &%s,\n", tsym);
+		abs = docset_uri_resolve(base, json_string_value(dref));
+		frag = abs ? strchr(abs, '#') : NULL;
+		if (frag && frag[1] && frag[1] != '/') {
+			*frag++ = '\0';
+			if (json_object_get(docset_dynamic_anchors(g->ds, abs), frag)) {
+				fprintf(f, "\t.dyn_name = ");
+				gen_text_cstr(f, frag);
+				fprintf(f, ",\n");
+			}
+		}
+		free(abs);
+	}
+	if (g->dialect == GEN_DIALECT_31) {
+		const char *rsym;
+		if (gs_resource(g, uri, depth, &rsym, err, errlen) != 0)
+			goto cleanup;
+		if (rsym)
+			fprintf(f, "\t.resource = &%s,\n", rsym);
 	}
 
 	/* type */
@@ -942,10 +1116,15 @@ int gen_schema_write(gen_schema *g, FILE *out)
 {
 	for (size_t i = 0; i < g->n; i++)
 		fprintf(out, "static const rt_schema %s;\n", g->v[i].symbol);
+	for (size_t i = 0; i < g->nres; i++)
+		fprintf(out, "static const rt_schema_resource %s;\n", g->res[i].symbol);
 	fputc('\n', out);
 	for (size_t i = 0; i < g->n; i++)
 		if (g->v[i].text)
 			fprintf(out, "%s\n", g->v[i].text);
+	for (size_t i = 0; i < g->nres; i++)
+		if (g->res[i].text)
+			fprintf(out, "%s\n", g->res[i].text);
 	return 0;
 }
 

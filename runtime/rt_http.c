@@ -264,7 +264,8 @@ static int rt_http_body(rt_ctx *c, json_t **body)
 	const char *ct = u_map_get_case(req->map_header, "Content-Type");
 	size_t len = req->binary_body_length;
 	size_t mtlen;
-	int matched = 0, is_json;
+	int matched = 0, is_json, is_form;
+	const rt_schema *schema;
 	json_error_t jerr;
 	json_t *doc;
 	rt_errors errs;
@@ -303,7 +304,8 @@ static int rt_http_body(rt_ctx *c, json_t **body)
 		return 415;
 	}
 	is_json = rt_http_is_json(ct, mtlen);
-	if (!is_json)
+	is_form = op->form_schema && mtlen == 33 && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+	if (!is_json && !is_form)
 		return 0; /* accepted as raw bytes; the handler reads them */
 	if (len == 0) {
 		if (!op->body_required)
@@ -311,6 +313,22 @@ static int rt_http_body(rt_ctx *c, json_t **body)
 		rt_http_error(c, op->validation_status, "MissingBody", "A request body is required", NULL);
 		return op->validation_status;
 	}
+	if (is_form) {
+		/* the fields ulfius decoded, typed per the schema's properties */
+		rt_errors_init(&errs);
+		doc = rt_params_form_body(req->map_post_body, op->form_schema, &errs);
+		if (!doc) {
+			snprintf(msg, sizeof msg, "The form body does not match the schema: %s%s%s", errs.n ? errs.v[0].pointer : "",
+			         errs.n && errs.v[0].pointer[0] ? ": " : "", errs.n ? errs.v[0].message : "out of memory");
+			rt_http_error(c, op->validation_status, "ValidationError", msg, &errs);
+			rt_errors_free(&errs);
+			return op->validation_status;
+		}
+		rt_errors_free(&errs);
+		schema = op->form_schema;
+		goto validate;
+	}
+	schema = op->body_schema;
 	doc = json_loadb(req->binary_body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!doc) {
 		rt_errors_init(&errs);
@@ -321,10 +339,11 @@ static int rt_http_body(rt_ctx *c, json_t **body)
 		rt_errors_free(&errs);
 		return 400;
 	}
-	if (op->body_schema) {
-		rt_schema_apply_defaults(op->body_schema, doc);
+validate:
+	if (schema) {
+		rt_schema_apply_defaults(schema, doc);
 		rt_errors_init(&errs);
-		if (rt_schema_validate(op->body_schema, doc, RT_DIR_REQUEST, &errs) > 0) {
+		if (rt_schema_validate(schema, doc, RT_DIR_REQUEST, &errs) > 0) {
 			snprintf(msg, sizeof msg, "The request body does not match the schema: %s%s%s%s", errs.v[0].pointer,
 			         errs.v[0].pointer[0] ? ": " : "", errs.v[0].message,
 			         errs.n > 1 ? " (and more, see errors)" : "");

@@ -28,9 +28,14 @@ typedef struct rt_principal {
 	char key_ref[40];        /* the key's public id, for logs; never the key */
 } rt_principal;
 
+/* What the credential string is, per kind: the apiKey value; the bearer token
+ * or base64 "user:password" after the scheme word; for RT_CRED_MUTUAL_TLS the
+ * SHA-256 fingerprint (64 lowercase hex digits) of the client certificate the
+ * TLS layer verified against the server's trusted CAs (no certificate, or
+ * one that did not verify: the scheme's credential is missing). */
 enum rt_cred_kind {
 	RT_CRED_APIKEY_HEADER, RT_CRED_APIKEY_QUERY, RT_CRED_APIKEY_COOKIE,
-	RT_CRED_HTTP_BEARER, RT_CRED_HTTP_BASIC
+	RT_CRED_HTTP_BEARER, RT_CRED_HTTP_BASIC, RT_CRED_MUTUAL_TLS
 };
 enum rt_auth_result { RT_AUTH_OK = 0, RT_AUTH_MISSING, RT_AUTH_REJECTED, RT_AUTH_RATE_LIMITED, RT_AUTH_ERROR };
 
@@ -78,6 +83,7 @@ typedef struct rt_param {
 	enum rt_ctype ctype;
 	size_t offset;                /* of the value in the params struct */
 	long has_offset;              /* of its int has_ flag, or -1 */
+	int content;                  /* content-encoded: the value is JSON text */
 } rt_param;
 
 typedef struct rt_response {
@@ -112,6 +118,8 @@ typedef struct rt_operation {
 	const char *const *body_types;/* accepted media types (NULL-terminated), NULL: no body */
 	int body_required;
 	const rt_schema *body_schema; /* for JSON media types */
+	const rt_schema *form_schema; /* for application/x-www-form-urlencoded: the fields,
+	                                 decoded per property type, are the handler's body */
 	const rt_response *responses;
 	size_t n_responses;
 	const rt_security_alt *security; /* any-of */
@@ -157,9 +165,13 @@ int rt_not_implemented(rt_ctx *c);
 int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *errs);
 /* Evaluates op's security; returns 0, or the HTTP status to answer. */
 int rt_security_check(rt_ctx *c, const rt_operation *op, const char **why, unsigned *retry_after);
-/* Converts one string to JSON for a schema's type (new, or NULL with errs). */
-json_t *rt_params_coerce(const char *raw, const rt_schema *schema, enum rt_style style, int explode,
-                         const char *what, rt_errors *errs);
+/* Decodes one raw parameter string per p's style and explode and coerces it to
+ * p's schema types (new, or NULL with errs naming the parameter). */
+json_t *rt_params_coerce(const rt_param *p, const char *raw, const char *what, rt_errors *errs);
+/* An application/x-www-form-urlencoded body (ulfius's map_post_body) as an
+ * object: each field coerced to its property's type in schema, repeated
+ * fields of an array property as its items (new, or NULL with errs). */
+json_t *rt_params_form_body(const struct _u_map *fields, const rt_schema *schema, rt_errors *errs);
 
 /* internal accessors shared by rt_params.c and rt_security.c */
 json_t *rt_ctx_keep(rt_ctx *c, json_t *value); /* stolen; lives until the response */

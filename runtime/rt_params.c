@@ -1,6 +1,8 @@
 /* rt_params.c — path, query, header and cookie parameters: decoded per
- * OpenAPI style, coerced from strings to the schema's type, defaults
- * applied, validated, and stored in the operation's typed params struct. */
+ * OpenAPI style (simple, form, label, matrix, spaceDelimited,
+ * pipeDelimited, deepObject; explode true and false), coerced from strings
+ * to the schema's types, defaults applied, validated, and stored in the
+ * operation's typed params struct. */
 #include "rt_http.h"
 
 #include <errno.h>
@@ -11,8 +13,13 @@
 #include <string.h>
 
 static const char *const rt_params_where[] = { "path", "query", "header", "cookie" };
+static const char *const rt_params_style_names[] = { "simple", "form", "label", "matrix", "spaceDelimited",
+                                                     "pipeDelimited", "deepObject" };
 
-static json_t *rt_params_scalar(const char *raw, unsigned types, const char *what, rt_errors *errs)
+/* One string to a JSON scalar of the first fitting type (new, or NULL with
+ * an error at pointer). */
+static json_t *rt_params_scalar(const char *raw, unsigned types, const char *what, const char *pointer,
+                                rt_errors *errs)
 {
 	char *end;
 
@@ -22,7 +29,8 @@ static json_t *rt_params_scalar(const char *raw, unsigned types, const char *wha
 		if (*raw && !*end && errno == 0 && raw[0] != ' ' && raw[0] != '+')
 			return json_integer(v);
 		if (!(types & RT_T_NUMBER & ~RT_T_INTEGER)) {
-			rt_errors_add(errs, "", "type", "%s must be an integer, got \"%.60s\"", what, raw);
+			rt_errors_add(errs, pointer, "type", "%s%s%s must be an integer, got \"%.60s\"", what,
+			              *pointer ? " at " : "", pointer, raw);
 			return NULL;
 		}
 	}
@@ -31,7 +39,8 @@ static json_t *rt_params_scalar(const char *raw, unsigned types, const char *wha
 		double d = strtod(raw, &end);
 		if (*raw && !*end && errno == 0 && isfinite(d) && raw[0] != ' ')
 			return json_real(d);
-		rt_errors_add(errs, "", "type", "%s must be a number, got \"%.60s\"", what, raw);
+		rt_errors_add(errs, pointer, "type", "%s%s%s must be a number, got \"%.60s\"", what,
+		              *pointer ? " at " : "", pointer, raw);
 		return NULL;
 	}
 	if ((types & RT_T_BOOLEAN) && !(types & RT_T_STRING)) {
@@ -39,56 +48,285 @@ static json_t *rt_params_scalar(const char *raw, unsigned types, const char *wha
 			return json_true();
 		if (strcmp(raw, "false") == 0)
 			return json_false();
-		rt_errors_add(errs, "", "type", "%s must be true or false, got \"%.60s\"", what, raw);
+		rt_errors_add(errs, pointer, "type", "%s%s%s must be true or false, got \"%.60s\"", what,
+		              *pointer ? " at " : "", pointer, raw);
 		return NULL;
 	}
 	json_t *s = json_string(raw);
 	if (!s)
-		rt_errors_add(errs, "", "encoding", "%s is not valid UTF-8", what);
+		rt_errors_add(errs, pointer, "encoding", "%s is not valid UTF-8", what);
 	return s;
 }
 
-json_t *rt_params_coerce(const char *raw, const rt_schema *schema, enum rt_style style, int explode,
-                         const char *what, rt_errors *errs)
+/* The schema of an object's property: properties, else additionalProperties. */
+static const rt_schema *rt_params_prop_schema(const rt_schema *s, const char *name)
 {
-	unsigned types = rt_schema_types(schema);
+	const rt_schema *ps = rt_schema_property(s, name);
 
-	if (types & RT_T_ARRAY) {
-		const rt_schema *is = rt_schema_items(schema);
-		unsigned it = rt_schema_types(is);
-		char sep = style == RT_STYLE_SPACE_DELIMITED ? ' ' : style == RT_STYLE_PIPE_DELIMITED ? '|' : ',';
-		json_t *arr = json_array();
-		const char *p = raw;
-		(void)explode;
-		if (!*raw)
-			return arr;
-		for (;;) {
-			const char *e = strchr(p, sep);
-			size_t n = e ? (size_t)(e - p) : strlen(p);
-			char *item = strndup(p, n);
-			json_t *v = item ? rt_params_scalar(item, it ? it : RT_T_STRING, what, errs) : NULL;
-			free(item);
-			if (!v) {
+	for (int hops = 0; !ps && s && hops < 16; hops++, s = s->ref)
+		if (s->additional)
+			return s->additional;
+	return ps;
+}
+
+/* Splits s at sep into tokens (new strings, NULL-terminated, free with
+ * rt_params_free_tokens); "" gives no tokens. */
+static char **rt_params_split(const char *s, char sep, size_t *n)
+{
+	size_t cap = 1;
+	char **v;
+
+	*n = 0;
+	for (const char *c = s; *c; c++)
+		cap += *c == sep;
+	v = calloc(cap + 1, sizeof *v);
+	if (!v || !*s)
+		return v;
+	for (const char *p = s;;) {
+		const char *e = strchr(p, sep);
+		v[(*n)++] = e ? strndup(p, (size_t)(e - p)) : strdup(p);
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return v;
+}
+
+static void rt_params_free_tokens(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* An array from tokens; prefix, when set, is what each token must start
+ * with and loses (matrix explode: "name="). */
+static json_t *rt_params_array(const rt_schema *schema, char **tok, size_t n, const char *prefix,
+                               const char *what, rt_errors *errs)
+{
+	unsigned it = rt_schema_types(rt_schema_items(schema));
+	json_t *arr = json_array();
+	size_t plen = prefix ? strlen(prefix) : 0;
+
+	for (size_t i = 0; arr && i < n; i++) {
+		char ptr[32];
+		const char *item = tok[i];
+		json_t *v;
+		snprintf(ptr, sizeof ptr, "/%zu", i);
+		if (prefix) {
+			if (strncmp(item, prefix, plen) != 0) {
+				rt_errors_add(errs, ptr, "style", "%s: item %zu must be written \"%s<value>\" (%s style)", what, i,
+				              prefix, "matrix");
 				json_decref(arr);
 				return NULL;
 			}
-			json_array_append_new(arr, v);
-			if (!e)
-				break;
-			p = e + 1;
+			item += plen;
 		}
-		return arr;
+		v = rt_params_scalar(item, it ? it : RT_T_STRING, what, ptr, errs);
+		if (!v) {
+			json_decref(arr);
+			return NULL;
+		}
+		json_array_append_new(arr, v);
 	}
-	if (types & RT_T_OBJECT) {
-		/* form/simple non-exploded object: k,v,k,v; or JSON text */
-		json_t *obj = json_loads(raw, 0, NULL);
-		if (json_is_object(obj))
-			return obj;
+	return arr;
+}
+
+/* One property value of an object parameter, coerced to its schema. */
+static int rt_params_put(json_t *obj, const rt_schema *schema, const char *key, const char *val, int arrays,
+                         const char *what, rt_errors *errs)
+{
+	const rt_schema *ps = rt_params_prop_schema(schema, key);
+	unsigned pt = rt_schema_types(ps);
+	char *ptr = rt_pointer_join("", key);
+	json_t *v = NULL;
+
+	if (!ptr)
+		return -1;
+	if (arrays && (pt & RT_T_ARRAY)) {
+		size_t n;
+		char **tok = rt_params_split(val, ',', &n);
+		v = tok ? rt_params_array(ps, tok, n, NULL, what, errs) : NULL;
+		rt_params_free_tokens(tok, n);
+	} else {
+		v = rt_params_scalar(val, pt ? pt : RT_T_STRING, what, ptr, errs);
+	}
+	free(ptr);
+	if (!v)
+		return -1;
+	json_object_set_new(obj, key, v);
+	return 0;
+}
+
+/* An object from tokens: "k=v" each (kv) or k, v, k, v. */
+static json_t *rt_params_object(const rt_param *p, char **tok, size_t n, int kv, const char *what, rt_errors *errs)
+{
+	const char *style = rt_params_style_names[p->style];
+	json_t *obj = json_object();
+
+	if (!kv && n % 2) {
+		rt_errors_add(errs, "", "style", "%s must be name,value pairs (%s style, explode false), got %zu item%s",
+		              what, style, n, n == 1 ? "" : "s");
 		json_decref(obj);
-		rt_errors_add(errs, "", "type", "%s must be an object", what);
 		return NULL;
 	}
-	return rt_params_scalar(raw, types ? types : RT_T_STRING, what, errs);
+	for (size_t i = 0; obj && i < n; i += kv ? 1 : 2) {
+		char *key = kv ? tok[i] : strdup(tok[i]);
+		char *val = kv ? strchr(tok[i], '=') : tok[i + 1];
+		int rc;
+		if (kv && !val) {
+			rt_errors_add(errs, "", "style", "%s must be name=value pairs (%s style, explode true), got \"%.60s\"",
+			              what, style, tok[i]);
+			json_decref(obj);
+			return NULL;
+		}
+		if (kv)
+			*val++ = '\0';
+		rc = rt_params_put(obj, p->schema, key, val, 0, what, errs);
+		if (!kv)
+			free(key);
+		if (rc != 0) {
+			json_decref(obj);
+			return NULL;
+		}
+	}
+	return obj;
+}
+
+json_t *rt_params_coerce(const rt_param *p, const char *raw, const char *what, rt_errors *errs)
+{
+	unsigned types = rt_schema_types(p->schema);
+	int is_array = (types & RT_T_ARRAY) != 0, is_object = !is_array && (types & RT_T_OBJECT);
+	int spread = p->explode && (is_array || is_object);
+	const char *body = raw;
+	char *prefix = NULL;
+	char sep = ',';
+	json_t *out = NULL;
+
+	if (p->content) {
+		/* content-encoded: the media type's text (JSON); a bare word is
+		 * taken as a scalar as before */
+		out = json_loads(raw, JSON_DECODE_ANY, NULL);
+		if (out)
+			return out;
+		return rt_params_scalar(raw, types && !is_array && !is_object ? types : RT_T_STRING, what, "", errs);
+	}
+	switch (p->style) {
+	case RT_STYLE_LABEL:
+		if (raw[0] != '.') {
+			rt_errors_add(errs, "", "style", "%s must start with \".\" (label style), got \"%.60s\"", what, raw);
+			return NULL;
+		}
+		body = raw + 1;
+		if (spread)
+			sep = '.';
+		break;
+	case RT_STYLE_MATRIX: {
+		size_t nl = strlen(p->name);
+		if (raw[0] != ';') {
+			rt_errors_add(errs, "", "style", "%s must start with \";%s\" (matrix style), got \"%.60s\"", what,
+			              is_object && spread ? "name=value" : p->name, raw);
+			return NULL;
+		}
+		if (spread) {
+			/* ;name=a;name=b  or  ;k=v;k2=v2 */
+			body = raw + 1;
+			sep = ';';
+			if (is_array && strcmp(body, p->name) == 0)
+				body = ""; /* the empty array */
+			if (is_array && asprintf(&prefix, "%s=", p->name) < 0)
+				return NULL;
+		} else if (strncmp(raw + 1, p->name, nl) != 0 || (raw[1 + nl] != '=' && raw[1 + nl] != '\0')) {
+			rt_errors_add(errs, "", "style", "%s must start with \";%s=\" (matrix style), got \"%.60s\"", what,
+			              p->name, raw);
+			return NULL;
+		} else {
+			body = raw + 1 + nl + (raw[1 + nl] == '=');
+		}
+		break;
+	}
+	case RT_STYLE_SPACE_DELIMITED:
+		sep = ' ';
+		break;
+	case RT_STYLE_PIPE_DELIMITED:
+		sep = '|';
+		break;
+	default:
+		break;
+	}
+	if (is_array || is_object) {
+		size_t n = 0;
+		char **tok;
+		if (is_object && body[0] == '{' && (p->style == RT_STYLE_SIMPLE || p->style == RT_STYLE_FORM)) {
+			/* JSON text, as content-encoded parameters send it */
+			out = json_loads(body, 0, NULL);
+			if (json_is_object(out))
+				goto cleanup;
+			json_decref(out);
+			out = NULL;
+		}
+		tok = rt_params_split(body, sep, &n);
+		if (tok)
+			out = is_array ? rt_params_array(p->schema, tok, n, prefix, what, errs)
+			               : rt_params_object(p, tok, n, spread && p->style != RT_STYLE_FORM, what, errs);
+		rt_params_free_tokens(tok, n);
+		goto cleanup;
+	}
+	out = rt_params_scalar(body, types ? types : RT_T_STRING, what, "", errs);
+cleanup:
+	free(prefix);
+	return out;
+}
+
+/* deepObject: every query key name[prop] (new object, NULL with errors, or
+ * NULL without when absent). */
+static json_t *rt_params_deep(const struct _u_map *url, const rt_param *p, const char *what, rt_errors *errs)
+{
+	const char **keys = u_map_enum_keys(url);
+	size_t nl = strlen(p->name), before = errs->n;
+	json_t *obj = NULL;
+
+	for (size_t i = 0; keys && keys[i]; i++) {
+		const char *k = keys[i];
+		size_t kl = strlen(k);
+		char *name;
+		if (kl < nl + 3 || strncmp(k, p->name, nl) != 0 || k[nl] != '[' || k[kl - 1] != ']')
+			continue;
+		if (!obj)
+			obj = json_object();
+		name = strndup(k + nl + 1, kl - nl - 2);
+		if (name && strpbrk(name, "[]"))
+			rt_errors_add(errs, "", "style", "%s: \"%.80s\" nests deeper than one level (deepObject style)", what, k);
+		else if (name)
+			rt_params_put(obj, p->schema, name, u_map_get(url, k), 1, what, errs);
+		free(name);
+	}
+	if (errs->n > before) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+/* form, explode true, object: each declared property is a query key of its own. */
+static json_t *rt_params_form_object(const struct _u_map *url, const rt_param *p, const char *what, rt_errors *errs)
+{
+	const char **keys = u_map_enum_keys(url);
+	size_t before = errs->n;
+	json_t *obj = NULL;
+
+	for (size_t i = 0; keys && keys[i]; i++) {
+		if (!rt_schema_property(p->schema, keys[i]))
+			continue;
+		if (!obj)
+			obj = json_object();
+		rt_params_put(obj, p->schema, keys[i], u_map_get(url, keys[i]), 1, what, errs);
+	}
+	if (errs->n > before) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
 }
 
 static void rt_params_store(void *params, const rt_param *p, const json_t *v)
@@ -125,13 +363,20 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 		const rt_param *p = &op->params[i];
 		const char *raw = NULL;
 		char what[160];
-		json_t *v;
+		json_t *v = NULL;
+		size_t had = errs->n;
 
 		snprintf(what, sizeof what, "%s parameter \"%s\"", rt_params_where[p->in], p->name);
 		switch (p->in) {
 		case RT_IN_PATH:
 		case RT_IN_QUERY:
-			raw = u_map_get(req->map_url, p->name);
+			if (p->style == RT_STYLE_DEEP_OBJECT)
+				v = rt_params_deep(req->map_url, p, what, errs);
+			else if (p->in == RT_IN_QUERY && p->style == RT_STYLE_FORM && p->explode && !p->content &&
+			         !(rt_schema_types(p->schema) & RT_T_ARRAY) && (rt_schema_types(p->schema) & RT_T_OBJECT))
+				v = rt_params_form_object(req->map_url, p, what, errs);
+			if (!v && p->style != RT_STYLE_DEEP_OBJECT)
+				raw = u_map_get(req->map_url, p->name);
 			break;
 		case RT_IN_HEADER:
 			raw = u_map_get_case(req->map_header, p->name);
@@ -140,7 +385,9 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 			raw = u_map_get(req->map_cookie, p->name);
 			break;
 		}
-		if (!raw) {
+		if (errs->n > had)
+			continue;
+		if (!raw && !v) {
 			const json_t *d = rt_schema_default(p->schema);
 			if (d) {
 				rt_params_store(params, p, rt_ctx_keep(c, json_deep_copy(d)));
@@ -150,7 +397,8 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 				rt_errors_add(errs, "", "required", "%s is required", what);
 			continue;
 		}
-		v = rt_params_coerce(raw, p->schema, p->style, p->explode, what, errs);
+		if (!v)
+			v = rt_params_coerce(p, raw, what, errs);
 		if (!v)
 			continue;
 		rt_ctx_keep(c, v);
@@ -159,7 +407,8 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 			rt_errors_init(&perr);
 			if (rt_schema_validate(p->schema, v, RT_DIR_REQUEST, &perr) > 0) {
 				for (size_t k = 0; k < perr.n; k++)
-					rt_errors_add(errs, perr.v[k].pointer, perr.v[k].keyword, "%s %s", what, perr.v[k].message);
+					rt_errors_add(errs, perr.v[k].pointer, perr.v[k].keyword, "%s%s%s %s", what,
+					              perr.v[k].pointer[0] ? " at " : "", perr.v[k].pointer, perr.v[k].message);
 				rt_errors_free(&perr);
 				continue;
 			}
@@ -168,4 +417,30 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 		rt_params_store(params, p, v);
 	}
 	return errs->n > before ? -1 : 0;
+}
+
+json_t *rt_params_form_body(const struct _u_map *fields, const rt_schema *schema, rt_errors *errs)
+{
+	const char **keys = u_map_enum_keys(fields);
+	size_t before = errs->n;
+	json_t *obj = json_object();
+
+	for (size_t i = 0; obj && keys && keys[i]; i++) {
+		ssize_t len = u_map_get_length(fields, keys[i]);
+		const char *raw = u_map_get(fields, keys[i]);
+		char *val = raw && len > 0 ? strndup(raw, (size_t)len) : strdup(""); /* "k=": empty */
+		if (!val || (len > 0 && strlen(val) != (size_t)len)) {
+			char *ptr = rt_pointer_join("", keys[i]);
+			rt_errors_add(errs, ptr ? ptr : "", "encoding", "form field \"%.80s\" holds a NUL byte", keys[i]);
+			free(ptr);
+		} else {
+			rt_params_put(obj, schema, keys[i], val, 1, "form field", errs);
+		}
+		free(val);
+	}
+	if (errs->n > before) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
 }

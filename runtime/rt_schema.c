@@ -35,11 +35,19 @@ typedef struct rt_eval {
 	size_t nmarks;
 } rt_eval;
 
+/* The dynamic scope (2020-12): the schema resources with $dynamicAnchors
+ * entered on the way to the current schema, innermost first. */
+typedef struct rt_scope {
+	const rt_schema_resource *res;
+	const struct rt_scope *up;
+} rt_scope;
+
 typedef struct rt_vctx {
 	enum rt_dir dir;
 	rt_errors *out;     /* NULL: only validity is wanted */
 	int depth;
 	rt_eval *ev;        /* the tracker of the current instance location, or NULL */
+	const rt_scope *scope;
 } rt_vctx;
 
 static void rt_eval_prop(rt_eval *e, const char *key)
@@ -379,7 +387,7 @@ static int rt_validate(const rt_schema *s, const json_t *j, const rt_path *p, rt
 static int rt_probe_ev(const rt_schema *s, const json_t *j, const rt_path *p, rt_vctx *v,
                        rt_errors *tmp, int want, rt_eval *ev)
 {
-	rt_vctx sub = { .dir = v->dir, .out = want ? tmp : NULL, .depth = v->depth, .ev = ev };
+	rt_vctx sub = { .dir = v->dir, .out = want ? tmp : NULL, .depth = v->depth, .ev = ev, .scope = v->scope };
 
 	return rt_validate(s, j, p, &sub);
 }
@@ -387,7 +395,7 @@ static int rt_probe_ev(const rt_schema *s, const json_t *j, const rt_path *p, rt
 static int rt_probe(const rt_schema *s, const json_t *j, const rt_path *p, rt_vctx *v,
                     rt_errors *tmp, int want)
 {
-	rt_vctx sub = { .dir = v->dir, .out = want ? tmp : NULL, .depth = v->depth, .ev = NULL };
+	rt_vctx sub = { .dir = v->dir, .out = want ? tmp : NULL, .depth = v->depth, .ev = NULL, .scope = v->scope };
 
 	return rt_validate(s, j, p, &sub);
 }
@@ -764,11 +772,28 @@ static int rt_validate_combinators(const rt_schema *s, const json_t *j, const rt
 	return bad;
 }
 
+/* $dynamicRef's target: the schema its anchor names in the outermost
+ * resource of the dynamic scope that declares it, else the initial target. */
+static const rt_schema *rt_dynamic_target(const rt_schema *s, const rt_vctx *v)
+{
+	const rt_schema *found = NULL;
+
+	if (!s->dyn_name)
+		return s->dyn_ref;
+	for (const rt_scope *sc = v->scope; sc; sc = sc->up)
+		for (size_t i = 0; i < sc->res->n_dyn_anchors; i++)
+			if (strcmp(sc->res->dyn_anchors[i].name, s->dyn_name) == 0)
+				found = sc->res->dyn_anchors[i].schema;
+	return found ? found : s->dyn_ref;
+}
+
 static int rt_validate(const rt_schema *s, const json_t *j, const rt_path *p, rt_vctx *v)
 {
 	int bad = 0;
 	unsigned t;
 	rt_eval *outer = v->ev, mine = { 0 };
+	const rt_scope *outer_scope = v->scope;
+	rt_scope frame;
 
 	if (!s)
 		return 0;
@@ -781,6 +806,11 @@ static int rt_validate(const rt_schema *s, const json_t *j, const rt_path *p, rt
 	if (rt_cache_ready(v, s, p))
 		return 1;
 	v->depth++;
+	if (s->resource && (!v->scope || v->scope->res != s->resource)) {
+		frame.res = s->resource;
+		frame.up = v->scope;
+		v->scope = &frame;
+	}
 	/* track what this location evaluates when an unevaluated* keyword here
 	 * or around it needs to know */
 	v->ev = (outer || s->unevaluated_properties || s->unevaluated_items) ? &mine : NULL;
@@ -817,6 +847,8 @@ static int rt_validate(const rt_schema *s, const json_t *j, const rt_path *p, rt
 		goto done;
 	if (s->ref)
 		bad += rt_validate(s->ref, j, p, v);
+	if (s->dyn_ref)
+		bad += rt_validate(rt_dynamic_target(s, v), j, p, v);
 	bad += rt_validate_combinators(s, j, p, v);
 	if (t == RT_T_OBJECT && s->unevaluated_properties) {
 		const char *key;
@@ -850,6 +882,7 @@ static int rt_validate(const rt_schema *s, const json_t *j, const rt_path *p, rt
 	}
 done:
 	v->depth--;
+	v->scope = outer_scope;
 	v->ev = outer;
 	if (outer && bad == 0)
 		rt_eval_merge(outer, &mine);

@@ -83,6 +83,13 @@ typedef struct rt_schema_list {
 	size_t n;
 } rt_schema_list;
 
+/* A JSON Schema 2020-12 schema resource that declares $dynamicAnchors:
+ * what $dynamicRef finds in it when the resource is in the dynamic scope. */
+typedef struct rt_schema_resource {
+	const rt_schema_prop *dyn_anchors; /* $dynamicAnchor name -> schema */
+	size_t n_dyn_anchors;
+} rt_schema_resource;
+
 /* discriminator: propertyName and mapping value -> branch */
 typedef struct rt_schema_disc_map {
 	const char *value;
@@ -127,6 +134,12 @@ struct rt_schema {
 	const rt_schema *not_;
 	const rt_schema *if_, *then_, *else_;
 	const rt_schema *ref;              /* $ref: validated in addition */
+	const rt_schema *dyn_ref;          /* $dynamicRef: its initial target */
+	const char *dyn_name;              /* the $dynamicAnchor name looked up in the dynamic
+	                                      scope, or NULL: dyn_ref is used as a $ref */
+	const rt_schema_resource *resource;/* the resource this schema is part of, when it
+	                                      declares $dynamicAnchors; entering the schema
+	                                      puts the resource in the dynamic scope */
 	const char *disc_property;         /* discriminator.propertyName */
 	const rt_schema_disc_map *disc_map;
 	size_t n_disc_map;

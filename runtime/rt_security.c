@@ -3,11 +3,40 @@
  * application's authentication hook. */
 #include "rt_http.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#ifndef U_DISABLE_GNUTLS
+#include <gnutls/x509.h>
+#endif
 
-/* The credential a scheme reads from the request, or NULL. */
-static const char *rt_security_credential(const struct _u_request *req, const rt_security_req *r)
+/* 32 bytes as 64 lowercase hex digits and a NUL */
+#define RT_SECURITY_FPR_LEN 65
+
+/* The SHA-256 fingerprint of the client certificate the TLS layer verified
+ * (ulfius keeps it only then), or NULL. */
+static const char *rt_security_client_cert(const struct _u_request *req, char *fpr)
+{
+#ifndef U_DISABLE_GNUTLS
+	unsigned char digest[32];
+	size_t len = sizeof digest;
+
+	if (!req->client_cert || gnutls_x509_crt_get_fingerprint(req->client_cert, GNUTLS_DIG_SHA256, digest, &len) != 0 ||
+	    len != sizeof digest)
+		return NULL;
+	for (size_t i = 0; i < len; i++)
+		snprintf(fpr + 2 * i, 3, "%02x", digest[i]);
+	return fpr;
+#else
+	(void)req;
+	(void)fpr;
+	return NULL; /* ulfius without GnuTLS: no client certificates */
+#endif
+}
+
+/* The credential a scheme reads from the request, or NULL; buf holds a
+ * computed one (RT_SECURITY_FPR_LEN bytes). */
+static const char *rt_security_credential(const struct _u_request *req, const rt_security_req *r, char *buf)
 {
 	const char *v;
 
@@ -18,6 +47,8 @@ static const char *rt_security_credential(const struct _u_request *req, const rt
 		return u_map_get(req->map_url, r->name);
 	case RT_CRED_APIKEY_COOKIE:
 		return u_map_get(req->map_cookie, r->name);
+	case RT_CRED_MUTUAL_TLS:
+		return rt_security_client_cert(req, buf);
 	case RT_CRED_HTTP_BEARER:
 	case RT_CRED_HTTP_BASIC: {
 		const char *want = r->kind == RT_CRED_HTTP_BEARER ? "Bearer" : "Basic";
@@ -49,7 +80,8 @@ int rt_security_check(rt_ctx *c, const rt_operation *op, const char **why, unsig
 		if (alt->n == 0)
 			return 0; /* {} in the list: anonymous access allowed */
 		for (size_t k = 0; k < alt->n && ok; k++) {
-			const char *cred = rt_security_credential(rt_ctx_request(c), &alt->v[k]);
+			char buf[RT_SECURITY_FPR_LEN];
+			const char *cred = rt_security_credential(rt_ctx_request(c), &alt->v[k], buf);
 			enum rt_auth_result r;
 			unsigned retry = 0;
 			if (!cred) {

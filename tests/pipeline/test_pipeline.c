@@ -1,6 +1,8 @@
 /* test_pipeline.c — the generated request pipeline, end to end over real
- * HTTP on loopback: the kitchen fixture's generated code (golden output)
- * registered on a ulfius instance with small handlers, and a real client.
+ * HTTP on loopback (HTTPS with client certificates for mutualTLS): the
+ * kitchen, styles, dynamic, forms and mtls fixtures' generated code (golden
+ * output) registered on ulfius instances with small handlers, and a real
+ * client.
  */
 #include <check.h>
 #include <stdio.h>
@@ -13,6 +15,10 @@
 #include <ulfius.h>
 
 #include "kitchen_api.h"
+#include "styles_api.h"
+#include "dynamic_api.h"
+#include "mtls_api.h"
+#include "forms_api.h"
 
 static struct _u_instance srv;
 static unsigned port;
@@ -23,6 +29,8 @@ static int64_t seen_limit;
 static int seen_tags;
 static char seen_tag0[32];
 static int64_t seen_user;
+static char seen_mtls[80];   /* the last mutualTLS credential the hook got */
+static char *client_fpr;      /* the client certificate's SHA-256 fingerprint */
 
 /* ---- the application: authentication hook and handlers ---- */
 
@@ -49,6 +57,17 @@ static enum rt_auth_result auth(void *app, const char *api, const char *scheme, 
 	if (kind == RT_CRED_APIKEY_QUERY && strcmp(credential, "qk") == 0) {
 		out->user_id = 2;
 		return RT_AUTH_OK;
+	}
+	if (kind == RT_CRED_APIKEY_HEADER && strcmp(scheme, "key") == 0 && strcmp(credential, "good") == 0) {
+		out->user_id = 4;
+		return RT_AUTH_OK;
+	}
+	if (kind == RT_CRED_MUTUAL_TLS && strcmp(scheme, "clientCert") == 0) {
+		snprintf(seen_mtls, sizeof seen_mtls, "%s", credential);
+		if (client_fpr && strcmp(credential, client_fpr) == 0) {
+			out->user_id = 3;
+			return RT_AUTH_OK;
+		}
 	}
 	return RT_AUTH_REJECTED;
 }
@@ -107,6 +126,79 @@ static const kitchen_handlers handlers = {
 
 static rt_api_config cfg = { .authenticate = auth, .validate_responses = 1 };
 
+/* styles: every handler answers with the parameters as it got them */
+static json_t *echo_json(const json_t *v)
+{
+	return v ? json_deep_copy(v) : json_null();
+}
+
+#define STYLES_ECHO3(op)                                                                          \
+	static int echo_##op(rt_ctx *ctx, const styles_##op##_params *p, const json_t *body, void *app) \
+	{                                                                                         \
+		(void)body;                                                                       \
+		(void)app;                                                                        \
+		return styles_##op##_respond_200(ctx, json_pack("{s:I,s:o,s:o}", "prim", (json_int_t)p->prim, \
+		                                                "arr", echo_json(p->arr), "obj", echo_json(p->obj))); \
+	}
+STYLES_ECHO3(labelFlat)
+STYLES_ECHO3(labelExploded)
+STYLES_ECHO3(matrixFlat)
+STYLES_ECHO3(matrixExploded)
+
+static int echo_simpleObject(rt_ctx *ctx, const styles_simpleObject_params *p, const json_t *body, void *app)
+{
+	(void)body;
+	(void)app;
+	return styles_simpleObject_respond_200(ctx, json_pack("{s:o,s:o}", "obj", echo_json(p->obj), "form",
+	                                                      echo_json(p->has_form ? p->form : NULL)));
+}
+
+static int echo_deepFilter(rt_ctx *ctx, const styles_deepFilter_params *p, const json_t *body, void *app)
+{
+	(void)body;
+	(void)app;
+	return styles_deepFilter_respond_200(ctx, json_pack("{s:o,s:I,s:o}", "filter", echo_json(p->filter), "page",
+	                                                    (json_int_t)(p->has_page ? p->page : -1), "where",
+	                                                    echo_json(p->has_where ? p->where : NULL)));
+}
+
+static int store_page(rt_ctx *ctx, const dynamic_putPetPage_params *p, const json_t *body, void *app)
+{
+	(void)p;
+	(void)body;
+	(void)app;
+	return dynamic_putPetPage_respond_204(ctx);
+}
+
+static int store_tags(rt_ctx *ctx, const dynamic_putTagPage_params *p, const json_t *body, void *app)
+{
+	(void)p;
+	(void)body;
+	(void)app;
+	return dynamic_putTagPage_respond_204(ctx);
+}
+
+static const dynamic_handlers dynamic_h = { .putPetPage = store_page, .putTagPage = store_tags };
+
+/* forms: answers with the body it got */
+static int sign_up(rt_ctx *ctx, const forms_signUp_params *p, const json_t *body, void *app)
+{
+	(void)p;
+	(void)app;
+	return forms_signUp_respond_201(ctx, json_deep_copy(body));
+}
+
+static const forms_handlers forms_h = { .signUp = sign_up };
+
+static const styles_handlers styles_h = {
+	.labelFlat = echo_labelFlat,
+	.labelExploded = echo_labelExploded,
+	.matrixFlat = echo_matrixFlat,
+	.matrixExploded = echo_matrixExploded,
+	.simpleObject = echo_simpleObject,
+	.deepFilter = echo_deepFilter,
+};
+
 /* ---- a tiny client ---- */
 
 typedef struct reply {
@@ -127,14 +219,15 @@ static void reply_free(reply *r)
 }
 
 /* headers: NULL-terminated name, value pairs */
-static reply call(const char *method, const char *path, const char *const *headers, const char *body, size_t len)
+static reply call_at(const char *base, const char *method, const char *path, const char *const *headers,
+                     const char *body, size_t len)
 {
 	struct _u_request req;
 	struct _u_response resp;
 	char url[512];
 	reply r = { 0 };
 
-	snprintf(url, sizeof url, "http://127.0.0.1:%u/kitchen/v1%s", port, path);
+	snprintf(url, sizeof url, "http://127.0.0.1:%u%s%s", port, base, path);
 	ulfius_init_request(&req);
 	ulfius_init_response(&resp);
 	ulfius_set_request_properties(&req, U_OPT_HTTP_VERB, method, U_OPT_HTTP_URL, url, U_OPT_TIMEOUT, 10L, U_OPT_NONE);
@@ -153,6 +246,17 @@ static reply call(const char *method, const char *path, const char *const *heade
 	ulfius_clean_request(&req);
 	ulfius_clean_response(&resp);
 	return r;
+}
+
+static reply call(const char *method, const char *path, const char *const *headers, const char *body, size_t len)
+{
+	return call_at(KITCHEN_DEFAULT_BASE, method, path, headers, body, len);
+}
+
+/* GET on the styles API */
+static reply styles_get(const char *path)
+{
+	return call_at(STYLES_DEFAULT_BASE, "GET", path, NULL, NULL, 0);
 }
 
 /* Sends raw bytes (for requests the client library would change) and
@@ -187,6 +291,9 @@ static void setup(void)
 			continue;
 		cfg.validate_responses = validate_responses;
 		ck_assert_int_eq(kitchen_register(&srv, KITCHEN_DEFAULT_BASE, &handlers, &cfg), 0);
+		ck_assert_int_eq(styles_register(&srv, STYLES_DEFAULT_BASE, &styles_h, &cfg), 0);
+		ck_assert_int_eq(dynamic_register(&srv, DYNAMIC_DEFAULT_BASE, &dynamic_h, &cfg), 0);
+		ck_assert_int_eq(forms_register(&srv, FORMS_DEFAULT_BASE, &forms_h, &cfg), 0);
 		if (ulfius_start_framework(&srv) == U_OK)
 			return;
 		ulfius_clean_instance(&srv);
@@ -441,6 +548,379 @@ START_TEST(spec_served)
 }
 END_TEST
 
+/* ---- parameter styles (the styles fixture) ---- */
+
+/* GET path on the styles API answers 200 with exactly the JSON want. */
+static void expect_echo(const char *path, const char *want)
+{
+	json_t *w = json_loads(want, 0, NULL);
+	reply r = styles_get(path);
+	ck_assert_msg(r.status == 200, "%s: status %ld: %s", path, r.status, r.text);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_msg(json_equal(r.body, w), "%s: got %s, want %s", path, r.text, want);
+	json_decref(w);
+	reply_free(&r);
+}
+
+/* GET path answers 400 whose errors include one at pointer with keyword
+ * whose message contains text. */
+static void expect_error(const char *path, const char *pointer, const char *keyword, const char *text)
+{
+	reply r = styles_get(path);
+	json_t *errs = json_object_get(r.body, "errors");
+	int found = 0;
+	ck_assert_msg(r.status == 400, "%s: status %ld: %s", path, r.status, r.text);
+	for (size_t i = 0; i < json_array_size(errs); i++) {
+		json_t *e = json_array_get(errs, i);
+		found |= strcmp(json_string_value(json_object_get(e, "pointer")), pointer) == 0 &&
+		         strcmp(json_string_value(json_object_get(e, "keyword")), keyword) == 0 &&
+		         strstr(json_string_value(json_object_get(e, "message")), text) != NULL;
+	}
+	ck_assert_msg(found, "%s: no %s error at \"%s\" saying \"%s\" in %s", path, keyword, pointer, text, r.text);
+	reply_free(&r);
+}
+
+START_TEST(label_styles)
+{
+	expect_echo("/label/.5/.1,2,3/.R,100,G,200", "{\"prim\":5,\"arr\":[1,2,3],\"obj\":{\"R\":100,\"G\":200}}");
+	expect_echo("/labelx/.5/.1.2.3/.R=100.G=200", "{\"prim\":5,\"arr\":[1,2,3],\"obj\":{\"R\":100,\"G\":200}}");
+	/* (an empty label value, ".", is a dot segment clients remove from the path) */
+	expect_echo("/label/.7/.4/.B,0", "{\"prim\":7,\"arr\":[4],\"obj\":{\"B\":0}}");
+}
+END_TEST
+
+START_TEST(matrix_styles)
+{
+	expect_echo("/matrix/;prim=5/;arr=1,2,3/;obj=R,100,G,200", "{\"prim\":5,\"arr\":[1,2,3],\"obj\":{\"R\":100,\"G\":200}}");
+	expect_echo("/matrixx/;prim=5/;arr=1;arr=2;arr=3/;R=100;G=200;B=0",
+	            "{\"prim\":5,\"arr\":[1,2,3],\"obj\":{\"R\":100,\"G\":200,\"B\":0}}");
+	expect_echo("/matrixx/;prim=9/;arr/;B=1", "{\"prim\":9,\"arr\":[],\"obj\":{\"B\":1}}");
+	expect_echo("/matrix/;prim=9/;arr=/;obj", "{\"prim\":9,\"arr\":[],\"obj\":{}}");
+}
+END_TEST
+
+START_TEST(label_matrix_invalid_400)
+{
+	expect_error("/label/5/.1/.R,1", "", "style", "path parameter \"prim\" must start with \".\" (label style)");
+	expect_error("/label/.5/.1,x/.R,1", "/1", "type", "path parameter \"arr\" at /1 must be an integer, got \"x\"");
+	expect_error("/label/.0/.1/.R,1", "", "minimum", "path parameter \"prim\" must be at least 1");
+	expect_error("/labelx/.5/.1.2.3.4/.R=1", "", "maxItems", "path parameter \"arr\" must have at most 3 items");
+	expect_error("/labelx/.5/.1/.R", "", "style", "path parameter \"obj\" must be name=value pairs");
+	expect_error("/labelx/.5/.1/.R=300", "/R", "maximum", "path parameter \"obj\" at /R must be at most 255");
+	expect_error("/matrix/;p=5/;arr=1/;obj=R,1", "", "style", "path parameter \"prim\" must start with \";prim=\"");
+	expect_error("/matrix/;prim=5/;arr=1/;obj=R,1,G", "", "style", "path parameter \"obj\" must be name,value pairs");
+	expect_error("/matrix/;prim=5/;arr=1/;obj=R,red", "/R", "type", "path parameter \"obj\" at /R must be an integer");
+	expect_error("/matrixx/;prim=5/;arr=1;other=2/;R=1", "/1", "style", "path parameter \"arr\": item 1 must be written \"arr=<value>\"");
+	expect_error("/matrixx/;prim=5/;arr=1/;R=1;X=2", "/X", "additionalProperties", "path parameter \"obj\" at /X is not allowed");
+	expect_error("/matrixx/prim=5/;arr=1/;R=1", "", "style", "path parameter \"prim\" must start with \";prim\"");
+	/* every bad parameter of the request is reported, not just the first */
+	{
+		reply r = styles_get("/matrix/5/;arr=x/;obj=R");
+		ck_assert_int_eq(r.status, 400);
+		ck_assert_int_eq(json_array_size(json_object_get(r.body, "errors")), 3);
+		reply_free(&r);
+	}
+}
+END_TEST
+
+START_TEST(simple_and_form_objects)
+{
+	expect_echo("/simple/R=1,G=2?R=3&B=4&other=x", "{\"obj\":{\"R\":1,\"G\":2},\"form\":{\"R\":3,\"B\":4}}");
+	expect_echo("/simple/B=9", "{\"obj\":{\"B\":9},\"form\":null}");
+	expect_error("/simple/R=1?G=256", "/G", "maximum", "query parameter \"form\" at /G must be at most 255");
+	expect_error("/simple/R,1", "", "style", "path parameter \"obj\" must be name=value pairs");
+}
+END_TEST
+
+START_TEST(deep_object)
+{
+	expect_echo("/deep?filter[color]=red&filter[size]=2&page=3",
+	            "{\"filter\":{\"color\":\"red\",\"size\":2},\"page\":3,\"where\":null}");
+	expect_echo("/deep?filter%5Bcolor%5D=blue&filter%5Btags%5D=a&filter%5Btags%5D=b",
+	            "{\"filter\":{\"color\":\"blue\",\"tags\":[\"a\",\"b\"]},\"page\":-1,\"where\":null}");
+	expect_error("/deep?filter[color]=red&filter[size]=x", "/size", "type",
+	             "query parameter \"filter\" at /size must be an integer, got \"x\"");
+	expect_error("/deep?filter[color]=red&filter[size]=11", "/size", "maximum",
+	             "query parameter \"filter\" at /size must be at most 10");
+	expect_error("/deep?filter[color]=green", "/color", "enum", "query parameter \"filter\" at /color must be one of");
+	expect_error("/deep?filter[color]=red&filter[shape]=round", "/shape", "additionalProperties",
+	             "query parameter \"filter\" at /shape is not allowed");
+	expect_error("/deep?filter[size]=2", "", "required", "query parameter \"filter\" must have the required property \"color\"");
+	expect_error("/deep?page=1", "", "required", "query parameter \"filter\" is required");
+	expect_error("/deep?filter=red", "", "required", "query parameter \"filter\" is required");
+	expect_error("/deep?filter[color][x]=red", "", "style", "nests deeper than one level (deepObject style)");
+	/* a content-encoded parameter is JSON text, not a comma list */
+	expect_echo("/deep?filter[color]=red&where=%5B1,%202%5D", "{\"filter\":{\"color\":\"red\"},\"page\":-1,\"where\":[1,2]}");
+	expect_error("/deep?filter[color]=red&where=%5B1,2,3%5D", "", "maxItems", "query parameter \"where\" must have at most 2 items");
+}
+END_TEST
+
+/* ---- $dynamicRef (the dynamic fixture): one generic Page, two item types ---- */
+
+/* PUT body to the dynamic API; returns the reply. */
+static reply dynamic_put(const char *path, const char *body)
+{
+	static const char *const h[] = { "Content-Type", "application/json", NULL };
+	return call_at(DYNAMIC_DEFAULT_BASE, "PUT", path, h, body, strlen(body));
+}
+
+/* The reply is a 400 with an error at pointer with keyword. */
+static void expect_body_error(reply *r, const char *pointer, const char *keyword)
+{
+	json_t *errs = json_object_get(r->body, "errors");
+	int found = 0;
+	ck_assert_msg(r->status == 400, "status %ld: %s", r->status, r->text);
+	for (size_t i = 0; i < json_array_size(errs); i++) {
+		json_t *e = json_array_get(errs, i);
+		found |= strcmp(json_string_value(json_object_get(e, "pointer")), pointer) == 0 &&
+		         strcmp(json_string_value(json_object_get(e, "keyword")), keyword) == 0;
+	}
+	ck_assert_msg(found, "no %s error at \"%s\" in %s", keyword, pointer, r->text);
+	reply_free(r);
+}
+
+START_TEST(dynamic_ref_binds_page_items)
+{
+	reply r = dynamic_put("/pets", "{\"items\": [{\"name\": \"Tom\"}], \"next\": null}");
+	ck_assert_msg(r.status == 204, "status %ld: %s", r.status, r.text);
+	reply_free(&r);
+	r = dynamic_put("/tags", "{\"items\": [\"red\", \"blue\"]}");
+	ck_assert_msg(r.status == 204, "status %ld: %s", r.status, r.text);
+	reply_free(&r);
+	/* the same Page schema, items checked as Pets here ... */
+	r = dynamic_put("/pets", "{\"items\": [{\"name\": \"\"}]}");
+	expect_body_error(&r, "/items/0/name", "minLength");
+	r = dynamic_put("/pets", "{\"items\": [{\"name\": \"Tom\", \"age\": 3}]}");
+	expect_body_error(&r, "/items/0/age", "additionalProperties");
+	r = dynamic_put("/pets", "{\"items\": [\"red\"]}");
+	expect_body_error(&r, "/items/0", "type");
+	/* ... and as non-empty strings here */
+	r = dynamic_put("/tags", "{\"items\": [{\"name\": \"Tom\"}]}");
+	expect_body_error(&r, "/items/0", "type");
+	r = dynamic_put("/tags", "{\"items\": [\"\"]}");
+	expect_body_error(&r, "/items/0", "minLength");
+	/* Page's own keywords still apply */
+	r = dynamic_put("/tags", "{\"items\": [], \"extra\": 1}");
+	expect_body_error(&r, "/extra", "unevaluatedProperties");
+}
+END_TEST
+
+/* ---- form bodies (the forms fixture) ---- */
+
+static reply form_post(const char *content_type, const char *body)
+{
+	const char *const h[] = { "Content-Type", content_type, NULL };
+	return call_at(FORMS_DEFAULT_BASE, "POST", "/signup", h, body, strlen(body));
+}
+
+static void expect_form_error(const char *body, const char *pointer, const char *keyword)
+{
+	reply r = form_post("application/x-www-form-urlencoded", body);
+	json_t *errs = json_object_get(r.body, "errors");
+	int found = 0;
+	ck_assert_msg(r.status == 422, "%s: status %ld: %s", body, r.status, r.text);
+	for (size_t i = 0; i < json_array_size(errs); i++) {
+		json_t *e = json_array_get(errs, i);
+		found |= strcmp(json_string_value(json_object_get(e, "pointer")), pointer) == 0 &&
+		         strcmp(json_string_value(json_object_get(e, "keyword")), keyword) == 0;
+	}
+	ck_assert_msg(found, "%s: no %s error at \"%s\" in %s", body, keyword, pointer, r.text);
+	reply_free(&r);
+}
+
+START_TEST(form_body_typed_and_validated)
+{
+	json_t *want = json_loads("{\"name\":\"T\xc3\xb6m X\",\"age\":7,\"tags\":[\"a\",\"b\"],\"newsletter\":true}", 0, NULL);
+	reply r = form_post("application/x-www-form-urlencoded", "name=T%C3%B6m+X&age=7&tags=a&tags=b&newsletter=true");
+	ck_assert_msg(r.status == 201, "status %ld: %s", r.status, r.text);
+	ck_assert_msg(json_equal(r.body, want), "got %s", r.text);
+	json_decref(want);
+	reply_free(&r);
+	/* defaults apply as for JSON */
+	r = form_post("application/x-www-form-urlencoded; charset=utf-8", "name=Ann&age=0");
+	ck_assert_msg(r.status == 201, "status %ld: %s", r.status, r.text);
+	ck_assert(json_is_false(json_object_get(r.body, "newsletter")));
+	ck_assert_int_eq(json_integer_value(json_object_get(r.body, "age")), 0);
+	reply_free(&r);
+	/* the same operation still takes JSON */
+	r = form_post("application/json", "{\"name\": \"Bo\", \"age\": 3}");
+	ck_assert_msg(r.status == 201, "status %ld: %s", r.status, r.text);
+	reply_free(&r);
+	expect_form_error("name=Tom&age=x", "/age", "type");
+	expect_form_error("name=Tom&age=-1", "/age", "minimum");
+	expect_form_error("name=Tom", "", "required");
+	expect_form_error("name=&age=1", "/name", "minLength");
+	expect_form_error("name=Tom&age=1&admin=1", "/admin", "additionalProperties");
+	expect_form_error("name=Tom&age=1&tags=a&tags=b&tags=c&tags=d", "/tags", "maxItems");
+	expect_form_error("name=Tom&age=1&newsletter=yes", "/newsletter", "type");
+}
+END_TEST
+
+START_TEST(form_body_required_and_content_type)
+{
+	char resp[2048];
+	ck_assert_int_eq(raw_call("POST /forms/signup HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+	                          "Content-Length: 0\r\nConnection: close\r\n\r\n", resp, sizeof resp), 422);
+	ck_assert_ptr_nonnull(strstr(resp, "A request body is required"));
+	/* text/plain is not among the operation's media types */
+	ck_assert_int_eq(raw_call("POST /forms/signup HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+	                          "Content-Length: 7\r\nConnection: close\r\n\r\nname=Al", resp, sizeof resp), 415);
+}
+END_TEST
+
+/* ---- mutualTLS (the mtls fixture, over HTTPS) ---- */
+
+static struct _u_instance tls_srv;
+static unsigned tls_port;
+static char *tls_key, *tls_cert, *tls_ca;
+
+/* The whole file under the certificates folder (new). */
+static char *cert_file(const char *name)
+{
+	const char *dir = getenv("PIPE_CERTS") ? getenv("PIPE_CERTS") : "build/tests/pipeline/certs";
+	char path[512];
+	FILE *f;
+	char *text;
+	long n;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "%s: missing (tests/pipeline/certs.sh makes it)", path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	text = calloc(1, (size_t)n + 1);
+	ck_assert_int_eq(fread(text, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return text;
+}
+
+static int whoami(rt_ctx *ctx, const mtls_whoAmI_params *p, const json_t *body, void *app)
+{
+	(void)p;
+	(void)body;
+	(void)app;
+	return mtls_whoAmI_respond_200(ctx, json_pack("{s:I}", "user", (json_int_t)rt_ctx_principal(ctx)->user_id));
+}
+
+static int both(rt_ctx *ctx, const mtls_both_params *p, const json_t *body, void *app)
+{
+	(void)p;
+	(void)body;
+	(void)app;
+	return mtls_both_respond_204(ctx);
+}
+
+static const mtls_handlers mtls_h = { .whoAmI = whoami, .both = both };
+
+static void setup_tls(void)
+{
+	tls_key = cert_file("server-key.pem");
+	tls_cert = cert_file("server.pem");
+	tls_ca = cert_file("ca.pem");
+	free(client_fpr);
+	client_fpr = cert_file("client.fpr");
+	client_fpr[strcspn(client_fpr, "\n")] = '\0';
+	for (int attempt = 0; attempt < 20; attempt++) {
+		tls_port = 20000 + (unsigned)(rand() % 30000);
+		if (ulfius_init_instance(&tls_srv, tls_port, NULL, NULL) != U_OK)
+			continue;
+		ck_assert_int_eq(mtls_register(&tls_srv, MTLS_DEFAULT_BASE, &mtls_h, &cfg), 0);
+		if (ulfius_start_secure_ca_trust_framework(&tls_srv, tls_key, tls_cert, tls_ca) == U_OK)
+			return;
+		ulfius_clean_instance(&tls_srv);
+		rt_api_release_all();
+	}
+	ck_abort_msg("no free port");
+}
+
+static void teardown_tls(void)
+{
+	ulfius_stop_framework(&tls_srv);
+	ulfius_clean_instance(&tls_srv);
+	rt_api_release_all();
+	free(tls_key);
+	free(tls_cert);
+	free(tls_ca);
+	free(client_fpr);
+	client_fpr = NULL;
+}
+
+/* GET over HTTPS, presenting the client certificate cert (a file name in the
+ * certificates folder, or NULL for none); -1 when no HTTP answer came. */
+static reply tls_get(const char *path, const char *cert, const char *const *headers)
+{
+	const char *dir = getenv("PIPE_CERTS") ? getenv("PIPE_CERTS") : "build/tests/pipeline/certs";
+	struct _u_request req;
+	struct _u_response resp;
+	char url[512], certp[512], keyp[512];
+	reply r = { 0 };
+
+	snprintf(url, sizeof url, "https://localhost:%u%s%s", tls_port, MTLS_DEFAULT_BASE, path);
+	snprintf(certp, sizeof certp, "%s/%s", dir, cert ? cert : "");
+	snprintf(keyp, sizeof keyp, "%s/client-key.pem", dir);
+	ulfius_init_request(&req);
+	ulfius_init_response(&resp);
+	ulfius_set_request_properties(&req, U_OPT_HTTP_VERB, "GET", U_OPT_HTTP_URL, url, U_OPT_TIMEOUT, 10L,
+	                              U_OPT_CHECK_SERVER_CERTIFICATE, 0, U_OPT_NONE);
+	if (cert)
+		ulfius_set_request_properties(&req, U_OPT_CLIENT_CERT_FILE, certp, U_OPT_CLIENT_KEY_FILE, keyp, U_OPT_NONE);
+	for (size_t i = 0; headers && headers[i]; i += 2)
+		u_map_put(req.map_header, headers[i], headers[i + 1]);
+	r.status = ulfius_send_http_request(&req, &resp) == U_OK ? resp.status : -1;
+	r.text = strndup(resp.binary_body ? resp.binary_body : "", resp.binary_body_length);
+	r.body = json_loads(r.text, JSON_DECODE_ANY, NULL);
+	ulfius_clean_request(&req);
+	ulfius_clean_response(&resp);
+	return r;
+}
+
+START_TEST(mtls_verified_certificate_200)
+{
+	reply r = tls_get("/whoami", "client.pem", NULL);
+	ck_assert_msg(r.status == 200, "status %ld: %s", r.status, r.text);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.body, "user")), 3);
+	ck_assert_str_eq(seen_mtls, client_fpr); /* the hook got the certificate's SHA-256 fingerprint */
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(mtls_no_certificate_401)
+{
+	reply r = tls_get("/whoami", NULL, NULL);
+	ck_assert_msg(r.status == 401, "status %ld: %s", r.status, r.text);
+	ck_assert_str_eq(json_string_value(json_object_get(r.body, "detail")), "Credentials are required");
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(mtls_unverified_certificate_refused)
+{
+	/* the same key, self-signed: the TLS layer does not verify it, so the
+	 * hook never sees it */
+	seen_mtls[0] = '\0';
+	reply r = tls_get("/whoami", "rogue.pem", NULL);
+	ck_assert_msg(r.status == 401, "status %ld: %s", r.status, r.text);
+	ck_assert_str_eq(seen_mtls, "");
+	reply_free(&r);
+}
+END_TEST
+
+START_TEST(mtls_all_of_with_api_key)
+{
+	static const char *const key[] = { "X-Api-Key", "good", NULL };
+	reply r = tls_get("/both", "client.pem", NULL);
+	ck_assert_msg(r.status == 401, "certificate alone: status %ld", r.status);
+	reply_free(&r);
+	r = tls_get("/both", NULL, key);
+	ck_assert_msg(r.status == 401, "key alone: status %ld", r.status);
+	reply_free(&r);
+	r = tls_get("/both", "client.pem", key);
+	ck_assert_msg(r.status == 204, "both: status %ld: %s", r.status, r.text);
+	reply_free(&r);
+}
+END_TEST
+
 static Suite *pipeline_suite(void)
 {
 	Suite *s = suite_create("pipeline");
@@ -468,6 +948,22 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, recursive_body_validated_deep);
 	tcase_add_test(tc, response_validation_500);
 	tcase_add_test(tc, spec_served);
+	tcase_add_test(tc, label_styles);
+	tcase_add_test(tc, matrix_styles);
+	tcase_add_test(tc, label_matrix_invalid_400);
+	tcase_add_test(tc, simple_and_form_objects);
+	tcase_add_test(tc, deep_object);
+	tcase_add_test(tc, dynamic_ref_binds_page_items);
+	tcase_add_test(tc, form_body_typed_and_validated);
+	tcase_add_test(tc, form_body_required_and_content_type);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("mtls");
+	tcase_add_checked_fixture(tc, setup_tls, teardown_tls);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, mtls_verified_certificate_200);
+	tcase_add_test(tc, mtls_no_certificate_401);
+	tcase_add_test(tc, mtls_unverified_certificate_refused);
+	tcase_add_test(tc, mtls_all_of_with_api_key);
 	suite_add_tcase(s, tc);
 	return s;
 }
