@@ -218,6 +218,38 @@ START_TEST(reopen_keeps_keys)
 }
 END_TEST
 
+/* The hot statements are prepared once and stay prepared: binding a family,
+   a name filter, a page or an id never makes SQLite parse them again. */
+START_TEST(statements_never_reprepared)
+{
+	keysvc_key k, got, *v;
+	keysvc_principal p;
+	char t[TOKEN_MAX];
+	unsigned ra;
+	size_t n;
+	int64_t total, re = -1;
+
+	for (int round = 0; round < 3; round++) {
+		char name[8];
+		snprintf(name, sizeof name, "r%d", round);
+		for (int fam = 0; fam < KEYSVC_NFAMILIES; fam++) {
+			ck_assert_int_eq(keysvc_create(ks, alice, fam, name, NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+			ck_assert_int_eq(keysvc_list(ks, alice, fam, NULL, 0, 0, -1, &v, &n, &total), KEYSVC_OK);
+			free(v);
+			ck_assert_int_eq(keysvc_list(ks, bob, fam, name, 1, 1, 5, &v, &n, &total), KEYSVC_OK);
+			free(v);
+			ck_assert_int_eq(keysvc_get_uuid(ks, alice, fam, k.uuid, &got), KEYSVC_OK);
+			ck_assert_int_eq(keysvc_get_id(ks, alice, -1, k.id, &got), KEYSVC_OK);
+			ck_assert_int_eq(keysvc_get_name(ks, alice, fam, name, &got), KEYSVC_OK);
+			ck_assert_int_eq(keysvc_authenticate(ks, t, "c5", &p, &ra), KEYSVC_OK);
+			ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 0, ""), KEYSVC_OK);
+		}
+	}
+	ck_assert_int_eq(store_reprepares(keysvc_store(ks), &re), STORE_OK);
+	ck_assert_int_eq(re, 0);
+}
+END_TEST
+
 /* ---- concurrent creates: group commit, every key distinct and durable ---- */
 
 typedef struct worker {
@@ -356,6 +388,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, nothing_at_rest);
 	tcase_add_test(tc, reopen_keeps_keys);
 	tcase_add_test(tc, concurrent_creates);
+	tcase_add_test(tc, statements_never_reprepared);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tj, jwt_setup, jwt_teardown);
 	tcase_add_test(tj, jwt_good_bad_none_expired);
