@@ -15,10 +15,17 @@
 #include <gnutls/gnutls.h>
 #include <rhonabwy.h>
 
+#include "keycache.h"
+
 #define KEYSVC_SECRET_LEN 32
 #define KEYSVC_RATE_SLOTS 1024
 #define KEYSVC_TOUCH_SLOTS 4096
 #define KEYSVC_TOUCH_EVERY 60
+/* Authentication cache: slots, and the age after which an entry goes back
+   to the store (bounds what another process changing the database can go
+   unseen; changes made through this process forget the key at once). */
+#define KEYSVC_CACHE_SLOTS 8192
+#define KEYSVC_CACHE_TTL 5
 
 #define KEYSVC_MSG(name, msg) msg,
 static const char *const keysvc_messages[] = { KEYSVC_STATUS_MAP(KEYSVC_MSG) };
@@ -44,8 +51,9 @@ struct keysvc {
 	store *st;
 	unsigned char secret[KEYSVC_SECRET_LEN];
 	jwks_t *jwks;
+	keycache *cache;
 	unsigned fail_limit, fail_window;
-	pthread_mutex_t lock;      /* rate and touch tables, stats */
+	pthread_mutex_t lock;      /* rate and touch tables (stats are atomic) */
 	keysvc_rate rate[KEYSVC_RATE_SLOTS];
 	keysvc_touch touch[KEYSVC_TOUCH_SLOTS];
 	keysvc_stats stats;
@@ -175,6 +183,10 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 		goto fail;
 	if (store_open(&sc, &ks->st, err, errlen) != 0)
 		goto fail;
+	if (keycache_new(KEYSVC_CACHE_SLOTS, KEYSVC_CACHE_TTL, &ks->cache) != 0) {
+		snprintf(err, errlen, "out of memory for the authentication cache");
+		goto fail;
+	}
 	free(secret_path);
 	*out = ks;
 	return 0;
@@ -189,6 +201,7 @@ void keysvc_close(keysvc *ks)
 	if (!ks)
 		return;
 	store_close(ks->st);
+	keycache_free(ks->cache);
 	r_jwks_free(ks->jwks);
 	gnutls_memset(ks->secret, 0, sizeof ks->secret);
 	pthread_mutex_destroy(&ks->lock);
@@ -202,9 +215,9 @@ store *keysvc_store(keysvc *ks)
 
 void keysvc_get_stats(keysvc *ks, keysvc_stats *out)
 {
-	pthread_mutex_lock(&ks->lock);
-	*out = ks->stats;
-	pthread_mutex_unlock(&ks->lock);
+	out->hash_lookups = __atomic_load_n(&ks->stats.hash_lookups, __ATOMIC_RELAXED);
+	out->bad_tokens = __atomic_load_n(&ks->stats.bad_tokens, __ATOMIC_RELAXED);
+	out->cache_hits = __atomic_load_n(&ks->stats.cache_hits, __ATOMIC_RELAXED);
 }
 
 static int keysvc_hash(keysvc *ks, const char *token, unsigned char out[STORE_HASH_LEN])
@@ -299,25 +312,34 @@ static int keysvc_owned(keysvc *ks, int64_t user, int64_t key_id)
 	return store_key_get_id(ks->st, user, -1, key_id, &k) == STORE_OK;
 }
 
+/* After a state change is committed (or failed: no harm), the key leaves the
+   authentication cache before the caller hears back: its next request is
+   decided by the store. */
+static int keysvc_changed(keysvc *ks, int64_t key_id, int store_rc)
+{
+	keycache_forget(ks->cache, key_id);
+	return keysvc_from_store(store_rc);
+}
+
 int keysvc_set_active(keysvc *ks, int64_t user, int64_t key_id, int active, const char *client)
 {
 	if (!keysvc_owned(ks, user, key_id))
 		return KEYSVC_NOT_FOUND;
-	return keysvc_from_store(store_key_set_active(ks->st, key_id, active, user, client));
+	return keysvc_changed(ks, key_id, store_key_set_active(ks->st, key_id, active, user, client));
 }
 
 int keysvc_revoke(keysvc *ks, int64_t user, int64_t key_id, const char *client)
 {
 	if (!keysvc_owned(ks, user, key_id))
 		return KEYSVC_NOT_FOUND;
-	return keysvc_from_store(store_key_revoke(ks->st, key_id, user, client));
+	return keysvc_changed(ks, key_id, store_key_revoke(ks->st, key_id, user, client));
 }
 
 int keysvc_delete(keysvc *ks, int64_t user, int64_t key_id, const char *client)
 {
 	if (!keysvc_owned(ks, user, key_id))
 		return KEYSVC_NOT_FOUND;
-	return keysvc_from_store(store_key_delete(ks->st, key_id, user, client));
+	return keysvc_changed(ks, key_id, store_key_delete(ks->st, key_id, user, client));
 }
 
 /* ---- rate limiting ---- */
@@ -387,22 +409,34 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 {
 	unsigned char hash[STORE_HASH_LEN], stored[STORE_HASH_LEN];
 	keysvc_key k;
+	keycache_entry hit;
+	uint64_t epoch;
+	time_t now;
 	int rc;
 
 	if (keysvc_rate_blocked(ks, client, retry_after))
 		return KEYSVC_RATE_LIMITED;
 	if (!token_check(token)) {
-		pthread_mutex_lock(&ks->lock);
-		ks->stats.bad_tokens++;
-		pthread_mutex_unlock(&ks->lock);
+		__atomic_add_fetch(&ks->stats.bad_tokens, 1, __ATOMIC_RELAXED);
 		keysvc_rate_fail(ks, client);
 		return KEYSVC_BAD_TOKEN;
 	}
 	if (keysvc_hash(ks, token, hash) != 0)
 		return KEYSVC_STORE;
-	pthread_mutex_lock(&ks->lock);
-	ks->stats.hash_lookups++;
-	pthread_mutex_unlock(&ks->lock);
+	now = time(NULL);
+	/* a key that authenticated a moment ago and has not changed since (the
+	   cache compares the whole HMAC in constant time) */
+	if (keycache_get(ks->cache, hash, now, &hit)) {
+		__atomic_add_fetch(&ks->stats.cache_hits, 1, __ATOMIC_RELAXED);
+		memset(out, 0, sizeof *out);
+		out->user_id = hit.user_id;
+		out->key_id = hit.key_id;
+		snprintf(out->key_uuid, sizeof out->key_uuid, "%s", hit.key_uuid);
+		keysvc_touch_key(ks, hit.key_id);
+		return KEYSVC_OK;
+	}
+	epoch = keycache_epoch(ks->cache);
+	__atomic_add_fetch(&ks->stats.hash_lookups, 1, __ATOMIC_RELAXED);
 	/* the unique index finds the row by its hash; compare again in constant time */
 	rc = store_key_by_hash(ks->st, hash, &k, stored);
 	if (rc == STORE_ERROR)
@@ -415,6 +449,11 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 	out->user_id = k.user_id;
 	out->key_id = k.id;
 	snprintf(out->key_uuid, sizeof out->key_uuid, "%s", k.uuid);
+	memset(&hit, 0, sizeof hit);
+	hit.user_id = k.user_id;
+	hit.key_id = k.id;
+	memcpy(hit.key_uuid, out->key_uuid, sizeof hit.key_uuid);
+	keycache_put(ks->cache, hash, &hit, epoch, now);
 	keysvc_touch_key(ks, k.id);
 	return KEYSVC_OK;
 }

@@ -8,12 +8,13 @@
 #include <unistd.h>
 #include <rhonabwy.h>
 
+#include "keycache.h"
 #include "keysvc.h"
 
 static char tmpdir[256];
 static keysvc *ks;
 static int64_t alice, bob;
-static char alice_key[TOKEN_MAX];
+static char alice_key[TOKEN_MAX], bob_first[TOKEN_MAX];
 
 static void open_at(const char *db, const char *jwt_key)
 {
@@ -25,14 +26,14 @@ static void open_at(const char *db, const char *jwt_key)
 
 static void setup(void)
 {
-	char db[300], bob_key[TOKEN_MAX];
+	char db[300];
 
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/keysvc-test.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 	snprintf(db, sizeof db, "%s/k.db", tmpdir);
 	open_at(db, NULL);
 	ck_assert_int_eq(keysvc_user_add(ks, "alice", alice_key, sizeof alice_key, &alice), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_user_add(ks, "bob", bob_key, sizeof bob_key, &bob), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_user_add(ks, "bob", bob_first, sizeof bob_first, &bob), KEYSVC_OK);
 }
 
 static void teardown(void)
@@ -294,6 +295,177 @@ START_TEST(concurrent_creates)
 }
 END_TEST
 
+/* ---- the authentication cache ---- */
+
+static void fake_hash(unsigned char h[STORE_HASH_LEN], unsigned seed)
+{
+	for (size_t i = 0; i < STORE_HASH_LEN; i++)
+		h[i] = (unsigned char)(seed * 131u + i * 7u);
+}
+
+START_TEST(keycache_ttl_epoch_forget)
+{
+	keycache *c;
+	keycache_entry e = { .key_id = 7, .user_id = 3, .key_uuid = "u7" }, e2 = { .key_id = 8, .user_id = 4 }, got;
+	unsigned char h[STORE_HASH_LEN], h2[STORE_HASH_LEN], other[STORE_HASH_LEN];
+	uint64_t ep;
+
+	ck_assert_int_eq(keycache_new(64, 5, &c), 0);
+	fake_hash(h, 1);
+	fake_hash(h2, 2);
+	ep = keycache_epoch(c);
+	ck_assert_int_eq(keycache_get(c, h, 1000, &got), 0);
+	keycache_put(c, h, &e, ep, 1000);
+	keycache_put(c, h2, &e2, ep, 1000);
+	ck_assert_int_eq(keycache_get(c, h, 1004, &got), 1);
+	ck_assert_int_eq(got.key_id, 7);
+	ck_assert_int_eq(got.user_id, 3);
+	ck_assert_str_eq(got.key_uuid, "u7");
+	/* same slot, one byte off elsewhere: not the same key */
+	memcpy(other, h, sizeof other);
+	other[STORE_HASH_LEN - 1] ^= 1;
+	ck_assert_int_eq(keycache_get(c, other, 1004, &got), 0);
+	/* older than the ttl: gone */
+	ck_assert_int_eq(keycache_get(c, h, 1005, &got), 0);
+	ck_assert_int_eq(keycache_get(c, h, 1004, &got), 0);
+	/* a clock that went back does not make an entry young */
+	keycache_put(c, h, &e, keycache_epoch(c), 1000);
+	ck_assert_int_eq(keycache_get(c, h, 999, &got), 0);
+	/* forget removes that key only */
+	ep = keycache_epoch(c);
+	keycache_put(c, h, &e, ep, 1000);
+	keycache_forget(c, 7);
+	ck_assert_int_eq(keycache_get(c, h, 1001, &got), 0);
+	ck_assert_int_eq(keycache_get(c, h2, 1001, &got), 1);
+	ck_assert_int_eq(got.key_id, 8);
+	/* a lookup that began before a forget cannot put its answer back */
+	keycache_put(c, h, &e, ep, 1001);
+	ck_assert_int_eq(keycache_get(c, h, 1001, &got), 0);
+	keycache_free(c);
+}
+END_TEST
+
+/* Each state change, through each family's key, takes effect on the next
+   authentication even though the key was answered from the cache. */
+START_TEST(cached_key_fails_after_every_change)
+{
+	for (int fam = 0; fam < KEYSVC_NFAMILIES; fam++) {
+		keysvc_key k, k2;
+		char t[TOKEN_MAX], t2[TOKEN_MAX], name[8];
+		char cl[8];
+		keysvc_principal p;
+		keysvc_stats before, after;
+		unsigned ra;
+
+		snprintf(name, sizeof name, "c%d", fam);
+		snprintf(cl, sizeof cl, "c6-%d", fam);   /* four failures each: under the rate limit */
+		ck_assert_int_eq(keysvc_create(ks, alice, fam, name, NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
+		keysvc_get_stats(ks, &before);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
+		keysvc_get_stats(ks, &after);
+		ck_assert_uint_eq(after.cache_hits, before.cache_hits + 1);
+		ck_assert_uint_eq(after.hash_lookups, before.hash_lookups);
+		ck_assert_int_eq(p.user_id, alice);
+		ck_assert_int_eq(p.key_id, k.id);
+		ck_assert_str_eq(p.key_uuid, k.uuid);
+
+		/* another user cannot change it, and it stays alice's */
+		ck_assert_int_eq(keysvc_set_active(ks, bob, k.id, 0, ""), KEYSVC_NOT_FOUND);
+		ck_assert_int_eq(keysvc_revoke(ks, bob, k.id, ""), KEYSVC_NOT_FOUND);
+		ck_assert_int_eq(keysvc_delete(ks, bob, k.id, ""), KEYSVC_NOT_FOUND);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(p.user_id, alice);
+
+		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 0, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_REJECTED);
+		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 1, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_revoke(ks, alice, k.id, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_REJECTED);
+		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 1, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_REJECTED); /* revoked stays revoked */
+
+		snprintf(name, sizeof name, "d%d", fam);
+		ck_assert_int_eq(keysvc_create(ks, alice, fam, name, NULL, NULL, "", &k2, t2, sizeof t2), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t2, cl, &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t2, cl, &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_delete(ks, alice, k2.id, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t2, cl, &p, &ra), KEYSVC_REJECTED);
+	}
+	/* two users' cached keys answer for their own users */
+	{
+		keysvc_principal p;
+		unsigned ra;
+		ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "c7", &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, bob_first, "c7", &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, bob_first, "c7", &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(p.user_id, bob);
+		ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "c7", &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(p.user_id, alice);
+	}
+}
+END_TEST
+
+/* Authentications racing a revocation: once keysvc_revoke has returned, no
+   thread may authenticate with that key again (a lookup that read the row
+   before the revocation must not put it back into the cache). */
+typedef struct racer {
+	const char *token;
+	volatile int *stop;
+	volatile int *revoked;
+	int late_ok;
+} racer;
+
+static void *race_auth(void *arg)
+{
+	racer *r = arg;
+	keysvc_principal p;
+	unsigned ra;
+
+	while (!*r->stop) {
+		int after = __atomic_load_n(r->revoked, __ATOMIC_SEQ_CST);
+		if (keysvc_authenticate(ks, r->token, "c8", &p, &ra) == KEYSVC_OK && after)
+			r->late_ok++;
+	}
+	return NULL;
+}
+
+START_TEST(revocation_racing_authentications)
+{
+	for (int round = 0; round < 40; round++) {
+		keysvc_key k;
+		char t[TOKEN_MAX];
+		pthread_t th[4];
+		racer r[4];
+		volatile int stop = 0, revoked = 0;
+		struct timespec pause = { 0, 2000000 };
+
+		ck_assert_int_eq(keysvc_create(ks, alice, round % KEYSVC_NFAMILIES, round % 2 ? "x" : "y", NULL, NULL, "", &k,
+		                               t, sizeof t) == KEYSVC_OK || round % KEYSVC_NFAMILIES == KEYSVC_FELDERA, 1);
+		if (round % KEYSVC_NFAMILIES == KEYSVC_FELDERA)
+			continue;   /* names are unique there; the other families cover it */
+		for (int i = 0; i < 4; i++) {
+			r[i] = (racer){ .token = t, .stop = &stop, .revoked = &revoked };
+			pthread_create(&th[i], NULL, race_auth, &r[i]);
+		}
+		nanosleep(&pause, NULL);
+		ck_assert_int_eq(round % 3 == 0 ? keysvc_revoke(ks, alice, k.id, "")
+		                 : round % 3 == 1 ? keysvc_set_active(ks, alice, k.id, 0, "")
+		                                  : keysvc_delete(ks, alice, k.id, ""), KEYSVC_OK);
+		__atomic_store_n(&revoked, 1, __ATOMIC_SEQ_CST);
+		nanosleep(&pause, NULL);
+		stop = 1;
+		for (int i = 0; i < 4; i++) {
+			pthread_join(th[i], NULL);
+			ck_assert_msg(r[i].late_ok == 0, "round %d: %d authentications after the change returned", round,
+			              r[i].late_ok);
+		}
+	}
+}
+END_TEST
+
 /* ---- JWT ---- */
 
 static jwk_t *jwt_priv, *jwt_pub, *other_priv, *other_pub;
@@ -389,6 +561,9 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, reopen_keeps_keys);
 	tcase_add_test(tc, concurrent_creates);
 	tcase_add_test(tc, statements_never_reprepared);
+	tcase_add_test(tc, keycache_ttl_epoch_forget);
+	tcase_add_test(tc, cached_key_fails_after_every_change);
+	tcase_add_test(tc, revocation_racing_authentications);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tj, jwt_setup, jwt_teardown);
 	tcase_add_test(tj, jwt_good_bad_none_expired);
