@@ -233,6 +233,19 @@ static int keysvc_from_store(int rc)
 
 /* ---- keys ---- */
 
+/* A new key may get the row id of a deleted one (SQLite reuses the largest
+   rowid): it must not inherit that key's "last_used written a moment ago". */
+static void keysvc_touch_reset(keysvc *ks, int64_t key_id)
+{
+	keysvc_touch *t;
+
+	pthread_mutex_lock(&ks->lock);
+	t = &ks->touch[(uint64_t)key_id % KEYSVC_TOUCH_SLOTS];
+	if (t->key_id == key_id)
+		t->key_id = 0;
+	pthread_mutex_unlock(&ks->lock);
+}
+
 int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const char *description,
                   const char *role, const char *client, keysvc_key *out, char *token, size_t toklen)
 {
@@ -259,6 +272,8 @@ int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const 
 		snprintf(out->prefix, sizeof out->prefix, "%.8s", token);
 		snprintf(out->tail, sizeof out->tail, "%s", token + tl - 3);
 		rc = store_key_insert(ks->st, out, hash, client);
+		if (rc == STORE_OK)
+			keysvc_touch_reset(ks, out->id);
 		if (rc != STORE_CONSTRAINT || family == KEYSVC_FELDERA)
 			break;
 		/* a hash collision (never in practice): draw again */

@@ -251,6 +251,26 @@ START_TEST(statements_never_reprepared)
 }
 END_TEST
 
+/* SQLite gives a new key the row id of the newest deleted one; its first
+   use must still write last_used. */
+START_TEST(reused_row_id_writes_last_used)
+{
+	keysvc_key k1, k2, got;
+	keysvc_principal p;
+	char t1[TOKEN_MAX], t2[TOKEN_MAX];
+	unsigned ra;
+
+	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_HERON, "a", NULL, NULL, "", &k1, t1, sizeof t1), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, t1, "c10", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_delete(ks, alice, k1.id, ""), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_HERON, "b", NULL, NULL, "", &k2, t2, sizeof t2), KEYSVC_OK);
+	ck_assert_int_eq(k2.id, k1.id);   /* what makes this test meaningful */
+	ck_assert_int_eq(keysvc_authenticate(ks, t2, "c10", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_get_id(ks, alice, KEYSVC_HERON, k2.id, &got), KEYSVC_OK);
+	ck_assert_int_gt(got.last_used, 0);
+}
+END_TEST
+
 /* ---- concurrent creates: group commit, every key distinct and durable ---- */
 
 typedef struct worker {
@@ -560,6 +580,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, nothing_at_rest);
 	tcase_add_test(tc, reopen_keeps_keys);
 	tcase_add_test(tc, concurrent_creates);
+	tcase_add_test(tc, reused_row_id_writes_last_used);
 	tcase_add_test(tc, statements_never_reprepared);
 	tcase_add_test(tc, keycache_ttl_epoch_forget);
 	tcase_add_test(tc, cached_key_fails_after_every_change);
