@@ -16,6 +16,7 @@
 #include <rhonabwy.h>
 
 #include "keycache.h"
+#include "listcache.h"
 
 #define KEYSVC_SECRET_LEN 32
 #define KEYSVC_RATE_SLOTS 1024
@@ -26,6 +27,11 @@
    unseen; changes made through this process forget the key at once). */
 #define KEYSVC_CACHE_SLOTS 8192
 #define KEYSVC_CACHE_TTL 5
+/* List cache: groups of owners, the longest list kept, rows kept in all
+   (a store_key is about 1.3 KiB: at most ~5 MiB). */
+#define KEYSVC_LIST_GROUPS 256
+#define KEYSVC_LIST_MAX_KEYS 64
+#define KEYSVC_LIST_MAX_ROWS 4096
 
 #define KEYSVC_MSG(name, msg) msg,
 static const char *const keysvc_messages[] = { KEYSVC_STATUS_MAP(KEYSVC_MSG) };
@@ -52,6 +58,7 @@ struct keysvc {
 	unsigned char secret[KEYSVC_SECRET_LEN];
 	jwks_t *jwks;
 	keycache *cache;
+	listcache *lists;
 	unsigned fail_limit, fail_window;
 	pthread_mutex_t lock;      /* rate and touch tables (stats are atomic) */
 	keysvc_rate rate[KEYSVC_RATE_SLOTS];
@@ -183,8 +190,9 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 		goto fail;
 	if (store_open(&sc, &ks->st, err, errlen) != 0)
 		goto fail;
-	if (keycache_new(KEYSVC_CACHE_SLOTS, KEYSVC_CACHE_TTL, &ks->cache) != 0) {
-		snprintf(err, errlen, "out of memory for the authentication cache");
+	if (keycache_new(KEYSVC_CACHE_SLOTS, KEYSVC_CACHE_TTL, &ks->cache) != 0 ||
+	    listcache_new(KEYSVC_LIST_GROUPS, KEYSVC_LIST_MAX_KEYS, KEYSVC_LIST_MAX_ROWS, KEYSVC_CACHE_TTL, &ks->lists) != 0) {
+		snprintf(err, errlen, "out of memory for the key service's caches");
 		goto fail;
 	}
 	free(secret_path);
@@ -202,6 +210,7 @@ void keysvc_close(keysvc *ks)
 		return;
 	store_close(ks->st);
 	keycache_free(ks->cache);
+	listcache_free(ks->lists);
 	r_jwks_free(ks->jwks);
 	gnutls_memset(ks->secret, 0, sizeof ks->secret);
 	pthread_mutex_destroy(&ks->lock);
@@ -218,6 +227,7 @@ void keysvc_get_stats(keysvc *ks, keysvc_stats *out)
 	out->hash_lookups = __atomic_load_n(&ks->stats.hash_lookups, __ATOMIC_RELAXED);
 	out->bad_tokens = __atomic_load_n(&ks->stats.bad_tokens, __ATOMIC_RELAXED);
 	out->cache_hits = __atomic_load_n(&ks->stats.cache_hits, __ATOMIC_RELAXED);
+	out->list_hits = __atomic_load_n(&ks->stats.list_hits, __ATOMIC_RELAXED);
 }
 
 static int keysvc_hash(keysvc *ks, const char *token, unsigned char out[STORE_HASH_LEN])
@@ -272,6 +282,7 @@ int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const 
 		snprintf(out->prefix, sizeof out->prefix, "%.8s", token);
 		snprintf(out->tail, sizeof out->tail, "%s", token + tl - 3);
 		rc = store_key_insert(ks->st, out, hash, client);
+		listcache_forget_user(ks->lists, user);
 		if (rc == STORE_OK)
 			keysvc_touch_reset(ks, out->id);
 		if (rc != STORE_CONSTRAINT || family == KEYSVC_FELDERA)
@@ -301,7 +312,22 @@ int keysvc_user_add(keysvc *ks, const char *name, char *token, size_t toklen, in
 int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int include_revoked, int64_t skip,
                 int64_t limit, keysvc_key **out, size_t *n, int64_t *total)
 {
-	return keysvc_from_store(store_key_list(ks->st, user, family, name, include_revoked, skip, limit, out, n, total));
+	int whole = !name && skip <= 0 && limit < 0;   /* the lists worth keeping: no filter, no page */
+	time_t now = time(NULL);
+	uint64_t epoch = 0;
+	int rc;
+
+	if (whole && listcache_get(ks->lists, user, family, include_revoked, now, out, n)) {
+		__atomic_add_fetch(&ks->stats.list_hits, 1, __ATOMIC_RELAXED);
+		*total = (int64_t)*n;
+		return KEYSVC_OK;
+	}
+	if (whole)
+		epoch = listcache_epoch(ks->lists, user);
+	rc = store_key_list(ks->st, user, family, name, include_revoked, skip, limit, out, n, total);
+	if (whole && rc == STORE_OK)
+		listcache_put(ks->lists, user, family, include_revoked, *out, *n, epoch, now);
+	return keysvc_from_store(rc);
 }
 
 int keysvc_get_uuid(keysvc *ks, int64_t user, int family, const char *uuid, keysvc_key *out)
@@ -328,11 +354,12 @@ static int keysvc_owned(keysvc *ks, int64_t user, int64_t key_id)
 }
 
 /* After a state change is committed (or failed: no harm), the key leaves the
-   authentication cache before the caller hears back: its next request is
-   decided by the store. */
-static int keysvc_changed(keysvc *ks, int64_t key_id, int store_rc)
+   authentication cache and its owner's lists the list cache before the
+   caller hears back: the next request is decided by the store. */
+static int keysvc_changed(keysvc *ks, int64_t owner, int64_t key_id, int store_rc)
 {
 	keycache_forget(ks->cache, key_id);
+	listcache_forget_user(ks->lists, owner);
 	return keysvc_from_store(store_rc);
 }
 
@@ -340,21 +367,21 @@ int keysvc_set_active(keysvc *ks, int64_t user, int64_t key_id, int active, cons
 {
 	if (!keysvc_owned(ks, user, key_id))
 		return KEYSVC_NOT_FOUND;
-	return keysvc_changed(ks, key_id, store_key_set_active(ks->st, key_id, active, user, client));
+	return keysvc_changed(ks, user, key_id, store_key_set_active(ks->st, key_id, active, user, client));
 }
 
 int keysvc_revoke(keysvc *ks, int64_t user, int64_t key_id, const char *client)
 {
 	if (!keysvc_owned(ks, user, key_id))
 		return KEYSVC_NOT_FOUND;
-	return keysvc_changed(ks, key_id, store_key_revoke(ks->st, key_id, user, client));
+	return keysvc_changed(ks, user, key_id, store_key_revoke(ks->st, key_id, user, client));
 }
 
 int keysvc_delete(keysvc *ks, int64_t user, int64_t key_id, const char *client)
 {
 	if (!keysvc_owned(ks, user, key_id))
 		return KEYSVC_NOT_FOUND;
-	return keysvc_changed(ks, key_id, store_key_delete(ks->st, key_id, user, client));
+	return keysvc_changed(ks, user, key_id, store_key_delete(ks->st, key_id, user, client));
 }
 
 /* ---- rate limiting ---- */
@@ -401,7 +428,7 @@ static void keysvc_rate_fail(keysvc *ks, const char *addr)
 }
 
 /* last_used: at most one write a minute per key */
-static void keysvc_touch_key(keysvc *ks, int64_t key_id)
+static void keysvc_touch_key(keysvc *ks, int64_t owner, int64_t key_id)
 {
 	time_t now = time(NULL);
 	keysvc_touch *t;
@@ -415,8 +442,10 @@ static void keysvc_touch_key(keysvc *ks, int64_t key_id)
 		write = 1;
 	}
 	pthread_mutex_unlock(&ks->lock);
-	if (write)
+	if (write) {
 		store_key_touch(ks->st, key_id, (int64_t)now);
+		listcache_forget_user(ks->lists, owner);   /* lists show last_used */
+	}
 }
 
 int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysvc_principal *out,
@@ -447,7 +476,7 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 		out->user_id = hit.user_id;
 		out->key_id = hit.key_id;
 		snprintf(out->key_uuid, sizeof out->key_uuid, "%s", hit.key_uuid);
-		keysvc_touch_key(ks, hit.key_id);
+		keysvc_touch_key(ks, hit.user_id, hit.key_id);
 		return KEYSVC_OK;
 	}
 	epoch = keycache_epoch(ks->cache);
@@ -469,7 +498,7 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 	hit.key_id = k.id;
 	memcpy(hit.key_uuid, out->key_uuid, sizeof hit.key_uuid);
 	keycache_put(ks->cache, hash, &hit, epoch, now);
-	keysvc_touch_key(ks, k.id);
+	keysvc_touch_key(ks, k.user_id, k.id);
 	return KEYSVC_OK;
 }
 

@@ -58,7 +58,9 @@ req POST /heron/api/credentials/keys "$AK" '{"name":""}'; expect "heron create e
 req GET /heron/api/credentials/keys "$AK"; expect "heron list 200" 200 "\"heron_id\":\"$HID\""
 grep -q "$HTOK" "$dir/out" && no "heron list never shows a token" || ok "heron list never shows a token"
 req GET /heron/api/credentials/keys "x-api-key: $HTOK"; expect "new heron key authenticates" 200
+req GET /heron/api/credentials/keys "$AK"; expect "heron list before a change" 200 "\"heron_id\":\"$HID\",\"is_active\":true"
 req PUT "/heron/api/credentials/keys/$HID/deactivate" "$AK"; expect "heron deactivate 200" 200 '"is_active":false'
+req GET /heron/api/credentials/keys "$AK"; expect "heron list shows the deactivation at once" 200 "\"heron_id\":\"$HID\",\"is_active\":false"
 req GET /heron/api/credentials/keys "x-api-key: $HTOK"; expect "deactivated key fails at once (401)" 401
 req GET /fastapi/api/auth/api-keys/ "Authorization: Bearer $HTOK"; expect "deactivated key fails on another family too" 401
 req PUT "/heron/api/credentials/keys/$HID/activate" "$AK"; expect "heron activate 200" 200 '"is_active":true'
@@ -66,6 +68,7 @@ req GET /heron/api/credentials/keys "x-api-key: $HTOK"; expect "reactivated key 
 req PUT "/heron/api/credentials/keys/$HID/activate" "x-api-key: $BOB"; expect "another user's key: 404, never 200" 404
 req DELETE "/heron/api/credentials/keys/$HID" "x-api-key: $BOB"; expect "another user cannot delete it (404)" 404
 req DELETE "/heron/api/credentials/keys/$HID" "$AK"; expect "heron delete 204" 204
+req GET /heron/api/credentials/keys "$AK"; [ "$STATUS" = 200 ] && ! grep -q "$HID" "$dir/out" && ok "heron list drops a deleted key at once" || no "heron list drops a deleted key at once" "$BODY_OUT"
 req DELETE "/heron/api/credentials/keys/$HID" "$AK"; expect "heron delete again 404" 404
 req GET /heron/api/credentials/keys "x-api-key: $HTOK"; expect "deleted key fails (401)" 401
 

@@ -10,6 +10,7 @@
 
 #include "keycache.h"
 #include "keysvc.h"
+#include "listcache.h"
 
 static char tmpdir[256];
 static keysvc *ks;
@@ -486,6 +487,191 @@ START_TEST(revocation_racing_authentications)
 }
 END_TEST
 
+/* ---- the list cache ---- */
+
+START_TEST(listcache_epoch_ttl_bounds)
+{
+	listcache *c;
+	store_key v[3], *got;
+	size_t n;
+	uint64_t ep;
+
+	memset(v, 0, sizeof v);
+	for (int i = 0; i < 3; i++)
+		v[i].id = 10 + i;
+	ck_assert_int_eq(listcache_new(4, 2, 3, 5, &c), 0);
+	ep = listcache_epoch(c, 1);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 1000, &got, &n), 0);
+	listcache_put(c, 1, 0, 0, v, 2, ep, 1000);
+	listcache_put(c, 1, 1, 0, v, 0, ep, 1000);              /* an empty list is a list */
+	listcache_put(c, 1, 2, 0, v, 3, ep, 1000);              /* longer than max_keys: not kept */
+	v[0].id = 99;                                           /* the cache holds a copy */
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 1004, &got, &n), 1);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(got[0].id, 10);
+	ck_assert_int_eq(got[1].id, 11);
+	free(got);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 1, 1004, &got, &n), 0);   /* with revoked: another list */
+	ck_assert_int_eq(listcache_get(c, 2, 0, 0, 1004, &got, &n), 0);   /* another owner */
+	ck_assert_int_eq(listcache_get(c, 1, 1, 0, 1004, &got, &n), 1);
+	ck_assert_uint_eq(n, 0);
+	free(got);
+	ck_assert_int_eq(listcache_get(c, 1, 2, 0, 1004, &got, &n), 0);
+	/* rows in all: 2 held, room for 1 more */
+	listcache_put(c, 2, 0, 0, v, 2, listcache_epoch(c, 2), 1000);
+	ck_assert_int_eq(listcache_get(c, 2, 0, 0, 1001, &got, &n), 0);
+	listcache_put(c, 2, 0, 0, v, 1, listcache_epoch(c, 2), 1000);
+	ck_assert_int_eq(listcache_get(c, 2, 0, 0, 1001, &got, &n), 1);
+	free(got);
+	/* forgetting an owner drops its lists only, and a list read before that
+	   cannot be put back */
+	ep = listcache_epoch(c, 1);
+	listcache_forget_user(c, 1);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 1001, &got, &n), 0);
+	ck_assert_int_eq(listcache_get(c, 1, 1, 0, 1001, &got, &n), 0);
+	ck_assert_int_eq(listcache_get(c, 2, 0, 0, 1001, &got, &n), 1);
+	free(got);
+	listcache_put(c, 1, 0, 0, v, 1, ep, 1001);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 1001, &got, &n), 0);
+	/* older than the ttl, or from the future: gone */
+	ck_assert_int_eq(listcache_get(c, 2, 0, 0, 1005, &got, &n), 0);
+	listcache_put(c, 2, 0, 0, v, 1, listcache_epoch(c, 2), 1000);
+	ck_assert_int_eq(listcache_get(c, 2, 0, 0, 999, &got, &n), 0);
+	/* families beyond the table are never kept */
+	listcache_put(c, 3, 8, 0, v, 1, listcache_epoch(c, 3), 1000);
+	ck_assert_int_eq(listcache_get(c, 3, 8, 0, 1000, &got, &n), 0);
+	listcache_free(c);
+}
+END_TEST
+
+/* n keys of user in family fam: the number listed (whole list). */
+static size_t listed(int64_t user, int fam, int include_revoked, int64_t key_id, keysvc_key *found)
+{
+	keysvc_key *v = NULL;
+	size_t n = 0;
+	int64_t total = -1;
+
+	ck_assert_int_eq(keysvc_list(ks, user, fam, NULL, include_revoked, 0, -1, &v, &n, &total), KEYSVC_OK);
+	ck_assert_int_eq(total, (int64_t)n);
+	for (size_t i = 0; found && i < n; i++)
+		if (v[i].id == key_id)
+			*found = v[i];
+	free(v);
+	return n;
+}
+
+/* Every write to an owner's keys shows in that owner's next list, although
+   the list before it came from the cache. */
+START_TEST(cached_list_follows_every_change)
+{
+	for (int fam = 0; fam < KEYSVC_NFAMILIES; fam++) {
+		keysvc_key k, f;
+		keysvc_principal p;
+		keysvc_stats before, after;
+		char t[TOKEN_MAX], name[8], cl[8];
+		unsigned ra;
+		size_t n0, n, nb;
+
+		snprintf(name, sizeof name, "l%d", fam);
+		snprintf(cl, sizeof cl, "c9-%d", fam);
+		n0 = listed(alice, fam, 0, 0, NULL);
+		keysvc_get_stats(ks, &before);
+		ck_assert_uint_eq(listed(alice, fam, 0, 0, NULL), n0);
+		keysvc_get_stats(ks, &after);
+		ck_assert_uint_eq(after.list_hits, before.list_hits + 1);
+		nb = listed(bob, fam, 0, 0, NULL);
+
+		ck_assert_int_eq(keysvc_create(ks, alice, fam, name, NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+		memset(&f, 0, sizeof f);
+		ck_assert_uint_eq(listed(alice, fam, 0, k.id, &f), n0 + 1);
+		ck_assert_int_eq(f.id, k.id);
+		ck_assert_int_eq(f.active, 1);
+		ck_assert_int_eq(f.last_used, 0);
+		/* bob's list is his own, cached or not */
+		memset(&f, 0, sizeof f);
+		ck_assert_uint_eq(listed(bob, fam, 0, k.id, &f), nb);
+		ck_assert_int_eq(f.id, 0);
+
+		/* the first authentication writes last_used */
+		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
+		ck_assert_uint_eq(listed(alice, fam, 0, k.id, &f), n0 + 1);
+		ck_assert_int_gt(f.last_used, 0);
+
+		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 0, ""), KEYSVC_OK);
+		listed(alice, fam, 0, k.id, &f);
+		ck_assert_int_eq(f.active, 0);
+		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 1, ""), KEYSVC_OK);
+		listed(alice, fam, 0, k.id, &f);
+		ck_assert_int_eq(f.active, 1);
+
+		listed(alice, fam, 1, 0, NULL);
+		ck_assert_int_eq(keysvc_revoke(ks, alice, k.id, ""), KEYSVC_OK);
+		n = listed(alice, fam, 0, 0, NULL);
+		ck_assert_uint_eq(n, n0);                          /* revoked keys hidden */
+		ck_assert_uint_eq(listed(alice, fam, 1, k.id, &f), n0 + 1);
+		ck_assert_int_eq(f.revoked, 1);
+
+		ck_assert_int_eq(keysvc_delete(ks, alice, k.id, ""), KEYSVC_OK);
+		ck_assert_uint_eq(listed(alice, fam, 1, 0, NULL), n0);
+		ck_assert_uint_eq(listed(alice, fam, 0, 0, NULL), n0);
+	}
+}
+END_TEST
+
+/* Lists racing creates: once keysvc_create has returned, every list shows
+   the new key (a list read before it must not be put back afterwards). */
+typedef struct lister {
+	volatile int *stop;
+	volatile int64_t *newest;   /* id of the newest key whose create returned */
+	int missing;
+} lister;
+
+static void *race_list(void *arg)
+{
+	lister *l = arg;
+
+	while (!*l->stop) {
+		int64_t want = __atomic_load_n(l->newest, __ATOMIC_SEQ_CST);
+		keysvc_key *v = NULL;
+		size_t n = 0;
+		int64_t total;
+		int seen = want == 0;
+
+		ck_assert_int_eq(keysvc_list(ks, alice, KEYSVC_NEBULA, NULL, 0, 0, -1, &v, &n, &total), KEYSVC_OK);
+		for (size_t i = 0; i < n; i++)
+			seen |= v[i].id == want;
+		free(v);
+		if (!seen)
+			l->missing++;
+	}
+	return NULL;
+}
+
+START_TEST(list_racing_creates)
+{
+	pthread_t th[4];
+	lister l[4];
+	volatile int stop = 0;
+	volatile int64_t newest = 0;
+
+	for (int i = 0; i < 4; i++) {
+		l[i] = (lister){ .stop = &stop, .newest = &newest };
+		pthread_create(&th[i], NULL, race_list, &l[i]);
+	}
+	for (int i = 0; i < 40; i++) {
+		keysvc_key k;
+		char t[TOKEN_MAX];
+		ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, "race", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+		__atomic_store_n(&newest, k.id, __ATOMIC_SEQ_CST);
+	}
+	stop = 1;
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_msg(l[i].missing == 0, "%d lists without a key whose create had returned", l[i].missing);
+	}
+}
+END_TEST
+
 /* ---- JWT ---- */
 
 static jwk_t *jwt_priv, *jwt_pub, *other_priv, *other_pub;
@@ -585,6 +771,9 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, keycache_ttl_epoch_forget);
 	tcase_add_test(tc, cached_key_fails_after_every_change);
 	tcase_add_test(tc, revocation_racing_authentications);
+	tcase_add_test(tc, listcache_epoch_ttl_bounds);
+	tcase_add_test(tc, cached_list_follows_every_change);
+	tcase_add_test(tc, list_racing_creates);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tj, jwt_setup, jwt_teardown);
 	tcase_add_test(tj, jwt_good_bad_none_expired);
