@@ -104,6 +104,15 @@ req POST /nebulablock/api/v1/api-keys "$BA" '{"name": "x",}'
 expect "trailing comma with Content-Type: 400 naming line and column" 400 'line 1, column'
 req GET /nebulablock/api/v1/api-keys "$BA"; expect "nebula list 200" 200 '"message":"API keys successfully retrieved"'
 grep -q "$NTOK" "$dir/out" && no "nebula list hides the key" || ok "nebula list hides the key"
+# a list longer than the response writer's 4 KiB stack buffer, every
+# description with a quote, a backslash, a newline and a non-ASCII letter
+LONG=$(for _ in $(seq 150); do printf '%s' 'a\"\\\n\u00e9'; done)
+for i in 1 2 3 4 5; do req POST /nebulablock/api/v1/api-keys "$BB" "{\"name\":\"long$i\",\"description\":\"$LONG\"}"; done
+req GET /nebulablock/api/v1/api-keys "$BB"
+[ "$STATUS" = 200 ] && [ "$(wc -c < "$dir/out")" -gt 4096 ] &&
+	node -e 'const d=JSON.parse(require("fs").readFileSync(0,"utf8")).data, w="a\"\\\n\u00e9".repeat(150);
+	         process.exit(d.filter(k => k.description === w).length === 5 ? 0 : 1)' < "$dir/out" &&
+	ok "nebula list over 4 KiB with escaped descriptions" || no "nebula list over 4 KiB with escaped descriptions" "$(head -c 300 "$dir/out")"
 req DELETE /nebulablock/api/v1/api-keys/abc "$BA"; expect "nebula non-integer id 400 envelope" 400 '"status":"failed"'
 req DELETE "/nebulablock/api/v1/api-keys/$NID" "$BB"; expect "nebula another user's id 404" 404 '"status":"failed"'
 req GET /nebulablock/api/v1/api-keys "Authorization: Bearer $NTOK"; expect "nebula key authenticates before its deletion" 200
