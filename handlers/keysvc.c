@@ -469,7 +469,9 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 		return KEYSVC_STORE;
 	now = time(NULL);
 	/* a key that authenticated a moment ago and has not changed since (the
-	   cache compares the whole HMAC in constant time) */
+	   cache compares the whole HMAC in constant time). A state that can
+	   change without a write through keysvc (an expiry time, should keys get
+	   one) must be kept in the entry and checked here, on every hit. */
 	if (keycache_get(ks->cache, hash, now, &hit)) {
 		__atomic_add_fetch(&ks->stats.cache_hits, 1, __ATOMIC_RELAXED);
 		memset(out, 0, sizeof *out);
