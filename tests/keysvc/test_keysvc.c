@@ -447,7 +447,7 @@ static void *race_auth(void *arg)
 	keysvc_principal p;
 	unsigned ra;
 
-	while (!*r->stop) {
+	while (!__atomic_load_n(r->stop, __ATOMIC_SEQ_CST)) {
 		int after = __atomic_load_n(r->revoked, __ATOMIC_SEQ_CST);
 		if (keysvc_authenticate(ks, r->token, "c8", &p, &ra) == KEYSVC_OK && after)
 			r->late_ok++;
@@ -479,7 +479,7 @@ START_TEST(revocation_racing_authentications)
 		                                  : keysvc_delete(ks, alice, k.id, ""), KEYSVC_OK);
 		__atomic_store_n(&revoked, 1, __ATOMIC_SEQ_CST);
 		nanosleep(&pause, NULL);
-		stop = 1;
+		__atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
 		for (int i = 0; i < 4; i++) {
 			pthread_join(th[i], NULL);
 			ck_assert_msg(r[i].late_ok == 0, "round %d: %d authentications after the change returned", round,
@@ -632,7 +632,7 @@ static void *race_list(void *arg)
 {
 	lister *l = arg;
 
-	while (!*l->stop) {
+	while (!__atomic_load_n(l->stop, __ATOMIC_SEQ_CST)) {
 		int64_t want = __atomic_load_n(l->newest, __ATOMIC_SEQ_CST);
 		keysvc_key *v = NULL;
 		size_t n = 0;
@@ -666,7 +666,7 @@ START_TEST(list_racing_creates)
 		ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, "race", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
 		__atomic_store_n(&newest, k.id, __ATOMIC_SEQ_CST);
 	}
-	stop = 1;
+	__atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
 	for (int i = 0; i < 4; i++) {
 		pthread_join(th[i], NULL);
 		ck_assert_msg(l[i].missing == 0, "%d lists without a key whose create had returned", l[i].missing);
