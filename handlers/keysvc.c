@@ -15,10 +15,23 @@
 #include <gnutls/gnutls.h>
 #include <rhonabwy.h>
 
+#include "keycache.h"
+#include "listcache.h"
+
 #define KEYSVC_SECRET_LEN 32
 #define KEYSVC_RATE_SLOTS 1024
 #define KEYSVC_TOUCH_SLOTS 4096
 #define KEYSVC_TOUCH_EVERY 60
+/* Authentication cache: slots, and the age after which an entry goes back
+   to the store (bounds what another process changing the database can go
+   unseen; changes made through this process forget the key at once). */
+#define KEYSVC_CACHE_SLOTS 8192
+#define KEYSVC_CACHE_TTL 5
+/* List cache: groups of owners, the longest list kept, rows kept in all
+   (a store_key is about 1.3 KiB: at most ~5 MiB). */
+#define KEYSVC_LIST_GROUPS 256
+#define KEYSVC_LIST_MAX_KEYS 64
+#define KEYSVC_LIST_MAX_ROWS 4096
 
 #define KEYSVC_MSG(name, msg) msg,
 static const char *const keysvc_messages[] = { KEYSVC_STATUS_MAP(KEYSVC_MSG) };
@@ -44,8 +57,10 @@ struct keysvc {
 	store *st;
 	unsigned char secret[KEYSVC_SECRET_LEN];
 	jwks_t *jwks;
+	keycache *cache;
+	listcache *lists;
 	unsigned fail_limit, fail_window;
-	pthread_mutex_t lock;      /* rate and touch tables, stats */
+	pthread_mutex_t lock;      /* rate and touch tables (stats are atomic) */
 	keysvc_rate rate[KEYSVC_RATE_SLOTS];
 	keysvc_touch touch[KEYSVC_TOUCH_SLOTS];
 	keysvc_stats stats;
@@ -175,6 +190,11 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 		goto fail;
 	if (store_open(&sc, &ks->st, err, errlen) != 0)
 		goto fail;
+	if (keycache_new(KEYSVC_CACHE_SLOTS, KEYSVC_CACHE_TTL, &ks->cache) != 0 ||
+	    listcache_new(KEYSVC_LIST_GROUPS, KEYSVC_LIST_MAX_KEYS, KEYSVC_LIST_MAX_ROWS, KEYSVC_CACHE_TTL, &ks->lists) != 0) {
+		snprintf(err, errlen, "out of memory for the key service's caches");
+		goto fail;
+	}
 	free(secret_path);
 	*out = ks;
 	return 0;
@@ -189,6 +209,8 @@ void keysvc_close(keysvc *ks)
 	if (!ks)
 		return;
 	store_close(ks->st);
+	keycache_free(ks->cache);
+	listcache_free(ks->lists);
 	r_jwks_free(ks->jwks);
 	gnutls_memset(ks->secret, 0, sizeof ks->secret);
 	pthread_mutex_destroy(&ks->lock);
@@ -202,9 +224,10 @@ store *keysvc_store(keysvc *ks)
 
 void keysvc_get_stats(keysvc *ks, keysvc_stats *out)
 {
-	pthread_mutex_lock(&ks->lock);
-	*out = ks->stats;
-	pthread_mutex_unlock(&ks->lock);
+	out->hash_lookups = __atomic_load_n(&ks->stats.hash_lookups, __ATOMIC_RELAXED);
+	out->bad_tokens = __atomic_load_n(&ks->stats.bad_tokens, __ATOMIC_RELAXED);
+	out->cache_hits = __atomic_load_n(&ks->stats.cache_hits, __ATOMIC_RELAXED);
+	out->list_hits = __atomic_load_n(&ks->stats.list_hits, __ATOMIC_RELAXED);
 }
 
 static int keysvc_hash(keysvc *ks, const char *token, unsigned char out[STORE_HASH_LEN])
@@ -219,6 +242,19 @@ static int keysvc_from_store(int rc)
 }
 
 /* ---- keys ---- */
+
+/* A new key may get the row id of a deleted one (SQLite reuses the largest
+   rowid): it must not inherit that key's "last_used written a moment ago". */
+static void keysvc_touch_reset(keysvc *ks, int64_t key_id)
+{
+	keysvc_touch *t;
+
+	pthread_mutex_lock(&ks->lock);
+	t = &ks->touch[(uint64_t)key_id % KEYSVC_TOUCH_SLOTS];
+	if (t->key_id == key_id)
+		t->key_id = 0;
+	pthread_mutex_unlock(&ks->lock);
+}
 
 int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const char *description,
                   const char *role, const char *client, keysvc_key *out, char *token, size_t toklen)
@@ -246,6 +282,9 @@ int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const 
 		snprintf(out->prefix, sizeof out->prefix, "%.8s", token);
 		snprintf(out->tail, sizeof out->tail, "%s", token + tl - 3);
 		rc = store_key_insert(ks->st, out, hash, client);
+		listcache_forget_user(ks->lists, user);
+		if (rc == STORE_OK)
+			keysvc_touch_reset(ks, out->id);
 		if (rc != STORE_CONSTRAINT || family == KEYSVC_FELDERA)
 			break;
 		/* a hash collision (never in practice): draw again */
@@ -273,7 +312,22 @@ int keysvc_user_add(keysvc *ks, const char *name, char *token, size_t toklen, in
 int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int include_revoked, int64_t skip,
                 int64_t limit, keysvc_key **out, size_t *n, int64_t *total)
 {
-	return keysvc_from_store(store_key_list(ks->st, user, family, name, include_revoked, skip, limit, out, n, total));
+	int whole = !name && skip <= 0 && limit < 0;   /* the lists worth keeping: no filter, no page */
+	time_t now = time(NULL);
+	uint64_t epoch = 0;
+	int rc;
+
+	if (whole && listcache_get(ks->lists, user, family, include_revoked, now, out, n)) {
+		__atomic_add_fetch(&ks->stats.list_hits, 1, __ATOMIC_RELAXED);
+		*total = (int64_t)*n;
+		return KEYSVC_OK;
+	}
+	if (whole)
+		epoch = listcache_epoch(ks->lists, user);
+	rc = store_key_list(ks->st, user, family, name, include_revoked, skip, limit, out, n, total);
+	if (whole && rc == STORE_OK)
+		listcache_put(ks->lists, user, family, include_revoked, *out, *n, epoch, now);
+	return keysvc_from_store(rc);
 }
 
 int keysvc_get_uuid(keysvc *ks, int64_t user, int family, const char *uuid, keysvc_key *out)
@@ -299,25 +353,35 @@ static int keysvc_owned(keysvc *ks, int64_t user, int64_t key_id)
 	return store_key_get_id(ks->st, user, -1, key_id, &k) == STORE_OK;
 }
 
+/* After a state change is committed (or failed: no harm), the key leaves the
+   authentication cache and its owner's lists the list cache before the
+   caller hears back: the next request is decided by the store. */
+static int keysvc_changed(keysvc *ks, int64_t owner, int64_t key_id, int store_rc)
+{
+	keycache_forget(ks->cache, key_id);
+	listcache_forget_user(ks->lists, owner);
+	return keysvc_from_store(store_rc);
+}
+
 int keysvc_set_active(keysvc *ks, int64_t user, int64_t key_id, int active, const char *client)
 {
 	if (!keysvc_owned(ks, user, key_id))
 		return KEYSVC_NOT_FOUND;
-	return keysvc_from_store(store_key_set_active(ks->st, key_id, active, user, client));
+	return keysvc_changed(ks, user, key_id, store_key_set_active(ks->st, key_id, active, user, client));
 }
 
 int keysvc_revoke(keysvc *ks, int64_t user, int64_t key_id, const char *client)
 {
 	if (!keysvc_owned(ks, user, key_id))
 		return KEYSVC_NOT_FOUND;
-	return keysvc_from_store(store_key_revoke(ks->st, key_id, user, client));
+	return keysvc_changed(ks, user, key_id, store_key_revoke(ks->st, key_id, user, client));
 }
 
 int keysvc_delete(keysvc *ks, int64_t user, int64_t key_id, const char *client)
 {
 	if (!keysvc_owned(ks, user, key_id))
 		return KEYSVC_NOT_FOUND;
-	return keysvc_from_store(store_key_delete(ks->st, key_id, user, client));
+	return keysvc_changed(ks, user, key_id, store_key_delete(ks->st, key_id, user, client));
 }
 
 /* ---- rate limiting ---- */
@@ -364,7 +428,7 @@ static void keysvc_rate_fail(keysvc *ks, const char *addr)
 }
 
 /* last_used: at most one write a minute per key */
-static void keysvc_touch_key(keysvc *ks, int64_t key_id)
+static void keysvc_touch_key(keysvc *ks, int64_t owner, int64_t key_id)
 {
 	time_t now = time(NULL);
 	keysvc_touch *t;
@@ -378,8 +442,10 @@ static void keysvc_touch_key(keysvc *ks, int64_t key_id)
 		write = 1;
 	}
 	pthread_mutex_unlock(&ks->lock);
-	if (write)
+	if (write) {
 		store_key_touch(ks->st, key_id, (int64_t)now);
+		listcache_forget_user(ks->lists, owner);   /* lists show last_used */
+	}
 }
 
 int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysvc_principal *out,
@@ -387,22 +453,36 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 {
 	unsigned char hash[STORE_HASH_LEN], stored[STORE_HASH_LEN];
 	keysvc_key k;
+	keycache_entry hit;
+	uint64_t epoch;
+	time_t now;
 	int rc;
 
 	if (keysvc_rate_blocked(ks, client, retry_after))
 		return KEYSVC_RATE_LIMITED;
 	if (!token_check(token)) {
-		pthread_mutex_lock(&ks->lock);
-		ks->stats.bad_tokens++;
-		pthread_mutex_unlock(&ks->lock);
+		__atomic_add_fetch(&ks->stats.bad_tokens, 1, __ATOMIC_RELAXED);
 		keysvc_rate_fail(ks, client);
 		return KEYSVC_BAD_TOKEN;
 	}
 	if (keysvc_hash(ks, token, hash) != 0)
 		return KEYSVC_STORE;
-	pthread_mutex_lock(&ks->lock);
-	ks->stats.hash_lookups++;
-	pthread_mutex_unlock(&ks->lock);
+	now = time(NULL);
+	/* a key that authenticated a moment ago and has not changed since (the
+	   cache compares the whole HMAC in constant time). A state that can
+	   change without a write through keysvc (an expiry time, should keys get
+	   one) must be kept in the entry and checked here, on every hit. */
+	if (keycache_get(ks->cache, hash, now, &hit)) {
+		__atomic_add_fetch(&ks->stats.cache_hits, 1, __ATOMIC_RELAXED);
+		memset(out, 0, sizeof *out);
+		out->user_id = hit.user_id;
+		out->key_id = hit.key_id;
+		snprintf(out->key_uuid, sizeof out->key_uuid, "%s", hit.key_uuid);
+		keysvc_touch_key(ks, hit.user_id, hit.key_id);
+		return KEYSVC_OK;
+	}
+	epoch = keycache_epoch(ks->cache);
+	__atomic_add_fetch(&ks->stats.hash_lookups, 1, __ATOMIC_RELAXED);
 	/* the unique index finds the row by its hash; compare again in constant time */
 	rc = store_key_by_hash(ks->st, hash, &k, stored);
 	if (rc == STORE_ERROR)
@@ -415,7 +495,12 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 	out->user_id = k.user_id;
 	out->key_id = k.id;
 	snprintf(out->key_uuid, sizeof out->key_uuid, "%s", k.uuid);
-	keysvc_touch_key(ks, k.id);
+	memset(&hit, 0, sizeof hit);
+	hit.user_id = k.user_id;
+	hit.key_id = k.id;
+	memcpy(hit.key_uuid, out->key_uuid, sizeof hit.key_uuid);
+	keycache_put(ks->cache, hash, &hit, epoch, now);
+	keysvc_touch_key(ks, k.user_id, k.id);
 	return KEYSVC_OK;
 }
 

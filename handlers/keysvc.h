@@ -5,8 +5,11 @@
  * in a file outside the database (created with mode 0600 on first start).
  * Every operation is scoped to the caller: another user's key is
  * KEYSVC_NOT_FOUND. A key created through one family authenticates on every
- * family; deactivated, revoked or deleted keys fail on the very next request
- * (nothing is cached). Repeated failed authentications from one client
+ * family; deactivated, revoked or deleted keys fail on the very next request:
+ * a key that authenticated is remembered by its HMAC (keycache.h) so that
+ * its next requests need no SQL, and every state change removes it from
+ * there before returning. Whole lists (no filter, no page) are kept too
+ * (listcache.h), dropped by every write to their owner's keys. Repeated failed authentications from one client
  * address are answered KEYSVC_RATE_LIMITED. last_used is written at most
  * once a minute per key. Thread-safe.
  */
@@ -65,6 +68,8 @@ typedef struct keysvc_principal {
 typedef struct keysvc_stats {
 	uint64_t hash_lookups;        /* store lookups made by authentication */
 	uint64_t bad_tokens;          /* refused by the checksum, no lookup */
+	uint64_t cache_hits;          /* answered by the authentication cache, no lookup */
+	uint64_t list_hits;           /* whole lists answered by the list cache, no SQL */
 } keysvc_stats;
 
 int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen);

@@ -80,6 +80,12 @@ enum {
 	Q_LIST, Q_COUNT, Q_SET_ACTIVE, Q_REVOKE, Q_DELETE, Q_TOUCH, Q_AUDIT_COUNT, Q_N
 };
 
+/* `family = +?`, never `family = ?`: a bare parameter compared with family
+   could make the partial index keys_feldera_name (WHERE family = 1) usable, so
+   SQLite marks it plan-sensitive and re-prepares the statement on every bind
+   (a full parse and plan per list request). The unary plus keeps the value
+   out of that match; the plan (keys_owner, user_id and family) is the same.
+   store_reprepares() counts what slips through; the tests want 0. */
 #define STORE_KEY_COLS "id, uuid, user_id, family, name, description, role, prefix, tail, active, revoked, created, last_used"
 
 static const char *const store_sql[Q_N] = {
@@ -93,9 +99,9 @@ static const char *const store_sql[Q_N] = {
 	[Q_GET_NAME] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND (? < 0 OR family = ?) AND name = ?"
 	               " ORDER BY id LIMIT 1",
 	[Q_BY_HASH] = "SELECT " STORE_KEY_COLS ", hash FROM keys WHERE hash = ?",
-	[Q_LIST] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND family = ? AND (? IS NULL OR name = ?)"
+	[Q_LIST] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND family = +? AND (? IS NULL OR name = ?)"
 	           " AND (? OR revoked = 0) ORDER BY id DESC LIMIT ? OFFSET ?",
-	[Q_COUNT] = "SELECT count(*) FROM keys WHERE user_id = ? AND family = ? AND (? IS NULL OR name = ?)"
+	[Q_COUNT] = "SELECT count(*) FROM keys WHERE user_id = ? AND family = +? AND (? IS NULL OR name = ?)"
 	            " AND (? OR revoked = 0)",
 	[Q_SET_ACTIVE] = "UPDATE keys SET active = ? WHERE id = ?",
 	[Q_REVOKE] = "UPDATE keys SET active = 0, revoked = 1 WHERE id = ? AND revoked = 0",
@@ -676,4 +682,27 @@ int store_audit_count(store *s, int64_t key_id, const char *action, int64_t *n)
 	}
 	store_read_end(s, rd, st);
 	return rc;
+}
+
+static int64_t store_stmt_reprepares(sqlite3_stmt *const *st)
+{
+	int64_t n = 0;
+
+	for (int i = 0; i < Q_N; i++)
+		if (st[i])
+			n += sqlite3_stmt_status(st[i], SQLITE_STMTSTATUS_REPREPARE, 0);
+	return n;
+}
+
+int store_reprepares(store *s, int64_t *n)
+{
+	store_write_begin(s);
+	*n = store_stmt_reprepares(s->ws);
+	store_write_end(s);
+	for (int r = 0; !s->memory && r < STORE_READERS; r++) {
+		pthread_mutex_lock(&s->readers[r].lock);
+		*n += store_stmt_reprepares(s->readers[r].st);
+		pthread_mutex_unlock(&s->readers[r].lock);
+	}
+	return STORE_OK;
 }

@@ -73,6 +73,10 @@ int store_key_set_active(store *s, int64_t key_id, int active, int64_t actor, co
 int store_key_revoke(store *s, int64_t key_id, int64_t actor, const char *client);
 int store_key_delete(store *s, int64_t key_id, int64_t actor, const char *client);
 int store_key_touch(store *s, int64_t key_id, int64_t when);
+/* Times SQLite re-prepared one of the store's statements since open (a
+ * statement whose plan depends on a bound value is re-parsed on each bind;
+ * none of ours should be). Tests. */
+int store_reprepares(store *s, int64_t *n);
 /* Number of audit rows with this action and key (tests). */
 int store_audit_count(store *s, int64_t key_id, const char *action, int64_t *n);
 

@@ -1,5 +1,6 @@
 /* rt_http.c — registration, dispatch and responses of generated APIs. */
 #include "rt_http.h"
+#include "rt_json.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -141,10 +142,24 @@ json_t *rt_error_shape_problem(int status, const char *code, const char *message
 static void rt_http_send(rt_ctx *c, int status, json_t *body, const char *content_type)
 {
 	if (body) {
-		char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+		/* rt_json_dumpb into the stack (or one exact allocation when the body
+		   is larger); json_dumps when it refuses (deeper than it goes) */
+		char stack[4096], *text = stack;
+		size_t len = rt_json_dumpb(body, stack, sizeof stack);
+		if (len > sizeof stack) {
+			text = malloc(len);
+			if (text && rt_json_dumpb(body, text, len) != len) {
+				free(text);
+				text = NULL;
+			}
+		} else if (len == 0) {
+			text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+			len = text ? strlen(text) : 0;
+		}
 		if (text) {
-			ulfius_set_binary_body_response(c->resp, (unsigned)status, text, strlen(text));
-			free(text);
+			ulfius_set_binary_body_response(c->resp, (unsigned)status, text, len);
+			if (text != stack)
+				free(text);
 		} else {
 			ulfius_set_empty_body_response(c->resp, 500);
 			status = 500;

@@ -58,7 +58,9 @@ req POST /heron/api/credentials/keys "$AK" '{"name":""}'; expect "heron create e
 req GET /heron/api/credentials/keys "$AK"; expect "heron list 200" 200 "\"heron_id\":\"$HID\""
 grep -q "$HTOK" "$dir/out" && no "heron list never shows a token" || ok "heron list never shows a token"
 req GET /heron/api/credentials/keys "x-api-key: $HTOK"; expect "new heron key authenticates" 200
+req GET /heron/api/credentials/keys "$AK"; expect "heron list before a change" 200 "\"heron_id\":\"$HID\",\"is_active\":true"
 req PUT "/heron/api/credentials/keys/$HID/deactivate" "$AK"; expect "heron deactivate 200" 200 '"is_active":false'
+req GET /heron/api/credentials/keys "$AK"; expect "heron list shows the deactivation at once" 200 "\"heron_id\":\"$HID\",\"is_active\":false"
 req GET /heron/api/credentials/keys "x-api-key: $HTOK"; expect "deactivated key fails at once (401)" 401
 req GET /fastapi/api/auth/api-keys/ "Authorization: Bearer $HTOK"; expect "deactivated key fails on another family too" 401
 req PUT "/heron/api/credentials/keys/$HID/activate" "$AK"; expect "heron activate 200" 200 '"is_active":true'
@@ -66,6 +68,7 @@ req GET /heron/api/credentials/keys "x-api-key: $HTOK"; expect "reactivated key 
 req PUT "/heron/api/credentials/keys/$HID/activate" "x-api-key: $BOB"; expect "another user's key: 404, never 200" 404
 req DELETE "/heron/api/credentials/keys/$HID" "x-api-key: $BOB"; expect "another user cannot delete it (404)" 404
 req DELETE "/heron/api/credentials/keys/$HID" "$AK"; expect "heron delete 204" 204
+req GET /heron/api/credentials/keys "$AK"; [ "$STATUS" = 200 ] && ! grep -q "$HID" "$dir/out" && ok "heron list drops a deleted key at once" || no "heron list drops a deleted key at once" "$BODY_OUT"
 req DELETE "/heron/api/credentials/keys/$HID" "$AK"; expect "heron delete again 404" 404
 req GET /heron/api/credentials/keys "x-api-key: $HTOK"; expect "deleted key fails (401)" 401
 
@@ -82,6 +85,7 @@ req GET "/feldera/v0/api_keys?name=nope" "$BA"; expect "feldera ?name= no match 
 req GET /feldera/v0/api_keys/ro "$BA"; expect "feldera get 200 (read role scopes)" 200 '"scopes":\["Read"\]'
 req GET /feldera/v0/api_keys/nope "$BA"; expect "feldera get unknown 404" 404 'UnknownApiKey'
 req POST /feldera/v0/api_keys "$BA" '{"name":"x",}'; expect "feldera malformed JSON 400 with position" 400 'line 1, column'
+req GET /feldera/v0/api_keys "Authorization: Bearer $FTOK"; expect "feldera key authenticates before its deletion" 200
 req DELETE /feldera/v0/api_keys/pipe "$BA"; expect "feldera delete 200" 200
 [ -z "$BODY_OUT" ] && ok "feldera delete body is empty" || no "feldera delete body" "$BODY_OUT"
 req GET /feldera/v0/api_keys "Authorization: Bearer $FTOK"; expect "deleted feldera key fails (401)" 401 '"error_code":"Unauthorized"'
@@ -100,17 +104,31 @@ req POST /nebulablock/api/v1/api-keys "$BA" '{"name": "x",}'
 expect "trailing comma with Content-Type: 400 naming line and column" 400 'line 1, column'
 req GET /nebulablock/api/v1/api-keys "$BA"; expect "nebula list 200" 200 '"message":"API keys successfully retrieved"'
 grep -q "$NTOK" "$dir/out" && no "nebula list hides the key" || ok "nebula list hides the key"
+# a list longer than the response writer's 4 KiB stack buffer, every
+# description with a quote, a backslash, a newline and a non-ASCII letter
+LONG=$(for _ in $(seq 150); do printf '%s' 'a\"\\\n\u00e9'; done)
+for i in 1 2 3 4 5; do req POST /nebulablock/api/v1/api-keys "$BB" "{\"name\":\"long$i\",\"description\":\"$LONG\"}"; done
+req GET /nebulablock/api/v1/api-keys "$BB"
+[ "$STATUS" = 200 ] && [ "$(wc -c < "$dir/out")" -gt 4096 ] &&
+	node -e 'const d=JSON.parse(require("fs").readFileSync(0,"utf8")).data, w="a\"\\\n\u00e9".repeat(150);
+	         process.exit(d.filter(k => k.description === w).length === 5 ? 0 : 1)' < "$dir/out" &&
+	ok "nebula list over 4 KiB with escaped descriptions" || no "nebula list over 4 KiB with escaped descriptions" "$(head -c 300 "$dir/out")"
 req DELETE /nebulablock/api/v1/api-keys/abc "$BA"; expect "nebula non-integer id 400 envelope" 400 '"status":"failed"'
 req DELETE "/nebulablock/api/v1/api-keys/$NID" "$BB"; expect "nebula another user's id 404" 404 '"status":"failed"'
+req GET /nebulablock/api/v1/api-keys "Authorization: Bearer $NTOK"; expect "nebula key authenticates before its deletion" 200
 req DELETE "/nebulablock/api/v1/api-keys/$NID" "$BA"; expect "nebula delete 200" 200 '"message":"API key successfully deleted"'
 req GET /nebulablock/api/v1/api-keys "Authorization: Bearer $NTOK"; expect "deleted nebula key fails (401)" 401 '"status":"failed"'
 
 # ---- the uuid twin ----
 req POST /nebulablock-uuid/api/v1/api-keys "$BA" '{"name":"twin"}'; expect "twin create 201" 201 '"description":null'
-UID_=$(jget data.id)
+UID_=$(jget data.id); UTOK=$(jget data.key)
 [[ $UID_ =~ ^[0-9a-f-]{36}$ ]] && ok "twin id is a uuid" || no "twin id" "$BODY_OUT"
 req DELETE /nebulablock-uuid/api/v1/api-keys/not-a-uuid "$BA"; expect "twin bad uuid 400" 400
+req GET /nebulablock-uuid/api/v1/api-keys "Authorization: Bearer $UTOK"; expect "twin key authenticates before its deletion" 200
+req DELETE "/nebulablock-uuid/api/v1/api-keys/$UID_" "$BB"; expect "twin: another user's delete 404" 404
+req GET /heron/api/credentials/keys "x-api-key: $UTOK"; expect "twin key still works after another user's attempt" 200
 req DELETE "/nebulablock-uuid/api/v1/api-keys/$UID_" "$BA"; expect "twin delete 200" 200
+req GET /nebulablock-uuid/api/v1/api-keys "Authorization: Bearer $UTOK"; expect "deleted twin key fails at once (401)" 401
 
 # ---- FastAPI-style ----
 req POST /fastapi/api/auth/api-keys/ "$BA" '{"name":"example"}'; expect "fastapi create 201" 201 '"created_at"'
@@ -120,6 +138,7 @@ grep -qi '^Content-Type: application/problem+json' "$dir/headers" && ok "fastapi
 req GET "/fastapi/api/auth/api-keys/?skip=0&limit=1" "$BA"; expect "fastapi list with paging and total" 200 '"total":1'
 req GET "/fastapi/api/auth/api-keys/?limit=201" "$BA"; expect "fastapi limit over 200: 422" 422
 req DELETE "/fastapi/api/auth/api-keys/$FID" "$BB"; expect "fastapi revoke another user's key 404" 404
+req GET /fastapi/api/auth/api-keys/ "Authorization: Bearer $FTOK2"; expect "fastapi key authenticates before its revocation" 200
 req DELETE "/fastapi/api/auth/api-keys/$FID" "$BA"; expect "fastapi revoke 204" 204
 req GET /fastapi/api/auth/api-keys/ "Authorization: Bearer $FTOK2"; expect "revoked key fails at once (401)" 401
 req GET /fastapi/api/auth/api-keys/ "$BA"; expect "revoked key is listed inactive" 200 '"is_active":false'
@@ -135,7 +154,7 @@ req GET /heron/api/credentials/keys "x-api-key: key_short"; expect "malformed ke
 # ---- at rest ----
 kill "$pid"; wait "$pid" 2>/dev/null; pid=
 leaked=0
-for t in "$KEY" "$BOB" "$HTOK" "$FTOK" "$NTOK" "$FTOK2"; do
+for t in "$KEY" "$BOB" "$HTOK" "$FTOK" "$NTOK" "$UTOK" "$FTOK2"; do
 	body=${t#*_}; body=${body:0:43}
 	cat "$db" "$db-wal" 2>/dev/null | grep -aqF "$body" && leaked=1
 done

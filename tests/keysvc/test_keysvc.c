@@ -9,12 +9,14 @@
 #include <rhonabwy.h>
 #include <sqlite3.h>
 
+#include "keycache.h"
 #include "keysvc.h"
+#include "listcache.h"
 
 static char tmpdir[256];
 static keysvc *ks;
 static int64_t alice, bob;
-static char alice_key[TOKEN_MAX];
+static char alice_key[TOKEN_MAX], bob_first[TOKEN_MAX];
 
 static void open_at(const char *db, const char *jwt_key)
 {
@@ -26,14 +28,14 @@ static void open_at(const char *db, const char *jwt_key)
 
 static void setup(void)
 {
-	char db[300], bob_key[TOKEN_MAX];
+	char db[300];
 
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/keysvc-test.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 	snprintf(db, sizeof db, "%s/k.db", tmpdir);
 	open_at(db, NULL);
 	ck_assert_int_eq(keysvc_user_add(ks, "alice", alice_key, sizeof alice_key, &alice), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_user_add(ks, "bob", bob_key, sizeof bob_key, &bob), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_user_add(ks, "bob", bob_first, sizeof bob_first, &bob), KEYSVC_OK);
 }
 
 static void teardown(void)
@@ -168,6 +170,8 @@ START_TEST(rate_limited_after_failures)
 	unsigned ra = 0;
 	int rc = KEYSVC_OK;
 
+	/* answered from the authentication cache or not, a blocked address is blocked */
+	ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "192.0.2.9", &p, &ra), KEYSVC_OK);
 	for (int i = 0; i < 10; i++)
 		ck_assert_int_eq(keysvc_authenticate(ks, "key_nonsense", "192.0.2.7", &p, &ra), KEYSVC_BAD_TOKEN);
 	rc = keysvc_authenticate(ks, alice_key, "192.0.2.7", &p, &ra);
@@ -283,6 +287,59 @@ START_TEST(migrates_schema_1)
 	sqlite3_close(h);
 }
 END_TEST
+/* The hot statements are prepared once and stay prepared: binding a family,
+   a name filter, a page or an id never makes SQLite parse them again. */
+START_TEST(statements_never_reprepared)
+{
+	keysvc_key k, got, *v;
+	keysvc_principal p;
+	char t[TOKEN_MAX];
+	unsigned ra;
+	size_t n;
+	int64_t total, re = -1;
+
+	for (int round = 0; round < 3; round++) {
+		char name[8];
+		snprintf(name, sizeof name, "r%d", round);
+		for (int fam = 0; fam < KEYSVC_NFAMILIES; fam++) {
+			ck_assert_int_eq(keysvc_create(ks, alice, fam, name, NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+			ck_assert_int_eq(keysvc_list(ks, alice, fam, NULL, 0, 0, -1, &v, &n, &total), KEYSVC_OK);
+			free(v);
+			ck_assert_int_eq(keysvc_list(ks, bob, fam, name, 1, 1, 5, &v, &n, &total), KEYSVC_OK);
+			free(v);
+			ck_assert_int_eq(keysvc_get_uuid(ks, alice, fam, k.uuid, &got), KEYSVC_OK);
+			ck_assert_int_eq(keysvc_get_id(ks, alice, -1, k.id, &got), KEYSVC_OK);
+			ck_assert_int_eq(keysvc_get_name(ks, alice, fam, name, &got), KEYSVC_OK);
+			ck_assert_int_eq(keysvc_authenticate(ks, t, "c5", &p, &ra), KEYSVC_OK);
+			ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 0, ""), KEYSVC_OK);
+		}
+	}
+	ck_assert_int_eq(store_reprepares(keysvc_store(ks), &re), STORE_OK);
+	ck_assert_int_eq(re, 0);
+}
+END_TEST
+
+/* A key created right after a delete (once SQLite would have given it the
+   deleted key's row id; ids are never reused since schema 2) writes
+   last_used on its first use. */
+START_TEST(key_after_delete_writes_last_used)
+{
+	keysvc_key k1, k2, got;
+	keysvc_principal p;
+	char t1[TOKEN_MAX], t2[TOKEN_MAX];
+	unsigned ra;
+
+	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_HERON, "a", NULL, NULL, "", &k1, t1, sizeof t1), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, t1, "c10", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_delete(ks, alice, k1.id, ""), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_HERON, "b", NULL, NULL, "", &k2, t2, sizeof t2), KEYSVC_OK);
+	ck_assert_int_ne(k2.id, k1.id);
+	ck_assert_int_eq(keysvc_authenticate(ks, t2, "c10", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_get_id(ks, alice, KEYSVC_HERON, k2.id, &got), KEYSVC_OK);
+	ck_assert_int_gt(got.last_used, 0);
+}
+END_TEST
+
 /* ---- concurrent creates: group commit, every key distinct and durable ---- */
 
 typedef struct worker {
@@ -324,6 +381,362 @@ START_TEST(concurrent_creates)
 	ck_assert_int_eq(total, 320);
 	ck_assert_uint_eq(n, 10);
 	free(v);
+}
+END_TEST
+
+/* ---- the authentication cache ---- */
+
+static void fake_hash(unsigned char h[STORE_HASH_LEN], unsigned seed)
+{
+	for (size_t i = 0; i < STORE_HASH_LEN; i++)
+		h[i] = (unsigned char)(seed * 131u + i * 7u);
+}
+
+START_TEST(keycache_ttl_epoch_forget)
+{
+	keycache *c;
+	keycache_entry e = { .key_id = 7, .user_id = 3, .key_uuid = "u7" }, e2 = { .key_id = 8, .user_id = 4 }, got;
+	unsigned char h[STORE_HASH_LEN], h2[STORE_HASH_LEN], other[STORE_HASH_LEN];
+	uint64_t ep;
+
+	ck_assert_int_eq(keycache_new(64, 5, &c), 0);
+	fake_hash(h, 1);
+	fake_hash(h2, 2);
+	ep = keycache_epoch(c);
+	ck_assert_int_eq(keycache_get(c, h, 1000, &got), 0);
+	keycache_put(c, h, &e, ep, 1000);
+	keycache_put(c, h2, &e2, ep, 1000);
+	ck_assert_int_eq(keycache_get(c, h, 1004, &got), 1);
+	ck_assert_int_eq(got.key_id, 7);
+	ck_assert_int_eq(got.user_id, 3);
+	ck_assert_str_eq(got.key_uuid, "u7");
+	/* same slot, one byte off elsewhere: not the same key */
+	memcpy(other, h, sizeof other);
+	other[STORE_HASH_LEN - 1] ^= 1;
+	ck_assert_int_eq(keycache_get(c, other, 1004, &got), 0);
+	/* older than the ttl: gone */
+	ck_assert_int_eq(keycache_get(c, h, 1005, &got), 0);
+	ck_assert_int_eq(keycache_get(c, h, 1004, &got), 0);
+	/* a clock that went back does not make an entry young */
+	keycache_put(c, h, &e, keycache_epoch(c), 1000);
+	ck_assert_int_eq(keycache_get(c, h, 999, &got), 0);
+	/* forget removes that key only */
+	ep = keycache_epoch(c);
+	keycache_put(c, h, &e, ep, 1000);
+	keycache_forget(c, 7);
+	ck_assert_int_eq(keycache_get(c, h, 1001, &got), 0);
+	ck_assert_int_eq(keycache_get(c, h2, 1001, &got), 1);
+	ck_assert_int_eq(got.key_id, 8);
+	/* a lookup that began before a forget cannot put its answer back */
+	keycache_put(c, h, &e, ep, 1001);
+	ck_assert_int_eq(keycache_get(c, h, 1001, &got), 0);
+	keycache_free(c);
+}
+END_TEST
+
+/* Each state change, through each family's key, takes effect on the next
+   authentication even though the key was answered from the cache. */
+START_TEST(cached_key_fails_after_every_change)
+{
+	for (int fam = 0; fam < KEYSVC_NFAMILIES; fam++) {
+		keysvc_key k, k2;
+		char t[TOKEN_MAX], t2[TOKEN_MAX], name[8];
+		char cl[8];
+		keysvc_principal p;
+		keysvc_stats before, after;
+		unsigned ra;
+
+		snprintf(name, sizeof name, "c%d", fam);
+		snprintf(cl, sizeof cl, "c6-%d", fam);   /* four failures each: under the rate limit */
+		ck_assert_int_eq(keysvc_create(ks, alice, fam, name, NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
+		keysvc_get_stats(ks, &before);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
+		keysvc_get_stats(ks, &after);
+		ck_assert_uint_eq(after.cache_hits, before.cache_hits + 1);
+		ck_assert_uint_eq(after.hash_lookups, before.hash_lookups);
+		ck_assert_int_eq(p.user_id, alice);
+		ck_assert_int_eq(p.key_id, k.id);
+		ck_assert_str_eq(p.key_uuid, k.uuid);
+
+		/* another user cannot change it, and it stays alice's */
+		ck_assert_int_eq(keysvc_set_active(ks, bob, k.id, 0, ""), KEYSVC_NOT_FOUND);
+		ck_assert_int_eq(keysvc_revoke(ks, bob, k.id, ""), KEYSVC_NOT_FOUND);
+		ck_assert_int_eq(keysvc_delete(ks, bob, k.id, ""), KEYSVC_NOT_FOUND);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(p.user_id, alice);
+
+		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 0, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_REJECTED);
+		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 1, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_revoke(ks, alice, k.id, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_REJECTED);
+		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 1, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_REJECTED); /* revoked stays revoked */
+
+		snprintf(name, sizeof name, "d%d", fam);
+		ck_assert_int_eq(keysvc_create(ks, alice, fam, name, NULL, NULL, "", &k2, t2, sizeof t2), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t2, cl, &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t2, cl, &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_delete(ks, alice, k2.id, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t2, cl, &p, &ra), KEYSVC_REJECTED);
+	}
+	/* two users' cached keys answer for their own users */
+	{
+		keysvc_principal p;
+		unsigned ra;
+		ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "c7", &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, bob_first, "c7", &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, bob_first, "c7", &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(p.user_id, bob);
+		ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "c7", &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(p.user_id, alice);
+	}
+}
+END_TEST
+
+/* Authentications racing a revocation: once keysvc_revoke has returned, no
+   thread may authenticate with that key again (a lookup that read the row
+   before the revocation must not put it back into the cache). */
+typedef struct racer {
+	const char *token;
+	volatile int *stop;
+	volatile int *revoked;
+	int late_ok;
+} racer;
+
+static void *race_auth(void *arg)
+{
+	racer *r = arg;
+	keysvc_principal p;
+	unsigned ra;
+
+	while (!__atomic_load_n(r->stop, __ATOMIC_SEQ_CST)) {
+		int after = __atomic_load_n(r->revoked, __ATOMIC_SEQ_CST);
+		if (keysvc_authenticate(ks, r->token, "c8", &p, &ra) == KEYSVC_OK && after)
+			r->late_ok++;
+	}
+	return NULL;
+}
+
+START_TEST(revocation_racing_authentications)
+{
+	for (int round = 0; round < 40; round++) {
+		keysvc_key k;
+		char t[TOKEN_MAX];
+		pthread_t th[4];
+		racer r[4];
+		volatile int stop = 0, revoked = 0;
+		struct timespec pause = { 0, 2000000 };
+
+		ck_assert_int_eq(keysvc_create(ks, alice, round % KEYSVC_NFAMILIES, round % 2 ? "x" : "y", NULL, NULL, "", &k,
+		                               t, sizeof t) == KEYSVC_OK || round % KEYSVC_NFAMILIES == KEYSVC_FELDERA, 1);
+		if (round % KEYSVC_NFAMILIES == KEYSVC_FELDERA)
+			continue;   /* names are unique there; the other families cover it */
+		for (int i = 0; i < 4; i++) {
+			r[i] = (racer){ .token = t, .stop = &stop, .revoked = &revoked };
+			pthread_create(&th[i], NULL, race_auth, &r[i]);
+		}
+		nanosleep(&pause, NULL);
+		ck_assert_int_eq(round % 3 == 0 ? keysvc_revoke(ks, alice, k.id, "")
+		                 : round % 3 == 1 ? keysvc_set_active(ks, alice, k.id, 0, "")
+		                                  : keysvc_delete(ks, alice, k.id, ""), KEYSVC_OK);
+		__atomic_store_n(&revoked, 1, __ATOMIC_SEQ_CST);
+		nanosleep(&pause, NULL);
+		__atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
+		for (int i = 0; i < 4; i++) {
+			pthread_join(th[i], NULL);
+			ck_assert_msg(r[i].late_ok == 0, "round %d: %d authentications after the change returned", round,
+			              r[i].late_ok);
+		}
+	}
+}
+END_TEST
+
+/* ---- the list cache ---- */
+
+START_TEST(listcache_epoch_ttl_bounds)
+{
+	listcache *c;
+	store_key v[3], *got;
+	size_t n;
+	uint64_t ep;
+
+	memset(v, 0, sizeof v);
+	for (int i = 0; i < 3; i++)
+		v[i].id = 10 + i;
+	ck_assert_int_eq(listcache_new(4, 2, 3, 5, &c), 0);
+	ep = listcache_epoch(c, 1);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 1000, &got, &n), 0);
+	listcache_put(c, 1, 0, 0, v, 2, ep, 1000);
+	listcache_put(c, 1, 1, 0, v, 0, ep, 1000);              /* an empty list is a list */
+	listcache_put(c, 1, 2, 0, v, 3, ep, 1000);              /* longer than max_keys: not kept */
+	v[0].id = 99;                                           /* the cache holds a copy */
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 1004, &got, &n), 1);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(got[0].id, 10);
+	ck_assert_int_eq(got[1].id, 11);
+	free(got);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 1, 1004, &got, &n), 0);   /* with revoked: another list */
+	ck_assert_int_eq(listcache_get(c, 2, 0, 0, 1004, &got, &n), 0);   /* another owner */
+	ck_assert_int_eq(listcache_get(c, 1, 1, 0, 1004, &got, &n), 1);
+	ck_assert_uint_eq(n, 0);
+	free(got);
+	ck_assert_int_eq(listcache_get(c, 1, 2, 0, 1004, &got, &n), 0);
+	/* rows in all: 2 held, room for 1 more */
+	listcache_put(c, 2, 0, 0, v, 2, listcache_epoch(c, 2), 1000);
+	ck_assert_int_eq(listcache_get(c, 2, 0, 0, 1001, &got, &n), 0);
+	listcache_put(c, 2, 0, 0, v, 1, listcache_epoch(c, 2), 1000);
+	ck_assert_int_eq(listcache_get(c, 2, 0, 0, 1001, &got, &n), 1);
+	free(got);
+	/* forgetting an owner drops its lists only, and a list read before that
+	   cannot be put back */
+	ep = listcache_epoch(c, 1);
+	listcache_forget_user(c, 1);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 1001, &got, &n), 0);
+	ck_assert_int_eq(listcache_get(c, 1, 1, 0, 1001, &got, &n), 0);
+	ck_assert_int_eq(listcache_get(c, 2, 0, 0, 1001, &got, &n), 1);
+	free(got);
+	listcache_put(c, 1, 0, 0, v, 1, ep, 1001);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 1001, &got, &n), 0);
+	/* older than the ttl, or from the future: gone */
+	ck_assert_int_eq(listcache_get(c, 2, 0, 0, 1005, &got, &n), 0);
+	listcache_put(c, 2, 0, 0, v, 1, listcache_epoch(c, 2), 1000);
+	ck_assert_int_eq(listcache_get(c, 2, 0, 0, 999, &got, &n), 0);
+	/* families beyond the table are never kept */
+	listcache_put(c, 3, 8, 0, v, 1, listcache_epoch(c, 3), 1000);
+	ck_assert_int_eq(listcache_get(c, 3, 8, 0, 1000, &got, &n), 0);
+	listcache_free(c);
+}
+END_TEST
+
+/* n keys of user in family fam: the number listed (whole list). */
+static size_t listed(int64_t user, int fam, int include_revoked, int64_t key_id, keysvc_key *found)
+{
+	keysvc_key *v = NULL;
+	size_t n = 0;
+	int64_t total = -1;
+
+	ck_assert_int_eq(keysvc_list(ks, user, fam, NULL, include_revoked, 0, -1, &v, &n, &total), KEYSVC_OK);
+	ck_assert_int_eq(total, (int64_t)n);
+	for (size_t i = 0; found && i < n; i++)
+		if (v[i].id == key_id)
+			*found = v[i];
+	free(v);
+	return n;
+}
+
+/* Every write to an owner's keys shows in that owner's next list, although
+   the list before it came from the cache. */
+START_TEST(cached_list_follows_every_change)
+{
+	for (int fam = 0; fam < KEYSVC_NFAMILIES; fam++) {
+		keysvc_key k, f;
+		keysvc_principal p;
+		keysvc_stats before, after;
+		char t[TOKEN_MAX], name[8], cl[8];
+		unsigned ra;
+		size_t n0, n, nb;
+
+		snprintf(name, sizeof name, "l%d", fam);
+		snprintf(cl, sizeof cl, "c9-%d", fam);
+		n0 = listed(alice, fam, 0, 0, NULL);
+		keysvc_get_stats(ks, &before);
+		ck_assert_uint_eq(listed(alice, fam, 0, 0, NULL), n0);
+		keysvc_get_stats(ks, &after);
+		ck_assert_uint_eq(after.list_hits, before.list_hits + 1);
+		nb = listed(bob, fam, 0, 0, NULL);
+
+		ck_assert_int_eq(keysvc_create(ks, alice, fam, name, NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+		memset(&f, 0, sizeof f);
+		ck_assert_uint_eq(listed(alice, fam, 0, k.id, &f), n0 + 1);
+		ck_assert_int_eq(f.id, k.id);
+		ck_assert_int_eq(f.active, 1);
+		ck_assert_int_eq(f.last_used, 0);
+		/* bob's list is his own, cached or not */
+		memset(&f, 0, sizeof f);
+		ck_assert_uint_eq(listed(bob, fam, 0, k.id, &f), nb);
+		ck_assert_int_eq(f.id, 0);
+
+		/* the first authentication writes last_used */
+		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
+		ck_assert_uint_eq(listed(alice, fam, 0, k.id, &f), n0 + 1);
+		ck_assert_int_gt(f.last_used, 0);
+
+		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 0, ""), KEYSVC_OK);
+		listed(alice, fam, 0, k.id, &f);
+		ck_assert_int_eq(f.active, 0);
+		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 1, ""), KEYSVC_OK);
+		listed(alice, fam, 0, k.id, &f);
+		ck_assert_int_eq(f.active, 1);
+
+		listed(alice, fam, 1, 0, NULL);
+		ck_assert_int_eq(keysvc_revoke(ks, alice, k.id, ""), KEYSVC_OK);
+		n = listed(alice, fam, 0, 0, NULL);
+		ck_assert_uint_eq(n, n0);                          /* revoked keys hidden */
+		ck_assert_uint_eq(listed(alice, fam, 1, k.id, &f), n0 + 1);
+		ck_assert_int_eq(f.revoked, 1);
+
+		ck_assert_int_eq(keysvc_delete(ks, alice, k.id, ""), KEYSVC_OK);
+		ck_assert_uint_eq(listed(alice, fam, 1, 0, NULL), n0);
+		ck_assert_uint_eq(listed(alice, fam, 0, 0, NULL), n0);
+	}
+}
+END_TEST
+
+/* Lists racing creates: once keysvc_create has returned, every list shows
+   the new key (a list read before it must not be put back afterwards). */
+typedef struct lister {
+	volatile int *stop;
+	volatile int64_t *newest;   /* id of the newest key whose create returned */
+	int missing;
+} lister;
+
+static void *race_list(void *arg)
+{
+	lister *l = arg;
+
+	while (!__atomic_load_n(l->stop, __ATOMIC_SEQ_CST)) {
+		int64_t want = __atomic_load_n(l->newest, __ATOMIC_SEQ_CST);
+		keysvc_key *v = NULL;
+		size_t n = 0;
+		int64_t total;
+		int seen = want == 0;
+
+		ck_assert_int_eq(keysvc_list(ks, alice, KEYSVC_NEBULA, NULL, 0, 0, -1, &v, &n, &total), KEYSVC_OK);
+		for (size_t i = 0; i < n; i++)
+			seen |= v[i].id == want;
+		free(v);
+		if (!seen)
+			l->missing++;
+	}
+	return NULL;
+}
+
+START_TEST(list_racing_creates)
+{
+	pthread_t th[4];
+	lister l[4];
+	volatile int stop = 0;
+	volatile int64_t newest = 0;
+
+	for (int i = 0; i < 4; i++) {
+		l[i] = (lister){ .stop = &stop, .newest = &newest };
+		pthread_create(&th[i], NULL, race_list, &l[i]);
+	}
+	for (int i = 0; i < 40; i++) {
+		keysvc_key k;
+		char t[TOKEN_MAX];
+		ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, "race", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+		__atomic_store_n(&newest, k.id, __ATOMIC_SEQ_CST);
+	}
+	__atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_msg(l[i].missing == 0, "%d lists without a key whose create had returned", l[i].missing);
+	}
 }
 END_TEST
 
@@ -423,6 +836,14 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, ids_never_reused);
 	tcase_add_test(tc, migrates_schema_1);
 	tcase_add_test(tc, concurrent_creates);
+	tcase_add_test(tc, key_after_delete_writes_last_used);
+	tcase_add_test(tc, statements_never_reprepared);
+	tcase_add_test(tc, keycache_ttl_epoch_forget);
+	tcase_add_test(tc, cached_key_fails_after_every_change);
+	tcase_add_test(tc, revocation_racing_authentications);
+	tcase_add_test(tc, listcache_epoch_ttl_bounds);
+	tcase_add_test(tc, cached_list_follows_every_change);
+	tcase_add_test(tc, list_racing_creates);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tj, jwt_setup, jwt_teardown);
 	tcase_add_test(tj, jwt_good_bad_none_expired);

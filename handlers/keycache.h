@@ -1,0 +1,53 @@
+/* keycache.h — the authentication cache of the key service: which key (and
+ * owner) an HMAC of a token belongs to, so that a repeated request with the
+ * same key needs no SQL.
+ *
+ * Only positive answers are kept (an unknown, inactive, revoked or deleted
+ * key always goes to the store), and nothing secret: the entry is the
+ * HMAC-SHA-256 the store holds anyway, the key's ids and uuid. A hit still
+ * compares the whole HMAC in constant time.
+ *
+ * Invalidation is synchronous: keycache_forget() removes every entry of a
+ * key before the state change that calls it returns, so the next request
+ * with that key goes to the store. A lookup that began before a forget
+ * cannot put a stale entry back: keycache_epoch() is taken before the store
+ * is read and keycache_put() drops the entry if any forget happened since.
+ * Entries also age out after `ttl` seconds, which bounds how long a change
+ * made to the database by another process (this cache cannot see those)
+ * goes unnoticed.
+ *
+ * Fixed size (no allocation after keycache_new), direct-mapped on the HMAC,
+ * striped locks. Thread-safe. The caller passes `now` (unix seconds), so
+ * tests can move the clock.
+ */
+#ifndef KEYCACHE_H
+#define KEYCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "store.h"
+
+typedef struct keycache keycache;
+
+typedef struct keycache_entry {
+	int64_t key_id;
+	int64_t user_id;
+	char key_uuid[37];
+} keycache_entry;
+
+/* slots: rounded up to a power of two (0 = 4096); ttl in seconds (> 0). */
+int keycache_new(size_t slots, unsigned ttl, keycache **out);
+void keycache_free(keycache *c);
+
+/* 1 and *out filled when hash is cached and younger than ttl; else 0. */
+int keycache_get(keycache *c, const unsigned char hash[STORE_HASH_LEN], time_t now, keycache_entry *out);
+/* Snapshot to take before reading the store for a later keycache_put. */
+uint64_t keycache_epoch(keycache *c);
+/* Caches e under hash unless a keycache_forget ran since `epoch`. */
+void keycache_put(keycache *c, const unsigned char hash[STORE_HASH_LEN], const keycache_entry *e,
+                  uint64_t epoch, time_t now);
+/* Removes every entry of key_id; returns once none is left. */
+void keycache_forget(keycache *c, int64_t key_id);
+
+#endif

@@ -1,0 +1,42 @@
+/* listcache.h — the key service's cache of whole key lists: one owner's
+ * keys of one family (with or without the revoked ones), as the store last
+ * returned them, so that listing again needs no SQL.
+ *
+ * Invalidation is synchronous and per owner: every write to an owner's keys
+ * (create, activate, deactivate, revoke, delete, a last_used update) calls
+ * listcache_forget_user() before it returns, so the next list reads the
+ * store. A list read from the store before such a write cannot be put back
+ * afterwards: listcache_epoch() is taken before the store read and
+ * listcache_put() drops the list if the owner was forgotten since. Entries
+ * also age out after `ttl` seconds (changes made by another process).
+ *
+ * Bounded: an owner's lists share one group of slots (one lock, one epoch);
+ * lists longer than max_keys are not kept, nor any beyond max_rows rows in
+ * all. Thread-safe. The caller passes `now` (unix seconds).
+ */
+#ifndef LISTCACHE_H
+#define LISTCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "store.h"
+
+typedef struct listcache listcache;
+
+/* groups: rounded up to a power of two; ttl > 0. */
+int listcache_new(size_t groups, size_t max_keys, size_t max_rows, unsigned ttl, listcache **out);
+void listcache_free(listcache *c);
+
+/* 1 on a hit: *out is a new copy (free()), *n its length (0: *out NULL). */
+int listcache_get(listcache *c, int64_t user, int family, int include_revoked, time_t now, store_key **out,
+                  size_t *n);
+/* Snapshot to take before reading the store for a later listcache_put. */
+uint64_t listcache_epoch(listcache *c, int64_t user);
+/* Keeps a copy of v[0..n) unless user was forgotten since `epoch`. */
+void listcache_put(listcache *c, int64_t user, int family, int include_revoked, const store_key *v, size_t n,
+                   uint64_t epoch, time_t now);
+/* Drops every list of user; returns once none is left. */
+void listcache_forget_user(listcache *c, int64_t user);
+
+#endif

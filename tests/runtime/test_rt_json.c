@@ -1,0 +1,198 @@
+/* test_rt_json.c — rt_json_dumpb writes what json_dumps writes. */
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt_json.h"
+
+#define FLAGS (JSON_COMPACT | JSON_ENCODE_ANY)
+
+/* v (stolen) dumps to the same bytes as jansson's, through a buffer of
+   every size from 0 up (the json_dumpb contract), recording the line. */
+static void same_as_jansson(json_t *v, int line)
+{
+	char *want = json_dumps(v, FLAGS);
+	size_t wl, n;
+	char *got;
+
+	ck_assert_msg(want != NULL, "line %d: jansson cannot dump the case", line);
+	wl = strlen(want);
+	got = malloc(wl + 8);
+	n = rt_json_dumpb(v, got, wl + 8);
+	ck_assert_msg(n == wl && memcmp(got, want, wl) == 0, "line %d: got %.*s, want %s", line,
+	              (int)(n < wl + 8 ? n : wl + 8), got, want);
+	for (size_t size = 0; size < wl; size += 1 + size / 4) {
+		memset(got, '#', wl + 8);
+		ck_assert_msg(rt_json_dumpb(v, got, size) == wl, "line %d: size %zu", line, size);
+		ck_assert_msg(memcmp(got, want, size) == 0 && got[size] == '#', "line %d: prefix of %zu", line, size);
+	}
+	free(got);
+	free(want);
+	json_decref(v);
+}
+#define SAME(v) same_as_jansson((v), __LINE__)
+
+START_TEST(scalars_and_strings)
+{
+	SAME(json_null());
+	SAME(json_true());
+	SAME(json_false());
+	SAME(json_integer(0));
+	SAME(json_integer(-1));
+	SAME(json_integer(1234567890123LL));
+	SAME(json_integer(INT64_MAX));
+	SAME(json_integer(INT64_MIN));
+	SAME(json_real(0.0));
+	SAME(json_real(-0.5));
+	SAME(json_real(1e300));
+	SAME(json_real(3.0));
+	SAME(json_real(0.1));
+	SAME(json_string(""));
+	SAME(json_string("plain"));
+	SAME(json_string("quote \" backslash \\ slash / tab \t nl \n cr \r bs \b ff \f"));
+	SAME(json_string("\x01\x02\x1f\x7f end"));
+	SAME(json_string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91 \xe2\x80\xa8"));
+	SAME(json_stringn("nul\0inside", 10));
+	SAME(json_string("2026-11-23T08:22:09Z"));
+}
+END_TEST
+
+START_TEST(containers)
+{
+	SAME(json_array());
+	SAME(json_object());
+	SAME(json_pack("[i,s,b,n,[],{}]", 1, "a", 0));
+	SAME(json_pack("{s:{s:[i,i]},s:s,s:{}}", "a", "b", 1, 2, "c\"key\n", "v", "empty"));
+	SAME(json_pack("{s:[{s:s,s:s,s:b,s:s,s:s,s:n}]}", "keys", "created", "2026-11-23T08:22:09Z", "heron_id",
+	               "0b8f7a3e-1234-4abc-9def-0123456789ab", "is_active", 1, "name", "first key", "token_prefix",
+	               "key_8jva", "last_used"));
+	{
+		/* insertion order, kept through deletions and re-insertions */
+		json_t *o = json_object();
+		json_object_set_new(o, "z", json_integer(1));
+		json_object_set_new(o, "a", json_integer(2));
+		json_object_set_new(o, "m", json_integer(3));
+		json_object_del(o, "a");
+		json_object_set_new(o, "a", json_integer(4));
+		json_object_set_new(o, "z", json_integer(5));
+		json_object_setn_new(o, "k\0y", 3, json_true());
+		SAME(o);
+	}
+}
+END_TEST
+
+/* A small deterministic generator of random documents. */
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+
+static unsigned rnd(unsigned n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (unsigned)(rng % n);
+}
+
+static json_t *rnd_string(void)
+{
+	static const char *const pieces[] = { "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\x01", "\x1f", "\x7f",
+	                                      "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x94\x91", "\xef\xbf\xbf", "key_" };
+	char buf[128];
+	size_t n = 0, k = rnd(12);
+
+	for (size_t i = 0; i < k; i++) {
+		const char *p = pieces[rnd(sizeof pieces / sizeof *pieces)];
+		size_t l = strlen(p);
+		if (n + l >= sizeof buf)
+			break;
+		memcpy(buf + n, p, l);
+		n += l;
+	}
+	if (rnd(10) == 0 && n + 1 < sizeof buf)
+		buf[n++] = '\0';    /* an embedded NUL */
+	return json_stringn(buf, n);
+}
+
+static json_t *rnd_value(int depth)
+{
+	switch (rnd(depth > 4 ? 6 : 8)) {
+	case 0: return json_null();
+	case 1: return json_boolean(rnd(2));
+	case 2: return json_integer((json_int_t)rnd(2000000) - 1000000);
+	case 3: return json_real((double)rnd(100000) / (double)(1 + rnd(1000)));
+	case 4:
+	case 5: return rnd_string();
+	case 6: {
+		json_t *a = json_array();
+		for (unsigned i = rnd(5); i > 0; i--)
+			json_array_append_new(a, rnd_value(depth + 1));
+		return a;
+	}
+	default: {
+		json_t *o = json_object();
+		for (unsigned i = rnd(5); i > 0; i--) {
+			json_t *k = rnd_string();
+			json_object_setn_new(o, json_string_value(k), json_string_length(k), rnd_value(depth + 1));
+			json_decref(k);
+		}
+		return o;
+	}
+	}
+}
+
+START_TEST(random_documents)
+{
+	for (int i = 0; i < 3000; i++)
+		SAME(rnd_value(0));
+}
+END_TEST
+
+START_TEST(refused)
+{
+	char buf[64];
+	json_t *bad = json_string_nocheck("\xc3\x28"), *deep = json_array(), *cur = deep;
+
+	/* invalid UTF-8 (made without the check): refused, like jansson does */
+	ck_assert_ptr_null(json_dumps(bad, FLAGS));
+	ck_assert_uint_eq(rt_json_dumpb(bad, buf, sizeof buf), 0);
+	json_decref(bad);
+	bad = json_string_nocheck("\xed\xa0\x80");   /* a surrogate */
+	ck_assert_uint_eq(rt_json_dumpb(bad, buf, sizeof buf), 0);
+	json_decref(bad);
+	bad = json_string_nocheck("\xe0\x80\x80");   /* overlong */
+	ck_assert_uint_eq(rt_json_dumpb(bad, buf, sizeof buf), 0);
+	json_decref(bad);
+	bad = json_string_nocheck("\xf4\x90\x80\x80"); /* above U+10FFFF */
+	ck_assert_uint_eq(rt_json_dumpb(bad, buf, sizeof buf), 0);
+	json_decref(bad);
+	ck_assert_uint_eq(rt_json_dumpb(NULL, buf, sizeof buf), 0);
+	/* deeper than RT_JSON_MAX_DEPTH: refused (the caller uses json_dumps) */
+	for (int i = 0; i < RT_JSON_MAX_DEPTH + 1; i++) {
+		json_t *next = json_array();
+		json_array_append_new(cur, next);
+		cur = next;
+	}
+	ck_assert_uint_eq(rt_json_dumpb(deep, NULL, 0), 0);
+	json_decref(deep);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("rt_json");
+	TCase *tc = tcase_create("dump");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, scalars_and_strings);
+	tcase_add_test(tc, containers);
+	tcase_add_test(tc, random_documents);
+	tcase_add_test(tc, refused);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
