@@ -17,9 +17,9 @@
 
 #include "keycache.h"
 #include "listcache.h"
+#include "ratelimit.h"
 
 #define KEYSVC_SECRET_LEN 32
-#define KEYSVC_RATE_SLOTS 1024
 #define KEYSVC_TOUCH_SLOTS 4096
 #define KEYSVC_TOUCH_EVERY 60
 /* Authentication cache: slots, and the age after which an entry goes back
@@ -39,14 +39,6 @@ static const char *const keysvc_messages[] = { KEYSVC_STATUS_MAP(KEYSVC_MSG) };
 
 static const char *const keysvc_prefixes[KEYSVC_NFAMILIES] = { "key_", "fk_", "ak_", "ak_", "fa_" };
 
-/* Failed authentications per client address, in a fixed table. */
-typedef struct keysvc_rate {
-	char addr[64];
-	time_t window_start;
-	unsigned failures;
-	time_t blocked_until;
-} keysvc_rate;
-
 /* When each key's last_used was last written. */
 typedef struct keysvc_touch {
 	int64_t key_id;
@@ -59,9 +51,8 @@ struct keysvc {
 	jwks_t *jwks;
 	keycache *cache;
 	listcache *lists;
-	unsigned fail_limit, fail_window;
-	pthread_mutex_t lock;      /* rate and touch tables (stats are atomic) */
-	keysvc_rate rate[KEYSVC_RATE_SLOTS];
+	ratelimit *rate;
+	pthread_mutex_t lock;      /* the touch table (stats are atomic) */
 	keysvc_touch touch[KEYSVC_TOUCH_SLOTS];
 	keysvc_stats stats;
 };
@@ -169,8 +160,6 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 	if (!ks)
 		return -1;
 	pthread_mutex_init(&ks->lock, NULL);
-	ks->fail_limit = cfg->fail_limit ? cfg->fail_limit : 10;
-	ks->fail_window = cfg->fail_window ? cfg->fail_window : 60;
 	if (strcmp(cfg->db_path, ":memory:") == 0 && !cfg->secret_path) {
 		if (gnutls_rnd(GNUTLS_RND_KEY, ks->secret, sizeof ks->secret) != 0)
 			goto fail;
@@ -190,6 +179,10 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 		goto fail;
 	if (store_open(&sc, &ks->st, err, errlen) != 0)
 		goto fail;
+	if (ratelimit_new(cfg->fail_limit ? cfg->fail_limit : 10, cfg->fail_window ? cfg->fail_window : 60, &ks->rate) != 0) {
+		snprintf(err, errlen, "cannot set up the key service's rate limiter (memory or randomness)");
+		goto fail;
+	}
 	if (keycache_new(KEYSVC_CACHE_SLOTS, KEYSVC_CACHE_TTL, &ks->cache) != 0 ||
 	    listcache_new(KEYSVC_LIST_GROUPS, KEYSVC_LIST_MAX_KEYS, KEYSVC_LIST_MAX_ROWS, KEYSVC_CACHE_TTL, &ks->lists) != 0) {
 		snprintf(err, errlen, "out of memory for the key service's caches");
@@ -211,6 +204,7 @@ void keysvc_close(keysvc *ks)
 	store_close(ks->st);
 	keycache_free(ks->cache);
 	listcache_free(ks->lists);
+	ratelimit_free(ks->rate);
 	r_jwks_free(ks->jwks);
 	gnutls_memset(ks->secret, 0, sizeof ks->secret);
 	pthread_mutex_destroy(&ks->lock);
@@ -384,49 +378,6 @@ int keysvc_delete(keysvc *ks, int64_t user, int64_t key_id, const char *client)
 	return keysvc_changed(ks, user, key_id, store_key_delete(ks->st, key_id, user, client));
 }
 
-/* ---- rate limiting ---- */
-
-static keysvc_rate *keysvc_rate_slot(keysvc *ks, const char *addr)
-{
-	uint32_t h = token_crc32(addr, strlen(addr)) % KEYSVC_RATE_SLOTS;
-
-	return &ks->rate[h];
-}
-
-/* 1 when addr is blocked now (retry_after set). */
-static int keysvc_rate_blocked(keysvc *ks, const char *addr, unsigned *retry_after)
-{
-	time_t now = time(NULL);
-	int blocked = 0;
-	keysvc_rate *r;
-
-	pthread_mutex_lock(&ks->lock);
-	r = keysvc_rate_slot(ks, addr);
-	if (strcmp(r->addr, addr) == 0 && r->blocked_until > now) {
-		blocked = 1;
-		*retry_after = (unsigned)(r->blocked_until - now);
-	}
-	pthread_mutex_unlock(&ks->lock);
-	return blocked;
-}
-
-static void keysvc_rate_fail(keysvc *ks, const char *addr)
-{
-	time_t now = time(NULL);
-	keysvc_rate *r;
-
-	pthread_mutex_lock(&ks->lock);
-	r = keysvc_rate_slot(ks, addr);
-	if (strcmp(r->addr, addr) != 0 || now - r->window_start >= (time_t)ks->fail_window) {
-		snprintf(r->addr, sizeof r->addr, "%s", addr);
-		r->window_start = now;
-		r->failures = 0;
-	}
-	if (++r->failures >= ks->fail_limit)
-		r->blocked_until = now + ks->fail_window;
-	pthread_mutex_unlock(&ks->lock);
-}
-
 /* last_used: at most one write a minute per key */
 static void keysvc_touch_key(keysvc *ks, int64_t owner, int64_t key_id)
 {
@@ -458,11 +409,11 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 	time_t now;
 	int rc;
 
-	if (keysvc_rate_blocked(ks, client, retry_after))
+	if (ratelimit_blocked(ks->rate, client, time(NULL), retry_after))
 		return KEYSVC_RATE_LIMITED;
 	if (!token_check(token)) {
 		__atomic_add_fetch(&ks->stats.bad_tokens, 1, __ATOMIC_RELAXED);
-		keysvc_rate_fail(ks, client);
+		ratelimit_fail(ks->rate, client, time(NULL));
 		return KEYSVC_BAD_TOKEN;
 	}
 	if (keysvc_hash(ks, token, hash) != 0)
@@ -488,7 +439,7 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 	if (rc == STORE_ERROR)
 		return KEYSVC_STORE;
 	if (rc != STORE_OK || gnutls_memcmp(hash, stored, sizeof hash) != 0 || !k.active || k.revoked) {
-		keysvc_rate_fail(ks, client);
+		ratelimit_fail(ks->rate, client, time(NULL));
 		return KEYSVC_REJECTED;
 	}
 	memset(out, 0, sizeof *out);
@@ -522,7 +473,7 @@ int keysvc_authenticate_jwt(keysvc *ks, const char *jwt_text, const char *client
 
 	if (!ks->jwks)
 		return KEYSVC_NO_JWT;
-	if (keysvc_rate_blocked(ks, client, retry_after))
+	if (ratelimit_blocked(ks->rate, client, time(NULL), retry_after))
 		return KEYSVC_RATE_LIMITED;
 	if (r_jwt_init(&jwt) != RHN_OK)
 		return KEYSVC_STORE;
@@ -559,7 +510,7 @@ int keysvc_authenticate_jwt(keysvc *ks, const char *jwt_text, const char *client
 	rc = KEYSVC_OK;
 cleanup:
 	if (rc == KEYSVC_REJECTED)
-		keysvc_rate_fail(ks, client);
+		ratelimit_fail(ks->rate, client, time(NULL));
 	r_jwt_free(jwt);
 	return rc;
 }

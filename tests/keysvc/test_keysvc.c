@@ -12,6 +12,7 @@
 #include "keycache.h"
 #include "keysvc.h"
 #include "listcache.h"
+#include "ratelimit.h"
 
 static char tmpdir[256];
 static keysvc *ks;
@@ -817,6 +818,95 @@ START_TEST(jwt_good_bad_none_expired)
 }
 END_TEST
 
+/* ---- the rate limiter: who counts as one client, and blocks that stay ---- */
+
+static int rl_blocked(ratelimit *r, const char *addr, time_t now)
+{
+	unsigned ra = 0;
+	int b = ratelimit_blocked(r, addr, now, &ra);
+
+	if (b)
+		ck_assert(ra >= 1 && ra <= 60);
+	return b;
+}
+
+static void rl_fail(ratelimit *r, const char *addr, time_t now, int times)
+{
+	for (int i = 0; i < times; i++)
+		ratelimit_fail(r, addr, now);
+}
+
+START_TEST(ratelimit_clients)
+{
+	/* addresses that fail, address probed, blocked? */
+	static const struct { const char *fail, *probe; int blocked, line; } t[] = {
+		{ "192.0.2.1", "192.0.2.1", 1, __LINE__ },
+		{ "192.0.2.1", "192.0.2.2", 0, __LINE__ },
+		{ "192.0.2.1", "::ffff:192.0.2.1", 1, __LINE__ },      /* mapped IPv4 is the IPv4 */
+		{ "2001:db8:1:2::1", "2001:db8:1:2:ffff::9", 1, __LINE__ }, /* one /64 */
+		{ "2001:db8:1:2::1", "2001:db8:1:3::1", 0, __LINE__ },   /* another /64 */
+		{ "::1", "127.0.0.1", 0, __LINE__ },
+		{ "not an address", "not an address", 1, __LINE__ },
+		{ "not an address", "not an addresS", 0, __LINE__ },
+	};
+	time_t now = 1000000;
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		ratelimit *r = NULL;
+		ck_assert_int_eq(ratelimit_new(10, 60, &r), 0);
+		rl_fail(r, t[i].fail, now, 9);
+		ck_assert_msg(!rl_blocked(r, t[i].fail, now), "line %d: blocked after 9", t[i].line);
+		ratelimit_fail(r, t[i].fail, now);
+		ck_assert_msg(rl_blocked(r, t[i].probe, now) == t[i].blocked, "line %d", t[i].line);
+		ratelimit_free(r);
+	}
+}
+END_TEST
+
+START_TEST(ratelimit_window)
+{
+	ratelimit *r = NULL;
+	time_t now = 1000000;
+	unsigned ra = 0;
+
+	ck_assert_int_eq(ratelimit_new(3, 60, &r), 0);
+	rl_fail(r, "198.51.100.7", now, 2);
+	rl_fail(r, "198.51.100.7", now + 61, 2);            /* the first two aged out */
+	ck_assert(!rl_blocked(r, "198.51.100.7", now + 61));
+	ratelimit_fail(r, "198.51.100.7", now + 62);
+	ck_assert(ratelimit_blocked(r, "198.51.100.7", now + 62, &ra));
+	ck_assert_uint_eq(ra, 60);
+	ck_assert(rl_blocked(r, "198.51.100.7", now + 121));
+	ck_assert(!rl_blocked(r, "198.51.100.7", now + 122));  /* the block ends */
+	ratelimit_free(r);
+}
+END_TEST
+
+/* A blocked client stays blocked however many other addresses fail after
+   it: with one slot per hash, a colliding address used to take the slot
+   over and lift the block. */
+START_TEST(ratelimit_block_not_evicted)
+{
+	ratelimit *r = NULL;
+	time_t now = 1000000;
+	char a[64];
+
+	ck_assert_int_eq(ratelimit_new(2, 60, &r), 0);
+	rl_fail(r, "203.0.113.5", now, 2);
+	ck_assert(rl_blocked(r, "203.0.113.5", now));
+	for (int i = 0; i < 20000; i++) {
+		snprintf(a, sizeof a, "10.%d.%d.%d", i >> 16 & 255, i >> 8 & 255, i & 255);
+		ratelimit_fail(r, a, now);
+	}
+	for (int i = 0; i < 20000; i++) {
+		snprintf(a, sizeof a, "2001:db8:%x::1", i);
+		rl_fail(r, a, now + 1, 2);
+	}
+	ck_assert(rl_blocked(r, "203.0.113.5", now + 1));
+	ratelimit_free(r);
+}
+END_TEST
+
 static Suite *keysvc_suite(void)
 {
 	Suite *s = suite_create("keysvc");
@@ -836,6 +926,9 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, ids_never_reused);
 	tcase_add_test(tc, migrates_schema_1);
 	tcase_add_test(tc, concurrent_creates);
+	tcase_add_test(tc, ratelimit_clients);
+	tcase_add_test(tc, ratelimit_window);
+	tcase_add_test(tc, ratelimit_block_not_evicted);
 	tcase_add_test(tc, key_after_delete_writes_last_used);
 	tcase_add_test(tc, statements_never_reprepared);
 	tcase_add_test(tc, keycache_ttl_epoch_forget);
