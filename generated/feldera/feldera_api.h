@@ -60,6 +60,8 @@ typedef struct feldera_get_api_key_params {
 typedef int (*feldera_get_api_key_fn)(rt_ctx *ctx, const feldera_get_api_key_params *p, const json_t *body, void *app);
 /* 200: API key retrieved successfully */
 int feldera_get_api_key_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+/* 400: Invalid request (malformed JSON, schema violation, bad parameter) */
+int feldera_get_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown or deleted credential */
 int feldera_get_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
 /* 404: No API key with that name */
@@ -75,6 +77,8 @@ typedef struct feldera_delete_api_key_params {
 typedef int (*feldera_delete_api_key_fn)(rt_ctx *ctx, const feldera_delete_api_key_params *p, const json_t *body, void *app);
 /* 200: API key deleted successfully */
 int feldera_delete_api_key_respond_200(rt_ctx *ctx);
+/* 400: Invalid request (malformed JSON, schema violation, bad parameter) */
+int feldera_delete_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown or deleted credential */
 int feldera_delete_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
 /* 404: No API key with that name */

@@ -55,6 +55,8 @@ typedef int (*heron_delete_key_fn)(rt_ctx *ctx, const heron_delete_key_params *p
 int heron_delete_key_respond_204(rt_ctx *ctx);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_delete_key_respond_401(rt_ctx *ctx);
+/* 400: Invalid heron_id (over 64 characters) */
+int heron_delete_key_respond_400(rt_ctx *ctx);
 /* 404: No key with this id belongs to the user */
 int heron_delete_key_respond_404(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
@@ -70,6 +72,8 @@ typedef int (*heron_activate_key_fn)(rt_ctx *ctx, const heron_activate_key_param
 int heron_activate_key_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_activate_key_respond_401(rt_ctx *ctx);
+/* 400: Invalid heron_id (over 64 characters) */
+int heron_activate_key_respond_400(rt_ctx *ctx);
 /* 404: No key with this id belongs to the user */
 int heron_activate_key_respond_404(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
@@ -85,6 +89,8 @@ typedef int (*heron_deactivate_key_fn)(rt_ctx *ctx, const heron_deactivate_key_p
 int heron_deactivate_key_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_deactivate_key_respond_401(rt_ctx *ctx);
+/* 400: Invalid heron_id (over 64 characters) */
+int heron_deactivate_key_respond_400(rt_ctx *ctx);
 /* 404: No key with this id belongs to the user */
 int heron_deactivate_key_respond_404(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
