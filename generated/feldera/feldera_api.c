@@ -707,3 +707,9 @@ int feldera_register(struct _u_instance *u, const char *base, const feldera_hand
 {
 	return rt_api_register(u, base, &feldera_api, handlers, cfg);
 }
+
+int feldera_validate_response(const char *operation_id, int status, const char *content_type,
+		const char *body, size_t body_len, rt_errors *errs)
+{
+	return rt_api_check_response(&feldera_api, operation_id, status, content_type, body, body_len, errs);
+}

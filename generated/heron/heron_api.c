@@ -766,3 +766,9 @@ int heron_register(struct _u_instance *u, const char *base, const heron_handlers
 {
 	return rt_api_register(u, base, &heron_api, handlers, cfg);
 }
+
+int heron_validate_response(const char *operation_id, int status, const char *content_type,
+		const char *body, size_t body_len, rt_errors *errs)
+{
+	return rt_api_check_response(&heron_api, operation_id, status, content_type, body, body_len, errs);
+}
