@@ -42,11 +42,19 @@ export class Spec {
 		const v = String(this.doc?.openapi ?? '');
 		if (!/^3\.[01]\./.test(v)) throw new Error(`${path}: /openapi: "${v}" is not OpenAPI 3.0 or 3.1`);
 		this.is31 = v.startsWith('3.1');
-		this.ajv = this.is31
-			? new Ajv2020({ strict: false, allErrors: true, validateFormats: true })
-			: new Ajv04({ strict: false, allErrors: true, validateFormats: true });
-		addFormats(this.ajv);
-		this.ajv.addSchema(withoutExamples(this.doc), 'spec');
+		// one validator per direction: a readOnly property is never required
+		// in a request, a writeOnly one never in a response (OpenAPI's rule)
+		this.ajv = {};
+		for (const dir of ['request', 'response']) {
+			const ajv = this.is31
+				? new Ajv2020({ strict: false, allErrors: true, validateFormats: true })
+				: new Ajv04({ strict: false, allErrors: true, validateFormats: true });
+			addFormats(ajv);
+			const copy = withoutExamples(this.doc);
+			dropRequired(copy, copy, dir === 'request' ? 'readOnly' : 'writeOnly');
+			ajv.addSchema(copy, 'spec');
+			this.ajv[dir] = ajv;
+		}
 		this.validators = new Map();
 		this.operations = this.collectOperations();
 	}
@@ -67,11 +75,12 @@ export class Spec {
 	schemaAt(ptr) { return this.resolve(ptrGet(this.doc, ptr), ptr); }
 
 	// ajv's verdict on a value against the schema at ptr: null or [messages].
-	validate(ptr, value) {
-		let v = this.validators.get(ptr);
+	// dir: 'response' (what a server sends) or 'request' (what a client sends).
+	validate(ptr, value, dir = 'response') {
+		let v = this.validators.get(dir + ptr);
 		if (!v) {
-			v = this.ajv.compile({ $ref: 'spec#' + ptr.split('/').map((s) => encodeURIComponent(s).replace(/%7E/gi, '~')).join('/') });
-			this.validators.set(ptr, v);
+			v = this.ajv[dir].compile({ $ref: 'spec#' + ptr.split('/').map((s) => encodeURIComponent(s).replace(/%7E/gi, '~')).join('/') });
+			this.validators.set(dir + ptr, v);
 		}
 		if (v(value)) return null;
 		return v.errors.map((e) => `${e.instancePath || '/'}: ${e.message}${e.params && e.params.allowedValues ? ' ' + JSON.stringify(e.params.allowedValues) : ''} (${e.schemaPath})`);
@@ -154,6 +163,21 @@ function withoutExamples(node, parentKey) {
 		out[k] = withoutExamples(v, k);
 	}
 	return out;
+}
+
+// Removes from every `required` list the properties whose schema (through
+// local $refs) carries flag: true.
+function dropRequired(root, node, flag, seen = new Set()) {
+	if (node === null || typeof node !== 'object' || seen.has(node)) return;
+	seen.add(node);
+	if (Array.isArray(node.required) && node.properties && typeof node.properties === 'object') {
+		node.required = node.required.filter((k) => {
+			let p = node.properties[k];
+			for (let i = 0; p && typeof p.$ref === 'string' && p.$ref.startsWith('#') && i < 20; i++) p = ptrGet(root, p.$ref.slice(1));
+			return !(p && p[flag] === true);
+		});
+	}
+	for (const v of Object.values(node)) dropRequired(root, v, flag, seen);
 }
 
 export function isJsonType(mt) {
