@@ -18,6 +18,8 @@ const USAGE = `usage: contract.mjs --spec FILE --url URL [options]
   --credential VALUE     the credential for every security scheme (API key,
                          bearer token, or user:password for basic)
   --credential-cmd CMD   run CMD (sh -c) to obtain the credential
+  --other-credential V   a second principal's credential: its requests for
+                         the first one's resources must get a documented 4xx
   --cacert FILE          trust this CA/certificate for HTTPS
   --insecure             do not verify the server's certificate
   --checker PROG         also pipe every response to PROG, a checker built from
@@ -39,6 +41,7 @@ function parseArgs(argv) {
 		case '--base': o.base = val(); break;
 		case '--credential': o.credential = val(); break;
 		case '--credential-cmd': o.credentialCmd = val(); break;
+		case '--other-credential': o.otherCredential = val(); break;
 		case '--cacert': o.cacert = val(); break;
 		case '--insecure': o.insecure = true; break;
 		case '--checker': o.checker = val(); break;
@@ -342,7 +345,7 @@ class Runner {
 		const r = this.buildParams(op, mode, true);
 		const headers = { ...r.headers, ...extra };
 		if (contentType !== null) headers['Content-Type'] = contentType;
-		return { pathValues: r.pathValues, query: r.query, headers, body };
+		return { pathValues: r.pathValues, query: r.query, headers, body, unbound: r.unbound };
 	}
 
 	nextSource() {
@@ -442,6 +445,9 @@ class Runner {
 					r.pathValues[p.name] = fresh;
 					await this.run(op, `path parameter ${p.name}: valid but unknown (${String(fresh).slice(0, 40)})`, { ...r, ...this.minimalBody(op) }, E);
 				}
+				if (this.o.otherCredential && this.needsCredential(op))
+					await this.run(op, `path parameter ${p.name}: another principal's resource`,
+						{ ...baseParams(), ...this.minimalBody(op), credential: this.o.otherCredential }, E);
 			}
 		}
 		if (!op.body) return;

@@ -13,6 +13,7 @@ trap cleanup EXIT
 
 db=$dir/var/apikeyd.db
 KEY=$("$bin" user add contract --db "$db" 2>"$dir/useradd.err") || { cat "$dir/useradd.err"; echo "contract: 0 passed, 1 failed"; exit 1; }
+OTHER=$("$bin" user add other --db "$db" 2>>"$dir/useradd.err") || { cat "$dir/useradd.err"; echo "contract: 0 passed, 1 failed"; exit 1; }
 for _ in 1 2 3 4 5; do
 	port=$((20000 + RANDOM % 40000))
 	"$bin" --db "$db" --listen off --tls-listen "127.0.0.1:$port" --log-level warning --validate-responses >"$dir/log" 2>&1 &
@@ -33,7 +34,7 @@ for spec in "$top"/openapi/*.yaml; do
 	checker=()
 	[ -x "$top/build/contract/check_$api" ] && checker=(--checker "$top/build/contract/check_$api")
 	node "$top/tests/contract/contract.mjs" --spec "$spec" --url "https://localhost:$port" \
-		--cacert "$dir/var/tls-cert.pem" --credential "$KEY" "${checker[@]}" ${CONTRACT_ARGS:-} >"$dir/out" 2>&1
+		--cacert "$dir/var/tls-cert.pem" --credential "$KEY" --other-credential "$OTHER" "${checker[@]}" ${CONTRACT_ARGS:-} >"$dir/out" 2>&1
 	rc=$?
 	cat "$dir/out"
 	line=$(grep -E "^$api: [0-9]+/[0-9]+ operations exercised" "$dir/out" | tail -1)
