@@ -7,6 +7,7 @@
 // with extensions (ajv-draft-04, whose `nullable` support is ajv's own);
 // 3.1 schemas are JSON Schema 2020-12 (ajv's Ajv2020 class).
 import { readFileSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
 import YAML from 'yaml';
 import Ajv04 from 'ajv-draft-04';
 import Ajv2020Mod from 'ajv/dist/2020.js';
@@ -31,14 +32,52 @@ function ptrGet(doc, ptr) {
 	return node;
 }
 
+function loadFile(path) {
+	let text;
+	try { text = readFileSync(path, 'utf8'); } catch (e) { throw new Error(`${path}: cannot read: ${e.message}`); }
+	try { return YAML.parse(text, { version: '1.2', uniqueKeys: true }); } catch (e) {
+		throw new Error(`${path}: not YAML/JSON: ${e.message}`);
+	}
+}
+
+// A document split over several files becomes one: every other file a
+// $ref reaches is copied under /x-contract-files/<n> of the main document
+// and its $refs are rewritten to local ones, so that both the runner and
+// ajv see a single document.
+function bundle(doc, mainPath) {
+	const files = new Map([[mainPath, '']]);
+	const queue = [[doc, mainPath]];
+	const rewrite = (node, file) => {
+		if (node === null || typeof node !== 'object') return;
+		if (typeof node.$ref === 'string' && !node.$ref.startsWith('#')) {
+			const [rel, frag = ''] = node.$ref.split('#');
+			if (/^[a-z]+:/i.test(rel)) throw new Error(`${file}: $ref ${node.$ref}: only local files are supported`);
+			const target = resolvePath(dirname(file), decodeURIComponent(rel));
+			if (!files.has(target)) {
+				const n = files.size - 1;
+				files.set(target, ptrJoin('/x-contract-files', n));
+				doc['x-contract-files'] ??= [];
+				const loaded = loadFile(target);
+				doc['x-contract-files'][n] = loaded;
+				queue.push([loaded, target]);
+			}
+			node.$ref = '#' + files.get(target) + frag;
+		} else if (typeof node.$ref === 'string' && file !== mainPath) {
+			node.$ref = '#' + files.get(file) + node.$ref.slice(1);
+		}
+		for (const v of Object.values(node)) rewrite(v, file);
+	};
+	while (queue.length) {
+		const [node, file] = queue.shift();
+		rewrite(node, file);
+	}
+}
+
 export class Spec {
 	constructor(path) {
 		this.path = path;
-		let text;
-		try { text = readFileSync(path, 'utf8'); } catch (e) { throw new Error(`${path}: cannot read: ${e.message}`); }
-		try { this.doc = YAML.parse(text, { version: '1.2', uniqueKeys: true }); } catch (e) {
-			throw new Error(`${path}: not YAML/JSON: ${e.message}`);
-		}
+		this.doc = loadFile(path);
+		bundle(this.doc, resolvePath(path));
 		const v = String(this.doc?.openapi ?? '');
 		if (!/^3\.[01]\./.test(v)) throw new Error(`${path}: /openapi: "${v}" is not OpenAPI 3.0 or 3.1`);
 		this.is31 = v.startsWith('3.1');
