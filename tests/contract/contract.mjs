@@ -137,9 +137,10 @@ class Runner {
 	needsCredential(op) { return op.security.length > 0 && !op.security.some((alt) => Object.keys(alt).length === 0); }
 
 	async request(op, { pathValues, query = [], headers = {}, body = null, credential = this.credential, localAddress }) {
-		let path = op.path.replace(/\{([^}]+)\}/g, (_, n) => encodeURIComponent(String(pathValues[n])));
+		const enc = (v) => (v && typeof v === 'object' && 'raw' in v ? v.raw : encodeURIComponent(String(v)));
+		const path = op.path.replace(/\{([^}]+)\}/g, (_, n) => enc(pathValues[n]));
 		const cred = this.credentialFor(op, credential ?? null);
-		const q = [...query, ...cred.query].map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&');
+		const q = [...query, ...cred.query].map(([k, v]) => `${encodeURIComponent(k)}=${enc(v)}`).join('&');
 		const url = this.base + path + (q ? '?' + q : '');
 		const res = await send(url, { method: op.method, headers: { ...cred.headers, ...headers }, body,
 			ca: this.ca, insecure: this.o.insecure, localAddress });
@@ -427,11 +428,19 @@ class Runner {
 		// parameters
 		for (const p of op.params) {
 			if (!p.schemaPtr) continue;
-			for (const v of violations(this.spec, p.schemaPtr)) {
+			const ps = flatten(this.spec, p.schemaPtr).s, t = mainType(ps);
+			const extra = [];
+			// bytes that are not UTF-8 (only a URL can carry them), and an
+			// integer past the documented format (ajv-formats accepts any
+			// integer as int64, so this one is not asked of ajv)
+			if (t === 'string' && (p.in === 'path' || p.in === 'query')) extra.push({ what: 'invalid UTF-8 (%FF%FE)', value: { raw: 'a%FF%FEb' }, force: true });
+			if (t === 'integer' && /^int(32|64)$/.test(ps.format ?? '')) extra.push({ what: `past ${ps.format} (99999999999999999999)`, value: '99999999999999999999', force: true });
+			else if (t === 'integer') extra.push({ what: 'past int64 (99999999999999999999)', value: '99999999999999999999' });
+			for (const v of [...violations(this.spec, p.schemaPtr), ...extra]) {
 				if (v.value === null) continue;                 // not expressible in a URL
 				if (typeof v.value === 'number' && mainType(flatten(this.spec, p.schemaPtr).s) === 'string') continue; // "12345" is a string in a URL
 				if (p.in === 'path' && String(v.value) === '') continue; // changes the route
-				if (this.spec.validate(p.schemaPtr, coerce(p, this.spec, String(v.value)), 'request') === null) continue;
+				if (!v.force && this.spec.validate(p.schemaPtr, coerce(p, this.spec, String(v.value)), 'request') === null) continue;
 				const r = baseParams();
 				if (p.in === 'path') r.pathValues[p.name] = v.value;
 				else if (p.in === 'query') { r.query = r.query.filter(([k]) => k !== p.name); r.query.push([p.name, v.value]); }
