@@ -534,6 +534,7 @@ class Runner {
 			if (hasPathParam) { await this.invalid(op); await this.valid(op); } else { await this.valid(op); await this.invalid(op); }
 			await this.checkLocation(op);
 		}
+		await this.undocumentedMethods();
 		// every operation must have been sent, and have answered a documented
 		// 2xx that both validators accepted at least once
 		for (const [id, e] of this.exercised) {
@@ -545,6 +546,27 @@ class Runner {
 		for (const s of this.skipped) console.log(`skip  ${this.name} ${s}`);
 		console.log(`${this.name}: ${nops}/${this.spec.operations.length} operations exercised, ${this.pass + this.fail} cases (${this.pass} passed, ${this.fail} failed)${this.checker ? ', every response through ajv and the oapigen checker' : ', every response through ajv'}`);
 		return this.fail === 0;
+	}
+
+	// Per path, one method the document does not list (with the credential
+	// and a bound resource): it must not succeed and must not fail with a
+	// 5xx; which 4xx is the server's choice (the document cannot say).
+	async undocumentedMethods() {
+		const byPath = new Map();
+		for (const op of this.spec.operations) byPath.set(op.path, [...(byPath.get(op.path) ?? []), op]);
+		for (const [path, ops] of byPath) {
+			const method = ['PATCH', 'PUT', 'DELETE', 'POST'].find((m) => !ops.some((o) => o.method === m));
+			if (!method) continue;
+			const like = ops[0];
+			await this.ensureState(like);
+			const r = this.buildParams(like, 'typical', false);
+			let res;
+			try {
+				res = await this.request({ ...like, method }, { ...r, headers: { ...r.headers, 'Content-Type': 'application/json' }, body: '{}' });
+			} catch (e) { this.record(`${method} ${path} (not in the document)`, false, [`request failed: ${e.message}`]); continue; }
+			const ok = res.status >= 400 && res.status < 500;
+			this.record(`${method} ${path} (not in the document)`, ok, ok ? [] : [`expected a 4xx, got ${res.status}`], res);
+		}
 	}
 
 	// A 2xx create documenting Location: send GET to it; the GET it names
