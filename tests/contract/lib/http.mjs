@@ -15,7 +15,7 @@ export function send(url, { method, headers = {}, body = null, ca, insecure, loc
 			if (ca) opts.ca = ca;
 			if (insecure) opts.rejectUnauthorized = false;
 		}
-		if (localAddress) opts.localAddress = localAddress;
+		if (localAddress) { opts.localAddress = localAddress; opts.family = 4; }
 		if (body !== null) opts.headers['Content-Length'] = Buffer.byteLength(body);
 		const req = mod.request(u, opts, (res) => {
 			const chunks = [];
