@@ -544,6 +544,7 @@ class Runner {
 		if (this.checker) this.checker.close();
 		const nops = [...this.exercised.values()].filter((e) => e.successes > 0).length;
 		for (const s of this.skipped) console.log(`skip  ${this.name} ${s}`);
+		for (const f of this.spec.unknownFormats) console.log(`note  ${this.name}: format "${f}" is unknown to ajv-formats and not checked by ajv`);
 		console.log(`${this.name}: ${nops}/${this.spec.operations.length} operations exercised, ${this.pass + this.fail} cases (${this.pass} passed, ${this.fail} failed)${this.checker ? ', every response through ajv and the oapigen checker' : ', every response through ajv'}`);
 		return this.fail === 0;
 	}

@@ -84,12 +84,17 @@ export class Spec {
 		// one validator per direction: a readOnly property is never required
 		// in a request, a writeOnly one never in a response (OpenAPI's rule)
 		this.ajv = {};
+		this.unknownFormats = new Set();
+		const logger = {
+			log() {},
+			warn: (m) => { const f = /unknown format "([^"]*)"/.exec(String(m)); if (f) this.unknownFormats.add(f[1]); else console.error(m); },
+			error: (m) => console.error(m),
+		};
+		const opts = { strict: false, allErrors: true, validateFormats: true, logger, code: { regExp: ecmaRegExp } };
 		for (const dir of ['request', 'response']) {
-			const ajv = this.is31
-				? new Ajv2020({ strict: false, allErrors: true, validateFormats: true })
-				: new Ajv04({ strict: false, allErrors: true, validateFormats: true });
+			const ajv = this.is31 ? new Ajv2020(opts) : new Ajv04(opts);
 			addFormats(ajv);
-			const copy = withoutExamples(this.doc);
+			const copy = withoutExamples(this.doc, undefined, this.is31);
 			dropRequired(copy, copy, dir === 'request' ? 'readOnly' : 'writeOnly');
 			ajv.addSchema(copy, 'spec');
 			this.ajv[dir] = ajv;
@@ -118,7 +123,13 @@ export class Spec {
 	validate(ptr, value, dir = 'response') {
 		let v = this.validators.get(dir + ptr);
 		if (!v) {
-			v = this.ajv[dir].compile({ $ref: 'spec#' + ptr.split('/').map((s) => encodeURIComponent(s).replace(/%7E/gi, '~')).join('/') });
+			try {
+				v = this.ajv[dir].compile({ $ref: 'spec#' + ptr.split('/').map((s) => encodeURIComponent(s).replace(/%7E/gi, '~')).join('/') });
+			} catch (e) {
+				const msg = `ajv cannot compile the schema at ${ptr}: ${e.message}`;
+				v = () => false;
+				v.errors = [{ instancePath: '', message: msg, schemaPath: ptr }];
+			}
 			this.validators.set(dir + ptr, v);
 		}
 		if (v(value)) return null;
@@ -193,16 +204,30 @@ export class Spec {
 // properties-like maps are kept whatever they are called.
 const NAME_MAPS = new Set(['properties', 'patternProperties', 'definitions', '$defs', 'schemas', 'responses',
 	'parameters', 'headers', 'content', 'paths', 'securitySchemes', 'requestBodies', 'links', 'callbacks', 'dependentSchemas']);
-function withoutExamples(node, parentKey) {
-	if (Array.isArray(node)) return node.map((x) => withoutExamples(x));
+// Also drops `nullable` where it means nothing: in 3.1 (not a keyword
+// there) and, in 3.0, beside no `type` (ajv refuses that combination).
+function withoutExamples(node, parentKey, is31) {
+	if (Array.isArray(node)) return node.map((x) => withoutExamples(x, undefined, is31));
 	if (node === null || typeof node !== 'object') return node;
 	const out = {};
+	const names = NAME_MAPS.has(parentKey);
 	for (const [k, v] of Object.entries(node)) {
-		if (!NAME_MAPS.has(parentKey) && (k === 'example' || k === 'examples')) continue;
-		out[k] = withoutExamples(v, k);
+		if (!names && (k === 'example' || k === 'examples')) continue;
+		if (!names && k === 'nullable' && (is31 || node.type === undefined)) continue;
+		out[k] = withoutExamples(v, k, is31);
 	}
 	return out;
 }
+
+// ECMA-262 patterns as JSON Schema means them: with the u flag where the
+// pattern allows it, else without (e.g. a lone "{" is an error only with u).
+function ecmaRegExp(pattern, flags) {
+	try { return new RegExp(pattern, flags); } catch (e) {
+		if (!flags.includes('u')) throw e;
+		return new RegExp(pattern, flags.replace('u', ''));
+	}
+}
+ecmaRegExp.code = 'ecmaRegExp';
 
 // Removes from every `required` list the properties whose schema (through
 // local $refs) carries flag: true.
