@@ -29,13 +29,13 @@ $(foreach a,$(CONTRACT_APIS),$(eval $(call CONTRACT_CHECKER_RULE,$(a))))
 
 .PHONY: test-contract contract
 test-contract: $(APIKEYD) $(OAPIGEN) $(RT_LIB) $(CONTRACT_CHECKERS) $(CONTRACT_DIR)/node_modules/.installed
-	$(Q)CC="$(CC)" CFLAGS_ALL="$(ALL_CFLAGS) $(RT_CFLAGS)" LIBS="$(RT_LIB) $(RT_LIBS) $(ALL_LDFLAGS)" $(CONTRACT_DIR)/run.sh
+	$(Q)BUILD_DIR="$(CURDIR)/$(BUILD)" CC="$(CC)" CFLAGS_ALL="$(ALL_CFLAGS) $(RT_CFLAGS)" LIBS="$(RT_LIB) $(RT_LIBS) $(ALL_LDFLAGS)" $(CONTRACT_DIR)/run.sh
 
 # make contract: oapigen on SPEC, a checker from its output, then the runner
 # against the server at URL.
 contract: $(OAPIGEN) $(RT_LIB) $(CONTRACT_DIR)/node_modules/.installed
 	$(Q)test -n "$(SPEC)" && test -n "$(URL)" || { echo "usage: make contract SPEC=path/to/spec.yaml URL=https://host:port [CREDENTIAL=...] [CONTRACT_ARGS='--cacert FILE ...']" >&2; exit 2; }
-	$(Q)CC="$(CC)" CFLAGS_ALL="$(ALL_CFLAGS) $(RT_CFLAGS)" LIBS="$(RT_LIB) $(RT_LIBS) $(ALL_LDFLAGS)" \
+	$(Q)BUILD_DIR="$(CURDIR)/$(BUILD)" CC="$(CC)" CFLAGS_ALL="$(ALL_CFLAGS) $(RT_CFLAGS)" LIBS="$(RT_LIB) $(RT_LIBS) $(ALL_LDFLAGS)" \
 	  $(CONTRACT_DIR)/user.sh "$(SPEC)" "$(URL)" "$(CREDENTIAL)" $(CONTRACT_ARGS)
 
 ALL_TARGETS += $(CONTRACT_CHECKERS)

@@ -5,7 +5,8 @@
 # output is compiled into (build/contract/check_<api>).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=$top/build/apikeyd
+build=${BUILD_DIR:-$top/build}       # the Makefile passes $(BUILD)
+bin=$build/apikeyd
 dir=$(mktemp -d)
 pid=
 cleanup() { [ -z "$pid" ] || kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
@@ -32,7 +33,7 @@ pass=0; fail=0
 for spec in "$top"/openapi/*.yaml; do
 	api=$(basename "$spec" .yaml)
 	checker=()
-	[ -x "$top/build/contract/check_$api" ] && checker=(--checker "$top/build/contract/check_$api")
+	[ -x "$build/contract/check_$api" ] && checker=(--checker "$build/contract/check_$api")
 	node "$top/tests/contract/contract.mjs" --spec "$spec" --url "https://localhost:$port" \
 		--cacert "$dir/var/tls-cert.pem" --credential "$KEY" --other-credential "$OTHER" "${checker[@]}" ${CONTRACT_ARGS:-} >"$dir/out" 2>&1
 	rc=$?
