@@ -551,7 +551,8 @@ class Runner {
 
 	// Per path, one method the document does not list (with the credential
 	// and a bound resource): it must not succeed and must not fail with a
-	// 5xx; which 4xx is the server's choice (the document cannot say).
+	// 5xx; which 4xx is the server's choice (the document cannot say), but a
+	// 405 must name in Allow every method the document lists for the path.
 	async undocumentedMethods() {
 		const byPath = new Map();
 		for (const op of this.spec.operations) byPath.set(op.path, [...(byPath.get(op.path) ?? []), op]);
@@ -565,8 +566,13 @@ class Runner {
 			try {
 				res = await this.request({ ...like, method }, { ...r, headers: { ...r.headers, 'Content-Type': 'application/json' }, body: '{}' });
 			} catch (e) { this.record(`${method} ${path} (not in the document)`, false, [`request failed: ${e.message}`]); continue; }
-			const ok = res.status >= 400 && res.status < 500;
-			this.record(`${method} ${path} (not in the document)`, ok, ok ? [] : [`expected a 4xx, got ${res.status}`], res);
+			const problems = res.status >= 400 && res.status < 500 ? [] : [`expected a 4xx, got ${res.status}`];
+			if (res.status === 405) {
+				const allow = String(res.headers.allow ?? '').split(',').map((m) => m.trim().toUpperCase());
+				const missing = ops.map((o) => o.method).filter((m) => !allow.includes(m));
+				if (missing.length) problems.push(`405 without ${missing.join(', ')} in Allow (${res.headers.allow ?? 'no Allow header'})`);
+			}
+			this.record(`${method} ${path} (not in the document)`, problems.length === 0, problems, res);
 		}
 	}
 
