@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { spawn, execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { randomInt } from 'node:crypto';
 import { Spec, isJsonType, mediaMatches, ptrJoin } from './lib/spec.mjs';
 import { generate, violations, bodyViolations, trailingComma, flatten, mainType } from './lib/values.mjs';
 import { send } from './lib/http.mjs';
@@ -102,7 +103,9 @@ class Runner {
 		this.links = new Map();     // operationId -> {param: value}
 		const host = new URL(o.url).hostname;
 		this.loopback4 = host === 'localhost' || /^127\./.test(host);
-		this.nextAddr = 2;
+		// a random start, so that runs one after another (one per document)
+		// do not send their bad credentials from the same addresses
+		this.nextAddr = randomInt(1 << 22);
 	}
 
 	// ---- requests ----
@@ -349,11 +352,12 @@ class Runner {
 		return { pathValues: r.pathValues, query: r.query, headers, body, unbound: r.unbound };
 	}
 
+	// A fresh loopback source address (127.1.0.1 .. 127.64.255.254), or
+	// undefined when the server is not on IPv4 loopback.
 	nextSource() {
 		if (!this.loopback4) return undefined;
-		const a = `127.0.${Math.floor(this.nextAddr / 250)}.${2 + (this.nextAddr % 250)}`;
-		this.nextAddr++;
-		return a;
+		const n = this.nextAddr++ % (1 << 22);
+		return `127.${1 + (n >> 16)}.${(n >> 8) & 255}.${1 + ((n & 255) % 254)}`;
 	}
 
 	// ---- the cases of one operation ----
