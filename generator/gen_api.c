@@ -1009,6 +1009,12 @@ static void ga_write_header(ga *a, FILE *out, const char *guard)
 	             " * and base/openapi.yaml. handlers and cfg must outlive the server. */\n"
 	             "int %s_register(struct _u_instance *u, const char *base, const %s_handlers *handlers,\n"
 	             "\t\tconst rt_api_config *cfg);\n\n", (int)(strlen(guard) - 6), guard, n, n);
+	fprintf(out, "/* Checks a response of operation_id as a client received it (contract tests\n"
+	             " * of any server): documented status, body and media type, JSON body against\n"
+	             " * the response schema. body: the raw bytes (NULL = none). Appends every\n"
+	             " * violation to errs; returns how many, or -1 for an unknown operation_id. */\n"
+	             "int %s_validate_response(const char *operation_id, int status, const char *content_type,\n"
+	             "\t\tconst char *body, size_t body_len, rt_errors *errs);\n\n", n);
 	fprintf(out, "extern const char %s_spec_json[];\nextern const char %s_spec_yaml[];\n\n#endif\n", n, n);
 }
 
@@ -1151,6 +1157,10 @@ static void ga_write_source(ga *a, FILE *out)
 	fprintf(out, "int %s_register(struct _u_instance *u, const char *base, const %s_handlers *handlers,\n"
 	             "\t\tconst rt_api_config *cfg)\n{\n\treturn rt_api_register(u, base, &%s_api, handlers, cfg);\n}\n",
 	        n, n, n);
+	fprintf(out, "\nint %s_validate_response(const char *operation_id, int status, const char *content_type,\n"
+	             "\t\tconst char *body, size_t body_len, rt_errors *errs)\n{\n"
+	             "\treturn rt_api_check_response(&%s_api, operation_id, status, content_type, body, body_len, errs);\n}\n",
+	        n, n);
 }
 
 static int ga_write_spec(ga *a, FILE *out)

@@ -194,6 +194,8 @@ int rt_not_implemented(rt_ctx *c)
 	return rt_http_error(c, 501, "NotImplemented", "This operation has no handler", NULL);
 }
 
+static int rt_http_media_matches(const char *want, const char *got, size_t gotlen);
+
 static const rt_response *rt_http_find_response(const rt_operation *op, int status)
 {
 	const rt_response *range = NULL, *def = NULL;
@@ -249,6 +251,68 @@ int rt_respond(rt_ctx *c, int status, json_t *body)
 	rt_http_send(c, status, body, r->content_type);
 	json_decref(body);
 	return rc;
+}
+
+int rt_api_check_response(const rt_api *api, const char *operation_id, int status,
+                          const char *content_type, const char *body, size_t body_len, rt_errors *errs)
+{
+	const rt_operation *op = NULL;
+	const rt_response *r;
+	json_t *doc = NULL;
+	json_error_t jerr;
+	char err[300];
+	size_t mtlen;
+	int before = (int)errs->n;
+
+	for (size_t i = 0; i < api->n_ops && !op; i++)
+		if (api->ops[i].operation_id && strcmp(api->ops[i].operation_id, operation_id) == 0)
+			op = &api->ops[i];
+	if (!op) {
+		rt_errors_add(errs, "", "operation", "%s has no operation \"%s\"", api->name, operation_id);
+		return -1;
+	}
+	for (size_t i = 0; api->caches && api->caches[i]; i++) {
+		if (rt_schema_prepare(api->caches[i], err, sizeof err) != 0) {
+			rt_errors_add(errs, "", "schema", "%s", err);
+			goto cleanup;
+		}
+	}
+	r = rt_http_find_response(op, status);
+	if (!r) {
+		rt_errors_add(errs, "", "status", "status %d is not documented for %s", status, operation_id);
+		goto cleanup;
+	}
+	if (!body)
+		body_len = 0;
+	if (r->content_type && body_len == 0) {
+		rt_errors_add(errs, "", "body", "response %d needs a body (%s) by the spec, and has none", status, r->content_type);
+		goto cleanup;
+	}
+	if (!r->content_type) {
+		if (body_len)
+			rt_errors_add(errs, "", "body", "response %d has no body in the spec, but %zu bytes were sent", status, body_len);
+		goto cleanup;
+	}
+	mtlen = content_type ? strcspn(content_type, ";") : 0;
+	while (mtlen > 0 && (content_type[mtlen - 1] == ' ' || content_type[mtlen - 1] == '\t'))
+		mtlen--;
+	if (!content_type || !rt_http_media_matches(r->content_type, content_type, mtlen)) {
+		rt_errors_add(errs, "", "content-type", "response %d has Content-Type %.*s, the spec gives %s", status,
+		              content_type ? (int)(mtlen > 100 ? 100 : mtlen) : 6, content_type ? content_type : "(none)", r->content_type);
+		goto cleanup;
+	}
+	if (!r->schema)
+		goto cleanup;
+	doc = json_loadb(body, body_len, JSON_DECODE_ANY, &jerr);
+	if (!doc) {
+		rt_errors_add(errs, "", "json", "response %d is not valid JSON: line %d, column %d: %s", status, jerr.line,
+		              jerr.column, jerr.text);
+		goto cleanup;
+	}
+	rt_schema_validate(r->schema, doc, RT_DIR_RESPONSE, errs);
+cleanup:
+	json_decref(doc);
+	return (int)errs->n - before;
 }
 
 /* ---- body ---- */

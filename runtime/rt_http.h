@@ -142,6 +142,15 @@ typedef struct rt_api {
  * first; a pattern PCRE2 rejects fails the registration (-1). */
 int rt_api_register(struct _u_instance *u, const char *base, const rt_api *api,
                     const void *handlers, const rt_api_config *cfg);
+/* Checks one response of operation operation_id as a client saw it (contract
+ * tests of any server): the status is documented, a body comes exactly when
+ * the spec gives one, with the documented media type, and a JSON body (the
+ * raw bytes, body_len of them; body NULL or body_len 0 = none) parses and
+ * matches the response schema (response direction). Appends every violation
+ * to errs; returns how many (0 = valid), or -1 when api has no such
+ * operation (errs says so). Needs no registration; thread-safe. */
+int rt_api_check_response(const rt_api *api, const char *operation_id, int status,
+                          const char *content_type, const char *body, size_t body_len, rt_errors *errs);
 /* Frees what registrations allocated (after the framework has stopped). */
 void rt_api_release_all(void);
 

@@ -965,3 +965,9 @@ int fastapi_register(struct _u_instance *u, const char *base, const fastapi_hand
 {
 	return rt_api_register(u, base, &fastapi_api, handlers, cfg);
 }
+
+int fastapi_validate_response(const char *operation_id, int status, const char *content_type,
+		const char *body, size_t body_len, rt_errors *errs)
+{
+	return rt_api_check_response(&fastapi_api, operation_id, status, content_type, body, body_len, errs);
+}

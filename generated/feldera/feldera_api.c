@@ -542,6 +542,7 @@ static const rt_param feldera_get_api_key_param_table[] = {
 };
 static const rt_response feldera_get_api_key_responses[] = {
 	{ 200, "application/json", &feldera_s25 },
+	{ 400, "application/json", &feldera_s7 },
 	{ 401, "application/json", &feldera_s11 },
 	{ 404, "application/json", &feldera_s12 },
 	{ 429, "application/json", &feldera_s13 },
@@ -565,6 +566,10 @@ int feldera_get_api_key_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 200, body);
 }
+int feldera_get_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 400, body);
+}
 int feldera_get_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 401, body);
@@ -586,6 +591,7 @@ static const rt_param feldera_delete_api_key_param_table[] = {
 };
 static const rt_response feldera_delete_api_key_responses[] = {
 	{ 200, NULL, NULL },
+	{ 400, "application/json", &feldera_s7 },
 	{ 401, "application/json", &feldera_s11 },
 	{ 404, "application/json", &feldera_s12 },
 	{ 429, "application/json", &feldera_s13 },
@@ -608,6 +614,10 @@ static int feldera_delete_api_key_call(rt_ctx *ctx, const void *params, const js
 int feldera_delete_api_key_respond_200(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 200, NULL);
+}
+int feldera_delete_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 400, body);
 }
 int feldera_delete_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */)
 {
@@ -657,7 +667,7 @@ static const rt_operation feldera_operations[] = {
 		.priority = 1003,
 		.params = feldera_get_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(feldera_get_api_key_params),
-		.responses = feldera_get_api_key_responses, .n_responses = 4,
+		.responses = feldera_get_api_key_responses, .n_responses = 5,
 		.security = feldera_get_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_get_api_key_call,
@@ -670,7 +680,7 @@ static const rt_operation feldera_operations[] = {
 		.priority = 1004,
 		.params = feldera_delete_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(feldera_delete_api_key_params),
-		.responses = feldera_delete_api_key_responses, .n_responses = 4,
+		.responses = feldera_delete_api_key_responses, .n_responses = 5,
 		.security = feldera_delete_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_delete_api_key_call,
@@ -696,4 +706,10 @@ int feldera_register(struct _u_instance *u, const char *base, const feldera_hand
 		const rt_api_config *cfg)
 {
 	return rt_api_register(u, base, &feldera_api, handlers, cfg);
+}
+
+int feldera_validate_response(const char *operation_id, int status, const char *content_type,
+		const char *body, size_t body_len, rt_errors *errs)
+{
+	return rt_api_check_response(&feldera_api, operation_id, status, content_type, body, body_len, errs);
 }

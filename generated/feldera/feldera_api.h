@@ -60,6 +60,8 @@ typedef struct feldera_get_api_key_params {
 typedef int (*feldera_get_api_key_fn)(rt_ctx *ctx, const feldera_get_api_key_params *p, const json_t *body, void *app);
 /* 200: API key retrieved successfully */
 int feldera_get_api_key_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+/* 400: Invalid request (malformed JSON, schema violation, bad parameter) */
+int feldera_get_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown or deleted credential */
 int feldera_get_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
 /* 404: No API key with that name */
@@ -75,6 +77,8 @@ typedef struct feldera_delete_api_key_params {
 typedef int (*feldera_delete_api_key_fn)(rt_ctx *ctx, const feldera_delete_api_key_params *p, const json_t *body, void *app);
 /* 200: API key deleted successfully */
 int feldera_delete_api_key_respond_200(rt_ctx *ctx);
+/* 400: Invalid request (malformed JSON, schema violation, bad parameter) */
+int feldera_delete_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown or deleted credential */
 int feldera_delete_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
 /* 404: No API key with that name */
@@ -94,6 +98,13 @@ typedef struct feldera_handlers {
  * and base/openapi.yaml. handlers and cfg must outlive the server. */
 int feldera_register(struct _u_instance *u, const char *base, const feldera_handlers *handlers,
 		const rt_api_config *cfg);
+
+/* Checks a response of operation_id as a client received it (contract tests
+ * of any server): documented status, body and media type, JSON body against
+ * the response schema. body: the raw bytes (NULL = none). Appends every
+ * violation to errs; returns how many, or -1 for an unknown operation_id. */
+int feldera_validate_response(const char *operation_id, int status, const char *content_type,
+		const char *body, size_t body_len, rt_errors *errs);
 
 extern const char feldera_spec_json[];
 extern const char feldera_spec_yaml[];

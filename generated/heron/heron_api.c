@@ -542,6 +542,7 @@ static const rt_param heron_delete_key_param_table[] = {
 static const rt_response heron_delete_key_responses[] = {
 	{ 204, NULL, NULL },
 	{ 401, NULL, NULL },
+	{ 400, NULL, NULL },
 	{ 404, NULL, NULL },
 	{ 429, NULL, NULL },
 };
@@ -568,6 +569,10 @@ int heron_delete_key_respond_401(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 401, NULL);
 }
+int heron_delete_key_respond_400(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 400, NULL);
+}
 int heron_delete_key_respond_404(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 404, NULL);
@@ -586,6 +591,7 @@ static const rt_param heron_activate_key_param_table[] = {
 static const rt_response heron_activate_key_responses[] = {
 	{ 200, "application/json", &heron_s19 },
 	{ 401, NULL, NULL },
+	{ 400, NULL, NULL },
 	{ 404, NULL, NULL },
 	{ 429, NULL, NULL },
 };
@@ -612,6 +618,10 @@ int heron_activate_key_respond_401(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 401, NULL);
 }
+int heron_activate_key_respond_400(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 400, NULL);
+}
 int heron_activate_key_respond_404(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 404, NULL);
@@ -630,6 +640,7 @@ static const rt_param heron_deactivate_key_param_table[] = {
 static const rt_response heron_deactivate_key_responses[] = {
 	{ 200, "application/json", &heron_s22 },
 	{ 401, NULL, NULL },
+	{ 400, NULL, NULL },
 	{ 404, NULL, NULL },
 	{ 429, NULL, NULL },
 };
@@ -655,6 +666,10 @@ int heron_deactivate_key_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
 int heron_deactivate_key_respond_401(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 401, NULL);
+}
+int heron_deactivate_key_respond_400(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 400, NULL);
 }
 int heron_deactivate_key_respond_404(rt_ctx *ctx)
 {
@@ -699,7 +714,7 @@ static const rt_operation heron_operations[] = {
 		.priority = 1003,
 		.params = heron_delete_key_param_table, .n_params = 1,
 		.params_size = sizeof(heron_delete_key_params),
-		.responses = heron_delete_key_responses, .n_responses = 4,
+		.responses = heron_delete_key_responses, .n_responses = 5,
 		.security = heron_delete_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = heron_delete_key_call,
@@ -712,7 +727,7 @@ static const rt_operation heron_operations[] = {
 		.priority = 1004,
 		.params = heron_activate_key_param_table, .n_params = 1,
 		.params_size = sizeof(heron_activate_key_params),
-		.responses = heron_activate_key_responses, .n_responses = 4,
+		.responses = heron_activate_key_responses, .n_responses = 5,
 		.security = heron_activate_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = heron_activate_key_call,
@@ -725,7 +740,7 @@ static const rt_operation heron_operations[] = {
 		.priority = 1005,
 		.params = heron_deactivate_key_param_table, .n_params = 1,
 		.params_size = sizeof(heron_deactivate_key_params),
-		.responses = heron_deactivate_key_responses, .n_responses = 4,
+		.responses = heron_deactivate_key_responses, .n_responses = 5,
 		.security = heron_deactivate_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = heron_deactivate_key_call,
@@ -750,4 +765,10 @@ int heron_register(struct _u_instance *u, const char *base, const heron_handlers
 		const rt_api_config *cfg)
 {
 	return rt_api_register(u, base, &heron_api, handlers, cfg);
+}
+
+int heron_validate_response(const char *operation_id, int status, const char *content_type,
+		const char *body, size_t body_len, rt_errors *errs)
+{
+	return rt_api_check_response(&heron_api, operation_id, status, content_type, body, body_len, errs);
 }

@@ -55,6 +55,8 @@ typedef int (*heron_delete_key_fn)(rt_ctx *ctx, const heron_delete_key_params *p
 int heron_delete_key_respond_204(rt_ctx *ctx);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_delete_key_respond_401(rt_ctx *ctx);
+/* 400: Invalid heron_id (over 64 characters) */
+int heron_delete_key_respond_400(rt_ctx *ctx);
 /* 404: No key with this id belongs to the user */
 int heron_delete_key_respond_404(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
@@ -70,6 +72,8 @@ typedef int (*heron_activate_key_fn)(rt_ctx *ctx, const heron_activate_key_param
 int heron_activate_key_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_activate_key_respond_401(rt_ctx *ctx);
+/* 400: Invalid heron_id (over 64 characters) */
+int heron_activate_key_respond_400(rt_ctx *ctx);
 /* 404: No key with this id belongs to the user */
 int heron_activate_key_respond_404(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
@@ -85,6 +89,8 @@ typedef int (*heron_deactivate_key_fn)(rt_ctx *ctx, const heron_deactivate_key_p
 int heron_deactivate_key_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_deactivate_key_respond_401(rt_ctx *ctx);
+/* 400: Invalid heron_id (over 64 characters) */
+int heron_deactivate_key_respond_400(rt_ctx *ctx);
 /* 404: No key with this id belongs to the user */
 int heron_deactivate_key_respond_404(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
@@ -103,6 +109,13 @@ typedef struct heron_handlers {
  * and base/openapi.yaml. handlers and cfg must outlive the server. */
 int heron_register(struct _u_instance *u, const char *base, const heron_handlers *handlers,
 		const rt_api_config *cfg);
+
+/* Checks a response of operation_id as a client received it (contract tests
+ * of any server): documented status, body and media type, JSON body against
+ * the response schema. body: the raw bytes (NULL = none). Appends every
+ * violation to errs; returns how many, or -1 for an unknown operation_id. */
+int heron_validate_response(const char *operation_id, int status, const char *content_type,
+		const char *body, size_t body_len, rt_errors *errs);
 
 extern const char heron_spec_json[];
 extern const char heron_spec_yaml[];

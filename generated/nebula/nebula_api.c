@@ -862,3 +862,9 @@ int nebula_register(struct _u_instance *u, const char *base, const nebula_handle
 {
 	return rt_api_register(u, base, &nebula_api, handlers, cfg);
 }
+
+int nebula_validate_response(const char *operation_id, int status, const char *content_type,
+		const char *body, size_t body_len, rt_errors *errs)
+{
+	return rt_api_check_response(&nebula_api, operation_id, status, content_type, body, body_len, errs);
+}

@@ -535,6 +535,48 @@ START_TEST(response_validation_500)
 }
 END_TEST
 
+/* kitchen_validate_response: a response as a client received it. */
+static const struct {
+	int line;
+	const char *op;
+	int status;
+	const char *ctype, *body;
+	int want;            /* violations, -1 unknown operation */
+	const char *keyword; /* of the first violation */
+} check_cases[] = {
+	{ __LINE__, "getPet", 200, "application/json", "{\"id\":1,\"name\":\"Rex\",\"kind\":\"dog\"}", 0, NULL },
+	{ __LINE__, "getPet", 200, "application/json; charset=utf-8", "{\"id\":1,\"name\":\"Rex\",\"kind\":\"dog\"}", 0, NULL },
+	{ __LINE__, "getPet", 200, "application/json", "{\"id\":1,\"name\":\"Rex\",\"kind\":\"cow\"}", 1, "enum" },
+	{ __LINE__, "getPet", 200, "application/json", "{\"name\":\"\",\"kind\":\"cow\"}", 4, "required" }, /* id, minLength, pattern, enum */
+	{ __LINE__, "getPet", 200, "application/json", "{\"id\":1,", 1, "json" },
+	{ __LINE__, "getPet", 200, "text/html", "<p>", 1, "content-type" },
+	{ __LINE__, "getPet", 200, NULL, NULL, 1, "body" },
+	{ __LINE__, "getPet", 404, NULL, NULL, 0, NULL },
+	{ __LINE__, "getPet", 404, "text/plain", "gone", 1, "body" },
+	{ __LINE__, "getPet", 418, NULL, NULL, 1, "status" },
+	{ __LINE__, "createPet", 500, "application/json", "{\"code\":\"E1\",\"message\":\"x\"}", 0, NULL }, /* default */
+	{ __LINE__, "createPet", 500, "application/json", "{\"code\":500,\"message\":\"x\"}", 1, "type" },
+	{ __LINE__, "noSuchOp", 200, NULL, NULL, -1, "operation" },
+};
+
+START_TEST(validate_response_table)
+{
+	for (size_t i = 0; i < sizeof check_cases / sizeof check_cases[0]; i++) {
+		rt_errors e;
+		int n;
+		rt_errors_init(&e);
+		n = kitchen_validate_response(check_cases[i].op, check_cases[i].status, check_cases[i].ctype,
+		                              check_cases[i].body, check_cases[i].body ? strlen(check_cases[i].body) : 0, &e);
+		ck_assert_msg(n == check_cases[i].want, "line %d: %d violations, want %d (%s)", check_cases[i].line, n,
+		              check_cases[i].want, e.n ? e.v[0].message : "");
+		if (check_cases[i].keyword)
+			ck_assert_msg(e.n && strcmp(e.v[0].keyword, check_cases[i].keyword) == 0, "line %d: keyword %s, want %s",
+			              check_cases[i].line, e.n ? e.v[0].keyword : "(none)", check_cases[i].keyword);
+		rt_errors_free(&e);
+	}
+}
+END_TEST
+
 START_TEST(spec_served)
 {
 	reply r = call("GET", "/openapi.json", NULL, NULL, 0);
@@ -956,6 +998,7 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, dynamic_ref_binds_page_items);
 	tcase_add_test(tc, form_body_typed_and_validated);
 	tcase_add_test(tc, form_body_required_and_content_type);
+	tcase_add_test(tc, validate_response_table);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("mtls");
 	tcase_add_checked_fixture(tc, setup_tls, teardown_tls);

@@ -377,3 +377,9 @@ int dynamic_register(struct _u_instance *u, const char *base, const dynamic_hand
 {
 	return rt_api_register(u, base, &dynamic_api, handlers, cfg);
 }
+
+int dynamic_validate_response(const char *operation_id, int status, const char *content_type,
+		const char *body, size_t body_len, rt_errors *errs)
+{
+	return rt_api_check_response(&dynamic_api, operation_id, status, content_type, body, body_len, errs);
+}

@@ -209,3 +209,9 @@ int forms_register(struct _u_instance *u, const char *base, const forms_handlers
 {
 	return rt_api_register(u, base, &forms_api, handlers, cfg);
 }
+
+int forms_validate_response(const char *operation_id, int status, const char *content_type,
+		const char *body, size_t body_len, rt_errors *errs)
+{
+	return rt_api_check_response(&forms_api, operation_id, status, content_type, body, body_len, errs);
+}

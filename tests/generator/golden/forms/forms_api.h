@@ -34,6 +34,13 @@ typedef struct forms_handlers {
 int forms_register(struct _u_instance *u, const char *base, const forms_handlers *handlers,
 		const rt_api_config *cfg);
 
+/* Checks a response of operation_id as a client received it (contract tests
+ * of any server): documented status, body and media type, JSON body against
+ * the response schema. body: the raw bytes (NULL = none). Appends every
+ * violation to errs; returns how many, or -1 for an unknown operation_id. */
+int forms_validate_response(const char *operation_id, int status, const char *content_type,
+		const char *body, size_t body_len, rt_errors *errs);
+
 extern const char forms_spec_json[];
 extern const char forms_spec_yaml[];
 

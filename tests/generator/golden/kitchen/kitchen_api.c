@@ -845,3 +845,9 @@ int kitchen_register(struct _u_instance *u, const char *base, const kitchen_hand
 {
 	return rt_api_register(u, base, &kitchen_api, handlers, cfg);
 }
+
+int kitchen_validate_response(const char *operation_id, int status, const char *content_type,
+		const char *body, size_t body_len, rt_errors *errs)
+{
+	return rt_api_check_response(&kitchen_api, operation_id, status, content_type, body, body_len, errs);
+}

@@ -452,3 +452,9 @@ int modern_register(struct _u_instance *u, const char *base, const modern_handle
 {
 	return rt_api_register(u, base, &modern_api, handlers, cfg);
 }
+
+int modern_validate_response(const char *operation_id, int status, const char *content_type,
+		const char *body, size_t body_len, rt_errors *errs)
+{
+	return rt_api_check_response(&modern_api, operation_id, status, content_type, body, body_len, errs);
+}

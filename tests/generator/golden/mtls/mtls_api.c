@@ -158,3 +158,9 @@ int mtls_register(struct _u_instance *u, const char *base, const mtls_handlers *
 {
 	return rt_api_register(u, base, &mtls_api, handlers, cfg);
 }
+
+int mtls_validate_response(const char *operation_id, int status, const char *content_type,
+		const char *body, size_t body_len, rt_errors *errs)
+{
+	return rt_api_check_response(&mtls_api, operation_id, status, content_type, body, body_len, errs);
+}

@@ -785,3 +785,9 @@ int styles_register(struct _u_instance *u, const char *base, const styles_handle
 {
 	return rt_api_register(u, base, &styles_api, handlers, cfg);
 }
+
+int styles_validate_response(const char *operation_id, int status, const char *content_type,
+		const char *body, size_t body_len, rt_errors *errs)
+{
+	return rt_api_check_response(&styles_api, operation_id, status, content_type, body, body_len, errs);
+}
