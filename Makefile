@@ -58,7 +58,10 @@ $(BUILD)/%.o: %.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(CFLAGS_EXTRA) -c $< -o $@
 
-include $(sort $(wildcard */module.mk tests/*/module.mk))
+# runtime/ first: other modules name $(RT_LIB) in prerequisites, which make
+# expands as it reads them (generator/ sorts before runtime/).
+include runtime/module.mk
+include $(filter-out runtime/module.mk,$(sort $(wildcard */module.mk tests/*/module.mk)))
 
 all: $(ALL_TARGETS)
 
