@@ -15,7 +15,7 @@ cleanup() { [ -z "$pid" ] || kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "
 trap cleanup EXIT
 
 db=$dir/var/apikeyd.db
-port=$((20000 + RANDOM % 20000)); tport=$((port + 1))
+port=$((20000 + RANDOM % 12000)); tport=$((port + 1))
 KEY=$("$bin" user add alice --db "$db" 2>"$dir/useradd.err")
 [ "$(printf '%s\n' "$KEY" | wc -l)" -eq 1 ] && [[ $KEY == key_* ]] && ok "user add prints one key" || no "user add prints one key" "$KEY"
 BOB=$("$bin" user add bob --db "$db" 2>/dev/null)

@@ -16,7 +16,7 @@ db=$dir/var/apikeyd.db
 KEY=$("$bin" user add contract --db "$db" 2>"$dir/useradd.err") || { cat "$dir/useradd.err"; echo "contract: 0 passed, 1 failed"; exit 1; }
 OTHER=$("$bin" user add other --db "$db" 2>>"$dir/useradd.err") || { cat "$dir/useradd.err"; echo "contract: 0 passed, 1 failed"; exit 1; }
 for _ in 1 2 3 4 5; do
-	port=$((20000 + RANDOM % 40000))
+	port=$((20000 + RANDOM % 12000))
 	"$bin" --db "$db" --listen off --tls-listen "127.0.0.1:$port" --log-level warning --validate-responses >"$dir/log" 2>&1 &
 	pid=$!
 	for _ in $(seq 1 50); do

@@ -12,7 +12,7 @@ CONNS=${BENCH_CONNS:-64}
 WORK=$(mktemp -d /tmp/apikeyd-bench.XXXXXX)
 PID=
 trap '[ -n "$PID" ] && kill -KILL $PID 2>/dev/null; rm -rf "$WORK"' EXIT
-port() { while :; do p=$((20000 + RANDOM % 40000)); ss -ltn | grep -q ":$p " || { echo $p; return; }; done; }
+port() { while :; do p=$((20000 + RANDOM % 12000)); ss -ltn | grep -q ":$p " || { echo $p; return; }; done; }
 HP=$(port); TP=$(port)
 cd "$WORK"
 KEY=$("$APIKEYD" user add bench --db var/apikeyd.db 2>/dev/null) || { echo "bench-server: user add failed"; exit 1; }
