@@ -5,7 +5,9 @@
 # authenticated calls with the keys it created, removals (delete; FastAPI
 # revoke; Heron deactivate) each followed at once by a check that the key no
 # longer authenticates, and bad requests (invalid bodies, malformed JSON, a
-# wrong Content-Type, unknown tokens). Each worker is its own user.
+# wrong Content-Type, unknown tokens). Each worker is its own user. Beside
+# them, loadgen sends a steady open-loop authenticated GET (SOAK_RATE/s,
+# default 500, over 8 keep-alive HTTPS connections) for the whole run.
 #
 # Then, with the server still up: every removed key must be refused (401);
 # after SIGTERM, the SQLite file is read with sqlite3: every key seen in a 201
@@ -20,6 +22,7 @@
 # Rows for make bench's closing table go to $BENCH_DIR/bench-soak.tsv.
 set -u
 APIKEYD=${APIKEYD:-$(pwd)/build/apikeyd}
+LOADGEN=${LOADGEN:-$(pwd)/build/tests/server/loadgen}
 SECS=${SOAK_SECONDS:-30}
 WORKERS=${SOAK_WORKERS:-8}
 MAX_ITER=${SOAK_MAX_ITERATIONS:-100000}   # per worker: the loop is bounded even if the clock is not
@@ -37,9 +40,12 @@ DB=$WORK/var/apikeyd.db
 for w in $(seq 0 $((WORKERS - 1))); do
 	"$APIKEYD" user add "soak$w" --db "$DB" >"user$w.key" 2>/dev/null || { echo "soak: user add failed"; exit 1; }
 done
+"$APIKEYD" user add soakload --db "$DB" >load.key 2>/dev/null || { echo "soak: user add failed"; exit 1; }
 "$APIKEYD" --db "$DB" --listen off --tls-listen 127.0.0.1:$TP --log-level error >/dev/null 2>"$WORK/log" &
 PID=$!
-for _ in $(seq 100); do curl -s -o /dev/null --cacert var/tls-cert.pem --resolve localhost:$TP:127.0.0.1 "https://localhost:$TP/heron/openapi.json" && break; sleep 0.1; done
+up=0
+for _ in $(seq 100); do curl -s -o /dev/null --cacert var/tls-cert.pem --resolve localhost:$TP:127.0.0.1 "https://localhost:$TP/heron/openapi.json" && { up=1; break; }; sleep 0.1; done
+[ $up = 1 ] || { echo "soak: apikeyd did not start: $(head -3 "$WORK/log")"; exit 1; }
 BASE=https://localhost:$TP
 CURL=(curl -s -4 --max-time 30 --cacert "$WORK/var/tls-cert.pem" --resolve "localhost:$TP:127.0.0.1")
 
@@ -144,10 +150,20 @@ worker() {
 	for k in "${!LT[@]}"; do echo "${LF[$k]},${LI[$k]},${LT[$k]}" >>"$ok.live"; done
 }
 
+# Beside the mix, a steady authenticated load for the whole run (loadgen,
+# open loop, SOAK_RATE requests/s over 8 keep-alive HTTPS connections), so
+# the memory check sees sustained traffic, not only the mix.
+LG_PID=
+if [ "${SOAK_RATE:-500}" -gt 0 ]; then
+	"$LOADGEN" --port "$TP" --tls --ca "$WORK/var/tls-cert.pem" --conns 8 --seconds "$SECS" --rate "${SOAK_RATE:-500}" \
+		--path /heron/api/credentials/keys --header "x-api-key: $(cat load.key)" >"$WORK/loadgen.out" 2>&1 &
+	LG_PID=$!
+fi
 T0=$(date +%s.%N)
 WPIDS=()
 for w in $(seq 0 $((WORKERS - 1))); do worker "$w" & WPIDS+=($!); done
 wait "${WPIDS[@]}"
+[ -z "$LG_PID" ] || wait "$LG_PID"
 T1=$(date +%s.%N)
 
 # every removed key, again, from an address of its own: refused (401)
@@ -172,6 +188,12 @@ rps=$(awk -v n="$total" -v d="$dur" 'BEGIN { printf "%.0f", (d > 0 ? n / d : 0) 
 s5xx=$(awk '$3 ~ /^5/' all.status | wc -l)
 s000=$(awk '$3 == "000"' all.status | wc -l)
 unexpected=$(awk '$2 != $3' all.status | wc -l)
+# the steady load: "R req/s N requests B non-2xx E errors ..."
+read -r lg_rate _ lg_n _ lg_bad _ lg_err _ <<<"$(cat loadgen.out 2>/dev/null)"
+lg_n=${lg_n:-0}; lg_bad=${lg_bad:-0}; lg_err=${lg_err:-0}
+if [ "${SOAK_RATE:-500}" -gt 0 ] && ! [[ $lg_n =~ ^[0-9]+$ ]]; then echo "soak: loadgen: $(head -2 loadgen.out)"; lg_n=0; lg_err=1; fi
+mix_total=$total; total=$((total + lg_n)); unexpected=$((unexpected + lg_bad)); s000=$((s000 + lg_err))
+rps=$(awk -v n="$total" -v d="$dur" 'BEGIN { printf "%.0f", (d > 0 ? n / d : 0) }')
 created=$(wc -l <created.csv)
 removed=$(wc -l <removed.csv)
 refused=$(grep -c '^401$' final.status)
@@ -219,6 +241,7 @@ verdict=PASS
 
 echo "soak ($WORKERS clients over HTTPS, ${dur}s, $(nproc) cores): $verdict"
 printf '  requests: %s (%s/s); 5xx: %s; no answer: %s; status other than expected: %s\n' "$total" "$rps" "$s5xx" "$s000" "$unexpected"
+printf '  of which: %s in the mix, %s steady authenticated GETs (loadgen at %s/s: %s non-2xx, %s connection errors)\n' "$mix_total" "$lg_n" "${lg_rate:-0}" "$lg_bad" "$lg_err"
 awk '{ n[$1]++ } END { for (k in n) printf "%s=%d ", k, n[k]; print "" }' all.status | tr ' ' '\n' | sort | paste -sd' ' | sed 's/^/  mix: /'
 [ "$unexpected" -eq 0 ] || { echo "  unexpected (op expected got: count):"; awk '$2 != $3' all.status | sort | uniq -c | sort -rn | head -10 | sed 's/^/    /'; }
 printf '  keys: %s created (201), %s removed (%s refused afterwards), lost %s, duplicated %s, deleted-but-present %s, wrong state %s, rows no 201 accounts for %s\n' \
@@ -228,7 +251,7 @@ printf '  RSS: %s samples; mean of the first third %s, of the last third %s (tol
 [ "$src" -eq 0 ] || echo "  apikeyd exited with status $src after SIGTERM"
 
 T=bench-soak
-bench_row $T "soak: 5xx or unanswered requests ($WORKERS HTTPS clients, ${dur}s, $total requests at $rps/s; $unexpected with another status than expected)" \
+bench_row $T "soak: 5xx or unanswered requests ($WORKERS HTTPS mix clients + steady authenticated load at ${SOAK_RATE:-500}/s, ${dur}s, $total requests at $rps/s; $unexpected with another status than expected)" \
 	"$((s5xx + s000))" "all requests: $total" "$(bench_pct $((s5xx + s000)) "$total")" "0" "$(bench_verdict 'n == 0 && u == 0 && t > 0' -v n=$((s5xx + s000)) -v u="$unexpected" -v t="$total")"
 bench_row $T "soak: keys lost or duplicated in the store (sqlite3, by id), deleted keys still present" \
 	"lost $lost, duplicated $dups, deleted-but-present $resurrected" "keys created (201): $created, removed: $removed" \
