@@ -22,7 +22,7 @@ bench-gen: $(BENCH_TOOLS)/node_modules/.installed tests/realworld/node_modules/.
 	$(Q)OAPIGEN=$(CURDIR)/$(OAPIGEN) ./$(BENCH_TOOLS)/bench_gen.sh
 
 bench-validate: $(BENCH_TOOLS)/node_modules/.installed tests/realworld/node_modules/.installed $(VALGEN) $(RT_LIB)
-	$(Q)VALGEN=$(CURDIR)/$(VALGEN) CC="$(CC)" CFLAGS_BENCH="$(ALL_CFLAGS) $(RT_CFLAGS) -I$(BENCH_TOOLS)" \
+	$(Q)VALGEN=$(CURDIR)/$(VALGEN) CC="$(CC)" CFLAGS_BENCH="$(filter-out -MMD -MP,$(ALL_CFLAGS)) $(RT_CFLAGS) -I$(BENCH_TOOLS)" \
 	  LIBS_BENCH="$(CURDIR)/$(RT_LIB) $(RT_LIBS) $(ALL_LDFLAGS)" ./$(BENCH_TOOLS)/bench_validate.sh
 
 ALL_TARGETS += $(VALGEN)
