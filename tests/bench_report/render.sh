@@ -20,9 +20,8 @@ dir=${BENCH_DIR:-$(dirname "$out")/bench}
 		case " ${FAILED:-} " in *" $t "*) echo "| $t | (target failed; see its output above) | | | | missed |";; esac
 		[ -s "$f" ] || case " ${FAILED:-} " in *" $t "*) ;; *) echo "| $t | (wrote no figures) | | | | missed |";; esac
 	done
-	met=$(cat "$dir"/*.tsv 2>/dev/null | awk -F'\t' '$6 == "met"' | wc -l)
-	missed=$(cat "$dir"/*.tsv 2>/dev/null | awk -F'\t' '$6 == "missed"' | wc -l)
-	echo
-	echo "goals met: $met, missed: $((missed + $(wc -w <<<"${FAILED:-}"))); \"report\" rows have no numeric goal in their issue."
 } >"$out"
+met=$(grep -c '| met |$' "$out")
+missed=$(grep -c '| missed |$' "$out")
+printf '\ngoals met: %s, missed: %s; "report" rows have no numeric goal in their issue.\n' "$met" "$missed" >>"$out"
 cat "$out"
