@@ -82,7 +82,13 @@ run: deps
 	$(Q)$(MAKE) --no-print-directory all
 	./$(BUILD)/apikeyd $(RUN_ARGS)
 
-# Benchmarks: each module appends a target to BENCH_TARGETS.
+# Benchmarks: each module appends a target to BENCH_TARGETS; each writes its
+# figures to $(BUILD)/bench/<target>.tsv; one table closes the run
+# (stdout and $(BUILD)/bench.md, tests/bench_report/render.sh).
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)for t in $(BENCH_TARGETS); do $(MAKE) --no-print-directory $$t || exit 1; done
+	$(Q)rm -rf $(BUILD)/bench && mkdir -p $(BUILD)/bench
+	$(Q)failed=""; for t in $(BENCH_TARGETS); do \
+	  BENCH_DIR=$(CURDIR)/$(BUILD)/bench $(MAKE) --no-print-directory $$t || failed="$$failed $$t"; done; \
+	  BENCH_DIR=$(CURDIR)/$(BUILD)/bench FAILED="$$failed" tests/bench_report/render.sh $(BUILD)/bench.md $(BENCH_TARGETS); \
+	  [ -z "$$failed" ] || { echo "bench: failed:$$failed"; exit 1; }

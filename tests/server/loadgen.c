@@ -1,12 +1,21 @@
-/* loadgen: a small closed-loop HTTP/1.1 load generator for `make bench`.
+/* loadgen: a small HTTP/1.1 load generator for `make bench`.
  * One thread per connection, keep-alive, optionally over TLS (GnuTLS,
  * verifying the server against --ca). After every connection is up (and
- * its handshake done) the threads send GET PATH back to back for SECONDS.
+ * its handshake done) the threads send GET PATH for SECONDS:
+ *   closed loop (default): back to back, as fast as the server answers;
+ *   open loop (--rate R):  at a fixed total rate of R requests/s, spread
+ *                          evenly over the connections. Each request has a
+ *                          scheduled start; its latency is measured from
+ *                          that schedule to the last byte of the response,
+ *                          so a stalled server is charged for the requests
+ *                          it delayed (no coordinated omission).
  *
  *   loadgen --port P [--tls --ca FILE] --path /x [--header "K: V"]...
- *           [--conns 64] [--seconds 5]
+ *           [--conns 64] [--seconds 5] [--rate R]
  *
- * Prints one line: "<requests/s> req/s <n> requests <bad> non-2xx <errors> errors". */
+ * Prints one line: "<requests/s> req/s <n> requests <bad> non-2xx <errors> errors"
+ * followed, in either mode, by " p50 <us> us p99 <us> us max <us> us" from a
+ * log-linear latency histogram (about 3% resolution). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
@@ -20,17 +29,25 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Latency histogram in microseconds: exact below 64, then 32 buckets per
+   power of two (relative error under 3%), up to 2^40 us. */
+#define LOADGEN_SUB 32
+#define LOADGEN_BUCKETS (64 + 35 * LOADGEN_SUB)
+
 typedef struct loadgen_opts {
     int port, tls, conns, seconds;
+    double rate;                 /* total requests/s; 0 = closed loop */
     const char *ca, *path;
     char headers[2048];
 } loadgen_opts;
 
 typedef struct loadgen_worker {
     pthread_t th;
+    int index;
     const loadgen_opts *o;
     gnutls_certificate_credentials_t cred;
     unsigned long done, bad, errors;
+    unsigned long hist[LOADGEN_BUCKETS];
 } loadgen_worker;
 
 static pthread_barrier_t loadgen_start;
@@ -41,6 +58,53 @@ static double loadgen_now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static unsigned loadgen_bucket(double seconds)
+{
+    unsigned long long us = seconds <= 0 ? 0 : (unsigned long long)(seconds * 1e6);
+    unsigned msb;
+
+    if (us < 64) return (unsigned)us;
+    msb = 63u - (unsigned)__builtin_clzll(us);
+    if (msb > 40) return LOADGEN_BUCKETS - 1;
+    return 64 + (msb - 6) * LOADGEN_SUB + (unsigned)((us >> (msb - 5)) & (LOADGEN_SUB - 1));
+}
+
+/* The middle of bucket b, in microseconds. */
+static double loadgen_bucket_us(unsigned b)
+{
+    unsigned msb, sub;
+    double lo, width;
+
+    if (b < 64) return b;
+    msb = 6 + (b - 64) / LOADGEN_SUB;
+    sub = (b - 64) % LOADGEN_SUB;
+    width = (double)(1ull << (msb - 5));
+    lo = (double)(1ull << msb) + sub * width;
+    return lo + width / 2;
+}
+
+/* The q-quantile (0..1) of a merged histogram of n samples. */
+static double loadgen_quantile(const unsigned long *h, unsigned long n, double q)
+{
+    unsigned long want = (unsigned long)(q * (double)n), seen = 0;
+
+    if (want >= n) want = n ? n - 1 : 0;
+    for (unsigned b = 0; b < LOADGEN_BUCKETS; b++) {
+        seen += h[b];
+        if (seen > want) return loadgen_bucket_us(b);
+    }
+    return 0;
+}
+
+static void loadgen_sleep_until(double t)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)t;
+    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
 }
 
 typedef struct loadgen_conn {
@@ -142,16 +206,28 @@ static void *loadgen_run(void *arg)
     char req[4096], buf[65536];
     int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\n%s\r\n", w->o->path, w->o->headers);
     int up = loadgen_connect(w, &c) == 0;
+    /* open loop: this connection's share of the rate, its first slot staggered */
+    double interval = w->o->rate > 0 ? (double)w->o->conns / w->o->rate : 0, next;
 
     if (!up) w->errors++;
     pthread_barrier_wait(&loadgen_start);
+    next = loadgen_now() + interval * w->index / w->o->conns;
     while (up && !loadgen_stop) {
         int r;
+        double start;
+        if (interval > 0) {
+            loadgen_sleep_until(next);
+            if (loadgen_stop) break;
+            start = next;                 /* latency from the schedule */
+            next += interval;
+        } else
+            start = loadgen_now();
         if (loadgen_send(&c, req, (size_t)n) < 0) { w->errors++; break; }
         r = loadgen_response(&c, buf, sizeof buf);
         if (r < 0) { w->errors++; break; }
         if (loadgen_stop) break;          /* count only what finished in time */
         w->done++;
+        w->hist[loadgen_bucket(loadgen_now() - start)]++;
         if (r == 0) w->bad++;
     }
     loadgen_close(&c);
@@ -160,10 +236,12 @@ static void *loadgen_run(void *arg)
 
 int main(int argc, char **argv)
 {
-    loadgen_opts o = { 0, 0, 64, 5, NULL, "/", "" };
+    loadgen_opts o = { .conns = 64, .seconds = 5, .path = "/" };
     gnutls_certificate_credentials_t cred = NULL;
     loadgen_worker *w;
     unsigned long done = 0, bad = 0, errors = 0;
+    static unsigned long hist[LOADGEN_BUCKETS];
+    unsigned maxb = 0;
     double t0, t1;
 
     for (int i = 1; i < argc; i++) {
@@ -176,13 +254,14 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--path") == 0) o.path = v;
         else if (strcmp(a, "--conns") == 0) o.conns = atoi(v);
         else if (strcmp(a, "--seconds") == 0) o.seconds = atoi(v);
+        else if (strcmp(a, "--rate") == 0) o.rate = atof(v);
         else if (strcmp(a, "--header") == 0) {
             size_t l = strlen(o.headers);
             snprintf(o.headers + l, sizeof o.headers - l, "%s\r\n", v);
         } else { fprintf(stderr, "loadgen: unknown option %s\n", a); return 2; }
     }
-    if (o.port <= 0 || o.conns <= 0 || o.seconds <= 0 || (o.tls && o.ca == NULL)) {
-        fprintf(stderr, "usage: loadgen --port P [--tls --ca FILE] --path /x [--header 'K: V'] [--conns 64] [--seconds 5]\n");
+    if (o.port <= 0 || o.conns <= 0 || o.seconds <= 0 || o.rate < 0 || (o.tls && o.ca == NULL)) {
+        fprintf(stderr, "usage: loadgen --port P [--tls --ca FILE] --path /x [--header 'K: V'] [--conns 64] [--seconds 5] [--rate R]\n");
         return 2;
     }
     if (o.tls) {
@@ -196,6 +275,7 @@ int main(int argc, char **argv)
     if (w == NULL) return 1;
     pthread_barrier_init(&loadgen_start, NULL, (unsigned)o.conns + 1);
     for (int i = 0; i < o.conns; i++) {
+        w[i].index = i;
         w[i].o = &o;
         w[i].cred = cred;
         if (pthread_create(&w[i].th, NULL, loadgen_run, &w[i]) != 0) { fprintf(stderr, "loadgen: thread\n"); return 1; }
@@ -213,8 +293,14 @@ int main(int argc, char **argv)
         done += w[i].done;
         bad += w[i].bad;
         errors += w[i].errors;
+        for (unsigned b = 0; b < LOADGEN_BUCKETS; b++) {
+            hist[b] += w[i].hist[b];
+            if (w[i].hist[b] && b > maxb) maxb = b;
+        }
     }
-    printf("%.0f req/s %lu requests %lu non-2xx %lu errors\n", (double)done / (t1 - t0), done, bad, errors);
+    printf("%.0f req/s %lu requests %lu non-2xx %lu errors p50 %.0f us p99 %.0f us max %.0f us\n",
+           (double)done / (t1 - t0), done, bad, errors, loadgen_quantile(hist, done, 0.50),
+           loadgen_quantile(hist, done, 0.99), done ? loadgen_bucket_us(maxb) : 0);
     free(w);
     if (cred) gnutls_certificate_free_credentials(cred);
     return errors > 0 || bad > 0 ? 1 : 0;
