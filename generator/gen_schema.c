@@ -896,8 +896,11 @@ finish:
 	f = NULL;
 	{
 		const char *hash = strchr(uri, '#');
-		fprintf(aux, "/* %s#%s */\nstatic const rt_schema %s = {\n\t.where = ", docset_display(g->ds, uri),
-		        hash ? hash + 1 : "", sym);
+		fprintf(aux, "/* ");
+		gen_text_comment(aux, docset_display(g->ds, uri));
+		fputc('#', aux);
+		gen_text_comment(aux, hash ? hash + 1 : "");
+		fprintf(aux, " */\nstatic const rt_schema %s = {\n\t.where = ", sym);
 		char *where = NULL;
 		if (asprintf(&where, "%s#%s", docset_display(g->ds, uri), hash ? hash + 1 : "") >= 0) {
 			gen_text_cstr(aux, where);

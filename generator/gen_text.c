@@ -63,3 +63,17 @@ char *gen_text_ident(const char *s)
 	*o = '\0';
 	return out;
 }
+
+void gen_text_comment(FILE *out, const char *s)
+{
+	char prev = 0;
+
+	for (; s && *s; prev = *s++) {
+		char c = *s == '\n' || *s == '\r' ? ' ' : *s;
+		fputc(c, out);
+		/* never end the comment, open a nested one (-Wcomment), or end
+		 * a line with a ??/ trigraph (a line splice under -std=c11) */
+		if ((c == '*' && s[1] == '/') || (c == '/' && s[1] == '*') || (c == '?' && prev == '?' && s[1] == '/'))
+			fputc(' ', out);
+	}
+}

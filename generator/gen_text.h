@@ -15,5 +15,9 @@ void gen_text_cstr(FILE *out, const char *s);
 /* A C identifier made from s: letters, digits and '_' kept, anything else
  * becomes '_', a leading digit gets a '_' in front (new, free()). */
 char *gen_text_ident(const char *s);
+/* Writes s as the text of a C comment on one line: newlines become spaces;
+ * a space goes between the characters of a comment end, a comment start and
+ * a ??/ trigraph, so the comment stays one comment. */
+void gen_text_comment(FILE *out, const char *s);
 
 #endif
