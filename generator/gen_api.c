@@ -49,6 +49,7 @@ typedef struct ga_op {
 	char *path;
 	char *route;
 	char *pointer;            /* JSON pointer of the operation */
+	char *loc;                /* where its object is (ga_loc): differs when it is a $ref */
 	char *summary;
 	unsigned priority;
 	ga_param *params;
@@ -88,8 +89,24 @@ static int ga_error(ga *a, const char *pointer, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	snprintf(a->err, a->errlen, "%s: %s: %s", a->opt->spec_path, pointer && *pointer ? pointer : "/", what);
+	if (pointer && strchr(pointer, '#')) {
+		const char *frag = strchr(pointer, '#') + 1;
+		snprintf(a->err, a->errlen, "%s: %s: %s", docset_display(a->ds, pointer), *frag ? frag : "/", what);
+	} else {
+		snprintf(a->err, a->errlen, "%s: %s: %s", a->opt->spec_path, pointer && *pointer ? pointer : "/", what);
+	}
 	return -1;
+}
+
+/* Where a node is, for messages and further look-ups: its pointer when it
+ * is in the main document, else its full URI "file:///x.yaml#/pointer" (new). */
+static char *ga_loc(const ga *a, const char *uri)
+{
+	size_t n = strlen(a->uri);
+
+	if (strncmp(uri, a->uri, n) == 0 && uri[n] == '#')
+		return strdup(uri + n + 1);
+	return strdup(uri);
 }
 
 /* pointer + "/" + escaped token (new) */
@@ -106,12 +123,13 @@ static char *ga_ptr_index(const char *base, size_t i)
 	return ga_ptr(base, idx);
 }
 
-/* Follows a $ref (if any) of node at pointer; returns the target and sets
- * *target_ptr (new) to its pointer when it is in the main document, or to
- * its full URI otherwise. */
+/* Follows a $ref (if any) of node; returns the target and sets *target_uri
+ * (new) to its full URI. pointer says where node is: a pointer into the main
+ * document, or a full URI for a node in another file (see ga_loc). */
 static const json_t *ga_deref(ga *a, const json_t *node, const char *pointer, char **target_uri)
 {
 	char *uri = NULL;
+	int external = strchr(pointer, '#') != NULL;
 
 	*target_uri = NULL;
 	for (int hops = 0; hops < 32; hops++) {
@@ -119,12 +137,15 @@ static const json_t *ga_deref(ga *a, const json_t *node, const char *pointer, ch
 		const json_t *next;
 		char *base = NULL;
 		if (!json_is_string(ref)) {
-			if (!uri && asprintf(&uri, "%s#%s", a->uri, pointer) < 0)
+			if (!uri && external)
+				uri = strdup(pointer);
+			else if (!uri && asprintf(&uri, "%s#%s", a->uri, pointer) < 0)
 				uri = NULL;
 			*target_uri = uri;
 			return node;
 		}
-		base = uri ? docset_base_of(a->ds, uri) : strdup(a->uri);
+		/* a $ref resolves against the file it is written in */
+		base = uri ? docset_base_of(a->ds, uri) : external ? docset_base_of(a->ds, pointer) : strdup(a->uri);
 		free(uri);
 		uri = NULL;
 		next = docset_resolve(a->ds, base, json_string_value(ref), &uri, a->err, a->errlen);
@@ -619,24 +640,31 @@ static char *ga_route(const char *path, unsigned *templated)
 }
 
 static int ga_operation(ga *a, const char *path, const char *method, const json_t *item, const json_t *opnode,
-                        const char *item_ptr)
+                        const char *item_ptr, const char *item_loc)
 {
-	char *optr = ga_ptr(item_ptr, method);
+	char *optr = ga_ptr(item_ptr, method), *oraw = ga_ptr(item_loc, method), *ouri = NULL;
 	ga_op *op;
-	const char *opid = json_string_value(json_object_get(opnode, "operationId"));
+	const char *opid;
 	const json_t *sec;
 	int rc = -1;
 
-	if (!json_is_object(opnode)) {
-		ga_error(a, optr, "an operation must be an object");
+	/* split documents often write an operation as a $ref to another file */
+	opnode = oraw ? ga_deref(a, opnode, oraw, &ouri) : NULL;
+	free(oraw);
+	if (!opnode || !json_is_object(opnode)) {
+		if (opnode)
+			ga_error(a, optr, "an operation must be an object");
 		free(optr);
+		free(ouri);
 		return -1;
 	}
+	opid = json_string_value(json_object_get(opnode, "operationId"));
 	if (a->nops == a->capops) {
 		size_t cap = a->capops ? a->capops * 2 : 16;
 		ga_op *v = realloc(a->ops, cap * sizeof *v);
 		if (!v) {
 			free(optr);
+			free(ouri);
 			return -1;
 		}
 		a->ops = v;
@@ -645,6 +673,8 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 	op = &a->ops[a->nops++];
 	memset(op, 0, sizeof *op);
 	op->pointer = optr;
+	op->loc = ga_loc(a, ouri);
+	free(ouri);
 	op->path = strdup(path);
 	op->method = strdup(method);
 	for (char *c = op->method; *c; c++)
@@ -690,7 +720,7 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 		int bad = 0;
 		for (int level = 0; level < 2 && !bad; level++) {
 			const json_t *list = json_object_get(level ? opnode : item, "parameters");
-			char *pp = ga_ptr(level ? optr : item_ptr, "parameters");
+			char *pp = ga_ptr(level ? op->loc : item_loc, "parameters");
 			if (list && !json_is_array(list)) {
 				ga_error(a, pp, "\"parameters\" must be an array");
 				bad = 1;
@@ -764,14 +794,14 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 		}
 	}
 	if (json_object_get(opnode, "requestBody")) {
-		char *bp = ga_ptr(optr, "requestBody");
+		char *bp = ga_ptr(op->loc, "requestBody");
 		int r = ga_body(a, op, json_object_get(opnode, "requestBody"), bp);
 		free(bp);
 		if (r != 0)
 			return -1;
 	}
 	{
-		char *rp = ga_ptr(optr, "responses");
+		char *rp = ga_ptr(op->loc, "responses");
 		int r = ga_responses(a, op, json_object_get(opnode, "responses"), rp);
 		free(rp);
 		if (r != 0)
@@ -779,7 +809,7 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 	}
 	sec = json_object_get(opnode, "security");
 	if (sec) {
-		char *sp = ga_ptr(optr, "security");
+		char *sp = ga_ptr(op->loc, "security");
 		rc = ga_security(a, op, sec, sp);
 		free(sp);
 	} else if (json_object_get(a->doc, "security")) {
@@ -845,7 +875,7 @@ static int ga_model(ga *a)
 	if (paths && !json_is_object(paths))
 		return ga_error(a, "/paths", "must be an object");
 	json_object_foreach((json_t *)paths, path, item) {
-		char *ip = ga_ptr("/paths", path), *turi = NULL;
+		char *ip = ga_ptr("/paths", path), *turi = NULL, *iloc = NULL;
 		const json_t *it;
 		if (path[0] == 'x' && path[1] == '-') {
 			free(ip);
@@ -857,19 +887,22 @@ static int ga_model(ga *a)
 			return -1;
 		}
 		it = ga_deref(a, item, ip, &turi);
+		iloc = it ? ga_loc(a, turi) : NULL;
 		free(turi);
-		if (!it) {
+		if (!iloc) {
 			free(ip);
 			return -1;
 		}
 		for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
 			const json_t *opnode = json_object_get(it, methods[m]);
-			if (opnode && ga_operation(a, path, methods[m], it, opnode, ip) != 0) {
+			if (opnode && ga_operation(a, path, methods[m], it, opnode, ip, iloc) != 0) {
 				free(ip);
+				free(iloc);
 				return -1;
 			}
 		}
 		free(ip);
+		free(iloc);
 	}
 	return 0;
 }
@@ -1199,6 +1232,7 @@ static void ga_free(ga *a)
 		free(op->path);
 		free(op->route);
 		free(op->pointer);
+		free(op->loc);
 		free(op->summary);
 		for (size_t k = 0; k < op->np; k++) {
 			free(op->params[k].name);
