@@ -45,6 +45,7 @@ typedef struct ga_sec_alt {
 
 typedef struct ga_op {
 	char *opid;
+	const char *opid_src;     /* the operationId as written (borrowed), NULL when derived */
 	char *method;             /* "GET" */
 	char *path;
 	char *route;
@@ -639,6 +640,69 @@ static char *ga_route(const char *path, unsigned *templated)
 	return out;
 }
 
+static int ga_needs_has(const ga_param *p);
+
+/* Whether name is taken by a member of op's params struct before params[upto]. */
+static int ga_member_taken(const ga_op *op, size_t upto, const char *name)
+{
+	for (size_t k = 0; k < upto; k++) {
+		const char *c = op->params[k].cname;
+		if (strcmp(c, name) == 0 ||
+		    (ga_needs_has(&op->params[k]) && strncmp(name, "has_", 4) == 0 && strcmp(c, name + 4) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+static int ga_param_cnames(ga_op *op)
+{
+	static const char *const where[] = { "path", "query", "header", "cookie" };
+
+	for (size_t i = 0; i < op->np; i++) {
+		ga_param *p = &op->params[i];
+		char *base = ga_cname(p->name), *name = NULL, *has = NULL;
+		if (!base)
+			return -1;
+		for (unsigned k = 0;; k++) {
+			free(name);
+			free(has);
+			name = has = NULL;
+			if ((k == 0 ? asprintf(&name, "%s", base) : k == 1 ? asprintf(&name, "%s_%s", base, where[p->in])
+			     : asprintf(&name, "%s_%s%u", base, where[p->in], k)) < 0 || asprintf(&has, "has_%s", name) < 0) {
+				free(name);
+				free(base);
+				return -1;
+			}
+			if (!ga_member_taken(op, i, name) && !(ga_needs_has(p) && ga_member_taken(op, i, has)))
+				break;
+		}
+		free(has);
+		free(base);
+		p->cname = name;
+	}
+	return 0;
+}
+
+/* Gives the derived name of op a suffix no other operation has. */
+static int ga_rename_derived(ga *a, ga_op *op)
+{
+	for (unsigned k = 2;; k++) {
+		char *name = NULL;
+		size_t i;
+		if (asprintf(&name, "%s_%u", op->opid, k) < 0)
+			return -1;
+		for (i = 0; i < a->nops; i++)
+			if (a->ops[i].opid && strcmp(a->ops[i].opid, name) == 0)
+				break;
+		if (i == a->nops) {
+			free(op->opid);
+			op->opid = name;
+			return 0;
+		}
+		free(name);
+	}
+}
+
 static int ga_operation(ga *a, const char *path, const char *method, const json_t *item, const json_t *opnode,
                         const char *item_ptr, const char *item_loc)
 {
@@ -699,11 +763,23 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 		}
 		free(raw);
 	}
-	for (size_t i = 0; op->opid && i + 1 < a->nops; i++) {
-		if (strcmp(a->ops[i].opid, op->opid) == 0) {
-			ga_error(a, optr, "operationId \"%s\" is used twice (also at %s)", op->opid, a->ops[i].pointer);
+	op->opid_src = opid;
+	if (!op->opid)
+		return -1;
+	/* two operationIds that make the same C name stop the generator; a name
+	 * derived from method and path steps aside (_2, _3, ...) */
+	for (size_t i = 0; i + 1 < a->nops; i++) {
+		ga_op *o = &a->ops[i];
+		if (strcmp(o->opid, op->opid) != 0)
+			continue;
+		if (o->opid_src && op->opid_src && strcmp(o->opid_src, op->opid_src) == 0)
+			return ga_error(a, optr, "operationId \"%s\" is used twice (also at %s)", op->opid_src, o->pointer);
+		if (o->opid_src && op->opid_src)
+			return ga_error(a, optr, "operationId \"%s\" and \"%s\" (at %s) both become the C name %s",
+			                op->opid_src, o->opid_src, o->pointer, op->opid);
+		if (ga_rename_derived(a, (o->opid_src || !op->opid_src) ? op : o) != 0)
 			return -1;
-		}
+		i = (size_t)-1; /* check again from the start */
 	}
 	{
 		const char *summary = json_string_value(json_object_get(opnode, "summary"));
@@ -779,20 +855,10 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 		if (!found)
 			return ga_error(a, optr, "the path template {%.*s} has no path parameter declared", (int)(e - s - 1), s + 1);
 	}
-	/* C names of the parameters: unique within the operation */
-	for (size_t i = 0; i < op->np; i++) {
-		static const char *const where[] = { "path", "query", "header", "cookie" };
-		op->params[i].cname = ga_cname(op->params[i].name);
-		for (size_t k = 0; k < i; k++) {
-			if (strcmp(op->params[k].cname, op->params[i].cname) == 0) {
-				char *n2 = NULL;
-				if (asprintf(&n2, "%s_%s", op->params[i].cname, where[op->params[i].in]) < 0)
-					return -1;
-				free(op->params[i].cname);
-				op->params[i].cname = n2;
-			}
-		}
-	}
+	/* C names of the parameters: unique members of the params struct,
+	 * has_<name> flags included (x_query, then x_query2, ...) */
+	if (ga_param_cnames(op) != 0)
+		return -1;
 	if (json_object_get(opnode, "requestBody")) {
 		char *bp = ga_ptr(op->loc, "requestBody");
 		int r = ga_body(a, op, json_object_get(opnode, "requestBody"), bp);
