@@ -90,7 +90,7 @@ static int ga_error(ga *a, const char *pointer, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	if (pointer && strchr(pointer, '#')) {
+	if (pointer && pointer[0] && pointer[0] != '/' && strchr(pointer, '#')) { /* a URI (ga_loc) */
 		const char *frag = strchr(pointer, '#') + 1;
 		snprintf(a->err, a->errlen, "%s: %s: %s", docset_display(a->ds, pointer), *frag ? frag : "/", what);
 	} else {
@@ -130,7 +130,7 @@ static char *ga_ptr_index(const char *base, size_t i)
 static const json_t *ga_deref(ga *a, const json_t *node, const char *pointer, char **target_uri)
 {
 	char *uri = NULL;
-	int external = strchr(pointer, '#') != NULL;
+	int external = pointer[0] && pointer[0] != '/'; /* a URI (ga_loc), not a pointer */
 
 	*target_uri = NULL;
 	for (int hops = 0; hops < 32; hops++) {

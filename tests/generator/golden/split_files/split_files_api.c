@@ -187,6 +187,29 @@ int split_files_listWidgets_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
 	return rt_respond(ctx, 200, body);
 }
 
+/* #/paths/~1widgets#count/get */
+static const rt_param split_files_countWidgets_param_table[] = {
+	{ .name = "limit", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
+	  .schema = &split_files_s6, .ctype = RT_C_INT64,
+	  .offset = offsetof(split_files_countWidgets_params, limit), .has_offset = -1 },
+};
+static const rt_response split_files_countWidgets_responses[] = {
+	{ 204, NULL, NULL },
+};
+static int split_files_countWidgets_call(rt_ctx *ctx, const void *params, const json_t *body,
+		const void *handlers, void *app)
+{
+	const split_files_handlers *h = handlers;
+
+	if (!h || !h->countWidgets)
+		return rt_not_implemented(ctx);
+	return h->countWidgets(ctx, params, body, app);
+}
+int split_files_countWidgets_respond_204(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 204, NULL);
+}
+
 static const rt_operation split_files_operations[] = {
 	{
 		.operation_id = "getWidget",
@@ -212,6 +235,18 @@ static const rt_operation split_files_operations[] = {
 		.validation_status = 400,
 		.call = split_files_listWidgets_call,
 	},
+	{
+		.operation_id = "countWidgets",
+		.method = "GET",
+		.path = "/widgets#count",
+		.route = "/widgets#count",
+		.priority = 3,
+		.params = split_files_countWidgets_param_table, .n_params = 1,
+		.params_size = sizeof(split_files_countWidgets_params),
+		.responses = split_files_countWidgets_responses, .n_responses = 1,
+		.validation_status = 400,
+		.call = split_files_countWidgets_call,
+	},
 };
 
 static rt_schema_cache *const split_files_caches[] = {
@@ -222,7 +257,7 @@ static rt_schema_cache *const split_files_caches[] = {
 static const rt_api split_files_api = {
 	.name = "split_files",
 	.ops = split_files_operations,
-	.n_ops = 2,
+	.n_ops = 3,
 	.caches = split_files_caches,
 	.spec_json = split_files_spec_json,
 	.spec_yaml = split_files_spec_yaml,

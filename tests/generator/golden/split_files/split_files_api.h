@@ -33,10 +33,20 @@ typedef int (*split_files_listWidgets_fn)(rt_ctx *ctx, const split_files_listWid
 /* 200: the widgets */
 int split_files_listWidgets_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
 
+/* #/paths/~1widgets#count/get
+ * GET /widgets#count */
+typedef struct split_files_countWidgets_params {
+	int64_t limit; /* query limit, has a default */
+} split_files_countWidgets_params;
+typedef int (*split_files_countWidgets_fn)(rt_ctx *ctx, const split_files_countWidgets_params *p, const json_t *body, void *app);
+/* 204: counted */
+int split_files_countWidgets_respond_204(rt_ctx *ctx);
+
 /* One handler per operation; NULL answers 501. */
 typedef struct split_files_handlers {
 	split_files_getWidget_fn getWidget;
 	split_files_listWidgets_fn listWidgets;
+	split_files_countWidgets_fn countWidgets;
 } split_files_handlers;
 
 /* Adds every route under base (e.g. SPLIT_FILES_DEFAULT_BASE), and base/openapi.json
