@@ -847,8 +847,13 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 					tn = target ? docset_resolve(g->ds, base, refbuf ? refbuf : target, &turi, err, errlen) : NULL;
 					if (tn)
 						r = gs_compile_node(g, turi, tn, depth + 1, &ts, err, errlen);
-					else
-						gs_error(g, uri, err, errlen, "discriminator mapping \"%s\" does not resolve", keys[i]);
+					else if (!target)
+						gs_error(g, uri, err, errlen, "discriminator mapping \"%s\" must be a string", keys[i]);
+					else {
+						char why[300];
+						snprintf(why, sizeof why, "%s", err);
+						gs_error(g, uri, err, errlen, "discriminator mapping \"%s\" does not resolve: %s", keys[i], why);
+					}
 					free(turi);
 					free(refbuf);
 					if (r != 0) {
