@@ -9,6 +9,11 @@
 
 /* Deeper schema nesting (not $ref chains, which are pointers) is refused. */
 #define GS_MAX_DEPTH 200
+/* A $ref met deeper than this is named at once and compiled later from the
+ * top (gen_schema_compile), so long chains of distinct schemas neither
+ * exhaust the stack nor count as nesting. */
+#define GS_DEFER_DEPTH 48
+#define GS_RESERVE (-1) /* depth argument: only name and register the schema */
 
 typedef struct gs_entry {
 	char *uri;      /* canonical "docuri#/pointer" */
@@ -27,6 +32,8 @@ struct gen_schema {
 	json_t *by_uri;   /* uri -> index */
 	json_t *names;    /* symbol -> uri */
 	unsigned counter;
+	json_t *pending;  /* uris named at GS_RESERVE, to compile */
+	size_t resume;    /* the slot gs_compile_node fills instead of returning it, or -1 */
 };
 
 gen_schema *gen_schema_new(docset *ds, const char *prefix, int dialect)
@@ -41,6 +48,8 @@ gen_schema *gen_schema_new(docset *ds, const char *prefix, int dialect)
 	g->format_assert = 1;
 	g->by_uri = json_object();
 	g->names = json_object();
+	g->pending = json_array();
+	g->resume = (size_t)-1;
 	return g;
 }
 
@@ -57,6 +66,7 @@ void gen_schema_free(gen_schema *g)
 	free(g->prefix);
 	json_decref(g->by_uri);
 	json_decref(g->names);
+	json_decref(g->pending);
 	free(g);
 }
 
@@ -221,6 +231,12 @@ static const char *const gs_unsupported[] = {
 	"$dynamicRef", "$recursiveRef", NULL
 };
 
+/* The depth to compile the target of a $ref at, met at depth. */
+static int gs_ref_depth(int depth)
+{
+	return depth + 1 > GS_DEFER_DEPTH ? GS_RESERVE : depth + 1;
+}
+
 static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, int depth,
                            const char **symbol, char *err, size_t errlen)
 {
@@ -236,6 +252,14 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 	char cache_name[160] = "";
 	int has_cache = 0;
 
+	if (idx && (size_t)json_integer_value(idx) == g->resume) {
+		/* a schema named earlier at GS_RESERVE: compile it into its slot */
+		me = g->resume;
+		g->resume = (size_t)-1;
+		sym = g->v[me].symbol;
+		*symbol = sym;
+		goto compile;
+	}
 	if (idx) {
 		*symbol = g->v[json_integer_value(idx)].symbol;
 		return 0;
@@ -291,7 +315,10 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 	json_object_set_new(g->by_uri, uri, json_integer((json_int_t)me));
 	json_object_set_new(g->names, sym, json_string(uri));
 	*symbol = sym;
+	if (depth == GS_RESERVE)
+		return json_array_append_new(g->pending, json_string(uri)) == 0 ? 0 : -1;
 
+compile:
 	aux = open_memstream(&buf, &buflen);
 	if (!aux)
 		return -1;
@@ -353,7 +380,7 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 			gs_error(g, uri, err, errlen, "%s", why);
 			goto cleanup;
 		}
-		rc = gs_compile_node(g, turi, target, depth + 1, &tsym, err, errlen);
+		rc = gs_compile_node(g, turi, target, gs_ref_depth(depth), &tsym, err, errlen);
 		free(turi);
 		if (rc != 0)
 			goto cleanup;
@@ -846,7 +873,7 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 						refbuf = NULL;
 					tn = target ? docset_resolve(g->ds, base, refbuf ? refbuf : target, &turi, err, errlen) : NULL;
 					if (tn)
-						r = gs_compile_node(g, turi, tn, depth + 1, &ts, err, errlen);
+						r = gs_compile_node(g, turi, tn, gs_ref_depth(depth), &ts, err, errlen);
 					else if (!target)
 						gs_error(g, uri, err, errlen, "discriminator mapping \"%s\" must be a string", keys[i]);
 					else {
@@ -877,7 +904,7 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 						continue;
 					tn = docset_resolve(g->ds, base, r, &turi, err, errlen);
 					nm = turi ? gs_component_name(turi) : NULL;
-					if (tn && nm && gs_compile_node(g, turi, tn, depth + 1, &ts, err, errlen) == 0) {
+					if (tn && nm && gs_compile_node(g, turi, tn, gs_ref_depth(depth), &ts, err, errlen) == 0) {
 						fprintf(aux, "\t{ ");
 						gen_text_cstr(aux, nm);
 						fprintf(aux, ", &%s },\n", ts);
@@ -943,6 +970,22 @@ int gen_schema_compile(gen_schema *g, const char *uri, const char **symbol, char
 		return -1;
 	rc = gs_compile_node(g, canon, node, 0, symbol, err, errlen);
 	free(canon);
+	/* the schemas named deep down a chain of $refs, from the top */
+	while (rc == 0 && json_array_size(g->pending)) {
+		size_t last = json_array_size(g->pending) - 1;
+		char *u = strdup(json_string_value(json_array_get(g->pending, last)));
+		const char *s;
+		json_array_remove(g->pending, last);
+		node = u ? docset_resolve(g->ds, u, u, &canon, err, errlen) : NULL;
+		if (!node) {
+			free(u);
+			return -1;
+		}
+		g->resume = (size_t)json_integer_value(json_object_get(g->by_uri, u));
+		rc = gs_compile_node(g, u, node, 0, &s, err, errlen);
+		free(canon);
+		free(u);
+	}
 	return rc;
 }
 
