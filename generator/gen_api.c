@@ -615,6 +615,10 @@ static int ga_body(ga *a, ga_op *op, const json_t *rb, const char *pointer)
 	return 0;
 }
 
+/* The ulfius route of an OpenAPI path: "{id}" -> ":id". A segment where a
+ * template shares the segment with other text ("{sid}.json", "{a}-{b}")
+ * becomes one parameter named after its first template; the runtime cuts
+ * the values out of it (rt_params). */
 static char *ga_route(const char *path, unsigned *templated)
 {
 	char *out = malloc(strlen(path) + 1), *o = out;
@@ -623,18 +627,19 @@ static char *ga_route(const char *path, unsigned *templated)
 	if (!out)
 		return NULL;
 	for (const char *s = path; *s; s++) {
-		if (*s == '{') {
-			const char *e = strchr(s, '}');
-			if (!e)
-				break;
-			*o++ = ':';
-			memcpy(o, s + 1, (size_t)(e - s - 1));
-			o += e - s - 1;
-			s = e;
-			(*templated)++;
-		} else {
+		const char *seg_end = s + strcspn(s, "/");
+		const char *open = memchr(s, '{', (size_t)(seg_end - s));
+		const char *e = open ? strchr(open, '}') : NULL;
+		if (*s == '/' || !open || !e) {
 			*o++ = *s;
+			continue;
 		}
+		*o++ = ':';
+		memcpy(o, open + 1, (size_t)(e - open - 1));
+		o += e - open - 1;
+		for (const char *t = s; t < seg_end; t++)
+			*templated += *t == '{';
+		s = seg_end - 1;
 	}
 	*o = '\0';
 	return out;
@@ -848,6 +853,9 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 		int found = 0;
 		if (!e)
 			return ga_error(a, item_ptr, "unclosed '{' in the path \"%s\"", path);
+		if (e[1] == '{')
+			return ga_error(a, item_ptr, "path templates with nothing between them (\"%.*s\") cannot be told apart",
+			                (int)(strcspn(e + 1, "}") + 2 + (size_t)(e - s)), s);
 		for (size_t i = 0; i < op->np; i++)
 			if (op->params[i].in == GA_IN_PATH && strlen(op->params[i].name) == (size_t)(e - s - 1) &&
 			    strncmp(op->params[i].name, s + 1, (size_t)(e - s - 1)) == 0)
