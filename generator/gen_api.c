@@ -925,8 +925,10 @@ static int ga_model(ga *a)
 		const char *p = url ? strstr(url, "://") : NULL;
 		char buf[512] = "";
 		size_t o = 0;
-		p = p ? strchr(p + 3, '/') : url;
-		for (; p && *p && o + 1 < sizeof buf; p++) {
+		/* the path of an absolute URL, of a network-path reference (//host/path) or
+		 * of a relative URL, without its query */
+		p = p ? strchr(p + 3, '/') : url && url[0] == '/' && url[1] == '/' ? strchr(url + 2, '/') : url;
+		for (; p && *p && *p != '?' && *p != '#' && o + 1 < sizeof buf; p++) {
 			if (*p == '{') {
 				const char *e = strchr(p, '}');
 				const json_t *var = e ? json_object_get(json_object_get(s0, "variables"), "") : NULL;
