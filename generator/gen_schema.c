@@ -615,6 +615,14 @@ compile:
 			gs_error(g, uri, err, errlen, "\"properties\" must be an object");
 			goto cleanup;
 		}
+		if (json_is_string(json_object_get(props, "$ref"))) {
+			/* some split documents write this; JSON Schema reads a property named "$ref" */
+			char *pu = gs_child_uri(uri, "properties");
+			gs_error(g, pu ? pu : uri, err, errlen, "a \"$ref\" in place of the properties map is not JSON Schema "
+			         "(a $ref stands for a whole schema: $ref a schema that has these properties)");
+			free(pu);
+			goto cleanup;
+		}
 		if (json_object_size(props)) {
 			size_t n = json_object_size(props), i = 0;
 			const char **keys = calloc(n, sizeof *keys);
