@@ -239,14 +239,20 @@ static const char *const ga_c_keywords[] = {
 	"volatile", "while", "bool", "true", "false", "errno", "ctx", "p", "body", "app", NULL
 };
 
+/* A member name from a spec name: a C keyword, or a name in capitals only
+ * (NULL, EOF, INT64_MAX, U_OK: the macros of the headers generated code
+ * includes are spelled so), gets a trailing '_' (new). */
 static char *ga_cname(const char *name)
 {
 	char *id = gen_text_ident(name);
+	int caps = 0;
 
 	if (!id)
 		return NULL;
+	for (const char *c = id; *c && caps >= 0; c++)
+		caps = (*c >= 'a' && *c <= 'z') ? -1 : caps || (*c >= 'A' && *c <= 'Z');
 	for (const char *const *k = ga_c_keywords; *k; k++) {
-		if (strcmp(id, *k) == 0) {
+		if (caps > 0 || strcmp(id, *k) == 0) {
 			char *out = NULL;
 			if (asprintf(&out, "%s_", id) < 0)
 				out = NULL;
