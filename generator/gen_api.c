@@ -546,6 +546,16 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 		for (char *c = r->key; *c; c++)
 			if (*c == 'x')
 				*c = 'X';
+		for (size_t i = 0; r->key && i < op->nr; i++) {
+			if (strcmp(op->resps[i].key, r->key) == 0) {
+				ga_error(a, rp, "\"%s\" names the same statuses as \"%s\"", k, op->resps[i].key);
+				free(r->key);
+				r->key = NULL;
+				free(turi);
+				free(rp);
+				return -1;
+			}
+		}
 		r->description = json_string_value(json_object_get(resp, "description"))
 		                 ? strdup(json_string_value(json_object_get(resp, "description"))) : NULL;
 		content = json_object_get(resp, "content");
