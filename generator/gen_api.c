@@ -556,6 +556,7 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 				return -1;
 			}
 		}
+		op->nr++; /* counted now, so ga_free frees what follows on any error */
 		r->description = json_string_value(json_object_get(resp, "description"))
 		                 ? strdup(json_string_value(json_object_get(resp, "description"))) : NULL;
 		content = json_object_get(resp, "content");
@@ -584,7 +585,6 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 		}
 		free(turi);
 		free(rp);
-		op->nr++;
 		if (r->status == 422)
 			op->validation_status = 422;
 	}
