@@ -191,7 +191,13 @@ static int gs_int_kw(gen_schema *g, const char *uri, const json_t *node, const c
 	*out = -1;
 	if (!v)
 		return 0;
-	if (json_is_real(v) && json_real_value(v) == (double)(json_int_t)json_real_value(v) && json_real_value(v) >= 0) {
+	if (json_is_real(v) && json_real_value(v) >= 9223372036854775807.0) {
+		/* an integer too big for 64 bits (read as a real): no length or count
+		 * reaches it, so the largest one means the same */
+		*out = (json_int_t)9223372036854775807LL;
+		return 0;
+	}
+	if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) == (double)(json_int_t)json_real_value(v)) {
 		*out = (json_int_t)json_real_value(v);
 		return 0;
 	}
