@@ -45,10 +45,12 @@ typedef struct ga_sec_alt {
 
 typedef struct ga_op {
 	char *opid;
+	const char *opid_src;     /* the operationId as written (borrowed), NULL when derived */
 	char *method;             /* "GET" */
 	char *path;
 	char *route;
 	char *pointer;            /* JSON pointer of the operation */
+	char *loc;                /* where its object is (ga_loc): differs when it is a $ref */
 	char *summary;
 	unsigned priority;
 	ga_param *params;
@@ -89,8 +91,24 @@ static int ga_error(ga *a, const char *pointer, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
-	snprintf(a->err, a->errlen, "%s: %s: %s", a->opt->spec_path, pointer && *pointer ? pointer : "/", what);
+	if (pointer && pointer[0] && pointer[0] != '/' && strchr(pointer, '#')) { /* a URI (ga_loc) */
+		const char *frag = strchr(pointer, '#') + 1;
+		snprintf(a->err, a->errlen, "%s: %s: %s", docset_display(a->ds, pointer), *frag ? frag : "/", what);
+	} else {
+		snprintf(a->err, a->errlen, "%s: %s: %s", a->opt->spec_path, pointer && *pointer ? pointer : "/", what);
+	}
 	return -1;
+}
+
+/* Where a node is, for messages and further look-ups: its pointer when it
+ * is in the main document, else its full URI "file:///x.yaml#/pointer" (new). */
+static char *ga_loc(const ga *a, const char *uri)
+{
+	size_t n = strlen(a->uri);
+
+	if (strncmp(uri, a->uri, n) == 0 && uri[n] == '#')
+		return strdup(uri + n + 1);
+	return strdup(uri);
 }
 
 /* pointer + "/" + escaped token (new) */
@@ -107,12 +125,13 @@ static char *ga_ptr_index(const char *base, size_t i)
 	return ga_ptr(base, idx);
 }
 
-/* Follows a $ref (if any) of node at pointer; returns the target and sets
- * *target_ptr (new) to its pointer when it is in the main document, or to
- * its full URI otherwise. */
+/* Follows a $ref (if any) of node; returns the target and sets *target_uri
+ * (new) to its full URI. pointer says where node is: a pointer into the main
+ * document, or a full URI for a node in another file (see ga_loc). */
 static const json_t *ga_deref(ga *a, const json_t *node, const char *pointer, char **target_uri)
 {
 	char *uri = NULL;
+	int external = pointer[0] && pointer[0] != '/'; /* a URI (ga_loc), not a pointer */
 
 	*target_uri = NULL;
 	for (int hops = 0; hops < 32; hops++) {
@@ -120,12 +139,15 @@ static const json_t *ga_deref(ga *a, const json_t *node, const char *pointer, ch
 		const json_t *next;
 		char *base = NULL;
 		if (!json_is_string(ref)) {
-			if (!uri && asprintf(&uri, "%s#%s", a->uri, pointer) < 0)
+			if (!uri && external)
+				uri = strdup(pointer);
+			else if (!uri && asprintf(&uri, "%s#%s", a->uri, pointer) < 0)
 				uri = NULL;
 			*target_uri = uri;
 			return node;
 		}
-		base = uri ? docset_base_of(a->ds, uri) : strdup(a->uri);
+		/* a $ref resolves against the file it is written in */
+		base = uri ? docset_base_of(a->ds, uri) : external ? docset_base_of(a->ds, pointer) : strdup(a->uri);
 		free(uri);
 		uri = NULL;
 		next = docset_resolve(a->ds, base, json_string_value(ref), &uri, a->err, a->errlen);
@@ -218,14 +240,20 @@ static const char *const ga_c_keywords[] = {
 	"volatile", "while", "bool", "true", "false", "errno", "ctx", "p", "body", "app", NULL
 };
 
+/* A member name from a spec name: a C keyword, or a name in capitals only
+ * (NULL, EOF, INT64_MAX, U_OK: the macros of the headers generated code
+ * includes are spelled so), gets a trailing '_' (new). */
 static char *ga_cname(const char *name)
 {
 	char *id = gen_text_ident(name);
+	int caps = 0;
 
 	if (!id)
 		return NULL;
+	for (const char *c = id; *c && caps >= 0; c++)
+		caps = (*c >= 'a' && *c <= 'z') ? -1 : caps || (*c >= 'A' && *c <= 'Z');
 	for (const char *const *k = ga_c_keywords; *k; k++) {
-		if (strcmp(id, *k) == 0) {
+		if (caps > 0 || strcmp(id, *k) == 0) {
 			char *out = NULL;
 			if (asprintf(&out, "%s_", id) < 0)
 				out = NULL;
@@ -539,6 +567,17 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 		for (char *c = r->key; *c; c++)
 			if (*c == 'x')
 				*c = 'X';
+		for (size_t i = 0; r->key && i < op->nr; i++) {
+			if (strcmp(op->resps[i].key, r->key) == 0) {
+				ga_error(a, rp, "\"%s\" names the same statuses as \"%s\"", k, op->resps[i].key);
+				free(r->key);
+				r->key = NULL;
+				free(turi);
+				free(rp);
+				return -1;
+			}
+		}
+		op->nr++; /* counted now, so ga_free frees what follows on any error */
 		r->description = json_string_value(json_object_get(resp, "description"))
 		                 ? strdup(json_string_value(json_object_get(resp, "description"))) : NULL;
 		content = json_object_get(resp, "content");
@@ -567,7 +606,6 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 		}
 		free(turi);
 		free(rp);
-		op->nr++;
 		if (r->status == 422)
 			op->validation_status = 422;
 	}
@@ -626,6 +664,10 @@ static int ga_body(ga *a, ga_op *op, const json_t *rb, const char *pointer)
 	return 0;
 }
 
+/* The ulfius route of an OpenAPI path: "{id}" -> ":id". A segment where a
+ * template shares the segment with other text ("{sid}.json", "{a}-{b}")
+ * becomes one parameter named after its first template; the runtime cuts
+ * the values out of it (rt_params). */
 static char *ga_route(const char *path, unsigned *templated)
 {
 	char *out = malloc(strlen(path) + 1), *o = out;
@@ -634,42 +676,113 @@ static char *ga_route(const char *path, unsigned *templated)
 	if (!out)
 		return NULL;
 	for (const char *s = path; *s; s++) {
-		if (*s == '{') {
-			const char *e = strchr(s, '}');
-			if (!e)
-				break;
-			*o++ = ':';
-			memcpy(o, s + 1, (size_t)(e - s - 1));
-			o += e - s - 1;
-			s = e;
-			(*templated)++;
-		} else {
+		const char *seg_end = s + strcspn(s, "/");
+		const char *open = memchr(s, '{', (size_t)(seg_end - s));
+		const char *e = open ? strchr(open, '}') : NULL;
+		if (*s == '/' || !open || !e) {
 			*o++ = *s;
+			continue;
 		}
+		*o++ = ':';
+		memcpy(o, open + 1, (size_t)(e - open - 1));
+		o += e - open - 1;
+		for (const char *t = s; t < seg_end; t++)
+			*templated += *t == '{';
+		s = seg_end - 1;
 	}
 	*o = '\0';
 	return out;
 }
 
-static int ga_operation(ga *a, const char *path, const char *method, const json_t *item, const json_t *opnode,
-                        const char *item_ptr)
+static int ga_needs_has(const ga_param *p);
+
+/* Whether name is taken by a member of op's params struct before params[upto]. */
+static int ga_member_taken(const ga_op *op, size_t upto, const char *name)
 {
-	char *optr = ga_ptr(item_ptr, method);
+	for (size_t k = 0; k < upto; k++) {
+		const char *c = op->params[k].cname;
+		if (strcmp(c, name) == 0 ||
+		    (ga_needs_has(&op->params[k]) && strncmp(name, "has_", 4) == 0 && strcmp(c, name + 4) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+static int ga_param_cnames(ga_op *op)
+{
+	static const char *const where[] = { "path", "query", "header", "cookie" };
+
+	for (size_t i = 0; i < op->np; i++) {
+		ga_param *p = &op->params[i];
+		char *base = ga_cname(p->name), *name = NULL, *has = NULL;
+		if (!base)
+			return -1;
+		for (unsigned k = 0;; k++) {
+			free(name);
+			free(has);
+			name = has = NULL;
+			if ((k == 0 ? asprintf(&name, "%s", base) : k == 1 ? asprintf(&name, "%s_%s", base, where[p->in])
+			     : asprintf(&name, "%s_%s%u", base, where[p->in], k)) < 0 || asprintf(&has, "has_%s", name) < 0) {
+				free(name);
+				free(base);
+				return -1;
+			}
+			if (!ga_member_taken(op, i, name) && !(ga_needs_has(p) && ga_member_taken(op, i, has)))
+				break;
+		}
+		free(has);
+		free(base);
+		p->cname = name;
+	}
+	return 0;
+}
+
+/* Gives the derived name of op a suffix no other operation has. */
+static int ga_rename_derived(ga *a, ga_op *op)
+{
+	for (unsigned k = 2;; k++) {
+		char *name = NULL;
+		size_t i;
+		if (asprintf(&name, "%s_%u", op->opid, k) < 0)
+			return -1;
+		for (i = 0; i < a->nops; i++)
+			if (a->ops[i].opid && strcmp(a->ops[i].opid, name) == 0)
+				break;
+		if (i == a->nops) {
+			free(op->opid);
+			op->opid = name;
+			return 0;
+		}
+		free(name);
+	}
+}
+
+static int ga_operation(ga *a, const char *path, const char *method, const json_t *item, const json_t *opnode,
+                        const char *item_ptr, const char *item_loc)
+{
+	char *optr = ga_ptr(item_ptr, method), *oraw = ga_ptr(item_loc, method), *ouri = NULL;
 	ga_op *op;
-	const char *opid = json_string_value(json_object_get(opnode, "operationId"));
+	const char *opid;
 	const json_t *sec;
 	int rc = -1;
 
-	if (!json_is_object(opnode)) {
-		ga_error(a, optr, "an operation must be an object");
+	/* split documents often write an operation as a $ref to another file */
+	opnode = oraw ? ga_deref(a, opnode, oraw, &ouri) : NULL;
+	free(oraw);
+	if (!opnode || !json_is_object(opnode)) {
+		if (opnode)
+			ga_error(a, optr, "an operation must be an object");
 		free(optr);
+		free(ouri);
 		return -1;
 	}
+	opid = json_string_value(json_object_get(opnode, "operationId"));
 	if (a->nops == a->capops) {
 		size_t cap = a->capops ? a->capops * 2 : 16;
 		ga_op *v = realloc(a->ops, cap * sizeof *v);
 		if (!v) {
 			free(optr);
+			free(ouri);
 			return -1;
 		}
 		a->ops = v;
@@ -678,6 +791,8 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 	op = &a->ops[a->nops++];
 	memset(op, 0, sizeof *op);
 	op->pointer = optr;
+	op->loc = ga_loc(a, ouri);
+	free(ouri);
 	op->path = strdup(path);
 	op->method = strdup(method);
 	for (char *c = op->method; *c; c++)
@@ -702,11 +817,23 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 		}
 		free(raw);
 	}
-	for (size_t i = 0; op->opid && i + 1 < a->nops; i++) {
-		if (strcmp(a->ops[i].opid, op->opid) == 0) {
-			ga_error(a, optr, "operationId \"%s\" is used twice (also at %s)", op->opid, a->ops[i].pointer);
+	op->opid_src = opid;
+	if (!op->opid)
+		return -1;
+	/* two operationIds that make the same C name stop the generator; a name
+	 * derived from method and path steps aside (_2, _3, ...) */
+	for (size_t i = 0; i + 1 < a->nops; i++) {
+		ga_op *o = &a->ops[i];
+		if (strcmp(o->opid, op->opid) != 0)
+			continue;
+		if (o->opid_src && op->opid_src && strcmp(o->opid_src, op->opid_src) == 0)
+			return ga_error(a, optr, "operationId \"%s\" is used twice (also at %s)", op->opid_src, o->pointer);
+		if (o->opid_src && op->opid_src)
+			return ga_error(a, optr, "operationId \"%s\" and \"%s\" (at %s) both become the C name %s",
+			                op->opid_src, o->opid_src, o->pointer, op->opid);
+		if (ga_rename_derived(a, (o->opid_src || !op->opid_src) ? op : o) != 0)
 			return -1;
-		}
+		i = (size_t)-1; /* check again from the start */
 	}
 	{
 		const char *summary = json_string_value(json_object_get(opnode, "summary"));
@@ -723,7 +850,7 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 		int bad = 0;
 		for (int level = 0; level < 2 && !bad; level++) {
 			const json_t *list = json_object_get(level ? opnode : item, "parameters");
-			char *pp = ga_ptr(level ? optr : item_ptr, "parameters");
+			char *pp = ga_ptr(level ? op->loc : item_loc, "parameters");
 			if (list && !json_is_array(list)) {
 				ga_error(a, pp, "\"parameters\" must be an array");
 				bad = 1;
@@ -775,6 +902,9 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 		int found = 0;
 		if (!e)
 			return ga_error(a, item_ptr, "unclosed '{' in the path \"%s\"", path);
+		if (e[1] == '{')
+			return ga_error(a, item_ptr, "path templates with nothing between them (\"%.*s\") cannot be told apart",
+			                (int)(strcspn(e + 1, "}") + 2 + (size_t)(e - s)), s);
 		for (size_t i = 0; i < op->np; i++)
 			if (op->params[i].in == GA_IN_PATH && strlen(op->params[i].name) == (size_t)(e - s - 1) &&
 			    strncmp(op->params[i].name, s + 1, (size_t)(e - s - 1)) == 0)
@@ -782,29 +912,19 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 		if (!found)
 			return ga_error(a, optr, "the path template {%.*s} has no path parameter declared", (int)(e - s - 1), s + 1);
 	}
-	/* C names of the parameters: unique within the operation */
-	for (size_t i = 0; i < op->np; i++) {
-		static const char *const where[] = { "path", "query", "header", "cookie" };
-		op->params[i].cname = ga_cname(op->params[i].name);
-		for (size_t k = 0; k < i; k++) {
-			if (strcmp(op->params[k].cname, op->params[i].cname) == 0) {
-				char *n2 = NULL;
-				if (asprintf(&n2, "%s_%s", op->params[i].cname, where[op->params[i].in]) < 0)
-					return -1;
-				free(op->params[i].cname);
-				op->params[i].cname = n2;
-			}
-		}
-	}
+	/* C names of the parameters: unique members of the params struct,
+	 * has_<name> flags included (x_query, then x_query2, ...) */
+	if (ga_param_cnames(op) != 0)
+		return -1;
 	if (json_object_get(opnode, "requestBody")) {
-		char *bp = ga_ptr(optr, "requestBody");
+		char *bp = ga_ptr(op->loc, "requestBody");
 		int r = ga_body(a, op, json_object_get(opnode, "requestBody"), bp);
 		free(bp);
 		if (r != 0)
 			return -1;
 	}
 	{
-		char *rp = ga_ptr(optr, "responses");
+		char *rp = ga_ptr(op->loc, "responses");
 		int r = ga_responses(a, op, json_object_get(opnode, "responses"), rp);
 		free(rp);
 		if (r != 0)
@@ -812,7 +932,7 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 	}
 	sec = json_object_get(opnode, "security");
 	if (sec) {
-		char *sp = ga_ptr(optr, "security");
+		char *sp = ga_ptr(op->loc, "security");
 		rc = ga_security(a, op, sec, sp);
 		free(sp);
 	} else if (json_object_get(a->doc, "security")) {
@@ -854,8 +974,10 @@ static int ga_model(ga *a)
 		const char *p = url ? strstr(url, "://") : NULL;
 		char buf[512] = "";
 		size_t o = 0;
-		p = p ? strchr(p + 3, '/') : url;
-		for (; p && *p && o + 1 < sizeof buf; p++) {
+		/* the path of an absolute URL, of a network-path reference (//host/path) or
+		 * of a relative URL, without its query */
+		p = p ? strchr(p + 3, '/') : url && url[0] == '/' && url[1] == '/' ? strchr(url + 2, '/') : url;
+		for (; p && *p && *p != '?' && *p != '#' && o + 1 < sizeof buf; p++) {
 			if (*p == '{') {
 				const char *e = strchr(p, '}');
 				const json_t *var = e ? json_object_get(json_object_get(s0, "variables"), "") : NULL;
@@ -878,7 +1000,7 @@ static int ga_model(ga *a)
 	if (paths && !json_is_object(paths))
 		return ga_error(a, "/paths", "must be an object");
 	json_object_foreach((json_t *)paths, path, item) {
-		char *ip = ga_ptr("/paths", path), *turi = NULL;
+		char *ip = ga_ptr("/paths", path), *turi = NULL, *iloc = NULL;
 		const json_t *it;
 		if (path[0] == 'x' && path[1] == '-') {
 			free(ip);
@@ -890,19 +1012,22 @@ static int ga_model(ga *a)
 			return -1;
 		}
 		it = ga_deref(a, item, ip, &turi);
+		iloc = it ? ga_loc(a, turi) : NULL;
 		free(turi);
-		if (!it) {
+		if (!iloc) {
 			free(ip);
 			return -1;
 		}
 		for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
 			const json_t *opnode = json_object_get(it, methods[m]);
-			if (opnode && ga_operation(a, path, methods[m], it, opnode, ip) != 0) {
+			if (opnode && ga_operation(a, path, methods[m], it, opnode, ip, iloc) != 0) {
 				free(ip);
+				free(iloc);
 				return -1;
 			}
 		}
 		free(ip);
+		free(iloc);
 	}
 	return 0;
 }
@@ -911,14 +1036,7 @@ static int ga_model(ga *a)
 
 static void ga_comment(FILE *out, const char *s)
 {
-	for (; s && *s; s++) {
-		if (*s == '*' && s[1] == '/')
-			fputs("* ", out);
-		else if (*s == '\n' || *s == '\r')
-			fputc(' ', out);
-		else
-			fputc(*s, out);
-	}
+	gen_text_comment(out, s);
 }
 
 static const char *ga_ctype(int c)
@@ -955,7 +1073,9 @@ static void ga_write_header(ga *a, FILE *out, const char *guard)
 	const char *n = a->opt->name;
 	const json_t *info = json_object_get(a->doc, "info");
 
-	fprintf(out, "/* Generated by oapigen from %s — DO NOT EDIT. */\n", a->opt->spec_path);
+	fprintf(out, "/* Generated by oapigen from ");
+	ga_comment(out, a->opt->spec_path);
+	fprintf(out, " — DO NOT EDIT. */\n");
 	fprintf(out, "/* ");
 	ga_comment(out, json_string_value(json_object_get(info, "title")));
 	fprintf(out, " ");
@@ -969,7 +1089,10 @@ static void ga_write_header(ga *a, FILE *out, const char *guard)
 	fprintf(out, "\n\n");
 	for (size_t i = 0; i < a->nops; i++) {
 		const ga_op *op = &a->ops[i];
-		fprintf(out, "/* #%s\n * %s %s", op->pointer, op->method, op->path);
+		fprintf(out, "/* #");
+		ga_comment(out, op->pointer);
+		fprintf(out, "\n * %s ", op->method);
+		ga_comment(out, op->path);
 		if (op->summary[0]) {
 			fprintf(out, " — ");
 			ga_comment(out, op->summary);
@@ -977,8 +1100,9 @@ static void ga_write_header(ga *a, FILE *out, const char *guard)
 		fprintf(out, " */\ntypedef struct %s_%s_params {\n", n, op->opid);
 		for (size_t k = 0; k < op->np; k++) {
 			const ga_param *p = &op->params[k];
-			fprintf(out, "\t%s%s; /* %s %s", ga_ctype(p->ctype), p->cname,
-			        (const char *const[]){ "path", "query", "header", "cookie" }[p->in], p->name);
+			fprintf(out, "\t%s%s; /* %s ", ga_ctype(p->ctype), p->cname,
+			        (const char *const[]){ "path", "query", "header", "cookie" }[p->in]);
+			ga_comment(out, p->name);
 			fprintf(out, "%s */\n", p->required ? ", required" : p->has_default ? ", has a default" : "");
 			if (ga_needs_has(p))
 				fprintf(out, "\tint has_%s;\n", p->cname);
@@ -1022,12 +1146,16 @@ static void ga_write_source(ga *a, FILE *out)
 {
 	const char *n = a->opt->name;
 
-	fprintf(out, "/* Generated by oapigen from %s — DO NOT EDIT. */\n", a->opt->spec_path);
+	fprintf(out, "/* Generated by oapigen from ");
+	ga_comment(out, a->opt->spec_path);
+	fprintf(out, " — DO NOT EDIT. */\n");
 	fprintf(out, "#include <stddef.h>\n#include \"%s_api.h\"\n\n", n);
 	gen_schema_write(a->gs, out);
 	for (size_t i = 0; i < a->nops; i++) {
 		const ga_op *op = &a->ops[i];
-		fprintf(out, "/* #%s */\n", op->pointer);
+		fprintf(out, "/* #");
+		ga_comment(out, op->pointer);
+		fprintf(out, " */\n");
 		if (op->np) {
 			fprintf(out, "static const rt_param %s_%s_param_table[] = {\n", n, op->opid);
 			for (size_t k = 0; k < op->np; k++) {
@@ -1190,7 +1318,9 @@ static int ga_write_spec(ga *a, FILE *out)
 	}
 	fclose(in);
 	json = json_dumps(a->doc, JSON_INDENT(1));
-	fprintf(out, "/* Generated by oapigen from %s — DO NOT EDIT. */\n", a->opt->spec_path);
+	fprintf(out, "/* Generated by oapigen from ");
+	ga_comment(out, a->opt->spec_path);
+	fprintf(out, " — DO NOT EDIT. */\n");
 	fprintf(out, "/* The document itself, served at <base>/openapi.json and <base>/openapi.yaml. */\n");
 	fprintf(out, "#include \"%s_api.h\"\n\n", n);
 	fprintf(out, "const char %s_spec_yaml[] =\n\t", n);
@@ -1240,6 +1370,7 @@ static void ga_free(ga *a)
 		free(op->path);
 		free(op->route);
 		free(op->pointer);
+		free(op->loc);
 		free(op->summary);
 		for (size_t k = 0; k < op->np; k++) {
 			free(op->params[k].name);

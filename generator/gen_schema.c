@@ -9,6 +9,11 @@
 
 /* Deeper schema nesting (not $ref chains, which are pointers) is refused. */
 #define GS_MAX_DEPTH 200
+/* A $ref met deeper than this is named at once and compiled later from the
+ * top (gen_schema_compile), so long chains of distinct schemas neither
+ * exhaust the stack nor count as nesting. */
+#define GS_DEFER_DEPTH 48
+#define GS_RESERVE (-1) /* depth argument: only name and register the schema */
 
 typedef struct gs_entry {
 	char *uri;      /* canonical "docuri#/pointer" */
@@ -31,6 +36,8 @@ struct gen_schema {
 	json_t *resources;/* resource uri -> index into res */
 	gs_entry *res;    /* .uri, .symbol, .text */
 	size_t nres, capres;
+	json_t *pending;  /* uris named at GS_RESERVE, to compile */
+	size_t resume;    /* the slot gs_compile_node fills instead of returning it, or -1 */
 };
 
 gen_schema *gen_schema_new(docset *ds, const char *prefix, int dialect)
@@ -46,6 +53,8 @@ gen_schema *gen_schema_new(docset *ds, const char *prefix, int dialect)
 	g->by_uri = json_object();
 	g->names = json_object();
 	g->resources = json_object();
+	g->pending = json_array();
+	g->resume = (size_t)-1;
 	return g;
 }
 
@@ -69,6 +78,7 @@ void gen_schema_free(gen_schema *g)
 	}
 	free(g->res);
 	json_decref(g->resources);
+	json_decref(g->pending);
 	free(g);
 }
 
@@ -140,6 +150,14 @@ static const char *gs_component_name(const char *uri)
 static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, int depth,
                            const char **symbol, char *err, size_t errlen);
 
+/* The depth to compile the target of a $ref (or $dynamicRef, or a dynamic
+   anchor) at, met at depth: past GS_DEFER_DEPTH only named now, compiled
+   later from the top. */
+static int gs_ref_depth(int depth)
+{
+	return depth + 1 > GS_DEFER_DEPTH ? GS_RESERVE : depth + 1;
+}
+
 /* Compiles the sub-schema at key (or key/index) of the schema at uri. */
 static int gs_child(gen_schema *g, const char *uri, const json_t *node, int depth, const char **sym,
                     char *err, size_t errlen)
@@ -193,7 +211,13 @@ static int gs_int_kw(gen_schema *g, const char *uri, const json_t *node, const c
 	*out = -1;
 	if (!v)
 		return 0;
-	if (json_is_real(v) && json_real_value(v) == (double)(json_int_t)json_real_value(v) && json_real_value(v) >= 0) {
+	if (json_is_real(v) && json_real_value(v) >= 9223372036854775807.0) {
+		/* an integer too big for 64 bits (read as a real): no length or count
+		 * reaches it, so the largest one means the same */
+		*out = (json_int_t)9223372036854775807LL;
+		return 0;
+	}
+	if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) == (double)(json_int_t)json_real_value(v)) {
 		*out = (json_int_t)json_real_value(v);
 		return 0;
 	}
@@ -295,7 +319,7 @@ static int gs_resource(gen_schema *g, const char *uri, int depth, const char **r
 		const char *target = json_string_value(json_object_get(anchors, names[i]));
 		char *canon = NULL;
 		const json_t *node = docset_resolve(g->ds, target, target, &canon, err, errlen);
-		int r = node ? gs_compile_node(g, canon, node, depth + 1, &syms[i], err, errlen) : -1;
+		int r = node ? gs_compile_node(g, canon, node, gs_ref_depth(depth), &syms[i], err, errlen) : -1;
 		free(canon);
 		if (r != 0)
 			goto cleanup;
@@ -352,6 +376,14 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 	char cache_name[160] = "";
 	int has_cache = 0;
 
+	if (idx && (size_t)json_integer_value(idx) == g->resume) {
+		/* a schema named earlier at GS_RESERVE: compile it into its slot */
+		me = g->resume;
+		g->resume = (size_t)-1;
+		sym = g->v[me].symbol;
+		*symbol = sym;
+		goto compile;
+	}
 	if (idx) {
 		*symbol = g->v[json_integer_value(idx)].symbol;
 		return 0;
@@ -407,7 +439,10 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 	json_object_set_new(g->by_uri, uri, json_integer((json_int_t)me));
 	json_object_set_new(g->names, sym, json_string(uri));
 	*symbol = sym;
+	if (depth == GS_RESERVE)
+		return json_array_append_new(g->pending, json_string(uri)) == 0 ? 0 : -1;
 
+compile:
 	aux = open_memstream(&buf, &buflen);
 	if (!aux)
 		return -1;
@@ -478,7 +513,7 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 			gs_error(g, uri, err, errlen, "%s", why);
 			goto cleanup;
 		}
-		rc = gs_compile_node(g, turi, target, depth + 1, &tsym, err, errlen);
+		rc = gs_compile_node(g, turi, target, gs_ref_depth(depth), &tsym, err, errlen);
 		free(turi);
 		if (rc != 0)
 			goto cleanup;
@@ -515,7 +550,7 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 			gs_error(g, uri, err, errlen, "%s", why);
 			goto cleanup;
 		}
-		rc = gs_compile_node(g, turi, target, depth + 1, &tsym, err, errlen);
+		rc = gs_compile_node(g, turi, target, gs_ref_depth(depth), &tsym, err, errlen);
 		free(turi);
 		if (rc != 0)
 			goto cleanup;
@@ -760,6 +795,14 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 		const char *s;
 		if (props && !json_is_object(props)) {
 			gs_error(g, uri, err, errlen, "\"properties\" must be an object");
+			goto cleanup;
+		}
+		if (json_is_string(json_object_get(props, "$ref"))) {
+			/* some split documents write this; JSON Schema reads a property named "$ref" */
+			char *pu = gs_child_uri(uri, "properties");
+			gs_error(g, pu ? pu : uri, err, errlen, "a \"$ref\" in place of the properties map is not JSON Schema "
+			         "(a $ref stands for a whole schema: $ref a schema that has these properties)");
+			free(pu);
 			goto cleanup;
 		}
 		if (json_object_size(props)) {
@@ -1020,9 +1063,14 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 						refbuf = NULL;
 					tn = target ? docset_resolve(g->ds, base, refbuf ? refbuf : target, &turi, err, errlen) : NULL;
 					if (tn)
-						r = gs_compile_node(g, turi, tn, depth + 1, &ts, err, errlen);
-					else
-						gs_error(g, uri, err, errlen, "discriminator mapping \"%s\" does not resolve", keys[i]);
+						r = gs_compile_node(g, turi, tn, gs_ref_depth(depth), &ts, err, errlen);
+					else if (!target)
+						gs_error(g, uri, err, errlen, "discriminator mapping \"%s\" must be a string", keys[i]);
+					else {
+						char why[300];
+						snprintf(why, sizeof why, "%s", err);
+						gs_error(g, uri, err, errlen, "discriminator mapping \"%s\" does not resolve: %s", keys[i], why);
+					}
 					free(turi);
 					free(refbuf);
 					if (r != 0) {
@@ -1046,7 +1094,7 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 						continue;
 					tn = docset_resolve(g->ds, base, r, &turi, err, errlen);
 					nm = turi ? gs_component_name(turi) : NULL;
-					if (tn && nm && gs_compile_node(g, turi, tn, depth + 1, &ts, err, errlen) == 0) {
+					if (tn && nm && gs_compile_node(g, turi, tn, gs_ref_depth(depth), &ts, err, errlen) == 0) {
 						fprintf(aux, "\t{ ");
 						gen_text_cstr(aux, nm);
 						fprintf(aux, ", &%s },\n", ts);
@@ -1070,8 +1118,11 @@ finish:
 	f = NULL;
 	{
 		const char *hash = strchr(uri, '#');
-		fprintf(aux, "/* %s#%s */\nstatic const rt_schema %s = {\n\t.where = ", docset_display(g->ds, uri),
-		        hash ? hash + 1 : "", sym);
+		fprintf(aux, "/* ");
+		gen_text_comment(aux, docset_display(g->ds, uri));
+		fputc('#', aux);
+		gen_text_comment(aux, hash ? hash + 1 : "");
+		fprintf(aux, " */\nstatic const rt_schema %s = {\n\t.where = ", sym);
 		char *where = NULL;
 		if (asprintf(&where, "%s#%s", docset_display(g->ds, uri), hash ? hash + 1 : "") >= 0) {
 			gen_text_cstr(aux, where);
@@ -1109,6 +1160,22 @@ int gen_schema_compile(gen_schema *g, const char *uri, const char **symbol, char
 		return -1;
 	rc = gs_compile_node(g, canon, node, 0, symbol, err, errlen);
 	free(canon);
+	/* the schemas named deep down a chain of $refs, from the top */
+	while (rc == 0 && json_array_size(g->pending)) {
+		size_t last = json_array_size(g->pending) - 1;
+		char *u = strdup(json_string_value(json_array_get(g->pending, last)));
+		const char *s;
+		json_array_remove(g->pending, last);
+		node = u ? docset_resolve(g->ds, u, u, &canon, err, errlen) : NULL;
+		if (!node) {
+			free(u);
+			return -1;
+		}
+		g->resume = (size_t)json_integer_value(json_object_get(g->by_uri, u));
+		rc = gs_compile_node(g, u, node, 0, &s, err, errlen);
+		free(canon);
+		free(u);
+	}
 	return rc;
 }
 

@@ -50,16 +50,42 @@ void gen_text_cstr(FILE *out, const char *s)
 char *gen_text_ident(const char *s)
 {
 	size_t n = strlen(s);
-	char *out = malloc(n + 2), *o = out;
+	char *out = malloc(4 * n + 2), *o = out;
 
 	if (!out)
 		return NULL;
 	if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
 		*o++ = '_';
-	for (; *s; s++) {
-		char c = *s;
-		*o++ = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_') ? c : '_';
+	while (*s) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0xc0) {
+			/* a UTF-8 sequence (jansson checked it): its code point, as
+			 * in a C \u escape, so distinct names stay distinct */
+			int more = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : 1;
+			unsigned long cp = c & (0x3fu >> more);
+			s++;
+			for (int k = 0; k < more && ((unsigned char)*s & 0xc0) == 0x80; k++, s++)
+				cp = cp << 6 | ((unsigned char)*s & 0x3f);
+			o += sprintf(o, "%su%04lx", o > out && o[-1] != '_' ? "_" : "", cp);
+			continue;
+		}
+		*o++ = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_') ? (char)c : '_';
+		s++;
 	}
 	*o = '\0';
 	return out;
+}
+
+void gen_text_comment(FILE *out, const char *s)
+{
+	char prev = 0;
+
+	for (; s && *s; prev = *s++) {
+		char c = *s == '\n' || *s == '\r' ? ' ' : *s;
+		fputc(c, out);
+		/* never end the comment, open a nested one (-Wcomment), or end
+		 * a line with a ??/ trigraph (a line splice under -std=c11) */
+		if ((c == '*' && s[1] == '/') || (c == '/' && s[1] == '*') || (c == '?' && prev == '?' && s[1] == '/'))
+			fputc(' ', out);
+	}
 }

@@ -12,8 +12,13 @@
 void gen_text_cstring(FILE *out, const char *s, size_t len, size_t width, int indent);
 /* Same, for a NUL-terminated string on one line. */
 void gen_text_cstr(FILE *out, const char *s);
-/* A C identifier made from s: letters, digits and '_' kept, anything else
+/* A C identifier made from s: letters, digits and '_' kept, a non-ASCII
+ * character becomes its code point (u00e9, joined by '_'), anything else
  * becomes '_', a leading digit gets a '_' in front (new, free()). */
 char *gen_text_ident(const char *s);
+/* Writes s as the text of a C comment on one line: newlines become spaces;
+ * a space goes between the characters of a comment end, a comment start and
+ * a ??/ trigraph, so the comment stays one comment. */
+void gen_text_comment(FILE *out, const char *s);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <libfyaml.h>
 
 /* Deeper documents are refused rather than risking the stack. */
@@ -280,9 +281,102 @@ static struct fy_diag *load_diag(void)
 	return diag;
 }
 
+/* libfyaml 0.7.12 rejects an empty entry of a block sequence ("-" alone on
+ * its line) when the next line is a sibling rather than the entry's content
+ * ("did not find expected node content"), though YAML reads it as null.
+ * Returns a copy of text with such entries written "- ~" (new), or NULL when
+ * there is none. Lines of block scalars (after a "|" or ">" indicator, more
+ * indented than its line) are left alone. */
+static char *load_patch_empty_entries(const char *text, size_t len, size_t *outlen)
+{
+	char *out = malloc(2 * len + 3), *o = out;
+	size_t i = 0, changed = 0;
+	long scalar_indent = -1; /* inside a block scalar: the indent of its line */
+
+	if (!out)
+		return NULL;
+	while (i < len) {
+		size_t eol = i, ind = 0, j, k;
+		while (eol < len && text[eol] != '\n')
+			eol++;
+		while (i + ind < eol && text[i + ind] == ' ')
+			ind++;
+		j = i + ind; /* first non-space */
+		k = eol;     /* end of content, without trailing blanks and \r */
+		while (k > j && (text[k - 1] == ' ' || text[k - 1] == '\t' || text[k - 1] == '\r'))
+			k--;
+		if (scalar_indent >= 0 && (j == k || (long)ind > scalar_indent)) {
+			memcpy(o, text + i, eol - i);
+			o += eol - i;
+		} else {
+			int bare_dash = k == j + 1 && text[j] == '-';
+			scalar_indent = -1;
+			if (bare_dash) {
+				/* the next line with content decides: more indented is the entry's content */
+				size_t n = eol;
+				while (n < len) {
+					size_t ni = 0, ne;
+					n++;
+					while (n + ni < len && text[n + ni] == ' ')
+						ni++;
+					ne = n + ni;
+					if (ne < len && text[ne] != '\n' && text[ne] != '\r' && text[ne] != '#') {
+						bare_dash = ni <= ind;
+						break;
+					}
+					while (n < len && text[n] != '\n')
+						n++;
+				}
+			}
+			memcpy(o, text + i, k - i);
+			o += k - i;
+			if (bare_dash) {
+				memcpy(o, " ~", 2);
+				o += 2;
+				changed++;
+			}
+			memcpy(o, text + k, eol - k);
+			o += eol - k;
+			/* a block scalar starts: "key: |", "- >-", "|2+" ... (a comment may follow) */
+			{
+				size_t e = k, c = j;
+				while (c < k && !(text[c] == '#' && (c == j || text[c - 1] == ' ')))
+					c++;
+				if (c < k)
+					e = c;
+				while (e > j && (text[e - 1] == ' ' || text[e - 1] == '\t'))
+					e--;
+				size_t b = e;
+				while (b > j && strchr("+-0123456789", text[b - 1]))
+					b--;
+				if (b > j && (text[b - 1] == '|' || text[b - 1] == '>') &&
+				    (b - 1 == j || text[b - 2] == ' '))
+					scalar_indent = (long)ind;
+			}
+		}
+		if (eol < len)
+			*o++ = '\n';
+		i = eol + 1;
+	}
+	if (!changed) {
+		free(out);
+		return NULL;
+	}
+	*outlen = (size_t)(o - out);
+	return out;
+}
+
+static int load_is_json(const char *path)
+{
+	size_t n = strlen(path);
+
+	return n >= 5 && strcasecmp(path + n - 5, ".json") == 0;
+}
+
 json_t *load_document(const char *path, char *err, size_t errlen)
 {
 	struct fy_diag *diag = load_diag();
+	char *text_kept = NULL; /* the text of a document built from a string lives as long as it */
 	struct fy_parse_cfg cfg = {
 		.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_AUTO,
 		.diag = diag,
@@ -296,11 +390,45 @@ json_t *load_document(const char *path, char *err, size_t errlen)
 		fy_diag_destroy(diag);
 		return NULL;
 	}
-	fclose(f);
 	fyd = fy_document_build_from_file(&cfg, path);
+	if (!fyd && !load_is_json(path)) {
+		/* once more with empty sequence entries spelled out (see
+		 * load_patch_empty_entries); the first error stands if that fails too */
+		char *text = NULL, *patched = NULL;
+		size_t len = 0, plen = 0;
+		FILE *mem = open_memstream(&text, &len);
+		char buf[65536];
+		size_t r;
+		rewind(f);
+		while (mem && (r = fread(buf, 1, sizeof buf, f)) > 0)
+			fwrite(buf, 1, r, mem);
+		if (mem && fclose(mem) == 0 && !ferror(f))
+			patched = load_patch_empty_entries(text, len, &plen);
+		if (patched) {
+			struct fy_diag *diag2 = load_diag();
+			struct fy_parse_cfg cfg2 = cfg;
+			struct fy_document *fyd2;
+			cfg2.flags &= ~(unsigned)FYPCF_JSON_AUTO;
+			cfg2.diag = diag2;
+			fyd2 = fy_document_build_from_string(&cfg2, patched, plen);
+			if (fyd2) {
+				fyd = fyd2;
+				fy_diag_destroy(diag);
+				diag = diag2;
+				text_kept = patched;
+				patched = NULL;
+			} else {
+				fy_diag_destroy(diag2);
+			}
+		}
+		free(patched);
+		free(text);
+	}
+	fclose(f);
 	doc = load_finish(fyd, diag, path, err, errlen);
 	fy_document_destroy(fyd);
 	fy_diag_destroy(diag);
+	free(text_kept);
 	return doc;
 }
 

@@ -3,7 +3,9 @@
  * libfyaml parses (JSON is YAML 1.2, and a .json file is read in JSON mode);
  * plain scalars are typed by the YAML 1.2 core schema (null, bool, int,
  * float), quoted scalars stay strings, anchors and aliases are resolved, and
- * mapping keys keep their order. Duplicate keys are an error.
+ * mapping keys keep their order. Duplicate keys are an error. A YAML file
+ * libfyaml 0.7.12 rejects is read once more with empty sequence entries
+ * ("-" alone, then a sibling) written as "- ~", which it wrongly refuses.
  */
 #ifndef LOAD_H
 #define LOAD_H

@@ -354,6 +354,76 @@ static void rt_params_store(void *params, const rt_param *p, const json_t *v)
 		*(int *)(base + p->has_offset) = 1;
 }
 
+/* A path template that shares its segment with other text ("{sid}.json",
+ * "v{major}.{minor}"): the route matched the whole segment under the first
+ * template's name (oapigen), and this cuts name's value out of it. Returns 0
+ * when name's template fills its segment (read the route's value as is), 1
+ * with *out the value (new, free()) or NULL when the segment lacks the
+ * template's literal text, -1 out of memory. */
+static int rt_params_path_piece(const rt_operation *op, const struct _u_request *req, const char *name, char **out)
+{
+	size_t nl = strlen(name);
+	const char *seg = op->path, *end, *t, *v, *vend, *first;
+
+	*out = NULL;
+	for (t = strchr(op->path, '{'); t; t = strchr(t + 1, '{'))
+		if (strncmp(t + 1, name, nl) == 0 && t[nl + 1] == '}')
+			break;
+	if (!t)
+		return 0;
+	for (const char *s = op->path; s < t; s++)
+		if (*s == '/')
+			seg = s + 1;
+	end = seg + strcspn(seg, "/");
+	if (seg == t && t + nl + 2 == end)
+		return 0;
+	first = strchr(seg, '{');
+	{
+		char fname[128];
+		size_t fl = strcspn(first + 1, "}");
+		if (fl >= sizeof fname)
+			return 1;
+		memcpy(fname, first + 1, fl);
+		fname[fl] = '\0';
+		v = u_map_get(req->map_url, fname);
+	}
+	if (!v)
+		return 1;
+	vend = v + strlen(v);
+	/* literal text must match; a template's value runs up to the next
+	 * literal text (the last one: up to the segment's literal suffix) */
+	for (t = seg; t < end;) {
+		if (*t != '{') {
+			if (*v != *t)
+				return 1;
+			t++;
+			v++;
+			continue;
+		}
+		const char *close = strchr(t, '}'), *lit = close + 1;
+		size_t ll = strcspn(lit, "{/");
+		const char *vstop;
+		if (lit + ll >= end) { /* the suffix */
+			if ((size_t)(vend - v) < ll || memcmp(vend - ll, lit, ll) != 0)
+				return 1;
+			vstop = vend - ll;
+		} else {
+			char *lit0 = strndup(lit, ll);
+			vstop = lit0 ? strstr(v, lit0) : NULL;
+			free(lit0);
+			if (!vstop)
+				return 1;
+		}
+		if ((size_t)(close - t - 1) == nl && strncmp(t + 1, name, nl) == 0) {
+			*out = strndup(v, (size_t)(vstop - v));
+			return *out ? 1 : -1;
+		}
+		v = vstop;
+		t = lit;
+	}
+	return 1;
+}
+
 int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *errs)
 {
 	const struct _u_request *req = rt_ctx_request(c);
@@ -362,6 +432,7 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 	for (size_t i = 0; i < op->n_params; i++) {
 		const rt_param *p = &op->params[i];
 		const char *raw = NULL;
+		char *piece = NULL;
 		char what[160];
 		json_t *v = NULL;
 		size_t had = errs->n;
@@ -387,6 +458,17 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 		}
 		if (errs->n > had)
 			continue;
+		if (p->in == RT_IN_PATH && !v) {
+			int r = rt_params_path_piece(op, req, p->name, &piece);
+			if (r < 0)
+				return -1;
+			if (r > 0 && !piece) {
+				rt_errors_add(errs, "", "pattern", "%s: the path does not match %s", what, op->path);
+				continue;
+			}
+			if (r > 0)
+				raw = piece;
+		}
 		if (!raw && !v) {
 			const json_t *d = rt_schema_default(p->schema);
 			if (d) {
@@ -399,6 +481,7 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 		}
 		if (!v)
 			v = rt_params_coerce(p, raw, what, errs);
+		free(piece);
 		if (!v)
 			continue;
 		rt_ctx_keep(c, v);
