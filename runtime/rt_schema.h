@@ -5,7 +5,9 @@
  * recursive schemas are plain cycles of pointers. The few parts that need
  * work at start-up (regular expressions, enum/const/default values) sit in
  * small non-const `rt_schema_cache` objects the tables point to; they are
- * built by rt_schema_init() or, thread-safely, on first use.
+ * built by rt_schema_prepare(): <api>_register prepares every cache of its
+ * API before serving (a pattern PCRE2 cannot compile fails registration with
+ * its offset and reason), and the validator, thread-safely, on first use.
  *
  * Dialects: RT_DIALECT_30 is the OpenAPI 3.0 Schema Object (draft 4 rules:
  * boolean exclusiveMinimum/Maximum, nullable, format asserted);
