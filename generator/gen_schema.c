@@ -253,8 +253,9 @@ static void gs_json_literal(FILE *out, const json_t *v)
 }
 
 /* Keywords of JSON Schema that we do not implement: refused, never ignored. */
-static const char *const gs_unsupported[] = {
-	"$recursiveRef", NULL
+static const struct { const char *keyword, *hint; } gs_unsupported[] = {
+	{ "$recursiveRef", " (JSON Schema 2019-09; OpenAPI 3.1 schemas are 2020-12: write a \"$ref\" to the schema's own"
+	                   " component, or \"$dynamicRef\" with a \"$dynamicAnchor\")" },
 };
 
 /* The schema resource (2020-12) the schema at uri belongs to, when that
@@ -463,9 +464,10 @@ compile:
 		goto finish;
 	}
 
-	for (const char *const *u = gs_unsupported; *u; u++) {
-		if (json_object_get(node, *u) && !json_is_true(json_object_get(node, *u))) {
-			gs_error(g, uri, err, errlen, "\"%s\" is not supported", *u);
+	for (size_t u = 0; u < sizeof gs_unsupported / sizeof gs_unsupported[0]; u++) {
+		const json_t *kw = json_object_get(node, gs_unsupported[u].keyword);
+		if (kw && !json_is_true(kw)) {
+			gs_error(g, uri, err, errlen, "\"%s\" is not supported%s", gs_unsupported[u].keyword, gs_unsupported[u].hint);
 			goto cleanup;
 		}
 	}
