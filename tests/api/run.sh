@@ -5,7 +5,7 @@
 # in the database file.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=$top/build/apikeyd
+bin=$top/${BUILD:-build}/apikeyd
 dir=$(mktemp -d)
 pass=0; fail=0
 ok() { pass=$((pass + 1)); echo "ok    $1"; }

@@ -8,7 +8,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-oapigen="$top/build/oapigen"
+oapigen="$top/${BUILD:-build}/oapigen"
 examples="$here/node_modules/@readme/oas-examples"
 [ -d "$examples" ] || { echo "realworld: @readme/oas-examples is not installed" >&2; exit 1; }
 [ -x "$oapigen" ] || { echo "realworld: $oapigen is not built" >&2; exit 1; }

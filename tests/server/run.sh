@@ -5,7 +5,7 @@
 # (?ms=N) and POST /__test/echo through the APIs table (server/testapi.c).
 # Prints "server: N passed, N failed"; exit status 1 when anything failed.
 set -u
-APIKEYD=${APIKEYD:-$(pwd)/build/apikeyd}
+APIKEYD=${APIKEYD:-$(pwd)/${BUILD:-build}/apikeyd}
 WORK=$(mktemp -d /tmp/apikeyd-test.XXXXXX)
 PASS=0
 FAIL=0
