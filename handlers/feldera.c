@@ -84,7 +84,8 @@ static int feldera_list(rt_ctx *ctx, const feldera_list_api_keys_params *p, cons
 		free(v);
 		return feldera_list_api_keys_respond_404(ctx, feldera_unknown(p->name));
 	}
-	qsort(v, n, sizeof *v, feldera_by_name);
+	if (n > 1) /* v is NULL for an empty list, and qsort wants a pointer */
+		qsort(v, n, sizeof *v, feldera_by_name);
 	out = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(out, feldera_descr(&v[i]));
