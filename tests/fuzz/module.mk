@@ -63,6 +63,6 @@ test-fuzz-replay: $(FUZZ_NAMES:%=$(BUILD)/fuzz/%) $(FUZZ_SEEDS)
 	  for s in $(BUILD)/fuzz-seeds/$$t tests/fuzz/seeds/$$t tests/fuzz/regress/$$t; do [ ! -d $$s ] || d="$$d $$s"; done; \
 	  $(BUILD)/fuzz/$$t $$d || exit 1; done
 
-ALL_TARGETS += $(FUZZ_NAMES:%=$(BUILD)/fuzz/%) $(BUILD)/fuzz_seeds
+ALL_TARGETS += $(FUZZ_NAMES:%=$(BUILD)/fuzz/%) $(BUILD)/fuzz_seeds $(FUZZ_SEEDS)
 TEST_SUITES += test-fuzz-replay
 .SECONDARY: $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%.o) $(BUILD)/tests/fuzz/replay.o

@@ -1,7 +1,7 @@
 /* replay.c — main() for a fuzz target outside libFuzzer: runs every file
  * named on the command line (or every file in a named folder) through
  * LLVMFuzzerTestOneInput once, in name order, and prints
- * "fuzz-replay <target>: N passed, 0 failed". An input that crashes ends the
+ * "fuzz-replay-<target>: N passed, 0 failed". An input that crashes ends the
  * run with the crash (and a non-zero exit), which the test runner counts as
  * a failure. */
 #include "fuzz.h"
@@ -115,6 +115,6 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		if (replay_path(argv[i], &n) != 0)
 			bad = 1;
-	printf("fuzz-replay %s: %zu passed, %d failed\n", name, n, bad);
+	printf("fuzz-replay-%s: %zu passed, %d failed\n", name, n, bad);
 	return bad;
 }
