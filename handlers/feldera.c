@@ -31,11 +31,32 @@ static json_t *feldera_descr(const keysvc_key *k)
 	return json_pack("{s:s,s:s,s:o}", "id", k->uuid, "name", k->name, "scopes", scopes);
 }
 
+/* Appends name to out percent-encoded (RFC 3986: all but unreserved
+ * characters), as a path segment of the Location header. */
+static void feldera_segment(char *out, size_t outlen, const char *name)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = strlen(out);
+
+	for (const unsigned char *s = (const unsigned char *)name; *s && o + 4 <= outlen; s++) {
+		if ((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		    strchr("-._~", *s)) {
+			out[o++] = (char)*s;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[*s >> 4];
+			out[o++] = hex[*s & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
 static json_t *feldera_unknown(const char *name)
 {
-	char msg[200];
+	char msg[sizeof "Unknown API key ''" + STORE_NAME_CHARS * 4];
 
-	snprintf(msg, sizeof msg, "Unknown API key '%.128s'", name);
+	/* the whole name: cutting it at a byte count could split a character */
+	snprintf(msg, sizeof msg, "Unknown API key '%s'", name);
 	return feldera_error(msg, "UnknownApiKey", json_pack("{s:s}", "name", name));
 }
 
@@ -43,7 +64,7 @@ static int feldera_create(rt_ctx *ctx, const feldera_create_api_key_params *p, c
 {
 	app *a = appv;
 	keysvc_key k;
-	char token[TOKEN_MAX], location[400];
+	char token[TOKEN_MAX], location[300 + STORE_NAME_CHARS * 4 * 3];
 	const char *name = json_string_value(json_object_get(body, "name"));
 	int rc;
 
@@ -55,7 +76,8 @@ static int feldera_create(rt_ctx *ctx, const feldera_create_api_key_params *p, c
 			ctx, feldera_error("An entity with this name already exists", "DuplicateName", NULL));
 	if (rc != KEYSVC_OK)
 		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
-	snprintf(location, sizeof location, "%s/v0/api_keys/%s", rt_ctx_base(ctx), k.name);
+	snprintf(location, 300, "%s/v0/api_keys/", rt_ctx_base(ctx));
+	feldera_segment(location, sizeof location, k.name);
 	rt_ctx_set_header(ctx, "Location", location);
 	app_no_store(ctx);
 	json_t *out = json_pack("{s:s,s:s,s:s}", "api_key", token, "id", k.uuid, "name", k.name);

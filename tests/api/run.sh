@@ -73,6 +73,11 @@ req GET /heron/api/credentials/keys "x-api-key: $HTOK"; expect "deleted key fail
 req POST /feldera/v0/api_keys "$BA" '{"name":"pipe"}'; expect "feldera create 201" 201 '"api_key":"fk_'
 grep -qi "^Location: /feldera/v0/api_keys/pipe" "$dir/headers" && ok "feldera create Location" || no "feldera Location"
 FTOK=$(jget api_key)
+# 128 characters of two bytes each are a valid name (maxLength counts characters);
+# the Location header carries it percent-encoded
+LONG=$(printf 'ż%.0s' $(seq 125))
+req POST /feldera/v0/api_keys "$BA" "{\"name\":\"a $LONG/\"}"; expect "feldera create 201 with 128 two-byte characters" 201 '"api_key":"fk_'
+grep -qi "^Location: /feldera/v0/api_keys/a%20\(%C5%BC\)\{125\}%2F\s*$" "$dir/headers" && ok "feldera Location percent-encoded" || no "feldera Location percent-encoded" "$(grep -i '^Location' "$dir/headers")"
 req POST /feldera/v0/api_keys "$BA" '{"name":"pipe"}'; expect "feldera duplicate name 409 DuplicateName" 409 '"error_code":"DuplicateName"'
 req POST /feldera/v0/api_keys "$BB" '{"name":"pipe"}'; expect "names are unique per owner only" 201
 req POST /feldera/v0/api_keys "$BA" '{"name":"ro","role":"read"}'; expect "feldera create with role" 201
