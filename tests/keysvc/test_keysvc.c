@@ -104,7 +104,7 @@ END_TEST
  * answered 500), 129 are not. */
 START_TEST(name_limits_count_characters)
 {
-	char name[130 * 2 + 1] = "", desc[1024 * 3 + 1] = "", token[TOKEN_MAX];
+	char name[129 * 2 + 1] = "", desc[1024 * 3 + 2] = "", token[TOKEN_MAX];
 	keysvc_key k, got;
 
 	for (int i = 0; i < 128; i++)
