@@ -4,12 +4,21 @@
 #   make run        install what is missing, build, start apikeyd with its defaults
 #   make test       install what is missing, build, run every test suite
 #   make generate   rewrite generated/ from openapi/
-#   make SANITIZE=address,undefined ...   build with sanitizers
+#   make SANITIZE=address,undefined ...   build with sanitizers into build-san/
+#   make fuzz       libFuzzer targets (tests/fuzz/), built into build-fuzz/
+#   make memcheck   the server tests and unit suites under valgrind
 #   V=1             show full commands
 
-BUILD    ?= build
-CC       ?= cc
 SANITIZE ?=
+# Sanitized objects get their own folder, so they never mix with build/.
+ifeq ($(SANITIZE),)
+BUILD    ?= build
+else
+BUILD    ?= build-san
+endif
+CC       ?= cc
+# the test scripts find the binaries through it
+export BUILD
 PKG_CONFIG ?= pkg-config
 
 ifeq ($(V),1)
@@ -38,6 +47,8 @@ ifneq ($(SANITIZE),)
 ALL_CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 ALL_LDFLAGS += -fsanitize=$(SANITIZE)
 endif
+# for test scripts that compile programs against the runtime (tests/jsts)
+export SANITIZE_FLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-sanitize-recover=all)
 
 # Modules append to these.
 ALL_TARGETS :=
@@ -71,7 +82,7 @@ test: deps
 	$(Q)./scripts/run-tests.sh $(TEST_SUITES)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-san build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

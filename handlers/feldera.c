@@ -52,9 +52,10 @@ static void feldera_segment(const char *name, char *out, size_t len)
 
 static json_t *feldera_unknown(const char *name)
 {
-	char msg[200];
+	char msg[sizeof "Unknown API key ''" + STORE_NAME_CHARS * 4];
 
-	snprintf(msg, sizeof msg, "Unknown API key '%.128s'", name);
+	/* the whole name: cutting it at a byte count could split a character */
+	snprintf(msg, sizeof msg, "Unknown API key '%s'", name);
 	return feldera_error(msg, "UnknownApiKey", json_pack("{s:s}", "name", name));
 }
 

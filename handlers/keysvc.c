@@ -250,6 +250,23 @@ static void keysvc_touch_reset(keysvc *ks, int64_t key_id)
 	pthread_mutex_unlock(&ks->lock);
 }
 
+/* Characters (code points) of a UTF-8 string: the bytes that do not continue one. */
+static size_t keysvc_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
+/* A name or description fits: the documents' limit in characters, and
+ * the store's buffer in bytes (for text that is not UTF-8). */
+static int keysvc_fits(const char *s, size_t chars, size_t bytes)
+{
+	return strlen(s) < bytes && keysvc_chars(s) <= chars;
+}
+
 int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const char *description,
                   const char *role, const char *client, keysvc_key *out, char *token, size_t toklen)
 {
@@ -257,8 +274,9 @@ int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const 
 	size_t tl;
 	int rc;
 
-	if (family < 0 || family >= KEYSVC_NFAMILIES || !name || strlen(name) > 128 || toklen < TOKEN_MAX ||
-	    (description && strlen(description) > 1024) || (role && strlen(role) > 7))
+	if (family < 0 || family >= KEYSVC_NFAMILIES || !name || !keysvc_fits(name, STORE_NAME_CHARS, sizeof out->name) ||
+	    (description && !keysvc_fits(description, STORE_DESCRIPTION_CHARS, sizeof out->description)) ||
+	    (role && strlen(role) > 7) || toklen < TOKEN_MAX)
 		return KEYSVC_INVALID;
 	memset(out, 0, sizeof *out);
 	out->user_id = user;

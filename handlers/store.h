@@ -21,13 +21,19 @@
 
 typedef struct store store;
 
+/* The documents limit a name to 128 characters and a description to 1024
+ * (JSON Schema maxLength counts code points); in UTF-8 that is up to 4
+ * bytes each, and the buffers hold that many. */
+#define STORE_NAME_CHARS 128
+#define STORE_DESCRIPTION_CHARS 1024
+
 typedef struct store_key {
 	int64_t id;
 	char uuid[37];
 	int64_t user_id;
 	int family;
-	char name[129];
-	char description[1025];
+	char name[STORE_NAME_CHARS * 4 + 1];
+	char description[STORE_DESCRIPTION_CHARS * 4 + 1];
 	int has_description;
 	char role[8];           /* "" when none */
 	char prefix[9];         /* first 8 characters of the token */

@@ -10,7 +10,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 name=$(basename "$spec"); name=${name%%.*}
 name=$(printf '%s' "$name" | tr -c 'A-Za-z0-9_' '_'); case $name in [0-9]*) name=_$name;; esac
-"$top/build/oapigen" -o "$tmp" -n "$name" "$spec" || exit 1
+"$top/${BUILD:-build}/oapigen" -o "$tmp" -n "$name" "$spec" || exit 1
 cat > "$tmp/check_main.c" <<EOC
 #include "${name}_api.h"
 int main(int argc, char **argv);

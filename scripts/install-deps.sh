@@ -2,7 +2,11 @@
 # Installs what the build and the tests need and is not on the machine yet.
 # Debian packages through apt-get (we are root on the project's machines);
 # nothing is installed when everything is already present.
+#   install-deps.sh            the build and `make test`
+#   install-deps.sh fuzz       also clang and libFuzzer (`make fuzz`)
+#   install-deps.sh memcheck   also valgrind (`make memcheck`)
 set -eu
+group=${1:-}
 
 # Debian package names: libraries checked through pkg-config, tools through PATH.
 PKGS_LIB="libulfius-dev:libulfius liborcania-dev:liborcania libyder-dev:libyder \
@@ -11,6 +15,12 @@ libfyaml-dev:libfyaml libpcre2-dev:libpcre2-8 librhonabwy-dev:librhonabwy \
 check:check libmicrohttpd-dev:libmicrohttpd"
 PKGS_BIN="pkg-config:pkg-config curl:curl gnutls-bin:gnutls-cli sqlite3:sqlite3 \
 nodejs:node npm:npm jq:jq openssl:openssl"
+case $group in
+"") ;;
+fuzz) PKGS_BIN="$PKGS_BIN clang:clang" ;;
+memcheck) PKGS_BIN="$PKGS_BIN valgrind:valgrind" ;;
+*) echo "install-deps: unknown group \"$group\" (fuzz, memcheck)" >&2; exit 2 ;;
+esac
 
 missing=""
 for pair in $PKGS_LIB; do
@@ -21,6 +31,14 @@ for pair in $PKGS_BIN; do
 	pkg=${pair%%:*}; bin=${pair#*:}
 	command -v "$bin" >/dev/null 2>&1 || missing="$missing $pkg"
 done
+# libFuzzer is compiler-rt's, a package of its own beside clang (Debian 12:
+# clang 14, libclang-rt-14-dev); it is there when clang finds its archive.
+if [ "$group" = fuzz ]; then
+	if ! command -v clang >/dev/null 2>&1 ||
+	   [ ! -f "$(clang -print-file-name=libclang_rt.fuzzer-$(uname -m).a 2>/dev/null)" ]; then
+		missing="$missing libclang-rt-dev"
+	fi
+fi
 # pkg-config itself may be the missing piece; then every library looks missing.
 if [ -n "$missing" ]; then
 	echo "install-deps: installing:$missing" >&2

@@ -7,7 +7,7 @@
 #    that contains bad/<name>.expect ("file: /json/pointer: what").
 set -u
 cd "$(dirname "$0")/../.."
-gen=build/oapigen
+gen=${BUILD:-build}/oapigen
 pass=0; fail=0
 ok() { pass=$((pass + 1)); echo "ok    $1"; }
 no() { fail=$((fail + 1)); echo "FAIL  $1"; [ -z "${2:-}" ] || printf '%s\n' "$2" | sed 's/^/      /' | head -20; }

@@ -16,11 +16,11 @@ mode=${1:-required}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 suite=${JSTS_DIR:-$top/../shared/json-schema-test-suite/tests}
 [ -d "$suite" ] || suite=/work/shared/json-schema-test-suite/tests
-build=$top/build/jsts
-gen=$top/build/jsts_gen
+build=$top/${BUILD:-build}/jsts
+gen=$top/${BUILD:-build}/jsts_gen
 mkdir -p "$build"
 CFLAGS_T="-std=c11 -D_GNU_SOURCE -O0 -w $(pkg-config --cflags jansson) -I$top/runtime"
-LIBS_T="$top/build/libaprt.a $(pkg-config --libs jansson libpcre2-8) -lpthread -lm"
+LIBS_T="$top/${BUILD:-build}/libaprt.a $(pkg-config --libs jansson libpcre2-8) -lpthread -lm"
 tp=0; tf=0; ts=0; tr=0
 count() { # pattern text
 	v=$(printf '%s\n' "$2" | sed -n "s/.*: \([0-9]*\) $1.*/\1/p" | head -1)
@@ -37,7 +37,7 @@ run_file() { # dialect format_assert file
 	if ! "$gen" "$1" "$2" "$f" > "$build/$base.c" 2>"$build/$base.err"; then
 		echo "$name: generator failed: $(cat "$build/$base.err")"; tf=$((tf + 1)); return
 	fi
-	if ! cc $CFLAGS_T "$build/$base.c" -o "$build/$base" $LIBS_T 2>"$build/$base.err"; then
+	if ! cc $CFLAGS_T ${SANITIZE_FLAGS:-} "$build/$base.c" -o "$build/$base" $LIBS_T 2>"$build/$base.err"; then
 		echo "$name: generated C does not compile:"; head -5 "$build/$base.err"; tf=$((tf + 1)); return
 	fi
 	out=$("$build/$base")

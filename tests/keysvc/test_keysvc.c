@@ -103,6 +103,33 @@ START_TEST(create_list_get_every_family)
 }
 END_TEST
 
+/* The documents count a name's 128 characters (JSON Schema maxLength), not its
+ * bytes: 128 two-byte characters are a valid name (fuzz_route found them
+ * answered 500), 129 are not. */
+START_TEST(name_limits_count_characters)
+{
+	char name[129 * 2 + 1] = "", desc[1024 * 3 + 2] = "", token[TOKEN_MAX];
+	keysvc_key k, got;
+
+	for (int i = 0; i < 128; i++)
+		strcat(name, "\xc5\xbc"); /* U+017C */
+	for (int i = 0; i < 1024; i++)
+		strcat(desc, "\xe2\x82\xac"); /* U+20AC */
+	for (int f = 0; f < KEYSVC_NFAMILIES; f++) {
+		ck_assert_int_eq(keysvc_create(ks, alice, f, name, desc, NULL, "t", &k, token, sizeof token), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_get_uuid(ks, alice, f, k.uuid, &got), KEYSVC_OK);
+		ck_assert_str_eq(got.name, name);
+		ck_assert_str_eq(got.description, desc);
+	}
+	strcat(name, "\xc5\xbc");
+	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, name, NULL, NULL, "t", &k, token, sizeof token),
+	                 KEYSVC_INVALID);
+	strcat(desc, "x");
+	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, "n", desc, NULL, "t", &k, token, sizeof token),
+	                 KEYSVC_INVALID);
+}
+END_TEST
+
 START_TEST(feldera_names_unique_per_owner)
 {
 	keysvc_key k;
@@ -917,6 +944,7 @@ static Suite *keysvc_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, token_format);
 	tcase_add_test(tc, create_list_get_every_family);
+	tcase_add_test(tc, name_limits_count_characters);
 	tcase_add_test(tc, feldera_names_unique_per_owner);
 	tcase_add_test(tc, state_changes_take_effect_at_once);
 	tcase_add_test(tc, checksum_refused_without_lookup);

@@ -18,7 +18,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-oapigen="$top/build/oapigen"
+oapigen="$top/${BUILD:-build}/oapigen"
 timeout=${TIMEOUT:-300}
 [ -x "$oapigen" ] || { echo "realworld: $oapigen is not built" >&2; exit 1; }
 out=$(mktemp -d)

@@ -5,7 +5,7 @@
 # (?ms=N) and POST /__test/echo through the APIs table (server/testapi.c).
 # Prints "server: N passed, N failed"; exit status 1 when anything failed.
 set -u
-APIKEYD=${APIKEYD:-$(pwd)/build/apikeyd}
+APIKEYD=${APIKEYD:-$(pwd)/${BUILD:-build}/apikeyd}
 WORK=$(mktemp -d /tmp/apikeyd-test.XXXXXX)
 PASS=0
 FAIL=0
@@ -42,7 +42,7 @@ start() {
 	(cd "$WORK/$name" && exec "$APIKEYD" "$@") >"$WORK/$name.out" 2>"$WORK/$name.log" &
 	SRV_PID=$!
 	PIDS+=("$SRV_PID")
-	for _ in $(seq 100); do
+	for _ in $(seq $((${APIKEYD_TEST_SLOW:-0} ? 2000 : 100))); do
 		grep -q "apikeyd ready" "$WORK/$name.log" 2>/dev/null && return 0
 		kill -0 "$SRV_PID" 2>/dev/null || return 1
 		sleep 0.05
