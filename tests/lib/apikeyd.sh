@@ -1,12 +1,12 @@
 # tests/lib/apikeyd.sh — sourced by the HTTP suites (tests/crash, tests/auth,
 # tests/fidelity): a scratch folder, pass/fail counting, the real
-# build/apikeyd on a free loopback port (plain HTTP), curl helpers.
+# $BUILD/apikeyd on a free loopback port (plain HTTP), curl helpers.
 # The suite sets SUITE (its summary word) before sourcing; `finish` prints
 # "$SUITE: N passed, N failed" and exits 1 when anything failed. KEEP=1 keeps
 # the scratch folder (logs, responses, database); APIKEYD picks the binary
 # (e.g. a SANITIZE=address,undefined build).
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-APIKEYD=${APIKEYD:-$top/build/apikeyd}
+APIKEYD=${APIKEYD:-$top/${BUILD:-build}/apikeyd}
 dir=$(mktemp -d "/tmp/apikeyd-$SUITE.XXXXXX")
 pass=0; fail=0
 SRV_PIDS=()
