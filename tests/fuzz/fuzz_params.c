@@ -55,8 +55,9 @@ static const rt_schema *const fuzz_schemas[] = {
 #define FUZZ_NSCHEMAS (sizeof fuzz_schemas / sizeof fuzz_schemas[0])
 
 static const enum rt_style fuzz_styles[] = {
-	RT_STYLE_SIMPLE, RT_STYLE_FORM, RT_STYLE_SPACE_DELIMITED, RT_STYLE_PIPE_DELIMITED,
+	RT_STYLE_SIMPLE, RT_STYLE_FORM, RT_STYLE_SPACE_DELIMITED, RT_STYLE_PIPE_DELIMITED, RT_STYLE_LABEL, RT_STYLE_MATRIX,
 };
+#define FUZZ_NSTYLES (sizeof fuzz_styles / sizeof fuzz_styles[0])
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -92,7 +93,7 @@ static int fuzz_params_type_ok(const json_t *v, unsigned types)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const rt_schema *s;
-	enum rt_style style;
+	rt_param p = { .name = "fuzz" };
 	char *raw;
 	json_t *v;
 	rt_errors errs;
@@ -102,12 +103,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	s = fuzz_schemas[data[0] % FUZZ_NSCHEMAS];
-	style = fuzz_styles[(data[0] / FUZZ_NSCHEMAS) % 4];
+	p.schema = s;
+	p.style = fuzz_styles[(data[0] / FUZZ_NSCHEMAS) % FUZZ_NSTYLES];
+	p.in = p.style == RT_STYLE_SIMPLE || p.style == RT_STYLE_LABEL || p.style == RT_STYLE_MATRIX ? RT_IN_PATH : RT_IN_QUERY;
+	p.explode = (data[0] & 0x80) != 0;
 	raw = strndup((const char *)data + 1, size - 1);
 	if (!raw)
 		return 0;
 	rt_errors_init(&errs);
-	v = rt_params_coerce(raw, s, style, data[0] & 0x80, "query parameter \"fuzz\"", &errs);
+	v = rt_params_coerce(&p, raw, "parameter \"fuzz\"", &errs);
 	FUZZ_ASSERT((v != NULL) == (errs.n == 0), "value %p with %zu errors for \"%s\"", (void *)v, errs.n, raw);
 	if (v) {
 		FUZZ_ASSERT(fuzz_params_type_ok(v, rt_schema_types(s)), "\"%s\" became a JSON %d for types 0x%x", raw,
