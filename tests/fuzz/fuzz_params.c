@@ -117,8 +117,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(fuzz_params_type_ok(v, rt_schema_types(s)), "\"%s\" became a JSON %d for types 0x%x", raw,
 		            json_typeof(v), rt_schema_types(s));
 		if (json_is_integer(v) && rt_schema_types(s) == RT_T_INTEGER) {
+			/* the digits follow the prefix the style requires: ".22" (label) and
+			   ";fuzz=22" (matrix) are 22 */
+			const char *num = raw;
+			if (p.style == RT_STYLE_LABEL) {
+				FUZZ_ASSERT(raw[0] == '.', "label value \"%s\" accepted without its \".\"", raw);
+				num = raw + 1;
+			} else if (p.style == RT_STYLE_MATRIX) {
+				FUZZ_ASSERT(strncmp(raw, ";fuzz=", 6) == 0, "matrix value \"%s\" accepted without \";fuzz=\"", raw);
+				num = raw + 6;
+			}
 			errno = 0;
-			FUZZ_ASSERT(strtoll(raw, NULL, 10) == json_integer_value(v) && errno == 0,
+			FUZZ_ASSERT(strtoll(num, NULL, 10) == json_integer_value(v) && errno == 0,
 			            "\"%s\" read as %lld", raw, (long long)json_integer_value(v));
 		}
 		before = errs.n;
