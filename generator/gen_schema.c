@@ -158,6 +158,28 @@ static int gs_ref_depth(int depth)
 	return depth + 1 > GS_DEFER_DEPTH ? GS_RESERVE : depth + 1;
 }
 
+/* Compiles the target of the reference keyword kw ("$ref", "$dynamicRef")
+   of the schema at uri, resolved against base; *tsym = its C name. */
+static int gs_compile_ref(gen_schema *g, const char *uri, const char *base, const char *kw, const json_t *ref,
+                          int depth, const char **tsym, char *err, size_t errlen)
+{
+	char *turi = NULL;
+	const json_t *target;
+	int rc;
+
+	if (!json_is_string(ref))
+		return gs_error(g, uri, err, errlen, "\"%s\" must be a string", kw);
+	target = docset_resolve(g->ds, base, json_string_value(ref), &turi, err, errlen);
+	if (!target) {
+		char why[300];
+		snprintf(why, sizeof why, "%s", err);
+		return gs_error(g, uri, err, errlen, "%s", why);
+	}
+	rc = gs_compile_node(g, turi, target, gs_ref_depth(depth), tsym, err, errlen);
+	free(turi);
+	return rc;
+}
+
 /* Compiles the sub-schema at key (or key/index) of the schema at uri. */
 static int gs_child(gen_schema *g, const char *uri, const json_t *node, int depth, const char **sym,
                     char *err, size_t errlen)
@@ -501,25 +523,9 @@ compile:
 	 * more keyword beside the others */
 	const json_t *ref = json_object_get(node, "$ref");
 	if (ref) {
-		char *turi = NULL;
 		const char *tsym;
-		const json_t *target;
-		if (!json_is_string(ref)) {
-			gs_error(g, uri, err, errlen, "\"$ref\" must be a string");
+		if (gs_compile_ref(g, uri, base, "$ref", ref, depth, &tsym, err, errlen) != 0)
 			goto cleanup;
-		}
-		target = docset_resolve(g->ds, base, json_string_value(ref), &turi, err, errlen);
-		if (!target) {
-			char why[300];
-			snprintf(why, sizeof why, "%s", err);
-			gs_error(g, uri, err, errlen, "%s", why);
-			goto cleanup;
-		}
-		rc = gs_compile_node(g, turi, target, gs_ref_depth(depth), &tsym, err, errlen);
-		free(turi);
-		if (rc != 0)
-			goto cleanup;
-		rc = -1;
 		fprintf(f, "\t.ref = &%s,\n", tsym);
 		if (g->dialect == GEN_DIALECT_30) {
 			fprintf(f, "\t.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,\n"
@@ -538,25 +544,10 @@ compile:
 		goto cleanup;
 	}
 	if (dref) {
-		char *turi = NULL, *abs = NULL, *frag;
+		char *abs = NULL, *frag;
 		const char *tsym;
-		const json_t *target;
-		if (!json_is_string(dref)) {
-			gs_error(g, uri, err, errlen, "\"$dynamicRef\" must be a string");
+		if (gs_compile_ref(g, uri, base, "$dynamicRef", dref, depth, &tsym, err, errlen) != 0)
 			goto cleanup;
-		}
-		target = docset_resolve(g->ds, base, json_string_value(dref), &turi, err, errlen);
-		if (!target) {
-			char why[300];
-			snprintf(why, sizeof why, "%s", err);
-			gs_error(g, uri, err, errlen, "%s", why);
-			goto cleanup;
-		}
-		rc = gs_compile_node(g, turi, target, gs_ref_depth(depth), &tsym, err, errlen);
-		free(turi);
-		if (rc != 0)
-			goto cleanup;
-		rc = -1;
 		fprintf(f, "\t.dyn_ref = &%s,\n", tsym);
 		abs = docset_uri_resolve(base, json_string_value(dref));
 		frag = abs ? strchr(abs, '#') : NULL;
