@@ -237,19 +237,6 @@ static int keysvc_from_store(int rc)
 
 /* ---- keys ---- */
 
-/* A new key may get the row id of a deleted one (SQLite reuses the largest
-   rowid): it must not inherit that key's "last_used written a moment ago". */
-static void keysvc_touch_reset(keysvc *ks, int64_t key_id)
-{
-	keysvc_touch *t;
-
-	pthread_mutex_lock(&ks->lock);
-	t = &ks->touch[(uint64_t)key_id % KEYSVC_TOUCH_SLOTS];
-	if (t->key_id == key_id)
-		t->key_id = 0;
-	pthread_mutex_unlock(&ks->lock);
-}
-
 /* Characters (code points) of a UTF-8 string: the bytes that do not continue one. */
 static size_t keysvc_chars(const char *s)
 {
@@ -295,8 +282,6 @@ int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const 
 		snprintf(out->tail, sizeof out->tail, "%s", token + tl - 3);
 		rc = store_key_insert(ks->st, out, hash, client);
 		listcache_forget_user(ks->lists, user);
-		if (rc == STORE_OK)
-			keysvc_touch_reset(ks, out->id);
 		if (rc != STORE_CONSTRAINT || family == KEYSVC_FELDERA)
 			break;
 		/* a hash collision (never in practice): draw again */
