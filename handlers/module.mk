@@ -1,18 +1,21 @@
-# handlers/: the key service, the store and one file per API family, in
-# build/libkeys.a. Only store.c speaks SQL.
-KEYS_SRCS := $(sort $(wildcard handlers/*.c))
-KEYS_OBJS := $(KEYS_SRCS:%.c=$(BUILD)/%.o)
-KEYS_LIB  := $(BUILD)/libkeys.a
-KEYS_CFLAGS := $(call pc_cflags,$(PKGS_RUNTIME)) -Ihandlers -Iruntime $(addprefix -I,$(wildcard generated/*))
+# handlers/: one file per API family (the HTTP shapes of its key
+# management) over the key service (keysvc/), in build/libkeys.a. KEYS_LIB
+# names both archives, handlers first, so a program linking it gets the
+# families and the key service they call.
+HANDLERS_SRCS := $(sort $(wildcard handlers/*.c))
+HANDLERS_OBJS := $(HANDLERS_SRCS:%.c=$(BUILD)/%.o)
+HANDLERS_LIB  := $(BUILD)/libkeys.a
+KEYS_LIB      := $(HANDLERS_LIB) $(BUILD)/libkeysvc.a
+KEYS_CFLAGS := $(call pc_cflags,$(PKGS_RUNTIME)) -Ihandlers -Ikeysvc -Iruntime $(addprefix -I,$(wildcard generated/*))
 
-$(KEYS_OBJS): CFLAGS_EXTRA := $(KEYS_CFLAGS)
+$(HANDLERS_OBJS): CFLAGS_EXTRA := $(KEYS_CFLAGS)
 
-$(KEYS_LIB): $(KEYS_OBJS)
+$(HANDLERS_LIB): $(HANDLERS_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-ALL_TARGETS += $(KEYS_LIB)
+ALL_TARGETS += $(HANDLERS_LIB)
 
 # The committed generator output of every API (generated/<api>/*.c) in
 # build/libapis.a; apikeyd links it with the handlers.

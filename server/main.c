@@ -130,7 +130,7 @@ static int main_user_add(const config *cfg, const char *name)
         return rc;
     }
 #else
-    fprintf(stderr, "apikeyd: user add: this build has no key service (handlers/keysvc)\n");
+    fprintf(stderr, "apikeyd: user add: this build has no key service (keysvc/)\n");
     return 1;
 #endif
 }

@@ -3,9 +3,9 @@
 SERVER_SRCS := $(sort $(wildcard server/*.c))
 SERVER_OBJS := $(SERVER_SRCS:%.c=$(BUILD)/%.o)
 APIKEYD     := $(BUILD)/apikeyd
-# handlers/keysvc.h present: build the key service into apikeyd
-SERVER_HAVE_KEYSVC := $(if $(wildcard handlers/keysvc.h),-DAPIKEYD_HAVE_KEYSVC)
-SERVER_CFLAGS = $(call pc_cflags,$(PKGS_RUNTIME)) -Iserver -Iruntime -Ihandlers \
+# keysvc/keysvc.h present: build the key service into apikeyd
+SERVER_HAVE_KEYSVC := $(if $(wildcard keysvc/keysvc.h),-DAPIKEYD_HAVE_KEYSVC)
+SERVER_CFLAGS = $(call pc_cflags,$(PKGS_RUNTIME)) -Iserver -Iruntime -Ihandlers -Ikeysvc \
                 $(addprefix -I,$(wildcard generated/*)) $(SERVER_HAVE_KEYSVC)
 
 $(SERVER_OBJS): CFLAGS_EXTRA = $(SERVER_CFLAGS)

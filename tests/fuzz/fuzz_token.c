@@ -1,4 +1,4 @@
-/* fuzz_token.c — the API-key token parser (handlers/token.c: prefix, 43
+/* fuzz_token.c — the API-key token parser (keysvc/token.c: prefix, 43
  * base62 characters, 6 base62 characters of CRC32) and the key service's
  * API-key authentication in front of an in-memory store.
  *

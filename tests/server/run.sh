@@ -319,7 +319,7 @@ else fail "start with --mount test=off" "$(cat "$WORK/conf4.log")"; fi
 unset APIKEYD_LISTEN APIKEYD_CONFIG
 
 # ---------------------------------------------------------------- user add
-if [ -f handlers/keysvc.h ]; then
+if [ -f keysvc/keysvc.h ]; then
 	D=$WORK/users/var/keys.db
 	out=$("$APIKEYD" user add alice --db "$D" 2>"$WORK/useradd.err"); rc=$?
 	check "user add: exit 0" test "$rc" = 0
