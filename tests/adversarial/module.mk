@@ -1,0 +1,22 @@
+# tests/adversarial/: the attacks of the security audit (SECURITY.md), each
+# as raw requests against the real apikeyd on loopback, bounded in count and
+# time, asserting the attack is refused. One suite per script:
+# tests/adversarial/<topic>.sh is `make test-adversarial-<topic>`. Each
+# tests/adversarial/<tool>.c is a small client (raw sockets, many
+# connections) built into $(BUILD)/adversarial/<tool>, for the scripts
+# ($ADV_BIN names that folder).
+ADV_SCRIPTS := $(sort $(wildcard tests/adversarial/*.sh))
+ADV_SUITES  := $(patsubst tests/adversarial/%.sh,test-adversarial-%,$(ADV_SCRIPTS))
+ADV_TOOLS   := $(patsubst tests/adversarial/%.c,$(BUILD)/adversarial/%,$(sort $(wildcard tests/adversarial/*.c)))
+
+$(BUILD)/adversarial/%: tests/adversarial/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(call pc_cflags,gnutls) -o $@ $< $(ALL_LDFLAGS) $(call pc_libs,gnutls) -lpthread
+
+.PHONY: $(ADV_SUITES)
+$(ADV_SUITES): test-adversarial-%: tests/adversarial/%.sh $(APIKEYD) $(ADV_TOOLS)
+	$(Q)ADV_BIN=$(CURDIR)/$(BUILD)/adversarial tests/adversarial/$*.sh
+
+ALL_TARGETS += $(ADV_TOOLS)
+TEST_SUITES += $(ADV_SUITES)
