@@ -1,6 +1,9 @@
-/* store.h — the key store: the only code that speaks SQL.
+/* store.h — the key store interface: the only code that speaks SQL is
+ * behind it. store_open picks the backend that serves the configured path
+ * (store_backend.h lists what a backend implements; store_sqlite.c is the
+ * embedded default); every backend keeps the contract below.
  *
- * SQLite in WAL mode, synchronous=FULL by default (a committed create
+ * SQLite (store_sqlite.c): WAL mode, synchronous=FULL by default (a committed create
  * survives a crash or power loss), schema versioned with user_version and
  * migrated on open, prepared statements only (prepared once). Writes go
  * through one connection; concurrent key inserts are group-committed: the
