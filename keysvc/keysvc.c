@@ -64,7 +64,7 @@ const char *keysvc_strerror(int status)
 
 /* ---- the server secret ---- */
 
-static int keysvc_secret(const char *path, unsigned char *secret, char *err, size_t errlen)
+static int keysvc_secret(const char *path, int must_exist, unsigned char *secret, char *err, size_t errlen)
 {
 	struct stat sb;
 	int fd;
@@ -87,6 +87,13 @@ static int keysvc_secret(const char *path, unsigned char *secret, char *err, siz
 	}
 	if (errno != ENOENT) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (must_exist) {
+		snprintf(err, errlen,
+		         "%s: no such secret file; every node of a shared store must use the same one: create it once "
+		         "(head -c 32 /dev/urandom > FILE; chmod 600 FILE), copy it to every node and name it with --secret",
+		         path);
 		return -1;
 	}
 	if (gnutls_rnd(GNUTLS_RND_KEY, secret, KEYSVC_SECRET_LEN) != 0) {
@@ -149,11 +156,22 @@ cleanup:
 	return rc;
 }
 
+/* store_change_fn: another node or process changed a key (key_id < 0:
+   changes may have been missed): what this process cached of it goes. */
+static void keysvc_store_changed(void *ctx, int64_t key_id, int64_t user_id)
+{
+	keysvc *ks = ctx;
+
+	keycache_forget(ks->cache, key_id < 0 ? -1 : key_id);
+	listcache_forget_user(ks->lists, key_id < 0 ? -1 : user_id);
+}
+
 int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen)
 {
 	keysvc *ks = calloc(1, sizeof *ks);
 	store_config sc = { .path = cfg->db_path, .synchronous_full = cfg->synchronous_full,
-	                    .group_commit = !cfg->naive_commit };
+	                    .group_commit = !cfg->naive_commit,
+	                    .on_change = keysvc_store_changed, .on_change_ctx = ks };
 	char *secret_path = NULL;
 
 	*out = NULL;
@@ -172,12 +190,10 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 				secret_path = NULL;
 			free(copy);
 		}
-		if (!secret_path || keysvc_secret(secret_path, ks->secret, err, errlen) != 0)
+		if (!secret_path || keysvc_secret(secret_path, cfg->secret_must_exist, ks->secret, err, errlen) != 0)
 			goto fail;
 	}
 	if (cfg->jwt_key_path && keysvc_load_jwks(ks, cfg->jwt_key_path, err, errlen) != 0)
-		goto fail;
-	if (store_open(&sc, &ks->st, err, errlen) != 0)
 		goto fail;
 	if (ratelimit_new(cfg->fail_limit ? cfg->fail_limit : 10, cfg->fail_window ? cfg->fail_window : 60, &ks->rate) != 0) {
 		snprintf(err, errlen, "cannot set up the key service's rate limiter (memory or randomness)");
@@ -188,6 +204,9 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 		snprintf(err, errlen, "out of memory for the key service's caches");
 		goto fail;
 	}
+	/* after the caches: a shared store may report changes at once */
+	if (store_open(&sc, &ks->st, err, errlen) != 0)
+		goto fail;
 	free(secret_path);
 	*out = ks;
 	return 0;

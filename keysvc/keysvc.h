@@ -52,6 +52,7 @@ typedef store_key keysvc_key;
 typedef struct keysvc_config {
 	const char *db_path;          /* "var/apikeyd.db" or ":memory:" */
 	const char *secret_path;      /* NULL: <db folder>/apikeyd.secret (or in memory for ":memory:") */
+	int secret_must_exist;        /* 1: refuse to create a missing secret (a shared store: PostgreSQL) */
 	int synchronous_full;         /* 1 (default): a 201 survives power loss */
 	int naive_commit;             /* 1: no group commit (benchmark baseline) */
 	const char *jwt_key_path;     /* PEM public key or JWKS file; NULL = no JWT */

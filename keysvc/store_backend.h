@@ -34,6 +34,8 @@ typedef struct store_backend {
 	int (*key_touch)(store *s, int64_t key_id, int64_t when);
 	int (*reprepares)(store *s, int64_t *n);
 	int (*audit_count)(store *s, int64_t key_id, const char *action, int64_t *n);
+	/* optional (NULL: no epochs) */
+	int (*epochs)(store *s, int64_t *seen, int64_t *current);
 } store_backend;
 
 struct store {
@@ -41,5 +43,6 @@ struct store {
 };
 
 extern const store_backend store_sqlite_backend;
+extern const store_backend store_pg_backend;
 
 #endif

@@ -38,6 +38,8 @@ typedef struct config {
     char *tls_client_ca;            /* NULL: no client certificates */
     char *db_path;                  /* default var/apikeyd.db */
     char *jwt_key;                  /* NULL: no JWT */
+    char *secret_path;              /* NULL: beside the SQLite database */
+    char *state_dir;                /* NULL: the SQLite database's folder, or var/ */
     char *config_file;              /* the file read, or NULL */
     unsigned long log_level;        /* yder Y_LOG_LEVEL_* */
     size_t max_body;                /* bytes; default 64 KiB */

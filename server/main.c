@@ -26,9 +26,23 @@
 
 #define EXIT_USAGE 2
 
-/* mkdir -p of the folder holding path; dir receives that folder. */
-static int main_make_dir(const char *path, char *dir, size_t dirlen, char *err, size_t errlen)
+/* The folder of the local state (the secret, the self-signed certificate),
+   created if missing (mkdir -p); dir receives it: --state-dir, else the
+   SQLite database's folder, else (a store that is not a file: PostgreSQL)
+   var/. */
+static int main_make_dir(const config *cfg, char *dir, size_t dirlen, char *err, size_t errlen)
 {
+    const char *path = cfg->db_path;
+    char given[2048];
+#ifdef APIKEYD_HAVE_KEYSVC
+    const char *be = store_backend_for(path);
+    if (be && strcmp(be, "sqlite") != 0) path = "var/state";
+#endif
+    if (cfg->state_dir) {
+        /* the folder itself: a file name inside it */
+        snprintf(given, sizeof given, "%s/x", cfg->state_dir);
+        path = given;
+    }
     const char *slash = strrchr(path, '/');
     if (strlen(path) >= dirlen) {
         snprintf(err, errlen, "database path too long: %.200s...", path);
@@ -94,10 +108,14 @@ static int main_open_keysvc(const config *cfg, const char *dir, keysvc **ks, cha
     char secret[4096];
     keysvc_config kc;
 
+    const char *be = store_backend_for(cfg->db_path);
+
     snprintf(secret, sizeof secret, "%s/apikeyd.secret", dir);
     memset(&kc, 0, sizeof kc);
     kc.db_path = cfg->db_path;
-    kc.secret_path = secret;
+    kc.secret_path = cfg->secret_path ? cfg->secret_path : secret;
+    /* nodes of a shared store must share one secret: never make one up */
+    kc.secret_must_exist = be && strcmp(be, "sqlite") != 0;
     kc.synchronous_full = 1;
     kc.jwt_key_path = cfg->jwt_key;
     return keysvc_open(&kc, ks, err, errlen);
@@ -113,7 +131,7 @@ static int main_user_add(const config *cfg, const char *name)
         fprintf(stderr, "apikeyd: user add: NAME must not be empty\n");
         return EXIT_USAGE;
     }
-    if (main_make_dir(cfg->db_path, dir, sizeof dir, err, sizeof err) != 0) {
+    if (main_make_dir(cfg, dir, sizeof dir, err, sizeof err) != 0) {
         fprintf(stderr, "apikeyd: %s\n", err);
         return 1;
     }
@@ -168,6 +186,22 @@ static int main_tls_setup(const config *cfg, const char *dir)
     return 0;
 }
 
+/* The store for the log: a PostgreSQL URI or conninfo without its password. */
+static void main_store_label(const char *path, char *out, size_t len)
+{
+    const char *scheme = strstr(path, "://"), *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = scheme && at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    const char *pw = strstr(path, "password=");
+
+    if (colon)
+        snprintf(out, len, "%.*s:***%s", (int)(colon - path), path, at);
+    else if (pw) {
+        const char *end = strpbrk(pw, " &");
+        snprintf(out, len, "%.*spassword=***%s", (int)(pw - path), path, end ? end : "");
+    } else
+        snprintf(out, len, "%s", path);
+}
+
 static int main_serve(const config *cfg)
 {
     sigset_t set;
@@ -204,14 +238,18 @@ static int main_serve(const config *cfg)
         fprintf(stderr, "apikeyd: cannot start logging\n");
         return 1;
     }
-    if (main_make_dir(cfg->db_path, dir, sizeof dir, err, sizeof err) != 0) {
+    if (main_make_dir(cfg, dir, sizeof dir, err, sizeof err) != 0) {
         y_log_message(Y_LOG_LEVEL_ERROR, "%s", err);
         goto cleanup;
     }
     if (!cfg->tls_listen.off && main_tls_setup(cfg, dir) != 0) goto cleanup;
 #ifdef APIKEYD_HAVE_KEYSVC
     if (main_open_keysvc(cfg, dir, &ks, err, sizeof err) != 0) {
-        y_log_message(Y_LOG_LEVEL_ERROR, "cannot open the key store %s: %s", cfg->db_path, err);
+        {
+        char label[512];
+        main_store_label(cfg->db_path, label, sizeof label);
+        y_log_message(Y_LOG_LEVEL_ERROR, "cannot open the key store %s: %s", label, err);
+    }
         goto cleanup;
     }
     main_app.ks = ks;
@@ -228,9 +266,11 @@ static int main_serve(const config *cfg)
         env.test_endpoints = cfg->test_slow_endpoint;
         apis_describe(&env, apis, sizeof apis);
     }
+    char store_label[512];
+    main_store_label(cfg->db_path, store_label, sizeof store_label);
     y_log_message(Y_LOG_LEVEL_INFO, "apikeyd ready: http %s, https %s, database %s, APIs: %s",
                   cfg->listen.off ? "off" : cfg->listen.text,
-                  cfg->tls_listen.off ? "off" : cfg->tls_listen.text, cfg->db_path,
+                  cfg->tls_listen.off ? "off" : cfg->tls_listen.text, store_label,
                   apis[0] ? apis : "(none)");
 
     for (;;) {
