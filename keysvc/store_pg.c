@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <gnutls/crypto.h>
 #include <libpq-fe.h>
 
@@ -437,7 +438,11 @@ static void *store_pg_watch(void *arg)
 			atomic_store(&s->listening, 0);
 			PQfinish(c);
 			c = PQconnectdb(s->conninfo);
-			if (PQstatus(c) != CONNECTION_OK || store_pg_cmd(c, "LISTEN " STORE_PG_CHANNEL) != 0 ||
+			char appname[64];
+			/* named, so an operator (or a test) can tell the watcher in pg_stat_activity */
+			snprintf(appname, sizeof appname, "SET application_name = 'apikeyd-watch-%ld'", (long)getpid());
+			if (PQstatus(c) != CONNECTION_OK || store_pg_cmd(c, appname) != 0 ||
+			    store_pg_cmd(c, "LISTEN " STORE_PG_CHANNEL) != 0 ||
 			    store_pg_catch_up(s, c) != 0) {
 				store_pg_sleep_ms(backoff);
 				backoff = backoff < 2000 ? backoff * 2 : 2000;
