@@ -161,6 +161,7 @@ cleanup:
 static void keysvc_store_changed(void *ctx, int64_t key_id, int64_t user_id)
 {
 	keysvc *ks = ctx;
+
 	keycache_forget(ks->cache, key_id < 0 ? -1 : key_id);
 	listcache_forget_user(ks->lists, key_id < 0 ? -1 : user_id);
 }
