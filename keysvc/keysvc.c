@@ -13,7 +13,9 @@
 #include <unistd.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <jansson.h>
 #include <rhonabwy.h>
+#include <yder.h>
 
 #include "keycache.h"
 #include "listcache.h"
@@ -48,7 +50,13 @@ typedef struct keysvc_touch {
 struct keysvc {
 	store *st;
 	unsigned char secret[KEYSVC_SECRET_LEN];
-	jwks_t *jwks;
+	jwks_t *jwks;              /* the configured JWT keys; NULL: no JWT */
+	jwk_t **jwt_keys;          /* each key of jwks (owned copies) */
+	uint64_t *jwt_key_algs;    /* per key: the algs it implies (KEYSVC_ALG bits) */
+	uint64_t jwt_algs;         /* their union */
+	size_t n_jwt_keys;
+	char *jwt_iss, *jwt_aud;   /* NULL: not checked */
+	unsigned jwt_max_lifetime, jwt_leeway;
 	keycache *cache;
 	listcache *lists;
 	ratelimit *rate;
@@ -109,6 +117,80 @@ static int keysvc_secret(const char *path, unsigned char *secret, char *err, siz
 	return 0;
 }
 
+/* ---- JSON web tokens: the configured keys ---- */
+
+/* The signing algorithms (RFC 7518, RFC 8037, RFC 8812) by header name;
+   "none" is none of them. */
+static const struct { const char *name; jwa_alg alg; } keysvc_jwt_algs[] = {
+	{ "HS256", R_JWA_ALG_HS256 }, { "HS384", R_JWA_ALG_HS384 }, { "HS512", R_JWA_ALG_HS512 },
+	{ "RS256", R_JWA_ALG_RS256 }, { "RS384", R_JWA_ALG_RS384 }, { "RS512", R_JWA_ALG_RS512 },
+	{ "PS256", R_JWA_ALG_PS256 }, { "PS384", R_JWA_ALG_PS384 }, { "PS512", R_JWA_ALG_PS512 },
+	{ "ES256", R_JWA_ALG_ES256 }, { "ES384", R_JWA_ALG_ES384 }, { "ES512", R_JWA_ALG_ES512 },
+	{ "ES256K", R_JWA_ALG_ES256K }, { "EdDSA", R_JWA_ALG_EDDSA },
+};
+#define KEYSVC_ALG(a) ((uint64_t)1 << (a))
+#define KEYSVC_ALGS_RSA (KEYSVC_ALG(R_JWA_ALG_RS256) | KEYSVC_ALG(R_JWA_ALG_RS384) | KEYSVC_ALG(R_JWA_ALG_RS512) | \
+	KEYSVC_ALG(R_JWA_ALG_PS256) | KEYSVC_ALG(R_JWA_ALG_PS384) | KEYSVC_ALG(R_JWA_ALG_PS512))
+#define KEYSVC_ALGS_HMAC (KEYSVC_ALG(R_JWA_ALG_HS256) | KEYSVC_ALG(R_JWA_ALG_HS384) | KEYSVC_ALG(R_JWA_ALG_HS512))
+/* NumericDates: whole seconds from 1970 to the end of year 9999 */
+#define KEYSVC_JWT_DATE_MAX INT64_C(253402300799)
+
+static jwa_alg keysvc_jwt_alg(const char *name)
+{
+	for (size_t i = 0; name && i < sizeof keysvc_jwt_algs / sizeof keysvc_jwt_algs[0]; i++)
+		if (strcmp(keysvc_jwt_algs[i].name, name) == 0)
+			return keysvc_jwt_algs[i].alg;
+	return R_JWA_ALG_UNKNOWN;
+}
+
+static int keysvc_streq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+/* The algs key i of path implies: by kty (and curve), narrowed to the key's
+   own alg when it names one. -1 with err for a key that cannot verify
+   signatures here: wrong use, no key material inline (apikeyd fetches no
+   x5u), an alg that does not fit the key. */
+static int keysvc_jwk_algs(jwk_t *k, size_t i, const char *path, uint64_t *out, char *err, size_t errlen)
+{
+	const char *kty = r_jwk_get_property_str(k, "kty"), *crv = r_jwk_get_property_str(k, "crv");
+	const char *alg = r_jwk_get_property_str(k, "alg"), *use = r_jwk_get_property_str(k, "use");
+	uint64_t m = 0;
+
+	if (keysvc_streq(kty, "RSA") && r_jwk_get_property_str(k, "n"))
+		m = KEYSVC_ALGS_RSA;
+	else if (keysvc_streq(kty, "EC") && r_jwk_get_property_str(k, "x"))
+		m = keysvc_streq(crv, "P-256") ? KEYSVC_ALG(R_JWA_ALG_ES256)
+		  : keysvc_streq(crv, "P-384") ? KEYSVC_ALG(R_JWA_ALG_ES384)
+		  : keysvc_streq(crv, "P-521") ? KEYSVC_ALG(R_JWA_ALG_ES512)
+		  : keysvc_streq(crv, "secp256k1") ? KEYSVC_ALG(R_JWA_ALG_ES256K) : 0;
+	else if (keysvc_streq(kty, "OKP") && r_jwk_get_property_str(k, "x") &&
+	         (keysvc_streq(crv, "Ed25519") || keysvc_streq(crv, "Ed448")))
+		m = KEYSVC_ALG(R_JWA_ALG_EDDSA);
+	else if (keysvc_streq(kty, "oct") && r_jwk_get_property_str(k, "k"))
+		m = KEYSVC_ALGS_HMAC;
+	if (m == 0) {
+		snprintf(err, errlen, "%s: key %zu: not a signing key apikeyd can use (kty RSA, EC P-256/P-384/P-521/"
+		         "secp256k1, OKP Ed25519/Ed448 or oct, with its key material inline: apikeyd fetches no x5u)", path, i);
+		return -1;
+	}
+	if (use && strcmp(use, "sig") != 0) {
+		snprintf(err, errlen, "%s: key %zu: use \"%s\": only signature keys (use sig) verify JWTs", path, i, use);
+		return -1;
+	}
+	if (alg) {
+		jwa_alg a = keysvc_jwt_alg(alg);
+		if (a == R_JWA_ALG_UNKNOWN || !(m & KEYSVC_ALG(a))) {
+			snprintf(err, errlen, "%s: key %zu: alg \"%s\" is not a signature algorithm for its kty %s", path, i, alg, kty);
+			return -1;
+		}
+		m = KEYSVC_ALG(a);
+	}
+	*out = m;
+	return 0;
+}
+
 static int keysvc_load_jwks(keysvc *ks, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
@@ -140,6 +222,19 @@ static int keysvc_load_jwks(keysvc *ks, const char *path, char *err, size_t errl
 	} else if (r_jwks_import_from_json_str(ks->jwks, text) != RHN_OK || r_jwks_size(ks->jwks) == 0) {
 		snprintf(err, errlen, "%s: not a JWKS document with at least one key", path);
 		goto cleanup;
+	}
+	ks->n_jwt_keys = r_jwks_size(ks->jwks);
+	ks->jwt_keys = calloc(ks->n_jwt_keys, sizeof *ks->jwt_keys);
+	ks->jwt_key_algs = calloc(ks->n_jwt_keys, sizeof *ks->jwt_key_algs);
+	if (!ks->jwt_keys || !ks->jwt_key_algs) {
+		snprintf(err, errlen, "out of memory for the JWT keys");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < ks->n_jwt_keys; i++) {
+		ks->jwt_keys[i] = r_jwks_get_at(ks->jwks, i);
+		if (!ks->jwt_keys[i] || keysvc_jwk_algs(ks->jwt_keys[i], i, path, &ks->jwt_key_algs[i], err, errlen) != 0)
+			goto cleanup;
+		ks->jwt_algs |= ks->jwt_key_algs[i];
 	}
 	rc = 0;
 cleanup:
@@ -177,6 +272,13 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 	}
 	if (cfg->jwt_key_path && keysvc_load_jwks(ks, cfg->jwt_key_path, err, errlen) != 0)
 		goto fail;
+	ks->jwt_max_lifetime = cfg->jwt_max_lifetime;
+	ks->jwt_leeway = cfg->jwt_leeway;
+	if ((cfg->jwt_issuer && !(ks->jwt_iss = strdup(cfg->jwt_issuer))) ||
+	    (cfg->jwt_audience && !(ks->jwt_aud = strdup(cfg->jwt_audience)))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (store_open(&sc, &ks->st, err, errlen) != 0)
 		goto fail;
 	if (ratelimit_new(cfg->fail_limit ? cfg->fail_limit : 10, cfg->fail_window ? cfg->fail_window : 60, &ks->rate) != 0) {
@@ -205,6 +307,12 @@ void keysvc_close(keysvc *ks)
 	keycache_free(ks->cache);
 	listcache_free(ks->lists);
 	ratelimit_free(ks->rate);
+	for (size_t i = 0; ks->jwt_keys && i < ks->n_jwt_keys; i++)
+		r_jwk_free(ks->jwt_keys[i]);
+	free(ks->jwt_keys);
+	free(ks->jwt_key_algs);
+	free(ks->jwt_iss);
+	free(ks->jwt_aud);
 	r_jwks_free(ks->jwks);
 	gnutls_memset(ks->secret, 0, sizeof ks->secret);
 	pthread_mutex_destroy(&ks->lock);
@@ -466,54 +574,295 @@ int keysvc_is_jwt(const char *bearer)
 	return d2 && !strchr(d2 + 1, '.') && !token_prefix_of(bearer);
 }
 
+/* ---- JSON web tokens: one token ---- */
+
+/* Decodes one segment of unpadded base64url (RFC 7515 2) into JSON: an
+   object, no member twice (rhonabwy's parser keeps the last one, so a
+   duplicate could mean one thing here and another there). Bits past the
+   last whole byte must be zero, so one text has one reading. NULL with
+   why on anything else. */
+static json_t *keysvc_jwt_segment(const char *s, size_t n, const char *what, char *why, size_t whylen)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char *bytes = NULL;
+	size_t len = 0;
+	uint32_t acc = 0;
+	unsigned bits = 0;
+	json_t *j = NULL;
+
+	if (n == 0 || n % 4 == 1) {
+		snprintf(why, whylen, "the %s are not base64url", what);
+		return NULL;
+	}
+	bytes = malloc(n);
+	if (!bytes) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *p = memchr(alphabet, s[i], 64);
+		if (!p) {
+			snprintf(why, whylen, "the %s are not base64url", what);
+			goto cleanup;
+		}
+		acc = (acc << 6) | (uint32_t)(p - alphabet);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			bytes[len++] = (unsigned char)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	if (acc != 0) {
+		snprintf(why, whylen, "the %s have stray bits past their last byte", what);
+		goto cleanup;
+	}
+	j = json_loadb((const char *)bytes, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+		snprintf(why, whylen, "the %s are not a JSON object, or name a member twice", what);
+	}
+cleanup:
+	free(bytes);
+	return j;
+}
+
+/* Splits a compact JWS into its decoded header and claims (new). */
+static int keysvc_jwt_split(const char *t, size_t len, json_t **header, json_t **claims, char *why, size_t whylen)
+{
+	const char *d1 = memchr(t, '.', len);
+	const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - t)) : NULL;
+
+	if (!d2 || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - t)) || d2 + 1 == t + len) {
+		snprintf(why, whylen, "not a signed compact JWS (three non-empty base64url parts)");
+		return -1;
+	}
+	*header = keysvc_jwt_segment(t, (size_t)(d1 - t), "header bytes", why, whylen);
+	if (!*header)
+		return -1;
+	*claims = keysvc_jwt_segment(d1 + 1, (size_t)(d2 - d1 - 1), "claims", why, whylen);
+	return *claims ? 0 : -1;
+}
+
+/* The header, before anything parses the token: keys come from the
+   configuration only, never from the token (no URL fetched, no file opened,
+   no embedded key trusted); nothing rhonabwy would inflate or nest; no
+   extension (crit) we would have to understand; an alg the configured keys
+   imply. *alg and *kid (borrowed from header, or NULL) on success. */
+static int keysvc_jwt_check_header(const keysvc *ks, json_t *header, jwa_alg *alg, const char **kid, char *why, size_t whylen)
+{
+	static const char *const key_members[] = { "jku", "x5u", "jwk", "x5c" };
+	json_t *a = json_object_get(header, "alg"), *k = json_object_get(header, "kid");
+	const char *cty = json_string_value(json_object_get(header, "cty"));
+
+	for (size_t i = 0; i < sizeof key_members / sizeof key_members[0]; i++)
+		if (json_object_get(header, key_members[i])) {
+			snprintf(why, whylen, "the header carries %s: keys come only from --jwt-key", key_members[i]);
+			return -1;
+		}
+	if (json_object_get(header, "crit")) {
+		snprintf(why, whylen, "the header has crit: apikeyd understands no JWS extension (RFC 7515 4.1.11)");
+		return -1;
+	}
+	if (json_object_get(header, "zip") || json_object_get(header, "enc")) {
+		snprintf(why, whylen, "the header has %s: a JWS is neither compressed nor encrypted",
+		         json_object_get(header, "zip") ? "zip" : "enc");
+		return -1;
+	}
+	if (cty && strcasecmp(cty, "JWT") == 0) {
+		snprintf(why, whylen, "the header has cty JWT: nested tokens are refused");
+		return -1;
+	}
+	if (k && !json_is_string(k)) {
+		snprintf(why, whylen, "kid is not a string");
+		return -1;
+	}
+	*alg = keysvc_jwt_alg(json_string_value(a));
+	if (*alg == R_JWA_ALG_UNKNOWN || !(ks->jwt_algs & KEYSVC_ALG(*alg))) {
+		if (!json_is_string(a))
+			snprintf(why, whylen, "alg is missing or not a string");
+		else {
+			/* the value goes to the log: at most 16 characters, control and
+			   other bytes shown as ? */
+			char shown[17];
+			size_t n = 0;
+			for (const char *c = json_string_value(a); *c && n < sizeof shown - 1; c++)
+				shown[n++] = (*c >= 0x21 && *c <= 0x7e && *c != '"') ? *c : '?';
+			shown[n] = '\0';
+			snprintf(why, whylen, "alg \"%s\"%s is not one the configured key implies", shown,
+			         strlen(json_string_value(a)) > n ? "..." : "");
+		}
+		return -1;
+	}
+	*kid = json_string_value(k);
+	return 0;
+}
+
+/* The signature: by the key whose kid the token names, when one does,
+   else by any configured key; only keys that imply the token's alg. */
+static int keysvc_jwt_verified(const keysvc *ks, jwt_t *jwt, jwa_alg alg, const char *kid)
+{
+	int named = 0;
+
+	for (size_t i = 0; kid && i < ks->n_jwt_keys; i++)
+		if (keysvc_streq(r_jwk_get_property_str(ks->jwt_keys[i], "kid"), kid)) {
+			named = 1;
+			if ((ks->jwt_key_algs[i] & KEYSVC_ALG(alg)) &&
+			    r_jwt_verify_signature(jwt, ks->jwt_keys[i], R_FLAG_IGNORE_REMOTE) == RHN_OK)
+				return 1;
+		}
+	for (size_t i = 0; !named && i < ks->n_jwt_keys; i++)
+		if ((ks->jwt_key_algs[i] & KEYSVC_ALG(alg)) &&
+		    r_jwt_verify_signature(jwt, ks->jwt_keys[i], R_FLAG_IGNORE_REMOTE) == RHN_OK)
+			return 1;
+	return 0;
+}
+
+/* A NumericDate claim: absent (*present 0) or a whole number of seconds
+   from 0 to the end of year 9999. */
+static int keysvc_jwt_date(json_t *claims, const char *name, int64_t *out, int *present, char *why, size_t whylen)
+{
+	json_t *v = json_object_get(claims, name);
+
+	*present = v != NULL;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > KEYSVC_JWT_DATE_MAX) {
+		snprintf(why, whylen, "%s is not a whole number of seconds from 0 to %lld", name, (long long)KEYSVC_JWT_DATE_MAX);
+		return -1;
+	}
+	*out = (int64_t)json_integer_value(v);
+	return 0;
+}
+
+/* The claims of a verified token, at time now. */
+static int keysvc_jwt_check_claims(const keysvc *ks, json_t *claims, int64_t now, char *why, size_t whylen)
+{
+	int64_t exp = 0, nbf = 0, iat = 0, leeway = ks->jwt_leeway;
+	int has_exp, has_nbf, has_iat;
+	json_t *aud;
+
+	if (keysvc_jwt_date(claims, "exp", &exp, &has_exp, why, whylen) != 0 ||
+	    keysvc_jwt_date(claims, "nbf", &nbf, &has_nbf, why, whylen) != 0 ||
+	    keysvc_jwt_date(claims, "iat", &iat, &has_iat, why, whylen) != 0)
+		return -1;
+	if (!has_exp) {
+		snprintf(why, whylen, "no exp");
+		return -1;
+	}
+	if (now >= exp + leeway) {
+		snprintf(why, whylen, "expired %lld s ago (leeway %lld s)", (long long)(now - exp), (long long)leeway);
+		return -1;
+	}
+	if (has_nbf && nbf > now + leeway) {
+		snprintf(why, whylen, "nbf is %lld s ahead (leeway %lld s)", (long long)(nbf - now), (long long)leeway);
+		return -1;
+	}
+	if (has_iat && iat > now + leeway) {
+		snprintf(why, whylen, "iat is %lld s in the future (leeway %lld s)", (long long)(iat - now), (long long)leeway);
+		return -1;
+	}
+	if (has_iat && exp < iat) {
+		snprintf(why, whylen, "exp is before iat");
+		return -1;
+	}
+	if (ks->jwt_max_lifetime) {
+		if (!has_iat) {
+			snprintf(why, whylen, "no iat, so its lifetime cannot be bounded (maximum lifetime %u s)", ks->jwt_max_lifetime);
+			return -1;
+		}
+		if (exp - iat > (int64_t)ks->jwt_max_lifetime) {
+			snprintf(why, whylen, "lifetime exp - iat of %lld s is over the maximum lifetime %u s",
+			         (long long)(exp - iat), ks->jwt_max_lifetime);
+			return -1;
+		}
+	}
+	if (ks->jwt_iss && !keysvc_streq(json_string_value(json_object_get(claims, "iss")), ks->jwt_iss)) {
+		snprintf(why, whylen, "iss is missing or not the configured issuer");
+		return -1;
+	}
+	if (ks->jwt_aud) {
+		int ours = keysvc_streq(json_string_value(aud = json_object_get(claims, "aud")), ks->jwt_aud);
+		size_t i;
+		json_t *v;
+		json_array_foreach(aud, i, v) {
+			if (!json_is_string(v)) {
+				snprintf(why, whylen, "aud holds a member that is not a string");
+				return -1;
+			}
+			ours |= keysvc_streq(json_string_value(v), ks->jwt_aud);
+		}
+		if (!ours) {
+			snprintf(why, whylen, "aud is missing or does not hold the configured audience");
+			return -1;
+		}
+	}
+	if (!json_is_string(json_object_get(claims, "sub"))) {
+		snprintf(why, whylen, "sub is missing or not a string");
+		return -1;
+	}
+	return 0;
+}
+
 int keysvc_authenticate_jwt(keysvc *ks, const char *jwt_text, const char *client, keysvc_principal *out,
                             unsigned *retry_after)
 {
 	jwt_t *jwt = NULL;
-	int rc = KEYSVC_REJECTED, verified = 0;
-	const char *sub;
+	json_t *header = NULL, *claims = NULL;
+	int rc = KEYSVC_REJECTED;
+	const char *kid = NULL;
+	char why[200] = "";
+	jwa_alg alg = R_JWA_ALG_UNKNOWN;
+	size_t len;
 	int64_t user;
 
 	if (!ks->jwks)
 		return KEYSVC_NO_JWT;
 	if (ratelimit_blocked(ks->rate, client, time(NULL), retry_after))
 		return KEYSVC_RATE_LIMITED;
-	if (r_jwt_init(&jwt) != RHN_OK)
-		return KEYSVC_STORE;
-	if (r_jwt_parse(jwt, jwt_text, 0) != RHN_OK)
+	/* everything about the token is checked here, before rhonabwy sees it */
+	len = strnlen(jwt_text, KEYSVC_JWT_MAX_LEN + 1);
+	if (len > KEYSVC_JWT_MAX_LEN) {
+		snprintf(why, sizeof why, "longer than %d bytes", KEYSVC_JWT_MAX_LEN);
 		goto cleanup;
-	/* alg none never verifies, whatever the key set holds */
-	if (r_jwt_get_sign_alg(jwt) == R_JWA_ALG_NONE || r_jwt_get_sign_alg(jwt) == R_JWA_ALG_UNKNOWN)
-		goto cleanup;
-	{
-		const char *kid = r_jwt_get_header_str_value(jwt, "kid");
-		jwk_t *by_kid = kid ? r_jwks_get_by_kid(ks->jwks, kid) : NULL;
-		if (by_kid) {
-			verified = r_jwt_verify_signature(jwt, by_kid, 0) == RHN_OK;
-			r_jwk_free(by_kid);
-		} else {
-			for (size_t i = 0; !verified && i < r_jwks_size(ks->jwks); i++) {
-				jwk_t *k = r_jwks_get_at(ks->jwks, i);
-				verified = r_jwt_verify_signature(jwt, k, 0) == RHN_OK;
-				r_jwk_free(k);
-			}
-		}
 	}
-	if (!verified)
+	if (keysvc_jwt_split(jwt_text, len, &header, &claims, why, sizeof why) != 0)
 		goto cleanup;
-	if (r_jwt_validate_claims(jwt, R_JWT_CLAIM_EXP, R_JWT_CLAIM_NOW, R_JWT_CLAIM_SUB, NULL, R_JWT_CLAIM_NOP) != RHN_OK)
+	if (keysvc_jwt_check_header(ks, header, &alg, &kid, why, sizeof why) != 0)
 		goto cleanup;
-	if (r_jwt_get_claim_int_value(jwt, "nbf") && r_jwt_validate_claims(jwt, R_JWT_CLAIM_NBF, R_JWT_CLAIM_NOW, R_JWT_CLAIM_NOP) != RHN_OK)
+	if (r_jwt_init(&jwt) != RHN_OK) {
+		rc = KEYSVC_STORE;
 		goto cleanup;
-	sub = r_jwt_get_claim_str_value(jwt, "sub");
-	if (!sub || store_user_find(ks->st, sub, &user) != STORE_OK)
+	}
+	/* no header processed (R_PARSE_NONE: no jku, x5u, jwk, x5c, unsigned
+	   refused) and nothing remote, should a key ever name an x5u */
+	if (r_jwt_advanced_parsen(jwt, jwt_text, len, R_PARSE_NONE, R_FLAG_IGNORE_REMOTE) != RHN_OK ||
+	    r_jwt_get_type(jwt) != R_JWT_TYPE_SIGN || r_jwt_get_sign_alg(jwt) != alg) {
+		snprintf(why, sizeof why, "rhonabwy cannot parse it as a signed JWT");
 		goto cleanup;
+	}
+	if (!keysvc_jwt_verified(ks, jwt, alg, kid)) {
+		snprintf(why, sizeof why, "the signature does not verify with the configured key%s", kid ? " of its kid" : "");
+		goto cleanup;
+	}
+	/* the claims as signed: our decoding of the same bytes (no duplicates) */
+	if (keysvc_jwt_check_claims(ks, claims, (int64_t)time(NULL), why, sizeof why) != 0)
+		goto cleanup;
+	if (store_user_find(ks->st, json_string_value(json_object_get(claims, "sub")), &user) != STORE_OK) {
+		snprintf(why, sizeof why, "sub names no user");
+		goto cleanup;
+	}
 	memset(out, 0, sizeof *out);
 	out->user_id = user;
 	rc = KEYSVC_OK;
 cleanup:
-	if (rc == KEYSVC_REJECTED)
+	if (rc == KEYSVC_REJECTED) {
 		ratelimit_fail(ks->rate, client, time(NULL));
+		y_log_message(Y_LOG_LEVEL_INFO, "JWT refused (client %s): %s", client ? client : "-", why);
+	}
+	json_decref(header);
+	json_decref(claims);
 	r_jwt_free(jwt);
 	return rc;
 }

@@ -55,6 +55,10 @@ typedef struct keysvc_config {
 	int synchronous_full;         /* 1 (default): a 201 survives power loss */
 	int naive_commit;             /* 1: no group commit (benchmark baseline) */
 	const char *jwt_key_path;     /* PEM public key or JWKS file; NULL = no JWT */
+	const char *jwt_issuer;       /* the iss a JWT must carry; NULL = iss not checked */
+	const char *jwt_audience;     /* aud (a string, or an array) must hold it; NULL = not checked */
+	unsigned jwt_max_lifetime;    /* seconds exp - iat may span, iat then required; 0 = no bound */
+	unsigned jwt_leeway;          /* seconds of clock skew allowed on exp, nbf and iat */
 	unsigned fail_limit;          /* failures per window before 429; 0 = 10 */
 	unsigned fail_window;         /* seconds; 0 = 60 */
 } keysvc_config;
@@ -95,8 +99,17 @@ int keysvc_delete(keysvc *ks, int64_t user, int64_t key_id, const char *client);
 /* Authenticates an API key. retry_after is set with KEYSVC_RATE_LIMITED. */
 int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysvc_principal *out,
                         unsigned *retry_after);
-/* Authenticates a JWT: signature (key or JWKS from the config; alg none
- * refused), exp/nbf, and `sub` naming a user. */
+/* Authenticates a compact JWS (JWT), at most KEYSVC_JWT_MAX_LEN bytes,
+ * against the configured keys only: a header naming or carrying a key (jku,
+ * x5u, jwk, x5c), a crit, zip, a nested token (cty JWT), an alg the
+ * configured key does not imply (none never) are refused before any
+ * parsing by rhonabwy, which fetches and opens nothing (R_PARSE_NONE,
+ * R_FLAG_IGNORE_REMOTE). Then the signature, and the claims: exp required,
+ * nbf, iat (whole seconds, 0 to year 9999; iat not in the future), each
+ * with jwt_leeway; exp - iat within jwt_max_lifetime; iss and aud when
+ * configured; `sub` naming a user. A refused token is logged (yder, info)
+ * with the reason and the client, never the token. */
+#define KEYSVC_JWT_MAX_LEN 8192
 int keysvc_authenticate_jwt(keysvc *ks, const char *jwt, const char *client, keysvc_principal *out,
                             unsigned *retry_after);
 /* 1 if a Bearer value looks like a JWT (two dots, no key prefix). */
