@@ -11,7 +11,7 @@
 
 #include "version.h"
 
-enum opt_kind { OPT_ADDR, OPT_FLAG, OPT_PATH, OPT_LEVEL, OPT_SIZE, OPT_UINT, OPT_MOUNT };
+enum opt_kind { OPT_ADDR, OPT_FLAG, OPT_PATH, OPT_STR, OPT_LEVEL, OPT_SIZE, OPT_UINT, OPT_MOUNT };
 
 typedef struct opt_def {
     const char *name;       /* long option without "--"; also the file key */
@@ -41,9 +41,20 @@ static const opt_def opt_defs[] = {
       "SQLite database (default var/apikeyd.db; its folder is created)", "PATH" },
     { "jwt-key", "APIKEYD_JWT_KEY", OPT_PATH, 0, 0,
       "PEM public key or JWKS file verifying Bearer JWTs\n"
-      "                          on feldera, nebula and nebula_uuid (signature; exp\n"
-      "                          required; nbf; sub names a user; alg none refused);\n"
-      "                          default: no JWTs", "FILE" },
+      "                          on feldera, nebula and nebula_uuid: signed by this key\n"
+      "                          only (tokens with jku, x5u, jwk, x5c, crit or an alg the\n"
+      "                          key does not imply are refused, alg none too); exp\n"
+      "                          required; nbf, iat; sub names a user; default: no JWTs", "FILE" },
+    { "jwt-issuer", "APIKEYD_JWT_ISSUER", OPT_STR, 0, 0,
+      "JWTs must carry iss equal to ISSUER (default: iss not checked)", "ISSUER" },
+    { "jwt-audience", "APIKEYD_JWT_AUDIENCE", OPT_STR, 0, 0,
+      "JWTs must carry aud equal to AUDIENCE, or an aud array\n"
+      "                          holding it (default: aud not checked)", "AUDIENCE" },
+    { "jwt-max-lifetime", "APIKEYD_JWT_MAX_LIFETIME", OPT_UINT, 0, 315360000,
+      "refuse JWTs whose exp - iat is longer, and JWTs without\n"
+      "                          iat (default 86400 = 24 h; 0: no bound, iat optional)", "SECONDS" },
+    { "jwt-leeway", "APIKEYD_JWT_LEEWAY", OPT_UINT, 0, 3600,
+      "clock skew allowed on a JWT's exp, nbf and iat (default 60)", "SECONDS" },
     { "log-level", "APIKEYD_LOG_LEVEL", OPT_LEVEL, 0, 0,
       "none, error, warning, info (default) or debug", "LEVEL" },
     { "max-body", "APIKEYD_MAX_BODY", OPT_SIZE, 1, 64u << 20,
@@ -289,6 +300,12 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
         cfg_set_str(slot, v);
         return 0;
     }
+    case OPT_STR: {
+        char **slot = strcmp(d->name, "jwt-issuer") == 0 ? &cfg->jwt_issuer : &cfg->jwt_audience;
+        if (v[0] == '\0') { snprintf(why, sizeof why, "must not be empty (leave the option out not to check it)"); goto bad; }
+        cfg_set_str(slot, v);
+        return 0;
+    }
     case OPT_LEVEL:
         if (strcmp(v, "none") == 0) cfg->log_level = Y_LOG_LEVEL_NONE;
         else if (strcmp(v, "error") == 0) cfg->log_level = Y_LOG_LEVEL_ERROR;
@@ -317,6 +334,8 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
         }
         if (strcmp(d->name, "conn-timeout") == 0) cfg->conn_timeout = (unsigned)n;
         else if (strcmp(d->name, "shutdown-timeout") == 0) cfg->shutdown_timeout = (unsigned)n;
+        else if (strcmp(d->name, "jwt-max-lifetime") == 0) cfg->jwt_max_lifetime = (unsigned)n;
+        else if (strcmp(d->name, "jwt-leeway") == 0) cfg->jwt_leeway = (unsigned)n;
         else cfg->threads = (unsigned)n;
         return 0;
     }
@@ -416,6 +435,8 @@ int config_load(config *cfg, int argc, char **argv, char *err, size_t errlen)
     cfg->conn_memory = 32u << 10;
     cfg->conn_timeout = 30;
     cfg->shutdown_timeout = 30;
+    cfg->jwt_max_lifetime = 86400;
+    cfg->jwt_leeway = 60;
     cfg->db_path = strdup("var/apikeyd.db");
     if (config_parse_addr("127.0.0.1:8080", 1, &cfg->listen, why, sizeof why) != 0 ||
         config_parse_addr("127.0.0.1:8443", 1, &cfg->tls_listen, why, sizeof why) != 0) {
@@ -525,6 +546,8 @@ void config_free(config *cfg)
     free(cfg->tls_client_ca);
     free(cfg->db_path);
     free(cfg->jwt_key);
+    free(cfg->jwt_issuer);
+    free(cfg->jwt_audience);
     free(cfg->config_file);
     for (size_t i = 0; i < cfg->n_mounts; i++) {
         free(cfg->mounts[i].api);

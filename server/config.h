@@ -38,6 +38,10 @@ typedef struct config {
     char *tls_client_ca;            /* NULL: no client certificates */
     char *db_path;                  /* default var/apikeyd.db */
     char *jwt_key;                  /* NULL: no JWT */
+    char *jwt_issuer;               /* iss a JWT must carry; NULL: not checked */
+    char *jwt_audience;             /* aud a JWT must hold; NULL: not checked */
+    unsigned jwt_max_lifetime;      /* seconds exp - iat may span; 0: no bound; default 86400 */
+    unsigned jwt_leeway;            /* seconds of clock skew on exp, nbf, iat; default 60 */
     char *config_file;              /* the file read, or NULL */
     unsigned long log_level;        /* yder Y_LOG_LEVEL_* */
     size_t max_body;                /* bytes; default 64 KiB */

@@ -100,6 +100,10 @@ static int main_open_keysvc(const config *cfg, const char *dir, keysvc **ks, cha
     kc.secret_path = secret;
     kc.synchronous_full = 1;
     kc.jwt_key_path = cfg->jwt_key;
+    kc.jwt_issuer = cfg->jwt_issuer;
+    kc.jwt_audience = cfg->jwt_audience;
+    kc.jwt_max_lifetime = cfg->jwt_max_lifetime;
+    kc.jwt_leeway = cfg->jwt_leeway;
     return keysvc_open(&kc, ks, err, errlen);
 }
 #endif
