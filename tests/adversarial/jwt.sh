@@ -106,6 +106,7 @@ FURL="file://$dir/watch.fifo"
 for hk in x5u jku; do
 	t=$(none "{\"alg\":\"none\",\"$hk\":\"$FURL\"}" "$(claims)"); SENT+=("$t")
 	refused "alg none, $hk $FURL" "$t"
+	refused "alg none with a junk signature, $hk $FURL" "${t}c2ln"
 	t=$(jwt "{\"alg\":\"RS256\",\"$hk\":\"$FURL\"}" "$(claims)"); SENT+=("$t")
 	refused "signed RS256, $hk $FURL" "$t"
 done
@@ -121,6 +122,7 @@ hwm0=$(rss_kib "$SRV_PID" VmHWM)
 for hk in x5u jku; do
 	t=$(none "{\"alg\":\"none\",\"$hk\":\"file:///dev/zero\"}" "$(claims)"); SENT+=("$t")
 	refused "alg none, $hk file:///dev/zero" "$t"
+	refused "alg none with a junk signature, $hk file:///dev/zero" "${t}c2ln"
 	t=$(jwt "{\"alg\":\"RS256\",\"$hk\":\"file:///dev/zero\"}" "$(claims)"); SENT+=("$t")
 	refused "signed RS256, $hk file:///dev/zero" "$t"
 done
@@ -228,6 +230,7 @@ for scheme in http https; do
 		u="$scheme://127.0.0.1:$SPORT/$hk"
 		t=$(none "{\"alg\":\"none\",\"$hk\":\"$u\"}" "$(claims)"); SENT+=("$t")
 		refused "alg none, $hk $u" "$t"
+		refused "alg none with a junk signature, $hk $u" "${t}c2ln"
 		t=$(jwt "{\"alg\":\"RS256\",\"$hk\":\"$u\"}" "$(claims)"); SENT+=("$t")
 		refused "signed RS256, $hk $u" "$t"
 	done
