@@ -1,9 +1,13 @@
 /* test_keysvc.c — the key service and the store, without HTTP. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <rhonabwy.h>
@@ -845,6 +849,257 @@ START_TEST(jwt_good_bad_none_expired)
 }
 END_TEST
 
+/* Reopens the key service on the fixture's database with key file
+   key_path and the JWT rules of cfg (db_path and jwt_key_path filled here). */
+static int jwt_reopen(keysvc_config cfg, const char *key_path, char *err, size_t errlen)
+{
+	char db[300];
+
+	keysvc_close(ks);
+	ks = NULL;
+	snprintf(db, sizeof db, "%s/k.db", tmpdir);
+	cfg.db_path = db;
+	cfg.synchronous_full = 1;
+	cfg.jwt_key_path = key_path;
+	return keysvc_open(&cfg, &ks, err, errlen);
+}
+
+/* Expands a template: @P is port, @<signed number> is now + that number. */
+static void jwt_expand(const char *tpl, time_t now, int port, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	while (*tpl && n + 24 < outlen) {
+		if (tpl[0] == '@' && tpl[1] == 'P') {
+			n += (size_t)snprintf(out + n, outlen - n, "%d", port);
+			tpl += 2;
+		} else if (tpl[0] == '@') {
+			char *end;
+			long long d = strtoll(tpl + 1, &end, 10);
+			n += (size_t)snprintf(out + n, outlen - n, "%lld", (long long)now + d);
+			tpl = end;
+		} else {
+			out[n++] = *tpl++;
+		}
+	}
+	ck_assert_msg(*tpl == '\0', "template too long");
+	out[n] = '\0';
+}
+
+/* A compact JWS of this header and these claims, signed by key. */
+static char *jwt_sign(jwk_t *key, const char *header, const char *claims)
+{
+	jws_t *jws = NULL;
+	char *s;
+
+	/* without a kid of its own: rhonabwy would put it in a header that has no string kid */
+	key = r_jwk_copy(key);
+	ck_assert_ptr_nonnull(key);
+	r_jwk_delete_property_str(key, "kid");
+	ck_assert_int_eq(r_jws_init(&jws), RHN_OK);
+	ck_assert_msg(r_jws_set_full_header_json_str(jws, header) == RHN_OK, "header %s", header);
+	ck_assert_int_eq(r_jws_set_payload(jws, (const unsigned char *)claims, strlen(claims)), RHN_OK);
+	s = r_jws_serialize(jws, key, 0);
+	r_jws_free(jws);
+	r_jwk_free(key);
+	ck_assert_msg(s != NULL, "cannot sign %s . %s", header, claims);
+	return s;
+}
+
+/* A loopback listener nobody should ever connect to: its port. */
+static int jwt_listener(int *port)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	ck_assert_int_ge(fd, 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+#define JWT_ES "{\"alg\":\"ES256\"}"
+#define JWT_IA "\"sub\":\"alice\",\"iss\":\"https://idp.test\",\"aud\":\"svc\""
+#define JWT_OKC "{" JWT_IA ",\"iat\":@0,\"exp\":@600}"
+
+/* Every header and claim rule, each row a correctly signed token that only
+   the rule under test can refuse; no row may reach the network. */
+START_TEST(jwt_header_and_claim_rules)
+{
+	static const struct { const char *header, *claims; int want, line; } t[] = {
+		{ JWT_ES, JWT_OKC, KEYSVC_OK, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"unknown\"}", JWT_OKC, KEYSVC_OK, __LINE__ },
+		/* keys named or carried by the token */
+		{ "{\"alg\":\"ES256\",\"jku\":\"http://127.0.0.1:@P/jwks\"}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"jku\":\"https://127.0.0.1:@P/jwks\"}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"x5u\":\"http://127.0.0.1:@P/cert\"}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"x5u\":\"file:///dev/zero\"}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"x5c\":[\"MIIB\"]}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"jwk\":{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		/* other headers */
+		{ "{\"alg\":\"ES256\",\"crit\":[\"exp\"],\"exp\":1}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"crit\":[]}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"zip\":\"DEF\"}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"cty\":\"jwt\"}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"enc\":\"A128GCM\"}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"kid\":5}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		/* iss, aud */
+		{ JWT_ES, "{\"sub\":\"alice\",\"aud\":\"svc\",\"iat\":@0,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{\"sub\":\"alice\",\"iss\":\"https://idp.test/\",\"aud\":\"svc\",\"iat\":@0,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{\"sub\":\"alice\",\"iss\":\"https://idp.test\",\"iat\":@0,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{\"sub\":\"alice\",\"iss\":\"https://idp.test\",\"aud\":\"svc2\",\"iat\":@0,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{\"sub\":\"alice\",\"iss\":\"https://idp.test\",\"aud\":[\"x\",\"svc\"],\"iat\":@0,\"exp\":@600}", KEYSVC_OK, __LINE__ },
+		{ JWT_ES, "{\"sub\":\"alice\",\"iss\":\"https://idp.test\",\"aud\":[\"x\",\"y\"],\"iat\":@0,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{\"sub\":\"alice\",\"iss\":\"https://idp.test\",\"aud\":[],\"iat\":@0,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{\"sub\":\"alice\",\"iss\":\"https://idp.test\",\"aud\":[\"svc\",7],\"iat\":@0,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		/* lifetime (maximum 3600 s here), leeway (60 s here) */
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":@3600}", KEYSVC_OK, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":@3601}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@30,\"exp\":@600}", KEYSVC_OK, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@90,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@-600,\"exp\":@-30}", KEYSVC_OK, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@-600,\"exp\":@-90}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":@-10}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":@600,\"nbf\":@30}", KEYSVC_OK, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":@600,\"nbf\":@90}", KEYSVC_REJECTED, __LINE__ },
+		/* types and ranges */
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":\"@600\"}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":@600.0}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":1e300}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":-1}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":253402300800}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":@600,\"nbf\":\"@0\"}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":@600,\"nbf\":-1}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":true,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":-5,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{\"sub\":7,\"iss\":\"https://idp.test\",\"aud\":\"svc\",\"iat\":@0,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{\"sub\":\"mallory\",\"iss\":\"https://idp.test\",\"aud\":\"svc\",\"iat\":@0,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "[\"alice\"]", KEYSVC_REJECTED, __LINE__ },
+	};
+	keysvc_config cfg = { .jwt_issuer = "https://idp.test", .jwt_audience = "svc",
+	                      .jwt_max_lifetime = 3600, .jwt_leeway = 60 };
+	char key_path[300], err[300] = "", header[512], claims[1024], client[32];
+	int port, lfd = jwt_listener(&port);
+
+	snprintf(key_path, sizeof key_path, "%s/jwt.pem", tmpdir);
+	ck_assert_msg(jwt_reopen(cfg, key_path, err, sizeof err) == 0, "%s", err);
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		keysvc_principal p;
+		unsigned ra = 0;
+		time_t now = time(NULL);
+		char *tok;
+		int rc;
+
+		jwt_expand(t[i].header, now, port, header, sizeof header);
+		jwt_expand(t[i].claims, now, port, claims, sizeof claims);
+		tok = jwt_sign(jwt_priv, header, claims);
+		snprintf(client, sizeof client, "row %d", t[i].line);   /* under the failure limit */
+		rc = keysvc_authenticate_jwt(ks, tok, client, &p, &ra);
+		ck_assert_msg(rc == t[i].want, "line %d: %s . %s: %s, want %s", t[i].line, header, claims,
+		              keysvc_strerror(rc), keysvc_strerror(t[i].want));
+		if (rc == KEYSVC_OK)
+			ck_assert_int_eq(p.user_id, alice);
+		ck_assert_msg(accept(lfd, NULL, NULL) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK),
+		              "line %d: the key service connected to the listener", t[i].line);
+		r_free(tok);
+	}
+	close(lfd);
+}
+END_TEST
+
+/* The bound on a token's length: a valid token near it passes, one past
+   it is refused before anything else. */
+START_TEST(jwt_length_bound)
+{
+	keysvc_config cfg = { .jwt_max_lifetime = 3600, .jwt_leeway = 60 };
+	char key_path[300], err[300] = "", *claims = malloc(8192), *tok;
+	keysvc_principal p;
+	unsigned ra;
+	time_t now = time(NULL);
+
+	snprintf(key_path, sizeof key_path, "%s/jwt.pem", tmpdir);
+	ck_assert_msg(jwt_reopen(cfg, key_path, err, sizeof err) == 0, "%s", err);
+	for (int pad = 5000; pad <= 7000; pad += 2000) {
+		int n = snprintf(claims, 8192, "{\"sub\":\"alice\",\"iat\":%lld,\"exp\":%lld,\"pad\":\"",
+		                 (long long)now, (long long)now + 600);
+		memset(claims + n, 'a', (size_t)pad);
+		strcpy(claims + n + pad, "\"}");
+		tok = jwt_sign(jwt_priv, JWT_ES, claims);
+		ck_assert_int_eq(keysvc_authenticate_jwt(ks, tok, pad == 5000 ? "short" : "long", &p, &ra),
+		                 strlen(tok) <= KEYSVC_JWT_MAX_LEN ? KEYSVC_OK : KEYSVC_REJECTED);
+		ck_assert(pad == 5000 ? strlen(tok) <= KEYSVC_JWT_MAX_LEN : strlen(tok) > KEYSVC_JWT_MAX_LEN);
+		r_free(tok);
+	}
+	free(claims);
+}
+END_TEST
+
+/* A JWKS: the kid's key alone when the token names one we have; a key's
+   own alg pins it; keys that cannot verify stop the start. */
+START_TEST(jwt_jwks_kid_alg_and_bad_keys)
+{
+	static const struct { const char *extra, *err_has; } bad[] = {
+		{ ",\"alg\":\"RS256\"", "alg" },     /* an RSA alg on an EC key */
+		{ ",\"alg\":\"none\"", "alg" },
+		{ ",\"use\":\"enc\"", "use" },
+	};
+	keysvc_config cfg = { .jwt_leeway = 60 };
+	char path[300], err[300] = "", claims[200], *pub = r_jwk_export_to_json_str(jwt_pub, 0);
+	char *otherpub = r_jwk_export_to_json_str(other_pub, 0), *tok;
+	keysvc_principal p;
+	unsigned ra;
+	FILE *f;
+	time_t now = time(NULL);
+
+	ck_assert_ptr_nonnull(pub);
+	ck_assert_ptr_nonnull(otherpub);
+	pub[strlen(pub) - 1] = '\0';          /* drop the closing brace: members follow */
+	otherpub[strlen(otherpub) - 1] = '\0';
+	snprintf(path, sizeof path, "%s/jwks.json", tmpdir);
+	snprintf(claims, sizeof claims, "{\"sub\":\"alice\",\"iat\":%lld,\"exp\":%lld}", (long long)now, (long long)now + 600);
+
+	f = fopen(path, "w");
+	fprintf(f, "{\"keys\":[%s,\"kid\":\"a\",\"alg\":\"ES256\",\"use\":\"sig\"},%s,\"kid\":\"b\"}]}", otherpub, pub);
+	fclose(f);
+	ck_assert_msg(jwt_reopen(cfg, path, err, sizeof err) == 0, "%s", err);
+	tok = jwt_sign(jwt_priv, "{\"alg\":\"ES256\",\"kid\":\"b\"}", claims);
+	ck_assert_int_eq(keysvc_authenticate_jwt(ks, tok, "kid b", &p, &ra), KEYSVC_OK);
+	r_free(tok);
+	tok = jwt_sign(jwt_priv, "{\"alg\":\"ES256\",\"kid\":\"a\"}", claims);   /* a names the other key */
+	ck_assert_int_eq(keysvc_authenticate_jwt(ks, tok, "kid a", &p, &ra), KEYSVC_REJECTED);
+	r_free(tok);
+	tok = jwt_sign(jwt_priv, "{\"alg\":\"ES256\",\"kid\":\"z\"}", claims);   /* no such kid: any key */
+	ck_assert_int_eq(keysvc_authenticate_jwt(ks, tok, "kid z", &p, &ra), KEYSVC_OK);
+	r_free(tok);
+	tok = jwt_sign(jwt_priv, JWT_ES, claims);
+	ck_assert_int_eq(keysvc_authenticate_jwt(ks, tok, "no kid", &p, &ra), KEYSVC_OK);
+	r_free(tok);
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		f = fopen(path, "w");
+		fprintf(f, "{\"keys\":[%s%s}]}", pub, bad[i].extra);
+		fclose(f);
+		err[0] = '\0';
+		ck_assert_msg(jwt_reopen(cfg, path, err, sizeof err) != 0, "a key with %s was taken", bad[i].extra);
+		ck_assert_msg(strstr(err, bad[i].err_has) != NULL, "%s: \"%s\"", bad[i].extra, err);
+	}
+	f = fopen(path, "w");
+	fprintf(f, "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x5u\":\"https://127.0.0.1:9/k.pem\"}]}");
+	fclose(f);
+	ck_assert_msg(jwt_reopen(cfg, path, err, sizeof err) != 0, "a key known only by its x5u was taken");
+	r_free(pub);
+	r_free(otherpub);
+}
+END_TEST
+
+
 /* ---- the rate limiter: who counts as one client, and blocks that stay ---- */
 
 static int rl_blocked(ratelimit *r, const char *addr, time_t now)
@@ -968,6 +1223,9 @@ static Suite *keysvc_suite(void)
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tj, jwt_setup, jwt_teardown);
 	tcase_add_test(tj, jwt_good_bad_none_expired);
+	tcase_add_test(tj, jwt_header_and_claim_rules);
+	tcase_add_test(tj, jwt_length_bound);
+	tcase_add_test(tj, jwt_jwks_kid_alg_and_bad_keys);
 	suite_add_tcase(s, tj);
 	return s;
 }
