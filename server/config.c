@@ -48,13 +48,13 @@ static const opt_def opt_defs[] = {
     { "jwt-issuer", "APIKEYD_JWT_ISSUER", OPT_STR, 0, 0,
       "JWTs must carry iss equal to ISSUER (default: iss not checked)", "ISSUER" },
     { "jwt-audience", "APIKEYD_JWT_AUDIENCE", OPT_STR, 0, 0,
-      "JWTs must carry aud equal to AUDIENCE, or an aud array\n"
-      "                          holding it (default: aud not checked)", "AUDIENCE" },
+      "JWTs must carry aud equal to AUD, or an aud array\n"
+      "                          holding it (default: aud not checked)", "AUD" },
     { "jwt-max-lifetime", "APIKEYD_JWT_MAX_LIFETIME", OPT_UINT, 0, 315360000,
       "refuse JWTs whose exp - iat is longer, and JWTs without\n"
-      "                          iat (default 86400 = 24 h; 0: no bound, iat optional)", "SECONDS" },
+      "                          iat (default 86400 = 24 h; 0: no bound, iat optional)", "SEC" },
     { "jwt-leeway", "APIKEYD_JWT_LEEWAY", OPT_UINT, 0, 3600,
-      "clock skew allowed on a JWT's exp, nbf and iat (default 60)", "SECONDS" },
+      "clock skew allowed on a JWT's exp, nbf and iat (default 60)", "SEC" },
     { "log-level", "APIKEYD_LOG_LEVEL", OPT_LEVEL, 0, 0,
       "none, error, warning, info (default) or debug", "LEVEL" },
     { "max-body", "APIKEYD_MAX_BODY", OPT_SIZE, 1, 64u << 20,
