@@ -91,6 +91,7 @@ GOOD=$(jwt "$RS" "$(claims)")
 SENT=()   # every refused token, to look for in the log at the end
 
 # ============ server A: --jwt-key alone (defaults: 24 h, 60 s) ============
+now=$(date +%s)
 start_server "$db" --jwt-key "$dir/jwt.pub.pem" --threads 2 --log-level debug ||
 	{ no "apikeyd starts with --jwt-key" "$(tail -5 "$SRV_LOG")"; finish; exit 1; }
 cap_as "$SRV_PID"
@@ -258,6 +259,7 @@ kill -KILL "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null
 # ============ server C: iss (environment) and aud (config file) ============
 printf '# the audience apikeyd expects in aud\njwt-audience = apikeyd-test\njwt-max-lifetime = 3600\njwt-leeway = 10\n' >"$dir/apikeyd.conf"
 export APIKEYD_JWT_ISSUER=https://idp.example
+now=$(date +%s)   # the tokens below are made now: the leeway of 10 s is measured from here
 if start_server "$db" --jwt-key "$dir/jwt.pub.pem" --config "$dir/apikeyd.conf"; then
 	ia() { claims ",\"iss\":\"https://idp.example\",\"aud\":$1${2-}"; }
 	accepted "iss and aud (a string) as configured" "$(jwt "$RS" "$(ia '"apikeyd-test"')")"
@@ -273,7 +275,7 @@ if start_server "$db" --jwt-key "$dir/jwt.pub.pem" --config "$dir/apikeyd.conf";
 		[aud an empty array]=$(ia '[]')
 		[aud a number]=$(ia '7')
 		[lifetime 2 h over a configured 1 h]=$(cl ",\"iss\":\"https://idp.example\",\"aud\":\"apikeyd-test\",\"iat\":$now,\"exp\":$((now + 7200))")
-		[iat 30 s ahead with a configured leeway of 10 s]=$(cl ",\"iss\":\"https://idp.example\",\"aud\":\"apikeyd-test\",\"iat\":$((now + 30)),\"exp\":$((now + 600))")
+		[iat 40 s ahead with a configured leeway of 10 s]=$(cl ",\"iss\":\"https://idp.example\",\"aud\":\"apikeyd-test\",\"iat\":$((now + 40)),\"exp\":$((now + 600))")
 	)
 	for what in "${!BADI[@]}"; do
 		t=$(jwt "$RS" "${BADI[$what]}"); SENT+=("$t")
