@@ -321,6 +321,111 @@ START_TEST(migrates_schema_1)
 END_TEST
 /* The hot statements are prepared once and stay prepared: binding a family,
    a name filter, a page or an id never makes SQLite parse them again. */
+/* ---- roles and names ---- */
+
+/* The principal of a key, as authentication makes it. */
+static keysvc_principal principal_of(const char *token)
+{
+	keysvc_principal p;
+	unsigned ra = 0;
+
+	ck_assert_int_eq(keysvc_authenticate(ks, token, "127.0.0.9", &p, &ra), KEYSVC_OK);
+	return p;
+}
+
+START_TEST(roles_enforced_in_the_key_service)
+{
+	keysvc_principal w = principal_of(alice_key), r, d, off;
+	keysvc_key k, target, rk;
+	char t[TOKEN_MAX], rt[TOKEN_MAX], tt[TOKEN_MAX], dt[TOKEN_MAX];
+	int rights;
+
+	ck_assert_int_eq(keysvc_rights(ks, &w, &rights), KEYSVC_OK);
+	ck_assert_int_eq(rights, KEYSVC_RIGHTS_WRITE);        /* the first key */
+	ck_assert_int_eq(keysvc_rights(ks, AS(alice), &rights), KEYSVC_OK);
+	ck_assert_int_eq(rights, KEYSVC_RIGHTS_ADMIN);        /* a JWT: key_id 0 */
+	ck_assert_int_eq(keysvc_create(ks, &w, KEYSVC_FELDERA, "reader", NULL, "read", "c", &rk, rt, sizeof rt), KEYSVC_OK);
+	ck_assert_str_eq(rk.role, "read");
+	r = principal_of(rt);
+	ck_assert_int_eq(keysvc_rights(ks, &r, &rights), KEYSVC_OK);
+	ck_assert_int_eq(rights, KEYSVC_RIGHTS_READ);
+	/* Feldera's default is read; the families without roles make write keys */
+	ck_assert_int_eq(keysvc_create(ks, &w, KEYSVC_FELDERA, "default", NULL, NULL, "c", &k, dt, sizeof dt), KEYSVC_OK);
+	ck_assert_str_eq(k.role, "read");
+	d = principal_of(dt);
+	ck_assert_int_eq(keysvc_create(ks, &w, KEYSVC_HERON, "target", NULL, NULL, "c", &target, tt, sizeof tt), KEYSVC_OK);
+	ck_assert_str_eq(target.role, "write");
+	/* only read and write are minted, never above the caller */
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "adm", NULL, "admin", "c", &k, t, sizeof t), KEYSVC_INVALID);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "empty", NULL, "", "c", &k, t, sizeof t), KEYSVC_INVALID);
+	for (int f = 0; f < KEYSVC_NFAMILIES; f++) {
+		ck_assert_int_eq(keysvc_create(ks, &r, f, "minted", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_FORBIDDEN);
+		ck_assert_int_eq(keysvc_create(ks, &r, f, "minted", NULL, "write", "c", &k, t, sizeof t), KEYSVC_FORBIDDEN);
+		ck_assert_int_eq(keysvc_create(ks, &r, f, "minted", NULL, "read", "c", &k, t, sizeof t), KEYSVC_FORBIDDEN);
+		ck_assert_int_eq(keysvc_create(ks, &d, f, "minted", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_FORBIDDEN);
+	}
+	/* every state change, on the caller's own key and on another user's: 403 before any lookup */
+	ck_assert_int_eq(keysvc_set_active(ks, &r, target.id, 0, "c"), KEYSVC_FORBIDDEN);
+	ck_assert_int_eq(keysvc_revoke(ks, &r, target.id, "c"), KEYSVC_FORBIDDEN);
+	ck_assert_int_eq(keysvc_delete(ks, &r, target.id, "c"), KEYSVC_FORBIDDEN);
+	ck_assert_int_eq(keysvc_delete(ks, &r, rk.id, "c"), KEYSVC_FORBIDDEN);
+	ck_assert_int_eq(keysvc_delete(ks, &r, 999999, "c"), KEYSVC_FORBIDDEN);
+	principal_of(tt);   /* the target still works */
+	principal_of(rt);
+	/* a write key that is switched off has no rights left, whatever a cached principal says */
+	ck_assert_int_eq(keysvc_create(ks, &w, KEYSVC_HERON, "soon-off", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
+	off = principal_of(t);
+	ck_assert_int_eq(keysvc_set_active(ks, &w, off.key_id, 0, "c"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_delete(ks, &off, target.id, "c"), KEYSVC_FORBIDDEN);
+	/* the JWT mints a write key, which writes */
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "jw", NULL, "write", "c", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_str_eq(k.role, "write");
+	w = principal_of(t);
+	ck_assert_int_eq(keysvc_delete(ks, &w, target.id, "c"), KEYSVC_OK);
+}
+END_TEST
+
+START_TEST(names_nfc_and_refused)
+{
+	static const char *const refused[] = { "a\tb", "a\nb", "a\x01" "b", "a\x7f" "b", "a\xc2\x85" "b", "a\xc2\x9f" "b",
+	                                       "a\xe2\x80\xaa" "b", "a\xe2\x80\xae" "b", "a\xe2\x81\xa6" "b", "a\xe2\x81\xa9" "b",
+	                                       "a\xe2\x80\x8e" "b", "a\xe2\x80\x8f" "b", "a\xd8\x9c" "b", "a\xff" "b" };
+	char out[STORE_NAME_CHARS * 4 + 1], t[TOKEN_MAX], name[200];
+	keysvc_key k, *v = NULL;
+	size_t n;
+	int64_t total;
+
+	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+		ck_assert_msg(keysvc_name(refused[i], out, sizeof out) == KEYSVC_INVALID, "name %zu accepted", i);
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, refused[i], NULL, NULL, "c", &k, t, sizeof t),
+		                 KEYSVC_INVALID);
+	}
+	ck_assert_int_eq(keysvc_name("cafe\xcc\x81", out, sizeof out), KEYSVC_OK);
+	ck_assert_str_eq(out, "caf\xc3\xa9");
+	ck_assert_int_eq(keysvc_name("ok \xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb", out, sizeof out), KEYSVC_OK);  /* ZWJ stays */
+	ck_assert_int_eq(keysvc_name("", out, sizeof out), KEYSVC_OK);
+	/* the limit counts the NFC form: U+0958 is a composition exclusion (two
+	   code points in NFC), so 64 fit in 128 characters and 65 do not */
+	name[0] = '\0';
+	for (int i = 0; i < 64; i++)
+		strcat(name, "\xe0\xa5\x98");
+	ck_assert_int_eq(keysvc_name(name, out, sizeof out), KEYSVC_OK);
+	strcat(name, "\xe0\xa5\x98");
+	ck_assert_int_eq(keysvc_name(name, out, sizeof out), KEYSVC_INVALID);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "caf\xc3\xa9", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "cafe\xcc\x81", NULL, NULL, "c", &k, t, sizeof t),
+	                 KEYSVC_DUPLICATE);
+	ck_assert_int_eq(keysvc_get_name(ks, alice, KEYSVC_FELDERA, "cafe\xcc\x81", &k), KEYSVC_OK);
+	ck_assert_str_eq(k.name, "caf\xc3\xa9");
+	ck_assert_int_eq(keysvc_list(ks, alice, KEYSVC_FELDERA, "cafe\xcc\x81", 0, 0, -1, &v, &n, &total), KEYSVC_OK);
+	ck_assert_uint_eq(n, 1);
+	free(v);
+	ck_assert_int_eq(keysvc_list(ks, alice, KEYSVC_FELDERA, "a\xe2\x80\xae" "b", 0, 0, -1, &v, &n, &total), KEYSVC_OK);
+	ck_assert_uint_eq(n, 0);
+	free(v);
+}
+END_TEST
+
 START_TEST(statements_never_reprepared)
 {
 	keysvc_key k, got, *v;
@@ -963,6 +1068,8 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, ratelimit_block_not_evicted);
 	tcase_add_test(tc, key_after_delete_writes_last_used);
 	tcase_add_test(tc, statements_never_reprepared);
+	tcase_add_test(tc, roles_enforced_in_the_key_service);
+	tcase_add_test(tc, names_nfc_and_refused);
 	tcase_add_test(tc, keycache_ttl_epoch_forget);
 	tcase_add_test(tc, cached_key_fails_after_every_change);
 	tcase_add_test(tc, revocation_racing_authentications);
