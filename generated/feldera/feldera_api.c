@@ -22,12 +22,12 @@ static const rt_schema feldera_s13;
 static const rt_schema feldera_s14;
 static const rt_schema feldera_s15;
 static const rt_schema feldera_s16;
-static const rt_schema feldera_schema_NewApiKeyRequest;
 static const rt_schema feldera_s17;
+static const rt_schema feldera_schema_NewApiKeyRequest;
 static const rt_schema feldera_s18;
 static const rt_schema feldera_s19;
-static const rt_schema feldera_schema_NewApiKeyResponse;
 static const rt_schema feldera_s20;
+static const rt_schema feldera_schema_NewApiKeyResponse;
 static const rt_schema feldera_s21;
 static const rt_schema feldera_s22;
 static const rt_schema feldera_s23;
@@ -36,6 +36,7 @@ static const rt_schema feldera_s25;
 static const rt_schema feldera_s26;
 static const rt_schema feldera_s27;
 static const rt_schema feldera_s28;
+static const rt_schema feldera_s29;
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/get/parameters/0/schema */
 static const rt_schema feldera_s0 = {
@@ -287,8 +288,16 @@ static const rt_schema feldera_s15 = {
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-/* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/requestBody/content/application~1json/schema */
+/* openapi/feldera.yaml#/paths/~1v0~1api_keys/get/responses/500/content/application~1json/schema */
 static const rt_schema feldera_s16 = {
+	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/get/responses/500/content/application~1json/schema",
+	.ref = &feldera_schema_ErrorResponse,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+/* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/requestBody/content/application~1json/schema */
+static const rt_schema feldera_s17 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/requestBody/content/application~1json/schema",
 	.ref = &feldera_schema_NewApiKeyRequest,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -296,8 +305,8 @@ static const rt_schema feldera_s16 = {
 };
 
 static const rt_schema_prop feldera_schema_NewApiKeyRequest_props[] = {
-	{ "name", &feldera_s17 },
-	{ "role", &feldera_s18 },
+	{ "name", &feldera_s18 },
+	{ "role", &feldera_s19 },
 };
 static const char *const feldera_schema_NewApiKeyRequest_required[] = { "name", };
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest */
@@ -318,7 +327,7 @@ static const rt_schema feldera_schema_NewApiKeyRequest = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/name */
-static const rt_schema feldera_s17 = {
+static const rt_schema feldera_s18 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/name",
 	.types = 0x10,
 	.min_length = 1,
@@ -331,9 +340,9 @@ static const rt_schema feldera_s17 = {
 	.max_contains = -1,
 };
 
-static rt_schema_cache feldera_s18_cache = { .enum_json = "[\"read\",\"write\",null]", };
+static rt_schema_cache feldera_s19_cache = { .enum_json = "[\"read\",\"write\",null]", };
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/role */
-static const rt_schema feldera_s18 = {
+static const rt_schema feldera_s19 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/role",
 	.types = 0x10,
 	.min_length = -1,
@@ -344,12 +353,12 @@ static const rt_schema feldera_s18 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.cache = &feldera_s18_cache,
+	.cache = &feldera_s19_cache,
 	.flags = 0x2,
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/201/content/application~1json/schema */
-static const rt_schema feldera_s19 = {
+static const rt_schema feldera_s20 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/201/content/application~1json/schema",
 	.ref = &feldera_schema_NewApiKeyResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -357,9 +366,9 @@ static const rt_schema feldera_s19 = {
 };
 
 static const rt_schema_prop feldera_schema_NewApiKeyResponse_props[] = {
-	{ "api_key", &feldera_s20 },
-	{ "id", &feldera_s21 },
-	{ "name", &feldera_s22 },
+	{ "api_key", &feldera_s21 },
+	{ "id", &feldera_s22 },
+	{ "name", &feldera_s23 },
 };
 static const char *const feldera_schema_NewApiKeyResponse_required[] = { "api_key", "id", "name", };
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse */
@@ -379,7 +388,7 @@ static const rt_schema feldera_schema_NewApiKeyResponse = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/api_key */
-static const rt_schema feldera_s20 = {
+static const rt_schema feldera_s21 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/api_key",
 	.types = 0x10,
 	.min_length = -1,
@@ -393,7 +402,7 @@ static const rt_schema feldera_s20 = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/id */
-static const rt_schema feldera_s21 = {
+static const rt_schema feldera_s22 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/id",
 	.types = 0x10,
 	.min_length = -1,
@@ -409,7 +418,7 @@ static const rt_schema feldera_s21 = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/name */
-static const rt_schema feldera_s22 = {
+static const rt_schema feldera_s23 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/name",
 	.types = 0x10,
 	.min_length = -1,
@@ -423,7 +432,7 @@ static const rt_schema feldera_s22 = {
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/409/content/application~1json/schema */
-static const rt_schema feldera_s23 = {
+static const rt_schema feldera_s24 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/409/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -431,7 +440,7 @@ static const rt_schema feldera_s23 = {
 };
 
 /* openapi/feldera.yaml#/components/responses/PayloadTooLarge/content/application~1json/schema */
-static const rt_schema feldera_s24 = {
+static const rt_schema feldera_s25 = {
 	.where = "openapi/feldera.yaml#/components/responses/PayloadTooLarge/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -439,7 +448,7 @@ static const rt_schema feldera_s24 = {
 };
 
 /* openapi/feldera.yaml#/components/responses/UnsupportedMediaType/content/application~1json/schema */
-static const rt_schema feldera_s25 = {
+static const rt_schema feldera_s26 = {
 	.where = "openapi/feldera.yaml#/components/responses/UnsupportedMediaType/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -447,7 +456,7 @@ static const rt_schema feldera_s25 = {
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/parameters/0/schema */
-static const rt_schema feldera_s26 = {
+static const rt_schema feldera_s27 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/parameters/0/schema",
 	.types = 0x10,
 	.min_length = 1,
@@ -461,7 +470,7 @@ static const rt_schema feldera_s26 = {
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema */
-static const rt_schema feldera_s27 = {
+static const rt_schema feldera_s28 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema",
 	.types = 0x20,
 	.min_length = -1,
@@ -472,11 +481,11 @@ static const rt_schema feldera_s27 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.items = &feldera_s28,
+	.items = &feldera_s29,
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema/items */
-static const rt_schema feldera_s28 = {
+static const rt_schema feldera_s29 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema/items",
 	.ref = &feldera_schema_ApiKeyDescr,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -496,6 +505,7 @@ static const rt_response feldera_list_api_keys_responses[] = {
 	{ 403, "application/json", &feldera_s13 },
 	{ 404, "application/json", &feldera_s14 },
 	{ 429, "application/json", &feldera_s15 },
+	{ 500, "application/json", &feldera_s16 },
 };
 static const rt_security_req feldera_list_api_keys_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -536,17 +546,21 @@ int feldera_list_api_keys_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
 }
+int feldera_list_api_keys_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
 
 /* #/paths/~1v0~1api_keys/post */
 static const char *const feldera_create_api_key_body_types[] = { "application/json", NULL };
 static const rt_response feldera_create_api_key_responses[] = {
-	{ 201, "application/json", &feldera_s19 },
+	{ 201, "application/json", &feldera_s20 },
 	{ 400, "application/json", &feldera_s8 },
 	{ 401, "application/json", &feldera_s12 },
 	{ 403, "application/json", &feldera_s13 },
-	{ 409, "application/json", &feldera_s23 },
-	{ 413, "application/json", &feldera_s24 },
-	{ 415, "application/json", &feldera_s25 },
+	{ 409, "application/json", &feldera_s24 },
+	{ 413, "application/json", &feldera_s25 },
+	{ 415, "application/json", &feldera_s26 },
 	{ 429, "application/json", &feldera_s15 },
 };
 static const rt_security_req feldera_create_api_key_sec0[] = {
@@ -600,11 +614,11 @@ int feldera_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1v0~1api_keys~1{api_key_name}/get */
 static const rt_param feldera_get_api_key_param_table[] = {
 	{ .name = "api_key_name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &feldera_s26, .ctype = RT_C_STRING,
+	  .schema = &feldera_s27, .ctype = RT_C_STRING,
 	  .offset = offsetof(feldera_get_api_key_params, api_key_name), .has_offset = -1 },
 };
 static const rt_response feldera_get_api_key_responses[] = {
-	{ 200, "application/json", &feldera_s27 },
+	{ 200, "application/json", &feldera_s28 },
 	{ 400, "application/json", &feldera_s8 },
 	{ 401, "application/json", &feldera_s12 },
 	{ 403, "application/json", &feldera_s13 },
@@ -654,7 +668,7 @@ int feldera_get_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1v0~1api_keys~1{api_key_name}/delete */
 static const rt_param feldera_delete_api_key_param_table[] = {
 	{ .name = "api_key_name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &feldera_s26, .ctype = RT_C_STRING,
+	  .schema = &feldera_s27, .ctype = RT_C_STRING,
 	  .offset = offsetof(feldera_delete_api_key_params, api_key_name), .has_offset = -1 },
 };
 static const rt_response feldera_delete_api_key_responses[] = {
@@ -714,7 +728,7 @@ static const rt_operation feldera_operations[] = {
 		.priority = 1,
 		.params = feldera_list_api_keys_param_table, .n_params = 1,
 		.params_size = sizeof(feldera_list_api_keys_params),
-		.responses = feldera_list_api_keys_responses, .n_responses = 6,
+		.responses = feldera_list_api_keys_responses, .n_responses = 7,
 		.security = feldera_list_api_keys_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_list_api_keys_call,
@@ -726,7 +740,7 @@ static const rt_operation feldera_operations[] = {
 		.route = "/v0/api_keys",
 		.priority = 2,
 		.params_size = sizeof(feldera_create_api_key_params),
-		.body_types = feldera_create_api_key_body_types, .body_required = 1, .body_schema = &feldera_s16,
+		.body_types = feldera_create_api_key_body_types, .body_required = 1, .body_schema = &feldera_s17,
 		.responses = feldera_create_api_key_responses, .n_responses = 8,
 		.security = feldera_create_api_key_security, .n_security = 1,
 		.validation_status = 400,
@@ -763,7 +777,7 @@ static const rt_operation feldera_operations[] = {
 static rt_schema_cache *const feldera_caches[] = {
 	&feldera_schema_MintableKeyRole_cache,
 	&feldera_s7_cache,
-	&feldera_s18_cache,
+	&feldera_s19_cache,
 	NULL
 };
 

@@ -32,6 +32,8 @@ int feldera_list_api_keys_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
 int feldera_list_api_keys_respond_404(rt_ctx *ctx, json_t *body /* stolen */);
 /* 429: Too many failed authentications from this client address */
 int feldera_list_api_keys_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+/* 500: The key store failed */
+int feldera_list_api_keys_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
 
 /* #/paths/~1v0~1api_keys/post
  * POST /v0/api_keys — Create API Key */
