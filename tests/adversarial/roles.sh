@@ -70,13 +70,15 @@ R=$(jb .api_key)
 req POST /feldera/v0/api_keys "$BW" '{"name":"default"}'
 expect "a write key makes a Feldera key without a role" 201
 D=$(jb .api_key)
+req POST /feldera/v0/api_keys "$BW" '{"name":"null-role","role":null}'
+expect "a write key makes a Feldera key with role null (the document allows it)" 201
 req POST /feldera/v0/api_keys "$BW" '{"name":"writer","role":"write"}'
 expect "a write key makes a write key (Feldera, role write)" 201
 WF=$(jb .api_key)
 req GET /feldera/v0/api_keys "$BW"
 expect "feldera list by the write key" 200
-[ "$(jq -r '[.[] | .name + "=" + .role] | join(",")' "$dir/out")" = "default=read,reader=read,writer=write" ] \
-	&& ok "each Feldera key is listed with its role (no role given: read, as Feldera defaults)" \
+[ "$(jq -r '[.[] | .name + "=" + .role] | join(",")' "$dir/out")" = "default=read,null-role=read,reader=read,writer=write" ] \
+	&& ok "each Feldera key is listed with its role (no role or null: read, as Feldera defaults)" \
 	|| no "feldera roles" "$BODY_OUT"
 [[ $R == apikey:* && $D == apikey:* && $WF == apikey:* ]] && ok "Feldera issues keys in its own format (apikey:...)" \
 	|| no "feldera key format" "$R"
