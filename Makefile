@@ -31,6 +31,10 @@ endif
 PKGS_RUNTIME := libulfius liborcania libyder jansson gnutls sqlite3 libpcre2-8 librhonabwy libmicrohttpd
 PKGS_GEN     := libfyaml jansson
 PKGS_CHECK   := check
+# Libraries that ship no pkg-config file, linked by name: libunistring
+# (Debian libunistring-dev), the Unicode normalization tables key names are
+# put in NFC with (keysvc/keyname.c).
+LIBS_NOPC    := -lunistring
 
 pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)

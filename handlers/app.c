@@ -68,3 +68,13 @@ void app_uuid_lower(const char *in, char out[37])
 		out[i] = (char)tolower((unsigned char)in[i]);
 	out[i] = '\0';
 }
+
+void app_caller(const rt_ctx *ctx, keysvc_principal *out)
+{
+	const rt_principal *p = rt_ctx_principal(ctx);
+
+	memset(out, 0, sizeof *out);
+	out->user_id = p->user_id;
+	out->key_id = p->key_id;
+	snprintf(out->key_uuid, sizeof out->key_uuid, "%.36s", p->key_ref);
+}

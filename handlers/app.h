@@ -23,6 +23,8 @@ enum rt_auth_result app_authenticate(void *app, const char *api, const char *sch
 json_t *app_time(int64_t when);
 /* The caller's user id. */
 int64_t app_user(const rt_ctx *ctx);
+/* The caller as the key service's principal (what every mutation takes). */
+void app_caller(const rt_ctx *ctx, keysvc_principal *out);
 /* Cache-Control: no-store, for responses that hold a key. */
 void app_no_store(rt_ctx *ctx);
 /* A uuid from a path (validated as format uuid) in the store's lower case:

@@ -41,7 +41,10 @@ json_t *nebula_partial(const keysvc_key *k)
 int nebula_create_key(rt_ctx *ctx, app *a, int family, const json_t *body, keysvc_key *k, char *token,
                       size_t toklen)
 {
-	return keysvc_create(a->ks, app_user(ctx), family, json_string_value(json_object_get(body, "name")),
+	keysvc_principal me;
+
+	app_caller(ctx, &me);
+	return keysvc_create(a->ks, &me, family, json_string_value(json_object_get(body, "name")),
 	                     json_string_value(json_object_get(body, "description")), NULL, rt_ctx_client_addr(ctx), k,
 	                     token, toklen);
 }
@@ -50,6 +53,31 @@ int nebula_create_key(rt_ctx *ctx, app *a, int family, const json_t *body, keysv
 static json_t *nebula_id(const keysvc_key *k)
 {
 	return k->family == KEYSVC_NEBULA ? json_integer(k->id) : json_string(k->uuid);
+}
+
+json_t *nebula_forbidden(void)
+{
+	return nebula_envelope(NULL, "Insufficient permissions: this API key is read-only", 0);
+}
+
+json_t *nebula_bad_name(void)
+{
+	return nebula_envelope(NULL, "The name must not contain control or bidirectional formatting characters", 0);
+}
+
+int nebula_delete_key(rt_ctx *ctx, app *a, int family, int64_t id, const char *uuid)
+{
+	keysvc_principal me;
+	keysvc_key k;
+	int rc;
+
+	app_caller(ctx, &me);
+	rc = keysvc_authorize(a->ks, &me, KEYSVC_RIGHTS_WRITE);   /* before the lookup: 403 whatever the id */
+	if (rc == KEYSVC_OK)
+		rc = uuid ? keysvc_get_uuid(a->ks, me.user_id, family, uuid, &k) : keysvc_get_id(a->ks, me.user_id, family, id, &k);
+	if (rc == KEYSVC_OK)
+		rc = keysvc_delete(a->ks, &me, k.id, rt_ctx_client_addr(ctx));
+	return rc;
 }
 
 json_t *nebula_created(const keysvc_key *k, const char *token)
@@ -85,6 +113,10 @@ static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, con
 
 	(void)p;
 	rc = nebula_create_key(ctx, appv, KEYSVC_NEBULA, body, &k, token, sizeof token);
+	if (rc == KEYSVC_FORBIDDEN)
+		return nebula_create_api_key_respond_403(ctx, nebula_forbidden());
+	if (rc == KEYSVC_INVALID)
+		return nebula_create_api_key_respond_400(ctx, nebula_bad_name());
 	if (rc != KEYSVC_OK)
 		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
 	data = nebula_created(&k, token);
@@ -119,12 +151,13 @@ static int nebula_list_underscore(rt_ctx *ctx, const nebula_list_api_keys_unders
 
 static int nebula_delete(rt_ctx *ctx, const nebula_delete_api_key_params *p, const json_t *body, void *appv)
 {
-	app *a = appv;
-	keysvc_key k;
+	int rc;
 
 	(void)body;
-	if (keysvc_get_id(a->ks, app_user(ctx), KEYSVC_NEBULA, p->id, &k) != KEYSVC_OK ||
-	    keysvc_delete(a->ks, app_user(ctx), k.id, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
+	rc = nebula_delete_key(ctx, appv, KEYSVC_NEBULA, p->id, NULL);
+	if (rc == KEYSVC_FORBIDDEN)
+		return nebula_delete_api_key_respond_403(ctx, nebula_forbidden());
+	if (rc != KEYSVC_OK)
 		return nebula_delete_api_key_respond_404(ctx, nebula_envelope(NULL, "API key not found", 0));
 	return nebula_delete_api_key_respond_200(ctx, nebula_envelope(json_object(), "API key successfully deleted", 1));
 }

@@ -15,6 +15,10 @@ static int nebula_uuid_create(rt_ctx *ctx, const nebula_uuid_create_api_key_para
 
 	(void)p;
 	rc = nebula_create_key(ctx, appv, KEYSVC_NEBULA_UUID, body, &k, token, sizeof token);
+	if (rc == KEYSVC_FORBIDDEN)
+		return nebula_uuid_create_api_key_respond_403(ctx, nebula_forbidden());
+	if (rc == KEYSVC_INVALID)
+		return nebula_uuid_create_api_key_respond_400(ctx, nebula_bad_name());
 	if (rc != KEYSVC_OK)
 		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
 	data = nebula_created(&k, token);
@@ -50,14 +54,15 @@ static int nebula_uuid_list_underscore(rt_ctx *ctx, const nebula_uuid_list_api_k
 
 static int nebula_uuid_delete(rt_ctx *ctx, const nebula_uuid_delete_api_key_params *p, const json_t *body, void *appv)
 {
-	app *a = appv;
-	keysvc_key k;
 	char id[37];
+	int rc;
 
 	(void)body;
 	app_uuid_lower(p->id, id);
-	if (keysvc_get_uuid(a->ks, app_user(ctx), KEYSVC_NEBULA_UUID, id, &k) != KEYSVC_OK ||
-	    keysvc_delete(a->ks, app_user(ctx), k.id, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
+	rc = nebula_delete_key(ctx, appv, KEYSVC_NEBULA_UUID, 0, id);
+	if (rc == KEYSVC_FORBIDDEN)
+		return nebula_uuid_delete_api_key_respond_403(ctx, nebula_forbidden());
+	if (rc != KEYSVC_OK)
 		return nebula_uuid_delete_api_key_respond_404(ctx, nebula_envelope(NULL, "API key not found", 0));
 	return nebula_uuid_delete_api_key_respond_200(ctx, nebula_envelope(json_object(), "API key successfully deleted", 1));
 }

@@ -18,6 +18,7 @@
 #include <yder.h>
 
 #include "keycache.h"
+#include "keyname.h"
 #include "listcache.h"
 #include "ratelimit.h"
 
@@ -39,7 +40,9 @@
 static const char *const keysvc_messages[] = { KEYSVC_STATUS_MAP(KEYSVC_MSG) };
 #undef KEYSVC_MSG
 
-static const char *const keysvc_prefixes[KEYSVC_NFAMILIES] = { "key_", "fk_", "ak_", "ak_", "fa_" };
+/* Feldera's own format: "apikey:" and the secret (Feldera tells keys from
+   JWTs by that prefix); keys issued as fk_ before keep authenticating. */
+static const char *const keysvc_prefixes[KEYSVC_NFAMILIES] = { "key_", "apikey:", "ak_", "ak_", "fa_" };
 
 /* When each key's last_used was last written. */
 typedef struct keysvc_touch {
@@ -362,8 +365,60 @@ static int keysvc_fits(const char *s, size_t chars, size_t bytes)
 	return strlen(s) < bytes && keysvc_chars(s) <= chars;
 }
 
-int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const char *description,
-                  const char *role, const char *client, keysvc_key *out, char *token, size_t toklen)
+/* ---- rights ---- */
+
+/* A stored role's rights: "" is a key from before roles, which could write. */
+static int keysvc_role_rights(const char *role)
+{
+	return strcmp(role, "read") == 0 ? KEYSVC_RIGHTS_READ
+	     : strcmp(role, "write") == 0 || !*role ? KEYSVC_RIGHTS_WRITE : KEYSVC_RIGHTS_NONE;
+}
+
+const char *keysvc_rights_name(int rights)
+{
+	static const char *const names[] = { "none", "read", "write", "admin" };
+
+	return rights >= KEYSVC_RIGHTS_NONE && rights <= KEYSVC_RIGHTS_ADMIN ? names[rights] : "none";
+}
+
+int keysvc_rights(keysvc *ks, const keysvc_principal *caller, int *rights)
+{
+	keysvc_key k;
+	int rc;
+
+	*rights = KEYSVC_RIGHTS_NONE;
+	if (!caller || caller->user_id <= 0)
+		return KEYSVC_OK;
+	if (caller->key_id == 0) {   /* a JWT: the account holder */
+		*rights = KEYSVC_RIGHTS_ADMIN;
+		return KEYSVC_OK;
+	}
+	rc = store_key_get_id(ks->st, caller->user_id, -1, caller->key_id, &k);
+	if (rc == STORE_NOT_FOUND)
+		return KEYSVC_OK;
+	if (rc != STORE_OK)
+		return KEYSVC_STORE;
+	if (k.active && !k.revoked)
+		*rights = keysvc_role_rights(k.role);
+	return KEYSVC_OK;
+}
+
+int keysvc_authorize(keysvc *ks, const keysvc_principal *caller, int need)
+{
+	int rights, rc = keysvc_rights(ks, caller, &rights);
+
+	return rc != KEYSVC_OK ? rc : rights >= need ? KEYSVC_OK : KEYSVC_FORBIDDEN;
+}
+
+int keysvc_name(const char *name, char *out, size_t outlen)
+{
+	return name && keyname_nfc(name, out, outlen, STORE_NAME_CHARS) == 0 ? KEYSVC_OK : KEYSVC_INVALID;
+}
+
+/* Stores a new key as given: no rules (keysvc_create and keysvc_user_add
+   decide who may, and with which role). */
+static int keysvc_insert(keysvc *ks, int64_t user, int family, const char *name, const char *description,
+                         const char *role, const char *client, keysvc_key *out, char *token, size_t toklen)
 {
 	unsigned char hash[STORE_HASH_LEN];
 	size_t tl;
@@ -399,6 +454,29 @@ int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const 
 	return keysvc_from_store(rc);
 }
 
+int keysvc_create(keysvc *ks, const keysvc_principal *caller, int family, const char *name, const char *description,
+                  const char *role, const char *client, keysvc_key *out, char *token, size_t toklen)
+{
+	char nfc[STORE_NAME_CHARS * 4 + 1];
+	int have, want, rc;
+
+	rc = keysvc_rights(ks, caller, &have);
+	if (rc != KEYSVC_OK)
+		return rc;
+	if (have < KEYSVC_RIGHTS_WRITE)
+		return KEYSVC_FORBIDDEN;
+	if (!role)
+		role = family == KEYSVC_FELDERA ? "read" : "write";
+	want = strcmp(role, "read") == 0 ? KEYSVC_RIGHTS_READ : strcmp(role, "write") == 0 ? KEYSVC_RIGHTS_WRITE : -1;
+	if (want < 0)
+		return KEYSVC_INVALID;     /* only read and write keys are minted */
+	if (want > have)
+		return KEYSVC_FORBIDDEN;   /* never more than the caller's own */
+	if (keysvc_name(name, nfc, sizeof nfc) != KEYSVC_OK)
+		return KEYSVC_INVALID;
+	return keysvc_insert(ks, caller->user_id, family, nfc, description, role, client, out, token, toklen);
+}
+
 int keysvc_user_add(keysvc *ks, const char *name, char *token, size_t toklen, int64_t *user_id)
 {
 	keysvc_key k;
@@ -411,7 +489,7 @@ int keysvc_user_add(keysvc *ks, const char *name, char *token, size_t toklen, in
 		return KEYSVC_USER_EXISTS;
 	if (rc != STORE_OK)
 		return KEYSVC_STORE;
-	return keysvc_create(ks, *user_id, KEYSVC_HERON, "first key", NULL, NULL, "cli", &k, token, toklen);
+	return keysvc_insert(ks, *user_id, KEYSVC_HERON, "first key", NULL, "write", "cli", &k, token, toklen);
 }
 
 int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int include_revoked, int64_t skip,
@@ -420,8 +498,17 @@ int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int incl
 	int whole = !name && skip <= 0 && limit < 0;   /* the lists worth keeping: no filter, no page */
 	time_t now = time(NULL);
 	uint64_t epoch = 0;
+	char nfc[STORE_NAME_CHARS * 4 + 1];
 	int rc;
 
+	if (name && keysvc_name(name, nfc, sizeof nfc) != KEYSVC_OK) {   /* no key has such a name */
+		*out = NULL;
+		*n = 0;
+		*total = 0;
+		return KEYSVC_OK;
+	}
+	if (name)
+		name = nfc;
 	if (whole && listcache_get(ks->lists, user, family, include_revoked, now, out, n)) {
 		__atomic_add_fetch(&ks->stats.list_hits, 1, __ATOMIC_RELAXED);
 		*total = (int64_t)*n;
@@ -447,7 +534,11 @@ int keysvc_get_id(keysvc *ks, int64_t user, int family, int64_t id, keysvc_key *
 
 int keysvc_get_name(keysvc *ks, int64_t user, int family, const char *name, keysvc_key *out)
 {
-	return keysvc_from_store(store_key_get_name(ks->st, user, family, name, out));
+	char nfc[STORE_NAME_CHARS * 4 + 1];
+
+	if (keysvc_name(name, nfc, sizeof nfc) != KEYSVC_OK)
+		return KEYSVC_NOT_FOUND;
+	return keysvc_from_store(store_key_get_name(ks->st, user, family, nfc, out));
 }
 
 /* The key must belong to user; another user's key is NOT_FOUND. */
@@ -468,22 +559,37 @@ static int keysvc_changed(keysvc *ks, int64_t owner, int64_t key_id, int store_r
 	return keysvc_from_store(store_rc);
 }
 
-int keysvc_set_active(keysvc *ks, int64_t user, int64_t key_id, int active, const char *client)
+int keysvc_set_active(keysvc *ks, const keysvc_principal *caller, int64_t key_id, int active, const char *client)
 {
+	int64_t user = caller ? caller->user_id : 0;
+	int rc = keysvc_authorize(ks, caller, KEYSVC_RIGHTS_WRITE);
+
+	if (rc != KEYSVC_OK)
+		return rc;
 	if (!keysvc_owned(ks, user, key_id))
 		return KEYSVC_NOT_FOUND;
 	return keysvc_changed(ks, user, key_id, store_key_set_active(ks->st, key_id, active, user, client));
 }
 
-int keysvc_revoke(keysvc *ks, int64_t user, int64_t key_id, const char *client)
+int keysvc_revoke(keysvc *ks, const keysvc_principal *caller, int64_t key_id, const char *client)
 {
+	int64_t user = caller ? caller->user_id : 0;
+	int rc = keysvc_authorize(ks, caller, KEYSVC_RIGHTS_WRITE);
+
+	if (rc != KEYSVC_OK)
+		return rc;
 	if (!keysvc_owned(ks, user, key_id))
 		return KEYSVC_NOT_FOUND;
 	return keysvc_changed(ks, user, key_id, store_key_revoke(ks->st, key_id, user, client));
 }
 
-int keysvc_delete(keysvc *ks, int64_t user, int64_t key_id, const char *client)
+int keysvc_delete(keysvc *ks, const keysvc_principal *caller, int64_t key_id, const char *client)
 {
+	int64_t user = caller ? caller->user_id : 0;
+	int rc = keysvc_authorize(ks, caller, KEYSVC_RIGHTS_WRITE);
+
+	if (rc != KEYSVC_OK)
+		return rc;
 	if (!keysvc_owned(ks, user, key_id))
 		return KEYSVC_NOT_FOUND;
 	return keysvc_changed(ks, user, key_id, store_key_delete(ks->st, key_id, user, client));

@@ -489,6 +489,7 @@ static const rt_response heron_create_key_responses[] = {
 	{ 201, "application/json", &heron_s11 },
 	{ 400, NULL, NULL },
 	{ 401, NULL, NULL },
+	{ 403, NULL, NULL },
 	{ 413, NULL, NULL },
 	{ 415, NULL, NULL },
 	{ 429, NULL, NULL },
@@ -520,6 +521,10 @@ int heron_create_key_respond_401(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 401, NULL);
 }
+int heron_create_key_respond_403(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 403, NULL);
+}
 int heron_create_key_respond_413(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 413, NULL);
@@ -542,6 +547,7 @@ static const rt_param heron_delete_key_param_table[] = {
 static const rt_response heron_delete_key_responses[] = {
 	{ 204, NULL, NULL },
 	{ 401, NULL, NULL },
+	{ 403, NULL, NULL },
 	{ 400, NULL, NULL },
 	{ 404, NULL, NULL },
 	{ 429, NULL, NULL },
@@ -569,6 +575,10 @@ int heron_delete_key_respond_401(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 401, NULL);
 }
+int heron_delete_key_respond_403(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 403, NULL);
+}
 int heron_delete_key_respond_400(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 400, NULL);
@@ -591,6 +601,7 @@ static const rt_param heron_activate_key_param_table[] = {
 static const rt_response heron_activate_key_responses[] = {
 	{ 200, "application/json", &heron_s19 },
 	{ 401, NULL, NULL },
+	{ 403, NULL, NULL },
 	{ 400, NULL, NULL },
 	{ 404, NULL, NULL },
 	{ 429, NULL, NULL },
@@ -618,6 +629,10 @@ int heron_activate_key_respond_401(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 401, NULL);
 }
+int heron_activate_key_respond_403(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 403, NULL);
+}
 int heron_activate_key_respond_400(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 400, NULL);
@@ -640,6 +655,7 @@ static const rt_param heron_deactivate_key_param_table[] = {
 static const rt_response heron_deactivate_key_responses[] = {
 	{ 200, "application/json", &heron_s22 },
 	{ 401, NULL, NULL },
+	{ 403, NULL, NULL },
 	{ 400, NULL, NULL },
 	{ 404, NULL, NULL },
 	{ 429, NULL, NULL },
@@ -666,6 +682,10 @@ int heron_deactivate_key_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
 int heron_deactivate_key_respond_401(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 401, NULL);
+}
+int heron_deactivate_key_respond_403(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 403, NULL);
 }
 int heron_deactivate_key_respond_400(rt_ctx *ctx)
 {
@@ -701,7 +721,7 @@ static const rt_operation heron_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(heron_create_key_params),
 		.body_types = heron_create_key_body_types, .body_required = 1, .body_schema = &heron_s9,
-		.responses = heron_create_key_responses, .n_responses = 6,
+		.responses = heron_create_key_responses, .n_responses = 7,
 		.security = heron_create_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = heron_create_key_call,
@@ -714,7 +734,7 @@ static const rt_operation heron_operations[] = {
 		.priority = 1003,
 		.params = heron_delete_key_param_table, .n_params = 1,
 		.params_size = sizeof(heron_delete_key_params),
-		.responses = heron_delete_key_responses, .n_responses = 5,
+		.responses = heron_delete_key_responses, .n_responses = 6,
 		.security = heron_delete_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = heron_delete_key_call,
@@ -727,7 +747,7 @@ static const rt_operation heron_operations[] = {
 		.priority = 1004,
 		.params = heron_activate_key_param_table, .n_params = 1,
 		.params_size = sizeof(heron_activate_key_params),
-		.responses = heron_activate_key_responses, .n_responses = 5,
+		.responses = heron_activate_key_responses, .n_responses = 6,
 		.security = heron_activate_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = heron_activate_key_call,
@@ -740,7 +760,7 @@ static const rt_operation heron_operations[] = {
 		.priority = 1005,
 		.params = heron_deactivate_key_param_table, .n_params = 1,
 		.params_size = sizeof(heron_deactivate_key_params),
-		.responses = heron_deactivate_key_responses, .n_responses = 5,
+		.responses = heron_deactivate_key_responses, .n_responses = 6,
 		.security = heron_deactivate_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = heron_deactivate_key_call,

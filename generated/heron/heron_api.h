@@ -34,10 +34,12 @@ typedef struct heron_create_key_params {
 typedef int (*heron_create_key_fn)(rt_ctx *ctx, const heron_create_key_params *p, const json_t *body, void *app);
 /* 201: API key created. The full token is only returned in this response. */
 int heron_create_key_respond_201(rt_ctx *ctx, json_t *body /* stolen */);
-/* 400: Invalid request (malformed JSON or a name that is empty or over 128 characters) */
+/* 400: Invalid request (malformed JSON, or a name that is empty, over 128 characters or holds a control or bidirectional character) */
 int heron_create_key_respond_400(rt_ctx *ctx);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_create_key_respond_401(rt_ctx *ctx);
+/* 403: The key is read-only; this operation needs write rights */
+int heron_create_key_respond_403(rt_ctx *ctx);
 /* 413: Request body larger than the server accepts (64 KiB by default) */
 int heron_create_key_respond_413(rt_ctx *ctx);
 /* 415: Request body is not application/json */
@@ -55,6 +57,8 @@ typedef int (*heron_delete_key_fn)(rt_ctx *ctx, const heron_delete_key_params *p
 int heron_delete_key_respond_204(rt_ctx *ctx);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_delete_key_respond_401(rt_ctx *ctx);
+/* 403: The key is read-only; this operation needs write rights */
+int heron_delete_key_respond_403(rt_ctx *ctx);
 /* 400: Invalid heron_id (over 64 characters) */
 int heron_delete_key_respond_400(rt_ctx *ctx);
 /* 404: No key with this id belongs to the user */
@@ -72,6 +76,8 @@ typedef int (*heron_activate_key_fn)(rt_ctx *ctx, const heron_activate_key_param
 int heron_activate_key_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_activate_key_respond_401(rt_ctx *ctx);
+/* 403: The key is read-only; this operation needs write rights */
+int heron_activate_key_respond_403(rt_ctx *ctx);
 /* 400: Invalid heron_id (over 64 characters) */
 int heron_activate_key_respond_400(rt_ctx *ctx);
 /* 404: No key with this id belongs to the user */
@@ -89,6 +95,8 @@ typedef int (*heron_deactivate_key_fn)(rt_ctx *ctx, const heron_deactivate_key_p
 int heron_deactivate_key_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_deactivate_key_respond_401(rt_ctx *ctx);
+/* 403: The key is read-only; this operation needs write rights */
+int heron_deactivate_key_respond_403(rt_ctx *ctx);
 /* 400: Invalid heron_id (over 64 characters) */
 int heron_deactivate_key_respond_400(rt_ctx *ctx);
 /* 404: No key with this id belongs to the user */

@@ -34,10 +34,12 @@ typedef struct nebula_create_api_key_params {
 typedef int (*nebula_create_api_key_fn)(rt_ctx *ctx, const nebula_create_api_key_params *p, const json_t *body, void *app);
 /* 201: API key successfully created */
 int nebula_create_api_key_respond_201(rt_ctx *ctx, json_t *body /* stolen */);
-/* 400: Invalid request (malformed JSON, schema violation, bad parameter) */
+/* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
 int nebula_create_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown or deleted credential */
 int nebula_create_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+/* 403: The key is read-only; this operation needs write rights */
+int nebula_create_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
 /* 413: The request was refused (body too large, or not application/json) */
 int nebula_create_api_key_respond_413(rt_ctx *ctx, json_t *body /* stolen */);
 /* 415: The request was refused (body too large, or not application/json) */
@@ -66,10 +68,12 @@ typedef struct nebula_delete_api_key_params {
 typedef int (*nebula_delete_api_key_fn)(rt_ctx *ctx, const nebula_delete_api_key_params *p, const json_t *body, void *app);
 /* 200: API key successfully deleted */
 int nebula_delete_api_key_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
-/* 400: Invalid request (malformed JSON, schema violation, bad parameter) */
+/* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
 int nebula_delete_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown or deleted credential */
 int nebula_delete_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+/* 403: The key is read-only; this operation needs write rights */
+int nebula_delete_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
 /* 404: No API key with this id belongs to the caller */
 int nebula_delete_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */);
 /* 429: Too many failed authentications from this client address */

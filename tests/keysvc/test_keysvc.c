@@ -18,6 +18,10 @@
 #include "listcache.h"
 #include "ratelimit.h"
 
+/* A user as the caller of a mutation: the account holder itself (key_id 0,
+   as a JWT is), who holds every right. */
+#define AS(u) (&(keysvc_principal){ .user_id = (u) })
+
 static char tmpdir[256];
 static keysvc *ks;
 static int64_t alice, bob;
@@ -86,7 +90,7 @@ START_TEST(create_list_get_every_family)
 		keysvc_principal p;
 		unsigned ra = 0;
 
-		ck_assert_int_eq(keysvc_create(ks, alice, fam, "k", "d", NULL, "127.0.0.1", &k, t, sizeof t), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), fam, "k", "d", NULL, "127.0.0.1", &k, t, sizeof t), KEYSVC_OK);
 		ck_assert_int_eq(strncmp(k.prefix, t, 8), 0);
 		ck_assert_uint_eq(strlen(k.prefix), 8);
 		ck_assert_int_eq(keysvc_list(ks, alice, fam, NULL, 0, 0, -1, &v, &n, &total), KEYSVC_OK);
@@ -98,7 +102,7 @@ START_TEST(create_list_get_every_family)
 		/* another user's key is not found, whatever the id */
 		ck_assert_int_eq(keysvc_get_uuid(ks, bob, fam, k.uuid, &got), KEYSVC_NOT_FOUND);
 		ck_assert_int_eq(keysvc_get_id(ks, bob, fam, k.id, &got), KEYSVC_NOT_FOUND);
-		ck_assert_int_eq(keysvc_delete(ks, bob, k.id, "x"), KEYSVC_NOT_FOUND);
+		ck_assert_int_eq(keysvc_delete(ks, AS(bob), k.id, "x"), KEYSVC_NOT_FOUND);
 		/* created through one family, it authenticates (for every family) */
 		ck_assert_int_eq(keysvc_authenticate(ks, t, "127.0.0.1", &p, &ra), KEYSVC_OK);
 		ck_assert_int_eq(p.user_id, alice);
@@ -120,16 +124,16 @@ START_TEST(name_limits_count_characters)
 	for (int i = 0; i < 1024; i++)
 		strcat(desc, "\xe2\x82\xac"); /* U+20AC */
 	for (int f = 0; f < KEYSVC_NFAMILIES; f++) {
-		ck_assert_int_eq(keysvc_create(ks, alice, f, name, desc, NULL, "t", &k, token, sizeof token), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), f, name, desc, NULL, "t", &k, token, sizeof token), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_get_uuid(ks, alice, f, k.uuid, &got), KEYSVC_OK);
 		ck_assert_str_eq(got.name, name);
 		ck_assert_str_eq(got.description, desc);
 	}
 	strcat(name, "\xc5\xbc");
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, name, NULL, NULL, "t", &k, token, sizeof token),
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_NEBULA, name, NULL, NULL, "t", &k, token, sizeof token),
 	                 KEYSVC_INVALID);
 	strcat(desc, "x");
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, "n", desc, NULL, "t", &k, token, sizeof token),
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_NEBULA, "n", desc, NULL, "t", &k, token, sizeof token),
 	                 KEYSVC_INVALID);
 }
 END_TEST
@@ -139,12 +143,12 @@ START_TEST(feldera_names_unique_per_owner)
 	keysvc_key k;
 	char t[TOKEN_MAX];
 
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_FELDERA, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_FELDERA, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_DUPLICATE);
-	ck_assert_int_eq(keysvc_create(ks, bob, KEYSVC_FELDERA, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_DUPLICATE);
+	ck_assert_int_eq(keysvc_create(ks, AS(bob), KEYSVC_FELDERA, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
 	/* other families allow repeated names */
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_HERON, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_HERON, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
 	ck_assert_int_eq(keysvc_get_name(ks, alice, KEYSVC_FELDERA, "n", &k), KEYSVC_OK);
 }
 END_TEST
@@ -157,15 +161,15 @@ START_TEST(state_changes_take_effect_at_once)
 	unsigned ra;
 	int64_t n;
 
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_HERON, "s", NULL, NULL, "10.0.0.1", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "s", NULL, NULL, "10.0.0.1", &k, t, sizeof t), KEYSVC_OK);
 	ck_assert_int_eq(keysvc_authenticate(ks, t, "c1", &p, &ra), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 0, "10.0.0.1"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_set_active(ks, AS(alice), k.id, 0, "10.0.0.1"), KEYSVC_OK);
 	ck_assert_int_eq(keysvc_authenticate(ks, t, "c1", &p, &ra), KEYSVC_REJECTED);
-	ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 1, "10.0.0.1"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_set_active(ks, AS(alice), k.id, 1, "10.0.0.1"), KEYSVC_OK);
 	ck_assert_int_eq(keysvc_authenticate(ks, t, "c1", &p, &ra), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_revoke(ks, alice, k.id, "10.0.0.1"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_revoke(ks, AS(alice), k.id, "10.0.0.1"), KEYSVC_OK);
 	ck_assert_int_eq(keysvc_authenticate(ks, t, "c1", &p, &ra), KEYSVC_REJECTED);
-	ck_assert_int_eq(keysvc_delete(ks, alice, k.id, "10.0.0.1"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_delete(ks, AS(alice), k.id, "10.0.0.1"), KEYSVC_OK);
 	ck_assert_int_eq(keysvc_authenticate(ks, t, "c1", &p, &ra), KEYSVC_REJECTED);
 	/* every change left an audit row */
 	static const char *const actions[] = { "create", "deactivate", "activate", "revoke", "delete" };
@@ -222,7 +226,7 @@ START_TEST(nothing_at_rest)
 	long len;
 	const char *suffixes[] = { "", "-wal" };
 
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, "rest", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_NEBULA, "rest", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
 	for (size_t s = 0; s < 2; s++) {
 		snprintf(path, sizeof path, "%s/k.db%s", tmpdir, suffixes[s]);
 		f = fopen(path, "rb");
@@ -264,9 +268,9 @@ START_TEST(ids_never_reused)
 	char t[TOKEN_MAX];
 	int64_t n = -1;
 
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, "a", NULL, NULL, "c", &a, t, sizeof t), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_delete(ks, alice, a.id, "c"), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, "b", NULL, NULL, "c", &b, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_NEBULA, "a", NULL, NULL, "c", &a, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_delete(ks, AS(alice), a.id, "c"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_NEBULA, "b", NULL, NULL, "c", &b, t, sizeof t), KEYSVC_OK);
 	ck_assert_int_gt(b.id, a.id); /* the deleted key's id (and its audit rows) stay its own */
 	ck_assert_int_eq(store_audit_count(keysvc_store(ks), b.id, "delete", &n), STORE_OK);
 	ck_assert_int_eq(n, 0);
@@ -309,7 +313,7 @@ START_TEST(migrates_schema_1)
 	open_at(db, NULL);
 	ck_assert_int_eq(keysvc_get_id(ks, 1, KEYSVC_NEBULA, 3, &k), KEYSVC_OK);
 	ck_assert_str_eq(k.name, "old");
-	ck_assert_int_eq(keysvc_create(ks, 1, KEYSVC_NEBULA, "new", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(1), KEYSVC_NEBULA, "new", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
 	ck_assert_int_eq(k.id, 10);
 	ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
@@ -321,6 +325,111 @@ START_TEST(migrates_schema_1)
 END_TEST
 /* The hot statements are prepared once and stay prepared: binding a family,
    a name filter, a page or an id never makes SQLite parse them again. */
+/* ---- roles and names ---- */
+
+/* The principal of a key, as authentication makes it. */
+static keysvc_principal principal_of(const char *token)
+{
+	keysvc_principal p;
+	unsigned ra = 0;
+
+	ck_assert_int_eq(keysvc_authenticate(ks, token, "127.0.0.9", &p, &ra), KEYSVC_OK);
+	return p;
+}
+
+START_TEST(roles_enforced_in_the_key_service)
+{
+	keysvc_principal w = principal_of(alice_key), r, d, off;
+	keysvc_key k, target, rk;
+	char t[TOKEN_MAX], rt[TOKEN_MAX], tt[TOKEN_MAX], dt[TOKEN_MAX];
+	int rights;
+
+	ck_assert_int_eq(keysvc_rights(ks, &w, &rights), KEYSVC_OK);
+	ck_assert_int_eq(rights, KEYSVC_RIGHTS_WRITE);        /* the first key */
+	ck_assert_int_eq(keysvc_rights(ks, AS(alice), &rights), KEYSVC_OK);
+	ck_assert_int_eq(rights, KEYSVC_RIGHTS_ADMIN);        /* a JWT: key_id 0 */
+	ck_assert_int_eq(keysvc_create(ks, &w, KEYSVC_FELDERA, "reader", NULL, "read", "c", &rk, rt, sizeof rt), KEYSVC_OK);
+	ck_assert_str_eq(rk.role, "read");
+	r = principal_of(rt);
+	ck_assert_int_eq(keysvc_rights(ks, &r, &rights), KEYSVC_OK);
+	ck_assert_int_eq(rights, KEYSVC_RIGHTS_READ);
+	/* Feldera's default is read; the families without roles make write keys */
+	ck_assert_int_eq(keysvc_create(ks, &w, KEYSVC_FELDERA, "default", NULL, NULL, "c", &k, dt, sizeof dt), KEYSVC_OK);
+	ck_assert_str_eq(k.role, "read");
+	d = principal_of(dt);
+	ck_assert_int_eq(keysvc_create(ks, &w, KEYSVC_HERON, "target", NULL, NULL, "c", &target, tt, sizeof tt), KEYSVC_OK);
+	ck_assert_str_eq(target.role, "write");
+	/* only read and write are minted, never above the caller */
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "adm", NULL, "admin", "c", &k, t, sizeof t), KEYSVC_INVALID);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "empty", NULL, "", "c", &k, t, sizeof t), KEYSVC_INVALID);
+	for (int f = 0; f < KEYSVC_NFAMILIES; f++) {
+		ck_assert_int_eq(keysvc_create(ks, &r, f, "minted", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_FORBIDDEN);
+		ck_assert_int_eq(keysvc_create(ks, &r, f, "minted", NULL, "write", "c", &k, t, sizeof t), KEYSVC_FORBIDDEN);
+		ck_assert_int_eq(keysvc_create(ks, &r, f, "minted", NULL, "read", "c", &k, t, sizeof t), KEYSVC_FORBIDDEN);
+		ck_assert_int_eq(keysvc_create(ks, &d, f, "minted", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_FORBIDDEN);
+	}
+	/* every state change, on the caller's own key and on another user's: 403 before any lookup */
+	ck_assert_int_eq(keysvc_set_active(ks, &r, target.id, 0, "c"), KEYSVC_FORBIDDEN);
+	ck_assert_int_eq(keysvc_revoke(ks, &r, target.id, "c"), KEYSVC_FORBIDDEN);
+	ck_assert_int_eq(keysvc_delete(ks, &r, target.id, "c"), KEYSVC_FORBIDDEN);
+	ck_assert_int_eq(keysvc_delete(ks, &r, rk.id, "c"), KEYSVC_FORBIDDEN);
+	ck_assert_int_eq(keysvc_delete(ks, &r, 999999, "c"), KEYSVC_FORBIDDEN);
+	principal_of(tt);   /* the target still works */
+	principal_of(rt);
+	/* a write key that is switched off has no rights left, whatever a cached principal says */
+	ck_assert_int_eq(keysvc_create(ks, &w, KEYSVC_HERON, "soon-off", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
+	off = principal_of(t);
+	ck_assert_int_eq(keysvc_set_active(ks, &w, off.key_id, 0, "c"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_delete(ks, &off, target.id, "c"), KEYSVC_FORBIDDEN);
+	/* the JWT mints a write key, which writes */
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "jw", NULL, "write", "c", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_str_eq(k.role, "write");
+	w = principal_of(t);
+	ck_assert_int_eq(keysvc_delete(ks, &w, target.id, "c"), KEYSVC_OK);
+}
+END_TEST
+
+START_TEST(names_nfc_and_refused)
+{
+	static const char *const refused[] = { "a\tb", "a\nb", "a\x01" "b", "a\x7f" "b", "a\xc2\x85" "b", "a\xc2\x9f" "b",
+	                                       "a\xe2\x80\xaa" "b", "a\xe2\x80\xae" "b", "a\xe2\x81\xa6" "b", "a\xe2\x81\xa9" "b",
+	                                       "a\xe2\x80\x8e" "b", "a\xe2\x80\x8f" "b", "a\xd8\x9c" "b", "a\xff" "b" };
+	char out[STORE_NAME_CHARS * 4 + 1], t[TOKEN_MAX], name[200];
+	keysvc_key k, *v = NULL;
+	size_t n;
+	int64_t total;
+
+	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+		ck_assert_msg(keysvc_name(refused[i], out, sizeof out) == KEYSVC_INVALID, "name %zu accepted", i);
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, refused[i], NULL, NULL, "c", &k, t, sizeof t),
+		                 KEYSVC_INVALID);
+	}
+	ck_assert_int_eq(keysvc_name("cafe\xcc\x81", out, sizeof out), KEYSVC_OK);
+	ck_assert_str_eq(out, "caf\xc3\xa9");
+	ck_assert_int_eq(keysvc_name("ok \xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb", out, sizeof out), KEYSVC_OK);  /* ZWJ stays */
+	ck_assert_int_eq(keysvc_name("", out, sizeof out), KEYSVC_OK);
+	/* the limit counts the NFC form: U+0958 is a composition exclusion (two
+	   code points in NFC), so 64 fit in 128 characters and 65 do not */
+	name[0] = '\0';
+	for (int i = 0; i < 64; i++)
+		strcat(name, "\xe0\xa5\x98");
+	ck_assert_int_eq(keysvc_name(name, out, sizeof out), KEYSVC_OK);
+	strcat(name, "\xe0\xa5\x98");
+	ck_assert_int_eq(keysvc_name(name, out, sizeof out), KEYSVC_INVALID);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "caf\xc3\xa9", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "cafe\xcc\x81", NULL, NULL, "c", &k, t, sizeof t),
+	                 KEYSVC_DUPLICATE);
+	ck_assert_int_eq(keysvc_get_name(ks, alice, KEYSVC_FELDERA, "cafe\xcc\x81", &k), KEYSVC_OK);
+	ck_assert_str_eq(k.name, "caf\xc3\xa9");
+	ck_assert_int_eq(keysvc_list(ks, alice, KEYSVC_FELDERA, "cafe\xcc\x81", 0, 0, -1, &v, &n, &total), KEYSVC_OK);
+	ck_assert_uint_eq(n, 1);
+	free(v);
+	ck_assert_int_eq(keysvc_list(ks, alice, KEYSVC_FELDERA, "a\xe2\x80\xae" "b", 0, 0, -1, &v, &n, &total), KEYSVC_OK);
+	ck_assert_uint_eq(n, 0);
+	free(v);
+}
+END_TEST
+
 START_TEST(statements_never_reprepared)
 {
 	keysvc_key k, got, *v;
@@ -334,7 +443,7 @@ START_TEST(statements_never_reprepared)
 		char name[8];
 		snprintf(name, sizeof name, "r%d", round);
 		for (int fam = 0; fam < KEYSVC_NFAMILIES; fam++) {
-			ck_assert_int_eq(keysvc_create(ks, alice, fam, name, NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+			ck_assert_int_eq(keysvc_create(ks, AS(alice), fam, name, NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
 			ck_assert_int_eq(keysvc_list(ks, alice, fam, NULL, 0, 0, -1, &v, &n, &total), KEYSVC_OK);
 			free(v);
 			ck_assert_int_eq(keysvc_list(ks, bob, fam, name, 1, 1, 5, &v, &n, &total), KEYSVC_OK);
@@ -343,7 +452,7 @@ START_TEST(statements_never_reprepared)
 			ck_assert_int_eq(keysvc_get_id(ks, alice, -1, k.id, &got), KEYSVC_OK);
 			ck_assert_int_eq(keysvc_get_name(ks, alice, fam, name, &got), KEYSVC_OK);
 			ck_assert_int_eq(keysvc_authenticate(ks, t, "c5", &p, &ra), KEYSVC_OK);
-			ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 0, ""), KEYSVC_OK);
+			ck_assert_int_eq(keysvc_set_active(ks, AS(alice), k.id, 0, ""), KEYSVC_OK);
 		}
 	}
 	ck_assert_int_eq(store_reprepares(keysvc_store(ks), &re), STORE_OK);
@@ -361,10 +470,10 @@ START_TEST(key_after_delete_writes_last_used)
 	char t1[TOKEN_MAX], t2[TOKEN_MAX];
 	unsigned ra;
 
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_HERON, "a", NULL, NULL, "", &k1, t1, sizeof t1), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "a", NULL, NULL, "", &k1, t1, sizeof t1), KEYSVC_OK);
 	ck_assert_int_eq(keysvc_authenticate(ks, t1, "c10", &p, &ra), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_delete(ks, alice, k1.id, ""), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_HERON, "b", NULL, NULL, "", &k2, t2, sizeof t2), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_delete(ks, AS(alice), k1.id, ""), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "b", NULL, NULL, "", &k2, t2, sizeof t2), KEYSVC_OK);
 	ck_assert_int_ne(k2.id, k1.id);
 	ck_assert_int_eq(keysvc_authenticate(ks, t2, "c10", &p, &ra), KEYSVC_OK);
 	ck_assert_int_eq(keysvc_get_id(ks, alice, KEYSVC_HERON, k2.id, &got), KEYSVC_OK);
@@ -385,7 +494,7 @@ static void *create_many(void *arg)
 	keysvc_key k;
 
 	for (int i = 0; i < 20; i++)
-		w->ok += keysvc_create(ks, alice, KEYSVC_FASTAPI, "c", NULL, NULL, "", &k, w->tokens[i], TOKEN_MAX) == KEYSVC_OK;
+		w->ok += keysvc_create(ks, AS(alice), KEYSVC_FASTAPI, "c", NULL, NULL, "", &k, w->tokens[i], TOKEN_MAX) == KEYSVC_OK;
 	return NULL;
 }
 
@@ -480,7 +589,7 @@ START_TEST(cached_key_fails_after_every_change)
 
 		snprintf(name, sizeof name, "c%d", fam);
 		snprintf(cl, sizeof cl, "c6-%d", fam);   /* four failures each: under the rate limit */
-		ck_assert_int_eq(keysvc_create(ks, alice, fam, name, NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), fam, name, NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
 		keysvc_get_stats(ks, &before);
 		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
@@ -492,27 +601,27 @@ START_TEST(cached_key_fails_after_every_change)
 		ck_assert_str_eq(p.key_uuid, k.uuid);
 
 		/* another user cannot change it, and it stays alice's */
-		ck_assert_int_eq(keysvc_set_active(ks, bob, k.id, 0, ""), KEYSVC_NOT_FOUND);
-		ck_assert_int_eq(keysvc_revoke(ks, bob, k.id, ""), KEYSVC_NOT_FOUND);
-		ck_assert_int_eq(keysvc_delete(ks, bob, k.id, ""), KEYSVC_NOT_FOUND);
+		ck_assert_int_eq(keysvc_set_active(ks, AS(bob), k.id, 0, ""), KEYSVC_NOT_FOUND);
+		ck_assert_int_eq(keysvc_revoke(ks, AS(bob), k.id, ""), KEYSVC_NOT_FOUND);
+		ck_assert_int_eq(keysvc_delete(ks, AS(bob), k.id, ""), KEYSVC_NOT_FOUND);
 		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
 		ck_assert_int_eq(p.user_id, alice);
 
-		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 0, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_set_active(ks, AS(alice), k.id, 0, ""), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_REJECTED);
-		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 1, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_set_active(ks, AS(alice), k.id, 1, ""), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
-		ck_assert_int_eq(keysvc_revoke(ks, alice, k.id, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_revoke(ks, AS(alice), k.id, ""), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_REJECTED);
-		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 1, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_set_active(ks, AS(alice), k.id, 1, ""), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_REJECTED); /* revoked stays revoked */
 
 		snprintf(name, sizeof name, "d%d", fam);
-		ck_assert_int_eq(keysvc_create(ks, alice, fam, name, NULL, NULL, "", &k2, t2, sizeof t2), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), fam, name, NULL, NULL, "", &k2, t2, sizeof t2), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_authenticate(ks, t2, cl, &p, &ra), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_authenticate(ks, t2, cl, &p, &ra), KEYSVC_OK);
-		ck_assert_int_eq(keysvc_delete(ks, alice, k2.id, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_delete(ks, AS(alice), k2.id, ""), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_authenticate(ks, t2, cl, &p, &ra), KEYSVC_REJECTED);
 	}
 	/* two users' cached keys answer for their own users */
@@ -563,7 +672,7 @@ START_TEST(revocation_racing_authentications)
 		volatile int stop = 0, revoked = 0;
 		struct timespec pause = { 0, 2000000 };
 
-		ck_assert_int_eq(keysvc_create(ks, alice, round % KEYSVC_NFAMILIES, round % 2 ? "x" : "y", NULL, NULL, "", &k,
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), round % KEYSVC_NFAMILIES, round % 2 ? "x" : "y", NULL, NULL, "", &k,
 		                               t, sizeof t) == KEYSVC_OK || round % KEYSVC_NFAMILIES == KEYSVC_FELDERA, 1);
 		if (round % KEYSVC_NFAMILIES == KEYSVC_FELDERA)
 			continue;   /* names are unique there; the other families cover it */
@@ -572,9 +681,9 @@ START_TEST(revocation_racing_authentications)
 			pthread_create(&th[i], NULL, race_auth, &r[i]);
 		}
 		nanosleep(&pause, NULL);
-		ck_assert_int_eq(round % 3 == 0 ? keysvc_revoke(ks, alice, k.id, "")
-		                 : round % 3 == 1 ? keysvc_set_active(ks, alice, k.id, 0, "")
-		                                  : keysvc_delete(ks, alice, k.id, ""), KEYSVC_OK);
+		ck_assert_int_eq(round % 3 == 0 ? keysvc_revoke(ks, AS(alice), k.id, "")
+		                 : round % 3 == 1 ? keysvc_set_active(ks, AS(alice), k.id, 0, "")
+		                                  : keysvc_delete(ks, AS(alice), k.id, ""), KEYSVC_OK);
 		__atomic_store_n(&revoked, 1, __ATOMIC_SEQ_CST);
 		nanosleep(&pause, NULL);
 		__atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
@@ -681,7 +790,7 @@ START_TEST(cached_list_follows_every_change)
 		ck_assert_uint_eq(after.list_hits, before.list_hits + 1);
 		nb = listed(bob, fam, 0, 0, NULL);
 
-		ck_assert_int_eq(keysvc_create(ks, alice, fam, name, NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), fam, name, NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
 		memset(&f, 0, sizeof f);
 		ck_assert_uint_eq(listed(alice, fam, 0, k.id, &f), n0 + 1);
 		ck_assert_int_eq(f.id, k.id);
@@ -697,21 +806,21 @@ START_TEST(cached_list_follows_every_change)
 		ck_assert_uint_eq(listed(alice, fam, 0, k.id, &f), n0 + 1);
 		ck_assert_int_gt(f.last_used, 0);
 
-		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 0, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_set_active(ks, AS(alice), k.id, 0, ""), KEYSVC_OK);
 		listed(alice, fam, 0, k.id, &f);
 		ck_assert_int_eq(f.active, 0);
-		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 1, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_set_active(ks, AS(alice), k.id, 1, ""), KEYSVC_OK);
 		listed(alice, fam, 0, k.id, &f);
 		ck_assert_int_eq(f.active, 1);
 
 		listed(alice, fam, 1, 0, NULL);
-		ck_assert_int_eq(keysvc_revoke(ks, alice, k.id, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_revoke(ks, AS(alice), k.id, ""), KEYSVC_OK);
 		n = listed(alice, fam, 0, 0, NULL);
 		ck_assert_uint_eq(n, n0);                          /* revoked keys hidden */
 		ck_assert_uint_eq(listed(alice, fam, 1, k.id, &f), n0 + 1);
 		ck_assert_int_eq(f.revoked, 1);
 
-		ck_assert_int_eq(keysvc_delete(ks, alice, k.id, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_delete(ks, AS(alice), k.id, ""), KEYSVC_OK);
 		ck_assert_uint_eq(listed(alice, fam, 1, 0, NULL), n0);
 		ck_assert_uint_eq(listed(alice, fam, 0, 0, NULL), n0);
 	}
@@ -761,7 +870,7 @@ START_TEST(list_racing_creates)
 	for (int i = 0; i < 40; i++) {
 		keysvc_key k;
 		char t[TOKEN_MAX];
-		ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, "race", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_NEBULA, "race", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
 		__atomic_store_n(&newest, k.id, __ATOMIC_SEQ_CST);
 	}
 	__atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
@@ -1214,6 +1323,8 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, ratelimit_block_not_evicted);
 	tcase_add_test(tc, key_after_delete_writes_last_used);
 	tcase_add_test(tc, statements_never_reprepared);
+	tcase_add_test(tc, roles_enforced_in_the_key_service);
+	tcase_add_test(tc, names_nfc_and_refused);
 	tcase_add_test(tc, keycache_ttl_epoch_forget);
 	tcase_add_test(tc, cached_key_fails_after_every_change);
 	tcase_add_test(tc, revocation_racing_authentications);
