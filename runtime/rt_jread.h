@@ -14,6 +14,10 @@
  *    underflow to 0 or a subnormal accepted);
  *  - values nested at most max_depth deep, counting the value itself as
  *    jansson does (RT_JREAD_MAX_DEPTH, jansson's JSON_PARSER_MAX_DEPTH);
+ *  - one deliberate difference: jansson drops a NUL byte that directly
+ *    follows a number or a literal ("[1\0]", a quirk of its lexer's
+ *    lookahead); rt_jread refuses every NUL byte outside a string, as RFC
+ *    8259 does;
  *  - duplicate member names: refused inside values skipped with
  *    rt_jread_skip; in objects the generated code walks itself, it calls
  *    rt_jread_names_add for the names it does not know (known ones it tracks
