@@ -197,10 +197,14 @@ static int jr_string(rt_jread *r, const char *p, int decode)
 	for (;;) {
 		unsigned c;
 		while (end - p >= 8) {
-			uint64_t w;
+			uint64_t w, s;
 			memcpy(&w, p, 8);
-			if (jr_special(w))
+			if ((s = jr_special(w)) != 0) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+				p += __builtin_ctzll(s) >> 3; /* the first special byte: exact below it */
+#endif
 				break;
+			}
 			p += 8;
 		}
 		if (p >= end)
