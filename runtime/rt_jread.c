@@ -53,15 +53,25 @@ static int jr_fail(rt_jread *r, int err, const char *at)
 	return RT_JR_ERROR;
 }
 
-#define JR_WS(c) ((c) == ' ' || (c) == '\n' || (c) == '\r' || (c) == '\t')
 #define JR_DIGIT(c) ((unsigned)((c) - '0') < 10u)
 
+#define JR_WS_MASK ((1ull << ' ') | (1ull << '\n') | (1ull << '\r') | (1ull << '\t'))
+
+/* past the whitespace at p: none in compact text (one test); indentation
+   eight spaces at a time */
 static inline const char *jr_ws(const char *p, const char *end)
 {
-	while (p < end && JR_WS(*p))
+	while (p < end && (unsigned char)*p <= ' ') {
+		uint64_t w;
+		if (!((JR_WS_MASK >> (unsigned char)*p) & 1))
+			break;
 		p++;
+		while (end - p >= 8 && (memcpy(&w, p, 8), w == 0x2020202020202020ull))
+			p += 8;
+	}
 	return p;
 }
+
 
 /* nonzero when one of the 8 bytes of w is '"', '\\', < 0x20 or >= 0x80 */
 static inline uint64_t jr_special(uint64_t w)
@@ -564,18 +574,22 @@ static uint32_t jr_hash(const char *s, size_t n)
 void rt_jread_names_reset(rt_jread_names *set)
 {
 	set->n = 0;
-	if (set->tab)
-		memset(set->tab, 0, set->tab_cap * sizeof *set->tab);
+	set->tab = NULL; /* rebuilt, in set->mem, only if this object grows large too */
+	set->tab_cap = 0;
 }
 
 #define JR_NAMES_LINEAR 12
 
 static int jr_names_index(rt_jread *r, rt_jread_names *set, size_t cap)
 {
-	uint32_t *tab = rt_arena_alloc(r->arena, cap * sizeof *tab);
+	uint32_t *tab = set->mem;
 
-	if (tab == NULL)
-		return -1;
+	if (set->mem_cap < cap) {
+		if ((tab = rt_arena_alloc(r->arena, cap * sizeof *tab)) == NULL)
+			return -1;
+		set->mem = tab;
+		set->mem_cap = cap;
+	}
 	memset(tab, 0, cap * sizeof *tab);
 	for (size_t i = 0; i < set->n; i++) {
 		size_t j = set->v[i].hash & (cap - 1);
@@ -640,26 +654,29 @@ nomem:
 	return -1;
 }
 
-
 /* ---- skipping ---- */
 
-static rt_jread_names *jr_skip_set(rt_jread *r, unsigned level)
+static rt_jread_names *jr_skip_set_grow(rt_jread *r, unsigned level)
 {
-	if (level >= r->skip_sets_n) {
-		unsigned n = r->skip_sets_n ? r->skip_sets_n * 4 : 8;
-		rt_jread_names *v;
-		while (n <= level)
-			n *= 2;
-		v = rt_arena_alloc(r->arena, (size_t)n * sizeof *v);
-		if (v == NULL)
-			return NULL;
-		memset(v, 0, (size_t)n * sizeof *v);
-		if (r->skip_sets_n)
-			memcpy(v, r->skip_sets, (size_t)r->skip_sets_n * sizeof *v);
-		r->skip_sets = v;
-		r->skip_sets_n = n;
-	}
+	unsigned n = r->skip_sets_n ? r->skip_sets_n * 4 : 8;
+	rt_jread_names *v;
+
+	while (n <= level)
+		n *= 2;
+	v = rt_arena_alloc(r->arena, (size_t)n * sizeof *v);
+	if (v == NULL)
+		return NULL;
+	memset(v, 0, (size_t)n * sizeof *v);
+	if (r->skip_sets_n)
+		memcpy(v, r->skip_sets, (size_t)r->skip_sets_n * sizeof *v);
+	r->skip_sets = v;
+	r->skip_sets_n = n;
 	return &r->skip_sets[level];
+}
+
+static inline rt_jread_names *jr_skip_set(rt_jread *r, unsigned level)
+{
+	return level < r->skip_sets_n ? &r->skip_sets[level] : jr_skip_set_grow(r, level);
 }
 
 int rt_jread_skip_rest(rt_jread *r, int tok)

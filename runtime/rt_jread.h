@@ -116,8 +116,10 @@ typedef struct rt_jread_name {
 typedef struct rt_jread_names {
 	rt_jread_name *v;
 	size_t n, cap;
-	uint32_t *tab; /* hash index (1 + position in v), once n is large */
+	uint32_t *tab; /* hash index (1 + position in v) once n is large, else NULL */
 	size_t tab_cap;
+	uint32_t *mem; /* the index's storage, kept for the next object */
+	size_t mem_cap;
 } rt_jread_names;
 
 typedef struct rt_jread {
