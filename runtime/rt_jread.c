@@ -654,6 +654,12 @@ nomem:
 	return -1;
 }
 
+int rt_jread_duplicate(rt_jread *r)
+{
+	jr_fail(r, RT_JREAD_E_DUPLICATE, r->tok);
+	return -1;
+}
+
 /* ---- skipping ---- */
 
 static rt_jread_names *jr_skip_set_grow(rt_jread *r, unsigned level)

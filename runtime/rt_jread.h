@@ -166,6 +166,10 @@ int rt_jread_skip_rest(rt_jread *r, int tok);
    RT_JREAD_E_DUPLICATE (r->err_off at the name) or RT_JREAD_E_NOMEM. */
 int rt_jread_names_add(rt_jread *r, rt_jread_names *set);
 void rt_jread_names_reset(rt_jread_names *set);
+/* For generated code that tracks its known names with its own bits: the
+   current RT_JR_NAME repeats one; fails the reader with
+   RT_JREAD_E_DUPLICATE at that name. Returns -1. */
+int rt_jread_duplicate(rt_jread *r);
 
 /* The current string or name NUL-terminated (in the arena unless it already
    is); NULL when out of memory. */

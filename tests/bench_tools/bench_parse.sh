@@ -27,7 +27,7 @@ files() { node -e 'for (const c of JSON.parse(require("fs").readFileSync(process
 mapfile -t f30 < <(files 30); mapfile -t f31 < <(files 31)
 "$VALGEN" b30 30 "${f30[@]}" >"$out/b30.c" && "$VALGEN" b31 31 "${f31[@]}" >"$out/b31.c" || { echo "bench-parse: valgen failed"; exit 1; }
 # shellcheck disable=SC2086
-$CC $CFLAGS_BENCH -o "$out/parsebench" "$here/parsebench.c" "$out/b30.c" "$out/b31.c" $LIBS_BENCH || { echo "bench-parse: cannot compile"; exit 1; }
+$CC $CFLAGS_BENCH -o "$out/parsebench" "$here/parsebench.c" "$here/parse_heron.c" "$out/b30.c" "$out/b31.c" $LIBS_BENCH || { echo "bench-parse: cannot compile"; exit 1; }
 # the standalone validators require ajv-formats' code from the pinned tools
 export NODE_PATH=$here/node_modules
 # best round per case and group (columns 4 and 7 are rates; keep each best)
@@ -54,15 +54,15 @@ if command -v valgrind >/dev/null; then
 fi
 
 echo "bench-parse (bytes to validated value, bodies/s, best of $ROUNDS alternating rounds of ${SECS}s per case and side)"
-paste "$out/oapigen.txt" "$out/ajv.txt" | awk -F'\t' '{ printf "  %-40s %-5s today %9s/s (%s errors, %s wrong)  ajv %9s/s (%s errors, %s wrong)  %.2fx | jread %9s/s  loadb %9s/s  JSON.parse %9s/s  floor %.2fx | generated %s\n",
-	$2, $3, $4, $5, $6, $13, $14, $15, ($13 > 0 ? $4 / $13 : 0), $7, $8, $16, ($16 > 0 ? $7 / $16 : 0), $9 }'
+paste "$out/oapigen.txt" "$out/ajv.txt" | awk -F'\t' '{ printf "  %-40s %-5s today %9s/s (%s errors, %s wrong)  ajv %9s/s (%s errors, %s wrong)  %.2fx | jread %9s/s  loadb %9s/s  JSON.parse %9s/s  floor %.2fx | typed %s/s (%s bodies differ from today)\n",
+	$2, $3, $4, $5, $6, $14, $15, $16, ($14 > 0 ? $4 / $14 : 0), $7, $8, $17, ($17 > 0 ? $7 / $17 : 0), $9, $10 }'
 [ -z "$cg" ] || awk -F'\t' '{ k = $4 "\t" $2; s[k] += $7; n[k]++; b[k] += $6 } END { for (k in s) { split(k, p, "\t"); printf "  callgrind %-40s %-9s %8.0f instructions/body (%d bodies, %.0f bytes on average)\n", p[1], p[2], s[k] / n[k], n[k], b[k] / n[k] } }' "$cg" | sort
 
 # rows: the five request bodies (geometric mean of per-case ratios, mean
 # rates shown), valid and mix; the OpenAPI document cases; the jread floor
 paste "$out/oapigen.txt" "$out/ajv.txt" | awk -F'\t' -v OFS='\t' '
-	{ g = ($2 ~ /^OpenAPI/ ? "big" : "api") "-" $3; n[g]++; o[g] += $4; a[g] += $13; lr[g] += log($4 / $13)
-	  j[g] += $7; jp[g] += $16; lj[g] += log($7 / $16); w[g] += $6 + $15 }
+	{ g = ($2 ~ /^OpenAPI/ ? "big" : "api") "-" $3; n[g]++; o[g] += $4; a[g] += $14; lr[g] += log($4 / $14)
+	  j[g] += $7; jp[g] += $17; lj[g] += log($7 / $17); w[g] += $6 + $16 }
 	END { split("api-valid api-mix big-valid big-mix", gs, " "); for (i = 1; i <= 4; i++) { g = gs[i]; if (n[g])
 		print g, n[g], o[g] / n[g], a[g] / n[g], exp(lr[g] / n[g]), j[g] / n[g], jp[g] / n[g], exp(lj[g] / n[g]), w[g] } }' >"$out/rows"
 while IFS=$'\t' read -r g n o a r j jp rj w; do
@@ -81,11 +81,19 @@ while IFS=$'\t' read -r g n o a r j jp rj w; do
 	bench_row bench-parse "$what" "$(printf '%.0f' "$j") bodies/s" "JSON.parse alone: $(printf '%.0f' "$jp") bodies/s" \
 		"$(awk -v r="$rj" 'BEGIN { printf "%.2fx", r }')" "report" "report"
 done <"$out/rows"
+# typed parsers (parsebench.h; today one hand-written stand-in, parse_heron.c):
+# each against the same baseline, with how many bodies it judged differently
+paste "$out/oapigen.txt" "$out/ajv.txt" | awk -F'\t' -v OFS='\t' '$9 != "-" { print $2, $3, $9, $14, $10, $4 }' >"$out/typedrows"
+while IFS=$'\t' read -r name grp t a d o; do
+	what="typed parser from bytes through rt_jread, a hand-written stand-in for a generated one: $name, $( [ "$grp" = valid ] && echo "valid bodies" || echo "valid, invalid and malformed bodies") (json_loadb + rt_schema_validate: $o bodies/s)"
+	[ "$d" = 0 ] || what="$what; $d bodies judged differently from today's path"
+	bench_row bench-parse "$what" "$t bodies/s" "JSON.parse + ajv: $a bodies/s" "$(bench_ratio "$t" "$a")" "report" "report"
+done <"$out/typedrows"
 if [ -n "$cg" ]; then
 	awk -F'\t' -v OFS='\t' '{ g = ($4 ~ /^OpenAPI/ ? "big" : "api"); s[g, $2] += $7; n[g, $2]++ }
 		END { for (gi = 1; gi <= 2; gi++) { g = gi == 1 ? "api" : "big"; if (n[g, "today"]) print g, s[g, "today"] / n[g, "today"], s[g, "jread"] / n[g, "jread"] } }' "$cg" >"$out/cgrows"
 	while IFS=$'\t' read -r g t j; do
 		bench_row bench-parse "callgrind instructions per body, json_loadb + rt_schema_validate ($( [ "$g" = api ] && echo "the five create bodies, mix" || echo "OpenAPI documents, mix")); baseline: rt_jread skipping the same bodies" \
-			"$(printf '%.0f' "$t") instructions/body" "rt_jread: $(printf '%.0f' "$j") instructions/body" "$(bench_ratio "$j" "$t")" "report" "report"
+			"$(printf '%.0f' "$t") instructions/body" "rt_jread: $(printf '%.0f' "$j") instructions/body" "$(bench_ratio "$t" "$j")" "report (ratio: today / floor)" "report"
 	done <"$out/cgrows"
 fi

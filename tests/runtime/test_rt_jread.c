@@ -645,6 +645,66 @@ START_TEST(jansson_nul_leniency)
 }
 END_TEST
 
+/* The pattern a generated parser follows: known names by its own bits
+   (rt_jread_duplicate on a repeat), unknown ones through a names set and
+   skipped; a wrong type skipped with rt_jread_skip_rest; the pointer of each
+   violation from rt_jread_pointer. Returns violations, or -1 when the reader
+   failed (r->err). */
+static int typed_pattern(const char *in, rt_jread *r, rt_arena *a, char *log, size_t size)
+{
+	rt_jread_names unknown = { 0 };
+	unsigned seen = 0;
+	size_t n = 0;
+	int t, bad = 0;
+
+	log[0] = '\0';
+	rt_jread_init(r, in, strlen(in), a, 0);
+	if (rt_jread_next(r) != RT_JR_OBJECT_BEGIN)
+		return -1;
+	while ((t = rt_jread_next(r)) == RT_JR_NAME) {
+		char ptr[64];
+		int known = r->len == 1 && (r->str[0] == 'a' || r->str[0] == 'b') ? r->str[0] - 'a' + 1 : 0;
+		if (known && (seen & (unsigned)known) && rt_jread_duplicate(r) != 0)
+			return -1;
+		if (!known && rt_jread_names_add(r, &unknown) != 0)
+			return -1;
+		seen |= (unsigned)known;
+		rt_jread_pointer(r, ptr, sizeof ptr);
+		t = rt_jread_next(r);
+		if (known && t == RT_JR_INTEGER)
+			continue;
+		if (rt_jread_skip_rest(r, t) != 0)
+			return -1;
+		put(log, size, &n, "%s%s", n ? " " : "", ptr);
+		bad++;
+	}
+	if (t != RT_JR_OBJECT_END || rt_jread_next(r) != RT_JR_END)
+		return -1;
+	return bad;
+}
+
+START_TEST(typed_parser_pattern)
+{
+	RT_ARENA_ON_STACK(a, 256);
+	char log[256];
+	rt_jread r;
+
+	ck_assert_int_eq(typed_pattern("{\"a\":1,\"b\":2}", &r, &a, log, sizeof log), 0);
+	ck_assert_int_eq(typed_pattern("{\"a\":\"x\",\"z\":[1,{\"q\":2}],\"b\":{\"c\":[]},\"y\":null}", &r, &a, log, sizeof log), 4);
+	ck_assert_str_eq(log, "/a /z /b /y");
+	ck_assert_int_eq(typed_pattern("{\"a\":1,\"b\":2,\"a\":3}", &r, &a, log, sizeof log), -1);
+	ck_assert_int_eq(r.err, RT_JREAD_E_DUPLICATE);
+	ck_assert_int_eq((int)r.err_off, 13);
+	ck_assert_int_eq(typed_pattern("{\"z\":1,\"b\":2,\"z\":3}", &r, &a, log, sizeof log), -1);
+	ck_assert_int_eq(r.err, RT_JREAD_E_DUPLICATE);
+	ck_assert_int_eq(typed_pattern("{\"z\":{\"x\":1,\"x\":2}}", &r, &a, log, sizeof log), -1);
+	ck_assert_int_eq(r.err, RT_JREAD_E_DUPLICATE);
+	ck_assert_int_eq(typed_pattern("{\"a\":[1,2,}", &r, &a, log, sizeof log), -1);
+	ck_assert_int_eq(r.err, RT_JREAD_E_VALUE);
+	rt_arena_free(&a);
+}
+END_TEST
+
 START_TEST(cstr_copies_once)
 {
 	RT_ARENA_ON_STACK(a, 256);
@@ -734,6 +794,7 @@ int main(void)
 	tcase_add_test(tc, numbers_random);
 	tcase_add_test(tc, strings_random);
 	tcase_add_test(tc, jansson_nul_leniency);
+	tcase_add_test(tc, typed_parser_pattern);
 	tcase_add_test(tc, cstr_copies_once);
 	tcase_add_test(tc, skip_and_errors);
 	suite_add_tcase(s, tc);
