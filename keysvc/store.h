@@ -47,12 +47,22 @@ typedef struct store_key {
 	int64_t last_used;      /* unix seconds, 0 = never */
 } store_key;
 
-enum { STORE_OK = 0, STORE_NOT_FOUND = 1, STORE_CONSTRAINT = 2, STORE_ERROR = -1 };
+/* STORE_ERROR: the store failed (an I/O error, a read-only or corrupt
+ * database, ...); STORE_UNAVAILABLE: it failed for a reason that may pass
+ * (busy or locked beyond the busy timeout, disk full): worth a retry. A
+ * lookup that failed is never STORE_NOT_FOUND. */
+enum { STORE_OK = 0, STORE_NOT_FOUND = 1, STORE_CONSTRAINT = 2, STORE_ERROR = -1, STORE_UNAVAILABLE = -2 };
+
+/* Where the store reports its errors and warnings: one line each, with the
+ * cause (SQLite's message), rate-limited by store.c. */
+enum { STORE_LOG_ERROR = 0, STORE_LOG_WARNING = 1 };
+typedef void (*store_log_fn)(int level, const char *msg);
 
 typedef struct store_config {
 	const char *path;       /* file, or ":memory:" */
 	int synchronous_full;   /* 1: FULL (default); 0: NORMAL */
 	int group_commit;       /* 1 (default); 0: one transaction per insert (bench baseline) */
+	store_log_fn log;       /* NULL: standard error */
 } store_config;
 
 int store_open(const store_config *cfg, store **out, char *err, size_t errlen);

@@ -38,7 +38,13 @@ typedef struct store_backend {
 
 struct store {
 	const store_backend *be;
+	store_log_fn log;        /* cfg->log, set by the backend's open first thing */
 };
+
+/* Reports one store error or warning (msg names the operation and the
+ * cause) through s->log; at most STORE_LOG_BURST lines a second in all, the
+ * lines left out counted in the next one logged. */
+void store_report(store *s, int level, const char *msg);
 
 extern const store_backend store_sqlite_backend;
 
