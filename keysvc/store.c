@@ -168,3 +168,28 @@ int store_audit_count(store *s, int64_t key_id, const char *action, int64_t *n)
 {
 	return s->be->audit_count(s, key_id, action, n);
 }
+
+int store_meta_get(store *s, const char *name, char *value, size_t len)
+{
+	return s->be->meta_get(s, name, value, len);
+}
+
+int store_meta_set(store *s, const char *name, const char *value)
+{
+	return s->be->meta_set(s, name, value);
+}
+
+int store_key_count(store *s, int64_t *n)
+{
+	return s->be->key_count(s, n);
+}
+
+int store_ready(store *s, unsigned timeout_ms, char *why, size_t len)
+{
+	return s->be->ready(s, timeout_ms, why, len);
+}
+
+int store_changed(store *s)
+{
+	return s->be->changed(s);
+}

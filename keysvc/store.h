@@ -99,4 +99,20 @@ int store_reprepares(store *s, int64_t *n);
 /* Number of audit rows with this action and key (tests). */
 int store_audit_count(store *s, int64_t key_id, const char *action, int64_t *n);
 
+/* The store's own named values (schema 3's meta table): the server
+ * secret's check value. STORE_NOT_FOUND when unset. */
+int store_meta_get(store *s, const char *name, char *value, size_t len);
+int store_meta_set(store *s, const char *name, const char *value);
+/* Keys in the store, every owner and family. */
+int store_key_count(store *s, int64_t *n);
+/* Readiness: STORE_OK when the store reads, is writable and a write
+ * commits, within timeout_ms; else why says what fails (read-only, disk
+ * full, a writer busy). A write probe at most once a second. */
+int store_ready(store *s, unsigned timeout_ms, char *why, size_t len);
+/* 1 (once) when another process wrote to the keys since the last call that
+ * returned 1; cheap enough for every cache hit. Every write to the keys
+ * (create, activate, deactivate, revoke, delete; not last_used) bumps an
+ * epoch in the database, and each process compares it with its own. */
+int store_changed(store *s);
+
 #endif

@@ -34,6 +34,11 @@ typedef struct store_backend {
 	int (*key_touch)(store *s, int64_t key_id, int64_t when);
 	int (*reprepares)(store *s, int64_t *n);
 	int (*audit_count)(store *s, int64_t key_id, const char *action, int64_t *n);
+	int (*meta_get)(store *s, const char *name, char *value, size_t len);
+	int (*meta_set)(store *s, const char *name, const char *value);
+	int (*key_count)(store *s, int64_t *n);
+	int (*ready)(store *s, unsigned timeout_ms, char *why, size_t len);
+	int (*changed)(store *s);
 } store_backend;
 
 struct store {

@@ -178,6 +178,42 @@ static int store_fault_audit_count(store *base, int64_t key_id, const char *acti
 	return store_audit_count(f->inner, key_id, action, n);
 }
 
+static int store_fault_meta_get(store *base, const char *name, char *value, size_t len)
+{
+	FAULT(meta_get, 0);
+	return store_meta_get(f->inner, name, value, len);
+}
+
+static int store_fault_meta_set(store *base, const char *name, const char *value)
+{
+	FAULT(meta_set, 1);
+	return store_meta_set(f->inner, name, value);
+}
+
+static int store_fault_key_count(store *base, int64_t *n)
+{
+	FAULT(key_count, 0);
+	return store_key_count(f->inner, n);
+}
+
+static int store_fault_ready(store *base, unsigned timeout_ms, char *why, size_t len)
+{
+	store_fault *f = (store_fault *)base;
+	int rc = store_fault_check(base, "ready", 1);
+
+	if (rc) {
+		snprintf(why, len, "a write to the database fails (injected)");
+		return rc;
+	}
+	return store_ready(f->inner, timeout_ms, why, len);
+}
+
+static int store_fault_changed(store *base)
+{
+	store_fault *f = (store_fault *)base;
+	return store_changed(f->inner);
+}
+
 static int store_fault_accepts(const char *path)
 {
 	(void)path;
@@ -202,6 +238,11 @@ static const store_backend store_fault_backend = {
 	.key_touch = store_fault_key_touch,
 	.reprepares = store_fault_reprepares,
 	.audit_count = store_fault_audit_count,
+	.meta_get = store_fault_meta_get,
+	.meta_set = store_fault_meta_set,
+	.key_count = store_fault_key_count,
+	.ready = store_fault_ready,
+	.changed = store_fault_changed,
 };
 
 int store_fault_wrap(store *inner, const char *control, store **out)
