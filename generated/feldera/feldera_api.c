@@ -19,19 +19,21 @@ static const rt_schema feldera_s11;
 static const rt_schema feldera_s12;
 static const rt_schema feldera_s13;
 static const rt_schema feldera_s14;
-static const rt_schema feldera_schema_NewApiKeyRequest;
 static const rt_schema feldera_s15;
 static const rt_schema feldera_s16;
+static const rt_schema feldera_schema_NewApiKeyRequest;
 static const rt_schema feldera_s17;
-static const rt_schema feldera_schema_NewApiKeyResponse;
 static const rt_schema feldera_s18;
 static const rt_schema feldera_s19;
+static const rt_schema feldera_schema_NewApiKeyResponse;
 static const rt_schema feldera_s20;
 static const rt_schema feldera_s21;
 static const rt_schema feldera_s22;
 static const rt_schema feldera_s23;
 static const rt_schema feldera_s24;
 static const rt_schema feldera_s25;
+static const rt_schema feldera_s26;
+static const rt_schema feldera_s27;
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/get/parameters/0/schema */
 static const rt_schema feldera_s0 = {
@@ -250,8 +252,24 @@ static const rt_schema feldera_s13 = {
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-/* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/requestBody/content/application~1json/schema */
+/* openapi/feldera.yaml#/components/responses/StoreError/content/application~1json/schema */
 static const rt_schema feldera_s14 = {
+	.where = "openapi/feldera.yaml#/components/responses/StoreError/content/application~1json/schema",
+	.ref = &feldera_schema_ErrorResponse,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+/* openapi/feldera.yaml#/components/responses/StoreUnavailable/content/application~1json/schema */
+static const rt_schema feldera_s15 = {
+	.where = "openapi/feldera.yaml#/components/responses/StoreUnavailable/content/application~1json/schema",
+	.ref = &feldera_schema_ErrorResponse,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+/* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/requestBody/content/application~1json/schema */
+static const rt_schema feldera_s16 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/requestBody/content/application~1json/schema",
 	.ref = &feldera_schema_NewApiKeyRequest,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -259,8 +277,8 @@ static const rt_schema feldera_s14 = {
 };
 
 static const rt_schema_prop feldera_schema_NewApiKeyRequest_props[] = {
-	{ "name", &feldera_s15 },
-	{ "role", &feldera_s16 },
+	{ "name", &feldera_s17 },
+	{ "role", &feldera_s18 },
 };
 static const char *const feldera_schema_NewApiKeyRequest_required[] = { "name", };
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest */
@@ -281,7 +299,7 @@ static const rt_schema feldera_schema_NewApiKeyRequest = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/name */
-static const rt_schema feldera_s15 = {
+static const rt_schema feldera_s17 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/name",
 	.types = 0x10,
 	.min_length = 1,
@@ -294,9 +312,9 @@ static const rt_schema feldera_s15 = {
 	.max_contains = -1,
 };
 
-static rt_schema_cache feldera_s16_cache = { .enum_json = "[\"read\",\"write\"]", };
+static rt_schema_cache feldera_s18_cache = { .enum_json = "[\"read\",\"write\"]", };
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/role */
-static const rt_schema feldera_s16 = {
+static const rt_schema feldera_s18 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/role",
 	.types = 0x10,
 	.min_length = -1,
@@ -307,11 +325,11 @@ static const rt_schema feldera_s16 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.cache = &feldera_s16_cache,
+	.cache = &feldera_s18_cache,
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/201/content/application~1json/schema */
-static const rt_schema feldera_s17 = {
+static const rt_schema feldera_s19 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/201/content/application~1json/schema",
 	.ref = &feldera_schema_NewApiKeyResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -319,9 +337,9 @@ static const rt_schema feldera_s17 = {
 };
 
 static const rt_schema_prop feldera_schema_NewApiKeyResponse_props[] = {
-	{ "api_key", &feldera_s18 },
-	{ "id", &feldera_s19 },
-	{ "name", &feldera_s20 },
+	{ "api_key", &feldera_s20 },
+	{ "id", &feldera_s21 },
+	{ "name", &feldera_s22 },
 };
 static const char *const feldera_schema_NewApiKeyResponse_required[] = { "api_key", "id", "name", };
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse */
@@ -341,7 +359,7 @@ static const rt_schema feldera_schema_NewApiKeyResponse = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/api_key */
-static const rt_schema feldera_s18 = {
+static const rt_schema feldera_s20 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/api_key",
 	.types = 0x10,
 	.min_length = -1,
@@ -355,7 +373,7 @@ static const rt_schema feldera_s18 = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/id */
-static const rt_schema feldera_s19 = {
+static const rt_schema feldera_s21 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/id",
 	.types = 0x10,
 	.min_length = -1,
@@ -371,7 +389,7 @@ static const rt_schema feldera_s19 = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/name */
-static const rt_schema feldera_s20 = {
+static const rt_schema feldera_s22 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/name",
 	.types = 0x10,
 	.min_length = -1,
@@ -385,7 +403,7 @@ static const rt_schema feldera_s20 = {
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/409/content/application~1json/schema */
-static const rt_schema feldera_s21 = {
+static const rt_schema feldera_s23 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/409/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -393,7 +411,7 @@ static const rt_schema feldera_s21 = {
 };
 
 /* openapi/feldera.yaml#/components/responses/PayloadTooLarge/content/application~1json/schema */
-static const rt_schema feldera_s22 = {
+static const rt_schema feldera_s24 = {
 	.where = "openapi/feldera.yaml#/components/responses/PayloadTooLarge/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -401,7 +419,7 @@ static const rt_schema feldera_s22 = {
 };
 
 /* openapi/feldera.yaml#/components/responses/UnsupportedMediaType/content/application~1json/schema */
-static const rt_schema feldera_s23 = {
+static const rt_schema feldera_s25 = {
 	.where = "openapi/feldera.yaml#/components/responses/UnsupportedMediaType/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -409,7 +427,7 @@ static const rt_schema feldera_s23 = {
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/parameters/0/schema */
-static const rt_schema feldera_s24 = {
+static const rt_schema feldera_s26 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/parameters/0/schema",
 	.types = 0x10,
 	.min_length = 1,
@@ -423,7 +441,7 @@ static const rt_schema feldera_s24 = {
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema */
-static const rt_schema feldera_s25 = {
+static const rt_schema feldera_s27 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema",
 	.ref = &feldera_schema_ApiKeyDescr,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -442,6 +460,8 @@ static const rt_response feldera_list_api_keys_responses[] = {
 	{ 401, "application/json", &feldera_s11 },
 	{ 404, "application/json", &feldera_s12 },
 	{ 429, "application/json", &feldera_s13 },
+	{ 500, "application/json", &feldera_s14 },
+	{ 503, "application/json", &feldera_s15 },
 };
 static const rt_security_req feldera_list_api_keys_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -478,17 +498,27 @@ int feldera_list_api_keys_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
 }
+int feldera_list_api_keys_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int feldera_list_api_keys_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1v0~1api_keys/post */
 static const char *const feldera_create_api_key_body_types[] = { "application/json", NULL };
 static const rt_response feldera_create_api_key_responses[] = {
-	{ 201, "application/json", &feldera_s17 },
+	{ 201, "application/json", &feldera_s19 },
 	{ 400, "application/json", &feldera_s7 },
 	{ 401, "application/json", &feldera_s11 },
-	{ 409, "application/json", &feldera_s21 },
-	{ 413, "application/json", &feldera_s22 },
-	{ 415, "application/json", &feldera_s23 },
+	{ 409, "application/json", &feldera_s23 },
+	{ 413, "application/json", &feldera_s24 },
+	{ 415, "application/json", &feldera_s25 },
 	{ 429, "application/json", &feldera_s13 },
+	{ 500, "application/json", &feldera_s14 },
+	{ 503, "application/json", &feldera_s15 },
 };
 static const rt_security_req feldera_create_api_key_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -533,19 +563,29 @@ int feldera_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
 }
+int feldera_create_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int feldera_create_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1v0~1api_keys~1{api_key_name}/get */
 static const rt_param feldera_get_api_key_param_table[] = {
 	{ .name = "api_key_name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &feldera_s24, .ctype = RT_C_STRING,
+	  .schema = &feldera_s26, .ctype = RT_C_STRING,
 	  .offset = offsetof(feldera_get_api_key_params, api_key_name), .has_offset = -1 },
 };
 static const rt_response feldera_get_api_key_responses[] = {
-	{ 200, "application/json", &feldera_s25 },
+	{ 200, "application/json", &feldera_s27 },
 	{ 400, "application/json", &feldera_s7 },
 	{ 401, "application/json", &feldera_s11 },
 	{ 404, "application/json", &feldera_s12 },
 	{ 429, "application/json", &feldera_s13 },
+	{ 500, "application/json", &feldera_s14 },
+	{ 503, "application/json", &feldera_s15 },
 };
 static const rt_security_req feldera_get_api_key_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -582,11 +622,19 @@ int feldera_get_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
 }
+int feldera_get_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int feldera_get_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1v0~1api_keys~1{api_key_name}/delete */
 static const rt_param feldera_delete_api_key_param_table[] = {
 	{ .name = "api_key_name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &feldera_s24, .ctype = RT_C_STRING,
+	  .schema = &feldera_s26, .ctype = RT_C_STRING,
 	  .offset = offsetof(feldera_delete_api_key_params, api_key_name), .has_offset = -1 },
 };
 static const rt_response feldera_delete_api_key_responses[] = {
@@ -595,6 +643,8 @@ static const rt_response feldera_delete_api_key_responses[] = {
 	{ 401, "application/json", &feldera_s11 },
 	{ 404, "application/json", &feldera_s12 },
 	{ 429, "application/json", &feldera_s13 },
+	{ 500, "application/json", &feldera_s14 },
+	{ 503, "application/json", &feldera_s15 },
 };
 static const rt_security_req feldera_delete_api_key_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -631,6 +681,14 @@ int feldera_delete_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
 }
+int feldera_delete_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int feldera_delete_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 static const rt_operation feldera_operations[] = {
 	{
@@ -641,7 +699,7 @@ static const rt_operation feldera_operations[] = {
 		.priority = 1,
 		.params = feldera_list_api_keys_param_table, .n_params = 1,
 		.params_size = sizeof(feldera_list_api_keys_params),
-		.responses = feldera_list_api_keys_responses, .n_responses = 5,
+		.responses = feldera_list_api_keys_responses, .n_responses = 7,
 		.security = feldera_list_api_keys_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_list_api_keys_call,
@@ -653,8 +711,8 @@ static const rt_operation feldera_operations[] = {
 		.route = "/v0/api_keys",
 		.priority = 2,
 		.params_size = sizeof(feldera_create_api_key_params),
-		.body_types = feldera_create_api_key_body_types, .body_required = 1, .body_schema = &feldera_s14,
-		.responses = feldera_create_api_key_responses, .n_responses = 7,
+		.body_types = feldera_create_api_key_body_types, .body_required = 1, .body_schema = &feldera_s16,
+		.responses = feldera_create_api_key_responses, .n_responses = 9,
 		.security = feldera_create_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_create_api_key_call,
@@ -667,7 +725,7 @@ static const rt_operation feldera_operations[] = {
 		.priority = 1003,
 		.params = feldera_get_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(feldera_get_api_key_params),
-		.responses = feldera_get_api_key_responses, .n_responses = 5,
+		.responses = feldera_get_api_key_responses, .n_responses = 7,
 		.security = feldera_get_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_get_api_key_call,
@@ -680,7 +738,7 @@ static const rt_operation feldera_operations[] = {
 		.priority = 1004,
 		.params = feldera_delete_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(feldera_delete_api_key_params),
-		.responses = feldera_delete_api_key_responses, .n_responses = 5,
+		.responses = feldera_delete_api_key_responses, .n_responses = 7,
 		.security = feldera_delete_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_delete_api_key_call,
@@ -689,7 +747,7 @@ static const rt_operation feldera_operations[] = {
 
 static rt_schema_cache *const feldera_caches[] = {
 	&feldera_s6_cache,
-	&feldera_s16_cache,
+	&feldera_s18_cache,
 	NULL
 };
 
