@@ -38,5 +38,6 @@ $(APIKEYD_FAULTS): $(SERVER_OBJS) $(FAULTS_OBJS) $(KEYS_LIB) $(APIS_LIB) $(RT_LI
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(SERVER_OBJS) $(FAULTS_OBJS) $(KEYS_LIB) $(APIS_LIB) $(RT_LIB) $(RT_LIBS) -lm
 
-test-adversarial-storefail: $(APIKEYD_FAULTS)
+# storefail checks each 5xx against its document with the contract checkers
+test-adversarial-storefail: $(APIKEYD_FAULTS) $(foreach a,heron feldera nebula nebula_uuid fastapi,$(BUILD)/contract/check_$(a))
 ALL_TARGETS += $(APIKEYD_FAULTS)

@@ -77,6 +77,26 @@ authenticates() {
 	s=$(curl -s -o /dev/null -w '%{http_code}' --interface "127.0.$((PROBE / 200 + 1)).$((PROBE % 200 + 2))" -H "X-API-KEY: $1" "$H$BASE_heron")
 	[ "$s" = 200 ]
 }
+# documented API OPERATION: the last response is what OPERATION's document
+# says for its status (the contract checker oapigen generated for API)
+CHECKERS=$top/${BUILD:-build}/contract
+documented() {
+	local ct; ct=$(header Content-Type)
+	jq -cn --arg op "$2" --argjson st "$STATUS" --arg ct "$ct" --rawfile b "$dir/out" \
+		'{operation: $op, status: $st, content_type: (if $ct == "" then null else $ct end),
+		  body: (if $b == "" then null else $b end)}' | "$CHECKERS/check_$1" >"$dir/checked"
+	jq -e '.errors | length == 0' "$dir/checked" >/dev/null
+}
+op_of() { # op_of FAMILY create|list|REMOVAL: the operationId
+	case $1:$2 in
+	heron:create) echo create_key ;; heron:list) echo list_keys ;;
+	heron-delete:*) echo delete_key ;; heron-deactivate:*) echo deactivate_key ;;
+	fastapi:create) echo create_my_api_key ;; fastapi:list) echo list_my_api_keys ;;
+	fastapi-revoke:*) echo revoke_my_api_key ;;
+	*-delete:*) echo delete_api_key ;;
+	*:create) echo create_api_key ;; *:list) echo list_api_keys ;;
+	esac
+}
 # a 5xx answer: status, shape, Retry-After (503 only), and the key still works
 # (a 503 has Retry-After unless RA=no: an error that will not pass by itself)
 expect_fail() { # expect_fail NAME FAMILY WANT_STATUS [TOKEN_THAT_MUST_STILL_WORK]
@@ -84,6 +104,10 @@ expect_fail() { # expect_fail NAME FAMILY WANT_STATUS [TOKEN_THAT_MUST_STILL_WOR
 	if [ "$STATUS" != "$3" ]; then no "$1: $3 (got $STATUS)" "$BODY_OUT"; return; fi
 	ok "$1: $3"
 	shape_ok "$2" "$3" && ok "$1: in $2's error shape" || no "$1: in $2's error shape" "$BODY_OUT"
+	if [ -n "${OP:-}" ]; then
+		documented "$2" "$OP" && ok "$1: as $2's document says ($OP $3)" ||
+			no "$1: as $2's document says ($OP $3)" "$(cat "$dir/checked")"
+	fi
 	if [ "$3" = 503 ] && [ "${RA:-yes}" = yes ]; then
 		[[ "$ra" =~ ^[1-9][0-9]*$ ]] && ok "$1: Retry-After $ra" || no "$1: Retry-After (got \"$ra\")"
 	else
@@ -116,12 +140,12 @@ for op in $REMOVALS; do
 		authenticates "$NEWTOK" || no "$op: the victim authenticates first"
 		fault "key_delete,key_set_active,key_revoke ${kind%:*}"
 		remove "$op" "$NEWID"
-		expect_fail "$op, store ${kind%:*}" "$fam" "${kind#*:}" "$NEWTOK"
+		OP=$(op_of "$op" x) expect_fail "$op, store ${kind%:*}" "$fam" "${kind#*:}" "$NEWTOK"
 		fault ""
 		# the lookup before the removal fails: not a 404 either
 		fault "key_get ${kind%:*}"
 		remove "$op" "$NEWID"
-		expect_fail "$op, its lookup ${kind%:*}" "$fam" "${kind#*:}" "$NEWTOK"
+		OP=$(op_of "$op" x) expect_fail "$op, its lookup ${kind%:*}" "$fam" "${kind#*:}" "$NEWTOK"
 		fault ""
 		# and with the store healthy, the removal is done and the key refused
 		remove "$op" "$NEWID"
@@ -140,10 +164,10 @@ for fam in heron feldera nebula nebula_uuid fastapi; do
 	for kind in busy:503 error:500; do
 		fault "key_insert ${kind%:*}"
 		req POST "${!b}" "$(auth_hdr "$fam" "$KEY")" "{\"name\":\"c-$fam-${kind%:*}\"}"
-		expect_fail "$fam create, store ${kind%:*}" "$fam" "${kind#*:}"
+		OP=$(op_of "$fam" create) expect_fail "$fam create, store ${kind%:*}" "$fam" "${kind#*:}"
 		fault "key_list ${kind%:*}"
 		req GET "${!b}" "$(auth_hdr "$fam" "$KEY")"
-		expect_fail "$fam list, store ${kind%:*}" "$fam" "${kind#*:}"
+		OP=$(op_of "$fam" list) expect_fail "$fam list, store ${kind%:*}" "$fam" "${kind#*:}"
 		fault ""
 	done
 done
@@ -156,7 +180,7 @@ for fam in heron feldera nebula nebula_uuid fastapi; do
 	for kind in busy error; do
 		fault "key_by_hash $kind"
 		req GET "${!b}" "$(auth_hdr "$fam" "$NEWTOK")"
-		RA=$([ $kind = busy ] && echo yes || echo no) expect_fail "$fam authentication, store $kind" "$fam" 503
+		OP=$(op_of "$fam" list) RA=$([ $kind = busy ] && echo yes || echo no) expect_fail "$fam authentication, store $kind" "$fam" 503
 		fault ""
 	done
 	req GET "${!b}" "$(auth_hdr "$fam" "$NEWTOK")"
@@ -200,7 +224,7 @@ for op in $REMOVALS; do
 	case $STATUS in
 	2*) authenticates "${VT[$op]}" && no "disk full, $op: $STATUS but the key still authenticates" ||
 		ok "disk full, $op: $STATUS and the key is refused" ;;
-	503) failed=$((failed + 1)); expect_fail "disk full, $op" "${op%-*}" 503 "${VT[$op]}" ;;
+	503) failed=$((failed + 1)); OP=$(op_of "$op" x) expect_fail "disk full, $op" "${op%-*}" 503 "${VT[$op]}" ;;
 	*) no "disk full, $op: a 503 or a 2xx (got $STATUS)" "$BODY_OUT"
 	   authenticates "${VT[$op]}" && echo "      (and the key still authenticates)" ;;
 	esac
@@ -239,7 +263,7 @@ if start_server "$dir/ro/apikeyd.db"; then
 	for op in $REMOVALS; do
 		remove "$op" "${VI[$op]}"
 		case $STATUS in
-		500 | 503) expect_fail "read-only, $op" "${op%-*}" "$STATUS" "${VT[$op]}" ;;
+		500 | 503) OP=$(op_of "$op" x) expect_fail "read-only, $op" "${op%-*}" "$STATUS" "${VT[$op]}" ;;
 		*) no "read-only, $op: 500 or 503 (got $STATUS)" "$BODY_OUT"
 		   authenticates "${VT[$op]}" && echo "      (and the key still authenticates)" ;;
 		esac
