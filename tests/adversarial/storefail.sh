@@ -18,7 +18,7 @@
 set -u
 SUITE=adversarial-storefail
 . "$(dirname "$0")/../lib/apikeyd.sh"
-FAULTS=$top/${BUILD:-build}/apikeyd-faults
+FAULTS=${APIKEYD_FAULTS:-$top/${BUILD:-build}/apikeyd-faults}
 
 # ---- 0. the production binary cannot inject faults ----
 if grep -q APIKEYD_STORE_FAULT "$APIKEYD" || grep -q store_fault_wrap "$APIKEYD"; then
