@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <time.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -163,6 +166,11 @@ typedef struct store_sqlite {
 	int64_t seen_epoch;
 	int64_t pending_epoch;     /* written by the open write transaction */
 	int foreign;               /* another process wrote since store_changed (atomic) */
+	/* the WAL index header in the -shm file, mapped read-only: its change
+	   counter and last frame move with every commit, any process's; while
+	   they stand still, store_changed needs no SQL (NULL: always ask SQLite) */
+	const unsigned char *shm;
+	uint64_t shm_seen;         /* counter and frame when last checked (atomic) */
 	pthread_mutex_t probe_lock;
 	time_t probe_at;           /* the last write probe (store_ready), at most one a second */
 	int probe_rc;
@@ -239,6 +247,39 @@ static int store_sqlite_open_db(const char *path, int memory, int sync_full, sql
 	snprintf(pragmas, sizeof pragmas, "%sPRAGMA synchronous = %s; PRAGMA foreign_keys = ON;",
 	         memory ? "" : "PRAGMA journal_mode = WAL; ", sync_full ? "FULL" : "NORMAL");
 	return store_sqlite_exec(*db, pragmas, err, errlen);
+}
+
+/* The first bytes of the -shm file are the WAL index header (SQLite's
+ * walformat.html; a format every SQLite version sharing a live database
+ * keeps): iChange, a counter of the transactions, at byte 8 and mxFrame, the
+ * last valid frame, at byte 16, in native byte order; the writer updates this
+ * first copy of the header last, before its commit returns. */
+#define STORE_SHM_MAP 4096
+#define STORE_SHM_ICHANGE 8
+#define STORE_SHM_MXFRAME 16
+
+static const unsigned char *store_sqlite_map_shm(const char *path)
+{
+	char file[4096];
+	void *p;
+	int fd;
+
+	snprintf(file, sizeof file, "%s-shm", path);
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	p = mmap(NULL, STORE_SHM_MAP, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* iChange and mxFrame as one value: a different one means a commit since. */
+static uint64_t store_sqlite_shm_now(const unsigned char *shm)
+{
+	uint32_t change = __atomic_load_n((const uint32_t *)(const void *)(shm + STORE_SHM_ICHANGE), __ATOMIC_ACQUIRE);
+	uint32_t frame = __atomic_load_n((const uint32_t *)(const void *)(shm + STORE_SHM_MXFRAME), __ATOMIC_ACQUIRE);
+
+	return (uint64_t)change << 32 | frame;
 }
 
 /* The database and its -wal and -shm files hold every key's HMAC: owner
@@ -321,6 +362,7 @@ static int store_sqlite_open(const store_config *cfg, store **out, char *err, si
 			    store_sqlite_prepare_all(s->readers[i].db, s->readers[i].st, err, errlen) != 0)
 				goto fail;
 		}
+		s->shm = store_sqlite_map_shm(cfg->path);
 	}
 	*out = &s->base;
 	return 0;
@@ -345,6 +387,8 @@ static void store_sqlite_close(store *base)
 	sqlite3_close(s->w);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->probe_lock);
+	if (s->shm)
+		munmap((void *)s->shm, STORE_SHM_MAP);
 	pthread_cond_destroy(&s->cond);
 	free(s);
 }
@@ -1015,18 +1059,25 @@ static int store_sqlite_ready(store *base, unsigned timeout_ms, char *why, size_
 	return rc;
 }
 
-/* 1 once after another process changed the keys: PRAGMA data_version on
- * this thread's read connection (no I/O: it compares the WAL index, which
- * is shared memory) and, only when that moved, the epoch row. */
+/* 1 once after another process changed the keys. While the WAL index
+ * header stands still (two loads from shared memory), nothing committed;
+ * else PRAGMA data_version on this thread's read connection and, only when
+ * that moved, the epoch row, which tells another process's write from ours. */
 static int store_sqlite_changed(store *base)
 {
 	store_sqlite *s = (store_sqlite *)base;
 	store_sqlite_reader *rd;
 	sqlite3_stmt *st;
 	int64_t dv;
+	uint64_t shm = 0;
 
 	if (s->memory)
 		return 0;
+	if (s->shm) {
+		shm = store_sqlite_shm_now(s->shm);
+		if (shm == __atomic_load_n(&s->shm_seen, __ATOMIC_ACQUIRE) && !__atomic_load_n(&s->foreign, __ATOMIC_ACQUIRE))
+			return 0;
+	}
 	rd = store_sqlite_read_begin(s);
 	st = rd->st[Q_DATA_VERSION];
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -1047,6 +1098,8 @@ static int store_sqlite_changed(store *base)
 		}
 	}
 	store_sqlite_read_end(s, rd, st);
+	if (s->shm)
+		__atomic_store_n(&s->shm_seen, shm, __ATOMIC_RELEASE);   /* everything up to it is seen */
 	return __atomic_exchange_n(&s->foreign, 0, __ATOMIC_SEQ_CST);
 }
 
