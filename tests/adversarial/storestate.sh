@@ -146,4 +146,5 @@ mkkey "$B" listed-by-a
 curl -s -o "$dir/out" -H "X-API-KEY: $KEY" "$A/heron/api/credentials/keys"
 jq -e --arg id "$NI" '.keys | map(.heron_id) | index($id) != null' "$dir/out" >/dev/null &&
 	ok "created through B, listed by A at once" || no "created through B, listed by A at once"
+for p in "${SRV_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done; wait 2>/dev/null
 finish
