@@ -23,8 +23,9 @@
 #define KEYSVC_TOUCH_SLOTS 4096
 #define KEYSVC_TOUCH_EVERY 60
 /* Authentication cache: slots, and the age after which an entry goes back
-   to the store (bounds what another process changing the database can go
-   unseen; changes made through this process forget the key at once). */
+   to the store (a backstop: changes made through this process forget the
+   key at once, and another process's writes empty the caches on the next
+   call, keysvc_other_writers). */
 #define KEYSVC_CACHE_SLOTS 8192
 #define KEYSVC_CACHE_TTL 5
 /* List cache: groups of owners, the longest list kept, rows kept in all

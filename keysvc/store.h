@@ -112,7 +112,9 @@ int store_ready(store *s, unsigned timeout_ms, char *why, size_t len);
 /* 1 (once) when another process wrote to the keys since the last call that
  * returned 1; cheap enough for every cache hit. Every write to the keys
  * (create, activate, deactivate, revoke, delete; not last_used) bumps an
- * epoch in the database, and each process compares it with its own. */
+ * epoch in the database, and each process compares it with its own; the
+ * SQLite backend looks at the WAL index header (shared memory) first and
+ * asks SQLite only when a commit moved it. */
 int store_changed(store *s);
 
 #endif
