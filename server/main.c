@@ -235,6 +235,11 @@ static int main_serve(const config *cfg)
         goto cleanup;
     }
     main_app.ks = ks;
+    {
+        char why[300] = "";
+        if (keysvc_ready(ks, 2000, why, sizeof why) != KEYSVC_OK)
+            y_log_message(Y_LOG_LEVEL_WARNING, "the key store is not ready: %s (/readyz answers 503 until it is)", why);
+    }
     app_data = &main_app;
     authenticate = main_authenticate_fn();
 #endif

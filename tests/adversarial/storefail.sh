@@ -234,6 +234,13 @@ rs=$(curl -s -o "$dir/ready" -w '%{http_code}' "$H/readyz")
 [ "$rs" = 503 ] && grep -qi "full" "$dir/ready" && ok "disk full: /readyz 503, saying why" ||
 	no "disk full: /readyz 503, saying why (got $rs)" "$(cat "$dir/ready")"
 logged "full" && ok "disk full: logged with SQLite's cause" || no "disk full: logged with SQLite's cause" "$(tail -3 "$SRV_LOG")"
+FULL_PID=$SRV_PID; FULL_H=$H; FULL_LOG=$SRV_LOG
+if start_server "$db"; then
+	grep -qE "WARNING.*not ready.*full" "$SRV_LOG" && ok "disk full: a start says the store is not ready, and why" ||
+		no "disk full: a start says the store is not ready, and why" "$(tail -3 "$SRV_LOG")"
+	kill -TERM "$SRV_PID"; wait "$SRV_PID" 2>/dev/null
+else no "disk full: apikeyd still starts (and serves reads)" "$(tail -3 "$SRV_LOG")"; fi
+SRV_PID=$FULL_PID; H=$FULL_H; SRV_LOG=$FULL_LOG
 rm -f "$mnt/fill" "$mnt/fill2"
 remove heron-delete "${VI[heron-delete]}"
 [ "$STATUS" = 204 ] && ! authenticates "${VT[heron-delete]}" && ok "disk freed: the delete goes through" ||
