@@ -33,8 +33,7 @@ static int fastapi_create(rt_ctx *ctx, const fastapi_create_my_api_key_params *p
 			ctx, fastapi_problem(400, "Bad Request",
 			                     "The name must not contain control or bidirectional formatting characters"));
 	if (rc != KEYSVC_OK)
-		return fastapi_create_my_api_key_respond_500(ctx, fastapi_problem(500, "Internal Server Error",
-		                                                                   keysvc_strerror(rc)));
+		return app_failed(ctx, rc);
 	out = json_pack("{s:s,s:s,s:s,s:o}", "id", k.uuid, "key", token, "name", k.name, "created_at", app_time(k.created));
 	memset(token, 0, sizeof token);
 	app_no_store(ctx);
@@ -48,11 +47,12 @@ static int fastapi_list(rt_ctx *ctx, const fastapi_list_my_api_keys_params *p, c
 	size_t n = 0;
 	int64_t total = 0;
 	json_t *items;
+	int rc;
 
 	(void)body;
-	if (keysvc_list(a->ks, app_user(ctx), KEYSVC_FASTAPI, NULL, 1, p->skip, p->limit, &v, &n, &total) != KEYSVC_OK)
-		return fastapi_list_my_api_keys_respond_500(ctx, fastapi_problem(500, "Internal Server Error",
-		                                                                  "the key store failed"));
+	rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_FASTAPI, NULL, 1, p->skip, p->limit, &v, &n, &total);
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	items = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(items, json_pack("{s:s,s:s,s:b,s:o,s:o}", "id", v[i].uuid, "name", v[i].name, "is_active",
@@ -82,9 +82,11 @@ static int fastapi_revoke(rt_ctx *ctx, const fastapi_revoke_my_api_key_params *p
 		rc = keysvc_revoke(a->ks, &me, k.id, rt_ctx_client_addr(ctx));
 	if (rc == KEYSVC_FORBIDDEN)
 		return fastapi_revoke_my_api_key_respond_403(ctx, fastapi_problem(403, "Forbidden", fastapi_read_only));
-	if (rc != KEYSVC_OK)
+	if (rc == KEYSVC_NOT_FOUND)
 		return fastapi_revoke_my_api_key_respond_404(
 			ctx, fastapi_problem(404, "Not Found", "No active API key with this id belongs to the caller"));
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	return fastapi_revoke_my_api_key_respond_204(ctx);
 }
 

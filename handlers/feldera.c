@@ -111,7 +111,7 @@ static int feldera_create(rt_ctx *ctx, const feldera_create_api_key_params *p, c
 		return feldera_create_api_key_respond_409(
 			ctx, feldera_error("An entity with this name already exists", "DuplicateName", NULL));
 	if (rc != KEYSVC_OK)
-		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
+		return app_failed(ctx, rc);
 	feldera_segment(k.name, segment, sizeof segment);
 	snprintf(location, sizeof location, "%.200s/v0/api_keys/%s", rt_ctx_base(ctx), segment);
 	rt_ctx_set_header(ctx, "Location", location);
@@ -140,11 +140,10 @@ static int feldera_list(rt_ctx *ctx, const feldera_list_api_keys_params *p, cons
 	rc = feldera_may(ctx, a, &me);
 	if (rc == KEYSVC_FORBIDDEN)
 		return feldera_list_api_keys_respond_403(ctx, feldera_forbidden(a, &me));
+	if (rc == KEYSVC_OK)
+		rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_FELDERA, p->has_name ? p->name : NULL, 0, 0, -1, &v, &n, &total);
 	if (rc != KEYSVC_OK)
-		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
-	if (keysvc_list(a->ks, app_user(ctx), KEYSVC_FELDERA, p->has_name ? p->name : NULL, 0, 0, -1, &v, &n, &total) !=
-	    KEYSVC_OK)
-		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+		return app_failed(ctx, rc);
 	if (p->has_name && n == 0) {
 		free(v);
 		return feldera_list_api_keys_respond_404(ctx, feldera_unknown(p->name));
@@ -170,10 +169,12 @@ static int feldera_get(rt_ctx *ctx, const feldera_get_api_key_params *p, const j
 	rc = feldera_may(ctx, a, &me);
 	if (rc == KEYSVC_FORBIDDEN)
 		return feldera_get_api_key_respond_403(ctx, feldera_forbidden(a, &me));
-	if (rc != KEYSVC_OK)
-		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
-	if (keysvc_get_name(a->ks, app_user(ctx), KEYSVC_FELDERA, p->api_key_name, &k) != KEYSVC_OK)
+	if (rc == KEYSVC_OK)
+		rc = keysvc_get_name(a->ks, app_user(ctx), KEYSVC_FELDERA, p->api_key_name, &k);
+	if (rc == KEYSVC_NOT_FOUND)
 		return feldera_get_api_key_respond_404(ctx, feldera_unknown(p->api_key_name));
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	/* Feldera answers a one-element array (.json(&[api_key])), not to be cached */
 	rt_ctx_set_header(ctx, "Cache-Control", "no-cache");
 	return feldera_get_api_key_respond_200(ctx, json_pack("[o]", feldera_descr(&k)));
@@ -194,8 +195,10 @@ static int feldera_delete(rt_ctx *ctx, const feldera_delete_api_key_params *p, c
 		rc = keysvc_delete(a->ks, &me, k.id, rt_ctx_client_addr(ctx));
 	if (rc == KEYSVC_FORBIDDEN)
 		return feldera_delete_api_key_respond_403(ctx, feldera_forbidden(a, &me));
-	if (rc != KEYSVC_OK)
+	if (rc == KEYSVC_NOT_FOUND)
 		return feldera_delete_api_key_respond_404(ctx, feldera_unknown(p->api_key_name));
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	return feldera_delete_api_key_respond_200(ctx);
 }
 

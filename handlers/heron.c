@@ -40,8 +40,7 @@ static int heron_create(rt_ctx *ctx, const heron_create_key_params *p, const jso
 	if (rc == KEYSVC_FORBIDDEN)
 		return heron_create_key_respond_403(ctx);
 	if (rc != KEYSVC_OK)
-		return rc == KEYSVC_INVALID ? heron_create_key_respond_400(ctx)
-		                            : rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
+		return rc == KEYSVC_INVALID ? heron_create_key_respond_400(ctx) : app_failed(ctx, rc);
 	out = heron_key_json(&k, 0);
 	json_object_set_new(out, "token", json_string(token));
 	memset(token, 0, sizeof token);
@@ -56,11 +55,13 @@ static int heron_list(rt_ctx *ctx, const heron_list_keys_params *p, const json_t
 	size_t n = 0;
 	int64_t total = 0;
 	json_t *keys;
+	int rc;
 
 	(void)p;
 	(void)body;
-	if (keysvc_list(a->ks, app_user(ctx), KEYSVC_HERON, NULL, 0, 0, -1, &v, &n, &total) != KEYSVC_OK)
-		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+	rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_HERON, NULL, 0, 0, -1, &v, &n, &total);
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	keys = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(keys, heron_key_json(&v[i], 1));
@@ -96,12 +97,14 @@ static int heron_delete(rt_ctx *ctx, const heron_delete_key_params *p, const jso
 		rc = keysvc_delete(a->ks, &me, k.id, rt_ctx_client_addr(ctx));
 	if (rc == KEYSVC_FORBIDDEN)
 		return heron_delete_key_respond_403(ctx);
-	if (rc != KEYSVC_OK)
+	if (rc == KEYSVC_NOT_FOUND)
 		return heron_delete_key_respond_404(ctx);
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	return heron_delete_key_respond_204(ctx);
 }
 
-/* KEYSVC_OK with *out, or the key service's status */
+/* KEYSVC_OK with *out, KEYSVC_NOT_FOUND, KEYSVC_FORBIDDEN, or the store's failure */
 static int heron_set_active(rt_ctx *ctx, app *a, const char *id, int active, json_t **out)
 {
 	keysvc_principal me;
@@ -125,8 +128,10 @@ static int heron_activate(rt_ctx *ctx, const heron_activate_key_params *p, const
 	rc = heron_set_active(ctx, appv, p->heron_id, 1, &out);
 	if (rc == KEYSVC_FORBIDDEN)
 		return heron_activate_key_respond_403(ctx);
-	if (rc != KEYSVC_OK)
+	if (rc == KEYSVC_NOT_FOUND)
 		return heron_activate_key_respond_404(ctx);
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	return heron_activate_key_respond_200(ctx, out);
 }
 
@@ -139,8 +144,10 @@ static int heron_deactivate(rt_ctx *ctx, const heron_deactivate_key_params *p, c
 	rc = heron_set_active(ctx, appv, p->heron_id, 0, &out);
 	if (rc == KEYSVC_FORBIDDEN)
 		return heron_deactivate_key_respond_403(ctx);
-	if (rc != KEYSVC_OK)
+	if (rc == KEYSVC_NOT_FOUND)
 		return heron_deactivate_key_respond_404(ctx);
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	return heron_deactivate_key_respond_200(ctx, out);
 }
 

@@ -86,14 +86,15 @@ json_t *nebula_created(const keysvc_key *k, const char *token)
 	                 nebula_description(k));
 }
 
-json_t *nebula_list_data(rt_ctx *ctx, app *a, int family)
+json_t *nebula_list_data(rt_ctx *ctx, app *a, int family, int *rc)
 {
 	keysvc_key *v = NULL;
 	size_t n = 0;
 	int64_t total = 0;
 	json_t *data;
 
-	if (keysvc_list(a->ks, app_user(ctx), family, NULL, 0, 0, -1, &v, &n, &total) != KEYSVC_OK)
+	*rc = keysvc_list(a->ks, app_user(ctx), family, NULL, 0, 0, -1, &v, &n, &total);
+	if (*rc != KEYSVC_OK)
 		return NULL;
 	data = json_array();
 	for (size_t i = n; i-- > 0;) /* oldest first */
@@ -118,7 +119,7 @@ static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, con
 	if (rc == KEYSVC_INVALID)
 		return nebula_create_api_key_respond_400(ctx, nebula_bad_name());
 	if (rc != KEYSVC_OK)
-		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
+		return app_failed(ctx, rc);
 	data = nebula_created(&k, token);
 	memset(token, 0, sizeof token);
 	app_no_store(ctx);
@@ -127,12 +128,13 @@ static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, con
 
 static int nebula_list(rt_ctx *ctx, const nebula_list_api_keys_params *p, const json_t *body, void *appv)
 {
-	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA);
+	int rc;
+	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA, &rc);
 
 	(void)p;
 	(void)body;
 	if (!data)
-		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+		return app_failed(ctx, rc);
 	return nebula_list_api_keys_respond_200(ctx, nebula_envelope(data, "API keys successfully retrieved", 1));
 }
 
@@ -140,12 +142,13 @@ static int nebula_list(rt_ctx *ctx, const nebula_list_api_keys_params *p, const 
 static int nebula_list_underscore(rt_ctx *ctx, const nebula_list_api_keys_underscore_params *p, const json_t *body,
                                   void *appv)
 {
-	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA);
+	int rc;
+	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA, &rc);
 
 	(void)p;
 	(void)body;
 	if (!data)
-		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+		return app_failed(ctx, rc);
 	return nebula_list_api_keys_underscore_respond_200(ctx, nebula_envelope(data, "API keys successfully retrieved", 1));
 }
 
@@ -157,8 +160,10 @@ static int nebula_delete(rt_ctx *ctx, const nebula_delete_api_key_params *p, con
 	rc = nebula_delete_key(ctx, appv, KEYSVC_NEBULA, p->id, NULL);
 	if (rc == KEYSVC_FORBIDDEN)
 		return nebula_delete_api_key_respond_403(ctx, nebula_forbidden());
-	if (rc != KEYSVC_OK)
+	if (rc == KEYSVC_NOT_FOUND)
 		return nebula_delete_api_key_respond_404(ctx, nebula_envelope(NULL, "API key not found", 0));
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	return nebula_delete_api_key_respond_200(ctx, nebula_envelope(json_object(), "API key successfully deleted", 1));
 }
 

@@ -26,8 +26,9 @@
 #define KEYSVC_TOUCH_SLOTS 4096
 #define KEYSVC_TOUCH_EVERY 60
 /* Authentication cache: slots, and the age after which an entry goes back
-   to the store (bounds what another process changing the database can go
-   unseen; changes made through this process forget the key at once). */
+   to the store (a backstop: changes made through this process forget the
+   key at once, and another process's writes empty the caches on the next
+   call, keysvc_other_writers). */
 #define KEYSVC_CACHE_SLOTS 8192
 #define KEYSVC_CACHE_TTL 5
 /* List cache: groups of owners, the longest list kept, rows kept in all
@@ -63,6 +64,7 @@ struct keysvc {
 	keycache *cache;
 	listcache *lists;
 	ratelimit *rate;
+	store_log_fn log;
 	pthread_mutex_t lock;      /* the touch table (stats are atomic) */
 	keysvc_touch touch[KEYSVC_TOUCH_SLOTS];
 	keysvc_stats stats;
@@ -75,7 +77,8 @@ const char *keysvc_strerror(int status)
 
 /* ---- the server secret ---- */
 
-static int keysvc_secret(const char *path, unsigned char *secret, char *err, size_t errlen)
+/* Reads the secret, or creates it when the file is missing (*created = 1). */
+static int keysvc_secret(const char *path, unsigned char *secret, int *created, char *err, size_t errlen)
 {
 	struct stat sb;
 	int fd;
@@ -117,6 +120,7 @@ static int keysvc_secret(const char *path, unsigned char *secret, char *err, siz
 		return -1;
 	}
 	close(fd);
+	*created = 1;
 	return 0;
 }
 
@@ -247,16 +251,83 @@ cleanup:
 	return rc;
 }
 
+/* ---- the secret's check value ---- */
+
+static void keysvc_log(const keysvc *ks, int level, const char *msg)
+{
+	if (ks->log)
+		ks->log(level, msg);
+	else
+		fprintf(stderr, "apikeyd: %s\n", msg);
+}
+
+#define KEYSVC_CHECK_LABEL "apikeyd-secret-check"
+
+/* HMAC-SHA-256(secret, "apikeyd-secret-check") in hex: tells whether a
+ * secret is the one the stored keys were made with, and nothing about it. */
+static int keysvc_check_value(const keysvc *ks, char out[2 * STORE_HASH_LEN + 1])
+{
+	unsigned char mac[STORE_HASH_LEN];
+
+	if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, ks->secret, sizeof ks->secret, KEYSVC_CHECK_LABEL,
+	                     strlen(KEYSVC_CHECK_LABEL), mac) != 0)
+		return -1;
+	for (size_t i = 0; i < sizeof mac; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	return 0;
+}
+
+/* Refuses a secret that is not the one of the stored keys: every key would
+ * answer 401. A database with keys and no check value yet (made before
+ * schema 3) gets one from the first start with a secret it did not just
+ * create; with a secret just created (the file was missing) it is refused. */
+static int keysvc_secret_matches(keysvc *ks, const char *secret_path, int created, char *err, size_t errlen)
+{
+	char want[2 * STORE_HASH_LEN + 1], have[2 * STORE_HASH_LEN + 8];
+	int64_t keys = 0;
+	int rc;
+
+	if (keysvc_check_value(ks, want) != 0) {
+		snprintf(err, errlen, "cannot compute the secret's check value");
+		return -1;
+	}
+	rc = store_meta_get(ks->st, "secret_check", have, sizeof have);
+	if (rc == STORE_OK) {
+		if (strcmp(have, want) == 0)
+			return 0;
+		snprintf(err, errlen, "%s: not the secret the keys in %s were made with (its check value differs); %s",
+		         secret_path, "the database",
+		         created ? "the secret file was missing: restore it from a backup" : "restore the right secret file");
+		return -1;
+	}
+	if (rc != STORE_NOT_FOUND || store_key_count(ks->st, &keys) != STORE_OK) {
+		snprintf(err, errlen, "cannot read the secret's check value from the database");
+		return -1;
+	}
+	if (keys > 0 && created) {
+		snprintf(err, errlen, "%s was missing, and the database holds %lld keys made with the secret it held: "
+		         "restore the secret file from a backup (a new secret would make every key fail)",
+		         secret_path, (long long)keys);
+		return -1;
+	}
+	if (store_meta_set(ks->st, "secret_check", want) != STORE_OK)
+		keysvc_log(ks, STORE_LOG_WARNING, "cannot write the secret's check value (a read-only database?); "
+		        "the next start that can will write it");
+	return 0;
+}
+
 int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen)
 {
 	keysvc *ks = calloc(1, sizeof *ks);
 	store_config sc = { .path = cfg->db_path, .synchronous_full = cfg->synchronous_full,
-	                    .group_commit = !cfg->naive_commit };
+	                    .group_commit = !cfg->naive_commit, .log = cfg->log };
 	char *secret_path = NULL;
+	int created = 0;
 
 	*out = NULL;
 	if (!ks)
 		return -1;
+	ks->log = cfg->log;
 	pthread_mutex_init(&ks->lock, NULL);
 	if (strcmp(cfg->db_path, ":memory:") == 0 && !cfg->secret_path) {
 		if (gnutls_rnd(GNUTLS_RND_KEY, ks->secret, sizeof ks->secret) != 0)
@@ -270,7 +341,7 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 				secret_path = NULL;
 			free(copy);
 		}
-		if (!secret_path || keysvc_secret(secret_path, ks->secret, err, errlen) != 0)
+		if (!secret_path || keysvc_secret(secret_path, ks->secret, &created, err, errlen) != 0)
 			goto fail;
 	}
 	if (cfg->jwt_key_path && keysvc_load_jwks(ks, cfg->jwt_key_path, err, errlen) != 0)
@@ -284,6 +355,11 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 	}
 	if (store_open(&sc, &ks->st, err, errlen) != 0)
 		goto fail;
+	if (secret_path && keysvc_secret_matches(ks, secret_path, created, err, errlen) != 0) {
+		if (created)
+			unlink(secret_path);   /* so that the next start does not take it for the right one */
+		goto fail;
+	}
 	if (ratelimit_new(cfg->fail_limit ? cfg->fail_limit : 10, cfg->fail_window ? cfg->fail_window : 60, &ks->rate) != 0) {
 		snprintf(err, errlen, "cannot set up the key service's rate limiter (memory or randomness)");
 		goto fail;
@@ -343,7 +419,22 @@ static int keysvc_hash(keysvc *ks, const char *token, unsigned char out[STORE_HA
 static int keysvc_from_store(int rc)
 {
 	return rc == STORE_OK ? KEYSVC_OK : rc == STORE_NOT_FOUND ? KEYSVC_NOT_FOUND
-	     : rc == STORE_CONSTRAINT ? KEYSVC_DUPLICATE : KEYSVC_STORE;
+	     : rc == STORE_CONSTRAINT ? KEYSVC_DUPLICATE : rc == STORE_UNAVAILABLE ? KEYSVC_UNAVAILABLE : KEYSVC_STORE;
+}
+
+/* Another process wrote to the keys (store_changed: PRAGMA data_version,
+   then the epoch row): both caches drop everything before they answer. */
+static void keysvc_other_writers(keysvc *ks)
+{
+	if (store_changed(ks->st)) {
+		keycache_forget_all(ks->cache);
+		listcache_forget_all(ks->lists);
+	}
+}
+
+int keysvc_ready(keysvc *ks, unsigned timeout_ms, char *why, size_t len)
+{
+	return keysvc_from_store(store_ready(ks->st, timeout_ms, why, len));
 }
 
 /* ---- keys ---- */
@@ -397,7 +488,7 @@ int keysvc_rights(keysvc *ks, const keysvc_principal *caller, int *rights)
 	if (rc == STORE_NOT_FOUND)
 		return KEYSVC_OK;
 	if (rc != STORE_OK)
-		return KEYSVC_STORE;
+		return keysvc_from_store(rc);   /* unavailable stays unavailable */
 	if (k.active && !k.revoked)
 		*rights = keysvc_role_rights(k.role);
 	return KEYSVC_OK;
@@ -509,6 +600,8 @@ int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int incl
 	}
 	if (name)
 		name = nfc;
+	if (whole)
+		keysvc_other_writers(ks);
 	if (whole && listcache_get(ks->lists, user, family, include_revoked, now, out, n)) {
 		__atomic_add_fetch(&ks->stats.list_hits, 1, __ATOMIC_RELAXED);
 		*total = (int64_t)*n;
@@ -541,12 +634,13 @@ int keysvc_get_name(keysvc *ks, int64_t user, int family, const char *name, keys
 	return keysvc_from_store(store_key_get_name(ks->st, user, family, nfc, out));
 }
 
-/* The key must belong to user; another user's key is NOT_FOUND. */
+/* KEYSVC_OK when the key belongs to user; another user's key is
+ * KEYSVC_NOT_FOUND; a store that failed says so (never NOT_FOUND). */
 static int keysvc_owned(keysvc *ks, int64_t user, int64_t key_id)
 {
 	keysvc_key k;
 
-	return store_key_get_id(ks->st, user, -1, key_id, &k) == STORE_OK;
+	return keysvc_from_store(store_key_get_id(ks->st, user, -1, key_id, &k));
 }
 
 /* After a state change is committed (or failed: no harm), the key leaves the
@@ -564,10 +658,10 @@ int keysvc_set_active(keysvc *ks, const keysvc_principal *caller, int64_t key_id
 	int64_t user = caller ? caller->user_id : 0;
 	int rc = keysvc_authorize(ks, caller, KEYSVC_RIGHTS_WRITE);
 
+	if (rc == KEYSVC_OK)
+		rc = keysvc_owned(ks, user, key_id);
 	if (rc != KEYSVC_OK)
 		return rc;
-	if (!keysvc_owned(ks, user, key_id))
-		return KEYSVC_NOT_FOUND;
 	return keysvc_changed(ks, user, key_id, store_key_set_active(ks->st, key_id, active, user, client));
 }
 
@@ -576,10 +670,10 @@ int keysvc_revoke(keysvc *ks, const keysvc_principal *caller, int64_t key_id, co
 	int64_t user = caller ? caller->user_id : 0;
 	int rc = keysvc_authorize(ks, caller, KEYSVC_RIGHTS_WRITE);
 
+	if (rc == KEYSVC_OK)
+		rc = keysvc_owned(ks, user, key_id);
 	if (rc != KEYSVC_OK)
 		return rc;
-	if (!keysvc_owned(ks, user, key_id))
-		return KEYSVC_NOT_FOUND;
 	return keysvc_changed(ks, user, key_id, store_key_revoke(ks->st, key_id, user, client));
 }
 
@@ -588,10 +682,10 @@ int keysvc_delete(keysvc *ks, const keysvc_principal *caller, int64_t key_id, co
 	int64_t user = caller ? caller->user_id : 0;
 	int rc = keysvc_authorize(ks, caller, KEYSVC_RIGHTS_WRITE);
 
+	if (rc == KEYSVC_OK)
+		rc = keysvc_owned(ks, user, key_id);
 	if (rc != KEYSVC_OK)
 		return rc;
-	if (!keysvc_owned(ks, user, key_id))
-		return KEYSVC_NOT_FOUND;
 	return keysvc_changed(ks, user, key_id, store_key_delete(ks->st, key_id, user, client));
 }
 
@@ -636,6 +730,7 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 	if (keysvc_hash(ks, token, hash) != 0)
 		return KEYSVC_STORE;
 	now = time(NULL);
+	keysvc_other_writers(ks);
 	/* a key that authenticated a moment ago and has not changed since (the
 	   cache compares the whole HMAC in constant time). A state that can
 	   change without a write through keysvc (an expiry time, should keys get
@@ -653,8 +748,8 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 	__atomic_add_fetch(&ks->stats.hash_lookups, 1, __ATOMIC_RELAXED);
 	/* the unique index finds the row by its hash; compare again in constant time */
 	rc = store_key_by_hash(ks->st, hash, &k, stored);
-	if (rc == STORE_ERROR)
-		return KEYSVC_STORE;
+	if (rc == STORE_ERROR || rc == STORE_UNAVAILABLE)
+		return keysvc_from_store(rc);   /* unverifiable is not invalid: never REJECTED */
 	if (rc != STORE_OK || gnutls_memcmp(hash, stored, sizeof hash) != 0 || !k.active || k.revoked) {
 		ratelimit_fail(ks->rate, client, time(NULL));
 		return KEYSVC_REJECTED;

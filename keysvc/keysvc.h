@@ -42,7 +42,8 @@ enum keysvc_family {
 	X(NO_USER, "no such user") \
 	X(INVALID, "invalid argument") \
 	X(NO_JWT, "JSON web tokens are not configured") \
-	X(STORE, "the key store failed")
+	X(STORE, "the key store failed") \
+	X(UNAVAILABLE, "the key store is busy, locked or full; try again later")
 
 #define KEYSVC_ENUM(name, msg) KEYSVC_##name,
 enum keysvc_status { KEYSVC_STATUS_MAP(KEYSVC_ENUM) KEYSVC_NSTATUS };
@@ -65,6 +66,7 @@ typedef struct keysvc_config {
 	unsigned jwt_leeway;          /* seconds of clock skew allowed on exp, nbf and iat */
 	unsigned fail_limit;          /* failures per window before 429; 0 = 10 */
 	unsigned fail_window;         /* seconds; 0 = 60 */
+	store_log_fn log;             /* store errors and start-up warnings; NULL: standard error */
 } keysvc_config;
 
 /* Who makes a request, as authentication found it: every mutation takes
@@ -151,6 +153,10 @@ int keysvc_authenticate_jwt(keysvc *ks, const char *jwt, const char *client, key
                             unsigned *retry_after);
 /* 1 if a Bearer value looks like a JWT (two dots, no key prefix). */
 int keysvc_is_jwt(const char *bearer);
+
+/* Readiness: the store reads, is writable and a write commits within
+ * timeout_ms. KEYSVC_OK, or KEYSVC_STORE / KEYSVC_UNAVAILABLE with why. */
+int keysvc_ready(keysvc *ks, unsigned timeout_ms, char *why, size_t len);
 
 void keysvc_get_stats(keysvc *ks, keysvc_stats *out);
 store *keysvc_store(keysvc *ks);   /* for tests */

@@ -51,6 +51,7 @@ struct serve {
     char *client_ca_pem;
     apis_env env;
     pthread_mutex_t lock;
+    serve_ready_fn ready;        /* /readyz (atomic) */
     serve_req *reqs[SERVE_BUCKETS];
     unsigned in_flight;
 };
@@ -277,6 +278,27 @@ static int serve_healthz(const struct _u_request *req, struct _u_response *res, 
     return U_CALLBACK_COMPLETE;
 }
 
+/* ---- /readyz: readiness, asked of the key store ---- */
+
+void serve_set_ready(serve *s, serve_ready_fn fn)
+{
+    __atomic_store_n(&s->ready, fn, __ATOMIC_SEQ_CST);
+}
+
+static int serve_readyz(const struct _u_request *req, struct _u_response *res, void *data)
+{
+    serve *s = data;
+    serve_ready_fn fn = __atomic_load_n(&s->ready, __ATOMIC_SEQ_CST);
+    char why[300] = "starting";
+    int ok = fn && fn(s->env.app, why, sizeof why) == 0;
+    json_t *body = ok ? json_pack("{ss}", "status", "ready")
+                      : json_pack("{ssss}", "status", "unavailable", "reason", why);   /* new */
+    (void)req;
+    ulfius_set_json_body_response(res, ok ? 200 : 503, body);
+    json_decref(body);
+    return U_CALLBACK_COMPLETE;
+}
+
 /* Next path segment of *p ("" at the end); segments are split on '/' and
    empty ones skipped, as ulfius matches routes. */
 static size_t serve_segment(const char **p, const char **seg)
@@ -370,6 +392,7 @@ static int serve_endpoints(serve *s, serve_listener *l, char *err, size_t errlen
         if (e->callback_function != serve_guard && e->priority < UINT_MAX - 1) e->priority++;
     }
     if (ulfius_add_endpoint_by_val(u, "GET", NULL, "/healthz", 1, serve_healthz, s) != U_OK ||
+        ulfius_add_endpoint_by_val(u, "GET", NULL, "/readyz", 1, serve_readyz, s) != U_OK ||
         ulfius_add_endpoint_by_val(u, "*", NULL, "*", UINT_MAX, serve_not_found, s) != U_OK ||
         ulfius_set_default_endpoint(u, serve_not_found, s) != U_OK) {
         snprintf(err, errlen, "cannot add the built-in endpoints");

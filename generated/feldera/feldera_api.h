@@ -32,8 +32,10 @@ int feldera_list_api_keys_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
 int feldera_list_api_keys_respond_404(rt_ctx *ctx, json_t *body /* stolen */);
 /* 429: Too many failed authentications from this client address */
 int feldera_list_api_keys_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
-/* 500: The key store failed */
+/* 500: The key store failed; nothing was changed */
 int feldera_list_api_keys_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+/* 503: The key store is unavailable for now; nothing was changed */
+int feldera_list_api_keys_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
 
 /* #/paths/~1v0~1api_keys/post
  * POST /v0/api_keys — Create API Key */
@@ -57,6 +59,10 @@ int feldera_create_api_key_respond_413(rt_ctx *ctx, json_t *body /* stolen */);
 int feldera_create_api_key_respond_415(rt_ctx *ctx, json_t *body /* stolen */);
 /* 429: Too many failed authentications from this client address */
 int feldera_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+/* 500: The key store failed; nothing was changed */
+int feldera_create_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+/* 503: The key store is unavailable for now; nothing was changed */
+int feldera_create_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
 
 /* #/paths/~1v0~1api_keys~1{api_key_name}/get
  * GET /v0/api_keys/{api_key_name} — Get API Key */
@@ -76,6 +82,10 @@ int feldera_get_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
 int feldera_get_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */);
 /* 429: Too many failed authentications from this client address */
 int feldera_get_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+/* 500: The key store failed; nothing was changed */
+int feldera_get_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+/* 503: The key store is unavailable for now; nothing was changed */
+int feldera_get_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
 
 /* #/paths/~1v0~1api_keys~1{api_key_name}/delete
  * DELETE /v0/api_keys/{api_key_name} — Delete API Key */
@@ -95,6 +105,10 @@ int feldera_delete_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
 int feldera_delete_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */);
 /* 429: Too many failed authentications from this client address */
 int feldera_delete_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+/* 500: The key store failed; nothing was changed */
+int feldera_delete_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+/* 503: The key store is unavailable for now; nothing was changed */
+int feldera_delete_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct feldera_handlers {

@@ -25,6 +25,10 @@ int heron_list_keys_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
 int heron_list_keys_respond_401(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
 int heron_list_keys_respond_429(rt_ctx *ctx);
+/* 500: The key store failed; nothing was changed */
+int heron_list_keys_respond_500(rt_ctx *ctx);
+/* 503: The key store is unavailable for now; nothing was changed */
+int heron_list_keys_respond_503(rt_ctx *ctx);
 
 /* #/paths/~1api~1credentials~1keys/post
  * POST /api/credentials/keys — Create a new API key */
@@ -46,6 +50,10 @@ int heron_create_key_respond_413(rt_ctx *ctx);
 int heron_create_key_respond_415(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
 int heron_create_key_respond_429(rt_ctx *ctx);
+/* 500: The key store failed; nothing was changed */
+int heron_create_key_respond_500(rt_ctx *ctx);
+/* 503: The key store is unavailable for now; nothing was changed */
+int heron_create_key_respond_503(rt_ctx *ctx);
 
 /* #/paths/~1api~1credentials~1keys~1{heron_id}/delete
  * DELETE /api/credentials/keys/{heron_id} — Delete an API key */
@@ -65,6 +73,10 @@ int heron_delete_key_respond_400(rt_ctx *ctx);
 int heron_delete_key_respond_404(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
 int heron_delete_key_respond_429(rt_ctx *ctx);
+/* 500: The key store failed; nothing was changed */
+int heron_delete_key_respond_500(rt_ctx *ctx);
+/* 503: The key store is unavailable for now; nothing was changed */
+int heron_delete_key_respond_503(rt_ctx *ctx);
 
 /* #/paths/~1api~1credentials~1keys~1{heron_id}~1activate/put
  * PUT /api/credentials/keys/{heron_id}/activate — Activate an API key */
@@ -84,6 +96,10 @@ int heron_activate_key_respond_400(rt_ctx *ctx);
 int heron_activate_key_respond_404(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
 int heron_activate_key_respond_429(rt_ctx *ctx);
+/* 500: The key store failed; nothing was changed */
+int heron_activate_key_respond_500(rt_ctx *ctx);
+/* 503: The key store is unavailable for now; nothing was changed */
+int heron_activate_key_respond_503(rt_ctx *ctx);
 
 /* #/paths/~1api~1credentials~1keys~1{heron_id}~1deactivate/put
  * PUT /api/credentials/keys/{heron_id}/deactivate — Deactivate an API key */
@@ -103,6 +119,10 @@ int heron_deactivate_key_respond_400(rt_ctx *ctx);
 int heron_deactivate_key_respond_404(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
 int heron_deactivate_key_respond_429(rt_ctx *ctx);
+/* 500: The key store failed; nothing was changed */
+int heron_deactivate_key_respond_500(rt_ctx *ctx);
+/* 503: The key store is unavailable for now; nothing was changed */
+int heron_deactivate_key_respond_503(rt_ctx *ctx);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct heron_handlers {

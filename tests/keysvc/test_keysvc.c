@@ -277,7 +277,7 @@ START_TEST(ids_never_reused)
 }
 END_TEST
 
-/* A schema-1 database (ids could be reused) is migrated: its keys keep their
+/* A schema-1 database (ids could be reused) is migrated (to the latest, 3): its keys keep their
  * ids and new ids start past every id its audit table has seen. */
 START_TEST(migrates_schema_1)
 {
@@ -318,11 +318,57 @@ START_TEST(migrates_schema_1)
 	ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	ck_assert_int_eq(sqlite3_column_int(st, 0), 2);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 3);
 	sqlite3_finalize(st);
 	sqlite3_close(h);
 }
 END_TEST
+/* A second handle on the same file stands for another process: its
+   deletes, deactivations and creates are seen by this one's caches on the
+   very next call, many times over (the WAL index check, then data_version
+   and the epoch row), also right after this handle's own writes. */
+START_TEST(other_writer_seen_at_once)
+{
+	keysvc_config cfg = { .synchronous_full = 0 };
+	keysvc *other = NULL;
+	keysvc_principal p;
+	keysvc_key k, *v = NULL;
+	char db[300], err[300] = "", t[TOKEN_MAX];
+	unsigned ra;
+	size_t n;
+	int64_t total;
+
+	snprintf(db, sizeof db, "%s/k.db", tmpdir);
+	cfg.db_path = db;
+	ck_assert_msg(keysvc_open(&cfg, &other, err, sizeof err) == 0, "second keysvc_open: %s", err);
+	for (int round = 0; round < 50; round++) {
+		char ip[32];
+		snprintf(ip, sizeof ip, "10.0.%d.1", round);   /* the refusals must not trip the rate limit */
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "x", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, ip, &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, ip, &p, &ra), KEYSVC_OK);   /* cached */
+		ck_assert_int_eq(keysvc_authenticate(other, t, ip, &p, &ra), KEYSVC_OK);
+		if (round % 2)
+			ck_assert_int_eq(keysvc_delete(other, AS(alice), k.id, "c"), KEYSVC_OK);
+		else
+			ck_assert_int_eq(keysvc_set_active(other, AS(alice), k.id, 0, "c"), KEYSVC_OK);
+		ck_assert_msg(keysvc_authenticate(ks, t, ip, &p, &ra) == KEYSVC_REJECTED,
+		              "round %d: a key the other handle removed still authenticates here", round);
+		/* a whole list kept by this handle shows the other handle's create */
+		ck_assert_int_eq(keysvc_list(ks, alice, KEYSVC_FASTAPI, NULL, 1, 0, -1, &v, &n, &total), KEYSVC_OK);
+		free(v);
+		ck_assert_int_eq(keysvc_list(ks, alice, KEYSVC_FASTAPI, NULL, 1, 0, -1, &v, &n, &total), KEYSVC_OK);
+		free(v);
+		ck_assert_uint_eq(n, (size_t)round);
+		ck_assert_int_eq(keysvc_create(other, AS(alice), KEYSVC_FASTAPI, "y", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_list(ks, alice, KEYSVC_FASTAPI, NULL, 1, 0, -1, &v, &n, &total), KEYSVC_OK);
+		free(v);
+		ck_assert_msg(n == (size_t)round + 1, "round %d: the other handle's create is not listed here", round);
+	}
+	keysvc_close(other);
+}
+END_TEST
+
 /* The hot statements are prepared once and stay prepared: binding a family,
    a name filter, a page or an id never makes SQLite parse them again. */
 /* ---- roles and names ---- */
@@ -1331,6 +1377,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, listcache_epoch_ttl_bounds);
 	tcase_add_test(tc, cached_list_follows_every_change);
 	tcase_add_test(tc, list_racing_creates);
+	tcase_add_test(tc, other_writer_seen_at_once);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tj, jwt_setup, jwt_teardown);
 	tcase_add_test(tj, jwt_good_bad_none_expired);
