@@ -33,8 +33,8 @@ NEB=/nebulablock/api/v1/api-keys
 
 refused "two different Content-Length headers" 400 \
 	"POST $NEB HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n{}$SMUGGLED"
-check "  ... in the family's error shape (NebulaBlock envelope, JSON)" \
-	bash -c "grep -q '^Content-Type: application/json' <<<'$OUT' && grep -q '\"status\":\"failed\"' <<<'$OUT'"
+check "  ... in the family's error shape (NebulaBlock envelope, JSON, naming the cause)" \
+	bash -c "grep -q '^Content-Type: application/json' <<<'$OUT' && grep -q '\"status\":\"failed\"' <<<'$OUT' && grep -q 'more than one Content-Length' <<<'$OUT'"
 refused "Content-Length with Transfer-Encoding: chunked" 400 \
 	"POST $NEB HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n$SMUGGLED"
 refused "Transfer-Encoding: xchunked (unknown coding)" 501 \
@@ -63,7 +63,7 @@ send "HEAD then GET" "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP
 first=$(awk '/^HTTP\/1.1/ {n++} n == 1' <<<"$OUT")
 check "HEAD on a GET route -> 200 (not 405)" test "$CODE" = 200
 check "HEAD response has no body (the next response follows its head directly)" \
-	bash -c "[ '$NRESP' = 2 ] && ! grep -q 'status' <<<'$first' && [ \"\$(grep -c '{\"status\":\"ok\"}' <<<'$OUT')\" = 1 ]"
+	bash -c "[ '$CODE' = 200 ] && [ '$NRESP' = 2 ] && ! grep -q 'status' <<<'$first' && [ \"\$(grep -c '{\"status\":\"ok\"}' <<<'$OUT')\" = 1 ]"
 req HEAD /heron/api/credentials/keys "x-api-key: key_nope"
 check "HEAD on an API list route is authenticated like GET (401, got $STATUS)" test "$STATUS" = 401
 finish
