@@ -490,6 +490,7 @@ static int serve_head_check(struct MHD_Connection *con, const char *version, con
         snprintf(why, len, "more than one Content-Length header");
         return 400;
     }
+    /* libmicrohttpd answers most of these itself, before any callback */
     if (h.n_cl == 1 && (h.cl[0] == '\0' || h.cl[strspn(h.cl, "0123456789")] != '\0')) {
         snprintf(why, len, "Content-Length must be a decimal number");
         return 400;
@@ -574,14 +575,9 @@ static enum MHD_Result serve_front(void *cls, struct MHD_Connection *con, const 
 
     if (ci != NULL && ci->request != NULL) {
         if (ci->callback_first_iteration) {
-            const union MHD_ConnectionInfo *st = MHD_get_connection_info(con, MHD_CONNECTION_INFO_HTTP_STATUS);
             const char *code = NULL;
             char why[128];
             int status;
-            /* libmicrohttpd queued an error of its own on this head (a
-               Content-Length it cannot parse) and would write a second
-               response head after ours: close instead */
-            if (st != NULL && st->http_status != 0) return MHD_NO;
             status = serve_head_check(con, version, &code, why, sizeof why);
             if (status != 0) {
                 serve_req_refused(l->s, ci->request, 1, &was);
