@@ -75,6 +75,10 @@ static const opt_def opt_defs[] = {
       "close a connection that has not sent a whole request (TLS\n"
       "                          handshake, head and body) this many seconds after it\n"
       "                          was accepted or after its previous response (default 10)", "SECONDS" },
+    { "tls-handshake-timeout", "APIKEYD_TLS_HANDSHAKE_TIMEOUT", OPT_NET, 1, 3600,
+      "close a TLS connection whose handshake and first request line\n"
+      "                          have not arrived this many seconds after its accept\n"
+      "                          (default 5; at most --request-timeout)", "SECONDS" },
     { "test-slow-endpoint", NULL, OPT_FLAG, 0, 0, NULL, NULL },
 };
 #define N_OPTS (sizeof opt_defs / sizeof opt_defs[0])
@@ -344,7 +348,8 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
         }
         if (strcmp(d->name, "max-connections") == 0) cfg->max_connections = (unsigned)n;
         else if (strcmp(d->name, "max-connections-per-ip") == 0) cfg->max_connections_per_ip = (unsigned)n;
-        else cfg->request_timeout = (unsigned)n;
+        else if (strcmp(d->name, "request-timeout") == 0) cfg->request_timeout = (unsigned)n;
+        else cfg->tls_handshake_timeout = (unsigned)n;
         return 0;
     }
     case OPT_MOUNT:
@@ -445,6 +450,7 @@ int config_load(config *cfg, int argc, char **argv, char *err, size_t errlen)
     cfg->shutdown_timeout = 30;
     cfg->max_connections_per_ip = 128;   /* connection limits and the request deadline */
     cfg->request_timeout = 10;
+    cfg->tls_handshake_timeout = 5;
     cfg->db_path = strdup("var/apikeyd.db");
     if (config_parse_addr("127.0.0.1:8080", 1, &cfg->listen, why, sizeof why) != 0 ||
         config_parse_addr("127.0.0.1:8443", 1, &cfg->tls_listen, why, sizeof why) != 0) {

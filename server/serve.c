@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +48,7 @@
 typedef struct serve_conn {
     struct timespec armed_at;
     int armed;                  /* waiting for a whole request */
+    int tls_pending;            /* TLS, and no request line yet: the handshake deadline */
     int fd;
     struct serve_listener *l;
     struct serve_conn *prev, *next;
@@ -91,6 +91,7 @@ struct serve {
     pthread_cond_t conn_cond;
     serve_conn *conns;
     unsigned request_timeout;    /* seconds */
+    unsigned handshake_timeout;  /* seconds, for TLS connections before their first request line */
     unsigned reaped;             /* closed at the deadline, not yet logged */
     unsigned refused_full;       /* refused over --max-connections */
     int reaper_started, reaper_stop;
@@ -114,6 +115,13 @@ static double serve_ms_since(const struct timespec *t0)
 
 /* ---- MHD hooks ---- */
 
+/* The connection record of con (its socket context), or NULL. */
+static serve_conn *serve_conn_of(struct MHD_Connection *con)
+{
+    const union MHD_ConnectionInfo *i = MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return i != NULL ? i->socket_context : NULL;
+}
+
 /* MHD_OPTION_URI_LOG_CALLBACK: ulfius's own logger (which creates its
    per-request state) plus our start time and in-flight count. */
 static void *serve_uri_log(void *cls, const char *uri, struct MHD_Connection *con)
@@ -122,9 +130,14 @@ static void *serve_uri_log(void *cls, const char *uri, struct MHD_Connection *co
     struct connection_info_struct *ci = ulfius_uri_logger(NULL, uri);
     serve_req *r;
     size_t h;
-
+    serve_conn *c = serve_conn_of(con);
     const union MHD_ConnectionInfo *ca;
 
+    if (c != NULL) {                /* a request line: a TLS handshake is done */
+        pthread_mutex_lock(&s->conn_lock);
+        c->tls_pending = 0;
+        pthread_mutex_unlock(&s->conn_lock);
+    }
     if (ci == NULL || ci->request == NULL) return ci;
     r = calloc(1, sizeof *r);
     if (r == NULL) return ci;
@@ -182,13 +195,6 @@ static serve_req *serve_req_take_ci(serve *s, const void *ci)
     }
     pthread_mutex_unlock(&s->lock);
     return r;
-}
-
-/* The connection record of con (its socket context), or NULL. */
-static serve_conn *serve_conn_of(struct MHD_Connection *con)
-{
-    const union MHD_ConnectionInfo *i = MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return i != NULL ? i->socket_context : NULL;
 }
 
 /* Arms (a whole request is awaited from now) or disarms con's deadline. */
@@ -265,6 +271,7 @@ static void serve_conn_notify(void *cls, struct MHD_Connection *con, void **sock
         c->l = l;
         c->fd = fi->connect_fd;
         c->armed = 1;
+        c->tls_pending = l->tls;
         clock_gettime(CLOCK_MONOTONIC, &c->armed_at);
         pthread_mutex_lock(&s->conn_lock);
         l->n_conns++;
@@ -304,14 +311,16 @@ static void *serve_reaper(void *arg)
         for (serve_conn *c = s->conns; c; ) {
             double ms = (double)(now.tv_sec - c->armed_at.tv_sec) * 1e3 +
                         (double)(now.tv_nsec - c->armed_at.tv_nsec) / 1e6;
-            if (!c->armed || ms < (double)s->request_timeout * 1e3) { c = c->next; continue; }
+            if (!c->armed || ms < (double)(c->tls_pending ? s->handshake_timeout : s->request_timeout) * 1e3) {
+                c = c->next;
+                continue;
+            }
             shutdown(c->fd, SHUT_RDWR);   /* libmicrohttpd sees the peer gone and closes it */
             c->armed = 0;
             if (++s->reaped % 64 == 0) {
-                /* thousands due at once: let the workers take new
-                   connections in between, then rescan (the list changed) */
+                /* thousands due at once: let the workers' accepts and
+                   completions in between, then rescan (the list changed) */
                 pthread_mutex_unlock(&s->conn_lock);
-                sched_yield();
                 pthread_mutex_lock(&s->conn_lock);
                 c = s->conns;
                 continue;
@@ -325,7 +334,8 @@ static void *serve_reaper(void *arg)
             last_log = now;
             pthread_mutex_unlock(&s->conn_lock);
             if (n) y_log_message(Y_LOG_LEVEL_INFO, "request deadline: closed %u connection(s) that sent no whole "
-                                 "request within %us", n, s->request_timeout);
+                                 "request in time (%us; a TLS handshake %us)", n, s->request_timeout,
+                                 s->handshake_timeout);
             if (f) y_log_message(Y_LOG_LEVEL_WARNING, "connection limit: refused %u connection(s) over "
                                  "--max-connections", f);
             pthread_mutex_lock(&s->conn_lock);
@@ -334,7 +344,8 @@ static void *serve_reaper(void *arg)
     pthread_mutex_unlock(&s->conn_lock);
     if (s->reaped > logged)
         y_log_message(Y_LOG_LEVEL_INFO, "request deadline: closed %u connection(s) that sent no whole "
-                      "request within %us", s->reaped - logged, s->request_timeout);
+                      "request in time (%us; a TLS handshake %us)", s->reaped - logged, s->request_timeout,
+                      s->handshake_timeout);
     return NULL;
 }
 
@@ -581,6 +592,7 @@ static enum MHD_Result serve_front(void *cls, struct MHD_Connection *con, const 
             status = serve_head_check(con, version, &code, why, sizeof why);
             if (status != 0) {
                 serve_req_refused(l->s, ci->request, 1, &was);
+                if (ci->request->http_verb == NULL) ci->request->http_verb = o_strdup(method);   /* for the log */
                 return serve_front_refuse(l, con, ci->request->url_path, status, code, why);
             }
         } else {
@@ -885,6 +897,8 @@ int serve_start(const config *cfg, void *app, rt_auth_fn authenticate, serve **o
     pthread_mutex_init(&s->conn_lock, NULL);
     pthread_cond_init(&s->conn_cond, NULL);
     s->request_timeout = cfg->request_timeout;
+    s->handshake_timeout = cfg->tls_handshake_timeout < cfg->request_timeout ? cfg->tls_handshake_timeout
+                                                                              : cfg->request_timeout;
     /* each listener its share of the descriptors, less a reserve for the
        database, the listening sockets and the log */
     max_conns = cfg->max_connections;
@@ -913,8 +927,9 @@ int serve_start(const config *cfg, void *app, rt_auth_fn authenticate, serve **o
     s->reaper_started = 1;
     if (!cfg->tls_listen.off && serve_listener_start(s, &s->l[1], cfg, 1, max_conns, err, errlen) != 0) goto cleanup;
     y_log_message(Y_LOG_LEVEL_INFO, "connections: at most %u per listener, %u per client address%s; "
-                  "a whole request within %us (open files %lu)", max_conns, cfg->max_connections_per_ip,
-                  cfg->max_connections_per_ip ? "" : " (no limit)", cfg->request_timeout, nofile);
+                  "a whole request within %us, a TLS handshake within %us (open files %lu)", max_conns,
+                  cfg->max_connections_per_ip, cfg->max_connections_per_ip ? "" : " (no limit)", cfg->request_timeout,
+                  s->handshake_timeout, nofile);
     *out = s;
     s = NULL;
     rc = 0;

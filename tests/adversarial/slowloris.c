@@ -83,6 +83,7 @@ static int attack(const char *mode, int n, unsigned port, const char *from, int 
         else snprintf(addr, sizeof addr, "%s", from);
         c[i].fd = open_socket(addr, port, 1);
         c[i].t0 = now_ms();
+        if (i % 100 == 99) usleep(5000);   /* a ramp of 2,000 in about 0.1 s, not one SYN burst */
         if (c[i].fd < 0) { refused++; continue; }
         opened++;
     }
