@@ -258,22 +258,25 @@ static void serve_conn_notify(void *cls, struct MHD_Connection *con, void **sock
             tls_require_client_cert(ti->tls_session);
         *socket_context = NULL;
         if (fi == NULL) return;
+        c = calloc(1, sizeof *c);
         pthread_mutex_lock(&s->conn_lock);
         if (l->n_conns >= l->max_conns) {
             s->refused_full++;
             pthread_mutex_unlock(&s->conn_lock);
+            free(c);
             if (!l->tls) (void)!send(fi->connect_fd, serve_full_503, sizeof serve_full_503 - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
             shutdown(fi->connect_fd, SHUT_RDWR);   /* libmicrohttpd closes it at once */
             return;
         }
-        pthread_mutex_unlock(&s->conn_lock);
-        if ((c = calloc(1, sizeof *c)) == NULL) return;   /* no deadline, still limited by libmicrohttpd */
+        if (c == NULL) {                    /* no record: no deadline, still limited by libmicrohttpd */
+            pthread_mutex_unlock(&s->conn_lock);
+            return;
+        }
         c->l = l;
         c->fd = fi->connect_fd;
         c->armed = 1;
         c->tls_pending = l->tls;
         clock_gettime(CLOCK_MONOTONIC, &c->armed_at);
-        pthread_mutex_lock(&s->conn_lock);
         l->n_conns++;
         c->next = s->conns;
         if (s->conns) s->conns->prev = c;
