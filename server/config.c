@@ -11,7 +11,8 @@
 
 #include "version.h"
 
-enum opt_kind { OPT_ADDR, OPT_FLAG, OPT_PATH, OPT_STR, OPT_LEVEL, OPT_SIZE, OPT_UINT, OPT_MOUNT };
+enum opt_kind { OPT_ADDR, OPT_FLAG, OPT_PATH, OPT_STR, OPT_LEVEL, OPT_SIZE, OPT_UINT, OPT_MOUNT,
+                 OPT_NET /* a whole number for the connection limits and the request deadline */ };
 
 typedef struct opt_def {
     const char *name;       /* long option without "--"; also the file key */
@@ -73,6 +74,22 @@ static const opt_def opt_defs[] = {
     { "validate-responses", "APIKEYD_VALIDATE_RESPONSES", OPT_FLAG, 0, 0,
       "check every response against its OpenAPI document; a violation\n"
       "                          becomes a 500 naming it (for tests; off by default)", NULL },
+    /* connection limits and the request deadline */
+    { "max-connections", "APIKEYD_MAX_CONNECTIONS", OPT_NET, 0, 1000000,
+      "connections held at once per listener; more are closed at accept\n"
+      "                          (default 0: sized from the open-file limit, which is\n"
+      "                          raised to its hard limit at start)", "N" },
+    { "max-connections-per-ip", "APIKEYD_MAX_CONNECTIONS_PER_IP", OPT_NET, 0, 1000000,
+      "connections held at once per listener from one client address\n"
+      "                          (default 128; 0: no limit, e.g. behind a proxy)", "N" },
+    { "request-timeout", "APIKEYD_REQUEST_TIMEOUT", OPT_NET, 1, 3600,
+      "close a connection that has not sent a whole request (TLS\n"
+      "                          handshake, head and body) this many seconds after it\n"
+      "                          was accepted or after its previous response (default 10)", "SECONDS" },
+    { "tls-handshake-timeout", "APIKEYD_TLS_HANDSHAKE_TIMEOUT", OPT_NET, 1, 3600,
+      "close a TLS connection whose handshake and first request line\n"
+      "                          have not arrived this many seconds after its accept\n"
+      "                          (default 5; at most --request-timeout)", "SECONDS" },
     { "test-slow-endpoint", NULL, OPT_FLAG, 0, 0, NULL, NULL },
 };
 #define N_OPTS (sizeof opt_defs / sizeof opt_defs[0])
@@ -339,6 +356,21 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
         else cfg->threads = (unsigned)n;
         return 0;
     }
+    case OPT_NET: {
+        char *end = NULL;
+        unsigned long n;
+        errno = 0;
+        n = strtoul(v, &end, 10);
+        if (!isdigit((unsigned char)v[0]) || *end != '\0' || errno || n < d->min || n > d->max) {
+            snprintf(why, sizeof why, "\"%s\": expected a whole number from %zu to %zu", v, d->min, d->max);
+            goto bad;
+        }
+        if (strcmp(d->name, "max-connections") == 0) cfg->max_connections = (unsigned)n;
+        else if (strcmp(d->name, "max-connections-per-ip") == 0) cfg->max_connections_per_ip = (unsigned)n;
+        else if (strcmp(d->name, "request-timeout") == 0) cfg->request_timeout = (unsigned)n;
+        else cfg->tls_handshake_timeout = (unsigned)n;
+        return 0;
+    }
     case OPT_MOUNT:
         if (d->env != NULL && strcmp(where, d->env) == 0) {
             /* the environment variable holds a comma-separated list */
@@ -437,6 +469,9 @@ int config_load(config *cfg, int argc, char **argv, char *err, size_t errlen)
     cfg->shutdown_timeout = 30;
     cfg->jwt_max_lifetime = 86400;
     cfg->jwt_leeway = 60;
+    cfg->max_connections_per_ip = 128;   /* connection limits and the request deadline */
+    cfg->request_timeout = 10;
+    cfg->tls_handshake_timeout = 5;
     cfg->db_path = strdup("var/apikeyd.db");
     if (config_parse_addr("127.0.0.1:8080", 1, &cfg->listen, why, sizeof why) != 0 ||
         config_parse_addr("127.0.0.1:8443", 1, &cfg->tls_listen, why, sizeof why) != 0) {

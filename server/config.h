@@ -49,6 +49,11 @@ typedef struct config {
     unsigned shutdown_timeout;      /* seconds to wait for in-flight requests */
     unsigned threads;               /* worker threads per listener; 0 = cores */
     size_t conn_memory;             /* per-connection memory: header size limit */
+    /* connection limits and the request deadline (audit issue 10, finding 4) */
+    unsigned max_connections;       /* per listener; 0 = sized from RLIMIT_NOFILE */
+    unsigned max_connections_per_ip; /* per listener and client address; 0 = no limit */
+    unsigned request_timeout;       /* seconds from accept or the last response to a whole request */
+    unsigned tls_handshake_timeout; /* seconds from accept to a TLS connection's first request line */
     int test_slow_endpoint;         /* hidden: GET /__test/slow?ms=N */
     int validate_responses;         /* check responses against the spec (tests) */
     config_mount *mounts;           /* in order of precedence, last wins */

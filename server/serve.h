@@ -13,6 +13,18 @@
  *                      the guard always runs first
  *   priority UINT_MAX  "*" fallback: 404 in JSON
  *
+ * In front of ulfius, on the request head alone (serve_front, reached
+ * because apikeyd defines MHD_start_daemon, the call ulfius makes): 400 for
+ * two Content-Length, Content-Length with Transfer-Encoding, HTTP/1.1
+ * without exactly one Host; 501 for a coding other than chunked; 415 for a
+ * multipart body; each closes the connection. HEAD runs the GET route.
+ * Connections: --max-connections per listener (503 on plain HTTP over it),
+ * --max-connections-per-ip, and a reaper thread that closes a connection
+ * with no whole request --request-timeout after its accept or last
+ * response (--tls-handshake-timeout before a TLS connection's first
+ * request line). Every response carries nosniff and no-store; HTTPS ones
+ * HSTS.
+ *
  * One access-log line per request is written when libmicrohttpd reports
  * the request complete (status, duration, client), with the key id noted by
  * serve_on_request (rt_api_config.on_request) for authenticated API calls.
