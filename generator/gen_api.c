@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <jansson.h>
 
 enum { GA_IN_PATH, GA_IN_QUERY, GA_IN_HEADER, GA_IN_COOKIE };
@@ -77,6 +78,7 @@ typedef struct ga {
 	char *base_path;
 	ga_op *ops;
 	size_t nops, capops;
+	json_t *opids;            /* C name of an operation -> its index in ops */
 	char *err;
 	size_t errlen;
 } ga;
@@ -742,13 +744,9 @@ static int ga_rename_derived(ga *a, ga_op *op)
 {
 	for (unsigned k = 2;; k++) {
 		char *name = NULL;
-		size_t i;
 		if (asprintf(&name, "%s_%u", op->opid, k) < 0)
 			return -1;
-		for (i = 0; i < a->nops; i++)
-			if (a->ops[i].opid && strcmp(a->ops[i].opid, name) == 0)
-				break;
-		if (i == a->nops) {
+		if (!json_object_get(a->opids, name)) {
 			free(op->opid);
 			op->opid = name;
 			return 0;
@@ -822,18 +820,30 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 		return -1;
 	/* two operationIds that make the same C name stop the generator; a name
 	 * derived from method and path steps aside (_2, _3, ...) */
-	for (size_t i = 0; i + 1 < a->nops; i++) {
-		ga_op *o = &a->ops[i];
-		if (strcmp(o->opid, op->opid) != 0)
-			continue;
+	for (;;) {
+		json_t *taken = json_object_get(a->opids, op->opid);
+		ga_op *o;
+		if (!taken) {
+			if (json_object_set_new(a->opids, op->opid, json_integer((json_int_t)(a->nops - 1))) != 0)
+				return -1;
+			break;
+		}
+		o = &a->ops[json_integer_value(taken)];
 		if (o->opid_src && op->opid_src && strcmp(o->opid_src, op->opid_src) == 0)
 			return ga_error(a, optr, "operationId \"%s\" is used twice (also at %s)", op->opid_src, o->pointer);
 		if (o->opid_src && op->opid_src)
 			return ga_error(a, optr, "operationId \"%s\" and \"%s\" (at %s) both become the C name %s",
 			                op->opid_src, o->opid_src, o->pointer, op->opid);
-		if (ga_rename_derived(a, (o->opid_src || !op->opid_src) ? op : o) != 0)
-			return -1;
-		i = (size_t)-1; /* check again from the start */
+		if (o->opid_src || !op->opid_src) {
+			if (ga_rename_derived(a, op) != 0)
+				return -1;
+		} else {
+			/* the earlier operation's derived name steps aside */
+			json_t *idx = json_incref(taken);
+			json_object_del(a->opids, o->opid);
+			if (ga_rename_derived(a, o) != 0 || json_object_set_new(a->opids, o->opid, idx) != 0)
+				return -1;
+		}
 	}
 	{
 		const char *summary = json_string_value(json_object_get(opnode, "summary"));
@@ -1333,32 +1343,62 @@ static int ga_write_spec(ga *a, FILE *out)
 	return 0;
 }
 
-static int ga_write_file(ga *a, const char *dir, const char *file, const char *text, size_t len)
-{
-	char *path = NULL, *tmp = NULL;
+/* One output file, written as a temporary beside it and renamed into place
+ * once all three are complete, so a failed run leaves the old files. The C
+ * goes straight to the file: Microsoft Graph beta's is 350 MB. */
+typedef struct ga_out {
+	char *path, *tmp;
 	FILE *f;
-	int rc = -1;
+} ga_out;
 
-	if (asprintf(&path, "%s/%s", dir, file) < 0 || asprintf(&tmp, "%s/.%s.tmp", dir, file) < 0)
-		goto cleanup;
-	f = fopen(tmp, "wb");
-	if (!f) {
-		snprintf(a->err, a->errlen, "%s: %s", tmp, strerror(errno));
-		goto cleanup;
+static int ga_out_open(ga *a, ga_out *o, const char *dir, const char *file)
+{
+	if (asprintf(&o->path, "%s/%s", dir, file) < 0 || asprintf(&o->tmp, "%s/.%s.tmp", dir, file) < 0) {
+		o->path = o->tmp = NULL;
+		return -1;
 	}
-	if (fwrite(text, 1, len, f) != len || fclose(f) != 0) {
-		snprintf(a->err, a->errlen, "%s: write failed", tmp);
-		goto cleanup;
+	o->f = fopen(o->tmp, "wb");
+	if (!o->f) {
+		snprintf(a->err, a->errlen, "%s: %s", o->tmp, strerror(errno));
+		return -1;
 	}
-	if (rename(tmp, path) != 0) {
-		snprintf(a->err, a->errlen, "%s: %s", path, strerror(errno));
-		goto cleanup;
+	return 0;
+}
+
+static int ga_out_close(ga *a, ga_out *o)
+{
+	int bad = ferror(o->f);
+
+	if (fclose(o->f) != 0)
+		bad = 1;
+	o->f = NULL;
+	if (bad) {
+		snprintf(a->err, a->errlen, "%s: write failed", o->tmp);
+		return -1;
 	}
-	rc = 0;
-cleanup:
-	free(path);
-	free(tmp);
-	return rc;
+	return 0;
+}
+
+static int ga_out_commit(ga *a, ga_out *o)
+{
+	if (rename(o->tmp, o->path) != 0) {
+		snprintf(a->err, a->errlen, "%s: %s", o->path, strerror(errno));
+		return -1;
+	}
+	free(o->tmp);
+	o->tmp = NULL;
+	return 0;
+}
+
+/* Closes and removes what is left of o. */
+static void ga_out_discard(ga_out *o)
+{
+	if (o->f)
+		fclose(o->f);
+	if (o->tmp)
+		unlink(o->tmp);
+	free(o->path);
+	free(o->tmp);
 }
 
 static void ga_free(ga *a)
@@ -1396,6 +1436,7 @@ static void ga_free(ga *a)
 		free(op->sec);
 	}
 	free(a->ops);
+	json_decref(a->opids);
 	free(a->base_path);
 	gen_schema_free(a->gs);
 	docset_free(a->ds);
@@ -1403,15 +1444,16 @@ static void ga_free(ga *a)
 
 int gen_api_run(const gen_api_options *opt, char *err, size_t errlen)
 {
+	static const char *const suffix[3] = { "_api.h", "_api.c", "_spec.c" };
 	ga a = { .opt = opt, .err = err, .errlen = errlen };
-	char *hbuf = NULL, *cbuf = NULL, *sbuf = NULL, *guard = NULL, *fname = NULL;
-	size_t hlen = 0, clen = 0, slen = 0;
-	FILE *h = NULL, *c = NULL, *s = NULL;
+	ga_out out[3] = { { 0 } };
+	char *guard = NULL, *fname = NULL;
 	int rc = -1;
 
 	a.ds = docset_new(load_document);
-	if (!a.ds)
-		return -1;
+	a.opids = json_object();
+	if (!a.ds || !a.opids)
+		goto cleanup;
 	a.doc = docset_load(a.ds, opt->spec_path, &a.uri, err, errlen);
 	if (!a.doc)
 		goto cleanup;
@@ -1426,19 +1468,6 @@ int gen_api_run(const gen_api_options *opt, char *err, size_t errlen)
 		*g = (char)(*g - 32 * (*g >= 'a' && *g <= 'z'));
 	if (!guard || asprintf(&fname, "%s_API_H", guard) < 0)
 		goto cleanup;
-	h = open_memstream(&hbuf, &hlen);
-	c = open_memstream(&cbuf, &clen);
-	s = open_memstream(&sbuf, &slen);
-	if (!h || !c || !s)
-		goto cleanup;
-	ga_write_header(&a, h, fname);
-	ga_write_source(&a, c);
-	if (ga_write_spec(&a, s) != 0)
-		goto cleanup;
-	fclose(h);
-	fclose(c);
-	fclose(s);
-	h = c = s = NULL;
 	/* mkdir -p */
 	for (const char *slash = strchr(opt->out_dir + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
 		char *parent = strndup(opt->out_dir, (size_t)(slash - opt->out_dir));
@@ -1453,26 +1482,27 @@ int gen_api_run(const gen_api_options *opt, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", opt->out_dir, strerror(errno));
 		goto cleanup;
 	}
-	{
-		char *hn = NULL, *cn = NULL, *sn = NULL;
-		if (asprintf(&hn, "%s_api.h", opt->name) >= 0 && asprintf(&cn, "%s_api.c", opt->name) >= 0 &&
-		    asprintf(&sn, "%s_spec.c", opt->name) >= 0 && ga_write_file(&a, opt->out_dir, hn, hbuf, hlen) == 0 &&
-		    ga_write_file(&a, opt->out_dir, cn, cbuf, clen) == 0 && ga_write_file(&a, opt->out_dir, sn, sbuf, slen) == 0)
-			rc = 0;
-		free(hn);
-		free(cn);
-		free(sn);
+	for (int i = 0; i < 3; i++) {
+		char *file = NULL;
+		int r = asprintf(&file, "%s%s", opt->name, suffix[i]) < 0 ? -1 : ga_out_open(&a, &out[i], opt->out_dir, file);
+		free(file);
+		if (r != 0)
+			goto cleanup;
 	}
+	ga_write_header(&a, out[0].f, fname);
+	ga_write_source(&a, out[1].f);
+	if (ga_write_spec(&a, out[2].f) != 0)
+		goto cleanup;
+	for (int i = 0; i < 3; i++)
+		if (ga_out_close(&a, &out[i]) != 0)
+			goto cleanup;
+	for (int i = 0; i < 3; i++)
+		if (ga_out_commit(&a, &out[i]) != 0)
+			goto cleanup;
+	rc = 0;
 cleanup:
-	if (h)
-		fclose(h);
-	if (c)
-		fclose(c);
-	if (s)
-		fclose(s);
-	free(hbuf);
-	free(cbuf);
-	free(sbuf);
+	for (int i = 0; i < 3; i++)
+		ga_out_discard(&out[i]);
 	free(guard);
 	free(fname);
 	ga_free(&a);
