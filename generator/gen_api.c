@@ -1465,6 +1465,8 @@ int gen_api_run(const gen_api_options *opt, char *err, size_t errlen)
 	a.doc = docset_load(a.ds, opt->spec_path, &a.uri, err, errlen);
 	if (!a.doc)
 		goto cleanup;
+	if (opt->check && opt->check(opt->spec_path, a.doc, err, errlen) != 0)
+		goto cleanup;
 	if (ga_model(&a) != 0)
 		goto cleanup;
 	if (!opt->out_dir) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "gen_api.h"
 #include "gen_text.h"
 
@@ -44,7 +45,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	gen_api_options opt = { 0 };
+	gen_api_options opt = { .check = check_document };
 	char err[1024] = "";
 	char *name = NULL;
 	int check = 0, c, rc;

@@ -35,6 +35,11 @@ for f in tests/generator/bad/*.yaml tests/generator/bad/*.json; do
 		no "refuses $n (exit $rc)" "$out"
 	fi
 done
+# a document without operations generates (an empty API) with a warning
+printf 'openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths: {}\n' >"$tmp/no-operations.yaml"
+out=$($gen -o "$tmp/no-operations" "$tmp/no-operations.yaml" 2>&1); rc=$?
+if [ "$rc" -eq 0 ] && printf '%s' "$out" | grep -q "no-operations.yaml: /paths: warning: the document has no operations" &&
+   [ -f "$tmp/no-operations/no_operations_api.c" ]; then ok "warns on a document without operations"; else no "warns on a document without operations" "$out"; fi
 # usage errors exit 2 and say why
 out=$($gen 2>&1); rc=$?
 if [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q "expected exactly one SPEC"; then ok "usage error"; else no "usage error" "$out"; fi
