@@ -2,7 +2,9 @@
 # tests/bench_tools/package-lock.json, installed into its node_modules; never
 # part of the build):
 #   bench-gen       oapigen vs @apidevtools/swagger-parser validate (which
-#                   dereferences), wall time per document
+#                   dereferences), wall time per document; with
+#                   BIG_CORPUS=dir also Stripe, GitHub and Microsoft Graph
+#                   against redocly lint and swagger-parser (bench_big.sh)
 #   bench-validate  oapigen-compiled validators vs ajv + ajv-formats compiled
 #                   from the same schemas, validations/s, all errors collected
 #   bench-parse     bytes to validated value (issue 11): json_loadb + the
@@ -21,8 +23,8 @@ $(VALGEN): $(BUILD)/tests/bench_tools/valgen.o $(GEN_LIB)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(GEN_LIBS)
 
 .PHONY: bench-gen bench-validate bench-parse
-bench-gen: $(BENCH_TOOLS)/node_modules/.installed tests/realworld/node_modules/.installed $(OAPIGEN)
-	$(Q)OAPIGEN=$(CURDIR)/$(OAPIGEN) ./$(BENCH_TOOLS)/bench_gen.sh
+bench-gen: $(BENCH_TOOLS)/node_modules/.installed tests/realworld/node_modules/.installed tests/lint/node_modules/.installed $(OAPIGEN)
+	$(Q)OAPIGEN=$(CURDIR)/$(OAPIGEN) BIG_CORPUS="$(BIG_CORPUS)" ./$(BENCH_TOOLS)/bench_gen.sh
 
 bench-validate: $(BENCH_TOOLS)/node_modules/.installed tests/realworld/node_modules/.installed $(VALGEN) $(RT_LIB)
 	$(Q)VALGEN=$(CURDIR)/$(VALGEN) CC="$(CC)" CFLAGS_BENCH="$(filter-out -MMD -MP,$(ALL_CFLAGS)) $(RT_CFLAGS) -I$(BENCH_TOOLS)" \
