@@ -47,7 +47,16 @@ typedef struct store_key {
 	int64_t last_used;      /* unix seconds, 0 = never */
 } store_key;
 
-enum { STORE_OK = 0, STORE_NOT_FOUND = 1, STORE_CONSTRAINT = 2, STORE_ERROR = -1 };
+/* STORE_ERROR: the store failed (an I/O error, a read-only or corrupt
+ * database, ...); STORE_UNAVAILABLE: it failed for a reason that may pass
+ * (busy or locked beyond the busy timeout, disk full): worth a retry. A
+ * lookup that failed is never STORE_NOT_FOUND. */
+enum { STORE_OK = 0, STORE_NOT_FOUND = 1, STORE_CONSTRAINT = 2, STORE_ERROR = -1, STORE_UNAVAILABLE = -2 };
+
+/* Where the store reports its errors and warnings: one line each, with the
+ * cause (SQLite's message), rate-limited by store.c. */
+enum { STORE_LOG_ERROR = 0, STORE_LOG_WARNING = 1 };
+typedef void (*store_log_fn)(int level, const char *msg);
 
 /* Changes made by other nodes or processes, for a backend that sees them
  * (PostgreSQL's notifications): key_id and user_id of a changed key, or
@@ -61,6 +70,7 @@ typedef struct store_config {
 	void *on_change_ctx;
 	int synchronous_full;   /* 1: FULL (default); 0: NORMAL */
 	int group_commit;       /* 1 (default); 0: one transaction per insert (bench baseline) */
+	store_log_fn log;       /* NULL: standard error */
 } store_config;
 
 int store_open(const store_config *cfg, store **out, char *err, size_t errlen);
@@ -103,5 +113,23 @@ int store_epochs(store *s, int64_t *seen, int64_t *current);
 const char *store_backend_name(const store *s);
 /* The name of the backend that would serve path (NULL: none). */
 const char *store_backend_for(const char *path);
+
+/* The store's own named values (schema 3's meta table): the server
+ * secret's check value. STORE_NOT_FOUND when unset. */
+int store_meta_get(store *s, const char *name, char *value, size_t len);
+int store_meta_set(store *s, const char *name, const char *value);
+/* Keys in the store, every owner and family. */
+int store_key_count(store *s, int64_t *n);
+/* Readiness: STORE_OK when the store reads, is writable and a write
+ * commits, within timeout_ms; else why says what fails (read-only, disk
+ * full, a writer busy). A write probe at most once a second. */
+int store_ready(store *s, unsigned timeout_ms, char *why, size_t len);
+/* 1 (once) when another process wrote to the keys since the last call that
+ * returned 1; cheap enough for every cache hit. Every write to the keys
+ * (create, activate, deactivate, revoke, delete; not last_used) bumps an
+ * epoch in the database, and each process compares it with its own; the
+ * SQLite backend looks at the WAL index header (shared memory) first and
+ * asks SQLite only when a commit moved it. */
+int store_changed(store *s);
 
 #endif

@@ -86,7 +86,9 @@ static const char *const store_pg_migrations[STORE_PG_SCHEMA_VERSION] = {
 	"  epoch BIGINT PRIMARY KEY,"
 	"  key_id BIGINT NOT NULL,"
 	"  user_id BIGINT NOT NULL,"
-	"  at BIGINT NOT NULL);",
+	"  at BIGINT NOT NULL);"
+	/* the store's own named values: the server secret's check value */
+	"CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
 };
 
 enum {
@@ -159,6 +161,7 @@ typedef struct store_pg {
 	atomic_int stop;
 	atomic_llong seen_epoch;   /* the last epoch whose change reached on_change */
 	atomic_int listening;      /* 1 while the watcher's connection is up */
+	atomic_llong last_ready;   /* the second of the last write probe that committed */
 } store_pg;
 
 static int64_t store_pg_now(void)
@@ -258,7 +261,14 @@ static int store_pg_status(const PGresult *r)
 {
 	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
-	return state && strcmp(state, "23505") == 0 ? STORE_CONSTRAINT : STORE_ERROR;
+	if (state && strcmp(state, "23505") == 0)
+		return STORE_CONSTRAINT;
+	/* connection (08), resources (53), shutdown (57), serialization or
+	   deadlock (40): it may pass */
+	if (!state || strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 || strncmp(state, "57", 2) == 0 ||
+	    strncmp(state, "40", 2) == 0)
+		return STORE_UNAVAILABLE;
+	return STORE_ERROR;
 }
 
 static void store_pg_i64(char *buf, size_t len, int64_t v)
@@ -334,7 +344,7 @@ cleanup:
 
 /* ---- the watcher ---- */
 
-static void store_pg_changed(store_pg *s, int64_t epoch, int64_t key_id, int64_t user_id)
+static void store_pg_applied(store_pg *s, int64_t epoch, int64_t key_id, int64_t user_id)
 {
 	if (s->on_change)
 		s->on_change(s->on_change_ctx, key_id, user_id);
@@ -382,7 +392,7 @@ static int store_pg_catch_up(store_pg *s, PGconn *c)
 		return -1;
 	}
 	for (int i = 0; i < PQntuples(r); i++)
-		store_pg_changed(s, strtoll(PQgetvalue(r, i, 0), NULL, 10), strtoll(PQgetvalue(r, i, 1), NULL, 10),
+		store_pg_applied(s, strtoll(PQgetvalue(r, i, 0), NULL, 10), strtoll(PQgetvalue(r, i, 1), NULL, 10),
 		                 strtoll(PQgetvalue(r, i, 2), NULL, 10));
 	PQclear(r);
 	if (now > atomic_load(&s->seen_epoch))
@@ -628,7 +638,7 @@ static int store_pg_user_add(store *base, const char *name, int64_t *id)
 	store_pg *s = (store_pg *)base;
 	char now[24];
 	const char *v[2] = { name, now };
-	int rc = STORE_ERROR;
+	int rc = STORE_UNAVAILABLE;   /* until PostgreSQL answers */
 
 	store_pg_i64(now, sizeof now, store_pg_now());
 	pthread_mutex_lock(&s->writer.lock);
@@ -651,7 +661,7 @@ static int store_pg_user_find(store *base, const char *name, int64_t *id)
 	store_pg *s = (store_pg *)base;
 	store_pg_conn *pc = store_pg_read_begin(s);
 	const char *v[1] = { name };
-	int rc = STORE_ERROR;
+	int rc = STORE_UNAVAILABLE;   /* until PostgreSQL answers */
 
 	if (store_pg_ready(s, pc) == 0) {
 		PGresult *r = store_pg_exec(pc, P_USER_FIND, 1, v, -1, 0);
@@ -688,7 +698,7 @@ static int store_pg_audit(store_pg_conn *pc, int64_t actor, int64_t key_id, cons
 static int store_pg_bump(store_pg_conn *pc, int64_t *epoch)
 {
 	PGresult *r = store_pg_exec(pc, P_EPOCH_BUMP, 0, NULL, -1, 0);
-	int rc = STORE_ERROR;
+	int rc = STORE_UNAVAILABLE;   /* until PostgreSQL answers */
 
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 		*epoch = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -789,13 +799,13 @@ static int store_pg_key_insert(store *base, store_key *k, const unsigned char ha
 		int ok = store_pg_ready(s, &s->writer) == 0 && store_pg_cmd(s->writer.c, "BEGIN") == 0;
 		for (j = batch; j; j = j->next) {
 			int64_t epoch = 0;
-			j->rc = ok ? store_pg_insert_one(&s->writer, j, &epoch) : STORE_ERROR;
+			j->rc = ok ? store_pg_insert_one(&s->writer, j, &epoch) : STORE_UNAVAILABLE;
 		}
 		if (ok && store_pg_cmd(s->writer.c, "COMMIT") != 0) {
 			/* COMMIT failed or its answer was lost: nothing is acknowledged */
 			store_pg_cmd(s->writer.c, "ROLLBACK");
 			for (j = batch; j; j = j->next)
-				j->rc = STORE_ERROR;
+				j->rc = PQstatus(s->writer.c) == CONNECTION_OK ? STORE_ERROR : STORE_UNAVAILABLE;
 		}
 		pthread_mutex_unlock(&s->writer.lock);
 
@@ -817,7 +827,7 @@ static int store_pg_key_insert(store *base, store_key *k, const unsigned char ha
 static int store_pg_change(store_pg *s, int q, int n, const char *const *v, int64_t key_id, int64_t actor,
                            const char *action, const char *client)
 {
-	int rc = STORE_ERROR;
+	int rc = STORE_UNAVAILABLE;   /* until PostgreSQL answers */
 	int64_t epoch = 0, owner = 0;
 
 	pthread_mutex_lock(&s->writer.lock);
@@ -837,7 +847,8 @@ static int store_pg_change(store_pg *s, int q, int n, const char *const *v, int6
 	if (rc == STORE_OK)
 		rc = store_pg_change_row(&s->writer, epoch, key_id, owner);
 	if (rc == STORE_OK)
-		rc = store_pg_cmd(s->writer.c, "COMMIT") == 0 ? STORE_OK : STORE_ERROR;
+		rc = store_pg_cmd(s->writer.c, "COMMIT") == 0 ? STORE_OK
+		   : PQstatus(s->writer.c) == CONNECTION_OK ? STORE_ERROR : STORE_UNAVAILABLE;
 	if (rc != STORE_OK)
 		store_pg_cmd(s->writer.c, "ROLLBACK");
 cleanup:
@@ -880,7 +891,7 @@ static int store_pg_key_touch(store *base, int64_t key_id, int64_t when)
 	store_pg *s = (store_pg *)base;
 	char w[24], id[24];
 	const char *v[2] = { w, id };
-	int rc = STORE_ERROR;
+	int rc = STORE_UNAVAILABLE;   /* until PostgreSQL answers */
 
 	store_pg_i64(w, sizeof w, when);
 	store_pg_i64(id, sizeof id, key_id);
@@ -900,7 +911,7 @@ static int store_pg_get(store_pg *s, int q, int64_t user, int family, const char
 {
 	char u[24], f[8], n[24];
 	const char *v[3] = { u, f, text ? text : n };
-	int rc = STORE_ERROR;
+	int rc = STORE_UNAVAILABLE;   /* until PostgreSQL answers */
 
 	store_pg_i64(u, sizeof u, user);
 	snprintf(f, sizeof f, "%d", family);
@@ -939,7 +950,7 @@ static int store_pg_key_by_hash(store *base, const unsigned char hash[STORE_HASH
 {
 	store_pg *s = (store_pg *)base;
 	const char *v[1] = { (const char *)hash };
-	int rc = STORE_ERROR;
+	int rc = STORE_UNAVAILABLE;   /* until PostgreSQL answers */
 
 	store_pg_conn *pc = store_pg_read_begin(s);
 	if (store_pg_ready(s, pc) == 0) {
@@ -964,7 +975,7 @@ static int store_pg_key_list(store *base, int64_t user, int family, const char *
 	char u[24], f[8], lim[24], off[24];
 	const char *v[6] = { u, f, name, include_revoked ? "true" : "false", limit < 0 ? NULL : lim, off };
 	store_key *keys = NULL;
-	int rc = STORE_ERROR;
+	int rc = STORE_UNAVAILABLE;   /* until PostgreSQL answers */
 
 	*out = NULL;
 	*n = 0;
@@ -1028,7 +1039,7 @@ static int store_pg_audit_count(store *base, int64_t key_id, const char *action,
 	store_pg *s = (store_pg *)base;
 	char k[24];
 	const char *v[2] = { k, action };
-	int rc = STORE_ERROR;
+	int rc = STORE_UNAVAILABLE;   /* until PostgreSQL answers */
 
 	store_pg_i64(k, sizeof k, key_id);
 	store_pg_conn *pc = store_pg_read_begin(s);
@@ -1047,7 +1058,7 @@ static int store_pg_audit_count(store *base, int64_t key_id, const char *action,
 static int store_pg_epochs(store *base, int64_t *seen, int64_t *current)
 {
 	store_pg *s = (store_pg *)base;
-	int rc = STORE_ERROR;
+	int rc = STORE_UNAVAILABLE;   /* until PostgreSQL answers */
 
 	*seen = atomic_load(&s->seen_epoch);
 	store_pg_conn *pc = store_pg_read_begin(s);
@@ -1061,6 +1072,117 @@ static int store_pg_epochs(store *base, int64_t *seen, int64_t *current)
 	}
 	store_pg_read_end(pc);
 	return rc;
+}
+
+/* ---- meta, counts, readiness ---- */
+
+static int store_pg_meta_get(store *base, const char *name, char *value, size_t len)
+{
+	store_pg *s = (store_pg *)base;
+	const char *v[1] = { name };
+	int rc = STORE_UNAVAILABLE;   /* until PostgreSQL answers */
+
+	store_pg_conn *pc = store_pg_read_begin(s);
+	if (store_pg_ready(s, pc) == 0) {
+		PGresult *r = PQexecParams(pc->c, "SELECT value FROM meta WHERE name = $1", 1, NULL, v, NULL, NULL, 0);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+			rc = PQntuples(r) == 1 ? STORE_OK : STORE_NOT_FOUND;
+			if (rc == STORE_OK)
+				snprintf(value, len, "%s", PQgetvalue(r, 0, 0));
+		} else {
+			rc = store_pg_status(r);
+		}
+		PQclear(r);
+	}
+	store_pg_read_end(pc);
+	return rc;
+}
+
+static int store_pg_meta_set(store *base, const char *name, const char *value)
+{
+	store_pg *s = (store_pg *)base;
+	const char *v[2] = { name, value };
+	int rc = STORE_UNAVAILABLE;
+
+	pthread_mutex_lock(&s->writer.lock);
+	if (store_pg_ready(s, &s->writer) == 0) {
+		PGresult *r = PQexecParams(s->writer.c,
+		                           "INSERT INTO meta(name, value) VALUES ($1, $2)"
+		                           " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+		                           2, NULL, v, NULL, NULL, 0);
+		rc = PQresultStatus(r) == PGRES_COMMAND_OK ? STORE_OK : store_pg_status(r);
+		PQclear(r);
+	}
+	pthread_mutex_unlock(&s->writer.lock);
+	return rc;
+}
+
+static int store_pg_key_count(store *base, int64_t *n)
+{
+	store_pg *s = (store_pg *)base;
+	int rc = STORE_UNAVAILABLE;
+
+	store_pg_conn *pc = store_pg_read_begin(s);
+	if (store_pg_ready(s, pc) == 0) {
+		PGresult *r = PQexec(pc->c, "SELECT count(*) FROM keys");
+		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+			*n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+			rc = STORE_OK;
+		} else {
+			rc = store_pg_status(r);
+		}
+		PQclear(r);
+	}
+	store_pg_read_end(pc);
+	return rc;
+}
+
+/* Ready: a write commits on the primary within timeout_ms (statement_timeout
+   bounds it on the server; libpq's own connect_timeout, if the URI sets one,
+   bounds a reconnect) and the watcher is listening, so revocations made on
+   other nodes reach this one. The write probe runs at most once a second. */
+static int store_pg_ready_check(store *base, unsigned timeout_ms, char *why, size_t len)
+{
+	store_pg *s = (store_pg *)base;
+	char sql[200];
+	int rc = STORE_UNAVAILABLE;
+	time_t now = time(NULL);
+
+	if (!atomic_load(&s->listening)) {
+		snprintf(why, len, "the PostgreSQL change listener is not connected: revocations on other nodes may not reach this one");
+		return STORE_UNAVAILABLE;
+	}
+	if (atomic_load(&s->last_ready) == (long long)now)
+		return STORE_OK;
+	pthread_mutex_lock(&s->writer.lock);
+	if (store_pg_ready(s, &s->writer) != 0) {
+		snprintf(why, len, "PostgreSQL: %s", PQerrorMessage(s->writer.c));
+		goto cleanup;
+	}
+	snprintf(sql, sizeof sql,
+	         "SET statement_timeout = %u; INSERT INTO meta(name, value) VALUES ('ready_probe', '%lld')"
+	         " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value; SET statement_timeout = 0",
+	         timeout_ms, (long long)now);
+	PGresult *r = PQexec(s->writer.c, sql);
+	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+		rc = STORE_OK;
+		atomic_store(&s->last_ready, (long long)now);
+	} else {
+		snprintf(why, len, "PostgreSQL: %s", PQresultErrorMessage(r));
+		rc = store_pg_status(r);
+		store_pg_cmd(s->writer.c, "SET statement_timeout = 0");
+	}
+	PQclear(r);
+cleanup:
+	pthread_mutex_unlock(&s->writer.lock);
+	return rc;
+}
+
+/* Other nodes' writes arrive through the watcher (store_config.on_change). */
+static int store_pg_other_writers(store *base)
+{
+	(void)base;
+	return 0;
 }
 
 const store_backend store_pg_backend = {
@@ -1083,4 +1205,9 @@ const store_backend store_pg_backend = {
 	.reprepares = store_pg_reprepares,
 	.audit_count = store_pg_audit_count,
 	.epochs = store_pg_epochs,
+	.meta_get = store_pg_meta_get,
+	.meta_set = store_pg_meta_set,
+	.key_count = store_pg_key_count,
+	.ready = store_pg_ready_check,
+	.changed = store_pg_other_writers,
 };

@@ -84,6 +84,33 @@ static rt_auth_fn main_authenticate_fn(void)
     return app_authenticate;
 }
 
+/* 1 once log_init ran (the server); the CLI writes to standard error. */
+static int main_logging;
+
+/* keysvc_config.log: store errors and start-up warnings. */
+static void main_store_log(int level, const char *msg)
+{
+    if (main_logging)
+        y_log_message(level == STORE_LOG_WARNING ? Y_LOG_LEVEL_WARNING : Y_LOG_LEVEL_ERROR, "%s", msg);
+    else
+        fprintf(stderr, "apikeyd: %s\n", msg);
+}
+
+/* serve_ready_fn: /readyz asks the store (2 s at most). */
+static int main_ready(void *appv, char *why, size_t len, json_t *details)
+{
+    keysvc *ks = ((app *)appv)->ks;
+    int64_t seen = 0, current = 0;
+
+    json_object_set_new(details, "backend", json_string(keysvc_store_backend(ks)));
+    if (keysvc_store_epochs(ks, &seen, &current) == KEYSVC_OK) {
+        /* the change epoch this node has applied, and the store's */
+        json_object_set_new(details, "epoch_seen", json_integer(seen));
+        json_object_set_new(details, "epoch", json_integer(current));
+    }
+    return keysvc_ready(ks, 2000, why, len) == KEYSVC_OK ? 0 : -1;
+}
+
 /* Prints the new user's first key, alone, on stdout. */
 static int main_user_add_keysvc(keysvc *ks, const char *name)
 {
@@ -118,6 +145,11 @@ static int main_open_keysvc(const config *cfg, const char *dir, keysvc **ks, cha
     kc.secret_must_exist = be && strcmp(be, "sqlite") != 0;
     kc.synchronous_full = 1;
     kc.jwt_key_path = cfg->jwt_key;
+    kc.jwt_issuer = cfg->jwt_issuer;
+    kc.jwt_audience = cfg->jwt_audience;
+    kc.jwt_max_lifetime = cfg->jwt_max_lifetime;
+    kc.jwt_leeway = cfg->jwt_leeway;
+    kc.log = main_store_log;
     return keysvc_open(&kc, ks, err, errlen);
 }
 #endif
@@ -244,6 +276,7 @@ static int main_serve(const config *cfg)
     }
     if (!cfg->tls_listen.off && main_tls_setup(cfg, dir) != 0) goto cleanup;
 #ifdef APIKEYD_HAVE_KEYSVC
+    main_logging = 1;
     if (main_open_keysvc(cfg, dir, &ks, err, sizeof err) != 0) {
         {
         char label[512];
@@ -253,6 +286,11 @@ static int main_serve(const config *cfg)
         goto cleanup;
     }
     main_app.ks = ks;
+    {
+        char why[300] = "";
+        if (keysvc_ready(ks, 2000, why, sizeof why) != KEYSVC_OK)
+            y_log_message(Y_LOG_LEVEL_WARNING, "the key store is not ready: %s (/readyz answers 503 until it is)", why);
+    }
     app_data = &main_app;
     authenticate = main_authenticate_fn();
 #endif
@@ -260,6 +298,9 @@ static int main_serve(const config *cfg)
         y_log_message(Y_LOG_LEVEL_ERROR, "%s", err);
         goto cleanup;
     }
+#ifdef APIKEYD_HAVE_KEYSVC
+    serve_set_ready(srv, main_ready);
+#endif
     {
         apis_env env;
         memset(&env, 0, sizeof env);

@@ -9,29 +9,35 @@ static const rt_schema feldera_schema_ApiKeyDescr;
 static const rt_schema feldera_s3;
 static const rt_schema feldera_s4;
 static const rt_schema feldera_s5;
+static const rt_schema feldera_schema_MintableKeyRole;
 static const rt_schema feldera_s6;
 static const rt_schema feldera_s7;
-static const rt_schema feldera_schema_ErrorResponse;
 static const rt_schema feldera_s8;
+static const rt_schema feldera_schema_ErrorResponse;
 static const rt_schema feldera_s9;
 static const rt_schema feldera_s10;
 static const rt_schema feldera_s11;
 static const rt_schema feldera_s12;
 static const rt_schema feldera_s13;
 static const rt_schema feldera_s14;
-static const rt_schema feldera_schema_NewApiKeyRequest;
 static const rt_schema feldera_s15;
 static const rt_schema feldera_s16;
 static const rt_schema feldera_s17;
-static const rt_schema feldera_schema_NewApiKeyResponse;
 static const rt_schema feldera_s18;
+static const rt_schema feldera_schema_NewApiKeyRequest;
 static const rt_schema feldera_s19;
 static const rt_schema feldera_s20;
 static const rt_schema feldera_s21;
+static const rt_schema feldera_schema_NewApiKeyResponse;
 static const rt_schema feldera_s22;
 static const rt_schema feldera_s23;
 static const rt_schema feldera_s24;
 static const rt_schema feldera_s25;
+static const rt_schema feldera_s26;
+static const rt_schema feldera_s27;
+static const rt_schema feldera_s28;
+static const rt_schema feldera_s29;
+static const rt_schema feldera_s30;
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/get/parameters/0/schema */
 static const rt_schema feldera_s0 = {
@@ -73,9 +79,10 @@ static const rt_schema feldera_s2 = {
 static const rt_schema_prop feldera_schema_ApiKeyDescr_props[] = {
 	{ "id", &feldera_s3 },
 	{ "name", &feldera_s4 },
-	{ "scopes", &feldera_s5 },
+	{ "role", &feldera_s5 },
+	{ "scopes", &feldera_s6 },
 };
-static const char *const feldera_schema_ApiKeyDescr_required[] = { "id", "name", "scopes", };
+static const char *const feldera_schema_ApiKeyDescr_required[] = { "id", "name", "role", };
 /* openapi/feldera.yaml#/components/schemas/ApiKeyDescr */
 static const rt_schema feldera_schema_ApiKeyDescr = {
 	.where = "openapi/feldera.yaml#/components/schemas/ApiKeyDescr",
@@ -88,7 +95,7 @@ static const rt_schema feldera_schema_ApiKeyDescr = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.properties = feldera_schema_ApiKeyDescr_props, .n_properties = 3,
+	.properties = feldera_schema_ApiKeyDescr_props, .n_properties = 4,
 	.required = feldera_schema_ApiKeyDescr_required, .n_required = 3,
 };
 
@@ -122,8 +129,32 @@ static const rt_schema feldera_s4 = {
 	.max_contains = -1,
 };
 
-/* openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/scopes */
+/* openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/role */
 static const rt_schema feldera_s5 = {
+	.where = "openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/role",
+	.ref = &feldera_schema_MintableKeyRole,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+static rt_schema_cache feldera_schema_MintableKeyRole_cache = { .enum_json = "[\"read\",\"write\"]", };
+/* openapi/feldera.yaml#/components/schemas/MintableKeyRole */
+static const rt_schema feldera_schema_MintableKeyRole = {
+	.where = "openapi/feldera.yaml#/components/schemas/MintableKeyRole",
+	.types = 0x10,
+	.min_length = -1,
+	.max_length = -1,
+	.min_items = -1,
+	.max_items = -1,
+	.min_properties = -1,
+	.max_properties = -1,
+	.min_contains = -1,
+	.max_contains = -1,
+	.cache = &feldera_schema_MintableKeyRole_cache,
+};
+
+/* openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/scopes */
+static const rt_schema feldera_s6 = {
 	.where = "openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/scopes",
 	.types = 0x20,
 	.min_length = -1,
@@ -134,12 +165,12 @@ static const rt_schema feldera_s5 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.items = &feldera_s6,
+	.items = &feldera_s7,
 };
 
-static rt_schema_cache feldera_s6_cache = { .enum_json = "[\"Read\",\"Write\"]", };
+static rt_schema_cache feldera_s7_cache = { .enum_json = "[\"Read\",\"Write\"]", };
 /* openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/scopes/items */
-static const rt_schema feldera_s6 = {
+static const rt_schema feldera_s7 = {
 	.where = "openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/scopes/items",
 	.types = 0x10,
 	.min_length = -1,
@@ -150,11 +181,11 @@ static const rt_schema feldera_s6 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.cache = &feldera_s6_cache,
+	.cache = &feldera_s7_cache,
 };
 
 /* openapi/feldera.yaml#/components/responses/BadRequest/content/application~1json/schema */
-static const rt_schema feldera_s7 = {
+static const rt_schema feldera_s8 = {
 	.where = "openapi/feldera.yaml#/components/responses/BadRequest/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -162,9 +193,9 @@ static const rt_schema feldera_s7 = {
 };
 
 static const rt_schema_prop feldera_schema_ErrorResponse_props[] = {
-	{ "details", &feldera_s8 },
-	{ "error_code", &feldera_s9 },
-	{ "message", &feldera_s10 },
+	{ "details", &feldera_s9 },
+	{ "error_code", &feldera_s10 },
+	{ "message", &feldera_s11 },
 };
 static const char *const feldera_schema_ErrorResponse_required[] = { "details", "error_code", "message", };
 /* openapi/feldera.yaml#/components/schemas/ErrorResponse */
@@ -184,7 +215,7 @@ static const rt_schema feldera_schema_ErrorResponse = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/ErrorResponse/properties/details */
-static const rt_schema feldera_s8 = {
+static const rt_schema feldera_s9 = {
 	.where = "openapi/feldera.yaml#/components/schemas/ErrorResponse/properties/details",
 	.types = 0x40,
 	.min_length = -1,
@@ -199,7 +230,7 @@ static const rt_schema feldera_s8 = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/ErrorResponse/properties/error_code */
-static const rt_schema feldera_s9 = {
+static const rt_schema feldera_s10 = {
 	.where = "openapi/feldera.yaml#/components/schemas/ErrorResponse/properties/error_code",
 	.types = 0x10,
 	.min_length = -1,
@@ -213,7 +244,7 @@ static const rt_schema feldera_s9 = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/ErrorResponse/properties/message */
-static const rt_schema feldera_s10 = {
+static const rt_schema feldera_s11 = {
 	.where = "openapi/feldera.yaml#/components/schemas/ErrorResponse/properties/message",
 	.types = 0x10,
 	.min_length = -1,
@@ -227,15 +258,23 @@ static const rt_schema feldera_s10 = {
 };
 
 /* openapi/feldera.yaml#/components/responses/Unauthorized/content/application~1json/schema */
-static const rt_schema feldera_s11 = {
+static const rt_schema feldera_s12 = {
 	.where = "openapi/feldera.yaml#/components/responses/Unauthorized/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
+/* openapi/feldera.yaml#/components/responses/Forbidden/content/application~1json/schema */
+static const rt_schema feldera_s13 = {
+	.where = "openapi/feldera.yaml#/components/responses/Forbidden/content/application~1json/schema",
+	.ref = &feldera_schema_ErrorResponse,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
 /* openapi/feldera.yaml#/components/responses/UnknownApiKey/content/application~1json/schema */
-static const rt_schema feldera_s12 = {
+static const rt_schema feldera_s14 = {
 	.where = "openapi/feldera.yaml#/components/responses/UnknownApiKey/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -243,15 +282,31 @@ static const rt_schema feldera_s12 = {
 };
 
 /* openapi/feldera.yaml#/components/responses/TooManyRequests/content/application~1json/schema */
-static const rt_schema feldera_s13 = {
+static const rt_schema feldera_s15 = {
 	.where = "openapi/feldera.yaml#/components/responses/TooManyRequests/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
+/* openapi/feldera.yaml#/components/responses/StoreError/content/application~1json/schema */
+static const rt_schema feldera_s16 = {
+	.where = "openapi/feldera.yaml#/components/responses/StoreError/content/application~1json/schema",
+	.ref = &feldera_schema_ErrorResponse,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+/* openapi/feldera.yaml#/components/responses/StoreUnavailable/content/application~1json/schema */
+static const rt_schema feldera_s17 = {
+	.where = "openapi/feldera.yaml#/components/responses/StoreUnavailable/content/application~1json/schema",
+	.ref = &feldera_schema_ErrorResponse,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/requestBody/content/application~1json/schema */
-static const rt_schema feldera_s14 = {
+static const rt_schema feldera_s18 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/requestBody/content/application~1json/schema",
 	.ref = &feldera_schema_NewApiKeyRequest,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -259,8 +314,8 @@ static const rt_schema feldera_s14 = {
 };
 
 static const rt_schema_prop feldera_schema_NewApiKeyRequest_props[] = {
-	{ "name", &feldera_s15 },
-	{ "role", &feldera_s16 },
+	{ "name", &feldera_s19 },
+	{ "role", &feldera_s20 },
 };
 static const char *const feldera_schema_NewApiKeyRequest_required[] = { "name", };
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest */
@@ -281,7 +336,7 @@ static const rt_schema feldera_schema_NewApiKeyRequest = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/name */
-static const rt_schema feldera_s15 = {
+static const rt_schema feldera_s19 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/name",
 	.types = 0x10,
 	.min_length = 1,
@@ -294,9 +349,9 @@ static const rt_schema feldera_s15 = {
 	.max_contains = -1,
 };
 
-static rt_schema_cache feldera_s16_cache = { .enum_json = "[\"read\",\"write\"]", };
+static rt_schema_cache feldera_s20_cache = { .enum_json = "[\"read\",\"write\",null]", };
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/role */
-static const rt_schema feldera_s16 = {
+static const rt_schema feldera_s20 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/role",
 	.types = 0x10,
 	.min_length = -1,
@@ -307,11 +362,12 @@ static const rt_schema feldera_s16 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.cache = &feldera_s16_cache,
+	.cache = &feldera_s20_cache,
+	.flags = 0x2,
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/201/content/application~1json/schema */
-static const rt_schema feldera_s17 = {
+static const rt_schema feldera_s21 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/201/content/application~1json/schema",
 	.ref = &feldera_schema_NewApiKeyResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -319,9 +375,9 @@ static const rt_schema feldera_s17 = {
 };
 
 static const rt_schema_prop feldera_schema_NewApiKeyResponse_props[] = {
-	{ "api_key", &feldera_s18 },
-	{ "id", &feldera_s19 },
-	{ "name", &feldera_s20 },
+	{ "api_key", &feldera_s22 },
+	{ "id", &feldera_s23 },
+	{ "name", &feldera_s24 },
 };
 static const char *const feldera_schema_NewApiKeyResponse_required[] = { "api_key", "id", "name", };
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse */
@@ -341,7 +397,7 @@ static const rt_schema feldera_schema_NewApiKeyResponse = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/api_key */
-static const rt_schema feldera_s18 = {
+static const rt_schema feldera_s22 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/api_key",
 	.types = 0x10,
 	.min_length = -1,
@@ -355,7 +411,7 @@ static const rt_schema feldera_s18 = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/id */
-static const rt_schema feldera_s19 = {
+static const rt_schema feldera_s23 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/id",
 	.types = 0x10,
 	.min_length = -1,
@@ -371,7 +427,7 @@ static const rt_schema feldera_s19 = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/name */
-static const rt_schema feldera_s20 = {
+static const rt_schema feldera_s24 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/name",
 	.types = 0x10,
 	.min_length = -1,
@@ -385,7 +441,7 @@ static const rt_schema feldera_s20 = {
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/409/content/application~1json/schema */
-static const rt_schema feldera_s21 = {
+static const rt_schema feldera_s25 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/409/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -393,7 +449,7 @@ static const rt_schema feldera_s21 = {
 };
 
 /* openapi/feldera.yaml#/components/responses/PayloadTooLarge/content/application~1json/schema */
-static const rt_schema feldera_s22 = {
+static const rt_schema feldera_s26 = {
 	.where = "openapi/feldera.yaml#/components/responses/PayloadTooLarge/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -401,7 +457,7 @@ static const rt_schema feldera_s22 = {
 };
 
 /* openapi/feldera.yaml#/components/responses/UnsupportedMediaType/content/application~1json/schema */
-static const rt_schema feldera_s23 = {
+static const rt_schema feldera_s27 = {
 	.where = "openapi/feldera.yaml#/components/responses/UnsupportedMediaType/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -409,7 +465,7 @@ static const rt_schema feldera_s23 = {
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/parameters/0/schema */
-static const rt_schema feldera_s24 = {
+static const rt_schema feldera_s28 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/parameters/0/schema",
 	.types = 0x10,
 	.min_length = 1,
@@ -423,8 +479,23 @@ static const rt_schema feldera_s24 = {
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema */
-static const rt_schema feldera_s25 = {
+static const rt_schema feldera_s29 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema",
+	.types = 0x20,
+	.min_length = -1,
+	.max_length = -1,
+	.min_items = -1,
+	.max_items = -1,
+	.min_properties = -1,
+	.max_properties = -1,
+	.min_contains = -1,
+	.max_contains = -1,
+	.items = &feldera_s30,
+};
+
+/* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema/items */
+static const rt_schema feldera_s30 = {
+	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema/items",
 	.ref = &feldera_schema_ApiKeyDescr,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
@@ -438,10 +509,13 @@ static const rt_param feldera_list_api_keys_param_table[] = {
 };
 static const rt_response feldera_list_api_keys_responses[] = {
 	{ 200, "application/json", &feldera_s1 },
-	{ 400, "application/json", &feldera_s7 },
-	{ 401, "application/json", &feldera_s11 },
-	{ 404, "application/json", &feldera_s12 },
-	{ 429, "application/json", &feldera_s13 },
+	{ 400, "application/json", &feldera_s8 },
+	{ 401, "application/json", &feldera_s12 },
+	{ 403, "application/json", &feldera_s13 },
+	{ 404, "application/json", &feldera_s14 },
+	{ 429, "application/json", &feldera_s15 },
+	{ 500, "application/json", &feldera_s16 },
+	{ 503, "application/json", &feldera_s17 },
 };
 static const rt_security_req feldera_list_api_keys_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -470,6 +544,10 @@ int feldera_list_api_keys_respond_401(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 401, body);
 }
+int feldera_list_api_keys_respond_403(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 403, body);
+}
 int feldera_list_api_keys_respond_404(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 404, body);
@@ -478,17 +556,28 @@ int feldera_list_api_keys_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
 }
+int feldera_list_api_keys_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int feldera_list_api_keys_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1v0~1api_keys/post */
 static const char *const feldera_create_api_key_body_types[] = { "application/json", NULL };
 static const rt_response feldera_create_api_key_responses[] = {
-	{ 201, "application/json", &feldera_s17 },
-	{ 400, "application/json", &feldera_s7 },
-	{ 401, "application/json", &feldera_s11 },
-	{ 409, "application/json", &feldera_s21 },
-	{ 413, "application/json", &feldera_s22 },
-	{ 415, "application/json", &feldera_s23 },
-	{ 429, "application/json", &feldera_s13 },
+	{ 201, "application/json", &feldera_s21 },
+	{ 400, "application/json", &feldera_s8 },
+	{ 401, "application/json", &feldera_s12 },
+	{ 403, "application/json", &feldera_s13 },
+	{ 409, "application/json", &feldera_s25 },
+	{ 413, "application/json", &feldera_s26 },
+	{ 415, "application/json", &feldera_s27 },
+	{ 429, "application/json", &feldera_s15 },
+	{ 500, "application/json", &feldera_s16 },
+	{ 503, "application/json", &feldera_s17 },
 };
 static const rt_security_req feldera_create_api_key_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -517,6 +606,10 @@ int feldera_create_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 401, body);
 }
+int feldera_create_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 403, body);
+}
 int feldera_create_api_key_respond_409(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 409, body);
@@ -533,19 +626,30 @@ int feldera_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
 }
+int feldera_create_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int feldera_create_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1v0~1api_keys~1{api_key_name}/get */
 static const rt_param feldera_get_api_key_param_table[] = {
 	{ .name = "api_key_name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &feldera_s24, .ctype = RT_C_STRING,
+	  .schema = &feldera_s28, .ctype = RT_C_STRING,
 	  .offset = offsetof(feldera_get_api_key_params, api_key_name), .has_offset = -1 },
 };
 static const rt_response feldera_get_api_key_responses[] = {
-	{ 200, "application/json", &feldera_s25 },
-	{ 400, "application/json", &feldera_s7 },
-	{ 401, "application/json", &feldera_s11 },
-	{ 404, "application/json", &feldera_s12 },
-	{ 429, "application/json", &feldera_s13 },
+	{ 200, "application/json", &feldera_s29 },
+	{ 400, "application/json", &feldera_s8 },
+	{ 401, "application/json", &feldera_s12 },
+	{ 403, "application/json", &feldera_s13 },
+	{ 404, "application/json", &feldera_s14 },
+	{ 429, "application/json", &feldera_s15 },
+	{ 500, "application/json", &feldera_s16 },
+	{ 503, "application/json", &feldera_s17 },
 };
 static const rt_security_req feldera_get_api_key_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -574,6 +678,10 @@ int feldera_get_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 401, body);
 }
+int feldera_get_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 403, body);
+}
 int feldera_get_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 404, body);
@@ -582,19 +690,30 @@ int feldera_get_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
 }
+int feldera_get_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int feldera_get_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1v0~1api_keys~1{api_key_name}/delete */
 static const rt_param feldera_delete_api_key_param_table[] = {
 	{ .name = "api_key_name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &feldera_s24, .ctype = RT_C_STRING,
+	  .schema = &feldera_s28, .ctype = RT_C_STRING,
 	  .offset = offsetof(feldera_delete_api_key_params, api_key_name), .has_offset = -1 },
 };
 static const rt_response feldera_delete_api_key_responses[] = {
 	{ 200, NULL, NULL },
-	{ 400, "application/json", &feldera_s7 },
-	{ 401, "application/json", &feldera_s11 },
-	{ 404, "application/json", &feldera_s12 },
-	{ 429, "application/json", &feldera_s13 },
+	{ 400, "application/json", &feldera_s8 },
+	{ 401, "application/json", &feldera_s12 },
+	{ 403, "application/json", &feldera_s13 },
+	{ 404, "application/json", &feldera_s14 },
+	{ 429, "application/json", &feldera_s15 },
+	{ 500, "application/json", &feldera_s16 },
+	{ 503, "application/json", &feldera_s17 },
 };
 static const rt_security_req feldera_delete_api_key_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -623,6 +742,10 @@ int feldera_delete_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 401, body);
 }
+int feldera_delete_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 403, body);
+}
 int feldera_delete_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 404, body);
@@ -630,6 +753,14 @@ int feldera_delete_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */)
 int feldera_delete_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
+}
+int feldera_delete_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int feldera_delete_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
 }
 
 static const rt_operation feldera_operations[] = {
@@ -641,7 +772,7 @@ static const rt_operation feldera_operations[] = {
 		.priority = 1,
 		.params = feldera_list_api_keys_param_table, .n_params = 1,
 		.params_size = sizeof(feldera_list_api_keys_params),
-		.responses = feldera_list_api_keys_responses, .n_responses = 5,
+		.responses = feldera_list_api_keys_responses, .n_responses = 8,
 		.security = feldera_list_api_keys_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_list_api_keys_call,
@@ -653,8 +784,8 @@ static const rt_operation feldera_operations[] = {
 		.route = "/v0/api_keys",
 		.priority = 2,
 		.params_size = sizeof(feldera_create_api_key_params),
-		.body_types = feldera_create_api_key_body_types, .body_required = 1, .body_schema = &feldera_s14,
-		.responses = feldera_create_api_key_responses, .n_responses = 7,
+		.body_types = feldera_create_api_key_body_types, .body_required = 1, .body_schema = &feldera_s18,
+		.responses = feldera_create_api_key_responses, .n_responses = 10,
 		.security = feldera_create_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_create_api_key_call,
@@ -667,7 +798,7 @@ static const rt_operation feldera_operations[] = {
 		.priority = 1003,
 		.params = feldera_get_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(feldera_get_api_key_params),
-		.responses = feldera_get_api_key_responses, .n_responses = 5,
+		.responses = feldera_get_api_key_responses, .n_responses = 8,
 		.security = feldera_get_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_get_api_key_call,
@@ -680,7 +811,7 @@ static const rt_operation feldera_operations[] = {
 		.priority = 1004,
 		.params = feldera_delete_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(feldera_delete_api_key_params),
-		.responses = feldera_delete_api_key_responses, .n_responses = 5,
+		.responses = feldera_delete_api_key_responses, .n_responses = 8,
 		.security = feldera_delete_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_delete_api_key_call,
@@ -688,8 +819,9 @@ static const rt_operation feldera_operations[] = {
 };
 
 static rt_schema_cache *const feldera_caches[] = {
-	&feldera_s6_cache,
-	&feldera_s16_cache,
+	&feldera_schema_MintableKeyRole_cache,
+	&feldera_s7_cache,
+	&feldera_s20_cache,
 	NULL
 };
 

@@ -20,15 +20,15 @@ static const rt_schema nebula_s11;
 static const rt_schema nebula_s12;
 static const rt_schema nebula_s13;
 static const rt_schema nebula_s14;
-static const rt_schema nebula_schema_ApiKeyCreateRequest;
 static const rt_schema nebula_s15;
 static const rt_schema nebula_s16;
+static const rt_schema nebula_schema_ApiKeyCreateRequest;
 static const rt_schema nebula_s17;
-static const rt_schema nebula_schema_ApiKeyCreatedEnvelope;
 static const rt_schema nebula_s18;
-static const rt_schema nebula_schema_ApiKeyCreated;
 static const rt_schema nebula_s19;
+static const rt_schema nebula_schema_ApiKeyCreatedEnvelope;
 static const rt_schema nebula_s20;
+static const rt_schema nebula_schema_ApiKeyCreated;
 static const rt_schema nebula_s21;
 static const rt_schema nebula_s22;
 static const rt_schema nebula_s23;
@@ -37,11 +37,14 @@ static const rt_schema nebula_s25;
 static const rt_schema nebula_s26;
 static const rt_schema nebula_s27;
 static const rt_schema nebula_s28;
-static const rt_schema nebula_schema_ApiKeyDeletedEnvelope;
 static const rt_schema nebula_s29;
 static const rt_schema nebula_s30;
 static const rt_schema nebula_s31;
+static const rt_schema nebula_schema_ApiKeyDeletedEnvelope;
 static const rt_schema nebula_s32;
+static const rt_schema nebula_s33;
+static const rt_schema nebula_s34;
+static const rt_schema nebula_s35;
 
 /* openapi/nebula.yaml#/components/responses/ApiKeyList/content/application~1json/schema */
 static const rt_schema nebula_s0 = {
@@ -293,8 +296,24 @@ static const rt_schema nebula_s13 = {
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-/* openapi/nebula.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema */
+/* openapi/nebula.yaml#/components/responses/StoreError/content/application~1json/schema */
 static const rt_schema nebula_s14 = {
+	.where = "openapi/nebula.yaml#/components/responses/StoreError/content/application~1json/schema",
+	.ref = &nebula_schema_FailedEnvelope,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+/* openapi/nebula.yaml#/components/responses/StoreUnavailable/content/application~1json/schema */
+static const rt_schema nebula_s15 = {
+	.where = "openapi/nebula.yaml#/components/responses/StoreUnavailable/content/application~1json/schema",
+	.ref = &nebula_schema_FailedEnvelope,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+/* openapi/nebula.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema */
+static const rt_schema nebula_s16 = {
 	.where = "openapi/nebula.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema",
 	.ref = &nebula_schema_ApiKeyCreateRequest,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -302,8 +321,8 @@ static const rt_schema nebula_s14 = {
 };
 
 static const rt_schema_prop nebula_schema_ApiKeyCreateRequest_props[] = {
-	{ "description", &nebula_s15 },
-	{ "name", &nebula_s16 },
+	{ "description", &nebula_s17 },
+	{ "name", &nebula_s18 },
 };
 static const char *const nebula_schema_ApiKeyCreateRequest_required[] = { "name", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest */
@@ -324,7 +343,7 @@ static const rt_schema nebula_schema_ApiKeyCreateRequest = {
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest/properties/description */
-static const rt_schema nebula_s15 = {
+static const rt_schema nebula_s17 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest/properties/description",
 	.types = 0x10,
 	.min_length = -1,
@@ -338,7 +357,7 @@ static const rt_schema nebula_s15 = {
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest/properties/name */
-static const rt_schema nebula_s16 = {
+static const rt_schema nebula_s18 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest/properties/name",
 	.types = 0x10,
 	.min_length = 1,
@@ -352,7 +371,7 @@ static const rt_schema nebula_s16 = {
 };
 
 /* openapi/nebula.yaml#/paths/~1api-keys/post/responses/201/content/application~1json/schema */
-static const rt_schema nebula_s17 = {
+static const rt_schema nebula_s19 = {
 	.where = "openapi/nebula.yaml#/paths/~1api-keys/post/responses/201/content/application~1json/schema",
 	.ref = &nebula_schema_ApiKeyCreatedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -360,9 +379,9 @@ static const rt_schema nebula_s17 = {
 };
 
 static const rt_schema_prop nebula_schema_ApiKeyCreatedEnvelope_props[] = {
-	{ "data", &nebula_s18 },
-	{ "message", &nebula_s23 },
-	{ "status", &nebula_s24 },
+	{ "data", &nebula_s20 },
+	{ "message", &nebula_s25 },
+	{ "status", &nebula_s26 },
 };
 static const char *const nebula_schema_ApiKeyCreatedEnvelope_required[] = { "data", "message", "status", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope */
@@ -382,7 +401,7 @@ static const rt_schema nebula_schema_ApiKeyCreatedEnvelope = {
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/data */
-static const rt_schema nebula_s18 = {
+static const rt_schema nebula_s20 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/data",
 	.ref = &nebula_schema_ApiKeyCreated,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -390,10 +409,10 @@ static const rt_schema nebula_s18 = {
 };
 
 static const rt_schema_prop nebula_schema_ApiKeyCreated_props[] = {
-	{ "description", &nebula_s19 },
-	{ "id", &nebula_s20 },
-	{ "key", &nebula_s21 },
-	{ "name", &nebula_s22 },
+	{ "description", &nebula_s21 },
+	{ "id", &nebula_s22 },
+	{ "key", &nebula_s23 },
+	{ "name", &nebula_s24 },
 };
 static const char *const nebula_schema_ApiKeyCreated_required[] = { "id", "key", "name", "description", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreated */
@@ -413,7 +432,7 @@ static const rt_schema nebula_schema_ApiKeyCreated = {
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/description */
-static const rt_schema nebula_s19 = {
+static const rt_schema nebula_s21 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/description",
 	.types = 0x10,
 	.min_length = -1,
@@ -428,7 +447,7 @@ static const rt_schema nebula_s19 = {
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/id */
-static const rt_schema nebula_s20 = {
+static const rt_schema nebula_s22 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/id",
 	.types = 0x4,
 	.min_length = -1,
@@ -443,9 +462,9 @@ static const rt_schema nebula_s20 = {
 	.flags = 0x800,
 };
 
-static rt_schema_cache nebula_s21_cache = { .pattern = "^ak_", };
+static rt_schema_cache nebula_s23_cache = { .pattern = "^ak_", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/key */
-static const rt_schema nebula_s21 = {
+static const rt_schema nebula_s23 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/key",
 	.types = 0x10,
 	.min_length = -1,
@@ -456,11 +475,11 @@ static const rt_schema nebula_s21 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.cache = &nebula_s21_cache,
+	.cache = &nebula_s23_cache,
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/name */
-static const rt_schema nebula_s22 = {
+static const rt_schema nebula_s24 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/name",
 	.types = 0x10,
 	.min_length = -1,
@@ -474,7 +493,7 @@ static const rt_schema nebula_s22 = {
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/message */
-static const rt_schema nebula_s23 = {
+static const rt_schema nebula_s25 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/message",
 	.types = 0x10,
 	.min_length = -1,
@@ -487,9 +506,9 @@ static const rt_schema nebula_s23 = {
 	.max_contains = -1,
 };
 
-static rt_schema_cache nebula_s24_cache = { .enum_json = "[\"success\"]", };
+static rt_schema_cache nebula_s26_cache = { .enum_json = "[\"success\"]", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/status */
-static const rt_schema nebula_s24 = {
+static const rt_schema nebula_s26 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/status",
 	.types = 0x10,
 	.min_length = -1,
@@ -500,19 +519,27 @@ static const rt_schema nebula_s24 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.cache = &nebula_s24_cache,
+	.cache = &nebula_s26_cache,
 };
 
 /* openapi/nebula.yaml#/components/responses/BadRequest/content/application~1json/schema */
-static const rt_schema nebula_s25 = {
+static const rt_schema nebula_s27 = {
 	.where = "openapi/nebula.yaml#/components/responses/BadRequest/content/application~1json/schema",
 	.ref = &nebula_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
+/* openapi/nebula.yaml#/components/responses/Forbidden/content/application~1json/schema */
+static const rt_schema nebula_s28 = {
+	.where = "openapi/nebula.yaml#/components/responses/Forbidden/content/application~1json/schema",
+	.ref = &nebula_schema_FailedEnvelope,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
 /* openapi/nebula.yaml#/components/responses/Failed/content/application~1json/schema */
-static const rt_schema nebula_s26 = {
+static const rt_schema nebula_s29 = {
 	.where = "openapi/nebula.yaml#/components/responses/Failed/content/application~1json/schema",
 	.ref = &nebula_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -520,7 +547,7 @@ static const rt_schema nebula_s26 = {
 };
 
 /* openapi/nebula.yaml#/paths/~1api-keys~1{id}/parameters/0/schema */
-static const rt_schema nebula_s27 = {
+static const rt_schema nebula_s30 = {
 	.where = "openapi/nebula.yaml#/paths/~1api-keys~1{id}/parameters/0/schema",
 	.types = 0x4,
 	.minimum = 1,
@@ -537,7 +564,7 @@ static const rt_schema nebula_s27 = {
 };
 
 /* openapi/nebula.yaml#/paths/~1api-keys~1{id}/delete/responses/200/content/application~1json/schema */
-static const rt_schema nebula_s28 = {
+static const rt_schema nebula_s31 = {
 	.where = "openapi/nebula.yaml#/paths/~1api-keys~1{id}/delete/responses/200/content/application~1json/schema",
 	.ref = &nebula_schema_ApiKeyDeletedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -545,9 +572,9 @@ static const rt_schema nebula_s28 = {
 };
 
 static const rt_schema_prop nebula_schema_ApiKeyDeletedEnvelope_props[] = {
-	{ "data", &nebula_s29 },
-	{ "message", &nebula_s30 },
-	{ "status", &nebula_s31 },
+	{ "data", &nebula_s32 },
+	{ "message", &nebula_s33 },
+	{ "status", &nebula_s34 },
 };
 static const char *const nebula_schema_ApiKeyDeletedEnvelope_required[] = { "data", "message", "status", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope */
@@ -567,7 +594,7 @@ static const rt_schema nebula_schema_ApiKeyDeletedEnvelope = {
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/data */
-static const rt_schema nebula_s29 = {
+static const rt_schema nebula_s32 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/data",
 	.types = 0x40,
 	.min_length = -1,
@@ -581,7 +608,7 @@ static const rt_schema nebula_s29 = {
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/message */
-static const rt_schema nebula_s30 = {
+static const rt_schema nebula_s33 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/message",
 	.types = 0x10,
 	.min_length = -1,
@@ -594,9 +621,9 @@ static const rt_schema nebula_s30 = {
 	.max_contains = -1,
 };
 
-static rt_schema_cache nebula_s31_cache = { .enum_json = "[\"success\"]", };
+static rt_schema_cache nebula_s34_cache = { .enum_json = "[\"success\"]", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/status */
-static const rt_schema nebula_s31 = {
+static const rt_schema nebula_s34 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/status",
 	.types = 0x10,
 	.min_length = -1,
@@ -607,11 +634,11 @@ static const rt_schema nebula_s31 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.cache = &nebula_s31_cache,
+	.cache = &nebula_s34_cache,
 };
 
 /* openapi/nebula.yaml#/components/responses/NotFound/content/application~1json/schema */
-static const rt_schema nebula_s32 = {
+static const rt_schema nebula_s35 = {
 	.where = "openapi/nebula.yaml#/components/responses/NotFound/content/application~1json/schema",
 	.ref = &nebula_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -623,6 +650,8 @@ static const rt_response nebula_list_api_keys_responses[] = {
 	{ 200, "application/json", &nebula_s0 },
 	{ 401, "application/json", &nebula_s9 },
 	{ 429, "application/json", &nebula_s13 },
+	{ 500, "application/json", &nebula_s14 },
+	{ 503, "application/json", &nebula_s15 },
 };
 static const rt_security_req nebula_list_api_keys_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -651,16 +680,27 @@ int nebula_list_api_keys_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
 }
+int nebula_list_api_keys_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int nebula_list_api_keys_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1api-keys/post */
 static const char *const nebula_create_api_key_body_types[] = { "application/json", NULL };
 static const rt_response nebula_create_api_key_responses[] = {
-	{ 201, "application/json", &nebula_s17 },
-	{ 400, "application/json", &nebula_s25 },
+	{ 201, "application/json", &nebula_s19 },
+	{ 400, "application/json", &nebula_s27 },
 	{ 401, "application/json", &nebula_s9 },
-	{ 413, "application/json", &nebula_s26 },
-	{ 415, "application/json", &nebula_s26 },
+	{ 403, "application/json", &nebula_s28 },
+	{ 413, "application/json", &nebula_s29 },
+	{ 415, "application/json", &nebula_s29 },
 	{ 429, "application/json", &nebula_s13 },
+	{ 500, "application/json", &nebula_s14 },
+	{ 503, "application/json", &nebula_s15 },
 };
 static const rt_security_req nebula_create_api_key_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -689,6 +729,10 @@ int nebula_create_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 401, body);
 }
+int nebula_create_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 403, body);
+}
 int nebula_create_api_key_respond_413(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 413, body);
@@ -701,12 +745,22 @@ int nebula_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
 }
+int nebula_create_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int nebula_create_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1api_keys/get */
 static const rt_response nebula_list_api_keys_underscore_responses[] = {
 	{ 200, "application/json", &nebula_s0 },
 	{ 401, "application/json", &nebula_s9 },
 	{ 429, "application/json", &nebula_s13 },
+	{ 500, "application/json", &nebula_s14 },
+	{ 503, "application/json", &nebula_s15 },
 };
 static const rt_security_req nebula_list_api_keys_underscore_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -735,19 +789,30 @@ int nebula_list_api_keys_underscore_respond_429(rt_ctx *ctx, json_t *body /* sto
 {
 	return rt_respond(ctx, 429, body);
 }
+int nebula_list_api_keys_underscore_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int nebula_list_api_keys_underscore_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1api-keys~1{id}/delete */
 static const rt_param nebula_delete_api_key_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &nebula_s27, .ctype = RT_C_INT64,
+	  .schema = &nebula_s30, .ctype = RT_C_INT64,
 	  .offset = offsetof(nebula_delete_api_key_params, id), .has_offset = -1 },
 };
 static const rt_response nebula_delete_api_key_responses[] = {
-	{ 200, "application/json", &nebula_s28 },
-	{ 400, "application/json", &nebula_s25 },
+	{ 200, "application/json", &nebula_s31 },
+	{ 400, "application/json", &nebula_s27 },
 	{ 401, "application/json", &nebula_s9 },
-	{ 404, "application/json", &nebula_s32 },
+	{ 403, "application/json", &nebula_s28 },
+	{ 404, "application/json", &nebula_s35 },
 	{ 429, "application/json", &nebula_s13 },
+	{ 500, "application/json", &nebula_s14 },
+	{ 503, "application/json", &nebula_s15 },
 };
 static const rt_security_req nebula_delete_api_key_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -776,6 +841,10 @@ int nebula_delete_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 401, body);
 }
+int nebula_delete_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 403, body);
+}
 int nebula_delete_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 404, body);
@@ -783,6 +852,14 @@ int nebula_delete_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */)
 int nebula_delete_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
+}
+int nebula_delete_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int nebula_delete_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
 }
 
 static const rt_operation nebula_operations[] = {
@@ -793,7 +870,7 @@ static const rt_operation nebula_operations[] = {
 		.route = "/api-keys",
 		.priority = 1,
 		.params_size = sizeof(nebula_list_api_keys_params),
-		.responses = nebula_list_api_keys_responses, .n_responses = 3,
+		.responses = nebula_list_api_keys_responses, .n_responses = 5,
 		.security = nebula_list_api_keys_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_list_api_keys_call,
@@ -805,8 +882,8 @@ static const rt_operation nebula_operations[] = {
 		.route = "/api-keys",
 		.priority = 2,
 		.params_size = sizeof(nebula_create_api_key_params),
-		.body_types = nebula_create_api_key_body_types, .body_required = 1, .body_schema = &nebula_s14,
-		.responses = nebula_create_api_key_responses, .n_responses = 6,
+		.body_types = nebula_create_api_key_body_types, .body_required = 1, .body_schema = &nebula_s16,
+		.responses = nebula_create_api_key_responses, .n_responses = 9,
 		.security = nebula_create_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_create_api_key_call,
@@ -818,7 +895,7 @@ static const rt_operation nebula_operations[] = {
 		.route = "/api_keys",
 		.priority = 3,
 		.params_size = sizeof(nebula_list_api_keys_underscore_params),
-		.responses = nebula_list_api_keys_underscore_responses, .n_responses = 3,
+		.responses = nebula_list_api_keys_underscore_responses, .n_responses = 5,
 		.security = nebula_list_api_keys_underscore_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_list_api_keys_underscore_call,
@@ -831,7 +908,7 @@ static const rt_operation nebula_operations[] = {
 		.priority = 1004,
 		.params = nebula_delete_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(nebula_delete_api_key_params),
-		.responses = nebula_delete_api_key_responses, .n_responses = 5,
+		.responses = nebula_delete_api_key_responses, .n_responses = 8,
 		.security = nebula_delete_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_delete_api_key_call,
@@ -842,9 +919,9 @@ static rt_schema_cache *const nebula_caches[] = {
 	&nebula_s6_cache,
 	&nebula_s8_cache,
 	&nebula_s12_cache,
-	&nebula_s21_cache,
-	&nebula_s24_cache,
-	&nebula_s31_cache,
+	&nebula_s23_cache,
+	&nebula_s26_cache,
+	&nebula_s34_cache,
 	NULL
 };
 
