@@ -338,7 +338,7 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 {
 	keysvc *ks = calloc(1, sizeof *ks);
 	store_config sc = { .path = cfg->db_path, .synchronous_full = cfg->synchronous_full,
-	                    .group_commit = !cfg->naive_commit, .log = cfg->log,
+	                    .group_commit = !cfg->naive_commit, .log = cfg->log, .stale_if_error = cfg->stale_if_error,
 	                    .on_change = keysvc_store_changed, .on_change_ctx = ks };
 	char *secret_path = NULL;
 	int created = 0;

@@ -58,6 +58,7 @@ typedef struct keysvc_config {
 	const char *db_path;          /* "var/apikeyd.db" or ":memory:" */
 	const char *secret_path;      /* NULL: <db folder>/apikeyd.secret (or in memory for ":memory:") */
 	int secret_must_exist;        /* 1: refuse to create a missing secret (a shared store: PostgreSQL) */
+	unsigned stale_if_error;      /* seconds cached keys may serve while a shared store cannot report changes (0) */
 	int synchronous_full;         /* 1 (default): a 201 survives power loss */
 	int naive_commit;             /* 1: no group commit (benchmark baseline) */
 	const char *jwt_key_path;     /* PEM public key or JWKS file; NULL = no JWT */

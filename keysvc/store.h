@@ -71,6 +71,7 @@ typedef struct store_config {
 	int synchronous_full;   /* 1: FULL (default); 0: NORMAL */
 	int group_commit;       /* 1 (default); 0: one transaction per insert (bench baseline) */
 	store_log_fn log;       /* NULL: standard error */
+	unsigned stale_if_error;  /* a backend that pushes changes (PostgreSQL): seconds the caches may be trusted after it lost its way to hear of them; 0 */
 } store_config;
 
 int store_open(const store_config *cfg, store **out, char *err, size_t errlen);

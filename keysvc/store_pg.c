@@ -162,11 +162,21 @@ typedef struct store_pg {
 	atomic_llong seen_epoch;   /* the last epoch whose change reached on_change */
 	atomic_int listening;      /* 1 while the watcher's connection is up */
 	atomic_llong last_ready;   /* the second of the last write probe that committed */
+	atomic_llong down_since_ms; /* when the watcher lost its connection (0: listening) */
+	unsigned stale_if_error;   /* seconds the caches are still trusted after that */
 } store_pg;
 
 static int64_t store_pg_now(void)
 {
 	return (int64_t)time(NULL);
+}
+
+static long long store_pg_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* ---- connections ---- */
@@ -235,6 +245,20 @@ static void store_pg_read_end(store_pg_conn *pc)
 
 /* Runs prepared statement q with text parameters (NULL = SQL NULL); the
    parameter at index `binary` (or -1) is binary of length binlen. */
+static int store_pg_cmd(PGconn *c, const char *sql);
+static int store_pg_session(PGconn *c);
+static int store_pg_status(const PGresult *r);
+
+/* A session found dead while idle: reconnect and prepare again, once. */
+static int store_pg_revive(store_pg_conn *pc)
+{
+	PQreset(pc->c);
+	pc->prepared = 0;
+	if (PQstatus(pc->c) != CONNECTION_OK || store_pg_session(pc->c) != 0 || store_pg_prepare(pc) != 0)
+		return -1;
+	return 0;
+}
+
 static PGresult *store_pg_exec(store_pg_conn *pc, int q, int n, const char *const *v, int binary, int binlen)
 {
 	char name[8];
@@ -245,7 +269,28 @@ static PGresult *store_pg_exec(store_pg_conn *pc, int q, int n, const char *cons
 		lens[binary] = binlen;
 		fmts[binary] = 1;
 	}
-	return PQexecPrepared(pc->c, name, n, v, lens, fmts, 0);
+	int idle = PQtransactionStatus(pc->c) == PQTRANS_IDLE;
+	PGresult *r = PQexecPrepared(pc->c, name, n, v, lens, fmts, 0);
+	if (idle && PQresultStatus(r) == PGRES_FATAL_ERROR &&
+	    (PQstatus(pc->c) != CONNECTION_OK || store_pg_status(r) == STORE_UNAVAILABLE) && store_pg_revive(pc) == 0) {
+		PQclear(r);
+		r = PQexecPrepared(pc->c, name, n, v, lens, fmts, 0);
+	}
+	return r;
+}
+
+/* BEGIN, once more on a new session if the old one turned out dead (a
+   restarted server: a session learns it only from its next command). */
+static int store_pg_begin(store_pg_conn *pc, const char *sql)
+{
+	PGresult *r = PQexec(pc->c, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	int dead = !ok && (PQstatus(pc->c) != CONNECTION_OK || store_pg_status(r) == STORE_UNAVAILABLE);
+
+	PQclear(r);
+	if (ok)
+		return 0;
+	return dead && store_pg_revive(pc) == 0 ? store_pg_cmd(pc->c, sql) : -1;
 }
 
 static int store_pg_cmd(PGconn *c, const char *sql)
@@ -446,6 +491,8 @@ static void *store_pg_watch(void *arg)
 	while (!atomic_load(&s->stop)) {
 		if (!c || PQstatus(c) != CONNECTION_OK) {
 			atomic_store(&s->listening, 0);
+			long long zero = 0;
+			atomic_compare_exchange_strong(&s->down_since_ms, &zero, store_pg_now_ms());
 			PQfinish(c);
 			c = PQconnectdb(s->conninfo);
 			char appname[64];
@@ -460,6 +507,7 @@ static void *store_pg_watch(void *arg)
 			}
 			backoff = 50;
 			atomic_store(&s->listening, 1);
+			atomic_store(&s->down_since_ms, 0);
 			last_check = time(NULL);
 		}
 		struct pollfd p = { .fd = PQsocket(c), .events = POLLIN };
@@ -540,6 +588,8 @@ static int store_pg_open(const store_config *cfg, store **out, char *err, size_t
 	s->group = cfg->group_commit;
 	s->on_change = cfg->on_change;
 	s->on_change_ctx = cfg->on_change_ctx;
+	s->stale_if_error = cfg->stale_if_error;
+	atomic_store(&s->down_since_ms, store_pg_now_ms());   /* not listening until the watcher is */
 	pthread_mutex_init(&s->qlock, NULL);
 	pthread_cond_init(&s->qcond, NULL);
 	pthread_mutex_init(&s->writer.lock, NULL);
@@ -796,7 +846,7 @@ static int store_pg_key_insert(store *base, store_key *k, const unsigned char ha
 		pthread_mutex_unlock(&s->qlock);
 
 		pthread_mutex_lock(&s->writer.lock);
-		int ok = store_pg_ready(s, &s->writer) == 0 && store_pg_cmd(s->writer.c, "BEGIN") == 0;
+		int ok = store_pg_ready(s, &s->writer) == 0 && store_pg_begin(&s->writer, "BEGIN") == 0;
 		for (j = batch; j; j = j->next) {
 			int64_t epoch = 0;
 			j->rc = ok ? store_pg_insert_one(&s->writer, j, &epoch) : STORE_UNAVAILABLE;
@@ -831,7 +881,7 @@ static int store_pg_change(store_pg *s, int q, int n, const char *const *v, int6
 	int64_t epoch = 0, owner = 0;
 
 	pthread_mutex_lock(&s->writer.lock);
-	if (store_pg_ready(s, &s->writer) != 0 || store_pg_cmd(s->writer.c, "BEGIN") != 0)
+	if (store_pg_ready(s, &s->writer) != 0 || store_pg_begin(&s->writer, "BEGIN") != 0)
 		goto cleanup;
 	PGresult *r = store_pg_exec(&s->writer, q, n, v, -1, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
@@ -989,7 +1039,7 @@ static int store_pg_key_list(store *base, int64_t user, int family, const char *
 		goto cleanup;
 	/* the count and the page from one snapshot */
 	int paged = skip > 0 || limit >= 0;
-	if (paged && store_pg_cmd(pc->c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") != 0)
+	if (paged && store_pg_begin(pc, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") != 0)
 		goto cleanup;
 	if (paged) {
 		PGresult *r = store_pg_exec(pc, P_COUNT, 4, v, -1, 0);
@@ -1178,11 +1228,17 @@ cleanup:
 	return rc;
 }
 
-/* Other nodes' writes arrive through the watcher (store_config.on_change). */
+/* Other nodes' writes arrive through the watcher (store_config.on_change).
+   While it cannot hear them (its connection is down: PostgreSQL stopped or
+   unreachable), the caches cannot be trusted: past --stale-if-error
+   seconds, every call says "changed", so every request asks the store
+   (which answers 503 while it is down). */
 static int store_pg_other_writers(store *base)
 {
-	(void)base;
-	return 0;
+	store_pg *s = (store_pg *)base;
+	long long down = atomic_load(&s->down_since_ms);
+
+	return down != 0 && store_pg_now_ms() - down >= (long long)s->stale_if_error * 1000;
 }
 
 const store_backend store_pg_backend = {

@@ -44,6 +44,11 @@ static const opt_def opt_defs[] = {
       "                          (postgresql://...) or conninfo (host=... dbname=...)\n"
       "                          as libpq reads them (several hosts and\n"
       "                          target_session_attrs=read-write work)", "PATH" },
+    { "stale-if-error", "APIKEYD_STALE_IF_ERROR", OPT_UINT, 0, 3600,
+      "with PostgreSQL: seconds a key this node verified may still be\n"
+      "                          accepted from its cache while the store cannot tell it of\n"
+      "                          revocations (listener down); default 0: from the first\n"
+      "                          moment, every request asks the store (503 while it is down)", "SECONDS" },
     { "state-dir", "APIKEYD_STATE_DIR", OPT_PATH, 0, 0,
       "folder of the secret (apikeyd.secret) and the self-signed certificate;\n"
       "                          default: the SQLite database's folder, or var/ with\n"
@@ -368,6 +373,7 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
         else if (strcmp(d->name, "shutdown-timeout") == 0) cfg->shutdown_timeout = (unsigned)n;
         else if (strcmp(d->name, "jwt-max-lifetime") == 0) cfg->jwt_max_lifetime = (unsigned)n;
         else if (strcmp(d->name, "jwt-leeway") == 0) cfg->jwt_leeway = (unsigned)n;
+        else if (strcmp(d->name, "stale-if-error") == 0) cfg->stale_if_error = (unsigned)n;
         else cfg->threads = (unsigned)n;
         return 0;
     }

@@ -143,6 +143,7 @@ static int main_open_keysvc(const config *cfg, const char *dir, keysvc **ks, cha
     kc.secret_path = cfg->secret_path ? cfg->secret_path : secret;
     /* nodes of a shared store must share one secret: never make one up */
     kc.secret_must_exist = be && strcmp(be, "sqlite") != 0;
+    kc.stale_if_error = cfg->stale_if_error;
     kc.synchronous_full = 1;
     kc.jwt_key_path = cfg->jwt_key;
     kc.jwt_issuer = cfg->jwt_issuer;

@@ -109,4 +109,88 @@ a_epoch=$(jq -r '.store.epoch_seen // empty' "$dir/out" 2>/dev/null)
 [ -n "$a_epoch" ] && [ "$a_epoch" = "$db_epoch" ] && ok "A's applied epoch equals the database's ($db_epoch)" \
 	|| no "A's epoch ${a_epoch:-?} vs the database's $db_epoch" "$BODY_OUT"
 
+# ---- PostgreSQL crashes under create load (pg_ctl -m immediate) ----
+H=http://127.0.0.1:${PORT[B]}
+: >"$dir/load.out"
+(
+	for i in $(seq 1 300); do
+		code=$(curl -s --interface 127.4.0.2 -o "$dir/load.body" -w '%{http_code}' --max-time 20 -X POST -H "x-api-key: $OWNER" \
+			-H 'Content-Type: application/json' --data-binary "{\"name\":\"load-$i\"}" "$H$K")
+		echo "$i $code $(jq -r '.token // empty' "$dir/load.body" 2>/dev/null)" >>"$dir/load.out"
+	done
+) &
+loadpid=$!
+for _ in $(seq 100); do [ "$(wc -l <"$dir/load.out")" -ge 40 ] && break; sleep 0.05; done
+pg_stop immediate
+sleep 1
+pg_restart >/dev/null || no "PostgreSQL restarts after the crash"
+wait "$loadpid"
+n201=$(awk '$2 == 201' "$dir/load.out" | wc -l); nother=$(awk '$2 != 201' "$dir/load.out" | wc -l)
+echo "      creates during the crash: $n201 answered 201, $nother not"
+[ "$n201" -ge 40 ] && [ "$nother" -ge 1 ] && ok "the crash fell inside the create load ($n201 created, $nother refused)" \
+	|| no "the crash did not fall inside the load ($n201 / $nother)"
+sleep 1.5   # the nodes' listeners reconnect (backoff at most 2 s)
+lost=0
+while read -r i code tok; do
+	[ "$code" = 201 ] || continue
+	for n in A B C; do
+		st=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.4.0.1 -H "x-api-key: $tok" "http://127.0.0.1:${PORT[$n]}$K")
+		[ "$st" = 200 ] || { lost=$((lost + 1)); echo "      load-$i: $st on $n"; }
+	done
+done <"$dir/load.out"
+[ "$lost" = 0 ] && ok "every key answered 201 before the crash authenticates on A, B and C after it" || no "$lost (key, node) pairs fail"
+stored=$(pg_psql keys "SELECT count(*) FROM keys WHERE name LIKE 'load-%'")
+bad=$(pg_psql keys "SELECT count(*) FROM keys WHERE name LIKE 'load-%'" >/dev/null; \
+	comm -23 <(pg_psql keys "SELECT substr(name, 6) FROM keys WHERE name LIKE 'load-%'" | sort) <(awk '{print $1}' "$dir/load.out" | sort) | wc -l)
+[ "$stored" -ge "$n201" ] && [ "$stored" -le $((n201 + nother)) ] && [ "$bad" = 0 ] \
+	&& ok "stored keys ($stored): every 201 among them, none that was never sent" || no "stored $stored, 201s $n201, others $nother, unsent $bad"
+
+# ---- PostgreSQL stopped: what each node may still say ----
+# an owner of its own with few keys: its whole list fits the list cache (64 keys)
+OWNER2=$("$APIKEYD" user add carol --db "$URL" "${node_args[@]}" 2>/dev/null)
+mkdir -p "$dir/D"
+start_server "$URL" "${node_args[@]}" --state-dir "$dir/D" --stale-if-error 30 || no "node D (--stale-if-error 30) starts"
+PORT[D]=${H##*:}
+H=http://127.0.0.1:${PORT[A]}
+req --from 127.6.0.1 POST "$K" "x-api-key: $OWNER2" '{"name":"down-used"}'; KV=$(jb .token)
+req --from 127.6.0.1 POST "$K" "x-api-key: $OWNER2" '{"name":"down-unused"}'; KM=$(jb .token)
+req --from 127.6.0.1 POST "$K" "x-api-key: $OWNER2" '{"name":"down-revoked"}'; KR=$(jb .token); KRID=$(jb .heron_id)
+H=http://127.0.0.1:${PORT[B]}; req --from 127.6.0.1 PUT "$K/$KRID/deactivate" "x-api-key: $OWNER2"
+# used last on A and D, after every change of the owner's keys: the key and the owner's list are in their caches
+sleep 0.3   # the deactivation's notification has reached them
+for n in A D; do H=http://127.0.0.1:${PORT[$n]}; req --from 127.6.0.2 GET "$K" "x-api-key: $KV"; [ "$STATUS" = 200 ] || no "down-used works on $n"; done
+pg_stop fast
+sleep 0.5
+H=http://127.0.0.1:${PORT[A]}
+req --from 127.5.0.1 GET "$K" "x-api-key: $KV"
+[ "$STATUS" = 503 ] && ok "store down, default --stale-if-error 0: a key A verified a moment ago gets 503, not a stale 200" || no "cached key while down: $STATUS"
+req --from 127.5.0.2 GET "$K" "x-api-key: $KM"
+[ "$STATUS" = 503 ] && [ -n "$(header Retry-After)" ] && ok "store down: a key A never saw gets 503 with Retry-After, not 401" || no "uncached key while down: $STATUS"
+req --from 127.5.0.3 GET "$K" "x-api-key: $KR"
+[ "$STATUS" != 200 ] && ok "store down: the deactivated key is refused ($STATUS)" || no "deactivated key accepted while down"
+req --from 127.5.0.4 POST "$K" "x-api-key: $OWNER2" '{"name":"while-down"}'
+[ "$STATUS" = 503 ] && ok "store down: a create gets 503 and is never acknowledged" || no "create while down: $STATUS"
+req GET /readyz
+[ "$STATUS" = 503 ] && ok "store down: /readyz is 503 ($(jb .reason | cut -c1-60))" || no "/readyz while down: $STATUS"
+H=http://127.0.0.1:${PORT[D]}
+req --from 127.5.0.5 GET "$K" "x-api-key: $KV"
+[ "$STATUS" = 200 ] && ok "store down, --stale-if-error 30: D still answers the key it verified, from its caches (bounded window)" || no "D cached key while down: $STATUS"
+req --from 127.5.0.6 GET "$K" "x-api-key: $KR"
+[ "$STATUS" != 200 ] && ok "store down, --stale-if-error 30: D refuses the key deactivated before the outage ($STATUS)" || no "D accepted a deactivated key"
+req --from 127.5.0.7 GET "$K" "x-api-key: $KM"
+[ "$STATUS" = 503 ] && ok "store down, --stale-if-error 30: a key D never saw gets 503" || no "D uncached key while down: $STATUS"
+pg_restart >/dev/null || no "PostgreSQL restarts"
+back=
+for i in $(seq 60); do
+	H=http://127.0.0.1:${PORT[A]}
+	req --from 127.5.1.1 GET "$K" "x-api-key: $KV"
+	[ "$STATUS" = 200 ] && { back=$i; break; }
+	sleep 0.1
+done
+[ -n "$back" ] && ok "PostgreSQL back: A reconnects by itself and accepts the key again" || no "A after the restart: $STATUS"
+req --from 127.6.0.1 POST "$K" "x-api-key: $OWNER2" '{"name":"after-down"}'
+[ "$STATUS" = 201 ] && ok "PostgreSQL back: creates succeed" || no "create after the restart: $STATUS"
+for _ in $(seq 30); do req GET /readyz; [ "$STATUS" = 200 ] && break; sleep 0.1; done
+[ "$STATUS" = 200 ] && ok "PostgreSQL back: /readyz is 200" || no "/readyz after the restart: $STATUS"
+
 finish
