@@ -196,17 +196,62 @@ START_TEST(rate_limited_after_failures)
 {
 	keysvc_principal p;
 	unsigned ra = 0;
-	int rc = KEYSVC_OK;
 
-	/* answered from the authentication cache or not, a blocked address is blocked */
+	/* a blocked address: its failures are 429, its valid keys authenticate
+	   (answered from the authentication cache or from the store) */
 	ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "192.0.2.9", &p, &ra), KEYSVC_OK);
 	for (int i = 0; i < 10; i++)
 		ck_assert_int_eq(keysvc_authenticate(ks, "key_nonsense", "192.0.2.7", &p, &ra), KEYSVC_BAD_TOKEN);
-	rc = keysvc_authenticate(ks, alice_key, "192.0.2.7", &p, &ra);
-	ck_assert_int_eq(rc, KEYSVC_RATE_LIMITED);
+	ra = 0;
+	ck_assert_int_eq(keysvc_authenticate(ks, "key_nonsense", "192.0.2.7", &p, &ra), KEYSVC_RATE_LIMITED);
 	ck_assert_uint_gt(ra, 0);
+	ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "192.0.2.7", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(p.user_id, alice);
+	ck_assert_int_eq(keysvc_authenticate(ks, bob_first, "192.0.2.7", &p, &ra), KEYSVC_OK);  /* never used: the store */
+	ck_assert_int_eq(p.user_id, bob);
 	/* another address is not affected */
-	ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "192.0.2.8", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, "key_nonsense", "192.0.2.8", &p, &ra), KEYSVC_BAD_TOKEN);
+}
+END_TEST
+
+/* What a blocked address costs: well-formed tokens that are no key (right
+   checksum, unknown HMAC) are refused 429 without a store lookup; a valid
+   key still reaches the store and authenticates, also one inserted by
+   another process since this one started. */
+START_TEST(blocked_failures_skip_the_store)
+{
+	char t[TOKEN_MAX], other_key[TOKEN_MAX], db[300], err[300] = "";
+	keysvc_config cfg = { .synchronous_full = 1 };
+	keysvc_stats before, after;
+	keysvc_principal p;
+	keysvc *other = NULL;
+	keysvc_key k;
+	unsigned ra = 0;
+
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(token_new("fa_", t, sizeof t), 0);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, "198.51.100.3", &p, &ra), KEYSVC_REJECTED);
+	}
+	keysvc_get_stats(ks, &before);
+	for (int i = 0; i < 200; i++) {
+		ck_assert_int_eq(token_new("fa_", t, sizeof t), 0);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, "198.51.100.3", &p, &ra), KEYSVC_RATE_LIMITED);
+	}
+	keysvc_get_stats(ks, &after);
+	ck_assert_msg(after.hash_lookups - before.hash_lookups <= 2, "%llu store lookups for 200 non-keys from a blocked address",
+	              (unsigned long long)(after.hash_lookups - before.hash_lookups));
+	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_FASTAPI, "new", NULL, NULL, "t", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, t, "198.51.100.3", &p, &ra), KEYSVC_OK);
+	/* a key another process (the CLI) added */
+	snprintf(db, sizeof db, "%s/k.db", tmpdir);
+	cfg.db_path = db;
+	ck_assert_msg(keysvc_open(&cfg, &other, err, sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(keysvc_create(other, bob, KEYSVC_HERON, "cli", NULL, NULL, "cli", &k, other_key, sizeof other_key),
+	                 KEYSVC_OK);
+	keysvc_close(other);
+	sleep(1);
+	ck_assert_int_eq(keysvc_authenticate(ks, other_key, "198.51.100.3", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(p.user_id, bob);
 }
 END_TEST
 
@@ -934,6 +979,44 @@ START_TEST(ratelimit_block_not_evicted)
 }
 END_TEST
 
+/* Saturation never stops counting: once blocked clients fill every way of
+   the table, a fresh client's failures fall back to a shared bucket of its
+   /16 (IPv4) or /32 (IPv6) and are still blocked within the limit. At the
+   real size, with the existing calls. */
+START_TEST(ratelimit_saturated_still_blocks)
+{
+	ratelimit *r = NULL;
+	time_t now = 1000000;
+	char a[64];
+	int never = 0, late = 0;
+
+	ck_assert_int_eq(ratelimit_new(10, 60, &r), 0);
+	for (int i = 0; i < 10000; i++) {
+		snprintf(a, sizeof a, "10.1.%d.%d", i >> 8 & 255, i & 255);
+		rl_fail(r, a, now, 10);
+	}
+	for (int i = 0; i < 10000; i++) {
+		snprintf(a, sizeof a, "2001:db8:%x:%x::1", i >> 8, i & 255);
+		rl_fail(r, a, now, 10);
+	}
+	for (int i = 0; i < 500; i++) {
+		int at = 0;
+		snprintf(a, sizeof a, i & 1 ? "10.2.%d.%d" : "2001:db9:0:%x%02x::5", i >> 8 & 255, i & 255);
+		for (int k = 1; k <= 11 && !at; k++) {
+			if (rl_blocked(r, a, now + 1))
+				at = k;
+			else
+				ratelimit_fail(r, a, now + 1);
+		}
+		never += !at;
+		late += at > 11;
+	}
+	ck_assert_msg(never == 0, "%d of 500 fresh clients never blocked in 11 failures", never);
+	ck_assert_int_eq(late, 0);
+	ratelimit_free(r);
+}
+END_TEST
+
 static Suite *keysvc_suite(void)
 {
 	Suite *s = suite_create("keysvc");
@@ -949,6 +1032,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, state_changes_take_effect_at_once);
 	tcase_add_test(tc, checksum_refused_without_lookup);
 	tcase_add_test(tc, rate_limited_after_failures);
+	tcase_add_test(tc, blocked_failures_skip_the_store);
 	tcase_add_test(tc, nothing_at_rest);
 	tcase_add_test(tc, reopen_keeps_keys);
 	tcase_add_test(tc, ids_never_reused);
@@ -957,6 +1041,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, ratelimit_clients);
 	tcase_add_test(tc, ratelimit_window);
 	tcase_add_test(tc, ratelimit_block_not_evicted);
+	tcase_add_test(tc, ratelimit_saturated_still_blocks);
 	tcase_add_test(tc, key_after_delete_writes_last_used);
 	tcase_add_test(tc, statements_never_reprepared);
 	tcase_add_test(tc, keycache_ttl_epoch_forget);
