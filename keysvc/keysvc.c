@@ -16,6 +16,7 @@
 #include <rhonabwy.h>
 
 #include "keycache.h"
+#include "keyfilter.h"
 #include "listcache.h"
 #include "ratelimit.h"
 
@@ -52,6 +53,13 @@ struct keysvc {
 	keycache *cache;
 	listcache *lists;
 	ratelimit *rate;
+	/* every key HMAC the store held at the last sync, and every one created
+	   since: a blocked address's tokens that are no key skip the store */
+	keyfilter *filter;
+	pthread_rwlock_t filter_lock;   /* the pointer (swapped when it grows) */
+	pthread_mutex_t filter_sync;    /* one sync at a time; filter_max_id */
+	int64_t filter_max_id;          /* the last row the filter has seen */
+	time_t filter_synced;           /* when the last sync began (atomic) */
 	pthread_mutex_t lock;      /* the touch table (stats are atomic) */
 	keysvc_touch touch[KEYSVC_TOUCH_SLOTS];
 	keysvc_stats stats;
@@ -149,6 +157,88 @@ cleanup:
 	return rc;
 }
 
+/* ---- the key filter: which HMACs may be keys ---- */
+
+typedef struct keysvc_fill {
+	keyfilter *f;
+	int64_t max_id;
+} keysvc_fill;
+
+static int keysvc_fill_one(void *ctx, int64_t id, const unsigned char hash[STORE_HASH_LEN])
+{
+	keysvc_fill *x = ctx;
+
+	keyfilter_add(x->f, hash);
+	x->max_id = id;
+	return 0;
+}
+
+/* Brings the filter up to the store: the rows added since the last sync
+   (by another process too: ids only grow); once it holds more than it was
+   sized for, a filter twice as large from every row, swapped in. A key this
+   process creates during a rebuild goes to the old filter and, its id being
+   past the rebuild's last row, into the new one at the next sync. */
+static int keysvc_filter_sync(keysvc *ks, time_t now)
+{
+	keysvc_fill x;
+	keyfilter *old = NULL;
+	size_t count, capacity;
+	int rc;
+
+	pthread_mutex_lock(&ks->filter_sync);
+	__atomic_store_n(&ks->filter_synced, now, __ATOMIC_RELAXED);
+	pthread_rwlock_rdlock(&ks->filter_lock);
+	x.f = ks->filter;
+	x.max_id = ks->filter_max_id;
+	rc = store_key_hashes(ks->st, x.max_id, keysvc_fill_one, &x);
+	count = keyfilter_count(ks->filter);
+	capacity = keyfilter_capacity(ks->filter);
+	pthread_rwlock_unlock(&ks->filter_lock);
+	ks->filter_max_id = x.max_id;
+	if (rc == STORE_OK && count > capacity && keyfilter_new(2 * count, &x.f) == 0) {
+		x.max_id = 0;
+		if (store_key_hashes(ks->st, 0, keysvc_fill_one, &x) == STORE_OK) {
+			pthread_rwlock_wrlock(&ks->filter_lock);
+			old = ks->filter;
+			ks->filter = x.f;
+			pthread_rwlock_unlock(&ks->filter_lock);
+			ks->filter_max_id = x.max_id;
+		} else {
+			old = x.f;
+		}
+	}
+	pthread_mutex_unlock(&ks->filter_sync);
+	keyfilter_free(old);
+	return rc == STORE_OK ? 0 : -1;
+}
+
+static void keysvc_filter_add(keysvc *ks, const unsigned char hash[STORE_HASH_LEN])
+{
+	pthread_rwlock_rdlock(&ks->filter_lock);
+	keyfilter_add(ks->filter, hash);
+	pthread_rwlock_unlock(&ks->filter_lock);
+}
+
+/* 0 when hash is surely no key; a miss syncs with the store at most once a
+   second (a key another process added a moment ago may wait that long when
+   used from a blocked address). */
+static int keysvc_filter_maybe(keysvc *ks, const unsigned char hash[STORE_HASH_LEN], time_t now)
+{
+	int maybe;
+
+	pthread_rwlock_rdlock(&ks->filter_lock);
+	maybe = keyfilter_maybe(ks->filter, hash);
+	pthread_rwlock_unlock(&ks->filter_lock);
+	if (maybe || __atomic_load_n(&ks->filter_synced, __ATOMIC_RELAXED) >= now)
+		return maybe;
+	if (keysvc_filter_sync(ks, now) != 0)
+		return 1;   /* the store failed: let the lookup say so */
+	pthread_rwlock_rdlock(&ks->filter_lock);
+	maybe = keyfilter_maybe(ks->filter, hash);
+	pthread_rwlock_unlock(&ks->filter_lock);
+	return maybe;
+}
+
 int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen)
 {
 	keysvc *ks = calloc(1, sizeof *ks);
@@ -160,6 +250,8 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 	if (!ks)
 		return -1;
 	pthread_mutex_init(&ks->lock, NULL);
+	pthread_rwlock_init(&ks->filter_lock, NULL);
+	pthread_mutex_init(&ks->filter_sync, NULL);
 	if (strcmp(cfg->db_path, ":memory:") == 0 && !cfg->secret_path) {
 		if (gnutls_rnd(GNUTLS_RND_KEY, ks->secret, sizeof ks->secret) != 0)
 			goto fail;
@@ -179,13 +271,18 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 		goto fail;
 	if (store_open(&sc, &ks->st, err, errlen) != 0)
 		goto fail;
-	if (ratelimit_new(cfg->fail_limit ? cfg->fail_limit : 10, cfg->fail_window ? cfg->fail_window : 60, &ks->rate) != 0) {
+	if (ratelimit_new_sized(cfg->fail_limit ? cfg->fail_limit : 10, cfg->fail_window ? cfg->fail_window : 60,
+	                        cfg->fail_clients, &ks->rate) != 0) {
 		snprintf(err, errlen, "cannot set up the key service's rate limiter (memory or randomness)");
 		goto fail;
 	}
 	if (keycache_new(KEYSVC_CACHE_SLOTS, KEYSVC_CACHE_TTL, &ks->cache) != 0 ||
 	    listcache_new(KEYSVC_LIST_GROUPS, KEYSVC_LIST_MAX_KEYS, KEYSVC_LIST_MAX_ROWS, KEYSVC_CACHE_TTL, &ks->lists) != 0) {
 		snprintf(err, errlen, "out of memory for the key service's caches");
+		goto fail;
+	}
+	if (keyfilter_new(0, &ks->filter) != 0 || keysvc_filter_sync(ks, time(NULL)) != 0) {
+		snprintf(err, errlen, "cannot read the key store's hashes into the key filter");
 		goto fail;
 	}
 	free(secret_path);
@@ -205,6 +302,9 @@ void keysvc_close(keysvc *ks)
 	keycache_free(ks->cache);
 	listcache_free(ks->lists);
 	ratelimit_free(ks->rate);
+	keyfilter_free(ks->filter);
+	pthread_rwlock_destroy(&ks->filter_lock);
+	pthread_mutex_destroy(&ks->filter_sync);
 	r_jwks_free(ks->jwks);
 	gnutls_memset(ks->secret, 0, sizeof ks->secret);
 	pthread_mutex_destroy(&ks->lock);
@@ -281,6 +381,8 @@ int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const 
 		snprintf(out->prefix, sizeof out->prefix, "%.8s", token);
 		snprintf(out->tail, sizeof out->tail, "%s", token + tl - 3);
 		rc = store_key_insert(ks->st, out, hash, client);
+		if (rc == STORE_OK)
+			keysvc_filter_add(ks, hash);
 		listcache_forget_user(ks->lists, user);
 		if (rc != STORE_CONSTRAINT || family == KEYSVC_FELDERA)
 			break;
@@ -402,6 +504,14 @@ static void keysvc_touch_key(keysvc *ks, int64_t owner, int64_t key_id)
 	}
 }
 
+/* A failed authentication: counted, or KEYSVC_RATE_LIMITED when the client
+   is blocked already. Only failures are limited: a valid key authenticates
+   from any address. */
+static int keysvc_failed(keysvc *ks, const char *client, int rc, unsigned *retry_after)
+{
+	return ratelimit_fail_check(ks->rate, client, time(NULL), retry_after) ? KEYSVC_RATE_LIMITED : rc;
+}
+
 int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysvc_principal *out,
                         unsigned *retry_after)
 {
@@ -412,12 +522,9 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 	time_t now;
 	int rc;
 
-	if (ratelimit_blocked(ks->rate, client, time(NULL), retry_after))
-		return KEYSVC_RATE_LIMITED;
 	if (!token_check(token)) {
 		__atomic_add_fetch(&ks->stats.bad_tokens, 1, __ATOMIC_RELAXED);
-		ratelimit_fail(ks->rate, client, time(NULL));
-		return KEYSVC_BAD_TOKEN;
+		return keysvc_failed(ks, client, KEYSVC_BAD_TOKEN, retry_after);
 	}
 	if (keysvc_hash(ks, token, hash) != 0)
 		return KEYSVC_STORE;
@@ -435,16 +542,19 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 		keysvc_touch_key(ks, hit.user_id, hit.key_id);
 		return KEYSVC_OK;
 	}
+	/* a blocked address's token that is surely no key (the filter of every
+	   key's HMAC) is refused without a store lookup; a valid key, or one the
+	   filter cannot rule out, goes on to the store */
+	if (ratelimit_blocked(ks->rate, client, now, retry_after) && !keysvc_filter_maybe(ks, hash, now))
+		return KEYSVC_RATE_LIMITED;
 	epoch = keycache_epoch(ks->cache);
 	__atomic_add_fetch(&ks->stats.hash_lookups, 1, __ATOMIC_RELAXED);
 	/* the unique index finds the row by its hash; compare again in constant time */
 	rc = store_key_by_hash(ks->st, hash, &k, stored);
 	if (rc == STORE_ERROR)
 		return KEYSVC_STORE;
-	if (rc != STORE_OK || gnutls_memcmp(hash, stored, sizeof hash) != 0 || !k.active || k.revoked) {
-		ratelimit_fail(ks->rate, client, time(NULL));
-		return KEYSVC_REJECTED;
-	}
+	if (rc != STORE_OK || gnutls_memcmp(hash, stored, sizeof hash) != 0 || !k.active || k.revoked)
+		return keysvc_failed(ks, client, KEYSVC_REJECTED, retry_after);
 	memset(out, 0, sizeof *out);
 	out->user_id = k.user_id;
 	out->key_id = k.id;
@@ -476,8 +586,6 @@ int keysvc_authenticate_jwt(keysvc *ks, const char *jwt_text, const char *client
 
 	if (!ks->jwks)
 		return KEYSVC_NO_JWT;
-	if (ratelimit_blocked(ks->rate, client, time(NULL), retry_after))
-		return KEYSVC_RATE_LIMITED;
 	if (r_jwt_init(&jwt) != RHN_OK)
 		return KEYSVC_STORE;
 	if (r_jwt_parse(jwt, jwt_text, 0) != RHN_OK)
@@ -513,7 +621,7 @@ int keysvc_authenticate_jwt(keysvc *ks, const char *jwt_text, const char *client
 	rc = KEYSVC_OK;
 cleanup:
 	if (rc == KEYSVC_REJECTED)
-		ratelimit_fail(ks->rate, client, time(NULL));
+		rc = keysvc_failed(ks, client, rc, retry_after);
 	r_jwt_free(jwt);
 	return rc;
 }

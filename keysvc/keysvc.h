@@ -10,7 +10,8 @@
  * its next requests need no SQL, and every state change removes it from
  * there before returning. Whole lists (no filter, no page) are kept too
  * (listcache.h), dropped by every write to their owner's keys. Repeated failed authentications from one client
- * address are answered KEYSVC_RATE_LIMITED. last_used is written at most
+ * address are answered KEYSVC_RATE_LIMITED; only failures are: a valid key
+ * authenticates from a blocked address too. last_used is written at most
  * once a minute per key. Thread-safe.
  */
 #ifndef KEYSVC_H
@@ -57,6 +58,7 @@ typedef struct keysvc_config {
 	const char *jwt_key_path;     /* PEM public key or JWKS file; NULL = no JWT */
 	unsigned fail_limit;          /* failures per window before 429; 0 = 10 */
 	unsigned fail_window;         /* seconds; 0 = 60 */
+	size_t fail_clients;          /* clients the failure limiter tracks one by one; 0 = 1024 */
 } keysvc_config;
 
 typedef struct keysvc_principal {

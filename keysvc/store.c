@@ -99,3 +99,9 @@ int store_audit_count(store *s, int64_t key_id, const char *action, int64_t *n)
 {
 	return s->be->audit_count(s, key_id, action, n);
 }
+
+int store_key_hashes(store *s, int64_t after_id, int (*fn)(void *ctx, int64_t id, const unsigned char hash[STORE_HASH_LEN]),
+                     void *ctx)
+{
+	return s->be->key_hashes(s, after_id, fn, ctx);
+}

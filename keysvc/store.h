@@ -82,6 +82,11 @@ int store_key_set_active(store *s, int64_t key_id, int active, int64_t actor, co
 int store_key_revoke(store *s, int64_t key_id, int64_t actor, const char *client);
 int store_key_delete(store *s, int64_t key_id, int64_t actor, const char *client);
 int store_key_touch(store *s, int64_t key_id, int64_t when);
+/* Calls fn with the id and hash of every key whose id is above after_id,
+ * in id order (all of them from 0; ids only grow, so a caller can follow
+ * new rows); stops early when fn returns nonzero. */
+int store_key_hashes(store *s, int64_t after_id, int (*fn)(void *ctx, int64_t id, const unsigned char hash[STORE_HASH_LEN]),
+                     void *ctx);
 /* Times SQLite re-prepared one of the store's statements since open (a
  * statement whose plan depends on a bound value is re-parsed on each bind;
  * none of ours should be). Tests. */

@@ -77,7 +77,7 @@ static const char *const store_sqlite_migrations[] = {
 
 enum {
 	Q_USER_ADD, Q_USER_FIND, Q_KEY_INSERT, Q_AUDIT, Q_GET_UUID, Q_GET_ID, Q_GET_NAME, Q_BY_HASH,
-	Q_LIST, Q_COUNT, Q_SET_ACTIVE, Q_REVOKE, Q_DELETE, Q_TOUCH, Q_AUDIT_COUNT, Q_N
+	Q_LIST, Q_COUNT, Q_SET_ACTIVE, Q_REVOKE, Q_DELETE, Q_TOUCH, Q_AUDIT_COUNT, Q_HASHES, Q_N
 };
 
 /* `family = +?`, never `family = ?`: a bare parameter compared with family
@@ -108,6 +108,7 @@ static const char *const store_sqlite_sql[Q_N] = {
 	[Q_DELETE] = "DELETE FROM keys WHERE id = ?",
 	[Q_TOUCH] = "UPDATE keys SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used < ?)",
 	[Q_AUDIT_COUNT] = "SELECT count(*) FROM audit WHERE key_id = ? AND action = ?",
+	[Q_HASHES] = "SELECT id, hash FROM keys WHERE id > ? ORDER BY id",
 };
 
 /* Read connections: WAL lets readers run beside the writer and each other. */
@@ -685,6 +686,23 @@ static int store_sqlite_key_touch(store *base, int64_t key_id, int64_t when)
 	return rc;
 }
 
+static int store_sqlite_key_hashes(store *base, int64_t after_id,
+                                  int (*fn)(void *ctx, int64_t id, const unsigned char hash[STORE_HASH_LEN]), void *ctx)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd = store_sqlite_read_begin(s);
+	sqlite3_stmt *st = rd->st[Q_HASHES];
+	int r;
+
+	sqlite3_bind_int64(st, 1, after_id);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		if (sqlite3_column_bytes(st, 1) == STORE_HASH_LEN &&
+		    fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1)) != 0)
+			break;
+	store_sqlite_read_end(s, rd, st);
+	return r == SQLITE_ROW || r == SQLITE_DONE ? STORE_OK : STORE_ERROR;
+}
+
 static int store_sqlite_audit_count(store *base, int64_t key_id, const char *action, int64_t *n)
 {
 	store_sqlite *s = (store_sqlite *)base;
@@ -750,6 +768,7 @@ const store_backend store_sqlite_backend = {
 	.key_revoke = store_sqlite_key_revoke,
 	.key_delete = store_sqlite_key_delete,
 	.key_touch = store_sqlite_key_touch,
+	.key_hashes = store_sqlite_key_hashes,
 	.reprepares = store_sqlite_reprepares,
 	.audit_count = store_sqlite_audit_count,
 };

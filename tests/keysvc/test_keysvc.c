@@ -1017,6 +1017,46 @@ START_TEST(ratelimit_saturated_still_blocks)
 }
 END_TEST
 
+/* A small table (one set of 8 ways): a new client evicts the unblocked way
+   whose window started first, never a block; once all 8 are blocked, the
+   next client is counted in its /16's shared bucket and blocked within the
+   limit, and valid blocks keep their end. */
+START_TEST(ratelimit_small_table)
+{
+	ratelimit *r = NULL;
+	time_t now = 1000000;
+	char a[64];
+
+	ck_assert_int_eq(ratelimit_new_sized(3, 60, 8, &r), 0);
+	for (int i = 0; i < 6; i++) {
+		snprintf(a, sizeof a, "192.0.2.%d", i);
+		rl_fail(r, a, now, 3);
+	}
+	rl_fail(r, "198.51.100.1", now, 2);       /* way 7, oldest unblocked */
+	rl_fail(r, "198.51.100.2", now + 1, 2);   /* way 8 */
+	rl_fail(r, "198.51.100.3", now + 2, 1);   /* evicts .1, not a block */
+	rl_fail(r, "198.51.100.2", now + 2, 1);   /* .2 kept its count: blocked */
+	ck_assert(rl_blocked(r, "198.51.100.2", now + 2));
+	rl_fail(r, "198.51.100.1", now + 2, 2);   /* .1 starts over (evicts .3): 2 of 3 */
+	ck_assert(!rl_blocked(r, "198.51.100.1", now + 2));
+	rl_fail(r, "198.51.100.1", now + 2, 1);
+	ck_assert(rl_blocked(r, "198.51.100.1", now + 2));
+	for (int i = 0; i < 6; i++) {
+		snprintf(a, sizeof a, "192.0.2.%d", i);
+		ck_assert(rl_blocked(r, a, now + 2));
+	}
+	/* every way blocked: 203.0.113.x share their /16's bucket */
+	for (int i = 0; i < 3; i++) {
+		snprintf(a, sizeof a, "203.0.113.%d", i);
+		ck_assert(!rl_blocked(r, a, now + 3));
+		ratelimit_fail(r, a, now + 3);
+	}
+	ck_assert(rl_blocked(r, "203.0.113.77", now + 3));
+	ck_assert(rl_blocked(r, "203.0.200.1", now + 3));
+	ratelimit_free(r);
+}
+END_TEST
+
 static Suite *keysvc_suite(void)
 {
 	Suite *s = suite_create("keysvc");
@@ -1042,6 +1082,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, ratelimit_window);
 	tcase_add_test(tc, ratelimit_block_not_evicted);
 	tcase_add_test(tc, ratelimit_saturated_still_blocks);
+	tcase_add_test(tc, ratelimit_small_table);
 	tcase_add_test(tc, key_after_delete_writes_last_used);
 	tcase_add_test(tc, statements_never_reprepared);
 	tcase_add_test(tc, keycache_ttl_epoch_forget);
