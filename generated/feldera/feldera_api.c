@@ -32,6 +32,7 @@ static const rt_schema feldera_s22;
 static const rt_schema feldera_s23;
 static const rt_schema feldera_s24;
 static const rt_schema feldera_s25;
+static const rt_schema feldera_s26;
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/get/parameters/0/schema */
 static const rt_schema feldera_s0 = {
@@ -384,8 +385,16 @@ static const rt_schema feldera_s20 = {
 	.max_contains = -1,
 };
 
-/* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/409/content/application~1json/schema */
+/* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/403/content/application~1json/schema */
 static const rt_schema feldera_s21 = {
+	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/403/content/application~1json/schema",
+	.ref = &feldera_schema_ErrorResponse,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+/* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/409/content/application~1json/schema */
+static const rt_schema feldera_s22 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/409/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -393,7 +402,7 @@ static const rt_schema feldera_s21 = {
 };
 
 /* openapi/feldera.yaml#/components/responses/PayloadTooLarge/content/application~1json/schema */
-static const rt_schema feldera_s22 = {
+static const rt_schema feldera_s23 = {
 	.where = "openapi/feldera.yaml#/components/responses/PayloadTooLarge/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -401,7 +410,7 @@ static const rt_schema feldera_s22 = {
 };
 
 /* openapi/feldera.yaml#/components/responses/UnsupportedMediaType/content/application~1json/schema */
-static const rt_schema feldera_s23 = {
+static const rt_schema feldera_s24 = {
 	.where = "openapi/feldera.yaml#/components/responses/UnsupportedMediaType/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -409,7 +418,7 @@ static const rt_schema feldera_s23 = {
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/parameters/0/schema */
-static const rt_schema feldera_s24 = {
+static const rt_schema feldera_s25 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/parameters/0/schema",
 	.types = 0x10,
 	.min_length = 1,
@@ -423,7 +432,7 @@ static const rt_schema feldera_s24 = {
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema */
-static const rt_schema feldera_s25 = {
+static const rt_schema feldera_s26 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema",
 	.ref = &feldera_schema_ApiKeyDescr,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -485,9 +494,10 @@ static const rt_response feldera_create_api_key_responses[] = {
 	{ 201, "application/json", &feldera_s17 },
 	{ 400, "application/json", &feldera_s7 },
 	{ 401, "application/json", &feldera_s11 },
-	{ 409, "application/json", &feldera_s21 },
-	{ 413, "application/json", &feldera_s22 },
-	{ 415, "application/json", &feldera_s23 },
+	{ 403, "application/json", &feldera_s21 },
+	{ 409, "application/json", &feldera_s22 },
+	{ 413, "application/json", &feldera_s23 },
+	{ 415, "application/json", &feldera_s24 },
 	{ 429, "application/json", &feldera_s13 },
 };
 static const rt_security_req feldera_create_api_key_sec0[] = {
@@ -517,6 +527,10 @@ int feldera_create_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 401, body);
 }
+int feldera_create_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 403, body);
+}
 int feldera_create_api_key_respond_409(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 409, body);
@@ -537,11 +551,11 @@ int feldera_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1v0~1api_keys~1{api_key_name}/get */
 static const rt_param feldera_get_api_key_param_table[] = {
 	{ .name = "api_key_name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &feldera_s24, .ctype = RT_C_STRING,
+	  .schema = &feldera_s25, .ctype = RT_C_STRING,
 	  .offset = offsetof(feldera_get_api_key_params, api_key_name), .has_offset = -1 },
 };
 static const rt_response feldera_get_api_key_responses[] = {
-	{ 200, "application/json", &feldera_s25 },
+	{ 200, "application/json", &feldera_s26 },
 	{ 400, "application/json", &feldera_s7 },
 	{ 401, "application/json", &feldera_s11 },
 	{ 404, "application/json", &feldera_s12 },
@@ -586,7 +600,7 @@ int feldera_get_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1v0~1api_keys~1{api_key_name}/delete */
 static const rt_param feldera_delete_api_key_param_table[] = {
 	{ .name = "api_key_name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &feldera_s24, .ctype = RT_C_STRING,
+	  .schema = &feldera_s25, .ctype = RT_C_STRING,
 	  .offset = offsetof(feldera_delete_api_key_params, api_key_name), .has_offset = -1 },
 };
 static const rt_response feldera_delete_api_key_responses[] = {
@@ -654,7 +668,7 @@ static const rt_operation feldera_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(feldera_create_api_key_params),
 		.body_types = feldera_create_api_key_body_types, .body_required = 1, .body_schema = &feldera_s14,
-		.responses = feldera_create_api_key_responses, .n_responses = 7,
+		.responses = feldera_create_api_key_responses, .n_responses = 8,
 		.security = feldera_create_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_create_api_key_call,

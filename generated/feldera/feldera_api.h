@@ -43,6 +43,8 @@ int feldera_create_api_key_respond_201(rt_ctx *ctx, json_t *body /* stolen */);
 int feldera_create_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown or deleted credential */
 int feldera_create_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+/* 403: Key quota reached (the user holds as many unrevoked keys as the server allows) */
+int feldera_create_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
 /* 409: API key with that name already exists */
 int feldera_create_api_key_respond_409(rt_ctx *ctx, json_t *body /* stolen */);
 /* 413: Request body larger than the server accepts (64 KiB by default) */

@@ -489,6 +489,7 @@ static const rt_response heron_create_key_responses[] = {
 	{ 201, "application/json", &heron_s11 },
 	{ 400, NULL, NULL },
 	{ 401, NULL, NULL },
+	{ 403, NULL, NULL },
 	{ 413, NULL, NULL },
 	{ 415, NULL, NULL },
 	{ 429, NULL, NULL },
@@ -519,6 +520,10 @@ int heron_create_key_respond_400(rt_ctx *ctx)
 int heron_create_key_respond_401(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 401, NULL);
+}
+int heron_create_key_respond_403(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 403, NULL);
 }
 int heron_create_key_respond_413(rt_ctx *ctx)
 {
@@ -701,7 +706,7 @@ static const rt_operation heron_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(heron_create_key_params),
 		.body_types = heron_create_key_body_types, .body_required = 1, .body_schema = &heron_s9,
-		.responses = heron_create_key_responses, .n_responses = 6,
+		.responses = heron_create_key_responses, .n_responses = 7,
 		.security = heron_create_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = heron_create_key_call,

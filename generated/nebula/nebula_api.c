@@ -37,11 +37,12 @@ static const rt_schema nebula_s25;
 static const rt_schema nebula_s26;
 static const rt_schema nebula_s27;
 static const rt_schema nebula_s28;
-static const rt_schema nebula_schema_ApiKeyDeletedEnvelope;
 static const rt_schema nebula_s29;
+static const rt_schema nebula_schema_ApiKeyDeletedEnvelope;
 static const rt_schema nebula_s30;
 static const rt_schema nebula_s31;
 static const rt_schema nebula_s32;
+static const rt_schema nebula_s33;
 
 /* openapi/nebula.yaml#/components/responses/ApiKeyList/content/application~1json/schema */
 static const rt_schema nebula_s0 = {
@@ -511,8 +512,16 @@ static const rt_schema nebula_s25 = {
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-/* openapi/nebula.yaml#/components/responses/Failed/content/application~1json/schema */
+/* openapi/nebula.yaml#/paths/~1api-keys/post/responses/403/content/application~1json/schema */
 static const rt_schema nebula_s26 = {
+	.where = "openapi/nebula.yaml#/paths/~1api-keys/post/responses/403/content/application~1json/schema",
+	.ref = &nebula_schema_FailedEnvelope,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+/* openapi/nebula.yaml#/components/responses/Failed/content/application~1json/schema */
+static const rt_schema nebula_s27 = {
 	.where = "openapi/nebula.yaml#/components/responses/Failed/content/application~1json/schema",
 	.ref = &nebula_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -520,7 +529,7 @@ static const rt_schema nebula_s26 = {
 };
 
 /* openapi/nebula.yaml#/paths/~1api-keys~1{id}/parameters/0/schema */
-static const rt_schema nebula_s27 = {
+static const rt_schema nebula_s28 = {
 	.where = "openapi/nebula.yaml#/paths/~1api-keys~1{id}/parameters/0/schema",
 	.types = 0x4,
 	.minimum = 1,
@@ -537,7 +546,7 @@ static const rt_schema nebula_s27 = {
 };
 
 /* openapi/nebula.yaml#/paths/~1api-keys~1{id}/delete/responses/200/content/application~1json/schema */
-static const rt_schema nebula_s28 = {
+static const rt_schema nebula_s29 = {
 	.where = "openapi/nebula.yaml#/paths/~1api-keys~1{id}/delete/responses/200/content/application~1json/schema",
 	.ref = &nebula_schema_ApiKeyDeletedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -545,9 +554,9 @@ static const rt_schema nebula_s28 = {
 };
 
 static const rt_schema_prop nebula_schema_ApiKeyDeletedEnvelope_props[] = {
-	{ "data", &nebula_s29 },
-	{ "message", &nebula_s30 },
-	{ "status", &nebula_s31 },
+	{ "data", &nebula_s30 },
+	{ "message", &nebula_s31 },
+	{ "status", &nebula_s32 },
 };
 static const char *const nebula_schema_ApiKeyDeletedEnvelope_required[] = { "data", "message", "status", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope */
@@ -567,7 +576,7 @@ static const rt_schema nebula_schema_ApiKeyDeletedEnvelope = {
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/data */
-static const rt_schema nebula_s29 = {
+static const rt_schema nebula_s30 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/data",
 	.types = 0x40,
 	.min_length = -1,
@@ -581,7 +590,7 @@ static const rt_schema nebula_s29 = {
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/message */
-static const rt_schema nebula_s30 = {
+static const rt_schema nebula_s31 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/message",
 	.types = 0x10,
 	.min_length = -1,
@@ -594,9 +603,9 @@ static const rt_schema nebula_s30 = {
 	.max_contains = -1,
 };
 
-static rt_schema_cache nebula_s31_cache = { .enum_json = "[\"success\"]", };
+static rt_schema_cache nebula_s32_cache = { .enum_json = "[\"success\"]", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/status */
-static const rt_schema nebula_s31 = {
+static const rt_schema nebula_s32 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/status",
 	.types = 0x10,
 	.min_length = -1,
@@ -607,11 +616,11 @@ static const rt_schema nebula_s31 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.cache = &nebula_s31_cache,
+	.cache = &nebula_s32_cache,
 };
 
 /* openapi/nebula.yaml#/components/responses/NotFound/content/application~1json/schema */
-static const rt_schema nebula_s32 = {
+static const rt_schema nebula_s33 = {
 	.where = "openapi/nebula.yaml#/components/responses/NotFound/content/application~1json/schema",
 	.ref = &nebula_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -658,8 +667,9 @@ static const rt_response nebula_create_api_key_responses[] = {
 	{ 201, "application/json", &nebula_s17 },
 	{ 400, "application/json", &nebula_s25 },
 	{ 401, "application/json", &nebula_s9 },
-	{ 413, "application/json", &nebula_s26 },
-	{ 415, "application/json", &nebula_s26 },
+	{ 403, "application/json", &nebula_s26 },
+	{ 413, "application/json", &nebula_s27 },
+	{ 415, "application/json", &nebula_s27 },
 	{ 429, "application/json", &nebula_s13 },
 };
 static const rt_security_req nebula_create_api_key_sec0[] = {
@@ -688,6 +698,10 @@ int nebula_create_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */)
 int nebula_create_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 401, body);
+}
+int nebula_create_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 403, body);
 }
 int nebula_create_api_key_respond_413(rt_ctx *ctx, json_t *body /* stolen */)
 {
@@ -739,14 +753,14 @@ int nebula_list_api_keys_underscore_respond_429(rt_ctx *ctx, json_t *body /* sto
 /* #/paths/~1api-keys~1{id}/delete */
 static const rt_param nebula_delete_api_key_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &nebula_s27, .ctype = RT_C_INT64,
+	  .schema = &nebula_s28, .ctype = RT_C_INT64,
 	  .offset = offsetof(nebula_delete_api_key_params, id), .has_offset = -1 },
 };
 static const rt_response nebula_delete_api_key_responses[] = {
-	{ 200, "application/json", &nebula_s28 },
+	{ 200, "application/json", &nebula_s29 },
 	{ 400, "application/json", &nebula_s25 },
 	{ 401, "application/json", &nebula_s9 },
-	{ 404, "application/json", &nebula_s32 },
+	{ 404, "application/json", &nebula_s33 },
 	{ 429, "application/json", &nebula_s13 },
 };
 static const rt_security_req nebula_delete_api_key_sec0[] = {
@@ -806,7 +820,7 @@ static const rt_operation nebula_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(nebula_create_api_key_params),
 		.body_types = nebula_create_api_key_body_types, .body_required = 1, .body_schema = &nebula_s14,
-		.responses = nebula_create_api_key_responses, .n_responses = 6,
+		.responses = nebula_create_api_key_responses, .n_responses = 7,
 		.security = nebula_create_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_create_api_key_call,
@@ -844,7 +858,7 @@ static rt_schema_cache *const nebula_caches[] = {
 	&nebula_s12_cache,
 	&nebula_s21_cache,
 	&nebula_s24_cache,
-	&nebula_s31_cache,
+	&nebula_s32_cache,
 	NULL
 };
 

@@ -37,11 +37,12 @@ static const rt_schema nebula_uuid_s25;
 static const rt_schema nebula_uuid_s26;
 static const rt_schema nebula_uuid_s27;
 static const rt_schema nebula_uuid_s28;
-static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope;
 static const rt_schema nebula_uuid_s29;
+static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope;
 static const rt_schema nebula_uuid_s30;
 static const rt_schema nebula_uuid_s31;
 static const rt_schema nebula_uuid_s32;
+static const rt_schema nebula_uuid_s33;
 
 /* openapi/nebula_uuid.yaml#/components/responses/ApiKeyList/content/application~1json/schema */
 static const rt_schema nebula_uuid_s0 = {
@@ -511,8 +512,16 @@ static const rt_schema nebula_uuid_s25 = {
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-/* openapi/nebula_uuid.yaml#/components/responses/Failed/content/application~1json/schema */
+/* openapi/nebula_uuid.yaml#/paths/~1api-keys/post/responses/403/content/application~1json/schema */
 static const rt_schema nebula_uuid_s26 = {
+	.where = "openapi/nebula_uuid.yaml#/paths/~1api-keys/post/responses/403/content/application~1json/schema",
+	.ref = &nebula_uuid_schema_FailedEnvelope,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+/* openapi/nebula_uuid.yaml#/components/responses/Failed/content/application~1json/schema */
+static const rt_schema nebula_uuid_s27 = {
 	.where = "openapi/nebula_uuid.yaml#/components/responses/Failed/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -520,7 +529,7 @@ static const rt_schema nebula_uuid_s26 = {
 };
 
 /* openapi/nebula_uuid.yaml#/paths/~1api-keys~1{id}/parameters/0/schema */
-static const rt_schema nebula_uuid_s27 = {
+static const rt_schema nebula_uuid_s28 = {
 	.where = "openapi/nebula_uuid.yaml#/paths/~1api-keys~1{id}/parameters/0/schema",
 	.types = 0x10,
 	.min_length = -1,
@@ -536,7 +545,7 @@ static const rt_schema nebula_uuid_s27 = {
 };
 
 /* openapi/nebula_uuid.yaml#/paths/~1api-keys~1{id}/delete/responses/200/content/application~1json/schema */
-static const rt_schema nebula_uuid_s28 = {
+static const rt_schema nebula_uuid_s29 = {
 	.where = "openapi/nebula_uuid.yaml#/paths/~1api-keys~1{id}/delete/responses/200/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_ApiKeyDeletedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -544,9 +553,9 @@ static const rt_schema nebula_uuid_s28 = {
 };
 
 static const rt_schema_prop nebula_uuid_schema_ApiKeyDeletedEnvelope_props[] = {
-	{ "data", &nebula_uuid_s29 },
-	{ "message", &nebula_uuid_s30 },
-	{ "status", &nebula_uuid_s31 },
+	{ "data", &nebula_uuid_s30 },
+	{ "message", &nebula_uuid_s31 },
+	{ "status", &nebula_uuid_s32 },
 };
 static const char *const nebula_uuid_schema_ApiKeyDeletedEnvelope_required[] = { "data", "message", "status", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope */
@@ -566,7 +575,7 @@ static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope = {
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/data */
-static const rt_schema nebula_uuid_s29 = {
+static const rt_schema nebula_uuid_s30 = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/data",
 	.types = 0x40,
 	.min_length = -1,
@@ -580,7 +589,7 @@ static const rt_schema nebula_uuid_s29 = {
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/message */
-static const rt_schema nebula_uuid_s30 = {
+static const rt_schema nebula_uuid_s31 = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/message",
 	.types = 0x10,
 	.min_length = -1,
@@ -593,9 +602,9 @@ static const rt_schema nebula_uuid_s30 = {
 	.max_contains = -1,
 };
 
-static rt_schema_cache nebula_uuid_s31_cache = { .enum_json = "[\"success\"]", };
+static rt_schema_cache nebula_uuid_s32_cache = { .enum_json = "[\"success\"]", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/status */
-static const rt_schema nebula_uuid_s31 = {
+static const rt_schema nebula_uuid_s32 = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/status",
 	.types = 0x10,
 	.min_length = -1,
@@ -606,11 +615,11 @@ static const rt_schema nebula_uuid_s31 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.cache = &nebula_uuid_s31_cache,
+	.cache = &nebula_uuid_s32_cache,
 };
 
 /* openapi/nebula_uuid.yaml#/components/responses/NotFound/content/application~1json/schema */
-static const rt_schema nebula_uuid_s32 = {
+static const rt_schema nebula_uuid_s33 = {
 	.where = "openapi/nebula_uuid.yaml#/components/responses/NotFound/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -657,8 +666,9 @@ static const rt_response nebula_uuid_create_api_key_responses[] = {
 	{ 201, "application/json", &nebula_uuid_s17 },
 	{ 400, "application/json", &nebula_uuid_s25 },
 	{ 401, "application/json", &nebula_uuid_s9 },
-	{ 413, "application/json", &nebula_uuid_s26 },
-	{ 415, "application/json", &nebula_uuid_s26 },
+	{ 403, "application/json", &nebula_uuid_s26 },
+	{ 413, "application/json", &nebula_uuid_s27 },
+	{ 415, "application/json", &nebula_uuid_s27 },
 	{ 429, "application/json", &nebula_uuid_s13 },
 };
 static const rt_security_req nebula_uuid_create_api_key_sec0[] = {
@@ -687,6 +697,10 @@ int nebula_uuid_create_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen *
 int nebula_uuid_create_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 401, body);
+}
+int nebula_uuid_create_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 403, body);
 }
 int nebula_uuid_create_api_key_respond_413(rt_ctx *ctx, json_t *body /* stolen */)
 {
@@ -738,14 +752,14 @@ int nebula_uuid_list_api_keys_underscore_respond_429(rt_ctx *ctx, json_t *body /
 /* #/paths/~1api-keys~1{id}/delete */
 static const rt_param nebula_uuid_delete_api_key_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &nebula_uuid_s27, .ctype = RT_C_STRING,
+	  .schema = &nebula_uuid_s28, .ctype = RT_C_STRING,
 	  .offset = offsetof(nebula_uuid_delete_api_key_params, id), .has_offset = -1 },
 };
 static const rt_response nebula_uuid_delete_api_key_responses[] = {
-	{ 200, "application/json", &nebula_uuid_s28 },
+	{ 200, "application/json", &nebula_uuid_s29 },
 	{ 400, "application/json", &nebula_uuid_s25 },
 	{ 401, "application/json", &nebula_uuid_s9 },
-	{ 404, "application/json", &nebula_uuid_s32 },
+	{ 404, "application/json", &nebula_uuid_s33 },
 	{ 429, "application/json", &nebula_uuid_s13 },
 };
 static const rt_security_req nebula_uuid_delete_api_key_sec0[] = {
@@ -805,7 +819,7 @@ static const rt_operation nebula_uuid_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(nebula_uuid_create_api_key_params),
 		.body_types = nebula_uuid_create_api_key_body_types, .body_required = 1, .body_schema = &nebula_uuid_s14,
-		.responses = nebula_uuid_create_api_key_responses, .n_responses = 6,
+		.responses = nebula_uuid_create_api_key_responses, .n_responses = 7,
 		.security = nebula_uuid_create_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_uuid_create_api_key_call,
@@ -843,7 +857,7 @@ static rt_schema_cache *const nebula_uuid_caches[] = {
 	&nebula_uuid_s12_cache,
 	&nebula_uuid_s21_cache,
 	&nebula_uuid_s24_cache,
-	&nebula_uuid_s31_cache,
+	&nebula_uuid_s32_cache,
 	NULL
 };
 

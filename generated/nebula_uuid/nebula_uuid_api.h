@@ -38,6 +38,8 @@ int nebula_uuid_create_api_key_respond_201(rt_ctx *ctx, json_t *body /* stolen *
 int nebula_uuid_create_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown or deleted credential */
 int nebula_uuid_create_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+/* 403: Key quota reached (the user holds as many unrevoked keys as the server allows) */
+int nebula_uuid_create_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
 /* 413: The request was refused (body too large, or not application/json) */
 int nebula_uuid_create_api_key_respond_413(rt_ctx *ctx, json_t *body /* stolen */);
 /* 415: The request was refused (body too large, or not application/json) */
