@@ -53,6 +53,8 @@ struct keysvc {
 	keycache *cache;
 	listcache *lists;
 	ratelimit *rate;
+	int64_t quota;             /* unrevoked keys per user; 0: none */
+	int cascade;               /* revoke and delete take the key's descendants along */
 	/* every key HMAC the store held at the last sync, and every one created
 	   since: a blocked address's tokens that are no key skip the store */
 	keyfilter *filter;
@@ -251,6 +253,8 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 		return -1;
 	pthread_mutex_init(&ks->lock, NULL);
 	pthread_rwlock_init(&ks->filter_lock, NULL);
+	ks->quota = cfg->key_quota == 0 ? KEYSVC_DEFAULT_QUOTA : cfg->key_quota < 0 ? 0 : cfg->key_quota;
+	ks->cascade = cfg->revoke_cascade;
 	pthread_mutex_init(&ks->filter_sync, NULL);
 	if (strcmp(cfg->db_path, ":memory:") == 0 && !cfg->secret_path) {
 		if (gnutls_rnd(GNUTLS_RND_KEY, ks->secret, sizeof ks->secret) != 0)
@@ -332,7 +336,7 @@ static int keysvc_hash(keysvc *ks, const char *token, unsigned char out[STORE_HA
 static int keysvc_from_store(int rc)
 {
 	return rc == STORE_OK ? KEYSVC_OK : rc == STORE_NOT_FOUND ? KEYSVC_NOT_FOUND
-	     : rc == STORE_CONSTRAINT ? KEYSVC_DUPLICATE : KEYSVC_STORE;
+	     : rc == STORE_CONSTRAINT ? KEYSVC_DUPLICATE : rc == STORE_QUOTA ? KEYSVC_QUOTA : KEYSVC_STORE;
 }
 
 /* ---- keys ---- */
@@ -357,6 +361,12 @@ static int keysvc_fits(const char *s, size_t chars, size_t bytes)
 int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const char *description,
                   const char *role, const char *client, keysvc_key *out, char *token, size_t toklen)
 {
+	return keysvc_create_by(ks, user, 0, family, name, description, role, client, out, token, toklen);
+}
+
+int keysvc_create_by(keysvc *ks, int64_t user, int64_t parent, int family, const char *name, const char *description,
+                     const char *role, const char *client, keysvc_key *out, char *token, size_t toklen)
+{
 	unsigned char hash[STORE_HASH_LEN];
 	size_t tl;
 	int rc;
@@ -368,6 +378,7 @@ int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const 
 	memset(out, 0, sizeof *out);
 	out->user_id = user;
 	out->family = family;
+	out->parent_id = parent > 0 ? parent : 0;
 	snprintf(out->name, sizeof out->name, "%s", name);
 	if (description) {
 		out->has_description = 1;
@@ -380,7 +391,7 @@ int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const 
 		tl = strlen(token);
 		snprintf(out->prefix, sizeof out->prefix, "%.8s", token);
 		snprintf(out->tail, sizeof out->tail, "%s", token + tl - 3);
-		rc = store_key_insert(ks->st, out, hash, client);
+		rc = store_key_insert(ks->st, out, hash, client, ks->quota);
 		if (rc == STORE_OK)
 			keysvc_filter_add(ks, hash);
 		listcache_forget_user(ks->lists, user);
@@ -408,6 +419,12 @@ int keysvc_user_add(keysvc *ks, const char *name, char *token, size_t toklen, in
 	return keysvc_create(ks, *user_id, KEYSVC_HERON, "first key", NULL, NULL, "cli", &k, token, toklen);
 }
 
+/* The list cache's slot of a family: KEYSVC_ALL after the real ones. */
+static int keysvc_slot(int family)
+{
+	return family < 0 ? KEYSVC_NFAMILIES : family;
+}
+
 int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int include_revoked, int64_t skip,
                 int64_t limit, keysvc_key **out, size_t *n, int64_t *total)
 {
@@ -416,7 +433,7 @@ int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int incl
 	uint64_t epoch = 0;
 	int rc;
 
-	if (whole && listcache_get(ks->lists, user, family, include_revoked, now, out, n)) {
+	if (whole && listcache_get(ks->lists, user, keysvc_slot(family), include_revoked, now, out, n)) {
 		__atomic_add_fetch(&ks->stats.list_hits, 1, __ATOMIC_RELAXED);
 		*total = (int64_t)*n;
 		return KEYSVC_OK;
@@ -425,8 +442,56 @@ int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int incl
 		epoch = listcache_epoch(ks->lists, user);
 	rc = store_key_list(ks->st, user, family, name, include_revoked, skip, limit, out, n, total);
 	if (whole && rc == STORE_OK)
-		listcache_put(ks->lists, user, family, include_revoked, *out, *n, epoch, now);
+		listcache_put(ks->lists, user, keysvc_slot(family), include_revoked, *out, *n, epoch, now);
 	return keysvc_from_store(rc);
+}
+
+/* Keys a walk holds at a time (about 5 KiB each); also the longest list
+   the list cache keeps, so a whole list that fits one page is cached. */
+#define KEYSVC_PAGE KEYSVC_LIST_MAX_KEYS
+
+int keysvc_list_each(keysvc *ks, int64_t user, int family, int include_revoked, keysvc_each_fn fn, void *ctx)
+{
+	time_t now = time(NULL);
+	keysvc_key *v = NULL;
+	size_t n = 0;
+	int64_t before = 0;
+	uint64_t epoch;
+	int rc = KEYSVC_OK;
+
+	if (listcache_get(ks->lists, user, keysvc_slot(family), include_revoked, now, &v, &n)) {
+		__atomic_add_fetch(&ks->stats.list_hits, 1, __ATOMIC_RELAXED);
+		for (size_t i = 0; i < n && rc == KEYSVC_OK; i++)
+			if (fn(ctx, &v[i]) != 0)
+				rc = KEYSVC_INVALID;
+		free(v);
+		return rc;
+	}
+	epoch = listcache_epoch(ks->lists, user);
+	for (int first = 1;; first = 0) {
+		if (store_key_page(ks->st, user, family, include_revoked, before, KEYSVC_PAGE, &v, &n) != STORE_OK)
+			return KEYSVC_STORE;
+		if (first && n < KEYSVC_PAGE)   /* the whole list: keep it */
+			listcache_put(ks->lists, user, keysvc_slot(family), include_revoked, v, n, epoch, now);
+		for (size_t i = 0; i < n && rc == KEYSVC_OK; i++)
+			if (fn(ctx, &v[i]) != 0)
+				rc = KEYSVC_INVALID;
+		if (n > 0)
+			before = v[n - 1].id;
+		free(v);
+		v = NULL;
+		if (rc != KEYSVC_OK || n < KEYSVC_PAGE)
+			return rc;
+	}
+}
+
+int keysvc_user_key(keysvc *ks, const char *name, char *token, size_t toklen, int64_t *user_id, keysvc_key *out)
+{
+	if (!name || !*name)
+		return KEYSVC_INVALID;
+	if (store_user_find(ks->st, name, user_id) != STORE_OK)
+		return KEYSVC_NO_USER;
+	return keysvc_create_by(ks, *user_id, 0, KEYSVC_HERON, "recovery key", NULL, NULL, "cli", out, token, toklen);
 }
 
 int keysvc_get_uuid(keysvc *ks, int64_t user, int family, const char *uuid, keysvc_key *out)
@@ -469,17 +534,80 @@ int keysvc_set_active(keysvc *ks, int64_t user, int64_t key_id, int active, cons
 	return keysvc_changed(ks, user, key_id, store_key_set_active(ks->st, key_id, active, user, client));
 }
 
+/* Revokes every unrevoked descendant of key_id (the owner's: a key mints
+   only for its owner), each out of the authentication cache before this
+   returns. Again until none is left: a descendant's request that was in
+   flight may still mint one. */
+static int keysvc_revoke_descendants(keysvc *ks, int64_t user, int64_t key_id, const char *client, size_t *n)
+{
+	int rc = KEYSVC_OK;
+
+	for (int round = 0; round < 16 && rc == KEYSVC_OK; round++) {
+		int64_t *ids = NULL;
+		size_t cnt = 0;
+		if (store_key_descendants(ks->st, key_id, &ids, &cnt) != STORE_OK)
+			return KEYSVC_STORE;
+		for (size_t i = 0; i < cnt; i++) {
+			int r = store_key_revoke(ks->st, ids[i], user, client);
+			keycache_forget(ks->cache, ids[i]);
+			if (r == STORE_OK)
+				(*n)++;
+			else if (r != STORE_NOT_FOUND)
+				rc = KEYSVC_STORE;
+		}
+		listcache_forget_user(ks->lists, user);
+		free(ids);
+		if (cnt == 0)
+			break;
+	}
+	return rc;
+}
+
 int keysvc_revoke(keysvc *ks, int64_t user, int64_t key_id, const char *client)
 {
+	size_t n = 0;
+	int rc;
+
 	if (!keysvc_owned(ks, user, key_id))
 		return KEYSVC_NOT_FOUND;
-	return keysvc_changed(ks, user, key_id, store_key_revoke(ks->st, key_id, user, client));
+	rc = keysvc_changed(ks, user, key_id, store_key_revoke(ks->st, key_id, user, client));
+	if (rc == KEYSVC_OK && ks->cascade)
+		rc = keysvc_revoke_descendants(ks, user, key_id, client, &n);
+	return rc;
+}
+
+int keysvc_revoke_tree(keysvc *ks, int64_t user, int64_t key_id, const char *client, size_t *n)
+{
+	keysvc_key k;
+	int rc = KEYSVC_OK;
+
+	*n = 0;
+	if (store_key_get_id(ks->st, user, -1, key_id, &k) != STORE_OK)
+		return KEYSVC_NOT_FOUND;
+	if (!k.revoked) {
+		rc = keysvc_changed(ks, user, key_id, store_key_revoke(ks->st, key_id, user, client));
+		if (rc == KEYSVC_OK)
+			(*n)++;
+		else if (rc != KEYSVC_NOT_FOUND)
+			return rc;
+	}
+	return keysvc_revoke_descendants(ks, user, key_id, client, n);
+}
+
+int keysvc_key_owner(keysvc *ks, int64_t key_id, int64_t *user)
+{
+	return keysvc_from_store(store_key_owner(ks->st, key_id, user));
 }
 
 int keysvc_delete(keysvc *ks, int64_t user, int64_t key_id, const char *client)
 {
+	size_t n = 0;
+
 	if (!keysvc_owned(ks, user, key_id))
 		return KEYSVC_NOT_FOUND;
+	/* before the delete, which hands the key's children to its parent */
+	if (ks->cascade && keysvc_revoke_descendants(ks, user, key_id, client, &n) != KEYSVC_OK)
+		return KEYSVC_STORE;
 	return keysvc_changed(ks, user, key_id, store_key_delete(ks->st, key_id, user, client));
 }
 
@@ -624,4 +752,11 @@ cleanup:
 		rc = keysvc_failed(ks, client, rc, retry_after);
 	r_jwt_free(jwt);
 	return rc;
+}
+
+int keysvc_user_find(keysvc *ks, const char *name, int64_t *user)
+{
+	int rc = store_user_find(ks->st, name, user);
+
+	return rc == STORE_OK ? KEYSVC_OK : rc == STORE_NOT_FOUND ? KEYSVC_NO_USER : KEYSVC_STORE;
 }

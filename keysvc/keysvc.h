@@ -26,6 +26,10 @@ enum keysvc_family {
 	KEYSVC_HERON = 0, KEYSVC_FELDERA = 1, KEYSVC_NEBULA = 2, KEYSVC_NEBULA_UUID = 3, KEYSVC_FASTAPI = 4,
 	KEYSVC_NFAMILIES
 };
+/* family argument of the lists: the owner's keys of every family */
+#define KEYSVC_ALL (-1)
+/* unrevoked keys a user may hold when the configuration says nothing */
+#define KEYSVC_DEFAULT_QUOTA 1000
 
 /* Status codes and their messages, from one table. */
 #define KEYSVC_STATUS_MAP(X) \
@@ -39,6 +43,7 @@ enum keysvc_family {
 	X(NO_USER, "no such user") \
 	X(INVALID, "invalid argument") \
 	X(NO_JWT, "JSON web tokens are not configured") \
+	X(QUOTA, "the user holds as many keys as the key quota allows") \
 	X(STORE, "the key store failed")
 
 #define KEYSVC_ENUM(name, msg) KEYSVC_##name,
@@ -59,6 +64,8 @@ typedef struct keysvc_config {
 	unsigned fail_limit;          /* failures per window before 429; 0 = 10 */
 	unsigned fail_window;         /* seconds; 0 = 60 */
 	size_t fail_clients;          /* clients the failure limiter tracks one by one; 0 = 1024 */
+	int64_t key_quota;            /* unrevoked keys per user; 0 = KEYSVC_DEFAULT_QUOTA, < 0 = no quota */
+	int revoke_cascade;           /* 1: revoking or deleting a key also revokes every key it minted */
 } keysvc_config;
 
 typedef struct keysvc_principal {
@@ -81,18 +88,41 @@ void keysvc_close(keysvc *ks);
 int keysvc_user_add(keysvc *ks, const char *name, char *token, size_t toklen, int64_t *user_id);
 
 /* Creates a key; *out describes it and token receives the full key, once.
- * KEYSVC_DUPLICATE for a Feldera name the owner already uses. */
+ * KEYSVC_DUPLICATE for a Feldera name the owner already uses; KEYSVC_QUOTA
+ * when the owner already holds key_quota unrevoked keys. */
 int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const char *description,
                   const char *role, const char *client, keysvc_key *out, char *token, size_t toklen);
-/* Keys of one family, newest first. name: filter or NULL. */
+/* The same, recording parent (the caller's key id; 0 for none: a JWT, the
+ * CLI) as the key that minted it. */
+int keysvc_create_by(keysvc *ks, int64_t user, int64_t parent, int family, const char *name, const char *description,
+                     const char *role, const char *client, keysvc_key *out, char *token, size_t toklen);
+/* A new Heron key for an existing user (the CLI's `user key`: recovery when
+ * the last key is gone); audited as a create by client "cli". */
+int keysvc_user_key(keysvc *ks, const char *name, char *token, size_t toklen, int64_t *user_id, keysvc_key *out);
+/* Keys of one family (KEYSVC_ALL: every family), newest first. name:
+ * filter or NULL. The whole array is in memory: for pages (skip, limit). */
 int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int include_revoked, int64_t skip,
                 int64_t limit, keysvc_key **out, size_t *n, int64_t *total);
+/* Calls fn with each key of one family (KEYSVC_ALL: every family), newest
+ * first, reading the store in pages of 64: memory stays bounded whatever the
+ * length of the list. fn returning nonzero stops the walk (KEYSVC_INVALID). */
+typedef int (*keysvc_each_fn)(void *ctx, const keysvc_key *k);
+int keysvc_list_each(keysvc *ks, int64_t user, int family, int include_revoked, keysvc_each_fn fn, void *ctx);
 int keysvc_get_uuid(keysvc *ks, int64_t user, int family, const char *uuid, keysvc_key *out);
 int keysvc_get_id(keysvc *ks, int64_t user, int family, int64_t id, keysvc_key *out);
 int keysvc_get_name(keysvc *ks, int64_t user, int family, const char *name, keysvc_key *out);
 int keysvc_set_active(keysvc *ks, int64_t user, int64_t key_id, int active, const char *client);
+/* Revoke and delete: with revoke_cascade set, every key the key minted
+ * (and so on down) is revoked too before they return. */
 int keysvc_revoke(keysvc *ks, int64_t user, int64_t key_id, const char *client);
 int keysvc_delete(keysvc *ks, int64_t user, int64_t key_id, const char *client);
+/* Revokes key_id and every unrevoked key it minted, down the tree, each
+ * audited and refused at the next request; *n: keys revoked. */
+int keysvc_revoke_tree(keysvc *ks, int64_t user, int64_t key_id, const char *client, size_t *n);
+/* The owner of a key (the CLI addresses keys by id alone). */
+int keysvc_key_owner(keysvc *ks, int64_t key_id, int64_t *user);
+/* A user's id by name (KEYSVC_NO_USER). */
+int keysvc_user_find(keysvc *ks, const char *name, int64_t *user);
 
 /* Authenticates an API key. retry_after is set with KEYSVC_RATE_LIMITED. */
 int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysvc_principal *out,

@@ -350,12 +350,13 @@ START_TEST(migrates_schema_1)
 	open_at(db, NULL);
 	ck_assert_int_eq(keysvc_get_id(ks, 1, KEYSVC_NEBULA, 3, &k), KEYSVC_OK);
 	ck_assert_str_eq(k.name, "old");
+	ck_assert_int_eq(k.parent_id, 0);
 	ck_assert_int_eq(keysvc_create(ks, 1, KEYSVC_NEBULA, "new", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
 	ck_assert_int_eq(k.id, 10);
 	ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	ck_assert_int_eq(sqlite3_column_int(st, 0), 2);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 3);   /* the latest schema (3: parent_id) */
 	sqlite3_finalize(st);
 	sqlite3_close(h);
 }
