@@ -68,3 +68,8 @@ void app_uuid_lower(const char *in, char out[37])
 		out[i] = (char)tolower((unsigned char)in[i]);
 	out[i] = '\0';
 }
+
+int64_t app_key(const rt_ctx *ctx)
+{
+	return rt_ctx_principal(ctx)->key_id;
+}

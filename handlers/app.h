@@ -23,6 +23,8 @@ enum rt_auth_result app_authenticate(void *app, const char *api, const char *sch
 json_t *app_time(int64_t when);
 /* The caller's user id. */
 int64_t app_user(const rt_ctx *ctx);
+/* The caller's key id (0 for a JWT): the parent of the keys it creates. */
+int64_t app_key(const rt_ctx *ctx);
 /* Cache-Control: no-store, for responses that hold a key. */
 void app_no_store(rt_ctx *ctx);
 /* A uuid from a path (validated as format uuid) in the store's lower case:

@@ -20,8 +20,12 @@ static int fastapi_create(rt_ctx *ctx, const fastapi_create_my_api_key_params *p
 	int rc;
 
 	(void)p;
-	rc = keysvc_create(a->ks, app_user(ctx), KEYSVC_FASTAPI, json_string_value(json_object_get(body, "name")), NULL,
-	                   NULL, rt_ctx_client_addr(ctx), &k, token, sizeof token);
+	rc = keysvc_create_by(a->ks, app_user(ctx), app_key(ctx), KEYSVC_FASTAPI,
+	                      json_string_value(json_object_get(body, "name")), NULL, NULL, rt_ctx_client_addr(ctx), &k, token,
+	                      sizeof token);
+	if (rc == KEYSVC_QUOTA)
+		return fastapi_create_my_api_key_respond_403(
+			ctx, fastapi_problem(403, "Forbidden", "The user holds as many API keys as the server allows; revoke one first"));
 	if (rc != KEYSVC_OK)
 		return fastapi_create_my_api_key_respond_500(ctx, fastapi_problem(500, "Internal Server Error",
 		                                                                   keysvc_strerror(rc)));
@@ -40,7 +44,9 @@ static int fastapi_list(rt_ctx *ctx, const fastapi_list_my_api_keys_params *p, c
 	json_t *items;
 
 	(void)body;
-	if (keysvc_list(a->ks, app_user(ctx), KEYSVC_FASTAPI, NULL, 1, p->skip, p->limit, &v, &n, &total) != KEYSVC_OK)
+	/* every key the caller owns, whatever family made it (uuid ids and
+	   is_active carry any key); a page of at most 200 */
+	if (keysvc_list(a->ks, app_user(ctx), KEYSVC_ALL, NULL, 1, p->skip, p->limit, &v, &n, &total) != KEYSVC_OK)
 		return fastapi_list_my_api_keys_respond_500(ctx, fastapi_problem(500, "Internal Server Error",
 		                                                                  "the key store failed"));
 	items = json_array();
@@ -60,7 +66,7 @@ static int fastapi_revoke(rt_ctx *ctx, const fastapi_revoke_my_api_key_params *p
 
 	(void)body;
 	app_uuid_lower(p->key_id, id);
-	if (keysvc_get_uuid(a->ks, app_user(ctx), KEYSVC_FASTAPI, id, &k) != KEYSVC_OK || k.revoked ||
+	if (keysvc_get_uuid(a->ks, app_user(ctx), KEYSVC_ALL, id, &k) != KEYSVC_OK || k.revoked ||
 	    keysvc_revoke(a->ks, app_user(ctx), k.id, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
 		return fastapi_revoke_my_api_key_respond_404(
 			ctx, fastapi_problem(404, "Not Found", "No active API key with this id belongs to the caller"));

@@ -33,8 +33,10 @@ static int heron_create(rt_ctx *ctx, const heron_create_key_params *p, const jso
 	int rc;
 
 	(void)p;
-	rc = keysvc_create(a->ks, app_user(ctx), KEYSVC_HERON, json_string_value(json_object_get(body, "name")), NULL,
-	                   NULL, rt_ctx_client_addr(ctx), &k, token, sizeof token);
+	rc = keysvc_create_by(a->ks, app_user(ctx), app_key(ctx), KEYSVC_HERON, json_string_value(json_object_get(body, "name")),
+	                      NULL, NULL, rt_ctx_client_addr(ctx), &k, token, sizeof token);
+	if (rc == KEYSVC_QUOTA)
+		return heron_create_key_respond_403(ctx);
 	if (rc != KEYSVC_OK)
 		return rc == KEYSVC_INVALID ? heron_create_key_respond_400(ctx)
 		                            : rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
@@ -45,28 +47,32 @@ static int heron_create(rt_ctx *ctx, const heron_create_key_params *p, const jso
 	return heron_create_key_respond_201(ctx, out);
 }
 
+static int heron_list_one(void *keys, const keysvc_key *k)
+{
+	return json_array_append_new(keys, heron_key_json(k, 1));
+}
+
+/* Every key the caller owns, whatever family made it: Heron's shape carries
+   any key (uuid ids, is_active, and token_prefix tells the families apart),
+   so a key minted through another family is seen here and can be
+   deactivated or deleted here. */
 static int heron_list(rt_ctx *ctx, const heron_list_keys_params *p, const json_t *body, void *appv)
 {
 	app *a = appv;
-	keysvc_key *v = NULL;
-	size_t n = 0;
-	int64_t total = 0;
-	json_t *keys;
+	json_t *keys = json_array();
 
 	(void)p;
 	(void)body;
-	if (keysvc_list(a->ks, app_user(ctx), KEYSVC_HERON, NULL, 0, 0, -1, &v, &n, &total) != KEYSVC_OK)
+	if (keysvc_list_each(a->ks, app_user(ctx), KEYSVC_ALL, 0, heron_list_one, keys) != KEYSVC_OK) {
+		json_decref(keys);
 		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
-	keys = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(keys, heron_key_json(&v[i], 1));
-	free(v);
+	}
 	return heron_list_keys_respond_200(ctx, json_pack("{s:o}", "keys", keys));
 }
 
 static int heron_find(rt_ctx *ctx, app *a, const char *id, keysvc_key *k)
 {
-	return keysvc_get_uuid(a->ks, app_user(ctx), KEYSVC_HERON, id, k);
+	return keysvc_get_uuid(a->ks, app_user(ctx), KEYSVC_ALL, id, k);   /* any of the caller's keys, as listed */
 }
 
 static int heron_delete(rt_ctx *ctx, const heron_delete_key_params *p, const json_t *body, void *appv)

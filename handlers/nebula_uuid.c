@@ -15,6 +15,8 @@ static int nebula_uuid_create(rt_ctx *ctx, const nebula_uuid_create_api_key_para
 
 	(void)p;
 	rc = nebula_create_key(ctx, appv, KEYSVC_NEBULA_UUID, body, &k, token, sizeof token);
+	if (rc == KEYSVC_QUOTA)
+		return nebula_uuid_create_api_key_respond_403(ctx, nebula_envelope(NULL, NEBULA_QUOTA_MESSAGE, 0));
 	if (rc != KEYSVC_OK)
 		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
 	data = nebula_created(&k, token);
