@@ -99,8 +99,10 @@ RP_UUID=$(sq "SELECT uuid FROM keys WHERE prefix = '${RP:0:8}'")
 req DELETE "/fastapi/api/auth/api-keys/$RP_UUID" "Authorization: Bearer $KEY"
 expect "fastapi revokes the heron key r-parent" 204
 works "$RC" nebula && no "r-child survives its parent's revocation" || ok "fastapi revoke: r-child refused at the next request"
-# every descendant's revocation is audited
-for t in "$MID" "$L1" "$L2" "$RC"; do
+# the deletion and every descendant's revocation are audited
+[ "$(sq "SELECT count(*) FROM audit a WHERE a.action = 'delete' AND a.client = '127.0.0.1' AND NOT EXISTS (SELECT 1 FROM keys WHERE id = a.key_id)")" = 1 ] \
+	&& ok "audit: mid's delete" || no "audit: mid's delete" "$(sq "SELECT * FROM audit WHERE action = 'delete'")"
+for t in "$L1" "$L2" "$RC"; do
 	n=$(sq "SELECT count(*) FROM audit WHERE action = 'revoke' AND key_id = (SELECT id FROM keys WHERE prefix = '${t:0:8}')")
 	[ "$n" = 1 ] && ok "audit: ${t:0:8} revoked once" || no "audit: ${t:0:8} revoke rows $n"
 done
