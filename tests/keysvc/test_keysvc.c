@@ -814,6 +814,186 @@ START_TEST(list_racing_creates)
 }
 END_TEST
 
+
+/* ---- finding 8: which key made which ---- */
+
+static int64_t key_id_of(const char *token)
+{
+	keysvc_principal p;
+	unsigned ra;
+
+	ck_assert_int_eq(keysvc_authenticate(ks, token, "lineage", &p, &ra), KEYSVC_OK);
+	return p.key_id;
+}
+
+/* A tree of keys across families: the children are listed with every
+   family (KEYSVC_ALL) and record their parent; deleting a middle key hands
+   its children to its parent; revoking the tree refuses each descendant
+   at once (cached or not) and leaves the rest alone. */
+START_TEST(lineage_and_cascade)
+{
+	char t_child[TOKEN_MAX], t_grand[TOKEN_MAX], t_great[TOKEN_MAX], t_other[TOKEN_MAX];
+	keysvc_key child, grand, great, other, got;
+	keysvc_principal p;
+	int64_t root = key_id_of(alice_key), owner = 0;
+	size_t n = 0;
+	unsigned ra;
+
+	ck_assert_int_eq(keysvc_create_by(ks, alice, root, KEYSVC_FELDERA, "child", NULL, NULL, "t", &child, t_child,
+	                                  sizeof t_child), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create_by(ks, alice, child.id, KEYSVC_FASTAPI, "grand", NULL, NULL, "t", &grand, t_grand,
+	                                  sizeof t_grand), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create_by(ks, alice, grand.id, KEYSVC_NEBULA, "great", NULL, NULL, "t", &great, t_great,
+	                                  sizeof t_great), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_HERON, "other", NULL, NULL, "t", &other, t_other, sizeof t_other),
+	                 KEYSVC_OK);
+	ck_assert_int_eq(keysvc_get_id(ks, alice, KEYSVC_ALL, great.id, &got), KEYSVC_OK);
+	ck_assert_int_eq(got.parent_id, grand.id);
+	ck_assert_int_eq(keysvc_get_id(ks, alice, KEYSVC_ALL, other.id, &got), KEYSVC_OK);
+	ck_assert_int_eq(got.parent_id, 0);
+	ck_assert_int_eq(keysvc_key_owner(ks, great.id, &owner), KEYSVC_OK);
+	ck_assert_int_eq(owner, alice);
+	/* the middle key goes: its child now descends from the root */
+	ck_assert_int_eq(keysvc_delete(ks, alice, grand.id, "t"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_get_id(ks, alice, KEYSVC_ALL, great.id, &got), KEYSVC_OK);
+	ck_assert_int_eq(got.parent_id, child.id);
+	/* every descendant cached, then the tree revoked */
+	ck_assert_int_eq(keysvc_authenticate(ks, t_child, "t", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, t_great, "t", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_revoke_tree(ks, alice, root, "t", &n), KEYSVC_OK);
+	ck_assert_uint_eq(n, 3);   /* root, child, great */
+	ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "t", &p, &ra), KEYSVC_REJECTED);
+	ck_assert_int_eq(keysvc_authenticate(ks, t_child, "t", &p, &ra), KEYSVC_REJECTED);
+	ck_assert_int_eq(keysvc_authenticate(ks, t_great, "t", &p, &ra), KEYSVC_REJECTED);
+	ck_assert_int_eq(keysvc_authenticate(ks, t_other, "t", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_revoke_tree(ks, bob, root, "t", &n), KEYSVC_NOT_FOUND);   /* not bob's */
+}
+END_TEST
+
+/* user key: a new key for a user whose every key is gone */
+START_TEST(user_key_recovers)
+{
+	char t[TOKEN_MAX];
+	keysvc_principal p;
+	keysvc_key k;
+	int64_t u = 0, n = 0;
+	unsigned ra;
+
+	ck_assert_int_eq(keysvc_delete(ks, bob, key_id_of(bob_first), "t"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, bob_first, "t", &p, &ra), KEYSVC_REJECTED);
+	ck_assert_int_eq(keysvc_user_key(ks, "bob", t, sizeof t, &u, &k), KEYSVC_OK);
+	ck_assert_int_eq(u, bob);
+	ck_assert_int_eq(keysvc_authenticate(ks, t, "t", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(p.user_id, bob);
+	ck_assert_int_eq(store_audit_count(keysvc_store(ks), k.id, "create", &n), STORE_OK);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(keysvc_user_key(ks, "nobody", t, sizeof t, &u, &k), KEYSVC_NO_USER);
+}
+END_TEST
+
+/* ---- finding 9: the quota and lists in pages ---- */
+
+typedef struct quota_run {
+	int ok, quota, other;
+} quota_run;
+
+static pthread_mutex_t quota_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *quota_worker(void *arg)
+{
+	quota_run *r = arg;
+	char t[TOKEN_MAX];
+	keysvc_key k;
+
+	for (int i = 0; i < 10; i++) {
+		int rc = keysvc_create(ks, alice, KEYSVC_NEBULA, "q", NULL, NULL, "t", &k, t, sizeof t);
+		pthread_mutex_lock(&quota_lock);
+		if (rc == KEYSVC_OK) r->ok++;
+		else if (rc == KEYSVC_QUOTA) r->quota++;
+		else r->other++;
+		pthread_mutex_unlock(&quota_lock);
+	}
+	return NULL;
+}
+
+/* 80 concurrent creates against a quota of 50 (alice holds 1): exactly 49
+   succeed, whatever the group commit batches together; revoked keys make
+   room, deactivated ones do not. */
+START_TEST(quota_exact_under_concurrency)
+{
+	keysvc_config cfg = { .synchronous_full = 0, .key_quota = 50 };
+	quota_run r = { 0 };
+	pthread_t th[8];
+	char db[300], err[300] = "", t[TOKEN_MAX];
+	int64_t first;
+	keysvc_key k;
+
+	keysvc_close(ks);
+	snprintf(db, sizeof db, "%s/k.db", tmpdir);
+	cfg.db_path = db;
+	ck_assert_msg(keysvc_open(&cfg, &ks, err, sizeof err) == 0, "%s", err);
+	first = key_id_of(alice_key);
+	for (int i = 0; i < 8; i++)
+		pthread_create(&th[i], NULL, quota_worker, &r);
+	for (int i = 0; i < 8; i++)
+		pthread_join(th[i], NULL);
+	ck_assert_int_eq(r.ok, 49);
+	ck_assert_int_eq(r.quota, 31);
+	ck_assert_int_eq(r.other, 0);
+	ck_assert_int_eq(keysvc_set_active(ks, alice, first, 0, "t"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_HERON, "x", NULL, NULL, "t", &k, t, sizeof t), KEYSVC_QUOTA);
+	ck_assert_int_eq(keysvc_revoke(ks, alice, first, "t"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_HERON, "y", NULL, NULL, "t", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_HERON, "z", NULL, NULL, "t", &k, t, sizeof t), KEYSVC_QUOTA);
+	ck_assert_int_eq(keysvc_create(ks, bob, KEYSVC_HERON, "bob's", NULL, NULL, "t", &k, t, sizeof t), KEYSVC_OK);
+}
+END_TEST
+
+typedef struct walk {
+	size_t n;
+	int64_t last;
+	int ordered;
+} walk;
+
+static int walk_one(void *ctx, const keysvc_key *k)
+{
+	walk *w = ctx;
+
+	if (w->n && k->id >= w->last)
+		w->ordered = 0;
+	w->last = k->id;
+	w->n++;
+	return 0;
+}
+
+/* A list of any length is walked in pages, newest first, each key once;
+   the whole list of a short one is kept by the list cache. */
+START_TEST(list_each_pages)
+{
+	keysvc_stats before, after;
+	char t[TOKEN_MAX];
+	keysvc_key k;
+	walk w = { .ordered = 1 };
+
+	for (int i = 0; i < 150; i++)
+		ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, "p", NULL, NULL, "t", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_list_each(ks, alice, KEYSVC_NEBULA, 0, walk_one, &w), KEYSVC_OK);
+	ck_assert_uint_eq(w.n, 150);
+	ck_assert(w.ordered);
+	w = (walk){ .ordered = 1 };
+	ck_assert_int_eq(keysvc_list_each(ks, alice, KEYSVC_ALL, 0, walk_one, &w), KEYSVC_OK);
+	ck_assert_uint_eq(w.n, 151);   /* and alice's first (Heron) key */
+	ck_assert(w.ordered);
+	w = (walk){ .ordered = 1 };
+	ck_assert_int_eq(keysvc_list_each(ks, bob, KEYSVC_ALL, 0, walk_one, &w), KEYSVC_OK);
+	keysvc_get_stats(ks, &before);
+	w = (walk){ .ordered = 1 };
+	ck_assert_int_eq(keysvc_list_each(ks, bob, KEYSVC_ALL, 0, walk_one, &w), KEYSVC_OK);
+	keysvc_get_stats(ks, &after);
+	ck_assert_uint_eq(w.n, 1);
+	ck_assert_uint_eq(after.list_hits, before.list_hits + 1);
+}
+END_TEST
 /* ---- JWT ---- */
 
 static jwk_t *jwt_priv, *jwt_pub, *other_priv, *other_pub;
@@ -1092,6 +1272,10 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, listcache_epoch_ttl_bounds);
 	tcase_add_test(tc, cached_list_follows_every_change);
 	tcase_add_test(tc, list_racing_creates);
+	tcase_add_test(tc, lineage_and_cascade);
+	tcase_add_test(tc, user_key_recovers);
+	tcase_add_test(tc, quota_exact_under_concurrency);
+	tcase_add_test(tc, list_each_pages);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tj, jwt_setup, jwt_teardown);
 	tcase_add_test(tj, jwt_good_bad_none_expired);
