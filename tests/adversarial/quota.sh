@@ -11,6 +11,10 @@
 #   - Memory: 8 concurrent Heron lists (8 worker threads) of a tenant at the quota (1,000 keys,
 #     128-character names), 5 rounds, the server's RSS sampled every 20 ms:
 #     it grows by less than 24 MiB over its RSS before the lists.
+#   - A tenant far over the quota (20,000 keys inserted from before it): an
+#     unpaged list stops at the quota (the newest 1,000), the FastAPI
+#     family's paged list still reaches every key, and 8 concurrent lists
+#     grow the RSS by less than 24 MiB.
 set -u
 SUITE=adversarial-quota
 . "$(dirname "$0")/../lib/apikeyd.sh"
@@ -109,4 +113,34 @@ grow=$(( (peak - base) / 1024 ))
 echo "      RSS before ${base} KiB, peak ${peak} KiB during 40 lists (8 at a time) in $(( (t1 - t0) / 1000000 )) ms"
 [ "$(grep -c '^200$' "$dir/lists.codes")" = 40 ] && ok "40 lists answered 200" || no "lists: $(sort "$dir/lists.codes" | uniq -c | tr '\n' ' ')"
 [ "$grow" -lt 24 ] && ok "RSS grew by $grow MiB (< 24) under 8 concurrent lists at the quota" || no "RSS grew by $grow MiB under 8 concurrent lists at the quota"
+
+# ---- a tenant far over the quota (20,000 keys from before it) ----
+sq "$db2" "INSERT INTO users(name, created) VALUES ('dave', 0)"
+DAVE=$("$APIKEYD" user key dave --db "$db2" 2>/dev/null)
+[ -n "$DAVE" ] || no "user key dave"
+sq "$db2" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000),
+  r(i, h) AS (SELECT i, lower(hex(randomblob(16))) FROM n)
+INSERT INTO keys(uuid, user_id, family, name, role, prefix, tail, hash, created)
+SELECT substr(h, 1, 8) || '-' || substr(h, 9, 4) || '-4' || substr(h, 14, 3) || '-8' || substr(h, 18, 3) || '-' || substr(h, 21, 12),
+  (SELECT id FROM users WHERE name = 'dave'), 0, printf('%0128d', i), '', 'key_bulk', 'xyz', randomblob(32), strftime('%s', 'now')
+FROM r"
+req GET /heron/api/credentials/keys "x-api-key: $DAVE"
+[ "$STATUS" = 200 ] && [ "$(jb '.keys | length')" = 1000 ] && [ "$(jb '.keys[0].name')" = "$(printf '%0128d' 20000)" ] \
+	&& ok "an unpaged list stops at the quota: heron shows the newest 1,000 of dave's 20,001" || no "dave's heron list: $STATUS, $(jb '.keys | length') keys"
+req GET "/fastapi/api/auth/api-keys/?skip=20000&limit=1" "Authorization: Bearer $DAVE"
+[ "$(jb .total)" = 20001 ] && [ "$(jb '.items | length')" = 1 ] && ok "fastapi's paged list still reaches every one (total 20001, the oldest at skip 20000)" || no "dave's fastapi page" "$BODY_OUT"
+base=$(rss); rm -f "$dir/lists.done"
+( peak=0; while [ ! -e "$dir/lists.done" ]; do r=$(rss); [ "${r:-0}" -gt "$peak" ] && peak=$r; echo "$peak" >"$dir/peak"; sleep 0.02; done ) &
+sampler=$!
+pids=()
+for i in $(seq 1 8); do
+	curl -s -o /dev/null -w '%{http_code}\n' "$H/heron/api/credentials/keys" -H "x-api-key: $DAVE" >>"$dir/dave.codes" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+touch "$dir/lists.done"; wait "$sampler"
+grow=$(( ($(cat "$dir/peak") - base) / 1024 ))
+echo "      dave: RSS before ${base} KiB, peak $(cat "$dir/peak") KiB during 8 concurrent lists"
+[ "$(grep -c '^200$' "$dir/dave.codes")" = 8 ] && [ "$grow" -lt 24 ] && ok "8 concurrent lists of the 20,001-key tenant: RSS grew by $grow MiB (< 24)" \
+	|| no "8 concurrent lists of the 20,001-key tenant: RSS grew by $grow MiB; $(sort "$dir/dave.codes" | uniq -c | tr '\n' ' ')"
 finish
