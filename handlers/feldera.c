@@ -135,7 +135,7 @@ static int feldera_list(rt_ctx *ctx, const feldera_list_api_keys_params *p, cons
 			return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
 		return feldera_list_api_keys_respond_200(ctx, json_pack("[o]", feldera_descr(&k)));
 	}
-	rc = keysvc_list_each(a->ks, app_user(ctx), KEYSVC_FELDERA, 0, feldera_item, &it);
+	rc = keysvc_list_each(a->ks, app_user(ctx), KEYSVC_FELDERA, 0, keysvc_list_max(a->ks), feldera_item, &it);
 	if (rc == KEYSVC_OK && it.n > 1)
 		qsort(it.v, it.n, sizeof *it.v, feldera_by_name);
 	out = json_array();

@@ -63,7 +63,7 @@ static int heron_list(rt_ctx *ctx, const heron_list_keys_params *p, const json_t
 
 	(void)p;
 	(void)body;
-	if (keysvc_list_each(a->ks, app_user(ctx), KEYSVC_ALL, 0, heron_list_one, keys) != KEYSVC_OK) {
+	if (keysvc_list_each(a->ks, app_user(ctx), KEYSVC_ALL, 0, keysvc_list_max(a->ks), heron_list_one, keys) != KEYSVC_OK) {
 		json_decref(keys);
 		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
 	}

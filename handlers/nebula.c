@@ -88,7 +88,7 @@ json_t *nebula_list_data(rt_ctx *ctx, app *a, int family)
 {
 	nebula_items it = { 0 };
 	json_t *data = json_array();
-	int rc = keysvc_list_each(a->ks, app_user(ctx), family, 0, nebula_item, &it);
+	int rc = keysvc_list_each(a->ks, app_user(ctx), family, 0, keysvc_list_max(a->ks), nebula_item, &it);
 
 	for (size_t i = it.n; i-- > 0;) /* oldest first */
 		json_array_append_new(data, it.v[i]);

@@ -450,18 +450,24 @@ int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int incl
    the list cache keeps, so a whole list that fits one page is cached. */
 #define KEYSVC_PAGE KEYSVC_LIST_MAX_KEYS
 
-int keysvc_list_each(keysvc *ks, int64_t user, int family, int include_revoked, keysvc_each_fn fn, void *ctx)
+size_t keysvc_list_max(const keysvc *ks)
+{
+	return ks->quota > 0 ? (size_t)ks->quota : 0;
+}
+
+int keysvc_list_each(keysvc *ks, int64_t user, int family, int include_revoked, size_t max, keysvc_each_fn fn,
+                     void *ctx)
 {
 	time_t now = time(NULL);
 	keysvc_key *v = NULL;
-	size_t n = 0;
+	size_t n = 0, given = 0;
 	int64_t before = 0;
 	uint64_t epoch;
 	int rc = KEYSVC_OK;
 
 	if (listcache_get(ks->lists, user, keysvc_slot(family), include_revoked, now, &v, &n)) {
 		__atomic_add_fetch(&ks->stats.list_hits, 1, __ATOMIC_RELAXED);
-		for (size_t i = 0; i < n && rc == KEYSVC_OK; i++)
+		for (size_t i = 0; i < n && rc == KEYSVC_OK && (!max || i < max); i++)
 			if (fn(ctx, &v[i]) != 0)
 				rc = KEYSVC_INVALID;
 		free(v);
@@ -473,14 +479,14 @@ int keysvc_list_each(keysvc *ks, int64_t user, int family, int include_revoked, 
 			return KEYSVC_STORE;
 		if (first && n < KEYSVC_PAGE)   /* the whole list: keep it */
 			listcache_put(ks->lists, user, keysvc_slot(family), include_revoked, v, n, epoch, now);
-		for (size_t i = 0; i < n && rc == KEYSVC_OK; i++)
+		for (size_t i = 0; i < n && rc == KEYSVC_OK && (!max || given < max); i++, given++)
 			if (fn(ctx, &v[i]) != 0)
 				rc = KEYSVC_INVALID;
 		if (n > 0)
 			before = v[n - 1].id;
 		free(v);
 		v = NULL;
-		if (rc != KEYSVC_OK || n < KEYSVC_PAGE)
+		if (rc != KEYSVC_OK || n < KEYSVC_PAGE || (max && given >= max))
 			return rc;
 	}
 }

@@ -104,10 +104,16 @@ int keysvc_user_key(keysvc *ks, const char *name, char *token, size_t toklen, in
 int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int include_revoked, int64_t skip,
                 int64_t limit, keysvc_key **out, size_t *n, int64_t *total);
 /* Calls fn with each key of one family (KEYSVC_ALL: every family), newest
- * first, reading the store in pages of 64: memory stays bounded whatever the
- * length of the list. fn returning nonzero stops the walk (KEYSVC_INVALID). */
+ * first, at most max keys (0: all), reading the store in pages of 64: the
+ * store's rows in memory stay bounded whatever the length of the list. fn
+ * returning nonzero stops the walk (KEYSVC_INVALID). */
 typedef int (*keysvc_each_fn)(void *ctx, const keysvc_key *k);
-int keysvc_list_each(keysvc *ks, int64_t user, int family, int include_revoked, keysvc_each_fn fn, void *ctx);
+int keysvc_list_each(keysvc *ks, int64_t user, int family, int include_revoked, size_t max, keysvc_each_fn fn,
+                     void *ctx);
+/* The most keys an unpaged list answers: the key quota (0: no quota, no
+ * bound). Only a user holding more than the quota (keys from before it)
+ * reaches it; a paged list or the CLI shows the rest. */
+size_t keysvc_list_max(const keysvc *ks);
 int keysvc_get_uuid(keysvc *ks, int64_t user, int family, const char *uuid, keysvc_key *out);
 int keysvc_get_id(keysvc *ks, int64_t user, int family, int64_t id, keysvc_key *out);
 int keysvc_get_name(keysvc *ks, int64_t user, int family, const char *name, keysvc_key *out);

@@ -172,7 +172,7 @@ static int main_key_list_keysvc(keysvc *ks, const config *cfg)
     }
     rc = keysvc_user_find(ks, cfg->user, &user);
     if (rc == KEYSVC_OK)
-        rc = keysvc_list_each(ks, user, KEYSVC_ALL, 1, main_key_line, NULL);
+        rc = keysvc_list_each(ks, user, KEYSVC_ALL, 1, 0, main_key_line, NULL);
     fflush(stdout);
     if (rc != KEYSVC_OK) {
         fprintf(stderr, "apikeyd: key list --user %s: %s\n", cfg->user, keysvc_strerror(rc));

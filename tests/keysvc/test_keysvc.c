@@ -977,18 +977,23 @@ START_TEST(list_each_pages)
 
 	for (int i = 0; i < 150; i++)
 		ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, "p", NULL, NULL, "t", &k, t, sizeof t), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_list_each(ks, alice, KEYSVC_NEBULA, 0, walk_one, &w), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_list_each(ks, alice, KEYSVC_NEBULA, 0, 0, walk_one, &w), KEYSVC_OK);
 	ck_assert_uint_eq(w.n, 150);
 	ck_assert(w.ordered);
 	w = (walk){ .ordered = 1 };
-	ck_assert_int_eq(keysvc_list_each(ks, alice, KEYSVC_ALL, 0, walk_one, &w), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_list_each(ks, alice, KEYSVC_ALL, 0, 0, walk_one, &w), KEYSVC_OK);
 	ck_assert_uint_eq(w.n, 151);   /* and alice's first (Heron) key */
 	ck_assert(w.ordered);
 	w = (walk){ .ordered = 1 };
-	ck_assert_int_eq(keysvc_list_each(ks, bob, KEYSVC_ALL, 0, walk_one, &w), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_list_each(ks, alice, KEYSVC_NEBULA, 0, 100, walk_one, &w), KEYSVC_OK);
+	ck_assert_uint_eq(w.n, 100);   /* at most max, the newest */
+	ck_assert_int_eq(w.last, k.id - 99);
+	ck_assert_uint_eq(keysvc_list_max(ks), KEYSVC_DEFAULT_QUOTA);
+	w = (walk){ .ordered = 1 };
+	ck_assert_int_eq(keysvc_list_each(ks, bob, KEYSVC_ALL, 0, 0, walk_one, &w), KEYSVC_OK);
 	keysvc_get_stats(ks, &before);
 	w = (walk){ .ordered = 1 };
-	ck_assert_int_eq(keysvc_list_each(ks, bob, KEYSVC_ALL, 0, walk_one, &w), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_list_each(ks, bob, KEYSVC_ALL, 0, 0, walk_one, &w), KEYSVC_OK);
 	keysvc_get_stats(ks, &after);
 	ck_assert_uint_eq(w.n, 1);
 	ck_assert_uint_eq(after.list_hits, before.list_hits + 1);
