@@ -347,7 +347,7 @@ static int gs_resource(gen_schema *g, const char *uri, int depth, const char **r
 		if (r != 0)
 			goto cleanup;
 	}
-	out = open_memstream(&text, &textlen);
+	out = gen_text_memstream(&text, &textlen);
 	if (!out)
 		goto cleanup;
 	{
@@ -466,14 +466,14 @@ static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, i
 		return json_array_append_new(g->pending, json_string(uri)) == 0 ? 0 : -1;
 
 compile:
-	aux = open_memstream(&buf, &buflen);
+	aux = gen_text_memstream(&buf, &buflen);
 	if (!aux)
 		return -1;
 
 	/* what the table says, gathered as text of designated initializers */
 	char *fields = NULL;
 	size_t fieldslen = 0;
-	FILE *f = open_memstream(&fields, &fieldslen);
+	FILE *f = gen_text_memstream(&fields, &fieldslen);
 	if (!f)
 		goto cleanup;
 
@@ -924,8 +924,8 @@ compile:
 		FILE *rq = NULL, *sc = NULL;
 		char *rqbuf = NULL, *scbuf = NULL;
 		size_t rqlen = 0, sclen = 0;
-		rq = open_memstream(&rqbuf, &rqlen);
-		sc = open_memstream(&scbuf, &sclen);
+		rq = gen_text_memstream(&rqbuf, &rqlen);
+		sc = gen_text_memstream(&scbuf, &sclen);
 		int bad = !rq || !sc;
 		for (int pass = 0; pass < 3 && !bad; pass++) {
 			const json_t *obj = pass == 0 ? dreq : pass == 1 ? dsch : deps;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char fastapi_read_only[] = "This API key is read-only; the operation needs write rights";
+
 static json_t *fastapi_problem(int status, const char *title, const char *detail)
 {
 	return json_pack("{s:s,s:s,s:i,s:s}", "type", "about:blank", "title", title, "status", status, "detail", detail);
@@ -14,21 +16,27 @@ static json_t *fastapi_problem(int status, const char *title, const char *detail
 static int fastapi_create(rt_ctx *ctx, const fastapi_create_my_api_key_params *p, const json_t *body, void *appv)
 {
 	app *a = appv;
+	keysvc_principal me;
 	keysvc_key k;
 	char token[TOKEN_MAX];
 	json_t *out;
 	int rc;
 
 	(void)p;
-	rc = keysvc_create_by(a->ks, app_user(ctx), app_key(ctx), KEYSVC_FASTAPI,
-	                      json_string_value(json_object_get(body, "name")), NULL, NULL, rt_ctx_client_addr(ctx), &k, token,
-	                      sizeof token);
+	app_caller(ctx, &me);
+	rc = keysvc_create(a->ks, &me, KEYSVC_FASTAPI, json_string_value(json_object_get(body, "name")), NULL,
+	                   NULL, rt_ctx_client_addr(ctx), &k, token, sizeof token);
+	if (rc == KEYSVC_FORBIDDEN)
+		return fastapi_create_my_api_key_respond_403(ctx, fastapi_problem(403, "Forbidden", fastapi_read_only));
 	if (rc == KEYSVC_QUOTA)
 		return fastapi_create_my_api_key_respond_403(
 			ctx, fastapi_problem(403, "Forbidden", "The user holds as many API keys as the server allows; revoke one first"));
+	if (rc == KEYSVC_INVALID)
+		return fastapi_create_my_api_key_respond_400(
+			ctx, fastapi_problem(400, "Bad Request",
+			                     "The name must not contain control or bidirectional formatting characters"));
 	if (rc != KEYSVC_OK)
-		return fastapi_create_my_api_key_respond_500(ctx, fastapi_problem(500, "Internal Server Error",
-		                                                                   keysvc_strerror(rc)));
+		return app_failed(ctx, rc);
 	out = json_pack("{s:s,s:s,s:s,s:o}", "id", k.uuid, "key", token, "name", k.name, "created_at", app_time(k.created));
 	memset(token, 0, sizeof token);
 	app_no_store(ctx);
@@ -42,13 +50,14 @@ static int fastapi_list(rt_ctx *ctx, const fastapi_list_my_api_keys_params *p, c
 	size_t n = 0;
 	int64_t total = 0;
 	json_t *items;
+	int rc;
 
 	(void)body;
 	/* every key the caller owns, whatever family made it (uuid ids and
 	   is_active carry any key); a page of at most 200 */
-	if (keysvc_list(a->ks, app_user(ctx), KEYSVC_ALL, NULL, 1, p->skip, p->limit, &v, &n, &total) != KEYSVC_OK)
-		return fastapi_list_my_api_keys_respond_500(ctx, fastapi_problem(500, "Internal Server Error",
-		                                                                  "the key store failed"));
+	rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_ALL, NULL, 1, p->skip, p->limit, &v, &n, &total);
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	items = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(items, json_pack("{s:s,s:s,s:b,s:o,s:o}", "id", v[i].uuid, "name", v[i].name, "is_active",
@@ -61,15 +70,28 @@ static int fastapi_list(rt_ctx *ctx, const fastapi_list_my_api_keys_params *p, c
 static int fastapi_revoke(rt_ctx *ctx, const fastapi_revoke_my_api_key_params *p, const json_t *body, void *appv)
 {
 	app *a = appv;
+	keysvc_principal me;
 	keysvc_key k;
 	char id[37];
+	int rc;
 
 	(void)body;
 	app_uuid_lower(p->key_id, id);
-	if (keysvc_get_uuid(a->ks, app_user(ctx), KEYSVC_ALL, id, &k) != KEYSVC_OK || k.revoked ||
-	    keysvc_revoke(a->ks, app_user(ctx), k.id, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
+	app_caller(ctx, &me);
+	rc = keysvc_authorize(a->ks, &me, KEYSVC_RIGHTS_WRITE);   /* before the lookup: 403 whatever the id */
+	if (rc == KEYSVC_OK)
+		rc = keysvc_get_uuid(a->ks, me.user_id, KEYSVC_ALL, id, &k);   /* any of the caller's keys, as listed */
+	if (rc == KEYSVC_OK && k.revoked)
+		rc = KEYSVC_NOT_FOUND;
+	if (rc == KEYSVC_OK)
+		rc = keysvc_revoke(a->ks, &me, k.id, rt_ctx_client_addr(ctx));
+	if (rc == KEYSVC_FORBIDDEN)
+		return fastapi_revoke_my_api_key_respond_403(ctx, fastapi_problem(403, "Forbidden", fastapi_read_only));
+	if (rc == KEYSVC_NOT_FOUND)
 		return fastapi_revoke_my_api_key_respond_404(
 			ctx, fastapi_problem(404, "Not Found", "No active API key with this id belongs to the caller"));
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	return fastapi_revoke_my_api_key_respond_204(ctx);
 }
 

@@ -41,15 +41,43 @@ json_t *nebula_partial(const keysvc_key *k)
 int nebula_create_key(rt_ctx *ctx, app *a, int family, const json_t *body, keysvc_key *k, char *token,
                       size_t toklen)
 {
-	return keysvc_create_by(a->ks, app_user(ctx), app_key(ctx), family, json_string_value(json_object_get(body, "name")),
-	                        json_string_value(json_object_get(body, "description")), NULL, rt_ctx_client_addr(ctx), k,
-	                        token, toklen);
+	keysvc_principal me;
+
+	app_caller(ctx, &me);
+	return keysvc_create(a->ks, &me, family, json_string_value(json_object_get(body, "name")),
+	                     json_string_value(json_object_get(body, "description")), NULL, rt_ctx_client_addr(ctx), k,
+	                     token, toklen);
 }
 
 /* NebulaBlock ids are integers, its twin's uuids */
 static json_t *nebula_id(const keysvc_key *k)
 {
 	return k->family == KEYSVC_NEBULA ? json_integer(k->id) : json_string(k->uuid);
+}
+
+json_t *nebula_forbidden(void)
+{
+	return nebula_envelope(NULL, "Insufficient permissions: this API key is read-only", 0);
+}
+
+json_t *nebula_bad_name(void)
+{
+	return nebula_envelope(NULL, "The name must not contain control or bidirectional formatting characters", 0);
+}
+
+int nebula_delete_key(rt_ctx *ctx, app *a, int family, int64_t id, const char *uuid)
+{
+	keysvc_principal me;
+	keysvc_key k;
+	int rc;
+
+	app_caller(ctx, &me);
+	rc = keysvc_authorize(a->ks, &me, KEYSVC_RIGHTS_WRITE);   /* before the lookup: 403 whatever the id */
+	if (rc == KEYSVC_OK)
+		rc = uuid ? keysvc_get_uuid(a->ks, me.user_id, family, uuid, &k) : keysvc_get_id(a->ks, me.user_id, family, id, &k);
+	if (rc == KEYSVC_OK)
+		rc = keysvc_delete(a->ks, &me, k.id, rt_ctx_client_addr(ctx));
+	return rc;
 }
 
 json_t *nebula_created(const keysvc_key *k, const char *token)
@@ -84,16 +112,16 @@ static int nebula_item(void *ctx, const keysvc_key *k)
 
 /* Only the family's own keys: the docs give partial_key_data as the prefix
    every key shares ("ak_..."), which another family's key would break. */
-json_t *nebula_list_data(rt_ctx *ctx, app *a, int family)
+json_t *nebula_list_data(rt_ctx *ctx, app *a, int family, int *rc)
 {
 	nebula_items it = { 0 };
 	json_t *data = json_array();
-	int rc = keysvc_list_each(a->ks, app_user(ctx), family, 0, keysvc_list_max(a->ks), nebula_item, &it);
 
+	*rc = keysvc_list_each(a->ks, app_user(ctx), family, 0, keysvc_list_max(a->ks), nebula_item, &it);
 	for (size_t i = it.n; i-- > 0;) /* oldest first */
 		json_array_append_new(data, it.v[i]);
 	free(it.v);
-	if (rc != KEYSVC_OK) {
+	if (*rc != KEYSVC_OK) {
 		json_decref(data);
 		return NULL;
 	}
@@ -109,10 +137,14 @@ static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, con
 
 	(void)p;
 	rc = nebula_create_key(ctx, appv, KEYSVC_NEBULA, body, &k, token, sizeof token);
-	if (rc == KEYSVC_QUOTA)
+	if (rc == KEYSVC_FORBIDDEN)
+		return nebula_create_api_key_respond_403(ctx, nebula_forbidden());
+	if (rc == KEYSVC_QUOTA)   /* 403 too, told apart by its message */
 		return nebula_create_api_key_respond_403(ctx, nebula_envelope(NULL, NEBULA_QUOTA_MESSAGE, 0));
+	if (rc == KEYSVC_INVALID)
+		return nebula_create_api_key_respond_400(ctx, nebula_bad_name());
 	if (rc != KEYSVC_OK)
-		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
+		return app_failed(ctx, rc);
 	data = nebula_created(&k, token);
 	memset(token, 0, sizeof token);
 	app_no_store(ctx);
@@ -121,12 +153,13 @@ static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, con
 
 static int nebula_list(rt_ctx *ctx, const nebula_list_api_keys_params *p, const json_t *body, void *appv)
 {
-	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA);
+	int rc;
+	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA, &rc);
 
 	(void)p;
 	(void)body;
 	if (!data)
-		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+		return app_failed(ctx, rc);
 	return nebula_list_api_keys_respond_200(ctx, nebula_envelope(data, "API keys successfully retrieved", 1));
 }
 
@@ -134,24 +167,28 @@ static int nebula_list(rt_ctx *ctx, const nebula_list_api_keys_params *p, const 
 static int nebula_list_underscore(rt_ctx *ctx, const nebula_list_api_keys_underscore_params *p, const json_t *body,
                                   void *appv)
 {
-	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA);
+	int rc;
+	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA, &rc);
 
 	(void)p;
 	(void)body;
 	if (!data)
-		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+		return app_failed(ctx, rc);
 	return nebula_list_api_keys_underscore_respond_200(ctx, nebula_envelope(data, "API keys successfully retrieved", 1));
 }
 
 static int nebula_delete(rt_ctx *ctx, const nebula_delete_api_key_params *p, const json_t *body, void *appv)
 {
-	app *a = appv;
-	keysvc_key k;
+	int rc;
 
 	(void)body;
-	if (keysvc_get_id(a->ks, app_user(ctx), KEYSVC_NEBULA, p->id, &k) != KEYSVC_OK ||
-	    keysvc_delete(a->ks, app_user(ctx), k.id, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
+	rc = nebula_delete_key(ctx, appv, KEYSVC_NEBULA, p->id, NULL);
+	if (rc == KEYSVC_FORBIDDEN)
+		return nebula_delete_api_key_respond_403(ctx, nebula_forbidden());
+	if (rc == KEYSVC_NOT_FOUND)
 		return nebula_delete_api_key_respond_404(ctx, nebula_envelope(NULL, "API key not found", 0));
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	return nebula_delete_api_key_respond_200(ctx, nebula_envelope(json_object(), "API key successfully deleted", 1));
 }
 

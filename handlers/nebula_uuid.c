@@ -15,10 +15,14 @@ static int nebula_uuid_create(rt_ctx *ctx, const nebula_uuid_create_api_key_para
 
 	(void)p;
 	rc = nebula_create_key(ctx, appv, KEYSVC_NEBULA_UUID, body, &k, token, sizeof token);
-	if (rc == KEYSVC_QUOTA)
+	if (rc == KEYSVC_FORBIDDEN)
+		return nebula_uuid_create_api_key_respond_403(ctx, nebula_forbidden());
+	if (rc == KEYSVC_QUOTA)   /* 403 too, told apart by its message */
 		return nebula_uuid_create_api_key_respond_403(ctx, nebula_envelope(NULL, NEBULA_QUOTA_MESSAGE, 0));
+	if (rc == KEYSVC_INVALID)
+		return nebula_uuid_create_api_key_respond_400(ctx, nebula_bad_name());
 	if (rc != KEYSVC_OK)
-		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
+		return app_failed(ctx, rc);
 	data = nebula_created(&k, token);
 	memset(token, 0, sizeof token);
 	app_no_store(ctx);
@@ -27,12 +31,13 @@ static int nebula_uuid_create(rt_ctx *ctx, const nebula_uuid_create_api_key_para
 
 static int nebula_uuid_list(rt_ctx *ctx, const nebula_uuid_list_api_keys_params *p, const json_t *body, void *appv)
 {
-	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA_UUID);
+	int rc;
+	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA_UUID, &rc);
 
 	(void)p;
 	(void)body;
 	if (!data)
-		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+		return app_failed(ctx, rc);
 	return nebula_uuid_list_api_keys_respond_200(ctx, nebula_envelope(data, "API keys successfully retrieved", 1));
 }
 
@@ -40,27 +45,31 @@ static int nebula_uuid_list(rt_ctx *ctx, const nebula_uuid_list_api_keys_params 
 static int nebula_uuid_list_underscore(rt_ctx *ctx, const nebula_uuid_list_api_keys_underscore_params *p,
                                        const json_t *body, void *appv)
 {
-	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA_UUID);
+	int rc;
+	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA_UUID, &rc);
 
 	(void)p;
 	(void)body;
 	if (!data)
-		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+		return app_failed(ctx, rc);
 	return nebula_uuid_list_api_keys_underscore_respond_200(ctx,
 	                                                        nebula_envelope(data, "API keys successfully retrieved", 1));
 }
 
 static int nebula_uuid_delete(rt_ctx *ctx, const nebula_uuid_delete_api_key_params *p, const json_t *body, void *appv)
 {
-	app *a = appv;
-	keysvc_key k;
 	char id[37];
+	int rc;
 
 	(void)body;
 	app_uuid_lower(p->id, id);
-	if (keysvc_get_uuid(a->ks, app_user(ctx), KEYSVC_NEBULA_UUID, id, &k) != KEYSVC_OK ||
-	    keysvc_delete(a->ks, app_user(ctx), k.id, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
+	rc = nebula_delete_key(ctx, appv, KEYSVC_NEBULA_UUID, 0, id);
+	if (rc == KEYSVC_FORBIDDEN)
+		return nebula_uuid_delete_api_key_respond_403(ctx, nebula_forbidden());
+	if (rc == KEYSVC_NOT_FOUND)
 		return nebula_uuid_delete_api_key_respond_404(ctx, nebula_envelope(NULL, "API key not found", 0));
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	return nebula_uuid_delete_api_key_respond_200(ctx, nebula_envelope(json_object(), "API key successfully deleted", 1));
 }
 

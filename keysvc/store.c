@@ -3,23 +3,92 @@
  * (store_backend.h). */
 #include "store.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "store_backend.h"
+#ifdef STORE_FAULTS
+#include "store_fault.h"
+#endif
+
+#define STORE_LOG_BURST 5
 
 /* In order of preference; the last accepts any path (SQLite files). */
 static const store_backend *const store_backends[] = {
 	&store_sqlite_backend,
 };
 
-int store_open(const store_config *cfg, store **out, char *err, size_t errlen)
+static pthread_mutex_t store_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t store_log_second;
+static unsigned store_log_lines;       /* logged in store_log_second */
+static unsigned long store_log_dropped; /* left out since the last line logged */
+
+void store_report(store *s, int level, const char *msg)
 {
-	*out = NULL;
+	time_t now = time(NULL);
+	unsigned long dropped = 0;
+	int emit;
+	char line[700];
+
+	pthread_mutex_lock(&store_log_lock);
+	if (now != store_log_second) {
+		store_log_second = now;
+		store_log_lines = 0;
+	}
+	emit = store_log_lines < STORE_LOG_BURST;
+	if (emit) {
+		store_log_lines++;
+		dropped = store_log_dropped;
+		store_log_dropped = 0;
+	} else {
+		store_log_dropped++;
+	}
+	pthread_mutex_unlock(&store_log_lock);
+	if (!emit)
+		return;
+	if (dropped)
+		snprintf(line, sizeof line, "key store: %s (%lu more store errors not logged)", msg, dropped);
+	else
+		snprintf(line, sizeof line, "key store: %s", msg);
+	if (s && s->log)
+		s->log(level, line);
+	else
+		fprintf(stderr, "apikeyd: %s\n", line);
+}
+
+static int store_open_backend(const store_config *cfg, store **out, char *err, size_t errlen)
+{
 	for (size_t i = 0; i < sizeof store_backends / sizeof store_backends[0]; i++)
 		if (store_backends[i]->accepts(cfg->path))
 			return store_backends[i]->open(cfg, out, err, errlen);
 	snprintf(err, errlen, "%s: no store backend serves this path", cfg->path);
 	return -1;
+}
+
+int store_open(const store_config *cfg, store **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	if (store_open_backend(cfg, out, err, errlen) != 0)
+		return -1;
+#ifdef STORE_FAULTS
+	{
+		const char *control = getenv("APIKEYD_STORE_FAULT");
+		store *inner = *out;
+		if (control && *control) {
+			if (store_fault_wrap(inner, control, out) != 0) {
+				store_close(inner);
+				*out = NULL;
+				snprintf(err, errlen, "out of memory for the fault-injection store");
+				return -1;
+			}
+			(*out)->log = cfg->log;
+			store_report(*out, STORE_LOG_WARNING, "fault injection is on (a test build; APIKEYD_STORE_FAULT)");
+		}
+	}
+#endif
+	return 0;
 }
 
 void store_close(store *s)
@@ -121,4 +190,29 @@ int store_key_owner(store *s, int64_t key_id, int64_t *user)
 int store_key_descendants(store *s, int64_t key_id, int64_t **ids, size_t *n)
 {
 	return s->be->key_descendants(s, key_id, ids, n);
+}
+
+int store_meta_get(store *s, const char *name, char *value, size_t len)
+{
+	return s->be->meta_get(s, name, value, len);
+}
+
+int store_meta_set(store *s, const char *name, const char *value)
+{
+	return s->be->meta_set(s, name, value);
+}
+
+int store_key_count(store *s, int64_t *n)
+{
+	return s->be->key_count(s, n);
+}
+
+int store_ready(store *s, unsigned timeout_ms, char *why, size_t len)
+{
+	return s->be->ready(s, timeout_ms, why, len);
+}
+
+int store_changed(store *s)
+{
+	return s->be->changed(s);
 }

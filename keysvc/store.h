@@ -48,12 +48,22 @@ typedef struct store_key {
 	int64_t parent_id;      /* the key whose holder created this one; 0: none (the CLI, a JWT) */
 } store_key;
 
-enum { STORE_OK = 0, STORE_NOT_FOUND = 1, STORE_CONSTRAINT = 2, STORE_QUOTA = 3, STORE_ERROR = -1 };
+/* STORE_ERROR: the store failed (an I/O error, a read-only or corrupt
+ * database, ...); STORE_UNAVAILABLE: it failed for a reason that may pass
+ * (busy or locked beyond the busy timeout, disk full): worth a retry. A
+ * lookup that failed is never STORE_NOT_FOUND. */
+enum { STORE_OK = 0, STORE_NOT_FOUND = 1, STORE_CONSTRAINT = 2, STORE_QUOTA = 3, STORE_ERROR = -1, STORE_UNAVAILABLE = -2 };
+
+/* Where the store reports its errors and warnings: one line each, with the
+ * cause (SQLite's message), rate-limited by store.c. */
+enum { STORE_LOG_ERROR = 0, STORE_LOG_WARNING = 1 };
+typedef void (*store_log_fn)(int level, const char *msg);
 
 typedef struct store_config {
 	const char *path;       /* file, or ":memory:" */
 	int synchronous_full;   /* 1: FULL (default); 0: NORMAL */
 	int group_commit;       /* 1 (default); 0: one transaction per insert (bench baseline) */
+	store_log_fn log;       /* NULL: standard error */
 } store_config;
 
 int store_open(const store_config *cfg, store **out, char *err, size_t errlen);
@@ -111,5 +121,23 @@ int store_key_hashes(store *s, int64_t after_id, int (*fn)(void *ctx, int64_t id
 int store_reprepares(store *s, int64_t *n);
 /* Number of audit rows with this action and key (tests). */
 int store_audit_count(store *s, int64_t key_id, const char *action, int64_t *n);
+
+/* The store's own named values (schema 3's meta table): the server
+ * secret's check value. STORE_NOT_FOUND when unset. */
+int store_meta_get(store *s, const char *name, char *value, size_t len);
+int store_meta_set(store *s, const char *name, const char *value);
+/* Keys in the store, every owner and family. */
+int store_key_count(store *s, int64_t *n);
+/* Readiness: STORE_OK when the store reads, is writable and a write
+ * commits, within timeout_ms; else why says what fails (read-only, disk
+ * full, a writer busy). A write probe at most once a second. */
+int store_ready(store *s, unsigned timeout_ms, char *why, size_t len);
+/* 1 (once) when another process wrote to the keys since the last call that
+ * returned 1; cheap enough for every cache hit. Every write to the keys
+ * (create, activate, deactivate, revoke, delete; not last_used) bumps an
+ * epoch in the database, and each process compares it with its own; the
+ * SQLite backend looks at the WAL index header (shared memory) first and
+ * asks SQLite only when a commit moved it. */
+int store_changed(store *s);
 
 #endif

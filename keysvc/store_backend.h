@@ -41,11 +41,22 @@ typedef struct store_backend {
 	                  void *ctx);
 	int (*reprepares)(store *s, int64_t *n);
 	int (*audit_count)(store *s, int64_t key_id, const char *action, int64_t *n);
+	int (*meta_get)(store *s, const char *name, char *value, size_t len);
+	int (*meta_set)(store *s, const char *name, const char *value);
+	int (*key_count)(store *s, int64_t *n);
+	int (*ready)(store *s, unsigned timeout_ms, char *why, size_t len);
+	int (*changed)(store *s);
 } store_backend;
 
 struct store {
 	const store_backend *be;
+	store_log_fn log;        /* cfg->log, set by the backend's open first thing */
 };
+
+/* Reports one store error or warning (msg names the operation and the
+ * cause) through s->log; at most STORE_LOG_BURST lines a second in all, the
+ * lines left out counted in the next one logged. */
+void store_report(store *s, int level, const char *msg);
 
 extern const store_backend store_sqlite_backend;
 

@@ -5,12 +5,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <time.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <sqlite3.h>
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 static const char *const store_sqlite_migrations[] = {
 	/* 1 */
@@ -73,7 +78,13 @@ static const char *const store_sqlite_migrations[] = {
 	"DELETE FROM sqlite_sequence WHERE name = 'keys';"
 	"INSERT INTO sqlite_sequence(name, seq) SELECT 'keys', max(coalesce((SELECT max(id) FROM keys), 0),"
 	"  coalesce((SELECT max(key_id) FROM audit), 0));",
-	/* 3: which key made which: parent_id is the key whose holder created this
+	/* 3: a one-row-per-name table of the store's own values: "epoch", bumped
+	 * by every write to the keys (other processes on the file see it, so
+	 * their caches drop what changed), and "secret_check", the check value of
+	 * the server secret (keysvc; never the secret itself). */
+	"CREATE TABLE meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+	"INSERT INTO meta(name, value) VALUES ('epoch', 0);",
+	/* 4: which key made which: parent_id is the key whose holder created this
 	 * one (NULL: the CLI, a JWT), for lists of what a key minted and cascade
 	 * revocation; keys_user walks an owner's keys of every family in id order
 	 * (lists across families, the quota's count). */
@@ -84,7 +95,8 @@ static const char *const store_sqlite_migrations[] = {
 
 enum {
 	Q_USER_ADD, Q_USER_FIND, Q_KEY_INSERT, Q_AUDIT, Q_GET_UUID, Q_GET_ID, Q_GET_NAME, Q_BY_HASH,
-	Q_LIST, Q_COUNT, Q_SET_ACTIVE, Q_REVOKE, Q_DELETE, Q_TOUCH, Q_AUDIT_COUNT, Q_HASHES, Q_QUOTA, Q_LIST_ALL, Q_COUNT_ALL, Q_PAGE,
+	Q_LIST, Q_COUNT, Q_SET_ACTIVE, Q_REVOKE, Q_DELETE, Q_TOUCH, Q_AUDIT_COUNT, Q_EPOCH, Q_EPOCH_BUMP,
+	Q_DATA_VERSION, Q_META_GET, Q_META_SET, Q_KEY_COUNT, Q_PROBE, Q_HASHES, Q_QUOTA, Q_LIST_ALL, Q_COUNT_ALL, Q_PAGE,
 	Q_PAGE_ALL, Q_OWNER, Q_DESCENDANTS, Q_REPARENT, Q_N
 };
 
@@ -119,6 +131,13 @@ static const char *const store_sqlite_sql[Q_N] = {
 	[Q_DELETE] = "DELETE FROM keys WHERE id = ?",
 	[Q_TOUCH] = "UPDATE keys SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used < ?)",
 	[Q_AUDIT_COUNT] = "SELECT count(*) FROM audit WHERE key_id = ? AND action = ?",
+	[Q_EPOCH] = "SELECT value FROM meta WHERE name = 'epoch'",
+	[Q_EPOCH_BUMP] = "UPDATE meta SET value = value + 1 WHERE name = 'epoch'",
+	[Q_DATA_VERSION] = "PRAGMA data_version",
+	[Q_META_GET] = "SELECT value FROM meta WHERE name = ?",
+	[Q_META_SET] = "INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)",
+	[Q_KEY_COUNT] = "SELECT count(*) FROM keys",
+	[Q_PROBE] = "INSERT OR REPLACE INTO meta(name, value) VALUES ('ready_probe', ?)",
 	[Q_HASHES] = "SELECT id, hash FROM keys WHERE id > ? ORDER BY id",
 	[Q_QUOTA] = "SELECT count(*) FROM (SELECT 1 FROM keys WHERE user_id = ? AND revoked = 0 LIMIT ?)",
 	[Q_LIST_ALL] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND +? < 0 AND (? IS NULL OR name = ?)"
@@ -142,6 +161,7 @@ static const char *const store_sqlite_sql[Q_N] = {
 typedef struct store_sqlite_reader {
 	sqlite3 *db;
 	sqlite3_stmt *st[Q_N];
+	int64_t data_version;     /* PRAGMA data_version when last looked at */
 	pthread_mutex_t lock;
 } store_sqlite_reader;
 
@@ -168,6 +188,20 @@ typedef struct store_sqlite {
 	store_sqlite_reader readers[STORE_READERS]; /* file databases */
 	store_sqlite_reader memreader;    /* :memory: reads use the write connection */
 	unsigned next_reader;
+	/* the epoch row as this process last saw it (atomic): a different value
+	   in the database is another process's write */
+	int64_t seen_epoch;
+	int64_t pending_epoch;     /* written by the open write transaction */
+	int foreign;               /* another process wrote since store_changed (atomic) */
+	/* the WAL index header in the -shm file, mapped read-only: its change
+	   counter and last frame move with every commit, any process's; while
+	   they stand still, store_changed needs no SQL (NULL: always ask SQLite) */
+	const unsigned char *shm;
+	uint64_t shm_seen;         /* counter and frame when last checked (atomic) */
+	pthread_mutex_t probe_lock;
+	time_t probe_at;           /* the last write probe (store_ready), at most one a second */
+	int probe_rc;
+	char probe_why[256];
 } store_sqlite;
 
 static int64_t store_sqlite_now(void)
@@ -242,23 +276,109 @@ static int store_sqlite_open_db(const char *path, int memory, int sync_full, sql
 	return store_sqlite_exec(*db, pragmas, err, errlen);
 }
 
+/* The first bytes of the -shm file are the WAL index header (SQLite's
+ * walformat.html; a format every SQLite version sharing a live database
+ * keeps): iChange, a counter of the transactions, at byte 8 and mxFrame, the
+ * last valid frame, at byte 16, in native byte order; the writer updates this
+ * first copy of the header last, before its commit returns. */
+#define STORE_SHM_MAP 4096
+#define STORE_SHM_ICHANGE 8
+#define STORE_SHM_MXFRAME 16
+
+static const unsigned char *store_sqlite_map_shm(const char *path)
+{
+	char file[4096];
+	void *p;
+	int fd;
+
+	snprintf(file, sizeof file, "%s-shm", path);
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	p = mmap(NULL, STORE_SHM_MAP, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* iChange and mxFrame as one value: a different one means a commit since. */
+static uint64_t store_sqlite_shm_now(const unsigned char *shm)
+{
+	uint32_t change = __atomic_load_n((const uint32_t *)(const void *)(shm + STORE_SHM_ICHANGE), __ATOMIC_ACQUIRE);
+	uint32_t frame = __atomic_load_n((const uint32_t *)(const void *)(shm + STORE_SHM_MXFRAME), __ATOMIC_ACQUIRE);
+
+	return (uint64_t)change << 32 | frame;
+}
+
+/* The database and its -wal and -shm files hold every key's HMAC: owner
+ * only. SQLite creates -wal and -shm with the database file's mode, so the
+ * umask at creation and this fix of an older file's mode cover all three. */
+static void store_sqlite_fix_modes(store_sqlite *s, const char *path)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	char file[4096], msg[4200];
+	struct stat sb;
+
+	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+		snprintf(file, sizeof file, "%s%s", path, suffix[i]);
+		if (stat(file, &sb) != 0 || !S_ISREG(sb.st_mode) || !(sb.st_mode & 077))
+			continue;
+		if (chmod(file, 0600) == 0)
+			snprintf(msg, sizeof msg, "%s was readable by others (mode %04o); now 0600", file,
+			         (unsigned)(sb.st_mode & 07777));
+		else
+			snprintf(msg, sizeof msg, "%s is readable by others (mode %04o) and cannot be made 0600: %s", file,
+			         (unsigned)(sb.st_mode & 07777), strerror(errno));
+		store_report(&s->base, STORE_LOG_WARNING, msg);
+	}
+}
+
+static int store_sqlite_read_epoch(sqlite3 *db, int64_t *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE name = 'epoch'", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		*e = sqlite3_column_int64(st, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 static void store_sqlite_close(store *base);
 
 static int store_sqlite_open(const store_config *cfg, store **out, char *err, size_t errlen)
 {
 	store_sqlite *s = calloc(1, sizeof *s);
+	mode_t mask;
+	int rc;
 
 	*out = NULL;
 	if (!s)
 		return -1;
 	s->base.be = &store_sqlite_backend;
+	s->base.log = cfg->log;
 	s->memory = strcmp(cfg->path, ":memory:") == 0;
 	s->group = cfg->group_commit;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	if (store_sqlite_open_db(cfg->path, s->memory, cfg->synchronous_full, &s->w, err, errlen) != 0 ||
-	    store_sqlite_migrate(s->w, err, errlen) != 0 || store_sqlite_prepare_all(s->w, s->ws, err, errlen) != 0)
+	pthread_mutex_init(&s->probe_lock, NULL);
+	mask = umask(077);
+	rc = store_sqlite_open_db(cfg->path, s->memory, cfg->synchronous_full, &s->w, err, errlen);
+	umask(mask);
+	if (rc != 0 || store_sqlite_migrate(s->w, err, errlen) != 0 || store_sqlite_prepare_all(s->w, s->ws, err, errlen) != 0)
 		goto fail;
+	if (store_sqlite_read_epoch(s->w, &s->seen_epoch) != 0) {
+		snprintf(err, errlen, "cannot read the store's epoch: %s", sqlite3_errmsg(s->w));
+		goto fail;
+	}
+	if (!s->memory) {
+		store_sqlite_fix_modes(s, cfg->path);
+		if (sqlite3_db_readonly(s->w, "main") == 1)
+			store_report(&s->base, STORE_LOG_WARNING, "the database is read-only: keys authenticate, but "
+			             "nothing can be created, changed or removed (/readyz fails)");
+	}
 	if (s->memory) {
 		s->memreader.db = s->w;
 		memcpy(s->memreader.st, s->ws, sizeof s->memreader.st);
@@ -269,6 +389,7 @@ static int store_sqlite_open(const store_config *cfg, store **out, char *err, si
 			    store_sqlite_prepare_all(s->readers[i].db, s->readers[i].st, err, errlen) != 0)
 				goto fail;
 		}
+		s->shm = store_sqlite_map_shm(cfg->path);
 	}
 	*out = &s->base;
 	return 0;
@@ -292,6 +413,9 @@ static void store_sqlite_close(store *base)
 	}
 	sqlite3_close(s->w);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->probe_lock);
+	if (s->shm)
+		munmap((void *)s->shm, STORE_SHM_MAP);
 	pthread_cond_destroy(&s->cond);
 	free(s);
 }
@@ -343,15 +467,78 @@ static void store_sqlite_read_end(store_sqlite *s, store_sqlite_reader *rd, sqli
 		pthread_mutex_unlock(&rd->lock);
 }
 
-static int store_sqlite_step_done(sqlite3_stmt *st)
+/* A failed SQLite call: reported once with SQLite's own message, and
+ * classed: busy, locked or full may pass (STORE_UNAVAILABLE); anything else
+ * (I/O error, read-only, corrupt, ...) is STORE_ERROR. */
+static int store_sqlite_fail(store_sqlite *s, sqlite3 *db, int rc, const char *op)
 {
-	int rc = sqlite3_step(st);
+	char msg[400];
+	int prim = rc & 0xff;
 
+	snprintf(msg, sizeof msg, "%s: %s (SQLite %d)", op, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+	store_report(&s->base, STORE_LOG_ERROR, msg);
+	return prim == SQLITE_BUSY || prim == SQLITE_LOCKED || prim == SQLITE_FULL ? STORE_UNAVAILABLE : STORE_ERROR;
+}
+
+/* sqlite3_exec on the write connection; STORE_OK or the failure, reported. */
+static int store_sqlite_wexec(store_sqlite *s, const char *sql, const char *op)
+{
+	int rc = sqlite3_exec(s->w, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? STORE_OK : store_sqlite_fail(s, s->w, rc, op);
+}
+
+static int store_sqlite_step_done(store_sqlite *s, sqlite3_stmt *st, const char *op)
+{
+	int rc = sqlite3_step(st), out = STORE_OK;
+
+	if (rc == SQLITE_CONSTRAINT)
+		out = STORE_CONSTRAINT;
+	else if (rc != SQLITE_DONE)
+		out = store_sqlite_fail(s, sqlite3_db_handle(st), sqlite3_extended_errcode(sqlite3_db_handle(st)), op);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	if (rc == SQLITE_DONE)
-		return STORE_OK;
-	return rc == SQLITE_CONSTRAINT ? STORE_CONSTRAINT : STORE_ERROR;
+	return out;
+}
+
+/* BEGIN IMMEDIATE on the write connection, and the epoch bump every write
+ * to the keys makes: reading the epoch first tells whether another process
+ * wrote since this one last looked (its caches then drop everything). */
+static int store_sqlite_begin(store_sqlite *s, const char *op)
+{
+	sqlite3_stmt *st = s->ws[Q_EPOCH];
+	int rc = store_sqlite_wexec(s, "BEGIN IMMEDIATE", op), r;
+	int64_t e = 0;
+
+	if (rc != STORE_OK)
+		return rc;
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		e = sqlite3_column_int64(st, 0);
+	else
+		rc = store_sqlite_fail(s, s->w, r, op);
+	sqlite3_reset(st);
+	if (rc == STORE_OK)
+		rc = store_sqlite_step_done(s, s->ws[Q_EPOCH_BUMP], op);
+	if (rc != STORE_OK) {
+		sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	if (e != __atomic_load_n(&s->seen_epoch, __ATOMIC_SEQ_CST))
+		__atomic_store_n(&s->foreign, 1, __ATOMIC_SEQ_CST);
+	s->pending_epoch = e + 1;
+	return STORE_OK;
+}
+
+static int store_sqlite_commit(store_sqlite *s, const char *op)
+{
+	int rc = store_sqlite_wexec(s, "COMMIT", op);
+
+	if (rc != STORE_OK)
+		sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+	else
+		__atomic_store_n(&s->seen_epoch, s->pending_epoch, __ATOMIC_SEQ_CST);
+	return rc;
 }
 
 static int store_sqlite_audit(store_sqlite *s, int64_t actor, int64_t key_id, const char *action, const char *client)
@@ -363,7 +550,7 @@ static int store_sqlite_audit(store_sqlite *s, int64_t actor, int64_t key_id, co
 	sqlite3_bind_int64(st, 3, key_id);
 	sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, client ? client : "", -1, SQLITE_STATIC);
-	return store_sqlite_step_done(st);
+	return store_sqlite_step_done(s, st, "audit");
 }
 
 /* ---- users ---- */
@@ -377,7 +564,7 @@ static int store_sqlite_user_add(store *base, const char *name, int64_t *id)
 	store_sqlite_write_begin(s);
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, store_sqlite_now());
-	rc = store_sqlite_step_done(st);
+	rc = store_sqlite_step_done(s, st, "user_add");
 	if (rc == STORE_OK)
 		*id = sqlite3_last_insert_rowid(s->w);
 	store_sqlite_write_end(s);
@@ -391,10 +578,15 @@ static int store_sqlite_user_find(store *base, const char *name, int64_t *id)
 	sqlite3_stmt *st = rd->st[Q_USER_FIND];
 	int rc = STORE_NOT_FOUND;
 
+	int r;
+
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
 		*id = sqlite3_column_int64(st, 0);
 		rc = STORE_OK;
+	} else if (r != SQLITE_DONE) {
+		rc = store_sqlite_fail(s, rd->db, r, "user_find");
 	}
 	store_sqlite_read_end(s, rd, st);
 	return rc;
@@ -446,20 +638,24 @@ static int store_sqlite_insert_one(store_sqlite *s, store_sqlite_job *j)
 	store_key *k = j->k;
 	int rc;
 
-	if (sqlite3_exec(s->w, "SAVEPOINT one", NULL, NULL, NULL) != SQLITE_OK)
-		return STORE_ERROR;
+	if ((rc = store_sqlite_wexec(s, "SAVEPOINT one", "key_insert")) != STORE_OK)
+		return rc;
 	if (j->quota > 0) {
 		sqlite3_stmt *q = s->ws[Q_QUOTA];
 		int64_t held = -1;
+		int r;
 		sqlite3_bind_int64(q, 1, k->user_id);
 		sqlite3_bind_int64(q, 2, j->quota);
-		if (sqlite3_step(q) == SQLITE_ROW)
+		r = sqlite3_step(q);
+		if (r == SQLITE_ROW)
 			held = sqlite3_column_int64(q, 0);
+		else
+			rc = store_sqlite_fail(s, s->w, sqlite3_extended_errcode(s->w), "key_insert");
 		sqlite3_reset(q);
 		sqlite3_clear_bindings(q);
 		if (held < 0 || held >= j->quota) {
 			sqlite3_exec(s->w, "ROLLBACK TO one; RELEASE one", NULL, NULL, NULL);
-			return held < 0 ? STORE_ERROR : STORE_QUOTA;
+			return held < 0 ? rc : STORE_QUOTA;
 		}
 	}
 	store_sqlite_new_uuid(k->uuid);
@@ -477,7 +673,7 @@ static int store_sqlite_insert_one(store_sqlite *s, store_sqlite_job *j)
 	sqlite3_bind_int64(st, 10, k->created);
 	if (k->parent_id > 0)
 		sqlite3_bind_int64(st, 11, k->parent_id);
-	rc = store_sqlite_step_done(st);
+	rc = store_sqlite_step_done(s, st, "key_insert");
 	if (rc == STORE_OK) {
 		k->id = sqlite3_last_insert_rowid(s->w);
 		k->active = 1;
@@ -517,14 +713,12 @@ static int store_sqlite_key_insert(store *base, store_key *k, const unsigned cha
 		s->writing = 1;
 		pthread_mutex_unlock(&s->lock);
 
-		int ok = sqlite3_exec(s->w, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+		int brc = store_sqlite_begin(s, "key_insert");
 		for (j = batch; j; j = j->next)
-			j->rc = ok ? store_sqlite_insert_one(s, j) : STORE_ERROR;
-		if (ok && sqlite3_exec(s->w, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-			sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+			j->rc = brc == STORE_OK ? store_sqlite_insert_one(s, j) : brc;
+		if (brc == STORE_OK && (brc = store_sqlite_commit(s, "key_insert")) != STORE_OK)
 			for (j = batch; j; j = j->next)
-				j->rc = STORE_ERROR;
-		}
+				j->rc = brc;
 
 		pthread_mutex_lock(&s->lock);
 		for (j = batch; j;) {
@@ -557,7 +751,7 @@ static int store_sqlite_get(store_sqlite *s, int q, int64_t user, int family, co
 		store_sqlite_row(st, out);
 		rc = STORE_OK;
 	} else if (r != SQLITE_DONE) {
-		rc = STORE_ERROR;
+		rc = store_sqlite_fail(s, rd->db, r, "key_get");
 	}
 	store_sqlite_read_end(s, rd, st);
 	return rc;
@@ -600,7 +794,7 @@ static int store_sqlite_key_by_hash(store *base, const unsigned char hash[STORE_
 			memset(stored, 0, STORE_HASH_LEN);
 		rc = STORE_OK;
 	} else if (r != SQLITE_DONE) {
-		rc = STORE_ERROR;
+		rc = store_sqlite_fail(s, rd->db, r, "key_by_hash");
 	}
 	store_sqlite_read_end(s, rd, st);
 	return rc;
@@ -627,8 +821,13 @@ static int store_sqlite_key_list(store *base, int64_t user, int family, const ch
 	}
 	sqlite3_bind_int(st, 5, include_revoked);
 	/* a whole list (no skip, no limit) is its own total: no count query */
-	if ((skip > 0 || limit >= 0) && sqlite3_step(st) == SQLITE_ROW)
-		*total = sqlite3_column_int64(st, 0);
+	if (skip > 0 || limit >= 0) {
+		int cr = sqlite3_step(st);
+		if (cr == SQLITE_ROW)
+			*total = sqlite3_column_int64(st, 0);
+		else
+			rc = store_sqlite_fail(s, rd->db, cr, "key_list");
+	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	/* the same read lock for the page */
@@ -642,8 +841,8 @@ static int store_sqlite_key_list(store *base, int64_t user, int family, const ch
 	sqlite3_bind_int(st, 5, include_revoked);
 	sqlite3_bind_int64(st, 6, limit < 0 ? -1 : limit);
 	sqlite3_bind_int64(st, 7, skip);
-	int r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	int r = SQLITE_DONE;
+	while (rc == STORE_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
 		if (cnt == cap) {
 			cap = cap ? cap * 2 : 16;
 			store_key *nv = realloc(v, cap * sizeof *v);
@@ -655,8 +854,8 @@ static int store_sqlite_key_list(store *base, int64_t user, int family, const ch
 		}
 		store_sqlite_row(st, &v[cnt++]);
 	}
-	if (r != SQLITE_DONE && r != SQLITE_ROW)
-		rc = STORE_ERROR;
+	if (rc == STORE_OK && r != SQLITE_DONE && r != SQLITE_ROW)
+		rc = store_sqlite_fail(s, rd->db, r, "key_list");
 	store_sqlite_read_end(s, rd, st);
 	if (rc != STORE_OK) {
 		free(v);
@@ -696,9 +895,10 @@ static int store_sqlite_key_page(store *base, int64_t user, int family, int incl
 	while (cnt < limit && (r = sqlite3_step(st)) == SQLITE_ROW)
 		store_sqlite_row(st, &v[cnt++]);
 	if (cnt < limit && r != SQLITE_DONE) {
+		int rc = store_sqlite_fail(s, rd->db, r, "key_page");
 		store_sqlite_read_end(s, rd, st);
 		free(v);
-		return STORE_ERROR;
+		return rc;
 	}
 	store_sqlite_read_end(s, rd, st);
 	if (cnt == 0) {
@@ -723,7 +923,7 @@ static int store_sqlite_key_owner(store *base, int64_t key_id, int64_t *user)
 		*user = sqlite3_column_int64(st, 0);
 		rc = STORE_OK;
 	} else if (r != SQLITE_DONE) {
-		rc = STORE_ERROR;
+		rc = store_sqlite_fail(s, rd->db, r, "key_owner");
 	}
 	store_sqlite_read_end(s, rd, st);
 	return rc;
@@ -751,7 +951,7 @@ static int store_sqlite_key_descendants(store *base, int64_t key_id, int64_t **i
 		v[cnt++] = sqlite3_column_int64(st, 0);
 	}
 	if (rc == STORE_OK && r != SQLITE_DONE)
-		rc = STORE_ERROR;
+		rc = store_sqlite_fail(s, rd->db, r, "key_descendants");
 	store_sqlite_read_end(s, rd, st);
 	if (rc != STORE_OK) {
 		free(v);
@@ -772,27 +972,27 @@ static int store_sqlite_change(store_sqlite *s, int pre, int q, int64_t a, int64
 	int rc = STORE_OK;
 
 	store_sqlite_write_begin(s);
-	if (sqlite3_exec(s->w, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+	if ((rc = store_sqlite_begin(s, action)) != STORE_OK) {
 		store_sqlite_write_end(s);
-		return STORE_ERROR;
+		return rc;
 	}
 	if (pre >= 0) {
 		sqlite3_bind_int64(s->ws[pre], 1, key_id);
-		rc = store_sqlite_step_done(s->ws[pre]);
+		rc = store_sqlite_step_done(s, s->ws[pre], action);
 	}
 	if (rc == STORE_OK) {
 		sqlite3_bind_int64(st, 1, a);
 		if (nbind > 1)
 			sqlite3_bind_int64(st, 2, b);
-		rc = store_sqlite_step_done(st);
+		rc = store_sqlite_step_done(s, st, action);
 	}
 	if (rc == STORE_OK && sqlite3_changes(s->w) == 0)
 		rc = STORE_NOT_FOUND;
 	if (rc == STORE_OK && action)
 		rc = store_sqlite_audit(s, actor, key_id, action, client);
 	if (rc == STORE_OK)
-		rc = sqlite3_exec(s->w, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? STORE_OK : STORE_ERROR;
-	if (rc != STORE_OK)
+		rc = store_sqlite_commit(s, action);
+	else
 		sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
 	store_sqlite_write_end(s);
 	return rc;
@@ -826,7 +1026,7 @@ static int store_sqlite_key_touch(store *base, int64_t key_id, int64_t when)
 	sqlite3_bind_int64(st, 1, when);
 	sqlite3_bind_int64(st, 2, key_id);
 	sqlite3_bind_int64(st, 3, when);
-	rc = store_sqlite_step_done(st);
+	rc = store_sqlite_step_done(s, st, "key_touch");
 	store_sqlite_write_end(s);
 	return rc;
 }
@@ -837,15 +1037,17 @@ static int store_sqlite_key_hashes(store *base, int64_t after_id,
 	store_sqlite *s = (store_sqlite *)base;
 	store_sqlite_reader *rd = store_sqlite_read_begin(s);
 	sqlite3_stmt *st = rd->st[Q_HASHES];
-	int r;
+	int r, rc = STORE_OK;
 
 	sqlite3_bind_int64(st, 1, after_id);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW)
 		if (sqlite3_column_bytes(st, 1) == STORE_HASH_LEN &&
 		    fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1)) != 0)
 			break;
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = store_sqlite_fail(s, rd->db, r, "key_hashes");
 	store_sqlite_read_end(s, rd, st);
-	return r == SQLITE_ROW || r == SQLITE_DONE ? STORE_OK : STORE_ERROR;
+	return rc;
 }
 
 static int store_sqlite_audit_count(store *base, int64_t key_id, const char *action, int64_t *n)
@@ -889,6 +1091,188 @@ static int store_sqlite_reprepares(store *base, int64_t *n)
 	return STORE_OK;
 }
 
+/* ---- the store's own values, readiness, other writers ---- */
+
+static int store_sqlite_meta_get(store *base, const char *name, char *value, size_t len)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd = store_sqlite_read_begin(s);
+	sqlite3_stmt *st = rd->st[Q_META_GET];
+	int rc = STORE_NOT_FOUND, r;
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		snprintf(value, len, "%s", (const char *)sqlite3_column_text(st, 0));
+		rc = STORE_OK;
+	} else if (r != SQLITE_ROW && r != SQLITE_DONE) {
+		rc = store_sqlite_fail(s, rd->db, r, "meta_get");
+	}
+	store_sqlite_read_end(s, rd, st);
+	return rc;
+}
+
+static int store_sqlite_meta_set(store *base, const char *name, const char *value)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	sqlite3_stmt *st = s->ws[Q_META_SET];
+	int rc;
+
+	store_sqlite_write_begin(s);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	rc = store_sqlite_step_done(s, st, "meta_set");
+	store_sqlite_write_end(s);
+	return rc;
+}
+
+static int store_sqlite_key_count(store *base, int64_t *n)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd = store_sqlite_read_begin(s);
+	sqlite3_stmt *st = rd->st[Q_KEY_COUNT];
+	int rc = STORE_OK, r = sqlite3_step(st);
+
+	if (r == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	else
+		rc = store_sqlite_fail(s, rd->db, r, "key_count");
+	store_sqlite_read_end(s, rd, st);
+	return rc;
+}
+
+/* The writer token, waited for until deadline (CLOCK_REALTIME); 0 or -1. */
+static int store_sqlite_write_begin_until(store_sqlite *s, const struct timespec *deadline)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (s->writing && rc == 0)
+		rc = pthread_cond_timedwait(&s->cond, &s->lock, deadline);
+	if (!s->writing) {
+		s->writing = 1;
+		rc = 0;
+	} else {
+		rc = -1;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* Readable, writable, and a write commits (at most one write probe a
+ * second; the others reuse its answer), all within timeout_ms. */
+static int store_sqlite_ready(store *base, unsigned timeout_ms, char *why, size_t len)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	struct timespec deadline;
+	int rc, r;
+	time_t now = time(NULL);
+
+	if (s->memory)
+		return STORE_OK;
+	if (sqlite3_db_readonly(s->w, "main") == 1) {
+		snprintf(why, len, "the database is read-only");
+		return STORE_ERROR;
+	}
+	pthread_mutex_lock(&s->probe_lock);
+	if (s->probe_at == now) {
+		rc = s->probe_rc;
+		snprintf(why, len, "%s", s->probe_why);
+		pthread_mutex_unlock(&s->probe_lock);
+		return rc;
+	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	rc = STORE_OK;
+	why[0] = '\0';
+	if (store_sqlite_write_begin_until(s, &deadline) != 0) {
+		snprintf(why, len, "the store's writer stayed busy for %u ms", timeout_ms);
+		rc = STORE_UNAVAILABLE;
+	} else {
+		sqlite3_stmt *st = s->ws[Q_PROBE];
+		sqlite3_busy_timeout(s->w, (int)timeout_ms);
+		r = sqlite3_exec(s->w, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		if (r == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, (int64_t)now);
+			r = sqlite3_step(st);
+			sqlite3_reset(st);
+			if (r == SQLITE_DONE)
+				r = sqlite3_exec(s->w, "COMMIT", NULL, NULL, NULL);
+		}
+		if (r != SQLITE_OK && r != SQLITE_DONE) {
+			snprintf(why, len, "a write to the database fails: %s", sqlite3_errmsg(s->w));
+			rc = store_sqlite_fail(s, s->w, r, "ready");
+			sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+		}
+		sqlite3_busy_timeout(s->w, 10000);
+		store_sqlite_write_end(s);
+	}
+	if (rc == STORE_OK) {
+		store_sqlite_reader *rd = store_sqlite_read_begin(s);
+		sqlite3_stmt *st = rd->st[Q_EPOCH];
+		r = sqlite3_step(st);
+		if (r != SQLITE_ROW) {
+			snprintf(why, len, "a read of the database fails: %s", sqlite3_errmsg(rd->db));
+			rc = store_sqlite_fail(s, rd->db, r, "ready");
+		}
+		store_sqlite_read_end(s, rd, st);
+	}
+	s->probe_at = now;
+	s->probe_rc = rc;
+	snprintf(s->probe_why, sizeof s->probe_why, "%s", why);
+	pthread_mutex_unlock(&s->probe_lock);
+	return rc;
+}
+
+/* 1 once after another process changed the keys. While the WAL index
+ * header stands still (two loads from shared memory), nothing committed;
+ * else PRAGMA data_version on this thread's read connection and, only when
+ * that moved, the epoch row, which tells another process's write from ours. */
+static int store_sqlite_changed(store *base)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd;
+	sqlite3_stmt *st;
+	int64_t dv;
+	uint64_t shm = 0;
+
+	if (s->memory)
+		return 0;
+	if (s->shm) {
+		shm = store_sqlite_shm_now(s->shm);
+		if (shm == __atomic_load_n(&s->shm_seen, __ATOMIC_ACQUIRE) && !__atomic_load_n(&s->foreign, __ATOMIC_ACQUIRE))
+			return 0;
+	}
+	rd = store_sqlite_read_begin(s);
+	st = rd->st[Q_DATA_VERSION];
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		dv = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (dv != rd->data_version) {
+			rd->data_version = dv;
+			st = rd->st[Q_EPOCH];
+			if (sqlite3_step(st) == SQLITE_ROW) {
+				int64_t e = sqlite3_column_int64(st, 0);
+				if (e != __atomic_load_n(&s->seen_epoch, __ATOMIC_SEQ_CST)) {
+					__atomic_store_n(&s->seen_epoch, e, __ATOMIC_SEQ_CST);
+					__atomic_store_n(&s->foreign, 1, __ATOMIC_SEQ_CST);
+				}
+			} else {
+				rd->data_version = -1;   /* look again next time */
+			}
+		}
+	}
+	store_sqlite_read_end(s, rd, st);
+	if (s->shm)
+		__atomic_store_n(&s->shm_seen, shm, __ATOMIC_RELEASE);   /* everything up to it is seen */
+	return __atomic_exchange_n(&s->foreign, 0, __ATOMIC_SEQ_CST);
+}
+
 /* Every path that is not another backend's: a file, or ":memory:". */
 static int store_sqlite_accepts(const char *path)
 {
@@ -919,4 +1303,9 @@ const store_backend store_sqlite_backend = {
 	.key_hashes = store_sqlite_key_hashes,
 	.reprepares = store_sqlite_reprepares,
 	.audit_count = store_sqlite_audit_count,
+	.meta_get = store_sqlite_meta_get,
+	.meta_set = store_sqlite_meta_set,
+	.key_count = store_sqlite_key_count,
+	.ready = store_sqlite_ready,
+	.changed = store_sqlite_changed,
 };

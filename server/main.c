@@ -73,6 +73,24 @@ static rt_auth_fn main_authenticate_fn(void)
     return app_authenticate;
 }
 
+/* 1 once log_init ran (the server); the CLI writes to standard error. */
+static int main_logging;
+
+/* keysvc_config.log: store errors and start-up warnings. */
+static void main_store_log(int level, const char *msg)
+{
+    if (main_logging)
+        y_log_message(level == STORE_LOG_WARNING ? Y_LOG_LEVEL_WARNING : Y_LOG_LEVEL_ERROR, "%s", msg);
+    else
+        fprintf(stderr, "apikeyd: %s\n", msg);
+}
+
+/* serve_ready_fn: /readyz asks the store (2 s at most). */
+static int main_ready(void *appv, char *why, size_t len)
+{
+    return keysvc_ready(((app *)appv)->ks, 2000, why, len) == KEYSVC_OK ? 0 : -1;
+}
+
 /* Prints the new user's first key, alone, on stdout. */
 static int main_user_add_keysvc(keysvc *ks, const char *name)
 {
@@ -105,6 +123,11 @@ static int main_open_keysvc(const config *cfg, const char *dir, keysvc **ks, cha
     kc.jwt_key_path = cfg->jwt_key;
     kc.key_quota = cfg->key_quota ? (int64_t)cfg->key_quota : -1;
     kc.revoke_cascade = cfg->revoke_cascade;
+    kc.jwt_issuer = cfg->jwt_issuer;
+    kc.jwt_audience = cfg->jwt_audience;
+    kc.jwt_max_lifetime = cfg->jwt_max_lifetime;
+    kc.jwt_leeway = cfg->jwt_leeway;
+    kc.log = main_store_log;
     return keysvc_open(&kc, ks, err, errlen);
 }
 
@@ -196,10 +219,12 @@ static int main_key_revoke_keysvc(keysvc *ks, const config *cfg)
         return EXIT_USAGE;
     }
     rc = keysvc_key_owner(ks, id, &user);
+    /* the CLI acts as the key's owner itself (no key: the rights of a JWT) */
+    keysvc_principal owner = { .user_id = user };
     if (rc == KEYSVC_OK && cfg->cascade) {
-        rc = keysvc_revoke_tree(ks, user, id, "cli", &n);
+        rc = keysvc_revoke_tree(ks, &owner, id, "cli", &n);
     } else if (rc == KEYSVC_OK) {
-        rc = keysvc_revoke(ks, user, id, "cli");
+        rc = keysvc_revoke(ks, &owner, id, "cli");
         n = rc == KEYSVC_OK;
         if (rc == KEYSVC_NOT_FOUND) {
             fprintf(stderr, "apikeyd: key revoke %lld: the key is revoked already\n", id);
@@ -210,7 +235,7 @@ static int main_key_revoke_keysvc(keysvc *ks, const config *cfg)
         fprintf(stderr, "apikeyd: key revoke %lld: %s\n", id, keysvc_strerror(rc));
         return 1;
     }
-    fprintf(stderr, "apikeyd: revoked %zu key(s)%s; a running apikeyd refuses them within 5 seconds\n", n,
+    fprintf(stderr, "apikeyd: revoked %zu key(s)%s; a running apikeyd refuses them at their next request\n", n,
             cfg->cascade ? " (the key and every key it minted)" : "");
     return 0;
 }
@@ -336,11 +361,17 @@ static int main_serve(const config *cfg)
     }
     if (!cfg->tls_listen.off && main_tls_setup(cfg, dir) != 0) goto cleanup;
 #ifdef APIKEYD_HAVE_KEYSVC
+    main_logging = 1;
     if (main_open_keysvc(cfg, dir, &ks, err, sizeof err) != 0) {
         y_log_message(Y_LOG_LEVEL_ERROR, "cannot open the key store %s: %s", cfg->db_path, err);
         goto cleanup;
     }
     main_app.ks = ks;
+    {
+        char why[300] = "";
+        if (keysvc_ready(ks, 2000, why, sizeof why) != KEYSVC_OK)
+            y_log_message(Y_LOG_LEVEL_WARNING, "the key store is not ready: %s (/readyz answers 503 until it is)", why);
+    }
     app_data = &main_app;
     authenticate = main_authenticate_fn();
 #endif
@@ -348,6 +379,9 @@ static int main_serve(const config *cfg)
         y_log_message(Y_LOG_LEVEL_ERROR, "%s", err);
         goto cleanup;
     }
+#ifdef APIKEYD_HAVE_KEYSVC
+    serve_set_ready(srv, main_ready);
+#endif
     {
         apis_env env;
         memset(&env, 0, sizeof env);

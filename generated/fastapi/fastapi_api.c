@@ -32,11 +32,11 @@ static const rt_schema fastapi_s23;
 static const rt_schema fastapi_s24;
 static const rt_schema fastapi_s25;
 static const rt_schema fastapi_s26;
-static const rt_schema fastapi_schema_ApiKeyCreateRequest;
 static const rt_schema fastapi_s27;
+static const rt_schema fastapi_schema_ApiKeyCreateRequest;
 static const rt_schema fastapi_s28;
-static const rt_schema fastapi_schema_ApiKeyCreateResponse;
 static const rt_schema fastapi_s29;
+static const rt_schema fastapi_schema_ApiKeyCreateResponse;
 static const rt_schema fastapi_s30;
 static const rt_schema fastapi_s31;
 static const rt_schema fastapi_s32;
@@ -44,6 +44,7 @@ static const rt_schema fastapi_s33;
 static const rt_schema fastapi_s34;
 static const rt_schema fastapi_s35;
 static const rt_schema fastapi_s36;
+static const rt_schema fastapi_s37;
 
 static rt_schema_cache fastapi_s0_cache = { .default_json = "0", };
 /* openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/get/parameters/0/schema */
@@ -507,8 +508,22 @@ static const rt_schema fastapi_s25 = {
 	.max_contains = -1,
 };
 
-/* openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/post/requestBody/content/application~1json/schema */
+/* openapi/fastapi.yaml#/components/responses/StoreUnavailable/content/application~1problem+json/schema */
 static const rt_schema fastapi_s26 = {
+	.where = "openapi/fastapi.yaml#/components/responses/StoreUnavailable/content/application~1problem+json/schema",
+	.ref = &fastapi_schema_ProblemDetail,
+	.min_length = -1,
+	.max_length = -1,
+	.min_items = -1,
+	.max_items = -1,
+	.min_properties = -1,
+	.max_properties = -1,
+	.min_contains = -1,
+	.max_contains = -1,
+};
+
+/* openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/post/requestBody/content/application~1json/schema */
+static const rt_schema fastapi_s27 = {
 	.where = "openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/post/requestBody/content/application~1json/schema",
 	.ref = &fastapi_schema_ApiKeyCreateRequest,
 	.min_length = -1,
@@ -522,7 +537,7 @@ static const rt_schema fastapi_s26 = {
 };
 
 static const rt_schema_prop fastapi_schema_ApiKeyCreateRequest_props[] = {
-	{ "name", &fastapi_s27 },
+	{ "name", &fastapi_s28 },
 };
 static const char *const fastapi_schema_ApiKeyCreateRequest_required[] = { "name", };
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateRequest */
@@ -543,7 +558,7 @@ static const rt_schema fastapi_schema_ApiKeyCreateRequest = {
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateRequest/properties/name */
-static const rt_schema fastapi_s27 = {
+static const rt_schema fastapi_s28 = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyCreateRequest/properties/name",
 	.types = 0x10,
 	.min_length = 1,
@@ -557,7 +572,7 @@ static const rt_schema fastapi_s27 = {
 };
 
 /* openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/post/responses/201/content/application~1json/schema */
-static const rt_schema fastapi_s28 = {
+static const rt_schema fastapi_s29 = {
 	.where = "openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/post/responses/201/content/application~1json/schema",
 	.ref = &fastapi_schema_ApiKeyCreateResponse,
 	.min_length = -1,
@@ -571,10 +586,10 @@ static const rt_schema fastapi_s28 = {
 };
 
 static const rt_schema_prop fastapi_schema_ApiKeyCreateResponse_props[] = {
-	{ "created_at", &fastapi_s29 },
-	{ "id", &fastapi_s30 },
-	{ "key", &fastapi_s31 },
-	{ "name", &fastapi_s32 },
+	{ "created_at", &fastapi_s30 },
+	{ "id", &fastapi_s31 },
+	{ "key", &fastapi_s32 },
+	{ "name", &fastapi_s33 },
 };
 static const char *const fastapi_schema_ApiKeyCreateResponse_required[] = { "id", "key", "name", "created_at", };
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse */
@@ -594,7 +609,7 @@ static const rt_schema fastapi_schema_ApiKeyCreateResponse = {
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse/properties/created_at */
-static const rt_schema fastapi_s29 = {
+static const rt_schema fastapi_s30 = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse/properties/created_at",
 	.types = 0x10,
 	.min_length = -1,
@@ -610,7 +625,7 @@ static const rt_schema fastapi_s29 = {
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse/properties/id */
-static const rt_schema fastapi_s30 = {
+static const rt_schema fastapi_s31 = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse/properties/id",
 	.types = 0x10,
 	.min_length = -1,
@@ -626,7 +641,7 @@ static const rt_schema fastapi_s30 = {
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse/properties/key */
-static const rt_schema fastapi_s31 = {
+static const rt_schema fastapi_s32 = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse/properties/key",
 	.types = 0x10,
 	.min_length = -1,
@@ -640,7 +655,7 @@ static const rt_schema fastapi_s31 = {
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse/properties/name */
-static const rt_schema fastapi_s32 = {
+static const rt_schema fastapi_s33 = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse/properties/name",
 	.types = 0x10,
 	.min_length = -1,
@@ -654,7 +669,7 @@ static const rt_schema fastapi_s32 = {
 };
 
 /* openapi/fastapi.yaml#/components/responses/PayloadTooLarge/content/application~1problem+json/schema */
-static const rt_schema fastapi_s33 = {
+static const rt_schema fastapi_s34 = {
 	.where = "openapi/fastapi.yaml#/components/responses/PayloadTooLarge/content/application~1problem+json/schema",
 	.ref = &fastapi_schema_ProblemDetail,
 	.min_length = -1,
@@ -668,7 +683,7 @@ static const rt_schema fastapi_s33 = {
 };
 
 /* openapi/fastapi.yaml#/components/responses/UnsupportedMediaType/content/application~1problem+json/schema */
-static const rt_schema fastapi_s34 = {
+static const rt_schema fastapi_s35 = {
 	.where = "openapi/fastapi.yaml#/components/responses/UnsupportedMediaType/content/application~1problem+json/schema",
 	.ref = &fastapi_schema_ProblemDetail,
 	.min_length = -1,
@@ -682,7 +697,7 @@ static const rt_schema fastapi_s34 = {
 };
 
 /* openapi/fastapi.yaml#/paths/~1auth~1api-keys~1{key_id}/delete/parameters/0/schema */
-static const rt_schema fastapi_s35 = {
+static const rt_schema fastapi_s36 = {
 	.where = "openapi/fastapi.yaml#/paths/~1auth~1api-keys~1{key_id}/delete/parameters/0/schema",
 	.types = 0x10,
 	.min_length = -1,
@@ -698,7 +713,7 @@ static const rt_schema fastapi_s35 = {
 };
 
 /* openapi/fastapi.yaml#/components/responses/NotFound/content/application~1problem+json/schema */
-static const rt_schema fastapi_s36 = {
+static const rt_schema fastapi_s37 = {
 	.where = "openapi/fastapi.yaml#/components/responses/NotFound/content/application~1problem+json/schema",
 	.ref = &fastapi_schema_ProblemDetail,
 	.min_length = -1,
@@ -728,6 +743,7 @@ static const rt_response fastapi_list_my_api_keys_responses[] = {
 	{ 422, "application/problem+json", &fastapi_s23 },
 	{ 429, "application/problem+json", &fastapi_s24 },
 	{ 500, "application/problem+json", &fastapi_s25 },
+	{ 503, "application/problem+json", &fastapi_s26 },
 };
 static const rt_security_req fastapi_list_my_api_keys_sec0[] = {
 	{ "HTTPBearer", RT_CRED_HTTP_BEARER, NULL },
@@ -772,19 +788,24 @@ int fastapi_list_my_api_keys_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 500, body);
 }
+int fastapi_list_my_api_keys_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1auth~1api-keys~1/post */
 static const char *const fastapi_create_my_api_key_body_types[] = { "application/json", NULL };
 static const rt_response fastapi_create_my_api_key_responses[] = {
-	{ 201, "application/json", &fastapi_s28 },
+	{ 201, "application/json", &fastapi_s29 },
 	{ 400, "application/problem+json", &fastapi_s11 },
 	{ 401, "application/problem+json", &fastapi_s21 },
 	{ 403, "application/problem+json", &fastapi_s22 },
-	{ 413, "application/problem+json", &fastapi_s33 },
-	{ 415, "application/problem+json", &fastapi_s34 },
+	{ 413, "application/problem+json", &fastapi_s34 },
+	{ 415, "application/problem+json", &fastapi_s35 },
 	{ 422, "application/problem+json", &fastapi_s23 },
 	{ 429, "application/problem+json", &fastapi_s24 },
 	{ 500, "application/problem+json", &fastapi_s25 },
+	{ 503, "application/problem+json", &fastapi_s26 },
 };
 static const rt_security_req fastapi_create_my_api_key_sec0[] = {
 	{ "HTTPBearer", RT_CRED_HTTP_BEARER, NULL },
@@ -837,11 +858,15 @@ int fastapi_create_my_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */
 {
 	return rt_respond(ctx, 500, body);
 }
+int fastapi_create_my_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1auth~1api-keys~1{key_id}/delete */
 static const rt_param fastapi_revoke_my_api_key_param_table[] = {
 	{ .name = "key_id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &fastapi_s35, .ctype = RT_C_STRING,
+	  .schema = &fastapi_s36, .ctype = RT_C_STRING,
 	  .offset = offsetof(fastapi_revoke_my_api_key_params, key_id), .has_offset = -1 },
 };
 static const rt_response fastapi_revoke_my_api_key_responses[] = {
@@ -849,10 +874,11 @@ static const rt_response fastapi_revoke_my_api_key_responses[] = {
 	{ 400, "application/problem+json", &fastapi_s11 },
 	{ 401, "application/problem+json", &fastapi_s21 },
 	{ 403, "application/problem+json", &fastapi_s22 },
-	{ 404, "application/problem+json", &fastapi_s36 },
+	{ 404, "application/problem+json", &fastapi_s37 },
 	{ 422, "application/problem+json", &fastapi_s23 },
 	{ 429, "application/problem+json", &fastapi_s24 },
 	{ 500, "application/problem+json", &fastapi_s25 },
+	{ 503, "application/problem+json", &fastapi_s26 },
 };
 static const rt_security_req fastapi_revoke_my_api_key_sec0[] = {
 	{ "HTTPBearer", RT_CRED_HTTP_BEARER, NULL },
@@ -901,6 +927,10 @@ int fastapi_revoke_my_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */
 {
 	return rt_respond(ctx, 500, body);
 }
+int fastapi_revoke_my_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 static const rt_operation fastapi_operations[] = {
 	{
@@ -911,7 +941,7 @@ static const rt_operation fastapi_operations[] = {
 		.priority = 1,
 		.params = fastapi_list_my_api_keys_param_table, .n_params = 2,
 		.params_size = sizeof(fastapi_list_my_api_keys_params),
-		.responses = fastapi_list_my_api_keys_responses, .n_responses = 7,
+		.responses = fastapi_list_my_api_keys_responses, .n_responses = 8,
 		.security = fastapi_list_my_api_keys_security, .n_security = 1,
 		.validation_status = 422,
 		.call = fastapi_list_my_api_keys_call,
@@ -923,8 +953,8 @@ static const rt_operation fastapi_operations[] = {
 		.route = "/auth/api-keys/",
 		.priority = 2,
 		.params_size = sizeof(fastapi_create_my_api_key_params),
-		.body_types = fastapi_create_my_api_key_body_types, .body_required = 1, .body_schema = &fastapi_s26,
-		.responses = fastapi_create_my_api_key_responses, .n_responses = 9,
+		.body_types = fastapi_create_my_api_key_body_types, .body_required = 1, .body_schema = &fastapi_s27,
+		.responses = fastapi_create_my_api_key_responses, .n_responses = 10,
 		.security = fastapi_create_my_api_key_security, .n_security = 1,
 		.validation_status = 422,
 		.call = fastapi_create_my_api_key_call,
@@ -937,7 +967,7 @@ static const rt_operation fastapi_operations[] = {
 		.priority = 1003,
 		.params = fastapi_revoke_my_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(fastapi_revoke_my_api_key_params),
-		.responses = fastapi_revoke_my_api_key_responses, .n_responses = 8,
+		.responses = fastapi_revoke_my_api_key_responses, .n_responses = 9,
 		.security = fastapi_revoke_my_api_key_security, .n_security = 1,
 		.validation_status = 422,
 		.call = fastapi_revoke_my_api_key_call,

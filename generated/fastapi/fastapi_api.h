@@ -34,6 +34,8 @@ int fastapi_list_my_api_keys_respond_422(rt_ctx *ctx, json_t *body /* stolen */)
 int fastapi_list_my_api_keys_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
 /* 500: Internal server error */
 int fastapi_list_my_api_keys_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+/* 503: The key store is unavailable for now; nothing was changed */
+int fastapi_list_my_api_keys_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
 
 /* #/paths/~1auth~1api-keys~1/post
  * POST /auth/api-keys/ — Create My Api Key */
@@ -59,6 +61,8 @@ int fastapi_create_my_api_key_respond_422(rt_ctx *ctx, json_t *body /* stolen */
 int fastapi_create_my_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
 /* 500: Internal server error */
 int fastapi_create_my_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+/* 503: The key store is unavailable for now; nothing was changed */
+int fastapi_create_my_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
 
 /* #/paths/~1auth~1api-keys~1{key_id}/delete
  * DELETE /auth/api-keys/{key_id} — Revoke My Api Key */
@@ -82,6 +86,8 @@ int fastapi_revoke_my_api_key_respond_422(rt_ctx *ctx, json_t *body /* stolen */
 int fastapi_revoke_my_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
 /* 500: Internal server error */
 int fastapi_revoke_my_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+/* 503: The key store is unavailable for now; nothing was changed */
+int fastapi_revoke_my_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct fastapi_handlers {

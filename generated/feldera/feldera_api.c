@@ -9,30 +9,36 @@ static const rt_schema feldera_schema_ApiKeyDescr;
 static const rt_schema feldera_s3;
 static const rt_schema feldera_s4;
 static const rt_schema feldera_s5;
+static const rt_schema feldera_schema_MintableKeyRole;
 static const rt_schema feldera_s6;
 static const rt_schema feldera_s7;
-static const rt_schema feldera_schema_ErrorResponse;
 static const rt_schema feldera_s8;
+static const rt_schema feldera_schema_ErrorResponse;
 static const rt_schema feldera_s9;
 static const rt_schema feldera_s10;
 static const rt_schema feldera_s11;
 static const rt_schema feldera_s12;
 static const rt_schema feldera_s13;
 static const rt_schema feldera_s14;
-static const rt_schema feldera_schema_NewApiKeyRequest;
 static const rt_schema feldera_s15;
 static const rt_schema feldera_s16;
 static const rt_schema feldera_s17;
-static const rt_schema feldera_schema_NewApiKeyResponse;
 static const rt_schema feldera_s18;
+static const rt_schema feldera_schema_NewApiKeyRequest;
 static const rt_schema feldera_s19;
 static const rt_schema feldera_s20;
 static const rt_schema feldera_s21;
+static const rt_schema feldera_schema_NewApiKeyResponse;
 static const rt_schema feldera_s22;
 static const rt_schema feldera_s23;
 static const rt_schema feldera_s24;
 static const rt_schema feldera_s25;
 static const rt_schema feldera_s26;
+static const rt_schema feldera_s27;
+static const rt_schema feldera_s28;
+static const rt_schema feldera_s29;
+static const rt_schema feldera_s30;
+static const rt_schema feldera_s31;
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/get/parameters/0/schema */
 static const rt_schema feldera_s0 = {
@@ -74,9 +80,10 @@ static const rt_schema feldera_s2 = {
 static const rt_schema_prop feldera_schema_ApiKeyDescr_props[] = {
 	{ "id", &feldera_s3 },
 	{ "name", &feldera_s4 },
-	{ "scopes", &feldera_s5 },
+	{ "role", &feldera_s5 },
+	{ "scopes", &feldera_s6 },
 };
-static const char *const feldera_schema_ApiKeyDescr_required[] = { "id", "name", "scopes", };
+static const char *const feldera_schema_ApiKeyDescr_required[] = { "id", "name", "role", };
 /* openapi/feldera.yaml#/components/schemas/ApiKeyDescr */
 static const rt_schema feldera_schema_ApiKeyDescr = {
 	.where = "openapi/feldera.yaml#/components/schemas/ApiKeyDescr",
@@ -89,7 +96,7 @@ static const rt_schema feldera_schema_ApiKeyDescr = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.properties = feldera_schema_ApiKeyDescr_props, .n_properties = 3,
+	.properties = feldera_schema_ApiKeyDescr_props, .n_properties = 4,
 	.required = feldera_schema_ApiKeyDescr_required, .n_required = 3,
 };
 
@@ -123,8 +130,32 @@ static const rt_schema feldera_s4 = {
 	.max_contains = -1,
 };
 
-/* openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/scopes */
+/* openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/role */
 static const rt_schema feldera_s5 = {
+	.where = "openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/role",
+	.ref = &feldera_schema_MintableKeyRole,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+static rt_schema_cache feldera_schema_MintableKeyRole_cache = { .enum_json = "[\"read\",\"write\"]", };
+/* openapi/feldera.yaml#/components/schemas/MintableKeyRole */
+static const rt_schema feldera_schema_MintableKeyRole = {
+	.where = "openapi/feldera.yaml#/components/schemas/MintableKeyRole",
+	.types = 0x10,
+	.min_length = -1,
+	.max_length = -1,
+	.min_items = -1,
+	.max_items = -1,
+	.min_properties = -1,
+	.max_properties = -1,
+	.min_contains = -1,
+	.max_contains = -1,
+	.cache = &feldera_schema_MintableKeyRole_cache,
+};
+
+/* openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/scopes */
+static const rt_schema feldera_s6 = {
 	.where = "openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/scopes",
 	.types = 0x20,
 	.min_length = -1,
@@ -135,12 +166,12 @@ static const rt_schema feldera_s5 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.items = &feldera_s6,
+	.items = &feldera_s7,
 };
 
-static rt_schema_cache feldera_s6_cache = { .enum_json = "[\"Read\",\"Write\"]", };
+static rt_schema_cache feldera_s7_cache = { .enum_json = "[\"Read\",\"Write\"]", };
 /* openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/scopes/items */
-static const rt_schema feldera_s6 = {
+static const rt_schema feldera_s7 = {
 	.where = "openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/scopes/items",
 	.types = 0x10,
 	.min_length = -1,
@@ -151,11 +182,11 @@ static const rt_schema feldera_s6 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.cache = &feldera_s6_cache,
+	.cache = &feldera_s7_cache,
 };
 
 /* openapi/feldera.yaml#/components/responses/BadRequest/content/application~1json/schema */
-static const rt_schema feldera_s7 = {
+static const rt_schema feldera_s8 = {
 	.where = "openapi/feldera.yaml#/components/responses/BadRequest/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -163,9 +194,9 @@ static const rt_schema feldera_s7 = {
 };
 
 static const rt_schema_prop feldera_schema_ErrorResponse_props[] = {
-	{ "details", &feldera_s8 },
-	{ "error_code", &feldera_s9 },
-	{ "message", &feldera_s10 },
+	{ "details", &feldera_s9 },
+	{ "error_code", &feldera_s10 },
+	{ "message", &feldera_s11 },
 };
 static const char *const feldera_schema_ErrorResponse_required[] = { "details", "error_code", "message", };
 /* openapi/feldera.yaml#/components/schemas/ErrorResponse */
@@ -185,7 +216,7 @@ static const rt_schema feldera_schema_ErrorResponse = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/ErrorResponse/properties/details */
-static const rt_schema feldera_s8 = {
+static const rt_schema feldera_s9 = {
 	.where = "openapi/feldera.yaml#/components/schemas/ErrorResponse/properties/details",
 	.types = 0x40,
 	.min_length = -1,
@@ -200,7 +231,7 @@ static const rt_schema feldera_s8 = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/ErrorResponse/properties/error_code */
-static const rt_schema feldera_s9 = {
+static const rt_schema feldera_s10 = {
 	.where = "openapi/feldera.yaml#/components/schemas/ErrorResponse/properties/error_code",
 	.types = 0x10,
 	.min_length = -1,
@@ -214,7 +245,7 @@ static const rt_schema feldera_s9 = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/ErrorResponse/properties/message */
-static const rt_schema feldera_s10 = {
+static const rt_schema feldera_s11 = {
 	.where = "openapi/feldera.yaml#/components/schemas/ErrorResponse/properties/message",
 	.types = 0x10,
 	.min_length = -1,
@@ -228,15 +259,23 @@ static const rt_schema feldera_s10 = {
 };
 
 /* openapi/feldera.yaml#/components/responses/Unauthorized/content/application~1json/schema */
-static const rt_schema feldera_s11 = {
+static const rt_schema feldera_s12 = {
 	.where = "openapi/feldera.yaml#/components/responses/Unauthorized/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
+/* openapi/feldera.yaml#/components/responses/Forbidden/content/application~1json/schema */
+static const rt_schema feldera_s13 = {
+	.where = "openapi/feldera.yaml#/components/responses/Forbidden/content/application~1json/schema",
+	.ref = &feldera_schema_ErrorResponse,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
 /* openapi/feldera.yaml#/components/responses/UnknownApiKey/content/application~1json/schema */
-static const rt_schema feldera_s12 = {
+static const rt_schema feldera_s14 = {
 	.where = "openapi/feldera.yaml#/components/responses/UnknownApiKey/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -244,15 +283,31 @@ static const rt_schema feldera_s12 = {
 };
 
 /* openapi/feldera.yaml#/components/responses/TooManyRequests/content/application~1json/schema */
-static const rt_schema feldera_s13 = {
+static const rt_schema feldera_s15 = {
 	.where = "openapi/feldera.yaml#/components/responses/TooManyRequests/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
+/* openapi/feldera.yaml#/components/responses/StoreError/content/application~1json/schema */
+static const rt_schema feldera_s16 = {
+	.where = "openapi/feldera.yaml#/components/responses/StoreError/content/application~1json/schema",
+	.ref = &feldera_schema_ErrorResponse,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+/* openapi/feldera.yaml#/components/responses/StoreUnavailable/content/application~1json/schema */
+static const rt_schema feldera_s17 = {
+	.where = "openapi/feldera.yaml#/components/responses/StoreUnavailable/content/application~1json/schema",
+	.ref = &feldera_schema_ErrorResponse,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/requestBody/content/application~1json/schema */
-static const rt_schema feldera_s14 = {
+static const rt_schema feldera_s18 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/requestBody/content/application~1json/schema",
 	.ref = &feldera_schema_NewApiKeyRequest,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -260,8 +315,8 @@ static const rt_schema feldera_s14 = {
 };
 
 static const rt_schema_prop feldera_schema_NewApiKeyRequest_props[] = {
-	{ "name", &feldera_s15 },
-	{ "role", &feldera_s16 },
+	{ "name", &feldera_s19 },
+	{ "role", &feldera_s20 },
 };
 static const char *const feldera_schema_NewApiKeyRequest_required[] = { "name", };
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest */
@@ -282,7 +337,7 @@ static const rt_schema feldera_schema_NewApiKeyRequest = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/name */
-static const rt_schema feldera_s15 = {
+static const rt_schema feldera_s19 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/name",
 	.types = 0x10,
 	.min_length = 1,
@@ -295,9 +350,9 @@ static const rt_schema feldera_s15 = {
 	.max_contains = -1,
 };
 
-static rt_schema_cache feldera_s16_cache = { .enum_json = "[\"read\",\"write\"]", };
+static rt_schema_cache feldera_s20_cache = { .enum_json = "[\"read\",\"write\",null]", };
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/role */
-static const rt_schema feldera_s16 = {
+static const rt_schema feldera_s20 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/role",
 	.types = 0x10,
 	.min_length = -1,
@@ -308,11 +363,12 @@ static const rt_schema feldera_s16 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.cache = &feldera_s16_cache,
+	.cache = &feldera_s20_cache,
+	.flags = 0x2,
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/201/content/application~1json/schema */
-static const rt_schema feldera_s17 = {
+static const rt_schema feldera_s21 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/201/content/application~1json/schema",
 	.ref = &feldera_schema_NewApiKeyResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -320,9 +376,9 @@ static const rt_schema feldera_s17 = {
 };
 
 static const rt_schema_prop feldera_schema_NewApiKeyResponse_props[] = {
-	{ "api_key", &feldera_s18 },
-	{ "id", &feldera_s19 },
-	{ "name", &feldera_s20 },
+	{ "api_key", &feldera_s22 },
+	{ "id", &feldera_s23 },
+	{ "name", &feldera_s24 },
 };
 static const char *const feldera_schema_NewApiKeyResponse_required[] = { "api_key", "id", "name", };
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse */
@@ -342,7 +398,7 @@ static const rt_schema feldera_schema_NewApiKeyResponse = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/api_key */
-static const rt_schema feldera_s18 = {
+static const rt_schema feldera_s22 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/api_key",
 	.types = 0x10,
 	.min_length = -1,
@@ -356,7 +412,7 @@ static const rt_schema feldera_s18 = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/id */
-static const rt_schema feldera_s19 = {
+static const rt_schema feldera_s23 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/id",
 	.types = 0x10,
 	.min_length = -1,
@@ -372,7 +428,7 @@ static const rt_schema feldera_s19 = {
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/name */
-static const rt_schema feldera_s20 = {
+static const rt_schema feldera_s24 = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/name",
 	.types = 0x10,
 	.min_length = -1,
@@ -386,7 +442,7 @@ static const rt_schema feldera_s20 = {
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/403/content/application~1json/schema */
-static const rt_schema feldera_s21 = {
+static const rt_schema feldera_s25 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/403/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -394,7 +450,7 @@ static const rt_schema feldera_s21 = {
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/409/content/application~1json/schema */
-static const rt_schema feldera_s22 = {
+static const rt_schema feldera_s26 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/409/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -402,7 +458,7 @@ static const rt_schema feldera_s22 = {
 };
 
 /* openapi/feldera.yaml#/components/responses/PayloadTooLarge/content/application~1json/schema */
-static const rt_schema feldera_s23 = {
+static const rt_schema feldera_s27 = {
 	.where = "openapi/feldera.yaml#/components/responses/PayloadTooLarge/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -410,7 +466,7 @@ static const rt_schema feldera_s23 = {
 };
 
 /* openapi/feldera.yaml#/components/responses/UnsupportedMediaType/content/application~1json/schema */
-static const rt_schema feldera_s24 = {
+static const rt_schema feldera_s28 = {
 	.where = "openapi/feldera.yaml#/components/responses/UnsupportedMediaType/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -418,7 +474,7 @@ static const rt_schema feldera_s24 = {
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/parameters/0/schema */
-static const rt_schema feldera_s25 = {
+static const rt_schema feldera_s29 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/parameters/0/schema",
 	.types = 0x10,
 	.min_length = 1,
@@ -432,8 +488,23 @@ static const rt_schema feldera_s25 = {
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema */
-static const rt_schema feldera_s26 = {
+static const rt_schema feldera_s30 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema",
+	.types = 0x20,
+	.min_length = -1,
+	.max_length = -1,
+	.min_items = -1,
+	.max_items = -1,
+	.min_properties = -1,
+	.max_properties = -1,
+	.min_contains = -1,
+	.max_contains = -1,
+	.items = &feldera_s31,
+};
+
+/* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema/items */
+static const rt_schema feldera_s31 = {
+	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema/items",
 	.ref = &feldera_schema_ApiKeyDescr,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
@@ -447,10 +518,13 @@ static const rt_param feldera_list_api_keys_param_table[] = {
 };
 static const rt_response feldera_list_api_keys_responses[] = {
 	{ 200, "application/json", &feldera_s1 },
-	{ 400, "application/json", &feldera_s7 },
-	{ 401, "application/json", &feldera_s11 },
-	{ 404, "application/json", &feldera_s12 },
-	{ 429, "application/json", &feldera_s13 },
+	{ 400, "application/json", &feldera_s8 },
+	{ 401, "application/json", &feldera_s12 },
+	{ 403, "application/json", &feldera_s13 },
+	{ 404, "application/json", &feldera_s14 },
+	{ 429, "application/json", &feldera_s15 },
+	{ 500, "application/json", &feldera_s16 },
+	{ 503, "application/json", &feldera_s17 },
 };
 static const rt_security_req feldera_list_api_keys_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -479,6 +553,10 @@ int feldera_list_api_keys_respond_401(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 401, body);
 }
+int feldera_list_api_keys_respond_403(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 403, body);
+}
 int feldera_list_api_keys_respond_404(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 404, body);
@@ -487,18 +565,28 @@ int feldera_list_api_keys_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
 }
+int feldera_list_api_keys_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int feldera_list_api_keys_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1v0~1api_keys/post */
 static const char *const feldera_create_api_key_body_types[] = { "application/json", NULL };
 static const rt_response feldera_create_api_key_responses[] = {
-	{ 201, "application/json", &feldera_s17 },
-	{ 400, "application/json", &feldera_s7 },
-	{ 401, "application/json", &feldera_s11 },
-	{ 403, "application/json", &feldera_s21 },
-	{ 409, "application/json", &feldera_s22 },
-	{ 413, "application/json", &feldera_s23 },
-	{ 415, "application/json", &feldera_s24 },
-	{ 429, "application/json", &feldera_s13 },
+	{ 201, "application/json", &feldera_s21 },
+	{ 400, "application/json", &feldera_s8 },
+	{ 401, "application/json", &feldera_s12 },
+	{ 403, "application/json", &feldera_s25 },
+	{ 409, "application/json", &feldera_s26 },
+	{ 413, "application/json", &feldera_s27 },
+	{ 415, "application/json", &feldera_s28 },
+	{ 429, "application/json", &feldera_s15 },
+	{ 500, "application/json", &feldera_s16 },
+	{ 503, "application/json", &feldera_s17 },
 };
 static const rt_security_req feldera_create_api_key_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -547,19 +635,30 @@ int feldera_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
 }
+int feldera_create_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int feldera_create_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1v0~1api_keys~1{api_key_name}/get */
 static const rt_param feldera_get_api_key_param_table[] = {
 	{ .name = "api_key_name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &feldera_s25, .ctype = RT_C_STRING,
+	  .schema = &feldera_s29, .ctype = RT_C_STRING,
 	  .offset = offsetof(feldera_get_api_key_params, api_key_name), .has_offset = -1 },
 };
 static const rt_response feldera_get_api_key_responses[] = {
-	{ 200, "application/json", &feldera_s26 },
-	{ 400, "application/json", &feldera_s7 },
-	{ 401, "application/json", &feldera_s11 },
-	{ 404, "application/json", &feldera_s12 },
-	{ 429, "application/json", &feldera_s13 },
+	{ 200, "application/json", &feldera_s30 },
+	{ 400, "application/json", &feldera_s8 },
+	{ 401, "application/json", &feldera_s12 },
+	{ 403, "application/json", &feldera_s13 },
+	{ 404, "application/json", &feldera_s14 },
+	{ 429, "application/json", &feldera_s15 },
+	{ 500, "application/json", &feldera_s16 },
+	{ 503, "application/json", &feldera_s17 },
 };
 static const rt_security_req feldera_get_api_key_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -588,6 +687,10 @@ int feldera_get_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 401, body);
 }
+int feldera_get_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 403, body);
+}
 int feldera_get_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 404, body);
@@ -596,19 +699,30 @@ int feldera_get_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
 }
+int feldera_get_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int feldera_get_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1v0~1api_keys~1{api_key_name}/delete */
 static const rt_param feldera_delete_api_key_param_table[] = {
 	{ .name = "api_key_name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &feldera_s25, .ctype = RT_C_STRING,
+	  .schema = &feldera_s29, .ctype = RT_C_STRING,
 	  .offset = offsetof(feldera_delete_api_key_params, api_key_name), .has_offset = -1 },
 };
 static const rt_response feldera_delete_api_key_responses[] = {
 	{ 200, NULL, NULL },
-	{ 400, "application/json", &feldera_s7 },
-	{ 401, "application/json", &feldera_s11 },
-	{ 404, "application/json", &feldera_s12 },
-	{ 429, "application/json", &feldera_s13 },
+	{ 400, "application/json", &feldera_s8 },
+	{ 401, "application/json", &feldera_s12 },
+	{ 403, "application/json", &feldera_s13 },
+	{ 404, "application/json", &feldera_s14 },
+	{ 429, "application/json", &feldera_s15 },
+	{ 500, "application/json", &feldera_s16 },
+	{ 503, "application/json", &feldera_s17 },
 };
 static const rt_security_req feldera_delete_api_key_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -637,6 +751,10 @@ int feldera_delete_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 401, body);
 }
+int feldera_delete_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 403, body);
+}
 int feldera_delete_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 404, body);
@@ -644,6 +762,14 @@ int feldera_delete_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */)
 int feldera_delete_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
+}
+int feldera_delete_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int feldera_delete_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
 }
 
 static const rt_operation feldera_operations[] = {
@@ -655,7 +781,7 @@ static const rt_operation feldera_operations[] = {
 		.priority = 1,
 		.params = feldera_list_api_keys_param_table, .n_params = 1,
 		.params_size = sizeof(feldera_list_api_keys_params),
-		.responses = feldera_list_api_keys_responses, .n_responses = 5,
+		.responses = feldera_list_api_keys_responses, .n_responses = 8,
 		.security = feldera_list_api_keys_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_list_api_keys_call,
@@ -667,8 +793,8 @@ static const rt_operation feldera_operations[] = {
 		.route = "/v0/api_keys",
 		.priority = 2,
 		.params_size = sizeof(feldera_create_api_key_params),
-		.body_types = feldera_create_api_key_body_types, .body_required = 1, .body_schema = &feldera_s14,
-		.responses = feldera_create_api_key_responses, .n_responses = 8,
+		.body_types = feldera_create_api_key_body_types, .body_required = 1, .body_schema = &feldera_s18,
+		.responses = feldera_create_api_key_responses, .n_responses = 10,
 		.security = feldera_create_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_create_api_key_call,
@@ -681,7 +807,7 @@ static const rt_operation feldera_operations[] = {
 		.priority = 1003,
 		.params = feldera_get_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(feldera_get_api_key_params),
-		.responses = feldera_get_api_key_responses, .n_responses = 5,
+		.responses = feldera_get_api_key_responses, .n_responses = 8,
 		.security = feldera_get_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_get_api_key_call,
@@ -694,7 +820,7 @@ static const rt_operation feldera_operations[] = {
 		.priority = 1004,
 		.params = feldera_delete_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(feldera_delete_api_key_params),
-		.responses = feldera_delete_api_key_responses, .n_responses = 5,
+		.responses = feldera_delete_api_key_responses, .n_responses = 8,
 		.security = feldera_delete_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_delete_api_key_call,
@@ -702,8 +828,9 @@ static const rt_operation feldera_operations[] = {
 };
 
 static rt_schema_cache *const feldera_caches[] = {
-	&feldera_s6_cache,
-	&feldera_s16_cache,
+	&feldera_schema_MintableKeyRole_cache,
+	&feldera_s7_cache,
+	&feldera_s20_cache,
 	NULL
 };
 

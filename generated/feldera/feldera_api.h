@@ -22,14 +22,20 @@ typedef struct feldera_list_api_keys_params {
 typedef int (*feldera_list_api_keys_fn)(rt_ctx *ctx, const feldera_list_api_keys_params *p, const json_t *body, void *app);
 /* 200: API keys retrieved successfully */
 int feldera_list_api_keys_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
-/* 400: Invalid request (malformed JSON, schema violation, bad parameter) */
+/* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
 int feldera_list_api_keys_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown or deleted credential */
 int feldera_list_api_keys_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+/* 403: The caller's role is below the role the operation requires */
+int feldera_list_api_keys_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
 /* 404: No API key with that name */
 int feldera_list_api_keys_respond_404(rt_ctx *ctx, json_t *body /* stolen */);
 /* 429: Too many failed authentications from this client address */
 int feldera_list_api_keys_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+/* 500: The key store failed; nothing was changed */
+int feldera_list_api_keys_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+/* 503: The key store is unavailable for now; nothing was changed */
+int feldera_list_api_keys_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
 
 /* #/paths/~1v0~1api_keys/post
  * POST /v0/api_keys — Create API Key */
@@ -39,11 +45,11 @@ typedef struct feldera_create_api_key_params {
 typedef int (*feldera_create_api_key_fn)(rt_ctx *ctx, const feldera_create_api_key_params *p, const json_t *body, void *app);
 /* 201: API key created successfully */
 int feldera_create_api_key_respond_201(rt_ctx *ctx, json_t *body /* stolen */);
-/* 400: Invalid request (malformed JSON, schema violation, bad parameter) */
+/* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
 int feldera_create_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown or deleted credential */
 int feldera_create_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
-/* 403: Key quota reached (the user holds as many unrevoked keys as the server allows) */
+/* 403: The caller's role is below the role the operation requires (InsufficientPermissions), or the key quota is reached: the user holds as many unrevoked keys as the server allows (KeyQuotaExceeded)  */
 int feldera_create_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
 /* 409: API key with that name already exists */
 int feldera_create_api_key_respond_409(rt_ctx *ctx, json_t *body /* stolen */);
@@ -53,6 +59,10 @@ int feldera_create_api_key_respond_413(rt_ctx *ctx, json_t *body /* stolen */);
 int feldera_create_api_key_respond_415(rt_ctx *ctx, json_t *body /* stolen */);
 /* 429: Too many failed authentications from this client address */
 int feldera_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+/* 500: The key store failed; nothing was changed */
+int feldera_create_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+/* 503: The key store is unavailable for now; nothing was changed */
+int feldera_create_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
 
 /* #/paths/~1v0~1api_keys~1{api_key_name}/get
  * GET /v0/api_keys/{api_key_name} — Get API Key */
@@ -62,14 +72,20 @@ typedef struct feldera_get_api_key_params {
 typedef int (*feldera_get_api_key_fn)(rt_ctx *ctx, const feldera_get_api_key_params *p, const json_t *body, void *app);
 /* 200: API key retrieved successfully */
 int feldera_get_api_key_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
-/* 400: Invalid request (malformed JSON, schema violation, bad parameter) */
+/* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
 int feldera_get_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown or deleted credential */
 int feldera_get_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+/* 403: The caller's role is below the role the operation requires */
+int feldera_get_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
 /* 404: No API key with that name */
 int feldera_get_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */);
 /* 429: Too many failed authentications from this client address */
 int feldera_get_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+/* 500: The key store failed; nothing was changed */
+int feldera_get_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+/* 503: The key store is unavailable for now; nothing was changed */
+int feldera_get_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
 
 /* #/paths/~1v0~1api_keys~1{api_key_name}/delete
  * DELETE /v0/api_keys/{api_key_name} — Delete API Key */
@@ -79,14 +95,20 @@ typedef struct feldera_delete_api_key_params {
 typedef int (*feldera_delete_api_key_fn)(rt_ctx *ctx, const feldera_delete_api_key_params *p, const json_t *body, void *app);
 /* 200: API key deleted successfully */
 int feldera_delete_api_key_respond_200(rt_ctx *ctx);
-/* 400: Invalid request (malformed JSON, schema violation, bad parameter) */
+/* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
 int feldera_delete_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown or deleted credential */
 int feldera_delete_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+/* 403: The caller's role is below the role the operation requires */
+int feldera_delete_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
 /* 404: No API key with that name */
 int feldera_delete_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */);
 /* 429: Too many failed authentications from this client address */
 int feldera_delete_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+/* 500: The key store failed; nothing was changed */
+int feldera_delete_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+/* 503: The key store is unavailable for now; nothing was changed */
+int feldera_delete_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct feldera_handlers {

@@ -20,15 +20,15 @@ static const rt_schema nebula_s11;
 static const rt_schema nebula_s12;
 static const rt_schema nebula_s13;
 static const rt_schema nebula_s14;
-static const rt_schema nebula_schema_ApiKeyCreateRequest;
 static const rt_schema nebula_s15;
 static const rt_schema nebula_s16;
+static const rt_schema nebula_schema_ApiKeyCreateRequest;
 static const rt_schema nebula_s17;
-static const rt_schema nebula_schema_ApiKeyCreatedEnvelope;
 static const rt_schema nebula_s18;
-static const rt_schema nebula_schema_ApiKeyCreated;
 static const rt_schema nebula_s19;
+static const rt_schema nebula_schema_ApiKeyCreatedEnvelope;
 static const rt_schema nebula_s20;
+static const rt_schema nebula_schema_ApiKeyCreated;
 static const rt_schema nebula_s21;
 static const rt_schema nebula_s22;
 static const rt_schema nebula_s23;
@@ -38,11 +38,14 @@ static const rt_schema nebula_s26;
 static const rt_schema nebula_s27;
 static const rt_schema nebula_s28;
 static const rt_schema nebula_s29;
-static const rt_schema nebula_schema_ApiKeyDeletedEnvelope;
 static const rt_schema nebula_s30;
 static const rt_schema nebula_s31;
+static const rt_schema nebula_schema_ApiKeyDeletedEnvelope;
 static const rt_schema nebula_s32;
 static const rt_schema nebula_s33;
+static const rt_schema nebula_s34;
+static const rt_schema nebula_s35;
+static const rt_schema nebula_s36;
 
 /* openapi/nebula.yaml#/components/responses/ApiKeyList/content/application~1json/schema */
 static const rt_schema nebula_s0 = {
@@ -294,8 +297,24 @@ static const rt_schema nebula_s13 = {
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-/* openapi/nebula.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema */
+/* openapi/nebula.yaml#/components/responses/StoreError/content/application~1json/schema */
 static const rt_schema nebula_s14 = {
+	.where = "openapi/nebula.yaml#/components/responses/StoreError/content/application~1json/schema",
+	.ref = &nebula_schema_FailedEnvelope,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+/* openapi/nebula.yaml#/components/responses/StoreUnavailable/content/application~1json/schema */
+static const rt_schema nebula_s15 = {
+	.where = "openapi/nebula.yaml#/components/responses/StoreUnavailable/content/application~1json/schema",
+	.ref = &nebula_schema_FailedEnvelope,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+/* openapi/nebula.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema */
+static const rt_schema nebula_s16 = {
 	.where = "openapi/nebula.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema",
 	.ref = &nebula_schema_ApiKeyCreateRequest,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -303,8 +322,8 @@ static const rt_schema nebula_s14 = {
 };
 
 static const rt_schema_prop nebula_schema_ApiKeyCreateRequest_props[] = {
-	{ "description", &nebula_s15 },
-	{ "name", &nebula_s16 },
+	{ "description", &nebula_s17 },
+	{ "name", &nebula_s18 },
 };
 static const char *const nebula_schema_ApiKeyCreateRequest_required[] = { "name", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest */
@@ -325,7 +344,7 @@ static const rt_schema nebula_schema_ApiKeyCreateRequest = {
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest/properties/description */
-static const rt_schema nebula_s15 = {
+static const rt_schema nebula_s17 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest/properties/description",
 	.types = 0x10,
 	.min_length = -1,
@@ -339,7 +358,7 @@ static const rt_schema nebula_s15 = {
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest/properties/name */
-static const rt_schema nebula_s16 = {
+static const rt_schema nebula_s18 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest/properties/name",
 	.types = 0x10,
 	.min_length = 1,
@@ -353,7 +372,7 @@ static const rt_schema nebula_s16 = {
 };
 
 /* openapi/nebula.yaml#/paths/~1api-keys/post/responses/201/content/application~1json/schema */
-static const rt_schema nebula_s17 = {
+static const rt_schema nebula_s19 = {
 	.where = "openapi/nebula.yaml#/paths/~1api-keys/post/responses/201/content/application~1json/schema",
 	.ref = &nebula_schema_ApiKeyCreatedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -361,9 +380,9 @@ static const rt_schema nebula_s17 = {
 };
 
 static const rt_schema_prop nebula_schema_ApiKeyCreatedEnvelope_props[] = {
-	{ "data", &nebula_s18 },
-	{ "message", &nebula_s23 },
-	{ "status", &nebula_s24 },
+	{ "data", &nebula_s20 },
+	{ "message", &nebula_s25 },
+	{ "status", &nebula_s26 },
 };
 static const char *const nebula_schema_ApiKeyCreatedEnvelope_required[] = { "data", "message", "status", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope */
@@ -383,7 +402,7 @@ static const rt_schema nebula_schema_ApiKeyCreatedEnvelope = {
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/data */
-static const rt_schema nebula_s18 = {
+static const rt_schema nebula_s20 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/data",
 	.ref = &nebula_schema_ApiKeyCreated,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -391,10 +410,10 @@ static const rt_schema nebula_s18 = {
 };
 
 static const rt_schema_prop nebula_schema_ApiKeyCreated_props[] = {
-	{ "description", &nebula_s19 },
-	{ "id", &nebula_s20 },
-	{ "key", &nebula_s21 },
-	{ "name", &nebula_s22 },
+	{ "description", &nebula_s21 },
+	{ "id", &nebula_s22 },
+	{ "key", &nebula_s23 },
+	{ "name", &nebula_s24 },
 };
 static const char *const nebula_schema_ApiKeyCreated_required[] = { "id", "key", "name", "description", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreated */
@@ -414,7 +433,7 @@ static const rt_schema nebula_schema_ApiKeyCreated = {
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/description */
-static const rt_schema nebula_s19 = {
+static const rt_schema nebula_s21 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/description",
 	.types = 0x10,
 	.min_length = -1,
@@ -429,7 +448,7 @@ static const rt_schema nebula_s19 = {
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/id */
-static const rt_schema nebula_s20 = {
+static const rt_schema nebula_s22 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/id",
 	.types = 0x4,
 	.min_length = -1,
@@ -444,9 +463,9 @@ static const rt_schema nebula_s20 = {
 	.flags = 0x800,
 };
 
-static rt_schema_cache nebula_s21_cache = { .pattern = "^ak_", };
+static rt_schema_cache nebula_s23_cache = { .pattern = "^ak_", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/key */
-static const rt_schema nebula_s21 = {
+static const rt_schema nebula_s23 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/key",
 	.types = 0x10,
 	.min_length = -1,
@@ -457,11 +476,11 @@ static const rt_schema nebula_s21 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.cache = &nebula_s21_cache,
+	.cache = &nebula_s23_cache,
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/name */
-static const rt_schema nebula_s22 = {
+static const rt_schema nebula_s24 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/name",
 	.types = 0x10,
 	.min_length = -1,
@@ -475,7 +494,7 @@ static const rt_schema nebula_s22 = {
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/message */
-static const rt_schema nebula_s23 = {
+static const rt_schema nebula_s25 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/message",
 	.types = 0x10,
 	.min_length = -1,
@@ -488,9 +507,9 @@ static const rt_schema nebula_s23 = {
 	.max_contains = -1,
 };
 
-static rt_schema_cache nebula_s24_cache = { .enum_json = "[\"success\"]", };
+static rt_schema_cache nebula_s26_cache = { .enum_json = "[\"success\"]", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/status */
-static const rt_schema nebula_s24 = {
+static const rt_schema nebula_s26 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/status",
 	.types = 0x10,
 	.min_length = -1,
@@ -501,11 +520,11 @@ static const rt_schema nebula_s24 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.cache = &nebula_s24_cache,
+	.cache = &nebula_s26_cache,
 };
 
 /* openapi/nebula.yaml#/components/responses/BadRequest/content/application~1json/schema */
-static const rt_schema nebula_s25 = {
+static const rt_schema nebula_s27 = {
 	.where = "openapi/nebula.yaml#/components/responses/BadRequest/content/application~1json/schema",
 	.ref = &nebula_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -513,7 +532,7 @@ static const rt_schema nebula_s25 = {
 };
 
 /* openapi/nebula.yaml#/paths/~1api-keys/post/responses/403/content/application~1json/schema */
-static const rt_schema nebula_s26 = {
+static const rt_schema nebula_s28 = {
 	.where = "openapi/nebula.yaml#/paths/~1api-keys/post/responses/403/content/application~1json/schema",
 	.ref = &nebula_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -521,7 +540,7 @@ static const rt_schema nebula_s26 = {
 };
 
 /* openapi/nebula.yaml#/components/responses/Failed/content/application~1json/schema */
-static const rt_schema nebula_s27 = {
+static const rt_schema nebula_s29 = {
 	.where = "openapi/nebula.yaml#/components/responses/Failed/content/application~1json/schema",
 	.ref = &nebula_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -529,7 +548,7 @@ static const rt_schema nebula_s27 = {
 };
 
 /* openapi/nebula.yaml#/paths/~1api-keys~1{id}/parameters/0/schema */
-static const rt_schema nebula_s28 = {
+static const rt_schema nebula_s30 = {
 	.where = "openapi/nebula.yaml#/paths/~1api-keys~1{id}/parameters/0/schema",
 	.types = 0x4,
 	.minimum = 1,
@@ -546,7 +565,7 @@ static const rt_schema nebula_s28 = {
 };
 
 /* openapi/nebula.yaml#/paths/~1api-keys~1{id}/delete/responses/200/content/application~1json/schema */
-static const rt_schema nebula_s29 = {
+static const rt_schema nebula_s31 = {
 	.where = "openapi/nebula.yaml#/paths/~1api-keys~1{id}/delete/responses/200/content/application~1json/schema",
 	.ref = &nebula_schema_ApiKeyDeletedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -554,9 +573,9 @@ static const rt_schema nebula_s29 = {
 };
 
 static const rt_schema_prop nebula_schema_ApiKeyDeletedEnvelope_props[] = {
-	{ "data", &nebula_s30 },
-	{ "message", &nebula_s31 },
-	{ "status", &nebula_s32 },
+	{ "data", &nebula_s32 },
+	{ "message", &nebula_s33 },
+	{ "status", &nebula_s34 },
 };
 static const char *const nebula_schema_ApiKeyDeletedEnvelope_required[] = { "data", "message", "status", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope */
@@ -576,7 +595,7 @@ static const rt_schema nebula_schema_ApiKeyDeletedEnvelope = {
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/data */
-static const rt_schema nebula_s30 = {
+static const rt_schema nebula_s32 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/data",
 	.types = 0x40,
 	.min_length = -1,
@@ -590,7 +609,7 @@ static const rt_schema nebula_s30 = {
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/message */
-static const rt_schema nebula_s31 = {
+static const rt_schema nebula_s33 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/message",
 	.types = 0x10,
 	.min_length = -1,
@@ -603,9 +622,9 @@ static const rt_schema nebula_s31 = {
 	.max_contains = -1,
 };
 
-static rt_schema_cache nebula_s32_cache = { .enum_json = "[\"success\"]", };
+static rt_schema_cache nebula_s34_cache = { .enum_json = "[\"success\"]", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/status */
-static const rt_schema nebula_s32 = {
+static const rt_schema nebula_s34 = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/status",
 	.types = 0x10,
 	.min_length = -1,
@@ -616,11 +635,19 @@ static const rt_schema nebula_s32 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.cache = &nebula_s32_cache,
+	.cache = &nebula_s34_cache,
+};
+
+/* openapi/nebula.yaml#/components/responses/Forbidden/content/application~1json/schema */
+static const rt_schema nebula_s35 = {
+	.where = "openapi/nebula.yaml#/components/responses/Forbidden/content/application~1json/schema",
+	.ref = &nebula_schema_FailedEnvelope,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* openapi/nebula.yaml#/components/responses/NotFound/content/application~1json/schema */
-static const rt_schema nebula_s33 = {
+static const rt_schema nebula_s36 = {
 	.where = "openapi/nebula.yaml#/components/responses/NotFound/content/application~1json/schema",
 	.ref = &nebula_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -632,6 +659,8 @@ static const rt_response nebula_list_api_keys_responses[] = {
 	{ 200, "application/json", &nebula_s0 },
 	{ 401, "application/json", &nebula_s9 },
 	{ 429, "application/json", &nebula_s13 },
+	{ 500, "application/json", &nebula_s14 },
+	{ 503, "application/json", &nebula_s15 },
 };
 static const rt_security_req nebula_list_api_keys_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -660,17 +689,27 @@ int nebula_list_api_keys_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
 }
+int nebula_list_api_keys_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int nebula_list_api_keys_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1api-keys/post */
 static const char *const nebula_create_api_key_body_types[] = { "application/json", NULL };
 static const rt_response nebula_create_api_key_responses[] = {
-	{ 201, "application/json", &nebula_s17 },
-	{ 400, "application/json", &nebula_s25 },
+	{ 201, "application/json", &nebula_s19 },
+	{ 400, "application/json", &nebula_s27 },
 	{ 401, "application/json", &nebula_s9 },
-	{ 403, "application/json", &nebula_s26 },
-	{ 413, "application/json", &nebula_s27 },
-	{ 415, "application/json", &nebula_s27 },
+	{ 403, "application/json", &nebula_s28 },
+	{ 413, "application/json", &nebula_s29 },
+	{ 415, "application/json", &nebula_s29 },
 	{ 429, "application/json", &nebula_s13 },
+	{ 500, "application/json", &nebula_s14 },
+	{ 503, "application/json", &nebula_s15 },
 };
 static const rt_security_req nebula_create_api_key_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -715,12 +754,22 @@ int nebula_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
 }
+int nebula_create_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int nebula_create_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1api_keys/get */
 static const rt_response nebula_list_api_keys_underscore_responses[] = {
 	{ 200, "application/json", &nebula_s0 },
 	{ 401, "application/json", &nebula_s9 },
 	{ 429, "application/json", &nebula_s13 },
+	{ 500, "application/json", &nebula_s14 },
+	{ 503, "application/json", &nebula_s15 },
 };
 static const rt_security_req nebula_list_api_keys_underscore_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -749,19 +798,30 @@ int nebula_list_api_keys_underscore_respond_429(rt_ctx *ctx, json_t *body /* sto
 {
 	return rt_respond(ctx, 429, body);
 }
+int nebula_list_api_keys_underscore_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int nebula_list_api_keys_underscore_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1api-keys~1{id}/delete */
 static const rt_param nebula_delete_api_key_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &nebula_s28, .ctype = RT_C_INT64,
+	  .schema = &nebula_s30, .ctype = RT_C_INT64,
 	  .offset = offsetof(nebula_delete_api_key_params, id), .has_offset = -1 },
 };
 static const rt_response nebula_delete_api_key_responses[] = {
-	{ 200, "application/json", &nebula_s29 },
-	{ 400, "application/json", &nebula_s25 },
+	{ 200, "application/json", &nebula_s31 },
+	{ 400, "application/json", &nebula_s27 },
 	{ 401, "application/json", &nebula_s9 },
-	{ 404, "application/json", &nebula_s33 },
+	{ 403, "application/json", &nebula_s35 },
+	{ 404, "application/json", &nebula_s36 },
 	{ 429, "application/json", &nebula_s13 },
+	{ 500, "application/json", &nebula_s14 },
+	{ 503, "application/json", &nebula_s15 },
 };
 static const rt_security_req nebula_delete_api_key_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -790,6 +850,10 @@ int nebula_delete_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 401, body);
 }
+int nebula_delete_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 403, body);
+}
 int nebula_delete_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 404, body);
@@ -797,6 +861,14 @@ int nebula_delete_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */)
 int nebula_delete_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
+}
+int nebula_delete_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int nebula_delete_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
 }
 
 static const rt_operation nebula_operations[] = {
@@ -807,7 +879,7 @@ static const rt_operation nebula_operations[] = {
 		.route = "/api-keys",
 		.priority = 1,
 		.params_size = sizeof(nebula_list_api_keys_params),
-		.responses = nebula_list_api_keys_responses, .n_responses = 3,
+		.responses = nebula_list_api_keys_responses, .n_responses = 5,
 		.security = nebula_list_api_keys_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_list_api_keys_call,
@@ -819,8 +891,8 @@ static const rt_operation nebula_operations[] = {
 		.route = "/api-keys",
 		.priority = 2,
 		.params_size = sizeof(nebula_create_api_key_params),
-		.body_types = nebula_create_api_key_body_types, .body_required = 1, .body_schema = &nebula_s14,
-		.responses = nebula_create_api_key_responses, .n_responses = 7,
+		.body_types = nebula_create_api_key_body_types, .body_required = 1, .body_schema = &nebula_s16,
+		.responses = nebula_create_api_key_responses, .n_responses = 9,
 		.security = nebula_create_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_create_api_key_call,
@@ -832,7 +904,7 @@ static const rt_operation nebula_operations[] = {
 		.route = "/api_keys",
 		.priority = 3,
 		.params_size = sizeof(nebula_list_api_keys_underscore_params),
-		.responses = nebula_list_api_keys_underscore_responses, .n_responses = 3,
+		.responses = nebula_list_api_keys_underscore_responses, .n_responses = 5,
 		.security = nebula_list_api_keys_underscore_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_list_api_keys_underscore_call,
@@ -845,7 +917,7 @@ static const rt_operation nebula_operations[] = {
 		.priority = 1004,
 		.params = nebula_delete_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(nebula_delete_api_key_params),
-		.responses = nebula_delete_api_key_responses, .n_responses = 5,
+		.responses = nebula_delete_api_key_responses, .n_responses = 8,
 		.security = nebula_delete_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_delete_api_key_call,
@@ -856,9 +928,9 @@ static rt_schema_cache *const nebula_caches[] = {
 	&nebula_s6_cache,
 	&nebula_s8_cache,
 	&nebula_s12_cache,
-	&nebula_s21_cache,
-	&nebula_s24_cache,
-	&nebula_s32_cache,
+	&nebula_s23_cache,
+	&nebula_s26_cache,
+	&nebula_s34_cache,
 	NULL
 };
 

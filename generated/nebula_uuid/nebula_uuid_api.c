@@ -20,15 +20,15 @@ static const rt_schema nebula_uuid_s11;
 static const rt_schema nebula_uuid_s12;
 static const rt_schema nebula_uuid_s13;
 static const rt_schema nebula_uuid_s14;
-static const rt_schema nebula_uuid_schema_ApiKeyCreateRequest;
 static const rt_schema nebula_uuid_s15;
 static const rt_schema nebula_uuid_s16;
+static const rt_schema nebula_uuid_schema_ApiKeyCreateRequest;
 static const rt_schema nebula_uuid_s17;
-static const rt_schema nebula_uuid_schema_ApiKeyCreatedEnvelope;
 static const rt_schema nebula_uuid_s18;
-static const rt_schema nebula_uuid_schema_ApiKeyCreated;
 static const rt_schema nebula_uuid_s19;
+static const rt_schema nebula_uuid_schema_ApiKeyCreatedEnvelope;
 static const rt_schema nebula_uuid_s20;
+static const rt_schema nebula_uuid_schema_ApiKeyCreated;
 static const rt_schema nebula_uuid_s21;
 static const rt_schema nebula_uuid_s22;
 static const rt_schema nebula_uuid_s23;
@@ -38,11 +38,14 @@ static const rt_schema nebula_uuid_s26;
 static const rt_schema nebula_uuid_s27;
 static const rt_schema nebula_uuid_s28;
 static const rt_schema nebula_uuid_s29;
-static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope;
 static const rt_schema nebula_uuid_s30;
 static const rt_schema nebula_uuid_s31;
+static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope;
 static const rt_schema nebula_uuid_s32;
 static const rt_schema nebula_uuid_s33;
+static const rt_schema nebula_uuid_s34;
+static const rt_schema nebula_uuid_s35;
+static const rt_schema nebula_uuid_s36;
 
 /* openapi/nebula_uuid.yaml#/components/responses/ApiKeyList/content/application~1json/schema */
 static const rt_schema nebula_uuid_s0 = {
@@ -294,8 +297,24 @@ static const rt_schema nebula_uuid_s13 = {
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-/* openapi/nebula_uuid.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema */
+/* openapi/nebula_uuid.yaml#/components/responses/StoreError/content/application~1json/schema */
 static const rt_schema nebula_uuid_s14 = {
+	.where = "openapi/nebula_uuid.yaml#/components/responses/StoreError/content/application~1json/schema",
+	.ref = &nebula_uuid_schema_FailedEnvelope,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+/* openapi/nebula_uuid.yaml#/components/responses/StoreUnavailable/content/application~1json/schema */
+static const rt_schema nebula_uuid_s15 = {
+	.where = "openapi/nebula_uuid.yaml#/components/responses/StoreUnavailable/content/application~1json/schema",
+	.ref = &nebula_uuid_schema_FailedEnvelope,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+/* openapi/nebula_uuid.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema */
+static const rt_schema nebula_uuid_s16 = {
 	.where = "openapi/nebula_uuid.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_ApiKeyCreateRequest,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -303,8 +322,8 @@ static const rt_schema nebula_uuid_s14 = {
 };
 
 static const rt_schema_prop nebula_uuid_schema_ApiKeyCreateRequest_props[] = {
-	{ "description", &nebula_uuid_s15 },
-	{ "name", &nebula_uuid_s16 },
+	{ "description", &nebula_uuid_s17 },
+	{ "name", &nebula_uuid_s18 },
 };
 static const char *const nebula_uuid_schema_ApiKeyCreateRequest_required[] = { "name", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreateRequest */
@@ -325,7 +344,7 @@ static const rt_schema nebula_uuid_schema_ApiKeyCreateRequest = {
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreateRequest/properties/description */
-static const rt_schema nebula_uuid_s15 = {
+static const rt_schema nebula_uuid_s17 = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreateRequest/properties/description",
 	.types = 0x10,
 	.min_length = -1,
@@ -339,7 +358,7 @@ static const rt_schema nebula_uuid_s15 = {
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreateRequest/properties/name */
-static const rt_schema nebula_uuid_s16 = {
+static const rt_schema nebula_uuid_s18 = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreateRequest/properties/name",
 	.types = 0x10,
 	.min_length = 1,
@@ -353,7 +372,7 @@ static const rt_schema nebula_uuid_s16 = {
 };
 
 /* openapi/nebula_uuid.yaml#/paths/~1api-keys/post/responses/201/content/application~1json/schema */
-static const rt_schema nebula_uuid_s17 = {
+static const rt_schema nebula_uuid_s19 = {
 	.where = "openapi/nebula_uuid.yaml#/paths/~1api-keys/post/responses/201/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_ApiKeyCreatedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -361,9 +380,9 @@ static const rt_schema nebula_uuid_s17 = {
 };
 
 static const rt_schema_prop nebula_uuid_schema_ApiKeyCreatedEnvelope_props[] = {
-	{ "data", &nebula_uuid_s18 },
-	{ "message", &nebula_uuid_s23 },
-	{ "status", &nebula_uuid_s24 },
+	{ "data", &nebula_uuid_s20 },
+	{ "message", &nebula_uuid_s25 },
+	{ "status", &nebula_uuid_s26 },
 };
 static const char *const nebula_uuid_schema_ApiKeyCreatedEnvelope_required[] = { "data", "message", "status", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreatedEnvelope */
@@ -383,7 +402,7 @@ static const rt_schema nebula_uuid_schema_ApiKeyCreatedEnvelope = {
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/data */
-static const rt_schema nebula_uuid_s18 = {
+static const rt_schema nebula_uuid_s20 = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/data",
 	.ref = &nebula_uuid_schema_ApiKeyCreated,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -391,10 +410,10 @@ static const rt_schema nebula_uuid_s18 = {
 };
 
 static const rt_schema_prop nebula_uuid_schema_ApiKeyCreated_props[] = {
-	{ "description", &nebula_uuid_s19 },
-	{ "id", &nebula_uuid_s20 },
-	{ "key", &nebula_uuid_s21 },
-	{ "name", &nebula_uuid_s22 },
+	{ "description", &nebula_uuid_s21 },
+	{ "id", &nebula_uuid_s22 },
+	{ "key", &nebula_uuid_s23 },
+	{ "name", &nebula_uuid_s24 },
 };
 static const char *const nebula_uuid_schema_ApiKeyCreated_required[] = { "id", "key", "name", "description", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated */
@@ -414,7 +433,7 @@ static const rt_schema nebula_uuid_schema_ApiKeyCreated = {
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated/properties/description */
-static const rt_schema nebula_uuid_s19 = {
+static const rt_schema nebula_uuid_s21 = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated/properties/description",
 	.types = 0x10,
 	.min_length = -1,
@@ -429,7 +448,7 @@ static const rt_schema nebula_uuid_s19 = {
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated/properties/id */
-static const rt_schema nebula_uuid_s20 = {
+static const rt_schema nebula_uuid_s22 = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated/properties/id",
 	.types = 0x10,
 	.min_length = -1,
@@ -444,9 +463,9 @@ static const rt_schema nebula_uuid_s20 = {
 	.flags = 0x800,
 };
 
-static rt_schema_cache nebula_uuid_s21_cache = { .pattern = "^ak_", };
+static rt_schema_cache nebula_uuid_s23_cache = { .pattern = "^ak_", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated/properties/key */
-static const rt_schema nebula_uuid_s21 = {
+static const rt_schema nebula_uuid_s23 = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated/properties/key",
 	.types = 0x10,
 	.min_length = -1,
@@ -457,11 +476,11 @@ static const rt_schema nebula_uuid_s21 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.cache = &nebula_uuid_s21_cache,
+	.cache = &nebula_uuid_s23_cache,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated/properties/name */
-static const rt_schema nebula_uuid_s22 = {
+static const rt_schema nebula_uuid_s24 = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated/properties/name",
 	.types = 0x10,
 	.min_length = -1,
@@ -475,7 +494,7 @@ static const rt_schema nebula_uuid_s22 = {
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/message */
-static const rt_schema nebula_uuid_s23 = {
+static const rt_schema nebula_uuid_s25 = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/message",
 	.types = 0x10,
 	.min_length = -1,
@@ -488,9 +507,9 @@ static const rt_schema nebula_uuid_s23 = {
 	.max_contains = -1,
 };
 
-static rt_schema_cache nebula_uuid_s24_cache = { .enum_json = "[\"success\"]", };
+static rt_schema_cache nebula_uuid_s26_cache = { .enum_json = "[\"success\"]", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/status */
-static const rt_schema nebula_uuid_s24 = {
+static const rt_schema nebula_uuid_s26 = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/status",
 	.types = 0x10,
 	.min_length = -1,
@@ -501,11 +520,11 @@ static const rt_schema nebula_uuid_s24 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.cache = &nebula_uuid_s24_cache,
+	.cache = &nebula_uuid_s26_cache,
 };
 
 /* openapi/nebula_uuid.yaml#/components/responses/BadRequest/content/application~1json/schema */
-static const rt_schema nebula_uuid_s25 = {
+static const rt_schema nebula_uuid_s27 = {
 	.where = "openapi/nebula_uuid.yaml#/components/responses/BadRequest/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -513,7 +532,7 @@ static const rt_schema nebula_uuid_s25 = {
 };
 
 /* openapi/nebula_uuid.yaml#/paths/~1api-keys/post/responses/403/content/application~1json/schema */
-static const rt_schema nebula_uuid_s26 = {
+static const rt_schema nebula_uuid_s28 = {
 	.where = "openapi/nebula_uuid.yaml#/paths/~1api-keys/post/responses/403/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -521,7 +540,7 @@ static const rt_schema nebula_uuid_s26 = {
 };
 
 /* openapi/nebula_uuid.yaml#/components/responses/Failed/content/application~1json/schema */
-static const rt_schema nebula_uuid_s27 = {
+static const rt_schema nebula_uuid_s29 = {
 	.where = "openapi/nebula_uuid.yaml#/components/responses/Failed/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -529,7 +548,7 @@ static const rt_schema nebula_uuid_s27 = {
 };
 
 /* openapi/nebula_uuid.yaml#/paths/~1api-keys~1{id}/parameters/0/schema */
-static const rt_schema nebula_uuid_s28 = {
+static const rt_schema nebula_uuid_s30 = {
 	.where = "openapi/nebula_uuid.yaml#/paths/~1api-keys~1{id}/parameters/0/schema",
 	.types = 0x10,
 	.min_length = -1,
@@ -545,7 +564,7 @@ static const rt_schema nebula_uuid_s28 = {
 };
 
 /* openapi/nebula_uuid.yaml#/paths/~1api-keys~1{id}/delete/responses/200/content/application~1json/schema */
-static const rt_schema nebula_uuid_s29 = {
+static const rt_schema nebula_uuid_s31 = {
 	.where = "openapi/nebula_uuid.yaml#/paths/~1api-keys~1{id}/delete/responses/200/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_ApiKeyDeletedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -553,9 +572,9 @@ static const rt_schema nebula_uuid_s29 = {
 };
 
 static const rt_schema_prop nebula_uuid_schema_ApiKeyDeletedEnvelope_props[] = {
-	{ "data", &nebula_uuid_s30 },
-	{ "message", &nebula_uuid_s31 },
-	{ "status", &nebula_uuid_s32 },
+	{ "data", &nebula_uuid_s32 },
+	{ "message", &nebula_uuid_s33 },
+	{ "status", &nebula_uuid_s34 },
 };
 static const char *const nebula_uuid_schema_ApiKeyDeletedEnvelope_required[] = { "data", "message", "status", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope */
@@ -575,7 +594,7 @@ static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope = {
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/data */
-static const rt_schema nebula_uuid_s30 = {
+static const rt_schema nebula_uuid_s32 = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/data",
 	.types = 0x40,
 	.min_length = -1,
@@ -589,7 +608,7 @@ static const rt_schema nebula_uuid_s30 = {
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/message */
-static const rt_schema nebula_uuid_s31 = {
+static const rt_schema nebula_uuid_s33 = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/message",
 	.types = 0x10,
 	.min_length = -1,
@@ -602,9 +621,9 @@ static const rt_schema nebula_uuid_s31 = {
 	.max_contains = -1,
 };
 
-static rt_schema_cache nebula_uuid_s32_cache = { .enum_json = "[\"success\"]", };
+static rt_schema_cache nebula_uuid_s34_cache = { .enum_json = "[\"success\"]", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/status */
-static const rt_schema nebula_uuid_s32 = {
+static const rt_schema nebula_uuid_s34 = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/status",
 	.types = 0x10,
 	.min_length = -1,
@@ -615,11 +634,19 @@ static const rt_schema nebula_uuid_s32 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.cache = &nebula_uuid_s32_cache,
+	.cache = &nebula_uuid_s34_cache,
+};
+
+/* openapi/nebula_uuid.yaml#/components/responses/Forbidden/content/application~1json/schema */
+static const rt_schema nebula_uuid_s35 = {
+	.where = "openapi/nebula_uuid.yaml#/components/responses/Forbidden/content/application~1json/schema",
+	.ref = &nebula_uuid_schema_FailedEnvelope,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* openapi/nebula_uuid.yaml#/components/responses/NotFound/content/application~1json/schema */
-static const rt_schema nebula_uuid_s33 = {
+static const rt_schema nebula_uuid_s36 = {
 	.where = "openapi/nebula_uuid.yaml#/components/responses/NotFound/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -631,6 +658,8 @@ static const rt_response nebula_uuid_list_api_keys_responses[] = {
 	{ 200, "application/json", &nebula_uuid_s0 },
 	{ 401, "application/json", &nebula_uuid_s9 },
 	{ 429, "application/json", &nebula_uuid_s13 },
+	{ 500, "application/json", &nebula_uuid_s14 },
+	{ 503, "application/json", &nebula_uuid_s15 },
 };
 static const rt_security_req nebula_uuid_list_api_keys_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -659,17 +688,27 @@ int nebula_uuid_list_api_keys_respond_429(rt_ctx *ctx, json_t *body /* stolen */
 {
 	return rt_respond(ctx, 429, body);
 }
+int nebula_uuid_list_api_keys_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int nebula_uuid_list_api_keys_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1api-keys/post */
 static const char *const nebula_uuid_create_api_key_body_types[] = { "application/json", NULL };
 static const rt_response nebula_uuid_create_api_key_responses[] = {
-	{ 201, "application/json", &nebula_uuid_s17 },
-	{ 400, "application/json", &nebula_uuid_s25 },
+	{ 201, "application/json", &nebula_uuid_s19 },
+	{ 400, "application/json", &nebula_uuid_s27 },
 	{ 401, "application/json", &nebula_uuid_s9 },
-	{ 403, "application/json", &nebula_uuid_s26 },
-	{ 413, "application/json", &nebula_uuid_s27 },
-	{ 415, "application/json", &nebula_uuid_s27 },
+	{ 403, "application/json", &nebula_uuid_s28 },
+	{ 413, "application/json", &nebula_uuid_s29 },
+	{ 415, "application/json", &nebula_uuid_s29 },
 	{ 429, "application/json", &nebula_uuid_s13 },
+	{ 500, "application/json", &nebula_uuid_s14 },
+	{ 503, "application/json", &nebula_uuid_s15 },
 };
 static const rt_security_req nebula_uuid_create_api_key_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -714,12 +753,22 @@ int nebula_uuid_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen *
 {
 	return rt_respond(ctx, 429, body);
 }
+int nebula_uuid_create_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int nebula_uuid_create_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1api_keys/get */
 static const rt_response nebula_uuid_list_api_keys_underscore_responses[] = {
 	{ 200, "application/json", &nebula_uuid_s0 },
 	{ 401, "application/json", &nebula_uuid_s9 },
 	{ 429, "application/json", &nebula_uuid_s13 },
+	{ 500, "application/json", &nebula_uuid_s14 },
+	{ 503, "application/json", &nebula_uuid_s15 },
 };
 static const rt_security_req nebula_uuid_list_api_keys_underscore_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -748,19 +797,30 @@ int nebula_uuid_list_api_keys_underscore_respond_429(rt_ctx *ctx, json_t *body /
 {
 	return rt_respond(ctx, 429, body);
 }
+int nebula_uuid_list_api_keys_underscore_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int nebula_uuid_list_api_keys_underscore_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
+}
 
 /* #/paths/~1api-keys~1{id}/delete */
 static const rt_param nebula_uuid_delete_api_key_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &nebula_uuid_s28, .ctype = RT_C_STRING,
+	  .schema = &nebula_uuid_s30, .ctype = RT_C_STRING,
 	  .offset = offsetof(nebula_uuid_delete_api_key_params, id), .has_offset = -1 },
 };
 static const rt_response nebula_uuid_delete_api_key_responses[] = {
-	{ 200, "application/json", &nebula_uuid_s29 },
-	{ 400, "application/json", &nebula_uuid_s25 },
+	{ 200, "application/json", &nebula_uuid_s31 },
+	{ 400, "application/json", &nebula_uuid_s27 },
 	{ 401, "application/json", &nebula_uuid_s9 },
-	{ 404, "application/json", &nebula_uuid_s33 },
+	{ 403, "application/json", &nebula_uuid_s35 },
+	{ 404, "application/json", &nebula_uuid_s36 },
 	{ 429, "application/json", &nebula_uuid_s13 },
+	{ 500, "application/json", &nebula_uuid_s14 },
+	{ 503, "application/json", &nebula_uuid_s15 },
 };
 static const rt_security_req nebula_uuid_delete_api_key_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -789,6 +849,10 @@ int nebula_uuid_delete_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen *
 {
 	return rt_respond(ctx, 401, body);
 }
+int nebula_uuid_delete_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 403, body);
+}
 int nebula_uuid_delete_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 404, body);
@@ -796,6 +860,14 @@ int nebula_uuid_delete_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen *
 int nebula_uuid_delete_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 429, body);
+}
+int nebula_uuid_delete_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 500, body);
+}
+int nebula_uuid_delete_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 503, body);
 }
 
 static const rt_operation nebula_uuid_operations[] = {
@@ -806,7 +878,7 @@ static const rt_operation nebula_uuid_operations[] = {
 		.route = "/api-keys",
 		.priority = 1,
 		.params_size = sizeof(nebula_uuid_list_api_keys_params),
-		.responses = nebula_uuid_list_api_keys_responses, .n_responses = 3,
+		.responses = nebula_uuid_list_api_keys_responses, .n_responses = 5,
 		.security = nebula_uuid_list_api_keys_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_uuid_list_api_keys_call,
@@ -818,8 +890,8 @@ static const rt_operation nebula_uuid_operations[] = {
 		.route = "/api-keys",
 		.priority = 2,
 		.params_size = sizeof(nebula_uuid_create_api_key_params),
-		.body_types = nebula_uuid_create_api_key_body_types, .body_required = 1, .body_schema = &nebula_uuid_s14,
-		.responses = nebula_uuid_create_api_key_responses, .n_responses = 7,
+		.body_types = nebula_uuid_create_api_key_body_types, .body_required = 1, .body_schema = &nebula_uuid_s16,
+		.responses = nebula_uuid_create_api_key_responses, .n_responses = 9,
 		.security = nebula_uuid_create_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_uuid_create_api_key_call,
@@ -831,7 +903,7 @@ static const rt_operation nebula_uuid_operations[] = {
 		.route = "/api_keys",
 		.priority = 3,
 		.params_size = sizeof(nebula_uuid_list_api_keys_underscore_params),
-		.responses = nebula_uuid_list_api_keys_underscore_responses, .n_responses = 3,
+		.responses = nebula_uuid_list_api_keys_underscore_responses, .n_responses = 5,
 		.security = nebula_uuid_list_api_keys_underscore_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_uuid_list_api_keys_underscore_call,
@@ -844,7 +916,7 @@ static const rt_operation nebula_uuid_operations[] = {
 		.priority = 1004,
 		.params = nebula_uuid_delete_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(nebula_uuid_delete_api_key_params),
-		.responses = nebula_uuid_delete_api_key_responses, .n_responses = 5,
+		.responses = nebula_uuid_delete_api_key_responses, .n_responses = 8,
 		.security = nebula_uuid_delete_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_uuid_delete_api_key_call,
@@ -855,9 +927,9 @@ static rt_schema_cache *const nebula_uuid_caches[] = {
 	&nebula_uuid_s6_cache,
 	&nebula_uuid_s8_cache,
 	&nebula_uuid_s12_cache,
-	&nebula_uuid_s21_cache,
-	&nebula_uuid_s24_cache,
-	&nebula_uuid_s32_cache,
+	&nebula_uuid_s23_cache,
+	&nebula_uuid_s26_cache,
+	&nebula_uuid_s34_cache,
 	NULL
 };
 

@@ -25,6 +25,10 @@ int nebula_uuid_list_api_keys_respond_200(rt_ctx *ctx, json_t *body /* stolen */
 int nebula_uuid_list_api_keys_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
 /* 429: Too many failed authentications from this client address */
 int nebula_uuid_list_api_keys_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+/* 500: The key store failed; nothing was changed */
+int nebula_uuid_list_api_keys_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+/* 503: The key store is unavailable for now; nothing was changed */
+int nebula_uuid_list_api_keys_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
 
 /* #/paths/~1api-keys/post
  * POST /api-keys — Create API Key */
@@ -34,11 +38,11 @@ typedef struct nebula_uuid_create_api_key_params {
 typedef int (*nebula_uuid_create_api_key_fn)(rt_ctx *ctx, const nebula_uuid_create_api_key_params *p, const json_t *body, void *app);
 /* 201: API key successfully created */
 int nebula_uuid_create_api_key_respond_201(rt_ctx *ctx, json_t *body /* stolen */);
-/* 400: Invalid request (malformed JSON, schema violation, bad parameter) */
+/* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
 int nebula_uuid_create_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown or deleted credential */
 int nebula_uuid_create_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
-/* 403: Key quota reached (the user holds as many unrevoked keys as the server allows) */
+/* 403: The key is read-only (this operation needs write rights), or the key quota is reached (the user holds as many unrevoked keys as the server allows)  */
 int nebula_uuid_create_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
 /* 413: The request was refused (body too large, or not application/json) */
 int nebula_uuid_create_api_key_respond_413(rt_ctx *ctx, json_t *body /* stolen */);
@@ -46,6 +50,10 @@ int nebula_uuid_create_api_key_respond_413(rt_ctx *ctx, json_t *body /* stolen *
 int nebula_uuid_create_api_key_respond_415(rt_ctx *ctx, json_t *body /* stolen */);
 /* 429: Too many failed authentications from this client address */
 int nebula_uuid_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+/* 500: The key store failed; nothing was changed */
+int nebula_uuid_create_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+/* 503: The key store is unavailable for now; nothing was changed */
+int nebula_uuid_create_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
 
 /* #/paths/~1api_keys/get
  * GET /api_keys — List API Keys (the /api_keys spelling) */
@@ -59,6 +67,10 @@ int nebula_uuid_list_api_keys_underscore_respond_200(rt_ctx *ctx, json_t *body /
 int nebula_uuid_list_api_keys_underscore_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
 /* 429: Too many failed authentications from this client address */
 int nebula_uuid_list_api_keys_underscore_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+/* 500: The key store failed; nothing was changed */
+int nebula_uuid_list_api_keys_underscore_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+/* 503: The key store is unavailable for now; nothing was changed */
+int nebula_uuid_list_api_keys_underscore_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
 
 /* #/paths/~1api-keys~1{id}/delete
  * DELETE /api-keys/{id} — Delete API Key */
@@ -68,14 +80,20 @@ typedef struct nebula_uuid_delete_api_key_params {
 typedef int (*nebula_uuid_delete_api_key_fn)(rt_ctx *ctx, const nebula_uuid_delete_api_key_params *p, const json_t *body, void *app);
 /* 200: API key successfully deleted */
 int nebula_uuid_delete_api_key_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
-/* 400: Invalid request (malformed JSON, schema violation, bad parameter) */
+/* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
 int nebula_uuid_delete_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
 /* 401: Missing, malformed, unknown or deleted credential */
 int nebula_uuid_delete_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+/* 403: The key is read-only; this operation needs write rights */
+int nebula_uuid_delete_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
 /* 404: No API key with this id belongs to the caller */
 int nebula_uuid_delete_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */);
 /* 429: Too many failed authentications from this client address */
 int nebula_uuid_delete_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+/* 500: The key store failed; nothing was changed */
+int nebula_uuid_delete_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+/* 503: The key store is unavailable for now; nothing was changed */
+int nebula_uuid_delete_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct nebula_uuid_handlers {

@@ -26,7 +26,9 @@ port=${H##*:}
 blocked=127.3.0.1
 declare -A TOK
 for f in $FAMILIES; do
-	req POST "$(create_path "$f")" "$(auth_header "$f" "$KEY")" "{\"name\":\"fresh-$f\"}"
+	# a Feldera key that answers on Feldera's routes needs the write role (Feldera's default is read)
+	role=; [ "$f" = feldera ] && role=',"role":"write"'
+	req POST "$(create_path "$f")" "$(auth_header "$f" "$KEY")" "{\"name\":\"fresh-$f\"$role}"
 	TOK[$f]=$(jb "$(token_of "$f")")
 	[ "$STATUS" = 201 ] || no "$f: create fresh-$f ($STATUS)" "$BODY_OUT"
 done

@@ -7,7 +7,7 @@
 #              warns, an unclear error
 # Prints "realworld: N passed, N failed" where passed = generated + refused.
 #
-#   run.sh          every OpenAPI 3.0 and 3.1 YAML document of npm
+#   run.sh          every Swagger 2.0, OpenAPI 3.0 and 3.1 YAML document of npm
 #                   @readme/oas-examples (what `make test-realworld` runs)
 #   run.sh DIR...   every OpenAPI or Swagger root document found under DIR
 #                   (*.yaml, *.yml, *.json with a top-level "openapi" or
@@ -27,7 +27,7 @@ list="$out/list"
 if [ $# -eq 0 ]; then
 	examples="$here/node_modules/@readme/oas-examples"
 	[ -d "$examples" ] || { echo "realworld: @readme/oas-examples is not installed" >&2; exit 1; }
-	ls "$examples"/3.0/yaml/*.yaml "$examples"/3.1/yaml/*.yaml >"$list"
+	ls "$examples"/2.0/yaml/*.yaml "$examples"/3.0/yaml/*.yaml "$examples"/3.1/yaml/*.yaml >"$list"
 	strip="$examples/"
 	verbose=0
 else
