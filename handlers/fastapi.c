@@ -28,6 +28,9 @@ static int fastapi_create(rt_ctx *ctx, const fastapi_create_my_api_key_params *p
 	                   NULL, rt_ctx_client_addr(ctx), &k, token, sizeof token);
 	if (rc == KEYSVC_FORBIDDEN)
 		return fastapi_create_my_api_key_respond_403(ctx, fastapi_problem(403, "Forbidden", fastapi_read_only));
+	if (rc == KEYSVC_QUOTA)
+		return fastapi_create_my_api_key_respond_403(
+			ctx, fastapi_problem(403, "Forbidden", "The user holds as many API keys as the server allows; revoke one first"));
 	if (rc == KEYSVC_INVALID)
 		return fastapi_create_my_api_key_respond_400(
 			ctx, fastapi_problem(400, "Bad Request",
@@ -50,7 +53,9 @@ static int fastapi_list(rt_ctx *ctx, const fastapi_list_my_api_keys_params *p, c
 	int rc;
 
 	(void)body;
-	rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_FASTAPI, NULL, 1, p->skip, p->limit, &v, &n, &total);
+	/* every key the caller owns, whatever family made it (uuid ids and
+	   is_active carry any key); a page of at most 200 */
+	rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_ALL, NULL, 1, p->skip, p->limit, &v, &n, &total);
 	if (rc != KEYSVC_OK)
 		return app_failed(ctx, rc);
 	items = json_array();
@@ -75,7 +80,7 @@ static int fastapi_revoke(rt_ctx *ctx, const fastapi_revoke_my_api_key_params *p
 	app_caller(ctx, &me);
 	rc = keysvc_authorize(a->ks, &me, KEYSVC_RIGHTS_WRITE);   /* before the lookup: 403 whatever the id */
 	if (rc == KEYSVC_OK)
-		rc = keysvc_get_uuid(a->ks, me.user_id, KEYSVC_FASTAPI, id, &k);
+		rc = keysvc_get_uuid(a->ks, me.user_id, KEYSVC_ALL, id, &k);   /* any of the caller's keys, as listed */
 	if (rc == KEYSVC_OK && k.revoked)
 		rc = KEYSVC_NOT_FOUND;
 	if (rc == KEYSVC_OK)

@@ -100,6 +100,10 @@ static int feldera_create(rt_ctx *ctx, const feldera_create_api_key_params *p, c
 	                   json_string_value(json_object_get(body, "role")), rt_ctx_client_addr(ctx), &k, token, sizeof token);
 	if (rc == KEYSVC_FORBIDDEN)
 		return feldera_create_api_key_respond_403(ctx, feldera_forbidden(a, &me));
+	if (rc == KEYSVC_QUOTA)   /* 403 too, told apart by its error_code */
+		return feldera_create_api_key_respond_403(
+			ctx, feldera_error("The user holds as many API keys as the server allows; delete one first",
+			                   "KeyQuotaExceeded", json_pack("{s:I}", "quota", (json_int_t)keysvc_list_max(a->ks))));
 	if (rc == KEYSVC_INVALID)   /* the schema has checked the rest: the name's characters */
 		return feldera_create_api_key_respond_400(
 			ctx, feldera_error("Name should not contain control or bidirectional formatting characters",
@@ -121,15 +125,40 @@ static int feldera_create(rt_ctx *ctx, const feldera_create_api_key_params *p, c
 	return feldera_create_api_key_respond_201(ctx, out);
 }
 
+/* A whole list: the descriptors (a few hundred bytes each, never the
+   store's 5 KiB rows), read page by page and sorted by name at the end. */
+typedef struct feldera_items {
+	json_t **v;
+	size_t n, cap;
+} feldera_items;
+
+static int feldera_item(void *ctx, const keysvc_key *k)
+{
+	feldera_items *it = ctx;
+
+	if (it->n == it->cap) {
+		size_t cap = it->cap ? it->cap * 2 : 64;
+		json_t **nv = realloc(it->v, cap * sizeof *nv);
+		if (!nv)
+			return -1;
+		it->v = nv;
+		it->cap = cap;
+	}
+	it->v[it->n] = feldera_descr(k);
+	return it->v[it->n++] ? 0 : -1;
+}
+
 static int feldera_by_name(const void *a, const void *b)
 {
-	return strcmp(((const keysvc_key *)a)->name, ((const keysvc_key *)b)->name);
+	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "name")),
+	              json_string_value(json_object_get(*(json_t *const *)b, "name")));
 }
 
 static int feldera_list(rt_ctx *ctx, const feldera_list_api_keys_params *p, const json_t *body, void *appv)
 {
 	app *a = appv;
 	keysvc_principal me;
+	feldera_items it = { 0 };
 	keysvc_key *v = NULL;
 	size_t n = 0;
 	int64_t total = 0;
@@ -140,21 +169,33 @@ static int feldera_list(rt_ctx *ctx, const feldera_list_api_keys_params *p, cons
 	rc = feldera_may(ctx, a, &me);
 	if (rc == KEYSVC_FORBIDDEN)
 		return feldera_list_api_keys_respond_403(ctx, feldera_forbidden(a, &me));
-	if (rc == KEYSVC_OK)
-		rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_FELDERA, p->has_name ? p->name : NULL, 0, 0, -1, &v, &n, &total);
 	if (rc != KEYSVC_OK)
 		return app_failed(ctx, rc);
-	if (p->has_name && n == 0) {
+	if (p->has_name) { /* names are unique per owner: at most one */
+		rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_FELDERA, p->name, 0, 0, -1, &v, &n, &total);
+		if (rc != KEYSVC_OK)
+			return app_failed(ctx, rc);
+		if (n == 0)
+			return feldera_list_api_keys_respond_404(ctx, feldera_unknown(p->name));
+		out = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(out, feldera_descr(&v[i]));
 		free(v);
-		return feldera_list_api_keys_respond_404(ctx, feldera_unknown(p->name));
+		rt_ctx_set_header(ctx, "Cache-Control", "no-cache");   /* as Feldera sends it */
+		return feldera_list_api_keys_respond_200(ctx, out);
 	}
-	if (n > 1) /* v is NULL for an empty list, and qsort wants a pointer */
-		qsort(v, n, sizeof *v, feldera_by_name);
+	rc = keysvc_list_each(a->ks, app_user(ctx), KEYSVC_FELDERA, 0, keysvc_list_max(a->ks), feldera_item, &it);
+	if (rc == KEYSVC_OK && it.n > 1)
+		qsort(it.v, it.n, sizeof *it.v, feldera_by_name);
 	out = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(out, feldera_descr(&v[i]));
-	free(v);
-	rt_ctx_set_header(ctx, "Cache-Control", "no-cache");   /* as Feldera sends it */
+	for (size_t i = 0; i < it.n; i++)
+		json_array_append_new(out, it.v[i]);
+	free(it.v);
+	if (rc != KEYSVC_OK) {
+		json_decref(out);
+		return app_failed(ctx, rc);
+	}
+	rt_ctx_set_header(ctx, "Cache-Control", "no-cache");
 	return feldera_list_api_keys_respond_200(ctx, out);
 }
 
@@ -171,6 +212,8 @@ static int feldera_get(rt_ctx *ctx, const feldera_get_api_key_params *p, const j
 		return feldera_get_api_key_respond_403(ctx, feldera_forbidden(a, &me));
 	if (rc == KEYSVC_OK)
 		rc = keysvc_get_name(a->ks, app_user(ctx), KEYSVC_FELDERA, p->api_key_name, &k);
+	if (rc == KEYSVC_OK && k.revoked)   /* revoked with its parent (--revoke-cascade): gone */
+		rc = KEYSVC_NOT_FOUND;
 	if (rc == KEYSVC_NOT_FOUND)
 		return feldera_get_api_key_respond_404(ctx, feldera_unknown(p->api_key_name));
 	if (rc != KEYSVC_OK)

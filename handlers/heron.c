@@ -37,7 +37,8 @@ static int heron_create(rt_ctx *ctx, const heron_create_key_params *p, const jso
 	app_caller(ctx, &me);
 	rc = keysvc_create(a->ks, &me, KEYSVC_HERON, json_string_value(json_object_get(body, "name")), NULL,
 	                   NULL, rt_ctx_client_addr(ctx), &k, token, sizeof token);
-	if (rc == KEYSVC_FORBIDDEN)
+	/* a read key and a full quota: both 403, bare as every Heron error */
+	if (rc == KEYSVC_FORBIDDEN || rc == KEYSVC_QUOTA)
 		return heron_create_key_respond_403(ctx);
 	if (rc != KEYSVC_OK)
 		return rc == KEYSVC_INVALID ? heron_create_key_respond_400(ctx) : app_failed(ctx, rc);
@@ -48,28 +49,32 @@ static int heron_create(rt_ctx *ctx, const heron_create_key_params *p, const jso
 	return heron_create_key_respond_201(ctx, out);
 }
 
+static int heron_list_one(void *keys, const keysvc_key *k)
+{
+	return json_array_append_new(keys, heron_key_json(k, 1));
+}
+
+/* Every key the caller owns, whatever family made it: Heron's shape carries
+   any key (uuid ids, is_active, and token_prefix tells the families apart),
+   so a key minted through another family is seen here and can be
+   deactivated or deleted here. */
 static int heron_list(rt_ctx *ctx, const heron_list_keys_params *p, const json_t *body, void *appv)
 {
 	app *a = appv;
-	keysvc_key *v = NULL;
-	size_t n = 0;
-	int64_t total = 0;
-	json_t *keys;
+	json_t *keys = json_array();
 	int rc;
 
 	(void)p;
 	(void)body;
-	rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_HERON, NULL, 0, 0, -1, &v, &n, &total);
-	if (rc != KEYSVC_OK)
+	rc = keysvc_list_each(a->ks, app_user(ctx), KEYSVC_ALL, 0, keysvc_list_max(a->ks), heron_list_one, keys);
+	if (rc != KEYSVC_OK) {
+		json_decref(keys);
 		return app_failed(ctx, rc);
-	keys = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(keys, heron_key_json(&v[i], 1));
-	free(v);
+	}
 	return heron_list_keys_respond_200(ctx, json_pack("{s:o}", "keys", keys));
 }
 
-/* The caller's Heron key with this id, for a state change: KEYSVC_FORBIDDEN
+/* The caller's key with this id (any family), for a state change: KEYSVC_FORBIDDEN
    first for a read key, whatever the id (the key service refuses it again). */
 static int heron_find(rt_ctx *ctx, app *a, const char *id, keysvc_principal *me, keysvc_key *k)
 {
@@ -81,7 +86,7 @@ static int heron_find(rt_ctx *ctx, app *a, const char *id, keysvc_principal *me,
 	if (rc != KEYSVC_OK)
 		return rc;
 	app_uuid_lower(id, lower);   /* uuids compare case-insensitively */
-	return keysvc_get_uuid(a->ks, me->user_id, KEYSVC_HERON, lower, k);
+	return keysvc_get_uuid(a->ks, me->user_id, KEYSVC_ALL, lower, k);   /* any of the caller's keys, as listed */
 }
 
 static int heron_delete(rt_ctx *ctx, const heron_delete_key_params *p, const json_t *body, void *appv)

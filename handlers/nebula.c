@@ -86,22 +86,45 @@ json_t *nebula_created(const keysvc_key *k, const char *token)
 	                 nebula_description(k));
 }
 
+/* The list's items, read page by page newest first (never more than one
+   page of the store's 5 KiB rows), and given out oldest first. */
+typedef struct nebula_items {
+	json_t **v;
+	size_t n, cap;
+} nebula_items;
+
+static int nebula_item(void *ctx, const keysvc_key *k)
+{
+	nebula_items *it = ctx;
+
+	if (it->n == it->cap) {
+		size_t cap = it->cap ? it->cap * 2 : 64;
+		json_t **nv = realloc(it->v, cap * sizeof *nv);
+		if (!nv)
+			return -1;
+		it->v = nv;
+		it->cap = cap;
+	}
+	it->v[it->n] = json_pack("{s:o,s:s,s:o,s:o}", "id", nebula_id(k), "name", k->name, "description",
+	                         nebula_description(k), "partial_key_data", nebula_partial(k));
+	return it->v[it->n++] ? 0 : -1;
+}
+
+/* Only the family's own keys: the docs give partial_key_data as the prefix
+   every key shares ("ak_..."), which another family's key would break. */
 json_t *nebula_list_data(rt_ctx *ctx, app *a, int family, int *rc)
 {
-	keysvc_key *v = NULL;
-	size_t n = 0;
-	int64_t total = 0;
-	json_t *data;
+	nebula_items it = { 0 };
+	json_t *data = json_array();
 
-	*rc = keysvc_list(a->ks, app_user(ctx), family, NULL, 0, 0, -1, &v, &n, &total);
-	if (*rc != KEYSVC_OK)
+	*rc = keysvc_list_each(a->ks, app_user(ctx), family, 0, keysvc_list_max(a->ks), nebula_item, &it);
+	for (size_t i = it.n; i-- > 0;) /* oldest first */
+		json_array_append_new(data, it.v[i]);
+	free(it.v);
+	if (*rc != KEYSVC_OK) {
+		json_decref(data);
 		return NULL;
-	data = json_array();
-	for (size_t i = n; i-- > 0;) /* oldest first */
-		json_array_append_new(data, json_pack("{s:o,s:s,s:o,s:o}", "id", nebula_id(&v[i]), "name", v[i].name,
-		                                      "description", nebula_description(&v[i]), "partial_key_data",
-		                                      nebula_partial(&v[i])));
-	free(v);
+	}
 	return data;
 }
 
@@ -116,6 +139,8 @@ static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, con
 	rc = nebula_create_key(ctx, appv, KEYSVC_NEBULA, body, &k, token, sizeof token);
 	if (rc == KEYSVC_FORBIDDEN)
 		return nebula_create_api_key_respond_403(ctx, nebula_forbidden());
+	if (rc == KEYSVC_QUOTA)   /* 403 too, told apart by its message */
+		return nebula_create_api_key_respond_403(ctx, nebula_envelope(NULL, NEBULA_QUOTA_MESSAGE, 0));
 	if (rc == KEYSVC_INVALID)
 		return nebula_create_api_key_respond_400(ctx, nebula_bad_name());
 	if (rc != KEYSVC_OK)

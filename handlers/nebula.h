@@ -6,6 +6,8 @@
 #include <jansson.h>
 #include "app.h"
 
+/* the create refused by the key quota (403) */
+#define NEBULA_QUOTA_MESSAGE "The user holds as many API keys as the server allows; delete one first"
 /* {data, message, status: success|failed}; data stolen, NULL -> null */
 json_t *nebula_envelope(json_t *data, const char *message, int ok);
 json_t *nebula_description(const keysvc_key *k);   /* new: string or null */

@@ -17,6 +17,8 @@ static int nebula_uuid_create(rt_ctx *ctx, const nebula_uuid_create_api_key_para
 	rc = nebula_create_key(ctx, appv, KEYSVC_NEBULA_UUID, body, &k, token, sizeof token);
 	if (rc == KEYSVC_FORBIDDEN)
 		return nebula_uuid_create_api_key_respond_403(ctx, nebula_forbidden());
+	if (rc == KEYSVC_QUOTA)   /* 403 too, told apart by its message */
+		return nebula_uuid_create_api_key_respond_403(ctx, nebula_envelope(NULL, NEBULA_QUOTA_MESSAGE, 0));
 	if (rc == KEYSVC_INVALID)
 		return nebula_uuid_create_api_key_respond_400(ctx, nebula_bad_name());
 	if (rc != KEYSVC_OK)

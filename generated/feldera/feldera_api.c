@@ -38,6 +38,7 @@ static const rt_schema feldera_s27;
 static const rt_schema feldera_s28;
 static const rt_schema feldera_s29;
 static const rt_schema feldera_s30;
+static const rt_schema feldera_s31;
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/get/parameters/0/schema */
 static const rt_schema feldera_s0 = {
@@ -440,8 +441,16 @@ static const rt_schema feldera_s24 = {
 	.max_contains = -1,
 };
 
-/* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/409/content/application~1json/schema */
+/* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/403/content/application~1json/schema */
 static const rt_schema feldera_s25 = {
+	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/403/content/application~1json/schema",
+	.ref = &feldera_schema_ErrorResponse,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+/* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/409/content/application~1json/schema */
+static const rt_schema feldera_s26 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/409/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -449,7 +458,7 @@ static const rt_schema feldera_s25 = {
 };
 
 /* openapi/feldera.yaml#/components/responses/PayloadTooLarge/content/application~1json/schema */
-static const rt_schema feldera_s26 = {
+static const rt_schema feldera_s27 = {
 	.where = "openapi/feldera.yaml#/components/responses/PayloadTooLarge/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -457,7 +466,7 @@ static const rt_schema feldera_s26 = {
 };
 
 /* openapi/feldera.yaml#/components/responses/UnsupportedMediaType/content/application~1json/schema */
-static const rt_schema feldera_s27 = {
+static const rt_schema feldera_s28 = {
 	.where = "openapi/feldera.yaml#/components/responses/UnsupportedMediaType/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -465,7 +474,7 @@ static const rt_schema feldera_s27 = {
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/parameters/0/schema */
-static const rt_schema feldera_s28 = {
+static const rt_schema feldera_s29 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/parameters/0/schema",
 	.types = 0x10,
 	.min_length = 1,
@@ -479,7 +488,7 @@ static const rt_schema feldera_s28 = {
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema */
-static const rt_schema feldera_s29 = {
+static const rt_schema feldera_s30 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema",
 	.types = 0x20,
 	.min_length = -1,
@@ -490,11 +499,11 @@ static const rt_schema feldera_s29 = {
 	.max_properties = -1,
 	.min_contains = -1,
 	.max_contains = -1,
-	.items = &feldera_s30,
+	.items = &feldera_s31,
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema/items */
-static const rt_schema feldera_s30 = {
+static const rt_schema feldera_s31 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema/items",
 	.ref = &feldera_schema_ApiKeyDescr,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -571,10 +580,10 @@ static const rt_response feldera_create_api_key_responses[] = {
 	{ 201, "application/json", &feldera_s21 },
 	{ 400, "application/json", &feldera_s8 },
 	{ 401, "application/json", &feldera_s12 },
-	{ 403, "application/json", &feldera_s13 },
-	{ 409, "application/json", &feldera_s25 },
-	{ 413, "application/json", &feldera_s26 },
-	{ 415, "application/json", &feldera_s27 },
+	{ 403, "application/json", &feldera_s25 },
+	{ 409, "application/json", &feldera_s26 },
+	{ 413, "application/json", &feldera_s27 },
+	{ 415, "application/json", &feldera_s28 },
 	{ 429, "application/json", &feldera_s15 },
 	{ 500, "application/json", &feldera_s16 },
 	{ 503, "application/json", &feldera_s17 },
@@ -638,11 +647,11 @@ int feldera_create_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1v0~1api_keys~1{api_key_name}/get */
 static const rt_param feldera_get_api_key_param_table[] = {
 	{ .name = "api_key_name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &feldera_s28, .ctype = RT_C_STRING,
+	  .schema = &feldera_s29, .ctype = RT_C_STRING,
 	  .offset = offsetof(feldera_get_api_key_params, api_key_name), .has_offset = -1 },
 };
 static const rt_response feldera_get_api_key_responses[] = {
-	{ 200, "application/json", &feldera_s29 },
+	{ 200, "application/json", &feldera_s30 },
 	{ 400, "application/json", &feldera_s8 },
 	{ 401, "application/json", &feldera_s12 },
 	{ 403, "application/json", &feldera_s13 },
@@ -702,7 +711,7 @@ int feldera_get_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1v0~1api_keys~1{api_key_name}/delete */
 static const rt_param feldera_delete_api_key_param_table[] = {
 	{ .name = "api_key_name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &feldera_s28, .ctype = RT_C_STRING,
+	  .schema = &feldera_s29, .ctype = RT_C_STRING,
 	  .offset = offsetof(feldera_delete_api_key_params, api_key_name), .has_offset = -1 },
 };
 static const rt_response feldera_delete_api_key_responses[] = {

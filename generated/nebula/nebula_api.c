@@ -45,6 +45,7 @@ static const rt_schema nebula_s32;
 static const rt_schema nebula_s33;
 static const rt_schema nebula_s34;
 static const rt_schema nebula_s35;
+static const rt_schema nebula_s36;
 
 /* openapi/nebula.yaml#/components/responses/ApiKeyList/content/application~1json/schema */
 static const rt_schema nebula_s0 = {
@@ -530,9 +531,9 @@ static const rt_schema nebula_s27 = {
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-/* openapi/nebula.yaml#/components/responses/Forbidden/content/application~1json/schema */
+/* openapi/nebula.yaml#/paths/~1api-keys/post/responses/403/content/application~1json/schema */
 static const rt_schema nebula_s28 = {
-	.where = "openapi/nebula.yaml#/components/responses/Forbidden/content/application~1json/schema",
+	.where = "openapi/nebula.yaml#/paths/~1api-keys/post/responses/403/content/application~1json/schema",
 	.ref = &nebula_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
@@ -637,8 +638,16 @@ static const rt_schema nebula_s34 = {
 	.cache = &nebula_s34_cache,
 };
 
-/* openapi/nebula.yaml#/components/responses/NotFound/content/application~1json/schema */
+/* openapi/nebula.yaml#/components/responses/Forbidden/content/application~1json/schema */
 static const rt_schema nebula_s35 = {
+	.where = "openapi/nebula.yaml#/components/responses/Forbidden/content/application~1json/schema",
+	.ref = &nebula_schema_FailedEnvelope,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+/* openapi/nebula.yaml#/components/responses/NotFound/content/application~1json/schema */
+static const rt_schema nebula_s36 = {
 	.where = "openapi/nebula.yaml#/components/responses/NotFound/content/application~1json/schema",
 	.ref = &nebula_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -808,8 +817,8 @@ static const rt_response nebula_delete_api_key_responses[] = {
 	{ 200, "application/json", &nebula_s31 },
 	{ 400, "application/json", &nebula_s27 },
 	{ 401, "application/json", &nebula_s9 },
-	{ 403, "application/json", &nebula_s28 },
-	{ 404, "application/json", &nebula_s35 },
+	{ 403, "application/json", &nebula_s35 },
+	{ 404, "application/json", &nebula_s36 },
 	{ 429, "application/json", &nebula_s13 },
 	{ 500, "application/json", &nebula_s14 },
 	{ 503, "application/json", &nebula_s15 },

@@ -45,6 +45,7 @@ static const rt_schema nebula_uuid_s32;
 static const rt_schema nebula_uuid_s33;
 static const rt_schema nebula_uuid_s34;
 static const rt_schema nebula_uuid_s35;
+static const rt_schema nebula_uuid_s36;
 
 /* openapi/nebula_uuid.yaml#/components/responses/ApiKeyList/content/application~1json/schema */
 static const rt_schema nebula_uuid_s0 = {
@@ -530,9 +531,9 @@ static const rt_schema nebula_uuid_s27 = {
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-/* openapi/nebula_uuid.yaml#/components/responses/Forbidden/content/application~1json/schema */
+/* openapi/nebula_uuid.yaml#/paths/~1api-keys/post/responses/403/content/application~1json/schema */
 static const rt_schema nebula_uuid_s28 = {
-	.where = "openapi/nebula_uuid.yaml#/components/responses/Forbidden/content/application~1json/schema",
+	.where = "openapi/nebula_uuid.yaml#/paths/~1api-keys/post/responses/403/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
@@ -636,8 +637,16 @@ static const rt_schema nebula_uuid_s34 = {
 	.cache = &nebula_uuid_s34_cache,
 };
 
-/* openapi/nebula_uuid.yaml#/components/responses/NotFound/content/application~1json/schema */
+/* openapi/nebula_uuid.yaml#/components/responses/Forbidden/content/application~1json/schema */
 static const rt_schema nebula_uuid_s35 = {
+	.where = "openapi/nebula_uuid.yaml#/components/responses/Forbidden/content/application~1json/schema",
+	.ref = &nebula_uuid_schema_FailedEnvelope,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+};
+
+/* openapi/nebula_uuid.yaml#/components/responses/NotFound/content/application~1json/schema */
+static const rt_schema nebula_uuid_s36 = {
 	.where = "openapi/nebula_uuid.yaml#/components/responses/NotFound/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_FailedEnvelope,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
@@ -807,8 +816,8 @@ static const rt_response nebula_uuid_delete_api_key_responses[] = {
 	{ 200, "application/json", &nebula_uuid_s31 },
 	{ 400, "application/json", &nebula_uuid_s27 },
 	{ 401, "application/json", &nebula_uuid_s9 },
-	{ 403, "application/json", &nebula_uuid_s28 },
-	{ 404, "application/json", &nebula_uuid_s35 },
+	{ 403, "application/json", &nebula_uuid_s35 },
+	{ 404, "application/json", &nebula_uuid_s36 },
 	{ 429, "application/json", &nebula_uuid_s13 },
 	{ 500, "application/json", &nebula_uuid_s14 },
 	{ 503, "application/json", &nebula_uuid_s15 },
