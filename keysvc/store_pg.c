@@ -143,6 +143,7 @@ static const char *const store_pg_sql[P_N] = {
 typedef struct store_pg_conn {
 	PGconn *c;
 	int prepared;              /* the statements exist on this session */
+	int lazy;                  /* reads and last_used only: commits need not wait for the disk */
 	pthread_mutex_t lock;
 } store_pg_conn;
 
@@ -176,6 +177,7 @@ typedef struct store_pg {
 	atomic_llong seen_epoch;   /* the last epoch whose change reached on_change */
 	atomic_int listening;      /* 1 while the watcher's connection is up */
 	atomic_llong last_ready;   /* the second of the last write probe that committed */
+	atomic_llong last_prune;   /* when old change rows were last removed */
 	atomic_llong down_since_ms; /* when the watcher lost its connection (0: listening) */
 	unsigned stale_if_error;   /* seconds the caches are still trusted after that */
 } store_pg;
@@ -211,9 +213,14 @@ static int store_pg_prepare(store_pg_conn *pc)
 	return 0;
 }
 
-static int store_pg_session(PGconn *c)
+/* A session's settings: synchronous_commit on, so a 2xx follows a durable
+   COMMIT; off on the pool sessions, whose only writes are last_used (a
+   bookkeeping value: a crash may lose its last second, never a key) and
+   which must not wait for a busy disk on the request path. */
+static int store_pg_session_for(PGconn *c, int lazy)
 {
-	PGresult *r = PQexec(c, "SET synchronous_commit = on; SET client_min_messages = warning");
+	PGresult *r = PQexec(c, lazy ? "SET synchronous_commit = off; SET client_min_messages = warning"
+	                             : "SET synchronous_commit = on; SET client_min_messages = warning");
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	PQclear(r);
 	return ok ? 0 : -1;
@@ -233,7 +240,7 @@ static int store_pg_ready(store_pg *s, store_pg_conn *pc)
 		pc->prepared = 0;
 		return -1;
 	}
-	if (!pc->prepared && (store_pg_session(pc->c) != 0 || store_pg_prepare(pc) != 0))
+	if (!pc->prepared && (store_pg_session_for(pc->c, pc->lazy) != 0 || store_pg_prepare(pc) != 0))
 		return -1;
 	return 0;
 }
@@ -260,7 +267,7 @@ static void store_pg_read_end(store_pg_conn *pc)
 /* Runs prepared statement q with text parameters (NULL = SQL NULL); the
    parameter at index `binary` (or -1) is binary of length binlen. */
 static int store_pg_cmd(PGconn *c, const char *sql);
-static int store_pg_session(PGconn *c);
+static int store_pg_session_for(PGconn *c, int lazy);
 static int store_pg_status(const PGresult *r);
 
 /* A session found dead while idle: reconnect and prepare again, once. */
@@ -268,7 +275,7 @@ static int store_pg_revive(store_pg_conn *pc)
 {
 	PQreset(pc->c);
 	pc->prepared = 0;
-	if (PQstatus(pc->c) != CONNECTION_OK || store_pg_session(pc->c) != 0 || store_pg_prepare(pc) != 0)
+	if (PQstatus(pc->c) != CONNECTION_OK || store_pg_session_for(pc->c, pc->lazy) != 0 || store_pg_prepare(pc) != 0)
 		return -1;
 	return 0;
 }
@@ -343,7 +350,7 @@ static int store_pg_migrate(PGconn *c, char *err, size_t errlen)
 	int version = 0, rc = -1;
 	char sql[160];
 
-	store_pg_session(c);
+	store_pg_session_for(c, 0);
 	snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%d)", STORE_PG_LOCK_ID);
 	r = PQexec(c, sql);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -480,13 +487,23 @@ static void store_pg_notified(store_pg *s, PGconn *c)
 		store_pg_catch_up(s, c);
 }
 
-static void store_pg_prune(PGconn *c)
+/* Old change rows go, at most once a minute, inside a key write's own
+   transaction (never on the watcher's connection: a commit there would wait
+   for the disk while notifications queue up behind it). */
+static void store_pg_prune(store_pg *s, PGconn *c)
 {
 	char sql[120];
+	long long now = (long long)time(NULL), last = atomic_load(&s->last_prune);
 
-	snprintf(sql, sizeof sql, "DELETE FROM apikeyd_changes WHERE at < %" PRId64,
+	if (now - last < 60 || !atomic_compare_exchange_strong(&s->last_prune, &last, now))
+		return;
+	/* under its own savepoint: a failed prune never fails the write */
+	snprintf(sql, sizeof sql, "SAVEPOINT prune; DELETE FROM apikeyd_changes WHERE at < %" PRId64,
 	         store_pg_now() - STORE_PG_KEEP_CHANGES);
-	PQclear(PQexec(c, sql));
+	PGresult *r = PQexec(c, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	store_pg_cmd(c, ok ? "RELEASE prune" : "ROLLBACK TO prune; RELEASE prune");
 }
 
 static void store_pg_sleep_ms(long ms)
@@ -500,7 +517,7 @@ static void *store_pg_watch(void *arg)
 	store_pg *s = arg;
 	PGconn *c = NULL;
 	long backoff = 50;
-	time_t last_check = 0, last_prune = 0;
+	time_t last_check = 0;
 
 	while (!atomic_load(&s->stop)) {
 		if (!c || PQstatus(c) != CONNECTION_OK) {
@@ -546,10 +563,6 @@ static void *store_pg_watch(void *arg)
 				c = NULL;
 				continue;
 			}
-		}
-		if (now - last_prune >= 60) {
-			last_prune = now;
-			store_pg_prune(c);
 		}
 	}
 	atomic_store(&s->listening, 0);
@@ -607,8 +620,10 @@ static int store_pg_open(const store_config *cfg, store **out, char *err, size_t
 	pthread_mutex_init(&s->qlock, NULL);
 	pthread_cond_init(&s->qcond, NULL);
 	pthread_mutex_init(&s->writer.lock, NULL);
-	for (int i = 0; i < STORE_PG_POOL; i++)
+	for (int i = 0; i < STORE_PG_POOL; i++) {
 		pthread_mutex_init(&s->pool[i].lock, NULL);
+		s->pool[i].lazy = 1;
+	}
 	s->writer.c = PQconnectdb(s->conninfo);
 	if (PQstatus(s->writer.c) != CONNECTION_OK) {
 		/* libpq's message names the host and the reason; the URI may hold a password */
@@ -948,6 +963,8 @@ static int store_pg_change(store_pg *s, int pre, int q, int n, const char *const
 		rc = store_pg_bump(&s->writer, &epoch);
 	if (rc == STORE_OK)
 		rc = store_pg_change_row(&s->writer, epoch, key_id, owner);
+	if (rc == STORE_OK)
+		store_pg_prune(s, s->writer.c);
 	if (rc == STORE_OK)
 		rc = store_pg_cmd(s->writer.c, "COMMIT") == 0 ? STORE_OK
 		   : PQstatus(s->writer.c) == CONNECTION_OK ? STORE_ERROR : STORE_UNAVAILABLE;
