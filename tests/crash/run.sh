@@ -57,7 +57,11 @@ for i in $(seq 1 "$N"); do
 	write-out = "%{http_code} %{exitcode} $i\n"
 	CFG
 done
-curl -s --no-progress-meter -Z --parallel-immediate --parallel-max "$PAR" -K "$cfg" >"$dir/load.out" 2>"$dir/load.err" &
+# the file exists before the loop below reads it: a background job's own
+# redirection may not have run yet (grep then read nothing, and the server
+# was killed before any create)
+: >"$dir/load.out"
+curl -s --no-progress-meter -Z --parallel-immediate --parallel-max "$PAR" -K "$cfg" >>"$dir/load.out" 2>"$dir/load.err" &
 curl_pid=$!
 # kill -9 as soon as KILL_AFTER creates were answered (never on a timer)
 while kill -0 "$curl_pid" 2>/dev/null && [ "$(grep -c '^201 ' "$dir/load.out")" -lt "$KILL_AFTER" ]; do
