@@ -13,7 +13,8 @@ enum rt_auth_result app_authenticate(void *appv, const char *api, const char *sc
 	app *a = appv;
 	keysvc_principal p;
 	int rc;
-	int jwt_ok = strcmp(api, "feldera") == 0 || strcmp(api, "nebula") == 0 || strcmp(api, "nebula_uuid") == 0;
+	const keysvc_family_desc *fam = keysvc_family_of_api(api);
+	int jwt_ok = fam && fam->accepts_jwt;
 
 	(void)scheme;
 	if (kind != RT_CRED_APIKEY_HEADER && kind != RT_CRED_HTTP_BEARER)

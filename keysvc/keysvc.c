@@ -42,9 +42,35 @@
 static const char *const keysvc_messages[] = { KEYSVC_STATUS_MAP(KEYSVC_MSG) };
 #undef KEYSVC_MSG
 
-/* Feldera's own format: "apikey:" and the secret (Feldera tells keys from
-   JWTs by that prefix); keys issued as fk_ before keep authenticating. */
-static const char *const keysvc_prefixes[KEYSVC_NFAMILIES] = { "key_", "apikey:", "ak_", "ak_", "fa_" };
+/* The families (keysvc.h). Feldera's own key format is "apikey:" and the
+   secret (Feldera tells keys from JWTs by that prefix); keys issued as fk_
+   before keep authenticating (token.c accepts both; keysvc_open checks that
+   token.c accepts every prefix named here). Feldera addresses keys by name,
+   unique per owner, and a key made without a role is a read key, as in
+   Feldera; NebulaBlock by integer id; the others by uuid. */
+static const keysvc_family_desc keysvc_families[KEYSVC_NFAMILIES] = {
+	[KEYSVC_HERON] = { .api = "heron", .prefix = "key_", .id = KEYSVC_ID_UUID, .default_role = "write" },
+	[KEYSVC_FELDERA] = { .api = "feldera", .prefix = "apikey:", .old_prefix = "fk_", .id = KEYSVC_ID_NAME,
+	                     .unique_names = 1, .accepts_jwt = 1, .default_role = "read" },
+	[KEYSVC_NEBULA] = { .api = "nebula", .prefix = "ak_", .id = KEYSVC_ID_INTEGER, .accepts_jwt = 1,
+	                    .default_role = "write" },
+	[KEYSVC_NEBULA_UUID] = { .api = "nebula_uuid", .prefix = "ak_", .id = KEYSVC_ID_UUID, .accepts_jwt = 1,
+	                         .default_role = "write" },
+	[KEYSVC_FASTAPI] = { .api = "fastapi", .prefix = "fa_", .id = KEYSVC_ID_UUID, .default_role = "write" },
+};
+
+const keysvc_family_desc *keysvc_family(int family)
+{
+	return family >= 0 && family < KEYSVC_NFAMILIES ? &keysvc_families[family] : NULL;
+}
+
+const keysvc_family_desc *keysvc_family_of_api(const char *api)
+{
+	for (int f = 0; api && f < KEYSVC_NFAMILIES; f++)
+		if (strcmp(keysvc_families[f].api, api) == 0)
+			return &keysvc_families[f];
+	return NULL;
+}
 
 /* When each key's last_used was last written. */
 typedef struct keysvc_touch {
@@ -442,6 +468,19 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 	*out = NULL;
 	if (!ks)
 		return -1;
+	for (int f = 0; f < KEYSVC_NFAMILIES; f++) {
+		/* every prefix a family issues or still accepts is one token.c reads */
+		const char *p[2] = { keysvc_families[f].prefix, keysvc_families[f].old_prefix };
+		for (int i = 0; i < 2; i++) {
+			char t[TOKEN_MAX];
+			if (p[i] && (token_new(p[i], t, sizeof t) != 0 || !token_check(t))) {
+				snprintf(err, errlen, "family %s: token.c does not read keys that start with %s",
+				         keysvc_families[f].api, p[i]);
+				free(ks);
+				return -1;
+			}
+		}
+	}
 	ks->log = cfg->log;
 	pthread_mutex_init(&ks->lock, NULL);
 	pthread_rwlock_init(&ks->filter_lock, NULL);
@@ -666,7 +705,7 @@ static int keysvc_insert(keysvc *ks, int64_t user, int64_t parent, int family, c
 	}
 	snprintf(out->role, sizeof out->role, "%s", role ? role : "");
 	for (int attempt = 0; attempt < 3; attempt++) {
-		if (token_new(keysvc_prefixes[family], token, toklen) != 0 || keysvc_hash(ks, token, hash) != 0)
+		if (token_new(keysvc_families[family].prefix, token, toklen) != 0 || keysvc_hash(ks, token, hash) != 0)
 			return KEYSVC_STORE;
 		tl = strlen(token);
 		snprintf(out->prefix, sizeof out->prefix, "%.8s", token);
@@ -675,7 +714,7 @@ static int keysvc_insert(keysvc *ks, int64_t user, int64_t parent, int family, c
 		if (rc == STORE_OK)
 			keysvc_filter_add(ks, hash);
 		listcache_forget_user(ks->lists, user);
-		if (rc != STORE_CONSTRAINT || family == KEYSVC_FELDERA)
+		if (rc != STORE_CONSTRAINT || keysvc_families[family].unique_names)
 			break;
 		/* a hash collision (never in practice): draw again */
 	}
@@ -695,8 +734,10 @@ int keysvc_create(keysvc *ks, const keysvc_principal *caller, int family, const 
 		return rc;
 	if (have < KEYSVC_RIGHTS_WRITE)
 		return KEYSVC_FORBIDDEN;
+	if (family < 0 || family >= KEYSVC_NFAMILIES)
+		return KEYSVC_INVALID;
 	if (!role)
-		role = family == KEYSVC_FELDERA ? "read" : "write";
+		role = keysvc_families[family].default_role;
 	want = strcmp(role, "read") == 0 ? KEYSVC_RIGHTS_READ : strcmp(role, "write") == 0 ? KEYSVC_RIGHTS_WRITE : -1;
 	if (want < 0)
 		return KEYSVC_INVALID;     /* only read and write keys are minted */

@@ -29,6 +29,22 @@ enum keysvc_family {
 	KEYSVC_HERON = 0, KEYSVC_FELDERA = 1, KEYSVC_NEBULA = 2, KEYSVC_NEBULA_UUID = 3, KEYSVC_FASTAPI = 4,
 	KEYSVC_NFAMILIES
 };
+/* One descriptor per family: everything the key service and the shared
+ * handler code know of a family, in one place (keysvc.c's keysvc_families).
+ * The HTTP shape (routes, error bodies) stays in handlers/<api>.c. */
+typedef struct keysvc_family_desc {
+	const char *api;           /* the API's C prefix and mount name: "heron" */
+	const char *prefix;        /* what new keys start with: "key_" */
+	const char *old_prefix;    /* keys issued before a format change, still accepted; NULL */
+	enum { KEYSVC_ID_UUID, KEYSVC_ID_INTEGER, KEYSVC_ID_NAME } id;   /* how the API addresses a key */
+	int unique_names;          /* names unique per owner (the store's keys_feldera_name index) */
+	int accepts_jwt;           /* a Bearer JWT authenticates on this API */
+	const char *default_role;  /* the role of a key created without one */
+} keysvc_family_desc;
+/* The descriptor of a family (NULL out of range), or of an API by name (NULL: not a family). */
+const keysvc_family_desc *keysvc_family(int family);
+const keysvc_family_desc *keysvc_family_of_api(const char *api);
+
 /* family argument of the lists: the owner's keys of every family */
 #define KEYSVC_ALL (-1)
 /* unrevoked keys a user may hold when the configuration says nothing */

@@ -182,9 +182,9 @@ static int main_user_key_keysvc(keysvc *ks, const config *cfg)
 
 static const char *main_family(int family)
 {
-    static const char *const names[KEYSVC_NFAMILIES] = { "heron", "feldera", "nebula", "nebula_uuid", "fastapi" };
+    const keysvc_family_desc *d = keysvc_family(family);
 
-    return family >= 0 && family < KEYSVC_NFAMILIES ? names[family] : "?";
+    return d ? d->api : "?";
 }
 
 /* One line per key: id, uuid, family, name (control characters shown as

@@ -375,6 +375,34 @@ END_TEST
    deletes, deactivations and creates are seen by this one's caches on the
    very next call, many times over (the WAL index check, then data_version
    and the epoch row), also right after this handle's own writes. */
+/* One descriptor per family: what each family issues, how it is addressed,
+   whether it takes JWTs; keys made through a family carry its prefix. */
+START_TEST(family_descriptors)
+{
+	static const char *const apis[KEYSVC_NFAMILIES] = { "heron", "feldera", "nebula", "nebula_uuid", "fastapi" };
+	keysvc_key k;
+	char t[TOKEN_MAX], name[32];
+
+	ck_assert_ptr_null(keysvc_family(-1));
+	ck_assert_ptr_null(keysvc_family(KEYSVC_NFAMILIES));
+	ck_assert_ptr_null(keysvc_family_of_api("stripe"));
+	for (int f = 0; f < KEYSVC_NFAMILIES; f++) {
+		const keysvc_family_desc *d = keysvc_family(f);
+		ck_assert_ptr_nonnull(d);
+		ck_assert_str_eq(d->api, apis[f]);
+		ck_assert_ptr_eq(keysvc_family_of_api(apis[f]), d);
+		snprintf(name, sizeof name, "desc-%d", f);
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), f, name, NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
+		ck_assert_msg(strncmp(t, d->prefix, strlen(d->prefix)) == 0, "%s key %.12s does not start with %s", d->api, t,
+		              d->prefix);
+	}
+	ck_assert_int_eq(keysvc_family(KEYSVC_FELDERA)->unique_names, 1);
+	ck_assert_str_eq(keysvc_family(KEYSVC_FELDERA)->default_role, "read");
+	ck_assert_int_eq(keysvc_family(KEYSVC_HERON)->accepts_jwt, 0);
+	ck_assert_int_eq(keysvc_family(KEYSVC_NEBULA)->id, KEYSVC_ID_INTEGER);
+}
+END_TEST
+
 START_TEST(other_writer_seen_at_once)
 {
 	keysvc_config cfg = { .synchronous_full = 0 };
@@ -1697,6 +1725,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, quota_exact_under_concurrency);
 	tcase_add_test(tc, list_each_pages);
 	tcase_add_test(tc, other_writer_seen_at_once);
+	tcase_add_test(tc, family_descriptors);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tj, jwt_setup, jwt_teardown);
 	tcase_add_test(tj, jwt_good_bad_none_expired);
