@@ -125,6 +125,9 @@ void config_usage(FILE *f)
     fprintf(f,
         "Usage: apikeyd [OPTION]...             serve every API\n"
         "       apikeyd user add NAME [--db PATH] create a user; print its first API key\n"
+        "       apikeyd migrate --from FILE --to POSTGRESQL\n"
+        "                                      copy a SQLite store into an empty PostgreSQL\n"
+        "                                      store, verified (apikeyd migrate --help)\n"
         "\n"
         "Options (each also read from the environment variable shown, and from the\n"
         "config file as `name = value`):\n");
