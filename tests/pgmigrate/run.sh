@@ -186,6 +186,17 @@ pg_psql future "CREATE TABLE apikeyd_schema (one BOOLEAN PRIMARY KEY DEFAULT TRU
 [ $rc != 0 ] && [ ! -e "$dir/other.db" ] && ok "a target that is not PostgreSQL refused (exit $rc)" || no "sqlite target: exit $rc"
 "$APIKEYD" migrate --from "$SRC" >/dev/null 2>"$dir/usage.err"; rc=$?
 [ $rc = 2 ] && ok "missing --to is a usage error (exit 2)" || no "missing --to: exit $rc"
+# a copy that comes out wrong (a trigger on the target zeroes one key's
+# hash as it is inserted): the verification finds it, nothing is committed
+pg_createdb bent
+start_server "$(pg_url bent)" "${args[@]}" || no "apikeyd makes the schema on bent" "$(tail -3 "$SRV_LOG")"
+kill -TERM "$SRV_PID"; wait "$SRV_PID" 2>/dev/null
+bent_id=$(qs "SELECT id FROM keys ORDER BY id LIMIT 1 OFFSET 5")
+pg_psql bent "DELETE FROM meta; CREATE FUNCTION bend() RETURNS trigger AS \$\$ BEGIN IF NEW.id = $bent_id THEN NEW.hash := decode(repeat('00', 32), 'hex'); END IF; RETURN NEW; END \$\$ LANGUAGE plpgsql; CREATE TRIGGER bend BEFORE INSERT ON keys FOR EACH ROW EXECUTE FUNCTION bend()" >/dev/null
+"$APIKEYD" migrate --from "$SRC" --to "$(pg_url bent)" >/dev/null 2>"$dir/bent.err"; rc=$?
+[ $rc != 0 ] && grep -q "verification failed: 1 key(s) differ; the first: key $bent_id: its hash" "$dir/bent.err" \
+	&& [ "$(pg_psql bent "SELECT (SELECT count(*) FROM keys) + (SELECT count(*) FROM users) + (SELECT count(*) FROM audit)")" = 0 ] \
+	&& ok "a hash that differs after the copy is found (key $bent_id), nothing committed (exit $rc)" || no "bent copy: exit $rc" "$(cat "$dir/bent.err")"
 (umask 077; head -c 32 /dev/urandom >"$dir/wrong.secret")
 start_server "$URL" --secret "$dir/wrong.secret" --state-dir "$dir" && { no "apikeyd started on the copy with the wrong secret"; kill -KILL "$SRV_PID"; } \
 	|| { grep -q "not the secret the keys in the database were made with" "$SRV_LOG" && ok "the wrong secret at start refused (its check value differs)" || no "wrong secret: no reason logged" "$(tail -3 "$SRV_LOG")"; }
