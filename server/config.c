@@ -141,6 +141,9 @@ void config_usage(FILE *f)
         "                                         family, name, state, parent key id, created\n"
         "       apikeyd key revoke ID [--cascade] revoke a key (with --cascade, every key it\n"
         "                                         minted too); a running server sees it within 5 s\n"
+        "       apikeyd migrate --from FILE --to POSTGRESQL\n"
+        "                                      copy a SQLite store into an empty PostgreSQL\n"
+        "                                      store, verified (apikeyd migrate --help)\n"
         "\n"
         "Options (each also read from the environment variable shown, and from the\n"
         "config file as `name = value`):\n");

@@ -25,6 +25,7 @@
 #ifdef APIKEYD_HAVE_KEYSVC
 #include "keysvc.h"
 #include "app.h"
+#include "store_migrate.h"
 #endif
 
 #define EXIT_USAGE 2
@@ -479,12 +480,71 @@ cleanup:
     return rc;
 }
 
+
+/* apikeyd migrate --from FILE --to POSTGRESQL: its own two options (none of
+ * the server's settings, environment or config file apply). */
+static int main_migrate(int argc, char **argv)
+{
+    const char *from = NULL, *to = NULL;
+
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], **slot = NULL, *v = NULL;
+        if (strcmp(a, "--help") == 0) {
+            printf("Usage: apikeyd migrate --from FILE --to POSTGRESQL\n"
+                   "Copies the SQLite key store FILE (opened read-only) into an empty PostgreSQL\n"
+                   "store (a URI postgresql://... or a conninfo host=... dbname=...): users, keys\n"
+                   "(ids, uuids and hashes kept), audit rows and the secret's check value; then\n"
+                   "checks the row counts and every key's hash before committing. Start apikeyd\n"
+                   "on PostgreSQL with --secret naming the same secret file.\n");
+            return 0;
+        }
+        if (strncmp(a, "--from", 6) == 0 && (a[6] == '\0' || a[6] == '=')) slot = &from;
+        else if (strncmp(a, "--to", 4) == 0 && (a[4] == '\0' || a[4] == '=')) slot = &to;
+        else {
+            fprintf(stderr, "apikeyd migrate: unexpected argument \"%s\"\nTry 'apikeyd migrate --help'.\n", a);
+            return EXIT_USAGE;
+        }
+        v = strchr(a, '=') ? strchr(a, '=') + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (v == NULL || *v == '\0') {
+            fprintf(stderr, "apikeyd migrate: %s needs a value\nTry 'apikeyd migrate --help'.\n", a);
+            return EXIT_USAGE;
+        }
+        *slot = v;
+    }
+    if (from == NULL || to == NULL) {
+        fprintf(stderr, "apikeyd migrate: both --from FILE and --to POSTGRESQL are required\n"
+                "Try 'apikeyd migrate --help'.\n");
+        return EXIT_USAGE;
+    }
+#ifdef APIKEYD_HAVE_KEYSVC
+    {
+        store_migrate_stats st;
+        char err[1024];
+        if (store_migrate(from, to, &st, err, sizeof err) != 0) {
+            fprintf(stderr, "apikeyd migrate: %s\n", err);
+            return 1;
+        }
+        printf("migrated %lld users, %lld keys, %lld audit rows%s\n"
+               "verified: row counts equal, %lld key hashes equal; the next key id is %lld\n",
+               (long long)st.users, (long long)st.keys, (long long)st.audit,
+               st.secret_check ? " and the secret's check value" : " (the source had no secret check value)",
+               (long long)st.hashes_checked, (long long)st.next_key_id);
+        return 0;
+    }
+#else
+    fprintf(stderr, "apikeyd migrate: this build has no key service (keysvc/)\n");
+    return 1;
+#endif
+}
+
 int main(int argc, char **argv)
 {
     config cfg;
     char err[1024];
     int rc;
 
+    if (argc >= 2 && strcmp(argv[1], "migrate") == 0)
+        return main_migrate(argc - 2, argv + 2);
     switch (config_load(&cfg, argc, argv, err, sizeof err)) {
     case CONFIG_OK:
         break;
@@ -508,7 +568,7 @@ int main(int argc, char **argv)
         rc = main_command(&cfg, MAIN_KEY_REVOKE);
     } else {
         fprintf(stderr, "apikeyd: unexpected argument \"%s\"; the commands are `user add NAME`, `user key NAME`,\n"
-                "`key list --user NAME` and `key revoke ID [--cascade]`\n"
+                "`key list --user NAME`, `key revoke ID [--cascade]` and `migrate --from FILE --to POSTGRESQL`\n"
                 "Try 'apikeyd --help'.\n", cfg.args[0]);
         rc = EXIT_USAGE;
     }

@@ -17,3 +17,11 @@ test-multinode: $(APIKEYD) $(MULTINODE_PROP)
 
 ALL_TARGETS += $(MULTINODE_PROP)
 TEST_SUITES += test-multinode
+
+# make bench: one node on PostgreSQL against one on SQLite (cache hit, the
+# miss path over 10,000 keys, durable creates), tests/multinode/bench.sh
+.PHONY: bench-pg
+bench-pg: $(APIKEYD) $(LOADGEN) $(BENCH_STORE)
+	$(Q)APIKEYD=$(CURDIR)/$(APIKEYD) LOADGEN=$(CURDIR)/$(LOADGEN) BENCH_STORE=$(CURDIR)/$(BENCH_STORE) tests/multinode/bench.sh
+
+BENCH_TARGETS += bench-pg

@@ -11,7 +11,12 @@
  *                          it delayed (no coordinated omission).
  *
  *   loadgen --port P [--tls --ca FILE] --path /x [--header "K: V"]...
- *           [--conns 64] [--seconds 5] [--rate R]
+ *           [--header-file FILE] [--conns 64] [--seconds 5] [--rate R]
+ *
+ * --header-file FILE: one header line per line of FILE; each request takes
+ * the next line (one counter shared by every connection, round-robin over
+ * the file), after the --header lines: the key-cache miss path with many
+ * distinct keys.
  *
  * Prints one line: "<requests/s> req/s <n> requests <bad> non-2xx <errors> errors"
  * followed, in either mode, by " p50 <us> us p99 <us> us max <us> us" from a
@@ -22,6 +27,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +45,8 @@ typedef struct loadgen_opts {
     double rate;                 /* total requests/s; 0 = closed loop */
     const char *ca, *path;
     char headers[2048];
+    char **lines;                /* --header-file, one header each */
+    size_t n_lines;
 } loadgen_opts;
 
 typedef struct loadgen_worker {
@@ -52,6 +60,7 @@ typedef struct loadgen_worker {
 
 static pthread_barrier_t loadgen_start;
 static volatile int loadgen_stop;
+static atomic_size_t loadgen_next_line;
 
 static double loadgen_now(void)
 {
@@ -222,6 +231,12 @@ static void *loadgen_run(void *arg)
             next += interval;
         } else
             start = loadgen_now();
+        if (w->o->n_lines) {
+            size_t l = atomic_fetch_add(&loadgen_next_line, 1) % w->o->n_lines;
+            n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\n%s%s\r\n\r\n", w->o->path, w->o->headers,
+                         w->o->lines[l]);
+            if (n < 0 || (size_t)n >= sizeof req) { w->errors++; break; }
+        }
         if (loadgen_send(&c, req, (size_t)n) < 0) { w->errors++; break; }
         r = loadgen_response(&c, buf, sizeof buf);
         if (r < 0) { w->errors++; break; }
@@ -232,6 +247,29 @@ static void *loadgen_run(void *arg)
     }
     loadgen_close(&c);
     return NULL;
+}
+
+/* --header-file: every non-empty line (without its line end). */
+static int loadgen_read_lines(const char *path, loadgen_opts *o)
+{
+    FILE *f = fopen(path, "r");
+    char line[2048];
+    size_t cap = 0;
+
+    if (f == NULL) { fprintf(stderr, "loadgen: cannot open %s\n", path); return -1; }
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '\0') continue;
+        if (o->n_lines == cap) {
+            char **v = realloc(o->lines, (cap = cap ? cap * 2 : 1024) * sizeof *v);
+            if (v == NULL) { fclose(f); return -1; }
+            o->lines = v;
+        }
+        o->lines[o->n_lines++] = strdup(line);
+    }
+    fclose(f);
+    if (o->n_lines == 0) { fprintf(stderr, "loadgen: %s has no header line\n", path); return -1; }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -255,13 +293,16 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--conns") == 0) o.conns = atoi(v);
         else if (strcmp(a, "--seconds") == 0) o.seconds = atoi(v);
         else if (strcmp(a, "--rate") == 0) o.rate = atof(v);
+        else if (strcmp(a, "--header-file") == 0) {
+            if (loadgen_read_lines(v, &o) != 0) return 1;
+        }
         else if (strcmp(a, "--header") == 0) {
             size_t l = strlen(o.headers);
             snprintf(o.headers + l, sizeof o.headers - l, "%s\r\n", v);
         } else { fprintf(stderr, "loadgen: unknown option %s\n", a); return 2; }
     }
     if (o.port <= 0 || o.conns <= 0 || o.seconds <= 0 || o.rate < 0 || (o.tls && o.ca == NULL)) {
-        fprintf(stderr, "usage: loadgen --port P [--tls --ca FILE] --path /x [--header 'K: V'] [--conns 64] [--seconds 5] [--rate R]\n");
+        fprintf(stderr, "usage: loadgen --port P [--tls --ca FILE] --path /x [--header 'K: V'] [--header-file FILE] [--conns 64] [--seconds 5] [--rate R]\n");
         return 2;
     }
     if (o.tls) {
