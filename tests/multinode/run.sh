@@ -194,4 +194,14 @@ req --from 127.6.0.1 POST "$K" "x-api-key: $OWNER2" '{"name":"after-down"}'
 for _ in $(seq 30); do req GET /readyz; [ "$STATUS" = 200 ] && break; sleep 0.1; done
 [ "$STATUS" = 200 ] && ok "PostgreSQL back: /readyz is 200" || no "/readyz after the restart: $STATUS"
 
+# ---- a schema newer than this program: refused, saying so ----
+pg_psql keys "UPDATE apikeyd_schema SET version = 99" >/dev/null
+"$APIKEYD" --db "$URL" "${node_args[@]}" --state-dir "$dir/D" --listen "127.0.0.1:$(free_port)" --tls-listen off \
+	>/dev/null 2>"$dir/newer.err" & npid=$!
+for _ in $(seq 100); do kill -0 "$npid" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$npid" 2>/dev/null; then kill -KILL "$npid"; no "a node starts on a schema newer than it knows"
+else grep -q "schema version 99, newer than" "$dir/newer.err" && ok "a node refuses a schema newer than it knows, saying so" \
+	|| no "newer schema: $(tail -2 "$dir/newer.err")"; fi
+pg_psql keys "UPDATE apikeyd_schema SET version = 1" >/dev/null
+
 finish
