@@ -218,9 +218,20 @@ static const char *ga_schema_type(ga *a, const json_t *schema, const char *uri)
 	return result;
 }
 
-static int ga_compile(ga *a, const char *uri, const char **sym)
+/* Compiles the schema at uri; one that is not a component is named
+ * <opid>_<what> ("createKey_body", "getKey_200", "listKeys_limit"). */
+static int ga_compile(ga *a, const char *uri, const ga_op *op, const char *what, const char **sym)
 {
-	return gen_schema_compile(a->gs, uri, sym, a->err, a->errlen);
+	char *name = NULL, *id;
+	int rc;
+
+	if (asprintf(&name, "%s_%s", op->opid, what) < 0)
+		return -1;
+	id = gen_text_ident(name);
+	rc = id ? gen_schema_compile_named(a->gs, uri, id, sym, a->err, a->errlen) : -1;
+	free(name);
+	free(id);
+	return rc;
 }
 
 static int ga_is_json_media(const char *mt)
@@ -377,7 +388,7 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 				break;
 			}
 		}
-		if (!suri || ga_compile(a, suri, &gp.schema) != 0) {
+		if (!suri || ga_compile(a, suri, op, gp.name, &gp.schema) != 0) {
 			free(suri);
 			free(turi);
 			free(gp.name);
@@ -593,7 +604,7 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 			if (ga_is_json_media(chosen) && json_object_get(json_object_get(content, chosen), "schema")) {
 				char *c1 = ga_ptr(turi, "content"), *c2 = c1 ? ga_ptr(c1, chosen) : NULL;
 				char *c3 = c2 ? ga_ptr(c2, "schema") : NULL;
-				int rc = c3 ? ga_compile(a, c3, &r->schema) : -1;
+				int rc = c3 ? ga_compile(a, c3, op, r->key, &r->schema) : -1;
 				free(c1);
 				free(c2);
 				free(c3);
@@ -613,11 +624,11 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 }
 
 /* Compiles content/<mt>/schema of the request body at turi into *sym. */
-static int ga_body_schema(ga *a, const char *turi, const char *mt, const char **sym)
+static int ga_body_schema(ga *a, const ga_op *op, const char *turi, const char *mt, const char *what, const char **sym)
 {
 	char *c1 = ga_ptr(turi, "content"), *c2 = c1 ? ga_ptr(c1, mt) : NULL;
 	char *c3 = c2 ? ga_ptr(c2, "schema") : NULL;
-	int rc = c3 ? ga_compile(a, c3, sym) : -1;
+	int rc = c3 ? ga_compile(a, c3, op, what, sym) : -1;
 
 	free(c1);
 	free(c2);
@@ -654,9 +665,9 @@ static int ga_body(ga *a, ga_op *op, const json_t *rb, const char *pointer)
 			form_mt = mt;
 	}
 	if ((json_mt && json_object_get(json_object_get(content, json_mt), "schema") &&
-	     ga_body_schema(a, turi, json_mt, &op->body_schema) != 0) ||
+	     ga_body_schema(a, op, turi, json_mt, "body", &op->body_schema) != 0) ||
 	    (form_mt && json_object_get(json_object_get(content, form_mt), "schema") &&
-	     ga_body_schema(a, turi, form_mt, &op->form_schema) != 0)) {
+	     ga_body_schema(a, op, turi, form_mt, "form", &op->form_schema) != 0)) {
 		free(turi);
 		return -1;
 	}
