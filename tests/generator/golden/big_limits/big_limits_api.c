@@ -2,60 +2,40 @@
 #include <stddef.h>
 #include "big_limits_api.h"
 
-static const rt_schema big_limits_s0;
-static const rt_schema big_limits_s1;
-static const rt_schema big_limits_s2;
+static const rt_schema big_limits_schema_get_a_q;
+static const rt_schema big_limits_schema_get_a_r;
+static const rt_schema big_limits_schema_get_a_r_items;
 
 /* tests/generator/fixtures/big-limits.yaml#/paths/~1a/get/parameters/0/schema */
-static const rt_schema big_limits_s0 = {
+static const rt_schema big_limits_schema_get_a_q = {
 	.where = "tests/generator/fixtures/big-limits.yaml#/paths/~1a/get/parameters/0/schema",
-	.types = 0x10,
-	.min_length = -1,
+	.types = RT_T_STRING,
 	.max_length = 9223372036854775807,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.flags = RT_S_HAS_MAX_LENGTH,
 };
 
 /* tests/generator/fixtures/big-limits.yaml#/paths/~1a/get/parameters/1/schema */
-static const rt_schema big_limits_s1 = {
+static const rt_schema big_limits_schema_get_a_r = {
 	.where = "tests/generator/fixtures/big-limits.yaml#/paths/~1a/get/parameters/1/schema",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
+	.types = RT_T_ARRAY,
 	.min_items = 9223372036854775807,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &big_limits_s2,
+	.items = &big_limits_schema_get_a_r_items,
+	.flags = RT_S_HAS_MIN_ITEMS,
 };
 
 /* tests/generator/fixtures/big-limits.yaml#/paths/~1a/get/parameters/1/schema/items */
-static const rt_schema big_limits_s2 = {
+static const rt_schema big_limits_schema_get_a_r_items = {
 	.where = "tests/generator/fixtures/big-limits.yaml#/paths/~1a/get/parameters/1/schema/items",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* #/paths/~1a/get */
 static const rt_param big_limits_get_a_param_table[] = {
 	{ .name = "q", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &big_limits_s0, .ctype = RT_C_STRING,
+	  .schema = &big_limits_schema_get_a_q, .ctype = RT_C_STRING,
 	  .offset = offsetof(big_limits_get_a_params, q), .has_offset = (long)offsetof(big_limits_get_a_params, has_q) },
 	{ .name = "r", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &big_limits_s1, .ctype = RT_C_JSON,
+	  .schema = &big_limits_schema_get_a_r, .ctype = RT_C_JSON,
 	  .offset = offsetof(big_limits_get_a_params, r), .has_offset = (long)offsetof(big_limits_get_a_params, has_r) },
 };
 static const rt_response big_limits_get_a_responses[] = {

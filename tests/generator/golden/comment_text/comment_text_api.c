@@ -2,80 +2,48 @@
 #include <stddef.h>
 #include "comment_text_api.h"
 
-static const rt_schema comment_text_s0;
-static const rt_schema comment_text_s1;
-static const rt_schema comment_text_s2;
-static const rt_schema comment_text_s3;
+static const rt_schema comment_text_schema_listFiles_x__y;
+static const rt_schema comment_text_schema_listFiles_200;
+static const rt_schema comment_text_schema_listFiles_200__;
+static const rt_schema comment_text_schema_listFiles_200___comment_text;
 
 /* tests/generator/fixtures/comment-text.yaml#/paths/~1files~1* /get/parameters/0/schema */
-static const rt_schema comment_text_s0 = {
+static const rt_schema comment_text_schema_listFiles_x__y = {
 	.where = "tests/generator/fixtures/comment-text.yaml#/paths/~1files~1*/get/parameters/0/schema",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
-static const rt_schema_prop comment_text_s1_props[] = {
-	{ "*/", &comment_text_s2 },
-	{ "/*", &comment_text_s3 },
+static const rt_schema_prop comment_text_schema_listFiles_200__props[] = {
+	{ "*/", &comment_text_schema_listFiles_200__ },
+	{ "/*", &comment_text_schema_listFiles_200___comment_text },
 };
 /* tests/generator/fixtures/comment-text.yaml#/paths/~1files~1* /get/responses/200/content/application~1json/schema */
-static const rt_schema comment_text_s1 = {
+static const rt_schema comment_text_schema_listFiles_200 = {
 	.where = "tests/generator/fixtures/comment-text.yaml#/paths/~1files~1*/get/responses/200/content/application~1json/schema",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = comment_text_s1_props, .n_properties = 2,
+	.types = RT_T_OBJECT,
+	.properties = comment_text_schema_listFiles_200__props, .n_properties = 2,
 };
 
 /* tests/generator/fixtures/comment-text.yaml#/paths/~1files~1* /get/responses/200/content/application~1json/schema/properties/ *~1 */
-static const rt_schema comment_text_s2 = {
+static const rt_schema comment_text_schema_listFiles_200__ = {
 	.where = "tests/generator/fixtures/comment-text.yaml#/paths/~1files~1*/get/responses/200/content/application~1json/schema/properties/*~1",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/comment-text.yaml#/paths/~1files~1* /get/responses/200/content/application~1json/schema/properties/~1* */
-static const rt_schema comment_text_s3 = {
+static const rt_schema comment_text_schema_listFiles_200___comment_text = {
 	.where = "tests/generator/fixtures/comment-text.yaml#/paths/~1files~1*/get/responses/200/content/application~1json/schema/properties/~1*",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* #/paths/~1files~1* /get */
 static const rt_param comment_text_listFiles_param_table[] = {
 	{ .name = "x*/y", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &comment_text_s0, .ctype = RT_C_STRING,
+	  .schema = &comment_text_schema_listFiles_x__y, .ctype = RT_C_STRING,
 	  .offset = offsetof(comment_text_listFiles_params, x__y), .has_offset = (long)offsetof(comment_text_listFiles_params, has_x__y) },
 };
 static const rt_response comment_text_listFiles_responses[] = {
-	{ 200, "application/json", &comment_text_s1 },
+	{ 200, "application/json", &comment_text_schema_listFiles_200 },
 };
 static int comment_text_listFiles_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)

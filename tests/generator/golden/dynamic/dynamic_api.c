@@ -2,293 +2,175 @@
 #include <stddef.h>
 #include "dynamic_api.h"
 
-static const rt_schema dynamic_s0;
+static const rt_schema dynamic_schema_putPetPage_body;
 static const rt_schema dynamic_schema_PetPage;
 static const rt_schema dynamic_schema_Page;
-static const rt_schema dynamic_s1;
-static const rt_schema dynamic_s2;
-static const rt_schema dynamic_s3;
-static const rt_schema dynamic_s4;
-static const rt_schema dynamic_s5;
-static const rt_schema dynamic_s6;
-static const rt_schema dynamic_s7;
+static const rt_schema dynamic_schema_Page_item;
+static const rt_schema dynamic_schema_Page_items;
+static const rt_schema dynamic_schema_Page_list;
+static const rt_schema dynamic_schema_Page_list_items;
+static const rt_schema dynamic_schema_Page_next;
+static const rt_schema dynamic_schema_Page_unevaluated;
+static const rt_schema dynamic_schema_PetPage_item;
 static const rt_schema dynamic_schema_Pet;
-static const rt_schema dynamic_s8;
-static const rt_schema dynamic_s9;
-static const rt_schema dynamic_s10;
+static const rt_schema dynamic_schema_Pet_name;
+static const rt_schema dynamic_schema_putPetPage_400;
+static const rt_schema dynamic_schema_putTagPage_body;
 static const rt_schema dynamic_schema_TagPage;
-static const rt_schema dynamic_s11;
-static const rt_schema_resource dynamic_r0;
-static const rt_schema_resource dynamic_r1;
-static const rt_schema_resource dynamic_r2;
+static const rt_schema dynamic_schema_TagPage_item;
+static const rt_schema_resource dynamic_resource_Page;
+static const rt_schema_resource dynamic_resource_PetPage;
+static const rt_schema_resource dynamic_resource_TagPage;
 
 /* tests/generator/fixtures/dynamic.yaml#/paths/~1pets/put/requestBody/content/application~1json/schema */
-static const rt_schema dynamic_s0 = {
+static const rt_schema dynamic_schema_putPetPage_body = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/paths/~1pets/put/requestBody/content/application~1json/schema",
 	.ref = &dynamic_schema_PetPage,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/PetPage */
 static const rt_schema dynamic_schema_PetPage = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/PetPage",
 	.ref = &dynamic_schema_Page,
-	.resource = &dynamic_r1,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.resource = &dynamic_resource_PetPage,
 };
 
-static const rt_schema_prop dynamic_schema_Page_props[] = {
-	{ "items", &dynamic_s2 },
-	{ "next", &dynamic_s5 },
+static const rt_schema_prop dynamic_schema_Page__props[] = {
+	{ "items", &dynamic_schema_Page_items },
+	{ "next", &dynamic_schema_Page_next },
 };
-static const char *const dynamic_schema_Page_required[] = { "items", };
+static const char *const dynamic_schema_Page__required[] = { "items", };
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/Page */
 static const rt_schema dynamic_schema_Page = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/Page",
-	.resource = &dynamic_r0,
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = dynamic_schema_Page_props, .n_properties = 2,
-	.required = dynamic_schema_Page_required, .n_required = 1,
-	.unevaluated_properties = &dynamic_s6,
+	.resource = &dynamic_resource_Page,
+	.types = RT_T_OBJECT,
+	.properties = dynamic_schema_Page__props, .n_properties = 2,
+	.required = dynamic_schema_Page__required, .n_required = 1,
+	.unevaluated_properties = &dynamic_schema_Page_unevaluated,
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/$defs/item */
-static const rt_schema dynamic_s1 = {
+static const rt_schema dynamic_schema_Page_item = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/$defs/item",
-	.resource = &dynamic_r0,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.resource = &dynamic_resource_Page,
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/properties/items */
-static const rt_schema dynamic_s2 = {
+static const rt_schema dynamic_schema_Page_items = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/properties/items",
-	.ref = &dynamic_s3,
-	.resource = &dynamic_r0,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.ref = &dynamic_schema_Page_list,
+	.resource = &dynamic_resource_Page,
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/$defs/list */
-static const rt_schema dynamic_s3 = {
+static const rt_schema dynamic_schema_Page_list = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/$defs/list",
-	.resource = &dynamic_r0,
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &dynamic_s4,
+	.resource = &dynamic_resource_Page,
+	.types = RT_T_ARRAY,
+	.items = &dynamic_schema_Page_list_items,
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/$defs/list/items */
-static const rt_schema dynamic_s4 = {
+static const rt_schema dynamic_schema_Page_list_items = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/$defs/list/items",
-	.dyn_ref = &dynamic_s1,
+	.dyn_ref = &dynamic_schema_Page_item,
 	.dyn_name = "item",
-	.resource = &dynamic_r0,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.resource = &dynamic_resource_Page,
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/properties/next */
-static const rt_schema dynamic_s5 = {
+static const rt_schema dynamic_schema_Page_next = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/properties/next",
-	.resource = &dynamic_r0,
-	.types = 0x11,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.resource = &dynamic_resource_Page,
+	.types = RT_T_NULL | RT_T_STRING,
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/unevaluatedProperties */
-static const rt_schema dynamic_s6 = {
+static const rt_schema dynamic_schema_Page_unevaluated = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/Page/unevaluatedProperties",
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
-	.flags = 0x1,
+	.flags = RT_S_FALSE,
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/PetPage/$defs/item */
-static const rt_schema dynamic_s7 = {
+static const rt_schema dynamic_schema_PetPage_item = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/PetPage/$defs/item",
 	.ref = &dynamic_schema_Pet,
-	.resource = &dynamic_r1,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.resource = &dynamic_resource_PetPage,
 };
 
-static const rt_schema_prop dynamic_schema_Pet_props[] = {
-	{ "name", &dynamic_s8 },
+static const rt_schema_prop dynamic_schema_Pet__props[] = {
+	{ "name", &dynamic_schema_Pet_name },
 };
-static const char *const dynamic_schema_Pet_required[] = { "name", };
+static const char *const dynamic_schema_Pet__required[] = { "name", };
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/Pet */
 static const rt_schema dynamic_schema_Pet = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/Pet",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = dynamic_schema_Pet_props, .n_properties = 1,
-	.required = dynamic_schema_Pet_required, .n_required = 1,
-	.flags = 0x400,
+	.types = RT_T_OBJECT,
+	.properties = dynamic_schema_Pet__props, .n_properties = 1,
+	.required = dynamic_schema_Pet__required, .n_required = 1,
+	.flags = RT_S_NO_ADDL,
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/Pet/properties/name */
-static const rt_schema dynamic_s8 = {
+static const rt_schema dynamic_schema_Pet_name = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/Pet/properties/name",
-	.types = 0x10,
+	.types = RT_T_STRING,
 	.min_length = 1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.flags = RT_S_HAS_MIN_LENGTH,
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/responses/Problem/content/application~1problem+json/schema */
-static const rt_schema dynamic_s9 = {
+static const rt_schema dynamic_schema_putPetPage_400 = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/responses/Problem/content/application~1problem+json/schema",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_OBJECT,
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/paths/~1tags/put/requestBody/content/application~1json/schema */
-static const rt_schema dynamic_s10 = {
+static const rt_schema dynamic_schema_putTagPage_body = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/paths/~1tags/put/requestBody/content/application~1json/schema",
 	.ref = &dynamic_schema_TagPage,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/TagPage */
 static const rt_schema dynamic_schema_TagPage = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/TagPage",
 	.ref = &dynamic_schema_Page,
-	.resource = &dynamic_r2,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.resource = &dynamic_resource_TagPage,
 };
 
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/TagPage/$defs/item */
-static const rt_schema dynamic_s11 = {
+static const rt_schema dynamic_schema_TagPage_item = {
 	.where = "tests/generator/fixtures/dynamic.yaml#/components/schemas/TagPage/$defs/item",
-	.resource = &dynamic_r2,
-	.types = 0x10,
+	.resource = &dynamic_resource_TagPage,
+	.types = RT_T_STRING,
 	.min_length = 1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.flags = RT_S_HAS_MIN_LENGTH,
 };
 
 /* the $dynamicAnchors of the schema resource tests/generator/fixtures/dynamic.yaml#/components/schemas/Page */
-static const rt_schema_prop dynamic_r0_anchors[] = {
-	{ "item", &dynamic_s1 },
+static const rt_schema_prop dynamic_resource_Page__anchors[] = {
+	{ "item", &dynamic_schema_Page_item },
 };
-static const rt_schema_resource dynamic_r0 = { .dyn_anchors = dynamic_r0_anchors, .n_dyn_anchors = 1 };
+static const rt_schema_resource dynamic_resource_Page = { .dyn_anchors = dynamic_resource_Page__anchors, .n_dyn_anchors = 1 };
 
 /* the $dynamicAnchors of the schema resource tests/generator/fixtures/dynamic.yaml#/components/schemas/PetPage */
-static const rt_schema_prop dynamic_r1_anchors[] = {
-	{ "item", &dynamic_s7 },
+static const rt_schema_prop dynamic_resource_PetPage__anchors[] = {
+	{ "item", &dynamic_schema_PetPage_item },
 };
-static const rt_schema_resource dynamic_r1 = { .dyn_anchors = dynamic_r1_anchors, .n_dyn_anchors = 1 };
+static const rt_schema_resource dynamic_resource_PetPage = { .dyn_anchors = dynamic_resource_PetPage__anchors, .n_dyn_anchors = 1 };
 
 /* the $dynamicAnchors of the schema resource tests/generator/fixtures/dynamic.yaml#/components/schemas/TagPage */
-static const rt_schema_prop dynamic_r2_anchors[] = {
-	{ "item", &dynamic_s11 },
+static const rt_schema_prop dynamic_resource_TagPage__anchors[] = {
+	{ "item", &dynamic_schema_TagPage_item },
 };
-static const rt_schema_resource dynamic_r2 = { .dyn_anchors = dynamic_r2_anchors, .n_dyn_anchors = 1 };
+static const rt_schema_resource dynamic_resource_TagPage = { .dyn_anchors = dynamic_resource_TagPage__anchors, .n_dyn_anchors = 1 };
 
 /* #/paths/~1pets/put */
 static const char *const dynamic_putPetPage_body_types[] = { "application/json", NULL };
 static const rt_response dynamic_putPetPage_responses[] = {
 	{ 204, NULL, NULL },
-	{ 400, "application/problem+json", &dynamic_s9 },
+	{ 400, "application/problem+json", &dynamic_schema_putPetPage_400 },
 };
 static int dynamic_putPetPage_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
@@ -312,7 +194,7 @@ int dynamic_putPetPage_respond_400(rt_ctx *ctx, json_t *body /* stolen */)
 static const char *const dynamic_putTagPage_body_types[] = { "application/json", NULL };
 static const rt_response dynamic_putTagPage_responses[] = {
 	{ 204, NULL, NULL },
-	{ 400, "application/problem+json", &dynamic_s9 },
+	{ 400, "application/problem+json", &dynamic_schema_putPetPage_400 },
 };
 static int dynamic_putTagPage_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
@@ -340,7 +222,7 @@ static const rt_operation dynamic_operations[] = {
 		.route = "/pets",
 		.priority = 1,
 		.params_size = sizeof(dynamic_putPetPage_params),
-		.body_types = dynamic_putPetPage_body_types, .body_required = 1, .body_schema = &dynamic_s0,
+		.body_types = dynamic_putPetPage_body_types, .body_required = 1, .body_schema = &dynamic_schema_putPetPage_body,
 		.responses = dynamic_putPetPage_responses, .n_responses = 2,
 		.validation_status = 400,
 		.call = dynamic_putPetPage_call,
@@ -352,7 +234,7 @@ static const rt_operation dynamic_operations[] = {
 		.route = "/tags",
 		.priority = 2,
 		.params_size = sizeof(dynamic_putTagPage_params),
-		.body_types = dynamic_putTagPage_body_types, .body_required = 1, .body_schema = &dynamic_s10,
+		.body_types = dynamic_putTagPage_body_types, .body_required = 1, .body_schema = &dynamic_schema_putTagPage_body,
 		.responses = dynamic_putTagPage_responses, .n_responses = 2,
 		.validation_status = 400,
 		.call = dynamic_putTagPage_call,

@@ -2,159 +2,101 @@
 #include <stddef.h>
 #include "forms_api.h"
 
-static const rt_schema forms_s0;
+static const rt_schema forms_schema_signUp_body;
 static const rt_schema forms_schema_SignUp;
-static const rt_schema forms_s1;
-static const rt_schema forms_s2;
-static const rt_schema forms_s3;
-static const rt_schema forms_s4;
-static const rt_schema forms_s5;
-static const rt_schema forms_s6;
-static const rt_schema forms_s7;
-static const rt_schema forms_s8;
+static const rt_schema forms_schema_SignUp_age;
+static const rt_schema forms_schema_SignUp_name;
+static const rt_schema forms_schema_SignUp_newsletter;
+static const rt_schema forms_schema_SignUp_tags;
+static const rt_schema forms_schema_SignUp_tags_items;
+static const rt_schema forms_schema_signUp_form;
+static const rt_schema forms_schema_signUp_201;
+static const rt_schema forms_schema_signUp_422;
 
 /* tests/generator/fixtures/forms.yaml#/paths/~1signup/post/requestBody/content/application~1json/schema */
-static const rt_schema forms_s0 = {
+static const rt_schema forms_schema_signUp_body = {
 	.where = "tests/generator/fixtures/forms.yaml#/paths/~1signup/post/requestBody/content/application~1json/schema",
 	.ref = &forms_schema_SignUp,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop forms_schema_SignUp_props[] = {
-	{ "age", &forms_s1 },
-	{ "name", &forms_s2 },
-	{ "newsletter", &forms_s3 },
-	{ "tags", &forms_s4 },
+static const rt_schema_prop forms_schema_SignUp__props[] = {
+	{ "age", &forms_schema_SignUp_age },
+	{ "name", &forms_schema_SignUp_name },
+	{ "newsletter", &forms_schema_SignUp_newsletter },
+	{ "tags", &forms_schema_SignUp_tags },
 };
-static const char *const forms_schema_SignUp_required[] = { "name", "age", };
+static const char *const forms_schema_SignUp__required[] = { "name", "age", };
 /* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp */
 static const rt_schema forms_schema_SignUp = {
 	.where = "tests/generator/fixtures/forms.yaml#/components/schemas/SignUp",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = forms_schema_SignUp_props, .n_properties = 4,
-	.required = forms_schema_SignUp_required, .n_required = 2,
-	.flags = 0x400,
+	.types = RT_T_OBJECT,
+	.properties = forms_schema_SignUp__props, .n_properties = 4,
+	.required = forms_schema_SignUp__required, .n_required = 2,
+	.flags = RT_S_NO_ADDL,
 };
 
 /* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/age */
-static const rt_schema forms_s1 = {
+static const rt_schema forms_schema_SignUp_age = {
 	.where = "tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/age",
-	.types = 0x4,
+	.types = RT_T_INTEGER,
 	.minimum = 0,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x20,
+	.flags = RT_S_HAS_MIN,
 };
 
 /* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/name */
-static const rt_schema forms_s2 = {
+static const rt_schema forms_schema_SignUp_name = {
 	.where = "tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/name",
-	.types = 0x10,
+	.types = RT_T_STRING,
 	.min_length = 1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.flags = RT_S_HAS_MIN_LENGTH,
 };
 
-static rt_schema_cache forms_s3_cache = { .default_json = "false", };
+static rt_schema_cache forms_schema_SignUp_newsletter__cache = { .default_json = "false", };
 /* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/newsletter */
-static const rt_schema forms_s3 = {
+static const rt_schema forms_schema_SignUp_newsletter = {
 	.where = "tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/newsletter",
-	.types = 0x2,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &forms_s3_cache,
+	.types = RT_T_BOOLEAN,
+	.cache = &forms_schema_SignUp_newsletter__cache,
 };
 
 /* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/tags */
-static const rt_schema forms_s4 = {
+static const rt_schema forms_schema_SignUp_tags = {
 	.where = "tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/tags",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
+	.types = RT_T_ARRAY,
 	.max_items = 3,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &forms_s5,
+	.items = &forms_schema_SignUp_tags_items,
+	.flags = RT_S_HAS_MAX_ITEMS,
 };
 
 /* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/tags/items */
-static const rt_schema forms_s5 = {
+static const rt_schema forms_schema_SignUp_tags_items = {
 	.where = "tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/tags/items",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/forms.yaml#/paths/~1signup/post/requestBody/content/application~1x-www-form-urlencoded/schema */
-static const rt_schema forms_s6 = {
+static const rt_schema forms_schema_signUp_form = {
 	.where = "tests/generator/fixtures/forms.yaml#/paths/~1signup/post/requestBody/content/application~1x-www-form-urlencoded/schema",
 	.ref = &forms_schema_SignUp,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* tests/generator/fixtures/forms.yaml#/paths/~1signup/post/responses/201/content/application~1json/schema */
-static const rt_schema forms_s7 = {
+static const rt_schema forms_schema_signUp_201 = {
 	.where = "tests/generator/fixtures/forms.yaml#/paths/~1signup/post/responses/201/content/application~1json/schema",
 	.ref = &forms_schema_SignUp,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* tests/generator/fixtures/forms.yaml#/paths/~1signup/post/responses/422/content/application~1problem+json/schema */
-static const rt_schema forms_s8 = {
+static const rt_schema forms_schema_signUp_422 = {
 	.where = "tests/generator/fixtures/forms.yaml#/paths/~1signup/post/responses/422/content/application~1problem+json/schema",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_OBJECT,
 };
 
 /* #/paths/~1signup/post */
 static const char *const forms_signUp_body_types[] = { "application/x-www-form-urlencoded", "application/json", NULL };
 static const rt_response forms_signUp_responses[] = {
-	{ 201, "application/json", &forms_s7 },
-	{ 422, "application/problem+json", &forms_s8 },
+	{ 201, "application/json", &forms_schema_signUp_201 },
+	{ 422, "application/problem+json", &forms_schema_signUp_422 },
 };
 static int forms_signUp_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
@@ -182,8 +124,8 @@ static const rt_operation forms_operations[] = {
 		.route = "/signup",
 		.priority = 1,
 		.params_size = sizeof(forms_signUp_params),
-		.body_types = forms_signUp_body_types, .body_required = 1, .body_schema = &forms_s0,
-		.form_schema = &forms_s6,
+		.body_types = forms_signUp_body_types, .body_required = 1, .body_schema = &forms_schema_signUp_body,
+		.form_schema = &forms_schema_signUp_form,
 		.responses = forms_signUp_responses, .n_responses = 2,
 		.validation_status = 422,
 		.call = forms_signUp_call,
@@ -191,7 +133,7 @@ static const rt_operation forms_operations[] = {
 };
 
 static rt_schema_cache *const forms_caches[] = {
-	&forms_s3_cache,
+	&forms_schema_SignUp_newsletter__cache,
 	NULL
 };
 

@@ -2,597 +2,363 @@
 #include <stddef.h>
 #include "kitchen_api.h"
 
-static const rt_schema kitchen_s0;
-static const rt_schema kitchen_s1;
-static const rt_schema kitchen_s2;
-static const rt_schema kitchen_s3;
-static const rt_schema kitchen_s4;
-static const rt_schema kitchen_s5;
+static const rt_schema kitchen_schema_listPets_limit;
+static const rt_schema kitchen_schema_listPets_tags;
+static const rt_schema kitchen_schema_listPets_tags_items;
+static const rt_schema kitchen_schema_listPets_X_Trace;
+static const rt_schema kitchen_schema_listPets_200;
+static const rt_schema kitchen_schema_listPets_200_items;
 static const rt_schema kitchen_schema_Pet;
-static const rt_schema kitchen_s6;
-static const rt_schema kitchen_s7;
-static const rt_schema kitchen_s8;
+static const rt_schema kitchen_schema_Pet_born;
+static const rt_schema kitchen_schema_Pet_details;
+static const rt_schema kitchen_schema_Pet_details_oneOf0;
 static const rt_schema kitchen_schema_Cat;
-static const rt_schema kitchen_s9;
-static const rt_schema kitchen_s10;
-static const rt_schema kitchen_s11;
+static const rt_schema kitchen_schema_Cat_indoor;
+static const rt_schema kitchen_schema_Cat_type;
+static const rt_schema kitchen_schema_Pet_details_oneOf1;
 static const rt_schema kitchen_schema_Dog;
-static const rt_schema kitchen_s12;
-static const rt_schema kitchen_s13;
-static const rt_schema kitchen_s14;
-static const rt_schema kitchen_s15;
-static const rt_schema kitchen_s16;
-static const rt_schema kitchen_s17;
-static const rt_schema kitchen_s18;
+static const rt_schema kitchen_schema_Dog_barks;
+static const rt_schema kitchen_schema_Dog_type;
+static const rt_schema kitchen_schema_Pet_id;
+static const rt_schema kitchen_schema_Pet_kind;
+static const rt_schema kitchen_schema_Pet_name;
+static const rt_schema kitchen_schema_Pet_nickname;
+static const rt_schema kitchen_schema_listPets_4XX;
 static const rt_schema kitchen_schema_Error;
-static const rt_schema kitchen_s19;
-static const rt_schema kitchen_s20;
-static const rt_schema kitchen_s21;
-static const rt_schema kitchen_s22;
-static const rt_schema kitchen_s23;
-static const rt_schema kitchen_s24;
-static const rt_schema kitchen_s25;
-static const rt_schema kitchen_s26;
-static const rt_schema kitchen_s27;
-static const rt_schema kitchen_s28;
-static const rt_schema kitchen_s29;
+static const rt_schema kitchen_schema_Error_code;
+static const rt_schema kitchen_schema_Error_message;
+static const rt_schema kitchen_schema_createPet_body;
+static const rt_schema kitchen_schema_createPet_201;
+static const rt_schema kitchen_schema_createPet_default;
+static const rt_schema kitchen_schema_latestPet_200;
+static const rt_schema kitchen_schema_getPet_petId;
+static const rt_schema kitchen_schema_getPet_verbose;
+static const rt_schema kitchen_schema_getPet_session;
+static const rt_schema kitchen_schema_getPet_200;
+static const rt_schema kitchen_schema_putTree_body;
 static const rt_schema kitchen_schema_Tree;
-static const rt_schema kitchen_s30;
-static const rt_schema kitchen_s31;
-static const rt_schema kitchen_s32;
+static const rt_schema kitchen_schema_Tree_children;
+static const rt_schema kitchen_schema_Tree_children_items;
+static const rt_schema kitchen_schema_Tree_value;
 
-static rt_schema_cache kitchen_s0_cache = { .default_json = "20", };
+static rt_schema_cache kitchen_schema_listPets_limit__cache = { .default_json = "20", };
 /* tests/generator/fixtures/common.yaml#/components/parameters/Limit/schema */
-static const rt_schema kitchen_s0 = {
+static const rt_schema kitchen_schema_listPets_limit = {
 	.where = "tests/generator/fixtures/common.yaml#/components/parameters/Limit/schema",
-	.types = 0x4,
+	.types = RT_T_INTEGER,
 	.minimum = 1,
 	.maximum = 100,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &kitchen_s0_cache,
-	.flags = 0x60,
+	.cache = &kitchen_schema_listPets_limit__cache,
+	.flags = RT_S_HAS_MIN | RT_S_HAS_MAX,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1pets/get/parameters/1/schema */
-static const rt_schema kitchen_s1 = {
+static const rt_schema kitchen_schema_listPets_tags = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/paths/~1pets/get/parameters/1/schema",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &kitchen_s2,
+	.types = RT_T_ARRAY,
+	.items = &kitchen_schema_listPets_tags_items,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1pets/get/parameters/1/schema/items */
-static const rt_schema kitchen_s2 = {
+static const rt_schema kitchen_schema_listPets_tags_items = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/paths/~1pets/get/parameters/1/schema/items",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1pets/get/parameters/2/schema */
-static const rt_schema kitchen_s3 = {
+static const rt_schema kitchen_schema_listPets_X_Trace = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/paths/~1pets/get/parameters/2/schema",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 	.format = RT_FMT_UUID,
-	.flags = 0x800,
+	.flags = RT_S_FORMAT_ASSERT,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1pets/get/responses/200/content/application~1json/schema */
-static const rt_schema kitchen_s4 = {
+static const rt_schema kitchen_schema_listPets_200 = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/paths/~1pets/get/responses/200/content/application~1json/schema",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &kitchen_s5,
+	.types = RT_T_ARRAY,
+	.items = &kitchen_schema_listPets_200_items,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1pets/get/responses/200/content/application~1json/schema/items */
-static const rt_schema kitchen_s5 = {
+static const rt_schema kitchen_schema_listPets_200_items = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/paths/~1pets/get/responses/200/content/application~1json/schema/items",
 	.ref = &kitchen_schema_Pet,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop kitchen_schema_Pet_props[] = {
-	{ "born", &kitchen_s6 },
-	{ "details", &kitchen_s7 },
-	{ "id", &kitchen_s14 },
-	{ "kind", &kitchen_s15 },
-	{ "name", &kitchen_s16 },
-	{ "nickname", &kitchen_s17 },
+static const rt_schema_prop kitchen_schema_Pet__props[] = {
+	{ "born", &kitchen_schema_Pet_born },
+	{ "details", &kitchen_schema_Pet_details },
+	{ "id", &kitchen_schema_Pet_id },
+	{ "kind", &kitchen_schema_Pet_kind },
+	{ "name", &kitchen_schema_Pet_name },
+	{ "nickname", &kitchen_schema_Pet_nickname },
 };
-static const char *const kitchen_schema_Pet_required[] = { "id", "name", "kind", };
+static const char *const kitchen_schema_Pet__required[] = { "id", "name", "kind", };
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet */
 static const rt_schema kitchen_schema_Pet = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = kitchen_schema_Pet_props, .n_properties = 6,
-	.required = kitchen_schema_Pet_required, .n_required = 3,
-	.flags = 0x400,
+	.types = RT_T_OBJECT,
+	.properties = kitchen_schema_Pet__props, .n_properties = 6,
+	.required = kitchen_schema_Pet__required, .n_required = 3,
+	.flags = RT_S_NO_ADDL,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/born */
-static const rt_schema kitchen_s6 = {
+static const rt_schema kitchen_schema_Pet_born = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/born",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 	.format = RT_FMT_DATE,
-	.flags = 0x800,
+	.flags = RT_S_FORMAT_ASSERT,
 };
 
-static const rt_schema *const kitchen_s7_one_of[] = { &kitchen_s8, &kitchen_s11 };
-static const rt_schema_disc_map kitchen_s7_disc[] = {
+static const rt_schema *const kitchen_schema_Pet_details__one_of[] = { &kitchen_schema_Pet_details_oneOf0, &kitchen_schema_Pet_details_oneOf1 };
+static const rt_schema_disc_map kitchen_schema_Pet_details__disc[] = {
 	{ "Cat", &kitchen_schema_Cat },
 	{ "Dog", &kitchen_schema_Dog },
 };
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/details */
-static const rt_schema kitchen_s7 = {
+static const rt_schema kitchen_schema_Pet_details = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/details",
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.one_of = { kitchen_s7_one_of, 2 },
+	.one_of = { kitchen_schema_Pet_details__one_of, 2 },
 	.disc_property = "type",
-	.disc_map = kitchen_s7_disc, .n_disc_map = 2,
+	.disc_map = kitchen_schema_Pet_details__disc, .n_disc_map = 2,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/details/oneOf/0 */
-static const rt_schema kitchen_s8 = {
+static const rt_schema kitchen_schema_Pet_details_oneOf0 = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/details/oneOf/0",
 	.ref = &kitchen_schema_Cat,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop kitchen_schema_Cat_props[] = {
-	{ "indoor", &kitchen_s9 },
-	{ "type", &kitchen_s10 },
+static const rt_schema_prop kitchen_schema_Cat__props[] = {
+	{ "indoor", &kitchen_schema_Cat_indoor },
+	{ "type", &kitchen_schema_Cat_type },
 };
-static const char *const kitchen_schema_Cat_required[] = { "type", };
+static const char *const kitchen_schema_Cat__required[] = { "type", };
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Cat */
 static const rt_schema kitchen_schema_Cat = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Cat",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = kitchen_schema_Cat_props, .n_properties = 2,
-	.required = kitchen_schema_Cat_required, .n_required = 1,
+	.types = RT_T_OBJECT,
+	.properties = kitchen_schema_Cat__props, .n_properties = 2,
+	.required = kitchen_schema_Cat__required, .n_required = 1,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Cat/properties/indoor */
-static const rt_schema kitchen_s9 = {
+static const rt_schema kitchen_schema_Cat_indoor = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Cat/properties/indoor",
-	.types = 0x2,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_BOOLEAN,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Cat/properties/type */
-static const rt_schema kitchen_s10 = {
+static const rt_schema kitchen_schema_Cat_type = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Cat/properties/type",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/details/oneOf/1 */
-static const rt_schema kitchen_s11 = {
+static const rt_schema kitchen_schema_Pet_details_oneOf1 = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/details/oneOf/1",
 	.ref = &kitchen_schema_Dog,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop kitchen_schema_Dog_props[] = {
-	{ "barks", &kitchen_s12 },
-	{ "type", &kitchen_s13 },
+static const rt_schema_prop kitchen_schema_Dog__props[] = {
+	{ "barks", &kitchen_schema_Dog_barks },
+	{ "type", &kitchen_schema_Dog_type },
 };
-static const char *const kitchen_schema_Dog_required[] = { "type", };
+static const char *const kitchen_schema_Dog__required[] = { "type", };
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Dog */
 static const rt_schema kitchen_schema_Dog = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Dog",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = kitchen_schema_Dog_props, .n_properties = 2,
-	.required = kitchen_schema_Dog_required, .n_required = 1,
+	.types = RT_T_OBJECT,
+	.properties = kitchen_schema_Dog__props, .n_properties = 2,
+	.required = kitchen_schema_Dog__required, .n_required = 1,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Dog/properties/barks */
-static const rt_schema kitchen_s12 = {
+static const rt_schema kitchen_schema_Dog_barks = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Dog/properties/barks",
-	.types = 0x4,
+	.types = RT_T_INTEGER,
 	.minimum = 0,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0xa0,
+	.flags = RT_S_HAS_MIN | RT_S_EXCL_MIN,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Dog/properties/type */
-static const rt_schema kitchen_s13 = {
+static const rt_schema kitchen_schema_Dog_type = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Dog/properties/type",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/id */
-static const rt_schema kitchen_s14 = {
+static const rt_schema kitchen_schema_Pet_id = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/id",
-	.types = 0x4,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_INTEGER,
 	.format = RT_FMT_INT64,
-	.flags = 0x804,
+	.flags = RT_S_READONLY | RT_S_FORMAT_ASSERT,
 };
 
-static rt_schema_cache kitchen_s15_cache = { .enum_json = "[\"cat\",\"dog\"]", };
+static rt_schema_cache kitchen_schema_Pet_kind__cache = { .enum_json = "[\"cat\",\"dog\"]", };
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/kind */
-static const rt_schema kitchen_s15 = {
+static const rt_schema kitchen_schema_Pet_kind = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/kind",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &kitchen_s15_cache,
+	.types = RT_T_STRING,
+	.cache = &kitchen_schema_Pet_kind__cache,
 };
 
-static rt_schema_cache kitchen_s16_cache = { .pattern = "^[A-Za-z][A-Za-z0-9 -]*$", };
+static rt_schema_cache kitchen_schema_Pet_name__cache = { .pattern = "^[A-Za-z][A-Za-z0-9 -]*$", };
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/name */
-static const rt_schema kitchen_s16 = {
+static const rt_schema kitchen_schema_Pet_name = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/name",
-	.types = 0x10,
+	.types = RT_T_STRING,
 	.min_length = 1,
 	.max_length = 64,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &kitchen_s16_cache,
+	.cache = &kitchen_schema_Pet_name__cache,
+	.flags = RT_S_HAS_MIN_LENGTH | RT_S_HAS_MAX_LENGTH,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/nickname */
-static const rt_schema kitchen_s17 = {
+static const rt_schema kitchen_schema_Pet_nickname = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/nickname",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x2,
+	.types = RT_T_STRING,
+	.flags = RT_S_NULLABLE,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1pets/get/responses/4XX/content/application~1json/schema */
-static const rt_schema kitchen_s18 = {
+static const rt_schema kitchen_schema_listPets_4XX = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/paths/~1pets/get/responses/4XX/content/application~1json/schema",
 	.ref = &kitchen_schema_Error,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop kitchen_schema_Error_props[] = {
-	{ "code", &kitchen_s19 },
-	{ "message", &kitchen_s20 },
+static const rt_schema_prop kitchen_schema_Error__props[] = {
+	{ "code", &kitchen_schema_Error_code },
+	{ "message", &kitchen_schema_Error_message },
 };
-static const char *const kitchen_schema_Error_required[] = { "code", "message", };
+static const char *const kitchen_schema_Error__required[] = { "code", "message", };
 /* tests/generator/fixtures/common.yaml#/components/schemas/Error */
 static const rt_schema kitchen_schema_Error = {
 	.where = "tests/generator/fixtures/common.yaml#/components/schemas/Error",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = kitchen_schema_Error_props, .n_properties = 2,
-	.required = kitchen_schema_Error_required, .n_required = 2,
+	.types = RT_T_OBJECT,
+	.properties = kitchen_schema_Error__props, .n_properties = 2,
+	.required = kitchen_schema_Error__required, .n_required = 2,
 };
 
 /* tests/generator/fixtures/common.yaml#/components/schemas/Error/properties/code */
-static const rt_schema kitchen_s19 = {
+static const rt_schema kitchen_schema_Error_code = {
 	.where = "tests/generator/fixtures/common.yaml#/components/schemas/Error/properties/code",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/common.yaml#/components/schemas/Error/properties/message */
-static const rt_schema kitchen_s20 = {
+static const rt_schema kitchen_schema_Error_message = {
 	.where = "tests/generator/fixtures/common.yaml#/components/schemas/Error/properties/message",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema */
-static const rt_schema kitchen_s21 = {
+static const rt_schema kitchen_schema_createPet_body = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema",
 	.ref = &kitchen_schema_Pet,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1pets/post/responses/201/content/application~1json/schema */
-static const rt_schema kitchen_s22 = {
+static const rt_schema kitchen_schema_createPet_201 = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/paths/~1pets/post/responses/201/content/application~1json/schema",
 	.ref = &kitchen_schema_Pet,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1pets/post/responses/default/content/application~1json/schema */
-static const rt_schema kitchen_s23 = {
+static const rt_schema kitchen_schema_createPet_default = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/paths/~1pets/post/responses/default/content/application~1json/schema",
 	.ref = &kitchen_schema_Error,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1pets~1latest/get/responses/200/content/application~1json/schema */
-static const rt_schema kitchen_s24 = {
+static const rt_schema kitchen_schema_latestPet_200 = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/paths/~1pets~1latest/get/responses/200/content/application~1json/schema",
 	.ref = &kitchen_schema_Pet,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1pets~1{petId}/parameters/0/schema */
-static const rt_schema kitchen_s25 = {
+static const rt_schema kitchen_schema_getPet_petId = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/paths/~1pets~1{petId}/parameters/0/schema",
-	.types = 0x4,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_INTEGER,
 	.format = RT_FMT_INT64,
-	.flags = 0x800,
+	.flags = RT_S_FORMAT_ASSERT,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1pets~1{petId}/get/parameters/0/schema */
-static const rt_schema kitchen_s26 = {
+static const rt_schema kitchen_schema_getPet_verbose = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/paths/~1pets~1{petId}/get/parameters/0/schema",
-	.types = 0x2,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_BOOLEAN,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1pets~1{petId}/get/parameters/1/schema */
-static const rt_schema kitchen_s27 = {
+static const rt_schema kitchen_schema_getPet_session = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/paths/~1pets~1{petId}/get/parameters/1/schema",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1pets~1{petId}/get/responses/200/content/application~1json/schema */
-static const rt_schema kitchen_s28 = {
+static const rt_schema kitchen_schema_getPet_200 = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/paths/~1pets~1{petId}/get/responses/200/content/application~1json/schema",
 	.ref = &kitchen_schema_Pet,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1trees/put/requestBody/content/application~1json/schema */
-static const rt_schema kitchen_s29 = {
+static const rt_schema kitchen_schema_putTree_body = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/paths/~1trees/put/requestBody/content/application~1json/schema",
 	.ref = &kitchen_schema_Tree,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop kitchen_schema_Tree_props[] = {
-	{ "children", &kitchen_s30 },
-	{ "value", &kitchen_s32 },
+static const rt_schema_prop kitchen_schema_Tree__props[] = {
+	{ "children", &kitchen_schema_Tree_children },
+	{ "value", &kitchen_schema_Tree_value },
 };
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree */
 static const rt_schema kitchen_schema_Tree = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = kitchen_schema_Tree_props, .n_properties = 2,
+	.types = RT_T_OBJECT,
+	.properties = kitchen_schema_Tree__props, .n_properties = 2,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree/properties/children */
-static const rt_schema kitchen_s30 = {
+static const rt_schema kitchen_schema_Tree_children = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree/properties/children",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
+	.types = RT_T_ARRAY,
 	.max_items = 8,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &kitchen_s31,
-	.flags = 0x10,
+	.items = &kitchen_schema_Tree_children_items,
+	.flags = RT_S_UNIQUE | RT_S_HAS_MAX_ITEMS,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree/properties/children/items */
-static const rt_schema kitchen_s31 = {
+static const rt_schema kitchen_schema_Tree_children_items = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree/properties/children/items",
 	.ref = &kitchen_schema_Tree,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree/properties/value */
-static const rt_schema kitchen_s32 = {
+static const rt_schema kitchen_schema_Tree_value = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree/properties/value",
-	.types = 0xc,
+	.types = RT_T_INTEGER | RT_T_NUMBER,
 	.multiple_of = 0.5,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x200,
+	.flags = RT_S_HAS_MULTIPLE,
 };
 
 /* #/paths/~1pets/get */
 static const rt_param kitchen_listPets_param_table[] = {
 	{ .name = "limit", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &kitchen_s0, .ctype = RT_C_INT64,
+	  .schema = &kitchen_schema_listPets_limit, .ctype = RT_C_INT64,
 	  .offset = offsetof(kitchen_listPets_params, limit), .has_offset = -1 },
 	{ .name = "tags", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 0, .required = 0,
-	  .schema = &kitchen_s1, .ctype = RT_C_JSON,
+	  .schema = &kitchen_schema_listPets_tags, .ctype = RT_C_JSON,
 	  .offset = offsetof(kitchen_listPets_params, tags), .has_offset = (long)offsetof(kitchen_listPets_params, has_tags) },
 	{ .name = "X-Trace", .in = RT_IN_HEADER, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 0,
-	  .schema = &kitchen_s3, .ctype = RT_C_STRING,
+	  .schema = &kitchen_schema_listPets_X_Trace, .ctype = RT_C_STRING,
 	  .offset = offsetof(kitchen_listPets_params, X_Trace), .has_offset = (long)offsetof(kitchen_listPets_params, has_X_Trace) },
 };
 static const rt_response kitchen_listPets_responses[] = {
-	{ 200, "application/json", &kitchen_s4 },
-	{ 4, "application/json", &kitchen_s18 },
+	{ 200, "application/json", &kitchen_schema_listPets_200 },
+	{ 4, "application/json", &kitchen_schema_listPets_4XX },
 };
 static const rt_security_req kitchen_listPets_sec0[] = {
 	{ "headerKey", RT_CRED_APIKEY_HEADER, "X-Api-Key" },
@@ -628,9 +394,9 @@ int kitchen_listPets_respond_4XX(rt_ctx *ctx, int status, json_t *body /* stolen
 /* #/paths/~1pets/post */
 static const char *const kitchen_createPet_body_types[] = { "application/json", NULL };
 static const rt_response kitchen_createPet_responses[] = {
-	{ 201, "application/json", &kitchen_s22 },
+	{ 201, "application/json", &kitchen_schema_createPet_201 },
 	{ 422, NULL, NULL },
-	{ 0, "application/json", &kitchen_s23 },
+	{ 0, "application/json", &kitchen_schema_createPet_default },
 };
 static const rt_security_req kitchen_createPet_sec0[] = {
 	{ "headerKey", RT_CRED_APIKEY_HEADER, "X-Api-Key" },
@@ -667,7 +433,7 @@ int kitchen_createPet_respond_default(rt_ctx *ctx, int status, json_t *body /* s
 
 /* #/paths/~1pets~1latest/get */
 static const rt_response kitchen_latestPet_responses[] = {
-	{ 200, "application/json", &kitchen_s24 },
+	{ 200, "application/json", &kitchen_schema_latestPet_200 },
 };
 static int kitchen_latestPet_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
@@ -686,17 +452,17 @@ int kitchen_latestPet_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1pets~1{petId}/get */
 static const rt_param kitchen_getPet_param_table[] = {
 	{ .name = "petId", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &kitchen_s25, .ctype = RT_C_INT64,
+	  .schema = &kitchen_schema_getPet_petId, .ctype = RT_C_INT64,
 	  .offset = offsetof(kitchen_getPet_params, petId), .has_offset = -1 },
 	{ .name = "verbose", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &kitchen_s26, .ctype = RT_C_BOOL,
+	  .schema = &kitchen_schema_getPet_verbose, .ctype = RT_C_BOOL,
 	  .offset = offsetof(kitchen_getPet_params, verbose), .has_offset = (long)offsetof(kitchen_getPet_params, has_verbose) },
 	{ .name = "session", .in = RT_IN_COOKIE, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &kitchen_s27, .ctype = RT_C_STRING,
+	  .schema = &kitchen_schema_getPet_session, .ctype = RT_C_STRING,
 	  .offset = offsetof(kitchen_getPet_params, session), .has_offset = (long)offsetof(kitchen_getPet_params, has_session) },
 };
 static const rt_response kitchen_getPet_responses[] = {
-	{ 200, "application/json", &kitchen_s28 },
+	{ 200, "application/json", &kitchen_schema_getPet_200 },
 	{ 404, NULL, NULL },
 };
 static const rt_security_req kitchen_getPet_sec0[] = {
@@ -779,7 +545,7 @@ static const rt_operation kitchen_operations[] = {
 		.route = "/pets",
 		.priority = 2,
 		.params_size = sizeof(kitchen_createPet_params),
-		.body_types = kitchen_createPet_body_types, .body_required = 1, .body_schema = &kitchen_s21,
+		.body_types = kitchen_createPet_body_types, .body_required = 1, .body_schema = &kitchen_schema_createPet_body,
 		.responses = kitchen_createPet_responses, .n_responses = 3,
 		.security = kitchen_createPet_security, .n_security = 2,
 		.validation_status = 422,
@@ -816,7 +582,7 @@ static const rt_operation kitchen_operations[] = {
 		.route = "/trees",
 		.priority = 5,
 		.params_size = sizeof(kitchen_putTree_params),
-		.body_types = kitchen_putTree_body_types, .body_required = 0, .body_schema = &kitchen_s29,
+		.body_types = kitchen_putTree_body_types, .body_required = 0, .body_schema = &kitchen_schema_putTree_body,
 		.responses = kitchen_putTree_responses, .n_responses = 1,
 		.security = kitchen_putTree_security, .n_security = 2,
 		.validation_status = 400,
@@ -825,9 +591,9 @@ static const rt_operation kitchen_operations[] = {
 };
 
 static rt_schema_cache *const kitchen_caches[] = {
-	&kitchen_s0_cache,
-	&kitchen_s15_cache,
-	&kitchen_s16_cache,
+	&kitchen_schema_listPets_limit__cache,
+	&kitchen_schema_Pet_kind__cache,
+	&kitchen_schema_Pet_name__cache,
 	NULL
 };
 

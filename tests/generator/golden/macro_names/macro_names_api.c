@@ -2,80 +2,48 @@
 #include <stddef.h>
 #include "macro_names_api.h"
 
-static const rt_schema macro_names_s0;
-static const rt_schema macro_names_s1;
-static const rt_schema macro_names_s2;
-static const rt_schema macro_names_s3;
+static const rt_schema macro_names_schema_EOF__NULL;
+static const rt_schema macro_names_schema_EOF__INT64_MAX;
+static const rt_schema macro_names_schema_EOF__U_OK;
+static const rt_schema macro_names_schema_EOF__Mixed_Case;
 
 /* tests/generator/fixtures/macro-names.yaml#/paths/~1items~1{NULL}/get/parameters/0/schema */
-static const rt_schema macro_names_s0 = {
+static const rt_schema macro_names_schema_EOF__NULL = {
 	.where = "tests/generator/fixtures/macro-names.yaml#/paths/~1items~1{NULL}/get/parameters/0/schema",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/macro-names.yaml#/paths/~1items~1{NULL}/get/parameters/1/schema */
-static const rt_schema macro_names_s1 = {
+static const rt_schema macro_names_schema_EOF__INT64_MAX = {
 	.where = "tests/generator/fixtures/macro-names.yaml#/paths/~1items~1{NULL}/get/parameters/1/schema",
-	.types = 0x4,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_INTEGER,
 };
 
 /* tests/generator/fixtures/macro-names.yaml#/paths/~1items~1{NULL}/get/parameters/2/schema */
-static const rt_schema macro_names_s2 = {
+static const rt_schema macro_names_schema_EOF__U_OK = {
 	.where = "tests/generator/fixtures/macro-names.yaml#/paths/~1items~1{NULL}/get/parameters/2/schema",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/macro-names.yaml#/paths/~1items~1{NULL}/get/parameters/3/schema */
-static const rt_schema macro_names_s3 = {
+static const rt_schema macro_names_schema_EOF__Mixed_Case = {
 	.where = "tests/generator/fixtures/macro-names.yaml#/paths/~1items~1{NULL}/get/parameters/3/schema",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* #/paths/~1items~1{NULL}/get */
 static const rt_param macro_names_EOF__param_table[] = {
 	{ .name = "NULL", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &macro_names_s0, .ctype = RT_C_STRING,
+	  .schema = &macro_names_schema_EOF__NULL, .ctype = RT_C_STRING,
 	  .offset = offsetof(macro_names_EOF__params, NULL_), .has_offset = -1 },
 	{ .name = "INT64_MAX", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &macro_names_s1, .ctype = RT_C_INT64,
+	  .schema = &macro_names_schema_EOF__INT64_MAX, .ctype = RT_C_INT64,
 	  .offset = offsetof(macro_names_EOF__params, INT64_MAX_), .has_offset = (long)offsetof(macro_names_EOF__params, has_INT64_MAX_) },
 	{ .name = "U_OK", .in = RT_IN_HEADER, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 0,
-	  .schema = &macro_names_s2, .ctype = RT_C_STRING,
+	  .schema = &macro_names_schema_EOF__U_OK, .ctype = RT_C_STRING,
 	  .offset = offsetof(macro_names_EOF__params, U_OK_), .has_offset = (long)offsetof(macro_names_EOF__params, has_U_OK_) },
 	{ .name = "Mixed_Case", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &macro_names_s3, .ctype = RT_C_STRING,
+	  .schema = &macro_names_schema_EOF__Mixed_Case, .ctype = RT_C_STRING,
 	  .offset = offsetof(macro_names_EOF__params, Mixed_Case), .has_offset = (long)offsetof(macro_names_EOF__params, has_Mixed_Case) },
 };
 static const rt_response macro_names_EOF__responses[] = {

@@ -2,396 +2,228 @@
 #include <stddef.h>
 #include "modern_api.h"
 
-static const rt_schema modern_s0;
-static const rt_schema modern_s1;
-static const rt_schema modern_s2;
+static const rt_schema modern_schema_patch_thing_id;
+static const rt_schema modern_schema_patch_thing_dry_run;
+static const rt_schema modern_schema_patch_thing_body;
 static const rt_schema modern_schema_Patch;
-static const rt_schema modern_s3;
-static const rt_schema modern_s4;
-static const rt_schema modern_s5;
-static const rt_schema modern_s6;
-static const rt_schema modern_s7;
-static const rt_schema modern_s8;
-static const rt_schema modern_s9;
-static const rt_schema modern_s10;
-static const rt_schema modern_s11;
-static const rt_schema modern_s12;
-static const rt_schema modern_s13;
-static const rt_schema modern_s14;
+static const rt_schema modern_schema_Patch_coords;
+static const rt_schema modern_schema_Patch_coords_items;
+static const rt_schema modern_schema_Patch_coords_item0;
+static const rt_schema modern_schema_Patch_coords_item1;
+static const rt_schema modern_schema_Patch_kind;
+static const rt_schema modern_schema_Patch_size;
+static const rt_schema modern_schema_Patch_pattern_x_;
+static const rt_schema modern_schema_Patch_key;
+static const rt_schema modern_schema_Patch_if;
+static const rt_schema modern_schema_Patch_if_kind;
+static const rt_schema modern_schema_Patch_then;
+static const rt_schema modern_schema_patch_thing_200;
 static const rt_schema modern_schema_Thing;
-static const rt_schema modern_s15;
-static const rt_schema modern_s16;
-static const rt_schema modern_s17;
-static const rt_schema modern_s18;
-static const rt_schema modern_s19;
-static const rt_schema modern_s20;
+static const rt_schema modern_schema_Thing_id;
+static const rt_schema modern_schema_Thing_tags;
+static const rt_schema modern_schema_Thing_tags_contains;
+static const rt_schema modern_schema_Thing_unevaluated;
+static const rt_schema modern_schema_Thing_allOf0;
+static const rt_schema modern_schema_Thing_allOf0_owner;
 
-static rt_schema_cache modern_s0_cache = { .pattern = "^t_[0-9a-z]{4,}$", };
+static rt_schema_cache modern_schema_patch_thing_id__cache = { .pattern = "^t_[0-9a-z]{4,}$", };
 /* tests/generator/fixtures/modern.json#/paths/~1things~1{id}/patch/parameters/0/schema */
-static const rt_schema modern_s0 = {
+static const rt_schema modern_schema_patch_thing_id = {
 	.where = "tests/generator/fixtures/modern.json#/paths/~1things~1{id}/patch/parameters/0/schema",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &modern_s0_cache,
+	.types = RT_T_STRING,
+	.cache = &modern_schema_patch_thing_id__cache,
 };
 
 /* tests/generator/fixtures/modern.json#/paths/~1things~1{id}/patch/parameters/1/schema */
-static const rt_schema modern_s1 = {
+static const rt_schema modern_schema_patch_thing_dry_run = {
 	.where = "tests/generator/fixtures/modern.json#/paths/~1things~1{id}/patch/parameters/1/schema",
-	.types = 0x3,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_NULL | RT_T_BOOLEAN,
 };
 
 /* tests/generator/fixtures/modern.json#/paths/~1things~1{id}/patch/requestBody/content/application~1merge-patch+json/schema */
-static const rt_schema modern_s2 = {
+static const rt_schema modern_schema_patch_thing_body = {
 	.where = "tests/generator/fixtures/modern.json#/paths/~1things~1{id}/patch/requestBody/content/application~1merge-patch+json/schema",
 	.ref = &modern_schema_Patch,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
-static const rt_schema_prop modern_schema_Patch_props[] = {
-	{ "coords", &modern_s3 },
-	{ "kind", &modern_s7 },
-	{ "size", &modern_s8 },
+static const rt_schema_prop modern_schema_Patch__props[] = {
+	{ "coords", &modern_schema_Patch_coords },
+	{ "kind", &modern_schema_Patch_kind },
+	{ "size", &modern_schema_Patch_size },
 };
-static rt_schema_cache modern_schema_Patch_pp0 = { .pattern = "^x-" };
-static const rt_schema_pattern_prop modern_schema_Patch_pprops[] = {
-	{ &modern_schema_Patch_pp0, &modern_s9 },
+static rt_schema_cache modern_schema_Patch__pp0 = { .pattern = "^x-" };
+static const rt_schema_pattern_prop modern_schema_Patch__pprops[] = {
+	{ &modern_schema_Patch__pp0, &modern_schema_Patch_pattern_x_ },
 };
-static const char *const modern_schema_Patch_dr0[] = { "size", "kind", NULL };
-static const char *const *const modern_schema_Patch_depreq[] = { modern_schema_Patch_dr0, };
+static const char *const modern_schema_Patch__dr0[] = { "size", "kind", NULL };
+static const char *const *const modern_schema_Patch__depreq[] = { modern_schema_Patch__dr0, };
 /* tests/generator/fixtures/modern.json#/$defs/Patch */
 static const rt_schema modern_schema_Patch = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Patch",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = modern_schema_Patch_props, .n_properties = 3,
-	.pattern_properties = modern_schema_Patch_pprops, .n_pattern_properties = 1,
-	.property_names = &modern_s10,
-	.dependent_required = modern_schema_Patch_depreq, .n_dependent_required = 1,
-	.if_ = &modern_s11,
-	.then_ = &modern_s13,
+	.types = RT_T_OBJECT,
+	.properties = modern_schema_Patch__props, .n_properties = 3,
+	.pattern_properties = modern_schema_Patch__pprops, .n_pattern_properties = 1,
+	.property_names = &modern_schema_Patch_key,
+	.dependent_required = modern_schema_Patch__depreq, .n_dependent_required = 1,
+	.if_ = &modern_schema_Patch_if,
+	.then_ = &modern_schema_Patch_then,
 };
 
-static const rt_schema *const modern_s3_prefix[] = { &modern_s5, &modern_s6 };
+static const rt_schema *const modern_schema_Patch_coords__prefix[] = { &modern_schema_Patch_coords_item0, &modern_schema_Patch_coords_item1 };
 /* tests/generator/fixtures/modern.json#/$defs/Patch/properties/coords */
-static const rt_schema modern_s3 = {
+static const rt_schema modern_schema_Patch_coords = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Patch/properties/coords",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &modern_s4,
-	.prefix_items = { modern_s3_prefix, 2 },
+	.types = RT_T_ARRAY,
+	.items = &modern_schema_Patch_coords_items,
+	.prefix_items = { modern_schema_Patch_coords__prefix, 2 },
 };
 
 /* tests/generator/fixtures/modern.json#/$defs/Patch/properties/coords/items */
-static const rt_schema modern_s4 = {
+static const rt_schema modern_schema_Patch_coords_items = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Patch/properties/coords/items",
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
-	.flags = 0x1,
+	.flags = RT_S_FALSE,
 };
 
 /* tests/generator/fixtures/modern.json#/$defs/Patch/properties/coords/prefixItems/0 */
-static const rt_schema modern_s5 = {
+static const rt_schema modern_schema_Patch_coords_item0 = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Patch/properties/coords/prefixItems/0",
-	.types = 0xc,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_INTEGER | RT_T_NUMBER,
 };
 
 /* tests/generator/fixtures/modern.json#/$defs/Patch/properties/coords/prefixItems/1 */
-static const rt_schema modern_s6 = {
+static const rt_schema modern_schema_Patch_coords_item1 = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Patch/properties/coords/prefixItems/1",
-	.types = 0xc,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_INTEGER | RT_T_NUMBER,
 };
 
-static rt_schema_cache modern_s7_cache = { .const_json = "\"thing\"", };
+static rt_schema_cache modern_schema_Patch_kind__cache = { .const_json = "\"thing\"", };
 /* tests/generator/fixtures/modern.json#/$defs/Patch/properties/kind */
-static const rt_schema modern_s7 = {
+static const rt_schema modern_schema_Patch_kind = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Patch/properties/kind",
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &modern_s7_cache,
+	.cache = &modern_schema_Patch_kind__cache,
 };
 
 /* tests/generator/fixtures/modern.json#/$defs/Patch/properties/size */
-static const rt_schema modern_s8 = {
+static const rt_schema modern_schema_Patch_size = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Patch/properties/size",
-	.types = 0x5,
+	.types = RT_T_NULL | RT_T_INTEGER,
 	.xmaximum = 10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x2000,
+	.flags = RT_S_HAS_EXCL_MAX2,
 };
 
 /* tests/generator/fixtures/modern.json#/$defs/Patch/patternProperties/^x- */
-static const rt_schema modern_s9 = {
+static const rt_schema modern_schema_Patch_pattern_x_ = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Patch/patternProperties/^x-",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/modern.json#/$defs/Patch/propertyNames */
-static const rt_schema modern_s10 = {
+static const rt_schema modern_schema_Patch_key = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Patch/propertyNames",
-	.min_length = -1,
 	.max_length = 16,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.flags = RT_S_HAS_MAX_LENGTH,
 };
 
-static const rt_schema_prop modern_s11_props[] = {
-	{ "kind", &modern_s12 },
+static const rt_schema_prop modern_schema_Patch_if__props[] = {
+	{ "kind", &modern_schema_Patch_if_kind },
 };
 /* tests/generator/fixtures/modern.json#/$defs/Patch/if */
-static const rt_schema modern_s11 = {
+static const rt_schema modern_schema_Patch_if = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Patch/if",
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = modern_s11_props, .n_properties = 1,
+	.properties = modern_schema_Patch_if__props, .n_properties = 1,
 };
 
-static rt_schema_cache modern_s12_cache = { .const_json = "\"thing\"", };
+static rt_schema_cache modern_schema_Patch_if_kind__cache = { .const_json = "\"thing\"", };
 /* tests/generator/fixtures/modern.json#/$defs/Patch/if/properties/kind */
-static const rt_schema modern_s12 = {
+static const rt_schema modern_schema_Patch_if_kind = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Patch/if/properties/kind",
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &modern_s12_cache,
+	.cache = &modern_schema_Patch_if_kind__cache,
 };
 
-static const char *const modern_s13_required[] = { "size", };
+static const char *const modern_schema_Patch_then__required[] = { "size", };
 /* tests/generator/fixtures/modern.json#/$defs/Patch/then */
-static const rt_schema modern_s13 = {
+static const rt_schema modern_schema_Patch_then = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Patch/then",
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.required = modern_s13_required, .n_required = 1,
+	.required = modern_schema_Patch_then__required, .n_required = 1,
 };
 
 /* tests/generator/fixtures/modern.json#/paths/~1things~1{id}/patch/responses/200/content/application~1json/schema */
-static const rt_schema modern_s14 = {
+static const rt_schema modern_schema_patch_thing_200 = {
 	.where = "tests/generator/fixtures/modern.json#/paths/~1things~1{id}/patch/responses/200/content/application~1json/schema",
 	.ref = &modern_schema_Thing,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
-static const rt_schema_prop modern_schema_Thing_props[] = {
-	{ "id", &modern_s15 },
-	{ "tags", &modern_s16 },
+static const rt_schema_prop modern_schema_Thing__props[] = {
+	{ "id", &modern_schema_Thing_id },
+	{ "tags", &modern_schema_Thing_tags },
 };
-static const char *const modern_schema_Thing_required[] = { "id", };
-static const rt_schema *const modern_schema_Thing_all_of[] = { &modern_s19 };
+static const char *const modern_schema_Thing__required[] = { "id", };
+static const rt_schema *const modern_schema_Thing__all_of[] = { &modern_schema_Thing_allOf0 };
 /* tests/generator/fixtures/modern.json#/$defs/Thing */
 static const rt_schema modern_schema_Thing = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Thing",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = modern_schema_Thing_props, .n_properties = 2,
-	.required = modern_schema_Thing_required, .n_required = 1,
-	.unevaluated_properties = &modern_s18,
-	.all_of = { modern_schema_Thing_all_of, 1 },
+	.types = RT_T_OBJECT,
+	.properties = modern_schema_Thing__props, .n_properties = 2,
+	.required = modern_schema_Thing__required, .n_required = 1,
+	.unevaluated_properties = &modern_schema_Thing_unevaluated,
+	.all_of = { modern_schema_Thing__all_of, 1 },
 };
 
 /* tests/generator/fixtures/modern.json#/$defs/Thing/properties/id */
-static const rt_schema modern_s15 = {
+static const rt_schema modern_schema_Thing_id = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Thing/properties/id",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/modern.json#/$defs/Thing/properties/tags */
-static const rt_schema modern_s16 = {
+static const rt_schema modern_schema_Thing_tags = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Thing/properties/tags",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
+	.types = RT_T_ARRAY,
 	.max_contains = 1,
-	.contains = &modern_s17,
+	.contains = &modern_schema_Thing_tags_contains,
+	.flags = RT_S_HAS_MAX_CONTAINS,
 };
 
-static rt_schema_cache modern_s17_cache = { .const_json = "\"new\"", };
+static rt_schema_cache modern_schema_Thing_tags_contains__cache = { .const_json = "\"new\"", };
 /* tests/generator/fixtures/modern.json#/$defs/Thing/properties/tags/contains */
-static const rt_schema modern_s17 = {
+static const rt_schema modern_schema_Thing_tags_contains = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Thing/properties/tags/contains",
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &modern_s17_cache,
+	.cache = &modern_schema_Thing_tags_contains__cache,
 };
 
 /* tests/generator/fixtures/modern.json#/$defs/Thing/unevaluatedProperties */
-static const rt_schema modern_s18 = {
+static const rt_schema modern_schema_Thing_unevaluated = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Thing/unevaluatedProperties",
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
-	.flags = 0x1,
+	.flags = RT_S_FALSE,
 };
 
-static const rt_schema_prop modern_s19_props[] = {
-	{ "owner", &modern_s20 },
+static const rt_schema_prop modern_schema_Thing_allOf0__props[] = {
+	{ "owner", &modern_schema_Thing_allOf0_owner },
 };
 /* tests/generator/fixtures/modern.json#/$defs/Thing/allOf/0 */
-static const rt_schema modern_s19 = {
+static const rt_schema modern_schema_Thing_allOf0 = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Thing/allOf/0",
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = modern_s19_props, .n_properties = 1,
+	.properties = modern_schema_Thing_allOf0__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/modern.json#/$defs/Thing/allOf/0/properties/owner */
-static const rt_schema modern_s20 = {
+static const rt_schema modern_schema_Thing_allOf0_owner = {
 	.where = "tests/generator/fixtures/modern.json#/$defs/Thing/allOf/0/properties/owner",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* #/paths/~1things~1{id}/patch */
 static const rt_param modern_patch_thing_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &modern_s0, .ctype = RT_C_STRING,
+	  .schema = &modern_schema_patch_thing_id, .ctype = RT_C_STRING,
 	  .offset = offsetof(modern_patch_thing_params, id), .has_offset = -1 },
 	{ .name = "dry-run", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &modern_s1, .ctype = RT_C_BOOL,
+	  .schema = &modern_schema_patch_thing_dry_run, .ctype = RT_C_BOOL,
 	  .offset = offsetof(modern_patch_thing_params, dry_run), .has_offset = (long)offsetof(modern_patch_thing_params, has_dry_run) },
 };
 static const char *const modern_patch_thing_body_types[] = { "application/merge-patch+json", "text/plain", NULL };
 static const rt_response modern_patch_thing_responses[] = {
-	{ 200, "application/json", &modern_s14 },
+	{ 200, "application/json", &modern_schema_patch_thing_200 },
 };
 static const rt_security_req modern_patch_thing_sec0[] = {
 	{ "basic", RT_CRED_HTTP_BASIC, NULL },
@@ -422,7 +254,7 @@ static const rt_operation modern_operations[] = {
 		.priority = 1001,
 		.params = modern_patch_thing_param_table, .n_params = 2,
 		.params_size = sizeof(modern_patch_thing_params),
-		.body_types = modern_patch_thing_body_types, .body_required = 0, .body_schema = &modern_s2,
+		.body_types = modern_patch_thing_body_types, .body_required = 0, .body_schema = &modern_schema_patch_thing_body,
 		.responses = modern_patch_thing_responses, .n_responses = 1,
 		.security = modern_patch_thing_security, .n_security = 1,
 		.validation_status = 400,
@@ -431,10 +263,10 @@ static const rt_operation modern_operations[] = {
 };
 
 static rt_schema_cache *const modern_caches[] = {
-	&modern_s0_cache,
-	&modern_s7_cache,
-	&modern_s12_cache,
-	&modern_s17_cache,
+	&modern_schema_patch_thing_id__cache,
+	&modern_schema_Patch_kind__cache,
+	&modern_schema_Patch_if_kind__cache,
+	&modern_schema_Thing_tags_contains__cache,
 	NULL
 };
 

@@ -2,62 +2,38 @@
 #include <stddef.h>
 #include "mtls_api.h"
 
-static const rt_schema mtls_s0;
-static const rt_schema mtls_s1;
-static const rt_schema mtls_s2;
+static const rt_schema mtls_schema_whoAmI_200;
+static const rt_schema mtls_schema_whoAmI_200_user;
+static const rt_schema mtls_schema_whoAmI_401;
 
-static const rt_schema_prop mtls_s0_props[] = {
-	{ "user", &mtls_s1 },
+static const rt_schema_prop mtls_schema_whoAmI_200__props[] = {
+	{ "user", &mtls_schema_whoAmI_200_user },
 };
-static const char *const mtls_s0_required[] = { "user", };
+static const char *const mtls_schema_whoAmI_200__required[] = { "user", };
 /* tests/generator/fixtures/mtls.yaml#/paths/~1whoami/get/responses/200/content/application~1json/schema */
-static const rt_schema mtls_s0 = {
+static const rt_schema mtls_schema_whoAmI_200 = {
 	.where = "tests/generator/fixtures/mtls.yaml#/paths/~1whoami/get/responses/200/content/application~1json/schema",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = mtls_s0_props, .n_properties = 1,
-	.required = mtls_s0_required, .n_required = 1,
+	.types = RT_T_OBJECT,
+	.properties = mtls_schema_whoAmI_200__props, .n_properties = 1,
+	.required = mtls_schema_whoAmI_200__required, .n_required = 1,
 };
 
 /* tests/generator/fixtures/mtls.yaml#/paths/~1whoami/get/responses/200/content/application~1json/schema/properties/user */
-static const rt_schema mtls_s1 = {
+static const rt_schema mtls_schema_whoAmI_200_user = {
 	.where = "tests/generator/fixtures/mtls.yaml#/paths/~1whoami/get/responses/200/content/application~1json/schema/properties/user",
-	.types = 0x4,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_INTEGER,
 };
 
 /* tests/generator/fixtures/mtls.yaml#/components/responses/Problem/content/application~1problem+json/schema */
-static const rt_schema mtls_s2 = {
+static const rt_schema mtls_schema_whoAmI_401 = {
 	.where = "tests/generator/fixtures/mtls.yaml#/components/responses/Problem/content/application~1problem+json/schema",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_OBJECT,
 };
 
 /* #/paths/~1whoami/get */
 static const rt_response mtls_whoAmI_responses[] = {
-	{ 200, "application/json", &mtls_s0 },
-	{ 401, "application/problem+json", &mtls_s2 },
+	{ 200, "application/json", &mtls_schema_whoAmI_200 },
+	{ 401, "application/problem+json", &mtls_schema_whoAmI_401 },
 };
 static const rt_security_req mtls_whoAmI_sec0[] = {
 	{ "clientCert", RT_CRED_MUTUAL_TLS, NULL },
@@ -86,7 +62,7 @@ int mtls_whoAmI_respond_401(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1both/get */
 static const rt_response mtls_both_responses[] = {
 	{ 204, NULL, NULL },
-	{ 401, "application/problem+json", &mtls_s2 },
+	{ 401, "application/problem+json", &mtls_schema_whoAmI_401 },
 };
 static const rt_security_req mtls_both_sec0[] = {
 	{ "clientCert", RT_CRED_MUTUAL_TLS, NULL },

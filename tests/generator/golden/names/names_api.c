@@ -2,116 +2,60 @@
 #include <stddef.h>
 #include "names_api.h"
 
-static const rt_schema names_s0;
-static const rt_schema names_s1;
-static const rt_schema names_s2;
-static const rt_schema names_s3;
-static const rt_schema names_s4;
-static const rt_schema names_s5;
-static const rt_schema names_s6;
+static const rt_schema names_schema_get_items_id_id;
+static const rt_schema names_schema_get_items_id_2_id;
+static const rt_schema names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_photos;
+static const rt_schema names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_has_photos;
+static const rt_schema names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_a_b;
+static const rt_schema names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_a_b_names;
+static const rt_schema names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_a_b_query;
 
 /* tests/generator/fixtures/names.yaml#/paths/~1items~1{id}/get/parameters/0/schema */
-static const rt_schema names_s0 = {
+static const rt_schema names_schema_get_items_id_id = {
 	.where = "tests/generator/fixtures/names.yaml#/paths/~1items~1{id}/get/parameters/0/schema",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/names.yaml#/paths/~1items~1{id}~1/get/parameters/0/schema */
-static const rt_schema names_s1 = {
+static const rt_schema names_schema_get_items_id_2_id = {
 	.where = "tests/generator/fixtures/names.yaml#/paths/~1items~1{id}~1/get/parameters/0/schema",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/names.yaml#/paths/~1список/put/parameters/0/schema */
-static const rt_schema names_s2 = {
+static const rt_schema names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_photos = {
 	.where = "tests/generator/fixtures/names.yaml#/paths/~1\321\201\320\277\320\270\321\201\320\276\320\272/put/parameters/0/schema",
-	.types = 0x2,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_BOOLEAN,
 };
 
 /* tests/generator/fixtures/names.yaml#/paths/~1список/put/parameters/1/schema */
-static const rt_schema names_s3 = {
+static const rt_schema names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_has_photos = {
 	.where = "tests/generator/fixtures/names.yaml#/paths/~1\321\201\320\277\320\270\321\201\320\276\320\272/put/parameters/1/schema",
-	.types = 0x2,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_BOOLEAN,
 };
 
 /* tests/generator/fixtures/names.yaml#/paths/~1список/put/parameters/2/schema */
-static const rt_schema names_s4 = {
+static const rt_schema names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_a_b = {
 	.where = "tests/generator/fixtures/names.yaml#/paths/~1\321\201\320\277\320\270\321\201\320\276\320\272/put/parameters/2/schema",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/names.yaml#/paths/~1список/put/parameters/3/schema */
-static const rt_schema names_s5 = {
+static const rt_schema names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_a_b_names = {
 	.where = "tests/generator/fixtures/names.yaml#/paths/~1\321\201\320\277\320\270\321\201\320\276\320\272/put/parameters/3/schema",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/names.yaml#/paths/~1список/put/parameters/4/schema */
-static const rt_schema names_s6 = {
+static const rt_schema names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_a_b_query = {
 	.where = "tests/generator/fixtures/names.yaml#/paths/~1\321\201\320\277\320\270\321\201\320\276\320\272/put/parameters/4/schema",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* #/paths/~1items~1{id}/get */
 static const rt_param names_get_items_id_4_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &names_s0, .ctype = RT_C_STRING,
+	  .schema = &names_schema_get_items_id_id, .ctype = RT_C_STRING,
 	  .offset = offsetof(names_get_items_id_4_params, id), .has_offset = -1 },
 };
 static const rt_response names_get_items_id_4_responses[] = {
@@ -134,7 +78,7 @@ int names_get_items_id_4_respond_204(rt_ctx *ctx)
 /* #/paths/~1items~1{id}~1/get */
 static const rt_param names_get_items_id_2_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &names_s1, .ctype = RT_C_STRING,
+	  .schema = &names_schema_get_items_id_2_id, .ctype = RT_C_STRING,
 	  .offset = offsetof(names_get_items_id_2_params, id), .has_offset = -1 },
 };
 static const rt_response names_get_items_id_2_responses[] = {
@@ -211,19 +155,19 @@ int names_u043f_u043e_u043b_u0443_u0447_u0438_u0442_u044c_respond_204(rt_ctx *ct
 /* #/paths/~1список/put */
 static const rt_param names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_param_table[] = {
 	{ .name = "photos", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &names_s2, .ctype = RT_C_BOOL,
+	  .schema = &names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_photos, .ctype = RT_C_BOOL,
 	  .offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, photos), .has_offset = (long)offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, has_photos) },
 	{ .name = "has_photos", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &names_s3, .ctype = RT_C_BOOL,
+	  .schema = &names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_has_photos, .ctype = RT_C_BOOL,
 	  .offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, has_photos_query), .has_offset = (long)offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, has_has_photos_query) },
 	{ .name = "a.b", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &names_s4, .ctype = RT_C_STRING,
+	  .schema = &names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_a_b, .ctype = RT_C_STRING,
 	  .offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, a_b), .has_offset = (long)offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, has_a_b) },
 	{ .name = "a-b", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &names_s5, .ctype = RT_C_STRING,
+	  .schema = &names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_a_b_names, .ctype = RT_C_STRING,
 	  .offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, a_b_query), .has_offset = (long)offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, has_a_b_query) },
 	{ .name = "a_b_query", .in = RT_IN_HEADER, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 0,
-	  .schema = &names_s6, .ctype = RT_C_STRING,
+	  .schema = &names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_a_b_query, .ctype = RT_C_STRING,
 	  .offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, a_b_query_header), .has_offset = (long)offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, has_a_b_query_header) },
 };
 static const rt_response names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_responses[] = {

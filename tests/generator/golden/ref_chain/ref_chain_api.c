@@ -2,2862 +2,1842 @@
 #include <stddef.h>
 #include "ref_chain_api.h"
 
-static const rt_schema ref_chain_s0;
+static const rt_schema ref_chain_schema_getFirst_200;
 static const rt_schema ref_chain_schema_S0;
-static const rt_schema ref_chain_s1;
+static const rt_schema ref_chain_schema_S0_next;
 static const rt_schema ref_chain_schema_S1;
-static const rt_schema ref_chain_s2;
+static const rt_schema ref_chain_schema_S1_next;
 static const rt_schema ref_chain_schema_S2;
-static const rt_schema ref_chain_s3;
+static const rt_schema ref_chain_schema_S2_next;
 static const rt_schema ref_chain_schema_S3;
-static const rt_schema ref_chain_s4;
+static const rt_schema ref_chain_schema_S3_next;
 static const rt_schema ref_chain_schema_S4;
-static const rt_schema ref_chain_s5;
+static const rt_schema ref_chain_schema_S4_next;
 static const rt_schema ref_chain_schema_S5;
-static const rt_schema ref_chain_s6;
+static const rt_schema ref_chain_schema_S5_next;
 static const rt_schema ref_chain_schema_S6;
-static const rt_schema ref_chain_s7;
+static const rt_schema ref_chain_schema_S6_next;
 static const rt_schema ref_chain_schema_S7;
-static const rt_schema ref_chain_s8;
+static const rt_schema ref_chain_schema_S7_next;
 static const rt_schema ref_chain_schema_S8;
-static const rt_schema ref_chain_s9;
+static const rt_schema ref_chain_schema_S8_next;
 static const rt_schema ref_chain_schema_S9;
-static const rt_schema ref_chain_s10;
+static const rt_schema ref_chain_schema_S9_next;
 static const rt_schema ref_chain_schema_S10;
-static const rt_schema ref_chain_s11;
+static const rt_schema ref_chain_schema_S10_next;
 static const rt_schema ref_chain_schema_S11;
-static const rt_schema ref_chain_s12;
+static const rt_schema ref_chain_schema_S11_next;
 static const rt_schema ref_chain_schema_S12;
-static const rt_schema ref_chain_s13;
+static const rt_schema ref_chain_schema_S12_next;
 static const rt_schema ref_chain_schema_S13;
-static const rt_schema ref_chain_s14;
+static const rt_schema ref_chain_schema_S13_next;
 static const rt_schema ref_chain_schema_S14;
-static const rt_schema ref_chain_s15;
+static const rt_schema ref_chain_schema_S14_next;
 static const rt_schema ref_chain_schema_S15;
-static const rt_schema ref_chain_s16;
+static const rt_schema ref_chain_schema_S15_next;
 static const rt_schema ref_chain_schema_S16;
-static const rt_schema ref_chain_s17;
+static const rt_schema ref_chain_schema_S16_next;
 static const rt_schema ref_chain_schema_S17;
-static const rt_schema ref_chain_s18;
+static const rt_schema ref_chain_schema_S17_next;
 static const rt_schema ref_chain_schema_S18;
-static const rt_schema ref_chain_s19;
+static const rt_schema ref_chain_schema_S18_next;
 static const rt_schema ref_chain_schema_S19;
-static const rt_schema ref_chain_s20;
+static const rt_schema ref_chain_schema_S19_next;
 static const rt_schema ref_chain_schema_S20;
-static const rt_schema ref_chain_s21;
+static const rt_schema ref_chain_schema_S20_next;
 static const rt_schema ref_chain_schema_S21;
-static const rt_schema ref_chain_s22;
+static const rt_schema ref_chain_schema_S21_next;
 static const rt_schema ref_chain_schema_S22;
-static const rt_schema ref_chain_s23;
+static const rt_schema ref_chain_schema_S22_next;
 static const rt_schema ref_chain_schema_S23;
-static const rt_schema ref_chain_s24;
+static const rt_schema ref_chain_schema_S23_next;
 static const rt_schema ref_chain_schema_S24;
-static const rt_schema ref_chain_s25;
+static const rt_schema ref_chain_schema_S24_next;
 static const rt_schema ref_chain_schema_S25;
-static const rt_schema ref_chain_s26;
+static const rt_schema ref_chain_schema_S25_next;
 static const rt_schema ref_chain_schema_S26;
-static const rt_schema ref_chain_s27;
+static const rt_schema ref_chain_schema_S26_next;
 static const rt_schema ref_chain_schema_S27;
-static const rt_schema ref_chain_s28;
+static const rt_schema ref_chain_schema_S27_next;
 static const rt_schema ref_chain_schema_S28;
-static const rt_schema ref_chain_s29;
+static const rt_schema ref_chain_schema_S28_next;
 static const rt_schema ref_chain_schema_S29;
-static const rt_schema ref_chain_s30;
+static const rt_schema ref_chain_schema_S29_next;
 static const rt_schema ref_chain_schema_S30;
-static const rt_schema ref_chain_s31;
+static const rt_schema ref_chain_schema_S30_next;
 static const rt_schema ref_chain_schema_S31;
-static const rt_schema ref_chain_s32;
+static const rt_schema ref_chain_schema_S31_next;
 static const rt_schema ref_chain_schema_S32;
-static const rt_schema ref_chain_s33;
+static const rt_schema ref_chain_schema_S32_next;
 static const rt_schema ref_chain_schema_S33;
-static const rt_schema ref_chain_s34;
+static const rt_schema ref_chain_schema_S33_next;
 static const rt_schema ref_chain_schema_S34;
-static const rt_schema ref_chain_s35;
+static const rt_schema ref_chain_schema_S34_next;
 static const rt_schema ref_chain_schema_S35;
-static const rt_schema ref_chain_s36;
+static const rt_schema ref_chain_schema_S35_next;
 static const rt_schema ref_chain_schema_S36;
-static const rt_schema ref_chain_s37;
+static const rt_schema ref_chain_schema_S36_next;
 static const rt_schema ref_chain_schema_S37;
-static const rt_schema ref_chain_s38;
+static const rt_schema ref_chain_schema_S37_next;
 static const rt_schema ref_chain_schema_S38;
-static const rt_schema ref_chain_s39;
+static const rt_schema ref_chain_schema_S38_next;
 static const rt_schema ref_chain_schema_S39;
-static const rt_schema ref_chain_s40;
+static const rt_schema ref_chain_schema_S39_next;
 static const rt_schema ref_chain_schema_S40;
-static const rt_schema ref_chain_s41;
+static const rt_schema ref_chain_schema_S40_next;
 static const rt_schema ref_chain_schema_S41;
-static const rt_schema ref_chain_s42;
+static const rt_schema ref_chain_schema_S41_next;
 static const rt_schema ref_chain_schema_S42;
-static const rt_schema ref_chain_s43;
+static const rt_schema ref_chain_schema_S42_next;
 static const rt_schema ref_chain_schema_S43;
-static const rt_schema ref_chain_s44;
+static const rt_schema ref_chain_schema_S43_next;
 static const rt_schema ref_chain_schema_S44;
-static const rt_schema ref_chain_s45;
+static const rt_schema ref_chain_schema_S44_next;
 static const rt_schema ref_chain_schema_S45;
-static const rt_schema ref_chain_s46;
+static const rt_schema ref_chain_schema_S45_next;
 static const rt_schema ref_chain_schema_S46;
-static const rt_schema ref_chain_s47;
+static const rt_schema ref_chain_schema_S46_next;
 static const rt_schema ref_chain_schema_S47;
-static const rt_schema ref_chain_s48;
+static const rt_schema ref_chain_schema_S47_next;
 static const rt_schema ref_chain_schema_S48;
-static const rt_schema ref_chain_s49;
+static const rt_schema ref_chain_schema_S48_next;
 static const rt_schema ref_chain_schema_S49;
-static const rt_schema ref_chain_s50;
+static const rt_schema ref_chain_schema_S49_next;
 static const rt_schema ref_chain_schema_S50;
-static const rt_schema ref_chain_s51;
+static const rt_schema ref_chain_schema_S50_next;
 static const rt_schema ref_chain_schema_S51;
-static const rt_schema ref_chain_s52;
+static const rt_schema ref_chain_schema_S51_next;
 static const rt_schema ref_chain_schema_S52;
-static const rt_schema ref_chain_s53;
+static const rt_schema ref_chain_schema_S52_next;
 static const rt_schema ref_chain_schema_S53;
-static const rt_schema ref_chain_s54;
+static const rt_schema ref_chain_schema_S53_next;
 static const rt_schema ref_chain_schema_S54;
-static const rt_schema ref_chain_s55;
+static const rt_schema ref_chain_schema_S54_next;
 static const rt_schema ref_chain_schema_S55;
-static const rt_schema ref_chain_s56;
+static const rt_schema ref_chain_schema_S55_next;
 static const rt_schema ref_chain_schema_S56;
-static const rt_schema ref_chain_s57;
+static const rt_schema ref_chain_schema_S56_next;
 static const rt_schema ref_chain_schema_S57;
-static const rt_schema ref_chain_s58;
+static const rt_schema ref_chain_schema_S57_next;
 static const rt_schema ref_chain_schema_S58;
-static const rt_schema ref_chain_s59;
+static const rt_schema ref_chain_schema_S58_next;
 static const rt_schema ref_chain_schema_S59;
-static const rt_schema ref_chain_s60;
+static const rt_schema ref_chain_schema_S59_next;
 static const rt_schema ref_chain_schema_S60;
-static const rt_schema ref_chain_s61;
+static const rt_schema ref_chain_schema_S60_next;
 static const rt_schema ref_chain_schema_S61;
-static const rt_schema ref_chain_s62;
+static const rt_schema ref_chain_schema_S61_next;
 static const rt_schema ref_chain_schema_S62;
-static const rt_schema ref_chain_s63;
+static const rt_schema ref_chain_schema_S62_next;
 static const rt_schema ref_chain_schema_S63;
-static const rt_schema ref_chain_s64;
+static const rt_schema ref_chain_schema_S63_next;
 static const rt_schema ref_chain_schema_S64;
-static const rt_schema ref_chain_s65;
+static const rt_schema ref_chain_schema_S64_next;
 static const rt_schema ref_chain_schema_S65;
-static const rt_schema ref_chain_s66;
+static const rt_schema ref_chain_schema_S65_next;
 static const rt_schema ref_chain_schema_S66;
-static const rt_schema ref_chain_s67;
+static const rt_schema ref_chain_schema_S66_next;
 static const rt_schema ref_chain_schema_S67;
-static const rt_schema ref_chain_s68;
+static const rt_schema ref_chain_schema_S67_next;
 static const rt_schema ref_chain_schema_S68;
-static const rt_schema ref_chain_s69;
+static const rt_schema ref_chain_schema_S68_next;
 static const rt_schema ref_chain_schema_S69;
-static const rt_schema ref_chain_s70;
+static const rt_schema ref_chain_schema_S69_next;
 static const rt_schema ref_chain_schema_S70;
-static const rt_schema ref_chain_s71;
+static const rt_schema ref_chain_schema_S70_next;
 static const rt_schema ref_chain_schema_S71;
-static const rt_schema ref_chain_s72;
+static const rt_schema ref_chain_schema_S71_next;
 static const rt_schema ref_chain_schema_S72;
-static const rt_schema ref_chain_s73;
+static const rt_schema ref_chain_schema_S72_next;
 static const rt_schema ref_chain_schema_S73;
-static const rt_schema ref_chain_s74;
+static const rt_schema ref_chain_schema_S73_next;
 static const rt_schema ref_chain_schema_S74;
-static const rt_schema ref_chain_s75;
+static const rt_schema ref_chain_schema_S74_next;
 static const rt_schema ref_chain_schema_S75;
-static const rt_schema ref_chain_s76;
+static const rt_schema ref_chain_schema_S75_next;
 static const rt_schema ref_chain_schema_S76;
-static const rt_schema ref_chain_s77;
+static const rt_schema ref_chain_schema_S76_next;
 static const rt_schema ref_chain_schema_S77;
-static const rt_schema ref_chain_s78;
+static const rt_schema ref_chain_schema_S77_next;
 static const rt_schema ref_chain_schema_S78;
-static const rt_schema ref_chain_s79;
+static const rt_schema ref_chain_schema_S78_next;
 static const rt_schema ref_chain_schema_S79;
-static const rt_schema ref_chain_s80;
+static const rt_schema ref_chain_schema_S79_next;
 static const rt_schema ref_chain_schema_S80;
-static const rt_schema ref_chain_s81;
+static const rt_schema ref_chain_schema_S80_next;
 static const rt_schema ref_chain_schema_S81;
-static const rt_schema ref_chain_s82;
+static const rt_schema ref_chain_schema_S81_next;
 static const rt_schema ref_chain_schema_S82;
-static const rt_schema ref_chain_s83;
+static const rt_schema ref_chain_schema_S82_next;
 static const rt_schema ref_chain_schema_S83;
-static const rt_schema ref_chain_s84;
+static const rt_schema ref_chain_schema_S83_next;
 static const rt_schema ref_chain_schema_S84;
-static const rt_schema ref_chain_s85;
+static const rt_schema ref_chain_schema_S84_next;
 static const rt_schema ref_chain_schema_S85;
-static const rt_schema ref_chain_s86;
+static const rt_schema ref_chain_schema_S85_next;
 static const rt_schema ref_chain_schema_S86;
-static const rt_schema ref_chain_s87;
+static const rt_schema ref_chain_schema_S86_next;
 static const rt_schema ref_chain_schema_S87;
-static const rt_schema ref_chain_s88;
+static const rt_schema ref_chain_schema_S87_next;
 static const rt_schema ref_chain_schema_S88;
-static const rt_schema ref_chain_s89;
+static const rt_schema ref_chain_schema_S88_next;
 static const rt_schema ref_chain_schema_S89;
-static const rt_schema ref_chain_s90;
+static const rt_schema ref_chain_schema_S89_next;
 static const rt_schema ref_chain_schema_S90;
-static const rt_schema ref_chain_s91;
+static const rt_schema ref_chain_schema_S90_next;
 static const rt_schema ref_chain_schema_S91;
-static const rt_schema ref_chain_s92;
+static const rt_schema ref_chain_schema_S91_next;
 static const rt_schema ref_chain_schema_S92;
-static const rt_schema ref_chain_s93;
+static const rt_schema ref_chain_schema_S92_next;
 static const rt_schema ref_chain_schema_S93;
-static const rt_schema ref_chain_s94;
+static const rt_schema ref_chain_schema_S93_next;
 static const rt_schema ref_chain_schema_S94;
-static const rt_schema ref_chain_s95;
+static const rt_schema ref_chain_schema_S94_next;
 static const rt_schema ref_chain_schema_S95;
-static const rt_schema ref_chain_s96;
+static const rt_schema ref_chain_schema_S95_next;
 static const rt_schema ref_chain_schema_S96;
-static const rt_schema ref_chain_s97;
+static const rt_schema ref_chain_schema_S96_next;
 static const rt_schema ref_chain_schema_S97;
-static const rt_schema ref_chain_s98;
+static const rt_schema ref_chain_schema_S97_next;
 static const rt_schema ref_chain_schema_S98;
-static const rt_schema ref_chain_s99;
+static const rt_schema ref_chain_schema_S98_next;
 static const rt_schema ref_chain_schema_S99;
-static const rt_schema ref_chain_s100;
+static const rt_schema ref_chain_schema_S99_next;
 static const rt_schema ref_chain_schema_S100;
-static const rt_schema ref_chain_s101;
+static const rt_schema ref_chain_schema_S100_next;
 static const rt_schema ref_chain_schema_S101;
 
 /* tests/generator/fixtures/ref-chain.yaml#/paths/~1first/get/responses/200/content/application~1json/schema */
-static const rt_schema ref_chain_s0 = {
+static const rt_schema ref_chain_schema_getFirst_200 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/paths/~1first/get/responses/200/content/application~1json/schema",
 	.ref = &ref_chain_schema_S0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S0_props[] = {
-	{ "next", &ref_chain_s1 },
+static const rt_schema_prop ref_chain_schema_S0__props[] = {
+	{ "next", &ref_chain_schema_S0_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S0 */
 static const rt_schema ref_chain_schema_S0 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S0",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S0_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S0__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S0/properties/next */
-static const rt_schema ref_chain_s1 = {
+static const rt_schema ref_chain_schema_S0_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S0/properties/next",
 	.ref = &ref_chain_schema_S1,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S1_props[] = {
-	{ "next", &ref_chain_s2 },
+static const rt_schema_prop ref_chain_schema_S1__props[] = {
+	{ "next", &ref_chain_schema_S1_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S1 */
 static const rt_schema ref_chain_schema_S1 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S1",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S1_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S1__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S1/properties/next */
-static const rt_schema ref_chain_s2 = {
+static const rt_schema ref_chain_schema_S1_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S1/properties/next",
 	.ref = &ref_chain_schema_S2,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S2_props[] = {
-	{ "next", &ref_chain_s3 },
+static const rt_schema_prop ref_chain_schema_S2__props[] = {
+	{ "next", &ref_chain_schema_S2_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S2 */
 static const rt_schema ref_chain_schema_S2 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S2",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S2_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S2__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S2/properties/next */
-static const rt_schema ref_chain_s3 = {
+static const rt_schema ref_chain_schema_S2_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S2/properties/next",
 	.ref = &ref_chain_schema_S3,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S3_props[] = {
-	{ "next", &ref_chain_s4 },
+static const rt_schema_prop ref_chain_schema_S3__props[] = {
+	{ "next", &ref_chain_schema_S3_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S3 */
 static const rt_schema ref_chain_schema_S3 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S3",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S3_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S3__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S3/properties/next */
-static const rt_schema ref_chain_s4 = {
+static const rt_schema ref_chain_schema_S3_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S3/properties/next",
 	.ref = &ref_chain_schema_S4,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S4_props[] = {
-	{ "next", &ref_chain_s5 },
+static const rt_schema_prop ref_chain_schema_S4__props[] = {
+	{ "next", &ref_chain_schema_S4_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S4 */
 static const rt_schema ref_chain_schema_S4 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S4",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S4_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S4__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S4/properties/next */
-static const rt_schema ref_chain_s5 = {
+static const rt_schema ref_chain_schema_S4_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S4/properties/next",
 	.ref = &ref_chain_schema_S5,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S5_props[] = {
-	{ "next", &ref_chain_s6 },
+static const rt_schema_prop ref_chain_schema_S5__props[] = {
+	{ "next", &ref_chain_schema_S5_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S5 */
 static const rt_schema ref_chain_schema_S5 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S5",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S5_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S5__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S5/properties/next */
-static const rt_schema ref_chain_s6 = {
+static const rt_schema ref_chain_schema_S5_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S5/properties/next",
 	.ref = &ref_chain_schema_S6,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S6_props[] = {
-	{ "next", &ref_chain_s7 },
+static const rt_schema_prop ref_chain_schema_S6__props[] = {
+	{ "next", &ref_chain_schema_S6_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S6 */
 static const rt_schema ref_chain_schema_S6 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S6",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S6_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S6__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S6/properties/next */
-static const rt_schema ref_chain_s7 = {
+static const rt_schema ref_chain_schema_S6_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S6/properties/next",
 	.ref = &ref_chain_schema_S7,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S7_props[] = {
-	{ "next", &ref_chain_s8 },
+static const rt_schema_prop ref_chain_schema_S7__props[] = {
+	{ "next", &ref_chain_schema_S7_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S7 */
 static const rt_schema ref_chain_schema_S7 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S7",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S7_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S7__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S7/properties/next */
-static const rt_schema ref_chain_s8 = {
+static const rt_schema ref_chain_schema_S7_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S7/properties/next",
 	.ref = &ref_chain_schema_S8,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S8_props[] = {
-	{ "next", &ref_chain_s9 },
+static const rt_schema_prop ref_chain_schema_S8__props[] = {
+	{ "next", &ref_chain_schema_S8_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S8 */
 static const rt_schema ref_chain_schema_S8 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S8",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S8_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S8__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S8/properties/next */
-static const rt_schema ref_chain_s9 = {
+static const rt_schema ref_chain_schema_S8_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S8/properties/next",
 	.ref = &ref_chain_schema_S9,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S9_props[] = {
-	{ "next", &ref_chain_s10 },
+static const rt_schema_prop ref_chain_schema_S9__props[] = {
+	{ "next", &ref_chain_schema_S9_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S9 */
 static const rt_schema ref_chain_schema_S9 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S9",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S9_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S9__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S9/properties/next */
-static const rt_schema ref_chain_s10 = {
+static const rt_schema ref_chain_schema_S9_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S9/properties/next",
 	.ref = &ref_chain_schema_S10,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S10_props[] = {
-	{ "next", &ref_chain_s11 },
+static const rt_schema_prop ref_chain_schema_S10__props[] = {
+	{ "next", &ref_chain_schema_S10_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S10 */
 static const rt_schema ref_chain_schema_S10 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S10",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S10_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S10__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S10/properties/next */
-static const rt_schema ref_chain_s11 = {
+static const rt_schema ref_chain_schema_S10_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S10/properties/next",
 	.ref = &ref_chain_schema_S11,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S11_props[] = {
-	{ "next", &ref_chain_s12 },
+static const rt_schema_prop ref_chain_schema_S11__props[] = {
+	{ "next", &ref_chain_schema_S11_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S11 */
 static const rt_schema ref_chain_schema_S11 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S11",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S11_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S11__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S11/properties/next */
-static const rt_schema ref_chain_s12 = {
+static const rt_schema ref_chain_schema_S11_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S11/properties/next",
 	.ref = &ref_chain_schema_S12,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S12_props[] = {
-	{ "next", &ref_chain_s13 },
+static const rt_schema_prop ref_chain_schema_S12__props[] = {
+	{ "next", &ref_chain_schema_S12_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S12 */
 static const rt_schema ref_chain_schema_S12 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S12",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S12_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S12__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S12/properties/next */
-static const rt_schema ref_chain_s13 = {
+static const rt_schema ref_chain_schema_S12_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S12/properties/next",
 	.ref = &ref_chain_schema_S13,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S13_props[] = {
-	{ "next", &ref_chain_s14 },
+static const rt_schema_prop ref_chain_schema_S13__props[] = {
+	{ "next", &ref_chain_schema_S13_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S13 */
 static const rt_schema ref_chain_schema_S13 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S13",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S13_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S13__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S13/properties/next */
-static const rt_schema ref_chain_s14 = {
+static const rt_schema ref_chain_schema_S13_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S13/properties/next",
 	.ref = &ref_chain_schema_S14,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S14_props[] = {
-	{ "next", &ref_chain_s15 },
+static const rt_schema_prop ref_chain_schema_S14__props[] = {
+	{ "next", &ref_chain_schema_S14_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S14 */
 static const rt_schema ref_chain_schema_S14 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S14",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S14_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S14__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S14/properties/next */
-static const rt_schema ref_chain_s15 = {
+static const rt_schema ref_chain_schema_S14_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S14/properties/next",
 	.ref = &ref_chain_schema_S15,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S15_props[] = {
-	{ "next", &ref_chain_s16 },
+static const rt_schema_prop ref_chain_schema_S15__props[] = {
+	{ "next", &ref_chain_schema_S15_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S15 */
 static const rt_schema ref_chain_schema_S15 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S15",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S15_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S15__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S15/properties/next */
-static const rt_schema ref_chain_s16 = {
+static const rt_schema ref_chain_schema_S15_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S15/properties/next",
 	.ref = &ref_chain_schema_S16,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S16_props[] = {
-	{ "next", &ref_chain_s17 },
+static const rt_schema_prop ref_chain_schema_S16__props[] = {
+	{ "next", &ref_chain_schema_S16_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S16 */
 static const rt_schema ref_chain_schema_S16 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S16",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S16_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S16__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S16/properties/next */
-static const rt_schema ref_chain_s17 = {
+static const rt_schema ref_chain_schema_S16_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S16/properties/next",
 	.ref = &ref_chain_schema_S17,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S17_props[] = {
-	{ "next", &ref_chain_s18 },
+static const rt_schema_prop ref_chain_schema_S17__props[] = {
+	{ "next", &ref_chain_schema_S17_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S17 */
 static const rt_schema ref_chain_schema_S17 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S17",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S17_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S17__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S17/properties/next */
-static const rt_schema ref_chain_s18 = {
+static const rt_schema ref_chain_schema_S17_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S17/properties/next",
 	.ref = &ref_chain_schema_S18,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S18_props[] = {
-	{ "next", &ref_chain_s19 },
+static const rt_schema_prop ref_chain_schema_S18__props[] = {
+	{ "next", &ref_chain_schema_S18_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S18 */
 static const rt_schema ref_chain_schema_S18 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S18",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S18_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S18__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S18/properties/next */
-static const rt_schema ref_chain_s19 = {
+static const rt_schema ref_chain_schema_S18_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S18/properties/next",
 	.ref = &ref_chain_schema_S19,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S19_props[] = {
-	{ "next", &ref_chain_s20 },
+static const rt_schema_prop ref_chain_schema_S19__props[] = {
+	{ "next", &ref_chain_schema_S19_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S19 */
 static const rt_schema ref_chain_schema_S19 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S19",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S19_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S19__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S19/properties/next */
-static const rt_schema ref_chain_s20 = {
+static const rt_schema ref_chain_schema_S19_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S19/properties/next",
 	.ref = &ref_chain_schema_S20,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S20_props[] = {
-	{ "next", &ref_chain_s21 },
+static const rt_schema_prop ref_chain_schema_S20__props[] = {
+	{ "next", &ref_chain_schema_S20_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S20 */
 static const rt_schema ref_chain_schema_S20 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S20",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S20_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S20__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S20/properties/next */
-static const rt_schema ref_chain_s21 = {
+static const rt_schema ref_chain_schema_S20_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S20/properties/next",
 	.ref = &ref_chain_schema_S21,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S21_props[] = {
-	{ "next", &ref_chain_s22 },
+static const rt_schema_prop ref_chain_schema_S21__props[] = {
+	{ "next", &ref_chain_schema_S21_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S21 */
 static const rt_schema ref_chain_schema_S21 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S21",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S21_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S21__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S21/properties/next */
-static const rt_schema ref_chain_s22 = {
+static const rt_schema ref_chain_schema_S21_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S21/properties/next",
 	.ref = &ref_chain_schema_S22,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S22_props[] = {
-	{ "next", &ref_chain_s23 },
+static const rt_schema_prop ref_chain_schema_S22__props[] = {
+	{ "next", &ref_chain_schema_S22_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S22 */
 static const rt_schema ref_chain_schema_S22 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S22",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S22_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S22__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S22/properties/next */
-static const rt_schema ref_chain_s23 = {
+static const rt_schema ref_chain_schema_S22_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S22/properties/next",
 	.ref = &ref_chain_schema_S23,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S23_props[] = {
-	{ "next", &ref_chain_s24 },
+static const rt_schema_prop ref_chain_schema_S23__props[] = {
+	{ "next", &ref_chain_schema_S23_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S23 */
 static const rt_schema ref_chain_schema_S23 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S23",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S23_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S23__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S23/properties/next */
-static const rt_schema ref_chain_s24 = {
+static const rt_schema ref_chain_schema_S23_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S23/properties/next",
 	.ref = &ref_chain_schema_S24,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S24_props[] = {
-	{ "next", &ref_chain_s25 },
+static const rt_schema_prop ref_chain_schema_S24__props[] = {
+	{ "next", &ref_chain_schema_S24_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S24 */
 static const rt_schema ref_chain_schema_S24 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S24",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S24_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S24__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S24/properties/next */
-static const rt_schema ref_chain_s25 = {
+static const rt_schema ref_chain_schema_S24_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S24/properties/next",
 	.ref = &ref_chain_schema_S25,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S25_props[] = {
-	{ "next", &ref_chain_s26 },
+static const rt_schema_prop ref_chain_schema_S25__props[] = {
+	{ "next", &ref_chain_schema_S25_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S25 */
 static const rt_schema ref_chain_schema_S25 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S25",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S25_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S25__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S25/properties/next */
-static const rt_schema ref_chain_s26 = {
+static const rt_schema ref_chain_schema_S25_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S25/properties/next",
 	.ref = &ref_chain_schema_S26,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S26_props[] = {
-	{ "next", &ref_chain_s27 },
+static const rt_schema_prop ref_chain_schema_S26__props[] = {
+	{ "next", &ref_chain_schema_S26_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S26 */
 static const rt_schema ref_chain_schema_S26 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S26",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S26_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S26__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S26/properties/next */
-static const rt_schema ref_chain_s27 = {
+static const rt_schema ref_chain_schema_S26_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S26/properties/next",
 	.ref = &ref_chain_schema_S27,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S27_props[] = {
-	{ "next", &ref_chain_s28 },
+static const rt_schema_prop ref_chain_schema_S27__props[] = {
+	{ "next", &ref_chain_schema_S27_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S27 */
 static const rt_schema ref_chain_schema_S27 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S27",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S27_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S27__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S27/properties/next */
-static const rt_schema ref_chain_s28 = {
+static const rt_schema ref_chain_schema_S27_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S27/properties/next",
 	.ref = &ref_chain_schema_S28,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S28_props[] = {
-	{ "next", &ref_chain_s29 },
+static const rt_schema_prop ref_chain_schema_S28__props[] = {
+	{ "next", &ref_chain_schema_S28_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S28 */
 static const rt_schema ref_chain_schema_S28 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S28",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S28_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S28__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S28/properties/next */
-static const rt_schema ref_chain_s29 = {
+static const rt_schema ref_chain_schema_S28_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S28/properties/next",
 	.ref = &ref_chain_schema_S29,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S29_props[] = {
-	{ "next", &ref_chain_s30 },
+static const rt_schema_prop ref_chain_schema_S29__props[] = {
+	{ "next", &ref_chain_schema_S29_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S29 */
 static const rt_schema ref_chain_schema_S29 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S29",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S29_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S29__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S29/properties/next */
-static const rt_schema ref_chain_s30 = {
+static const rt_schema ref_chain_schema_S29_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S29/properties/next",
 	.ref = &ref_chain_schema_S30,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S30_props[] = {
-	{ "next", &ref_chain_s31 },
+static const rt_schema_prop ref_chain_schema_S30__props[] = {
+	{ "next", &ref_chain_schema_S30_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S30 */
 static const rt_schema ref_chain_schema_S30 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S30",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S30_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S30__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S30/properties/next */
-static const rt_schema ref_chain_s31 = {
+static const rt_schema ref_chain_schema_S30_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S30/properties/next",
 	.ref = &ref_chain_schema_S31,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S31_props[] = {
-	{ "next", &ref_chain_s32 },
+static const rt_schema_prop ref_chain_schema_S31__props[] = {
+	{ "next", &ref_chain_schema_S31_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S31 */
 static const rt_schema ref_chain_schema_S31 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S31",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S31_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S31__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S31/properties/next */
-static const rt_schema ref_chain_s32 = {
+static const rt_schema ref_chain_schema_S31_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S31/properties/next",
 	.ref = &ref_chain_schema_S32,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S32_props[] = {
-	{ "next", &ref_chain_s33 },
+static const rt_schema_prop ref_chain_schema_S32__props[] = {
+	{ "next", &ref_chain_schema_S32_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S32 */
 static const rt_schema ref_chain_schema_S32 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S32",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S32_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S32__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S32/properties/next */
-static const rt_schema ref_chain_s33 = {
+static const rt_schema ref_chain_schema_S32_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S32/properties/next",
 	.ref = &ref_chain_schema_S33,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S33_props[] = {
-	{ "next", &ref_chain_s34 },
+static const rt_schema_prop ref_chain_schema_S33__props[] = {
+	{ "next", &ref_chain_schema_S33_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S33 */
 static const rt_schema ref_chain_schema_S33 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S33",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S33_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S33__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S33/properties/next */
-static const rt_schema ref_chain_s34 = {
+static const rt_schema ref_chain_schema_S33_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S33/properties/next",
 	.ref = &ref_chain_schema_S34,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S34_props[] = {
-	{ "next", &ref_chain_s35 },
+static const rt_schema_prop ref_chain_schema_S34__props[] = {
+	{ "next", &ref_chain_schema_S34_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S34 */
 static const rt_schema ref_chain_schema_S34 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S34",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S34_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S34__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S34/properties/next */
-static const rt_schema ref_chain_s35 = {
+static const rt_schema ref_chain_schema_S34_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S34/properties/next",
 	.ref = &ref_chain_schema_S35,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S35_props[] = {
-	{ "next", &ref_chain_s36 },
+static const rt_schema_prop ref_chain_schema_S35__props[] = {
+	{ "next", &ref_chain_schema_S35_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S35 */
 static const rt_schema ref_chain_schema_S35 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S35",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S35_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S35__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S35/properties/next */
-static const rt_schema ref_chain_s36 = {
+static const rt_schema ref_chain_schema_S35_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S35/properties/next",
 	.ref = &ref_chain_schema_S36,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S36_props[] = {
-	{ "next", &ref_chain_s37 },
+static const rt_schema_prop ref_chain_schema_S36__props[] = {
+	{ "next", &ref_chain_schema_S36_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S36 */
 static const rt_schema ref_chain_schema_S36 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S36",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S36_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S36__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S36/properties/next */
-static const rt_schema ref_chain_s37 = {
+static const rt_schema ref_chain_schema_S36_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S36/properties/next",
 	.ref = &ref_chain_schema_S37,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S37_props[] = {
-	{ "next", &ref_chain_s38 },
+static const rt_schema_prop ref_chain_schema_S37__props[] = {
+	{ "next", &ref_chain_schema_S37_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S37 */
 static const rt_schema ref_chain_schema_S37 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S37",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S37_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S37__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S37/properties/next */
-static const rt_schema ref_chain_s38 = {
+static const rt_schema ref_chain_schema_S37_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S37/properties/next",
 	.ref = &ref_chain_schema_S38,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S38_props[] = {
-	{ "next", &ref_chain_s39 },
+static const rt_schema_prop ref_chain_schema_S38__props[] = {
+	{ "next", &ref_chain_schema_S38_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S38 */
 static const rt_schema ref_chain_schema_S38 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S38",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S38_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S38__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S38/properties/next */
-static const rt_schema ref_chain_s39 = {
+static const rt_schema ref_chain_schema_S38_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S38/properties/next",
 	.ref = &ref_chain_schema_S39,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S39_props[] = {
-	{ "next", &ref_chain_s40 },
+static const rt_schema_prop ref_chain_schema_S39__props[] = {
+	{ "next", &ref_chain_schema_S39_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S39 */
 static const rt_schema ref_chain_schema_S39 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S39",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S39_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S39__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S39/properties/next */
-static const rt_schema ref_chain_s40 = {
+static const rt_schema ref_chain_schema_S39_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S39/properties/next",
 	.ref = &ref_chain_schema_S40,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S40_props[] = {
-	{ "next", &ref_chain_s41 },
+static const rt_schema_prop ref_chain_schema_S40__props[] = {
+	{ "next", &ref_chain_schema_S40_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S40 */
 static const rt_schema ref_chain_schema_S40 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S40",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S40_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S40__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S40/properties/next */
-static const rt_schema ref_chain_s41 = {
+static const rt_schema ref_chain_schema_S40_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S40/properties/next",
 	.ref = &ref_chain_schema_S41,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S41_props[] = {
-	{ "next", &ref_chain_s42 },
+static const rt_schema_prop ref_chain_schema_S41__props[] = {
+	{ "next", &ref_chain_schema_S41_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S41 */
 static const rt_schema ref_chain_schema_S41 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S41",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S41_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S41__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S41/properties/next */
-static const rt_schema ref_chain_s42 = {
+static const rt_schema ref_chain_schema_S41_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S41/properties/next",
 	.ref = &ref_chain_schema_S42,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S42_props[] = {
-	{ "next", &ref_chain_s43 },
+static const rt_schema_prop ref_chain_schema_S42__props[] = {
+	{ "next", &ref_chain_schema_S42_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S42 */
 static const rt_schema ref_chain_schema_S42 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S42",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S42_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S42__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S42/properties/next */
-static const rt_schema ref_chain_s43 = {
+static const rt_schema ref_chain_schema_S42_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S42/properties/next",
 	.ref = &ref_chain_schema_S43,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S43_props[] = {
-	{ "next", &ref_chain_s44 },
+static const rt_schema_prop ref_chain_schema_S43__props[] = {
+	{ "next", &ref_chain_schema_S43_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S43 */
 static const rt_schema ref_chain_schema_S43 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S43",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S43_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S43__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S43/properties/next */
-static const rt_schema ref_chain_s44 = {
+static const rt_schema ref_chain_schema_S43_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S43/properties/next",
 	.ref = &ref_chain_schema_S44,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S44_props[] = {
-	{ "next", &ref_chain_s45 },
+static const rt_schema_prop ref_chain_schema_S44__props[] = {
+	{ "next", &ref_chain_schema_S44_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S44 */
 static const rt_schema ref_chain_schema_S44 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S44",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S44_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S44__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S44/properties/next */
-static const rt_schema ref_chain_s45 = {
+static const rt_schema ref_chain_schema_S44_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S44/properties/next",
 	.ref = &ref_chain_schema_S45,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S45_props[] = {
-	{ "next", &ref_chain_s46 },
+static const rt_schema_prop ref_chain_schema_S45__props[] = {
+	{ "next", &ref_chain_schema_S45_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S45 */
 static const rt_schema ref_chain_schema_S45 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S45",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S45_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S45__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S45/properties/next */
-static const rt_schema ref_chain_s46 = {
+static const rt_schema ref_chain_schema_S45_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S45/properties/next",
 	.ref = &ref_chain_schema_S46,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S46_props[] = {
-	{ "next", &ref_chain_s47 },
+static const rt_schema_prop ref_chain_schema_S46__props[] = {
+	{ "next", &ref_chain_schema_S46_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S46 */
 static const rt_schema ref_chain_schema_S46 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S46",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S46_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S46__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S46/properties/next */
-static const rt_schema ref_chain_s47 = {
+static const rt_schema ref_chain_schema_S46_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S46/properties/next",
 	.ref = &ref_chain_schema_S47,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S47_props[] = {
-	{ "next", &ref_chain_s48 },
+static const rt_schema_prop ref_chain_schema_S47__props[] = {
+	{ "next", &ref_chain_schema_S47_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S47 */
 static const rt_schema ref_chain_schema_S47 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S47",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S47_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S47__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S47/properties/next */
-static const rt_schema ref_chain_s48 = {
+static const rt_schema ref_chain_schema_S47_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S47/properties/next",
 	.ref = &ref_chain_schema_S48,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S48_props[] = {
-	{ "next", &ref_chain_s49 },
+static const rt_schema_prop ref_chain_schema_S48__props[] = {
+	{ "next", &ref_chain_schema_S48_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S48 */
 static const rt_schema ref_chain_schema_S48 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S48",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S48_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S48__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S48/properties/next */
-static const rt_schema ref_chain_s49 = {
+static const rt_schema ref_chain_schema_S48_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S48/properties/next",
 	.ref = &ref_chain_schema_S49,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S49_props[] = {
-	{ "next", &ref_chain_s50 },
+static const rt_schema_prop ref_chain_schema_S49__props[] = {
+	{ "next", &ref_chain_schema_S49_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S49 */
 static const rt_schema ref_chain_schema_S49 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S49",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S49_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S49__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S49/properties/next */
-static const rt_schema ref_chain_s50 = {
+static const rt_schema ref_chain_schema_S49_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S49/properties/next",
 	.ref = &ref_chain_schema_S50,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S50_props[] = {
-	{ "next", &ref_chain_s51 },
+static const rt_schema_prop ref_chain_schema_S50__props[] = {
+	{ "next", &ref_chain_schema_S50_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S50 */
 static const rt_schema ref_chain_schema_S50 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S50",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S50_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S50__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S50/properties/next */
-static const rt_schema ref_chain_s51 = {
+static const rt_schema ref_chain_schema_S50_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S50/properties/next",
 	.ref = &ref_chain_schema_S51,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S51_props[] = {
-	{ "next", &ref_chain_s52 },
+static const rt_schema_prop ref_chain_schema_S51__props[] = {
+	{ "next", &ref_chain_schema_S51_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S51 */
 static const rt_schema ref_chain_schema_S51 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S51",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S51_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S51__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S51/properties/next */
-static const rt_schema ref_chain_s52 = {
+static const rt_schema ref_chain_schema_S51_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S51/properties/next",
 	.ref = &ref_chain_schema_S52,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S52_props[] = {
-	{ "next", &ref_chain_s53 },
+static const rt_schema_prop ref_chain_schema_S52__props[] = {
+	{ "next", &ref_chain_schema_S52_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S52 */
 static const rt_schema ref_chain_schema_S52 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S52",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S52_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S52__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S52/properties/next */
-static const rt_schema ref_chain_s53 = {
+static const rt_schema ref_chain_schema_S52_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S52/properties/next",
 	.ref = &ref_chain_schema_S53,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S53_props[] = {
-	{ "next", &ref_chain_s54 },
+static const rt_schema_prop ref_chain_schema_S53__props[] = {
+	{ "next", &ref_chain_schema_S53_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S53 */
 static const rt_schema ref_chain_schema_S53 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S53",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S53_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S53__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S53/properties/next */
-static const rt_schema ref_chain_s54 = {
+static const rt_schema ref_chain_schema_S53_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S53/properties/next",
 	.ref = &ref_chain_schema_S54,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S54_props[] = {
-	{ "next", &ref_chain_s55 },
+static const rt_schema_prop ref_chain_schema_S54__props[] = {
+	{ "next", &ref_chain_schema_S54_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S54 */
 static const rt_schema ref_chain_schema_S54 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S54",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S54_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S54__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S54/properties/next */
-static const rt_schema ref_chain_s55 = {
+static const rt_schema ref_chain_schema_S54_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S54/properties/next",
 	.ref = &ref_chain_schema_S55,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S55_props[] = {
-	{ "next", &ref_chain_s56 },
+static const rt_schema_prop ref_chain_schema_S55__props[] = {
+	{ "next", &ref_chain_schema_S55_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S55 */
 static const rt_schema ref_chain_schema_S55 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S55",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S55_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S55__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S55/properties/next */
-static const rt_schema ref_chain_s56 = {
+static const rt_schema ref_chain_schema_S55_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S55/properties/next",
 	.ref = &ref_chain_schema_S56,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S56_props[] = {
-	{ "next", &ref_chain_s57 },
+static const rt_schema_prop ref_chain_schema_S56__props[] = {
+	{ "next", &ref_chain_schema_S56_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S56 */
 static const rt_schema ref_chain_schema_S56 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S56",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S56_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S56__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S56/properties/next */
-static const rt_schema ref_chain_s57 = {
+static const rt_schema ref_chain_schema_S56_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S56/properties/next",
 	.ref = &ref_chain_schema_S57,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S57_props[] = {
-	{ "next", &ref_chain_s58 },
+static const rt_schema_prop ref_chain_schema_S57__props[] = {
+	{ "next", &ref_chain_schema_S57_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S57 */
 static const rt_schema ref_chain_schema_S57 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S57",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S57_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S57__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S57/properties/next */
-static const rt_schema ref_chain_s58 = {
+static const rt_schema ref_chain_schema_S57_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S57/properties/next",
 	.ref = &ref_chain_schema_S58,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S58_props[] = {
-	{ "next", &ref_chain_s59 },
+static const rt_schema_prop ref_chain_schema_S58__props[] = {
+	{ "next", &ref_chain_schema_S58_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S58 */
 static const rt_schema ref_chain_schema_S58 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S58",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S58_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S58__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S58/properties/next */
-static const rt_schema ref_chain_s59 = {
+static const rt_schema ref_chain_schema_S58_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S58/properties/next",
 	.ref = &ref_chain_schema_S59,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S59_props[] = {
-	{ "next", &ref_chain_s60 },
+static const rt_schema_prop ref_chain_schema_S59__props[] = {
+	{ "next", &ref_chain_schema_S59_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S59 */
 static const rt_schema ref_chain_schema_S59 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S59",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S59_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S59__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S59/properties/next */
-static const rt_schema ref_chain_s60 = {
+static const rt_schema ref_chain_schema_S59_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S59/properties/next",
 	.ref = &ref_chain_schema_S60,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S60_props[] = {
-	{ "next", &ref_chain_s61 },
+static const rt_schema_prop ref_chain_schema_S60__props[] = {
+	{ "next", &ref_chain_schema_S60_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S60 */
 static const rt_schema ref_chain_schema_S60 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S60",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S60_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S60__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S60/properties/next */
-static const rt_schema ref_chain_s61 = {
+static const rt_schema ref_chain_schema_S60_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S60/properties/next",
 	.ref = &ref_chain_schema_S61,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S61_props[] = {
-	{ "next", &ref_chain_s62 },
+static const rt_schema_prop ref_chain_schema_S61__props[] = {
+	{ "next", &ref_chain_schema_S61_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S61 */
 static const rt_schema ref_chain_schema_S61 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S61",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S61_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S61__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S61/properties/next */
-static const rt_schema ref_chain_s62 = {
+static const rt_schema ref_chain_schema_S61_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S61/properties/next",
 	.ref = &ref_chain_schema_S62,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S62_props[] = {
-	{ "next", &ref_chain_s63 },
+static const rt_schema_prop ref_chain_schema_S62__props[] = {
+	{ "next", &ref_chain_schema_S62_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S62 */
 static const rt_schema ref_chain_schema_S62 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S62",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S62_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S62__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S62/properties/next */
-static const rt_schema ref_chain_s63 = {
+static const rt_schema ref_chain_schema_S62_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S62/properties/next",
 	.ref = &ref_chain_schema_S63,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S63_props[] = {
-	{ "next", &ref_chain_s64 },
+static const rt_schema_prop ref_chain_schema_S63__props[] = {
+	{ "next", &ref_chain_schema_S63_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S63 */
 static const rt_schema ref_chain_schema_S63 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S63",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S63_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S63__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S63/properties/next */
-static const rt_schema ref_chain_s64 = {
+static const rt_schema ref_chain_schema_S63_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S63/properties/next",
 	.ref = &ref_chain_schema_S64,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S64_props[] = {
-	{ "next", &ref_chain_s65 },
+static const rt_schema_prop ref_chain_schema_S64__props[] = {
+	{ "next", &ref_chain_schema_S64_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S64 */
 static const rt_schema ref_chain_schema_S64 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S64",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S64_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S64__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S64/properties/next */
-static const rt_schema ref_chain_s65 = {
+static const rt_schema ref_chain_schema_S64_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S64/properties/next",
 	.ref = &ref_chain_schema_S65,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S65_props[] = {
-	{ "next", &ref_chain_s66 },
+static const rt_schema_prop ref_chain_schema_S65__props[] = {
+	{ "next", &ref_chain_schema_S65_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S65 */
 static const rt_schema ref_chain_schema_S65 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S65",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S65_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S65__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S65/properties/next */
-static const rt_schema ref_chain_s66 = {
+static const rt_schema ref_chain_schema_S65_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S65/properties/next",
 	.ref = &ref_chain_schema_S66,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S66_props[] = {
-	{ "next", &ref_chain_s67 },
+static const rt_schema_prop ref_chain_schema_S66__props[] = {
+	{ "next", &ref_chain_schema_S66_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S66 */
 static const rt_schema ref_chain_schema_S66 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S66",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S66_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S66__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S66/properties/next */
-static const rt_schema ref_chain_s67 = {
+static const rt_schema ref_chain_schema_S66_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S66/properties/next",
 	.ref = &ref_chain_schema_S67,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S67_props[] = {
-	{ "next", &ref_chain_s68 },
+static const rt_schema_prop ref_chain_schema_S67__props[] = {
+	{ "next", &ref_chain_schema_S67_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S67 */
 static const rt_schema ref_chain_schema_S67 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S67",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S67_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S67__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S67/properties/next */
-static const rt_schema ref_chain_s68 = {
+static const rt_schema ref_chain_schema_S67_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S67/properties/next",
 	.ref = &ref_chain_schema_S68,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S68_props[] = {
-	{ "next", &ref_chain_s69 },
+static const rt_schema_prop ref_chain_schema_S68__props[] = {
+	{ "next", &ref_chain_schema_S68_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S68 */
 static const rt_schema ref_chain_schema_S68 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S68",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S68_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S68__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S68/properties/next */
-static const rt_schema ref_chain_s69 = {
+static const rt_schema ref_chain_schema_S68_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S68/properties/next",
 	.ref = &ref_chain_schema_S69,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S69_props[] = {
-	{ "next", &ref_chain_s70 },
+static const rt_schema_prop ref_chain_schema_S69__props[] = {
+	{ "next", &ref_chain_schema_S69_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S69 */
 static const rt_schema ref_chain_schema_S69 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S69",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S69_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S69__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S69/properties/next */
-static const rt_schema ref_chain_s70 = {
+static const rt_schema ref_chain_schema_S69_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S69/properties/next",
 	.ref = &ref_chain_schema_S70,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S70_props[] = {
-	{ "next", &ref_chain_s71 },
+static const rt_schema_prop ref_chain_schema_S70__props[] = {
+	{ "next", &ref_chain_schema_S70_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S70 */
 static const rt_schema ref_chain_schema_S70 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S70",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S70_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S70__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S70/properties/next */
-static const rt_schema ref_chain_s71 = {
+static const rt_schema ref_chain_schema_S70_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S70/properties/next",
 	.ref = &ref_chain_schema_S71,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S71_props[] = {
-	{ "next", &ref_chain_s72 },
+static const rt_schema_prop ref_chain_schema_S71__props[] = {
+	{ "next", &ref_chain_schema_S71_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S71 */
 static const rt_schema ref_chain_schema_S71 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S71",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S71_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S71__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S71/properties/next */
-static const rt_schema ref_chain_s72 = {
+static const rt_schema ref_chain_schema_S71_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S71/properties/next",
 	.ref = &ref_chain_schema_S72,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S72_props[] = {
-	{ "next", &ref_chain_s73 },
+static const rt_schema_prop ref_chain_schema_S72__props[] = {
+	{ "next", &ref_chain_schema_S72_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S72 */
 static const rt_schema ref_chain_schema_S72 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S72",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S72_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S72__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S72/properties/next */
-static const rt_schema ref_chain_s73 = {
+static const rt_schema ref_chain_schema_S72_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S72/properties/next",
 	.ref = &ref_chain_schema_S73,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S73_props[] = {
-	{ "next", &ref_chain_s74 },
+static const rt_schema_prop ref_chain_schema_S73__props[] = {
+	{ "next", &ref_chain_schema_S73_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S73 */
 static const rt_schema ref_chain_schema_S73 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S73",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S73_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S73__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S73/properties/next */
-static const rt_schema ref_chain_s74 = {
+static const rt_schema ref_chain_schema_S73_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S73/properties/next",
 	.ref = &ref_chain_schema_S74,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S74_props[] = {
-	{ "next", &ref_chain_s75 },
+static const rt_schema_prop ref_chain_schema_S74__props[] = {
+	{ "next", &ref_chain_schema_S74_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S74 */
 static const rt_schema ref_chain_schema_S74 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S74",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S74_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S74__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S74/properties/next */
-static const rt_schema ref_chain_s75 = {
+static const rt_schema ref_chain_schema_S74_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S74/properties/next",
 	.ref = &ref_chain_schema_S75,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S75_props[] = {
-	{ "next", &ref_chain_s76 },
+static const rt_schema_prop ref_chain_schema_S75__props[] = {
+	{ "next", &ref_chain_schema_S75_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S75 */
 static const rt_schema ref_chain_schema_S75 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S75",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S75_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S75__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S75/properties/next */
-static const rt_schema ref_chain_s76 = {
+static const rt_schema ref_chain_schema_S75_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S75/properties/next",
 	.ref = &ref_chain_schema_S76,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S76_props[] = {
-	{ "next", &ref_chain_s77 },
+static const rt_schema_prop ref_chain_schema_S76__props[] = {
+	{ "next", &ref_chain_schema_S76_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S76 */
 static const rt_schema ref_chain_schema_S76 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S76",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S76_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S76__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S76/properties/next */
-static const rt_schema ref_chain_s77 = {
+static const rt_schema ref_chain_schema_S76_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S76/properties/next",
 	.ref = &ref_chain_schema_S77,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S77_props[] = {
-	{ "next", &ref_chain_s78 },
+static const rt_schema_prop ref_chain_schema_S77__props[] = {
+	{ "next", &ref_chain_schema_S77_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S77 */
 static const rt_schema ref_chain_schema_S77 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S77",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S77_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S77__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S77/properties/next */
-static const rt_schema ref_chain_s78 = {
+static const rt_schema ref_chain_schema_S77_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S77/properties/next",
 	.ref = &ref_chain_schema_S78,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S78_props[] = {
-	{ "next", &ref_chain_s79 },
+static const rt_schema_prop ref_chain_schema_S78__props[] = {
+	{ "next", &ref_chain_schema_S78_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S78 */
 static const rt_schema ref_chain_schema_S78 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S78",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S78_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S78__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S78/properties/next */
-static const rt_schema ref_chain_s79 = {
+static const rt_schema ref_chain_schema_S78_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S78/properties/next",
 	.ref = &ref_chain_schema_S79,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S79_props[] = {
-	{ "next", &ref_chain_s80 },
+static const rt_schema_prop ref_chain_schema_S79__props[] = {
+	{ "next", &ref_chain_schema_S79_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S79 */
 static const rt_schema ref_chain_schema_S79 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S79",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S79_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S79__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S79/properties/next */
-static const rt_schema ref_chain_s80 = {
+static const rt_schema ref_chain_schema_S79_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S79/properties/next",
 	.ref = &ref_chain_schema_S80,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S80_props[] = {
-	{ "next", &ref_chain_s81 },
+static const rt_schema_prop ref_chain_schema_S80__props[] = {
+	{ "next", &ref_chain_schema_S80_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S80 */
 static const rt_schema ref_chain_schema_S80 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S80",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S80_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S80__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S80/properties/next */
-static const rt_schema ref_chain_s81 = {
+static const rt_schema ref_chain_schema_S80_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S80/properties/next",
 	.ref = &ref_chain_schema_S81,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S81_props[] = {
-	{ "next", &ref_chain_s82 },
+static const rt_schema_prop ref_chain_schema_S81__props[] = {
+	{ "next", &ref_chain_schema_S81_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S81 */
 static const rt_schema ref_chain_schema_S81 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S81",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S81_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S81__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S81/properties/next */
-static const rt_schema ref_chain_s82 = {
+static const rt_schema ref_chain_schema_S81_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S81/properties/next",
 	.ref = &ref_chain_schema_S82,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S82_props[] = {
-	{ "next", &ref_chain_s83 },
+static const rt_schema_prop ref_chain_schema_S82__props[] = {
+	{ "next", &ref_chain_schema_S82_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S82 */
 static const rt_schema ref_chain_schema_S82 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S82",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S82_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S82__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S82/properties/next */
-static const rt_schema ref_chain_s83 = {
+static const rt_schema ref_chain_schema_S82_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S82/properties/next",
 	.ref = &ref_chain_schema_S83,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S83_props[] = {
-	{ "next", &ref_chain_s84 },
+static const rt_schema_prop ref_chain_schema_S83__props[] = {
+	{ "next", &ref_chain_schema_S83_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S83 */
 static const rt_schema ref_chain_schema_S83 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S83",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S83_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S83__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S83/properties/next */
-static const rt_schema ref_chain_s84 = {
+static const rt_schema ref_chain_schema_S83_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S83/properties/next",
 	.ref = &ref_chain_schema_S84,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S84_props[] = {
-	{ "next", &ref_chain_s85 },
+static const rt_schema_prop ref_chain_schema_S84__props[] = {
+	{ "next", &ref_chain_schema_S84_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S84 */
 static const rt_schema ref_chain_schema_S84 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S84",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S84_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S84__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S84/properties/next */
-static const rt_schema ref_chain_s85 = {
+static const rt_schema ref_chain_schema_S84_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S84/properties/next",
 	.ref = &ref_chain_schema_S85,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S85_props[] = {
-	{ "next", &ref_chain_s86 },
+static const rt_schema_prop ref_chain_schema_S85__props[] = {
+	{ "next", &ref_chain_schema_S85_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S85 */
 static const rt_schema ref_chain_schema_S85 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S85",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S85_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S85__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S85/properties/next */
-static const rt_schema ref_chain_s86 = {
+static const rt_schema ref_chain_schema_S85_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S85/properties/next",
 	.ref = &ref_chain_schema_S86,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S86_props[] = {
-	{ "next", &ref_chain_s87 },
+static const rt_schema_prop ref_chain_schema_S86__props[] = {
+	{ "next", &ref_chain_schema_S86_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S86 */
 static const rt_schema ref_chain_schema_S86 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S86",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S86_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S86__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S86/properties/next */
-static const rt_schema ref_chain_s87 = {
+static const rt_schema ref_chain_schema_S86_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S86/properties/next",
 	.ref = &ref_chain_schema_S87,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S87_props[] = {
-	{ "next", &ref_chain_s88 },
+static const rt_schema_prop ref_chain_schema_S87__props[] = {
+	{ "next", &ref_chain_schema_S87_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S87 */
 static const rt_schema ref_chain_schema_S87 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S87",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S87_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S87__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S87/properties/next */
-static const rt_schema ref_chain_s88 = {
+static const rt_schema ref_chain_schema_S87_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S87/properties/next",
 	.ref = &ref_chain_schema_S88,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S88_props[] = {
-	{ "next", &ref_chain_s89 },
+static const rt_schema_prop ref_chain_schema_S88__props[] = {
+	{ "next", &ref_chain_schema_S88_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S88 */
 static const rt_schema ref_chain_schema_S88 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S88",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S88_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S88__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S88/properties/next */
-static const rt_schema ref_chain_s89 = {
+static const rt_schema ref_chain_schema_S88_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S88/properties/next",
 	.ref = &ref_chain_schema_S89,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S89_props[] = {
-	{ "next", &ref_chain_s90 },
+static const rt_schema_prop ref_chain_schema_S89__props[] = {
+	{ "next", &ref_chain_schema_S89_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S89 */
 static const rt_schema ref_chain_schema_S89 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S89",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S89_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S89__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S89/properties/next */
-static const rt_schema ref_chain_s90 = {
+static const rt_schema ref_chain_schema_S89_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S89/properties/next",
 	.ref = &ref_chain_schema_S90,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S90_props[] = {
-	{ "next", &ref_chain_s91 },
+static const rt_schema_prop ref_chain_schema_S90__props[] = {
+	{ "next", &ref_chain_schema_S90_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S90 */
 static const rt_schema ref_chain_schema_S90 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S90",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S90_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S90__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S90/properties/next */
-static const rt_schema ref_chain_s91 = {
+static const rt_schema ref_chain_schema_S90_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S90/properties/next",
 	.ref = &ref_chain_schema_S91,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S91_props[] = {
-	{ "next", &ref_chain_s92 },
+static const rt_schema_prop ref_chain_schema_S91__props[] = {
+	{ "next", &ref_chain_schema_S91_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S91 */
 static const rt_schema ref_chain_schema_S91 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S91",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S91_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S91__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S91/properties/next */
-static const rt_schema ref_chain_s92 = {
+static const rt_schema ref_chain_schema_S91_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S91/properties/next",
 	.ref = &ref_chain_schema_S92,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S92_props[] = {
-	{ "next", &ref_chain_s93 },
+static const rt_schema_prop ref_chain_schema_S92__props[] = {
+	{ "next", &ref_chain_schema_S92_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S92 */
 static const rt_schema ref_chain_schema_S92 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S92",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S92_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S92__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S92/properties/next */
-static const rt_schema ref_chain_s93 = {
+static const rt_schema ref_chain_schema_S92_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S92/properties/next",
 	.ref = &ref_chain_schema_S93,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S93_props[] = {
-	{ "next", &ref_chain_s94 },
+static const rt_schema_prop ref_chain_schema_S93__props[] = {
+	{ "next", &ref_chain_schema_S93_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S93 */
 static const rt_schema ref_chain_schema_S93 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S93",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S93_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S93__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S93/properties/next */
-static const rt_schema ref_chain_s94 = {
+static const rt_schema ref_chain_schema_S93_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S93/properties/next",
 	.ref = &ref_chain_schema_S94,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S94_props[] = {
-	{ "next", &ref_chain_s95 },
+static const rt_schema_prop ref_chain_schema_S94__props[] = {
+	{ "next", &ref_chain_schema_S94_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S94 */
 static const rt_schema ref_chain_schema_S94 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S94",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S94_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S94__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S94/properties/next */
-static const rt_schema ref_chain_s95 = {
+static const rt_schema ref_chain_schema_S94_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S94/properties/next",
 	.ref = &ref_chain_schema_S95,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S95_props[] = {
-	{ "next", &ref_chain_s96 },
+static const rt_schema_prop ref_chain_schema_S95__props[] = {
+	{ "next", &ref_chain_schema_S95_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S95 */
 static const rt_schema ref_chain_schema_S95 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S95",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S95_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S95__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S95/properties/next */
-static const rt_schema ref_chain_s96 = {
+static const rt_schema ref_chain_schema_S95_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S95/properties/next",
 	.ref = &ref_chain_schema_S96,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S96_props[] = {
-	{ "next", &ref_chain_s97 },
+static const rt_schema_prop ref_chain_schema_S96__props[] = {
+	{ "next", &ref_chain_schema_S96_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S96 */
 static const rt_schema ref_chain_schema_S96 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S96",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S96_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S96__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S96/properties/next */
-static const rt_schema ref_chain_s97 = {
+static const rt_schema ref_chain_schema_S96_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S96/properties/next",
 	.ref = &ref_chain_schema_S97,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S97_props[] = {
-	{ "next", &ref_chain_s98 },
+static const rt_schema_prop ref_chain_schema_S97__props[] = {
+	{ "next", &ref_chain_schema_S97_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S97 */
 static const rt_schema ref_chain_schema_S97 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S97",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S97_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S97__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S97/properties/next */
-static const rt_schema ref_chain_s98 = {
+static const rt_schema ref_chain_schema_S97_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S97/properties/next",
 	.ref = &ref_chain_schema_S98,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S98_props[] = {
-	{ "next", &ref_chain_s99 },
+static const rt_schema_prop ref_chain_schema_S98__props[] = {
+	{ "next", &ref_chain_schema_S98_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S98 */
 static const rt_schema ref_chain_schema_S98 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S98",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S98_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S98__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S98/properties/next */
-static const rt_schema ref_chain_s99 = {
+static const rt_schema ref_chain_schema_S98_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S98/properties/next",
 	.ref = &ref_chain_schema_S99,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S99_props[] = {
-	{ "next", &ref_chain_s100 },
+static const rt_schema_prop ref_chain_schema_S99__props[] = {
+	{ "next", &ref_chain_schema_S99_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S99 */
 static const rt_schema ref_chain_schema_S99 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S99",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S99_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S99__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S99/properties/next */
-static const rt_schema ref_chain_s100 = {
+static const rt_schema ref_chain_schema_S99_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S99/properties/next",
 	.ref = &ref_chain_schema_S100,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop ref_chain_schema_S100_props[] = {
-	{ "next", &ref_chain_s101 },
+static const rt_schema_prop ref_chain_schema_S100__props[] = {
+	{ "next", &ref_chain_schema_S100_next },
 };
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S100 */
 static const rt_schema ref_chain_schema_S100 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S100",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = ref_chain_schema_S100_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = ref_chain_schema_S100__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S100/properties/next */
-static const rt_schema ref_chain_s101 = {
+static const rt_schema ref_chain_schema_S100_next = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S100/properties/next",
 	.ref = &ref_chain_schema_S101,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S101 */
 static const rt_schema ref_chain_schema_S101 = {
 	.where = "tests/generator/fixtures/ref-chain.yaml#/components/schemas/S101",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* #/paths/~1first/get */
 static const rt_response ref_chain_getFirst_responses[] = {
-	{ 200, "application/json", &ref_chain_s0 },
+	{ 200, "application/json", &ref_chain_schema_getFirst_200 },
 };
 static int ref_chain_getFirst_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)

@@ -2,126 +2,70 @@
 #include <stddef.h>
 #include "segment_templates_api.h"
 
-static const rt_schema segment_templates_s0;
-static const rt_schema segment_templates_s1;
-static const rt_schema segment_templates_s2;
-static const rt_schema segment_templates_s3;
-static const rt_schema segment_templates_s4;
-static const rt_schema segment_templates_s5;
-static const rt_schema segment_templates_s6;
+static const rt_schema segment_templates_schema_getAccount_sid;
+static const rt_schema segment_templates_schema_getAccount_200;
+static const rt_schema segment_templates_schema_getAccount_200_sid;
+static const rt_schema segment_templates_schema_getFile_major;
+static const rt_schema segment_templates_schema_getFile_minor;
+static const rt_schema segment_templates_schema_getFile_name;
+static const rt_schema segment_templates_schema_getFile_200;
 
-static rt_schema_cache segment_templates_s0_cache = { .pattern = "^AC", };
+static rt_schema_cache segment_templates_schema_getAccount_sid__cache = { .pattern = "^AC", };
 /* tests/generator/fixtures/segment-templates.yaml#/paths/~1accounts~1{sid}.json/get/parameters/0/schema */
-static const rt_schema segment_templates_s0 = {
+static const rt_schema segment_templates_schema_getAccount_sid = {
 	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1accounts~1{sid}.json/get/parameters/0/schema",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &segment_templates_s0_cache,
+	.types = RT_T_STRING,
+	.cache = &segment_templates_schema_getAccount_sid__cache,
 };
 
-static const rt_schema_prop segment_templates_s1_props[] = {
-	{ "sid", &segment_templates_s2 },
+static const rt_schema_prop segment_templates_schema_getAccount_200__props[] = {
+	{ "sid", &segment_templates_schema_getAccount_200_sid },
 };
 /* tests/generator/fixtures/segment-templates.yaml#/paths/~1accounts~1{sid}.json/get/responses/200/content/application~1json/schema */
-static const rt_schema segment_templates_s1 = {
+static const rt_schema segment_templates_schema_getAccount_200 = {
 	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1accounts~1{sid}.json/get/responses/200/content/application~1json/schema",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = segment_templates_s1_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = segment_templates_schema_getAccount_200__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/segment-templates.yaml#/paths/~1accounts~1{sid}.json/get/responses/200/content/application~1json/schema/properties/sid */
-static const rt_schema segment_templates_s2 = {
+static const rt_schema segment_templates_schema_getAccount_200_sid = {
 	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1accounts~1{sid}.json/get/responses/200/content/application~1json/schema/properties/sid",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/segment-templates.yaml#/paths/~1v{major}.{minor}~1files~1{name}/get/parameters/0/schema */
-static const rt_schema segment_templates_s3 = {
+static const rt_schema segment_templates_schema_getFile_major = {
 	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1v{major}.{minor}~1files~1{name}/get/parameters/0/schema",
-	.types = 0x4,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_INTEGER,
 };
 
 /* tests/generator/fixtures/segment-templates.yaml#/paths/~1v{major}.{minor}~1files~1{name}/get/parameters/1/schema */
-static const rt_schema segment_templates_s4 = {
+static const rt_schema segment_templates_schema_getFile_minor = {
 	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1v{major}.{minor}~1files~1{name}/get/parameters/1/schema",
-	.types = 0x4,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_INTEGER,
 };
 
 /* tests/generator/fixtures/segment-templates.yaml#/paths/~1v{major}.{minor}~1files~1{name}/get/parameters/2/schema */
-static const rt_schema segment_templates_s5 = {
+static const rt_schema segment_templates_schema_getFile_name = {
 	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1v{major}.{minor}~1files~1{name}/get/parameters/2/schema",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/segment-templates.yaml#/paths/~1v{major}.{minor}~1files~1{name}/get/responses/200/content/application~1json/schema */
-static const rt_schema segment_templates_s6 = {
+static const rt_schema segment_templates_schema_getFile_200 = {
 	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1v{major}.{minor}~1files~1{name}/get/responses/200/content/application~1json/schema",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_OBJECT,
 };
 
 /* #/paths/~1accounts~1{sid}.json/get */
 static const rt_param segment_templates_getAccount_param_table[] = {
 	{ .name = "sid", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &segment_templates_s0, .ctype = RT_C_STRING,
+	  .schema = &segment_templates_schema_getAccount_sid, .ctype = RT_C_STRING,
 	  .offset = offsetof(segment_templates_getAccount_params, sid), .has_offset = -1 },
 };
 static const rt_response segment_templates_getAccount_responses[] = {
-	{ 200, "application/json", &segment_templates_s1 },
+	{ 200, "application/json", &segment_templates_schema_getAccount_200 },
 };
 static int segment_templates_getAccount_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
@@ -140,17 +84,17 @@ int segment_templates_getAccount_respond_200(rt_ctx *ctx, json_t *body /* stolen
 /* #/paths/~1v{major}.{minor}~1files~1{name}/get */
 static const rt_param segment_templates_getFile_param_table[] = {
 	{ .name = "major", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &segment_templates_s3, .ctype = RT_C_INT64,
+	  .schema = &segment_templates_schema_getFile_major, .ctype = RT_C_INT64,
 	  .offset = offsetof(segment_templates_getFile_params, major), .has_offset = -1 },
 	{ .name = "minor", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &segment_templates_s4, .ctype = RT_C_INT64,
+	  .schema = &segment_templates_schema_getFile_minor, .ctype = RT_C_INT64,
 	  .offset = offsetof(segment_templates_getFile_params, minor), .has_offset = -1 },
 	{ .name = "name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &segment_templates_s5, .ctype = RT_C_STRING,
+	  .schema = &segment_templates_schema_getFile_name, .ctype = RT_C_STRING,
 	  .offset = offsetof(segment_templates_getFile_params, name), .has_offset = -1 },
 };
 static const rt_response segment_templates_getFile_responses[] = {
-	{ 200, "application/json", &segment_templates_s6 },
+	{ 200, "application/json", &segment_templates_schema_getFile_200 },
 };
 static int segment_templates_getFile_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
@@ -194,7 +138,7 @@ static const rt_operation segment_templates_operations[] = {
 };
 
 static rt_schema_cache *const segment_templates_caches[] = {
-	&segment_templates_s0_cache,
+	&segment_templates_schema_getAccount_sid__cache,
 	NULL
 };
 

@@ -2,153 +2,93 @@
 #include <stddef.h>
 #include "split_files_api.h"
 
-static const rt_schema split_files_s0;
-static const rt_schema split_files_s1;
-static const rt_schema split_files_s2;
-static const rt_schema split_files_s3;
-static const rt_schema split_files_s4;
-static const rt_schema split_files_s5;
-static const rt_schema split_files_s6;
-static const rt_schema split_files_s7;
-static const rt_schema split_files_s8;
+static const rt_schema split_files_schema_getWidget_id;
+static const rt_schema split_files_schema_getWidget_verbose;
+static const rt_schema split_files_schema_getWidget_200;
+static const rt_schema split_files_schema_widget;
+static const rt_schema split_files_schema_widget_id;
+static const rt_schema split_files_schema_widget_name;
+static const rt_schema split_files_schema_listWidgets_limit;
+static const rt_schema split_files_schema_listWidgets_200;
+static const rt_schema split_files_schema_listWidgets_200_items;
 
 /* tests/generator/fixtures/split/params.yaml#/Id/schema */
-static const rt_schema split_files_s0 = {
+static const rt_schema split_files_schema_getWidget_id = {
 	.where = "tests/generator/fixtures/split/params.yaml#/Id/schema",
-	.types = 0x4,
+	.types = RT_T_INTEGER,
 	.minimum = 1,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x20,
+	.flags = RT_S_HAS_MIN,
 };
 
 /* tests/generator/fixtures/split/widget-item.yaml#/item/get/parameters/0/schema */
-static const rt_schema split_files_s1 = {
+static const rt_schema split_files_schema_getWidget_verbose = {
 	.where = "tests/generator/fixtures/split/widget-item.yaml#/item/get/parameters/0/schema",
-	.types = 0x2,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_BOOLEAN,
 };
 
 /* tests/generator/fixtures/split/widget-item.yaml#/item/get/responses/200/content/application~1json/schema */
-static const rt_schema split_files_s2 = {
+static const rt_schema split_files_schema_getWidget_200 = {
 	.where = "tests/generator/fixtures/split/widget-item.yaml#/item/get/responses/200/content/application~1json/schema",
-	.ref = &split_files_s3,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+	.ref = &split_files_schema_widget,
 };
 
-static const rt_schema_prop split_files_s3_props[] = {
-	{ "id", &split_files_s4 },
-	{ "name", &split_files_s5 },
+static const rt_schema_prop split_files_schema_widget__props[] = {
+	{ "id", &split_files_schema_widget_id },
+	{ "name", &split_files_schema_widget_name },
 };
-static const char *const split_files_s3_required[] = { "id", };
+static const char *const split_files_schema_widget__required[] = { "id", };
 /* tests/generator/fixtures/split/widget.yaml# */
-static const rt_schema split_files_s3 = {
+static const rt_schema split_files_schema_widget = {
 	.where = "tests/generator/fixtures/split/widget.yaml#",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = split_files_s3_props, .n_properties = 2,
-	.required = split_files_s3_required, .n_required = 1,
+	.types = RT_T_OBJECT,
+	.properties = split_files_schema_widget__props, .n_properties = 2,
+	.required = split_files_schema_widget__required, .n_required = 1,
 };
 
 /* tests/generator/fixtures/split/widget.yaml#/properties/id */
-static const rt_schema split_files_s4 = {
+static const rt_schema split_files_schema_widget_id = {
 	.where = "tests/generator/fixtures/split/widget.yaml#/properties/id",
-	.types = 0x4,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_INTEGER,
 };
 
 /* tests/generator/fixtures/split/widget.yaml#/properties/name */
-static const rt_schema split_files_s5 = {
+static const rt_schema split_files_schema_widget_name = {
 	.where = "tests/generator/fixtures/split/widget.yaml#/properties/name",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
-static rt_schema_cache split_files_s6_cache = { .default_json = "20", };
+static rt_schema_cache split_files_schema_listWidgets_limit__cache = { .default_json = "20", };
 /* tests/generator/fixtures/split/params.yaml#/Limit/schema */
-static const rt_schema split_files_s6 = {
+static const rt_schema split_files_schema_listWidgets_limit = {
 	.where = "tests/generator/fixtures/split/params.yaml#/Limit/schema",
-	.types = 0x4,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &split_files_s6_cache,
+	.types = RT_T_INTEGER,
+	.cache = &split_files_schema_listWidgets_limit__cache,
 };
 
 /* tests/generator/fixtures/split/widgets-list.yaml#/responses/200/content/application~1json/schema */
-static const rt_schema split_files_s7 = {
+static const rt_schema split_files_schema_listWidgets_200 = {
 	.where = "tests/generator/fixtures/split/widgets-list.yaml#/responses/200/content/application~1json/schema",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &split_files_s8,
+	.types = RT_T_ARRAY,
+	.items = &split_files_schema_listWidgets_200_items,
 };
 
 /* tests/generator/fixtures/split/widgets-list.yaml#/responses/200/content/application~1json/schema/items */
-static const rt_schema split_files_s8 = {
+static const rt_schema split_files_schema_listWidgets_200_items = {
 	.where = "tests/generator/fixtures/split/widgets-list.yaml#/responses/200/content/application~1json/schema/items",
-	.ref = &split_files_s3,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
+	.ref = &split_files_schema_widget,
 };
 
 /* #/paths/~1widgets~1{id}/get */
 static const rt_param split_files_getWidget_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &split_files_s0, .ctype = RT_C_INT64,
+	  .schema = &split_files_schema_getWidget_id, .ctype = RT_C_INT64,
 	  .offset = offsetof(split_files_getWidget_params, id), .has_offset = -1 },
 	{ .name = "verbose", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &split_files_s1, .ctype = RT_C_BOOL,
+	  .schema = &split_files_schema_getWidget_verbose, .ctype = RT_C_BOOL,
 	  .offset = offsetof(split_files_getWidget_params, verbose), .has_offset = (long)offsetof(split_files_getWidget_params, has_verbose) },
 };
 static const rt_response split_files_getWidget_responses[] = {
-	{ 200, "application/json", &split_files_s2 },
+	{ 200, "application/json", &split_files_schema_getWidget_200 },
 };
 static int split_files_getWidget_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
@@ -167,11 +107,11 @@ int split_files_getWidget_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1widgets/get */
 static const rt_param split_files_listWidgets_param_table[] = {
 	{ .name = "limit", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &split_files_s6, .ctype = RT_C_INT64,
+	  .schema = &split_files_schema_listWidgets_limit, .ctype = RT_C_INT64,
 	  .offset = offsetof(split_files_listWidgets_params, limit), .has_offset = -1 },
 };
 static const rt_response split_files_listWidgets_responses[] = {
-	{ 200, "application/json", &split_files_s7 },
+	{ 200, "application/json", &split_files_schema_listWidgets_200 },
 };
 static int split_files_listWidgets_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
@@ -190,7 +130,7 @@ int split_files_listWidgets_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1widgets#count/get */
 static const rt_param split_files_countWidgets_param_table[] = {
 	{ .name = "limit", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &split_files_s6, .ctype = RT_C_INT64,
+	  .schema = &split_files_schema_listWidgets_limit, .ctype = RT_C_INT64,
 	  .offset = offsetof(split_files_countWidgets_params, limit), .has_offset = -1 },
 };
 static const rt_response split_files_countWidgets_responses[] = {
@@ -250,7 +190,7 @@ static const rt_operation split_files_operations[] = {
 };
 
 static rt_schema_cache *const split_files_caches[] = {
-	&split_files_s6_cache,
+	&split_files_schema_listWidgets_limit__cache,
 	NULL
 };
 

@@ -2,509 +2,273 @@
 #include <stddef.h>
 #include "styles_api.h"
 
-static const rt_schema styles_s0;
-static const rt_schema styles_s1;
+static const rt_schema styles_schema_labelFlat_prim;
+static const rt_schema styles_schema_labelFlat_arr;
 static const rt_schema styles_schema_Ints;
-static const rt_schema styles_s2;
-static const rt_schema styles_s3;
+static const rt_schema styles_schema_Ints_items;
+static const rt_schema styles_schema_labelFlat_obj;
 static const rt_schema styles_schema_Color;
-static const rt_schema styles_s4;
-static const rt_schema styles_s5;
-static const rt_schema styles_s6;
-static const rt_schema styles_s7;
-static const rt_schema styles_s8;
-static const rt_schema styles_s9;
-static const rt_schema styles_s10;
-static const rt_schema styles_s11;
-static const rt_schema styles_s12;
-static const rt_schema styles_s13;
-static const rt_schema styles_s14;
-static const rt_schema styles_s15;
-static const rt_schema styles_s16;
-static const rt_schema styles_s17;
-static const rt_schema styles_s18;
-static const rt_schema styles_s19;
-static const rt_schema styles_s20;
-static const rt_schema styles_s21;
-static const rt_schema styles_s22;
-static const rt_schema styles_s23;
-static const rt_schema styles_s24;
-static const rt_schema styles_s25;
-static const rt_schema styles_s26;
-static const rt_schema styles_s27;
+static const rt_schema styles_schema_Color_B;
+static const rt_schema styles_schema_Color_G;
+static const rt_schema styles_schema_Color_R;
+static const rt_schema styles_schema_labelFlat_200;
+static const rt_schema styles_schema_labelFlat_400;
+static const rt_schema styles_schema_labelExploded_prim;
+static const rt_schema styles_schema_labelExploded_arr;
+static const rt_schema styles_schema_labelExploded_obj;
+static const rt_schema styles_schema_matrixFlat_prim;
+static const rt_schema styles_schema_matrixFlat_arr;
+static const rt_schema styles_schema_matrixFlat_obj;
+static const rt_schema styles_schema_matrixExploded_prim;
+static const rt_schema styles_schema_matrixExploded_arr;
+static const rt_schema styles_schema_matrixExploded_obj;
+static const rt_schema styles_schema_simpleObject_obj;
+static const rt_schema styles_schema_simpleObject_form;
+static const rt_schema styles_schema_deepFilter_filter;
+static const rt_schema styles_schema_deepFilter_filter_color;
+static const rt_schema styles_schema_deepFilter_filter_size;
+static const rt_schema styles_schema_deepFilter_filter_tags;
+static const rt_schema styles_schema_deepFilter_filter_tags_items;
+static const rt_schema styles_schema_deepFilter_page;
+static const rt_schema styles_schema_deepFilter_where;
+static const rt_schema styles_schema_deepFilter_where_items;
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1label~1{prim}~1{arr}~1{obj}/get/parameters/0/schema */
-static const rt_schema styles_s0 = {
+static const rt_schema styles_schema_labelFlat_prim = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1label~1{prim}~1{arr}~1{obj}/get/parameters/0/schema",
-	.types = 0x4,
+	.types = RT_T_INTEGER,
 	.minimum = 1,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x20,
+	.flags = RT_S_HAS_MIN,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1label~1{prim}~1{arr}~1{obj}/get/parameters/1/schema */
-static const rt_schema styles_s1 = {
+static const rt_schema styles_schema_labelFlat_arr = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1label~1{prim}~1{arr}~1{obj}/get/parameters/1/schema",
 	.ref = &styles_schema_Ints,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
 /* tests/generator/fixtures/styles.yaml#/components/schemas/Ints */
 static const rt_schema styles_schema_Ints = {
 	.where = "tests/generator/fixtures/styles.yaml#/components/schemas/Ints",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
+	.types = RT_T_ARRAY,
 	.max_items = 3,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &styles_s2,
+	.items = &styles_schema_Ints_items,
+	.flags = RT_S_HAS_MAX_ITEMS,
 };
 
 /* tests/generator/fixtures/styles.yaml#/components/schemas/Ints/items */
-static const rt_schema styles_s2 = {
+static const rt_schema styles_schema_Ints_items = {
 	.where = "tests/generator/fixtures/styles.yaml#/components/schemas/Ints/items",
-	.types = 0x4,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_INTEGER,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1label~1{prim}~1{arr}~1{obj}/get/parameters/2/schema */
-static const rt_schema styles_s3 = {
+static const rt_schema styles_schema_labelFlat_obj = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1label~1{prim}~1{arr}~1{obj}/get/parameters/2/schema",
 	.ref = &styles_schema_Color,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
-static const rt_schema_prop styles_schema_Color_props[] = {
-	{ "B", &styles_s4 },
-	{ "G", &styles_s5 },
-	{ "R", &styles_s6 },
+static const rt_schema_prop styles_schema_Color__props[] = {
+	{ "B", &styles_schema_Color_B },
+	{ "G", &styles_schema_Color_G },
+	{ "R", &styles_schema_Color_R },
 };
 /* tests/generator/fixtures/styles.yaml#/components/schemas/Color */
 static const rt_schema styles_schema_Color = {
 	.where = "tests/generator/fixtures/styles.yaml#/components/schemas/Color",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = styles_schema_Color_props, .n_properties = 3,
-	.flags = 0x400,
+	.types = RT_T_OBJECT,
+	.properties = styles_schema_Color__props, .n_properties = 3,
+	.flags = RT_S_NO_ADDL,
 };
 
 /* tests/generator/fixtures/styles.yaml#/components/schemas/Color/properties/B */
-static const rt_schema styles_s4 = {
+static const rt_schema styles_schema_Color_B = {
 	.where = "tests/generator/fixtures/styles.yaml#/components/schemas/Color/properties/B",
-	.types = 0x4,
+	.types = RT_T_INTEGER,
 	.maximum = 255,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x40,
+	.flags = RT_S_HAS_MAX,
 };
 
 /* tests/generator/fixtures/styles.yaml#/components/schemas/Color/properties/G */
-static const rt_schema styles_s5 = {
+static const rt_schema styles_schema_Color_G = {
 	.where = "tests/generator/fixtures/styles.yaml#/components/schemas/Color/properties/G",
-	.types = 0x4,
+	.types = RT_T_INTEGER,
 	.maximum = 255,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x40,
+	.flags = RT_S_HAS_MAX,
 };
 
 /* tests/generator/fixtures/styles.yaml#/components/schemas/Color/properties/R */
-static const rt_schema styles_s6 = {
+static const rt_schema styles_schema_Color_R = {
 	.where = "tests/generator/fixtures/styles.yaml#/components/schemas/Color/properties/R",
-	.types = 0x4,
+	.types = RT_T_INTEGER,
 	.maximum = 255,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x40,
+	.flags = RT_S_HAS_MAX,
 };
 
 /* tests/generator/fixtures/styles.yaml#/components/responses/Echo/content/application~1json/schema */
-static const rt_schema styles_s7 = {
+static const rt_schema styles_schema_labelFlat_200 = {
 	.where = "tests/generator/fixtures/styles.yaml#/components/responses/Echo/content/application~1json/schema",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_OBJECT,
 };
 
 /* tests/generator/fixtures/styles.yaml#/components/responses/Problem/content/application~1problem+json/schema */
-static const rt_schema styles_s8 = {
+static const rt_schema styles_schema_labelFlat_400 = {
 	.where = "tests/generator/fixtures/styles.yaml#/components/responses/Problem/content/application~1problem+json/schema",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_OBJECT,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1labelx~1{prim}~1{arr}~1{obj}/get/parameters/0/schema */
-static const rt_schema styles_s9 = {
+static const rt_schema styles_schema_labelExploded_prim = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1labelx~1{prim}~1{arr}~1{obj}/get/parameters/0/schema",
-	.types = 0x4,
+	.types = RT_T_INTEGER,
 	.minimum = 1,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x20,
+	.flags = RT_S_HAS_MIN,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1labelx~1{prim}~1{arr}~1{obj}/get/parameters/1/schema */
-static const rt_schema styles_s10 = {
+static const rt_schema styles_schema_labelExploded_arr = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1labelx~1{prim}~1{arr}~1{obj}/get/parameters/1/schema",
 	.ref = &styles_schema_Ints,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1labelx~1{prim}~1{arr}~1{obj}/get/parameters/2/schema */
-static const rt_schema styles_s11 = {
+static const rt_schema styles_schema_labelExploded_obj = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1labelx~1{prim}~1{arr}~1{obj}/get/parameters/2/schema",
 	.ref = &styles_schema_Color,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1matrix~1{prim}~1{arr}~1{obj}/get/parameters/0/schema */
-static const rt_schema styles_s12 = {
+static const rt_schema styles_schema_matrixFlat_prim = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1matrix~1{prim}~1{arr}~1{obj}/get/parameters/0/schema",
-	.types = 0x4,
+	.types = RT_T_INTEGER,
 	.minimum = 1,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x20,
+	.flags = RT_S_HAS_MIN,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1matrix~1{prim}~1{arr}~1{obj}/get/parameters/1/schema */
-static const rt_schema styles_s13 = {
+static const rt_schema styles_schema_matrixFlat_arr = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1matrix~1{prim}~1{arr}~1{obj}/get/parameters/1/schema",
 	.ref = &styles_schema_Ints,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1matrix~1{prim}~1{arr}~1{obj}/get/parameters/2/schema */
-static const rt_schema styles_s14 = {
+static const rt_schema styles_schema_matrixFlat_obj = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1matrix~1{prim}~1{arr}~1{obj}/get/parameters/2/schema",
 	.ref = &styles_schema_Color,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1matrixx~1{prim}~1{arr}~1{obj}/get/parameters/0/schema */
-static const rt_schema styles_s15 = {
+static const rt_schema styles_schema_matrixExploded_prim = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1matrixx~1{prim}~1{arr}~1{obj}/get/parameters/0/schema",
-	.types = 0x4,
+	.types = RT_T_INTEGER,
 	.minimum = 1,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x20,
+	.flags = RT_S_HAS_MIN,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1matrixx~1{prim}~1{arr}~1{obj}/get/parameters/1/schema */
-static const rt_schema styles_s16 = {
+static const rt_schema styles_schema_matrixExploded_arr = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1matrixx~1{prim}~1{arr}~1{obj}/get/parameters/1/schema",
 	.ref = &styles_schema_Ints,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1matrixx~1{prim}~1{arr}~1{obj}/get/parameters/2/schema */
-static const rt_schema styles_s17 = {
+static const rt_schema styles_schema_matrixExploded_obj = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1matrixx~1{prim}~1{arr}~1{obj}/get/parameters/2/schema",
 	.ref = &styles_schema_Color,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1simple~1{obj}/get/parameters/0/schema */
-static const rt_schema styles_s18 = {
+static const rt_schema styles_schema_simpleObject_obj = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1simple~1{obj}/get/parameters/0/schema",
 	.ref = &styles_schema_Color,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1simple~1{obj}/get/parameters/1/schema */
-static const rt_schema styles_s19 = {
+static const rt_schema styles_schema_simpleObject_form = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1simple~1{obj}/get/parameters/1/schema",
 	.ref = &styles_schema_Color,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
-static const rt_schema_prop styles_s20_props[] = {
-	{ "color", &styles_s21 },
-	{ "size", &styles_s22 },
-	{ "tags", &styles_s23 },
+static const rt_schema_prop styles_schema_deepFilter_filter__props[] = {
+	{ "color", &styles_schema_deepFilter_filter_color },
+	{ "size", &styles_schema_deepFilter_filter_size },
+	{ "tags", &styles_schema_deepFilter_filter_tags },
 };
-static const char *const styles_s20_required[] = { "color", };
+static const char *const styles_schema_deepFilter_filter__required[] = { "color", };
 /* tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/0/schema */
-static const rt_schema styles_s20 = {
+static const rt_schema styles_schema_deepFilter_filter = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/0/schema",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = styles_s20_props, .n_properties = 3,
-	.required = styles_s20_required, .n_required = 1,
-	.flags = 0x400,
+	.types = RT_T_OBJECT,
+	.properties = styles_schema_deepFilter_filter__props, .n_properties = 3,
+	.required = styles_schema_deepFilter_filter__required, .n_required = 1,
+	.flags = RT_S_NO_ADDL,
 };
 
-static rt_schema_cache styles_s21_cache = { .enum_json = "[\"red\",\"blue\"]", };
+static rt_schema_cache styles_schema_deepFilter_filter_color__cache = { .enum_json = "[\"red\",\"blue\"]", };
 /* tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/0/schema/properties/color */
-static const rt_schema styles_s21 = {
+static const rt_schema styles_schema_deepFilter_filter_color = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/0/schema/properties/color",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &styles_s21_cache,
+	.types = RT_T_STRING,
+	.cache = &styles_schema_deepFilter_filter_color__cache,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/0/schema/properties/size */
-static const rt_schema styles_s22 = {
+static const rt_schema styles_schema_deepFilter_filter_size = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/0/schema/properties/size",
-	.types = 0x4,
+	.types = RT_T_INTEGER,
 	.maximum = 10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x40,
+	.flags = RT_S_HAS_MAX,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/0/schema/properties/tags */
-static const rt_schema styles_s23 = {
+static const rt_schema styles_schema_deepFilter_filter_tags = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/0/schema/properties/tags",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &styles_s24,
+	.types = RT_T_ARRAY,
+	.items = &styles_schema_deepFilter_filter_tags_items,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/0/schema/properties/tags/items */
-static const rt_schema styles_s24 = {
+static const rt_schema styles_schema_deepFilter_filter_tags_items = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/0/schema/properties/tags/items",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/1/schema */
-static const rt_schema styles_s25 = {
+static const rt_schema styles_schema_deepFilter_page = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/1/schema",
-	.types = 0x4,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_INTEGER,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/2/content/application~1json/schema */
-static const rt_schema styles_s26 = {
+static const rt_schema styles_schema_deepFilter_where = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/2/content/application~1json/schema",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
+	.types = RT_T_ARRAY,
 	.max_items = 2,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &styles_s27,
+	.items = &styles_schema_deepFilter_where_items,
+	.flags = RT_S_HAS_MAX_ITEMS,
 };
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/2/content/application~1json/schema/items */
-static const rt_schema styles_s27 = {
+static const rt_schema styles_schema_deepFilter_where_items = {
 	.where = "tests/generator/fixtures/styles.yaml#/paths/~1deep/get/parameters/2/content/application~1json/schema/items",
-	.types = 0x4,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_INTEGER,
 };
 
 /* #/paths/~1label~1{prim}~1{arr}~1{obj}/get */
 static const rt_param styles_labelFlat_param_table[] = {
 	{ .name = "prim", .in = RT_IN_PATH, .style = RT_STYLE_LABEL, .explode = 0, .required = 1,
-	  .schema = &styles_s0, .ctype = RT_C_INT64,
+	  .schema = &styles_schema_labelFlat_prim, .ctype = RT_C_INT64,
 	  .offset = offsetof(styles_labelFlat_params, prim), .has_offset = -1 },
 	{ .name = "arr", .in = RT_IN_PATH, .style = RT_STYLE_LABEL, .explode = 0, .required = 1,
-	  .schema = &styles_s1, .ctype = RT_C_JSON,
+	  .schema = &styles_schema_labelFlat_arr, .ctype = RT_C_JSON,
 	  .offset = offsetof(styles_labelFlat_params, arr), .has_offset = -1 },
 	{ .name = "obj", .in = RT_IN_PATH, .style = RT_STYLE_LABEL, .explode = 0, .required = 1,
-	  .schema = &styles_s3, .ctype = RT_C_JSON,
+	  .schema = &styles_schema_labelFlat_obj, .ctype = RT_C_JSON,
 	  .offset = offsetof(styles_labelFlat_params, obj), .has_offset = -1 },
 };
 static const rt_response styles_labelFlat_responses[] = {
-	{ 200, "application/json", &styles_s7 },
-	{ 400, "application/problem+json", &styles_s8 },
+	{ 200, "application/json", &styles_schema_labelFlat_200 },
+	{ 400, "application/problem+json", &styles_schema_labelFlat_400 },
 };
 static int styles_labelFlat_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
@@ -527,18 +291,18 @@ int styles_labelFlat_respond_400(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1labelx~1{prim}~1{arr}~1{obj}/get */
 static const rt_param styles_labelExploded_param_table[] = {
 	{ .name = "prim", .in = RT_IN_PATH, .style = RT_STYLE_LABEL, .explode = 1, .required = 1,
-	  .schema = &styles_s9, .ctype = RT_C_INT64,
+	  .schema = &styles_schema_labelExploded_prim, .ctype = RT_C_INT64,
 	  .offset = offsetof(styles_labelExploded_params, prim), .has_offset = -1 },
 	{ .name = "arr", .in = RT_IN_PATH, .style = RT_STYLE_LABEL, .explode = 1, .required = 1,
-	  .schema = &styles_s10, .ctype = RT_C_JSON,
+	  .schema = &styles_schema_labelExploded_arr, .ctype = RT_C_JSON,
 	  .offset = offsetof(styles_labelExploded_params, arr), .has_offset = -1 },
 	{ .name = "obj", .in = RT_IN_PATH, .style = RT_STYLE_LABEL, .explode = 1, .required = 1,
-	  .schema = &styles_s11, .ctype = RT_C_JSON,
+	  .schema = &styles_schema_labelExploded_obj, .ctype = RT_C_JSON,
 	  .offset = offsetof(styles_labelExploded_params, obj), .has_offset = -1 },
 };
 static const rt_response styles_labelExploded_responses[] = {
-	{ 200, "application/json", &styles_s7 },
-	{ 400, "application/problem+json", &styles_s8 },
+	{ 200, "application/json", &styles_schema_labelFlat_200 },
+	{ 400, "application/problem+json", &styles_schema_labelFlat_400 },
 };
 static int styles_labelExploded_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
@@ -561,18 +325,18 @@ int styles_labelExploded_respond_400(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1matrix~1{prim}~1{arr}~1{obj}/get */
 static const rt_param styles_matrixFlat_param_table[] = {
 	{ .name = "prim", .in = RT_IN_PATH, .style = RT_STYLE_MATRIX, .explode = 0, .required = 1,
-	  .schema = &styles_s12, .ctype = RT_C_INT64,
+	  .schema = &styles_schema_matrixFlat_prim, .ctype = RT_C_INT64,
 	  .offset = offsetof(styles_matrixFlat_params, prim), .has_offset = -1 },
 	{ .name = "arr", .in = RT_IN_PATH, .style = RT_STYLE_MATRIX, .explode = 0, .required = 1,
-	  .schema = &styles_s13, .ctype = RT_C_JSON,
+	  .schema = &styles_schema_matrixFlat_arr, .ctype = RT_C_JSON,
 	  .offset = offsetof(styles_matrixFlat_params, arr), .has_offset = -1 },
 	{ .name = "obj", .in = RT_IN_PATH, .style = RT_STYLE_MATRIX, .explode = 0, .required = 1,
-	  .schema = &styles_s14, .ctype = RT_C_JSON,
+	  .schema = &styles_schema_matrixFlat_obj, .ctype = RT_C_JSON,
 	  .offset = offsetof(styles_matrixFlat_params, obj), .has_offset = -1 },
 };
 static const rt_response styles_matrixFlat_responses[] = {
-	{ 200, "application/json", &styles_s7 },
-	{ 400, "application/problem+json", &styles_s8 },
+	{ 200, "application/json", &styles_schema_labelFlat_200 },
+	{ 400, "application/problem+json", &styles_schema_labelFlat_400 },
 };
 static int styles_matrixFlat_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
@@ -595,18 +359,18 @@ int styles_matrixFlat_respond_400(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1matrixx~1{prim}~1{arr}~1{obj}/get */
 static const rt_param styles_matrixExploded_param_table[] = {
 	{ .name = "prim", .in = RT_IN_PATH, .style = RT_STYLE_MATRIX, .explode = 1, .required = 1,
-	  .schema = &styles_s15, .ctype = RT_C_INT64,
+	  .schema = &styles_schema_matrixExploded_prim, .ctype = RT_C_INT64,
 	  .offset = offsetof(styles_matrixExploded_params, prim), .has_offset = -1 },
 	{ .name = "arr", .in = RT_IN_PATH, .style = RT_STYLE_MATRIX, .explode = 1, .required = 1,
-	  .schema = &styles_s16, .ctype = RT_C_JSON,
+	  .schema = &styles_schema_matrixExploded_arr, .ctype = RT_C_JSON,
 	  .offset = offsetof(styles_matrixExploded_params, arr), .has_offset = -1 },
 	{ .name = "obj", .in = RT_IN_PATH, .style = RT_STYLE_MATRIX, .explode = 1, .required = 1,
-	  .schema = &styles_s17, .ctype = RT_C_JSON,
+	  .schema = &styles_schema_matrixExploded_obj, .ctype = RT_C_JSON,
 	  .offset = offsetof(styles_matrixExploded_params, obj), .has_offset = -1 },
 };
 static const rt_response styles_matrixExploded_responses[] = {
-	{ 200, "application/json", &styles_s7 },
-	{ 400, "application/problem+json", &styles_s8 },
+	{ 200, "application/json", &styles_schema_labelFlat_200 },
+	{ 400, "application/problem+json", &styles_schema_labelFlat_400 },
 };
 static int styles_matrixExploded_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
@@ -629,15 +393,15 @@ int styles_matrixExploded_respond_400(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1simple~1{obj}/get */
 static const rt_param styles_simpleObject_param_table[] = {
 	{ .name = "obj", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 1, .required = 1,
-	  .schema = &styles_s18, .ctype = RT_C_JSON,
+	  .schema = &styles_schema_simpleObject_obj, .ctype = RT_C_JSON,
 	  .offset = offsetof(styles_simpleObject_params, obj), .has_offset = -1 },
 	{ .name = "form", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &styles_s19, .ctype = RT_C_JSON,
+	  .schema = &styles_schema_simpleObject_form, .ctype = RT_C_JSON,
 	  .offset = offsetof(styles_simpleObject_params, form), .has_offset = (long)offsetof(styles_simpleObject_params, has_form) },
 };
 static const rt_response styles_simpleObject_responses[] = {
-	{ 200, "application/json", &styles_s7 },
-	{ 400, "application/problem+json", &styles_s8 },
+	{ 200, "application/json", &styles_schema_labelFlat_200 },
+	{ 400, "application/problem+json", &styles_schema_labelFlat_400 },
 };
 static int styles_simpleObject_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
@@ -660,18 +424,18 @@ int styles_simpleObject_respond_400(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1deep/get */
 static const rt_param styles_deepFilter_param_table[] = {
 	{ .name = "filter", .in = RT_IN_QUERY, .style = RT_STYLE_DEEP_OBJECT, .explode = 1, .required = 1,
-	  .schema = &styles_s20, .ctype = RT_C_JSON,
+	  .schema = &styles_schema_deepFilter_filter, .ctype = RT_C_JSON,
 	  .offset = offsetof(styles_deepFilter_params, filter), .has_offset = -1 },
 	{ .name = "page", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &styles_s25, .ctype = RT_C_INT64,
+	  .schema = &styles_schema_deepFilter_page, .ctype = RT_C_INT64,
 	  .offset = offsetof(styles_deepFilter_params, page), .has_offset = (long)offsetof(styles_deepFilter_params, has_page) },
 	{ .name = "where", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &styles_s26, .ctype = RT_C_JSON,
+	  .schema = &styles_schema_deepFilter_where, .ctype = RT_C_JSON,
 	  .offset = offsetof(styles_deepFilter_params, where), .has_offset = (long)offsetof(styles_deepFilter_params, has_where), .content = 1 },
 };
 static const rt_response styles_deepFilter_responses[] = {
-	{ 200, "application/json", &styles_s7 },
-	{ 400, "application/problem+json", &styles_s8 },
+	{ 200, "application/json", &styles_schema_labelFlat_200 },
+	{ 400, "application/problem+json", &styles_schema_labelFlat_400 },
 };
 static int styles_deepFilter_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
@@ -767,7 +531,7 @@ static const rt_operation styles_operations[] = {
 };
 
 static rt_schema_cache *const styles_caches[] = {
-	&styles_s21_cache,
+	&styles_schema_deepFilter_filter_color__cache,
 	NULL
 };
 

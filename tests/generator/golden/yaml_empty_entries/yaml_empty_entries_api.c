@@ -2,61 +2,37 @@
 #include <stddef.h>
 #include "yaml_empty_entries_api.h"
 
-static const rt_schema yaml_empty_entries_s0;
-static const rt_schema yaml_empty_entries_s1;
-static const rt_schema yaml_empty_entries_s2;
+static const rt_schema yaml_empty_entries_schema_listNews_200;
+static const rt_schema yaml_empty_entries_schema_listNews_200_reactions;
+static const rt_schema yaml_empty_entries_schema_listNews_200_reactions_items;
 
-static const rt_schema_prop yaml_empty_entries_s0_props[] = {
-	{ "reactions", &yaml_empty_entries_s1 },
+static const rt_schema_prop yaml_empty_entries_schema_listNews_200__props[] = {
+	{ "reactions", &yaml_empty_entries_schema_listNews_200_reactions },
 };
 /* tests/generator/fixtures/yaml-empty-entries.yaml#/paths/~1news/get/responses/200/content/application~1json/schema */
-static const rt_schema yaml_empty_entries_s0 = {
+static const rt_schema yaml_empty_entries_schema_listNews_200 = {
 	.where = "tests/generator/fixtures/yaml-empty-entries.yaml#/paths/~1news/get/responses/200/content/application~1json/schema",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = yaml_empty_entries_s0_props, .n_properties = 1,
+	.types = RT_T_OBJECT,
+	.properties = yaml_empty_entries_schema_listNews_200__props, .n_properties = 1,
 };
 
 /* tests/generator/fixtures/yaml-empty-entries.yaml#/paths/~1news/get/responses/200/content/application~1json/schema/properties/reactions */
-static const rt_schema yaml_empty_entries_s1 = {
+static const rt_schema yaml_empty_entries_schema_listNews_200_reactions = {
 	.where = "tests/generator/fixtures/yaml-empty-entries.yaml#/paths/~1news/get/responses/200/content/application~1json/schema/properties/reactions",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &yaml_empty_entries_s2,
+	.types = RT_T_ARRAY,
+	.items = &yaml_empty_entries_schema_listNews_200_reactions_items,
 };
 
 /* tests/generator/fixtures/yaml-empty-entries.yaml#/paths/~1news/get/responses/200/content/application~1json/schema/properties/reactions/items */
-static const rt_schema yaml_empty_entries_s2 = {
+static const rt_schema yaml_empty_entries_schema_listNews_200_reactions_items = {
 	.where = "tests/generator/fixtures/yaml-empty-entries.yaml#/paths/~1news/get/responses/200/content/application~1json/schema/properties/reactions/items",
-	.types = 0x4,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x2,
+	.types = RT_T_INTEGER,
+	.flags = RT_S_NULLABLE,
 };
 
 /* #/paths/~1news/get */
 static const rt_response yaml_empty_entries_listNews_responses[] = {
-	{ 200, "application/json", &yaml_empty_entries_s0 },
+	{ 200, "application/json", &yaml_empty_entries_schema_listNews_200 },
 };
 static int yaml_empty_entries_listNews_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
