@@ -2,732 +2,399 @@
 #include <stddef.h>
 #include "fastapi_api.h"
 
-static const rt_schema fastapi_s0;
-static const rt_schema fastapi_s1;
-static const rt_schema fastapi_s2;
+static const rt_schema fastapi_schema_list_my_api_keys_skip;
+static const rt_schema fastapi_schema_list_my_api_keys_limit;
+static const rt_schema fastapi_schema_list_my_api_keys_200;
 static const rt_schema fastapi_schema_ApiKeyList;
-static const rt_schema fastapi_s3;
-static const rt_schema fastapi_s4;
+static const rt_schema fastapi_schema_ApiKeyList_items;
+static const rt_schema fastapi_schema_ApiKeyList_items_items;
 static const rt_schema fastapi_schema_ApiKeyItem;
-static const rt_schema fastapi_s5;
-static const rt_schema fastapi_s6;
-static const rt_schema fastapi_s7;
-static const rt_schema fastapi_s8;
-static const rt_schema fastapi_s9;
-static const rt_schema fastapi_s10;
-static const rt_schema fastapi_s11;
+static const rt_schema fastapi_schema_ApiKeyItem_created_at;
+static const rt_schema fastapi_schema_ApiKeyItem_id;
+static const rt_schema fastapi_schema_ApiKeyItem_is_active;
+static const rt_schema fastapi_schema_ApiKeyItem_last_used_at;
+static const rt_schema fastapi_schema_ApiKeyItem_name;
+static const rt_schema fastapi_schema_ApiKeyList_total;
+static const rt_schema fastapi_schema_list_my_api_keys_400;
 static const rt_schema fastapi_schema_ProblemDetail;
-static const rt_schema fastapi_s12;
-static const rt_schema fastapi_s13;
-static const rt_schema fastapi_s14;
-static const rt_schema fastapi_s15;
-static const rt_schema fastapi_s16;
-static const rt_schema fastapi_s17;
-static const rt_schema fastapi_s18;
-static const rt_schema fastapi_s19;
-static const rt_schema fastapi_s20;
-static const rt_schema fastapi_s21;
-static const rt_schema fastapi_s22;
-static const rt_schema fastapi_s23;
-static const rt_schema fastapi_s24;
-static const rt_schema fastapi_s25;
-static const rt_schema fastapi_s26;
+static const rt_schema fastapi_schema_ProblemDetail_detail;
+static const rt_schema fastapi_schema_ProblemDetail_errors;
+static const rt_schema fastapi_schema_ProblemDetail_errors_items;
+static const rt_schema fastapi_schema_ProblemDetail_errors_items_keyword;
+static const rt_schema fastapi_schema_ProblemDetail_errors_items_message;
+static const rt_schema fastapi_schema_ProblemDetail_errors_items_pointer;
+static const rt_schema fastapi_schema_ProblemDetail_status;
+static const rt_schema fastapi_schema_ProblemDetail_title;
+static const rt_schema fastapi_schema_ProblemDetail_type;
+static const rt_schema fastapi_schema_list_my_api_keys_401;
+static const rt_schema fastapi_schema_list_my_api_keys_403;
+static const rt_schema fastapi_schema_list_my_api_keys_422;
+static const rt_schema fastapi_schema_list_my_api_keys_429;
+static const rt_schema fastapi_schema_list_my_api_keys_500;
+static const rt_schema fastapi_schema_create_my_api_key_body;
 static const rt_schema fastapi_schema_ApiKeyCreateRequest;
-static const rt_schema fastapi_s27;
-static const rt_schema fastapi_s28;
+static const rt_schema fastapi_schema_ApiKeyCreateRequest_name;
+static const rt_schema fastapi_schema_create_my_api_key_201;
 static const rt_schema fastapi_schema_ApiKeyCreateResponse;
-static const rt_schema fastapi_s29;
-static const rt_schema fastapi_s30;
-static const rt_schema fastapi_s31;
-static const rt_schema fastapi_s32;
-static const rt_schema fastapi_s33;
-static const rt_schema fastapi_s34;
-static const rt_schema fastapi_s35;
-static const rt_schema fastapi_s36;
+static const rt_schema fastapi_schema_ApiKeyCreateResponse_created_at;
+static const rt_schema fastapi_schema_ApiKeyCreateResponse_id;
+static const rt_schema fastapi_schema_ApiKeyCreateResponse_key;
+static const rt_schema fastapi_schema_ApiKeyCreateResponse_name;
+static const rt_schema fastapi_schema_create_my_api_key_413;
+static const rt_schema fastapi_schema_create_my_api_key_415;
+static const rt_schema fastapi_schema_revoke_my_api_key_key_id;
+static const rt_schema fastapi_schema_revoke_my_api_key_404;
 
-static rt_schema_cache fastapi_s0_cache = { .default_json = "0", };
+static rt_schema_cache fastapi_schema_list_my_api_keys_skip__cache = { .default_json = "0", };
 /* openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/get/parameters/0/schema */
-static const rt_schema fastapi_s0 = {
+static const rt_schema fastapi_schema_list_my_api_keys_skip = {
 	.where = "openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/get/parameters/0/schema",
-	.types = 0x4,
+	.types = RT_T_INTEGER,
 	.minimum = 0,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &fastapi_s0_cache,
-	.flags = 0x20,
+	.cache = &fastapi_schema_list_my_api_keys_skip__cache,
+	.flags = RT_S_HAS_MIN,
 };
 
-static rt_schema_cache fastapi_s1_cache = { .default_json = "50", };
+static rt_schema_cache fastapi_schema_list_my_api_keys_limit__cache = { .default_json = "50", };
 /* openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/get/parameters/1/schema */
-static const rt_schema fastapi_s1 = {
+static const rt_schema fastapi_schema_list_my_api_keys_limit = {
 	.where = "openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/get/parameters/1/schema",
-	.types = 0x4,
+	.types = RT_T_INTEGER,
 	.minimum = 1,
 	.maximum = 200,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &fastapi_s1_cache,
-	.flags = 0x60,
+	.cache = &fastapi_schema_list_my_api_keys_limit__cache,
+	.flags = RT_S_HAS_MIN | RT_S_HAS_MAX,
 };
 
 /* openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/get/responses/200/content/application~1json/schema */
-static const rt_schema fastapi_s2 = {
+static const rt_schema fastapi_schema_list_my_api_keys_200 = {
 	.where = "openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/get/responses/200/content/application~1json/schema",
 	.ref = &fastapi_schema_ApiKeyList,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
-static const rt_schema_prop fastapi_schema_ApiKeyList_props[] = {
-	{ "items", &fastapi_s3 },
-	{ "total", &fastapi_s10 },
+static const rt_schema_prop fastapi_schema_ApiKeyList__props[] = {
+	{ "items", &fastapi_schema_ApiKeyList_items },
+	{ "total", &fastapi_schema_ApiKeyList_total },
 };
-static const char *const fastapi_schema_ApiKeyList_required[] = { "items", "total", };
+static const char *const fastapi_schema_ApiKeyList__required[] = { "items", "total", };
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyList */
 static const rt_schema fastapi_schema_ApiKeyList = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyList",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = fastapi_schema_ApiKeyList_props, .n_properties = 2,
-	.required = fastapi_schema_ApiKeyList_required, .n_required = 2,
+	.types = RT_T_OBJECT,
+	.properties = fastapi_schema_ApiKeyList__props, .n_properties = 2,
+	.required = fastapi_schema_ApiKeyList__required, .n_required = 2,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyList/properties/items */
-static const rt_schema fastapi_s3 = {
+static const rt_schema fastapi_schema_ApiKeyList_items = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyList/properties/items",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &fastapi_s4,
+	.types = RT_T_ARRAY,
+	.items = &fastapi_schema_ApiKeyList_items_items,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyList/properties/items/items */
-static const rt_schema fastapi_s4 = {
+static const rt_schema fastapi_schema_ApiKeyList_items_items = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyList/properties/items/items",
 	.ref = &fastapi_schema_ApiKeyItem,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
-static const rt_schema_prop fastapi_schema_ApiKeyItem_props[] = {
-	{ "created_at", &fastapi_s5 },
-	{ "id", &fastapi_s6 },
-	{ "is_active", &fastapi_s7 },
-	{ "last_used_at", &fastapi_s8 },
-	{ "name", &fastapi_s9 },
+static const rt_schema_prop fastapi_schema_ApiKeyItem__props[] = {
+	{ "created_at", &fastapi_schema_ApiKeyItem_created_at },
+	{ "id", &fastapi_schema_ApiKeyItem_id },
+	{ "is_active", &fastapi_schema_ApiKeyItem_is_active },
+	{ "last_used_at", &fastapi_schema_ApiKeyItem_last_used_at },
+	{ "name", &fastapi_schema_ApiKeyItem_name },
 };
-static const char *const fastapi_schema_ApiKeyItem_required[] = { "id", "name", "is_active", "created_at", "last_used_at", };
+static const char *const fastapi_schema_ApiKeyItem__required[] = { "id", "name", "is_active", "created_at", "last_used_at", };
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyItem */
 static const rt_schema fastapi_schema_ApiKeyItem = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyItem",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = fastapi_schema_ApiKeyItem_props, .n_properties = 5,
-	.required = fastapi_schema_ApiKeyItem_required, .n_required = 5,
+	.types = RT_T_OBJECT,
+	.properties = fastapi_schema_ApiKeyItem__props, .n_properties = 5,
+	.required = fastapi_schema_ApiKeyItem__required, .n_required = 5,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyItem/properties/created_at */
-static const rt_schema fastapi_s5 = {
+static const rt_schema fastapi_schema_ApiKeyItem_created_at = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyItem/properties/created_at",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 	.format = RT_FMT_DATE_TIME,
-	.flags = 0x800,
+	.flags = RT_S_FORMAT_ASSERT,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyItem/properties/id */
-static const rt_schema fastapi_s6 = {
+static const rt_schema fastapi_schema_ApiKeyItem_id = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyItem/properties/id",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 	.format = RT_FMT_UUID,
-	.flags = 0x800,
+	.flags = RT_S_FORMAT_ASSERT,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyItem/properties/is_active */
-static const rt_schema fastapi_s7 = {
+static const rt_schema fastapi_schema_ApiKeyItem_is_active = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyItem/properties/is_active",
-	.types = 0x2,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_BOOLEAN,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyItem/properties/last_used_at */
-static const rt_schema fastapi_s8 = {
+static const rt_schema fastapi_schema_ApiKeyItem_last_used_at = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyItem/properties/last_used_at",
-	.types = 0x11,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_NULL | RT_T_STRING,
 	.format = RT_FMT_DATE_TIME,
-	.flags = 0x800,
+	.flags = RT_S_FORMAT_ASSERT,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyItem/properties/name */
-static const rt_schema fastapi_s9 = {
+static const rt_schema fastapi_schema_ApiKeyItem_name = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyItem/properties/name",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyList/properties/total */
-static const rt_schema fastapi_s10 = {
+static const rt_schema fastapi_schema_ApiKeyList_total = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyList/properties/total",
-	.types = 0x4,
+	.types = RT_T_INTEGER,
 	.minimum = 0,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x20,
+	.flags = RT_S_HAS_MIN,
 };
 
 /* openapi/fastapi.yaml#/components/responses/BadRequest/content/application~1problem+json/schema */
-static const rt_schema fastapi_s11 = {
+static const rt_schema fastapi_schema_list_my_api_keys_400 = {
 	.where = "openapi/fastapi.yaml#/components/responses/BadRequest/content/application~1problem+json/schema",
 	.ref = &fastapi_schema_ProblemDetail,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
-static const rt_schema_prop fastapi_schema_ProblemDetail_props[] = {
-	{ "detail", &fastapi_s12 },
-	{ "errors", &fastapi_s13 },
-	{ "status", &fastapi_s18 },
-	{ "title", &fastapi_s19 },
-	{ "type", &fastapi_s20 },
+static const rt_schema_prop fastapi_schema_ProblemDetail__props[] = {
+	{ "detail", &fastapi_schema_ProblemDetail_detail },
+	{ "errors", &fastapi_schema_ProblemDetail_errors },
+	{ "status", &fastapi_schema_ProblemDetail_status },
+	{ "title", &fastapi_schema_ProblemDetail_title },
+	{ "type", &fastapi_schema_ProblemDetail_type },
 };
-static const char *const fastapi_schema_ProblemDetail_required[] = { "title", "status", "detail", };
+static const char *const fastapi_schema_ProblemDetail__required[] = { "title", "status", "detail", };
 /* openapi/fastapi.yaml#/components/schemas/ProblemDetail */
 static const rt_schema fastapi_schema_ProblemDetail = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ProblemDetail",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = fastapi_schema_ProblemDetail_props, .n_properties = 5,
-	.required = fastapi_schema_ProblemDetail_required, .n_required = 3,
+	.types = RT_T_OBJECT,
+	.properties = fastapi_schema_ProblemDetail__props, .n_properties = 5,
+	.required = fastapi_schema_ProblemDetail__required, .n_required = 3,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/detail */
-static const rt_schema fastapi_s12 = {
+static const rt_schema fastapi_schema_ProblemDetail_detail = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/detail",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/errors */
-static const rt_schema fastapi_s13 = {
+static const rt_schema fastapi_schema_ProblemDetail_errors = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/errors",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &fastapi_s14,
+	.types = RT_T_ARRAY,
+	.items = &fastapi_schema_ProblemDetail_errors_items,
 };
 
-static const rt_schema_prop fastapi_s14_props[] = {
-	{ "keyword", &fastapi_s15 },
-	{ "message", &fastapi_s16 },
-	{ "pointer", &fastapi_s17 },
+static const rt_schema_prop fastapi_schema_ProblemDetail_errors_items__props[] = {
+	{ "keyword", &fastapi_schema_ProblemDetail_errors_items_keyword },
+	{ "message", &fastapi_schema_ProblemDetail_errors_items_message },
+	{ "pointer", &fastapi_schema_ProblemDetail_errors_items_pointer },
 };
-static const char *const fastapi_s14_required[] = { "pointer", "keyword", "message", };
+static const char *const fastapi_schema_ProblemDetail_errors_items__required[] = { "pointer", "keyword", "message", };
 /* openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/errors/items */
-static const rt_schema fastapi_s14 = {
+static const rt_schema fastapi_schema_ProblemDetail_errors_items = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/errors/items",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = fastapi_s14_props, .n_properties = 3,
-	.required = fastapi_s14_required, .n_required = 3,
+	.types = RT_T_OBJECT,
+	.properties = fastapi_schema_ProblemDetail_errors_items__props, .n_properties = 3,
+	.required = fastapi_schema_ProblemDetail_errors_items__required, .n_required = 3,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/errors/items/properties/keyword */
-static const rt_schema fastapi_s15 = {
+static const rt_schema fastapi_schema_ProblemDetail_errors_items_keyword = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/errors/items/properties/keyword",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/errors/items/properties/message */
-static const rt_schema fastapi_s16 = {
+static const rt_schema fastapi_schema_ProblemDetail_errors_items_message = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/errors/items/properties/message",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/errors/items/properties/pointer */
-static const rt_schema fastapi_s17 = {
+static const rt_schema fastapi_schema_ProblemDetail_errors_items_pointer = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/errors/items/properties/pointer",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/status */
-static const rt_schema fastapi_s18 = {
+static const rt_schema fastapi_schema_ProblemDetail_status = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/status",
-	.types = 0x4,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_INTEGER,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/title */
-static const rt_schema fastapi_s19 = {
+static const rt_schema fastapi_schema_ProblemDetail_title = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/title",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
-static rt_schema_cache fastapi_s20_cache = { .default_json = "\"about:blank\"", };
+static rt_schema_cache fastapi_schema_ProblemDetail_type__cache = { .default_json = "\"about:blank\"", };
 /* openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/type */
-static const rt_schema fastapi_s20 = {
+static const rt_schema fastapi_schema_ProblemDetail_type = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/type",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &fastapi_s20_cache,
+	.types = RT_T_STRING,
+	.cache = &fastapi_schema_ProblemDetail_type__cache,
 };
 
 /* openapi/fastapi.yaml#/components/responses/Unauthorized/content/application~1problem+json/schema */
-static const rt_schema fastapi_s21 = {
+static const rt_schema fastapi_schema_list_my_api_keys_401 = {
 	.where = "openapi/fastapi.yaml#/components/responses/Unauthorized/content/application~1problem+json/schema",
 	.ref = &fastapi_schema_ProblemDetail,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
 /* openapi/fastapi.yaml#/components/responses/Forbidden/content/application~1problem+json/schema */
-static const rt_schema fastapi_s22 = {
+static const rt_schema fastapi_schema_list_my_api_keys_403 = {
 	.where = "openapi/fastapi.yaml#/components/responses/Forbidden/content/application~1problem+json/schema",
 	.ref = &fastapi_schema_ProblemDetail,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
 /* openapi/fastapi.yaml#/components/responses/ValidationError/content/application~1problem+json/schema */
-static const rt_schema fastapi_s23 = {
+static const rt_schema fastapi_schema_list_my_api_keys_422 = {
 	.where = "openapi/fastapi.yaml#/components/responses/ValidationError/content/application~1problem+json/schema",
 	.ref = &fastapi_schema_ProblemDetail,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
 /* openapi/fastapi.yaml#/components/responses/TooManyRequests/content/application~1problem+json/schema */
-static const rt_schema fastapi_s24 = {
+static const rt_schema fastapi_schema_list_my_api_keys_429 = {
 	.where = "openapi/fastapi.yaml#/components/responses/TooManyRequests/content/application~1problem+json/schema",
 	.ref = &fastapi_schema_ProblemDetail,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
 /* openapi/fastapi.yaml#/components/responses/InternalError/content/application~1problem+json/schema */
-static const rt_schema fastapi_s25 = {
+static const rt_schema fastapi_schema_list_my_api_keys_500 = {
 	.where = "openapi/fastapi.yaml#/components/responses/InternalError/content/application~1problem+json/schema",
 	.ref = &fastapi_schema_ProblemDetail,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
 /* openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/post/requestBody/content/application~1json/schema */
-static const rt_schema fastapi_s26 = {
+static const rt_schema fastapi_schema_create_my_api_key_body = {
 	.where = "openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/post/requestBody/content/application~1json/schema",
 	.ref = &fastapi_schema_ApiKeyCreateRequest,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
-static const rt_schema_prop fastapi_schema_ApiKeyCreateRequest_props[] = {
-	{ "name", &fastapi_s27 },
+static const rt_schema_prop fastapi_schema_ApiKeyCreateRequest__props[] = {
+	{ "name", &fastapi_schema_ApiKeyCreateRequest_name },
 };
-static const char *const fastapi_schema_ApiKeyCreateRequest_required[] = { "name", };
+static const char *const fastapi_schema_ApiKeyCreateRequest__required[] = { "name", };
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateRequest */
 static const rt_schema fastapi_schema_ApiKeyCreateRequest = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyCreateRequest",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = fastapi_schema_ApiKeyCreateRequest_props, .n_properties = 1,
-	.required = fastapi_schema_ApiKeyCreateRequest_required, .n_required = 1,
-	.flags = 0x400,
+	.types = RT_T_OBJECT,
+	.properties = fastapi_schema_ApiKeyCreateRequest__props, .n_properties = 1,
+	.required = fastapi_schema_ApiKeyCreateRequest__required, .n_required = 1,
+	.flags = RT_S_NO_ADDL,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateRequest/properties/name */
-static const rt_schema fastapi_s27 = {
+static const rt_schema fastapi_schema_ApiKeyCreateRequest_name = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyCreateRequest/properties/name",
-	.types = 0x10,
+	.types = RT_T_STRING,
 	.min_length = 1,
 	.max_length = 128,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.flags = RT_S_HAS_MIN_LENGTH | RT_S_HAS_MAX_LENGTH,
 };
 
 /* openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/post/responses/201/content/application~1json/schema */
-static const rt_schema fastapi_s28 = {
+static const rt_schema fastapi_schema_create_my_api_key_201 = {
 	.where = "openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/post/responses/201/content/application~1json/schema",
 	.ref = &fastapi_schema_ApiKeyCreateResponse,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
-static const rt_schema_prop fastapi_schema_ApiKeyCreateResponse_props[] = {
-	{ "created_at", &fastapi_s29 },
-	{ "id", &fastapi_s30 },
-	{ "key", &fastapi_s31 },
-	{ "name", &fastapi_s32 },
+static const rt_schema_prop fastapi_schema_ApiKeyCreateResponse__props[] = {
+	{ "created_at", &fastapi_schema_ApiKeyCreateResponse_created_at },
+	{ "id", &fastapi_schema_ApiKeyCreateResponse_id },
+	{ "key", &fastapi_schema_ApiKeyCreateResponse_key },
+	{ "name", &fastapi_schema_ApiKeyCreateResponse_name },
 };
-static const char *const fastapi_schema_ApiKeyCreateResponse_required[] = { "id", "key", "name", "created_at", };
+static const char *const fastapi_schema_ApiKeyCreateResponse__required[] = { "id", "key", "name", "created_at", };
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse */
 static const rt_schema fastapi_schema_ApiKeyCreateResponse = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = fastapi_schema_ApiKeyCreateResponse_props, .n_properties = 4,
-	.required = fastapi_schema_ApiKeyCreateResponse_required, .n_required = 4,
+	.types = RT_T_OBJECT,
+	.properties = fastapi_schema_ApiKeyCreateResponse__props, .n_properties = 4,
+	.required = fastapi_schema_ApiKeyCreateResponse__required, .n_required = 4,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse/properties/created_at */
-static const rt_schema fastapi_s29 = {
+static const rt_schema fastapi_schema_ApiKeyCreateResponse_created_at = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse/properties/created_at",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 	.format = RT_FMT_DATE_TIME,
-	.flags = 0x800,
+	.flags = RT_S_FORMAT_ASSERT,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse/properties/id */
-static const rt_schema fastapi_s30 = {
+static const rt_schema fastapi_schema_ApiKeyCreateResponse_id = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse/properties/id",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 	.format = RT_FMT_UUID,
-	.flags = 0x800,
+	.flags = RT_S_FORMAT_ASSERT,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse/properties/key */
-static const rt_schema fastapi_s31 = {
+static const rt_schema fastapi_schema_ApiKeyCreateResponse_key = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse/properties/key",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse/properties/name */
-static const rt_schema fastapi_s32 = {
+static const rt_schema fastapi_schema_ApiKeyCreateResponse_name = {
 	.where = "openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse/properties/name",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* openapi/fastapi.yaml#/components/responses/PayloadTooLarge/content/application~1problem+json/schema */
-static const rt_schema fastapi_s33 = {
+static const rt_schema fastapi_schema_create_my_api_key_413 = {
 	.where = "openapi/fastapi.yaml#/components/responses/PayloadTooLarge/content/application~1problem+json/schema",
 	.ref = &fastapi_schema_ProblemDetail,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
 /* openapi/fastapi.yaml#/components/responses/UnsupportedMediaType/content/application~1problem+json/schema */
-static const rt_schema fastapi_s34 = {
+static const rt_schema fastapi_schema_create_my_api_key_415 = {
 	.where = "openapi/fastapi.yaml#/components/responses/UnsupportedMediaType/content/application~1problem+json/schema",
 	.ref = &fastapi_schema_ProblemDetail,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
 /* openapi/fastapi.yaml#/paths/~1auth~1api-keys~1{key_id}/delete/parameters/0/schema */
-static const rt_schema fastapi_s35 = {
+static const rt_schema fastapi_schema_revoke_my_api_key_key_id = {
 	.where = "openapi/fastapi.yaml#/paths/~1auth~1api-keys~1{key_id}/delete/parameters/0/schema",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 	.format = RT_FMT_UUID,
-	.flags = 0x800,
+	.flags = RT_S_FORMAT_ASSERT,
 };
 
 /* openapi/fastapi.yaml#/components/responses/NotFound/content/application~1problem+json/schema */
-static const rt_schema fastapi_s36 = {
+static const rt_schema fastapi_schema_revoke_my_api_key_404 = {
 	.where = "openapi/fastapi.yaml#/components/responses/NotFound/content/application~1problem+json/schema",
 	.ref = &fastapi_schema_ProblemDetail,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 };
 
 /* #/paths/~1auth~1api-keys~1/get */
 static const rt_param fastapi_list_my_api_keys_param_table[] = {
 	{ .name = "skip", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &fastapi_s0, .ctype = RT_C_INT64,
+	  .schema = &fastapi_schema_list_my_api_keys_skip, .ctype = RT_C_INT64,
 	  .offset = offsetof(fastapi_list_my_api_keys_params, skip), .has_offset = -1 },
 	{ .name = "limit", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &fastapi_s1, .ctype = RT_C_INT64,
+	  .schema = &fastapi_schema_list_my_api_keys_limit, .ctype = RT_C_INT64,
 	  .offset = offsetof(fastapi_list_my_api_keys_params, limit), .has_offset = -1 },
 };
 static const rt_response fastapi_list_my_api_keys_responses[] = {
-	{ 200, "application/json", &fastapi_s2 },
-	{ 400, "application/problem+json", &fastapi_s11 },
-	{ 401, "application/problem+json", &fastapi_s21 },
-	{ 403, "application/problem+json", &fastapi_s22 },
-	{ 422, "application/problem+json", &fastapi_s23 },
-	{ 429, "application/problem+json", &fastapi_s24 },
-	{ 500, "application/problem+json", &fastapi_s25 },
+	{ 200, "application/json", &fastapi_schema_list_my_api_keys_200 },
+	{ 400, "application/problem+json", &fastapi_schema_list_my_api_keys_400 },
+	{ 401, "application/problem+json", &fastapi_schema_list_my_api_keys_401 },
+	{ 403, "application/problem+json", &fastapi_schema_list_my_api_keys_403 },
+	{ 422, "application/problem+json", &fastapi_schema_list_my_api_keys_422 },
+	{ 429, "application/problem+json", &fastapi_schema_list_my_api_keys_429 },
+	{ 500, "application/problem+json", &fastapi_schema_list_my_api_keys_500 },
 };
 static const rt_security_req fastapi_list_my_api_keys_sec0[] = {
 	{ "HTTPBearer", RT_CRED_HTTP_BEARER, NULL },
@@ -776,15 +443,15 @@ int fastapi_list_my_api_keys_respond_500(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1auth~1api-keys~1/post */
 static const char *const fastapi_create_my_api_key_body_types[] = { "application/json", NULL };
 static const rt_response fastapi_create_my_api_key_responses[] = {
-	{ 201, "application/json", &fastapi_s28 },
-	{ 400, "application/problem+json", &fastapi_s11 },
-	{ 401, "application/problem+json", &fastapi_s21 },
-	{ 403, "application/problem+json", &fastapi_s22 },
-	{ 413, "application/problem+json", &fastapi_s33 },
-	{ 415, "application/problem+json", &fastapi_s34 },
-	{ 422, "application/problem+json", &fastapi_s23 },
-	{ 429, "application/problem+json", &fastapi_s24 },
-	{ 500, "application/problem+json", &fastapi_s25 },
+	{ 201, "application/json", &fastapi_schema_create_my_api_key_201 },
+	{ 400, "application/problem+json", &fastapi_schema_list_my_api_keys_400 },
+	{ 401, "application/problem+json", &fastapi_schema_list_my_api_keys_401 },
+	{ 403, "application/problem+json", &fastapi_schema_list_my_api_keys_403 },
+	{ 413, "application/problem+json", &fastapi_schema_create_my_api_key_413 },
+	{ 415, "application/problem+json", &fastapi_schema_create_my_api_key_415 },
+	{ 422, "application/problem+json", &fastapi_schema_list_my_api_keys_422 },
+	{ 429, "application/problem+json", &fastapi_schema_list_my_api_keys_429 },
+	{ 500, "application/problem+json", &fastapi_schema_list_my_api_keys_500 },
 };
 static const rt_security_req fastapi_create_my_api_key_sec0[] = {
 	{ "HTTPBearer", RT_CRED_HTTP_BEARER, NULL },
@@ -841,18 +508,18 @@ int fastapi_create_my_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */
 /* #/paths/~1auth~1api-keys~1{key_id}/delete */
 static const rt_param fastapi_revoke_my_api_key_param_table[] = {
 	{ .name = "key_id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &fastapi_s35, .ctype = RT_C_STRING,
+	  .schema = &fastapi_schema_revoke_my_api_key_key_id, .ctype = RT_C_STRING,
 	  .offset = offsetof(fastapi_revoke_my_api_key_params, key_id), .has_offset = -1 },
 };
 static const rt_response fastapi_revoke_my_api_key_responses[] = {
 	{ 204, NULL, NULL },
-	{ 400, "application/problem+json", &fastapi_s11 },
-	{ 401, "application/problem+json", &fastapi_s21 },
-	{ 403, "application/problem+json", &fastapi_s22 },
-	{ 404, "application/problem+json", &fastapi_s36 },
-	{ 422, "application/problem+json", &fastapi_s23 },
-	{ 429, "application/problem+json", &fastapi_s24 },
-	{ 500, "application/problem+json", &fastapi_s25 },
+	{ 400, "application/problem+json", &fastapi_schema_list_my_api_keys_400 },
+	{ 401, "application/problem+json", &fastapi_schema_list_my_api_keys_401 },
+	{ 403, "application/problem+json", &fastapi_schema_list_my_api_keys_403 },
+	{ 404, "application/problem+json", &fastapi_schema_revoke_my_api_key_404 },
+	{ 422, "application/problem+json", &fastapi_schema_list_my_api_keys_422 },
+	{ 429, "application/problem+json", &fastapi_schema_list_my_api_keys_429 },
+	{ 500, "application/problem+json", &fastapi_schema_list_my_api_keys_500 },
 };
 static const rt_security_req fastapi_revoke_my_api_key_sec0[] = {
 	{ "HTTPBearer", RT_CRED_HTTP_BEARER, NULL },
@@ -923,7 +590,7 @@ static const rt_operation fastapi_operations[] = {
 		.route = "/auth/api-keys/",
 		.priority = 2,
 		.params_size = sizeof(fastapi_create_my_api_key_params),
-		.body_types = fastapi_create_my_api_key_body_types, .body_required = 1, .body_schema = &fastapi_s26,
+		.body_types = fastapi_create_my_api_key_body_types, .body_required = 1, .body_schema = &fastapi_schema_create_my_api_key_body,
 		.responses = fastapi_create_my_api_key_responses, .n_responses = 9,
 		.security = fastapi_create_my_api_key_security, .n_security = 1,
 		.validation_status = 422,
@@ -945,9 +612,9 @@ static const rt_operation fastapi_operations[] = {
 };
 
 static rt_schema_cache *const fastapi_caches[] = {
-	&fastapi_s0_cache,
-	&fastapi_s1_cache,
-	&fastapi_s20_cache,
+	&fastapi_schema_list_my_api_keys_skip__cache,
+	&fastapi_schema_list_my_api_keys_limit__cache,
+	&fastapi_schema_ProblemDetail_type__cache,
 	NULL
 };
 

@@ -2,446 +2,281 @@
 #include <stddef.h>
 #include "feldera_api.h"
 
-static const rt_schema feldera_s0;
-static const rt_schema feldera_s1;
-static const rt_schema feldera_s2;
+static const rt_schema feldera_schema_list_api_keys_name;
+static const rt_schema feldera_schema_list_api_keys_200;
+static const rt_schema feldera_schema_list_api_keys_200_items;
 static const rt_schema feldera_schema_ApiKeyDescr;
-static const rt_schema feldera_s3;
-static const rt_schema feldera_s4;
-static const rt_schema feldera_s5;
-static const rt_schema feldera_s6;
-static const rt_schema feldera_s7;
+static const rt_schema feldera_schema_ApiKeyDescr_id;
+static const rt_schema feldera_schema_ApiKeyDescr_name;
+static const rt_schema feldera_schema_ApiKeyDescr_scopes;
+static const rt_schema feldera_schema_ApiKeyDescr_scopes_items;
+static const rt_schema feldera_schema_list_api_keys_400;
 static const rt_schema feldera_schema_ErrorResponse;
-static const rt_schema feldera_s8;
-static const rt_schema feldera_s9;
-static const rt_schema feldera_s10;
-static const rt_schema feldera_s11;
-static const rt_schema feldera_s12;
-static const rt_schema feldera_s13;
-static const rt_schema feldera_s14;
+static const rt_schema feldera_schema_ErrorResponse_details;
+static const rt_schema feldera_schema_ErrorResponse_error_code;
+static const rt_schema feldera_schema_ErrorResponse_message;
+static const rt_schema feldera_schema_list_api_keys_401;
+static const rt_schema feldera_schema_list_api_keys_404;
+static const rt_schema feldera_schema_list_api_keys_429;
+static const rt_schema feldera_schema_create_api_key_body;
 static const rt_schema feldera_schema_NewApiKeyRequest;
-static const rt_schema feldera_s15;
-static const rt_schema feldera_s16;
-static const rt_schema feldera_s17;
+static const rt_schema feldera_schema_NewApiKeyRequest_name;
+static const rt_schema feldera_schema_NewApiKeyRequest_role;
+static const rt_schema feldera_schema_create_api_key_201;
 static const rt_schema feldera_schema_NewApiKeyResponse;
-static const rt_schema feldera_s18;
-static const rt_schema feldera_s19;
-static const rt_schema feldera_s20;
-static const rt_schema feldera_s21;
-static const rt_schema feldera_s22;
-static const rt_schema feldera_s23;
-static const rt_schema feldera_s24;
-static const rt_schema feldera_s25;
+static const rt_schema feldera_schema_NewApiKeyResponse_api_key;
+static const rt_schema feldera_schema_NewApiKeyResponse_id;
+static const rt_schema feldera_schema_NewApiKeyResponse_name;
+static const rt_schema feldera_schema_create_api_key_409;
+static const rt_schema feldera_schema_create_api_key_413;
+static const rt_schema feldera_schema_create_api_key_415;
+static const rt_schema feldera_schema_get_api_key_api_key_name;
+static const rt_schema feldera_schema_get_api_key_200;
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/get/parameters/0/schema */
-static const rt_schema feldera_s0 = {
+static const rt_schema feldera_schema_list_api_keys_name = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/get/parameters/0/schema",
-	.types = 0x10,
+	.types = RT_T_STRING,
 	.min_length = 1,
 	.max_length = 128,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.flags = RT_S_HAS_MIN_LENGTH | RT_S_HAS_MAX_LENGTH,
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/get/responses/200/content/application~1json/schema */
-static const rt_schema feldera_s1 = {
+static const rt_schema feldera_schema_list_api_keys_200 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/get/responses/200/content/application~1json/schema",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &feldera_s2,
+	.types = RT_T_ARRAY,
+	.items = &feldera_schema_list_api_keys_200_items,
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/get/responses/200/content/application~1json/schema/items */
-static const rt_schema feldera_s2 = {
+static const rt_schema feldera_schema_list_api_keys_200_items = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/get/responses/200/content/application~1json/schema/items",
 	.ref = &feldera_schema_ApiKeyDescr,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop feldera_schema_ApiKeyDescr_props[] = {
-	{ "id", &feldera_s3 },
-	{ "name", &feldera_s4 },
-	{ "scopes", &feldera_s5 },
+static const rt_schema_prop feldera_schema_ApiKeyDescr__props[] = {
+	{ "id", &feldera_schema_ApiKeyDescr_id },
+	{ "name", &feldera_schema_ApiKeyDescr_name },
+	{ "scopes", &feldera_schema_ApiKeyDescr_scopes },
 };
-static const char *const feldera_schema_ApiKeyDescr_required[] = { "id", "name", "scopes", };
+static const char *const feldera_schema_ApiKeyDescr__required[] = { "id", "name", "scopes", };
 /* openapi/feldera.yaml#/components/schemas/ApiKeyDescr */
 static const rt_schema feldera_schema_ApiKeyDescr = {
 	.where = "openapi/feldera.yaml#/components/schemas/ApiKeyDescr",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = feldera_schema_ApiKeyDescr_props, .n_properties = 3,
-	.required = feldera_schema_ApiKeyDescr_required, .n_required = 3,
+	.types = RT_T_OBJECT,
+	.properties = feldera_schema_ApiKeyDescr__props, .n_properties = 3,
+	.required = feldera_schema_ApiKeyDescr__required, .n_required = 3,
 };
 
 /* openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/id */
-static const rt_schema feldera_s3 = {
+static const rt_schema feldera_schema_ApiKeyDescr_id = {
 	.where = "openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/id",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 	.format = RT_FMT_UUID,
-	.flags = 0x800,
+	.flags = RT_S_FORMAT_ASSERT,
 };
 
 /* openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/name */
-static const rt_schema feldera_s4 = {
+static const rt_schema feldera_schema_ApiKeyDescr_name = {
 	.where = "openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/name",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/scopes */
-static const rt_schema feldera_s5 = {
+static const rt_schema feldera_schema_ApiKeyDescr_scopes = {
 	.where = "openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/scopes",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &feldera_s6,
+	.types = RT_T_ARRAY,
+	.items = &feldera_schema_ApiKeyDescr_scopes_items,
 };
 
-static rt_schema_cache feldera_s6_cache = { .enum_json = "[\"Read\",\"Write\"]", };
+static rt_schema_cache feldera_schema_ApiKeyDescr_scopes_items__cache = { .enum_json = "[\"Read\",\"Write\"]", };
 /* openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/scopes/items */
-static const rt_schema feldera_s6 = {
+static const rt_schema feldera_schema_ApiKeyDescr_scopes_items = {
 	.where = "openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/scopes/items",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &feldera_s6_cache,
+	.types = RT_T_STRING,
+	.cache = &feldera_schema_ApiKeyDescr_scopes_items__cache,
 };
 
 /* openapi/feldera.yaml#/components/responses/BadRequest/content/application~1json/schema */
-static const rt_schema feldera_s7 = {
+static const rt_schema feldera_schema_list_api_keys_400 = {
 	.where = "openapi/feldera.yaml#/components/responses/BadRequest/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop feldera_schema_ErrorResponse_props[] = {
-	{ "details", &feldera_s8 },
-	{ "error_code", &feldera_s9 },
-	{ "message", &feldera_s10 },
+static const rt_schema_prop feldera_schema_ErrorResponse__props[] = {
+	{ "details", &feldera_schema_ErrorResponse_details },
+	{ "error_code", &feldera_schema_ErrorResponse_error_code },
+	{ "message", &feldera_schema_ErrorResponse_message },
 };
-static const char *const feldera_schema_ErrorResponse_required[] = { "details", "error_code", "message", };
+static const char *const feldera_schema_ErrorResponse__required[] = { "details", "error_code", "message", };
 /* openapi/feldera.yaml#/components/schemas/ErrorResponse */
 static const rt_schema feldera_schema_ErrorResponse = {
 	.where = "openapi/feldera.yaml#/components/schemas/ErrorResponse",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = feldera_schema_ErrorResponse_props, .n_properties = 3,
-	.required = feldera_schema_ErrorResponse_required, .n_required = 3,
+	.types = RT_T_OBJECT,
+	.properties = feldera_schema_ErrorResponse__props, .n_properties = 3,
+	.required = feldera_schema_ErrorResponse__required, .n_required = 3,
 };
 
 /* openapi/feldera.yaml#/components/schemas/ErrorResponse/properties/details */
-static const rt_schema feldera_s8 = {
+static const rt_schema feldera_schema_ErrorResponse_details = {
 	.where = "openapi/feldera.yaml#/components/schemas/ErrorResponse/properties/details",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x2,
+	.types = RT_T_OBJECT,
+	.flags = RT_S_NULLABLE,
 };
 
 /* openapi/feldera.yaml#/components/schemas/ErrorResponse/properties/error_code */
-static const rt_schema feldera_s9 = {
+static const rt_schema feldera_schema_ErrorResponse_error_code = {
 	.where = "openapi/feldera.yaml#/components/schemas/ErrorResponse/properties/error_code",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* openapi/feldera.yaml#/components/schemas/ErrorResponse/properties/message */
-static const rt_schema feldera_s10 = {
+static const rt_schema feldera_schema_ErrorResponse_message = {
 	.where = "openapi/feldera.yaml#/components/schemas/ErrorResponse/properties/message",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* openapi/feldera.yaml#/components/responses/Unauthorized/content/application~1json/schema */
-static const rt_schema feldera_s11 = {
+static const rt_schema feldera_schema_list_api_keys_401 = {
 	.where = "openapi/feldera.yaml#/components/responses/Unauthorized/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* openapi/feldera.yaml#/components/responses/UnknownApiKey/content/application~1json/schema */
-static const rt_schema feldera_s12 = {
+static const rt_schema feldera_schema_list_api_keys_404 = {
 	.where = "openapi/feldera.yaml#/components/responses/UnknownApiKey/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* openapi/feldera.yaml#/components/responses/TooManyRequests/content/application~1json/schema */
-static const rt_schema feldera_s13 = {
+static const rt_schema feldera_schema_list_api_keys_429 = {
 	.where = "openapi/feldera.yaml#/components/responses/TooManyRequests/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/requestBody/content/application~1json/schema */
-static const rt_schema feldera_s14 = {
+static const rt_schema feldera_schema_create_api_key_body = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/requestBody/content/application~1json/schema",
 	.ref = &feldera_schema_NewApiKeyRequest,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop feldera_schema_NewApiKeyRequest_props[] = {
-	{ "name", &feldera_s15 },
-	{ "role", &feldera_s16 },
+static const rt_schema_prop feldera_schema_NewApiKeyRequest__props[] = {
+	{ "name", &feldera_schema_NewApiKeyRequest_name },
+	{ "role", &feldera_schema_NewApiKeyRequest_role },
 };
-static const char *const feldera_schema_NewApiKeyRequest_required[] = { "name", };
+static const char *const feldera_schema_NewApiKeyRequest__required[] = { "name", };
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest */
 static const rt_schema feldera_schema_NewApiKeyRequest = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyRequest",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = feldera_schema_NewApiKeyRequest_props, .n_properties = 2,
-	.required = feldera_schema_NewApiKeyRequest_required, .n_required = 1,
-	.flags = 0x400,
+	.types = RT_T_OBJECT,
+	.properties = feldera_schema_NewApiKeyRequest__props, .n_properties = 2,
+	.required = feldera_schema_NewApiKeyRequest__required, .n_required = 1,
+	.flags = RT_S_NO_ADDL,
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/name */
-static const rt_schema feldera_s15 = {
+static const rt_schema feldera_schema_NewApiKeyRequest_name = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/name",
-	.types = 0x10,
+	.types = RT_T_STRING,
 	.min_length = 1,
 	.max_length = 128,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.flags = RT_S_HAS_MIN_LENGTH | RT_S_HAS_MAX_LENGTH,
 };
 
-static rt_schema_cache feldera_s16_cache = { .enum_json = "[\"read\",\"write\"]", };
+static rt_schema_cache feldera_schema_NewApiKeyRequest_role__cache = { .enum_json = "[\"read\",\"write\"]", };
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/role */
-static const rt_schema feldera_s16 = {
+static const rt_schema feldera_schema_NewApiKeyRequest_role = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/role",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &feldera_s16_cache,
+	.types = RT_T_STRING,
+	.cache = &feldera_schema_NewApiKeyRequest_role__cache,
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/201/content/application~1json/schema */
-static const rt_schema feldera_s17 = {
+static const rt_schema feldera_schema_create_api_key_201 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/201/content/application~1json/schema",
 	.ref = &feldera_schema_NewApiKeyResponse,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop feldera_schema_NewApiKeyResponse_props[] = {
-	{ "api_key", &feldera_s18 },
-	{ "id", &feldera_s19 },
-	{ "name", &feldera_s20 },
+static const rt_schema_prop feldera_schema_NewApiKeyResponse__props[] = {
+	{ "api_key", &feldera_schema_NewApiKeyResponse_api_key },
+	{ "id", &feldera_schema_NewApiKeyResponse_id },
+	{ "name", &feldera_schema_NewApiKeyResponse_name },
 };
-static const char *const feldera_schema_NewApiKeyResponse_required[] = { "api_key", "id", "name", };
+static const char *const feldera_schema_NewApiKeyResponse__required[] = { "api_key", "id", "name", };
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse */
 static const rt_schema feldera_schema_NewApiKeyResponse = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyResponse",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = feldera_schema_NewApiKeyResponse_props, .n_properties = 3,
-	.required = feldera_schema_NewApiKeyResponse_required, .n_required = 3,
+	.types = RT_T_OBJECT,
+	.properties = feldera_schema_NewApiKeyResponse__props, .n_properties = 3,
+	.required = feldera_schema_NewApiKeyResponse__required, .n_required = 3,
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/api_key */
-static const rt_schema feldera_s18 = {
+static const rt_schema feldera_schema_NewApiKeyResponse_api_key = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/api_key",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/id */
-static const rt_schema feldera_s19 = {
+static const rt_schema feldera_schema_NewApiKeyResponse_id = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/id",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 	.format = RT_FMT_UUID,
-	.flags = 0x800,
+	.flags = RT_S_FORMAT_ASSERT,
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/name */
-static const rt_schema feldera_s20 = {
+static const rt_schema feldera_schema_NewApiKeyResponse_name = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/name",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/409/content/application~1json/schema */
-static const rt_schema feldera_s21 = {
+static const rt_schema feldera_schema_create_api_key_409 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/409/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* openapi/feldera.yaml#/components/responses/PayloadTooLarge/content/application~1json/schema */
-static const rt_schema feldera_s22 = {
+static const rt_schema feldera_schema_create_api_key_413 = {
 	.where = "openapi/feldera.yaml#/components/responses/PayloadTooLarge/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* openapi/feldera.yaml#/components/responses/UnsupportedMediaType/content/application~1json/schema */
-static const rt_schema feldera_s23 = {
+static const rt_schema feldera_schema_create_api_key_415 = {
 	.where = "openapi/feldera.yaml#/components/responses/UnsupportedMediaType/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/parameters/0/schema */
-static const rt_schema feldera_s24 = {
+static const rt_schema feldera_schema_get_api_key_api_key_name = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/parameters/0/schema",
-	.types = 0x10,
+	.types = RT_T_STRING,
 	.min_length = 1,
 	.max_length = 128,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.flags = RT_S_HAS_MIN_LENGTH | RT_S_HAS_MAX_LENGTH,
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema */
-static const rt_schema feldera_s25 = {
+static const rt_schema feldera_schema_get_api_key_200 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema",
 	.ref = &feldera_schema_ApiKeyDescr,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* #/paths/~1v0~1api_keys/get */
 static const rt_param feldera_list_api_keys_param_table[] = {
 	{ .name = "name", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
-	  .schema = &feldera_s0, .ctype = RT_C_STRING,
+	  .schema = &feldera_schema_list_api_keys_name, .ctype = RT_C_STRING,
 	  .offset = offsetof(feldera_list_api_keys_params, name), .has_offset = (long)offsetof(feldera_list_api_keys_params, has_name) },
 };
 static const rt_response feldera_list_api_keys_responses[] = {
-	{ 200, "application/json", &feldera_s1 },
-	{ 400, "application/json", &feldera_s7 },
-	{ 401, "application/json", &feldera_s11 },
-	{ 404, "application/json", &feldera_s12 },
-	{ 429, "application/json", &feldera_s13 },
+	{ 200, "application/json", &feldera_schema_list_api_keys_200 },
+	{ 400, "application/json", &feldera_schema_list_api_keys_400 },
+	{ 401, "application/json", &feldera_schema_list_api_keys_401 },
+	{ 404, "application/json", &feldera_schema_list_api_keys_404 },
+	{ 429, "application/json", &feldera_schema_list_api_keys_429 },
 };
 static const rt_security_req feldera_list_api_keys_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -482,13 +317,13 @@ int feldera_list_api_keys_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1v0~1api_keys/post */
 static const char *const feldera_create_api_key_body_types[] = { "application/json", NULL };
 static const rt_response feldera_create_api_key_responses[] = {
-	{ 201, "application/json", &feldera_s17 },
-	{ 400, "application/json", &feldera_s7 },
-	{ 401, "application/json", &feldera_s11 },
-	{ 409, "application/json", &feldera_s21 },
-	{ 413, "application/json", &feldera_s22 },
-	{ 415, "application/json", &feldera_s23 },
-	{ 429, "application/json", &feldera_s13 },
+	{ 201, "application/json", &feldera_schema_create_api_key_201 },
+	{ 400, "application/json", &feldera_schema_list_api_keys_400 },
+	{ 401, "application/json", &feldera_schema_list_api_keys_401 },
+	{ 409, "application/json", &feldera_schema_create_api_key_409 },
+	{ 413, "application/json", &feldera_schema_create_api_key_413 },
+	{ 415, "application/json", &feldera_schema_create_api_key_415 },
+	{ 429, "application/json", &feldera_schema_list_api_keys_429 },
 };
 static const rt_security_req feldera_create_api_key_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -537,15 +372,15 @@ int feldera_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1v0~1api_keys~1{api_key_name}/get */
 static const rt_param feldera_get_api_key_param_table[] = {
 	{ .name = "api_key_name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &feldera_s24, .ctype = RT_C_STRING,
+	  .schema = &feldera_schema_get_api_key_api_key_name, .ctype = RT_C_STRING,
 	  .offset = offsetof(feldera_get_api_key_params, api_key_name), .has_offset = -1 },
 };
 static const rt_response feldera_get_api_key_responses[] = {
-	{ 200, "application/json", &feldera_s25 },
-	{ 400, "application/json", &feldera_s7 },
-	{ 401, "application/json", &feldera_s11 },
-	{ 404, "application/json", &feldera_s12 },
-	{ 429, "application/json", &feldera_s13 },
+	{ 200, "application/json", &feldera_schema_get_api_key_200 },
+	{ 400, "application/json", &feldera_schema_list_api_keys_400 },
+	{ 401, "application/json", &feldera_schema_list_api_keys_401 },
+	{ 404, "application/json", &feldera_schema_list_api_keys_404 },
+	{ 429, "application/json", &feldera_schema_list_api_keys_429 },
 };
 static const rt_security_req feldera_get_api_key_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -586,15 +421,15 @@ int feldera_get_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1v0~1api_keys~1{api_key_name}/delete */
 static const rt_param feldera_delete_api_key_param_table[] = {
 	{ .name = "api_key_name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &feldera_s24, .ctype = RT_C_STRING,
+	  .schema = &feldera_schema_get_api_key_api_key_name, .ctype = RT_C_STRING,
 	  .offset = offsetof(feldera_delete_api_key_params, api_key_name), .has_offset = -1 },
 };
 static const rt_response feldera_delete_api_key_responses[] = {
 	{ 200, NULL, NULL },
-	{ 400, "application/json", &feldera_s7 },
-	{ 401, "application/json", &feldera_s11 },
-	{ 404, "application/json", &feldera_s12 },
-	{ 429, "application/json", &feldera_s13 },
+	{ 400, "application/json", &feldera_schema_list_api_keys_400 },
+	{ 401, "application/json", &feldera_schema_list_api_keys_401 },
+	{ 404, "application/json", &feldera_schema_list_api_keys_404 },
+	{ 429, "application/json", &feldera_schema_list_api_keys_429 },
 };
 static const rt_security_req feldera_delete_api_key_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -653,7 +488,7 @@ static const rt_operation feldera_operations[] = {
 		.route = "/v0/api_keys",
 		.priority = 2,
 		.params_size = sizeof(feldera_create_api_key_params),
-		.body_types = feldera_create_api_key_body_types, .body_required = 1, .body_schema = &feldera_s14,
+		.body_types = feldera_create_api_key_body_types, .body_required = 1, .body_schema = &feldera_schema_create_api_key_body,
 		.responses = feldera_create_api_key_responses, .n_responses = 7,
 		.security = feldera_create_api_key_security, .n_security = 1,
 		.validation_status = 400,
@@ -688,8 +523,8 @@ static const rt_operation feldera_operations[] = {
 };
 
 static rt_schema_cache *const feldera_caches[] = {
-	&feldera_s6_cache,
-	&feldera_s16_cache,
+	&feldera_schema_ApiKeyDescr_scopes_items__cache,
+	&feldera_schema_NewApiKeyRequest_role__cache,
 	NULL
 };
 

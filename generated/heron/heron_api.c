@@ -2,456 +2,278 @@
 #include <stddef.h>
 #include "heron_api.h"
 
-static const rt_schema heron_s0;
+static const rt_schema heron_schema_list_keys_200;
 static const rt_schema heron_schema_ApiKeyListSchema;
-static const rt_schema heron_s1;
-static const rt_schema heron_s2;
+static const rt_schema heron_schema_ApiKeyListSchema_keys;
+static const rt_schema heron_schema_ApiKeyListSchema_keys_items;
 static const rt_schema heron_schema_ApiKeySchema;
-static const rt_schema heron_s3;
-static const rt_schema heron_s4;
-static const rt_schema heron_s5;
-static const rt_schema heron_s6;
-static const rt_schema heron_s7;
-static const rt_schema heron_s8;
-static const rt_schema heron_s9;
+static const rt_schema heron_schema_ApiKeySchema_created;
+static const rt_schema heron_schema_ApiKeySchema_heron_id;
+static const rt_schema heron_schema_ApiKeySchema_is_active;
+static const rt_schema heron_schema_ApiKeySchema_last_used;
+static const rt_schema heron_schema_ApiKeySchema_name;
+static const rt_schema heron_schema_ApiKeySchema_token_prefix;
+static const rt_schema heron_schema_create_key_body;
 static const rt_schema heron_schema_CreateKeySchema;
-static const rt_schema heron_s10;
-static const rt_schema heron_s11;
+static const rt_schema heron_schema_CreateKeySchema_name;
+static const rt_schema heron_schema_create_key_201;
 static const rt_schema heron_schema_ApiKeyCreatedSchema;
-static const rt_schema heron_s12;
-static const rt_schema heron_s13;
-static const rt_schema heron_s14;
-static const rt_schema heron_s15;
-static const rt_schema heron_s16;
-static const rt_schema heron_s17;
-static const rt_schema heron_s18;
-static const rt_schema heron_s19;
+static const rt_schema heron_schema_ApiKeyCreatedSchema_created;
+static const rt_schema heron_schema_ApiKeyCreatedSchema_heron_id;
+static const rt_schema heron_schema_ApiKeyCreatedSchema_is_active;
+static const rt_schema heron_schema_ApiKeyCreatedSchema_name;
+static const rt_schema heron_schema_ApiKeyCreatedSchema_token;
+static const rt_schema heron_schema_ApiKeyCreatedSchema_token_prefix;
+static const rt_schema heron_schema_delete_key_heron_id;
+static const rt_schema heron_schema_activate_key_200;
 static const rt_schema heron_schema_ApiKeyStateSchema;
-static const rt_schema heron_s20;
-static const rt_schema heron_s21;
-static const rt_schema heron_s22;
+static const rt_schema heron_schema_ApiKeyStateSchema_heron_id;
+static const rt_schema heron_schema_ApiKeyStateSchema_is_active;
+static const rt_schema heron_schema_deactivate_key_200;
 
 /* openapi/heron.yaml#/paths/~1api~1credentials~1keys/get/responses/200/content/application~1json/schema */
-static const rt_schema heron_s0 = {
+static const rt_schema heron_schema_list_keys_200 = {
 	.where = "openapi/heron.yaml#/paths/~1api~1credentials~1keys/get/responses/200/content/application~1json/schema",
 	.ref = &heron_schema_ApiKeyListSchema,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop heron_schema_ApiKeyListSchema_props[] = {
-	{ "keys", &heron_s1 },
+static const rt_schema_prop heron_schema_ApiKeyListSchema__props[] = {
+	{ "keys", &heron_schema_ApiKeyListSchema_keys },
 };
-static const char *const heron_schema_ApiKeyListSchema_required[] = { "keys", };
+static const char *const heron_schema_ApiKeyListSchema__required[] = { "keys", };
 /* openapi/heron.yaml#/components/schemas/ApiKeyListSchema */
 static const rt_schema heron_schema_ApiKeyListSchema = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeyListSchema",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = heron_schema_ApiKeyListSchema_props, .n_properties = 1,
-	.required = heron_schema_ApiKeyListSchema_required, .n_required = 1,
+	.types = RT_T_OBJECT,
+	.properties = heron_schema_ApiKeyListSchema__props, .n_properties = 1,
+	.required = heron_schema_ApiKeyListSchema__required, .n_required = 1,
 };
 
 /* openapi/heron.yaml#/components/schemas/ApiKeyListSchema/properties/keys */
-static const rt_schema heron_s1 = {
+static const rt_schema heron_schema_ApiKeyListSchema_keys = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeyListSchema/properties/keys",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &heron_s2,
+	.types = RT_T_ARRAY,
+	.items = &heron_schema_ApiKeyListSchema_keys_items,
 };
 
 /* openapi/heron.yaml#/components/schemas/ApiKeyListSchema/properties/keys/items */
-static const rt_schema heron_s2 = {
+static const rt_schema heron_schema_ApiKeyListSchema_keys_items = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeyListSchema/properties/keys/items",
 	.ref = &heron_schema_ApiKeySchema,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop heron_schema_ApiKeySchema_props[] = {
-	{ "created", &heron_s3 },
-	{ "heron_id", &heron_s4 },
-	{ "is_active", &heron_s5 },
-	{ "last_used", &heron_s6 },
-	{ "name", &heron_s7 },
-	{ "token_prefix", &heron_s8 },
+static const rt_schema_prop heron_schema_ApiKeySchema__props[] = {
+	{ "created", &heron_schema_ApiKeySchema_created },
+	{ "heron_id", &heron_schema_ApiKeySchema_heron_id },
+	{ "is_active", &heron_schema_ApiKeySchema_is_active },
+	{ "last_used", &heron_schema_ApiKeySchema_last_used },
+	{ "name", &heron_schema_ApiKeySchema_name },
+	{ "token_prefix", &heron_schema_ApiKeySchema_token_prefix },
 };
-static const char *const heron_schema_ApiKeySchema_required[] = { "created", "heron_id", "is_active", "last_used", "name", "token_prefix", };
+static const char *const heron_schema_ApiKeySchema__required[] = { "created", "heron_id", "is_active", "last_used", "name", "token_prefix", };
 /* openapi/heron.yaml#/components/schemas/ApiKeySchema */
 static const rt_schema heron_schema_ApiKeySchema = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeySchema",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = heron_schema_ApiKeySchema_props, .n_properties = 6,
-	.required = heron_schema_ApiKeySchema_required, .n_required = 6,
+	.types = RT_T_OBJECT,
+	.properties = heron_schema_ApiKeySchema__props, .n_properties = 6,
+	.required = heron_schema_ApiKeySchema__required, .n_required = 6,
 };
 
 /* openapi/heron.yaml#/components/schemas/ApiKeySchema/properties/created */
-static const rt_schema heron_s3 = {
+static const rt_schema heron_schema_ApiKeySchema_created = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeySchema/properties/created",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 	.format = RT_FMT_DATE_TIME,
-	.flags = 0x804,
+	.flags = RT_S_READONLY | RT_S_FORMAT_ASSERT,
 };
 
 /* openapi/heron.yaml#/components/schemas/ApiKeySchema/properties/heron_id */
-static const rt_schema heron_s4 = {
+static const rt_schema heron_schema_ApiKeySchema_heron_id = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeySchema/properties/heron_id",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x4,
+	.types = RT_T_STRING,
+	.flags = RT_S_READONLY,
 };
 
 /* openapi/heron.yaml#/components/schemas/ApiKeySchema/properties/is_active */
-static const rt_schema heron_s5 = {
+static const rt_schema heron_schema_ApiKeySchema_is_active = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeySchema/properties/is_active",
-	.types = 0x2,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x4,
+	.types = RT_T_BOOLEAN,
+	.flags = RT_S_READONLY,
 };
 
 /* openapi/heron.yaml#/components/schemas/ApiKeySchema/properties/last_used */
-static const rt_schema heron_s6 = {
+static const rt_schema heron_schema_ApiKeySchema_last_used = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeySchema/properties/last_used",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 	.format = RT_FMT_DATE_TIME,
-	.flags = 0x806,
+	.flags = RT_S_NULLABLE | RT_S_READONLY | RT_S_FORMAT_ASSERT,
 };
 
 /* openapi/heron.yaml#/components/schemas/ApiKeySchema/properties/name */
-static const rt_schema heron_s7 = {
+static const rt_schema heron_schema_ApiKeySchema_name = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeySchema/properties/name",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x4,
+	.types = RT_T_STRING,
+	.flags = RT_S_READONLY,
 };
 
 /* openapi/heron.yaml#/components/schemas/ApiKeySchema/properties/token_prefix */
-static const rt_schema heron_s8 = {
+static const rt_schema heron_schema_ApiKeySchema_token_prefix = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeySchema/properties/token_prefix",
-	.types = 0x10,
+	.types = RT_T_STRING,
 	.min_length = 8,
 	.max_length = 8,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x4,
+	.flags = RT_S_READONLY | RT_S_HAS_MIN_LENGTH | RT_S_HAS_MAX_LENGTH,
 };
 
 /* openapi/heron.yaml#/paths/~1api~1credentials~1keys/post/requestBody/content/application~1json/schema */
-static const rt_schema heron_s9 = {
+static const rt_schema heron_schema_create_key_body = {
 	.where = "openapi/heron.yaml#/paths/~1api~1credentials~1keys/post/requestBody/content/application~1json/schema",
 	.ref = &heron_schema_CreateKeySchema,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop heron_schema_CreateKeySchema_props[] = {
-	{ "name", &heron_s10 },
+static const rt_schema_prop heron_schema_CreateKeySchema__props[] = {
+	{ "name", &heron_schema_CreateKeySchema_name },
 };
-static const char *const heron_schema_CreateKeySchema_required[] = { "name", };
+static const char *const heron_schema_CreateKeySchema__required[] = { "name", };
 /* openapi/heron.yaml#/components/schemas/CreateKeySchema */
 static const rt_schema heron_schema_CreateKeySchema = {
 	.where = "openapi/heron.yaml#/components/schemas/CreateKeySchema",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = heron_schema_CreateKeySchema_props, .n_properties = 1,
-	.required = heron_schema_CreateKeySchema_required, .n_required = 1,
-	.flags = 0x400,
+	.types = RT_T_OBJECT,
+	.properties = heron_schema_CreateKeySchema__props, .n_properties = 1,
+	.required = heron_schema_CreateKeySchema__required, .n_required = 1,
+	.flags = RT_S_NO_ADDL,
 };
 
 /* openapi/heron.yaml#/components/schemas/CreateKeySchema/properties/name */
-static const rt_schema heron_s10 = {
+static const rt_schema heron_schema_CreateKeySchema_name = {
 	.where = "openapi/heron.yaml#/components/schemas/CreateKeySchema/properties/name",
-	.types = 0x10,
+	.types = RT_T_STRING,
 	.min_length = 1,
 	.max_length = 128,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.flags = RT_S_HAS_MIN_LENGTH | RT_S_HAS_MAX_LENGTH,
 };
 
 /* openapi/heron.yaml#/paths/~1api~1credentials~1keys/post/responses/201/content/application~1json/schema */
-static const rt_schema heron_s11 = {
+static const rt_schema heron_schema_create_key_201 = {
 	.where = "openapi/heron.yaml#/paths/~1api~1credentials~1keys/post/responses/201/content/application~1json/schema",
 	.ref = &heron_schema_ApiKeyCreatedSchema,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop heron_schema_ApiKeyCreatedSchema_props[] = {
-	{ "created", &heron_s12 },
-	{ "heron_id", &heron_s13 },
-	{ "is_active", &heron_s14 },
-	{ "name", &heron_s15 },
-	{ "token", &heron_s16 },
-	{ "token_prefix", &heron_s17 },
+static const rt_schema_prop heron_schema_ApiKeyCreatedSchema__props[] = {
+	{ "created", &heron_schema_ApiKeyCreatedSchema_created },
+	{ "heron_id", &heron_schema_ApiKeyCreatedSchema_heron_id },
+	{ "is_active", &heron_schema_ApiKeyCreatedSchema_is_active },
+	{ "name", &heron_schema_ApiKeyCreatedSchema_name },
+	{ "token", &heron_schema_ApiKeyCreatedSchema_token },
+	{ "token_prefix", &heron_schema_ApiKeyCreatedSchema_token_prefix },
 };
-static const char *const heron_schema_ApiKeyCreatedSchema_required[] = { "created", "heron_id", "is_active", "name", "token", "token_prefix", };
+static const char *const heron_schema_ApiKeyCreatedSchema__required[] = { "created", "heron_id", "is_active", "name", "token", "token_prefix", };
 /* openapi/heron.yaml#/components/schemas/ApiKeyCreatedSchema */
 static const rt_schema heron_schema_ApiKeyCreatedSchema = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeyCreatedSchema",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = heron_schema_ApiKeyCreatedSchema_props, .n_properties = 6,
-	.required = heron_schema_ApiKeyCreatedSchema_required, .n_required = 6,
+	.types = RT_T_OBJECT,
+	.properties = heron_schema_ApiKeyCreatedSchema__props, .n_properties = 6,
+	.required = heron_schema_ApiKeyCreatedSchema__required, .n_required = 6,
 };
 
 /* openapi/heron.yaml#/components/schemas/ApiKeyCreatedSchema/properties/created */
-static const rt_schema heron_s12 = {
+static const rt_schema heron_schema_ApiKeyCreatedSchema_created = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeyCreatedSchema/properties/created",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 	.format = RT_FMT_DATE_TIME,
-	.flags = 0x804,
+	.flags = RT_S_READONLY | RT_S_FORMAT_ASSERT,
 };
 
 /* openapi/heron.yaml#/components/schemas/ApiKeyCreatedSchema/properties/heron_id */
-static const rt_schema heron_s13 = {
+static const rt_schema heron_schema_ApiKeyCreatedSchema_heron_id = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeyCreatedSchema/properties/heron_id",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x4,
+	.types = RT_T_STRING,
+	.flags = RT_S_READONLY,
 };
 
 /* openapi/heron.yaml#/components/schemas/ApiKeyCreatedSchema/properties/is_active */
-static const rt_schema heron_s14 = {
+static const rt_schema heron_schema_ApiKeyCreatedSchema_is_active = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeyCreatedSchema/properties/is_active",
-	.types = 0x2,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x4,
+	.types = RT_T_BOOLEAN,
+	.flags = RT_S_READONLY,
 };
 
 /* openapi/heron.yaml#/components/schemas/ApiKeyCreatedSchema/properties/name */
-static const rt_schema heron_s15 = {
+static const rt_schema heron_schema_ApiKeyCreatedSchema_name = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeyCreatedSchema/properties/name",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x4,
+	.types = RT_T_STRING,
+	.flags = RT_S_READONLY,
 };
 
-static rt_schema_cache heron_s16_cache = { .pattern = "^key_[0-9A-Za-z]+$", };
+static rt_schema_cache heron_schema_ApiKeyCreatedSchema_token__cache = { .pattern = "^key_[0-9A-Za-z]+$", };
 /* openapi/heron.yaml#/components/schemas/ApiKeyCreatedSchema/properties/token */
-static const rt_schema heron_s16 = {
+static const rt_schema heron_schema_ApiKeyCreatedSchema_token = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeyCreatedSchema/properties/token",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &heron_s16_cache,
-	.flags = 0x4,
+	.types = RT_T_STRING,
+	.cache = &heron_schema_ApiKeyCreatedSchema_token__cache,
+	.flags = RT_S_READONLY,
 };
 
 /* openapi/heron.yaml#/components/schemas/ApiKeyCreatedSchema/properties/token_prefix */
-static const rt_schema heron_s17 = {
+static const rt_schema heron_schema_ApiKeyCreatedSchema_token_prefix = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeyCreatedSchema/properties/token_prefix",
-	.types = 0x10,
+	.types = RT_T_STRING,
 	.min_length = 8,
 	.max_length = 8,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x4,
+	.flags = RT_S_READONLY | RT_S_HAS_MIN_LENGTH | RT_S_HAS_MAX_LENGTH,
 };
 
 /* openapi/heron.yaml#/components/parameters/HeronId/schema */
-static const rt_schema heron_s18 = {
+static const rt_schema heron_schema_delete_key_heron_id = {
 	.where = "openapi/heron.yaml#/components/parameters/HeronId/schema",
-	.types = 0x10,
+	.types = RT_T_STRING,
 	.min_length = 1,
 	.max_length = 64,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.flags = RT_S_HAS_MIN_LENGTH | RT_S_HAS_MAX_LENGTH,
 };
 
 /* openapi/heron.yaml#/paths/~1api~1credentials~1keys~1{heron_id}~1activate/put/responses/200/content/application~1json/schema */
-static const rt_schema heron_s19 = {
+static const rt_schema heron_schema_activate_key_200 = {
 	.where = "openapi/heron.yaml#/paths/~1api~1credentials~1keys~1{heron_id}~1activate/put/responses/200/content/application~1json/schema",
 	.ref = &heron_schema_ApiKeyStateSchema,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop heron_schema_ApiKeyStateSchema_props[] = {
-	{ "heron_id", &heron_s20 },
-	{ "is_active", &heron_s21 },
+static const rt_schema_prop heron_schema_ApiKeyStateSchema__props[] = {
+	{ "heron_id", &heron_schema_ApiKeyStateSchema_heron_id },
+	{ "is_active", &heron_schema_ApiKeyStateSchema_is_active },
 };
-static const char *const heron_schema_ApiKeyStateSchema_required[] = { "heron_id", "is_active", };
+static const char *const heron_schema_ApiKeyStateSchema__required[] = { "heron_id", "is_active", };
 /* openapi/heron.yaml#/components/schemas/ApiKeyStateSchema */
 static const rt_schema heron_schema_ApiKeyStateSchema = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeyStateSchema",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = heron_schema_ApiKeyStateSchema_props, .n_properties = 2,
-	.required = heron_schema_ApiKeyStateSchema_required, .n_required = 2,
+	.types = RT_T_OBJECT,
+	.properties = heron_schema_ApiKeyStateSchema__props, .n_properties = 2,
+	.required = heron_schema_ApiKeyStateSchema__required, .n_required = 2,
 };
 
 /* openapi/heron.yaml#/components/schemas/ApiKeyStateSchema/properties/heron_id */
-static const rt_schema heron_s20 = {
+static const rt_schema heron_schema_ApiKeyStateSchema_heron_id = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeyStateSchema/properties/heron_id",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x4,
+	.types = RT_T_STRING,
+	.flags = RT_S_READONLY,
 };
 
 /* openapi/heron.yaml#/components/schemas/ApiKeyStateSchema/properties/is_active */
-static const rt_schema heron_s21 = {
+static const rt_schema heron_schema_ApiKeyStateSchema_is_active = {
 	.where = "openapi/heron.yaml#/components/schemas/ApiKeyStateSchema/properties/is_active",
-	.types = 0x2,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x4,
+	.types = RT_T_BOOLEAN,
+	.flags = RT_S_READONLY,
 };
 
 /* openapi/heron.yaml#/paths/~1api~1credentials~1keys~1{heron_id}~1deactivate/put/responses/200/content/application~1json/schema */
-static const rt_schema heron_s22 = {
+static const rt_schema heron_schema_deactivate_key_200 = {
 	.where = "openapi/heron.yaml#/paths/~1api~1credentials~1keys~1{heron_id}~1deactivate/put/responses/200/content/application~1json/schema",
 	.ref = &heron_schema_ApiKeyStateSchema,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* #/paths/~1api~1credentials~1keys/get */
 static const rt_response heron_list_keys_responses[] = {
-	{ 200, "application/json", &heron_s0 },
+	{ 200, "application/json", &heron_schema_list_keys_200 },
 	{ 401, NULL, NULL },
 	{ 429, NULL, NULL },
 };
@@ -486,7 +308,7 @@ int heron_list_keys_respond_429(rt_ctx *ctx)
 /* #/paths/~1api~1credentials~1keys/post */
 static const char *const heron_create_key_body_types[] = { "application/json", NULL };
 static const rt_response heron_create_key_responses[] = {
-	{ 201, "application/json", &heron_s11 },
+	{ 201, "application/json", &heron_schema_create_key_201 },
 	{ 400, NULL, NULL },
 	{ 401, NULL, NULL },
 	{ 413, NULL, NULL },
@@ -536,7 +358,7 @@ int heron_create_key_respond_429(rt_ctx *ctx)
 /* #/paths/~1api~1credentials~1keys~1{heron_id}/delete */
 static const rt_param heron_delete_key_param_table[] = {
 	{ .name = "heron_id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &heron_s18, .ctype = RT_C_STRING,
+	  .schema = &heron_schema_delete_key_heron_id, .ctype = RT_C_STRING,
 	  .offset = offsetof(heron_delete_key_params, heron_id), .has_offset = -1 },
 };
 static const rt_response heron_delete_key_responses[] = {
@@ -585,11 +407,11 @@ int heron_delete_key_respond_429(rt_ctx *ctx)
 /* #/paths/~1api~1credentials~1keys~1{heron_id}~1activate/put */
 static const rt_param heron_activate_key_param_table[] = {
 	{ .name = "heron_id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &heron_s18, .ctype = RT_C_STRING,
+	  .schema = &heron_schema_delete_key_heron_id, .ctype = RT_C_STRING,
 	  .offset = offsetof(heron_activate_key_params, heron_id), .has_offset = -1 },
 };
 static const rt_response heron_activate_key_responses[] = {
-	{ 200, "application/json", &heron_s19 },
+	{ 200, "application/json", &heron_schema_activate_key_200 },
 	{ 401, NULL, NULL },
 	{ 400, NULL, NULL },
 	{ 404, NULL, NULL },
@@ -634,11 +456,11 @@ int heron_activate_key_respond_429(rt_ctx *ctx)
 /* #/paths/~1api~1credentials~1keys~1{heron_id}~1deactivate/put */
 static const rt_param heron_deactivate_key_param_table[] = {
 	{ .name = "heron_id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &heron_s18, .ctype = RT_C_STRING,
+	  .schema = &heron_schema_delete_key_heron_id, .ctype = RT_C_STRING,
 	  .offset = offsetof(heron_deactivate_key_params, heron_id), .has_offset = -1 },
 };
 static const rt_response heron_deactivate_key_responses[] = {
-	{ 200, "application/json", &heron_s22 },
+	{ 200, "application/json", &heron_schema_deactivate_key_200 },
 	{ 401, NULL, NULL },
 	{ 400, NULL, NULL },
 	{ 404, NULL, NULL },
@@ -700,7 +522,7 @@ static const rt_operation heron_operations[] = {
 		.route = "/api/credentials/keys",
 		.priority = 2,
 		.params_size = sizeof(heron_create_key_params),
-		.body_types = heron_create_key_body_types, .body_required = 1, .body_schema = &heron_s9,
+		.body_types = heron_create_key_body_types, .body_required = 1, .body_schema = &heron_schema_create_key_body,
 		.responses = heron_create_key_responses, .n_responses = 6,
 		.security = heron_create_key_security, .n_security = 1,
 		.validation_status = 400,
@@ -748,7 +570,7 @@ static const rt_operation heron_operations[] = {
 };
 
 static rt_schema_cache *const heron_caches[] = {
-	&heron_s16_cache,
+	&heron_schema_ApiKeyCreatedSchema_token__cache,
 	NULL
 };
 

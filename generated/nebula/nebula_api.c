@@ -2,627 +2,380 @@
 #include <stddef.h>
 #include "nebula_api.h"
 
-static const rt_schema nebula_s0;
+static const rt_schema nebula_schema_list_api_keys_200;
 static const rt_schema nebula_schema_ApiKeyListEnvelope;
-static const rt_schema nebula_s1;
-static const rt_schema nebula_s2;
+static const rt_schema nebula_schema_ApiKeyListEnvelope_data;
+static const rt_schema nebula_schema_ApiKeyListEnvelope_data_items;
 static const rt_schema nebula_schema_ApiKeySummary;
-static const rt_schema nebula_s3;
-static const rt_schema nebula_s4;
-static const rt_schema nebula_s5;
-static const rt_schema nebula_s6;
-static const rt_schema nebula_s7;
-static const rt_schema nebula_s8;
-static const rt_schema nebula_s9;
+static const rt_schema nebula_schema_ApiKeySummary_description;
+static const rt_schema nebula_schema_ApiKeySummary_id;
+static const rt_schema nebula_schema_ApiKeySummary_name;
+static const rt_schema nebula_schema_ApiKeySummary_partial_key_data;
+static const rt_schema nebula_schema_ApiKeyListEnvelope_message;
+static const rt_schema nebula_schema_ApiKeyListEnvelope_status;
+static const rt_schema nebula_schema_list_api_keys_401;
 static const rt_schema nebula_schema_FailedEnvelope;
-static const rt_schema nebula_s10;
-static const rt_schema nebula_s11;
-static const rt_schema nebula_s12;
-static const rt_schema nebula_s13;
-static const rt_schema nebula_s14;
+static const rt_schema nebula_schema_FailedEnvelope_data;
+static const rt_schema nebula_schema_FailedEnvelope_message;
+static const rt_schema nebula_schema_FailedEnvelope_status;
+static const rt_schema nebula_schema_list_api_keys_429;
+static const rt_schema nebula_schema_create_api_key_body;
 static const rt_schema nebula_schema_ApiKeyCreateRequest;
-static const rt_schema nebula_s15;
-static const rt_schema nebula_s16;
-static const rt_schema nebula_s17;
+static const rt_schema nebula_schema_ApiKeyCreateRequest_description;
+static const rt_schema nebula_schema_ApiKeyCreateRequest_name;
+static const rt_schema nebula_schema_create_api_key_201;
 static const rt_schema nebula_schema_ApiKeyCreatedEnvelope;
-static const rt_schema nebula_s18;
+static const rt_schema nebula_schema_ApiKeyCreatedEnvelope_data;
 static const rt_schema nebula_schema_ApiKeyCreated;
-static const rt_schema nebula_s19;
-static const rt_schema nebula_s20;
-static const rt_schema nebula_s21;
-static const rt_schema nebula_s22;
-static const rt_schema nebula_s23;
-static const rt_schema nebula_s24;
-static const rt_schema nebula_s25;
-static const rt_schema nebula_s26;
-static const rt_schema nebula_s27;
-static const rt_schema nebula_s28;
+static const rt_schema nebula_schema_ApiKeyCreated_description;
+static const rt_schema nebula_schema_ApiKeyCreated_id;
+static const rt_schema nebula_schema_ApiKeyCreated_key;
+static const rt_schema nebula_schema_ApiKeyCreated_name;
+static const rt_schema nebula_schema_ApiKeyCreatedEnvelope_message;
+static const rt_schema nebula_schema_ApiKeyCreatedEnvelope_status;
+static const rt_schema nebula_schema_create_api_key_400;
+static const rt_schema nebula_schema_create_api_key_413;
+static const rt_schema nebula_schema_delete_api_key_id;
+static const rt_schema nebula_schema_delete_api_key_200;
 static const rt_schema nebula_schema_ApiKeyDeletedEnvelope;
-static const rt_schema nebula_s29;
-static const rt_schema nebula_s30;
-static const rt_schema nebula_s31;
-static const rt_schema nebula_s32;
+static const rt_schema nebula_schema_ApiKeyDeletedEnvelope_data;
+static const rt_schema nebula_schema_ApiKeyDeletedEnvelope_message;
+static const rt_schema nebula_schema_ApiKeyDeletedEnvelope_status;
+static const rt_schema nebula_schema_delete_api_key_404;
 
 /* openapi/nebula.yaml#/components/responses/ApiKeyList/content/application~1json/schema */
-static const rt_schema nebula_s0 = {
+static const rt_schema nebula_schema_list_api_keys_200 = {
 	.where = "openapi/nebula.yaml#/components/responses/ApiKeyList/content/application~1json/schema",
 	.ref = &nebula_schema_ApiKeyListEnvelope,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop nebula_schema_ApiKeyListEnvelope_props[] = {
-	{ "data", &nebula_s1 },
-	{ "message", &nebula_s7 },
-	{ "status", &nebula_s8 },
+static const rt_schema_prop nebula_schema_ApiKeyListEnvelope__props[] = {
+	{ "data", &nebula_schema_ApiKeyListEnvelope_data },
+	{ "message", &nebula_schema_ApiKeyListEnvelope_message },
+	{ "status", &nebula_schema_ApiKeyListEnvelope_status },
 };
-static const char *const nebula_schema_ApiKeyListEnvelope_required[] = { "data", "message", "status", };
+static const char *const nebula_schema_ApiKeyListEnvelope__required[] = { "data", "message", "status", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyListEnvelope */
 static const rt_schema nebula_schema_ApiKeyListEnvelope = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyListEnvelope",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = nebula_schema_ApiKeyListEnvelope_props, .n_properties = 3,
-	.required = nebula_schema_ApiKeyListEnvelope_required, .n_required = 3,
+	.types = RT_T_OBJECT,
+	.properties = nebula_schema_ApiKeyListEnvelope__props, .n_properties = 3,
+	.required = nebula_schema_ApiKeyListEnvelope__required, .n_required = 3,
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyListEnvelope/properties/data */
-static const rt_schema nebula_s1 = {
+static const rt_schema nebula_schema_ApiKeyListEnvelope_data = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyListEnvelope/properties/data",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &nebula_s2,
+	.types = RT_T_ARRAY,
+	.items = &nebula_schema_ApiKeyListEnvelope_data_items,
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyListEnvelope/properties/data/items */
-static const rt_schema nebula_s2 = {
+static const rt_schema nebula_schema_ApiKeyListEnvelope_data_items = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyListEnvelope/properties/data/items",
 	.ref = &nebula_schema_ApiKeySummary,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop nebula_schema_ApiKeySummary_props[] = {
-	{ "description", &nebula_s3 },
-	{ "id", &nebula_s4 },
-	{ "name", &nebula_s5 },
-	{ "partial_key_data", &nebula_s6 },
+static const rt_schema_prop nebula_schema_ApiKeySummary__props[] = {
+	{ "description", &nebula_schema_ApiKeySummary_description },
+	{ "id", &nebula_schema_ApiKeySummary_id },
+	{ "name", &nebula_schema_ApiKeySummary_name },
+	{ "partial_key_data", &nebula_schema_ApiKeySummary_partial_key_data },
 };
-static const char *const nebula_schema_ApiKeySummary_required[] = { "id", "name", "description", "partial_key_data", };
+static const char *const nebula_schema_ApiKeySummary__required[] = { "id", "name", "description", "partial_key_data", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeySummary */
 static const rt_schema nebula_schema_ApiKeySummary = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeySummary",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = nebula_schema_ApiKeySummary_props, .n_properties = 4,
-	.required = nebula_schema_ApiKeySummary_required, .n_required = 4,
+	.types = RT_T_OBJECT,
+	.properties = nebula_schema_ApiKeySummary__props, .n_properties = 4,
+	.required = nebula_schema_ApiKeySummary__required, .n_required = 4,
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeySummary/properties/description */
-static const rt_schema nebula_s3 = {
+static const rt_schema nebula_schema_ApiKeySummary_description = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeySummary/properties/description",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x2,
+	.types = RT_T_STRING,
+	.flags = RT_S_NULLABLE,
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeySummary/properties/id */
-static const rt_schema nebula_s4 = {
+static const rt_schema nebula_schema_ApiKeySummary_id = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeySummary/properties/id",
-	.types = 0x4,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_INTEGER,
 	.format = RT_FMT_INT64,
-	.flags = 0x800,
+	.flags = RT_S_FORMAT_ASSERT,
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeySummary/properties/name */
-static const rt_schema nebula_s5 = {
+static const rt_schema nebula_schema_ApiKeySummary_name = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeySummary/properties/name",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
-static rt_schema_cache nebula_s6_cache = { .enum_json = "[\"ak_...\"]", };
+static rt_schema_cache nebula_schema_ApiKeySummary_partial_key_data__cache = { .enum_json = "[\"ak_...\"]", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeySummary/properties/partial_key_data */
-static const rt_schema nebula_s6 = {
+static const rt_schema nebula_schema_ApiKeySummary_partial_key_data = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeySummary/properties/partial_key_data",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &nebula_s6_cache,
+	.types = RT_T_STRING,
+	.cache = &nebula_schema_ApiKeySummary_partial_key_data__cache,
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyListEnvelope/properties/message */
-static const rt_schema nebula_s7 = {
+static const rt_schema nebula_schema_ApiKeyListEnvelope_message = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyListEnvelope/properties/message",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
-static rt_schema_cache nebula_s8_cache = { .enum_json = "[\"success\"]", };
+static rt_schema_cache nebula_schema_ApiKeyListEnvelope_status__cache = { .enum_json = "[\"success\"]", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyListEnvelope/properties/status */
-static const rt_schema nebula_s8 = {
+static const rt_schema nebula_schema_ApiKeyListEnvelope_status = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyListEnvelope/properties/status",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &nebula_s8_cache,
+	.types = RT_T_STRING,
+	.cache = &nebula_schema_ApiKeyListEnvelope_status__cache,
 };
 
 /* openapi/nebula.yaml#/components/responses/Unauthorized/content/application~1json/schema */
-static const rt_schema nebula_s9 = {
+static const rt_schema nebula_schema_list_api_keys_401 = {
 	.where = "openapi/nebula.yaml#/components/responses/Unauthorized/content/application~1json/schema",
 	.ref = &nebula_schema_FailedEnvelope,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop nebula_schema_FailedEnvelope_props[] = {
-	{ "data", &nebula_s10 },
-	{ "message", &nebula_s11 },
-	{ "status", &nebula_s12 },
+static const rt_schema_prop nebula_schema_FailedEnvelope__props[] = {
+	{ "data", &nebula_schema_FailedEnvelope_data },
+	{ "message", &nebula_schema_FailedEnvelope_message },
+	{ "status", &nebula_schema_FailedEnvelope_status },
 };
-static const char *const nebula_schema_FailedEnvelope_required[] = { "data", "message", "status", };
+static const char *const nebula_schema_FailedEnvelope__required[] = { "data", "message", "status", };
 /* openapi/nebula.yaml#/components/schemas/FailedEnvelope */
 static const rt_schema nebula_schema_FailedEnvelope = {
 	.where = "openapi/nebula.yaml#/components/schemas/FailedEnvelope",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = nebula_schema_FailedEnvelope_props, .n_properties = 3,
-	.required = nebula_schema_FailedEnvelope_required, .n_required = 3,
+	.types = RT_T_OBJECT,
+	.properties = nebula_schema_FailedEnvelope__props, .n_properties = 3,
+	.required = nebula_schema_FailedEnvelope__required, .n_required = 3,
 };
 
 /* openapi/nebula.yaml#/components/schemas/FailedEnvelope/properties/data */
-static const rt_schema nebula_s10 = {
+static const rt_schema nebula_schema_FailedEnvelope_data = {
 	.where = "openapi/nebula.yaml#/components/schemas/FailedEnvelope/properties/data",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x2,
+	.types = RT_T_OBJECT,
+	.flags = RT_S_NULLABLE,
 };
 
 /* openapi/nebula.yaml#/components/schemas/FailedEnvelope/properties/message */
-static const rt_schema nebula_s11 = {
+static const rt_schema nebula_schema_FailedEnvelope_message = {
 	.where = "openapi/nebula.yaml#/components/schemas/FailedEnvelope/properties/message",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
-static rt_schema_cache nebula_s12_cache = { .enum_json = "[\"failed\"]", };
+static rt_schema_cache nebula_schema_FailedEnvelope_status__cache = { .enum_json = "[\"failed\"]", };
 /* openapi/nebula.yaml#/components/schemas/FailedEnvelope/properties/status */
-static const rt_schema nebula_s12 = {
+static const rt_schema nebula_schema_FailedEnvelope_status = {
 	.where = "openapi/nebula.yaml#/components/schemas/FailedEnvelope/properties/status",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &nebula_s12_cache,
+	.types = RT_T_STRING,
+	.cache = &nebula_schema_FailedEnvelope_status__cache,
 };
 
 /* openapi/nebula.yaml#/components/responses/TooManyRequests/content/application~1json/schema */
-static const rt_schema nebula_s13 = {
+static const rt_schema nebula_schema_list_api_keys_429 = {
 	.where = "openapi/nebula.yaml#/components/responses/TooManyRequests/content/application~1json/schema",
 	.ref = &nebula_schema_FailedEnvelope,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* openapi/nebula.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema */
-static const rt_schema nebula_s14 = {
+static const rt_schema nebula_schema_create_api_key_body = {
 	.where = "openapi/nebula.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema",
 	.ref = &nebula_schema_ApiKeyCreateRequest,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop nebula_schema_ApiKeyCreateRequest_props[] = {
-	{ "description", &nebula_s15 },
-	{ "name", &nebula_s16 },
+static const rt_schema_prop nebula_schema_ApiKeyCreateRequest__props[] = {
+	{ "description", &nebula_schema_ApiKeyCreateRequest_description },
+	{ "name", &nebula_schema_ApiKeyCreateRequest_name },
 };
-static const char *const nebula_schema_ApiKeyCreateRequest_required[] = { "name", };
+static const char *const nebula_schema_ApiKeyCreateRequest__required[] = { "name", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest */
 static const rt_schema nebula_schema_ApiKeyCreateRequest = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = nebula_schema_ApiKeyCreateRequest_props, .n_properties = 2,
-	.required = nebula_schema_ApiKeyCreateRequest_required, .n_required = 1,
-	.flags = 0x400,
+	.types = RT_T_OBJECT,
+	.properties = nebula_schema_ApiKeyCreateRequest__props, .n_properties = 2,
+	.required = nebula_schema_ApiKeyCreateRequest__required, .n_required = 1,
+	.flags = RT_S_NO_ADDL,
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest/properties/description */
-static const rt_schema nebula_s15 = {
+static const rt_schema nebula_schema_ApiKeyCreateRequest_description = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest/properties/description",
-	.types = 0x10,
-	.min_length = -1,
+	.types = RT_T_STRING,
 	.max_length = 1024,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.flags = RT_S_HAS_MAX_LENGTH,
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest/properties/name */
-static const rt_schema nebula_s16 = {
+static const rt_schema nebula_schema_ApiKeyCreateRequest_name = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest/properties/name",
-	.types = 0x10,
+	.types = RT_T_STRING,
 	.min_length = 1,
 	.max_length = 128,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.flags = RT_S_HAS_MIN_LENGTH | RT_S_HAS_MAX_LENGTH,
 };
 
 /* openapi/nebula.yaml#/paths/~1api-keys/post/responses/201/content/application~1json/schema */
-static const rt_schema nebula_s17 = {
+static const rt_schema nebula_schema_create_api_key_201 = {
 	.where = "openapi/nebula.yaml#/paths/~1api-keys/post/responses/201/content/application~1json/schema",
 	.ref = &nebula_schema_ApiKeyCreatedEnvelope,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop nebula_schema_ApiKeyCreatedEnvelope_props[] = {
-	{ "data", &nebula_s18 },
-	{ "message", &nebula_s23 },
-	{ "status", &nebula_s24 },
+static const rt_schema_prop nebula_schema_ApiKeyCreatedEnvelope__props[] = {
+	{ "data", &nebula_schema_ApiKeyCreatedEnvelope_data },
+	{ "message", &nebula_schema_ApiKeyCreatedEnvelope_message },
+	{ "status", &nebula_schema_ApiKeyCreatedEnvelope_status },
 };
-static const char *const nebula_schema_ApiKeyCreatedEnvelope_required[] = { "data", "message", "status", };
+static const char *const nebula_schema_ApiKeyCreatedEnvelope__required[] = { "data", "message", "status", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope */
 static const rt_schema nebula_schema_ApiKeyCreatedEnvelope = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = nebula_schema_ApiKeyCreatedEnvelope_props, .n_properties = 3,
-	.required = nebula_schema_ApiKeyCreatedEnvelope_required, .n_required = 3,
+	.types = RT_T_OBJECT,
+	.properties = nebula_schema_ApiKeyCreatedEnvelope__props, .n_properties = 3,
+	.required = nebula_schema_ApiKeyCreatedEnvelope__required, .n_required = 3,
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/data */
-static const rt_schema nebula_s18 = {
+static const rt_schema nebula_schema_ApiKeyCreatedEnvelope_data = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/data",
 	.ref = &nebula_schema_ApiKeyCreated,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop nebula_schema_ApiKeyCreated_props[] = {
-	{ "description", &nebula_s19 },
-	{ "id", &nebula_s20 },
-	{ "key", &nebula_s21 },
-	{ "name", &nebula_s22 },
+static const rt_schema_prop nebula_schema_ApiKeyCreated__props[] = {
+	{ "description", &nebula_schema_ApiKeyCreated_description },
+	{ "id", &nebula_schema_ApiKeyCreated_id },
+	{ "key", &nebula_schema_ApiKeyCreated_key },
+	{ "name", &nebula_schema_ApiKeyCreated_name },
 };
-static const char *const nebula_schema_ApiKeyCreated_required[] = { "id", "key", "name", "description", };
+static const char *const nebula_schema_ApiKeyCreated__required[] = { "id", "key", "name", "description", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreated */
 static const rt_schema nebula_schema_ApiKeyCreated = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreated",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = nebula_schema_ApiKeyCreated_props, .n_properties = 4,
-	.required = nebula_schema_ApiKeyCreated_required, .n_required = 4,
+	.types = RT_T_OBJECT,
+	.properties = nebula_schema_ApiKeyCreated__props, .n_properties = 4,
+	.required = nebula_schema_ApiKeyCreated__required, .n_required = 4,
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/description */
-static const rt_schema nebula_s19 = {
+static const rt_schema nebula_schema_ApiKeyCreated_description = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/description",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x2,
+	.types = RT_T_STRING,
+	.flags = RT_S_NULLABLE,
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/id */
-static const rt_schema nebula_s20 = {
+static const rt_schema nebula_schema_ApiKeyCreated_id = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/id",
-	.types = 0x4,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_INTEGER,
 	.format = RT_FMT_INT64,
-	.flags = 0x800,
+	.flags = RT_S_FORMAT_ASSERT,
 };
 
-static rt_schema_cache nebula_s21_cache = { .pattern = "^ak_", };
+static rt_schema_cache nebula_schema_ApiKeyCreated_key__cache = { .pattern = "^ak_", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/key */
-static const rt_schema nebula_s21 = {
+static const rt_schema nebula_schema_ApiKeyCreated_key = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/key",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &nebula_s21_cache,
+	.types = RT_T_STRING,
+	.cache = &nebula_schema_ApiKeyCreated_key__cache,
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/name */
-static const rt_schema nebula_s22 = {
+static const rt_schema nebula_schema_ApiKeyCreated_name = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreated/properties/name",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/message */
-static const rt_schema nebula_s23 = {
+static const rt_schema nebula_schema_ApiKeyCreatedEnvelope_message = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/message",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
-static rt_schema_cache nebula_s24_cache = { .enum_json = "[\"success\"]", };
+static rt_schema_cache nebula_schema_ApiKeyCreatedEnvelope_status__cache = { .enum_json = "[\"success\"]", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/status */
-static const rt_schema nebula_s24 = {
+static const rt_schema nebula_schema_ApiKeyCreatedEnvelope_status = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/status",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &nebula_s24_cache,
+	.types = RT_T_STRING,
+	.cache = &nebula_schema_ApiKeyCreatedEnvelope_status__cache,
 };
 
 /* openapi/nebula.yaml#/components/responses/BadRequest/content/application~1json/schema */
-static const rt_schema nebula_s25 = {
+static const rt_schema nebula_schema_create_api_key_400 = {
 	.where = "openapi/nebula.yaml#/components/responses/BadRequest/content/application~1json/schema",
 	.ref = &nebula_schema_FailedEnvelope,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* openapi/nebula.yaml#/components/responses/Failed/content/application~1json/schema */
-static const rt_schema nebula_s26 = {
+static const rt_schema nebula_schema_create_api_key_413 = {
 	.where = "openapi/nebula.yaml#/components/responses/Failed/content/application~1json/schema",
 	.ref = &nebula_schema_FailedEnvelope,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* openapi/nebula.yaml#/paths/~1api-keys~1{id}/parameters/0/schema */
-static const rt_schema nebula_s27 = {
+static const rt_schema nebula_schema_delete_api_key_id = {
 	.where = "openapi/nebula.yaml#/paths/~1api-keys~1{id}/parameters/0/schema",
-	.types = 0x4,
+	.types = RT_T_INTEGER,
 	.minimum = 1,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
 	.format = RT_FMT_INT64,
-	.flags = 0x820,
+	.flags = RT_S_HAS_MIN | RT_S_FORMAT_ASSERT,
 };
 
 /* openapi/nebula.yaml#/paths/~1api-keys~1{id}/delete/responses/200/content/application~1json/schema */
-static const rt_schema nebula_s28 = {
+static const rt_schema nebula_schema_delete_api_key_200 = {
 	.where = "openapi/nebula.yaml#/paths/~1api-keys~1{id}/delete/responses/200/content/application~1json/schema",
 	.ref = &nebula_schema_ApiKeyDeletedEnvelope,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop nebula_schema_ApiKeyDeletedEnvelope_props[] = {
-	{ "data", &nebula_s29 },
-	{ "message", &nebula_s30 },
-	{ "status", &nebula_s31 },
+static const rt_schema_prop nebula_schema_ApiKeyDeletedEnvelope__props[] = {
+	{ "data", &nebula_schema_ApiKeyDeletedEnvelope_data },
+	{ "message", &nebula_schema_ApiKeyDeletedEnvelope_message },
+	{ "status", &nebula_schema_ApiKeyDeletedEnvelope_status },
 };
-static const char *const nebula_schema_ApiKeyDeletedEnvelope_required[] = { "data", "message", "status", };
+static const char *const nebula_schema_ApiKeyDeletedEnvelope__required[] = { "data", "message", "status", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope */
 static const rt_schema nebula_schema_ApiKeyDeletedEnvelope = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = nebula_schema_ApiKeyDeletedEnvelope_props, .n_properties = 3,
-	.required = nebula_schema_ApiKeyDeletedEnvelope_required, .n_required = 3,
+	.types = RT_T_OBJECT,
+	.properties = nebula_schema_ApiKeyDeletedEnvelope__props, .n_properties = 3,
+	.required = nebula_schema_ApiKeyDeletedEnvelope__required, .n_required = 3,
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/data */
-static const rt_schema nebula_s29 = {
+static const rt_schema nebula_schema_ApiKeyDeletedEnvelope_data = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/data",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
+	.types = RT_T_OBJECT,
 	.max_properties = 0,
-	.min_contains = -1,
-	.max_contains = -1,
+	.flags = RT_S_HAS_MAX_PROPS,
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/message */
-static const rt_schema nebula_s30 = {
+static const rt_schema nebula_schema_ApiKeyDeletedEnvelope_message = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/message",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
-static rt_schema_cache nebula_s31_cache = { .enum_json = "[\"success\"]", };
+static rt_schema_cache nebula_schema_ApiKeyDeletedEnvelope_status__cache = { .enum_json = "[\"success\"]", };
 /* openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/status */
-static const rt_schema nebula_s31 = {
+static const rt_schema nebula_schema_ApiKeyDeletedEnvelope_status = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/status",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &nebula_s31_cache,
+	.types = RT_T_STRING,
+	.cache = &nebula_schema_ApiKeyDeletedEnvelope_status__cache,
 };
 
 /* openapi/nebula.yaml#/components/responses/NotFound/content/application~1json/schema */
-static const rt_schema nebula_s32 = {
+static const rt_schema nebula_schema_delete_api_key_404 = {
 	.where = "openapi/nebula.yaml#/components/responses/NotFound/content/application~1json/schema",
 	.ref = &nebula_schema_FailedEnvelope,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* #/paths/~1api-keys/get */
 static const rt_response nebula_list_api_keys_responses[] = {
-	{ 200, "application/json", &nebula_s0 },
-	{ 401, "application/json", &nebula_s9 },
-	{ 429, "application/json", &nebula_s13 },
+	{ 200, "application/json", &nebula_schema_list_api_keys_200 },
+	{ 401, "application/json", &nebula_schema_list_api_keys_401 },
+	{ 429, "application/json", &nebula_schema_list_api_keys_429 },
 };
 static const rt_security_req nebula_list_api_keys_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -655,12 +408,12 @@ int nebula_list_api_keys_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 /* #/paths/~1api-keys/post */
 static const char *const nebula_create_api_key_body_types[] = { "application/json", NULL };
 static const rt_response nebula_create_api_key_responses[] = {
-	{ 201, "application/json", &nebula_s17 },
-	{ 400, "application/json", &nebula_s25 },
-	{ 401, "application/json", &nebula_s9 },
-	{ 413, "application/json", &nebula_s26 },
-	{ 415, "application/json", &nebula_s26 },
-	{ 429, "application/json", &nebula_s13 },
+	{ 201, "application/json", &nebula_schema_create_api_key_201 },
+	{ 400, "application/json", &nebula_schema_create_api_key_400 },
+	{ 401, "application/json", &nebula_schema_list_api_keys_401 },
+	{ 413, "application/json", &nebula_schema_create_api_key_413 },
+	{ 415, "application/json", &nebula_schema_create_api_key_413 },
+	{ 429, "application/json", &nebula_schema_list_api_keys_429 },
 };
 static const rt_security_req nebula_create_api_key_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -704,9 +457,9 @@ int nebula_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */)
 
 /* #/paths/~1api_keys/get */
 static const rt_response nebula_list_api_keys_underscore_responses[] = {
-	{ 200, "application/json", &nebula_s0 },
-	{ 401, "application/json", &nebula_s9 },
-	{ 429, "application/json", &nebula_s13 },
+	{ 200, "application/json", &nebula_schema_list_api_keys_200 },
+	{ 401, "application/json", &nebula_schema_list_api_keys_401 },
+	{ 429, "application/json", &nebula_schema_list_api_keys_429 },
 };
 static const rt_security_req nebula_list_api_keys_underscore_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -739,15 +492,15 @@ int nebula_list_api_keys_underscore_respond_429(rt_ctx *ctx, json_t *body /* sto
 /* #/paths/~1api-keys~1{id}/delete */
 static const rt_param nebula_delete_api_key_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &nebula_s27, .ctype = RT_C_INT64,
+	  .schema = &nebula_schema_delete_api_key_id, .ctype = RT_C_INT64,
 	  .offset = offsetof(nebula_delete_api_key_params, id), .has_offset = -1 },
 };
 static const rt_response nebula_delete_api_key_responses[] = {
-	{ 200, "application/json", &nebula_s28 },
-	{ 400, "application/json", &nebula_s25 },
-	{ 401, "application/json", &nebula_s9 },
-	{ 404, "application/json", &nebula_s32 },
-	{ 429, "application/json", &nebula_s13 },
+	{ 200, "application/json", &nebula_schema_delete_api_key_200 },
+	{ 400, "application/json", &nebula_schema_create_api_key_400 },
+	{ 401, "application/json", &nebula_schema_list_api_keys_401 },
+	{ 404, "application/json", &nebula_schema_delete_api_key_404 },
+	{ 429, "application/json", &nebula_schema_list_api_keys_429 },
 };
 static const rt_security_req nebula_delete_api_key_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -805,7 +558,7 @@ static const rt_operation nebula_operations[] = {
 		.route = "/api-keys",
 		.priority = 2,
 		.params_size = sizeof(nebula_create_api_key_params),
-		.body_types = nebula_create_api_key_body_types, .body_required = 1, .body_schema = &nebula_s14,
+		.body_types = nebula_create_api_key_body_types, .body_required = 1, .body_schema = &nebula_schema_create_api_key_body,
 		.responses = nebula_create_api_key_responses, .n_responses = 6,
 		.security = nebula_create_api_key_security, .n_security = 1,
 		.validation_status = 400,
@@ -839,12 +592,12 @@ static const rt_operation nebula_operations[] = {
 };
 
 static rt_schema_cache *const nebula_caches[] = {
-	&nebula_s6_cache,
-	&nebula_s8_cache,
-	&nebula_s12_cache,
-	&nebula_s21_cache,
-	&nebula_s24_cache,
-	&nebula_s31_cache,
+	&nebula_schema_ApiKeySummary_partial_key_data__cache,
+	&nebula_schema_ApiKeyListEnvelope_status__cache,
+	&nebula_schema_FailedEnvelope_status__cache,
+	&nebula_schema_ApiKeyCreated_key__cache,
+	&nebula_schema_ApiKeyCreatedEnvelope_status__cache,
+	&nebula_schema_ApiKeyDeletedEnvelope_status__cache,
 	NULL
 };
 

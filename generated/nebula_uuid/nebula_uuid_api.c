@@ -2,626 +2,379 @@
 #include <stddef.h>
 #include "nebula_uuid_api.h"
 
-static const rt_schema nebula_uuid_s0;
+static const rt_schema nebula_uuid_schema_list_api_keys_200;
 static const rt_schema nebula_uuid_schema_ApiKeyListEnvelope;
-static const rt_schema nebula_uuid_s1;
-static const rt_schema nebula_uuid_s2;
+static const rt_schema nebula_uuid_schema_ApiKeyListEnvelope_data;
+static const rt_schema nebula_uuid_schema_ApiKeyListEnvelope_data_items;
 static const rt_schema nebula_uuid_schema_ApiKeySummary;
-static const rt_schema nebula_uuid_s3;
-static const rt_schema nebula_uuid_s4;
-static const rt_schema nebula_uuid_s5;
-static const rt_schema nebula_uuid_s6;
-static const rt_schema nebula_uuid_s7;
-static const rt_schema nebula_uuid_s8;
-static const rt_schema nebula_uuid_s9;
+static const rt_schema nebula_uuid_schema_ApiKeySummary_description;
+static const rt_schema nebula_uuid_schema_ApiKeySummary_id;
+static const rt_schema nebula_uuid_schema_ApiKeySummary_name;
+static const rt_schema nebula_uuid_schema_ApiKeySummary_partial_key_data;
+static const rt_schema nebula_uuid_schema_ApiKeyListEnvelope_message;
+static const rt_schema nebula_uuid_schema_ApiKeyListEnvelope_status;
+static const rt_schema nebula_uuid_schema_list_api_keys_401;
 static const rt_schema nebula_uuid_schema_FailedEnvelope;
-static const rt_schema nebula_uuid_s10;
-static const rt_schema nebula_uuid_s11;
-static const rt_schema nebula_uuid_s12;
-static const rt_schema nebula_uuid_s13;
-static const rt_schema nebula_uuid_s14;
+static const rt_schema nebula_uuid_schema_FailedEnvelope_data;
+static const rt_schema nebula_uuid_schema_FailedEnvelope_message;
+static const rt_schema nebula_uuid_schema_FailedEnvelope_status;
+static const rt_schema nebula_uuid_schema_list_api_keys_429;
+static const rt_schema nebula_uuid_schema_create_api_key_body;
 static const rt_schema nebula_uuid_schema_ApiKeyCreateRequest;
-static const rt_schema nebula_uuid_s15;
-static const rt_schema nebula_uuid_s16;
-static const rt_schema nebula_uuid_s17;
+static const rt_schema nebula_uuid_schema_ApiKeyCreateRequest_description;
+static const rt_schema nebula_uuid_schema_ApiKeyCreateRequest_name;
+static const rt_schema nebula_uuid_schema_create_api_key_201;
 static const rt_schema nebula_uuid_schema_ApiKeyCreatedEnvelope;
-static const rt_schema nebula_uuid_s18;
+static const rt_schema nebula_uuid_schema_ApiKeyCreatedEnvelope_data;
 static const rt_schema nebula_uuid_schema_ApiKeyCreated;
-static const rt_schema nebula_uuid_s19;
-static const rt_schema nebula_uuid_s20;
-static const rt_schema nebula_uuid_s21;
-static const rt_schema nebula_uuid_s22;
-static const rt_schema nebula_uuid_s23;
-static const rt_schema nebula_uuid_s24;
-static const rt_schema nebula_uuid_s25;
-static const rt_schema nebula_uuid_s26;
-static const rt_schema nebula_uuid_s27;
-static const rt_schema nebula_uuid_s28;
+static const rt_schema nebula_uuid_schema_ApiKeyCreated_description;
+static const rt_schema nebula_uuid_schema_ApiKeyCreated_id;
+static const rt_schema nebula_uuid_schema_ApiKeyCreated_key;
+static const rt_schema nebula_uuid_schema_ApiKeyCreated_name;
+static const rt_schema nebula_uuid_schema_ApiKeyCreatedEnvelope_message;
+static const rt_schema nebula_uuid_schema_ApiKeyCreatedEnvelope_status;
+static const rt_schema nebula_uuid_schema_create_api_key_400;
+static const rt_schema nebula_uuid_schema_create_api_key_413;
+static const rt_schema nebula_uuid_schema_delete_api_key_id;
+static const rt_schema nebula_uuid_schema_delete_api_key_200;
 static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope;
-static const rt_schema nebula_uuid_s29;
-static const rt_schema nebula_uuid_s30;
-static const rt_schema nebula_uuid_s31;
-static const rt_schema nebula_uuid_s32;
+static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope_data;
+static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope_message;
+static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope_status;
+static const rt_schema nebula_uuid_schema_delete_api_key_404;
 
 /* openapi/nebula_uuid.yaml#/components/responses/ApiKeyList/content/application~1json/schema */
-static const rt_schema nebula_uuid_s0 = {
+static const rt_schema nebula_uuid_schema_list_api_keys_200 = {
 	.where = "openapi/nebula_uuid.yaml#/components/responses/ApiKeyList/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_ApiKeyListEnvelope,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop nebula_uuid_schema_ApiKeyListEnvelope_props[] = {
-	{ "data", &nebula_uuid_s1 },
-	{ "message", &nebula_uuid_s7 },
-	{ "status", &nebula_uuid_s8 },
+static const rt_schema_prop nebula_uuid_schema_ApiKeyListEnvelope__props[] = {
+	{ "data", &nebula_uuid_schema_ApiKeyListEnvelope_data },
+	{ "message", &nebula_uuid_schema_ApiKeyListEnvelope_message },
+	{ "status", &nebula_uuid_schema_ApiKeyListEnvelope_status },
 };
-static const char *const nebula_uuid_schema_ApiKeyListEnvelope_required[] = { "data", "message", "status", };
+static const char *const nebula_uuid_schema_ApiKeyListEnvelope__required[] = { "data", "message", "status", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyListEnvelope */
 static const rt_schema nebula_uuid_schema_ApiKeyListEnvelope = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyListEnvelope",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = nebula_uuid_schema_ApiKeyListEnvelope_props, .n_properties = 3,
-	.required = nebula_uuid_schema_ApiKeyListEnvelope_required, .n_required = 3,
+	.types = RT_T_OBJECT,
+	.properties = nebula_uuid_schema_ApiKeyListEnvelope__props, .n_properties = 3,
+	.required = nebula_uuid_schema_ApiKeyListEnvelope__required, .n_required = 3,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyListEnvelope/properties/data */
-static const rt_schema nebula_uuid_s1 = {
+static const rt_schema nebula_uuid_schema_ApiKeyListEnvelope_data = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyListEnvelope/properties/data",
-	.types = 0x20,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.items = &nebula_uuid_s2,
+	.types = RT_T_ARRAY,
+	.items = &nebula_uuid_schema_ApiKeyListEnvelope_data_items,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyListEnvelope/properties/data/items */
-static const rt_schema nebula_uuid_s2 = {
+static const rt_schema nebula_uuid_schema_ApiKeyListEnvelope_data_items = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyListEnvelope/properties/data/items",
 	.ref = &nebula_uuid_schema_ApiKeySummary,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop nebula_uuid_schema_ApiKeySummary_props[] = {
-	{ "description", &nebula_uuid_s3 },
-	{ "id", &nebula_uuid_s4 },
-	{ "name", &nebula_uuid_s5 },
-	{ "partial_key_data", &nebula_uuid_s6 },
+static const rt_schema_prop nebula_uuid_schema_ApiKeySummary__props[] = {
+	{ "description", &nebula_uuid_schema_ApiKeySummary_description },
+	{ "id", &nebula_uuid_schema_ApiKeySummary_id },
+	{ "name", &nebula_uuid_schema_ApiKeySummary_name },
+	{ "partial_key_data", &nebula_uuid_schema_ApiKeySummary_partial_key_data },
 };
-static const char *const nebula_uuid_schema_ApiKeySummary_required[] = { "id", "name", "description", "partial_key_data", };
+static const char *const nebula_uuid_schema_ApiKeySummary__required[] = { "id", "name", "description", "partial_key_data", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeySummary */
 static const rt_schema nebula_uuid_schema_ApiKeySummary = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeySummary",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = nebula_uuid_schema_ApiKeySummary_props, .n_properties = 4,
-	.required = nebula_uuid_schema_ApiKeySummary_required, .n_required = 4,
+	.types = RT_T_OBJECT,
+	.properties = nebula_uuid_schema_ApiKeySummary__props, .n_properties = 4,
+	.required = nebula_uuid_schema_ApiKeySummary__required, .n_required = 4,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeySummary/properties/description */
-static const rt_schema nebula_uuid_s3 = {
+static const rt_schema nebula_uuid_schema_ApiKeySummary_description = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeySummary/properties/description",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x2,
+	.types = RT_T_STRING,
+	.flags = RT_S_NULLABLE,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeySummary/properties/id */
-static const rt_schema nebula_uuid_s4 = {
+static const rt_schema nebula_uuid_schema_ApiKeySummary_id = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeySummary/properties/id",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 	.format = RT_FMT_UUID,
-	.flags = 0x800,
+	.flags = RT_S_FORMAT_ASSERT,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeySummary/properties/name */
-static const rt_schema nebula_uuid_s5 = {
+static const rt_schema nebula_uuid_schema_ApiKeySummary_name = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeySummary/properties/name",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
-static rt_schema_cache nebula_uuid_s6_cache = { .enum_json = "[\"ak_...\"]", };
+static rt_schema_cache nebula_uuid_schema_ApiKeySummary_partial_key_data__cache = { .enum_json = "[\"ak_...\"]", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeySummary/properties/partial_key_data */
-static const rt_schema nebula_uuid_s6 = {
+static const rt_schema nebula_uuid_schema_ApiKeySummary_partial_key_data = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeySummary/properties/partial_key_data",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &nebula_uuid_s6_cache,
+	.types = RT_T_STRING,
+	.cache = &nebula_uuid_schema_ApiKeySummary_partial_key_data__cache,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyListEnvelope/properties/message */
-static const rt_schema nebula_uuid_s7 = {
+static const rt_schema nebula_uuid_schema_ApiKeyListEnvelope_message = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyListEnvelope/properties/message",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
-static rt_schema_cache nebula_uuid_s8_cache = { .enum_json = "[\"success\"]", };
+static rt_schema_cache nebula_uuid_schema_ApiKeyListEnvelope_status__cache = { .enum_json = "[\"success\"]", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyListEnvelope/properties/status */
-static const rt_schema nebula_uuid_s8 = {
+static const rt_schema nebula_uuid_schema_ApiKeyListEnvelope_status = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyListEnvelope/properties/status",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &nebula_uuid_s8_cache,
+	.types = RT_T_STRING,
+	.cache = &nebula_uuid_schema_ApiKeyListEnvelope_status__cache,
 };
 
 /* openapi/nebula_uuid.yaml#/components/responses/Unauthorized/content/application~1json/schema */
-static const rt_schema nebula_uuid_s9 = {
+static const rt_schema nebula_uuid_schema_list_api_keys_401 = {
 	.where = "openapi/nebula_uuid.yaml#/components/responses/Unauthorized/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_FailedEnvelope,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop nebula_uuid_schema_FailedEnvelope_props[] = {
-	{ "data", &nebula_uuid_s10 },
-	{ "message", &nebula_uuid_s11 },
-	{ "status", &nebula_uuid_s12 },
+static const rt_schema_prop nebula_uuid_schema_FailedEnvelope__props[] = {
+	{ "data", &nebula_uuid_schema_FailedEnvelope_data },
+	{ "message", &nebula_uuid_schema_FailedEnvelope_message },
+	{ "status", &nebula_uuid_schema_FailedEnvelope_status },
 };
-static const char *const nebula_uuid_schema_FailedEnvelope_required[] = { "data", "message", "status", };
+static const char *const nebula_uuid_schema_FailedEnvelope__required[] = { "data", "message", "status", };
 /* openapi/nebula_uuid.yaml#/components/schemas/FailedEnvelope */
 static const rt_schema nebula_uuid_schema_FailedEnvelope = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/FailedEnvelope",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = nebula_uuid_schema_FailedEnvelope_props, .n_properties = 3,
-	.required = nebula_uuid_schema_FailedEnvelope_required, .n_required = 3,
+	.types = RT_T_OBJECT,
+	.properties = nebula_uuid_schema_FailedEnvelope__props, .n_properties = 3,
+	.required = nebula_uuid_schema_FailedEnvelope__required, .n_required = 3,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/FailedEnvelope/properties/data */
-static const rt_schema nebula_uuid_s10 = {
+static const rt_schema nebula_uuid_schema_FailedEnvelope_data = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/FailedEnvelope/properties/data",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x2,
+	.types = RT_T_OBJECT,
+	.flags = RT_S_NULLABLE,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/FailedEnvelope/properties/message */
-static const rt_schema nebula_uuid_s11 = {
+static const rt_schema nebula_uuid_schema_FailedEnvelope_message = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/FailedEnvelope/properties/message",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
-static rt_schema_cache nebula_uuid_s12_cache = { .enum_json = "[\"failed\"]", };
+static rt_schema_cache nebula_uuid_schema_FailedEnvelope_status__cache = { .enum_json = "[\"failed\"]", };
 /* openapi/nebula_uuid.yaml#/components/schemas/FailedEnvelope/properties/status */
-static const rt_schema nebula_uuid_s12 = {
+static const rt_schema nebula_uuid_schema_FailedEnvelope_status = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/FailedEnvelope/properties/status",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &nebula_uuid_s12_cache,
+	.types = RT_T_STRING,
+	.cache = &nebula_uuid_schema_FailedEnvelope_status__cache,
 };
 
 /* openapi/nebula_uuid.yaml#/components/responses/TooManyRequests/content/application~1json/schema */
-static const rt_schema nebula_uuid_s13 = {
+static const rt_schema nebula_uuid_schema_list_api_keys_429 = {
 	.where = "openapi/nebula_uuid.yaml#/components/responses/TooManyRequests/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_FailedEnvelope,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* openapi/nebula_uuid.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema */
-static const rt_schema nebula_uuid_s14 = {
+static const rt_schema nebula_uuid_schema_create_api_key_body = {
 	.where = "openapi/nebula_uuid.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_ApiKeyCreateRequest,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop nebula_uuid_schema_ApiKeyCreateRequest_props[] = {
-	{ "description", &nebula_uuid_s15 },
-	{ "name", &nebula_uuid_s16 },
+static const rt_schema_prop nebula_uuid_schema_ApiKeyCreateRequest__props[] = {
+	{ "description", &nebula_uuid_schema_ApiKeyCreateRequest_description },
+	{ "name", &nebula_uuid_schema_ApiKeyCreateRequest_name },
 };
-static const char *const nebula_uuid_schema_ApiKeyCreateRequest_required[] = { "name", };
+static const char *const nebula_uuid_schema_ApiKeyCreateRequest__required[] = { "name", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreateRequest */
 static const rt_schema nebula_uuid_schema_ApiKeyCreateRequest = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreateRequest",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = nebula_uuid_schema_ApiKeyCreateRequest_props, .n_properties = 2,
-	.required = nebula_uuid_schema_ApiKeyCreateRequest_required, .n_required = 1,
-	.flags = 0x400,
+	.types = RT_T_OBJECT,
+	.properties = nebula_uuid_schema_ApiKeyCreateRequest__props, .n_properties = 2,
+	.required = nebula_uuid_schema_ApiKeyCreateRequest__required, .n_required = 1,
+	.flags = RT_S_NO_ADDL,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreateRequest/properties/description */
-static const rt_schema nebula_uuid_s15 = {
+static const rt_schema nebula_uuid_schema_ApiKeyCreateRequest_description = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreateRequest/properties/description",
-	.types = 0x10,
-	.min_length = -1,
+	.types = RT_T_STRING,
 	.max_length = 1024,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.flags = RT_S_HAS_MAX_LENGTH,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreateRequest/properties/name */
-static const rt_schema nebula_uuid_s16 = {
+static const rt_schema nebula_uuid_schema_ApiKeyCreateRequest_name = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreateRequest/properties/name",
-	.types = 0x10,
+	.types = RT_T_STRING,
 	.min_length = 1,
 	.max_length = 128,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.flags = RT_S_HAS_MIN_LENGTH | RT_S_HAS_MAX_LENGTH,
 };
 
 /* openapi/nebula_uuid.yaml#/paths/~1api-keys/post/responses/201/content/application~1json/schema */
-static const rt_schema nebula_uuid_s17 = {
+static const rt_schema nebula_uuid_schema_create_api_key_201 = {
 	.where = "openapi/nebula_uuid.yaml#/paths/~1api-keys/post/responses/201/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_ApiKeyCreatedEnvelope,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop nebula_uuid_schema_ApiKeyCreatedEnvelope_props[] = {
-	{ "data", &nebula_uuid_s18 },
-	{ "message", &nebula_uuid_s23 },
-	{ "status", &nebula_uuid_s24 },
+static const rt_schema_prop nebula_uuid_schema_ApiKeyCreatedEnvelope__props[] = {
+	{ "data", &nebula_uuid_schema_ApiKeyCreatedEnvelope_data },
+	{ "message", &nebula_uuid_schema_ApiKeyCreatedEnvelope_message },
+	{ "status", &nebula_uuid_schema_ApiKeyCreatedEnvelope_status },
 };
-static const char *const nebula_uuid_schema_ApiKeyCreatedEnvelope_required[] = { "data", "message", "status", };
+static const char *const nebula_uuid_schema_ApiKeyCreatedEnvelope__required[] = { "data", "message", "status", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreatedEnvelope */
 static const rt_schema nebula_uuid_schema_ApiKeyCreatedEnvelope = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreatedEnvelope",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = nebula_uuid_schema_ApiKeyCreatedEnvelope_props, .n_properties = 3,
-	.required = nebula_uuid_schema_ApiKeyCreatedEnvelope_required, .n_required = 3,
+	.types = RT_T_OBJECT,
+	.properties = nebula_uuid_schema_ApiKeyCreatedEnvelope__props, .n_properties = 3,
+	.required = nebula_uuid_schema_ApiKeyCreatedEnvelope__required, .n_required = 3,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/data */
-static const rt_schema nebula_uuid_s18 = {
+static const rt_schema nebula_uuid_schema_ApiKeyCreatedEnvelope_data = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/data",
 	.ref = &nebula_uuid_schema_ApiKeyCreated,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop nebula_uuid_schema_ApiKeyCreated_props[] = {
-	{ "description", &nebula_uuid_s19 },
-	{ "id", &nebula_uuid_s20 },
-	{ "key", &nebula_uuid_s21 },
-	{ "name", &nebula_uuid_s22 },
+static const rt_schema_prop nebula_uuid_schema_ApiKeyCreated__props[] = {
+	{ "description", &nebula_uuid_schema_ApiKeyCreated_description },
+	{ "id", &nebula_uuid_schema_ApiKeyCreated_id },
+	{ "key", &nebula_uuid_schema_ApiKeyCreated_key },
+	{ "name", &nebula_uuid_schema_ApiKeyCreated_name },
 };
-static const char *const nebula_uuid_schema_ApiKeyCreated_required[] = { "id", "key", "name", "description", };
+static const char *const nebula_uuid_schema_ApiKeyCreated__required[] = { "id", "key", "name", "description", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated */
 static const rt_schema nebula_uuid_schema_ApiKeyCreated = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = nebula_uuid_schema_ApiKeyCreated_props, .n_properties = 4,
-	.required = nebula_uuid_schema_ApiKeyCreated_required, .n_required = 4,
+	.types = RT_T_OBJECT,
+	.properties = nebula_uuid_schema_ApiKeyCreated__props, .n_properties = 4,
+	.required = nebula_uuid_schema_ApiKeyCreated__required, .n_required = 4,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated/properties/description */
-static const rt_schema nebula_uuid_s19 = {
+static const rt_schema nebula_uuid_schema_ApiKeyCreated_description = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated/properties/description",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.flags = 0x2,
+	.types = RT_T_STRING,
+	.flags = RT_S_NULLABLE,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated/properties/id */
-static const rt_schema nebula_uuid_s20 = {
+static const rt_schema nebula_uuid_schema_ApiKeyCreated_id = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated/properties/id",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 	.format = RT_FMT_UUID,
-	.flags = 0x800,
+	.flags = RT_S_FORMAT_ASSERT,
 };
 
-static rt_schema_cache nebula_uuid_s21_cache = { .pattern = "^ak_", };
+static rt_schema_cache nebula_uuid_schema_ApiKeyCreated_key__cache = { .pattern = "^ak_", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated/properties/key */
-static const rt_schema nebula_uuid_s21 = {
+static const rt_schema nebula_uuid_schema_ApiKeyCreated_key = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated/properties/key",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &nebula_uuid_s21_cache,
+	.types = RT_T_STRING,
+	.cache = &nebula_uuid_schema_ApiKeyCreated_key__cache,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated/properties/name */
-static const rt_schema nebula_uuid_s22 = {
+static const rt_schema nebula_uuid_schema_ApiKeyCreated_name = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreated/properties/name",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/message */
-static const rt_schema nebula_uuid_s23 = {
+static const rt_schema nebula_uuid_schema_ApiKeyCreatedEnvelope_message = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/message",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
-static rt_schema_cache nebula_uuid_s24_cache = { .enum_json = "[\"success\"]", };
+static rt_schema_cache nebula_uuid_schema_ApiKeyCreatedEnvelope_status__cache = { .enum_json = "[\"success\"]", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/status */
-static const rt_schema nebula_uuid_s24 = {
+static const rt_schema nebula_uuid_schema_ApiKeyCreatedEnvelope_status = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/status",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &nebula_uuid_s24_cache,
+	.types = RT_T_STRING,
+	.cache = &nebula_uuid_schema_ApiKeyCreatedEnvelope_status__cache,
 };
 
 /* openapi/nebula_uuid.yaml#/components/responses/BadRequest/content/application~1json/schema */
-static const rt_schema nebula_uuid_s25 = {
+static const rt_schema nebula_uuid_schema_create_api_key_400 = {
 	.where = "openapi/nebula_uuid.yaml#/components/responses/BadRequest/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_FailedEnvelope,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* openapi/nebula_uuid.yaml#/components/responses/Failed/content/application~1json/schema */
-static const rt_schema nebula_uuid_s26 = {
+static const rt_schema nebula_uuid_schema_create_api_key_413 = {
 	.where = "openapi/nebula_uuid.yaml#/components/responses/Failed/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_FailedEnvelope,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* openapi/nebula_uuid.yaml#/paths/~1api-keys~1{id}/parameters/0/schema */
-static const rt_schema nebula_uuid_s27 = {
+static const rt_schema nebula_uuid_schema_delete_api_key_id = {
 	.where = "openapi/nebula_uuid.yaml#/paths/~1api-keys~1{id}/parameters/0/schema",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 	.format = RT_FMT_UUID,
-	.flags = 0x800,
+	.flags = RT_S_FORMAT_ASSERT,
 };
 
 /* openapi/nebula_uuid.yaml#/paths/~1api-keys~1{id}/delete/responses/200/content/application~1json/schema */
-static const rt_schema nebula_uuid_s28 = {
+static const rt_schema nebula_uuid_schema_delete_api_key_200 = {
 	.where = "openapi/nebula_uuid.yaml#/paths/~1api-keys~1{id}/delete/responses/200/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_ApiKeyDeletedEnvelope,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
-static const rt_schema_prop nebula_uuid_schema_ApiKeyDeletedEnvelope_props[] = {
-	{ "data", &nebula_uuid_s29 },
-	{ "message", &nebula_uuid_s30 },
-	{ "status", &nebula_uuid_s31 },
+static const rt_schema_prop nebula_uuid_schema_ApiKeyDeletedEnvelope__props[] = {
+	{ "data", &nebula_uuid_schema_ApiKeyDeletedEnvelope_data },
+	{ "message", &nebula_uuid_schema_ApiKeyDeletedEnvelope_message },
+	{ "status", &nebula_uuid_schema_ApiKeyDeletedEnvelope_status },
 };
-static const char *const nebula_uuid_schema_ApiKeyDeletedEnvelope_required[] = { "data", "message", "status", };
+static const char *const nebula_uuid_schema_ApiKeyDeletedEnvelope__required[] = { "data", "message", "status", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope */
 static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.properties = nebula_uuid_schema_ApiKeyDeletedEnvelope_props, .n_properties = 3,
-	.required = nebula_uuid_schema_ApiKeyDeletedEnvelope_required, .n_required = 3,
+	.types = RT_T_OBJECT,
+	.properties = nebula_uuid_schema_ApiKeyDeletedEnvelope__props, .n_properties = 3,
+	.required = nebula_uuid_schema_ApiKeyDeletedEnvelope__required, .n_required = 3,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/data */
-static const rt_schema nebula_uuid_s29 = {
+static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope_data = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/data",
-	.types = 0x40,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
+	.types = RT_T_OBJECT,
 	.max_properties = 0,
-	.min_contains = -1,
-	.max_contains = -1,
+	.flags = RT_S_HAS_MAX_PROPS,
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/message */
-static const rt_schema nebula_uuid_s30 = {
+static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope_message = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/message",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
+	.types = RT_T_STRING,
 };
 
-static rt_schema_cache nebula_uuid_s31_cache = { .enum_json = "[\"success\"]", };
+static rt_schema_cache nebula_uuid_schema_ApiKeyDeletedEnvelope_status__cache = { .enum_json = "[\"success\"]", };
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/status */
-static const rt_schema nebula_uuid_s31 = {
+static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope_status = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/status",
-	.types = 0x10,
-	.min_length = -1,
-	.max_length = -1,
-	.min_items = -1,
-	.max_items = -1,
-	.min_properties = -1,
-	.max_properties = -1,
-	.min_contains = -1,
-	.max_contains = -1,
-	.cache = &nebula_uuid_s31_cache,
+	.types = RT_T_STRING,
+	.cache = &nebula_uuid_schema_ApiKeyDeletedEnvelope_status__cache,
 };
 
 /* openapi/nebula_uuid.yaml#/components/responses/NotFound/content/application~1json/schema */
-static const rt_schema nebula_uuid_s32 = {
+static const rt_schema nebula_uuid_schema_delete_api_key_404 = {
 	.where = "openapi/nebula_uuid.yaml#/components/responses/NotFound/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_FailedEnvelope,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,
 };
 
 /* #/paths/~1api-keys/get */
 static const rt_response nebula_uuid_list_api_keys_responses[] = {
-	{ 200, "application/json", &nebula_uuid_s0 },
-	{ 401, "application/json", &nebula_uuid_s9 },
-	{ 429, "application/json", &nebula_uuid_s13 },
+	{ 200, "application/json", &nebula_uuid_schema_list_api_keys_200 },
+	{ 401, "application/json", &nebula_uuid_schema_list_api_keys_401 },
+	{ 429, "application/json", &nebula_uuid_schema_list_api_keys_429 },
 };
 static const rt_security_req nebula_uuid_list_api_keys_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -654,12 +407,12 @@ int nebula_uuid_list_api_keys_respond_429(rt_ctx *ctx, json_t *body /* stolen */
 /* #/paths/~1api-keys/post */
 static const char *const nebula_uuid_create_api_key_body_types[] = { "application/json", NULL };
 static const rt_response nebula_uuid_create_api_key_responses[] = {
-	{ 201, "application/json", &nebula_uuid_s17 },
-	{ 400, "application/json", &nebula_uuid_s25 },
-	{ 401, "application/json", &nebula_uuid_s9 },
-	{ 413, "application/json", &nebula_uuid_s26 },
-	{ 415, "application/json", &nebula_uuid_s26 },
-	{ 429, "application/json", &nebula_uuid_s13 },
+	{ 201, "application/json", &nebula_uuid_schema_create_api_key_201 },
+	{ 400, "application/json", &nebula_uuid_schema_create_api_key_400 },
+	{ 401, "application/json", &nebula_uuid_schema_list_api_keys_401 },
+	{ 413, "application/json", &nebula_uuid_schema_create_api_key_413 },
+	{ 415, "application/json", &nebula_uuid_schema_create_api_key_413 },
+	{ 429, "application/json", &nebula_uuid_schema_list_api_keys_429 },
 };
 static const rt_security_req nebula_uuid_create_api_key_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -703,9 +456,9 @@ int nebula_uuid_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen *
 
 /* #/paths/~1api_keys/get */
 static const rt_response nebula_uuid_list_api_keys_underscore_responses[] = {
-	{ 200, "application/json", &nebula_uuid_s0 },
-	{ 401, "application/json", &nebula_uuid_s9 },
-	{ 429, "application/json", &nebula_uuid_s13 },
+	{ 200, "application/json", &nebula_uuid_schema_list_api_keys_200 },
+	{ 401, "application/json", &nebula_uuid_schema_list_api_keys_401 },
+	{ 429, "application/json", &nebula_uuid_schema_list_api_keys_429 },
 };
 static const rt_security_req nebula_uuid_list_api_keys_underscore_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -738,15 +491,15 @@ int nebula_uuid_list_api_keys_underscore_respond_429(rt_ctx *ctx, json_t *body /
 /* #/paths/~1api-keys~1{id}/delete */
 static const rt_param nebula_uuid_delete_api_key_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
-	  .schema = &nebula_uuid_s27, .ctype = RT_C_STRING,
+	  .schema = &nebula_uuid_schema_delete_api_key_id, .ctype = RT_C_STRING,
 	  .offset = offsetof(nebula_uuid_delete_api_key_params, id), .has_offset = -1 },
 };
 static const rt_response nebula_uuid_delete_api_key_responses[] = {
-	{ 200, "application/json", &nebula_uuid_s28 },
-	{ 400, "application/json", &nebula_uuid_s25 },
-	{ 401, "application/json", &nebula_uuid_s9 },
-	{ 404, "application/json", &nebula_uuid_s32 },
-	{ 429, "application/json", &nebula_uuid_s13 },
+	{ 200, "application/json", &nebula_uuid_schema_delete_api_key_200 },
+	{ 400, "application/json", &nebula_uuid_schema_create_api_key_400 },
+	{ 401, "application/json", &nebula_uuid_schema_list_api_keys_401 },
+	{ 404, "application/json", &nebula_uuid_schema_delete_api_key_404 },
+	{ 429, "application/json", &nebula_uuid_schema_list_api_keys_429 },
 };
 static const rt_security_req nebula_uuid_delete_api_key_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -804,7 +557,7 @@ static const rt_operation nebula_uuid_operations[] = {
 		.route = "/api-keys",
 		.priority = 2,
 		.params_size = sizeof(nebula_uuid_create_api_key_params),
-		.body_types = nebula_uuid_create_api_key_body_types, .body_required = 1, .body_schema = &nebula_uuid_s14,
+		.body_types = nebula_uuid_create_api_key_body_types, .body_required = 1, .body_schema = &nebula_uuid_schema_create_api_key_body,
 		.responses = nebula_uuid_create_api_key_responses, .n_responses = 6,
 		.security = nebula_uuid_create_api_key_security, .n_security = 1,
 		.validation_status = 400,
@@ -838,12 +591,12 @@ static const rt_operation nebula_uuid_operations[] = {
 };
 
 static rt_schema_cache *const nebula_uuid_caches[] = {
-	&nebula_uuid_s6_cache,
-	&nebula_uuid_s8_cache,
-	&nebula_uuid_s12_cache,
-	&nebula_uuid_s21_cache,
-	&nebula_uuid_s24_cache,
-	&nebula_uuid_s31_cache,
+	&nebula_uuid_schema_ApiKeySummary_partial_key_data__cache,
+	&nebula_uuid_schema_ApiKeyListEnvelope_status__cache,
+	&nebula_uuid_schema_FailedEnvelope_status__cache,
+	&nebula_uuid_schema_ApiKeyCreated_key__cache,
+	&nebula_uuid_schema_ApiKeyCreatedEnvelope_status__cache,
+	&nebula_uuid_schema_ApiKeyDeletedEnvelope_status__cache,
 	NULL
 };
 
