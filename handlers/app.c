@@ -68,3 +68,28 @@ void app_uuid_lower(const char *in, char out[37])
 		out[i] = (char)tolower((unsigned char)in[i]);
 	out[i] = '\0';
 }
+
+const char *app_time_text(rt_ctx *ctx, int64_t when, size_t *len)
+{
+	char *buf;
+	time_t t = (time_t)when;
+	struct tm tm;
+
+	*len = 0;
+	if (!when)
+		return NULL;
+	buf = rt_arena_alloc(rt_ctx_arena(ctx), 32);
+	if (!buf)
+		return NULL;
+	gmtime_r(&t, &tm);
+	*len = strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+json_t *app_json_of(rt_json_writer *w)
+{
+	json_t *v = w->failed ? NULL : json_loadb(w->buf, w->used, JSON_DECODE_ANY, NULL);
+
+	rt_json_writer_free(w);
+	return v;
+}
