@@ -15,34 +15,45 @@ json_t *heron_error_shape(int status, const char *code, const char *message, con
 	return NULL; /* Heron documents its errors as bare status codes */
 }
 
-static json_t *heron_key_json(const keysvc_key *k, int with_last_used)
+static void heron_key_model(rt_ctx *ctx, const keysvc_key *k, heron_ApiKeySchema *out)
 {
-	json_t *o = json_pack("{s:o,s:s,s:b,s:s,s:s}", "created", app_time(k->created), "heron_id", k->uuid,
-	                      "is_active", k->active, "name", k->name, "token_prefix", k->prefix);
-	if (o && with_last_used)
-		json_object_set_new(o, "last_used", app_time(k->last_used));
-	return o;
+	*out = (heron_ApiKeySchema){
+		.heron_id = k->uuid, .heron_id_len = strlen(k->uuid),
+		.is_active = k->active,
+		.name = k->name, .name_len = strlen(k->name),
+		.token_prefix = k->prefix, .token_prefix_len = strlen(k->prefix),
+	};
+	out->created = app_time_text(ctx, k->created, &out->created_len);
+	out->last_used = app_time_text(ctx, k->last_used, &out->last_used_len);
+	out->last_used_null = out->last_used == NULL;
 }
 
-static int heron_create(rt_ctx *ctx, const heron_create_key_params *p, const json_t *body, void *appv)
+static int heron_create(rt_ctx *ctx, const heron_create_key_params *p, const heron_CreateKeySchema *body, void *appv)
 {
 	app *a = appv;
 	keysvc_key k;
 	char token[TOKEN_MAX];
-	json_t *out;
+	heron_ApiKeyCreatedSchema out;
 	int rc;
 
 	(void)p;
-	rc = keysvc_create(a->ks, app_user(ctx), KEYSVC_HERON, json_string_value(json_object_get(body, "name")), NULL,
-	                   NULL, rt_ctx_client_addr(ctx), &k, token, sizeof token);
+	rc = keysvc_create(a->ks, app_user(ctx), KEYSVC_HERON, body ? body->name : NULL, NULL, NULL,
+	                   rt_ctx_client_addr(ctx), &k, token, sizeof token);
 	if (rc != KEYSVC_OK)
 		return rc == KEYSVC_INVALID ? heron_create_key_respond_400(ctx)
 		                            : rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
-	out = heron_key_json(&k, 0);
-	json_object_set_new(out, "token", json_string(token));
-	memset(token, 0, sizeof token);
+	out = (heron_ApiKeyCreatedSchema){
+		.heron_id = k.uuid, .heron_id_len = strlen(k.uuid),
+		.is_active = k.active,
+		.name = k.name, .name_len = strlen(k.name),
+		.token = token, .token_len = strlen(token),
+		.token_prefix = k.prefix, .token_prefix_len = strlen(k.prefix),
+	};
+	out.created = app_time_text(ctx, k.created, &out.created_len);
 	app_no_store(ctx);
-	return heron_create_key_respond_201(ctx, out);
+	rc = heron_create_key_respond_201(ctx, &out);
+	memset(token, 0, sizeof token);
+	return rc;
 }
 
 static int heron_list(rt_ctx *ctx, const heron_list_keys_params *p, const json_t *body, void *appv)
@@ -51,17 +62,24 @@ static int heron_list(rt_ctx *ctx, const heron_list_keys_params *p, const json_t
 	keysvc_key *v = NULL;
 	size_t n = 0;
 	int64_t total = 0;
-	json_t *keys;
+	heron_ApiKeyListSchema out = { 0 };
+	int rc;
 
 	(void)p;
 	(void)body;
 	if (keysvc_list(a->ks, app_user(ctx), KEYSVC_HERON, NULL, 0, 0, -1, &v, &n, &total) != KEYSVC_OK)
 		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
-	keys = json_array();
+	out.keys = n ? rt_arena_alloc(rt_ctx_arena(ctx), n * sizeof *out.keys) : NULL;
+	if (n && !out.keys) {
+		free(v);
+		return rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory");
+	}
+	out.n_keys = n;
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(keys, heron_key_json(&v[i], 1));
+		heron_key_model(ctx, &v[i], &out.keys[i]);
+	rc = heron_list_keys_respond_200(ctx, &out);
 	free(v);
-	return heron_list_keys_respond_200(ctx, json_pack("{s:o}", "keys", keys));
+	return rc;
 }
 
 static int heron_find(rt_ctx *ctx, app *a, const char *id, keysvc_key *k)
@@ -81,35 +99,34 @@ static int heron_delete(rt_ctx *ctx, const heron_delete_key_params *p, const jso
 	return heron_delete_key_respond_204(ctx);
 }
 
-static int heron_set_active(rt_ctx *ctx, app *a, const char *id, int active, json_t **out)
+static int heron_set_active(rt_ctx *ctx, app *a, const char *id, int active, keysvc_key *k)
 {
-	keysvc_key k;
-
-	if (heron_find(ctx, a, id, &k) != KEYSVC_OK ||
-	    keysvc_set_active(a->ks, app_user(ctx), k.id, active, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
+	if (heron_find(ctx, a, id, k) != KEYSVC_OK ||
+	    keysvc_set_active(a->ks, app_user(ctx), k->id, active, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
 		return -1;
-	*out = json_pack("{s:s,s:b}", "heron_id", k.uuid, "is_active", active);
 	return 0;
 }
 
 static int heron_activate(rt_ctx *ctx, const heron_activate_key_params *p, const json_t *body, void *appv)
 {
-	json_t *out = NULL;
+	keysvc_key k;
 
 	(void)body;
-	if (heron_set_active(ctx, appv, p->heron_id, 1, &out) != 0)
+	if (heron_set_active(ctx, appv, p->heron_id, 1, &k) != 0)
 		return heron_activate_key_respond_404(ctx);
-	return heron_activate_key_respond_200(ctx, out);
+	return heron_activate_key_respond_200(ctx, &(heron_ApiKeyStateSchema){
+		.heron_id = k.uuid, .heron_id_len = strlen(k.uuid), .is_active = 1 });
 }
 
 static int heron_deactivate(rt_ctx *ctx, const heron_deactivate_key_params *p, const json_t *body, void *appv)
 {
-	json_t *out = NULL;
+	keysvc_key k;
 
 	(void)body;
-	if (heron_set_active(ctx, appv, p->heron_id, 0, &out) != 0)
+	if (heron_set_active(ctx, appv, p->heron_id, 0, &k) != 0)
 		return heron_deactivate_key_respond_404(ctx);
-	return heron_deactivate_key_respond_200(ctx, out);
+	return heron_deactivate_key_respond_200(ctx, &(heron_ApiKeyStateSchema){
+		.heron_id = k.uuid, .heron_id_len = strlen(k.uuid), .is_active = 0 });
 }
 
 static const heron_handlers heron_table = {
