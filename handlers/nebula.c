@@ -8,125 +8,158 @@
 #include <stdlib.h>
 #include <string.h>
 
-json_t *nebula_envelope(json_t *data /* stolen */, const char *message, int ok)
-{
-	return json_pack("{s:o,s:s,s:s}", "data", data ? data : json_null(), "message", message, "status",
-	                 ok ? "success" : "failed");
-}
-
+/* The pipeline's own errors (the runtime's hook wants a json_t): the
+ * FailedEnvelope model, written and read back. */
 json_t *nebula_error_shape(int status, const char *code, const char *message, const rt_errors *errors,
                            const char **content_type)
 {
+	json_t *errs = errors && errors->n ? rt_errors_to_json(errors) : NULL;
+	json_t *data = errs ? json_pack("{s:o}", "errors", errs) : NULL; /* data is free-form in the spec */
+	nebula_FailedEnvelope e = { .data = data, .status = NEBULA_FAILEDENVELOPE_STATUS_FAILED };
+	rt_json_writer w;
+	json_t *out;
+
 	(void)status;
 	(void)code;
+	e.message = message ? message : "Request failed";
+	e.message_len = strlen(e.message);
 	*content_type = "application/json";
-	return nebula_envelope(errors && errors->n ? json_pack("{s:o}", "errors", rt_errors_to_json(errors)) : NULL,
-	                       message ? message : "Request failed", 0);
+	rt_json_writer_init(&w);
+	nebula_FailedEnvelope_write(&w, &e);
+	out = app_json_of(&w);
+	json_decref(data);
+	return out;
 }
 
-json_t *nebula_description(const keysvc_key *k)
+const char *nebula_description(const keysvc_key *k)
 {
-	return k->has_description ? json_string(k->description) : json_null();
+	return k->has_description ? k->description : NULL;
 }
 
-/* As the vendor documents it: the prefix all keys share ("ak_..."), none of the key itself. */
-json_t *nebula_partial(const keysvc_key *k)
+int nebula_create_key(rt_ctx *ctx, app *a, int family, const char *name, const char *description, keysvc_key *k,
+                      char *token, size_t toklen)
 {
-	char buf[32];
-
-	snprintf(buf, sizeof buf, "%.3s...", k->prefix);
-	return json_string(buf);
+	return keysvc_create(a->ks, app_user(ctx), family, name, description, NULL, rt_ctx_client_addr(ctx), k, token,
+	                     toklen);
 }
 
-int nebula_create_key(rt_ctx *ctx, app *a, int family, const json_t *body, keysvc_key *k, char *token,
-                      size_t toklen)
+int nebula_list_keys(rt_ctx *ctx, app *a, int family, keysvc_key **v, size_t *n)
 {
-	return keysvc_create(a->ks, app_user(ctx), family, json_string_value(json_object_get(body, "name")),
-	                     json_string_value(json_object_get(body, "description")), NULL, rt_ctx_client_addr(ctx), k,
-	                     token, toklen);
-}
-
-/* NebulaBlock ids are integers, its twin's uuids */
-static json_t *nebula_id(const keysvc_key *k)
-{
-	return k->family == KEYSVC_NEBULA ? json_integer(k->id) : json_string(k->uuid);
-}
-
-json_t *nebula_created(const keysvc_key *k, const char *token)
-{
-	return json_pack("{s:o,s:s,s:s,s:o}", "id", nebula_id(k), "key", token, "name", k->name, "description",
-	                 nebula_description(k));
-}
-
-json_t *nebula_list_data(rt_ctx *ctx, app *a, int family)
-{
-	keysvc_key *v = NULL;
-	size_t n = 0;
 	int64_t total = 0;
-	json_t *data;
+	int rc = keysvc_list(a->ks, app_user(ctx), family, NULL, 0, 0, -1, v, n, &total);
 
-	if (keysvc_list(a->ks, app_user(ctx), family, NULL, 0, 0, -1, &v, &n, &total) != KEYSVC_OK)
-		return NULL;
-	data = json_array();
-	for (size_t i = n; i-- > 0;) /* oldest first */
-		json_array_append_new(data, json_pack("{s:o,s:s,s:o,s:o}", "id", nebula_id(&v[i]), "name", v[i].name,
-		                                      "description", nebula_description(&v[i]), "partial_key_data",
-		                                      nebula_partial(&v[i])));
-	free(v);
-	return data;
+	for (size_t i = 0; rc == KEYSVC_OK && i < *n / 2; i++) { /* oldest first */
+		keysvc_key t = (*v)[i];
+		(*v)[i] = (*v)[*n - 1 - i];
+		(*v)[*n - 1 - i] = t;
+	}
+	return rc;
 }
 
-static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, const json_t *body, void *appv)
+static int nebula_failed(rt_ctx *ctx, const char *message,
+                         int (*respond)(rt_ctx *ctx, const nebula_FailedEnvelope *body))
+{
+	nebula_FailedEnvelope e = { .message = message, .message_len = strlen(message),
+	                            .status = NEBULA_FAILEDENVELOPE_STATUS_FAILED };
+
+	return respond(ctx, &e);
+}
+
+static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, const nebula_ApiKeyCreateRequest *body,
+                         void *appv)
 {
 	keysvc_key k;
 	char token[TOKEN_MAX];
-	json_t *data;
+	nebula_ApiKeyCreatedEnvelope out;
+	const char *d;
 	int rc;
 
 	(void)p;
-	rc = nebula_create_key(ctx, appv, KEYSVC_NEBULA, body, &k, token, sizeof token);
+	rc = nebula_create_key(ctx, appv, KEYSVC_NEBULA, body ? body->name : NULL,
+	                       body && body->has_description ? body->description : NULL, &k, token, sizeof token);
 	if (rc != KEYSVC_OK)
 		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
-	data = nebula_created(&k, token);
-	memset(token, 0, sizeof token);
+	d = nebula_description(&k);
+	out = (nebula_ApiKeyCreatedEnvelope){
+		.data = { .id = k.id, .key = token, .key_len = strlen(token), .name = k.name, .name_len = strlen(k.name),
+		          .description = d, .description_len = d ? strlen(d) : 0, .description_null = !d },
+		.message = "API key successfully created", .message_len = strlen("API key successfully created"),
+		.status = NEBULA_APIKEYCREATEDENVELOPE_STATUS_SUCCESS,
+	};
 	app_no_store(ctx);
-	return nebula_create_api_key_respond_201(ctx, nebula_envelope(data, "API key successfully created", 1));
+	rc = nebula_create_api_key_respond_201(ctx, &out);
+	memset(token, 0, sizeof token);
+	return rc;
+}
+
+/* The list envelope of the caller's keys (summaries in the arena); -1 when the store fails. */
+static int nebula_list_model(rt_ctx *ctx, app *a, nebula_ApiKeyListEnvelope *out)
+{
+	keysvc_key *v = NULL;
+	size_t n = 0;
+
+	if (nebula_list_keys(ctx, a, KEYSVC_NEBULA, &v, &n) != KEYSVC_OK)
+		return -1;
+	*out = (nebula_ApiKeyListEnvelope){ .message = "API keys successfully retrieved",
+	                                    .message_len = strlen("API keys successfully retrieved"),
+	                                    .status = NEBULA_APIKEYLISTENVELOPE_STATUS_SUCCESS, .n_data = n };
+	out->data = n ? rt_arena_alloc(rt_ctx_arena(ctx), n * sizeof *out->data) : NULL;
+	for (size_t i = 0; out->data && i < n; i++) {
+		const char *d = nebula_description(&v[i]);
+		/* the names point into v: copied to the arena, which outlives it */
+		size_t nl = strlen(v[i].name);
+		out->data[i] = (nebula_ApiKeySummary){
+			.id = v[i].id, .name = rt_arena_strndup(rt_ctx_arena(ctx), v[i].name, nl), .name_len = nl,
+			.description = d ? rt_arena_strndup(rt_ctx_arena(ctx), d, strlen(d)) : NULL,
+			.description_len = d ? strlen(d) : 0, .description_null = !d,
+			.partial_key_data = NEBULA_APIKEYSUMMARY_PARTIAL_KEY_DATA_AK____,
+		};
+	}
+	free(v);
+	return n && !out->data ? -1 : 0;
 }
 
 static int nebula_list(rt_ctx *ctx, const nebula_list_api_keys_params *p, const json_t *body, void *appv)
 {
-	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA);
+	nebula_ApiKeyListEnvelope out;
 
 	(void)p;
 	(void)body;
-	if (!data)
+	if (nebula_list_model(ctx, appv, &out) != 0)
 		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
-	return nebula_list_api_keys_respond_200(ctx, nebula_envelope(data, "API keys successfully retrieved", 1));
+	return nebula_list_api_keys_respond_200(ctx, &out);
 }
 
 /* GET /api_keys: the spelling of the vendor's newer List API Keys page */
 static int nebula_list_underscore(rt_ctx *ctx, const nebula_list_api_keys_underscore_params *p, const json_t *body,
                                   void *appv)
 {
-	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA);
+	nebula_ApiKeyListEnvelope out;
 
 	(void)p;
 	(void)body;
-	if (!data)
+	if (nebula_list_model(ctx, appv, &out) != 0)
 		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
-	return nebula_list_api_keys_underscore_respond_200(ctx, nebula_envelope(data, "API keys successfully retrieved", 1));
+	return nebula_list_api_keys_underscore_respond_200(ctx, &out);
 }
 
 static int nebula_delete(rt_ctx *ctx, const nebula_delete_api_key_params *p, const json_t *body, void *appv)
 {
 	app *a = appv;
 	keysvc_key k;
+	json_t *empty;
+	int rc;
 
 	(void)body;
 	if (keysvc_get_id(a->ks, app_user(ctx), KEYSVC_NEBULA, p->id, &k) != KEYSVC_OK ||
 	    keysvc_delete(a->ks, app_user(ctx), k.id, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
-		return nebula_delete_api_key_respond_404(ctx, nebula_envelope(NULL, "API key not found", 0));
-	return nebula_delete_api_key_respond_200(ctx, nebula_envelope(json_object(), "API key successfully deleted", 1));
+		return nebula_failed(ctx, "API key not found", nebula_delete_api_key_respond_404);
+	empty = json_object(); /* data: {} (free-form in the spec) */
+	rc = nebula_delete_api_key_respond_200(ctx, &(nebula_ApiKeyDeletedEnvelope){
+		.data = empty, .message = "API key successfully deleted", .message_len = strlen("API key successfully deleted"),
+		.status = NEBULA_APIKEYDELETEDENVELOPE_STATUS_SUCCESS });
+	json_decref(empty);
+	return rc;
 }
 
 static const nebula_handlers nebula_table = {

@@ -1,20 +1,18 @@
-/* nebula.h — the envelope and record shapes NebulaBlock and its uuid twin
- * share (nebula.c defines them; nebula_uuid.c uses them). */
+/* nebula.h — what NebulaBlock and its uuid twin share (nebula.c defines it;
+ * nebula_uuid.c uses it). Each family builds its own models: the twin's ids
+ * are strings (uuids), NebulaBlock's integers. */
 #ifndef NEBULA_H
 #define NEBULA_H
 
 #include <jansson.h>
 #include "app.h"
 
-/* {data, message, status: success|failed}; data stolen, NULL -> null */
-json_t *nebula_envelope(json_t *data, const char *message, int ok);
-json_t *nebula_description(const keysvc_key *k);   /* new: string or null */
-json_t *nebula_partial(const keysvc_key *k);       /* new: "ak_...", the prefix every key shares */
-/* the create response's data (new) */
-json_t *nebula_created(const keysvc_key *k, const char *token);
-/* the list response's data, oldest first (new), or NULL when the store fails */
-json_t *nebula_list_data(rt_ctx *ctx, app *a, int family);
-int nebula_create_key(rt_ctx *ctx, app *a, int family, const json_t *body, keysvc_key *k, char *token,
-                      size_t toklen);
+/* keysvc_create with the body's name and optional description */
+int nebula_create_key(rt_ctx *ctx, app *a, int family, const char *name, const char *description, keysvc_key *k,
+                      char *token, size_t toklen);
+/* The caller's keys of family, oldest first (*v malloc'd, free()); KEYSVC_* status */
+int nebula_list_keys(rt_ctx *ctx, app *a, int family, keysvc_key **v, size_t *n);
+/* k's description, or NULL when it has none */
+const char *nebula_description(const keysvc_key *k);
 
 #endif
