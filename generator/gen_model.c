@@ -1118,18 +1118,18 @@ static void gm_source_union(FILE *out, const gm_type *t)
 
 static void gm_source_map(FILE *out, const gm_type *t)
 {
-	fprintf(out, "int %s_from_json(const json_t *j, rt_arena *a, %s *out)\n{\n\tconst char *k;\n\tjson_t *f;\n"
-	             "\tsize_t i = 0;\n\n\tmemset(out, 0, sizeof *out);\n\tif (!json_is_object(j))\n\t\treturn -1;\n"
+	fprintf(out, "int %s_from_json(const json_t *j, rt_arena *a, %s *out)\n{\n\tconst char *key;\n\tjson_t *f;\n"
+	             "\tsize_t x = 0;\n\n\tmemset(out, 0, sizeof *out);\n\tif (!json_is_object(j))\n\t\treturn -1;\n"
 	             "\tout->n = json_object_size(j);\n\tout->v = out->n ? rt_arena_alloc(a, out->n * sizeof *out->v) : NULL;\n"
-	             "\tif (out->n && !out->v)\n\t\treturn -1;\n\tjson_object_foreach((json_t *)j, k, f) {\n"
-	             "\t\tout->v[i].key = k;\n\t\tout->v[i].key_len = strlen(k);\n", t->cname, t->cname);
+	             "\tif (out->n && !out->v)\n\t\treturn -1;\n\tjson_object_foreach((json_t *)j, key, f) {\n"
+	             "\t\tout->v[x].key = key;\n\t\tout->v[x].key_len = strlen(key);\n", t->cname, t->cname);
 	if (t->item_nullable)
-		fprintf(out, "\t\tif (json_is_null(f))\n\t\t\tout->v[i].value_null = 1;\n\t\telse {\n");
-	gm_read(out, t->item, "f", "out->v[i].value", "out->v[i].value_len", "out->v[i].n_value", 0,
+		fprintf(out, "\t\tif (json_is_null(f))\n\t\t\tout->v[x].value_null = 1;\n\t\telse {\n");
+	gm_read(out, t->item, "f", "out->v[x].value", "out->v[x].value_len", "out->v[x].n_value", 0,
 	        t->item_nullable ? 3 : 2);
 	if (t->item_nullable)
 		fprintf(out, "\t\t}\n");
-	fprintf(out, "\t\ti++;\n\t}\n\treturn 0;\n}\n\n");
+	fprintf(out, "\t\tx++;\n\t}\n\treturn 0;\n}\n\n");
 	fprintf(out, "void %s_write(rt_json_writer *w, const %s *v)\n{\n\tint first = 1;\n\n"
 	             "\trt_json_write_raw(w, \"{\", 1);\n\tfor (size_t k = 0; k < v->n; k++) {\n"
 	             "\t\trt_json_write_key(w, v->v[k].key, v->v[k].key_len, &first);\n", t->cname, t->cname);
