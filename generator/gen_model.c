@@ -316,26 +316,23 @@ static int gm_check_names(const gm_type *t)
 	return rc;
 }
 
-/* An object with properties: a struct, the fields in the document's order. */
-static int gm_struct(gen_model *m, gm_type *t)
+/* The fields of the properties of s, in the document's order, into t. */
+static int gm_fields(gen_model *m, gm_type *t, const si_schema *s)
 {
-	const json_t *props = json_object_get(t->s->node, "properties");
+	const json_t *props = json_object_get(s->node, "properties");
 	const char *k;
 	json_t *v;
 
-	t->kind = GM_STRUCT;
-	if (gm_name(m, t) != 0)
-		return -1;
-	t->fields = calloc(t->s->properties.n, sizeof *t->fields);
+	t->fields = calloc(s->properties.n + 1, sizeof *t->fields);
 	if (!t->fields)
 		return -1;
 	json_object_foreach((json_t *)props, k, v) {
 		const si_named *p = NULL;
 		gm_field *f;
 		int fnull = 0;
-		for (size_t i = 0; i < t->s->properties.n && !p; i++)
-			if (strcmp(t->s->properties.v[i].name, k) == 0)
-				p = &t->s->properties.v[i];
+		for (size_t i = 0; i < s->properties.n && !p; i++)
+			if (strcmp(s->properties.v[i].name, k) == 0)
+				p = &s->properties.v[i];
 		if (!p)
 			continue;
 		f = &t->fields[t->nfields++];
@@ -343,7 +340,7 @@ static int gm_struct(gen_model *m, gm_type *t)
 		f->cname = gm_member(k);
 		if (!f->json_name || !f->cname)
 			return -1;
-		f->required = gm_is_required(t->s, k);
+		f->required = gm_is_required(s, k);
 		f->type = gm_build(m, p->schema, &fnull);
 		if (!f->type)
 			return -1;
@@ -351,6 +348,104 @@ static int gm_struct(gen_model *m, gm_type *t)
 		f->writeonly = !!((p->schema->flags | f->type->s->flags) & SI_F_WRITEONLY);
 		f->nullable = fnull && f->type->kind != GM_JSON;
 	}
+	return 0;
+}
+
+/* An object with properties: a struct, the fields in the document's order. */
+static int gm_struct(gen_model *m, gm_type *t)
+{
+	t->kind = GM_STRUCT;
+	if (gm_name(m, t) != 0 || gm_fields(m, t, t->s) != 0)
+		return -1;
+	switch (gm_check_names(t)) {
+	case 0:
+		return 0;
+	case 1:
+		gm_json(t, "two properties that become one C name");
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Appends a copy of field f to t (same type; a property already there with
+ * the same type is one field, required when either says so). 1 when the
+ * two disagree on its type. */
+static int gm_field_add(gm_type *t, const gm_field *f)
+{
+	gm_field *nf;
+
+	for (size_t i = 0; i < t->nfields; i++) {
+		if (strcmp(t->fields[i].json_name, f->json_name) != 0)
+			continue;
+		gm_field *g = &t->fields[i];
+		gm_kind k = g->type->kind;
+		/* the same type, or the same scalar kind (a branch may narrow a string): allOf means both hold */
+		if (g->type != f->type && (k != f->type->kind || (k != GM_STRING && k != GM_INT && k != GM_NUMBER &&
+		                                                   k != GM_BOOL && k != GM_JSON)))
+			return 1;
+		g->required |= f->required;
+		g->nullable &= f->nullable;
+		g->readonly |= f->readonly;
+		g->writeonly |= f->writeonly;
+		return 0;
+	}
+	nf = realloc(t->fields, (t->nfields + 1) * sizeof *nf);
+	if (!nf)
+		return -1;
+	t->fields = nf;
+	nf[t->nfields] = *f;
+	nf[t->nfields].json_name = strdup(f->json_name);
+	nf[t->nfields].cname = strdup(f->cname);
+	if (!nf[t->nfields].json_name || !nf[t->nfields].cname)
+		return -1;
+	t->nfields++;
+	return 0;
+}
+
+/* allOf of objects with properties: one struct with every branch's fields
+ * (in branch order), and the schema's own. */
+static int gm_merge(gen_model *m, gm_type *t)
+{
+	const si_schema *s = t->s;
+	gm_type own = { .s = s };
+	int rc = 0;
+
+	if ((s->types & ~(unsigned)SI_T_NULL) & ~(unsigned)SI_T_OBJECT)
+		return gm_json(t, "allOf of several schemas"), 0;
+	if (gm_name(m, t) != 0)
+		return -1;
+	t->kind = GM_STRUCT;
+	for (size_t i = 0; i < s->all_of.n && rc == 0; i++) {
+		int bn = 0;
+		gm_type *bt = gm_build(m, s->all_of.v[i], &bn);
+		if (!bt)
+			return -1;
+		if (bt->kind != GM_STRUCT || bn) {
+			gm_json(t, "allOf of schemas that are not all objects with properties");
+			return 0;
+		}
+		for (size_t k = 0; k < bt->nfields && rc == 0; k++)
+			rc = gm_field_add(t, &bt->fields[k]);
+	}
+	if (rc == 0 && s->properties.n) {
+		rc = gm_fields(m, &own, s);
+		for (size_t k = 0; k < own.nfields && rc == 0; k++)
+			rc = gm_field_add(t, &own.fields[k]);
+	}
+	for (size_t k = 0; k < own.nfields; k++) {
+		free(own.fields[k].json_name);
+		free(own.fields[k].cname);
+	}
+	free(own.fields);
+	for (size_t k = 0; rc == 0 && k < t->nfields; k++)
+		t->fields[k].required |= gm_is_required(s, t->fields[k].json_name);
+	if (rc == 1) {
+		gm_json(t, "allOf branches that disagree on a property");
+		return 0;
+	}
+	if (rc != 0)
+		return -1;
 	switch (gm_check_names(t)) {
 	case 0:
 		return 0;
@@ -487,7 +582,7 @@ static const char *gm_untyped(const si_schema *s)
 	if (s->not_)
 		return "not";
 	if (s->all_of.n)
-		return "allOf of several schemas";
+		return "allOf";
 	return NULL;
 }
 
@@ -499,6 +594,8 @@ static int gm_classify(gen_model *m, gm_type *t, int *nullable)
 
 	if (s->types & SI_T_NULL)
 		*nullable = 1;
+	if (why && s->all_of.n && !s->one_of.n && !s->any_of.n && strcmp(why, "allOf") == 0)
+		return gm_merge(m, t);
 	if (why)
 		return gm_json(t, why), 0;
 	if (s->one_of.n || s->any_of.n)
