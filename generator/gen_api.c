@@ -774,6 +774,83 @@ static int ga_rename_derived(ga *a, ga_op *op)
 	}
 }
 
+/* The parameters of op: the path item's first, then the operation's, which
+ * override the same name and location; only the survivors are compiled. */
+static int ga_op_params(ga *a, ga_op *op, const json_t *item, const json_t *opnode, const char *item_loc)
+{
+	struct { const json_t *node; char *ptr; const char *name, *in; } pv[256];
+	size_t npv = 0;
+	int bad = 0;
+
+	for (int level = 0; level < 2 && !bad; level++) {
+		const json_t *list = json_object_get(level ? opnode : item, "parameters");
+		char *pp = ga_ptr(level ? op->loc : item_loc, "parameters");
+		if (list && !json_is_array(list)) {
+			ga_error(a, pp, "\"parameters\" must be an array");
+			bad = 1;
+		}
+		for (size_t i = 0; !bad && i < json_array_size(list); i++) {
+			char *ip = ga_ptr_index(pp, i), *turi = NULL;
+			const json_t *p = ga_deref(a, json_array_get(list, i), ip, &turi);
+			free(turi);
+			if (!p) {
+				free(ip);
+				bad = 1;
+				break;
+			}
+			const char *nm = json_string_value(json_object_get(p, "name"));
+			const char *in = json_string_value(json_object_get(p, "in"));
+			for (size_t k = 0; nm && in && k < npv; k++) {
+				if (pv[k].name && strcmp(pv[k].name, nm) == 0 && strcmp(pv[k].in, in) == 0) {
+					free(pv[k].ptr);
+					memmove(&pv[k], &pv[k + 1], (npv - k - 1) * sizeof pv[0]);
+					npv--;
+					break;
+				}
+			}
+			if (npv == sizeof pv / sizeof pv[0]) {
+				ga_error(a, ip, "more than %zu parameters", sizeof pv / sizeof pv[0]);
+				free(ip);
+				bad = 1;
+				break;
+			}
+			pv[npv].node = json_array_get(list, i);
+			pv[npv].ptr = ip;
+			pv[npv].name = nm;
+			pv[npv].in = in ? in : "";
+			npv++;
+		}
+		free(pp);
+	}
+	for (size_t k = 0; k < npv; k++) {
+		if (!bad && ga_param_add(a, op, pv[k].node, pv[k].ptr) != 0)
+			bad = 1;
+		free(pv[k].ptr);
+	}
+	return bad ? -1 : 0;
+}
+
+/* Every {name} of the path must be a declared path parameter. */
+static int ga_op_path_check(ga *a, const ga_op *op, const char *path, const char *item_ptr, const char *optr)
+{
+	for (const char *s = strchr(path, '{'); s; s = strchr(s + 1, '{')) {
+		const char *e = strchr(s, '}');
+		int found = 0;
+		if (!e)
+			return ga_error(a, item_ptr, "unclosed '{' in the path \"%s\"", path);
+		if (e[1] == '{')
+			return ga_error(a, item_ptr, "path templates with nothing between them (\"%.*s\") cannot be told apart",
+			                (int)(strcspn(e + 1, "}") + 2 + (size_t)(e - s)), s);
+		for (size_t i = 0; i < op->np; i++)
+			if (op->params[i].in == GA_IN_PATH && strlen(op->params[i].name) == (size_t)(e - s - 1) &&
+			    strncmp(op->params[i].name, s + 1, (size_t)(e - s - 1)) == 0)
+				found = 1;
+		if (!found)
+			return ga_error(a, optr, "the path template {%.*s} has no path parameter declared", (int)(e - s - 1), s + 1);
+	}
+	return 0;
+}
+
 static int ga_operation(ga *a, const char *path, const char *method, const json_t *item, const json_t *opnode,
                         const char *item_ptr, const char *item_loc)
 {
@@ -859,76 +936,8 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 	op->route = ga_route(path, &op->priority);
 	op->priority = op->priority * 1000 + (unsigned)a->nops;
 
-	/* parameters: path item first, then the operation's, which override
-	 * the same name and location; only the survivors are compiled */
-	{
-		struct { const json_t *node; char *ptr; const char *name, *in; } pv[256];
-		size_t npv = 0;
-		int bad = 0;
-		for (int level = 0; level < 2 && !bad; level++) {
-			const json_t *list = json_object_get(level ? opnode : item, "parameters");
-			char *pp = ga_ptr(level ? op->loc : item_loc, "parameters");
-			if (list && !json_is_array(list)) {
-				ga_error(a, pp, "\"parameters\" must be an array");
-				bad = 1;
-			}
-			for (size_t i = 0; !bad && i < json_array_size(list); i++) {
-				char *ip = ga_ptr_index(pp, i), *turi = NULL;
-				const json_t *p = ga_deref(a, json_array_get(list, i), ip, &turi);
-				free(turi);
-				if (!p) {
-					free(ip);
-					bad = 1;
-					break;
-				}
-				const char *nm = json_string_value(json_object_get(p, "name"));
-				const char *in = json_string_value(json_object_get(p, "in"));
-				for (size_t k = 0; nm && in && k < npv; k++) {
-					if (pv[k].name && strcmp(pv[k].name, nm) == 0 && strcmp(pv[k].in, in) == 0) {
-						free(pv[k].ptr);
-						memmove(&pv[k], &pv[k + 1], (npv - k - 1) * sizeof pv[0]);
-						npv--;
-						break;
-					}
-				}
-				if (npv == sizeof pv / sizeof pv[0]) {
-					ga_error(a, ip, "more than %zu parameters", sizeof pv / sizeof pv[0]);
-					free(ip);
-					bad = 1;
-					break;
-				}
-				pv[npv].node = json_array_get(list, i);
-				pv[npv].ptr = ip;
-				pv[npv].name = nm;
-				pv[npv].in = in ? in : "";
-				npv++;
-			}
-			free(pp);
-		}
-		for (size_t k = 0; k < npv; k++) {
-			if (!bad && ga_param_add(a, op, pv[k].node, pv[k].ptr) != 0)
-				bad = 1;
-			free(pv[k].ptr);
-		}
-		if (bad)
-			return -1;
-	}
-	/* every {name} of the path must be a declared path parameter */
-	for (const char *s = strchr(path, '{'); s; s = strchr(s + 1, '{')) {
-		const char *e = strchr(s, '}');
-		int found = 0;
-		if (!e)
-			return ga_error(a, item_ptr, "unclosed '{' in the path \"%s\"", path);
-		if (e[1] == '{')
-			return ga_error(a, item_ptr, "path templates with nothing between them (\"%.*s\") cannot be told apart",
-			                (int)(strcspn(e + 1, "}") + 2 + (size_t)(e - s)), s);
-		for (size_t i = 0; i < op->np; i++)
-			if (op->params[i].in == GA_IN_PATH && strlen(op->params[i].name) == (size_t)(e - s - 1) &&
-			    strncmp(op->params[i].name, s + 1, (size_t)(e - s - 1)) == 0)
-				found = 1;
-		if (!found)
-			return ga_error(a, optr, "the path template {%.*s} has no path parameter declared", (int)(e - s - 1), s + 1);
-	}
+	if (ga_op_params(a, op, item, opnode, item_loc) != 0 || ga_op_path_check(a, op, path, item_ptr, optr) != 0)
+		return -1;
 	/* C names of the parameters: unique members of the params struct,
 	 * has_<name> flags included (x_query, then x_query2, ...) */
 	if (ga_param_cnames(op) != 0)
