@@ -29,8 +29,12 @@ endif
 
 # Libraries of the server and runtime; the generator has its own list.
 PKGS_RUNTIME := libulfius liborcania libyder jansson gnutls sqlite3 libpcre2-8 librhonabwy libmicrohttpd
-PKGS_GEN     := libfyaml jansson
+PKGS_GEN     := libfyaml jansson libpcre2-8
 PKGS_CHECK   := check
+# Libraries that ship no pkg-config file, linked by name: libunistring
+# (Debian libunistring-dev), the Unicode normalization tables key names are
+# put in NFC with (keysvc/keyname.c).
+LIBS_NOPC    := -lunistring
 
 pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
 pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)

@@ -166,7 +166,7 @@ static char *gsn_base(gen_schema *g, const char *uri)
 		place = gsn_stem(uri);
 		j = 0;
 	}
-	out = open_memstream(&buf, &blen);
+	out = gen_text_memstream(&buf, &blen);
 	if (out) {
 		fputs(place ? place : "", out);
 		gsn_way(out, toks, j, ntok);

@@ -263,7 +263,7 @@ static int gst_table(FILE *out, const si_schema *s)
 {
 	char *aux_text = NULL, *fields = NULL;
 	size_t auxlen = 0, fieldslen = 0;
-	FILE *aux = open_memstream(&aux_text, &auxlen), *f = open_memstream(&fields, &fieldslen);
+	FILE *aux = gen_text_memstream(&aux_text, &auxlen), *f = gen_text_memstream(&fields, &fieldslen);
 
 	if (!aux || !f) {
 		if (aux)

@@ -20,5 +20,12 @@ char *gen_text_ident(const char *s);
  * a space goes between the characters of a comment end, a comment start and
  * a ??/ trigraph, so the comment stays one comment. */
 void gen_text_comment(FILE *out, const char *s);
+/* open_memstream's contract (*buf and *len hold the text and its length,
+ * NUL-terminated, after each fflush and after fclose; free(*buf) then), for
+ * the many small texts of one generation: the buffer starts at 64 bytes and
+ * doubles, where glibc's starts at BUFSIZ and shrinks in place at fclose,
+ * leaving behind each kept text a hole too small for the next stream
+ * (1.2 GB of holes for Microsoft Graph beta). NULL if out of memory. */
+FILE *gen_text_memstream(char **buf, size_t *len);
 
 #endif

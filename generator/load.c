@@ -1,16 +1,29 @@
-/* load.c — YAML 1.2 / JSON documents into jansson through libfyaml. */
+/* load.c — YAML 1.2 / JSON documents into jansson through libfyaml.
+ *
+ * The jansson tree is built straight from libfyaml's parser events: no
+ * libfyaml document is built. Its document builder checks each key of a
+ * mapping against every key before it, and its alias resolver does so again
+ * (quadratic: Microsoft Graph beta's 14,000 paths took a minute), and the
+ * document costs several times the memory of the jansson tree. Here a
+ * duplicate key is found through jansson's hash, and an alias shares the
+ * anchored value (one more reference) instead of copying it. */
 #include "load.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <libfyaml.h>
 
-/* Deeper documents are refused rather than risking the stack. */
+/* Deeper documents are refused rather than risking the stack of whoever
+ * walks the tree; the depth counts aliases expanded. */
 #define LOAD_MAX_DEPTH 1000
+/* Aliases may make the document stand for more nodes than it has (a
+ * "billion laughs"): every walker downstream would visit them all. */
+#define LOAD_MAX_EXPANSION(nodes) (16 * (nodes) + 1000000)
 
 static int load_scalar_is(const char *s, size_t n, const char *const *words)
 {
@@ -104,47 +117,41 @@ static int load_parse_float(const char *s, size_t n, double *out)
 	return isfinite(*out) ? 1 : -1;
 }
 
-static void load_where(struct fy_node *n, const char *name, char *err, size_t errlen, const char *what)
+static void load_where(const struct fy_mark *m, const char *name, char *err, size_t errlen, const char *what)
 {
-	struct fy_token *t = fy_node_get_type(n) == FYNT_SCALAR ? fy_node_get_scalar_token(n) : NULL;
-	const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
-
-	if (m) {
+	if (m)
 		snprintf(err, errlen, "%s:%d:%d: %s", name, m->line + 1, m->column + 1, what);
-	} else {
-		char *path = fy_node_get_path(n);
-		snprintf(err, errlen, "%s: at %s: %s", name, path ? path : "/", what);
-		free(path);
-	}
+	else
+		snprintf(err, errlen, "%s: %s", name, what);
 }
 
-static json_t *load_node(struct fy_node *n, const char *name, int depth, char *err, size_t errlen);
-
-static json_t *load_scalar(struct fy_node *n, const char *name, char *err, size_t errlen)
+/* A scalar's value by the YAML 1.2 core schema (new), or NULL with err set. */
+static json_t *load_scalar(struct fy_event *ev, const char *name, char *err, size_t errlen)
 {
 	static const char *const nulls[] = { "", "~", "null", "Null", "NULL", NULL };
 	static const char *const trues[] = { "true", "True", "TRUE", NULL };
 	static const char *const falses[] = { "false", "False", "FALSE", NULL };
-	size_t len = 0;
-	const char *s = fy_node_get_scalar(n, &len);
-	size_t taglen = 0;
-	const char *tag = fy_node_get_tag(n, &taglen);
-	enum fy_node_style style = fy_node_get_style(n);
+	struct fy_token *vt = ev->scalar.value, *tt = ev->scalar.tag;
+	const struct fy_mark *m = fy_event_start_mark(ev);
+	size_t len = 0, taglen = 0;
+	const char *s = vt ? fy_token_get_text(vt, &len) : NULL;
+	const char *tag = tt ? fy_token_get_text(tt, &taglen) : NULL;
+	int plain = !vt || fy_token_scalar_style(vt) == FYSS_PLAIN;
+	json_t *out = NULL;
 	json_int_t iv;
 	double dv;
 	int r;
 
-	if (!s)
+	if (!s) {
 		s = "";
+		len = 0;
+	}
 	if (tag && taglen && !(taglen == 1 && tag[0] == '!')) {
 		if (taglen >= 3 && memcmp(tag + taglen - 3, "str", 3) == 0)
-			return json_stringn(s, len);
+			goto string;
 		/* other explicit tags fall through to plain resolution */
-	} else if (style != FYNS_PLAIN) {
-		json_t *str = json_stringn(s, len);
-		if (!str)
-			load_where(n, name, err, errlen, "string is not valid UTF-8");
-		return str;
+	} else if (!plain) {
+		goto string;
 	}
 	if (load_scalar_is(s, len, nulls))
 		return json_null();
@@ -160,113 +167,371 @@ static json_t *load_scalar(struct fy_node *n, const char *name, char *err, size_
 		if (f == 1)
 			return json_real(dv);
 		if (f == -1 || r == -1) {
-			load_where(n, name, err, errlen, "number cannot be represented in JSON (infinite, NaN or out of range)");
+			load_where(m, name, err, errlen, "number cannot be represented in JSON (infinite, NaN or out of range)");
 			return NULL;
 		}
 	}
-	json_t *str = json_stringn(s, len);
-	if (!str)
-		load_where(n, name, err, errlen, "string is not valid UTF-8");
-	return str;
+string:
+	out = json_stringn(s, len);
+	if (!out)
+		load_where(m, name, err, errlen, "string is not valid UTF-8");
+	return out;
 }
 
-static json_t *load_node(struct fy_node *n, const char *name, int depth, char *err, size_t errlen)
+/* One open mapping or sequence while its events arrive. */
+typedef struct load_frame {
+	json_t *v;             /* the object or array being filled */
+	char *key;             /* an object's key waiting for its value; NULL: a key comes next */
+	int key_merge;         /* that key is a plain "<<" (a merge key) */
+	struct fy_mark key_mark;
+	json_t *merged;        /* keys a merge key brought in, which a later key may replace */
+	char *anchor;          /* its anchor, defined when it closes */
+	uint64_t size, height; /* the nodes and the depth it stands for, aliases expanded */
+} load_frame;
+
+typedef struct load_anchor {
+	json_t *v;             /* a reference held until the end */
+	uint64_t size, height;
+} load_anchor;
+
+typedef struct load_ctx {
+	const char *name;
+	char *err;
+	size_t errlen;
+	load_frame *st;
+	size_t n, cap;
+	json_t *anchor_index;  /* anchor name -> index into av */
+	load_anchor *av;
+	size_t na, capa;
+	uint64_t nodes;        /* values built */
+	uint64_t expanded;     /* values the document stands for */
+	json_t *root;
+} load_ctx;
+
+static int load_fail(load_ctx *c, const struct fy_mark *m, const char *what)
 {
-	json_t *out = NULL;
+	load_where(m, c->name, c->err, c->errlen, what);
+	return -1;
+}
+
+static int load_define_anchor(load_ctx *c, const char *name, size_t nlen, json_t *v, uint64_t size, uint64_t height)
+{
+	char *k = strndup(name, nlen);
+	int rc = -1;
+
+	if (!k)
+		return -1;
+	if (c->na == c->capa) {
+		size_t cap = c->capa ? c->capa * 2 : 16;
+		load_anchor *av = realloc(c->av, cap * sizeof *av);
+		if (!av)
+			goto cleanup;
+		c->av = av;
+		c->capa = cap;
+	}
+	/* a name defined again names the new node from here on */
+	if (json_object_set_new(c->anchor_index, k, json_integer((json_int_t)c->na)) != 0)
+		goto cleanup;
+	c->av[c->na].v = json_incref(v);
+	c->av[c->na].size = size;
+	c->av[c->na].height = height;
+	c->na++;
+	rc = 0;
+cleanup:
+	free(k);
+	return rc;
+}
+
+/* Copies the keys of src that dst lacks into dst, in order (a merge key). */
+static int load_merge(load_frame *f, const json_t *src)
+{
+	const char *k;
+	json_t *v;
+
+	if (!f->merged && !(f->merged = json_object()))
+		return -1;
+	json_object_foreach((json_t *)src, k, v) {
+		if (json_object_get(f->v, k))
+			continue;
+		if (json_object_set(f->v, k, v) != 0 || json_object_set_new(f->merged, k, json_true()) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Puts a finished value (stolen) where it belongs: the root, an array's next
+ * item, or the value of the key waiting in an object. */
+static int load_put(load_ctx *c, json_t *v, uint64_t size, uint64_t height)
+{
+	load_frame *f = c->n ? &c->st[c->n - 1] : NULL;
+	int rc = -1;
+
+	if (!v)
+		return -1;
+	if (!f) {
+		if (c->root) {
+			json_decref(v);
+			return 0;
+		}
+		c->root = v;
+		return 0;
+	}
+	f->size += size;
+	if (height + 1 > f->height)
+		f->height = height + 1;
+	if (json_is_array(f->v))
+		return json_array_append_new(f->v, v);
+	if (f->key_merge) {
+		/* "<<: *a" or "<<: [*a, *b]": the keys of the mappings the key lacks;
+		 * anything else stays an ordinary key "<<" */
+		int all = json_is_object(v) || json_is_array(v);
+		for (size_t i = 0; json_is_array(v) && i < json_array_size(v); i++)
+			all = all && json_is_object(json_array_get(v, i));
+		if (all && json_array_size(v) + json_is_object(v) > 0) {
+			rc = 0;
+			if (json_is_object(v))
+				rc = load_merge(f, v);
+			for (size_t i = 0; rc == 0 && i < json_array_size(v); i++)
+				rc = load_merge(f, json_array_get(v, i));
+			json_decref(v);
+			goto done;
+		}
+	}
+	rc = json_object_set_new(f->v, f->key, v);
+done:
+	free(f->key);
+	f->key = NULL;
+	f->key_merge = 0;
+	return rc;
+}
+
+/* A scalar in key position of the object on top. */
+static int load_key(load_ctx *c, struct fy_event *ev)
+{
+	load_frame *f = &c->st[c->n - 1];
+	struct fy_token *vt = ev->scalar.value;
+	const struct fy_mark *m = fy_event_start_mark(ev);
+	size_t klen = 0;
+	const char *ks = vt ? fy_token_get_text(vt, &klen) : NULL;
+
+	if (!ks) {
+		ks = "";
+		klen = 0;
+	}
+	if (memchr(ks, '\0', klen))
+		return load_fail(c, m, "mapping key contains a NUL character");
+	f->key = strndup(ks, klen);
+	if (!f->key)
+		return -1;
+	if (json_object_get(f->v, f->key)) {
+		if (f->merged && json_object_get(f->merged, f->key)) {
+			json_object_del(f->merged, f->key); /* an explicit key wins over a merged one */
+		} else {
+			char msg[256];
+			snprintf(msg, sizeof msg, "duplicate key \"%.200s\"", f->key);
+			return load_fail(c, m, msg);
+		}
+	}
+	f->key_merge = klen == 2 && memcmp(ks, "<<", 2) == 0 && fy_token_scalar_style(vt) == FYSS_PLAIN;
+	if (m)
+		f->key_mark = *m;
+	return 0;
+}
+
+static int load_expect_value(load_ctx *c, struct fy_event *ev)
+{
+	load_frame *f = c->n ? &c->st[c->n - 1] : NULL;
+
+	if (f && json_is_object(f->v) && !f->key)
+		return load_fail(c, fy_event_start_mark(ev), "mapping key is not a scalar");
+	return 0;
+}
+
+static int load_open(load_ctx *c, struct fy_event *ev, int mapping)
+{
+	struct fy_token *at = fy_event_get_anchor_token(ev);
+	load_frame *f;
+
+	if (load_expect_value(c, ev) != 0)
+		return -1;
+	if (c->n > LOAD_MAX_DEPTH)
+		return load_fail(c, fy_event_start_mark(ev), "document is nested too deeply");
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 32;
+		load_frame *st = realloc(c->st, cap * sizeof *st);
+		if (!st)
+			return -1;
+		c->st = st;
+		c->cap = cap;
+	}
+	f = &c->st[c->n++];
+	memset(f, 0, sizeof *f);
+	f->v = mapping ? json_object() : json_array();
+	f->size = 1;
+	c->nodes++;
+	c->expanded++;
+	if (at) {
+		size_t alen = 0;
+		const char *a = fy_token_get_text(at, &alen);
+		f->anchor = a ? strndup(a, alen) : NULL;
+	}
+	return f->v ? 0 : -1;
+}
+
+static int load_close(load_ctx *c)
+{
+	load_frame f = c->st[--c->n];
+	int rc = 0;
+
+	json_decref(f.merged);
+	free(f.key);
+	if (f.anchor)
+		rc = load_define_anchor(c, f.anchor, strlen(f.anchor), f.v, f.size, f.height);
+	free(f.anchor);
+	if (rc != 0) {
+		json_decref(f.v);
+		return -1;
+	}
+	return load_put(c, f.v, f.size, f.height);
+}
+
+static int load_on_scalar(load_ctx *c, struct fy_event *ev)
+{
+	load_frame *f = c->n ? &c->st[c->n - 1] : NULL;
+	struct fy_token *at = fy_event_get_anchor_token(ev);
+	json_t *v;
+
+	if (f && json_is_object(f->v) && !f->key)
+		return load_key(c, ev);
+	if (c->n > LOAD_MAX_DEPTH)
+		return load_fail(c, fy_event_start_mark(ev), "document is nested too deeply");
+	v = load_scalar(ev, c->name, c->err, c->errlen);
+	if (!v)
+		return -1;
+	c->nodes++;
+	c->expanded++;
+	if (at) {
+		size_t alen = 0;
+		const char *a = fy_token_get_text(at, &alen);
+		if (a && load_define_anchor(c, a, alen, v, 1, 0) != 0) {
+			json_decref(v);
+			return -1;
+		}
+	}
+	return load_put(c, v, 1, 0);
+}
+
+static int load_on_alias(load_ctx *c, struct fy_event *ev)
+{
+	const struct fy_mark *m = fy_event_start_mark(ev);
+	size_t alen = 0;
+	const char *a = ev->alias.anchor ? fy_token_get_text(ev->alias.anchor, &alen) : NULL;
+	char *name = a ? strndup(a, alen) : NULL;
+	json_t *idx = name ? json_object_get(c->anchor_index, name) : NULL;
+	load_anchor *an;
+	char msg[256];
+
+	if (load_expect_value(c, ev) != 0) {
+		free(name);
+		return -1;
+	}
+	if (!idx) {
+		snprintf(msg, sizeof msg, "alias \"*%.200s\" names no anchor defined before it", name ? name : "");
+		free(name);
+		return load_fail(c, m, msg);
+	}
+	free(name);
+	an = &c->av[json_integer_value(idx)];
+	if (c->n + an->height > LOAD_MAX_DEPTH)
+		return load_fail(c, m, "document is nested too deeply");
+	c->expanded += an->size;
+	if (c->expanded > LOAD_MAX_EXPANSION(c->nodes))
+		return load_fail(c, m, "aliases expand the document to too many nodes (a \"billion laughs\")");
+	return load_put(c, json_incref(an->v), an->size, an->height);
+}
+
+static void load_parse_error(struct fy_diag *diag, const char *name, char *err, size_t errlen)
+{
 	void *it = NULL;
+	struct fy_diag_error *e = diag ? fy_diag_errors_iterate(diag, &it) : NULL;
 
-	if (!n)
-		return json_null();
-	if (depth > LOAD_MAX_DEPTH) {
-		load_where(n, name, err, errlen, "document is nested too deeply");
-		return NULL;
-	}
-	switch (fy_node_get_type(n)) {
-	case FYNT_SCALAR:
-		return load_scalar(n, name, err, errlen);
-	case FYNT_SEQUENCE: {
-		struct fy_node *item;
-		out = json_array();
-		while ((item = fy_node_sequence_iterate(n, &it)) != NULL) {
-			json_t *v = load_node(item, name, depth + 1, err, errlen);
-			if (!v || json_array_append_new(out, v) != 0)
-				goto fail;
-		}
-		return out;
-	}
-	case FYNT_MAPPING: {
-		struct fy_node_pair *p;
-		out = json_object();
-		while ((p = fy_node_mapping_iterate(n, &it)) != NULL) {
-			struct fy_node *k = fy_node_pair_key(p);
-			size_t klen = 0;
-			const char *ks;
-			char *key;
-			json_t *v;
-
-			if (!k || fy_node_get_type(k) != FYNT_SCALAR) {
-				load_where(k ? k : n, name, err, errlen, "mapping key is not a scalar");
-				goto fail;
-			}
-			ks = fy_node_get_scalar(k, &klen);
-			if (!ks)
-				ks = "";
-			if (memchr(ks, '\0', klen)) {
-				load_where(k, name, err, errlen, "mapping key contains a NUL character");
-				goto fail;
-			}
-			key = strndup(ks, klen);
-			if (!key)
-				goto fail;
-			if (json_object_get(out, key)) {
-				char msg[256];
-				snprintf(msg, sizeof msg, "duplicate key \"%.200s\"", key);
-				load_where(k, name, err, errlen, msg);
-				free(key);
-				goto fail;
-			}
-			v = load_node(fy_node_pair_value(p), name, depth + 1, err, errlen);
-			if (!v || json_object_set_new(out, key, v) != 0) {
-				free(key);
-				goto fail;
-			}
-			free(key);
-		}
-		return out;
-	}
-	}
-	load_where(n, name, err, errlen, "unknown YAML node type");
-fail:
-	json_decref(out);
-	return NULL;
+	if (e)
+		snprintf(err, errlen, "%s:%d:%d: %s", name, e->line, e->column, e->msg);
+	else
+		snprintf(err, errlen, "%s: cannot read or parse the document", name);
 }
 
-static json_t *load_finish(struct fy_document *fyd, struct fy_diag *diag, const char *name,
-                           char *err, size_t errlen)
+/* Builds the first document of the stream fyp reads (new), or NULL with err set. */
+static json_t *load_events(struct fy_parser *fyp, struct fy_diag *diag, const char *name, char *err, size_t errlen)
 {
+	load_ctx c = { .name = name, .err = err, .errlen = errlen };
+	struct fy_event *ev;
+	int done = 0, rc = 0, started = 0;
 	json_t *doc = NULL;
 
-	if (!fyd) {
-		void *it = NULL;
-		struct fy_diag_error *e = diag ? fy_diag_errors_iterate(diag, &it) : NULL;
-		if (e)
-			snprintf(err, errlen, "%s:%d:%d: %s", name, e->line, e->column, e->msg);
-		else
-			snprintf(err, errlen, "%s: cannot read or parse the document", name);
-		return NULL;
+	err[0] = '\0';
+	c.anchor_index = json_object();
+	if (!c.anchor_index)
+		goto cleanup;
+	while (!done && rc == 0 && (ev = fy_parser_parse(fyp)) != NULL) {
+		switch (ev->type) {
+		case FYET_DOCUMENT_START:
+			started = 1;
+			break;
+		case FYET_DOCUMENT_END:
+		case FYET_STREAM_END:
+			done = 1;
+			break;
+		case FYET_MAPPING_START:
+		case FYET_SEQUENCE_START:
+			rc = load_open(&c, ev, ev->type == FYET_MAPPING_START);
+			break;
+		case FYET_MAPPING_END:
+		case FYET_SEQUENCE_END:
+			rc = c.n ? load_close(&c) : -1;
+			break;
+		case FYET_SCALAR:
+			rc = load_on_scalar(&c, ev);
+			break;
+		case FYET_ALIAS:
+			rc = load_on_alias(&c, ev);
+			break;
+		default:
+			break;
+		}
+		fy_parser_event_free(fyp, ev);
 	}
-	if (fy_document_resolve(fyd) != 0) {
-		snprintf(err, errlen, "%s: cannot resolve anchors and aliases", name);
-		return NULL;
+	if (rc != 0) {
+		if (!err[0])
+			snprintf(err, errlen, "%s: out of memory", name);
+		goto cleanup;
 	}
-	if (!fy_document_root(fyd)) {
+	if (!done || fy_parser_get_stream_error(fyp)) {
+		load_parse_error(diag, name, err, errlen);
+		goto cleanup;
+	}
+	if (!started || !c.root) {
 		snprintf(err, errlen, "%s:1:1: the document is empty", name);
-		return NULL;
+		goto cleanup;
 	}
-	doc = load_node(fy_document_root(fyd), name, 0, err, errlen);
+	doc = c.root;
+	c.root = NULL;
+cleanup:
+	while (c.n) {
+		load_frame *f = &c.st[--c.n];
+		json_decref(f->v);
+		json_decref(f->merged);
+		free(f->key);
+		free(f->anchor);
+	}
+	free(c.st);
+	for (size_t i = 0; i < c.na; i++)
+		json_decref(c.av[i].v);
+	free(c.av);
+	json_decref(c.anchor_index);
+	json_decref(c.root);
 	return doc;
 }
-
 static struct fy_diag *load_diag(void)
 {
 	struct fy_diag_cfg dcfg;
@@ -373,77 +638,117 @@ static int load_is_json(const char *path)
 	return n >= 5 && strcasecmp(path + n - 5, ".json") == 0;
 }
 
-json_t *load_document(const char *path, char *err, size_t errlen)
+/* Parses the file at path, or text when it is not NULL, with flags. *syntax
+ * is set when libfyaml refused the text (not when load_events did). */
+static json_t *load_parse(unsigned flags, const char *name, const char *path, const char *text, size_t len,
+                          int *syntax, char *err, size_t errlen)
 {
 	struct fy_diag *diag = load_diag();
-	char *text_kept = NULL; /* the text of a document built from a string lives as long as it */
-	struct fy_parse_cfg cfg = {
-		.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_DEFAULT_VERSION_1_2 | FYPCF_JSON_AUTO,
-		.diag = diag,
-	};
-	struct fy_document *fyd;
-	json_t *doc;
+	struct fy_parse_cfg cfg = { .flags = flags, .diag = diag };
+	struct fy_parser *fyp = diag ? fy_parser_create(&cfg) : NULL;
+	json_t *doc = NULL;
 
+	*syntax = 0;
+	if (!fyp) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		goto cleanup;
+	}
+	if ((text ? fy_parser_set_string(fyp, text, len) : fy_parser_set_input_file(fyp, path)) != 0) {
+		snprintf(err, errlen, "%s: cannot read or parse the document", name);
+		*syntax = 1;
+		goto cleanup;
+	}
+	doc = load_events(fyp, diag, name, err, errlen);
+	if (!doc && fy_parser_get_stream_error(fyp))
+		*syntax = 1;
+cleanup:
+	fy_parser_destroy(fyp);
+	fy_diag_destroy(diag);
+	return doc;
+}
+
+#define LOAD_FY_FLAGS (FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_DEFAULT_VERSION_1_2)
+
+/* The deepest nesting below v (0 for a scalar); jansson's own parser stops
+ * at 2048 levels, so the recursion is bounded. */
+static size_t load_height(const json_t *v)
+{
+	size_t h = 0, c;
+	const char *k;
+	json_t *x;
+
+	if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, k, x)
+			if ((c = load_height(x) + 1) > h)
+				h = c;
+	} else if (json_is_array(v)) {
+		for (size_t i = 0; i < json_array_size(v); i++)
+			if ((c = load_height(json_array_get(v, i)) + 1) > h)
+				h = c;
+	}
+	return h;
+}
+
+/* A .json file through jansson's own parser (new), NULL if it refuses it.
+ * libfyaml reads JSON as one YAML flow collection and keeps every token of
+ * an open flow collection until it closes: 35 times the file's size in
+ * memory. jansson keeps key order, and what it accepts libfyaml reads the
+ * same way (a JSON number without '.' or exponent is an integer, with one
+ * a real); whatever it refuses (a duplicate key, an integer too big for
+ * json_int_t, a NUL, bad UTF-8, ...) goes to libfyaml, whose errors and
+ * conversions are this file's. */
+static json_t *load_json(const char *path)
+{
+	json_error_t e;
+	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &e);
+
+	if (doc && load_height(doc) > LOAD_MAX_DEPTH) {
+		json_decref(doc);
+		doc = NULL;
+	}
+	return doc;
+}
+
+json_t *load_document(const char *path, char *err, size_t errlen)
+{
+	char *text = NULL, *patched = NULL;
+	size_t len = 0, plen = 0;
+	int syntax = 0, syntax2;
+	json_t *doc = NULL;
 	FILE *f = fopen(path, "rb");
+
 	if (!f) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		fy_diag_destroy(diag);
 		return NULL;
 	}
-	fyd = fy_document_build_from_file(&cfg, path);
-	if (!fyd && !load_is_json(path)) {
+	if (load_is_json(path) && (doc = load_json(path)) != NULL) {
+		fclose(f);
+		return doc;
+	}
+	doc = load_parse(LOAD_FY_FLAGS | FYPCF_JSON_AUTO, path, path, NULL, 0, &syntax, err, errlen);
+	if (!doc && syntax && !load_is_json(path)) {
 		/* once more with empty sequence entries spelled out (see
 		 * load_patch_empty_entries); the first error stands if that fails too */
-		char *text = NULL, *patched = NULL;
-		size_t len = 0, plen = 0;
 		FILE *mem = open_memstream(&text, &len);
-		char buf[65536];
+		char buf[65536], err2[1];
 		size_t r;
-		rewind(f);
 		while (mem && (r = fread(buf, 1, sizeof buf, f)) > 0)
 			fwrite(buf, 1, r, mem);
 		if (mem && fclose(mem) == 0 && !ferror(f))
 			patched = load_patch_empty_entries(text, len, &plen);
-		if (patched) {
-			struct fy_diag *diag2 = load_diag();
-			struct fy_parse_cfg cfg2 = cfg;
-			struct fy_document *fyd2;
-			cfg2.flags &= ~(unsigned)FYPCF_JSON_AUTO;
-			cfg2.diag = diag2;
-			fyd2 = fy_document_build_from_string(&cfg2, patched, plen);
-			if (fyd2) {
-				fyd = fyd2;
-				fy_diag_destroy(diag);
-				diag = diag2;
-				text_kept = patched;
-				patched = NULL;
-			} else {
-				fy_diag_destroy(diag2);
-			}
-		}
-		free(patched);
-		free(text);
+		if (patched)
+			doc = load_parse(LOAD_FY_FLAGS, path, NULL, patched, plen, &syntax2, err2, sizeof err2);
 	}
 	fclose(f);
-	doc = load_finish(fyd, diag, path, err, errlen);
-	fy_document_destroy(fyd);
-	fy_diag_destroy(diag);
-	free(text_kept);
+	free(patched);
+	free(text);
 	return doc;
 }
 
 json_t *load_document_string(const char *name, const char *text, size_t len,
                              char *err, size_t errlen)
 {
-	struct fy_diag *diag = load_diag();
-	struct fy_parse_cfg cfg = {
-		.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_DEFAULT_VERSION_1_2,
-		.diag = diag,
-	};
-	struct fy_document *fyd = fy_document_build_from_string(&cfg, text, len);
-	json_t *doc = load_finish(fyd, diag, name, err, errlen);
+	int syntax;
 
-	fy_document_destroy(fyd);
-	fy_diag_destroy(diag);
-	return doc;
+	return load_parse(LOAD_FY_FLAGS, name, NULL, text, len, &syntax, err, errlen);
 }

@@ -1,11 +1,17 @@
 /* load.h — reads one OpenAPI document, YAML 1.2 or JSON, into jansson.
  *
- * libfyaml parses (JSON is YAML 1.2, and a .json file is read in JSON mode);
- * plain scalars are typed by the YAML 1.2 core schema (null, bool, int,
- * float), quoted scalars stay strings, anchors and aliases are resolved, and
- * mapping keys keep their order. Duplicate keys are an error. A YAML file
- * libfyaml 0.7.12 rejects is read once more with empty sequence entries
- * ("-" alone, then a sibling) written as "- ~", which it wrongly refuses.
+ * A .json file is read by jansson's own parser; should it refuse the file
+ * (a duplicate key, an integer too big for json_int_t, bad UTF-8, ...) it
+ * is read again as YAML 1.2 in libfyaml's JSON mode, whose messages and
+ * conversions stand. YAML is read from libfyaml's parser events, without a
+ * libfyaml document: plain scalars are typed by the YAML 1.2 core schema
+ * (null, bool, int, float), quoted scalars stay strings, an alias shares its
+ * anchor's value, merge keys ("<<") are applied, and mapping keys keep their
+ * order. Duplicate keys are an error, and so are aliases that expand the
+ * document to many times its size. A YAML file libfyaml 0.7.12 rejects is
+ * read once more with empty sequence entries ("-" alone, then a sibling)
+ * written as "- ~", which it wrongly refuses. Every step is linear in the
+ * size of the document.
  */
 #ifndef LOAD_H
 #define LOAD_H
@@ -14,7 +20,8 @@
 #include <jansson.h>
 
 /* Returns the document (new reference), or NULL with err set to
- * "file:line:col: what is wrong". */
+ * "file:line:col: what is wrong". Values reached through YAML aliases are
+ * shared (json_incref), so the document must not be modified in place. */
 json_t *load_document(const char *path, char *err, size_t errlen);
 
 /* The same for a document held in memory; name is used in messages. */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "gen_api.h"
 #include "gen_text.h"
 
@@ -12,7 +13,8 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: oapigen [options] SPEC.yaml|SPEC.json\n"
 	        "\n"
-	        "Reads an OpenAPI 3.0.x or 3.1.x document (YAML 1.2 or JSON; $refs into\n"
+	        "Reads an OpenAPI 3.0.x or 3.1.x document, or a Swagger 2.0 one (converted\n"
+	        "to OpenAPI 3.0 as it is read), YAML 1.2 or JSON ($refs into\n"
 	        "other local files are followed) and writes C for the ulfius HTTP framework:\n"
 	        "  DIR/<api>_api.h   typed handler interface: one params struct, handler\n"
 	        "                    type and response builders per operation\n"
@@ -43,7 +45,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	gen_api_options opt = { 0 };
+	gen_api_options opt = { .check = check_document };
 	char err[1024] = "";
 	char *name = NULL;
 	int check = 0, c, rc;

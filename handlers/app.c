@@ -30,8 +30,11 @@ enum rt_auth_result app_authenticate(void *appv, const char *api, const char *sc
 		return RT_AUTH_OK;
 	case KEYSVC_RATE_LIMITED:
 		return RT_AUTH_RATE_LIMITED;
+	case KEYSVC_UNAVAILABLE:
+		*retry_after = APP_RETRY_AFTER;
+		return RT_AUTH_UNAVAILABLE;
 	case KEYSVC_STORE:
-		return RT_AUTH_ERROR;
+		return RT_AUTH_UNAVAILABLE;   /* unverifiable, not invalid: 503, never 401 */
 	default:
 		return RT_AUTH_REJECTED;
 	}
@@ -92,4 +95,26 @@ json_t *app_json_of(rt_json_writer *w)
 
 	rt_json_writer_free(w);
 	return v;
+}
+
+void app_caller(const rt_ctx *ctx, keysvc_principal *out)
+{
+	const rt_principal *p = rt_ctx_principal(ctx);
+
+	memset(out, 0, sizeof *out);
+	out->user_id = p->user_id;
+	out->key_id = p->key_id;
+	snprintf(out->key_uuid, sizeof out->key_uuid, "%.36s", p->key_ref);
+}
+
+int app_failed(rt_ctx *ctx, int rc)
+{
+	char ra[16];
+
+	if (rc == KEYSVC_UNAVAILABLE) {
+		snprintf(ra, sizeof ra, "%u", APP_RETRY_AFTER);
+		rt_ctx_set_header(ctx, "Retry-After", ra);
+		return rt_respond_error(ctx, 503, "StoreUnavailable", keysvc_strerror(rc));
+	}
+	return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc == KEYSVC_OK ? KEYSVC_STORE : rc));
 }

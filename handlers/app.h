@@ -30,11 +30,22 @@ const char *app_time_text(rt_ctx *ctx, int64_t when, size_t *len);
 json_t *app_json_of(rt_json_writer *w);
 /* The caller's user id. */
 int64_t app_user(const rt_ctx *ctx);
+/* The caller as the key service's principal (what every mutation takes). */
+void app_caller(const rt_ctx *ctx, keysvc_principal *out);
 /* Cache-Control: no-store, for responses that hold a key. */
 void app_no_store(rt_ctx *ctx);
 /* A uuid from a path (validated as format uuid) in the store's lower case:
  * uuids compare case-insensitively (RFC 9562), and clients send either. */
 void app_uuid_lower(const char *in, char out[37]);
+
+/* Seconds a client is asked to wait (Retry-After) when the store is busy,
+ * locked or full. */
+#define APP_RETRY_AFTER 2
+/* Answers a key-service failure (rc not OK, NOT_FOUND or another status the
+ * handler answers itself) in the family's error shape: KEYSVC_UNAVAILABLE
+ * is 503 with Retry-After, anything else 500. The store logged the cause.
+ * Neither is documented per operation: sent like the pipeline's own errors. */
+int app_failed(rt_ctx *ctx, int rc);
 
 /* Each family's handler table and error shape. */
 struct heron_handlers;

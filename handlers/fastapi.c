@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char fastapi_read_only[] = "This API key is read-only; the operation needs write rights";
+
 static fastapi_ProblemDetail fastapi_problem(int status, const char *title, const char *detail)
 {
 	return (fastapi_ProblemDetail){ .type = "about:blank", .type_len = strlen("about:blank"), .has_type = 1,
@@ -17,18 +19,27 @@ static int fastapi_create(rt_ctx *ctx, const fastapi_create_my_api_key_params *p
                           void *appv)
 {
 	app *a = appv;
+	keysvc_principal me;
 	keysvc_key k;
 	char token[TOKEN_MAX];
 	fastapi_ApiKeyCreateResponse out;
 	int rc;
 
 	(void)p;
-	rc = keysvc_create(a->ks, app_user(ctx), KEYSVC_FASTAPI, body ? body->name : NULL, NULL, NULL,
-	                   rt_ctx_client_addr(ctx), &k, token, sizeof token);
-	if (rc != KEYSVC_OK) {
-		fastapi_ProblemDetail e = fastapi_problem(500, "Internal Server Error", keysvc_strerror(rc));
-		return fastapi_create_my_api_key_respond_500(ctx, &e);
+	app_caller(ctx, &me);
+	rc = keysvc_create(a->ks, &me, KEYSVC_FASTAPI, body ? body->name : NULL, NULL, NULL, rt_ctx_client_addr(ctx), &k,
+	                   token, sizeof token);
+	if (rc == KEYSVC_FORBIDDEN) {
+		fastapi_ProblemDetail e = fastapi_problem(403, "Forbidden", fastapi_read_only);
+		return fastapi_create_my_api_key_respond_403(ctx, &e);
 	}
+	if (rc == KEYSVC_INVALID) {
+		fastapi_ProblemDetail e = fastapi_problem(400, "Bad Request",
+		                                          "The name must not contain control or bidirectional formatting characters");
+		return fastapi_create_my_api_key_respond_400(ctx, &e);
+	}
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	out = (fastapi_ApiKeyCreateResponse){ .id = k.uuid, .id_len = strlen(k.uuid), .key = token,
 	                                      .key_len = strlen(token), .name = k.name, .name_len = strlen(k.name) };
 	out.created_at = app_time_text(ctx, k.created, &out.created_at_len);
@@ -48,10 +59,9 @@ static int fastapi_list(rt_ctx *ctx, const fastapi_list_my_api_keys_params *p, c
 	int rc;
 
 	(void)body;
-	if (keysvc_list(a->ks, app_user(ctx), KEYSVC_FASTAPI, NULL, 1, p->skip, p->limit, &v, &n, &total) != KEYSVC_OK) {
-		fastapi_ProblemDetail e = fastapi_problem(500, "Internal Server Error", "the key store failed");
-		return fastapi_list_my_api_keys_respond_500(ctx, &e);
-	}
+	rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_FASTAPI, NULL, 1, p->skip, p->limit, &v, &n, &total);
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	out.items = n ? rt_arena_alloc(rt_ctx_arena(ctx), n * sizeof *out.items) : NULL;
 	if (n && !out.items) {
 		free(v);
@@ -75,16 +85,31 @@ static int fastapi_list(rt_ctx *ctx, const fastapi_list_my_api_keys_params *p, c
 static int fastapi_revoke(rt_ctx *ctx, const fastapi_revoke_my_api_key_params *p, const json_t *body, void *appv)
 {
 	app *a = appv;
+	keysvc_principal me;
 	keysvc_key k;
 	char id[37];
+	int rc;
 
 	(void)body;
 	app_uuid_lower(p->key_id, id);
-	if (keysvc_get_uuid(a->ks, app_user(ctx), KEYSVC_FASTAPI, id, &k) != KEYSVC_OK || k.revoked ||
-	    keysvc_revoke(a->ks, app_user(ctx), k.id, rt_ctx_client_addr(ctx)) != KEYSVC_OK) {
+	app_caller(ctx, &me);
+	rc = keysvc_authorize(a->ks, &me, KEYSVC_RIGHTS_WRITE);   /* before the lookup: 403 whatever the id */
+	if (rc == KEYSVC_OK)
+		rc = keysvc_get_uuid(a->ks, me.user_id, KEYSVC_FASTAPI, id, &k);
+	if (rc == KEYSVC_OK && k.revoked)
+		rc = KEYSVC_NOT_FOUND;
+	if (rc == KEYSVC_OK)
+		rc = keysvc_revoke(a->ks, &me, k.id, rt_ctx_client_addr(ctx));
+	if (rc == KEYSVC_FORBIDDEN) {
+		fastapi_ProblemDetail e = fastapi_problem(403, "Forbidden", fastapi_read_only);
+		return fastapi_revoke_my_api_key_respond_403(ctx, &e);
+	}
+	if (rc == KEYSVC_NOT_FOUND) {
 		fastapi_ProblemDetail e = fastapi_problem(404, "Not Found", "No active API key with this id belongs to the caller");
 		return fastapi_revoke_my_api_key_respond_404(ctx, &e);
 	}
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	return fastapi_revoke_my_api_key_respond_204(ctx);
 }
 

@@ -31,13 +31,44 @@ static const feldera_ApiKeyDescr_scopes_items feldera_read[] = { FELDERA_APIKEYD
 static const feldera_ApiKeyDescr_scopes_items feldera_read_write[] = { FELDERA_APIKEYDESCR_SCOPES_ITEMS_READ,
                                                                         FELDERA_APIKEYDESCR_SCOPES_ITEMS_WRITE };
 
+/* ApiKeyDescr: Feldera's role (a key stored before roles, with none, kept
+   write), and the scopes older clients read, derived from it. */
 static feldera_ApiKeyDescr feldera_descr(const keysvc_key *k)
 {
 	int ro = strcmp(k->role, "read") == 0;
 
 	return (feldera_ApiKeyDescr){ .id = k->uuid, .id_len = strlen(k->uuid), .name = k->name, .name_len = strlen(k->name),
+	                              .role = ro ? FELDERA_MINTABLEKEYROLE_READ : FELDERA_MINTABLEKEYROLE_WRITE,
 	                              .scopes = (feldera_ApiKeyDescr_scopes_items *)(ro ? feldera_read : feldera_read_write),
-	                              .n_scopes = ro ? 1 : 2 };
+	                              .n_scopes = ro ? 1 : 2, .has_scopes = 1 };
+}
+
+/* 403 as Feldera's RBAC middleware answers it: every api_keys route needs write. */
+static int feldera_forbidden(rt_ctx *ctx, app *a, const keysvc_principal *me,
+                             int (*respond)(rt_ctx *ctx, const feldera_ErrorResponse *body))
+{
+	char msg[128];
+	int rights, rc;
+	json_t *details;
+	feldera_ErrorResponse e;
+
+	if (keysvc_rights(a->ks, me, &rights) != KEYSVC_OK)
+		rights = KEYSVC_RIGHTS_NONE;
+	snprintf(msg, sizeof msg, "Insufficient permissions: this action requires the 'write' role, but the caller has '%s'",
+	         keysvc_rights_name(rights));
+	/* details is free-form in the spec */
+	details = json_pack("{s:s,s:s}", "required", "write", "actual", keysvc_rights_name(rights));
+	e = feldera_error(msg, "InsufficientPermissions", details);
+	rc = respond(ctx, &e);
+	json_decref(details);
+	return rc;
+}
+
+/* Feldera's route table asks write of its reads too: KEYSVC_OK or the status. */
+static int feldera_may(rt_ctx *ctx, app *a, keysvc_principal *me)
+{
+	app_caller(ctx, me);
+	return keysvc_authorize(a->ks, me, KEYSVC_RIGHTS_WRITE);
 }
 
 /* name as one URL path segment: every byte but RFC 3986's unreserved ones
@@ -80,21 +111,37 @@ static int feldera_create(rt_ctx *ctx, const feldera_create_api_key_params *p, c
                           void *appv)
 {
 	app *a = appv;
+	keysvc_principal me;
 	keysvc_key k;
 	char token[TOKEN_MAX], location[1800], segment[3 * 128 * 4 + 1]; /* 128 characters, 4 UTF-8 bytes each */
 	feldera_NewApiKeyResponse out;
 	int rc;
 
 	(void)p;
-	rc = keysvc_create(a->ks, app_user(ctx), KEYSVC_FELDERA, body ? body->name : NULL, NULL,
-	                   body && body->has_role ? feldera_NewApiKeyRequest_role_text(body->role) : NULL,
+	app_caller(ctx, &me);
+	/* role: "read", "write", or null/absent (the key service makes it read) */
+	rc = keysvc_create(a->ks, &me, KEYSVC_FELDERA, body ? body->name : NULL, NULL,
+	                   body && body->has_role && !body->role_null ? feldera_NewApiKeyRequest_role_text(body->role)
+	                                                              : NULL,
 	                   rt_ctx_client_addr(ctx), &k, token, sizeof token);
+	if (rc == KEYSVC_FORBIDDEN)
+		return feldera_forbidden(ctx, a, &me, feldera_create_api_key_respond_403);
+	if (rc == KEYSVC_INVALID) { /* the schema has checked the rest: the name's characters */
+		json_t *details = json_pack("{s:s}", "pattern_description", /* details is free-form in the spec */
+		                            "contain no control character (C0, DEL, C1) and no bidirectional control "
+		                            "(U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C)");
+		feldera_ErrorResponse e = feldera_error("Name should not contain control or bidirectional formatting characters",
+		                                        "NameDoesNotMatchPattern", details);
+		rc = feldera_create_api_key_respond_400(ctx, &e);
+		json_decref(details);
+		return rc;
+	}
 	if (rc == KEYSVC_DUPLICATE) {
 		feldera_ErrorResponse e = feldera_error("An entity with this name already exists", "DuplicateName", NULL);
 		return feldera_create_api_key_respond_409(ctx, &e);
 	}
 	if (rc != KEYSVC_OK)
-		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
+		return app_failed(ctx, rc);
 	feldera_segment(k.name, segment, sizeof segment);
 	snprintf(location, sizeof location, "%.200s/v0/api_keys/%s", rt_ctx_base(ctx), segment);
 	rt_ctx_set_header(ctx, "Location", location);
@@ -114,6 +161,7 @@ static int feldera_by_name(const void *a, const void *b)
 static int feldera_list(rt_ctx *ctx, const feldera_list_api_keys_params *p, const json_t *body, void *appv)
 {
 	app *a = appv;
+	keysvc_principal me;
 	keysvc_key *v = NULL;
 	size_t n = 0;
 	int64_t total = 0;
@@ -121,9 +169,13 @@ static int feldera_list(rt_ctx *ctx, const feldera_list_api_keys_params *p, cons
 	int rc;
 
 	(void)body;
-	if (keysvc_list(a->ks, app_user(ctx), KEYSVC_FELDERA, p->has_name ? p->name : NULL, 0, 0, -1, &v, &n, &total) !=
-	    KEYSVC_OK)
-		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+	rc = feldera_may(ctx, a, &me);
+	if (rc == KEYSVC_FORBIDDEN)
+		return feldera_forbidden(ctx, a, &me, feldera_list_api_keys_respond_403);
+	if (rc == KEYSVC_OK)
+		rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_FELDERA, p->has_name ? p->name : NULL, 0, 0, -1, &v, &n, &total);
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	if (p->has_name && n == 0) {
 		free(v);
 		return feldera_unknown(ctx, p->name, feldera_list_api_keys_respond_404);
@@ -138,6 +190,7 @@ static int feldera_list(rt_ctx *ctx, const feldera_list_api_keys_params *p, cons
 	out.n_items = n;
 	for (size_t i = 0; i < n; i++)
 		out.items[i] = feldera_descr(&v[i]);
+	rt_ctx_set_header(ctx, "Cache-Control", "no-cache");   /* as Feldera sends it */
 	rc = feldera_list_api_keys_respond_200(ctx, &out);
 	free(v);
 	return rc;
@@ -146,25 +199,46 @@ static int feldera_list(rt_ctx *ctx, const feldera_list_api_keys_params *p, cons
 static int feldera_get(rt_ctx *ctx, const feldera_get_api_key_params *p, const json_t *body, void *appv)
 {
 	app *a = appv;
+	keysvc_principal me;
 	keysvc_key k;
 	feldera_ApiKeyDescr d;
+	int rc;
 
 	(void)body;
-	if (keysvc_get_name(a->ks, app_user(ctx), KEYSVC_FELDERA, p->api_key_name, &k) != KEYSVC_OK)
+	rc = feldera_may(ctx, a, &me);
+	if (rc == KEYSVC_FORBIDDEN)
+		return feldera_forbidden(ctx, a, &me, feldera_get_api_key_respond_403);
+	if (rc == KEYSVC_OK)
+		rc = keysvc_get_name(a->ks, app_user(ctx), KEYSVC_FELDERA, p->api_key_name, &k);
+	if (rc == KEYSVC_NOT_FOUND)
 		return feldera_unknown(ctx, p->api_key_name, feldera_get_api_key_respond_404);
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	d = feldera_descr(&k);
-	return feldera_get_api_key_respond_200(ctx, &d);
+	/* Feldera answers a one-element array (.json(&[api_key])), not to be cached */
+	rt_ctx_set_header(ctx, "Cache-Control", "no-cache");
+	return feldera_get_api_key_respond_200(ctx, &(feldera_get_api_key_200){ .items = &d, .n_items = 1 });
 }
 
 static int feldera_delete(rt_ctx *ctx, const feldera_delete_api_key_params *p, const json_t *body, void *appv)
 {
 	app *a = appv;
+	keysvc_principal me;
 	keysvc_key k;
+	int rc;
 
 	(void)body;
-	if (keysvc_get_name(a->ks, app_user(ctx), KEYSVC_FELDERA, p->api_key_name, &k) != KEYSVC_OK ||
-	    keysvc_delete(a->ks, app_user(ctx), k.id, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
+	rc = feldera_may(ctx, a, &me);
+	if (rc == KEYSVC_OK)
+		rc = keysvc_get_name(a->ks, me.user_id, KEYSVC_FELDERA, p->api_key_name, &k);
+	if (rc == KEYSVC_OK)
+		rc = keysvc_delete(a->ks, &me, k.id, rt_ctx_client_addr(ctx));
+	if (rc == KEYSVC_FORBIDDEN)
+		return feldera_forbidden(ctx, a, &me, feldera_delete_api_key_respond_403);
+	if (rc == KEYSVC_NOT_FOUND)
 		return feldera_unknown(ctx, p->api_key_name, feldera_delete_api_key_respond_404);
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	return feldera_delete_api_key_respond_200(ctx);
 }
 

@@ -31,17 +31,20 @@ static void heron_key_model(rt_ctx *ctx, const keysvc_key *k, heron_ApiKeySchema
 static int heron_create(rt_ctx *ctx, const heron_create_key_params *p, const heron_CreateKeySchema *body, void *appv)
 {
 	app *a = appv;
+	keysvc_principal me;
 	keysvc_key k;
 	char token[TOKEN_MAX];
 	heron_ApiKeyCreatedSchema out;
 	int rc;
 
 	(void)p;
-	rc = keysvc_create(a->ks, app_user(ctx), KEYSVC_HERON, body ? body->name : NULL, NULL, NULL,
-	                   rt_ctx_client_addr(ctx), &k, token, sizeof token);
+	app_caller(ctx, &me);
+	rc = keysvc_create(a->ks, &me, KEYSVC_HERON, body ? body->name : NULL, NULL, NULL, rt_ctx_client_addr(ctx), &k,
+	                   token, sizeof token);
+	if (rc == KEYSVC_FORBIDDEN)
+		return heron_create_key_respond_403(ctx);
 	if (rc != KEYSVC_OK)
-		return rc == KEYSVC_INVALID ? heron_create_key_respond_400(ctx)
-		                            : rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
+		return rc == KEYSVC_INVALID ? heron_create_key_respond_400(ctx) : app_failed(ctx, rc);
 	out = (heron_ApiKeyCreatedSchema){
 		.heron_id = k.uuid, .heron_id_len = strlen(k.uuid),
 		.is_active = k.active,
@@ -67,8 +70,9 @@ static int heron_list(rt_ctx *ctx, const heron_list_keys_params *p, const json_t
 
 	(void)p;
 	(void)body;
-	if (keysvc_list(a->ks, app_user(ctx), KEYSVC_HERON, NULL, 0, 0, -1, &v, &n, &total) != KEYSVC_OK)
-		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+	rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_HERON, NULL, 0, 0, -1, &v, &n, &total);
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	out.keys = n ? rt_arena_alloc(rt_ctx_arena(ctx), n * sizeof *out.keys) : NULL;
 	if (n && !out.keys) {
 		free(v);
@@ -82,38 +86,66 @@ static int heron_list(rt_ctx *ctx, const heron_list_keys_params *p, const json_t
 	return rc;
 }
 
-static int heron_find(rt_ctx *ctx, app *a, const char *id, keysvc_key *k)
+/* The caller's Heron key with this id, for a state change: KEYSVC_FORBIDDEN
+   first for a read key, whatever the id (the key service refuses it again). */
+static int heron_find(rt_ctx *ctx, app *a, const char *id, keysvc_principal *me, keysvc_key *k)
 {
-	return keysvc_get_uuid(a->ks, app_user(ctx), KEYSVC_HERON, id, k);
+	char lower[37];
+	int rc;
+
+	app_caller(ctx, me);
+	rc = keysvc_authorize(a->ks, me, KEYSVC_RIGHTS_WRITE);
+	if (rc != KEYSVC_OK)
+		return rc;
+	app_uuid_lower(id, lower);   /* uuids compare case-insensitively */
+	return keysvc_get_uuid(a->ks, me->user_id, KEYSVC_HERON, lower, k);
 }
 
 static int heron_delete(rt_ctx *ctx, const heron_delete_key_params *p, const json_t *body, void *appv)
 {
 	app *a = appv;
+	keysvc_principal me;
 	keysvc_key k;
+	int rc;
 
 	(void)body;
-	if (heron_find(ctx, a, p->heron_id, &k) != KEYSVC_OK ||
-	    keysvc_delete(a->ks, app_user(ctx), k.id, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
+	rc = heron_find(ctx, a, p->heron_id, &me, &k);
+	if (rc == KEYSVC_OK)
+		rc = keysvc_delete(a->ks, &me, k.id, rt_ctx_client_addr(ctx));
+	if (rc == KEYSVC_FORBIDDEN)
+		return heron_delete_key_respond_403(ctx);
+	if (rc == KEYSVC_NOT_FOUND)
 		return heron_delete_key_respond_404(ctx);
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	return heron_delete_key_respond_204(ctx);
 }
 
+/* KEYSVC_OK with *k, KEYSVC_NOT_FOUND, KEYSVC_FORBIDDEN, or the store's failure */
 static int heron_set_active(rt_ctx *ctx, app *a, const char *id, int active, keysvc_key *k)
 {
-	if (heron_find(ctx, a, id, k) != KEYSVC_OK ||
-	    keysvc_set_active(a->ks, app_user(ctx), k->id, active, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
-		return -1;
-	return 0;
+	keysvc_principal me;
+	int rc;
+
+	rc = heron_find(ctx, a, id, &me, k);
+	if (rc == KEYSVC_OK)
+		rc = keysvc_set_active(a->ks, &me, k->id, active, rt_ctx_client_addr(ctx));
+	return rc;
 }
 
 static int heron_activate(rt_ctx *ctx, const heron_activate_key_params *p, const json_t *body, void *appv)
 {
 	keysvc_key k;
+	int rc;
 
 	(void)body;
-	if (heron_set_active(ctx, appv, p->heron_id, 1, &k) != 0)
+	rc = heron_set_active(ctx, appv, p->heron_id, 1, &k);
+	if (rc == KEYSVC_FORBIDDEN)
+		return heron_activate_key_respond_403(ctx);
+	if (rc == KEYSVC_NOT_FOUND)
 		return heron_activate_key_respond_404(ctx);
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	return heron_activate_key_respond_200(ctx, &(heron_ApiKeyStateSchema){
 		.heron_id = k.uuid, .heron_id_len = strlen(k.uuid), .is_active = 1 });
 }
@@ -121,10 +153,16 @@ static int heron_activate(rt_ctx *ctx, const heron_activate_key_params *p, const
 static int heron_deactivate(rt_ctx *ctx, const heron_deactivate_key_params *p, const json_t *body, void *appv)
 {
 	keysvc_key k;
+	int rc;
 
 	(void)body;
-	if (heron_set_active(ctx, appv, p->heron_id, 0, &k) != 0)
+	rc = heron_set_active(ctx, appv, p->heron_id, 0, &k);
+	if (rc == KEYSVC_FORBIDDEN)
+		return heron_deactivate_key_respond_403(ctx);
+	if (rc == KEYSVC_NOT_FOUND)
 		return heron_deactivate_key_respond_404(ctx);
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	return heron_deactivate_key_respond_200(ctx, &(heron_ApiKeyStateSchema){
 		.heron_id = k.uuid, .heron_id_len = strlen(k.uuid), .is_active = 0 });
 }

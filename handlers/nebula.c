@@ -39,8 +39,25 @@ const char *nebula_description(const keysvc_key *k)
 int nebula_create_key(rt_ctx *ctx, app *a, int family, const char *name, const char *description, keysvc_key *k,
                       char *token, size_t toklen)
 {
-	return keysvc_create(a->ks, app_user(ctx), family, name, description, NULL, rt_ctx_client_addr(ctx), k, token,
-	                     toklen);
+	keysvc_principal me;
+
+	app_caller(ctx, &me);
+	return keysvc_create(a->ks, &me, family, name, description, NULL, rt_ctx_client_addr(ctx), k, token, toklen);
+}
+
+int nebula_delete_key(rt_ctx *ctx, app *a, int family, int64_t id, const char *uuid)
+{
+	keysvc_principal me;
+	keysvc_key k;
+	int rc;
+
+	app_caller(ctx, &me);
+	rc = keysvc_authorize(a->ks, &me, KEYSVC_RIGHTS_WRITE);   /* before the lookup: 403 whatever the id */
+	if (rc == KEYSVC_OK)
+		rc = uuid ? keysvc_get_uuid(a->ks, me.user_id, family, uuid, &k) : keysvc_get_id(a->ks, me.user_id, family, id, &k);
+	if (rc == KEYSVC_OK)
+		rc = keysvc_delete(a->ks, &me, k.id, rt_ctx_client_addr(ctx));
+	return rc;
 }
 
 int nebula_list_keys(rt_ctx *ctx, app *a, int family, keysvc_key **v, size_t *n)
@@ -77,8 +94,12 @@ static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, con
 	(void)p;
 	rc = nebula_create_key(ctx, appv, KEYSVC_NEBULA, body ? body->name : NULL,
 	                       body && body->has_description ? body->description : NULL, &k, token, sizeof token);
+	if (rc == KEYSVC_FORBIDDEN)
+		return nebula_failed(ctx, NEBULA_MSG_FORBIDDEN, nebula_create_api_key_respond_403);
+	if (rc == KEYSVC_INVALID)
+		return nebula_failed(ctx, NEBULA_MSG_BAD_NAME, nebula_create_api_key_respond_400);
 	if (rc != KEYSVC_OK)
-		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
+		return app_failed(ctx, rc);
 	d = nebula_description(&k);
 	out = (nebula_ApiKeyCreatedEnvelope){
 		.data = { .id = k.id, .key = token, .key_len = strlen(token), .name = k.name, .name_len = strlen(k.name),
@@ -92,14 +113,17 @@ static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, con
 	return rc;
 }
 
-/* The list envelope of the caller's keys (summaries in the arena); -1 when the store fails. */
+/* The list envelope of the caller's keys (summaries in the arena): KEYSVC_OK,
+   the store's failure, or -1 out of memory. */
 static int nebula_list_model(rt_ctx *ctx, app *a, nebula_ApiKeyListEnvelope *out)
 {
 	keysvc_key *v = NULL;
 	size_t n = 0;
 
-	if (nebula_list_keys(ctx, a, KEYSVC_NEBULA, &v, &n) != KEYSVC_OK)
-		return -1;
+	int rc = nebula_list_keys(ctx, a, KEYSVC_NEBULA, &v, &n);
+
+	if (rc != KEYSVC_OK)
+		return rc;
 	*out = (nebula_ApiKeyListEnvelope){ .message = "API keys successfully retrieved",
 	                                    .message_len = strlen("API keys successfully retrieved"),
 	                                    .status = NEBULA_APIKEYLISTENVELOPE_STATUS_SUCCESS, .n_data = n };
@@ -116,17 +140,19 @@ static int nebula_list_model(rt_ctx *ctx, app *a, nebula_ApiKeyListEnvelope *out
 		};
 	}
 	free(v);
-	return n && !out->data ? -1 : 0;
+	return n && !out->data ? -1 : KEYSVC_OK;
 }
 
 static int nebula_list(rt_ctx *ctx, const nebula_list_api_keys_params *p, const json_t *body, void *appv)
 {
 	nebula_ApiKeyListEnvelope out;
+	int rc;
 
 	(void)p;
 	(void)body;
-	if (nebula_list_model(ctx, appv, &out) != 0)
-		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+	rc = nebula_list_model(ctx, appv, &out);
+	if (rc != KEYSVC_OK)
+		return rc < 0 ? rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory") : app_failed(ctx, rc);
 	return nebula_list_api_keys_respond_200(ctx, &out);
 }
 
@@ -135,25 +161,29 @@ static int nebula_list_underscore(rt_ctx *ctx, const nebula_list_api_keys_unders
                                   void *appv)
 {
 	nebula_ApiKeyListEnvelope out;
+	int rc;
 
 	(void)p;
 	(void)body;
-	if (nebula_list_model(ctx, appv, &out) != 0)
-		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+	rc = nebula_list_model(ctx, appv, &out);
+	if (rc != KEYSVC_OK)
+		return rc < 0 ? rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory") : app_failed(ctx, rc);
 	return nebula_list_api_keys_underscore_respond_200(ctx, &out);
 }
 
 static int nebula_delete(rt_ctx *ctx, const nebula_delete_api_key_params *p, const json_t *body, void *appv)
 {
-	app *a = appv;
-	keysvc_key k;
 	json_t *empty;
 	int rc;
 
 	(void)body;
-	if (keysvc_get_id(a->ks, app_user(ctx), KEYSVC_NEBULA, p->id, &k) != KEYSVC_OK ||
-	    keysvc_delete(a->ks, app_user(ctx), k.id, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
+	rc = nebula_delete_key(ctx, appv, KEYSVC_NEBULA, p->id, NULL);
+	if (rc == KEYSVC_FORBIDDEN)
+		return nebula_failed(ctx, NEBULA_MSG_FORBIDDEN, nebula_delete_api_key_respond_403);
+	if (rc == KEYSVC_NOT_FOUND)
 		return nebula_failed(ctx, "API key not found", nebula_delete_api_key_respond_404);
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	empty = json_object(); /* data: {} (free-form in the spec) */
 	rc = nebula_delete_api_key_respond_200(ctx, &(nebula_ApiKeyDeletedEnvelope){
 		.data = empty, .message = "API key successfully deleted", .message_len = strlen("API key successfully deleted"),

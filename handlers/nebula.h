@@ -7,11 +7,18 @@
 #include <jansson.h>
 #include "app.h"
 
-/* keysvc_create with the body's name and optional description */
+/* The failed envelope's messages for a read key's write (403) and a refused name (400). */
+#define NEBULA_MSG_FORBIDDEN "Insufficient permissions: this API key is read-only"
+#define NEBULA_MSG_BAD_NAME "The name must not contain control or bidirectional formatting characters"
+
+/* keysvc_create for the caller with the body's name and optional description */
 int nebula_create_key(rt_ctx *ctx, app *a, int family, const char *name, const char *description, keysvc_key *k,
                       char *token, size_t toklen);
 /* The caller's keys of family, oldest first (*v malloc'd, free()); KEYSVC_* status */
 int nebula_list_keys(rt_ctx *ctx, app *a, int family, keysvc_key **v, size_t *n);
+/* Deletes the caller's key by id (NebulaBlock) or uuid (the twin, uuid
+   non-NULL): KEYSVC_FORBIDDEN for a read key before any lookup. */
+int nebula_delete_key(rt_ctx *ctx, app *a, int family, int64_t id, const char *uuid);
 /* k's description, or NULL when it has none */
 const char *nebula_description(const keysvc_key *k);
 

@@ -27,8 +27,12 @@ static int nebula_uuid_create(rt_ctx *ctx, const nebula_uuid_create_api_key_para
 	(void)p;
 	rc = nebula_create_key(ctx, appv, KEYSVC_NEBULA_UUID, body ? body->name : NULL,
 	                       body && body->has_description ? body->description : NULL, &k, token, sizeof token);
+	if (rc == KEYSVC_FORBIDDEN)
+		return nebula_uuid_failed(ctx, NEBULA_MSG_FORBIDDEN, nebula_uuid_create_api_key_respond_403);
+	if (rc == KEYSVC_INVALID)
+		return nebula_uuid_failed(ctx, NEBULA_MSG_BAD_NAME, nebula_uuid_create_api_key_respond_400);
 	if (rc != KEYSVC_OK)
-		return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc));
+		return app_failed(ctx, rc);
 	d = nebula_description(&k);
 	out = (nebula_uuid_ApiKeyCreatedEnvelope){
 		.data = { .id = k.uuid, .id_len = strlen(k.uuid), .key = token, .key_len = strlen(token), .name = k.name,
@@ -43,15 +47,18 @@ static int nebula_uuid_create(rt_ctx *ctx, const nebula_uuid_create_api_key_para
 	return rc;
 }
 
-/* The list envelope of the caller's keys (summaries in the arena); -1 when the store fails. */
+/* The list envelope of the caller's keys (summaries in the arena): KEYSVC_OK,
+   the store's failure, or -1 out of memory. */
 static int nebula_uuid_list_model(rt_ctx *ctx, app *a, nebula_uuid_ApiKeyListEnvelope *out)
 {
 	rt_arena *ar = rt_ctx_arena(ctx);
 	keysvc_key *v = NULL;
 	size_t n = 0;
 
-	if (nebula_list_keys(ctx, a, KEYSVC_NEBULA_UUID, &v, &n) != KEYSVC_OK)
-		return -1;
+	int rc = nebula_list_keys(ctx, a, KEYSVC_NEBULA_UUID, &v, &n);
+
+	if (rc != KEYSVC_OK)
+		return rc;
 	*out = (nebula_uuid_ApiKeyListEnvelope){ .message = "API keys successfully retrieved",
 	                                         .message_len = strlen("API keys successfully retrieved"),
 	                                         .status = NEBULA_UUID_APIKEYLISTENVELOPE_STATUS_SUCCESS, .n_data = n };
@@ -67,17 +74,19 @@ static int nebula_uuid_list_model(rt_ctx *ctx, app *a, nebula_uuid_ApiKeyListEnv
 		};
 	}
 	free(v);
-	return n && !out->data ? -1 : 0;
+	return n && !out->data ? -1 : KEYSVC_OK;
 }
 
 static int nebula_uuid_list(rt_ctx *ctx, const nebula_uuid_list_api_keys_params *p, const json_t *body, void *appv)
 {
 	nebula_uuid_ApiKeyListEnvelope out;
+	int rc;
 
 	(void)p;
 	(void)body;
-	if (nebula_uuid_list_model(ctx, appv, &out) != 0)
-		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+	rc = nebula_uuid_list_model(ctx, appv, &out);
+	if (rc != KEYSVC_OK)
+		return rc < 0 ? rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory") : app_failed(ctx, rc);
 	return nebula_uuid_list_api_keys_respond_200(ctx, &out);
 }
 
@@ -86,27 +95,31 @@ static int nebula_uuid_list_underscore(rt_ctx *ctx, const nebula_uuid_list_api_k
                                        const json_t *body, void *appv)
 {
 	nebula_uuid_ApiKeyListEnvelope out;
+	int rc;
 
 	(void)p;
 	(void)body;
-	if (nebula_uuid_list_model(ctx, appv, &out) != 0)
-		return rt_respond_error(ctx, 500, "StoreError", "the key store failed");
+	rc = nebula_uuid_list_model(ctx, appv, &out);
+	if (rc != KEYSVC_OK)
+		return rc < 0 ? rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory") : app_failed(ctx, rc);
 	return nebula_uuid_list_api_keys_underscore_respond_200(ctx, &out);
 }
 
 static int nebula_uuid_delete(rt_ctx *ctx, const nebula_uuid_delete_api_key_params *p, const json_t *body, void *appv)
 {
-	app *a = appv;
-	keysvc_key k;
 	char id[37];
 	json_t *empty;
 	int rc;
 
 	(void)body;
 	app_uuid_lower(p->id, id);
-	if (keysvc_get_uuid(a->ks, app_user(ctx), KEYSVC_NEBULA_UUID, id, &k) != KEYSVC_OK ||
-	    keysvc_delete(a->ks, app_user(ctx), k.id, rt_ctx_client_addr(ctx)) != KEYSVC_OK)
+	rc = nebula_delete_key(ctx, appv, KEYSVC_NEBULA_UUID, 0, id);
+	if (rc == KEYSVC_FORBIDDEN)
+		return nebula_uuid_failed(ctx, NEBULA_MSG_FORBIDDEN, nebula_uuid_delete_api_key_respond_403);
+	if (rc == KEYSVC_NOT_FOUND)
 		return nebula_uuid_failed(ctx, "API key not found", nebula_uuid_delete_api_key_respond_404);
+	if (rc != KEYSVC_OK)
+		return app_failed(ctx, rc);
 	empty = json_object(); /* data: {} (free-form in the spec) */
 	rc = nebula_uuid_delete_api_key_respond_200(ctx, &(nebula_uuid_ApiKeyDeletedEnvelope){
 		.data = empty, .message = "API key successfully deleted", .message_len = strlen("API key successfully deleted"),

@@ -131,3 +131,14 @@ void keycache_forget(keycache *c, int64_t key_id)
 		pthread_mutex_unlock(&c->stripe[st]);
 	}
 }
+
+void keycache_forget_all(keycache *c)
+{
+	__atomic_add_fetch(&c->epoch, 1, __ATOMIC_SEQ_CST);
+	for (size_t st = 0; st < KEYCACHE_STRIPES; st++) {
+		pthread_mutex_lock(&c->stripe[st]);
+		for (size_t i = st; i <= c->mask; i += KEYCACHE_STRIPES)
+			c->slots[i].used = 0;
+		pthread_mutex_unlock(&c->stripe[st]);
+	}
+}

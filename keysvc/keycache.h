@@ -12,9 +12,9 @@
  * with that key goes to the store. A lookup that began before a forget
  * cannot put a stale entry back: keycache_epoch() is taken before the store
  * is read and keycache_put() drops the entry if any forget happened since.
- * Entries also age out after `ttl` seconds, which bounds how long a change
- * made to the database by another process (this cache cannot see those)
- * goes unnoticed.
+ * Changes made to the database by another process are seen by the key
+ * service (store_changed), which then empties the cache (keycache_forget_all);
+ * entries also age out after `ttl` seconds.
  *
  * Fixed size (no allocation after keycache_new), direct-mapped on the HMAC,
  * striped locks. Thread-safe. The caller passes `now` (unix seconds), so
@@ -49,5 +49,7 @@ void keycache_put(keycache *c, const unsigned char hash[STORE_HASH_LEN], const k
                   uint64_t epoch, time_t now);
 /* Removes every entry of key_id; returns once none is left. */
 void keycache_forget(keycache *c, int64_t key_id);
+/* Removes every entry (another process changed the database). */
+void keycache_forget_all(keycache *c);
 
 #endif

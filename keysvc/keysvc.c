@@ -13,9 +13,12 @@
 #include <unistd.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <jansson.h>
 #include <rhonabwy.h>
+#include <yder.h>
 
 #include "keycache.h"
+#include "keyname.h"
 #include "listcache.h"
 #include "ratelimit.h"
 
@@ -23,8 +26,9 @@
 #define KEYSVC_TOUCH_SLOTS 4096
 #define KEYSVC_TOUCH_EVERY 60
 /* Authentication cache: slots, and the age after which an entry goes back
-   to the store (bounds what another process changing the database can go
-   unseen; changes made through this process forget the key at once). */
+   to the store (a backstop: changes made through this process forget the
+   key at once, and another process's writes empty the caches on the next
+   call, keysvc_other_writers). */
 #define KEYSVC_CACHE_SLOTS 8192
 #define KEYSVC_CACHE_TTL 5
 /* List cache: groups of owners, the longest list kept, rows kept in all
@@ -37,7 +41,9 @@
 static const char *const keysvc_messages[] = { KEYSVC_STATUS_MAP(KEYSVC_MSG) };
 #undef KEYSVC_MSG
 
-static const char *const keysvc_prefixes[KEYSVC_NFAMILIES] = { "key_", "fk_", "ak_", "ak_", "fa_" };
+/* Feldera's own format: "apikey:" and the secret (Feldera tells keys from
+   JWTs by that prefix); keys issued as fk_ before keep authenticating. */
+static const char *const keysvc_prefixes[KEYSVC_NFAMILIES] = { "key_", "apikey:", "ak_", "ak_", "fa_" };
 
 /* When each key's last_used was last written. */
 typedef struct keysvc_touch {
@@ -48,10 +54,17 @@ typedef struct keysvc_touch {
 struct keysvc {
 	store *st;
 	unsigned char secret[KEYSVC_SECRET_LEN];
-	jwks_t *jwks;
+	jwks_t *jwks;              /* the configured JWT keys; NULL: no JWT */
+	jwk_t **jwt_keys;          /* each key of jwks (owned copies) */
+	uint64_t *jwt_key_algs;    /* per key: the algs it implies (KEYSVC_ALG bits) */
+	uint64_t jwt_algs;         /* their union */
+	size_t n_jwt_keys;
+	char *jwt_iss, *jwt_aud;   /* NULL: not checked */
+	unsigned jwt_max_lifetime, jwt_leeway;
 	keycache *cache;
 	listcache *lists;
 	ratelimit *rate;
+	store_log_fn log;
 	pthread_mutex_t lock;      /* the touch table (stats are atomic) */
 	keysvc_touch touch[KEYSVC_TOUCH_SLOTS];
 	keysvc_stats stats;
@@ -64,7 +77,8 @@ const char *keysvc_strerror(int status)
 
 /* ---- the server secret ---- */
 
-static int keysvc_secret(const char *path, unsigned char *secret, char *err, size_t errlen)
+/* Reads the secret, or creates it when the file is missing (*created = 1). */
+static int keysvc_secret(const char *path, unsigned char *secret, int *created, char *err, size_t errlen)
 {
 	struct stat sb;
 	int fd;
@@ -106,6 +120,81 @@ static int keysvc_secret(const char *path, unsigned char *secret, char *err, siz
 		return -1;
 	}
 	close(fd);
+	*created = 1;
+	return 0;
+}
+
+/* ---- JSON web tokens: the configured keys ---- */
+
+/* The signing algorithms (RFC 7518, RFC 8037, RFC 8812) by header name;
+   "none" is none of them. */
+static const struct { const char *name; jwa_alg alg; } keysvc_jwt_algs[] = {
+	{ "HS256", R_JWA_ALG_HS256 }, { "HS384", R_JWA_ALG_HS384 }, { "HS512", R_JWA_ALG_HS512 },
+	{ "RS256", R_JWA_ALG_RS256 }, { "RS384", R_JWA_ALG_RS384 }, { "RS512", R_JWA_ALG_RS512 },
+	{ "PS256", R_JWA_ALG_PS256 }, { "PS384", R_JWA_ALG_PS384 }, { "PS512", R_JWA_ALG_PS512 },
+	{ "ES256", R_JWA_ALG_ES256 }, { "ES384", R_JWA_ALG_ES384 }, { "ES512", R_JWA_ALG_ES512 },
+	{ "ES256K", R_JWA_ALG_ES256K }, { "EdDSA", R_JWA_ALG_EDDSA },
+};
+#define KEYSVC_ALG(a) ((uint64_t)1 << (a))
+#define KEYSVC_ALGS_RSA (KEYSVC_ALG(R_JWA_ALG_RS256) | KEYSVC_ALG(R_JWA_ALG_RS384) | KEYSVC_ALG(R_JWA_ALG_RS512) | \
+	KEYSVC_ALG(R_JWA_ALG_PS256) | KEYSVC_ALG(R_JWA_ALG_PS384) | KEYSVC_ALG(R_JWA_ALG_PS512))
+#define KEYSVC_ALGS_HMAC (KEYSVC_ALG(R_JWA_ALG_HS256) | KEYSVC_ALG(R_JWA_ALG_HS384) | KEYSVC_ALG(R_JWA_ALG_HS512))
+/* NumericDates: whole seconds from 1970 to the end of year 9999 */
+#define KEYSVC_JWT_DATE_MAX INT64_C(253402300799)
+
+static jwa_alg keysvc_jwt_alg(const char *name)
+{
+	for (size_t i = 0; name && i < sizeof keysvc_jwt_algs / sizeof keysvc_jwt_algs[0]; i++)
+		if (strcmp(keysvc_jwt_algs[i].name, name) == 0)
+			return keysvc_jwt_algs[i].alg;
+	return R_JWA_ALG_UNKNOWN;
+}
+
+static int keysvc_streq(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+/* The algs key i of path implies: by kty (and curve), narrowed to the key's
+   own alg when it names one. -1 with err for a key that cannot verify
+   signatures here: wrong use, no key material inline (apikeyd fetches no
+   x5u), an alg that does not fit the key. */
+static int keysvc_jwk_algs(jwk_t *k, size_t i, const char *path, uint64_t *out, char *err, size_t errlen)
+{
+	const char *kty = r_jwk_get_property_str(k, "kty"), *crv = r_jwk_get_property_str(k, "crv");
+	const char *alg = r_jwk_get_property_str(k, "alg"), *use = r_jwk_get_property_str(k, "use");
+	uint64_t m = 0;
+
+	if (keysvc_streq(kty, "RSA") && r_jwk_get_property_str(k, "n"))
+		m = KEYSVC_ALGS_RSA;
+	else if (keysvc_streq(kty, "EC") && r_jwk_get_property_str(k, "x"))
+		m = keysvc_streq(crv, "P-256") ? KEYSVC_ALG(R_JWA_ALG_ES256)
+		  : keysvc_streq(crv, "P-384") ? KEYSVC_ALG(R_JWA_ALG_ES384)
+		  : keysvc_streq(crv, "P-521") ? KEYSVC_ALG(R_JWA_ALG_ES512)
+		  : keysvc_streq(crv, "secp256k1") ? KEYSVC_ALG(R_JWA_ALG_ES256K) : 0;
+	else if (keysvc_streq(kty, "OKP") && r_jwk_get_property_str(k, "x") &&
+	         (keysvc_streq(crv, "Ed25519") || keysvc_streq(crv, "Ed448")))
+		m = KEYSVC_ALG(R_JWA_ALG_EDDSA);
+	else if (keysvc_streq(kty, "oct") && r_jwk_get_property_str(k, "k"))
+		m = KEYSVC_ALGS_HMAC;
+	if (m == 0) {
+		snprintf(err, errlen, "%s: key %zu: not a signing key apikeyd can use (kty RSA, EC P-256/P-384/P-521/"
+		         "secp256k1, OKP Ed25519/Ed448 or oct, with its key material inline: apikeyd fetches no x5u)", path, i);
+		return -1;
+	}
+	if (use && strcmp(use, "sig") != 0) {
+		snprintf(err, errlen, "%s: key %zu: use \"%s\": only signature keys (use sig) verify JWTs", path, i, use);
+		return -1;
+	}
+	if (alg) {
+		jwa_alg a = keysvc_jwt_alg(alg);
+		if (a == R_JWA_ALG_UNKNOWN || !(m & KEYSVC_ALG(a))) {
+			snprintf(err, errlen, "%s: key %zu: alg \"%s\" is not a signature algorithm for its kty %s", path, i, alg, kty);
+			return -1;
+		}
+		m = KEYSVC_ALG(a);
+	}
+	*out = m;
 	return 0;
 }
 
@@ -141,6 +230,19 @@ static int keysvc_load_jwks(keysvc *ks, const char *path, char *err, size_t errl
 		snprintf(err, errlen, "%s: not a JWKS document with at least one key", path);
 		goto cleanup;
 	}
+	ks->n_jwt_keys = r_jwks_size(ks->jwks);
+	ks->jwt_keys = calloc(ks->n_jwt_keys, sizeof *ks->jwt_keys);
+	ks->jwt_key_algs = calloc(ks->n_jwt_keys, sizeof *ks->jwt_key_algs);
+	if (!ks->jwt_keys || !ks->jwt_key_algs) {
+		snprintf(err, errlen, "out of memory for the JWT keys");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < ks->n_jwt_keys; i++) {
+		ks->jwt_keys[i] = r_jwks_get_at(ks->jwks, i);
+		if (!ks->jwt_keys[i] || keysvc_jwk_algs(ks->jwt_keys[i], i, path, &ks->jwt_key_algs[i], err, errlen) != 0)
+			goto cleanup;
+		ks->jwt_algs |= ks->jwt_key_algs[i];
+	}
 	rc = 0;
 cleanup:
 	r_jwk_free(jwk);
@@ -149,16 +251,83 @@ cleanup:
 	return rc;
 }
 
+/* ---- the secret's check value ---- */
+
+static void keysvc_log(const keysvc *ks, int level, const char *msg)
+{
+	if (ks->log)
+		ks->log(level, msg);
+	else
+		fprintf(stderr, "apikeyd: %s\n", msg);
+}
+
+#define KEYSVC_CHECK_LABEL "apikeyd-secret-check"
+
+/* HMAC-SHA-256(secret, "apikeyd-secret-check") in hex: tells whether a
+ * secret is the one the stored keys were made with, and nothing about it. */
+static int keysvc_check_value(const keysvc *ks, char out[2 * STORE_HASH_LEN + 1])
+{
+	unsigned char mac[STORE_HASH_LEN];
+
+	if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, ks->secret, sizeof ks->secret, KEYSVC_CHECK_LABEL,
+	                     strlen(KEYSVC_CHECK_LABEL), mac) != 0)
+		return -1;
+	for (size_t i = 0; i < sizeof mac; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	return 0;
+}
+
+/* Refuses a secret that is not the one of the stored keys: every key would
+ * answer 401. A database with keys and no check value yet (made before
+ * schema 3) gets one from the first start with a secret it did not just
+ * create; with a secret just created (the file was missing) it is refused. */
+static int keysvc_secret_matches(keysvc *ks, const char *secret_path, int created, char *err, size_t errlen)
+{
+	char want[2 * STORE_HASH_LEN + 1], have[2 * STORE_HASH_LEN + 8];
+	int64_t keys = 0;
+	int rc;
+
+	if (keysvc_check_value(ks, want) != 0) {
+		snprintf(err, errlen, "cannot compute the secret's check value");
+		return -1;
+	}
+	rc = store_meta_get(ks->st, "secret_check", have, sizeof have);
+	if (rc == STORE_OK) {
+		if (strcmp(have, want) == 0)
+			return 0;
+		snprintf(err, errlen, "%s: not the secret the keys in %s were made with (its check value differs); %s",
+		         secret_path, "the database",
+		         created ? "the secret file was missing: restore it from a backup" : "restore the right secret file");
+		return -1;
+	}
+	if (rc != STORE_NOT_FOUND || store_key_count(ks->st, &keys) != STORE_OK) {
+		snprintf(err, errlen, "cannot read the secret's check value from the database");
+		return -1;
+	}
+	if (keys > 0 && created) {
+		snprintf(err, errlen, "%s was missing, and the database holds %lld keys made with the secret it held: "
+		         "restore the secret file from a backup (a new secret would make every key fail)",
+		         secret_path, (long long)keys);
+		return -1;
+	}
+	if (store_meta_set(ks->st, "secret_check", want) != STORE_OK)
+		keysvc_log(ks, STORE_LOG_WARNING, "cannot write the secret's check value (a read-only database?); "
+		        "the next start that can will write it");
+	return 0;
+}
+
 int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen)
 {
 	keysvc *ks = calloc(1, sizeof *ks);
 	store_config sc = { .path = cfg->db_path, .synchronous_full = cfg->synchronous_full,
-	                    .group_commit = !cfg->naive_commit };
+	                    .group_commit = !cfg->naive_commit, .log = cfg->log };
 	char *secret_path = NULL;
+	int created = 0;
 
 	*out = NULL;
 	if (!ks)
 		return -1;
+	ks->log = cfg->log;
 	pthread_mutex_init(&ks->lock, NULL);
 	if (strcmp(cfg->db_path, ":memory:") == 0 && !cfg->secret_path) {
 		if (gnutls_rnd(GNUTLS_RND_KEY, ks->secret, sizeof ks->secret) != 0)
@@ -172,13 +341,25 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 				secret_path = NULL;
 			free(copy);
 		}
-		if (!secret_path || keysvc_secret(secret_path, ks->secret, err, errlen) != 0)
+		if (!secret_path || keysvc_secret(secret_path, ks->secret, &created, err, errlen) != 0)
 			goto fail;
 	}
 	if (cfg->jwt_key_path && keysvc_load_jwks(ks, cfg->jwt_key_path, err, errlen) != 0)
 		goto fail;
+	ks->jwt_max_lifetime = cfg->jwt_max_lifetime;
+	ks->jwt_leeway = cfg->jwt_leeway;
+	if ((cfg->jwt_issuer && !(ks->jwt_iss = strdup(cfg->jwt_issuer))) ||
+	    (cfg->jwt_audience && !(ks->jwt_aud = strdup(cfg->jwt_audience)))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (store_open(&sc, &ks->st, err, errlen) != 0)
 		goto fail;
+	if (secret_path && keysvc_secret_matches(ks, secret_path, created, err, errlen) != 0) {
+		if (created)
+			unlink(secret_path);   /* so that the next start does not take it for the right one */
+		goto fail;
+	}
 	if (ratelimit_new(cfg->fail_limit ? cfg->fail_limit : 10, cfg->fail_window ? cfg->fail_window : 60, &ks->rate) != 0) {
 		snprintf(err, errlen, "cannot set up the key service's rate limiter (memory or randomness)");
 		goto fail;
@@ -205,6 +386,12 @@ void keysvc_close(keysvc *ks)
 	keycache_free(ks->cache);
 	listcache_free(ks->lists);
 	ratelimit_free(ks->rate);
+	for (size_t i = 0; ks->jwt_keys && i < ks->n_jwt_keys; i++)
+		r_jwk_free(ks->jwt_keys[i]);
+	free(ks->jwt_keys);
+	free(ks->jwt_key_algs);
+	free(ks->jwt_iss);
+	free(ks->jwt_aud);
 	r_jwks_free(ks->jwks);
 	gnutls_memset(ks->secret, 0, sizeof ks->secret);
 	pthread_mutex_destroy(&ks->lock);
@@ -232,7 +419,22 @@ static int keysvc_hash(keysvc *ks, const char *token, unsigned char out[STORE_HA
 static int keysvc_from_store(int rc)
 {
 	return rc == STORE_OK ? KEYSVC_OK : rc == STORE_NOT_FOUND ? KEYSVC_NOT_FOUND
-	     : rc == STORE_CONSTRAINT ? KEYSVC_DUPLICATE : KEYSVC_STORE;
+	     : rc == STORE_CONSTRAINT ? KEYSVC_DUPLICATE : rc == STORE_UNAVAILABLE ? KEYSVC_UNAVAILABLE : KEYSVC_STORE;
+}
+
+/* Another process wrote to the keys (store_changed: PRAGMA data_version,
+   then the epoch row): both caches drop everything before they answer. */
+static void keysvc_other_writers(keysvc *ks)
+{
+	if (store_changed(ks->st)) {
+		keycache_forget_all(ks->cache);
+		listcache_forget_all(ks->lists);
+	}
+}
+
+int keysvc_ready(keysvc *ks, unsigned timeout_ms, char *why, size_t len)
+{
+	return keysvc_from_store(store_ready(ks->st, timeout_ms, why, len));
 }
 
 /* ---- keys ---- */
@@ -254,8 +456,60 @@ static int keysvc_fits(const char *s, size_t chars, size_t bytes)
 	return strlen(s) < bytes && keysvc_chars(s) <= chars;
 }
 
-int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const char *description,
-                  const char *role, const char *client, keysvc_key *out, char *token, size_t toklen)
+/* ---- rights ---- */
+
+/* A stored role's rights: "" is a key from before roles, which could write. */
+static int keysvc_role_rights(const char *role)
+{
+	return strcmp(role, "read") == 0 ? KEYSVC_RIGHTS_READ
+	     : strcmp(role, "write") == 0 || !*role ? KEYSVC_RIGHTS_WRITE : KEYSVC_RIGHTS_NONE;
+}
+
+const char *keysvc_rights_name(int rights)
+{
+	static const char *const names[] = { "none", "read", "write", "admin" };
+
+	return rights >= KEYSVC_RIGHTS_NONE && rights <= KEYSVC_RIGHTS_ADMIN ? names[rights] : "none";
+}
+
+int keysvc_rights(keysvc *ks, const keysvc_principal *caller, int *rights)
+{
+	keysvc_key k;
+	int rc;
+
+	*rights = KEYSVC_RIGHTS_NONE;
+	if (!caller || caller->user_id <= 0)
+		return KEYSVC_OK;
+	if (caller->key_id == 0) {   /* a JWT: the account holder */
+		*rights = KEYSVC_RIGHTS_ADMIN;
+		return KEYSVC_OK;
+	}
+	rc = store_key_get_id(ks->st, caller->user_id, -1, caller->key_id, &k);
+	if (rc == STORE_NOT_FOUND)
+		return KEYSVC_OK;
+	if (rc != STORE_OK)
+		return keysvc_from_store(rc);   /* unavailable stays unavailable */
+	if (k.active && !k.revoked)
+		*rights = keysvc_role_rights(k.role);
+	return KEYSVC_OK;
+}
+
+int keysvc_authorize(keysvc *ks, const keysvc_principal *caller, int need)
+{
+	int rights, rc = keysvc_rights(ks, caller, &rights);
+
+	return rc != KEYSVC_OK ? rc : rights >= need ? KEYSVC_OK : KEYSVC_FORBIDDEN;
+}
+
+int keysvc_name(const char *name, char *out, size_t outlen)
+{
+	return name && keyname_nfc(name, out, outlen, STORE_NAME_CHARS) == 0 ? KEYSVC_OK : KEYSVC_INVALID;
+}
+
+/* Stores a new key as given: no rules (keysvc_create and keysvc_user_add
+   decide who may, and with which role). */
+static int keysvc_insert(keysvc *ks, int64_t user, int family, const char *name, const char *description,
+                         const char *role, const char *client, keysvc_key *out, char *token, size_t toklen)
 {
 	unsigned char hash[STORE_HASH_LEN];
 	size_t tl;
@@ -291,6 +545,29 @@ int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const 
 	return keysvc_from_store(rc);
 }
 
+int keysvc_create(keysvc *ks, const keysvc_principal *caller, int family, const char *name, const char *description,
+                  const char *role, const char *client, keysvc_key *out, char *token, size_t toklen)
+{
+	char nfc[STORE_NAME_CHARS * 4 + 1];
+	int have, want, rc;
+
+	rc = keysvc_rights(ks, caller, &have);
+	if (rc != KEYSVC_OK)
+		return rc;
+	if (have < KEYSVC_RIGHTS_WRITE)
+		return KEYSVC_FORBIDDEN;
+	if (!role)
+		role = family == KEYSVC_FELDERA ? "read" : "write";
+	want = strcmp(role, "read") == 0 ? KEYSVC_RIGHTS_READ : strcmp(role, "write") == 0 ? KEYSVC_RIGHTS_WRITE : -1;
+	if (want < 0)
+		return KEYSVC_INVALID;     /* only read and write keys are minted */
+	if (want > have)
+		return KEYSVC_FORBIDDEN;   /* never more than the caller's own */
+	if (keysvc_name(name, nfc, sizeof nfc) != KEYSVC_OK)
+		return KEYSVC_INVALID;
+	return keysvc_insert(ks, caller->user_id, family, nfc, description, role, client, out, token, toklen);
+}
+
 int keysvc_user_add(keysvc *ks, const char *name, char *token, size_t toklen, int64_t *user_id)
 {
 	keysvc_key k;
@@ -303,7 +580,7 @@ int keysvc_user_add(keysvc *ks, const char *name, char *token, size_t toklen, in
 		return KEYSVC_USER_EXISTS;
 	if (rc != STORE_OK)
 		return KEYSVC_STORE;
-	return keysvc_create(ks, *user_id, KEYSVC_HERON, "first key", NULL, NULL, "cli", &k, token, toklen);
+	return keysvc_insert(ks, *user_id, KEYSVC_HERON, "first key", NULL, "write", "cli", &k, token, toklen);
 }
 
 int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int include_revoked, int64_t skip,
@@ -312,8 +589,19 @@ int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int incl
 	int whole = !name && skip <= 0 && limit < 0;   /* the lists worth keeping: no filter, no page */
 	time_t now = time(NULL);
 	uint64_t epoch = 0;
+	char nfc[STORE_NAME_CHARS * 4 + 1];
 	int rc;
 
+	if (name && keysvc_name(name, nfc, sizeof nfc) != KEYSVC_OK) {   /* no key has such a name */
+		*out = NULL;
+		*n = 0;
+		*total = 0;
+		return KEYSVC_OK;
+	}
+	if (name)
+		name = nfc;
+	if (whole)
+		keysvc_other_writers(ks);
 	if (whole && listcache_get(ks->lists, user, family, include_revoked, now, out, n)) {
 		__atomic_add_fetch(&ks->stats.list_hits, 1, __ATOMIC_RELAXED);
 		*total = (int64_t)*n;
@@ -339,15 +627,20 @@ int keysvc_get_id(keysvc *ks, int64_t user, int family, int64_t id, keysvc_key *
 
 int keysvc_get_name(keysvc *ks, int64_t user, int family, const char *name, keysvc_key *out)
 {
-	return keysvc_from_store(store_key_get_name(ks->st, user, family, name, out));
+	char nfc[STORE_NAME_CHARS * 4 + 1];
+
+	if (keysvc_name(name, nfc, sizeof nfc) != KEYSVC_OK)
+		return KEYSVC_NOT_FOUND;
+	return keysvc_from_store(store_key_get_name(ks->st, user, family, nfc, out));
 }
 
-/* The key must belong to user; another user's key is NOT_FOUND. */
+/* KEYSVC_OK when the key belongs to user; another user's key is
+ * KEYSVC_NOT_FOUND; a store that failed says so (never NOT_FOUND). */
 static int keysvc_owned(keysvc *ks, int64_t user, int64_t key_id)
 {
 	keysvc_key k;
 
-	return store_key_get_id(ks->st, user, -1, key_id, &k) == STORE_OK;
+	return keysvc_from_store(store_key_get_id(ks->st, user, -1, key_id, &k));
 }
 
 /* After a state change is committed (or failed: no harm), the key leaves the
@@ -360,24 +653,39 @@ static int keysvc_changed(keysvc *ks, int64_t owner, int64_t key_id, int store_r
 	return keysvc_from_store(store_rc);
 }
 
-int keysvc_set_active(keysvc *ks, int64_t user, int64_t key_id, int active, const char *client)
+int keysvc_set_active(keysvc *ks, const keysvc_principal *caller, int64_t key_id, int active, const char *client)
 {
-	if (!keysvc_owned(ks, user, key_id))
-		return KEYSVC_NOT_FOUND;
+	int64_t user = caller ? caller->user_id : 0;
+	int rc = keysvc_authorize(ks, caller, KEYSVC_RIGHTS_WRITE);
+
+	if (rc == KEYSVC_OK)
+		rc = keysvc_owned(ks, user, key_id);
+	if (rc != KEYSVC_OK)
+		return rc;
 	return keysvc_changed(ks, user, key_id, store_key_set_active(ks->st, key_id, active, user, client));
 }
 
-int keysvc_revoke(keysvc *ks, int64_t user, int64_t key_id, const char *client)
+int keysvc_revoke(keysvc *ks, const keysvc_principal *caller, int64_t key_id, const char *client)
 {
-	if (!keysvc_owned(ks, user, key_id))
-		return KEYSVC_NOT_FOUND;
+	int64_t user = caller ? caller->user_id : 0;
+	int rc = keysvc_authorize(ks, caller, KEYSVC_RIGHTS_WRITE);
+
+	if (rc == KEYSVC_OK)
+		rc = keysvc_owned(ks, user, key_id);
+	if (rc != KEYSVC_OK)
+		return rc;
 	return keysvc_changed(ks, user, key_id, store_key_revoke(ks->st, key_id, user, client));
 }
 
-int keysvc_delete(keysvc *ks, int64_t user, int64_t key_id, const char *client)
+int keysvc_delete(keysvc *ks, const keysvc_principal *caller, int64_t key_id, const char *client)
 {
-	if (!keysvc_owned(ks, user, key_id))
-		return KEYSVC_NOT_FOUND;
+	int64_t user = caller ? caller->user_id : 0;
+	int rc = keysvc_authorize(ks, caller, KEYSVC_RIGHTS_WRITE);
+
+	if (rc == KEYSVC_OK)
+		rc = keysvc_owned(ks, user, key_id);
+	if (rc != KEYSVC_OK)
+		return rc;
 	return keysvc_changed(ks, user, key_id, store_key_delete(ks->st, key_id, user, client));
 }
 
@@ -422,6 +730,7 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 	if (keysvc_hash(ks, token, hash) != 0)
 		return KEYSVC_STORE;
 	now = time(NULL);
+	keysvc_other_writers(ks);
 	/* a key that authenticated a moment ago and has not changed since (the
 	   cache compares the whole HMAC in constant time). A state that can
 	   change without a write through keysvc (an expiry time, should keys get
@@ -439,8 +748,8 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 	__atomic_add_fetch(&ks->stats.hash_lookups, 1, __ATOMIC_RELAXED);
 	/* the unique index finds the row by its hash; compare again in constant time */
 	rc = store_key_by_hash(ks->st, hash, &k, stored);
-	if (rc == STORE_ERROR)
-		return KEYSVC_STORE;
+	if (rc == STORE_ERROR || rc == STORE_UNAVAILABLE)
+		return keysvc_from_store(rc);   /* unverifiable is not invalid: never REJECTED */
 	if (rc != STORE_OK || gnutls_memcmp(hash, stored, sizeof hash) != 0 || !k.active || k.revoked) {
 		ratelimit_fail(ks->rate, client, time(NULL));
 		return KEYSVC_REJECTED;
@@ -466,54 +775,295 @@ int keysvc_is_jwt(const char *bearer)
 	return d2 && !strchr(d2 + 1, '.') && !token_prefix_of(bearer);
 }
 
+/* ---- JSON web tokens: one token ---- */
+
+/* Decodes one segment of unpadded base64url (RFC 7515 2) into JSON: an
+   object, no member twice (rhonabwy's parser keeps the last one, so a
+   duplicate could mean one thing here and another there). Bits past the
+   last whole byte must be zero, so one text has one reading. NULL with
+   why on anything else. */
+static json_t *keysvc_jwt_segment(const char *s, size_t n, const char *what, char *why, size_t whylen)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char *bytes = NULL;
+	size_t len = 0;
+	uint32_t acc = 0;
+	unsigned bits = 0;
+	json_t *j = NULL;
+
+	if (n == 0 || n % 4 == 1) {
+		snprintf(why, whylen, "the %s are not base64url", what);
+		return NULL;
+	}
+	bytes = malloc(n);
+	if (!bytes) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *p = memchr(alphabet, s[i], 64);
+		if (!p) {
+			snprintf(why, whylen, "the %s are not base64url", what);
+			goto cleanup;
+		}
+		acc = (acc << 6) | (uint32_t)(p - alphabet);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			bytes[len++] = (unsigned char)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	if (acc != 0) {
+		snprintf(why, whylen, "the %s have stray bits past their last byte", what);
+		goto cleanup;
+	}
+	j = json_loadb((const char *)bytes, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+		snprintf(why, whylen, "the %s are not a JSON object, or name a member twice", what);
+	}
+cleanup:
+	free(bytes);
+	return j;
+}
+
+/* Splits a compact JWS into its decoded header and claims (new). */
+static int keysvc_jwt_split(const char *t, size_t len, json_t **header, json_t **claims, char *why, size_t whylen)
+{
+	const char *d1 = memchr(t, '.', len);
+	const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - t)) : NULL;
+
+	if (!d2 || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - t)) || d2 + 1 == t + len) {
+		snprintf(why, whylen, "not a signed compact JWS (three non-empty base64url parts)");
+		return -1;
+	}
+	*header = keysvc_jwt_segment(t, (size_t)(d1 - t), "header bytes", why, whylen);
+	if (!*header)
+		return -1;
+	*claims = keysvc_jwt_segment(d1 + 1, (size_t)(d2 - d1 - 1), "claims", why, whylen);
+	return *claims ? 0 : -1;
+}
+
+/* The header, before anything parses the token: keys come from the
+   configuration only, never from the token (no URL fetched, no file opened,
+   no embedded key trusted); nothing rhonabwy would inflate or nest; no
+   extension (crit) we would have to understand; an alg the configured keys
+   imply. *alg and *kid (borrowed from header, or NULL) on success. */
+static int keysvc_jwt_check_header(const keysvc *ks, json_t *header, jwa_alg *alg, const char **kid, char *why, size_t whylen)
+{
+	static const char *const key_members[] = { "jku", "x5u", "jwk", "x5c" };
+	json_t *a = json_object_get(header, "alg"), *k = json_object_get(header, "kid");
+	const char *cty = json_string_value(json_object_get(header, "cty"));
+
+	for (size_t i = 0; i < sizeof key_members / sizeof key_members[0]; i++)
+		if (json_object_get(header, key_members[i])) {
+			snprintf(why, whylen, "the header carries %s: keys come only from --jwt-key", key_members[i]);
+			return -1;
+		}
+	if (json_object_get(header, "crit")) {
+		snprintf(why, whylen, "the header has crit: apikeyd understands no JWS extension (RFC 7515 4.1.11)");
+		return -1;
+	}
+	if (json_object_get(header, "zip") || json_object_get(header, "enc")) {
+		snprintf(why, whylen, "the header has %s: a JWS is neither compressed nor encrypted",
+		         json_object_get(header, "zip") ? "zip" : "enc");
+		return -1;
+	}
+	if (cty && strcasecmp(cty, "JWT") == 0) {
+		snprintf(why, whylen, "the header has cty JWT: nested tokens are refused");
+		return -1;
+	}
+	if (k && !json_is_string(k)) {
+		snprintf(why, whylen, "kid is not a string");
+		return -1;
+	}
+	*alg = keysvc_jwt_alg(json_string_value(a));
+	if (*alg == R_JWA_ALG_UNKNOWN || !(ks->jwt_algs & KEYSVC_ALG(*alg))) {
+		if (!json_is_string(a))
+			snprintf(why, whylen, "alg is missing or not a string");
+		else {
+			/* the value goes to the log: at most 16 characters, control and
+			   other bytes shown as ? */
+			char shown[17];
+			size_t n = 0;
+			for (const char *c = json_string_value(a); *c && n < sizeof shown - 1; c++)
+				shown[n++] = (*c >= 0x21 && *c <= 0x7e && *c != '"') ? *c : '?';
+			shown[n] = '\0';
+			snprintf(why, whylen, "alg \"%s\"%s is not one the configured key implies", shown,
+			         strlen(json_string_value(a)) > n ? "..." : "");
+		}
+		return -1;
+	}
+	*kid = json_string_value(k);
+	return 0;
+}
+
+/* The signature: by the key whose kid the token names, when one does,
+   else by any configured key; only keys that imply the token's alg. */
+static int keysvc_jwt_verified(const keysvc *ks, jwt_t *jwt, jwa_alg alg, const char *kid)
+{
+	int named = 0;
+
+	for (size_t i = 0; kid && i < ks->n_jwt_keys; i++)
+		if (keysvc_streq(r_jwk_get_property_str(ks->jwt_keys[i], "kid"), kid)) {
+			named = 1;
+			if ((ks->jwt_key_algs[i] & KEYSVC_ALG(alg)) &&
+			    r_jwt_verify_signature(jwt, ks->jwt_keys[i], R_FLAG_IGNORE_REMOTE) == RHN_OK)
+				return 1;
+		}
+	for (size_t i = 0; !named && i < ks->n_jwt_keys; i++)
+		if ((ks->jwt_key_algs[i] & KEYSVC_ALG(alg)) &&
+		    r_jwt_verify_signature(jwt, ks->jwt_keys[i], R_FLAG_IGNORE_REMOTE) == RHN_OK)
+			return 1;
+	return 0;
+}
+
+/* A NumericDate claim: absent (*present 0) or a whole number of seconds
+   from 0 to the end of year 9999. */
+static int keysvc_jwt_date(json_t *claims, const char *name, int64_t *out, int *present, char *why, size_t whylen)
+{
+	json_t *v = json_object_get(claims, name);
+
+	*present = v != NULL;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > KEYSVC_JWT_DATE_MAX) {
+		snprintf(why, whylen, "%s is not a whole number of seconds from 0 to %lld", name, (long long)KEYSVC_JWT_DATE_MAX);
+		return -1;
+	}
+	*out = (int64_t)json_integer_value(v);
+	return 0;
+}
+
+/* The claims of a verified token, at time now. */
+static int keysvc_jwt_check_claims(const keysvc *ks, json_t *claims, int64_t now, char *why, size_t whylen)
+{
+	int64_t exp = 0, nbf = 0, iat = 0, leeway = ks->jwt_leeway;
+	int has_exp, has_nbf, has_iat;
+	json_t *aud;
+
+	if (keysvc_jwt_date(claims, "exp", &exp, &has_exp, why, whylen) != 0 ||
+	    keysvc_jwt_date(claims, "nbf", &nbf, &has_nbf, why, whylen) != 0 ||
+	    keysvc_jwt_date(claims, "iat", &iat, &has_iat, why, whylen) != 0)
+		return -1;
+	if (!has_exp) {
+		snprintf(why, whylen, "no exp");
+		return -1;
+	}
+	if (now >= exp + leeway) {
+		snprintf(why, whylen, "expired %lld s ago (leeway %lld s)", (long long)(now - exp), (long long)leeway);
+		return -1;
+	}
+	if (has_nbf && nbf > now + leeway) {
+		snprintf(why, whylen, "nbf is %lld s ahead (leeway %lld s)", (long long)(nbf - now), (long long)leeway);
+		return -1;
+	}
+	if (has_iat && iat > now + leeway) {
+		snprintf(why, whylen, "iat is %lld s in the future (leeway %lld s)", (long long)(iat - now), (long long)leeway);
+		return -1;
+	}
+	if (has_iat && exp < iat) {
+		snprintf(why, whylen, "exp is before iat");
+		return -1;
+	}
+	if (ks->jwt_max_lifetime) {
+		if (!has_iat) {
+			snprintf(why, whylen, "no iat, so its lifetime cannot be bounded (maximum lifetime %u s)", ks->jwt_max_lifetime);
+			return -1;
+		}
+		if (exp - iat > (int64_t)ks->jwt_max_lifetime) {
+			snprintf(why, whylen, "lifetime exp - iat of %lld s is over the maximum lifetime %u s",
+			         (long long)(exp - iat), ks->jwt_max_lifetime);
+			return -1;
+		}
+	}
+	if (ks->jwt_iss && !keysvc_streq(json_string_value(json_object_get(claims, "iss")), ks->jwt_iss)) {
+		snprintf(why, whylen, "iss is missing or not the configured issuer");
+		return -1;
+	}
+	if (ks->jwt_aud) {
+		int ours = keysvc_streq(json_string_value(aud = json_object_get(claims, "aud")), ks->jwt_aud);
+		size_t i;
+		json_t *v;
+		json_array_foreach(aud, i, v) {
+			if (!json_is_string(v)) {
+				snprintf(why, whylen, "aud holds a member that is not a string");
+				return -1;
+			}
+			ours |= keysvc_streq(json_string_value(v), ks->jwt_aud);
+		}
+		if (!ours) {
+			snprintf(why, whylen, "aud is missing or does not hold the configured audience");
+			return -1;
+		}
+	}
+	if (!json_is_string(json_object_get(claims, "sub"))) {
+		snprintf(why, whylen, "sub is missing or not a string");
+		return -1;
+	}
+	return 0;
+}
+
 int keysvc_authenticate_jwt(keysvc *ks, const char *jwt_text, const char *client, keysvc_principal *out,
                             unsigned *retry_after)
 {
 	jwt_t *jwt = NULL;
-	int rc = KEYSVC_REJECTED, verified = 0;
-	const char *sub;
+	json_t *header = NULL, *claims = NULL;
+	int rc = KEYSVC_REJECTED;
+	const char *kid = NULL;
+	char why[200] = "";
+	jwa_alg alg = R_JWA_ALG_UNKNOWN;
+	size_t len;
 	int64_t user;
 
 	if (!ks->jwks)
 		return KEYSVC_NO_JWT;
 	if (ratelimit_blocked(ks->rate, client, time(NULL), retry_after))
 		return KEYSVC_RATE_LIMITED;
-	if (r_jwt_init(&jwt) != RHN_OK)
-		return KEYSVC_STORE;
-	if (r_jwt_parse(jwt, jwt_text, 0) != RHN_OK)
+	/* everything about the token is checked here, before rhonabwy sees it */
+	len = strnlen(jwt_text, KEYSVC_JWT_MAX_LEN + 1);
+	if (len > KEYSVC_JWT_MAX_LEN) {
+		snprintf(why, sizeof why, "longer than %d bytes", KEYSVC_JWT_MAX_LEN);
 		goto cleanup;
-	/* alg none never verifies, whatever the key set holds */
-	if (r_jwt_get_sign_alg(jwt) == R_JWA_ALG_NONE || r_jwt_get_sign_alg(jwt) == R_JWA_ALG_UNKNOWN)
-		goto cleanup;
-	{
-		const char *kid = r_jwt_get_header_str_value(jwt, "kid");
-		jwk_t *by_kid = kid ? r_jwks_get_by_kid(ks->jwks, kid) : NULL;
-		if (by_kid) {
-			verified = r_jwt_verify_signature(jwt, by_kid, 0) == RHN_OK;
-			r_jwk_free(by_kid);
-		} else {
-			for (size_t i = 0; !verified && i < r_jwks_size(ks->jwks); i++) {
-				jwk_t *k = r_jwks_get_at(ks->jwks, i);
-				verified = r_jwt_verify_signature(jwt, k, 0) == RHN_OK;
-				r_jwk_free(k);
-			}
-		}
 	}
-	if (!verified)
+	if (keysvc_jwt_split(jwt_text, len, &header, &claims, why, sizeof why) != 0)
 		goto cleanup;
-	if (r_jwt_validate_claims(jwt, R_JWT_CLAIM_EXP, R_JWT_CLAIM_NOW, R_JWT_CLAIM_SUB, NULL, R_JWT_CLAIM_NOP) != RHN_OK)
+	if (keysvc_jwt_check_header(ks, header, &alg, &kid, why, sizeof why) != 0)
 		goto cleanup;
-	if (r_jwt_get_claim_int_value(jwt, "nbf") && r_jwt_validate_claims(jwt, R_JWT_CLAIM_NBF, R_JWT_CLAIM_NOW, R_JWT_CLAIM_NOP) != RHN_OK)
+	if (r_jwt_init(&jwt) != RHN_OK) {
+		rc = KEYSVC_STORE;
 		goto cleanup;
-	sub = r_jwt_get_claim_str_value(jwt, "sub");
-	if (!sub || store_user_find(ks->st, sub, &user) != STORE_OK)
+	}
+	/* no header processed (R_PARSE_NONE: no jku, x5u, jwk, x5c, unsigned
+	   refused) and nothing remote, should a key ever name an x5u */
+	if (r_jwt_advanced_parsen(jwt, jwt_text, len, R_PARSE_NONE, R_FLAG_IGNORE_REMOTE) != RHN_OK ||
+	    r_jwt_get_type(jwt) != R_JWT_TYPE_SIGN || r_jwt_get_sign_alg(jwt) != alg) {
+		snprintf(why, sizeof why, "rhonabwy cannot parse it as a signed JWT");
 		goto cleanup;
+	}
+	if (!keysvc_jwt_verified(ks, jwt, alg, kid)) {
+		snprintf(why, sizeof why, "the signature does not verify with the configured key%s", kid ? " of its kid" : "");
+		goto cleanup;
+	}
+	/* the claims as signed: our decoding of the same bytes (no duplicates) */
+	if (keysvc_jwt_check_claims(ks, claims, (int64_t)time(NULL), why, sizeof why) != 0)
+		goto cleanup;
+	if (store_user_find(ks->st, json_string_value(json_object_get(claims, "sub")), &user) != STORE_OK) {
+		snprintf(why, sizeof why, "sub names no user");
+		goto cleanup;
+	}
 	memset(out, 0, sizeof *out);
 	out->user_id = user;
 	rc = KEYSVC_OK;
 cleanup:
-	if (rc == KEYSVC_REJECTED)
+	if (rc == KEYSVC_REJECTED) {
 		ratelimit_fail(ks->rate, client, time(NULL));
+		y_log_message(Y_LOG_LEVEL_INFO, "JWT refused (client %s): %s", client ? client : "-", why);
+	}
+	json_decref(header);
+	json_decref(claims);
 	r_jwt_free(jwt);
 	return rc;
 }

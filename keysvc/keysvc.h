@@ -4,8 +4,11 @@
  * HMAC-SHA-256(server secret, token) reaches the store, and the secret lives
  * in a file outside the database (created with mode 0600 on first start).
  * Every operation is scoped to the caller: another user's key is
- * KEYSVC_NOT_FOUND. A key created through one family authenticates on every
- * family; deactivated, revoked or deleted keys fail on the very next request:
+ * KEYSVC_NOT_FOUND. Every mutation takes the caller's principal and needs
+ * write rights: a read key may only read (KEYSVC_FORBIDDEN), on every
+ * family, and no key mints a key with more rights than its own. A key
+ * created through one family authenticates on every family; deactivated,
+ * revoked or deleted keys fail on the very next request:
  * a key that authenticated is remembered by its HMAC (keycache.h) so that
  * its next requests need no SQL, and every state change removes it from
  * there before returning. Whole lists (no filter, no page) are kept too
@@ -33,12 +36,14 @@ enum keysvc_family {
 	X(DUPLICATE, "an entity with this name already exists") \
 	X(BAD_TOKEN, "the token is malformed or its checksum is wrong") \
 	X(REJECTED, "the credential is unknown, inactive, revoked or deleted") \
+	X(FORBIDDEN, "the caller's role does not allow this") \
 	X(RATE_LIMITED, "too many failed authentications from this address") \
 	X(USER_EXISTS, "a user with this name already exists") \
 	X(NO_USER, "no such user") \
 	X(INVALID, "invalid argument") \
 	X(NO_JWT, "JSON web tokens are not configured") \
-	X(STORE, "the key store failed")
+	X(STORE, "the key store failed") \
+	X(UNAVAILABLE, "the key store is busy, locked or full; try again later")
 
 #define KEYSVC_ENUM(name, msg) KEYSVC_##name,
 enum keysvc_status { KEYSVC_STATUS_MAP(KEYSVC_ENUM) KEYSVC_NSTATUS };
@@ -55,15 +60,30 @@ typedef struct keysvc_config {
 	int synchronous_full;         /* 1 (default): a 201 survives power loss */
 	int naive_commit;             /* 1: no group commit (benchmark baseline) */
 	const char *jwt_key_path;     /* PEM public key or JWKS file; NULL = no JWT */
+	const char *jwt_issuer;       /* the iss a JWT must carry; NULL = iss not checked */
+	const char *jwt_audience;     /* aud (a string, or an array) must hold it; NULL = not checked */
+	unsigned jwt_max_lifetime;    /* seconds exp - iat may span, iat then required; 0 = no bound */
+	unsigned jwt_leeway;          /* seconds of clock skew allowed on exp, nbf and iat */
 	unsigned fail_limit;          /* failures per window before 429; 0 = 10 */
 	unsigned fail_window;         /* seconds; 0 = 60 */
+	store_log_fn log;             /* store errors and start-up warnings; NULL: standard error */
 } keysvc_config;
 
+/* Who makes a request, as authentication found it: every mutation takes
+ * it. A key principal has the rights of its key's role; key_id 0 is a JWT,
+ * the account holder itself. */
 typedef struct keysvc_principal {
 	int64_t user_id;
 	int64_t key_id;               /* 0 for a JWT */
 	char key_uuid[37];
 } keysvc_principal;
+
+/* Rights, ordered (Feldera's read < write < admin). A key holds read or
+ * write: its role ("read", "write"; a key stored before roles has none and
+ * keeps the write it had). A JWT is the account holder, as the first
+ * member of a Feldera tenant is its admin: admin, which may mint read and
+ * write keys (a key is never minted admin). A key that is gone or off: none. */
+enum keysvc_rights { KEYSVC_RIGHTS_NONE = 0, KEYSVC_RIGHTS_READ, KEYSVC_RIGHTS_WRITE, KEYSVC_RIGHTS_ADMIN };
 
 typedef struct keysvc_stats {
 	uint64_t hash_lookups;        /* store lookups made by authentication */
@@ -78,29 +98,65 @@ void keysvc_close(keysvc *ks);
 /* Creates a user and its first key (Heron family); the token goes to out. */
 int keysvc_user_add(keysvc *ks, const char *name, char *token, size_t toklen, int64_t *user_id);
 
-/* Creates a key; *out describes it and token receives the full key, once.
- * KEYSVC_DUPLICATE for a Feldera name the owner already uses. */
-int keysvc_create(keysvc *ks, int64_t user, int family, const char *name, const char *description,
+/* The caller's rights (out), read from the store, so a role is never stale. */
+int keysvc_rights(keysvc *ks, const keysvc_principal *caller, int *rights);
+/* KEYSVC_OK when the caller holds at least `need`, else KEYSVC_FORBIDDEN
+ * (KEYSVC_STORE when the store fails). Every mutation below calls it first,
+ * before any lookup; a family whose vendor asks more for a read (Feldera's
+ * route table asks write of its api_keys reads) calls it itself. */
+int keysvc_authorize(keysvc *ks, const keysvc_principal *caller, int need);
+const char *keysvc_rights_name(int rights);   /* "none", "read", "write", "admin" */
+
+/* A key name as stored: Unicode NFC, at most STORE_NAME_CHARS characters;
+ * KEYSVC_INVALID for text that is not UTF-8 or holds a control character
+ * (C0, DEL, C1) or a bidirectional control (U+202A-E, U+2066-9, U+200E/F,
+ * U+061C). keysvc_create stores it; lookups and filters by name use it, so
+ * either spelling of `café` finds the key. */
+int keysvc_name(const char *name, char *out, size_t outlen);
+
+/* Creates a key for the caller (write rights needed); *out describes it
+ * and token receives the full key, once. role: "read" or "write", at most
+ * the caller's own rights (KEYSVC_FORBIDDEN), anything else
+ * KEYSVC_INVALID; NULL: the family's default (Feldera: read, as Feldera
+ * makes it; the families without roles: write). The name goes through
+ * keysvc_name. KEYSVC_DUPLICATE for a Feldera name the owner already uses. */
+int keysvc_create(keysvc *ks, const keysvc_principal *caller, int family, const char *name, const char *description,
                   const char *role, const char *client, keysvc_key *out, char *token, size_t toklen);
-/* Keys of one family, newest first. name: filter or NULL. */
+/* Keys of one family, newest first. name: filter or NULL (through keysvc_name). */
 int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int include_revoked, int64_t skip,
                 int64_t limit, keysvc_key **out, size_t *n, int64_t *total);
 int keysvc_get_uuid(keysvc *ks, int64_t user, int family, const char *uuid, keysvc_key *out);
 int keysvc_get_id(keysvc *ks, int64_t user, int family, int64_t id, keysvc_key *out);
+/* name through keysvc_name */
 int keysvc_get_name(keysvc *ks, int64_t user, int family, const char *name, keysvc_key *out);
-int keysvc_set_active(keysvc *ks, int64_t user, int64_t key_id, int active, const char *client);
-int keysvc_revoke(keysvc *ks, int64_t user, int64_t key_id, const char *client);
-int keysvc_delete(keysvc *ks, int64_t user, int64_t key_id, const char *client);
+/* State changes of the caller's own keys: KEYSVC_FORBIDDEN without write
+ * rights (before any lookup), KEYSVC_NOT_FOUND for another user's key. */
+int keysvc_set_active(keysvc *ks, const keysvc_principal *caller, int64_t key_id, int active, const char *client);
+int keysvc_revoke(keysvc *ks, const keysvc_principal *caller, int64_t key_id, const char *client);
+int keysvc_delete(keysvc *ks, const keysvc_principal *caller, int64_t key_id, const char *client);
 
 /* Authenticates an API key. retry_after is set with KEYSVC_RATE_LIMITED. */
 int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysvc_principal *out,
                         unsigned *retry_after);
-/* Authenticates a JWT: signature (key or JWKS from the config; alg none
- * refused), exp/nbf, and `sub` naming a user. */
+/* Authenticates a compact JWS (JWT), at most KEYSVC_JWT_MAX_LEN bytes,
+ * against the configured keys only: a header naming or carrying a key (jku,
+ * x5u, jwk, x5c), a crit, zip, a nested token (cty JWT), an alg the
+ * configured key does not imply (none never) are refused before any
+ * parsing by rhonabwy, which fetches and opens nothing (R_PARSE_NONE,
+ * R_FLAG_IGNORE_REMOTE). Then the signature, and the claims: exp required,
+ * nbf, iat (whole seconds, 0 to year 9999; iat not in the future), each
+ * with jwt_leeway; exp - iat within jwt_max_lifetime; iss and aud when
+ * configured; `sub` naming a user. A refused token is logged (yder, info)
+ * with the reason and the client, never the token. */
+#define KEYSVC_JWT_MAX_LEN 8192
 int keysvc_authenticate_jwt(keysvc *ks, const char *jwt, const char *client, keysvc_principal *out,
                             unsigned *retry_after);
 /* 1 if a Bearer value looks like a JWT (two dots, no key prefix). */
 int keysvc_is_jwt(const char *bearer);
+
+/* Readiness: the store reads, is writable and a write commits within
+ * timeout_ms. KEYSVC_OK, or KEYSVC_STORE / KEYSVC_UNAVAILABLE with why. */
+int keysvc_ready(keysvc *ks, unsigned timeout_ms, char *why, size_t len);
 
 void keysvc_get_stats(keysvc *ks, keysvc_stats *out);
 store *keysvc_store(keysvc *ks);   /* for tests */

@@ -197,3 +197,16 @@ void listcache_forget_user(listcache *c, int64_t user)
 			listcache_drop(c, &g->slot[i]);
 	pthread_mutex_unlock(&g->lock);
 }
+
+void listcache_forget_all(listcache *c)
+{
+	for (size_t i = 0; i <= c->mask; i++) {
+		listcache_group *g = &c->groups[i];
+		pthread_mutex_lock(&g->lock);
+		g->epoch++;
+		for (size_t k = 0; k < LISTCACHE_PER_GROUP; k++)
+			if (g->slot[k].v)
+				listcache_drop(c, &g->slot[k]);
+		pthread_mutex_unlock(&g->lock);
+	}
+}

@@ -7,8 +7,9 @@
  * listcache_forget_user() before it returns, so the next list reads the
  * store. A list read from the store before such a write cannot be put back
  * afterwards: listcache_epoch() is taken before the store read and
- * listcache_put() drops the list if the owner was forgotten since. Entries
- * also age out after `ttl` seconds (changes made by another process).
+ * listcache_put() drops the list if the owner was forgotten since. Changes
+ * made by another process empty it (listcache_forget_all, when the key
+ * service sees them); entries also age out after `ttl` seconds.
  *
  * Bounded: an owner's lists share one group of slots (one lock, one epoch);
  * lists longer than max_keys are not kept, nor any beyond max_rows rows in
@@ -38,5 +39,7 @@ void listcache_put(listcache *c, int64_t user, int family, int include_revoked, 
                    uint64_t epoch, time_t now);
 /* Drops every list of user; returns once none is left. */
 void listcache_forget_user(listcache *c, int64_t user);
+/* Drops every list (another process changed the database). */
+void listcache_forget_all(listcache *c);
 
 #endif

@@ -2,7 +2,8 @@
 # failed-authentication limiter, tokens and the store (the only SQL), in
 # build/libkeysvc.a. It knows nothing of HTTP: handlers/ call it, it calls
 # only the store.
-KEYSVC_SRCS := $(sort $(wildcard keysvc/*.c))
+# store_fault.c is for the test binary apikeyd-faults only (tests/adversarial/module.mk)
+KEYSVC_SRCS := $(filter-out keysvc/store_fault.c,$(sort $(wildcard keysvc/*.c)))
 KEYSVC_OBJS := $(KEYSVC_SRCS:%.c=$(BUILD)/%.o)
 KEYSVC_LIB  := $(BUILD)/libkeysvc.a
 KEYSVC_CFLAGS := $(call pc_cflags,$(PKGS_RUNTIME)) -Ikeysvc

@@ -1,708 +1,195 @@
-/* store.c — SQLite key store with group commit. */
+/* store.c — the store interface: store_open picks the backend that serves
+ * the configured path, and every other call goes through its table
+ * (store_backend.h). */
 #include "store.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
-#include <gnutls/crypto.h>
-#include <gnutls/gnutls.h>
-#include <sqlite3.h>
 
-#define STORE_SCHEMA_VERSION 2
+#include "store_backend.h"
+#ifdef STORE_FAULTS
+#include "store_fault.h"
+#endif
 
-static const char *const store_migrations[] = {
-	/* 1 */
-	"CREATE TABLE users ("
-	"  id INTEGER PRIMARY KEY,"
-	"  name TEXT NOT NULL UNIQUE,"
-	"  created INTEGER NOT NULL);"
-	"CREATE TABLE keys ("
-	"  id INTEGER PRIMARY KEY,"
-	"  uuid TEXT NOT NULL UNIQUE,"
-	"  user_id INTEGER NOT NULL REFERENCES users(id),"
-	"  family INTEGER NOT NULL,"
-	"  name TEXT NOT NULL,"
-	"  description TEXT,"
-	"  role TEXT NOT NULL DEFAULT '',"
-	"  prefix TEXT NOT NULL,"
-	"  tail TEXT NOT NULL,"
-	"  hash BLOB NOT NULL,"
-	"  active INTEGER NOT NULL DEFAULT 1,"
-	"  revoked INTEGER NOT NULL DEFAULT 0,"
-	"  created INTEGER NOT NULL,"
-	"  last_used INTEGER);"
-	"CREATE UNIQUE INDEX keys_hash ON keys(hash);"
-	"CREATE INDEX keys_owner ON keys(user_id, family, id);"
-	/* Feldera (family 1) addresses keys by name: unique per owner */
-	"CREATE UNIQUE INDEX keys_feldera_name ON keys(user_id, name) WHERE family = 1;"
-	"CREATE TABLE audit ("
-	"  id INTEGER PRIMARY KEY,"
-	"  at INTEGER NOT NULL,"
-	"  actor INTEGER,"
-	"  key_id INTEGER,"
-	"  action TEXT NOT NULL,"
-	"  client TEXT);"
-	"CREATE INDEX audit_key ON audit(key_id, action);",
-	/* 2: key ids are never reused (AUTOINCREMENT), so an audit row names one
-	 * key forever and a NebulaBlock id of a deleted key never comes back;
-	 * the sequence starts past every id the audit table has seen. */
-	"CREATE TABLE keys2 ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  uuid TEXT NOT NULL UNIQUE,"
-	"  user_id INTEGER NOT NULL REFERENCES users(id),"
-	"  family INTEGER NOT NULL,"
-	"  name TEXT NOT NULL,"
-	"  description TEXT,"
-	"  role TEXT NOT NULL DEFAULT '',"
-	"  prefix TEXT NOT NULL,"
-	"  tail TEXT NOT NULL,"
-	"  hash BLOB NOT NULL,"
-	"  active INTEGER NOT NULL DEFAULT 1,"
-	"  revoked INTEGER NOT NULL DEFAULT 0,"
-	"  created INTEGER NOT NULL,"
-	"  last_used INTEGER);"
-	"INSERT INTO keys2 SELECT id, uuid, user_id, family, name, description, role, prefix, tail, hash, active,"
-	"  revoked, created, last_used FROM keys;"
-	"DROP TABLE keys;"
-	"ALTER TABLE keys2 RENAME TO keys;"
-	"CREATE UNIQUE INDEX keys_hash ON keys(hash);"
-	"CREATE INDEX keys_owner ON keys(user_id, family, id);"
-	"CREATE UNIQUE INDEX keys_feldera_name ON keys(user_id, name) WHERE family = 1;"
-	"DELETE FROM sqlite_sequence WHERE name = 'keys';"
-	"INSERT INTO sqlite_sequence(name, seq) SELECT 'keys', max(coalesce((SELECT max(id) FROM keys), 0),"
-	"  coalesce((SELECT max(key_id) FROM audit), 0));",
+#define STORE_LOG_BURST 5
+
+/* In order of preference; the last accepts any path (SQLite files). */
+static const store_backend *const store_backends[] = {
+	&store_sqlite_backend,
 };
 
-enum {
-	Q_USER_ADD, Q_USER_FIND, Q_KEY_INSERT, Q_AUDIT, Q_GET_UUID, Q_GET_ID, Q_GET_NAME, Q_BY_HASH,
-	Q_LIST, Q_COUNT, Q_SET_ACTIVE, Q_REVOKE, Q_DELETE, Q_TOUCH, Q_AUDIT_COUNT, Q_N
-};
+static pthread_mutex_t store_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static time_t store_log_second;
+static unsigned store_log_lines;       /* logged in store_log_second */
+static unsigned long store_log_dropped; /* left out since the last line logged */
 
-/* `family = +?`, never `family = ?`: a bare parameter compared with family
-   could make the partial index keys_feldera_name (WHERE family = 1) usable, so
-   SQLite marks it plan-sensitive and re-prepares the statement on every bind
-   (a full parse and plan per list request). The unary plus keeps the value
-   out of that match; the plan (keys_owner, user_id and family) is the same.
-   store_reprepares() counts what slips through; the tests want 0. */
-#define STORE_KEY_COLS "id, uuid, user_id, family, name, description, role, prefix, tail, active, revoked, created, last_used"
-
-static const char *const store_sql[Q_N] = {
-	[Q_USER_ADD] = "INSERT INTO users(name, created) VALUES (?, ?)",
-	[Q_USER_FIND] = "SELECT id FROM users WHERE name = ?",
-	[Q_KEY_INSERT] = "INSERT INTO keys(uuid, user_id, family, name, description, role, prefix, tail, hash, created)"
-	                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-	[Q_AUDIT] = "INSERT INTO audit(at, actor, key_id, action, client) VALUES (?, ?, ?, ?, ?)",
-	[Q_GET_UUID] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND (? < 0 OR family = ?) AND uuid = ?",
-	[Q_GET_ID] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND (? < 0 OR family = ?) AND id = ?",
-	[Q_GET_NAME] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND (? < 0 OR family = ?) AND name = ?"
-	               " ORDER BY id LIMIT 1",
-	[Q_BY_HASH] = "SELECT " STORE_KEY_COLS ", hash FROM keys WHERE hash = ?",
-	[Q_LIST] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND family = +? AND (? IS NULL OR name = ?)"
-	           " AND (? OR revoked = 0) ORDER BY id DESC LIMIT ? OFFSET ?",
-	[Q_COUNT] = "SELECT count(*) FROM keys WHERE user_id = ? AND family = +? AND (? IS NULL OR name = ?)"
-	            " AND (? OR revoked = 0)",
-	[Q_SET_ACTIVE] = "UPDATE keys SET active = ? WHERE id = ?",
-	[Q_REVOKE] = "UPDATE keys SET active = 0, revoked = 1 WHERE id = ? AND revoked = 0",
-	[Q_DELETE] = "DELETE FROM keys WHERE id = ?",
-	[Q_TOUCH] = "UPDATE keys SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used < ?)",
-	[Q_AUDIT_COUNT] = "SELECT count(*) FROM audit WHERE key_id = ? AND action = ?",
-};
-
-/* Read connections: WAL lets readers run beside the writer and each other. */
-#define STORE_READERS 8
-
-typedef struct store_reader {
-	sqlite3 *db;
-	sqlite3_stmt *st[Q_N];
-	pthread_mutex_t lock;
-} store_reader;
-
-typedef struct store_job {
-	store_key *k;
-	const unsigned char *hash;
-	const char *client;
-	int rc;
-	int done;
-	struct store_job *next;
-} store_job;
-
-struct store {
-	sqlite3 *w;
-	sqlite3_stmt *ws[Q_N];
-	int memory;
-	int group;
-	pthread_mutex_t lock;      /* queue, writer token */
-	pthread_cond_t cond;
-	store_job *head, *tail;
-	int writing;               /* someone holds the write connection */
-	store_reader readers[STORE_READERS]; /* file databases */
-	store_reader memreader;    /* :memory: reads use the write connection */
-	unsigned next_reader;
-};
-
-static int64_t store_now(void)
+void store_report(store *s, int level, const char *msg)
 {
-	return (int64_t)time(NULL);
+	time_t now = time(NULL);
+	unsigned long dropped = 0;
+	int emit;
+	char line[700];
+
+	pthread_mutex_lock(&store_log_lock);
+	if (now != store_log_second) {
+		store_log_second = now;
+		store_log_lines = 0;
+	}
+	emit = store_log_lines < STORE_LOG_BURST;
+	if (emit) {
+		store_log_lines++;
+		dropped = store_log_dropped;
+		store_log_dropped = 0;
+	} else {
+		store_log_dropped++;
+	}
+	pthread_mutex_unlock(&store_log_lock);
+	if (!emit)
+		return;
+	if (dropped)
+		snprintf(line, sizeof line, "key store: %s (%lu more store errors not logged)", msg, dropped);
+	else
+		snprintf(line, sizeof line, "key store: %s", msg);
+	if (s && s->log)
+		s->log(level, line);
+	else
+		fprintf(stderr, "apikeyd: %s\n", line);
 }
 
-static int store_prepare_all(sqlite3 *db, sqlite3_stmt **st, char *err, size_t errlen)
+static int store_open_backend(const store_config *cfg, store **out, char *err, size_t errlen)
 {
-	for (int i = 0; i < Q_N; i++) {
-		if (sqlite3_prepare_v3(db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st[i], NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "cannot prepare a statement: %s", sqlite3_errmsg(db));
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
-{
-	char *msg = NULL;
-
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
-		sqlite3_free(msg);
-		return -1;
-	}
-	return 0;
-}
-
-static int store_migrate(sqlite3 *db, char *err, size_t errlen)
-{
-	sqlite3_stmt *st = NULL;
-	int version = 0;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	if (version > STORE_SCHEMA_VERSION) {
-		snprintf(err, errlen, "the database has schema version %d, newer than this program's %d", version,
-		         STORE_SCHEMA_VERSION);
-		return -1;
-	}
-	for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
-		char sql[64];
-		if (store_exec(db, "BEGIN IMMEDIATE", err, errlen) != 0)
-			return -1;
-		snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
-		if (store_exec(db, store_migrations[v], err, errlen) != 0 || store_exec(db, sql, err, errlen) != 0) {
-			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-			return -1;
-		}
-		if (store_exec(db, "COMMIT", err, errlen) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-static int store_open_db(const char *path, int memory, int sync_full, sqlite3 **db, char *err, size_t errlen)
-{
-	char pragmas[200];
-
-	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, *db ? sqlite3_errmsg(*db) : "cannot open");
-		return -1;
-	}
-	sqlite3_busy_timeout(*db, 10000);
-	snprintf(pragmas, sizeof pragmas, "%sPRAGMA synchronous = %s; PRAGMA foreign_keys = ON;",
-	         memory ? "" : "PRAGMA journal_mode = WAL; ", sync_full ? "FULL" : "NORMAL");
-	return store_exec(*db, pragmas, err, errlen);
+	for (size_t i = 0; i < sizeof store_backends / sizeof store_backends[0]; i++)
+		if (store_backends[i]->accepts(cfg->path))
+			return store_backends[i]->open(cfg, out, err, errlen);
+	snprintf(err, errlen, "%s: no store backend serves this path", cfg->path);
+	return -1;
 }
 
 int store_open(const store_config *cfg, store **out, char *err, size_t errlen)
 {
-	store *s = calloc(1, sizeof *s);
-
 	*out = NULL;
-	if (!s)
+	if (store_open_backend(cfg, out, err, errlen) != 0)
 		return -1;
-	s->memory = strcmp(cfg->path, ":memory:") == 0;
-	s->group = cfg->group_commit;
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cond, NULL);
-	if (store_open_db(cfg->path, s->memory, cfg->synchronous_full, &s->w, err, errlen) != 0 ||
-	    store_migrate(s->w, err, errlen) != 0 || store_prepare_all(s->w, s->ws, err, errlen) != 0)
-		goto fail;
-	if (s->memory) {
-		s->memreader.db = s->w;
-		memcpy(s->memreader.st, s->ws, sizeof s->memreader.st);
-	} else {
-		for (int i = 0; i < STORE_READERS; i++) {
-			pthread_mutex_init(&s->readers[i].lock, NULL);
-			if (store_open_db(cfg->path, 0, cfg->synchronous_full, &s->readers[i].db, err, errlen) != 0 ||
-			    store_prepare_all(s->readers[i].db, s->readers[i].st, err, errlen) != 0)
-				goto fail;
+#ifdef STORE_FAULTS
+	{
+		const char *control = getenv("APIKEYD_STORE_FAULT");
+		store *inner = *out;
+		if (control && *control) {
+			if (store_fault_wrap(inner, control, out) != 0) {
+				store_close(inner);
+				*out = NULL;
+				snprintf(err, errlen, "out of memory for the fault-injection store");
+				return -1;
+			}
+			(*out)->log = cfg->log;
+			store_report(*out, STORE_LOG_WARNING, "fault injection is on (a test build; APIKEYD_STORE_FAULT)");
 		}
 	}
-	*out = s;
+#endif
 	return 0;
-fail:
-	store_close(s);
-	return -1;
 }
 
 void store_close(store *s)
 {
-	if (!s)
-		return;
-	for (int i = 0; i < Q_N; i++)
-		sqlite3_finalize(s->ws[i]);
-	for (int r = 0; !s->memory && r < STORE_READERS; r++) {
-		for (int i = 0; i < Q_N; i++)
-			sqlite3_finalize(s->readers[r].st[i]);
-		sqlite3_close(s->readers[r].db);
-		pthread_mutex_destroy(&s->readers[r].lock);
-	}
-	sqlite3_close(s->w);
-	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->cond);
-	free(s);
+	if (s)
+		s->be->close(s);
 }
-
-/* ---- the writer token: one thread at a time uses the write connection ---- */
-
-static void store_write_begin(store *s)
-{
-	pthread_mutex_lock(&s->lock);
-	while (s->writing)
-		pthread_cond_wait(&s->cond, &s->lock);
-	s->writing = 1;
-	pthread_mutex_unlock(&s->lock);
-}
-
-static void store_write_end(store *s)
-{
-	pthread_mutex_lock(&s->lock);
-	s->writing = 0;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-}
-
-/* Reads: one of the read connections, each thread keeping to its own (or,
- * in memory, the write connection). */
-static store_reader *store_read_begin(store *s)
-{
-	static __thread unsigned mine = ~0u;
-	store_reader *rd;
-
-	if (s->memory) {
-		store_write_begin(s);
-		return &s->memreader;
-	}
-	if (mine == ~0u)
-		mine = __atomic_fetch_add(&s->next_reader, 1, __ATOMIC_RELAXED);
-	rd = &s->readers[mine % STORE_READERS];
-	pthread_mutex_lock(&rd->lock);
-	return rd;
-}
-
-static void store_read_end(store *s, store_reader *rd, sqlite3_stmt *st)
-{
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (s->memory)
-		store_write_end(s);
-	else
-		pthread_mutex_unlock(&rd->lock);
-}
-
-static int store_step_done(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc == SQLITE_DONE)
-		return STORE_OK;
-	return rc == SQLITE_CONSTRAINT ? STORE_CONSTRAINT : STORE_ERROR;
-}
-
-static int store_audit(store *s, int64_t actor, int64_t key_id, const char *action, const char *client)
-{
-	sqlite3_stmt *st = s->ws[Q_AUDIT];
-
-	sqlite3_bind_int64(st, 1, store_now());
-	sqlite3_bind_int64(st, 2, actor);
-	sqlite3_bind_int64(st, 3, key_id);
-	sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, client ? client : "", -1, SQLITE_STATIC);
-	return store_step_done(st);
-}
-
-/* ---- users ---- */
 
 int store_user_add(store *s, const char *name, int64_t *id)
 {
-	sqlite3_stmt *st = s->ws[Q_USER_ADD];
-	int rc;
-
-	store_write_begin(s);
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, store_now());
-	rc = store_step_done(st);
-	if (rc == STORE_OK)
-		*id = sqlite3_last_insert_rowid(s->w);
-	store_write_end(s);
-	return rc;
+	return s->be->user_add(s, name, id);
 }
 
 int store_user_find(store *s, const char *name, int64_t *id)
 {
-	store_reader *rd = store_read_begin(s);
-	sqlite3_stmt *st = rd->st[Q_USER_FIND];
-	int rc = STORE_NOT_FOUND;
-
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*id = sqlite3_column_int64(st, 0);
-		rc = STORE_OK;
-	}
-	store_read_end(s, rd, st);
-	return rc;
-}
-
-/* ---- keys ---- */
-
-static void store_copy(char *dst, size_t len, const unsigned char *src)
-{
-	snprintf(dst, len, "%s", src ? (const char *)src : "");
-}
-
-static void store_row(sqlite3_stmt *st, store_key *k)
-{
-	memset(k, 0, sizeof *k);
-	k->id = sqlite3_column_int64(st, 0);
-	store_copy(k->uuid, sizeof k->uuid, sqlite3_column_text(st, 1));
-	k->user_id = sqlite3_column_int64(st, 2);
-	k->family = sqlite3_column_int(st, 3);
-	store_copy(k->name, sizeof k->name, sqlite3_column_text(st, 4));
-	k->has_description = sqlite3_column_type(st, 5) != SQLITE_NULL;
-	store_copy(k->description, sizeof k->description, sqlite3_column_text(st, 5));
-	store_copy(k->role, sizeof k->role, sqlite3_column_text(st, 6));
-	store_copy(k->prefix, sizeof k->prefix, sqlite3_column_text(st, 7));
-	store_copy(k->tail, sizeof k->tail, sqlite3_column_text(st, 8));
-	k->active = sqlite3_column_int(st, 9);
-	k->revoked = sqlite3_column_int(st, 10);
-	k->created = sqlite3_column_int64(st, 11);
-	k->last_used = sqlite3_column_type(st, 12) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 12);
-}
-
-static void store_new_uuid(char out[37])
-{
-	unsigned char b[16];
-
-	gnutls_rnd(GNUTLS_RND_NONCE, b, sizeof b);
-	b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
-	b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
-	         b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
-/* One insert inside the current transaction, under its own savepoint so a
- * constraint failure does not undo the others of the group. */
-static int store_insert_one(store *s, store_job *j)
-{
-	sqlite3_stmt *st = s->ws[Q_KEY_INSERT];
-	store_key *k = j->k;
-	int rc;
-
-	if (sqlite3_exec(s->w, "SAVEPOINT one", NULL, NULL, NULL) != SQLITE_OK)
-		return STORE_ERROR;
-	store_new_uuid(k->uuid);
-	k->created = store_now();
-	sqlite3_bind_text(st, 1, k->uuid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, k->user_id);
-	sqlite3_bind_int(st, 3, k->family);
-	sqlite3_bind_text(st, 4, k->name, -1, SQLITE_STATIC);
-	if (k->has_description)
-		sqlite3_bind_text(st, 5, k->description, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, k->role, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, k->prefix, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, k->tail, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 9, j->hash, STORE_HASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 10, k->created);
-	rc = store_step_done(st);
-	if (rc == STORE_OK) {
-		k->id = sqlite3_last_insert_rowid(s->w);
-		k->active = 1;
-		rc = store_audit(s, k->user_id, k->id, "create", j->client);
-	}
-	sqlite3_exec(s->w, rc == STORE_OK ? "RELEASE one" : "ROLLBACK TO one; RELEASE one", NULL, NULL, NULL);
-	return rc;
+	return s->be->user_find(s, name, id);
 }
 
 int store_key_insert(store *s, store_key *k, const unsigned char hash[STORE_HASH_LEN], const char *client)
 {
-	store_job me = { .k = k, .hash = hash, .client = client };
-
-	pthread_mutex_lock(&s->lock);
-	if (s->tail)
-		s->tail->next = &me;
-	else
-		s->head = &me;
-	s->tail = &me;
-	while (!me.done) {
-		if (s->writing) {
-			pthread_cond_wait(&s->cond, &s->lock);
-			continue;
-		}
-		/* lead: take the queue (or, without group commit, only the first job) */
-		store_job *batch = s->head, *j;
-		if (s->group) {
-			s->head = s->tail = NULL;
-		} else {
-			s->head = batch->next;
-			if (!s->head)
-				s->tail = NULL;
-			batch->next = NULL;
-		}
-		s->writing = 1;
-		pthread_mutex_unlock(&s->lock);
-
-		int ok = sqlite3_exec(s->w, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
-		for (j = batch; j; j = j->next)
-			j->rc = ok ? store_insert_one(s, j) : STORE_ERROR;
-		if (ok && sqlite3_exec(s->w, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-			sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
-			for (j = batch; j; j = j->next)
-				j->rc = STORE_ERROR;
-		}
-
-		pthread_mutex_lock(&s->lock);
-		for (j = batch; j;) {
-			store_job *next = j->next;
-			j->done = 1;
-			j = next;
-		}
-		s->writing = 0;
-		pthread_cond_broadcast(&s->cond);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return me.rc;
-}
-
-static int store_get(store *s, int q, int64_t user, int family, const char *text, int64_t num, store_key *out)
-{
-	store_reader *rd = store_read_begin(s);
-	sqlite3_stmt *st = rd->st[q];
-	int rc = STORE_NOT_FOUND;
-
-	sqlite3_bind_int64(st, 1, user);
-	sqlite3_bind_int(st, 2, family);
-	sqlite3_bind_int(st, 3, family);
-	if (text)
-		sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_int64(st, 4, num);
-	int r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		store_row(st, out);
-		rc = STORE_OK;
-	} else if (r != SQLITE_DONE) {
-		rc = STORE_ERROR;
-	}
-	store_read_end(s, rd, st);
-	return rc;
+	return s->be->key_insert(s, k, hash, client);
 }
 
 int store_key_get_uuid(store *s, int64_t user, int family, const char *uuid, store_key *out)
 {
-	return store_get(s, Q_GET_UUID, user, family, uuid, 0, out);
+	return s->be->key_get_uuid(s, user, family, uuid, out);
 }
 
 int store_key_get_id(store *s, int64_t user, int family, int64_t id, store_key *out)
 {
-	return store_get(s, Q_GET_ID, user, family, NULL, id, out);
+	return s->be->key_get_id(s, user, family, id, out);
 }
 
 int store_key_get_name(store *s, int64_t user, int family, const char *name, store_key *out)
 {
-	return store_get(s, Q_GET_NAME, user, family, name, 0, out);
+	return s->be->key_get_name(s, user, family, name, out);
 }
 
 int store_key_by_hash(store *s, const unsigned char hash[STORE_HASH_LEN], store_key *out,
                       unsigned char stored[STORE_HASH_LEN])
 {
-	store_reader *rd = store_read_begin(s);
-	sqlite3_stmt *st = rd->st[Q_BY_HASH];
-	int rc = STORE_NOT_FOUND;
-	int r;
-
-	sqlite3_bind_blob(st, 1, hash, STORE_HASH_LEN, SQLITE_STATIC);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		store_row(st, out);
-		if (sqlite3_column_bytes(st, 13) == STORE_HASH_LEN)
-			memcpy(stored, sqlite3_column_blob(st, 13), STORE_HASH_LEN);
-		else
-			memset(stored, 0, STORE_HASH_LEN);
-		rc = STORE_OK;
-	} else if (r != SQLITE_DONE) {
-		rc = STORE_ERROR;
-	}
-	store_read_end(s, rd, st);
-	return rc;
+	return s->be->key_by_hash(s, hash, out, stored);
 }
 
-int store_key_list(store *s, int64_t user, int family, const char *name, int include_revoked,
-                   int64_t skip, int64_t limit, store_key **out, size_t *n, int64_t *total)
+int store_key_list(store *s, int64_t user, int family, const char *name, int include_revoked, int64_t skip,
+                   int64_t limit, store_key **out, size_t *n, int64_t *total)
 {
-	store_reader *rd = store_read_begin(s);
-	sqlite3_stmt *st = rd->st[Q_COUNT];
-	store_key *v = NULL;
-	size_t cnt = 0, cap = 0;
-	int rc = STORE_OK;
-
-	*out = NULL;
-	*n = 0;
-	*total = 0;
-	sqlite3_bind_int64(st, 1, user);
-	sqlite3_bind_int(st, 2, family);
-	if (name) {
-		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
-	}
-	sqlite3_bind_int(st, 5, include_revoked);
-	/* a whole list (no skip, no limit) is its own total: no count query */
-	if ((skip > 0 || limit >= 0) && sqlite3_step(st) == SQLITE_ROW)
-		*total = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	/* the same read lock for the page */
-	st = rd->st[Q_LIST];
-	sqlite3_bind_int64(st, 1, user);
-	sqlite3_bind_int(st, 2, family);
-	if (name) {
-		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
-	}
-	sqlite3_bind_int(st, 5, include_revoked);
-	sqlite3_bind_int64(st, 6, limit < 0 ? -1 : limit);
-	sqlite3_bind_int64(st, 7, skip);
-	int r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			store_key *nv = realloc(v, cap * sizeof *v);
-			if (!nv) {
-				rc = STORE_ERROR;
-				break;
-			}
-			v = nv;
-		}
-		store_row(st, &v[cnt++]);
-	}
-	if (r != SQLITE_DONE && r != SQLITE_ROW)
-		rc = STORE_ERROR;
-	store_read_end(s, rd, st);
-	if (rc != STORE_OK) {
-		free(v);
-		return rc;
-	}
-	if (skip <= 0 && limit < 0)
-		*total = (int64_t)cnt;
-	*out = v;
-	*n = cnt;
-	return STORE_OK;
-}
-
-/* One statement plus its audit row, in one transaction. */
-static int store_change(store *s, int q, int64_t a, int64_t b, int nbind, int64_t key_id, int64_t actor,
-                        const char *action, const char *client)
-{
-	sqlite3_stmt *st = s->ws[q];
-	int rc;
-
-	store_write_begin(s);
-	if (sqlite3_exec(s->w, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-		store_write_end(s);
-		return STORE_ERROR;
-	}
-	sqlite3_bind_int64(st, 1, a);
-	if (nbind > 1)
-		sqlite3_bind_int64(st, 2, b);
-	rc = store_step_done(st);
-	if (rc == STORE_OK && sqlite3_changes(s->w) == 0)
-		rc = STORE_NOT_FOUND;
-	if (rc == STORE_OK && action)
-		rc = store_audit(s, actor, key_id, action, client);
-	if (rc == STORE_OK)
-		rc = sqlite3_exec(s->w, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? STORE_OK : STORE_ERROR;
-	if (rc != STORE_OK)
-		sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
-	store_write_end(s);
-	return rc;
+	return s->be->key_list(s, user, family, name, include_revoked, skip, limit, out, n, total);
 }
 
 int store_key_set_active(store *s, int64_t key_id, int active, int64_t actor, const char *client)
 {
-	return store_change(s, Q_SET_ACTIVE, active, key_id, 2, key_id, actor, active ? "activate" : "deactivate", client);
+	return s->be->key_set_active(s, key_id, active, actor, client);
 }
 
 int store_key_revoke(store *s, int64_t key_id, int64_t actor, const char *client)
 {
-	return store_change(s, Q_REVOKE, key_id, 0, 1, key_id, actor, "revoke", client);
+	return s->be->key_revoke(s, key_id, actor, client);
 }
 
 int store_key_delete(store *s, int64_t key_id, int64_t actor, const char *client)
 {
-	return store_change(s, Q_DELETE, key_id, 0, 1, key_id, actor, "delete", client);
+	return s->be->key_delete(s, key_id, actor, client);
 }
 
 int store_key_touch(store *s, int64_t key_id, int64_t when)
 {
-	sqlite3_stmt *st = s->ws[Q_TOUCH];
-	int rc;
-
-	store_write_begin(s);
-	sqlite3_bind_int64(st, 1, when);
-	sqlite3_bind_int64(st, 2, key_id);
-	sqlite3_bind_int64(st, 3, when);
-	rc = store_step_done(st);
-	store_write_end(s);
-	return rc;
-}
-
-int store_audit_count(store *s, int64_t key_id, const char *action, int64_t *n)
-{
-	store_reader *rd = store_read_begin(s);
-	sqlite3_stmt *st = rd->st[Q_AUDIT_COUNT];
-	int rc = STORE_ERROR;
-
-	sqlite3_bind_int64(st, 1, key_id);
-	sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*n = sqlite3_column_int64(st, 0);
-		rc = STORE_OK;
-	}
-	store_read_end(s, rd, st);
-	return rc;
-}
-
-static int64_t store_stmt_reprepares(sqlite3_stmt *const *st)
-{
-	int64_t n = 0;
-
-	for (int i = 0; i < Q_N; i++)
-		if (st[i])
-			n += sqlite3_stmt_status(st[i], SQLITE_STMTSTATUS_REPREPARE, 0);
-	return n;
+	return s->be->key_touch(s, key_id, when);
 }
 
 int store_reprepares(store *s, int64_t *n)
 {
-	store_write_begin(s);
-	*n = store_stmt_reprepares(s->ws);
-	store_write_end(s);
-	for (int r = 0; !s->memory && r < STORE_READERS; r++) {
-		pthread_mutex_lock(&s->readers[r].lock);
-		*n += store_stmt_reprepares(s->readers[r].st);
-		pthread_mutex_unlock(&s->readers[r].lock);
-	}
-	return STORE_OK;
+	return s->be->reprepares(s, n);
+}
+
+int store_audit_count(store *s, int64_t key_id, const char *action, int64_t *n)
+{
+	return s->be->audit_count(s, key_id, action, n);
+}
+
+int store_meta_get(store *s, const char *name, char *value, size_t len)
+{
+	return s->be->meta_get(s, name, value, len);
+}
+
+int store_meta_set(store *s, const char *name, const char *value)
+{
+	return s->be->meta_set(s, name, value);
+}
+
+int store_key_count(store *s, int64_t *n)
+{
+	return s->be->key_count(s, n);
+}
+
+int store_ready(store *s, unsigned timeout_ms, char *why, size_t len)
+{
+	return s->be->ready(s, timeout_ms, why, len);
+}
+
+int store_changed(store *s)
+{
+	return s->be->changed(s);
 }

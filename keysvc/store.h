@@ -1,6 +1,9 @@
-/* store.h — the key store: the only code that speaks SQL.
+/* store.h — the key store interface: the only code that speaks SQL is
+ * behind it. store_open picks the backend that serves the configured path
+ * (store_backend.h lists what a backend implements; store_sqlite.c is the
+ * embedded default); every backend keeps the contract below.
  *
- * SQLite in WAL mode, synchronous=FULL by default (a committed create
+ * SQLite (store_sqlite.c): WAL mode, synchronous=FULL by default (a committed create
  * survives a crash or power loss), schema versioned with user_version and
  * migrated on open, prepared statements only (prepared once). Writes go
  * through one connection; concurrent key inserts are group-committed: the
@@ -44,12 +47,22 @@ typedef struct store_key {
 	int64_t last_used;      /* unix seconds, 0 = never */
 } store_key;
 
-enum { STORE_OK = 0, STORE_NOT_FOUND = 1, STORE_CONSTRAINT = 2, STORE_ERROR = -1 };
+/* STORE_ERROR: the store failed (an I/O error, a read-only or corrupt
+ * database, ...); STORE_UNAVAILABLE: it failed for a reason that may pass
+ * (busy or locked beyond the busy timeout, disk full): worth a retry. A
+ * lookup that failed is never STORE_NOT_FOUND. */
+enum { STORE_OK = 0, STORE_NOT_FOUND = 1, STORE_CONSTRAINT = 2, STORE_ERROR = -1, STORE_UNAVAILABLE = -2 };
+
+/* Where the store reports its errors and warnings: one line each, with the
+ * cause (SQLite's message), rate-limited by store.c. */
+enum { STORE_LOG_ERROR = 0, STORE_LOG_WARNING = 1 };
+typedef void (*store_log_fn)(int level, const char *msg);
 
 typedef struct store_config {
 	const char *path;       /* file, or ":memory:" */
 	int synchronous_full;   /* 1: FULL (default); 0: NORMAL */
 	int group_commit;       /* 1 (default); 0: one transaction per insert (bench baseline) */
+	store_log_fn log;       /* NULL: standard error */
 } store_config;
 
 int store_open(const store_config *cfg, store **out, char *err, size_t errlen);
@@ -85,5 +98,23 @@ int store_key_touch(store *s, int64_t key_id, int64_t when);
 int store_reprepares(store *s, int64_t *n);
 /* Number of audit rows with this action and key (tests). */
 int store_audit_count(store *s, int64_t key_id, const char *action, int64_t *n);
+
+/* The store's own named values (schema 3's meta table): the server
+ * secret's check value. STORE_NOT_FOUND when unset. */
+int store_meta_get(store *s, const char *name, char *value, size_t len);
+int store_meta_set(store *s, const char *name, const char *value);
+/* Keys in the store, every owner and family. */
+int store_key_count(store *s, int64_t *n);
+/* Readiness: STORE_OK when the store reads, is writable and a write
+ * commits, within timeout_ms; else why says what fails (read-only, disk
+ * full, a writer busy). A write probe at most once a second. */
+int store_ready(store *s, unsigned timeout_ms, char *why, size_t len);
+/* 1 (once) when another process wrote to the keys since the last call that
+ * returned 1; cheap enough for every cache hit. Every write to the keys
+ * (create, activate, deactivate, revoke, delete; not last_used) bumps an
+ * epoch in the database, and each process compares it with its own; the
+ * SQLite backend looks at the WAL index header (shared memory) first and
+ * asks SQLite only when a commit moved it. */
+int store_changed(store *s);
 
 #endif

@@ -13,7 +13,7 @@
 #define TOKEN_MAX 64          /* longest token plus NUL */
 #define TOKEN_PREFIX_SHOWN 8  /* token_prefix: the first 8 characters */
 
-/* Writes a new token with prefix ("key_", "ak_", ...) into out; 0 or -1. */
+/* Writes a new token with prefix ("key_", "apikey:", "ak_", ...) into out; 0 or -1. */
 int token_new(const char *prefix, char *out, size_t outlen);
 /* 1 if s has a known prefix, the right length, base62 body and a matching
  * checksum; 0 otherwise. */

@@ -4,7 +4,7 @@ RT_SRCS := $(sort $(wildcard runtime/*.c))
 RT_OBJS := $(RT_SRCS:%.c=$(BUILD)/%.o)
 RT_LIB  := $(BUILD)/libaprt.a
 RT_CFLAGS := $(call pc_cflags,$(PKGS_RUNTIME)) -Iruntime
-RT_LIBS   := $(call pc_libs,$(PKGS_RUNTIME)) -lpthread -lm
+RT_LIBS   := $(call pc_libs,$(PKGS_RUNTIME)) $(LIBS_NOPC) -lpthread -lm
 
 $(RT_OBJS): CFLAGS_EXTRA := $(RT_CFLAGS)
 

@@ -529,7 +529,7 @@ static int rt_http_dispatch(const struct _u_request *req, struct _u_response *re
 
 	st = rt_security_check(&c, op, &why, &retry);
 	if (st) {
-		if (st == 429 && retry) {
+		if ((st == 429 || st == 503) && retry) {
 			char ra[16];
 			snprintf(ra, sizeof ra, "%u", retry);
 			rt_ctx_set_header(&c, "Retry-After", ra);
@@ -539,7 +539,7 @@ static int rt_http_dispatch(const struct _u_request *req, struct _u_response *re
 				for (size_t k = 0; k < op->security[i].n; k++)
 					if (op->security[i].v[k].kind == RT_CRED_HTTP_BEARER)
 						rt_ctx_set_header(&c, "WWW-Authenticate", "Bearer");
-		rt_http_error(&c, st, st == 429 ? "TooManyRequests" : st == 401 ? "Unauthorized" : "AuthError", why, NULL);
+		rt_http_error(&c, st, st == 429 ? "TooManyRequests" : st == 401 ? "Unauthorized" : st == 503 ? "ServiceUnavailable" : "AuthError", why, NULL);
 		goto cleanup;
 	}
 	params = calloc(1, op->params_size ? op->params_size : 1);

@@ -37,10 +37,14 @@ enum rt_cred_kind {
 	RT_CRED_APIKEY_HEADER, RT_CRED_APIKEY_QUERY, RT_CRED_APIKEY_COOKIE,
 	RT_CRED_HTTP_BEARER, RT_CRED_HTTP_BASIC, RT_CRED_MUTUAL_TLS
 };
-enum rt_auth_result { RT_AUTH_OK = 0, RT_AUTH_MISSING, RT_AUTH_REJECTED, RT_AUTH_RATE_LIMITED, RT_AUTH_ERROR };
+/* RT_AUTH_UNAVAILABLE: the credential cannot be checked now (the key store
+ * failed): 503, never 401, with Retry-After when *retry_after is set. */
+enum rt_auth_result { RT_AUTH_OK = 0, RT_AUTH_MISSING, RT_AUTH_REJECTED, RT_AUTH_RATE_LIMITED, RT_AUTH_ERROR,
+                      RT_AUTH_UNAVAILABLE };
 
 /* The application's one authentication hook. scheme is the
- * securitySchemes name; on RT_AUTH_RATE_LIMITED set *retry_after (s). */
+ * securitySchemes name; on RT_AUTH_RATE_LIMITED (and, when the cause may
+ * pass, RT_AUTH_UNAVAILABLE) set *retry_after (s). */
 typedef enum rt_auth_result (*rt_auth_fn)(void *app, const char *api, const char *scheme,
                                           enum rt_cred_kind kind, const char *credential,
                                           const char *client_addr, rt_principal *out,

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pcre2.h>
+#include "rt_pattern.h"
 
 /* Deeper instances or schema chains are reported, not followed. */
 #define RT_SCHEMA_MAX_DEPTH 512
@@ -125,60 +126,6 @@ static pthread_mutex_t rt_schema_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- the cache: patterns, enum, const, default ---- */
 
-/* ECMA-262 long Unicode property names that PCRE2 spells short. */
-static const char *const rt_schema_props[][2] = {
-	{ "Letter", "L" }, { "Lowercase_Letter", "Ll" }, { "Uppercase_Letter", "Lu" },
-	{ "Titlecase_Letter", "Lt" }, { "Modifier_Letter", "Lm" }, { "Other_Letter", "Lo" },
-	{ "Mark", "M" }, { "Number", "N" }, { "Decimal_Number", "Nd" }, { "Letter_Number", "Nl" },
-	{ "Other_Number", "No" }, { "Punctuation", "P" }, { "Symbol", "S" }, { "Separator", "Z" },
-	{ "Space_Separator", "Zs" }, { "Other", "C" }, { "Control", "Cc" },
-};
-
-/* Rewrites \\p{Long_Name} and \\p{Script=X} into PCRE2's spelling (new). */
-static char *rt_schema_ecma_pattern(const char *src)
-{
-	size_t n = strlen(src);
-	char *out = malloc(n + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n;) {
-		if (src[i] == '\\' && i + 2 < n && (src[i + 1] == 'p' || src[i + 1] == 'P') && src[i + 2] == '{') {
-			const char *close = strchr(src + i + 3, '}');
-			size_t len = close ? (size_t)(close - (src + i + 3)) : 0;
-			const char *name = src + i + 3;
-			const char *repl = NULL;
-			size_t rlen = 0;
-			for (size_t k = 0; close && k < sizeof rt_schema_props / sizeof rt_schema_props[0]; k++) {
-				if (strlen(rt_schema_props[k][0]) == len && strncmp(name, rt_schema_props[k][0], len) == 0) {
-					repl = rt_schema_props[k][1];
-					rlen = strlen(repl);
-				}
-			}
-			if (close && !repl && (strncmp(name, "Script=", 7) == 0 || strncmp(name, "sc=", 3) == 0)) {
-				repl = strchr(name, '=') + 1;
-				rlen = (size_t)(close - repl);
-			}
-			if (repl) {
-				*o++ = src[i];
-				*o++ = src[i + 1];
-				*o++ = '{';
-				memcpy(o, repl, rlen);
-				o += rlen;
-				*o++ = '}';
-				i = (size_t)(close - src) + 1;
-				continue;
-			}
-		}
-		if (src[i] == '\\' && i + 1 < n) {
-			*o++ = src[i++];
-		}
-		*o++ = src[i++];
-	}
-	*o = '\0';
-	return out;
-}
-
 int rt_schema_prepare(rt_schema_cache *c, char *err, size_t errlen)
 {
 	int rc = 0;
@@ -195,9 +142,9 @@ int rt_schema_prepare(rt_schema_cache *c, char *err, size_t errlen)
 	if (c->pattern) {
 		int ec = 0;
 		PCRE2_SIZE off = 0;
-		char *src = rt_schema_ecma_pattern(c->pattern);
+		char *src = rt_pattern_to_pcre2(c->pattern);
 		pcre2_code *re = src ? pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED,
-		                               PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &ec, &off, NULL) : NULL;
+		                               RT_PATTERN_PCRE2_OPTIONS, &ec, &off, NULL) : NULL;
 		free(src);
 		if (!re) {
 			PCRE2_UCHAR msg[160];

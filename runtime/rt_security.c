@@ -104,6 +104,10 @@ int rt_security_check(rt_ctx *c, const rt_operation *op, const char **why, unsig
 			case RT_AUTH_ERROR:
 				*why = "Authentication failed because of a server error";
 				return 500;
+			case RT_AUTH_UNAVAILABLE:
+				*retry_after = retry;
+				*why = "The credential cannot be verified now: the key store is unavailable";
+				return 503;
 			case RT_AUTH_MISSING:
 				ok = 0;
 				break;

@@ -13,6 +13,8 @@ PKGS_LIB="libulfius-dev:libulfius liborcania-dev:liborcania libyder-dev:libyder 
 libjansson-dev:jansson libgnutls28-dev:gnutls libsqlite3-dev:sqlite3 \
 libfyaml-dev:libfyaml libpcre2-dev:libpcre2-8 librhonabwy-dev:librhonabwy \
 check:check libmicrohttpd-dev:libmicrohttpd"
+# Libraries without a pkg-config file, checked by their header.
+PKGS_HDR="libunistring-dev:uninorm.h"
 PKGS_BIN="pkg-config:pkg-config curl:curl gnutls-bin:gnutls-cli sqlite3:sqlite3 \
 nodejs:node npm:npm jq:jq openssl:openssl"
 case $group in
@@ -26,6 +28,10 @@ missing=""
 for pair in $PKGS_LIB; do
 	pkg=${pair%%:*}; pc=${pair#*:}
 	pkg-config --exists "$pc" 2>/dev/null || missing="$missing $pkg"
+done
+for pair in $PKGS_HDR; do
+	pkg=${pair%%:*}; hdr=${pair#*:}
+	printf '#include <%s>\n' "$hdr" | ${CC:-cc} -E -x c - >/dev/null 2>&1 || missing="$missing $pkg"
 done
 for pair in $PKGS_BIN; do
 	pkg=${pair%%:*}; bin=${pair#*:}

@@ -81,9 +81,10 @@ int certgen_create(const char *cert_path, const char *key_path, char *err, size_
     GT(gnutls_x509_crt_set_expiration_time(crt, now + 365 * 24 * 3600));
     GT(gnutls_x509_crt_set_dn(crt, "CN=localhost,O=apikeyd self-signed", NULL));
     GT(gnutls_x509_crt_set_key(crt, key));
-    /* its own trust anchor: clients pass this file as their CA */
-    GT(gnutls_x509_crt_set_basic_constraints(crt, 1, 0));
-    GT(gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE | GNUTLS_KEY_KEY_CERT_SIGN));
+    /* a leaf (CA:FALSE, signing only, serverAuth): clients trust this very
+       certificate (curl --cacert FILE), it issues nothing */
+    GT(gnutls_x509_crt_set_basic_constraints(crt, 0, -1));
+    GT(gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE));
     GT(gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0));
     GT(gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, "localhost", 9, GNUTLS_FSAN_APPEND));
     inet_pton(AF_INET, "127.0.0.1", v4);

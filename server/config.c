@@ -11,7 +11,8 @@
 
 #include "version.h"
 
-enum opt_kind { OPT_ADDR, OPT_FLAG, OPT_PATH, OPT_LEVEL, OPT_SIZE, OPT_UINT, OPT_MOUNT };
+enum opt_kind { OPT_ADDR, OPT_FLAG, OPT_PATH, OPT_STR, OPT_LEVEL, OPT_SIZE, OPT_UINT, OPT_MOUNT,
+                 OPT_NET /* a whole number for the connection limits and the request deadline */ };
 
 typedef struct opt_def {
     const char *name;       /* long option without "--"; also the file key */
@@ -41,9 +42,20 @@ static const opt_def opt_defs[] = {
       "SQLite database (default var/apikeyd.db; its folder is created)", "PATH" },
     { "jwt-key", "APIKEYD_JWT_KEY", OPT_PATH, 0, 0,
       "PEM public key or JWKS file verifying Bearer JWTs\n"
-      "                          on feldera, nebula and nebula_uuid (signature; exp\n"
-      "                          required; nbf; sub names a user; alg none refused);\n"
-      "                          default: no JWTs", "FILE" },
+      "                          on feldera, nebula and nebula_uuid: signed by this key\n"
+      "                          only (tokens with jku, x5u, jwk, x5c, crit or an alg the\n"
+      "                          key does not imply are refused, alg none too); exp\n"
+      "                          required; nbf, iat; sub names a user; default: no JWTs", "FILE" },
+    { "jwt-issuer", "APIKEYD_JWT_ISSUER", OPT_STR, 0, 0,
+      "JWTs must carry iss equal to ISSUER (default: iss not checked)", "ISSUER" },
+    { "jwt-audience", "APIKEYD_JWT_AUDIENCE", OPT_STR, 0, 0,
+      "JWTs must carry aud equal to AUD, or an aud array\n"
+      "                          holding it (default: aud not checked)", "AUD" },
+    { "jwt-max-lifetime", "APIKEYD_JWT_MAX_LIFETIME", OPT_UINT, 0, 315360000,
+      "refuse JWTs whose exp - iat is longer, and JWTs without\n"
+      "                          iat (default 86400 = 24 h; 0: no bound, iat optional)", "SEC" },
+    { "jwt-leeway", "APIKEYD_JWT_LEEWAY", OPT_UINT, 0, 3600,
+      "clock skew allowed on a JWT's exp, nbf and iat (default 60)", "SEC" },
     { "log-level", "APIKEYD_LOG_LEVEL", OPT_LEVEL, 0, 0,
       "none, error, warning, info (default) or debug", "LEVEL" },
     { "max-body", "APIKEYD_MAX_BODY", OPT_SIZE, 1, 64u << 20,
@@ -62,6 +74,22 @@ static const opt_def opt_defs[] = {
     { "validate-responses", "APIKEYD_VALIDATE_RESPONSES", OPT_FLAG, 0, 0,
       "check every response against its OpenAPI document; a violation\n"
       "                          becomes a 500 naming it (for tests; off by default)", NULL },
+    /* connection limits and the request deadline */
+    { "max-connections", "APIKEYD_MAX_CONNECTIONS", OPT_NET, 0, 1000000,
+      "connections held at once per listener; more are closed at accept\n"
+      "                          (default 0: sized from the open-file limit, which is\n"
+      "                          raised to its hard limit at start)", "N" },
+    { "max-connections-per-ip", "APIKEYD_MAX_CONNECTIONS_PER_IP", OPT_NET, 0, 1000000,
+      "connections held at once per listener from one client address\n"
+      "                          (default 128; 0: no limit, e.g. behind a proxy)", "N" },
+    { "request-timeout", "APIKEYD_REQUEST_TIMEOUT", OPT_NET, 1, 3600,
+      "close a connection that has not sent a whole request (TLS\n"
+      "                          handshake, head and body) this many seconds after it\n"
+      "                          was accepted or after its previous response (default 10)", "SECONDS" },
+    { "tls-handshake-timeout", "APIKEYD_TLS_HANDSHAKE_TIMEOUT", OPT_NET, 1, 3600,
+      "close a TLS connection whose handshake and first request line\n"
+      "                          have not arrived this many seconds after its accept\n"
+      "                          (default 5; at most --request-timeout)", "SECONDS" },
     { "test-slow-endpoint", NULL, OPT_FLAG, 0, 0, NULL, NULL },
 };
 #define N_OPTS (sizeof opt_defs / sizeof opt_defs[0])
@@ -289,6 +317,12 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
         cfg_set_str(slot, v);
         return 0;
     }
+    case OPT_STR: {
+        char **slot = strcmp(d->name, "jwt-issuer") == 0 ? &cfg->jwt_issuer : &cfg->jwt_audience;
+        if (v[0] == '\0') { snprintf(why, sizeof why, "must not be empty (leave the option out not to check it)"); goto bad; }
+        cfg_set_str(slot, v);
+        return 0;
+    }
     case OPT_LEVEL:
         if (strcmp(v, "none") == 0) cfg->log_level = Y_LOG_LEVEL_NONE;
         else if (strcmp(v, "error") == 0) cfg->log_level = Y_LOG_LEVEL_ERROR;
@@ -317,7 +351,24 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
         }
         if (strcmp(d->name, "conn-timeout") == 0) cfg->conn_timeout = (unsigned)n;
         else if (strcmp(d->name, "shutdown-timeout") == 0) cfg->shutdown_timeout = (unsigned)n;
+        else if (strcmp(d->name, "jwt-max-lifetime") == 0) cfg->jwt_max_lifetime = (unsigned)n;
+        else if (strcmp(d->name, "jwt-leeway") == 0) cfg->jwt_leeway = (unsigned)n;
         else cfg->threads = (unsigned)n;
+        return 0;
+    }
+    case OPT_NET: {
+        char *end = NULL;
+        unsigned long n;
+        errno = 0;
+        n = strtoul(v, &end, 10);
+        if (!isdigit((unsigned char)v[0]) || *end != '\0' || errno || n < d->min || n > d->max) {
+            snprintf(why, sizeof why, "\"%s\": expected a whole number from %zu to %zu", v, d->min, d->max);
+            goto bad;
+        }
+        if (strcmp(d->name, "max-connections") == 0) cfg->max_connections = (unsigned)n;
+        else if (strcmp(d->name, "max-connections-per-ip") == 0) cfg->max_connections_per_ip = (unsigned)n;
+        else if (strcmp(d->name, "request-timeout") == 0) cfg->request_timeout = (unsigned)n;
+        else cfg->tls_handshake_timeout = (unsigned)n;
         return 0;
     }
     case OPT_MOUNT:
@@ -416,6 +467,11 @@ int config_load(config *cfg, int argc, char **argv, char *err, size_t errlen)
     cfg->conn_memory = 32u << 10;
     cfg->conn_timeout = 30;
     cfg->shutdown_timeout = 30;
+    cfg->jwt_max_lifetime = 86400;
+    cfg->jwt_leeway = 60;
+    cfg->max_connections_per_ip = 128;   /* connection limits and the request deadline */
+    cfg->request_timeout = 10;
+    cfg->tls_handshake_timeout = 5;
     cfg->db_path = strdup("var/apikeyd.db");
     if (config_parse_addr("127.0.0.1:8080", 1, &cfg->listen, why, sizeof why) != 0 ||
         config_parse_addr("127.0.0.1:8443", 1, &cfg->tls_listen, why, sizeof why) != 0) {
@@ -525,6 +581,8 @@ void config_free(config *cfg)
     free(cfg->tls_client_ca);
     free(cfg->db_path);
     free(cfg->jwt_key);
+    free(cfg->jwt_issuer);
+    free(cfg->jwt_audience);
     free(cfg->config_file);
     for (size_t i = 0; i < cfg->n_mounts; i++) {
         free(cfg->mounts[i].api);

@@ -38,6 +38,10 @@ typedef struct config {
     char *tls_client_ca;            /* NULL: no client certificates */
     char *db_path;                  /* default var/apikeyd.db */
     char *jwt_key;                  /* NULL: no JWT */
+    char *jwt_issuer;               /* iss a JWT must carry; NULL: not checked */
+    char *jwt_audience;             /* aud a JWT must hold; NULL: not checked */
+    unsigned jwt_max_lifetime;      /* seconds exp - iat may span; 0: no bound; default 86400 */
+    unsigned jwt_leeway;            /* seconds of clock skew on exp, nbf, iat; default 60 */
     char *config_file;              /* the file read, or NULL */
     unsigned long log_level;        /* yder Y_LOG_LEVEL_* */
     size_t max_body;                /* bytes; default 64 KiB */
@@ -45,6 +49,11 @@ typedef struct config {
     unsigned shutdown_timeout;      /* seconds to wait for in-flight requests */
     unsigned threads;               /* worker threads per listener; 0 = cores */
     size_t conn_memory;             /* per-connection memory: header size limit */
+    /* connection limits and the request deadline (audit issue 10, finding 4) */
+    unsigned max_connections;       /* per listener; 0 = sized from RLIMIT_NOFILE */
+    unsigned max_connections_per_ip; /* per listener and client address; 0 = no limit */
+    unsigned request_timeout;       /* seconds from accept or the last response to a whole request */
+    unsigned tls_handshake_timeout; /* seconds from accept to a TLS connection's first request line */
     int test_slow_endpoint;         /* hidden: GET /__test/slow?ms=N */
     int validate_responses;         /* check responses against the spec (tests) */
     config_mount *mounts;           /* in order of precedence, last wins */

@@ -70,6 +70,24 @@ static rt_auth_fn main_authenticate_fn(void)
     return app_authenticate;
 }
 
+/* 1 once log_init ran (the server); the CLI writes to standard error. */
+static int main_logging;
+
+/* keysvc_config.log: store errors and start-up warnings. */
+static void main_store_log(int level, const char *msg)
+{
+    if (main_logging)
+        y_log_message(level == STORE_LOG_WARNING ? Y_LOG_LEVEL_WARNING : Y_LOG_LEVEL_ERROR, "%s", msg);
+    else
+        fprintf(stderr, "apikeyd: %s\n", msg);
+}
+
+/* serve_ready_fn: /readyz asks the store (2 s at most). */
+static int main_ready(void *appv, char *why, size_t len)
+{
+    return keysvc_ready(((app *)appv)->ks, 2000, why, len) == KEYSVC_OK ? 0 : -1;
+}
+
 /* Prints the new user's first key, alone, on stdout. */
 static int main_user_add_keysvc(keysvc *ks, const char *name)
 {
@@ -100,6 +118,11 @@ static int main_open_keysvc(const config *cfg, const char *dir, keysvc **ks, cha
     kc.secret_path = secret;
     kc.synchronous_full = 1;
     kc.jwt_key_path = cfg->jwt_key;
+    kc.jwt_issuer = cfg->jwt_issuer;
+    kc.jwt_audience = cfg->jwt_audience;
+    kc.jwt_max_lifetime = cfg->jwt_max_lifetime;
+    kc.jwt_leeway = cfg->jwt_leeway;
+    kc.log = main_store_log;
     return keysvc_open(&kc, ks, err, errlen);
 }
 #endif
@@ -210,11 +233,17 @@ static int main_serve(const config *cfg)
     }
     if (!cfg->tls_listen.off && main_tls_setup(cfg, dir) != 0) goto cleanup;
 #ifdef APIKEYD_HAVE_KEYSVC
+    main_logging = 1;
     if (main_open_keysvc(cfg, dir, &ks, err, sizeof err) != 0) {
         y_log_message(Y_LOG_LEVEL_ERROR, "cannot open the key store %s: %s", cfg->db_path, err);
         goto cleanup;
     }
     main_app.ks = ks;
+    {
+        char why[300] = "";
+        if (keysvc_ready(ks, 2000, why, sizeof why) != KEYSVC_OK)
+            y_log_message(Y_LOG_LEVEL_WARNING, "the key store is not ready: %s (/readyz answers 503 until it is)", why);
+    }
     app_data = &main_app;
     authenticate = main_authenticate_fn();
 #endif
@@ -222,6 +251,9 @@ static int main_serve(const config *cfg)
         y_log_message(Y_LOG_LEVEL_ERROR, "%s", err);
         goto cleanup;
     }
+#ifdef APIKEYD_HAVE_KEYSVC
+    serve_set_ready(srv, main_ready);
+#endif
     {
         apis_env env;
         memset(&env, 0, sizeof env);

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <gnutls/x509.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -25,7 +27,32 @@
 #include "utf8.h"
 
 #define SERVE_BUCKETS 256
-#define SERVE_MAX_OPS 16
+#define SERVE_MAX_OPS 20
+/* HSTS on the TLS listener: a year; no includeSubDomains, as apikeyd may share
+   a domain with hosts it knows nothing of */
+#define SERVE_HSTS "max-age=31536000"
+
+/* ---- connections: limits and the request deadline ----
+ *
+ * libmicrohttpd's CONNECTION_TIMEOUT is an inactivity timeout: it restarts
+ * on every byte, so a client sending one header line every few seconds, or
+ * a TLS handshake that trickles, keeps its connection (and its descriptor)
+ * forever. Every connection therefore gets a record (the socket context of
+ * MHD_OPTION_NOTIFY_CONNECTION) that is "armed" from its accept, and again
+ * from each response, until a whole request (head and body) has arrived;
+ * the reaper thread shuts down the socket of every record armed longer than
+ * --request-timeout, and libmicrohttpd then closes it as a dead peer. The
+ * record leaves the list in the CLOSED notification, which libmicrohttpd
+ * sends before it closes the descriptor, so the reaper (holding conn_lock)
+ * never shuts down a descriptor that was reused. */
+typedef struct serve_conn {
+    struct timespec armed_at;
+    int armed;                  /* waiting for a whole request */
+    int tls_pending;            /* TLS, and no request line yet: the handshake deadline */
+    int fd;
+    struct serve_listener *l;
+    struct serve_conn *prev, *next;
+} serve_conn;
 
 /* One request between its URI and its completion. */
 typedef struct serve_req {
@@ -34,6 +61,8 @@ typedef struct serve_req {
     int64_t key_id;          /* -1: not authenticated; 0: by a JWT */
     int64_t user_id;         /* -1: not authenticated */
     struct sockaddr_storage client;  /* the full client address */
+    const void *ci;          /* ulfius's connection_info_struct, which outlives ci->request */
+    int refused;             /* answered by serve_front before ulfius saw it */
     struct serve_req *next;
 } serve_req;
 
@@ -43,6 +72,10 @@ typedef struct serve_listener {
     int quiesced;                /* no longer accepting (listening socket closed) */
     struct MHD_OptionItem ops[SERVE_MAX_OPS];
     config_addr addr;
+    struct serve *s;
+    MHD_AccessHandlerCallback ulfius_dh;  /* ulfius's access handler, behind serve_front */
+    void *ulfius_cls;
+    unsigned max_conns, n_conns;  /* --max-connections; records held (under conn_lock) */
 } serve_listener;
 
 struct serve {
@@ -51,8 +84,19 @@ struct serve {
     char *client_ca_pem;
     apis_env env;
     pthread_mutex_t lock;
+    serve_ready_fn ready;        /* /readyz (atomic) */
     serve_req *reqs[SERVE_BUCKETS];
     unsigned in_flight;
+    /* connection records (serve_conn) and the reaper */
+    pthread_mutex_t conn_lock;
+    pthread_cond_t conn_cond;
+    serve_conn *conns;
+    unsigned request_timeout;    /* seconds */
+    unsigned handshake_timeout;  /* seconds, for TLS connections before their first request line */
+    unsigned reaped;             /* closed at the deadline, not yet logged */
+    unsigned refused_full;       /* refused over --max-connections */
+    int reaper_started, reaper_stop;
+    pthread_t reaper;
 };
 
 /* The running server, for serve_on_request (whose app is the key service). */
@@ -72,6 +116,13 @@ static double serve_ms_since(const struct timespec *t0)
 
 /* ---- MHD hooks ---- */
 
+/* The connection record of con (its socket context), or NULL. */
+static serve_conn *serve_conn_of(struct MHD_Connection *con)
+{
+    const union MHD_ConnectionInfo *i = MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return i != NULL ? i->socket_context : NULL;
+}
+
 /* MHD_OPTION_URI_LOG_CALLBACK: ulfius's own logger (which creates its
    per-request state) plus our start time and in-flight count. */
 static void *serve_uri_log(void *cls, const char *uri, struct MHD_Connection *con)
@@ -80,9 +131,14 @@ static void *serve_uri_log(void *cls, const char *uri, struct MHD_Connection *co
     struct connection_info_struct *ci = ulfius_uri_logger(NULL, uri);
     serve_req *r;
     size_t h;
-
+    serve_conn *c = serve_conn_of(con);
     const union MHD_ConnectionInfo *ca;
 
+    if (c != NULL) {                /* a request line: a TLS handshake is done */
+        pthread_mutex_lock(&s->conn_lock);
+        c->tls_pending = 0;
+        pthread_mutex_unlock(&s->conn_lock);
+    }
     if (ci == NULL || ci->request == NULL) return ci;
     r = calloc(1, sizeof *r);
     if (r == NULL) return ci;
@@ -91,6 +147,7 @@ static void *serve_uri_log(void *cls, const char *uri, struct MHD_Connection *co
         memcpy(&r->client, ca->client_addr, ca->client_addr->sa_family == AF_INET6
                ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
     r->req = ci->request;
+    r->ci = ci;
     r->key_id = -1;
     r->user_id = -1;
     clock_gettime(CLOCK_MONOTONIC, &r->start);
@@ -120,39 +177,180 @@ static serve_req *serve_req_take(serve *s, const struct _u_request *req)
     return r;
 }
 
-/* MHD_OPTION_NOTIFY_COMPLETED: the access-log line, then ulfius's cleanup. */
+/* The same, found by ulfius's per-request state: ulfius drops ci->request
+   when it gives up on a request (a post processor it cannot create), and
+   the record must still go, or in_flight never returns to 0. */
+static serve_req *serve_req_take_ci(serve *s, const void *ci)
+{
+    serve_req **pp, *r = NULL;
+    pthread_mutex_lock(&s->lock);
+    for (size_t h = 0; h < SERVE_BUCKETS && r == NULL; h++) {
+        for (pp = &s->reqs[h]; *pp; pp = &(*pp)->next) {
+            if ((*pp)->ci == ci) {
+                r = *pp;
+                *pp = r->next;
+                s->in_flight--;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return r;
+}
+
+/* Arms (a whole request is awaited from now) or disarms con's deadline. */
+static void serve_conn_arm(serve *s, struct MHD_Connection *con, int armed)
+{
+    serve_conn *c = serve_conn_of(con);
+    if (c == NULL) return;
+    pthread_mutex_lock(&s->conn_lock);
+    c->armed = armed;
+    clock_gettime(CLOCK_MONOTONIC, &c->armed_at);
+    pthread_mutex_unlock(&s->conn_lock);
+}
+
+/* MHD_OPTION_NOTIFY_COMPLETED: the access-log line, then ulfius's cleanup;
+   the connection waits for its next request from now. */
 static void serve_completed(void *cls, struct MHD_Connection *con, void **con_cls,
         enum MHD_RequestTerminationCode toe)
 {
     serve *s = cls;
     struct connection_info_struct *ci = con_cls ? *con_cls : NULL;
 
-    if (ci != NULL && ci->request != NULL) {
-        serve_req *r = serve_req_take(s, ci->request);
+    if (ci != NULL) {
+        serve_req *r = ci->request != NULL ? serve_req_take(s, ci->request) : serve_req_take_ci(s, ci);
         if (r != NULL) {
             const union MHD_ConnectionInfo *st = MHD_get_connection_info(con, MHD_CONNECTION_INFO_HTTP_STATUS);
             const union MHD_ConnectionInfo *ca = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
             unsigned status = st ? st->http_status : 0;
+            const char *verb = ci->request && ci->request->http_verb ? ci->request->http_verb : "-";
             if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && status == 0) status = 499;
-            log_access(ci->request->http_verb, ci->request->url_path, status, serve_ms_since(&r->start),
+            log_access(verb, ci->request ? ci->request->url_path : "-", status, serve_ms_since(&r->start),
                        ca ? ca->client_addr : NULL, r->key_id, r->user_id);
             free(r);
         }
     }
+    serve_conn_arm(s, con, 1);
     mhd_request_completed(NULL, con, con_cls, toe);
 }
 
-/* MHD_OPTION_NOTIFY_CONNECTION (TLS with --tls-client-ca): every new TLS
-   session must present a client certificate that verifies. */
+/* What a plain-HTTP connection over --max-connections reads before the close. */
+static const char serve_full_503[] =
+    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\n"
+    "Connection: close\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 104\r\n\r\n"
+    "{\"type\":\"about:blank\",\"status\":503,\"title\":\"Service Unavailable\",\"detail\":\"too many connections; retry\"}";
+
+/* MHD_OPTION_NOTIFY_CONNECTION: the connection record (see serve_conn);
+   over --max-connections a connection is refused here, with a 503 on the
+   plain listener (TLS has no session yet to carry one) and a shutdown;
+   with --tls-client-ca every new TLS session must also present a client
+   certificate that verifies. */
 static void serve_conn_notify(void *cls, struct MHD_Connection *con, void **socket_context,
         enum MHD_ConnectionNotificationCode code)
 {
-    (void)cls;
-    (void)socket_context;
+    serve_listener *l = cls;
+    serve *s = l->s;
+    serve_conn *c;
+
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-        if (ci != NULL && ci->tls_session != NULL) tls_require_client_cert(ci->tls_session);
+        const union MHD_ConnectionInfo *ti = MHD_get_connection_info(con, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        const union MHD_ConnectionInfo *fi = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (s->client_ca_pem != NULL && ti != NULL && ti->tls_session != NULL)
+            tls_require_client_cert(ti->tls_session);
+        *socket_context = NULL;
+        if (fi == NULL) return;
+        c = calloc(1, sizeof *c);
+        pthread_mutex_lock(&s->conn_lock);
+        if (l->n_conns >= l->max_conns) {
+            s->refused_full++;
+            pthread_mutex_unlock(&s->conn_lock);
+            free(c);
+            if (!l->tls) (void)!send(fi->connect_fd, serve_full_503, sizeof serve_full_503 - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            shutdown(fi->connect_fd, SHUT_RDWR);   /* libmicrohttpd closes it at once */
+            return;
+        }
+        if (c == NULL) {                    /* no record: no deadline, still limited by libmicrohttpd */
+            pthread_mutex_unlock(&s->conn_lock);
+            return;
+        }
+        c->l = l;
+        c->fd = fi->connect_fd;
+        c->armed = 1;
+        c->tls_pending = l->tls;
+        clock_gettime(CLOCK_MONOTONIC, &c->armed_at);
+        l->n_conns++;
+        c->next = s->conns;
+        if (s->conns) s->conns->prev = c;
+        s->conns = c;
+        pthread_mutex_unlock(&s->conn_lock);
+        *socket_context = c;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && (c = *socket_context) != NULL) {
+        pthread_mutex_lock(&s->conn_lock);
+        c->l->n_conns--;
+        if (c->prev) c->prev->next = c->next;
+        else s->conns = c->next;
+        if (c->next) c->next->prev = c->prev;
+        pthread_mutex_unlock(&s->conn_lock);
+        free(c);
+        *socket_context = NULL;
     }
+}
+
+/* The reaper: every 100 ms, shuts down the sockets whose deadline passed;
+   once a second at most, logs how many. */
+static void *serve_reaper(void *arg)
+{
+    serve *s = arg;
+    struct timespec last_log, now, wake;
+    unsigned logged = 0, logged_full = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &last_log);
+    pthread_mutex_lock(&s->conn_lock);
+    while (!s->reaper_stop) {
+        clock_gettime(CLOCK_REALTIME, &wake);
+        wake.tv_nsec += 100 * 1000000L;
+        if (wake.tv_nsec >= 1000000000L) { wake.tv_sec++; wake.tv_nsec -= 1000000000L; }
+        pthread_cond_timedwait(&s->conn_cond, &s->conn_lock, &wake);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        for (serve_conn *c = s->conns; c; ) {
+            double ms = (double)(now.tv_sec - c->armed_at.tv_sec) * 1e3 +
+                        (double)(now.tv_nsec - c->armed_at.tv_nsec) / 1e6;
+            if (!c->armed || ms < (double)(c->tls_pending ? s->handshake_timeout : s->request_timeout) * 1e3) {
+                c = c->next;
+                continue;
+            }
+            shutdown(c->fd, SHUT_RDWR);   /* libmicrohttpd sees the peer gone and closes it */
+            c->armed = 0;
+            if (++s->reaped % 64 == 0) {
+                /* thousands due at once: let the workers' accepts and
+                   completions in between, then rescan (the list changed) */
+                pthread_mutex_unlock(&s->conn_lock);
+                pthread_mutex_lock(&s->conn_lock);
+                c = s->conns;
+                continue;
+            }
+            c = c->next;
+        }
+        if ((s->reaped > logged || s->refused_full > logged_full) && serve_ms_since(&last_log) >= 1000) {
+            unsigned n = s->reaped - logged, f = s->refused_full - logged_full;
+            logged = s->reaped;
+            logged_full = s->refused_full;
+            last_log = now;
+            pthread_mutex_unlock(&s->conn_lock);
+            if (n) y_log_message(Y_LOG_LEVEL_INFO, "request deadline: closed %u connection(s) that sent no whole "
+                                 "request in time (%us; a TLS handshake %us)", n, s->request_timeout,
+                                 s->handshake_timeout);
+            if (f) y_log_message(Y_LOG_LEVEL_WARNING, "connection limit: refused %u connection(s) over "
+                                 "--max-connections", f);
+            pthread_mutex_lock(&s->conn_lock);
+        }
+    }
+    pthread_mutex_unlock(&s->conn_lock);
+    if (s->reaped > logged)
+        y_log_message(Y_LOG_LEVEL_INFO, "request deadline: closed %u connection(s) that sent no whole "
+                      "request in time (%us; a TLS handshake %us)", s->reaped - logged, s->request_timeout,
+                      s->handshake_timeout);
+    return NULL;
 }
 
 static void serve_mhd_log(void *cls, const char *fm, va_list ap)
@@ -267,12 +465,203 @@ static int serve_guard(const struct _u_request *req, struct _u_response *res, vo
     return U_CALLBACK_CONTINUE;
 }
 
+/* ---- the front: between the request head and ulfius ----
+ *
+ * ulfius runs its routes (and so the guard) only once the body has arrived,
+ * and creates a form post processor before anything of ours sees the head.
+ * Framing errors must be refused on the head alone: a Transfer-Encoding
+ * libmicrohttpd does not decode makes it read the body until the peer
+ * closes, and a second Content-Length is smuggling. serve_front is the
+ * access handler libmicrohttpd calls; it checks the head on the first call,
+ * answers a refusal itself (closing the connection), and otherwise hands
+ * every call to ulfius's handler. */
+
+/* What the head says about the message's framing. */
+typedef struct serve_head {
+    unsigned n_cl, n_te, n_host;
+    const char *cl, *te, *ct;
+} serve_head;
+
+static enum MHD_Result serve_head_field(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    serve_head *h = cls;
+    (void)kind;
+    if (strcasecmp(key, "Content-Length") == 0) { h->n_cl++; h->cl = value; }
+    else if (strcasecmp(key, "Transfer-Encoding") == 0) { h->n_te++; h->te = value; }
+    else if (strcasecmp(key, "Host") == 0) h->n_host++;
+    else if (strcasecmp(key, "Content-Type") == 0 && h->ct == NULL) h->ct = value;
+    return MHD_YES;
+}
+
+/* The refusal for this head, or 0: status, code and detail for the body. */
+static int serve_head_check(struct MHD_Connection *con, const char *version, const char **code,
+        char *why, size_t len)
+{
+    serve_head h;
+    memset(&h, 0, sizeof h);
+    MHD_get_connection_values(con, MHD_HEADER_KIND, serve_head_field, &h);
+    *code = "BadRequest";
+    if (h.n_cl > 1) {
+        snprintf(why, len, "more than one Content-Length header");
+        return 400;
+    }
+    /* libmicrohttpd answers most of these itself, before any callback */
+    if (h.n_cl == 1 && (h.cl[0] == '\0' || h.cl[strspn(h.cl, "0123456789")] != '\0')) {
+        snprintf(why, len, "Content-Length must be a decimal number");
+        return 400;
+    }
+    if (h.n_te > 0 && h.n_cl > 0) {
+        snprintf(why, len, "both Transfer-Encoding and Content-Length");
+        return 400;
+    }
+    if (h.n_te > 1 || (h.n_te == 1 && strcasecmp(h.te, "chunked") != 0)) {
+        *code = "NotImplemented";
+        snprintf(why, len, "Transfer-Encoding \"%.40s\" is not supported; only chunked", h.te);
+        return 501;
+    }
+    if (h.n_host != 1 && strcmp(version, "HTTP/1.1") == 0) {
+        snprintf(why, len, h.n_host ? "more than one Host header" : "an HTTP/1.1 request needs a Host header");
+        return 400;
+    }
+    if (h.ct != NULL && strncasecmp(h.ct, "multipart/", 10) == 0) {
+        *code = "UnsupportedMediaType";
+        snprintf(why, len, "multipart bodies are not accepted; send JSON");
+        return 415;
+    }
+    return 0;
+}
+
+/* Security headers on every response (also set as ulfius's defaults). */
+static void serve_security_headers(struct MHD_Response *r, int tls)
+{
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (tls) MHD_add_response_header(r, "Strict-Transport-Security", SERVE_HSTS);
+}
+
+/* Queues status with a body in the error shape of path's API, and closes. */
+static enum MHD_Result serve_front_refuse(serve_listener *l, struct MHD_Connection *con, const char *path,
+        int status, const char *code, const char *why)
+{
+    json_t *body = NULL;   /* new */
+    const char *ct = NULL;
+    char *text = NULL;
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+
+    if (apis_error_body(path, &l->s->env, status, code, why, &body, &ct) != 0) {
+        body = json_pack("{sssissss?}", "type", "about:blank", "status", status, "title", code, "detail", why);
+        ct = "application/problem+json";
+    }
+    if (body != NULL) text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    r = MHD_create_response_from_buffer(text ? strlen(text) : 0, text ? text : (char *)"", MHD_RESPMEM_MUST_COPY);
+    free(text);
+    if (r == NULL) return MHD_NO;
+    if (ct != NULL) MHD_add_response_header(r, "Content-Type", ct);
+    MHD_add_response_header(r, "Connection", "close");
+    serve_security_headers(r, l->tls);
+    ret = MHD_queue_response(con, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* Marks the request answered by the front (*was: it already was). */
+static void serve_req_refused(serve *s, const struct _u_request *req, int set, int *was)
+{
+    *was = 0;
+    pthread_mutex_lock(&s->lock);
+    for (serve_req *r = s->reqs[serve_hash(req)]; r; r = r->next) {
+        if (r->req == req) {
+            *was = r->refused;
+            if (set) r->refused = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+static enum MHD_Result serve_front(void *cls, struct MHD_Connection *con, const char *url, const char *method,
+        const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    serve_listener *l = cls;
+    struct connection_info_struct *ci = *con_cls;
+    int was = 0;
+
+    if (ci != NULL && ci->request != NULL) {
+        if (ci->callback_first_iteration) {
+            const char *code = NULL;
+            char why[128];
+            int status;
+            status = serve_head_check(con, version, &code, why, sizeof why);
+            if (status != 0) {
+                serve_req_refused(l->s, ci->request, 1, &was);
+                if (ci->request->http_verb == NULL) ci->request->http_verb = o_strdup(method);   /* for the log */
+                return serve_front_refuse(l, con, ci->request->url_path, status, code, why);
+            }
+        } else {
+            serve_req_refused(l->s, ci->request, 0, &was);
+            if (was) { *upload_data_size = 0; return MHD_YES; }
+            if (*upload_data_size == 0) serve_conn_arm(l->s, con, 0);   /* the whole request is here */
+        }
+    }
+    /* HEAD is GET without the body: libmicrohttpd leaves the body out */
+    if (strcmp(method, "HEAD") == 0) method = "GET";
+    return l->ulfius_dh(l->ulfius_cls, con, url, method, version, upload_data, upload_data_size, con_cls);
+}
+
+/* The listener being started, for MHD_start_daemon below. */
+static serve_listener *serve_starting;
+
+/* ulfius_start_framework_with_mhd_options() passes its own access handler
+   to MHD_start_daemon(); this definition, found before libmicrohttpd's by
+   the dynamic linker, puts serve_front in front of it. */
+struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port, MHD_AcceptPolicyCallback apc,
+        void *apc_cls, MHD_AccessHandlerCallback dh, void *dh_cls, ...)
+{
+    struct MHD_Daemon *d;
+    va_list ap;
+    serve_listener *l = serve_starting;
+
+    va_start(ap, dh_cls);
+    if (l != NULL) {
+        l->ulfius_dh = dh;
+        l->ulfius_cls = dh_cls;
+        dh = serve_front;
+        dh_cls = l;
+    }
+    d = MHD_start_daemon_va(flags, port, apc, apc_cls, dh, dh_cls, ap);
+    va_end(ap);
+    return d;
+}
+
 static int serve_healthz(const struct _u_request *req, struct _u_response *res, void *data)
 {
     json_t *body = json_pack("{ss}", "status", "ok");   /* new */
     (void)req;
     (void)data;
     ulfius_set_json_body_response(res, 200, body);
+    json_decref(body);
+    return U_CALLBACK_COMPLETE;
+}
+
+/* ---- /readyz: readiness, asked of the key store ---- */
+
+void serve_set_ready(serve *s, serve_ready_fn fn)
+{
+    __atomic_store_n(&s->ready, fn, __ATOMIC_SEQ_CST);
+}
+
+static int serve_readyz(const struct _u_request *req, struct _u_response *res, void *data)
+{
+    serve *s = data;
+    serve_ready_fn fn = __atomic_load_n(&s->ready, __ATOMIC_SEQ_CST);
+    char why[300] = "starting";
+    int ok = fn && fn(s->env.app, why, sizeof why) == 0;
+    json_t *body = ok ? json_pack("{ss}", "status", "ready")
+                      : json_pack("{ssss}", "status", "unavailable", "reason", why);   /* new */
+    (void)req;
+    ulfius_set_json_body_response(res, ok ? 200 : 503, body);
     json_decref(body);
     return U_CALLBACK_COMPLETE;
 }
@@ -370,6 +759,7 @@ static int serve_endpoints(serve *s, serve_listener *l, char *err, size_t errlen
         if (e->callback_function != serve_guard && e->priority < UINT_MAX - 1) e->priority++;
     }
     if (ulfius_add_endpoint_by_val(u, "GET", NULL, "/healthz", 1, serve_healthz, s) != U_OK ||
+        ulfius_add_endpoint_by_val(u, "GET", NULL, "/readyz", 1, serve_readyz, s) != U_OK ||
         ulfius_add_endpoint_by_val(u, "*", NULL, "*", UINT_MAX, serve_not_found, s) != U_OK ||
         ulfius_set_default_endpoint(u, serve_not_found, s) != U_OK) {
         snprintf(err, errlen, "cannot add the built-in endpoints");
@@ -401,14 +791,16 @@ static int serve_listen_socket(const config_addr *a, const char *what, int *out,
 }
 
 static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, int tls,
-        char *err, size_t errlen)
+        unsigned max_conns, char *err, size_t errlen)
 {
     int fd = -1;
     unsigned threads = cfg->threads;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     size_t n = 0;
+    int up;
 
     l->tls = tls;
+    l->s = s;
     if (ulfius_init_instance(&l->u, l->addr.port, NULL, NULL) != U_OK) {
         snprintf(err, errlen, "cannot initialise the ulfius instance for %s", l->addr.text);
         return -1;
@@ -416,6 +808,13 @@ static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, 
     l->inited = 1;
     l->u.check_utf8 = 0;                       /* the guard rejects, never drops */
     l->u.max_post_body_size = s->max_body + 1; /* one byte more: over-size is seen, not cut */
+    l->u.allowed_post_processor = U_POST_PROCESS_URL_ENCODED;   /* no API takes multipart */
+    if (u_map_put(l->u.default_headers, "X-Content-Type-Options", "nosniff") != U_OK ||
+        u_map_put(l->u.default_headers, "Cache-Control", "no-store") != U_OK ||
+        (tls && u_map_put(l->u.default_headers, "Strict-Transport-Security", SERVE_HSTS) != U_OK)) {
+        snprintf(err, errlen, "cannot set the default response headers");
+        return -1;
+    }
     if (serve_endpoints(s, l, err, errlen) != 0) return -1;
 
     if (threads == 0) {
@@ -432,19 +831,35 @@ static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, 
     OP(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
     OP(MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout, NULL);
     OP(MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory, NULL);
+    /* libmicrohttpd at its own limit stops accepting, and connections wait
+       in the backlog; a little above ours, it accepts them for
+       serve_conn_notify to refuse */
+    l->max_conns = max_conns;
+    OP(MHD_OPTION_CONNECTION_LIMIT, max_conns + max_conns / 4 + 64, NULL);
+    if (cfg->max_connections_per_ip > 0) OP(MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip, NULL);
+    OP(MHD_OPTION_NOTIFY_CONNECTION, serve_conn_notify, l);
     if (tls) {
         flags |= MHD_USE_TLS;
         OP(MHD_OPTION_HTTPS_CERT_CALLBACK2, 0, (void *)tls_cert_callback);
         OP(MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES);
         if (s->client_ca_pem != NULL) {
             OP(MHD_OPTION_HTTPS_MEM_TRUST, 0, s->client_ca_pem);
-            OP(MHD_OPTION_NOTIFY_CONNECTION, serve_conn_notify, s);
             l->u.use_client_cert_auth = 1;
         }
     }
     OP(MHD_OPTION_END, 0, NULL);
 #undef OP
-    if (ulfius_start_framework_with_mhd_options(&l->u, flags, l->ops) != U_OK) {
+    serve_starting = l;
+    up = ulfius_start_framework_with_mhd_options(&l->u, flags, l->ops) == U_OK;
+    serve_starting = NULL;
+    if (up && l->ulfius_dh == NULL) {
+        /* ulfius did not start its daemon through MHD_start_daemon (above) */
+        snprintf(err, errlen, "%s %s: the request front was not installed", tls ? "--tls-listen" : "--listen",
+                 l->addr.text);
+        l->started = 1;
+        return -1;
+    }
+    if (!up) {
         snprintf(err, errlen, "%s %s: libmicrohttpd did not start (run with --log-level debug for its reason)",
                  tls ? "--tls-listen" : "--listen", l->addr.text);
         close(fd);
@@ -479,15 +894,44 @@ static int serve_load_client_ca(serve *s, const char *path, char *err, size_t er
     return 0;
 }
 
+/* Raises the soft open-file limit to the hard one (a connection is a
+   descriptor; the common soft default of 1024 would cap the listeners near
+   1,020 connections) and returns the soft limit now in force. */
+static unsigned long serve_raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t want = rl.rlim_max == RLIM_INFINITY ? (rlim_t)1 << 20 : rl.rlim_max;
+        struct rlimit up = { want, rl.rlim_max };
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0) rl.rlim_cur = want;
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? 1ul << 20 : (unsigned long)rl.rlim_cur;
+}
+
 int serve_start(const config *cfg, void *app, rt_auth_fn authenticate, serve **out,
         char *err, size_t errlen)
 {
     serve *s = calloc(1, sizeof *s);
     int rc = -1;
+    unsigned long nofile = serve_raise_nofile();
+    unsigned listeners = (unsigned)!cfg->listen.off + (unsigned)!cfg->tls_listen.off, max_conns;
 
     *out = NULL;
     if (s == NULL) { snprintf(err, errlen, "out of memory"); return -1; }
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->conn_lock, NULL);
+    pthread_cond_init(&s->conn_cond, NULL);
+    s->request_timeout = cfg->request_timeout;
+    s->handshake_timeout = cfg->tls_handshake_timeout < cfg->request_timeout ? cfg->tls_handshake_timeout
+                                                                              : cfg->request_timeout;
+    /* each listener its share of the descriptors, less a reserve for the
+       database, the listening sockets and the log */
+    max_conns = cfg->max_connections;
+    if (max_conns == 0) {
+        unsigned long share = (nofile > 256 ? nofile - 128 : nofile / 2) / (listeners ? listeners : 1);
+        max_conns = share > 1000000 ? 1000000 : share < 16 ? 16 : (unsigned)share;
+    }
     s->max_body = cfg->max_body;
     s->env.app = app;
     s->env.authenticate = authenticate;
@@ -501,8 +945,17 @@ int serve_start(const config *cfg, void *app, rt_auth_fn authenticate, serve **o
     if (!cfg->tls_listen.off && cfg->tls_client_ca &&
         serve_load_client_ca(s, cfg->tls_client_ca, err, errlen) != 0)
         goto cleanup;
-    if (!cfg->listen.off && serve_listener_start(s, &s->l[0], cfg, 0, err, errlen) != 0) goto cleanup;
-    if (!cfg->tls_listen.off && serve_listener_start(s, &s->l[1], cfg, 1, err, errlen) != 0) goto cleanup;
+    if (!cfg->listen.off && serve_listener_start(s, &s->l[0], cfg, 0, max_conns, err, errlen) != 0) goto cleanup;
+    if (pthread_create(&s->reaper, NULL, serve_reaper, s) != 0) {
+        snprintf(err, errlen, "cannot start the request-deadline thread");
+        goto cleanup;
+    }
+    s->reaper_started = 1;
+    if (!cfg->tls_listen.off && serve_listener_start(s, &s->l[1], cfg, 1, max_conns, err, errlen) != 0) goto cleanup;
+    y_log_message(Y_LOG_LEVEL_INFO, "connections: at most %u per listener, %u per client address%s; "
+                  "a whole request within %us, a TLS handshake within %us (open files %lu)", max_conns,
+                  cfg->max_connections_per_ip, cfg->max_connections_per_ip ? "" : " (no limit)", cfg->request_timeout,
+                  s->handshake_timeout, nofile);
     *out = s;
     s = NULL;
     rc = 0;
@@ -548,6 +1001,13 @@ int serve_wait_idle(serve *s, unsigned timeout_s)
 void serve_stop(serve *s)
 {
     if (s == NULL) return;
+    if (s->reaper_started) {
+        pthread_mutex_lock(&s->conn_lock);
+        s->reaper_stop = 1;
+        pthread_cond_signal(&s->conn_cond);
+        pthread_mutex_unlock(&s->conn_lock);
+        pthread_join(s->reaper, NULL);
+    }
     for (int i = 0; i < 2; i++) {
         serve_listener *l = &s->l[i];
         if (l->started) ulfius_stop_framework(&l->u);
@@ -563,5 +1023,7 @@ void serve_stop(serve *s)
     if (serve_running == s) serve_running = NULL;
     free(s->client_ca_pem);
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->conn_lock);
+    pthread_cond_destroy(&s->conn_cond);
     free(s);
 }

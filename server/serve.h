@@ -4,9 +4,26 @@
  *   priority 0         "*" guard: 400 for invalid UTF-8 in the path, query,
  *                      headers or cookies; 413 for a body over --max-body
  *   priority 1         GET /healthz -> 200 {"status":"ok"}
+ *   priority 1         GET /readyz -> 200 {"status":"ready"} when the key
+ *                      store reads and takes a write (serve_set_ready's
+ *                      check, bounded in time), else 503 {"status":
+ *                      "unavailable","reason":...}: /healthz is liveness
+ *                      (the process answers), /readyz readiness (send traffic)
  *   priority >= 1      every mounted API (server/apis.c), shifted by one so
  *                      the guard always runs first
  *   priority UINT_MAX  "*" fallback: 404 in JSON
+ *
+ * In front of ulfius, on the request head alone (serve_front, reached
+ * because apikeyd defines MHD_start_daemon, the call ulfius makes): 400 for
+ * two Content-Length, Content-Length with Transfer-Encoding, HTTP/1.1
+ * without exactly one Host; 501 for a coding other than chunked; 415 for a
+ * multipart body; each closes the connection. HEAD runs the GET route.
+ * Connections: --max-connections per listener (503 on plain HTTP over it),
+ * --max-connections-per-ip, and a reaper thread that closes a connection
+ * with no whole request --request-timeout after its accept or last
+ * response (--tls-handshake-timeout before a TLS connection's first
+ * request line). Every response carries nosniff and no-store; HTTPS ones
+ * HSTS.
  *
  * One access-log line per request is written when libmicrohttpd reports
  * the request complete (status, duration, client), with the key id noted by
@@ -37,5 +54,10 @@ unsigned serve_in_flight(serve *s);
 /* rt_api_config.on_request: notes the principal of an API request for its
    access-log line. */
 void serve_on_request(void *app, const rt_ctx *ctx, int status);
+
+/* /readyz's check: 0 when ready, else -1 with why. Until one is set,
+   /readyz answers 503. */
+typedef int (*serve_ready_fn)(void *app, char *why, size_t len);
+void serve_set_ready(serve *s, serve_ready_fn fn);
 
 #endif

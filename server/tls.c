@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
+#include <yder.h>
 
 /* One loaded pair, immutable once built; shared by reference count. */
 typedef struct tls_pair {
@@ -88,11 +91,43 @@ static tls_pair *pair_current(void)
     return p;
 }
 
+/* The leaf's validity period against now: 0, or -1 with why set. */
+static int pair_check_time(gnutls_x509_crt_t leaf, const char *cert_path, char *why, size_t len)
+{
+    time_t now = time(NULL), from = gnutls_x509_crt_get_activation_time(leaf),
+           until = gnutls_x509_crt_get_expiration_time(leaf);
+    char when[32];
+    struct tm tm;
+
+    if (until != (time_t)-1 && now > until) {
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&until, &tm));
+        snprintf(why, len, "%s: the certificate expired on %s", cert_path, when);
+        return -1;
+    }
+    if (from != (time_t)-1 && now < from) {
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&from, &tm));
+        snprintf(why, len, "%s: the certificate is not valid before %s", cert_path, when);
+        return -1;
+    }
+    return 0;
+}
+
+/* Warns when others than the owner can read the key file. */
+static void pair_check_key_mode(const char *key_path)
+{
+    struct stat st;
+    if (stat(key_path, &st) == 0 && (st.st_mode & 077) != 0)
+        y_log_message(Y_LOG_LEVEL_WARNING, "TLS key %s is readable by group or others (mode %04o); "
+                      "chmod 600 it", key_path, (unsigned)(st.st_mode & 07777));
+}
+
 /* Loads and checks a pair: the chain parses, the key parses, and the key
-   belongs to the leaf certificate. */
-static int pair_load(const char *cert_path, const char *key_path, tls_pair **out,
+   belongs to the leaf certificate; the leaf's validity period covers now
+   (refused when strict_time, a warning otherwise). */
+static int pair_load(const char *cert_path, const char *key_path, int strict_time, tls_pair **out,
         char *err, size_t errlen)
 {
+    char why[300];
     gnutls_datum_t cert_file = { NULL, 0 }, key_file = { NULL, 0 };
     gnutls_x509_crt_t *crts = NULL;
     unsigned n_crts = 0;
@@ -137,6 +172,14 @@ static int pair_load(const char *cert_path, const char *key_path, tls_pair **out
         snprintf(err, errlen, "%s does not hold the key of the certificate in %s", key_path, cert_path);
         goto cleanup;
     }
+    if (pair_check_time(crts[0], cert_path, why, sizeof why) != 0) {
+        if (strict_time) {
+            snprintf(err, errlen, "%s", why);
+            goto cleanup;
+        }
+        y_log_message(Y_LOG_LEVEL_WARNING, "TLS: %s; clients will refuse it", why);
+    }
+    pair_check_key_mode(key_path);
     p = calloc(1, sizeof *p);
     if (p == NULL || (p->certs = calloc(n_crts, sizeof *p->certs)) == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -175,7 +218,7 @@ cleanup:
 int tls_init(const char *cert_path, const char *key_path, char *err, size_t errlen)
 {
     tls_pair *p = NULL;
-    if (pair_load(cert_path, key_path, &p, err, errlen) != 0) return -1;
+    if (pair_load(cert_path, key_path, 0, &p, err, errlen) != 0) return -1;
     pthread_mutex_lock(&tls_state.lock);
     free(tls_state.cert_path);
     free(tls_state.key_path);
@@ -203,7 +246,7 @@ int tls_reload(char *err, size_t errlen)
         rc = -1;
         goto cleanup;
     }
-    rc = pair_load(cert_path, key_path, &p, err, errlen);
+    rc = pair_load(cert_path, key_path, 1, &p, err, errlen);
     if (rc != 0) goto cleanup;
     pthread_mutex_lock(&tls_state.lock);
     old = tls_state.current;

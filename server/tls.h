@@ -2,7 +2,9 @@
  *
  * tls_init() reads the PEM certificate chain and key; tls_reload() re-reads
  * them (SIGHUP) and swaps them in atomically, keeping the old pair when the
- * new files are bad. Each handshake gets its own copy of the current pair
+ * new files are bad: unparsable, a key that is not the certificate's, or a
+ * certificate outside its validity period (tls_init only warns of that).
+ * Both warn when the key file is readable by group or others. Each handshake gets its own copy of the current pair
  * through tls_cert_callback (GnuTLS frees it), so a swap never touches a
  * connection in progress. The state is process-wide; tls_shutdown() frees it. */
 #ifndef APIKEYD_TLS_H

@@ -20,3 +20,24 @@ $(ADV_SUITES): test-adversarial-%: tests/adversarial/%.sh $(APIKEYD) $(ADV_TOOLS
 
 ALL_TARGETS += $(ADV_TOOLS)
 TEST_SUITES += $(ADV_SUITES)
+
+# $(BUILD)/apikeyd-faults: apikeyd with store fault injection
+# (keysvc/store_fault.c; store.c compiled -DSTORE_FAULTS reads
+# APIKEYD_STORE_FAULT). A test binary: never installed, and build/apikeyd
+# holds none of it. Its store.o comes before libkeysvc.a, so the archive's
+# store.o is never linked.
+APIKEYD_FAULTS := $(BUILD)/apikeyd-faults
+FAULTS_OBJS := $(BUILD)/faults/store.o $(BUILD)/faults/store_fault.o
+
+$(BUILD)/faults/%.o: keysvc/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $< (faults)")
+	$(Q)$(CC) $(ALL_CFLAGS) $(KEYSVC_CFLAGS) -DSTORE_FAULTS -c $< -o $@
+
+$(APIKEYD_FAULTS): $(SERVER_OBJS) $(FAULTS_OBJS) $(KEYS_LIB) $(APIS_LIB) $(RT_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(SERVER_OBJS) $(FAULTS_OBJS) $(KEYS_LIB) $(APIS_LIB) $(RT_LIB) $(RT_LIBS) -lm
+
+# storefail checks each 5xx against its document with the contract checkers
+test-adversarial-storefail: $(APIKEYD_FAULTS) $(foreach a,heron feldera nebula nebula_uuid fastapi,$(BUILD)/contract/check_$(a))
+ALL_TARGETS += $(APIKEYD_FAULTS)

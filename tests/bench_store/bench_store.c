@@ -17,12 +17,13 @@ static int per_thread;
 
 static void *bench_worker(void *arg)
 {
+	keysvc_principal me = { .user_id = user };   /* the account holder (as a JWT is) */
 	keysvc_key k;
 	char t[TOKEN_MAX];
 	long *ok = arg;
 
 	for (int i = 0; i < per_thread; i++)
-		*ok += keysvc_create(ks, user, KEYSVC_HERON, "bench", NULL, NULL, "bench", &k, t, sizeof t) == KEYSVC_OK;
+		*ok += keysvc_create(ks, &me, KEYSVC_HERON, "bench", NULL, NULL, "bench", &k, t, sizeof t) == KEYSVC_OK;
 	return NULL;
 }
 

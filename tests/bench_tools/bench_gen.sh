@@ -42,3 +42,5 @@ row() { # LABEL FILTER(awk on the document path)
 row "generator vs swagger-parser: the five openapi/ documents, sum of the median wall time per document ($REPS runs each)" '$1 ~ /\/openapi\//'
 row "generator vs swagger-parser: star-trek.yaml (3.0, $(($(stat -c %s "$EX/3.0/yaml/star-trek.yaml") / 1024)) KiB, @readme/oas-examples)" '$1 ~ /star-trek/'
 row "generator vs swagger-parser: readme.yaml (3.1, $(($(stat -c %s "$EX/3.1/yaml/readme.yaml") / 1024)) KiB, @readme/oas-examples)" '$1 ~ /readme.yaml$/'
+# the largest public documents, from BIG_CORPUS when it is given
+"$top/tests/bench_tools/bench_big.sh"

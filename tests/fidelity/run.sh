@@ -83,8 +83,27 @@ expect "feldera: create 201" 201
 [ "$(keys_of .)" = '["api_key","id","name"]' ] && ok "feldera: create answers exactly {api_key, id, name}" || no "feldera: create members" "$BODY_OUT"
 loc=$(header Location)
 [ "$loc" = "/feldera/v0/api_keys/my%20key%2F%C3%A9" ] && ok "feldera: Location is a valid URL, the name percent-encoded ($loc)" || no "feldera: Location \"$loc\""
+[[ $(jb .api_key) =~ ^apikey:[0-9A-Za-z]{49}$ ]] && ok "feldera: the key is in Feldera's format, apikey: and the secret" \
+	|| no "feldera: api_key \"$(jb .api_key)\""
+FREAD=$(jb .api_key)
 req GET "/feldera${loc#/feldera}" "$BA"
 expect "feldera: GET Location finds the key" 200 '"name":"my key/é"'
+# Feldera's get_api_key answers a one-element array (.json(&[api_key])),
+# ApiKeyDescr requires role (read | write; read when none was asked for,
+# Feldera's default), and the list and get send Cache-Control: no-cache
+[ "$(jq -c 'type, length, (.[0] | keys), .[0].role' "$dir/out" | tr '\n' ' ')" = '"array" 1 ["id","name","role","scopes"] "read" ' ] \
+	&& ok "feldera: get answers [ {id, name, role, scopes} ], role read by default" || no "feldera: get shape" "$BODY_OUT"
+[ "$(header Cache-Control)" = no-cache ] && ok "feldera: get sends Cache-Control: no-cache" || no "feldera: get Cache-Control \"$(header Cache-Control)\""
+req POST /feldera/v0/api_keys "$BA" '{"name":"writer","role":"write"}'
+req GET /feldera/v0/api_keys "$BA"
+[ "$(jq -c '[.[] | [.name, .role, (.scopes | join("+"))]]' "$dir/out")" = '[["my key/é","read","Read"],["writer","write","Read+Write"]]' ] \
+	&& ok "feldera: list items carry role (and the scopes older clients read)" || no "feldera: list roles" "$BODY_OUT"
+[ "$(header Cache-Control)" = no-cache ] && ok "feldera: list sends Cache-Control: no-cache" || no "feldera: list Cache-Control \"$(header Cache-Control)\""
+# Feldera's route table asks write of every api_keys route: a read key is
+# answered 403 InsufficientPermissions, {required, actual} in details
+req GET /feldera/v0/api_keys "Authorization: Bearer $FREAD"
+expect "feldera: a read key listing: 403 InsufficientPermissions" 403 \
+	"^\{\"message\":\"Insufficient permissions: this action requires the 'write' role, but the caller has 'read'\",\"error_code\":\"InsufficientPermissions\",\"details\":\{\"required\":\"write\",\"actual\":\"read\"\}\}$"
 req GET /feldera/v0/no-such-thing "$BA"
 expect "feldera: unknown route: 404 as {message, error_code, details}" 404 '"error_code":"NotFound","details":null'
 req PUT /feldera/v0/api_keys/x "$BA"

@@ -50,9 +50,9 @@ static int fuzz_digit(char c)
  * or 0; and whether the whole token is well formed. */
 static size_t fuzz_prefix(const char *s)
 {
-	static const char *const known[] = { "key_", "fk_", "ak_", "fa_" };
+	static const char *const known[] = { "key_", "apikey:", "fk_", "ak_", "fa_" };   /* fk_: Feldera before apikey: */
 
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < sizeof known / sizeof *known; i++)
 		if (strncmp(s, known[i], strlen(known[i])) == 0)
 			return strlen(known[i]);
 	return 0;

@@ -1,6 +1,7 @@
 # tests/fuzz/: fuzz targets for what hostile requests reach first: every
 # route of the five APIs (security, parameters, request bodies, handlers),
-# the parameter parser, the API-key token parser, the Bearer/JWT parser.
+# the parameter parser, the API-key token parser, the Bearer/JWT parser,
+# the JSON pull reader against jansson.
 #
 #   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="route jwt"]
 #       libFuzzer (clang, -fsanitize=fuzzer,address,undefined), built by a
@@ -11,7 +12,7 @@
 #   make test-fuzz-replay (part of make test)
 #       the same targets with replay.c's main instead of libFuzzer: every
 #       seed and every committed regression input (tests/fuzz/regress/) once.
-FUZZ_NAMES   := route params token jwt
+FUZZ_NAMES   := route params token jwt jread
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build-fuzz
@@ -29,11 +30,13 @@ endif
 FUZZ_CFLAGS := $(KEYS_CFLAGS)
 $(BUILD)/tests/fuzz/%.o: CFLAGS_EXTRA = $(FUZZ_CFLAGS)
 $(BUILD)/tests/fuzz/fuzz_seeds.o: CFLAGS_EXTRA = $(GEN_CFLAGS)
+$(BUILD)/tests/fuzz/fuzz_jread.o: CFLAGS_EXTRA = $(RT_CFLAGS) -Itests/runtime
 
 fuzz_libs_route  := $(KEYS_LIB) $(APIS_LIB) $(RT_LIB)
 fuzz_libs_params := $(RT_LIB)
 fuzz_libs_token  := $(KEYS_LIB) $(APIS_LIB) $(RT_LIB)
 fuzz_libs_jwt    := $(KEYS_LIB) $(APIS_LIB) $(RT_LIB)
+fuzz_libs_jread  := $(RT_LIB)
 
 $(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_DRIVER_OBJ) $(KEYS_LIB) $(APIS_LIB) $(RT_LIB)
 	@mkdir -p $(dir $@)

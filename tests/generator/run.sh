@@ -3,7 +3,7 @@
 #  - every fixture in fixtures/ generates byte for byte what golden/<name>/
 #    holds (UPDATE=1 rewrites the goldens), twice the same, and the output
 #    compiles with the project's -Werror flags and links with the runtime;
-#  - every document in bad/ is refused with exit status 1 and a message
+#  - every document in bad/ (.yaml or .json) is refused with exit status 1 and a message
 #    that contains bad/<name>.expect ("file: /json/pointer: what").
 set -u
 cd "$(dirname "$0")/../.."
@@ -25,8 +25,8 @@ for f in tests/generator/fixtures/*.yaml tests/generator/fixtures/*.json; do
 	if d=$(diff -r "tests/generator/golden/$n" "$tmp/$n" 2>&1); then ok "$n: matches golden"; else no "$n: matches golden" "$d"; fi
 	if out=$(make -s --no-print-directory check-spec SPEC="$f" 2>&1); then ok "$n: compiles and links"; else no "$n: compiles and links" "$out"; fi
 done
-for f in tests/generator/bad/*.yaml; do
-	n=$(basename "$f" .yaml)
+for f in tests/generator/bad/*.yaml tests/generator/bad/*.json; do
+	n=$(basename "$f"); n=${n%.*}
 	want=$(cat "tests/generator/bad/$n.expect")
 	out=$($gen --check "$f" 2>&1); rc=$?
 	if [ "$rc" -eq 1 ] && printf '%s' "$out" | grep -qF -- "$want" && printf '%s' "$out" | grep -q "^$f"; then
@@ -35,6 +35,11 @@ for f in tests/generator/bad/*.yaml; do
 		no "refuses $n (exit $rc)" "$out"
 	fi
 done
+# a document without operations generates (an empty API) with a warning
+printf 'openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths: {}\n' >"$tmp/no-operations.yaml"
+out=$($gen -o "$tmp/no-operations" "$tmp/no-operations.yaml" 2>&1); rc=$?
+if [ "$rc" -eq 0 ] && printf '%s' "$out" | grep -q "no-operations.yaml: /paths: warning: the document has no operations" &&
+   [ -f "$tmp/no-operations/no_operations_api.c" ]; then ok "warns on a document without operations"; else no "warns on a document without operations" "$out"; fi
 # usage errors exit 2 and say why
 out=$($gen 2>&1); rc=$?
 if [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q "expected exactly one SPEC"; then ok "usage error"; else no "usage error" "$out"; fi

@@ -1,9 +1,13 @@
 /* test_keysvc.c — the key service and the store, without HTTP. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <rhonabwy.h>
@@ -13,6 +17,10 @@
 #include "keysvc.h"
 #include "listcache.h"
 #include "ratelimit.h"
+
+/* A user as the caller of a mutation: the account holder itself (key_id 0,
+   as a JWT is), who holds every right. */
+#define AS(u) (&(keysvc_principal){ .user_id = (u) })
 
 static char tmpdir[256];
 static keysvc *ks;
@@ -82,7 +90,7 @@ START_TEST(create_list_get_every_family)
 		keysvc_principal p;
 		unsigned ra = 0;
 
-		ck_assert_int_eq(keysvc_create(ks, alice, fam, "k", "d", NULL, "127.0.0.1", &k, t, sizeof t), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), fam, "k", "d", NULL, "127.0.0.1", &k, t, sizeof t), KEYSVC_OK);
 		ck_assert_int_eq(strncmp(k.prefix, t, 8), 0);
 		ck_assert_uint_eq(strlen(k.prefix), 8);
 		ck_assert_int_eq(keysvc_list(ks, alice, fam, NULL, 0, 0, -1, &v, &n, &total), KEYSVC_OK);
@@ -94,7 +102,7 @@ START_TEST(create_list_get_every_family)
 		/* another user's key is not found, whatever the id */
 		ck_assert_int_eq(keysvc_get_uuid(ks, bob, fam, k.uuid, &got), KEYSVC_NOT_FOUND);
 		ck_assert_int_eq(keysvc_get_id(ks, bob, fam, k.id, &got), KEYSVC_NOT_FOUND);
-		ck_assert_int_eq(keysvc_delete(ks, bob, k.id, "x"), KEYSVC_NOT_FOUND);
+		ck_assert_int_eq(keysvc_delete(ks, AS(bob), k.id, "x"), KEYSVC_NOT_FOUND);
 		/* created through one family, it authenticates (for every family) */
 		ck_assert_int_eq(keysvc_authenticate(ks, t, "127.0.0.1", &p, &ra), KEYSVC_OK);
 		ck_assert_int_eq(p.user_id, alice);
@@ -116,16 +124,16 @@ START_TEST(name_limits_count_characters)
 	for (int i = 0; i < 1024; i++)
 		strcat(desc, "\xe2\x82\xac"); /* U+20AC */
 	for (int f = 0; f < KEYSVC_NFAMILIES; f++) {
-		ck_assert_int_eq(keysvc_create(ks, alice, f, name, desc, NULL, "t", &k, token, sizeof token), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), f, name, desc, NULL, "t", &k, token, sizeof token), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_get_uuid(ks, alice, f, k.uuid, &got), KEYSVC_OK);
 		ck_assert_str_eq(got.name, name);
 		ck_assert_str_eq(got.description, desc);
 	}
 	strcat(name, "\xc5\xbc");
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, name, NULL, NULL, "t", &k, token, sizeof token),
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_NEBULA, name, NULL, NULL, "t", &k, token, sizeof token),
 	                 KEYSVC_INVALID);
 	strcat(desc, "x");
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, "n", desc, NULL, "t", &k, token, sizeof token),
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_NEBULA, "n", desc, NULL, "t", &k, token, sizeof token),
 	                 KEYSVC_INVALID);
 }
 END_TEST
@@ -135,12 +143,12 @@ START_TEST(feldera_names_unique_per_owner)
 	keysvc_key k;
 	char t[TOKEN_MAX];
 
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_FELDERA, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_FELDERA, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_DUPLICATE);
-	ck_assert_int_eq(keysvc_create(ks, bob, KEYSVC_FELDERA, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_DUPLICATE);
+	ck_assert_int_eq(keysvc_create(ks, AS(bob), KEYSVC_FELDERA, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
 	/* other families allow repeated names */
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_HERON, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_HERON, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "n", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
 	ck_assert_int_eq(keysvc_get_name(ks, alice, KEYSVC_FELDERA, "n", &k), KEYSVC_OK);
 }
 END_TEST
@@ -153,15 +161,15 @@ START_TEST(state_changes_take_effect_at_once)
 	unsigned ra;
 	int64_t n;
 
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_HERON, "s", NULL, NULL, "10.0.0.1", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "s", NULL, NULL, "10.0.0.1", &k, t, sizeof t), KEYSVC_OK);
 	ck_assert_int_eq(keysvc_authenticate(ks, t, "c1", &p, &ra), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 0, "10.0.0.1"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_set_active(ks, AS(alice), k.id, 0, "10.0.0.1"), KEYSVC_OK);
 	ck_assert_int_eq(keysvc_authenticate(ks, t, "c1", &p, &ra), KEYSVC_REJECTED);
-	ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 1, "10.0.0.1"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_set_active(ks, AS(alice), k.id, 1, "10.0.0.1"), KEYSVC_OK);
 	ck_assert_int_eq(keysvc_authenticate(ks, t, "c1", &p, &ra), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_revoke(ks, alice, k.id, "10.0.0.1"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_revoke(ks, AS(alice), k.id, "10.0.0.1"), KEYSVC_OK);
 	ck_assert_int_eq(keysvc_authenticate(ks, t, "c1", &p, &ra), KEYSVC_REJECTED);
-	ck_assert_int_eq(keysvc_delete(ks, alice, k.id, "10.0.0.1"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_delete(ks, AS(alice), k.id, "10.0.0.1"), KEYSVC_OK);
 	ck_assert_int_eq(keysvc_authenticate(ks, t, "c1", &p, &ra), KEYSVC_REJECTED);
 	/* every change left an audit row */
 	static const char *const actions[] = { "create", "deactivate", "activate", "revoke", "delete" };
@@ -218,7 +226,7 @@ START_TEST(nothing_at_rest)
 	long len;
 	const char *suffixes[] = { "", "-wal" };
 
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, "rest", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_NEBULA, "rest", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
 	for (size_t s = 0; s < 2; s++) {
 		snprintf(path, sizeof path, "%s/k.db%s", tmpdir, suffixes[s]);
 		f = fopen(path, "rb");
@@ -260,16 +268,16 @@ START_TEST(ids_never_reused)
 	char t[TOKEN_MAX];
 	int64_t n = -1;
 
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, "a", NULL, NULL, "c", &a, t, sizeof t), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_delete(ks, alice, a.id, "c"), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, "b", NULL, NULL, "c", &b, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_NEBULA, "a", NULL, NULL, "c", &a, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_delete(ks, AS(alice), a.id, "c"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_NEBULA, "b", NULL, NULL, "c", &b, t, sizeof t), KEYSVC_OK);
 	ck_assert_int_gt(b.id, a.id); /* the deleted key's id (and its audit rows) stay its own */
 	ck_assert_int_eq(store_audit_count(keysvc_store(ks), b.id, "delete", &n), STORE_OK);
 	ck_assert_int_eq(n, 0);
 }
 END_TEST
 
-/* A schema-1 database (ids could be reused) is migrated: its keys keep their
+/* A schema-1 database (ids could be reused) is migrated (to the latest, 3): its keys keep their
  * ids and new ids start past every id its audit table has seen. */
 START_TEST(migrates_schema_1)
 {
@@ -305,18 +313,169 @@ START_TEST(migrates_schema_1)
 	open_at(db, NULL);
 	ck_assert_int_eq(keysvc_get_id(ks, 1, KEYSVC_NEBULA, 3, &k), KEYSVC_OK);
 	ck_assert_str_eq(k.name, "old");
-	ck_assert_int_eq(keysvc_create(ks, 1, KEYSVC_NEBULA, "new", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(1), KEYSVC_NEBULA, "new", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
 	ck_assert_int_eq(k.id, 10);
 	ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	ck_assert_int_eq(sqlite3_column_int(st, 0), 2);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 3);
 	sqlite3_finalize(st);
 	sqlite3_close(h);
 }
 END_TEST
+/* A second handle on the same file stands for another process: its
+   deletes, deactivations and creates are seen by this one's caches on the
+   very next call, many times over (the WAL index check, then data_version
+   and the epoch row), also right after this handle's own writes. */
+START_TEST(other_writer_seen_at_once)
+{
+	keysvc_config cfg = { .synchronous_full = 0 };
+	keysvc *other = NULL;
+	keysvc_principal p;
+	keysvc_key k, *v = NULL;
+	char db[300], err[300] = "", t[TOKEN_MAX];
+	unsigned ra;
+	size_t n;
+	int64_t total;
+
+	snprintf(db, sizeof db, "%s/k.db", tmpdir);
+	cfg.db_path = db;
+	ck_assert_msg(keysvc_open(&cfg, &other, err, sizeof err) == 0, "second keysvc_open: %s", err);
+	for (int round = 0; round < 50; round++) {
+		char ip[32];
+		snprintf(ip, sizeof ip, "10.0.%d.1", round);   /* the refusals must not trip the rate limit */
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "x", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, ip, &p, &ra), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, ip, &p, &ra), KEYSVC_OK);   /* cached */
+		ck_assert_int_eq(keysvc_authenticate(other, t, ip, &p, &ra), KEYSVC_OK);
+		if (round % 2)
+			ck_assert_int_eq(keysvc_delete(other, AS(alice), k.id, "c"), KEYSVC_OK);
+		else
+			ck_assert_int_eq(keysvc_set_active(other, AS(alice), k.id, 0, "c"), KEYSVC_OK);
+		ck_assert_msg(keysvc_authenticate(ks, t, ip, &p, &ra) == KEYSVC_REJECTED,
+		              "round %d: a key the other handle removed still authenticates here", round);
+		/* a whole list kept by this handle shows the other handle's create */
+		ck_assert_int_eq(keysvc_list(ks, alice, KEYSVC_FASTAPI, NULL, 1, 0, -1, &v, &n, &total), KEYSVC_OK);
+		free(v);
+		ck_assert_int_eq(keysvc_list(ks, alice, KEYSVC_FASTAPI, NULL, 1, 0, -1, &v, &n, &total), KEYSVC_OK);
+		free(v);
+		ck_assert_uint_eq(n, (size_t)round);
+		ck_assert_int_eq(keysvc_create(other, AS(alice), KEYSVC_FASTAPI, "y", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_list(ks, alice, KEYSVC_FASTAPI, NULL, 1, 0, -1, &v, &n, &total), KEYSVC_OK);
+		free(v);
+		ck_assert_msg(n == (size_t)round + 1, "round %d: the other handle's create is not listed here", round);
+	}
+	keysvc_close(other);
+}
+END_TEST
+
 /* The hot statements are prepared once and stay prepared: binding a family,
    a name filter, a page or an id never makes SQLite parse them again. */
+/* ---- roles and names ---- */
+
+/* The principal of a key, as authentication makes it. */
+static keysvc_principal principal_of(const char *token)
+{
+	keysvc_principal p;
+	unsigned ra = 0;
+
+	ck_assert_int_eq(keysvc_authenticate(ks, token, "127.0.0.9", &p, &ra), KEYSVC_OK);
+	return p;
+}
+
+START_TEST(roles_enforced_in_the_key_service)
+{
+	keysvc_principal w = principal_of(alice_key), r, d, off;
+	keysvc_key k, target, rk;
+	char t[TOKEN_MAX], rt[TOKEN_MAX], tt[TOKEN_MAX], dt[TOKEN_MAX];
+	int rights;
+
+	ck_assert_int_eq(keysvc_rights(ks, &w, &rights), KEYSVC_OK);
+	ck_assert_int_eq(rights, KEYSVC_RIGHTS_WRITE);        /* the first key */
+	ck_assert_int_eq(keysvc_rights(ks, AS(alice), &rights), KEYSVC_OK);
+	ck_assert_int_eq(rights, KEYSVC_RIGHTS_ADMIN);        /* a JWT: key_id 0 */
+	ck_assert_int_eq(keysvc_create(ks, &w, KEYSVC_FELDERA, "reader", NULL, "read", "c", &rk, rt, sizeof rt), KEYSVC_OK);
+	ck_assert_str_eq(rk.role, "read");
+	r = principal_of(rt);
+	ck_assert_int_eq(keysvc_rights(ks, &r, &rights), KEYSVC_OK);
+	ck_assert_int_eq(rights, KEYSVC_RIGHTS_READ);
+	/* Feldera's default is read; the families without roles make write keys */
+	ck_assert_int_eq(keysvc_create(ks, &w, KEYSVC_FELDERA, "default", NULL, NULL, "c", &k, dt, sizeof dt), KEYSVC_OK);
+	ck_assert_str_eq(k.role, "read");
+	d = principal_of(dt);
+	ck_assert_int_eq(keysvc_create(ks, &w, KEYSVC_HERON, "target", NULL, NULL, "c", &target, tt, sizeof tt), KEYSVC_OK);
+	ck_assert_str_eq(target.role, "write");
+	/* only read and write are minted, never above the caller */
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "adm", NULL, "admin", "c", &k, t, sizeof t), KEYSVC_INVALID);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "empty", NULL, "", "c", &k, t, sizeof t), KEYSVC_INVALID);
+	for (int f = 0; f < KEYSVC_NFAMILIES; f++) {
+		ck_assert_int_eq(keysvc_create(ks, &r, f, "minted", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_FORBIDDEN);
+		ck_assert_int_eq(keysvc_create(ks, &r, f, "minted", NULL, "write", "c", &k, t, sizeof t), KEYSVC_FORBIDDEN);
+		ck_assert_int_eq(keysvc_create(ks, &r, f, "minted", NULL, "read", "c", &k, t, sizeof t), KEYSVC_FORBIDDEN);
+		ck_assert_int_eq(keysvc_create(ks, &d, f, "minted", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_FORBIDDEN);
+	}
+	/* every state change, on the caller's own key and on another user's: 403 before any lookup */
+	ck_assert_int_eq(keysvc_set_active(ks, &r, target.id, 0, "c"), KEYSVC_FORBIDDEN);
+	ck_assert_int_eq(keysvc_revoke(ks, &r, target.id, "c"), KEYSVC_FORBIDDEN);
+	ck_assert_int_eq(keysvc_delete(ks, &r, target.id, "c"), KEYSVC_FORBIDDEN);
+	ck_assert_int_eq(keysvc_delete(ks, &r, rk.id, "c"), KEYSVC_FORBIDDEN);
+	ck_assert_int_eq(keysvc_delete(ks, &r, 999999, "c"), KEYSVC_FORBIDDEN);
+	principal_of(tt);   /* the target still works */
+	principal_of(rt);
+	/* a write key that is switched off has no rights left, whatever a cached principal says */
+	ck_assert_int_eq(keysvc_create(ks, &w, KEYSVC_HERON, "soon-off", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
+	off = principal_of(t);
+	ck_assert_int_eq(keysvc_set_active(ks, &w, off.key_id, 0, "c"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_delete(ks, &off, target.id, "c"), KEYSVC_FORBIDDEN);
+	/* the JWT mints a write key, which writes */
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "jw", NULL, "write", "c", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_str_eq(k.role, "write");
+	w = principal_of(t);
+	ck_assert_int_eq(keysvc_delete(ks, &w, target.id, "c"), KEYSVC_OK);
+}
+END_TEST
+
+START_TEST(names_nfc_and_refused)
+{
+	static const char *const refused[] = { "a\tb", "a\nb", "a\x01" "b", "a\x7f" "b", "a\xc2\x85" "b", "a\xc2\x9f" "b",
+	                                       "a\xe2\x80\xaa" "b", "a\xe2\x80\xae" "b", "a\xe2\x81\xa6" "b", "a\xe2\x81\xa9" "b",
+	                                       "a\xe2\x80\x8e" "b", "a\xe2\x80\x8f" "b", "a\xd8\x9c" "b", "a\xff" "b" };
+	char out[STORE_NAME_CHARS * 4 + 1], t[TOKEN_MAX], name[200];
+	keysvc_key k, *v = NULL;
+	size_t n;
+	int64_t total;
+
+	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+		ck_assert_msg(keysvc_name(refused[i], out, sizeof out) == KEYSVC_INVALID, "name %zu accepted", i);
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, refused[i], NULL, NULL, "c", &k, t, sizeof t),
+		                 KEYSVC_INVALID);
+	}
+	ck_assert_int_eq(keysvc_name("cafe\xcc\x81", out, sizeof out), KEYSVC_OK);
+	ck_assert_str_eq(out, "caf\xc3\xa9");
+	ck_assert_int_eq(keysvc_name("ok \xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb", out, sizeof out), KEYSVC_OK);  /* ZWJ stays */
+	ck_assert_int_eq(keysvc_name("", out, sizeof out), KEYSVC_OK);
+	/* the limit counts the NFC form: U+0958 is a composition exclusion (two
+	   code points in NFC), so 64 fit in 128 characters and 65 do not */
+	name[0] = '\0';
+	for (int i = 0; i < 64; i++)
+		strcat(name, "\xe0\xa5\x98");
+	ck_assert_int_eq(keysvc_name(name, out, sizeof out), KEYSVC_OK);
+	strcat(name, "\xe0\xa5\x98");
+	ck_assert_int_eq(keysvc_name(name, out, sizeof out), KEYSVC_INVALID);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "caf\xc3\xa9", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FELDERA, "cafe\xcc\x81", NULL, NULL, "c", &k, t, sizeof t),
+	                 KEYSVC_DUPLICATE);
+	ck_assert_int_eq(keysvc_get_name(ks, alice, KEYSVC_FELDERA, "cafe\xcc\x81", &k), KEYSVC_OK);
+	ck_assert_str_eq(k.name, "caf\xc3\xa9");
+	ck_assert_int_eq(keysvc_list(ks, alice, KEYSVC_FELDERA, "cafe\xcc\x81", 0, 0, -1, &v, &n, &total), KEYSVC_OK);
+	ck_assert_uint_eq(n, 1);
+	free(v);
+	ck_assert_int_eq(keysvc_list(ks, alice, KEYSVC_FELDERA, "a\xe2\x80\xae" "b", 0, 0, -1, &v, &n, &total), KEYSVC_OK);
+	ck_assert_uint_eq(n, 0);
+	free(v);
+}
+END_TEST
+
 START_TEST(statements_never_reprepared)
 {
 	keysvc_key k, got, *v;
@@ -330,7 +489,7 @@ START_TEST(statements_never_reprepared)
 		char name[8];
 		snprintf(name, sizeof name, "r%d", round);
 		for (int fam = 0; fam < KEYSVC_NFAMILIES; fam++) {
-			ck_assert_int_eq(keysvc_create(ks, alice, fam, name, NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+			ck_assert_int_eq(keysvc_create(ks, AS(alice), fam, name, NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
 			ck_assert_int_eq(keysvc_list(ks, alice, fam, NULL, 0, 0, -1, &v, &n, &total), KEYSVC_OK);
 			free(v);
 			ck_assert_int_eq(keysvc_list(ks, bob, fam, name, 1, 1, 5, &v, &n, &total), KEYSVC_OK);
@@ -339,7 +498,7 @@ START_TEST(statements_never_reprepared)
 			ck_assert_int_eq(keysvc_get_id(ks, alice, -1, k.id, &got), KEYSVC_OK);
 			ck_assert_int_eq(keysvc_get_name(ks, alice, fam, name, &got), KEYSVC_OK);
 			ck_assert_int_eq(keysvc_authenticate(ks, t, "c5", &p, &ra), KEYSVC_OK);
-			ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 0, ""), KEYSVC_OK);
+			ck_assert_int_eq(keysvc_set_active(ks, AS(alice), k.id, 0, ""), KEYSVC_OK);
 		}
 	}
 	ck_assert_int_eq(store_reprepares(keysvc_store(ks), &re), STORE_OK);
@@ -357,10 +516,10 @@ START_TEST(key_after_delete_writes_last_used)
 	char t1[TOKEN_MAX], t2[TOKEN_MAX];
 	unsigned ra;
 
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_HERON, "a", NULL, NULL, "", &k1, t1, sizeof t1), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "a", NULL, NULL, "", &k1, t1, sizeof t1), KEYSVC_OK);
 	ck_assert_int_eq(keysvc_authenticate(ks, t1, "c10", &p, &ra), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_delete(ks, alice, k1.id, ""), KEYSVC_OK);
-	ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_HERON, "b", NULL, NULL, "", &k2, t2, sizeof t2), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_delete(ks, AS(alice), k1.id, ""), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "b", NULL, NULL, "", &k2, t2, sizeof t2), KEYSVC_OK);
 	ck_assert_int_ne(k2.id, k1.id);
 	ck_assert_int_eq(keysvc_authenticate(ks, t2, "c10", &p, &ra), KEYSVC_OK);
 	ck_assert_int_eq(keysvc_get_id(ks, alice, KEYSVC_HERON, k2.id, &got), KEYSVC_OK);
@@ -381,7 +540,7 @@ static void *create_many(void *arg)
 	keysvc_key k;
 
 	for (int i = 0; i < 20; i++)
-		w->ok += keysvc_create(ks, alice, KEYSVC_FASTAPI, "c", NULL, NULL, "", &k, w->tokens[i], TOKEN_MAX) == KEYSVC_OK;
+		w->ok += keysvc_create(ks, AS(alice), KEYSVC_FASTAPI, "c", NULL, NULL, "", &k, w->tokens[i], TOKEN_MAX) == KEYSVC_OK;
 	return NULL;
 }
 
@@ -476,7 +635,7 @@ START_TEST(cached_key_fails_after_every_change)
 
 		snprintf(name, sizeof name, "c%d", fam);
 		snprintf(cl, sizeof cl, "c6-%d", fam);   /* four failures each: under the rate limit */
-		ck_assert_int_eq(keysvc_create(ks, alice, fam, name, NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), fam, name, NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
 		keysvc_get_stats(ks, &before);
 		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
@@ -488,27 +647,27 @@ START_TEST(cached_key_fails_after_every_change)
 		ck_assert_str_eq(p.key_uuid, k.uuid);
 
 		/* another user cannot change it, and it stays alice's */
-		ck_assert_int_eq(keysvc_set_active(ks, bob, k.id, 0, ""), KEYSVC_NOT_FOUND);
-		ck_assert_int_eq(keysvc_revoke(ks, bob, k.id, ""), KEYSVC_NOT_FOUND);
-		ck_assert_int_eq(keysvc_delete(ks, bob, k.id, ""), KEYSVC_NOT_FOUND);
+		ck_assert_int_eq(keysvc_set_active(ks, AS(bob), k.id, 0, ""), KEYSVC_NOT_FOUND);
+		ck_assert_int_eq(keysvc_revoke(ks, AS(bob), k.id, ""), KEYSVC_NOT_FOUND);
+		ck_assert_int_eq(keysvc_delete(ks, AS(bob), k.id, ""), KEYSVC_NOT_FOUND);
 		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
 		ck_assert_int_eq(p.user_id, alice);
 
-		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 0, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_set_active(ks, AS(alice), k.id, 0, ""), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_REJECTED);
-		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 1, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_set_active(ks, AS(alice), k.id, 1, ""), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_OK);
-		ck_assert_int_eq(keysvc_revoke(ks, alice, k.id, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_revoke(ks, AS(alice), k.id, ""), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_REJECTED);
-		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 1, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_set_active(ks, AS(alice), k.id, 1, ""), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_authenticate(ks, t, cl, &p, &ra), KEYSVC_REJECTED); /* revoked stays revoked */
 
 		snprintf(name, sizeof name, "d%d", fam);
-		ck_assert_int_eq(keysvc_create(ks, alice, fam, name, NULL, NULL, "", &k2, t2, sizeof t2), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), fam, name, NULL, NULL, "", &k2, t2, sizeof t2), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_authenticate(ks, t2, cl, &p, &ra), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_authenticate(ks, t2, cl, &p, &ra), KEYSVC_OK);
-		ck_assert_int_eq(keysvc_delete(ks, alice, k2.id, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_delete(ks, AS(alice), k2.id, ""), KEYSVC_OK);
 		ck_assert_int_eq(keysvc_authenticate(ks, t2, cl, &p, &ra), KEYSVC_REJECTED);
 	}
 	/* two users' cached keys answer for their own users */
@@ -559,7 +718,7 @@ START_TEST(revocation_racing_authentications)
 		volatile int stop = 0, revoked = 0;
 		struct timespec pause = { 0, 2000000 };
 
-		ck_assert_int_eq(keysvc_create(ks, alice, round % KEYSVC_NFAMILIES, round % 2 ? "x" : "y", NULL, NULL, "", &k,
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), round % KEYSVC_NFAMILIES, round % 2 ? "x" : "y", NULL, NULL, "", &k,
 		                               t, sizeof t) == KEYSVC_OK || round % KEYSVC_NFAMILIES == KEYSVC_FELDERA, 1);
 		if (round % KEYSVC_NFAMILIES == KEYSVC_FELDERA)
 			continue;   /* names are unique there; the other families cover it */
@@ -568,9 +727,9 @@ START_TEST(revocation_racing_authentications)
 			pthread_create(&th[i], NULL, race_auth, &r[i]);
 		}
 		nanosleep(&pause, NULL);
-		ck_assert_int_eq(round % 3 == 0 ? keysvc_revoke(ks, alice, k.id, "")
-		                 : round % 3 == 1 ? keysvc_set_active(ks, alice, k.id, 0, "")
-		                                  : keysvc_delete(ks, alice, k.id, ""), KEYSVC_OK);
+		ck_assert_int_eq(round % 3 == 0 ? keysvc_revoke(ks, AS(alice), k.id, "")
+		                 : round % 3 == 1 ? keysvc_set_active(ks, AS(alice), k.id, 0, "")
+		                                  : keysvc_delete(ks, AS(alice), k.id, ""), KEYSVC_OK);
 		__atomic_store_n(&revoked, 1, __ATOMIC_SEQ_CST);
 		nanosleep(&pause, NULL);
 		__atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
@@ -677,7 +836,7 @@ START_TEST(cached_list_follows_every_change)
 		ck_assert_uint_eq(after.list_hits, before.list_hits + 1);
 		nb = listed(bob, fam, 0, 0, NULL);
 
-		ck_assert_int_eq(keysvc_create(ks, alice, fam, name, NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), fam, name, NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
 		memset(&f, 0, sizeof f);
 		ck_assert_uint_eq(listed(alice, fam, 0, k.id, &f), n0 + 1);
 		ck_assert_int_eq(f.id, k.id);
@@ -693,21 +852,21 @@ START_TEST(cached_list_follows_every_change)
 		ck_assert_uint_eq(listed(alice, fam, 0, k.id, &f), n0 + 1);
 		ck_assert_int_gt(f.last_used, 0);
 
-		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 0, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_set_active(ks, AS(alice), k.id, 0, ""), KEYSVC_OK);
 		listed(alice, fam, 0, k.id, &f);
 		ck_assert_int_eq(f.active, 0);
-		ck_assert_int_eq(keysvc_set_active(ks, alice, k.id, 1, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_set_active(ks, AS(alice), k.id, 1, ""), KEYSVC_OK);
 		listed(alice, fam, 0, k.id, &f);
 		ck_assert_int_eq(f.active, 1);
 
 		listed(alice, fam, 1, 0, NULL);
-		ck_assert_int_eq(keysvc_revoke(ks, alice, k.id, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_revoke(ks, AS(alice), k.id, ""), KEYSVC_OK);
 		n = listed(alice, fam, 0, 0, NULL);
 		ck_assert_uint_eq(n, n0);                          /* revoked keys hidden */
 		ck_assert_uint_eq(listed(alice, fam, 1, k.id, &f), n0 + 1);
 		ck_assert_int_eq(f.revoked, 1);
 
-		ck_assert_int_eq(keysvc_delete(ks, alice, k.id, ""), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_delete(ks, AS(alice), k.id, ""), KEYSVC_OK);
 		ck_assert_uint_eq(listed(alice, fam, 1, 0, NULL), n0);
 		ck_assert_uint_eq(listed(alice, fam, 0, 0, NULL), n0);
 	}
@@ -757,7 +916,7 @@ START_TEST(list_racing_creates)
 	for (int i = 0; i < 40; i++) {
 		keysvc_key k;
 		char t[TOKEN_MAX];
-		ck_assert_int_eq(keysvc_create(ks, alice, KEYSVC_NEBULA, "race", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_NEBULA, "race", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
 		__atomic_store_n(&newest, k.id, __ATOMIC_SEQ_CST);
 	}
 	__atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
@@ -844,6 +1003,257 @@ START_TEST(jwt_good_bad_none_expired)
 	r_free(stranger);
 }
 END_TEST
+
+/* Reopens the key service on the fixture's database with key file
+   key_path and the JWT rules of cfg (db_path and jwt_key_path filled here). */
+static int jwt_reopen(keysvc_config cfg, const char *key_path, char *err, size_t errlen)
+{
+	char db[300];
+
+	keysvc_close(ks);
+	ks = NULL;
+	snprintf(db, sizeof db, "%s/k.db", tmpdir);
+	cfg.db_path = db;
+	cfg.synchronous_full = 1;
+	cfg.jwt_key_path = key_path;
+	return keysvc_open(&cfg, &ks, err, errlen);
+}
+
+/* Expands a template: @P is port, @<signed number> is now + that number. */
+static void jwt_expand(const char *tpl, time_t now, int port, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	while (*tpl && n + 24 < outlen) {
+		if (tpl[0] == '@' && tpl[1] == 'P') {
+			n += (size_t)snprintf(out + n, outlen - n, "%d", port);
+			tpl += 2;
+		} else if (tpl[0] == '@') {
+			char *end;
+			long long d = strtoll(tpl + 1, &end, 10);
+			n += (size_t)snprintf(out + n, outlen - n, "%lld", (long long)now + d);
+			tpl = end;
+		} else {
+			out[n++] = *tpl++;
+		}
+	}
+	ck_assert_msg(*tpl == '\0', "template too long");
+	out[n] = '\0';
+}
+
+/* A compact JWS of this header and these claims, signed by key. */
+static char *jwt_sign(jwk_t *key, const char *header, const char *claims)
+{
+	jws_t *jws = NULL;
+	char *s;
+
+	/* without a kid of its own: rhonabwy would put it in a header that has no string kid */
+	key = r_jwk_copy(key);
+	ck_assert_ptr_nonnull(key);
+	r_jwk_delete_property_str(key, "kid");
+	ck_assert_int_eq(r_jws_init(&jws), RHN_OK);
+	ck_assert_msg(r_jws_set_full_header_json_str(jws, header) == RHN_OK, "header %s", header);
+	ck_assert_int_eq(r_jws_set_payload(jws, (const unsigned char *)claims, strlen(claims)), RHN_OK);
+	s = r_jws_serialize(jws, key, 0);
+	r_jws_free(jws);
+	r_jwk_free(key);
+	ck_assert_msg(s != NULL, "cannot sign %s . %s", header, claims);
+	return s;
+}
+
+/* A loopback listener nobody should ever connect to: its port. */
+static int jwt_listener(int *port)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	ck_assert_int_ge(fd, 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+#define JWT_ES "{\"alg\":\"ES256\"}"
+#define JWT_IA "\"sub\":\"alice\",\"iss\":\"https://idp.test\",\"aud\":\"svc\""
+#define JWT_OKC "{" JWT_IA ",\"iat\":@0,\"exp\":@600}"
+
+/* Every header and claim rule, each row a correctly signed token that only
+   the rule under test can refuse; no row may reach the network. */
+START_TEST(jwt_header_and_claim_rules)
+{
+	static const struct { const char *header, *claims; int want, line; } t[] = {
+		{ JWT_ES, JWT_OKC, KEYSVC_OK, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"unknown\"}", JWT_OKC, KEYSVC_OK, __LINE__ },
+		/* keys named or carried by the token */
+		{ "{\"alg\":\"ES256\",\"jku\":\"http://127.0.0.1:@P/jwks\"}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"jku\":\"https://127.0.0.1:@P/jwks\"}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"x5u\":\"http://127.0.0.1:@P/cert\"}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"x5u\":\"file:///dev/zero\"}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"x5c\":[\"MIIB\"]}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"jwk\":{\"kty\":\"oct\",\"k\":\"c2VjcmV0\"}}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		/* other headers */
+		{ "{\"alg\":\"ES256\",\"crit\":[\"exp\"],\"exp\":1}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"crit\":[]}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"zip\":\"DEF\"}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"cty\":\"jwt\"}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"enc\":\"A128GCM\"}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		{ "{\"alg\":\"ES256\",\"kid\":5}", JWT_OKC, KEYSVC_REJECTED, __LINE__ },
+		/* iss, aud */
+		{ JWT_ES, "{\"sub\":\"alice\",\"aud\":\"svc\",\"iat\":@0,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{\"sub\":\"alice\",\"iss\":\"https://idp.test/\",\"aud\":\"svc\",\"iat\":@0,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{\"sub\":\"alice\",\"iss\":\"https://idp.test\",\"iat\":@0,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{\"sub\":\"alice\",\"iss\":\"https://idp.test\",\"aud\":\"svc2\",\"iat\":@0,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{\"sub\":\"alice\",\"iss\":\"https://idp.test\",\"aud\":[\"x\",\"svc\"],\"iat\":@0,\"exp\":@600}", KEYSVC_OK, __LINE__ },
+		{ JWT_ES, "{\"sub\":\"alice\",\"iss\":\"https://idp.test\",\"aud\":[\"x\",\"y\"],\"iat\":@0,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{\"sub\":\"alice\",\"iss\":\"https://idp.test\",\"aud\":[],\"iat\":@0,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{\"sub\":\"alice\",\"iss\":\"https://idp.test\",\"aud\":[\"svc\",7],\"iat\":@0,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		/* lifetime (maximum 3600 s here), leeway (60 s here) */
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":@3600}", KEYSVC_OK, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":@3601}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@30,\"exp\":@600}", KEYSVC_OK, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@90,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@-600,\"exp\":@-30}", KEYSVC_OK, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@-600,\"exp\":@-90}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":@-10}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":@600,\"nbf\":@30}", KEYSVC_OK, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":@600,\"nbf\":@90}", KEYSVC_REJECTED, __LINE__ },
+		/* types and ranges */
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":\"@600\"}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":@600.0}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":1e300}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":-1}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":253402300800}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":@600,\"nbf\":\"@0\"}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":@0,\"exp\":@600,\"nbf\":-1}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":true,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{" JWT_IA ",\"iat\":-5,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{\"sub\":7,\"iss\":\"https://idp.test\",\"aud\":\"svc\",\"iat\":@0,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "{\"sub\":\"mallory\",\"iss\":\"https://idp.test\",\"aud\":\"svc\",\"iat\":@0,\"exp\":@600}", KEYSVC_REJECTED, __LINE__ },
+		{ JWT_ES, "[\"alice\"]", KEYSVC_REJECTED, __LINE__ },
+	};
+	keysvc_config cfg = { .jwt_issuer = "https://idp.test", .jwt_audience = "svc",
+	                      .jwt_max_lifetime = 3600, .jwt_leeway = 60 };
+	char key_path[300], err[300] = "", header[512], claims[1024], client[32];
+	int port, lfd = jwt_listener(&port);
+
+	snprintf(key_path, sizeof key_path, "%s/jwt.pem", tmpdir);
+	ck_assert_msg(jwt_reopen(cfg, key_path, err, sizeof err) == 0, "%s", err);
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		keysvc_principal p;
+		unsigned ra = 0;
+		time_t now = time(NULL);
+		char *tok;
+		int rc;
+
+		jwt_expand(t[i].header, now, port, header, sizeof header);
+		jwt_expand(t[i].claims, now, port, claims, sizeof claims);
+		tok = jwt_sign(jwt_priv, header, claims);
+		snprintf(client, sizeof client, "row %d", t[i].line);   /* under the failure limit */
+		rc = keysvc_authenticate_jwt(ks, tok, client, &p, &ra);
+		ck_assert_msg(rc == t[i].want, "line %d: %s . %s: %s, want %s", t[i].line, header, claims,
+		              keysvc_strerror(rc), keysvc_strerror(t[i].want));
+		if (rc == KEYSVC_OK)
+			ck_assert_int_eq(p.user_id, alice);
+		ck_assert_msg(accept(lfd, NULL, NULL) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK),
+		              "line %d: the key service connected to the listener", t[i].line);
+		r_free(tok);
+	}
+	close(lfd);
+}
+END_TEST
+
+/* The bound on a token's length: a valid token near it passes, one past
+   it is refused before anything else. */
+START_TEST(jwt_length_bound)
+{
+	keysvc_config cfg = { .jwt_max_lifetime = 3600, .jwt_leeway = 60 };
+	char key_path[300], err[300] = "", *claims = malloc(8192), *tok;
+	keysvc_principal p;
+	unsigned ra;
+	time_t now = time(NULL);
+
+	snprintf(key_path, sizeof key_path, "%s/jwt.pem", tmpdir);
+	ck_assert_msg(jwt_reopen(cfg, key_path, err, sizeof err) == 0, "%s", err);
+	for (int pad = 5000; pad <= 7000; pad += 2000) {
+		int n = snprintf(claims, 8192, "{\"sub\":\"alice\",\"iat\":%lld,\"exp\":%lld,\"pad\":\"",
+		                 (long long)now, (long long)now + 600);
+		memset(claims + n, 'a', (size_t)pad);
+		strcpy(claims + n + pad, "\"}");
+		tok = jwt_sign(jwt_priv, JWT_ES, claims);
+		ck_assert_int_eq(keysvc_authenticate_jwt(ks, tok, pad == 5000 ? "short" : "long", &p, &ra),
+		                 strlen(tok) <= KEYSVC_JWT_MAX_LEN ? KEYSVC_OK : KEYSVC_REJECTED);
+		ck_assert(pad == 5000 ? strlen(tok) <= KEYSVC_JWT_MAX_LEN : strlen(tok) > KEYSVC_JWT_MAX_LEN);
+		r_free(tok);
+	}
+	free(claims);
+}
+END_TEST
+
+/* A JWKS: the kid's key alone when the token names one we have; a key's
+   own alg pins it; keys that cannot verify stop the start. */
+START_TEST(jwt_jwks_kid_alg_and_bad_keys)
+{
+	static const struct { const char *extra, *err_has; } bad[] = {
+		{ ",\"alg\":\"RS256\"", "alg" },     /* an RSA alg on an EC key */
+		{ ",\"alg\":\"none\"", "alg" },
+		{ ",\"use\":\"enc\"", "use" },
+	};
+	keysvc_config cfg = { .jwt_leeway = 60 };
+	char path[300], err[300] = "", claims[200], *pub = r_jwk_export_to_json_str(jwt_pub, 0);
+	char *otherpub = r_jwk_export_to_json_str(other_pub, 0), *tok;
+	keysvc_principal p;
+	unsigned ra;
+	FILE *f;
+	time_t now = time(NULL);
+
+	ck_assert_ptr_nonnull(pub);
+	ck_assert_ptr_nonnull(otherpub);
+	pub[strlen(pub) - 1] = '\0';          /* drop the closing brace: members follow */
+	otherpub[strlen(otherpub) - 1] = '\0';
+	snprintf(path, sizeof path, "%s/jwks.json", tmpdir);
+	snprintf(claims, sizeof claims, "{\"sub\":\"alice\",\"iat\":%lld,\"exp\":%lld}", (long long)now, (long long)now + 600);
+
+	f = fopen(path, "w");
+	fprintf(f, "{\"keys\":[%s,\"kid\":\"a\",\"alg\":\"ES256\",\"use\":\"sig\"},%s,\"kid\":\"b\"}]}", otherpub, pub);
+	fclose(f);
+	ck_assert_msg(jwt_reopen(cfg, path, err, sizeof err) == 0, "%s", err);
+	tok = jwt_sign(jwt_priv, "{\"alg\":\"ES256\",\"kid\":\"b\"}", claims);
+	ck_assert_int_eq(keysvc_authenticate_jwt(ks, tok, "kid b", &p, &ra), KEYSVC_OK);
+	r_free(tok);
+	tok = jwt_sign(jwt_priv, "{\"alg\":\"ES256\",\"kid\":\"a\"}", claims);   /* a names the other key */
+	ck_assert_int_eq(keysvc_authenticate_jwt(ks, tok, "kid a", &p, &ra), KEYSVC_REJECTED);
+	r_free(tok);
+	tok = jwt_sign(jwt_priv, "{\"alg\":\"ES256\",\"kid\":\"z\"}", claims);   /* no such kid: any key */
+	ck_assert_int_eq(keysvc_authenticate_jwt(ks, tok, "kid z", &p, &ra), KEYSVC_OK);
+	r_free(tok);
+	tok = jwt_sign(jwt_priv, JWT_ES, claims);
+	ck_assert_int_eq(keysvc_authenticate_jwt(ks, tok, "no kid", &p, &ra), KEYSVC_OK);
+	r_free(tok);
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		f = fopen(path, "w");
+		fprintf(f, "{\"keys\":[%s%s}]}", pub, bad[i].extra);
+		fclose(f);
+		err[0] = '\0';
+		ck_assert_msg(jwt_reopen(cfg, path, err, sizeof err) != 0, "a key with %s was taken", bad[i].extra);
+		ck_assert_msg(strstr(err, bad[i].err_has) != NULL, "%s: \"%s\"", bad[i].extra, err);
+	}
+	f = fopen(path, "w");
+	fprintf(f, "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x5u\":\"https://127.0.0.1:9/k.pem\"}]}");
+	fclose(f);
+	ck_assert_msg(jwt_reopen(cfg, path, err, sizeof err) != 0, "a key known only by its x5u was taken");
+	r_free(pub);
+	r_free(otherpub);
+}
+END_TEST
+
 
 /* ---- the rate limiter: who counts as one client, and blocks that stay ---- */
 
@@ -959,15 +1369,21 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, ratelimit_block_not_evicted);
 	tcase_add_test(tc, key_after_delete_writes_last_used);
 	tcase_add_test(tc, statements_never_reprepared);
+	tcase_add_test(tc, roles_enforced_in_the_key_service);
+	tcase_add_test(tc, names_nfc_and_refused);
 	tcase_add_test(tc, keycache_ttl_epoch_forget);
 	tcase_add_test(tc, cached_key_fails_after_every_change);
 	tcase_add_test(tc, revocation_racing_authentications);
 	tcase_add_test(tc, listcache_epoch_ttl_bounds);
 	tcase_add_test(tc, cached_list_follows_every_change);
 	tcase_add_test(tc, list_racing_creates);
+	tcase_add_test(tc, other_writer_seen_at_once);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tj, jwt_setup, jwt_teardown);
 	tcase_add_test(tj, jwt_good_bad_none_expired);
+	tcase_add_test(tj, jwt_header_and_claim_rules);
+	tcase_add_test(tj, jwt_length_bound);
+	tcase_add_test(tj, jwt_jwks_kid_alg_and_bad_keys);
 	suite_add_tcase(s, tj);
 	return s;
 }

@@ -1,4 +1,4 @@
-# tests/realworld/: oapigen on every 3.0/3.1 YAML document of @readme/oas-examples
+# tests/realworld/: oapigen on every 2.0/3.0/3.1 YAML document of @readme/oas-examples
 # (npm, test data only). Each must compile through check-spec or be refused
 # with "file: /pointer: what is unsupported".
 REALWORLD_DIR := tests/realworld

@@ -10,7 +10,7 @@
 # that got a typed C model, and the top reasons the others stay json_t (from
 # the "Typed bodies:" line oapigen writes at the top of <api>_api.h).
 #
-#   run.sh          every OpenAPI 3.0 and 3.1 YAML document of npm
+#   run.sh          every Swagger 2.0, OpenAPI 3.0 and 3.1 YAML document of npm
 #                   @readme/oas-examples (what `make test-realworld` runs)
 #   run.sh DIR...   every OpenAPI or Swagger root document found under DIR
 #                   (*.yaml, *.yml, *.json with a top-level "openapi" or
@@ -30,7 +30,7 @@ list="$out/list"
 if [ $# -eq 0 ]; then
 	examples="$here/node_modules/@readme/oas-examples"
 	[ -d "$examples" ] || { echo "realworld: @readme/oas-examples is not installed" >&2; exit 1; }
-	ls "$examples"/3.0/yaml/*.yaml "$examples"/3.1/yaml/*.yaml >"$list"
+	ls "$examples"/2.0/yaml/*.yaml "$examples"/3.0/yaml/*.yaml "$examples"/3.1/yaml/*.yaml >"$list"
 	strip="$examples/"
 	verbose=0
 else

@@ -1,14 +1,22 @@
-# tests/runtime/: unit tests of runtime/ pieces that need no HTTP (Check).
-RTTEST_BIN := $(BUILD)/test_runtime
+# tests/runtime/: unit tests of runtime/ pieces that need no HTTP (Check):
+# rt_json (test_runtime), rt_arena and rt_jread (test_rt_jread, which also
+# reads every input with jansson and compares).
+RTTEST_BIN   := $(BUILD)/test_runtime
+JREADTEST_BIN := $(BUILD)/test_rt_jread
 
-$(BUILD)/tests/runtime/test_rt_json.o: CFLAGS_EXTRA := $(RT_CFLAGS) $(call pc_cflags,check)
+$(BUILD)/tests/runtime/%.o: CFLAGS_EXTRA := $(RT_CFLAGS) $(call pc_cflags,check)
 $(RTTEST_BIN): $(BUILD)/tests/runtime/test_rt_json.o $(RT_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(RT_LIBS) $(call pc_libs,check)
 
-.PHONY: test-runtime
-test-runtime: $(RTTEST_BIN)
-	$(Q)$(RTTEST_BIN)
+$(JREADTEST_BIN): $(BUILD)/tests/runtime/test_rt_jread.o $(RT_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(RT_LIBS) $(call pc_libs,check)
 
-ALL_TARGETS += $(RTTEST_BIN)
+.PHONY: test-runtime
+test-runtime: $(RTTEST_BIN) $(JREADTEST_BIN)
+	$(Q)$(RTTEST_BIN)
+	$(Q)$(JREADTEST_BIN)
+
+ALL_TARGETS += $(RTTEST_BIN) $(JREADTEST_BIN)
 TEST_SUITES += test-runtime

@@ -80,6 +80,24 @@ check "self-signed key file is mode 0600" test "$(stat -c %a "$WORK/main/var/tls
 check "certificate has SANs localhost, 127.0.0.1, ::1" \
 	bash -c "openssl x509 -in '$CA' -noout -ext subjectAltName | tr -d ' \n' | grep -q 'DNS:localhost,IPAddress:127.0.0.1,IPAddress:0:0:0:0:0:0:0:1'"
 
+# the self-signed certificate is a leaf, not a CA (audit issue 10, finding 11)
+ext=$(openssl x509 -in "$CA" -noout -ext basicConstraints,keyUsage,extendedKeyUsage 2>/dev/null | tr -d '\n' | tr -s ' ')
+check "self-signed certificate: CA:FALSE" bash -c "[[ '$ext' == *'CA:FALSE'* ]]"
+check "self-signed certificate: key usage Digital Signature only" \
+	bash -c "[[ '$ext' == *'Digital Signature'* && '$ext' != *'Certificate Sign'* ]]"
+check "self-signed certificate: extended key usage serverAuth" bash -c "[[ '$ext' == *'TLS Web Server Authentication'* ]]"
+
+# security headers: nosniff and no-store everywhere, HSTS on HTTPS only
+hdr() { curl -s -o /dev/null -D - "$@" | tr -d '\r'; }
+h_tls=$(hdr --cacert "$CA" "https://localhost:$TP/healthz")
+h_plain=$(hdr "http://127.0.0.1:$HP/healthz")
+h_err=$(hdr "http://127.0.0.1:$HP/heron/api/credentials/keys")
+check "HTTPS response carries Strict-Transport-Security: max-age=31536000" grep -qx 'Strict-Transport-Security: max-age=31536000' <<<"$h_tls"
+check "plain HTTP response carries no HSTS" bash -c "! grep -qi '^Strict-Transport-Security' <<<'$h_plain'"
+all3="$h_tls"$'\n'"$h_plain"$'\n'"$h_err"
+check "X-Content-Type-Options: nosniff on HTTP, HTTPS and an error" test "$(grep -cx 'X-Content-Type-Options: nosniff' <<<"$all3")" = 3
+check "Cache-Control: no-store on HTTP, HTTPS and an error" test "$(grep -cx 'Cache-Control: no-store' <<<"$all3")" = 3
+
 body=$(curl -s --cacert "$CA" "https://localhost:$TP/healthz")
 check "GET /healthz over HTTPS (curl --cacert, name localhost) -> {\"status\":\"ok\"}" test "$body" = '{"status":"ok"}'
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" "https://127.0.0.1:$TP/healthz")
@@ -213,6 +231,13 @@ mkcert() { # mkcert DIR NAME: self-signed localhost cert NAME.pem + NAME-key.pem
 mkdir -p "$WORK/hup"
 mkcert "$WORK/hup" a
 mkcert "$WORK/hup" b
+mkcert_dated() { # mkcert_dated DIR NAME FROM UNTIL: as mkcert, valid FROM to UNTIL
+	certtool --generate-privkey --key-type=ecdsa --outfile "$1/$2-key.pem" >/dev/null 2>&1
+	printf 'cn = "localhost"\ndns_name = "localhost"\nip_address = "127.0.0.1"\ntls_www_server\nsigning_key\nactivation_date = "%s"\nexpiration_date = "%s"\n' "$3" "$4" >"$1/$2.tmpl"
+	certtool --generate-self-signed --load-privkey "$1/$2-key.pem" --template "$1/$2.tmpl" --outfile "$1/$2.pem" >/dev/null 2>&1
+}
+mkcert_dated "$WORK/hup" expired "2020-01-01 00:00:00" "2021-01-01 00:00:00"
+mkcert_dated "$WORK/hup" future "2099-01-01 00:00:00" "2100-01-01 00:00:00"
 cp "$WORK/hup/a.pem" "$WORK/hup/cert.pem"; cp "$WORK/hup/a-key.pem" "$WORK/hup/key.pem"
 TP2=$(rand_port)
 if start hup --listen off --tls-listen 127.0.0.1:$TP2 --tls-cert "$WORK/hup/cert.pem" --tls-key "$WORK/hup/key.pem" --test-slow-endpoint; then
@@ -239,6 +264,22 @@ if start hup --listen off --tls-listen 127.0.0.1:$TP2 --tls-cert "$WORK/hup/cert
 	sleep 0.3
 	check "mismatched key on SIGHUP: still serving B" test "$(fingerprint_served "$TP2")" = "$(fingerprint_file "$WORK/hup/b.pem")"
 	check "mismatched key logged" grep -q "does not hold the key" "$WORK/hup.log"
+	# an expired and a not-yet-valid certificate are refused; the old one stays
+	for when in expired future; do
+		cp "$WORK/hup/$when.pem" "$WORK/hup/cert.pem"; cp "$WORK/hup/$when-key.pem" "$WORK/hup/key.pem"
+		kill -HUP "$HUP_PID"
+		sleep 0.3
+		check "$when certificate on SIGHUP: still serving B" test "$(fingerprint_served "$TP2")" = "$(fingerprint_file "$WORK/hup/b.pem")"
+	done
+	check "expired certificate refused with a log line" grep -q "keeping the current certificate: .*expired" "$WORK/hup.log"
+	check "not-yet-valid certificate refused with a log line" grep -q "keeping the current certificate: .*not valid before" "$WORK/hup.log"
+	# a key file others can read: loaded, with a warning
+	mkcert "$WORK/hup" c
+	cp "$WORK/hup/c.pem" "$WORK/hup/cert.pem"; cp "$WORK/hup/c-key.pem" "$WORK/hup/key.pem"; chmod 0666 "$WORK/hup/key.pem"
+	kill -HUP "$HUP_PID"
+	sleep 0.3
+	check "0666 key on SIGHUP: certificate C loaded" test "$(fingerprint_served "$TP2")" = "$(fingerprint_file "$WORK/hup/c.pem")"
+	check "0666 key on SIGHUP: a warning names the mode" grep -q "WARNING: .*key.pem is readable by group or others (mode 0666)" "$WORK/hup.log"
 	stop "$HUP_PID"
 	check "server alive after bad reloads, exits 0" test "$STOP_RC" = 0
 else fail "start with --tls-cert/--tls-key" "$(cat "$WORK/hup.log")"; fi
@@ -333,6 +374,8 @@ if [ -f keysvc/keysvc.h ]; then
 	if start users --listen 127.0.0.1:$P4 --tls-listen "[::1]:$P5" --db "$D"; then
 		code=$(curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $out" "http://127.0.0.1:$P4/heron/api/credentials/keys")
 		check "the printed key authenticates (Heron list keys -> 200)" test "$code" = 200
+		lh=$(curl -s -o /dev/null -D - -H "x-api-key: $out" "http://127.0.0.1:$P4/heron/api/credentials/keys" | tr -d '\r')
+		check "an authenticated list of keys carries Cache-Control: no-store" grep -qx 'Cache-Control: no-store' <<<"$lh"
 		code=$(curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: ${out%?}x" "http://127.0.0.1:$P4/heron/api/credentials/keys")
 		check "a mistyped key -> 401" test "$code" = 401
 		# ulfius keeps only 16 bytes of an IPv6 client address; the guard

@@ -1,0 +1,155 @@
+/* check.c — whole-document checks (see check.h). */
+#include "check.h"
+#include "docset.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt_pattern.h"
+
+typedef struct check {
+	const char *name;
+	char *err;
+	size_t errlen;
+} check;
+
+/* Values that are data, not schemas: a "pattern" in them is not one. */
+static int check_opaque(const char *k)
+{
+	return strcmp(k, "enum") == 0 || strcmp(k, "const") == 0 || strcmp(k, "example") == 0 ||
+	       strcmp(k, "examples") == 0 || strcmp(k, "default") == 0 || (k[0] == 'x' && k[1] == '-');
+}
+
+/* Keywords whose value maps names to schemas: its keys are names. */
+static int check_name_map(const char *k)
+{
+	return strcmp(k, "properties") == 0 || strcmp(k, "patternProperties") == 0 || strcmp(k, "$defs") == 0 ||
+	       strcmp(k, "definitions") == 0 || strcmp(k, "dependentSchemas") == 0 || strcmp(k, "schemas") == 0;
+}
+
+static int check_pattern(check *c, const char *re, const char *ptr)
+{
+	char *src = rt_pattern_to_pcre2(re);
+	int ec = 0;
+	PCRE2_SIZE off = 0;
+	pcre2_code *code = src ? pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED, RT_PATTERN_PCRE2_OPTIONS, &ec,
+	                                       &off, NULL) : NULL;
+
+	free(src);
+	if (code) {
+		pcre2_code_free(code);
+		return 0;
+	}
+	if (!src) {
+		snprintf(c->err, c->errlen, "%s: out of memory", c->name);
+	} else {
+		PCRE2_UCHAR msg[160];
+		pcre2_get_error_message(ec, msg, sizeof msg);
+		snprintf(c->err, c->errlen, "%s: %s: pattern \"%.200s\" does not compile (PCRE2, at offset %zu): %s",
+		         c->name, ptr, re, (size_t)off, (char *)msg);
+	}
+	return -1;
+}
+
+/* Every pattern below node (at ptr); names: node's keys are names, not keywords. */
+static int check_walk(check *c, const json_t *node, const char *ptr, int names)
+{
+	const char *k;
+	json_t *v;
+	int rc = 0;
+
+	if (json_is_array(node)) {
+		for (size_t i = 0; rc == 0 && i < json_array_size(node); i++) {
+			char idx[32], *p;
+			snprintf(idx, sizeof idx, "%zu", i);
+			p = docset_pointer_join(ptr, idx);
+			rc = p ? check_walk(c, json_array_get(node, i), p, 0) : -1;
+			free(p);
+		}
+		return rc;
+	}
+	if (!json_is_object(node))
+		return 0;
+	json_object_foreach((json_t *)node, k, v) {
+		char *p;
+		if (!names && check_opaque(k))
+			continue;
+		p = docset_pointer_join(ptr, k);
+		if (!p)
+			return -1;
+		if (!names && strcmp(k, "pattern") == 0 && json_is_string(v)) {
+			rc = check_pattern(c, json_string_value(v), p);
+		} else if (!names && strcmp(k, "patternProperties") == 0 && json_is_object(v)) {
+			const char *re;
+			json_t *s;
+			json_object_foreach(v, re, s) {
+				char *pp = docset_pointer_join(p, re);
+				rc = pp ? check_pattern(c, re, pp) : -1;
+				if (rc == 0)
+					rc = check_walk(c, s, pp, 0);
+				free(pp);
+				if (rc != 0)
+					break;
+			}
+		} else {
+			rc = check_walk(c, v, p, !names && check_name_map(k));
+		}
+		free(p);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Counts the operations; refuses one whose responses are empty. *unknown: a
+ * path item is a $ref (its operations are elsewhere). */
+static int check_operations(check *c, const json_t *paths, size_t *n, int *unknown)
+{
+	static const char *const methods[] = { "get", "put", "post", "delete", "options", "head", "patch", "trace", NULL };
+	const char *path;
+	json_t *item;
+
+	json_object_foreach((json_t *)paths, path, item) {
+		if (!json_is_object(item) || (path[0] == 'x' && path[1] == '-'))
+			continue;
+		if (json_object_get(item, "$ref"))
+			*unknown = 1;
+		for (const char *const *m = methods; *m; m++) {
+			const json_t *op = json_object_get(item, *m);
+			const json_t *rs = json_object_get(op, "responses");
+			if (!json_is_object(op))
+				continue;
+			(*n)++;
+			if (json_is_object(rs) && json_object_size(rs) == 0) {
+				char *ip = docset_pointer_join("/paths", path), *mp = ip ? docset_pointer_join(ip, *m) : NULL;
+				snprintf(c->err, c->errlen, "%s: %s/responses: no response is documented "
+				         "(an operation lists at least one: \"responses: {}\" is not enough)",
+				         c->name, mp ? mp : "/paths");
+				free(ip);
+				free(mp);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+int check_document(const char *name, const json_t *doc, char *err, size_t errlen)
+{
+	check c = { .name = name, .err = err, .errlen = errlen };
+	size_t n = 0;
+	int unknown = 0;
+
+	if (!json_is_object(doc))
+		return 0; /* the model says what is wrong */
+	if (check_walk(&c, doc, "", 0) != 0)
+		return -1;
+	if (check_operations(&c, json_object_get(doc, "paths"), &n, &unknown) != 0)
+		return -1;
+	if (n == 0 && !unknown)
+		fprintf(stderr, "%s: /paths: warning: the document has no operations; the generated API is empty\n", name);
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* store_backend.h — what a store backend implements (for store_*.c only;
+ * the key service sees only store.h).
+ *
+ * A backend's handle begins with `store base`, whose `be` points at the
+ * backend's table; store.c forwards each store_* call through it, so every
+ * backend keeps the contract store.h states (statuses, durability, audit
+ * rows, thread safety). A new store operation is added to store.h, to this
+ * table and to every backend.
+ */
+#ifndef STORE_BACKEND_H
+#define STORE_BACKEND_H
+
+#include "store.h"
+
+typedef struct store_backend {
+	const char *name;  /* "sqlite", ... */
+	/* 1 if this backend serves cfg->path (a file path, a URI, ...) */
+	int (*accepts)(const char *path);
+	int (*open)(const store_config *cfg, store **out, char *err, size_t errlen);
+	void (*close)(store *s);
+	int (*user_add)(store *s, const char *name, int64_t *id);
+	int (*user_find)(store *s, const char *name, int64_t *id);
+	int (*key_insert)(store *s, store_key *k, const unsigned char hash[STORE_HASH_LEN], const char *client);
+	int (*key_get_uuid)(store *s, int64_t user, int family, const char *uuid, store_key *out);
+	int (*key_get_id)(store *s, int64_t user, int family, int64_t id, store_key *out);
+	int (*key_get_name)(store *s, int64_t user, int family, const char *name, store_key *out);
+	int (*key_by_hash)(store *s, const unsigned char hash[STORE_HASH_LEN], store_key *out,
+	                   unsigned char stored[STORE_HASH_LEN]);
+	int (*key_list)(store *s, int64_t user, int family, const char *name, int include_revoked, int64_t skip,
+	                int64_t limit, store_key **out, size_t *n, int64_t *total);
+	int (*key_set_active)(store *s, int64_t key_id, int active, int64_t actor, const char *client);
+	int (*key_revoke)(store *s, int64_t key_id, int64_t actor, const char *client);
+	int (*key_delete)(store *s, int64_t key_id, int64_t actor, const char *client);
+	int (*key_touch)(store *s, int64_t key_id, int64_t when);
+	int (*reprepares)(store *s, int64_t *n);
+	int (*audit_count)(store *s, int64_t key_id, const char *action, int64_t *n);
+	int (*meta_get)(store *s, const char *name, char *value, size_t len);
+	int (*meta_set)(store *s, const char *name, const char *value);
+	int (*key_count)(store *s, int64_t *n);
+	int (*ready)(store *s, unsigned timeout_ms, char *why, size_t len);
+	int (*changed)(store *s);
+} store_backend;
+
+struct store {
+	const store_backend *be;
+	store_log_fn log;        /* cfg->log, set by the backend's open first thing */
+};
+
+/* Reports one store error or warning (msg names the operation and the
+ * cause) through s->log; at most STORE_LOG_BURST lines a second in all, the
+ * lines left out counted in the next one logged. */
+void store_report(store *s, int level, const char *msg);
+
+extern const store_backend store_sqlite_backend;
+
+#endif

@@ -1,0 +1,1137 @@
+/* store_sqlite.c — the SQLite store backend (the embedded default), with group commit. */
+#include "store_backend.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <time.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <sqlite3.h>
+
+#define STORE_SCHEMA_VERSION 3
+
+static const char *const store_sqlite_migrations[] = {
+	/* 1 */
+	"CREATE TABLE users ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE keys ("
+	"  id INTEGER PRIMARY KEY,"
+	"  uuid TEXT NOT NULL UNIQUE,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id),"
+	"  family INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  description TEXT,"
+	"  role TEXT NOT NULL DEFAULT '',"
+	"  prefix TEXT NOT NULL,"
+	"  tail TEXT NOT NULL,"
+	"  hash BLOB NOT NULL,"
+	"  active INTEGER NOT NULL DEFAULT 1,"
+	"  revoked INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL,"
+	"  last_used INTEGER);"
+	"CREATE UNIQUE INDEX keys_hash ON keys(hash);"
+	"CREATE INDEX keys_owner ON keys(user_id, family, id);"
+	/* Feldera (family 1) addresses keys by name: unique per owner */
+	"CREATE UNIQUE INDEX keys_feldera_name ON keys(user_id, name) WHERE family = 1;"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  actor INTEGER,"
+	"  key_id INTEGER,"
+	"  action TEXT NOT NULL,"
+	"  client TEXT);"
+	"CREATE INDEX audit_key ON audit(key_id, action);",
+	/* 2: key ids are never reused (AUTOINCREMENT), so an audit row names one
+	 * key forever and a NebulaBlock id of a deleted key never comes back;
+	 * the sequence starts past every id the audit table has seen. */
+	"CREATE TABLE keys2 ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  uuid TEXT NOT NULL UNIQUE,"
+	"  user_id INTEGER NOT NULL REFERENCES users(id),"
+	"  family INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  description TEXT,"
+	"  role TEXT NOT NULL DEFAULT '',"
+	"  prefix TEXT NOT NULL,"
+	"  tail TEXT NOT NULL,"
+	"  hash BLOB NOT NULL,"
+	"  active INTEGER NOT NULL DEFAULT 1,"
+	"  revoked INTEGER NOT NULL DEFAULT 0,"
+	"  created INTEGER NOT NULL,"
+	"  last_used INTEGER);"
+	"INSERT INTO keys2 SELECT id, uuid, user_id, family, name, description, role, prefix, tail, hash, active,"
+	"  revoked, created, last_used FROM keys;"
+	"DROP TABLE keys;"
+	"ALTER TABLE keys2 RENAME TO keys;"
+	"CREATE UNIQUE INDEX keys_hash ON keys(hash);"
+	"CREATE INDEX keys_owner ON keys(user_id, family, id);"
+	"CREATE UNIQUE INDEX keys_feldera_name ON keys(user_id, name) WHERE family = 1;"
+	"DELETE FROM sqlite_sequence WHERE name = 'keys';"
+	"INSERT INTO sqlite_sequence(name, seq) SELECT 'keys', max(coalesce((SELECT max(id) FROM keys), 0),"
+	"  coalesce((SELECT max(key_id) FROM audit), 0));",
+	/* 3: a one-row-per-name table of the store's own values: "epoch", bumped
+	 * by every write to the keys (other processes on the file see it, so
+	 * their caches drop what changed), and "secret_check", the check value of
+	 * the server secret (keysvc; never the secret itself). */
+	"CREATE TABLE meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+	"INSERT INTO meta(name, value) VALUES ('epoch', 0);",
+};
+
+enum {
+	Q_USER_ADD, Q_USER_FIND, Q_KEY_INSERT, Q_AUDIT, Q_GET_UUID, Q_GET_ID, Q_GET_NAME, Q_BY_HASH,
+	Q_LIST, Q_COUNT, Q_SET_ACTIVE, Q_REVOKE, Q_DELETE, Q_TOUCH, Q_AUDIT_COUNT, Q_EPOCH, Q_EPOCH_BUMP,
+	Q_DATA_VERSION, Q_META_GET, Q_META_SET, Q_KEY_COUNT, Q_PROBE, Q_N
+};
+
+/* `family = +?`, never `family = ?`: a bare parameter compared with family
+   could make the partial index keys_feldera_name (WHERE family = 1) usable, so
+   SQLite marks it plan-sensitive and re-prepares the statement on every bind
+   (a full parse and plan per list request). The unary plus keeps the value
+   out of that match; the plan (keys_owner, user_id and family) is the same.
+   store_sqlite_reprepares() counts what slips through; the tests want 0. */
+#define STORE_KEY_COLS "id, uuid, user_id, family, name, description, role, prefix, tail, active, revoked, created, last_used"
+
+static const char *const store_sqlite_sql[Q_N] = {
+	[Q_USER_ADD] = "INSERT INTO users(name, created) VALUES (?, ?)",
+	[Q_USER_FIND] = "SELECT id FROM users WHERE name = ?",
+	[Q_KEY_INSERT] = "INSERT INTO keys(uuid, user_id, family, name, description, role, prefix, tail, hash, created)"
+	                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[Q_AUDIT] = "INSERT INTO audit(at, actor, key_id, action, client) VALUES (?, ?, ?, ?, ?)",
+	[Q_GET_UUID] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND (? < 0 OR family = ?) AND uuid = ?",
+	[Q_GET_ID] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND (? < 0 OR family = ?) AND id = ?",
+	[Q_GET_NAME] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND (? < 0 OR family = ?) AND name = ?"
+	               " ORDER BY id LIMIT 1",
+	[Q_BY_HASH] = "SELECT " STORE_KEY_COLS ", hash FROM keys WHERE hash = ?",
+	[Q_LIST] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND family = +? AND (? IS NULL OR name = ?)"
+	           " AND (? OR revoked = 0) ORDER BY id DESC LIMIT ? OFFSET ?",
+	[Q_COUNT] = "SELECT count(*) FROM keys WHERE user_id = ? AND family = +? AND (? IS NULL OR name = ?)"
+	            " AND (? OR revoked = 0)",
+	[Q_SET_ACTIVE] = "UPDATE keys SET active = ? WHERE id = ?",
+	[Q_REVOKE] = "UPDATE keys SET active = 0, revoked = 1 WHERE id = ? AND revoked = 0",
+	[Q_DELETE] = "DELETE FROM keys WHERE id = ?",
+	[Q_TOUCH] = "UPDATE keys SET last_used = ? WHERE id = ? AND (last_used IS NULL OR last_used < ?)",
+	[Q_AUDIT_COUNT] = "SELECT count(*) FROM audit WHERE key_id = ? AND action = ?",
+	[Q_EPOCH] = "SELECT value FROM meta WHERE name = 'epoch'",
+	[Q_EPOCH_BUMP] = "UPDATE meta SET value = value + 1 WHERE name = 'epoch'",
+	[Q_DATA_VERSION] = "PRAGMA data_version",
+	[Q_META_GET] = "SELECT value FROM meta WHERE name = ?",
+	[Q_META_SET] = "INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)",
+	[Q_KEY_COUNT] = "SELECT count(*) FROM keys",
+	[Q_PROBE] = "INSERT OR REPLACE INTO meta(name, value) VALUES ('ready_probe', ?)",
+};
+
+/* Read connections: WAL lets readers run beside the writer and each other. */
+#define STORE_READERS 8
+
+typedef struct store_sqlite_reader {
+	sqlite3 *db;
+	sqlite3_stmt *st[Q_N];
+	int64_t data_version;     /* PRAGMA data_version when last looked at */
+	pthread_mutex_t lock;
+} store_sqlite_reader;
+
+typedef struct store_sqlite_job {
+	store_key *k;
+	const unsigned char *hash;
+	const char *client;
+	int rc;
+	int done;
+	struct store_sqlite_job *next;
+} store_sqlite_job;
+
+typedef struct store_sqlite {
+	store base;              /* first: the handle keysvc holds */
+	sqlite3 *w;
+	sqlite3_stmt *ws[Q_N];
+	int memory;
+	int group;
+	pthread_mutex_t lock;      /* queue, writer token */
+	pthread_cond_t cond;
+	store_sqlite_job *head, *tail;
+	int writing;               /* someone holds the write connection */
+	store_sqlite_reader readers[STORE_READERS]; /* file databases */
+	store_sqlite_reader memreader;    /* :memory: reads use the write connection */
+	unsigned next_reader;
+	/* the epoch row as this process last saw it (atomic): a different value
+	   in the database is another process's write */
+	int64_t seen_epoch;
+	int64_t pending_epoch;     /* written by the open write transaction */
+	int foreign;               /* another process wrote since store_changed (atomic) */
+	/* the WAL index header in the -shm file, mapped read-only: its change
+	   counter and last frame move with every commit, any process's; while
+	   they stand still, store_changed needs no SQL (NULL: always ask SQLite) */
+	const unsigned char *shm;
+	uint64_t shm_seen;         /* counter and frame when last checked (atomic) */
+	pthread_mutex_t probe_lock;
+	time_t probe_at;           /* the last write probe (store_ready), at most one a second */
+	int probe_rc;
+	char probe_why[256];
+} store_sqlite;
+
+static int64_t store_sqlite_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static int store_sqlite_prepare_all(sqlite3 *db, sqlite3_stmt **st, char *err, size_t errlen)
+{
+	for (int i = 0; i < Q_N; i++) {
+		if (sqlite3_prepare_v3(db, store_sqlite_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st[i], NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "cannot prepare a statement: %s", sqlite3_errmsg(db));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int store_sqlite_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int store_sqlite_migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int version = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "the database has schema version %d, newer than this program's %d", version,
+		         STORE_SCHEMA_VERSION);
+		return -1;
+	}
+	for (int v = version; v < STORE_SCHEMA_VERSION; v++) {
+		char sql[64];
+		if (store_sqlite_exec(db, "BEGIN IMMEDIATE", err, errlen) != 0)
+			return -1;
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+		if (store_sqlite_exec(db, store_sqlite_migrations[v], err, errlen) != 0 || store_sqlite_exec(db, sql, err, errlen) != 0) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+		if (store_sqlite_exec(db, "COMMIT", err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int store_sqlite_open_db(const char *path, int memory, int sync_full, sqlite3 **db, char *err, size_t errlen)
+{
+	char pragmas[200];
+
+	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, *db ? sqlite3_errmsg(*db) : "cannot open");
+		return -1;
+	}
+	sqlite3_busy_timeout(*db, 10000);
+	snprintf(pragmas, sizeof pragmas, "%sPRAGMA synchronous = %s; PRAGMA foreign_keys = ON;",
+	         memory ? "" : "PRAGMA journal_mode = WAL; ", sync_full ? "FULL" : "NORMAL");
+	return store_sqlite_exec(*db, pragmas, err, errlen);
+}
+
+/* The first bytes of the -shm file are the WAL index header (SQLite's
+ * walformat.html; a format every SQLite version sharing a live database
+ * keeps): iChange, a counter of the transactions, at byte 8 and mxFrame, the
+ * last valid frame, at byte 16, in native byte order; the writer updates this
+ * first copy of the header last, before its commit returns. */
+#define STORE_SHM_MAP 4096
+#define STORE_SHM_ICHANGE 8
+#define STORE_SHM_MXFRAME 16
+
+static const unsigned char *store_sqlite_map_shm(const char *path)
+{
+	char file[4096];
+	void *p;
+	int fd;
+
+	snprintf(file, sizeof file, "%s-shm", path);
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	p = mmap(NULL, STORE_SHM_MAP, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* iChange and mxFrame as one value: a different one means a commit since. */
+static uint64_t store_sqlite_shm_now(const unsigned char *shm)
+{
+	uint32_t change = __atomic_load_n((const uint32_t *)(const void *)(shm + STORE_SHM_ICHANGE), __ATOMIC_ACQUIRE);
+	uint32_t frame = __atomic_load_n((const uint32_t *)(const void *)(shm + STORE_SHM_MXFRAME), __ATOMIC_ACQUIRE);
+
+	return (uint64_t)change << 32 | frame;
+}
+
+/* The database and its -wal and -shm files hold every key's HMAC: owner
+ * only. SQLite creates -wal and -shm with the database file's mode, so the
+ * umask at creation and this fix of an older file's mode cover all three. */
+static void store_sqlite_fix_modes(store_sqlite *s, const char *path)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	char file[4096], msg[4200];
+	struct stat sb;
+
+	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+		snprintf(file, sizeof file, "%s%s", path, suffix[i]);
+		if (stat(file, &sb) != 0 || !S_ISREG(sb.st_mode) || !(sb.st_mode & 077))
+			continue;
+		if (chmod(file, 0600) == 0)
+			snprintf(msg, sizeof msg, "%s was readable by others (mode %04o); now 0600", file,
+			         (unsigned)(sb.st_mode & 07777));
+		else
+			snprintf(msg, sizeof msg, "%s is readable by others (mode %04o) and cannot be made 0600: %s", file,
+			         (unsigned)(sb.st_mode & 07777), strerror(errno));
+		store_report(&s->base, STORE_LOG_WARNING, msg);
+	}
+}
+
+static int store_sqlite_read_epoch(sqlite3 *db, int64_t *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE name = 'epoch'", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		*e = sqlite3_column_int64(st, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static void store_sqlite_close(store *base);
+
+static int store_sqlite_open(const store_config *cfg, store **out, char *err, size_t errlen)
+{
+	store_sqlite *s = calloc(1, sizeof *s);
+	mode_t mask;
+	int rc;
+
+	*out = NULL;
+	if (!s)
+		return -1;
+	s->base.be = &store_sqlite_backend;
+	s->base.log = cfg->log;
+	s->memory = strcmp(cfg->path, ":memory:") == 0;
+	s->group = cfg->group_commit;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	pthread_mutex_init(&s->probe_lock, NULL);
+	mask = umask(077);
+	rc = store_sqlite_open_db(cfg->path, s->memory, cfg->synchronous_full, &s->w, err, errlen);
+	umask(mask);
+	if (rc != 0 || store_sqlite_migrate(s->w, err, errlen) != 0 || store_sqlite_prepare_all(s->w, s->ws, err, errlen) != 0)
+		goto fail;
+	if (store_sqlite_read_epoch(s->w, &s->seen_epoch) != 0) {
+		snprintf(err, errlen, "cannot read the store's epoch: %s", sqlite3_errmsg(s->w));
+		goto fail;
+	}
+	if (!s->memory) {
+		store_sqlite_fix_modes(s, cfg->path);
+		if (sqlite3_db_readonly(s->w, "main") == 1)
+			store_report(&s->base, STORE_LOG_WARNING, "the database is read-only: keys authenticate, but "
+			             "nothing can be created, changed or removed (/readyz fails)");
+	}
+	if (s->memory) {
+		s->memreader.db = s->w;
+		memcpy(s->memreader.st, s->ws, sizeof s->memreader.st);
+	} else {
+		for (int i = 0; i < STORE_READERS; i++) {
+			pthread_mutex_init(&s->readers[i].lock, NULL);
+			if (store_sqlite_open_db(cfg->path, 0, cfg->synchronous_full, &s->readers[i].db, err, errlen) != 0 ||
+			    store_sqlite_prepare_all(s->readers[i].db, s->readers[i].st, err, errlen) != 0)
+				goto fail;
+		}
+		s->shm = store_sqlite_map_shm(cfg->path);
+	}
+	*out = &s->base;
+	return 0;
+fail:
+	store_sqlite_close(&s->base);
+	return -1;
+}
+
+static void store_sqlite_close(store *base)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	if (!s)
+		return;
+	for (int i = 0; i < Q_N; i++)
+		sqlite3_finalize(s->ws[i]);
+	for (int r = 0; !s->memory && r < STORE_READERS; r++) {
+		for (int i = 0; i < Q_N; i++)
+			sqlite3_finalize(s->readers[r].st[i]);
+		sqlite3_close(s->readers[r].db);
+		pthread_mutex_destroy(&s->readers[r].lock);
+	}
+	sqlite3_close(s->w);
+	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->probe_lock);
+	if (s->shm)
+		munmap((void *)s->shm, STORE_SHM_MAP);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+}
+
+/* ---- the writer token: one thread at a time uses the write connection ---- */
+
+static void store_sqlite_write_begin(store_sqlite *s)
+{
+	pthread_mutex_lock(&s->lock);
+	while (s->writing)
+		pthread_cond_wait(&s->cond, &s->lock);
+	s->writing = 1;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void store_sqlite_write_end(store_sqlite *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->writing = 0;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Reads: one of the read connections, each thread keeping to its own (or,
+ * in memory, the write connection). */
+static store_sqlite_reader *store_sqlite_read_begin(store_sqlite *s)
+{
+	static __thread unsigned mine = ~0u;
+	store_sqlite_reader *rd;
+
+	if (s->memory) {
+		store_sqlite_write_begin(s);
+		return &s->memreader;
+	}
+	if (mine == ~0u)
+		mine = __atomic_fetch_add(&s->next_reader, 1, __ATOMIC_RELAXED);
+	rd = &s->readers[mine % STORE_READERS];
+	pthread_mutex_lock(&rd->lock);
+	return rd;
+}
+
+static void store_sqlite_read_end(store_sqlite *s, store_sqlite_reader *rd, sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (s->memory)
+		store_sqlite_write_end(s);
+	else
+		pthread_mutex_unlock(&rd->lock);
+}
+
+/* A failed SQLite call: reported once with SQLite's own message, and
+ * classed: busy, locked or full may pass (STORE_UNAVAILABLE); anything else
+ * (I/O error, read-only, corrupt, ...) is STORE_ERROR. */
+static int store_sqlite_fail(store_sqlite *s, sqlite3 *db, int rc, const char *op)
+{
+	char msg[400];
+	int prim = rc & 0xff;
+
+	snprintf(msg, sizeof msg, "%s: %s (SQLite %d)", op, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+	store_report(&s->base, STORE_LOG_ERROR, msg);
+	return prim == SQLITE_BUSY || prim == SQLITE_LOCKED || prim == SQLITE_FULL ? STORE_UNAVAILABLE : STORE_ERROR;
+}
+
+/* sqlite3_exec on the write connection; STORE_OK or the failure, reported. */
+static int store_sqlite_wexec(store_sqlite *s, const char *sql, const char *op)
+{
+	int rc = sqlite3_exec(s->w, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? STORE_OK : store_sqlite_fail(s, s->w, rc, op);
+}
+
+static int store_sqlite_step_done(store_sqlite *s, sqlite3_stmt *st, const char *op)
+{
+	int rc = sqlite3_step(st), out = STORE_OK;
+
+	if (rc == SQLITE_CONSTRAINT)
+		out = STORE_CONSTRAINT;
+	else if (rc != SQLITE_DONE)
+		out = store_sqlite_fail(s, sqlite3_db_handle(st), sqlite3_extended_errcode(sqlite3_db_handle(st)), op);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return out;
+}
+
+/* BEGIN IMMEDIATE on the write connection, and the epoch bump every write
+ * to the keys makes: reading the epoch first tells whether another process
+ * wrote since this one last looked (its caches then drop everything). */
+static int store_sqlite_begin(store_sqlite *s, const char *op)
+{
+	sqlite3_stmt *st = s->ws[Q_EPOCH];
+	int rc = store_sqlite_wexec(s, "BEGIN IMMEDIATE", op), r;
+	int64_t e = 0;
+
+	if (rc != STORE_OK)
+		return rc;
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		e = sqlite3_column_int64(st, 0);
+	else
+		rc = store_sqlite_fail(s, s->w, r, op);
+	sqlite3_reset(st);
+	if (rc == STORE_OK)
+		rc = store_sqlite_step_done(s, s->ws[Q_EPOCH_BUMP], op);
+	if (rc != STORE_OK) {
+		sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+		return rc;
+	}
+	if (e != __atomic_load_n(&s->seen_epoch, __ATOMIC_SEQ_CST))
+		__atomic_store_n(&s->foreign, 1, __ATOMIC_SEQ_CST);
+	s->pending_epoch = e + 1;
+	return STORE_OK;
+}
+
+static int store_sqlite_commit(store_sqlite *s, const char *op)
+{
+	int rc = store_sqlite_wexec(s, "COMMIT", op);
+
+	if (rc != STORE_OK)
+		sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+	else
+		__atomic_store_n(&s->seen_epoch, s->pending_epoch, __ATOMIC_SEQ_CST);
+	return rc;
+}
+
+static int store_sqlite_audit(store_sqlite *s, int64_t actor, int64_t key_id, const char *action, const char *client)
+{
+	sqlite3_stmt *st = s->ws[Q_AUDIT];
+
+	sqlite3_bind_int64(st, 1, store_sqlite_now());
+	sqlite3_bind_int64(st, 2, actor);
+	sqlite3_bind_int64(st, 3, key_id);
+	sqlite3_bind_text(st, 4, action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, client ? client : "", -1, SQLITE_STATIC);
+	return store_sqlite_step_done(s, st, "audit");
+}
+
+/* ---- users ---- */
+
+static int store_sqlite_user_add(store *base, const char *name, int64_t *id)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	sqlite3_stmt *st = s->ws[Q_USER_ADD];
+	int rc;
+
+	store_sqlite_write_begin(s);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, store_sqlite_now());
+	rc = store_sqlite_step_done(s, st, "user_add");
+	if (rc == STORE_OK)
+		*id = sqlite3_last_insert_rowid(s->w);
+	store_sqlite_write_end(s);
+	return rc;
+}
+
+static int store_sqlite_user_find(store *base, const char *name, int64_t *id)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd = store_sqlite_read_begin(s);
+	sqlite3_stmt *st = rd->st[Q_USER_FIND];
+	int rc = STORE_NOT_FOUND;
+
+	int r;
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		rc = STORE_OK;
+	} else if (r != SQLITE_DONE) {
+		rc = store_sqlite_fail(s, rd->db, r, "user_find");
+	}
+	store_sqlite_read_end(s, rd, st);
+	return rc;
+}
+
+/* ---- keys ---- */
+
+static void store_sqlite_copy(char *dst, size_t len, const unsigned char *src)
+{
+	snprintf(dst, len, "%s", src ? (const char *)src : "");
+}
+
+static void store_sqlite_row(sqlite3_stmt *st, store_key *k)
+{
+	memset(k, 0, sizeof *k);
+	k->id = sqlite3_column_int64(st, 0);
+	store_sqlite_copy(k->uuid, sizeof k->uuid, sqlite3_column_text(st, 1));
+	k->user_id = sqlite3_column_int64(st, 2);
+	k->family = sqlite3_column_int(st, 3);
+	store_sqlite_copy(k->name, sizeof k->name, sqlite3_column_text(st, 4));
+	k->has_description = sqlite3_column_type(st, 5) != SQLITE_NULL;
+	store_sqlite_copy(k->description, sizeof k->description, sqlite3_column_text(st, 5));
+	store_sqlite_copy(k->role, sizeof k->role, sqlite3_column_text(st, 6));
+	store_sqlite_copy(k->prefix, sizeof k->prefix, sqlite3_column_text(st, 7));
+	store_sqlite_copy(k->tail, sizeof k->tail, sqlite3_column_text(st, 8));
+	k->active = sqlite3_column_int(st, 9);
+	k->revoked = sqlite3_column_int(st, 10);
+	k->created = sqlite3_column_int64(st, 11);
+	k->last_used = sqlite3_column_type(st, 12) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 12);
+}
+
+static void store_sqlite_new_uuid(char out[37])
+{
+	unsigned char b[16];
+
+	gnutls_rnd(GNUTLS_RND_NONCE, b, sizeof b);
+	b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
+	         b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* One insert inside the current transaction, under its own savepoint so a
+ * constraint failure does not undo the others of the group. */
+static int store_sqlite_insert_one(store_sqlite *s, store_sqlite_job *j)
+{
+	sqlite3_stmt *st = s->ws[Q_KEY_INSERT];
+	store_key *k = j->k;
+	int rc;
+
+	if ((rc = store_sqlite_wexec(s, "SAVEPOINT one", "key_insert")) != STORE_OK)
+		return rc;
+	store_sqlite_new_uuid(k->uuid);
+	k->created = store_sqlite_now();
+	sqlite3_bind_text(st, 1, k->uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, k->user_id);
+	sqlite3_bind_int(st, 3, k->family);
+	sqlite3_bind_text(st, 4, k->name, -1, SQLITE_STATIC);
+	if (k->has_description)
+		sqlite3_bind_text(st, 5, k->description, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, k->role, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, k->prefix, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, k->tail, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 9, j->hash, STORE_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 10, k->created);
+	rc = store_sqlite_step_done(s, st, "key_insert");
+	if (rc == STORE_OK) {
+		k->id = sqlite3_last_insert_rowid(s->w);
+		k->active = 1;
+		rc = store_sqlite_audit(s, k->user_id, k->id, "create", j->client);
+	}
+	sqlite3_exec(s->w, rc == STORE_OK ? "RELEASE one" : "ROLLBACK TO one; RELEASE one", NULL, NULL, NULL);
+	return rc;
+}
+
+static int store_sqlite_key_insert(store *base, store_key *k, const unsigned char hash[STORE_HASH_LEN], const char *client)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_job me = { .k = k, .hash = hash, .client = client };
+
+	pthread_mutex_lock(&s->lock);
+	if (s->tail)
+		s->tail->next = &me;
+	else
+		s->head = &me;
+	s->tail = &me;
+	while (!me.done) {
+		if (s->writing) {
+			pthread_cond_wait(&s->cond, &s->lock);
+			continue;
+		}
+		/* lead: take the queue (or, without group commit, only the first job) */
+		store_sqlite_job *batch = s->head, *j;
+		if (s->group) {
+			s->head = s->tail = NULL;
+		} else {
+			s->head = batch->next;
+			if (!s->head)
+				s->tail = NULL;
+			batch->next = NULL;
+		}
+		s->writing = 1;
+		pthread_mutex_unlock(&s->lock);
+
+		int brc = store_sqlite_begin(s, "key_insert");
+		for (j = batch; j; j = j->next)
+			j->rc = brc == STORE_OK ? store_sqlite_insert_one(s, j) : brc;
+		if (brc == STORE_OK && (brc = store_sqlite_commit(s, "key_insert")) != STORE_OK)
+			for (j = batch; j; j = j->next)
+				j->rc = brc;
+
+		pthread_mutex_lock(&s->lock);
+		for (j = batch; j;) {
+			store_sqlite_job *next = j->next;
+			j->done = 1;
+			j = next;
+		}
+		s->writing = 0;
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return me.rc;
+}
+
+static int store_sqlite_get(store_sqlite *s, int q, int64_t user, int family, const char *text, int64_t num, store_key *out)
+{
+	store_sqlite_reader *rd = store_sqlite_read_begin(s);
+	sqlite3_stmt *st = rd->st[q];
+	int rc = STORE_NOT_FOUND;
+
+	sqlite3_bind_int64(st, 1, user);
+	sqlite3_bind_int(st, 2, family);
+	sqlite3_bind_int(st, 3, family);
+	if (text)
+		sqlite3_bind_text(st, 4, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(st, 4, num);
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		store_sqlite_row(st, out);
+		rc = STORE_OK;
+	} else if (r != SQLITE_DONE) {
+		rc = store_sqlite_fail(s, rd->db, r, "key_get");
+	}
+	store_sqlite_read_end(s, rd, st);
+	return rc;
+}
+
+static int store_sqlite_key_get_uuid(store *base, int64_t user, int family, const char *uuid, store_key *out)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	return store_sqlite_get(s, Q_GET_UUID, user, family, uuid, 0, out);
+}
+
+static int store_sqlite_key_get_id(store *base, int64_t user, int family, int64_t id, store_key *out)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	return store_sqlite_get(s, Q_GET_ID, user, family, NULL, id, out);
+}
+
+static int store_sqlite_key_get_name(store *base, int64_t user, int family, const char *name, store_key *out)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	return store_sqlite_get(s, Q_GET_NAME, user, family, name, 0, out);
+}
+
+static int store_sqlite_key_by_hash(store *base, const unsigned char hash[STORE_HASH_LEN], store_key *out,
+                      unsigned char stored[STORE_HASH_LEN])
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd = store_sqlite_read_begin(s);
+	sqlite3_stmt *st = rd->st[Q_BY_HASH];
+	int rc = STORE_NOT_FOUND;
+	int r;
+
+	sqlite3_bind_blob(st, 1, hash, STORE_HASH_LEN, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		store_sqlite_row(st, out);
+		if (sqlite3_column_bytes(st, 13) == STORE_HASH_LEN)
+			memcpy(stored, sqlite3_column_blob(st, 13), STORE_HASH_LEN);
+		else
+			memset(stored, 0, STORE_HASH_LEN);
+		rc = STORE_OK;
+	} else if (r != SQLITE_DONE) {
+		rc = store_sqlite_fail(s, rd->db, r, "key_by_hash");
+	}
+	store_sqlite_read_end(s, rd, st);
+	return rc;
+}
+
+static int store_sqlite_key_list(store *base, int64_t user, int family, const char *name, int include_revoked,
+                   int64_t skip, int64_t limit, store_key **out, size_t *n, int64_t *total)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd = store_sqlite_read_begin(s);
+	sqlite3_stmt *st = rd->st[Q_COUNT];
+	store_key *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc = STORE_OK;
+
+	*out = NULL;
+	*n = 0;
+	*total = 0;
+	sqlite3_bind_int64(st, 1, user);
+	sqlite3_bind_int(st, 2, family);
+	if (name) {
+		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
+	}
+	sqlite3_bind_int(st, 5, include_revoked);
+	/* a whole list (no skip, no limit) is its own total: no count query */
+	if (skip > 0 || limit >= 0) {
+		int cr = sqlite3_step(st);
+		if (cr == SQLITE_ROW)
+			*total = sqlite3_column_int64(st, 0);
+		else
+			rc = store_sqlite_fail(s, rd->db, cr, "key_list");
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	/* the same read lock for the page */
+	st = rd->st[Q_LIST];
+	sqlite3_bind_int64(st, 1, user);
+	sqlite3_bind_int(st, 2, family);
+	if (name) {
+		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
+	}
+	sqlite3_bind_int(st, 5, include_revoked);
+	sqlite3_bind_int64(st, 6, limit < 0 ? -1 : limit);
+	sqlite3_bind_int64(st, 7, skip);
+	int r = SQLITE_DONE;
+	while (rc == STORE_OK && (r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			store_key *nv = realloc(v, cap * sizeof *v);
+			if (!nv) {
+				rc = STORE_ERROR;
+				break;
+			}
+			v = nv;
+		}
+		store_sqlite_row(st, &v[cnt++]);
+	}
+	if (rc == STORE_OK && r != SQLITE_DONE && r != SQLITE_ROW)
+		rc = store_sqlite_fail(s, rd->db, r, "key_list");
+	store_sqlite_read_end(s, rd, st);
+	if (rc != STORE_OK) {
+		free(v);
+		return rc;
+	}
+	if (skip <= 0 && limit < 0)
+		*total = (int64_t)cnt;
+	*out = v;
+	*n = cnt;
+	return STORE_OK;
+}
+
+/* One statement plus its audit row, in one transaction. */
+static int store_sqlite_change(store_sqlite *s, int q, int64_t a, int64_t b, int nbind, int64_t key_id, int64_t actor,
+                        const char *action, const char *client)
+{
+	sqlite3_stmt *st = s->ws[q];
+	int rc;
+
+	store_sqlite_write_begin(s);
+	if ((rc = store_sqlite_begin(s, action)) != STORE_OK) {
+		store_sqlite_write_end(s);
+		return rc;
+	}
+	sqlite3_bind_int64(st, 1, a);
+	if (nbind > 1)
+		sqlite3_bind_int64(st, 2, b);
+	rc = store_sqlite_step_done(s, st, action);
+	if (rc == STORE_OK && sqlite3_changes(s->w) == 0)
+		rc = STORE_NOT_FOUND;
+	if (rc == STORE_OK && action)
+		rc = store_sqlite_audit(s, actor, key_id, action, client);
+	if (rc == STORE_OK)
+		rc = store_sqlite_commit(s, action);
+	else
+		sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+	store_sqlite_write_end(s);
+	return rc;
+}
+
+static int store_sqlite_key_set_active(store *base, int64_t key_id, int active, int64_t actor, const char *client)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	return store_sqlite_change(s, Q_SET_ACTIVE, active, key_id, 2, key_id, actor, active ? "activate" : "deactivate", client);
+}
+
+static int store_sqlite_key_revoke(store *base, int64_t key_id, int64_t actor, const char *client)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	return store_sqlite_change(s, Q_REVOKE, key_id, 0, 1, key_id, actor, "revoke", client);
+}
+
+static int store_sqlite_key_delete(store *base, int64_t key_id, int64_t actor, const char *client)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	return store_sqlite_change(s, Q_DELETE, key_id, 0, 1, key_id, actor, "delete", client);
+}
+
+static int store_sqlite_key_touch(store *base, int64_t key_id, int64_t when)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	sqlite3_stmt *st = s->ws[Q_TOUCH];
+	int rc;
+
+	store_sqlite_write_begin(s);
+	sqlite3_bind_int64(st, 1, when);
+	sqlite3_bind_int64(st, 2, key_id);
+	sqlite3_bind_int64(st, 3, when);
+	rc = store_sqlite_step_done(s, st, "key_touch");
+	store_sqlite_write_end(s);
+	return rc;
+}
+
+static int store_sqlite_audit_count(store *base, int64_t key_id, const char *action, int64_t *n)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd = store_sqlite_read_begin(s);
+	sqlite3_stmt *st = rd->st[Q_AUDIT_COUNT];
+	int rc = STORE_ERROR;
+
+	sqlite3_bind_int64(st, 1, key_id);
+	sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*n = sqlite3_column_int64(st, 0);
+		rc = STORE_OK;
+	}
+	store_sqlite_read_end(s, rd, st);
+	return rc;
+}
+
+static int64_t store_sqlite_stmt_reprepares(sqlite3_stmt *const *st)
+{
+	int64_t n = 0;
+
+	for (int i = 0; i < Q_N; i++)
+		if (st[i])
+			n += sqlite3_stmt_status(st[i], SQLITE_STMTSTATUS_REPREPARE, 0);
+	return n;
+}
+
+static int store_sqlite_reprepares(store *base, int64_t *n)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_write_begin(s);
+	*n = store_sqlite_stmt_reprepares(s->ws);
+	store_sqlite_write_end(s);
+	for (int r = 0; !s->memory && r < STORE_READERS; r++) {
+		pthread_mutex_lock(&s->readers[r].lock);
+		*n += store_sqlite_stmt_reprepares(s->readers[r].st);
+		pthread_mutex_unlock(&s->readers[r].lock);
+	}
+	return STORE_OK;
+}
+
+/* ---- the store's own values, readiness, other writers ---- */
+
+static int store_sqlite_meta_get(store *base, const char *name, char *value, size_t len)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd = store_sqlite_read_begin(s);
+	sqlite3_stmt *st = rd->st[Q_META_GET];
+	int rc = STORE_NOT_FOUND, r;
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		snprintf(value, len, "%s", (const char *)sqlite3_column_text(st, 0));
+		rc = STORE_OK;
+	} else if (r != SQLITE_ROW && r != SQLITE_DONE) {
+		rc = store_sqlite_fail(s, rd->db, r, "meta_get");
+	}
+	store_sqlite_read_end(s, rd, st);
+	return rc;
+}
+
+static int store_sqlite_meta_set(store *base, const char *name, const char *value)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	sqlite3_stmt *st = s->ws[Q_META_SET];
+	int rc;
+
+	store_sqlite_write_begin(s);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	rc = store_sqlite_step_done(s, st, "meta_set");
+	store_sqlite_write_end(s);
+	return rc;
+}
+
+static int store_sqlite_key_count(store *base, int64_t *n)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd = store_sqlite_read_begin(s);
+	sqlite3_stmt *st = rd->st[Q_KEY_COUNT];
+	int rc = STORE_OK, r = sqlite3_step(st);
+
+	if (r == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	else
+		rc = store_sqlite_fail(s, rd->db, r, "key_count");
+	store_sqlite_read_end(s, rd, st);
+	return rc;
+}
+
+/* The writer token, waited for until deadline (CLOCK_REALTIME); 0 or -1. */
+static int store_sqlite_write_begin_until(store_sqlite *s, const struct timespec *deadline)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (s->writing && rc == 0)
+		rc = pthread_cond_timedwait(&s->cond, &s->lock, deadline);
+	if (!s->writing) {
+		s->writing = 1;
+		rc = 0;
+	} else {
+		rc = -1;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* Readable, writable, and a write commits (at most one write probe a
+ * second; the others reuse its answer), all within timeout_ms. */
+static int store_sqlite_ready(store *base, unsigned timeout_ms, char *why, size_t len)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	struct timespec deadline;
+	int rc, r;
+	time_t now = time(NULL);
+
+	if (s->memory)
+		return STORE_OK;
+	if (sqlite3_db_readonly(s->w, "main") == 1) {
+		snprintf(why, len, "the database is read-only");
+		return STORE_ERROR;
+	}
+	pthread_mutex_lock(&s->probe_lock);
+	if (s->probe_at == now) {
+		rc = s->probe_rc;
+		snprintf(why, len, "%s", s->probe_why);
+		pthread_mutex_unlock(&s->probe_lock);
+		return rc;
+	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	rc = STORE_OK;
+	why[0] = '\0';
+	if (store_sqlite_write_begin_until(s, &deadline) != 0) {
+		snprintf(why, len, "the store's writer stayed busy for %u ms", timeout_ms);
+		rc = STORE_UNAVAILABLE;
+	} else {
+		sqlite3_stmt *st = s->ws[Q_PROBE];
+		sqlite3_busy_timeout(s->w, (int)timeout_ms);
+		r = sqlite3_exec(s->w, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+		if (r == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, (int64_t)now);
+			r = sqlite3_step(st);
+			sqlite3_reset(st);
+			if (r == SQLITE_DONE)
+				r = sqlite3_exec(s->w, "COMMIT", NULL, NULL, NULL);
+		}
+		if (r != SQLITE_OK && r != SQLITE_DONE) {
+			snprintf(why, len, "a write to the database fails: %s", sqlite3_errmsg(s->w));
+			rc = store_sqlite_fail(s, s->w, r, "ready");
+			sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+		}
+		sqlite3_busy_timeout(s->w, 10000);
+		store_sqlite_write_end(s);
+	}
+	if (rc == STORE_OK) {
+		store_sqlite_reader *rd = store_sqlite_read_begin(s);
+		sqlite3_stmt *st = rd->st[Q_EPOCH];
+		r = sqlite3_step(st);
+		if (r != SQLITE_ROW) {
+			snprintf(why, len, "a read of the database fails: %s", sqlite3_errmsg(rd->db));
+			rc = store_sqlite_fail(s, rd->db, r, "ready");
+		}
+		store_sqlite_read_end(s, rd, st);
+	}
+	s->probe_at = now;
+	s->probe_rc = rc;
+	snprintf(s->probe_why, sizeof s->probe_why, "%s", why);
+	pthread_mutex_unlock(&s->probe_lock);
+	return rc;
+}
+
+/* 1 once after another process changed the keys. While the WAL index
+ * header stands still (two loads from shared memory), nothing committed;
+ * else PRAGMA data_version on this thread's read connection and, only when
+ * that moved, the epoch row, which tells another process's write from ours. */
+static int store_sqlite_changed(store *base)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd;
+	sqlite3_stmt *st;
+	int64_t dv;
+	uint64_t shm = 0;
+
+	if (s->memory)
+		return 0;
+	if (s->shm) {
+		shm = store_sqlite_shm_now(s->shm);
+		if (shm == __atomic_load_n(&s->shm_seen, __ATOMIC_ACQUIRE) && !__atomic_load_n(&s->foreign, __ATOMIC_ACQUIRE))
+			return 0;
+	}
+	rd = store_sqlite_read_begin(s);
+	st = rd->st[Q_DATA_VERSION];
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		dv = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		if (dv != rd->data_version) {
+			rd->data_version = dv;
+			st = rd->st[Q_EPOCH];
+			if (sqlite3_step(st) == SQLITE_ROW) {
+				int64_t e = sqlite3_column_int64(st, 0);
+				if (e != __atomic_load_n(&s->seen_epoch, __ATOMIC_SEQ_CST)) {
+					__atomic_store_n(&s->seen_epoch, e, __ATOMIC_SEQ_CST);
+					__atomic_store_n(&s->foreign, 1, __ATOMIC_SEQ_CST);
+				}
+			} else {
+				rd->data_version = -1;   /* look again next time */
+			}
+		}
+	}
+	store_sqlite_read_end(s, rd, st);
+	if (s->shm)
+		__atomic_store_n(&s->shm_seen, shm, __ATOMIC_RELEASE);   /* everything up to it is seen */
+	return __atomic_exchange_n(&s->foreign, 0, __ATOMIC_SEQ_CST);
+}
+
+/* Every path that is not another backend's: a file, or ":memory:". */
+static int store_sqlite_accepts(const char *path)
+{
+	(void)path;
+	return 1;
+}
+
+const store_backend store_sqlite_backend = {
+	.name = "sqlite",
+	.accepts = store_sqlite_accepts,
+	.open = store_sqlite_open,
+	.close = store_sqlite_close,
+	.user_add = store_sqlite_user_add,
+	.user_find = store_sqlite_user_find,
+	.key_insert = store_sqlite_key_insert,
+	.key_get_uuid = store_sqlite_key_get_uuid,
+	.key_get_id = store_sqlite_key_get_id,
+	.key_get_name = store_sqlite_key_get_name,
+	.key_by_hash = store_sqlite_key_by_hash,
+	.key_list = store_sqlite_key_list,
+	.key_set_active = store_sqlite_key_set_active,
+	.key_revoke = store_sqlite_key_revoke,
+	.key_delete = store_sqlite_key_delete,
+	.key_touch = store_sqlite_key_touch,
+	.reprepares = store_sqlite_reprepares,
+	.audit_count = store_sqlite_audit_count,
+	.meta_get = store_sqlite_meta_get,
+	.meta_set = store_sqlite_meta_set,
+	.key_count = store_sqlite_key_count,
+	.ready = store_sqlite_ready,
+	.changed = store_sqlite_changed,
+};

@@ -1,0 +1,71 @@
+/* rt_pattern.h — a JSON Schema pattern (ECMA-262) as PCRE2 compiles it.
+ *
+ * Header-only, so that oapigen (which never links the runtime) refuses at
+ * generation exactly the patterns rt_schema_prepare would fail to compile
+ * at start: the same rewriting, the same options. Include <pcre2.h> first
+ * (PCRE2_CODE_UNIT_WIDTH 8).
+ */
+#ifndef RT_PATTERN_H
+#define RT_PATTERN_H
+
+#include <stdlib.h>
+#include <string.h>
+
+/* pcre2_compile's options for a rewritten pattern */
+#define RT_PATTERN_PCRE2_OPTIONS (PCRE2_UTF | PCRE2_MATCH_INVALID_UTF)
+
+/* ECMA-262 long Unicode property names that PCRE2 spells short. */
+static const char *const rt_pattern_props[][2] = {
+	{ "Letter", "L" }, { "Lowercase_Letter", "Ll" }, { "Uppercase_Letter", "Lu" },
+	{ "Titlecase_Letter", "Lt" }, { "Modifier_Letter", "Lm" }, { "Other_Letter", "Lo" },
+	{ "Mark", "M" }, { "Number", "N" }, { "Decimal_Number", "Nd" }, { "Letter_Number", "Nl" },
+	{ "Other_Number", "No" }, { "Punctuation", "P" }, { "Symbol", "S" }, { "Separator", "Z" },
+	{ "Space_Separator", "Zs" }, { "Other", "C" }, { "Control", "Cc" },
+};
+
+/* Rewrites \\p{Long_Name} and \\p{Script=X} into PCRE2's spelling (new). */
+static inline char *rt_pattern_to_pcre2(const char *src)
+{
+	size_t n = strlen(src);
+	char *out = malloc(n + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		if (src[i] == '\\' && i + 2 < n && (src[i + 1] == 'p' || src[i + 1] == 'P') && src[i + 2] == '{') {
+			const char *close = strchr(src + i + 3, '}');
+			size_t len = close ? (size_t)(close - (src + i + 3)) : 0;
+			const char *name = src + i + 3;
+			const char *repl = NULL;
+			size_t rlen = 0;
+			for (size_t k = 0; close && k < sizeof rt_pattern_props / sizeof rt_pattern_props[0]; k++) {
+				if (strlen(rt_pattern_props[k][0]) == len && strncmp(name, rt_pattern_props[k][0], len) == 0) {
+					repl = rt_pattern_props[k][1];
+					rlen = strlen(repl);
+				}
+			}
+			if (close && !repl && (strncmp(name, "Script=", 7) == 0 || strncmp(name, "sc=", 3) == 0)) {
+				repl = strchr(name, '=') + 1;
+				rlen = (size_t)(close - repl);
+			}
+			if (repl) {
+				*o++ = src[i];
+				*o++ = src[i + 1];
+				*o++ = '{';
+				memcpy(o, repl, rlen);
+				o += rlen;
+				*o++ = '}';
+				i = (size_t)(close - src) + 1;
+				continue;
+			}
+		}
+		if (src[i] == '\\' && i + 1 < n) {
+			*o++ = src[i++];
+		}
+		*o++ = src[i++];
+	}
+	*o = '\0';
+	return out;
+}
+
+#endif

@@ -1,0 +1,132 @@
+#!/bin/bash
+# slowloris: thousands of slow or idle connections, from one address and from
+# many 127.x addresses, against both listeners of the real apikeyd, while a
+# legitimate client (127.0.0.1) times GET /healthz on each every 100 ms.
+# Asserts: every legitimate request succeeds within 1 s and the median within
+# 100 ms (the machine is shared: a lone TLS handshake here takes up to 50 ms,
+# and libmicrohttpd 0.9.75 retries every stalled TLS handshake on each turn
+# of its loop, which costs the TLS workers CPU until the deadline), the
+# attacker's connections are closed by the request deadline (2 s here; 1 s
+# for a TLS handshake) or
+# refused at once over the per-address limit, the total limit holds, and the
+# server raised its open-file limit itself. Settings come through APIKEYD_*
+# variables. About 16 s.
+SUITE=slowloris
+. "$(dirname "$0")/../lib/apikeyd.sh"
+TOOL=${ADV_BIN:-$top/build/adversarial}/slowloris
+N=2000
+DEADLINE=2
+HS_DEADLINE=1
+ulimit -n "$(ulimit -Hn)" 2>/dev/null   # the attacking tool holds up to 2 x N sockets
+
+# start_tls_server NAME: both listeners; the server starts with a soft
+# open-file limit of 1024 (the common default) and must raise it itself.
+start_both() {
+	HP=$(free_port); TP=$(free_port)
+	mkdir -p "$dir/$1"
+	( ulimit -Sn 1024; cd "$dir/$1" && exec "$APIKEYD" --db "$dir/$1/keys.db" --listen "127.0.0.1:$HP" \
+		--tls-listen "127.0.0.1:$TP" --log-level info ) >"$dir/$1.out" 2>"$dir/$1.log" &
+	SRV_PID=$!
+	SRV_PIDS+=("$SRV_PID")
+	for _ in $(seq 200); do
+		grep -q "apikeyd ready" "$dir/$1.log" 2>/dev/null && return 0
+		kill -0 "$SRV_PID" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+field() { sed -n "s/.*\b$1=\([-0-9.]*\).*/\1/p" <<<"$2"; }
+peak_watch() { # samples the server's open descriptors and RSS until killed
+	local maxfd=0 maxrss=0 f r
+	while kill -0 "$SRV_PID" 2>/dev/null; do
+		f=$(ls /proc/"$SRV_PID"/fd 2>/dev/null | wc -l)
+		r=$(awk '/^VmRSS/ {print $2}' /proc/"$SRV_PID"/status 2>/dev/null)
+		[ "${f:-0}" -gt "$maxfd" ] && maxfd=$f
+		[ "${r:-0}" -gt "$maxrss" ] && maxrss=$r
+		echo "$maxfd $maxrss" >"$dir/peak"
+		sleep 0.2
+	done
+}
+
+export APIKEYD_REQUEST_TIMEOUT=$DEADLINE APIKEYD_TLS_HANDSHAKE_TIMEOUT=$HS_DEADLINE APIKEYD_MAX_CONNECTIONS_PER_IP=64
+if ! start_both main; then no "server starts" "$(tail -5 "$dir/main.log")"; finish; exit; fi
+ok "server starts (http $HP, https $TP)"
+soft=$(awk '/^Max open files/ {print $4}' /proc/"$SRV_PID"/limits)
+hard=$(awk '/^Max open files/ {print $5}' /proc/"$SRV_PID"/limits)
+check "server raised its open-file soft limit to the hard one ($soft of $hard)" test "$soft" = "$hard"
+rss0=$(awk '/^VmRSS/ {print $2}' /proc/"$SRV_PID"/status)
+peak_watch & WATCH=$!
+
+# round NAME HTTP-MODE HTTPS-MODE FROM-FLAGS: one attack on each listener at once
+round() {
+	local name=$1 hm=$2 tm=$3 from=$4 a b p
+	"$TOOL" attack -m "$hm" -n $N -P "$HP" $from -d $((DEADLINE + 2)) >"$dir/a.$name" &
+	a=$!
+	"$TOOL" attack -m "$tm" -n $N -P "$TP" $from -d $((DEADLINE + 2)) >"$dir/b.$name" &
+	b=$!
+	sleep 0.3
+	"$TOOL" probe -P "$HP" -T "$TP" -f 127.0.0.1 -d $((DEADLINE + 1)) >"$dir/p.$name" 2>"$dir/p.$name.slow"; sed "s/^/      $name: /" "$dir/p.$name.slow"
+	wait $a $b
+	p=$(cat "$dir/p.$name")
+	echo "      $name: http <- $hm: $(cat "$dir/a.$name")"
+	echo "      $name: https <- $tm: $(cat "$dir/b.$name")"
+	echo "      $name: probe: $p"
+	if [ "$(field http_fail "$p")" = 0 ] && [ "$(field https_fail "$p")" = 0 ] &&
+	   [ "$(field http_ok "$p")" -ge 10 ] && [ "$(field https_ok "$p")" -ge 10 ] &&
+	   awk -v a="$(field http_p50_ms "$p")" -v b="$(field https_p50_ms "$p")" -v c="$(field http_max_ms "$p")" \
+		-v d="$(field https_max_ms "$p")" 'BEGIN { exit !(a < 100 && b < 100 && c < 1000 && d < 1000) }'; then
+		ok "$name: every legitimate GET /healthz on http and https answered (half within 100 ms, all within 1 s)"
+	else no "$name: legitimate requests during the attack" "$p"; fi
+	for side in a b; do
+		local r port d; r=$(cat "$dir/$side.$name")
+		# TLS connections that never finish the handshake meet the shorter
+		# handshake deadline; the others the request deadline
+		if [ $side = a ]; then port="http ($hm)"; d=$DEADLINE; else port="https ($tm)"; d=$HS_DEADLINE; fi
+		if [ "$(field open "$r")" = 0 ] && [ "$(field opened "$r")" -gt 0 ] &&
+		   awk -v m="$(field close_ms_max "$r")" -v d=$d 'BEGIN { exit !(m >= 0 && m <= d * 1000 + 1000) }'; then
+			ok "$name: every attack connection on $port closed by the deadline (max $(field close_ms_max "$r") ms)"
+		else no "$name: attack connections on $port closed by the deadline" "$r"; fi
+		if [ "$from" = -F ]; then
+			# from many addresses the per-address limit does not apply: the
+			# deadline, not a refusal, closed them
+			if awk -v m="$(field close_ms_median "$r")" -v d=$d 'BEGIN { exit !(m >= d * 1000 - 100) }'; then
+				ok "$name: on $port they were held until the deadline, not refused (median $(field close_ms_median "$r") ms)"
+			else no "$name: on $port held until the deadline" "$r"; fi
+		fi
+	done
+}
+round one-addr-slow slow hello "-f 127.0.0.9"
+round one-addr-idle idle idle "-f 127.0.0.9"
+round many-addr-slow slow hello -F
+round many-addr-idle idle idle -F
+kill $WATCH 2>/dev/null; wait $WATCH 2>/dev/null
+read -r peakfd peakrss <"$dir/peak"
+echo "      server: RSS ${rss0} kB before, peak ${peakrss} kB; peak open descriptors $peakfd"
+reaped=$(grep -o 'request deadline: closed [0-9]*' "$dir/main.log" | awk '{s += $4} END {print s + 0}')
+check "server log counts the connections it closed at the deadline ($reaped >= $((N * 3)))" test "$reaped" -ge $((N * 3))
+check "the server is still up" kill -0 "$SRV_PID"
+kill -TERM "$SRV_PID"; wait "$SRV_PID" 2>/dev/null
+
+# the total limit: 300 connections at most, from many addresses
+export APIKEYD_MAX_CONNECTIONS=300 APIKEYD_MAX_CONNECTIONS_PER_IP=0 APIKEYD_REQUEST_TIMEOUT=10
+if start_both total; then
+	"$TOOL" attack -m idle -n 1000 -P "$HP" -F -d 3 >"$dir/a.total" &
+	a=$!
+	held=0
+	for _ in 1 2 3 4 5 6 7 8 9 10; do   # the most held at once during the attack
+		sleep 0.2
+		n=$(ss -Htn state established "( sport = :$HP )" | wc -l)
+		[ "$n" -gt "$held" ] && held=$n
+	done
+	full=$(curl -s -m 2 -D - -o /dev/null "http://127.0.0.1:$HP/healthz" | tr -d '\r' | grep -E '^HTTP|^Retry-After' | tr '\n' ' ')
+	wait $a
+	r=$(cat "$dir/a.total")
+	echo "      total limit 300: $r; established at the server: $held"
+	check "--max-connections 300: at most 300 held ($held)" test "$held" -le 300 -a "$held" -ge 250
+	check "--max-connections 300: the rest closed at once ($(field closed "$r") closed)" \
+		test "$(field closed "$r")" -ge 650
+	check "--max-connections 300: a client over the limit reads 503 with Retry-After ($full)" \
+		bash -c "[[ '$full' == *'HTTP/1.1 503 '*'Retry-After: 1'* ]]"
+	kill -TERM "$SRV_PID"; wait "$SRV_PID" 2>/dev/null
+else no "server with APIKEYD_MAX_CONNECTIONS=300 starts" "$(tail -3 "$dir/total.log")"; fi
+finish

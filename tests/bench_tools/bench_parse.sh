@@ -1,0 +1,99 @@
+#!/bin/bash
+# bench-parse: bytes to validated value, the baseline of issue 11 ("Typed
+# bodies"). Our side (parsebench.c, compiled with the project's flags):
+# json_loadb + the oapigen-compiled table validator, as rt_http.c does today;
+# also rt_jread alone (tokenize and skip every value, no validation: the
+# floor a generated parser starts from) and json_loadb alone. Baseline
+# (parse_ajv.js): Buffer -> JSON.parse -> an ajv standalone validator
+# (allErrors: true), and JSON.parse alone. Same schemas and instances as
+# bench-validate (prep_validate.js), as the same bytes (prep_parse.js): the
+# five create request bodies and the OpenAPI 3.0 schema with documents as
+# bodies, each over its valid bodies and over a mix with invalid and
+# malformed ones. PARSE_ROUNDS rounds of PARSE_SECONDS per case and side,
+# alternating; the best round counts. Then callgrind: instructions per body
+# of our paths (one run, each body dumped on its own).
+# Rows for make bench's closing table: $BENCH_DIR/bench-parse.tsv.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+here=$top/tests/bench_tools
+. "$top/tests/bench_report/lib.sh"
+SECS=${PARSE_SECONDS:-0.5}
+ROUNDS=${PARSE_ROUNDS:-3}
+out=$top/build/bench-parse
+rm -rf "$out" && mkdir -p "$out/ajv"
+node "$here/prep_validate.js" "$top" "$out/schemas" || { echo "bench-parse: prep failed"; exit 1; }
+node "$here/prep_parse.js" "$out/schemas/cases.json" "$out/cases.json" || { echo "bench-parse: prep failed"; exit 1; }
+files() { node -e 'for (const c of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))) if (c.dialect == process.argv[2]) console.log(c.file)' "$out/schemas/cases.json" "$1"; }
+mapfile -t f30 < <(files 30); mapfile -t f31 < <(files 31)
+"$VALGEN" b30 30 "${f30[@]}" >"$out/b30.c" && "$VALGEN" b31 31 "${f31[@]}" >"$out/b31.c" || { echo "bench-parse: valgen failed"; exit 1; }
+# shellcheck disable=SC2086
+$CC $CFLAGS_BENCH -o "$out/parsebench" "$here/parsebench.c" "$here/parse_heron.c" "$out/b30.c" "$out/b31.c" $LIBS_BENCH || { echo "bench-parse: cannot compile"; exit 1; }
+# the standalone validators require ajv-formats' code from the pinned tools
+export NODE_PATH=$here/node_modules
+# best round per case and group (columns 4 and 7 are rates; keep each best)
+best() { awk -F'\t' -v OFS='\t' '{ k = $2 "\t" $3; if (!(k in l)) { o[++n] = k; l[k] = $0 }
+	split(l[k], p, "\t"); for (i = 4; i <= NF; i++) if ((i == 4 || i >= 7) && $i != "-" && $i + 0 > p[i] + 0) p[i] = $i
+	s = p[1]; for (i = 2; i <= NF; i++) s = s OFS p[i]; l[k] = s }
+	END { for (i = 1; i <= n; i++) print l[o[i]] }' "$@"; }
+for r in $(seq "$ROUNDS"); do
+	"$out/parsebench" "$out/cases.json" "$SECS" >"$out/oapigen.$r" || { echo "bench-parse: parsebench failed"; exit 1; }
+	node "$here/parse_ajv.js" "$out/cases.json" "$SECS" "$out/ajv" >"$out/ajv.$r" || { echo "bench-parse: parse_ajv.js failed"; exit 1; }
+done
+best "$out"/oapigen.[0-9]* >"$out/oapigen.txt"
+best "$out"/ajv.[0-9]* >"$out/ajv.txt"
+
+# callgrind: instructions per body, each body's dump on its own
+cg=""
+if command -v valgrind >/dev/null; then
+	(cd "$out" && valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$out/cg.%p" \
+		"$out/parsebench" --callgrind "$out/cases.json" >"$out/cg.list" 2>"$out/cg.log") || { echo "bench-parse: callgrind failed"; exit 1; }
+	# the dumps, in order, with their totals (a dump's file is cg.<pid>.<n>)
+	for i in $(seq 1 "$(wc -l <"$out/cg.list")"); do sed -n 's/^totals: *//p; s/^summary: *//p' "$out"/cg.*.$i | head -1; done >"$out/cg.ir"
+	paste "$out/cg.list" "$out/cg.ir" >"$out/cg.txt"
+	cg=$out/cg.txt
+fi
+
+echo "bench-parse (bytes to validated value, bodies/s, best of $ROUNDS alternating rounds of ${SECS}s per case and side)"
+paste "$out/oapigen.txt" "$out/ajv.txt" | awk -F'\t' '{ printf "  %-40s %-5s today %9s/s (%s errors, %s wrong)  ajv %9s/s (%s errors, %s wrong)  %.2fx | jread %9s/s  loadb %9s/s  JSON.parse %9s/s  floor %.2fx | typed %s/s (%s bodies differ from today)\n",
+	$2, $3, $4, $5, $6, $14, $15, $16, ($14 > 0 ? $4 / $14 : 0), $7, $8, $17, ($17 > 0 ? $7 / $17 : 0), $9, $10 }'
+[ -z "$cg" ] || awk -F'\t' '{ k = $4 "\t" $2; s[k] += $7; n[k]++; b[k] += $6 } END { for (k in s) { split(k, p, "\t"); printf "  callgrind %-40s %-9s %8.0f instructions/body (%d bodies, %.0f bytes on average)\n", p[1], p[2], s[k] / n[k], n[k], b[k] / n[k] } }' "$cg" | sort
+
+# rows: the five request bodies (geometric mean of per-case ratios, mean
+# rates shown), valid and mix; the OpenAPI document cases; the jread floor
+paste "$out/oapigen.txt" "$out/ajv.txt" | awk -F'\t' -v OFS='\t' '
+	{ g = ($2 ~ /^OpenAPI/ ? "big" : "api") "-" $3; n[g]++; o[g] += $4; a[g] += $14; lr[g] += log($4 / $14)
+	  j[g] += $7; jp[g] += $17; lj[g] += log($7 / $17); w[g] += $6 + $16 }
+	END { split("api-valid api-mix big-valid big-mix", gs, " "); for (i = 1; i <= 4; i++) { g = gs[i]; if (n[g])
+		print g, n[g], o[g] / n[g], a[g] / n[g], exp(lr[g] / n[g]), j[g] / n[g], jp[g] / n[g], exp(lj[g] / n[g]), w[g] } }' >"$out/rows"
+while IFS=$'\t' read -r g n o a r j jp rj w; do
+	case $g in
+	api-valid) what="bytes to validated value: the five APIs' create request bodies, valid ones ($n schemas, 3 bodies each)";;
+	api-mix) what="bytes to validated value: the five create bodies, valid, invalid and malformed mixed ($n schemas, 12 bodies each)";;
+	big-valid) what="bytes to validated value: OpenAPI 3.0 schema, 6 documents as bodies";;
+	big-mix) what="bytes to validated value: OpenAPI 3.0 schema, the 6 documents valid, broken 4 ways and malformed";;
+	esac
+	what="$what; ours json_loadb + rt_schema_validate, theirs JSON.parse + ajv standalone (allErrors); best of $ROUNDS alternating rounds"
+	[ "$w" = 0 ] || what="$what; $w verdicts disagree with the expected validity"
+	bench_row bench-parse "$what" "$(printf '%.0f' "$o") bodies/s" "JSON.parse + ajv: $(printf '%.0f' "$a") bodies/s" \
+		"$(awk -v r="$r" 'BEGIN { printf "%.2fx", r }')" "report; bar: ajv >= 1x" "$(bench_verdict 'r >= 1 && w == 0' -v r="$r" -v w="$w")"
+	case $g in *-mix) continue;; esac
+	what="rt_jread alone (tokenize, skip every value, no validation): the floor for generated parsers, $( [ "$g" = api-valid ] && echo "the five create bodies" || echo "the OpenAPI documents")"
+	bench_row bench-parse "$what" "$(printf '%.0f' "$j") bodies/s" "JSON.parse alone: $(printf '%.0f' "$jp") bodies/s" \
+		"$(awk -v r="$rj" 'BEGIN { printf "%.2fx", r }')" "report" "report"
+done <"$out/rows"
+# typed parsers (parsebench.h; today one hand-written stand-in, parse_heron.c):
+# each against the same baseline, with how many bodies it judged differently
+paste "$out/oapigen.txt" "$out/ajv.txt" | awk -F'\t' -v OFS='\t' '$9 != "-" { print $2, $3, $9, $14, $10, $4 }' >"$out/typedrows"
+while IFS=$'\t' read -r name grp t a d o; do
+	what="typed parser from bytes through rt_jread, a hand-written stand-in for a generated one: $name, $( [ "$grp" = valid ] && echo "valid bodies" || echo "valid, invalid and malformed bodies") (json_loadb + rt_schema_validate: $o bodies/s)"
+	[ "$d" = 0 ] || what="$what; $d bodies judged differently from today's path"
+	bench_row bench-parse "$what" "$t bodies/s" "JSON.parse + ajv: $a bodies/s" "$(bench_ratio "$t" "$a")" "report" "report"
+done <"$out/typedrows"
+if [ -n "$cg" ]; then
+	awk -F'\t' -v OFS='\t' '{ g = ($4 ~ /^OpenAPI/ ? "big" : "api"); s[g, $2] += $7; n[g, $2]++ }
+		END { for (gi = 1; gi <= 2; gi++) { g = gi == 1 ? "api" : "big"; if (n[g, "today"]) print g, s[g, "today"] / n[g, "today"], s[g, "jread"] / n[g, "jread"] } }' "$cg" >"$out/cgrows"
+	while IFS=$'\t' read -r g t j; do
+		bench_row bench-parse "callgrind instructions per body, json_loadb + rt_schema_validate ($( [ "$g" = api ] && echo "the five create bodies, mix" || echo "OpenAPI documents, mix")); baseline: rt_jread skipping the same bodies" \
+			"$(printf '%.0f' "$t") instructions/body" "rt_jread: $(printf '%.0f' "$j") instructions/body" "$(bench_ratio "$t" "$j")" "report (ratio: today / floor)" "report"
+	done <"$out/cgrows"
+fi
