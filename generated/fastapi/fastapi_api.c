@@ -32,6 +32,7 @@ static const rt_schema fastapi_schema_list_my_api_keys_403;
 static const rt_schema fastapi_schema_list_my_api_keys_422;
 static const rt_schema fastapi_schema_list_my_api_keys_429;
 static const rt_schema fastapi_schema_list_my_api_keys_500;
+static const rt_schema fastapi_schema_list_my_api_keys_503;
 static const rt_schema fastapi_schema_create_my_api_key_body;
 static const rt_schema fastapi_schema_ApiKeyCreateRequest;
 static const rt_schema fastapi_schema_ApiKeyCreateRequest_name;
@@ -273,6 +274,12 @@ static const rt_schema fastapi_schema_list_my_api_keys_429 = {
 /* openapi/fastapi.yaml#/components/responses/InternalError/content/application~1problem+json/schema */
 static const rt_schema fastapi_schema_list_my_api_keys_500 = {
 	.where = "openapi/fastapi.yaml#/components/responses/InternalError/content/application~1problem+json/schema",
+	.ref = &fastapi_schema_ProblemDetail,
+};
+
+/* openapi/fastapi.yaml#/components/responses/StoreUnavailable/content/application~1problem+json/schema */
+static const rt_schema fastapi_schema_list_my_api_keys_503 = {
+	.where = "openapi/fastapi.yaml#/components/responses/StoreUnavailable/content/application~1problem+json/schema",
 	.ref = &fastapi_schema_ProblemDetail,
 };
 
@@ -767,6 +774,7 @@ static const rt_response fastapi_list_my_api_keys_responses[] = {
 	{ 422, "application/problem+json", &fastapi_schema_list_my_api_keys_422 },
 	{ 429, "application/problem+json", &fastapi_schema_list_my_api_keys_429 },
 	{ 500, "application/problem+json", &fastapi_schema_list_my_api_keys_500 },
+	{ 503, "application/problem+json", &fastapi_schema_list_my_api_keys_503 },
 };
 static const rt_security_req fastapi_list_my_api_keys_sec0[] = {
 	{ "HTTPBearer", RT_CRED_HTTP_BEARER, NULL },
@@ -874,6 +882,19 @@ int fastapi_list_my_api_keys_respond_500(rt_ctx *ctx, const fastapi_ProblemDetai
 	rt_json_writer_free(&w);
 	return rc;
 }
+int fastapi_list_my_api_keys_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 503, NULL);
+	rt_json_writer_init(&w);
+	fastapi_ProblemDetail_write(&w, body);
+	rc = rt_respond_writer(ctx, 503, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 
 /* #/paths/~1auth~1api-keys~1/post */
 static const char *const fastapi_create_my_api_key_body_types[] = { "application/json", NULL };
@@ -887,6 +908,7 @@ static const rt_response fastapi_create_my_api_key_responses[] = {
 	{ 422, "application/problem+json", &fastapi_schema_list_my_api_keys_422 },
 	{ 429, "application/problem+json", &fastapi_schema_list_my_api_keys_429 },
 	{ 500, "application/problem+json", &fastapi_schema_list_my_api_keys_500 },
+	{ 503, "application/problem+json", &fastapi_schema_list_my_api_keys_503 },
 };
 static const rt_security_req fastapi_create_my_api_key_sec0[] = {
 	{ "HTTPBearer", RT_CRED_HTTP_BEARER, NULL },
@@ -1023,6 +1045,19 @@ int fastapi_create_my_api_key_respond_500(rt_ctx *ctx, const fastapi_ProblemDeta
 	rt_json_writer_free(&w);
 	return rc;
 }
+int fastapi_create_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 503, NULL);
+	rt_json_writer_init(&w);
+	fastapi_ProblemDetail_write(&w, body);
+	rc = rt_respond_writer(ctx, 503, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 
 /* #/paths/~1auth~1api-keys~1{key_id}/delete */
 static const rt_param fastapi_revoke_my_api_key_param_table[] = {
@@ -1039,6 +1074,7 @@ static const rt_response fastapi_revoke_my_api_key_responses[] = {
 	{ 422, "application/problem+json", &fastapi_schema_list_my_api_keys_422 },
 	{ 429, "application/problem+json", &fastapi_schema_list_my_api_keys_429 },
 	{ 500, "application/problem+json", &fastapi_schema_list_my_api_keys_500 },
+	{ 503, "application/problem+json", &fastapi_schema_list_my_api_keys_503 },
 };
 static const rt_security_req fastapi_revoke_my_api_key_sec0[] = {
 	{ "HTTPBearer", RT_CRED_HTTP_BEARER, NULL },
@@ -1150,6 +1186,19 @@ int fastapi_revoke_my_api_key_respond_500(rt_ctx *ctx, const fastapi_ProblemDeta
 	rt_json_writer_free(&w);
 	return rc;
 }
+int fastapi_revoke_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 503, NULL);
+	rt_json_writer_init(&w);
+	fastapi_ProblemDetail_write(&w, body);
+	rc = rt_respond_writer(ctx, 503, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 
 static const rt_operation fastapi_operations[] = {
 	{
@@ -1160,7 +1209,7 @@ static const rt_operation fastapi_operations[] = {
 		.priority = 1,
 		.params = fastapi_list_my_api_keys_param_table, .n_params = 2,
 		.params_size = sizeof(fastapi_list_my_api_keys_params),
-		.responses = fastapi_list_my_api_keys_responses, .n_responses = 7,
+		.responses = fastapi_list_my_api_keys_responses, .n_responses = 8,
 		.security = fastapi_list_my_api_keys_security, .n_security = 1,
 		.validation_status = 422,
 		.call = fastapi_list_my_api_keys_call,
@@ -1173,7 +1222,7 @@ static const rt_operation fastapi_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(fastapi_create_my_api_key_params),
 		.body_types = fastapi_create_my_api_key_body_types, .body_required = 1, .body_schema = &fastapi_schema_create_my_api_key_body,
-		.responses = fastapi_create_my_api_key_responses, .n_responses = 9,
+		.responses = fastapi_create_my_api_key_responses, .n_responses = 10,
 		.security = fastapi_create_my_api_key_security, .n_security = 1,
 		.validation_status = 422,
 		.call = fastapi_create_my_api_key_call,
@@ -1186,7 +1235,7 @@ static const rt_operation fastapi_operations[] = {
 		.priority = 1003,
 		.params = fastapi_revoke_my_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(fastapi_revoke_my_api_key_params),
-		.responses = fastapi_revoke_my_api_key_responses, .n_responses = 8,
+		.responses = fastapi_revoke_my_api_key_responses, .n_responses = 9,
 		.security = fastapi_revoke_my_api_key_security, .n_security = 1,
 		.validation_status = 422,
 		.call = fastapi_revoke_my_api_key_call,

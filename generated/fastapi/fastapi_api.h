@@ -15,7 +15,7 @@
 /* The base path of servers[0] in the spec. */
 #define FASTAPI_DEFAULT_BASE "/fastapi/api"
 
-/* Typed bodies: 24 of 24 body schemas have a model */
+/* Typed bodies: 27 of 27 body schemas have a model */
 
 /* ---- typed bodies: models of the schemas request and response bodies reach ---- */
 
@@ -147,6 +147,8 @@ int fastapi_list_my_api_keys_respond_422(rt_ctx *ctx, const fastapi_ProblemDetai
 int fastapi_list_my_api_keys_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 500: Internal server error */
 int fastapi_list_my_api_keys_respond_500(rt_ctx *ctx, const fastapi_ProblemDetail *body);
+/* 503: The key store is unavailable for now; nothing was changed */
+int fastapi_list_my_api_keys_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 
 /* #/paths/~1auth~1api-keys~1/post
  * POST /auth/api-keys/ — Create My Api Key */
@@ -172,6 +174,8 @@ int fastapi_create_my_api_key_respond_422(rt_ctx *ctx, const fastapi_ProblemDeta
 int fastapi_create_my_api_key_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 500: Internal server error */
 int fastapi_create_my_api_key_respond_500(rt_ctx *ctx, const fastapi_ProblemDetail *body);
+/* 503: The key store is unavailable for now; nothing was changed */
+int fastapi_create_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 
 /* #/paths/~1auth~1api-keys~1{key_id}/delete
  * DELETE /auth/api-keys/{key_id} — Revoke My Api Key */
@@ -195,6 +199,8 @@ int fastapi_revoke_my_api_key_respond_422(rt_ctx *ctx, const fastapi_ProblemDeta
 int fastapi_revoke_my_api_key_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 500: Internal server error */
 int fastapi_revoke_my_api_key_respond_500(rt_ctx *ctx, const fastapi_ProblemDetail *body);
+/* 503: The key store is unavailable for now; nothing was changed */
+int fastapi_revoke_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct fastapi_handlers {

@@ -9,6 +9,8 @@ static const rt_schema feldera_schema_list_api_keys_200_items;
 static const rt_schema feldera_schema_ApiKeyDescr;
 static const rt_schema feldera_schema_ApiKeyDescr_id;
 static const rt_schema feldera_schema_ApiKeyDescr_name;
+static const rt_schema feldera_schema_ApiKeyDescr_role;
+static const rt_schema feldera_schema_MintableKeyRole;
 static const rt_schema feldera_schema_ApiKeyDescr_scopes;
 static const rt_schema feldera_schema_ApiKeyDescr_scopes_items;
 static const rt_schema feldera_schema_list_api_keys_400;
@@ -17,8 +19,11 @@ static const rt_schema feldera_schema_ErrorResponse_details;
 static const rt_schema feldera_schema_ErrorResponse_error_code;
 static const rt_schema feldera_schema_ErrorResponse_message;
 static const rt_schema feldera_schema_list_api_keys_401;
+static const rt_schema feldera_schema_list_api_keys_403;
 static const rt_schema feldera_schema_list_api_keys_404;
 static const rt_schema feldera_schema_list_api_keys_429;
+static const rt_schema feldera_schema_list_api_keys_500;
+static const rt_schema feldera_schema_list_api_keys_503;
 static const rt_schema feldera_schema_create_api_key_body;
 static const rt_schema feldera_schema_NewApiKeyRequest;
 static const rt_schema feldera_schema_NewApiKeyRequest_name;
@@ -33,6 +38,7 @@ static const rt_schema feldera_schema_create_api_key_413;
 static const rt_schema feldera_schema_create_api_key_415;
 static const rt_schema feldera_schema_get_api_key_api_key_name;
 static const rt_schema feldera_schema_get_api_key_200;
+static const rt_schema feldera_schema_get_api_key_200_items;
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/get/parameters/0/schema */
 static const rt_schema feldera_schema_list_api_keys_name = {
@@ -59,14 +65,15 @@ static const rt_schema feldera_schema_list_api_keys_200_items = {
 static const rt_schema_prop feldera_schema_ApiKeyDescr__props[] = {
 	{ "id", &feldera_schema_ApiKeyDescr_id },
 	{ "name", &feldera_schema_ApiKeyDescr_name },
+	{ "role", &feldera_schema_ApiKeyDescr_role },
 	{ "scopes", &feldera_schema_ApiKeyDescr_scopes },
 };
-static const char *const feldera_schema_ApiKeyDescr__required[] = { "id", "name", "scopes", };
+static const char *const feldera_schema_ApiKeyDescr__required[] = { "id", "name", "role", };
 /* openapi/feldera.yaml#/components/schemas/ApiKeyDescr */
 static const rt_schema feldera_schema_ApiKeyDescr = {
 	.where = "openapi/feldera.yaml#/components/schemas/ApiKeyDescr",
 	.types = RT_T_OBJECT,
-	.properties = feldera_schema_ApiKeyDescr__props, .n_properties = 3,
+	.properties = feldera_schema_ApiKeyDescr__props, .n_properties = 4,
 	.required = feldera_schema_ApiKeyDescr__required, .n_required = 3,
 };
 
@@ -82,6 +89,20 @@ static const rt_schema feldera_schema_ApiKeyDescr_id = {
 static const rt_schema feldera_schema_ApiKeyDescr_name = {
 	.where = "openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/name",
 	.types = RT_T_STRING,
+};
+
+/* openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/role */
+static const rt_schema feldera_schema_ApiKeyDescr_role = {
+	.where = "openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/role",
+	.ref = &feldera_schema_MintableKeyRole,
+};
+
+static rt_schema_cache feldera_schema_MintableKeyRole__cache = { .enum_json = "[\"read\",\"write\"]", };
+/* openapi/feldera.yaml#/components/schemas/MintableKeyRole */
+static const rt_schema feldera_schema_MintableKeyRole = {
+	.where = "openapi/feldera.yaml#/components/schemas/MintableKeyRole",
+	.types = RT_T_STRING,
+	.cache = &feldera_schema_MintableKeyRole__cache,
 };
 
 /* openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/scopes */
@@ -144,6 +165,12 @@ static const rt_schema feldera_schema_list_api_keys_401 = {
 	.ref = &feldera_schema_ErrorResponse,
 };
 
+/* openapi/feldera.yaml#/components/responses/Forbidden/content/application~1json/schema */
+static const rt_schema feldera_schema_list_api_keys_403 = {
+	.where = "openapi/feldera.yaml#/components/responses/Forbidden/content/application~1json/schema",
+	.ref = &feldera_schema_ErrorResponse,
+};
+
 /* openapi/feldera.yaml#/components/responses/UnknownApiKey/content/application~1json/schema */
 static const rt_schema feldera_schema_list_api_keys_404 = {
 	.where = "openapi/feldera.yaml#/components/responses/UnknownApiKey/content/application~1json/schema",
@@ -153,6 +180,18 @@ static const rt_schema feldera_schema_list_api_keys_404 = {
 /* openapi/feldera.yaml#/components/responses/TooManyRequests/content/application~1json/schema */
 static const rt_schema feldera_schema_list_api_keys_429 = {
 	.where = "openapi/feldera.yaml#/components/responses/TooManyRequests/content/application~1json/schema",
+	.ref = &feldera_schema_ErrorResponse,
+};
+
+/* openapi/feldera.yaml#/components/responses/StoreError/content/application~1json/schema */
+static const rt_schema feldera_schema_list_api_keys_500 = {
+	.where = "openapi/feldera.yaml#/components/responses/StoreError/content/application~1json/schema",
+	.ref = &feldera_schema_ErrorResponse,
+};
+
+/* openapi/feldera.yaml#/components/responses/StoreUnavailable/content/application~1json/schema */
+static const rt_schema feldera_schema_list_api_keys_503 = {
+	.where = "openapi/feldera.yaml#/components/responses/StoreUnavailable/content/application~1json/schema",
 	.ref = &feldera_schema_ErrorResponse,
 };
 
@@ -185,12 +224,13 @@ static const rt_schema feldera_schema_NewApiKeyRequest_name = {
 	.flags = RT_S_HAS_MIN_LENGTH | RT_S_HAS_MAX_LENGTH,
 };
 
-static rt_schema_cache feldera_schema_NewApiKeyRequest_role__cache = { .enum_json = "[\"read\",\"write\"]", };
+static rt_schema_cache feldera_schema_NewApiKeyRequest_role__cache = { .enum_json = "[\"read\",\"write\",null]", };
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/role */
 static const rt_schema feldera_schema_NewApiKeyRequest_role = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/role",
 	.types = RT_T_STRING,
 	.cache = &feldera_schema_NewApiKeyRequest_role__cache,
+	.flags = RT_S_NULLABLE,
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/201/content/application~1json/schema */
@@ -263,8 +303,34 @@ static const rt_schema feldera_schema_get_api_key_api_key_name = {
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema */
 static const rt_schema feldera_schema_get_api_key_200 = {
 	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema",
+	.types = RT_T_ARRAY,
+	.items = &feldera_schema_get_api_key_200_items,
+};
+
+/* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema/items */
+static const rt_schema feldera_schema_get_api_key_200_items = {
+	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema/items",
 	.ref = &feldera_schema_ApiKeyDescr,
 };
+
+/* openapi/feldera.yaml#/components/schemas/MintableKeyRole */
+const char *feldera_MintableKeyRole_text(feldera_MintableKeyRole v)
+{
+	switch (v) {
+	case FELDERA_MINTABLEKEYROLE_READ: return "read";
+	case FELDERA_MINTABLEKEYROLE_WRITE: return "write";
+	}
+	return NULL;
+}
+
+feldera_MintableKeyRole feldera_MintableKeyRole_from_text(const char *text, size_t len)
+{
+	if (len == 4 && memcmp(text, "read", len) == 0)
+		return FELDERA_MINTABLEKEYROLE_READ;
+	if (len == 5 && memcmp(text, "write", len) == 0)
+		return FELDERA_MINTABLEKEYROLE_WRITE;
+	return (feldera_MintableKeyRole)0;
+}
 
 /* openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/scopes/items */
 const char *feldera_ApiKeyDescr_scopes_items_text(feldera_ApiKeyDescr_scopes_items v)
@@ -312,10 +378,16 @@ int feldera_ApiKeyDescr_from_json(const json_t *j, rt_arena *a, feldera_ApiKeyDe
 		out->name = json_string_value(f);
 		out->name_len = json_string_length(f);
 	}
-	f = json_object_get(j, "scopes");
+	f = json_object_get(j, "role");
 	if (!f)
 		return -1;
 	if (f) {
+		if (!json_is_string(f) || !(out->role = feldera_MintableKeyRole_from_text(json_string_value(f), json_string_length(f))))
+			return -1;
+	}
+	f = json_object_get(j, "scopes");
+	if (f) {
+		out->has_scopes = 1;
 		if (!json_is_array(f))
 			return -1;
 		out->n_scopes = json_array_size(f);
@@ -340,14 +412,18 @@ void feldera_ApiKeyDescr_write(rt_json_writer *w, const feldera_ApiKeyDescr *v)
 	rt_json_write_string(w, v->id, v->id_len);
 	rt_json_write_key(w, "name", 4, &first);
 	rt_json_write_string(w, v->name, v->name_len);
-	rt_json_write_key(w, "scopes", 6, &first);
-	rt_json_write_raw(w, "[", 1);
-	for (size_t i = 0; i < v->n_scopes; i++) {
-		if (i)
-			rt_json_write_raw(w, ",", 1);
-		rt_json_write_text(w, feldera_ApiKeyDescr_scopes_items_text(v->scopes[i]));
+	rt_json_write_key(w, "role", 4, &first);
+	rt_json_write_text(w, feldera_MintableKeyRole_text(v->role));
+	if (v->has_scopes) {
+		rt_json_write_key(w, "scopes", 6, &first);
+		rt_json_write_raw(w, "[", 1);
+		for (size_t i = 0; i < v->n_scopes; i++) {
+			if (i)
+				rt_json_write_raw(w, ",", 1);
+			rt_json_write_text(w, feldera_ApiKeyDescr_scopes_items_text(v->scopes[i]));
+		}
+		rt_json_write_raw(w, "]", 1);
 	}
-	rt_json_write_raw(w, "]", 1);
 	rt_json_write_raw(w, "}", 1);
 }
 
@@ -470,8 +546,12 @@ int feldera_NewApiKeyRequest_from_json(const json_t *j, rt_arena *a, feldera_New
 	f = json_object_get(j, "role");
 	if (f) {
 		out->has_role = 1;
-		if (!json_is_string(f) || !(out->role = feldera_NewApiKeyRequest_role_from_text(json_string_value(f), json_string_length(f))))
-			return -1;
+		if (json_is_null(f))
+			out->role_null = 1;
+		else {
+			if (!json_is_string(f) || !(out->role = feldera_NewApiKeyRequest_role_from_text(json_string_value(f), json_string_length(f))))
+				return -1;
+		}
 	}
 	return 0;
 }
@@ -485,7 +565,11 @@ void feldera_NewApiKeyRequest_write(rt_json_writer *w, const feldera_NewApiKeyRe
 	rt_json_write_string(w, v->name, v->name_len);
 	if (v->has_role) {
 		rt_json_write_key(w, "role", 4, &first);
-		rt_json_write_text(w, feldera_NewApiKeyRequest_role_text(v->role));
+		if (v->role_null)
+			rt_json_write_null(w);
+		else {
+			rt_json_write_text(w, feldera_NewApiKeyRequest_role_text(v->role));
+		}
 	}
 	rt_json_write_raw(w, "}", 1);
 }
@@ -543,6 +627,35 @@ void feldera_NewApiKeyResponse_write(rt_json_writer *w, const feldera_NewApiKeyR
 	rt_json_write_raw(w, "}", 1);
 }
 
+/* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema */
+int feldera_get_api_key_200_from_json(const json_t *j, rt_arena *a, feldera_get_api_key_200 *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!json_is_array(j))
+		return -1;
+	out->n_items = json_array_size(j);
+	out->items = out->n_items ? rt_arena_alloc(a, out->n_items * sizeof *out->items) : NULL;
+	if (out->n_items && !out->items)
+		return -1;
+	for (size_t i = 0; i < out->n_items; i++) {
+		const json_t *e = json_array_get(j, i);
+		if (feldera_ApiKeyDescr_from_json(e, a, &out->items[i]) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+void feldera_get_api_key_200_write(rt_json_writer *w, const feldera_get_api_key_200 *v)
+{
+	rt_json_write_raw(w, "[", 1);
+	for (size_t i = 0; i < v->n_items; i++) {
+		if (i)
+			rt_json_write_raw(w, ",", 1);
+		feldera_ApiKeyDescr_write(w, &v->items[i]);
+	}
+	rt_json_write_raw(w, "]", 1);
+}
+
 /* #/paths/~1v0~1api_keys/get */
 static const rt_param feldera_list_api_keys_param_table[] = {
 	{ .name = "name", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
@@ -553,8 +666,11 @@ static const rt_response feldera_list_api_keys_responses[] = {
 	{ 200, "application/json", &feldera_schema_list_api_keys_200 },
 	{ 400, "application/json", &feldera_schema_list_api_keys_400 },
 	{ 401, "application/json", &feldera_schema_list_api_keys_401 },
+	{ 403, "application/json", &feldera_schema_list_api_keys_403 },
 	{ 404, "application/json", &feldera_schema_list_api_keys_404 },
 	{ 429, "application/json", &feldera_schema_list_api_keys_429 },
+	{ 500, "application/json", &feldera_schema_list_api_keys_500 },
+	{ 503, "application/json", &feldera_schema_list_api_keys_503 },
 };
 static const rt_security_req feldera_list_api_keys_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -610,6 +726,19 @@ int feldera_list_api_keys_respond_401(rt_ctx *ctx, const feldera_ErrorResponse *
 	rt_json_writer_free(&w);
 	return rc;
 }
+int feldera_list_api_keys_respond_403(rt_ctx *ctx, const feldera_ErrorResponse *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 403, NULL);
+	rt_json_writer_init(&w);
+	feldera_ErrorResponse_write(&w, body);
+	rc = rt_respond_writer(ctx, 403, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 int feldera_list_api_keys_respond_404(rt_ctx *ctx, const feldera_ErrorResponse *body)
 {
 	rt_json_writer w;
@@ -636,6 +765,32 @@ int feldera_list_api_keys_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *
 	rt_json_writer_free(&w);
 	return rc;
 }
+int feldera_list_api_keys_respond_500(rt_ctx *ctx, const feldera_ErrorResponse *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 500, NULL);
+	rt_json_writer_init(&w);
+	feldera_ErrorResponse_write(&w, body);
+	rc = rt_respond_writer(ctx, 500, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
+int feldera_list_api_keys_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 503, NULL);
+	rt_json_writer_init(&w);
+	feldera_ErrorResponse_write(&w, body);
+	rc = rt_respond_writer(ctx, 503, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 
 /* #/paths/~1v0~1api_keys/post */
 static const char *const feldera_create_api_key_body_types[] = { "application/json", NULL };
@@ -643,10 +798,13 @@ static const rt_response feldera_create_api_key_responses[] = {
 	{ 201, "application/json", &feldera_schema_create_api_key_201 },
 	{ 400, "application/json", &feldera_schema_list_api_keys_400 },
 	{ 401, "application/json", &feldera_schema_list_api_keys_401 },
+	{ 403, "application/json", &feldera_schema_list_api_keys_403 },
 	{ 409, "application/json", &feldera_schema_create_api_key_409 },
 	{ 413, "application/json", &feldera_schema_create_api_key_413 },
 	{ 415, "application/json", &feldera_schema_create_api_key_415 },
 	{ 429, "application/json", &feldera_schema_list_api_keys_429 },
+	{ 500, "application/json", &feldera_schema_list_api_keys_500 },
+	{ 503, "application/json", &feldera_schema_list_api_keys_503 },
 };
 static const rt_security_req feldera_create_api_key_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -705,6 +863,19 @@ int feldera_create_api_key_respond_401(rt_ctx *ctx, const feldera_ErrorResponse 
 	rt_json_writer_free(&w);
 	return rc;
 }
+int feldera_create_api_key_respond_403(rt_ctx *ctx, const feldera_ErrorResponse *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 403, NULL);
+	rt_json_writer_init(&w);
+	feldera_ErrorResponse_write(&w, body);
+	rc = rt_respond_writer(ctx, 403, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 int feldera_create_api_key_respond_409(rt_ctx *ctx, const feldera_ErrorResponse *body)
 {
 	rt_json_writer w;
@@ -757,6 +928,32 @@ int feldera_create_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse 
 	rt_json_writer_free(&w);
 	return rc;
 }
+int feldera_create_api_key_respond_500(rt_ctx *ctx, const feldera_ErrorResponse *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 500, NULL);
+	rt_json_writer_init(&w);
+	feldera_ErrorResponse_write(&w, body);
+	rc = rt_respond_writer(ctx, 500, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
+int feldera_create_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 503, NULL);
+	rt_json_writer_init(&w);
+	feldera_ErrorResponse_write(&w, body);
+	rc = rt_respond_writer(ctx, 503, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 
 /* #/paths/~1v0~1api_keys~1{api_key_name}/get */
 static const rt_param feldera_get_api_key_param_table[] = {
@@ -768,8 +965,11 @@ static const rt_response feldera_get_api_key_responses[] = {
 	{ 200, "application/json", &feldera_schema_get_api_key_200 },
 	{ 400, "application/json", &feldera_schema_list_api_keys_400 },
 	{ 401, "application/json", &feldera_schema_list_api_keys_401 },
+	{ 403, "application/json", &feldera_schema_list_api_keys_403 },
 	{ 404, "application/json", &feldera_schema_list_api_keys_404 },
 	{ 429, "application/json", &feldera_schema_list_api_keys_429 },
+	{ 500, "application/json", &feldera_schema_list_api_keys_500 },
+	{ 503, "application/json", &feldera_schema_list_api_keys_503 },
 };
 static const rt_security_req feldera_get_api_key_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -786,7 +986,7 @@ static int feldera_get_api_key_call(rt_ctx *ctx, const void *params, const json_
 		return rt_not_implemented(ctx);
 	return h->get_api_key(ctx, params, body, app);
 }
-int feldera_get_api_key_respond_200(rt_ctx *ctx, const feldera_ApiKeyDescr *body)
+int feldera_get_api_key_respond_200(rt_ctx *ctx, const feldera_get_api_key_200 *body)
 {
 	rt_json_writer w;
 	int rc;
@@ -794,7 +994,7 @@ int feldera_get_api_key_respond_200(rt_ctx *ctx, const feldera_ApiKeyDescr *body
 	if (!body)
 		return rt_respond_writer(ctx, 200, NULL);
 	rt_json_writer_init(&w);
-	feldera_ApiKeyDescr_write(&w, body);
+	feldera_get_api_key_200_write(&w, body);
 	rc = rt_respond_writer(ctx, 200, &w);
 	rt_json_writer_free(&w);
 	return rc;
@@ -825,6 +1025,19 @@ int feldera_get_api_key_respond_401(rt_ctx *ctx, const feldera_ErrorResponse *bo
 	rt_json_writer_free(&w);
 	return rc;
 }
+int feldera_get_api_key_respond_403(rt_ctx *ctx, const feldera_ErrorResponse *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 403, NULL);
+	rt_json_writer_init(&w);
+	feldera_ErrorResponse_write(&w, body);
+	rc = rt_respond_writer(ctx, 403, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 int feldera_get_api_key_respond_404(rt_ctx *ctx, const feldera_ErrorResponse *body)
 {
 	rt_json_writer w;
@@ -851,6 +1064,32 @@ int feldera_get_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *bo
 	rt_json_writer_free(&w);
 	return rc;
 }
+int feldera_get_api_key_respond_500(rt_ctx *ctx, const feldera_ErrorResponse *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 500, NULL);
+	rt_json_writer_init(&w);
+	feldera_ErrorResponse_write(&w, body);
+	rc = rt_respond_writer(ctx, 500, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
+int feldera_get_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 503, NULL);
+	rt_json_writer_init(&w);
+	feldera_ErrorResponse_write(&w, body);
+	rc = rt_respond_writer(ctx, 503, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 
 /* #/paths/~1v0~1api_keys~1{api_key_name}/delete */
 static const rt_param feldera_delete_api_key_param_table[] = {
@@ -862,8 +1101,11 @@ static const rt_response feldera_delete_api_key_responses[] = {
 	{ 200, NULL, NULL },
 	{ 400, "application/json", &feldera_schema_list_api_keys_400 },
 	{ 401, "application/json", &feldera_schema_list_api_keys_401 },
+	{ 403, "application/json", &feldera_schema_list_api_keys_403 },
 	{ 404, "application/json", &feldera_schema_list_api_keys_404 },
 	{ 429, "application/json", &feldera_schema_list_api_keys_429 },
+	{ 500, "application/json", &feldera_schema_list_api_keys_500 },
+	{ 503, "application/json", &feldera_schema_list_api_keys_503 },
 };
 static const rt_security_req feldera_delete_api_key_sec0[] = {
 	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
@@ -910,6 +1152,19 @@ int feldera_delete_api_key_respond_401(rt_ctx *ctx, const feldera_ErrorResponse 
 	rt_json_writer_free(&w);
 	return rc;
 }
+int feldera_delete_api_key_respond_403(rt_ctx *ctx, const feldera_ErrorResponse *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 403, NULL);
+	rt_json_writer_init(&w);
+	feldera_ErrorResponse_write(&w, body);
+	rc = rt_respond_writer(ctx, 403, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 int feldera_delete_api_key_respond_404(rt_ctx *ctx, const feldera_ErrorResponse *body)
 {
 	rt_json_writer w;
@@ -936,6 +1191,32 @@ int feldera_delete_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse 
 	rt_json_writer_free(&w);
 	return rc;
 }
+int feldera_delete_api_key_respond_500(rt_ctx *ctx, const feldera_ErrorResponse *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 500, NULL);
+	rt_json_writer_init(&w);
+	feldera_ErrorResponse_write(&w, body);
+	rc = rt_respond_writer(ctx, 500, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
+int feldera_delete_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 503, NULL);
+	rt_json_writer_init(&w);
+	feldera_ErrorResponse_write(&w, body);
+	rc = rt_respond_writer(ctx, 503, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 
 static const rt_operation feldera_operations[] = {
 	{
@@ -946,7 +1227,7 @@ static const rt_operation feldera_operations[] = {
 		.priority = 1,
 		.params = feldera_list_api_keys_param_table, .n_params = 1,
 		.params_size = sizeof(feldera_list_api_keys_params),
-		.responses = feldera_list_api_keys_responses, .n_responses = 5,
+		.responses = feldera_list_api_keys_responses, .n_responses = 8,
 		.security = feldera_list_api_keys_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_list_api_keys_call,
@@ -959,7 +1240,7 @@ static const rt_operation feldera_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(feldera_create_api_key_params),
 		.body_types = feldera_create_api_key_body_types, .body_required = 1, .body_schema = &feldera_schema_create_api_key_body,
-		.responses = feldera_create_api_key_responses, .n_responses = 7,
+		.responses = feldera_create_api_key_responses, .n_responses = 10,
 		.security = feldera_create_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_create_api_key_call,
@@ -972,7 +1253,7 @@ static const rt_operation feldera_operations[] = {
 		.priority = 1003,
 		.params = feldera_get_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(feldera_get_api_key_params),
-		.responses = feldera_get_api_key_responses, .n_responses = 5,
+		.responses = feldera_get_api_key_responses, .n_responses = 8,
 		.security = feldera_get_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_get_api_key_call,
@@ -985,7 +1266,7 @@ static const rt_operation feldera_operations[] = {
 		.priority = 1004,
 		.params = feldera_delete_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(feldera_delete_api_key_params),
-		.responses = feldera_delete_api_key_responses, .n_responses = 5,
+		.responses = feldera_delete_api_key_responses, .n_responses = 8,
 		.security = feldera_delete_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = feldera_delete_api_key_call,
@@ -993,6 +1274,7 @@ static const rt_operation feldera_operations[] = {
 };
 
 static rt_schema_cache *const feldera_caches[] = {
+	&feldera_schema_MintableKeyRole__cache,
 	&feldera_schema_ApiKeyDescr_scopes_items__cache,
 	&feldera_schema_NewApiKeyRequest_role__cache,
 	NULL

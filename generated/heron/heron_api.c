@@ -571,6 +571,8 @@ static const rt_response heron_list_keys_responses[] = {
 	{ 200, "application/json", &heron_schema_list_keys_200 },
 	{ 401, NULL, NULL },
 	{ 429, NULL, NULL },
+	{ 500, NULL, NULL },
+	{ 503, NULL, NULL },
 };
 static const rt_security_req heron_list_keys_sec0[] = {
 	{ "ApiKeyAuth", RT_CRED_APIKEY_HEADER, "x-api-key" },
@@ -608,6 +610,14 @@ int heron_list_keys_respond_429(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 429, NULL);
 }
+int heron_list_keys_respond_500(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 500, NULL);
+}
+int heron_list_keys_respond_503(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 503, NULL);
+}
 
 /* #/paths/~1api~1credentials~1keys/post */
 static const char *const heron_create_key_body_types[] = { "application/json", NULL };
@@ -615,9 +625,12 @@ static const rt_response heron_create_key_responses[] = {
 	{ 201, "application/json", &heron_schema_create_key_201 },
 	{ 400, NULL, NULL },
 	{ 401, NULL, NULL },
+	{ 403, NULL, NULL },
 	{ 413, NULL, NULL },
 	{ 415, NULL, NULL },
 	{ 429, NULL, NULL },
+	{ 500, NULL, NULL },
+	{ 503, NULL, NULL },
 };
 static const rt_security_req heron_create_key_sec0[] = {
 	{ "ApiKeyAuth", RT_CRED_APIKEY_HEADER, "x-api-key" },
@@ -658,6 +671,10 @@ int heron_create_key_respond_401(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 401, NULL);
 }
+int heron_create_key_respond_403(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 403, NULL);
+}
 int heron_create_key_respond_413(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 413, NULL);
@@ -670,6 +687,14 @@ int heron_create_key_respond_429(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 429, NULL);
 }
+int heron_create_key_respond_500(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 500, NULL);
+}
+int heron_create_key_respond_503(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 503, NULL);
+}
 
 /* #/paths/~1api~1credentials~1keys~1{heron_id}/delete */
 static const rt_param heron_delete_key_param_table[] = {
@@ -680,9 +705,12 @@ static const rt_param heron_delete_key_param_table[] = {
 static const rt_response heron_delete_key_responses[] = {
 	{ 204, NULL, NULL },
 	{ 401, NULL, NULL },
+	{ 403, NULL, NULL },
 	{ 400, NULL, NULL },
 	{ 404, NULL, NULL },
 	{ 429, NULL, NULL },
+	{ 500, NULL, NULL },
+	{ 503, NULL, NULL },
 };
 static const rt_security_req heron_delete_key_sec0[] = {
 	{ "ApiKeyAuth", RT_CRED_APIKEY_HEADER, "x-api-key" },
@@ -707,6 +735,10 @@ int heron_delete_key_respond_401(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 401, NULL);
 }
+int heron_delete_key_respond_403(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 403, NULL);
+}
 int heron_delete_key_respond_400(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 400, NULL);
@@ -719,6 +751,14 @@ int heron_delete_key_respond_429(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 429, NULL);
 }
+int heron_delete_key_respond_500(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 500, NULL);
+}
+int heron_delete_key_respond_503(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 503, NULL);
+}
 
 /* #/paths/~1api~1credentials~1keys~1{heron_id}~1activate/put */
 static const rt_param heron_activate_key_param_table[] = {
@@ -729,9 +769,12 @@ static const rt_param heron_activate_key_param_table[] = {
 static const rt_response heron_activate_key_responses[] = {
 	{ 200, "application/json", &heron_schema_activate_key_200 },
 	{ 401, NULL, NULL },
+	{ 403, NULL, NULL },
 	{ 400, NULL, NULL },
 	{ 404, NULL, NULL },
 	{ 429, NULL, NULL },
+	{ 500, NULL, NULL },
+	{ 503, NULL, NULL },
 };
 static const rt_security_req heron_activate_key_sec0[] = {
 	{ "ApiKeyAuth", RT_CRED_APIKEY_HEADER, "x-api-key" },
@@ -765,6 +808,10 @@ int heron_activate_key_respond_401(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 401, NULL);
 }
+int heron_activate_key_respond_403(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 403, NULL);
+}
 int heron_activate_key_respond_400(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 400, NULL);
@@ -777,6 +824,14 @@ int heron_activate_key_respond_429(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 429, NULL);
 }
+int heron_activate_key_respond_500(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 500, NULL);
+}
+int heron_activate_key_respond_503(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 503, NULL);
+}
 
 /* #/paths/~1api~1credentials~1keys~1{heron_id}~1deactivate/put */
 static const rt_param heron_deactivate_key_param_table[] = {
@@ -787,9 +842,12 @@ static const rt_param heron_deactivate_key_param_table[] = {
 static const rt_response heron_deactivate_key_responses[] = {
 	{ 200, "application/json", &heron_schema_deactivate_key_200 },
 	{ 401, NULL, NULL },
+	{ 403, NULL, NULL },
 	{ 400, NULL, NULL },
 	{ 404, NULL, NULL },
 	{ 429, NULL, NULL },
+	{ 500, NULL, NULL },
+	{ 503, NULL, NULL },
 };
 static const rt_security_req heron_deactivate_key_sec0[] = {
 	{ "ApiKeyAuth", RT_CRED_APIKEY_HEADER, "x-api-key" },
@@ -823,6 +881,10 @@ int heron_deactivate_key_respond_401(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 401, NULL);
 }
+int heron_deactivate_key_respond_403(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 403, NULL);
+}
 int heron_deactivate_key_respond_400(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 400, NULL);
@@ -835,6 +897,14 @@ int heron_deactivate_key_respond_429(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 429, NULL);
 }
+int heron_deactivate_key_respond_500(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 500, NULL);
+}
+int heron_deactivate_key_respond_503(rt_ctx *ctx)
+{
+	return rt_respond(ctx, 503, NULL);
+}
 
 static const rt_operation heron_operations[] = {
 	{
@@ -844,7 +914,7 @@ static const rt_operation heron_operations[] = {
 		.route = "/api/credentials/keys",
 		.priority = 1,
 		.params_size = sizeof(heron_list_keys_params),
-		.responses = heron_list_keys_responses, .n_responses = 3,
+		.responses = heron_list_keys_responses, .n_responses = 5,
 		.security = heron_list_keys_security, .n_security = 1,
 		.validation_status = 400,
 		.call = heron_list_keys_call,
@@ -857,7 +927,7 @@ static const rt_operation heron_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(heron_create_key_params),
 		.body_types = heron_create_key_body_types, .body_required = 1, .body_schema = &heron_schema_create_key_body,
-		.responses = heron_create_key_responses, .n_responses = 6,
+		.responses = heron_create_key_responses, .n_responses = 9,
 		.security = heron_create_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = heron_create_key_call,
@@ -870,7 +940,7 @@ static const rt_operation heron_operations[] = {
 		.priority = 1003,
 		.params = heron_delete_key_param_table, .n_params = 1,
 		.params_size = sizeof(heron_delete_key_params),
-		.responses = heron_delete_key_responses, .n_responses = 5,
+		.responses = heron_delete_key_responses, .n_responses = 8,
 		.security = heron_delete_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = heron_delete_key_call,
@@ -883,7 +953,7 @@ static const rt_operation heron_operations[] = {
 		.priority = 1004,
 		.params = heron_activate_key_param_table, .n_params = 1,
 		.params_size = sizeof(heron_activate_key_params),
-		.responses = heron_activate_key_responses, .n_responses = 5,
+		.responses = heron_activate_key_responses, .n_responses = 8,
 		.security = heron_activate_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = heron_activate_key_call,
@@ -896,7 +966,7 @@ static const rt_operation heron_operations[] = {
 		.priority = 1005,
 		.params = heron_deactivate_key_param_table, .n_params = 1,
 		.params_size = sizeof(heron_deactivate_key_params),
-		.responses = heron_deactivate_key_responses, .n_responses = 5,
+		.responses = heron_deactivate_key_responses, .n_responses = 8,
 		.security = heron_deactivate_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = heron_deactivate_key_call,

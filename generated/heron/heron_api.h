@@ -117,6 +117,10 @@ int heron_list_keys_respond_200(rt_ctx *ctx, const heron_ApiKeyListSchema *body)
 int heron_list_keys_respond_401(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
 int heron_list_keys_respond_429(rt_ctx *ctx);
+/* 500: The key store failed; nothing was changed */
+int heron_list_keys_respond_500(rt_ctx *ctx);
+/* 503: The key store is unavailable for now; nothing was changed */
+int heron_list_keys_respond_503(rt_ctx *ctx);
 
 /* #/paths/~1api~1credentials~1keys/post
  * POST /api/credentials/keys — Create a new API key */
@@ -126,16 +130,22 @@ typedef struct heron_create_key_params {
 typedef int (*heron_create_key_fn)(rt_ctx *ctx, const heron_create_key_params *p, const heron_CreateKeySchema *body, void *app);
 /* 201: API key created. The full token is only returned in this response. */
 int heron_create_key_respond_201(rt_ctx *ctx, const heron_ApiKeyCreatedSchema *body);
-/* 400: Invalid request (malformed JSON or a name that is empty or over 128 characters) */
+/* 400: Invalid request (malformed JSON, or a name that is empty, over 128 characters or holds a control or bidirectional character) */
 int heron_create_key_respond_400(rt_ctx *ctx);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_create_key_respond_401(rt_ctx *ctx);
+/* 403: The key is read-only; this operation needs write rights */
+int heron_create_key_respond_403(rt_ctx *ctx);
 /* 413: Request body larger than the server accepts (64 KiB by default) */
 int heron_create_key_respond_413(rt_ctx *ctx);
 /* 415: Request body is not application/json */
 int heron_create_key_respond_415(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
 int heron_create_key_respond_429(rt_ctx *ctx);
+/* 500: The key store failed; nothing was changed */
+int heron_create_key_respond_500(rt_ctx *ctx);
+/* 503: The key store is unavailable for now; nothing was changed */
+int heron_create_key_respond_503(rt_ctx *ctx);
 
 /* #/paths/~1api~1credentials~1keys~1{heron_id}/delete
  * DELETE /api/credentials/keys/{heron_id} — Delete an API key */
@@ -147,12 +157,18 @@ typedef int (*heron_delete_key_fn)(rt_ctx *ctx, const heron_delete_key_params *p
 int heron_delete_key_respond_204(rt_ctx *ctx);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_delete_key_respond_401(rt_ctx *ctx);
+/* 403: The key is read-only; this operation needs write rights */
+int heron_delete_key_respond_403(rt_ctx *ctx);
 /* 400: Invalid heron_id (over 64 characters) */
 int heron_delete_key_respond_400(rt_ctx *ctx);
 /* 404: No key with this id belongs to the user */
 int heron_delete_key_respond_404(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
 int heron_delete_key_respond_429(rt_ctx *ctx);
+/* 500: The key store failed; nothing was changed */
+int heron_delete_key_respond_500(rt_ctx *ctx);
+/* 503: The key store is unavailable for now; nothing was changed */
+int heron_delete_key_respond_503(rt_ctx *ctx);
 
 /* #/paths/~1api~1credentials~1keys~1{heron_id}~1activate/put
  * PUT /api/credentials/keys/{heron_id}/activate — Activate an API key */
@@ -164,12 +180,18 @@ typedef int (*heron_activate_key_fn)(rt_ctx *ctx, const heron_activate_key_param
 int heron_activate_key_respond_200(rt_ctx *ctx, const heron_ApiKeyStateSchema *body);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_activate_key_respond_401(rt_ctx *ctx);
+/* 403: The key is read-only; this operation needs write rights */
+int heron_activate_key_respond_403(rt_ctx *ctx);
 /* 400: Invalid heron_id (over 64 characters) */
 int heron_activate_key_respond_400(rt_ctx *ctx);
 /* 404: No key with this id belongs to the user */
 int heron_activate_key_respond_404(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
 int heron_activate_key_respond_429(rt_ctx *ctx);
+/* 500: The key store failed; nothing was changed */
+int heron_activate_key_respond_500(rt_ctx *ctx);
+/* 503: The key store is unavailable for now; nothing was changed */
+int heron_activate_key_respond_503(rt_ctx *ctx);
 
 /* #/paths/~1api~1credentials~1keys~1{heron_id}~1deactivate/put
  * PUT /api/credentials/keys/{heron_id}/deactivate — Deactivate an API key */
@@ -181,12 +203,18 @@ typedef int (*heron_deactivate_key_fn)(rt_ctx *ctx, const heron_deactivate_key_p
 int heron_deactivate_key_respond_200(rt_ctx *ctx, const heron_ApiKeyStateSchema *body);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_deactivate_key_respond_401(rt_ctx *ctx);
+/* 403: The key is read-only; this operation needs write rights */
+int heron_deactivate_key_respond_403(rt_ctx *ctx);
 /* 400: Invalid heron_id (over 64 characters) */
 int heron_deactivate_key_respond_400(rt_ctx *ctx);
 /* 404: No key with this id belongs to the user */
 int heron_deactivate_key_respond_404(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
 int heron_deactivate_key_respond_429(rt_ctx *ctx);
+/* 500: The key store failed; nothing was changed */
+int heron_deactivate_key_respond_500(rt_ctx *ctx);
+/* 503: The key store is unavailable for now; nothing was changed */
+int heron_deactivate_key_respond_503(rt_ctx *ctx);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct heron_handlers {

@@ -20,6 +20,8 @@ static const rt_schema nebula_schema_FailedEnvelope_data;
 static const rt_schema nebula_schema_FailedEnvelope_message;
 static const rt_schema nebula_schema_FailedEnvelope_status;
 static const rt_schema nebula_schema_list_api_keys_429;
+static const rt_schema nebula_schema_list_api_keys_500;
+static const rt_schema nebula_schema_list_api_keys_503;
 static const rt_schema nebula_schema_create_api_key_body;
 static const rt_schema nebula_schema_ApiKeyCreateRequest;
 static const rt_schema nebula_schema_ApiKeyCreateRequest_description;
@@ -35,6 +37,7 @@ static const rt_schema nebula_schema_ApiKeyCreated_name;
 static const rt_schema nebula_schema_ApiKeyCreatedEnvelope_message;
 static const rt_schema nebula_schema_ApiKeyCreatedEnvelope_status;
 static const rt_schema nebula_schema_create_api_key_400;
+static const rt_schema nebula_schema_create_api_key_403;
 static const rt_schema nebula_schema_create_api_key_413;
 static const rt_schema nebula_schema_delete_api_key_id;
 static const rt_schema nebula_schema_delete_api_key_200;
@@ -182,6 +185,18 @@ static const rt_schema nebula_schema_list_api_keys_429 = {
 	.ref = &nebula_schema_FailedEnvelope,
 };
 
+/* openapi/nebula.yaml#/components/responses/StoreError/content/application~1json/schema */
+static const rt_schema nebula_schema_list_api_keys_500 = {
+	.where = "openapi/nebula.yaml#/components/responses/StoreError/content/application~1json/schema",
+	.ref = &nebula_schema_FailedEnvelope,
+};
+
+/* openapi/nebula.yaml#/components/responses/StoreUnavailable/content/application~1json/schema */
+static const rt_schema nebula_schema_list_api_keys_503 = {
+	.where = "openapi/nebula.yaml#/components/responses/StoreUnavailable/content/application~1json/schema",
+	.ref = &nebula_schema_FailedEnvelope,
+};
+
 /* openapi/nebula.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema */
 static const rt_schema nebula_schema_create_api_key_body = {
 	.where = "openapi/nebula.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema",
@@ -306,6 +321,12 @@ static const rt_schema nebula_schema_ApiKeyCreatedEnvelope_status = {
 /* openapi/nebula.yaml#/components/responses/BadRequest/content/application~1json/schema */
 static const rt_schema nebula_schema_create_api_key_400 = {
 	.where = "openapi/nebula.yaml#/components/responses/BadRequest/content/application~1json/schema",
+	.ref = &nebula_schema_FailedEnvelope,
+};
+
+/* openapi/nebula.yaml#/components/responses/Forbidden/content/application~1json/schema */
+static const rt_schema nebula_schema_create_api_key_403 = {
+	.where = "openapi/nebula.yaml#/components/responses/Forbidden/content/application~1json/schema",
 	.ref = &nebula_schema_FailedEnvelope,
 };
 
@@ -847,6 +868,8 @@ static const rt_response nebula_list_api_keys_responses[] = {
 	{ 200, "application/json", &nebula_schema_list_api_keys_200 },
 	{ 401, "application/json", &nebula_schema_list_api_keys_401 },
 	{ 429, "application/json", &nebula_schema_list_api_keys_429 },
+	{ 500, "application/json", &nebula_schema_list_api_keys_500 },
+	{ 503, "application/json", &nebula_schema_list_api_keys_503 },
 };
 static const rt_security_req nebula_list_api_keys_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -902,6 +925,32 @@ int nebula_list_api_keys_respond_429(rt_ctx *ctx, const nebula_FailedEnvelope *b
 	rt_json_writer_free(&w);
 	return rc;
 }
+int nebula_list_api_keys_respond_500(rt_ctx *ctx, const nebula_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 500, NULL);
+	rt_json_writer_init(&w);
+	nebula_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 500, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
+int nebula_list_api_keys_respond_503(rt_ctx *ctx, const nebula_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 503, NULL);
+	rt_json_writer_init(&w);
+	nebula_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 503, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 
 /* #/paths/~1api-keys/post */
 static const char *const nebula_create_api_key_body_types[] = { "application/json", NULL };
@@ -909,9 +958,12 @@ static const rt_response nebula_create_api_key_responses[] = {
 	{ 201, "application/json", &nebula_schema_create_api_key_201 },
 	{ 400, "application/json", &nebula_schema_create_api_key_400 },
 	{ 401, "application/json", &nebula_schema_list_api_keys_401 },
+	{ 403, "application/json", &nebula_schema_create_api_key_403 },
 	{ 413, "application/json", &nebula_schema_create_api_key_413 },
 	{ 415, "application/json", &nebula_schema_create_api_key_413 },
 	{ 429, "application/json", &nebula_schema_list_api_keys_429 },
+	{ 500, "application/json", &nebula_schema_list_api_keys_500 },
+	{ 503, "application/json", &nebula_schema_list_api_keys_503 },
 };
 static const rt_security_req nebula_create_api_key_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -970,6 +1022,19 @@ int nebula_create_api_key_respond_401(rt_ctx *ctx, const nebula_FailedEnvelope *
 	rt_json_writer_free(&w);
 	return rc;
 }
+int nebula_create_api_key_respond_403(rt_ctx *ctx, const nebula_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 403, NULL);
+	rt_json_writer_init(&w);
+	nebula_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 403, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 int nebula_create_api_key_respond_413(rt_ctx *ctx, const nebula_FailedEnvelope *body)
 {
 	rt_json_writer w;
@@ -1009,12 +1074,40 @@ int nebula_create_api_key_respond_429(rt_ctx *ctx, const nebula_FailedEnvelope *
 	rt_json_writer_free(&w);
 	return rc;
 }
+int nebula_create_api_key_respond_500(rt_ctx *ctx, const nebula_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 500, NULL);
+	rt_json_writer_init(&w);
+	nebula_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 500, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
+int nebula_create_api_key_respond_503(rt_ctx *ctx, const nebula_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 503, NULL);
+	rt_json_writer_init(&w);
+	nebula_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 503, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 
 /* #/paths/~1api_keys/get */
 static const rt_response nebula_list_api_keys_underscore_responses[] = {
 	{ 200, "application/json", &nebula_schema_list_api_keys_200 },
 	{ 401, "application/json", &nebula_schema_list_api_keys_401 },
 	{ 429, "application/json", &nebula_schema_list_api_keys_429 },
+	{ 500, "application/json", &nebula_schema_list_api_keys_500 },
+	{ 503, "application/json", &nebula_schema_list_api_keys_503 },
 };
 static const rt_security_req nebula_list_api_keys_underscore_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -1070,6 +1163,32 @@ int nebula_list_api_keys_underscore_respond_429(rt_ctx *ctx, const nebula_Failed
 	rt_json_writer_free(&w);
 	return rc;
 }
+int nebula_list_api_keys_underscore_respond_500(rt_ctx *ctx, const nebula_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 500, NULL);
+	rt_json_writer_init(&w);
+	nebula_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 500, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
+int nebula_list_api_keys_underscore_respond_503(rt_ctx *ctx, const nebula_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 503, NULL);
+	rt_json_writer_init(&w);
+	nebula_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 503, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 
 /* #/paths/~1api-keys~1{id}/delete */
 static const rt_param nebula_delete_api_key_param_table[] = {
@@ -1081,8 +1200,11 @@ static const rt_response nebula_delete_api_key_responses[] = {
 	{ 200, "application/json", &nebula_schema_delete_api_key_200 },
 	{ 400, "application/json", &nebula_schema_create_api_key_400 },
 	{ 401, "application/json", &nebula_schema_list_api_keys_401 },
+	{ 403, "application/json", &nebula_schema_create_api_key_403 },
 	{ 404, "application/json", &nebula_schema_delete_api_key_404 },
 	{ 429, "application/json", &nebula_schema_list_api_keys_429 },
+	{ 500, "application/json", &nebula_schema_list_api_keys_500 },
+	{ 503, "application/json", &nebula_schema_list_api_keys_503 },
 };
 static const rt_security_req nebula_delete_api_key_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -1138,6 +1260,19 @@ int nebula_delete_api_key_respond_401(rt_ctx *ctx, const nebula_FailedEnvelope *
 	rt_json_writer_free(&w);
 	return rc;
 }
+int nebula_delete_api_key_respond_403(rt_ctx *ctx, const nebula_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 403, NULL);
+	rt_json_writer_init(&w);
+	nebula_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 403, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 int nebula_delete_api_key_respond_404(rt_ctx *ctx, const nebula_FailedEnvelope *body)
 {
 	rt_json_writer w;
@@ -1164,6 +1299,32 @@ int nebula_delete_api_key_respond_429(rt_ctx *ctx, const nebula_FailedEnvelope *
 	rt_json_writer_free(&w);
 	return rc;
 }
+int nebula_delete_api_key_respond_500(rt_ctx *ctx, const nebula_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 500, NULL);
+	rt_json_writer_init(&w);
+	nebula_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 500, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
+int nebula_delete_api_key_respond_503(rt_ctx *ctx, const nebula_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 503, NULL);
+	rt_json_writer_init(&w);
+	nebula_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 503, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 
 static const rt_operation nebula_operations[] = {
 	{
@@ -1173,7 +1334,7 @@ static const rt_operation nebula_operations[] = {
 		.route = "/api-keys",
 		.priority = 1,
 		.params_size = sizeof(nebula_list_api_keys_params),
-		.responses = nebula_list_api_keys_responses, .n_responses = 3,
+		.responses = nebula_list_api_keys_responses, .n_responses = 5,
 		.security = nebula_list_api_keys_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_list_api_keys_call,
@@ -1186,7 +1347,7 @@ static const rt_operation nebula_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(nebula_create_api_key_params),
 		.body_types = nebula_create_api_key_body_types, .body_required = 1, .body_schema = &nebula_schema_create_api_key_body,
-		.responses = nebula_create_api_key_responses, .n_responses = 6,
+		.responses = nebula_create_api_key_responses, .n_responses = 9,
 		.security = nebula_create_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_create_api_key_call,
@@ -1198,7 +1359,7 @@ static const rt_operation nebula_operations[] = {
 		.route = "/api_keys",
 		.priority = 3,
 		.params_size = sizeof(nebula_list_api_keys_underscore_params),
-		.responses = nebula_list_api_keys_underscore_responses, .n_responses = 3,
+		.responses = nebula_list_api_keys_underscore_responses, .n_responses = 5,
 		.security = nebula_list_api_keys_underscore_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_list_api_keys_underscore_call,
@@ -1211,7 +1372,7 @@ static const rt_operation nebula_operations[] = {
 		.priority = 1004,
 		.params = nebula_delete_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(nebula_delete_api_key_params),
-		.responses = nebula_delete_api_key_responses, .n_responses = 5,
+		.responses = nebula_delete_api_key_responses, .n_responses = 8,
 		.security = nebula_delete_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_delete_api_key_call,

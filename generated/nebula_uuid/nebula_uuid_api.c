@@ -20,6 +20,8 @@ static const rt_schema nebula_uuid_schema_FailedEnvelope_data;
 static const rt_schema nebula_uuid_schema_FailedEnvelope_message;
 static const rt_schema nebula_uuid_schema_FailedEnvelope_status;
 static const rt_schema nebula_uuid_schema_list_api_keys_429;
+static const rt_schema nebula_uuid_schema_list_api_keys_500;
+static const rt_schema nebula_uuid_schema_list_api_keys_503;
 static const rt_schema nebula_uuid_schema_create_api_key_body;
 static const rt_schema nebula_uuid_schema_ApiKeyCreateRequest;
 static const rt_schema nebula_uuid_schema_ApiKeyCreateRequest_description;
@@ -35,6 +37,7 @@ static const rt_schema nebula_uuid_schema_ApiKeyCreated_name;
 static const rt_schema nebula_uuid_schema_ApiKeyCreatedEnvelope_message;
 static const rt_schema nebula_uuid_schema_ApiKeyCreatedEnvelope_status;
 static const rt_schema nebula_uuid_schema_create_api_key_400;
+static const rt_schema nebula_uuid_schema_create_api_key_403;
 static const rt_schema nebula_uuid_schema_create_api_key_413;
 static const rt_schema nebula_uuid_schema_delete_api_key_id;
 static const rt_schema nebula_uuid_schema_delete_api_key_200;
@@ -182,6 +185,18 @@ static const rt_schema nebula_uuid_schema_list_api_keys_429 = {
 	.ref = &nebula_uuid_schema_FailedEnvelope,
 };
 
+/* openapi/nebula_uuid.yaml#/components/responses/StoreError/content/application~1json/schema */
+static const rt_schema nebula_uuid_schema_list_api_keys_500 = {
+	.where = "openapi/nebula_uuid.yaml#/components/responses/StoreError/content/application~1json/schema",
+	.ref = &nebula_uuid_schema_FailedEnvelope,
+};
+
+/* openapi/nebula_uuid.yaml#/components/responses/StoreUnavailable/content/application~1json/schema */
+static const rt_schema nebula_uuid_schema_list_api_keys_503 = {
+	.where = "openapi/nebula_uuid.yaml#/components/responses/StoreUnavailable/content/application~1json/schema",
+	.ref = &nebula_uuid_schema_FailedEnvelope,
+};
+
 /* openapi/nebula_uuid.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema */
 static const rt_schema nebula_uuid_schema_create_api_key_body = {
 	.where = "openapi/nebula_uuid.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema",
@@ -306,6 +321,12 @@ static const rt_schema nebula_uuid_schema_ApiKeyCreatedEnvelope_status = {
 /* openapi/nebula_uuid.yaml#/components/responses/BadRequest/content/application~1json/schema */
 static const rt_schema nebula_uuid_schema_create_api_key_400 = {
 	.where = "openapi/nebula_uuid.yaml#/components/responses/BadRequest/content/application~1json/schema",
+	.ref = &nebula_uuid_schema_FailedEnvelope,
+};
+
+/* openapi/nebula_uuid.yaml#/components/responses/Forbidden/content/application~1json/schema */
+static const rt_schema nebula_uuid_schema_create_api_key_403 = {
+	.where = "openapi/nebula_uuid.yaml#/components/responses/Forbidden/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_FailedEnvelope,
 };
 
@@ -850,6 +871,8 @@ static const rt_response nebula_uuid_list_api_keys_responses[] = {
 	{ 200, "application/json", &nebula_uuid_schema_list_api_keys_200 },
 	{ 401, "application/json", &nebula_uuid_schema_list_api_keys_401 },
 	{ 429, "application/json", &nebula_uuid_schema_list_api_keys_429 },
+	{ 500, "application/json", &nebula_uuid_schema_list_api_keys_500 },
+	{ 503, "application/json", &nebula_uuid_schema_list_api_keys_503 },
 };
 static const rt_security_req nebula_uuid_list_api_keys_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -905,6 +928,32 @@ int nebula_uuid_list_api_keys_respond_429(rt_ctx *ctx, const nebula_uuid_FailedE
 	rt_json_writer_free(&w);
 	return rc;
 }
+int nebula_uuid_list_api_keys_respond_500(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 500, NULL);
+	rt_json_writer_init(&w);
+	nebula_uuid_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 500, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
+int nebula_uuid_list_api_keys_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 503, NULL);
+	rt_json_writer_init(&w);
+	nebula_uuid_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 503, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 
 /* #/paths/~1api-keys/post */
 static const char *const nebula_uuid_create_api_key_body_types[] = { "application/json", NULL };
@@ -912,9 +961,12 @@ static const rt_response nebula_uuid_create_api_key_responses[] = {
 	{ 201, "application/json", &nebula_uuid_schema_create_api_key_201 },
 	{ 400, "application/json", &nebula_uuid_schema_create_api_key_400 },
 	{ 401, "application/json", &nebula_uuid_schema_list_api_keys_401 },
+	{ 403, "application/json", &nebula_uuid_schema_create_api_key_403 },
 	{ 413, "application/json", &nebula_uuid_schema_create_api_key_413 },
 	{ 415, "application/json", &nebula_uuid_schema_create_api_key_413 },
 	{ 429, "application/json", &nebula_uuid_schema_list_api_keys_429 },
+	{ 500, "application/json", &nebula_uuid_schema_list_api_keys_500 },
+	{ 503, "application/json", &nebula_uuid_schema_list_api_keys_503 },
 };
 static const rt_security_req nebula_uuid_create_api_key_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -973,6 +1025,19 @@ int nebula_uuid_create_api_key_respond_401(rt_ctx *ctx, const nebula_uuid_Failed
 	rt_json_writer_free(&w);
 	return rc;
 }
+int nebula_uuid_create_api_key_respond_403(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 403, NULL);
+	rt_json_writer_init(&w);
+	nebula_uuid_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 403, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 int nebula_uuid_create_api_key_respond_413(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
 {
 	rt_json_writer w;
@@ -1012,12 +1077,40 @@ int nebula_uuid_create_api_key_respond_429(rt_ctx *ctx, const nebula_uuid_Failed
 	rt_json_writer_free(&w);
 	return rc;
 }
+int nebula_uuid_create_api_key_respond_500(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 500, NULL);
+	rt_json_writer_init(&w);
+	nebula_uuid_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 500, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
+int nebula_uuid_create_api_key_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 503, NULL);
+	rt_json_writer_init(&w);
+	nebula_uuid_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 503, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 
 /* #/paths/~1api_keys/get */
 static const rt_response nebula_uuid_list_api_keys_underscore_responses[] = {
 	{ 200, "application/json", &nebula_uuid_schema_list_api_keys_200 },
 	{ 401, "application/json", &nebula_uuid_schema_list_api_keys_401 },
 	{ 429, "application/json", &nebula_uuid_schema_list_api_keys_429 },
+	{ 500, "application/json", &nebula_uuid_schema_list_api_keys_500 },
+	{ 503, "application/json", &nebula_uuid_schema_list_api_keys_503 },
 };
 static const rt_security_req nebula_uuid_list_api_keys_underscore_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -1073,6 +1166,32 @@ int nebula_uuid_list_api_keys_underscore_respond_429(rt_ctx *ctx, const nebula_u
 	rt_json_writer_free(&w);
 	return rc;
 }
+int nebula_uuid_list_api_keys_underscore_respond_500(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 500, NULL);
+	rt_json_writer_init(&w);
+	nebula_uuid_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 500, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
+int nebula_uuid_list_api_keys_underscore_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 503, NULL);
+	rt_json_writer_init(&w);
+	nebula_uuid_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 503, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 
 /* #/paths/~1api-keys~1{id}/delete */
 static const rt_param nebula_uuid_delete_api_key_param_table[] = {
@@ -1084,8 +1203,11 @@ static const rt_response nebula_uuid_delete_api_key_responses[] = {
 	{ 200, "application/json", &nebula_uuid_schema_delete_api_key_200 },
 	{ 400, "application/json", &nebula_uuid_schema_create_api_key_400 },
 	{ 401, "application/json", &nebula_uuid_schema_list_api_keys_401 },
+	{ 403, "application/json", &nebula_uuid_schema_create_api_key_403 },
 	{ 404, "application/json", &nebula_uuid_schema_delete_api_key_404 },
 	{ 429, "application/json", &nebula_uuid_schema_list_api_keys_429 },
+	{ 500, "application/json", &nebula_uuid_schema_list_api_keys_500 },
+	{ 503, "application/json", &nebula_uuid_schema_list_api_keys_503 },
 };
 static const rt_security_req nebula_uuid_delete_api_key_sec0[] = {
 	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
@@ -1141,6 +1263,19 @@ int nebula_uuid_delete_api_key_respond_401(rt_ctx *ctx, const nebula_uuid_Failed
 	rt_json_writer_free(&w);
 	return rc;
 }
+int nebula_uuid_delete_api_key_respond_403(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 403, NULL);
+	rt_json_writer_init(&w);
+	nebula_uuid_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 403, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 int nebula_uuid_delete_api_key_respond_404(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
 {
 	rt_json_writer w;
@@ -1167,6 +1302,32 @@ int nebula_uuid_delete_api_key_respond_429(rt_ctx *ctx, const nebula_uuid_Failed
 	rt_json_writer_free(&w);
 	return rc;
 }
+int nebula_uuid_delete_api_key_respond_500(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 500, NULL);
+	rt_json_writer_init(&w);
+	nebula_uuid_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 500, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
+int nebula_uuid_delete_api_key_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 503, NULL);
+	rt_json_writer_init(&w);
+	nebula_uuid_FailedEnvelope_write(&w, body);
+	rc = rt_respond_writer(ctx, 503, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
 
 static const rt_operation nebula_uuid_operations[] = {
 	{
@@ -1176,7 +1337,7 @@ static const rt_operation nebula_uuid_operations[] = {
 		.route = "/api-keys",
 		.priority = 1,
 		.params_size = sizeof(nebula_uuid_list_api_keys_params),
-		.responses = nebula_uuid_list_api_keys_responses, .n_responses = 3,
+		.responses = nebula_uuid_list_api_keys_responses, .n_responses = 5,
 		.security = nebula_uuid_list_api_keys_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_uuid_list_api_keys_call,
@@ -1189,7 +1350,7 @@ static const rt_operation nebula_uuid_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(nebula_uuid_create_api_key_params),
 		.body_types = nebula_uuid_create_api_key_body_types, .body_required = 1, .body_schema = &nebula_uuid_schema_create_api_key_body,
-		.responses = nebula_uuid_create_api_key_responses, .n_responses = 6,
+		.responses = nebula_uuid_create_api_key_responses, .n_responses = 9,
 		.security = nebula_uuid_create_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_uuid_create_api_key_call,
@@ -1201,7 +1362,7 @@ static const rt_operation nebula_uuid_operations[] = {
 		.route = "/api_keys",
 		.priority = 3,
 		.params_size = sizeof(nebula_uuid_list_api_keys_underscore_params),
-		.responses = nebula_uuid_list_api_keys_underscore_responses, .n_responses = 3,
+		.responses = nebula_uuid_list_api_keys_underscore_responses, .n_responses = 5,
 		.security = nebula_uuid_list_api_keys_underscore_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_uuid_list_api_keys_underscore_call,
@@ -1214,7 +1375,7 @@ static const rt_operation nebula_uuid_operations[] = {
 		.priority = 1004,
 		.params = nebula_uuid_delete_api_key_param_table, .n_params = 1,
 		.params_size = sizeof(nebula_uuid_delete_api_key_params),
-		.responses = nebula_uuid_delete_api_key_responses, .n_responses = 5,
+		.responses = nebula_uuid_delete_api_key_responses, .n_responses = 8,
 		.security = nebula_uuid_delete_api_key_security, .n_security = 1,
 		.validation_status = 400,
 		.call = nebula_uuid_delete_api_key_call,

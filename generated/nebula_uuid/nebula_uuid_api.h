@@ -15,7 +15,7 @@
 /* The base path of servers[0] in the spec. */
 #define NEBULA_UUID_DEFAULT_BASE "/nebulablock-uuid/api/v1"
 
-/* Typed bodies: 18 of 18 body schemas have a model */
+/* Typed bodies: 28 of 28 body schemas have a model */
 
 /* ---- typed bodies: models of the schemas request and response bodies reach ---- */
 
@@ -191,6 +191,10 @@ int nebula_uuid_list_api_keys_respond_200(rt_ctx *ctx, const nebula_uuid_ApiKeyL
 int nebula_uuid_list_api_keys_respond_401(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 429: Too many failed authentications from this client address */
 int nebula_uuid_list_api_keys_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
+/* 500: The key store failed; nothing was changed */
+int nebula_uuid_list_api_keys_respond_500(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
+/* 503: The key store is unavailable for now; nothing was changed */
+int nebula_uuid_list_api_keys_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 
 /* #/paths/~1api-keys/post
  * POST /api-keys — Create API Key */
@@ -200,16 +204,22 @@ typedef struct nebula_uuid_create_api_key_params {
 typedef int (*nebula_uuid_create_api_key_fn)(rt_ctx *ctx, const nebula_uuid_create_api_key_params *p, const nebula_uuid_ApiKeyCreateRequest *body, void *app);
 /* 201: API key successfully created */
 int nebula_uuid_create_api_key_respond_201(rt_ctx *ctx, const nebula_uuid_ApiKeyCreatedEnvelope *body);
-/* 400: Invalid request (malformed JSON, schema violation, bad parameter) */
+/* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
 int nebula_uuid_create_api_key_respond_400(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 401: Missing, malformed, unknown or deleted credential */
 int nebula_uuid_create_api_key_respond_401(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
+/* 403: The key is read-only; this operation needs write rights */
+int nebula_uuid_create_api_key_respond_403(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 413: The request was refused (body too large, or not application/json) */
 int nebula_uuid_create_api_key_respond_413(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 415: The request was refused (body too large, or not application/json) */
 int nebula_uuid_create_api_key_respond_415(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 429: Too many failed authentications from this client address */
 int nebula_uuid_create_api_key_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
+/* 500: The key store failed; nothing was changed */
+int nebula_uuid_create_api_key_respond_500(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
+/* 503: The key store is unavailable for now; nothing was changed */
+int nebula_uuid_create_api_key_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 
 /* #/paths/~1api_keys/get
  * GET /api_keys — List API Keys (the /api_keys spelling) */
@@ -223,6 +233,10 @@ int nebula_uuid_list_api_keys_underscore_respond_200(rt_ctx *ctx, const nebula_u
 int nebula_uuid_list_api_keys_underscore_respond_401(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 429: Too many failed authentications from this client address */
 int nebula_uuid_list_api_keys_underscore_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
+/* 500: The key store failed; nothing was changed */
+int nebula_uuid_list_api_keys_underscore_respond_500(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
+/* 503: The key store is unavailable for now; nothing was changed */
+int nebula_uuid_list_api_keys_underscore_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 
 /* #/paths/~1api-keys~1{id}/delete
  * DELETE /api-keys/{id} — Delete API Key */
@@ -232,14 +246,20 @@ typedef struct nebula_uuid_delete_api_key_params {
 typedef int (*nebula_uuid_delete_api_key_fn)(rt_ctx *ctx, const nebula_uuid_delete_api_key_params *p, const json_t *body, void *app);
 /* 200: API key successfully deleted */
 int nebula_uuid_delete_api_key_respond_200(rt_ctx *ctx, const nebula_uuid_ApiKeyDeletedEnvelope *body);
-/* 400: Invalid request (malformed JSON, schema violation, bad parameter) */
+/* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
 int nebula_uuid_delete_api_key_respond_400(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 401: Missing, malformed, unknown or deleted credential */
 int nebula_uuid_delete_api_key_respond_401(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
+/* 403: The key is read-only; this operation needs write rights */
+int nebula_uuid_delete_api_key_respond_403(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 404: No API key with this id belongs to the caller */
 int nebula_uuid_delete_api_key_respond_404(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 429: Too many failed authentications from this client address */
 int nebula_uuid_delete_api_key_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
+/* 500: The key store failed; nothing was changed */
+int nebula_uuid_delete_api_key_respond_500(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
+/* 503: The key store is unavailable for now; nothing was changed */
+int nebula_uuid_delete_api_key_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct nebula_uuid_handlers {
