@@ -126,7 +126,7 @@ void keycache_forget(keycache *c, int64_t key_id)
 	for (size_t st = 0; st < KEYCACHE_STRIPES; st++) {
 		pthread_mutex_lock(&c->stripe[st]);
 		for (size_t i = st; i <= c->mask; i += KEYCACHE_STRIPES)
-			if (c->slots[i].used && c->slots[i].e.key_id == key_id)
+			if (c->slots[i].used && (key_id < 0 || c->slots[i].e.key_id == key_id))
 				c->slots[i].used = 0;
 		pthread_mutex_unlock(&c->stripe[st]);
 	}

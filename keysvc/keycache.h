@@ -47,7 +47,8 @@ uint64_t keycache_epoch(keycache *c);
 /* Caches e under hash unless a keycache_forget ran since `epoch`. */
 void keycache_put(keycache *c, const unsigned char hash[STORE_HASH_LEN], const keycache_entry *e,
                   uint64_t epoch, time_t now);
-/* Removes every entry of key_id; returns once none is left. */
+/* Removes every entry of key_id (key_id < 0: every entry); returns once
+ * none is left. */
 void keycache_forget(keycache *c, int64_t key_id);
 /* Removes every entry (another process changed the database). */
 void keycache_forget_all(keycache *c);

@@ -77,8 +77,9 @@ const char *keysvc_strerror(int status)
 
 /* ---- the server secret ---- */
 
-/* Reads the secret, or creates it when the file is missing (*created = 1). */
-static int keysvc_secret(const char *path, unsigned char *secret, int *created, char *err, size_t errlen)
+/* Reads the secret, or creates it when the file is missing (*created = 1)
+   unless must_exist (a shared store: never make one up). */
+static int keysvc_secret(const char *path, int must_exist, unsigned char *secret, int *created, char *err, size_t errlen)
 {
 	struct stat sb;
 	int fd;
@@ -101,6 +102,13 @@ static int keysvc_secret(const char *path, unsigned char *secret, int *created, 
 	}
 	if (errno != ENOENT) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (must_exist) {
+		snprintf(err, errlen,
+		         "%s: no such secret file; every node of a shared store must use the same one: create it once "
+		         "(head -c 32 /dev/urandom > FILE; chmod 600 FILE), copy it to every node and name it with --secret",
+		         path);
 		return -1;
 	}
 	if (gnutls_rnd(GNUTLS_RND_KEY, secret, KEYSVC_SECRET_LEN) != 0) {
@@ -251,6 +259,16 @@ cleanup:
 	return rc;
 }
 
+/* store_change_fn: another node or process changed a key (key_id < 0:
+   changes may have been missed): what this process cached of it goes. */
+static void keysvc_store_changed(void *ctx, int64_t key_id, int64_t user_id)
+{
+	keysvc *ks = ctx;
+
+	keycache_forget(ks->cache, key_id < 0 ? -1 : key_id);
+	listcache_forget_user(ks->lists, key_id < 0 ? -1 : user_id);
+}
+
 /* ---- the secret's check value ---- */
 
 static void keysvc_log(const keysvc *ks, int level, const char *msg)
@@ -320,7 +338,8 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 {
 	keysvc *ks = calloc(1, sizeof *ks);
 	store_config sc = { .path = cfg->db_path, .synchronous_full = cfg->synchronous_full,
-	                    .group_commit = !cfg->naive_commit, .log = cfg->log };
+	                    .group_commit = !cfg->naive_commit, .log = cfg->log, .stale_if_error = cfg->stale_if_error,
+	                    .on_change = keysvc_store_changed, .on_change_ctx = ks };
 	char *secret_path = NULL;
 	int created = 0;
 
@@ -341,7 +360,7 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 				secret_path = NULL;
 			free(copy);
 		}
-		if (!secret_path || keysvc_secret(secret_path, ks->secret, &created, err, errlen) != 0)
+		if (!secret_path || keysvc_secret(secret_path, cfg->secret_must_exist, ks->secret, &created, err, errlen) != 0)
 			goto fail;
 	}
 	if (cfg->jwt_key_path && keysvc_load_jwks(ks, cfg->jwt_key_path, err, errlen) != 0)
@@ -353,13 +372,6 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (store_open(&sc, &ks->st, err, errlen) != 0)
-		goto fail;
-	if (secret_path && keysvc_secret_matches(ks, secret_path, created, err, errlen) != 0) {
-		if (created)
-			unlink(secret_path);   /* so that the next start does not take it for the right one */
-		goto fail;
-	}
 	if (ratelimit_new(cfg->fail_limit ? cfg->fail_limit : 10, cfg->fail_window ? cfg->fail_window : 60, &ks->rate) != 0) {
 		snprintf(err, errlen, "cannot set up the key service's rate limiter (memory or randomness)");
 		goto fail;
@@ -367,6 +379,14 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 	if (keycache_new(KEYSVC_CACHE_SLOTS, KEYSVC_CACHE_TTL, &ks->cache) != 0 ||
 	    listcache_new(KEYSVC_LIST_GROUPS, KEYSVC_LIST_MAX_KEYS, KEYSVC_LIST_MAX_ROWS, KEYSVC_CACHE_TTL, &ks->lists) != 0) {
 		snprintf(err, errlen, "out of memory for the key service's caches");
+		goto fail;
+	}
+	/* after the caches: a shared store may report changes at once */
+	if (store_open(&sc, &ks->st, err, errlen) != 0)
+		goto fail;
+	if (secret_path && keysvc_secret_matches(ks, secret_path, created, err, errlen) != 0) {
+		if (created)
+			unlink(secret_path);   /* so that the next start does not take it for the right one */
 		goto fail;
 	}
 	free(secret_path);
@@ -1066,4 +1086,14 @@ cleanup:
 	json_decref(claims);
 	r_jwt_free(jwt);
 	return rc;
+}
+
+const char *keysvc_store_backend(const keysvc *ks)
+{
+	return store_backend_name(ks->st);
+}
+
+int keysvc_store_epochs(keysvc *ks, int64_t *seen, int64_t *current)
+{
+	return keysvc_from_store(store_epochs(ks->st, seen, current));
 }

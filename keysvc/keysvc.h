@@ -57,6 +57,8 @@ typedef store_key keysvc_key;
 typedef struct keysvc_config {
 	const char *db_path;          /* "var/apikeyd.db" or ":memory:" */
 	const char *secret_path;      /* NULL: <db folder>/apikeyd.secret (or in memory for ":memory:") */
+	int secret_must_exist;        /* 1: refuse to create a missing secret (a shared store: PostgreSQL) */
+	unsigned stale_if_error;      /* seconds cached keys may serve while a shared store cannot report changes (0) */
 	int synchronous_full;         /* 1 (default): a 201 survives power loss */
 	int naive_commit;             /* 1: no group commit (benchmark baseline) */
 	const char *jwt_key_path;     /* PEM public key or JWKS file; NULL = no JWT */
@@ -157,6 +159,11 @@ int keysvc_is_jwt(const char *bearer);
 /* Readiness: the store reads, is writable and a write commits within
  * timeout_ms. KEYSVC_OK, or KEYSVC_STORE / KEYSVC_UNAVAILABLE with why. */
 int keysvc_ready(keysvc *ks, unsigned timeout_ms, char *why, size_t len);
+/* The store backend's name ("sqlite", "postgresql"). */
+const char *keysvc_store_backend(const keysvc *ks);
+/* The change epoch this process has applied and the store's current one
+ * (PostgreSQL; KEYSVC_NOT_FOUND for a store without epochs). */
+int keysvc_store_epochs(keysvc *ks, int64_t *seen, int64_t *current);
 
 void keysvc_get_stats(keysvc *ks, keysvc_stats *out);
 store *keysvc_store(keysvc *ks);   /* for tests */

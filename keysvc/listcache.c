@@ -188,6 +188,18 @@ void listcache_put(listcache *c, int64_t user, int family, int include_revoked, 
 
 void listcache_forget_user(listcache *c, int64_t user)
 {
+	if (user < 0) {
+		for (size_t gi = 0; gi <= c->mask; gi++) {
+			listcache_group *g = &c->groups[gi];
+			pthread_mutex_lock(&g->lock);
+			g->epoch++;
+			for (size_t i = 0; i < LISTCACHE_PER_GROUP; i++)
+				if (g->slot[i].v)
+					listcache_drop(c, &g->slot[i]);
+			pthread_mutex_unlock(&g->lock);
+		}
+		return;
+	}
 	listcache_group *g = listcache_group_of(c, user);
 
 	pthread_mutex_lock(&g->lock);

@@ -37,7 +37,7 @@ uint64_t listcache_epoch(listcache *c, int64_t user);
 /* Keeps a copy of v[0..n) unless user was forgotten since `epoch`. */
 void listcache_put(listcache *c, int64_t user, int family, int include_revoked, const store_key *v, size_t n,
                    uint64_t epoch, time_t now);
-/* Drops every list of user; returns once none is left. */
+/* Drops every list of user (user < 0: of every owner). */
 void listcache_forget_user(listcache *c, int64_t user);
 /* Drops every list (another process changed the database). */
 void listcache_forget_all(listcache *c);

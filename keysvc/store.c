@@ -17,6 +17,7 @@
 
 /* In order of preference; the last accepts any path (SQLite files). */
 static const store_backend *const store_backends[] = {
+	&store_pg_backend,
 	&store_sqlite_backend,
 };
 
@@ -167,6 +168,24 @@ int store_reprepares(store *s, int64_t *n)
 int store_audit_count(store *s, int64_t key_id, const char *action, int64_t *n)
 {
 	return s->be->audit_count(s, key_id, action, n);
+}
+
+int store_epochs(store *s, int64_t *seen, int64_t *current)
+{
+	return s->be->epochs ? s->be->epochs(s, seen, current) : STORE_NOT_FOUND;
+}
+
+const char *store_backend_name(const store *s)
+{
+	return s->be->name;
+}
+
+const char *store_backend_for(const char *path)
+{
+	for (size_t i = 0; i < sizeof store_backends / sizeof store_backends[0]; i++)
+		if (store_backends[i]->accepts(path))
+			return store_backends[i]->name;
+	return NULL;
 }
 
 int store_meta_get(store *s, const char *name, char *value, size_t len)

@@ -58,11 +58,20 @@ enum { STORE_OK = 0, STORE_NOT_FOUND = 1, STORE_CONSTRAINT = 2, STORE_ERROR = -1
 enum { STORE_LOG_ERROR = 0, STORE_LOG_WARNING = 1 };
 typedef void (*store_log_fn)(int level, const char *msg);
 
+/* Changes made by other nodes or processes, for a backend that sees them
+ * (PostgreSQL's notifications): key_id and user_id of a changed key, or
+ * both -1 when changes may have been missed (forget everything cached).
+ * Called from the backend's own thread. */
+typedef void (*store_change_fn)(void *ctx, int64_t key_id, int64_t user_id);
+
 typedef struct store_config {
-	const char *path;       /* file, or ":memory:" */
+	const char *path;       /* file, or ":memory:"; or a PostgreSQL URI (postgresql://...) or conninfo (host=... dbname=...) */
+	store_change_fn on_change;  /* may be NULL */
+	void *on_change_ctx;
 	int synchronous_full;   /* 1: FULL (default); 0: NORMAL */
 	int group_commit;       /* 1 (default); 0: one transaction per insert (bench baseline) */
 	store_log_fn log;       /* NULL: standard error */
+	unsigned stale_if_error;  /* a backend that pushes changes (PostgreSQL): seconds the caches may be trusted after it lost its way to hear of them; 0 */
 } store_config;
 
 int store_open(const store_config *cfg, store **out, char *err, size_t errlen);
@@ -98,6 +107,13 @@ int store_key_touch(store *s, int64_t key_id, int64_t when);
 int store_reprepares(store *s, int64_t *n);
 /* Number of audit rows with this action and key (tests). */
 int store_audit_count(store *s, int64_t key_id, const char *action, int64_t *n);
+/* The last change epoch this node has applied and the store's current one
+ * (backends without epochs: STORE_NOT_FOUND). Readiness and tests. */
+int store_epochs(store *s, int64_t *seen, int64_t *current);
+/* The backend's name ("sqlite", "postgresql"). */
+const char *store_backend_name(const store *s);
+/* The name of the backend that would serve path (NULL: none). */
+const char *store_backend_for(const char *path);
 
 /* The store's own named values (schema 3's meta table): the server
  * secret's check value. STORE_NOT_FOUND when unset. */

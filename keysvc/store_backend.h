@@ -34,6 +34,8 @@ typedef struct store_backend {
 	int (*key_touch)(store *s, int64_t key_id, int64_t when);
 	int (*reprepares)(store *s, int64_t *n);
 	int (*audit_count)(store *s, int64_t key_id, const char *action, int64_t *n);
+	/* optional (NULL: no epochs) */
+	int (*epochs)(store *s, int64_t *seen, int64_t *current);
 	int (*meta_get)(store *s, const char *name, char *value, size_t len);
 	int (*meta_set)(store *s, const char *name, const char *value);
 	int (*key_count)(store *s, int64_t *n);
@@ -52,5 +54,6 @@ struct store {
 void store_report(store *s, int level, const char *msg);
 
 extern const store_backend store_sqlite_backend;
+extern const store_backend store_pg_backend;
 
 #endif

@@ -12,7 +12,7 @@ group=${1:-}
 PKGS_LIB="libulfius-dev:libulfius liborcania-dev:liborcania libyder-dev:libyder \
 libjansson-dev:jansson libgnutls28-dev:gnutls libsqlite3-dev:sqlite3 \
 libfyaml-dev:libfyaml libpcre2-dev:libpcre2-8 librhonabwy-dev:librhonabwy \
-check:check libmicrohttpd-dev:libmicrohttpd"
+check:check libmicrohttpd-dev:libmicrohttpd libpq-dev:libpq"
 # Libraries without a pkg-config file, checked by their header.
 PKGS_HDR="libunistring-dev:uninorm.h"
 PKGS_BIN="pkg-config:pkg-config curl:curl gnutls-bin:gnutls-cli sqlite3:sqlite3 \
@@ -37,6 +37,9 @@ for pair in $PKGS_BIN; do
 	pkg=${pair%%:*}; bin=${pair#*:}
 	command -v "$bin" >/dev/null 2>&1 || missing="$missing $pkg"
 done
+# PostgreSQL's server programs (initdb, pg_ctl), which the tests start
+# themselves, are not on PATH: Debian keeps them per version.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
 # libFuzzer is compiler-rt's, a package of its own beside clang (Debian 12:
 # clang 14, libclang-rt-14-dev); it is there when clang finds its archive.
 if [ "$group" = fuzz ]; then

@@ -33,13 +33,31 @@ static const opt_def opt_defs[] = {
       "allow --listen on a non-loopback address", NULL },
     { "tls-cert", "APIKEYD_TLS_CERT", OPT_PATH, 0, 0,
       "PEM certificate chain; with --tls-key. Without both, a self-signed\n"
-      "                          certificate for localhost is created beside the database\n"
+      "                          certificate for localhost is created in --state-dir\n"
       "                          (tls-cert.pem, tls-key.pem) and reused", "FILE" },
     { "tls-key", "APIKEYD_TLS_KEY", OPT_PATH, 0, 0, "PEM private key", "FILE" },
     { "tls-client-ca", "APIKEYD_TLS_CLIENT_CA", OPT_PATH, 0, 0,
       "require TLS client certificates signed by these CAs (PEM)", "FILE" },
     { "db", "APIKEYD_DB", OPT_PATH, 0, 0,
-      "SQLite database (default var/apikeyd.db; its folder is created)", "PATH" },
+      "the key store: an SQLite database file (default var/apikeyd.db;\n"
+      "                          its folder is created), or a PostgreSQL URI\n"
+      "                          (postgresql://...) or conninfo (host=... dbname=...)\n"
+      "                          as libpq reads them (several hosts and\n"
+      "                          target_session_attrs=read-write work)", "PATH" },
+    { "stale-if-error", "APIKEYD_STALE_IF_ERROR", OPT_UINT, 0, 3600,
+      "with PostgreSQL: seconds a key this node verified may still be\n"
+      "                          accepted from its cache while the store cannot tell it of\n"
+      "                          revocations (listener down); default 0: from the first\n"
+      "                          moment, every request asks the store (503 while it is down)", "SECONDS" },
+    { "state-dir", "APIKEYD_STATE_DIR", OPT_PATH, 0, 0,
+      "folder of the secret (apikeyd.secret) and the self-signed certificate;\n"
+      "                          default: the SQLite database's folder, or var/ with\n"
+      "                          PostgreSQL", "DIR" },
+    { "secret", "APIKEYD_SECRET", OPT_PATH, 0, 0,
+      "the HMAC secret file (32 bytes, mode 0600); default: apikeyd.secret\n"
+      "                          in --state-dir, created on first start.\n"
+      "                          With PostgreSQL it must exist already (never created):\n"
+      "                          every node shares one; it never enters the database", "FILE" },
     { "jwt-key", "APIKEYD_JWT_KEY", OPT_PATH, 0, 0,
       "PEM public key or JWKS file verifying Bearer JWTs\n"
       "                          on feldera, nebula and nebula_uuid: signed by this key\n"
@@ -312,7 +330,9 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
         char **slot = strcmp(d->name, "tls-cert") == 0 ? &cfg->tls_cert
                     : strcmp(d->name, "tls-key") == 0 ? &cfg->tls_key
                     : strcmp(d->name, "tls-client-ca") == 0 ? &cfg->tls_client_ca
-                    : strcmp(d->name, "db") == 0 ? &cfg->db_path : &cfg->jwt_key;
+                    : strcmp(d->name, "db") == 0 ? &cfg->db_path
+                    : strcmp(d->name, "secret") == 0 ? &cfg->secret_path
+                    : strcmp(d->name, "state-dir") == 0 ? &cfg->state_dir : &cfg->jwt_key;
         if (v[0] == '\0') { snprintf(why, sizeof why, "a path must not be empty"); goto bad; }
         cfg_set_str(slot, v);
         return 0;
@@ -353,6 +373,7 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
         else if (strcmp(d->name, "shutdown-timeout") == 0) cfg->shutdown_timeout = (unsigned)n;
         else if (strcmp(d->name, "jwt-max-lifetime") == 0) cfg->jwt_max_lifetime = (unsigned)n;
         else if (strcmp(d->name, "jwt-leeway") == 0) cfg->jwt_leeway = (unsigned)n;
+        else if (strcmp(d->name, "stale-if-error") == 0) cfg->stale_if_error = (unsigned)n;
         else cfg->threads = (unsigned)n;
         return 0;
     }
@@ -581,6 +602,8 @@ void config_free(config *cfg)
     free(cfg->tls_client_ca);
     free(cfg->db_path);
     free(cfg->jwt_key);
+    free(cfg->secret_path);
+    free(cfg->state_dir);
     free(cfg->jwt_issuer);
     free(cfg->jwt_audience);
     free(cfg->config_file);

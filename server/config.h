@@ -38,6 +38,9 @@ typedef struct config {
     char *tls_client_ca;            /* NULL: no client certificates */
     char *db_path;                  /* default var/apikeyd.db */
     char *jwt_key;                  /* NULL: no JWT */
+    char *secret_path;              /* NULL: beside the SQLite database */
+    char *state_dir;                /* NULL: the SQLite database's folder, or var/ */
+    unsigned stale_if_error;        /* seconds of cached verification while a shared store is unreachable; 0 */
     char *jwt_issuer;               /* iss a JWT must carry; NULL: not checked */
     char *jwt_audience;             /* aud a JWT must hold; NULL: not checked */
     unsigned jwt_max_lifetime;      /* seconds exp - iat may span; 0: no bound; default 86400 */

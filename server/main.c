@@ -26,9 +26,23 @@
 
 #define EXIT_USAGE 2
 
-/* mkdir -p of the folder holding path; dir receives that folder. */
-static int main_make_dir(const char *path, char *dir, size_t dirlen, char *err, size_t errlen)
+/* The folder of the local state (the secret, the self-signed certificate),
+   created if missing (mkdir -p); dir receives it: --state-dir, else the
+   SQLite database's folder, else (a store that is not a file: PostgreSQL)
+   var/. */
+static int main_make_dir(const config *cfg, char *dir, size_t dirlen, char *err, size_t errlen)
 {
+    const char *path = cfg->db_path;
+    char given[2048];
+#ifdef APIKEYD_HAVE_KEYSVC
+    const char *be = store_backend_for(path);
+    if (be && strcmp(be, "sqlite") != 0) path = "var/state";
+#endif
+    if (cfg->state_dir) {
+        /* the folder itself: a file name inside it */
+        snprintf(given, sizeof given, "%s/x", cfg->state_dir);
+        path = given;
+    }
     const char *slash = strrchr(path, '/');
     if (strlen(path) >= dirlen) {
         snprintf(err, errlen, "database path too long: %.200s...", path);
@@ -83,9 +97,18 @@ static void main_store_log(int level, const char *msg)
 }
 
 /* serve_ready_fn: /readyz asks the store (2 s at most). */
-static int main_ready(void *appv, char *why, size_t len)
+static int main_ready(void *appv, char *why, size_t len, json_t *details)
 {
-    return keysvc_ready(((app *)appv)->ks, 2000, why, len) == KEYSVC_OK ? 0 : -1;
+    keysvc *ks = ((app *)appv)->ks;
+    int64_t seen = 0, current = 0;
+
+    json_object_set_new(details, "backend", json_string(keysvc_store_backend(ks)));
+    if (keysvc_store_epochs(ks, &seen, &current) == KEYSVC_OK) {
+        /* the change epoch this node has applied, and the store's */
+        json_object_set_new(details, "epoch_seen", json_integer(seen));
+        json_object_set_new(details, "epoch", json_integer(current));
+    }
+    return keysvc_ready(ks, 2000, why, len) == KEYSVC_OK ? 0 : -1;
 }
 
 /* Prints the new user's first key, alone, on stdout. */
@@ -112,10 +135,15 @@ static int main_open_keysvc(const config *cfg, const char *dir, keysvc **ks, cha
     char secret[4096];
     keysvc_config kc;
 
+    const char *be = store_backend_for(cfg->db_path);
+
     snprintf(secret, sizeof secret, "%s/apikeyd.secret", dir);
     memset(&kc, 0, sizeof kc);
     kc.db_path = cfg->db_path;
-    kc.secret_path = secret;
+    kc.secret_path = cfg->secret_path ? cfg->secret_path : secret;
+    /* nodes of a shared store must share one secret: never make one up */
+    kc.secret_must_exist = be && strcmp(be, "sqlite") != 0;
+    kc.stale_if_error = cfg->stale_if_error;
     kc.synchronous_full = 1;
     kc.jwt_key_path = cfg->jwt_key;
     kc.jwt_issuer = cfg->jwt_issuer;
@@ -136,7 +164,7 @@ static int main_user_add(const config *cfg, const char *name)
         fprintf(stderr, "apikeyd: user add: NAME must not be empty\n");
         return EXIT_USAGE;
     }
-    if (main_make_dir(cfg->db_path, dir, sizeof dir, err, sizeof err) != 0) {
+    if (main_make_dir(cfg, dir, sizeof dir, err, sizeof err) != 0) {
         fprintf(stderr, "apikeyd: %s\n", err);
         return 1;
     }
@@ -191,6 +219,22 @@ static int main_tls_setup(const config *cfg, const char *dir)
     return 0;
 }
 
+/* The store for the log: a PostgreSQL URI or conninfo without its password. */
+static void main_store_label(const char *path, char *out, size_t len)
+{
+    const char *scheme = strstr(path, "://"), *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *colon = scheme && at ? memchr(scheme + 3, ':', (size_t)(at - scheme - 3)) : NULL;
+    const char *pw = strstr(path, "password=");
+
+    if (colon)
+        snprintf(out, len, "%.*s:***%s", (int)(colon - path), path, at);
+    else if (pw) {
+        const char *end = strpbrk(pw, " &");
+        snprintf(out, len, "%.*spassword=***%s", (int)(pw - path), path, end ? end : "");
+    } else
+        snprintf(out, len, "%s", path);
+}
+
 static int main_serve(const config *cfg)
 {
     sigset_t set;
@@ -227,7 +271,7 @@ static int main_serve(const config *cfg)
         fprintf(stderr, "apikeyd: cannot start logging\n");
         return 1;
     }
-    if (main_make_dir(cfg->db_path, dir, sizeof dir, err, sizeof err) != 0) {
+    if (main_make_dir(cfg, dir, sizeof dir, err, sizeof err) != 0) {
         y_log_message(Y_LOG_LEVEL_ERROR, "%s", err);
         goto cleanup;
     }
@@ -235,7 +279,11 @@ static int main_serve(const config *cfg)
 #ifdef APIKEYD_HAVE_KEYSVC
     main_logging = 1;
     if (main_open_keysvc(cfg, dir, &ks, err, sizeof err) != 0) {
-        y_log_message(Y_LOG_LEVEL_ERROR, "cannot open the key store %s: %s", cfg->db_path, err);
+        {
+        char label[512];
+        main_store_label(cfg->db_path, label, sizeof label);
+        y_log_message(Y_LOG_LEVEL_ERROR, "cannot open the key store %s: %s", label, err);
+    }
         goto cleanup;
     }
     main_app.ks = ks;
@@ -260,9 +308,11 @@ static int main_serve(const config *cfg)
         env.test_endpoints = cfg->test_slow_endpoint;
         apis_describe(&env, apis, sizeof apis);
     }
+    char store_label[512];
+    main_store_label(cfg->db_path, store_label, sizeof store_label);
     y_log_message(Y_LOG_LEVEL_INFO, "apikeyd ready: http %s, https %s, database %s, APIs: %s",
                   cfg->listen.off ? "off" : cfg->listen.text,
-                  cfg->tls_listen.off ? "off" : cfg->tls_listen.text, cfg->db_path,
+                  cfg->tls_listen.off ? "off" : cfg->tls_listen.text, store_label,
                   apis[0] ? apis : "(none)");
 
     for (;;) {

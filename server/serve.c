@@ -657,10 +657,14 @@ static int serve_readyz(const struct _u_request *req, struct _u_response *res, v
     serve *s = data;
     serve_ready_fn fn = __atomic_load_n(&s->ready, __ATOMIC_SEQ_CST);
     char why[300] = "starting";
-    int ok = fn && fn(s->env.app, why, sizeof why) == 0;
+    json_t *store = json_object();   /* new: what the hook tells of the store */
+    int ok = fn && fn(s->env.app, why, sizeof why, store) == 0;
     json_t *body = ok ? json_pack("{ss}", "status", "ready")
                       : json_pack("{ssss}", "status", "unavailable", "reason", why);   /* new */
     (void)req;
+    if (json_object_size(store))
+        json_object_set(body, "store", store);
+    json_decref(store);
     ulfius_set_json_body_response(res, ok ? 200 : 503, body);
     json_decref(body);
     return U_CALLBACK_COMPLETE;

@@ -35,6 +35,7 @@
 #ifndef APIKEYD_SERVE_H
 #define APIKEYD_SERVE_H
 #include <stddef.h>
+#include <jansson.h>
 #include "config.h"
 #include "rt_http.h"
 
@@ -57,7 +58,8 @@ void serve_on_request(void *app, const rt_ctx *ctx, int status);
 
 /* /readyz's check: 0 when ready, else -1 with why. Until one is set,
    /readyz answers 503. */
-typedef int (*serve_ready_fn)(void *app, char *why, size_t len);
+/* details: an object the hook may add members to (borrowed; the store's backend and epochs) */
+typedef int (*serve_ready_fn)(void *app, char *why, size_t len, json_t *details);
 void serve_set_ready(serve *s, serve_ready_fn fn);
 
 #endif

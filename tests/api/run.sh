@@ -7,11 +7,14 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${APIKEYD:-$top/${BUILD:-build}/apikeyd}
 dir=$(mktemp -d)
+. "$top/tests/lib/store.sh"
+store_setup "$bin" || { echo "api: 0 passed, 1 failed"; exit 1; }
+bin=$STORE_APIKEYD
 pass=0; fail=0
 ok() { pass=$((pass + 1)); echo "ok    $1"; }
 no() { fail=$((fail + 1)); echo "FAIL  $1"; [ -z "${2:-}" ] || printf '%s\n' "$2" | head -5 | sed 's/^/      /'; }
 pid=
-cleanup() { [ -z "$pid" ] || kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
+cleanup() { [ -z "$pid" ] || kill "$pid" 2>/dev/null; wait 2>/dev/null; store_teardown; rm -rf "$dir"; }
 trap cleanup EXIT
 
 db=$dir/var/apikeyd.db
@@ -163,7 +166,7 @@ kill "$pid"; wait "$pid" 2>/dev/null; pid=
 leaked=0
 for t in "$KEY" "$BOB" "$HTOK" "$FTOK" "$NTOK" "$UTOK" "$FTOK2"; do
 	body=${t#apikey:}; body=${body#*_}; body=${body:0:43}
-	cat "$db" "$db-wal" 2>/dev/null | grep -aqF "$body" && leaked=1
+	db_bytes "$db" | grep -aqF "$body" && leaked=1
 done
 [ $leaked -eq 0 ] && ok "no key material in the database file" || no "no key material in the database file"
 grep -aqF "${KEY#key_}" "$dir/log" && no "no key in the log" || ok "no key in the log"

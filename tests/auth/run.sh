@@ -23,7 +23,7 @@ SUITE=auth
 db=$dir/var/apikeyd.db
 KEY=$(user_add "$db" alice)
 BOB=$(user_add "$db" bob)
-sq() { sqlite3 -batch -noheader "$db" "$@"; }
+sq() { db_sql "$db" "$1"; }
 ALICE_ID=$(sq "SELECT id FROM users WHERE name = 'alice'")
 
 # ---- JWT material: two RSA keys (ours and a stranger's), tokens ----
@@ -192,11 +192,11 @@ lu=$(sq "SELECT last_used FROM keys WHERE uuid = '$LU_ID'")
 req GET /heron/api/credentials/keys "x-api-key: $KEY"
 shown=$(jq -r --arg id "$LU_ID" '.keys[] | select(.heron_id == $id) | .last_used' "$dir/out")
 [ "$shown" = "$(date -u -d "@$lu" +%Y-%m-%dT%H:%M:%SZ)" ] && ok "Heron's list shows it ($shown)" || no "Heron list last_used \"$shown\""
-before=$(cat "$db" "$db-wal" | sha256sum)
+before=$(db_rows_mark "$db")
 for i in $(seq 1 4); do
 	for f in $FAMILIES; do req GET "$(list_path "$f")" "$(auth_header "$f" "$LU")"; [ "$STATUS" = 200 ] || no "request $i on $f"; done
 done
-after=$(cat "$db" "$db-wal" | sha256sum)
+after=$(db_rows_mark "$db")
 t2=$(date +%s)
 if [ $((t2 - lu)) -ge 60 ]; then
 	no "last_used: the 20 requests took past the key's minute; cannot tell a write per request from the once-a-minute one"
@@ -235,7 +235,7 @@ leak=0
 for t in "$KEY" "$BOB" "$LU" "$A_TOK" "$F_TOK" "$J_TOK" "${TOK[@]}"; do
 	b=${t#apikey:}; b=${b#*_}; b=${b:0:43}
 	sq "SELECT * FROM audit" | grep -qF "$b" && leak=1
-	cat "$db" "$db-wal" 2>/dev/null | grep -aqF "$b" && leak=1
+	db_bytes "$db" | grep -aqF "$b" && leak=1
 done
 [ $leak -eq 0 ] && ok "no key material in the audit table or anywhere in the database file" || no "key material in the database"
 cat "$dir"/server-*.log | grep -qF "${GOOD##*.}" && no "a JWT reached the log" || ok "no JWT in the log"

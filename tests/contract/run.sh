@@ -8,8 +8,11 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_DIR:-$top/build}       # the Makefile passes $(BUILD)
 bin=$build/apikeyd
 dir=$(mktemp -d)
+. "$top/tests/lib/store.sh"
+store_setup "$bin" || { echo "contract: 0 passed, 1 failed"; exit 1; }
+bin=$STORE_APIKEYD
 pid=
-cleanup() { [ -z "$pid" ] || kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
+cleanup() { [ -z "$pid" ] || kill "$pid" 2>/dev/null; wait 2>/dev/null; store_teardown; rm -rf "$dir"; }
 trap cleanup EXIT
 
 db=$dir/var/apikeyd.db

@@ -87,8 +87,8 @@ odd=$(awk '$1 == "000" && $2 != 7 && $2 != 52 && $2 != 55 && $2 != 56' "$dir/loa
 
 # ---- restart on the same database ----
 start_server "$db" && ok "apikeyd restarts on the database after kill -9" || { no "restart" "$(tail -5 "$SRV_LOG")"; finish; exit 1; }
-sq() { sqlite3 -batch -noheader "$db" "$@"; }
-[ "$(sq 'PRAGMA integrity_check')" = ok ] && ok "integrity_check ok after the crash" || no "integrity_check"
+sq() { db_sql "$db" "$1"; }
+[ "$(db_integrity "$db")" = ok ] && ok "integrity_check ok after the crash" || no "integrity_check"
 
 sq "SELECT substr(name, 7) FROM keys WHERE name LIKE 'crash-%'" | sort >"$dir/stored"
 sort "$dir/got201" >"$dir/got201.s"; sort "$dir/inflight" >"$dir/inflight.s"; sort "$dir/notsent" >"$dir/notsent.s"
@@ -160,6 +160,6 @@ authed=$(awk '$1 == $2' "$dir/auth.out" | wc -l)
 # ---- at rest ----
 kill -TERM "$SRV_PID"; wait "$SRV_PID" 2>/dev/null
 cut -d' ' -f2 "$dir/tokens" | sed 's/^[a-z]*[_:]//; s/^\(.\{43\}\).*/\1/' >"$dir/bodies"
-if cat "$db" "$db-wal" 2>/dev/null | grep -aqFf "$dir/bodies"; then no "key material in the database file"
+if db_bytes "$db" | grep -aqFf "$dir/bodies"; then no "key material in the database file"
 else ok "no key material in the database file or its WAL"; fi
 finish

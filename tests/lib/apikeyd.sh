@@ -8,11 +8,15 @@
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 APIKEYD=${APIKEYD:-$top/${BUILD:-build}/apikeyd}
 dir=$(mktemp -d "/tmp/apikeyd-$SUITE.XXXXXX")
+. "$top/tests/lib/store.sh"
+store_setup "$APIKEYD" || { echo "$SUITE: 0 passed, 1 failed"; exit 1; }
+APIKEYD=$STORE_APIKEYD
 pass=0; fail=0
 SRV_PIDS=()
 lib_cleanup() {
 	for p in "${SRV_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	wait 2>/dev/null
+	store_teardown
 	[ -n "${KEEP:-}" ] && echo "kept $dir" || rm -rf "$dir"
 }
 trap lib_cleanup EXIT
