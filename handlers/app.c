@@ -2,6 +2,7 @@
 #include "app.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -117,4 +118,27 @@ int app_failed(rt_ctx *ctx, int rc)
 		return rt_respond_error(ctx, 503, "StoreUnavailable", keysvc_strerror(rc));
 	}
 	return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc == KEYSVC_OK ? KEYSVC_STORE : rc));
+}
+
+const char *app_arena_str(rt_ctx *ctx, const char *s, size_t *len)
+{
+	size_t n = s ? strlen(s) : 0;
+	const char *copy = s ? rt_arena_strndup(rt_ctx_arena(ctx), s, n) : NULL;
+
+	*len = copy ? n : 0;
+	return copy;
+}
+
+void *app_grow(void *v, size_t *cap, size_t n, size_t size)
+{
+	size_t c;
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	c = *cap ? *cap * 2 : 64;
+	nv = realloc(v, c * size);
+	if (nv)
+		*cap = c;
+	return nv;
 }

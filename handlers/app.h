@@ -28,6 +28,12 @@ const char *app_time_text(rt_ctx *ctx, int64_t when, size_t *len);
 /* What a model writer wrote, as a json_t (new; NULL when it failed), for the
  * runtime's error-shape hook; frees the writer. */
 json_t *app_json_of(rt_json_writer *w);
+/* A copy of s (NULL stays NULL) in the request's arena, for models built
+ * from keys that do not outlive a keysvc_list_each callback; *len its length. */
+const char *app_arena_str(rt_ctx *ctx, const char *s, size_t *len);
+/* v with room for more than n items of size bytes (cap doubled from 64 when
+ * n reached it), or NULL out of memory (v is then still allocated). */
+void *app_grow(void *v, size_t *cap, size_t n, size_t size);
 /* The caller's user id. */
 int64_t app_user(const rt_ctx *ctx);
 /* The caller as the key service's principal (what every mutation takes). */

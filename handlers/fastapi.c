@@ -33,6 +33,11 @@ static int fastapi_create(rt_ctx *ctx, const fastapi_create_my_api_key_params *p
 		fastapi_ProblemDetail e = fastapi_problem(403, "Forbidden", fastapi_read_only);
 		return fastapi_create_my_api_key_respond_403(ctx, &e);
 	}
+	if (rc == KEYSVC_QUOTA) {
+		fastapi_ProblemDetail e = fastapi_problem(403, "Forbidden",
+		                                          "The user holds as many API keys as the server allows; revoke one first");
+		return fastapi_create_my_api_key_respond_403(ctx, &e);
+	}
 	if (rc == KEYSVC_INVALID) {
 		fastapi_ProblemDetail e = fastapi_problem(400, "Bad Request",
 		                                          "The name must not contain control or bidirectional formatting characters");
@@ -59,7 +64,9 @@ static int fastapi_list(rt_ctx *ctx, const fastapi_list_my_api_keys_params *p, c
 	int rc;
 
 	(void)body;
-	rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_FASTAPI, NULL, 1, p->skip, p->limit, &v, &n, &total);
+	/* every key the caller owns, whatever family made it (uuid ids and
+	   is_active carry any key); a page of at most 200 */
+	rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_ALL, NULL, 1, p->skip, p->limit, &v, &n, &total);
 	if (rc != KEYSVC_OK)
 		return app_failed(ctx, rc);
 	out.items = n ? rt_arena_alloc(rt_ctx_arena(ctx), n * sizeof *out.items) : NULL;
@@ -95,7 +102,7 @@ static int fastapi_revoke(rt_ctx *ctx, const fastapi_revoke_my_api_key_params *p
 	app_caller(ctx, &me);
 	rc = keysvc_authorize(a->ks, &me, KEYSVC_RIGHTS_WRITE);   /* before the lookup: 403 whatever the id */
 	if (rc == KEYSVC_OK)
-		rc = keysvc_get_uuid(a->ks, me.user_id, KEYSVC_FASTAPI, id, &k);
+		rc = keysvc_get_uuid(a->ks, me.user_id, KEYSVC_ALL, id, &k);   /* any of the caller's keys, as listed */
 	if (rc == KEYSVC_OK && k.revoked)
 		rc = KEYSVC_NOT_FOUND;
 	if (rc == KEYSVC_OK)

@@ -126,6 +126,14 @@ static int feldera_create(rt_ctx *ctx, const feldera_create_api_key_params *p, c
 	                   rt_ctx_client_addr(ctx), &k, token, sizeof token);
 	if (rc == KEYSVC_FORBIDDEN)
 		return feldera_forbidden(ctx, a, &me, feldera_create_api_key_respond_403);
+	if (rc == KEYSVC_QUOTA) { /* 403 too, told apart by its error_code */
+		json_t *details = json_pack("{s:I}", "quota", (json_int_t)keysvc_list_max(a->ks)); /* free-form in the spec */
+		feldera_ErrorResponse e = feldera_error("The user holds as many API keys as the server allows; delete one first",
+		                                        "KeyQuotaExceeded", details);
+		rc = feldera_create_api_key_respond_403(ctx, &e);
+		json_decref(details);
+		return rc;
+	}
 	if (rc == KEYSVC_INVALID) { /* the schema has checked the rest: the name's characters */
 		json_t *details = json_pack("{s:s}", "pattern_description", /* details is free-form in the spec */
 		                            "contain no control character (C0, DEL, C1) and no bidirectional control "
@@ -153,46 +161,82 @@ static int feldera_create(rt_ctx *ctx, const feldera_create_api_key_params *p, c
 	return rc;
 }
 
+/* A whole list: the descriptors, their strings in the request's arena (never
+   the store's 5 KiB rows), read page by page and sorted by name at the end. */
+typedef struct feldera_items {
+	rt_ctx *ctx;
+	feldera_ApiKeyDescr *v;
+	size_t n, cap;
+} feldera_items;
+
+static int feldera_item(void *itv, const keysvc_key *k)
+{
+	feldera_items *it = itv;
+	feldera_ApiKeyDescr *nv = app_grow(it->v, &it->cap, it->n, sizeof *nv), *d;
+
+	if (!nv)
+		return -1;
+	it->v = nv;
+	d = &it->v[it->n++];
+	*d = feldera_descr(k);
+	d->id = app_arena_str(it->ctx, k->uuid, &d->id_len);
+	d->name = app_arena_str(it->ctx, k->name, &d->name_len);
+	return d->id && d->name ? 0 : -1;
+}
+
 static int feldera_by_name(const void *a, const void *b)
 {
-	return strcmp(((const keysvc_key *)a)->name, ((const keysvc_key *)b)->name);
+	return strcmp(((const feldera_ApiKeyDescr *)a)->name, ((const feldera_ApiKeyDescr *)b)->name);
 }
 
 static int feldera_list(rt_ctx *ctx, const feldera_list_api_keys_params *p, const json_t *body, void *appv)
 {
 	app *a = appv;
 	keysvc_principal me;
-	keysvc_key *v = NULL;
-	size_t n = 0;
-	int64_t total = 0;
-	feldera_list_api_keys_200 out = { 0 };
+	feldera_items it = { .ctx = ctx };
 	int rc;
 
 	(void)body;
 	rc = feldera_may(ctx, a, &me);
 	if (rc == KEYSVC_FORBIDDEN)
 		return feldera_forbidden(ctx, a, &me, feldera_list_api_keys_respond_403);
-	if (rc == KEYSVC_OK)
-		rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_FELDERA, p->has_name ? p->name : NULL, 0, 0, -1, &v, &n, &total);
 	if (rc != KEYSVC_OK)
 		return app_failed(ctx, rc);
-	if (p->has_name && n == 0) {
+	if (p->has_name) { /* names are unique per owner: at most one */
+		keysvc_key *v = NULL;
+		size_t n = 0;
+		int64_t total = 0;
+		feldera_list_api_keys_200 out = { 0 };
+		rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_FELDERA, p->name, 0, 0, -1, &v, &n, &total);
+		if (rc != KEYSVC_OK)
+			return app_failed(ctx, rc);
+		if (n == 0) {
+			free(v);
+			return feldera_unknown(ctx, p->name, feldera_list_api_keys_respond_404);
+		}
+		out.items = rt_arena_alloc(rt_ctx_arena(ctx), n * sizeof *out.items);
+		if (!out.items) {
+			free(v);
+			return rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory");
+		}
+		out.n_items = n;
+		for (size_t i = 0; i < n; i++)
+			out.items[i] = feldera_descr(&v[i]);
+		rt_ctx_set_header(ctx, "Cache-Control", "no-cache");   /* as Feldera sends it */
+		rc = feldera_list_api_keys_respond_200(ctx, &out);
 		free(v);
-		return feldera_unknown(ctx, p->name, feldera_list_api_keys_respond_404);
+		return rc;
 	}
-	if (n > 1) /* v is NULL for an empty list, and qsort wants a pointer */
-		qsort(v, n, sizeof *v, feldera_by_name);
-	out.items = n ? rt_arena_alloc(rt_ctx_arena(ctx), n * sizeof *out.items) : NULL;
-	if (n && !out.items) {
-		free(v);
-		return rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory");
+	rc = keysvc_list_each(a->ks, app_user(ctx), KEYSVC_FELDERA, 0, keysvc_list_max(a->ks), feldera_item, &it);
+	if (rc == KEYSVC_OK) {
+		if (it.n > 1)
+			qsort(it.v, it.n, sizeof *it.v, feldera_by_name);
+		rt_ctx_set_header(ctx, "Cache-Control", "no-cache");
+		rc = feldera_list_api_keys_respond_200(ctx, &(feldera_list_api_keys_200){ .items = it.v, .n_items = it.n });
+	} else {
+		rc = app_failed(ctx, rc);
 	}
-	out.n_items = n;
-	for (size_t i = 0; i < n; i++)
-		out.items[i] = feldera_descr(&v[i]);
-	rt_ctx_set_header(ctx, "Cache-Control", "no-cache");   /* as Feldera sends it */
-	rc = feldera_list_api_keys_respond_200(ctx, &out);
-	free(v);
+	free(it.v);
 	return rc;
 }
 
@@ -210,6 +254,8 @@ static int feldera_get(rt_ctx *ctx, const feldera_get_api_key_params *p, const j
 		return feldera_forbidden(ctx, a, &me, feldera_get_api_key_respond_403);
 	if (rc == KEYSVC_OK)
 		rc = keysvc_get_name(a->ks, app_user(ctx), KEYSVC_FELDERA, p->api_key_name, &k);
+	if (rc == KEYSVC_OK && k.revoked)   /* revoked with its parent (--revoke-cascade): gone */
+		rc = KEYSVC_NOT_FOUND;
 	if (rc == KEYSVC_NOT_FOUND)
 		return feldera_unknown(ctx, p->api_key_name, feldera_get_api_key_respond_404);
 	if (rc != KEYSVC_OK)

@@ -2,6 +2,7 @@
 #include "app.h"
 #include "heron_api.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 json_t *heron_error_shape(int status, const char *code, const char *message, const rt_errors *errors,
@@ -15,14 +16,13 @@ json_t *heron_error_shape(int status, const char *code, const char *message, con
 	return NULL; /* Heron documents its errors as bare status codes */
 }
 
+/* k's summary, its strings copied to the request's arena (k lasts one callback) */
 static void heron_key_model(rt_ctx *ctx, const keysvc_key *k, heron_ApiKeySchema *out)
 {
-	*out = (heron_ApiKeySchema){
-		.heron_id = k->uuid, .heron_id_len = strlen(k->uuid),
-		.is_active = k->active,
-		.name = k->name, .name_len = strlen(k->name),
-		.token_prefix = k->prefix, .token_prefix_len = strlen(k->prefix),
-	};
+	*out = (heron_ApiKeySchema){ .is_active = k->active };
+	out->heron_id = app_arena_str(ctx, k->uuid, &out->heron_id_len);
+	out->name = app_arena_str(ctx, k->name, &out->name_len);
+	out->token_prefix = app_arena_str(ctx, k->prefix, &out->token_prefix_len);
 	out->created = app_time_text(ctx, k->created, &out->created_len);
 	out->last_used = app_time_text(ctx, k->last_used, &out->last_used_len);
 	out->last_used_null = out->last_used == NULL;
@@ -41,7 +41,8 @@ static int heron_create(rt_ctx *ctx, const heron_create_key_params *p, const her
 	app_caller(ctx, &me);
 	rc = keysvc_create(a->ks, &me, KEYSVC_HERON, body ? body->name : NULL, NULL, NULL, rt_ctx_client_addr(ctx), &k,
 	                   token, sizeof token);
-	if (rc == KEYSVC_FORBIDDEN)
+	/* a read key and a full quota: both 403, bare as every Heron error */
+	if (rc == KEYSVC_FORBIDDEN || rc == KEYSVC_QUOTA)
 		return heron_create_key_respond_403(ctx);
 	if (rc != KEYSVC_OK)
 		return rc == KEYSVC_INVALID ? heron_create_key_respond_400(ctx) : app_failed(ctx, rc);
@@ -59,34 +60,46 @@ static int heron_create(rt_ctx *ctx, const heron_create_key_params *p, const her
 	return rc;
 }
 
+typedef struct heron_items {
+	rt_ctx *ctx;
+	heron_ApiKeySchema *v;
+	size_t n, cap;
+} heron_items;
+
+static int heron_list_one(void *itv, const keysvc_key *k)
+{
+	heron_items *it = itv;
+	heron_ApiKeySchema *nv = app_grow(it->v, &it->cap, it->n, sizeof *nv);
+
+	if (!nv)
+		return -1;
+	it->v = nv;
+	heron_key_model(it->ctx, k, &it->v[it->n]);
+	return it->v[it->n++].heron_id ? 0 : -1;
+}
+
+/* Every key the caller owns, whatever family made it: Heron's shape carries
+   any key (uuid ids, is_active, and token_prefix tells the families apart),
+   so a key minted through another family is seen here and can be
+   deactivated or deleted here. */
 static int heron_list(rt_ctx *ctx, const heron_list_keys_params *p, const json_t *body, void *appv)
 {
 	app *a = appv;
-	keysvc_key *v = NULL;
-	size_t n = 0;
-	int64_t total = 0;
-	heron_ApiKeyListSchema out = { 0 };
+	heron_items it = { .ctx = ctx };
 	int rc;
 
 	(void)p;
 	(void)body;
-	rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_HERON, NULL, 0, 0, -1, &v, &n, &total);
-	if (rc != KEYSVC_OK)
-		return app_failed(ctx, rc);
-	out.keys = n ? rt_arena_alloc(rt_ctx_arena(ctx), n * sizeof *out.keys) : NULL;
-	if (n && !out.keys) {
-		free(v);
-		return rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory");
-	}
-	out.n_keys = n;
-	for (size_t i = 0; i < n; i++)
-		heron_key_model(ctx, &v[i], &out.keys[i]);
-	rc = heron_list_keys_respond_200(ctx, &out);
-	free(v);
+	rc = keysvc_list_each(a->ks, app_user(ctx), KEYSVC_ALL, 0, keysvc_list_max(a->ks), heron_list_one, &it);
+	if (rc == KEYSVC_OK)
+		rc = heron_list_keys_respond_200(ctx, &(heron_ApiKeyListSchema){ .keys = it.v, .n_keys = it.n });
+	else
+		rc = app_failed(ctx, rc);
+	free(it.v);
 	return rc;
 }
 
-/* The caller's Heron key with this id, for a state change: KEYSVC_FORBIDDEN
+/* The caller's key with this id (any family), for a state change: KEYSVC_FORBIDDEN
    first for a read key, whatever the id (the key service refuses it again). */
 static int heron_find(rt_ctx *ctx, app *a, const char *id, keysvc_principal *me, keysvc_key *k)
 {
@@ -98,7 +111,7 @@ static int heron_find(rt_ctx *ctx, app *a, const char *id, keysvc_principal *me,
 	if (rc != KEYSVC_OK)
 		return rc;
 	app_uuid_lower(id, lower);   /* uuids compare case-insensitively */
-	return keysvc_get_uuid(a->ks, me->user_id, KEYSVC_HERON, lower, k);
+	return keysvc_get_uuid(a->ks, me->user_id, KEYSVC_ALL, lower, k);   /* any of the caller's keys, as listed */
 }
 
 static int heron_delete(rt_ctx *ctx, const heron_delete_key_params *p, const json_t *body, void *appv)

@@ -60,17 +60,9 @@ int nebula_delete_key(rt_ctx *ctx, app *a, int family, int64_t id, const char *u
 	return rc;
 }
 
-int nebula_list_keys(rt_ctx *ctx, app *a, int family, keysvc_key **v, size_t *n)
+int nebula_list_keys(rt_ctx *ctx, app *a, int family, keysvc_each_fn fn, void *it)
 {
-	int64_t total = 0;
-	int rc = keysvc_list(a->ks, app_user(ctx), family, NULL, 0, 0, -1, v, n, &total);
-
-	for (size_t i = 0; rc == KEYSVC_OK && i < *n / 2; i++) { /* oldest first */
-		keysvc_key t = (*v)[i];
-		(*v)[i] = (*v)[*n - 1 - i];
-		(*v)[*n - 1 - i] = t;
-	}
-	return rc;
+	return keysvc_list_each(a->ks, app_user(ctx), family, 0, keysvc_list_max(a->ks), fn, it);
 }
 
 static int nebula_failed(rt_ctx *ctx, const char *message,
@@ -96,6 +88,8 @@ static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, con
 	                       body && body->has_description ? body->description : NULL, &k, token, sizeof token);
 	if (rc == KEYSVC_FORBIDDEN)
 		return nebula_failed(ctx, NEBULA_MSG_FORBIDDEN, nebula_create_api_key_respond_403);
+	if (rc == KEYSVC_QUOTA)   /* 403 too, told apart by its message */
+		return nebula_failed(ctx, NEBULA_QUOTA_MESSAGE, nebula_create_api_key_respond_403);
 	if (rc == KEYSVC_INVALID)
 		return nebula_failed(ctx, NEBULA_MSG_BAD_NAME, nebula_create_api_key_respond_400);
 	if (rc != KEYSVC_OK)
@@ -113,34 +107,52 @@ static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, con
 	return rc;
 }
 
-/* The list envelope of the caller's keys (summaries in the arena): KEYSVC_OK,
-   the store's failure, or -1 out of memory. */
+/* The summaries, their strings in the request's arena (never the store's
+   5 KiB rows), read page by page newest first. */
+typedef struct nebula_items {
+	rt_ctx *ctx;
+	nebula_ApiKeySummary *v;
+	size_t n, cap;
+} nebula_items;
+
+static int nebula_item(void *itv, const keysvc_key *k)
+{
+	nebula_items *it = itv;
+	nebula_ApiKeySummary *nv = app_grow(it->v, &it->cap, it->n, sizeof *nv), *s;
+
+	if (!nv)
+		return -1;
+	it->v = nv;
+	s = &it->v[it->n++];
+	*s = (nebula_ApiKeySummary){ .id = k->id, .partial_key_data = NEBULA_APIKEYSUMMARY_PARTIAL_KEY_DATA_AK____ };
+	s->name = app_arena_str(it->ctx, k->name, &s->name_len);
+	s->description = app_arena_str(it->ctx, nebula_description(k), &s->description_len);
+	s->description_null = !s->description;
+	return s->name && (s->description || !nebula_description(k)) ? 0 : -1;
+}
+
+/* The list envelope of the caller's keys, oldest first (in the arena):
+   KEYSVC_OK, the store's failure, or -1 out of memory. Only the family's own
+   keys: the docs give partial_key_data as the prefix every key shares
+   ("ak_..."), which another family's key would break. */
 static int nebula_list_model(rt_ctx *ctx, app *a, nebula_ApiKeyListEnvelope *out)
 {
-	keysvc_key *v = NULL;
-	size_t n = 0;
+	nebula_items it = { .ctx = ctx };
+	int rc = nebula_list_keys(ctx, a, KEYSVC_NEBULA, nebula_item, &it);
 
-	int rc = nebula_list_keys(ctx, a, KEYSVC_NEBULA, &v, &n);
-
-	if (rc != KEYSVC_OK)
-		return rc;
 	*out = (nebula_ApiKeyListEnvelope){ .message = "API keys successfully retrieved",
 	                                    .message_len = strlen("API keys successfully retrieved"),
-	                                    .status = NEBULA_APIKEYLISTENVELOPE_STATUS_SUCCESS, .n_data = n };
-	out->data = n ? rt_arena_alloc(rt_ctx_arena(ctx), n * sizeof *out->data) : NULL;
-	for (size_t i = 0; out->data && i < n; i++) {
-		const char *d = nebula_description(&v[i]);
-		/* the names point into v: copied to the arena, which outlives it */
-		size_t nl = strlen(v[i].name);
-		out->data[i] = (nebula_ApiKeySummary){
-			.id = v[i].id, .name = rt_arena_strndup(rt_ctx_arena(ctx), v[i].name, nl), .name_len = nl,
-			.description = d ? rt_arena_strndup(rt_ctx_arena(ctx), d, strlen(d)) : NULL,
-			.description_len = d ? strlen(d) : 0, .description_null = !d,
-			.partial_key_data = NEBULA_APIKEYSUMMARY_PARTIAL_KEY_DATA_AK____,
-		};
+	                                    .status = NEBULA_APIKEYLISTENVELOPE_STATUS_SUCCESS };
+	if (rc == KEYSVC_OK && it.n) {
+		out->data = rt_arena_alloc(rt_ctx_arena(ctx), it.n * sizeof *out->data);
+		for (size_t i = 0; out->data && i < it.n; i++) /* oldest first */
+			out->data[i] = it.v[it.n - 1 - i];
+		out->n_data = out->data ? it.n : 0;
+		if (!out->data)
+			rc = -1;
 	}
-	free(v);
-	return n && !out->data ? -1 : KEYSVC_OK;
+	free(it.v);
+	return rc;
 }
 
 static int nebula_list(rt_ctx *ctx, const nebula_list_api_keys_params *p, const json_t *body, void *appv)

@@ -29,6 +29,8 @@ static int nebula_uuid_create(rt_ctx *ctx, const nebula_uuid_create_api_key_para
 	                       body && body->has_description ? body->description : NULL, &k, token, sizeof token);
 	if (rc == KEYSVC_FORBIDDEN)
 		return nebula_uuid_failed(ctx, NEBULA_MSG_FORBIDDEN, nebula_uuid_create_api_key_respond_403);
+	if (rc == KEYSVC_QUOTA)   /* 403 too, told apart by its message */
+		return nebula_uuid_failed(ctx, NEBULA_QUOTA_MESSAGE, nebula_uuid_create_api_key_respond_403);
 	if (rc == KEYSVC_INVALID)
 		return nebula_uuid_failed(ctx, NEBULA_MSG_BAD_NAME, nebula_uuid_create_api_key_respond_400);
 	if (rc != KEYSVC_OK)
@@ -47,34 +49,53 @@ static int nebula_uuid_create(rt_ctx *ctx, const nebula_uuid_create_api_key_para
 	return rc;
 }
 
-/* The list envelope of the caller's keys (summaries in the arena): KEYSVC_OK,
-   the store's failure, or -1 out of memory. */
+/* The summaries, their strings in the request's arena (never the store's
+   5 KiB rows), read page by page newest first. */
+typedef struct nebula_uuid_items {
+	rt_ctx *ctx;
+	nebula_uuid_ApiKeySummary *v;
+	size_t n, cap;
+} nebula_uuid_items;
+
+static int nebula_uuid_item(void *itv, const keysvc_key *k)
+{
+	nebula_uuid_items *it = itv;
+	nebula_uuid_ApiKeySummary *nv = app_grow(it->v, &it->cap, it->n, sizeof *nv), *s;
+
+	if (!nv)
+		return -1;
+	it->v = nv;
+	s = &it->v[it->n++];
+	*s = (nebula_uuid_ApiKeySummary){ .partial_key_data = NEBULA_UUID_APIKEYSUMMARY_PARTIAL_KEY_DATA_AK____ };
+	s->id = app_arena_str(it->ctx, k->uuid, &s->id_len);
+	s->name = app_arena_str(it->ctx, k->name, &s->name_len);
+	s->description = app_arena_str(it->ctx, nebula_description(k), &s->description_len);
+	s->description_null = !s->description;
+	return s->id && s->name && (s->description || !nebula_description(k)) ? 0 : -1;
+}
+
+/* The list envelope of the caller's keys, oldest first (in the arena):
+   KEYSVC_OK, the store's failure, or -1 out of memory. Only the family's own
+   keys: the docs give partial_key_data as the prefix every key shares
+   ("ak_..."), which another family's key would break. */
 static int nebula_uuid_list_model(rt_ctx *ctx, app *a, nebula_uuid_ApiKeyListEnvelope *out)
 {
-	rt_arena *ar = rt_ctx_arena(ctx);
-	keysvc_key *v = NULL;
-	size_t n = 0;
+	nebula_uuid_items it = { .ctx = ctx };
+	int rc = nebula_list_keys(ctx, a, KEYSVC_NEBULA_UUID, nebula_uuid_item, &it);
 
-	int rc = nebula_list_keys(ctx, a, KEYSVC_NEBULA_UUID, &v, &n);
-
-	if (rc != KEYSVC_OK)
-		return rc;
 	*out = (nebula_uuid_ApiKeyListEnvelope){ .message = "API keys successfully retrieved",
-	                                         .message_len = strlen("API keys successfully retrieved"),
-	                                         .status = NEBULA_UUID_APIKEYLISTENVELOPE_STATUS_SUCCESS, .n_data = n };
-	out->data = n ? rt_arena_alloc(ar, n * sizeof *out->data) : NULL;
-	for (size_t i = 0; out->data && i < n; i++) {
-		const char *d = nebula_description(&v[i]);
-		/* the strings point into v: copied to the arena, which outlives it */
-		out->data[i] = (nebula_uuid_ApiKeySummary){
-			.id = rt_arena_strndup(ar, v[i].uuid, strlen(v[i].uuid)), .id_len = strlen(v[i].uuid),
-			.name = rt_arena_strndup(ar, v[i].name, strlen(v[i].name)), .name_len = strlen(v[i].name),
-			.description = d ? rt_arena_strndup(ar, d, strlen(d)) : NULL, .description_len = d ? strlen(d) : 0,
-			.description_null = !d, .partial_key_data = NEBULA_UUID_APIKEYSUMMARY_PARTIAL_KEY_DATA_AK____,
-		};
+	                                    .message_len = strlen("API keys successfully retrieved"),
+	                                    .status = NEBULA_UUID_APIKEYLISTENVELOPE_STATUS_SUCCESS };
+	if (rc == KEYSVC_OK && it.n) {
+		out->data = rt_arena_alloc(rt_ctx_arena(ctx), it.n * sizeof *out->data);
+		for (size_t i = 0; out->data && i < it.n; i++) /* oldest first */
+			out->data[i] = it.v[it.n - 1 - i];
+		out->n_data = out->data ? it.n : 0;
+		if (!out->data)
+			rc = -1;
 	}
-	free(v);
-	return n && !out->data ? -1 : KEYSVC_OK;
+	free(it.v);
+	return rc;
 }
 
 static int nebula_uuid_list(rt_ctx *ctx, const nebula_uuid_list_api_keys_params *p, const json_t *body, void *appv)

@@ -18,6 +18,7 @@
 #include <yder.h>
 
 #include "keycache.h"
+#include "keyfilter.h"
 #include "keyname.h"
 #include "listcache.h"
 #include "ratelimit.h"
@@ -64,6 +65,16 @@ struct keysvc {
 	keycache *cache;
 	listcache *lists;
 	ratelimit *rate;
+	int64_t quota;             /* unrevoked keys per user; 0: none */
+	int cascade;               /* revoke and delete take the key's descendants along */
+	/* every key HMAC the store held at the last sync, and every one created
+	   since: a blocked address's tokens that are no key skip the store */
+	keyfilter *filter;
+	pthread_rwlock_t filter_lock;   /* the pointer (swapped when it grows) */
+	pthread_mutex_t filter_sync;    /* one sync at a time; filter_max_id */
+	int64_t filter_max_id;          /* the last row the filter has seen */
+	time_t filter_synced;           /* when the last sync began (atomic) */
+	int filter_ready;               /* it holds every row up to filter_max_id (atomic) */
 	store_log_fn log;
 	pthread_mutex_t lock;      /* the touch table (stats are atomic) */
 	keysvc_touch touch[KEYSVC_TOUCH_SLOTS];
@@ -334,6 +345,91 @@ static int keysvc_secret_matches(keysvc *ks, const char *secret_path, int create
 	return 0;
 }
 
+/* ---- the key filter: which HMACs may be keys ---- */
+
+typedef struct keysvc_fill {
+	keyfilter *f;
+	int64_t max_id;
+} keysvc_fill;
+
+static int keysvc_fill_one(void *ctx, int64_t id, const unsigned char hash[STORE_HASH_LEN])
+{
+	keysvc_fill *x = ctx;
+
+	keyfilter_add(x->f, hash);
+	x->max_id = id;
+	return 0;
+}
+
+/* Brings the filter up to the store: the rows added since the last sync
+   (by another process too: ids only grow); once it holds more than it was
+   sized for, a filter twice as large from every row, swapped in. A key this
+   process creates during a rebuild goes to the old filter and, its id being
+   past the rebuild's last row, into the new one at the next sync. */
+static int keysvc_filter_sync(keysvc *ks, time_t now)
+{
+	keysvc_fill x;
+	keyfilter *old = NULL;
+	size_t count, capacity;
+	int rc;
+
+	pthread_mutex_lock(&ks->filter_sync);
+	__atomic_store_n(&ks->filter_synced, now, __ATOMIC_RELAXED);
+	pthread_rwlock_rdlock(&ks->filter_lock);
+	x.f = ks->filter;
+	x.max_id = ks->filter_max_id;
+	rc = store_key_hashes(ks->st, x.max_id, keysvc_fill_one, &x);
+	count = keyfilter_count(ks->filter);
+	capacity = keyfilter_capacity(ks->filter);
+	pthread_rwlock_unlock(&ks->filter_lock);
+	ks->filter_max_id = x.max_id;
+	if (rc == STORE_OK)
+		__atomic_store_n(&ks->filter_ready, 1, __ATOMIC_RELEASE);
+	if (rc == STORE_OK && count > capacity && keyfilter_new(2 * count, &x.f) == 0) {
+		x.max_id = 0;
+		if (store_key_hashes(ks->st, 0, keysvc_fill_one, &x) == STORE_OK) {
+			pthread_rwlock_wrlock(&ks->filter_lock);
+			old = ks->filter;
+			ks->filter = x.f;
+			pthread_rwlock_unlock(&ks->filter_lock);
+			ks->filter_max_id = x.max_id;
+		} else {
+			old = x.f;
+		}
+	}
+	pthread_mutex_unlock(&ks->filter_sync);
+	keyfilter_free(old);
+	return rc == STORE_OK ? 0 : -1;
+}
+
+static void keysvc_filter_add(keysvc *ks, const unsigned char hash[STORE_HASH_LEN])
+{
+	pthread_rwlock_rdlock(&ks->filter_lock);
+	keyfilter_add(ks->filter, hash);
+	pthread_rwlock_unlock(&ks->filter_lock);
+}
+
+/* 0 when hash is surely no key; a miss syncs with the store at most once a
+   second (a key another process added a moment ago may wait that long when
+   used from a blocked address). */
+static int keysvc_filter_maybe(keysvc *ks, const unsigned char hash[STORE_HASH_LEN], time_t now)
+{
+	int maybe;
+
+	pthread_rwlock_rdlock(&ks->filter_lock);
+	maybe = keyfilter_maybe(ks->filter, hash);
+	pthread_rwlock_unlock(&ks->filter_lock);
+	if (maybe || (__atomic_load_n(&ks->filter_synced, __ATOMIC_RELAXED) >= now &&
+	              __atomic_load_n(&ks->filter_ready, __ATOMIC_ACQUIRE)))
+		return maybe;
+	if (keysvc_filter_sync(ks, now) != 0 || !__atomic_load_n(&ks->filter_ready, __ATOMIC_ACQUIRE))
+		return 1;   /* the store failed (now or at the start): let the lookup say so */
+	pthread_rwlock_rdlock(&ks->filter_lock);
+	maybe = keyfilter_maybe(ks->filter, hash);
+	pthread_rwlock_unlock(&ks->filter_lock);
+	return maybe;
+}
+
 int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen)
 {
 	keysvc *ks = calloc(1, sizeof *ks);
@@ -348,6 +444,10 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 		return -1;
 	ks->log = cfg->log;
 	pthread_mutex_init(&ks->lock, NULL);
+	pthread_rwlock_init(&ks->filter_lock, NULL);
+	ks->quota = cfg->key_quota == 0 ? KEYSVC_DEFAULT_QUOTA : cfg->key_quota < 0 ? 0 : cfg->key_quota;
+	ks->cascade = cfg->revoke_cascade;
+	pthread_mutex_init(&ks->filter_sync, NULL);
 	if (strcmp(cfg->db_path, ":memory:") == 0 && !cfg->secret_path) {
 		if (gnutls_rnd(GNUTLS_RND_KEY, ks->secret, sizeof ks->secret) != 0)
 			goto fail;
@@ -372,7 +472,8 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (ratelimit_new(cfg->fail_limit ? cfg->fail_limit : 10, cfg->fail_window ? cfg->fail_window : 60, &ks->rate) != 0) {
+	if (ratelimit_new_sized(cfg->fail_limit ? cfg->fail_limit : 10, cfg->fail_window ? cfg->fail_window : 60,
+	                        cfg->fail_clients, &ks->rate) != 0) {
 		snprintf(err, errlen, "cannot set up the key service's rate limiter (memory or randomness)");
 		goto fail;
 	}
@@ -389,6 +490,15 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 			unlink(secret_path);   /* so that the next start does not take it for the right one */
 		goto fail;
 	}
+	if (keyfilter_new(0, &ks->filter) != 0) {
+		snprintf(err, errlen, "out of memory for the key service's key filter");
+		goto fail;
+	}
+	/* a store that cannot be read now starts anyway (its readiness says
+	   why); until a sync succeeds the filter rules nothing out */
+	if (keysvc_filter_sync(ks, time(NULL)) != 0)
+		keysvc_log(ks, STORE_LOG_WARNING, "cannot read the key store's hashes into the key filter yet; "
+		           "blocked addresses' lookups go to the store until it can");
 	free(secret_path);
 	*out = ks;
 	return 0;
@@ -406,6 +516,9 @@ void keysvc_close(keysvc *ks)
 	keycache_free(ks->cache);
 	listcache_free(ks->lists);
 	ratelimit_free(ks->rate);
+	keyfilter_free(ks->filter);
+	pthread_rwlock_destroy(&ks->filter_lock);
+	pthread_mutex_destroy(&ks->filter_sync);
 	for (size_t i = 0; ks->jwt_keys && i < ks->n_jwt_keys; i++)
 		r_jwk_free(ks->jwt_keys[i]);
 	free(ks->jwt_keys);
@@ -439,7 +552,8 @@ static int keysvc_hash(keysvc *ks, const char *token, unsigned char out[STORE_HA
 static int keysvc_from_store(int rc)
 {
 	return rc == STORE_OK ? KEYSVC_OK : rc == STORE_NOT_FOUND ? KEYSVC_NOT_FOUND
-	     : rc == STORE_CONSTRAINT ? KEYSVC_DUPLICATE : rc == STORE_UNAVAILABLE ? KEYSVC_UNAVAILABLE : KEYSVC_STORE;
+	     : rc == STORE_CONSTRAINT ? KEYSVC_DUPLICATE : rc == STORE_QUOTA ? KEYSVC_QUOTA
+	     : rc == STORE_UNAVAILABLE ? KEYSVC_UNAVAILABLE : KEYSVC_STORE;
 }
 
 /* Another process wrote to the keys (store_changed: PRAGMA data_version,
@@ -526,9 +640,11 @@ int keysvc_name(const char *name, char *out, size_t outlen)
 	return name && keyname_nfc(name, out, outlen, STORE_NAME_CHARS) == 0 ? KEYSVC_OK : KEYSVC_INVALID;
 }
 
-/* Stores a new key as given: no rules (keysvc_create and keysvc_user_add
-   decide who may, and with which role). */
-static int keysvc_insert(keysvc *ks, int64_t user, int family, const char *name, const char *description,
+/* Stores a new key as given: no rules (keysvc_create, keysvc_user_add and
+   keysvc_user_key decide who may, and with which role). parent: the key
+   whose holder creates this one (0: none, a JWT or the CLI). The quota is
+   counted inside the insert's transaction (KEYSVC_QUOTA). */
+static int keysvc_insert(keysvc *ks, int64_t user, int64_t parent, int family, const char *name, const char *description,
                          const char *role, const char *client, keysvc_key *out, char *token, size_t toklen)
 {
 	unsigned char hash[STORE_HASH_LEN];
@@ -542,6 +658,7 @@ static int keysvc_insert(keysvc *ks, int64_t user, int family, const char *name,
 	memset(out, 0, sizeof *out);
 	out->user_id = user;
 	out->family = family;
+	out->parent_id = parent > 0 ? parent : 0;
 	snprintf(out->name, sizeof out->name, "%s", name);
 	if (description) {
 		out->has_description = 1;
@@ -554,7 +671,9 @@ static int keysvc_insert(keysvc *ks, int64_t user, int family, const char *name,
 		tl = strlen(token);
 		snprintf(out->prefix, sizeof out->prefix, "%.8s", token);
 		snprintf(out->tail, sizeof out->tail, "%s", token + tl - 3);
-		rc = store_key_insert(ks->st, out, hash, client);
+		rc = store_key_insert(ks->st, out, hash, client, ks->quota);
+		if (rc == STORE_OK)
+			keysvc_filter_add(ks, hash);
 		listcache_forget_user(ks->lists, user);
 		if (rc != STORE_CONSTRAINT || family == KEYSVC_FELDERA)
 			break;
@@ -585,7 +704,9 @@ int keysvc_create(keysvc *ks, const keysvc_principal *caller, int family, const 
 		return KEYSVC_FORBIDDEN;   /* never more than the caller's own */
 	if (keysvc_name(name, nfc, sizeof nfc) != KEYSVC_OK)
 		return KEYSVC_INVALID;
-	return keysvc_insert(ks, caller->user_id, family, nfc, description, role, client, out, token, toklen);
+	/* the caller's key is the new key's parent (a JWT: none) */
+	return keysvc_insert(ks, caller->user_id, caller->key_id, family, nfc, description, role, client, out, token,
+	                     toklen);
 }
 
 int keysvc_user_add(keysvc *ks, const char *name, char *token, size_t toklen, int64_t *user_id)
@@ -600,7 +721,13 @@ int keysvc_user_add(keysvc *ks, const char *name, char *token, size_t toklen, in
 		return KEYSVC_USER_EXISTS;
 	if (rc != STORE_OK)
 		return KEYSVC_STORE;
-	return keysvc_insert(ks, *user_id, KEYSVC_HERON, "first key", NULL, "write", "cli", &k, token, toklen);
+	return keysvc_insert(ks, *user_id, 0, KEYSVC_HERON, "first key", NULL, "write", "cli", &k, token, toklen);
+}
+
+/* The list cache's slot of a family: KEYSVC_ALL after the real ones. */
+static int keysvc_slot(int family)
+{
+	return family < 0 ? KEYSVC_NFAMILIES : family;
 }
 
 int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int include_revoked, int64_t skip,
@@ -622,7 +749,7 @@ int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int incl
 		name = nfc;
 	if (whole)
 		keysvc_other_writers(ks);
-	if (whole && listcache_get(ks->lists, user, family, include_revoked, now, out, n)) {
+	if (whole && listcache_get(ks->lists, user, keysvc_slot(family), include_revoked, now, out, n)) {
 		__atomic_add_fetch(&ks->stats.list_hits, 1, __ATOMIC_RELAXED);
 		*total = (int64_t)*n;
 		return KEYSVC_OK;
@@ -631,8 +758,68 @@ int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int incl
 		epoch = listcache_epoch(ks->lists, user);
 	rc = store_key_list(ks->st, user, family, name, include_revoked, skip, limit, out, n, total);
 	if (whole && rc == STORE_OK)
-		listcache_put(ks->lists, user, family, include_revoked, *out, *n, epoch, now);
+		listcache_put(ks->lists, user, keysvc_slot(family), include_revoked, *out, *n, epoch, now);
 	return keysvc_from_store(rc);
+}
+
+/* Keys a walk holds at a time (about 5 KiB each); also the longest list
+   the list cache keeps, so a whole list that fits one page is cached. */
+#define KEYSVC_PAGE KEYSVC_LIST_MAX_KEYS
+
+size_t keysvc_list_max(const keysvc *ks)
+{
+	return ks->quota > 0 ? (size_t)ks->quota : 0;
+}
+
+int keysvc_list_each(keysvc *ks, int64_t user, int family, int include_revoked, size_t max, keysvc_each_fn fn,
+                     void *ctx)
+{
+	time_t now = time(NULL);
+	keysvc_key *v = NULL;
+	size_t n = 0, given = 0;
+	int64_t before = 0;
+	uint64_t epoch;
+	int rc = KEYSVC_OK, r;
+
+	keysvc_other_writers(ks);
+	if (listcache_get(ks->lists, user, keysvc_slot(family), include_revoked, now, &v, &n)) {
+		__atomic_add_fetch(&ks->stats.list_hits, 1, __ATOMIC_RELAXED);
+		for (size_t i = 0; i < n && rc == KEYSVC_OK && (!max || i < max); i++)
+			if (fn(ctx, &v[i]) != 0)
+				rc = KEYSVC_INVALID;
+		free(v);
+		return rc;
+	}
+	epoch = listcache_epoch(ks->lists, user);
+	for (int first = 1;; first = 0) {
+		if ((r = store_key_page(ks->st, user, family, include_revoked, before, KEYSVC_PAGE, &v, &n)) != STORE_OK)
+			return keysvc_from_store(r == STORE_NOT_FOUND ? STORE_ERROR : r);
+		if (first && n < KEYSVC_PAGE)   /* the whole list: keep it */
+			listcache_put(ks->lists, user, keysvc_slot(family), include_revoked, v, n, epoch, now);
+		for (size_t i = 0; i < n && rc == KEYSVC_OK && (!max || given < max); i++, given++)
+			if (fn(ctx, &v[i]) != 0)
+				rc = KEYSVC_INVALID;
+		if (n > 0)
+			before = v[n - 1].id;
+		free(v);
+		v = NULL;
+		if (rc != KEYSVC_OK || n < KEYSVC_PAGE || (max && given >= max))
+			return rc;
+	}
+}
+
+int keysvc_user_key(keysvc *ks, const char *name, char *token, size_t toklen, int64_t *user_id, keysvc_key *out)
+{
+	int rc;
+
+	if (!name || !*name)
+		return KEYSVC_INVALID;
+	rc = store_user_find(ks->st, name, user_id);
+	if (rc == STORE_NOT_FOUND)
+		return KEYSVC_NO_USER;
+	if (rc != STORE_OK)
+		return keysvc_from_store(rc);
+	return keysvc_insert(ks, *user_id, 0, KEYSVC_HERON, "recovery key", NULL, "write", "cli", out, token, toklen);
 }
 
 int keysvc_get_uuid(keysvc *ks, int64_t user, int family, const char *uuid, keysvc_key *out)
@@ -685,26 +872,91 @@ int keysvc_set_active(keysvc *ks, const keysvc_principal *caller, int64_t key_id
 	return keysvc_changed(ks, user, key_id, store_key_set_active(ks->st, key_id, active, user, client));
 }
 
+/* Revokes every unrevoked descendant of key_id (the owner's: a key mints
+   only for its owner), each out of the authentication cache before this
+   returns. Again until none is left: a descendant's request that was in
+   flight may still mint one. A store failure is passed on (KEYSVC_STORE or
+   KEYSVC_UNAVAILABLE), never taken for a key that is not there. */
+static int keysvc_revoke_descendants(keysvc *ks, int64_t user, int64_t key_id, const char *client, size_t *n)
+{
+	int rc = KEYSVC_OK;
+
+	for (int round = 0; round < 16 && rc == KEYSVC_OK; round++) {
+		int64_t *ids = NULL;
+		size_t cnt = 0;
+		int r = store_key_descendants(ks->st, key_id, &ids, &cnt);
+		if (r != STORE_OK)
+			return keysvc_from_store(r == STORE_NOT_FOUND ? STORE_ERROR : r);
+		for (size_t i = 0; i < cnt; i++) {
+			r = store_key_revoke(ks->st, ids[i], user, client);
+			keycache_forget(ks->cache, ids[i]);
+			if (r == STORE_OK)
+				(*n)++;
+			else if (r != STORE_NOT_FOUND && rc == KEYSVC_OK)
+				rc = keysvc_from_store(r);
+		}
+		listcache_forget_user(ks->lists, user);
+		free(ids);
+		if (cnt == 0)
+			break;
+	}
+	return rc;
+}
+
 int keysvc_revoke(keysvc *ks, const keysvc_principal *caller, int64_t key_id, const char *client)
 {
 	int64_t user = caller ? caller->user_id : 0;
 	int rc = keysvc_authorize(ks, caller, KEYSVC_RIGHTS_WRITE);
+	size_t n = 0;
 
 	if (rc == KEYSVC_OK)
 		rc = keysvc_owned(ks, user, key_id);
 	if (rc != KEYSVC_OK)
 		return rc;
-	return keysvc_changed(ks, user, key_id, store_key_revoke(ks->st, key_id, user, client));
+	rc = keysvc_changed(ks, user, key_id, store_key_revoke(ks->st, key_id, user, client));
+	if (rc == KEYSVC_OK && ks->cascade)
+		rc = keysvc_revoke_descendants(ks, user, key_id, client, &n);
+	return rc;
+}
+
+int keysvc_revoke_tree(keysvc *ks, const keysvc_principal *caller, int64_t key_id, const char *client, size_t *n)
+{
+	int64_t user = caller ? caller->user_id : 0;
+	keysvc_key k;
+	int rc = keysvc_authorize(ks, caller, KEYSVC_RIGHTS_WRITE);
+
+	*n = 0;
+	if (rc != KEYSVC_OK)
+		return rc;
+	if ((rc = keysvc_from_store(store_key_get_id(ks->st, user, -1, key_id, &k))) != KEYSVC_OK)
+		return rc;
+	if (!k.revoked) {
+		rc = keysvc_changed(ks, user, key_id, store_key_revoke(ks->st, key_id, user, client));
+		if (rc == KEYSVC_OK)
+			(*n)++;
+		else if (rc != KEYSVC_NOT_FOUND)
+			return rc;
+	}
+	return keysvc_revoke_descendants(ks, user, key_id, client, n);
+}
+
+int keysvc_key_owner(keysvc *ks, int64_t key_id, int64_t *user)
+{
+	return keysvc_from_store(store_key_owner(ks->st, key_id, user));
 }
 
 int keysvc_delete(keysvc *ks, const keysvc_principal *caller, int64_t key_id, const char *client)
 {
 	int64_t user = caller ? caller->user_id : 0;
 	int rc = keysvc_authorize(ks, caller, KEYSVC_RIGHTS_WRITE);
+	size_t n = 0;
 
 	if (rc == KEYSVC_OK)
 		rc = keysvc_owned(ks, user, key_id);
 	if (rc != KEYSVC_OK)
+		return rc;
+	/* before the delete, which hands the key's children to its parent */
+	if (ks->cascade && (rc = keysvc_revoke_descendants(ks, user, key_id, client, &n)) != KEYSVC_OK)
 		return rc;
 	return keysvc_changed(ks, user, key_id, store_key_delete(ks->st, key_id, user, client));
 }
@@ -730,6 +982,14 @@ static void keysvc_touch_key(keysvc *ks, int64_t owner, int64_t key_id)
 	}
 }
 
+/* A failed authentication: counted, or KEYSVC_RATE_LIMITED when the client
+   is blocked already. Only failures are limited: a valid key authenticates
+   from any address. */
+static int keysvc_failed(keysvc *ks, const char *client, int rc, unsigned *retry_after)
+{
+	return ratelimit_fail_check(ks->rate, client, time(NULL), retry_after) ? KEYSVC_RATE_LIMITED : rc;
+}
+
 int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysvc_principal *out,
                         unsigned *retry_after)
 {
@@ -740,12 +1000,9 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 	time_t now;
 	int rc;
 
-	if (ratelimit_blocked(ks->rate, client, time(NULL), retry_after))
-		return KEYSVC_RATE_LIMITED;
 	if (!token_check(token)) {
 		__atomic_add_fetch(&ks->stats.bad_tokens, 1, __ATOMIC_RELAXED);
-		ratelimit_fail(ks->rate, client, time(NULL));
-		return KEYSVC_BAD_TOKEN;
+		return keysvc_failed(ks, client, KEYSVC_BAD_TOKEN, retry_after);
 	}
 	if (keysvc_hash(ks, token, hash) != 0)
 		return KEYSVC_STORE;
@@ -764,16 +1021,19 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 		keysvc_touch_key(ks, hit.user_id, hit.key_id);
 		return KEYSVC_OK;
 	}
+	/* a blocked address's token that is surely no key (the filter of every
+	   key's HMAC) is refused without a store lookup; a valid key, or one the
+	   filter cannot rule out, goes on to the store */
+	if (ratelimit_blocked(ks->rate, client, now, retry_after) && !keysvc_filter_maybe(ks, hash, now))
+		return KEYSVC_RATE_LIMITED;
 	epoch = keycache_epoch(ks->cache);
 	__atomic_add_fetch(&ks->stats.hash_lookups, 1, __ATOMIC_RELAXED);
 	/* the unique index finds the row by its hash; compare again in constant time */
 	rc = store_key_by_hash(ks->st, hash, &k, stored);
 	if (rc == STORE_ERROR || rc == STORE_UNAVAILABLE)
-		return keysvc_from_store(rc);   /* unverifiable is not invalid: never REJECTED */
-	if (rc != STORE_OK || gnutls_memcmp(hash, stored, sizeof hash) != 0 || !k.active || k.revoked) {
-		ratelimit_fail(ks->rate, client, time(NULL));
-		return KEYSVC_REJECTED;
-	}
+		return keysvc_from_store(rc);   /* unverifiable is not invalid: never REJECTED, not counted */
+	if (rc != STORE_OK || gnutls_memcmp(hash, stored, sizeof hash) != 0 || !k.active || k.revoked)
+		return keysvc_failed(ks, client, KEYSVC_REJECTED, retry_after);
 	memset(out, 0, sizeof *out);
 	out->user_id = k.user_id;
 	out->key_id = k.id;
@@ -1040,8 +1300,6 @@ int keysvc_authenticate_jwt(keysvc *ks, const char *jwt_text, const char *client
 
 	if (!ks->jwks)
 		return KEYSVC_NO_JWT;
-	if (ratelimit_blocked(ks->rate, client, time(NULL), retry_after))
-		return KEYSVC_RATE_LIMITED;
 	/* everything about the token is checked here, before rhonabwy sees it */
 	len = strnlen(jwt_text, KEYSVC_JWT_MAX_LEN + 1);
 	if (len > KEYSVC_JWT_MAX_LEN) {
@@ -1070,17 +1328,24 @@ int keysvc_authenticate_jwt(keysvc *ks, const char *jwt_text, const char *client
 	/* the claims as signed: our decoding of the same bytes (no duplicates) */
 	if (keysvc_jwt_check_claims(ks, claims, (int64_t)time(NULL), why, sizeof why) != 0)
 		goto cleanup;
-	if (store_user_find(ks->st, json_string_value(json_object_get(claims, "sub")), &user) != STORE_OK) {
-		snprintf(why, sizeof why, "sub names no user");
-		goto cleanup;
+	{
+		int r = store_user_find(ks->st, json_string_value(json_object_get(claims, "sub")), &user);
+		if (r == STORE_ERROR || r == STORE_UNAVAILABLE) {
+			rc = keysvc_from_store(r);   /* unverifiable, not refused: not counted */
+			goto cleanup;
+		}
+		if (r != STORE_OK) {
+			snprintf(why, sizeof why, "sub names no user");
+			goto cleanup;
+		}
 	}
 	memset(out, 0, sizeof *out);
 	out->user_id = user;
 	rc = KEYSVC_OK;
 cleanup:
 	if (rc == KEYSVC_REJECTED) {
-		ratelimit_fail(ks->rate, client, time(NULL));
 		y_log_message(Y_LOG_LEVEL_INFO, "JWT refused (client %s): %s", client ? client : "-", why);
+		rc = keysvc_failed(ks, client, rc, retry_after);
 	}
 	json_decref(header);
 	json_decref(claims);
@@ -1096,4 +1361,11 @@ const char *keysvc_store_backend(const keysvc *ks)
 int keysvc_store_epochs(keysvc *ks, int64_t *seen, int64_t *current)
 {
 	return keysvc_from_store(store_epochs(ks->st, seen, current));
+}
+
+int keysvc_user_find(keysvc *ks, const char *name, int64_t *user)
+{
+	int rc = store_user_find(ks->st, name, user);
+
+	return rc == STORE_NOT_FOUND ? KEYSVC_NO_USER : keysvc_from_store(rc);
 }

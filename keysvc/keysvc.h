@@ -13,7 +13,8 @@
  * its next requests need no SQL, and every state change removes it from
  * there before returning. Whole lists (no filter, no page) are kept too
  * (listcache.h), dropped by every write to their owner's keys. Repeated failed authentications from one client
- * address are answered KEYSVC_RATE_LIMITED. last_used is written at most
+ * address are answered KEYSVC_RATE_LIMITED; only failures are: a valid key
+ * authenticates from a blocked address too. last_used is written at most
  * once a minute per key. Thread-safe.
  */
 #ifndef KEYSVC_H
@@ -28,6 +29,10 @@ enum keysvc_family {
 	KEYSVC_HERON = 0, KEYSVC_FELDERA = 1, KEYSVC_NEBULA = 2, KEYSVC_NEBULA_UUID = 3, KEYSVC_FASTAPI = 4,
 	KEYSVC_NFAMILIES
 };
+/* family argument of the lists: the owner's keys of every family */
+#define KEYSVC_ALL (-1)
+/* unrevoked keys a user may hold when the configuration says nothing */
+#define KEYSVC_DEFAULT_QUOTA 1000
 
 /* Status codes and their messages, from one table. */
 #define KEYSVC_STATUS_MAP(X) \
@@ -42,6 +47,7 @@ enum keysvc_family {
 	X(NO_USER, "no such user") \
 	X(INVALID, "invalid argument") \
 	X(NO_JWT, "JSON web tokens are not configured") \
+	X(QUOTA, "the user holds as many keys as the key quota allows") \
 	X(STORE, "the key store failed") \
 	X(UNAVAILABLE, "the key store is busy, locked or full; try again later")
 
@@ -68,6 +74,9 @@ typedef struct keysvc_config {
 	unsigned jwt_leeway;          /* seconds of clock skew allowed on exp, nbf and iat */
 	unsigned fail_limit;          /* failures per window before 429; 0 = 10 */
 	unsigned fail_window;         /* seconds; 0 = 60 */
+	size_t fail_clients;          /* clients the failure limiter tracks one by one; 0 = 1024 */
+	int64_t key_quota;            /* unrevoked keys per user; 0 = KEYSVC_DEFAULT_QUOTA, < 0 = no quota */
+	int revoke_cascade;           /* 1: revoking or deleting a key also revokes every key it minted */
 	store_log_fn log;             /* store errors and start-up warnings; NULL: standard error */
 } keysvc_config;
 
@@ -121,12 +130,31 @@ int keysvc_name(const char *name, char *out, size_t outlen);
  * the caller's own rights (KEYSVC_FORBIDDEN), anything else
  * KEYSVC_INVALID; NULL: the family's default (Feldera: read, as Feldera
  * makes it; the families without roles: write). The name goes through
- * keysvc_name. KEYSVC_DUPLICATE for a Feldera name the owner already uses. */
+ * keysvc_name. KEYSVC_DUPLICATE for a Feldera name the owner already uses;
+ * KEYSVC_QUOTA when the owner already holds key_quota unrevoked keys
+ * (counted inside the insert's transaction). The caller's key (none for a
+ * JWT) is recorded as the new key's parent. */
 int keysvc_create(keysvc *ks, const keysvc_principal *caller, int family, const char *name, const char *description,
                   const char *role, const char *client, keysvc_key *out, char *token, size_t toklen);
-/* Keys of one family, newest first. name: filter or NULL (through keysvc_name). */
+/* A new Heron key (role write) for an existing user (the CLI's `user key`:
+ * recovery when the last key is gone); audited as a create by client "cli". */
+int keysvc_user_key(keysvc *ks, const char *name, char *token, size_t toklen, int64_t *user_id, keysvc_key *out);
+/* Keys of one family (KEYSVC_ALL: every family), newest first. name:
+ * filter or NULL (through keysvc_name). The whole array is in memory: for
+ * pages (skip, limit). */
 int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int include_revoked, int64_t skip,
                 int64_t limit, keysvc_key **out, size_t *n, int64_t *total);
+/* Calls fn with each key of one family (KEYSVC_ALL: every family), newest
+ * first, at most max keys (0: all), reading the store in pages of 64: the
+ * store's rows in memory stay bounded whatever the length of the list. fn
+ * returning nonzero stops the walk (KEYSVC_INVALID). */
+typedef int (*keysvc_each_fn)(void *ctx, const keysvc_key *k);
+int keysvc_list_each(keysvc *ks, int64_t user, int family, int include_revoked, size_t max, keysvc_each_fn fn,
+                     void *ctx);
+/* The most keys an unpaged list answers: the key quota (0: no quota, no
+ * bound). Only a user holding more than the quota (keys from before it)
+ * reaches it; a paged list or the CLI shows the rest. */
+size_t keysvc_list_max(const keysvc *ks);
 int keysvc_get_uuid(keysvc *ks, int64_t user, int family, const char *uuid, keysvc_key *out);
 int keysvc_get_id(keysvc *ks, int64_t user, int family, int64_t id, keysvc_key *out);
 /* name through keysvc_name */
@@ -134,10 +162,22 @@ int keysvc_get_name(keysvc *ks, int64_t user, int family, const char *name, keys
 /* State changes of the caller's own keys: KEYSVC_FORBIDDEN without write
  * rights (before any lookup), KEYSVC_NOT_FOUND for another user's key. */
 int keysvc_set_active(keysvc *ks, const keysvc_principal *caller, int64_t key_id, int active, const char *client);
+/* Revoke and delete: with revoke_cascade set, every key the key minted
+ * (and so on down) is revoked too before they return. */
 int keysvc_revoke(keysvc *ks, const keysvc_principal *caller, int64_t key_id, const char *client);
 int keysvc_delete(keysvc *ks, const keysvc_principal *caller, int64_t key_id, const char *client);
+/* Revokes key_id and every unrevoked key it minted, down the tree, each
+ * audited and refused at the next request; *n: keys revoked. The same
+ * rights as keysvc_revoke (the CLI acts as the owner: key_id 0). */
+int keysvc_revoke_tree(keysvc *ks, const keysvc_principal *caller, int64_t key_id, const char *client, size_t *n);
+/* The owner of a key (the CLI addresses keys by id alone). */
+int keysvc_key_owner(keysvc *ks, int64_t key_id, int64_t *user);
+/* A user's id by name (KEYSVC_NO_USER). */
+int keysvc_user_find(keysvc *ks, const char *name, int64_t *user);
 
-/* Authenticates an API key. retry_after is set with KEYSVC_RATE_LIMITED. */
+/* Authenticates an API key. retry_after is set with KEYSVC_RATE_LIMITED.
+ * Only failures count towards the limit; a store that could not check the
+ * key is KEYSVC_STORE or KEYSVC_UNAVAILABLE, neither counted nor limited. */
 int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysvc_principal *out,
                         unsigned *retry_after);
 /* Authenticates a compact JWS (JWT), at most KEYSVC_JWT_MAX_LEN bytes,

@@ -108,9 +108,10 @@ int store_user_find(store *s, const char *name, int64_t *id)
 	return s->be->user_find(s, name, id);
 }
 
-int store_key_insert(store *s, store_key *k, const unsigned char hash[STORE_HASH_LEN], const char *client)
+int store_key_insert(store *s, store_key *k, const unsigned char hash[STORE_HASH_LEN], const char *client,
+                     int64_t quota)
 {
-	return s->be->key_insert(s, k, hash, client);
+	return s->be->key_insert(s, k, hash, client, quota);
 }
 
 int store_key_get_uuid(store *s, int64_t user, int family, const char *uuid, store_key *out)
@@ -186,6 +187,28 @@ const char *store_backend_for(const char *path)
 		if (store_backends[i]->accepts(path))
 			return store_backends[i]->name;
 	return NULL;
+}
+
+int store_key_hashes(store *s, int64_t after_id, int (*fn)(void *ctx, int64_t id, const unsigned char hash[STORE_HASH_LEN]),
+                     void *ctx)
+{
+	return s->be->key_hashes(s, after_id, fn, ctx);
+}
+
+int store_key_page(store *s, int64_t user, int family, int include_revoked, int64_t before_id, size_t limit,
+                   store_key **out, size_t *n)
+{
+	return s->be->key_page(s, user, family, include_revoked, before_id, limit, out, n);
+}
+
+int store_key_owner(store *s, int64_t key_id, int64_t *user)
+{
+	return s->be->key_owner(s, key_id, user);
+}
+
+int store_key_descendants(store *s, int64_t key_id, int64_t **ids, size_t *n)
+{
+	return s->be->key_descendants(s, key_id, ids, n);
 }
 
 int store_meta_get(store *s, const char *name, char *value, size_t len)

@@ -45,13 +45,14 @@ typedef struct store_key {
 	int revoked;
 	int64_t created;        /* unix seconds */
 	int64_t last_used;      /* unix seconds, 0 = never */
+	int64_t parent_id;      /* the key whose holder created this one; 0: none (the CLI, a JWT) */
 } store_key;
 
 /* STORE_ERROR: the store failed (an I/O error, a read-only or corrupt
  * database, ...); STORE_UNAVAILABLE: it failed for a reason that may pass
  * (busy or locked beyond the busy timeout, disk full): worth a retry. A
  * lookup that failed is never STORE_NOT_FOUND. */
-enum { STORE_OK = 0, STORE_NOT_FOUND = 1, STORE_CONSTRAINT = 2, STORE_ERROR = -1, STORE_UNAVAILABLE = -2 };
+enum { STORE_OK = 0, STORE_NOT_FOUND = 1, STORE_CONSTRAINT = 2, STORE_QUOTA = 3, STORE_ERROR = -1, STORE_UNAVAILABLE = -2 };
 
 /* Where the store reports its errors and warnings: one line each, with the
  * cause (SQLite's message), rate-limited by store.c. */
@@ -80,10 +81,13 @@ void store_close(store *s);
 int store_user_add(store *s, const char *name, int64_t *id);       /* STORE_CONSTRAINT if taken */
 int store_user_find(store *s, const char *name, int64_t *id);      /* STORE_NOT_FOUND */
 
-/* Inserts k (k->id and k->uuid are filled in) with its hash, and an audit
- * row, durably; group-committed with concurrent inserts. STORE_CONSTRAINT
- * when a unique name (Feldera) or the hash already exists. */
-int store_key_insert(store *s, store_key *k, const unsigned char hash[STORE_HASH_LEN], const char *client);
+/* Inserts k (k->id and k->uuid are filled in; k->parent_id kept) with its
+ * hash, and an audit row, durably; group-committed with concurrent inserts.
+ * STORE_CONSTRAINT when a unique name (Feldera) or the hash already exists;
+ * quota > 0: STORE_QUOTA when the owner already holds that many unrevoked
+ * keys, counted inside the insert's transaction (exact under concurrency). */
+int store_key_insert(store *s, store_key *k, const unsigned char hash[STORE_HASH_LEN], const char *client,
+                     int64_t quota);
 /* Lookups scoped to the owner and family (family < 0: any family). */
 int store_key_get_uuid(store *s, int64_t user, int family, const char *uuid, store_key *out);
 int store_key_get_id(store *s, int64_t user, int family, int64_t id, store_key *out);
@@ -92,15 +96,34 @@ int store_key_get_name(store *s, int64_t user, int family, const char *name, sto
  * the hash as stored, for a constant-time comparison by the caller. */
 int store_key_by_hash(store *s, const unsigned char hash[STORE_HASH_LEN], store_key *out,
                       unsigned char stored[STORE_HASH_LEN]);
-/* Keys of an owner in one family, newest first; name filter optional;
- * include_revoked 0 hides revoked keys. *out is malloc'd (free()). */
+/* Keys of an owner in one family (family < 0: every family), newest first;
+ * name filter optional; include_revoked 0 hides revoked keys. *out is
+ * malloc'd (free()). */
 int store_key_list(store *s, int64_t user, int family, const char *name, int include_revoked,
                    int64_t skip, int64_t limit, store_key **out, size_t *n, int64_t *total);
+/* One page of an owner's keys (family < 0: every family), newest first:
+ * at most `limit` keys with ids below before_id (0: from the newest), so a
+ * caller walks a list of any length in pages of bounded memory, unaffected
+ * by rows added or removed meanwhile. *out as above. */
+int store_key_page(store *s, int64_t user, int family, int include_revoked, int64_t before_id, size_t limit,
+                   store_key **out, size_t *n);
+/* The owner of a key (STORE_NOT_FOUND). */
+int store_key_owner(store *s, int64_t key_id, int64_t *user);
+/* The unrevoked keys made by key_id, by their children and so on down
+ * (key_id itself not included), in no particular order. *ids malloc'd. */
+int store_key_descendants(store *s, int64_t key_id, int64_t **ids, size_t *n);
 /* State changes, each with its audit row (action: "activate", ...). */
 int store_key_set_active(store *s, int64_t key_id, int active, int64_t actor, const char *client);
 int store_key_revoke(store *s, int64_t key_id, int64_t actor, const char *client);
+/* A deleted key's children take its parent as theirs (in the same
+ * transaction), so the line from an ancestor to its descendants holds. */
 int store_key_delete(store *s, int64_t key_id, int64_t actor, const char *client);
 int store_key_touch(store *s, int64_t key_id, int64_t when);
+/* Calls fn with the id and hash of every key whose id is above after_id,
+ * in id order (all of them from 0; ids only grow, so a caller can follow
+ * new rows); stops early when fn returns nonzero. */
+int store_key_hashes(store *s, int64_t after_id, int (*fn)(void *ctx, int64_t id, const unsigned char hash[STORE_HASH_LEN]),
+                     void *ctx);
 /* Times SQLite re-prepared one of the store's statements since open (a
  * statement whose plan depends on a bound value is re-parsed on each bind;
  * none of ours should be). Tests. */

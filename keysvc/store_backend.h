@@ -20,7 +20,8 @@ typedef struct store_backend {
 	void (*close)(store *s);
 	int (*user_add)(store *s, const char *name, int64_t *id);
 	int (*user_find)(store *s, const char *name, int64_t *id);
-	int (*key_insert)(store *s, store_key *k, const unsigned char hash[STORE_HASH_LEN], const char *client);
+	int (*key_insert)(store *s, store_key *k, const unsigned char hash[STORE_HASH_LEN], const char *client,
+	                  int64_t quota);
 	int (*key_get_uuid)(store *s, int64_t user, int family, const char *uuid, store_key *out);
 	int (*key_get_id)(store *s, int64_t user, int family, int64_t id, store_key *out);
 	int (*key_get_name)(store *s, int64_t user, int family, const char *name, store_key *out);
@@ -28,10 +29,16 @@ typedef struct store_backend {
 	                   unsigned char stored[STORE_HASH_LEN]);
 	int (*key_list)(store *s, int64_t user, int family, const char *name, int include_revoked, int64_t skip,
 	                int64_t limit, store_key **out, size_t *n, int64_t *total);
+	int (*key_page)(store *s, int64_t user, int family, int include_revoked, int64_t before_id, size_t limit,
+	                store_key **out, size_t *n);
+	int (*key_owner)(store *s, int64_t key_id, int64_t *user);
+	int (*key_descendants)(store *s, int64_t key_id, int64_t **ids, size_t *n);
 	int (*key_set_active)(store *s, int64_t key_id, int active, int64_t actor, const char *client);
 	int (*key_revoke)(store *s, int64_t key_id, int64_t actor, const char *client);
 	int (*key_delete)(store *s, int64_t key_id, int64_t actor, const char *client);
 	int (*key_touch)(store *s, int64_t key_id, int64_t when);
+	int (*key_hashes)(store *s, int64_t after_id, int (*fn)(void *ctx, int64_t id, const unsigned char hash[STORE_HASH_LEN]),
+	                  void *ctx);
 	int (*reprepares)(store *s, int64_t *n);
 	int (*audit_count)(store *s, int64_t key_id, const char *action, int64_t *n);
 	/* optional (NULL: no epochs) */

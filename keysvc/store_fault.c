@@ -9,7 +9,8 @@
  *
  * APIKEYD_STORE_FAULT names a control file, read on every call; a missing or
  * empty file injects nothing. Its one line is `OPS KIND [SKIP]`:
- *   OPS   comma-separated operation names (key_delete, key_by_hash, ...),
+ *   OPS   comma-separated operation names (key_delete, key_by_hash, ...;
+ *         a list read page by page is key_list, a key's owner key_get),
  *         or read, write, all
  *   KIND  error (STORE_ERROR, as an I/O error or a read-only database),
  *         busy (STORE_UNAVAILABLE, "database is locked"),
@@ -101,10 +102,11 @@ static int store_fault_user_find(store *base, const char *name, int64_t *id)
 	return store_user_find(f->inner, name, id);
 }
 
-static int store_fault_key_insert(store *base, store_key *k, const unsigned char hash[STORE_HASH_LEN], const char *client)
+static int store_fault_key_insert(store *base, store_key *k, const unsigned char hash[STORE_HASH_LEN], const char *client,
+                                  int64_t quota)
 {
 	FAULT(key_insert, 1);
-	return store_key_insert(f->inner, k, hash, client);
+	return store_key_insert(f->inner, k, hash, client, quota);
 }
 
 static int store_fault_key_get_uuid(store *base, int64_t user, int family, const char *uuid, store_key *out)
@@ -164,6 +166,33 @@ static int store_fault_key_touch(store *base, int64_t key_id, int64_t when)
 {
 	FAULT(key_touch, 1);
 	return store_key_touch(f->inner, key_id, when);
+}
+
+/* a list read page by page fails as key_list */
+static int store_fault_key_page(store *base, int64_t user, int family, int include_revoked, int64_t before_id,
+                                size_t limit, store_key **out, size_t *n)
+{
+	FAULT(key_list, 0);
+	return store_key_page(f->inner, user, family, include_revoked, before_id, limit, out, n);
+}
+
+static int store_fault_key_owner(store *base, int64_t key_id, int64_t *user)
+{
+	FAULT(key_get, 0);
+	return store_key_owner(f->inner, key_id, user);
+}
+
+static int store_fault_key_descendants(store *base, int64_t key_id, int64_t **ids, size_t *n)
+{
+	FAULT(key_descendants, 0);
+	return store_key_descendants(f->inner, key_id, ids, n);
+}
+
+static int store_fault_key_hashes(store *base, int64_t after_id,
+                                  int (*fn)(void *ctx, int64_t id, const unsigned char hash[STORE_HASH_LEN]), void *ctx)
+{
+	FAULT(key_hashes, 0);
+	return store_key_hashes(f->inner, after_id, fn, ctx);
 }
 
 static int store_fault_reprepares(store *base, int64_t *n)
@@ -236,6 +265,10 @@ static const store_backend store_fault_backend = {
 	.key_revoke = store_fault_key_revoke,
 	.key_delete = store_fault_key_delete,
 	.key_touch = store_fault_key_touch,
+	.key_page = store_fault_key_page,
+	.key_owner = store_fault_key_owner,
+	.key_descendants = store_fault_key_descendants,
+	.key_hashes = store_fault_key_hashes,
 	.reprepares = store_fault_reprepares,
 	.audit_count = store_fault_audit_count,
 	.meta_get = store_fault_meta_get,

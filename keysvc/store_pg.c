@@ -68,8 +68,10 @@ static const char *const store_pg_migrations[STORE_PG_SCHEMA_VERSION] = {
 	"  active SMALLINT NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),"   /* 0/1 as in SQLite: one audit query for both */
 	"  revoked SMALLINT NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1)),"
 	"  created BIGINT NOT NULL,"
-	"  last_used BIGINT);"
+	"  last_used BIGINT,"
+	"  parent_id BIGINT);"   /* the key whose holder created this one; NULL: none (the CLI, a JWT) */
 	"CREATE UNIQUE INDEX keys_hash ON keys(hash);"
+	"CREATE INDEX keys_parent ON keys(parent_id);"
 	"CREATE INDEX keys_owner ON keys(user_id, family, id);"
 	"CREATE UNIQUE INDEX keys_feldera_name ON keys(user_id, name) WHERE family = 1;"
 	"CREATE TABLE audit ("
@@ -94,16 +96,16 @@ static const char *const store_pg_migrations[STORE_PG_SCHEMA_VERSION] = {
 enum {
 	P_USER_ADD, P_USER_FIND, P_KEY_INSERT, P_AUDIT, P_GET_UUID, P_GET_ID, P_GET_NAME, P_BY_HASH,
 	P_LIST, P_COUNT, P_SET_ACTIVE, P_REVOKE, P_DELETE, P_TOUCH, P_AUDIT_COUNT, P_EPOCH_BUMP, P_CHANGE,
-	P_N
+	P_QUOTA_LOCK, P_QUOTA, P_PAGE, P_OWNER, P_DESCENDANTS, P_REPARENT, P_HASHES, P_N
 };
 
-#define STORE_PG_KEY_COLS "id, uuid, user_id, family, name, description, role, prefix, tail, active, revoked, created, last_used"
+#define STORE_PG_KEY_COLS "id, uuid, user_id, family, name, description, role, prefix, tail, active, revoked, created, last_used, parent_id"
 
 static const char *const store_pg_sql[P_N] = {
 	[P_USER_ADD] = "INSERT INTO users(name, created) VALUES ($1, $2) RETURNING id",
 	[P_USER_FIND] = "SELECT id FROM users WHERE name = $1",
-	[P_KEY_INSERT] = "INSERT INTO keys(uuid, user_id, family, name, description, role, prefix, tail, hash, created)"
-	                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+	[P_KEY_INSERT] = "INSERT INTO keys(uuid, user_id, family, name, description, role, prefix, tail, hash, created, parent_id)"
+	                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
 	[P_AUDIT] = "INSERT INTO audit(at, actor, key_id, action, client) VALUES ($1, $2, $3, $4, $5)",
 	[P_GET_UUID] = "SELECT " STORE_PG_KEY_COLS " FROM keys WHERE user_id = $1 AND ($2::int < 0 OR family = $2)"
 	               " AND uuid = $3",
@@ -112,10 +114,10 @@ static const char *const store_pg_sql[P_N] = {
 	[P_GET_NAME] = "SELECT " STORE_PG_KEY_COLS " FROM keys WHERE user_id = $1 AND ($2::int < 0 OR family = $2)"
 	               " AND name = $3 ORDER BY id LIMIT 1",
 	[P_BY_HASH] = "SELECT " STORE_PG_KEY_COLS ", hash FROM keys WHERE hash = $1",
-	[P_LIST] = "SELECT " STORE_PG_KEY_COLS " FROM keys WHERE user_id = $1 AND family = $2"
+	[P_LIST] = "SELECT " STORE_PG_KEY_COLS " FROM keys WHERE user_id = $1 AND ($2::int < 0 OR family = $2)"
 	           " AND ($3::text IS NULL OR name = $3) AND ($4::bool OR revoked = 0)"
 	           " ORDER BY id DESC LIMIT $5 OFFSET $6",
-	[P_COUNT] = "SELECT count(*) FROM keys WHERE user_id = $1 AND family = $2"
+	[P_COUNT] = "SELECT count(*) FROM keys WHERE user_id = $1 AND ($2::int < 0 OR family = $2)"
 	            " AND ($3::text IS NULL OR name = $3) AND ($4::bool OR revoked = 0)",
 	[P_SET_ACTIVE] = "UPDATE keys SET active = $1 WHERE id = $2 RETURNING user_id",
 	[P_REVOKE] = "UPDATE keys SET active = 0, revoked = 1 WHERE id = $1 AND revoked = 0 RETURNING user_id",
@@ -125,11 +127,23 @@ static const char *const store_pg_sql[P_N] = {
 	[P_EPOCH_BUMP] = "UPDATE apikeyd_epoch SET epoch = epoch + 1 RETURNING epoch",
 	[P_CHANGE] = "WITH c AS (INSERT INTO apikeyd_changes(epoch, key_id, user_id, at) VALUES ($1, $2, $3, $4))"
 	             " SELECT pg_notify('" STORE_PG_CHANNEL "', $5)",
+	/* the quota: one owner's inserts in turn on every node, then counted */
+	[P_QUOTA_LOCK] = "SELECT pg_advisory_xact_lock(7300222, ($1::bigint % 2147483647)::int)",
+	[P_QUOTA] = "SELECT count(*) FROM (SELECT 1 FROM keys WHERE user_id = $1 AND revoked = 0 LIMIT $2) q",
+	[P_PAGE] = "SELECT " STORE_PG_KEY_COLS " FROM keys WHERE user_id = $1 AND ($2::int < 0 OR family = $2)"
+	           " AND ($3::bool OR revoked = 0) AND ($4::bigint = 0 OR id < $4) ORDER BY id DESC LIMIT $5",
+	[P_OWNER] = "SELECT user_id FROM keys WHERE id = $1",
+	[P_DESCENDANTS] = "WITH RECURSIVE t(id) AS (SELECT id FROM keys WHERE parent_id = $1"
+	                  " UNION SELECT k.id FROM keys k JOIN t ON k.parent_id = t.id)"
+	                  " SELECT keys.id FROM keys JOIN t ON keys.id = t.id WHERE keys.revoked = 0",
+	[P_REPARENT] = "UPDATE keys SET parent_id = (SELECT parent_id FROM keys WHERE id = $1) WHERE parent_id = $1",
+	[P_HASHES] = "SELECT id, hash FROM keys WHERE id > $1 ORDER BY id",
 };
 
 typedef struct store_pg_conn {
 	PGconn *c;
 	int prepared;              /* the statements exist on this session */
+	int lazy;                  /* reads and last_used only: commits need not wait for the disk */
 	pthread_mutex_t lock;
 } store_pg_conn;
 
@@ -137,6 +151,7 @@ typedef struct store_pg_job {
 	store_key *k;
 	const unsigned char *hash;
 	const char *client;
+	int64_t quota;             /* > 0: the owner's unrevoked keys allowed */
 	int rc;
 	int done;
 	struct store_pg_job *next;
@@ -162,6 +177,7 @@ typedef struct store_pg {
 	atomic_llong seen_epoch;   /* the last epoch whose change reached on_change */
 	atomic_int listening;      /* 1 while the watcher's connection is up */
 	atomic_llong last_ready;   /* the second of the last write probe that committed */
+	atomic_llong last_prune;   /* when old change rows were last removed */
 	atomic_llong down_since_ms; /* when the watcher lost its connection (0: listening) */
 	unsigned stale_if_error;   /* seconds the caches are still trusted after that */
 } store_pg;
@@ -197,9 +213,14 @@ static int store_pg_prepare(store_pg_conn *pc)
 	return 0;
 }
 
-static int store_pg_session(PGconn *c)
+/* A session's settings: synchronous_commit on, so a 2xx follows a durable
+   COMMIT; off on the pool sessions, whose only writes are last_used (a
+   bookkeeping value: a crash may lose its last second, never a key) and
+   which must not wait for a busy disk on the request path. */
+static int store_pg_session_for(PGconn *c, int lazy)
 {
-	PGresult *r = PQexec(c, "SET synchronous_commit = on; SET client_min_messages = warning");
+	PGresult *r = PQexec(c, lazy ? "SET synchronous_commit = off; SET client_min_messages = warning"
+	                             : "SET synchronous_commit = on; SET client_min_messages = warning");
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	PQclear(r);
 	return ok ? 0 : -1;
@@ -219,7 +240,7 @@ static int store_pg_ready(store_pg *s, store_pg_conn *pc)
 		pc->prepared = 0;
 		return -1;
 	}
-	if (!pc->prepared && (store_pg_session(pc->c) != 0 || store_pg_prepare(pc) != 0))
+	if (!pc->prepared && (store_pg_session_for(pc->c, pc->lazy) != 0 || store_pg_prepare(pc) != 0))
 		return -1;
 	return 0;
 }
@@ -246,7 +267,7 @@ static void store_pg_read_end(store_pg_conn *pc)
 /* Runs prepared statement q with text parameters (NULL = SQL NULL); the
    parameter at index `binary` (or -1) is binary of length binlen. */
 static int store_pg_cmd(PGconn *c, const char *sql);
-static int store_pg_session(PGconn *c);
+static int store_pg_session_for(PGconn *c, int lazy);
 static int store_pg_status(const PGresult *r);
 
 /* A session found dead while idle: reconnect and prepare again, once. */
@@ -254,7 +275,7 @@ static int store_pg_revive(store_pg_conn *pc)
 {
 	PQreset(pc->c);
 	pc->prepared = 0;
-	if (PQstatus(pc->c) != CONNECTION_OK || store_pg_session(pc->c) != 0 || store_pg_prepare(pc) != 0)
+	if (PQstatus(pc->c) != CONNECTION_OK || store_pg_session_for(pc->c, pc->lazy) != 0 || store_pg_prepare(pc) != 0)
 		return -1;
 	return 0;
 }
@@ -329,7 +350,7 @@ static int store_pg_migrate(PGconn *c, char *err, size_t errlen)
 	int version = 0, rc = -1;
 	char sql[160];
 
-	store_pg_session(c);
+	store_pg_session_for(c, 0);
 	snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%d)", STORE_PG_LOCK_ID);
 	r = PQexec(c, sql);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -466,13 +487,23 @@ static void store_pg_notified(store_pg *s, PGconn *c)
 		store_pg_catch_up(s, c);
 }
 
-static void store_pg_prune(PGconn *c)
+/* Old change rows go, at most once a minute, inside a key write's own
+   transaction (never on the watcher's connection: a commit there would wait
+   for the disk while notifications queue up behind it). */
+static void store_pg_prune(store_pg *s, PGconn *c)
 {
 	char sql[120];
+	long long now = (long long)time(NULL), last = atomic_load(&s->last_prune);
 
-	snprintf(sql, sizeof sql, "DELETE FROM apikeyd_changes WHERE at < %" PRId64,
+	if (now - last < 60 || !atomic_compare_exchange_strong(&s->last_prune, &last, now))
+		return;
+	/* under its own savepoint: a failed prune never fails the write */
+	snprintf(sql, sizeof sql, "SAVEPOINT prune; DELETE FROM apikeyd_changes WHERE at < %" PRId64,
 	         store_pg_now() - STORE_PG_KEEP_CHANGES);
-	PQclear(PQexec(c, sql));
+	PGresult *r = PQexec(c, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	store_pg_cmd(c, ok ? "RELEASE prune" : "ROLLBACK TO prune; RELEASE prune");
 }
 
 static void store_pg_sleep_ms(long ms)
@@ -486,7 +517,7 @@ static void *store_pg_watch(void *arg)
 	store_pg *s = arg;
 	PGconn *c = NULL;
 	long backoff = 50;
-	time_t last_check = 0, last_prune = 0;
+	time_t last_check = 0;
 
 	while (!atomic_load(&s->stop)) {
 		if (!c || PQstatus(c) != CONNECTION_OK) {
@@ -532,10 +563,6 @@ static void *store_pg_watch(void *arg)
 				c = NULL;
 				continue;
 			}
-		}
-		if (now - last_prune >= 60) {
-			last_prune = now;
-			store_pg_prune(c);
 		}
 	}
 	atomic_store(&s->listening, 0);
@@ -593,8 +620,10 @@ static int store_pg_open(const store_config *cfg, store **out, char *err, size_t
 	pthread_mutex_init(&s->qlock, NULL);
 	pthread_cond_init(&s->qcond, NULL);
 	pthread_mutex_init(&s->writer.lock, NULL);
-	for (int i = 0; i < STORE_PG_POOL; i++)
+	for (int i = 0; i < STORE_PG_POOL; i++) {
 		pthread_mutex_init(&s->pool[i].lock, NULL);
+		s->pool[i].lazy = 1;
+	}
 	s->writer.c = PQconnectdb(s->conninfo);
 	if (PQstatus(s->writer.c) != CONNECTION_OK) {
 		/* libpq's message names the host and the reason; the URI may hold a password */
@@ -654,6 +683,7 @@ static void store_pg_row(const PGresult *r, int i, store_key *k)
 	k->revoked = PQgetvalue(r, i, 10)[0] == '1';
 	k->created = strtoll(PQgetvalue(r, i, 11), NULL, 10);
 	k->last_used = PQgetisnull(r, i, 12) ? 0 : strtoll(PQgetvalue(r, i, 12), NULL, 10);
+	k->parent_id = PQgetisnull(r, i, 13) ? 0 : strtoll(PQgetvalue(r, i, 13), NULL, 10);
 }
 
 /* bytea in text output: "\x" and two hex digits a byte */
@@ -777,12 +807,36 @@ static int store_pg_change_row(store_pg_conn *pc, int64_t epoch, int64_t key_id,
 static int store_pg_insert_one(store_pg_conn *pc, store_pg_job *j, int64_t *epoch)
 {
 	store_key *k = j->k;
-	char user[24], family[8], created[24];
-	const char *v[10];
+	char user[24], family[8], created[24], parent[24], quota[24];
+	const char *v[11];
 	int rc;
 
 	if (store_pg_cmd(pc->c, "SAVEPOINT one") != 0)
-		return STORE_ERROR;
+		return PQstatus(pc->c) == CONNECTION_OK ? STORE_ERROR : STORE_UNAVAILABLE;
+	if (j->quota > 0) {
+		/* counted inside this transaction, after every node's insert for
+		   this owner that went first has committed (the advisory lock) */
+		const char *q[2] = { user, quota };
+		int64_t held = -1;
+		store_pg_i64(user, sizeof user, k->user_id);
+		store_pg_i64(quota, sizeof quota, j->quota);
+		PGresult *r = store_pg_exec(pc, P_QUOTA_LOCK, 1, q, -1, 0);
+		int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+		rc = ok ? STORE_OK : store_pg_status(r);
+		PQclear(r);
+		if (ok) {
+			r = store_pg_exec(pc, P_QUOTA, 2, q, -1, 0);
+			if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+				held = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+			else
+				rc = store_pg_status(r);
+			PQclear(r);
+		}
+		if (held < 0 || held >= j->quota) {
+			store_pg_cmd(pc->c, "ROLLBACK TO one; RELEASE one");
+			return held < 0 ? rc : STORE_QUOTA;
+		}
+	}
 	store_pg_new_uuid(k->uuid);
 	k->created = store_pg_now();
 	store_pg_i64(user, sizeof user, k->user_id);
@@ -798,7 +852,9 @@ static int store_pg_insert_one(store_pg_conn *pc, store_pg_job *j, int64_t *epoc
 	v[7] = k->tail;
 	v[8] = (const char *)j->hash;
 	v[9] = created;
-	PGresult *r = store_pg_exec(pc, P_KEY_INSERT, 10, v, 8, STORE_HASH_LEN);
+	store_pg_i64(parent, sizeof parent, k->parent_id);
+	v[10] = k->parent_id > 0 ? parent : NULL;
+	PGresult *r = store_pg_exec(pc, P_KEY_INSERT, 11, v, 8, STORE_HASH_LEN);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 		k->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 		k->active = 1;
@@ -817,10 +873,11 @@ static int store_pg_insert_one(store_pg_conn *pc, store_pg_job *j, int64_t *epoc
 	return rc;
 }
 
-static int store_pg_key_insert(store *base, store_key *k, const unsigned char hash[STORE_HASH_LEN], const char *client)
+static int store_pg_key_insert(store *base, store_key *k, const unsigned char hash[STORE_HASH_LEN], const char *client,
+                               int64_t quota)
 {
 	store_pg *s = (store_pg *)base;
-	store_pg_job me = { .k = k, .hash = hash, .client = client };
+	store_pg_job me = { .k = k, .hash = hash, .client = client, .quota = quota };
 
 	pthread_mutex_lock(&s->qlock);
 	if (s->tail)
@@ -874,7 +931,7 @@ static int store_pg_key_insert(store *base, store_key *k, const unsigned char ha
 
 /* One state change of a key, its audit row and its epoch, in one
    transaction. */
-static int store_pg_change(store_pg *s, int q, int n, const char *const *v, int64_t key_id, int64_t actor,
+static int store_pg_change(store_pg *s, int pre, int q, int n, const char *const *v, int64_t key_id, int64_t actor,
                            const char *action, const char *client)
 {
 	int rc = STORE_UNAVAILABLE;   /* until PostgreSQL answers */
@@ -883,6 +940,16 @@ static int store_pg_change(store_pg *s, int q, int n, const char *const *v, int6
 	pthread_mutex_lock(&s->writer.lock);
 	if (store_pg_ready(s, &s->writer) != 0 || store_pg_begin(&s->writer, "BEGIN") != 0)
 		goto cleanup;
+	if (pre >= 0) {   /* a statement of the same transaction first (a delete re-parents the key's children) */
+		PGresult *p = store_pg_exec(&s->writer, pre, n, v, -1, 0);
+		int ok = PQresultStatus(p) == PGRES_COMMAND_OK;
+		rc = ok ? rc : store_pg_status(p);
+		PQclear(p);
+		if (!ok) {
+			store_pg_cmd(s->writer.c, "ROLLBACK");
+			goto cleanup;
+		}
+	}
 	PGresult *r = store_pg_exec(&s->writer, q, n, v, -1, 0);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 		rc = PQntuples(r) == 1 ? STORE_OK : STORE_NOT_FOUND;
@@ -896,6 +963,8 @@ static int store_pg_change(store_pg *s, int q, int n, const char *const *v, int6
 		rc = store_pg_bump(&s->writer, &epoch);
 	if (rc == STORE_OK)
 		rc = store_pg_change_row(&s->writer, epoch, key_id, owner);
+	if (rc == STORE_OK)
+		store_pg_prune(s, s->writer.c);
 	if (rc == STORE_OK)
 		rc = store_pg_cmd(s->writer.c, "COMMIT") == 0 ? STORE_OK
 		   : PQstatus(s->writer.c) == CONNECTION_OK ? STORE_ERROR : STORE_UNAVAILABLE;
@@ -912,7 +981,7 @@ static int store_pg_key_set_active(store *base, int64_t key_id, int active, int6
 	const char *v[2] = { active ? "1" : "0", id };
 
 	store_pg_i64(id, sizeof id, key_id);
-	return store_pg_change((store_pg *)base, P_SET_ACTIVE, 2, v, key_id, actor, active ? "activate" : "deactivate",
+	return store_pg_change((store_pg *)base, -1, P_SET_ACTIVE, 2, v, key_id, actor, active ? "activate" : "deactivate",
 	                       client);
 }
 
@@ -922,7 +991,7 @@ static int store_pg_key_revoke(store *base, int64_t key_id, int64_t actor, const
 	const char *v[1] = { id };
 
 	store_pg_i64(id, sizeof id, key_id);
-	return store_pg_change((store_pg *)base, P_REVOKE, 1, v, key_id, actor, "revoke", client);
+	return store_pg_change((store_pg *)base, -1, P_REVOKE, 1, v, key_id, actor, "revoke", client);
 }
 
 static int store_pg_key_delete(store *base, int64_t key_id, int64_t actor, const char *client)
@@ -931,7 +1000,7 @@ static int store_pg_key_delete(store *base, int64_t key_id, int64_t actor, const
 	const char *v[1] = { id };
 
 	store_pg_i64(id, sizeof id, key_id);
-	return store_pg_change((store_pg *)base, P_DELETE, 1, v, key_id, actor, "delete", client);
+	return store_pg_change((store_pg *)base, P_REPARENT, P_DELETE, 1, v, key_id, actor, "delete", client);
 }
 
 /* last_used: not a change other nodes must see at once (lists show it
@@ -1009,7 +1078,7 @@ static int store_pg_key_by_hash(store *base, const unsigned char hash[STORE_HASH
 			rc = PQntuples(r) == 1 ? STORE_OK : STORE_NOT_FOUND;
 			if (rc == STORE_OK) {
 				store_pg_row(r, 0, out);
-				store_pg_hash(PQgetvalue(r, 0, 13), stored);
+				store_pg_hash(PQgetvalue(r, 0, 14), stored);
 			}
 		}
 		PQclear(r);
@@ -1117,6 +1186,135 @@ static int store_pg_epochs(store *base, int64_t *seen, int64_t *current)
 		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 			*current = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 			rc = STORE_OK;
+		}
+		PQclear(r);
+	}
+	store_pg_read_end(pc);
+	return rc;
+}
+
+static int store_pg_key_page(store *base, int64_t user, int family, int include_revoked, int64_t before_id, size_t limit,
+                             store_key **out, size_t *n)
+{
+	store_pg *s = (store_pg *)base;
+	char u[24], f[8], b[24], l[24];
+	const char *v[5] = { u, f, include_revoked ? "true" : "false", b, l };
+	store_key *keys = NULL;
+	int rc = STORE_UNAVAILABLE;   /* until PostgreSQL answers */
+
+	*out = NULL;
+	*n = 0;
+	store_pg_i64(u, sizeof u, user);
+	snprintf(f, sizeof f, "%d", family);
+	store_pg_i64(b, sizeof b, before_id > 0 ? before_id : 0);
+	store_pg_i64(l, sizeof l, (int64_t)limit);
+	store_pg_conn *pc = store_pg_read_begin(s);
+	if (store_pg_ready(s, pc) == 0) {
+		PGresult *r = store_pg_exec(pc, P_PAGE, 5, v, -1, 0);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+			int rows = PQntuples(r);
+			keys = rows ? malloc((size_t)rows * sizeof *keys) : NULL;
+			if (rows == 0 || keys) {
+				for (int i = 0; i < rows; i++)
+					store_pg_row(r, i, &keys[i]);
+				*n = (size_t)rows;
+				rc = STORE_OK;
+			} else {
+				rc = STORE_ERROR;
+			}
+		} else {
+			rc = store_pg_status(r);
+		}
+		PQclear(r);
+	}
+	store_pg_read_end(pc);
+	if (rc == STORE_OK)
+		*out = keys;
+	else
+		free(keys);
+	return rc;
+}
+
+static int store_pg_key_owner(store *base, int64_t key_id, int64_t *user)
+{
+	store_pg *s = (store_pg *)base;
+	char k[24];
+	const char *v[1] = { k };
+	int rc = STORE_UNAVAILABLE;
+
+	store_pg_i64(k, sizeof k, key_id);
+	store_pg_conn *pc = store_pg_read_begin(s);
+	if (store_pg_ready(s, pc) == 0) {
+		PGresult *r = store_pg_exec(pc, P_OWNER, 1, v, -1, 0);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+			rc = PQntuples(r) == 1 ? STORE_OK : STORE_NOT_FOUND;
+			if (rc == STORE_OK)
+				*user = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		} else {
+			rc = store_pg_status(r);
+		}
+		PQclear(r);
+	}
+	store_pg_read_end(pc);
+	return rc;
+}
+
+static int store_pg_key_descendants(store *base, int64_t key_id, int64_t **ids, size_t *n)
+{
+	store_pg *s = (store_pg *)base;
+	char k[24];
+	const char *v[1] = { k };
+	int rc = STORE_UNAVAILABLE;
+
+	*ids = NULL;
+	*n = 0;
+	store_pg_i64(k, sizeof k, key_id);
+	store_pg_conn *pc = store_pg_read_begin(s);
+	if (store_pg_ready(s, pc) == 0) {
+		PGresult *r = store_pg_exec(pc, P_DESCENDANTS, 1, v, -1, 0);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+			int rows = PQntuples(r);
+			int64_t *out = rows ? malloc((size_t)rows * sizeof *out) : NULL;
+			if (rows == 0 || out) {
+				for (int i = 0; i < rows; i++)
+					out[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+				*ids = out;
+				*n = (size_t)rows;
+				rc = STORE_OK;
+			} else {
+				rc = STORE_ERROR;
+			}
+		} else {
+			rc = store_pg_status(r);
+		}
+		PQclear(r);
+	}
+	store_pg_read_end(pc);
+	return rc;
+}
+
+static int store_pg_key_hashes(store *base, int64_t after_id,
+                               int (*fn)(void *ctx, int64_t id, const unsigned char hash[STORE_HASH_LEN]), void *ctx)
+{
+	store_pg *s = (store_pg *)base;
+	char a[24];
+	const char *v[1] = { a };
+	int rc = STORE_UNAVAILABLE;
+
+	store_pg_i64(a, sizeof a, after_id);
+	store_pg_conn *pc = store_pg_read_begin(s);
+	if (store_pg_ready(s, pc) == 0) {
+		PGresult *r = store_pg_exec(pc, P_HASHES, 1, v, -1, 0);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+			rc = STORE_OK;
+			for (int i = 0; i < PQntuples(r); i++) {
+				unsigned char h[STORE_HASH_LEN];
+				store_pg_hash(PQgetvalue(r, i, 1), h);
+				if (fn(ctx, strtoll(PQgetvalue(r, i, 0), NULL, 10), h) != 0)
+					break;
+			}
+		} else {
+			rc = store_pg_status(r);
 		}
 		PQclear(r);
 	}
@@ -1254,6 +1452,10 @@ const store_backend store_pg_backend = {
 	.key_get_name = store_pg_key_get_name,
 	.key_by_hash = store_pg_key_by_hash,
 	.key_list = store_pg_key_list,
+	.key_page = store_pg_key_page,
+	.key_owner = store_pg_key_owner,
+	.key_descendants = store_pg_key_descendants,
+	.key_hashes = store_pg_key_hashes,
 	.key_set_active = store_pg_key_set_active,
 	.key_revoke = store_pg_key_revoke,
 	.key_delete = store_pg_key_delete,

@@ -15,7 +15,7 @@
 #include <gnutls/gnutls.h>
 #include <sqlite3.h>
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 static const char *const store_sqlite_migrations[] = {
 	/* 1 */
@@ -84,12 +84,20 @@ static const char *const store_sqlite_migrations[] = {
 	 * the server secret (keysvc; never the secret itself). */
 	"CREATE TABLE meta (name TEXT PRIMARY KEY, value) WITHOUT ROWID;"
 	"INSERT INTO meta(name, value) VALUES ('epoch', 0);",
+	/* 4: which key made which: parent_id is the key whose holder created this
+	 * one (NULL: the CLI, a JWT), for lists of what a key minted and cascade
+	 * revocation; keys_user walks an owner's keys of every family in id order
+	 * (lists across families, the quota's count). */
+	"ALTER TABLE keys ADD COLUMN parent_id INTEGER;"
+	"CREATE INDEX keys_parent ON keys(parent_id);"
+	"CREATE INDEX keys_user ON keys(user_id, id);",
 };
 
 enum {
 	Q_USER_ADD, Q_USER_FIND, Q_KEY_INSERT, Q_AUDIT, Q_GET_UUID, Q_GET_ID, Q_GET_NAME, Q_BY_HASH,
 	Q_LIST, Q_COUNT, Q_SET_ACTIVE, Q_REVOKE, Q_DELETE, Q_TOUCH, Q_AUDIT_COUNT, Q_EPOCH, Q_EPOCH_BUMP,
-	Q_DATA_VERSION, Q_META_GET, Q_META_SET, Q_KEY_COUNT, Q_PROBE, Q_N
+	Q_DATA_VERSION, Q_META_GET, Q_META_SET, Q_KEY_COUNT, Q_PROBE, Q_HASHES, Q_QUOTA, Q_LIST_ALL, Q_COUNT_ALL, Q_PAGE,
+	Q_PAGE_ALL, Q_OWNER, Q_DESCENDANTS, Q_REPARENT, Q_N
 };
 
 /* `family = +?`, never `family = ?`: a bare parameter compared with family
@@ -97,14 +105,17 @@ enum {
    SQLite marks it plan-sensitive and re-prepares the statement on every bind
    (a full parse and plan per list request). The unary plus keeps the value
    out of that match; the plan (keys_owner, user_id and family) is the same.
-   store_sqlite_reprepares() counts what slips through; the tests want 0. */
-#define STORE_KEY_COLS "id, uuid, user_id, family, name, description, role, prefix, tail, active, revoked, created, last_used"
+   store_sqlite_reprepares() counts what slips through; the tests want 0.
+   The _ALL statements (every family) keep the family parameter, as
+   `+? < 0`, so both take the same binds. */
+#define STORE_KEY_COLS "id, uuid, user_id, family, name, description, role, prefix, tail, active, revoked, created, last_used," \
+                       " parent_id"
 
 static const char *const store_sqlite_sql[Q_N] = {
 	[Q_USER_ADD] = "INSERT INTO users(name, created) VALUES (?, ?)",
 	[Q_USER_FIND] = "SELECT id FROM users WHERE name = ?",
-	[Q_KEY_INSERT] = "INSERT INTO keys(uuid, user_id, family, name, description, role, prefix, tail, hash, created)"
-	                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[Q_KEY_INSERT] = "INSERT INTO keys(uuid, user_id, family, name, description, role, prefix, tail, hash, created,"
+	                 " parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[Q_AUDIT] = "INSERT INTO audit(at, actor, key_id, action, client) VALUES (?, ?, ?, ?, ?)",
 	[Q_GET_UUID] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND (? < 0 OR family = ?) AND uuid = ?",
 	[Q_GET_ID] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND (? < 0 OR family = ?) AND id = ?",
@@ -127,6 +138,21 @@ static const char *const store_sqlite_sql[Q_N] = {
 	[Q_META_SET] = "INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)",
 	[Q_KEY_COUNT] = "SELECT count(*) FROM keys",
 	[Q_PROBE] = "INSERT OR REPLACE INTO meta(name, value) VALUES ('ready_probe', ?)",
+	[Q_HASHES] = "SELECT id, hash FROM keys WHERE id > ? ORDER BY id",
+	[Q_QUOTA] = "SELECT count(*) FROM (SELECT 1 FROM keys WHERE user_id = ? AND revoked = 0 LIMIT ?)",
+	[Q_LIST_ALL] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND +? < 0 AND (? IS NULL OR name = ?)"
+	               " AND (? OR revoked = 0) ORDER BY id DESC LIMIT ? OFFSET ?",
+	[Q_COUNT_ALL] = "SELECT count(*) FROM keys WHERE user_id = ? AND +? < 0 AND (? IS NULL OR name = ?)"
+	                " AND (? OR revoked = 0)",
+	[Q_PAGE] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND family = +? AND (? OR revoked = 0) AND id < ?"
+	           " ORDER BY id DESC LIMIT ?",
+	[Q_PAGE_ALL] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND +? < 0 AND (? OR revoked = 0) AND id < ?"
+	               " ORDER BY id DESC LIMIT ?",
+	[Q_OWNER] = "SELECT user_id FROM keys WHERE id = ?",
+	[Q_DESCENDANTS] = "WITH RECURSIVE t(id) AS (SELECT id FROM keys WHERE parent_id = ?1"
+	                  " UNION SELECT k.id FROM keys k JOIN t ON k.parent_id = t.id)"
+	                  " SELECT keys.id FROM keys JOIN t ON keys.id = t.id WHERE keys.revoked = 0",
+	[Q_REPARENT] = "UPDATE keys SET parent_id = (SELECT parent_id FROM keys WHERE id = ?1) WHERE parent_id = ?1",
 };
 
 /* Read connections: WAL lets readers run beside the writer and each other. */
@@ -143,6 +169,7 @@ typedef struct store_sqlite_job {
 	store_key *k;
 	const unsigned char *hash;
 	const char *client;
+	int64_t quota;
 	int rc;
 	int done;
 	struct store_sqlite_job *next;
@@ -589,6 +616,7 @@ static void store_sqlite_row(sqlite3_stmt *st, store_key *k)
 	k->revoked = sqlite3_column_int(st, 10);
 	k->created = sqlite3_column_int64(st, 11);
 	k->last_used = sqlite3_column_type(st, 12) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 12);
+	k->parent_id = sqlite3_column_type(st, 13) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 13);
 }
 
 static void store_sqlite_new_uuid(char out[37])
@@ -612,6 +640,24 @@ static int store_sqlite_insert_one(store_sqlite *s, store_sqlite_job *j)
 
 	if ((rc = store_sqlite_wexec(s, "SAVEPOINT one", "key_insert")) != STORE_OK)
 		return rc;
+	if (j->quota > 0) {
+		sqlite3_stmt *q = s->ws[Q_QUOTA];
+		int64_t held = -1;
+		int r;
+		sqlite3_bind_int64(q, 1, k->user_id);
+		sqlite3_bind_int64(q, 2, j->quota);
+		r = sqlite3_step(q);
+		if (r == SQLITE_ROW)
+			held = sqlite3_column_int64(q, 0);
+		else
+			rc = store_sqlite_fail(s, s->w, sqlite3_extended_errcode(s->w), "key_insert");
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+		if (held < 0 || held >= j->quota) {
+			sqlite3_exec(s->w, "ROLLBACK TO one; RELEASE one", NULL, NULL, NULL);
+			return held < 0 ? rc : STORE_QUOTA;
+		}
+	}
 	store_sqlite_new_uuid(k->uuid);
 	k->created = store_sqlite_now();
 	sqlite3_bind_text(st, 1, k->uuid, -1, SQLITE_STATIC);
@@ -625,6 +671,8 @@ static int store_sqlite_insert_one(store_sqlite *s, store_sqlite_job *j)
 	sqlite3_bind_text(st, 8, k->tail, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 9, j->hash, STORE_HASH_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 10, k->created);
+	if (k->parent_id > 0)
+		sqlite3_bind_int64(st, 11, k->parent_id);
 	rc = store_sqlite_step_done(s, st, "key_insert");
 	if (rc == STORE_OK) {
 		k->id = sqlite3_last_insert_rowid(s->w);
@@ -635,10 +683,11 @@ static int store_sqlite_insert_one(store_sqlite *s, store_sqlite_job *j)
 	return rc;
 }
 
-static int store_sqlite_key_insert(store *base, store_key *k, const unsigned char hash[STORE_HASH_LEN], const char *client)
+static int store_sqlite_key_insert(store *base, store_key *k, const unsigned char hash[STORE_HASH_LEN], const char *client,
+                                   int64_t quota)
 {
 	store_sqlite *s = (store_sqlite *)base;
-	store_sqlite_job me = { .k = k, .hash = hash, .client = client };
+	store_sqlite_job me = { .k = k, .hash = hash, .client = client, .quota = quota };
 
 	pthread_mutex_lock(&s->lock);
 	if (s->tail)
@@ -739,8 +788,8 @@ static int store_sqlite_key_by_hash(store *base, const unsigned char hash[STORE_
 	r = sqlite3_step(st);
 	if (r == SQLITE_ROW) {
 		store_sqlite_row(st, out);
-		if (sqlite3_column_bytes(st, 13) == STORE_HASH_LEN)
-			memcpy(stored, sqlite3_column_blob(st, 13), STORE_HASH_LEN);
+		if (sqlite3_column_bytes(st, 14) == STORE_HASH_LEN)
+			memcpy(stored, sqlite3_column_blob(st, 14), STORE_HASH_LEN);
 		else
 			memset(stored, 0, STORE_HASH_LEN);
 		rc = STORE_OK;
@@ -756,7 +805,7 @@ static int store_sqlite_key_list(store *base, int64_t user, int family, const ch
 {
 	store_sqlite *s = (store_sqlite *)base;
 	store_sqlite_reader *rd = store_sqlite_read_begin(s);
-	sqlite3_stmt *st = rd->st[Q_COUNT];
+	sqlite3_stmt *st = rd->st[family < 0 ? Q_COUNT_ALL : Q_COUNT];
 	store_key *v = NULL;
 	size_t cnt = 0, cap = 0;
 	int rc = STORE_OK;
@@ -782,7 +831,7 @@ static int store_sqlite_key_list(store *base, int64_t user, int family, const ch
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	/* the same read lock for the page */
-	st = rd->st[Q_LIST];
+	st = rd->st[family < 0 ? Q_LIST_ALL : Q_LIST];
 	sqlite3_bind_int64(st, 1, user);
 	sqlite3_bind_int(st, 2, family);
 	if (name) {
@@ -819,22 +868,124 @@ static int store_sqlite_key_list(store *base, int64_t user, int family, const ch
 	return STORE_OK;
 }
 
-/* One statement plus its audit row, in one transaction. */
-static int store_sqlite_change(store_sqlite *s, int q, int64_t a, int64_t b, int nbind, int64_t key_id, int64_t actor,
-                        const char *action, const char *client)
+static int store_sqlite_key_page(store *base, int64_t user, int family, int include_revoked, int64_t before_id,
+                                 size_t limit, store_key **out, size_t *n)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd;
+	sqlite3_stmt *st;
+	store_key *v;
+	size_t cnt = 0;
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	if (limit == 0)
+		return STORE_OK;
+	v = malloc(limit * sizeof *v);
+	if (!v)
+		return STORE_ERROR;
+	rd = store_sqlite_read_begin(s);
+	st = rd->st[family < 0 ? Q_PAGE_ALL : Q_PAGE];
+	sqlite3_bind_int64(st, 1, user);
+	sqlite3_bind_int(st, 2, family);
+	sqlite3_bind_int(st, 3, include_revoked);
+	sqlite3_bind_int64(st, 4, before_id > 0 ? before_id : INT64_MAX);
+	sqlite3_bind_int64(st, 5, (int64_t)limit);
+	while (cnt < limit && (r = sqlite3_step(st)) == SQLITE_ROW)
+		store_sqlite_row(st, &v[cnt++]);
+	if (cnt < limit && r != SQLITE_DONE) {
+		int rc = store_sqlite_fail(s, rd->db, r, "key_page");
+		store_sqlite_read_end(s, rd, st);
+		free(v);
+		return rc;
+	}
+	store_sqlite_read_end(s, rd, st);
+	if (cnt == 0) {
+		free(v);
+		v = NULL;
+	}
+	*out = v;
+	*n = cnt;
+	return STORE_OK;
+}
+
+static int store_sqlite_key_owner(store *base, int64_t key_id, int64_t *user)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd = store_sqlite_read_begin(s);
+	sqlite3_stmt *st = rd->st[Q_OWNER];
+	int rc = STORE_NOT_FOUND, r;
+
+	sqlite3_bind_int64(st, 1, key_id);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		*user = sqlite3_column_int64(st, 0);
+		rc = STORE_OK;
+	} else if (r != SQLITE_DONE) {
+		rc = store_sqlite_fail(s, rd->db, r, "key_owner");
+	}
+	store_sqlite_read_end(s, rd, st);
+	return rc;
+}
+
+static int store_sqlite_key_descendants(store *base, int64_t key_id, int64_t **ids, size_t *n)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd = store_sqlite_read_begin(s);
+	sqlite3_stmt *st = rd->st[Q_DESCENDANTS];
+	int64_t *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc = STORE_OK, r;
+
+	sqlite3_bind_int64(st, 1, key_id);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			int64_t *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof *v);
+			if (!nv) {
+				rc = STORE_ERROR;
+				break;
+			}
+			v = nv;
+		}
+		v[cnt++] = sqlite3_column_int64(st, 0);
+	}
+	if (rc == STORE_OK && r != SQLITE_DONE)
+		rc = store_sqlite_fail(s, rd->db, r, "key_descendants");
+	store_sqlite_read_end(s, rd, st);
+	if (rc != STORE_OK) {
+		free(v);
+		v = NULL;
+		cnt = 0;
+	}
+	*ids = v;
+	*n = cnt;
+	return rc;
+}
+
+/* One statement plus its audit row, in one transaction; pre (or -1): a
+   statement run first with key_id as its one parameter. */
+static int store_sqlite_change(store_sqlite *s, int pre, int q, int64_t a, int64_t b, int nbind, int64_t key_id,
+                               int64_t actor, const char *action, const char *client)
 {
 	sqlite3_stmt *st = s->ws[q];
-	int rc;
+	int rc = STORE_OK;
 
 	store_sqlite_write_begin(s);
 	if ((rc = store_sqlite_begin(s, action)) != STORE_OK) {
 		store_sqlite_write_end(s);
 		return rc;
 	}
-	sqlite3_bind_int64(st, 1, a);
-	if (nbind > 1)
-		sqlite3_bind_int64(st, 2, b);
-	rc = store_sqlite_step_done(s, st, action);
+	if (pre >= 0) {
+		sqlite3_bind_int64(s->ws[pre], 1, key_id);
+		rc = store_sqlite_step_done(s, s->ws[pre], action);
+	}
+	if (rc == STORE_OK) {
+		sqlite3_bind_int64(st, 1, a);
+		if (nbind > 1)
+			sqlite3_bind_int64(st, 2, b);
+		rc = store_sqlite_step_done(s, st, action);
+	}
 	if (rc == STORE_OK && sqlite3_changes(s->w) == 0)
 		rc = STORE_NOT_FOUND;
 	if (rc == STORE_OK && action)
@@ -850,19 +1001,19 @@ static int store_sqlite_change(store_sqlite *s, int q, int64_t a, int64_t b, int
 static int store_sqlite_key_set_active(store *base, int64_t key_id, int active, int64_t actor, const char *client)
 {
 	store_sqlite *s = (store_sqlite *)base;
-	return store_sqlite_change(s, Q_SET_ACTIVE, active, key_id, 2, key_id, actor, active ? "activate" : "deactivate", client);
+	return store_sqlite_change(s, -1, Q_SET_ACTIVE, active, key_id, 2, key_id, actor, active ? "activate" : "deactivate", client);
 }
 
 static int store_sqlite_key_revoke(store *base, int64_t key_id, int64_t actor, const char *client)
 {
 	store_sqlite *s = (store_sqlite *)base;
-	return store_sqlite_change(s, Q_REVOKE, key_id, 0, 1, key_id, actor, "revoke", client);
+	return store_sqlite_change(s, -1, Q_REVOKE, key_id, 0, 1, key_id, actor, "revoke", client);
 }
 
 static int store_sqlite_key_delete(store *base, int64_t key_id, int64_t actor, const char *client)
 {
 	store_sqlite *s = (store_sqlite *)base;
-	return store_sqlite_change(s, Q_DELETE, key_id, 0, 1, key_id, actor, "delete", client);
+	return store_sqlite_change(s, Q_REPARENT, Q_DELETE, key_id, 0, 1, key_id, actor, "delete", client);
 }
 
 static int store_sqlite_key_touch(store *base, int64_t key_id, int64_t when)
@@ -877,6 +1028,25 @@ static int store_sqlite_key_touch(store *base, int64_t key_id, int64_t when)
 	sqlite3_bind_int64(st, 3, when);
 	rc = store_sqlite_step_done(s, st, "key_touch");
 	store_sqlite_write_end(s);
+	return rc;
+}
+
+static int store_sqlite_key_hashes(store *base, int64_t after_id,
+                                  int (*fn)(void *ctx, int64_t id, const unsigned char hash[STORE_HASH_LEN]), void *ctx)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd = store_sqlite_read_begin(s);
+	sqlite3_stmt *st = rd->st[Q_HASHES];
+	int r, rc = STORE_OK;
+
+	sqlite3_bind_int64(st, 1, after_id);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		if (sqlite3_column_bytes(st, 1) == STORE_HASH_LEN &&
+		    fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1)) != 0)
+			break;
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = store_sqlite_fail(s, rd->db, r, "key_hashes");
+	store_sqlite_read_end(s, rd, st);
 	return rc;
 }
 
@@ -1127,6 +1297,10 @@ const store_backend store_sqlite_backend = {
 	.key_revoke = store_sqlite_key_revoke,
 	.key_delete = store_sqlite_key_delete,
 	.key_touch = store_sqlite_key_touch,
+	.key_page = store_sqlite_key_page,
+	.key_owner = store_sqlite_key_owner,
+	.key_descendants = store_sqlite_key_descendants,
+	.key_hashes = store_sqlite_key_hashes,
 	.reprepares = store_sqlite_reprepares,
 	.audit_count = store_sqlite_audit_count,
 	.meta_get = store_sqlite_meta_get,

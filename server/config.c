@@ -86,6 +86,16 @@ static const opt_def opt_defs[] = {
       "on SIGTERM/SIGINT wait this long for in-flight requests (default 30)", "SECONDS" },
     { "threads", "APIKEYD_THREADS", OPT_UINT, 0, 256,
       "worker threads per listener (default 0 = number of cores)", "N" },
+    { "key-quota", "APIKEYD_KEY_QUOTA", OPT_UINT, 0, 100000000,
+      "unrevoked keys one user may hold (default 1000); a create beyond\n"
+      "                          it is 403 in the family's error shape; 0 = no quota", "N" },
+    { "revoke-cascade", "APIKEYD_REVOKE_CASCADE", OPT_FLAG, 0, 0,
+      "revoking or deleting a key through any API also revokes every key\n"
+      "                          it minted, and theirs (default off: one key at a time)", NULL },
+    { "user", NULL, OPT_PATH, 0, 0,
+      "with `key list`: the user whose keys to list", "NAME" },
+    { "cascade", NULL, OPT_FLAG, 0, 0,
+      "with `key revoke`: also revoke every key the key minted, and theirs", NULL },
     { "mount", "APIKEYD_MOUNT", OPT_MOUNT, 0, 0,
       "serve API at BASEPATH, or leave it out with API=off; repeatable\n"
       "                          (APIKEYD_MOUNT: comma-separated list)", "API=BASEPATH" },
@@ -125,6 +135,12 @@ void config_usage(FILE *f)
     fprintf(f,
         "Usage: apikeyd [OPTION]...             serve every API\n"
         "       apikeyd user add NAME [--db PATH] create a user; print its first API key\n"
+        "       apikeyd user key NAME             a new key for an existing user (recovery);\n"
+        "                                         printed once, audited\n"
+        "       apikeyd key list --user NAME      every key of a user, one per line: id, uuid,\n"
+        "                                         family, name, state, parent key id, created\n"
+        "       apikeyd key revoke ID [--cascade] revoke a key (with --cascade, every key it\n"
+        "                                         minted too); a running server sees it within 5 s\n"
         "\n"
         "Options (each also read from the environment variable shown, and from the\n"
         "config file as `name = value`):\n");
@@ -324,6 +340,8 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
         else if (parse_bool(v, &b) != 0) { snprintf(why, sizeof why, "\"%s\": expected true or false", v); goto bad; }
         if (strcmp(d->name, "allow-plain-http") == 0) cfg->allow_plain_http = b;
         else if (strcmp(d->name, "validate-responses") == 0) cfg->validate_responses = b;
+        else if (strcmp(d->name, "revoke-cascade") == 0) cfg->revoke_cascade = b;
+        else if (strcmp(d->name, "cascade") == 0) cfg->cascade = b;
         else cfg->test_slow_endpoint = b;
         return 0;
     case OPT_PATH: {
@@ -332,7 +350,8 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
                     : strcmp(d->name, "tls-client-ca") == 0 ? &cfg->tls_client_ca
                     : strcmp(d->name, "db") == 0 ? &cfg->db_path
                     : strcmp(d->name, "secret") == 0 ? &cfg->secret_path
-                    : strcmp(d->name, "state-dir") == 0 ? &cfg->state_dir : &cfg->jwt_key;
+                    : strcmp(d->name, "state-dir") == 0 ? &cfg->state_dir
+                    : strcmp(d->name, "user") == 0 ? &cfg->user : &cfg->jwt_key;
         if (v[0] == '\0') { snprintf(why, sizeof why, "a path must not be empty"); goto bad; }
         cfg_set_str(slot, v);
         return 0;
@@ -371,6 +390,7 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
         }
         if (strcmp(d->name, "conn-timeout") == 0) cfg->conn_timeout = (unsigned)n;
         else if (strcmp(d->name, "shutdown-timeout") == 0) cfg->shutdown_timeout = (unsigned)n;
+        else if (strcmp(d->name, "key-quota") == 0) cfg->key_quota = (unsigned)n;
         else if (strcmp(d->name, "jwt-max-lifetime") == 0) cfg->jwt_max_lifetime = (unsigned)n;
         else if (strcmp(d->name, "jwt-leeway") == 0) cfg->jwt_leeway = (unsigned)n;
         else if (strcmp(d->name, "stale-if-error") == 0) cfg->stale_if_error = (unsigned)n;
@@ -488,6 +508,7 @@ int config_load(config *cfg, int argc, char **argv, char *err, size_t errlen)
     cfg->conn_memory = 32u << 10;
     cfg->conn_timeout = 30;
     cfg->shutdown_timeout = 30;
+    cfg->key_quota = 1000;
     cfg->jwt_max_lifetime = 86400;
     cfg->jwt_leeway = 60;
     cfg->max_connections_per_ip = 128;   /* connection limits and the request deadline */
@@ -604,6 +625,7 @@ void config_free(config *cfg)
     free(cfg->jwt_key);
     free(cfg->secret_path);
     free(cfg->state_dir);
+    free(cfg->user);
     free(cfg->jwt_issuer);
     free(cfg->jwt_audience);
     free(cfg->config_file);

@@ -58,6 +58,10 @@ typedef struct config {
     unsigned request_timeout;       /* seconds from accept or the last response to a whole request */
     unsigned tls_handshake_timeout; /* seconds from accept to a TLS connection's first request line */
     int test_slow_endpoint;         /* hidden: GET /__test/slow?ms=N */
+    unsigned key_quota;             /* unrevoked keys per user; 0 = none (default 1000) */
+    int revoke_cascade;             /* revoke and delete take what a key minted along */
+    char *user;                     /* `key list --user NAME` */
+    int cascade;                    /* `key revoke ID --cascade` */
     int validate_responses;         /* check responses against the spec (tests) */
     config_mount *mounts;           /* in order of precedence, last wins */
     size_t n_mounts;

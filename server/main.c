@@ -1,4 +1,6 @@
-/* apikeyd: serve every API over HTTP and HTTPS, or `user add NAME`.
+/* apikeyd: serve every API over HTTP and HTTPS, or run one command on the
+ * key store: `user add NAME`, `user key NAME`, `key list --user NAME`,
+ * `key revoke ID [--cascade]`.
  *
  * Signals are blocked in every thread and taken synchronously by the main
  * thread with sigwait(): SIGHUP re-reads the TLS certificate and key,
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <gnutls/gnutls.h>
 #include <yder.h>
 
@@ -146,6 +149,8 @@ static int main_open_keysvc(const config *cfg, const char *dir, keysvc **ks, cha
     kc.stale_if_error = cfg->stale_if_error;
     kc.synchronous_full = 1;
     kc.jwt_key_path = cfg->jwt_key;
+    kc.key_quota = cfg->key_quota ? (int64_t)cfg->key_quota : -1;
+    kc.revoke_cascade = cfg->revoke_cascade;
     kc.jwt_issuer = cfg->jwt_issuer;
     kc.jwt_audience = cfg->jwt_audience;
     kc.jwt_max_lifetime = cfg->jwt_max_lifetime;
@@ -153,17 +158,124 @@ static int main_open_keysvc(const config *cfg, const char *dir, keysvc **ks, cha
     kc.log = main_store_log;
     return keysvc_open(&kc, ks, err, errlen);
 }
+
+/* apikeyd user key NAME: a new key for an existing user, alone on stdout. */
+static int main_user_key_keysvc(keysvc *ks, const config *cfg)
+{
+    const char *name = cfg->args[2];
+    char token[TOKEN_MAX];
+    int64_t user = 0;
+    keysvc_key k;
+    int rc = keysvc_user_key(ks, name, token, sizeof token, &user, &k);
+
+    if (rc != KEYSVC_OK) {
+        fprintf(stderr, "apikeyd: user key %s: %s\n", name, keysvc_strerror(rc));
+        return 1;
+    }
+    printf("%s\n", token);
+    fflush(stdout);
+    memset(token, 0, sizeof token);
+    fprintf(stderr, "apikeyd: a new API key (id %lld) for user %s is on standard output; it is shown only once\n",
+            (long long)k.id, name);
+    return 0;
+}
+
+static const char *main_family(int family)
+{
+    static const char *const names[KEYSVC_NFAMILIES] = { "heron", "feldera", "nebula", "nebula_uuid", "fastapi" };
+
+    return family >= 0 && family < KEYSVC_NFAMILIES ? names[family] : "?";
+}
+
+/* One line per key: id, uuid, family, name (control characters shown as
+   '?', so a name cannot forge a line or a column), state, parent, created. */
+static int main_key_line(void *ctx, const keysvc_key *k)
+{
+    char name[sizeof k->name], created[32], parent[24];
+    time_t t = (time_t)k->created;
+    struct tm tm;
+
+    (void)ctx;
+    snprintf(name, sizeof name, "%s", k->name);
+    for (char *p = name; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    gmtime_r(&t, &tm);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (k->parent_id)
+        snprintf(parent, sizeof parent, "%lld", (long long)k->parent_id);
+    else
+        snprintf(parent, sizeof parent, "-");
+    printf("%lld\t%s\t%s\t%s\t%s\t%s\t%s\n", (long long)k->id, k->uuid, main_family(k->family), name,
+           k->revoked ? "revoked" : k->active ? "active" : "inactive", parent, created);
+    return 0;
+}
+
+/* apikeyd key list --user NAME */
+static int main_key_list_keysvc(keysvc *ks, const config *cfg)
+{
+    int64_t user = 0;
+    int rc;
+
+    if (!cfg->user) {
+        fprintf(stderr, "apikeyd: key list: --user NAME is required\n");
+        return EXIT_USAGE;
+    }
+    rc = keysvc_user_find(ks, cfg->user, &user);
+    if (rc == KEYSVC_OK)
+        rc = keysvc_list_each(ks, user, KEYSVC_ALL, 1, 0, main_key_line, NULL);
+    fflush(stdout);
+    if (rc != KEYSVC_OK) {
+        fprintf(stderr, "apikeyd: key list --user %s: %s\n", cfg->user, keysvc_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
+/* apikeyd key revoke ID [--cascade] */
+static int main_key_revoke_keysvc(keysvc *ks, const config *cfg)
+{
+    const char *arg = cfg->args[2];
+    char *end = NULL;
+    long long id = strtoll(arg, &end, 10);
+    int64_t user = 0;
+    size_t n = 0;
+    int rc;
+
+    if (!*arg || *end || id <= 0) {
+        fprintf(stderr, "apikeyd: key revoke: ID must be a key id (the first column of `key list`)\n");
+        return EXIT_USAGE;
+    }
+    rc = keysvc_key_owner(ks, id, &user);
+    /* the CLI acts as the key's owner itself (no key: the rights of a JWT) */
+    keysvc_principal owner = { .user_id = user };
+    if (rc == KEYSVC_OK && cfg->cascade) {
+        rc = keysvc_revoke_tree(ks, &owner, id, "cli", &n);
+    } else if (rc == KEYSVC_OK) {
+        rc = keysvc_revoke(ks, &owner, id, "cli");
+        n = rc == KEYSVC_OK;
+        if (rc == KEYSVC_NOT_FOUND) {
+            fprintf(stderr, "apikeyd: key revoke %lld: the key is revoked already\n", id);
+            return 1;
+        }
+    }
+    if (rc != KEYSVC_OK) {
+        fprintf(stderr, "apikeyd: key revoke %lld: %s\n", id, keysvc_strerror(rc));
+        return 1;
+    }
+    fprintf(stderr, "apikeyd: revoked %zu key(s)%s; a running apikeyd refuses them at their next request\n", n,
+            cfg->cascade ? " (the key and every key it minted)" : "");
+    return 0;
+}
 #endif
 
-/* apikeyd user add NAME: the key alone on stdout, diagnostics on stderr. */
-static int main_user_add(const config *cfg, const char *name)
+/* The commands that open the key store: mkdir of its folder, open, run. */
+typedef enum main_cmd { MAIN_USER_ADD, MAIN_USER_KEY, MAIN_KEY_LIST, MAIN_KEY_REVOKE } main_cmd;
+
+static int main_command(const config *cfg, main_cmd cmd)
 {
     char dir[2048], err[512];
 
-    if (name[0] == '\0') {
-        fprintf(stderr, "apikeyd: user add: NAME must not be empty\n");
-        return EXIT_USAGE;
-    }
     if (main_make_dir(cfg, dir, sizeof dir, err, sizeof err) != 0) {
         fprintf(stderr, "apikeyd: %s\n", err);
         return 1;
@@ -176,14 +288,30 @@ static int main_user_add(const config *cfg, const char *name)
             fprintf(stderr, "apikeyd: cannot open the key store %s: %s\n", cfg->db_path, err);
             return 1;
         }
-        rc = main_user_add_keysvc(ks, name);
+        switch (cmd) {
+        case MAIN_USER_ADD: rc = main_user_add_keysvc(ks, cfg->args[2]); break;
+        case MAIN_USER_KEY: rc = main_user_key_keysvc(ks, cfg); break;
+        case MAIN_KEY_LIST: rc = main_key_list_keysvc(ks, cfg); break;
+        case MAIN_KEY_REVOKE: rc = main_key_revoke_keysvc(ks, cfg); break;
+        }
         keysvc_close(ks);
         return rc;
     }
 #else
-    fprintf(stderr, "apikeyd: user add: this build has no key service (keysvc/)\n");
+    (void)cmd;
+    fprintf(stderr, "apikeyd: this build has no key service (keysvc/)\n");
     return 1;
 #endif
+}
+
+/* apikeyd user add NAME: the key alone on stdout, diagnostics on stderr. */
+static int main_user_add(const config *cfg, const char *name)
+{
+    if (name[0] == '\0') {
+        fprintf(stderr, "apikeyd: user add: NAME must not be empty\n");
+        return EXIT_USAGE;
+    }
+    return main_command(cfg, MAIN_USER_ADD);
 }
 
 /* The HTTPS certificate: given, or self-signed beside the database. */
@@ -372,8 +500,15 @@ int main(int argc, char **argv)
         rc = main_serve(&cfg);
     } else if (cfg.n_args == 3 && strcmp(cfg.args[0], "user") == 0 && strcmp(cfg.args[1], "add") == 0) {
         rc = main_user_add(&cfg, cfg.args[2]);
+    } else if (cfg.n_args == 3 && strcmp(cfg.args[0], "user") == 0 && strcmp(cfg.args[1], "key") == 0) {
+        rc = main_command(&cfg, MAIN_USER_KEY);
+    } else if (cfg.n_args == 2 && strcmp(cfg.args[0], "key") == 0 && strcmp(cfg.args[1], "list") == 0) {
+        rc = main_command(&cfg, MAIN_KEY_LIST);
+    } else if (cfg.n_args == 3 && strcmp(cfg.args[0], "key") == 0 && strcmp(cfg.args[1], "revoke") == 0) {
+        rc = main_command(&cfg, MAIN_KEY_REVOKE);
     } else {
-        fprintf(stderr, "apikeyd: unexpected argument \"%s\"; the only command is `apikeyd user add NAME`\n"
+        fprintf(stderr, "apikeyd: unexpected argument \"%s\"; the commands are `user add NAME`, `user key NAME`,\n"
+                "`key list --user NAME` and `key revoke ID [--cascade]`\n"
                 "Try 'apikeyd --help'.\n", cfg.args[0]);
         rc = EXIT_USAGE;
     }

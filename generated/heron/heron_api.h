@@ -134,7 +134,7 @@ int heron_create_key_respond_201(rt_ctx *ctx, const heron_ApiKeyCreatedSchema *b
 int heron_create_key_respond_400(rt_ctx *ctx);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_create_key_respond_401(rt_ctx *ctx);
-/* 403: The key is read-only; this operation needs write rights */
+/* 403: The key is read-only (this operation needs write rights), or the key quota is reached (the user holds as many unrevoked keys as the server allows)  */
 int heron_create_key_respond_403(rt_ctx *ctx);
 /* 413: Request body larger than the server accepts (64 KiB by default) */
 int heron_create_key_respond_413(rt_ctx *ctx);

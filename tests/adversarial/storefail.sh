@@ -15,6 +15,8 @@
 #      mount; readiness (/readyz) fails and the start logs why.
 #   4. Store errors are logged, rate-limited: a failing store cannot flood
 #      the log.
+#   A store failure is not a failed authentication: never counted by the
+#   failed-authentication limiter, never a 429 (finding 7's limiter).
 set -u
 SUITE=adversarial-storefail
 . "$(dirname "$0")/../lib/apikeyd.sh"
@@ -188,6 +190,37 @@ for fam in heron feldera nebula nebula_uuid fastapi; do
 	req GET "${!b}" "$(auth_hdr "$fam" "$NEWTOK")"
 	[ "$STATUS" = 200 ] && ok "$fam authentication, store healthy: 200" || no "$fam authentication, store healthy (got $STATUS)"
 done
+
+# a store failure is not a failed authentication (the limiter of finding 7):
+# 20 lookups that failed from one address are not counted, so its next real
+# failure is a 401, not a 429; and a blocked address's valid key that the
+# store cannot check now is a 503, not a 429
+mk heron limiter-a || no "create a key for the limiter case"
+T_A=$NEWTOK
+fault "key_by_hash error"
+bad=0
+for i in $(seq 20); do
+	req --from 127.9.0.1 GET "$BASE_heron" "X-API-KEY: $T_A"
+	[ "$STATUS" = 503 ] || bad=$((bad + 1))
+done
+fault ""
+[ $bad = 0 ] && ok "20 authentications the store could not check: 503 each, none 429 or 401" ||
+	no "20 authentications the store could not check: 503 each ($bad were not)"
+req --from 127.9.0.1 GET "$BASE_heron" "X-API-KEY: ${T_A}x"
+[ "$STATUS" = 401 ] && ok "then a real failure from that address: 401 (the store failures were not counted)" ||
+	no "then a real failure from that address: 401 (got $STATUS)"
+mk heron limiter-b || no "create a second key for the limiter case"
+T_B=$NEWTOK
+for i in $(seq 11); do req --from 127.9.0.2 GET "$BASE_heron" "X-API-KEY: ${T_B}x"; done
+[ "$STATUS" = 429 ] && ok "11 failures block 127.9.0.2 (429)" || no "11 failures block 127.9.0.2 (got $STATUS)"
+fault "key_by_hash busy"
+req --from 127.9.0.2 GET "$BASE_heron" "X-API-KEY: $T_B"
+fault ""
+[ "$STATUS" = 503 ] && ok "a blocked address's valid key, store busy: 503 (not 429)" ||
+	no "a blocked address's valid key, store busy: 503 (got $STATUS)"
+req --from 127.9.0.2 GET "$BASE_heron" "X-API-KEY: $T_B"
+[ "$STATUS" = 200 ] && ok "and with the store healthy: 200 from the blocked address" ||
+	no "and with the store healthy: 200 from the blocked address (got $STATUS)"
 kill -TERM "$SRV_PID"; wait "$SRV_PID" 2>/dev/null
 
 # ---- 4. the log is rate-limited ----

@@ -30,7 +30,7 @@ static void *bench_worker(void *arg)
 static double bench_run(int naive, int threads, int total)
 {
 	char dir[] = "/tmp/bench-store.XXXXXX", db[128], cmd[160], err[300], tok[TOKEN_MAX];
-	keysvc_config cfg = { .synchronous_full = 1, .naive_commit = naive };
+	keysvc_config cfg = { .synchronous_full = 1, .naive_commit = naive, .key_quota = -1 };
 	pthread_t *th = calloc((size_t)threads, sizeof *th);
 	long *ok = calloc((size_t)threads, sizeof *ok);
 	struct timespec a, b;

@@ -21,6 +21,8 @@
 /* A user as the caller of a mutation: the account holder itself (key_id 0,
    as a JWT is), who holds every right. */
 #define AS(u) (&(keysvc_principal){ .user_id = (u) })
+/* the holder of key k of user u (the rights of k's role; k is the parent of what it mints) */
+#define BY(u, k) (&(keysvc_principal){ .user_id = (u), .key_id = (k) })
 
 static char tmpdir[256];
 static keysvc *ks;
@@ -204,17 +206,62 @@ START_TEST(rate_limited_after_failures)
 {
 	keysvc_principal p;
 	unsigned ra = 0;
-	int rc = KEYSVC_OK;
 
-	/* answered from the authentication cache or not, a blocked address is blocked */
+	/* a blocked address: its failures are 429, its valid keys authenticate
+	   (answered from the authentication cache or from the store) */
 	ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "192.0.2.9", &p, &ra), KEYSVC_OK);
 	for (int i = 0; i < 10; i++)
 		ck_assert_int_eq(keysvc_authenticate(ks, "key_nonsense", "192.0.2.7", &p, &ra), KEYSVC_BAD_TOKEN);
-	rc = keysvc_authenticate(ks, alice_key, "192.0.2.7", &p, &ra);
-	ck_assert_int_eq(rc, KEYSVC_RATE_LIMITED);
+	ra = 0;
+	ck_assert_int_eq(keysvc_authenticate(ks, "key_nonsense", "192.0.2.7", &p, &ra), KEYSVC_RATE_LIMITED);
 	ck_assert_uint_gt(ra, 0);
+	ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "192.0.2.7", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(p.user_id, alice);
+	ck_assert_int_eq(keysvc_authenticate(ks, bob_first, "192.0.2.7", &p, &ra), KEYSVC_OK);  /* never used: the store */
+	ck_assert_int_eq(p.user_id, bob);
 	/* another address is not affected */
-	ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "192.0.2.8", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, "key_nonsense", "192.0.2.8", &p, &ra), KEYSVC_BAD_TOKEN);
+}
+END_TEST
+
+/* What a blocked address costs: well-formed tokens that are no key (right
+   checksum, unknown HMAC) are refused 429 without a store lookup; a valid
+   key still reaches the store and authenticates, also one inserted by
+   another process since this one started. */
+START_TEST(blocked_failures_skip_the_store)
+{
+	char t[TOKEN_MAX], other_key[TOKEN_MAX], db[300], err[300] = "";
+	keysvc_config cfg = { .synchronous_full = 1 };
+	keysvc_stats before, after;
+	keysvc_principal p;
+	keysvc *other = NULL;
+	keysvc_key k;
+	unsigned ra = 0;
+
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(token_new("fa_", t, sizeof t), 0);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, "198.51.100.3", &p, &ra), KEYSVC_REJECTED);
+	}
+	keysvc_get_stats(ks, &before);
+	for (int i = 0; i < 200; i++) {
+		ck_assert_int_eq(token_new("fa_", t, sizeof t), 0);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, "198.51.100.3", &p, &ra), KEYSVC_RATE_LIMITED);
+	}
+	keysvc_get_stats(ks, &after);
+	ck_assert_msg(after.hash_lookups - before.hash_lookups <= 2, "%llu store lookups for 200 non-keys from a blocked address",
+	              (unsigned long long)(after.hash_lookups - before.hash_lookups));
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FASTAPI, "new", NULL, NULL, "t", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, t, "198.51.100.3", &p, &ra), KEYSVC_OK);
+	/* a key another process (the CLI) added */
+	snprintf(db, sizeof db, "%s/k.db", tmpdir);
+	cfg.db_path = db;
+	ck_assert_msg(keysvc_open(&cfg, &other, err, sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(keysvc_create(other, AS(bob), KEYSVC_HERON, "cli", NULL, NULL, "cli", &k, other_key, sizeof other_key),
+	                 KEYSVC_OK);
+	keysvc_close(other);
+	sleep(1);
+	ck_assert_int_eq(keysvc_authenticate(ks, other_key, "198.51.100.3", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(p.user_id, bob);
 }
 END_TEST
 
@@ -277,7 +324,7 @@ START_TEST(ids_never_reused)
 }
 END_TEST
 
-/* A schema-1 database (ids could be reused) is migrated (to the latest, 3): its keys keep their
+/* A schema-1 database (ids could be reused) is migrated (to the latest, 4): its keys keep their
  * ids and new ids start past every id its audit table has seen. */
 START_TEST(migrates_schema_1)
 {
@@ -313,12 +360,13 @@ START_TEST(migrates_schema_1)
 	open_at(db, NULL);
 	ck_assert_int_eq(keysvc_get_id(ks, 1, KEYSVC_NEBULA, 3, &k), KEYSVC_OK);
 	ck_assert_str_eq(k.name, "old");
+	ck_assert_int_eq(k.parent_id, 0);
 	ck_assert_int_eq(keysvc_create(ks, AS(1), KEYSVC_NEBULA, "new", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
 	ck_assert_int_eq(k.id, 10);
 	ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	ck_assert_int_eq(sqlite3_column_int(st, 0), 3);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 4);   /* the latest schema (3: meta, 4: parent_id) */
 	sqlite3_finalize(st);
 	sqlite3_close(h);
 }
@@ -927,6 +975,192 @@ START_TEST(list_racing_creates)
 }
 END_TEST
 
+
+/* ---- finding 8: which key made which ---- */
+
+static int64_t key_id_of(const char *token)
+{
+	keysvc_principal p;
+	unsigned ra;
+
+	ck_assert_int_eq(keysvc_authenticate(ks, token, "lineage", &p, &ra), KEYSVC_OK);
+	return p.key_id;
+}
+
+/* A tree of keys across families: the children are listed with every
+   family (KEYSVC_ALL) and record their parent; deleting a middle key hands
+   its children to its parent; revoking the tree refuses each descendant
+   at once (cached or not) and leaves the rest alone. */
+START_TEST(lineage_and_cascade)
+{
+	char t_child[TOKEN_MAX], t_grand[TOKEN_MAX], t_great[TOKEN_MAX], t_other[TOKEN_MAX];
+	keysvc_key child, grand, great, other, got;
+	keysvc_principal p;
+	int64_t root = key_id_of(alice_key), owner = 0;
+	size_t n = 0;
+	unsigned ra;
+
+	/* each key made by the one before (write keys: a read key mints nothing) */
+	ck_assert_int_eq(keysvc_create(ks, BY(alice, root), KEYSVC_FELDERA, "child", NULL, "write", "t", &child, t_child,
+	                               sizeof t_child), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, BY(alice, child.id), KEYSVC_FASTAPI, "grand", NULL, NULL, "t", &grand, t_grand,
+	                               sizeof t_grand), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, BY(alice, grand.id), KEYSVC_NEBULA, "great", NULL, NULL, "t", &great, t_great,
+	                               sizeof t_great), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "other", NULL, NULL, "t", &other, t_other, sizeof t_other),
+	                 KEYSVC_OK);
+	ck_assert_int_eq(keysvc_get_id(ks, alice, KEYSVC_ALL, great.id, &got), KEYSVC_OK);
+	ck_assert_int_eq(got.parent_id, grand.id);
+	ck_assert_int_eq(keysvc_get_id(ks, alice, KEYSVC_ALL, other.id, &got), KEYSVC_OK);
+	ck_assert_int_eq(got.parent_id, 0);
+	ck_assert_int_eq(keysvc_key_owner(ks, great.id, &owner), KEYSVC_OK);
+	ck_assert_int_eq(owner, alice);
+	/* the middle key goes: its child now descends from the root */
+	ck_assert_int_eq(keysvc_delete(ks, AS(alice), grand.id, "t"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_get_id(ks, alice, KEYSVC_ALL, great.id, &got), KEYSVC_OK);
+	ck_assert_int_eq(got.parent_id, child.id);
+	/* every descendant cached, then the tree revoked */
+	ck_assert_int_eq(keysvc_authenticate(ks, t_child, "t", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, t_great, "t", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_revoke_tree(ks, AS(alice), root, "t", &n), KEYSVC_OK);
+	ck_assert_uint_eq(n, 3);   /* root, child, great */
+	ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "t", &p, &ra), KEYSVC_REJECTED);
+	ck_assert_int_eq(keysvc_authenticate(ks, t_child, "t", &p, &ra), KEYSVC_REJECTED);
+	ck_assert_int_eq(keysvc_authenticate(ks, t_great, "t", &p, &ra), KEYSVC_REJECTED);
+	ck_assert_int_eq(keysvc_authenticate(ks, t_other, "t", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_revoke_tree(ks, AS(bob), root, "t", &n), KEYSVC_NOT_FOUND);   /* not bob's */
+}
+END_TEST
+
+/* user key: a new key for a user whose every key is gone */
+START_TEST(user_key_recovers)
+{
+	char t[TOKEN_MAX];
+	keysvc_principal p;
+	keysvc_key k;
+	int64_t u = 0, n = 0;
+	unsigned ra;
+
+	ck_assert_int_eq(keysvc_delete(ks, AS(bob), key_id_of(bob_first), "t"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, bob_first, "t", &p, &ra), KEYSVC_REJECTED);
+	ck_assert_int_eq(keysvc_user_key(ks, "bob", t, sizeof t, &u, &k), KEYSVC_OK);
+	ck_assert_int_eq(u, bob);
+	ck_assert_int_eq(keysvc_authenticate(ks, t, "t", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(p.user_id, bob);
+	ck_assert_int_eq(store_audit_count(keysvc_store(ks), k.id, "create", &n), STORE_OK);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(keysvc_user_key(ks, "nobody", t, sizeof t, &u, &k), KEYSVC_NO_USER);
+}
+END_TEST
+
+/* ---- finding 9: the quota and lists in pages ---- */
+
+typedef struct quota_run {
+	int ok, quota, other;
+} quota_run;
+
+static pthread_mutex_t quota_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *quota_worker(void *arg)
+{
+	quota_run *r = arg;
+	char t[TOKEN_MAX];
+	keysvc_key k;
+
+	for (int i = 0; i < 10; i++) {
+		int rc = keysvc_create(ks, AS(alice), KEYSVC_NEBULA, "q", NULL, NULL, "t", &k, t, sizeof t);
+		pthread_mutex_lock(&quota_lock);
+		if (rc == KEYSVC_OK) r->ok++;
+		else if (rc == KEYSVC_QUOTA) r->quota++;
+		else r->other++;
+		pthread_mutex_unlock(&quota_lock);
+	}
+	return NULL;
+}
+
+/* 80 concurrent creates against a quota of 50 (alice holds 1): exactly 49
+   succeed, whatever the group commit batches together; revoked keys make
+   room, deactivated ones do not. */
+START_TEST(quota_exact_under_concurrency)
+{
+	keysvc_config cfg = { .synchronous_full = 0, .key_quota = 50 };
+	quota_run r = { 0 };
+	pthread_t th[8];
+	char db[300], err[300] = "", t[TOKEN_MAX];
+	int64_t first;
+	keysvc_key k;
+
+	keysvc_close(ks);
+	snprintf(db, sizeof db, "%s/k.db", tmpdir);
+	cfg.db_path = db;
+	ck_assert_msg(keysvc_open(&cfg, &ks, err, sizeof err) == 0, "%s", err);
+	first = key_id_of(alice_key);
+	for (int i = 0; i < 8; i++)
+		pthread_create(&th[i], NULL, quota_worker, &r);
+	for (int i = 0; i < 8; i++)
+		pthread_join(th[i], NULL);
+	ck_assert_int_eq(r.ok, 49);
+	ck_assert_int_eq(r.quota, 31);
+	ck_assert_int_eq(r.other, 0);
+	ck_assert_int_eq(keysvc_set_active(ks, AS(alice), first, 0, "t"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "x", NULL, NULL, "t", &k, t, sizeof t), KEYSVC_QUOTA);
+	ck_assert_int_eq(keysvc_revoke(ks, AS(alice), first, "t"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "y", NULL, NULL, "t", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "z", NULL, NULL, "t", &k, t, sizeof t), KEYSVC_QUOTA);
+	ck_assert_int_eq(keysvc_create(ks, AS(bob), KEYSVC_HERON, "bob's", NULL, NULL, "t", &k, t, sizeof t), KEYSVC_OK);
+}
+END_TEST
+
+typedef struct walk {
+	size_t n;
+	int64_t last;
+	int ordered;
+} walk;
+
+static int walk_one(void *ctx, const keysvc_key *k)
+{
+	walk *w = ctx;
+
+	if (w->n && k->id >= w->last)
+		w->ordered = 0;
+	w->last = k->id;
+	w->n++;
+	return 0;
+}
+
+/* A list of any length is walked in pages, newest first, each key once;
+   the whole list of a short one is kept by the list cache. */
+START_TEST(list_each_pages)
+{
+	keysvc_stats before, after;
+	char t[TOKEN_MAX];
+	keysvc_key k;
+	walk w = { .ordered = 1 };
+
+	for (int i = 0; i < 150; i++)
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_NEBULA, "p", NULL, NULL, "t", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_list_each(ks, alice, KEYSVC_NEBULA, 0, 0, walk_one, &w), KEYSVC_OK);
+	ck_assert_uint_eq(w.n, 150);
+	ck_assert(w.ordered);
+	w = (walk){ .ordered = 1 };
+	ck_assert_int_eq(keysvc_list_each(ks, alice, KEYSVC_ALL, 0, 0, walk_one, &w), KEYSVC_OK);
+	ck_assert_uint_eq(w.n, 151);   /* and alice's first (Heron) key */
+	ck_assert(w.ordered);
+	w = (walk){ .ordered = 1 };
+	ck_assert_int_eq(keysvc_list_each(ks, alice, KEYSVC_NEBULA, 0, 100, walk_one, &w), KEYSVC_OK);
+	ck_assert_uint_eq(w.n, 100);   /* at most max, the newest */
+	ck_assert_int_eq(w.last, k.id - 99);
+	ck_assert_uint_eq(keysvc_list_max(ks), KEYSVC_DEFAULT_QUOTA);
+	w = (walk){ .ordered = 1 };
+	ck_assert_int_eq(keysvc_list_each(ks, bob, KEYSVC_ALL, 0, 0, walk_one, &w), KEYSVC_OK);
+	keysvc_get_stats(ks, &before);
+	w = (walk){ .ordered = 1 };
+	ck_assert_int_eq(keysvc_list_each(ks, bob, KEYSVC_ALL, 0, 0, walk_one, &w), KEYSVC_OK);
+	keysvc_get_stats(ks, &after);
+	ck_assert_uint_eq(w.n, 1);
+	ck_assert_uint_eq(after.list_hits, before.list_hits + 1);
+}
+END_TEST
 /* ---- JWT ---- */
 
 static jwk_t *jwt_priv, *jwt_pub, *other_priv, *other_pub;
@@ -1344,6 +1578,84 @@ START_TEST(ratelimit_block_not_evicted)
 }
 END_TEST
 
+/* Saturation never stops counting: once blocked clients fill every way of
+   the table, a fresh client's failures fall back to a shared bucket of its
+   /16 (IPv4) or /32 (IPv6) and are still blocked within the limit. At the
+   real size, with the existing calls. */
+START_TEST(ratelimit_saturated_still_blocks)
+{
+	ratelimit *r = NULL;
+	time_t now = 1000000;
+	char a[64];
+	int never = 0, late = 0;
+
+	ck_assert_int_eq(ratelimit_new(10, 60, &r), 0);
+	for (int i = 0; i < 10000; i++) {
+		snprintf(a, sizeof a, "10.1.%d.%d", i >> 8 & 255, i & 255);
+		rl_fail(r, a, now, 10);
+	}
+	for (int i = 0; i < 10000; i++) {
+		snprintf(a, sizeof a, "2001:db8:%x:%x::1", i >> 8, i & 255);
+		rl_fail(r, a, now, 10);
+	}
+	for (int i = 0; i < 500; i++) {
+		int at = 0;
+		snprintf(a, sizeof a, i & 1 ? "10.2.%d.%d" : "2001:db9:0:%x%02x::5", i >> 8 & 255, i & 255);
+		for (int k = 1; k <= 11 && !at; k++) {
+			if (rl_blocked(r, a, now + 1))
+				at = k;
+			else
+				ratelimit_fail(r, a, now + 1);
+		}
+		never += !at;
+		late += at > 11;
+	}
+	ck_assert_msg(never == 0, "%d of 500 fresh clients never blocked in 11 failures", never);
+	ck_assert_int_eq(late, 0);
+	ratelimit_free(r);
+}
+END_TEST
+
+/* A small table (one set of 8 ways): a new client evicts the unblocked way
+   whose window started first, never a block; once all 8 are blocked, the
+   next client is counted in its /16's shared bucket and blocked within the
+   limit, and valid blocks keep their end. */
+START_TEST(ratelimit_small_table)
+{
+	ratelimit *r = NULL;
+	time_t now = 1000000;
+	char a[64];
+
+	ck_assert_int_eq(ratelimit_new_sized(3, 60, 8, &r), 0);
+	for (int i = 0; i < 6; i++) {
+		snprintf(a, sizeof a, "192.0.2.%d", i);
+		rl_fail(r, a, now, 3);
+	}
+	rl_fail(r, "198.51.100.1", now, 2);       /* way 7, oldest unblocked */
+	rl_fail(r, "198.51.100.2", now + 1, 2);   /* way 8 */
+	rl_fail(r, "198.51.100.3", now + 2, 1);   /* evicts .1, not a block */
+	rl_fail(r, "198.51.100.2", now + 2, 1);   /* .2 kept its count: blocked */
+	ck_assert(rl_blocked(r, "198.51.100.2", now + 2));
+	rl_fail(r, "198.51.100.1", now + 2, 2);   /* .1 starts over (evicts .3): 2 of 3 */
+	ck_assert(!rl_blocked(r, "198.51.100.1", now + 2));
+	rl_fail(r, "198.51.100.1", now + 2, 1);
+	ck_assert(rl_blocked(r, "198.51.100.1", now + 2));
+	for (int i = 0; i < 6; i++) {
+		snprintf(a, sizeof a, "192.0.2.%d", i);
+		ck_assert(rl_blocked(r, a, now + 2));
+	}
+	/* every way blocked: 203.0.113.x share their /16's bucket */
+	for (int i = 0; i < 3; i++) {
+		snprintf(a, sizeof a, "203.0.113.%d", i);
+		ck_assert(!rl_blocked(r, a, now + 3));
+		ratelimit_fail(r, a, now + 3);
+	}
+	ck_assert(rl_blocked(r, "203.0.113.77", now + 3));
+	ck_assert(rl_blocked(r, "203.0.200.1", now + 3));
+	ratelimit_free(r);
+}
+END_TEST
+
 static Suite *keysvc_suite(void)
 {
 	Suite *s = suite_create("keysvc");
@@ -1359,6 +1671,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, state_changes_take_effect_at_once);
 	tcase_add_test(tc, checksum_refused_without_lookup);
 	tcase_add_test(tc, rate_limited_after_failures);
+	tcase_add_test(tc, blocked_failures_skip_the_store);
 	tcase_add_test(tc, nothing_at_rest);
 	tcase_add_test(tc, reopen_keeps_keys);
 	tcase_add_test(tc, ids_never_reused);
@@ -1367,6 +1680,8 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, ratelimit_clients);
 	tcase_add_test(tc, ratelimit_window);
 	tcase_add_test(tc, ratelimit_block_not_evicted);
+	tcase_add_test(tc, ratelimit_saturated_still_blocks);
+	tcase_add_test(tc, ratelimit_small_table);
 	tcase_add_test(tc, key_after_delete_writes_last_used);
 	tcase_add_test(tc, statements_never_reprepared);
 	tcase_add_test(tc, roles_enforced_in_the_key_service);
@@ -1377,6 +1692,10 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, listcache_epoch_ttl_bounds);
 	tcase_add_test(tc, cached_list_follows_every_change);
 	tcase_add_test(tc, list_racing_creates);
+	tcase_add_test(tc, lineage_and_cascade);
+	tcase_add_test(tc, user_key_recovers);
+	tcase_add_test(tc, quota_exact_under_concurrency);
+	tcase_add_test(tc, list_each_pages);
 	tcase_add_test(tc, other_writer_seen_at_once);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tj, jwt_setup, jwt_teardown);
