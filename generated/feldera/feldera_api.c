@@ -33,6 +33,7 @@ static const rt_schema feldera_schema_NewApiKeyResponse;
 static const rt_schema feldera_schema_NewApiKeyResponse_api_key;
 static const rt_schema feldera_schema_NewApiKeyResponse_id;
 static const rt_schema feldera_schema_NewApiKeyResponse_name;
+static const rt_schema feldera_schema_create_api_key_403;
 static const rt_schema feldera_schema_create_api_key_409;
 static const rt_schema feldera_schema_create_api_key_413;
 static const rt_schema feldera_schema_create_api_key_415;
@@ -271,6 +272,12 @@ static const rt_schema feldera_schema_NewApiKeyResponse_id = {
 static const rt_schema feldera_schema_NewApiKeyResponse_name = {
 	.where = "openapi/feldera.yaml#/components/schemas/NewApiKeyResponse/properties/name",
 	.types = RT_T_STRING,
+};
+
+/* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/403/content/application~1json/schema */
+static const rt_schema feldera_schema_create_api_key_403 = {
+	.where = "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/403/content/application~1json/schema",
+	.ref = &feldera_schema_ErrorResponse,
 };
 
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/responses/409/content/application~1json/schema */
@@ -798,7 +805,7 @@ static const rt_response feldera_create_api_key_responses[] = {
 	{ 201, "application/json", &feldera_schema_create_api_key_201 },
 	{ 400, "application/json", &feldera_schema_list_api_keys_400 },
 	{ 401, "application/json", &feldera_schema_list_api_keys_401 },
-	{ 403, "application/json", &feldera_schema_list_api_keys_403 },
+	{ 403, "application/json", &feldera_schema_create_api_key_403 },
 	{ 409, "application/json", &feldera_schema_create_api_key_409 },
 	{ 413, "application/json", &feldera_schema_create_api_key_413 },
 	{ 415, "application/json", &feldera_schema_create_api_key_415 },

@@ -172,7 +172,7 @@ int feldera_create_api_key_respond_201(rt_ctx *ctx, const feldera_NewApiKeyRespo
 int feldera_create_api_key_respond_400(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 401: Missing, malformed, unknown or deleted credential */
 int feldera_create_api_key_respond_401(rt_ctx *ctx, const feldera_ErrorResponse *body);
-/* 403: The caller's role is below the role the operation requires */
+/* 403: The caller's role is below the role the operation requires (InsufficientPermissions), or the key quota is reached: the user holds as many unrevoked keys as the server allows (KeyQuotaExceeded)  */
 int feldera_create_api_key_respond_403(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 409: API key with that name already exists */
 int feldera_create_api_key_respond_409(rt_ctx *ctx, const feldera_ErrorResponse *body);

@@ -45,6 +45,7 @@ static const rt_schema nebula_schema_ApiKeyDeletedEnvelope;
 static const rt_schema nebula_schema_ApiKeyDeletedEnvelope_data;
 static const rt_schema nebula_schema_ApiKeyDeletedEnvelope_message;
 static const rt_schema nebula_schema_ApiKeyDeletedEnvelope_status;
+static const rt_schema nebula_schema_delete_api_key_403;
 static const rt_schema nebula_schema_delete_api_key_404;
 
 /* openapi/nebula.yaml#/components/responses/ApiKeyList/content/application~1json/schema */
@@ -324,9 +325,9 @@ static const rt_schema nebula_schema_create_api_key_400 = {
 	.ref = &nebula_schema_FailedEnvelope,
 };
 
-/* openapi/nebula.yaml#/components/responses/Forbidden/content/application~1json/schema */
+/* openapi/nebula.yaml#/paths/~1api-keys/post/responses/403/content/application~1json/schema */
 static const rt_schema nebula_schema_create_api_key_403 = {
-	.where = "openapi/nebula.yaml#/components/responses/Forbidden/content/application~1json/schema",
+	.where = "openapi/nebula.yaml#/paths/~1api-keys/post/responses/403/content/application~1json/schema",
 	.ref = &nebula_schema_FailedEnvelope,
 };
 
@@ -385,6 +386,12 @@ static const rt_schema nebula_schema_ApiKeyDeletedEnvelope_status = {
 	.where = "openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/status",
 	.types = RT_T_STRING,
 	.cache = &nebula_schema_ApiKeyDeletedEnvelope_status__cache,
+};
+
+/* openapi/nebula.yaml#/components/responses/Forbidden/content/application~1json/schema */
+static const rt_schema nebula_schema_delete_api_key_403 = {
+	.where = "openapi/nebula.yaml#/components/responses/Forbidden/content/application~1json/schema",
+	.ref = &nebula_schema_FailedEnvelope,
 };
 
 /* openapi/nebula.yaml#/components/responses/NotFound/content/application~1json/schema */
@@ -1200,7 +1207,7 @@ static const rt_response nebula_delete_api_key_responses[] = {
 	{ 200, "application/json", &nebula_schema_delete_api_key_200 },
 	{ 400, "application/json", &nebula_schema_create_api_key_400 },
 	{ 401, "application/json", &nebula_schema_list_api_keys_401 },
-	{ 403, "application/json", &nebula_schema_create_api_key_403 },
+	{ 403, "application/json", &nebula_schema_delete_api_key_403 },
 	{ 404, "application/json", &nebula_schema_delete_api_key_404 },
 	{ 429, "application/json", &nebula_schema_list_api_keys_429 },
 	{ 500, "application/json", &nebula_schema_list_api_keys_500 },

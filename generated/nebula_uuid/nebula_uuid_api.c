@@ -45,6 +45,7 @@ static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope;
 static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope_data;
 static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope_message;
 static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope_status;
+static const rt_schema nebula_uuid_schema_delete_api_key_403;
 static const rt_schema nebula_uuid_schema_delete_api_key_404;
 
 /* openapi/nebula_uuid.yaml#/components/responses/ApiKeyList/content/application~1json/schema */
@@ -324,9 +325,9 @@ static const rt_schema nebula_uuid_schema_create_api_key_400 = {
 	.ref = &nebula_uuid_schema_FailedEnvelope,
 };
 
-/* openapi/nebula_uuid.yaml#/components/responses/Forbidden/content/application~1json/schema */
+/* openapi/nebula_uuid.yaml#/paths/~1api-keys/post/responses/403/content/application~1json/schema */
 static const rt_schema nebula_uuid_schema_create_api_key_403 = {
-	.where = "openapi/nebula_uuid.yaml#/components/responses/Forbidden/content/application~1json/schema",
+	.where = "openapi/nebula_uuid.yaml#/paths/~1api-keys/post/responses/403/content/application~1json/schema",
 	.ref = &nebula_uuid_schema_FailedEnvelope,
 };
 
@@ -384,6 +385,12 @@ static const rt_schema nebula_uuid_schema_ApiKeyDeletedEnvelope_status = {
 	.where = "openapi/nebula_uuid.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/status",
 	.types = RT_T_STRING,
 	.cache = &nebula_uuid_schema_ApiKeyDeletedEnvelope_status__cache,
+};
+
+/* openapi/nebula_uuid.yaml#/components/responses/Forbidden/content/application~1json/schema */
+static const rt_schema nebula_uuid_schema_delete_api_key_403 = {
+	.where = "openapi/nebula_uuid.yaml#/components/responses/Forbidden/content/application~1json/schema",
+	.ref = &nebula_uuid_schema_FailedEnvelope,
 };
 
 /* openapi/nebula_uuid.yaml#/components/responses/NotFound/content/application~1json/schema */
@@ -1203,7 +1210,7 @@ static const rt_response nebula_uuid_delete_api_key_responses[] = {
 	{ 200, "application/json", &nebula_uuid_schema_delete_api_key_200 },
 	{ 400, "application/json", &nebula_uuid_schema_create_api_key_400 },
 	{ 401, "application/json", &nebula_uuid_schema_list_api_keys_401 },
-	{ 403, "application/json", &nebula_uuid_schema_create_api_key_403 },
+	{ 403, "application/json", &nebula_uuid_schema_delete_api_key_403 },
 	{ 404, "application/json", &nebula_uuid_schema_delete_api_key_404 },
 	{ 429, "application/json", &nebula_uuid_schema_list_api_keys_429 },
 	{ 500, "application/json", &nebula_uuid_schema_list_api_keys_500 },

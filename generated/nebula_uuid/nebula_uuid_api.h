@@ -208,7 +208,7 @@ int nebula_uuid_create_api_key_respond_201(rt_ctx *ctx, const nebula_uuid_ApiKey
 int nebula_uuid_create_api_key_respond_400(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 401: Missing, malformed, unknown or deleted credential */
 int nebula_uuid_create_api_key_respond_401(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
-/* 403: The key is read-only; this operation needs write rights */
+/* 403: The key is read-only (this operation needs write rights), or the key quota is reached (the user holds as many unrevoked keys as the server allows)  */
 int nebula_uuid_create_api_key_respond_403(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 413: The request was refused (body too large, or not application/json) */
 int nebula_uuid_create_api_key_respond_413(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
