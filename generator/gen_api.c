@@ -2,6 +2,7 @@
 #include "gen_api.h"
 #include "conv2.h"
 #include "docset.h"
+#include "gen_model.h"
 #include "gen_schema.h"
 #include "gen_text.h"
 #include "load.h"
@@ -32,6 +33,8 @@ typedef struct ga_resp {
 	char *content_type;       /* or NULL */
 	const char *schema;       /* or NULL */
 	char *description;
+	const char *model;        /* the body's C model (owned by the gen_model), or NULL: a json_t */
+	const char *why;          /* why not */
 } ga_resp;
 
 typedef struct ga_sec_req {
@@ -62,6 +65,8 @@ typedef struct ga_op {
 	int has_body, body_required;
 	const char *body_schema;
 	const char *form_schema;  /* application/x-www-form-urlencoded, or NULL */
+	const char *body_model;   /* the request body's C model, or NULL: a json_t */
+	const char *body_why;     /* why not */
 	ga_resp *resps;
 	size_t nr;
 	ga_sec_alt *sec;
@@ -73,6 +78,7 @@ typedef struct ga {
 	const gen_api_options *opt;
 	docset *ds;
 	gen_schema *gs;
+	gen_model *gm;
 	const char *uri;          /* the document's base URI */
 	const json_t *doc;
 	int dialect;
@@ -221,9 +227,20 @@ static const char *ga_schema_type(ga *a, const json_t *schema, const char *uri)
 	return result;
 }
 
-static int ga_compile(ga *a, const char *uri, const char **sym)
+/* Compiles the schema at uri; one that is not a component is named
+ * <opid>_<what> ("createKey_body", "getKey_200", "listKeys_limit"). */
+static int ga_compile(ga *a, const char *uri, const ga_op *op, const char *what, const char **sym)
 {
-	return gen_schema_compile(a->gs, uri, sym, a->err, a->errlen);
+	char *name = NULL, *id;
+	int rc;
+
+	if (asprintf(&name, "%s_%s", op->opid, what) < 0)
+		return -1;
+	id = gen_text_ident(name);
+	rc = id ? gen_schema_compile_named(a->gs, uri, id, sym, a->err, a->errlen) : -1;
+	free(name);
+	free(id);
+	return rc;
 }
 
 static int ga_is_json_media(const char *mt)
@@ -380,7 +397,7 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 				break;
 			}
 		}
-		if (!suri || ga_compile(a, suri, &gp.schema) != 0) {
+		if (!suri || ga_compile(a, suri, op, gp.name, &gp.schema) != 0) {
 			free(suri);
 			free(turi);
 			free(gp.name);
@@ -596,7 +613,7 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 			if (ga_is_json_media(chosen) && json_object_get(json_object_get(content, chosen), "schema")) {
 				char *c1 = ga_ptr(turi, "content"), *c2 = c1 ? ga_ptr(c1, chosen) : NULL;
 				char *c3 = c2 ? ga_ptr(c2, "schema") : NULL;
-				int rc = c3 ? ga_compile(a, c3, &r->schema) : -1;
+				int rc = c3 ? ga_compile(a, c3, op, r->key, &r->schema) : -1;
 				free(c1);
 				free(c2);
 				free(c3);
@@ -616,11 +633,11 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 }
 
 /* Compiles content/<mt>/schema of the request body at turi into *sym. */
-static int ga_body_schema(ga *a, const char *turi, const char *mt, const char **sym)
+static int ga_body_schema(ga *a, const ga_op *op, const char *turi, const char *mt, const char *what, const char **sym)
 {
 	char *c1 = ga_ptr(turi, "content"), *c2 = c1 ? ga_ptr(c1, mt) : NULL;
 	char *c3 = c2 ? ga_ptr(c2, "schema") : NULL;
-	int rc = c3 ? ga_compile(a, c3, sym) : -1;
+	int rc = c3 ? ga_compile(a, c3, op, what, sym) : -1;
 
 	free(c1);
 	free(c2);
@@ -657,9 +674,9 @@ static int ga_body(ga *a, ga_op *op, const json_t *rb, const char *pointer)
 			form_mt = mt;
 	}
 	if ((json_mt && json_object_get(json_object_get(content, json_mt), "schema") &&
-	     ga_body_schema(a, turi, json_mt, &op->body_schema) != 0) ||
+	     ga_body_schema(a, op, turi, json_mt, "body", &op->body_schema) != 0) ||
 	    (form_mt && json_object_get(json_object_get(content, form_mt), "schema") &&
-	     ga_body_schema(a, turi, form_mt, &op->form_schema) != 0)) {
+	     ga_body_schema(a, op, turi, form_mt, "form", &op->form_schema) != 0)) {
 		free(turi);
 		return -1;
 	}
@@ -754,6 +771,83 @@ static int ga_rename_derived(ga *a, ga_op *op)
 		}
 		free(name);
 	}
+}
+
+/* The parameters of op: the path item's first, then the operation's, which
+ * override the same name and location; only the survivors are compiled. */
+static int ga_op_params(ga *a, ga_op *op, const json_t *item, const json_t *opnode, const char *item_loc)
+{
+	struct { const json_t *node; char *ptr; const char *name, *in; } pv[256];
+	size_t npv = 0;
+	int bad = 0;
+
+	for (int level = 0; level < 2 && !bad; level++) {
+		const json_t *list = json_object_get(level ? opnode : item, "parameters");
+		char *pp = ga_ptr(level ? op->loc : item_loc, "parameters");
+		if (list && !json_is_array(list)) {
+			ga_error(a, pp, "\"parameters\" must be an array");
+			bad = 1;
+		}
+		for (size_t i = 0; !bad && i < json_array_size(list); i++) {
+			char *ip = ga_ptr_index(pp, i), *turi = NULL;
+			const json_t *p = ga_deref(a, json_array_get(list, i), ip, &turi);
+			free(turi);
+			if (!p) {
+				free(ip);
+				bad = 1;
+				break;
+			}
+			const char *nm = json_string_value(json_object_get(p, "name"));
+			const char *in = json_string_value(json_object_get(p, "in"));
+			for (size_t k = 0; nm && in && k < npv; k++) {
+				if (pv[k].name && strcmp(pv[k].name, nm) == 0 && strcmp(pv[k].in, in) == 0) {
+					free(pv[k].ptr);
+					memmove(&pv[k], &pv[k + 1], (npv - k - 1) * sizeof pv[0]);
+					npv--;
+					break;
+				}
+			}
+			if (npv == sizeof pv / sizeof pv[0]) {
+				ga_error(a, ip, "more than %zu parameters", sizeof pv / sizeof pv[0]);
+				free(ip);
+				bad = 1;
+				break;
+			}
+			pv[npv].node = json_array_get(list, i);
+			pv[npv].ptr = ip;
+			pv[npv].name = nm;
+			pv[npv].in = in ? in : "";
+			npv++;
+		}
+		free(pp);
+	}
+	for (size_t k = 0; k < npv; k++) {
+		if (!bad && ga_param_add(a, op, pv[k].node, pv[k].ptr) != 0)
+			bad = 1;
+		free(pv[k].ptr);
+	}
+	return bad ? -1 : 0;
+}
+
+/* Every {name} of the path must be a declared path parameter. */
+static int ga_op_path_check(ga *a, const ga_op *op, const char *path, const char *item_ptr, const char *optr)
+{
+	for (const char *s = strchr(path, '{'); s; s = strchr(s + 1, '{')) {
+		const char *e = strchr(s, '}');
+		int found = 0;
+		if (!e)
+			return ga_error(a, item_ptr, "unclosed '{' in the path \"%s\"", path);
+		if (e[1] == '{')
+			return ga_error(a, item_ptr, "path templates with nothing between them (\"%.*s\") cannot be told apart",
+			                (int)(strcspn(e + 1, "}") + 2 + (size_t)(e - s)), s);
+		for (size_t i = 0; i < op->np; i++)
+			if (op->params[i].in == GA_IN_PATH && strlen(op->params[i].name) == (size_t)(e - s - 1) &&
+			    strncmp(op->params[i].name, s + 1, (size_t)(e - s - 1)) == 0)
+				found = 1;
+		if (!found)
+			return ga_error(a, optr, "the path template {%.*s} has no path parameter declared", (int)(e - s - 1), s + 1);
+	}
+	return 0;
 }
 
 static int ga_operation(ga *a, const char *path, const char *method, const json_t *item, const json_t *opnode,
@@ -853,76 +947,8 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 	op->route = ga_route(path, &op->priority);
 	op->priority = op->priority * 1000 + (unsigned)a->nops;
 
-	/* parameters: path item first, then the operation's, which override
-	 * the same name and location; only the survivors are compiled */
-	{
-		struct { const json_t *node; char *ptr; const char *name, *in; } pv[256];
-		size_t npv = 0;
-		int bad = 0;
-		for (int level = 0; level < 2 && !bad; level++) {
-			const json_t *list = json_object_get(level ? opnode : item, "parameters");
-			char *pp = ga_ptr(level ? op->loc : item_loc, "parameters");
-			if (list && !json_is_array(list)) {
-				ga_error(a, pp, "\"parameters\" must be an array");
-				bad = 1;
-			}
-			for (size_t i = 0; !bad && i < json_array_size(list); i++) {
-				char *ip = ga_ptr_index(pp, i), *turi = NULL;
-				const json_t *p = ga_deref(a, json_array_get(list, i), ip, &turi);
-				free(turi);
-				if (!p) {
-					free(ip);
-					bad = 1;
-					break;
-				}
-				const char *nm = json_string_value(json_object_get(p, "name"));
-				const char *in = json_string_value(json_object_get(p, "in"));
-				for (size_t k = 0; nm && in && k < npv; k++) {
-					if (pv[k].name && strcmp(pv[k].name, nm) == 0 && strcmp(pv[k].in, in) == 0) {
-						free(pv[k].ptr);
-						memmove(&pv[k], &pv[k + 1], (npv - k - 1) * sizeof pv[0]);
-						npv--;
-						break;
-					}
-				}
-				if (npv == sizeof pv / sizeof pv[0]) {
-					ga_error(a, ip, "more than %zu parameters", sizeof pv / sizeof pv[0]);
-					free(ip);
-					bad = 1;
-					break;
-				}
-				pv[npv].node = json_array_get(list, i);
-				pv[npv].ptr = ip;
-				pv[npv].name = nm;
-				pv[npv].in = in ? in : "";
-				npv++;
-			}
-			free(pp);
-		}
-		for (size_t k = 0; k < npv; k++) {
-			if (!bad && ga_param_add(a, op, pv[k].node, pv[k].ptr) != 0)
-				bad = 1;
-			free(pv[k].ptr);
-		}
-		if (bad)
-			return -1;
-	}
-	/* every {name} of the path must be a declared path parameter */
-	for (const char *s = strchr(path, '{'); s; s = strchr(s + 1, '{')) {
-		const char *e = strchr(s, '}');
-		int found = 0;
-		if (!e)
-			return ga_error(a, item_ptr, "unclosed '{' in the path \"%s\"", path);
-		if (e[1] == '{')
-			return ga_error(a, item_ptr, "path templates with nothing between them (\"%.*s\") cannot be told apart",
-			                (int)(strcspn(e + 1, "}") + 2 + (size_t)(e - s)), s);
-		for (size_t i = 0; i < op->np; i++)
-			if (op->params[i].in == GA_IN_PATH && strlen(op->params[i].name) == (size_t)(e - s - 1) &&
-			    strncmp(op->params[i].name, s + 1, (size_t)(e - s - 1)) == 0)
-				found = 1;
-		if (!found)
-			return ga_error(a, optr, "the path template {%.*s} has no path parameter declared", (int)(e - s - 1), s + 1);
-	}
+	if (ga_op_params(a, op, item, opnode, item_loc) != 0 || ga_op_path_check(a, op, path, item_ptr, optr) != 0)
+		return -1;
 	/* C names of the parameters: unique members of the params struct,
 	 * has_<name> flags included (x_query, then x_query2, ...) */
 	if (ga_param_cnames(op) != 0)
@@ -1067,6 +1093,41 @@ static int ga_needs_has(const ga_param *p)
 	return !p->required && !p->has_default;
 }
 
+/* ---- typed bodies ---- */
+
+/* The C model of every request and response body (gen_model), or why a
+ * body stays a json_t. */
+static int ga_typed(ga *a)
+{
+	a->gm = gen_model_new(a->gs, a->opt->name);
+	if (!a->gm)
+		return -1;
+	for (size_t i = 0; i < a->nops; i++) {
+		ga_op *op = &a->ops[i];
+		const char *fm = NULL, *fwhy = NULL;
+		if ((op->body_schema && gen_model_body(a->gm, op->body_schema, GEN_MODEL_REQUEST, &op->body_model,
+		                                       &op->body_why, a->err, a->errlen) != 0) ||
+		    (op->form_schema && gen_model_body(a->gm, op->form_schema, GEN_MODEL_REQUEST, &fm, &fwhy, a->err,
+		                                       a->errlen) != 0))
+			return -1;
+		if (!op->body_schema) {
+			op->body_model = fm;
+			op->body_why = fwhy;
+		} else if (op->form_schema && (!fm || !op->body_model || strcmp(fm, op->body_model) != 0)) {
+			/* one handler type for both: the same model, or a json_t */
+			op->body_model = NULL;
+			op->body_why = "a JSON and a form body of different shapes";
+		}
+		for (size_t k = 0; k < op->nr; k++) {
+			ga_resp *r = &op->resps[k];
+			if (r->schema && gen_model_body(a->gm, r->schema, GEN_MODEL_RESPONSE, &r->model, &r->why,
+			                                a->err, a->errlen) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 static void ga_respond_proto(FILE *out, const ga *a, const ga_op *op, const ga_resp *r)
 {
 	const char *n = a->opt->name;
@@ -1074,7 +1135,9 @@ static void ga_respond_proto(FILE *out, const ga *a, const ga_op *op, const ga_r
 	fprintf(out, "int %s_%s_respond_%s(rt_ctx *ctx", n, op->opid, r->key);
 	if (r->status < 100)
 		fprintf(out, ", int status");
-	if (r->content_type)
+	if (r->model)
+		fprintf(out, ", const %s *body", r->model);
+	else if (r->content_type)
 		fprintf(out, ", json_t *body /* stolen */");
 	fprintf(out, ")");
 }
@@ -1094,10 +1157,13 @@ static void ga_write_header(ga *a, FILE *out, const char *guard)
 	fprintf(out, ": the typed handler interface.\n * A handler answers only through the %s_<op>_respond_<status> builders,\n"
 	             " * one per status the spec documents. */\n", n);
 	fprintf(out, "#ifndef %s\n#define %s\n\n#include <stdint.h>\n#include <jansson.h>\n#include <ulfius.h>\n"
-	             "#include \"rt_http.h\"\n\n", guard, guard);
+	             "#include \"rt_http.h\"\n#include \"rt_json.h\"\n#include \"rt_arena.h\"\n\n", guard, guard);
 	fprintf(out, "/* The base path of servers[0] in the spec. */\n#define %.*s_DEFAULT_BASE ", (int)(strlen(guard) - 6), guard);
 	gen_text_cstr(out, a->base_path);
 	fprintf(out, "\n\n");
+	gen_model_write_coverage(a->gm, out);
+	fputc('\n', out);
+	gen_model_write_header(a->gm, out);
 	for (size_t i = 0; i < a->nops; i++) {
 		const ga_op *op = &a->ops[i];
 		fprintf(out, "/* #");
@@ -1121,8 +1187,13 @@ static void ga_write_header(ga *a, FILE *out, const char *guard)
 		if (op->np == 0)
 			fprintf(out, "\tchar no_parameters;\n");
 		fprintf(out, "} %s_%s_params;\n", n, op->opid);
-		fprintf(out, "typedef int (*%s_%s_fn)(rt_ctx *ctx, const %s_%s_params *p, const json_t *body, void *app);\n",
-		        n, op->opid, n, op->opid);
+		fprintf(out, "typedef int (*%s_%s_fn)(rt_ctx *ctx, const %s_%s_params *p, const %s *body, void *app);\n",
+		        n, op->opid, n, op->opid, op->body_model ? op->body_model : "json_t");
+		if (op->has_body && !op->body_model && op->body_why) {
+			fprintf(out, "/* body: a json_t: ");
+			ga_comment(out, op->body_why);
+			fprintf(out, " */\n");
+		}
 		for (size_t k = 0; k < op->nr; k++) {
 			if (op->resps[k].description) {
 				fprintf(out, "/* %s: ", op->resps[k].key);
@@ -1153,6 +1224,135 @@ static void ga_write_header(ga *a, FILE *out, const char *guard)
 	fprintf(out, "extern const char %s_spec_json[];\nextern const char %s_spec_yaml[];\n\n#endif\n", n, n);
 }
 
+/* The tables of one operation: parameters, body media types, responses, security. */
+static void ga_write_op_tables(ga *a, FILE *out, const ga_op *op)
+{
+	const char *n = a->opt->name;
+
+	fprintf(out, "/* #");
+	ga_comment(out, op->pointer);
+	fprintf(out, " */\n");
+	if (op->np) {
+		fprintf(out, "static const rt_param %s_%s_param_table[] = {\n", n, op->opid);
+		for (size_t k = 0; k < op->np; k++) {
+			const ga_param *p = &op->params[k];
+			static const char *const ins[] = { "RT_IN_PATH", "RT_IN_QUERY", "RT_IN_HEADER", "RT_IN_COOKIE" };
+			static const char *const styles[] = { "RT_STYLE_SIMPLE", "RT_STYLE_FORM", "RT_STYLE_LABEL",
+			                                      "RT_STYLE_MATRIX", "RT_STYLE_SPACE_DELIMITED",
+			                                      "RT_STYLE_PIPE_DELIMITED", "RT_STYLE_DEEP_OBJECT" };
+			fprintf(out, "\t{ .name = ");
+			gen_text_cstr(out, p->name);
+			fprintf(out, ", .in = %s, .style = %s, .explode = %d, .required = %d,\n\t  .schema = %s%s, .ctype = %s,\n"
+			             "\t  .offset = offsetof(%s_%s_params, %s), .has_offset = ",
+			        ins[p->in], styles[p->style], p->explode, p->required, p->schema ? "&" : "",
+			        p->schema ? p->schema : "NULL", ga_rt_ctype(p->ctype), n, op->opid, p->cname);
+			if (ga_needs_has(p))
+				fprintf(out, "(long)offsetof(%s_%s_params, has_%s)", n, op->opid, p->cname);
+			else
+				fprintf(out, "-1");
+			fprintf(out, "%s },\n", p->content ? ", .content = 1" : "");
+		}
+		fprintf(out, "};\n");
+	}
+	if (op->has_body) {
+		fprintf(out, "static const char *const %s_%s_body_types[] = { ", n, op->opid);
+		for (size_t k = 0; k < op->nbt; k++) {
+			gen_text_cstr(out, op->body_types[k]);
+			fprintf(out, ", ");
+		}
+		fprintf(out, "NULL };\n");
+	}
+	fprintf(out, "static const rt_response %s_%s_responses[] = {\n", n, op->opid);
+	for (size_t k = 0; k < op->nr; k++) {
+		const ga_resp *r = &op->resps[k];
+		fprintf(out, "\t{ %d, ", r->status);
+		if (r->content_type)
+			gen_text_cstr(out, r->content_type);
+		else
+			fprintf(out, "NULL");
+		fprintf(out, ", %s%s },\n", r->schema ? "&" : "", r->schema ? r->schema : "NULL");
+	}
+	if (op->nr == 0)
+		fprintf(out, "\t{ 0, NULL, NULL },\n");
+	fprintf(out, "};\n");
+	for (size_t s = 0; s < op->nsec; s++) {
+		if (!op->sec[s].n)
+			continue;
+		fprintf(out, "static const rt_security_req %s_%s_sec%zu[] = {\n", n, op->opid, s);
+		for (size_t k = 0; k < op->sec[s].n; k++) {
+			const ga_sec_req *r = &op->sec[s].v[k];
+			fprintf(out, "\t{ ");
+			gen_text_cstr(out, r->scheme);
+			fprintf(out, ", %s, ", r->kind);
+			if (r->name)
+				gen_text_cstr(out, r->name);
+			else
+				fprintf(out, "NULL");
+			fprintf(out, " },\n");
+		}
+		fprintf(out, "};\n");
+	}
+	if (op->nsec) {
+		fprintf(out, "static const rt_security_alt %s_%s_security[] = {\n", n, op->opid);
+		for (size_t s = 0; s < op->nsec; s++) {
+			if (op->sec[s].n)
+				fprintf(out, "\t{ %s_%s_sec%zu, %zu },\n", n, op->opid, s, op->sec[s].n);
+			else
+				fprintf(out, "\t{ NULL, 0 },\n");
+		}
+		fprintf(out, "};\n");
+	}
+}
+
+/* The call from the pipeline into the handler: a typed body is read from
+ * the validated json_t into its model, in the request's arena. */
+static void ga_write_op_call(ga *a, FILE *out, const ga_op *op)
+{
+	const char *n = a->opt->name;
+
+	fprintf(out, "static int %s_%s_call(rt_ctx *ctx, const void *params, const json_t *body,\n"
+	             "\t\tconst void *handlers, void *app)\n{\n\tconst %s_handlers *h = handlers;\n",
+	        n, op->opid, n);
+	if (op->body_model)
+		fprintf(out, "\t%s model;\n", op->body_model);
+	fprintf(out, "\n\tif (!h || !h->%s)\n\t\treturn rt_not_implemented(ctx);\n", op->opid);
+	if (op->body_model) {
+		fprintf(out, "\tif (body && %s_from_json(body, rt_ctx_arena(ctx), &model) != 0)\n"
+		             "\t\treturn rt_respond_error(ctx, 500, \"BodyModel\", \"The validated body does not fit its model\");\n"
+		             "\treturn h->%s(ctx, params, body ? &model : NULL, app);\n}\n", op->body_model, op->opid);
+	} else {
+		fprintf(out, "\treturn h->%s(ctx, params, body, app);\n}\n", op->opid);
+	}
+}
+
+/* One builder per documented status: a model is written straight to JSON
+ * text (no json_t); a json_t body is stolen. */
+static void ga_write_op_builders(ga *a, FILE *out, const ga_op *op)
+{
+	for (size_t k = 0; k < op->nr; k++) {
+		const ga_resp *r = &op->resps[k];
+		char status[16];
+		snprintf(status, sizeof status, "%d", r->status);
+		ga_respond_proto(out, a, op, r);
+		fprintf(out, "\n{\n");
+		if (r->model)
+			fprintf(out, "\trt_json_writer w;\n\tint rc;\n\n");
+		if (r->status > 0 && r->status < 100)
+			fprintf(out, "\tif (status / 100 != %d)\n\t\treturn rt_respond_error(ctx, 500, \"UndocumentedStatus\", "
+			             "\"status outside %s\");\n", r->status, r->key);
+		if (r->status < 100)
+			snprintf(status, sizeof status, "status");
+		if (!r->model) {
+			fprintf(out, "\treturn rt_respond(ctx, %s, %s);\n}\n", status, r->content_type ? "body" : "NULL");
+			continue;
+		}
+		fprintf(out, "\tif (!body)\n\t\treturn rt_respond_writer(ctx, %s, NULL);\n\trt_json_writer_init(&w);\n"
+		             "\t%s_write(&w, body);\n\trc = rt_respond_writer(ctx, %s, &w);\n\trt_json_writer_free(&w);\n"
+		             "\treturn rc;\n}\n", status, r->model, status);
+	}
+	fprintf(out, "\n");
+}
+
 static void ga_write_source(ga *a, FILE *out)
 {
 	const char *n = a->opt->name;
@@ -1160,102 +1360,13 @@ static void ga_write_source(ga *a, FILE *out)
 	fprintf(out, "/* Generated by oapigen from ");
 	ga_comment(out, a->opt->spec_path);
 	fprintf(out, " — DO NOT EDIT. */\n");
-	fprintf(out, "#include <stddef.h>\n#include \"%s_api.h\"\n\n", n);
+	fprintf(out, "#include <stddef.h>\n#include <string.h>\n#include \"%s_api.h\"\n\n", n);
 	gen_schema_write(a->gs, out);
+	gen_model_write_source(a->gm, out);
 	for (size_t i = 0; i < a->nops; i++) {
-		const ga_op *op = &a->ops[i];
-		fprintf(out, "/* #");
-		ga_comment(out, op->pointer);
-		fprintf(out, " */\n");
-		if (op->np) {
-			fprintf(out, "static const rt_param %s_%s_param_table[] = {\n", n, op->opid);
-			for (size_t k = 0; k < op->np; k++) {
-				const ga_param *p = &op->params[k];
-				static const char *const ins[] = { "RT_IN_PATH", "RT_IN_QUERY", "RT_IN_HEADER", "RT_IN_COOKIE" };
-				static const char *const styles[] = { "RT_STYLE_SIMPLE", "RT_STYLE_FORM", "RT_STYLE_LABEL",
-				                                      "RT_STYLE_MATRIX", "RT_STYLE_SPACE_DELIMITED",
-				                                      "RT_STYLE_PIPE_DELIMITED", "RT_STYLE_DEEP_OBJECT" };
-				fprintf(out, "\t{ .name = ");
-				gen_text_cstr(out, p->name);
-				fprintf(out, ", .in = %s, .style = %s, .explode = %d, .required = %d,\n\t  .schema = %s%s, .ctype = %s,\n"
-				             "\t  .offset = offsetof(%s_%s_params, %s), .has_offset = ",
-				        ins[p->in], styles[p->style], p->explode, p->required, p->schema ? "&" : "",
-				        p->schema ? p->schema : "NULL", ga_rt_ctype(p->ctype), n, op->opid, p->cname);
-				if (ga_needs_has(p))
-					fprintf(out, "(long)offsetof(%s_%s_params, has_%s)", n, op->opid, p->cname);
-				else
-					fprintf(out, "-1");
-				fprintf(out, "%s },\n", p->content ? ", .content = 1" : "");
-			}
-			fprintf(out, "};\n");
-		}
-		if (op->has_body) {
-			fprintf(out, "static const char *const %s_%s_body_types[] = { ", n, op->opid);
-			for (size_t k = 0; k < op->nbt; k++) {
-				gen_text_cstr(out, op->body_types[k]);
-				fprintf(out, ", ");
-			}
-			fprintf(out, "NULL };\n");
-		}
-		fprintf(out, "static const rt_response %s_%s_responses[] = {\n", n, op->opid);
-		for (size_t k = 0; k < op->nr; k++) {
-			const ga_resp *r = &op->resps[k];
-			fprintf(out, "\t{ %d, ", r->status);
-			if (r->content_type)
-				gen_text_cstr(out, r->content_type);
-			else
-				fprintf(out, "NULL");
-			fprintf(out, ", %s%s },\n", r->schema ? "&" : "", r->schema ? r->schema : "NULL");
-		}
-		if (op->nr == 0)
-			fprintf(out, "\t{ 0, NULL, NULL },\n");
-		fprintf(out, "};\n");
-		for (size_t s = 0; s < op->nsec; s++) {
-			if (!op->sec[s].n)
-				continue;
-			fprintf(out, "static const rt_security_req %s_%s_sec%zu[] = {\n", n, op->opid, s);
-			for (size_t k = 0; k < op->sec[s].n; k++) {
-				const ga_sec_req *r = &op->sec[s].v[k];
-				fprintf(out, "\t{ ");
-				gen_text_cstr(out, r->scheme);
-				fprintf(out, ", %s, ", r->kind);
-				if (r->name)
-					gen_text_cstr(out, r->name);
-				else
-					fprintf(out, "NULL");
-				fprintf(out, " },\n");
-			}
-			fprintf(out, "};\n");
-		}
-		if (op->nsec) {
-			fprintf(out, "static const rt_security_alt %s_%s_security[] = {\n", n, op->opid);
-			for (size_t s = 0; s < op->nsec; s++) {
-				if (op->sec[s].n)
-					fprintf(out, "\t{ %s_%s_sec%zu, %zu },\n", n, op->opid, s, op->sec[s].n);
-				else
-					fprintf(out, "\t{ NULL, 0 },\n");
-			}
-			fprintf(out, "};\n");
-		}
-		fprintf(out, "static int %s_%s_call(rt_ctx *ctx, const void *params, const json_t *body,\n"
-		             "\t\tconst void *handlers, void *app)\n{\n\tconst %s_handlers *h = handlers;\n\n"
-		             "\tif (!h || !h->%s)\n\t\treturn rt_not_implemented(ctx);\n"
-		             "\treturn h->%s(ctx, params, body, app);\n}\n",
-		        n, op->opid, n, op->opid, op->opid);
-		for (size_t k = 0; k < op->nr; k++) {
-			const ga_resp *r = &op->resps[k];
-			ga_respond_proto(out, a, op, r);
-			fprintf(out, "\n{\n");
-			if (r->status >= 100)
-				fprintf(out, "\treturn rt_respond(ctx, %d, %s);\n}\n", r->status, r->content_type ? "body" : "NULL");
-			else if (r->status == 0)
-				fprintf(out, "\treturn rt_respond(ctx, status, %s);\n}\n", r->content_type ? "body" : "NULL");
-			else
-				fprintf(out, "\tif (status / 100 != %d)\n\t\treturn rt_respond_error(ctx, 500, \"UndocumentedStatus\", "
-				             "\"status outside %s\");\n\treturn rt_respond(ctx, status, %s);\n}\n",
-				        r->status, r->key, r->content_type ? "body" : "NULL");
-		}
-		fprintf(out, "\n");
+		ga_write_op_tables(a, out, &a->ops[i]);
+		ga_write_op_call(a, out, &a->ops[i]);
+		ga_write_op_builders(a, out, &a->ops[i]);
 	}
 	fprintf(out, "static const rt_operation %s_operations[] = {\n", n);
 	for (size_t i = 0; i < a->nops; i++) {
@@ -1446,6 +1557,7 @@ static void ga_free(ga *a)
 	free(a->ops);
 	json_decref(a->opids);
 	free(a->base_path);
+	gen_model_free(a->gm);
 	gen_schema_free(a->gs);
 	docset_free(a->ds);
 }
@@ -1467,7 +1579,7 @@ int gen_api_run(const gen_api_options *opt, char *err, size_t errlen)
 		goto cleanup;
 	if (opt->check && opt->check(opt->spec_path, a.doc, err, errlen) != 0)
 		goto cleanup;
-	if (ga_model(&a) != 0)
+	if (ga_model(&a) != 0 || ga_typed(&a) != 0)
 		goto cleanup;
 	if (!opt->out_dir) {
 		rc = 0;

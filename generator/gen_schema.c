@@ -1,5 +1,10 @@
-/* gen_schema.c — JSON Schema (OpenAPI 3.0 / 2020-12) to rt_schema tables. */
+/* gen_schema.c — the schema compiler's analysis: JSON Schema (OpenAPI 3.0 /
+ * 2020-12) into the model of schema_ir.h, one function per keyword, each
+ * checking its input. Naming and registration come first, so recursive
+ * schemas are cycles of pointers. The emitters (gen_schema_tables.c,
+ * gen_model.c) print from the model. */
 #include "gen_schema.h"
+#include "gen_schema_int.h"
 #include "gen_text.h"
 
 #include <stdarg.h>
@@ -9,36 +14,11 @@
 
 /* Deeper schema nesting (not $ref chains, which are pointers) is refused. */
 #define GS_MAX_DEPTH 200
-/* A $ref met deeper than this is named at once and compiled later from the
+/* A $ref met deeper than this is named at once and analysed later from the
  * top (gen_schema_compile), so long chains of distinct schemas neither
  * exhaust the stack nor count as nesting. */
 #define GS_DEFER_DEPTH 48
 #define GS_RESERVE (-1) /* depth argument: only name and register the schema */
-
-typedef struct gs_entry {
-	char *uri;      /* canonical "docuri#/pointer" */
-	char *symbol;
-	char *text;     /* emitted definition (aux arrays + the table) */
-	int has_cache;
-} gs_entry;
-
-struct gen_schema {
-	docset *ds;
-	char *prefix;
-	int dialect;
-	int format_assert;
-	gs_entry *v;
-	size_t n, cap;
-	json_t *by_uri;   /* uri -> index */
-	json_t *names;    /* symbol -> uri */
-	unsigned counter;
-	/* schema resources that declare $dynamicAnchors (2020-12 dynamic scope) */
-	json_t *resources;/* resource uri -> index into res */
-	gs_entry *res;    /* .uri, .symbol, .text */
-	size_t nres, capres;
-	json_t *pending;  /* uris named at GS_RESERVE, to compile */
-	size_t resume;    /* the slot gs_compile_node fills instead of returning it, or -1 */
-};
 
 gen_schema *gen_schema_new(docset *ds, const char *prefix, int dialect)
 {
@@ -54,37 +34,91 @@ gen_schema *gen_schema_new(docset *ds, const char *prefix, int dialect)
 	g->names = json_object();
 	g->resources = json_object();
 	g->pending = json_array();
-	g->resume = (size_t)-1;
+	g->hints = json_object();
 	return g;
+}
+
+static void gs_named_list_free(si_named_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].name);
+	free(l->v);
+}
+
+static void gs_schema_free(si_schema *s)
+{
+	free(s->uri);
+	free(s->where);
+	free(s->symbol);
+	free(s->model_name);
+	free(s->dyn_name);
+	free(s->prefix_items.v);
+	gs_named_list_free(&s->properties);
+	for (size_t i = 0; i < s->n_required; i++)
+		free(s->required[i]);
+	free(s->required);
+	gs_named_list_free(&s->pattern_properties);
+	for (size_t i = 0; i < s->n_dep_required; i++) {
+		free(s->dep_required[i].name);
+		for (size_t k = 0; k < s->dep_required[i].n; k++)
+			free(s->dep_required[i].names[k]);
+		free(s->dep_required[i].names);
+	}
+	free(s->dep_required);
+	gs_named_list_free(&s->dep_schemas);
+	free(s->all_of.v);
+	free(s->any_of.v);
+	free(s->one_of.v);
+	free(s->disc_property);
+	gs_named_list_free(&s->disc_map);
+	free(s);
 }
 
 void gen_schema_free(gen_schema *g)
 {
 	if (!g)
 		return;
-	for (size_t i = 0; i < g->n; i++) {
-		free(g->v[i].uri);
-		free(g->v[i].symbol);
-		free(g->v[i].text);
-	}
+	for (size_t i = 0; i < g->n; i++)
+		gs_schema_free(g->v[i]);
 	free(g->v);
+	for (size_t i = 0; i < g->nres; i++) {
+		free(g->res[i]->uri);
+		free(g->res[i]->where);
+		free(g->res[i]->symbol);
+		gs_named_list_free(&g->res[i]->anchors);
+		free(g->res[i]);
+	}
+	free(g->res);
 	free(g->prefix);
 	json_decref(g->by_uri);
 	json_decref(g->names);
-	for (size_t i = 0; i < g->nres; i++) {
-		free(g->res[i].uri);
-		free(g->res[i].symbol);
-		free(g->res[i].text);
-	}
-	free(g->res);
 	json_decref(g->resources);
 	json_decref(g->pending);
+	json_decref(g->hints);
 	free(g);
 }
 
 void gen_schema_set_format_assert(gen_schema *g, int on)
 {
 	g->format_assert = on;
+}
+
+size_t gen_schema_count(const gen_schema *g)
+{
+	return g->n;
+}
+
+const si_schema *gen_schema_at(const gen_schema *g, size_t i)
+{
+	return g->v[i];
+}
+
+const si_schema *gen_schema_find(const gen_schema *g, const char *symbol)
+{
+	const json_t *uri = json_object_get(g->names, symbol);
+	const json_t *idx = uri ? json_object_get(g->by_uri, json_string_value(uri)) : NULL;
+
+	return idx ? g->v[json_integer_value(idx)] : NULL;
 }
 
 static int gs_error(gen_schema *g, const char *uri, char *err, size_t errlen, const char *fmt, ...)
@@ -130,135 +164,9 @@ static char *gs_child_uri_index(const char *uri, const char *key, size_t i)
 	return out;
 }
 
-/* The component name if uri is #/components/schemas/X, #/$defs/X or
- * #/definitions/X (directly), else NULL. */
-static const char *gs_component_name(const char *uri)
-{
-	static const char *const bases[] = { "#/components/schemas/", "#/$defs/", "#/definitions/" };
-	const char *hash = strchr(uri, '#');
-
-	if (!hash)
-		return NULL;
-	for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++) {
-		size_t bl = strlen(bases[i]);
-		if (strncmp(hash, bases[i], bl) == 0 && hash[bl] && !strchr(hash + bl, '/'))
-			return hash + bl;
-	}
-	return NULL;
-}
-
-static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, int depth,
-                           const char **symbol, char *err, size_t errlen);
-
-/* The depth to compile the target of a $ref (or $dynamicRef, or a dynamic
-   anchor) at, met at depth: past GS_DEFER_DEPTH only named now, compiled
-   later from the top. */
-static int gs_ref_depth(int depth)
-{
-	return depth + 1 > GS_DEFER_DEPTH ? GS_RESERVE : depth + 1;
-}
-
-/* Compiles the target of the reference keyword kw ("$ref", "$dynamicRef")
-   of the schema at uri, resolved against base; *tsym = its C name. */
-static int gs_compile_ref(gen_schema *g, const char *uri, const char *base, const char *kw, const json_t *ref,
-                          int depth, const char **tsym, char *err, size_t errlen)
-{
-	char *turi = NULL;
-	const json_t *target;
-	int rc;
-
-	if (!json_is_string(ref))
-		return gs_error(g, uri, err, errlen, "\"%s\" must be a string", kw);
-	target = docset_resolve(g->ds, base, json_string_value(ref), &turi, err, errlen);
-	if (!target) {
-		char why[300];
-		snprintf(why, sizeof why, "%s", err);
-		return gs_error(g, uri, err, errlen, "%s", why);
-	}
-	rc = gs_compile_node(g, turi, target, gs_ref_depth(depth), tsym, err, errlen);
-	free(turi);
-	return rc;
-}
-
-/* Compiles the sub-schema at key (or key/index) of the schema at uri. */
-static int gs_child(gen_schema *g, const char *uri, const json_t *node, int depth, const char **sym,
-                    char *err, size_t errlen)
-{
-	return gs_compile_node(g, uri, node, depth + 1, sym, err, errlen);
-}
-
 static int gs_is_schema(const json_t *j)
 {
 	return json_is_object(j) || json_is_boolean(j);
-}
-
-/* Writes "static const rt_schema *const NAME[] = { &a, &b };" for a list. */
-static int gs_list(gen_schema *g, FILE *aux, const char *uri, const char *key, const json_t *arr,
-                   int depth, const char *name, char *err, size_t errlen)
-{
-	size_t n = json_array_size(arr);
-	const char **syms;
-
-	if (!json_is_array(arr) || n == 0)
-		return gs_error(g, uri, err, errlen, "\"%s\" must be a non-empty array of schemas", key);
-	syms = calloc(n, sizeof *syms);
-	if (!syms)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		char *cu = gs_child_uri_index(uri, key, i);
-		int rc = -1;
-		if (!gs_is_schema(json_array_get(arr, i)))
-			gs_error(g, cu ? cu : uri, err, errlen, "must be a schema (an object or a boolean)");
-		else
-			rc = gs_child(g, cu, json_array_get(arr, i), depth, &syms[i], err, errlen);
-		free(cu);
-		if (rc != 0) {
-			free(syms);
-			return -1;
-		}
-	}
-	fprintf(aux, "static const rt_schema *const %s[] = {", name);
-	for (size_t i = 0; i < n; i++)
-		fprintf(aux, "%s&%s", i ? ", " : " ", syms[i]);
-	fprintf(aux, " };\n");
-	free(syms);
-	return 0;
-}
-
-static int gs_int_kw(gen_schema *g, const char *uri, const json_t *node, const char *kw, json_int_t *out,
-                     char *err, size_t errlen)
-{
-	const json_t *v = json_object_get(node, kw);
-
-	*out = -1;
-	if (!v)
-		return 0;
-	if (json_is_real(v) && json_real_value(v) >= 9223372036854775807.0) {
-		/* an integer too big for 64 bits (read as a real): no length or count
-		 * reaches it, so the largest one means the same */
-		*out = (json_int_t)9223372036854775807LL;
-		return 0;
-	}
-	if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) == (double)(json_int_t)json_real_value(v)) {
-		*out = (json_int_t)json_real_value(v);
-		return 0;
-	}
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return gs_error(g, uri, err, errlen, "\"%s\" must be a non-negative integer", kw);
-	*out = json_integer_value(v);
-	return 0;
-}
-
-static unsigned gs_type_bit(const char *t)
-{
-	static const struct { const char *n; unsigned b; } types[] = {
-		{ "null", 1 }, { "boolean", 2 }, { "integer", 4 }, { "number", 8 | 4 },
-		{ "string", 16 }, { "array", 32 }, { "object", 64 },
-	};
-	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-		if (strcmp(types[i].n, t) == 0)
-			return types[i].b;
-	return 0;
 }
 
 static int gs_cmp_keys(const void *a, const void *b)
@@ -266,943 +174,885 @@ static int gs_cmp_keys(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void gs_json_literal(FILE *out, const json_t *v)
+/* The keys of obj, sorted (strcmp): deterministic order (new array). */
+static const char **gs_sorted_keys(const json_t *obj, size_t *n)
 {
-	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_SORT_KEYS);
-
-	gen_text_cstr(out, s ? s : "null");
-	free(s);
-}
-
-/* Keywords of JSON Schema that we do not implement: refused, never ignored. */
-static const struct { const char *keyword, *hint; } gs_unsupported[] = {
-	{ "$recursiveRef", " (JSON Schema 2019-09; OpenAPI 3.1 schemas are 2020-12: write a \"$ref\" to the schema's own"
-	                   " component, or \"$dynamicRef\" with a \"$dynamicAnchor\")" },
-};
-
-/* The schema resource (2020-12) the schema at uri belongs to, when that
- * resource declares $dynamicAnchors: *rsym = the C name of its
- * `rt_schema_resource` (anchor name -> table, every target compiled), else
- * NULL. Resources without dynamic anchors play no part in $dynamicRef
- * resolution and get no table. */
-static int gs_resource(gen_schema *g, const char *uri, int depth, const char **rsym, char *err, size_t errlen)
-{
-	char *res_uri = docset_base_of(g->ds, uri), *sym = NULL, *text = NULL;
-	const json_t *anchors, *idx;
-	const char **names = NULL, **syms = NULL;
-	size_t n, i = 0, me, textlen = 0;
+	const char **keys = calloc(json_object_size(obj) + 1, sizeof *keys);
 	const char *k;
 	json_t *v;
-	FILE *out = NULL;
-	int rc = -1;
+	size_t i = 0;
 
-	*rsym = NULL;
-	if (!res_uri)
-		return -1;
-	anchors = docset_dynamic_anchors(g->ds, res_uri);
-	if (!anchors) {
-		rc = 0;
-		goto cleanup;
-	}
-	idx = json_object_get(g->resources, res_uri);
-	if (idx) {
-		*rsym = g->res[json_integer_value(idx)].symbol;
-		rc = 0;
-		goto cleanup;
-	}
-	if (g->nres == g->capres) {
-		size_t cap = g->capres ? g->capres * 2 : 4;
-		gs_entry *nv = realloc(g->res, cap * sizeof *nv);
-		if (!nv)
-			goto cleanup;
-		g->res = nv;
-		g->capres = cap;
-	}
-	if (asprintf(&sym, "%s_r%zu", g->prefix, g->nres) < 0) {
-		sym = NULL;
-		goto cleanup;
-	}
-	/* registered first: compiling the anchors' targets comes back here */
-	me = g->nres++;
-	memset(&g->res[me], 0, sizeof g->res[me]);
-	g->res[me].uri = res_uri;
-	g->res[me].symbol = sym;
-	res_uri = NULL;
-	json_object_set_new(g->resources, g->res[me].uri, json_integer((json_int_t)me));
-	*rsym = sym;
-	n = json_object_size(anchors);
-	names = calloc(n, sizeof *names);
-	syms = calloc(n, sizeof *syms);
-	if (!names || !syms)
-		goto cleanup;
-	json_object_foreach((json_t *)anchors, k, v)
-		names[i++] = k;
-	qsort(names, n, sizeof *names, gs_cmp_keys);
-	for (i = 0; i < n; i++) {
-		const char *target = json_string_value(json_object_get(anchors, names[i]));
-		char *canon = NULL;
-		const json_t *node = docset_resolve(g->ds, target, target, &canon, err, errlen);
-		int r = node ? gs_compile_node(g, canon, node, gs_ref_depth(depth), &syms[i], err, errlen) : -1;
-		free(canon);
-		if (r != 0)
-			goto cleanup;
-	}
-	out = gen_text_memstream(&text, &textlen);
-	if (!out)
-		goto cleanup;
-	{
-		/* named by where the resource is, never by its (possibly absolute) URI */
-		char *canon = NULL;
-		const char *hash;
-		if (!docset_resolve(g->ds, g->res[me].uri, g->res[me].uri, &canon, err, errlen))
-			goto cleanup;
-		hash = strchr(canon, '#');
-		fprintf(out, "/* the $dynamicAnchors of the schema resource %s#%s */\n", docset_display(g->ds, canon),
-		        hash ? hash + 1 : "");
-		free(canon);
-	}
-	fprintf(out, "static const rt_schema_prop %s_anchors[] = {\n", sym);
-	for (i = 0; i < n; i++) {
-		fprintf(out, "\t{ ");
-		gen_text_cstr(out, names[i]);
-		fprintf(out, ", &%s },\n", syms[i]);
-	}
-	fprintf(out, "};\nstatic const rt_schema_resource %s = { .dyn_anchors = %s_anchors, .n_dyn_anchors = %zu };\n",
-	        sym, sym, n);
-	fclose(out);
-	out = NULL;
-	g->res[me].text = text;
-	text = NULL;
-	rc = 0;
-cleanup:
-	if (out)
-		fclose(out);
-	free(text);
-	free(names);
-	free(syms);
-	free(res_uri);
-	return rc;
+	if (!keys)
+		return NULL;
+	json_object_foreach((json_t *)obj, k, v)
+		keys[i++] = k;
+	qsort(keys, i, sizeof *keys, gs_cmp_keys);
+	*n = i;
+	return keys;
 }
 
-static int gs_compile_node(gen_schema *g, const char *uri, const json_t *node, int depth,
-                           const char **symbol, char *err, size_t errlen)
+/* ---- registration ---- */
+
+/* A name for the schema at uri (gen_schema_name.c), unique among the
+ * symbols so far; *symbol and *model new. Named components that collide
+ * in one document stop the generator. */
+static int gs_register(gen_schema *g, const char *uri, const json_t *node, si_schema **out, char *err, size_t errlen)
+{
+	si_schema *s;
+	int rc;
+
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 32;
+		si_schema **v = realloc(g->v, cap * sizeof *v);
+		if (!v)
+			return -1;
+		g->v = v;
+		g->cap = cap;
+	}
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return -1;
+	s->node = node;
+	s->uri = strdup(uri);
+	rc = gen_schema_name_schema(g, uri, gen_schema_component_name(uri), &s->symbol, &s->model_name, err, errlen);
+	if (rc != 0 || !s->uri) {
+		gs_schema_free(s);
+		return -1;
+	}
+	{
+		const char *hash = strchr(uri, '#');
+		if (asprintf(&s->where, "%s#%s", docset_display(g->ds, uri), hash ? hash + 1 : "") < 0) {
+			s->where = NULL;
+			gs_schema_free(s);
+			return -1;
+		}
+	}
+	json_object_set_new(g->by_uri, uri, json_integer((json_int_t)g->n));
+	json_object_set_new(g->names, s->symbol, json_string(uri));
+	g->v[g->n++] = s;
+	*out = s;
+	return 0;
+}
+
+static int gs_analyse(gen_schema *g, si_schema *s, int depth, char *err, size_t errlen);
+
+/* The schema at uri, registered (and analysed, unless depth is GS_RESERVE:
+ * then it is analysed later from the top). */
+static int gs_reach(gen_schema *g, const char *uri, const json_t *node, int depth, si_schema **out,
+                    char *err, size_t errlen)
 {
 	json_t *idx = json_object_get(g->by_uri, uri);
-	size_t me;
-	char *sym = NULL, *buf = NULL;
-	size_t buflen = 0;
-	FILE *aux = NULL;
-	char *base = NULL;
-	int rc = -1;
-	unsigned types = 0, flags = 0;
-	const char *cname;
-	char cache_name[160] = "";
-	int has_cache = 0;
 
-	if (idx && (size_t)json_integer_value(idx) == g->resume) {
-		/* a schema named earlier at GS_RESERVE: compile it into its slot */
-		me = g->resume;
-		g->resume = (size_t)-1;
-		sym = g->v[me].symbol;
-		*symbol = sym;
-		goto compile;
-	}
 	if (idx) {
-		*symbol = g->v[json_integer_value(idx)].symbol;
+		*out = g->v[json_integer_value(idx)];
 		return 0;
 	}
 	if (depth > GS_MAX_DEPTH)
 		return gs_error(g, uri, err, errlen, "schema nested more than %d levels deep", GS_MAX_DEPTH);
 	if (!gs_is_schema(node))
 		return gs_error(g, uri, err, errlen, "must be a schema (an object or a boolean)");
-
-	/* name and register before compiling children, so cycles terminate */
-	cname = gs_component_name(uri);
-	if (cname) {
-		char *id = gen_text_ident(cname);
-		if (!id || asprintf(&sym, "%s_schema_%s", g->prefix, id) < 0)
-			sym = NULL;
-		free(id);
-		if (sym && json_object_get(g->names, sym)) {
-			const char *other = json_string_value(json_object_get(g->names, sym));
-			const char *oh = strchr(other, '#'), *mh = strchr(uri, '#');
-			if (!oh || !mh || oh - other != mh - uri || strncmp(other, uri, (size_t)(mh - uri)) != 0) {
-				/* the same name in another document: qualify it */
-				char *q = NULL;
-				if (asprintf(&q, "%s_%u", sym, g->counter++) < 0)
-					q = NULL;
-				free(sym);
-				sym = q;
-				goto named;
-			}
-			gs_error(g, uri, err, errlen, "schema name collides with %s (both become the C name %s)", other, sym);
-			free(sym);
-			return -1;
-		}
-	named:;
-	} else if (asprintf(&sym, "%s_s%u", g->prefix, g->counter++) < 0) {
-		sym = NULL;
-	}
-	if (!sym)
+	if (gs_register(g, uri, node, out, err, errlen) != 0)
 		return -1;
-	if (g->n == g->cap) {
-		size_t cap = g->cap ? g->cap * 2 : 32;
-		gs_entry *v = realloc(g->v, cap * sizeof *v);
-		if (!v) {
-			free(sym);
-			return -1;
-		}
-		g->v = v;
-		g->cap = cap;
-	}
-	me = g->n++;
-	memset(&g->v[me], 0, sizeof g->v[me]);
-	g->v[me].uri = strdup(uri);
-	g->v[me].symbol = sym;
-	json_object_set_new(g->by_uri, uri, json_integer((json_int_t)me));
-	json_object_set_new(g->names, sym, json_string(uri));
-	*symbol = sym;
 	if (depth == GS_RESERVE)
 		return json_array_append_new(g->pending, json_string(uri)) == 0 ? 0 : -1;
+	return gs_analyse(g, *out, depth, err, errlen);
+}
 
-compile:
-	aux = gen_text_memstream(&buf, &buflen);
-	if (!aux)
+/* The depth to reach the target of a $ref (or $dynamicRef, or a dynamic
+   anchor, or a discriminator mapping) at, met at depth: past
+   GS_DEFER_DEPTH only named now, analysed later from the top. */
+static int gs_ref_depth(int depth)
+{
+	return depth + 1 > GS_DEFER_DEPTH ? GS_RESERVE : depth + 1;
+}
+
+/* The sub-schema at uri/key of the schema s. */
+static int gs_sub(gen_schema *g, const si_schema *s, const char *key, const json_t *node, int depth,
+                  si_schema **out, char *err, size_t errlen)
+{
+	char *cu = gs_child_uri(s->uri, key);
+	int rc = cu ? gs_reach(g, cu, node, depth + 1, out, err, errlen) : -1;
+
+	free(cu);
+	return rc;
+}
+
+/* The sub-schema at uri/key/name of the schema s. */
+static int gs_sub2(gen_schema *g, const si_schema *s, const char *key, const char *name, const json_t *node,
+                   int depth, si_schema **out, char *err, size_t errlen)
+{
+	char *ku = gs_child_uri(s->uri, key), *cu = ku ? gs_child_uri(ku, name) : NULL;
+	int rc = cu ? gs_reach(g, cu, node, depth + 1, out, err, errlen) : -1;
+
+	free(ku);
+	free(cu);
+	return rc;
+}
+
+/* Resolves ref against base; the target, reached at gs_ref_depth. */
+static int gs_target(gen_schema *g, const char *uri, const char *base, const char *ref, int depth,
+                     si_schema **out, char *err, size_t errlen)
+{
+	char *turi = NULL;
+	const json_t *target = docset_resolve(g->ds, base, ref, &turi, err, errlen);
+	int rc;
+
+	if (!target) {
+		char why[300];
+		snprintf(why, sizeof why, "%s", err);
+		return gs_error(g, uri, err, errlen, "%s", why);
+	}
+	rc = gs_reach(g, turi, target, gs_ref_depth(depth), out, err, errlen);
+	free(turi);
+	return rc;
+}
+
+/* ---- the keywords: each checks its input and fills the model ---- */
+
+typedef struct gs_kw_ctx {
+	gen_schema *g;
+	si_schema *s;
+	const json_t *node;
+	const char *base;  /* the base URI in force in the schema */
+	int depth;
+	char *err;
+	size_t errlen;
+} gs_kw_ctx;
+
+static int gs_resource(gen_schema *g, const char *uri, int depth, const char **rsym, char *err, size_t errlen);
+
+#define GS_FAIL(c, ...) gs_error((c)->g, (c)->s->uri, (c)->err, (c)->errlen, __VA_ARGS__)
+
+/* Keywords of JSON Schema that we do not implement: refused, never ignored. */
+static int gs_kw_unsupported(gs_kw_ctx *c)
+{
+	static const struct { const char *keyword, *hint; } unsupported[] = {
+		{ "$recursiveRef", " (JSON Schema 2019-09; OpenAPI 3.1 schemas are 2020-12: write a \"$ref\" to the"
+		                   " schema's own component, or \"$dynamicRef\" with a \"$dynamicAnchor\")" },
+	};
+
+	for (size_t u = 0; u < sizeof unsupported / sizeof unsupported[0]; u++) {
+		const json_t *kw = json_object_get(c->node, unsupported[u].keyword);
+		if (kw && !json_is_true(kw))
+			return GS_FAIL(c, "\"%s\" is not supported%s", unsupported[u].keyword, unsupported[u].hint);
+	}
+	return 0;
+}
+
+/* $ref: in 3.0 / draft 4 it replaces the schema (the caller stops after
+ * it); in 2020-12 it is one more keyword beside the others. */
+static int gs_kw_ref(gs_kw_ctx *c)
+{
+	const json_t *ref = json_object_get(c->node, "$ref");
+
+	if (!ref)
+		return 0;
+	if (!json_is_string(ref))
+		return GS_FAIL(c, "\"$ref\" must be a string");
+	return gs_target(c->g, c->s->uri, c->base, json_string_value(ref), c->depth, &c->s->ref, c->err, c->errlen);
+}
+
+/* $dynamicRef (2020-12): resolved like $ref; when that initial target is a
+ * $dynamicAnchor of its resource, the validator looks the name up in the
+ * dynamic scope (the outermost resource entered that declares it). */
+static int gs_kw_dynamic_ref(gs_kw_ctx *c)
+{
+	const json_t *dref = json_object_get(c->node, "$dynamicRef");
+	char *abs, *frag;
+
+	if (!dref)
+		return 0;
+	if (c->g->dialect == GEN_DIALECT_30)
+		return GS_FAIL(c, "\"$dynamicRef\" is not supported in OpenAPI 3.0 schemas (it is JSON Schema 2020-12, OpenAPI 3.1)");
+	if (!json_is_string(dref))
+		return GS_FAIL(c, "\"$dynamicRef\" must be a string");
+	if (gs_target(c->g, c->s->uri, c->base, json_string_value(dref), c->depth, &c->s->dyn_ref, c->err, c->errlen) != 0)
 		return -1;
-
-	/* what the table says, gathered as text of designated initializers */
-	char *fields = NULL;
-	size_t fieldslen = 0;
-	FILE *f = gen_text_memstream(&fields, &fieldslen);
-	if (!f)
-		goto cleanup;
-
-	if (json_is_boolean(node)) {
-		if (json_is_false(node))
-			flags |= 1u << 0; /* RT_S_FALSE */
-		fprintf(f, "\t.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,\n"
-		           "\t.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,\n");
-		rc = 0;
-		goto finish;
+	abs = docset_uri_resolve(c->base, json_string_value(dref));
+	frag = abs ? strchr(abs, '#') : NULL;
+	if (frag && frag[1] && frag[1] != '/') {
+		*frag++ = '\0';
+		if (json_object_get(docset_dynamic_anchors(c->g->ds, abs), frag))
+			c->s->dyn_name = strdup(frag);
 	}
+	free(abs);
+	return 0;
+}
 
-	for (size_t u = 0; u < sizeof gs_unsupported / sizeof gs_unsupported[0]; u++) {
-		const json_t *kw = json_object_get(node, gs_unsupported[u].keyword);
-		if (kw && !json_is_true(kw)) {
-			gs_error(g, uri, err, errlen, "\"%s\" is not supported%s", gs_unsupported[u].keyword, gs_unsupported[u].hint);
-			goto cleanup;
-		}
-	}
+/* The 2020-12 resource the schema belongs to, when it declares $dynamicAnchors. */
+static int gs_kw_resource(gs_kw_ctx *c)
+{
+	if (c->g->dialect != GEN_DIALECT_31)
+		return 0;
+	return gs_resource(c->g, c->s->uri, c->depth, &c->s->resource, c->err, c->errlen);
+}
 
-	base = docset_base_of(g->ds, uri);
-	{
-		const char *mybase_id = json_string_value(json_object_get(node, g->dialect == GEN_DIALECT_31 ? "$id" : "id"));
-		/* the node's own id, resolved against its parent's base (docset_base_of
-		 * already counts the id when the docset indexed it; resolving it again
-		 * against itself would double a relative folder: sub/x -> sub/sub/x) */
-		const char *hash = strchr(uri, '#');
-		const char *slash = hash ? strrchr(hash, '/') : NULL;
-		if (mybase_id && mybase_id[0] != '#' && slash &&
-		    !(g->dialect == GEN_DIALECT_30 && json_object_get(node, "$ref"))) {
-			char *parent = strndup(uri, (size_t)(slash - uri));
-			char *pbase = parent ? docset_base_of(g->ds, parent) : NULL;
-			char *nb = pbase ? docset_uri_resolve(pbase, mybase_id) : NULL;
-			free(parent);
-			free(pbase);
-			if (nb) {
-				char *frag = strchr(nb, '#');
-				if (frag)
-					*frag = '\0';
-				free(base);
-				base = nb;
-			}
-		}
-	}
+static unsigned gs_type_bits(const char *t)
+{
+	static const struct { const char *n; unsigned b; } types[] = {
+#define RT_SCHEMA_TYPE(name, bit, json) { json, SI_T_##name },
+#include "rt_schema_flags.def"
+	};
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+		if (strcmp(types[i].n, t) == 0)
+			return types[i].b | (types[i].b == SI_T_NUMBER ? SI_T_INTEGER : 0);
+	return 0;
+}
 
-	/* $ref: in 3.0 / draft 4 it replaces the schema; in 2020-12 it is one
-	 * more keyword beside the others */
-	const json_t *ref = json_object_get(node, "$ref");
-	if (ref) {
-		const char *tsym;
-		if (gs_compile_ref(g, uri, base, "$ref", ref, depth, &tsym, err, errlen) != 0)
-			goto cleanup;
-		fprintf(f, "\t.ref = &%s,\n", tsym);
-		if (g->dialect == GEN_DIALECT_30) {
-			fprintf(f, "\t.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,\n"
-			           "\t.min_properties = -1, .max_properties = -1, .min_contains = -1, .max_contains = -1,\n");
-			rc = 0;
-			goto finish;
-		}
-	}
+static int gs_kw_type(gs_kw_ctx *c)
+{
+	const json_t *type = json_object_get(c->node, "type");
 
-	/* $dynamicRef (2020-12): resolved like $ref; when that initial target is
-	 * a $dynamicAnchor of its resource, the validator looks the name up in
-	 * the dynamic scope (the outermost resource entered that declares it) */
-	const json_t *dref = json_object_get(node, "$dynamicRef");
-	if (dref && g->dialect == GEN_DIALECT_30) {
-		gs_error(g, uri, err, errlen, "\"$dynamicRef\" is not supported in OpenAPI 3.0 schemas (it is JSON Schema 2020-12, OpenAPI 3.1)");
-		goto cleanup;
-	}
-	if (dref) {
-		char *abs = NULL, *frag;
-		const char *tsym;
-		if (gs_compile_ref(g, uri, base, "$dynamicRef", dref, depth, &tsym, err, errlen) != 0)
-			goto cleanup;
-		fprintf(f, "\t.dyn_ref = &%s,\n", tsym);
-		abs = docset_uri_resolve(base, json_string_value(dref));
-		frag = abs ? strchr(abs, '#') : NULL;
-		if (frag && frag[1] && frag[1] != '/') {
-			*frag++ = '\0';
-			if (json_object_get(docset_dynamic_anchors(g->ds, abs), frag)) {
-				fprintf(f, "\t.dyn_name = ");
-				gen_text_cstr(f, frag);
-				fprintf(f, ",\n");
-			}
-		}
-		free(abs);
-	}
-	if (g->dialect == GEN_DIALECT_31) {
-		const char *rsym;
-		if (gs_resource(g, uri, depth, &rsym, err, errlen) != 0)
-			goto cleanup;
-		if (rsym)
-			fprintf(f, "\t.resource = &%s,\n", rsym);
-	}
-
-	/* type */
-	const json_t *type = json_object_get(node, "type");
 	if (json_is_string(type)) {
-		types = gs_type_bit(json_string_value(type));
-		if (!types) {
-			gs_error(g, uri, err, errlen, "unknown type \"%s\"", json_string_value(type));
-			goto cleanup;
-		}
+		c->s->types = gs_type_bits(json_string_value(type));
+		if (!c->s->types)
+			return GS_FAIL(c, "unknown type \"%s\"", json_string_value(type));
 	} else if (json_is_array(type)) {
 		for (size_t i = 0; i < json_array_size(type); i++) {
 			const char *t = json_string_value(json_array_get(type, i));
-			unsigned b = t ? gs_type_bit(t) : 0;
-			if (!b) {
-				gs_error(g, uri, err, errlen, "\"type\" holds an unknown type");
-				goto cleanup;
-			}
-			types |= b;
+			unsigned b = t ? gs_type_bits(t) : 0;
+			if (!b)
+				return GS_FAIL(c, "\"type\" holds an unknown type");
+			c->s->types |= b;
 		}
 	} else if (type) {
-		gs_error(g, uri, err, errlen, "\"type\" must be a string or an array of strings");
-		goto cleanup;
+		return GS_FAIL(c, "\"type\" must be a string or an array of strings");
 	}
-	if (types)
-		fprintf(f, "\t.types = 0x%x,\n", types);
-
-	if (json_is_true(json_object_get(node, "nullable")))
-		flags |= 1u << 1;
-	if (json_is_true(json_object_get(node, "readOnly")))
-		flags |= 1u << 2;
-	if (json_is_true(json_object_get(node, "writeOnly")))
-		flags |= 1u << 3;
-	if (json_is_true(json_object_get(node, "uniqueItems")))
-		flags |= 1u << 4;
-
-	/* numbers */
-	const json_t *mn = json_object_get(node, "minimum"), *mx = json_object_get(node, "maximum");
-	const json_t *xmn = json_object_get(node, "exclusiveMinimum"), *xmx = json_object_get(node, "exclusiveMaximum");
-	const json_t *mult = json_object_get(node, "multipleOf");
-	if (mn) {
-		if (!json_is_number(mn)) {
-			gs_error(g, uri, err, errlen, "\"minimum\" must be a number");
-			goto cleanup;
-		}
-		flags |= 1u << 5;
-		fprintf(f, "\t.minimum = %.17g,\n", json_number_value(mn));
-		if (json_is_true(xmn))
-			flags |= 1u << 7;
-	}
-	if (mx) {
-		if (!json_is_number(mx)) {
-			gs_error(g, uri, err, errlen, "\"maximum\" must be a number");
-			goto cleanup;
-		}
-		flags |= 1u << 6;
-		fprintf(f, "\t.maximum = %.17g,\n", json_number_value(mx));
-		if (json_is_true(xmx))
-			flags |= 1u << 8;
-	}
-	if (json_is_number(xmn)) {
-		flags |= 1u << 12;
-		fprintf(f, "\t.xminimum = %.17g,\n", json_number_value(xmn));
-	}
-	if (json_is_number(xmx)) {
-		flags |= 1u << 13;
-		fprintf(f, "\t.xmaximum = %.17g,\n", json_number_value(xmx));
-	}
-	if (mult) {
-		if (!json_is_number(mult) || !(json_number_value(mult) > 0)) {
-			gs_error(g, uri, err, errlen, "\"multipleOf\" must be a number greater than 0");
-			goto cleanup;
-		}
-		flags |= 1u << 9;
-		fprintf(f, "\t.multiple_of = %.17g,\n", json_number_value(mult));
-	}
-
-	/* limits */
-	{
-		static const char *const kws[] = { "minLength", "maxLength", "minItems", "maxItems",
-		                                   "minProperties", "maxProperties", "minContains", "maxContains" };
-		static const char *const fields_[] = { "min_length", "max_length", "min_items", "max_items",
-		                                       "min_properties", "max_properties", "min_contains", "max_contains" };
-		for (size_t i = 0; i < 8; i++) {
-			json_int_t v;
-			if (gs_int_kw(g, uri, node, kws[i], &v, err, errlen) != 0)
-				goto cleanup;
-			fprintf(f, "\t.%s = %lld,\n", fields_[i], (long long)v);
-		}
-	}
-
-	/* format */
-	const json_t *fmt = json_object_get(node, "format");
-	if (json_is_string(fmt)) {
-		static const char *const names[] = { "", "date-time", "date", "time", "uuid", "email", "uri", "ipv4",
-		                                     "ipv6", "byte", "int32", "int64", "hostname", "uri-reference", "regex" };
-		static const char *const enums[] = { "RT_FMT_NONE", "RT_FMT_DATE_TIME", "RT_FMT_DATE", "RT_FMT_TIME",
-		                                     "RT_FMT_UUID", "RT_FMT_EMAIL", "RT_FMT_URI", "RT_FMT_IPV4",
-		                                     "RT_FMT_IPV6", "RT_FMT_BYTE", "RT_FMT_INT32", "RT_FMT_INT64",
-		                                     "RT_FMT_HOSTNAME", "RT_FMT_URI_REFERENCE", "RT_FMT_REGEX" };
-		for (size_t i = 1; i < sizeof names / sizeof names[0]; i++) {
-			if (strcmp(names[i], json_string_value(fmt)) == 0) {
-				fprintf(f, "\t.format = %s,\n", enums[i]);
-				if (g->format_assert || g->dialect == GEN_DIALECT_30)
-					flags |= 1u << 11;
-				break;
-			}
-		}
-	}
-
-	/* the cache: pattern, enum, const, default */
-	{
-		const json_t *pat = json_object_get(node, "pattern");
-		const json_t *en = json_object_get(node, "enum");
-		const json_t *cn = json_object_get(node, "const");
-		const json_t *df = json_object_get(node, "default");
-		if (pat && !json_is_string(pat)) {
-			gs_error(g, uri, err, errlen, "\"pattern\" must be a string");
-			goto cleanup;
-		}
-		if (en && !json_is_array(en)) {
-			gs_error(g, uri, err, errlen, "\"enum\" must be an array");
-			goto cleanup;
-		}
-		if (pat || en || cn || df) {
-			has_cache = 1;
-			snprintf(cache_name, sizeof cache_name, "%s_cache", sym);
-			fprintf(aux, "static rt_schema_cache %s = {", cache_name);
-			if (pat) {
-				fprintf(aux, " .pattern = ");
-				gen_text_cstr(aux, json_string_value(pat));
-				fputc(',', aux);
-			}
-			if (en) {
-				fprintf(aux, " .enum_json = ");
-				gs_json_literal(aux, en);
-				fputc(',', aux);
-			}
-			if (cn) {
-				fprintf(aux, " .const_json = ");
-				gs_json_literal(aux, cn);
-				fputc(',', aux);
-			}
-			if (df) {
-				fprintf(aux, " .default_json = ");
-				gs_json_literal(aux, df);
-				fputc(',', aux);
-			}
-			fprintf(aux, " };\n");
-			fprintf(f, "\t.cache = &%s,\n", cache_name);
-		}
-	}
-
-	/* arrays */
-	{
-		const json_t *items = json_object_get(node, "items");
-		const json_t *prefix = json_object_get(node, "prefixItems");
-		const json_t *addl_items = json_object_get(node, "additionalItems");
-		const char *s;
-		char name[200];
-		if (json_is_array(items) && g->dialect == GEN_DIALECT_30) {
-			/* draft 4 tuple form */
-			snprintf(name, sizeof name, "%s_prefix", sym);
-			if (json_array_size(items) > 0) {
-				if (gs_list(g, aux, uri, "items", items, depth, name, err, errlen) != 0)
-					goto cleanup;
-				fprintf(f, "\t.prefix_items = { %s, %zu },\n", name, json_array_size(items));
-			}
-			if (gs_is_schema(addl_items)) {
-				char *cu = gs_child_uri(uri, "additionalItems");
-				int r = gs_child(g, cu, addl_items, depth, &s, err, errlen);
-				free(cu);
-				if (r != 0)
-					goto cleanup;
-				fprintf(f, "\t.items = &%s,\n", s);
-			}
-		} else if (items) {
-			char *cu = gs_child_uri(uri, "items");
-			int r = gs_is_schema(items) ? gs_child(g, cu, items, depth, &s, err, errlen)
-			                            : gs_error(g, uri, err, errlen, "\"items\" must be a schema");
-			free(cu);
-			if (r != 0)
-				goto cleanup;
-			fprintf(f, "\t.items = &%s,\n", s);
-		}
-		if (prefix && g->dialect == GEN_DIALECT_31) {
-			snprintf(name, sizeof name, "%s_prefix", sym);
-			if (gs_list(g, aux, uri, "prefixItems", prefix, depth, name, err, errlen) != 0)
-				goto cleanup;
-			fprintf(f, "\t.prefix_items = { %s, %zu },\n", name, json_array_size(prefix));
-		}
-		const json_t *uitems = json_object_get(node, "unevaluatedItems");
-		if (uitems && g->dialect == GEN_DIALECT_31) {
-			char *cu = gs_child_uri(uri, "unevaluatedItems");
-			int r = gs_child(g, cu, uitems, depth, &s, err, errlen);
-			free(cu);
-			if (r != 0)
-				goto cleanup;
-			fprintf(f, "\t.unevaluated_items = &%s,\n", s);
-		}
-		const json_t *contains = json_object_get(node, "contains");
-		if (contains) {
-			char *cu = gs_child_uri(uri, "contains");
-			int r = gs_child(g, cu, contains, depth, &s, err, errlen);
-			free(cu);
-			if (r != 0)
-				goto cleanup;
-			fprintf(f, "\t.contains = &%s,\n", s);
-		}
-	}
-
-	/* objects */
-	{
-		const json_t *props = json_object_get(node, "properties");
-		const json_t *req = json_object_get(node, "required");
-		const json_t *addl = json_object_get(node, "additionalProperties");
-		const json_t *pprops = json_object_get(node, "patternProperties");
-		const json_t *pnames = json_object_get(node, "propertyNames");
-		const char *s;
-		if (props && !json_is_object(props)) {
-			gs_error(g, uri, err, errlen, "\"properties\" must be an object");
-			goto cleanup;
-		}
-		if (json_is_string(json_object_get(props, "$ref"))) {
-			/* some split documents write this; JSON Schema reads a property named "$ref" */
-			char *pu = gs_child_uri(uri, "properties");
-			gs_error(g, pu ? pu : uri, err, errlen, "a \"$ref\" in place of the properties map is not JSON Schema "
-			         "(a $ref stands for a whole schema: $ref a schema that has these properties)");
-			free(pu);
-			goto cleanup;
-		}
-		if (json_object_size(props)) {
-			size_t n = json_object_size(props), i = 0;
-			const char **keys = calloc(n, sizeof *keys);
-			const char **syms = calloc(n, sizeof *syms);
-			const char *k;
-			json_t *v;
-			int bad = !keys || !syms;
-			char *puri = gs_child_uri(uri, "properties");
-			json_object_foreach((json_t *)props, k, v)
-				keys[i++] = k;
-			if (!bad)
-				qsort(keys, n, sizeof *keys, gs_cmp_keys);
-			for (i = 0; !bad && i < n; i++) {
-				char *cu = gs_child_uri(puri, keys[i]);
-				bad = gs_child(g, cu, json_object_get(props, keys[i]), depth, &syms[i], err, errlen) != 0;
-				free(cu);
-			}
-			if (!bad) {
-				fprintf(aux, "static const rt_schema_prop %s_props[] = {\n", sym);
-				for (i = 0; i < n; i++) {
-					fprintf(aux, "\t{ ");
-					gen_text_cstr(aux, keys[i]);
-					fprintf(aux, ", &%s },\n", syms[i]);
-				}
-				fprintf(aux, "};\n");
-				fprintf(f, "\t.properties = %s_props, .n_properties = %zu,\n", sym, n);
-			}
-			free(puri);
-			free(keys);
-			free(syms);
-			if (bad)
-				goto cleanup;
-		}
-		if (req) {
-			if (!json_is_array(req)) {
-				gs_error(g, uri, err, errlen, "\"required\" must be an array of strings");
-				goto cleanup;
-			}
-			if (json_array_size(req)) {
-				fprintf(aux, "static const char *const %s_required[] = {", sym);
-				for (size_t i = 0; i < json_array_size(req); i++) {
-					if (!json_is_string(json_array_get(req, i))) {
-						gs_error(g, uri, err, errlen, "\"required\" must be an array of strings");
-						goto cleanup;
-					}
-					fputc(' ', aux);
-					gen_text_cstr(aux, json_string_value(json_array_get(req, i)));
-					fputc(',', aux);
-				}
-				fprintf(aux, " };\n");
-				fprintf(f, "\t.required = %s_required, .n_required = %zu,\n", sym, json_array_size(req));
-			}
-		}
-		if (json_is_false(addl)) {
-			flags |= 1u << 10;
-		} else if (json_is_object(addl) || json_is_true(addl)) {
-			/* true too: it evaluates every other property (unevaluatedProperties) */
-			char *cu = gs_child_uri(uri, "additionalProperties");
-			int r = gs_child(g, cu, addl, depth, &s, err, errlen);
-			free(cu);
-			if (r != 0)
-				goto cleanup;
-			fprintf(f, "\t.additional = &%s,\n", s);
-		}
-		if (json_object_size(pprops)) {
-			size_t n = json_object_size(pprops), i = 0;
-			const char **keys = calloc(n, sizeof *keys);
-			const char **syms = calloc(n, sizeof *syms);
-			const char *k;
-			json_t *v;
-			int bad = !keys || !syms;
-			char *puri = gs_child_uri(uri, "patternProperties");
-			json_object_foreach((json_t *)pprops, k, v)
-				keys[i++] = k;
-			if (!bad)
-				qsort(keys, n, sizeof *keys, gs_cmp_keys);
-			for (i = 0; !bad && i < n; i++) {
-				char *cu = gs_child_uri(puri, keys[i]);
-				bad = gs_child(g, cu, json_object_get(pprops, keys[i]), depth, &syms[i], err, errlen) != 0;
-				free(cu);
-			}
-			if (!bad) {
-				for (i = 0; i < n; i++) {
-					fprintf(aux, "static rt_schema_cache %s_pp%zu = { .pattern = ", sym, i);
-					gen_text_cstr(aux, keys[i]);
-					fprintf(aux, " };\n");
-				}
-				fprintf(aux, "static const rt_schema_pattern_prop %s_pprops[] = {\n", sym);
-				for (i = 0; i < n; i++)
-					fprintf(aux, "\t{ &%s_pp%zu, &%s },\n", sym, i, syms[i]);
-				fprintf(aux, "};\n");
-				fprintf(f, "\t.pattern_properties = %s_pprops, .n_pattern_properties = %zu,\n", sym, n);
-			}
-			free(puri);
-			free(keys);
-			free(syms);
-			if (bad)
-				goto cleanup;
-		}
-		const json_t *uprops = json_object_get(node, "unevaluatedProperties");
-		if (uprops && g->dialect == GEN_DIALECT_31) {
-			char *cu = gs_child_uri(uri, "unevaluatedProperties");
-			int r = gs_child(g, cu, uprops, depth, &s, err, errlen);
-			free(cu);
-			if (r != 0)
-				goto cleanup;
-			fprintf(f, "\t.unevaluated_properties = &%s,\n", s);
-		}
-		if (pnames) {
-			char *cu = gs_child_uri(uri, "propertyNames");
-			int r = gs_child(g, cu, pnames, depth, &s, err, errlen);
-			free(cu);
-			if (r != 0)
-				goto cleanup;
-			fprintf(f, "\t.property_names = &%s,\n", s);
-		}
-		/* dependentRequired / dependentSchemas, and draft 4 dependencies */
-		const json_t *dreq = json_object_get(node, "dependentRequired");
-		const json_t *dsch = json_object_get(node, "dependentSchemas");
-		const json_t *deps = json_object_get(node, "dependencies");
-		size_t nreq = 0, nsch = 0;
-		const char *k;
-		json_t *v;
-		FILE *rq = NULL, *sc = NULL;
-		char *rqbuf = NULL, *scbuf = NULL;
-		size_t rqlen = 0, sclen = 0;
-		rq = gen_text_memstream(&rqbuf, &rqlen);
-		sc = gen_text_memstream(&scbuf, &sclen);
-		int bad = !rq || !sc;
-		for (int pass = 0; pass < 3 && !bad; pass++) {
-			const json_t *obj = pass == 0 ? dreq : pass == 1 ? dsch : deps;
-			const char *kw = pass == 0 ? "dependentRequired" : pass == 1 ? "dependentSchemas" : "dependencies";
-			if (!json_is_object(obj))
-				continue;
-			/* sorted for determinism */
-			size_t n = json_object_size(obj), i = 0;
-			const char **keys = calloc(n ? n : 1, sizeof *keys);
-			json_object_foreach((json_t *)obj, k, v)
-				keys[i++] = k;
-			qsort(keys, n, sizeof *keys, gs_cmp_keys);
-			for (i = 0; i < n && !bad; i++) {
-				v = json_object_get(obj, keys[i]);
-				if (json_is_array(v) && pass != 1) {
-					fprintf(aux, "static const char *const %s_dr%zu[] = { ", sym, nreq);
-					gen_text_cstr(aux, keys[i]);
-					for (size_t x = 0; x < json_array_size(v); x++) {
-						fprintf(aux, ", ");
-						gen_text_cstr(aux, json_string_value(json_array_get(v, x)) ? json_string_value(json_array_get(v, x)) : "");
-					}
-					fprintf(aux, ", NULL };\n");
-					fprintf(rq, "%s_dr%zu, ", sym, nreq);
-					nreq++;
-				} else if (gs_is_schema(v) && pass != 0) {
-					char *du = gs_child_uri(uri, kw);
-					char *cu = du ? gs_child_uri(du, keys[i]) : NULL;
-					const char *ds;
-					bad = gs_child(g, cu, v, depth, &ds, err, errlen) != 0;
-					free(du);
-					free(cu);
-					if (!bad) {
-						fprintf(sc, "\t{ ");
-						gen_text_cstr(sc, keys[i]);
-						fprintf(sc, ", &%s },\n", ds);
-						nsch++;
-					}
-				} else {
-					gs_error(g, uri, err, errlen, "\"%s\" values must be %s", kw,
-					         pass == 0 ? "arrays of names" : pass == 1 ? "schemas" : "arrays or schemas");
-					bad = 1;
-				}
-			}
-			free(keys);
-		}
-		if (rq)
-			fclose(rq);
-		if (sc)
-			fclose(sc);
-		if (!bad && nreq) {
-			fprintf(aux, "static const char *const *const %s_depreq[] = { %s};\n", sym, rqbuf);
-			fprintf(f, "\t.dependent_required = %s_depreq, .n_dependent_required = %zu,\n", sym, nreq);
-		}
-		if (!bad && nsch) {
-			fprintf(aux, "static const rt_schema_prop %s_depsch[] = {\n%s};\n", sym, scbuf);
-			fprintf(f, "\t.dependent_schemas = %s_depsch, .n_dependent_schemas = %zu,\n", sym, nsch);
-		}
-		free(rqbuf);
-		free(scbuf);
-		if (bad)
-			goto cleanup;
-	}
-
-	/* combinators */
-	{
-		static const char *const kws[] = { "allOf", "anyOf", "oneOf" };
-		static const char *const fields_[] = { "all_of", "any_of", "one_of" };
-		for (size_t i = 0; i < 3; i++) {
-			const json_t *l = json_object_get(node, kws[i]);
-			char name[200];
-			if (!l)
-				continue;
-			snprintf(name, sizeof name, "%s_%s", sym, fields_[i]);
-			if (gs_list(g, aux, uri, kws[i], l, depth, name, err, errlen) != 0)
-				goto cleanup;
-			fprintf(f, "\t.%s = { %s, %zu },\n", fields_[i], name, json_array_size(l));
-		}
-		static const char *const one[] = { "not", "if", "then", "else" };
-		static const char *const onef[] = { "not_", "if_", "then_", "else_" };
-		for (size_t i = 0; i < 4; i++) {
-			const json_t *sub = json_object_get(node, one[i]);
-			const char *s;
-			if (!sub || (i >= 2 && !json_object_get(node, "if")))
-				continue;
-			char *cu = gs_child_uri(uri, one[i]);
-			int r = gs_child(g, cu, sub, depth, &s, err, errlen);
-			free(cu);
-			if (r != 0)
-				goto cleanup;
-			fprintf(f, "\t.%s = &%s,\n", onef[i], s);
-		}
-	}
-
-	/* discriminator (OpenAPI): picks the oneOf/anyOf branch by a property */
-	{
-		const json_t *disc = json_object_get(node, "discriminator");
-		const char *pname = json_string_value(json_object_get(disc, "propertyName"));
-		const json_t *branches = json_object_get(node, "oneOf");
-		if (!branches)
-			branches = json_object_get(node, "anyOf");
-		if (disc && !pname) {
-			gs_error(g, uri, err, errlen, "\"discriminator\" needs a string \"propertyName\"");
-			goto cleanup;
-		}
-		if (pname && branches) {
-			const json_t *mapping = json_object_get(disc, "mapping");
-			size_t n = 0;
-			fprintf(f, "\t.disc_property = ");
-			gen_text_cstr(f, pname);
-			fprintf(f, ",\n");
-			fprintf(aux, "static const rt_schema_disc_map %s_disc[] = {\n", sym);
-			if (json_is_object(mapping)) {
-				size_t m = json_object_size(mapping), i = 0;
-				const char **keys = calloc(m ? m : 1, sizeof *keys);
-				const char *k;
-				json_t *v;
-				json_object_foreach((json_t *)mapping, k, v)
-					keys[i++] = k;
-				qsort(keys, m, sizeof *keys, gs_cmp_keys);
-				for (i = 0; i < m; i++) {
-					const char *target = json_string_value(json_object_get(mapping, keys[i]));
-					char *turi = NULL, *refbuf = NULL;
-					const char *ts;
-					const json_t *tn;
-					int r = -1;
-					if (target && !strchr(target, '#') && !strchr(target, '/') &&
-					    asprintf(&refbuf, "#/components/schemas/%s", target) < 0)
-						refbuf = NULL;
-					tn = target ? docset_resolve(g->ds, base, refbuf ? refbuf : target, &turi, err, errlen) : NULL;
-					if (tn)
-						r = gs_compile_node(g, turi, tn, gs_ref_depth(depth), &ts, err, errlen);
-					else if (!target)
-						gs_error(g, uri, err, errlen, "discriminator mapping \"%s\" must be a string", keys[i]);
-					else {
-						char why[300];
-						snprintf(why, sizeof why, "%s", err);
-						gs_error(g, uri, err, errlen, "discriminator mapping \"%s\" does not resolve: %s", keys[i], why);
-					}
-					free(turi);
-					free(refbuf);
-					if (r != 0) {
-						free(keys);
-						goto cleanup;
-					}
-					fprintf(aux, "\t{ ");
-					gen_text_cstr(aux, keys[i]);
-					fprintf(aux, ", &%s },\n", ts);
-					n++;
-				}
-				free(keys);
-			} else {
-				/* implicit mapping: each branch that is a $ref to a named component */
-				for (size_t i = 0; i < json_array_size(branches); i++) {
-					const char *r = json_string_value(json_object_get(json_array_get(branches, i), "$ref"));
-					char *turi = NULL;
-					const char *ts, *nm;
-					const json_t *tn;
-					if (!r)
-						continue;
-					tn = docset_resolve(g->ds, base, r, &turi, err, errlen);
-					nm = turi ? gs_component_name(turi) : NULL;
-					if (tn && nm && gs_compile_node(g, turi, tn, gs_ref_depth(depth), &ts, err, errlen) == 0) {
-						fprintf(aux, "\t{ ");
-						gen_text_cstr(aux, nm);
-						fprintf(aux, ", &%s },\n", ts);
-						n++;
-					}
-					free(turi);
-				}
-			}
-			if (n == 0)
-				fprintf(aux, "\t{ NULL, NULL },\n");
-			fprintf(aux, "};\n");
-			fprintf(f, "\t.disc_map = %s_disc, .n_disc_map = %zu,\n", sym, n);
-		}
-	}
-	rc = 0;
-
-finish:
-	if (flags)
-		fprintf(f, "\t.flags = 0x%x,\n", flags);
-	fclose(f);
-	f = NULL;
-	{
-		const char *hash = strchr(uri, '#');
-		fprintf(aux, "/* ");
-		gen_text_comment(aux, docset_display(g->ds, uri));
-		fputc('#', aux);
-		gen_text_comment(aux, hash ? hash + 1 : "");
-		fprintf(aux, " */\nstatic const rt_schema %s = {\n\t.where = ", sym);
-		char *where = NULL;
-		if (asprintf(&where, "%s#%s", docset_display(g->ds, uri), hash ? hash + 1 : "") >= 0) {
-			gen_text_cstr(aux, where);
-			free(where);
-		}
-		fprintf(aux, ",\n%s};\n", fields ? fields : "");
-	}
-	free(fields);
-	fclose(aux);
-	aux = NULL;
-	g->v[me].text = buf;
-	g->v[me].has_cache = has_cache;
-	buf = NULL;
-	free(base);
-	return rc;
-
-cleanup:
-	if (f)
-		fclose(f);
-	free(fields);
-	if (aux)
-		fclose(aux);
-	free(buf);
-	free(base);
-	return -1;
+	return 0;
 }
 
-int gen_schema_compile(gen_schema *g, const char *uri, const char **symbol, char *err, size_t errlen)
+/* nullable, readOnly, writeOnly, uniqueItems */
+static int gs_kw_booleans(gs_kw_ctx *c)
+{
+	static const struct { const char *kw; unsigned flag; } kws[] = {
+		{ "nullable", SI_F_NULLABLE }, { "readOnly", SI_F_READONLY },
+		{ "writeOnly", SI_F_WRITEONLY }, { "uniqueItems", SI_F_UNIQUE },
+	};
+
+	for (size_t i = 0; i < sizeof kws / sizeof kws[0]; i++)
+		if (json_is_true(json_object_get(c->node, kws[i].kw)))
+			c->s->flags |= kws[i].flag;
+	return 0;
+}
+
+/* minimum, maximum, exclusiveMinimum/Maximum (3.0 booleans, 2020-12 numbers), multipleOf */
+static int gs_kw_bounds(gs_kw_ctx *c)
+{
+	const json_t *mn = json_object_get(c->node, "minimum"), *mx = json_object_get(c->node, "maximum");
+	const json_t *xmn = json_object_get(c->node, "exclusiveMinimum");
+	const json_t *xmx = json_object_get(c->node, "exclusiveMaximum");
+	const json_t *mult = json_object_get(c->node, "multipleOf");
+	si_schema *s = c->s;
+
+	if (mn) {
+		if (!json_is_number(mn))
+			return GS_FAIL(c, "\"minimum\" must be a number");
+		s->flags |= SI_F_HAS_MIN | (json_is_true(xmn) ? SI_F_EXCL_MIN : 0);
+		s->minimum = json_number_value(mn);
+	}
+	if (mx) {
+		if (!json_is_number(mx))
+			return GS_FAIL(c, "\"maximum\" must be a number");
+		s->flags |= SI_F_HAS_MAX | (json_is_true(xmx) ? SI_F_EXCL_MAX : 0);
+		s->maximum = json_number_value(mx);
+	}
+	if (json_is_number(xmn)) {
+		s->flags |= SI_F_HAS_EXCL_MIN2;
+		s->xminimum = json_number_value(xmn);
+	}
+	if (json_is_number(xmx)) {
+		s->flags |= SI_F_HAS_EXCL_MAX2;
+		s->xmaximum = json_number_value(xmx);
+	}
+	if (mult) {
+		if (!json_is_number(mult) || !(json_number_value(mult) > 0))
+			return GS_FAIL(c, "\"multipleOf\" must be a number greater than 0");
+		s->flags |= SI_F_HAS_MULTIPLE;
+		s->multiple_of = json_number_value(mult);
+	}
+	return 0;
+}
+
+/* minLength ... maxContains: non-negative integers, each with its flag */
+static int gs_kw_limits(gs_kw_ctx *c)
+{
+	static const struct { const char *kw; unsigned flag; } kws[SI_L_COUNT] = {
+#define RT_SCHEMA_LIMIT(field, keyword, flag) { keyword, SI_F_##flag },
+#include "rt_schema_flags.def"
+	};
+
+	for (size_t i = 0; i < SI_L_COUNT; i++) {
+		const json_t *v = json_object_get(c->node, kws[i].kw);
+		double d = json_is_real(v) ? json_real_value(v) : 0;
+		if (!v)
+			continue;
+		if (json_is_real(v) && d >= 9223372036854775807.0) {
+			/* an integer too big for 64 bits (read as a real): no length or
+			 * count reaches it, so the largest one means the same */
+			c->s->limit[i] = INT64_MAX;
+		} else if (json_is_real(v) && d >= 0 && d == (double)(json_int_t)d) {
+			c->s->limit[i] = (int64_t)d;
+		} else if (json_is_integer(v) && json_integer_value(v) >= 0) {
+			c->s->limit[i] = json_integer_value(v);
+		} else {
+			return GS_FAIL(c, "\"%s\" must be a non-negative integer", kws[i].kw);
+		}
+		c->s->flags |= kws[i].flag;
+	}
+	return 0;
+}
+
+/* format: a name the runtime knows (an unknown one is an annotation) */
+static int gs_kw_format(gs_kw_ctx *c)
+{
+	static const char *const names[SI_FMT_COUNT] = {
+#define RT_SCHEMA_FORMAT(name, text) text,
+#include "rt_schema_flags.def"
+	};
+	const char *fmt = json_string_value(json_object_get(c->node, "format"));
+
+	for (size_t i = 1; fmt && i < SI_FMT_COUNT; i++) {
+		if (strcmp(names[i], fmt) == 0) {
+			c->s->format = (enum si_format)i;
+			if (c->g->format_assert || c->g->dialect == GEN_DIALECT_30)
+				c->s->flags |= SI_F_FORMAT_ASSERT;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* pattern, enum, const, default: kept as written, compiled at start-up */
+static int gs_kw_values(gs_kw_ctx *c)
+{
+	const json_t *pat = json_object_get(c->node, "pattern");
+	const json_t *en = json_object_get(c->node, "enum");
+
+	if (pat && !json_is_string(pat))
+		return GS_FAIL(c, "\"pattern\" must be a string");
+	if (en && !json_is_array(en))
+		return GS_FAIL(c, "\"enum\" must be an array");
+	c->s->pattern = json_string_value(pat);
+	c->s->enum_ = en;
+	c->s->const_ = json_object_get(c->node, "const");
+	c->s->default_ = json_object_get(c->node, "default");
+	return 0;
+}
+
+/* A non-empty array of schemas at key into l. */
+static int gs_list(gs_kw_ctx *c, const char *key, si_list *l)
+{
+	const json_t *arr = json_object_get(c->node, key);
+	size_t n = json_array_size(arr);
+
+	if (!json_is_array(arr) || n == 0)
+		return GS_FAIL(c, "\"%s\" must be a non-empty array of schemas", key);
+	l->v = calloc(n, sizeof *l->v);
+	if (!l->v)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char *cu = gs_child_uri_index(c->s->uri, key, i);
+		int rc = -1;
+		if (!cu)
+			return -1;
+		if (!gs_is_schema(json_array_get(arr, i)))
+			gs_error(c->g, cu, c->err, c->errlen, "must be a schema (an object or a boolean)");
+		else
+			rc = gs_reach(c->g, cu, json_array_get(arr, i), c->depth + 1, &l->v[i], c->err, c->errlen);
+		free(cu);
+		if (rc != 0)
+			return -1;
+		l->n = i + 1;
+	}
+	return 0;
+}
+
+/* One sub-schema at key, when present (and, with `check`, a schema). */
+static int gs_one(gs_kw_ctx *c, const char *key, int check, si_schema **out)
+{
+	const json_t *sub = json_object_get(c->node, key);
+
+	if (!sub)
+		return 0;
+	if (check && !gs_is_schema(sub))
+		return GS_FAIL(c, "\"%s\" must be a schema", key);
+	return gs_sub(c->g, c->s, key, sub, c->depth, out, c->err, c->errlen);
+}
+
+/* items (a schema; in draft 4 also an array, then additionalItems), prefixItems */
+static int gs_kw_items(gs_kw_ctx *c)
+{
+	const json_t *items = json_object_get(c->node, "items");
+
+	if (json_is_array(items) && c->g->dialect == GEN_DIALECT_30) {
+		c->s->prefix_from_items = 1;
+		if (json_array_size(items) && gs_list(c, "items", &c->s->prefix_items) != 0)
+			return -1;
+		if (gs_is_schema(json_object_get(c->node, "additionalItems")) &&
+		    gs_one(c, "additionalItems", 0, &c->s->items) != 0)
+			return -1;
+	} else if (gs_one(c, "items", 1, &c->s->items) != 0) {
+		return -1;
+	}
+	if (json_object_get(c->node, "prefixItems") && c->g->dialect == GEN_DIALECT_31)
+		return gs_list(c, "prefixItems", &c->s->prefix_items);
+	return 0;
+}
+
+static int gs_kw_unevaluated_items(gs_kw_ctx *c)
+{
+	return c->g->dialect == GEN_DIALECT_31 ? gs_one(c, "unevaluatedItems", 0, &c->s->unevaluated_items) : 0;
+}
+
+static int gs_kw_contains(gs_kw_ctx *c)
+{
+	return gs_one(c, "contains", 0, &c->s->contains);
+}
+
+/* An object of name -> schema at key, sorted by name, into l. */
+static int gs_named(gs_kw_ctx *c, const char *key, const json_t *obj, si_named_list *l)
+{
+	size_t n = 0;
+	const char **keys = gs_sorted_keys(obj, &n);
+	int rc = -1;
+
+	l->v = calloc(n + 1, sizeof *l->v);
+	if (!keys || !l->v)
+		goto cleanup;
+	for (size_t i = 0; i < n; i++) {
+		l->v[i].name = strdup(keys[i]);
+		l->n = i + 1;
+		if (!l->v[i].name || gs_sub2(c->g, c->s, key, keys[i], json_object_get(obj, keys[i]), c->depth,
+		                             &l->v[i].schema, c->err, c->errlen) != 0)
+			goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	free(keys);
+	return rc;
+}
+
+static int gs_kw_properties(gs_kw_ctx *c)
+{
+	const json_t *props = json_object_get(c->node, "properties");
+
+	if (props && !json_is_object(props))
+		return GS_FAIL(c, "\"properties\" must be an object");
+	if (json_is_string(json_object_get(props, "$ref"))) {
+		/* some split documents write this; JSON Schema reads a property named "$ref" */
+		char *pu = gs_child_uri(c->s->uri, "properties");
+		gs_error(c->g, pu ? pu : c->s->uri, c->err, c->errlen, "a \"$ref\" in place of the properties map is not "
+		         "JSON Schema (a $ref stands for a whole schema: $ref a schema that has these properties)");
+		free(pu);
+		return -1;
+	}
+	return json_object_size(props) ? gs_named(c, "properties", props, &c->s->properties) : 0;
+}
+
+static int gs_kw_required(gs_kw_ctx *c)
+{
+	const json_t *req = json_object_get(c->node, "required");
+	size_t n = json_array_size(req);
+
+	if (req && !json_is_array(req))
+		return GS_FAIL(c, "\"required\" must be an array of strings");
+	if (!n)
+		return 0;
+	c->s->required = calloc(n, sizeof *c->s->required);
+	if (!c->s->required)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = json_string_value(json_array_get(req, i));
+		if (!name)
+			return GS_FAIL(c, "\"required\" must be an array of strings");
+		c->s->required[i] = strdup(name);
+		c->s->n_required = i + 1;
+	}
+	return 0;
+}
+
+static int gs_kw_additional(gs_kw_ctx *c)
+{
+	const json_t *addl = json_object_get(c->node, "additionalProperties");
+
+	if (json_is_false(addl))
+		c->s->flags |= SI_F_NO_ADDL;
+	else if (json_is_object(addl) || json_is_true(addl)) /* true too: it evaluates every other property */
+		return gs_sub(c->g, c->s, "additionalProperties", addl, c->depth, &c->s->additional, c->err, c->errlen);
+	return 0;
+}
+
+static int gs_kw_pattern_properties(gs_kw_ctx *c)
+{
+	const json_t *pp = json_object_get(c->node, "patternProperties");
+
+	return json_object_size(pp) ? gs_named(c, "patternProperties", pp, &c->s->pattern_properties) : 0;
+}
+
+static int gs_kw_unevaluated_properties(gs_kw_ctx *c)
+{
+	return c->g->dialect == GEN_DIALECT_31 ? gs_one(c, "unevaluatedProperties", 0, &c->s->unevaluated_properties) : 0;
+}
+
+static int gs_kw_property_names(gs_kw_ctx *c)
+{
+	return gs_one(c, "propertyNames", 0, &c->s->property_names);
+}
+
+/* One entry of dependentRequired (or an array of draft 4 dependencies). */
+static int gs_dep_required_add(si_schema *s, const char *name, const json_t *arr)
+{
+	si_dep_required *v = realloc(s->dep_required, (s->n_dep_required + 1) * sizeof *v), *d;
+
+	if (!v)
+		return -1;
+	s->dep_required = v;
+	d = &v[s->n_dep_required++];
+	d->name = strdup(name);
+	d->n = json_array_size(arr);
+	d->names = calloc(d->n + 1, sizeof *d->names);
+	if (!d->name || !d->names)
+		return -1;
+	for (size_t x = 0; x < d->n; x++) {
+		const char *nm = json_string_value(json_array_get(arr, x));
+		d->names[x] = strdup(nm ? nm : "");
+	}
+	return 0;
+}
+
+/* dependentRequired / dependentSchemas, and draft 4 dependencies (either) */
+static int gs_kw_dependencies(gs_kw_ctx *c)
+{
+	static const char *const kws[] = { "dependentRequired", "dependentSchemas", "dependencies" };
+	static const char *const what[] = { "arrays of names", "schemas", "arrays or schemas" };
+
+	for (int pass = 0; pass < 3; pass++) {
+		const json_t *obj = json_object_get(c->node, kws[pass]);
+		size_t n = 0;
+		const char **keys;
+		int rc = 0;
+		if (!json_is_object(obj))
+			continue;
+		keys = gs_sorted_keys(obj, &n);
+		if (!keys)
+			return -1;
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			const json_t *v = json_object_get(obj, keys[i]);
+			si_named_list *l = &c->s->dep_schemas;
+			if (json_is_array(v) && pass != 1) {
+				rc = gs_dep_required_add(c->s, keys[i], v);
+			} else if (gs_is_schema(v) && pass != 0) {
+				si_named *nv = realloc(l->v, (l->n + 1) * sizeof *nv);
+				rc = -1;
+				if (nv) {
+					l->v = nv;
+					nv[l->n].schema = NULL;
+					nv[l->n].name = strdup(keys[i]);
+					l->n++;
+					rc = gs_sub2(c->g, c->s, kws[pass], keys[i], v, c->depth, &nv[l->n - 1].schema, c->err, c->errlen);
+				}
+			} else {
+				rc = GS_FAIL(c, "\"%s\" values must be %s", kws[pass], what[pass]);
+			}
+		}
+		free(keys);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int gs_kw_combinators(gs_kw_ctx *c)
+{
+	if (json_object_get(c->node, "allOf") && gs_list(c, "allOf", &c->s->all_of) != 0)
+		return -1;
+	if (json_object_get(c->node, "anyOf") && gs_list(c, "anyOf", &c->s->any_of) != 0)
+		return -1;
+	if (json_object_get(c->node, "oneOf") && gs_list(c, "oneOf", &c->s->one_of) != 0)
+		return -1;
+	return 0;
+}
+
+/* not; if, and then / else only beside an if */
+static int gs_kw_conditionals(gs_kw_ctx *c)
+{
+	if (gs_one(c, "not", 0, &c->s->not_) != 0)
+		return -1;
+	if (!json_object_get(c->node, "if"))
+		return 0;
+	if (gs_one(c, "if", 0, &c->s->if_) != 0 || gs_one(c, "then", 0, &c->s->then_) != 0)
+		return -1;
+	return gs_one(c, "else", 0, &c->s->else_);
+}
+
+static int gs_disc_add(si_named_list *l, const char *value, si_schema *branch)
+{
+	si_named *v = realloc(l->v, (l->n + 1) * sizeof *v);
+
+	if (!v)
+		return -1;
+	l->v = v;
+	v[l->n].name = strdup(value);
+	v[l->n].schema = branch;
+	return v[l->n++].name ? 0 : -1;
+}
+
+/* discriminator.mapping: value -> a schema name or a $ref */
+static int gs_disc_mapping(gs_kw_ctx *c, const json_t *mapping)
+{
+	size_t m = 0;
+	const char **keys = gs_sorted_keys(mapping, &m);
+	int rc = -1;
+
+	if (!keys)
+		return -1;
+	for (size_t i = 0; i < m; i++) {
+		const char *target = json_string_value(json_object_get(mapping, keys[i]));
+		char *turi = NULL, *refbuf = NULL;
+		const json_t *tn;
+		si_schema *ts = NULL;
+		int r = -1;
+		if (target && !strchr(target, '#') && !strchr(target, '/') &&
+		    asprintf(&refbuf, "#/components/schemas/%s", target) < 0)
+			refbuf = NULL;
+		tn = target ? docset_resolve(c->g->ds, c->base, refbuf ? refbuf : target, &turi, c->err, c->errlen) : NULL;
+		if (tn) {
+			r = gs_reach(c->g, turi, tn, gs_ref_depth(c->depth), &ts, c->err, c->errlen);
+		} else if (!target) {
+			GS_FAIL(c, "discriminator mapping \"%s\" must be a string", keys[i]);
+		} else {
+			char why[300];
+			snprintf(why, sizeof why, "%s", c->err);
+			GS_FAIL(c, "discriminator mapping \"%s\" does not resolve: %s", keys[i], why);
+		}
+		free(turi);
+		free(refbuf);
+		if (r != 0 || gs_disc_add(&c->s->disc_map, keys[i], ts) != 0)
+			goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	free(keys);
+	return rc;
+}
+
+/* The implicit mapping: each branch that is a $ref to a named component,
+ * by its name (branches that do not resolve are left to the validator). */
+static int gs_disc_implicit(gs_kw_ctx *c, const json_t *branches)
+{
+	for (size_t i = 0; i < json_array_size(branches); i++) {
+		const char *r = json_string_value(json_object_get(json_array_get(branches, i), "$ref"));
+		char *turi = NULL;
+		const json_t *tn;
+		const char *nm;
+		si_schema *ts;
+		int rc = 0;
+		if (!r)
+			continue;
+		tn = docset_resolve(c->g->ds, c->base, r, &turi, c->err, c->errlen);
+		nm = turi ? gen_schema_component_name(turi) : NULL;
+		if (tn && nm && gs_reach(c->g, turi, tn, gs_ref_depth(c->depth), &ts, c->err, c->errlen) == 0)
+			rc = gs_disc_add(&c->s->disc_map, nm, ts);
+		free(turi);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* discriminator (OpenAPI): picks the oneOf/anyOf branch by a property */
+static int gs_kw_discriminator(gs_kw_ctx *c)
+{
+	const json_t *disc = json_object_get(c->node, "discriminator");
+	const char *pname = json_string_value(json_object_get(disc, "propertyName"));
+	const json_t *branches = json_object_get(c->node, "oneOf");
+	const json_t *mapping = json_object_get(disc, "mapping");
+
+	if (!branches)
+		branches = json_object_get(c->node, "anyOf");
+	if (disc && !pname)
+		return GS_FAIL(c, "\"discriminator\" needs a string \"propertyName\"");
+	if (!pname || !branches)
+		return 0;
+	c->s->disc_property = strdup(pname);
+	if (!c->s->disc_property)
+		return -1;
+	return json_is_object(mapping) ? gs_disc_mapping(c, mapping) : gs_disc_implicit(c, branches);
+}
+
+/* The base URI in force in the schema: the parent's, changed by its own
+ * $id (resolved against the parent's base: docset_base_of already counts
+ * the id when the docset indexed it, and resolving it again against itself
+ * would double a relative folder: sub/x -> sub/sub/x) (new). */
+static char *gs_base(gen_schema *g, const si_schema *s)
+{
+	char *base = docset_base_of(g->ds, s->uri);
+	const char *id = json_string_value(json_object_get(s->node, g->dialect == GEN_DIALECT_31 ? "$id" : "id"));
+	const char *hash = strchr(s->uri, '#');
+	const char *slash = hash ? strrchr(hash, '/') : NULL;
+	char *parent, *pbase, *nb;
+
+	if (!base || !id || id[0] == '#' || !slash || (g->dialect == GEN_DIALECT_30 && json_object_get(s->node, "$ref")))
+		return base;
+	parent = strndup(s->uri, (size_t)(slash - s->uri));
+	pbase = parent ? docset_base_of(g->ds, parent) : NULL;
+	nb = pbase ? docset_uri_resolve(pbase, id) : NULL;
+	free(parent);
+	free(pbase);
+	if (!nb)
+		return base;
+	if (strchr(nb, '#'))
+		*strchr(nb, '#') = '\0';
+	free(base);
+	return nb;
+}
+
+/* The keywords, in the order they are analysed (and their sub-schemas reached). */
+static int (*const gs_keywords[])(gs_kw_ctx *) = {
+	gs_kw_dynamic_ref, gs_kw_resource, gs_kw_type, gs_kw_booleans, gs_kw_bounds, gs_kw_limits, gs_kw_format,
+	gs_kw_values, gs_kw_items, gs_kw_unevaluated_items, gs_kw_contains, gs_kw_properties, gs_kw_required,
+	gs_kw_additional, gs_kw_pattern_properties, gs_kw_unevaluated_properties, gs_kw_property_names,
+	gs_kw_dependencies, gs_kw_combinators, gs_kw_conditionals, gs_kw_discriminator,
+};
+
+static int gs_analyse(gen_schema *g, si_schema *s, int depth, char *err, size_t errlen)
+{
+	gs_kw_ctx c = { .g = g, .s = s, .node = s->node, .depth = depth, .err = err, .errlen = errlen };
+	char *base = NULL;
+	int rc = -1;
+
+	s->analysed = 1;
+	if (json_is_boolean(s->node)) {
+		s->is_bool = 1;
+		s->flags |= json_is_false(s->node) ? SI_F_FALSE : 0;
+		return 0;
+	}
+	if (gs_kw_unsupported(&c) != 0)
+		return -1;
+	base = gs_base(g, s);
+	if (!base)
+		return -1;
+	c.base = base;
+	if (gs_kw_ref(&c) != 0)
+		goto cleanup;
+	if (s->ref && g->dialect == GEN_DIALECT_30) {
+		rc = 0; /* $ref replaces the schema */
+		goto cleanup;
+	}
+	for (size_t i = 0; i < sizeof gs_keywords / sizeof gs_keywords[0]; i++)
+		if (gs_keywords[i](&c) != 0)
+			goto cleanup;
+	rc = 0;
+cleanup:
+	free(base);
+	return rc;
+}
+
+/* ---- 2020-12 dynamic scope ---- */
+
+/* The schema resource (2020-12) the schema at uri belongs to, when that
+ * resource declares $dynamicAnchors: *rsym = the C name of its
+ * `rt_schema_resource` (anchor name -> table, every target reached), else
+ * NULL. Resources without dynamic anchors play no part in $dynamicRef
+ * resolution and get no table. */
+static int gs_resource(gen_schema *g, const char *uri, int depth, const char **rsym, char *err, size_t errlen)
+{
+	char *res_uri = docset_base_of(g->ds, uri), *canon = NULL;
+	const json_t *anchors, *idx;
+	const char **names = NULL;
+	size_t n = 0;
+	si_resource *r = NULL, *mine, **nv;
+	int rc = -1;
+
+	*rsym = NULL;
+	if (!res_uri)
+		return -1;
+	anchors = docset_dynamic_anchors(g->ds, res_uri);
+	idx = json_object_get(g->resources, res_uri);
+	if (!anchors || idx) {
+		*rsym = idx ? g->res[json_integer_value(idx)]->symbol : NULL;
+		free(res_uri);
+		return 0;
+	}
+	nv = realloc(g->res, (g->nres + 1) * sizeof *nv);
+	r = calloc(1, sizeof *r);
+	if (nv)
+		g->res = nv;
+	if (!nv || !r)
+		goto cleanup;
+	/* named and registered first: reaching the anchors' targets comes back here */
+	r->uri = res_uri;
+	res_uri = NULL;
+	/* named by where the resource is, never by its (possibly absolute) URI */
+	if (!docset_resolve(g->ds, r->uri, r->uri, &canon, err, errlen) ||
+	    gen_schema_name_resource(g, canon, &r->symbol, err, errlen) != 0)
+		goto cleanup;
+	if (asprintf(&r->where, "%s#%s", docset_display(g->ds, canon), strchr(canon, '#') ? strchr(canon, '#') + 1 : "") < 0) {
+		r->where = NULL;
+		goto cleanup;
+	}
+	json_object_set_new(g->resources, r->uri, json_integer((json_int_t)g->nres));
+	g->res[g->nres++] = r;
+	*rsym = r->symbol;
+	mine = r;
+	r = NULL;
+	names = gs_sorted_keys(anchors, &n);
+	if (!names)
+		goto cleanup;
+	for (size_t i = 0; i < n; i++) {
+		const char *target = json_string_value(json_object_get(anchors, names[i]));
+		char *tc = NULL;
+		const json_t *node = docset_resolve(g->ds, target, target, &tc, err, errlen);
+		si_schema *ts = NULL;
+		int bad = !node || gs_reach(g, tc, node, gs_ref_depth(depth), &ts, err, errlen) != 0;
+		free(tc);
+		if (bad || gs_disc_add(&mine->anchors, names[i], ts) != 0)
+			goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	if (r) {
+		free(r->uri);
+		free(r->symbol);
+		free(r->where);
+		free(r);
+	}
+	free(res_uri);
+	free(canon);
+	free(names);
+	return rc;
+}
+
+/* ---- the entry points ---- */
+
+int gen_schema_compile_named(gen_schema *g, const char *uri, const char *hint, const char **symbol,
+                             char *err, size_t errlen)
 {
 	char *canon = NULL;
 	const json_t *node = docset_resolve(g->ds, uri, uri, &canon, err, errlen);
+	si_schema *s = NULL;
 	int rc;
 
 	if (!node)
 		return -1;
-	rc = gs_compile_node(g, canon, node, 0, symbol, err, errlen);
+	if (hint && !json_object_get(g->hints, canon))
+		json_object_set_new(g->hints, canon, json_string(hint));
+	rc = gs_reach(g, canon, node, 0, &s, err, errlen);
 	free(canon);
+	*symbol = s ? s->symbol : NULL;
 	/* the schemas named deep down a chain of $refs, from the top */
 	while (rc == 0 && json_array_size(g->pending)) {
 		size_t last = json_array_size(g->pending) - 1;
-		char *u = strdup(json_string_value(json_array_get(g->pending, last)));
-		const char *s;
+		const json_t *idx = json_object_get(g->by_uri, json_string_value(json_array_get(g->pending, last)));
+		si_schema *p = g->v[json_integer_value(idx)];
 		json_array_remove(g->pending, last);
-		node = u ? docset_resolve(g->ds, u, u, &canon, err, errlen) : NULL;
-		if (!node) {
-			free(u);
-			return -1;
-		}
-		g->resume = (size_t)json_integer_value(json_object_get(g->by_uri, u));
-		rc = gs_compile_node(g, u, node, 0, &s, err, errlen);
-		free(canon);
-		free(u);
+		if (!p->analysed)
+			rc = gs_analyse(g, p, 0, err, errlen);
 	}
 	return rc;
 }
 
-int gen_schema_write(gen_schema *g, FILE *out)
+int gen_schema_compile(gen_schema *g, const char *uri, const char **symbol, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < g->n; i++)
-		fprintf(out, "static const rt_schema %s;\n", g->v[i].symbol);
-	for (size_t i = 0; i < g->nres; i++)
-		fprintf(out, "static const rt_schema_resource %s;\n", g->res[i].symbol);
-	fputc('\n', out);
-	for (size_t i = 0; i < g->n; i++)
-		if (g->v[i].text)
-			fprintf(out, "%s\n", g->v[i].text);
-	for (size_t i = 0; i < g->nres; i++)
-		if (g->res[i].text)
-			fprintf(out, "%s\n", g->res[i].text);
-	return 0;
-}
-
-size_t gen_schema_count_caches(const gen_schema *g)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < g->n; i++)
-		n += g->v[i].has_cache;
-	return n;
-}
-
-int gen_schema_write_cache_list(gen_schema *g, FILE *out, const char *array_name)
-{
-	fprintf(out, "static rt_schema_cache *const %s[] = {\n", array_name);
-	for (size_t i = 0; i < g->n; i++)
-		if (g->v[i].has_cache)
-			fprintf(out, "\t&%s_cache,\n", g->v[i].symbol);
-	fprintf(out, "\tNULL\n};\n");
-	return 0;
+	return gen_schema_compile_named(g, uri, NULL, symbol, err, errlen);
 }

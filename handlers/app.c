@@ -2,6 +2,7 @@
 #include "app.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -73,6 +74,31 @@ void app_uuid_lower(const char *in, char out[37])
 	out[i] = '\0';
 }
 
+const char *app_time_text(rt_ctx *ctx, int64_t when, size_t *len)
+{
+	char *buf;
+	time_t t = (time_t)when;
+	struct tm tm;
+
+	*len = 0;
+	if (!when)
+		return NULL;
+	buf = rt_arena_alloc(rt_ctx_arena(ctx), 32);
+	if (!buf)
+		return NULL;
+	gmtime_r(&t, &tm);
+	*len = strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+json_t *app_json_of(rt_json_writer *w)
+{
+	json_t *v = w->failed ? NULL : json_loadb(w->buf, w->used, JSON_DECODE_ANY, NULL);
+
+	rt_json_writer_free(w);
+	return v;
+}
+
 void app_caller(const rt_ctx *ctx, keysvc_principal *out)
 {
 	const rt_principal *p = rt_ctx_principal(ctx);
@@ -93,4 +119,27 @@ int app_failed(rt_ctx *ctx, int rc)
 		return rt_respond_error(ctx, 503, "StoreUnavailable", keysvc_strerror(rc));
 	}
 	return rt_respond_error(ctx, 500, "StoreError", keysvc_strerror(rc == KEYSVC_OK ? KEYSVC_STORE : rc));
+}
+
+const char *app_arena_str(rt_ctx *ctx, const char *s, size_t *len)
+{
+	size_t n = s ? strlen(s) : 0;
+	const char *copy = s ? rt_arena_strndup(rt_ctx_arena(ctx), s, n) : NULL;
+
+	*len = copy ? n : 0;
+	return copy;
+}
+
+void *app_grow(void *v, size_t *cap, size_t n, size_t size)
+{
+	size_t c;
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	c = *cap ? *cap * 2 : 64;
+	nv = realloc(v, c * size);
+	if (nv)
+		*cap = c;
+	return nv;
 }

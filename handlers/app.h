@@ -8,6 +8,8 @@
 #include <jansson.h>
 #include "keysvc.h"
 #include "rt_http.h"
+#include "rt_arena.h"
+#include "rt_json.h"
 
 typedef struct app {
 	keysvc *ks;
@@ -21,6 +23,17 @@ enum rt_auth_result app_authenticate(void *app, const char *api, const char *sch
                                      unsigned *retry_after);
 /* RFC 3339 UTC date-time of unix seconds (new json string), or null for 0. */
 json_t *app_time(int64_t when);
+/* The same text in the request's arena, for a model (NULL for 0, *len 0). */
+const char *app_time_text(rt_ctx *ctx, int64_t when, size_t *len);
+/* What a model writer wrote, as a json_t (new; NULL when it failed), for the
+ * runtime's error-shape hook; frees the writer. */
+json_t *app_json_of(rt_json_writer *w);
+/* A copy of s (NULL stays NULL) in the request's arena, for models built
+ * from keys that do not outlive a keysvc_list_each callback; *len its length. */
+const char *app_arena_str(rt_ctx *ctx, const char *s, size_t *len);
+/* v with room for more than n items of size bytes (cap doubled from 64 when
+ * n reached it), or NULL out of memory (v is then still allocated). */
+void *app_grow(void *v, size_t *cap, size_t n, size_t size);
 /* The caller's user id. */
 int64_t app_user(const rt_ctx *ctx);
 /* The caller as the key service's principal (what every mutation takes). */

@@ -8,39 +8,50 @@
 
 static const char fastapi_read_only[] = "This API key is read-only; the operation needs write rights";
 
-static json_t *fastapi_problem(int status, const char *title, const char *detail)
+static fastapi_ProblemDetail fastapi_problem(int status, const char *title, const char *detail)
 {
-	return json_pack("{s:s,s:s,s:i,s:s}", "type", "about:blank", "title", title, "status", status, "detail", detail);
+	return (fastapi_ProblemDetail){ .type = "about:blank", .type_len = strlen("about:blank"), .has_type = 1,
+	                                .title = title, .title_len = strlen(title), .status = status,
+	                                .detail = detail, .detail_len = strlen(detail) };
 }
 
-static int fastapi_create(rt_ctx *ctx, const fastapi_create_my_api_key_params *p, const json_t *body, void *appv)
+static int fastapi_create(rt_ctx *ctx, const fastapi_create_my_api_key_params *p, const fastapi_ApiKeyCreateRequest *body,
+                          void *appv)
 {
 	app *a = appv;
 	keysvc_principal me;
 	keysvc_key k;
 	char token[TOKEN_MAX];
-	json_t *out;
+	fastapi_ApiKeyCreateResponse out;
 	int rc;
 
 	(void)p;
 	app_caller(ctx, &me);
-	rc = keysvc_create(a->ks, &me, KEYSVC_FASTAPI, json_string_value(json_object_get(body, "name")), NULL,
-	                   NULL, rt_ctx_client_addr(ctx), &k, token, sizeof token);
-	if (rc == KEYSVC_FORBIDDEN)
-		return fastapi_create_my_api_key_respond_403(ctx, fastapi_problem(403, "Forbidden", fastapi_read_only));
-	if (rc == KEYSVC_QUOTA)
-		return fastapi_create_my_api_key_respond_403(
-			ctx, fastapi_problem(403, "Forbidden", "The user holds as many API keys as the server allows; revoke one first"));
-	if (rc == KEYSVC_INVALID)
-		return fastapi_create_my_api_key_respond_400(
-			ctx, fastapi_problem(400, "Bad Request",
-			                     "The name must not contain control or bidirectional formatting characters"));
+	rc = keysvc_create(a->ks, &me, KEYSVC_FASTAPI, body ? body->name : NULL, NULL, NULL, rt_ctx_client_addr(ctx), &k,
+	                   token, sizeof token);
+	if (rc == KEYSVC_FORBIDDEN) {
+		fastapi_ProblemDetail e = fastapi_problem(403, "Forbidden", fastapi_read_only);
+		return fastapi_create_my_api_key_respond_403(ctx, &e);
+	}
+	if (rc == KEYSVC_QUOTA) {
+		fastapi_ProblemDetail e = fastapi_problem(403, "Forbidden",
+		                                          "The user holds as many API keys as the server allows; revoke one first");
+		return fastapi_create_my_api_key_respond_403(ctx, &e);
+	}
+	if (rc == KEYSVC_INVALID) {
+		fastapi_ProblemDetail e = fastapi_problem(400, "Bad Request",
+		                                          "The name must not contain control or bidirectional formatting characters");
+		return fastapi_create_my_api_key_respond_400(ctx, &e);
+	}
 	if (rc != KEYSVC_OK)
 		return app_failed(ctx, rc);
-	out = json_pack("{s:s,s:s,s:s,s:o}", "id", k.uuid, "key", token, "name", k.name, "created_at", app_time(k.created));
-	memset(token, 0, sizeof token);
+	out = (fastapi_ApiKeyCreateResponse){ .id = k.uuid, .id_len = strlen(k.uuid), .key = token,
+	                                      .key_len = strlen(token), .name = k.name, .name_len = strlen(k.name) };
+	out.created_at = app_time_text(ctx, k.created, &out.created_at_len);
 	app_no_store(ctx);
-	return fastapi_create_my_api_key_respond_201(ctx, out);
+	rc = fastapi_create_my_api_key_respond_201(ctx, &out);
+	memset(token, 0, sizeof token);
+	return rc;
 }
 
 static int fastapi_list(rt_ctx *ctx, const fastapi_list_my_api_keys_params *p, const json_t *body, void *appv)
@@ -49,7 +60,7 @@ static int fastapi_list(rt_ctx *ctx, const fastapi_list_my_api_keys_params *p, c
 	keysvc_key *v = NULL;
 	size_t n = 0;
 	int64_t total = 0;
-	json_t *items;
+	fastapi_ApiKeyList out = { 0 };
 	int rc;
 
 	(void)body;
@@ -58,13 +69,24 @@ static int fastapi_list(rt_ctx *ctx, const fastapi_list_my_api_keys_params *p, c
 	rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_ALL, NULL, 1, p->skip, p->limit, &v, &n, &total);
 	if (rc != KEYSVC_OK)
 		return app_failed(ctx, rc);
-	items = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(items, json_pack("{s:s,s:s,s:b,s:o,s:o}", "id", v[i].uuid, "name", v[i].name, "is_active",
-		                                       v[i].active && !v[i].revoked, "created_at", app_time(v[i].created),
-		                                       "last_used_at", app_time(v[i].last_used)));
+	out.items = n ? rt_arena_alloc(rt_ctx_arena(ctx), n * sizeof *out.items) : NULL;
+	if (n && !out.items) {
+		free(v);
+		return rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory");
+	}
+	out.n_items = n;
+	out.total = total;
+	for (size_t i = 0; i < n; i++) {
+		fastapi_ApiKeyItem *it = &out.items[i];
+		*it = (fastapi_ApiKeyItem){ .id = v[i].uuid, .id_len = strlen(v[i].uuid), .name = v[i].name,
+		                            .name_len = strlen(v[i].name), .is_active = v[i].active && !v[i].revoked };
+		it->created_at = app_time_text(ctx, v[i].created, &it->created_at_len);
+		it->last_used_at = app_time_text(ctx, v[i].last_used, &it->last_used_at_len);
+		it->last_used_at_null = it->last_used_at == NULL;
+	}
+	rc = fastapi_list_my_api_keys_respond_200(ctx, &out);
 	free(v);
-	return fastapi_list_my_api_keys_respond_200(ctx, json_pack("{s:o,s:I}", "items", items, "total", (json_int_t)total));
+	return rc;
 }
 
 static int fastapi_revoke(rt_ctx *ctx, const fastapi_revoke_my_api_key_params *p, const json_t *body, void *appv)
@@ -85,11 +107,14 @@ static int fastapi_revoke(rt_ctx *ctx, const fastapi_revoke_my_api_key_params *p
 		rc = KEYSVC_NOT_FOUND;
 	if (rc == KEYSVC_OK)
 		rc = keysvc_revoke(a->ks, &me, k.id, rt_ctx_client_addr(ctx));
-	if (rc == KEYSVC_FORBIDDEN)
-		return fastapi_revoke_my_api_key_respond_403(ctx, fastapi_problem(403, "Forbidden", fastapi_read_only));
-	if (rc == KEYSVC_NOT_FOUND)
-		return fastapi_revoke_my_api_key_respond_404(
-			ctx, fastapi_problem(404, "Not Found", "No active API key with this id belongs to the caller"));
+	if (rc == KEYSVC_FORBIDDEN) {
+		fastapi_ProblemDetail e = fastapi_problem(403, "Forbidden", fastapi_read_only);
+		return fastapi_revoke_my_api_key_respond_403(ctx, &e);
+	}
+	if (rc == KEYSVC_NOT_FOUND) {
+		fastapi_ProblemDetail e = fastapi_problem(404, "Not Found", "No active API key with this id belongs to the caller");
+		return fastapi_revoke_my_api_key_respond_404(ctx, &e);
+	}
 	if (rc != KEYSVC_OK)
 		return app_failed(ctx, rc);
 	return fastapi_revoke_my_api_key_respond_204(ctx);

@@ -2,6 +2,7 @@
 #include "app.h"
 #include "heron_api.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 json_t *heron_error_shape(int status, const char *code, const char *message, const rt_errors *errors,
@@ -15,43 +16,66 @@ json_t *heron_error_shape(int status, const char *code, const char *message, con
 	return NULL; /* Heron documents its errors as bare status codes */
 }
 
-static json_t *heron_key_json(const keysvc_key *k, int with_last_used)
+/* k's summary, its strings copied to the request's arena (k lasts one callback) */
+static void heron_key_model(rt_ctx *ctx, const keysvc_key *k, heron_ApiKeySchema *out)
 {
-	json_t *o = json_pack("{s:o,s:s,s:b,s:s,s:s}", "created", app_time(k->created), "heron_id", k->uuid,
-	                      "is_active", k->active, "name", k->name, "token_prefix", k->prefix);
-	if (o && with_last_used)
-		json_object_set_new(o, "last_used", app_time(k->last_used));
-	return o;
+	*out = (heron_ApiKeySchema){ .is_active = k->active };
+	out->heron_id = app_arena_str(ctx, k->uuid, &out->heron_id_len);
+	out->name = app_arena_str(ctx, k->name, &out->name_len);
+	out->token_prefix = app_arena_str(ctx, k->prefix, &out->token_prefix_len);
+	out->created = app_time_text(ctx, k->created, &out->created_len);
+	out->last_used = app_time_text(ctx, k->last_used, &out->last_used_len);
+	out->last_used_null = out->last_used == NULL;
 }
 
-static int heron_create(rt_ctx *ctx, const heron_create_key_params *p, const json_t *body, void *appv)
+static int heron_create(rt_ctx *ctx, const heron_create_key_params *p, const heron_CreateKeySchema *body, void *appv)
 {
 	app *a = appv;
 	keysvc_principal me;
 	keysvc_key k;
 	char token[TOKEN_MAX];
-	json_t *out;
+	heron_ApiKeyCreatedSchema out;
 	int rc;
 
 	(void)p;
 	app_caller(ctx, &me);
-	rc = keysvc_create(a->ks, &me, KEYSVC_HERON, json_string_value(json_object_get(body, "name")), NULL,
-	                   NULL, rt_ctx_client_addr(ctx), &k, token, sizeof token);
+	rc = keysvc_create(a->ks, &me, KEYSVC_HERON, body ? body->name : NULL, NULL, NULL, rt_ctx_client_addr(ctx), &k,
+	                   token, sizeof token);
 	/* a read key and a full quota: both 403, bare as every Heron error */
 	if (rc == KEYSVC_FORBIDDEN || rc == KEYSVC_QUOTA)
 		return heron_create_key_respond_403(ctx);
 	if (rc != KEYSVC_OK)
 		return rc == KEYSVC_INVALID ? heron_create_key_respond_400(ctx) : app_failed(ctx, rc);
-	out = heron_key_json(&k, 0);
-	json_object_set_new(out, "token", json_string(token));
-	memset(token, 0, sizeof token);
+	out = (heron_ApiKeyCreatedSchema){
+		.heron_id = k.uuid, .heron_id_len = strlen(k.uuid),
+		.is_active = k.active,
+		.name = k.name, .name_len = strlen(k.name),
+		.token = token, .token_len = strlen(token),
+		.token_prefix = k.prefix, .token_prefix_len = strlen(k.prefix),
+	};
+	out.created = app_time_text(ctx, k.created, &out.created_len);
 	app_no_store(ctx);
-	return heron_create_key_respond_201(ctx, out);
+	rc = heron_create_key_respond_201(ctx, &out);
+	memset(token, 0, sizeof token);
+	return rc;
 }
 
-static int heron_list_one(void *keys, const keysvc_key *k)
+typedef struct heron_items {
+	rt_ctx *ctx;
+	heron_ApiKeySchema *v;
+	size_t n, cap;
+} heron_items;
+
+static int heron_list_one(void *itv, const keysvc_key *k)
 {
-	return json_array_append_new(keys, heron_key_json(k, 1));
+	heron_items *it = itv;
+	heron_ApiKeySchema *nv = app_grow(it->v, &it->cap, it->n, sizeof *nv);
+
+	if (!nv)
+		return -1;
+	it->v = nv;
+	heron_key_model(it->ctx, k, &it->v[it->n]);
+	return it->v[it->n++].heron_id ? 0 : -1;
 }
 
 /* Every key the caller owns, whatever family made it: Heron's shape carries
@@ -61,17 +85,18 @@ static int heron_list_one(void *keys, const keysvc_key *k)
 static int heron_list(rt_ctx *ctx, const heron_list_keys_params *p, const json_t *body, void *appv)
 {
 	app *a = appv;
-	json_t *keys = json_array();
+	heron_items it = { .ctx = ctx };
 	int rc;
 
 	(void)p;
 	(void)body;
-	rc = keysvc_list_each(a->ks, app_user(ctx), KEYSVC_ALL, 0, keysvc_list_max(a->ks), heron_list_one, keys);
-	if (rc != KEYSVC_OK) {
-		json_decref(keys);
-		return app_failed(ctx, rc);
-	}
-	return heron_list_keys_respond_200(ctx, json_pack("{s:o}", "keys", keys));
+	rc = keysvc_list_each(a->ks, app_user(ctx), KEYSVC_ALL, 0, keysvc_list_max(a->ks), heron_list_one, &it);
+	if (rc == KEYSVC_OK)
+		rc = heron_list_keys_respond_200(ctx, &(heron_ApiKeyListSchema){ .keys = it.v, .n_keys = it.n });
+	else
+		rc = app_failed(ctx, rc);
+	free(it.v);
+	return rc;
 }
 
 /* The caller's key with this id (any family), for a state change: KEYSVC_FORBIDDEN
@@ -109,51 +134,50 @@ static int heron_delete(rt_ctx *ctx, const heron_delete_key_params *p, const jso
 	return heron_delete_key_respond_204(ctx);
 }
 
-/* KEYSVC_OK with *out, KEYSVC_NOT_FOUND, KEYSVC_FORBIDDEN, or the store's failure */
-static int heron_set_active(rt_ctx *ctx, app *a, const char *id, int active, json_t **out)
+/* KEYSVC_OK with *k, KEYSVC_NOT_FOUND, KEYSVC_FORBIDDEN, or the store's failure */
+static int heron_set_active(rt_ctx *ctx, app *a, const char *id, int active, keysvc_key *k)
 {
 	keysvc_principal me;
-	keysvc_key k;
 	int rc;
 
-	rc = heron_find(ctx, a, id, &me, &k);
+	rc = heron_find(ctx, a, id, &me, k);
 	if (rc == KEYSVC_OK)
-		rc = keysvc_set_active(a->ks, &me, k.id, active, rt_ctx_client_addr(ctx));
-	if (rc == KEYSVC_OK)
-		*out = json_pack("{s:s,s:b}", "heron_id", k.uuid, "is_active", active);
+		rc = keysvc_set_active(a->ks, &me, k->id, active, rt_ctx_client_addr(ctx));
 	return rc;
 }
 
 static int heron_activate(rt_ctx *ctx, const heron_activate_key_params *p, const json_t *body, void *appv)
 {
-	json_t *out = NULL;
+	keysvc_key k;
 	int rc;
 
 	(void)body;
-	rc = heron_set_active(ctx, appv, p->heron_id, 1, &out);
+	rc = heron_set_active(ctx, appv, p->heron_id, 1, &k);
 	if (rc == KEYSVC_FORBIDDEN)
 		return heron_activate_key_respond_403(ctx);
 	if (rc == KEYSVC_NOT_FOUND)
 		return heron_activate_key_respond_404(ctx);
 	if (rc != KEYSVC_OK)
 		return app_failed(ctx, rc);
-	return heron_activate_key_respond_200(ctx, out);
+	return heron_activate_key_respond_200(ctx, &(heron_ApiKeyStateSchema){
+		.heron_id = k.uuid, .heron_id_len = strlen(k.uuid), .is_active = 1 });
 }
 
 static int heron_deactivate(rt_ctx *ctx, const heron_deactivate_key_params *p, const json_t *body, void *appv)
 {
-	json_t *out = NULL;
+	keysvc_key k;
 	int rc;
 
 	(void)body;
-	rc = heron_set_active(ctx, appv, p->heron_id, 0, &out);
+	rc = heron_set_active(ctx, appv, p->heron_id, 0, &k);
 	if (rc == KEYSVC_FORBIDDEN)
 		return heron_deactivate_key_respond_403(ctx);
 	if (rc == KEYSVC_NOT_FOUND)
 		return heron_deactivate_key_respond_404(ctx);
 	if (rc != KEYSVC_OK)
 		return app_failed(ctx, rc);
-	return heron_deactivate_key_respond_200(ctx, out);
+	return heron_deactivate_key_respond_200(ctx, &(heron_ApiKeyStateSchema){
+		.heron_id = k.uuid, .heron_id_len = strlen(k.uuid), .is_active = 0 });
 }
 
 static const heron_handlers heron_table = {

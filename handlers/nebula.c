@@ -8,61 +8,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-json_t *nebula_envelope(json_t *data /* stolen */, const char *message, int ok)
-{
-	return json_pack("{s:o,s:s,s:s}", "data", data ? data : json_null(), "message", message, "status",
-	                 ok ? "success" : "failed");
-}
-
+/* The pipeline's own errors (the runtime's hook wants a json_t): the
+ * FailedEnvelope model, written and read back. */
 json_t *nebula_error_shape(int status, const char *code, const char *message, const rt_errors *errors,
                            const char **content_type)
 {
+	json_t *errs = errors && errors->n ? rt_errors_to_json(errors) : NULL;
+	json_t *data = errs ? json_pack("{s:o}", "errors", errs) : NULL; /* data is free-form in the spec */
+	nebula_FailedEnvelope e = { .data = data, .status = NEBULA_FAILEDENVELOPE_STATUS_FAILED };
+	rt_json_writer w;
+	json_t *out;
+
 	(void)status;
 	(void)code;
+	e.message = message ? message : "Request failed";
+	e.message_len = strlen(e.message);
 	*content_type = "application/json";
-	return nebula_envelope(errors && errors->n ? json_pack("{s:o}", "errors", rt_errors_to_json(errors)) : NULL,
-	                       message ? message : "Request failed", 0);
+	rt_json_writer_init(&w);
+	nebula_FailedEnvelope_write(&w, &e);
+	out = app_json_of(&w);
+	json_decref(data);
+	return out;
 }
 
-json_t *nebula_description(const keysvc_key *k)
+const char *nebula_description(const keysvc_key *k)
 {
-	return k->has_description ? json_string(k->description) : json_null();
+	return k->has_description ? k->description : NULL;
 }
 
-/* As the vendor documents it: the prefix all keys share ("ak_..."), none of the key itself. */
-json_t *nebula_partial(const keysvc_key *k)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof buf, "%.3s...", k->prefix);
-	return json_string(buf);
-}
-
-int nebula_create_key(rt_ctx *ctx, app *a, int family, const json_t *body, keysvc_key *k, char *token,
-                      size_t toklen)
+int nebula_create_key(rt_ctx *ctx, app *a, int family, const char *name, const char *description, keysvc_key *k,
+                      char *token, size_t toklen)
 {
 	keysvc_principal me;
 
 	app_caller(ctx, &me);
-	return keysvc_create(a->ks, &me, family, json_string_value(json_object_get(body, "name")),
-	                     json_string_value(json_object_get(body, "description")), NULL, rt_ctx_client_addr(ctx), k,
-	                     token, toklen);
-}
-
-/* NebulaBlock ids are integers, its twin's uuids */
-static json_t *nebula_id(const keysvc_key *k)
-{
-	return k->family == KEYSVC_NEBULA ? json_integer(k->id) : json_string(k->uuid);
-}
-
-json_t *nebula_forbidden(void)
-{
-	return nebula_envelope(NULL, "Insufficient permissions: this API key is read-only", 0);
-}
-
-json_t *nebula_bad_name(void)
-{
-	return nebula_envelope(NULL, "The name must not contain control or bidirectional formatting characters", 0);
+	return keysvc_create(a->ks, &me, family, name, description, NULL, rt_ctx_client_addr(ctx), k, token, toklen);
 }
 
 int nebula_delete_key(rt_ctx *ctx, app *a, int family, int64_t id, const char *uuid)
@@ -80,116 +60,148 @@ int nebula_delete_key(rt_ctx *ctx, app *a, int family, int64_t id, const char *u
 	return rc;
 }
 
-json_t *nebula_created(const keysvc_key *k, const char *token)
+int nebula_list_keys(rt_ctx *ctx, app *a, int family, keysvc_each_fn fn, void *it)
 {
-	return json_pack("{s:o,s:s,s:s,s:o}", "id", nebula_id(k), "key", token, "name", k->name, "description",
-	                 nebula_description(k));
+	return keysvc_list_each(a->ks, app_user(ctx), family, 0, keysvc_list_max(a->ks), fn, it);
 }
 
-/* The list's items, read page by page newest first (never more than one
-   page of the store's 5 KiB rows), and given out oldest first. */
-typedef struct nebula_items {
-	json_t **v;
-	size_t n, cap;
-} nebula_items;
-
-static int nebula_item(void *ctx, const keysvc_key *k)
+static int nebula_failed(rt_ctx *ctx, const char *message,
+                         int (*respond)(rt_ctx *ctx, const nebula_FailedEnvelope *body))
 {
-	nebula_items *it = ctx;
+	nebula_FailedEnvelope e = { .message = message, .message_len = strlen(message),
+	                            .status = NEBULA_FAILEDENVELOPE_STATUS_FAILED };
 
-	if (it->n == it->cap) {
-		size_t cap = it->cap ? it->cap * 2 : 64;
-		json_t **nv = realloc(it->v, cap * sizeof *nv);
-		if (!nv)
-			return -1;
-		it->v = nv;
-		it->cap = cap;
-	}
-	it->v[it->n] = json_pack("{s:o,s:s,s:o,s:o}", "id", nebula_id(k), "name", k->name, "description",
-	                         nebula_description(k), "partial_key_data", nebula_partial(k));
-	return it->v[it->n++] ? 0 : -1;
+	return respond(ctx, &e);
 }
 
-/* Only the family's own keys: the docs give partial_key_data as the prefix
-   every key shares ("ak_..."), which another family's key would break. */
-json_t *nebula_list_data(rt_ctx *ctx, app *a, int family, int *rc)
-{
-	nebula_items it = { 0 };
-	json_t *data = json_array();
-
-	*rc = keysvc_list_each(a->ks, app_user(ctx), family, 0, keysvc_list_max(a->ks), nebula_item, &it);
-	for (size_t i = it.n; i-- > 0;) /* oldest first */
-		json_array_append_new(data, it.v[i]);
-	free(it.v);
-	if (*rc != KEYSVC_OK) {
-		json_decref(data);
-		return NULL;
-	}
-	return data;
-}
-
-static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, const json_t *body, void *appv)
+static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, const nebula_ApiKeyCreateRequest *body,
+                         void *appv)
 {
 	keysvc_key k;
 	char token[TOKEN_MAX];
-	json_t *data;
+	nebula_ApiKeyCreatedEnvelope out;
+	const char *d;
 	int rc;
 
 	(void)p;
-	rc = nebula_create_key(ctx, appv, KEYSVC_NEBULA, body, &k, token, sizeof token);
+	rc = nebula_create_key(ctx, appv, KEYSVC_NEBULA, body ? body->name : NULL,
+	                       body && body->has_description ? body->description : NULL, &k, token, sizeof token);
 	if (rc == KEYSVC_FORBIDDEN)
-		return nebula_create_api_key_respond_403(ctx, nebula_forbidden());
+		return nebula_failed(ctx, NEBULA_MSG_FORBIDDEN, nebula_create_api_key_respond_403);
 	if (rc == KEYSVC_QUOTA)   /* 403 too, told apart by its message */
-		return nebula_create_api_key_respond_403(ctx, nebula_envelope(NULL, NEBULA_QUOTA_MESSAGE, 0));
+		return nebula_failed(ctx, NEBULA_QUOTA_MESSAGE, nebula_create_api_key_respond_403);
 	if (rc == KEYSVC_INVALID)
-		return nebula_create_api_key_respond_400(ctx, nebula_bad_name());
+		return nebula_failed(ctx, NEBULA_MSG_BAD_NAME, nebula_create_api_key_respond_400);
 	if (rc != KEYSVC_OK)
 		return app_failed(ctx, rc);
-	data = nebula_created(&k, token);
-	memset(token, 0, sizeof token);
+	d = nebula_description(&k);
+	out = (nebula_ApiKeyCreatedEnvelope){
+		.data = { .id = k.id, .key = token, .key_len = strlen(token), .name = k.name, .name_len = strlen(k.name),
+		          .description = d, .description_len = d ? strlen(d) : 0, .description_null = !d },
+		.message = "API key successfully created", .message_len = strlen("API key successfully created"),
+		.status = NEBULA_APIKEYCREATEDENVELOPE_STATUS_SUCCESS,
+	};
 	app_no_store(ctx);
-	return nebula_create_api_key_respond_201(ctx, nebula_envelope(data, "API key successfully created", 1));
+	rc = nebula_create_api_key_respond_201(ctx, &out);
+	memset(token, 0, sizeof token);
+	return rc;
+}
+
+/* The summaries, their strings in the request's arena (never the store's
+   5 KiB rows), read page by page newest first. */
+typedef struct nebula_items {
+	rt_ctx *ctx;
+	nebula_ApiKeySummary *v;
+	size_t n, cap;
+} nebula_items;
+
+static int nebula_item(void *itv, const keysvc_key *k)
+{
+	nebula_items *it = itv;
+	nebula_ApiKeySummary *nv = app_grow(it->v, &it->cap, it->n, sizeof *nv), *s;
+
+	if (!nv)
+		return -1;
+	it->v = nv;
+	s = &it->v[it->n++];
+	*s = (nebula_ApiKeySummary){ .id = k->id, .partial_key_data = NEBULA_APIKEYSUMMARY_PARTIAL_KEY_DATA_AK____ };
+	s->name = app_arena_str(it->ctx, k->name, &s->name_len);
+	s->description = app_arena_str(it->ctx, nebula_description(k), &s->description_len);
+	s->description_null = !s->description;
+	return s->name && (s->description || !nebula_description(k)) ? 0 : -1;
+}
+
+/* The list envelope of the caller's keys, oldest first (in the arena):
+   KEYSVC_OK, the store's failure, or -1 out of memory. Only the family's own
+   keys: the docs give partial_key_data as the prefix every key shares
+   ("ak_..."), which another family's key would break. */
+static int nebula_list_model(rt_ctx *ctx, app *a, nebula_ApiKeyListEnvelope *out)
+{
+	nebula_items it = { .ctx = ctx };
+	int rc = nebula_list_keys(ctx, a, KEYSVC_NEBULA, nebula_item, &it);
+
+	*out = (nebula_ApiKeyListEnvelope){ .message = "API keys successfully retrieved",
+	                                    .message_len = strlen("API keys successfully retrieved"),
+	                                    .status = NEBULA_APIKEYLISTENVELOPE_STATUS_SUCCESS };
+	if (rc == KEYSVC_OK && it.n) {
+		out->data = rt_arena_alloc(rt_ctx_arena(ctx), it.n * sizeof *out->data);
+		for (size_t i = 0; out->data && i < it.n; i++) /* oldest first */
+			out->data[i] = it.v[it.n - 1 - i];
+		out->n_data = out->data ? it.n : 0;
+		if (!out->data)
+			rc = -1;
+	}
+	free(it.v);
+	return rc;
 }
 
 static int nebula_list(rt_ctx *ctx, const nebula_list_api_keys_params *p, const json_t *body, void *appv)
 {
+	nebula_ApiKeyListEnvelope out;
 	int rc;
-	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA, &rc);
 
 	(void)p;
 	(void)body;
-	if (!data)
-		return app_failed(ctx, rc);
-	return nebula_list_api_keys_respond_200(ctx, nebula_envelope(data, "API keys successfully retrieved", 1));
+	rc = nebula_list_model(ctx, appv, &out);
+	if (rc != KEYSVC_OK)
+		return rc < 0 ? rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory") : app_failed(ctx, rc);
+	return nebula_list_api_keys_respond_200(ctx, &out);
 }
 
 /* GET /api_keys: the spelling of the vendor's newer List API Keys page */
 static int nebula_list_underscore(rt_ctx *ctx, const nebula_list_api_keys_underscore_params *p, const json_t *body,
                                   void *appv)
 {
+	nebula_ApiKeyListEnvelope out;
 	int rc;
-	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA, &rc);
 
 	(void)p;
 	(void)body;
-	if (!data)
-		return app_failed(ctx, rc);
-	return nebula_list_api_keys_underscore_respond_200(ctx, nebula_envelope(data, "API keys successfully retrieved", 1));
+	rc = nebula_list_model(ctx, appv, &out);
+	if (rc != KEYSVC_OK)
+		return rc < 0 ? rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory") : app_failed(ctx, rc);
+	return nebula_list_api_keys_underscore_respond_200(ctx, &out);
 }
 
 static int nebula_delete(rt_ctx *ctx, const nebula_delete_api_key_params *p, const json_t *body, void *appv)
 {
+	json_t *empty;
 	int rc;
 
 	(void)body;
 	rc = nebula_delete_key(ctx, appv, KEYSVC_NEBULA, p->id, NULL);
 	if (rc == KEYSVC_FORBIDDEN)
-		return nebula_delete_api_key_respond_403(ctx, nebula_forbidden());
+		return nebula_failed(ctx, NEBULA_MSG_FORBIDDEN, nebula_delete_api_key_respond_403);
 	if (rc == KEYSVC_NOT_FOUND)
-		return nebula_delete_api_key_respond_404(ctx, nebula_envelope(NULL, "API key not found", 0));
+		return nebula_failed(ctx, "API key not found", nebula_delete_api_key_respond_404);
 	if (rc != KEYSVC_OK)
 		return app_failed(ctx, rc);
-	return nebula_delete_api_key_respond_200(ctx, nebula_envelope(json_object(), "API key successfully deleted", 1));
+	empty = json_object(); /* data: {} (free-form in the spec) */
+	rc = nebula_delete_api_key_respond_200(ctx, &(nebula_ApiKeyDeletedEnvelope){
+		.data = empty, .message = "API key successfully deleted", .message_len = strlen("API key successfully deleted"),
+		.status = NEBULA_APIKEYDELETEDENVELOPE_STATUS_SUCCESS });
+	json_decref(empty);
+	return rc;
 }
 
 static const nebula_handlers nebula_table = {

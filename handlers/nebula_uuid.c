@@ -6,71 +6,147 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int nebula_uuid_create(rt_ctx *ctx, const nebula_uuid_create_api_key_params *p, const json_t *body, void *appv)
+static int nebula_uuid_failed(rt_ctx *ctx, const char *message,
+                              int (*respond)(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body))
+{
+	nebula_uuid_FailedEnvelope e = { .message = message, .message_len = strlen(message),
+	                                 .status = NEBULA_UUID_FAILEDENVELOPE_STATUS_FAILED };
+
+	return respond(ctx, &e);
+}
+
+static int nebula_uuid_create(rt_ctx *ctx, const nebula_uuid_create_api_key_params *p,
+                              const nebula_uuid_ApiKeyCreateRequest *body, void *appv)
 {
 	keysvc_key k;
 	char token[TOKEN_MAX];
-	json_t *data;
+	nebula_uuid_ApiKeyCreatedEnvelope out;
+	const char *d;
 	int rc;
 
 	(void)p;
-	rc = nebula_create_key(ctx, appv, KEYSVC_NEBULA_UUID, body, &k, token, sizeof token);
+	rc = nebula_create_key(ctx, appv, KEYSVC_NEBULA_UUID, body ? body->name : NULL,
+	                       body && body->has_description ? body->description : NULL, &k, token, sizeof token);
 	if (rc == KEYSVC_FORBIDDEN)
-		return nebula_uuid_create_api_key_respond_403(ctx, nebula_forbidden());
+		return nebula_uuid_failed(ctx, NEBULA_MSG_FORBIDDEN, nebula_uuid_create_api_key_respond_403);
 	if (rc == KEYSVC_QUOTA)   /* 403 too, told apart by its message */
-		return nebula_uuid_create_api_key_respond_403(ctx, nebula_envelope(NULL, NEBULA_QUOTA_MESSAGE, 0));
+		return nebula_uuid_failed(ctx, NEBULA_QUOTA_MESSAGE, nebula_uuid_create_api_key_respond_403);
 	if (rc == KEYSVC_INVALID)
-		return nebula_uuid_create_api_key_respond_400(ctx, nebula_bad_name());
+		return nebula_uuid_failed(ctx, NEBULA_MSG_BAD_NAME, nebula_uuid_create_api_key_respond_400);
 	if (rc != KEYSVC_OK)
 		return app_failed(ctx, rc);
-	data = nebula_created(&k, token);
-	memset(token, 0, sizeof token);
+	d = nebula_description(&k);
+	out = (nebula_uuid_ApiKeyCreatedEnvelope){
+		.data = { .id = k.uuid, .id_len = strlen(k.uuid), .key = token, .key_len = strlen(token), .name = k.name,
+		          .name_len = strlen(k.name), .description = d, .description_len = d ? strlen(d) : 0,
+		          .description_null = !d },
+		.message = "API key successfully created", .message_len = strlen("API key successfully created"),
+		.status = NEBULA_UUID_APIKEYCREATEDENVELOPE_STATUS_SUCCESS,
+	};
 	app_no_store(ctx);
-	return nebula_uuid_create_api_key_respond_201(ctx, nebula_envelope(data, "API key successfully created", 1));
+	rc = nebula_uuid_create_api_key_respond_201(ctx, &out);
+	memset(token, 0, sizeof token);
+	return rc;
+}
+
+/* The summaries, their strings in the request's arena (never the store's
+   5 KiB rows), read page by page newest first. */
+typedef struct nebula_uuid_items {
+	rt_ctx *ctx;
+	nebula_uuid_ApiKeySummary *v;
+	size_t n, cap;
+} nebula_uuid_items;
+
+static int nebula_uuid_item(void *itv, const keysvc_key *k)
+{
+	nebula_uuid_items *it = itv;
+	nebula_uuid_ApiKeySummary *nv = app_grow(it->v, &it->cap, it->n, sizeof *nv), *s;
+
+	if (!nv)
+		return -1;
+	it->v = nv;
+	s = &it->v[it->n++];
+	*s = (nebula_uuid_ApiKeySummary){ .partial_key_data = NEBULA_UUID_APIKEYSUMMARY_PARTIAL_KEY_DATA_AK____ };
+	s->id = app_arena_str(it->ctx, k->uuid, &s->id_len);
+	s->name = app_arena_str(it->ctx, k->name, &s->name_len);
+	s->description = app_arena_str(it->ctx, nebula_description(k), &s->description_len);
+	s->description_null = !s->description;
+	return s->id && s->name && (s->description || !nebula_description(k)) ? 0 : -1;
+}
+
+/* The list envelope of the caller's keys, oldest first (in the arena):
+   KEYSVC_OK, the store's failure, or -1 out of memory. Only the family's own
+   keys: the docs give partial_key_data as the prefix every key shares
+   ("ak_..."), which another family's key would break. */
+static int nebula_uuid_list_model(rt_ctx *ctx, app *a, nebula_uuid_ApiKeyListEnvelope *out)
+{
+	nebula_uuid_items it = { .ctx = ctx };
+	int rc = nebula_list_keys(ctx, a, KEYSVC_NEBULA_UUID, nebula_uuid_item, &it);
+
+	*out = (nebula_uuid_ApiKeyListEnvelope){ .message = "API keys successfully retrieved",
+	                                    .message_len = strlen("API keys successfully retrieved"),
+	                                    .status = NEBULA_UUID_APIKEYLISTENVELOPE_STATUS_SUCCESS };
+	if (rc == KEYSVC_OK && it.n) {
+		out->data = rt_arena_alloc(rt_ctx_arena(ctx), it.n * sizeof *out->data);
+		for (size_t i = 0; out->data && i < it.n; i++) /* oldest first */
+			out->data[i] = it.v[it.n - 1 - i];
+		out->n_data = out->data ? it.n : 0;
+		if (!out->data)
+			rc = -1;
+	}
+	free(it.v);
+	return rc;
 }
 
 static int nebula_uuid_list(rt_ctx *ctx, const nebula_uuid_list_api_keys_params *p, const json_t *body, void *appv)
 {
+	nebula_uuid_ApiKeyListEnvelope out;
 	int rc;
-	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA_UUID, &rc);
 
 	(void)p;
 	(void)body;
-	if (!data)
-		return app_failed(ctx, rc);
-	return nebula_uuid_list_api_keys_respond_200(ctx, nebula_envelope(data, "API keys successfully retrieved", 1));
+	rc = nebula_uuid_list_model(ctx, appv, &out);
+	if (rc != KEYSVC_OK)
+		return rc < 0 ? rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory") : app_failed(ctx, rc);
+	return nebula_uuid_list_api_keys_respond_200(ctx, &out);
 }
 
 /* GET /api_keys: the spelling of the vendor's newer List API Keys page */
 static int nebula_uuid_list_underscore(rt_ctx *ctx, const nebula_uuid_list_api_keys_underscore_params *p,
                                        const json_t *body, void *appv)
 {
+	nebula_uuid_ApiKeyListEnvelope out;
 	int rc;
-	json_t *data = nebula_list_data(ctx, appv, KEYSVC_NEBULA_UUID, &rc);
 
 	(void)p;
 	(void)body;
-	if (!data)
-		return app_failed(ctx, rc);
-	return nebula_uuid_list_api_keys_underscore_respond_200(ctx,
-	                                                        nebula_envelope(data, "API keys successfully retrieved", 1));
+	rc = nebula_uuid_list_model(ctx, appv, &out);
+	if (rc != KEYSVC_OK)
+		return rc < 0 ? rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory") : app_failed(ctx, rc);
+	return nebula_uuid_list_api_keys_underscore_respond_200(ctx, &out);
 }
 
 static int nebula_uuid_delete(rt_ctx *ctx, const nebula_uuid_delete_api_key_params *p, const json_t *body, void *appv)
 {
 	char id[37];
+	json_t *empty;
 	int rc;
 
 	(void)body;
 	app_uuid_lower(p->id, id);
 	rc = nebula_delete_key(ctx, appv, KEYSVC_NEBULA_UUID, 0, id);
 	if (rc == KEYSVC_FORBIDDEN)
-		return nebula_uuid_delete_api_key_respond_403(ctx, nebula_forbidden());
+		return nebula_uuid_failed(ctx, NEBULA_MSG_FORBIDDEN, nebula_uuid_delete_api_key_respond_403);
 	if (rc == KEYSVC_NOT_FOUND)
-		return nebula_uuid_delete_api_key_respond_404(ctx, nebula_envelope(NULL, "API key not found", 0));
+		return nebula_uuid_failed(ctx, "API key not found", nebula_uuid_delete_api_key_respond_404);
 	if (rc != KEYSVC_OK)
 		return app_failed(ctx, rc);
-	return nebula_uuid_delete_api_key_respond_200(ctx, nebula_envelope(json_object(), "API key successfully deleted", 1));
+	empty = json_object(); /* data: {} (free-form in the spec) */
+	rc = nebula_uuid_delete_api_key_respond_200(ctx, &(nebula_uuid_ApiKeyDeletedEnvelope){
+		.data = empty, .message = "API key successfully deleted", .message_len = strlen("API key successfully deleted"),
+		.status = NEBULA_UUID_APIKEYDELETEDENVELOPE_STATUS_SUCCESS });
+	json_decref(empty);
+	return rc;
 }
 
 static const nebula_uuid_handlers nebula_uuid_table = {

@@ -1,6 +1,7 @@
 /* rt_http.c — registration, dispatch and responses of generated APIs. */
 #include "rt_http.h"
 #include "rt_json.h"
+#include "rt_arena.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -34,6 +35,7 @@ struct rt_ctx {
 	rt_principal principal;
 	char client_addr[64];
 	json_t *keep;          /* values the params struct points into */
+	rt_arena arena;        /* the request's: typed bodies (models) live in it */
 	int responded;
 	int status;
 };
@@ -212,45 +214,101 @@ static const rt_response *rt_http_find_response(const rt_operation *op, int stat
 	return range ? range : def;
 }
 
-int rt_respond(rt_ctx *c, int status, json_t *body)
+/* With validate_responses: every way the response (body: the value the
+ * handler gave, or what its text reads as; has_body: whether one is sent)
+ * breaks the spec, answered as a 500 naming the first; 0 when none. */
+static int rt_http_check_response(rt_ctx *c, const rt_response *r, int status, const json_t *body, int has_body)
+{
+	rt_errors errs;
+	char msg[512];
+
+	if (!c->mount->cfg.validate_responses)
+		return 0;
+	rt_errors_init(&errs);
+	if (r->schema && !has_body)
+		rt_errors_add(&errs, "", "body", "response %d needs a body by the spec, and has none", status);
+	else if (!r->content_type && has_body)
+		rt_errors_add(&errs, "", "body", "response %d has no body in the spec, but one was sent", status);
+	else if (r->schema && !body)
+		rt_errors_add(&errs, "", "json", "the body the model was written to does not read back as JSON");
+	else if (r->schema)
+		rt_schema_validate(r->schema, body, RT_DIR_RESPONSE, &errs);
+	if (!errs.n) {
+		rt_errors_free(&errs);
+		return 0;
+	}
+	snprintf(msg, sizeof msg, "response %d of %s violates the spec: %s: %s", status, c->op->operation_id,
+	         errs.v[0].pointer, errs.v[0].message);
+	y_log_message(Y_LOG_LEVEL_ERROR, "%s", msg);
+	rt_http_error(c, 500, "ResponseValidation", msg, &errs);
+	rt_errors_free(&errs);
+	return -1;
+}
+
+/* The documented response for status, or NULL once an error was answered. */
+static const rt_response *rt_http_response_for(rt_ctx *c, int status)
 {
 	const rt_response *r = rt_http_find_response(c->op, status);
-	int rc = 0;
 
 	if (c->responded) {
 		y_log_message(Y_LOG_LEVEL_ERROR, "%s %s: the handler responded twice", c->op->method, c->op->path);
-		json_decref(body);
-		return -1;
+		return NULL;
 	}
 	if (!r) {
 		y_log_message(Y_LOG_LEVEL_ERROR, "%s %s: status %d is not in the spec", c->op->method, c->op->path, status);
-		json_decref(body);
-		return rt_http_error(c, 500, "UndocumentedStatus", "The server tried to answer with an undocumented status", NULL);
+		rt_http_error(c, 500, "UndocumentedStatus", "The server tried to answer with an undocumented status", NULL);
 	}
-	if (c->mount->cfg.validate_responses) {
-		rt_errors errs;
-		rt_errors_init(&errs);
-		if (r->schema && !body)
-			rt_errors_add(&errs, "", "body", "response %d needs a body by the spec, and has none", status);
-		else if (!r->content_type && body)
-			rt_errors_add(&errs, "", "body", "response %d has no body in the spec, but one was sent", status);
-		else if (r->schema)
-			rt_schema_validate(r->schema, body, RT_DIR_RESPONSE, &errs);
-		if (errs.n) {
-			char msg[512];
-			snprintf(msg, sizeof msg, "response %d of %s violates the spec: %s: %s", status, c->op->operation_id,
-			         errs.v[0].pointer, errs.v[0].message);
-			y_log_message(Y_LOG_LEVEL_ERROR, "%s", msg);
-			json_decref(body);
-			rt_http_error(c, 500, "ResponseValidation", msg, &errs);
-			rt_errors_free(&errs);
-			return -1;
-		}
-		rt_errors_free(&errs);
+	return r;
+}
+
+int rt_respond(rt_ctx *c, int status, json_t *body)
+{
+	const rt_response *r = rt_http_response_for(c, status);
+	int rc = -1;
+
+	if (r && rt_http_check_response(c, r, status, body, body != NULL) == 0) {
+		rt_http_send(c, status, body, r->content_type);
+		rc = 0;
 	}
-	rt_http_send(c, status, body, r->content_type);
 	json_decref(body);
 	return rc;
+}
+
+int rt_respond_writer(rt_ctx *c, int status, const rt_json_writer *w)
+{
+	const rt_response *r = rt_http_response_for(c, status);
+	json_t *doc = NULL;
+	int rc = -1;
+
+	if (!r)
+		return -1;
+	if (w && w->failed) {
+		y_log_message(Y_LOG_LEVEL_ERROR, "%s %s: the response body could not be written (invalid UTF-8, a NaN "
+		              "or infinity, or out of memory)", c->op->method, c->op->path);
+		rt_http_error(c, 500, "ResponseBody", "The response body could not be written", NULL);
+		return -1;
+	}
+	/* validation reads the very bytes that are sent */
+	if (w && c->mount->cfg.validate_responses)
+		doc = json_loadb(w->buf, w->used, JSON_DECODE_ANY, NULL);
+	if (rt_http_check_response(c, r, status, doc, w != NULL) == 0) {
+		if (w) {
+			ulfius_set_binary_body_response(c->resp, (unsigned)status, w->buf, w->used);
+			u_map_put(c->resp->map_header, "Content-Type", r->content_type ? r->content_type : "application/json");
+		} else {
+			ulfius_set_empty_body_response(c->resp, (unsigned)status);
+		}
+		c->responded = 1;
+		c->status = status;
+		rc = 0;
+	}
+	json_decref(doc);
+	return rc;
+}
+
+rt_arena *rt_ctx_arena(rt_ctx *c)
+{
+	return &c->arena;
 }
 
 int rt_api_check_response(const rt_api *api, const char *operation_id, int status,
@@ -456,6 +514,7 @@ static int rt_http_dispatch(const struct _u_request *req, struct _u_response *re
 {
 	const rt_route *route = user_data;
 	rt_ctx c = { .req = req, .resp = resp, .mount = route->mount, .op = route->op };
+	_Alignas(max_align_t) char arena_first[2048];
 	const rt_operation *op = route->op;
 	void *params = NULL;
 	json_t *body = NULL;
@@ -464,6 +523,7 @@ static int rt_http_dispatch(const struct _u_request *req, struct _u_response *re
 	unsigned retry = 0;
 	int st;
 
+	rt_arena_init(&c.arena, arena_first, sizeof arena_first);
 	rt_errors_init(&errs);
 	rt_http_client_addr(req, c.client_addr, sizeof c.client_addr);
 
@@ -507,6 +567,7 @@ cleanup:
 	json_decref(body);
 	json_decref(c.keep);
 	free(params);
+	rt_arena_free(&c.arena);
 	return U_CALLBACK_COMPLETE;
 }
 

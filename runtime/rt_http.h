@@ -169,6 +169,14 @@ int rt_ctx_set_header(rt_ctx *c, const char *name, const char *value);
 /* Sends status with body (stolen; NULL for none). Used by the generated
  * typed builders; validates against the spec when configured. */
 int rt_respond(rt_ctx *c, int status, json_t *body);
+/* Sends status with the JSON text a generated model writer wrote (borrowed;
+ * NULL for no body); validates the text's parse against the spec when
+ * configured. A writer that failed answers 500. */
+struct rt_json_writer;
+int rt_respond_writer(rt_ctx *c, int status, const struct rt_json_writer *w);
+/* The request's arena: what a typed body points into lives until the response. */
+struct rt_arena;
+struct rt_arena *rt_ctx_arena(rt_ctx *c);
 /* An error in the API's shape (for handlers' own 4xx/5xx). */
 int rt_respond_error(rt_ctx *c, int status, const char *code, const char *message);
 int rt_not_implemented(rt_ctx *c);

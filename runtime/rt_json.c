@@ -2,16 +2,35 @@
 #include "rt_json.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-typedef struct rt_json_out {
-	char *buf;
-	size_t size;
-	size_t used;    /* may run past size: the length needed */
-} rt_json_out;
+typedef rt_json_writer rt_json_out;
+
+/* A growing writer takes room for n more bytes; when it cannot, it fails
+   and stops growing (used still counts). */
+static void rt_json_grow(rt_json_out *o, size_t n)
+{
+	size_t want = o->size ? o->size : 256;
+	char *nb;
+
+	while (want < o->used + n && want < SIZE_MAX / 2)
+		want *= 2;
+	nb = want >= o->used + n ? realloc(o->buf, want) : NULL;
+	if (!nb) {
+		o->failed = 1;
+		o->grow = 0;
+		return;
+	}
+	o->buf = nb;
+	o->size = want;
+}
 
 static void rt_json_put(rt_json_out *o, const char *s, size_t n)
 {
+	if (o->grow && o->used + n > o->size)
+		rt_json_grow(o, n);
 	if (o->used < o->size)
 		memcpy(o->buf + o->used, s, o->used + n <= o->size ? n : o->size - o->used);
 	o->used += n;
@@ -19,6 +38,8 @@ static void rt_json_put(rt_json_out *o, const char *s, size_t n)
 
 static void rt_json_putc(rt_json_out *o, char c)
 {
+	if (o->grow && o->used + 1 > o->size)
+		rt_json_grow(o, 1);
 	if (o->used < o->size)
 		o->buf[o->used] = c;
 	o->used++;
@@ -192,7 +213,150 @@ static int rt_json_value(rt_json_out *o, const json_t *v, int depth)
 
 size_t rt_json_dumpb(const json_t *v, char *buf, size_t size)
 {
-	rt_json_out o = { buf, size, 0 };
+	rt_json_out o = { .buf = buf, .size = size };
 
 	return rt_json_value(&o, v, 0) == 0 ? o.used : 0;
+}
+
+/* ---- the writer generated serializers call ---- */
+
+void rt_json_writer_init(rt_json_writer *w)
+{
+	memset(w, 0, sizeof *w);
+	w->grow = 1;
+}
+
+void rt_json_writer_free(rt_json_writer *w)
+{
+	free(w->buf);
+	memset(w, 0, sizeof *w);
+}
+
+void rt_json_write_raw(rt_json_writer *w, const char *s, size_t n)
+{
+	rt_json_put(w, s, n);
+}
+
+void rt_json_write_string(rt_json_writer *w, const char *s, size_t n)
+{
+	if (!s || rt_json_string(w, s, n) != 0)
+		w->failed = 1;
+}
+
+void rt_json_write_key(rt_json_writer *w, const char *key, size_t n, int *first)
+{
+	if (!*first)
+		rt_json_putc(w, ',');
+	*first = 0;
+	rt_json_write_string(w, key, n);
+	rt_json_putc(w, ':');
+}
+
+void rt_json_write_integer(rt_json_writer *w, int64_t v)
+{
+	rt_json_integer(w, (json_int_t)v);
+}
+
+size_t rt_json_format_real(double v, char *buf, size_t size)
+{
+	/* jansson's jsonp_dtostr: %.17g, a ".0" when it would read back as an
+	   integer, no '+' and no leading zeros in the exponent */
+	char tmp[64], *e;
+	int n;
+
+	if (v != v || v - v != 0) /* NaN, infinities: jansson refuses them */
+		return 0;
+	n = snprintf(tmp, sizeof tmp, "%.17g", v);
+	if (n <= 0 || (size_t)n >= sizeof tmp - 3)
+		return 0;
+	for (char *c = tmp; *c; c++)
+		if (*c == ',')
+			*c = '.'; /* a locale's decimal comma */
+	if (!strchr(tmp, '.') && !strchr(tmp, 'e')) {
+		memcpy(tmp + n, ".0", 3);
+		n += 2;
+	}
+	e = strchr(tmp, 'e');
+	if (e) {
+		char *start = e + 1, *end;
+		if (*start == '-')
+			start++;
+		else if (*start == '+')
+			memmove(start, start + 1, strlen(start));
+		end = start;
+		while (*end == '0' && end[1])
+			end++;
+		if (end != start)
+			memmove(start, end, strlen(end) + 1);
+		n = (int)strlen(tmp);
+	}
+	if ((size_t)n > size)
+		return 0;
+	memcpy(buf, tmp, (size_t)n);
+	return (size_t)n;
+}
+
+void rt_json_write_real(rt_json_writer *w, double v)
+{
+	char r[64];
+	size_t n = rt_json_format_real(v, r, sizeof r);
+
+	if (!n)
+		w->failed = 1;
+	else
+		rt_json_put(w, r, n);
+}
+
+void rt_json_write_bool(rt_json_writer *w, int v)
+{
+	if (v)
+		rt_json_put(w, "true", 4);
+	else
+		rt_json_put(w, "false", 5);
+}
+
+void rt_json_write_null(rt_json_writer *w)
+{
+	rt_json_put(w, "null", 4);
+}
+
+void rt_json_write_value(rt_json_writer *w, const json_t *v)
+{
+	if (!v)
+		rt_json_put(w, "null", 4);
+	else if (rt_json_value(w, v, 0) != 0)
+		w->failed = 1;
+}
+
+void rt_json_write_text(rt_json_writer *w, const char *s)
+{
+	if (!s)
+		w->failed = 1;
+	else
+		rt_json_write_string(w, s, strlen(s));
+}
+
+int rt_json_as_int64(const json_t *v, int64_t *out)
+{
+	double d;
+
+	if (json_is_integer(v)) {
+		*out = json_integer_value(v);
+		return 0;
+	}
+	if (!json_is_real(v))
+		return -1;
+	d = json_real_value(v); /* 1.0 is an integer to JSON Schema */
+	if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != (double)(int64_t)d)
+		return -1;
+	*out = (int64_t)d;
+	return 0;
+}
+
+int rt_json_as_double(const json_t *v, double *out)
+{
+	if (!json_is_number(v))
+		return -1;
+	*out = json_number_value(v);
+	return 0;
 }

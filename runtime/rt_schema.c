@@ -397,12 +397,12 @@ static int rt_validate_string(const rt_schema *s, const json_t *j, const rt_path
 	const char *str = json_string_value(j);
 	size_t bytes = json_string_length(j);
 
-	if (s->min_length >= 0 || s->max_length >= 0) {
+	if (s->flags & (RT_S_HAS_MIN_LENGTH | RT_S_HAS_MAX_LENGTH)) {
 		size_t n = rt_utf8_length(str, bytes);
-		if (s->min_length >= 0 && n < (size_t)s->min_length)
+		if ((s->flags & RT_S_HAS_MIN_LENGTH) && n < (size_t)s->min_length)
 			bad += rt_fail(v, p, "minLength", "must be at least %lld character%s long, got %zu",
 			               (long long)s->min_length, s->min_length == 1 ? "" : "s", n);
-		if (s->max_length >= 0 && n > (size_t)s->max_length)
+		if ((s->flags & RT_S_HAS_MAX_LENGTH) && n > (size_t)s->max_length)
 			bad += rt_fail(v, p, "maxLength", "must be at most %lld character%s long, got %zu",
 			               (long long)s->max_length, s->max_length == 1 ? "" : "s", n);
 	}
@@ -426,10 +426,10 @@ static int rt_validate_array(const rt_schema *s, const json_t *j, const rt_path 
 	int bad = 0;
 	size_t n = json_array_size(j);
 
-	if (s->min_items >= 0 && n < (size_t)s->min_items)
+	if ((s->flags & RT_S_HAS_MIN_ITEMS) && n < (size_t)s->min_items)
 		bad += rt_fail(v, p, "minItems", "must have at least %lld item%s, got %zu", (long long)s->min_items,
 		               s->min_items == 1 ? "" : "s", n);
-	if (s->max_items >= 0 && n > (size_t)s->max_items)
+	if ((s->flags & RT_S_HAS_MAX_ITEMS) && n > (size_t)s->max_items)
 		bad += rt_fail(v, p, "maxItems", "must have at most %lld item%s, got %zu", (long long)s->max_items,
 		               s->max_items == 1 ? "" : "s", n);
 	if (s->flags & RT_S_UNIQUE) {
@@ -466,7 +466,7 @@ static int rt_validate_array(const rt_schema *s, const json_t *j, const rt_path 
 	v->ev = ev;
 	if (s->contains) {
 		size_t matches = 0;
-		int64_t minc = s->min_contains >= 0 ? s->min_contains : 1;
+		int64_t minc = (s->flags & RT_S_HAS_MIN_CONTAINS) ? s->min_contains : 1;
 		for (size_t i = 0; i < n; i++) {
 			rt_path ip = { p, NULL, i };
 			if (rt_probe(s->contains, json_array_get(j, i), &ip, v, NULL, 0) == 0) {
@@ -475,10 +475,10 @@ static int rt_validate_array(const rt_schema *s, const json_t *j, const rt_path 
 			}
 		}
 		if (matches < (size_t)minc)
-			bad += rt_fail(v, p, minc == 1 && s->min_contains < 0 ? "contains" : "minContains",
+			bad += rt_fail(v, p, minc == 1 && !(s->flags & RT_S_HAS_MIN_CONTAINS) ? "contains" : "minContains",
 			               "must contain at least %lld matching item%s, found %zu", (long long)minc,
 			               minc == 1 ? "" : "s", matches);
-		if (s->max_contains >= 0 && matches > (size_t)s->max_contains)
+		if ((s->flags & RT_S_HAS_MAX_CONTAINS) && matches > (size_t)s->max_contains)
 			bad += rt_fail(v, p, "maxContains", "must contain at most %lld matching item%s, found %zu",
 			               (long long)s->max_contains, s->max_contains == 1 ? "" : "s", matches);
 	}
@@ -534,10 +534,10 @@ static int rt_validate_object(const rt_schema *s, const json_t *j, const rt_path
 	const char *key;
 	json_t *val;
 
-	if (s->min_properties >= 0 && n < (size_t)s->min_properties)
+	if ((s->flags & RT_S_HAS_MIN_PROPS) && n < (size_t)s->min_properties)
 		bad += rt_fail(v, p, "minProperties", "must have at least %lld propert%s, got %zu",
 		               (long long)s->min_properties, s->min_properties == 1 ? "y" : "ies", n);
-	if (s->max_properties >= 0 && n > (size_t)s->max_properties)
+	if ((s->flags & RT_S_HAS_MAX_PROPS) && n > (size_t)s->max_properties)
 		bad += rt_fail(v, p, "maxProperties", "must have at most %lld propert%s, got %zu",
 		               (long long)s->max_properties, s->max_properties == 1 ? "y" : "ies", n);
 	for (size_t i = 0; i < s->n_required; i++) {

@@ -21,37 +21,25 @@
 #include <jansson.h>
 #include "rt_errors.h"
 
+/* RT_T_* (rt_schema.types), RT_S_* (rt_schema.flags), RT_FMT_* (formats the
+ * validator knows; an unknown format name is not asserted): one table,
+ * rt_schema_flags.def, that oapigen prints the names from. */
 enum {
-	RT_T_NULL = 1, RT_T_BOOLEAN = 2, RT_T_INTEGER = 4, RT_T_NUMBER = 8,
-	RT_T_STRING = 16, RT_T_ARRAY = 32, RT_T_OBJECT = 64
+#define RT_SCHEMA_TYPE(name, bit, json) RT_T_##name = 1 << (bit),
+#include "rt_schema_flags.def"
 };
 
 enum rt_dir { RT_DIR_NONE, RT_DIR_REQUEST, RT_DIR_RESPONSE };
 
-/* Formats the validator knows; an unknown format name is not asserted. */
 enum rt_format {
-	RT_FMT_NONE = 0, RT_FMT_DATE_TIME, RT_FMT_DATE, RT_FMT_TIME, RT_FMT_UUID,
-	RT_FMT_EMAIL, RT_FMT_URI, RT_FMT_IPV4, RT_FMT_IPV6, RT_FMT_BYTE,
-	RT_FMT_INT32, RT_FMT_INT64, RT_FMT_HOSTNAME, RT_FMT_URI_REFERENCE,
-	RT_FMT_REGEX
+#define RT_SCHEMA_FORMAT(name, text) RT_FMT_##name,
+#include "rt_schema_flags.def"
 };
 
 /* rt_schema.flags */
 enum {
-	RT_S_FALSE        = 1 << 0,  /* the schema `false`: nothing is valid */
-	RT_S_NULLABLE     = 1 << 1,  /* 3.0 nullable: true */
-	RT_S_READONLY     = 1 << 2,
-	RT_S_WRITEONLY    = 1 << 3,
-	RT_S_UNIQUE       = 1 << 4,  /* uniqueItems */
-	RT_S_HAS_MIN      = 1 << 5,
-	RT_S_HAS_MAX      = 1 << 6,
-	RT_S_EXCL_MIN     = 1 << 7,  /* minimum is exclusive */
-	RT_S_EXCL_MAX     = 1 << 8,
-	RT_S_HAS_MULTIPLE = 1 << 9,
-	RT_S_NO_ADDL      = 1 << 10, /* additionalProperties: false */
-	RT_S_FORMAT_ASSERT = 1 << 11,/* format is an assertion, not an annotation */
-	RT_S_HAS_EXCL_MIN2 = 1 << 12,/* 2020-12 numeric exclusiveMinimum (in xmin) */
-	RT_S_HAS_EXCL_MAX2 = 1 << 13,
+#define RT_SCHEMA_FLAG(name, bit, what) RT_S_##name = 1 << (bit),
+#include "rt_schema_flags.def"
 };
 
 typedef struct rt_schema rt_schema;
@@ -106,10 +94,10 @@ struct rt_schema {
 	double minimum, maximum;   /* with RT_S_HAS_MIN / RT_S_HAS_MAX */
 	double xminimum, xmaximum; /* 2020-12 exclusiveMinimum / exclusiveMaximum */
 	double multiple_of;        /* with RT_S_HAS_MULTIPLE */
-	int64_t min_length, max_length;         /* -1 = none; code points */
-	int64_t min_items, max_items;           /* -1 = none */
-	int64_t min_properties, max_properties; /* -1 = none */
-	int64_t min_contains, max_contains;     /* -1 = none (minContains default 1) */
+	int64_t min_length, max_length;         /* with RT_S_HAS_MIN_LENGTH / _MAX_LENGTH; code points */
+	int64_t min_items, max_items;           /* with RT_S_HAS_MIN_ITEMS / _MAX_ITEMS */
+	int64_t min_properties, max_properties; /* with RT_S_HAS_MIN_PROPS / _MAX_PROPS */
+	int64_t min_contains, max_contains;     /* with RT_S_HAS_MIN_CONTAINS (else 1) / _MAX_CONTAINS */
 	rt_schema_cache *cache;    /* pattern / enum / const / default, or NULL */
 	/* arrays */
 	const rt_schema *items;            /* items (all) or, with prefix_items, the rest */

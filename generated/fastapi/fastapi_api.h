@@ -9,9 +9,122 @@
 #include <jansson.h>
 #include <ulfius.h>
 #include "rt_http.h"
+#include "rt_json.h"
+#include "rt_arena.h"
 
 /* The base path of servers[0] in the spec. */
 #define FASTAPI_DEFAULT_BASE "/fastapi/api"
+
+/* Typed bodies: 27 of 27 body schemas have a model */
+
+/* ---- typed bodies: models of the schemas request and response bodies reach ---- */
+
+typedef struct fastapi_ApiKeyItem fastapi_ApiKeyItem;
+typedef struct fastapi_ApiKeyList fastapi_ApiKeyList;
+typedef struct fastapi_ProblemDetail_errors_items fastapi_ProblemDetail_errors_items;
+typedef struct fastapi_ProblemDetail fastapi_ProblemDetail;
+typedef struct fastapi_ApiKeyCreateRequest fastapi_ApiKeyCreateRequest;
+typedef struct fastapi_ApiKeyCreateResponse fastapi_ApiKeyCreateResponse;
+
+/* openapi/fastapi.yaml#/components/schemas/ApiKeyItem */
+struct fastapi_ApiKeyItem {
+	/* "id", required */
+	const char *id;
+	size_t id_len;
+	/* "name", required */
+	const char *name;
+	size_t name_len;
+	/* "is_active", required */
+	int is_active;
+	/* "created_at", required */
+	const char *created_at;
+	size_t created_at_len;
+	/* "last_used_at", required, nullable (_null) */
+	const char *last_used_at;
+	size_t last_used_at_len;
+	int last_used_at_null;
+};
+
+/* openapi/fastapi.yaml#/components/schemas/ApiKeyList */
+struct fastapi_ApiKeyList {
+	/* "items", required */
+	fastapi_ApiKeyItem *items;
+	size_t n_items;
+	/* "total", required */
+	int64_t total;
+};
+
+/* openapi/fastapi.yaml#/components/schemas/ProblemDetail/properties/errors/items */
+struct fastapi_ProblemDetail_errors_items {
+	/* "pointer", required */
+	const char *pointer;
+	size_t pointer_len;
+	/* "keyword", required */
+	const char *keyword;
+	size_t keyword_len;
+	/* "message", required */
+	const char *message;
+	size_t message_len;
+};
+
+/* openapi/fastapi.yaml#/components/schemas/ProblemDetail */
+struct fastapi_ProblemDetail {
+	/* "type", optional (has_) */
+	const char *type;
+	size_t type_len;
+	int has_type;
+	/* "title", required */
+	const char *title;
+	size_t title_len;
+	/* "status", required */
+	int64_t status;
+	/* "detail", required */
+	const char *detail;
+	size_t detail_len;
+	/* "errors", optional (has_) */
+	fastapi_ProblemDetail_errors_items *errors;
+	size_t n_errors;
+	int has_errors;
+};
+
+/* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateRequest */
+struct fastapi_ApiKeyCreateRequest {
+	/* "name", required */
+	const char *name;
+	size_t name_len;
+};
+
+/* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateResponse */
+struct fastapi_ApiKeyCreateResponse {
+	/* "id", required */
+	const char *id;
+	size_t id_len;
+	/* "key", required */
+	const char *key;
+	size_t key_len;
+	/* "name", required */
+	const char *name;
+	size_t name_len;
+	/* "created_at", required */
+	const char *created_at;
+	size_t created_at_len;
+};
+
+/* Per model: the reader of a validated json_t (borrowed; strings and
+ * json_t members point into it, arrays come from the arena; 0, or -1 when
+ * it does not have the model's shape), and the writer of its JSON text. */
+int fastapi_ApiKeyItem_from_json(const json_t *j, rt_arena *a, fastapi_ApiKeyItem *out);
+void fastapi_ApiKeyItem_write(rt_json_writer *w, const fastapi_ApiKeyItem *v);
+int fastapi_ApiKeyList_from_json(const json_t *j, rt_arena *a, fastapi_ApiKeyList *out);
+void fastapi_ApiKeyList_write(rt_json_writer *w, const fastapi_ApiKeyList *v);
+int fastapi_ProblemDetail_errors_items_from_json(const json_t *j, rt_arena *a, fastapi_ProblemDetail_errors_items *out);
+void fastapi_ProblemDetail_errors_items_write(rt_json_writer *w, const fastapi_ProblemDetail_errors_items *v);
+int fastapi_ProblemDetail_from_json(const json_t *j, rt_arena *a, fastapi_ProblemDetail *out);
+void fastapi_ProblemDetail_write(rt_json_writer *w, const fastapi_ProblemDetail *v);
+int fastapi_ApiKeyCreateRequest_from_json(const json_t *j, rt_arena *a, fastapi_ApiKeyCreateRequest *out);
+void fastapi_ApiKeyCreateRequest_write(rt_json_writer *w, const fastapi_ApiKeyCreateRequest *v);
+int fastapi_ApiKeyCreateResponse_from_json(const json_t *j, rt_arena *a, fastapi_ApiKeyCreateResponse *out);
+void fastapi_ApiKeyCreateResponse_write(rt_json_writer *w, const fastapi_ApiKeyCreateResponse *v);
 
 /* #/paths/~1auth~1api-keys~1/get
  * GET /auth/api-keys/ — List My Api Keys */
@@ -21,48 +134,48 @@ typedef struct fastapi_list_my_api_keys_params {
 } fastapi_list_my_api_keys_params;
 typedef int (*fastapi_list_my_api_keys_fn)(rt_ctx *ctx, const fastapi_list_my_api_keys_params *p, const json_t *body, void *app);
 /* 200: Successful Response */
-int fastapi_list_my_api_keys_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_list_my_api_keys_respond_200(rt_ctx *ctx, const fastapi_ApiKeyList *body);
 /* 400: Bad request — invalid query parameters or payload */
-int fastapi_list_my_api_keys_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_list_my_api_keys_respond_400(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 401: Unauthorized — missing or invalid credentials */
-int fastapi_list_my_api_keys_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_list_my_api_keys_respond_401(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 403: Forbidden — caller lacks access to this resource */
-int fastapi_list_my_api_keys_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_list_my_api_keys_respond_403(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 422: Validation error */
-int fastapi_list_my_api_keys_respond_422(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_list_my_api_keys_respond_422(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 429: Too many failed authentications from this client address */
-int fastapi_list_my_api_keys_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_list_my_api_keys_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 500: Internal server error */
-int fastapi_list_my_api_keys_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_list_my_api_keys_respond_500(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int fastapi_list_my_api_keys_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_list_my_api_keys_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 
 /* #/paths/~1auth~1api-keys~1/post
  * POST /auth/api-keys/ — Create My Api Key */
 typedef struct fastapi_create_my_api_key_params {
 	char no_parameters;
 } fastapi_create_my_api_key_params;
-typedef int (*fastapi_create_my_api_key_fn)(rt_ctx *ctx, const fastapi_create_my_api_key_params *p, const json_t *body, void *app);
+typedef int (*fastapi_create_my_api_key_fn)(rt_ctx *ctx, const fastapi_create_my_api_key_params *p, const fastapi_ApiKeyCreateRequest *body, void *app);
 /* 201: Successful Response */
-int fastapi_create_my_api_key_respond_201(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_create_my_api_key_respond_201(rt_ctx *ctx, const fastapi_ApiKeyCreateResponse *body);
 /* 400: Bad request — invalid query parameters or payload */
-int fastapi_create_my_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_create_my_api_key_respond_400(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 401: Unauthorized — missing or invalid credentials */
-int fastapi_create_my_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_create_my_api_key_respond_401(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 403: Forbidden — caller lacks access to this resource */
-int fastapi_create_my_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_create_my_api_key_respond_403(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 413: Request body larger than the server accepts (64 KiB by default) */
-int fastapi_create_my_api_key_respond_413(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_create_my_api_key_respond_413(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 415: Request body is not application/json */
-int fastapi_create_my_api_key_respond_415(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_create_my_api_key_respond_415(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 422: Validation error */
-int fastapi_create_my_api_key_respond_422(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_create_my_api_key_respond_422(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 429: Too many failed authentications from this client address */
-int fastapi_create_my_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_create_my_api_key_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 500: Internal server error */
-int fastapi_create_my_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_create_my_api_key_respond_500(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int fastapi_create_my_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_create_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 
 /* #/paths/~1auth~1api-keys~1{key_id}/delete
  * DELETE /auth/api-keys/{key_id} — Revoke My Api Key */
@@ -73,21 +186,21 @@ typedef int (*fastapi_revoke_my_api_key_fn)(rt_ctx *ctx, const fastapi_revoke_my
 /* 204: Successful Response */
 int fastapi_revoke_my_api_key_respond_204(rt_ctx *ctx);
 /* 400: Bad request — invalid query parameters or payload */
-int fastapi_revoke_my_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_revoke_my_api_key_respond_400(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 401: Unauthorized — missing or invalid credentials */
-int fastapi_revoke_my_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_revoke_my_api_key_respond_401(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 403: Forbidden — caller lacks access to this resource */
-int fastapi_revoke_my_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_revoke_my_api_key_respond_403(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 404: Not found */
-int fastapi_revoke_my_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_revoke_my_api_key_respond_404(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 422: Validation error */
-int fastapi_revoke_my_api_key_respond_422(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_revoke_my_api_key_respond_422(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 429: Too many failed authentications from this client address */
-int fastapi_revoke_my_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_revoke_my_api_key_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 500: Internal server error */
-int fastapi_revoke_my_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_revoke_my_api_key_respond_500(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int fastapi_revoke_my_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
+int fastapi_revoke_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct fastapi_handlers {

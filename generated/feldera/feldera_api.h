@@ -9,9 +9,132 @@
 #include <jansson.h>
 #include <ulfius.h>
 #include "rt_http.h"
+#include "rt_json.h"
+#include "rt_arena.h"
 
 /* The base path of servers[0] in the spec. */
 #define FELDERA_DEFAULT_BASE "/feldera"
+
+/* Typed bodies: 34 of 34 body schemas have a model */
+
+/* ---- typed bodies: models of the schemas request and response bodies reach ---- */
+
+typedef struct feldera_ApiKeyDescr feldera_ApiKeyDescr;
+typedef struct feldera_list_api_keys_200 feldera_list_api_keys_200;
+typedef struct feldera_ErrorResponse feldera_ErrorResponse;
+typedef struct feldera_NewApiKeyRequest feldera_NewApiKeyRequest;
+typedef struct feldera_NewApiKeyResponse feldera_NewApiKeyResponse;
+typedef struct feldera_get_api_key_200 feldera_get_api_key_200;
+
+/* openapi/feldera.yaml#/components/schemas/MintableKeyRole */
+typedef enum feldera_MintableKeyRole {
+	FELDERA_MINTABLEKEYROLE_READ = 1, /* read */
+	FELDERA_MINTABLEKEYROLE_WRITE, /* write */
+} feldera_MintableKeyRole;
+/* The value's text, or NULL for a value outside the enum. */
+const char *feldera_MintableKeyRole_text(feldera_MintableKeyRole v);
+/* The value of text, or 0 when it is none. */
+feldera_MintableKeyRole feldera_MintableKeyRole_from_text(const char *text, size_t len);
+
+/* openapi/feldera.yaml#/components/schemas/ApiKeyDescr/properties/scopes/items */
+typedef enum feldera_ApiKeyDescr_scopes_items {
+	FELDERA_APIKEYDESCR_SCOPES_ITEMS_READ = 1, /* Read */
+	FELDERA_APIKEYDESCR_SCOPES_ITEMS_WRITE, /* Write */
+} feldera_ApiKeyDescr_scopes_items;
+/* The value's text, or NULL for a value outside the enum. */
+const char *feldera_ApiKeyDescr_scopes_items_text(feldera_ApiKeyDescr_scopes_items v);
+/* The value of text, or 0 when it is none. */
+feldera_ApiKeyDescr_scopes_items feldera_ApiKeyDescr_scopes_items_from_text(const char *text, size_t len);
+
+/* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/role */
+typedef enum feldera_NewApiKeyRequest_role {
+	FELDERA_NEWAPIKEYREQUEST_ROLE_READ = 1, /* read */
+	FELDERA_NEWAPIKEYREQUEST_ROLE_WRITE, /* write */
+} feldera_NewApiKeyRequest_role;
+/* The value's text, or NULL for a value outside the enum. */
+const char *feldera_NewApiKeyRequest_role_text(feldera_NewApiKeyRequest_role v);
+/* The value of text, or 0 when it is none. */
+feldera_NewApiKeyRequest_role feldera_NewApiKeyRequest_role_from_text(const char *text, size_t len);
+
+/* openapi/feldera.yaml#/components/schemas/ApiKeyDescr */
+struct feldera_ApiKeyDescr {
+	/* "id", required */
+	const char *id;
+	size_t id_len;
+	/* "name", required */
+	const char *name;
+	size_t name_len;
+	/* "role", required */
+	feldera_MintableKeyRole role;
+	/* "scopes", optional (has_) */
+	feldera_ApiKeyDescr_scopes_items *scopes;
+	size_t n_scopes;
+	int has_scopes;
+};
+
+/* openapi/feldera.yaml#/paths/~1v0~1api_keys/get/responses/200/content/application~1json/schema */
+struct feldera_list_api_keys_200 {
+	feldera_ApiKeyDescr *items;
+	size_t n_items;
+};
+
+/* openapi/feldera.yaml#/components/schemas/ErrorResponse */
+struct feldera_ErrorResponse {
+	/* "details", required */
+	const json_t *details; /* any JSON: an object without properties (free-form) */
+	/* "error_code", required */
+	const char *error_code;
+	size_t error_code_len;
+	/* "message", required */
+	const char *message;
+	size_t message_len;
+};
+
+/* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest */
+struct feldera_NewApiKeyRequest {
+	/* "name", required */
+	const char *name;
+	size_t name_len;
+	/* "role", optional (has_), nullable (_null) */
+	feldera_NewApiKeyRequest_role role;
+	int has_role;
+	int role_null;
+};
+
+/* openapi/feldera.yaml#/components/schemas/NewApiKeyResponse */
+struct feldera_NewApiKeyResponse {
+	/* "api_key", required */
+	const char *api_key;
+	size_t api_key_len;
+	/* "id", required */
+	const char *id;
+	size_t id_len;
+	/* "name", required */
+	const char *name;
+	size_t name_len;
+};
+
+/* openapi/feldera.yaml#/paths/~1v0~1api_keys~1{api_key_name}/get/responses/200/content/application~1json/schema */
+struct feldera_get_api_key_200 {
+	feldera_ApiKeyDescr *items;
+	size_t n_items;
+};
+
+/* Per model: the reader of a validated json_t (borrowed; strings and
+ * json_t members point into it, arrays come from the arena; 0, or -1 when
+ * it does not have the model's shape), and the writer of its JSON text. */
+int feldera_ApiKeyDescr_from_json(const json_t *j, rt_arena *a, feldera_ApiKeyDescr *out);
+void feldera_ApiKeyDescr_write(rt_json_writer *w, const feldera_ApiKeyDescr *v);
+int feldera_list_api_keys_200_from_json(const json_t *j, rt_arena *a, feldera_list_api_keys_200 *out);
+void feldera_list_api_keys_200_write(rt_json_writer *w, const feldera_list_api_keys_200 *v);
+int feldera_ErrorResponse_from_json(const json_t *j, rt_arena *a, feldera_ErrorResponse *out);
+void feldera_ErrorResponse_write(rt_json_writer *w, const feldera_ErrorResponse *v);
+int feldera_NewApiKeyRequest_from_json(const json_t *j, rt_arena *a, feldera_NewApiKeyRequest *out);
+void feldera_NewApiKeyRequest_write(rt_json_writer *w, const feldera_NewApiKeyRequest *v);
+int feldera_NewApiKeyResponse_from_json(const json_t *j, rt_arena *a, feldera_NewApiKeyResponse *out);
+void feldera_NewApiKeyResponse_write(rt_json_writer *w, const feldera_NewApiKeyResponse *v);
+int feldera_get_api_key_200_from_json(const json_t *j, rt_arena *a, feldera_get_api_key_200 *out);
+void feldera_get_api_key_200_write(rt_json_writer *w, const feldera_get_api_key_200 *v);
 
 /* #/paths/~1v0~1api_keys/get
  * GET /v0/api_keys — List API Keys */
@@ -21,48 +144,48 @@ typedef struct feldera_list_api_keys_params {
 } feldera_list_api_keys_params;
 typedef int (*feldera_list_api_keys_fn)(rt_ctx *ctx, const feldera_list_api_keys_params *p, const json_t *body, void *app);
 /* 200: API keys retrieved successfully */
-int feldera_list_api_keys_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_list_api_keys_respond_200(rt_ctx *ctx, const feldera_list_api_keys_200 *body);
 /* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
-int feldera_list_api_keys_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_list_api_keys_respond_400(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 401: Missing, malformed, unknown or deleted credential */
-int feldera_list_api_keys_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_list_api_keys_respond_401(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 403: The caller's role is below the role the operation requires */
-int feldera_list_api_keys_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_list_api_keys_respond_403(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 404: No API key with that name */
-int feldera_list_api_keys_respond_404(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_list_api_keys_respond_404(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 429: Too many failed authentications from this client address */
-int feldera_list_api_keys_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_list_api_keys_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 500: The key store failed; nothing was changed */
-int feldera_list_api_keys_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_list_api_keys_respond_500(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int feldera_list_api_keys_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_list_api_keys_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body);
 
 /* #/paths/~1v0~1api_keys/post
  * POST /v0/api_keys — Create API Key */
 typedef struct feldera_create_api_key_params {
 	char no_parameters;
 } feldera_create_api_key_params;
-typedef int (*feldera_create_api_key_fn)(rt_ctx *ctx, const feldera_create_api_key_params *p, const json_t *body, void *app);
+typedef int (*feldera_create_api_key_fn)(rt_ctx *ctx, const feldera_create_api_key_params *p, const feldera_NewApiKeyRequest *body, void *app);
 /* 201: API key created successfully */
-int feldera_create_api_key_respond_201(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_create_api_key_respond_201(rt_ctx *ctx, const feldera_NewApiKeyResponse *body);
 /* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
-int feldera_create_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_create_api_key_respond_400(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 401: Missing, malformed, unknown or deleted credential */
-int feldera_create_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_create_api_key_respond_401(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 403: The caller's role is below the role the operation requires (InsufficientPermissions), or the key quota is reached: the user holds as many unrevoked keys as the server allows (KeyQuotaExceeded)  */
-int feldera_create_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_create_api_key_respond_403(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 409: API key with that name already exists */
-int feldera_create_api_key_respond_409(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_create_api_key_respond_409(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 413: Request body larger than the server accepts (64 KiB by default) */
-int feldera_create_api_key_respond_413(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_create_api_key_respond_413(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 415: Request body is not application/json */
-int feldera_create_api_key_respond_415(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_create_api_key_respond_415(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 429: Too many failed authentications from this client address */
-int feldera_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_create_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 500: The key store failed; nothing was changed */
-int feldera_create_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_create_api_key_respond_500(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int feldera_create_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_create_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body);
 
 /* #/paths/~1v0~1api_keys~1{api_key_name}/get
  * GET /v0/api_keys/{api_key_name} — Get API Key */
@@ -71,21 +194,21 @@ typedef struct feldera_get_api_key_params {
 } feldera_get_api_key_params;
 typedef int (*feldera_get_api_key_fn)(rt_ctx *ctx, const feldera_get_api_key_params *p, const json_t *body, void *app);
 /* 200: API key retrieved successfully */
-int feldera_get_api_key_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_get_api_key_respond_200(rt_ctx *ctx, const feldera_get_api_key_200 *body);
 /* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
-int feldera_get_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_get_api_key_respond_400(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 401: Missing, malformed, unknown or deleted credential */
-int feldera_get_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_get_api_key_respond_401(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 403: The caller's role is below the role the operation requires */
-int feldera_get_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_get_api_key_respond_403(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 404: No API key with that name */
-int feldera_get_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_get_api_key_respond_404(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 429: Too many failed authentications from this client address */
-int feldera_get_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_get_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 500: The key store failed; nothing was changed */
-int feldera_get_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_get_api_key_respond_500(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int feldera_get_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_get_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body);
 
 /* #/paths/~1v0~1api_keys~1{api_key_name}/delete
  * DELETE /v0/api_keys/{api_key_name} — Delete API Key */
@@ -96,19 +219,19 @@ typedef int (*feldera_delete_api_key_fn)(rt_ctx *ctx, const feldera_delete_api_k
 /* 200: API key deleted successfully */
 int feldera_delete_api_key_respond_200(rt_ctx *ctx);
 /* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
-int feldera_delete_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_delete_api_key_respond_400(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 401: Missing, malformed, unknown or deleted credential */
-int feldera_delete_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_delete_api_key_respond_401(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 403: The caller's role is below the role the operation requires */
-int feldera_delete_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_delete_api_key_respond_403(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 404: No API key with that name */
-int feldera_delete_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_delete_api_key_respond_404(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 429: Too many failed authentications from this client address */
-int feldera_delete_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_delete_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 500: The key store failed; nothing was changed */
-int feldera_delete_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_delete_api_key_respond_500(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int feldera_delete_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
+int feldera_delete_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct feldera_handlers {

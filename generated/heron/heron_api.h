@@ -9,9 +9,101 @@
 #include <jansson.h>
 #include <ulfius.h>
 #include "rt_http.h"
+#include "rt_json.h"
+#include "rt_arena.h"
 
 /* The base path of servers[0] in the spec. */
 #define HERON_DEFAULT_BASE "/heron"
+
+/* Typed bodies: 5 of 5 body schemas have a model */
+
+/* ---- typed bodies: models of the schemas request and response bodies reach ---- */
+
+typedef struct heron_ApiKeySchema heron_ApiKeySchema;
+typedef struct heron_ApiKeyListSchema heron_ApiKeyListSchema;
+typedef struct heron_CreateKeySchema heron_CreateKeySchema;
+typedef struct heron_ApiKeyCreatedSchema heron_ApiKeyCreatedSchema;
+typedef struct heron_ApiKeyStateSchema heron_ApiKeyStateSchema;
+
+/* openapi/heron.yaml#/components/schemas/ApiKeySchema */
+struct heron_ApiKeySchema {
+	/* "created", required, readOnly */
+	const char *created;
+	size_t created_len;
+	/* "heron_id", required, readOnly */
+	const char *heron_id;
+	size_t heron_id_len;
+	/* "is_active", required, readOnly */
+	int is_active;
+	/* "last_used", required, nullable (_null), readOnly */
+	const char *last_used;
+	size_t last_used_len;
+	int last_used_null;
+	/* "name", required, readOnly */
+	const char *name;
+	size_t name_len;
+	/* "token_prefix", required, readOnly */
+	const char *token_prefix;
+	size_t token_prefix_len;
+};
+
+/* openapi/heron.yaml#/components/schemas/ApiKeyListSchema */
+struct heron_ApiKeyListSchema {
+	/* "keys", required */
+	heron_ApiKeySchema *keys;
+	size_t n_keys;
+};
+
+/* openapi/heron.yaml#/components/schemas/CreateKeySchema */
+struct heron_CreateKeySchema {
+	/* "name", required */
+	const char *name;
+	size_t name_len;
+};
+
+/* openapi/heron.yaml#/components/schemas/ApiKeyCreatedSchema */
+struct heron_ApiKeyCreatedSchema {
+	/* "created", required, readOnly */
+	const char *created;
+	size_t created_len;
+	/* "heron_id", required, readOnly */
+	const char *heron_id;
+	size_t heron_id_len;
+	/* "is_active", required, readOnly */
+	int is_active;
+	/* "name", required, readOnly */
+	const char *name;
+	size_t name_len;
+	/* "token", required, readOnly */
+	const char *token;
+	size_t token_len;
+	/* "token_prefix", required, readOnly */
+	const char *token_prefix;
+	size_t token_prefix_len;
+};
+
+/* openapi/heron.yaml#/components/schemas/ApiKeyStateSchema */
+struct heron_ApiKeyStateSchema {
+	/* "heron_id", required, readOnly */
+	const char *heron_id;
+	size_t heron_id_len;
+	/* "is_active", required, readOnly */
+	int is_active;
+};
+
+/* Per model: the reader of a validated json_t (borrowed; strings and
+ * json_t members point into it, arrays come from the arena; 0, or -1 when
+ * it does not have the model's shape), and the writer of its JSON text. */
+int heron_ApiKeySchema_from_json(const json_t *j, rt_arena *a, heron_ApiKeySchema *out);
+void heron_ApiKeySchema_write(rt_json_writer *w, const heron_ApiKeySchema *v);
+int heron_ApiKeyListSchema_from_json(const json_t *j, rt_arena *a, heron_ApiKeyListSchema *out);
+void heron_ApiKeyListSchema_write(rt_json_writer *w, const heron_ApiKeyListSchema *v);
+int heron_CreateKeySchema_from_json(const json_t *j, rt_arena *a, heron_CreateKeySchema *out);
+void heron_CreateKeySchema_write(rt_json_writer *w, const heron_CreateKeySchema *v);
+int heron_ApiKeyCreatedSchema_from_json(const json_t *j, rt_arena *a, heron_ApiKeyCreatedSchema *out);
+void heron_ApiKeyCreatedSchema_write(rt_json_writer *w, const heron_ApiKeyCreatedSchema *v);
+int heron_ApiKeyStateSchema_from_json(const json_t *j, rt_arena *a, heron_ApiKeyStateSchema *out);
+void heron_ApiKeyStateSchema_write(rt_json_writer *w, const heron_ApiKeyStateSchema *v);
 
 /* #/paths/~1api~1credentials~1keys/get
  * GET /api/credentials/keys — List API keys */
@@ -20,7 +112,7 @@ typedef struct heron_list_keys_params {
 } heron_list_keys_params;
 typedef int (*heron_list_keys_fn)(rt_ctx *ctx, const heron_list_keys_params *p, const json_t *body, void *app);
 /* 200: The user's API keys */
-int heron_list_keys_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int heron_list_keys_respond_200(rt_ctx *ctx, const heron_ApiKeyListSchema *body);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_list_keys_respond_401(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
@@ -35,9 +127,9 @@ int heron_list_keys_respond_503(rt_ctx *ctx);
 typedef struct heron_create_key_params {
 	char no_parameters;
 } heron_create_key_params;
-typedef int (*heron_create_key_fn)(rt_ctx *ctx, const heron_create_key_params *p, const json_t *body, void *app);
+typedef int (*heron_create_key_fn)(rt_ctx *ctx, const heron_create_key_params *p, const heron_CreateKeySchema *body, void *app);
 /* 201: API key created. The full token is only returned in this response. */
-int heron_create_key_respond_201(rt_ctx *ctx, json_t *body /* stolen */);
+int heron_create_key_respond_201(rt_ctx *ctx, const heron_ApiKeyCreatedSchema *body);
 /* 400: Invalid request (malformed JSON, or a name that is empty, over 128 characters or holds a control or bidirectional character) */
 int heron_create_key_respond_400(rt_ctx *ctx);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
@@ -85,7 +177,7 @@ typedef struct heron_activate_key_params {
 } heron_activate_key_params;
 typedef int (*heron_activate_key_fn)(rt_ctx *ctx, const heron_activate_key_params *p, const json_t *body, void *app);
 /* 200: The key's new state */
-int heron_activate_key_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int heron_activate_key_respond_200(rt_ctx *ctx, const heron_ApiKeyStateSchema *body);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_activate_key_respond_401(rt_ctx *ctx);
 /* 403: The key is read-only; this operation needs write rights */
@@ -108,7 +200,7 @@ typedef struct heron_deactivate_key_params {
 } heron_deactivate_key_params;
 typedef int (*heron_deactivate_key_fn)(rt_ctx *ctx, const heron_deactivate_key_params *p, const json_t *body, void *app);
 /* 200: The key's new state */
-int heron_deactivate_key_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int heron_deactivate_key_respond_200(rt_ctx *ctx, const heron_ApiKeyStateSchema *body);
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_deactivate_key_respond_401(rt_ctx *ctx);
 /* 403: The key is read-only; this operation needs write rights */

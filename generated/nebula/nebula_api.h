@@ -9,9 +9,173 @@
 #include <jansson.h>
 #include <ulfius.h>
 #include "rt_http.h"
+#include "rt_json.h"
+#include "rt_arena.h"
 
 /* The base path of servers[0] in the spec. */
 #define NEBULA_DEFAULT_BASE "/nebulablock/api/v1"
+
+/* Typed bodies: 28 of 28 body schemas have a model */
+
+/* ---- typed bodies: models of the schemas request and response bodies reach ---- */
+
+typedef struct nebula_ApiKeySummary nebula_ApiKeySummary;
+typedef struct nebula_ApiKeyListEnvelope nebula_ApiKeyListEnvelope;
+typedef struct nebula_FailedEnvelope nebula_FailedEnvelope;
+typedef struct nebula_ApiKeyCreateRequest nebula_ApiKeyCreateRequest;
+typedef struct nebula_ApiKeyCreated nebula_ApiKeyCreated;
+typedef struct nebula_ApiKeyCreatedEnvelope nebula_ApiKeyCreatedEnvelope;
+typedef struct nebula_ApiKeyDeletedEnvelope nebula_ApiKeyDeletedEnvelope;
+
+/* openapi/nebula.yaml#/components/schemas/ApiKeySummary/properties/partial_key_data */
+typedef enum nebula_ApiKeySummary_partial_key_data {
+	NEBULA_APIKEYSUMMARY_PARTIAL_KEY_DATA_AK____ = 1, /* ak_... */
+} nebula_ApiKeySummary_partial_key_data;
+/* The value's text, or NULL for a value outside the enum. */
+const char *nebula_ApiKeySummary_partial_key_data_text(nebula_ApiKeySummary_partial_key_data v);
+/* The value of text, or 0 when it is none. */
+nebula_ApiKeySummary_partial_key_data nebula_ApiKeySummary_partial_key_data_from_text(const char *text, size_t len);
+
+/* openapi/nebula.yaml#/components/schemas/ApiKeyListEnvelope/properties/status */
+typedef enum nebula_ApiKeyListEnvelope_status {
+	NEBULA_APIKEYLISTENVELOPE_STATUS_SUCCESS = 1, /* success */
+} nebula_ApiKeyListEnvelope_status;
+/* The value's text, or NULL for a value outside the enum. */
+const char *nebula_ApiKeyListEnvelope_status_text(nebula_ApiKeyListEnvelope_status v);
+/* The value of text, or 0 when it is none. */
+nebula_ApiKeyListEnvelope_status nebula_ApiKeyListEnvelope_status_from_text(const char *text, size_t len);
+
+/* openapi/nebula.yaml#/components/schemas/FailedEnvelope/properties/status */
+typedef enum nebula_FailedEnvelope_status {
+	NEBULA_FAILEDENVELOPE_STATUS_FAILED = 1, /* failed */
+} nebula_FailedEnvelope_status;
+/* The value's text, or NULL for a value outside the enum. */
+const char *nebula_FailedEnvelope_status_text(nebula_FailedEnvelope_status v);
+/* The value of text, or 0 when it is none. */
+nebula_FailedEnvelope_status nebula_FailedEnvelope_status_from_text(const char *text, size_t len);
+
+/* openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope/properties/status */
+typedef enum nebula_ApiKeyCreatedEnvelope_status {
+	NEBULA_APIKEYCREATEDENVELOPE_STATUS_SUCCESS = 1, /* success */
+} nebula_ApiKeyCreatedEnvelope_status;
+/* The value's text, or NULL for a value outside the enum. */
+const char *nebula_ApiKeyCreatedEnvelope_status_text(nebula_ApiKeyCreatedEnvelope_status v);
+/* The value of text, or 0 when it is none. */
+nebula_ApiKeyCreatedEnvelope_status nebula_ApiKeyCreatedEnvelope_status_from_text(const char *text, size_t len);
+
+/* openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope/properties/status */
+typedef enum nebula_ApiKeyDeletedEnvelope_status {
+	NEBULA_APIKEYDELETEDENVELOPE_STATUS_SUCCESS = 1, /* success */
+} nebula_ApiKeyDeletedEnvelope_status;
+/* The value's text, or NULL for a value outside the enum. */
+const char *nebula_ApiKeyDeletedEnvelope_status_text(nebula_ApiKeyDeletedEnvelope_status v);
+/* The value of text, or 0 when it is none. */
+nebula_ApiKeyDeletedEnvelope_status nebula_ApiKeyDeletedEnvelope_status_from_text(const char *text, size_t len);
+
+/* openapi/nebula.yaml#/components/schemas/ApiKeySummary */
+struct nebula_ApiKeySummary {
+	/* "id", required */
+	int64_t id;
+	/* "name", required */
+	const char *name;
+	size_t name_len;
+	/* "description", required, nullable (_null) */
+	const char *description;
+	size_t description_len;
+	int description_null;
+	/* "partial_key_data", required */
+	nebula_ApiKeySummary_partial_key_data partial_key_data;
+};
+
+/* openapi/nebula.yaml#/components/schemas/ApiKeyListEnvelope */
+struct nebula_ApiKeyListEnvelope {
+	/* "data", required */
+	nebula_ApiKeySummary *data;
+	size_t n_data;
+	/* "message", required */
+	const char *message;
+	size_t message_len;
+	/* "status", required */
+	nebula_ApiKeyListEnvelope_status status;
+};
+
+/* openapi/nebula.yaml#/components/schemas/FailedEnvelope */
+struct nebula_FailedEnvelope {
+	/* "data", required */
+	const json_t *data; /* any JSON: an object without properties (free-form) */
+	/* "message", required */
+	const char *message;
+	size_t message_len;
+	/* "status", required */
+	nebula_FailedEnvelope_status status;
+};
+
+/* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest */
+struct nebula_ApiKeyCreateRequest {
+	/* "name", required */
+	const char *name;
+	size_t name_len;
+	/* "description", optional (has_) */
+	const char *description;
+	size_t description_len;
+	int has_description;
+};
+
+/* openapi/nebula.yaml#/components/schemas/ApiKeyCreated */
+struct nebula_ApiKeyCreated {
+	/* "id", required */
+	int64_t id;
+	/* "key", required */
+	const char *key;
+	size_t key_len;
+	/* "name", required */
+	const char *name;
+	size_t name_len;
+	/* "description", required, nullable (_null) */
+	const char *description;
+	size_t description_len;
+	int description_null;
+};
+
+/* openapi/nebula.yaml#/components/schemas/ApiKeyCreatedEnvelope */
+struct nebula_ApiKeyCreatedEnvelope {
+	/* "data", required */
+	nebula_ApiKeyCreated data;
+	/* "message", required */
+	const char *message;
+	size_t message_len;
+	/* "status", required */
+	nebula_ApiKeyCreatedEnvelope_status status;
+};
+
+/* openapi/nebula.yaml#/components/schemas/ApiKeyDeletedEnvelope */
+struct nebula_ApiKeyDeletedEnvelope {
+	/* "data", required */
+	const json_t *data; /* any JSON: an object without properties (free-form) */
+	/* "message", required */
+	const char *message;
+	size_t message_len;
+	/* "status", required */
+	nebula_ApiKeyDeletedEnvelope_status status;
+};
+
+/* Per model: the reader of a validated json_t (borrowed; strings and
+ * json_t members point into it, arrays come from the arena; 0, or -1 when
+ * it does not have the model's shape), and the writer of its JSON text. */
+int nebula_ApiKeySummary_from_json(const json_t *j, rt_arena *a, nebula_ApiKeySummary *out);
+void nebula_ApiKeySummary_write(rt_json_writer *w, const nebula_ApiKeySummary *v);
+int nebula_ApiKeyListEnvelope_from_json(const json_t *j, rt_arena *a, nebula_ApiKeyListEnvelope *out);
+void nebula_ApiKeyListEnvelope_write(rt_json_writer *w, const nebula_ApiKeyListEnvelope *v);
+int nebula_FailedEnvelope_from_json(const json_t *j, rt_arena *a, nebula_FailedEnvelope *out);
+void nebula_FailedEnvelope_write(rt_json_writer *w, const nebula_FailedEnvelope *v);
+int nebula_ApiKeyCreateRequest_from_json(const json_t *j, rt_arena *a, nebula_ApiKeyCreateRequest *out);
+void nebula_ApiKeyCreateRequest_write(rt_json_writer *w, const nebula_ApiKeyCreateRequest *v);
+int nebula_ApiKeyCreated_from_json(const json_t *j, rt_arena *a, nebula_ApiKeyCreated *out);
+void nebula_ApiKeyCreated_write(rt_json_writer *w, const nebula_ApiKeyCreated *v);
+int nebula_ApiKeyCreatedEnvelope_from_json(const json_t *j, rt_arena *a, nebula_ApiKeyCreatedEnvelope *out);
+void nebula_ApiKeyCreatedEnvelope_write(rt_json_writer *w, const nebula_ApiKeyCreatedEnvelope *v);
+int nebula_ApiKeyDeletedEnvelope_from_json(const json_t *j, rt_arena *a, nebula_ApiKeyDeletedEnvelope *out);
+void nebula_ApiKeyDeletedEnvelope_write(rt_json_writer *w, const nebula_ApiKeyDeletedEnvelope *v);
 
 /* #/paths/~1api-keys/get
  * GET /api-keys — List API Keys */
@@ -20,40 +184,40 @@ typedef struct nebula_list_api_keys_params {
 } nebula_list_api_keys_params;
 typedef int (*nebula_list_api_keys_fn)(rt_ctx *ctx, const nebula_list_api_keys_params *p, const json_t *body, void *app);
 /* 200: API keys successfully retrieved */
-int nebula_list_api_keys_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_list_api_keys_respond_200(rt_ctx *ctx, const nebula_ApiKeyListEnvelope *body);
 /* 401: Missing, malformed, unknown or deleted credential */
-int nebula_list_api_keys_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_list_api_keys_respond_401(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 429: Too many failed authentications from this client address */
-int nebula_list_api_keys_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_list_api_keys_respond_429(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 500: The key store failed; nothing was changed */
-int nebula_list_api_keys_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_list_api_keys_respond_500(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int nebula_list_api_keys_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_list_api_keys_respond_503(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 
 /* #/paths/~1api-keys/post
  * POST /api-keys — Create API Key */
 typedef struct nebula_create_api_key_params {
 	char no_parameters;
 } nebula_create_api_key_params;
-typedef int (*nebula_create_api_key_fn)(rt_ctx *ctx, const nebula_create_api_key_params *p, const json_t *body, void *app);
+typedef int (*nebula_create_api_key_fn)(rt_ctx *ctx, const nebula_create_api_key_params *p, const nebula_ApiKeyCreateRequest *body, void *app);
 /* 201: API key successfully created */
-int nebula_create_api_key_respond_201(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_create_api_key_respond_201(rt_ctx *ctx, const nebula_ApiKeyCreatedEnvelope *body);
 /* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
-int nebula_create_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_create_api_key_respond_400(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 401: Missing, malformed, unknown or deleted credential */
-int nebula_create_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_create_api_key_respond_401(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 403: The key is read-only (this operation needs write rights), or the key quota is reached (the user holds as many unrevoked keys as the server allows)  */
-int nebula_create_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_create_api_key_respond_403(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 413: The request was refused (body too large, or not application/json) */
-int nebula_create_api_key_respond_413(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_create_api_key_respond_413(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 415: The request was refused (body too large, or not application/json) */
-int nebula_create_api_key_respond_415(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_create_api_key_respond_415(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 429: Too many failed authentications from this client address */
-int nebula_create_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_create_api_key_respond_429(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 500: The key store failed; nothing was changed */
-int nebula_create_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_create_api_key_respond_500(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int nebula_create_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_create_api_key_respond_503(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 
 /* #/paths/~1api_keys/get
  * GET /api_keys — List API Keys (the /api_keys spelling) */
@@ -62,15 +226,15 @@ typedef struct nebula_list_api_keys_underscore_params {
 } nebula_list_api_keys_underscore_params;
 typedef int (*nebula_list_api_keys_underscore_fn)(rt_ctx *ctx, const nebula_list_api_keys_underscore_params *p, const json_t *body, void *app);
 /* 200: API keys successfully retrieved */
-int nebula_list_api_keys_underscore_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_list_api_keys_underscore_respond_200(rt_ctx *ctx, const nebula_ApiKeyListEnvelope *body);
 /* 401: Missing, malformed, unknown or deleted credential */
-int nebula_list_api_keys_underscore_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_list_api_keys_underscore_respond_401(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 429: Too many failed authentications from this client address */
-int nebula_list_api_keys_underscore_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_list_api_keys_underscore_respond_429(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 500: The key store failed; nothing was changed */
-int nebula_list_api_keys_underscore_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_list_api_keys_underscore_respond_500(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int nebula_list_api_keys_underscore_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_list_api_keys_underscore_respond_503(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 
 /* #/paths/~1api-keys~1{id}/delete
  * DELETE /api-keys/{id} — Delete API Key */
@@ -79,21 +243,21 @@ typedef struct nebula_delete_api_key_params {
 } nebula_delete_api_key_params;
 typedef int (*nebula_delete_api_key_fn)(rt_ctx *ctx, const nebula_delete_api_key_params *p, const json_t *body, void *app);
 /* 200: API key successfully deleted */
-int nebula_delete_api_key_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_delete_api_key_respond_200(rt_ctx *ctx, const nebula_ApiKeyDeletedEnvelope *body);
 /* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
-int nebula_delete_api_key_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_delete_api_key_respond_400(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 401: Missing, malformed, unknown or deleted credential */
-int nebula_delete_api_key_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_delete_api_key_respond_401(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 403: The key is read-only; this operation needs write rights */
-int nebula_delete_api_key_respond_403(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_delete_api_key_respond_403(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 404: No API key with this id belongs to the caller */
-int nebula_delete_api_key_respond_404(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_delete_api_key_respond_404(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 429: Too many failed authentications from this client address */
-int nebula_delete_api_key_respond_429(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_delete_api_key_respond_429(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 500: The key store failed; nothing was changed */
-int nebula_delete_api_key_respond_500(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_delete_api_key_respond_500(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int nebula_delete_api_key_respond_503(rt_ctx *ctx, json_t *body /* stolen */);
+int nebula_delete_api_key_respond_503(rt_ctx *ctx, const nebula_FailedEnvelope *body);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct nebula_handlers {

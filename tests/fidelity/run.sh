@@ -102,8 +102,10 @@ req GET /feldera/v0/api_keys "$BA"
 # Feldera's route table asks write of every api_keys route: a read key is
 # answered 403 InsufficientPermissions, {required, actual} in details
 req GET /feldera/v0/api_keys "Authorization: Bearer $FREAD"
-expect "feldera: a read key listing: 403 InsufficientPermissions" 403 \
-	"^\{\"message\":\"Insufficient permissions: this action requires the 'write' role, but the caller has 'read'\",\"error_code\":\"InsufficientPermissions\",\"details\":\{\"required\":\"write\",\"actual\":\"read\"\}\}$"
+expect_json "feldera: a read key listing: 403 InsufficientPermissions" 403 \
+	'keys == ["details","error_code","message"] and .error_code == "InsufficientPermissions" and
+	 .message == "Insufficient permissions: this action requires the '"'"'write'"'"' role, but the caller has '"'"'read'"'"'" and
+	 .details == {"required": "write", "actual": "read"}'
 req GET /feldera/v0/no-such-thing "$BA"
 expect "feldera: unknown route: 404 as {message, error_code, details}" 404 '"error_code":"NotFound","details":null'
 req PUT /feldera/v0/api_keys/x "$BA"

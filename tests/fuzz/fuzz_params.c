@@ -19,33 +19,31 @@
 
 #include "rt_http.h"
 
-/* a table as oapigen writes one: limits -1 (none) unless given */
-#define FUZZ_S(min_len, max_len, min_it, max_it, ...) { .where = "fuzz", .min_length = min_len, .max_length = max_len, \
-	.min_items = min_it, .max_items = max_it, .min_properties = -1, .max_properties = -1, .min_contains = -1, \
-	.max_contains = -1, __VA_ARGS__ }
+/* a table as oapigen writes one: a limit only with its RT_S_HAS_* flag */
+#define FUZZ_S(...) { .where = "fuzz", __VA_ARGS__ }
 
 static rt_schema_cache fuzz_pattern = { .pattern = "^[A-Za-z0-9_-]{1,40}$" };
 static rt_schema_cache fuzz_enum = { .enum_json = "[\"asc\", \"desc\", 1, true]" };
 
-static const rt_schema fuzz_int = FUZZ_S(-1, -1, -1, -1, .types = RT_T_INTEGER, .flags = RT_S_HAS_MIN | RT_S_HAS_MAX,
+static const rt_schema fuzz_int = FUZZ_S(.types = RT_T_INTEGER, .flags = RT_S_HAS_MIN | RT_S_HAS_MAX,
                                          .minimum = 1, .maximum = 1000);
-static const rt_schema fuzz_int64 = FUZZ_S(-1, -1, -1, -1, .types = RT_T_INTEGER, .format = RT_FMT_INT64);
-static const rt_schema fuzz_num = FUZZ_S(-1, -1, -1, -1, .types = RT_T_NUMBER, .flags = RT_S_HAS_MULTIPLE, .multiple_of = 0.5);
-static const rt_schema fuzz_bool = FUZZ_S(-1, -1, -1, -1, .types = RT_T_BOOLEAN);
-static const rt_schema fuzz_uuid = FUZZ_S(-1, -1, -1, -1, .types = RT_T_STRING, .format = RT_FMT_UUID, .flags = RT_S_FORMAT_ASSERT);
-static const rt_schema fuzz_name = FUZZ_S(-1, 40, -1, -1, .types = RT_T_STRING, .cache = &fuzz_pattern);
-static const rt_schema fuzz_time = FUZZ_S(-1, -1, -1, -1, .types = RT_T_STRING, .format = RT_FMT_DATE_TIME,
+static const rt_schema fuzz_int64 = FUZZ_S(.types = RT_T_INTEGER, .format = RT_FMT_INT64);
+static const rt_schema fuzz_num = FUZZ_S(.types = RT_T_NUMBER, .flags = RT_S_HAS_MULTIPLE, .multiple_of = 0.5);
+static const rt_schema fuzz_bool = FUZZ_S(.types = RT_T_BOOLEAN);
+static const rt_schema fuzz_uuid = FUZZ_S(.types = RT_T_STRING, .format = RT_FMT_UUID, .flags = RT_S_FORMAT_ASSERT);
+static const rt_schema fuzz_name = FUZZ_S(.types = RT_T_STRING, .flags = RT_S_HAS_MAX_LENGTH, .max_length = 40, .cache = &fuzz_pattern);
+static const rt_schema fuzz_time = FUZZ_S(.types = RT_T_STRING, .format = RT_FMT_DATE_TIME,
                                           .flags = RT_S_FORMAT_ASSERT);
-static const rt_schema fuzz_enumed = FUZZ_S(-1, -1, -1, -1, .types = 0, .cache = &fuzz_enum);
-static const rt_schema fuzz_int_or_str = FUZZ_S(1, -1, -1, -1, .types = RT_T_INTEGER | RT_T_STRING);
-static const rt_schema fuzz_int_or_num = FUZZ_S(-1, -1, -1, -1, .types = RT_T_INTEGER | RT_T_NUMBER | RT_T_NULL);
-static const rt_schema fuzz_any = FUZZ_S(-1, -1, -1, -1, .types = 0);
-static const rt_schema fuzz_obj = FUZZ_S(-1, -1, -1, -1, .types = RT_T_OBJECT);
-static const rt_schema fuzz_arr_int = FUZZ_S(-1, -1, -1, 8, .types = RT_T_ARRAY, .items = &fuzz_int);
-static const rt_schema fuzz_arr_str = FUZZ_S(-1, -1, -1, -1, .types = RT_T_ARRAY, .items = &fuzz_name, .flags = RT_S_UNIQUE);
-static const rt_schema fuzz_arr_num = FUZZ_S(-1, -1, 1, -1, .types = RT_T_ARRAY, .items = &fuzz_num);
-static const rt_schema fuzz_arr_bool = FUZZ_S(-1, -1, -1, -1, .types = RT_T_ARRAY, .items = &fuzz_bool);
-static const rt_schema fuzz_arr_any = FUZZ_S(-1, -1, -1, -1, .types = RT_T_ARRAY);
+static const rt_schema fuzz_enumed = FUZZ_S(.types = 0, .cache = &fuzz_enum);
+static const rt_schema fuzz_int_or_str = FUZZ_S(.types = RT_T_INTEGER | RT_T_STRING, .flags = RT_S_HAS_MIN_LENGTH, .min_length = 1);
+static const rt_schema fuzz_int_or_num = FUZZ_S(.types = RT_T_INTEGER | RT_T_NUMBER | RT_T_NULL);
+static const rt_schema fuzz_any = FUZZ_S(.types = 0);
+static const rt_schema fuzz_obj = FUZZ_S(.types = RT_T_OBJECT);
+static const rt_schema fuzz_arr_int = FUZZ_S(.types = RT_T_ARRAY, .flags = RT_S_HAS_MAX_ITEMS, .max_items = 8, .items = &fuzz_int);
+static const rt_schema fuzz_arr_str = FUZZ_S(.types = RT_T_ARRAY, .items = &fuzz_name, .flags = RT_S_UNIQUE);
+static const rt_schema fuzz_arr_num = FUZZ_S(.types = RT_T_ARRAY, .flags = RT_S_HAS_MIN_ITEMS, .min_items = 1, .items = &fuzz_num);
+static const rt_schema fuzz_arr_bool = FUZZ_S(.types = RT_T_ARRAY, .items = &fuzz_bool);
+static const rt_schema fuzz_arr_any = FUZZ_S(.types = RT_T_ARRAY);
 
 static const rt_schema *const fuzz_schemas[] = {
 	&fuzz_int, &fuzz_int64, &fuzz_num, &fuzz_bool, &fuzz_uuid, &fuzz_name, &fuzz_time, &fuzz_enumed,

@@ -78,6 +78,12 @@ expect() {
 	if [ "$STATUS" = "$want" ] && { [ -z "$pat" ] || grep -qE -- "$pat" "$dir/out"; }; then ok "$name"
 	else no "$name (got $STATUS)" "$BODY_OUT"; fi
 }
+# expect_json NAME STATUS FILTER: the last answer has STATUS and a JSON body
+# FILTER (jq -e) holds for: members and values, whatever their order.
+expect_json() {
+	if [ "$STATUS" = "$2" ] && jq -e "$3" "$dir/out" >/dev/null 2>&1; then ok "$1"
+	else no "$1 (got $STATUS)" "$BODY_OUT"; fi
+}
 # header NAME: the value of a response header of the last req (no CR).
 header() { grep -i "^$1:" "$dir/headers" | head -1 | sed 's/^[^:]*: *//' | tr -d '\r'; }
 # jq over the last response body

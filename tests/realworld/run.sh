@@ -5,7 +5,10 @@
 #   refused    oapigen exited 1 naming the construct: "file: /pointer: what"
 #   FAILED     anything else: a crash, a timeout, C that does not compile or
 #              warns, an unclear error
-# Prints "realworld: N passed, N failed" where passed = generated + refused.
+# Prints "realworld: N passed, N failed" where passed = generated + refused,
+# and the model coverage of the generated ones: the share of body schemas
+# that got a typed C model, and the top reasons the others stay json_t (from
+# the "Typed bodies:" line oapigen writes at the top of <api>_api.h).
 #
 #   run.sh          every Swagger 2.0, OpenAPI 3.0 and 3.1 YAML document of npm
 #                   @readme/oas-examples (what `make test-realworld` runs)
@@ -46,6 +49,8 @@ else
 	verbose=1
 fi
 gen=0; ref=0; bad=0
+: >"$out/models"   # per generated document: "bodies typed"
+: >"$out/reasons"  # "count<TAB>reason" lines
 while IFS= read -r f; do
 	name=${f#"$strip"}
 	log="$out/log"
@@ -64,6 +69,10 @@ while IFS= read -r f; do
 		continue
 	fi
 	if [ "$rc" -eq 0 ]; then
+		cov=$(grep -h -m1 '^/\* Typed bodies: ' "$out"/gen/*_api.h 2>/dev/null | head -1)
+		printf '%s\n' "$cov" | sed -n 's|^/\* Typed bodies: \([0-9]*\) of \([0-9]*\) .*|\2 \1|p' >>"$out/models"
+		printf '%s\n' "$cov" | sed 's| \*/$||' | tr ';' '\n' |
+			sed -n 's|^ json_t (\(.*\)): \([0-9]*\)$|\2	\1|p' >>"$out/reasons"
 		start=$(date +%s)
 		timeout "$timeout" make -s -C "$top" --no-print-directory check-spec SPEC="$f" >"$log" 2>&1
 		rc2=$?
@@ -85,5 +94,8 @@ while IFS= read -r f; do
 	bad=$((bad + 1)); echo "FAILED     $name$stats: $why"; sed 's/^/    /' "$log" | head -20
 done <"$list"
 echo "realworld tally: $gen generated and compiled, $ref refused with a clear message, $bad failed"
+awk '{ b += $1; t += $2 } END { printf "model coverage: %d of %d body schemas have a typed model (%.1f%%)\n", t, b, b ? 100 * t / b : 0 }' "$out/models"
+awk -F '\t' '{ n[$2] += $1 } END { for (r in n) printf "%d\t%s\n", n[r], r }' "$out/reasons" | LC_ALL=C sort -k1,1nr -k2 | head -8 |
+	while IFS="$(printf '\t')" read -r n r; do echo "  json_t: $r: $n"; done
 echo "realworld: $((gen + ref)) passed, $bad failed"
 [ "$bad" -eq 0 ]

@@ -1,4 +1,5 @@
-/* test_rt_json.c — rt_json_dumpb writes what json_dumps writes. */
+/* test_rt_json.c — rt_json_dumpb, and the writer generated serializers call,
+ * write what json_dumps writes. */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -178,6 +179,114 @@ START_TEST(refused)
 }
 END_TEST
 
+/* The writer's bytes for one scalar against jansson's for the same value. */
+static void writer_same(json_t *v, int line)
+{
+	char *want = json_dumps(v, FLAGS);
+	rt_json_writer w;
+
+	rt_json_writer_init(&w);
+	if (json_is_real(v))
+		rt_json_write_real(&w, json_real_value(v));
+	else if (json_is_integer(v))
+		rt_json_write_integer(&w, json_integer_value(v));
+	else if (json_is_string(v))
+		rt_json_write_string(&w, json_string_value(v), json_string_length(v));
+	else
+		rt_json_write_value(&w, v);
+	ck_assert_msg(want && !w.failed && w.used == strlen(want) && memcmp(w.buf, want, w.used) == 0,
+	              "line %d: writer %.*s, jansson %s", line, (int)w.used, w.buf ? w.buf : "", want ? want : "(null)");
+	rt_json_writer_free(&w);
+	free(want);
+	json_decref(v);
+}
+#define WSAME(v) writer_same((v), __LINE__)
+
+START_TEST(writer_reals)
+{
+	static const double fixed[] = { 0.0, -0.0, 1.0, -1.0, 0.5, 1e20, 1e21, 1e22, 1e-5, 1e-7, 123456789012345678.0,
+	                                1.7976931348623157e308, 4.9e-324, 2.2250738585072014e-308, 0.1, 1.0 / 3.0,
+	                                100.0, 1e100, -1e-100, 9007199254740993.0 };
+
+	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+		WSAME(json_real(fixed[i]));
+	/* random bit patterns: every exponent, every digit count */
+	for (int i = 0; i < 20000; i++) {
+		uint64_t bits = ((uint64_t)rnd(1u << 31) << 33) ^ ((uint64_t)rnd(1u << 31) << 2) ^ rnd(4);
+		double d;
+		memcpy(&d, &bits, sizeof d);
+		if (d != d || d - d != 0)
+			continue; /* NaN and infinities: jansson has no text for them */
+		WSAME(json_real(d));
+	}
+}
+END_TEST
+
+START_TEST(writer_scalars)
+{
+	WSAME(json_integer(0));
+	WSAME(json_integer(INT64_MIN));
+	WSAME(json_integer(INT64_MAX));
+	WSAME(json_string(""));
+	WSAME(json_stringn("a\0b", 3));
+	for (int i = 0; i < 3000; i++)
+		WSAME(rnd_string());
+	for (int i = 0; i < 1000; i++)
+		WSAME(rnd_value(0)); /* rt_json_write_value: whole documents */
+}
+END_TEST
+
+START_TEST(writer_refuses)
+{
+	rt_json_writer w;
+	int first = 1;
+
+	rt_json_writer_init(&w);
+	rt_json_write_raw(&w, "{", 1);
+	rt_json_write_key(&w, "a", 1, &first);
+	rt_json_write_integer(&w, 1);
+	rt_json_write_key(&w, "b\"", 2, &first);
+	rt_json_write_bool(&w, 0);
+	rt_json_write_raw(&w, "}", 1);
+	ck_assert(!w.failed && w.used == 19 && memcmp(w.buf, "{\"a\":1,\"b\\\"\":false}", 19) == 0);
+	rt_json_write_string(&w, "\xc3\x28", 2); /* invalid UTF-8 */
+	ck_assert(w.failed);
+	rt_json_writer_free(&w);
+	rt_json_writer_init(&w);
+	rt_json_write_real(&w, 0.0 / 0.0);
+	ck_assert(w.failed);
+	rt_json_writer_free(&w);
+	rt_json_writer_init(&w);
+	rt_json_write_text(&w, NULL); /* an enum value outside its enum */
+	ck_assert(w.failed);
+	rt_json_writer_free(&w);
+}
+END_TEST
+
+START_TEST(as_numbers)
+{
+	int64_t i = 0;
+	double d = 0;
+	json_t *v;
+
+	v = json_real(3.0);
+	ck_assert(rt_json_as_int64(v, &i) == 0 && i == 3);
+	json_decref(v);
+	v = json_real(3.5);
+	ck_assert(rt_json_as_int64(v, &i) != 0);
+	json_decref(v);
+	v = json_real(1e30);
+	ck_assert(rt_json_as_int64(v, &i) != 0);
+	json_decref(v);
+	v = json_integer(-7);
+	ck_assert(rt_json_as_double(v, &d) == 0 && d == -7.0 && rt_json_as_int64(v, &i) == 0 && i == -7);
+	json_decref(v);
+	v = json_string("7");
+	ck_assert(rt_json_as_double(v, &d) != 0 && rt_json_as_int64(v, &i) != 0);
+	json_decref(v);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rt_json");
@@ -189,6 +298,10 @@ int main(void)
 	tcase_add_test(tc, containers);
 	tcase_add_test(tc, random_documents);
 	tcase_add_test(tc, refused);
+	tcase_add_test(tc, writer_reals);
+	tcase_add_test(tc, writer_scalars);
+	tcase_add_test(tc, writer_refuses);
+	tcase_add_test(tc, as_numbers);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -26,7 +26,8 @@ static enum rt_auth_result auth(void *app, const char *api, const char *scheme, 
 static int get_account(rt_ctx *ctx, const segment_templates_getAccount_params *p, const json_t *body, void *app)
 {
 	(void)body, (void)app;
-	return segment_templates_getAccount_respond_200(ctx, json_pack("{s:s}", "sid", p->sid));
+	return segment_templates_getAccount_respond_200(ctx, &(segment_templates_getAccount_200){
+		.sid = p->sid, .sid_len = strlen(p->sid), .has_sid = 1 });
 }
 
 static int get_file(rt_ctx *ctx, const segment_templates_getFile_params *p, const json_t *body, void *app)

@@ -9,9 +9,13 @@
 #include <jansson.h>
 #include <ulfius.h>
 #include "rt_http.h"
+#include "rt_json.h"
+#include "rt_arena.h"
 
 /* The base path of servers[0] in the spec. */
 #define COMMENT_TEXT_DEFAULT_BASE ""
+
+/* Typed bodies: 0 of 1 body schemas have a model; json_t (two properties that become one C name): 1 */
 
 /* #/paths/~1files~1* /get
  * GET /files/ * — list / * files * / ?? / */

@@ -9,9 +9,13 @@
 #include <jansson.h>
 #include <ulfius.h>
 #include "rt_http.h"
+#include "rt_json.h"
+#include "rt_arena.h"
 
 /* The base path of servers[0] in the spec. */
 #define DYNAMIC_DEFAULT_BASE "/dynamic"
+
+/* Typed bodies: 0 of 4 body schemas have a model; json_t (unevaluatedProperties/unevaluatedItems): 2; json_t (an object without properties (free-form)): 2 */
 
 /* #/paths/~1pets/put
  * PUT /pets — A page of pets (Page with item = Pet) */
@@ -19,6 +23,7 @@ typedef struct dynamic_putPetPage_params {
 	char no_parameters;
 } dynamic_putPetPage_params;
 typedef int (*dynamic_putPetPage_fn)(rt_ctx *ctx, const dynamic_putPetPage_params *p, const json_t *body, void *app);
+/* body: a json_t: unevaluatedProperties/unevaluatedItems */
 /* 204: Stored */
 int dynamic_putPetPage_respond_204(rt_ctx *ctx);
 /* 400: Invalid */
@@ -30,6 +35,7 @@ typedef struct dynamic_putTagPage_params {
 	char no_parameters;
 } dynamic_putTagPage_params;
 typedef int (*dynamic_putTagPage_fn)(rt_ctx *ctx, const dynamic_putTagPage_params *p, const json_t *body, void *app);
+/* body: a json_t: unevaluatedProperties/unevaluatedItems */
 /* 204: Stored */
 int dynamic_putTagPage_respond_204(rt_ctx *ctx);
 /* 400: Invalid */

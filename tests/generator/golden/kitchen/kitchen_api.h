@@ -9,9 +9,135 @@
 #include <jansson.h>
 #include <ulfius.h>
 #include "rt_http.h"
+#include "rt_json.h"
+#include "rt_arena.h"
 
 /* The base path of servers[0] in the spec. */
 #define KITCHEN_DEFAULT_BASE "/kitchen/v1"
+
+/* Typed bodies: 8 of 8 body schemas have a model */
+
+/* ---- typed bodies: models of the schemas request and response bodies reach ---- */
+
+typedef struct kitchen_Cat kitchen_Cat;
+typedef struct kitchen_Dog kitchen_Dog;
+typedef struct kitchen_Pet_details kitchen_Pet_details;
+typedef struct kitchen_Pet kitchen_Pet;
+typedef struct kitchen_listPets_200 kitchen_listPets_200;
+typedef struct kitchen_Error kitchen_Error;
+typedef struct kitchen_Tree kitchen_Tree;
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/kind */
+typedef enum kitchen_Pet_kind {
+	KITCHEN_PET_KIND_CAT = 1, /* cat */
+	KITCHEN_PET_KIND_DOG, /* dog */
+} kitchen_Pet_kind;
+/* The value's text, or NULL for a value outside the enum. */
+const char *kitchen_Pet_kind_text(kitchen_Pet_kind v);
+/* The value of text, or 0 when it is none. */
+kitchen_Pet_kind kitchen_Pet_kind_from_text(const char *text, size_t len);
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Cat */
+struct kitchen_Cat {
+	/* "type", required */
+	const char *type;
+	size_t type_len;
+	/* "indoor", optional (has_) */
+	int indoor;
+	int has_indoor;
+};
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Dog */
+struct kitchen_Dog {
+	/* "type", required */
+	const char *type;
+	size_t type_len;
+	/* "barks", optional (has_) */
+	int64_t barks;
+	int has_barks;
+};
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/details: by "type" */
+typedef enum kitchen_Pet_details_tag {
+	KITCHEN_PET_DETAILS_CAT = 1, /* "Cat" */
+	KITCHEN_PET_DETAILS_DOG, /* "Dog" */
+} kitchen_Pet_details_tag;
+struct kitchen_Pet_details {
+	kitchen_Pet_details_tag tag;
+	union {
+		kitchen_Cat Cat;
+		kitchen_Dog Dog;
+	} u;
+};
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet */
+struct kitchen_Pet {
+	/* "id", optional (has_), readOnly */
+	int64_t id;
+	int has_id;
+	/* "name", required */
+	const char *name;
+	size_t name_len;
+	/* "kind", required */
+	kitchen_Pet_kind kind;
+	/* "nickname", optional (has_), nullable (_null) */
+	const char *nickname;
+	size_t nickname_len;
+	int has_nickname;
+	int nickname_null;
+	/* "born", optional (has_) */
+	const char *born;
+	size_t born_len;
+	int has_born;
+	/* "details", optional (has_) */
+	kitchen_Pet_details details;
+	int has_details;
+};
+
+/* tests/generator/fixtures/kitchen.yaml#/paths/~1pets/get/responses/200/content/application~1json/schema */
+struct kitchen_listPets_200 {
+	kitchen_Pet *items;
+	size_t n_items;
+};
+
+/* tests/generator/fixtures/common.yaml#/components/schemas/Error */
+struct kitchen_Error {
+	/* "code", required */
+	const char *code;
+	size_t code_len;
+	/* "message", required */
+	const char *message;
+	size_t message_len;
+};
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree */
+struct kitchen_Tree {
+	/* "value", optional (has_) */
+	double value;
+	int has_value;
+	/* "children", optional (has_) */
+	kitchen_Tree *children;
+	size_t n_children;
+	int has_children;
+};
+
+/* Per model: the reader of a validated json_t (borrowed; strings and
+ * json_t members point into it, arrays come from the arena; 0, or -1 when
+ * it does not have the model's shape), and the writer of its JSON text. */
+int kitchen_Cat_from_json(const json_t *j, rt_arena *a, kitchen_Cat *out);
+void kitchen_Cat_write(rt_json_writer *w, const kitchen_Cat *v);
+int kitchen_Dog_from_json(const json_t *j, rt_arena *a, kitchen_Dog *out);
+void kitchen_Dog_write(rt_json_writer *w, const kitchen_Dog *v);
+int kitchen_Pet_details_from_json(const json_t *j, rt_arena *a, kitchen_Pet_details *out);
+void kitchen_Pet_details_write(rt_json_writer *w, const kitchen_Pet_details *v);
+int kitchen_Pet_from_json(const json_t *j, rt_arena *a, kitchen_Pet *out);
+void kitchen_Pet_write(rt_json_writer *w, const kitchen_Pet *v);
+int kitchen_listPets_200_from_json(const json_t *j, rt_arena *a, kitchen_listPets_200 *out);
+void kitchen_listPets_200_write(rt_json_writer *w, const kitchen_listPets_200 *v);
+int kitchen_Error_from_json(const json_t *j, rt_arena *a, kitchen_Error *out);
+void kitchen_Error_write(rt_json_writer *w, const kitchen_Error *v);
+int kitchen_Tree_from_json(const json_t *j, rt_arena *a, kitchen_Tree *out);
+void kitchen_Tree_write(rt_json_writer *w, const kitchen_Tree *v);
 
 /* #/paths/~1pets/get
  * GET /pets — List pets */
@@ -24,22 +150,22 @@ typedef struct kitchen_listPets_params {
 } kitchen_listPets_params;
 typedef int (*kitchen_listPets_fn)(rt_ctx *ctx, const kitchen_listPets_params *p, const json_t *body, void *app);
 /* 200: Pets */
-int kitchen_listPets_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int kitchen_listPets_respond_200(rt_ctx *ctx, const kitchen_listPets_200 *body);
 /* 4XX: Client error */
-int kitchen_listPets_respond_4XX(rt_ctx *ctx, int status, json_t *body /* stolen */);
+int kitchen_listPets_respond_4XX(rt_ctx *ctx, int status, const kitchen_Error *body);
 
 /* #/paths/~1pets/post
  * POST /pets — Create a pet */
 typedef struct kitchen_createPet_params {
 	char no_parameters;
 } kitchen_createPet_params;
-typedef int (*kitchen_createPet_fn)(rt_ctx *ctx, const kitchen_createPet_params *p, const json_t *body, void *app);
+typedef int (*kitchen_createPet_fn)(rt_ctx *ctx, const kitchen_createPet_params *p, const kitchen_Pet *body, void *app);
 /* 201: Created */
-int kitchen_createPet_respond_201(rt_ctx *ctx, json_t *body /* stolen */);
+int kitchen_createPet_respond_201(rt_ctx *ctx, const kitchen_Pet *body);
 /* 422: Invalid */
 int kitchen_createPet_respond_422(rt_ctx *ctx);
 /* default: Anything else */
-int kitchen_createPet_respond_default(rt_ctx *ctx, int status, json_t *body /* stolen */);
+int kitchen_createPet_respond_default(rt_ctx *ctx, int status, const kitchen_Error *body);
 
 /* #/paths/~1pets~1latest/get
  * GET /pets/latest */
@@ -48,7 +174,7 @@ typedef struct kitchen_latestPet_params {
 } kitchen_latestPet_params;
 typedef int (*kitchen_latestPet_fn)(rt_ctx *ctx, const kitchen_latestPet_params *p, const json_t *body, void *app);
 /* 200: The newest pet */
-int kitchen_latestPet_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int kitchen_latestPet_respond_200(rt_ctx *ctx, const kitchen_Pet *body);
 
 /* #/paths/~1pets~1{petId}/get
  * GET /pets/{petId} */
@@ -61,7 +187,7 @@ typedef struct kitchen_getPet_params {
 } kitchen_getPet_params;
 typedef int (*kitchen_getPet_fn)(rt_ctx *ctx, const kitchen_getPet_params *p, const json_t *body, void *app);
 /* 200: A pet */
-int kitchen_getPet_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int kitchen_getPet_respond_200(rt_ctx *ctx, const kitchen_Pet *body);
 /* 404: Not found */
 int kitchen_getPet_respond_404(rt_ctx *ctx);
 
@@ -70,7 +196,7 @@ int kitchen_getPet_respond_404(rt_ctx *ctx);
 typedef struct kitchen_putTree_params {
 	char no_parameters;
 } kitchen_putTree_params;
-typedef int (*kitchen_putTree_fn)(rt_ctx *ctx, const kitchen_putTree_params *p, const json_t *body, void *app);
+typedef int (*kitchen_putTree_fn)(rt_ctx *ctx, const kitchen_putTree_params *p, const kitchen_Tree *body, void *app);
 /* 204: Stored */
 int kitchen_putTree_respond_204(rt_ctx *ctx);
 

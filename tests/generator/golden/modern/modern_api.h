@@ -9,9 +9,13 @@
 #include <jansson.h>
 #include <ulfius.h>
 #include "rt_http.h"
+#include "rt_json.h"
+#include "rt_arena.h"
 
 /* The base path of servers[0] in the spec. */
 #define MODERN_DEFAULT_BASE ""
+
+/* Typed bodies: 0 of 2 body schemas have a model; json_t (patternProperties): 1; json_t (unevaluatedProperties/unevaluatedItems): 1 */
 
 /* #/paths/~1things~1{id}/patch
  * PATCH /things/{id} */
@@ -21,6 +25,7 @@ typedef struct modern_patch_thing_params {
 	int has_dry_run;
 } modern_patch_thing_params;
 typedef int (*modern_patch_thing_fn)(rt_ctx *ctx, const modern_patch_thing_params *p, const json_t *body, void *app);
+/* body: a json_t: patternProperties */
 /* 200: ok */
 int modern_patch_thing_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
 

@@ -9,9 +9,29 @@
 #include <jansson.h>
 #include <ulfius.h>
 #include "rt_http.h"
+#include "rt_json.h"
+#include "rt_arena.h"
 
 /* The base path of servers[0] in the spec. */
 #define MTLS_DEFAULT_BASE "/mtls"
+
+/* Typed bodies: 1 of 3 body schemas have a model; json_t (an object without properties (free-form)): 2 */
+
+/* ---- typed bodies: models of the schemas request and response bodies reach ---- */
+
+typedef struct mtls_whoAmI_200 mtls_whoAmI_200;
+
+/* tests/generator/fixtures/mtls.yaml#/paths/~1whoami/get/responses/200/content/application~1json/schema */
+struct mtls_whoAmI_200 {
+	/* "user", required */
+	int64_t user;
+};
+
+/* Per model: the reader of a validated json_t (borrowed; strings and
+ * json_t members point into it, arrays come from the arena; 0, or -1 when
+ * it does not have the model's shape), and the writer of its JSON text. */
+int mtls_whoAmI_200_from_json(const json_t *j, rt_arena *a, mtls_whoAmI_200 *out);
+void mtls_whoAmI_200_write(rt_json_writer *w, const mtls_whoAmI_200 *v);
 
 /* #/paths/~1whoami/get
  * GET /whoami — The user the client certificate belongs to */
@@ -20,7 +40,7 @@ typedef struct mtls_whoAmI_params {
 } mtls_whoAmI_params;
 typedef int (*mtls_whoAmI_fn)(rt_ctx *ctx, const mtls_whoAmI_params *p, const json_t *body, void *app);
 /* 200: The user */
-int mtls_whoAmI_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int mtls_whoAmI_respond_200(rt_ctx *ctx, const mtls_whoAmI_200 *body);
 /* 401: Not authenticated */
 int mtls_whoAmI_respond_401(rt_ctx *ctx, json_t *body /* stolen */);
 

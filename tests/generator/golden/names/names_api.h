@@ -9,9 +9,13 @@
 #include <jansson.h>
 #include <ulfius.h>
 #include "rt_http.h"
+#include "rt_json.h"
+#include "rt_arena.h"
 
 /* The base path of servers[0] in the spec. */
 #define NAMES_DEFAULT_BASE ""
+
+/* Typed bodies: 0 of 0 body schemas have a model */
 
 /* #/paths/~1items~1{id}/get
  * GET /items/{id} */

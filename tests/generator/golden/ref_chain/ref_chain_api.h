@@ -9,9 +9,1031 @@
 #include <jansson.h>
 #include <ulfius.h>
 #include "rt_http.h"
+#include "rt_json.h"
+#include "rt_arena.h"
 
 /* The base path of servers[0] in the spec. */
 #define REF_CHAIN_DEFAULT_BASE ""
+
+/* Typed bodies: 1 of 1 body schemas have a model */
+
+/* ---- typed bodies: models of the schemas request and response bodies reach ---- */
+
+typedef struct ref_chain_S100 ref_chain_S100;
+typedef struct ref_chain_S99 ref_chain_S99;
+typedef struct ref_chain_S98 ref_chain_S98;
+typedef struct ref_chain_S97 ref_chain_S97;
+typedef struct ref_chain_S96 ref_chain_S96;
+typedef struct ref_chain_S95 ref_chain_S95;
+typedef struct ref_chain_S94 ref_chain_S94;
+typedef struct ref_chain_S93 ref_chain_S93;
+typedef struct ref_chain_S92 ref_chain_S92;
+typedef struct ref_chain_S91 ref_chain_S91;
+typedef struct ref_chain_S90 ref_chain_S90;
+typedef struct ref_chain_S89 ref_chain_S89;
+typedef struct ref_chain_S88 ref_chain_S88;
+typedef struct ref_chain_S87 ref_chain_S87;
+typedef struct ref_chain_S86 ref_chain_S86;
+typedef struct ref_chain_S85 ref_chain_S85;
+typedef struct ref_chain_S84 ref_chain_S84;
+typedef struct ref_chain_S83 ref_chain_S83;
+typedef struct ref_chain_S82 ref_chain_S82;
+typedef struct ref_chain_S81 ref_chain_S81;
+typedef struct ref_chain_S80 ref_chain_S80;
+typedef struct ref_chain_S79 ref_chain_S79;
+typedef struct ref_chain_S78 ref_chain_S78;
+typedef struct ref_chain_S77 ref_chain_S77;
+typedef struct ref_chain_S76 ref_chain_S76;
+typedef struct ref_chain_S75 ref_chain_S75;
+typedef struct ref_chain_S74 ref_chain_S74;
+typedef struct ref_chain_S73 ref_chain_S73;
+typedef struct ref_chain_S72 ref_chain_S72;
+typedef struct ref_chain_S71 ref_chain_S71;
+typedef struct ref_chain_S70 ref_chain_S70;
+typedef struct ref_chain_S69 ref_chain_S69;
+typedef struct ref_chain_S68 ref_chain_S68;
+typedef struct ref_chain_S67 ref_chain_S67;
+typedef struct ref_chain_S66 ref_chain_S66;
+typedef struct ref_chain_S65 ref_chain_S65;
+typedef struct ref_chain_S64 ref_chain_S64;
+typedef struct ref_chain_S63 ref_chain_S63;
+typedef struct ref_chain_S62 ref_chain_S62;
+typedef struct ref_chain_S61 ref_chain_S61;
+typedef struct ref_chain_S60 ref_chain_S60;
+typedef struct ref_chain_S59 ref_chain_S59;
+typedef struct ref_chain_S58 ref_chain_S58;
+typedef struct ref_chain_S57 ref_chain_S57;
+typedef struct ref_chain_S56 ref_chain_S56;
+typedef struct ref_chain_S55 ref_chain_S55;
+typedef struct ref_chain_S54 ref_chain_S54;
+typedef struct ref_chain_S53 ref_chain_S53;
+typedef struct ref_chain_S52 ref_chain_S52;
+typedef struct ref_chain_S51 ref_chain_S51;
+typedef struct ref_chain_S50 ref_chain_S50;
+typedef struct ref_chain_S49 ref_chain_S49;
+typedef struct ref_chain_S48 ref_chain_S48;
+typedef struct ref_chain_S47 ref_chain_S47;
+typedef struct ref_chain_S46 ref_chain_S46;
+typedef struct ref_chain_S45 ref_chain_S45;
+typedef struct ref_chain_S44 ref_chain_S44;
+typedef struct ref_chain_S43 ref_chain_S43;
+typedef struct ref_chain_S42 ref_chain_S42;
+typedef struct ref_chain_S41 ref_chain_S41;
+typedef struct ref_chain_S40 ref_chain_S40;
+typedef struct ref_chain_S39 ref_chain_S39;
+typedef struct ref_chain_S38 ref_chain_S38;
+typedef struct ref_chain_S37 ref_chain_S37;
+typedef struct ref_chain_S36 ref_chain_S36;
+typedef struct ref_chain_S35 ref_chain_S35;
+typedef struct ref_chain_S34 ref_chain_S34;
+typedef struct ref_chain_S33 ref_chain_S33;
+typedef struct ref_chain_S32 ref_chain_S32;
+typedef struct ref_chain_S31 ref_chain_S31;
+typedef struct ref_chain_S30 ref_chain_S30;
+typedef struct ref_chain_S29 ref_chain_S29;
+typedef struct ref_chain_S28 ref_chain_S28;
+typedef struct ref_chain_S27 ref_chain_S27;
+typedef struct ref_chain_S26 ref_chain_S26;
+typedef struct ref_chain_S25 ref_chain_S25;
+typedef struct ref_chain_S24 ref_chain_S24;
+typedef struct ref_chain_S23 ref_chain_S23;
+typedef struct ref_chain_S22 ref_chain_S22;
+typedef struct ref_chain_S21 ref_chain_S21;
+typedef struct ref_chain_S20 ref_chain_S20;
+typedef struct ref_chain_S19 ref_chain_S19;
+typedef struct ref_chain_S18 ref_chain_S18;
+typedef struct ref_chain_S17 ref_chain_S17;
+typedef struct ref_chain_S16 ref_chain_S16;
+typedef struct ref_chain_S15 ref_chain_S15;
+typedef struct ref_chain_S14 ref_chain_S14;
+typedef struct ref_chain_S13 ref_chain_S13;
+typedef struct ref_chain_S12 ref_chain_S12;
+typedef struct ref_chain_S11 ref_chain_S11;
+typedef struct ref_chain_S10 ref_chain_S10;
+typedef struct ref_chain_S9 ref_chain_S9;
+typedef struct ref_chain_S8 ref_chain_S8;
+typedef struct ref_chain_S7 ref_chain_S7;
+typedef struct ref_chain_S6 ref_chain_S6;
+typedef struct ref_chain_S5 ref_chain_S5;
+typedef struct ref_chain_S4 ref_chain_S4;
+typedef struct ref_chain_S3 ref_chain_S3;
+typedef struct ref_chain_S2 ref_chain_S2;
+typedef struct ref_chain_S1 ref_chain_S1;
+typedef struct ref_chain_S0 ref_chain_S0;
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S100 */
+struct ref_chain_S100 {
+	/* "next", optional (has_) */
+	const char *next;
+	size_t next_len;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S99 */
+struct ref_chain_S99 {
+	/* "next", optional (has_) */
+	ref_chain_S100 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S98 */
+struct ref_chain_S98 {
+	/* "next", optional (has_) */
+	ref_chain_S99 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S97 */
+struct ref_chain_S97 {
+	/* "next", optional (has_) */
+	ref_chain_S98 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S96 */
+struct ref_chain_S96 {
+	/* "next", optional (has_) */
+	ref_chain_S97 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S95 */
+struct ref_chain_S95 {
+	/* "next", optional (has_) */
+	ref_chain_S96 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S94 */
+struct ref_chain_S94 {
+	/* "next", optional (has_) */
+	ref_chain_S95 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S93 */
+struct ref_chain_S93 {
+	/* "next", optional (has_) */
+	ref_chain_S94 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S92 */
+struct ref_chain_S92 {
+	/* "next", optional (has_) */
+	ref_chain_S93 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S91 */
+struct ref_chain_S91 {
+	/* "next", optional (has_) */
+	ref_chain_S92 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S90 */
+struct ref_chain_S90 {
+	/* "next", optional (has_) */
+	ref_chain_S91 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S89 */
+struct ref_chain_S89 {
+	/* "next", optional (has_) */
+	ref_chain_S90 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S88 */
+struct ref_chain_S88 {
+	/* "next", optional (has_) */
+	ref_chain_S89 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S87 */
+struct ref_chain_S87 {
+	/* "next", optional (has_) */
+	ref_chain_S88 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S86 */
+struct ref_chain_S86 {
+	/* "next", optional (has_) */
+	ref_chain_S87 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S85 */
+struct ref_chain_S85 {
+	/* "next", optional (has_) */
+	ref_chain_S86 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S84 */
+struct ref_chain_S84 {
+	/* "next", optional (has_) */
+	ref_chain_S85 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S83 */
+struct ref_chain_S83 {
+	/* "next", optional (has_) */
+	ref_chain_S84 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S82 */
+struct ref_chain_S82 {
+	/* "next", optional (has_) */
+	ref_chain_S83 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S81 */
+struct ref_chain_S81 {
+	/* "next", optional (has_) */
+	ref_chain_S82 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S80 */
+struct ref_chain_S80 {
+	/* "next", optional (has_) */
+	ref_chain_S81 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S79 */
+struct ref_chain_S79 {
+	/* "next", optional (has_) */
+	ref_chain_S80 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S78 */
+struct ref_chain_S78 {
+	/* "next", optional (has_) */
+	ref_chain_S79 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S77 */
+struct ref_chain_S77 {
+	/* "next", optional (has_) */
+	ref_chain_S78 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S76 */
+struct ref_chain_S76 {
+	/* "next", optional (has_) */
+	ref_chain_S77 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S75 */
+struct ref_chain_S75 {
+	/* "next", optional (has_) */
+	ref_chain_S76 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S74 */
+struct ref_chain_S74 {
+	/* "next", optional (has_) */
+	ref_chain_S75 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S73 */
+struct ref_chain_S73 {
+	/* "next", optional (has_) */
+	ref_chain_S74 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S72 */
+struct ref_chain_S72 {
+	/* "next", optional (has_) */
+	ref_chain_S73 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S71 */
+struct ref_chain_S71 {
+	/* "next", optional (has_) */
+	ref_chain_S72 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S70 */
+struct ref_chain_S70 {
+	/* "next", optional (has_) */
+	ref_chain_S71 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S69 */
+struct ref_chain_S69 {
+	/* "next", optional (has_) */
+	ref_chain_S70 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S68 */
+struct ref_chain_S68 {
+	/* "next", optional (has_) */
+	ref_chain_S69 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S67 */
+struct ref_chain_S67 {
+	/* "next", optional (has_) */
+	ref_chain_S68 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S66 */
+struct ref_chain_S66 {
+	/* "next", optional (has_) */
+	ref_chain_S67 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S65 */
+struct ref_chain_S65 {
+	/* "next", optional (has_) */
+	ref_chain_S66 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S64 */
+struct ref_chain_S64 {
+	/* "next", optional (has_) */
+	ref_chain_S65 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S63 */
+struct ref_chain_S63 {
+	/* "next", optional (has_) */
+	ref_chain_S64 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S62 */
+struct ref_chain_S62 {
+	/* "next", optional (has_) */
+	ref_chain_S63 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S61 */
+struct ref_chain_S61 {
+	/* "next", optional (has_) */
+	ref_chain_S62 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S60 */
+struct ref_chain_S60 {
+	/* "next", optional (has_) */
+	ref_chain_S61 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S59 */
+struct ref_chain_S59 {
+	/* "next", optional (has_) */
+	ref_chain_S60 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S58 */
+struct ref_chain_S58 {
+	/* "next", optional (has_) */
+	ref_chain_S59 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S57 */
+struct ref_chain_S57 {
+	/* "next", optional (has_) */
+	ref_chain_S58 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S56 */
+struct ref_chain_S56 {
+	/* "next", optional (has_) */
+	ref_chain_S57 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S55 */
+struct ref_chain_S55 {
+	/* "next", optional (has_) */
+	ref_chain_S56 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S54 */
+struct ref_chain_S54 {
+	/* "next", optional (has_) */
+	ref_chain_S55 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S53 */
+struct ref_chain_S53 {
+	/* "next", optional (has_) */
+	ref_chain_S54 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S52 */
+struct ref_chain_S52 {
+	/* "next", optional (has_) */
+	ref_chain_S53 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S51 */
+struct ref_chain_S51 {
+	/* "next", optional (has_) */
+	ref_chain_S52 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S50 */
+struct ref_chain_S50 {
+	/* "next", optional (has_) */
+	ref_chain_S51 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S49 */
+struct ref_chain_S49 {
+	/* "next", optional (has_) */
+	ref_chain_S50 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S48 */
+struct ref_chain_S48 {
+	/* "next", optional (has_) */
+	ref_chain_S49 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S47 */
+struct ref_chain_S47 {
+	/* "next", optional (has_) */
+	ref_chain_S48 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S46 */
+struct ref_chain_S46 {
+	/* "next", optional (has_) */
+	ref_chain_S47 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S45 */
+struct ref_chain_S45 {
+	/* "next", optional (has_) */
+	ref_chain_S46 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S44 */
+struct ref_chain_S44 {
+	/* "next", optional (has_) */
+	ref_chain_S45 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S43 */
+struct ref_chain_S43 {
+	/* "next", optional (has_) */
+	ref_chain_S44 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S42 */
+struct ref_chain_S42 {
+	/* "next", optional (has_) */
+	ref_chain_S43 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S41 */
+struct ref_chain_S41 {
+	/* "next", optional (has_) */
+	ref_chain_S42 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S40 */
+struct ref_chain_S40 {
+	/* "next", optional (has_) */
+	ref_chain_S41 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S39 */
+struct ref_chain_S39 {
+	/* "next", optional (has_) */
+	ref_chain_S40 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S38 */
+struct ref_chain_S38 {
+	/* "next", optional (has_) */
+	ref_chain_S39 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S37 */
+struct ref_chain_S37 {
+	/* "next", optional (has_) */
+	ref_chain_S38 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S36 */
+struct ref_chain_S36 {
+	/* "next", optional (has_) */
+	ref_chain_S37 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S35 */
+struct ref_chain_S35 {
+	/* "next", optional (has_) */
+	ref_chain_S36 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S34 */
+struct ref_chain_S34 {
+	/* "next", optional (has_) */
+	ref_chain_S35 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S33 */
+struct ref_chain_S33 {
+	/* "next", optional (has_) */
+	ref_chain_S34 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S32 */
+struct ref_chain_S32 {
+	/* "next", optional (has_) */
+	ref_chain_S33 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S31 */
+struct ref_chain_S31 {
+	/* "next", optional (has_) */
+	ref_chain_S32 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S30 */
+struct ref_chain_S30 {
+	/* "next", optional (has_) */
+	ref_chain_S31 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S29 */
+struct ref_chain_S29 {
+	/* "next", optional (has_) */
+	ref_chain_S30 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S28 */
+struct ref_chain_S28 {
+	/* "next", optional (has_) */
+	ref_chain_S29 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S27 */
+struct ref_chain_S27 {
+	/* "next", optional (has_) */
+	ref_chain_S28 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S26 */
+struct ref_chain_S26 {
+	/* "next", optional (has_) */
+	ref_chain_S27 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S25 */
+struct ref_chain_S25 {
+	/* "next", optional (has_) */
+	ref_chain_S26 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S24 */
+struct ref_chain_S24 {
+	/* "next", optional (has_) */
+	ref_chain_S25 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S23 */
+struct ref_chain_S23 {
+	/* "next", optional (has_) */
+	ref_chain_S24 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S22 */
+struct ref_chain_S22 {
+	/* "next", optional (has_) */
+	ref_chain_S23 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S21 */
+struct ref_chain_S21 {
+	/* "next", optional (has_) */
+	ref_chain_S22 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S20 */
+struct ref_chain_S20 {
+	/* "next", optional (has_) */
+	ref_chain_S21 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S19 */
+struct ref_chain_S19 {
+	/* "next", optional (has_) */
+	ref_chain_S20 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S18 */
+struct ref_chain_S18 {
+	/* "next", optional (has_) */
+	ref_chain_S19 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S17 */
+struct ref_chain_S17 {
+	/* "next", optional (has_) */
+	ref_chain_S18 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S16 */
+struct ref_chain_S16 {
+	/* "next", optional (has_) */
+	ref_chain_S17 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S15 */
+struct ref_chain_S15 {
+	/* "next", optional (has_) */
+	ref_chain_S16 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S14 */
+struct ref_chain_S14 {
+	/* "next", optional (has_) */
+	ref_chain_S15 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S13 */
+struct ref_chain_S13 {
+	/* "next", optional (has_) */
+	ref_chain_S14 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S12 */
+struct ref_chain_S12 {
+	/* "next", optional (has_) */
+	ref_chain_S13 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S11 */
+struct ref_chain_S11 {
+	/* "next", optional (has_) */
+	ref_chain_S12 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S10 */
+struct ref_chain_S10 {
+	/* "next", optional (has_) */
+	ref_chain_S11 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S9 */
+struct ref_chain_S9 {
+	/* "next", optional (has_) */
+	ref_chain_S10 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S8 */
+struct ref_chain_S8 {
+	/* "next", optional (has_) */
+	ref_chain_S9 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S7 */
+struct ref_chain_S7 {
+	/* "next", optional (has_) */
+	ref_chain_S8 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S6 */
+struct ref_chain_S6 {
+	/* "next", optional (has_) */
+	ref_chain_S7 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S5 */
+struct ref_chain_S5 {
+	/* "next", optional (has_) */
+	ref_chain_S6 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S4 */
+struct ref_chain_S4 {
+	/* "next", optional (has_) */
+	ref_chain_S5 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S3 */
+struct ref_chain_S3 {
+	/* "next", optional (has_) */
+	ref_chain_S4 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S2 */
+struct ref_chain_S2 {
+	/* "next", optional (has_) */
+	ref_chain_S3 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S1 */
+struct ref_chain_S1 {
+	/* "next", optional (has_) */
+	ref_chain_S2 next;
+	int has_next;
+};
+
+/* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S0 */
+struct ref_chain_S0 {
+	/* "next", optional (has_) */
+	ref_chain_S1 next;
+	int has_next;
+};
+
+/* Per model: the reader of a validated json_t (borrowed; strings and
+ * json_t members point into it, arrays come from the arena; 0, or -1 when
+ * it does not have the model's shape), and the writer of its JSON text. */
+int ref_chain_S100_from_json(const json_t *j, rt_arena *a, ref_chain_S100 *out);
+void ref_chain_S100_write(rt_json_writer *w, const ref_chain_S100 *v);
+int ref_chain_S99_from_json(const json_t *j, rt_arena *a, ref_chain_S99 *out);
+void ref_chain_S99_write(rt_json_writer *w, const ref_chain_S99 *v);
+int ref_chain_S98_from_json(const json_t *j, rt_arena *a, ref_chain_S98 *out);
+void ref_chain_S98_write(rt_json_writer *w, const ref_chain_S98 *v);
+int ref_chain_S97_from_json(const json_t *j, rt_arena *a, ref_chain_S97 *out);
+void ref_chain_S97_write(rt_json_writer *w, const ref_chain_S97 *v);
+int ref_chain_S96_from_json(const json_t *j, rt_arena *a, ref_chain_S96 *out);
+void ref_chain_S96_write(rt_json_writer *w, const ref_chain_S96 *v);
+int ref_chain_S95_from_json(const json_t *j, rt_arena *a, ref_chain_S95 *out);
+void ref_chain_S95_write(rt_json_writer *w, const ref_chain_S95 *v);
+int ref_chain_S94_from_json(const json_t *j, rt_arena *a, ref_chain_S94 *out);
+void ref_chain_S94_write(rt_json_writer *w, const ref_chain_S94 *v);
+int ref_chain_S93_from_json(const json_t *j, rt_arena *a, ref_chain_S93 *out);
+void ref_chain_S93_write(rt_json_writer *w, const ref_chain_S93 *v);
+int ref_chain_S92_from_json(const json_t *j, rt_arena *a, ref_chain_S92 *out);
+void ref_chain_S92_write(rt_json_writer *w, const ref_chain_S92 *v);
+int ref_chain_S91_from_json(const json_t *j, rt_arena *a, ref_chain_S91 *out);
+void ref_chain_S91_write(rt_json_writer *w, const ref_chain_S91 *v);
+int ref_chain_S90_from_json(const json_t *j, rt_arena *a, ref_chain_S90 *out);
+void ref_chain_S90_write(rt_json_writer *w, const ref_chain_S90 *v);
+int ref_chain_S89_from_json(const json_t *j, rt_arena *a, ref_chain_S89 *out);
+void ref_chain_S89_write(rt_json_writer *w, const ref_chain_S89 *v);
+int ref_chain_S88_from_json(const json_t *j, rt_arena *a, ref_chain_S88 *out);
+void ref_chain_S88_write(rt_json_writer *w, const ref_chain_S88 *v);
+int ref_chain_S87_from_json(const json_t *j, rt_arena *a, ref_chain_S87 *out);
+void ref_chain_S87_write(rt_json_writer *w, const ref_chain_S87 *v);
+int ref_chain_S86_from_json(const json_t *j, rt_arena *a, ref_chain_S86 *out);
+void ref_chain_S86_write(rt_json_writer *w, const ref_chain_S86 *v);
+int ref_chain_S85_from_json(const json_t *j, rt_arena *a, ref_chain_S85 *out);
+void ref_chain_S85_write(rt_json_writer *w, const ref_chain_S85 *v);
+int ref_chain_S84_from_json(const json_t *j, rt_arena *a, ref_chain_S84 *out);
+void ref_chain_S84_write(rt_json_writer *w, const ref_chain_S84 *v);
+int ref_chain_S83_from_json(const json_t *j, rt_arena *a, ref_chain_S83 *out);
+void ref_chain_S83_write(rt_json_writer *w, const ref_chain_S83 *v);
+int ref_chain_S82_from_json(const json_t *j, rt_arena *a, ref_chain_S82 *out);
+void ref_chain_S82_write(rt_json_writer *w, const ref_chain_S82 *v);
+int ref_chain_S81_from_json(const json_t *j, rt_arena *a, ref_chain_S81 *out);
+void ref_chain_S81_write(rt_json_writer *w, const ref_chain_S81 *v);
+int ref_chain_S80_from_json(const json_t *j, rt_arena *a, ref_chain_S80 *out);
+void ref_chain_S80_write(rt_json_writer *w, const ref_chain_S80 *v);
+int ref_chain_S79_from_json(const json_t *j, rt_arena *a, ref_chain_S79 *out);
+void ref_chain_S79_write(rt_json_writer *w, const ref_chain_S79 *v);
+int ref_chain_S78_from_json(const json_t *j, rt_arena *a, ref_chain_S78 *out);
+void ref_chain_S78_write(rt_json_writer *w, const ref_chain_S78 *v);
+int ref_chain_S77_from_json(const json_t *j, rt_arena *a, ref_chain_S77 *out);
+void ref_chain_S77_write(rt_json_writer *w, const ref_chain_S77 *v);
+int ref_chain_S76_from_json(const json_t *j, rt_arena *a, ref_chain_S76 *out);
+void ref_chain_S76_write(rt_json_writer *w, const ref_chain_S76 *v);
+int ref_chain_S75_from_json(const json_t *j, rt_arena *a, ref_chain_S75 *out);
+void ref_chain_S75_write(rt_json_writer *w, const ref_chain_S75 *v);
+int ref_chain_S74_from_json(const json_t *j, rt_arena *a, ref_chain_S74 *out);
+void ref_chain_S74_write(rt_json_writer *w, const ref_chain_S74 *v);
+int ref_chain_S73_from_json(const json_t *j, rt_arena *a, ref_chain_S73 *out);
+void ref_chain_S73_write(rt_json_writer *w, const ref_chain_S73 *v);
+int ref_chain_S72_from_json(const json_t *j, rt_arena *a, ref_chain_S72 *out);
+void ref_chain_S72_write(rt_json_writer *w, const ref_chain_S72 *v);
+int ref_chain_S71_from_json(const json_t *j, rt_arena *a, ref_chain_S71 *out);
+void ref_chain_S71_write(rt_json_writer *w, const ref_chain_S71 *v);
+int ref_chain_S70_from_json(const json_t *j, rt_arena *a, ref_chain_S70 *out);
+void ref_chain_S70_write(rt_json_writer *w, const ref_chain_S70 *v);
+int ref_chain_S69_from_json(const json_t *j, rt_arena *a, ref_chain_S69 *out);
+void ref_chain_S69_write(rt_json_writer *w, const ref_chain_S69 *v);
+int ref_chain_S68_from_json(const json_t *j, rt_arena *a, ref_chain_S68 *out);
+void ref_chain_S68_write(rt_json_writer *w, const ref_chain_S68 *v);
+int ref_chain_S67_from_json(const json_t *j, rt_arena *a, ref_chain_S67 *out);
+void ref_chain_S67_write(rt_json_writer *w, const ref_chain_S67 *v);
+int ref_chain_S66_from_json(const json_t *j, rt_arena *a, ref_chain_S66 *out);
+void ref_chain_S66_write(rt_json_writer *w, const ref_chain_S66 *v);
+int ref_chain_S65_from_json(const json_t *j, rt_arena *a, ref_chain_S65 *out);
+void ref_chain_S65_write(rt_json_writer *w, const ref_chain_S65 *v);
+int ref_chain_S64_from_json(const json_t *j, rt_arena *a, ref_chain_S64 *out);
+void ref_chain_S64_write(rt_json_writer *w, const ref_chain_S64 *v);
+int ref_chain_S63_from_json(const json_t *j, rt_arena *a, ref_chain_S63 *out);
+void ref_chain_S63_write(rt_json_writer *w, const ref_chain_S63 *v);
+int ref_chain_S62_from_json(const json_t *j, rt_arena *a, ref_chain_S62 *out);
+void ref_chain_S62_write(rt_json_writer *w, const ref_chain_S62 *v);
+int ref_chain_S61_from_json(const json_t *j, rt_arena *a, ref_chain_S61 *out);
+void ref_chain_S61_write(rt_json_writer *w, const ref_chain_S61 *v);
+int ref_chain_S60_from_json(const json_t *j, rt_arena *a, ref_chain_S60 *out);
+void ref_chain_S60_write(rt_json_writer *w, const ref_chain_S60 *v);
+int ref_chain_S59_from_json(const json_t *j, rt_arena *a, ref_chain_S59 *out);
+void ref_chain_S59_write(rt_json_writer *w, const ref_chain_S59 *v);
+int ref_chain_S58_from_json(const json_t *j, rt_arena *a, ref_chain_S58 *out);
+void ref_chain_S58_write(rt_json_writer *w, const ref_chain_S58 *v);
+int ref_chain_S57_from_json(const json_t *j, rt_arena *a, ref_chain_S57 *out);
+void ref_chain_S57_write(rt_json_writer *w, const ref_chain_S57 *v);
+int ref_chain_S56_from_json(const json_t *j, rt_arena *a, ref_chain_S56 *out);
+void ref_chain_S56_write(rt_json_writer *w, const ref_chain_S56 *v);
+int ref_chain_S55_from_json(const json_t *j, rt_arena *a, ref_chain_S55 *out);
+void ref_chain_S55_write(rt_json_writer *w, const ref_chain_S55 *v);
+int ref_chain_S54_from_json(const json_t *j, rt_arena *a, ref_chain_S54 *out);
+void ref_chain_S54_write(rt_json_writer *w, const ref_chain_S54 *v);
+int ref_chain_S53_from_json(const json_t *j, rt_arena *a, ref_chain_S53 *out);
+void ref_chain_S53_write(rt_json_writer *w, const ref_chain_S53 *v);
+int ref_chain_S52_from_json(const json_t *j, rt_arena *a, ref_chain_S52 *out);
+void ref_chain_S52_write(rt_json_writer *w, const ref_chain_S52 *v);
+int ref_chain_S51_from_json(const json_t *j, rt_arena *a, ref_chain_S51 *out);
+void ref_chain_S51_write(rt_json_writer *w, const ref_chain_S51 *v);
+int ref_chain_S50_from_json(const json_t *j, rt_arena *a, ref_chain_S50 *out);
+void ref_chain_S50_write(rt_json_writer *w, const ref_chain_S50 *v);
+int ref_chain_S49_from_json(const json_t *j, rt_arena *a, ref_chain_S49 *out);
+void ref_chain_S49_write(rt_json_writer *w, const ref_chain_S49 *v);
+int ref_chain_S48_from_json(const json_t *j, rt_arena *a, ref_chain_S48 *out);
+void ref_chain_S48_write(rt_json_writer *w, const ref_chain_S48 *v);
+int ref_chain_S47_from_json(const json_t *j, rt_arena *a, ref_chain_S47 *out);
+void ref_chain_S47_write(rt_json_writer *w, const ref_chain_S47 *v);
+int ref_chain_S46_from_json(const json_t *j, rt_arena *a, ref_chain_S46 *out);
+void ref_chain_S46_write(rt_json_writer *w, const ref_chain_S46 *v);
+int ref_chain_S45_from_json(const json_t *j, rt_arena *a, ref_chain_S45 *out);
+void ref_chain_S45_write(rt_json_writer *w, const ref_chain_S45 *v);
+int ref_chain_S44_from_json(const json_t *j, rt_arena *a, ref_chain_S44 *out);
+void ref_chain_S44_write(rt_json_writer *w, const ref_chain_S44 *v);
+int ref_chain_S43_from_json(const json_t *j, rt_arena *a, ref_chain_S43 *out);
+void ref_chain_S43_write(rt_json_writer *w, const ref_chain_S43 *v);
+int ref_chain_S42_from_json(const json_t *j, rt_arena *a, ref_chain_S42 *out);
+void ref_chain_S42_write(rt_json_writer *w, const ref_chain_S42 *v);
+int ref_chain_S41_from_json(const json_t *j, rt_arena *a, ref_chain_S41 *out);
+void ref_chain_S41_write(rt_json_writer *w, const ref_chain_S41 *v);
+int ref_chain_S40_from_json(const json_t *j, rt_arena *a, ref_chain_S40 *out);
+void ref_chain_S40_write(rt_json_writer *w, const ref_chain_S40 *v);
+int ref_chain_S39_from_json(const json_t *j, rt_arena *a, ref_chain_S39 *out);
+void ref_chain_S39_write(rt_json_writer *w, const ref_chain_S39 *v);
+int ref_chain_S38_from_json(const json_t *j, rt_arena *a, ref_chain_S38 *out);
+void ref_chain_S38_write(rt_json_writer *w, const ref_chain_S38 *v);
+int ref_chain_S37_from_json(const json_t *j, rt_arena *a, ref_chain_S37 *out);
+void ref_chain_S37_write(rt_json_writer *w, const ref_chain_S37 *v);
+int ref_chain_S36_from_json(const json_t *j, rt_arena *a, ref_chain_S36 *out);
+void ref_chain_S36_write(rt_json_writer *w, const ref_chain_S36 *v);
+int ref_chain_S35_from_json(const json_t *j, rt_arena *a, ref_chain_S35 *out);
+void ref_chain_S35_write(rt_json_writer *w, const ref_chain_S35 *v);
+int ref_chain_S34_from_json(const json_t *j, rt_arena *a, ref_chain_S34 *out);
+void ref_chain_S34_write(rt_json_writer *w, const ref_chain_S34 *v);
+int ref_chain_S33_from_json(const json_t *j, rt_arena *a, ref_chain_S33 *out);
+void ref_chain_S33_write(rt_json_writer *w, const ref_chain_S33 *v);
+int ref_chain_S32_from_json(const json_t *j, rt_arena *a, ref_chain_S32 *out);
+void ref_chain_S32_write(rt_json_writer *w, const ref_chain_S32 *v);
+int ref_chain_S31_from_json(const json_t *j, rt_arena *a, ref_chain_S31 *out);
+void ref_chain_S31_write(rt_json_writer *w, const ref_chain_S31 *v);
+int ref_chain_S30_from_json(const json_t *j, rt_arena *a, ref_chain_S30 *out);
+void ref_chain_S30_write(rt_json_writer *w, const ref_chain_S30 *v);
+int ref_chain_S29_from_json(const json_t *j, rt_arena *a, ref_chain_S29 *out);
+void ref_chain_S29_write(rt_json_writer *w, const ref_chain_S29 *v);
+int ref_chain_S28_from_json(const json_t *j, rt_arena *a, ref_chain_S28 *out);
+void ref_chain_S28_write(rt_json_writer *w, const ref_chain_S28 *v);
+int ref_chain_S27_from_json(const json_t *j, rt_arena *a, ref_chain_S27 *out);
+void ref_chain_S27_write(rt_json_writer *w, const ref_chain_S27 *v);
+int ref_chain_S26_from_json(const json_t *j, rt_arena *a, ref_chain_S26 *out);
+void ref_chain_S26_write(rt_json_writer *w, const ref_chain_S26 *v);
+int ref_chain_S25_from_json(const json_t *j, rt_arena *a, ref_chain_S25 *out);
+void ref_chain_S25_write(rt_json_writer *w, const ref_chain_S25 *v);
+int ref_chain_S24_from_json(const json_t *j, rt_arena *a, ref_chain_S24 *out);
+void ref_chain_S24_write(rt_json_writer *w, const ref_chain_S24 *v);
+int ref_chain_S23_from_json(const json_t *j, rt_arena *a, ref_chain_S23 *out);
+void ref_chain_S23_write(rt_json_writer *w, const ref_chain_S23 *v);
+int ref_chain_S22_from_json(const json_t *j, rt_arena *a, ref_chain_S22 *out);
+void ref_chain_S22_write(rt_json_writer *w, const ref_chain_S22 *v);
+int ref_chain_S21_from_json(const json_t *j, rt_arena *a, ref_chain_S21 *out);
+void ref_chain_S21_write(rt_json_writer *w, const ref_chain_S21 *v);
+int ref_chain_S20_from_json(const json_t *j, rt_arena *a, ref_chain_S20 *out);
+void ref_chain_S20_write(rt_json_writer *w, const ref_chain_S20 *v);
+int ref_chain_S19_from_json(const json_t *j, rt_arena *a, ref_chain_S19 *out);
+void ref_chain_S19_write(rt_json_writer *w, const ref_chain_S19 *v);
+int ref_chain_S18_from_json(const json_t *j, rt_arena *a, ref_chain_S18 *out);
+void ref_chain_S18_write(rt_json_writer *w, const ref_chain_S18 *v);
+int ref_chain_S17_from_json(const json_t *j, rt_arena *a, ref_chain_S17 *out);
+void ref_chain_S17_write(rt_json_writer *w, const ref_chain_S17 *v);
+int ref_chain_S16_from_json(const json_t *j, rt_arena *a, ref_chain_S16 *out);
+void ref_chain_S16_write(rt_json_writer *w, const ref_chain_S16 *v);
+int ref_chain_S15_from_json(const json_t *j, rt_arena *a, ref_chain_S15 *out);
+void ref_chain_S15_write(rt_json_writer *w, const ref_chain_S15 *v);
+int ref_chain_S14_from_json(const json_t *j, rt_arena *a, ref_chain_S14 *out);
+void ref_chain_S14_write(rt_json_writer *w, const ref_chain_S14 *v);
+int ref_chain_S13_from_json(const json_t *j, rt_arena *a, ref_chain_S13 *out);
+void ref_chain_S13_write(rt_json_writer *w, const ref_chain_S13 *v);
+int ref_chain_S12_from_json(const json_t *j, rt_arena *a, ref_chain_S12 *out);
+void ref_chain_S12_write(rt_json_writer *w, const ref_chain_S12 *v);
+int ref_chain_S11_from_json(const json_t *j, rt_arena *a, ref_chain_S11 *out);
+void ref_chain_S11_write(rt_json_writer *w, const ref_chain_S11 *v);
+int ref_chain_S10_from_json(const json_t *j, rt_arena *a, ref_chain_S10 *out);
+void ref_chain_S10_write(rt_json_writer *w, const ref_chain_S10 *v);
+int ref_chain_S9_from_json(const json_t *j, rt_arena *a, ref_chain_S9 *out);
+void ref_chain_S9_write(rt_json_writer *w, const ref_chain_S9 *v);
+int ref_chain_S8_from_json(const json_t *j, rt_arena *a, ref_chain_S8 *out);
+void ref_chain_S8_write(rt_json_writer *w, const ref_chain_S8 *v);
+int ref_chain_S7_from_json(const json_t *j, rt_arena *a, ref_chain_S7 *out);
+void ref_chain_S7_write(rt_json_writer *w, const ref_chain_S7 *v);
+int ref_chain_S6_from_json(const json_t *j, rt_arena *a, ref_chain_S6 *out);
+void ref_chain_S6_write(rt_json_writer *w, const ref_chain_S6 *v);
+int ref_chain_S5_from_json(const json_t *j, rt_arena *a, ref_chain_S5 *out);
+void ref_chain_S5_write(rt_json_writer *w, const ref_chain_S5 *v);
+int ref_chain_S4_from_json(const json_t *j, rt_arena *a, ref_chain_S4 *out);
+void ref_chain_S4_write(rt_json_writer *w, const ref_chain_S4 *v);
+int ref_chain_S3_from_json(const json_t *j, rt_arena *a, ref_chain_S3 *out);
+void ref_chain_S3_write(rt_json_writer *w, const ref_chain_S3 *v);
+int ref_chain_S2_from_json(const json_t *j, rt_arena *a, ref_chain_S2 *out);
+void ref_chain_S2_write(rt_json_writer *w, const ref_chain_S2 *v);
+int ref_chain_S1_from_json(const json_t *j, rt_arena *a, ref_chain_S1 *out);
+void ref_chain_S1_write(rt_json_writer *w, const ref_chain_S1 *v);
+int ref_chain_S0_from_json(const json_t *j, rt_arena *a, ref_chain_S0 *out);
+void ref_chain_S0_write(rt_json_writer *w, const ref_chain_S0 *v);
 
 /* #/paths/~1first/get
  * GET /first */
@@ -20,7 +1042,7 @@ typedef struct ref_chain_getFirst_params {
 } ref_chain_getFirst_params;
 typedef int (*ref_chain_getFirst_fn)(rt_ctx *ctx, const ref_chain_getFirst_params *p, const json_t *body, void *app);
 /* 200: ok */
-int ref_chain_getFirst_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int ref_chain_getFirst_respond_200(rt_ctx *ctx, const ref_chain_S0 *body);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct ref_chain_handlers {

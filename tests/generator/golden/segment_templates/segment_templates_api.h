@@ -9,9 +9,31 @@
 #include <jansson.h>
 #include <ulfius.h>
 #include "rt_http.h"
+#include "rt_json.h"
+#include "rt_arena.h"
 
 /* The base path of servers[0] in the spec. */
 #define SEGMENT_TEMPLATES_DEFAULT_BASE "/seg"
+
+/* Typed bodies: 1 of 2 body schemas have a model; json_t (an object without properties (free-form)): 1 */
+
+/* ---- typed bodies: models of the schemas request and response bodies reach ---- */
+
+typedef struct segment_templates_getAccount_200 segment_templates_getAccount_200;
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1accounts~1{sid}.json/get/responses/200/content/application~1json/schema */
+struct segment_templates_getAccount_200 {
+	/* "sid", optional (has_) */
+	const char *sid;
+	size_t sid_len;
+	int has_sid;
+};
+
+/* Per model: the reader of a validated json_t (borrowed; strings and
+ * json_t members point into it, arrays come from the arena; 0, or -1 when
+ * it does not have the model's shape), and the writer of its JSON text. */
+int segment_templates_getAccount_200_from_json(const json_t *j, rt_arena *a, segment_templates_getAccount_200 *out);
+void segment_templates_getAccount_200_write(rt_json_writer *w, const segment_templates_getAccount_200 *v);
 
 /* #/paths/~1accounts~1{sid}.json/get
  * GET /accounts/{sid}.json */
@@ -20,7 +42,7 @@ typedef struct segment_templates_getAccount_params {
 } segment_templates_getAccount_params;
 typedef int (*segment_templates_getAccount_fn)(rt_ctx *ctx, const segment_templates_getAccount_params *p, const json_t *body, void *app);
 /* 200: the account */
-int segment_templates_getAccount_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int segment_templates_getAccount_respond_200(rt_ctx *ctx, const segment_templates_getAccount_200 *body);
 
 /* #/paths/~1v{major}.{minor}~1files~1{name}/get
  * GET /v{major}.{minor}/files/{name} */

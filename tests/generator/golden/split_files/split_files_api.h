@@ -9,9 +9,42 @@
 #include <jansson.h>
 #include <ulfius.h>
 #include "rt_http.h"
+#include "rt_json.h"
+#include "rt_arena.h"
 
 /* The base path of servers[0] in the spec. */
 #define SPLIT_FILES_DEFAULT_BASE ""
+
+/* Typed bodies: 2 of 2 body schemas have a model */
+
+/* ---- typed bodies: models of the schemas request and response bodies reach ---- */
+
+typedef struct split_files_widget split_files_widget;
+typedef struct split_files_listWidgets_200 split_files_listWidgets_200;
+
+/* tests/generator/fixtures/split/widget.yaml# */
+struct split_files_widget {
+	/* "id", required */
+	int64_t id;
+	/* "name", optional (has_) */
+	const char *name;
+	size_t name_len;
+	int has_name;
+};
+
+/* tests/generator/fixtures/split/widgets-list.yaml#/responses/200/content/application~1json/schema */
+struct split_files_listWidgets_200 {
+	split_files_widget *items;
+	size_t n_items;
+};
+
+/* Per model: the reader of a validated json_t (borrowed; strings and
+ * json_t members point into it, arrays come from the arena; 0, or -1 when
+ * it does not have the model's shape), and the writer of its JSON text. */
+int split_files_widget_from_json(const json_t *j, rt_arena *a, split_files_widget *out);
+void split_files_widget_write(rt_json_writer *w, const split_files_widget *v);
+int split_files_listWidgets_200_from_json(const json_t *j, rt_arena *a, split_files_listWidgets_200 *out);
+void split_files_listWidgets_200_write(rt_json_writer *w, const split_files_listWidgets_200 *v);
 
 /* #/paths/~1widgets~1{id}/get
  * GET /widgets/{id} */
@@ -22,7 +55,7 @@ typedef struct split_files_getWidget_params {
 } split_files_getWidget_params;
 typedef int (*split_files_getWidget_fn)(rt_ctx *ctx, const split_files_getWidget_params *p, const json_t *body, void *app);
 /* 200: one widget */
-int split_files_getWidget_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int split_files_getWidget_respond_200(rt_ctx *ctx, const split_files_widget *body);
 
 /* #/paths/~1widgets/get
  * GET /widgets — every widget */
@@ -31,7 +64,7 @@ typedef struct split_files_listWidgets_params {
 } split_files_listWidgets_params;
 typedef int (*split_files_listWidgets_fn)(rt_ctx *ctx, const split_files_listWidgets_params *p, const json_t *body, void *app);
 /* 200: the widgets */
-int split_files_listWidgets_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int split_files_listWidgets_respond_200(rt_ctx *ctx, const split_files_listWidgets_200 *body);
 
 /* #/paths/~1widgets#count/get
  * GET /widgets#count */

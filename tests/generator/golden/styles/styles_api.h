@@ -9,9 +9,13 @@
 #include <jansson.h>
 #include <ulfius.h>
 #include "rt_http.h"
+#include "rt_json.h"
+#include "rt_arena.h"
 
 /* The base path of servers[0] in the spec. */
 #define STYLES_DEFAULT_BASE "/styles"
+
+/* Typed bodies: 0 of 12 body schemas have a model; json_t (an object without properties (free-form)): 12 */
 
 /* #/paths/~1label~1{prim}~1{arr}~1{obj}/get
  * GET /label/{prim}/{arr}/{obj} — label, explode false (.5 / .1,2,3 / .R,100,G,200) */

@@ -9,9 +9,115 @@
 #include <jansson.h>
 #include <ulfius.h>
 #include "rt_http.h"
+#include "rt_json.h"
+#include "rt_arena.h"
 
 /* The base path of servers[0] in the spec. */
 #define SWAGGER2_PETSTORE_DEFAULT_BASE "/v2"
+
+/* Typed bodies: 10 of 10 body schemas have a model */
+
+/* ---- typed bodies: models of the schemas request and response bodies reach ---- */
+
+typedef struct swagger2_petstore_Pet swagger2_petstore_Pet;
+typedef struct swagger2_petstore_findPets_200 swagger2_petstore_findPets_200;
+typedef struct swagger2_petstore_Error swagger2_petstore_Error;
+typedef struct swagger2_petstore_NewPet swagger2_petstore_NewPet;
+typedef struct swagger2_petstore_updatePetWithForm_form swagger2_petstore_updatePetWithForm_form;
+typedef struct swagger2_petstore_uploadPhoto_200 swagger2_petstore_uploadPhoto_200;
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet/properties/kind */
+typedef enum swagger2_petstore_NewPet_kind {
+	SWAGGER2_PETSTORE_NEWPET_KIND_DOG = 1, /* dog */
+	SWAGGER2_PETSTORE_NEWPET_KIND_CAT, /* cat */
+} swagger2_petstore_NewPet_kind;
+/* The value's text, or NULL for a value outside the enum. */
+const char *swagger2_petstore_NewPet_kind_text(swagger2_petstore_NewPet_kind v);
+/* The value of text, or 0 when it is none. */
+swagger2_petstore_NewPet_kind swagger2_petstore_NewPet_kind_from_text(const char *text, size_t len);
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/Pet */
+struct swagger2_petstore_Pet {
+	/* "name", required */
+	const char *name;
+	size_t name_len;
+	/* "tag", optional (has_), nullable (_null) */
+	const char *tag;
+	size_t tag_len;
+	int has_tag;
+	int tag_null;
+	/* "kind", optional (has_) */
+	swagger2_petstore_NewPet_kind kind;
+	int has_kind;
+	/* "id", optional (has_), readOnly */
+	int64_t id;
+	int has_id;
+};
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/paths/~1pets/get/responses/200/content/application~1json/schema */
+struct swagger2_petstore_findPets_200 {
+	swagger2_petstore_Pet *items;
+	size_t n_items;
+};
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/Error */
+struct swagger2_petstore_Error {
+	/* "code", required */
+	int64_t code;
+	/* "message", required */
+	const char *message;
+	size_t message_len;
+};
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet */
+struct swagger2_petstore_NewPet {
+	/* "name", required */
+	const char *name;
+	size_t name_len;
+	/* "tag", optional (has_), nullable (_null) */
+	const char *tag;
+	size_t tag_len;
+	int has_tag;
+	int tag_null;
+	/* "kind", optional (has_) */
+	swagger2_petstore_NewPet_kind kind;
+	int has_kind;
+};
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/paths/~1pets~1{petId}/post/requestBody/content/application~1x-www-form-urlencoded/schema */
+struct swagger2_petstore_updatePetWithForm_form {
+	/* "name", required */
+	const char *name;
+	size_t name_len;
+	/* "nicknames", optional (has_) */
+	rt_str *nicknames;
+	size_t n_nicknames;
+	int has_nicknames;
+};
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/paths/~1pets~1{petId}~1photo/post/responses/200/content/application~1json/schema */
+struct swagger2_petstore_uploadPhoto_200 {
+	/* "url", optional (has_) */
+	const char *url;
+	size_t url_len;
+	int has_url;
+};
+
+/* Per model: the reader of a validated json_t (borrowed; strings and
+ * json_t members point into it, arrays come from the arena; 0, or -1 when
+ * it does not have the model's shape), and the writer of its JSON text. */
+int swagger2_petstore_Pet_from_json(const json_t *j, rt_arena *a, swagger2_petstore_Pet *out);
+void swagger2_petstore_Pet_write(rt_json_writer *w, const swagger2_petstore_Pet *v);
+int swagger2_petstore_findPets_200_from_json(const json_t *j, rt_arena *a, swagger2_petstore_findPets_200 *out);
+void swagger2_petstore_findPets_200_write(rt_json_writer *w, const swagger2_petstore_findPets_200 *v);
+int swagger2_petstore_Error_from_json(const json_t *j, rt_arena *a, swagger2_petstore_Error *out);
+void swagger2_petstore_Error_write(rt_json_writer *w, const swagger2_petstore_Error *v);
+int swagger2_petstore_NewPet_from_json(const json_t *j, rt_arena *a, swagger2_petstore_NewPet *out);
+void swagger2_petstore_NewPet_write(rt_json_writer *w, const swagger2_petstore_NewPet *v);
+int swagger2_petstore_updatePetWithForm_form_from_json(const json_t *j, rt_arena *a, swagger2_petstore_updatePetWithForm_form *out);
+void swagger2_petstore_updatePetWithForm_form_write(rt_json_writer *w, const swagger2_petstore_updatePetWithForm_form *v);
+int swagger2_petstore_uploadPhoto_200_from_json(const json_t *j, rt_arena *a, swagger2_petstore_uploadPhoto_200 *out);
+void swagger2_petstore_uploadPhoto_200_write(rt_json_writer *w, const swagger2_petstore_uploadPhoto_200 *v);
 
 /* #/paths/~1pets/get
  * GET /pets — Pets by status and tags */
@@ -28,20 +134,20 @@ typedef struct swagger2_petstore_findPets_params {
 } swagger2_petstore_findPets_params;
 typedef int (*swagger2_petstore_findPets_fn)(rt_ctx *ctx, const swagger2_petstore_findPets_params *p, const json_t *body, void *app);
 /* 200: The pets */
-int swagger2_petstore_findPets_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int swagger2_petstore_findPets_respond_200(rt_ctx *ctx, const swagger2_petstore_findPets_200 *body);
 /* default: An error */
-int swagger2_petstore_findPets_respond_default(rt_ctx *ctx, int status, json_t *body /* stolen */);
+int swagger2_petstore_findPets_respond_default(rt_ctx *ctx, int status, const swagger2_petstore_Error *body);
 
 /* #/paths/~1pets/post
  * POST /pets — Add a pet */
 typedef struct swagger2_petstore_addPet_params {
 	char no_parameters;
 } swagger2_petstore_addPet_params;
-typedef int (*swagger2_petstore_addPet_fn)(rt_ctx *ctx, const swagger2_petstore_addPet_params *p, const json_t *body, void *app);
+typedef int (*swagger2_petstore_addPet_fn)(rt_ctx *ctx, const swagger2_petstore_addPet_params *p, const swagger2_petstore_NewPet *body, void *app);
 /* 201: Added */
-int swagger2_petstore_addPet_respond_201(rt_ctx *ctx, json_t *body /* stolen */);
+int swagger2_petstore_addPet_respond_201(rt_ctx *ctx, const swagger2_petstore_Pet *body);
 /* 422: An error */
-int swagger2_petstore_addPet_respond_422(rt_ctx *ctx, json_t *body /* stolen */);
+int swagger2_petstore_addPet_respond_422(rt_ctx *ctx, const swagger2_petstore_Error *body);
 
 /* #/paths/~1pets~1{petId}/get
  * GET /pets/{petId} — One pet */
@@ -50,7 +156,7 @@ typedef struct swagger2_petstore_getPet_params {
 } swagger2_petstore_getPet_params;
 typedef int (*swagger2_petstore_getPet_fn)(rt_ctx *ctx, const swagger2_petstore_getPet_params *p, const json_t *body, void *app);
 /* 200: The pet */
-int swagger2_petstore_getPet_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int swagger2_petstore_getPet_respond_200(rt_ctx *ctx, const swagger2_petstore_Pet *body);
 /* 404: No such pet */
 int swagger2_petstore_getPet_respond_404(rt_ctx *ctx);
 
@@ -59,7 +165,7 @@ int swagger2_petstore_getPet_respond_404(rt_ctx *ctx);
 typedef struct swagger2_petstore_replacePet_params {
 	int64_t petId; /* path petId, required */
 } swagger2_petstore_replacePet_params;
-typedef int (*swagger2_petstore_replacePet_fn)(rt_ctx *ctx, const swagger2_petstore_replacePet_params *p, const json_t *body, void *app);
+typedef int (*swagger2_petstore_replacePet_fn)(rt_ctx *ctx, const swagger2_petstore_replacePet_params *p, const swagger2_petstore_Pet *body, void *app);
 /* 204: Replaced */
 int swagger2_petstore_replacePet_respond_204(rt_ctx *ctx);
 
@@ -68,9 +174,9 @@ int swagger2_petstore_replacePet_respond_204(rt_ctx *ctx);
 typedef struct swagger2_petstore_updatePetWithForm_params {
 	int64_t petId; /* path petId, required */
 } swagger2_petstore_updatePetWithForm_params;
-typedef int (*swagger2_petstore_updatePetWithForm_fn)(rt_ctx *ctx, const swagger2_petstore_updatePetWithForm_params *p, const json_t *body, void *app);
+typedef int (*swagger2_petstore_updatePetWithForm_fn)(rt_ctx *ctx, const swagger2_petstore_updatePetWithForm_params *p, const swagger2_petstore_updatePetWithForm_form *body, void *app);
 /* 200: Updated */
-int swagger2_petstore_updatePetWithForm_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int swagger2_petstore_updatePetWithForm_respond_200(rt_ctx *ctx, const swagger2_petstore_Pet *body);
 
 /* #/paths/~1pets~1{petId}~1photo/post
  * POST /pets/{petId}/photo — Upload a photo (a file, so multipart/form-data) */
@@ -79,7 +185,7 @@ typedef struct swagger2_petstore_uploadPhoto_params {
 } swagger2_petstore_uploadPhoto_params;
 typedef int (*swagger2_petstore_uploadPhoto_fn)(rt_ctx *ctx, const swagger2_petstore_uploadPhoto_params *p, const json_t *body, void *app);
 /* 200: Stored */
-int swagger2_petstore_uploadPhoto_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int swagger2_petstore_uploadPhoto_respond_200(rt_ctx *ctx, const swagger2_petstore_uploadPhoto_200 *body);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct swagger2_petstore_handlers {

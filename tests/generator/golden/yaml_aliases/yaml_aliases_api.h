@@ -9,9 +9,57 @@
 #include <jansson.h>
 #include <ulfius.h>
 #include "rt_http.h"
+#include "rt_json.h"
+#include "rt_arena.h"
 
 /* The base path of servers[0] in the spec. */
 #define YAML_ALIASES_DEFAULT_BASE ""
+
+/* Typed bodies: 2 of 2 body schemas have a model */
+
+/* ---- typed bodies: models of the schemas request and response bodies reach ---- */
+
+typedef struct yaml_aliases_list_pets_200_items yaml_aliases_list_pets_200_items;
+typedef struct yaml_aliases_list_pets_200 yaml_aliases_list_pets_200;
+typedef struct yaml_aliases_add_pet_body yaml_aliases_add_pet_body;
+
+/* tests/generator/fixtures/yaml-aliases.yaml#/paths/~1pets/get/responses/200/content/application~1json/schema/items */
+struct yaml_aliases_list_pets_200_items {
+	/* "name", required */
+	const char *name;
+	size_t name_len;
+	/* "tag", optional (has_) */
+	const char *tag;
+	size_t tag_len;
+	int has_tag;
+};
+
+/* tests/generator/fixtures/yaml-aliases.yaml#/paths/~1pets/get/responses/200/content/application~1json/schema */
+struct yaml_aliases_list_pets_200 {
+	yaml_aliases_list_pets_200_items *items;
+	size_t n_items;
+};
+
+/* tests/generator/fixtures/yaml-aliases.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema */
+struct yaml_aliases_add_pet_body {
+	/* "name", required */
+	const char *name;
+	size_t name_len;
+	/* "tag", optional (has_) */
+	const char *tag;
+	size_t tag_len;
+	int has_tag;
+};
+
+/* Per model: the reader of a validated json_t (borrowed; strings and
+ * json_t members point into it, arrays come from the arena; 0, or -1 when
+ * it does not have the model's shape), and the writer of its JSON text. */
+int yaml_aliases_list_pets_200_items_from_json(const json_t *j, rt_arena *a, yaml_aliases_list_pets_200_items *out);
+void yaml_aliases_list_pets_200_items_write(rt_json_writer *w, const yaml_aliases_list_pets_200_items *v);
+int yaml_aliases_list_pets_200_from_json(const json_t *j, rt_arena *a, yaml_aliases_list_pets_200 *out);
+void yaml_aliases_list_pets_200_write(rt_json_writer *w, const yaml_aliases_list_pets_200 *v);
+int yaml_aliases_add_pet_body_from_json(const json_t *j, rt_arena *a, yaml_aliases_add_pet_body *out);
+void yaml_aliases_add_pet_body_write(rt_json_writer *w, const yaml_aliases_add_pet_body *v);
 
 /* #/paths/~1pets/get
  * GET /pets */
@@ -21,7 +69,7 @@ typedef struct yaml_aliases_list_pets_params {
 } yaml_aliases_list_pets_params;
 typedef int (*yaml_aliases_list_pets_fn)(rt_ctx *ctx, const yaml_aliases_list_pets_params *p, const json_t *body, void *app);
 /* 200: ok */
-int yaml_aliases_list_pets_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int yaml_aliases_list_pets_respond_200(rt_ctx *ctx, const yaml_aliases_list_pets_200 *body);
 /* default: ok */
 int yaml_aliases_list_pets_respond_default(rt_ctx *ctx, int status);
 
@@ -30,7 +78,7 @@ int yaml_aliases_list_pets_respond_default(rt_ctx *ctx, int status);
 typedef struct yaml_aliases_add_pet_params {
 	char no_parameters;
 } yaml_aliases_add_pet_params;
-typedef int (*yaml_aliases_add_pet_fn)(rt_ctx *ctx, const yaml_aliases_add_pet_params *p, const json_t *body, void *app);
+typedef int (*yaml_aliases_add_pet_fn)(rt_ctx *ctx, const yaml_aliases_add_pet_params *p, const yaml_aliases_add_pet_body *body, void *app);
 /* 201: ok */
 int yaml_aliases_add_pet_respond_201(rt_ctx *ctx);
 

@@ -9,9 +9,32 @@
 #include <jansson.h>
 #include <ulfius.h>
 #include "rt_http.h"
+#include "rt_json.h"
+#include "rt_arena.h"
 
 /* The base path of servers[0] in the spec. */
 #define YAML_EMPTY_ENTRIES_DEFAULT_BASE ""
+
+/* Typed bodies: 1 of 1 body schemas have a model */
+
+/* ---- typed bodies: models of the schemas request and response bodies reach ---- */
+
+typedef struct yaml_empty_entries_listNews_200 yaml_empty_entries_listNews_200;
+
+/* tests/generator/fixtures/yaml-empty-entries.yaml#/paths/~1news/get/responses/200/content/application~1json/schema */
+struct yaml_empty_entries_listNews_200 {
+	/* "reactions", optional (has_) */
+	const json_t **reactions;
+	size_t n_reactions;
+	/* items: any JSON: nullable array items */
+	int has_reactions;
+};
+
+/* Per model: the reader of a validated json_t (borrowed; strings and
+ * json_t members point into it, arrays come from the arena; 0, or -1 when
+ * it does not have the model's shape), and the writer of its JSON text. */
+int yaml_empty_entries_listNews_200_from_json(const json_t *j, rt_arena *a, yaml_empty_entries_listNews_200 *out);
+void yaml_empty_entries_listNews_200_write(rt_json_writer *w, const yaml_empty_entries_listNews_200 *v);
 
 /* #/paths/~1news/get
  * GET /news */
@@ -20,7 +43,7 @@ typedef struct yaml_empty_entries_listNews_params {
 } yaml_empty_entries_listNews_params;
 typedef int (*yaml_empty_entries_listNews_fn)(rt_ctx *ctx, const yaml_empty_entries_listNews_params *p, const json_t *body, void *app);
 /* 200: ok */
-int yaml_empty_entries_listNews_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int yaml_empty_entries_listNews_respond_200(rt_ctx *ctx, const yaml_empty_entries_listNews_200 *body);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct yaml_empty_entries_handlers {

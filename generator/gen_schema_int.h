@@ -1,0 +1,44 @@
+/* gen_schema_int.h — what the schema compiler's files share: the compiler's
+ * state (gen_schema.c fills it) and the naming of its schemas
+ * (gen_schema_name.c). Not for other modules: they use gen_schema.h. */
+#ifndef GEN_SCHEMA_INT_H
+#define GEN_SCHEMA_INT_H
+
+#include <stddef.h>
+#include <jansson.h>
+#include "docset.h"
+#include "gen_schema.h"
+#include "schema_ir.h"
+
+struct gen_schema {
+	docset *ds;
+	char *prefix;
+	int dialect;
+	int format_assert;
+	si_schema **v;    /* in the order reached */
+	size_t n, cap;
+	json_t *by_uri;   /* uri -> index into v */
+	json_t *names;    /* symbol -> uri */
+	si_resource **res;/* 2020-12 resources with $dynamicAnchors */
+	size_t nres;
+	json_t *resources;/* resource uri -> index into res */
+	json_t *pending;  /* uris named at GS_RESERVE, to analyse */
+	json_t *hints;    /* uri -> name given by the caller (gen_schema_compile_named) */
+};
+
+/* The names of the schema at (canonical) uri: *symbol "<prefix>_schema_<N>"
+ * and *model "<N>" (both new), N from where the schema sits: a named
+ * component (component = its name, else NULL), or the nearest enclosing
+ * component or named place, followed by the keywords down to it
+ * ("CreateKey_name", "Key_tags_items"). Unique among the symbols so far; two
+ * components of one document that become the same C name stop the
+ * generator (err set, -1). */
+int gen_schema_name_schema(gen_schema *g, const char *uri, const char *component, char **symbol, char **model,
+                           char *err, size_t errlen);
+/* The name if uri is #/components/schemas/X, #/$defs/X or #/definitions/X
+ * (directly), else NULL (borrowed from uri). */
+const char *gen_schema_component_name(const char *uri);
+/* "<prefix>_resource_<N>" for the resource whose root is at uri (new). */
+int gen_schema_name_resource(gen_schema *g, const char *uri, char **symbol, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,249 @@
+/* gen_schema_name.c — C names of schemas, from where they sit.
+ *
+ * A named component is its name (#/components/schemas/Key -> Key, and
+ * #/$defs/X, #/definitions/X); a schema inside one is that name followed
+ * by the way down to it (Key_tags_items, CreateKey_name, Pet_allOf0); a
+ * schema the caller named (gen_schema_compile_named: a request body
+ * "createKey_body") likewise; anything else is named from its document
+ * and pointer. Adding a schema never renames another one: a name that is
+ * taken gets the document's name, then _2, _3... */
+#include "gen_schema_int.h"
+#include "gen_text.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *gen_schema_component_name(const char *uri)
+{
+	static const char *const bases[] = { "#/components/schemas/", "#/$defs/", "#/definitions/" };
+	const char *hash = strchr(uri, '#');
+
+	if (!hash)
+		return NULL;
+	for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++) {
+		size_t bl = strlen(bases[i]);
+		if (strncmp(hash, bases[i], bl) == 0 && hash[bl] && !strchr(hash + bl, '/'))
+			return hash + bl;
+	}
+	return NULL;
+}
+
+/* One JSON pointer token, unescaped (~1 ~0, %XX) (new). */
+static char *gsn_token(const char *s, size_t len)
+{
+	char *out = malloc(len + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '~' && i + 1 < len && (s[i + 1] == '0' || s[i + 1] == '1')) {
+			*o++ = s[++i] == '1' ? '/' : '~';
+		} else if (s[i] == '%' && i + 2 < len && strchr("0123456789abcdefABCDEF", s[i + 1]) &&
+		           strchr("0123456789abcdefABCDEF", s[i + 2])) {
+			char hex[3] = { s[i + 1], s[i + 2], 0 };
+			*o++ = (char)strtol(hex, NULL, 16);
+			i += 2;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* What a keyword of the way down contributes to a name. */
+static const struct { const char *kw, *piece; int takes_name; } gsn_keywords[] = {
+	{ "properties", NULL, 1 }, { "patternProperties", "pattern", 1 }, { "dependentSchemas", "dep", 1 },
+	{ "dependencies", "dep", 1 }, { "$defs", NULL, 1 }, { "definitions", NULL, 1 }, { "items", "items", 0 }, { "prefixItems", "item", 0 },
+	{ "additionalItems", "more_items", 0 }, { "additionalProperties", "value", 0 },
+	{ "propertyNames", "key", 0 }, { "unevaluatedItems", "unevaluated_items", 0 },
+	{ "unevaluatedProperties", "unevaluated", 0 }, { "contains", "contains", 0 }, { "not", "not", 0 },
+	{ "if", "if", 0 }, { "then", "then", 0 }, { "else", "else", 0 }, { "allOf", "allOf", 0 },
+	{ "anyOf", "anyOf", 0 }, { "oneOf", "oneOf", 0 }, { "requestBody", "body", 0 },
+	{ "content", NULL, 1 /* the media type: left out */ }, { "schema", NULL, 0 }, { "paths", NULL, 0 },
+	{ "responses", NULL, 0 }, { "parameters", "param", 0 }, { "components", NULL, 0 },
+};
+
+static int gsn_digits(const char *t)
+{
+	size_t n = strspn(t, "0123456789");
+
+	return n && !t[n];
+}
+
+/* Appends the names of toks[from..n) to *buf (a memstream). */
+static void gsn_way(FILE *out, char **toks, size_t from, size_t n)
+{
+	for (size_t i = from; i < n; i++) {
+		size_t k = 0, nk = sizeof gsn_keywords / sizeof gsn_keywords[0];
+		const char *piece = NULL;
+		char *id = NULL;
+		while (k < nk && strcmp(gsn_keywords[k].kw, toks[i]) != 0)
+			k++;
+		if (k < nk) {
+			piece = gsn_keywords[k].piece;
+			if (gsn_keywords[k].takes_name && i + 1 < n) {
+				i++;
+				if (strcmp(toks[i - 1], "content") != 0)
+					id = gen_text_ident(toks[i]);
+				if (id && piece)
+					fprintf(out, "_%s", piece);
+				piece = id;
+			}
+		} else if (gsn_digits(toks[i])) {
+			fputs(toks[i], out); /* an index goes right after its keyword: allOf0 */
+			continue;
+		} else {
+			piece = id = gen_text_ident(toks[i]);
+		}
+		if (piece && *piece)
+			fprintf(out, "_%s", piece[0] == '_' ? piece + 1 : piece);
+		free(id);
+	}
+}
+
+/* The stem of a document URI: ".../heron.yaml" -> "heron" (new). */
+static char *gsn_stem(const char *uri)
+{
+	size_t end = strcspn(uri, "#"), start = end, dot;
+	char *s, *id;
+
+	while (start && uri[start - 1] != '/' && uri[start - 1] != ':')
+		start--;
+	s = strndup(uri + start, end - start);
+	if (!s)
+		return NULL;
+	dot = strcspn(s, ".");
+	s[dot ? dot : strlen(s)] = '\0';
+	id = gen_text_ident(*s ? s : "root");
+	free(s);
+	return id;
+}
+
+/* Whether the way down to toks[j] makes a named place: a hint, or a component. */
+static char *gsn_place(gen_schema *g, const char *uri, size_t cut, char **toks, size_t j)
+{
+	char *prefix = strndup(uri, cut);
+	const char *hint = prefix ? json_string_value(json_object_get(g->hints, prefix)) : NULL;
+	char *out = NULL;
+
+	if (hint)
+		out = strdup(hint);
+	else if ((j == 2 && (strcmp(toks[0], "$defs") == 0 || strcmp(toks[0], "definitions") == 0)) ||
+	         (j == 3 && strcmp(toks[0], "components") == 0 && strcmp(toks[1], "schemas") == 0))
+		out = gen_text_ident(toks[j - 1]);
+	free(prefix);
+	return out;
+}
+
+/* The name of the schema at uri, before uniqueness (new). */
+static char *gsn_base(gen_schema *g, const char *uri)
+{
+	const char *hash = strchr(uri, '#'), *frag = hash ? hash + 1 : "";
+	size_t ntok = 0, *cuts;
+	char **toks, *place = NULL, *buf = NULL;
+	size_t blen = 0, j;
+	FILE *out;
+
+	toks = calloc(strlen(frag) + 1, sizeof *toks);
+	cuts = calloc(strlen(frag) + 2, sizeof *cuts);
+	if (!toks || !cuts) {
+		free(toks);
+		free(cuts);
+		return NULL;
+	}
+	cuts[0] = hash ? (size_t)(hash - uri) + 1 : strlen(uri);
+	for (const char *p = frag; *p == '/';) {
+		size_t len = strcspn(p + 1, "/");
+		toks[ntok++] = gsn_token(p + 1, len);
+		p += 1 + len;
+		cuts[ntok] = (size_t)(p - uri);
+	}
+	for (j = ntok + 1; j-- > 0 && !place;)
+		place = gsn_place(g, uri, cuts[j], toks, j);
+	j++;
+	if (!place) {
+		place = gsn_stem(uri);
+		j = 0;
+	}
+	out = gen_text_memstream(&buf, &blen);
+	if (out) {
+		fputs(place ? place : "", out);
+		gsn_way(out, toks, j, ntok);
+		fclose(out);
+	}
+	for (size_t i = 0; i < ntok; i++)
+		free(toks[i]);
+	free(toks);
+	free(cuts);
+	free(place);
+	return buf;
+}
+
+static int gsn_same_document(const char *a, const char *b)
+{
+	size_t la = strcspn(a, "#"), lb = strcspn(b, "#");
+
+	return la == lb && strncmp(a, b, la) == 0;
+}
+
+/* *out = "<prefix><kind><base>[_<stem>|_<k>]", the first one free (new). */
+static int gsn_unique(gen_schema *g, const char *uri, const char *kind, const char *base, int component,
+                      char **out, char **model, char *err, size_t errlen)
+{
+	char *stem = gsn_stem(uri);
+
+	*out = NULL;
+	for (unsigned k = 1; stem; k++) {
+		char *m = NULL, *sym = NULL;
+		const char *holder;
+		if ((k == 1 ? asprintf(&m, "%s", base) : k == 2 ? asprintf(&m, "%s_%s", base, stem)
+		     : asprintf(&m, "%s_%u", base, k - 1)) < 0 || asprintf(&sym, "%s%s%s", g->prefix, kind, m) < 0) {
+			free(m);
+			break;
+		}
+		holder = json_string_value(json_object_get(g->names, sym));
+		if (k == 1 && holder && component && gen_schema_component_name(holder) && gsn_same_document(holder, uri)) {
+			const char *hash = strchr(uri, '#');
+			snprintf(err, errlen, "%s: %s: schema name collides with %s (both become the C name %s)",
+			         docset_display(g->ds, uri), hash && hash[1] ? hash + 1 : "/", holder, sym);
+			free(m);
+			free(sym);
+			free(stem);
+			return -1;
+		}
+		if (!holder) {
+			*out = sym;
+			if (model)
+				*model = m;
+			else
+				free(m);
+			break;
+		}
+		free(m);
+		free(sym);
+	}
+	free(stem);
+	return *out ? 0 : -1;
+}
+
+int gen_schema_name_schema(gen_schema *g, const char *uri, const char *component, char **symbol, char **model,
+                           char *err, size_t errlen)
+{
+	char *base = gsn_base(g, uri);
+	int rc = base ? gsn_unique(g, uri, "_schema_", base, component != NULL, symbol, model, err, errlen) : -1;
+
+	free(base);
+	return rc;
+}
+
+int gen_schema_name_resource(gen_schema *g, const char *uri, char **symbol, char *err, size_t errlen)
+{
+	char *base = gsn_base(g, uri);
+	int rc = base ? gsn_unique(g, uri, "_resource_", base, 0, symbol, NULL, err, errlen) : -1;
+
+	if (rc == 0)
+		json_object_set_new(g->names, *symbol, json_string(uri));
+	free(base);
+	return rc;
+}

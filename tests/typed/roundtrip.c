@@ -1,0 +1,110 @@
+/* roundtrip.c — the generated model readers and writers of the kitchen
+ * fixture (tests/generator/golden/kitchen): a document in the model's
+ * property order, read into its model and written back, is byte for byte
+ * what jansson writes for it (json_dumps, compact); and what a model is
+ * given is what the JSON says. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kitchen_api.h"
+
+static int pass, fail;
+
+#define CHECK(cond, ...)                                                  \
+	do {                                                              \
+		if (cond) {                                               \
+			pass++;                                           \
+		} else {                                                  \
+			fail++;                                           \
+			printf("FAIL  line %d: ", __LINE__);              \
+			printf(__VA_ARGS__);                              \
+			printf("\n");                                     \
+		}                                                         \
+	} while (0)
+
+/* text -> json -> model -> text, against jansson's text of the same json */
+#define ROUNDTRIP(type, text)                                                                    \
+	do {                                                                                     \
+		json_error_t e;                                                                  \
+		json_t *j = json_loads(text, JSON_DECODE_ANY, &e);                               \
+		char *want = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;           \
+		_Alignas(max_align_t) char first[512];                                           \
+		rt_arena a;                                                                      \
+		type m;                                                                          \
+		rt_json_writer w;                                                                \
+		rt_arena_init(&a, first, sizeof first);                                          \
+		rt_json_writer_init(&w);                                                         \
+		CHECK(j && type##_from_json(j, &a, &m) == 0, "%s reads %s", #type, text);        \
+		if (j && want) {                                                                 \
+			type##_write(&w, &m);                                                    \
+			CHECK(!w.failed && w.used == strlen(want) && memcmp(w.buf, want, w.used) == 0, \
+			      "%s writes %.*s, jansson %s", #type, (int)w.used, w.buf, want);   \
+		}                                                                                \
+		rt_json_writer_free(&w);                                                         \
+		rt_arena_free(&a);                                                               \
+		free(want);                                                                      \
+		json_decref(j);                                                                  \
+	} while (0)
+
+int main(void)
+{
+	ROUNDTRIP(kitchen_Pet, "{\"id\":42,\"name\":\"Tom\",\"kind\":\"cat\"}");
+	ROUNDTRIP(kitchen_Pet, "{\"id\":-9223372036854775808,\"name\":\"Tab\\t \\\"q\\\" \\u00e9 \\ud83d\\udd11 \\u0001\","
+	                       "\"kind\":\"dog\",\"nickname\":null,\"born\":\"2020-02-29\","
+	                       "\"details\":{\"type\":\"Dog\",\"barks\":3}}");
+	ROUNDTRIP(kitchen_Pet, "{\"id\":1,\"name\":\"x\",\"kind\":\"cat\",\"nickname\":\"Kit\",\"details\":{\"type\":\"Cat\",\"indoor\":false}}");
+	ROUNDTRIP(kitchen_Tree, "{\"value\":1.5,\"children\":[{\"value\":2.0},{\"children\":[]},{\"value\":1e-7,\"children\":[{\"value\":1e300}]}]}");
+	ROUNDTRIP(kitchen_Tree, "{}");
+	ROUNDTRIP(kitchen_listPets_200, "[]");
+	ROUNDTRIP(kitchen_listPets_200, "[{\"id\":1,\"name\":\"a\",\"kind\":\"cat\"},{\"id\":2,\"name\":\"b\",\"kind\":\"dog\"}]");
+	ROUNDTRIP(kitchen_Error, "{\"code\":\"E\",\"message\":\"\"}");
+	{
+		/* what the model holds */
+		json_t *j = json_loads("{\"id\":7,\"name\":\"Rex\",\"kind\":\"dog\",\"nickname\":null,"
+		                       "\"details\":{\"type\":\"Dog\",\"barks\":2}}", 0, NULL);
+		_Alignas(max_align_t) char first[256];
+		rt_arena a;
+		kitchen_Pet p;
+		rt_arena_init(&a, first, sizeof first);
+		CHECK(j && kitchen_Pet_from_json(j, &a, &p) == 0, "reads Rex");
+		CHECK(p.has_id && p.id == 7 && p.name_len == 3 && memcmp(p.name, "Rex", 3) == 0, "id and name");
+		CHECK(p.kind == KITCHEN_PET_KIND_DOG && strcmp(kitchen_Pet_kind_text(p.kind), "dog") == 0, "the enum");
+		CHECK(p.has_nickname && p.nickname_null, "null, as distinct from absent");
+		CHECK(!p.has_born, "absent");
+		CHECK(p.has_details && p.details.tag == KITCHEN_PET_DETAILS_DOG && p.details.u.Dog.barks == 2 &&
+		      p.details.u.Dog.has_barks, "the tagged union, by its discriminator");
+		rt_arena_free(&a);
+		json_decref(j);
+	}
+	{
+		/* shapes the model cannot hold are refused, not guessed */
+		json_t *j = json_loads("{\"id\":1,\"name\":\"a\",\"kind\":\"fish\"}", 0, NULL);
+		rt_arena a;
+		kitchen_Pet p;
+		rt_arena_init(&a, NULL, 0);
+		CHECK(kitchen_Pet_from_json(j, &a, &p) != 0, "an enum value outside the enum");
+		json_decref(j);
+		j = json_loads("{\"name\":\"a\",\"kind\":\"cat\",\"details\":{\"type\":\"Bird\"}}", 0, NULL);
+		CHECK(kitchen_Pet_from_json(j, &a, &p) != 0, "a discriminator value outside the mapping");
+		json_decref(j);
+		rt_arena_free(&a);
+	}
+	{
+		/* a writer never sends what jansson would refuse */
+		kitchen_Pet p = { .id = 1, .has_id = 1, .name = "\xc3\x28", .name_len = 2, .kind = KITCHEN_PET_KIND_CAT };
+		rt_json_writer w;
+		rt_json_writer_init(&w);
+		kitchen_Pet_write(&w, &p);
+		CHECK(w.failed, "invalid UTF-8 fails the writer");
+		rt_json_writer_free(&w);
+		p.name = "ok";
+		p.kind = (kitchen_Pet_kind)0;
+		rt_json_writer_init(&w);
+		kitchen_Pet_write(&w, &p);
+		CHECK(w.failed, "an enum value outside the enum fails the writer");
+		rt_json_writer_free(&w);
+	}
+	printf("typed-roundtrip: %d passed, %d failed\n", pass, fail);
+	return fail != 0;
+}
