@@ -61,18 +61,20 @@ req GET /heron/api/credentials/keys "x-api-key: $BOB"
 [ "$(jb '.keys | length')" = 1 ] && ok "bob's heron list shows only his own key" || no "bob sees others' keys" "$BODY_OUT"
 
 # the CLI: every key with its parent
-KEY_ID=$(sq "SELECT id FROM keys WHERE prefix = '${KEY:0:8}' AND user_id = (SELECT id FROM users WHERE name = 'alice')")
-FEL_ID=$(sq "SELECT id FROM keys WHERE prefix = '${CH[feldera]:0:8}'")
+# a key by its prefix and its tail: Feldera keys share "apikey:", so the first
+# eight characters alone tell apart only 62 of them
+KEY_ID=$(sq "SELECT id FROM keys WHERE prefix = '${KEY:0:8}' AND tail = '${KEY: -3}' AND user_id = (SELECT id FROM users WHERE name = 'alice')")
+FEL_ID=$(sq "SELECT id FROM keys WHERE prefix = '${CH[feldera]:0:8}' AND tail = '${CH[feldera]: -3}'")
 cli key list --user alice >"$dir/list.txt" 2>"$dir/list.err"
 rc=$?
 [ $rc = 0 ] && ok "apikeyd key list --user alice exits 0" || no "key list exit $rc" "$(cat "$dir/list.err")"
 # columns: id uuid family name state parent created
 for f in "${!CH[@]}"; do
-	id=$(sq "SELECT id FROM keys WHERE prefix = '${CH[$f]:0:8}'")
+	id=$(sq "SELECT id FROM keys WHERE prefix = '${CH[$f]:0:8}' AND tail = '${CH[$f]: -3}'")
 	awk -F'\t' -v id="$id" -v p="$KEY_ID" -v fam="$f" '$1 == id && $6 == p && $3 == fam { found = 1 } END { exit !found }' "$dir/list.txt" \
 		&& ok "key list: the $f child ($id) is $f, parent $KEY_ID" || no "key list: $f child $id" "$(cat "$dir/list.txt")"
 done
-G_ID=$(sq "SELECT id FROM keys WHERE prefix = '${GRAND:0:8}'")
+G_ID=$(sq "SELECT id FROM keys WHERE prefix = '${GRAND:0:8}' AND tail = '${GRAND: -3}'")
 awk -F'\t' -v id="$G_ID" -v p="$FEL_ID" '$1 == id && $6 == p { found = 1 } END { exit !found }' "$dir/list.txt" \
 	&& ok "key list: the grandchild's parent is the feldera child" || no "key list: grandchild" "$(cat "$dir/list.txt")"
 [ "$(wc -l <"$dir/list.txt")" = "$want" ] && ok "key list prints one line per key ($want)" || no "key list lines" "$(cat "$dir/list.txt")"
@@ -84,7 +86,7 @@ mint feldera "$KEY" mid; MID=$MINTED
 mint nebula "$MID" leaf1; L1=$MINTED
 mint heron "$L1" leaf2; L2=$MINTED
 for t in "$MID" "$L1" "$L2"; do works "$t" fastapi || no "mid/leaf works before"; done
-MID_UUID=$(sq "SELECT uuid FROM keys WHERE prefix = '${MID:0:8}'")
+MID_UUID=$(sq "SELECT uuid FROM keys WHERE prefix = '${MID:0:8}' AND tail = '${MID: -3}'")
 req DELETE "/heron/api/credentials/keys/$MID_UUID" "x-api-key: $KEY"
 expect "heron deletes the feldera key mid (any of the owner's keys)" 204
 for f in $FAMILIES; do
@@ -97,7 +99,7 @@ works "$KEY" heron && ok "the deleting key itself still works" || no "alice's ke
 mint heron "$KEY" r-parent; RP=$MINTED
 mint fastapi "$RP" r-child; RC=$MINTED
 works "$RC" nebula || no "r-child works before"
-RP_UUID=$(sq "SELECT uuid FROM keys WHERE prefix = '${RP:0:8}'")
+RP_UUID=$(sq "SELECT uuid FROM keys WHERE prefix = '${RP:0:8}' AND tail = '${RP: -3}'")
 req DELETE "/fastapi/api/auth/api-keys/$RP_UUID" "Authorization: Bearer $KEY"
 expect "fastapi revokes the heron key r-parent" 204
 works "$RC" nebula && no "r-child survives its parent's revocation" || ok "fastapi revoke: r-child refused at the next request"
@@ -105,7 +107,7 @@ works "$RC" nebula && no "r-child survives its parent's revocation" || ok "fasta
 [ "$(sq "SELECT count(*) FROM audit a WHERE a.action = 'delete' AND a.client = '127.0.0.1' AND NOT EXISTS (SELECT 1 FROM keys WHERE id = a.key_id)")" = 1 ] \
 	&& ok "audit: mid's delete" || no "audit: mid's delete" "$(sq "SELECT * FROM audit WHERE action = 'delete'")"
 for t in "$L1" "$L2" "$RC"; do
-	n=$(sq "SELECT count(*) FROM audit WHERE action = 'revoke' AND key_id = (SELECT id FROM keys WHERE prefix = '${t:0:8}')")
+	n=$(sq "SELECT count(*) FROM audit WHERE action = 'revoke' AND key_id = (SELECT id FROM keys WHERE prefix = '${t:0:8}' AND tail = '${t: -3}')")
 	[ "$n" = 1 ] && ok "audit: ${t:0:8} revoked once" || no "audit: ${t:0:8} revoke rows $n"
 done
 kill -TERM "$SRV_PID"; wait "$SRV_PID" 2>/dev/null
@@ -115,12 +117,12 @@ start_server "$db" || { no "apikeyd restarts" "$(tail -5 "$SRV_LOG")"; finish; e
 mint heron "$KEY" p2; P2=$MINTED
 mint feldera "$P2" c2; C2=$MINTED
 mint nebula "$C2" g2; G2=$MINTED
-P2_UUID=$(sq "SELECT uuid FROM keys WHERE prefix = '${P2:0:8}'")
+P2_UUID=$(sq "SELECT uuid FROM keys WHERE prefix = '${P2:0:8}' AND tail = '${P2: -3}'")
 req DELETE "/heron/api/credentials/keys/$P2_UUID" "x-api-key: $KEY"
 expect "default: heron deletes p2" 204
 works "$C2" heron && ok "default: the child outlives its deleted parent (one-key semantics)" || no "default: child revoked without the option"
-C2_ID=$(sq "SELECT id FROM keys WHERE prefix = '${C2:0:8}'")
-G2_ID=$(sq "SELECT id FROM keys WHERE prefix = '${G2:0:8}'")
+C2_ID=$(sq "SELECT id FROM keys WHERE prefix = '${C2:0:8}' AND tail = '${C2: -3}'")
+G2_ID=$(sq "SELECT id FROM keys WHERE prefix = '${G2:0:8}' AND tail = '${G2: -3}'")
 [ "$(sq "SELECT parent_id FROM keys WHERE id = $G2_ID")" = "$C2_ID" ] && ok "g2's parent is c2" || no "g2 parent"
 cli key revoke "$C2_ID" --cascade >"$dir/rev.out" 2>"$dir/rev.err"
 rc=$?
@@ -144,7 +146,7 @@ rc=$?
 [ "$(printf '%s\n' "$NEW" | wc -l)" = 1 ] && ok "stdout holds only the key" || no "stdout: $NEW"
 works "$NEW" fastapi && ok "bob's new key authenticates at once" || no "bob's new key refused ($STATUS)" "$BODY_OUT"
 BOB_ID=$(sq "SELECT id FROM users WHERE name = 'bob'")
-[ "$(sq "SELECT count(*) FROM audit a JOIN keys k ON k.id = a.key_id WHERE a.action = 'create' AND a.client = 'cli' AND k.prefix = '${NEW:0:8}' AND a.actor = $BOB_ID")" = 1 ] \
+[ "$(sq "SELECT count(*) FROM audit a JOIN keys k ON k.id = a.key_id WHERE a.action = 'create' AND a.client = 'cli' AND k.prefix = '${NEW:0:8}' AND tail = '${NEW: -3}' AND a.actor = $BOB_ID")" = 1 ] \
 	&& ok "audit: the recovery key's create, by the CLI, for bob" || no "audit of user key" "$(sq "SELECT * FROM audit ORDER BY id DESC LIMIT 3")"
 cli user key nobody >/dev/null 2>&1 && no "user key of an unknown user exits 0" || ok "user key of an unknown user fails"
 [ -n "$NEW" ] && ! grep -qF "${NEW#key_}" "$dir/ukey.err" && ok "the key is not on stderr" || no "the key reached stderr (or there was none)"
