@@ -202,6 +202,12 @@ typedef struct store_sqlite {
 	time_t probe_at;           /* the last write probe (store_ready), at most one a second */
 	int probe_rc;
 	char probe_why[256];
+	/* the last write the disk refused (full, I/O): readiness reports it for a
+	   while even when a probe's small write still fits (a WAL reuses its
+	   frames), since the requests' writes do not (under probe_lock) */
+	pthread_mutex_t refused_lock;   /* its own: store_sqlite_fail runs under probe_lock too */
+	time_t refused_at;
+	char refused_why[440];
 } store_sqlite;
 
 static int64_t store_sqlite_now(void)
@@ -364,6 +370,7 @@ static int store_sqlite_open(const store_config *cfg, store **out, char *err, si
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	pthread_mutex_init(&s->probe_lock, NULL);
+	pthread_mutex_init(&s->refused_lock, NULL);
 	mask = umask(077);
 	rc = store_sqlite_open_db(cfg->path, s->memory, cfg->synchronous_full, &s->w, err, errlen);
 	umask(mask);
@@ -414,6 +421,7 @@ static void store_sqlite_close(store *base)
 	sqlite3_close(s->w);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->probe_lock);
+	pthread_mutex_destroy(&s->refused_lock);
 	if (s->shm)
 		munmap((void *)s->shm, STORE_SHM_MAP);
 	pthread_cond_destroy(&s->cond);
@@ -470,6 +478,9 @@ static void store_sqlite_read_end(store_sqlite *s, store_sqlite_reader *rd, sqli
 /* A failed SQLite call: reported once with SQLite's own message, and
  * classed: busy, locked or full may pass (STORE_UNAVAILABLE); anything else
  * (I/O error, read-only, corrupt, ...) is STORE_ERROR. */
+/* how long readiness reports a write the disk refused */
+#define STORE_SQLITE_REFUSED_FOR 10
+
 static int store_sqlite_fail(store_sqlite *s, sqlite3 *db, int rc, const char *op)
 {
 	char msg[400];
@@ -477,6 +488,12 @@ static int store_sqlite_fail(store_sqlite *s, sqlite3 *db, int rc, const char *o
 
 	snprintf(msg, sizeof msg, "%s: %s (SQLite %d)", op, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
 	store_report(&s->base, STORE_LOG_ERROR, msg);
+	if (prim == SQLITE_FULL || prim == SQLITE_IOERR) {
+		pthread_mutex_lock(&s->refused_lock);
+		s->refused_at = time(NULL);
+		snprintf(s->refused_why, sizeof s->refused_why, "a write was refused %s", msg);
+		pthread_mutex_unlock(&s->refused_lock);
+	}
 	return prim == SQLITE_BUSY || prim == SQLITE_LOCKED || prim == SQLITE_FULL ? STORE_UNAVAILABLE : STORE_ERROR;
 }
 
@@ -1175,6 +1192,14 @@ static int store_sqlite_ready(store *base, unsigned timeout_ms, char *why, size_
 		return STORE_ERROR;
 	}
 	pthread_mutex_lock(&s->probe_lock);
+	pthread_mutex_lock(&s->refused_lock);
+	if (s->refused_at && now - s->refused_at < STORE_SQLITE_REFUSED_FOR) {
+		snprintf(why, len, "%s, %lld s ago", s->refused_why, (long long)(now - s->refused_at));
+		pthread_mutex_unlock(&s->refused_lock);
+		pthread_mutex_unlock(&s->probe_lock);
+		return STORE_UNAVAILABLE;
+	}
+	pthread_mutex_unlock(&s->refused_lock);
 	if (s->probe_at == now) {
 		rc = s->probe_rc;
 		snprintf(why, len, "%s", s->probe_why);
