@@ -8,6 +8,9 @@
 #     the requests accepted after B's response returned (must be 0);
 #   - A's listener connection killed (pg_terminate_backend) just before a
 #     revocation: A still refuses the key within 1.5 s;
+#   - B killed (kill -9) and PostgreSQL crashed, each under create load:
+#     every 201 authenticates on every node; PostgreSQL stopped: 503s, no
+#     stale answers by default, recovery;
 #   - B and C deactivate 500 keys each at once: A refuses every one, and
 #     A's applied epoch equals the database's.
 set -u
@@ -109,6 +112,41 @@ req GET /readyz
 a_epoch=$(jq -r '.store.epoch_seen // empty' "$dir/out" 2>/dev/null)
 [ -n "$a_epoch" ] && [ "$a_epoch" = "$db_epoch" ] && ok "A's applied epoch equals the database's ($db_epoch)" \
 	|| no "A's epoch ${a_epoch:-?} vs the database's $db_epoch" "$BODY_OUT"
+
+# ---- a node killed (kill -9) under create load ----
+H=http://127.0.0.1:${PORT[B]}
+: >"$dir/kload.out"
+(
+	for i in $(seq 1 300); do
+		code=$(curl -s --interface 127.4.0.3 -o "$dir/kload.body" -w '%{http_code}' --max-time 20 -X POST \
+			-H "x-api-key: $OWNER" -H 'Content-Type: application/json' --data-binary "{\"name\":\"kill-$i\"}" "$H$K")
+		echo "$i $code $(jq -r '.token // empty' "$dir/kload.body" 2>/dev/null)" >>"$dir/kload.out"
+	done
+) &
+kloadpid=$!
+for _ in $(seq 200); do [ "$(awk '$2 == 201' "$dir/kload.out" | wc -l)" -ge 40 ] && break; sleep 0.05; done
+kill -KILL "${PID[B]}"
+wait "$kloadpid"
+n201=$(awk '$2 == 201' "$dir/kload.out" | wc -l); nother=$(awk '$2 != 201' "$dir/kload.out" | wc -l)
+echo "      creates on B around its kill -9: $n201 answered 201, $nother not"
+[ "$n201" -ge 40 ] && [ "$nother" -ge 1 ] && ok "B was killed inside the create load ($n201 created, $nother unanswered)" \
+	|| no "the kill did not fall inside the load ($n201 / $nother)"
+mkdir -p "$dir/B2"
+start_server "$URL" "${node_args[@]}" --state-dir "$dir/B2" || no "B restarts"
+PORT[B]=${H##*:}; PID[B]=$SRV_PID
+lost=0
+while read -r i code tok; do
+	[ "$code" = 201 ] || continue
+	for n in A B C; do
+		st=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.4.0.4 -H "x-api-key: $tok" "http://127.0.0.1:${PORT[$n]}$K")
+		[ "$st" = 200 ] || { lost=$((lost + 1)); echo "      kill-$i: $st on $n"; }
+	done
+done <"$dir/kload.out"
+[ "$lost" = 0 ] && ok "every key B answered 201 before its kill -9 authenticates on A, B (restarted) and C" || no "$lost (key, node) pairs fail"
+stored=$(pg_psql keys "SELECT count(*) FROM keys WHERE name LIKE 'kill-%'")
+unsent=$(comm -23 <(pg_psql keys "SELECT substr(name, 6) FROM keys WHERE name LIKE 'kill-%'" | sort) <(awk '{print $1}' "$dir/kload.out" | sort) | wc -l)
+[ "$stored" -ge "$n201" ] && [ "$stored" -le $((n201 + nother)) ] && [ "$unsent" = 0 ] \
+	&& ok "stored keys ($stored): every 201 among them, the rest unanswered, none never sent" || no "stored $stored, 201s $n201, others $nother, unsent $unsent"
 
 # ---- PostgreSQL crashes under create load (pg_ctl -m immediate) ----
 H=http://127.0.0.1:${PORT[B]}
