@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <gnutls/crypto.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -234,4 +235,15 @@ int store_ready(store *s, unsigned timeout_ms, char *why, size_t len)
 int store_changed(store *s)
 {
 	return s->be->changed(s);
+}
+
+void store_new_uuid(char out[37])
+{
+	unsigned char b[16];
+
+	gnutls_rnd(GNUTLS_RND_NONCE, b, sizeof b);
+	b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);   /* version 4 */
+	b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);   /* RFC 4122 variant */
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
+	         b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }

@@ -60,6 +60,9 @@ struct store {
  * lines left out counted in the next one logged. */
 void store_report(store *s, int level, const char *msg);
 
+/* A new key's uuid (random, version 4), for every backend. */
+void store_new_uuid(char out[37]);
+
 extern const store_backend store_sqlite_backend;
 extern const store_backend store_pg_backend;
 

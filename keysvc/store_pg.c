@@ -422,14 +422,11 @@ static void store_pg_applied(store_pg *s, int64_t epoch, int64_t key_id, int64_t
    is past the next epoch we expect, something was pruned: forget all. */
 static int store_pg_catch_up(store_pg *s, PGconn *c)
 {
-	char since[24], sql[200];
+	char since[24];
 	PGresult *r;
 	int64_t seen = atomic_load(&s->seen_epoch);
 
-	store_pg_i64(since, sizeof since, seen);
-	snprintf(sql, sizeof sql,
-	         "SELECT epoch, (SELECT coalesce(min(epoch), 0) FROM apikeyd_changes) FROM apikeyd_epoch");
-	r = PQexec(c, sql);
+	r = PQexec(c, "SELECT epoch, (SELECT coalesce(min(epoch), 0) FROM apikeyd_changes) FROM apikeyd_epoch");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		PQclear(r);
 		return -1;
@@ -603,8 +600,6 @@ static void store_pg_close(store *base)
 static int store_pg_open(const store_config *cfg, store **out, char *err, size_t errlen)
 {
 	store_pg *s = calloc(1, sizeof *s);
-	char since[24];
-
 	*out = NULL;
 	if (!s || !(s->conninfo = strdup(cfg->path))) {
 		free(s);
@@ -646,7 +641,6 @@ static int store_pg_open(const store_config *cfg, store **out, char *err, size_t
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
 		atomic_store(&s->seen_epoch, strtoll(PQgetvalue(r, 0, 0), NULL, 10));
 	PQclear(r);
-	(void)since;
 	if (pthread_create(&s->watcher, NULL, store_pg_watch, s) != 0) {
 		snprintf(err, errlen, "cannot start the PostgreSQL change watcher");
 		goto fail;
@@ -698,17 +692,6 @@ static void store_pg_hash(const char *text, unsigned char out[STORE_HASH_LEN])
 			return;
 		out[i] = (unsigned char)v;
 	}
-}
-
-static void store_pg_new_uuid(char out[37])
-{
-	unsigned char b[16];
-
-	gnutls_rnd(GNUTLS_RND_NONCE, b, sizeof b);
-	b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
-	b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
-	         b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 /* ---- users ---- */
@@ -837,7 +820,7 @@ static int store_pg_insert_one(store_pg_conn *pc, store_pg_job *j, int64_t *epoc
 			return held < 0 ? rc : STORE_QUOTA;
 		}
 	}
-	store_pg_new_uuid(k->uuid);
+	store_new_uuid(k->uuid);
 	k->created = store_pg_now();
 	store_pg_i64(user, sizeof user, k->user_id);
 	snprintf(family, sizeof family, "%d", k->family);

@@ -636,17 +636,6 @@ static void store_sqlite_row(sqlite3_stmt *st, store_key *k)
 	k->parent_id = sqlite3_column_type(st, 13) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 13);
 }
 
-static void store_sqlite_new_uuid(char out[37])
-{
-	unsigned char b[16];
-
-	gnutls_rnd(GNUTLS_RND_NONCE, b, sizeof b);
-	b[6] = (unsigned char)((b[6] & 0x0F) | 0x40);
-	b[8] = (unsigned char)((b[8] & 0x3F) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
-	         b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
 /* One insert inside the current transaction, under its own savepoint so a
  * constraint failure does not undo the others of the group. */
 static int store_sqlite_insert_one(store_sqlite *s, store_sqlite_job *j)
@@ -675,7 +664,7 @@ static int store_sqlite_insert_one(store_sqlite *s, store_sqlite_job *j)
 			return held < 0 ? rc : STORE_QUOTA;
 		}
 	}
-	store_sqlite_new_uuid(k->uuid);
+	store_new_uuid(k->uuid);
 	k->created = store_sqlite_now();
 	sqlite3_bind_text(st, 1, k->uuid, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, k->user_id);

@@ -7,6 +7,7 @@
 #   pg_createdb NAME  creates a database
 #   pg_psql DB SQL    runs SQL, prints unaligned tuples
 #   pg_stop [MODE]    stops it (fast, or immediate: a crash)
+#   pg_db_name PATH   the database a test path maps to
 #   pg_restart        starts it again on the same folder
 
 pg_bin_dir() {
@@ -46,3 +47,7 @@ pg_url() { echo "postgresql:///$1?host=$PG_SOCK&user=postgres"; }
 pg_createdb() { runuser -u postgres -- "$PG_BIN/createdb" -h "$PG_SOCK" -U postgres "$1"; }
 
 pg_psql() { psql -X -q -A -t -h "$PG_SOCK" -U postgres -d "$1" -c "$2"; }
+
+# pg_db_name PATH: the database a suite's SQLite path maps to (store.sh,
+# apikeyd-pg): the same path, the same database
+pg_db_name() { printf 't_%s' "$(printf '%s' "$1" | sha256sum | cut -c1-16)"; }

@@ -16,7 +16,6 @@ STORE=${APIKEYD_STORE:-sqlite}
 _store_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$_store_lib/pg.sh"
 
-pg_db_name() { printf 't_%s' "$(printf '%s' "$1" | sha256sum | cut -c1-16)"; }
 
 store_setup() {
 	case $STORE in
