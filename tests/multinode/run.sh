@@ -113,76 +113,70 @@ a_epoch=$(jq -r '.store.epoch_seen // empty' "$dir/out" 2>/dev/null)
 [ -n "$a_epoch" ] && [ "$a_epoch" = "$db_epoch" ] && ok "A's applied epoch equals the database's ($db_epoch)" \
 	|| no "A's epoch ${a_epoch:-?} vs the database's $db_epoch" "$BODY_OUT"
 
+# Creates under a crash. load_start NAME ADDR: 300 creates on B, one at a
+# time from ADDR, in the background; each line of $dir/NAME.out is
+# "i status token". load_counts NAME sets n201 and nother. load_check NAME
+# ADDR WHAT: every 201 authenticates on A, B and C, and the store holds the
+# 201s and some of the unanswered, never a key that was not sent.
+load_start() {
+	: >"$dir/$1.out"
+	(
+		for i in $(seq 1 300); do
+			code=$(curl -s --interface "$2" -o "$dir/$1.body" -w '%{http_code}' --max-time 20 -X POST \
+				-H "x-api-key: $OWNER" -H 'Content-Type: application/json' --data-binary "{\"name\":\"$1-$i\"}" \
+				"http://127.0.0.1:${PORT[B]}$K")
+			echo "$i $code $(jq -r '.token // empty' "$dir/$1.body" 2>/dev/null)" >>"$dir/$1.out"
+		done
+	) &
+	LOADPID=$!
+}
+load_201s() { awk '$2 == 201' "$dir/$1.out" | wc -l; }
+load_counts() { n201=$(load_201s "$1"); nother=$(awk '$2 != 201' "$dir/$1.out" | wc -l); }
+load_check() {
+	local lost=0 i code tok n st stored unsent
+	while read -r i code tok; do
+		[ "$code" = 201 ] || continue
+		for n in A B C; do
+			st=$(curl -s -o /dev/null -w '%{http_code}' --interface "$2" -H "x-api-key: $tok" "http://127.0.0.1:${PORT[$n]}$K")
+			[ "$st" = 200 ] || { lost=$((lost + 1)); echo "      $1-$i: $st on $n"; }
+		done
+	done <"$dir/$1.out"
+	[ "$lost" = 0 ] && ok "every key answered 201 $3 authenticates on A, B and C" || no "$3: $lost (key, node) pairs fail"
+	stored=$(pg_psql keys "SELECT count(*) FROM keys WHERE name LIKE '$1-%'")
+	unsent=$(comm -23 <(pg_psql keys "SELECT substr(name, ${#1} + 2) FROM keys WHERE name LIKE '$1-%'" | sort) \
+		<(awk '{print $1}' "$dir/$1.out" | sort) | wc -l)
+	[ "$stored" -ge "$n201" ] && [ "$stored" -le $((n201 + nother)) ] && [ "$unsent" = 0 ] \
+		&& ok "$3: stored keys ($stored) are every 201 and some of the unanswered, none never sent" \
+		|| no "$3: stored $stored, 201s $n201, others $nother, never sent $unsent"
+}
+
 # ---- a node killed (kill -9) under create load ----
-H=http://127.0.0.1:${PORT[B]}
-: >"$dir/kload.out"
-(
-	for i in $(seq 1 300); do
-		code=$(curl -s --interface 127.4.0.3 -o "$dir/kload.body" -w '%{http_code}' --max-time 20 -X POST \
-			-H "x-api-key: $OWNER" -H 'Content-Type: application/json' --data-binary "{\"name\":\"kill-$i\"}" "$H$K")
-		echo "$i $code $(jq -r '.token // empty' "$dir/kload.body" 2>/dev/null)" >>"$dir/kload.out"
-	done
-) &
-kloadpid=$!
-for _ in $(seq 200); do [ "$(awk '$2 == 201' "$dir/kload.out" | wc -l)" -ge 40 ] && break; sleep 0.05; done
+load_start kill 127.4.0.3
+for _ in $(seq 200); do [ "$(load_201s kill)" -ge 40 ] && break; sleep 0.05; done
 kill -KILL "${PID[B]}"
-wait "$kloadpid"
-n201=$(awk '$2 == 201' "$dir/kload.out" | wc -l); nother=$(awk '$2 != 201' "$dir/kload.out" | wc -l)
+wait "$LOADPID"
+load_counts kill
 echo "      creates on B around its kill -9: $n201 answered 201, $nother not"
 [ "$n201" -ge 40 ] && [ "$nother" -ge 1 ] && ok "B was killed inside the create load ($n201 created, $nother unanswered)" \
 	|| no "the kill did not fall inside the load ($n201 / $nother)"
 mkdir -p "$dir/B2"
 start_server "$URL" "${node_args[@]}" --state-dir "$dir/B2" || no "B restarts"
 PORT[B]=${H##*:}; PID[B]=$SRV_PID
-lost=0
-while read -r i code tok; do
-	[ "$code" = 201 ] || continue
-	for n in A B C; do
-		st=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.4.0.4 -H "x-api-key: $tok" "http://127.0.0.1:${PORT[$n]}$K")
-		[ "$st" = 200 ] || { lost=$((lost + 1)); echo "      kill-$i: $st on $n"; }
-	done
-done <"$dir/kload.out"
-[ "$lost" = 0 ] && ok "every key B answered 201 before its kill -9 authenticates on A, B (restarted) and C" || no "$lost (key, node) pairs fail"
-stored=$(pg_psql keys "SELECT count(*) FROM keys WHERE name LIKE 'kill-%'")
-unsent=$(comm -23 <(pg_psql keys "SELECT substr(name, 6) FROM keys WHERE name LIKE 'kill-%'" | sort) <(awk '{print $1}' "$dir/kload.out" | sort) | wc -l)
-[ "$stored" -ge "$n201" ] && [ "$stored" -le $((n201 + nother)) ] && [ "$unsent" = 0 ] \
-	&& ok "stored keys ($stored): every 201 among them, the rest unanswered, none never sent" || no "stored $stored, 201s $n201, others $nother, unsent $unsent"
+load_check kill 127.4.0.4 "before B's kill -9 (B restarted)"
 
 # ---- PostgreSQL crashes under create load (pg_ctl -m immediate) ----
-H=http://127.0.0.1:${PORT[B]}
-: >"$dir/load.out"
-(
-	for i in $(seq 1 300); do
-		code=$(curl -s --interface 127.4.0.2 -o "$dir/load.body" -w '%{http_code}' --max-time 20 -X POST -H "x-api-key: $OWNER" \
-			-H 'Content-Type: application/json' --data-binary "{\"name\":\"load-$i\"}" "$H$K")
-		echo "$i $code $(jq -r '.token // empty' "$dir/load.body" 2>/dev/null)" >>"$dir/load.out"
-	done
-) &
-loadpid=$!
+load_start load 127.4.0.2
 for _ in $(seq 100); do [ "$(wc -l <"$dir/load.out")" -ge 40 ] && break; sleep 0.05; done
 pg_stop immediate
 sleep 1
 pg_restart >/dev/null || no "PostgreSQL restarts after the crash"
-wait "$loadpid"
-n201=$(awk '$2 == 201' "$dir/load.out" | wc -l); nother=$(awk '$2 != 201' "$dir/load.out" | wc -l)
+wait "$LOADPID"
+load_counts load
 echo "      creates during the crash: $n201 answered 201, $nother not"
 [ "$n201" -ge 40 ] && [ "$nother" -ge 1 ] && ok "the crash fell inside the create load ($n201 created, $nother refused)" \
 	|| no "the crash did not fall inside the load ($n201 / $nother)"
 sleep 1.5   # the nodes' listeners reconnect (backoff at most 2 s)
-lost=0
-while read -r i code tok; do
-	[ "$code" = 201 ] || continue
-	for n in A B C; do
-		st=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.4.0.1 -H "x-api-key: $tok" "http://127.0.0.1:${PORT[$n]}$K")
-		[ "$st" = 200 ] || { lost=$((lost + 1)); echo "      load-$i: $st on $n"; }
-	done
-done <"$dir/load.out"
-[ "$lost" = 0 ] && ok "every key answered 201 before the crash authenticates on A, B and C after it" || no "$lost (key, node) pairs fail"
-stored=$(pg_psql keys "SELECT count(*) FROM keys WHERE name LIKE 'load-%'")
-bad=$(pg_psql keys "SELECT count(*) FROM keys WHERE name LIKE 'load-%'" >/dev/null; \
-	comm -23 <(pg_psql keys "SELECT substr(name, 6) FROM keys WHERE name LIKE 'load-%'" | sort) <(awk '{print $1}' "$dir/load.out" | sort) | wc -l)
-[ "$stored" -ge "$n201" ] && [ "$stored" -le $((n201 + nother)) ] && [ "$bad" = 0 ] \
-	&& ok "stored keys ($stored): every 201 among them, none that was never sent" || no "stored $stored, 201s $n201, others $nother, unsent $bad"
+load_check load 127.4.0.1 "before PostgreSQL's crash"
 
 # ---- PostgreSQL stopped: what each node may still say ----
 # an owner of its own with few keys: its whole list fits the list cache (64 keys)
