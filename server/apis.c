@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "docs.h"
 #include "testapi.h"
 #ifdef APIKEYD_HAVE_KEYSVC
 #include "app.h"
@@ -153,6 +154,12 @@ int apis_mount(struct _u_instance *u, const apis_env *env, char *err, size_t err
         cfg->on_request = env->on_request;
         if (apis_table[i].reg(u, apis_base(i), cfg) != 0) {
             snprintf(err, errlen, "cannot mount API %s at %s", apis_table[i].name, apis_base(i));
+            return -1;
+        }
+        /* <base>/docs: Swagger UI on the API's own document */
+        if (!apis_table[i].test_only && docs_register(u, apis_base(i), apis_table[i].name) != 0) {
+            snprintf(err, errlen, "cannot add the docs page of API %s at %s/docs", apis_table[i].name,
+                     apis_base(i));
             return -1;
         }
     }
