@@ -7,6 +7,8 @@
 #include "check.h"
 #include "gen_api.h"
 #include "gen_text.h"
+/* one version for the project: apikeyd's (the generator links nothing of the server) */
+#include "../server/version.h"
 
 static void usage(FILE *out)
 {
@@ -28,6 +30,7 @@ static void usage(FILE *out)
 	        "  -n, --name API    C prefix of every generated name (default: the spec\n"
 	        "                    file's name without its extension, as an identifier)\n"
 	        "  -c, --check       read and check the document; write nothing\n"
+	        "  -V, --version     print oapigen's version and exit\n"
 	        "  -h, --help        this text\n"
 	        "\n"
 	        "Output is deterministic: the same document gives the same bytes.\n"
@@ -43,6 +46,7 @@ int main(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "check", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	gen_api_options opt = { .check = check_document };
@@ -50,7 +54,7 @@ int main(int argc, char **argv)
 	char *name = NULL;
 	int check = 0, c, rc;
 
-	while ((c = getopt_long(argc, argv, "o:n:ch", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:n:chV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			opt.out_dir = optarg;
@@ -63,6 +67,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("oapigen %s\n", APIKEYD_VERSION);
 			return 0;
 		default:
 			usage(stderr);
