@@ -20,7 +20,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifdef __cplusplus
+#define RT_ARENA_ALIGN alignof(max_align_t)     /* C++11's spelling of C11's _Alignof */
+#else
 #define RT_ARENA_ALIGN _Alignof(max_align_t)
+#endif
 /* the smallest block rt_arena_alloc_aligned mallocs */
 #define RT_ARENA_MIN_BLOCK 4096
 
@@ -68,5 +76,9 @@ char *rt_arena_strndup(rt_arena *a, const char *s, size_t n);
 	_Alignas(max_align_t) char name##_first[size]; \
 	rt_arena name; \
 	rt_arena_init(&name, name##_first, sizeof name##_first)
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define RT_ERRORS_MAX 100
 
 typedef struct rt_error {
@@ -41,5 +45,9 @@ json_t *rt_errors_to_json(const rt_errors *e);
  * returns a new string the caller frees. */
 char *rt_pointer_join(const char *base, const char *name);
 char *rt_pointer_join_index(const char *base, size_t index);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -22,6 +22,10 @@
 #include "rt_errors.h"
 #include "rt_schema.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct rt_principal {
 	int64_t user_id;
 	int64_t key_id;          /* 0 when authenticated by a JWT */
@@ -198,5 +202,9 @@ json_t *rt_params_form_body(const struct _u_map *fields, const rt_schema *schema
 json_t *rt_ctx_keep(rt_ctx *c, json_t *value); /* stolen; lives until the response */
 void rt_ctx_set_principal(rt_ctx *c, const rt_principal *p);
 const rt_api_config *rt_ctx_config(const rt_ctx *c);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -48,6 +48,10 @@
 #include "rt_arena.h"
 #include "rt_errors.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define RT_JREAD_MAX_DEPTH 2048
 #define RT_JREAD_INLINE_FRAMES 16
 
@@ -184,5 +188,9 @@ const char *rt_jread_strerror(int err);
 /* Adds the reader's error to e: {pointer, "json", "line L, column C: what"};
    0, or -1 as rt_errors_add. */
 int rt_jread_error_add(const rt_jread *r, rt_errors *e);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -15,6 +15,10 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define RT_JSON_MAX_DEPTH 512
 
 /* Like json_dumpb: writes at most size bytes of the text of v (borrowed) to
@@ -59,5 +63,9 @@ int rt_json_as_double(const json_t *v, double *out);
 /* jansson's text of the real v into buf (no NUL): its length, 0 for NaN,
  * infinities or a buffer too small. */
 size_t rt_json_format_real(double v, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -21,6 +21,10 @@
 #include <jansson.h>
 #include "rt_errors.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* RT_T_* (rt_schema.types), RT_S_* (rt_schema.flags), RT_FMT_* (formats the
  * validator knows; an unknown format name is not asserted): one table,
  * rt_schema_flags.def, that oapigen prints the names from. */
@@ -158,5 +162,9 @@ int rt_schema_prepare(rt_schema_cache *c, char *err, size_t errlen);
 
 /* JSON Schema equality: 1 and 1.0 are equal, key order does not matter. */
 int rt_json_equal(const json_t *a, const json_t *b);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

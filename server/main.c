@@ -20,6 +20,7 @@
 #include "certgen.h"
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "serve.h"
 #include "tls.h"
 #ifdef APIKEYD_HAVE_KEYSVC
@@ -443,11 +444,14 @@ static int main_serve(const config *cfg)
                   cfg->listen.off ? "off" : cfg->listen.text,
                   cfg->tls_listen.off ? "off" : cfg->tls_listen.text, store_label,
                   apis[0] ? apis : "(none)");
+    notify_check();
+    notify_ready(NULL);
 
     for (;;) {
         if (sigwait(&set, &sig) != 0) continue;
         if (sig == SIGHUP) {
             char fp[128];
+            notify_reloading();
             if (cfg->tls_listen.off) {
                 y_log_message(Y_LOG_LEVEL_INFO, "SIGHUP: no HTTPS listener, nothing to reload");
             } else if (tls_reload(err, sizeof err) != 0) {
@@ -456,10 +460,12 @@ static int main_serve(const config *cfg)
                 if (tls_fingerprint(fp, sizeof fp) != 0) snprintf(fp, sizeof fp, "?");
                 y_log_message(Y_LOG_LEVEL_INFO, "SIGHUP: TLS certificate reloaded, sha256 %s", fp);
             }
+            notify_ready(NULL);
             continue;
         }
         if (sig == SIGTERM || sig == SIGINT) break;
     }
+    notify_stopping();
     y_log_message(Y_LOG_LEVEL_INFO, "%s: no longer accepting; waiting for %u request(s) in flight",
                   sig == SIGTERM ? "SIGTERM" : "SIGINT", serve_in_flight(srv));
     serve_quiesce(srv);

@@ -8,8 +8,12 @@ SERVER_OBJS += $(DOCS_ASSETS_C:%.c=%.o)
 APIKEYD     := $(BUILD)/apikeyd
 # keysvc/keysvc.h present: build the key service into apikeyd
 SERVER_HAVE_KEYSVC := $(if $(wildcard keysvc/keysvc.h),-DAPIKEYD_HAVE_KEYSVC)
+# libsystemd found: sd_notify for systemd's Type=notify (server/notify.h)
+SERVER_HAVE_SYSTEMD := $(shell $(PKG_CONFIG) --exists libsystemd 2>/dev/null && echo -DAPIKEYD_HAVE_SYSTEMD)
+SERVER_LIBS := $(if $(SERVER_HAVE_SYSTEMD),$(call pc_libs,libsystemd))
 SERVER_CFLAGS = $(call pc_cflags,$(PKGS_RUNTIME)) -Iserver -Iruntime -Ihandlers -Ikeysvc \
-                $(addprefix -I,$(wildcard generated/*)) $(SERVER_HAVE_KEYSVC)
+                $(addprefix -I,$(wildcard generated/*)) $(SERVER_HAVE_KEYSVC) $(SERVER_HAVE_SYSTEMD) \
+                $(if $(SERVER_HAVE_SYSTEMD),$(call pc_cflags,libsystemd))
 
 $(SERVER_OBJS): CFLAGS_EXTRA = $(SERVER_CFLAGS)
 
@@ -24,6 +28,6 @@ $(DOCS_ASSETS_C:%.c=%.o): $(DOCS_ASSETS_C)
 
 $(APIKEYD): $(SERVER_OBJS) $(KEYS_LIB) $(APIS_LIB) $(RT_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(SERVER_OBJS) $(KEYS_LIB) $(APIS_LIB) $(RT_LIB) $(RT_LIBS) -lm
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(SERVER_OBJS) $(KEYS_LIB) $(APIS_LIB) $(RT_LIB) $(RT_LIBS) $(SERVER_LIBS) -lm
 
 ALL_TARGETS += $(APIKEYD)

@@ -36,7 +36,7 @@ $(BUILD)/faults/%.o: keysvc/%.c
 
 $(APIKEYD_FAULTS): $(SERVER_OBJS) $(FAULTS_OBJS) $(KEYS_LIB) $(APIS_LIB) $(RT_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(SERVER_OBJS) $(FAULTS_OBJS) $(KEYS_LIB) $(APIS_LIB) $(RT_LIB) $(RT_LIBS) -lm
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(SERVER_OBJS) $(FAULTS_OBJS) $(KEYS_LIB) $(APIS_LIB) $(RT_LIB) $(RT_LIBS) $(SERVER_LIBS) -lm
 
 # storefail checks each 5xx against its document with the contract checkers
 test-adversarial-storefail: $(APIKEYD_FAULTS) $(foreach a,heron feldera nebula nebula_uuid fastapi,$(BUILD)/contract/check_$(a))
