@@ -12,11 +12,11 @@ group=${1:-}
 PKGS_LIB="libulfius-dev:libulfius liborcania-dev:liborcania libyder-dev:libyder \
 libjansson-dev:jansson libgnutls28-dev:gnutls libsqlite3-dev:sqlite3 \
 libfyaml-dev:libfyaml libpcre2-dev:libpcre2-8 librhonabwy-dev:librhonabwy \
-check:check libmicrohttpd-dev:libmicrohttpd libpq-dev:libpq"
+check:check libmicrohttpd-dev:libmicrohttpd libpq-dev:libpq libsystemd-dev:libsystemd"
 # Libraries without a pkg-config file, checked by their header.
 PKGS_HDR="libunistring-dev:uninorm.h"
 PKGS_BIN="pkg-config:pkg-config curl:curl gnutls-bin:gnutls-cli sqlite3:sqlite3 \
-nodejs:node npm:npm jq:jq openssl:openssl chromium:chromium"
+nodejs:node npm:npm jq:jq openssl:openssl chromium:chromium groff-base:groff"
 case $group in
 "") ;;
 fuzz) PKGS_BIN="$PKGS_BIN clang:clang" ;;
