@@ -25,6 +25,14 @@ key=$(user_add "$dir/k.db" alice)
 check "apikeyd user add gives a key" test -n "$key"
 if start_server "$dir/k.db"; then
 	run_browser "$H" "$key" "$shots" heron=/heron=create_key fastapi=/fastapi/api=create_my_api_key
+	# embed.js's escaping: what is served is byte for byte the npm package's file
+	dist=$top/server/swagger-ui/node_modules/swagger-ui-dist
+	for f in swagger-ui-bundle.js swagger-ui.css favicon-32x32.png LICENSE; do
+		curl -s -o "$dir/got-$f" "$H/fastapi/api/docs/$f"
+		check "docs/$f is served byte for byte as swagger-ui-dist has it" cmp -s "$dir/got-$f" "$dist/$f"
+	done
+	curl -s -o "$dir/got-docs.js" "$H/heron/docs/docs.js"
+	check "docs/docs.js is served byte for byte as server/swagger-ui has it" cmp -s "$dir/got-docs.js" "$top/server/swagger-ui/docs.js"
 	req GET /heron/docs/no-such-file.js
 	expect "an unknown file under /heron/docs is 404" 404
 	req GET /heron/docs/docs.js
