@@ -1,7 +1,8 @@
 #!/bin/bash
 # tests/docs: the <base>/docs page (server/docs.h) in a real browser.
 # Debian's chromium, driven by playwright-core (browser.js), opens
-# /heron/docs and /fastapi/api/docs on the real apikeyd, then
+# /heron/docs and /fastapi/api/docs (the issue's two) and the other three
+# APIs' pages on the real apikeyd, then
 # /v2/heron/docs with heron moved there by --mount; see browser.js for what
 # each page must show. Also: the build without npm (server/swagger-ui/embed.sh
 # with no node on PATH) warns and still compiles, with no docs page.
@@ -24,7 +25,9 @@ run_browser() {
 key=$(user_add "$dir/k.db" alice)
 check "apikeyd user add gives a key" test -n "$key"
 if start_server "$dir/k.db"; then
-	run_browser "$H" "$key" "$shots" heron=/heron=create_key fastapi=/fastapi/api=create_my_api_key
+	run_browser "$H" "$key" "$shots" heron=/heron=create_key fastapi=/fastapi/api=create_my_api_key \
+		feldera=/feldera=create_api_key nebula=/nebulablock/api/v1=create_api_key \
+		nebula_uuid=/nebulablock-uuid/api/v1=create_api_key
 	# embed.js's escaping: what is served is byte for byte the npm package's file
 	dist=$top/server/swagger-ui/node_modules/swagger-ui-dist
 	for f in swagger-ui-bundle.js swagger-ui.css favicon-32x32.png LICENSE; do
