@@ -11,7 +11,7 @@
 
 #include "version.h"
 
-enum opt_kind { OPT_ADDR, OPT_FLAG, OPT_PATH, OPT_STR, OPT_LEVEL, OPT_SIZE, OPT_UINT, OPT_MOUNT,
+enum opt_kind { OPT_CHOICE /* one word of a list: --log-format, --log-target, --metrics */, OPT_ADDR, OPT_FLAG, OPT_PATH, OPT_STR, OPT_LEVEL, OPT_SIZE, OPT_UINT, OPT_MOUNT,
                  OPT_NET /* a whole number for the connection limits and the request deadline */ };
 
 typedef struct opt_def {
@@ -76,6 +76,19 @@ static const opt_def opt_defs[] = {
       "clock skew allowed on a JWT's exp, nbf and iat (default 60)", "SEC" },
     { "log-level", "APIKEYD_LOG_LEVEL", OPT_LEVEL, 0, 0,
       "none, error, warning, info (default) or debug", "LEVEL" },
+    { "log-format", "APIKEYD_LOG_FORMAT", OPT_CHOICE, 0, 0,
+      "text (default: one line per event) or json (one JSON object per\n"
+      "                          line: time in ms, level, msg; access lines add\n"
+      "                          request_id, api, operation, method, path, status,\n"
+      "                          duration_ms, client, key_id)", "FORMAT" },
+    { "log-target", "APIKEYD_LOG_TARGET", OPT_CHOICE, 0, 0,
+      "stderr (default), syslog or journald (through yder)", "TARGET" },
+    { "metrics", "APIKEYD_METRICS", OPT_CHOICE, 0, 0,
+      "where GET /metrics (Prometheus text format) is served: loopback\n"
+      "                          (default: on the API listeners, to loopback clients\n"
+      "                          only; others get 403), HOST:PORT (a plain-HTTP\n"
+      "                          listener of its own, and not on the API listeners),\n"
+      "                          or off", "WHERE" },
     { "max-body", "APIKEYD_MAX_BODY", OPT_SIZE, 1, 64u << 20,
       "largest request body, bytes or with K/M suffix (default 64K); 413 beyond", "SIZE" },
     { "max-header", "APIKEYD_MAX_HEADER", OPT_SIZE, 4096, 1u << 20,
@@ -164,7 +177,9 @@ void config_usage(FILE *f)
         "Precedence: command line > environment > config file > built-in defaults.\n"
         "Config file: one `name = value` per line (names as the long options,\n"
         "without --), `#` starts a comment; flags take true/false.\n"
-        "Signals: SIGHUP re-reads the TLS certificate and key; SIGTERM/SIGINT stop\n"
+        "Signals: SIGHUP re-reads the TLS certificate and key, and the config file's\n"
+        "log-level (the log names what it applied and what needs a restart);\n"
+        "SIGTERM/SIGINT stop\n"
         "accepting, let in-flight requests finish, close the database, exit 0.\n"
         "Exit status: 0 ok, 1 runtime error, 2 usage error.\n",
         "--help", "show this help and exit",
@@ -333,6 +348,29 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
 
     why[0] = '\0';
     switch (d->kind) {
+    case OPT_CHOICE:
+        if (strcmp(d->name, "log-format") == 0) {
+            if (strcmp(v, "text") == 0) cfg->log_format = 0;
+            else if (strcmp(v, "json") == 0) cfg->log_format = 1;
+            else { snprintf(why, sizeof why, "\"%s\": expected text or json", v); goto bad; }
+        } else if (strcmp(d->name, "log-target") == 0) {
+            if (strcmp(v, "stderr") == 0) cfg->log_target = 0;
+            else if (strcmp(v, "syslog") == 0) cfg->log_target = 1;
+            else if (strcmp(v, "journald") == 0) cfg->log_target = 2;
+            else { snprintf(why, sizeof why, "\"%s\": expected stderr, syslog or journald", v); goto bad; }
+        } else if (strcmp(v, "loopback") == 0) {
+            cfg->metrics_mode = CONFIG_METRICS_LOOPBACK;
+        } else if (strcmp(v, "off") == 0) {
+            cfg->metrics_mode = CONFIG_METRICS_OFF;
+        } else {
+            char aw[300];
+            if (config_parse_addr(v, 0, &cfg->metrics_listen, aw, sizeof aw) != 0) {
+                snprintf(why, sizeof why, "expected loopback, off or HOST:PORT: %s", aw);
+                goto bad;
+            }
+            cfg->metrics_mode = CONFIG_METRICS_LISTEN;
+        }
+        return 0;
     case OPT_ADDR: {
         config_addr *a = strcmp(d->name, "listen") == 0 ? &cfg->listen : &cfg->tls_listen;
         if (config_parse_addr(v, 1, a, why, sizeof why) != 0) goto bad;
@@ -621,6 +659,7 @@ void config_free(config *cfg)
 {
     free(cfg->listen.text);
     free(cfg->tls_listen.text);
+    free(cfg->metrics_listen.text);
     free(cfg->tls_cert);
     free(cfg->tls_key);
     free(cfg->tls_client_ca);

@@ -396,7 +396,7 @@ static int main_serve(const config *cfg)
             return EXIT_USAGE;
         }
     }
-    if (log_init(cfg->log_level) != 0) {
+    if (log_init(cfg->log_level, (enum log_format)cfg->log_format, (enum log_target)cfg->log_target) != 0) {
         fprintf(stderr, "apikeyd: cannot start logging\n");
         return 1;
     }
