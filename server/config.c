@@ -652,7 +652,72 @@ int config_load(config *cfg, int argc, char **argv, char *err, size_t errlen)
         snprintf(err, errlen, "--listen and --tls-listen are the same address %s", cfg->listen.text);
         return CONFIG_USAGE;
     }
+    for (int i = 0; cfg->metrics_mode == CONFIG_METRICS_LISTEN && i < 2; i++) {
+        const config_addr *a = i ? &cfg->tls_listen : &cfg->listen;
+        if (!a->off && a->salen == cfg->metrics_listen.salen &&
+            memcmp(&a->sa, &cfg->metrics_listen.sa, a->salen) == 0) {
+            snprintf(err, errlen, "--metrics %s: the same address as %s", cfg->metrics_listen.text,
+                     i ? "--tls-listen" : "--listen");
+            return CONFIG_USAGE;
+        }
+    }
     return CONFIG_OK;
+}
+
+static int config_str_differs(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+static int config_addr_differs(const config_addr *a, const config_addr *b)
+{
+    return a->off != b->off || config_str_differs(a->text, b->text);
+}
+
+size_t config_diff(const config *a, const config *b, const char **names, size_t max)
+{
+    size_t n = 0;
+    int mounts = a->n_mounts != b->n_mounts;
+
+    for (size_t i = 0; !mounts && i < a->n_mounts; i++)
+        mounts = config_str_differs(a->mounts[i].api, b->mounts[i].api) ||
+                 config_str_differs(a->mounts[i].base, b->mounts[i].base);
+#define DIFF(cond, name) do { if (cond) { if (n < max) names[n] = (name); n++; } } while (0)
+    DIFF(config_addr_differs(&a->listen, &b->listen), "listen");
+    DIFF(config_addr_differs(&a->tls_listen, &b->tls_listen), "tls-listen");
+    DIFF(a->allow_plain_http != b->allow_plain_http, "allow-plain-http");
+    DIFF(config_str_differs(a->tls_cert, b->tls_cert), "tls-cert");
+    DIFF(config_str_differs(a->tls_key, b->tls_key), "tls-key");
+    DIFF(config_str_differs(a->tls_client_ca, b->tls_client_ca), "tls-client-ca");
+    DIFF(config_str_differs(a->db_path, b->db_path), "db");
+    DIFF(a->stale_if_error != b->stale_if_error, "stale-if-error");
+    DIFF(config_str_differs(a->state_dir, b->state_dir), "state-dir");
+    DIFF(config_str_differs(a->secret_path, b->secret_path), "secret");
+    DIFF(config_str_differs(a->jwt_key, b->jwt_key), "jwt-key");
+    DIFF(config_str_differs(a->jwt_issuer, b->jwt_issuer), "jwt-issuer");
+    DIFF(config_str_differs(a->jwt_audience, b->jwt_audience), "jwt-audience");
+    DIFF(a->jwt_max_lifetime != b->jwt_max_lifetime, "jwt-max-lifetime");
+    DIFF(a->jwt_leeway != b->jwt_leeway, "jwt-leeway");
+    DIFF(a->log_level != b->log_level, "log-level");
+    DIFF(a->log_format != b->log_format, "log-format");
+    DIFF(a->log_target != b->log_target, "log-target");
+    DIFF(a->metrics_mode != b->metrics_mode || (a->metrics_mode == CONFIG_METRICS_LISTEN &&
+         config_addr_differs(&a->metrics_listen, &b->metrics_listen)), "metrics");
+    DIFF(a->max_body != b->max_body, "max-body");
+    DIFF(a->conn_memory != b->conn_memory, "max-header");
+    DIFF(a->conn_timeout != b->conn_timeout, "conn-timeout");
+    DIFF(a->shutdown_timeout != b->shutdown_timeout, "shutdown-timeout");
+    DIFF(a->threads != b->threads, "threads");
+    DIFF(a->key_quota != b->key_quota, "key-quota");
+    DIFF(a->revoke_cascade != b->revoke_cascade, "revoke-cascade");
+    DIFF(mounts, "mount");
+    DIFF(a->validate_responses != b->validate_responses, "validate-responses");
+    DIFF(a->max_connections != b->max_connections, "max-connections");
+    DIFF(a->max_connections_per_ip != b->max_connections_per_ip, "max-connections-per-ip");
+    DIFF(a->request_timeout != b->request_timeout, "request-timeout");
+    DIFF(a->tls_handshake_timeout != b->tls_handshake_timeout, "tls-handshake-timeout");
+#undef DIFF
+    return n;
 }
 
 void config_free(config *cfg)

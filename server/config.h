@@ -82,6 +82,11 @@ typedef struct config {
 int config_load(config *cfg, int argc, char **argv, char *err, size_t errlen);
 void config_free(config *cfg);
 
+/* The settings whose values differ between a and b, by option name
+   ("log-level", "listen", ...; static strings): up to max into names;
+   returns how many differ. For SIGHUP's re-read. */
+size_t config_diff(const config *a, const config *b, const char **names, size_t max);
+
 /* Prints the --help text to f. */
 void config_usage(FILE *f);
 
