@@ -13,6 +13,9 @@
 #include <yder.h>
 
 #include "utf8.h"
+#ifdef APIKEYD_HAVE_KEYSVC
+#include "token.h"
+#endif
 
 static enum log_format log_fmt;
 static int log_started;
@@ -140,6 +143,15 @@ void log_access(const log_request *r)
     o = 0;
     for (size_t i = 0; r->path && r->path[i] && r->path[i] != '?' && o + 5 < sizeof p; i++) {
         unsigned char c = (unsigned char)r->path[i];
+        if (i == 0 || r->path[i - 1] == '/') {
+            /* a key sent in the path (a client's mistake) is not logged */
+            size_t seg = strcspn(r->path + i, "/?");
+            if (log_looks_like_key(r->path + i, seg)) {
+                o += (size_t)snprintf(p + o, sizeof p - o, "[key]");
+                i += seg - 1;
+                continue;
+            }
+        }
         if (c > 32 && c < 127 && c != '\\') p[o++] = (char)c;
         else o += (size_t)snprintf(p + o, sizeof p - o, "\\x%02X", c);
     }
@@ -182,11 +194,23 @@ void log_access(const log_request *r)
                       r->status, r->ms, addr, key);
 }
 
+int log_looks_like_key(const char *s, size_t n)
+{
+#ifdef APIKEYD_HAVE_KEYSVC
+    const char *prefix = n > 0 ? token_prefix_of(s) : NULL;
+    return prefix != NULL && n >= strlen(prefix) + TOKEN_BODY_LEN;
+#else
+    (void)s; (void)n;
+    return 0;
+#endif
+}
+
 int log_request_id_valid(const char *v)
 {
     size_t n = 0;
 
     if (v == NULL) return 0;
+    if (log_looks_like_key(v, strlen(v))) return 0;   /* a key is no request id: never logged */
     for (; v[n]; n++) {
         unsigned char c = (unsigned char)v[n];
         if (n >= LOG_REQUEST_ID_MAX) return 0;

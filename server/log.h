@@ -34,7 +34,7 @@ typedef struct log_request {
 
 /* text: "rid=R GET /heron/keys 200 1.3ms 127.0.0.1 key=42" (an API key),
    "... user=7" (a JWT); control or non-ASCII bytes of the path are escaped
-   as \xHH. json: {"time":"...Z" (ms),"level":"info","msg":"access",
+   as \xHH, a path segment that looks like a key is written [key]. json: {"time":"...Z" (ms),"level":"info","msg":"access",
    "request_id","api","operation","method","path","status","duration_ms",
    "client","key_id","user_id"}. */
 void log_access(const log_request *r);
@@ -42,9 +42,13 @@ void log_access(const log_request *r);
 /* Formats client into buf ("127.0.0.1", "::1", "-"). */
 void log_format_addr(const struct sockaddr *client, char *buf, size_t len);
 
+/* 1 when the n bytes at s could be an API key (a key prefix, and at least
+   as long as a key): left out of the log wherever they appear. */
+int log_looks_like_key(const char *s, size_t n);
+
 #define LOG_REQUEST_ID_MAX 128
 /* 1 when v may be kept as a request id: 1 to LOG_REQUEST_ID_MAX characters
-   of A-Z a-z 0-9 and - _ . : @ + / = */
+   of A-Z a-z 0-9 and - _ . : @ + / =, and not a key (log_looks_like_key) */
 int log_request_id_valid(const char *v);
 /* A new request id: 16 random hex digits of this process, '-', a counter
    (lock-free). buf holds at least 40 bytes. */
