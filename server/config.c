@@ -177,10 +177,13 @@ void config_usage(FILE *f)
         "Precedence: command line > environment > config file > built-in defaults.\n"
         "Config file: one `name = value` per line (names as the long options,\n"
         "without --), `#` starts a comment; flags take true/false.\n"
-        "Signals: SIGHUP re-reads the TLS certificate and key, and the config file's\n"
-        "log-level (the log names what it applied and what needs a restart);\n"
-        "SIGTERM/SIGINT stop\n"
-        "accepting, let in-flight requests finish, close the database, exit 0.\n"
+        "Signals: SIGHUP re-reads the TLS certificate and key, the JWT key file, and\n"
+        "the settings (config file, environment, command line): log-level and\n"
+        "jwt-issuer/-audience/-max-lifetime/-leeway apply at once; the log names\n"
+        "what it applied and which changed settings need a restart. SIGTERM/SIGINT\n"
+        "stop accepting, let in-flight requests finish, close the database, exit 0.\n"
+        "Health: GET /healthz answers 200 while the process runs; GET /readyz 200\n"
+        "when the key store answers a read and a write within 2 s, else 503.\n"
         "Exit status: 0 ok, 1 runtime error, 2 usage error.\n",
         "--help", "show this help and exit",
         "--version", "show the version and exit");
