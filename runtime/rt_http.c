@@ -209,7 +209,12 @@ static int rt_http_error(rt_ctx *c, int status, const char *code, const char *me
 	const char *ctype = "application/json";
 	rt_error_shape_fn shape = c->mount->cfg.error_shape ? c->mount->cfg.error_shape : rt_error_shape_problem;
 	json_t *body = shape(status, code, message, errs, &ctype);
+	const char *rid = u_map_get_case(c->req->map_header, "X-Request-Id");
 
+	/* problem details have room for extension members (RFC 9457 §3.2): the
+	   request's id, as the server (or the client) set X-Request-Id */
+	if (rid && json_is_object(body) && ctype && strcmp(ctype, "application/problem+json") == 0)
+		json_object_set_new(body, "request_id", json_string(rid));
 	rt_http_send(c, status, body, ctype);
 	json_decref(body);
 	return 0;

@@ -428,8 +428,15 @@ static int serve_error(serve *s, const struct _u_request *req, struct _u_respons
     json_t *body = NULL;   /* new */
     const char *ct = NULL;
 
-    if (apis_error_body(req->url_path, &s->env, status, code, detail, &body, &ct) != 0)
-        return serve_problem(res, status, title, detail);
+    const char *rid = u_map_get_case(req->map_header, "X-Request-Id");
+
+    if (apis_error_body(req->url_path, &s->env, status, code, detail, &body, &ct) != 0) {
+        body = json_pack("{sssissss}", "type", "about:blank", "status", status, "title", title, "detail", detail);
+        ct = "application/problem+json";
+    }
+    /* problem details have room for the request id (an extension member) */
+    if (rid != NULL && json_is_object(body) && ct != NULL && strcmp(ct, "application/problem+json") == 0)
+        json_object_set_new(body, "request_id", json_string(rid));
     if (body != NULL) {
         ulfius_set_json_body_response(res, (unsigned)status, body);   /* copies */
         json_decref(body);

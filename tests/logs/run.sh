@@ -7,7 +7,8 @@
 #   - X-Request-Id: a valid one sent is sent back and is in the request's
 #     log line; one too long, with a character outside the safe set, empty,
 #     or that is an API key is replaced by one apikeyd makes; with none sent
-#     one is made; either way the response's id is the log line's.
+#     one is made; either way the response's id is the log line's, and
+#     problem-details error bodies (FastAPI, the server's own) carry it.
 #   - No key material in any format: the key sent in x-api-key, Authorization,
 #     a cookie, the query string, the path and as the request id never
 #     appears in the JSON log nor in the text log; --log-format and
@@ -76,6 +77,17 @@ req GET /heron/api/credentials/keys "X-Request-Id: on-401"
 check "the id comes back on a 401" test "$(header X-Request-Id)" = on-401
 wait_line on-401
 check "a 401's line: status 401, key_id null" jqt '.status == 401 and .key_id == null' <<<"$(line_of on-401)"
+
+# error bodies that have room for it carry the id: problem details (FastAPI,
+# and the server's own answers outside every API); Heron's errors are bare
+req GET /fastapi/api/auth/api-keys/ "X-Request-Id: in-body-401"
+check "FastAPI 401 problem details carry request_id" jqt '.status == 401 and .request_id == "in-body-401"' "$dir/out"
+req GET /nope "X-Request-Id: in-body-404"
+check "a 404 outside every API carries request_id" jqt '.status == 404 and .request_id == "in-body-404"' "$dir/out"
+req GET /fastapi/api/auth/api-keys/ "X-Request-Id: $KEY"
+check "a request id that was a key: the body's is the made one" jqt --arg r "$(header X-Request-Id)" '.request_id == $r' "$dir/out"
+req GET /heron/api/credentials/keys "X-Request-Id: bare"
+check "Heron's bare 401: no body, the id in the header" test ! -s "$dir/out" -a "$(header X-Request-Id)" = bare
 
 # every way a credential can be sent, with the key and a marker
 secret_requests() { # secret_requests BASE
