@@ -51,7 +51,7 @@ int log_looks_like_key(const char *s, size_t n);
    of A-Z a-z 0-9 and - _ . : @ + / =, and not a key (log_looks_like_key) */
 int log_request_id_valid(const char *v);
 /* A new request id: 16 random hex digits of this process, '-', a counter
-   (lock-free). buf holds at least 40 bytes. */
+   (12 hex digits; lock-free). buf holds at least 30 bytes. */
 void log_request_id_new(char *buf, size_t len);
 
 #endif
