@@ -427,7 +427,6 @@ static int serve_error(serve *s, const struct _u_request *req, struct _u_respons
 {
     json_t *body = NULL;   /* new */
     const char *ct = NULL;
-
     const char *rid = u_map_get_case(req->map_header, "X-Request-Id");
 
     if (apis_error_body(req->url_path, &s->env, status, code, detail, &body, &ct) != 0) {
@@ -1226,6 +1225,9 @@ void serve_stop(serve *s)
         }
     }
     if (serve_running == s) serve_running = NULL;
+    free(serve_tls_done);   /* the daemons are stopped: no hook runs now */
+    serve_tls_done = NULL;
+    serve_tls_done_n = 0;
     free(s->client_ca_pem);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->conn_lock);
