@@ -1,5 +1,6 @@
 /* keycache.c — a fixed table of HMAC -> key, invalidated synchronously. */
 #include "keycache.h"
+#include "kmetrics.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -94,6 +95,7 @@ int keycache_get(keycache *c, const unsigned char hash[STORE_HASH_LEN], time_t n
 		}
 	}
 	pthread_mutex_unlock(keycache_lock_of(c, i));
+	kmetrics_cache(KMETRICS_CACHE_KEY, hit);
 	return hit;
 }
 

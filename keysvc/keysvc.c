@@ -82,16 +82,24 @@ typedef struct keysvc_touch {
 	time_t written;
 } keysvc_touch;
 
-struct keysvc {
-	store *st;
-	unsigned char secret[KEYSVC_SECRET_LEN];
-	jwks_t *jwks;              /* the configured JWT keys; NULL: no JWT */
+/* The JWT settings in force: one set, replaced whole by keysvc_jwt_reload
+   (an atomic pointer: a request verifies against the set it loaded); a
+   replaced set is kept until keysvc_close, as a request may still hold it. */
+typedef struct keysvc_jwt_set {
+	jwks_t *jwks;              /* the configured JWT keys */
 	jwk_t **jwt_keys;          /* each key of jwks (owned copies) */
 	uint64_t *jwt_key_algs;    /* per key: the algs it implies (KEYSVC_ALG bits) */
 	uint64_t jwt_algs;         /* their union */
 	size_t n_jwt_keys;
 	char *jwt_iss, *jwt_aud;   /* NULL: not checked */
 	unsigned jwt_max_lifetime, jwt_leeway;
+	struct keysvc_jwt_set *older;   /* the sets it replaced */
+} keysvc_jwt_set;
+
+struct keysvc {
+	store *st;
+	unsigned char secret[KEYSVC_SECRET_LEN];
+	keysvc_jwt_set *jwt;       /* NULL: no JWT (atomic) */
 	keycache *cache;
 	listcache *lists;
 	ratelimit *rate;
@@ -247,7 +255,7 @@ static int keysvc_jwk_algs(jwk_t *k, size_t i, const char *path, uint64_t *out, 
 	return 0;
 }
 
-static int keysvc_load_jwks(keysvc *ks, const char *path, char *err, size_t errlen)
+static int keysvc_load_jwks(keysvc_jwt_set *j, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
 	char *text = NULL;
@@ -266,31 +274,31 @@ static int keysvc_load_jwks(keysvc *ks, const char *path, char *err, size_t errl
 	text = calloc(1, (size_t)len + 1);
 	if (!text || fread(text, 1, (size_t)len, f) != (size_t)len)
 		goto cleanup;
-	if (r_jwks_init(&ks->jwks) != RHN_OK)
+	if (r_jwks_init(&j->jwks) != RHN_OK)
 		goto cleanup;
 	if (strstr(text, "-----BEGIN")) {
 		if (r_jwk_init(&jwk) != RHN_OK ||
 		    r_jwk_import_from_pem_der(jwk, R_X509_TYPE_PUBKEY, R_FORMAT_PEM, (const unsigned char *)text, (size_t)len) != RHN_OK ||
-		    r_jwks_append_jwk(ks->jwks, jwk) != RHN_OK) {
+		    r_jwks_append_jwk(j->jwks, jwk) != RHN_OK) {
 			snprintf(err, errlen, "%s: not a PEM public key rhonabwy can read", path);
 			goto cleanup;
 		}
-	} else if (r_jwks_import_from_json_str(ks->jwks, text) != RHN_OK || r_jwks_size(ks->jwks) == 0) {
+	} else if (r_jwks_import_from_json_str(j->jwks, text) != RHN_OK || r_jwks_size(j->jwks) == 0) {
 		snprintf(err, errlen, "%s: not a JWKS document with at least one key", path);
 		goto cleanup;
 	}
-	ks->n_jwt_keys = r_jwks_size(ks->jwks);
-	ks->jwt_keys = calloc(ks->n_jwt_keys, sizeof *ks->jwt_keys);
-	ks->jwt_key_algs = calloc(ks->n_jwt_keys, sizeof *ks->jwt_key_algs);
-	if (!ks->jwt_keys || !ks->jwt_key_algs) {
+	j->n_jwt_keys = r_jwks_size(j->jwks);
+	j->jwt_keys = calloc(j->n_jwt_keys, sizeof *j->jwt_keys);
+	j->jwt_key_algs = calloc(j->n_jwt_keys, sizeof *j->jwt_key_algs);
+	if (!j->jwt_keys || !j->jwt_key_algs) {
 		snprintf(err, errlen, "out of memory for the JWT keys");
 		goto cleanup;
 	}
-	for (size_t i = 0; i < ks->n_jwt_keys; i++) {
-		ks->jwt_keys[i] = r_jwks_get_at(ks->jwks, i);
-		if (!ks->jwt_keys[i] || keysvc_jwk_algs(ks->jwt_keys[i], i, path, &ks->jwt_key_algs[i], err, errlen) != 0)
+	for (size_t i = 0; i < j->n_jwt_keys; i++) {
+		j->jwt_keys[i] = r_jwks_get_at(j->jwks, i);
+		if (!j->jwt_keys[i] || keysvc_jwk_algs(j->jwt_keys[i], i, path, &j->jwt_key_algs[i], err, errlen) != 0)
 			goto cleanup;
-		ks->jwt_algs |= ks->jwt_key_algs[i];
+		j->jwt_algs |= j->jwt_key_algs[i];
 	}
 	rc = 0;
 cleanup:
@@ -298,6 +306,69 @@ cleanup:
 	free(text);
 	fclose(f);
 	return rc;
+}
+
+/* Frees set and every set it replaced. */
+static void keysvc_jwt_set_free(keysvc_jwt_set *set)
+{
+	while (set) {
+		keysvc_jwt_set *older = set->older;
+		for (size_t i = 0; set->jwt_keys && i < set->n_jwt_keys; i++)
+			r_jwk_free(set->jwt_keys[i]);
+		free(set->jwt_keys);
+		free(set->jwt_key_algs);
+		free(set->jwt_iss);
+		free(set->jwt_aud);
+		r_jwks_free(set->jwks);
+		free(set);
+		set = older;
+	}
+}
+
+/* The JWT settings of cfg: *out a new set, or NULL when cfg names no key. */
+static int keysvc_jwt_set_new(const keysvc_config *cfg, keysvc_jwt_set **out, char *err, size_t errlen)
+{
+	keysvc_jwt_set *set;
+
+	*out = NULL;
+	if (!cfg->jwt_key_path)
+		return 0;
+	set = calloc(1, sizeof *set);
+	if (!set) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	set->jwt_max_lifetime = cfg->jwt_max_lifetime;
+	set->jwt_leeway = cfg->jwt_leeway;
+	if (keysvc_load_jwks(set, cfg->jwt_key_path, err, errlen) != 0)
+		goto fail;
+	if ((cfg->jwt_issuer && !(set->jwt_iss = strdup(cfg->jwt_issuer))) ||
+	    (cfg->jwt_audience && !(set->jwt_aud = strdup(cfg->jwt_audience)))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	*out = set;
+	return 0;
+fail:
+	keysvc_jwt_set_free(set);
+	return -1;
+}
+
+int keysvc_jwt_reload(keysvc *ks, const keysvc_config *cfg, char *err, size_t errlen)
+{
+	keysvc_jwt_set *set = NULL, *old = __atomic_load_n(&ks->jwt, __ATOMIC_ACQUIRE);
+
+	if (keysvc_jwt_set_new(cfg, &set, err, errlen) != 0)
+		return KEYSVC_INVALID;
+	/* JWTs turned off: an empty set, which still holds the old ones */
+	if (!set && old && !(set = calloc(1, sizeof *set))) {
+		snprintf(err, errlen, "out of memory");
+		return KEYSVC_STORE;
+	}
+	if (set)
+		set->older = old;
+	__atomic_store_n(&ks->jwt, set, __ATOMIC_RELEASE);
+	return KEYSVC_OK;
 }
 
 /* store_change_fn: another node or process changed a key (key_id < 0:
@@ -506,15 +577,8 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 		if (!secret_path || keysvc_secret(secret_path, cfg->secret_must_exist, ks->secret, &created, err, errlen) != 0)
 			goto fail;
 	}
-	if (cfg->jwt_key_path && keysvc_load_jwks(ks, cfg->jwt_key_path, err, errlen) != 0)
+	if (keysvc_jwt_set_new(cfg, &ks->jwt, err, errlen) != 0)
 		goto fail;
-	ks->jwt_max_lifetime = cfg->jwt_max_lifetime;
-	ks->jwt_leeway = cfg->jwt_leeway;
-	if ((cfg->jwt_issuer && !(ks->jwt_iss = strdup(cfg->jwt_issuer))) ||
-	    (cfg->jwt_audience && !(ks->jwt_aud = strdup(cfg->jwt_audience)))) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
 	if (ratelimit_new_sized(cfg->fail_limit ? cfg->fail_limit : 10, cfg->fail_window ? cfg->fail_window : 60,
 	                        cfg->fail_clients, &ks->rate) != 0) {
 		snprintf(err, errlen, "cannot set up the key service's rate limiter (memory or randomness)");
@@ -562,13 +626,7 @@ void keysvc_close(keysvc *ks)
 	keyfilter_free(ks->filter);
 	pthread_rwlock_destroy(&ks->filter_lock);
 	pthread_mutex_destroy(&ks->filter_sync);
-	for (size_t i = 0; ks->jwt_keys && i < ks->n_jwt_keys; i++)
-		r_jwk_free(ks->jwt_keys[i]);
-	free(ks->jwt_keys);
-	free(ks->jwt_key_algs);
-	free(ks->jwt_iss);
-	free(ks->jwt_aud);
-	r_jwks_free(ks->jwks);
+	keysvc_jwt_set_free(ks->jwt);
 	gnutls_memset(ks->secret, 0, sizeof ks->secret);
 	pthread_mutex_destroy(&ks->lock);
 	free(ks);
@@ -1176,7 +1234,7 @@ static int keysvc_jwt_split(const char *t, size_t len, json_t **header, json_t *
    no embedded key trusted); nothing rhonabwy would inflate or nest; no
    extension (crit) we would have to understand; an alg the configured keys
    imply. *alg and *kid (borrowed from header, or NULL) on success. */
-static int keysvc_jwt_check_header(const keysvc *ks, json_t *header, jwa_alg *alg, const char **kid, char *why, size_t whylen)
+static int keysvc_jwt_check_header(const keysvc_jwt_set *j, json_t *header, jwa_alg *alg, const char **kid, char *why, size_t whylen)
 {
 	static const char *const key_members[] = { "jku", "x5u", "jwk", "x5c" };
 	json_t *a = json_object_get(header, "alg"), *k = json_object_get(header, "kid");
@@ -1205,7 +1263,7 @@ static int keysvc_jwt_check_header(const keysvc *ks, json_t *header, jwa_alg *al
 		return -1;
 	}
 	*alg = keysvc_jwt_alg(json_string_value(a));
-	if (*alg == R_JWA_ALG_UNKNOWN || !(ks->jwt_algs & KEYSVC_ALG(*alg))) {
+	if (*alg == R_JWA_ALG_UNKNOWN || !(j->jwt_algs & KEYSVC_ALG(*alg))) {
 		if (!json_is_string(a))
 			snprintf(why, whylen, "alg is missing or not a string");
 		else {
@@ -1227,20 +1285,20 @@ static int keysvc_jwt_check_header(const keysvc *ks, json_t *header, jwa_alg *al
 
 /* The signature: by the key whose kid the token names, when one does,
    else by any configured key; only keys that imply the token's alg. */
-static int keysvc_jwt_verified(const keysvc *ks, jwt_t *jwt, jwa_alg alg, const char *kid)
+static int keysvc_jwt_verified(const keysvc_jwt_set *j, jwt_t *jwt, jwa_alg alg, const char *kid)
 {
 	int named = 0;
 
-	for (size_t i = 0; kid && i < ks->n_jwt_keys; i++)
-		if (keysvc_streq(r_jwk_get_property_str(ks->jwt_keys[i], "kid"), kid)) {
+	for (size_t i = 0; kid && i < j->n_jwt_keys; i++)
+		if (keysvc_streq(r_jwk_get_property_str(j->jwt_keys[i], "kid"), kid)) {
 			named = 1;
-			if ((ks->jwt_key_algs[i] & KEYSVC_ALG(alg)) &&
-			    r_jwt_verify_signature(jwt, ks->jwt_keys[i], R_FLAG_IGNORE_REMOTE) == RHN_OK)
+			if ((j->jwt_key_algs[i] & KEYSVC_ALG(alg)) &&
+			    r_jwt_verify_signature(jwt, j->jwt_keys[i], R_FLAG_IGNORE_REMOTE) == RHN_OK)
 				return 1;
 		}
-	for (size_t i = 0; !named && i < ks->n_jwt_keys; i++)
-		if ((ks->jwt_key_algs[i] & KEYSVC_ALG(alg)) &&
-		    r_jwt_verify_signature(jwt, ks->jwt_keys[i], R_FLAG_IGNORE_REMOTE) == RHN_OK)
+	for (size_t i = 0; !named && i < j->n_jwt_keys; i++)
+		if ((j->jwt_key_algs[i] & KEYSVC_ALG(alg)) &&
+		    r_jwt_verify_signature(jwt, j->jwt_keys[i], R_FLAG_IGNORE_REMOTE) == RHN_OK)
 			return 1;
 	return 0;
 }
@@ -1263,9 +1321,9 @@ static int keysvc_jwt_date(json_t *claims, const char *name, int64_t *out, int *
 }
 
 /* The claims of a verified token, at time now. */
-static int keysvc_jwt_check_claims(const keysvc *ks, json_t *claims, int64_t now, char *why, size_t whylen)
+static int keysvc_jwt_check_claims(const keysvc_jwt_set *j, json_t *claims, int64_t now, char *why, size_t whylen)
 {
-	int64_t exp = 0, nbf = 0, iat = 0, leeway = ks->jwt_leeway;
+	int64_t exp = 0, nbf = 0, iat = 0, leeway = j->jwt_leeway;
 	int has_exp, has_nbf, has_iat;
 	json_t *aud;
 
@@ -1293,23 +1351,23 @@ static int keysvc_jwt_check_claims(const keysvc *ks, json_t *claims, int64_t now
 		snprintf(why, whylen, "exp is before iat");
 		return -1;
 	}
-	if (ks->jwt_max_lifetime) {
+	if (j->jwt_max_lifetime) {
 		if (!has_iat) {
-			snprintf(why, whylen, "no iat, so its lifetime cannot be bounded (maximum lifetime %u s)", ks->jwt_max_lifetime);
+			snprintf(why, whylen, "no iat, so its lifetime cannot be bounded (maximum lifetime %u s)", j->jwt_max_lifetime);
 			return -1;
 		}
-		if (exp - iat > (int64_t)ks->jwt_max_lifetime) {
+		if (exp - iat > (int64_t)j->jwt_max_lifetime) {
 			snprintf(why, whylen, "lifetime exp - iat of %lld s is over the maximum lifetime %u s",
-			         (long long)(exp - iat), ks->jwt_max_lifetime);
+			         (long long)(exp - iat), j->jwt_max_lifetime);
 			return -1;
 		}
 	}
-	if (ks->jwt_iss && !keysvc_streq(json_string_value(json_object_get(claims, "iss")), ks->jwt_iss)) {
+	if (j->jwt_iss && !keysvc_streq(json_string_value(json_object_get(claims, "iss")), j->jwt_iss)) {
 		snprintf(why, whylen, "iss is missing or not the configured issuer");
 		return -1;
 	}
-	if (ks->jwt_aud) {
-		int ours = keysvc_streq(json_string_value(aud = json_object_get(claims, "aud")), ks->jwt_aud);
+	if (j->jwt_aud) {
+		int ours = keysvc_streq(json_string_value(aud = json_object_get(claims, "aud")), j->jwt_aud);
 		size_t i;
 		json_t *v;
 		json_array_foreach(aud, i, v) {
@@ -1317,7 +1375,7 @@ static int keysvc_jwt_check_claims(const keysvc *ks, json_t *claims, int64_t now
 				snprintf(why, whylen, "aud holds a member that is not a string");
 				return -1;
 			}
-			ours |= keysvc_streq(json_string_value(v), ks->jwt_aud);
+			ours |= keysvc_streq(json_string_value(v), j->jwt_aud);
 		}
 		if (!ours) {
 			snprintf(why, whylen, "aud is missing or does not hold the configured audience");
@@ -1342,8 +1400,9 @@ int keysvc_authenticate_jwt(keysvc *ks, const char *jwt_text, const char *client
 	jwa_alg alg = R_JWA_ALG_UNKNOWN;
 	size_t len;
 	int64_t user;
+	const keysvc_jwt_set *j = __atomic_load_n(&ks->jwt, __ATOMIC_ACQUIRE);   /* the set in force now */
 
-	if (!ks->jwks)
+	if (!j || !j->jwks)
 		return KEYSVC_NO_JWT;
 	/* everything about the token is checked here, before rhonabwy sees it */
 	len = strnlen(jwt_text, KEYSVC_JWT_MAX_LEN + 1);
@@ -1353,7 +1412,7 @@ int keysvc_authenticate_jwt(keysvc *ks, const char *jwt_text, const char *client
 	}
 	if (keysvc_jwt_split(jwt_text, len, &header, &claims, why, sizeof why) != 0)
 		goto cleanup;
-	if (keysvc_jwt_check_header(ks, header, &alg, &kid, why, sizeof why) != 0)
+	if (keysvc_jwt_check_header(j, header, &alg, &kid, why, sizeof why) != 0)
 		goto cleanup;
 	if (r_jwt_init(&jwt) != RHN_OK) {
 		rc = KEYSVC_STORE;
@@ -1366,12 +1425,12 @@ int keysvc_authenticate_jwt(keysvc *ks, const char *jwt_text, const char *client
 		snprintf(why, sizeof why, "rhonabwy cannot parse it as a signed JWT");
 		goto cleanup;
 	}
-	if (!keysvc_jwt_verified(ks, jwt, alg, kid)) {
+	if (!keysvc_jwt_verified(j, jwt, alg, kid)) {
 		snprintf(why, sizeof why, "the signature does not verify with the configured key%s", kid ? " of its kid" : "");
 		goto cleanup;
 	}
 	/* the claims as signed: our decoding of the same bytes (no duplicates) */
-	if (keysvc_jwt_check_claims(ks, claims, (int64_t)time(NULL), why, sizeof why) != 0)
+	if (keysvc_jwt_check_claims(j, claims, (int64_t)time(NULL), why, sizeof why) != 0)
 		goto cleanup;
 	{
 		int r = store_user_find(ks->st, json_string_value(json_object_get(claims, "sub")), &user);

@@ -207,6 +207,13 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
  * configured; `sub` naming a user. A refused token is logged (yder, info)
  * with the reason and the client, never the token. */
 #define KEYSVC_JWT_MAX_LEN 8192
+/* Replaces the JWT settings (jwt_key_path, jwt_issuer, jwt_audience,
+ * jwt_max_lifetime, jwt_leeway of cfg; the rest is not read) with a new
+ * set, loaded whole first: on a bad key file KEYSVC_INVALID with err, and
+ * the settings in force stay. Requests verifying meanwhile finish with the
+ * set they began with (replaced sets are freed by keysvc_close). From one
+ * thread at a time (SIGHUP). */
+int keysvc_jwt_reload(keysvc *ks, const keysvc_config *cfg, char *err, size_t errlen);
 int keysvc_authenticate_jwt(keysvc *ks, const char *jwt, const char *client, keysvc_principal *out,
                             unsigned *retry_after);
 /* 1 if a Bearer value looks like a JWT (two dots, no key prefix). */

@@ -1,5 +1,6 @@
 /* listcache.c — whole key lists per owner and family, forgotten per owner. */
 #include "listcache.h"
+#include "kmetrics.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -130,6 +131,7 @@ int listcache_get(listcache *c, int64_t user, int family, int include_revoked, t
 		}
 	}
 	pthread_mutex_unlock(&g->lock);
+	kmetrics_cache(KMETRICS_CACHE_LIST, hit);
 	return hit;
 }
 

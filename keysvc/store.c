@@ -9,12 +9,23 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "kmetrics.h"
 #include "store_backend.h"
 #ifdef STORE_FAULTS
 #include "store_fault.h"
 #endif
 
 #define STORE_LOG_BURST 5
+
+/* Returns call's result, its latency and failure counted for /metrics
+   (kmetrics: atomics, no lock). */
+#define STORE_TIMED(op, call) do { \
+		struct timespec t0_; \
+		clock_gettime(CLOCK_MONOTONIC, &t0_); \
+		int rc_ = (call); \
+		kmetrics_store((op), &t0_, rc_); \
+		return rc_; \
+	} while (0)
 
 /* In order of preference; the last accepts any path (SQLite files). */
 static const store_backend *const store_backends[] = {
@@ -112,54 +123,54 @@ int store_user_find(store *s, const char *name, int64_t *id)
 int store_key_insert(store *s, store_key *k, const unsigned char hash[STORE_HASH_LEN], const char *client,
                      int64_t quota)
 {
-	return s->be->key_insert(s, k, hash, client, quota);
+	STORE_TIMED(KMETRICS_STORE_WRITE, s->be->key_insert(s, k, hash, client, quota));
 }
 
 int store_key_get_uuid(store *s, int64_t user, int family, const char *uuid, store_key *out)
 {
-	return s->be->key_get_uuid(s, user, family, uuid, out);
+	STORE_TIMED(KMETRICS_STORE_READ, s->be->key_get_uuid(s, user, family, uuid, out));
 }
 
 int store_key_get_id(store *s, int64_t user, int family, int64_t id, store_key *out)
 {
-	return s->be->key_get_id(s, user, family, id, out);
+	STORE_TIMED(KMETRICS_STORE_READ, s->be->key_get_id(s, user, family, id, out));
 }
 
 int store_key_get_name(store *s, int64_t user, int family, const char *name, store_key *out)
 {
-	return s->be->key_get_name(s, user, family, name, out);
+	STORE_TIMED(KMETRICS_STORE_READ, s->be->key_get_name(s, user, family, name, out));
 }
 
 int store_key_by_hash(store *s, const unsigned char hash[STORE_HASH_LEN], store_key *out,
                       unsigned char stored[STORE_HASH_LEN])
 {
-	return s->be->key_by_hash(s, hash, out, stored);
+	STORE_TIMED(KMETRICS_STORE_LOOKUP, s->be->key_by_hash(s, hash, out, stored));
 }
 
 int store_key_list(store *s, int64_t user, int family, const char *name, int include_revoked, int64_t skip,
                    int64_t limit, store_key **out, size_t *n, int64_t *total)
 {
-	return s->be->key_list(s, user, family, name, include_revoked, skip, limit, out, n, total);
+	STORE_TIMED(KMETRICS_STORE_READ, s->be->key_list(s, user, family, name, include_revoked, skip, limit, out, n, total));
 }
 
 int store_key_set_active(store *s, int64_t key_id, int active, int64_t actor, const char *client)
 {
-	return s->be->key_set_active(s, key_id, active, actor, client);
+	STORE_TIMED(KMETRICS_STORE_WRITE, s->be->key_set_active(s, key_id, active, actor, client));
 }
 
 int store_key_revoke(store *s, int64_t key_id, int64_t actor, const char *client)
 {
-	return s->be->key_revoke(s, key_id, actor, client);
+	STORE_TIMED(KMETRICS_STORE_WRITE, s->be->key_revoke(s, key_id, actor, client));
 }
 
 int store_key_delete(store *s, int64_t key_id, int64_t actor, const char *client)
 {
-	return s->be->key_delete(s, key_id, actor, client);
+	STORE_TIMED(KMETRICS_STORE_WRITE, s->be->key_delete(s, key_id, actor, client));
 }
 
 int store_key_touch(store *s, int64_t key_id, int64_t when)
 {
-	return s->be->key_touch(s, key_id, when);
+	STORE_TIMED(KMETRICS_STORE_WRITE, s->be->key_touch(s, key_id, when));
 }
 
 int store_reprepares(store *s, int64_t *n)
@@ -199,7 +210,7 @@ int store_key_hashes(store *s, int64_t after_id, int (*fn)(void *ctx, int64_t id
 int store_key_page(store *s, int64_t user, int family, int include_revoked, int64_t before_id, size_t limit,
                    store_key **out, size_t *n)
 {
-	return s->be->key_page(s, user, family, include_revoked, before_id, limit, out, n);
+	STORE_TIMED(KMETRICS_STORE_READ, s->be->key_page(s, user, family, include_revoked, before_id, limit, out, n));
 }
 
 int store_key_owner(store *s, int64_t key_id, int64_t *user)

@@ -27,6 +27,7 @@
  * one node migrates while the others wait; a schema newer than this program
  * knows is refused.
  */
+#include "kmetrics.h"
 #include "store_backend.h"
 
 #include <errno.h>
@@ -900,11 +901,13 @@ static int store_pg_key_insert(store *base, store_key *k, const unsigned char ha
 		pthread_mutex_unlock(&s->writer.lock);
 
 		pthread_mutex_lock(&s->qlock);
-		for (j = batch; j;) {
+		unsigned batch_n = 0;
+		for (j = batch; j; batch_n++) {
 			store_pg_job *next = j->next;
 			j->done = 1;
 			j = next;
 		}
+		kmetrics_batch(batch_n);   /* /metrics: the group commit's size */
 		s->writing = 0;
 		pthread_cond_broadcast(&s->qcond);
 	}

@@ -1,4 +1,5 @@
 /* store_sqlite.c — the SQLite store backend (the embedded default), with group commit. */
+#include "kmetrics.h"
 #include "store_backend.h"
 
 #include <pthread.h>
@@ -727,11 +728,13 @@ static int store_sqlite_key_insert(store *base, store_key *k, const unsigned cha
 				j->rc = brc;
 
 		pthread_mutex_lock(&s->lock);
-		for (j = batch; j;) {
+		unsigned batch_n = 0;
+		for (j = batch; j; batch_n++) {
 			store_sqlite_job *next = j->next;
 			j->done = 1;
 			j = next;
 		}
+		kmetrics_batch(batch_n);   /* /metrics: the group commit's size */
 		s->writing = 0;
 		pthread_cond_broadcast(&s->cond);
 	}

@@ -66,6 +66,34 @@ static void *rt_http_track(void *p)
 	return p;
 }
 
+/* The distinct APIs registered, for rt_api_registered (metrics label sets). */
+#define RT_HTTP_MAX_APIS 64
+static const rt_api *rt_http_apis[RT_HTTP_MAX_APIS];
+static size_t rt_http_napis;
+
+static void rt_http_note_api(const rt_api *api)
+{
+	size_t i = 0;
+
+	pthread_mutex_lock(&rt_http_lock);
+	while (i < rt_http_napis && rt_http_apis[i] != api)
+		i++;
+	if (i == rt_http_napis && i < RT_HTTP_MAX_APIS)
+		rt_http_apis[rt_http_napis++] = api;
+	pthread_mutex_unlock(&rt_http_lock);
+}
+
+size_t rt_api_registered(const rt_api **apis, size_t max)
+{
+	size_t n;
+	pthread_mutex_lock(&rt_http_lock);
+	n = rt_http_napis;
+	for (size_t i = 0; i < n && i < max; i++)
+		apis[i] = rt_http_apis[i];
+	pthread_mutex_unlock(&rt_http_lock);
+	return n;
+}
+
 void rt_api_release_all(void)
 {
 	pthread_mutex_lock(&rt_http_lock);
@@ -83,6 +111,7 @@ const rt_principal *rt_ctx_principal(const rt_ctx *c) { return &c->principal; }
 const char *rt_ctx_client_addr(const rt_ctx *c) { return c->client_addr; }
 const rt_operation *rt_ctx_operation(const rt_ctx *c) { return c->op; }
 const char *rt_ctx_api(const rt_ctx *c) { return c->mount->api->name; }
+const rt_api *rt_ctx_api_def(const rt_ctx *c) { return c->mount->api; }
 const char *rt_ctx_base(const rt_ctx *c) { return c->mount->base; }
 const struct _u_request *rt_ctx_request(const rt_ctx *c) { return c->req; }
 const rt_api_config *rt_ctx_config(const rt_ctx *c) { return &c->mount->cfg; }
@@ -180,7 +209,12 @@ static int rt_http_error(rt_ctx *c, int status, const char *code, const char *me
 	const char *ctype = "application/json";
 	rt_error_shape_fn shape = c->mount->cfg.error_shape ? c->mount->cfg.error_shape : rt_error_shape_problem;
 	json_t *body = shape(status, code, message, errs, &ctype);
+	const char *rid = u_map_get_case(c->req->map_header, "X-Request-Id");
 
+	/* problem details have room for extension members (RFC 9457 §3.2): the
+	   request's id, as the server (or the client) set X-Request-Id */
+	if (rid && json_is_object(body) && ctype && strcmp(ctype, "application/problem+json") == 0)
+		json_object_set_new(body, "request_id", json_string(rid));
 	rt_http_send(c, status, body, ctype);
 	json_decref(body);
 	return 0;
@@ -598,6 +632,7 @@ int rt_api_register(struct _u_instance *u, const char *base, const rt_api *api,
 		return -1;
 	m->api = api;
 	m->handlers = handlers;
+	rt_http_note_api(api);
 	m->cfg = *cfg;
 	m->base = rt_http_track(strdup(base ? base : ""));
 	if (!m->base)

@@ -159,6 +159,11 @@ int rt_api_register(struct _u_instance *u, const char *base, const rt_api *api,
  * operation (errs says so). Needs no registration; thread-safe. */
 int rt_api_check_response(const rt_api *api, const char *operation_id, int status,
                           const char *content_type, const char *body, size_t body_len, rt_errors *errs);
+/* The distinct APIs registered so far (each once, however many instances
+ * it is on), in registration order: up to max of them into apis (borrowed,
+ * static); returns how many there are. For label sets fixed at start
+ * (metrics): an operation is api->ops[i], rt_ctx_operation() - api->ops. */
+size_t rt_api_registered(const rt_api **apis, size_t max);
 /* Frees what registrations allocated (after the framework has stopped). */
 void rt_api_release_all(void);
 
@@ -167,6 +172,7 @@ const rt_principal *rt_ctx_principal(const rt_ctx *c);
 const char *rt_ctx_client_addr(const rt_ctx *c);
 const rt_operation *rt_ctx_operation(const rt_ctx *c);
 const char *rt_ctx_api(const rt_ctx *c);
+const rt_api *rt_ctx_api_def(const rt_ctx *c);
 const char *rt_ctx_base(const rt_ctx *c);
 const struct _u_request *rt_ctx_request(const rt_ctx *c);
 int rt_ctx_set_header(rt_ctx *c, const char *name, const char *value);

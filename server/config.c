@@ -11,7 +11,7 @@
 
 #include "version.h"
 
-enum opt_kind { OPT_ADDR, OPT_FLAG, OPT_PATH, OPT_STR, OPT_LEVEL, OPT_SIZE, OPT_UINT, OPT_MOUNT,
+enum opt_kind { OPT_CHOICE /* one word of a list: --log-format, --log-target, --metrics */, OPT_ADDR, OPT_FLAG, OPT_PATH, OPT_STR, OPT_LEVEL, OPT_SIZE, OPT_UINT, OPT_MOUNT,
                  OPT_NET /* a whole number for the connection limits and the request deadline */ };
 
 typedef struct opt_def {
@@ -76,6 +76,19 @@ static const opt_def opt_defs[] = {
       "clock skew allowed on a JWT's exp, nbf and iat (default 60)", "SEC" },
     { "log-level", "APIKEYD_LOG_LEVEL", OPT_LEVEL, 0, 0,
       "none, error, warning, info (default) or debug", "LEVEL" },
+    { "log-format", "APIKEYD_LOG_FORMAT", OPT_CHOICE, 0, 0,
+      "text (default: one line per event) or json (one JSON object per\n"
+      "                          line: time in ms, level, msg; access lines add\n"
+      "                          request_id, api, operation, method, path, status,\n"
+      "                          duration_ms, client, key_id)", "FORMAT" },
+    { "log-target", "APIKEYD_LOG_TARGET", OPT_CHOICE, 0, 0,
+      "stderr (default), syslog or journald (through yder)", "TARGET" },
+    { "metrics", "APIKEYD_METRICS", OPT_CHOICE, 0, 0,
+      "where GET /metrics (Prometheus text format) is served: loopback\n"
+      "                          (default: on the API listeners, to loopback clients\n"
+      "                          only; others get 403), HOST:PORT (a plain-HTTP\n"
+      "                          listener of its own, and not on the API listeners),\n"
+      "                          or off", "WHERE" },
     { "max-body", "APIKEYD_MAX_BODY", OPT_SIZE, 1, 64u << 20,
       "largest request body, bytes or with K/M suffix (default 64K); 413 beyond", "SIZE" },
     { "max-header", "APIKEYD_MAX_HEADER", OPT_SIZE, 4096, 1u << 20,
@@ -164,8 +177,13 @@ void config_usage(FILE *f)
         "Precedence: command line > environment > config file > built-in defaults.\n"
         "Config file: one `name = value` per line (names as the long options,\n"
         "without --), `#` starts a comment; flags take true/false.\n"
-        "Signals: SIGHUP re-reads the TLS certificate and key; SIGTERM/SIGINT stop\n"
-        "accepting, let in-flight requests finish, close the database, exit 0.\n"
+        "Signals: SIGHUP re-reads the TLS certificate and key, the JWT key file, and\n"
+        "the settings (config file, environment, command line): log-level and\n"
+        "jwt-issuer/-audience/-max-lifetime/-leeway apply at once; the log names\n"
+        "what it applied and which changed settings need a restart. SIGTERM/SIGINT\n"
+        "stop accepting, let in-flight requests finish, close the database, exit 0.\n"
+        "Health: GET /healthz answers 200 while the process runs; GET /readyz 200\n"
+        "when the key store answers a read and a write within 2 s, else 503.\n"
         "Exit status: 0 ok, 1 runtime error, 2 usage error.\n",
         "--help", "show this help and exit",
         "--version", "show the version and exit");
@@ -333,6 +351,29 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
 
     why[0] = '\0';
     switch (d->kind) {
+    case OPT_CHOICE:
+        if (strcmp(d->name, "log-format") == 0) {
+            if (strcmp(v, "text") == 0) cfg->log_format = 0;
+            else if (strcmp(v, "json") == 0) cfg->log_format = 1;
+            else { snprintf(why, sizeof why, "\"%s\": expected text or json", v); goto bad; }
+        } else if (strcmp(d->name, "log-target") == 0) {
+            if (strcmp(v, "stderr") == 0) cfg->log_target = 0;
+            else if (strcmp(v, "syslog") == 0) cfg->log_target = 1;
+            else if (strcmp(v, "journald") == 0) cfg->log_target = 2;
+            else { snprintf(why, sizeof why, "\"%s\": expected stderr, syslog or journald", v); goto bad; }
+        } else if (strcmp(v, "loopback") == 0) {
+            cfg->metrics_mode = CONFIG_METRICS_LOOPBACK;
+        } else if (strcmp(v, "off") == 0) {
+            cfg->metrics_mode = CONFIG_METRICS_OFF;
+        } else {
+            char aw[300];
+            if (config_parse_addr(v, 0, &cfg->metrics_listen, aw, sizeof aw) != 0) {
+                snprintf(why, sizeof why, "expected loopback, off or HOST:PORT: %s", aw);
+                goto bad;
+            }
+            cfg->metrics_mode = CONFIG_METRICS_LISTEN;
+        }
+        return 0;
     case OPT_ADDR: {
         config_addr *a = strcmp(d->name, "listen") == 0 ? &cfg->listen : &cfg->tls_listen;
         if (config_parse_addr(v, 1, a, why, sizeof why) != 0) goto bad;
@@ -614,13 +655,79 @@ int config_load(config *cfg, int argc, char **argv, char *err, size_t errlen)
         snprintf(err, errlen, "--listen and --tls-listen are the same address %s", cfg->listen.text);
         return CONFIG_USAGE;
     }
+    for (int i = 0; cfg->metrics_mode == CONFIG_METRICS_LISTEN && i < 2; i++) {
+        const config_addr *a = i ? &cfg->tls_listen : &cfg->listen;
+        if (!a->off && a->salen == cfg->metrics_listen.salen &&
+            memcmp(&a->sa, &cfg->metrics_listen.sa, a->salen) == 0) {
+            snprintf(err, errlen, "--metrics %s: the same address as %s", cfg->metrics_listen.text,
+                     i ? "--tls-listen" : "--listen");
+            return CONFIG_USAGE;
+        }
+    }
     return CONFIG_OK;
+}
+
+static int config_str_differs(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+static int config_addr_differs(const config_addr *a, const config_addr *b)
+{
+    return a->off != b->off || config_str_differs(a->text, b->text);
+}
+
+size_t config_diff(const config *a, const config *b, const char **names, size_t max)
+{
+    size_t n = 0;
+    int mounts = a->n_mounts != b->n_mounts;
+
+    for (size_t i = 0; !mounts && i < a->n_mounts; i++)
+        mounts = config_str_differs(a->mounts[i].api, b->mounts[i].api) ||
+                 config_str_differs(a->mounts[i].base, b->mounts[i].base);
+#define DIFF(cond, name) do { if (cond) { if (n < max) names[n] = (name); n++; } } while (0)
+    DIFF(config_addr_differs(&a->listen, &b->listen), "listen");
+    DIFF(config_addr_differs(&a->tls_listen, &b->tls_listen), "tls-listen");
+    DIFF(a->allow_plain_http != b->allow_plain_http, "allow-plain-http");
+    DIFF(config_str_differs(a->tls_cert, b->tls_cert), "tls-cert");
+    DIFF(config_str_differs(a->tls_key, b->tls_key), "tls-key");
+    DIFF(config_str_differs(a->tls_client_ca, b->tls_client_ca), "tls-client-ca");
+    DIFF(config_str_differs(a->db_path, b->db_path), "db");
+    DIFF(a->stale_if_error != b->stale_if_error, "stale-if-error");
+    DIFF(config_str_differs(a->state_dir, b->state_dir), "state-dir");
+    DIFF(config_str_differs(a->secret_path, b->secret_path), "secret");
+    DIFF(config_str_differs(a->jwt_key, b->jwt_key), "jwt-key");
+    DIFF(config_str_differs(a->jwt_issuer, b->jwt_issuer), "jwt-issuer");
+    DIFF(config_str_differs(a->jwt_audience, b->jwt_audience), "jwt-audience");
+    DIFF(a->jwt_max_lifetime != b->jwt_max_lifetime, "jwt-max-lifetime");
+    DIFF(a->jwt_leeway != b->jwt_leeway, "jwt-leeway");
+    DIFF(a->log_level != b->log_level, "log-level");
+    DIFF(a->log_format != b->log_format, "log-format");
+    DIFF(a->log_target != b->log_target, "log-target");
+    DIFF(a->metrics_mode != b->metrics_mode || (a->metrics_mode == CONFIG_METRICS_LISTEN &&
+         config_addr_differs(&a->metrics_listen, &b->metrics_listen)), "metrics");
+    DIFF(a->max_body != b->max_body, "max-body");
+    DIFF(a->conn_memory != b->conn_memory, "max-header");
+    DIFF(a->conn_timeout != b->conn_timeout, "conn-timeout");
+    DIFF(a->shutdown_timeout != b->shutdown_timeout, "shutdown-timeout");
+    DIFF(a->threads != b->threads, "threads");
+    DIFF(a->key_quota != b->key_quota, "key-quota");
+    DIFF(a->revoke_cascade != b->revoke_cascade, "revoke-cascade");
+    DIFF(mounts, "mount");
+    DIFF(a->validate_responses != b->validate_responses, "validate-responses");
+    DIFF(a->max_connections != b->max_connections, "max-connections");
+    DIFF(a->max_connections_per_ip != b->max_connections_per_ip, "max-connections-per-ip");
+    DIFF(a->request_timeout != b->request_timeout, "request-timeout");
+    DIFF(a->tls_handshake_timeout != b->tls_handshake_timeout, "tls-handshake-timeout");
+#undef DIFF
+    return n;
 }
 
 void config_free(config *cfg)
 {
     free(cfg->listen.text);
     free(cfg->tls_listen.text);
+    free(cfg->metrics_listen.text);
     free(cfg->tls_cert);
     free(cfg->tls_key);
     free(cfg->tls_client_ca);

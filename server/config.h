@@ -25,6 +25,10 @@ typedef struct config_addr {
     unsigned port;
 } config_addr;
 
+/* --metrics: GET /metrics on the API listeners for loopback clients only
+   (default), on a listener of its own (HOST:PORT), or nowhere. */
+enum { CONFIG_METRICS_LOOPBACK, CONFIG_METRICS_LISTEN, CONFIG_METRICS_OFF };
+
 typedef struct config_mount {
     char *api;                      /* "heron" */
     char *base;                     /* "/heron", or NULL for off */
@@ -47,6 +51,10 @@ typedef struct config {
     unsigned jwt_leeway;            /* seconds of clock skew on exp, nbf, iat; default 60 */
     char *config_file;              /* the file read, or NULL */
     unsigned long log_level;        /* yder Y_LOG_LEVEL_* */
+    int log_format;                 /* enum log_format (log.h): 0 text, 1 json */
+    int log_target;                 /* enum log_target (log.h): 0 stderr, 1 syslog, 2 journald */
+    int metrics_mode;               /* CONFIG_METRICS_* */
+    config_addr metrics_listen;     /* with CONFIG_METRICS_LISTEN */
     size_t max_body;                /* bytes; default 64 KiB */
     unsigned conn_timeout;          /* seconds of inactivity */
     unsigned shutdown_timeout;      /* seconds to wait for in-flight requests */
@@ -73,6 +81,11 @@ typedef struct config {
    config file. On CONFIG_USAGE err holds the message (no trailing newline). */
 int config_load(config *cfg, int argc, char **argv, char *err, size_t errlen);
 void config_free(config *cfg);
+
+/* The settings whose values differ between a and b, by option name
+   ("log-level", "listen", ...; static strings): up to max into names;
+   returns how many differ. For SIGHUP's re-read. */
+size_t config_diff(const config *a, const config *b, const char **names, size_t max);
 
 /* Prints the --help text to f. */
 void config_usage(FILE *f);

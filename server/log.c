@@ -1,13 +1,62 @@
-/* log: yder setup and the access-log line. */
+/* log: yder setup, the access-log line and request ids. */
 #include "log.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <yder.h>
+
+#include "utf8.h"
+#ifdef APIKEYD_HAVE_KEYSVC
+#include "token.h"
+#endif
+
+static enum log_format log_fmt;
+static int log_started;
+/* set by log_access around its y_log_message: the message is a whole JSON line */
+static _Thread_local int log_prebuilt;
+
+const char *log_level_name(unsigned long level)
+{
+    return level == Y_LOG_LEVEL_ERROR ? "error" : level == Y_LOG_LEVEL_WARNING ? "warning"
+         : level == Y_LOG_LEVEL_DEBUG ? "debug" : level == Y_LOG_LEVEL_NONE ? "none" : "info";
+}
+
+/* Appends v to buf[*o..len) as a JSON string's contents: quote, backslash
+   and control characters escaped, and every byte >= 0x80 too when v is not
+   valid UTF-8 (a log line always parses). */
+static void log_json_str(char *buf, size_t len, size_t *o, const char *v)
+{
+    int utf8 = utf8_valid(v, strlen(v));
+
+    for (const unsigned char *p = (const unsigned char *)v; *p && *o + 8 < len; p++) {
+        if (*p == '"' || *p == '\\') { buf[(*o)++] = '\\'; buf[(*o)++] = (char)*p; }
+        else if (*p == '\n') { buf[(*o)++] = '\\'; buf[(*o)++] = 'n'; }
+        else if (*p < 0x20 || *p == 0x7f || (*p >= 0x80 && !utf8))
+            *o += (size_t)snprintf(buf + *o, len - *o, "\\u%04x", *p);
+        else buf[(*o)++] = (char)*p;
+    }
+    buf[*o] = '\0';
+}
+
+/* "2026-12-01T12:00:00.123Z", now */
+static void log_time_ms(char *buf, size_t len)
+{
+    struct timespec ts;
+    struct tm tm;
+    char s[24];
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, len, "%.19s.%03uZ", s, (unsigned)(ts.tv_nsec / 1000000) % 1000u);
+}
 
 /* yder's console mode writes below-error levels to stdout; apikeyd keeps
    stdout for program output, so every line goes to stderr through this. */
@@ -19,6 +68,24 @@ static void log_to_stderr(void *cls, const char *app, const time_t date, const u
     const char *lv = level == Y_LOG_LEVEL_ERROR ? "ERROR" : level == Y_LOG_LEVEL_WARNING ? "WARNING"
                    : level == Y_LOG_LEVEL_DEBUG ? "DEBUG" : "INFO";
     (void)cls;
+    if (log_fmt == LOG_FORMAT_JSON) {
+        char line[8192];
+        size_t o;
+        if (log_prebuilt) {
+            flockfile(stderr);
+            fprintf(stderr, "%s\n", message);
+            funlockfile(stderr);
+            return;
+        }
+        log_time_ms(when, sizeof when);
+        o = (size_t)snprintf(line, sizeof line, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"", when,
+                             log_level_name(level));
+        log_json_str(line, sizeof line - 2, &o, message);
+        flockfile(stderr);
+        fprintf(stderr, "%s\"}\n", line);
+        funlockfile(stderr);
+        return;
+    }
     gmtime_r(&date, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     flockfile(stderr);
@@ -26,11 +93,26 @@ static void log_to_stderr(void *cls, const char *app, const time_t date, const u
     funlockfile(stderr);
 }
 
-int log_init(unsigned long level)
+int log_init(unsigned long level, enum log_format format, enum log_target target)
 {
+    unsigned long mode = target == LOG_TARGET_SYSLOG ? Y_LOG_MODE_SYSLOG
+                       : target == LOG_TARGET_JOURNALD ? Y_LOG_MODE_JOURNALD : Y_LOG_MODE_CALLBACK;
+
+    log_fmt = format;
     if (level == Y_LOG_LEVEL_NONE) return 0;
-    if (y_init_logs("apikeyd", Y_LOG_MODE_CALLBACK, level, NULL, NULL) != 1) return -1;
-    return y_set_logs_callback(log_to_stderr, NULL, "apikeyd starting") == 1 ? 0 : -1;
+    if (y_init_logs("apikeyd", mode, level, NULL, NULL) != 1) return -1;
+    log_started = 1;
+    if (mode == Y_LOG_MODE_CALLBACK)
+        return y_set_logs_callback(log_to_stderr, NULL, "apikeyd starting") == 1 ? 0 : -1;
+    y_log_message(Y_LOG_LEVEL_INFO, "apikeyd starting");
+    return 0;
+}
+
+void log_set_level(unsigned long level)
+{
+    /* yder keeps its level in a word it reads per message; the mode, the
+       callback and the app name stay */
+    if (log_started) y_init_logs(NULL, Y_LOG_MODE_CURRENT, level, NULL, NULL);
 }
 
 void log_close(void)
@@ -49,27 +131,118 @@ void log_format_addr(const struct sockaddr *client, char *buf, size_t len)
     snprintf(buf, len, "-");
 }
 
-void log_access(const char *method, const char *path, unsigned status, double ms,
-        const struct sockaddr *client, int64_t key_id, int64_t user_id)
+void log_access(const log_request *r)
 {
     char p[512], m[24], addr[64], key[32];
     size_t o = 0;
 
     /* method and path: printable ASCII only, the query string never */
-    for (size_t i = 0; method && method[i] && o + 1 < sizeof m; i++)
-        m[o++] = (method[i] > 32 && method[i] < 127) ? method[i] : '?';
+    for (size_t i = 0; r->method && r->method[i] && o + 1 < sizeof m; i++)
+        m[o++] = (r->method[i] > 32 && r->method[i] < 127) ? r->method[i] : '?';
     m[o] = '\0';
     o = 0;
-    for (size_t i = 0; path && path[i] && path[i] != '?' && o + 5 < sizeof p; i++) {
-        unsigned char c = (unsigned char)path[i];
+    for (size_t i = 0; r->path && r->path[i] && r->path[i] != '?' && o + 5 < sizeof p; i++) {
+        unsigned char c = (unsigned char)r->path[i];
+        if (i == 0 || r->path[i - 1] == '/') {
+            /* a key sent in the path (a client's mistake) is not logged */
+            size_t seg = strcspn(r->path + i, "/?");
+            if (log_looks_like_key(r->path + i, seg)) {
+                o += (size_t)snprintf(p + o, sizeof p - o, "[key]");
+                i += seg - 1;
+                continue;
+            }
+        }
         if (c > 32 && c < 127 && c != '\\') p[o++] = (char)c;
         else o += (size_t)snprintf(p + o, sizeof p - o, "\\x%02X", c);
     }
     p[o] = '\0';
-    log_format_addr(client, addr, sizeof addr);
-    if (key_id > 0) snprintf(key, sizeof key, " key=%" PRId64, key_id);
-    else if (user_id > 0) snprintf(key, sizeof key, " user=%" PRId64, user_id);
+    log_format_addr(r->client, addr, sizeof addr);
+    if (log_fmt == LOG_FORMAT_JSON) {
+        /* strings through log_json_str; the request id is validated
+           (no quote, no backslash) */
+        char line[2048], when[32];
+        const char *rid = r->request_id && log_request_id_valid(r->request_id) ? r->request_id : NULL;
+        log_time_ms(when, sizeof when);
+        o = (size_t)snprintf(line, sizeof line, "{\"time\":\"%s\",\"level\":\"info\",\"msg\":\"access\","
+                             "\"request_id\":%s%s%s,\"api\":\"", when, rid ? "\"" : "", rid ? rid : "null",
+                             rid ? "\"" : "");
+        log_json_str(line, sizeof line - 1200, &o, r->api ? r->api : "");
+        o += (size_t)snprintf(line + o, sizeof line - o, "\",\"operation\":\"");
+        log_json_str(line, sizeof line - 1100, &o, r->operation ? r->operation : "");
+        o += (size_t)snprintf(line + o, sizeof line - o, "\",\"method\":\"");
+        log_json_str(line, sizeof line - 1000, &o, m[0] ? m : "-");
+        o += (size_t)snprintf(line + o, sizeof line - o, "\",\"path\":\"");
+        log_json_str(line, sizeof line - 200, &o, p[0] ? p : "-");
+        o += (size_t)snprintf(line + o, sizeof line - o, "\",\"status\":%u,\"duration_ms\":%.3f,\"client\":\"%s\"",
+                              r->status, r->ms, addr);
+        if (r->key_id > 0) snprintf(line + o, sizeof line - o, ",\"key_id\":%" PRId64 "}", r->key_id);
+        else if (r->user_id > 0) snprintf(line + o, sizeof line - o, ",\"key_id\":null,\"user_id\":%" PRId64 "}", r->user_id);
+        else snprintf(line + o, sizeof line - o, ",\"key_id\":null}");
+        log_prebuilt = 1;
+        y_log_message(Y_LOG_LEVEL_INFO, "%s", line);
+        log_prebuilt = 0;
+        return;
+    }
+    if (r->key_id > 0) snprintf(key, sizeof key, " key=%" PRId64, r->key_id);
+    else if (r->user_id > 0) snprintf(key, sizeof key, " user=%" PRId64, r->user_id);
     else key[0] = '\0';
-    y_log_message(Y_LOG_LEVEL_INFO, "%s %s %u %.1fms %s%s", m[0] ? m : "-", p[0] ? p : "-",
-                  status, ms, addr, key);
+    if (r->request_id && log_request_id_valid(r->request_id))
+        y_log_message(Y_LOG_LEVEL_INFO, "rid=%s %s %s %u %.1fms %s%s", r->request_id, m[0] ? m : "-",
+                      p[0] ? p : "-", r->status, r->ms, addr, key);
+    else
+        y_log_message(Y_LOG_LEVEL_INFO, "%s %s %u %.1fms %s%s", m[0] ? m : "-", p[0] ? p : "-",
+                      r->status, r->ms, addr, key);
+}
+
+int log_looks_like_key(const char *s, size_t n)
+{
+#ifdef APIKEYD_HAVE_KEYSVC
+    const char *prefix = n > 0 ? token_prefix_of(s) : NULL;
+    return prefix != NULL && n >= strlen(prefix) + TOKEN_BODY_LEN;
+#else
+    (void)s; (void)n;
+    return 0;
+#endif
+}
+
+int log_request_id_valid(const char *v)
+{
+    size_t n = 0;
+
+    if (v == NULL) return 0;
+    if (log_looks_like_key(v, strlen(v))) return 0;   /* a key is no request id: never logged */
+    for (; v[n]; n++) {
+        unsigned char c = (unsigned char)v[n];
+        if (n >= LOG_REQUEST_ID_MAX) return 0;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("-_.:@+/=", c) != NULL))
+            return 0;
+    }
+    return n > 0;
+}
+
+void log_request_id_new(char *buf, size_t len)
+{
+    static atomic_uint_fast64_t counter;
+    static char prefix[17];
+    static atomic_int made;   /* 0 none, 1 being made, 2 made */
+    uint_fast64_t n = atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed) + 1;
+    int expect = 0;
+
+    if (atomic_load_explicit(&made, memory_order_acquire) != 2) {
+        if (atomic_compare_exchange_strong(&made, &expect, 1)) {
+            unsigned char r[8];
+            if (gnutls_rnd(GNUTLS_RND_NONCE, r, sizeof r) != 0) memset(r, 0, sizeof r);
+            for (int i = 0; i < 8; i++) snprintf(prefix + 2 * i, 3, "%02x", r[i]);
+            atomic_store_explicit(&made, 2, memory_order_release);
+        } else {
+            while (atomic_load_explicit(&made, memory_order_acquire) != 2) { /* another thread is making it */ }
+        }
+    }
+    /* by hand: snprintf costs more than the rest of the request id */
+    if (len < 30) { snprintf(buf, len, "%s", ""); return; }
+    memcpy(buf, prefix, 16);
+    buf[16] = '-';
+    for (int i = 11; i >= 0; i--, n >>= 4) buf[17 + i] = "0123456789abcdef"[n & 15];
+    buf[29] = '\0';
 }

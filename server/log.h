@@ -1,23 +1,57 @@
-/* log: apikeyd's logging through yder (console = standard error).
+/* log: apikeyd's logging through yder, to standard error (default),
+ * syslog or journald, as text (default) or as one JSON object per line.
  * log_access() writes the one line per request; it takes only what may be
- * logged (no query string, no header values), so a credential cannot reach
- * the log through it. */
+ * logged (no query string, no header values but the validated request id),
+ * so a credential cannot reach the log through it. log_request_id_*()
+ * make and check X-Request-Id values. Nothing here allocates for the
+ * caller. */
 #ifndef APIKEYD_LOG_H
 #define APIKEYD_LOG_H
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* Starts yder on the console at level (Y_LOG_LEVEL_*). Returns 0 or -1. */
-int log_init(unsigned long level);
-void log_close(void);
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG, LOG_TARGET_JOURNALD };
 
-/* "GET /heron/keys 200 1.3ms 127.0.0.1 key=42" (an API key), "... user=7"
-   (a JWT: key_id 0). path is cut at the first '?' and control or non-ASCII
-   bytes are escaped as \xHH; key_id and user_id < 0: not authenticated. */
-void log_access(const char *method, const char *path, unsigned status, double ms,
-        const struct sockaddr *client, int64_t key_id, int64_t user_id);
+/* Starts yder at level (Y_LOG_LEVEL_*) with format to target. 0 or -1. */
+int log_init(unsigned long level, enum log_format format, enum log_target target);
+/* Changes the level of a running log (SIGHUP). */
+void log_set_level(unsigned long level);
+void log_close(void);
+const char *log_level_name(unsigned long level);
+
+/* One request, as the access log line tells it. */
+typedef struct log_request {
+    const char *method, *path;      /* path is cut at the first '?' */
+    unsigned status;
+    double ms;
+    const struct sockaddr *client;
+    int64_t key_id, user_id;        /* < 0: not authenticated; key_id 0: a JWT */
+    const char *request_id;         /* NULL: none */
+    const char *api, *operation;    /* "heron", "createKey"; "apikeyd", "healthz" */
+} log_request;
+
+/* text: "rid=R GET /heron/keys 200 1.3ms 127.0.0.1 key=42" (an API key),
+   "... user=7" (a JWT); control or non-ASCII bytes of the path are escaped
+   as \xHH, a path segment that looks like a key is written [key]. json: {"time":"...Z" (ms),"level":"info","msg":"access",
+   "request_id","api","operation","method","path","status","duration_ms",
+   "client","key_id","user_id"}. */
+void log_access(const log_request *r);
 
 /* Formats client into buf ("127.0.0.1", "::1", "-"). */
 void log_format_addr(const struct sockaddr *client, char *buf, size_t len);
+
+/* 1 when the n bytes at s could be an API key (a key prefix, and at least
+   as long as a key): left out of the log wherever they appear. */
+int log_looks_like_key(const char *s, size_t n);
+
+#define LOG_REQUEST_ID_MAX 128
+/* 1 when v may be kept as a request id: 1 to LOG_REQUEST_ID_MAX characters
+   of A-Z a-z 0-9 and - _ . : @ + / =, and not a key (log_looks_like_key) */
+int log_request_id_valid(const char *v);
+/* A new request id: 16 random hex digits of this process, '-', a counter
+   (12 hex digits; lock-free). buf holds at least 30 bytes. */
+void log_request_id_new(char *buf, size_t len);
 
 #endif

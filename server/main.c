@@ -3,7 +3,9 @@
  * `key revoke ID [--cascade]`.
  *
  * Signals are blocked in every thread and taken synchronously by the main
- * thread with sigwait(): SIGHUP re-reads the TLS certificate and key,
+ * thread with sigwait(): SIGHUP re-reads the TLS certificate and key, and
+ * the settings (main_reload: the log level; the rest is named as needing a
+ * restart),
  * SIGTERM/SIGINT stop accepting, wait for in-flight requests, stop the
  * listeners and close the database. No work happens in a signal handler. */
 #include <errno.h>
@@ -365,7 +367,94 @@ static void main_store_label(const char *path, char *out, size_t len)
         snprintf(out, len, "%s", path);
 }
 
-static int main_serve(const config *cfg)
+static int main_str_differs(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+#ifdef APIKEYD_HAVE_KEYSVC
+/* SIGHUP: the JWT settings of next, and the key file read again (its keys
+   may have rotated under the same name); live takes them when they load. */
+static void main_reload_jwt(keysvc *ks, config *live, const config *next, char *applied, size_t len, size_t *o)
+{
+    keysvc_config kc;
+    char err[512];
+
+    if (next->jwt_key == NULL && live->jwt_key == NULL) return;
+    memset(&kc, 0, sizeof kc);
+    kc.jwt_key_path = next->jwt_key;
+    kc.jwt_issuer = next->jwt_issuer;
+    kc.jwt_audience = next->jwt_audience;
+    kc.jwt_max_lifetime = next->jwt_max_lifetime;
+    kc.jwt_leeway = next->jwt_leeway;
+    if (keysvc_jwt_reload(ks, &kc, err, sizeof err) != KEYSVC_OK) {
+        y_log_message(Y_LOG_LEVEL_ERROR, "SIGHUP: keeping the current JWT keys and settings: %s", err);
+        return;
+    }
+    *o += (size_t)snprintf(applied + *o, *o < len ? len - *o : 0, "%sjwt-key %s%s", *o ? ", " : "",
+                           next->jwt_key ? next->jwt_key : "off (no JWTs)",
+                           main_str_differs(live->jwt_issuer, next->jwt_issuer) ||
+                           main_str_differs(live->jwt_audience, next->jwt_audience) ||
+                           live->jwt_max_lifetime != next->jwt_max_lifetime || live->jwt_leeway != next->jwt_leeway
+                           ? " (with new jwt-issuer/audience/max-lifetime/leeway)" : " (re-read)");
+    free(live->jwt_key);
+    free(live->jwt_issuer);
+    free(live->jwt_audience);
+    live->jwt_key = next->jwt_key ? strdup(next->jwt_key) : NULL;
+    live->jwt_issuer = next->jwt_issuer ? strdup(next->jwt_issuer) : NULL;
+    live->jwt_audience = next->jwt_audience ? strdup(next->jwt_audience) : NULL;
+    live->jwt_max_lifetime = next->jwt_max_lifetime;
+    live->jwt_leeway = next->jwt_leeway;
+}
+#endif
+
+/* What SIGHUP re-reads besides the certificate: the settings again (the
+ * same command line and environment, the config file read anew). The
+ * reloadable ones (log-level; the JWT key file, always read again, and
+ * jwt-issuer, -audience, -max-lifetime, -leeway) are applied against live,
+ * the values in force; every other setting that differs from what the
+ * server started with (cfg) is named as needing a restart. A config file
+ * that no longer loads changes nothing. ks: the key service, or NULL. */
+static void main_reload(const config *cfg, config *live, void *ks, int argc, char **argv)
+{
+    config next;
+    char err[1024], applied[512] = "", restart[512] = "";
+    const char *names[64];
+    size_t n, o = 0, r = 0;
+
+    if (config_load(&next, argc, argv, err, sizeof err) != CONFIG_OK) {
+        y_log_message(Y_LOG_LEVEL_ERROR, "SIGHUP: the settings do not load, every current one is kept: %s", err);
+        config_free(&next);
+        return;
+    }
+    if (next.log_level != live->log_level) {
+        o += (size_t)snprintf(applied + o, sizeof applied - o, "%slog-level %s", o ? ", " : "",
+                              log_level_name(next.log_level));
+        /* logged before the level changes, so a lower level still says so */
+        y_log_message(Y_LOG_LEVEL_WARNING, "SIGHUP: log-level %s -> %s", log_level_name(live->log_level),
+                      log_level_name(next.log_level));
+        log_set_level(next.log_level);
+        live->log_level = next.log_level;
+    }
+#ifdef APIKEYD_HAVE_KEYSVC
+    if (ks) main_reload_jwt(ks, live, &next, applied, sizeof applied, &o);
+#else
+    (void)ks;
+#endif
+    n = config_diff(cfg, &next, names, sizeof names / sizeof names[0]);
+    for (size_t i = 0; i < n && i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(names[i], "log-level") == 0 || strncmp(names[i], "jwt-", 4) == 0) continue;
+        r += (size_t)snprintf(restart + r, r < sizeof restart ? sizeof restart - r : 0, "%s%s", r ? ", " : "",
+                              names[i]);
+    }
+    y_log_message(Y_LOG_LEVEL_INFO, "SIGHUP: settings re-read%s%s: applied: %s; need a restart: %s",
+                  cfg->config_file ? " from " : "", cfg->config_file ? cfg->config_file : "",
+                  o ? applied : "nothing changed", r ? restart : "none");
+    if (r) y_log_message(Y_LOG_LEVEL_WARNING, "SIGHUP: changed settings that only a restart applies: %s", restart);
+    config_free(&next);
+}
+
+static int main_serve(const config *cfg, int argc, char **argv)
 {
     sigset_t set;
     serve *srv = NULL;
@@ -373,9 +462,18 @@ static int main_serve(const config *cfg)
     void *app_data = NULL;
     rt_auth_fn authenticate = NULL;
     int rc = 1, sig = 0;
+    config live;                /* the reloadable settings in force (SIGHUP) */
 #ifdef APIKEYD_HAVE_KEYSVC
     keysvc *ks = NULL;
 #endif
+
+    memset(&live, 0, sizeof live);
+    live.log_level = cfg->log_level;
+    live.jwt_key = cfg->jwt_key ? strdup(cfg->jwt_key) : NULL;
+    live.jwt_issuer = cfg->jwt_issuer ? strdup(cfg->jwt_issuer) : NULL;
+    live.jwt_audience = cfg->jwt_audience ? strdup(cfg->jwt_audience) : NULL;
+    live.jwt_max_lifetime = cfg->jwt_max_lifetime;
+    live.jwt_leeway = cfg->jwt_leeway;
 
     /* Taken by sigwait() below: default dispositions first (a shell starts
        background jobs with SIGINT ignored, and an ignored signal is never
@@ -397,7 +495,7 @@ static int main_serve(const config *cfg)
             return EXIT_USAGE;
         }
     }
-    if (log_init(cfg->log_level) != 0) {
+    if (log_init(cfg->log_level, (enum log_format)cfg->log_format, (enum log_target)cfg->log_target) != 0) {
         fprintf(stderr, "apikeyd: cannot start logging\n");
         return 1;
     }
@@ -453,13 +551,18 @@ static int main_serve(const config *cfg)
             char fp[128];
             notify_reloading();
             if (cfg->tls_listen.off) {
-                y_log_message(Y_LOG_LEVEL_INFO, "SIGHUP: no HTTPS listener, nothing to reload");
+                y_log_message(Y_LOG_LEVEL_INFO, "SIGHUP: no HTTPS listener, no certificate to reload");
             } else if (tls_reload(err, sizeof err) != 0) {
                 y_log_message(Y_LOG_LEVEL_ERROR, "SIGHUP: keeping the current certificate: %s", err);
             } else {
                 if (tls_fingerprint(fp, sizeof fp) != 0) snprintf(fp, sizeof fp, "?");
                 y_log_message(Y_LOG_LEVEL_INFO, "SIGHUP: TLS certificate reloaded, sha256 %s", fp);
             }
+#ifdef APIKEYD_HAVE_KEYSVC
+            main_reload(cfg, &live, ks, argc, argv);
+#else
+            main_reload(cfg, &live, NULL, argc, argv);
+#endif
             notify_ready(NULL);
             continue;
         }
@@ -481,6 +584,7 @@ cleanup:
     if (ks) keysvc_close(ks);
 #endif
     tls_shutdown();
+    config_free(&live);
     if (rc == 0) y_log_message(Y_LOG_LEVEL_INFO, "apikeyd stopped");
     log_close();
     return rc;
@@ -563,7 +667,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (cfg.n_args == 0) {
-        rc = main_serve(&cfg);
+        rc = main_serve(&cfg, argc, argv);
     } else if (cfg.n_args == 3 && strcmp(cfg.args[0], "user") == 0 && strcmp(cfg.args[1], "add") == 0) {
         rc = main_user_add(&cfg, cfg.args[2]);
     } else if (cfg.n_args == 3 && strcmp(cfg.args[0], "user") == 0 && strcmp(cfg.args[1], "key") == 0) {

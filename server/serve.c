@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 
 #include "apis.h"
 #include "log.h"
+#include "metrics.h"
 #include "tls.h"
 #include "utf8.h"
 
@@ -63,6 +65,7 @@ typedef struct serve_req {
     struct sockaddr_storage client;  /* the full client address */
     const void *ci;          /* ulfius's connection_info_struct, which outlives ci->request */
     int refused;             /* answered by serve_front before ulfius saw it */
+    int slot;                /* metrics slot of its API operation (serve_on_request), or -1 */
     struct serve_req *next;
 } serve_req;
 
@@ -85,6 +88,9 @@ struct serve {
     apis_env env;
     pthread_mutex_t lock;
     serve_ready_fn ready;        /* /readyz (atomic) */
+    rt_auth_fn authenticate;     /* the key service's hook, behind serve_authenticate */
+    int metrics_mode;            /* CONFIG_METRICS_* */
+    struct MHD_Daemon *metrics_d;  /* --metrics HOST:PORT */
     serve_req *reqs[SERVE_BUCKETS];
     unsigned in_flight;
     /* connection records (serve_conn) and the reaper */
@@ -150,6 +156,7 @@ static void *serve_uri_log(void *cls, const char *uri, struct MHD_Connection *co
     r->ci = ci;
     r->key_id = -1;
     r->user_id = -1;
+    r->slot = -1;
     clock_gettime(CLOCK_MONOTONIC, &r->start);
     h = serve_hash(r->req);
     pthread_mutex_lock(&s->lock);
@@ -224,9 +231,18 @@ static void serve_completed(void *cls, struct MHD_Connection *con, void **con_cl
             const union MHD_ConnectionInfo *ca = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
             unsigned status = st ? st->http_status : 0;
             const char *verb = ci->request && ci->request->http_verb ? ci->request->http_verb : "-";
+            const char *path = ci->request ? ci->request->url_path : "-";
+            double ms = serve_ms_since(&r->start);
+            int slot = r->slot >= 0 ? r->slot : metrics_slot_of_path(path);
+            log_request lr = { .method = verb, .path = path, .ms = ms, .client = ca ? ca->client_addr : NULL,
+                               .key_id = r->key_id, .user_id = r->user_id,
+                               .request_id = ci->request ? u_map_get_case(ci->request->map_header, "X-Request-Id")
+                                                         : NULL };
             if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && status == 0) status = 499;
-            log_access(verb, ci->request ? ci->request->url_path : "-", status, serve_ms_since(&r->start),
-                       ca ? ca->client_addr : NULL, r->key_id, r->user_id);
+            lr.status = status;
+            metrics_request(slot, status, ms / 1e3);
+            metrics_slot_names(slot, &lr.api, &lr.operation);
+            log_access(&lr);
             free(r);
         }
     }
@@ -239,6 +255,24 @@ static const char serve_full_503[] =
     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\n"
     "Connection: close\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 104\r\n\r\n"
     "{\"type\":\"about:blank\",\"status\":503,\"title\":\"Service Unavailable\",\"detail\":\"too many connections; retry\"}";
+
+/* TLS handshakes for /metrics: a flag per descriptor (libmicrohttpd gives
+   gnutls the socket as its transport), set by the handshake hook when the
+   client's Finished arrives, read when the connection closes (the session
+   is gone by then): a TLS connection closed without it is a failure. */
+static atomic_uchar *serve_tls_done;
+static size_t serve_tls_done_n;
+
+static int serve_tls_finished(gnutls_session_t session, unsigned htype, unsigned when, unsigned incoming,
+        const gnutls_datum_t *msg)
+{
+    int fd = gnutls_transport_get_int(session);
+
+    (void)htype; (void)when; (void)msg;
+    if (!incoming || fd < 0 || (size_t)fd >= serve_tls_done_n) return 0;
+    if (!atomic_exchange_explicit(&serve_tls_done[fd], 1, memory_order_relaxed)) metrics_tls_handshake(1);
+    return 0;
+}
 
 /* MHD_OPTION_NOTIFY_CONNECTION: the connection record (see serve_conn);
    over --max-connections a connection is refused here, with a 503 on the
@@ -257,6 +291,12 @@ static void serve_conn_notify(void *cls, struct MHD_Connection *con, void **sock
         const union MHD_ConnectionInfo *fi = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (s->client_ca_pem != NULL && ti != NULL && ti->tls_session != NULL)
             tls_require_client_cert(ti->tls_session);
+        if (ti != NULL && ti->tls_session != NULL && fi != NULL && fi->connect_fd >= 0 &&
+            (size_t)fi->connect_fd < serve_tls_done_n) {
+            atomic_store_explicit(&serve_tls_done[fi->connect_fd], 0, memory_order_relaxed);
+            gnutls_handshake_set_hook_function(ti->tls_session, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST,
+                                               serve_tls_finished);
+        }
         *socket_context = NULL;
         if (fi == NULL) return;
         c = calloc(1, sizeof *c);
@@ -285,6 +325,9 @@ static void serve_conn_notify(void *cls, struct MHD_Connection *con, void **sock
         pthread_mutex_unlock(&s->conn_lock);
         *socket_context = c;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && (c = *socket_context) != NULL) {
+        if (c->l->tls && c->fd >= 0 && (size_t)c->fd < serve_tls_done_n &&
+            !atomic_exchange_explicit(&serve_tls_done[c->fd], 0, memory_order_relaxed))
+            metrics_tls_handshake(0);
         pthread_mutex_lock(&s->conn_lock);
         c->l->n_conns--;
         if (c->prev) c->prev->next = c->next;
@@ -384,9 +427,15 @@ static int serve_error(serve *s, const struct _u_request *req, struct _u_respons
 {
     json_t *body = NULL;   /* new */
     const char *ct = NULL;
+    const char *rid = u_map_get_case(req->map_header, "X-Request-Id");
 
-    if (apis_error_body(req->url_path, &s->env, status, code, detail, &body, &ct) != 0)
-        return serve_problem(res, status, title, detail);
+    if (apis_error_body(req->url_path, &s->env, status, code, detail, &body, &ct) != 0) {
+        body = json_pack("{sssissss}", "type", "about:blank", "status", status, "title", title, "detail", detail);
+        ct = "application/problem+json";
+    }
+    /* problem details have room for the request id (an extension member) */
+    if (rid != NULL && json_is_object(body) && ct != NULL && strcmp(ct, "application/problem+json") == 0)
+        json_object_set_new(body, "request_id", json_string(rid));
     if (body != NULL) {
         ulfius_set_json_body_response(res, (unsigned)status, body);   /* copies */
         json_decref(body);
@@ -446,8 +495,19 @@ static int serve_guard(const struct _u_request *req, struct _u_response *res, vo
     const char *q = strchr(url, '?');
     size_t path_len = q ? (size_t)(q - url) : strlen(url);
     const char *cl;
-    char why[300];
+    char why[300], made[48];
+    const char *rid = u_map_get_case(req->map_header, "X-Request-Id");
 
+    /* the request id: the client's when it is a valid one, else made here;
+       in the request's headers from now on (the log line reads it there)
+       and on the response */
+    if (!log_request_id_valid(rid)) {
+        log_request_id_new(made, sizeof made);
+        if (rid != NULL) u_map_remove_from_key_case(req->map_header, "X-Request-Id");
+        u_map_put(req->map_header, "X-Request-Id", made);
+        rid = made;
+    }
+    u_map_put(res->map_header, "X-Request-Id", rid);
     serve_fix_client_address(s, req);
     if (!utf8_valid_percent_decoded(url, path_len))
         return serve_error(s, req, res, 400, "Bad Request", "BadRequest", "invalid UTF-8 in the URL path");
@@ -645,6 +705,93 @@ static int serve_healthz(const struct _u_request *req, struct _u_response *res, 
     return U_CALLBACK_COMPLETE;
 }
 
+/* ---- /metrics ---- */
+
+static int serve_listen_socket(const config_addr *a, const char *what, int *out, char *err, size_t errlen);
+
+static int serve_peer_is_loopback(const struct sockaddr *sa)
+{
+    config_addr a;
+
+    if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)) return 0;
+    memset(&a, 0, sizeof a);
+    memcpy(&a.sa, sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+    return config_addr_is_loopback(&a);
+}
+
+#define SERVE_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* GET /metrics on the API listeners (--metrics loopback): loopback peers only. */
+static int serve_metrics(const struct _u_request *req, struct _u_response *res, void *data)
+{
+    serve *s = data;
+    size_t len = 0;
+    char *text;
+
+    if (!serve_peer_is_loopback(req->client_address))
+        return serve_problem(res, 403, "Forbidden", "/metrics is served to loopback clients only "
+                             "(--metrics HOST:PORT gives it a listener of its own)");
+    text = metrics_render(serve_in_flight(s), &len);
+    if (text == NULL) return serve_problem(res, 500, "Internal Server Error", "out of memory");
+    ulfius_set_binary_body_response(res, 200, text, len);
+    free(text);
+    u_map_put(res->map_header, "Content-Type", SERVE_METRICS_TYPE);
+    return U_CALLBACK_COMPLETE;
+}
+
+/* The access handler of --metrics HOST:PORT: GET (or HEAD) /metrics, and
+   404 for anything else. */
+static enum MHD_Result serve_metrics_front(void *cls, struct MHD_Connection *con, const char *url,
+        const char *method, const char *version, const char *upload_data, size_t *upload_data_size,
+        void **con_cls)
+{
+    serve *s = cls;
+    int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0, found = strcmp(url, "/metrics") == 0;
+    size_t len = 0;
+    char *text = NULL;
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+    unsigned status = 200;
+
+    (void)version; (void)upload_data;
+    if (*con_cls == NULL) { *con_cls = s; return MHD_YES; }   /* the head: wait for the end */
+    if (*upload_data_size != 0) { *upload_data_size = 0; return MHD_YES; }   /* a body: ignored */
+    if (found && get) text = metrics_render(serve_in_flight(s), &len);
+    if (text == NULL) {
+        status = !found ? 404 : !get ? 405 : 500;
+        text = strdup(!found ? "not found: this listener serves GET /metrics only\n"
+                      : !get ? "method not allowed: GET /metrics\n" : "out of memory\n");
+        len = text ? strlen(text) : 0;
+    }
+    r = MHD_create_response_from_buffer(len, text ? text : (char *)"", MHD_RESPMEM_MUST_FREE);
+    if (r == NULL) { free(text); return MHD_NO; }
+    MHD_add_response_header(r, "Content-Type", status == 200 ? SERVE_METRICS_TYPE : "text/plain; charset=utf-8");
+    if (status == 405) MHD_add_response_header(r, "Allow", "GET, HEAD");
+    serve_security_headers(r, 0);
+    ret = MHD_queue_response(con, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static int serve_metrics_listen(serve *s, const config_addr *a, char *err, size_t errlen)
+{
+    int fd = -1;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+
+    if (serve_listen_socket(a, "--metrics", &fd, err, errlen) != 0) return -1;
+    if (a->sa.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    s->metrics_d = MHD_start_daemon(flags, 0, NULL, NULL, serve_metrics_front, s,
+                                    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_EXTERNAL_LOGGER, serve_mhd_log, NULL,
+                                    MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_CONNECTION_LIMIT, 64u,
+                                    MHD_OPTION_END);
+    if (s->metrics_d == NULL) {
+        snprintf(err, errlen, "--metrics %s: libmicrohttpd did not start", a->text);
+        close(fd);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- /readyz: readiness, asked of the key store ---- */
 
 void serve_set_ready(serve *s, serve_ready_fn fn)
@@ -731,18 +878,55 @@ static int serve_not_found(const struct _u_request *req, struct _u_response *res
     return serve_error(s, req, res, 405, "Method Not Allowed", "MethodNotAllowed", msg);
 }
 
+/* What serve_authenticate saw during this thread's current dispatch (a
+   route runs on one thread, from its security check to on_request): one
+   bit per rt_auth_result. */
+static _Thread_local unsigned serve_auth_seen;
+
+/* The authentication hook the APIs get: the key service's, with its
+   outcome noted for the metrics. */
+static enum rt_auth_result serve_authenticate(void *app, const char *api, const char *scheme,
+        enum rt_cred_kind kind, const char *credential, const char *client_addr, rt_principal *out,
+        unsigned *retry_after)
+{
+    serve *s = serve_running;
+    enum rt_auth_result r = s && s->authenticate
+        ? s->authenticate(app, api, scheme, kind, credential, client_addr, out, retry_after) : RT_AUTH_ERROR;
+    serve_auth_seen |= 1u << r;
+    return r;
+}
+
+/* The request's authentication outcome, as rt_security_check decided it. */
+static void serve_count_auth(int status)
+{
+    unsigned seen = serve_auth_seen;
+
+    serve_auth_seen = 0;
+    if (seen & (1u << RT_AUTH_OK)) metrics_auth(METRICS_AUTH_OK);
+    else if (seen & (1u << RT_AUTH_RATE_LIMITED)) metrics_auth(METRICS_AUTH_RATE_LIMITED);
+    else if (seen & ((1u << RT_AUTH_UNAVAILABLE) | (1u << RT_AUTH_ERROR))) metrics_auth(METRICS_AUTH_UNAVAILABLE);
+    else if (seen & (1u << RT_AUTH_REJECTED)) metrics_auth(METRICS_AUTH_REJECTED);
+    else if (seen || status == 401) metrics_auth(METRICS_AUTH_MISSING);   /* no credential was there to check */
+}
+
 void serve_on_request(void *app, const rt_ctx *ctx, int status)
 {
     serve *s = serve_running;
     const struct _u_request *req = rt_ctx_request(ctx);
     const rt_principal *p = rt_ctx_principal(ctx);
+    int slot = metrics_slot_of(ctx);
 
     (void)app;
-    (void)status;
-    if (s == NULL || req == NULL || p == NULL || (p->key_id <= 0 && p->user_id <= 0)) return;
+    serve_count_auth(status);
+    if (s == NULL || req == NULL) return;
     pthread_mutex_lock(&s->lock);
-    for (serve_req *r = s->reqs[serve_hash(req)]; r; r = r->next)
-        if (r->req == req) { r->key_id = p->key_id; r->user_id = p->user_id; break; }
+    for (serve_req *r = s->reqs[serve_hash(req)]; r; r = r->next) {
+        if (r->req == req) {
+            r->slot = slot;
+            if (p != NULL && (p->key_id > 0 || p->user_id > 0)) { r->key_id = p->key_id; r->user_id = p->user_id; }
+            break;
+        }
+    }
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -757,6 +941,11 @@ static int serve_endpoints(serve *s, serve_listener *l, char *err, size_t errlen
         return -1;
     }
     if (apis_mount(u, &s->env, err, errlen) != 0) return -1;
+    /* the operations are known now, before any request: number them */
+    if (metrics_init() != 0) {
+        snprintf(err, errlen, "out of memory for the metrics");
+        return -1;
+    }
     /* every API route one step after the guard, whatever priority it asked for */
     for (int i = 0; i < u->nb_endpoints; i++) {
         struct _u_endpoint *e = &u->endpoint_list[i];
@@ -764,6 +953,8 @@ static int serve_endpoints(serve *s, serve_listener *l, char *err, size_t errlen
     }
     if (ulfius_add_endpoint_by_val(u, "GET", NULL, "/healthz", 1, serve_healthz, s) != U_OK ||
         ulfius_add_endpoint_by_val(u, "GET", NULL, "/readyz", 1, serve_readyz, s) != U_OK ||
+        (s->metrics_mode == CONFIG_METRICS_LOOPBACK &&
+         ulfius_add_endpoint_by_val(u, "GET", NULL, "/metrics", 1, serve_metrics, s) != U_OK) ||
         ulfius_add_endpoint_by_val(u, "*", NULL, "*", UINT_MAX, serve_not_found, s) != U_OK ||
         ulfius_set_default_endpoint(u, serve_not_found, s) != U_OK) {
         snprintf(err, errlen, "cannot add the built-in endpoints");
@@ -923,6 +1114,10 @@ int serve_start(const config *cfg, void *app, rt_auth_fn authenticate, serve **o
 
     *out = NULL;
     if (s == NULL) { snprintf(err, errlen, "out of memory"); return -1; }
+    if (!cfg->tls_listen.off && serve_tls_done == NULL) {
+        serve_tls_done = calloc(nofile, sizeof *serve_tls_done);   /* untouched pages cost nothing */
+        serve_tls_done_n = serve_tls_done ? nofile : 0;
+    }
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->conn_lock, NULL);
     pthread_cond_init(&s->conn_cond, NULL);
@@ -938,7 +1133,9 @@ int serve_start(const config *cfg, void *app, rt_auth_fn authenticate, serve **o
     }
     s->max_body = cfg->max_body;
     s->env.app = app;
-    s->env.authenticate = authenticate;
+    s->authenticate = authenticate;
+    s->env.authenticate = authenticate ? serve_authenticate : NULL;
+    s->metrics_mode = cfg->metrics_mode;
     s->env.max_body = cfg->max_body;
     s->env.test_endpoints = cfg->test_slow_endpoint;
     s->env.validate_responses = cfg->validate_responses;
@@ -956,6 +1153,8 @@ int serve_start(const config *cfg, void *app, rt_auth_fn authenticate, serve **o
     }
     s->reaper_started = 1;
     if (!cfg->tls_listen.off && serve_listener_start(s, &s->l[1], cfg, 1, max_conns, err, errlen) != 0) goto cleanup;
+    if (cfg->metrics_mode == CONFIG_METRICS_LISTEN && serve_metrics_listen(s, &cfg->metrics_listen, err, errlen) != 0)
+        goto cleanup;
     y_log_message(Y_LOG_LEVEL_INFO, "connections: at most %u per listener, %u per client address%s; "
                   "a whole request within %us, a TLS handshake within %us (open files %lu)", max_conns,
                   cfg->max_connections_per_ip, cfg->max_connections_per_ip ? "" : " (no limit)", cfg->request_timeout,
@@ -1012,6 +1211,7 @@ void serve_stop(serve *s)
         pthread_mutex_unlock(&s->conn_lock);
         pthread_join(s->reaper, NULL);
     }
+    if (s->metrics_d) MHD_stop_daemon(s->metrics_d);
     for (int i = 0; i < 2; i++) {
         serve_listener *l = &s->l[i];
         if (l->started) ulfius_stop_framework(&l->u);
@@ -1025,6 +1225,9 @@ void serve_stop(serve *s)
         }
     }
     if (serve_running == s) serve_running = NULL;
+    free(serve_tls_done);   /* the daemons are stopped: no hook runs now */
+    serve_tls_done = NULL;
+    serve_tls_done_n = 0;
     free(s->client_ca_pem);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->conn_lock);

@@ -1,7 +1,9 @@
 /* serve: the two listeners (plain HTTP and HTTPS), each a ulfius instance on
  * a libmicrohttpd epoll thread pool, sharing one endpoint set:
  *
- *   priority 0         "*" guard: 400 for invalid UTF-8 in the path, query,
+ *   priority 0         "*" guard: the request id (X-Request-Id kept when
+ *                      valid, else made; put on the request and the
+ *                      response); 400 for invalid UTF-8 in the path, query,
  *                      headers or cookies; 413 for a body over --max-body
  *   priority 1         GET /healthz -> 200 {"status":"ok"}
  *   priority 1         GET /readyz -> 200 {"status":"ready"} when the key
@@ -9,6 +11,10 @@
  *                      check, bounded in time), else 503 {"status":
  *                      "unavailable","reason":...}: /healthz is liveness
  *                      (the process answers), /readyz readiness (send traffic)
+ *   priority 1         GET /metrics (--metrics loopback, the default):
+ *                      Prometheus text for loopback peers, 403 for others;
+ *                      --metrics HOST:PORT serves it on a libmicrohttpd
+ *                      daemon of its own instead (server/metrics.h)
  *   priority >= 1      every mounted API (server/apis.c), shifted by one so
  *                      the guard always runs first
  *   priority UINT_MAX  "*" fallback: 404 in JSON
@@ -26,8 +32,10 @@
  * HSTS.
  *
  * One access-log line per request is written when libmicrohttpd reports
- * the request complete (status, duration, client), with the key id noted by
- * serve_on_request (rt_api_config.on_request) for authenticated API calls.
+ * the request complete (status, duration, client, request id), with the
+ * key id and the operation noted by serve_on_request
+ * (rt_api_config.on_request); the same moment counts the request for the
+ * metrics, and the APIs' authentication hook is wrapped to count outcomes.
  *
  * serve_start() returns a running server; serve_quiesce() stops accepting,
  * serve_wait_idle() waits for in-flight requests, serve_stop() stops the

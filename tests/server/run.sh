@@ -391,6 +391,26 @@ if [ -f keysvc/keysvc.h ]; then
 			grep -qE 'GET /heron/api/credentials/keys 401 [0-9.]+ms 127\.0\.0\.1$' "$WORK/users.log"
 		check "access log: the key itself never appears" bash -c "! grep -qF -- '${out:8}' '$WORK/users.log'"
 	else fail "start with the user's database" "$(cat "$WORK/users.log")"; fi
+	# the same access log in JSON (--log-format json): one object per line,
+	# the key's id, never the key
+	P6=$(rand_port)
+	if start usersjson --listen 127.0.0.1:$P6 --tls-listen off --db "$D" --log-format json; then
+		curl -s -o /dev/null -H "x-api-key: $out" "http://127.0.0.1:$P6/heron/api/credentials/keys"
+		curl -s -o /dev/null -H "x-api-key: ${out%?}x" -H "Authorization: Bearer $out" -b "session=$out" \
+			"http://127.0.0.1:$P6/heron/api/credentials/keys?api_key=$out"
+		curl -s -o /dev/null -H 'x-api-key: SECRETVALUE123' -H 'Authorization: Bearer SECRETVALUE456' \
+			-b 'session=SECRETVALUE789' "http://127.0.0.1:$P6/healthz?api_key=SECRETVALUE000&x=1"
+		stop "$SRV_PID"
+		J=$WORK/usersjson.log
+		check "JSON access log: every line parses as an object" \
+			test "$(jq -c 'select(type == "object")' "$J" 2>/dev/null | wc -l)" = "$(wc -l <"$J")"
+		check "JSON access log: authenticated request carries its key_id" \
+			bash -c "jq -e -s 'any(.[]; .msg == \"access\" and .status == 200 and .path == \"/heron/api/credentials/keys\" and (.key_id | type) == \"number\")' '$J' >/dev/null"
+		check "JSON access log: rejected request has key_id null" \
+			bash -c "jq -e -s 'any(.[]; .msg == \"access\" and .status == 401 and .key_id == null)' '$J' >/dev/null"
+		check "JSON access log: the key itself never appears" bash -c "! grep -qF -- '${out:8}' '$J'"
+		check "JSON access log: no credential (x-api-key, Authorization, cookie, query)" bash -c "! grep -q SECRETVALUE '$J'"
+	else fail "start with --log-format json" "$(cat "$WORK/usersjson.log")"; fi
 fi
 
 echo "server: $PASS passed, $FAIL failed"

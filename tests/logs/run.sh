@@ -1,0 +1,151 @@
+#!/bin/bash
+# test-logs: --log-format json and request ids, through the real apikeyd.
+#   - Every line apikeyd writes in JSON parses with jq, one object per line,
+#     with time (to the millisecond), level and msg; access lines add
+#     request_id, api, operation, method, path, status, duration_ms, client
+#     and key_id (the key's id for an authenticated request, else null).
+#   - X-Request-Id: a valid one sent is sent back and is in the request's
+#     log line; one too long, with a character outside the safe set, empty,
+#     or that is an API key is replaced by one apikeyd makes; with none sent
+#     one is made; either way the response's id is the log line's, and
+#     problem-details error bodies (FastAPI, the server's own) carry it.
+#   - No key material in any format: the key sent in x-api-key, Authorization,
+#     a cookie, the query string, the path and as the request id never
+#     appears in the JSON log nor in the text log; --log-format and
+#     --log-target reject other values.
+set -u
+SUITE=logs
+. "$(dirname "$0")/../lib/apikeyd.sh"
+
+db=$dir/var/apikeyd.db
+KEY=$(user_add "$db" alice)
+[ -n "$KEY" ] || { no "user add"; finish; exit 1; }
+KEY_ID=$(db_sql "$db" "SELECT id FROM keys ORDER BY id LIMIT 1")
+
+start_server "$db" --log-format json || { no "apikeyd starts with --log-format json" "$(tail -3 "$SRV_LOG")"; finish; exit 1; }
+JLOG=$SRV_LOG
+
+# rid_req SENT... : a request with these X-Request-Id headers; sets RID (the id sent back)
+rid_req() {
+	local args=(-s -o "$dir/out" -D "$dir/headers" -w '%{http_code}' -H "x-api-key: $KEY")
+	for v in "$@"; do args+=(-H "X-Request-Id: $v"); done
+	STATUS=$(curl "${args[@]}" "$H/heron/api/credentials/keys")
+	RID=$(header X-Request-Id)
+}
+# line_of RID: the access line with that request id (compact JSON)
+line_of() { jq -c --arg r "$1" 'select(.msg == "access" and .request_id == $r)' "$JLOG" 2>/dev/null | head -1; }
+jqt() { jq -e "$@" >/dev/null; }
+wait_line() { for _ in $(seq 100); do [ -n "$(line_of "$1")" ] && return 0; sleep 0.05; done; return 1; }
+
+rid_req "test-rid-42.a:b@c+d/e=f_g"
+check "a valid X-Request-Id is sent back as it came" test "$RID" = "test-rid-42.a:b@c+d/e=f_g"
+wait_line "$RID"
+L=$(line_of "$RID")
+check "the request's log line carries the id sent" test -n "$L"
+check "access line: api, operation, method, path, status" \
+	jqt '.api == "heron" and .operation == "list_keys" and .method == "GET" and
+	       .path == "/heron/api/credentials/keys" and .status == 200' <<<"$L"
+check "access line: the key's id (never the key)" jqt --argjson k "$KEY_ID" '.key_id == $k' <<<"$L"
+check "access line: duration_ms a number, client the address" \
+	jqt '(.duration_ms | type) == "number" and .duration_ms >= 0 and .client == "127.0.0.1"' <<<"$L"
+check "access line: time in milliseconds (UTC), level info" \
+	jqt '(.time | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$")) and .level == "info"' <<<"$L"
+
+long=$(printf 'x%.0s' $(seq 129))
+for bad in "$long" "has space" "<script>" "semi;colon" "quote\"d" "$KEY"; do
+	rid_req "$bad"
+	if [ -n "$RID" ] && [ "$RID" != "$bad" ] && [[ "$RID" =~ ^[0-9a-f]{16}-[0-9a-f]{12}$ ]] && wait_line "$RID"; then
+		ok "X-Request-Id '${bad:0:20}...' replaced by a made one ($RID), in the log"
+	else no "X-Request-Id '${bad:0:20}': got '$RID'"; fi
+done
+max=$(printf 'y%.0s' $(seq 128))
+rid_req "$max"
+check "an X-Request-Id of 128 characters is kept" test "$RID" = "$max"
+rid_req
+r1=$RID
+rid_req
+check "no X-Request-Id: one is made, different per request" test -n "$r1" -a -n "$RID" -a "$r1" != "$RID"
+wait_line "$RID"
+check "the made id is in the log line" test -n "$(line_of "$RID")"
+
+# the id on responses apikeyd answers itself: 404, a refused request, health
+req GET /nope "X-Request-Id: on-404"
+check "the id comes back on a 404" test "$(header X-Request-Id)" = on-404
+req GET /healthz "X-Request-Id: on-health"
+check "the id comes back on /healthz" test "$(header X-Request-Id)" = on-health
+req GET /heron/api/credentials/keys "X-Request-Id: on-401"
+check "the id comes back on a 401" test "$(header X-Request-Id)" = on-401
+wait_line on-401
+check "a 401's line: status 401, key_id null" jqt '.status == 401 and .key_id == null' <<<"$(line_of on-401)"
+
+# error bodies that have room for it carry the id: problem details (FastAPI,
+# and the server's own answers outside every API); Heron's errors are bare
+req GET /fastapi/api/auth/api-keys/ "X-Request-Id: in-body-401"
+check "FastAPI 401 problem details carry request_id" jqt '.status == 401 and .request_id == "in-body-401"' "$dir/out"
+req GET /nope "X-Request-Id: in-body-404"
+check "a 404 outside every API carries request_id" jqt '.status == 404 and .request_id == "in-body-404"' "$dir/out"
+req GET /fastapi/api/auth/api-keys/ "X-Request-Id: $KEY"
+check "a request id that was a key: the body's is the made one" jqt --arg r "$(header X-Request-Id)" '.request_id == $r' "$dir/out"
+req GET /heron/api/credentials/keys "X-Request-Id: bare"
+check "Heron's bare 401: no body, the id in the header" test ! -s "$dir/out" -a "$(header X-Request-Id)" = bare
+
+# every way a credential can be sent, with the key and a marker
+secret_requests() { # secret_requests BASE
+	curl -s -o /dev/null -H "x-api-key: $KEY" -H "Authorization: Bearer $KEY" -b "session=$KEY" \
+		-H "X-Request-Id: $KEY" "$1/heron/api/credentials/keys?api_key=$KEY&x=1"
+	curl -s -o /dev/null -H "x-api-key: SECRETVALUE123" -H 'Authorization: Bearer SECRETVALUE456' \
+		-b 'session=SECRETVALUE789' "$1/healthz?api_key=SECRETVALUE000&x=1"
+	curl -s -o /dev/null -H "x-api-key: $KEY" "$1/feldera/v0/api_keys/$KEY"
+	curl -s -o /dev/null "$1/$KEY/nope"
+	curl -s -o /dev/null -X DELETE -H "Authorization: Bearer $KEY" "$1/fastapi/api/auth/api-keys/$KEY"
+}
+secret_requests "$H"
+curl -s -o /dev/null -H "X-Request-Id: last-json" "$H/healthz"
+wait_line last-json
+
+# every line, one object each
+n=$(wc -l <"$JLOG")
+parsed=$(jq -c 'select(type == "object" and (.time | type) == "string" and (.level | type) == "string"
+                       and (.msg | type) == "string")' "$JLOG" 2>/dev/null | wc -l)
+check "every line of the JSON log is one object with time, level, msg ($parsed of $n)" test "$n" -gt 5 -a "$parsed" = "$n"
+bad=0
+while IFS= read -r line; do jq -e . >/dev/null 2>&1 <<<"$line" || { bad=1; echo "      unparsed: $line"; }; done <"$JLOG"
+check "jq parses the log line by line" test "$bad" = 0
+acc=$(jq -c 'select(.msg == "access")' "$JLOG" | wc -l)
+full=$(jq -c 'select(.msg == "access" and has("request_id") and has("api") and has("operation") and has("method")
+                     and has("path") and has("status") and has("duration_ms") and has("client") and has("key_id"))' \
+	"$JLOG" | wc -l)
+check "every access line has every field ($full of $acc)" test "$acc" -gt 10 -a "$full" = "$acc"
+check "JSON log: the key nowhere (headers, cookie, query, path, request id)" bash -c "! grep -qF -- '${KEY:8}' '$JLOG'"
+check "JSON log: no SECRETVALUE" bash -c "! grep -q SECRETVALUE '$JLOG'"
+check "JSON log: a key in the path is written [key]" grep -qF '"path":"/feldera/v0/api_keys/[key]"' "$JLOG"
+
+# ---- the same in text ----
+start_server "$db" --log-format text || { no "apikeyd starts with --log-format text" "$(tail -3 "$SRV_LOG")"; finish; exit 1; }
+secret_requests "$H"
+curl -s -o /dev/null -H "X-Request-Id: last-text" "$H/healthz"
+for _ in $(seq 100); do grep -q 'rid=last-text GET /healthz 200' "$SRV_LOG" && break; sleep 0.05; done
+check "text log: the request id leads the access line" grep -qE 'rid=last-text GET /healthz 200 [0-9.]+ms 127\.0\.0\.1$' "$SRV_LOG"
+check "text log: the key nowhere" bash -c "! grep -qF -- '${KEY:8}' '$SRV_LOG'"
+check "text log: no SECRETVALUE" bash -c "! grep -q SECRETVALUE '$SRV_LOG'"
+check "text log: not JSON" bash -c "! grep -q '^{' '$SRV_LOG'"
+
+# ---- syslog as a target: accepted, and nothing on standard error after start ----
+if start_server "$db" --log-target syslog; then
+	curl -s -o /dev/null "$H/healthz"
+	sleep 0.2
+	check "--log-target syslog: no access line on standard error" bash -c "! grep -q 'GET /healthz' '$SRV_LOG'"
+else no "start with --log-target syslog" "$(tail -3 "$SRV_LOG")"; fi
+
+usage() { # usage NAME ERE ARGS...
+	local name=$1 pat=$2; shift 2
+	"$APIKEYD" --db "$db" "$@" >/dev/null 2>"$dir/usage.err"; local rc=$?
+	[ "$rc" = 2 ] && grep -qE -- "$pat" "$dir/usage.err" && ok "$name" || no "$name (exit $rc)" "$(cat "$dir/usage.err")"
+}
+usage "--log-format xml: usage error" '--log-format: "xml": expected text or json' --log-format xml
+usage "--log-target file: usage error" '--log-target: "file": expected stderr, syslog or journald' --log-target file
+APIKEYD_LOG_FORMAT=yaml usage "APIKEYD_LOG_FORMAT=yaml: usage error" 'environment APIKEYD_LOG_FORMAT: "yaml"'
+check "--help names --log-format, --log-target, --metrics" bash -c \
+	"'$APIKEYD' --help | grep -q -- '--log-format FORMAT' && '$APIKEYD' --help | grep -q -- '--log-target TARGET' && '$APIKEYD' --help | grep -q -- '--metrics WHERE'"
+
+finish
