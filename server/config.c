@@ -96,6 +96,16 @@ static const opt_def opt_defs[] = {
       "with `key list`: the user whose keys to list", "NAME" },
     { "cascade", NULL, OPT_FLAG, 0, 0,
       "with `key revoke`: also revoke every key the key minted, and theirs", NULL },
+    /* the operating commands (server/admin.c; `apikeyd COMMAND --help`) */
+    { "family", NULL, OPT_PATH, 0, 0,
+      "with `key list`: only the keys of one API (heron, feldera, ...)", "API" },
+    { "since", NULL, OPT_PATH, 0, 0,
+      "with `audit`: rows from this time on (unix seconds, 2026-12-01T12:00:00Z,\n"
+      "                          or an age: 90s, 15m, 2h, 7d)", "TIME" },
+    { "json", NULL, OPT_FLAG, 0, 0,
+      "with the listing commands: one JSON object per line", NULL },
+    { "force", NULL, OPT_FLAG, 0, 0,
+      "with `restore`: replace an existing store and keyring", NULL },
     { "mount", "APIKEYD_MOUNT", OPT_MOUNT, 0, 0,
       "serve API at BASEPATH, or leave it out with API=off; repeatable\n"
       "                          (APIKEYD_MOUNT: comma-separated list)", "API=BASEPATH" },
@@ -141,6 +151,10 @@ void config_usage(FILE *f)
         "                                         family, name, state, parent key id, created\n"
         "       apikeyd key revoke ID [--cascade] revoke a key (with --cascade, every key it\n"
         "                                         minted too); a running server sees it within 5 s\n"
+        "       apikeyd user list | key list | key show ID | audit    the store, for operators\n"
+        "       apikeyd secret list | rotate | retire ID    the HMAC keyring\n"
+        "       apikeyd backup DIR | restore DIR          a consistent copy, with the keyring\n"
+        "                                         (apikeyd COMMAND --help for each)\n"
         "       apikeyd migrate --from FILE --to POSTGRESQL\n"
         "                                      copy a SQLite store into an empty PostgreSQL\n"
         "                                      store, verified (apikeyd migrate --help)\n"
@@ -345,6 +359,8 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
         else if (strcmp(d->name, "validate-responses") == 0) cfg->validate_responses = b;
         else if (strcmp(d->name, "revoke-cascade") == 0) cfg->revoke_cascade = b;
         else if (strcmp(d->name, "cascade") == 0) cfg->cascade = b;
+        else if (strcmp(d->name, "json") == 0) cfg->json = b;
+        else if (strcmp(d->name, "force") == 0) cfg->force = b;
         else cfg->test_slow_endpoint = b;
         return 0;
     case OPT_PATH: {
@@ -354,7 +370,9 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
                     : strcmp(d->name, "db") == 0 ? &cfg->db_path
                     : strcmp(d->name, "secret") == 0 ? &cfg->secret_path
                     : strcmp(d->name, "state-dir") == 0 ? &cfg->state_dir
-                    : strcmp(d->name, "user") == 0 ? &cfg->user : &cfg->jwt_key;
+                    : strcmp(d->name, "user") == 0 ? &cfg->user
+                    : strcmp(d->name, "family") == 0 ? &cfg->family
+                    : strcmp(d->name, "since") == 0 ? &cfg->since : &cfg->jwt_key;
         if (v[0] == '\0') { snprintf(why, sizeof why, "a path must not be empty"); goto bad; }
         cfg_set_str(slot, v);
         return 0;
@@ -629,6 +647,8 @@ void config_free(config *cfg)
     free(cfg->secret_path);
     free(cfg->state_dir);
     free(cfg->user);
+    free(cfg->family);
+    free(cfg->since);
     free(cfg->jwt_issuer);
     free(cfg->jwt_audience);
     free(cfg->config_file);
