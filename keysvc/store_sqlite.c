@@ -207,6 +207,7 @@ typedef struct store_sqlite {
 	   counter and last frame move with every commit, any process's; while
 	   they stand still, store_changed needs no SQL (NULL: always ask SQLite) */
 	const unsigned char *shm;
+	int shm_fd;                /* kept open until close (store_sqlite_map_shm) */
 	uint64_t shm_seen;         /* counter and frame when last checked (atomic) */
 	pthread_mutex_t probe_lock;
 	time_t probe_at;           /* the last write probe (store_ready), at most one a second */
@@ -301,18 +302,22 @@ static int store_sqlite_open_db(const char *path, int memory, int sync_full, sql
 #define STORE_SHM_ICHANGE 8
 #define STORE_SHM_MXFRAME 16
 
-static const unsigned char *store_sqlite_map_shm(const char *path)
+/* The descriptor stays open until store_sqlite_close, after SQLite's
+   connections are closed: closing any descriptor of a file drops every
+   POSIX lock the process holds on it, SQLite's too, and a connection's lock
+   on the -shm is how another process learns it is not the first on the
+   database; without it, the next process to open the file (a CLI command)
+   resets the WAL index under this one, whose next access is SIGBUS. */
+static const unsigned char *store_sqlite_map_shm(const char *path, int *fd)
 {
 	char file[4096];
 	void *p;
-	int fd;
 
 	snprintf(file, sizeof file, "%s-shm", path);
-	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	*fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (*fd < 0)
 		return NULL;
-	p = mmap(NULL, STORE_SHM_MAP, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
+	p = mmap(NULL, STORE_SHM_MAP, PROT_READ, MAP_SHARED, *fd, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -375,6 +380,7 @@ static int store_sqlite_open(const store_config *cfg, store **out, char *err, si
 		return -1;
 	s->base.be = &store_sqlite_backend;
 	s->base.log = cfg->log;
+	s->shm_fd = -1;
 	s->memory = strcmp(cfg->path, ":memory:") == 0;
 	s->group = cfg->group_commit;
 	pthread_mutex_init(&s->lock, NULL);
@@ -406,7 +412,7 @@ static int store_sqlite_open(const store_config *cfg, store **out, char *err, si
 			    store_sqlite_prepare_all(s->readers[i].db, s->readers[i].st, err, errlen) != 0)
 				goto fail;
 		}
-		s->shm = store_sqlite_map_shm(cfg->path);
+		s->shm = store_sqlite_map_shm(cfg->path, &s->shm_fd);
 	}
 	*out = &s->base;
 	return 0;
@@ -434,6 +440,8 @@ static void store_sqlite_close(store *base)
 	pthread_mutex_destroy(&s->refused_lock);
 	if (s->shm)
 		munmap((void *)s->shm, STORE_SHM_MAP);
+	if (s->shm_fd >= 0)
+		close(s->shm_fd);   /* after every connection: no lock of SQLite's left to drop */
 	pthread_cond_destroy(&s->cond);
 	free(s);
 }
