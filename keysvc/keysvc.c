@@ -380,7 +380,7 @@ static int keysvc_ring_matches(keysvc *ks, const keyring *ring, const char *secr
 		if (rc == STORE_OK) {
 			if (strcmp(have, want) == 0)
 				continue;
-			if (ring->legacy || ring->n == 1)
+			if (ring->legacy)
 				snprintf(err, errlen, "%s: not the secret the keys in %s were made with (its check value differs); %s",
 				         secret_path, "the database",
 				         created ? "the secret file was missing: restore it from a backup" : "restore the right secret file");
