@@ -28,7 +28,7 @@
 #include <sqlite3.h>
 
 #define MIGRATE_SQLITE_SCHEMA 5   /* store_sqlite.c's STORE_SCHEMA_VERSION this copy reads (4: parent_id, 5: secret_id) */
-#define MIGRATE_PG_SCHEMA 1       /* store_pg.c's STORE_PG_SCHEMA_VERSION this copy writes */
+#define MIGRATE_PG_SCHEMA 2       /* store_pg.c's STORE_PG_SCHEMA_VERSION this copy writes */
 
 typedef struct migrate_ctx {
 	sqlite3 *src;
