@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <jansson.h>
@@ -22,6 +24,7 @@
 
 #define ADMIN_BACKUP_FORMAT "apikeyd-backup 1"
 #define ADMIN_BACKUP_STORE "store.db"
+#define ADMIN_BACKUP_PGDUMP "store.pgdump"   /* pg_dump --format=custom */
 #define ADMIN_BACKUP_KEYRING "keyring"
 #define ADMIN_BACKUP_MANIFEST "manifest.json"
 
@@ -79,14 +82,17 @@ static const admin_cmd admin_cmds[] = {
 	  "online backup API: one snapshot), into DIR (created, mode 0700; an existing\n"
 	  "DIR must be empty): store.db, the keyring (mode 0600; without it the keys are\n"
 	  "useless) and manifest.json (format, time, files and their SHA-256). With\n"
-	  "PostgreSQL: refused (use pg_dump, and copy the keyring file with it).\n" },
+	  "PostgreSQL: store.pgdump, made by pg_dump (one snapshot; a password in the\n"
+	  "URL is visible to ps while it runs: use a pgpass file).\n" },
 	{ "restore", NULL, 1, "apikeyd restore DIR [--force] [--secret FILE] [--db PATH]",
 	  "The reverse of backup: checks DIR's manifest and SHA-256s, copies its store\n"
 	  "into --db (an SQLite file) and its keyring into --secret (default: the\n"
 	  "state folder's apikeyd.secret), then opens both to check that they match.\n"
 	  "An existing store or keyring is refused without --force; with --force the\n"
 	  "store is replaced in place, and a running apikeyd on it sees the restored\n"
-	  "keys at its next request. Into PostgreSQL: apikeyd migrate --from DIR/store.db.\n"
+	  "keys at its next request. A PostgreSQL backup goes into an empty database\n"
+	  "(pg_restore, one transaction; no --force). An SQLite backup into PostgreSQL:\n"
+	  "apikeyd migrate --from DIR/store.db.\n"
 	  "  --force        replace an existing store and keyring\n" },
 };
 #define ADMIN_NCMDS (sizeof admin_cmds / sizeof admin_cmds[0])
@@ -588,6 +594,42 @@ static int admin_secret_retire(keysvc *ks, const config *cfg)
 
 /* ---- backup ---- */
 
+extern char **environ;
+
+/* Runs argv (found in PATH), its output and errors on ours; 0 when it
+   exited 0, else -1 with why. */
+static int admin_spawn(char *const argv[], char *why, size_t len)
+{
+	pid_t pid;
+	int st = 0, e = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
+
+	if (e != 0) {
+		snprintf(why, len, "cannot run %s: %s (the PostgreSQL client programs are needed)", argv[0], strerror(e));
+		return -1;
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		snprintf(why, len, "%s failed (exit %d; its message is above)", argv[0], WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		return -1;
+	}
+	return 0;
+}
+
+/* The store into file: SQLite's online backup, or pg_dump (one snapshot,
+   the custom format pg_restore reads). */
+static int admin_copy_store(keysvc *ks, const config *cfg, const char *file, char *why, size_t len)
+{
+	char out[4300], db[4300];
+
+	if (strcmp(keysvc_store_backend(ks), "postgresql") != 0)
+		return keysvc_backup(ks, file, why, len) == KEYSVC_OK ? 0 : -1;
+	snprintf(out, sizeof out, "--file=%s", file);
+	snprintf(db, sizeof db, "--dbname=%s", cfg->db_path);
+	char *argv[] = { "pg_dump", "--format=custom", "--no-owner", "--no-privileges", out, db, NULL };
+	return admin_spawn(argv, why, len);
+}
+
 /* SHA-256 of a file, in hex. */
 static int admin_sha256(const char *path, char out[65])
 {
@@ -696,19 +738,15 @@ static int admin_backup(keysvc *ks, const config *cfg)
 
 	memset(&before, 0, sizeof before);
 	memset(&after, 0, sizeof after);
-	if (strcmp(keysvc_store_backend(ks), "sqlite") != 0) {
-		fprintf(stderr, "apikeyd: backup: the %s store is out of this command's scope: back it up with pg_dump "
-		        "(one consistent snapshot) and copy the keyring %s (mode 0600) with it; a dump without the "
-		        "keyring is useless\n", keysvc_store_backend(ks), ringpath ? ringpath : "file");
-		return 1;
-	}
+	int pg = strcmp(keysvc_store_backend(ks), "postgresql") == 0;
+
 	if (!ringpath) {
 		fprintf(stderr, "apikeyd: backup: an in-memory store has nothing to back up\n");
 		return 1;
 	}
 	if (admin_backup_dir(dir) != 0)
 		return 1;
-	snprintf(store_file, sizeof store_file, "%s/" ADMIN_BACKUP_STORE, dir);
+	snprintf(store_file, sizeof store_file, "%s/%s", dir, pg ? ADMIN_BACKUP_PGDUMP : ADMIN_BACKUP_STORE);
 	snprintf(ring_file, sizeof ring_file, "%s/" ADMIN_BACKUP_KEYRING, dir);
 	snprintf(manifest, sizeof manifest, "%s/" ADMIN_BACKUP_MANIFEST, dir);
 	/* the keyring before and after the snapshot: the same, or a rotation or
@@ -720,8 +758,7 @@ static int admin_backup(keysvc *ks, const config *cfg)
 			fprintf(stderr, "apikeyd: backup: the keyring: %s\n", kr > 0 ? "the file is gone" : err);
 			goto cleanup;
 		}
-		int brc = keysvc_backup(ks, store_file, why, sizeof why);
-		if (brc != KEYSVC_OK) {
+		if (admin_copy_store(ks, cfg, store_file, why, sizeof why) != 0) {
 			fprintf(stderr, "apikeyd: backup: %s\n", why);
 			unlink(store_file);
 			goto cleanup;
@@ -752,7 +789,7 @@ static int admin_backup(keysvc *ks, const config *cfg)
 	m = json_pack("{ss ss so sI ss s{ss ss} s{ss ss sO}}", "format", ADMIN_BACKUP_FORMAT, "apikeyd", APIKEYD_VERSION,
 	              "created", admin_json_time((int64_t)time(NULL)), "created_unix", (json_int_t)time(NULL),
 	              "backend", keysvc_store_backend(ks),
-	              "store", "file", ADMIN_BACKUP_STORE, "sha256", sum_store,
+	              "store", "file", pg ? ADMIN_BACKUP_PGDUMP : ADMIN_BACKUP_STORE, "sha256", sum_store,
 	              "keyring", "file", ADMIN_BACKUP_KEYRING, "sha256", sum_ring, "secrets", ids);
 	text = m ? json_dumps(m, JSON_INDENT(2)) : NULL;
 	if (!text || admin_write_atomic(manifest, text) != 0 || admin_sync_dir(dir) != 0) {
@@ -761,8 +798,8 @@ static int admin_backup(keysvc *ks, const config *cfg)
 	}
 	printf("%s\n", dir);
 	fflush(stdout);
-	fprintf(stderr, "apikeyd: backed up the store (%s) and the keyring (%zu secret(s)) into %s\n", ADMIN_BACKUP_STORE,
-	        after.n, dir);
+	fprintf(stderr, "apikeyd: backed up the store (%s) and the keyring (%zu secret(s)) into %s\n",
+	        pg ? ADMIN_BACKUP_PGDUMP : ADMIN_BACKUP_STORE, after.n, dir);
 	rc = 0;
 cleanup:
 	keyring_wipe(&before);
@@ -776,7 +813,7 @@ cleanup:
 /* ---- restore ---- */
 
 /* The backup in dir as its manifest describes it: checked, then ring loaded. */
-static int admin_restore_check(const char *dir, keyring *ring, char *store_file, size_t len)
+static int admin_restore_check(const char *dir, keyring *ring, char *store_file, size_t len, char *kind, size_t klen)
 {
 	char manifest[4200], ring_file[4200], sum[65], err[600];
 	const char *format = NULL, *backend = NULL, *sfile = NULL, *ssum = NULL, *rfile = NULL, *rsum = NULL;
@@ -797,11 +834,12 @@ static int admin_restore_check(const char *dir, keyring *ring, char *store_file,
 		        format ? format : je.text);
 		goto cleanup;
 	}
-	if (strcmp(backend, "sqlite") != 0 || strchr(sfile, '/') || strchr(rfile, '/')) {
+	if ((strcmp(backend, "sqlite") != 0 && strcmp(backend, "postgresql") != 0) || strchr(sfile, '/') || strchr(rfile, '/')) {
 		fprintf(stderr, "apikeyd: restore: %s: a %s backup, or files outside the folder: not one this program "
 		        "restores\n", manifest, backend);
 		goto cleanup;
 	}
+	snprintf(kind, klen, "%s", backend);
 	snprintf(store_file, len, "%s/%s", dir, sfile);
 	snprintf(ring_file, sizeof ring_file, "%s/%s", dir, rfile);
 	if (admin_sha256(store_file, sum) != 0 || strcmp(sum, ssum) != 0) {
@@ -827,7 +865,7 @@ cleanup:
 int admin_restore(const config *cfg, const char *secret_path, admin_open_fn open_ks)
 {
 	const char *dir, *be = store_backend_for(cfg->db_path);
-	char store_file[4200], why[600], err[600];
+	char store_file[4200], why[600], err[600], kind[16];
 	struct stat sb;
 	keyring ring;
 	store_config sc;
@@ -844,14 +882,21 @@ int admin_restore(const config *cfg, const char *secret_path, admin_open_fn open
 		return ADMIN_EXIT_USAGE;
 	}
 	dir = cfg->args[1];
-	if (!be || strcmp(be, "sqlite") != 0 || strcmp(cfg->db_path, ":memory:") == 0) {
-		fprintf(stderr, "apikeyd: restore: --db must name an SQLite file; into PostgreSQL, copy the backup with "
-		        "`apikeyd migrate --from %s/" ADMIN_BACKUP_STORE " --to URL` and its keyring to --secret\n", dir);
-		return ADMIN_EXIT_USAGE;
-	}
-	if (admin_restore_check(dir, &ring, store_file, sizeof store_file) != 0)
+	if (admin_restore_check(dir, &ring, store_file, sizeof store_file, kind, sizeof kind) != 0)
 		goto cleanup;
-	db_exists = stat(cfg->db_path, &sb) == 0 && sb.st_size > 0;
+	if (strcmp(kind, "sqlite") == 0 && (!be || strcmp(be, "sqlite") != 0 || strcmp(cfg->db_path, ":memory:") == 0)) {
+		fprintf(stderr, "apikeyd: restore: an SQLite backup: --db must name an SQLite file; into PostgreSQL, copy it "
+		        "with `apikeyd migrate --from %s/" ADMIN_BACKUP_STORE " --to URL` and its keyring to --secret\n", dir);
+		rc = ADMIN_EXIT_USAGE;
+		goto cleanup;
+	}
+	if (strcmp(kind, "postgresql") == 0 && (!be || strcmp(be, "postgresql") != 0 || cfg->force)) {
+		fprintf(stderr, "apikeyd: restore: a PostgreSQL backup goes into an empty PostgreSQL database (--db "
+		        "postgresql://...), never over a live one (no --force)\n");
+		rc = ADMIN_EXIT_USAGE;
+		goto cleanup;
+	}
+	db_exists = strcmp(kind, "sqlite") == 0 && stat(cfg->db_path, &sb) == 0 && sb.st_size > 0;
 	ring_exists = stat(secret_path, &sb) == 0;
 	if ((db_exists || ring_exists) && !cfg->force) {
 		fprintf(stderr, "apikeyd: restore: %s exists (a live store?): refusing to overwrite it; --force replaces it "
@@ -859,22 +904,36 @@ int admin_restore(const config *cfg, const char *secret_path, admin_open_fn open
 		        db_exists ? cfg->db_path : secret_path);
 		goto cleanup;
 	}
-	/* the store first, through its backend (a live file is written under
-	   SQLite's locks and its epoch moves), then the keyring it needs */
-	memset(&sc, 0, sizeof sc);
-	sc.path = cfg->db_path;
-	sc.synchronous_full = 1;
-	sc.group_commit = 1;
-	if (store_open(&sc, &st, err, sizeof err) != 0) {
-		fprintf(stderr, "apikeyd: restore: cannot open %s: %s\n", cfg->db_path, err);
-		goto cleanup;
+	if (strcmp(kind, "postgresql") == 0) {
+		/* one transaction: a database that is not empty (a table exists)
+		   fails it, and nothing is left half restored */
+		char in[4300], db[4300];
+		snprintf(in, sizeof in, "%s", store_file);
+		snprintf(db, sizeof db, "--dbname=%s", cfg->db_path);
+		char *argv[] = { "pg_restore", "--exit-on-error", "--single-transaction", "--no-owner", "--no-privileges", db,
+		                 in, NULL };
+		if (admin_spawn(argv, why, sizeof why) != 0) {
+			fprintf(stderr, "apikeyd: restore: %s; the target database must be empty\n", why);
+			goto cleanup;
+		}
+	} else {
+		/* the store first, through its backend (a live file is written under
+		   SQLite's locks and its epoch moves), then the keyring it needs */
+		memset(&sc, 0, sizeof sc);
+		sc.path = cfg->db_path;
+		sc.synchronous_full = 1;
+		sc.group_commit = 1;
+		if (store_open(&sc, &st, err, sizeof err) != 0) {
+			fprintf(stderr, "apikeyd: restore: cannot open %s: %s\n", cfg->db_path, err);
+			goto cleanup;
+		}
+		if (store_restore(st, store_file, why, sizeof why) != STORE_OK) {
+			fprintf(stderr, "apikeyd: restore: into %s: %s\n", cfg->db_path, why);
+			goto cleanup;
+		}
+		store_close(st);
+		st = NULL;
 	}
-	if (store_restore(st, store_file, why, sizeof why) != STORE_OK) {
-		fprintf(stderr, "apikeyd: restore: into %s: %s\n", cfg->db_path, why);
-		goto cleanup;
-	}
-	store_close(st);
-	st = NULL;
 	if (keyring_save(secret_path, &ring, err, sizeof err) != 0) {
 		fprintf(stderr, "apikeyd: restore: the keyring: %s\n", err);
 		goto cleanup;
@@ -894,7 +953,7 @@ int admin_restore(const config *cfg, const char *secret_path, admin_open_fn open
 			        v[i].keys, v[i].id);
 			goto cleanup;
 		}
-	fprintf(stderr, "apikeyd: restored %s into %s, its keyring (%zu secret(s)) into %s\n", dir, cfg->db_path, ring.n,
+	fprintf(stderr, "apikeyd: restored %s into the %s store, its keyring (%zu secret(s)) into %s\n", dir, kind, ring.n,
 	        secret_path);
 	rc = 0;
 cleanup:
