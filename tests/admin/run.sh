@@ -196,10 +196,13 @@ IDLE=$(cli user add idle 2>/dev/null)        # a key on secret 1, not used until
 OWNER=$(cli user add loader 2>/dev/null)
 load_start "$OWNER"
 wait_keys 15 || no "load: no keys acknowledged"
+# reloaded N: until the server's log says it uses secret N (at most 10 s;
+# the load's requests make it look at the file)
+reloaded() { for _ in $(seq 100); do grep -q "new keys use secret $1\$" "$SRV_LOG" && return 0; sleep 0.1; done; return 1; }
 r1=$(cli secret rotate 2>"$dir/rot1.err")
-wait_keys "$(( $(acked | wc -l) + 15 ))"
+reloaded 2; wait_keys "$(( $(acked | wc -l) + 15 ))"
 r2=$(cli secret rotate 2>"$dir/rot2.err")
-wait_keys "$(( $(acked | wc -l) + 15 ))"
+reloaded 3; wait_keys "$(( $(acked | wc -l) + 15 ))"
 load_stop
 [ "$r1" = 2 ] && [ "$r2" = 3 ] && ok "secret rotate twice under load: secrets 2 and 3" || no "rotate ids: $r1 $r2" "$(cat "$dir/rot1.err" "$dir/rot2.err")"
 [ "$(stat -c %a "$ring")" = 600 ] && [ "$(head -1 "$ring")" = "apikeyd-keyring 1" ] && [ "$(wc -l <"$ring")" = 4 ] \
@@ -306,4 +309,5 @@ bad=$(all_auth "$dir/before-backup")
 	|| no "$bad of $n_before keys fail on the restored copy"
 [ -n "$after" ] && [ "$(auth "$after")" = 401 ] && ok "a key made after the backup finished is not in the copy (401)" \
 	|| no "post-backup key on the copy"
+kill -TERM "$SRV_PID"; wait "$SRV_PID" 2>/dev/null
 finish
