@@ -18,12 +18,17 @@
 #include <yder.h>
 
 #include "keycache.h"
+#include "keyring.h"
 #include "keyfilter.h"
 #include "keyname.h"
 #include "listcache.h"
 #include "ratelimit.h"
 
-#define KEYSVC_SECRET_LEN 32
+#define KEYSVC_SECRET_LEN KEYRING_SECRET_LEN
+/* a retire waits this long after the secret stopped being current, so that
+   every process has seen the rotation (each looks once a second) and no
+   create hashed under the retired secret is still in flight */
+#define KEYSVC_RETIRE_SETTLE 3
 /* last_used bookkeeping: when each key's last_used was written, so a key
    is written at most once a minute. Direct-mapped on the key id: 65,536
    slots (1 MiB) keep that bound for as many keys in use at once; with 4,096,
@@ -82,6 +87,21 @@ typedef struct keysvc_touch {
 	time_t written;
 } keysvc_touch;
 
+/* A keyring in use and the ones it replaced: a request may still hold an
+   older one, so none is freed before keysvc_close. */
+typedef struct keysvc_ring {
+	keyring k;
+	struct keysvc_ring *older;
+} keysvc_ring;
+
+/* What the keyring file was when last read: a rotation replaces it (rename). */
+typedef struct keysvc_ring_stamp {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+} keysvc_ring_stamp;
+
 /* The JWT settings in force: one set, replaced whole by keysvc_jwt_reload
    (an atomic pointer: a request verifies against the set it loaded); a
    replaced set is kept until keysvc_close, as a request may still hold it. */
@@ -98,7 +118,11 @@ typedef struct keysvc_jwt_set {
 
 struct keysvc {
 	store *st;
-	unsigned char secret[KEYSVC_SECRET_LEN];
+	keysvc_ring *ring;         /* the current keyring (atomic pointer) */
+	char *secret_path;         /* the keyring file; NULL: in memory only (":memory:") */
+	pthread_mutex_t ring_lock; /* a reload at a time; ring_stamp */
+	time_t ring_checked;       /* the second the file was last looked at (atomic) */
+	keysvc_ring_stamp ring_stamp;
 	keysvc_jwt_set *jwt;       /* NULL: no JWT (atomic) */
 	keycache *cache;
 	listcache *lists;
@@ -126,33 +150,16 @@ const char *keysvc_strerror(int status)
 
 /* ---- the server secret ---- */
 
-/* Reads the secret, or creates it when the file is missing (*created = 1)
-   unless must_exist (a shared store: never make one up). */
-static int keysvc_secret(const char *path, int must_exist, unsigned char *secret, int *created, char *err, size_t errlen)
+/* Reads the keyring (keyring.h; a 32-byte file is one secret, id 1), or
+   creates a 32-byte secret when the file is missing (*created = 1) unless
+   must_exist (a shared store: never make one up). */
+static int keysvc_secret(const char *path, int must_exist, keyring *ring, int *created, char *err, size_t errlen)
 {
-	struct stat sb;
-	int fd;
+	int fd, r = keyring_load(path, ring, err, errlen);
 	ssize_t n;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0) {
-		if (fstat(fd, &sb) != 0 || (sb.st_mode & 077)) {
-			snprintf(err, errlen, "%s: the secret file must not be readable by group or others (chmod 600)", path);
-			close(fd);
-			return -1;
-		}
-		n = read(fd, secret, KEYSVC_SECRET_LEN);
-		close(fd);
-		if (n != KEYSVC_SECRET_LEN) {
-			snprintf(err, errlen, "%s: the secret file must hold %d bytes", path, KEYSVC_SECRET_LEN);
-			return -1;
-		}
-		return 0;
-	}
-	if (errno != ENOENT) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
+	if (r <= 0)
+		return r;
 	if (must_exist) {
 		snprintf(err, errlen,
 		         "%s: no such secret file; every node of a shared store must use the same one: create it once "
@@ -160,7 +167,10 @@ static int keysvc_secret(const char *path, int must_exist, unsigned char *secret
 		         path);
 		return -1;
 	}
-	if (gnutls_rnd(GNUTLS_RND_KEY, secret, KEYSVC_SECRET_LEN) != 0) {
+	ring->n = 1;
+	ring->legacy = 1;
+	ring->s[0].id = 1;
+	if (gnutls_rnd(GNUTLS_RND_KEY, ring->s[0].key, KEYSVC_SECRET_LEN) != 0) {
 		snprintf(err, errlen, "cannot draw random bytes for the secret");
 		return -1;
 	}
@@ -169,7 +179,7 @@ static int keysvc_secret(const char *path, int must_exist, unsigned char *secret
 		snprintf(err, errlen, "%s: cannot create the secret file: %s", path, strerror(errno));
 		return -1;
 	}
-	n = write(fd, secret, KEYSVC_SECRET_LEN);
+	n = write(fd, ring->s[0].key, KEYSVC_SECRET_LEN);
 	if (n != KEYSVC_SECRET_LEN || fsync(fd) != 0) {
 		snprintf(err, errlen, "%s: cannot write the secret file", path);
 		close(fd);
@@ -395,11 +405,11 @@ static void keysvc_log(const keysvc *ks, int level, const char *msg)
 
 /* HMAC-SHA-256(secret, "apikeyd-secret-check") in hex: tells whether a
  * secret is the one the stored keys were made with, and nothing about it. */
-static int keysvc_check_value(const keysvc *ks, char out[2 * STORE_HASH_LEN + 1])
+static int keysvc_check_value(const keyring_secret *sec, char out[2 * STORE_HASH_LEN + 1])
 {
 	unsigned char mac[STORE_HASH_LEN];
 
-	if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, ks->secret, sizeof ks->secret, KEYSVC_CHECK_LABEL,
+	if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, sec->key, sizeof sec->key, KEYSVC_CHECK_LABEL,
 	                     strlen(KEYSVC_CHECK_LABEL), mac) != 0)
 		return -1;
 	for (size_t i = 0; i < sizeof mac; i++)
@@ -407,44 +417,67 @@ static int keysvc_check_value(const keysvc *ks, char out[2 * STORE_HASH_LEN + 1]
 	return 0;
 }
 
-/* Refuses a secret that is not the one of the stored keys: every key would
- * answer 401. A database with keys and no check value yet (made before
- * schema 3) gets one from the first start with a secret it did not just
- * create; with a secret just created (the file was missing) it is refused. */
-static int keysvc_secret_matches(keysvc *ks, const char *secret_path, int created, char *err, size_t errlen)
+/* The meta name of a keyring secret's check value: secret_check for
+   secret 1 (the one secret of a store before keyrings), secret_check.ID. */
+static void keysvc_check_name(int64_t id, char *out, size_t len)
 {
-	char want[2 * STORE_HASH_LEN + 1], have[2 * STORE_HASH_LEN + 8];
+	if (id == 1)
+		snprintf(out, len, "secret_check");
+	else
+		snprintf(out, len, "secret_check.%lld", (long long)id);
+}
+
+/* Refuses a keyring holding a secret that is not the one the store knows
+ * by its id: every key made with it would answer 401. A database with keys
+ * and no check value yet for secret 1 (made before schema 3) gets one from
+ * the first start with a secret it did not just create; with a secret just
+ * created (the file was missing) it is refused. A secret without a check
+ * value yet (a rotation's, seen first here) gets one. */
+static int keysvc_ring_matches(keysvc *ks, const keyring *ring, const char *secret_path, int created, char *err,
+                               size_t errlen)
+{
+	char want[2 * STORE_HASH_LEN + 1], have[2 * STORE_HASH_LEN + 8], name[40];
 	int64_t keys = 0;
 	int rc;
 
-	if (keysvc_check_value(ks, want) != 0) {
-		snprintf(err, errlen, "cannot compute the secret's check value");
-		return -1;
+	for (size_t i = 0; i < ring->n; i++) {
+		const keyring_secret *sec = &ring->s[i];
+		if (keysvc_check_value(sec, want) != 0) {
+			snprintf(err, errlen, "cannot compute the secret's check value");
+			return -1;
+		}
+		keysvc_check_name(sec->id, name, sizeof name);
+		rc = store_meta_get(ks->st, name, have, sizeof have);
+		if (rc == STORE_OK) {
+			if (strcmp(have, want) == 0)
+				continue;
+			if (ring->legacy)
+				snprintf(err, errlen, "%s: not the secret the keys in %s were made with (its check value differs); %s",
+				         secret_path, "the database",
+				         created ? "the secret file was missing: restore it from a backup" : "restore the right secret file");
+			else
+				snprintf(err, errlen, "%s: secret %lld is not the one the keys in the database were made with (its "
+				         "check value differs): restore the right keyring file", secret_path, (long long)sec->id);
+			return -1;
+		}
+		if (rc != STORE_NOT_FOUND || (sec->id == 1 && store_key_count(ks->st, &keys) != STORE_OK)) {
+			snprintf(err, errlen, "cannot read the secret's check value from the database");
+			return -1;
+		}
+		if (sec->id == 1 && keys > 0 && created) {
+			snprintf(err, errlen, "%s was missing, and the database holds %lld keys made with the secret it held: "
+			         "restore the secret file from a backup (a new secret would make every key fail)",
+			         secret_path, (long long)keys);
+			return -1;
+		}
+		if (store_meta_set(ks->st, name, want) != STORE_OK)
+			keysvc_log(ks, STORE_LOG_WARNING, "cannot write the secret's check value (a read-only database?); "
+			           "the next start that can will write it");
 	}
-	rc = store_meta_get(ks->st, "secret_check", have, sizeof have);
-	if (rc == STORE_OK) {
-		if (strcmp(have, want) == 0)
-			return 0;
-		snprintf(err, errlen, "%s: not the secret the keys in %s were made with (its check value differs); %s",
-		         secret_path, "the database",
-		         created ? "the secret file was missing: restore it from a backup" : "restore the right secret file");
-		return -1;
-	}
-	if (rc != STORE_NOT_FOUND || store_key_count(ks->st, &keys) != STORE_OK) {
-		snprintf(err, errlen, "cannot read the secret's check value from the database");
-		return -1;
-	}
-	if (keys > 0 && created) {
-		snprintf(err, errlen, "%s was missing, and the database holds %lld keys made with the secret it held: "
-		         "restore the secret file from a backup (a new secret would make every key fail)",
-		         secret_path, (long long)keys);
-		return -1;
-	}
-	if (store_meta_set(ks->st, "secret_check", want) != STORE_OK)
-		keysvc_log(ks, STORE_LOG_WARNING, "cannot write the secret's check value (a read-only database?); "
-		        "the next start that can will write it");
 	return 0;
 }
+
+static const keyring *keysvc_ring_now(keysvc *ks);
 
 /* ---- the key filter: which HMACs may be keys ---- */
 
@@ -531,6 +564,97 @@ static int keysvc_filter_maybe(keysvc *ks, const unsigned char hash[STORE_HASH_L
 	return maybe;
 }
 
+/* ---- the keyring in use: the file, looked at once a second ---- */
+
+static void keysvc_ring_stamp_of(const char *path, keysvc_ring_stamp *out)
+{
+	struct stat sb;
+
+	memset(out, 0, sizeof *out);
+	if (stat(path, &sb) == 0) {
+		out->dev = sb.st_dev;
+		out->ino = sb.st_ino;
+		out->size = sb.st_size;
+		out->mtime = sb.st_mtim;
+	}
+}
+
+/* Warns of unrevoked keys made with a secret the keyring lacks: they answer
+   401 until the secret is back (restore the keyring from a backup). */
+static void keysvc_ring_needed(keysvc *ks, const keyring *ring)
+{
+	store_secret_count *c = NULL;
+	size_t n = 0;
+	char msg[300];
+
+	if (store_secret_counts(ks->st, &c, &n) != STORE_OK)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (keyring_find(ring, c[i].secret_id))
+			continue;
+		snprintf(msg, sizeof msg, "%s lacks secret %lld, which %lld unrevoked key(s) were made with: they fail "
+		         "until it is back (restore the keyring from a backup)", ks->secret_path ? ks->secret_path : "the keyring",
+		         (long long)c[i].secret_id, (long long)c[i].keys);
+		keysvc_log(ks, STORE_LOG_WARNING, msg);
+	}
+	free(c);
+}
+
+/* Reads the keyring file again if it changed (a rotation or a retire, by
+   this process or another): checked against the store's check values, then
+   swapped in; a keyring that fails keeps the one in use, logged. force:
+   look now, not once a second. */
+static void keysvc_ring_reload(keysvc *ks, time_t now, int force)
+{
+	keysvc_ring_stamp st;
+	keysvc_ring *r = NULL;
+	char err[600], msg[700];
+
+	pthread_mutex_lock(&ks->ring_lock);
+	if (!force && __atomic_load_n(&ks->ring_checked, __ATOMIC_RELAXED) == now)
+		goto cleanup;
+	__atomic_store_n(&ks->ring_checked, now, __ATOMIC_RELAXED);
+	keysvc_ring_stamp_of(ks->secret_path, &st);
+	if (memcmp(&st, &ks->ring_stamp, sizeof st) == 0)
+		goto cleanup;
+	ks->ring_stamp = st;
+	if (!(r = calloc(1, sizeof *r)))
+		goto cleanup;
+	if (keyring_load(ks->secret_path, &r->k, err, sizeof err) != 0) {
+		snprintf(msg, sizeof msg, "the keyring changed but cannot be read; keeping the one in use: %s",
+		         r->k.n == 0 && access(ks->secret_path, F_OK) != 0 ? "the file is gone" : err);
+		keysvc_log(ks, STORE_LOG_ERROR, msg);
+		goto cleanup;
+	}
+	if (keysvc_ring_matches(ks, &r->k, ks->secret_path, 0, err, sizeof err) != 0) {
+		snprintf(msg, sizeof msg, "the keyring changed but is refused; keeping the one in use: %s", err);
+		keysvc_log(ks, STORE_LOG_ERROR, msg);
+		goto cleanup;
+	}
+	r->older = ks->ring;
+	__atomic_store_n(&ks->ring, r, __ATOMIC_RELEASE);
+	y_log_message(Y_LOG_LEVEL_INFO, "keyring %s reloaded: %zu secret(s), new keys use secret %lld", ks->secret_path,
+	              r->k.n, (long long)keyring_current(&r->k)->id);
+	r = NULL;
+cleanup:
+	pthread_mutex_unlock(&ks->ring_lock);
+	if (r) {
+		keyring_wipe(&r->k);
+		free(r);
+	}
+}
+
+/* The keyring to use now (never freed before keysvc_close). */
+static const keyring *keysvc_ring_now(keysvc *ks)
+{
+	if (ks->secret_path) {
+		time_t now = time(NULL);
+		if (__atomic_load_n(&ks->ring_checked, __ATOMIC_RELAXED) != now)
+			keysvc_ring_reload(ks, now, 0);
+	}
+	return &__atomic_load_n(&ks->ring, __ATOMIC_ACQUIRE)->k;
+}
+
 int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen)
 {
 	keysvc *ks = calloc(1, sizeof *ks);
@@ -541,8 +665,10 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 	int created = 0;
 
 	*out = NULL;
-	if (!ks)
+	if (!ks || !(ks->ring = calloc(1, sizeof *ks->ring))) {
+		free(ks);
 		return -1;
+	}
 	for (int f = 0; f < KEYSVC_NFAMILIES; f++) {
 		/* every prefix a family issues or still accepts is one token.c reads */
 		const char *p[2] = { keysvc_families[f].prefix, keysvc_families[f].old_prefix };
@@ -551,6 +677,7 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 			if (p[i] && (token_new(p[i], t, sizeof t) != 0 || !token_check(t))) {
 				snprintf(err, errlen, "family %s: token.c does not read keys that start with %s",
 				         keysvc_families[f].api, p[i]);
+				free(ks->ring);
 				free(ks);
 				return -1;
 			}
@@ -562,8 +689,11 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 	ks->quota = cfg->key_quota == 0 ? KEYSVC_DEFAULT_QUOTA : cfg->key_quota < 0 ? 0 : cfg->key_quota;
 	ks->cascade = cfg->revoke_cascade;
 	pthread_mutex_init(&ks->filter_sync, NULL);
+	pthread_mutex_init(&ks->ring_lock, NULL);
 	if (strcmp(cfg->db_path, ":memory:") == 0 && !cfg->secret_path) {
-		if (gnutls_rnd(GNUTLS_RND_KEY, ks->secret, sizeof ks->secret) != 0)
+		ks->ring->k.n = 1;
+		ks->ring->k.s[0].id = 1;
+		if (gnutls_rnd(GNUTLS_RND_KEY, ks->ring->k.s[0].key, KEYSVC_SECRET_LEN) != 0)
 			goto fail;
 	} else {
 		if (cfg->secret_path) {
@@ -574,8 +704,10 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 				secret_path = NULL;
 			free(copy);
 		}
-		if (!secret_path || keysvc_secret(secret_path, cfg->secret_must_exist, ks->secret, &created, err, errlen) != 0)
+		if (!secret_path || keysvc_secret(secret_path, cfg->secret_must_exist, &ks->ring->k, &created, err, errlen) != 0)
 			goto fail;
+		keysvc_ring_stamp_of(secret_path, &ks->ring_stamp);
+		ks->ring_checked = time(NULL);
 	}
 	if (keysvc_jwt_set_new(cfg, &ks->jwt, err, errlen) != 0)
 		goto fail;
@@ -592,11 +724,13 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 	/* after the caches: a shared store may report changes at once */
 	if (store_open(&sc, &ks->st, err, errlen) != 0)
 		goto fail;
-	if (secret_path && keysvc_secret_matches(ks, secret_path, created, err, errlen) != 0) {
+	if (secret_path && keysvc_ring_matches(ks, &ks->ring->k, secret_path, created, err, errlen) != 0) {
 		if (created)
 			unlink(secret_path);   /* so that the next start does not take it for the right one */
 		goto fail;
 	}
+	if (secret_path)
+		keysvc_ring_needed(ks, &ks->ring->k);
 	if (keyfilter_new(0, &ks->filter) != 0) {
 		snprintf(err, errlen, "out of memory for the key service's key filter");
 		goto fail;
@@ -606,7 +740,7 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 	if (keysvc_filter_sync(ks, time(NULL)) != 0)
 		keysvc_log(ks, STORE_LOG_WARNING, "cannot read the key store's hashes into the key filter yet; "
 		           "blocked addresses' lookups go to the store until it can");
-	free(secret_path);
+	ks->secret_path = secret_path;
 	*out = ks;
 	return 0;
 fail:
@@ -627,7 +761,13 @@ void keysvc_close(keysvc *ks)
 	pthread_rwlock_destroy(&ks->filter_lock);
 	pthread_mutex_destroy(&ks->filter_sync);
 	keysvc_jwt_set_free(ks->jwt);
-	gnutls_memset(ks->secret, 0, sizeof ks->secret);
+	for (keysvc_ring *r = ks->ring, *older; r; r = older) {
+		older = r->older;
+		keyring_wipe(&r->k);
+		free(r);
+	}
+	free(ks->secret_path);
+	pthread_mutex_destroy(&ks->ring_lock);
 	pthread_mutex_destroy(&ks->lock);
 	free(ks);
 }
@@ -645,9 +785,9 @@ void keysvc_get_stats(keysvc *ks, keysvc_stats *out)
 	out->list_hits = __atomic_load_n(&ks->stats.list_hits, __ATOMIC_RELAXED);
 }
 
-static int keysvc_hash(keysvc *ks, const char *token, unsigned char out[STORE_HASH_LEN])
+static int keysvc_hash(const keyring_secret *sec, const char *token, unsigned char out[STORE_HASH_LEN])
 {
-	return gnutls_hmac_fast(GNUTLS_MAC_SHA256, ks->secret, sizeof ks->secret, token, strlen(token), out) == 0 ? 0 : -1;
+	return gnutls_hmac_fast(GNUTLS_MAC_SHA256, sec->key, sizeof sec->key, token, strlen(token), out) == 0 ? 0 : -1;
 }
 
 static int keysvc_from_store(int rc)
@@ -749,6 +889,7 @@ static int keysvc_insert(keysvc *ks, int64_t user, int64_t parent, int family, c
                          const char *role, const char *client, keysvc_key *out, char *token, size_t toklen)
 {
 	unsigned char hash[STORE_HASH_LEN];
+	const keyring_secret *cur = keyring_current(keysvc_ring_now(ks));
 	size_t tl;
 	int rc;
 
@@ -766,8 +907,9 @@ static int keysvc_insert(keysvc *ks, int64_t user, int64_t parent, int family, c
 		snprintf(out->description, sizeof out->description, "%s", description);
 	}
 	snprintf(out->role, sizeof out->role, "%s", role ? role : "");
+	out->secret_id = cur->id;
 	for (int attempt = 0; attempt < 3; attempt++) {
-		if (token_new(keysvc_families[family].prefix, token, toklen) != 0 || keysvc_hash(ks, token, hash) != 0)
+		if (token_new(keysvc_families[family].prefix, token, toklen) != 0 || keysvc_hash(cur, token, hash) != 0)
 			return KEYSVC_STORE;
 		tl = strlen(token);
 		snprintf(out->prefix, sizeof out->prefix, "%.8s", token);
@@ -1093,10 +1235,43 @@ static int keysvc_failed(keysvc *ks, const char *client, int rc, unsigned *retry
 	return ratelimit_fail_check(ks->rate, client, time(NULL), retry_after) ? KEYSVC_RATE_LIMITED : rc;
 }
 
+/* 0 when the token is surely no key under any secret of the keyring (the
+   filter holds hashes as stored: a key not re-hashed yet is there under
+   its older secret). */
+static int keysvc_filter_maybe_any(keysvc *ks, const keyring *ring, const char *token,
+                                   const unsigned char hash[STORE_HASH_LEN], time_t now)
+{
+	unsigned char h[STORE_HASH_LEN];
+
+	if (keysvc_filter_maybe(ks, hash, now))
+		return 1;
+	for (size_t i = 0; i + 1 < ring->n; i++)
+		if (keysvc_hash(&ring->s[i], token, h) != 0 || keysvc_filter_maybe(ks, h, now))
+			return 1;
+	return 0;
+}
+
+/* A key the current secret does not find: made with an older secret of the
+   keyring, newest first. used: the hash that found it. */
+static int keysvc_by_older_hash(keysvc *ks, const keyring *ring, const char *token, store_key *k,
+                                unsigned char stored[STORE_HASH_LEN], unsigned char used[STORE_HASH_LEN])
+{
+	int rc = STORE_NOT_FOUND;
+
+	for (size_t i = ring->n - 1; rc == STORE_NOT_FOUND && i-- > 0;) {
+		if (keysvc_hash(&ring->s[i], token, used) != 0)
+			return STORE_ERROR;
+		rc = store_key_by_hash(ks->st, used, k, stored);
+	}
+	return rc;
+}
+
 int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysvc_principal *out,
                         unsigned *retry_after)
 {
-	unsigned char hash[STORE_HASH_LEN], stored[STORE_HASH_LEN];
+	unsigned char hash[STORE_HASH_LEN], stored[STORE_HASH_LEN], older[STORE_HASH_LEN];
+	const keyring *ring;
+	const unsigned char *found = hash;
 	keysvc_key k;
 	keycache_entry hit;
 	uint64_t epoch;
@@ -1107,7 +1282,8 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 		__atomic_add_fetch(&ks->stats.bad_tokens, 1, __ATOMIC_RELAXED);
 		return keysvc_failed(ks, client, KEYSVC_BAD_TOKEN, retry_after);
 	}
-	if (keysvc_hash(ks, token, hash) != 0)
+	ring = keysvc_ring_now(ks);
+	if (keysvc_hash(keyring_current(ring), token, hash) != 0)
 		return KEYSVC_STORE;
 	now = time(NULL);
 	keysvc_other_writers(ks);
@@ -1127,16 +1303,25 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 	/* a blocked address's token that is surely no key (the filter of every
 	   key's HMAC) is refused without a store lookup; a valid key, or one the
 	   filter cannot rule out, goes on to the store */
-	if (ratelimit_blocked(ks->rate, client, now, retry_after) && !keysvc_filter_maybe(ks, hash, now))
+	if (ratelimit_blocked(ks->rate, client, now, retry_after) && !keysvc_filter_maybe_any(ks, ring, token, hash, now))
 		return KEYSVC_RATE_LIMITED;
 	epoch = keycache_epoch(ks->cache);
 	__atomic_add_fetch(&ks->stats.hash_lookups, 1, __ATOMIC_RELAXED);
 	/* the unique index finds the row by its hash; compare again in constant time */
 	rc = store_key_by_hash(ks->st, hash, &k, stored);
+	if (rc == STORE_NOT_FOUND && ring->n > 1) {
+		rc = keysvc_by_older_hash(ks, ring, token, &k, stored, older);
+		found = older;
+	}
 	if (rc == STORE_ERROR || rc == STORE_UNAVAILABLE)
 		return keysvc_from_store(rc);   /* unverifiable is not invalid: never REJECTED, not counted */
-	if (rc != STORE_OK || gnutls_memcmp(hash, stored, sizeof hash) != 0 || !k.active || k.revoked)
+	if (rc != STORE_OK || gnutls_memcmp(found, stored, sizeof hash) != 0 || !k.active || k.revoked)
 		return keysvc_failed(ks, client, KEYSVC_REJECTED, retry_after);
+	/* made with an older secret: re-hashed with the current one now (a
+	   concurrent request may have done it first: NOT_FOUND; a store that
+	   fails leaves it for the next use) */
+	if (found == older && store_key_rehash(ks->st, k.id, older, hash, keyring_current(ring)->id) == STORE_OK)
+		keysvc_filter_add(ks, hash);
 	memset(out, 0, sizeof *out);
 	out->user_id = k.user_id;
 	out->key_id = k.id;
@@ -1472,4 +1657,176 @@ int keysvc_user_find(keysvc *ks, const char *name, int64_t *user)
 	int rc = store_user_find(ks->st, name, user);
 
 	return rc == STORE_NOT_FOUND ? KEYSVC_NO_USER : keysvc_from_store(rc);
+}
+
+/* ---- operating: the CLI ---- */
+
+int keysvc_user_list(keysvc *ks, store_user **out, size_t *n)
+{
+	return keysvc_from_store(store_user_list(ks->st, out, n));
+}
+
+#define KEYSVC_AUDIT_PAGE 256
+
+int keysvc_audit_each(keysvc *ks, int64_t since, keysvc_audit_fn fn, void *ctx)
+{
+	store_audit *page = NULL;
+	int64_t after = 0;
+	size_t n = 0;
+	int rc = KEYSVC_OK;
+
+	do {
+		rc = keysvc_from_store(store_audit_list(ks->st, since, after, KEYSVC_AUDIT_PAGE, &page, &n));
+		for (size_t i = 0; rc == KEYSVC_OK && i < n; i++) {
+			after = page[i].id;
+			if (fn(ctx, &page[i]) != 0)
+				rc = KEYSVC_INVALID;
+		}
+		free(page);
+		page = NULL;
+	} while (rc == KEYSVC_OK && n == KEYSVC_AUDIT_PAGE);
+	return rc;
+}
+
+const char *keysvc_secret_path(const keysvc *ks)
+{
+	return ks->secret_path;
+}
+
+int keysvc_secret_list(keysvc *ks, keysvc_secret_info **out, size_t *n)
+{
+	const keyring *ring = keysvc_ring_now(ks);
+	store_secret_count *c = NULL;
+	keysvc_secret_info *v = NULL;
+	size_t nc = 0, cnt = 0;
+	int rc = keysvc_from_store(store_secret_counts(ks->st, &c, &nc));
+
+	*out = NULL;
+	*n = 0;
+	if (rc != KEYSVC_OK)
+		return rc;
+	if (!(v = calloc(ring->n + nc, sizeof *v))) {
+		free(c);
+		return KEYSVC_STORE;
+	}
+	for (size_t i = 0; i < ring->n; i++) {
+		v[cnt].id = ring->s[i].id;
+		v[cnt].added = ring->s[i].added;
+		v[cnt].current = i + 1 == ring->n;
+		for (size_t j = 0; j < nc; j++)
+			if (c[j].secret_id == ring->s[i].id)
+				v[cnt].keys = c[j].keys;
+		cnt++;
+	}
+	for (size_t j = 0; j < nc; j++) {
+		if (keyring_find(ring, c[j].secret_id))
+			continue;
+		v[cnt].id = c[j].secret_id;
+		v[cnt].missing = 1;
+		v[cnt].keys = c[j].keys;
+		cnt++;
+	}
+	free(c);
+	*out = v;
+	*n = cnt;
+	return KEYSVC_OK;
+}
+
+int keysvc_secret_rotate(keysvc *ks, int64_t *id)
+{
+	keyring ring;
+	char err[600], want[2 * STORE_HASH_LEN + 1], name[40];
+	int fd, rc = KEYSVC_STORE;
+
+	if (!ks->secret_path)
+		return KEYSVC_UNSUPPORTED;
+	if ((fd = keyring_lock(ks->secret_path, err, sizeof err)) < 0) {
+		keysvc_log(ks, STORE_LOG_ERROR, err);
+		return KEYSVC_STORE;
+	}
+	/* the file as it is now (another process may have rotated since this one read it) */
+	if ((rc = keyring_load(ks->secret_path, &ring, err, sizeof err)) != 0 ||
+	    keyring_add(&ring, (int64_t)time(NULL), err, sizeof err) != 0) {
+		keysvc_log(ks, STORE_LOG_ERROR, rc > 0 ? "the keyring file is gone" : err);
+		rc = KEYSVC_STORE;
+		goto cleanup;
+	}
+	/* the check value first: a process that sees the new file finds it */
+	keysvc_check_name(keyring_current(&ring)->id, name, sizeof name);
+	if (keysvc_check_value(keyring_current(&ring), want) != 0 ||
+	    (rc = keysvc_from_store(store_meta_set(ks->st, name, want))) != KEYSVC_OK)
+		goto cleanup;
+	if (keyring_save(ks->secret_path, &ring, err, sizeof err) != 0) {
+		keysvc_log(ks, STORE_LOG_ERROR, err);
+		rc = KEYSVC_STORE;
+		goto cleanup;
+	}
+	*id = keyring_current(&ring)->id;
+	rc = KEYSVC_OK;
+cleanup:
+	keyring_unlock(fd);
+	keyring_wipe(&ring);
+	if (rc == KEYSVC_OK)
+		keysvc_ring_reload(ks, time(NULL), 1);
+	return rc;
+}
+
+int keysvc_secret_retire(keysvc *ks, int64_t id, int64_t *still)
+{
+	keyring ring;
+	store_secret_count *c = NULL;
+	size_t nc = 0;
+	char err[600];
+	int fd, rc;
+
+	*still = 0;
+	if (!ks->secret_path)
+		return KEYSVC_UNSUPPORTED;
+	if ((fd = keyring_lock(ks->secret_path, err, sizeof err)) < 0) {
+		keysvc_log(ks, STORE_LOG_ERROR, err);
+		return KEYSVC_STORE;
+	}
+	if ((rc = keyring_load(ks->secret_path, &ring, err, sizeof err)) != 0) {
+		keysvc_log(ks, STORE_LOG_ERROR, rc > 0 ? "the keyring file is gone" : err);
+		rc = KEYSVC_STORE;
+		goto cleanup;
+	}
+	rc = !keyring_find(&ring, id) ? KEYSVC_NO_SECRET : keyring_current(&ring)->id == id ? KEYSVC_SECRET_CURRENT : KEYSVC_OK;
+	if (rc == KEYSVC_OK)
+		rc = keysvc_from_store(store_secret_counts(ks->st, &c, &nc));
+	for (size_t i = 0; rc == KEYSVC_OK && i < nc; i++)
+		if (c[i].secret_id == id && c[i].keys > 0) {
+			*still = c[i].keys;
+			rc = KEYSVC_SECRET_IN_USE;
+		}
+	for (size_t i = 0; rc == KEYSVC_OK && i + 1 < ring.n; i++)
+		if (ring.s[i].id == id && time(NULL) - ring.s[i + 1].added < KEYSVC_RETIRE_SETTLE)
+			rc = KEYSVC_SECRET_IN_USE;   /* its successor is too new: creates may still use it */
+	if (rc == KEYSVC_OK && (keyring_remove(&ring, id) != 0 || keyring_save(ks->secret_path, &ring, err, sizeof err) != 0)) {
+		keysvc_log(ks, STORE_LOG_ERROR, err);
+		rc = KEYSVC_STORE;
+	}
+cleanup:
+	free(c);
+	keyring_unlock(fd);
+	keyring_wipe(&ring);
+	if (rc == KEYSVC_OK)
+		keysvc_ring_reload(ks, time(NULL), 1);
+	return rc;
+}
+
+int keysvc_backup(keysvc *ks, const char *path, char *why, size_t len)
+{
+	int rc = store_backup(ks->st, path, why, len);
+
+	return rc == STORE_NOT_FOUND ? KEYSVC_UNSUPPORTED : keysvc_from_store(rc);
+}
+
+int keysvc_restore(keysvc *ks, const char *path, char *why, size_t len)
+{
+	int rc = store_restore(ks->st, path, why, len);
+
+	keycache_forget_all(ks->cache);
+	listcache_forget_all(ks->lists);
+	return rc == STORE_NOT_FOUND ? KEYSVC_UNSUPPORTED : keysvc_from_store(rc);
 }

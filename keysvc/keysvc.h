@@ -65,7 +65,11 @@ const keysvc_family_desc *keysvc_family_of_api(const char *api);
 	X(NO_JWT, "JSON web tokens are not configured") \
 	X(QUOTA, "the user holds as many keys as the key quota allows") \
 	X(STORE, "the key store failed") \
-	X(UNAVAILABLE, "the key store is busy, locked or full; try again later")
+	X(UNAVAILABLE, "the key store is busy, locked or full; try again later") \
+	X(NO_SECRET, "no secret with this id in the keyring") \
+	X(SECRET_IN_USE, "unrevoked keys still need this secret (each is re-hashed with the current one at its next use)") \
+	X(SECRET_CURRENT, "this is the current secret (new keys are made with it): rotate first") \
+	X(UNSUPPORTED, "this store backend cannot do that")
 
 #define KEYSVC_ENUM(name, msg) KEYSVC_##name,
 enum keysvc_status { KEYSVC_STATUS_MAP(KEYSVC_ENUM) KEYSVC_NSTATUS };
@@ -227,6 +231,46 @@ const char *keysvc_store_backend(const keysvc *ks);
 /* The change epoch this process has applied and the store's current one
  * (PostgreSQL; KEYSVC_NOT_FOUND for a store without epochs). */
 int keysvc_store_epochs(keysvc *ks, int64_t *seen, int64_t *current);
+
+/* ---- operating: the CLI (server/admin.c) ---- */
+
+/* Every user; *out malloc'd (free()). */
+int keysvc_user_list(keysvc *ks, store_user **out, size_t *n);
+/* Audit rows at or after since (unix seconds), in id order, in pages: fn
+ * gets each; nonzero stops (KEYSVC_INVALID). */
+typedef int (*keysvc_audit_fn)(void *ctx, const store_audit *a);
+int keysvc_audit_each(keysvc *ks, int64_t since, keysvc_audit_fn fn, void *ctx);
+
+/* The HMAC keyring (keyring.h): each secret, whether it is current, and
+ * the unrevoked keys still made with it (keys that a rotation left on an
+ * older secret move to the current one at their next use). A secret id
+ * the store's keys use and the keyring lacks is listed with missing = 1. */
+typedef struct keysvc_secret_info {
+	int64_t id;
+	int64_t added;          /* unix seconds; 0: unknown (before keyrings) */
+	int current;
+	int missing;
+	int64_t keys;
+} keysvc_secret_info;
+int keysvc_secret_list(keysvc *ks, keysvc_secret_info **out, size_t *n);
+/* Adds a new current secret to the keyring file (its check value first in
+ * the store, then the file, atomically, under the keyring's lock); new keys
+ * use it. Every process on the store (servers included) reads the file
+ * again within a second. KEYSVC_UNSUPPORTED for an in-memory keyring. */
+int keysvc_secret_rotate(keysvc *ks, int64_t *id);
+/* Removes secret id from the keyring file: KEYSVC_NO_SECRET, KEYSVC_SECRET_CURRENT,
+ * or KEYSVC_SECRET_IN_USE while unrevoked keys were made with it (*still:
+ * how many; 0 when its successor became current less than 3 s ago, so a
+ * create may still be in flight with it). */
+int keysvc_secret_retire(keysvc *ks, int64_t id, int64_t *still);
+/* The keyring file's path (NULL: in memory). */
+const char *keysvc_secret_path(const keysvc *ks);
+
+/* A consistent copy of the store into the new file path while others write
+ * (store_backup); KEYSVC_UNSUPPORTED with why for a backend without one. */
+int keysvc_backup(keysvc *ks, const char *path, char *why, size_t len);
+/* Replaces the store's contents with a copy store_backup made (store_restore). */
+int keysvc_restore(keysvc *ks, const char *path, char *why, size_t len);
 
 void keysvc_get_stats(keysvc *ks, keysvc_stats *out);
 store *keysvc_store(keysvc *ks);   /* for tests */

@@ -258,3 +258,40 @@ void store_new_uuid(char out[37])
 	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
 	         b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
+
+int store_user_list(store *s, store_user **out, size_t *n)
+{
+	return s->be->user_list(s, out, n);
+}
+
+int store_audit_list(store *s, int64_t since, int64_t after_id, size_t limit, store_audit **out, size_t *n)
+{
+	return s->be->audit_list(s, since, after_id, limit, out, n);
+}
+
+int store_key_rehash(store *s, int64_t key_id, const unsigned char old_hash[STORE_HASH_LEN],
+                     const unsigned char new_hash[STORE_HASH_LEN], int64_t secret_id)
+{
+	return s->be->key_rehash(s, key_id, old_hash, new_hash, secret_id);
+}
+
+int store_secret_counts(store *s, store_secret_count **out, size_t *n)
+{
+	return s->be->secret_counts(s, out, n);
+}
+
+int store_backup(store *s, const char *path, char *why, size_t len)
+{
+	if (s->be->backup)
+		return s->be->backup(s, path, why, len);
+	snprintf(why, len, "the %s store backend has no online backup", s->be->name);
+	return STORE_NOT_FOUND;
+}
+
+int store_restore(store *s, const char *path, char *why, size_t len)
+{
+	if (s->be->restore)
+		return s->be->restore(s, path, why, len);
+	snprintf(why, len, "the %s store backend has no restore", s->be->name);
+	return STORE_NOT_FOUND;
+}

@@ -46,7 +46,32 @@ typedef struct store_key {
 	int64_t created;        /* unix seconds */
 	int64_t last_used;      /* unix seconds, 0 = never */
 	int64_t parent_id;      /* the key whose holder created this one; 0: none (the CLI, a JWT) */
+	int64_t secret_id;      /* the keyring secret its hash was made with (insert; rows read: 0, see store_secret_counts) */
 } store_key;
+
+/* A user, for the CLI's `user list`: keys counts its unrevoked keys. */
+typedef struct store_user {
+	int64_t id;
+	char name[STORE_NAME_CHARS * 4 + 1];
+	int64_t created;        /* unix seconds */
+	int64_t keys;
+} store_user;
+
+/* One audit row: who (actor, a user id; 0: none) did what to which key. */
+typedef struct store_audit {
+	int64_t id;
+	int64_t at;             /* unix seconds */
+	int64_t actor;
+	int64_t key_id;
+	char action[16];        /* "create", "revoke", "activate", "deactivate", "delete" */
+	char client[64];        /* the client address, "cli", ... */
+} store_audit;
+
+/* Unrevoked keys per keyring secret id (store_secret_counts). */
+typedef struct store_secret_count {
+	int64_t secret_id;
+	int64_t keys;
+} store_secret_count;
 
 /* STORE_ERROR: the store failed (an I/O error, a read-only or corrupt
  * database, ...); STORE_UNAVAILABLE: it failed for a reason that may pass
@@ -144,6 +169,30 @@ int store_meta_get(store *s, const char *name, char *value, size_t len);
 int store_meta_set(store *s, const char *name, const char *value);
 /* Keys in the store, every owner and family. */
 int store_key_count(store *s, int64_t *n);
+/* Every user, by id; *out malloc'd (free()). */
+int store_user_list(store *s, store_user **out, size_t *n);
+/* Audit rows at or after since (unix seconds) with ids above after_id, in
+ * id order, at most limit; *out malloc'd (free()). A caller pages with the
+ * last id it got. */
+int store_audit_list(store *s, int64_t since, int64_t after_id, size_t limit, store_audit **out, size_t *n);
+/* Replaces key_id's hash old (the row must still hold it, else
+ * STORE_NOT_FOUND) with new, made with keyring secret secret_id: the key
+ * service re-hashes a key made with an older secret when it is used. No
+ * epoch: the key's state does not change. */
+int store_key_rehash(store *s, int64_t key_id, const unsigned char old_hash[STORE_HASH_LEN],
+                     const unsigned char new_hash[STORE_HASH_LEN], int64_t secret_id);
+/* Unrevoked keys per secret id, by id; *out malloc'd (free()). */
+int store_secret_counts(store *s, store_secret_count **out, size_t *n);
+/* A consistent copy of the whole store, taken while others write, into the
+ * new file path (SQLite's online backup API: one read snapshot); a backend
+ * that cannot: STORE_NOT_FOUND with why. */
+int store_backup(store *s, const char *path, char *why, size_t len);
+/* Replaces the store's contents with the copy in path (made by
+ * store_backup), through the backend so that a process that has the store
+ * open sees the change (its caches drop everything: the epoch moves past
+ * both). STORE_NOT_FOUND with why for a backend that cannot. */
+int store_restore(store *s, const char *path, char *why, size_t len);
+
 /* Readiness: STORE_OK when the store reads, is writable and a write
  * commits, within timeout_ms; else why says what fails (read-only, disk
  * full, a writer busy). A write probe at most once a second. */

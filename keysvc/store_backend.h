@@ -48,6 +48,14 @@ typedef struct store_backend {
 	int (*key_count)(store *s, int64_t *n);
 	int (*ready)(store *s, unsigned timeout_ms, char *why, size_t len);
 	int (*changed)(store *s);
+	int (*user_list)(store *s, store_user **out, size_t *n);
+	int (*audit_list)(store *s, int64_t since, int64_t after_id, size_t limit, store_audit **out, size_t *n);
+	int (*key_rehash)(store *s, int64_t key_id, const unsigned char old_hash[STORE_HASH_LEN],
+	                  const unsigned char new_hash[STORE_HASH_LEN], int64_t secret_id);
+	int (*secret_counts)(store *s, store_secret_count **out, size_t *n);
+	/* optional (NULL: the backend cannot; store.c says so) */
+	int (*backup)(store *s, const char *path, char *why, size_t len);
+	int (*restore)(store *s, const char *path, char *why, size_t len);
 } store_backend;
 
 struct store {

@@ -243,6 +243,44 @@ static int store_fault_changed(store *base)
 	return store_changed(f->inner);
 }
 
+static int store_fault_user_list(store *base, store_user **out, size_t *n)
+{
+	FAULT(user_list, 0);
+	return store_user_list(f->inner, out, n);
+}
+
+static int store_fault_audit_list(store *base, int64_t since, int64_t after_id, size_t limit, store_audit **out,
+                                  size_t *n)
+{
+	FAULT(audit_list, 0);
+	return store_audit_list(f->inner, since, after_id, limit, out, n);
+}
+
+static int store_fault_key_rehash(store *base, int64_t key_id, const unsigned char old_hash[STORE_HASH_LEN],
+                                  const unsigned char new_hash[STORE_HASH_LEN], int64_t secret_id)
+{
+	FAULT(key_rehash, 1);
+	return store_key_rehash(f->inner, key_id, old_hash, new_hash, secret_id);
+}
+
+static int store_fault_secret_counts(store *base, store_secret_count **out, size_t *n)
+{
+	FAULT(secret_counts, 0);
+	return store_secret_counts(f->inner, out, n);
+}
+
+static int store_fault_backup(store *base, const char *path, char *why, size_t len)
+{
+	store_fault *f = (store_fault *)base;
+	return store_backup(f->inner, path, why, len);
+}
+
+static int store_fault_restore(store *base, const char *path, char *why, size_t len)
+{
+	store_fault *f = (store_fault *)base;
+	return store_restore(f->inner, path, why, len);
+}
+
 static int store_fault_accepts(const char *path)
 {
 	(void)path;
@@ -276,6 +314,12 @@ static const store_backend store_fault_backend = {
 	.key_count = store_fault_key_count,
 	.ready = store_fault_ready,
 	.changed = store_fault_changed,
+	.user_list = store_fault_user_list,
+	.audit_list = store_fault_audit_list,
+	.key_rehash = store_fault_key_rehash,
+	.secret_counts = store_fault_secret_counts,
+	.backup = store_fault_backup,
+	.restore = store_fault_restore,
 };
 
 int store_fault_wrap(store *inner, const char *control, store **out)

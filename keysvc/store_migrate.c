@@ -27,8 +27,8 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
-#define MIGRATE_SQLITE_SCHEMA 4   /* store_sqlite.c's STORE_SCHEMA_VERSION this copy reads (4: parent_id) */
-#define MIGRATE_PG_SCHEMA 1       /* store_pg.c's STORE_PG_SCHEMA_VERSION this copy writes */
+#define MIGRATE_SQLITE_SCHEMA 5   /* store_sqlite.c's STORE_SCHEMA_VERSION this copy reads (4: parent_id, 5: secret_id) */
+#define MIGRATE_PG_SCHEMA 2       /* store_pg.c's STORE_PG_SCHEMA_VERSION this copy writes */
 
 typedef struct migrate_ctx {
 	sqlite3 *src;
@@ -282,6 +282,8 @@ cleanup:
 	return rc;
 }
 
+/* The check values of the keyring's secrets: secret_check (secret 1) and
+ * secret_check.N for each secret added by a rotation. */
 static int migrate_secret_check(migrate_ctx *m, int *copied)
 {
 	sqlite3_stmt *st = NULL;
@@ -289,20 +291,21 @@ static int migrate_secret_check(migrate_ctx *m, int *copied)
 	int step, rc = -1;
 
 	*copied = 0;
-	if (sqlite3_prepare_v2(m->src, "SELECT value FROM meta WHERE name = 'secret_check'", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(m->src, "SELECT name, value FROM meta WHERE (name = 'secret_check' OR"
+	                       " name LIKE 'secret\\_check.%' ESCAPE '\\') AND value IS NOT NULL ORDER BY name",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return migrate_src_fail(m, "the secret check value");
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-		const char *v[1] = { (const char *)sqlite3_column_text(st, 0) };
-		r = PQexecParams(m->pg, "INSERT INTO meta(name, value) VALUES ('secret_check', $1)", 1, NULL, v, NULL,
-		                 NULL, 0);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *v[2] = { (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1) };
+		r = PQexecParams(m->pg, "INSERT INTO meta(name, value) VALUES ($1, $2)", 2, NULL, v, NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 			migrate_pg_fail(m, "copying the secret check value", r);
 			goto cleanup;
 		}
 		PQclear(r);
 		*copied = 1;
-	} else if (step != SQLITE_ROW && step != SQLITE_DONE) {
+	}
+	if (step != SQLITE_DONE) {
 		migrate_src_fail(m, "the secret check value");
 		goto cleanup;
 	}
@@ -436,11 +439,11 @@ int store_migrate(const char *from, const char *to, store_migrate_stats *stats, 
 	                 "INSERT INTO users(id, name, created) VALUES ($1, $2, $3)", 3, -1, &stats->users) != 0 ||
 	    migrate_copy(&m, "keys",
 	                 "SELECT id, uuid, user_id, family, name, description, role, prefix, tail, hash, active, revoked,"
-	                 " created, last_used, parent_id FROM keys ORDER BY id",
+	                 " created, last_used, parent_id, secret_id FROM keys ORDER BY id",
 	                 "INSERT INTO keys(id, uuid, user_id, family, name, description, role, prefix, tail, hash, active,"
-	                 " revoked, created, last_used, parent_id)"
-	                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-	                 15, 9, &stats->keys) != 0 ||
+	                 " revoked, created, last_used, parent_id, secret_id)"
+	                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+	                 16, 9, &stats->keys) != 0 ||
 	    migrate_copy(&m, "audit", "SELECT id, at, actor, key_id, action, client FROM audit ORDER BY id",
 	                 "INSERT INTO audit(id, at, actor, key_id, action, client) VALUES ($1, $2, $3, $4, $5, $6)", 6, -1,
 	                 &stats->audit) != 0 ||

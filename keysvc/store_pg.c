@@ -43,7 +43,7 @@
 #include <gnutls/crypto.h>
 #include <libpq-fe.h>
 
-#define STORE_PG_SCHEMA_VERSION 1
+#define STORE_PG_SCHEMA_VERSION 2
 #define STORE_PG_POOL 8
 #define STORE_PG_LOCK_ID 7300221   /* pg_advisory_lock key of the migration */
 #define STORE_PG_CHANNEL "apikeyd_keys"
@@ -92,6 +92,10 @@ static const char *const store_pg_migrations[STORE_PG_SCHEMA_VERSION] = {
 	"  at BIGINT NOT NULL);"
 	/* the store's own named values: the server secret's check value */
 	"CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
+	/* 2: the HMAC keyring (keysvc.h): the keyring secret a key's hash was
+	 * made with; every key before is the one secret of then, id 1 */
+	"ALTER TABLE keys ADD COLUMN secret_id BIGINT NOT NULL DEFAULT 1;"
+	"CREATE INDEX keys_secret ON keys(secret_id, revoked);",
 };
 
 enum {
@@ -105,8 +109,8 @@ enum {
 static const char *const store_pg_sql[P_N] = {
 	[P_USER_ADD] = "INSERT INTO users(name, created) VALUES ($1, $2) RETURNING id",
 	[P_USER_FIND] = "SELECT id FROM users WHERE name = $1",
-	[P_KEY_INSERT] = "INSERT INTO keys(uuid, user_id, family, name, description, role, prefix, tail, hash, created, parent_id)"
-	                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+	[P_KEY_INSERT] = "INSERT INTO keys(uuid, user_id, family, name, description, role, prefix, tail, hash, created, parent_id,"
+	                 " secret_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
 	[P_AUDIT] = "INSERT INTO audit(at, actor, key_id, action, client) VALUES ($1, $2, $3, $4, $5)",
 	[P_GET_UUID] = "SELECT " STORE_PG_KEY_COLS " FROM keys WHERE user_id = $1 AND ($2::int < 0 OR family = $2)"
 	               " AND uuid = $3",
@@ -791,8 +795,8 @@ static int store_pg_change_row(store_pg_conn *pc, int64_t epoch, int64_t key_id,
 static int store_pg_insert_one(store_pg_conn *pc, store_pg_job *j, int64_t *epoch)
 {
 	store_key *k = j->k;
-	char user[24], family[8], created[24], parent[24], quota[24];
-	const char *v[11];
+	char user[24], family[8], created[24], parent[24], quota[24], secret[24];
+	const char *v[12];
 	int rc;
 
 	if (store_pg_cmd(pc->c, "SAVEPOINT one") != 0)
@@ -838,7 +842,9 @@ static int store_pg_insert_one(store_pg_conn *pc, store_pg_job *j, int64_t *epoc
 	v[9] = created;
 	store_pg_i64(parent, sizeof parent, k->parent_id);
 	v[10] = k->parent_id > 0 ? parent : NULL;
-	PGresult *r = store_pg_exec(pc, P_KEY_INSERT, 11, v, 8, STORE_HASH_LEN);
+	store_pg_i64(secret, sizeof secret, k->secret_id > 0 ? k->secret_id : 1);
+	v[11] = secret;
+	PGresult *r = store_pg_exec(pc, P_KEY_INSERT, 12, v, 8, STORE_HASH_LEN);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 		k->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 		k->active = 1;
@@ -1371,6 +1377,156 @@ static int store_pg_key_count(store *base, int64_t *n)
 	return rc;
 }
 
+/* ---- the CLI's views, the keyring ---- */
+
+/* One read query with text parameters on a pool session; *res: its rows,
+   or NULL with the status. */
+static int store_pg_query(store_pg *s, const char *sql, int n, const char *const *v, PGresult **res)
+{
+	int rc = STORE_UNAVAILABLE;   /* until PostgreSQL answers */
+	store_pg_conn *pc = store_pg_read_begin(s);
+
+	*res = NULL;
+	if (store_pg_ready(s, pc) == 0) {
+		PGresult *r = PQexecParams(pc->c, sql, n, NULL, v, NULL, NULL, 0);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+			*res = r;
+			rc = STORE_OK;
+		} else {
+			rc = store_pg_status(r);
+			PQclear(r);
+		}
+	}
+	store_pg_read_end(pc);
+	return rc;
+}
+
+static int store_pg_user_list(store *base, store_user **out, size_t *n)
+{
+	PGresult *r = NULL;
+	store_user *v = NULL;
+	int rc = store_pg_query((store_pg *)base,
+	                        "SELECT u.id, u.name, u.created, (SELECT count(*) FROM keys k WHERE k.user_id = u.id AND"
+	                        " k.revoked = 0) FROM users u ORDER BY u.id", 0, NULL, &r);
+	int rows = r ? PQntuples(r) : 0;
+
+	*out = NULL;
+	*n = 0;
+	if (rc == STORE_OK && rows > 0 && !(v = calloc((size_t)rows, sizeof *v)))
+		rc = STORE_ERROR;
+	for (int i = 0; rc == STORE_OK && i < rows; i++) {
+		v[i].id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		store_pg_copy(v[i].name, sizeof v[i].name, PQgetvalue(r, i, 1));
+		v[i].created = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+		v[i].keys = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+	}
+	PQclear(r);
+	if (rc == STORE_OK) {
+		*out = v;
+		*n = (size_t)rows;
+	} else {
+		free(v);
+	}
+	return rc;
+}
+
+static int store_pg_audit_list(store *base, int64_t since, int64_t after_id, size_t limit, store_audit **out, size_t *n)
+{
+	char a[24], t[24], l[24];
+	const char *p[3] = { a, t, l };
+	PGresult *r = NULL;
+	store_audit *v = NULL;
+	int rc, rows;
+
+	*out = NULL;
+	*n = 0;
+	store_pg_i64(a, sizeof a, after_id);
+	store_pg_i64(t, sizeof t, since);
+	store_pg_i64(l, sizeof l, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+	rc = store_pg_query((store_pg *)base, "SELECT id, at, coalesce(actor, 0), coalesce(key_id, 0), action,"
+	                    " coalesce(client, '') FROM audit WHERE id > $1 AND at >= $2 ORDER BY id LIMIT $3", 3, p, &r);
+	rows = r ? PQntuples(r) : 0;
+	if (rc == STORE_OK && rows > 0 && !(v = calloc((size_t)rows, sizeof *v)))
+		rc = STORE_ERROR;
+	for (int i = 0; rc == STORE_OK && i < rows; i++) {
+		v[i].id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		v[i].at = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+		v[i].actor = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+		v[i].key_id = strtoll(PQgetvalue(r, i, 3), NULL, 10);
+		store_pg_copy(v[i].action, sizeof v[i].action, PQgetvalue(r, i, 4));
+		store_pg_copy(v[i].client, sizeof v[i].client, PQgetvalue(r, i, 5));
+	}
+	PQclear(r);
+	if (rc == STORE_OK) {
+		*out = v;
+		*n = (size_t)rows;
+	} else {
+		free(v);
+	}
+	return rc;
+}
+
+static int store_pg_secret_counts(store *base, store_secret_count **out, size_t *n)
+{
+	PGresult *r = NULL;
+	store_secret_count *v = NULL;
+	int rc = store_pg_query((store_pg *)base, "SELECT secret_id, count(*) FROM keys WHERE revoked = 0"
+	                        " GROUP BY secret_id ORDER BY secret_id", 0, NULL, &r);
+	int rows = r ? PQntuples(r) : 0;
+
+	*out = NULL;
+	*n = 0;
+	if (rc == STORE_OK && rows > 0 && !(v = calloc((size_t)rows, sizeof *v)))
+		rc = STORE_ERROR;
+	for (int i = 0; rc == STORE_OK && i < rows; i++) {
+		v[i].secret_id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		v[i].keys = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+	}
+	PQclear(r);
+	if (rc == STORE_OK) {
+		*out = v;
+		*n = (size_t)rows;
+	} else {
+		free(v);
+	}
+	return rc;
+}
+
+static void store_pg_hex(const unsigned char h[STORE_HASH_LEN], char out[2 * STORE_HASH_LEN + 1])
+{
+	for (int i = 0; i < STORE_HASH_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* On the writer (synchronous_commit on: a re-hash is durable before a
+   retire counts on it); it changes no key's state, so no epoch and no
+   notification. */
+static int store_pg_key_rehash(store *base, int64_t key_id, const unsigned char old_hash[STORE_HASH_LEN],
+                               const unsigned char new_hash[STORE_HASH_LEN], int64_t secret_id)
+{
+	store_pg *s = (store_pg *)base;
+	char o[2 * STORE_HASH_LEN + 1], nw[2 * STORE_HASH_LEN + 1], sid[24], id[24];
+	const char *v[4] = { nw, sid, id, o };
+	int rc = STORE_UNAVAILABLE;   /* until PostgreSQL answers */
+
+	store_pg_hex(old_hash, o);
+	store_pg_hex(new_hash, nw);
+	store_pg_i64(sid, sizeof sid, secret_id);
+	store_pg_i64(id, sizeof id, key_id);
+	pthread_mutex_lock(&s->writer.lock);
+	if (store_pg_ready(s, &s->writer) == 0) {
+		PGresult *r = PQexecParams(s->writer.c, "UPDATE keys SET hash = decode($1, 'hex'), secret_id = $2"
+		                           " WHERE id = $3 AND hash = decode($4, 'hex')", 4, NULL, v, NULL, NULL, 0);
+		if (PQresultStatus(r) == PGRES_COMMAND_OK)
+			rc = strcmp(PQcmdTuples(r), "0") == 0 ? STORE_NOT_FOUND : STORE_OK;
+		else
+			rc = store_pg_status(r);
+		PQclear(r);
+	}
+	pthread_mutex_unlock(&s->writer.lock);
+	return rc;
+}
+
 /* Ready: a write commits on the primary within timeout_ms (statement_timeout
    bounds it on the server; libpq's own connect_timeout, if the URI sets one,
    bounds a reconnect) and the watcher is listening, so revocations made on
@@ -1452,6 +1608,10 @@ const store_backend store_pg_backend = {
 	.meta_get = store_pg_meta_get,
 	.meta_set = store_pg_meta_set,
 	.key_count = store_pg_key_count,
+	.user_list = store_pg_user_list,
+	.audit_list = store_pg_audit_list,
+	.key_rehash = store_pg_key_rehash,
+	.secret_counts = store_pg_secret_counts,
 	.ready = store_pg_ready_check,
 	.changed = store_pg_other_writers,
 };

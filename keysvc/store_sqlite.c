@@ -16,7 +16,7 @@
 #include <gnutls/gnutls.h>
 #include <sqlite3.h>
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 static const char *const store_sqlite_migrations[] = {
 	/* 1 */
@@ -92,13 +92,18 @@ static const char *const store_sqlite_migrations[] = {
 	"ALTER TABLE keys ADD COLUMN parent_id INTEGER;"
 	"CREATE INDEX keys_parent ON keys(parent_id);"
 	"CREATE INDEX keys_user ON keys(user_id, id);",
+	/* 5: the HMAC keyring (keysvc.h): secret_id is the keyring secret a
+	 * key's hash was made with; every key before is the one secret of then,
+	 * id 1. keys_secret counts what each secret still serves (retire). */
+	"ALTER TABLE keys ADD COLUMN secret_id INTEGER NOT NULL DEFAULT 1;"
+	"CREATE INDEX keys_secret ON keys(secret_id, revoked);",
 };
 
 enum {
 	Q_USER_ADD, Q_USER_FIND, Q_KEY_INSERT, Q_AUDIT, Q_GET_UUID, Q_GET_ID, Q_GET_NAME, Q_BY_HASH,
 	Q_LIST, Q_COUNT, Q_SET_ACTIVE, Q_REVOKE, Q_DELETE, Q_TOUCH, Q_AUDIT_COUNT, Q_EPOCH, Q_EPOCH_BUMP,
 	Q_DATA_VERSION, Q_META_GET, Q_META_SET, Q_KEY_COUNT, Q_PROBE, Q_HASHES, Q_QUOTA, Q_LIST_ALL, Q_COUNT_ALL, Q_PAGE,
-	Q_PAGE_ALL, Q_OWNER, Q_DESCENDANTS, Q_REPARENT, Q_N
+	Q_PAGE_ALL, Q_OWNER, Q_DESCENDANTS, Q_REPARENT, Q_USER_LIST, Q_AUDIT_LIST, Q_REHASH, Q_SECRET_COUNTS, Q_N
 };
 
 /* `family = +?`, never `family = ?`: a bare parameter compared with family
@@ -116,7 +121,7 @@ static const char *const store_sqlite_sql[Q_N] = {
 	[Q_USER_ADD] = "INSERT INTO users(name, created) VALUES (?, ?)",
 	[Q_USER_FIND] = "SELECT id FROM users WHERE name = ?",
 	[Q_KEY_INSERT] = "INSERT INTO keys(uuid, user_id, family, name, description, role, prefix, tail, hash, created,"
-	                 " parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                 " parent_id, secret_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[Q_AUDIT] = "INSERT INTO audit(at, actor, key_id, action, client) VALUES (?, ?, ?, ?, ?)",
 	[Q_GET_UUID] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND (? < 0 OR family = ?) AND uuid = ?",
 	[Q_GET_ID] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND (? < 0 OR family = ?) AND id = ?",
@@ -154,6 +159,11 @@ static const char *const store_sqlite_sql[Q_N] = {
 	                  " UNION SELECT k.id FROM keys k JOIN t ON k.parent_id = t.id)"
 	                  " SELECT keys.id FROM keys JOIN t ON keys.id = t.id WHERE keys.revoked = 0",
 	[Q_REPARENT] = "UPDATE keys SET parent_id = (SELECT parent_id FROM keys WHERE id = ?1) WHERE parent_id = ?1",
+	[Q_USER_LIST] = "SELECT u.id, u.name, u.created, (SELECT count(*) FROM keys k WHERE k.user_id = u.id AND"
+	                " k.revoked = 0) FROM users u ORDER BY u.id",
+	[Q_AUDIT_LIST] = "SELECT id, at, actor, key_id, action, client FROM audit WHERE id > ? AND at >= ? ORDER BY id LIMIT ?",
+	[Q_REHASH] = "UPDATE keys SET hash = ?, secret_id = ? WHERE id = ? AND hash = ?",
+	[Q_SECRET_COUNTS] = "SELECT secret_id, count(*) FROM keys WHERE revoked = 0 GROUP BY secret_id ORDER BY secret_id",
 };
 
 /* Read connections: WAL lets readers run beside the writer and each other. */
@@ -198,6 +208,7 @@ typedef struct store_sqlite {
 	   counter and last frame move with every commit, any process's; while
 	   they stand still, store_changed needs no SQL (NULL: always ask SQLite) */
 	const unsigned char *shm;
+	int shm_fd;                /* kept open until close (store_sqlite_map_shm) */
 	uint64_t shm_seen;         /* counter and frame when last checked (atomic) */
 	pthread_mutex_t probe_lock;
 	time_t probe_at;           /* the last write probe (store_ready), at most one a second */
@@ -292,18 +303,22 @@ static int store_sqlite_open_db(const char *path, int memory, int sync_full, sql
 #define STORE_SHM_ICHANGE 8
 #define STORE_SHM_MXFRAME 16
 
-static const unsigned char *store_sqlite_map_shm(const char *path)
+/* The descriptor stays open until store_sqlite_close, after SQLite's
+   connections are closed: closing any descriptor of a file drops every
+   POSIX lock the process holds on it, SQLite's too, and a connection's lock
+   on the -shm is how another process learns it is not the first on the
+   database; without it, the next process to open the file (a CLI command)
+   resets the WAL index under this one, whose next access is SIGBUS. */
+static const unsigned char *store_sqlite_map_shm(const char *path, int *fd)
 {
 	char file[4096];
 	void *p;
-	int fd;
 
 	snprintf(file, sizeof file, "%s-shm", path);
-	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	*fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (*fd < 0)
 		return NULL;
-	p = mmap(NULL, STORE_SHM_MAP, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
+	p = mmap(NULL, STORE_SHM_MAP, PROT_READ, MAP_SHARED, *fd, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
@@ -366,6 +381,7 @@ static int store_sqlite_open(const store_config *cfg, store **out, char *err, si
 		return -1;
 	s->base.be = &store_sqlite_backend;
 	s->base.log = cfg->log;
+	s->shm_fd = -1;
 	s->memory = strcmp(cfg->path, ":memory:") == 0;
 	s->group = cfg->group_commit;
 	pthread_mutex_init(&s->lock, NULL);
@@ -397,7 +413,7 @@ static int store_sqlite_open(const store_config *cfg, store **out, char *err, si
 			    store_sqlite_prepare_all(s->readers[i].db, s->readers[i].st, err, errlen) != 0)
 				goto fail;
 		}
-		s->shm = store_sqlite_map_shm(cfg->path);
+		s->shm = store_sqlite_map_shm(cfg->path, &s->shm_fd);
 	}
 	*out = &s->base;
 	return 0;
@@ -425,6 +441,8 @@ static void store_sqlite_close(store *base)
 	pthread_mutex_destroy(&s->refused_lock);
 	if (s->shm)
 		munmap((void *)s->shm, STORE_SHM_MAP);
+	if (s->shm_fd >= 0)
+		close(s->shm_fd);   /* after every connection: no lock of SQLite's left to drop */
 	pthread_cond_destroy(&s->cond);
 	free(s);
 }
@@ -680,6 +698,7 @@ static int store_sqlite_insert_one(store_sqlite *s, store_sqlite_job *j)
 	sqlite3_bind_int64(st, 10, k->created);
 	if (k->parent_id > 0)
 		sqlite3_bind_int64(st, 11, k->parent_id);
+	sqlite3_bind_int64(st, 12, k->secret_id > 0 ? k->secret_id : 1);
 	rc = store_sqlite_step_done(s, st, "key_insert");
 	if (rc == STORE_OK) {
 		k->id = sqlite3_last_insert_rowid(s->w);
@@ -1290,6 +1309,228 @@ static int store_sqlite_changed(store *base)
 	return __atomic_exchange_n(&s->foreign, 0, __ATOMIC_SEQ_CST);
 }
 
+/* ---- the CLI's views, the keyring, backup ---- */
+
+static void store_sqlite_user_row(sqlite3_stmt *st, void *row)
+{
+	store_user *u = row;
+
+	memset(u, 0, sizeof *u);
+	u->id = sqlite3_column_int64(st, 0);
+	store_sqlite_copy(u->name, sizeof u->name, sqlite3_column_text(st, 1));
+	u->created = sqlite3_column_int64(st, 2);
+	u->keys = sqlite3_column_int64(st, 3);
+}
+
+static void store_sqlite_audit_row(sqlite3_stmt *st, void *row)
+{
+	store_audit *a = row;
+
+	memset(a, 0, sizeof *a);
+	a->id = sqlite3_column_int64(st, 0);
+	a->at = sqlite3_column_int64(st, 1);
+	a->actor = sqlite3_column_type(st, 2) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 2);
+	a->key_id = sqlite3_column_type(st, 3) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 3);
+	store_sqlite_copy(a->action, sizeof a->action, sqlite3_column_text(st, 4));
+	store_sqlite_copy(a->client, sizeof a->client, sqlite3_column_text(st, 5));
+}
+
+static void store_sqlite_count_row(sqlite3_stmt *st, void *row)
+{
+	store_secret_count *c = row;
+
+	c->secret_id = sqlite3_column_int64(st, 0);
+	c->keys = sqlite3_column_int64(st, 1);
+}
+
+/* Runs a bound read statement to its end, each row through row() into a
+   growing array of size-byte elements; *out malloc'd. */
+static int store_sqlite_rows(store_sqlite *s, store_sqlite_reader *rd, sqlite3_stmt *st, size_t size,
+                             void (*row)(sqlite3_stmt *, void *), void **out, size_t *n, const char *op)
+{
+	unsigned char *v = NULL;
+	size_t cnt = 0, cap = 0;
+	int rc = STORE_OK, r;
+
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (cnt == cap) {
+			unsigned char *nv = realloc(v, (cap = cap ? cap * 2 : 16) * size);
+			if (!nv) {
+				rc = STORE_ERROR;
+				break;
+			}
+			v = nv;
+		}
+		row(st, v + cnt++ * size);
+	}
+	if (rc == STORE_OK && r != SQLITE_DONE)
+		rc = store_sqlite_fail(s, rd->db, r, op);
+	store_sqlite_read_end(s, rd, st);
+	if (rc != STORE_OK) {
+		free(v);
+		v = NULL;
+		cnt = 0;
+	}
+	*out = v;
+	*n = cnt;
+	return rc;
+}
+
+static int store_sqlite_user_list(store *base, store_user **out, size_t *n)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd = store_sqlite_read_begin(s);
+	void *v = NULL;
+	int rc = store_sqlite_rows(s, rd, rd->st[Q_USER_LIST], sizeof **out, store_sqlite_user_row, &v, n, "user_list");
+
+	*out = v;
+	return rc;
+}
+
+static int store_sqlite_audit_list(store *base, int64_t since, int64_t after_id, size_t limit, store_audit **out,
+                                   size_t *n)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd = store_sqlite_read_begin(s);
+	sqlite3_stmt *st = rd->st[Q_AUDIT_LIST];
+	void *v = NULL;
+	int rc;
+
+	sqlite3_bind_int64(st, 1, after_id);
+	sqlite3_bind_int64(st, 2, since);
+	sqlite3_bind_int64(st, 3, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+	rc = store_sqlite_rows(s, rd, st, sizeof **out, store_sqlite_audit_row, &v, n, "audit_list");
+	*out = v;
+	return rc;
+}
+
+static int store_sqlite_secret_counts(store *base, store_secret_count **out, size_t *n)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd = store_sqlite_read_begin(s);
+	void *v = NULL;
+	int rc = store_sqlite_rows(s, rd, rd->st[Q_SECRET_COUNTS], sizeof **out, store_sqlite_count_row, &v, n,
+	                           "secret_counts");
+
+	*out = v;
+	return rc;
+}
+
+static int store_sqlite_key_rehash(store *base, int64_t key_id, const unsigned char old_hash[STORE_HASH_LEN],
+                                   const unsigned char new_hash[STORE_HASH_LEN], int64_t secret_id)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	sqlite3_stmt *st = s->ws[Q_REHASH];
+	int rc;
+
+	store_sqlite_write_begin(s);
+	sqlite3_bind_blob(st, 1, new_hash, STORE_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, secret_id);
+	sqlite3_bind_int64(st, 3, key_id);
+	sqlite3_bind_blob(st, 4, old_hash, STORE_HASH_LEN, SQLITE_STATIC);
+	rc = store_sqlite_step_done(s, st, "key_rehash");
+	if (rc == STORE_OK && sqlite3_changes(s->w) == 0)
+		rc = STORE_NOT_FOUND;
+	store_sqlite_write_end(s);
+	return rc;
+}
+
+/* sqlite3_backup_* from src into dst, all pages in one step: the source is
+   read in one read transaction (a WAL snapshot), so the copy is one
+   consistent state while other connections keep writing. */
+static int store_sqlite_copy_db(sqlite3 *dst, sqlite3 *src, char *why, size_t len)
+{
+	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+	int r;
+
+	if (!b) {
+		snprintf(why, len, "cannot start the backup: %s", sqlite3_errmsg(dst));
+		return STORE_ERROR;
+	}
+	do {
+		r = sqlite3_backup_step(b, -1);
+		if (r == SQLITE_BUSY || r == SQLITE_LOCKED)
+			sqlite3_sleep(50);
+	} while (r == SQLITE_OK || r == SQLITE_BUSY || r == SQLITE_LOCKED);
+	sqlite3_backup_finish(b);
+	if (r != SQLITE_DONE) {
+		snprintf(why, len, "the copy failed: %s", sqlite3_errstr(r));
+		return r == SQLITE_FULL ? STORE_UNAVAILABLE : STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+static int store_sqlite_backup(store *base, const char *path, char *why, size_t len)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	store_sqlite_reader *rd;
+	sqlite3 *dst = NULL;
+	mode_t mask;
+	int rc;
+
+	if (s->memory) {
+		snprintf(why, len, "an in-memory store has nothing to back up");
+		return STORE_NOT_FOUND;
+	}
+	mask = umask(077);
+	rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE, NULL);
+	umask(mask);
+	if (rc != SQLITE_OK) {
+		snprintf(why, len, "%s: %s", path, dst ? sqlite3_errmsg(dst) : "cannot create");
+		sqlite3_close(dst);
+		return STORE_ERROR;
+	}
+	rd = store_sqlite_read_begin(s);
+	rc = store_sqlite_copy_db(dst, rd->db, why, len);
+	pthread_mutex_unlock(&rd->lock);
+	/* the copy stands alone: one file, no -wal beside it */
+	if (rc == STORE_OK && sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(why, len, "%s: %s", path, sqlite3_errmsg(dst));
+		rc = STORE_ERROR;
+	}
+	if (sqlite3_close(dst) != SQLITE_OK && rc == STORE_OK) {
+		snprintf(why, len, "%s: cannot close the copy", path);
+		rc = STORE_ERROR;
+	}
+	return rc;
+}
+
+static int store_sqlite_restore(store *base, const char *path, char *why, size_t len)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	sqlite3 *src = NULL;
+	int64_t before = 0, after = 0;
+	char sql[120];
+	int rc;
+
+	if (s->memory) {
+		snprintf(why, len, "cannot restore into an in-memory store");
+		return STORE_NOT_FOUND;
+	}
+	if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		snprintf(why, len, "%s: %s", path, src ? sqlite3_errmsg(src) : "cannot open");
+		sqlite3_close(src);
+		return STORE_ERROR;
+	}
+	store_sqlite_write_begin(s);
+	store_sqlite_read_epoch(s->w, &before);
+	rc = store_sqlite_copy_db(s->w, src, why, len);
+	if (rc == STORE_OK && store_sqlite_migrate(s->w, why, len) != 0)
+		rc = STORE_ERROR;
+	/* past both epochs: every process on the file drops its caches */
+	if (rc == STORE_OK && store_sqlite_read_epoch(s->w, &after) == 0) {
+		snprintf(sql, sizeof sql, "UPDATE meta SET value = %lld WHERE name = 'epoch'",
+		         (long long)((before > after ? before : after) + 1));
+		if (sqlite3_exec(s->w, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			snprintf(why, len, "cannot move the epoch: %s", sqlite3_errmsg(s->w));
+			rc = STORE_ERROR;
+		}
+	}
+	store_sqlite_write_end(s);
+	sqlite3_close(src);
+	return rc;
+}
+
 /* Every path that is not another backend's: a file, or ":memory:". */
 static int store_sqlite_accepts(const char *path)
 {
@@ -1325,4 +1566,10 @@ const store_backend store_sqlite_backend = {
 	.key_count = store_sqlite_key_count,
 	.ready = store_sqlite_ready,
 	.changed = store_sqlite_changed,
+	.user_list = store_sqlite_user_list,
+	.audit_list = store_sqlite_audit_list,
+	.key_rehash = store_sqlite_key_rehash,
+	.secret_counts = store_sqlite_secret_counts,
+	.backup = store_sqlite_backup,
+	.restore = store_sqlite_restore,
 };

@@ -54,7 +54,8 @@ static const opt_def opt_defs[] = {
       "                          default: the SQLite database's folder, or var/ with\n"
       "                          PostgreSQL", "DIR" },
     { "secret", "APIKEYD_SECRET", OPT_PATH, 0, 0,
-      "the HMAC secret file (32 bytes, mode 0600); default: apikeyd.secret\n"
+      "the HMAC secret file, mode 0600 (32 bytes, or the keyring that\n"
+      "                          `apikeyd secret rotate` writes); default: apikeyd.secret\n"
       "                          in --state-dir, created on first start.\n"
       "                          With PostgreSQL it must exist already (never created):\n"
       "                          every node shares one; it never enters the database", "FILE" },
@@ -109,6 +110,16 @@ static const opt_def opt_defs[] = {
       "with `key list`: the user whose keys to list", "NAME" },
     { "cascade", NULL, OPT_FLAG, 0, 0,
       "with `key revoke`: also revoke every key the key minted, and theirs", NULL },
+    /* the operating commands (server/admin.c; `apikeyd COMMAND --help`) */
+    { "family", NULL, OPT_PATH, 0, 0,
+      "with `key list`: only the keys of one API (heron, feldera, ...)", "API" },
+    { "since", NULL, OPT_PATH, 0, 0,
+      "with `audit`: rows from this time on (unix seconds, 2026-12-01T12:00:00Z,\n"
+      "                          or an age: 90s, 15m, 2h, 7d)", "TIME" },
+    { "json", NULL, OPT_FLAG, 0, 0,
+      "with the listing commands: one JSON object per line", NULL },
+    { "force", NULL, OPT_FLAG, 0, 0,
+      "with `restore`: replace an existing store and keyring", NULL },
     { "mount", "APIKEYD_MOUNT", OPT_MOUNT, 0, 0,
       "serve API at BASEPATH, or leave it out with API=off; repeatable\n"
       "                          (APIKEYD_MOUNT: comma-separated list)", "API=BASEPATH" },
@@ -150,10 +161,16 @@ void config_usage(FILE *f)
         "       apikeyd user add NAME [--db PATH] create a user; print its first API key\n"
         "       apikeyd user key NAME             a new key for an existing user (recovery);\n"
         "                                         printed once, audited\n"
-        "       apikeyd key list --user NAME      every key of a user, one per line: id, uuid,\n"
-        "                                         family, name, state, parent key id, created\n"
-        "       apikeyd key revoke ID [--cascade] revoke a key (with --cascade, every key it\n"
-        "                                         minted too); a running server sees it within 5 s\n"
+        "       apikeyd key list [--user NAME] [--family API]\n"
+        "                                         keys, one per line, never the key itself: id,\n"
+        "                                         uuid, family, name, state, parent, created, ...\n"
+        "       apikeyd key show ID | key revoke ID [--cascade]\n"
+        "                                         one key; revoke it (--cascade: and every key it\n"
+        "                                         minted), refused at a running server's next request\n"
+        "       apikeyd user list | audit [--since TIME]    the users; the audit rows\n"
+        "       apikeyd secret list | rotate | retire ID    the HMAC keyring (rotation)\n"
+        "       apikeyd backup DIR | restore DIR [--force]  a consistent copy, with the keyring\n"
+        "                                         (apikeyd COMMAND --help for each)\n"
         "       apikeyd migrate --from FILE --to POSTGRESQL\n"
         "                                      copy a SQLite store into an empty PostgreSQL\n"
         "                                      store, verified (apikeyd migrate --help)\n"
@@ -386,6 +403,8 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
         else if (strcmp(d->name, "validate-responses") == 0) cfg->validate_responses = b;
         else if (strcmp(d->name, "revoke-cascade") == 0) cfg->revoke_cascade = b;
         else if (strcmp(d->name, "cascade") == 0) cfg->cascade = b;
+        else if (strcmp(d->name, "json") == 0) cfg->json = b;
+        else if (strcmp(d->name, "force") == 0) cfg->force = b;
         else cfg->test_slow_endpoint = b;
         return 0;
     case OPT_PATH: {
@@ -395,7 +414,9 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
                     : strcmp(d->name, "db") == 0 ? &cfg->db_path
                     : strcmp(d->name, "secret") == 0 ? &cfg->secret_path
                     : strcmp(d->name, "state-dir") == 0 ? &cfg->state_dir
-                    : strcmp(d->name, "user") == 0 ? &cfg->user : &cfg->jwt_key;
+                    : strcmp(d->name, "user") == 0 ? &cfg->user
+                    : strcmp(d->name, "family") == 0 ? &cfg->family
+                    : strcmp(d->name, "since") == 0 ? &cfg->since : &cfg->jwt_key;
         if (v[0] == '\0') { snprintf(why, sizeof why, "a path must not be empty"); goto bad; }
         cfg_set_str(slot, v);
         return 0;
@@ -736,6 +757,8 @@ void config_free(config *cfg)
     free(cfg->secret_path);
     free(cfg->state_dir);
     free(cfg->user);
+    free(cfg->family);
+    free(cfg->since);
     free(cfg->jwt_issuer);
     free(cfg->jwt_audience);
     free(cfg->config_file);

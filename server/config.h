@@ -70,6 +70,10 @@ typedef struct config {
     int revoke_cascade;             /* revoke and delete take what a key minted along */
     char *user;                     /* `key list --user NAME` */
     int cascade;                    /* `key revoke ID --cascade` */
+    char *family;                   /* `key list --family API` */
+    char *since;                    /* `audit --since TIME` */
+    int json;                       /* the operating commands: JSON lines */
+    int force;                      /* `restore --force` */
     int validate_responses;         /* check responses against the spec (tests) */
     config_mount *mounts;           /* in order of precedence, last wins */
     size_t n_mounts;

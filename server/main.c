@@ -1,6 +1,7 @@
 /* apikeyd: serve every API over HTTP and HTTPS, or run one command on the
- * key store: `user add NAME`, `user key NAME`, `key list --user NAME`,
- * `key revoke ID [--cascade]`.
+ * key store: `user add NAME`, `user key NAME`, and the operating commands
+ * of admin.h (user list, key list|show|revoke, audit, secret, backup,
+ * restore).
  *
  * Signals are blocked in every thread and taken synchronously by the main
  * thread with sigwait(): SIGHUP re-reads the TLS certificate and key, and
@@ -29,6 +30,7 @@
 #include "keysvc.h"
 #include "app.h"
 #include "store_migrate.h"
+#include "admin.h"
 #endif
 
 #define EXIT_USAGE 2
@@ -184,97 +186,10 @@ static int main_user_key_keysvc(keysvc *ks, const config *cfg)
     return 0;
 }
 
-static const char *main_family(int family)
-{
-    const keysvc_family_desc *d = keysvc_family(family);
-
-    return d ? d->api : "?";
-}
-
-/* One line per key: id, uuid, family, name (control characters shown as
-   '?', so a name cannot forge a line or a column), state, parent, created. */
-static int main_key_line(void *ctx, const keysvc_key *k)
-{
-    char name[sizeof k->name], created[32], parent[24];
-    time_t t = (time_t)k->created;
-    struct tm tm;
-
-    (void)ctx;
-    snprintf(name, sizeof name, "%s", k->name);
-    for (char *p = name; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = '?';
-    gmtime_r(&t, &tm);
-    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (k->parent_id)
-        snprintf(parent, sizeof parent, "%lld", (long long)k->parent_id);
-    else
-        snprintf(parent, sizeof parent, "-");
-    printf("%lld\t%s\t%s\t%s\t%s\t%s\t%s\n", (long long)k->id, k->uuid, main_family(k->family), name,
-           k->revoked ? "revoked" : k->active ? "active" : "inactive", parent, created);
-    return 0;
-}
-
-/* apikeyd key list --user NAME */
-static int main_key_list_keysvc(keysvc *ks, const config *cfg)
-{
-    int64_t user = 0;
-    int rc;
-
-    if (!cfg->user) {
-        fprintf(stderr, "apikeyd: key list: --user NAME is required\n");
-        return EXIT_USAGE;
-    }
-    rc = keysvc_user_find(ks, cfg->user, &user);
-    if (rc == KEYSVC_OK)
-        rc = keysvc_list_each(ks, user, KEYSVC_ALL, 1, 0, main_key_line, NULL);
-    fflush(stdout);
-    if (rc != KEYSVC_OK) {
-        fprintf(stderr, "apikeyd: key list --user %s: %s\n", cfg->user, keysvc_strerror(rc));
-        return 1;
-    }
-    return 0;
-}
-
-/* apikeyd key revoke ID [--cascade] */
-static int main_key_revoke_keysvc(keysvc *ks, const config *cfg)
-{
-    const char *arg = cfg->args[2];
-    char *end = NULL;
-    long long id = strtoll(arg, &end, 10);
-    int64_t user = 0;
-    size_t n = 0;
-    int rc;
-
-    if (!*arg || *end || id <= 0) {
-        fprintf(stderr, "apikeyd: key revoke: ID must be a key id (the first column of `key list`)\n");
-        return EXIT_USAGE;
-    }
-    rc = keysvc_key_owner(ks, id, &user);
-    /* the CLI acts as the key's owner itself (no key: the rights of a JWT) */
-    keysvc_principal owner = { .user_id = user };
-    if (rc == KEYSVC_OK && cfg->cascade) {
-        rc = keysvc_revoke_tree(ks, &owner, id, "cli", &n);
-    } else if (rc == KEYSVC_OK) {
-        rc = keysvc_revoke(ks, &owner, id, "cli");
-        n = rc == KEYSVC_OK;
-        if (rc == KEYSVC_NOT_FOUND) {
-            fprintf(stderr, "apikeyd: key revoke %lld: the key is revoked already\n", id);
-            return 1;
-        }
-    }
-    if (rc != KEYSVC_OK) {
-        fprintf(stderr, "apikeyd: key revoke %lld: %s\n", id, keysvc_strerror(rc));
-        return 1;
-    }
-    fprintf(stderr, "apikeyd: revoked %zu key(s)%s; a running apikeyd refuses them at their next request\n", n,
-            cfg->cascade ? " (the key and every key it minted)" : "");
-    return 0;
-}
 #endif
 
 /* The commands that open the key store: mkdir of its folder, open, run. */
-typedef enum main_cmd { MAIN_USER_ADD, MAIN_USER_KEY, MAIN_KEY_LIST, MAIN_KEY_REVOKE } main_cmd;
+typedef enum main_cmd { MAIN_USER_ADD, MAIN_USER_KEY, MAIN_ADMIN } main_cmd;
 
 static int main_command(const config *cfg, main_cmd cmd)
 {
@@ -295,8 +210,7 @@ static int main_command(const config *cfg, main_cmd cmd)
         switch (cmd) {
         case MAIN_USER_ADD: rc = main_user_add_keysvc(ks, cfg->args[2]); break;
         case MAIN_USER_KEY: rc = main_user_key_keysvc(ks, cfg); break;
-        case MAIN_KEY_LIST: rc = main_key_list_keysvc(ks, cfg); break;
-        case MAIN_KEY_REVOKE: rc = main_key_revoke_keysvc(ks, cfg); break;
+        case MAIN_ADMIN: rc = admin_run(ks, cfg); break;
         }
         keysvc_close(ks);
         return rc;
@@ -307,6 +221,30 @@ static int main_command(const config *cfg, main_cmd cmd)
     return 1;
 #endif
 }
+
+#ifdef APIKEYD_HAVE_KEYSVC
+/* admin_open_fn: the key service as every command opens it. */
+static int main_open_restored(const config *cfg, keysvc **ks, char *err, size_t errlen)
+{
+    char dir[2048];
+
+    if (main_make_dir(cfg, dir, sizeof dir, err, errlen) != 0) return -1;
+    return main_open_keysvc(cfg, dir, ks, err, errlen);
+}
+
+/* apikeyd restore DIR: the store is written before it is opened as a key service. */
+static int main_restore(const config *cfg)
+{
+    char dir[2048], err[512], secret[4096];
+
+    if (main_make_dir(cfg, dir, sizeof dir, err, sizeof err) != 0) {
+        fprintf(stderr, "apikeyd: %s\n", err);
+        return 1;
+    }
+    snprintf(secret, sizeof secret, "%s/apikeyd.secret", dir);
+    return admin_restore(cfg, cfg->secret_path ? cfg->secret_path : secret, main_open_restored);
+}
+#endif
 
 /* apikeyd user add NAME: the key alone on stdout, diagnostics on stderr. */
 static int main_user_add(const config *cfg, const char *name)
@@ -655,6 +593,10 @@ int main(int argc, char **argv)
 
     if (argc >= 2 && strcmp(argv[1], "migrate") == 0)
         return main_migrate(argc - 2, argv + 2);
+#ifdef APIKEYD_HAVE_KEYSVC
+    if (admin_help(argc, argv))
+        return 0;
+#endif
     switch (config_load(&cfg, argc, argv, err, sizeof err)) {
     case CONFIG_OK:
         break;
@@ -672,14 +614,17 @@ int main(int argc, char **argv)
         rc = main_user_add(&cfg, cfg.args[2]);
     } else if (cfg.n_args == 3 && strcmp(cfg.args[0], "user") == 0 && strcmp(cfg.args[1], "key") == 0) {
         rc = main_command(&cfg, MAIN_USER_KEY);
-    } else if (cfg.n_args == 2 && strcmp(cfg.args[0], "key") == 0 && strcmp(cfg.args[1], "list") == 0) {
-        rc = main_command(&cfg, MAIN_KEY_LIST);
-    } else if (cfg.n_args == 3 && strcmp(cfg.args[0], "key") == 0 && strcmp(cfg.args[1], "revoke") == 0) {
-        rc = main_command(&cfg, MAIN_KEY_REVOKE);
+#ifdef APIKEYD_HAVE_KEYSVC
+    } else if (admin_is_restore(&cfg)) {
+        rc = main_restore(&cfg);
+    } else if (admin_is_command(&cfg)) {
+        rc = main_command(&cfg, MAIN_ADMIN);
+#endif
     } else {
         fprintf(stderr, "apikeyd: unexpected argument \"%s\"; the commands are `user add NAME`, `user key NAME`,\n"
-                "`key list --user NAME`, `key revoke ID [--cascade]` and `migrate --from FILE --to POSTGRESQL`\n"
-                "Try 'apikeyd --help'.\n", cfg.args[0]);
+                "`user list`, `key list|show|revoke`, `audit`, `secret list|rotate|retire`, `backup DIR`,\n"
+                "`restore DIR` and `migrate --from FILE --to POSTGRESQL`\n"
+                "Try 'apikeyd --help' or 'apikeyd COMMAND --help'.\n", cfg.args[0]);
         rc = EXIT_USAGE;
     }
     config_free(&cfg);

@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <rhonabwy.h>
 #include <sqlite3.h>
 
 #include "keycache.h"
+#include "keyring.h"
 #include "keysvc.h"
 #include "listcache.h"
 #include "ratelimit.h"
@@ -366,7 +368,7 @@ START_TEST(migrates_schema_1)
 	ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	ck_assert_int_eq(sqlite3_column_int(st, 0), 4);   /* the latest schema (3: meta, 4: parent_id) */
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 5);   /* the latest schema (3: meta, 4: parent_id, 5: secret_id) */
 	sqlite3_finalize(st);
 	sqlite3_close(h);
 }
@@ -1684,6 +1686,133 @@ START_TEST(ratelimit_small_table)
 }
 END_TEST
 
+/* ---- the HMAC keyring ---- */
+
+static int64_t secret_keys(int64_t id)
+{
+	keysvc_secret_info *v = NULL;
+	size_t n = 0;
+	int64_t keys = -1;
+
+	ck_assert_int_eq(keysvc_secret_list(ks, &v, &n), KEYSVC_OK);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].id == id)
+			keys = v[i].keys;
+	free(v);
+	return keys;
+}
+
+/* A rotation: new keys use the new secret, keys made with the old one
+   authenticate and move to the new one at that use; retire is refused
+   while a key needs the secret, for the current one and an unknown id. */
+START_TEST(keyring_rotation_rehash)
+{
+	char t[TOKEN_MAX], t2[TOKEN_MAX];
+	keysvc_principal p;
+	keysvc_key k;
+	unsigned ra = 0;
+	int64_t id = 0, still = 0;
+
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "before", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(k.secret_id, 1);
+	ck_assert_int_eq(secret_keys(1), 3);
+	ck_assert_int_eq(keysvc_secret_rotate(ks, &id), KEYSVC_OK);
+	ck_assert_int_eq(id, 2);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "after", NULL, NULL, "c", &k, t2, sizeof t2), KEYSVC_OK);
+	ck_assert_int_eq(k.secret_id, 2);
+	ck_assert_int_eq(secret_keys(2), 1);
+	ck_assert_int_eq(keysvc_authenticate(ks, t, "10.0.0.1", &p, &ra), KEYSVC_OK);   /* secret 1, moved */
+	ck_assert_int_eq(secret_keys(1), 2);
+	ck_assert_int_eq(secret_keys(2), 2);
+	ck_assert_int_eq(keysvc_authenticate(ks, t, "10.0.0.1", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, t2, "10.0.0.1", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_secret_retire(ks, 1, &still), KEYSVC_SECRET_IN_USE);
+	ck_assert_int_eq(still, 2);   /* alice's and bob's first keys */
+	ck_assert_int_eq(keysvc_secret_retire(ks, 2, &still), KEYSVC_SECRET_CURRENT);
+	ck_assert_int_eq(keysvc_secret_retire(ks, 7, &still), KEYSVC_NO_SECRET);
+	ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "10.0.0.1", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, bob_first, "10.0.0.1", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(secret_keys(1), 0);
+	/* secret 2 became current a moment ago: a create may still use secret 1 */
+	ck_assert_int_eq(keysvc_secret_retire(ks, 1, &still), KEYSVC_SECRET_IN_USE);
+	ck_assert_int_eq(still, 0);
+}
+END_TEST
+
+/* The file: 32 bytes is secret 1; the text format round-trips (0600);
+   a bad line, a mode readable by others, ids out of order are refused. */
+START_TEST(keyring_file_format)
+{
+	char path[300], err[600];
+	keyring a, b;
+	FILE *f;
+	struct stat sb;
+
+	snprintf(path, sizeof path, "%s/apikeyd.secret", tmpdir);
+	ck_assert_int_eq(keyring_load(path, &a, err, sizeof err), 0);
+	ck_assert(a.legacy);
+	ck_assert_uint_eq(a.n, 1);
+	ck_assert_int_eq(a.s[0].id, 1);
+	ck_assert_int_eq(keyring_add(&a, 1000, err, sizeof err), 0);
+	ck_assert_int_eq(keyring_current(&a)->id, 2);
+	snprintf(path, sizeof path, "%s/ring", tmpdir);
+	ck_assert_int_eq(keyring_save(path, &a, err, sizeof err), 0);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0600);
+	ck_assert_int_eq(keyring_load(path, &b, err, sizeof err), 0);
+	ck_assert_uint_eq(b.n, 2);
+	ck_assert_int_eq(b.s[1].added, 1000);
+	ck_assert(memcmp(a.s, b.s, 2 * sizeof a.s[0]) == 0);
+	ck_assert_int_eq(keyring_remove(&b, 1), 0);
+	ck_assert_int_eq(keyring_remove(&b, 1), -1);
+	ck_assert_int_eq(keyring_current(&b)->id, 2);
+	f = fopen(path, "a");
+	fputs("3 zz 5\n", f);
+	fclose(f);
+	ck_assert_int_eq(keyring_load(path, &b, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "ring:4: expected") != NULL, "%s", err);
+	f = fopen(path, "w");
+	fprintf(f, "%s\n2 %064d 1\n1 %064d 1\n", KEYRING_MAGIC, 0, 0);
+	fclose(f);
+	ck_assert_int_eq(keyring_load(path, &b, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "must increase") != NULL, "%s", err);
+	chmod(path, 0644);
+	ck_assert_int_eq(keyring_load(path, &b, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "chmod 600") != NULL, "%s", err);
+	snprintf(path, sizeof path, "%s/none", tmpdir);
+	ck_assert_int_eq(keyring_load(path, &b, err, sizeof err), 1);
+	keyring_wipe(&a);
+	keyring_wipe(&b);
+}
+END_TEST
+
+/* A keyring whose rotated secret is not the one the store checked: the
+   key service refuses to open, naming the secret. */
+START_TEST(keyring_mismatch_refused)
+{
+	char path[300], db[300], err[600] = "";
+	keysvc_config cfg = { .synchronous_full = 1 };
+	keyring r;
+	int64_t id = 0;
+
+	ck_assert_int_eq(keysvc_secret_rotate(ks, &id), KEYSVC_OK);
+	keysvc_close(ks);
+	ks = NULL;
+	snprintf(path, sizeof path, "%s/apikeyd.secret", tmpdir);
+	ck_assert_int_eq(keyring_load(path, &r, err, sizeof err), 0);
+	r.s[1].key[0] ^= 1;
+	ck_assert_int_eq(keyring_save(path, &r, err, sizeof err), 0);
+	snprintf(db, sizeof db, "%s/k.db", tmpdir);
+	cfg.db_path = db;
+	ck_assert_int_eq(keysvc_open(&cfg, &ks, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "secret 2 is not the one") != NULL, "%s", err);
+	r.s[1].key[0] ^= 1;
+	ck_assert_int_eq(keyring_save(path, &r, err, sizeof err), 0);
+	open_at(db, NULL);
+	keyring_wipe(&r);
+}
+END_TEST
+
 static Suite *keysvc_suite(void)
 {
 	Suite *s = suite_create("keysvc");
@@ -1722,6 +1851,9 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, list_racing_creates);
 	tcase_add_test(tc, lineage_and_cascade);
 	tcase_add_test(tc, user_key_recovers);
+	tcase_add_test(tc, keyring_rotation_rehash);
+	tcase_add_test(tc, keyring_file_format);
+	tcase_add_test(tc, keyring_mismatch_refused);
 	tcase_add_test(tc, quota_exact_under_concurrency);
 	tcase_add_test(tc, list_each_pages);
 	tcase_add_test(tc, other_writer_seen_at_once);

@@ -35,6 +35,15 @@ create() { # create FAMILY OWNERKEY NAME [ROLE]
 	cp "$dir/out" "$dir/create-$3.json"
 }
 for f in $FAMILIES; do
+	# a keyring rotation half way: the keys after it are made with secret 2
+	# (the server reads the keyring again within a second: its log says so)
+	if [ $f = nebula ]; then
+		"$APIKEYD" secret rotate --db "$SRC" "${args[@]}" >/dev/null 2>>"$dir/ua.err"
+		for _ in $(seq 100); do
+			req GET "$(list_path heron)" "x-api-key: $ALICE"
+			grep -q "new keys use secret 2" "$SRV_LOG" && break; sleep 0.1
+		done
+	fi
 	# Feldera: the write role its list needs, but feldera-4 read (403 on the list)
 	role=; [ $f = feldera ] && role=write
 	for n in 1 2 3; do create "$f" "$ALICE" "$f-$n" $role; done
@@ -131,6 +140,11 @@ pgcols="id, uuid, user_id, family, name, coalesce(description, '<null>'), role, 
 	&& ok "users equal" || no "users differ"
 [ "$(qs "SELECT value FROM meta WHERE name = 'secret_check'")" = "$(q "SELECT value FROM meta WHERE name = 'secret_check'")" ] \
 	&& [ -n "$(q "SELECT value FROM meta WHERE name = 'secret_check'")" ] && ok "the secret's check value copied" || no "secret_check"
+[ "$(qs "SELECT id, secret_id FROM keys ORDER BY id")" = "$(psql -X -q -A -t -F '|' -h "$PG_SOCK" -U postgres -d keys -c "SELECT id, secret_id FROM keys ORDER BY id")" ] \
+	&& [ "$(qs "SELECT count(DISTINCT secret_id) FROM keys")" = 2 ] && ok "each key's keyring secret id copied (secrets 1 and 2)" \
+	|| no "secret ids differ" "$(qs "SELECT secret_id, count(*) FROM keys GROUP BY 1")"
+[ "$(qs "SELECT value FROM meta WHERE name = 'secret_check.2'")" = "$(q "SELECT value FROM meta WHERE name = 'secret_check.2'")" ] \
+	&& [ -n "$(q "SELECT value FROM meta WHERE name = 'secret_check.2'")" ] && ok "the rotated secret's check value copied" || no "secret_check.2"
 
 # ---- apikeyd on the copy, with the same secret ----
 start_server "$URL" "${args[@]}" || { no "apikeyd starts on the copy" "$(tail -5 "$SRV_LOG")"; finish; exit 1; }
