@@ -126,6 +126,11 @@ static int get_pet(rt_ctx *ctx, const kitchen_getPet_params *p, const json_t *bo
 	if (p->petId == 404)
 		return kitchen_getPet_respond_404(ctx);
 	one = pet(p->petId, p->has_verbose && p->verbose ? "Verbose" : "Quiet");
+	/* names a C string can hold and the spec refuses: 65 bytes (maxLength 64), a digit first (pattern) */
+	if (p->petId == 900)
+		one = pet(900, "Abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklm");
+	if (p->petId == 901)
+		one = pet(901, "9 lives");
 	return kitchen_getPet_respond_200(ctx, &one);
 }
 
@@ -545,6 +550,27 @@ START_TEST(response_validation_500)
 	ck_assert_int_eq(r.status, 500);
 	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(r.body, "detail")), "violates the spec"));
 	reply_free(&r);
+}
+END_TEST
+
+/* A typed response breaking what its C type cannot carry (maxLength,
+ * pattern) is caught in test mode: a 500 naming the keyword and the field. */
+START_TEST(response_validation_max_length_and_pattern)
+{
+	static const struct {
+		const char *path, *keyword;
+	} cases[] = { { "/pets/900", "maxLength" }, { "/pets/901", "pattern" } };
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		reply r = call("GET", cases[i].path, KEY, NULL, 0);
+		const json_t *e0 = json_array_get(json_object_get(r.body, "errors"), 0);
+		const char *detail = json_string_value(json_object_get(r.body, "detail"));
+		ck_assert_int_eq(r.status, 500);
+		ck_assert_msg(detail && strstr(detail, "violates the spec: /name"), "%s: %s", cases[i].path, r.text);
+		ck_assert_msg(e0 && strcmp(json_string_value(json_object_get(e0, "keyword")), cases[i].keyword) == 0,
+		              "%s: want %s: %s", cases[i].path, cases[i].keyword, r.text);
+		reply_free(&r);
+	}
 }
 END_TEST
 
@@ -1002,6 +1028,7 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, no_handler_501);
 	tcase_add_test(tc, recursive_body_validated_deep);
 	tcase_add_test(tc, response_validation_500);
+	tcase_add_test(tc, response_validation_max_length_and_pattern);
 	tcase_add_test(tc, spec_served);
 	tcase_add_test(tc, label_styles);
 	tcase_add_test(tc, matrix_styles);
