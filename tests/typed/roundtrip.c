@@ -1,7 +1,8 @@
 /* roundtrip.c — the generated model readers and writers of the kitchen
  * fixture (tests/generator/golden/kitchen): a document in the model's
  * property order, read into its model and written back, is byte for byte
- * what jansson writes for it (json_dumps, compact); and what a model is
+ * what jansson writes for it (json_dumps, compact) and what the json_t
+ * response path sends for it (rt_json_dumpb); and what a model is
  * given is what the JSON says. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,12 @@ static int pass, fail;
 			type##_write(&w, &m);                                                    \
 			CHECK(!w.failed && w.used == strlen(want) && memcmp(w.buf, want, w.used) == 0, \
 			      "%s writes %.*s, jansson %s", #type, (int)w.used, w.buf, want);   \
+			/* and what rt_respond sends for the json_t (rt_json_dumpb) */          \
+			char sent[4096];                                                         \
+			size_t ns = rt_json_dumpb(j, sent, sizeof sent);                         \
+			CHECK(ns == w.used && memcmp(sent, w.buf, ns) == 0,                      \
+			      "%s writes %.*s, the json_t path %.*s", #type, (int)w.used, w.buf, \
+			      (int)(ns < sizeof sent ? ns : sizeof sent), sent);                 \
 		}                                                                                \
 		rt_json_writer_free(&w);                                                         \
 		rt_arena_free(&a);                                                               \
