@@ -792,11 +792,23 @@ static int kitchen_createPet_call(rt_ctx *ctx, const void *params, const json_t 
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->createPet(ctx, params, body ? &model : NULL, app);
 }
-int kitchen_createPet_respond_201(rt_ctx *ctx, const kitchen_Pet *body)
+int kitchen_createPet_respond_201(rt_ctx *ctx, const kitchen_Pet *body, const kitchen_createPet_respond_201_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if ((!headers || !headers->location) && rt_respond_missing_header(ctx, "Location") != 0)
+		return -1;
+	if (headers && headers->location && rt_respond_header(ctx, "Location", headers->location) != 0)
+		return -1;
+	if (headers && headers->has_x_pets_left && rt_respond_header_int(ctx, "X-Pets-Left", headers->x_pets_left) != 0)
+		return -1;
+	if (headers && headers->has_x_rate && rt_respond_header_real(ctx, "X-Rate", headers->x_rate) != 0)
+		return -1;
+	if (headers && headers->has_x_sandbox && rt_respond_header_bool(ctx, "X-Sandbox", headers->x_sandbox) != 0)
+		return -1;
+	if (rt_respond_header(ctx, "Cache-Control", "no-store") != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 201, NULL);
 	rt_json_writer_init(&w);

@@ -161,7 +161,18 @@ typedef struct kitchen_createPet_params {
 } kitchen_createPet_params;
 typedef int (*kitchen_createPet_fn)(rt_ctx *ctx, const kitchen_createPet_params *p, const kitchen_Pet *body, void *app);
 /* 201: Created */
-int kitchen_createPet_respond_201(rt_ctx *ctx, const kitchen_Pet *body);
+/* 201: the builder sends Cache-Control: no-store */
+/* 201: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent; a required one missing answers 500) */
+typedef struct kitchen_createPet_respond_201_headers {
+	const char *location; /* Location, required: Where the new pet is */
+	int64_t x_pets_left; /* X-Pets-Left: How many more pets this key may create */
+	int has_x_pets_left;
+	double x_rate; /* X-Rate */
+	int has_x_rate;
+	int x_sandbox; /* X-Sandbox */
+	int has_x_sandbox;
+} kitchen_createPet_respond_201_headers;
+int kitchen_createPet_respond_201(rt_ctx *ctx, const kitchen_Pet *body, const kitchen_createPet_respond_201_headers *headers);
 /* 422: Invalid */
 int kitchen_createPet_respond_422(rt_ctx *ctx);
 /* default: Anything else */

@@ -655,11 +655,13 @@ static int swagger2_petstore_findPets_call(rt_ctx *ctx, const void *params, cons
 		return rt_not_implemented(ctx);
 	return h->findPets(ctx, params, body, app);
 }
-int swagger2_petstore_findPets_respond_200(rt_ctx *ctx, const swagger2_petstore_findPets_200 *body)
+int swagger2_petstore_findPets_respond_200(rt_ctx *ctx, const swagger2_petstore_findPets_200 *body, const swagger2_petstore_findPets_respond_200_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_x_total && rt_respond_header_int(ctx, "X-Total", headers->x_total) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 200, NULL);
 	rt_json_writer_init(&w);
