@@ -856,11 +856,13 @@ int fastapi_list_my_api_keys_respond_422(rt_ctx *ctx, const fastapi_ProblemDetai
 	rt_json_writer_free(&w);
 	return rc;
 }
-int fastapi_list_my_api_keys_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body)
+int fastapi_list_my_api_keys_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body, const fastapi_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -882,11 +884,13 @@ int fastapi_list_my_api_keys_respond_500(rt_ctx *ctx, const fastapi_ProblemDetai
 	rt_json_writer_free(&w);
 	return rc;
 }
-int fastapi_list_my_api_keys_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body)
+int fastapi_list_my_api_keys_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body, const fastapi_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -933,6 +937,8 @@ int fastapi_create_my_api_key_respond_201(rt_ctx *ctx, const fastapi_ApiKeyCreat
 	rt_json_writer w;
 	int rc;
 
+	if (rt_respond_header(ctx, "Cache-Control", "no-store") != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 201, NULL);
 	rt_json_writer_init(&w);
@@ -1019,11 +1025,13 @@ int fastapi_create_my_api_key_respond_422(rt_ctx *ctx, const fastapi_ProblemDeta
 	rt_json_writer_free(&w);
 	return rc;
 }
-int fastapi_create_my_api_key_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body)
+int fastapi_create_my_api_key_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body, const fastapi_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -1045,11 +1053,13 @@ int fastapi_create_my_api_key_respond_500(rt_ctx *ctx, const fastapi_ProblemDeta
 	rt_json_writer_free(&w);
 	return rc;
 }
-int fastapi_create_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body)
+int fastapi_create_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body, const fastapi_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -1160,11 +1170,13 @@ int fastapi_revoke_my_api_key_respond_422(rt_ctx *ctx, const fastapi_ProblemDeta
 	rt_json_writer_free(&w);
 	return rc;
 }
-int fastapi_revoke_my_api_key_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body)
+int fastapi_revoke_my_api_key_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body, const fastapi_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -1186,11 +1198,13 @@ int fastapi_revoke_my_api_key_respond_500(rt_ctx *ctx, const fastapi_ProblemDeta
 	rt_json_writer_free(&w);
 	return rc;
 }
-int fastapi_revoke_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body)
+int fastapi_revoke_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body, const fastapi_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);

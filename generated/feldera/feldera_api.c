@@ -699,6 +699,8 @@ int feldera_list_api_keys_respond_200(rt_ctx *ctx, const feldera_list_api_keys_2
 	rt_json_writer w;
 	int rc;
 
+	if (rt_respond_header(ctx, "Cache-Control", "no-cache") != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 200, NULL);
 	rt_json_writer_init(&w);
@@ -759,11 +761,13 @@ int feldera_list_api_keys_respond_404(rt_ctx *ctx, const feldera_ErrorResponse *
 	rt_json_writer_free(&w);
 	return rc;
 }
-int feldera_list_api_keys_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body)
+int feldera_list_api_keys_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -785,11 +789,13 @@ int feldera_list_api_keys_respond_500(rt_ctx *ctx, const feldera_ErrorResponse *
 	rt_json_writer_free(&w);
 	return rc;
 }
-int feldera_list_api_keys_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body)
+int feldera_list_api_keys_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -831,11 +837,15 @@ static int feldera_create_api_key_call(rt_ctx *ctx, const void *params, const js
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->create_api_key(ctx, params, body ? &model : NULL, app);
 }
-int feldera_create_api_key_respond_201(rt_ctx *ctx, const feldera_NewApiKeyResponse *body)
+int feldera_create_api_key_respond_201(rt_ctx *ctx, const feldera_NewApiKeyResponse *body, const feldera_create_api_key_respond_201_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (rt_respond_header(ctx, "Cache-Control", "no-store") != 0)
+		return -1;
+	if (headers && headers->location && rt_respond_header(ctx, "Location", headers->location) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 201, NULL);
 	rt_json_writer_init(&w);
@@ -922,11 +932,13 @@ int feldera_create_api_key_respond_415(rt_ctx *ctx, const feldera_ErrorResponse 
 	rt_json_writer_free(&w);
 	return rc;
 }
-int feldera_create_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body)
+int feldera_create_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -948,11 +960,13 @@ int feldera_create_api_key_respond_500(rt_ctx *ctx, const feldera_ErrorResponse 
 	rt_json_writer_free(&w);
 	return rc;
 }
-int feldera_create_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body)
+int feldera_create_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -998,6 +1012,8 @@ int feldera_get_api_key_respond_200(rt_ctx *ctx, const feldera_get_api_key_200 *
 	rt_json_writer w;
 	int rc;
 
+	if (rt_respond_header(ctx, "Cache-Control", "no-cache") != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 200, NULL);
 	rt_json_writer_init(&w);
@@ -1058,11 +1074,13 @@ int feldera_get_api_key_respond_404(rt_ctx *ctx, const feldera_ErrorResponse *bo
 	rt_json_writer_free(&w);
 	return rc;
 }
-int feldera_get_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body)
+int feldera_get_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -1084,11 +1102,13 @@ int feldera_get_api_key_respond_500(rt_ctx *ctx, const feldera_ErrorResponse *bo
 	rt_json_writer_free(&w);
 	return rc;
 }
-int feldera_get_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body)
+int feldera_get_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -1185,11 +1205,13 @@ int feldera_delete_api_key_respond_404(rt_ctx *ctx, const feldera_ErrorResponse 
 	rt_json_writer_free(&w);
 	return rc;
 }
-int feldera_delete_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body)
+int feldera_delete_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -1211,11 +1233,13 @@ int feldera_delete_api_key_respond_500(rt_ctx *ctx, const feldera_ErrorResponse 
 	rt_json_writer_free(&w);
 	return rc;
 }
-int feldera_delete_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body)
+int feldera_delete_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
