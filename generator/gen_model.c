@@ -45,7 +45,7 @@ struct gm_type {
 	size_t nenum;
 	gm_branch *branches;
 	size_t nbranches;
-	const char *disc_property;
+	const char *disc_property; /* GM_UNION: NULL when its branches are told apart by JSON type */
 	int dirs;           /* GEN_MODEL_* it is reached in */
 	int state;          /* layout: 0, 1 visiting, 2 placed */
 };
@@ -486,13 +486,84 @@ static int gm_branch_add(gm_type *t, gm_type *bt, const char *value)
 	return nv[b->nvalues++] ? 0 : -1;
 }
 
-/* oneOf/anyOf with a discriminator whose every branch is a struct. */
-static int gm_union(gen_model *m, gm_type *t)
+/* The JSON type a branch of kind k is told apart by, or NULL (any JSON). */
+static const char *gm_json_class(const gm_type *bt)
 {
-	if (!t->s->disc_property || !t->s->disc_map.n) {
-		gm_json(t, "oneOf/anyOf without a discriminator");
-		return 0;
+	switch (bt->kind) {
+	case GM_STRING:
+	case GM_ENUM:
+		return "string";
+	case GM_INT:
+	case GM_NUMBER:
+		return "number";
+	case GM_BOOL:
+		return "boolean";
+	case GM_STRUCT:
+	case GM_MAP:
+		return "object";
+	case GM_UNION:
+		return bt->disc_property ? "object" : NULL;
+	case GM_ARRAY:
+	case GM_LIST:
+		return "array";
+	default:
+		return NULL;
 	}
+}
+
+/* oneOf/anyOf without a discriminator whose branches have one JSON type
+ * each, no two the same (string, number, boolean, object, array; a branch
+ * of null only makes it nullable): a union tagged by that type. */
+static int gm_type_union(gen_model *m, gm_type *t, int *nullable)
+{
+	const si_list *l = t->s->one_of.n ? &t->s->one_of : &t->s->any_of;
+	static const char why[] = "oneOf/anyOf without a discriminator, its branches not told apart by type";
+
+	if ((t->s->one_of.n && t->s->any_of.n) || t->s->types || t->s->properties.n)
+		return gm_json(t, why), 0;
+	t->kind = GM_UNION;
+	if (gm_name(m, t) != 0)
+		return -1;
+	for (size_t i = 0; i < l->n; i++) {
+		int bn = 0;
+		gm_type *bt;
+		const char *cls;
+		gm_branch *b;
+		if (gm_null_only(l->v[i])) {
+			*nullable = 1;
+			continue;
+		}
+		bt = gm_build(m, l->v[i], &bn);
+		if (!bt)
+			return -1;
+		cls = gm_json_class(bt);
+		for (size_t k = 0; cls && k < t->nbranches; k++)
+			if (strcmp(gm_json_class(t->branches[k].type), cls) == 0)
+				cls = NULL;
+		if (!cls)
+			return gm_json(t, why), 0;
+		*nullable |= bn;
+		b = realloc(t->branches, (t->nbranches + 1) * sizeof *b);
+		if (!b)
+			return -1;
+		t->branches = b;
+		b = &b[t->nbranches++];
+		memset(b, 0, sizeof *b);
+		b->type = bt;
+		b->member = strdup(bt->kind == GM_INT ? "integer" : cls);
+		b->tag = gm_upper(t->cname, b->member);
+		if (!b->member || !b->tag)
+			return -1;
+	}
+	return t->nbranches ? 0 : (gm_json(t, why), 0);
+}
+
+/* oneOf/anyOf with a discriminator whose every branch is a struct, or
+ * with branches told apart by JSON type (gm_type_union). */
+static int gm_union(gen_model *m, gm_type *t, int *nullable)
+{
+	if (!t->s->disc_property || !t->s->disc_map.n)
+		return gm_type_union(m, t, nullable);
 	t->kind = GM_UNION;
 	t->disc_property = t->s->disc_property;
 	if (gm_name(m, t) != 0)
@@ -599,7 +670,7 @@ static int gm_classify(gen_model *m, gm_type *t, int *nullable)
 	if (why)
 		return gm_json(t, why), 0;
 	if (s->one_of.n || s->any_of.n)
-		return gm_union(m, t);
+		return gm_union(m, t, nullable);
 	switch (types) {
 	case 0:
 		return gm_json(t, "no type"), 0;
@@ -755,7 +826,7 @@ static int gm_place(gen_model *m, gm_type *t)
 			return -1;
 	}
 	for (size_t i = 0; i < t->nbranches; i++) {
-		if (t->branches[i].type->state == 1)
+		if (gm_by_value(t->branches[i].type) && t->branches[i].type->state == 1)
 			t->branches[i].by_pointer = 1;
 		else if (gm_place(m, t->branches[i].type) != 0)
 			return -1;
@@ -880,15 +951,49 @@ static void gm_write_struct(FILE *out, const gm_type *t)
 	fprintf(out, "};\n\n");
 }
 
+/* A union member: scalars and named types as themselves, a string as an
+ * rt_str, an array as { items, n_items }. */
+static void gm_branch_decl(FILE *out, const gm_branch *b)
+{
+	const gm_type *bt = b->type;
+	const char *e;
+
+	switch (bt->kind) {
+	case GM_STRING:
+		fprintf(out, "\t\trt_str %s;\n", b->member);
+		break;
+	case GM_ARRAY:
+		e = gm_elem_ctype(bt->item);
+		fprintf(out, "\t\tstruct {\n\t\t\t%s%s*items;\n\t\t\tsize_t n_items;\n\t\t} %s;\n", e,
+		        e[strlen(e) - 1] == '*' ? "" : " ", b->member);
+		break;
+	case GM_INT:
+	case GM_NUMBER:
+	case GM_BOOL:
+		fprintf(out, "\t\t%s %s;\n", gm_elem_ctype(bt), b->member);
+		break;
+	default:
+		fprintf(out, "\t\t%s%s %s%s;\n", b->by_pointer ? "const " : "", bt->cname, b->by_pointer ? "*" : "", b->member);
+		break;
+	}
+}
+
 static void gm_write_union(FILE *out, const gm_type *t)
 {
 	fprintf(out, "/* ");
 	gm_comment(out, t->s->where);
-	fprintf(out, ": by \"");
-	gm_comment(out, t->disc_property);
-	fprintf(out, "\" */\ntypedef enum %s_tag {\n", t->cname);
+	if (t->disc_property) {
+		fprintf(out, ": by \"");
+		gm_comment(out, t->disc_property);
+		fprintf(out, "\"");
+	} else {
+		fprintf(out, ": by JSON type");
+	}
+	fprintf(out, " */\ntypedef enum %s_tag {\n", t->cname);
 	for (size_t i = 0; i < t->nbranches; i++) {
 		fprintf(out, "\t%s%s, /*", t->branches[i].tag, i == 0 ? " = 1" : "");
+		if (!t->disc_property)
+			fprintf(out, " a JSON %s", gm_json_class(t->branches[i].type));
 		for (size_t k = 0; k < t->branches[i].nvalues; k++) {
 			fprintf(out, " \"");
 			gm_comment(out, t->branches[i].values[k]);
@@ -898,8 +1003,7 @@ static void gm_write_union(FILE *out, const gm_type *t)
 	}
 	fprintf(out, "} %s_tag;\nstruct %s {\n\t%s_tag tag;\n\tunion {\n", t->cname, t->cname, t->cname);
 	for (size_t i = 0; i < t->nbranches; i++)
-		fprintf(out, "\t\t%s%s %s%s;\n", t->branches[i].by_pointer ? "const " : "", t->branches[i].type->cname,
-		        t->branches[i].by_pointer ? "*" : "", t->branches[i].member);
+		gm_branch_decl(out, &t->branches[i]);
 	fprintf(out, "\t} u;\n};\n\n");
 }
 
@@ -1094,9 +1198,15 @@ static void gm_write_value(FILE *out, const gm_type *t, const char *v, const cha
 	case GM_UNION:
 	case GM_MAP:
 	case GM_LIST:
-		if (by_pointer)
-			fprintf(out, "if (%s)\n\t\t%s_write(w, %s);\n\telse\n\t\trt_json_write_null(w);\n", v, t->cname, v);
-		else
+		if (by_pointer) {
+			fprintf(out, "if (%s)\n", v);
+			gm_ind(out, in + 1);
+			fprintf(out, "%s_write(w, %s);\n", t->cname, v);
+			gm_ind(out, in);
+			fprintf(out, "else\n");
+			gm_ind(out, in + 1);
+			fprintf(out, "rt_json_write_null(w);\n");
+		} else
 			fprintf(out, "%s_write(w, &%s);\n", t->cname, v);
 		break;
 	case GM_ARRAY:
@@ -1184,8 +1294,47 @@ static void gm_source_struct(FILE *out, const gm_type *t)
 	fprintf(out, "\trt_json_write_raw(w, \"}\", 1);\n}\n\n");
 }
 
+/* The expressions of branch b's value under base ("out->u." / "v->u."). */
+static void gm_branch_names(const gm_branch *b, const char *base, char *v, char *len, char *count, size_t size)
+{
+	snprintf(v, size, b->type->kind == GM_STRING ? "%s%s.s" : b->type->kind == GM_ARRAY ? "%s%s.items" : "%s%s",
+	         base, b->member);
+	snprintf(len, size, "%s%s.len", base, b->member);
+	snprintf(count, size, "%s%s.n_items", base, b->member);
+}
+
+/* A union told apart by JSON type: the branch of the value's type. */
+static void gm_source_type_union(FILE *out, const gm_type *t)
+{
+	char v[300], len[300], count[300];
+
+	fprintf(out, "int %s_from_json(const json_t *j, rt_arena *a, %s *out)\n{\n\t(void)a;\n"
+	             "\tmemset(out, 0, sizeof *out);\n", t->cname, t->cname);
+	for (size_t i = 0; i < t->nbranches; i++) {
+		const gm_branch *b = &t->branches[i];
+		fprintf(out, "\tif (json_is_%s(j)) {\n\t\tout->tag = %s;\n", gm_json_class(b->type), b->tag);
+		gm_branch_names(b, "out->u.", v, len, count, sizeof v);
+		gm_read(out, b->type, "j", v, len, count, b->by_pointer, 2);
+		fprintf(out, "\t\treturn 0;\n\t}\n");
+	}
+	fprintf(out, "\treturn -1;\n}\n\n");
+	fprintf(out, "void %s_write(rt_json_writer *w, const %s *v)\n{\n\tswitch (v->tag) {\n", t->cname, t->cname);
+	for (size_t i = 0; i < t->nbranches; i++) {
+		const gm_branch *b = &t->branches[i];
+		fprintf(out, "\tcase %s:\n", b->tag);
+		gm_branch_names(b, "v->u.", v, len, count, sizeof v);
+		gm_write_value(out, b->type, v, len, count, b->by_pointer, 2);
+		fprintf(out, "\t\treturn;\n");
+	}
+	fprintf(out, "\t}\n\tw->failed = 1; /* no branch chosen */\n}\n\n");
+}
+
 static void gm_source_union(FILE *out, const gm_type *t)
 {
+	if (!t->disc_property) {
+		gm_source_type_union(out, t);
+		return;
+	}
 	fprintf(out, "int %s_from_json(const json_t *j, rt_arena *a, %s *out)\n{\n\tconst char *d = "
 	             "json_string_value(json_object_get(j, ", t->cname, t->cname);
 	gen_text_cstr(out, t->disc_property);

@@ -63,6 +63,12 @@ int main(void)
 	ROUNDTRIP(kitchen_Pet, "{\"id\":1,\"name\":\"x\",\"kind\":\"cat\",\"nickname\":\"Kit\",\"details\":{\"type\":\"Cat\",\"indoor\":false}}");
 	ROUNDTRIP(kitchen_Tree, "{\"value\":1.5,\"children\":[{\"value\":2.0},{\"children\":[]},{\"value\":1e-7,\"children\":[{\"value\":1e300}]}]}");
 	ROUNDTRIP(kitchen_Tree, "{}");
+	/* a union told apart by JSON type (label: string, integer, array, Cat) */
+	ROUNDTRIP(kitchen_Pet, "{\"name\":\"L\",\"kind\":\"cat\",\"label\":\"tabby \\u00e9\"}");
+	ROUNDTRIP(kitchen_Pet, "{\"name\":\"L\",\"kind\":\"cat\",\"label\":-9223372036854775807}");
+	ROUNDTRIP(kitchen_Pet, "{\"name\":\"L\",\"kind\":\"cat\",\"label\":[\"a\",\"\",\"c\"]}");
+	ROUNDTRIP(kitchen_Pet, "{\"name\":\"L\",\"kind\":\"cat\",\"label\":[]}");
+	ROUNDTRIP(kitchen_Pet, "{\"name\":\"L\",\"kind\":\"cat\",\"label\":{\"type\":\"Cat\",\"indoor\":true}}");
 	ROUNDTRIP(kitchen_listPets_200, "[]");
 	ROUNDTRIP(kitchen_listPets_200, "[{\"id\":1,\"name\":\"a\",\"kind\":\"cat\"},{\"id\":2,\"name\":\"b\",\"kind\":\"dog\"}]");
 	ROUNDTRIP(kitchen_Error, "{\"code\":\"E\",\"message\":\"\"}");
@@ -81,8 +87,40 @@ int main(void)
 		CHECK(!p.has_born, "absent");
 		CHECK(p.has_details && p.details.tag == KITCHEN_PET_DETAILS_DOG && p.details.u.Dog.barks == 2 &&
 		      p.details.u.Dog.has_barks, "the tagged union, by its discriminator");
+		CHECK(!p.has_label, "label absent");
 		rt_arena_free(&a);
 		json_decref(j);
+	}
+	{
+		/* the union by JSON type: each value lands in the branch of its type */
+		static const struct {
+			const char *text;
+			kitchen_Pet_label_tag tag;
+		} cases[] = {
+			{ "{\"name\":\"L\",\"kind\":\"cat\",\"label\":\"tabby\"}", KITCHEN_PET_LABEL_STRING },
+			{ "{\"name\":\"L\",\"kind\":\"cat\",\"label\":12}", KITCHEN_PET_LABEL_INTEGER },
+			{ "{\"name\":\"L\",\"kind\":\"cat\",\"label\":[\"x\",\"yz\"]}", KITCHEN_PET_LABEL_ARRAY },
+			{ "{\"name\":\"L\",\"kind\":\"cat\",\"label\":{\"type\":\"Cat\"}}", KITCHEN_PET_LABEL_OBJECT },
+		};
+		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+			json_t *j = json_loads(cases[i].text, 0, NULL);
+			_Alignas(max_align_t) char first[256];
+			rt_arena a;
+			kitchen_Pet p;
+			rt_arena_init(&a, first, sizeof first);
+			CHECK(j && kitchen_Pet_from_json(j, &a, &p) == 0 && p.has_label && p.label.tag == cases[i].tag,
+			      "label of %s: tag %d", cases[i].text, (int)p.label.tag);
+			if (p.label.tag == KITCHEN_PET_LABEL_STRING)
+				CHECK(p.label.u.string.len == 5 && memcmp(p.label.u.string.s, "tabby", 5) == 0, "the string");
+			if (p.label.tag == KITCHEN_PET_LABEL_INTEGER)
+				CHECK(p.label.u.integer == 12, "the integer");
+			if (p.label.tag == KITCHEN_PET_LABEL_ARRAY)
+				CHECK(p.label.u.array.n_items == 2 && p.label.u.array.items[1].len == 2, "the array");
+			if (p.label.tag == KITCHEN_PET_LABEL_OBJECT)
+				CHECK(p.label.u.object.type_len == 3 && !p.label.u.object.has_indoor, "the object");
+			rt_arena_free(&a);
+			json_decref(j);
+		}
 	}
 	{
 		/* shapes the model cannot hold are refused, not guessed */
@@ -94,6 +132,9 @@ int main(void)
 		json_decref(j);
 		j = json_loads("{\"name\":\"a\",\"kind\":\"cat\",\"details\":{\"type\":\"Bird\"}}", 0, NULL);
 		CHECK(kitchen_Pet_from_json(j, &a, &p) != 0, "a discriminator value outside the mapping");
+		json_decref(j);
+		j = json_loads("{\"name\":\"a\",\"kind\":\"cat\",\"label\":true}", 0, NULL);
+		CHECK(kitchen_Pet_from_json(j, &a, &p) != 0, "a JSON type none of the union's branches has");
 		json_decref(j);
 		rt_arena_free(&a);
 	}
