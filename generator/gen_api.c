@@ -1473,13 +1473,12 @@ static void ga_write_op_tables(ga *a, FILE *out, const ga_op *op)
 			fprintf(out, "\t{ .name = ");
 			gen_text_cstr(out, p->name);
 			fprintf(out, ", .in = %s, .style = %s, .explode = %d, .required = %d,\n\t  .schema = %s%s, .ctype = %s,\n"
-			             "\t  .offset = offsetof(%s_%s_params, %s), .has_offset = ",
+			             "\t  .offset = offsetof(%s_%s_params, %s)",
 			        ins[p->in], styles[p->style], p->explode, p->required, p->schema ? "&" : "",
 			        p->schema ? p->schema : "NULL", ga_rt_ctype(p->ctype), n, op->opid, p->cname);
 			if (ga_needs_has(p))
-				fprintf(out, "(long)offsetof(%s_%s_params, has_%s)", n, op->opid, p->cname);
-			else
-				fprintf(out, "-1");
+				fprintf(out, ",\n\t  .has_flag = 1, .has_offset = offsetof(%s_%s_params, has_%s)", n, op->opid,
+				        p->cname);
 			fprintf(out, "%s },\n", p->content ? ", .content = 1" : "");
 		}
 		fprintf(out, "};\n");

@@ -86,7 +86,8 @@ typedef struct rt_param {
 	const rt_schema *schema;
 	enum rt_ctype ctype;
 	size_t offset;                /* of the value in the params struct */
-	long has_offset;              /* of its int has_ flag, or -1 */
+	int has_flag;                 /* the params struct has an int has_<name> flag ... */
+	size_t has_offset;            /* ... at this offset (absent: both 0) */
 	int content;                  /* content-encoded: the value is JSON text */
 } rt_param;
 

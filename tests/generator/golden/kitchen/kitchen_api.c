@@ -828,13 +828,15 @@ void kitchen_Tree_write(rt_json_writer *w, const kitchen_Tree *v)
 static const rt_param kitchen_listPets_param_table[] = {
 	{ .name = "limit", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &kitchen_schema_listPets_limit, .ctype = RT_C_INT64,
-	  .offset = offsetof(kitchen_listPets_params, limit), .has_offset = -1 },
+	  .offset = offsetof(kitchen_listPets_params, limit) },
 	{ .name = "tags", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 0, .required = 0,
 	  .schema = &kitchen_schema_listPets_tags, .ctype = RT_C_JSON,
-	  .offset = offsetof(kitchen_listPets_params, tags), .has_offset = (long)offsetof(kitchen_listPets_params, has_tags) },
+	  .offset = offsetof(kitchen_listPets_params, tags),
+	  .has_flag = 1, .has_offset = offsetof(kitchen_listPets_params, has_tags) },
 	{ .name = "X-Trace", .in = RT_IN_HEADER, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 0,
 	  .schema = &kitchen_schema_listPets_X_Trace, .ctype = RT_C_STRING,
-	  .offset = offsetof(kitchen_listPets_params, X_Trace), .has_offset = (long)offsetof(kitchen_listPets_params, has_X_Trace) },
+	  .offset = offsetof(kitchen_listPets_params, X_Trace),
+	  .has_flag = 1, .has_offset = offsetof(kitchen_listPets_params, has_X_Trace) },
 };
 static const rt_response kitchen_listPets_responses[] = {
 	{ 200, "application/json", &kitchen_schema_listPets_200 },
@@ -993,13 +995,15 @@ int kitchen_latestPet_respond_200(rt_ctx *ctx, const kitchen_Pet *body)
 static const rt_param kitchen_getPet_param_table[] = {
 	{ .name = "petId", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &kitchen_schema_getPet_petId, .ctype = RT_C_INT64,
-	  .offset = offsetof(kitchen_getPet_params, petId), .has_offset = -1 },
+	  .offset = offsetof(kitchen_getPet_params, petId) },
 	{ .name = "verbose", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &kitchen_schema_getPet_verbose, .ctype = RT_C_BOOL,
-	  .offset = offsetof(kitchen_getPet_params, verbose), .has_offset = (long)offsetof(kitchen_getPet_params, has_verbose) },
+	  .offset = offsetof(kitchen_getPet_params, verbose),
+	  .has_flag = 1, .has_offset = offsetof(kitchen_getPet_params, has_verbose) },
 	{ .name = "session", .in = RT_IN_COOKIE, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &kitchen_schema_getPet_session, .ctype = RT_C_STRING,
-	  .offset = offsetof(kitchen_getPet_params, session), .has_offset = (long)offsetof(kitchen_getPet_params, has_session) },
+	  .offset = offsetof(kitchen_getPet_params, session),
+	  .has_flag = 1, .has_offset = offsetof(kitchen_getPet_params, has_session) },
 };
 static const rt_response kitchen_getPet_responses[] = {
 	{ 200, "application/json", &kitchen_schema_getPet_200 },
