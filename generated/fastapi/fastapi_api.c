@@ -761,10 +761,10 @@ void fastapi_ApiKeyCreateResponse_write(rt_json_writer *w, const fastapi_ApiKeyC
 static const rt_param fastapi_list_my_api_keys_param_table[] = {
 	{ .name = "skip", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &fastapi_schema_list_my_api_keys_skip, .ctype = RT_C_INT64,
-	  .offset = offsetof(fastapi_list_my_api_keys_params, skip), .has_offset = -1 },
+	  .offset = offsetof(fastapi_list_my_api_keys_params, skip) },
 	{ .name = "limit", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &fastapi_schema_list_my_api_keys_limit, .ctype = RT_C_INT64,
-	  .offset = offsetof(fastapi_list_my_api_keys_params, limit), .has_offset = -1 },
+	  .offset = offsetof(fastapi_list_my_api_keys_params, limit) },
 };
 static const rt_response fastapi_list_my_api_keys_responses[] = {
 	{ 200, "application/json", &fastapi_schema_list_my_api_keys_200 },
@@ -1073,7 +1073,7 @@ int fastapi_create_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDeta
 static const rt_param fastapi_revoke_my_api_key_param_table[] = {
 	{ .name = "key_id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &fastapi_schema_revoke_my_api_key_key_id, .ctype = RT_C_STRING,
-	  .offset = offsetof(fastapi_revoke_my_api_key_params, key_id), .has_offset = -1 },
+	  .offset = offsetof(fastapi_revoke_my_api_key_params, key_id) },
 };
 static const rt_response fastapi_revoke_my_api_key_responses[] = {
 	{ 204, NULL, NULL },

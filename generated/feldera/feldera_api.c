@@ -667,7 +667,8 @@ void feldera_get_api_key_200_write(rt_json_writer *w, const feldera_get_api_key_
 static const rt_param feldera_list_api_keys_param_table[] = {
 	{ .name = "name", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &feldera_schema_list_api_keys_name, .ctype = RT_C_STRING,
-	  .offset = offsetof(feldera_list_api_keys_params, name), .has_offset = (long)offsetof(feldera_list_api_keys_params, has_name) },
+	  .offset = offsetof(feldera_list_api_keys_params, name),
+	  .has_flag = 1, .has_offset = offsetof(feldera_list_api_keys_params, has_name) },
 };
 static const rt_response feldera_list_api_keys_responses[] = {
 	{ 200, "application/json", &feldera_schema_list_api_keys_200 },
@@ -980,7 +981,7 @@ int feldera_create_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse 
 static const rt_param feldera_get_api_key_param_table[] = {
 	{ .name = "api_key_name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &feldera_schema_get_api_key_api_key_name, .ctype = RT_C_STRING,
-	  .offset = offsetof(feldera_get_api_key_params, api_key_name), .has_offset = -1 },
+	  .offset = offsetof(feldera_get_api_key_params, api_key_name) },
 };
 static const rt_response feldera_get_api_key_responses[] = {
 	{ 200, "application/json", &feldera_schema_get_api_key_200 },
@@ -1122,7 +1123,7 @@ int feldera_get_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *bo
 static const rt_param feldera_delete_api_key_param_table[] = {
 	{ .name = "api_key_name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &feldera_schema_get_api_key_api_key_name, .ctype = RT_C_STRING,
-	  .offset = offsetof(feldera_delete_api_key_params, api_key_name), .has_offset = -1 },
+	  .offset = offsetof(feldera_delete_api_key_params, api_key_name) },
 };
 static const rt_response feldera_delete_api_key_responses[] = {
 	{ 200, NULL, NULL },

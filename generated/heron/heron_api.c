@@ -710,7 +710,7 @@ int heron_create_key_respond_503(rt_ctx *ctx, const heron_StoreUnavailable_heade
 static const rt_param heron_delete_key_param_table[] = {
 	{ .name = "heron_id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &heron_schema_delete_key_heron_id, .ctype = RT_C_STRING,
-	  .offset = offsetof(heron_delete_key_params, heron_id), .has_offset = -1 },
+	  .offset = offsetof(heron_delete_key_params, heron_id) },
 };
 static const rt_response heron_delete_key_responses[] = {
 	{ 204, NULL, NULL },
@@ -778,7 +778,7 @@ int heron_delete_key_respond_503(rt_ctx *ctx, const heron_StoreUnavailable_heade
 static const rt_param heron_activate_key_param_table[] = {
 	{ .name = "heron_id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &heron_schema_delete_key_heron_id, .ctype = RT_C_STRING,
-	  .offset = offsetof(heron_activate_key_params, heron_id), .has_offset = -1 },
+	  .offset = offsetof(heron_activate_key_params, heron_id) },
 };
 static const rt_response heron_activate_key_responses[] = {
 	{ 200, "application/json", &heron_schema_activate_key_200 },
@@ -855,7 +855,7 @@ int heron_activate_key_respond_503(rt_ctx *ctx, const heron_StoreUnavailable_hea
 static const rt_param heron_deactivate_key_param_table[] = {
 	{ .name = "heron_id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &heron_schema_delete_key_heron_id, .ctype = RT_C_STRING,
-	  .offset = offsetof(heron_deactivate_key_params, heron_id), .has_offset = -1 },
+	  .offset = offsetof(heron_deactivate_key_params, heron_id) },
 };
 static const rt_response heron_deactivate_key_responses[] = {
 	{ 200, "application/json", &heron_schema_deactivate_key_200 },

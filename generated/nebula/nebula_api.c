@@ -1215,7 +1215,7 @@ int nebula_list_api_keys_underscore_respond_503(rt_ctx *ctx, const nebula_Failed
 static const rt_param nebula_delete_api_key_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &nebula_schema_delete_api_key_id, .ctype = RT_C_INT64,
-	  .offset = offsetof(nebula_delete_api_key_params, id), .has_offset = -1 },
+	  .offset = offsetof(nebula_delete_api_key_params, id) },
 };
 static const rt_response nebula_delete_api_key_responses[] = {
 	{ 200, "application/json", &nebula_schema_delete_api_key_200 },

@@ -1218,7 +1218,7 @@ int nebula_uuid_list_api_keys_underscore_respond_503(rt_ctx *ctx, const nebula_u
 static const rt_param nebula_uuid_delete_api_key_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &nebula_uuid_schema_delete_api_key_id, .ctype = RT_C_STRING,
-	  .offset = offsetof(nebula_uuid_delete_api_key_params, id), .has_offset = -1 },
+	  .offset = offsetof(nebula_uuid_delete_api_key_params, id) },
 };
 static const rt_response nebula_uuid_delete_api_key_responses[] = {
 	{ 200, "application/json", &nebula_uuid_schema_delete_api_key_200 },
