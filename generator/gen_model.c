@@ -80,6 +80,20 @@ gen_model *gen_model_new(gen_schema *gs, const char *prefix)
 	return m;
 }
 
+static void gm_branches_drop(gm_type *t)
+{
+	for (size_t k = 0; k < t->nbranches; k++) {
+		free(t->branches[k].member);
+		free(t->branches[k].tag);
+		for (size_t x = 0; x < t->branches[k].nvalues; x++)
+			free(t->branches[k].values[x]);
+		free(t->branches[k].values);
+	}
+	free(t->branches);
+	t->branches = NULL;
+	t->nbranches = 0;
+}
+
 void gen_model_free(gen_model *m)
 {
 	if (!m)
@@ -97,14 +111,7 @@ void gen_model_free(gen_model *m)
 		}
 		free(t->enum_values);
 		free(t->enum_consts);
-		for (size_t k = 0; k < t->nbranches; k++) {
-			free(t->branches[k].member);
-			free(t->branches[k].tag);
-			for (size_t x = 0; x < t->branches[k].nvalues; x++)
-				free(t->branches[k].values[x]);
-			free(t->branches[k].values);
-		}
-		free(t->branches);
+		gm_branches_drop(t);
 		free(t->cname);
 		free(t);
 	}
@@ -540,8 +547,10 @@ static int gm_type_union(gen_model *m, gm_type *t, int *nullable)
 		for (size_t k = 0; cls && k < t->nbranches; k++)
 			if (strcmp(gm_json_class(t->branches[k].type), cls) == 0)
 				cls = NULL;
-		if (!cls)
+		if (!cls) {
+			gm_branches_drop(t); /* a json_t reaches none of them */
 			return gm_json(t, why), 0;
+		}
 		*nullable |= bn;
 		b = realloc(t->branches, (t->nbranches + 1) * sizeof *b);
 		if (!b)
@@ -574,6 +583,7 @@ static int gm_union(gen_model *m, gm_type *t, int *nullable)
 		if (!bt)
 			return -1;
 		if (bt->kind != GM_STRUCT) {
+			gm_branches_drop(t);
 			gm_json(t, "a discriminator branch that is not an object with properties");
 			return 0;
 		}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kitchen_api.h"
+#include "models_api.h"
 
 static int pass, fail;
 
@@ -72,6 +73,24 @@ int main(void)
 	ROUNDTRIP(kitchen_listPets_200, "[]");
 	ROUNDTRIP(kitchen_listPets_200, "[{\"id\":1,\"name\":\"a\",\"kind\":\"cat\"},{\"id\":2,\"name\":\"b\",\"kind\":\"dog\"}]");
 	ROUNDTRIP(kitchen_Error, "{\"code\":\"E\",\"message\":\"\"}");
+	/* the models fixture: a row of the README's mapping table per member */
+	ROUNDTRIP(models_Typed, "{\"id\":1,\"name\":\"n\",\"ratio\":0.25,\"ok\":true,\"tags\":[],\"status\":\"active\",\"where\":{}}");
+	ROUNDTRIP(models_Typed, "{\"id\":-5,\"name\":\"\\u00fcml\",\"ratio\":-1e+20,\"ok\":false,\"note\":null,"
+	                        "\"tags\":[\"a\",\"b\"],\"points\":[{\"x\":1.0,\"y\":-2.5}],\"status\":\"retired\","
+	                        "\"where\":{\"lat\":48.1,\"lon\":11.6},\"counts\":{\"z\":1,\"a\":-2},"
+	                        "\"shape\":{\"shape\":\"square\",\"side\":2.0},\"size\":\"XL\","
+	                        "\"owner\":{\"name\":\"o\",\"created\":\"2026-01-01T00:00:00Z\"},\"parent\":{\"name\":\"p\"},"
+	                        "\"secret\":\"s\"}");
+	ROUNDTRIP(models_Typed, "{\"id\":2,\"name\":\"n\",\"ratio\":3.0,\"ok\":true,\"note\":\"x\",\"tags\":[],"
+	                        "\"status\":\"active\",\"where\":{\"lon\":0.0},\"counts\":{},\"shape\":{\"shape\":\"circle\",\"radius\":1.5},"
+	                        "\"size\":42}");
+	ROUNDTRIP(models_Typed, "{\"id\":3,\"name\":\"n\",\"ratio\":1.0,\"ok\":true,\"tags\":[],\"status\":\"active\","
+	                        "\"where\":{},\"size\":null}");
+	ROUNDTRIP(models_putMap_body, "{\"b\":{\"x\":1.0,\"y\":2.0},\"a\":{\"x\":0.5,\"y\":0.0}}");
+	ROUNDTRIP(models_getList_200, "[{\"x\":1.0,\"y\":2.0}]");
+	ROUNDTRIP(models_Untyped, "{\"anything\":[1,{\"k\":null}],\"either\":{\"a\":\"x\"},\"mixed\":7,\"pair\":[\"s\",1],"
+	                          "\"grid\":[[1,2],[]],\"maybes\":[1,null],\"free\":{\"q\":true},\"patterned\":{\"x-a\":\"b\"},"
+	                          "\"negated\":\"fine\",\"closed\":{\"a\":\"b\"},\"odd\":\"abc\"}");
 	{
 		/* what the model holds */
 		json_t *j = json_loads("{\"id\":7,\"name\":\"Rex\",\"kind\":\"dog\",\"nickname\":null,"
