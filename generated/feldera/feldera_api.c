@@ -472,11 +472,14 @@ int feldera_ErrorResponse_from_json(const json_t *j, rt_arena *a, feldera_ErrorR
 	memset(out, 0, sizeof *out);
 	if (!json_is_object(j))
 		return -1;
-	f = json_object_get(j, "details");
+	f = json_object_get(j, "message");
 	if (!f)
 		return -1;
 	if (f) {
-		out->details = f;
+		if (!json_is_string(f))
+			return -1;
+		out->message = json_string_value(f);
+		out->message_len = json_string_length(f);
 	}
 	f = json_object_get(j, "error_code");
 	if (!f)
@@ -487,14 +490,11 @@ int feldera_ErrorResponse_from_json(const json_t *j, rt_arena *a, feldera_ErrorR
 		out->error_code = json_string_value(f);
 		out->error_code_len = json_string_length(f);
 	}
-	f = json_object_get(j, "message");
+	f = json_object_get(j, "details");
 	if (!f)
 		return -1;
 	if (f) {
-		if (!json_is_string(f))
-			return -1;
-		out->message = json_string_value(f);
-		out->message_len = json_string_length(f);
+		out->details = f;
 	}
 	return 0;
 }
@@ -504,12 +504,12 @@ void feldera_ErrorResponse_write(rt_json_writer *w, const feldera_ErrorResponse 
 	int first = 1;
 
 	rt_json_write_raw(w, "{", 1);
-	rt_json_write_key(w, "details", 7, &first);
-	rt_json_write_value(w, v->details);
-	rt_json_write_key(w, "error_code", 10, &first);
-	rt_json_write_string(w, v->error_code, v->error_code_len);
 	rt_json_write_key(w, "message", 7, &first);
 	rt_json_write_string(w, v->message, v->message_len);
+	rt_json_write_key(w, "error_code", 10, &first);
+	rt_json_write_string(w, v->error_code, v->error_code_len);
+	rt_json_write_key(w, "details", 7, &first);
+	rt_json_write_value(w, v->details);
 	rt_json_write_raw(w, "}", 1);
 }
 

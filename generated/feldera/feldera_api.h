@@ -80,14 +80,14 @@ struct feldera_list_api_keys_200 {
 
 /* openapi/feldera.yaml#/components/schemas/ErrorResponse */
 struct feldera_ErrorResponse {
-	/* "details", required */
-	const json_t *details; /* any JSON: an object without properties (free-form) */
-	/* "error_code", required */
-	const char *error_code;
-	size_t error_code_len;
 	/* "message", required */
 	const char *message;
 	size_t message_len;
+	/* "error_code", required */
+	const char *error_code;
+	size_t error_code_len;
+	/* "details", required */
+	const json_t *details; /* any JSON: an object without properties (free-form) */
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest */
