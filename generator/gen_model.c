@@ -39,6 +39,7 @@ struct gm_type {
 	char *cname;        /* named kinds: <api>_<Model> */
 	gm_type *item;      /* GM_ARRAY, GM_LIST: element; GM_MAP: value */
 	int item_nullable;  /* GM_MAP: a nullable value */
+	int item_by_pointer; /* GM_MAP: a by-value cycle is cut at its value */
 	gm_field *fields;
 	size_t nfields;
 	char **enum_values, **enum_consts;
@@ -841,7 +842,9 @@ static int gm_place(gen_model *m, gm_type *t)
 		else if (gm_place(m, t->branches[i].type) != 0)
 			return -1;
 	}
-	if (t->item && !(t->kind == GM_MAP && gm_by_value(t->item) && t->item->state == 1) && gm_place(m, t->item) != 0)
+	if (t->kind == GM_MAP && gm_by_value(t->item) && t->item->state == 1)
+		t->item_by_pointer = 1; /* the entry holds its value: cut the cycle there */
+	else if (t->item && gm_place(m, t->item) != 0)
 		return -1;
 	t->state = 2;
 	if (gm_named_kind(t)) {
@@ -1023,7 +1026,7 @@ static void gm_write_map(FILE *out, const gm_type *t)
 	gm_comment(out, t->s->where);
 	fprintf(out, ": additionalProperties, in the order received */\ntypedef struct %s_entry {\n"
 	             "\tconst char *key;\n\tsize_t key_len;\n", t->cname);
-	gm_decl(out, t->item, "value", 0);
+	gm_decl(out, t->item, "value", t->item_by_pointer);
 	if (t->item_nullable)
 		fprintf(out, "\tint value_null;\n");
 	fprintf(out, "} %s_entry;\nstruct %s {\n\t%s_entry *v;\n\tsize_t n;\n};\n\n", t->cname, t->cname, t->cname);
@@ -1381,7 +1384,7 @@ static void gm_source_map(FILE *out, const gm_type *t)
 	             "\t\tout->v[x].key = key;\n\t\tout->v[x].key_len = strlen(key);\n", t->cname, t->cname);
 	if (t->item_nullable)
 		fprintf(out, "\t\tif (json_is_null(f))\n\t\t\tout->v[x].value_null = 1;\n\t\telse {\n");
-	gm_read(out, t->item, "f", "out->v[x].value", "out->v[x].value_len", "out->v[x].n_value", 0,
+	gm_read(out, t->item, "f", "out->v[x].value", "out->v[x].value_len", "out->v[x].n_value", t->item_by_pointer,
 	        t->item_nullable ? 3 : 2);
 	if (t->item_nullable)
 		fprintf(out, "\t\t}\n");
@@ -1391,7 +1394,8 @@ static void gm_source_map(FILE *out, const gm_type *t)
 	             "\t\trt_json_write_key(w, v->v[k].key, v->v[k].key_len, &first);\n", t->cname, t->cname);
 	if (t->item_nullable)
 		fprintf(out, "\t\tif (v->v[k].value_null)\n\t\t\trt_json_write_null(w);\n\t\telse {\n");
-	gm_write_value(out, t->item, "v->v[k].value", "v->v[k].value_len", "v->v[k].n_value", 0, t->item_nullable ? 3 : 2);
+	gm_write_value(out, t->item, "v->v[k].value", "v->v[k].value_len", "v->v[k].n_value", t->item_by_pointer,
+	               t->item_nullable ? 3 : 2);
 	if (t->item_nullable)
 		fprintf(out, "\t\t}\n");
 	fprintf(out, "\t}\n\trt_json_write_raw(w, \"}\", 1);\n}\n\n");

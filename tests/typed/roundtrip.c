@@ -84,6 +84,9 @@ int main(void)
 	ROUNDTRIP(models_Typed, "{\"id\":2,\"name\":\"n\",\"ratio\":3.0,\"ok\":true,\"note\":\"x\",\"tags\":[],"
 	                        "\"status\":\"active\",\"where\":{\"lon\":0.0},\"counts\":{},\"shape\":{\"shape\":\"circle\",\"radius\":1.5},"
 	                        "\"size\":42}");
+	ROUNDTRIP(models_Typed, "{\"id\":4,\"name\":\"n\",\"ratio\":1.0,\"ok\":true,\"tags\":[],\"status\":\"active\","
+	                        "\"where\":{},\"tree\":{\"label\":\"root\",\"children\":{\"a\":{\"children\":{}},"
+	                        "\"b\":{\"label\":\"leaf\",\"children\":{\"c\":{}}}}}}");
 	ROUNDTRIP(models_Typed, "{\"id\":3,\"name\":\"n\",\"ratio\":1.0,\"ok\":true,\"tags\":[],\"status\":\"active\","
 	                        "\"where\":{},\"size\":null}");
 	ROUNDTRIP(models_putMap_body, "{\"b\":{\"x\":1.0,\"y\":2.0},\"a\":{\"x\":0.5,\"y\":0.0}}");

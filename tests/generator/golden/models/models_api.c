@@ -42,6 +42,11 @@ static const rt_schema models_schema_Typed_size_anyOf2;
 static const rt_schema models_schema_Typed_status;
 static const rt_schema models_schema_Typed_tags;
 static const rt_schema models_schema_Typed_tags_items;
+static const rt_schema models_schema_Typed_tree;
+static const rt_schema models_schema_Tree;
+static const rt_schema models_schema_Tree_children;
+static const rt_schema models_schema_Tree_children_value;
+static const rt_schema models_schema_Tree_label;
 static const rt_schema models_schema_Typed_where;
 static const rt_schema models_schema_Typed_where_lat;
 static const rt_schema models_schema_Typed_where_lon;
@@ -105,6 +110,7 @@ static const rt_schema_prop models_schema_Typed__props[] = {
 	{ "size", &models_schema_Typed_size },
 	{ "status", &models_schema_Typed_status },
 	{ "tags", &models_schema_Typed_tags },
+	{ "tree", &models_schema_Typed_tree },
 	{ "where", &models_schema_Typed_where },
 };
 static const char *const models_schema_Typed__required[] = { "id", "name", "ratio", "ok", "tags", "status", "where", };
@@ -112,7 +118,7 @@ static const char *const models_schema_Typed__required[] = { "id", "name", "rati
 static const rt_schema models_schema_Typed = {
 	.where = "tests/generator/fixtures/models.yaml#/components/schemas/Typed",
 	.types = RT_T_OBJECT,
-	.properties = models_schema_Typed__props, .n_properties = 15,
+	.properties = models_schema_Typed__props, .n_properties = 16,
 	.required = models_schema_Typed__required, .n_required = 7,
 };
 
@@ -387,6 +393,42 @@ static const rt_schema models_schema_Typed_tags = {
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/tags/items */
 static const rt_schema models_schema_Typed_tags_items = {
 	.where = "tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/tags/items",
+	.types = RT_T_STRING,
+};
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/tree */
+static const rt_schema models_schema_Typed_tree = {
+	.where = "tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/tree",
+	.ref = &models_schema_Tree,
+};
+
+static const rt_schema_prop models_schema_Tree__props[] = {
+	{ "children", &models_schema_Tree_children },
+	{ "label", &models_schema_Tree_label },
+};
+/* tests/generator/fixtures/models.yaml#/components/schemas/Tree */
+static const rt_schema models_schema_Tree = {
+	.where = "tests/generator/fixtures/models.yaml#/components/schemas/Tree",
+	.types = RT_T_OBJECT,
+	.properties = models_schema_Tree__props, .n_properties = 2,
+};
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/children */
+static const rt_schema models_schema_Tree_children = {
+	.where = "tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/children",
+	.types = RT_T_OBJECT,
+	.additional = &models_schema_Tree_children_value,
+};
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/children/additionalProperties */
+static const rt_schema models_schema_Tree_children_value = {
+	.where = "tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/children/additionalProperties",
+	.ref = &models_schema_Tree,
+};
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/label */
+static const rt_schema models_schema_Tree_label = {
+	.where = "tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/label",
 	.types = RT_T_STRING,
 };
 
@@ -1042,6 +1084,91 @@ void models_Named_write(rt_json_writer *w, const models_Named *v)
 	rt_json_write_raw(w, "}", 1);
 }
 
+/* tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/children */
+int models_Tree_children_from_json(const json_t *j, rt_arena *a, models_Tree_children *out)
+{
+	const char *key;
+	json_t *f;
+	size_t x = 0;
+
+	memset(out, 0, sizeof *out);
+	if (!json_is_object(j))
+		return -1;
+	out->n = json_object_size(j);
+	out->v = out->n ? rt_arena_alloc(a, out->n * sizeof *out->v) : NULL;
+	if (out->n && !out->v)
+		return -1;
+	json_object_foreach((json_t *)j, key, f) {
+		out->v[x].key = key;
+		out->v[x].key_len = strlen(key);
+		{
+			models_Tree *p = rt_arena_alloc(a, sizeof *p);
+			if (!p || models_Tree_from_json(f, a, p) != 0)
+				return -1;
+			out->v[x].value = p;
+		}
+		x++;
+	}
+	return 0;
+}
+
+void models_Tree_children_write(rt_json_writer *w, const models_Tree_children *v)
+{
+	int first = 1;
+
+	rt_json_write_raw(w, "{", 1);
+	for (size_t k = 0; k < v->n; k++) {
+		rt_json_write_key(w, v->v[k].key, v->v[k].key_len, &first);
+		if (v->v[k].value)
+			models_Tree_write(w, v->v[k].value);
+		else
+			rt_json_write_null(w);
+	}
+	rt_json_write_raw(w, "}", 1);
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Tree */
+int models_Tree_from_json(const json_t *j, rt_arena *a, models_Tree *out)
+{
+	const json_t *f;
+
+	(void)a;
+	memset(out, 0, sizeof *out);
+	if (!json_is_object(j))
+		return -1;
+	f = json_object_get(j, "label");
+	if (f) {
+		out->has_label = 1;
+		if (!json_is_string(f))
+			return -1;
+		out->label = json_string_value(f);
+		out->label_len = json_string_length(f);
+	}
+	f = json_object_get(j, "children");
+	if (f) {
+		out->has_children = 1;
+		if (models_Tree_children_from_json(f, a, &out->children) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+void models_Tree_write(rt_json_writer *w, const models_Tree *v)
+{
+	int first = 1;
+
+	rt_json_write_raw(w, "{", 1);
+	if (v->has_label) {
+		rt_json_write_key(w, "label", 5, &first);
+		rt_json_write_string(w, v->label, v->label_len);
+	}
+	if (v->has_children) {
+		rt_json_write_key(w, "children", 8, &first);
+		models_Tree_children_write(w, &v->children);
+	}
+	rt_json_write_raw(w, "}", 1);
+}
+
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed */
 int models_Typed_from_json(const json_t *j, rt_arena *a, models_Typed *out)
 {
@@ -1183,6 +1310,12 @@ int models_Typed_from_json(const json_t *j, rt_arena *a, models_Typed *out)
 		out->secret = json_string_value(f);
 		out->secret_len = json_string_length(f);
 	}
+	f = json_object_get(j, "tree");
+	if (f) {
+		out->has_tree = 1;
+		if (models_Tree_from_json(f, a, &out->tree) != 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -1256,6 +1389,10 @@ void models_Typed_write(rt_json_writer *w, const models_Typed *v)
 	if (v->has_secret) {
 		rt_json_write_key(w, "secret", 6, &first);
 		rt_json_write_string(w, v->secret, v->secret_len);
+	}
+	if (v->has_tree) {
+		rt_json_write_key(w, "tree", 4, &first);
+		models_Tree_write(w, &v->tree);
 	}
 	rt_json_write_raw(w, "}", 1);
 }

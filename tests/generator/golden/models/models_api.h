@@ -28,6 +28,8 @@ typedef struct models_Typed_shape models_Typed_shape;
 typedef struct models_Typed_size models_Typed_size;
 typedef struct models_Typed_owner models_Typed_owner;
 typedef struct models_Named models_Named;
+typedef struct models_Tree_children models_Tree_children;
+typedef struct models_Tree models_Tree;
 typedef struct models_Typed models_Typed;
 typedef struct models_putMap_body models_putMap_body;
 typedef struct models_getList_200 models_getList_200;
@@ -134,6 +136,28 @@ struct models_Named {
 	size_t name_len;
 };
 
+/* tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/children: additionalProperties, in the order received */
+typedef struct models_Tree_children_entry {
+	const char *key;
+	size_t key_len;
+	const models_Tree *value;
+} models_Tree_children_entry;
+struct models_Tree_children {
+	models_Tree_children_entry *v;
+	size_t n;
+};
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Tree */
+struct models_Tree {
+	/* "label", optional (has_) */
+	const char *label;
+	size_t label_len;
+	int has_label;
+	/* "children", optional (has_) */
+	models_Tree_children children;
+	int has_children;
+};
+
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed */
 struct models_Typed {
 	/* "id", required */
@@ -181,6 +205,9 @@ struct models_Typed {
 	const char *secret;
 	size_t secret_len;
 	int has_secret;
+	/* "tree", optional (has_) */
+	models_Tree tree;
+	int has_tree;
 };
 
 /* tests/generator/fixtures/models.yaml#/paths/~1map/put/requestBody/content/application~1json/schema: additionalProperties, in the order received */
@@ -265,6 +292,10 @@ int models_Typed_owner_from_json(const json_t *j, rt_arena *a, models_Typed_owne
 void models_Typed_owner_write(rt_json_writer *w, const models_Typed_owner *v);
 int models_Named_from_json(const json_t *j, rt_arena *a, models_Named *out);
 void models_Named_write(rt_json_writer *w, const models_Named *v);
+int models_Tree_children_from_json(const json_t *j, rt_arena *a, models_Tree_children *out);
+void models_Tree_children_write(rt_json_writer *w, const models_Tree_children *v);
+int models_Tree_from_json(const json_t *j, rt_arena *a, models_Tree *out);
+void models_Tree_write(rt_json_writer *w, const models_Tree *v);
 int models_Typed_from_json(const json_t *j, rt_arena *a, models_Typed *out);
 void models_Typed_write(rt_json_writer *w, const models_Typed *v);
 int models_putMap_body_from_json(const json_t *j, rt_arena *a, models_putMap_body *out);
