@@ -38,8 +38,9 @@ struct gm_type {
 	const char *reason; /* GM_JSON: why */
 	char *cname;        /* named kinds: <api>_<Model> */
 	gm_type *item;      /* GM_ARRAY, GM_LIST: element; GM_MAP: value */
-	int item_nullable;  /* GM_MAP: a nullable value */
-	int item_by_pointer; /* GM_MAP: a by-value cycle is cut at its value */
+	int item_nullable;  /* GM_MAP, or a GM_STRUCT's extra members: a nullable value */
+	int item_by_pointer; /* GM_MAP, extra: a by-value cycle is cut at its value */
+	int extra;          /* GM_STRUCT: additionalProperties with a schema (item) beside the fields */
 	gm_field *fields;
 	size_t nfields;
 	char **enum_values, **enum_consts;
@@ -421,6 +422,8 @@ static int gm_merge(gen_model *m, gm_type *t)
 
 	if ((s->types & ~(unsigned)SI_T_NULL) & ~(unsigned)SI_T_OBJECT)
 		return gm_json(t, "allOf of several schemas"), 0;
+	if (s->additional && !s->additional->is_bool)
+		return gm_json(t, "allOf beside additionalProperties with a schema"), 0;
 	if (gm_name(m, t) != 0)
 		return -1;
 	t->kind = GM_STRUCT;
@@ -429,7 +432,7 @@ static int gm_merge(gen_model *m, gm_type *t)
 		gm_type *bt = gm_build(m, s->all_of.v[i], &bn);
 		if (!bt)
 			return -1;
-		if (bt->kind != GM_STRUCT || bn) {
+		if (bt->kind != GM_STRUCT || bn || bt->extra) {
 			gm_json(t, "allOf of schemas that are not all objects with properties");
 			return 0;
 		}
@@ -625,11 +628,21 @@ static int gm_object(gen_model *m, gm_type *t)
 	const si_schema *s = t->s;
 
 	if (s->properties.n) {
-		if (s->additional && !s->additional->is_bool) {
-			gm_json(t, "properties beside additionalProperties with a schema");
+		if (gm_struct(m, t) != 0)
+			return -1;
+		if (t->kind != GM_STRUCT || !s->additional || s->additional->is_bool)
 			return 0;
-		}
-		return gm_struct(m, t);
+		/* the members the properties do not name: "additional", entries as a map's */
+		for (size_t i = 0; i < t->nfields; i++)
+			if (strcmp(t->fields[i].cname, "additional") == 0 || strcmp(t->fields[i].cname, "n_additional") == 0)
+				return gm_json(t, "a property named like the additionalProperties member"), 0;
+		t->extra = 1;
+		t->item = gm_build(m, s->additional, &t->item_nullable);
+		if (!t->item)
+			return -1;
+		if (t->item->kind == GM_JSON)
+			t->item_nullable = 0;
+		return 0;
 	}
 	if (s->additional && !s->additional->is_bool) {
 		t->kind = GM_MAP;
@@ -842,7 +855,7 @@ static int gm_place(gen_model *m, gm_type *t)
 		else if (gm_place(m, t->branches[i].type) != 0)
 			return -1;
 	}
-	if (t->kind == GM_MAP && gm_by_value(t->item) && t->item->state == 1)
+	if ((t->kind == GM_MAP || t->extra) && gm_by_value(t->item) && t->item->state == 1)
 		t->item_by_pointer = 1; /* the entry holds its value: cut the cycle there */
 	else if (t->item && gm_place(m, t->item) != 0)
 		return -1;
@@ -941,11 +954,24 @@ static void gm_write_enum(FILE *out, const gm_type *t)
 	             "%s %s_from_text(const char *text, size_t len);\n\n", t->cname, t->cname, t->cname, t->cname, t->cname);
 }
 
+/* The entry of a map, or of a struct's members beyond its properties. */
+static void gm_write_entry(FILE *out, const gm_type *t)
+{
+	fprintf(out, "typedef struct %s_entry {\n\tconst char *key;\n\tsize_t key_len;\n", t->cname);
+	gm_decl(out, t->item, "value", t->item_by_pointer);
+	if (t->item_nullable)
+		fprintf(out, "\tint value_null;\n");
+	fprintf(out, "} %s_entry;\n", t->cname);
+}
+
 static void gm_write_struct(FILE *out, const gm_type *t)
 {
 	fprintf(out, "/* ");
 	gm_comment(out, t->s->where);
-	fprintf(out, " */\nstruct %s {\n", t->cname);
+	fprintf(out, " */\n");
+	if (t->extra)
+		gm_write_entry(out, t);
+	fprintf(out, "struct %s {\n", t->cname);
 	for (size_t i = 0; i < t->nfields; i++) {
 		const gm_field *f = &t->fields[i];
 		fprintf(out, "\t/* \"");
@@ -959,6 +985,9 @@ static void gm_write_struct(FILE *out, const gm_type *t)
 		if (f->nullable)
 			fprintf(out, "\tint %s_null;\n", f->cname);
 	}
+	if (t->extra)
+		fprintf(out, "\t/* additionalProperties: the members not named above, in the order received */\n"
+		             "\t%s_entry *additional;\n\tsize_t n_additional;\n", t->cname);
 	if (!t->nfields)
 		fprintf(out, "\tchar no_properties;\n");
 	fprintf(out, "};\n\n");
@@ -1024,12 +1053,9 @@ static void gm_write_map(FILE *out, const gm_type *t)
 {
 	fprintf(out, "/* ");
 	gm_comment(out, t->s->where);
-	fprintf(out, ": additionalProperties, in the order received */\ntypedef struct %s_entry {\n"
-	             "\tconst char *key;\n\tsize_t key_len;\n", t->cname);
-	gm_decl(out, t->item, "value", t->item_by_pointer);
-	if (t->item_nullable)
-		fprintf(out, "\tint value_null;\n");
-	fprintf(out, "} %s_entry;\nstruct %s {\n\t%s_entry *v;\n\tsize_t n;\n};\n\n", t->cname, t->cname, t->cname);
+	fprintf(out, ": additionalProperties, in the order received */\n");
+	gm_write_entry(out, t);
+	fprintf(out, "struct %s {\n\t%s_entry *v;\n\tsize_t n;\n};\n\n", t->cname, t->cname);
 }
 
 static void gm_write_list(FILE *out, const gm_type *t)
@@ -1248,6 +1274,30 @@ static void gm_names(char *v, char *len, char *count, size_t size, const char *b
 	snprintf(count, size, "%sn_%s", base, name);
 }
 
+/* A struct's members its properties do not name, in the order received. */
+static void gm_source_extra_read(FILE *out, const gm_type *t)
+{
+	fprintf(out, "\t{\n\t\tconst char *key;\n\t\tjson_t *mv;\n\t\tsize_t x = 0, n = json_object_size(j);\n\n"
+	             "\t\tout->additional = n ? rt_arena_alloc(a, n * sizeof *out->additional) : NULL;\n"
+	             "\t\tif (n && !out->additional)\n\t\t\treturn -1;\n"
+	             "\t\tjson_object_foreach((json_t *)j, key, mv) {\n\t\t\tif (");
+	for (size_t i = 0; i < t->nfields; i++) {
+		fprintf(out, "%sstrcmp(key, ", i ? " ||\n\t\t\t    " : "");
+		gen_text_cstr(out, t->fields[i].json_name);
+		fprintf(out, ") == 0");
+	}
+	fprintf(out, ")\n\t\t\t\tcontinue;\n\t\t\tout->additional[x].key = key;\n"
+	             "\t\t\tout->additional[x].key_len = strlen(key);\n");
+	if (t->item_nullable) /* set either way: the arena's memory is not zeroed */
+		fprintf(out, "\t\t\tout->additional[x].value_null = json_is_null(mv);\n"
+		             "\t\t\tif (!out->additional[x].value_null) {\n");
+	gm_read(out, t->item, "mv", "out->additional[x].value", "out->additional[x].value_len",
+	        "out->additional[x].n_value", t->item_by_pointer, t->item_nullable ? 4 : 3);
+	if (t->item_nullable)
+		fprintf(out, "\t\t\t}\n");
+	fprintf(out, "\t\t\tx++;\n\t\t}\n\t\tout->n_additional = x;\n\t}\n");
+}
+
 static void gm_source_struct(FILE *out, const gm_type *t)
 {
 	char v[300], len[300], count[300];
@@ -1273,6 +1323,8 @@ static void gm_source_struct(FILE *out, const gm_type *t)
 			fprintf(out, "\t\t}\n");
 		fprintf(out, "\t}\n");
 	}
+	if (t->extra)
+		gm_source_extra_read(out, t);
 	fprintf(out, "\treturn 0;\n}\n\n");
 	fprintf(out, "void %s_write(rt_json_writer *w, const %s *v)\n{\n", t->cname, t->cname);
 	if (t->nfields)
@@ -1303,6 +1355,17 @@ static void gm_source_struct(FILE *out, const gm_type *t)
 		}
 		if (f->optional)
 			fprintf(out, "\t}\n");
+	}
+	if (t->extra) {
+		fprintf(out, "\tfor (size_t k = 0; k < v->n_additional; k++) {\n"
+		             "\t\trt_json_write_key(w, v->additional[k].key, v->additional[k].key_len, &first);\n");
+		if (t->item_nullable)
+			fprintf(out, "\t\tif (v->additional[k].value_null)\n\t\t\trt_json_write_null(w);\n\t\telse {\n");
+		gm_write_value(out, t->item, "v->additional[k].value", "v->additional[k].value_len",
+		               "v->additional[k].n_value", t->item_by_pointer, t->item_nullable ? 3 : 2);
+		if (t->item_nullable)
+			fprintf(out, "\t\t}\n");
+		fprintf(out, "\t}\n");
 	}
 	fprintf(out, "\trt_json_write_raw(w, \"}\", 1);\n}\n\n");
 }
@@ -1382,8 +1445,8 @@ static void gm_source_map(FILE *out, const gm_type *t)
 	             "\tout->n = json_object_size(j);\n\tout->v = out->n ? rt_arena_alloc(a, out->n * sizeof *out->v) : NULL;\n"
 	             "\tif (out->n && !out->v)\n\t\treturn -1;\n\tjson_object_foreach((json_t *)j, key, f) {\n"
 	             "\t\tout->v[x].key = key;\n\t\tout->v[x].key_len = strlen(key);\n", t->cname, t->cname);
-	if (t->item_nullable)
-		fprintf(out, "\t\tif (json_is_null(f))\n\t\t\tout->v[x].value_null = 1;\n\t\telse {\n");
+	if (t->item_nullable) /* set either way: the arena's memory is not zeroed */
+		fprintf(out, "\t\tout->v[x].value_null = json_is_null(f);\n\t\tif (!out->v[x].value_null) {\n");
 	gm_read(out, t->item, "f", "out->v[x].value", "out->v[x].value_len", "out->v[x].n_value", t->item_by_pointer,
 	        t->item_nullable ? 3 : 2);
 	if (t->item_nullable)

@@ -87,6 +87,13 @@ int main(void)
 	ROUNDTRIP(models_Typed, "{\"id\":4,\"name\":\"n\",\"ratio\":1.0,\"ok\":true,\"tags\":[],\"status\":\"active\","
 	                        "\"where\":{},\"tree\":{\"label\":\"root\",\"children\":{\"a\":{\"children\":{}},"
 	                        "\"b\":{\"label\":\"leaf\",\"children\":{\"c\":{}}}}}}");
+	ROUNDTRIP(models_Typed, "{\"id\":5,\"name\":\"n\",\"ratio\":1.0,\"ok\":true,\"tags\":[],\"status\":\"active\","
+	                        "\"where\":{},\"labels\":{\"name\":\"x\",\"zone\":\"eu\",\"tier\":\"\"},"
+	                        "\"meta\":{\"version\":2,\"a\":null,\"b\":-1}}");
+	ROUNDTRIP(models_Typed, "{\"id\":7,\"name\":\"n\",\"ratio\":1.0,\"ok\":true,\"tags\":[],\"status\":\"active\","
+	                        "\"where\":{},\"scores\":{\"a\":1.5,\"b\":null,\"c\":-2.0,\"d\":0.0}}");
+	ROUNDTRIP(models_Typed, "{\"id\":6,\"name\":\"n\",\"ratio\":1.0,\"ok\":true,\"tags\":[],\"status\":\"active\","
+	                        "\"where\":{},\"labels\":{},\"meta\":{\"version\":0}}");
 	ROUNDTRIP(models_Typed, "{\"id\":3,\"name\":\"n\",\"ratio\":1.0,\"ok\":true,\"tags\":[],\"status\":\"active\","
 	                        "\"where\":{},\"size\":null}");
 	ROUNDTRIP(models_putMap_body, "{\"b\":{\"x\":1.0,\"y\":2.0},\"a\":{\"x\":0.5,\"y\":0.0}}");

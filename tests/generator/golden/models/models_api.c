@@ -8,6 +8,12 @@ static const rt_schema models_schema_Typed;
 static const rt_schema models_schema_Typed_counts;
 static const rt_schema models_schema_Typed_counts_value;
 static const rt_schema models_schema_Typed_id;
+static const rt_schema models_schema_Typed_labels;
+static const rt_schema models_schema_Typed_labels_name;
+static const rt_schema models_schema_Typed_labels_value;
+static const rt_schema models_schema_Typed_meta;
+static const rt_schema models_schema_Typed_meta_version;
+static const rt_schema models_schema_Typed_meta_value;
 static const rt_schema models_schema_Typed_name;
 static const rt_schema models_schema_Typed_note;
 static const rt_schema models_schema_Typed_ok;
@@ -25,6 +31,8 @@ static const rt_schema models_schema_Point;
 static const rt_schema models_schema_Point_x;
 static const rt_schema models_schema_Point_y;
 static const rt_schema models_schema_Typed_ratio;
+static const rt_schema models_schema_Typed_scores;
+static const rt_schema models_schema_Typed_scores_value;
 static const rt_schema models_schema_Typed_secret;
 static const rt_schema models_schema_Typed_shape;
 static const rt_schema models_schema_Typed_shape_oneOf0;
@@ -98,6 +106,8 @@ static const rt_schema models_schema_putTyped_body = {
 static const rt_schema_prop models_schema_Typed__props[] = {
 	{ "counts", &models_schema_Typed_counts },
 	{ "id", &models_schema_Typed_id },
+	{ "labels", &models_schema_Typed_labels },
+	{ "meta", &models_schema_Typed_meta },
 	{ "name", &models_schema_Typed_name },
 	{ "note", &models_schema_Typed_note },
 	{ "ok", &models_schema_Typed_ok },
@@ -105,6 +115,7 @@ static const rt_schema_prop models_schema_Typed__props[] = {
 	{ "parent", &models_schema_Typed_parent },
 	{ "points", &models_schema_Typed_points },
 	{ "ratio", &models_schema_Typed_ratio },
+	{ "scores", &models_schema_Typed_scores },
 	{ "secret", &models_schema_Typed_secret },
 	{ "shape", &models_schema_Typed_shape },
 	{ "size", &models_schema_Typed_size },
@@ -118,7 +129,7 @@ static const char *const models_schema_Typed__required[] = { "id", "name", "rati
 static const rt_schema models_schema_Typed = {
 	.where = "tests/generator/fixtures/models.yaml#/components/schemas/Typed",
 	.types = RT_T_OBJECT,
-	.properties = models_schema_Typed__props, .n_properties = 16,
+	.properties = models_schema_Typed__props, .n_properties = 19,
 	.required = models_schema_Typed__required, .n_required = 7,
 };
 
@@ -141,6 +152,54 @@ static const rt_schema models_schema_Typed_id = {
 	.types = RT_T_INTEGER,
 	.format = RT_FMT_INT64,
 	.flags = RT_S_FORMAT_ASSERT,
+};
+
+static const rt_schema_prop models_schema_Typed_labels__props[] = {
+	{ "name", &models_schema_Typed_labels_name },
+};
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/labels */
+static const rt_schema models_schema_Typed_labels = {
+	.where = "tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/labels",
+	.types = RT_T_OBJECT,
+	.properties = models_schema_Typed_labels__props, .n_properties = 1,
+	.additional = &models_schema_Typed_labels_value,
+};
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/labels/properties/name */
+static const rt_schema models_schema_Typed_labels_name = {
+	.where = "tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/labels/properties/name",
+	.types = RT_T_STRING,
+};
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/labels/additionalProperties */
+static const rt_schema models_schema_Typed_labels_value = {
+	.where = "tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/labels/additionalProperties",
+	.types = RT_T_STRING,
+};
+
+static const rt_schema_prop models_schema_Typed_meta__props[] = {
+	{ "version", &models_schema_Typed_meta_version },
+};
+static const char *const models_schema_Typed_meta__required[] = { "version", };
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/meta */
+static const rt_schema models_schema_Typed_meta = {
+	.where = "tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/meta",
+	.types = RT_T_OBJECT,
+	.properties = models_schema_Typed_meta__props, .n_properties = 1,
+	.required = models_schema_Typed_meta__required, .n_required = 1,
+	.additional = &models_schema_Typed_meta_value,
+};
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/meta/properties/version */
+static const rt_schema models_schema_Typed_meta_version = {
+	.where = "tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/meta/properties/version",
+	.types = RT_T_INTEGER,
+};
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/meta/additionalProperties */
+static const rt_schema models_schema_Typed_meta_value = {
+	.where = "tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/meta/additionalProperties",
+	.types = RT_T_NULL | RT_T_INTEGER,
 };
 
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/name */
@@ -266,6 +325,19 @@ static const rt_schema models_schema_Point_y = {
 static const rt_schema models_schema_Typed_ratio = {
 	.where = "tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/ratio",
 	.types = RT_T_INTEGER | RT_T_NUMBER,
+};
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/scores */
+static const rt_schema models_schema_Typed_scores = {
+	.where = "tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/scores",
+	.types = RT_T_OBJECT,
+	.additional = &models_schema_Typed_scores_value,
+};
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/scores/additionalProperties */
+static const rt_schema models_schema_Typed_scores_value = {
+	.where = "tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/scores/additionalProperties",
+	.types = RT_T_NULL | RT_T_INTEGER | RT_T_NUMBER,
 };
 
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/secret */
@@ -863,6 +935,49 @@ void models_Typed_counts_write(rt_json_writer *w, const models_Typed_counts *v)
 	rt_json_write_raw(w, "}", 1);
 }
 
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/scores */
+int models_Typed_scores_from_json(const json_t *j, rt_arena *a, models_Typed_scores *out)
+{
+	const char *key;
+	json_t *f;
+	size_t x = 0;
+
+	memset(out, 0, sizeof *out);
+	if (!json_is_object(j))
+		return -1;
+	out->n = json_object_size(j);
+	out->v = out->n ? rt_arena_alloc(a, out->n * sizeof *out->v) : NULL;
+	if (out->n && !out->v)
+		return -1;
+	json_object_foreach((json_t *)j, key, f) {
+		out->v[x].key = key;
+		out->v[x].key_len = strlen(key);
+		out->v[x].value_null = json_is_null(f);
+		if (!out->v[x].value_null) {
+			if (rt_json_as_double(f, &out->v[x].value) != 0)
+				return -1;
+		}
+		x++;
+	}
+	return 0;
+}
+
+void models_Typed_scores_write(rt_json_writer *w, const models_Typed_scores *v)
+{
+	int first = 1;
+
+	rt_json_write_raw(w, "{", 1);
+	for (size_t k = 0; k < v->n; k++) {
+		rt_json_write_key(w, v->v[k].key, v->v[k].key_len, &first);
+		if (v->v[k].value_null)
+			rt_json_write_null(w);
+		else {
+			rt_json_write_real(w, v->v[k].value);
+		}
+	}
+	rt_json_write_raw(w, "}", 1);
+}
+
 /* tests/generator/fixtures/models.yaml#/components/schemas/Circle */
 int models_Circle_from_json(const json_t *j, rt_arena *a, models_Circle *out)
 {
@@ -1169,6 +1284,122 @@ void models_Tree_write(rt_json_writer *w, const models_Tree *v)
 	rt_json_write_raw(w, "}", 1);
 }
 
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/labels */
+int models_Typed_labels_from_json(const json_t *j, rt_arena *a, models_Typed_labels *out)
+{
+	const json_t *f;
+
+	(void)a;
+	memset(out, 0, sizeof *out);
+	if (!json_is_object(j))
+		return -1;
+	f = json_object_get(j, "name");
+	if (f) {
+		out->has_name = 1;
+		if (!json_is_string(f))
+			return -1;
+		out->name = json_string_value(f);
+		out->name_len = json_string_length(f);
+	}
+	{
+		const char *key;
+		json_t *mv;
+		size_t x = 0, n = json_object_size(j);
+
+		out->additional = n ? rt_arena_alloc(a, n * sizeof *out->additional) : NULL;
+		if (n && !out->additional)
+			return -1;
+		json_object_foreach((json_t *)j, key, mv) {
+			if (strcmp(key, "name") == 0)
+				continue;
+			out->additional[x].key = key;
+			out->additional[x].key_len = strlen(key);
+			if (!json_is_string(mv))
+				return -1;
+			out->additional[x].value = json_string_value(mv);
+			out->additional[x].value_len = json_string_length(mv);
+			x++;
+		}
+		out->n_additional = x;
+	}
+	return 0;
+}
+
+void models_Typed_labels_write(rt_json_writer *w, const models_Typed_labels *v)
+{
+	int first = 1;
+
+	rt_json_write_raw(w, "{", 1);
+	if (v->has_name) {
+		rt_json_write_key(w, "name", 4, &first);
+		rt_json_write_string(w, v->name, v->name_len);
+	}
+	for (size_t k = 0; k < v->n_additional; k++) {
+		rt_json_write_key(w, v->additional[k].key, v->additional[k].key_len, &first);
+		rt_json_write_string(w, v->additional[k].value, v->additional[k].value_len);
+	}
+	rt_json_write_raw(w, "}", 1);
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/meta */
+int models_Typed_meta_from_json(const json_t *j, rt_arena *a, models_Typed_meta *out)
+{
+	const json_t *f;
+
+	(void)a;
+	memset(out, 0, sizeof *out);
+	if (!json_is_object(j))
+		return -1;
+	f = json_object_get(j, "version");
+	if (!f)
+		return -1;
+	if (f) {
+		if (rt_json_as_int64(f, &out->version) != 0)
+			return -1;
+	}
+	{
+		const char *key;
+		json_t *mv;
+		size_t x = 0, n = json_object_size(j);
+
+		out->additional = n ? rt_arena_alloc(a, n * sizeof *out->additional) : NULL;
+		if (n && !out->additional)
+			return -1;
+		json_object_foreach((json_t *)j, key, mv) {
+			if (strcmp(key, "version") == 0)
+				continue;
+			out->additional[x].key = key;
+			out->additional[x].key_len = strlen(key);
+			out->additional[x].value_null = json_is_null(mv);
+			if (!out->additional[x].value_null) {
+				if (rt_json_as_int64(mv, &out->additional[x].value) != 0)
+					return -1;
+			}
+			x++;
+		}
+		out->n_additional = x;
+	}
+	return 0;
+}
+
+void models_Typed_meta_write(rt_json_writer *w, const models_Typed_meta *v)
+{
+	int first = 1;
+
+	rt_json_write_raw(w, "{", 1);
+	rt_json_write_key(w, "version", 7, &first);
+	rt_json_write_integer(w, v->version);
+	for (size_t k = 0; k < v->n_additional; k++) {
+		rt_json_write_key(w, v->additional[k].key, v->additional[k].key_len, &first);
+		if (v->additional[k].value_null)
+			rt_json_write_null(w);
+		else {
+			rt_json_write_integer(w, v->additional[k].value);
+		}
+	}
+	rt_json_write_raw(w, "}", 1);
+}
+
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed */
 int models_Typed_from_json(const json_t *j, rt_arena *a, models_Typed *out)
 {
@@ -1274,6 +1505,12 @@ int models_Typed_from_json(const json_t *j, rt_arena *a, models_Typed *out)
 		if (models_Typed_counts_from_json(f, a, &out->counts) != 0)
 			return -1;
 	}
+	f = json_object_get(j, "scores");
+	if (f) {
+		out->has_scores = 1;
+		if (models_Typed_scores_from_json(f, a, &out->scores) != 0)
+			return -1;
+	}
 	f = json_object_get(j, "shape");
 	if (f) {
 		out->has_shape = 1;
@@ -1314,6 +1551,18 @@ int models_Typed_from_json(const json_t *j, rt_arena *a, models_Typed *out)
 	if (f) {
 		out->has_tree = 1;
 		if (models_Tree_from_json(f, a, &out->tree) != 0)
+			return -1;
+	}
+	f = json_object_get(j, "labels");
+	if (f) {
+		out->has_labels = 1;
+		if (models_Typed_labels_from_json(f, a, &out->labels) != 0)
+			return -1;
+	}
+	f = json_object_get(j, "meta");
+	if (f) {
+		out->has_meta = 1;
+		if (models_Typed_meta_from_json(f, a, &out->meta) != 0)
 			return -1;
 	}
 	return 0;
@@ -1366,6 +1615,10 @@ void models_Typed_write(rt_json_writer *w, const models_Typed *v)
 		rt_json_write_key(w, "counts", 6, &first);
 		models_Typed_counts_write(w, &v->counts);
 	}
+	if (v->has_scores) {
+		rt_json_write_key(w, "scores", 6, &first);
+		models_Typed_scores_write(w, &v->scores);
+	}
 	if (v->has_shape) {
 		rt_json_write_key(w, "shape", 5, &first);
 		models_Typed_shape_write(w, &v->shape);
@@ -1393,6 +1646,14 @@ void models_Typed_write(rt_json_writer *w, const models_Typed *v)
 	if (v->has_tree) {
 		rt_json_write_key(w, "tree", 4, &first);
 		models_Tree_write(w, &v->tree);
+	}
+	if (v->has_labels) {
+		rt_json_write_key(w, "labels", 6, &first);
+		models_Typed_labels_write(w, &v->labels);
+	}
+	if (v->has_meta) {
+		rt_json_write_key(w, "meta", 4, &first);
+		models_Typed_meta_write(w, &v->meta);
 	}
 	rt_json_write_raw(w, "}", 1);
 }

@@ -22,6 +22,7 @@
 typedef struct models_Point models_Point;
 typedef struct models_Typed_where models_Typed_where;
 typedef struct models_Typed_counts models_Typed_counts;
+typedef struct models_Typed_scores models_Typed_scores;
 typedef struct models_Circle models_Circle;
 typedef struct models_Square models_Square;
 typedef struct models_Typed_shape models_Typed_shape;
@@ -30,6 +31,8 @@ typedef struct models_Typed_owner models_Typed_owner;
 typedef struct models_Named models_Named;
 typedef struct models_Tree_children models_Tree_children;
 typedef struct models_Tree models_Tree;
+typedef struct models_Typed_labels models_Typed_labels;
+typedef struct models_Typed_meta models_Typed_meta;
 typedef struct models_Typed models_Typed;
 typedef struct models_putMap_body models_putMap_body;
 typedef struct models_getList_200 models_getList_200;
@@ -71,6 +74,18 @@ typedef struct models_Typed_counts_entry {
 } models_Typed_counts_entry;
 struct models_Typed_counts {
 	models_Typed_counts_entry *v;
+	size_t n;
+};
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/scores: additionalProperties, in the order received */
+typedef struct models_Typed_scores_entry {
+	const char *key;
+	size_t key_len;
+	double value;
+	int value_null;
+} models_Typed_scores_entry;
+struct models_Typed_scores {
+	models_Typed_scores_entry *v;
 	size_t n;
 };
 
@@ -158,6 +173,38 @@ struct models_Tree {
 	int has_children;
 };
 
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/labels */
+typedef struct models_Typed_labels_entry {
+	const char *key;
+	size_t key_len;
+	const char *value;
+	size_t value_len;
+} models_Typed_labels_entry;
+struct models_Typed_labels {
+	/* "name", optional (has_) */
+	const char *name;
+	size_t name_len;
+	int has_name;
+	/* additionalProperties: the members not named above, in the order received */
+	models_Typed_labels_entry *additional;
+	size_t n_additional;
+};
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/meta */
+typedef struct models_Typed_meta_entry {
+	const char *key;
+	size_t key_len;
+	int64_t value;
+	int value_null;
+} models_Typed_meta_entry;
+struct models_Typed_meta {
+	/* "version", required */
+	int64_t version;
+	/* additionalProperties: the members not named above, in the order received */
+	models_Typed_meta_entry *additional;
+	size_t n_additional;
+};
+
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed */
 struct models_Typed {
 	/* "id", required */
@@ -188,6 +235,9 @@ struct models_Typed {
 	/* "counts", optional (has_) */
 	models_Typed_counts counts;
 	int has_counts;
+	/* "scores", optional (has_) */
+	models_Typed_scores scores;
+	int has_scores;
 	/* "shape", optional (has_) */
 	models_Typed_shape shape;
 	int has_shape;
@@ -208,6 +258,12 @@ struct models_Typed {
 	/* "tree", optional (has_) */
 	models_Tree tree;
 	int has_tree;
+	/* "labels", optional (has_) */
+	models_Typed_labels labels;
+	int has_labels;
+	/* "meta", optional (has_) */
+	models_Typed_meta meta;
+	int has_meta;
 };
 
 /* tests/generator/fixtures/models.yaml#/paths/~1map/put/requestBody/content/application~1json/schema: additionalProperties, in the order received */
@@ -280,6 +336,8 @@ int models_Typed_where_from_json(const json_t *j, rt_arena *a, models_Typed_wher
 void models_Typed_where_write(rt_json_writer *w, const models_Typed_where *v);
 int models_Typed_counts_from_json(const json_t *j, rt_arena *a, models_Typed_counts *out);
 void models_Typed_counts_write(rt_json_writer *w, const models_Typed_counts *v);
+int models_Typed_scores_from_json(const json_t *j, rt_arena *a, models_Typed_scores *out);
+void models_Typed_scores_write(rt_json_writer *w, const models_Typed_scores *v);
 int models_Circle_from_json(const json_t *j, rt_arena *a, models_Circle *out);
 void models_Circle_write(rt_json_writer *w, const models_Circle *v);
 int models_Square_from_json(const json_t *j, rt_arena *a, models_Square *out);
@@ -296,6 +354,10 @@ int models_Tree_children_from_json(const json_t *j, rt_arena *a, models_Tree_chi
 void models_Tree_children_write(rt_json_writer *w, const models_Tree_children *v);
 int models_Tree_from_json(const json_t *j, rt_arena *a, models_Tree *out);
 void models_Tree_write(rt_json_writer *w, const models_Tree *v);
+int models_Typed_labels_from_json(const json_t *j, rt_arena *a, models_Typed_labels *out);
+void models_Typed_labels_write(rt_json_writer *w, const models_Typed_labels *v);
+int models_Typed_meta_from_json(const json_t *j, rt_arena *a, models_Typed_meta *out);
+void models_Typed_meta_write(rt_json_writer *w, const models_Typed_meta *v);
 int models_Typed_from_json(const json_t *j, rt_arena *a, models_Typed *out);
 void models_Typed_write(rt_json_writer *w, const models_Typed *v);
 int models_putMap_body_from_json(const json_t *j, rt_arena *a, models_putMap_body *out);
