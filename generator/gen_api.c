@@ -573,7 +573,6 @@ static int ga_resp_header(ga *a, ga_hdr *h, const char *name, const json_t *hnod
 	char *suri = NULL, *sp = ga_ptr(huri, "schema");
 	const json_t *schema = json_object_get(hnode, "schema");
 	const json_t *type, *one = NULL;
-
 	char *lower = strdup(name);
 
 	for (char *c = lower; c && *c; c++) /* header names are case-insensitive: members in lower case */
@@ -633,14 +632,14 @@ static int ga_resp_headers(ga *a, ga_resp *r, const json_t *headers, const char 
 	if (!r->hdrs)
 		goto cleanup;
 	json_object_foreach((json_t *)headers, name, v) {
-		char *p = ga_ptr(hp, name), *huri = NULL;
-		const json_t *hnode = p ? ga_deref(a, v, p, &huri) : NULL;
-		int bad = !hnode;
-		if (strcasecmp(name, "Content-Type") == 0) {
-			free(huri);
-			free(p);
+		char *p, *huri = NULL;
+		const json_t *hnode;
+		int bad;
+		if (strcasecmp(name, "Content-Type") == 0)
 			continue;
-		}
+		p = ga_ptr(hp, name);
+		hnode = p ? ga_deref(a, v, p, &huri) : NULL;
+		bad = !hnode;
 		if (!bad) /* counted first, so ga_free frees a half-filled one */
 			bad = ga_resp_header(a, &r->hdrs[r->nh++], name, hnode, huri) != 0;
 		for (size_t i = 0; !bad && i + 1 < r->nh; i++) {
@@ -669,12 +668,12 @@ static int ga_resp_header_type(ga *a, const ga_op *op, ga_resp *r, const char *t
 {
 	static const char comp[] = "#/components/responses/";
 	size_t n = strlen(a->uri);
-	const char *name = turi + n + sizeof comp - 1;
+	const char *name = strncmp(turi, a->uri, n) == 0 && strncmp(turi + n, comp, sizeof comp - 1) == 0
+	                   ? turi + n + sizeof comp - 1 : NULL;
 	char *id = NULL;
 	int rc;
 
-	if (strncmp(turi, a->uri, n) == 0 && strncmp(turi + n, comp, sizeof comp - 1) == 0 && *name &&
-	    !strpbrk(name, "/~") && (id = gen_text_ident(name)) != NULL)
+	if (name && *name && !strpbrk(name, "/~") && (id = gen_text_ident(name)) != NULL)
 		rc = asprintf(&r->hdr_type, "%s_%s_headers", a->opt->name, id);
 	else
 		rc = asprintf(&r->hdr_type, "%s_%s_respond_%s_headers", a->opt->name, op->opid, r->key);
