@@ -41,6 +41,7 @@ struct gm_type {
 	int item_nullable;  /* GM_MAP, or a GM_STRUCT's extra members: a nullable value */
 	int item_by_pointer; /* GM_MAP, extra: a by-value cycle is cut at its value */
 	int extra;          /* GM_STRUCT: additionalProperties with a schema (item) beside the fields */
+	int building;       /* GM_STRUCT: its fields are being built (a schema reached from inside itself) */
 	gm_field *fields;
 	size_t nfields;
 	char **enum_values, **enum_consts;
@@ -364,8 +365,10 @@ static int gm_fields(gen_model *m, gm_type *t, const si_schema *s)
 static int gm_struct(gen_model *m, gm_type *t)
 {
 	t->kind = GM_STRUCT;
+	t->building = 1;
 	if (gm_name(m, t) != 0 || gm_fields(m, t, t->s) != 0)
 		return -1;
+	t->building = 0;
 	switch (gm_check_names(t)) {
 	case 0:
 		return 0;
@@ -432,6 +435,10 @@ static int gm_merge(gen_model *m, gm_type *t)
 		gm_type *bt = gm_build(m, s->all_of.v[i], &bn);
 		if (!bt)
 			return -1;
+		if (bt->building) { /* its fields are not all known yet: nothing to copy */
+			gm_json(t, "allOf of a schema that contains it");
+			return 0;
+		}
 		if (bt->kind != GM_STRUCT || bn || bt->extra) {
 			gm_json(t, "allOf of schemas that are not all objects with properties");
 			return 0;
@@ -855,7 +862,7 @@ static int gm_place(gen_model *m, gm_type *t)
 		else if (gm_place(m, t->branches[i].type) != 0)
 			return -1;
 	}
-	if ((t->kind == GM_MAP || t->extra) && gm_by_value(t->item) && t->item->state == 1)
+	if ((t->kind == GM_MAP || t->extra) && t->item && gm_by_value(t->item) && t->item->state == 1)
 		t->item_by_pointer = 1; /* the entry holds its value: cut the cycle there */
 	else if (t->item && gm_place(m, t->item) != 0)
 		return -1;
