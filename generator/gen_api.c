@@ -472,6 +472,10 @@ static int ga_security(ga *a, ga_op *op, const json_t *sec, const char *pointer)
 			return -1;
 		}
 		op->sec[i].v = calloc(json_object_size(req) ? json_object_size(req) : 1, sizeof *op->sec[i].v);
+		if (!op->sec[i].v) {
+			free(rp);
+			return -1;
+		}
 		json_object_foreach((json_t *)req, k, v) {
 			const json_t *s = json_object_get(schemes, k);
 			char *sp = NULL, *turi = NULL;
@@ -492,6 +496,7 @@ static int ga_security(ga *a, ga_op *op, const json_t *sec, const char *pointer)
 			}
 			type = json_string_value(json_object_get(s, "type"));
 			r->scheme = strdup(k);
+			op->sec[i].n++; /* counted now, so ga_free frees it on any error below */
 			if (type && strcmp(type, "apiKey") == 0) {
 				const char *in = json_string_value(json_object_get(s, "in"));
 				const char *name = json_string_value(json_object_get(s, "name"));
@@ -537,7 +542,6 @@ static int ga_security(ga *a, ga_op *op, const json_t *sec, const char *pointer)
 				return -1;
 			}
 			free(sp);
-			op->sec[i].n++;
 		}
 		free(rp);
 	}
