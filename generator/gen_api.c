@@ -7,6 +7,7 @@
 #include "gen_text.h"
 #include "load.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,7 +28,21 @@ typedef struct ga_param {
 	const char *schema;       /* symbol or NULL */
 } ga_param;
 
+typedef struct ga_hdr {          /* a response header the spec documents */
+	char *name;               /* as written: "Retry-After" */
+	char *cname;              /* its member in the headers struct: retry_after */
+	int ctype;                /* GA_C_STRING, _INT64, _DOUBLE, _BOOL */
+	int required;
+	char *fixed;              /* a schema of one string (const, one-value enum): the builder sends it */
+	char *description;
+} ga_hdr;
+
 typedef struct ga_resp {
+	ga_hdr *hdrs;
+	size_t nh;
+	int nh_given;             /* how many the handler gives (not fixed): a headers struct when > 0 */
+	char *hdr_type;           /* its C type: <api>_<Response>_headers for a components/responses
+	                             entry of the document, else <api>_<op>_respond_<key>_headers */
 	char *key;                /* "201", "4XX", "default" */
 	int status;               /* 201; 4 for 4XX; 0 for default */
 	char *content_type;       /* or NULL */
@@ -457,6 +472,10 @@ static int ga_security(ga *a, ga_op *op, const json_t *sec, const char *pointer)
 			return -1;
 		}
 		op->sec[i].v = calloc(json_object_size(req) ? json_object_size(req) : 1, sizeof *op->sec[i].v);
+		if (!op->sec[i].v) {
+			free(rp);
+			return -1;
+		}
 		json_object_foreach((json_t *)req, k, v) {
 			const json_t *s = json_object_get(schemes, k);
 			char *sp = NULL, *turi = NULL;
@@ -477,6 +496,7 @@ static int ga_security(ga *a, ga_op *op, const json_t *sec, const char *pointer)
 			}
 			type = json_string_value(json_object_get(s, "type"));
 			r->scheme = strdup(k);
+			op->sec[i].n++; /* counted now, so ga_free frees it on any error below */
 			if (type && strcmp(type, "apiKey") == 0) {
 				const char *in = json_string_value(json_object_get(s, "in"));
 				const char *name = json_string_value(json_object_get(s, "name"));
@@ -522,7 +542,6 @@ static int ga_security(ga *a, ga_op *op, const json_t *sec, const char *pointer)
 				return -1;
 			}
 			free(sp);
-			op->sec[i].n++;
 		}
 		free(rp);
 	}
@@ -548,6 +567,124 @@ static int ga_status_of(const char *key, int *status)
 		return 0;
 	}
 	return -1;
+}
+
+/* One documented response header (hnode: dereferenced, at huri) into h:
+ * its C type from its schema's type (anything else is its text), and a
+ * schema of exactly one string is sent by the builder itself. */
+static int ga_resp_header(ga *a, ga_hdr *h, const char *name, const json_t *hnode, const char *huri)
+{
+	char *suri = NULL, *sp = ga_ptr(huri, "schema");
+	const json_t *schema = json_object_get(hnode, "schema");
+	const json_t *type, *one = NULL;
+	char *lower = strdup(name);
+
+	for (char *c = lower; c && *c; c++) /* header names are case-insensitive: members in lower case */
+		*c = (char)tolower((unsigned char)*c);
+	h->name = strdup(name);
+	h->cname = lower ? ga_cname(lower) : NULL;
+	free(lower);
+	h->required = json_is_true(json_object_get(hnode, "required"));
+	if (json_is_string(json_object_get(hnode, "description")))
+		h->description = strdup(json_string_value(json_object_get(hnode, "description")));
+	h->ctype = GA_C_STRING;
+	if (schema) {
+		schema = sp ? ga_deref(a, schema, sp, &suri) : NULL;
+		free(suri);
+		if (!schema) {
+			free(sp);
+			return -1;
+		}
+	}
+	free(sp);
+	type = json_object_get(schema, "type");
+	if (json_is_string(type)) {
+		const char *t = json_string_value(type);
+		h->ctype = strcmp(t, "integer") == 0 ? GA_C_INT64 : strcmp(t, "number") == 0 ? GA_C_DOUBLE
+		           : strcmp(t, "boolean") == 0 ? GA_C_BOOL : GA_C_STRING;
+	}
+	if (json_is_string(json_object_get(schema, "const")))
+		one = json_object_get(schema, "const");
+	else if (json_array_size(json_object_get(schema, "enum")) == 1 &&
+	         json_is_string(json_array_get(json_object_get(schema, "enum"), 0)))
+		one = json_array_get(json_object_get(schema, "enum"), 0);
+	if (one)
+		h->fixed = strdup(json_string_value(one));
+	return h->name && h->cname && (!one || h->fixed) ? 0 : -1;
+}
+
+/* The headers object of a response (NULL: none) at turi into r->hdrs;
+ * Content-Type is left out, as OpenAPI says. */
+static int ga_resp_headers(ga *a, ga_resp *r, const json_t *headers, const char *turi)
+{
+	char *hp = ga_ptr(turi, "headers");
+	const char *name;
+	json_t *v;
+	int rc = -1;
+
+	if (!headers) {
+		free(hp);
+		return 0;
+	}
+	if (!hp)
+		return -1;
+	if (!json_is_object(headers)) {
+		ga_error(a, hp, "\"headers\" must be an object");
+		goto cleanup;
+	}
+	r->hdrs = calloc(json_object_size(headers) + 1, sizeof *r->hdrs);
+	if (!r->hdrs)
+		goto cleanup;
+	json_object_foreach((json_t *)headers, name, v) {
+		char *p, *huri = NULL;
+		const json_t *hnode;
+		int bad;
+		if (strcasecmp(name, "Content-Type") == 0)
+			continue;
+		p = ga_ptr(hp, name);
+		hnode = p ? ga_deref(a, v, p, &huri) : NULL;
+		bad = !hnode;
+		if (!bad) /* counted first, so ga_free frees a half-filled one */
+			bad = ga_resp_header(a, &r->hdrs[r->nh++], name, hnode, huri) != 0;
+		for (size_t i = 0; !bad && i + 1 < r->nh; i++) {
+			const ga_hdr *h = &r->hdrs[i];
+			if (strcasecmp(h->name, name) == 0 || strcmp(h->cname, r->hdrs[r->nh - 1].cname) == 0) {
+				ga_error(a, p, "headers \"%s\" and \"%s\" would be one C member", h->name, name);
+				bad = 1;
+			}
+		}
+		free(huri);
+		free(p);
+		if (bad)
+			goto cleanup;
+		if (!r->hdrs[r->nh - 1].fixed)
+			r->nh_given++;
+	}
+	rc = 0;
+cleanup:
+	free(hp);
+	return rc;
+}
+
+/* r->hdr_type: one struct for every use of a response component of the
+ * document (turi: where the response is), one per response otherwise. */
+static int ga_resp_header_type(ga *a, const ga_op *op, ga_resp *r, const char *turi)
+{
+	static const char comp[] = "#/components/responses/";
+	size_t n = strlen(a->uri);
+	const char *name = strncmp(turi, a->uri, n) == 0 && strncmp(turi + n, comp, sizeof comp - 1) == 0
+	                   ? turi + n + sizeof comp - 1 : NULL;
+	char *id = NULL;
+	int rc;
+
+	if (name && *name && !strpbrk(name, "/~") && (id = gen_text_ident(name)) != NULL)
+		rc = asprintf(&r->hdr_type, "%s_%s_headers", a->opt->name, id);
+	else
+		rc = asprintf(&r->hdr_type, "%s_%s_respond_%s_headers", a->opt->name, op->opid, r->key);
+	free(id);
+	if (rc < 0)
+		r->hdr_type = NULL;
+	return r->hdr_type ? 0 : -1;
 }
 
 static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *pointer)
@@ -623,6 +760,12 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 					return -1;
 				}
 			}
+		}
+		if (ga_resp_headers(a, r, json_object_get(resp, "headers"), turi) != 0 ||
+		    (r->nh_given && ga_resp_header_type(a, op, r, turi) != 0)) {
+			free(turi);
+			free(rp);
+			return -1;
 		}
 		free(turi);
 		free(rp);
@@ -1139,13 +1282,101 @@ static void ga_respond_proto(FILE *out, const ga *a, const ga_op *op, const ga_r
 		fprintf(out, ", const %s *body", r->model);
 	else if (r->content_type)
 		fprintf(out, ", json_t *body /* stolen */");
+	if (r->nh_given)
+		fprintf(out, ", const %s *headers", r->hdr_type);
 	fprintf(out, ")");
+}
+
+static int ga_resp_requires_header(const ga_resp *r)
+{
+	for (size_t h = 0; h < r->nh; h++)
+		if (r->hdrs[h].required && !r->hdrs[h].fixed)
+			return 1;
+	return 0;
+}
+
+/* The typed headers of response r: a struct of those the handler gives
+ * (a NULL string or an unset has_ flag: not sent), and a comment naming
+ * those the builder sends itself. */
+static void ga_write_resp_headers(FILE *out, const ga_resp *r, json_t *written)
+{
+	for (size_t h = 0; h < r->nh; h++) {
+		if (!r->hdrs[h].fixed)
+			continue;
+		fprintf(out, "/* %s: the builder sends ", r->key);
+		ga_comment(out, r->hdrs[h].name);
+		fprintf(out, ": ");
+		ga_comment(out, r->hdrs[h].fixed);
+		fprintf(out, " */\n");
+	}
+	if (!r->nh_given || json_object_get(written, r->hdr_type))
+		return;
+	json_object_set_new(written, r->hdr_type, json_true());
+	fprintf(out, "/* %s: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent%s) */\n"
+	             "typedef struct %s {\n", r->key, ga_resp_requires_header(r) ? "; a required one missing answers 500" : "",
+	        r->hdr_type);
+	for (size_t h = 0; h < r->nh; h++) {
+		const ga_hdr *hd = &r->hdrs[h];
+		if (hd->fixed)
+			continue;
+		fprintf(out, "\t%s%s; /* ", ga_ctype(hd->ctype), hd->cname);
+		ga_comment(out, hd->name);
+		if (hd->required)
+			fprintf(out, ", required");
+		if (hd->description) {
+			fprintf(out, ": ");
+			ga_comment(out, hd->description);
+		}
+		fprintf(out, " */\n");
+		if (!hd->required && hd->ctype != GA_C_STRING)
+			fprintf(out, "\tint has_%s;\n", hd->cname);
+	}
+	fprintf(out, "} %s;\n", r->hdr_type);
+}
+
+/* The builder's lines that set r's headers before it answers: a value that
+ * cannot be sent (or a required one missing) has the runtime answer 500. */
+static void ga_write_builder_headers(FILE *out, const ga_resp *r)
+{
+	const char *fail = r->model || !r->content_type ? "return -1;" : "{\n\t\tjson_decref(body);\n\t\treturn -1;\n\t}";
+
+	static const char *const setter[] = { "rt_respond_header", "rt_respond_header_int", "rt_respond_header_real",
+	                                      "rt_respond_header_bool" };
+
+	for (size_t h = 0; h < r->nh; h++) {
+		const ga_hdr *hd = &r->hdrs[h];
+		if (hd->fixed) {
+			fprintf(out, "\tif (rt_respond_header(ctx, ");
+			gen_text_cstr(out, hd->name);
+			fprintf(out, ", ");
+			gen_text_cstr(out, hd->fixed);
+			fprintf(out, ") != 0)\n\t\t%s\n", fail);
+			continue;
+		}
+		if (hd->required) {
+			fprintf(out, "\tif ((!headers%s%s) && rt_respond_missing_header(ctx, ", hd->ctype == GA_C_STRING
+			        ? " || !headers->" : "", hd->ctype == GA_C_STRING ? hd->cname : "");
+			gen_text_cstr(out, hd->name);
+			fprintf(out, ") != 0)\n\t\t%s\n", fail);
+		}
+		fprintf(out, "\tif (headers && ");
+		if (hd->ctype == GA_C_STRING)
+			fprintf(out, "headers->%s", hd->cname);
+		else if (!hd->required)
+			fprintf(out, "headers->has_%s", hd->cname);
+		else
+			fprintf(out, "1");
+		fprintf(out, " && %s(ctx, ", setter[hd->ctype]);
+		gen_text_cstr(out, hd->name);
+		fprintf(out, ", headers->%s) != 0)\n\t\t%s\n", hd->cname, fail);
+	}
 }
 
 static void ga_write_header(ga *a, FILE *out, const char *guard)
 {
 	const char *n = a->opt->name;
 	const json_t *info = json_object_get(a->doc, "info");
+	json_t *written = json_object(); /* the headers structs printed so far */
 
 	fprintf(out, "/* Generated by oapigen from ");
 	ga_comment(out, a->opt->spec_path);
@@ -1200,6 +1431,7 @@ static void ga_write_header(ga *a, FILE *out, const char *guard)
 				ga_comment(out, op->resps[k].description);
 				fprintf(out, " */\n");
 			}
+			ga_write_resp_headers(out, &op->resps[k], written);
 			ga_respond_proto(out, a, op, &op->resps[k]);
 			fprintf(out, ";\n");
 		}
@@ -1222,6 +1454,7 @@ static void ga_write_header(ga *a, FILE *out, const char *guard)
 	             "int %s_validate_response(const char *operation_id, int status, const char *content_type,\n"
 	             "\t\tconst char *body, size_t body_len, rt_errors *errs);\n\n", n);
 	fprintf(out, "extern const char %s_spec_json[];\nextern const char %s_spec_yaml[];\n\n#endif\n", n, n);
+	json_decref(written);
 }
 
 /* The tables of one operation: parameters, body media types, responses, security. */
@@ -1243,13 +1476,12 @@ static void ga_write_op_tables(ga *a, FILE *out, const ga_op *op)
 			fprintf(out, "\t{ .name = ");
 			gen_text_cstr(out, p->name);
 			fprintf(out, ", .in = %s, .style = %s, .explode = %d, .required = %d,\n\t  .schema = %s%s, .ctype = %s,\n"
-			             "\t  .offset = offsetof(%s_%s_params, %s), .has_offset = ",
+			             "\t  .offset = offsetof(%s_%s_params, %s)",
 			        ins[p->in], styles[p->style], p->explode, p->required, p->schema ? "&" : "",
 			        p->schema ? p->schema : "NULL", ga_rt_ctype(p->ctype), n, op->opid, p->cname);
 			if (ga_needs_has(p))
-				fprintf(out, "(long)offsetof(%s_%s_params, has_%s)", n, op->opid, p->cname);
-			else
-				fprintf(out, "-1");
+				fprintf(out, ",\n\t  .has_flag = 1, .has_offset = offsetof(%s_%s_params, has_%s)", n, op->opid,
+				        p->cname);
 			fprintf(out, "%s },\n", p->content ? ", .content = 1" : "");
 		}
 		fprintf(out, "};\n");
@@ -1342,6 +1574,7 @@ static void ga_write_op_builders(ga *a, FILE *out, const ga_op *op)
 			             "\"status outside %s\");\n", r->status, r->key);
 		if (r->status < 100)
 			snprintf(status, sizeof status, "status");
+		ga_write_builder_headers(out, r);
 		if (!r->model) {
 			fprintf(out, "\treturn rt_respond(ctx, %s, %s);\n}\n", status, r->content_type ? "body" : "NULL");
 			continue;
@@ -1543,6 +1776,14 @@ static void ga_free(ga *a)
 			free(op->resps[k].key);
 			free(op->resps[k].content_type);
 			free(op->resps[k].description);
+			for (size_t h = 0; h < op->resps[k].nh; h++) {
+				free(op->resps[k].hdrs[h].name);
+				free(op->resps[k].hdrs[h].cname);
+				free(op->resps[k].hdrs[h].fixed);
+				free(op->resps[k].hdrs[h].description);
+			}
+			free(op->resps[k].hdrs);
+			free(op->resps[k].hdr_type);
 		}
 		free(op->resps);
 		for (size_t s = 0; s < op->nsec; s++) {

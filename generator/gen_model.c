@@ -38,14 +38,17 @@ struct gm_type {
 	const char *reason; /* GM_JSON: why */
 	char *cname;        /* named kinds: <api>_<Model> */
 	gm_type *item;      /* GM_ARRAY, GM_LIST: element; GM_MAP: value */
-	int item_nullable;  /* GM_MAP: a nullable value */
+	int item_nullable;  /* GM_MAP, or a GM_STRUCT's extra members: a nullable value */
+	int item_by_pointer; /* GM_MAP, extra: a by-value cycle is cut at its value */
+	int extra;          /* GM_STRUCT: additionalProperties with a schema (item) beside the fields */
+	int building;       /* GM_STRUCT: its fields are being built (a schema reached from inside itself) */
 	gm_field *fields;
 	size_t nfields;
 	char **enum_values, **enum_consts;
 	size_t nenum;
 	gm_branch *branches;
 	size_t nbranches;
-	const char *disc_property;
+	const char *disc_property; /* GM_UNION: NULL when its branches are told apart by JSON type */
 	int dirs;           /* GEN_MODEL_* it is reached in */
 	int state;          /* layout: 0, 1 visiting, 2 placed */
 };
@@ -80,6 +83,20 @@ gen_model *gen_model_new(gen_schema *gs, const char *prefix)
 	return m;
 }
 
+static void gm_branches_drop(gm_type *t)
+{
+	for (size_t k = 0; k < t->nbranches; k++) {
+		free(t->branches[k].member);
+		free(t->branches[k].tag);
+		for (size_t x = 0; x < t->branches[k].nvalues; x++)
+			free(t->branches[k].values[x]);
+		free(t->branches[k].values);
+	}
+	free(t->branches);
+	t->branches = NULL;
+	t->nbranches = 0;
+}
+
 void gen_model_free(gen_model *m)
 {
 	if (!m)
@@ -97,14 +114,7 @@ void gen_model_free(gen_model *m)
 		}
 		free(t->enum_values);
 		free(t->enum_consts);
-		for (size_t k = 0; k < t->nbranches; k++) {
-			free(t->branches[k].member);
-			free(t->branches[k].tag);
-			for (size_t x = 0; x < t->branches[k].nvalues; x++)
-				free(t->branches[k].values[x]);
-			free(t->branches[k].values);
-		}
-		free(t->branches);
+		gm_branches_drop(t);
 		free(t->cname);
 		free(t);
 	}
@@ -355,8 +365,10 @@ static int gm_fields(gen_model *m, gm_type *t, const si_schema *s)
 static int gm_struct(gen_model *m, gm_type *t)
 {
 	t->kind = GM_STRUCT;
+	t->building = 1;
 	if (gm_name(m, t) != 0 || gm_fields(m, t, t->s) != 0)
 		return -1;
+	t->building = 0;
 	switch (gm_check_names(t)) {
 	case 0:
 		return 0;
@@ -413,6 +425,8 @@ static int gm_merge(gen_model *m, gm_type *t)
 
 	if ((s->types & ~(unsigned)SI_T_NULL) & ~(unsigned)SI_T_OBJECT)
 		return gm_json(t, "allOf of several schemas"), 0;
+	if (s->additional && !s->additional->is_bool)
+		return gm_json(t, "allOf beside additionalProperties with a schema"), 0;
 	if (gm_name(m, t) != 0)
 		return -1;
 	t->kind = GM_STRUCT;
@@ -421,7 +435,11 @@ static int gm_merge(gen_model *m, gm_type *t)
 		gm_type *bt = gm_build(m, s->all_of.v[i], &bn);
 		if (!bt)
 			return -1;
-		if (bt->kind != GM_STRUCT || bn) {
+		if (bt->building) { /* its fields are not all known yet: nothing to copy */
+			gm_json(t, "allOf of a schema that contains it");
+			return 0;
+		}
+		if (bt->kind != GM_STRUCT || bn || bt->extra) {
 			gm_json(t, "allOf of schemas that are not all objects with properties");
 			return 0;
 		}
@@ -486,13 +504,86 @@ static int gm_branch_add(gm_type *t, gm_type *bt, const char *value)
 	return nv[b->nvalues++] ? 0 : -1;
 }
 
-/* oneOf/anyOf with a discriminator whose every branch is a struct. */
-static int gm_union(gen_model *m, gm_type *t)
+/* The JSON type a branch of kind k is told apart by, or NULL (any JSON). */
+static const char *gm_json_class(const gm_type *bt)
 {
-	if (!t->s->disc_property || !t->s->disc_map.n) {
-		gm_json(t, "oneOf/anyOf without a discriminator");
-		return 0;
+	switch (bt->kind) {
+	case GM_STRING:
+	case GM_ENUM:
+		return "string";
+	case GM_INT:
+	case GM_NUMBER:
+		return "number";
+	case GM_BOOL:
+		return "boolean";
+	case GM_STRUCT:
+	case GM_MAP:
+		return "object";
+	case GM_UNION:
+		return bt->disc_property ? "object" : NULL;
+	case GM_ARRAY:
+	case GM_LIST:
+		return "array";
+	default:
+		return NULL;
 	}
+}
+
+/* oneOf/anyOf without a discriminator whose branches have one JSON type
+ * each, no two the same (string, number, boolean, object, array; a branch
+ * of null only makes it nullable): a union tagged by that type. */
+static int gm_type_union(gen_model *m, gm_type *t, int *nullable)
+{
+	const si_list *l = t->s->one_of.n ? &t->s->one_of : &t->s->any_of;
+	static const char why[] = "oneOf/anyOf without a discriminator, its branches not told apart by type";
+
+	if ((t->s->one_of.n && t->s->any_of.n) || t->s->types || t->s->properties.n)
+		return gm_json(t, why), 0;
+	t->kind = GM_UNION;
+	if (gm_name(m, t) != 0)
+		return -1;
+	for (size_t i = 0; i < l->n; i++) {
+		int bn = 0;
+		gm_type *bt;
+		const char *cls;
+		gm_branch *b;
+		if (gm_null_only(l->v[i])) {
+			*nullable = 1;
+			continue;
+		}
+		bt = gm_build(m, l->v[i], &bn);
+		if (!bt)
+			return -1;
+		cls = gm_json_class(bt);
+		for (size_t k = 0; cls && k < t->nbranches; k++)
+			if (strcmp(gm_json_class(t->branches[k].type), cls) == 0)
+				cls = NULL;
+		if (!cls) {
+			gm_branches_drop(t); /* a json_t reaches none of them */
+			return gm_json(t, why), 0;
+		}
+		*nullable |= bn;
+		b = realloc(t->branches, (t->nbranches + 1) * sizeof *b);
+		if (!b)
+			return -1;
+		t->branches = b;
+		b = &b[t->nbranches++];
+		memset(b, 0, sizeof *b);
+		b->type = bt;
+		b->member = strdup(bt->kind == GM_INT ? "integer" : cls);
+		b->tag = gm_upper(t->cname, b->member);
+		if (!b->member || !b->tag)
+			return -1;
+	}
+	return t->nbranches ? 0 : (gm_json(t, why), 0);
+}
+
+/* oneOf/anyOf with a discriminator whose every branch is a struct, or
+ * with branches told apart by JSON type (gm_type_union). */
+static int gm_union(gen_model *m, gm_type *t, int *nullable)
+{
+	if (!t->s->disc_property || !t->s->disc_map.n)
+		return gm_type_union(m, t, nullable);
 	t->kind = GM_UNION;
 	t->disc_property = t->s->disc_property;
 	if (gm_name(m, t) != 0)
@@ -503,6 +594,7 @@ static int gm_union(gen_model *m, gm_type *t)
 		if (!bt)
 			return -1;
 		if (bt->kind != GM_STRUCT) {
+			gm_branches_drop(t);
 			gm_json(t, "a discriminator branch that is not an object with properties");
 			return 0;
 		}
@@ -543,11 +635,21 @@ static int gm_object(gen_model *m, gm_type *t)
 	const si_schema *s = t->s;
 
 	if (s->properties.n) {
-		if (s->additional && !s->additional->is_bool) {
-			gm_json(t, "properties beside additionalProperties with a schema");
+		if (gm_struct(m, t) != 0)
+			return -1;
+		if (t->kind != GM_STRUCT || !s->additional || s->additional->is_bool)
 			return 0;
-		}
-		return gm_struct(m, t);
+		/* the members the properties do not name: "additional", entries as a map's */
+		for (size_t i = 0; i < t->nfields; i++)
+			if (strcmp(t->fields[i].cname, "additional") == 0 || strcmp(t->fields[i].cname, "n_additional") == 0)
+				return gm_json(t, "a property named like the additionalProperties member"), 0;
+		t->extra = 1;
+		t->item = gm_build(m, s->additional, &t->item_nullable);
+		if (!t->item)
+			return -1;
+		if (t->item->kind == GM_JSON)
+			t->item_nullable = 0;
+		return 0;
 	}
 	if (s->additional && !s->additional->is_bool) {
 		t->kind = GM_MAP;
@@ -599,7 +701,7 @@ static int gm_classify(gen_model *m, gm_type *t, int *nullable)
 	if (why)
 		return gm_json(t, why), 0;
 	if (s->one_of.n || s->any_of.n)
-		return gm_union(m, t);
+		return gm_union(m, t, nullable);
 	switch (types) {
 	case 0:
 		return gm_json(t, "no type"), 0;
@@ -755,12 +857,14 @@ static int gm_place(gen_model *m, gm_type *t)
 			return -1;
 	}
 	for (size_t i = 0; i < t->nbranches; i++) {
-		if (t->branches[i].type->state == 1)
+		if (gm_by_value(t->branches[i].type) && t->branches[i].type->state == 1)
 			t->branches[i].by_pointer = 1;
 		else if (gm_place(m, t->branches[i].type) != 0)
 			return -1;
 	}
-	if (t->item && !(t->kind == GM_MAP && gm_by_value(t->item) && t->item->state == 1) && gm_place(m, t->item) != 0)
+	if ((t->kind == GM_MAP || t->extra) && t->item && gm_by_value(t->item) && t->item->state == 1)
+		t->item_by_pointer = 1; /* the entry holds its value: cut the cycle there */
+	else if (t->item && gm_place(m, t->item) != 0)
 		return -1;
 	t->state = 2;
 	if (gm_named_kind(t)) {
@@ -857,11 +961,24 @@ static void gm_write_enum(FILE *out, const gm_type *t)
 	             "%s %s_from_text(const char *text, size_t len);\n\n", t->cname, t->cname, t->cname, t->cname, t->cname);
 }
 
+/* The entry of a map, or of a struct's members beyond its properties. */
+static void gm_write_entry(FILE *out, const gm_type *t)
+{
+	fprintf(out, "typedef struct %s_entry {\n\tconst char *key;\n\tsize_t key_len;\n", t->cname);
+	gm_decl(out, t->item, "value", t->item_by_pointer);
+	if (t->item_nullable)
+		fprintf(out, "\tint value_null;\n");
+	fprintf(out, "} %s_entry;\n", t->cname);
+}
+
 static void gm_write_struct(FILE *out, const gm_type *t)
 {
 	fprintf(out, "/* ");
 	gm_comment(out, t->s->where);
-	fprintf(out, " */\nstruct %s {\n", t->cname);
+	fprintf(out, " */\n");
+	if (t->extra)
+		gm_write_entry(out, t);
+	fprintf(out, "struct %s {\n", t->cname);
 	for (size_t i = 0; i < t->nfields; i++) {
 		const gm_field *f = &t->fields[i];
 		fprintf(out, "\t/* \"");
@@ -875,20 +992,57 @@ static void gm_write_struct(FILE *out, const gm_type *t)
 		if (f->nullable)
 			fprintf(out, "\tint %s_null;\n", f->cname);
 	}
+	if (t->extra)
+		fprintf(out, "\t/* additionalProperties: the members not named above, in the order received */\n"
+		             "\t%s_entry *additional;\n\tsize_t n_additional;\n", t->cname);
 	if (!t->nfields)
 		fprintf(out, "\tchar no_properties;\n");
 	fprintf(out, "};\n\n");
+}
+
+/* A union member: scalars and named types as themselves, a string as an
+ * rt_str, an array as { items, n_items }. */
+static void gm_branch_decl(FILE *out, const gm_branch *b)
+{
+	const gm_type *bt = b->type;
+	const char *e;
+
+	switch (bt->kind) {
+	case GM_STRING:
+		fprintf(out, "\t\trt_str %s;\n", b->member);
+		break;
+	case GM_ARRAY:
+		e = gm_elem_ctype(bt->item);
+		fprintf(out, "\t\tstruct {\n\t\t\t%s%s*items;\n\t\t\tsize_t n_items;\n\t\t} %s;\n", e,
+		        e[strlen(e) - 1] == '*' ? "" : " ", b->member);
+		break;
+	case GM_INT:
+	case GM_NUMBER:
+	case GM_BOOL:
+		fprintf(out, "\t\t%s %s;\n", gm_elem_ctype(bt), b->member);
+		break;
+	default:
+		fprintf(out, "\t\t%s%s %s%s;\n", b->by_pointer ? "const " : "", bt->cname, b->by_pointer ? "*" : "", b->member);
+		break;
+	}
 }
 
 static void gm_write_union(FILE *out, const gm_type *t)
 {
 	fprintf(out, "/* ");
 	gm_comment(out, t->s->where);
-	fprintf(out, ": by \"");
-	gm_comment(out, t->disc_property);
-	fprintf(out, "\" */\ntypedef enum %s_tag {\n", t->cname);
+	if (t->disc_property) {
+		fprintf(out, ": by \"");
+		gm_comment(out, t->disc_property);
+		fprintf(out, "\"");
+	} else {
+		fprintf(out, ": by JSON type");
+	}
+	fprintf(out, " */\ntypedef enum %s_tag {\n", t->cname);
 	for (size_t i = 0; i < t->nbranches; i++) {
 		fprintf(out, "\t%s%s, /*", t->branches[i].tag, i == 0 ? " = 1" : "");
+		if (!t->disc_property)
+			fprintf(out, " a JSON %s", gm_json_class(t->branches[i].type));
 		for (size_t k = 0; k < t->branches[i].nvalues; k++) {
 			fprintf(out, " \"");
 			gm_comment(out, t->branches[i].values[k]);
@@ -898,8 +1052,7 @@ static void gm_write_union(FILE *out, const gm_type *t)
 	}
 	fprintf(out, "} %s_tag;\nstruct %s {\n\t%s_tag tag;\n\tunion {\n", t->cname, t->cname, t->cname);
 	for (size_t i = 0; i < t->nbranches; i++)
-		fprintf(out, "\t\t%s%s %s%s;\n", t->branches[i].by_pointer ? "const " : "", t->branches[i].type->cname,
-		        t->branches[i].by_pointer ? "*" : "", t->branches[i].member);
+		gm_branch_decl(out, &t->branches[i]);
 	fprintf(out, "\t} u;\n};\n\n");
 }
 
@@ -907,12 +1060,9 @@ static void gm_write_map(FILE *out, const gm_type *t)
 {
 	fprintf(out, "/* ");
 	gm_comment(out, t->s->where);
-	fprintf(out, ": additionalProperties, in the order received */\ntypedef struct %s_entry {\n"
-	             "\tconst char *key;\n\tsize_t key_len;\n", t->cname);
-	gm_decl(out, t->item, "value", 0);
-	if (t->item_nullable)
-		fprintf(out, "\tint value_null;\n");
-	fprintf(out, "} %s_entry;\nstruct %s {\n\t%s_entry *v;\n\tsize_t n;\n};\n\n", t->cname, t->cname, t->cname);
+	fprintf(out, ": additionalProperties, in the order received */\n");
+	gm_write_entry(out, t);
+	fprintf(out, "struct %s {\n\t%s_entry *v;\n\tsize_t n;\n};\n\n", t->cname, t->cname);
 }
 
 static void gm_write_list(FILE *out, const gm_type *t)
@@ -1094,9 +1244,15 @@ static void gm_write_value(FILE *out, const gm_type *t, const char *v, const cha
 	case GM_UNION:
 	case GM_MAP:
 	case GM_LIST:
-		if (by_pointer)
-			fprintf(out, "if (%s)\n\t\t%s_write(w, %s);\n\telse\n\t\trt_json_write_null(w);\n", v, t->cname, v);
-		else
+		if (by_pointer) {
+			fprintf(out, "if (%s)\n", v);
+			gm_ind(out, in + 1);
+			fprintf(out, "%s_write(w, %s);\n", t->cname, v);
+			gm_ind(out, in);
+			fprintf(out, "else\n");
+			gm_ind(out, in + 1);
+			fprintf(out, "rt_json_write_null(w);\n");
+		} else
 			fprintf(out, "%s_write(w, &%s);\n", t->cname, v);
 		break;
 	case GM_ARRAY:
@@ -1125,6 +1281,30 @@ static void gm_names(char *v, char *len, char *count, size_t size, const char *b
 	snprintf(count, size, "%sn_%s", base, name);
 }
 
+/* A struct's members its properties do not name, in the order received. */
+static void gm_source_extra_read(FILE *out, const gm_type *t)
+{
+	fprintf(out, "\t{\n\t\tconst char *key;\n\t\tjson_t *mv;\n\t\tsize_t x = 0, n = json_object_size(j);\n\n"
+	             "\t\tout->additional = n ? rt_arena_alloc(a, n * sizeof *out->additional) : NULL;\n"
+	             "\t\tif (n && !out->additional)\n\t\t\treturn -1;\n"
+	             "\t\tjson_object_foreach((json_t *)j, key, mv) {\n\t\t\tif (");
+	for (size_t i = 0; i < t->nfields; i++) {
+		fprintf(out, "%sstrcmp(key, ", i ? " ||\n\t\t\t    " : "");
+		gen_text_cstr(out, t->fields[i].json_name);
+		fprintf(out, ") == 0");
+	}
+	fprintf(out, ")\n\t\t\t\tcontinue;\n\t\t\tout->additional[x].key = key;\n"
+	             "\t\t\tout->additional[x].key_len = strlen(key);\n");
+	if (t->item_nullable) /* set either way: the arena's memory is not zeroed */
+		fprintf(out, "\t\t\tout->additional[x].value_null = json_is_null(mv);\n"
+		             "\t\t\tif (!out->additional[x].value_null) {\n");
+	gm_read(out, t->item, "mv", "out->additional[x].value", "out->additional[x].value_len",
+	        "out->additional[x].n_value", t->item_by_pointer, t->item_nullable ? 4 : 3);
+	if (t->item_nullable)
+		fprintf(out, "\t\t\t}\n");
+	fprintf(out, "\t\t\tx++;\n\t\t}\n\t\tout->n_additional = x;\n\t}\n");
+}
+
 static void gm_source_struct(FILE *out, const gm_type *t)
 {
 	char v[300], len[300], count[300];
@@ -1150,6 +1330,8 @@ static void gm_source_struct(FILE *out, const gm_type *t)
 			fprintf(out, "\t\t}\n");
 		fprintf(out, "\t}\n");
 	}
+	if (t->extra)
+		gm_source_extra_read(out, t);
 	fprintf(out, "\treturn 0;\n}\n\n");
 	fprintf(out, "void %s_write(rt_json_writer *w, const %s *v)\n{\n", t->cname, t->cname);
 	if (t->nfields)
@@ -1181,11 +1363,61 @@ static void gm_source_struct(FILE *out, const gm_type *t)
 		if (f->optional)
 			fprintf(out, "\t}\n");
 	}
+	if (t->extra) {
+		fprintf(out, "\tfor (size_t k = 0; k < v->n_additional; k++) {\n"
+		             "\t\trt_json_write_key(w, v->additional[k].key, v->additional[k].key_len, &first);\n");
+		if (t->item_nullable)
+			fprintf(out, "\t\tif (v->additional[k].value_null)\n\t\t\trt_json_write_null(w);\n\t\telse {\n");
+		gm_write_value(out, t->item, "v->additional[k].value", "v->additional[k].value_len",
+		               "v->additional[k].n_value", t->item_by_pointer, t->item_nullable ? 3 : 2);
+		if (t->item_nullable)
+			fprintf(out, "\t\t}\n");
+		fprintf(out, "\t}\n");
+	}
 	fprintf(out, "\trt_json_write_raw(w, \"}\", 1);\n}\n\n");
+}
+
+/* The expressions of branch b's value under base ("out->u." / "v->u."). */
+static void gm_branch_names(const gm_branch *b, const char *base, char *v, char *len, char *count, size_t size)
+{
+	snprintf(v, size, b->type->kind == GM_STRING ? "%s%s.s" : b->type->kind == GM_ARRAY ? "%s%s.items" : "%s%s",
+	         base, b->member);
+	snprintf(len, size, "%s%s.len", base, b->member);
+	snprintf(count, size, "%s%s.n_items", base, b->member);
+}
+
+/* A union told apart by JSON type: the branch of the value's type. */
+static void gm_source_type_union(FILE *out, const gm_type *t)
+{
+	char v[300], len[300], count[300];
+
+	fprintf(out, "int %s_from_json(const json_t *j, rt_arena *a, %s *out)\n{\n\t(void)a;\n"
+	             "\tmemset(out, 0, sizeof *out);\n", t->cname, t->cname);
+	for (size_t i = 0; i < t->nbranches; i++) {
+		const gm_branch *b = &t->branches[i];
+		fprintf(out, "\tif (json_is_%s(j)) {\n\t\tout->tag = %s;\n", gm_json_class(b->type), b->tag);
+		gm_branch_names(b, "out->u.", v, len, count, sizeof v);
+		gm_read(out, b->type, "j", v, len, count, b->by_pointer, 2);
+		fprintf(out, "\t\treturn 0;\n\t}\n");
+	}
+	fprintf(out, "\treturn -1;\n}\n\n");
+	fprintf(out, "void %s_write(rt_json_writer *w, const %s *v)\n{\n\tswitch (v->tag) {\n", t->cname, t->cname);
+	for (size_t i = 0; i < t->nbranches; i++) {
+		const gm_branch *b = &t->branches[i];
+		fprintf(out, "\tcase %s:\n", b->tag);
+		gm_branch_names(b, "v->u.", v, len, count, sizeof v);
+		gm_write_value(out, b->type, v, len, count, b->by_pointer, 2);
+		fprintf(out, "\t\treturn;\n");
+	}
+	fprintf(out, "\t}\n\tw->failed = 1; /* no branch chosen */\n}\n\n");
 }
 
 static void gm_source_union(FILE *out, const gm_type *t)
 {
+	if (!t->disc_property) {
+		gm_source_type_union(out, t);
+		return;
+	}
 	fprintf(out, "int %s_from_json(const json_t *j, rt_arena *a, %s *out)\n{\n\tconst char *d = "
 	             "json_string_value(json_object_get(j, ", t->cname, t->cname);
 	gen_text_cstr(out, t->disc_property);
@@ -1220,9 +1452,9 @@ static void gm_source_map(FILE *out, const gm_type *t)
 	             "\tout->n = json_object_size(j);\n\tout->v = out->n ? rt_arena_alloc(a, out->n * sizeof *out->v) : NULL;\n"
 	             "\tif (out->n && !out->v)\n\t\treturn -1;\n\tjson_object_foreach((json_t *)j, key, f) {\n"
 	             "\t\tout->v[x].key = key;\n\t\tout->v[x].key_len = strlen(key);\n", t->cname, t->cname);
-	if (t->item_nullable)
-		fprintf(out, "\t\tif (json_is_null(f))\n\t\t\tout->v[x].value_null = 1;\n\t\telse {\n");
-	gm_read(out, t->item, "f", "out->v[x].value", "out->v[x].value_len", "out->v[x].n_value", 0,
+	if (t->item_nullable) /* set either way: the arena's memory is not zeroed */
+		fprintf(out, "\t\tout->v[x].value_null = json_is_null(f);\n\t\tif (!out->v[x].value_null) {\n");
+	gm_read(out, t->item, "f", "out->v[x].value", "out->v[x].value_len", "out->v[x].n_value", t->item_by_pointer,
 	        t->item_nullable ? 3 : 2);
 	if (t->item_nullable)
 		fprintf(out, "\t\t}\n");
@@ -1232,7 +1464,8 @@ static void gm_source_map(FILE *out, const gm_type *t)
 	             "\t\trt_json_write_key(w, v->v[k].key, v->v[k].key_len, &first);\n", t->cname, t->cname);
 	if (t->item_nullable)
 		fprintf(out, "\t\tif (v->v[k].value_null)\n\t\t\trt_json_write_null(w);\n\t\telse {\n");
-	gm_write_value(out, t->item, "v->v[k].value", "v->v[k].value_len", "v->v[k].n_value", 0, t->item_nullable ? 3 : 2);
+	gm_write_value(out, t->item, "v->v[k].value", "v->v[k].value_len", "v->v[k].n_value", t->item_by_pointer,
+	               t->item_nullable ? 3 : 2);
 	if (t->item_nullable)
 		fprintf(out, "\t\t}\n");
 	fprintf(out, "\t}\n\trt_json_write_raw(w, \"}\", 1);\n}\n\n");

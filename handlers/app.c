@@ -109,6 +109,21 @@ void app_caller(const rt_ctx *ctx, keysvc_principal *out)
 	snprintf(out->key_uuid, sizeof out->key_uuid, "%.36s", p->key_ref);
 }
 
+int app_unavailable(int rc)
+{
+	return rc == KEYSVC_UNAVAILABLE;
+}
+
+const char *app_failure_code(int rc)
+{
+	return rc == KEYSVC_UNAVAILABLE ? "StoreUnavailable" : rc == APP_NOMEM ? "OutOfMemory" : "StoreError";
+}
+
+const char *app_failure_message(int rc)
+{
+	return rc == APP_NOMEM ? "Out of memory" : keysvc_strerror(rc == KEYSVC_OK ? KEYSVC_STORE : rc);
+}
+
 int app_failed(rt_ctx *ctx, int rc)
 {
 	char ra[16];

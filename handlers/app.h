@@ -47,10 +47,18 @@ void app_uuid_lower(const char *in, char out[37]);
 /* Seconds a client is asked to wait (Retry-After) when the store is busy,
  * locked or full. */
 #define APP_RETRY_AFTER 2
-/* Answers a key-service failure (rc not OK, NOT_FOUND or another status the
- * handler answers itself) in the family's error shape: KEYSVC_UNAVAILABLE
- * is 503 with Retry-After, anything else 500. The store logged the cause.
- * Neither is documented per operation: sent like the pipeline's own errors. */
+/* A key-service failure (rc not OK, NOT_FOUND or another status the
+ * handler answers itself; APP_NOMEM: out of memory here): the families
+ * answer it through their operation's typed 500 and 503 builders (each
+ * document has both). app_unavailable: whether it is the 503 with
+ * Retry-After (KEYSVC_UNAVAILABLE); app_failure_code and _message: the
+ * error code and the text. The store logged the cause. */
+#define APP_NOMEM (-1)
+int app_unavailable(int rc);
+const char *app_failure_code(int rc);
+const char *app_failure_message(int rc);
+/* The same in the pipeline's error shape (rt_respond_error: a json_t), for a
+ * handler without typed builders for it. */
 int app_failed(rt_ctx *ctx, int rc);
 
 /* Each family's handler table and error shape. */

@@ -15,6 +15,25 @@ static fastapi_ProblemDetail fastapi_problem(int status, const char *title, cons
 	                                .detail = detail, .detail_len = strlen(detail) };
 }
 
+/* A key-service failure through the operation's typed builders: problem
+ * details, a 503 with Retry-After or a 500. */
+static int fastapi_store_failed(rt_ctx *ctx, int rc, int (*r500)(rt_ctx *ctx, const fastapi_ProblemDetail *body),
+                                int (*r503)(rt_ctx *ctx, const fastapi_ProblemDetail *body,
+                                            const fastapi_StoreUnavailable_headers *headers))
+{
+	static const fastapi_StoreUnavailable_headers retry = { .retry_after = APP_RETRY_AFTER, .has_retry_after = 1 };
+	fastapi_ProblemDetail e;
+
+	if (app_unavailable(rc)) {
+		e = fastapi_problem(503, "Service Unavailable", app_failure_message(rc));
+		return r503(ctx, &e, &retry);
+	}
+	e = fastapi_problem(500, "Internal Server Error", app_failure_message(rc));
+	return r500(ctx, &e);
+}
+#define FASTAPI_STORE_FAILED(ctx, rc, op) \
+	fastapi_store_failed(ctx, rc, fastapi_##op##_respond_500, fastapi_##op##_respond_503)
+
 static int fastapi_create(rt_ctx *ctx, const fastapi_create_my_api_key_params *p, const fastapi_ApiKeyCreateRequest *body,
                           void *appv)
 {
@@ -44,11 +63,11 @@ static int fastapi_create(rt_ctx *ctx, const fastapi_create_my_api_key_params *p
 		return fastapi_create_my_api_key_respond_400(ctx, &e);
 	}
 	if (rc != KEYSVC_OK)
-		return app_failed(ctx, rc);
+		return FASTAPI_STORE_FAILED(ctx, rc, create_my_api_key);
 	out = (fastapi_ApiKeyCreateResponse){ .id = k.uuid, .id_len = strlen(k.uuid), .key = token,
 	                                      .key_len = strlen(token), .name = k.name, .name_len = strlen(k.name) };
 	out.created_at = app_time_text(ctx, k.created, &out.created_at_len);
-	app_no_store(ctx);
+	/* Cache-Control: no-store is the builder's (the spec's one value) */
 	rc = fastapi_create_my_api_key_respond_201(ctx, &out);
 	memset(token, 0, sizeof token);
 	return rc;
@@ -68,11 +87,11 @@ static int fastapi_list(rt_ctx *ctx, const fastapi_list_my_api_keys_params *p, c
 	   is_active carry any key); a page of at most 200 */
 	rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_ALL, NULL, 1, p->skip, p->limit, &v, &n, &total);
 	if (rc != KEYSVC_OK)
-		return app_failed(ctx, rc);
+		return FASTAPI_STORE_FAILED(ctx, rc, list_my_api_keys);
 	out.items = n ? rt_arena_alloc(rt_ctx_arena(ctx), n * sizeof *out.items) : NULL;
 	if (n && !out.items) {
 		free(v);
-		return rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory");
+		return FASTAPI_STORE_FAILED(ctx, APP_NOMEM, list_my_api_keys);
 	}
 	out.n_items = n;
 	out.total = total;
@@ -116,7 +135,7 @@ static int fastapi_revoke(rt_ctx *ctx, const fastapi_revoke_my_api_key_params *p
 		return fastapi_revoke_my_api_key_respond_404(ctx, &e);
 	}
 	if (rc != KEYSVC_OK)
-		return app_failed(ctx, rc);
+		return FASTAPI_STORE_FAILED(ctx, rc, revoke_my_api_key);
 	return fastapi_revoke_my_api_key_respond_204(ctx);
 }
 

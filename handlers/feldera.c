@@ -14,18 +14,39 @@ static feldera_ErrorResponse feldera_error(const char *message, const char *code
 	return (feldera_ErrorResponse){ .message = message, .message_len = strlen(message), .error_code = code,
 	                                .error_code_len = strlen(code), .details = details };
 }
-/* The pipeline's own errors keep the vendor's key order {message, error_code,
- * details} (tests/fidelity), which the spec's property order does not give. */
+/* The pipeline's own errors (the runtime's hook wants a json_t): the
+ * ErrorResponse model, written and read back; the spec lists its members in
+ * the vendor's order {message, error_code, details} (tests/fidelity). */
 json_t *feldera_error_shape(int status, const char *code, const char *message, const rt_errors *errors,
                             const char **content_type)
 {
-	json_t *details = errors && errors->n ? json_pack("{s:o}", "errors", rt_errors_to_json(errors)) : json_null();
+	/* details is free-form in the spec: the violations, as the pipeline names them */
+	json_t *details = errors && errors->n ? json_pack("{s:o}", "errors", rt_errors_to_json(errors)) : NULL;
+	feldera_ErrorResponse e = feldera_error(message ? message : "error", code ? code : "Error", details);
+	rt_json_writer w;
 
 	(void)status;
 	*content_type = "application/json";
-	return json_pack("{s:s,s:s,s:o}", "message", message ? message : "error", "error_code",
-	                 code ? code : "Error", "details", details);
+	rt_json_writer_init(&w);
+	feldera_ErrorResponse_write(&w, &e);
+	json_decref(details);
+	return app_json_of(&w);
 }
+
+/* A key-service failure through the operation's typed builders:
+ * {message, error_code: StoreUnavailable (503, Retry-After) or StoreError
+ * (500) or OutOfMemory (500), details: null}. */
+static int feldera_store_failed(rt_ctx *ctx, int rc, int (*r500)(rt_ctx *ctx, const feldera_ErrorResponse *body),
+                                int (*r503)(rt_ctx *ctx, const feldera_ErrorResponse *body,
+                                            const feldera_StoreUnavailable_headers *headers))
+{
+	static const feldera_StoreUnavailable_headers retry = { .retry_after = APP_RETRY_AFTER, .has_retry_after = 1 };
+	feldera_ErrorResponse e = feldera_error(app_failure_message(rc), app_failure_code(rc), NULL);
+
+	return app_unavailable(rc) ? r503(ctx, &e, &retry) : r500(ctx, &e);
+}
+#define FELDERA_STORE_FAILED(ctx, rc, op) \
+	feldera_store_failed(ctx, rc, feldera_##op##_respond_500, feldera_##op##_respond_503)
 
 static const feldera_ApiKeyDescr_scopes_items feldera_read[] = { FELDERA_APIKEYDESCR_SCOPES_ITEMS_READ };
 static const feldera_ApiKeyDescr_scopes_items feldera_read_write[] = { FELDERA_APIKEYDESCR_SCOPES_ITEMS_READ,
@@ -149,14 +170,14 @@ static int feldera_create(rt_ctx *ctx, const feldera_create_api_key_params *p, c
 		return feldera_create_api_key_respond_409(ctx, &e);
 	}
 	if (rc != KEYSVC_OK)
-		return app_failed(ctx, rc);
+		return FELDERA_STORE_FAILED(ctx, rc, create_api_key);
 	feldera_segment(k.name, segment, sizeof segment);
 	snprintf(location, sizeof location, "%.200s/v0/api_keys/%s", rt_ctx_base(ctx), segment);
-	rt_ctx_set_header(ctx, "Location", location);
-	app_no_store(ctx);
 	out = (feldera_NewApiKeyResponse){ .api_key = token, .api_key_len = strlen(token), .id = k.uuid,
 	                                   .id_len = strlen(k.uuid), .name = k.name, .name_len = strlen(k.name) };
-	rc = feldera_create_api_key_respond_201(ctx, &out);
+	/* Location typed; Cache-Control: no-store is the builder's (the spec's one value) */
+	rc = feldera_create_api_key_respond_201(ctx, &out, &(feldera_create_api_key_respond_201_headers){
+		.location = location });
 	memset(token, 0, sizeof token);
 	return rc;
 }
@@ -201,7 +222,7 @@ static int feldera_list(rt_ctx *ctx, const feldera_list_api_keys_params *p, cons
 	if (rc == KEYSVC_FORBIDDEN)
 		return feldera_forbidden(ctx, a, &me, feldera_list_api_keys_respond_403);
 	if (rc != KEYSVC_OK)
-		return app_failed(ctx, rc);
+		return FELDERA_STORE_FAILED(ctx, rc, list_api_keys);
 	if (p->has_name) { /* names are unique per owner: at most one */
 		keysvc_key *v = NULL;
 		size_t n = 0;
@@ -209,7 +230,7 @@ static int feldera_list(rt_ctx *ctx, const feldera_list_api_keys_params *p, cons
 		feldera_list_api_keys_200 out = { 0 };
 		rc = keysvc_list(a->ks, app_user(ctx), KEYSVC_FELDERA, p->name, 0, 0, -1, &v, &n, &total);
 		if (rc != KEYSVC_OK)
-			return app_failed(ctx, rc);
+			return FELDERA_STORE_FAILED(ctx, rc, list_api_keys);
 		if (n == 0) {
 			free(v);
 			return feldera_unknown(ctx, p->name, feldera_list_api_keys_respond_404);
@@ -217,12 +238,11 @@ static int feldera_list(rt_ctx *ctx, const feldera_list_api_keys_params *p, cons
 		out.items = rt_arena_alloc(rt_ctx_arena(ctx), n * sizeof *out.items);
 		if (!out.items) {
 			free(v);
-			return rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory");
+			return FELDERA_STORE_FAILED(ctx, APP_NOMEM, list_api_keys);
 		}
 		out.n_items = n;
 		for (size_t i = 0; i < n; i++)
 			out.items[i] = feldera_descr(&v[i]);
-		rt_ctx_set_header(ctx, "Cache-Control", "no-cache");   /* as Feldera sends it */
 		rc = feldera_list_api_keys_respond_200(ctx, &out);
 		free(v);
 		return rc;
@@ -231,10 +251,9 @@ static int feldera_list(rt_ctx *ctx, const feldera_list_api_keys_params *p, cons
 	if (rc == KEYSVC_OK) {
 		if (it.n > 1)
 			qsort(it.v, it.n, sizeof *it.v, feldera_by_name);
-		rt_ctx_set_header(ctx, "Cache-Control", "no-cache");
 		rc = feldera_list_api_keys_respond_200(ctx, &(feldera_list_api_keys_200){ .items = it.v, .n_items = it.n });
 	} else {
-		rc = app_failed(ctx, rc);
+		rc = FELDERA_STORE_FAILED(ctx, rc, list_api_keys);
 	}
 	free(it.v);
 	return rc;
@@ -259,10 +278,10 @@ static int feldera_get(rt_ctx *ctx, const feldera_get_api_key_params *p, const j
 	if (rc == KEYSVC_NOT_FOUND)
 		return feldera_unknown(ctx, p->api_key_name, feldera_get_api_key_respond_404);
 	if (rc != KEYSVC_OK)
-		return app_failed(ctx, rc);
+		return FELDERA_STORE_FAILED(ctx, rc, get_api_key);
 	d = feldera_descr(&k);
-	/* Feldera answers a one-element array (.json(&[api_key])), not to be cached */
-	rt_ctx_set_header(ctx, "Cache-Control", "no-cache");
+	/* Feldera answers a one-element array (.json(&[api_key])), not to be cached
+	   (Cache-Control: no-cache, the builder's) */
 	return feldera_get_api_key_respond_200(ctx, &(feldera_get_api_key_200){ .items = &d, .n_items = 1 });
 }
 
@@ -284,7 +303,7 @@ static int feldera_delete(rt_ctx *ctx, const feldera_delete_api_key_params *p, c
 	if (rc == KEYSVC_NOT_FOUND)
 		return feldera_unknown(ctx, p->api_key_name, feldera_delete_api_key_respond_404);
 	if (rc != KEYSVC_OK)
-		return app_failed(ctx, rc);
+		return FELDERA_STORE_FAILED(ctx, rc, delete_api_key);
 	return feldera_delete_api_key_respond_200(ctx);
 }
 

@@ -16,6 +16,17 @@ json_t *heron_error_shape(int status, const char *code, const char *message, con
 	return NULL; /* Heron documents its errors as bare status codes */
 }
 
+/* A key-service failure through the operation's typed builders: Heron's
+ * errors are bare statuses, the 503 with Retry-After. */
+static int heron_store_failed(rt_ctx *ctx, int rc, int (*r500)(rt_ctx *ctx),
+                              int (*r503)(rt_ctx *ctx, const heron_StoreUnavailable_headers *headers))
+{
+	static const heron_StoreUnavailable_headers retry = { .retry_after = APP_RETRY_AFTER, .has_retry_after = 1 };
+
+	return app_unavailable(rc) ? r503(ctx, &retry) : r500(ctx);
+}
+#define HERON_STORE_FAILED(ctx, rc, op) heron_store_failed(ctx, rc, heron_##op##_respond_500, heron_##op##_respond_503)
+
 /* k's summary, its strings copied to the request's arena (k lasts one callback) */
 static void heron_key_model(rt_ctx *ctx, const keysvc_key *k, heron_ApiKeySchema *out)
 {
@@ -45,7 +56,7 @@ static int heron_create(rt_ctx *ctx, const heron_create_key_params *p, const her
 	if (rc == KEYSVC_FORBIDDEN || rc == KEYSVC_QUOTA)
 		return heron_create_key_respond_403(ctx);
 	if (rc != KEYSVC_OK)
-		return rc == KEYSVC_INVALID ? heron_create_key_respond_400(ctx) : app_failed(ctx, rc);
+		return rc == KEYSVC_INVALID ? heron_create_key_respond_400(ctx) : HERON_STORE_FAILED(ctx, rc, create_key);
 	out = (heron_ApiKeyCreatedSchema){
 		.heron_id = k.uuid, .heron_id_len = strlen(k.uuid),
 		.is_active = k.active,
@@ -94,7 +105,7 @@ static int heron_list(rt_ctx *ctx, const heron_list_keys_params *p, const json_t
 	if (rc == KEYSVC_OK)
 		rc = heron_list_keys_respond_200(ctx, &(heron_ApiKeyListSchema){ .keys = it.v, .n_keys = it.n });
 	else
-		rc = app_failed(ctx, rc);
+		rc = HERON_STORE_FAILED(ctx, rc, list_keys);
 	free(it.v);
 	return rc;
 }
@@ -130,7 +141,7 @@ static int heron_delete(rt_ctx *ctx, const heron_delete_key_params *p, const jso
 	if (rc == KEYSVC_NOT_FOUND)
 		return heron_delete_key_respond_404(ctx);
 	if (rc != KEYSVC_OK)
-		return app_failed(ctx, rc);
+		return HERON_STORE_FAILED(ctx, rc, delete_key);
 	return heron_delete_key_respond_204(ctx);
 }
 
@@ -158,7 +169,7 @@ static int heron_activate(rt_ctx *ctx, const heron_activate_key_params *p, const
 	if (rc == KEYSVC_NOT_FOUND)
 		return heron_activate_key_respond_404(ctx);
 	if (rc != KEYSVC_OK)
-		return app_failed(ctx, rc);
+		return HERON_STORE_FAILED(ctx, rc, activate_key);
 	return heron_activate_key_respond_200(ctx, &(heron_ApiKeyStateSchema){
 		.heron_id = k.uuid, .heron_id_len = strlen(k.uuid), .is_active = 1 });
 }
@@ -175,7 +186,7 @@ static int heron_deactivate(rt_ctx *ctx, const heron_deactivate_key_params *p, c
 	if (rc == KEYSVC_NOT_FOUND)
 		return heron_deactivate_key_respond_404(ctx);
 	if (rc != KEYSVC_OK)
-		return app_failed(ctx, rc);
+		return HERON_STORE_FAILED(ctx, rc, deactivate_key);
 	return heron_deactivate_key_respond_200(ctx, &(heron_ApiKeyStateSchema){
 		.heron_id = k.uuid, .heron_id_len = strlen(k.uuid), .is_active = 0 });
 }

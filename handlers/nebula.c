@@ -74,6 +74,22 @@ static int nebula_failed(rt_ctx *ctx, const char *message,
 	return respond(ctx, &e);
 }
 
+/* A key-service failure through the operation's typed builders: the
+ * failed envelope with the failure's text, a 503 with Retry-After or a 500. */
+static int nebula_store_failed(rt_ctx *ctx, int rc, int (*r500)(rt_ctx *ctx, const nebula_FailedEnvelope *body),
+                               int (*r503)(rt_ctx *ctx, const nebula_FailedEnvelope *body,
+                                           const nebula_StoreUnavailable_headers *headers))
+{
+	static const nebula_StoreUnavailable_headers retry = { .retry_after = APP_RETRY_AFTER, .has_retry_after = 1 };
+	const char *message = app_failure_message(rc);
+	nebula_FailedEnvelope e = { .message = message, .message_len = strlen(message),
+	                            .status = NEBULA_FAILEDENVELOPE_STATUS_FAILED };
+
+	return app_unavailable(rc) ? r503(ctx, &e, &retry) : r500(ctx, &e);
+}
+#define NEBULA_STORE_FAILED(ctx, rc, op) \
+	nebula_store_failed(ctx, rc, nebula_##op##_respond_500, nebula_##op##_respond_503)
+
 static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, const nebula_ApiKeyCreateRequest *body,
                          void *appv)
 {
@@ -93,7 +109,7 @@ static int nebula_create(rt_ctx *ctx, const nebula_create_api_key_params *p, con
 	if (rc == KEYSVC_INVALID)
 		return nebula_failed(ctx, NEBULA_MSG_BAD_NAME, nebula_create_api_key_respond_400);
 	if (rc != KEYSVC_OK)
-		return app_failed(ctx, rc);
+		return NEBULA_STORE_FAILED(ctx, rc, create_api_key);
 	d = nebula_description(&k);
 	out = (nebula_ApiKeyCreatedEnvelope){
 		.data = { .id = k.id, .key = token, .key_len = strlen(token), .name = k.name, .name_len = strlen(k.name),
@@ -164,7 +180,7 @@ static int nebula_list(rt_ctx *ctx, const nebula_list_api_keys_params *p, const 
 	(void)body;
 	rc = nebula_list_model(ctx, appv, &out);
 	if (rc != KEYSVC_OK)
-		return rc < 0 ? rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory") : app_failed(ctx, rc);
+		return NEBULA_STORE_FAILED(ctx, rc < 0 ? APP_NOMEM : rc, list_api_keys);
 	return nebula_list_api_keys_respond_200(ctx, &out);
 }
 
@@ -179,7 +195,7 @@ static int nebula_list_underscore(rt_ctx *ctx, const nebula_list_api_keys_unders
 	(void)body;
 	rc = nebula_list_model(ctx, appv, &out);
 	if (rc != KEYSVC_OK)
-		return rc < 0 ? rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory") : app_failed(ctx, rc);
+		return NEBULA_STORE_FAILED(ctx, rc < 0 ? APP_NOMEM : rc, list_api_keys_underscore);
 	return nebula_list_api_keys_underscore_respond_200(ctx, &out);
 }
 
@@ -195,7 +211,7 @@ static int nebula_delete(rt_ctx *ctx, const nebula_delete_api_key_params *p, con
 	if (rc == KEYSVC_NOT_FOUND)
 		return nebula_failed(ctx, "API key not found", nebula_delete_api_key_respond_404);
 	if (rc != KEYSVC_OK)
-		return app_failed(ctx, rc);
+		return NEBULA_STORE_FAILED(ctx, rc, delete_api_key);
 	empty = json_object(); /* data: {} (free-form in the spec) */
 	rc = nebula_delete_api_key_respond_200(ctx, &(nebula_ApiKeyDeletedEnvelope){
 		.data = empty, .message = "API key successfully deleted", .message_len = strlen("API key successfully deleted"),

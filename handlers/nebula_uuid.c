@@ -15,6 +15,22 @@ static int nebula_uuid_failed(rt_ctx *ctx, const char *message,
 	return respond(ctx, &e);
 }
 
+/* A key-service failure through the operation's typed builders: the
+ * failed envelope with the failure's text, a 503 with Retry-After or a 500. */
+static int nebula_uuid_store_failed(rt_ctx *ctx, int rc, int (*r500)(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body),
+                                    int (*r503)(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body,
+                                                const nebula_uuid_StoreUnavailable_headers *headers))
+{
+	static const nebula_uuid_StoreUnavailable_headers retry = { .retry_after = APP_RETRY_AFTER, .has_retry_after = 1 };
+	const char *message = app_failure_message(rc);
+	nebula_uuid_FailedEnvelope e = { .message = message, .message_len = strlen(message),
+	                                 .status = NEBULA_UUID_FAILEDENVELOPE_STATUS_FAILED };
+
+	return app_unavailable(rc) ? r503(ctx, &e, &retry) : r500(ctx, &e);
+}
+#define NEBULA_UUID_STORE_FAILED(ctx, rc, op) \
+	nebula_uuid_store_failed(ctx, rc, nebula_uuid_##op##_respond_500, nebula_uuid_##op##_respond_503)
+
 static int nebula_uuid_create(rt_ctx *ctx, const nebula_uuid_create_api_key_params *p,
                               const nebula_uuid_ApiKeyCreateRequest *body, void *appv)
 {
@@ -34,7 +50,7 @@ static int nebula_uuid_create(rt_ctx *ctx, const nebula_uuid_create_api_key_para
 	if (rc == KEYSVC_INVALID)
 		return nebula_uuid_failed(ctx, NEBULA_MSG_BAD_NAME, nebula_uuid_create_api_key_respond_400);
 	if (rc != KEYSVC_OK)
-		return app_failed(ctx, rc);
+		return NEBULA_UUID_STORE_FAILED(ctx, rc, create_api_key);
 	d = nebula_description(&k);
 	out = (nebula_uuid_ApiKeyCreatedEnvelope){
 		.data = { .id = k.uuid, .id_len = strlen(k.uuid), .key = token, .key_len = strlen(token), .name = k.name,
@@ -107,7 +123,7 @@ static int nebula_uuid_list(rt_ctx *ctx, const nebula_uuid_list_api_keys_params 
 	(void)body;
 	rc = nebula_uuid_list_model(ctx, appv, &out);
 	if (rc != KEYSVC_OK)
-		return rc < 0 ? rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory") : app_failed(ctx, rc);
+		return NEBULA_UUID_STORE_FAILED(ctx, rc < 0 ? APP_NOMEM : rc, list_api_keys);
 	return nebula_uuid_list_api_keys_respond_200(ctx, &out);
 }
 
@@ -122,7 +138,7 @@ static int nebula_uuid_list_underscore(rt_ctx *ctx, const nebula_uuid_list_api_k
 	(void)body;
 	rc = nebula_uuid_list_model(ctx, appv, &out);
 	if (rc != KEYSVC_OK)
-		return rc < 0 ? rt_respond_error(ctx, 500, "OutOfMemory", "Out of memory") : app_failed(ctx, rc);
+		return NEBULA_UUID_STORE_FAILED(ctx, rc < 0 ? APP_NOMEM : rc, list_api_keys_underscore);
 	return nebula_uuid_list_api_keys_underscore_respond_200(ctx, &out);
 }
 
@@ -140,7 +156,7 @@ static int nebula_uuid_delete(rt_ctx *ctx, const nebula_uuid_delete_api_key_para
 	if (rc == KEYSVC_NOT_FOUND)
 		return nebula_uuid_failed(ctx, "API key not found", nebula_uuid_delete_api_key_respond_404);
 	if (rc != KEYSVC_OK)
-		return app_failed(ctx, rc);
+		return NEBULA_UUID_STORE_FAILED(ctx, rc, delete_api_key);
 	empty = json_object(); /* data: {} (free-form in the spec) */
 	rc = nebula_uuid_delete_api_key_respond_200(ctx, &(nebula_uuid_ApiKeyDeletedEnvelope){
 		.data = empty, .message = "API key successfully deleted", .message_len = strlen("API key successfully deleted"),

@@ -4,6 +4,7 @@
 #include "rt_arena.h"
 
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,6 +339,58 @@ int rt_respond_writer(rt_ctx *c, int status, const rt_json_writer *w)
 	}
 	json_decref(doc);
 	return rc;
+}
+
+/* ---- typed response headers ---- */
+
+static int rt_http_header_error(rt_ctx *c, const char *name, const char *what)
+{
+	char msg[200];
+
+	snprintf(msg, sizeof msg, "response header %s %s", name, what);
+	y_log_message(Y_LOG_LEVEL_ERROR, "%s %s: %s", c->op->method, c->op->path, msg);
+	if (!c->responded)
+		rt_http_error(c, 500, "ResponseHeader", msg, NULL);
+	return -1;
+}
+
+int rt_respond_header(rt_ctx *c, const char *name, const char *value)
+{
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return rt_http_header_error(c, name, "has a control character in its value");
+	if (c->responded)
+		return rt_http_header_error(c, name, "set after the response");
+	return rt_ctx_set_header(c, name, value) == 0 ? 0 : rt_http_header_error(c, name, "could not be set");
+}
+
+int rt_respond_header_int(rt_ctx *c, const char *name, int64_t value)
+{
+	char text[24];
+
+	snprintf(text, sizeof text, "%" PRId64, value);
+	return rt_respond_header(c, name, text);
+}
+
+int rt_respond_header_real(rt_ctx *c, const char *name, double value)
+{
+	char text[40];
+	size_t n = rt_json_format_real(value, text, sizeof text - 1);
+
+	if (n == 0)
+		return rt_http_header_error(c, name, "is not a finite number");
+	text[n] = '\0';
+	return rt_respond_header(c, name, text);
+}
+
+int rt_respond_header_bool(rt_ctx *c, const char *name, int value)
+{
+	return rt_respond_header(c, name, value ? "true" : "false");
+}
+
+int rt_respond_missing_header(rt_ctx *c, const char *name)
+{
+	return rt_http_header_error(c, name, "is required by the spec, and the handler gave none");
 }
 
 rt_arena *rt_ctx_arena(rt_ctx *c)

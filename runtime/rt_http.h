@@ -90,7 +90,8 @@ typedef struct rt_param {
 	const rt_schema *schema;
 	enum rt_ctype ctype;
 	size_t offset;                /* of the value in the params struct */
-	long has_offset;              /* of its int has_ flag, or -1 */
+	int has_flag;                 /* the params struct has an int has_<name> flag ... */
+	size_t has_offset;            /* ... at this offset (absent: both 0) */
 	int content;                  /* content-encoded: the value is JSON text */
 } rt_param;
 
@@ -184,6 +185,16 @@ int rt_respond(rt_ctx *c, int status, json_t *body);
  * configured. A writer that failed answers 500. */
 struct rt_json_writer;
 int rt_respond_writer(rt_ctx *c, int status, const struct rt_json_writer *w);
+/* A response header the spec documents, set by the generated builders
+ * before they answer: the value as text (an integer, a real as jansson
+ * writes it, true or false). A value no header can carry (a control
+ * character: CR or LF would split it) answers 500 and returns -1, as does
+ * a required header the handler did not give (rt_respond_missing_header). */
+int rt_respond_header(rt_ctx *c, const char *name, const char *value);
+int rt_respond_header_int(rt_ctx *c, const char *name, int64_t value);
+int rt_respond_header_real(rt_ctx *c, const char *name, double value);
+int rt_respond_header_bool(rt_ctx *c, const char *name, int value);
+int rt_respond_missing_header(rt_ctx *c, const char *name);
 /* The request's arena: what a typed body points into lives until the response. */
 struct rt_arena;
 struct rt_arena *rt_ctx_arena(rt_ctx *c);

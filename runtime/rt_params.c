@@ -350,7 +350,7 @@ static void rt_params_store(void *params, const rt_param *p, const json_t *v)
 		*(const json_t **)(base + p->offset) = v;
 		break;
 	}
-	if (p->has_offset >= 0)
+	if (p->has_flag)
 		*(int *)(base + p->has_offset) = 1;
 }
 

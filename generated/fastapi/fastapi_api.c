@@ -761,10 +761,10 @@ void fastapi_ApiKeyCreateResponse_write(rt_json_writer *w, const fastapi_ApiKeyC
 static const rt_param fastapi_list_my_api_keys_param_table[] = {
 	{ .name = "skip", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &fastapi_schema_list_my_api_keys_skip, .ctype = RT_C_INT64,
-	  .offset = offsetof(fastapi_list_my_api_keys_params, skip), .has_offset = -1 },
+	  .offset = offsetof(fastapi_list_my_api_keys_params, skip) },
 	{ .name = "limit", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &fastapi_schema_list_my_api_keys_limit, .ctype = RT_C_INT64,
-	  .offset = offsetof(fastapi_list_my_api_keys_params, limit), .has_offset = -1 },
+	  .offset = offsetof(fastapi_list_my_api_keys_params, limit) },
 };
 static const rt_response fastapi_list_my_api_keys_responses[] = {
 	{ 200, "application/json", &fastapi_schema_list_my_api_keys_200 },
@@ -856,11 +856,13 @@ int fastapi_list_my_api_keys_respond_422(rt_ctx *ctx, const fastapi_ProblemDetai
 	rt_json_writer_free(&w);
 	return rc;
 }
-int fastapi_list_my_api_keys_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body)
+int fastapi_list_my_api_keys_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body, const fastapi_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -882,11 +884,13 @@ int fastapi_list_my_api_keys_respond_500(rt_ctx *ctx, const fastapi_ProblemDetai
 	rt_json_writer_free(&w);
 	return rc;
 }
-int fastapi_list_my_api_keys_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body)
+int fastapi_list_my_api_keys_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body, const fastapi_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -933,6 +937,8 @@ int fastapi_create_my_api_key_respond_201(rt_ctx *ctx, const fastapi_ApiKeyCreat
 	rt_json_writer w;
 	int rc;
 
+	if (rt_respond_header(ctx, "Cache-Control", "no-store") != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 201, NULL);
 	rt_json_writer_init(&w);
@@ -1019,11 +1025,13 @@ int fastapi_create_my_api_key_respond_422(rt_ctx *ctx, const fastapi_ProblemDeta
 	rt_json_writer_free(&w);
 	return rc;
 }
-int fastapi_create_my_api_key_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body)
+int fastapi_create_my_api_key_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body, const fastapi_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -1045,11 +1053,13 @@ int fastapi_create_my_api_key_respond_500(rt_ctx *ctx, const fastapi_ProblemDeta
 	rt_json_writer_free(&w);
 	return rc;
 }
-int fastapi_create_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body)
+int fastapi_create_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body, const fastapi_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -1063,7 +1073,7 @@ int fastapi_create_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDeta
 static const rt_param fastapi_revoke_my_api_key_param_table[] = {
 	{ .name = "key_id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &fastapi_schema_revoke_my_api_key_key_id, .ctype = RT_C_STRING,
-	  .offset = offsetof(fastapi_revoke_my_api_key_params, key_id), .has_offset = -1 },
+	  .offset = offsetof(fastapi_revoke_my_api_key_params, key_id) },
 };
 static const rt_response fastapi_revoke_my_api_key_responses[] = {
 	{ 204, NULL, NULL },
@@ -1160,11 +1170,13 @@ int fastapi_revoke_my_api_key_respond_422(rt_ctx *ctx, const fastapi_ProblemDeta
 	rt_json_writer_free(&w);
 	return rc;
 }
-int fastapi_revoke_my_api_key_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body)
+int fastapi_revoke_my_api_key_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body, const fastapi_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -1186,11 +1198,13 @@ int fastapi_revoke_my_api_key_respond_500(rt_ctx *ctx, const fastapi_ProblemDeta
 	rt_json_writer_free(&w);
 	return rc;
 }
-int fastapi_revoke_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body)
+int fastapi_revoke_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body, const fastapi_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);

@@ -144,11 +144,21 @@ int fastapi_list_my_api_keys_respond_403(rt_ctx *ctx, const fastapi_ProblemDetai
 /* 422: Validation error */
 int fastapi_list_my_api_keys_respond_422(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 429: Too many failed authentications from this client address */
-int fastapi_list_my_api_keys_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body);
+/* 429: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent) */
+typedef struct fastapi_TooManyRequests_headers {
+	int64_t retry_after; /* Retry-After: Seconds to wait before trying again */
+	int has_retry_after;
+} fastapi_TooManyRequests_headers;
+int fastapi_list_my_api_keys_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body, const fastapi_TooManyRequests_headers *headers);
 /* 500: Internal server error */
 int fastapi_list_my_api_keys_respond_500(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int fastapi_list_my_api_keys_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body);
+/* 503: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent) */
+typedef struct fastapi_StoreUnavailable_headers {
+	int64_t retry_after; /* Retry-After: Seconds to wait before trying again */
+	int has_retry_after;
+} fastapi_StoreUnavailable_headers;
+int fastapi_list_my_api_keys_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body, const fastapi_StoreUnavailable_headers *headers);
 
 /* #/paths/~1auth~1api-keys~1/post
  * POST /auth/api-keys/ — Create My Api Key */
@@ -157,6 +167,7 @@ typedef struct fastapi_create_my_api_key_params {
 } fastapi_create_my_api_key_params;
 typedef int (*fastapi_create_my_api_key_fn)(rt_ctx *ctx, const fastapi_create_my_api_key_params *p, const fastapi_ApiKeyCreateRequest *body, void *app);
 /* 201: Successful Response */
+/* 201: the builder sends Cache-Control: no-store */
 int fastapi_create_my_api_key_respond_201(rt_ctx *ctx, const fastapi_ApiKeyCreateResponse *body);
 /* 400: Bad request — invalid query parameters or payload */
 int fastapi_create_my_api_key_respond_400(rt_ctx *ctx, const fastapi_ProblemDetail *body);
@@ -171,11 +182,11 @@ int fastapi_create_my_api_key_respond_415(rt_ctx *ctx, const fastapi_ProblemDeta
 /* 422: Validation error */
 int fastapi_create_my_api_key_respond_422(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 429: Too many failed authentications from this client address */
-int fastapi_create_my_api_key_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body);
+int fastapi_create_my_api_key_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body, const fastapi_TooManyRequests_headers *headers);
 /* 500: Internal server error */
 int fastapi_create_my_api_key_respond_500(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int fastapi_create_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body);
+int fastapi_create_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body, const fastapi_StoreUnavailable_headers *headers);
 
 /* #/paths/~1auth~1api-keys~1{key_id}/delete
  * DELETE /auth/api-keys/{key_id} — Revoke My Api Key */
@@ -196,11 +207,11 @@ int fastapi_revoke_my_api_key_respond_404(rt_ctx *ctx, const fastapi_ProblemDeta
 /* 422: Validation error */
 int fastapi_revoke_my_api_key_respond_422(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 429: Too many failed authentications from this client address */
-int fastapi_revoke_my_api_key_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body);
+int fastapi_revoke_my_api_key_respond_429(rt_ctx *ctx, const fastapi_ProblemDetail *body, const fastapi_TooManyRequests_headers *headers);
 /* 500: Internal server error */
 int fastapi_revoke_my_api_key_respond_500(rt_ctx *ctx, const fastapi_ProblemDetail *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int fastapi_revoke_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body);
+int fastapi_revoke_my_api_key_respond_503(rt_ctx *ctx, const fastapi_ProblemDetail *body, const fastapi_StoreUnavailable_headers *headers);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct fastapi_handlers {

@@ -472,11 +472,14 @@ int feldera_ErrorResponse_from_json(const json_t *j, rt_arena *a, feldera_ErrorR
 	memset(out, 0, sizeof *out);
 	if (!json_is_object(j))
 		return -1;
-	f = json_object_get(j, "details");
+	f = json_object_get(j, "message");
 	if (!f)
 		return -1;
 	if (f) {
-		out->details = f;
+		if (!json_is_string(f))
+			return -1;
+		out->message = json_string_value(f);
+		out->message_len = json_string_length(f);
 	}
 	f = json_object_get(j, "error_code");
 	if (!f)
@@ -487,14 +490,11 @@ int feldera_ErrorResponse_from_json(const json_t *j, rt_arena *a, feldera_ErrorR
 		out->error_code = json_string_value(f);
 		out->error_code_len = json_string_length(f);
 	}
-	f = json_object_get(j, "message");
+	f = json_object_get(j, "details");
 	if (!f)
 		return -1;
 	if (f) {
-		if (!json_is_string(f))
-			return -1;
-		out->message = json_string_value(f);
-		out->message_len = json_string_length(f);
+		out->details = f;
 	}
 	return 0;
 }
@@ -504,12 +504,12 @@ void feldera_ErrorResponse_write(rt_json_writer *w, const feldera_ErrorResponse 
 	int first = 1;
 
 	rt_json_write_raw(w, "{", 1);
-	rt_json_write_key(w, "details", 7, &first);
-	rt_json_write_value(w, v->details);
-	rt_json_write_key(w, "error_code", 10, &first);
-	rt_json_write_string(w, v->error_code, v->error_code_len);
 	rt_json_write_key(w, "message", 7, &first);
 	rt_json_write_string(w, v->message, v->message_len);
+	rt_json_write_key(w, "error_code", 10, &first);
+	rt_json_write_string(w, v->error_code, v->error_code_len);
+	rt_json_write_key(w, "details", 7, &first);
+	rt_json_write_value(w, v->details);
 	rt_json_write_raw(w, "}", 1);
 }
 
@@ -667,7 +667,8 @@ void feldera_get_api_key_200_write(rt_json_writer *w, const feldera_get_api_key_
 static const rt_param feldera_list_api_keys_param_table[] = {
 	{ .name = "name", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &feldera_schema_list_api_keys_name, .ctype = RT_C_STRING,
-	  .offset = offsetof(feldera_list_api_keys_params, name), .has_offset = (long)offsetof(feldera_list_api_keys_params, has_name) },
+	  .offset = offsetof(feldera_list_api_keys_params, name),
+	  .has_flag = 1, .has_offset = offsetof(feldera_list_api_keys_params, has_name) },
 };
 static const rt_response feldera_list_api_keys_responses[] = {
 	{ 200, "application/json", &feldera_schema_list_api_keys_200 },
@@ -699,6 +700,8 @@ int feldera_list_api_keys_respond_200(rt_ctx *ctx, const feldera_list_api_keys_2
 	rt_json_writer w;
 	int rc;
 
+	if (rt_respond_header(ctx, "Cache-Control", "no-cache") != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 200, NULL);
 	rt_json_writer_init(&w);
@@ -759,11 +762,13 @@ int feldera_list_api_keys_respond_404(rt_ctx *ctx, const feldera_ErrorResponse *
 	rt_json_writer_free(&w);
 	return rc;
 }
-int feldera_list_api_keys_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body)
+int feldera_list_api_keys_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -785,11 +790,13 @@ int feldera_list_api_keys_respond_500(rt_ctx *ctx, const feldera_ErrorResponse *
 	rt_json_writer_free(&w);
 	return rc;
 }
-int feldera_list_api_keys_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body)
+int feldera_list_api_keys_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -831,11 +838,15 @@ static int feldera_create_api_key_call(rt_ctx *ctx, const void *params, const js
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->create_api_key(ctx, params, body ? &model : NULL, app);
 }
-int feldera_create_api_key_respond_201(rt_ctx *ctx, const feldera_NewApiKeyResponse *body)
+int feldera_create_api_key_respond_201(rt_ctx *ctx, const feldera_NewApiKeyResponse *body, const feldera_create_api_key_respond_201_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (rt_respond_header(ctx, "Cache-Control", "no-store") != 0)
+		return -1;
+	if (headers && headers->location && rt_respond_header(ctx, "Location", headers->location) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 201, NULL);
 	rt_json_writer_init(&w);
@@ -922,11 +933,13 @@ int feldera_create_api_key_respond_415(rt_ctx *ctx, const feldera_ErrorResponse 
 	rt_json_writer_free(&w);
 	return rc;
 }
-int feldera_create_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body)
+int feldera_create_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -948,11 +961,13 @@ int feldera_create_api_key_respond_500(rt_ctx *ctx, const feldera_ErrorResponse 
 	rt_json_writer_free(&w);
 	return rc;
 }
-int feldera_create_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body)
+int feldera_create_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -966,7 +981,7 @@ int feldera_create_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse 
 static const rt_param feldera_get_api_key_param_table[] = {
 	{ .name = "api_key_name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &feldera_schema_get_api_key_api_key_name, .ctype = RT_C_STRING,
-	  .offset = offsetof(feldera_get_api_key_params, api_key_name), .has_offset = -1 },
+	  .offset = offsetof(feldera_get_api_key_params, api_key_name) },
 };
 static const rt_response feldera_get_api_key_responses[] = {
 	{ 200, "application/json", &feldera_schema_get_api_key_200 },
@@ -998,6 +1013,8 @@ int feldera_get_api_key_respond_200(rt_ctx *ctx, const feldera_get_api_key_200 *
 	rt_json_writer w;
 	int rc;
 
+	if (rt_respond_header(ctx, "Cache-Control", "no-cache") != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 200, NULL);
 	rt_json_writer_init(&w);
@@ -1058,11 +1075,13 @@ int feldera_get_api_key_respond_404(rt_ctx *ctx, const feldera_ErrorResponse *bo
 	rt_json_writer_free(&w);
 	return rc;
 }
-int feldera_get_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body)
+int feldera_get_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -1084,11 +1103,13 @@ int feldera_get_api_key_respond_500(rt_ctx *ctx, const feldera_ErrorResponse *bo
 	rt_json_writer_free(&w);
 	return rc;
 }
-int feldera_get_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body)
+int feldera_get_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -1102,7 +1123,7 @@ int feldera_get_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *bo
 static const rt_param feldera_delete_api_key_param_table[] = {
 	{ .name = "api_key_name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &feldera_schema_get_api_key_api_key_name, .ctype = RT_C_STRING,
-	  .offset = offsetof(feldera_delete_api_key_params, api_key_name), .has_offset = -1 },
+	  .offset = offsetof(feldera_delete_api_key_params, api_key_name) },
 };
 static const rt_response feldera_delete_api_key_responses[] = {
 	{ 200, NULL, NULL },
@@ -1185,11 +1206,13 @@ int feldera_delete_api_key_respond_404(rt_ctx *ctx, const feldera_ErrorResponse 
 	rt_json_writer_free(&w);
 	return rc;
 }
-int feldera_delete_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body)
+int feldera_delete_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -1211,11 +1234,13 @@ int feldera_delete_api_key_respond_500(rt_ctx *ctx, const feldera_ErrorResponse 
 	rt_json_writer_free(&w);
 	return rc;
 }
-int feldera_delete_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body)
+int feldera_delete_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);

@@ -80,14 +80,14 @@ struct feldera_list_api_keys_200 {
 
 /* openapi/feldera.yaml#/components/schemas/ErrorResponse */
 struct feldera_ErrorResponse {
-	/* "details", required */
-	const json_t *details; /* any JSON: an object without properties (free-form) */
-	/* "error_code", required */
-	const char *error_code;
-	size_t error_code_len;
 	/* "message", required */
 	const char *message;
 	size_t message_len;
+	/* "error_code", required */
+	const char *error_code;
+	size_t error_code_len;
+	/* "details", required */
+	const json_t *details; /* any JSON: an object without properties (free-form) */
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest */
@@ -144,6 +144,7 @@ typedef struct feldera_list_api_keys_params {
 } feldera_list_api_keys_params;
 typedef int (*feldera_list_api_keys_fn)(rt_ctx *ctx, const feldera_list_api_keys_params *p, const json_t *body, void *app);
 /* 200: API keys retrieved successfully */
+/* 200: the builder sends Cache-Control: no-cache */
 int feldera_list_api_keys_respond_200(rt_ctx *ctx, const feldera_list_api_keys_200 *body);
 /* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
 int feldera_list_api_keys_respond_400(rt_ctx *ctx, const feldera_ErrorResponse *body);
@@ -154,11 +155,21 @@ int feldera_list_api_keys_respond_403(rt_ctx *ctx, const feldera_ErrorResponse *
 /* 404: No API key with that name */
 int feldera_list_api_keys_respond_404(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 429: Too many failed authentications from this client address */
-int feldera_list_api_keys_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body);
+/* 429: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent) */
+typedef struct feldera_TooManyRequests_headers {
+	int64_t retry_after; /* Retry-After: Seconds to wait before trying again */
+	int has_retry_after;
+} feldera_TooManyRequests_headers;
+int feldera_list_api_keys_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_TooManyRequests_headers *headers);
 /* 500: The key store failed; nothing was changed */
 int feldera_list_api_keys_respond_500(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int feldera_list_api_keys_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body);
+/* 503: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent) */
+typedef struct feldera_StoreUnavailable_headers {
+	int64_t retry_after; /* Retry-After: Seconds to wait before trying again */
+	int has_retry_after;
+} feldera_StoreUnavailable_headers;
+int feldera_list_api_keys_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_StoreUnavailable_headers *headers);
 
 /* #/paths/~1v0~1api_keys/post
  * POST /v0/api_keys — Create API Key */
@@ -167,7 +178,12 @@ typedef struct feldera_create_api_key_params {
 } feldera_create_api_key_params;
 typedef int (*feldera_create_api_key_fn)(rt_ctx *ctx, const feldera_create_api_key_params *p, const feldera_NewApiKeyRequest *body, void *app);
 /* 201: API key created successfully */
-int feldera_create_api_key_respond_201(rt_ctx *ctx, const feldera_NewApiKeyResponse *body);
+/* 201: the builder sends Cache-Control: no-store */
+/* 201: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent) */
+typedef struct feldera_create_api_key_respond_201_headers {
+	const char *location; /* Location: Path of the new key, /v0/api_keys/{name} under the base path */
+} feldera_create_api_key_respond_201_headers;
+int feldera_create_api_key_respond_201(rt_ctx *ctx, const feldera_NewApiKeyResponse *body, const feldera_create_api_key_respond_201_headers *headers);
 /* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
 int feldera_create_api_key_respond_400(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 401: Missing, malformed, unknown or deleted credential */
@@ -181,11 +197,11 @@ int feldera_create_api_key_respond_413(rt_ctx *ctx, const feldera_ErrorResponse 
 /* 415: Request body is not application/json */
 int feldera_create_api_key_respond_415(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 429: Too many failed authentications from this client address */
-int feldera_create_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body);
+int feldera_create_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_TooManyRequests_headers *headers);
 /* 500: The key store failed; nothing was changed */
 int feldera_create_api_key_respond_500(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int feldera_create_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body);
+int feldera_create_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_StoreUnavailable_headers *headers);
 
 /* #/paths/~1v0~1api_keys~1{api_key_name}/get
  * GET /v0/api_keys/{api_key_name} — Get API Key */
@@ -194,6 +210,7 @@ typedef struct feldera_get_api_key_params {
 } feldera_get_api_key_params;
 typedef int (*feldera_get_api_key_fn)(rt_ctx *ctx, const feldera_get_api_key_params *p, const json_t *body, void *app);
 /* 200: API key retrieved successfully */
+/* 200: the builder sends Cache-Control: no-cache */
 int feldera_get_api_key_respond_200(rt_ctx *ctx, const feldera_get_api_key_200 *body);
 /* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
 int feldera_get_api_key_respond_400(rt_ctx *ctx, const feldera_ErrorResponse *body);
@@ -204,11 +221,11 @@ int feldera_get_api_key_respond_403(rt_ctx *ctx, const feldera_ErrorResponse *bo
 /* 404: No API key with that name */
 int feldera_get_api_key_respond_404(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 429: Too many failed authentications from this client address */
-int feldera_get_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body);
+int feldera_get_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_TooManyRequests_headers *headers);
 /* 500: The key store failed; nothing was changed */
 int feldera_get_api_key_respond_500(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int feldera_get_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body);
+int feldera_get_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_StoreUnavailable_headers *headers);
 
 /* #/paths/~1v0~1api_keys~1{api_key_name}/delete
  * DELETE /v0/api_keys/{api_key_name} — Delete API Key */
@@ -227,11 +244,11 @@ int feldera_delete_api_key_respond_403(rt_ctx *ctx, const feldera_ErrorResponse 
 /* 404: No API key with that name */
 int feldera_delete_api_key_respond_404(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 429: Too many failed authentications from this client address */
-int feldera_delete_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body);
+int feldera_delete_api_key_respond_429(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_TooManyRequests_headers *headers);
 /* 500: The key store failed; nothing was changed */
 int feldera_delete_api_key_respond_500(rt_ctx *ctx, const feldera_ErrorResponse *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int feldera_delete_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body);
+int feldera_delete_api_key_respond_503(rt_ctx *ctx, const feldera_ErrorResponse *body, const feldera_StoreUnavailable_headers *headers);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct feldera_handlers {

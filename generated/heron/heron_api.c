@@ -606,16 +606,20 @@ int heron_list_keys_respond_401(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 401, NULL);
 }
-int heron_list_keys_respond_429(rt_ctx *ctx)
+int heron_list_keys_respond_429(rt_ctx *ctx, const heron_TooManyRequests_headers *headers)
 {
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	return rt_respond(ctx, 429, NULL);
 }
 int heron_list_keys_respond_500(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 500, NULL);
 }
-int heron_list_keys_respond_503(rt_ctx *ctx)
+int heron_list_keys_respond_503(rt_ctx *ctx, const heron_StoreUnavailable_headers *headers)
 {
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	return rt_respond(ctx, 503, NULL);
 }
 
@@ -655,6 +659,8 @@ int heron_create_key_respond_201(rt_ctx *ctx, const heron_ApiKeyCreatedSchema *b
 	rt_json_writer w;
 	int rc;
 
+	if (rt_respond_header(ctx, "Cache-Control", "no-store") != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 201, NULL);
 	rt_json_writer_init(&w);
@@ -683,16 +689,20 @@ int heron_create_key_respond_415(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 415, NULL);
 }
-int heron_create_key_respond_429(rt_ctx *ctx)
+int heron_create_key_respond_429(rt_ctx *ctx, const heron_TooManyRequests_headers *headers)
 {
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	return rt_respond(ctx, 429, NULL);
 }
 int heron_create_key_respond_500(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 500, NULL);
 }
-int heron_create_key_respond_503(rt_ctx *ctx)
+int heron_create_key_respond_503(rt_ctx *ctx, const heron_StoreUnavailable_headers *headers)
 {
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	return rt_respond(ctx, 503, NULL);
 }
 
@@ -700,7 +710,7 @@ int heron_create_key_respond_503(rt_ctx *ctx)
 static const rt_param heron_delete_key_param_table[] = {
 	{ .name = "heron_id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &heron_schema_delete_key_heron_id, .ctype = RT_C_STRING,
-	  .offset = offsetof(heron_delete_key_params, heron_id), .has_offset = -1 },
+	  .offset = offsetof(heron_delete_key_params, heron_id) },
 };
 static const rt_response heron_delete_key_responses[] = {
 	{ 204, NULL, NULL },
@@ -747,16 +757,20 @@ int heron_delete_key_respond_404(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 404, NULL);
 }
-int heron_delete_key_respond_429(rt_ctx *ctx)
+int heron_delete_key_respond_429(rt_ctx *ctx, const heron_TooManyRequests_headers *headers)
 {
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	return rt_respond(ctx, 429, NULL);
 }
 int heron_delete_key_respond_500(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 500, NULL);
 }
-int heron_delete_key_respond_503(rt_ctx *ctx)
+int heron_delete_key_respond_503(rt_ctx *ctx, const heron_StoreUnavailable_headers *headers)
 {
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	return rt_respond(ctx, 503, NULL);
 }
 
@@ -764,7 +778,7 @@ int heron_delete_key_respond_503(rt_ctx *ctx)
 static const rt_param heron_activate_key_param_table[] = {
 	{ .name = "heron_id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &heron_schema_delete_key_heron_id, .ctype = RT_C_STRING,
-	  .offset = offsetof(heron_activate_key_params, heron_id), .has_offset = -1 },
+	  .offset = offsetof(heron_activate_key_params, heron_id) },
 };
 static const rt_response heron_activate_key_responses[] = {
 	{ 200, "application/json", &heron_schema_activate_key_200 },
@@ -820,16 +834,20 @@ int heron_activate_key_respond_404(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 404, NULL);
 }
-int heron_activate_key_respond_429(rt_ctx *ctx)
+int heron_activate_key_respond_429(rt_ctx *ctx, const heron_TooManyRequests_headers *headers)
 {
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	return rt_respond(ctx, 429, NULL);
 }
 int heron_activate_key_respond_500(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 500, NULL);
 }
-int heron_activate_key_respond_503(rt_ctx *ctx)
+int heron_activate_key_respond_503(rt_ctx *ctx, const heron_StoreUnavailable_headers *headers)
 {
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	return rt_respond(ctx, 503, NULL);
 }
 
@@ -837,7 +855,7 @@ int heron_activate_key_respond_503(rt_ctx *ctx)
 static const rt_param heron_deactivate_key_param_table[] = {
 	{ .name = "heron_id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &heron_schema_delete_key_heron_id, .ctype = RT_C_STRING,
-	  .offset = offsetof(heron_deactivate_key_params, heron_id), .has_offset = -1 },
+	  .offset = offsetof(heron_deactivate_key_params, heron_id) },
 };
 static const rt_response heron_deactivate_key_responses[] = {
 	{ 200, "application/json", &heron_schema_deactivate_key_200 },
@@ -893,16 +911,20 @@ int heron_deactivate_key_respond_404(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 404, NULL);
 }
-int heron_deactivate_key_respond_429(rt_ctx *ctx)
+int heron_deactivate_key_respond_429(rt_ctx *ctx, const heron_TooManyRequests_headers *headers)
 {
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	return rt_respond(ctx, 429, NULL);
 }
 int heron_deactivate_key_respond_500(rt_ctx *ctx)
 {
 	return rt_respond(ctx, 500, NULL);
 }
-int heron_deactivate_key_respond_503(rt_ctx *ctx)
+int heron_deactivate_key_respond_503(rt_ctx *ctx, const heron_StoreUnavailable_headers *headers)
 {
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	return rt_respond(ctx, 503, NULL);
 }
 

@@ -116,11 +116,21 @@ int heron_list_keys_respond_200(rt_ctx *ctx, const heron_ApiKeyListSchema *body)
 /* 401: Missing, malformed, unknown, deactivated or deleted API key */
 int heron_list_keys_respond_401(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
-int heron_list_keys_respond_429(rt_ctx *ctx);
+/* 429: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent) */
+typedef struct heron_TooManyRequests_headers {
+	int64_t retry_after; /* Retry-After: Seconds to wait before trying again */
+	int has_retry_after;
+} heron_TooManyRequests_headers;
+int heron_list_keys_respond_429(rt_ctx *ctx, const heron_TooManyRequests_headers *headers);
 /* 500: The key store failed; nothing was changed */
 int heron_list_keys_respond_500(rt_ctx *ctx);
 /* 503: The key store is unavailable for now; nothing was changed */
-int heron_list_keys_respond_503(rt_ctx *ctx);
+/* 503: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent) */
+typedef struct heron_StoreUnavailable_headers {
+	int64_t retry_after; /* Retry-After: Seconds to wait before trying again */
+	int has_retry_after;
+} heron_StoreUnavailable_headers;
+int heron_list_keys_respond_503(rt_ctx *ctx, const heron_StoreUnavailable_headers *headers);
 
 /* #/paths/~1api~1credentials~1keys/post
  * POST /api/credentials/keys — Create a new API key */
@@ -129,6 +139,7 @@ typedef struct heron_create_key_params {
 } heron_create_key_params;
 typedef int (*heron_create_key_fn)(rt_ctx *ctx, const heron_create_key_params *p, const heron_CreateKeySchema *body, void *app);
 /* 201: API key created. The full token is only returned in this response. */
+/* 201: the builder sends Cache-Control: no-store */
 int heron_create_key_respond_201(rt_ctx *ctx, const heron_ApiKeyCreatedSchema *body);
 /* 400: Invalid request (malformed JSON, or a name that is empty, over 128 characters or holds a control or bidirectional character) */
 int heron_create_key_respond_400(rt_ctx *ctx);
@@ -141,11 +152,11 @@ int heron_create_key_respond_413(rt_ctx *ctx);
 /* 415: Request body is not application/json */
 int heron_create_key_respond_415(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
-int heron_create_key_respond_429(rt_ctx *ctx);
+int heron_create_key_respond_429(rt_ctx *ctx, const heron_TooManyRequests_headers *headers);
 /* 500: The key store failed; nothing was changed */
 int heron_create_key_respond_500(rt_ctx *ctx);
 /* 503: The key store is unavailable for now; nothing was changed */
-int heron_create_key_respond_503(rt_ctx *ctx);
+int heron_create_key_respond_503(rt_ctx *ctx, const heron_StoreUnavailable_headers *headers);
 
 /* #/paths/~1api~1credentials~1keys~1{heron_id}/delete
  * DELETE /api/credentials/keys/{heron_id} — Delete an API key */
@@ -164,11 +175,11 @@ int heron_delete_key_respond_400(rt_ctx *ctx);
 /* 404: No key with this id belongs to the user */
 int heron_delete_key_respond_404(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
-int heron_delete_key_respond_429(rt_ctx *ctx);
+int heron_delete_key_respond_429(rt_ctx *ctx, const heron_TooManyRequests_headers *headers);
 /* 500: The key store failed; nothing was changed */
 int heron_delete_key_respond_500(rt_ctx *ctx);
 /* 503: The key store is unavailable for now; nothing was changed */
-int heron_delete_key_respond_503(rt_ctx *ctx);
+int heron_delete_key_respond_503(rt_ctx *ctx, const heron_StoreUnavailable_headers *headers);
 
 /* #/paths/~1api~1credentials~1keys~1{heron_id}~1activate/put
  * PUT /api/credentials/keys/{heron_id}/activate — Activate an API key */
@@ -187,11 +198,11 @@ int heron_activate_key_respond_400(rt_ctx *ctx);
 /* 404: No key with this id belongs to the user */
 int heron_activate_key_respond_404(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
-int heron_activate_key_respond_429(rt_ctx *ctx);
+int heron_activate_key_respond_429(rt_ctx *ctx, const heron_TooManyRequests_headers *headers);
 /* 500: The key store failed; nothing was changed */
 int heron_activate_key_respond_500(rt_ctx *ctx);
 /* 503: The key store is unavailable for now; nothing was changed */
-int heron_activate_key_respond_503(rt_ctx *ctx);
+int heron_activate_key_respond_503(rt_ctx *ctx, const heron_StoreUnavailable_headers *headers);
 
 /* #/paths/~1api~1credentials~1keys~1{heron_id}~1deactivate/put
  * PUT /api/credentials/keys/{heron_id}/deactivate — Deactivate an API key */
@@ -210,11 +221,11 @@ int heron_deactivate_key_respond_400(rt_ctx *ctx);
 /* 404: No key with this id belongs to the user */
 int heron_deactivate_key_respond_404(rt_ctx *ctx);
 /* 429: Too many failed authentications from this client address */
-int heron_deactivate_key_respond_429(rt_ctx *ctx);
+int heron_deactivate_key_respond_429(rt_ctx *ctx, const heron_TooManyRequests_headers *headers);
 /* 500: The key store failed; nothing was changed */
 int heron_deactivate_key_respond_500(rt_ctx *ctx);
 /* 503: The key store is unavailable for now; nothing was changed */
-int heron_deactivate_key_respond_503(rt_ctx *ctx);
+int heron_deactivate_key_respond_503(rt_ctx *ctx, const heron_StoreUnavailable_headers *headers);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct heron_handlers {

@@ -919,11 +919,13 @@ int nebula_list_api_keys_respond_401(rt_ctx *ctx, const nebula_FailedEnvelope *b
 	rt_json_writer_free(&w);
 	return rc;
 }
-int nebula_list_api_keys_respond_429(rt_ctx *ctx, const nebula_FailedEnvelope *body)
+int nebula_list_api_keys_respond_429(rt_ctx *ctx, const nebula_FailedEnvelope *body, const nebula_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -945,11 +947,13 @@ int nebula_list_api_keys_respond_500(rt_ctx *ctx, const nebula_FailedEnvelope *b
 	rt_json_writer_free(&w);
 	return rc;
 }
-int nebula_list_api_keys_respond_503(rt_ctx *ctx, const nebula_FailedEnvelope *body)
+int nebula_list_api_keys_respond_503(rt_ctx *ctx, const nebula_FailedEnvelope *body, const nebula_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -995,6 +999,8 @@ int nebula_create_api_key_respond_201(rt_ctx *ctx, const nebula_ApiKeyCreatedEnv
 	rt_json_writer w;
 	int rc;
 
+	if (rt_respond_header(ctx, "Cache-Control", "no-store") != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 201, NULL);
 	rt_json_writer_init(&w);
@@ -1068,11 +1074,13 @@ int nebula_create_api_key_respond_415(rt_ctx *ctx, const nebula_FailedEnvelope *
 	rt_json_writer_free(&w);
 	return rc;
 }
-int nebula_create_api_key_respond_429(rt_ctx *ctx, const nebula_FailedEnvelope *body)
+int nebula_create_api_key_respond_429(rt_ctx *ctx, const nebula_FailedEnvelope *body, const nebula_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -1094,11 +1102,13 @@ int nebula_create_api_key_respond_500(rt_ctx *ctx, const nebula_FailedEnvelope *
 	rt_json_writer_free(&w);
 	return rc;
 }
-int nebula_create_api_key_respond_503(rt_ctx *ctx, const nebula_FailedEnvelope *body)
+int nebula_create_api_key_respond_503(rt_ctx *ctx, const nebula_FailedEnvelope *body, const nebula_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -1157,11 +1167,13 @@ int nebula_list_api_keys_underscore_respond_401(rt_ctx *ctx, const nebula_Failed
 	rt_json_writer_free(&w);
 	return rc;
 }
-int nebula_list_api_keys_underscore_respond_429(rt_ctx *ctx, const nebula_FailedEnvelope *body)
+int nebula_list_api_keys_underscore_respond_429(rt_ctx *ctx, const nebula_FailedEnvelope *body, const nebula_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -1183,11 +1195,13 @@ int nebula_list_api_keys_underscore_respond_500(rt_ctx *ctx, const nebula_Failed
 	rt_json_writer_free(&w);
 	return rc;
 }
-int nebula_list_api_keys_underscore_respond_503(rt_ctx *ctx, const nebula_FailedEnvelope *body)
+int nebula_list_api_keys_underscore_respond_503(rt_ctx *ctx, const nebula_FailedEnvelope *body, const nebula_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -1201,7 +1215,7 @@ int nebula_list_api_keys_underscore_respond_503(rt_ctx *ctx, const nebula_Failed
 static const rt_param nebula_delete_api_key_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &nebula_schema_delete_api_key_id, .ctype = RT_C_INT64,
-	  .offset = offsetof(nebula_delete_api_key_params, id), .has_offset = -1 },
+	  .offset = offsetof(nebula_delete_api_key_params, id) },
 };
 static const rt_response nebula_delete_api_key_responses[] = {
 	{ 200, "application/json", &nebula_schema_delete_api_key_200 },
@@ -1293,11 +1307,13 @@ int nebula_delete_api_key_respond_404(rt_ctx *ctx, const nebula_FailedEnvelope *
 	rt_json_writer_free(&w);
 	return rc;
 }
-int nebula_delete_api_key_respond_429(rt_ctx *ctx, const nebula_FailedEnvelope *body)
+int nebula_delete_api_key_respond_429(rt_ctx *ctx, const nebula_FailedEnvelope *body, const nebula_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -1319,11 +1335,13 @@ int nebula_delete_api_key_respond_500(rt_ctx *ctx, const nebula_FailedEnvelope *
 	rt_json_writer_free(&w);
 	return rc;
 }
-int nebula_delete_api_key_respond_503(rt_ctx *ctx, const nebula_FailedEnvelope *body)
+int nebula_delete_api_key_respond_503(rt_ctx *ctx, const nebula_FailedEnvelope *body, const nebula_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);

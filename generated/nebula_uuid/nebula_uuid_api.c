@@ -922,11 +922,13 @@ int nebula_uuid_list_api_keys_respond_401(rt_ctx *ctx, const nebula_uuid_FailedE
 	rt_json_writer_free(&w);
 	return rc;
 }
-int nebula_uuid_list_api_keys_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
+int nebula_uuid_list_api_keys_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body, const nebula_uuid_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -948,11 +950,13 @@ int nebula_uuid_list_api_keys_respond_500(rt_ctx *ctx, const nebula_uuid_FailedE
 	rt_json_writer_free(&w);
 	return rc;
 }
-int nebula_uuid_list_api_keys_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
+int nebula_uuid_list_api_keys_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body, const nebula_uuid_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -998,6 +1002,8 @@ int nebula_uuid_create_api_key_respond_201(rt_ctx *ctx, const nebula_uuid_ApiKey
 	rt_json_writer w;
 	int rc;
 
+	if (rt_respond_header(ctx, "Cache-Control", "no-store") != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 201, NULL);
 	rt_json_writer_init(&w);
@@ -1071,11 +1077,13 @@ int nebula_uuid_create_api_key_respond_415(rt_ctx *ctx, const nebula_uuid_Failed
 	rt_json_writer_free(&w);
 	return rc;
 }
-int nebula_uuid_create_api_key_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
+int nebula_uuid_create_api_key_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body, const nebula_uuid_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -1097,11 +1105,13 @@ int nebula_uuid_create_api_key_respond_500(rt_ctx *ctx, const nebula_uuid_Failed
 	rt_json_writer_free(&w);
 	return rc;
 }
-int nebula_uuid_create_api_key_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
+int nebula_uuid_create_api_key_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body, const nebula_uuid_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -1160,11 +1170,13 @@ int nebula_uuid_list_api_keys_underscore_respond_401(rt_ctx *ctx, const nebula_u
 	rt_json_writer_free(&w);
 	return rc;
 }
-int nebula_uuid_list_api_keys_underscore_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
+int nebula_uuid_list_api_keys_underscore_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body, const nebula_uuid_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -1186,11 +1198,13 @@ int nebula_uuid_list_api_keys_underscore_respond_500(rt_ctx *ctx, const nebula_u
 	rt_json_writer_free(&w);
 	return rc;
 }
-int nebula_uuid_list_api_keys_underscore_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
+int nebula_uuid_list_api_keys_underscore_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body, const nebula_uuid_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -1204,7 +1218,7 @@ int nebula_uuid_list_api_keys_underscore_respond_503(rt_ctx *ctx, const nebula_u
 static const rt_param nebula_uuid_delete_api_key_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &nebula_uuid_schema_delete_api_key_id, .ctype = RT_C_STRING,
-	  .offset = offsetof(nebula_uuid_delete_api_key_params, id), .has_offset = -1 },
+	  .offset = offsetof(nebula_uuid_delete_api_key_params, id) },
 };
 static const rt_response nebula_uuid_delete_api_key_responses[] = {
 	{ 200, "application/json", &nebula_uuid_schema_delete_api_key_200 },
@@ -1296,11 +1310,13 @@ int nebula_uuid_delete_api_key_respond_404(rt_ctx *ctx, const nebula_uuid_Failed
 	rt_json_writer_free(&w);
 	return rc;
 }
-int nebula_uuid_delete_api_key_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
+int nebula_uuid_delete_api_key_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body, const nebula_uuid_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -1322,11 +1338,13 @@ int nebula_uuid_delete_api_key_respond_500(rt_ctx *ctx, const nebula_uuid_Failed
 	rt_json_writer_free(&w);
 	return rc;
 }
-int nebula_uuid_delete_api_key_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body)
+int nebula_uuid_delete_api_key_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body, const nebula_uuid_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);

@@ -190,11 +190,21 @@ int nebula_uuid_list_api_keys_respond_200(rt_ctx *ctx, const nebula_uuid_ApiKeyL
 /* 401: Missing, malformed, unknown or deleted credential */
 int nebula_uuid_list_api_keys_respond_401(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 429: Too many failed authentications from this client address */
-int nebula_uuid_list_api_keys_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
+/* 429: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent) */
+typedef struct nebula_uuid_TooManyRequests_headers {
+	int64_t retry_after; /* Retry-After: Seconds to wait before trying again */
+	int has_retry_after;
+} nebula_uuid_TooManyRequests_headers;
+int nebula_uuid_list_api_keys_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body, const nebula_uuid_TooManyRequests_headers *headers);
 /* 500: The key store failed; nothing was changed */
 int nebula_uuid_list_api_keys_respond_500(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int nebula_uuid_list_api_keys_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
+/* 503: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent) */
+typedef struct nebula_uuid_StoreUnavailable_headers {
+	int64_t retry_after; /* Retry-After: Seconds to wait before trying again */
+	int has_retry_after;
+} nebula_uuid_StoreUnavailable_headers;
+int nebula_uuid_list_api_keys_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body, const nebula_uuid_StoreUnavailable_headers *headers);
 
 /* #/paths/~1api-keys/post
  * POST /api-keys — Create API Key */
@@ -203,6 +213,7 @@ typedef struct nebula_uuid_create_api_key_params {
 } nebula_uuid_create_api_key_params;
 typedef int (*nebula_uuid_create_api_key_fn)(rt_ctx *ctx, const nebula_uuid_create_api_key_params *p, const nebula_uuid_ApiKeyCreateRequest *body, void *app);
 /* 201: API key successfully created */
+/* 201: the builder sends Cache-Control: no-store */
 int nebula_uuid_create_api_key_respond_201(rt_ctx *ctx, const nebula_uuid_ApiKeyCreatedEnvelope *body);
 /* 400: Invalid request (malformed JSON, schema violation, bad parameter, a name with a control or bidirectional character) */
 int nebula_uuid_create_api_key_respond_400(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
@@ -215,11 +226,11 @@ int nebula_uuid_create_api_key_respond_413(rt_ctx *ctx, const nebula_uuid_Failed
 /* 415: The request was refused (body too large, or not application/json) */
 int nebula_uuid_create_api_key_respond_415(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 429: Too many failed authentications from this client address */
-int nebula_uuid_create_api_key_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
+int nebula_uuid_create_api_key_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body, const nebula_uuid_TooManyRequests_headers *headers);
 /* 500: The key store failed; nothing was changed */
 int nebula_uuid_create_api_key_respond_500(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int nebula_uuid_create_api_key_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
+int nebula_uuid_create_api_key_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body, const nebula_uuid_StoreUnavailable_headers *headers);
 
 /* #/paths/~1api_keys/get
  * GET /api_keys — List API Keys (the /api_keys spelling) */
@@ -232,11 +243,11 @@ int nebula_uuid_list_api_keys_underscore_respond_200(rt_ctx *ctx, const nebula_u
 /* 401: Missing, malformed, unknown or deleted credential */
 int nebula_uuid_list_api_keys_underscore_respond_401(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 429: Too many failed authentications from this client address */
-int nebula_uuid_list_api_keys_underscore_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
+int nebula_uuid_list_api_keys_underscore_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body, const nebula_uuid_TooManyRequests_headers *headers);
 /* 500: The key store failed; nothing was changed */
 int nebula_uuid_list_api_keys_underscore_respond_500(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int nebula_uuid_list_api_keys_underscore_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
+int nebula_uuid_list_api_keys_underscore_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body, const nebula_uuid_StoreUnavailable_headers *headers);
 
 /* #/paths/~1api-keys~1{id}/delete
  * DELETE /api-keys/{id} — Delete API Key */
@@ -255,11 +266,11 @@ int nebula_uuid_delete_api_key_respond_403(rt_ctx *ctx, const nebula_uuid_Failed
 /* 404: No API key with this id belongs to the caller */
 int nebula_uuid_delete_api_key_respond_404(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 429: Too many failed authentications from this client address */
-int nebula_uuid_delete_api_key_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
+int nebula_uuid_delete_api_key_respond_429(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body, const nebula_uuid_TooManyRequests_headers *headers);
 /* 500: The key store failed; nothing was changed */
 int nebula_uuid_delete_api_key_respond_500(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int nebula_uuid_delete_api_key_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body);
+int nebula_uuid_delete_api_key_respond_503(rt_ctx *ctx, const nebula_uuid_FailedEnvelope *body, const nebula_uuid_StoreUnavailable_headers *headers);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct nebula_uuid_handlers {

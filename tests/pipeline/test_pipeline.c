@@ -104,7 +104,15 @@ static int create_pet(rt_ctx *ctx, const kitchen_createPet_params *p, const kitc
 		out.born_len = strlen(out.born);
 		out.has_born = 1;
 	}
-	return kitchen_createPet_respond_201(ctx, &out);
+	/* typed response headers: Location is required, X-Pets-Left an integer;
+	   "Nowhere" gives none, "Split" one with CR LF (both answer 500) */
+	kitchen_createPet_respond_201_headers h = { .location = "/kitchen/v1/pets/42", .x_pets_left = 7,
+	                                            .has_x_pets_left = 1 };
+	if (out.name_len == 7 && memcmp(out.name, "Nowhere", 7) == 0)
+		h.location = NULL;
+	if (out.name_len == 5 && memcmp(out.name, "Split", 5) == 0)
+		h.location = "/pets/42\r\nX-Evil: 1";
+	return kitchen_createPet_respond_201(ctx, &out, &h);
 }
 
 static int latest_pet(rt_ctx *ctx, const kitchen_latestPet_params *p, const json_t *body, void *app)
@@ -126,6 +134,11 @@ static int get_pet(rt_ctx *ctx, const kitchen_getPet_params *p, const json_t *bo
 	if (p->petId == 404)
 		return kitchen_getPet_respond_404(ctx);
 	one = pet(p->petId, p->has_verbose && p->verbose ? "Verbose" : "Quiet");
+	/* names a C string can hold and the spec refuses: 65 bytes (maxLength 64), a digit first (pattern) */
+	if (p->petId == 900)
+		one = pet(900, "Abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklm");
+	if (p->petId == 901)
+		one = pet(901, "9 lives");
 	return kitchen_getPet_respond_200(ctx, &one);
 }
 
@@ -220,6 +233,7 @@ typedef struct reply {
 	char *text;
 	char *content_type;
 	char *retry_after;
+	char *location, *pets_left, *cache_control, *evil;
 } reply;
 
 static void reply_free(reply *r)
@@ -228,6 +242,10 @@ static void reply_free(reply *r)
 	free(r->text);
 	free(r->content_type);
 	free(r->retry_after);
+	free(r->location);
+	free(r->pets_left);
+	free(r->cache_control);
+	free(r->evil);
 	memset(r, 0, sizeof *r);
 }
 
@@ -256,6 +274,14 @@ static reply call_at(const char *base, const char *method, const char *path, con
 		r.content_type = strdup(u_map_get_case(resp.map_header, "Content-Type"));
 	if (u_map_get_case(resp.map_header, "Retry-After"))
 		r.retry_after = strdup(u_map_get_case(resp.map_header, "Retry-After"));
+	if (u_map_get_case(resp.map_header, "Location"))
+		r.location = strdup(u_map_get_case(resp.map_header, "Location"));
+	if (u_map_get_case(resp.map_header, "X-Pets-Left"))
+		r.pets_left = strdup(u_map_get_case(resp.map_header, "X-Pets-Left"));
+	if (u_map_get_case(resp.map_header, "Cache-Control"))
+		r.cache_control = strdup(u_map_get_case(resp.map_header, "Cache-Control"));
+	if (u_map_get_case(resp.map_header, "X-Evil"))
+		r.evil = strdup(u_map_get_case(resp.map_header, "X-Evil"));
 	ulfius_clean_request(&req);
 	ulfius_clean_response(&resp);
 	return r;
@@ -503,6 +529,39 @@ START_TEST(body_valid_201_readonly_not_required)
 }
 END_TEST
 
+/* The builder sends the headers the spec documents, typed: the handler's
+ * Location and X-Pets-Left, and the spec's one value of Cache-Control. */
+START_TEST(typed_response_headers)
+{
+	const char *b = "{\"name\": \"Tom\", \"kind\": \"cat\"}";
+	reply r = call("POST", "/pets", KEY_JSON, b, strlen(b));
+	ck_assert_int_eq(r.status, 201);
+	ck_assert_str_eq(r.location, "/kitchen/v1/pets/42");
+	ck_assert_str_eq(r.pets_left, "7");
+	ck_assert_str_eq(r.cache_control, "no-store");
+	reply_free(&r);
+}
+END_TEST
+
+/* A required header the handler leaves out, or a value with CR LF, is a
+ * 500 naming the header; nothing of the value is sent. */
+START_TEST(typed_response_headers_refused)
+{
+	static const char *const bodies[] = { "{\"name\": \"Nowhere\", \"kind\": \"cat\"}",
+	                                      "{\"name\": \"Split\", \"kind\": \"cat\"}" };
+
+	for (size_t i = 0; i < 2; i++) {
+		reply r = call("POST", "/pets", KEY_JSON, bodies[i], strlen(bodies[i]));
+		const char *detail = json_string_value(json_object_get(r.body, "detail"));
+		ck_assert_int_eq(r.status, 500);
+		ck_assert_msg(detail && strstr(detail, "Location"), "%s", r.text);
+		ck_assert_ptr_null(r.evil);
+		ck_assert_ptr_null(r.location);
+		reply_free(&r);
+	}
+}
+END_TEST
+
 START_TEST(body_too_large_413)
 {
 	size_t n = 70 * 1024;
@@ -545,6 +604,27 @@ START_TEST(response_validation_500)
 	ck_assert_int_eq(r.status, 500);
 	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(r.body, "detail")), "violates the spec"));
 	reply_free(&r);
+}
+END_TEST
+
+/* A typed response breaking what its C type cannot carry (maxLength,
+ * pattern) is caught in test mode: a 500 naming the keyword and the field. */
+START_TEST(response_validation_max_length_and_pattern)
+{
+	static const struct {
+		const char *path, *keyword;
+	} cases[] = { { "/pets/900", "maxLength" }, { "/pets/901", "pattern" } };
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		reply r = call("GET", cases[i].path, KEY, NULL, 0);
+		const json_t *e0 = json_array_get(json_object_get(r.body, "errors"), 0);
+		const char *detail = json_string_value(json_object_get(r.body, "detail"));
+		ck_assert_int_eq(r.status, 500);
+		ck_assert_msg(detail && strstr(detail, "violates the spec: /name"), "%s: %s", cases[i].path, r.text);
+		ck_assert_msg(e0 && strcmp(json_string_value(json_object_get(e0, "keyword")), cases[i].keyword) == 0,
+		              "%s: want %s: %s", cases[i].path, cases[i].keyword, r.text);
+		reply_free(&r);
+	}
 }
 END_TEST
 
@@ -998,10 +1078,13 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, body_trailing_comma_400_with_position);
 	tcase_add_test(tc, body_schema_all_violations_422);
 	tcase_add_test(tc, body_valid_201_readonly_not_required);
+	tcase_add_test(tc, typed_response_headers);
+	tcase_add_test(tc, typed_response_headers_refused);
 	tcase_add_test(tc, body_too_large_413);
 	tcase_add_test(tc, no_handler_501);
 	tcase_add_test(tc, recursive_body_validated_deep);
 	tcase_add_test(tc, response_validation_500);
+	tcase_add_test(tc, response_validation_max_length_and_pattern);
 	tcase_add_test(tc, spec_served);
 	tcase_add_test(tc, label_styles);
 	tcase_add_test(tc, matrix_styles);

@@ -8,7 +8,9 @@
 #     secret): the build fails, naming `token` of heron_ApiKeyCreatedSchema;
 #   - a parameter renamed (heron_id -> key_id): the build fails, naming
 #     `heron_id` of a _params struct (this worked before typed bodies: it
-#     tells the cases apart).
+#     tells the cases apart);
+#   - and the README's typed petstore handler compiles against
+#     tests/typed/petstore.yaml's generated code.
 # usage: run.sh CC "CFLAGS (without generated/heron)"
 set -u
 cd "$(dirname "$0")/../.."
@@ -63,6 +65,24 @@ expect_fails response "required response property ApiKeyCreatedSchema.token rena
 sed -e 's/^      name: heron_id$/      name: key_id/' -e 's/{heron_id}/{key_id}/g' openapi/heron.yaml > "$tmp/param.yaml"
 if cmp -s openapi/heron.yaml "$tmp/param.yaml"; then no "parameter rename: the copy is unchanged (heron.yaml moved?)"; fi
 expect_fails param "path parameter heron_id renamed" heron_id "heron_[a-z_]*_params"
+
+# The README's typed petstore handler: the C block after its marker, compiled
+# (with the project's flags) against what oapigen writes from
+# tests/typed/petstore.yaml.
+awk '/^<!-- tests\/typed\/run.sh compiles the next block -->$/ { want = 1; next }
+	want && /^```c$/ { inside = 1; next }
+	inside && /^```$/ { exit }
+	inside { print }' README.md >"$tmp/readme.c"
+if [ ! -s "$tmp/readme.c" ]; then
+	no "README: the typed petstore handler block is there (marker and \`\`\`c block)"
+elif ! out=$($gen -o "$tmp/petstore" --name petstore tests/typed/petstore.yaml 2>&1); then
+	no "README: oapigen generates tests/typed/petstore.yaml" "$out"
+	# shellcheck disable=SC2086
+elif out=$($cc $cflags -I"$tmp/petstore" -c -o "$tmp/readme.o" "$tmp/readme.c" 2>&1); then
+	ok "README: the typed petstore handler ($(wc -l <"$tmp/readme.c") lines) compiles against tests/typed/petstore.yaml"
+else
+	no "README: the typed petstore handler compiles against tests/typed/petstore.yaml" "$out"
+fi
 
 echo "typed: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

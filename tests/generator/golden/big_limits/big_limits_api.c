@@ -34,10 +34,12 @@ static const rt_schema big_limits_schema_get_a_r_items = {
 static const rt_param big_limits_get_a_param_table[] = {
 	{ .name = "q", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &big_limits_schema_get_a_q, .ctype = RT_C_STRING,
-	  .offset = offsetof(big_limits_get_a_params, q), .has_offset = (long)offsetof(big_limits_get_a_params, has_q) },
+	  .offset = offsetof(big_limits_get_a_params, q),
+	  .has_flag = 1, .has_offset = offsetof(big_limits_get_a_params, has_q) },
 	{ .name = "r", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &big_limits_schema_get_a_r, .ctype = RT_C_JSON,
-	  .offset = offsetof(big_limits_get_a_params, r), .has_offset = (long)offsetof(big_limits_get_a_params, has_r) },
+	  .offset = offsetof(big_limits_get_a_params, r),
+	  .has_flag = 1, .has_offset = offsetof(big_limits_get_a_params, has_r) },
 };
 static const rt_response big_limits_get_a_responses[] = {
 	{ 204, NULL, NULL },

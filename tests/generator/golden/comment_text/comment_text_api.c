@@ -41,7 +41,8 @@ static const rt_schema comment_text_schema_listFiles_200___comment_text = {
 static const rt_param comment_text_listFiles_param_table[] = {
 	{ .name = "x*/y", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &comment_text_schema_listFiles_x__y, .ctype = RT_C_STRING,
-	  .offset = offsetof(comment_text_listFiles_params, x__y), .has_offset = (long)offsetof(comment_text_listFiles_params, has_x__y) },
+	  .offset = offsetof(comment_text_listFiles_params, x__y),
+	  .has_flag = 1, .has_offset = offsetof(comment_text_listFiles_params, has_x__y) },
 };
 static const rt_response comment_text_listFiles_responses[] = {
 	{ 200, "application/json", &comment_text_schema_listFiles_200 },

@@ -22,6 +22,12 @@ static const rt_schema kitchen_schema_Dog_barks;
 static const rt_schema kitchen_schema_Dog_type;
 static const rt_schema kitchen_schema_Pet_id;
 static const rt_schema kitchen_schema_Pet_kind;
+static const rt_schema kitchen_schema_Pet_label;
+static const rt_schema kitchen_schema_Pet_label_oneOf0;
+static const rt_schema kitchen_schema_Pet_label_oneOf1;
+static const rt_schema kitchen_schema_Pet_label_oneOf2;
+static const rt_schema kitchen_schema_Pet_label_oneOf2_items;
+static const rt_schema kitchen_schema_Pet_label_oneOf3;
 static const rt_schema kitchen_schema_Pet_name;
 static const rt_schema kitchen_schema_Pet_nickname;
 static const rt_schema kitchen_schema_listPets_4XX;
@@ -92,6 +98,7 @@ static const rt_schema_prop kitchen_schema_Pet__props[] = {
 	{ "details", &kitchen_schema_Pet_details },
 	{ "id", &kitchen_schema_Pet_id },
 	{ "kind", &kitchen_schema_Pet_kind },
+	{ "label", &kitchen_schema_Pet_label },
 	{ "name", &kitchen_schema_Pet_name },
 	{ "nickname", &kitchen_schema_Pet_nickname },
 };
@@ -100,7 +107,7 @@ static const char *const kitchen_schema_Pet__required[] = { "id", "name", "kind"
 static const rt_schema kitchen_schema_Pet = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet",
 	.types = RT_T_OBJECT,
-	.properties = kitchen_schema_Pet__props, .n_properties = 6,
+	.properties = kitchen_schema_Pet__props, .n_properties = 7,
 	.required = kitchen_schema_Pet__required, .n_required = 3,
 	.flags = RT_S_NO_ADDL,
 };
@@ -204,6 +211,46 @@ static const rt_schema kitchen_schema_Pet_kind = {
 	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/kind",
 	.types = RT_T_STRING,
 	.cache = &kitchen_schema_Pet_kind__cache,
+};
+
+static const rt_schema *const kitchen_schema_Pet_label__one_of[] = { &kitchen_schema_Pet_label_oneOf0, &kitchen_schema_Pet_label_oneOf1, &kitchen_schema_Pet_label_oneOf2, &kitchen_schema_Pet_label_oneOf3 };
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label */
+static const rt_schema kitchen_schema_Pet_label = {
+	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label",
+	.one_of = { kitchen_schema_Pet_label__one_of, 4 },
+};
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/0 */
+static const rt_schema kitchen_schema_Pet_label_oneOf0 = {
+	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/0",
+	.types = RT_T_STRING,
+	.max_length = 16,
+	.flags = RT_S_HAS_MAX_LENGTH,
+};
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/1 */
+static const rt_schema kitchen_schema_Pet_label_oneOf1 = {
+	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/1",
+	.types = RT_T_INTEGER,
+};
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/2 */
+static const rt_schema kitchen_schema_Pet_label_oneOf2 = {
+	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/2",
+	.types = RT_T_ARRAY,
+	.items = &kitchen_schema_Pet_label_oneOf2_items,
+};
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/2/items */
+static const rt_schema kitchen_schema_Pet_label_oneOf2_items = {
+	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/2/items",
+	.types = RT_T_STRING,
+};
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/3 */
+static const rt_schema kitchen_schema_Pet_label_oneOf3 = {
+	.where = "tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/3",
+	.ref = &kitchen_schema_Cat,
 };
 
 static rt_schema_cache kitchen_schema_Pet_name__cache = { .pattern = "^[A-Za-z][A-Za-z0-9 -]*$", };
@@ -479,6 +526,76 @@ void kitchen_Pet_details_write(rt_json_writer *w, const kitchen_Pet_details *v)
 	w->failed = 1; /* no branch chosen */
 }
 
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label */
+int kitchen_Pet_label_from_json(const json_t *j, rt_arena *a, kitchen_Pet_label *out)
+{
+	(void)a;
+	memset(out, 0, sizeof *out);
+	if (json_is_string(j)) {
+		out->tag = KITCHEN_PET_LABEL_STRING;
+		if (!json_is_string(j))
+			return -1;
+		out->u.string.s = json_string_value(j);
+		out->u.string.len = json_string_length(j);
+		return 0;
+	}
+	if (json_is_number(j)) {
+		out->tag = KITCHEN_PET_LABEL_INTEGER;
+		if (rt_json_as_int64(j, &out->u.integer) != 0)
+			return -1;
+		return 0;
+	}
+	if (json_is_array(j)) {
+		out->tag = KITCHEN_PET_LABEL_ARRAY;
+		if (!json_is_array(j))
+			return -1;
+		out->u.array.n_items = json_array_size(j);
+		out->u.array.items = out->u.array.n_items ? rt_arena_alloc(a, out->u.array.n_items * sizeof *out->u.array.items) : NULL;
+		if (out->u.array.n_items && !out->u.array.items)
+			return -1;
+		for (size_t i = 0; i < out->u.array.n_items; i++) {
+			const json_t *e = json_array_get(j, i);
+			if (!json_is_string(e))
+				return -1;
+			out->u.array.items[i].s = json_string_value(e);
+			out->u.array.items[i].len = json_string_length(e);
+		}
+		return 0;
+	}
+	if (json_is_object(j)) {
+		out->tag = KITCHEN_PET_LABEL_OBJECT;
+		if (kitchen_Cat_from_json(j, a, &out->u.object) != 0)
+			return -1;
+		return 0;
+	}
+	return -1;
+}
+
+void kitchen_Pet_label_write(rt_json_writer *w, const kitchen_Pet_label *v)
+{
+	switch (v->tag) {
+	case KITCHEN_PET_LABEL_STRING:
+		rt_json_write_string(w, v->u.string.s, v->u.string.len);
+		return;
+	case KITCHEN_PET_LABEL_INTEGER:
+		rt_json_write_integer(w, v->u.integer);
+		return;
+	case KITCHEN_PET_LABEL_ARRAY:
+		rt_json_write_raw(w, "[", 1);
+		for (size_t i = 0; i < v->u.array.n_items; i++) {
+			if (i)
+				rt_json_write_raw(w, ",", 1);
+			rt_json_write_string(w, v->u.array.items[i].s, v->u.array.items[i].len);
+		}
+		rt_json_write_raw(w, "]", 1);
+		return;
+	case KITCHEN_PET_LABEL_OBJECT:
+		kitchen_Cat_write(w, &v->u.object);
+		return;
+	}
+	w->failed = 1; /* no branch chosen */
+}
+
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet */
 int kitchen_Pet_from_json(const json_t *j, rt_arena *a, kitchen_Pet *out)
 {
@@ -536,6 +653,12 @@ int kitchen_Pet_from_json(const json_t *j, rt_arena *a, kitchen_Pet *out)
 		if (kitchen_Pet_details_from_json(f, a, &out->details) != 0)
 			return -1;
 	}
+	f = json_object_get(j, "label");
+	if (f) {
+		out->has_label = 1;
+		if (kitchen_Pet_label_from_json(f, a, &out->label) != 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -567,6 +690,10 @@ void kitchen_Pet_write(rt_json_writer *w, const kitchen_Pet *v)
 	if (v->has_details) {
 		rt_json_write_key(w, "details", 7, &first);
 		kitchen_Pet_details_write(w, &v->details);
+	}
+	if (v->has_label) {
+		rt_json_write_key(w, "label", 5, &first);
+		kitchen_Pet_label_write(w, &v->label);
 	}
 	rt_json_write_raw(w, "}", 1);
 }
@@ -701,13 +828,15 @@ void kitchen_Tree_write(rt_json_writer *w, const kitchen_Tree *v)
 static const rt_param kitchen_listPets_param_table[] = {
 	{ .name = "limit", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &kitchen_schema_listPets_limit, .ctype = RT_C_INT64,
-	  .offset = offsetof(kitchen_listPets_params, limit), .has_offset = -1 },
+	  .offset = offsetof(kitchen_listPets_params, limit) },
 	{ .name = "tags", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 0, .required = 0,
 	  .schema = &kitchen_schema_listPets_tags, .ctype = RT_C_JSON,
-	  .offset = offsetof(kitchen_listPets_params, tags), .has_offset = (long)offsetof(kitchen_listPets_params, has_tags) },
+	  .offset = offsetof(kitchen_listPets_params, tags),
+	  .has_flag = 1, .has_offset = offsetof(kitchen_listPets_params, has_tags) },
 	{ .name = "X-Trace", .in = RT_IN_HEADER, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 0,
 	  .schema = &kitchen_schema_listPets_X_Trace, .ctype = RT_C_STRING,
-	  .offset = offsetof(kitchen_listPets_params, X_Trace), .has_offset = (long)offsetof(kitchen_listPets_params, has_X_Trace) },
+	  .offset = offsetof(kitchen_listPets_params, X_Trace),
+	  .has_flag = 1, .has_offset = offsetof(kitchen_listPets_params, has_X_Trace) },
 };
 static const rt_response kitchen_listPets_responses[] = {
 	{ 200, "application/json", &kitchen_schema_listPets_200 },
@@ -792,11 +921,23 @@ static int kitchen_createPet_call(rt_ctx *ctx, const void *params, const json_t 
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->createPet(ctx, params, body ? &model : NULL, app);
 }
-int kitchen_createPet_respond_201(rt_ctx *ctx, const kitchen_Pet *body)
+int kitchen_createPet_respond_201(rt_ctx *ctx, const kitchen_Pet *body, const kitchen_createPet_respond_201_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if ((!headers || !headers->location) && rt_respond_missing_header(ctx, "Location") != 0)
+		return -1;
+	if (headers && headers->location && rt_respond_header(ctx, "Location", headers->location) != 0)
+		return -1;
+	if (headers && headers->has_x_pets_left && rt_respond_header_int(ctx, "X-Pets-Left", headers->x_pets_left) != 0)
+		return -1;
+	if (headers && headers->has_x_rate && rt_respond_header_real(ctx, "X-Rate", headers->x_rate) != 0)
+		return -1;
+	if (headers && headers->has_x_sandbox && rt_respond_header_bool(ctx, "X-Sandbox", headers->x_sandbox) != 0)
+		return -1;
+	if (rt_respond_header(ctx, "Cache-Control", "no-store") != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 201, NULL);
 	rt_json_writer_init(&w);
@@ -854,13 +995,15 @@ int kitchen_latestPet_respond_200(rt_ctx *ctx, const kitchen_Pet *body)
 static const rt_param kitchen_getPet_param_table[] = {
 	{ .name = "petId", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &kitchen_schema_getPet_petId, .ctype = RT_C_INT64,
-	  .offset = offsetof(kitchen_getPet_params, petId), .has_offset = -1 },
+	  .offset = offsetof(kitchen_getPet_params, petId) },
 	{ .name = "verbose", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &kitchen_schema_getPet_verbose, .ctype = RT_C_BOOL,
-	  .offset = offsetof(kitchen_getPet_params, verbose), .has_offset = (long)offsetof(kitchen_getPet_params, has_verbose) },
+	  .offset = offsetof(kitchen_getPet_params, verbose),
+	  .has_flag = 1, .has_offset = offsetof(kitchen_getPet_params, has_verbose) },
 	{ .name = "session", .in = RT_IN_COOKIE, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &kitchen_schema_getPet_session, .ctype = RT_C_STRING,
-	  .offset = offsetof(kitchen_getPet_params, session), .has_offset = (long)offsetof(kitchen_getPet_params, has_session) },
+	  .offset = offsetof(kitchen_getPet_params, session),
+	  .has_flag = 1, .has_offset = offsetof(kitchen_getPet_params, has_session) },
 };
 static const rt_response kitchen_getPet_responses[] = {
 	{ 200, "application/json", &kitchen_schema_getPet_200 },

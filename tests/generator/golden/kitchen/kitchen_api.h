@@ -22,6 +22,7 @@
 typedef struct kitchen_Cat kitchen_Cat;
 typedef struct kitchen_Dog kitchen_Dog;
 typedef struct kitchen_Pet_details kitchen_Pet_details;
+typedef struct kitchen_Pet_label kitchen_Pet_label;
 typedef struct kitchen_Pet kitchen_Pet;
 typedef struct kitchen_listPets_200 kitchen_listPets_200;
 typedef struct kitchen_Error kitchen_Error;
@@ -70,6 +71,26 @@ struct kitchen_Pet_details {
 	} u;
 };
 
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label: by JSON type */
+typedef enum kitchen_Pet_label_tag {
+	KITCHEN_PET_LABEL_STRING = 1, /* a JSON string */
+	KITCHEN_PET_LABEL_INTEGER, /* a JSON number */
+	KITCHEN_PET_LABEL_ARRAY, /* a JSON array */
+	KITCHEN_PET_LABEL_OBJECT, /* a JSON object */
+} kitchen_Pet_label_tag;
+struct kitchen_Pet_label {
+	kitchen_Pet_label_tag tag;
+	union {
+		rt_str string;
+		int64_t integer;
+		struct {
+			rt_str *items;
+			size_t n_items;
+		} array;
+		kitchen_Cat object;
+	} u;
+};
+
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet */
 struct kitchen_Pet {
 	/* "id", optional (has_), readOnly */
@@ -92,6 +113,9 @@ struct kitchen_Pet {
 	/* "details", optional (has_) */
 	kitchen_Pet_details details;
 	int has_details;
+	/* "label", optional (has_) */
+	kitchen_Pet_label label;
+	int has_label;
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1pets/get/responses/200/content/application~1json/schema */
@@ -130,6 +154,8 @@ int kitchen_Dog_from_json(const json_t *j, rt_arena *a, kitchen_Dog *out);
 void kitchen_Dog_write(rt_json_writer *w, const kitchen_Dog *v);
 int kitchen_Pet_details_from_json(const json_t *j, rt_arena *a, kitchen_Pet_details *out);
 void kitchen_Pet_details_write(rt_json_writer *w, const kitchen_Pet_details *v);
+int kitchen_Pet_label_from_json(const json_t *j, rt_arena *a, kitchen_Pet_label *out);
+void kitchen_Pet_label_write(rt_json_writer *w, const kitchen_Pet_label *v);
 int kitchen_Pet_from_json(const json_t *j, rt_arena *a, kitchen_Pet *out);
 void kitchen_Pet_write(rt_json_writer *w, const kitchen_Pet *v);
 int kitchen_listPets_200_from_json(const json_t *j, rt_arena *a, kitchen_listPets_200 *out);
@@ -161,7 +187,18 @@ typedef struct kitchen_createPet_params {
 } kitchen_createPet_params;
 typedef int (*kitchen_createPet_fn)(rt_ctx *ctx, const kitchen_createPet_params *p, const kitchen_Pet *body, void *app);
 /* 201: Created */
-int kitchen_createPet_respond_201(rt_ctx *ctx, const kitchen_Pet *body);
+/* 201: the builder sends Cache-Control: no-store */
+/* 201: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent; a required one missing answers 500) */
+typedef struct kitchen_createPet_respond_201_headers {
+	const char *location; /* Location, required: Where the new pet is */
+	int64_t x_pets_left; /* X-Pets-Left: How many more pets this key may create */
+	int has_x_pets_left;
+	double x_rate; /* X-Rate */
+	int has_x_rate;
+	int x_sandbox; /* X-Sandbox */
+	int has_x_sandbox;
+} kitchen_createPet_respond_201_headers;
+int kitchen_createPet_respond_201(rt_ctx *ctx, const kitchen_Pet *body, const kitchen_createPet_respond_201_headers *headers);
 /* 422: Invalid */
 int kitchen_createPet_respond_422(rt_ctx *ctx);
 /* default: Anything else */

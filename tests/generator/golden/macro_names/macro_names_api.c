@@ -36,16 +36,19 @@ static const rt_schema macro_names_schema_EOF__Mixed_Case = {
 static const rt_param macro_names_EOF__param_table[] = {
 	{ .name = "NULL", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &macro_names_schema_EOF__NULL, .ctype = RT_C_STRING,
-	  .offset = offsetof(macro_names_EOF__params, NULL_), .has_offset = -1 },
+	  .offset = offsetof(macro_names_EOF__params, NULL_) },
 	{ .name = "INT64_MAX", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &macro_names_schema_EOF__INT64_MAX, .ctype = RT_C_INT64,
-	  .offset = offsetof(macro_names_EOF__params, INT64_MAX_), .has_offset = (long)offsetof(macro_names_EOF__params, has_INT64_MAX_) },
+	  .offset = offsetof(macro_names_EOF__params, INT64_MAX_),
+	  .has_flag = 1, .has_offset = offsetof(macro_names_EOF__params, has_INT64_MAX_) },
 	{ .name = "U_OK", .in = RT_IN_HEADER, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 0,
 	  .schema = &macro_names_schema_EOF__U_OK, .ctype = RT_C_STRING,
-	  .offset = offsetof(macro_names_EOF__params, U_OK_), .has_offset = (long)offsetof(macro_names_EOF__params, has_U_OK_) },
+	  .offset = offsetof(macro_names_EOF__params, U_OK_),
+	  .has_flag = 1, .has_offset = offsetof(macro_names_EOF__params, has_U_OK_) },
 	{ .name = "Mixed_Case", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &macro_names_schema_EOF__Mixed_Case, .ctype = RT_C_STRING,
-	  .offset = offsetof(macro_names_EOF__params, Mixed_Case), .has_offset = (long)offsetof(macro_names_EOF__params, has_Mixed_Case) },
+	  .offset = offsetof(macro_names_EOF__params, Mixed_Case),
+	  .has_flag = 1, .has_offset = offsetof(macro_names_EOF__params, has_Mixed_Case) },
 };
 static const rt_response macro_names_EOF__responses[] = {
 	{ 204, NULL, NULL },

@@ -217,10 +217,11 @@ static const rt_schema modern_schema_Thing_allOf0_owner = {
 static const rt_param modern_patch_thing_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &modern_schema_patch_thing_id, .ctype = RT_C_STRING,
-	  .offset = offsetof(modern_patch_thing_params, id), .has_offset = -1 },
+	  .offset = offsetof(modern_patch_thing_params, id) },
 	{ .name = "dry-run", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &modern_schema_patch_thing_dry_run, .ctype = RT_C_BOOL,
-	  .offset = offsetof(modern_patch_thing_params, dry_run), .has_offset = (long)offsetof(modern_patch_thing_params, has_dry_run) },
+	  .offset = offsetof(modern_patch_thing_params, dry_run),
+	  .has_flag = 1, .has_offset = offsetof(modern_patch_thing_params, has_dry_run) },
 };
 static const char *const modern_patch_thing_body_types[] = { "application/merge-patch+json", "text/plain", NULL };
 static const rt_response modern_patch_thing_responses[] = {

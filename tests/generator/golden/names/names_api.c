@@ -57,7 +57,7 @@ static const rt_schema names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u0
 static const rt_param names_get_items_id_4_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &names_schema_get_items_id_id, .ctype = RT_C_STRING,
-	  .offset = offsetof(names_get_items_id_4_params, id), .has_offset = -1 },
+	  .offset = offsetof(names_get_items_id_4_params, id) },
 };
 static const rt_response names_get_items_id_4_responses[] = {
 	{ 204, NULL, NULL },
@@ -80,7 +80,7 @@ int names_get_items_id_4_respond_204(rt_ctx *ctx)
 static const rt_param names_get_items_id_2_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &names_schema_get_items_id_2_id, .ctype = RT_C_STRING,
-	  .offset = offsetof(names_get_items_id_2_params, id), .has_offset = -1 },
+	  .offset = offsetof(names_get_items_id_2_params, id) },
 };
 static const rt_response names_get_items_id_2_responses[] = {
 	{ 204, NULL, NULL },
@@ -157,19 +157,24 @@ int names_u043f_u043e_u043b_u0443_u0447_u0438_u0442_u044c_respond_204(rt_ctx *ct
 static const rt_param names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_param_table[] = {
 	{ .name = "photos", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_photos, .ctype = RT_C_BOOL,
-	  .offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, photos), .has_offset = (long)offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, has_photos) },
+	  .offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, photos),
+	  .has_flag = 1, .has_offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, has_photos) },
 	{ .name = "has_photos", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_has_photos, .ctype = RT_C_BOOL,
-	  .offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, has_photos_query), .has_offset = (long)offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, has_has_photos_query) },
+	  .offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, has_photos_query),
+	  .has_flag = 1, .has_offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, has_has_photos_query) },
 	{ .name = "a.b", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_a_b, .ctype = RT_C_STRING,
-	  .offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, a_b), .has_offset = (long)offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, has_a_b) },
+	  .offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, a_b),
+	  .has_flag = 1, .has_offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, has_a_b) },
 	{ .name = "a-b", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_a_b_names, .ctype = RT_C_STRING,
-	  .offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, a_b_query), .has_offset = (long)offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, has_a_b_query) },
+	  .offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, a_b_query),
+	  .has_flag = 1, .has_offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, has_a_b_query) },
 	{ .name = "a_b_query", .in = RT_IN_HEADER, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 0,
 	  .schema = &names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_a_b_query, .ctype = RT_C_STRING,
-	  .offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, a_b_query_header), .has_offset = (long)offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, has_a_b_query_header) },
+	  .offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, a_b_query_header),
+	  .has_flag = 1, .has_offset = offsetof(names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_params, has_a_b_query_header) },
 };
 static const rt_response names_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u044c_responses[] = {
 	{ 204, NULL, NULL },

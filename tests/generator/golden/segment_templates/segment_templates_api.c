@@ -95,7 +95,7 @@ void segment_templates_getAccount_200_write(rt_json_writer *w, const segment_tem
 static const rt_param segment_templates_getAccount_param_table[] = {
 	{ .name = "sid", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &segment_templates_schema_getAccount_sid, .ctype = RT_C_STRING,
-	  .offset = offsetof(segment_templates_getAccount_params, sid), .has_offset = -1 },
+	  .offset = offsetof(segment_templates_getAccount_params, sid) },
 };
 static const rt_response segment_templates_getAccount_responses[] = {
 	{ 200, "application/json", &segment_templates_schema_getAccount_200 },
@@ -127,13 +127,13 @@ int segment_templates_getAccount_respond_200(rt_ctx *ctx, const segment_template
 static const rt_param segment_templates_getFile_param_table[] = {
 	{ .name = "major", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &segment_templates_schema_getFile_major, .ctype = RT_C_INT64,
-	  .offset = offsetof(segment_templates_getFile_params, major), .has_offset = -1 },
+	  .offset = offsetof(segment_templates_getFile_params, major) },
 	{ .name = "minor", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &segment_templates_schema_getFile_minor, .ctype = RT_C_INT64,
-	  .offset = offsetof(segment_templates_getFile_params, minor), .has_offset = -1 },
+	  .offset = offsetof(segment_templates_getFile_params, minor) },
 	{ .name = "name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &segment_templates_schema_getFile_name, .ctype = RT_C_STRING,
-	  .offset = offsetof(segment_templates_getFile_params, name), .has_offset = -1 },
+	  .offset = offsetof(segment_templates_getFile_params, name) },
 };
 static const rt_response segment_templates_getFile_responses[] = {
 	{ 200, "application/json", &segment_templates_schema_getFile_200 },

@@ -153,10 +153,11 @@ void split_files_listWidgets_200_write(rt_json_writer *w, const split_files_list
 static const rt_param split_files_getWidget_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &split_files_schema_getWidget_id, .ctype = RT_C_INT64,
-	  .offset = offsetof(split_files_getWidget_params, id), .has_offset = -1 },
+	  .offset = offsetof(split_files_getWidget_params, id) },
 	{ .name = "verbose", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &split_files_schema_getWidget_verbose, .ctype = RT_C_BOOL,
-	  .offset = offsetof(split_files_getWidget_params, verbose), .has_offset = (long)offsetof(split_files_getWidget_params, has_verbose) },
+	  .offset = offsetof(split_files_getWidget_params, verbose),
+	  .has_flag = 1, .has_offset = offsetof(split_files_getWidget_params, has_verbose) },
 };
 static const rt_response split_files_getWidget_responses[] = {
 	{ 200, "application/json", &split_files_schema_getWidget_200 },
@@ -188,7 +189,7 @@ int split_files_getWidget_respond_200(rt_ctx *ctx, const split_files_widget *bod
 static const rt_param split_files_listWidgets_param_table[] = {
 	{ .name = "limit", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &split_files_schema_listWidgets_limit, .ctype = RT_C_INT64,
-	  .offset = offsetof(split_files_listWidgets_params, limit), .has_offset = -1 },
+	  .offset = offsetof(split_files_listWidgets_params, limit) },
 };
 static const rt_response split_files_listWidgets_responses[] = {
 	{ 200, "application/json", &split_files_schema_listWidgets_200 },
@@ -220,7 +221,7 @@ int split_files_listWidgets_respond_200(rt_ctx *ctx, const split_files_listWidge
 static const rt_param split_files_countWidgets_param_table[] = {
 	{ .name = "limit", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &split_files_schema_listWidgets_limit, .ctype = RT_C_INT64,
-	  .offset = offsetof(split_files_countWidgets_params, limit), .has_offset = -1 },
+	  .offset = offsetof(split_files_countWidgets_params, limit) },
 };
 static const rt_response split_files_countWidgets_responses[] = {
 	{ 204, NULL, NULL },

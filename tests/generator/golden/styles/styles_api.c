@@ -259,13 +259,13 @@ static const rt_schema styles_schema_deepFilter_where_items = {
 static const rt_param styles_labelFlat_param_table[] = {
 	{ .name = "prim", .in = RT_IN_PATH, .style = RT_STYLE_LABEL, .explode = 0, .required = 1,
 	  .schema = &styles_schema_labelFlat_prim, .ctype = RT_C_INT64,
-	  .offset = offsetof(styles_labelFlat_params, prim), .has_offset = -1 },
+	  .offset = offsetof(styles_labelFlat_params, prim) },
 	{ .name = "arr", .in = RT_IN_PATH, .style = RT_STYLE_LABEL, .explode = 0, .required = 1,
 	  .schema = &styles_schema_labelFlat_arr, .ctype = RT_C_JSON,
-	  .offset = offsetof(styles_labelFlat_params, arr), .has_offset = -1 },
+	  .offset = offsetof(styles_labelFlat_params, arr) },
 	{ .name = "obj", .in = RT_IN_PATH, .style = RT_STYLE_LABEL, .explode = 0, .required = 1,
 	  .schema = &styles_schema_labelFlat_obj, .ctype = RT_C_JSON,
-	  .offset = offsetof(styles_labelFlat_params, obj), .has_offset = -1 },
+	  .offset = offsetof(styles_labelFlat_params, obj) },
 };
 static const rt_response styles_labelFlat_responses[] = {
 	{ 200, "application/json", &styles_schema_labelFlat_200 },
@@ -293,13 +293,13 @@ int styles_labelFlat_respond_400(rt_ctx *ctx, json_t *body /* stolen */)
 static const rt_param styles_labelExploded_param_table[] = {
 	{ .name = "prim", .in = RT_IN_PATH, .style = RT_STYLE_LABEL, .explode = 1, .required = 1,
 	  .schema = &styles_schema_labelExploded_prim, .ctype = RT_C_INT64,
-	  .offset = offsetof(styles_labelExploded_params, prim), .has_offset = -1 },
+	  .offset = offsetof(styles_labelExploded_params, prim) },
 	{ .name = "arr", .in = RT_IN_PATH, .style = RT_STYLE_LABEL, .explode = 1, .required = 1,
 	  .schema = &styles_schema_labelExploded_arr, .ctype = RT_C_JSON,
-	  .offset = offsetof(styles_labelExploded_params, arr), .has_offset = -1 },
+	  .offset = offsetof(styles_labelExploded_params, arr) },
 	{ .name = "obj", .in = RT_IN_PATH, .style = RT_STYLE_LABEL, .explode = 1, .required = 1,
 	  .schema = &styles_schema_labelExploded_obj, .ctype = RT_C_JSON,
-	  .offset = offsetof(styles_labelExploded_params, obj), .has_offset = -1 },
+	  .offset = offsetof(styles_labelExploded_params, obj) },
 };
 static const rt_response styles_labelExploded_responses[] = {
 	{ 200, "application/json", &styles_schema_labelFlat_200 },
@@ -327,13 +327,13 @@ int styles_labelExploded_respond_400(rt_ctx *ctx, json_t *body /* stolen */)
 static const rt_param styles_matrixFlat_param_table[] = {
 	{ .name = "prim", .in = RT_IN_PATH, .style = RT_STYLE_MATRIX, .explode = 0, .required = 1,
 	  .schema = &styles_schema_matrixFlat_prim, .ctype = RT_C_INT64,
-	  .offset = offsetof(styles_matrixFlat_params, prim), .has_offset = -1 },
+	  .offset = offsetof(styles_matrixFlat_params, prim) },
 	{ .name = "arr", .in = RT_IN_PATH, .style = RT_STYLE_MATRIX, .explode = 0, .required = 1,
 	  .schema = &styles_schema_matrixFlat_arr, .ctype = RT_C_JSON,
-	  .offset = offsetof(styles_matrixFlat_params, arr), .has_offset = -1 },
+	  .offset = offsetof(styles_matrixFlat_params, arr) },
 	{ .name = "obj", .in = RT_IN_PATH, .style = RT_STYLE_MATRIX, .explode = 0, .required = 1,
 	  .schema = &styles_schema_matrixFlat_obj, .ctype = RT_C_JSON,
-	  .offset = offsetof(styles_matrixFlat_params, obj), .has_offset = -1 },
+	  .offset = offsetof(styles_matrixFlat_params, obj) },
 };
 static const rt_response styles_matrixFlat_responses[] = {
 	{ 200, "application/json", &styles_schema_labelFlat_200 },
@@ -361,13 +361,13 @@ int styles_matrixFlat_respond_400(rt_ctx *ctx, json_t *body /* stolen */)
 static const rt_param styles_matrixExploded_param_table[] = {
 	{ .name = "prim", .in = RT_IN_PATH, .style = RT_STYLE_MATRIX, .explode = 1, .required = 1,
 	  .schema = &styles_schema_matrixExploded_prim, .ctype = RT_C_INT64,
-	  .offset = offsetof(styles_matrixExploded_params, prim), .has_offset = -1 },
+	  .offset = offsetof(styles_matrixExploded_params, prim) },
 	{ .name = "arr", .in = RT_IN_PATH, .style = RT_STYLE_MATRIX, .explode = 1, .required = 1,
 	  .schema = &styles_schema_matrixExploded_arr, .ctype = RT_C_JSON,
-	  .offset = offsetof(styles_matrixExploded_params, arr), .has_offset = -1 },
+	  .offset = offsetof(styles_matrixExploded_params, arr) },
 	{ .name = "obj", .in = RT_IN_PATH, .style = RT_STYLE_MATRIX, .explode = 1, .required = 1,
 	  .schema = &styles_schema_matrixExploded_obj, .ctype = RT_C_JSON,
-	  .offset = offsetof(styles_matrixExploded_params, obj), .has_offset = -1 },
+	  .offset = offsetof(styles_matrixExploded_params, obj) },
 };
 static const rt_response styles_matrixExploded_responses[] = {
 	{ 200, "application/json", &styles_schema_labelFlat_200 },
@@ -395,10 +395,11 @@ int styles_matrixExploded_respond_400(rt_ctx *ctx, json_t *body /* stolen */)
 static const rt_param styles_simpleObject_param_table[] = {
 	{ .name = "obj", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 1, .required = 1,
 	  .schema = &styles_schema_simpleObject_obj, .ctype = RT_C_JSON,
-	  .offset = offsetof(styles_simpleObject_params, obj), .has_offset = -1 },
+	  .offset = offsetof(styles_simpleObject_params, obj) },
 	{ .name = "form", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &styles_schema_simpleObject_form, .ctype = RT_C_JSON,
-	  .offset = offsetof(styles_simpleObject_params, form), .has_offset = (long)offsetof(styles_simpleObject_params, has_form) },
+	  .offset = offsetof(styles_simpleObject_params, form),
+	  .has_flag = 1, .has_offset = offsetof(styles_simpleObject_params, has_form) },
 };
 static const rt_response styles_simpleObject_responses[] = {
 	{ 200, "application/json", &styles_schema_labelFlat_200 },
@@ -426,13 +427,15 @@ int styles_simpleObject_respond_400(rt_ctx *ctx, json_t *body /* stolen */)
 static const rt_param styles_deepFilter_param_table[] = {
 	{ .name = "filter", .in = RT_IN_QUERY, .style = RT_STYLE_DEEP_OBJECT, .explode = 1, .required = 1,
 	  .schema = &styles_schema_deepFilter_filter, .ctype = RT_C_JSON,
-	  .offset = offsetof(styles_deepFilter_params, filter), .has_offset = -1 },
+	  .offset = offsetof(styles_deepFilter_params, filter) },
 	{ .name = "page", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &styles_schema_deepFilter_page, .ctype = RT_C_INT64,
-	  .offset = offsetof(styles_deepFilter_params, page), .has_offset = (long)offsetof(styles_deepFilter_params, has_page) },
+	  .offset = offsetof(styles_deepFilter_params, page),
+	  .has_flag = 1, .has_offset = offsetof(styles_deepFilter_params, has_page) },
 	{ .name = "where", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &styles_schema_deepFilter_where, .ctype = RT_C_JSON,
-	  .offset = offsetof(styles_deepFilter_params, where), .has_offset = (long)offsetof(styles_deepFilter_params, has_where), .content = 1 },
+	  .offset = offsetof(styles_deepFilter_params, where),
+	  .has_flag = 1, .has_offset = offsetof(styles_deepFilter_params, has_where), .content = 1 },
 };
 static const rt_response styles_deepFilter_responses[] = {
 	{ 200, "application/json", &styles_schema_labelFlat_200 },

@@ -628,19 +628,23 @@ void swagger2_petstore_uploadPhoto_200_write(rt_json_writer *w, const swagger2_p
 static const rt_param swagger2_petstore_findPets_param_table[] = {
 	{ .name = "status", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &swagger2_petstore_schema_findPets_status, .ctype = RT_C_JSON,
-	  .offset = offsetof(swagger2_petstore_findPets_params, status), .has_offset = (long)offsetof(swagger2_petstore_findPets_params, has_status) },
+	  .offset = offsetof(swagger2_petstore_findPets_params, status),
+	  .has_flag = 1, .has_offset = offsetof(swagger2_petstore_findPets_params, has_status) },
 	{ .name = "tags", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 0, .required = 0,
 	  .schema = &swagger2_petstore_schema_findPets_tags, .ctype = RT_C_JSON,
-	  .offset = offsetof(swagger2_petstore_findPets_params, tags), .has_offset = (long)offsetof(swagger2_petstore_findPets_params, has_tags) },
+	  .offset = offsetof(swagger2_petstore_findPets_params, tags),
+	  .has_flag = 1, .has_offset = offsetof(swagger2_petstore_findPets_params, has_tags) },
 	{ .name = "fields", .in = RT_IN_QUERY, .style = RT_STYLE_PIPE_DELIMITED, .explode = 0, .required = 0,
 	  .schema = &swagger2_petstore_schema_findPets_fields, .ctype = RT_C_JSON,
-	  .offset = offsetof(swagger2_petstore_findPets_params, fields), .has_offset = (long)offsetof(swagger2_petstore_findPets_params, has_fields) },
+	  .offset = offsetof(swagger2_petstore_findPets_params, fields),
+	  .has_flag = 1, .has_offset = offsetof(swagger2_petstore_findPets_params, has_fields) },
 	{ .name = "limit", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &swagger2_petstore_schema_findPets_limit, .ctype = RT_C_INT64,
-	  .offset = offsetof(swagger2_petstore_findPets_params, limit), .has_offset = -1 },
+	  .offset = offsetof(swagger2_petstore_findPets_params, limit) },
 	{ .name = "X-Request-Id", .in = RT_IN_HEADER, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 0,
 	  .schema = &swagger2_petstore_schema_findPets_X_Request_Id, .ctype = RT_C_STRING,
-	  .offset = offsetof(swagger2_petstore_findPets_params, X_Request_Id), .has_offset = (long)offsetof(swagger2_petstore_findPets_params, has_X_Request_Id) },
+	  .offset = offsetof(swagger2_petstore_findPets_params, X_Request_Id),
+	  .has_flag = 1, .has_offset = offsetof(swagger2_petstore_findPets_params, has_X_Request_Id) },
 };
 static const rt_response swagger2_petstore_findPets_responses[] = {
 	{ 200, "application/json", &swagger2_petstore_schema_findPets_200 },
@@ -655,11 +659,13 @@ static int swagger2_petstore_findPets_call(rt_ctx *ctx, const void *params, cons
 		return rt_not_implemented(ctx);
 	return h->findPets(ctx, params, body, app);
 }
-int swagger2_petstore_findPets_respond_200(rt_ctx *ctx, const swagger2_petstore_findPets_200 *body)
+int swagger2_petstore_findPets_respond_200(rt_ctx *ctx, const swagger2_petstore_findPets_200 *body, const swagger2_petstore_findPets_respond_200_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_x_total && rt_respond_header_int(ctx, "X-Total", headers->x_total) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 200, NULL);
 	rt_json_writer_init(&w);
@@ -737,7 +743,7 @@ int swagger2_petstore_addPet_respond_422(rt_ctx *ctx, const swagger2_petstore_Er
 static const rt_param swagger2_petstore_getPet_param_table[] = {
 	{ .name = "petId", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &swagger2_petstore_schema_getPet_petId, .ctype = RT_C_INT64,
-	  .offset = offsetof(swagger2_petstore_getPet_params, petId), .has_offset = -1 },
+	  .offset = offsetof(swagger2_petstore_getPet_params, petId) },
 };
 static const rt_response swagger2_petstore_getPet_responses[] = {
 	{ 200, "application/json", &swagger2_petstore_schema_getPet_200 },
@@ -780,7 +786,7 @@ int swagger2_petstore_getPet_respond_404(rt_ctx *ctx)
 static const rt_param swagger2_petstore_replacePet_param_table[] = {
 	{ .name = "petId", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &swagger2_petstore_schema_getPet_petId, .ctype = RT_C_INT64,
-	  .offset = offsetof(swagger2_petstore_replacePet_params, petId), .has_offset = -1 },
+	  .offset = offsetof(swagger2_petstore_replacePet_params, petId) },
 };
 static const char *const swagger2_petstore_replacePet_body_types[] = { "application/json", NULL };
 static const rt_response swagger2_petstore_replacePet_responses[] = {
@@ -813,7 +819,7 @@ int swagger2_petstore_replacePet_respond_204(rt_ctx *ctx)
 static const rt_param swagger2_petstore_updatePetWithForm_param_table[] = {
 	{ .name = "petId", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &swagger2_petstore_schema_getPet_petId, .ctype = RT_C_INT64,
-	  .offset = offsetof(swagger2_petstore_updatePetWithForm_params, petId), .has_offset = -1 },
+	  .offset = offsetof(swagger2_petstore_updatePetWithForm_params, petId) },
 };
 static const char *const swagger2_petstore_updatePetWithForm_body_types[] = { "application/x-www-form-urlencoded", NULL };
 static const rt_response swagger2_petstore_updatePetWithForm_responses[] = {
@@ -849,7 +855,7 @@ int swagger2_petstore_updatePetWithForm_respond_200(rt_ctx *ctx, const swagger2_
 static const rt_param swagger2_petstore_uploadPhoto_param_table[] = {
 	{ .name = "petId", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &swagger2_petstore_schema_uploadPhoto_petId, .ctype = RT_C_INT64,
-	  .offset = offsetof(swagger2_petstore_uploadPhoto_params, petId), .has_offset = -1 },
+	  .offset = offsetof(swagger2_petstore_uploadPhoto_params, petId) },
 };
 static const char *const swagger2_petstore_uploadPhoto_body_types[] = { "multipart/form-data", NULL };
 static const rt_response swagger2_petstore_uploadPhoto_responses[] = {

@@ -134,7 +134,12 @@ typedef struct swagger2_petstore_findPets_params {
 } swagger2_petstore_findPets_params;
 typedef int (*swagger2_petstore_findPets_fn)(rt_ctx *ctx, const swagger2_petstore_findPets_params *p, const json_t *body, void *app);
 /* 200: The pets */
-int swagger2_petstore_findPets_respond_200(rt_ctx *ctx, const swagger2_petstore_findPets_200 *body);
+/* 200: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent) */
+typedef struct swagger2_petstore_findPets_respond_200_headers {
+	int64_t x_total; /* X-Total */
+	int has_x_total;
+} swagger2_petstore_findPets_respond_200_headers;
+int swagger2_petstore_findPets_respond_200(rt_ctx *ctx, const swagger2_petstore_findPets_200 *body, const swagger2_petstore_findPets_respond_200_headers *headers);
 /* default: An error */
 int swagger2_petstore_findPets_respond_default(rt_ctx *ctx, int status, const swagger2_petstore_Error *body);
 

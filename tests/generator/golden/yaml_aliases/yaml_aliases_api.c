@@ -215,7 +215,8 @@ void yaml_aliases_add_pet_body_write(rt_json_writer *w, const yaml_aliases_add_p
 static const rt_param yaml_aliases_list_pets_param_table[] = {
 	{ .name = "q", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &yaml_aliases_schema_list_pets_q, .ctype = RT_C_STRING,
-	  .offset = offsetof(yaml_aliases_list_pets_params, q), .has_offset = (long)offsetof(yaml_aliases_list_pets_params, has_q) },
+	  .offset = offsetof(yaml_aliases_list_pets_params, q),
+	  .has_flag = 1, .has_offset = offsetof(yaml_aliases_list_pets_params, has_q) },
 };
 static const rt_response yaml_aliases_list_pets_responses[] = {
 	{ 200, "application/json", &yaml_aliases_schema_list_pets_200 },
