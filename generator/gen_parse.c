@@ -1,0 +1,542 @@
+/* gen_parse.c — the emitter of byte parsers (gen_parse.h). One function per
+ * schema reached, printed from the IR: the checks of rt_schema.c's
+ * rt_validate in its order, on the token just read, straight-line. */
+#include "gen_parse.h"
+#include "gen_text.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct gen_parse {
+	gen_schema *gs;
+	const si_schema **roots;
+	size_t nroots;
+	const si_schema **reach; /* every schema a root reaches, in order */
+	size_t nreach, capreach;
+	size_t fallback;
+};
+
+gen_parse *gen_parse_new(gen_schema *gs)
+{
+	gen_parse *p = calloc(1, sizeof *p);
+
+	if (p)
+		p->gs = gs;
+	return p;
+}
+
+void gen_parse_free(gen_parse *p)
+{
+	if (!p)
+		return;
+	free(p->roots);
+	free(p->reach);
+	free(p);
+}
+
+int gen_parse_root(gen_parse *p, const char *symbol)
+{
+	const si_schema *s = gen_schema_find(p->gs, symbol);
+	const si_schema **v;
+
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < p->nroots; i++)
+		if (p->roots[i] == s)
+			return 0;
+	v = realloc(p->roots, (p->nroots + 1) * sizeof *v);
+	if (!v)
+		return -1;
+	p->roots = v;
+	p->roots[p->nroots++] = s;
+	return 0;
+}
+
+/* ---- analysis: which schemas are checked in line ---- */
+
+static int gp_scalar(const json_t *v)
+{
+	return !json_is_object(v) && !json_is_array(v);
+}
+
+static int gp_scalar_enum(const si_schema *s)
+{
+	size_t i;
+	json_t *v;
+
+	if (s->const_ && !gp_scalar(s->const_))
+		return 0;
+	if (s->enum_)
+		json_array_foreach(s->enum_, i, v)
+			if (!gp_scalar(v))
+				return 0;
+	return 1;
+}
+
+/* Keywords the in-line code does not do: the value is checked by its table. */
+static int gp_fallback(const si_schema *s)
+{
+	unsigned limits = SI_F_HAS_MIN | SI_F_HAS_MAX | SI_F_HAS_MULTIPLE | SI_F_HAS_EXCL_MIN2 | SI_F_HAS_EXCL_MAX2 |
+	                  SI_F_HAS_MIN_LENGTH | SI_F_HAS_MAX_LENGTH | SI_F_HAS_MIN_ITEMS | SI_F_HAS_MAX_ITEMS |
+	                  SI_F_HAS_MIN_PROPS | SI_F_HAS_MAX_PROPS | SI_F_NO_ADDL;
+
+	if (s->is_bool)
+		return 0;
+	if (s->all_of.n || s->any_of.n || s->one_of.n || s->not_ || s->if_ || s->then_ || s->else_ || s->dyn_ref ||
+	    s->resource || s->unevaluated_items || s->unevaluated_properties || s->contains || s->prefix_items.n ||
+	    s->pattern_properties.n || s->property_names || s->dep_schemas.n || (s->flags & SI_F_UNIQUE) ||
+	    s->disc_property || !gp_scalar_enum(s) || s->properties.n > 64)
+		return 1;
+	/* $ref beside keywords that check the value: two looks at it */
+	if (s->ref && (s->types || (s->flags & limits) || s->pattern || s->enum_ || s->const_ || s->format != SI_FMT_NONE ||
+	               s->items || s->properties.n || s->n_required || s->additional || s->n_dep_required))
+		return 1;
+	return 0;
+}
+
+static int gp_reach(gen_parse *p, const si_schema *s)
+{
+	const si_schema *next[4];
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nreach; i++)
+		if (p->reach[i] == s)
+			return 0;
+	if (p->nreach == p->capreach) {
+		size_t cap = p->capreach ? p->capreach * 2 : 32;
+		const si_schema **v = realloc(p->reach, cap * sizeof *v);
+		if (!v)
+			return -1;
+		p->reach = v;
+		p->capreach = cap;
+	}
+	p->reach[p->nreach++] = s;
+	if (gp_fallback(s)) {
+		p->fallback++;
+		return 0;
+	}
+	for (size_t i = 0; i < s->properties.n; i++)
+		if (gp_reach(p, s->properties.v[i].schema) != 0)
+			return -1;
+	next[n++] = s->ref;
+	next[n++] = s->items;
+	next[n++] = s->additional;
+	for (size_t i = 0; i < n; i++)
+		if (next[i] && gp_reach(p, next[i]) != 0)
+			return -1;
+	return 0;
+}
+
+void gen_parse_counts(gen_parse *p, size_t *reached, size_t *fallback)
+{
+	*reached = p->nreach;
+	*fallback = p->fallback;
+}
+
+/* ---- emitting ---- */
+
+static int gp_has_object(const si_schema *s)
+{
+	return s->properties.n || s->n_required || s->additional || (s->flags & (SI_F_NO_ADDL | SI_F_HAS_MIN_PROPS |
+	       SI_F_HAS_MAX_PROPS)) || s->n_dep_required;
+}
+
+/* The schema that gives a property its default (rt_schema_default), or NULL. */
+static const si_schema *gp_default(const si_schema *ps)
+{
+	for (int hops = 0; ps && hops < 16; hops++, ps = ps->ref)
+		if (ps->default_)
+			return ps;
+	return NULL;
+}
+
+/* 1: never required of a request; 2: of a response (rt_required_exempt). */
+static int gp_exempt(const si_schema *s, const char *name)
+{
+	const si_schema *ps = NULL;
+	int ex = 0;
+
+	for (size_t i = 0; i < s->properties.n; i++)
+		if (strcmp(s->properties.v[i].name, name) == 0)
+			ps = s->properties.v[i].schema;
+	for (int hops = 0; ps && hops < 16; hops++, ps = ps->ref) {
+		if (ps->flags & SI_F_READONLY)
+			ex |= 1;
+		if (ps->flags & SI_F_WRITEONLY)
+			ex |= 2;
+	}
+	return ex;
+}
+
+/* The names the object code tracks: properties, then required and
+ * dependentRequired names that are not properties. */
+typedef struct gp_names {
+	const char **v;
+	const si_schema **schema; /* NULL: not a property */
+	size_t n;
+} gp_names;
+
+static int gp_names_add(gp_names *k, const char *name, const si_schema *schema)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (strcmp(k->v[i], name) == 0)
+			return 0;
+	k->v[k->n] = name;
+	k->schema[k->n++] = schema;
+	return 0;
+}
+
+static int gp_names_build(const si_schema *s, gp_names *k)
+{
+	size_t cap = s->properties.n + s->n_required + 1;
+
+	for (size_t i = 0; i < s->n_dep_required; i++)
+		cap += 1 + s->dep_required[i].n;
+	k->v = calloc(cap, sizeof *k->v);
+	k->schema = calloc(cap, sizeof *k->schema);
+	k->n = 0;
+	if (!k->v || !k->schema)
+		return -1;
+	for (size_t i = 0; i < s->properties.n; i++)
+		gp_names_add(k, s->properties.v[i].name, s->properties.v[i].schema);
+	for (size_t i = 0; i < s->n_required; i++)
+		gp_names_add(k, s->required[i], NULL);
+	for (size_t i = 0; i < s->n_dep_required; i++) {
+		gp_names_add(k, s->dep_required[i].name, NULL);
+		for (size_t x = 0; x < s->dep_required[i].n; x++)
+			gp_names_add(k, s->dep_required[i].names[x], NULL);
+	}
+	return 0;
+}
+
+static size_t gp_index(const gp_names *k, const char *name)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (strcmp(k->v[i], name) == 0)
+			return i;
+	return 0;
+}
+
+static void gp_match(FILE *out, const char *name)
+{
+	fprintf(out, "p->r.len == %zu && memcmp(p->r.str, ", strlen(name));
+	gen_text_cstring(out, name, strlen(name), 0, 0);
+	fprintf(out, ", %zu) == 0", strlen(name));
+}
+
+/* the member loop of an object: known names, then the others */
+static void gp_object_members(FILE *out, const si_schema *s, const gp_names *k)
+{
+	fprintf(out, "\t\twhile ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {\n\t\t\tjson_t *c = NULL;\n\t\t\tn++;\n");
+	fprintf(out, "\t\t\tif (o && !(key = rt_jread_cstr(&p->r)))\n\t\t\t\tbreak;\n");
+	for (size_t i = 0; i < k->n; i++) {
+		fprintf(out, "\t\t\t%sif (", i ? "else " : "");
+		gp_match(out, k->v[i]);
+		fprintf(out, ") {\n\t\t\t\tif (seen[%zu] && rt_jread_duplicate(&p->r))\n\t\t\t\t\tbreak;\n"
+		             "\t\t\t\tseen[%zu] = 1;\n", i, i);
+		if (k->schema[i]) {
+			fprintf(out, "\t\t\t\tif (%s__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)\n\t\t\t\t\tbreak;\n",
+			        k->schema[i]->symbol);
+			fprintf(out, "\t\t\t\tgoto member;\n");
+		}
+		fprintf(out, "\t\t\t}\n");
+	}
+	fprintf(out, "\t\t\t%sif (rt_jread_names_add(&p->r, &other) != 0)\n\t\t\t\tbreak;\n", k->n ? "" : "");
+	if (s->flags & SI_F_NO_ADDL)
+		fprintf(out, "\t\t\trt_parse_fail(p, \"additionalProperties\", \"is not allowed (unknown property \\\"%%.*s\\\")\", "
+		             "(int)p->r.len, p->r.str);\n\t\t\tif (rt_jread_skip(&p->r) != 0)\n\t\t\t\tbreak;\n");
+	else if (s->additional)
+		fprintf(out, "\t\t\tif (%s__v(p, rt_jread_next(&p->r), o ? &c : NULL, 0) != 0)\n\t\t\t\tbreak;\n",
+		        s->additional->symbol);
+	else
+		fprintf(out, "\t\t\tif (rt_parse_json(p, rt_jread_next(&p->r), o ? &c : NULL) != 0)\n\t\t\t\tbreak;\n");
+	fprintf(out, "\t\t\tgoto member;\n\t\tmember:\n");
+	fprintf(out, "\t\t\tif (c && json_object_set_new(o, key, c) != 0)\n\t\t\t\tbreak;\n\t\t}\n");
+}
+
+/* after the members: defaults, then the object keywords (before the
+   members' violations, as the table validator reports them) */
+static void gp_object_after(FILE *out, const si_schema *s, const gp_names *k)
+{
+	for (size_t i = 0; i < k->n; i++) {
+		const si_schema *ds = k->schema[i] ? gp_default(k->schema[i]) : NULL;
+		if (!ds)
+			continue;
+		fprintf(out, "\t\tif (!seen[%zu] && dfl && (p->flags & RT_PARSE_DEFAULTS)) {\n\t\t\tseen[%zu] = 1;\n\t\t\tn++;\n", i, i);
+		fprintf(out, "\t\t\tif (rt_parse_default(p, &%s, ", k->schema[i]->symbol);
+		gen_text_cstr(out, k->v[i]);
+		fprintf(out, ", o) != 0)\n\t\t\t\tgoto fail;\n\t\t}\n");
+	}
+	if (s->flags & SI_F_HAS_MIN_PROPS)
+		fprintf(out, "\t\tif (n < %lld)\n\t\t\trt_parse_fail_at(p, pos++, \"minProperties\", \"must have at least %lld propert%s, got %%zu\", n);\n",
+		        (long long)s->limit[SI_L_HAS_MIN_PROPS], (long long)s->limit[SI_L_HAS_MIN_PROPS],
+		        s->limit[SI_L_HAS_MIN_PROPS] == 1 ? "y" : "ies");
+	if (s->flags & SI_F_HAS_MAX_PROPS)
+		fprintf(out, "\t\tif (n > %lld)\n\t\t\trt_parse_fail_at(p, pos++, \"maxProperties\", \"must have at most %lld propert%s, got %%zu\", n);\n",
+		        (long long)s->limit[SI_L_HAS_MAX_PROPS], (long long)s->limit[SI_L_HAS_MAX_PROPS],
+		        s->limit[SI_L_HAS_MAX_PROPS] == 1 ? "y" : "ies");
+	for (size_t i = 0; i < s->n_required; i++) {
+		int ex = gp_exempt(s, s->required[i]);
+		fprintf(out, "\t\tif (!seen[%zu]%s%s)\n", gp_index(k, s->required[i]), ex & 1 ? " && p->dir != RT_DIR_REQUEST" : "",
+		        ex & 2 ? " && p->dir != RT_DIR_RESPONSE" : "");
+		fprintf(out, "\t\t\trt_parse_fail_at(p, pos++, \"required\", \"must have the required property %%s\", ");
+		{
+			char *q = NULL;
+			if (asprintf(&q, "\"%s\"", s->required[i]) >= 0)
+				gen_text_cstr(out, q);
+			free(q);
+		}
+		fprintf(out, ");\n");
+	}
+	for (size_t i = 0; i < s->n_dep_required; i++) {
+		const si_dep_required *d = &s->dep_required[i];
+		for (size_t x = 0; x < d->n; x++) {
+			fprintf(out, "\t\tif (seen[%zu] && !seen[%zu])\n\t\t\trt_parse_fail_at(p, pos++, \"dependentRequired\", "
+			             "\"must have the property \\\"%%s\\\" when \\\"%%s\\\" is present\", ",
+			        gp_index(k, d->name), gp_index(k, d->names[x]));
+			gen_text_cstr(out, d->names[x]);
+			fprintf(out, ", ");
+			gen_text_cstr(out, d->name);
+			fprintf(out, ");\n");
+		}
+	}
+}
+
+static int gp_object(FILE *out, const si_schema *s)
+{
+	gp_names k;
+
+	if (gp_names_build(s, &k) != 0) {
+		free(k.v);
+		free(k.schema);
+		return -1;
+	}
+	fprintf(out, "\tif (t == RT_JR_OBJECT_BEGIN) {\n");
+	fprintf(out, "\t\tsize_t pos = p->errs ? p->errs->n : 0, n = 0;\n");
+	fprintf(out, "\t\tunsigned char seen[%zu] = { 0 };\n", k.n ? k.n : 1);
+	fprintf(out, "\t\trt_jread_names other = { 0 };\n\t\tjson_t *o = NULL;\n\t\tconst char *key = NULL;\n\n");
+	fprintf(out, "\t\t(void)pos;\n\t\t(void)key;\n\t\t(void)seen;\n");
+	fprintf(out, "\t\tif (j && !(o = json_object()))\n\t\t\treturn -1;\n");
+	gp_object_members(out, s, &k);
+	fprintf(out, "\t\tif (t != RT_JR_OBJECT_END)\n\t\t\tgoto fail;\n");
+	gp_object_after(out, s, &k);
+	fprintf(out, "\t\tif (j)\n\t\t\t*j = o;\n\t\tgoto done;\n\tfail:\n\t\tjson_decref(o);\n\t\trc = -1;\n\t\tgoto done;\n\t}\n");
+	free(k.v);
+	free(k.schema);
+	return 0;
+}
+
+static void gp_array(FILE *out, const si_schema *s)
+{
+	fprintf(out, "\tif (t == RT_JR_ARRAY_BEGIN) {\n");
+	fprintf(out, "\t\tsize_t pos = p->errs ? p->errs->n : 0, n = 0;\n\t\tjson_t *arr = NULL;\n\n\t\t(void)pos;\n");
+	fprintf(out, "\t\tif (j && !(arr = json_array()))\n\t\t\treturn -1;\n");
+	fprintf(out, "\t\twhile ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {\n\t\t\tjson_t *c = NULL;\n\n");
+	fprintf(out, "\t\t\tif (t == RT_JR_ERROR)\n\t\t\t\tbreak;\n\t\t\tn++;\n");
+	if (s->items)
+		fprintf(out, "\t\t\tif (%s__v(p, t, arr ? &c : NULL, 0) != 0)\n\t\t\t\tbreak;\n", s->items->symbol);
+	else
+		fprintf(out, "\t\t\tif (rt_parse_json(p, t, arr ? &c : NULL) != 0)\n\t\t\t\tbreak;\n");
+	fprintf(out, "\t\t\tif (c && json_array_append_new(arr, c) != 0)\n\t\t\t\tbreak;\n\t\t}\n");
+	fprintf(out, "\t\tif (t != RT_JR_ARRAY_END) {\n\t\t\tjson_decref(arr);\n\t\t\trc = -1;\n\t\t\tgoto done;\n\t\t}\n");
+	if (s->flags & SI_F_HAS_MIN_ITEMS)
+		fprintf(out, "\t\tif (n < %lld)\n\t\t\trt_parse_fail_at(p, pos++, \"minItems\", \"must have at least %lld item%s, got %%zu\", n);\n",
+		        (long long)s->limit[SI_L_HAS_MIN_ITEMS], (long long)s->limit[SI_L_HAS_MIN_ITEMS],
+		        s->limit[SI_L_HAS_MIN_ITEMS] == 1 ? "" : "s");
+	if (s->flags & SI_F_HAS_MAX_ITEMS)
+		fprintf(out, "\t\tif (n > %lld)\n\t\t\trt_parse_fail_at(p, pos++, \"maxItems\", \"must have at most %lld item%s, got %%zu\", n);\n",
+		        (long long)s->limit[SI_L_HAS_MAX_ITEMS], (long long)s->limit[SI_L_HAS_MAX_ITEMS],
+		        s->limit[SI_L_HAS_MAX_ITEMS] == 1 ? "" : "s");
+	fprintf(out, "\t\tif (j)\n\t\t\t*j = arr;\n\t\tgoto done;\n\t}\n");
+}
+
+/* a double constant: "%.17g" reads back as the same double; ".0" keeps it a double */
+static const char *gp_double(char *buf, size_t size, double v)
+{
+	snprintf(buf, size, "%.17g", v);
+	if (!strpbrk(buf, ".eEn"))
+		strncat(buf, ".0", size - strlen(buf) - 1);
+	return buf;
+}
+
+static void gp_bound(FILE *out, const char *test, const char *keyword, const char *what, double v)
+{
+	char d[40];
+
+	gp_double(d, sizeof d, v);
+	fprintf(out, "\t\tif (!(x %s %s))\n\t\t\trt_parse_fail(p, \"%s\", \"must be %s %%.17g, got %%.17g\", %s, x);\n",
+	        test, d, keyword, what, d);
+}
+
+static void gp_number(FILE *out, const si_schema *s)
+{
+	static const char *const fmt_int[] = { "int32", "int64" };
+	int fi = s->format == SI_FMT_INT32 ? 0 : s->format == SI_FMT_INT64 ? 1 : -1;
+
+	if (!(s->flags & (SI_F_HAS_MIN | SI_F_HAS_MAX | SI_F_HAS_EXCL_MIN2 | SI_F_HAS_EXCL_MAX2 | SI_F_HAS_MULTIPLE)) &&
+	    !((s->flags & SI_F_FORMAT_ASSERT) && fi >= 0))
+		return;
+	fprintf(out, "\tif (t == RT_JR_INTEGER || t == RT_JR_REAL) {\n\t\tdouble x = t == RT_JR_INTEGER ? (double)p->r.i : p->r.d;\n\n");
+	if (s->flags & SI_F_HAS_MIN)
+		gp_bound(out, s->flags & SI_F_EXCL_MIN ? ">" : ">=", s->flags & SI_F_EXCL_MIN ? "exclusiveMinimum" : "minimum",
+		         s->flags & SI_F_EXCL_MIN ? "greater than" : "at least", s->minimum);
+	if (s->flags & SI_F_HAS_MAX)
+		gp_bound(out, s->flags & SI_F_EXCL_MAX ? "<" : "<=", s->flags & SI_F_EXCL_MAX ? "exclusiveMaximum" : "maximum",
+		         s->flags & SI_F_EXCL_MAX ? "less than" : "at most", s->maximum);
+	if (s->flags & SI_F_HAS_EXCL_MIN2)
+		gp_bound(out, ">", "exclusiveMinimum", "greater than", s->xminimum);
+	if (s->flags & SI_F_HAS_EXCL_MAX2)
+		gp_bound(out, "<", "exclusiveMaximum", "less than", s->xmaximum);
+	if (s->flags & SI_F_HAS_MULTIPLE) {
+		char d[40];
+		gp_double(d, sizeof d, s->multiple_of);
+		fprintf(out, "\t\tif (!rt_parse_multiple(t, p->r.i, x, %s))\n\t\t\trt_parse_fail(p, \"multipleOf\", "
+		             "\"must be a multiple of %%.17g, got %%.17g\", %s, x);\n", d, d);
+	}
+	if ((s->flags & SI_F_FORMAT_ASSERT) && fi >= 0) {
+		fprintf(out, "\t\tif (!(rt_parse_type_of(p, t) & RT_T_INTEGER))\n\t\t\trt_parse_fail(p, \"format\", \"must be an integer (%s)\");\n", fmt_int[fi]);
+		if (fi == 0)
+			fprintf(out, "\t\telse if (x < -2147483648.0 || x > 2147483647.0)\n\t\t\trt_parse_fail(p, \"format\", \"must fit in int32, got %%.17g\", x);\n");
+		else
+			fprintf(out, "\t\telse if (t == RT_JR_REAL && (x < -9223372036854775808.0 || x >= 9223372036854775808.0))\n"
+			             "\t\t\trt_parse_fail(p, \"format\", \"must fit in int64, got %%.17g\", x);\n");
+	}
+	fprintf(out, "\t}\n");
+}
+
+static void gp_string(FILE *out, const si_schema *s)
+{
+	static const char *const formats[SI_FMT_COUNT] = {
+#define RT_SCHEMA_FORMAT(name, text) "RT_FMT_" #name,
+#include "rt_schema_flags.def"
+	};
+	int fmt = s->format != SI_FMT_NONE && (s->flags & SI_F_FORMAT_ASSERT);
+
+	if (!(s->flags & (SI_F_HAS_MIN_LENGTH | SI_F_HAS_MAX_LENGTH)) && !s->pattern && !fmt)
+		return;
+	fprintf(out, "\tif (t == RT_JR_STRING) {\n");
+	if (s->flags & (SI_F_HAS_MIN_LENGTH | SI_F_HAS_MAX_LENGTH))
+		fprintf(out, "\t\tsize_t n = rt_parse_chars(p->r.str, p->r.len);\n\n");
+	if (s->flags & SI_F_HAS_MIN_LENGTH)
+		fprintf(out, "\t\tif (n < %lld)\n\t\t\trt_parse_fail(p, \"minLength\", \"must be at least %lld character%s long, got %%zu\", n);\n",
+		        (long long)s->limit[SI_L_HAS_MIN_LENGTH], (long long)s->limit[SI_L_HAS_MIN_LENGTH],
+		        s->limit[SI_L_HAS_MIN_LENGTH] == 1 ? "" : "s");
+	if (s->flags & SI_F_HAS_MAX_LENGTH)
+		fprintf(out, "\t\tif (n > %lld)\n\t\t\trt_parse_fail(p, \"maxLength\", \"must be at most %lld character%s long, got %%zu\", n);\n",
+		        (long long)s->limit[SI_L_HAS_MAX_LENGTH], (long long)s->limit[SI_L_HAS_MAX_LENGTH],
+		        s->limit[SI_L_HAS_MAX_LENGTH] == 1 ? "" : "s");
+	if (s->pattern)
+		fprintf(out, "\t\tif (rt_parse_pattern(&%s__cache, p->r.str, p->r.len) == 0)\n\t\t\trt_parse_fail(p, \"pattern\", "
+		             "\"must match the pattern %%s\", %s__cache.pattern);\n", s->symbol, s->symbol);
+	if (fmt)
+		fprintf(out, "\t\trt_parse_format(p, %s, p->r.str, p->r.len);\n", formats[s->format]);
+	fprintf(out, "\t}\n");
+}
+
+/* const and enum of scalars */
+static void gp_enum(FILE *out, const si_schema *s)
+{
+	if (s->const_)
+		fprintf(out, "\tif (!rt_parse_equal(p, t, %s__cache.const_value))\n\t\trt_parse_fail(p, \"const\", "
+		             "\"must be equal to the constant %%s\", %s__cache.const_json);\n", s->symbol, s->symbol);
+	if (s->enum_) {
+		size_t i;
+		json_t *v;
+		int strings = 1;
+		json_array_foreach(s->enum_, i, v)
+			strings &= json_is_string(v) && !memchr(json_string_value(v), 0, json_string_length(v));
+		if (strings && json_array_size(s->enum_)) {
+			fprintf(out, "\tif (t != RT_JR_STRING || !(");
+			json_array_foreach(s->enum_, i, v) {
+				fprintf(out, "%s(", i ? " ||\n\t      " : "");
+				gp_match(out, json_string_value(v));
+				fprintf(out, ")");
+			}
+			fprintf(out, "))\n");
+		} else {
+			fprintf(out, "\tif (!rt_parse_in(p, t, %s__cache.enum_values))\n", s->symbol);
+		}
+		fprintf(out, "\t\trt_parse_fail(p, \"enum\", \"must be one of %%.300s\", %s__cache.enum_json);\n", s->symbol);
+	}
+}
+
+static int gp_validator(FILE *out, const si_schema *s)
+{
+	fprintf(out, "/* ");
+	gen_text_comment(out, s->where);
+	fprintf(out, " */\nstatic int %s__v(rt_parse *p, int t, json_t **j, int dfl)\n{\n", s->symbol);
+	if (gp_fallback(s)) {
+		fprintf(out, "\treturn rt_parse_table(p, t, &%s, dfl, j);\n}\n\n", s->symbol);
+		return 0;
+	}
+	fprintf(out, "\tint rc = 0;\n\n\t(void)dfl;\n");
+	fprintf(out, "\tif (p->depth >= 512) {\n\t\trt_parse_fail(p, \"depth\", \"is nested too deeply (more than %%d levels)\", 512);\n"
+	             "\t\treturn rt_parse_json(p, t, NULL);\n\t}\n");
+	if (s->flags & SI_F_FALSE) {
+		fprintf(out, "\trt_parse_fail(p, \"false\", \"is not allowed here\");\n\treturn rt_parse_json(p, t, NULL);\n}\n\n");
+		return 0;
+	}
+	if (s->flags & SI_F_NULLABLE)
+		fprintf(out, "\tif (t == RT_JR_NULL)\n\t\treturn rt_parse_json(p, t, j);\n");
+	if (s->pattern || s->enum_ || s->const_ || s->default_)
+		fprintf(out, "\tif (rt_parse_cache(p, &%s))\n\t\treturn rt_parse_json(p, t, NULL);\n", s->symbol);
+	fprintf(out, "\tp->depth++;\n");
+	if (s->flags & SI_F_READONLY)
+		fprintf(out, "\tif (p->dir == RT_DIR_REQUEST)\n\t\trt_parse_fail(p, \"readOnly\", \"is read-only and must not be sent in a request\");\n");
+	if (s->flags & SI_F_WRITEONLY)
+		fprintf(out, "\tif (p->dir == RT_DIR_RESPONSE)\n\t\trt_parse_fail(p, \"writeOnly\", \"is write-only and must not appear in a response\");\n");
+	if (s->types)
+		fprintf(out, "\tif (!(rt_parse_type_of(p, t) & %uu)) {\n\t\trc = rt_parse_type_fail(p, t, %uu);\n\t\tgoto done;\n\t}\n",
+		        s->types, s->types);
+	gp_enum(out, s);
+	gp_number(out, s);
+	gp_string(out, s);
+	if (s->ref) {
+		fprintf(out, "\trc = %s__v(p, t, j, dfl);\n\tgoto done;\n", s->ref->symbol);
+	} else {
+		if ((!s->types || (s->types & SI_T_ARRAY)) && s->items)
+			gp_array(out, s);
+		else if ((!s->types || (s->types & SI_T_ARRAY)) && (s->flags & (SI_F_HAS_MIN_ITEMS | SI_F_HAS_MAX_ITEMS)))
+			gp_array(out, s);
+		if ((!s->types || (s->types & SI_T_OBJECT)) && gp_has_object(s) && gp_object(out, s) != 0)
+			return -1;
+		fprintf(out, "\trc = rt_parse_json(p, t, j);\n");
+	}
+	fprintf(out, "done:\n\tp->depth--;\n\treturn rc;\n}\n\n");
+	return 0;
+}
+
+void gen_parse_write_header(gen_parse *p, FILE *out)
+{
+	for (size_t i = 0; i < p->nroots; i++)
+		fprintf(out, "int %s_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, "
+		             "json_t **out, rt_errors *errs);\n", p->roots[i]->symbol);
+}
+
+int gen_parse_write(gen_parse *p, FILE *out)
+{
+	p->nreach = 0;
+	p->fallback = 0;
+	for (size_t i = 0; i < p->nroots; i++)
+		if (gp_reach(p, p->roots[i]) != 0)
+			return -1;
+	fprintf(out, "/* byte parsers: %zu schemas, %zu of them checked by their table (fallback) */\n", p->nreach,
+	        p->fallback);
+	for (size_t i = 0; i < p->nreach; i++)
+		fprintf(out, "static int %s__v(rt_parse *p, int t, json_t **j, int dfl);\n", p->reach[i]->symbol);
+	fprintf(out, "\n");
+	for (size_t i = 0; i < p->nreach; i++)
+		if (gp_validator(out, p->reach[i]) != 0)
+			return -1;
+	for (size_t i = 0; i < p->nroots; i++) {
+		const char *sym = p->roots[i]->symbol;
+		fprintf(out, "int %s_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, "
+		             "json_t **out, rt_errors *errs)\n{\n", sym);
+		fprintf(out, "\trt_parse p;\n\tsize_t base = errs ? errs->n : 0;\n\tjson_t *v = NULL;\n\tint rc;\n\n");
+		fprintf(out, "\trt_parse_init(&p, buf, len, a, dir, flags, errs);\n");
+		fprintf(out, "\trc = rt_parse_finish(&p, %s__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);\n", sym);
+		fprintf(out, "\tjson_decref(p.keep);\n");
+		fprintf(out, "\tif (rc == RT_PARSE_OK && out)\n\t\t*out = v;\n\telse\n\t\tjson_decref(v);\n\treturn rc;\n}\n\n");
+	}
+	return 0;
+}

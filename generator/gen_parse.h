@@ -1,0 +1,38 @@
+/* gen_parse.h — the emitter of byte parsers: from the schema compiler's
+ * model (schema_ir.h), C that goes from JSON text to a validated value in
+ * one pass over rt_jread (runtime/rt_parse.h), every keyword checked in
+ * straight-line code, with the table validator's messages and pointers.
+ *
+ * For each root (a body schema) it writes
+ *   int <symbol>_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir,
+ *                      unsigned flags, json_t **out, rt_errors *errs);
+ * returning RT_PARSE_OK / _INVALID / _SYNTAX / _NOMEM; *out (may be NULL)
+ * gets the value as a new json_t when it is valid. Each schema it reaches
+ * gets one static function `<symbol>__v`. A schema whose keywords need
+ * the value twice (allOf/anyOf/oneOf/not/if, unevaluated*, contains,
+ * uniqueItems, patternProperties, propertyNames, dependentSchemas,
+ * $dynamicRef, $ref beside other keywords, enum/const of containers) is
+ * built as a json_t from the tokens and checked by its table (the
+ * `fallback`, counted in the header comment). The tables must be written
+ * before (gen_schema_write): the parsers name them.
+ */
+#ifndef GEN_PARSE_H
+#define GEN_PARSE_H
+
+#include <stdio.h>
+#include "gen_schema.h"
+
+typedef struct gen_parse gen_parse;
+
+gen_parse *gen_parse_new(gen_schema *gs);
+void gen_parse_free(gen_parse *p);
+/* Asks for the entry point of the table `symbol`; 0 or -1 (unknown). */
+int gen_parse_root(gen_parse *p, const char *symbol);
+/* The prototypes of the entry points. */
+void gen_parse_write_header(gen_parse *p, FILE *out);
+/* The validators and entry points (after the tables). */
+int gen_parse_write(gen_parse *p, FILE *out);
+/* Schemas reached, and how many of them fell back to their table. */
+void gen_parse_counts(gen_parse *p, size_t *reached, size_t *fallback);
+
+#endif
