@@ -460,6 +460,23 @@ static void gp_enum(FILE *out, const si_schema *s)
 	}
 }
 
+/* "RT_T_A | RT_T_B", by the names of rt_schema_flags.def */
+static void gp_types(FILE *out, unsigned mask)
+{
+	static const struct { const char *name; unsigned bit; } types[] = {
+#define RT_SCHEMA_TYPE(name, bit, json) { "RT_T_" #name, SI_T_##name },
+#include "rt_schema_flags.def"
+	};
+	const char *sep = "";
+
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+		if (mask & types[i].bit) {
+			fprintf(out, "%s%s", sep, types[i].name);
+			sep = " | ";
+		}
+	}
+}
+
 static int gp_validator(FILE *out, const si_schema *s)
 {
 	fprintf(out, "/* ");
@@ -485,9 +502,13 @@ static int gp_validator(FILE *out, const si_schema *s)
 		fprintf(out, "\tif (p->dir == RT_DIR_REQUEST)\n\t\trt_parse_fail(p, \"readOnly\", \"is read-only and must not be sent in a request\");\n");
 	if (s->flags & SI_F_WRITEONLY)
 		fprintf(out, "\tif (p->dir == RT_DIR_RESPONSE)\n\t\trt_parse_fail(p, \"writeOnly\", \"is write-only and must not appear in a response\");\n");
-	if (s->types)
-		fprintf(out, "\tif (!(rt_parse_type_of(p, t) & %uu)) {\n\t\trc = rt_parse_type_fail(p, t, %uu);\n\t\tgoto done;\n\t}\n",
-		        s->types, s->types);
+	if (s->types) {
+		fprintf(out, "\tif (!(rt_parse_type_of(p, t) & (");
+		gp_types(out, s->types);
+		fprintf(out, "))) {\n\t\trc = rt_parse_type_fail(p, t, ");
+		gp_types(out, s->types);
+		fprintf(out, ");\n\t\tgoto done;\n\t}\n");
+	}
 	gp_enum(out, s);
 	gp_number(out, s);
 	gp_string(out, s);
@@ -539,4 +560,19 @@ int gen_parse_write(gen_parse *p, FILE *out)
 		fprintf(out, "\tif (rc == RT_PARSE_OK && out)\n\t\t*out = v;\n\telse\n\t\tjson_decref(v);\n\treturn rc;\n}\n\n");
 	}
 	return 0;
+}
+
+void gen_parse_write_roots(gen_parse *p, FILE *out, const char *name, int decl)
+{
+	if (decl) {
+		fprintf(out, "extern const rt_parse_root %s[];\n", name);
+		return;
+	}
+	fprintf(out, "const rt_parse_root %s[] = {\n", name);
+	for (size_t i = 0; i < p->nroots; i++) {
+		fprintf(out, "\t{ ");
+		gen_text_cstr(out, p->roots[i]->where);
+		fprintf(out, ", &%s, %s_parse },\n", p->roots[i]->symbol, p->roots[i]->symbol);
+	}
+	fprintf(out, "\t{ NULL, NULL, NULL },\n};\n\n");
 }

@@ -32,6 +32,10 @@ int gen_parse_root(gen_parse *p, const char *symbol);
 void gen_parse_write_header(gen_parse *p, FILE *out);
 /* The validators and entry points (after the tables). */
 int gen_parse_write(gen_parse *p, FILE *out);
+/* `const rt_parse_root <name>[]`: every root, its table and its parser,
+ * ending with { NULL } (after gen_parse_write); with decl, the extern
+ * declaration for a header. */
+void gen_parse_write_roots(gen_parse *p, FILE *out, const char *name, int decl);
 /* Schemas reached, and how many of them fell back to their table. */
 void gen_parse_counts(gen_parse *p, size_t *reached, size_t *fallback);
 

@@ -37,6 +37,19 @@ enum {
 /* what an entry point returns */
 enum { RT_PARSE_OK = 0, RT_PARSE_INVALID = 1, RT_PARSE_SYNTAX = 2, RT_PARSE_NOMEM = -1 };
 
+/* A generated entry point: JSON text to the validated value (new, *out may
+   be NULL to only check). */
+typedef int (*rt_parse_fn)(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out,
+                           rt_errors *errs);
+
+/* One root in a generated list: the schema's table and its parser (what
+   tests compare); the list ends with { NULL }. */
+typedef struct rt_parse_root {
+	const char *where;
+	const rt_schema *schema;
+	rt_parse_fn parse;
+} rt_parse_root;
+
 typedef struct rt_parse {
 	rt_jread r;
 	rt_errors *errs;

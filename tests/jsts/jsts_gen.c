@@ -3,6 +3,9 @@
  * compiler, and reports "<file>: N passed, N failed".
  *
  *   jsts_gen DIALECT(30|31) FORMAT_ASSERT(0|1) SUITE.json > out.c
+ *   jsts_gen DIALECT FORMAT_ASSERT SUITE.json PREFIX > out.c
+ *       no main: the parsers and tables only, and `PREFIX_roots` (an
+ *       rt_parse_root list of the cases' schemas) for tests/fuzz.
  *
  * A case whose schema cannot be compiled because it refers to a remote
  * document (which this suite would have to fetch) is skipped with that
@@ -35,8 +38,8 @@ int main(int argc, char **argv)
 	size_t ncases;
 	const char *name;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: jsts_gen 30|31 0|1 SUITE.json > out.c\n");
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: jsts_gen 30|31 0|1 SUITE.json [PREFIX] > out.c\n");
 		return 2;
 	}
 	suite = json_load_file(argv[3], JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
@@ -47,7 +50,7 @@ int main(int argc, char **argv)
 	name = strrchr(argv[3], '/') ? strrchr(argv[3], '/') + 1 : argv[3];
 	ncases = json_array_size(suite);
 	ds = docset_new(NULL);
-	g = gen_schema_new(ds, "t", atoi(argv[1]));
+	g = gen_schema_new(ds, argc == 5 ? argv[4] : "t", atoi(argv[1]));
 	gen_schema_set_format_assert(g, atoi(argv[2]));
 	syms = calloc(ncases + 1, sizeof *syms);
 	errs = calloc(ncases + 1, sizeof *errs);
@@ -71,6 +74,13 @@ int main(int argc, char **argv)
 	if (gen_parse_write(gp, stdout) != 0) {
 		fprintf(stderr, "jsts_gen: out of memory\n");
 		return 1;
+	}
+	if (argc == 5) {
+		char roots[120];
+		snprintf(roots, sizeof roots, "%s_roots", argv[4]);
+		gen_parse_write_roots(gp, stdout, roots, 1);
+		gen_parse_write_roots(gp, stdout, roots, 0);
+		goto done;
 	}
 	printf("struct jsts_test { size_t c; const char *desc; const char *data; int valid; };\n");
 	printf("typedef int (*jsts_parse_fn)(const char *, size_t, rt_arena *, enum rt_dir, unsigned, json_t **, rt_errors *);\n");
@@ -165,6 +175,7 @@ int main(int argc, char **argv)
 	       "\tif (nul) printf(\"%s: %%zu parser comparisons not made: the data holds \\\\u0000, which request bodies refuse\\n\", nul);\n"
 	       "\tprintf(\"%s: %%zu passed, %%zu failed\\n\", pass, fail);\n"
 	       "\treturn fail ? 1 : 0;\n}\n", name, name, name, name, name, name, name);
+done:
 	gen_parse_free(gp);
 	gen_schema_free(g);
 	docset_free(ds);

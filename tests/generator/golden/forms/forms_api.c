@@ -93,6 +93,303 @@ static const rt_schema forms_schema_signUp_422 = {
 	.types = RT_T_OBJECT,
 };
 
+/* byte parsers: 7 schemas, 0 of them checked by their table (fallback) */
+static int forms_schema_signUp_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int forms_schema_SignUp__v(rt_parse *p, int t, json_t **j, int dfl);
+static int forms_schema_SignUp_age__v(rt_parse *p, int t, json_t **j, int dfl);
+static int forms_schema_SignUp_name__v(rt_parse *p, int t, json_t **j, int dfl);
+static int forms_schema_SignUp_newsletter__v(rt_parse *p, int t, json_t **j, int dfl);
+static int forms_schema_SignUp_tags__v(rt_parse *p, int t, json_t **j, int dfl);
+static int forms_schema_SignUp_tags_items__v(rt_parse *p, int t, json_t **j, int dfl);
+
+/* tests/generator/fixtures/forms.yaml#/paths/~1signup/post/requestBody/content/application~1json/schema */
+static int forms_schema_signUp_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = forms_schema_SignUp__v(p, t, j, dfl);
+	goto done;
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp */
+static int forms_schema_SignUp__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[4] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 3 && memcmp(p->r.str, "age", 3) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (forms_schema_SignUp_age__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (forms_schema_SignUp_name__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 10 && memcmp(p->r.str, "newsletter", 10) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				if (forms_schema_SignUp_newsletter__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "tags", 4) == 0) {
+				if (seen[3] && rt_jread_duplicate(&p->r))
+					break;
+				seen[3] = 1;
+				if (forms_schema_SignUp_tags__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			if (rt_jread_names_add(&p->r, &other) != 0)
+				break;
+			rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)p->r.len, p->r.str);
+			if (rt_jread_skip(&p->r) != 0)
+				break;
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[2] && dfl && (p->flags & RT_PARSE_DEFAULTS)) {
+			seen[2] = 1;
+			n++;
+			if (rt_parse_default(p, &forms_schema_SignUp_newsletter, "newsletter", o) != 0)
+				goto fail;
+		}
+		if (!seen[1])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (!seen[0])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"age\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/age */
+static int forms_schema_SignUp_age__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (t == RT_JR_INTEGER || t == RT_JR_REAL) {
+		double x = t == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+
+		if (!(x >= 0.0))
+			rt_parse_fail(p, "minimum", "must be at least %.17g, got %.17g", 0.0, x);
+	}
+	rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/name */
+static int forms_schema_SignUp_name__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		size_t n = rt_parse_chars(p->r.str, p->r.len);
+
+		if (n < 1)
+			rt_parse_fail(p, "minLength", "must be at least 1 character long, got %zu", n);
+	}
+	rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/newsletter */
+static int forms_schema_SignUp_newsletter__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	if (rt_parse_cache(p, &forms_schema_SignUp_newsletter))
+		return rt_parse_json(p, t, NULL);
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_BOOLEAN))) {
+		rc = rt_parse_type_fail(p, t, RT_T_BOOLEAN);
+		goto done;
+	}
+	rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/tags */
+static int forms_schema_SignUp_tags__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_ARRAY))) {
+		rc = rt_parse_type_fail(p, t, RT_T_ARRAY);
+		goto done;
+	}
+	if (t == RT_JR_ARRAY_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		json_t *arr = NULL;
+
+		(void)pos;
+		if (j && !(arr = json_array()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {
+			json_t *c = NULL;
+
+			if (t == RT_JR_ERROR)
+				break;
+			n++;
+			if (forms_schema_SignUp_tags_items__v(p, t, arr ? &c : NULL, 0) != 0)
+				break;
+			if (c && json_array_append_new(arr, c) != 0)
+				break;
+		}
+		if (t != RT_JR_ARRAY_END) {
+			json_decref(arr);
+			rc = -1;
+			goto done;
+		}
+		if (n > 3)
+			rt_parse_fail_at(p, pos++, "maxItems", "must have at most 3 items, got %zu", n);
+		if (j)
+			*j = arr;
+		goto done;
+	}
+	rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/tags/items */
+static int forms_schema_SignUp_tags_items__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int forms_schema_signUp_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, forms_schema_signUp_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+const rt_parse_root forms_request_bodies[] = {
+	{ "tests/generator/fixtures/forms.yaml#/paths/~1signup/post/requestBody/content/application~1json/schema", &forms_schema_signUp_body, forms_schema_signUp_body_parse },
+	{ NULL, NULL, NULL },
+};
+
 /* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp */
 int forms_SignUp_from_json(const json_t *j, rt_arena *a, forms_SignUp *out)
 {
@@ -216,6 +513,7 @@ static const rt_operation forms_operations[] = {
 		.priority = 1,
 		.params_size = sizeof(forms_signUp_params),
 		.body_types = forms_signUp_body_types, .body_required = 1, .body_schema = &forms_schema_signUp_body,
+		.body_parse = forms_schema_signUp_body_parse,
 		.form_schema = &forms_schema_signUp_form,
 		.responses = forms_signUp_responses, .n_responses = 2,
 		.validation_status = 422,

@@ -314,6 +314,256 @@ static const rt_schema swagger2_petstore_schema_uploadPhoto_200_url = {
 	.flags = RT_S_FORMAT_ASSERT,
 };
 
+/* byte parsers: 7 schemas, 1 of them checked by their table (fallback) */
+static int swagger2_petstore_schema_addPet_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int swagger2_petstore_schema_NewPet__v(rt_parse *p, int t, json_t **j, int dfl);
+static int swagger2_petstore_schema_NewPet_kind__v(rt_parse *p, int t, json_t **j, int dfl);
+static int swagger2_petstore_schema_NewPet_name__v(rt_parse *p, int t, json_t **j, int dfl);
+static int swagger2_petstore_schema_NewPet_tag__v(rt_parse *p, int t, json_t **j, int dfl);
+static int swagger2_petstore_schema_replacePet_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int swagger2_petstore_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl);
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema */
+static int swagger2_petstore_schema_addPet_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = swagger2_petstore_schema_NewPet__v(p, t, j, dfl);
+	goto done;
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet */
+static int swagger2_petstore_schema_NewPet__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[3] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 4 && memcmp(p->r.str, "kind", 4) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (swagger2_petstore_schema_NewPet_kind__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (swagger2_petstore_schema_NewPet_name__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 3 && memcmp(p->r.str, "tag", 3) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				if (swagger2_petstore_schema_NewPet_tag__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			if (rt_jread_names_add(&p->r, &other) != 0)
+				break;
+			if (rt_parse_json(p, rt_jread_next(&p->r), o ? &c : NULL) != 0)
+				break;
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[1])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet/properties/kind */
+static int swagger2_petstore_schema_NewPet_kind__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	if (rt_parse_cache(p, &swagger2_petstore_schema_NewPet_kind))
+		return rt_parse_json(p, t, NULL);
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t != RT_JR_STRING || !((p->r.len == 3 && memcmp(p->r.str, "dog", 3) == 0) ||
+	      (p->r.len == 3 && memcmp(p->r.str, "cat", 3) == 0)))
+		rt_parse_fail(p, "enum", "must be one of %.300s", swagger2_petstore_schema_NewPet_kind__cache.enum_json);
+	rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet/properties/name */
+static int swagger2_petstore_schema_NewPet_name__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		size_t n = rt_parse_chars(p->r.str, p->r.len);
+
+		if (n < 1)
+			rt_parse_fail(p, "minLength", "must be at least 1 character long, got %zu", n);
+	}
+	rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet/properties/tag */
+static int swagger2_petstore_schema_NewPet_tag__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	if (t == RT_JR_NULL)
+		return rt_parse_json(p, t, j);
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/requestBodies/PetBody/content/application~1json/schema */
+static int swagger2_petstore_schema_replacePet_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = swagger2_petstore_schema_Pet__v(p, t, j, dfl);
+	goto done;
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/Pet */
+static int swagger2_petstore_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	return rt_parse_table(p, t, &swagger2_petstore_schema_Pet, dfl, j);
+}
+
+int swagger2_petstore_schema_addPet_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, swagger2_petstore_schema_addPet_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+int swagger2_petstore_schema_replacePet_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, swagger2_petstore_schema_replacePet_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+const rt_parse_root swagger2_petstore_request_bodies[] = {
+	{ "tests/generator/fixtures/swagger2-petstore.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema", &swagger2_petstore_schema_addPet_body, swagger2_petstore_schema_addPet_body_parse },
+	{ "tests/generator/fixtures/swagger2-petstore.yaml#/components/requestBodies/PetBody/content/application~1json/schema", &swagger2_petstore_schema_replacePet_body, swagger2_petstore_schema_replacePet_body_parse },
+	{ NULL, NULL, NULL },
+};
+
 /* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet/properties/kind */
 const char *swagger2_petstore_NewPet_kind_text(swagger2_petstore_NewPet_kind v)
 {
@@ -899,6 +1149,7 @@ static const rt_operation swagger2_petstore_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(swagger2_petstore_addPet_params),
 		.body_types = swagger2_petstore_addPet_body_types, .body_required = 1, .body_schema = &swagger2_petstore_schema_addPet_body,
+		.body_parse = swagger2_petstore_schema_addPet_body_parse,
 		.responses = swagger2_petstore_addPet_responses, .n_responses = 2,
 		.security = swagger2_petstore_addPet_security, .n_security = 1,
 		.validation_status = 422,
@@ -926,6 +1177,7 @@ static const rt_operation swagger2_petstore_operations[] = {
 		.params = swagger2_petstore_replacePet_param_table, .n_params = 1,
 		.params_size = sizeof(swagger2_petstore_replacePet_params),
 		.body_types = swagger2_petstore_replacePet_body_types, .body_required = 1, .body_schema = &swagger2_petstore_schema_replacePet_body,
+		.body_parse = swagger2_petstore_schema_replacePet_body_parse,
 		.responses = swagger2_petstore_replacePet_responses, .n_responses = 1,
 		.security = swagger2_petstore_replacePet_security, .n_security = 1,
 		.validation_status = 400,
