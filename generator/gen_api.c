@@ -1115,6 +1115,9 @@ static int ga_typed(ga *a)
 		    (op->form_schema && gen_model_body(a->gm, op->form_schema, GEN_MODEL_REQUEST, &fm, &fwhy, a->err,
 		                                       a->errlen) != 0))
 			return -1;
+		if (op->body_schema && op->body_model &&
+		    gen_parse_model(a->gp, a->gm, op->body_schema, op->body_model) != 0)
+			return -1;
 		if (!op->body_schema) {
 			op->body_model = fm;
 			op->body_why = fwhy;
@@ -1171,6 +1174,8 @@ static void ga_write_header(ga *a, FILE *out, const char *guard)
 	gen_model_write_header(a->gm, out);
 	fprintf(out, "/* Request bodies from their bytes to a validated json_t (rt_parse.h). */\n");
 	gen_parse_write_header(a->gp, out);
+	fprintf(out, "/* Request bodies from their bytes straight into their C model (rt_parse.h). */\n");
+	gen_parse_write_model_header(a->gp, out);
 	fprintf(out, "/* Every JSON request body: its table and its parser (tests compare them). */\n");
 	{
 		char name[200];
@@ -1324,12 +1329,20 @@ static void ga_write_op_call(ga *a, FILE *out, const ga_op *op)
 {
 	const char *n = a->opt->name;
 
+	if (op->body_model && op->body_schema && gen_parse_model_name(a->gp, op->body_schema))
+		fprintf(out, "static int %s_%s_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,\n"
+		             "\t\tjson_t **keep, rt_errors *errs)\n{\n\treturn %s_parse(buf, len, a, flags, out, keep, errs);\n}\n",
+		        n, op->opid, gen_parse_model_name(a->gp, op->body_schema));
+
 	fprintf(out, "static int %s_%s_call(rt_ctx *ctx, const void *params, const json_t *body,\n"
 	             "\t\tconst void *handlers, void *app)\n{\n\tconst %s_handlers *h = handlers;\n",
 	        n, op->opid, n);
 	if (op->body_model)
 		fprintf(out, "\t%s model;\n", op->body_model);
 	fprintf(out, "\n\tif (!h || !h->%s)\n\t\treturn rt_not_implemented(ctx);\n", op->opid);
+	if (op->body_model && op->body_schema && gen_parse_model_name(a->gp, op->body_schema))
+		fprintf(out, "\tif (rt_ctx_body_model(ctx)) /* parsed from the bytes */\n\t\treturn h->%s(ctx, params, rt_ctx_body_model(ctx), app);\n",
+		        op->opid);
 	if (op->body_model) {
 		fprintf(out, "\tif (body && %s_from_json(body, rt_ctx_arena(ctx), &model) != 0)\n"
 		             "\t\treturn rt_respond_error(ctx, 500, \"BodyModel\", \"The validated body does not fit its model\");\n"
@@ -1377,6 +1390,7 @@ static void ga_write_source(ga *a, FILE *out)
 	fprintf(out, "#include <stddef.h>\n#include <string.h>\n#include \"%s_api.h\"\n\n", n);
 	gen_schema_write(a->gs, out);
 	gen_parse_write(a->gp, out);
+	gen_parse_write_models(a->gp, out);
 	{
 		char name[200];
 		snprintf(name, sizeof name, "%s_request_bodies", n);
@@ -1406,6 +1420,9 @@ static void ga_write_source(ga *a, FILE *out)
 			        op->body_required, op->body_schema ? "&" : "", op->body_schema ? op->body_schema : "NULL");
 		if (op->has_body && op->body_schema)
 			fprintf(out, "\t\t.body_parse = %s_parse,\n", op->body_schema);
+		if (op->has_body && op->body_schema && op->body_model && gen_parse_model_name(a->gp, op->body_schema))
+			fprintf(out, "\t\t.body_model_parse = %s_%s_body_model, .body_model_size = sizeof(%s),\n", n, op->opid,
+			        gen_parse_model_name(a->gp, op->body_schema));
 		if (op->form_schema)
 			fprintf(out, "\t\t.form_schema = &%s,\n", op->form_schema);
 		fprintf(out, "\t\t.responses = %s_%s_responses, .n_responses = %zu,\n", n, op->opid, op->nr);

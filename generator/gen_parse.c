@@ -2,6 +2,7 @@
  * schema reached, printed from the IR: the checks of rt_schema.c's
  * rt_validate in its order, on the token just read, straight-line. */
 #include "gen_parse.h"
+#include "gen_model_int.h"
 #include "gen_text.h"
 
 #include <stdlib.h>
@@ -14,6 +15,11 @@ struct gen_parse {
 	const si_schema **reach; /* every schema a root reaches, in order */
 	size_t nreach, capreach;
 	size_t fallback;
+	gen_model *gm;            /* for the model parsers, or NULL */
+	struct gp_mroot { const si_schema *s; gm_type *t; int hops; } *mroots;
+	size_t nmroots;
+	const gm_type **mreach;   /* structs that get a T__m */
+	size_t nmreach;
 };
 
 gen_parse *gen_parse_new(gen_schema *gs)
@@ -31,6 +37,8 @@ void gen_parse_free(gen_parse *p)
 		return;
 	free(p->roots);
 	free(p->reach);
+	free(p->mroots);
+	free(p->mreach);
 	free(p);
 }
 
@@ -225,7 +233,20 @@ static void gp_match(FILE *out, const char *name)
 }
 
 /* the member loop of an object: known names, then the others */
-static void gp_object_members(FILE *out, const si_schema *s, const gp_names *k)
+static const gm_field *gp_field(const gm_type *mt, const char *name, size_t *index)
+{
+	for (size_t i = 0; mt && i < mt->nfields; i++)
+		if (strcmp(mt->fields[i].json_name, name) == 0) {
+			*index = i;
+			return &mt->fields[i];
+		}
+	return NULL;
+}
+
+static int gp_model_ok(const gm_type *t);
+static void gp_member_model(FILE *out, const gm_type *mt, const gm_field *f, size_t fi, const si_schema *ps);
+
+static void gp_object_members(FILE *out, const si_schema *s, const gp_names *k, const gm_type *mt)
 {
 	fprintf(out, "\t\twhile ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {\n\t\t\tjson_t *c = NULL;\n\t\t\tn++;\n");
 	fprintf(out, "\t\t\tif (o && !(key = rt_jread_cstr(&p->r)))\n\t\t\t\tbreak;\n");
@@ -234,7 +255,12 @@ static void gp_object_members(FILE *out, const si_schema *s, const gp_names *k)
 		gp_match(out, k->v[i]);
 		fprintf(out, ") {\n\t\t\t\tif (seen[%zu] && rt_jread_duplicate(&p->r))\n\t\t\t\t\tbreak;\n"
 		             "\t\t\t\tseen[%zu] = 1;\n", i, i);
-		if (k->schema[i]) {
+		size_t fi = 0;
+		const gm_field *f = k->schema[i] ? gp_field(mt, k->v[i], &fi) : NULL;
+		if (f) {
+			gp_member_model(out, mt, f, fi, k->schema[i]);
+			fprintf(out, "\t\t\t\tgoto member;\n");
+		} else if (k->schema[i]) {
 			fprintf(out, "\t\t\t\tif (%s__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)\n\t\t\t\t\tbreak;\n",
 			        k->schema[i]->symbol);
 			fprintf(out, "\t\t\t\tgoto member;\n");
@@ -256,16 +282,29 @@ static void gp_object_members(FILE *out, const si_schema *s, const gp_names *k)
 
 /* after the members: defaults, then the object keywords (before the
    members' violations, as the table validator reports them) */
-static void gp_object_after(FILE *out, const si_schema *s, const gp_names *k)
+static void gp_object_after(FILE *out, const si_schema *s, const gp_names *k, const gm_type *mt)
 {
 	for (size_t i = 0; i < k->n; i++) {
 		const si_schema *ds = k->schema[i] ? gp_default(k->schema[i]) : NULL;
+		size_t fi = 0;
+		const gm_field *f;
 		if (!ds)
 			continue;
+		f = gp_field(mt, k->v[i], &fi);
 		fprintf(out, "\t\tif (!seen[%zu] && dfl && (p->flags & RT_PARSE_DEFAULTS)) {\n\t\t\tseen[%zu] = 1;\n\t\t\tn++;\n", i, i);
 		fprintf(out, "\t\t\tif (rt_parse_default(p, &%s, ", k->schema[i]->symbol);
 		gen_text_cstr(out, k->v[i]);
-		fprintf(out, ", o) != 0)\n\t\t\t\tgoto fail;\n\t\t}\n");
+		fprintf(out, ", o) != 0)\n\t\t\t\tgoto fail;\n");
+		if (f) {
+			fprintf(out, "\t\t\tif (%s__f%zu(rt_schema_default(&%s), p->r.arena, mo) != 0)\n"
+			             "\t\t\t\trt_parse_fail(p, \"model\", \"the default of \\\"%%s\\\" does not fit its C type\", ",
+			        mt->cname, fi, k->schema[i]->symbol);
+			gen_text_cstr(out, k->v[i]);
+			fprintf(out, ");\n");
+			if (f->optional)
+				fprintf(out, "\t\t\tmo->has_%s = 1;\n", f->cname);
+		}
+		fprintf(out, "\t\t}\n");
 	}
 	if (s->flags & SI_F_HAS_MIN_PROPS)
 		fprintf(out, "\t\tif (n < %lld)\n\t\t\trt_parse_fail_at(p, pos++, \"minProperties\", \"must have at least %lld propert%s, got %%zu\", n);\n",
@@ -302,7 +341,7 @@ static void gp_object_after(FILE *out, const si_schema *s, const gp_names *k)
 	}
 }
 
-static int gp_object(FILE *out, const si_schema *s)
+static int gp_object(FILE *out, const si_schema *s, const gm_type *mt)
 {
 	gp_names k;
 
@@ -317,9 +356,9 @@ static int gp_object(FILE *out, const si_schema *s)
 	fprintf(out, "\t\trt_jread_names other = { 0 };\n\t\tjson_t *o = NULL;\n\t\tconst char *key = NULL;\n\n");
 	fprintf(out, "\t\t(void)pos;\n\t\t(void)key;\n\t\t(void)seen;\n");
 	fprintf(out, "\t\tif (j && !(o = json_object()))\n\t\t\treturn -1;\n");
-	gp_object_members(out, s, &k);
+	gp_object_members(out, s, &k, mt);
 	fprintf(out, "\t\tif (t != RT_JR_OBJECT_END)\n\t\t\tgoto fail;\n");
-	gp_object_after(out, s, &k);
+	gp_object_after(out, s, &k, mt);
 	fprintf(out, "\t\tif (j)\n\t\t\t*j = o;\n\t\tgoto done;\n\tfail:\n\t\tjson_decref(o);\n\t\trc = -1;\n\t\tgoto done;\n\t}\n");
 	free(k.v);
 	free(k.schema);
@@ -477,12 +516,19 @@ static void gp_types(FILE *out, unsigned mask)
 	}
 }
 
-static int gp_validator(FILE *out, const si_schema *s)
+/* One schema's checks on the value whose first token is t: `<symbol>__v`
+ * (the value as a json_t into *j when j), or with a model type mt (an
+ * object whose keywords are all in line) `<T>__m`, the value into *mo. */
+static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 {
 	fprintf(out, "/* ");
 	gen_text_comment(out, s->where);
-	fprintf(out, " */\nstatic int %s__v(rt_parse *p, int t, json_t **j, int dfl)\n{\n", s->symbol);
-	if (gp_fallback(s)) {
+	if (mt)
+		fprintf(out, " */\nstatic int %s__m(rt_parse *p, int t, %s *mo, int dfl)\n{\n\tjson_t **j = NULL;\n", mt->cname,
+		        mt->cname);
+	else
+		fprintf(out, " */\nstatic int %s__v(rt_parse *p, int t, json_t **j, int dfl)\n{\n", s->symbol);
+	if (!mt && gp_fallback(s)) {
 		fprintf(out, "\treturn rt_parse_table(p, t, &%s, dfl, j);\n}\n\n", s->symbol);
 		return 0;
 	}
@@ -519,7 +565,7 @@ static int gp_validator(FILE *out, const si_schema *s)
 			gp_array(out, s);
 		else if ((!s->types || (s->types & SI_T_ARRAY)) && (s->flags & (SI_F_HAS_MIN_ITEMS | SI_F_HAS_MAX_ITEMS)))
 			gp_array(out, s);
-		if ((!s->types || (s->types & SI_T_OBJECT)) && gp_has_object(s) && gp_object(out, s) != 0)
+		if ((!s->types || (s->types & SI_T_OBJECT)) && gp_has_object(s) && gp_object(out, s, mt) != 0)
 			return -1;
 		fprintf(out, "\trc = rt_parse_json(p, t, j);\n");
 	}
@@ -547,7 +593,7 @@ int gen_parse_write(gen_parse *p, FILE *out)
 		fprintf(out, "static int %s__v(rt_parse *p, int t, json_t **j, int dfl);\n", p->reach[i]->symbol);
 	fprintf(out, "\n");
 	for (size_t i = 0; i < p->nreach; i++)
-		if (gp_validator(out, p->reach[i]) != 0)
+		if (gp_validator(out, p->reach[i], NULL) != 0)
 			return -1;
 	for (size_t i = 0; i < p->nroots; i++) {
 		const char *sym = p->roots[i]->symbol;
@@ -575,4 +621,228 @@ void gen_parse_write_roots(gen_parse *p, FILE *out, const char *name, int decl)
 		fprintf(out, ", &%s, %s_parse },\n", p->roots[i]->symbol, p->roots[i]->symbol);
 	}
 	fprintf(out, "\t{ NULL, NULL, NULL },\n};\n\n");
+}
+
+/* ---- model parsers: bytes straight into the C model ---- */
+
+/* A struct whose schema the object code checks in line, and nothing else. */
+static int gp_model_ok(const gm_type *t)
+{
+	return t && t->kind == GM_STRUCT && !gp_fallback(t->s) && t->s->types == SI_T_OBJECT && !t->s->ref &&
+	       !(t->s->flags & (SI_F_NULLABLE | SI_F_FALSE)) && t->s->properties.n;
+}
+
+static int gp_inline_kind(const gm_field *f)
+{
+	return f->type->kind == GM_STRING || f->type->kind == GM_ENUM || f->type->kind == GM_INT ||
+	       f->type->kind == GM_NUMBER || f->type->kind == GM_BOOL;
+}
+
+static int gp_direct(const gm_field *f, const si_schema *ps)
+{
+	return f->type->kind == GM_STRUCT && f->type->s == ps && gp_model_ok(f->type);
+}
+
+/* the field's property schema in mt's schema */
+static const si_schema *gp_prop(const gm_type *mt, const gm_field *f)
+{
+	for (size_t i = 0; i < mt->s->properties.n; i++)
+		if (strcmp(mt->s->properties.v[i].name, f->json_name) == 0)
+			return mt->s->properties.v[i].schema;
+	return NULL;
+}
+
+static int gp_needs_helper(const gm_type *mt, const gm_field *f)
+{
+	const si_schema *ps = gp_prop(mt, f);
+
+	return ps && ((!gp_inline_kind(f) && !gp_direct(f, ps)) || gp_default(ps));
+}
+
+/* one known member into its field (inside the member loop) */
+static void gp_member_model(FILE *out, const gm_type *mt, const gm_field *f, size_t fi, const si_schema *ps)
+{
+	char v[300], len[300], count[300];
+	int json = !gp_inline_kind(f);
+
+	gen_model_names(v, len, count, sizeof v, "mo->", f->cname);
+	fprintf(out, "\t\t\t\t{\n\t\t\t\t\tint tk = rt_jread_next(&p->r), bad0 = p->bad;\n");
+	if (gp_direct(f, ps)) {
+		if (f->by_pointer)
+			fprintf(out, "\t\t\t\t\t%s *q = rt_arena_alloc(p->r.arena, sizeof *q);\n\n\t\t\t\t\tif (!q)\n\t\t\t\t\t\tbreak;\n"
+			             "\t\t\t\t\tmemset(q, 0, sizeof *q);\n\t\t\t\t\t%s = q;\n", f->type->cname, v);
+		fprintf(out, "\t\t\t\t\tif (%s__m(p, tk, %s%s, dfl) != 0)\n\t\t\t\t\t\tbreak;\n", f->type->cname,
+		        f->by_pointer ? "" : "&", f->by_pointer ? "q" : v);
+		if (f->optional)
+			fprintf(out, "\t\t\t\t\tmo->has_%s = 1;\n", f->cname);
+		fprintf(out, "\t\t\t\t\t(void)bad0;\n\t\t\t\t}\n");
+		return;
+	}
+	if (json)
+		fprintf(out, "\t\t\t\t\tjson_t *c2 = NULL;\n\n");
+	fprintf(out, "\t\t\t\t\tif (%s__v(p, tk, %s, dfl) != 0)\n\t\t\t\t\t\tbreak;\n", ps->symbol, json ? "&c2" : "NULL");
+	if (json)
+		fprintf(out, "\t\t\t\t\tif (c2 && !rt_parse_keep(p, c2))\n\t\t\t\t\t\tbreak;\n");
+	fprintf(out, "\t\t\t\t\tif (p->bad == bad0) {\n");
+	if (f->nullable)
+		fprintf(out, "\t\t\t\t\t\tif (tk == RT_JR_NULL)\n\t\t\t\t\t\t\tmo->%s_null = 1;\n\t\t\t\t\t\telse ", f->cname);
+	else
+		fprintf(out, "\t\t\t\t\t\t");
+	switch (f->type->kind) {
+	case GM_STRING:
+		fprintf(out, "if (tk == RT_JR_STRING) {\n\t\t\t\t\t\t\tif (!(%s = rt_jread_cstr(&p->r)))\n\t\t\t\t\t\t\t\tbreak;\n"
+		             "\t\t\t\t\t\t\t%s = p->r.len;\n\t\t\t\t\t\t}\n", v, len);
+		break;
+	case GM_ENUM:
+		fprintf(out, "if (tk == RT_JR_STRING)\n\t\t\t\t\t\t\t%s = %s_from_text(p->r.str, p->r.len);\n", v, f->type->cname);
+		break;
+	case GM_INT:
+		fprintf(out, "if (tk == RT_JR_INTEGER)\n\t\t\t\t\t\t\t%s = p->r.i;\n\t\t\t\t\t\telse if (tk == RT_JR_REAL && "
+		             "rt_parse_int64(p->r.d, &%s) != 0)\n\t\t\t\t\t\t\trt_parse_fail(p, \"model\", \"must fit in int64, got %%.17g\", p->r.d);\n",
+		        v, v);
+		break;
+	case GM_NUMBER:
+		fprintf(out, "if (tk == RT_JR_INTEGER || tk == RT_JR_REAL)\n\t\t\t\t\t\t\t%s = tk == RT_JR_INTEGER ? (double)p->r.i : p->r.d;\n", v);
+		break;
+	case GM_BOOL:
+		fprintf(out, "%s = tk == RT_JR_TRUE;\n", v);
+		break;
+	default:
+		fprintf(out, "if (c2 && %s__f%zu(c2, p->r.arena, mo) != 0)\n\t\t\t\t\t\t\trt_parse_fail(p, \"model\", \"does not fit its C type\");\n",
+		        mt->cname, fi);
+		break;
+	}
+	if (f->optional)
+		fprintf(out, "\t\t\t\t\t\tmo->has_%s = 1;\n", f->cname);
+	fprintf(out, "\t\t\t\t\t}\n\t\t\t\t}\n");
+}
+
+/* `<T>__f<i>`: a field from a validated json_t (gen_model's reader) */
+static void gp_helpers(FILE *out, const gm_type *mt)
+{
+	char v[300], len[300], count[300];
+
+	for (size_t i = 0; i < mt->nfields; i++) {
+		const gm_field *f = &mt->fields[i];
+		if (!gp_needs_helper(mt, f))
+			continue;
+		gen_model_names(v, len, count, sizeof v, "out->", f->cname);
+		fprintf(out, "static int %s__f%zu(const json_t *f, rt_arena *a, %s *out)\n{\n\t(void)a;\n", mt->cname, i, mt->cname);
+		if (f->nullable)
+			fprintf(out, "\tif (json_is_null(f)) {\n\t\tout->%s_null = 1;\n\t\treturn 0;\n\t}\n", f->cname);
+		gen_model_read(out, f->type, "f", v, len, count, f->by_pointer, 1);
+		fprintf(out, "\treturn 0;\n}\n\n");
+	}
+}
+
+static int gp_mreach(gen_parse *p, const gm_type *t)
+{
+	const gm_type **v;
+
+	for (size_t i = 0; i < p->nmreach; i++)
+		if (p->mreach[i] == t)
+			return 0;
+	v = realloc(p->mreach, (p->nmreach + 1) * sizeof *v);
+	if (!v)
+		return -1;
+	p->mreach = v;
+	p->mreach[p->nmreach++] = t;
+	if (gp_reach(p, t->s) != 0)
+		return -1;
+	for (size_t i = 0; i < t->nfields; i++) {
+		const si_schema *ps = gp_prop(t, &t->fields[i]);
+		if (ps && gp_direct(&t->fields[i], ps) && gp_mreach(p, t->fields[i].type) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int gen_parse_model(gen_parse *p, gen_model *gm, const char *symbol, const char *ctype)
+{
+	const si_schema *s = gen_schema_find(p->gs, symbol);
+	int hops = 0;
+	struct gp_mroot *v;
+	gm_type *t = NULL;
+
+	p->gm = gm;
+	/* the body's schema, or $ref alone (no other keyword, no flag) to it */
+	for (; s && hops < 16; hops++) {
+		t = gen_model_type(gm, s->symbol);
+		if (t && t->cname && strcmp(t->cname, ctype) == 0)
+			break;
+		t = NULL;
+		if (!s->ref || s->flags || gp_fallback(s) || s->types || s->properties.n || s->items || s->additional ||
+		    s->n_required || s->format != SI_FMT_NONE || s->pattern || s->enum_ || s->const_ || s->default_)
+			return 0;
+		s = s->ref;
+	}
+	if (!t || !gp_model_ok(t))
+		return 0;
+	v = realloc(p->mroots, (p->nmroots + 1) * sizeof *v);
+	if (!v)
+		return -1;
+	p->mroots = v;
+	p->mroots[p->nmroots].s = gen_schema_find(p->gs, symbol);
+	p->mroots[p->nmroots].t = t;
+	p->mroots[p->nmroots].hops = hops;
+	p->nmroots++;
+	return 0;
+}
+
+const char *gen_parse_model_name(const gen_parse *p, const char *symbol)
+{
+	for (size_t i = 0; i < p->nmroots; i++)
+		if (strcmp(p->mroots[i].s->symbol, symbol) == 0)
+			return p->mroots[i].t->cname;
+	return NULL;
+}
+
+void gen_parse_write_model_header(gen_parse *p, FILE *out)
+{
+	for (size_t i = 0; i < p->nmroots; i++) {
+		int dup = 0;
+		for (size_t k = 0; k < i; k++)
+			dup |= p->mroots[k].t == p->mroots[i].t;
+		if (!dup)
+			fprintf(out, "int %s_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, %s *out, json_t **keep, "
+			             "rt_errors *errs);\n", p->mroots[i].t->cname, p->mroots[i].t->cname);
+	}
+}
+
+/* After gen_parse_write (the validators the model parsers call). */
+int gen_parse_write_models(gen_parse *p, FILE *out)
+{
+	p->nmreach = 0;
+	for (size_t i = 0; i < p->nmroots; i++)
+		if (gp_mreach(p, p->mroots[i].t) != 0)
+			return -1;
+	if (!p->nmreach)
+		return 0;
+	fprintf(out, "/* model parsers: request bytes straight into %zu C model%s */\n", p->nmreach, p->nmreach == 1 ? "" : "s");
+	for (size_t i = 0; i < p->nmreach; i++)
+		fprintf(out, "static int %s__m(rt_parse *p, int t, %s *mo, int dfl);\n", p->mreach[i]->cname, p->mreach[i]->cname);
+	fprintf(out, "\n");
+	for (size_t i = 0; i < p->nmreach; i++) {
+		gp_helpers(out, p->mreach[i]);
+		if (gp_validator(out, p->mreach[i]->s, p->mreach[i]) != 0)
+			return -1;
+	}
+	for (size_t i = 0; i < p->nmroots; i++) {
+		const gm_type *t = p->mroots[i].t;
+		int dup = 0;
+		for (size_t k = 0; k < i; k++)
+			dup |= p->mroots[k].t == t;
+		if (dup)
+			continue;
+		fprintf(out, "int %s_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, %s *out, json_t **keep, "
+		             "rt_errors *errs)\n{\n", t->cname, t->cname);
+		fprintf(out, "\trt_parse p;\n\tsize_t base = errs ? errs->n : 0;\n\tint rc;\n\n\tmemset(out, 0, sizeof *out);\n");
+		fprintf(out, "\trt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);\n");
+		if (p->mroots[i].hops)
+			fprintf(out, "\tp.depth = %d; /* the $ref%s before the model's schema */\n", p->mroots[i].hops,
+			        p->mroots[i].hops == 1 ? "" : "s");
+		fprintf(out, "\trc = rt_parse_finish(&p, %s__m(&p, rt_jread_next(&p.r), out, 1), base);\n", t->cname);
+		fprintf(out, "\tif (rc == RT_PARSE_OK && keep)\n\t\t*keep = p.keep;\n\telse\n\t\tjson_decref(p.keep);\n\treturn rc;\n}\n\n");
+	}
+	return 0;
 }

@@ -20,6 +20,7 @@
 #define GEN_PARSE_H
 
 #include <stdio.h>
+#include "gen_model.h"
 #include "gen_schema.h"
 
 typedef struct gen_parse gen_parse;
@@ -36,6 +37,20 @@ int gen_parse_write(gen_parse *p, FILE *out);
  * ending with { NULL } (after gen_parse_write); with decl, the extern
  * declaration for a header. */
 void gen_parse_write_roots(gen_parse *p, FILE *out, const char *name, int decl);
+/* The model parser of a request body: when the body's C model is ctype (a
+ * struct gen_model made, reached from `symbol` directly or by $ref alone)
+ * and its object keywords are all checked in line, a root of
+ *   int <T>_parse(const char *buf, size_t len, rt_arena *a, unsigned flags,
+ *                 <T> *out, json_t **keep, rt_errors *errs);
+ * (request direction): the bytes straight into the model, no json_t but
+ * for fields that stay json_t (kept in *keep, new, for the caller to
+ * decref) or that gen_model reads from one. 0 either way, -1 out of memory. */
+int gen_parse_model(gen_parse *p, gen_model *gm, const char *symbol, const char *ctype);
+/* <T> when `symbol` got a model parser, else NULL. */
+const char *gen_parse_model_name(const gen_parse *p, const char *symbol);
+void gen_parse_write_model_header(gen_parse *p, FILE *out);
+/* After gen_parse_write. */
+int gen_parse_write_models(gen_parse *p, FILE *out);
 /* Schemas reached, and how many of them fell back to their table. */
 void gen_parse_counts(gen_parse *p, size_t *reached, size_t *fallback);
 

@@ -37,6 +37,7 @@ struct rt_ctx {
 	char client_addr[64];
 	json_t *keep;          /* values the params struct points into */
 	rt_arena arena;        /* the request's: typed bodies (models) live in it */
+	void *body_model;      /* the body parsed by op->body_model_parse, in the arena */
 	int responded;
 	int status;
 };
@@ -406,7 +407,24 @@ static int rt_http_body_parse(rt_ctx *c, size_t len, json_t **body)
 	int rc;
 
 	rt_errors_init(&errs);
-	rc = op->body_parse(c->req->binary_body, len, &c->arena, RT_DIR_REQUEST, RT_PARSE_DEFAULTS, &doc, &errs);
+	if (op->body_model_parse) {
+		json_t *keep = NULL;
+		void *m = rt_arena_alloc(&c->arena, op->body_model_size ? op->body_model_size : 1);
+		rc = m ? op->body_model_parse(c->req->binary_body, len, &c->arena, RT_PARSE_DEFAULTS, m, &keep, &errs)
+		       : RT_PARSE_NOMEM;
+		if (rc == RT_PARSE_OK) {
+			rt_errors_free(&errs);
+			c->body_model = m;
+			if (keep && c->keep)
+				json_array_extend(c->keep, keep);
+			else if (keep && !c->keep)
+				c->keep = json_incref(keep);
+			json_decref(keep);
+			return 0;
+		}
+	} else {
+		rc = op->body_parse(c->req->binary_body, len, &c->arena, RT_DIR_REQUEST, RT_PARSE_DEFAULTS, &doc, &errs);
+	}
 	if (rc == RT_PARSE_OK) {
 		rt_errors_free(&errs);
 		*body = doc;
@@ -427,6 +445,11 @@ static int rt_http_body_parse(rt_ctx *c, size_t len, json_t **body)
 	}
 	rt_errors_free(&errs);
 	return rc;
+}
+
+const void *rt_ctx_body_model(const rt_ctx *c)
+{
+	return c->body_model;
 }
 
 static int rt_http_body(rt_ctx *c, json_t **body)

@@ -127,6 +127,12 @@ typedef struct rt_operation {
 	   validated json_t, defaults filled; the table is then not walked */
 	int (*body_parse)(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out,
 	                  rt_errors *errs);
+	/* the model parser of the body (request bytes straight into the handler's
+	   C model, body_model_size bytes, in the request's arena); preferred to
+	   body_parse; the call finds the model with rt_ctx_body_model */
+	int (*body_model_parse)(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out, json_t **keep,
+	                        rt_errors *errs);
+	size_t body_model_size;
 	const rt_schema *form_schema; /* for application/x-www-form-urlencoded: the fields,
 	                                 decoded per property type, are the handler's body */
 	const rt_response *responses;
@@ -179,6 +185,8 @@ int rt_respond(rt_ctx *c, int status, json_t *body);
  * configured. A writer that failed answers 500. */
 struct rt_json_writer;
 int rt_respond_writer(rt_ctx *c, int status, const struct rt_json_writer *w);
+/* The request body's model when the operation's model parser read it, else NULL. */
+const void *rt_ctx_body_model(const rt_ctx *c);
 /* The request's arena: what a typed body points into lives until the response. */
 struct rt_arena;
 struct rt_arena *rt_ctx_arena(rt_ctx *c);

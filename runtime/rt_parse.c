@@ -371,6 +371,14 @@ int rt_parse_default(rt_parse *p, const rt_schema *ps, const char *name, json_t 
 	return 0;
 }
 
+int rt_parse_int64(double d, int64_t *out)
+{
+	if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != (double)(int64_t)d)
+		return -1;
+	*out = (int64_t)d;
+	return 0;
+}
+
 const json_t *rt_parse_keep(rt_parse *p, json_t *v)
 {
 	if (!v)

@@ -110,6 +110,8 @@ int rt_parse_table(rt_parse *p, int tok, const rt_schema *s, int apply, json_t *
 /* A property missing from the object just closed that gets its default:
    validates the default with the table ps under /name. 0 or -1. */
 int rt_parse_default(rt_parse *p, const rt_schema *ps, const char *name, json_t *obj);
+/* A real with no fraction into *out: 0, or -1 when it does not fit int64. */
+int rt_parse_int64(double d, int64_t *out);
 /* Keeps v (stolen) until the caller decrefs p->keep; returns v, or NULL. */
 const json_t *rt_parse_keep(rt_parse *p, json_t *v);
 

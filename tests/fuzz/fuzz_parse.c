@@ -10,9 +10,13 @@
  * well-formed body, rt_schema_apply_defaults + rt_schema_validate and the
  * parser (RT_PARSE_DEFAULTS, request direction) give the same verdict and
  * the same violations (pointer, keyword, message, in order); an accepted
- * value equals jansson's. For the five create bodies, an accepted body's
- * model (<Model>_from_json) serializes (<Model>_write) to JSON whose
- * members equal jansson's, and that holds every member the schema names.
+ * value equals jansson's. For the five create bodies, also the model
+ * parser (<Model>_parse, bytes straight into the C model): the same verdict
+ * and violations as the table (a validated body that does not fit the C
+ * type, today's 500, is its one "model" violation); an accepted model
+ * serializes (<Model>_write) to the same bytes as the model read from
+ * jansson's value (<Model>_from_json), whose members equal jansson's, and
+ * that holds every member the schema names.
  */
 #include "fuzz.h"
 
@@ -29,13 +33,24 @@
 
 extern const rt_parse_root jsts_fuzz_a_roots[], jsts_fuzz_b_roots[], jsts_fuzz_c_roots[], jsts_fuzz_d_roots[];
 
-/* a create body's model: json_t -> model -> JSON text */
-typedef int (*fz_model_fn)(const json_t *j, rt_arena *a, rt_json_writer *w);
+/* a create body's model: json_t -> model -> JSON text (j), or the bytes
+   -> model (model parser) -> JSON text (j NULL; *rc its result) */
+typedef int (*fz_model_fn)(const json_t *j, const char *buf, size_t len, rt_arena *a, rt_json_writer *w,
+                           rt_errors *errs, int *rc);
 
 #define FZ_MODEL(T) \
-	static int fz_##T(const json_t *j, rt_arena *a, rt_json_writer *w) \
+	static int fz_##T(const json_t *j, const char *buf, size_t len, rt_arena *a, rt_json_writer *w, \
+	                  rt_errors *errs, int *rc) \
 	{ \
 		T m; \
+		json_t *keep = NULL; \
+		if (!j) { \
+			*rc = T##_parse(buf, len, a, RT_PARSE_DEFAULTS, &m, &keep, errs); \
+			if (*rc == RT_PARSE_OK) \
+				T##_write(w, &m); \
+			json_decref(keep); \
+			return 0; \
+		} \
 		if (T##_from_json(j, a, &m) != 0) \
 			return -1; \
 		T##_write(w, &m); \
@@ -79,10 +94,8 @@ static fz_pick fz_choose(unsigned k)
 	for (size_t s = 0; s < sizeof fz_sets / sizeof fz_sets[0]; s++)
 		for (const rt_parse_root *r = fz_sets[s].roots; r->where; r++)
 			if (k-- == 0) {
-				fz_pick p = { r, fz_sets[s].model };
-				/* the model is the create body's: the API's first root with "create" or the only POST body */
-				if (p.model && !strstr(r->where, "Create") && !strstr(r->where, "NewApiKey"))
-					p.model = NULL;
+				/* each document has one JSON request body: the create body */
+				fz_pick p = { r, r == fz_sets[s].roots ? fz_sets[s].model : NULL };
 				return p;
 			}
 	return none;
@@ -101,17 +114,53 @@ static void fz_same_errors(const rt_errors *got, const rt_errors *want, const ch
 
 /* the model's JSON: each member equals jansson's; each member of jansson's
    that the schema names is there */
-static void fz_check_model(const fz_pick *pk, const json_t *ref)
+/* the model parser on the same bytes: table's verdict and violations (ref
+   NULL: the table refused with want), or the same JSON text as from_json */
+static void fz_check_model_parser(const fz_pick *pk, const char *in, size_t len, const rt_errors *want,
+                                  const rt_json_writer *from_json)
+{
+	RT_ARENA_ON_STACK(a, 1024);
+	rt_json_writer w;
+	rt_errors got;
+	int rc = -1;
+
+	rt_json_writer_init(&w);
+	rt_errors_init(&got);
+	pk->model(NULL, in, len, &a, &w, &got, &rc);
+	if (want) {
+		FUZZ_ASSERT(rc == RT_PARSE_INVALID, "%s: model parser rc %d, table refuses", pk->root->where, rc);
+		fz_same_errors(&got, want, pk->root->where);
+	} else if (!from_json) {
+		FUZZ_ASSERT(rc == RT_PARSE_INVALID && got.n == 1 && strcmp(got.v[0].keyword, "model") == 0,
+		            "%s: model parser rc %d on a body that does not fit the model", pk->root->where, rc);
+	} else {
+		FUZZ_ASSERT(rc == RT_PARSE_OK, "%s: model parser rc %d (%s), table accepts", pk->root->where, rc,
+		            got.n ? got.v[0].message : "");
+		FUZZ_ASSERT(w.used == from_json->used && memcmp(w.buf, from_json->buf, w.used) == 0,
+		            "%s: model parser writes %.*s, from_json %.*s", pk->root->where, (int)w.used, w.buf,
+		            (int)from_json->used, from_json->buf);
+	}
+	rt_errors_free(&got);
+	rt_json_writer_free(&w);
+	rt_arena_free(&a);
+}
+
+static void fz_check_model(const fz_pick *pk, const json_t *ref, const char *in, size_t len)
 {
 	RT_ARENA_ON_STACK(a, 1024);
 	rt_json_writer w;
 	json_t *back;
 	const char *k;
 	json_t *v;
+	int rc;
 
 	rt_json_writer_init(&w);
-	if (pk->model(ref, &a, &w) != 0)
-		goto cleanup; /* does not fit the C type (an integer past int64): today's 500 BodyModel */
+	if (pk->model(ref, NULL, 0, &a, &w, NULL, &rc) != 0) {
+		/* does not fit the C type (an integer past int64): today's 500 BodyModel */
+		fz_check_model_parser(pk, in, len, NULL, NULL);
+		goto cleanup;
+	}
+	fz_check_model_parser(pk, in, len, NULL, &w);
 	back = json_loadb(w.buf, w.used, JSON_DECODE_ANY, NULL);
 	FUZZ_ASSERT(back != NULL, "%s: the model's JSON does not parse: %.*s", pk->root->where, (int)w.used, w.buf);
 	json_object_foreach(back, k, v)
@@ -148,8 +197,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_ASSERT((ref == NULL) == (rc == RT_PARSE_SYNTAX), "%s: jansson %s, parser rc %d", pk.root->where,
 	            ref ? "accepts" : "refuses", rc);
-	if (!ref)
+	if (!ref) {
+		if (pk.model) {
+			RT_ARENA_ON_STACK(a2, 1024);
+			rt_json_writer w;
+			rt_errors e;
+			int mrc = -1;
+			rt_json_writer_init(&w);
+			rt_errors_init(&e);
+			pk.model(NULL, in, len, &a2, &w, &e, &mrc);
+			FUZZ_ASSERT(mrc == RT_PARSE_SYNTAX && e.n == 1, "%s: model parser rc %d on malformed JSON", pk.root->where, mrc);
+			rt_errors_free(&e);
+			rt_json_writer_free(&w);
+			rt_arena_free(&a2);
+		}
 		goto cleanup;
+	}
 	rt_schema_apply_defaults(pk.root->schema, ref);
 	n = rt_schema_validate(pk.root->schema, ref, RT_DIR_REQUEST, &want);
 	FUZZ_ASSERT((n == 0) == (rc == RT_PARSE_OK), "%s: table %s (%s), parser rc %d (%s)", pk.root->where,
@@ -159,7 +222,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(v && rt_json_equal(v, ref) && json_equal(v, ref), "%s: the parsed value differs from jansson's",
 		            pk.root->where);
 		if (pk.model)
-			fz_check_model(&pk, ref);
+			fz_check_model(&pk, ref, in, len);
+	} else if (pk.model) {
+		fz_check_model_parser(&pk, in, len, &want, NULL);
 	}
 cleanup:
 	rt_errors_free(&want);

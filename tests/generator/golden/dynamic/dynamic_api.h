@@ -21,6 +21,7 @@
 /* Request bodies from their bytes to a validated json_t (rt_parse.h). */
 int dynamic_schema_putPetPage_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
 int dynamic_schema_putTagPage_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
 /* Every JSON request body: its table and its parser (tests compare them). */
 extern const rt_parse_root dynamic_request_bodies[];
 

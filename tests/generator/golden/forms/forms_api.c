@@ -385,6 +385,196 @@ int forms_schema_signUp_body_parse(const char *buf, size_t len, rt_arena *a, enu
 	return rc;
 }
 
+/* model parsers: request bytes straight into 1 C model */
+static int forms_SignUp__m(rt_parse *p, int t, forms_SignUp *mo, int dfl);
+
+static int forms_SignUp__f2(const json_t *f, rt_arena *a, forms_SignUp *out)
+{
+	(void)a;
+	if (!json_is_array(f))
+		return -1;
+	out->n_tags = json_array_size(f);
+	out->tags = out->n_tags ? rt_arena_alloc(a, out->n_tags * sizeof *out->tags) : NULL;
+	if (out->n_tags && !out->tags)
+		return -1;
+	for (size_t i = 0; i < out->n_tags; i++) {
+		const json_t *e = json_array_get(f, i);
+		if (!json_is_string(e))
+			return -1;
+		out->tags[i].s = json_string_value(e);
+		out->tags[i].len = json_string_length(e);
+	}
+	return 0;
+}
+
+static int forms_SignUp__f3(const json_t *f, rt_arena *a, forms_SignUp *out)
+{
+	(void)a;
+	if (!json_is_boolean(f))
+		return -1;
+	out->newsletter = json_is_true(f);
+	return 0;
+}
+
+/* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp */
+static int forms_SignUp__m(rt_parse *p, int t, forms_SignUp *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[4] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 3 && memcmp(p->r.str, "age", 3) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (forms_schema_SignUp_age__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_INTEGER)
+							mo->age = p->r.i;
+						else if (tk == RT_JR_REAL && rt_parse_int64(p->r.d, &mo->age) != 0)
+							rt_parse_fail(p, "model", "must fit in int64, got %.17g", p->r.d);
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (forms_schema_SignUp_name__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->name = rt_jread_cstr(&p->r)))
+								break;
+							mo->name_len = p->r.len;
+						}
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 10 && memcmp(p->r.str, "newsletter", 10) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (forms_schema_SignUp_newsletter__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						mo->newsletter = tk == RT_JR_TRUE;
+						mo->has_newsletter = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "tags", 4) == 0) {
+				if (seen[3] && rt_jread_duplicate(&p->r))
+					break;
+				seen[3] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (forms_schema_SignUp_tags__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && forms_SignUp__f2(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_tags = 1;
+					}
+				}
+				goto member;
+			}
+			if (rt_jread_names_add(&p->r, &other) != 0)
+				break;
+			rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)p->r.len, p->r.str);
+			if (rt_jread_skip(&p->r) != 0)
+				break;
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[2] && dfl && (p->flags & RT_PARSE_DEFAULTS)) {
+			seen[2] = 1;
+			n++;
+			if (rt_parse_default(p, &forms_schema_SignUp_newsletter, "newsletter", o) != 0)
+				goto fail;
+			if (forms_SignUp__f3(rt_schema_default(&forms_schema_SignUp_newsletter), p->r.arena, mo) != 0)
+				rt_parse_fail(p, "model", "the default of \"%s\" does not fit its C type", "newsletter");
+			mo->has_newsletter = 1;
+		}
+		if (!seen[1])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (!seen[0])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"age\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int forms_SignUp_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, forms_SignUp *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, forms_SignUp__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
 const rt_parse_root forms_request_bodies[] = {
 	{ "tests/generator/fixtures/forms.yaml#/paths/~1signup/post/requestBody/content/application~1json/schema", &forms_schema_signUp_body, forms_schema_signUp_body_parse },
 	{ NULL, NULL, NULL },
@@ -474,6 +664,11 @@ static const rt_response forms_signUp_responses[] = {
 	{ 201, "application/json", &forms_schema_signUp_201 },
 	{ 422, "application/problem+json", &forms_schema_signUp_422 },
 };
+static int forms_signUp_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return forms_SignUp_parse(buf, len, a, flags, out, keep, errs);
+}
 static int forms_signUp_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -482,6 +677,8 @@ static int forms_signUp_call(rt_ctx *ctx, const void *params, const json_t *body
 
 	if (!h || !h->signUp)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->signUp(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && forms_SignUp_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->signUp(ctx, params, body ? &model : NULL, app);
@@ -514,6 +711,7 @@ static const rt_operation forms_operations[] = {
 		.params_size = sizeof(forms_signUp_params),
 		.body_types = forms_signUp_body_types, .body_required = 1, .body_schema = &forms_schema_signUp_body,
 		.body_parse = forms_schema_signUp_body_parse,
+		.body_model_parse = forms_signUp_body_model, .body_model_size = sizeof(forms_SignUp),
 		.form_schema = &forms_schema_signUp_form,
 		.responses = forms_signUp_responses, .n_responses = 2,
 		.validation_status = 422,

@@ -46,6 +46,8 @@ void forms_SignUp_write(rt_json_writer *w, const forms_SignUp *v);
 
 /* Request bodies from their bytes to a validated json_t (rt_parse.h). */
 int forms_schema_signUp_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int forms_SignUp_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, forms_SignUp *out, json_t **keep, rt_errors *errs);
 /* Every JSON request body: its table and its parser (tests compare them). */
 extern const rt_parse_root forms_request_bodies[];
 

@@ -793,6 +793,339 @@ int kitchen_schema_putTree_body_parse(const char *buf, size_t len, rt_arena *a, 
 	return rc;
 }
 
+/* model parsers: request bytes straight into 2 C models */
+static int kitchen_Pet__m(rt_parse *p, int t, kitchen_Pet *mo, int dfl);
+static int kitchen_Tree__m(rt_parse *p, int t, kitchen_Tree *mo, int dfl);
+
+static int kitchen_Pet__f5(const json_t *f, rt_arena *a, kitchen_Pet *out)
+{
+	(void)a;
+	if (kitchen_Pet_details_from_json(f, a, &out->details) != 0)
+		return -1;
+	return 0;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet */
+static int kitchen_Pet__m(rt_parse *p, int t, kitchen_Pet *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[6] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 4 && memcmp(p->r.str, "born", 4) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (kitchen_schema_Pet_born__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->born = rt_jread_cstr(&p->r)))
+								break;
+							mo->born_len = p->r.len;
+						}
+						mo->has_born = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 7 && memcmp(p->r.str, "details", 7) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (kitchen_schema_Pet_details__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && kitchen_Pet__f5(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_details = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 2 && memcmp(p->r.str, "id", 2) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (kitchen_schema_Pet_id__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_INTEGER)
+							mo->id = p->r.i;
+						else if (tk == RT_JR_REAL && rt_parse_int64(p->r.d, &mo->id) != 0)
+							rt_parse_fail(p, "model", "must fit in int64, got %.17g", p->r.d);
+						mo->has_id = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "kind", 4) == 0) {
+				if (seen[3] && rt_jread_duplicate(&p->r))
+					break;
+				seen[3] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (kitchen_schema_Pet_kind__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING)
+							mo->kind = kitchen_Pet_kind_from_text(p->r.str, p->r.len);
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[4] && rt_jread_duplicate(&p->r))
+					break;
+				seen[4] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (kitchen_schema_Pet_name__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->name = rt_jread_cstr(&p->r)))
+								break;
+							mo->name_len = p->r.len;
+						}
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 8 && memcmp(p->r.str, "nickname", 8) == 0) {
+				if (seen[5] && rt_jread_duplicate(&p->r))
+					break;
+				seen[5] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (kitchen_schema_Pet_nickname__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_NULL)
+							mo->nickname_null = 1;
+						else if (tk == RT_JR_STRING) {
+							if (!(mo->nickname = rt_jread_cstr(&p->r)))
+								break;
+							mo->nickname_len = p->r.len;
+						}
+						mo->has_nickname = 1;
+					}
+				}
+				goto member;
+			}
+			if (rt_jread_names_add(&p->r, &other) != 0)
+				break;
+			rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)p->r.len, p->r.str);
+			if (rt_jread_skip(&p->r) != 0)
+				break;
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[2] && p->dir != RT_DIR_REQUEST)
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"id\"");
+		if (!seen[4])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (!seen[3])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"kind\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+static int kitchen_Tree__f1(const json_t *f, rt_arena *a, kitchen_Tree *out)
+{
+	(void)a;
+	if (!json_is_array(f))
+		return -1;
+	out->n_children = json_array_size(f);
+	out->children = out->n_children ? rt_arena_alloc(a, out->n_children * sizeof *out->children) : NULL;
+	if (out->n_children && !out->children)
+		return -1;
+	for (size_t i = 0; i < out->n_children; i++) {
+		const json_t *e = json_array_get(f, i);
+		if (kitchen_Tree_from_json(e, a, &out->children[i]) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree */
+static int kitchen_Tree__m(rt_parse *p, int t, kitchen_Tree *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[2] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 8 && memcmp(p->r.str, "children", 8) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (kitchen_schema_Tree_children__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && kitchen_Tree__f1(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_children = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 5 && memcmp(p->r.str, "value", 5) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (kitchen_schema_Tree_value__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_INTEGER || tk == RT_JR_REAL)
+							mo->value = tk == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+						mo->has_value = 1;
+					}
+				}
+				goto member;
+			}
+			if (rt_jread_names_add(&p->r, &other) != 0)
+				break;
+			if (rt_parse_json(p, rt_jread_next(&p->r), o ? &c : NULL) != 0)
+				break;
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int kitchen_Pet_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, kitchen_Pet *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, kitchen_Pet__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
+int kitchen_Tree_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, kitchen_Tree *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, kitchen_Tree__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
 const rt_parse_root kitchen_request_bodies[] = {
 	{ "tests/generator/fixtures/kitchen.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema", &kitchen_schema_createPet_body, kitchen_schema_createPet_body_parse },
 	{ "tests/generator/fixtures/kitchen.yaml#/paths/~1trees/put/requestBody/content/application~1json/schema", &kitchen_schema_putTree_body, kitchen_schema_putTree_body_parse },
@@ -1234,6 +1567,11 @@ static const rt_security_alt kitchen_createPet_security[] = {
 	{ kitchen_createPet_sec0, 1 },
 	{ kitchen_createPet_sec1, 2 },
 };
+static int kitchen_createPet_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return kitchen_Pet_parse(buf, len, a, flags, out, keep, errs);
+}
 static int kitchen_createPet_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -1242,6 +1580,8 @@ static int kitchen_createPet_call(rt_ctx *ctx, const void *params, const json_t 
 
 	if (!h || !h->createPet)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->createPet(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && kitchen_Pet_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->createPet(ctx, params, body ? &model : NULL, app);
@@ -1374,6 +1714,11 @@ static const rt_security_alt kitchen_putTree_security[] = {
 	{ kitchen_putTree_sec0, 1 },
 	{ kitchen_putTree_sec1, 2 },
 };
+static int kitchen_putTree_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return kitchen_Tree_parse(buf, len, a, flags, out, keep, errs);
+}
 static int kitchen_putTree_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -1382,6 +1727,8 @@ static int kitchen_putTree_call(rt_ctx *ctx, const void *params, const json_t *b
 
 	if (!h || !h->putTree)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->putTree(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && kitchen_Tree_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->putTree(ctx, params, body ? &model : NULL, app);
@@ -1414,6 +1761,7 @@ static const rt_operation kitchen_operations[] = {
 		.params_size = sizeof(kitchen_createPet_params),
 		.body_types = kitchen_createPet_body_types, .body_required = 1, .body_schema = &kitchen_schema_createPet_body,
 		.body_parse = kitchen_schema_createPet_body_parse,
+		.body_model_parse = kitchen_createPet_body_model, .body_model_size = sizeof(kitchen_Pet),
 		.responses = kitchen_createPet_responses, .n_responses = 3,
 		.security = kitchen_createPet_security, .n_security = 2,
 		.validation_status = 422,
@@ -1452,6 +1800,7 @@ static const rt_operation kitchen_operations[] = {
 		.params_size = sizeof(kitchen_putTree_params),
 		.body_types = kitchen_putTree_body_types, .body_required = 0, .body_schema = &kitchen_schema_putTree_body,
 		.body_parse = kitchen_schema_putTree_body_parse,
+		.body_model_parse = kitchen_putTree_body_model, .body_model_size = sizeof(kitchen_Tree),
 		.responses = kitchen_putTree_responses, .n_responses = 1,
 		.security = kitchen_putTree_security, .n_security = 2,
 		.validation_status = 400,

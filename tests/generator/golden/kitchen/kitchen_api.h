@@ -143,6 +143,9 @@ void kitchen_Tree_write(rt_json_writer *w, const kitchen_Tree *v);
 /* Request bodies from their bytes to a validated json_t (rt_parse.h). */
 int kitchen_schema_createPet_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
 int kitchen_schema_putTree_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int kitchen_Pet_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, kitchen_Pet *out, json_t **keep, rt_errors *errs);
+int kitchen_Tree_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, kitchen_Tree *out, json_t **keep, rt_errors *errs);
 /* Every JSON request body: its table and its parser (tests compare them). */
 extern const rt_parse_root kitchen_request_bodies[];
 

@@ -35,6 +35,7 @@ int mtls_whoAmI_200_from_json(const json_t *j, rt_arena *a, mtls_whoAmI_200 *out
 void mtls_whoAmI_200_write(rt_json_writer *w, const mtls_whoAmI_200 *v);
 
 /* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
 /* Every JSON request body: its table and its parser (tests compare them). */
 extern const rt_parse_root mtls_request_bodies[];
 

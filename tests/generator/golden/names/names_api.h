@@ -19,6 +19,7 @@
 /* Typed bodies: 0 of 0 body schemas have a model */
 
 /* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
 /* Every JSON request body: its table and its parser (tests compare them). */
 extern const rt_parse_root names_request_bodies[];
 

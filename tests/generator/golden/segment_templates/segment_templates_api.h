@@ -37,6 +37,7 @@ int segment_templates_getAccount_200_from_json(const json_t *j, rt_arena *a, seg
 void segment_templates_getAccount_200_write(rt_json_writer *w, const segment_templates_getAccount_200 *v);
 
 /* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
 /* Every JSON request body: its table and its parser (tests compare them). */
 extern const rt_parse_root segment_templates_request_bodies[];
 

@@ -48,6 +48,7 @@ int split_files_listWidgets_200_from_json(const json_t *j, rt_arena *a, split_fi
 void split_files_listWidgets_200_write(rt_json_writer *w, const split_files_listWidgets_200 *v);
 
 /* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
 /* Every JSON request body: its table and its parser (tests compare them). */
 extern const rt_parse_root split_files_request_bodies[];
 

@@ -558,6 +558,141 @@ int swagger2_petstore_schema_replacePet_body_parse(const char *buf, size_t len, 
 	return rc;
 }
 
+/* model parsers: request bytes straight into 1 C model */
+static int swagger2_petstore_NewPet__m(rt_parse *p, int t, swagger2_petstore_NewPet *mo, int dfl);
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet */
+static int swagger2_petstore_NewPet__m(rt_parse *p, int t, swagger2_petstore_NewPet *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[3] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 4 && memcmp(p->r.str, "kind", 4) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (swagger2_petstore_schema_NewPet_kind__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING)
+							mo->kind = swagger2_petstore_NewPet_kind_from_text(p->r.str, p->r.len);
+						mo->has_kind = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (swagger2_petstore_schema_NewPet_name__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->name = rt_jread_cstr(&p->r)))
+								break;
+							mo->name_len = p->r.len;
+						}
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 3 && memcmp(p->r.str, "tag", 3) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (swagger2_petstore_schema_NewPet_tag__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_NULL)
+							mo->tag_null = 1;
+						else if (tk == RT_JR_STRING) {
+							if (!(mo->tag = rt_jread_cstr(&p->r)))
+								break;
+							mo->tag_len = p->r.len;
+						}
+						mo->has_tag = 1;
+					}
+				}
+				goto member;
+			}
+			if (rt_jread_names_add(&p->r, &other) != 0)
+				break;
+			if (rt_parse_json(p, rt_jread_next(&p->r), o ? &c : NULL) != 0)
+				break;
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[1])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int swagger2_petstore_NewPet_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, swagger2_petstore_NewPet *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, swagger2_petstore_NewPet__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
 const rt_parse_root swagger2_petstore_request_bodies[] = {
 	{ "tests/generator/fixtures/swagger2-petstore.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema", &swagger2_petstore_schema_addPet_body, swagger2_petstore_schema_addPet_body_parse },
 	{ "tests/generator/fixtures/swagger2-petstore.yaml#/components/requestBodies/PetBody/content/application~1json/schema", &swagger2_petstore_schema_replacePet_body, swagger2_petstore_schema_replacePet_body_parse },
@@ -944,6 +1079,11 @@ static const rt_security_req swagger2_petstore_addPet_sec0[] = {
 static const rt_security_alt swagger2_petstore_addPet_security[] = {
 	{ swagger2_petstore_addPet_sec0, 1 },
 };
+static int swagger2_petstore_addPet_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return swagger2_petstore_NewPet_parse(buf, len, a, flags, out, keep, errs);
+}
 static int swagger2_petstore_addPet_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -952,6 +1092,8 @@ static int swagger2_petstore_addPet_call(rt_ctx *ctx, const void *params, const 
 
 	if (!h || !h->addPet)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->addPet(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && swagger2_petstore_NewPet_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->addPet(ctx, params, body ? &model : NULL, app);
@@ -1150,6 +1292,7 @@ static const rt_operation swagger2_petstore_operations[] = {
 		.params_size = sizeof(swagger2_petstore_addPet_params),
 		.body_types = swagger2_petstore_addPet_body_types, .body_required = 1, .body_schema = &swagger2_petstore_schema_addPet_body,
 		.body_parse = swagger2_petstore_schema_addPet_body_parse,
+		.body_model_parse = swagger2_petstore_addPet_body_model, .body_model_size = sizeof(swagger2_petstore_NewPet),
 		.responses = swagger2_petstore_addPet_responses, .n_responses = 2,
 		.security = swagger2_petstore_addPet_security, .n_security = 1,
 		.validation_status = 422,

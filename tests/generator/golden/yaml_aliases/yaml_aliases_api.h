@@ -64,6 +64,8 @@ void yaml_aliases_add_pet_body_write(rt_json_writer *w, const yaml_aliases_add_p
 
 /* Request bodies from their bytes to a validated json_t (rt_parse.h). */
 int yaml_aliases_schema_add_pet_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int yaml_aliases_add_pet_body_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, yaml_aliases_add_pet_body *out, json_t **keep, rt_errors *errs);
 /* Every JSON request body: its table and its parser (tests compare them). */
 extern const rt_parse_root yaml_aliases_request_bodies[];
 

@@ -38,6 +38,7 @@ int yaml_empty_entries_listNews_200_from_json(const json_t *j, rt_arena *a, yaml
 void yaml_empty_entries_listNews_200_write(rt_json_writer *w, const yaml_empty_entries_listNews_200 *v);
 
 /* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
 /* Every JSON request body: its table and its parser (tests compare them). */
 extern const rt_parse_root yaml_empty_entries_request_bodies[];
 
