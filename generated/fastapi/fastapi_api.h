@@ -129,6 +129,8 @@ void fastapi_ApiKeyCreateResponse_write(rt_json_writer *w, const fastapi_ApiKeyC
 
 /* Request bodies from their bytes to a validated json_t (rt_parse.h). */
 int fastapi_schema_create_my_api_key_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int fastapi_ApiKeyCreateRequest_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, fastapi_ApiKeyCreateRequest *out, json_t **keep, rt_errors *errs);
 /* Every JSON request body: its table and its parser (tests compare them). */
 extern const rt_parse_root fastapi_request_bodies[];
 

@@ -493,6 +493,123 @@ int feldera_schema_create_api_key_body_parse(const char *buf, size_t len, rt_are
 	return rc;
 }
 
+/* model parsers: request bytes straight into 1 C model */
+static int feldera_NewApiKeyRequest__m(rt_parse *p, int t, feldera_NewApiKeyRequest *mo, int dfl);
+
+/* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest */
+static int feldera_NewApiKeyRequest__m(rt_parse *p, int t, feldera_NewApiKeyRequest *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[2] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (feldera_schema_NewApiKeyRequest_name__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->name = rt_jread_cstr(&p->r)))
+								break;
+							mo->name_len = p->r.len;
+						}
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "role", 4) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (feldera_schema_NewApiKeyRequest_role__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_NULL)
+							mo->role_null = 1;
+						else if (tk == RT_JR_STRING)
+							mo->role = feldera_NewApiKeyRequest_role_from_text(p->r.str, p->r.len);
+						mo->has_role = 1;
+					}
+				}
+				goto member;
+			}
+			if (rt_jread_names_add(&p->r, &other) != 0)
+				break;
+			rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)p->r.len, p->r.str);
+			if (rt_jread_skip(&p->r) != 0)
+				break;
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[0])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int feldera_NewApiKeyRequest_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, feldera_NewApiKeyRequest *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, feldera_NewApiKeyRequest__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
 const rt_parse_root feldera_request_bodies[] = {
 	{ "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/requestBody/content/application~1json/schema", &feldera_schema_create_api_key_body, feldera_schema_create_api_key_body_parse },
 	{ NULL, NULL, NULL },
@@ -997,6 +1114,11 @@ static const rt_security_req feldera_create_api_key_sec0[] = {
 static const rt_security_alt feldera_create_api_key_security[] = {
 	{ feldera_create_api_key_sec0, 1 },
 };
+static int feldera_create_api_key_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return feldera_NewApiKeyRequest_parse(buf, len, a, flags, out, keep, errs);
+}
 static int feldera_create_api_key_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -1005,6 +1127,8 @@ static int feldera_create_api_key_call(rt_ctx *ctx, const void *params, const js
 
 	if (!h || !h->create_api_key)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->create_api_key(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && feldera_NewApiKeyRequest_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->create_api_key(ctx, params, body ? &model : NULL, app);
@@ -1426,6 +1550,7 @@ static const rt_operation feldera_operations[] = {
 		.params_size = sizeof(feldera_create_api_key_params),
 		.body_types = feldera_create_api_key_body_types, .body_required = 1, .body_schema = &feldera_schema_create_api_key_body,
 		.body_parse = feldera_schema_create_api_key_body_parse,
+		.body_model_parse = feldera_create_api_key_body_model, .body_model_size = sizeof(feldera_NewApiKeyRequest),
 		.responses = feldera_create_api_key_responses, .n_responses = 10,
 		.security = feldera_create_api_key_security, .n_security = 1,
 		.validation_status = 400,

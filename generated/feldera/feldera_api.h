@@ -139,6 +139,8 @@ void feldera_get_api_key_200_write(rt_json_writer *w, const feldera_get_api_key_
 
 /* Request bodies from their bytes to a validated json_t (rt_parse.h). */
 int feldera_schema_create_api_key_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int feldera_NewApiKeyRequest_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, feldera_NewApiKeyRequest *out, json_t **keep, rt_errors *errs);
 /* Every JSON request body: its table and its parser (tests compare them). */
 extern const rt_parse_root feldera_request_bodies[];
 

@@ -108,6 +108,8 @@ void heron_ApiKeyStateSchema_write(rt_json_writer *w, const heron_ApiKeyStateSch
 
 /* Request bodies from their bytes to a validated json_t (rt_parse.h). */
 int heron_schema_create_key_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int heron_CreateKeySchema_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, heron_CreateKeySchema *out, json_t **keep, rt_errors *errs);
 /* Every JSON request body: its table and its parser (tests compare them). */
 extern const rt_parse_root heron_request_bodies[];
 

@@ -180,6 +180,8 @@ void nebula_ApiKeyDeletedEnvelope_write(rt_json_writer *w, const nebula_ApiKeyDe
 
 /* Request bodies from their bytes to a validated json_t (rt_parse.h). */
 int nebula_schema_create_api_key_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int nebula_ApiKeyCreateRequest_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, nebula_ApiKeyCreateRequest *out, json_t **keep, rt_errors *errs);
 /* Every JSON request body: its table and its parser (tests compare them). */
 extern const rt_parse_root nebula_request_bodies[];
 

@@ -572,6 +572,124 @@ int nebula_uuid_schema_create_api_key_body_parse(const char *buf, size_t len, rt
 	return rc;
 }
 
+/* model parsers: request bytes straight into 1 C model */
+static int nebula_uuid_ApiKeyCreateRequest__m(rt_parse *p, int t, nebula_uuid_ApiKeyCreateRequest *mo, int dfl);
+
+/* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreateRequest */
+static int nebula_uuid_ApiKeyCreateRequest__m(rt_parse *p, int t, nebula_uuid_ApiKeyCreateRequest *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[2] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 11 && memcmp(p->r.str, "description", 11) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (nebula_uuid_schema_ApiKeyCreateRequest_description__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->description = rt_jread_cstr(&p->r)))
+								break;
+							mo->description_len = p->r.len;
+						}
+						mo->has_description = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (nebula_uuid_schema_ApiKeyCreateRequest_name__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->name = rt_jread_cstr(&p->r)))
+								break;
+							mo->name_len = p->r.len;
+						}
+					}
+				}
+				goto member;
+			}
+			if (rt_jread_names_add(&p->r, &other) != 0)
+				break;
+			rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)p->r.len, p->r.str);
+			if (rt_jread_skip(&p->r) != 0)
+				break;
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[1])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int nebula_uuid_ApiKeyCreateRequest_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, nebula_uuid_ApiKeyCreateRequest *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, nebula_uuid_ApiKeyCreateRequest__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
 const rt_parse_root nebula_uuid_request_bodies[] = {
 	{ "openapi/nebula_uuid.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema", &nebula_uuid_schema_create_api_key_body, nebula_uuid_schema_create_api_key_body_parse },
 	{ NULL, NULL, NULL },
@@ -1159,6 +1277,11 @@ static const rt_security_req nebula_uuid_create_api_key_sec0[] = {
 static const rt_security_alt nebula_uuid_create_api_key_security[] = {
 	{ nebula_uuid_create_api_key_sec0, 1 },
 };
+static int nebula_uuid_create_api_key_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return nebula_uuid_ApiKeyCreateRequest_parse(buf, len, a, flags, out, keep, errs);
+}
 static int nebula_uuid_create_api_key_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -1167,6 +1290,8 @@ static int nebula_uuid_create_api_key_call(rt_ctx *ctx, const void *params, cons
 
 	if (!h || !h->create_api_key)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->create_api_key(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && nebula_uuid_ApiKeyCreateRequest_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->create_api_key(ctx, params, body ? &model : NULL, app);
@@ -1536,6 +1661,7 @@ static const rt_operation nebula_uuid_operations[] = {
 		.params_size = sizeof(nebula_uuid_create_api_key_params),
 		.body_types = nebula_uuid_create_api_key_body_types, .body_required = 1, .body_schema = &nebula_uuid_schema_create_api_key_body,
 		.body_parse = nebula_uuid_schema_create_api_key_body_parse,
+		.body_model_parse = nebula_uuid_create_api_key_body_model, .body_model_size = sizeof(nebula_uuid_ApiKeyCreateRequest),
 		.responses = nebula_uuid_create_api_key_responses, .n_responses = 9,
 		.security = nebula_uuid_create_api_key_security, .n_security = 1,
 		.validation_status = 400,
