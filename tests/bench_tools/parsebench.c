@@ -23,11 +23,14 @@
  *   today      json_loadb (rt_http.c's flags) + rt_schema_validate: the
  *              request path before the generated parsers ("before"); its
  *              verdict and error count are compared with ours on every body
- *   typed      under --callgrind only: a parser of parsebench.h linked in
- *              beside (bench_parsers[], weak), when there is one
+ *   typed      a parser of parsebench.h linked in beside (bench_parsers[],
+ *              weak; parse_models.c: the model parsers generated for the
+ *              create bodies): where a case has one, it is "ours", and the
+ *              json_t-producing parser is reported beside it
  * Prints per case and group: "case<TAB>name<TAB>group<TAB>ours/s<TAB>errors
  * per pass<TAB>wrong verdicts<TAB>jread/s<TAB>loadb/s<TAB>today/s<TAB>bodies
- * where ours and today differ".
+ * where ours and today differ<TAB>the json_t parser's rate when ours is a
+ * model parser, else -".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,14 +260,21 @@ int main(int argc, char **argv)
 				size_t n = g ? nb : nvalid, wrong = 0, w2 = 0;
 				long errors, e2;
 				size_t differ = 0;
-				double ro = rate(&ours, bs, n, model, secs, &errors, &wrong);
+				const bench_parser *mine = gen ? gen : &ours;
+				double rg = gen ? rate(&ours, bs, n, model, secs, &e2, &w2) : 0;
+				double ro = rate(mine, bs, n, model, secs, &errors, &wrong);
 				double rj = rate(&jread, bs, n, model, secs, &e2, &w2);
 				double rl = rate(&loadb, bs, n, model, secs, &e2, &w2);
 				double rt = rate(&today, bs, n, model, secs, &e2, &w2);
 				for (size_t i = 0; i < n; i++) /* the same verdict and error count as today's path */
-					differ += one(&ours, &bs[i], model) != one(&today, &bs[i], model);
-				printf("case\t%s\t%s\t%.0f\t%ld\t%zu\t%.0f\t%.0f\t%.0f\t%zu\n", name, g ? "mix" : "valid", ro, errors,
+					differ += one(mine, &bs[i], model) != one(&today, &bs[i], model) ||
+					          one(&ours, &bs[i], model) != one(&today, &bs[i], model);
+				printf("case\t%s\t%s\t%.0f\t%ld\t%zu\t%.0f\t%.0f\t%.0f\t%zu\t", name, g ? "mix" : "valid", ro, errors,
 				       wrong, rj, rl, rt, differ);
+				if (gen)
+					printf("%.0f\n", rg);
+				else
+					printf("-\n");
 			}
 		}
 		fflush(stdout);
