@@ -454,8 +454,16 @@ static void gp_string(FILE *out, const si_schema *s)
 	if (!(s->flags & (SI_F_HAS_MIN_LENGTH | SI_F_HAS_MAX_LENGTH)) && !s->pattern && !fmt)
 		return;
 	fprintf(out, "\tif (t == RT_JR_STRING) {\n");
-	if (s->flags & (SI_F_HAS_MIN_LENGTH | SI_F_HAS_MAX_LENGTH))
-		fprintf(out, "\t\tsize_t n = rt_parse_chars(p->r.str, p->r.len);\n\n");
+	if (s->flags & (SI_F_HAS_MIN_LENGTH | SI_F_HAS_MAX_LENGTH)) {
+		/* a string of len bytes has len/4 to len characters: count them only
+		   when that range does not settle both bounds */
+		fprintf(out, "\t\tsize_t n = p->r.len;\n\n\t\tif (");
+		if (s->flags & SI_F_HAS_MAX_LENGTH)
+			fprintf(out, "n > %lld%s", (long long)s->limit[SI_L_HAS_MAX_LENGTH], s->flags & SI_F_HAS_MIN_LENGTH ? " || " : "");
+		if (s->flags & SI_F_HAS_MIN_LENGTH)
+			fprintf(out, "(n + 3) / 4 < %lld", (long long)s->limit[SI_L_HAS_MIN_LENGTH]);
+		fprintf(out, ")\n\t\t\tn = rt_parse_chars(p->r.str, p->r.len);\n");
+	}
 	if (s->flags & SI_F_HAS_MIN_LENGTH)
 		fprintf(out, "\t\tif (n < %lld)\n\t\t\trt_parse_fail(p, \"minLength\", \"must be at least %lld character%s long, got %%zu\", n);\n",
 		        (long long)s->limit[SI_L_HAS_MIN_LENGTH], (long long)s->limit[SI_L_HAS_MIN_LENGTH],
@@ -567,7 +575,7 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 			gp_array(out, s);
 		if ((!s->types || (s->types & SI_T_OBJECT)) && gp_has_object(s) && gp_object(out, s, mt) != 0)
 			return -1;
-		fprintf(out, "\trc = rt_parse_json(p, t, j);\n");
+		fprintf(out, "\tif (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)\n\t\trc = rt_parse_json(p, t, j);\n");
 	}
 	fprintf(out, "done:\n\tp->depth--;\n\treturn rc;\n}\n\n");
 	return 0;

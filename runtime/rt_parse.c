@@ -96,21 +96,6 @@ static int rt_parse_integral(double d)
 	return isfinite(d) && d == floor(d);
 }
 
-unsigned rt_parse_type_of(const rt_parse *p, int tok)
-{
-	switch (tok) {
-	case RT_JR_NULL: return RT_T_NULL;
-	case RT_JR_TRUE:
-	case RT_JR_FALSE: return RT_T_BOOLEAN;
-	case RT_JR_INTEGER: return RT_T_INTEGER | RT_T_NUMBER;
-	case RT_JR_REAL: return rt_parse_integral(p->r.d) ? (RT_T_INTEGER | RT_T_NUMBER) : RT_T_NUMBER;
-	case RT_JR_STRING: return RT_T_STRING;
-	case RT_JR_ARRAY_BEGIN: return RT_T_ARRAY;
-	case RT_JR_OBJECT_BEGIN: return RT_T_OBJECT;
-	}
-	return 0;
-}
-
 static const char *rt_parse_type_names(unsigned mask, char *buf, size_t len)
 {
 	static const char *const names[] = { "null", "boolean", "integer", "number", "string", "array", "object" };

@@ -19,6 +19,7 @@
 #ifndef RT_PARSE_H
 #define RT_PARSE_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -80,7 +81,20 @@ int rt_parse_fail_member(rt_parse *p, size_t pos, const char *name, const char *
 
 /* RT_T_* of the value whose first token is tok (a real with no fraction is
  * an integer, as in JSON Schema). */
-unsigned rt_parse_type_of(const rt_parse *p, int tok);
+static inline unsigned rt_parse_type_of(const rt_parse *p, int tok)
+{
+	switch (tok) {
+	case RT_JR_NULL: return RT_T_NULL;
+	case RT_JR_TRUE:
+	case RT_JR_FALSE: return RT_T_BOOLEAN;
+	case RT_JR_INTEGER: return RT_T_INTEGER | RT_T_NUMBER;
+	case RT_JR_REAL: return isfinite(p->r.d) && p->r.d == floor(p->r.d) ? (RT_T_INTEGER | RT_T_NUMBER) : RT_T_NUMBER;
+	case RT_JR_STRING: return RT_T_STRING;
+	case RT_JR_ARRAY_BEGIN: return RT_T_ARRAY;
+	case RT_JR_OBJECT_BEGIN: return RT_T_OBJECT;
+	}
+	return 0;
+}
 /* "type": must be <want>, got <what tok is>; skips the rest of the value.
    0, or -1 on a reader error. */
 int rt_parse_type_fail(rt_parse *p, int tok, unsigned want);

@@ -214,7 +214,8 @@ static int forms_schema_SignUp__v(rt_parse *p, int t, json_t **j, int dfl)
 		rc = -1;
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -241,7 +242,8 @@ static int forms_schema_SignUp_age__v(rt_parse *p, int t, json_t **j, int dfl)
 		if (!(x >= 0.0))
 			rt_parse_fail(p, "minimum", "must be at least %.17g, got %.17g", 0.0, x);
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -263,12 +265,15 @@ static int forms_schema_SignUp_name__v(rt_parse *p, int t, json_t **j, int dfl)
 		goto done;
 	}
 	if (t == RT_JR_STRING) {
-		size_t n = rt_parse_chars(p->r.str, p->r.len);
+		size_t n = p->r.len;
 
+		if ((n + 3) / 4 < 1)
+			n = rt_parse_chars(p->r.str, p->r.len);
 		if (n < 1)
 			rt_parse_fail(p, "minLength", "must be at least 1 character long, got %zu", n);
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -291,7 +296,8 @@ static int forms_schema_SignUp_newsletter__v(rt_parse *p, int t, json_t **j, int
 		rc = rt_parse_type_fail(p, t, RT_T_BOOLEAN);
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -341,7 +347,8 @@ static int forms_schema_SignUp_tags__v(rt_parse *p, int t, json_t **j, int dfl)
 			*j = arr;
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -362,7 +369,8 @@ static int forms_schema_SignUp_tags_items__v(rt_parse *p, int t, json_t **j, int
 		rc = rt_parse_type_fail(p, t, RT_T_STRING);
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -552,7 +560,8 @@ static int forms_SignUp__m(rt_parse *p, int t, forms_SignUp *mo, int dfl)
 		rc = -1;
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;

@@ -483,7 +483,8 @@ static int kitchen_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl)
 		rc = -1;
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -507,7 +508,8 @@ static int kitchen_schema_Pet_born__v(rt_parse *p, int t, json_t **j, int dfl)
 	if (t == RT_JR_STRING) {
 		rt_parse_format(p, RT_FMT_DATE, p->r.str, p->r.len);
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -547,7 +549,8 @@ static int kitchen_schema_Pet_id__v(rt_parse *p, int t, json_t **j, int dfl)
 	if (t == RT_JR_STRING) {
 		rt_parse_format(p, RT_FMT_INT64, p->r.str, p->r.len);
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -573,7 +576,8 @@ static int kitchen_schema_Pet_kind__v(rt_parse *p, int t, json_t **j, int dfl)
 	if (t != RT_JR_STRING || !((p->r.len == 3 && memcmp(p->r.str, "cat", 3) == 0) ||
 	      (p->r.len == 3 && memcmp(p->r.str, "dog", 3) == 0)))
 		rt_parse_fail(p, "enum", "must be one of %.300s", kitchen_schema_Pet_kind__cache.enum_json);
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -597,8 +601,10 @@ static int kitchen_schema_Pet_name__v(rt_parse *p, int t, json_t **j, int dfl)
 		goto done;
 	}
 	if (t == RT_JR_STRING) {
-		size_t n = rt_parse_chars(p->r.str, p->r.len);
+		size_t n = p->r.len;
 
+		if (n > 64 || (n + 3) / 4 < 1)
+			n = rt_parse_chars(p->r.str, p->r.len);
 		if (n < 1)
 			rt_parse_fail(p, "minLength", "must be at least 1 character long, got %zu", n);
 		if (n > 64)
@@ -606,7 +612,8 @@ static int kitchen_schema_Pet_name__v(rt_parse *p, int t, json_t **j, int dfl)
 		if (rt_parse_pattern(&kitchen_schema_Pet_name__cache, p->r.str, p->r.len) == 0)
 			rt_parse_fail(p, "pattern", "must match the pattern %s", kitchen_schema_Pet_name__cache.pattern);
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -629,7 +636,8 @@ static int kitchen_schema_Pet_nickname__v(rt_parse *p, int t, json_t **j, int df
 		rc = rt_parse_type_fail(p, t, RT_T_STRING);
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -720,7 +728,8 @@ static int kitchen_schema_Tree__v(rt_parse *p, int t, json_t **j, int dfl)
 		rc = -1;
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -753,7 +762,8 @@ static int kitchen_schema_Tree_value__v(rt_parse *p, int t, json_t **j, int dfl)
 		if (!rt_parse_multiple(t, p->r.i, x, 0.5))
 			rt_parse_fail(p, "multipleOf", "must be a multiple of %.17g, got %.17g", 0.5, x);
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -975,7 +985,8 @@ static int kitchen_Pet__m(rt_parse *p, int t, kitchen_Pet *mo, int dfl)
 		rc = -1;
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -1086,7 +1097,8 @@ static int kitchen_Tree__m(rt_parse *p, int t, kitchen_Tree *mo, int dfl)
 		rc = -1;
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;

@@ -418,7 +418,8 @@ static int swagger2_petstore_schema_NewPet__v(rt_parse *p, int t, json_t **j, in
 		rc = -1;
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -444,7 +445,8 @@ static int swagger2_petstore_schema_NewPet_kind__v(rt_parse *p, int t, json_t **
 	if (t != RT_JR_STRING || !((p->r.len == 3 && memcmp(p->r.str, "dog", 3) == 0) ||
 	      (p->r.len == 3 && memcmp(p->r.str, "cat", 3) == 0)))
 		rt_parse_fail(p, "enum", "must be one of %.300s", swagger2_petstore_schema_NewPet_kind__cache.enum_json);
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -466,12 +468,15 @@ static int swagger2_petstore_schema_NewPet_name__v(rt_parse *p, int t, json_t **
 		goto done;
 	}
 	if (t == RT_JR_STRING) {
-		size_t n = rt_parse_chars(p->r.str, p->r.len);
+		size_t n = p->r.len;
 
+		if ((n + 3) / 4 < 1)
+			n = rt_parse_chars(p->r.str, p->r.len);
 		if (n < 1)
 			rt_parse_fail(p, "minLength", "must be at least 1 character long, got %zu", n);
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -494,7 +499,8 @@ static int swagger2_petstore_schema_NewPet_tag__v(rt_parse *p, int t, json_t **j
 		rc = rt_parse_type_fail(p, t, RT_T_STRING);
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -670,7 +676,8 @@ static int swagger2_petstore_NewPet__m(rt_parse *p, int t, swagger2_petstore_New
 		rc = -1;
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;

@@ -170,7 +170,8 @@ static int yaml_aliases_schema_add_pet_body__v(rt_parse *p, int t, json_t **j, i
 		rc = -1;
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -192,14 +193,17 @@ static int yaml_aliases_schema_add_pet_body_name__v(rt_parse *p, int t, json_t *
 		goto done;
 	}
 	if (t == RT_JR_STRING) {
-		size_t n = rt_parse_chars(p->r.str, p->r.len);
+		size_t n = p->r.len;
 
+		if (n > 40 || (n + 3) / 4 < 1)
+			n = rt_parse_chars(p->r.str, p->r.len);
 		if (n < 1)
 			rt_parse_fail(p, "minLength", "must be at least 1 character long, got %zu", n);
 		if (n > 40)
 			rt_parse_fail(p, "maxLength", "must be at most 40 characters long, got %zu", n);
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -223,8 +227,10 @@ static int yaml_aliases_schema_add_pet_body_tag__v(rt_parse *p, int t, json_t **
 		goto done;
 	}
 	if (t == RT_JR_STRING) {
-		size_t n = rt_parse_chars(p->r.str, p->r.len);
+		size_t n = p->r.len;
 
+		if (n > 40 || (n + 3) / 4 < 1)
+			n = rt_parse_chars(p->r.str, p->r.len);
 		if (n < 1)
 			rt_parse_fail(p, "minLength", "must be at least 1 character long, got %zu", n);
 		if (n > 40)
@@ -232,7 +238,8 @@ static int yaml_aliases_schema_add_pet_body_tag__v(rt_parse *p, int t, json_t **
 		if (rt_parse_pattern(&yaml_aliases_schema_add_pet_body_tag__cache, p->r.str, p->r.len) == 0)
 			rt_parse_fail(p, "pattern", "must match the pattern %s", yaml_aliases_schema_add_pet_body_tag__cache.pattern);
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -349,7 +356,8 @@ static int yaml_aliases_add_pet_body__m(rt_parse *p, int t, yaml_aliases_add_pet
 		rc = -1;
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
