@@ -414,7 +414,8 @@ static int feldera_schema_NewApiKeyRequest__v(rt_parse *p, int t, json_t **j, in
 		rc = -1;
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -436,14 +437,17 @@ static int feldera_schema_NewApiKeyRequest_name__v(rt_parse *p, int t, json_t **
 		goto done;
 	}
 	if (t == RT_JR_STRING) {
-		size_t n = rt_parse_chars(p->r.str, p->r.len);
+		size_t n = p->r.len;
 
+		if (n > 128 || (n + 3) / 4 < 1)
+			n = rt_parse_chars(p->r.str, p->r.len);
 		if (n < 1)
 			rt_parse_fail(p, "minLength", "must be at least 1 character long, got %zu", n);
 		if (n > 128)
 			rt_parse_fail(p, "maxLength", "must be at most 128 characters long, got %zu", n);
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -470,7 +474,8 @@ static int feldera_schema_NewApiKeyRequest_role__v(rt_parse *p, int t, json_t **
 	}
 	if (!rt_parse_in(p, t, feldera_schema_NewApiKeyRequest_role__cache.enum_values))
 		rt_parse_fail(p, "enum", "must be one of %.300s", feldera_schema_NewApiKeyRequest_role__cache.enum_json);
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -587,7 +592,8 @@ static int feldera_NewApiKeyRequest__m(rt_parse *p, int t, feldera_NewApiKeyRequ
 		rc = -1;
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;

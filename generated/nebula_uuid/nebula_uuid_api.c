@@ -493,7 +493,8 @@ static int nebula_uuid_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t 
 		rc = -1;
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -515,12 +516,15 @@ static int nebula_uuid_schema_ApiKeyCreateRequest_description__v(rt_parse *p, in
 		goto done;
 	}
 	if (t == RT_JR_STRING) {
-		size_t n = rt_parse_chars(p->r.str, p->r.len);
+		size_t n = p->r.len;
 
+		if (n > 1024)
+			n = rt_parse_chars(p->r.str, p->r.len);
 		if (n > 1024)
 			rt_parse_fail(p, "maxLength", "must be at most 1024 characters long, got %zu", n);
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -542,14 +546,17 @@ static int nebula_uuid_schema_ApiKeyCreateRequest_name__v(rt_parse *p, int t, js
 		goto done;
 	}
 	if (t == RT_JR_STRING) {
-		size_t n = rt_parse_chars(p->r.str, p->r.len);
+		size_t n = p->r.len;
 
+		if (n > 128 || (n + 3) / 4 < 1)
+			n = rt_parse_chars(p->r.str, p->r.len);
 		if (n < 1)
 			rt_parse_fail(p, "minLength", "must be at least 1 character long, got %zu", n);
 		if (n > 128)
 			rt_parse_fail(p, "maxLength", "must be at most 128 characters long, got %zu", n);
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
@@ -667,7 +674,8 @@ static int nebula_uuid_ApiKeyCreateRequest__m(rt_parse *p, int t, nebula_uuid_Ap
 		rc = -1;
 		goto done;
 	}
-	rc = rt_parse_json(p, t, j);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
 done:
 	p->depth--;
 	return rc;
