@@ -81,30 +81,66 @@ static int gp_scalar_enum(const si_schema *s)
 	return 1;
 }
 
-/* Keywords the in-line code does not do: the value is checked by its table. */
-static int gp_fallback(const si_schema *s)
+/* A default that rt_schema_apply_defaults would put into the value through
+ * s: a property's (following $ref), inside properties, allOf and $ref. */
+static int gp_defaults_reach(const si_schema *s, int depth)
+{
+	if (!s)
+		return 0;
+	if (depth > 8)
+		return 1; /* deep or recursive: assume so */
+	for (size_t i = 0; i < s->properties.n; i++) {
+		const si_schema *ps = s->properties.v[i].schema;
+		for (int hops = 0; ps && hops < 16; hops++, ps = ps->ref)
+			if (ps->default_ || gp_defaults_reach(ps, depth + 1))
+				return 1;
+	}
+	for (size_t i = 0; i < s->all_of.n; i++)
+		if (gp_defaults_reach(s->all_of.v[i], depth + 1))
+			return 1;
+	return gp_defaults_reach(s->ref, depth + 1);
+}
+
+/* Keywords that check the value itself (not through another schema). */
+static int gp_own(const si_schema *s)
 {
 	unsigned limits = SI_F_HAS_MIN | SI_F_HAS_MAX | SI_F_HAS_MULTIPLE | SI_F_HAS_EXCL_MIN2 | SI_F_HAS_EXCL_MAX2 |
 	                  SI_F_HAS_MIN_LENGTH | SI_F_HAS_MAX_LENGTH | SI_F_HAS_MIN_ITEMS | SI_F_HAS_MAX_ITEMS |
 	                  SI_F_HAS_MIN_PROPS | SI_F_HAS_MAX_PROPS | SI_F_NO_ADDL;
 
+	return s->types || (s->flags & limits) || s->pattern || s->enum_ || s->const_ ||
+	       (s->format != SI_FMT_NONE && (s->flags & SI_F_FORMAT_ASSERT)) || s->items || s->properties.n ||
+	       s->n_required || s->additional || s->n_dep_required || s->pattern_properties.n;
+}
+
+/* Combinators (and $ref beside other keywords): the value's bytes are read
+ * again for each (rt_parse_rescan). */
+static int gp_comb(const si_schema *s)
+{
+	return s->all_of.n || s->any_of.n || s->one_of.n || s->not_ || s->if_ || (s->ref && gp_own(s));
+}
+
+/* Keywords the in-line code does not do: the value is checked by its table. */
+static int gp_fallback(const si_schema *s)
+{
 	if (s->is_bool)
 		return 0;
-	if (s->all_of.n || s->any_of.n || s->one_of.n || s->not_ || s->if_ || s->then_ || s->else_ || s->dyn_ref ||
-	    s->resource || s->unevaluated_items || s->unevaluated_properties || s->contains || s->prefix_items.n ||
-	    s->pattern_properties.n || s->property_names || s->dep_schemas.n || (s->flags & SI_F_UNIQUE) ||
-	    s->disc_property || !gp_scalar_enum(s) || s->properties.n > 64)
+	if (s->dyn_ref || s->resource || s->unevaluated_items || s->unevaluated_properties || s->contains ||
+	    s->prefix_items.n || s->property_names || s->dep_schemas.n || (s->flags & SI_F_UNIQUE) || s->disc_property ||
+	    !gp_scalar_enum(s) || s->properties.n > 64 || s->pattern_properties.n > 8)
 		return 1;
-	/* $ref beside keywords that check the value: two looks at it */
-	if (s->ref && (s->types || (s->flags & limits) || s->pattern || s->enum_ || s->const_ || s->format != SI_FMT_NONE ||
-	               s->items || s->properties.n || s->n_required || s->additional || s->n_dep_required))
+	/* a re-scan does not apply defaults: where allOf or $ref beside keywords
+	   would bring some, the table does it */
+	if (s->all_of.n && gp_defaults_reach(s, 0))
+		return 1;
+	if (s->ref && gp_own(s) && gp_defaults_reach(s->ref, 0))
 		return 1;
 	return 0;
 }
 
 static int gp_reach(gen_parse *p, const si_schema *s)
 {
-	const si_schema *next[4];
+	const si_schema *next[8];
 	size_t n = 0;
 
 	for (size_t i = 0; i < p->nreach; i++)
@@ -123,12 +159,23 @@ static int gp_reach(gen_parse *p, const si_schema *s)
 		p->fallback++;
 		return 0;
 	}
-	for (size_t i = 0; i < s->properties.n; i++)
-		if (gp_reach(p, s->properties.v[i].schema) != 0)
-			return -1;
+	const si_named_list *nl[] = { &s->properties, &s->pattern_properties };
+	const si_list *ll[] = { &s->all_of, &s->any_of, &s->one_of };
+	for (size_t k = 0; k < 2; k++)
+		for (size_t i = 0; i < nl[k]->n; i++)
+			if (gp_reach(p, nl[k]->v[i].schema) != 0)
+				return -1;
+	for (size_t k = 0; k < 3; k++)
+		for (size_t i = 0; i < ll[k]->n; i++)
+			if (gp_reach(p, ll[k]->v[i]) != 0)
+				return -1;
 	next[n++] = s->ref;
 	next[n++] = s->items;
 	next[n++] = s->additional;
+	next[n++] = s->not_;
+	next[n++] = s->if_;
+	next[n++] = s->then_;
+	next[n++] = s->else_;
 	for (size_t i = 0; i < n; i++)
 		if (next[i] && gp_reach(p, next[i]) != 0)
 			return -1;
@@ -146,7 +193,7 @@ void gen_parse_counts(gen_parse *p, size_t *reached, size_t *fallback)
 static int gp_has_object(const si_schema *s)
 {
 	return s->properties.n || s->n_required || s->additional || (s->flags & (SI_F_NO_ADDL | SI_F_HAS_MIN_PROPS |
-	       SI_F_HAS_MAX_PROPS)) || s->n_dep_required;
+	       SI_F_HAS_MAX_PROPS)) || s->n_dep_required || s->pattern_properties.n;
 }
 
 /* The schema that gives a property its default (rt_schema_default), or NULL. */
@@ -246,36 +293,119 @@ static const gm_field *gp_field(const gm_type *mt, const char *name, size_t *ind
 static int gp_model_ok(const gm_type *t);
 static void gp_member_model(FILE *out, const gm_type *mt, const gm_field *f, size_t fi, const si_schema *ps);
 
+/* The literal a pattern "^literal" (letters, digits, '_', '-', '/') asks
+   a name to start with, or NULL: PCRE2 decides at run time. */
+static int gp_lit_prefix(const char *pattern, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	if (pattern[0] != '^')
+		return 0;
+	for (const char *c = pattern + 1; *c; c++) {
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+		      *c == '-' || *c == '/') || n + 1 >= size)
+			return 0;
+		buf[n++] = *c;
+	}
+	buf[n] = '\0';
+	return n > 0;
+}
+
+/* the test "name nm (nml bytes) matches pattern i of s"; with a known name,
+   0 when it cannot match (decided here), else 1 */
+static int gp_pmatch(FILE *out, const si_schema *s, size_t i, const char *known)
+{
+	char lit[128];
+
+	if (gp_lit_prefix(s->pattern_properties.v[i].name, lit, sizeof lit)) {
+		if (known)
+			return strncmp(known, lit, strlen(lit)) == 0 ? (fprintf(out, "1"), 1) : 0;
+		fprintf(out, "(nml >= %zu && memcmp(nm, ", strlen(lit));
+		gen_text_cstr(out, lit);
+		fprintf(out, ", %zu) == 0)", strlen(lit));
+		return 1;
+	}
+	fprintf(out, "rt_parse_pattern(&%s__pp%zu, nm, nml) == 1", s->symbol, i);
+	return 1;
+}
+
+/* a known property's value: its schema, then the patterns its name matches */
+static void gp_member_known(FILE *out, const si_schema *s, const char *name, const si_schema *ps)
+{
+	FILE *tmp;
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!s->pattern_properties.n) {
+		fprintf(out, "\t\t\t\tif (%s__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)\n\t\t\t\t\tbreak;\n",
+		        ps->symbol);
+		return;
+	}
+	fprintf(out, "\t\t\t\tconst char *nm = p->r.str, *vs;\n\t\t\t\tsize_t nml = p->r.len;\n\t\t\t\tint tk = rt_jread_next(&p->r);\n\n");
+	fprintf(out, "\t\t\t\tvs = p->r.tok;\n\t\t\t\t(void)vs;\n\t\t\t\t(void)nm;\n\t\t\t\t(void)nml;\n");
+	fprintf(out, "\t\t\t\tif (%s__v(p, tk, o ? &c : NULL, dfl) != 0)\n\t\t\t\t\tbreak;\n", ps->symbol);
+	for (size_t i = 0; i < s->pattern_properties.n; i++) {
+		tmp = gen_text_memstream(&buf, &len);
+		if (!tmp)
+			return;
+		if (gp_pmatch(tmp, s, i, name)) {
+			fclose(tmp);
+			fprintf(out, "\t\t\t\tif (%s && rt_parse_rescan(p, vs, p->r.p, %s__v, 1) < 0)\n\t\t\t\t\tbreak;\n", buf,
+			        s->pattern_properties.v[i].schema->symbol);
+		} else {
+			fclose(tmp);
+		}
+		free(buf);
+		buf = NULL;
+	}
+}
+
+/* a name the object does not know: the patterns, else additionalProperties */
+static void gp_member_other(FILE *out, const si_schema *s)
+{
+	fprintf(out, "\t\t\t{\n\t\t\t\tconst char *nm = p->r.str, *vs;\n\t\t\t\tsize_t nml = p->r.len;\n\t\t\t\tint tk, hit = 0;\n\n");
+	fprintf(out, "\t\t\t\tif (rt_jread_names_add(&p->r, &other) != 0)\n\t\t\t\t\tbreak;\n");
+	fprintf(out, "\t\t\t\ttk = rt_jread_next(&p->r);\n\t\t\t\tvs = p->r.tok;\n\t\t\t\t(void)vs;\n\t\t\t\t(void)hit;\n"
+	             "\t\t\t\t(void)nm;\n\t\t\t\t(void)nml;\n");
+	for (size_t i = 0; i < s->pattern_properties.n; i++) {
+		fprintf(out, "\t\t\t\tif (");
+		gp_pmatch(out, s, i, NULL);
+		fprintf(out, ") {\n\t\t\t\t\tif (hit++ ? rt_parse_rescan(p, vs, p->r.p, %s__v, 1) < 0 : %s__v(p, tk, o ? &c : NULL, 0) != 0)\n"
+		             "\t\t\t\t\t\tbreak;\n\t\t\t\t}\n",
+		        s->pattern_properties.v[i].schema->symbol, s->pattern_properties.v[i].schema->symbol);
+	}
+	fprintf(out, "\t\t\t\tif (!hit) {\n");
+	if (s->flags & SI_F_NO_ADDL)
+		fprintf(out, "\t\t\t\t\trt_parse_fail(p, \"additionalProperties\", \"is not allowed (unknown property \\\"%%.*s\\\")\", "
+		             "(int)nml, nm);\n\t\t\t\t\tif (rt_jread_skip_rest(&p->r, tk) != 0)\n\t\t\t\t\t\tbreak;\n");
+	else if (s->additional)
+		fprintf(out, "\t\t\t\t\tif (%s__v(p, tk, o ? &c : NULL, 0) != 0)\n\t\t\t\t\t\tbreak;\n", s->additional->symbol);
+	else
+		fprintf(out, "\t\t\t\t\tif (rt_parse_json(p, tk, o ? &c : NULL) != 0)\n\t\t\t\t\t\tbreak;\n");
+	fprintf(out, "\t\t\t\t}\n\t\t\t}\n");
+}
+
 static void gp_object_members(FILE *out, const si_schema *s, const gp_names *k, const gm_type *mt)
 {
 	fprintf(out, "\t\twhile ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {\n\t\t\tjson_t *c = NULL;\n\t\t\tn++;\n");
 	fprintf(out, "\t\t\tif (o && !(key = rt_jread_cstr(&p->r)))\n\t\t\t\tbreak;\n");
 	for (size_t i = 0; i < k->n; i++) {
+		size_t fi = 0;
+		const gm_field *f = k->schema[i] ? gp_field(mt, k->v[i], &fi) : NULL;
 		fprintf(out, "\t\t\t%sif (", i ? "else " : "");
 		gp_match(out, k->v[i]);
 		fprintf(out, ") {\n\t\t\t\tif (seen[%zu] && rt_jread_duplicate(&p->r))\n\t\t\t\t\tbreak;\n"
 		             "\t\t\t\tseen[%zu] = 1;\n", i, i);
-		size_t fi = 0;
-		const gm_field *f = k->schema[i] ? gp_field(mt, k->v[i], &fi) : NULL;
 		if (f) {
 			gp_member_model(out, mt, f, fi, k->schema[i]);
 			fprintf(out, "\t\t\t\tgoto member;\n");
 		} else if (k->schema[i]) {
-			fprintf(out, "\t\t\t\tif (%s__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)\n\t\t\t\t\tbreak;\n",
-			        k->schema[i]->symbol);
+			gp_member_known(out, s, k->v[i], k->schema[i]);
 			fprintf(out, "\t\t\t\tgoto member;\n");
 		}
 		fprintf(out, "\t\t\t}\n");
 	}
-	fprintf(out, "\t\t\t%sif (rt_jread_names_add(&p->r, &other) != 0)\n\t\t\t\tbreak;\n", k->n ? "" : "");
-	if (s->flags & SI_F_NO_ADDL)
-		fprintf(out, "\t\t\trt_parse_fail(p, \"additionalProperties\", \"is not allowed (unknown property \\\"%%.*s\\\")\", "
-		             "(int)p->r.len, p->r.str);\n\t\t\tif (rt_jread_skip(&p->r) != 0)\n\t\t\t\tbreak;\n");
-	else if (s->additional)
-		fprintf(out, "\t\t\tif (%s__v(p, rt_jread_next(&p->r), o ? &c : NULL, 0) != 0)\n\t\t\t\tbreak;\n",
-		        s->additional->symbol);
-	else
-		fprintf(out, "\t\t\tif (rt_parse_json(p, rt_jread_next(&p->r), o ? &c : NULL) != 0)\n\t\t\t\tbreak;\n");
+	gp_member_other(out, s);
 	fprintf(out, "\t\t\tgoto member;\n\t\tmember:\n");
 	fprintf(out, "\t\t\tif (c && json_object_set_new(o, key, c) != 0)\n\t\t\t\tbreak;\n\t\t}\n");
 }
@@ -359,7 +489,8 @@ static int gp_object(FILE *out, const si_schema *s, const gm_type *mt)
 	gp_object_members(out, s, &k, mt);
 	fprintf(out, "\t\tif (t != RT_JR_OBJECT_END)\n\t\t\tgoto fail;\n");
 	gp_object_after(out, s, &k, mt);
-	fprintf(out, "\t\tif (j)\n\t\t\t*j = o;\n\t\tgoto done;\n\tfail:\n\t\tjson_decref(o);\n\t\trc = -1;\n\t\tgoto done;\n\t}\n");
+	fprintf(out, "\t\tif (j)\n\t\t\t*j = o;\n\t\tgoto %s;\n\tfail:\n\t\tjson_decref(o);\n\t\trc = -1;\n\t\tgoto done;\n\t}\n",
+	        gp_comb(s) ? "after" : "done");
 	free(k.v);
 	free(k.schema);
 	return 0;
@@ -386,7 +517,7 @@ static void gp_array(FILE *out, const si_schema *s)
 		fprintf(out, "\t\tif (n > %lld)\n\t\t\trt_parse_fail_at(p, pos++, \"maxItems\", \"must have at most %lld item%s, got %%zu\", n);\n",
 		        (long long)s->limit[SI_L_HAS_MAX_ITEMS], (long long)s->limit[SI_L_HAS_MAX_ITEMS],
 		        s->limit[SI_L_HAS_MAX_ITEMS] == 1 ? "" : "s");
-	fprintf(out, "\t\tif (j)\n\t\t\t*j = arr;\n\t\tgoto done;\n\t}\n");
+	fprintf(out, "\t\tif (j)\n\t\t\t*j = arr;\n\t\tgoto %s;\n\t}\n", gp_comb(s) ? "after" : "done");
 }
 
 /* a double constant: "%.17g" reads back as the same double; ".0" keeps it a double */
@@ -524,11 +655,60 @@ static void gp_types(FILE *out, unsigned mask)
 	}
 }
 
+static void gp_fns(FILE *out, const char *name, const si_list *l)
+{
+	fprintf(out, "\t\tstatic const rt_parse_vfn %s[] = {", name);
+	for (size_t i = 0; i < l->n; i++)
+		fprintf(out, "%s%s__v", i ? ", " : " ", l->v[i]->symbol);
+	fprintf(out, " };\n");
+}
+
+/* $ref beside keywords, allOf, anyOf, oneOf, not, if: in rt_schema.c's
+   order, each a re-scan of the value's bytes s0..s1 */
+static void gp_combinators(FILE *out, const si_schema *s, int label)
+{
+	fprintf(out, "%s\tif (rc == 0) {\n\t\tconst char *s1 = p->r.p;\n\t\tint k = 0;\n\n\t\t(void)k;\n", label ? "after:\n" : "");
+	if (s->ref)
+		fprintf(out, "\t\tif (rt_parse_rescan(p, s0, s1, %s__v, 1) < 0)\n\t\t\tgoto nomem;\n", s->ref->symbol);
+	for (size_t i = 0; i < s->all_of.n; i++)
+		fprintf(out, "\t\tif (rt_parse_rescan(p, s0, s1, %s__v, 1) < 0)\n\t\t\tgoto nomem;\n", s->all_of.v[i]->symbol);
+	if (s->any_of.n) {
+		fprintf(out, "\t\t{\n");
+		gp_fns(out, "any", &s->any_of);
+		fprintf(out, "\t\tint ok = 0;\n\n\t\tfor (size_t i = 0; !ok && i < %zu; i++) {\n"
+		             "\t\t\tif ((k = rt_parse_rescan(p, s0, s1, any[i], 0)) < 0)\n\t\t\t\tgoto nomem;\n\t\t\tok = k == 0;\n\t\t}\n"
+		             "\t\tif (!ok)\n\t\t\trt_parse_closest(p, s0, s1, any, %zu, 0);\n\t\t}\n", s->any_of.n, s->any_of.n);
+	}
+	if (s->one_of.n) {
+		fprintf(out, "\t\t{\n");
+		gp_fns(out, "one", &s->one_of);
+		fprintf(out, "\t\tint first = -1, second = -1;\n\n\t\tfor (int i = 0; second < 0 && i < (int)%zu; i++) {\n"
+		             "\t\t\tif ((k = rt_parse_rescan(p, s0, s1, one[i], 0)) < 0)\n\t\t\t\tgoto nomem;\n"
+		             "\t\t\tif (k == 0 && first < 0)\n\t\t\t\tfirst = i;\n\t\t\telse if (k == 0)\n\t\t\t\tsecond = i;\n\t\t}\n"
+		             "\t\tif (first < 0)\n\t\t\trt_parse_closest(p, s0, s1, one, %zu, 1);\n"
+		             "\t\telse if (second >= 0)\n\t\t\trt_parse_fail(p, \"oneOf\", \"must match exactly one alternative but matches #%%d and #%%d\", first, second);\n"
+		             "\t\t}\n", s->one_of.n, s->one_of.n);
+	}
+	if (s->not_)
+		fprintf(out, "\t\tif ((k = rt_parse_rescan(p, s0, s1, %s__v, 0)) < 0)\n\t\t\tgoto nomem;\n\t\tif (k == 0)\n"
+		             "\t\t\trt_parse_fail(p, \"not\", \"must not match the schema in \\\"not\\\"\");\n", s->not_->symbol);
+	if (s->if_) {
+		fprintf(out, "\t\tif ((k = rt_parse_rescan(p, s0, s1, %s__v, 0)) < 0)\n\t\t\tgoto nomem;\n", s->if_->symbol);
+		if (s->then_)
+			fprintf(out, "\t\tif (k == 0 && rt_parse_rescan(p, s0, s1, %s__v, 1) < 0)\n\t\t\tgoto nomem;\n", s->then_->symbol);
+		if (s->else_)
+			fprintf(out, "\t\tif (k > 0 && rt_parse_rescan(p, s0, s1, %s__v, 1) < 0)\n\t\t\tgoto nomem;\n", s->else_->symbol);
+	}
+	fprintf(out, "\t}\n\tgoto done;\nnomem:\n\tif (j) {\n\t\tjson_decref(*j);\n\t\t*j = NULL;\n\t}\n\tp->r.err = RT_JREAD_E_NOMEM;\n\trc = -1;\n");
+}
+
 /* One schema's checks on the value whose first token is t: `<symbol>__v`
  * (the value as a json_t into *j when j), or with a model type mt (an
  * object whose keywords are all in line) `<T>__m`, the value into *mo. */
 static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 {
+	int used = 0; /* does a path jump to done: */
+
 	fprintf(out, "/* ");
 	gen_text_comment(out, s->where);
 	if (mt)
@@ -540,11 +720,11 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 		fprintf(out, "\treturn rt_parse_table(p, t, &%s, dfl, j);\n}\n\n", s->symbol);
 		return 0;
 	}
-	fprintf(out, "\tint rc = 0;\n\n\t(void)dfl;\n");
+	fprintf(out, "\tint rc = 0;\n%s\n\t(void)dfl;\n", gp_comb(s) ? "\tconst char *s0 = p->r.tok; /* the value's bytes, for the combinators */\n" : "");
 	fprintf(out, "\tif (p->depth >= 512) {\n\t\trt_parse_fail(p, \"depth\", \"is nested too deeply (more than %%d levels)\", 512);\n"
 	             "\t\treturn rt_parse_json(p, t, NULL);\n\t}\n");
 	if (s->flags & SI_F_FALSE) {
-		fprintf(out, "\trt_parse_fail(p, \"false\", \"is not allowed here\");\n\treturn rt_parse_json(p, t, NULL);\n}\n\n");
+		fprintf(out, "\t(void)j;\n\t(void)rc;\n\trt_parse_fail(p, \"false\", \"is not allowed here\");\n\treturn rt_parse_json(p, t, NULL);\n}\n\n");
 		return 0;
 	}
 	if (s->flags & SI_F_NULLABLE)
@@ -566,18 +746,22 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 	gp_enum(out, s);
 	gp_number(out, s);
 	gp_string(out, s);
-	if (s->ref) {
-		fprintf(out, "\trc = %s__v(p, t, j, dfl);\n\tgoto done;\n", s->ref->symbol);
+	if (s->ref && !gp_own(s) && !gp_comb(s)) {
+		fprintf(out, "\trc = %s__v(p, t, j, dfl);\n", s->ref->symbol);
+		used = 0;
 	} else {
-		if ((!s->types || (s->types & SI_T_ARRAY)) && s->items)
+		int arr = (!s->types || (s->types & SI_T_ARRAY)) && (s->items || (s->flags & (SI_F_HAS_MIN_ITEMS | SI_F_HAS_MAX_ITEMS)));
+		int obj = (!s->types || (s->types & SI_T_OBJECT)) && gp_has_object(s);
+		if (arr)
 			gp_array(out, s);
-		else if ((!s->types || (s->types & SI_T_ARRAY)) && (s->flags & (SI_F_HAS_MIN_ITEMS | SI_F_HAS_MAX_ITEMS)))
-			gp_array(out, s);
-		if ((!s->types || (s->types & SI_T_OBJECT)) && gp_has_object(s) && gp_object(out, s, mt) != 0)
+		if (obj && gp_object(out, s, mt) != 0)
 			return -1;
 		fprintf(out, "\tif (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)\n\t\trc = rt_parse_json(p, t, j);\n");
+		if (gp_comb(s))
+			gp_combinators(out, s, arr || obj);
+		used = arr || obj || gp_comb(s);
 	}
-	fprintf(out, "done:\n\tp->depth--;\n\treturn rc;\n}\n\n");
+	fprintf(out, "%s\tp->depth--;\n\treturn rc;\n}\n\n", used || s->types ? "done:\n" : "");
 	return 0;
 }
 
@@ -636,8 +820,9 @@ void gen_parse_write_roots(gen_parse *p, FILE *out, const char *name, int decl)
 /* A struct whose schema the object code checks in line, and nothing else. */
 static int gp_model_ok(const gm_type *t)
 {
-	return t && t->kind == GM_STRUCT && !gp_fallback(t->s) && t->s->types == SI_T_OBJECT && !t->s->ref &&
-	       !(t->s->flags & (SI_F_NULLABLE | SI_F_FALSE)) && t->s->properties.n;
+	return t && t->kind == GM_STRUCT && !gp_fallback(t->s) && !gp_comb(t->s) && t->s->types == SI_T_OBJECT &&
+	       !t->s->ref && !t->s->pattern_properties.n && !(t->s->flags & (SI_F_NULLABLE | SI_F_FALSE)) &&
+	       t->s->properties.n;
 }
 
 static int gp_inline_kind(const gm_field *f)

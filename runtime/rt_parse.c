@@ -20,21 +20,35 @@ void rt_parse_init(rt_parse *p, const char *buf, size_t len, rt_arena *a, enum r
 	p->depth = 0;
 	p->bad = 0;
 	p->keep = NULL;
+	p->up = NULL;
 }
 
-/* The current JSON pointer, in small or malloc'd (free it when != small). */
+/* The current JSON pointer (behind a re-scan's parents'), in small or
+   malloc'd (free it when != small). */
 static char *rt_parse_ptr(const rt_parse *p, char *small, size_t size)
 {
 	size_t n = rt_jread_pointer(&p->r, small, size);
-	char *big;
+	char *big, *up, upsmall[256], *joined = NULL;
 
-	if (n < size)
+	if (n >= size) {
+		big = malloc(n + 1);
+		if (big) {
+			rt_jread_pointer(&p->r, big, n + 1);
+			small = big;
+		}
+	}
+	if (!p->up)
 		return small;
-	big = malloc(n + 1);
-	if (!big)
-		return small; /* truncated rather than lost */
-	rt_jread_pointer(&p->r, big, n + 1);
-	return big;
+	up = rt_parse_ptr(p->up, upsmall, sizeof upsmall);
+	if (asprintf(&joined, "%s%s", up, small) < 0)
+		joined = NULL;
+	if (up != upsmall)
+		free(up);
+	if (!joined)
+		return small;
+	if (n >= size && small != NULL)
+		free(small);
+	return joined;
 }
 
 static void rt_parse_vadd(rt_parse *p, size_t pos, const char *name, const char *keyword, const char *fmt,
@@ -361,6 +375,54 @@ int rt_parse_int64(double d, int64_t *out)
 	if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != (double)(int64_t)d)
 		return -1;
 	*out = (int64_t)d;
+	return 0;
+}
+
+int rt_parse_rescan(rt_parse *p, const char *start, const char *end, rt_parse_vfn fn, int want)
+{
+	rt_parse sub;
+	int rc;
+
+	rt_parse_init(&sub, start, (size_t)(end - start), p->r.arena, p->dir, p->flags & ~(unsigned)RT_PARSE_DEFAULTS,
+	              want ? p->errs : NULL);
+	sub.up = p;
+	sub.depth = p->depth;
+	rc = fn(&sub, rt_jread_next(&sub.r), NULL, 0);
+	if (rc != 0)
+		return -1; /* the bytes were read once already: only out of memory */
+	if (want)
+		p->bad += sub.bad;
+	return sub.bad;
+}
+
+int rt_parse_closest(rt_parse *p, const char *start, const char *end, const rt_parse_vfn *fns, size_t n, int one_of)
+{
+	rt_errors best, tmp, *keep = p->errs;
+	int best_i = -1;
+
+	rt_errors_init(&best);
+	for (size_t i = 0; i < n; i++) {
+		rt_errors_init(&tmp);
+		p->errs = &tmp;
+		rt_parse_rescan(p, start, end, fns[i], 1);
+		if (best_i < 0 || tmp.n < best.n) {
+			rt_errors_free(&best);
+			best = tmp;
+			best_i = (int)i;
+		} else {
+			rt_errors_free(&tmp);
+		}
+	}
+	p->errs = keep;
+	if (one_of)
+		rt_parse_fail(p, "oneOf", "must match exactly one of %zu alternatives but matches none; the closest, #%d, "
+		              "fails with %zu violation%s", n, best_i, best.n, best.n == 1 ? "" : "s");
+	else
+		rt_parse_fail(p, "anyOf", "must match at least one of %zu alternatives; the closest, #%d, fails with %zu "
+		              "violation%s", n, best_i, best.n, best.n == 1 ? "" : "s");
+	if (p->errs)
+		rt_errors_move(p->errs, &best);
+	rt_errors_free(&best);
 	return 0;
 }
 

@@ -59,7 +59,12 @@ typedef struct rt_parse {
 	int depth;          /* schema depth, as rt_schema.c counts it */
 	int bad;            /* violations found (also those not recorded) */
 	json_t *keep;       /* json_t values the model points to (new), or NULL */
+	const struct rt_parse *up; /* a re-scan's parser: pointers start at its position */
 } rt_parse;
+
+/* A generated validator: the value whose first token is t (rt_parse.h's
+   generated `<symbol>__v`). */
+typedef int (*rt_parse_vfn)(rt_parse *p, int t, json_t **j, int dfl);
 
 void rt_parse_init(rt_parse *p, const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags,
                    rt_errors *errs);
@@ -126,6 +131,14 @@ int rt_parse_table(rt_parse *p, int tok, const rt_schema *s, int apply, json_t *
 int rt_parse_default(rt_parse *p, const rt_schema *ps, const char *name, json_t *obj);
 /* A real with no fraction into *out: 0, or -1 when it does not fit int64. */
 int rt_parse_int64(double d, int64_t *out);
+/* Combinators look at a value twice: fn over the bytes [start, end) of the
+ * value just read (already checked as JSON), its pointers under the current
+ * position. want: its violations go to p->errs and count in p->bad; else
+ * nothing is recorded. Returns its violation count, or -1 (out of memory). */
+int rt_parse_rescan(rt_parse *p, const char *start, const char *end, rt_parse_vfn fn, int want);
+/* A failed anyOf (one_of 0) or oneOf matching none: the message naming the
+ * branch with the fewest violations (the first of them), then those. */
+int rt_parse_closest(rt_parse *p, const char *start, const char *end, const rt_parse_vfn *fns, size_t n, int one_of);
 /* Keeps v (stolen) until the caller decrefs p->keep; returns v, or NULL. */
 const json_t *rt_parse_keep(rt_parse *p, json_t *v);
 

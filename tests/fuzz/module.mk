@@ -51,7 +51,7 @@ $(BUILD)/tests/fuzz/jsts_fuzz_%.c: $(BUILD)/jsts_gen
 	  $(JSTS_GEN) $$2 $$3 $(JSTS_SUITE)/$$4 jsts_fuzz_$* > $@.tmp && mv $@.tmp $@
 $(FUZZ_JSTS_OBJS): $(BUILD)/tests/fuzz/jsts_fuzz_%.o: $(BUILD)/tests/fuzz/jsts_fuzz_%.c
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(RT_CFLAGS) -w -c -o $@ $<
+	$(Q)$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) $(RT_CFLAGS) -w -c -o $@ $<
 fuzz_libs_parse  := $(FUZZ_JSTS_OBJS) $(APIS_LIB) $(RT_LIB)
 $(BUILD)/fuzz/parse: $(FUZZ_JSTS_OBJS)
 

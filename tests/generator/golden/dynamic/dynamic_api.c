@@ -185,8 +185,6 @@ static int dynamic_schema_putPetPage_body__v(rt_parse *p, int t, json_t **j, int
 	}
 	p->depth++;
 	rc = dynamic_schema_PetPage__v(p, t, j, dfl);
-	goto done;
-done:
 	p->depth--;
 	return rc;
 }
@@ -209,8 +207,6 @@ static int dynamic_schema_putTagPage_body__v(rt_parse *p, int t, json_t **j, int
 	}
 	p->depth++;
 	rc = dynamic_schema_TagPage__v(p, t, j, dfl);
-	goto done;
-done:
 	p->depth--;
 	return rc;
 }

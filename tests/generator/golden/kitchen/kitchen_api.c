@@ -371,8 +371,6 @@ static int kitchen_schema_createPet_body__v(rt_parse *p, int t, json_t **j, int 
 	}
 	p->depth++;
 	rc = kitchen_schema_Pet__v(p, t, j, dfl);
-	goto done;
-done:
 	p->depth--;
 	return rc;
 }
@@ -457,11 +455,25 @@ static int kitchen_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl)
 					break;
 				goto member;
 			}
-			if (rt_jread_names_add(&p->r, &other) != 0)
-				break;
-			rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)p->r.len, p->r.str);
-			if (rt_jread_skip(&p->r) != 0)
-				break;
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
 			goto member;
 		member:
 			if (c && json_object_set_new(o, key, c) != 0)
@@ -655,8 +667,6 @@ static int kitchen_schema_putTree_body__v(rt_parse *p, int t, json_t **j, int df
 	}
 	p->depth++;
 	rc = kitchen_schema_Tree__v(p, t, j, dfl);
-	goto done;
-done:
 	p->depth--;
 	return rc;
 }
@@ -709,10 +719,24 @@ static int kitchen_schema_Tree__v(rt_parse *p, int t, json_t **j, int dfl)
 					break;
 				goto member;
 			}
-			if (rt_jread_names_add(&p->r, &other) != 0)
-				break;
-			if (rt_parse_json(p, rt_jread_next(&p->r), o ? &c : NULL) != 0)
-				break;
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
 			goto member;
 		member:
 			if (c && json_object_set_new(o, key, c) != 0)
@@ -959,11 +983,25 @@ static int kitchen_Pet__m(rt_parse *p, int t, kitchen_Pet *mo, int dfl)
 				}
 				goto member;
 			}
-			if (rt_jread_names_add(&p->r, &other) != 0)
-				break;
-			rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)p->r.len, p->r.str);
-			if (rt_jread_skip(&p->r) != 0)
-				break;
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
 			goto member;
 		member:
 			if (c && json_object_set_new(o, key, c) != 0)
@@ -1078,10 +1116,24 @@ static int kitchen_Tree__m(rt_parse *p, int t, kitchen_Tree *mo, int dfl)
 				}
 				goto member;
 			}
-			if (rt_jread_names_add(&p->r, &other) != 0)
-				break;
-			if (rt_parse_json(p, rt_jread_next(&p->r), o ? &c : NULL) != 0)
-				break;
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
 			goto member;
 		member:
 			if (c && json_object_set_new(o, key, c) != 0)

@@ -229,8 +229,6 @@ static int modern_schema_patch_thing_body__v(rt_parse *p, int t, json_t **j, int
 	}
 	p->depth++;
 	rc = modern_schema_Patch__v(p, t, j, dfl);
-	goto done;
-done:
 	p->depth--;
 	return rc;
 }

@@ -314,7 +314,7 @@ static const rt_schema swagger2_petstore_schema_uploadPhoto_200_url = {
 	.flags = RT_S_FORMAT_ASSERT,
 };
 
-/* byte parsers: 7 schemas, 1 of them checked by their table (fallback) */
+/* byte parsers: 10 schemas, 0 of them checked by their table (fallback) */
 static int swagger2_petstore_schema_addPet_body__v(rt_parse *p, int t, json_t **j, int dfl);
 static int swagger2_petstore_schema_NewPet__v(rt_parse *p, int t, json_t **j, int dfl);
 static int swagger2_petstore_schema_NewPet_kind__v(rt_parse *p, int t, json_t **j, int dfl);
@@ -322,6 +322,9 @@ static int swagger2_petstore_schema_NewPet_name__v(rt_parse *p, int t, json_t **
 static int swagger2_petstore_schema_NewPet_tag__v(rt_parse *p, int t, json_t **j, int dfl);
 static int swagger2_petstore_schema_replacePet_body__v(rt_parse *p, int t, json_t **j, int dfl);
 static int swagger2_petstore_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl);
+static int swagger2_petstore_schema_Pet_allOf0__v(rt_parse *p, int t, json_t **j, int dfl);
+static int swagger2_petstore_schema_Pet_allOf1__v(rt_parse *p, int t, json_t **j, int dfl);
+static int swagger2_petstore_schema_Pet_allOf1_id__v(rt_parse *p, int t, json_t **j, int dfl);
 
 /* tests/generator/fixtures/swagger2-petstore.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema */
 static int swagger2_petstore_schema_addPet_body__v(rt_parse *p, int t, json_t **j, int dfl)
@@ -335,8 +338,6 @@ static int swagger2_petstore_schema_addPet_body__v(rt_parse *p, int t, json_t **
 	}
 	p->depth++;
 	rc = swagger2_petstore_schema_NewPet__v(p, t, j, dfl);
-	goto done;
-done:
 	p->depth--;
 	return rc;
 }
@@ -397,10 +398,24 @@ static int swagger2_petstore_schema_NewPet__v(rt_parse *p, int t, json_t **j, in
 					break;
 				goto member;
 			}
-			if (rt_jread_names_add(&p->r, &other) != 0)
-				break;
-			if (rt_parse_json(p, rt_jread_next(&p->r), o ? &c : NULL) != 0)
-				break;
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
 			goto member;
 		member:
 			if (c && json_object_set_new(o, key, c) != 0)
@@ -518,8 +533,6 @@ static int swagger2_petstore_schema_replacePet_body__v(rt_parse *p, int t, json_
 	}
 	p->depth++;
 	rc = swagger2_petstore_schema_Pet__v(p, t, j, dfl);
-	goto done;
-done:
 	p->depth--;
 	return rc;
 }
@@ -527,7 +540,171 @@ done:
 /* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/Pet */
 static int swagger2_petstore_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	return rt_parse_table(p, t, &swagger2_petstore_schema_Pet, dfl, j);
+	int rc = 0;
+	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	if (rc == 0) {
+		const char *s1 = p->r.p;
+		int k = 0;
+
+		(void)k;
+		if (rt_parse_rescan(p, s0, s1, swagger2_petstore_schema_Pet_allOf0__v, 1) < 0)
+			goto nomem;
+		if (rt_parse_rescan(p, s0, s1, swagger2_petstore_schema_Pet_allOf1__v, 1) < 0)
+			goto nomem;
+	}
+	goto done;
+nomem:
+	if (j) {
+		json_decref(*j);
+		*j = NULL;
+	}
+	p->r.err = RT_JREAD_E_NOMEM;
+	rc = -1;
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/Pet/allOf/0 */
+static int swagger2_petstore_schema_Pet_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = swagger2_petstore_schema_NewPet__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/Pet/allOf/1 */
+static int swagger2_petstore_schema_Pet_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[1] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 2 && memcmp(p->r.str, "id", 2) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (swagger2_petstore_schema_Pet_allOf1_id__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[0] && p->dir != RT_DIR_REQUEST)
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"id\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/Pet/allOf/1/properties/id */
+static int swagger2_petstore_schema_Pet_allOf1_id__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (p->dir == RT_DIR_REQUEST)
+		rt_parse_fail(p, "readOnly", "is read-only and must not be sent in a request");
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (t == RT_JR_INTEGER || t == RT_JR_REAL) {
+		double x = t == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+
+		if (!(rt_parse_type_of(p, t) & RT_T_INTEGER))
+			rt_parse_fail(p, "format", "must be an integer (int64)");
+		else if (t == RT_JR_REAL && (x < -9223372036854775808.0 || x >= 9223372036854775808.0))
+			rt_parse_fail(p, "format", "must fit in int64, got %.17g", x);
+	}
+	if (t == RT_JR_STRING) {
+		rt_parse_format(p, RT_FMT_INT64, p->r.str, p->r.len);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
 }
 
 int swagger2_petstore_schema_addPet_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
@@ -655,10 +832,24 @@ static int swagger2_petstore_NewPet__m(rt_parse *p, int t, swagger2_petstore_New
 				}
 				goto member;
 			}
-			if (rt_jread_names_add(&p->r, &other) != 0)
-				break;
-			if (rt_parse_json(p, rt_jread_next(&p->r), o ? &c : NULL) != 0)
-				break;
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
 			goto member;
 		member:
 			if (c && json_object_set_new(o, key, c) != 0)

@@ -149,10 +149,24 @@ static int yaml_aliases_schema_add_pet_body__v(rt_parse *p, int t, json_t **j, i
 					break;
 				goto member;
 			}
-			if (rt_jread_names_add(&p->r, &other) != 0)
-				break;
-			if (rt_parse_json(p, rt_jread_next(&p->r), o ? &c : NULL) != 0)
-				break;
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
 			goto member;
 		member:
 			if (c && json_object_set_new(o, key, c) != 0)
@@ -335,10 +349,24 @@ static int yaml_aliases_add_pet_body__m(rt_parse *p, int t, yaml_aliases_add_pet
 				}
 				goto member;
 			}
-			if (rt_jread_names_add(&p->r, &other) != 0)
-				break;
-			if (rt_parse_json(p, rt_jread_next(&p->r), o ? &c : NULL) != 0)
-				break;
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
 			goto member;
 		member:
 			if (c && json_object_set_new(o, key, c) != 0)
