@@ -418,8 +418,6 @@ static int nebula_schema_create_api_key_body__v(rt_parse *p, int t, json_t **j, 
 	}
 	p->depth++;
 	rc = nebula_schema_ApiKeyCreateRequest__v(p, t, j, dfl);
-	goto done;
-done:
 	p->depth--;
 	return rc;
 }
@@ -472,11 +470,25 @@ static int nebula_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t **j, 
 					break;
 				goto member;
 			}
-			if (rt_jread_names_add(&p->r, &other) != 0)
-				break;
-			rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)p->r.len, p->r.str);
-			if (rt_jread_skip(&p->r) != 0)
-				break;
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
 			goto member;
 		member:
 			if (c && json_object_set_new(o, key, c) != 0)
@@ -653,11 +665,25 @@ static int nebula_ApiKeyCreateRequest__m(rt_parse *p, int t, nebula_ApiKeyCreate
 				}
 				goto member;
 			}
-			if (rt_jread_names_add(&p->r, &other) != 0)
-				break;
-			rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)p->r.len, p->r.str);
-			if (rt_jread_skip(&p->r) != 0)
-				break;
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
 			goto member;
 		member:
 			if (c && json_object_set_new(o, key, c) != 0)
