@@ -8,13 +8,16 @@
  *                      unsigned flags, json_t **out, rt_errors *errs);
  * returning RT_PARSE_OK / _INVALID / _SYNTAX / _NOMEM; *out (may be NULL)
  * gets the value as a new json_t when it is valid. Each schema it reaches
- * gets one static function `<symbol>__v`. A schema whose keywords need
- * the value twice (allOf/anyOf/oneOf/not/if, unevaluated*, contains,
- * uniqueItems, patternProperties, propertyNames, dependentSchemas,
- * $dynamicRef, $ref beside other keywords, enum/const of containers) is
- * built as a json_t from the tokens and checked by its table (the
- * `fallback`, counted in the header comment). The tables must be written
- * before (gen_schema_write): the parsers name them.
+ * gets one static function `<symbol>__v`. Combinators (allOf, anyOf,
+ * oneOf, not, if/then/else, and $ref beside other keywords) read the value's
+ * bytes again per branch (rt_parse_rescan). A schema with keywords that need
+ * evaluation annotations or the whole value at once (unevaluated*,
+ * contains, uniqueItems, prefixItems, propertyNames, dependentSchemas,
+ * discriminator, $dynamicRef, enum/const of containers, more than 8
+ * patternProperties or 64 properties), or where defaults would come through
+ * allOf, is built as a json_t from the tokens and checked by its table (the
+ * `fallback`, counted in a comment of the output). The tables must be
+ * written before (gen_schema_write): the parsers name them.
  */
 #ifndef GEN_PARSE_H
 #define GEN_PARSE_H
