@@ -320,7 +320,7 @@ static void rt_parse_move(rt_parse *p, rt_errors *tmp, const char *prefix, const
 
 int rt_parse_table(rt_parse *p, int tok, const rt_schema *s, int apply, json_t **out)
 {
-	char small[256], *ptr = rt_parse_ptr(p, small, sizeof small);
+	char small[256], *ptr = small;
 	json_t *v = NULL;
 	rt_errors tmp;
 	int n, rc = -1;
@@ -332,7 +332,11 @@ int rt_parse_table(rt_parse *p, int tok, const rt_schema *s, int apply, json_t *
 		rt_schema_apply_defaults(s, v);
 	n = rt_schema_validate(s, v, p->dir, p->errs ? &tmp : NULL);
 	p->bad += n;
-	rt_parse_move(p, &tmp, ptr, NULL);
+	if (tmp.n) {
+		/* after the value: the reader's position is still the value's */
+		ptr = rt_parse_ptr(p, small, sizeof small);
+		rt_parse_move(p, &tmp, ptr, NULL);
+	}
 	if (out) {
 		*out = v;
 		v = NULL;
@@ -387,6 +391,7 @@ int rt_parse_rescan(rt_parse *p, const char *start, const char *end, rt_parse_vf
 	              want ? p->errs : NULL);
 	sub.up = p;
 	sub.depth = p->depth;
+	rt_jread_trust(&sub.r);
 	rc = fn(&sub, rt_jread_next(&sub.r), NULL, 0);
 	if (rc != 0)
 		return -1; /* the bytes were read once already: only out of memory */

@@ -49,7 +49,7 @@ $(BUILD)/tests/fuzz/jsts_fuzz_%.c: $(BUILD)/jsts_gen
 	@mkdir -p $(dir $@)
 	$(Q)set -- $(subst :, ,$(filter $*:%,$(FUZZ_JSTS))); \
 	  $(JSTS_GEN) $$2 $$3 $(JSTS_SUITE)/$$4 jsts_fuzz_$* > $@.tmp && mv $@.tmp $@
-$(FUZZ_JSTS_OBJS): $(BUILD)/tests/fuzz/jsts_fuzz_%.o: $(BUILD)/tests/fuzz/jsts_fuzz_%.c
+$(FUZZ_JSTS_OBJS): $(BUILD)/tests/fuzz/jsts_fuzz_%.o: $(BUILD)/tests/fuzz/jsts_fuzz_%.c $(wildcard runtime/*.h)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) $(RT_CFLAGS) -w -c -o $@ $<
 fuzz_libs_parse  := $(FUZZ_JSTS_OBJS) $(APIS_LIB) $(RT_LIB)
