@@ -3,6 +3,7 @@
 #include "conv2.h"
 #include "docset.h"
 #include "gen_model.h"
+#include "gen_parse.h"
 #include "gen_schema.h"
 #include "gen_text.h"
 #include "load.h"
@@ -94,6 +95,7 @@ typedef struct ga {
 	docset *ds;
 	gen_schema *gs;
 	gen_model *gm;
+	gen_parse *gp;      /* byte parsers of the JSON request bodies */
 	const char *uri;          /* the document's base URI */
 	const json_t *doc;
 	int dialect;
@@ -1243,15 +1245,21 @@ static int ga_needs_has(const ga_param *p)
 static int ga_typed(ga *a)
 {
 	a->gm = gen_model_new(a->gs, a->opt->name);
-	if (!a->gm)
+	a->gp = gen_parse_new(a->gs);
+	if (!a->gm || !a->gp)
 		return -1;
 	for (size_t i = 0; i < a->nops; i++) {
 		ga_op *op = &a->ops[i];
 		const char *fm = NULL, *fwhy = NULL;
+		if (op->body_schema && gen_parse_root(a->gp, op->body_schema) != 0)
+			return -1;
 		if ((op->body_schema && gen_model_body(a->gm, op->body_schema, GEN_MODEL_REQUEST, &op->body_model,
 		                                       &op->body_why, a->err, a->errlen) != 0) ||
 		    (op->form_schema && gen_model_body(a->gm, op->form_schema, GEN_MODEL_REQUEST, &fm, &fwhy, a->err,
 		                                       a->errlen) != 0))
+			return -1;
+		if (op->body_schema && op->body_model &&
+		    gen_parse_model(a->gp, a->gm, op->body_schema, op->body_model) != 0)
 			return -1;
 		if (!op->body_schema) {
 			op->body_model = fm;
@@ -1388,13 +1396,24 @@ static void ga_write_header(ga *a, FILE *out, const char *guard)
 	fprintf(out, ": the typed handler interface.\n * A handler answers only through the %s_<op>_respond_<status> builders,\n"
 	             " * one per status the spec documents. */\n", n);
 	fprintf(out, "#ifndef %s\n#define %s\n\n#include <stdint.h>\n#include <jansson.h>\n#include <ulfius.h>\n"
-	             "#include \"rt_http.h\"\n#include \"rt_json.h\"\n#include \"rt_arena.h\"\n\n", guard, guard);
+	             "#include \"rt_http.h\"\n#include \"rt_json.h\"\n#include \"rt_arena.h\"\n#include \"rt_parse.h\"\n\n", guard, guard);
 	fprintf(out, "/* The base path of servers[0] in the spec. */\n#define %.*s_DEFAULT_BASE ", (int)(strlen(guard) - 6), guard);
 	gen_text_cstr(out, a->base_path);
 	fprintf(out, "\n\n");
 	gen_model_write_coverage(a->gm, out);
 	fputc('\n', out);
 	gen_model_write_header(a->gm, out);
+	fprintf(out, "/* Request bodies from their bytes to a validated json_t (rt_parse.h). */\n");
+	gen_parse_write_header(a->gp, out);
+	fprintf(out, "/* Request bodies from their bytes straight into their C model (rt_parse.h). */\n");
+	gen_parse_write_model_header(a->gp, out);
+	fprintf(out, "/* Every JSON request body: its table and its parser (tests compare them). */\n");
+	{
+		char name[200];
+		snprintf(name, sizeof name, "%s_request_bodies", a->opt->name);
+		gen_parse_write_roots(a->gp, out, name, 1);
+	}
+	fputc('\n', out);
 	for (size_t i = 0; i < a->nops; i++) {
 		const ga_op *op = &a->ops[i];
 		fprintf(out, "/* #");
@@ -1542,12 +1561,20 @@ static void ga_write_op_call(ga *a, FILE *out, const ga_op *op)
 {
 	const char *n = a->opt->name;
 
+	if (op->body_model && op->body_schema && gen_parse_model_name(a->gp, op->body_schema))
+		fprintf(out, "static int %s_%s_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,\n"
+		             "\t\tjson_t **keep, rt_errors *errs)\n{\n\treturn %s_parse(buf, len, a, flags, out, keep, errs);\n}\n",
+		        n, op->opid, gen_parse_model_name(a->gp, op->body_schema));
+
 	fprintf(out, "static int %s_%s_call(rt_ctx *ctx, const void *params, const json_t *body,\n"
 	             "\t\tconst void *handlers, void *app)\n{\n\tconst %s_handlers *h = handlers;\n",
 	        n, op->opid, n);
 	if (op->body_model)
 		fprintf(out, "\t%s model;\n", op->body_model);
 	fprintf(out, "\n\tif (!h || !h->%s)\n\t\treturn rt_not_implemented(ctx);\n", op->opid);
+	if (op->body_model && op->body_schema && gen_parse_model_name(a->gp, op->body_schema))
+		fprintf(out, "\tif (rt_ctx_body_model(ctx)) /* parsed from the bytes */\n\t\treturn h->%s(ctx, params, rt_ctx_body_model(ctx), app);\n",
+		        op->opid);
 	if (op->body_model) {
 		fprintf(out, "\tif (body && %s_from_json(body, rt_ctx_arena(ctx), &model) != 0)\n"
 		             "\t\treturn rt_respond_error(ctx, 500, \"BodyModel\", \"The validated body does not fit its model\");\n"
@@ -1595,6 +1622,13 @@ static void ga_write_source(ga *a, FILE *out)
 	fprintf(out, " — DO NOT EDIT. */\n");
 	fprintf(out, "#include <stddef.h>\n#include <string.h>\n#include \"%s_api.h\"\n\n", n);
 	gen_schema_write(a->gs, out);
+	gen_parse_write(a->gp, out);
+	gen_parse_write_models(a->gp, out);
+	{
+		char name[200];
+		snprintf(name, sizeof name, "%s_request_bodies", n);
+		gen_parse_write_roots(a->gp, out, name, 0);
+	}
 	gen_model_write_source(a->gm, out);
 	for (size_t i = 0; i < a->nops; i++) {
 		ga_write_op_tables(a, out, &a->ops[i]);
@@ -1617,6 +1651,11 @@ static void ga_write_source(ga *a, FILE *out)
 		if (op->has_body)
 			fprintf(out, "\t\t.body_types = %s_%s_body_types, .body_required = %d, .body_schema = %s%s,\n", n, op->opid,
 			        op->body_required, op->body_schema ? "&" : "", op->body_schema ? op->body_schema : "NULL");
+		if (op->has_body && op->body_schema)
+			fprintf(out, "\t\t.body_parse = %s_parse,\n", op->body_schema);
+		if (op->has_body && op->body_schema && op->body_model && gen_parse_model_name(a->gp, op->body_schema))
+			fprintf(out, "\t\t.body_model_parse = %s_%s_body_model, .body_model_size = sizeof(%s),\n", n, op->opid,
+			        gen_parse_model_name(a->gp, op->body_schema));
 		if (op->form_schema)
 			fprintf(out, "\t\t.form_schema = &%s,\n", op->form_schema);
 		fprintf(out, "\t\t.responses = %s_%s_responses, .n_responses = %zu,\n", n, op->opid, op->nr);
@@ -1799,6 +1838,7 @@ static void ga_free(ga *a)
 	json_decref(a->opids);
 	free(a->base_path);
 	gen_model_free(a->gm);
+	gen_parse_free(a->gp);
 	gen_schema_free(a->gs);
 	docset_free(a->ds);
 }

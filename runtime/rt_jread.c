@@ -685,6 +685,47 @@ static inline rt_jread_names *jr_skip_set(rt_jread *r, unsigned level)
 	return level < r->skip_sets_n ? &r->skip_sets[level] : jr_skip_set_grow(r, level);
 }
 
+void rt_jread_trust(rt_jread *r)
+{
+	r->trusted = 1;
+}
+
+/* The rest of a container just opened, in bytes already checked: to the
+   byte after its matching close. */
+static int jr_fast_skip(rt_jread *r)
+{
+	const char *p = r->p, *end = r->end;
+	unsigned depth = 1;
+
+	for (; p < end; p++) {
+		switch (*p) {
+		case '"':
+			for (p++; p < end && *p != '"'; p++)
+				if (*p == '\\')
+					p++;
+			break;
+		case '{':
+		case '[':
+			depth++;
+			break;
+		case '}':
+		case ']':
+			if (--depth == 0) {
+				r->tok = p;
+				r->depth--;
+				r->p = p + 1;
+				r->state = r->depth ? S_AFTER : S_DONE;
+				return 0;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	jr_fail(r, RT_JREAD_E_EOF, end);
+	return -1;
+}
+
 int rt_jread_skip_rest(rt_jread *r, int tok)
 {
 	unsigned base;
@@ -694,6 +735,8 @@ int rt_jread_skip_rest(rt_jread *r, int tok)
 		return -1;
 	if (tok != RT_JR_OBJECT_BEGIN && tok != RT_JR_ARRAY_BEGIN)
 		return 0;
+	if (r->trusted)
+		return jr_fast_skip(r);
 	base = r->depth - 1;
 	r->no_decode = 1;
 	if (tok == RT_JR_OBJECT_BEGIN) {

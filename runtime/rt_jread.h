@@ -145,6 +145,7 @@ typedef struct rt_jread {
 	unsigned depth, max_depth;
 	int state;
 	int no_decode;
+	int trusted;        /* rt_jread_trust: skipping goes by brackets and quotes */
 	rt_jread_frame *frames;
 	rt_jread_names *skip_sets;
 	unsigned skip_sets_n, frames_cap;
@@ -158,6 +159,11 @@ void rt_jread_init(rt_jread *r, const char *buf, size_t len, rt_arena *arena, un
 /* The next token (enum rt_jread_token). After RT_JR_ERROR every call
    returns RT_JR_ERROR again; after RT_JR_END, RT_JR_END. */
 int rt_jread_next(rt_jread *r);
+
+/* For bytes a reader has already read in full (a re-scan of a value by
+   generated combinator code): skipped containers are then passed over by
+   their brackets and quotes alone, unchecked. Call right after init. */
+void rt_jread_trust(rt_jread *r);
 
 /* Skips the next value entirely (checked as rt_jread_next checks it,
    duplicate names included); 0, or -1 with r->err set. */

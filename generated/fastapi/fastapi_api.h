@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define FASTAPI_DEFAULT_BASE "/fastapi/api"
@@ -125,6 +126,13 @@ int fastapi_ApiKeyCreateRequest_from_json(const json_t *j, rt_arena *a, fastapi_
 void fastapi_ApiKeyCreateRequest_write(rt_json_writer *w, const fastapi_ApiKeyCreateRequest *v);
 int fastapi_ApiKeyCreateResponse_from_json(const json_t *j, rt_arena *a, fastapi_ApiKeyCreateResponse *out);
 void fastapi_ApiKeyCreateResponse_write(rt_json_writer *w, const fastapi_ApiKeyCreateResponse *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+int fastapi_schema_create_my_api_key_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int fastapi_ApiKeyCreateRequest_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, fastapi_ApiKeyCreateRequest *out, json_t **keep, rt_errors *errs);
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root fastapi_request_bodies[];
 
 /* #/paths/~1auth~1api-keys~1/get
  * GET /auth/api-keys/ — List My Api Keys */

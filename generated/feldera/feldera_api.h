@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define FELDERA_DEFAULT_BASE "/feldera"
@@ -135,6 +136,13 @@ int feldera_NewApiKeyResponse_from_json(const json_t *j, rt_arena *a, feldera_Ne
 void feldera_NewApiKeyResponse_write(rt_json_writer *w, const feldera_NewApiKeyResponse *v);
 int feldera_get_api_key_200_from_json(const json_t *j, rt_arena *a, feldera_get_api_key_200 *out);
 void feldera_get_api_key_200_write(rt_json_writer *w, const feldera_get_api_key_200 *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+int feldera_schema_create_api_key_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int feldera_NewApiKeyRequest_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, feldera_NewApiKeyRequest *out, json_t **keep, rt_errors *errs);
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root feldera_request_bodies[];
 
 /* #/paths/~1v0~1api_keys/get
  * GET /v0/api_keys — List API Keys */

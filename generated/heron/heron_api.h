@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define HERON_DEFAULT_BASE "/heron"
@@ -104,6 +105,13 @@ int heron_ApiKeyCreatedSchema_from_json(const json_t *j, rt_arena *a, heron_ApiK
 void heron_ApiKeyCreatedSchema_write(rt_json_writer *w, const heron_ApiKeyCreatedSchema *v);
 int heron_ApiKeyStateSchema_from_json(const json_t *j, rt_arena *a, heron_ApiKeyStateSchema *out);
 void heron_ApiKeyStateSchema_write(rt_json_writer *w, const heron_ApiKeyStateSchema *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+int heron_schema_create_key_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int heron_CreateKeySchema_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, heron_CreateKeySchema *out, json_t **keep, rt_errors *errs);
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root heron_request_bodies[];
 
 /* #/paths/~1api~1credentials~1keys/get
  * GET /api/credentials/keys — List API keys */

@@ -400,6 +400,336 @@ static const rt_schema nebula_schema_delete_api_key_404 = {
 	.ref = &nebula_schema_FailedEnvelope,
 };
 
+/* byte parsers: 4 schemas, 0 of them checked by their table (fallback) */
+static int nebula_schema_create_api_key_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int nebula_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t **j, int dfl);
+static int nebula_schema_ApiKeyCreateRequest_description__v(rt_parse *p, int t, json_t **j, int dfl);
+static int nebula_schema_ApiKeyCreateRequest_name__v(rt_parse *p, int t, json_t **j, int dfl);
+
+/* openapi/nebula.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema */
+static int nebula_schema_create_api_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = nebula_schema_ApiKeyCreateRequest__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest */
+static int nebula_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[2] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 11 && memcmp(p->r.str, "description", 11) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (nebula_schema_ApiKeyCreateRequest_description__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (nebula_schema_ApiKeyCreateRequest_name__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[1])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest/properties/description */
+static int nebula_schema_ApiKeyCreateRequest_description__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		size_t n = p->r.len;
+
+		if (n > 1024)
+			n = rt_parse_chars(p->r.str, p->r.len);
+		if (n > 1024)
+			rt_parse_fail(p, "maxLength", "must be at most 1024 characters long, got %zu", n);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest/properties/name */
+static int nebula_schema_ApiKeyCreateRequest_name__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		size_t n = p->r.len;
+
+		if (n > 128 || (n + 3) / 4 < 1)
+			n = rt_parse_chars(p->r.str, p->r.len);
+		if (n < 1)
+			rt_parse_fail(p, "minLength", "must be at least 1 character long, got %zu", n);
+		if (n > 128)
+			rt_parse_fail(p, "maxLength", "must be at most 128 characters long, got %zu", n);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int nebula_schema_create_api_key_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, nebula_schema_create_api_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+/* model parsers: request bytes straight into 1 C model */
+static int nebula_ApiKeyCreateRequest__m(rt_parse *p, int t, nebula_ApiKeyCreateRequest *mo, int dfl);
+
+/* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest */
+static int nebula_ApiKeyCreateRequest__m(rt_parse *p, int t, nebula_ApiKeyCreateRequest *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[2] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 11 && memcmp(p->r.str, "description", 11) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (nebula_schema_ApiKeyCreateRequest_description__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->description = rt_jread_cstr(&p->r)))
+								break;
+							mo->description_len = p->r.len;
+						}
+						mo->has_description = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (nebula_schema_ApiKeyCreateRequest_name__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->name = rt_jread_cstr(&p->r)))
+								break;
+							mo->name_len = p->r.len;
+						}
+					}
+				}
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[1])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int nebula_ApiKeyCreateRequest_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, nebula_ApiKeyCreateRequest *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, nebula_ApiKeyCreateRequest__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
+const rt_parse_root nebula_request_bodies[] = {
+	{ "openapi/nebula.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema", &nebula_schema_create_api_key_body, nebula_schema_create_api_key_body_parse },
+	{ NULL, NULL, NULL },
+};
+
 /* openapi/nebula.yaml#/components/schemas/ApiKeySummary/properties/partial_key_data */
 const char *nebula_ApiKeySummary_partial_key_data_text(nebula_ApiKeySummary_partial_key_data v)
 {
@@ -982,6 +1312,11 @@ static const rt_security_req nebula_create_api_key_sec0[] = {
 static const rt_security_alt nebula_create_api_key_security[] = {
 	{ nebula_create_api_key_sec0, 1 },
 };
+static int nebula_create_api_key_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return nebula_ApiKeyCreateRequest_parse(buf, len, a, flags, out, keep, errs);
+}
 static int nebula_create_api_key_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -990,6 +1325,8 @@ static int nebula_create_api_key_call(rt_ctx *ctx, const void *params, const jso
 
 	if (!h || !h->create_api_key)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->create_api_key(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && nebula_ApiKeyCreateRequest_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->create_api_key(ctx, params, body ? &model : NULL, app);
@@ -1372,6 +1709,8 @@ static const rt_operation nebula_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(nebula_create_api_key_params),
 		.body_types = nebula_create_api_key_body_types, .body_required = 1, .body_schema = &nebula_schema_create_api_key_body,
+		.body_parse = nebula_schema_create_api_key_body_parse,
+		.body_model_parse = nebula_create_api_key_body_model, .body_model_size = sizeof(nebula_ApiKeyCreateRequest),
 		.responses = nebula_create_api_key_responses, .n_responses = 9,
 		.security = nebula_create_api_key_security, .n_security = 1,
 		.validation_status = 400,

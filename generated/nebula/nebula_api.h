@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define NEBULA_DEFAULT_BASE "/nebulablock/api/v1"
@@ -176,6 +177,13 @@ int nebula_ApiKeyCreatedEnvelope_from_json(const json_t *j, rt_arena *a, nebula_
 void nebula_ApiKeyCreatedEnvelope_write(rt_json_writer *w, const nebula_ApiKeyCreatedEnvelope *v);
 int nebula_ApiKeyDeletedEnvelope_from_json(const json_t *j, rt_arena *a, nebula_ApiKeyDeletedEnvelope *out);
 void nebula_ApiKeyDeletedEnvelope_write(rt_json_writer *w, const nebula_ApiKeyDeletedEnvelope *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+int nebula_schema_create_api_key_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int nebula_ApiKeyCreateRequest_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, nebula_ApiKeyCreateRequest *out, json_t **keep, rt_errors *errs);
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root nebula_request_bodies[];
 
 /* #/paths/~1api-keys/get
  * GET /api-keys — List API Keys */

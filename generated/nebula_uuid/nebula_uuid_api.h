@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define NEBULA_UUID_DEFAULT_BASE "/nebulablock-uuid/api/v1"
@@ -178,6 +179,13 @@ int nebula_uuid_ApiKeyCreatedEnvelope_from_json(const json_t *j, rt_arena *a, ne
 void nebula_uuid_ApiKeyCreatedEnvelope_write(rt_json_writer *w, const nebula_uuid_ApiKeyCreatedEnvelope *v);
 int nebula_uuid_ApiKeyDeletedEnvelope_from_json(const json_t *j, rt_arena *a, nebula_uuid_ApiKeyDeletedEnvelope *out);
 void nebula_uuid_ApiKeyDeletedEnvelope_write(rt_json_writer *w, const nebula_uuid_ApiKeyDeletedEnvelope *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+int nebula_uuid_schema_create_api_key_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int nebula_uuid_ApiKeyCreateRequest_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, nebula_uuid_ApiKeyCreateRequest *out, json_t **keep, rt_errors *errs);
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root nebula_uuid_request_bodies[];
 
 /* #/paths/~1api-keys/get
  * GET /api-keys — List API Keys */

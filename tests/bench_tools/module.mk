@@ -31,8 +31,8 @@ bench-validate: $(BENCH_TOOLS)/node_modules/.installed tests/realworld/node_modu
 	  LIBS_BENCH="$(CURDIR)/$(RT_LIB) $(RT_LIBS) $(ALL_LDFLAGS)" ./$(BENCH_TOOLS)/bench_validate.sh
 
 ALL_TARGETS += $(VALGEN)
-bench-parse: $(BENCH_TOOLS)/node_modules/.installed tests/realworld/node_modules/.installed $(VALGEN) $(RT_LIB)
-	$(Q)VALGEN=$(CURDIR)/$(VALGEN) CC="$(CC)" CFLAGS_BENCH="$(filter-out -MMD -MP,$(ALL_CFLAGS)) $(RT_CFLAGS) -I$(BENCH_TOOLS)" \
-	  LIBS_BENCH="$(CURDIR)/$(RT_LIB) $(RT_LIBS) $(ALL_LDFLAGS)" ./$(BENCH_TOOLS)/bench_parse.sh
+bench-parse: $(BENCH_TOOLS)/node_modules/.installed tests/realworld/node_modules/.installed $(VALGEN) $(RT_LIB) $(APIS_LIB)
+	$(Q)VALGEN=$(CURDIR)/$(VALGEN) CC="$(CC)" CFLAGS_BENCH="$(filter-out -MMD -MP,$(ALL_CFLAGS)) $(RT_CFLAGS) -I$(BENCH_TOOLS) $(addprefix -I$(CURDIR)/,$(wildcard generated/*))" \
+	  LIBS_BENCH="$(CURDIR)/$(APIS_LIB) $(CURDIR)/$(RT_LIB) $(RT_LIBS) $(ALL_LDFLAGS)" ./$(BENCH_TOOLS)/bench_parse.sh
 
 BENCH_TARGETS += bench-gen bench-validate bench-parse

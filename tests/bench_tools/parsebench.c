@@ -9,23 +9,28 @@
  * [{"text", "valid", "kind"}]}]; the schema tables come from valgen
  * (b30_schemas[], b31_schemas[]), as in valbench.c.
  *
- * Every way of reading a body has one shape, the one generated parsers will
- * have: bytes in, a validated model out, every violation appended; 0 = valid,
- * > 0 = violations added (malformed JSON is one, keyword "json"), < 0 = out of
- * memory. Measured per case, over its valid bodies and over all of them (mix):
- *   today      json_loadb (rt_http.c's flags) + rt_schema_validate, the model
- *              a json_t (released with json_decref)
+ * Every way of reading a body has one shape (parsebench.h): bytes in, a
+ * validated value out, every violation appended; 0 = valid, > 0 = violations
+ * added (malformed JSON is one, keyword "json"), < 0 = out of memory.
+ * Measured per case, over its valid bodies and over all of them (mix):
+ *   ours       the byte parser oapigen generates for the schema (gen_parse,
+ *              emitted by valgen as b30_parsers[] / b31_parsers[]): one pass
+ *              over rt_jread, every keyword in generated code, the value a
+ *              json_t built after validation (released with json_decref)
  *   jread      rt_jread_skip over the whole body, no validation: the floor a
  *              generated parser starts from
- *   loadb      json_loadb alone: what today's path spends before validating
- *   typed      a typed parser for the case (parsebench.h), when one is linked
- *              in: a file defining bench_parsers[] (weak here); generated
- *              ones later, today a hand-written stand-in (parse_heron.c).
- *              Its verdict and error count are compared with today's path
- *              on every body.
- * Prints per case and group: "case<TAB>name<TAB>group<TAB>today/s<TAB>errors
- * per pass<TAB>wrong verdicts<TAB>jread/s<TAB>loadb/s<TAB>typed/s<TAB>bodies
- * where typed and today differ" (the last two "-" without a typed parser).
+ *   loadb      json_loadb alone
+ *   today      json_loadb (rt_http.c's flags) + rt_schema_validate: the
+ *              request path before the generated parsers ("before"); its
+ *              verdict and error count are compared with ours on every body
+ *   typed      a parser of parsebench.h linked in beside (bench_parsers[],
+ *              weak; parse_models.c: the model parsers generated for the
+ *              create bodies): where a case has one, it is "ours", and the
+ *              json_t-producing parser is reported beside it
+ * Prints per case and group: "case<TAB>name<TAB>group<TAB>ours/s<TAB>errors
+ * per pass<TAB>wrong verdicts<TAB>jread/s<TAB>loadb/s<TAB>today/s<TAB>bodies
+ * where ours and today differ<TAB>the json_t parser's rate when ours is a
+ * model parser, else -".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +42,10 @@
 #include "rt_arena.h"
 #include "rt_errors.h"
 #include "rt_jread.h"
+#include "rt_parse.h"
 #include "rt_schema.h"
 
+extern const rt_parse_fn b30_parsers[], b31_parsers[];
 extern const rt_schema *const b30_schemas[];
 extern const size_t b30_nschemas;
 extern const rt_schema *const b31_schemas[];
@@ -56,6 +63,16 @@ typedef struct body {
 } body;
 
 static const rt_schema *today_schema;
+static rt_parse_fn ours_fn;
+
+/* ours: the byte parser gen_parse generated for the schema, the value a
+   json_t built after validation (the schemas here have no C model) */
+static int ours_parse(const char *buf, size_t len, rt_arena *arena, void *model_out, rt_errors *errs)
+{
+	int rc = ours_fn(buf, len, arena, RT_DIR_NONE, 0, (json_t **)model_out, errs);
+
+	return rc == RT_PARSE_NOMEM ? -1 : (int)errs->n;
+}
 
 /* json_loadb + the table validator: the request path of rt_http.c */
 static int today_parse(const char *buf, size_t len, rt_arena *arena, void *model_out, rt_errors *errs)
@@ -99,6 +116,7 @@ static int loadb_parse(const char *buf, size_t len, rt_arena *arena, void *model
 }
 
 static const bench_parser today = { "today", today_parse, sizeof(json_t *), today_release };
+static const bench_parser ours = { "ours", ours_parse, sizeof(json_t *), today_release };
 static const bench_parser jread = { "jread", jread_parse, 0, NULL };
 static const bench_parser loadb = { "loadb", loadb_parse, sizeof(json_t *), today_release };
 
@@ -207,6 +225,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		today_schema = d31 ? b31_schemas[idx] : b30_schemas[idx];
+		ours_fn = d31 ? b31_parsers[idx] : b30_parsers[idx];
 		if (gen != NULL && gen->model_size > sizeof model) {
 			fprintf(stderr, "parsebench: %s: model of %zu bytes\n", name, gen->model_size);
 			return 1;
@@ -221,37 +240,41 @@ int main(int argc, char **argv)
 				valid[nvalid++] = all[bi];
 		}
 		if (cg) {
-			const bench_parser *paths[] = { &today, &jread, gen };
+			const bench_parser *paths[] = { &today, &jread, &ours, gen };
+			static const char *const what[] = { "today", "jread", "ours", "typed" };
 			size_t w = 0;
-			for (size_t k = 0; k < 3 && paths[k] != NULL; k++)
+			for (size_t k = 0; k < 4 && paths[k] != NULL; k++)
 				pass(paths[k], all, nb, model, &w); /* warm: patterns compiled, locale made */
-			for (size_t k = 0; k < 3 && paths[k] != NULL; k++)
+			for (size_t k = 0; k < 4 && paths[k] != NULL; k++)
 				for (bi = 0; bi < nb; bi++) {
 					CALLGRIND_TOGGLE_COLLECT;
 					one(paths[k], &all[bi], model);
 					CALLGRIND_TOGGLE_COLLECT;
-					CALLGRIND_DUMP_STATS_AT(k == 0 ? "today" : k == 1 ? "jread" : "typed");
-					printf("dump\t%s\t%zu\t%s\t%s\t%zu\n", k == 0 ? "today" : k == 1 ? "jread" : "typed", ci, name,
-					       all[bi].valid ? "valid" : "invalid", all[bi].len);
+					CALLGRIND_DUMP_STATS_AT(what[k]);
+					printf("dump\t%s\t%zu\t%s\t%s\t%zu\n", what[k], ci, name, all[bi].valid ? "valid" : "invalid",
+					       all[bi].len);
 				}
 		} else {
 			for (int g = 0; g < 2; g++) {
 				const body *bs = g ? all : valid;
 				size_t n = g ? nb : nvalid, wrong = 0, w2 = 0;
 				long errors, e2;
-				double rt = rate(&today, bs, n, model, secs, &errors, &wrong);
+				size_t differ = 0;
+				const bench_parser *mine = gen ? gen : &ours;
+				double rg = gen ? rate(&ours, bs, n, model, secs, &e2, &w2) : 0;
+				double ro = rate(mine, bs, n, model, secs, &errors, &wrong);
 				double rj = rate(&jread, bs, n, model, secs, &e2, &w2);
 				double rl = rate(&loadb, bs, n, model, secs, &e2, &w2);
-				printf("case\t%s\t%s\t%.0f\t%ld\t%zu\t%.0f\t%.0f\t", name, g ? "mix" : "valid", rt, errors, wrong, rj, rl);
-				if (gen != NULL) {
-					size_t differ = 0;
-					double rg = rate(gen, bs, n, model, secs, &e2, &w2);
-					for (size_t i = 0; i < n; i++) /* the same verdict and error count as today's path */
-						differ += one(gen, &bs[i], model) != one(&today, &bs[i], model);
-					printf("%.0f\t%zu\n", rg, differ);
-				} else {
-					printf("-\t-\n");
-				}
+				double rt = rate(&today, bs, n, model, secs, &e2, &w2);
+				for (size_t i = 0; i < n; i++) /* the same verdict and error count as today's path */
+					differ += one(mine, &bs[i], model) != one(&today, &bs[i], model) ||
+					          one(&ours, &bs[i], model) != one(&today, &bs[i], model);
+				printf("case\t%s\t%s\t%.0f\t%ld\t%zu\t%.0f\t%.0f\t%.0f\t%zu\t", name, g ? "mix" : "valid", ro, errors,
+				       wrong, rj, rl, rt, differ);
+				if (gen)
+					printf("%.0f\n", rg);
+				else
+					printf("-\n");
 			}
 		}
 		fflush(stdout);

@@ -37,6 +37,12 @@ static const rt_schema comment_text_schema_listFiles_200___comment_text = {
 	.types = RT_T_STRING,
 };
 
+/* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
+
+const rt_parse_root comment_text_request_bodies[] = {
+	{ NULL, NULL, NULL },
+};
+
 /* #/paths/~1files~1* /get */
 static const rt_param comment_text_listFiles_param_table[] = {
 	{ .name = "x*/y", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,

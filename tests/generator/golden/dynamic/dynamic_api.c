@@ -167,6 +167,96 @@ static const rt_schema_prop dynamic_resource_TagPage__anchors[] = {
 };
 static const rt_schema_resource dynamic_resource_TagPage = { .dyn_anchors = dynamic_resource_TagPage__anchors, .n_dyn_anchors = 1 };
 
+/* byte parsers: 4 schemas, 2 of them checked by their table (fallback) */
+static int dynamic_schema_putPetPage_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int dynamic_schema_PetPage__v(rt_parse *p, int t, json_t **j, int dfl);
+static int dynamic_schema_putTagPage_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int dynamic_schema_TagPage__v(rt_parse *p, int t, json_t **j, int dfl);
+
+/* tests/generator/fixtures/dynamic.yaml#/paths/~1pets/put/requestBody/content/application~1json/schema */
+static int dynamic_schema_putPetPage_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = dynamic_schema_PetPage__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/dynamic.yaml#/components/schemas/PetPage */
+static int dynamic_schema_PetPage__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	return rt_parse_table(p, t, &dynamic_schema_PetPage, dfl, j);
+}
+
+/* tests/generator/fixtures/dynamic.yaml#/paths/~1tags/put/requestBody/content/application~1json/schema */
+static int dynamic_schema_putTagPage_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = dynamic_schema_TagPage__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/dynamic.yaml#/components/schemas/TagPage */
+static int dynamic_schema_TagPage__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	return rt_parse_table(p, t, &dynamic_schema_TagPage, dfl, j);
+}
+
+int dynamic_schema_putPetPage_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, dynamic_schema_putPetPage_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+int dynamic_schema_putTagPage_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, dynamic_schema_putTagPage_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+const rt_parse_root dynamic_request_bodies[] = {
+	{ "tests/generator/fixtures/dynamic.yaml#/paths/~1pets/put/requestBody/content/application~1json/schema", &dynamic_schema_putPetPage_body, dynamic_schema_putPetPage_body_parse },
+	{ "tests/generator/fixtures/dynamic.yaml#/paths/~1tags/put/requestBody/content/application~1json/schema", &dynamic_schema_putTagPage_body, dynamic_schema_putTagPage_body_parse },
+	{ NULL, NULL, NULL },
+};
+
 /* #/paths/~1pets/put */
 static const char *const dynamic_putPetPage_body_types[] = { "application/json", NULL };
 static const rt_response dynamic_putPetPage_responses[] = {
@@ -224,6 +314,7 @@ static const rt_operation dynamic_operations[] = {
 		.priority = 1,
 		.params_size = sizeof(dynamic_putPetPage_params),
 		.body_types = dynamic_putPetPage_body_types, .body_required = 1, .body_schema = &dynamic_schema_putPetPage_body,
+		.body_parse = dynamic_schema_putPetPage_body_parse,
 		.responses = dynamic_putPetPage_responses, .n_responses = 2,
 		.validation_status = 400,
 		.call = dynamic_putPetPage_call,
@@ -236,6 +327,7 @@ static const rt_operation dynamic_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(dynamic_putTagPage_params),
 		.body_types = dynamic_putTagPage_body_types, .body_required = 1, .body_schema = &dynamic_schema_putTagPage_body,
+		.body_parse = dynamic_schema_putTagPage_body_parse,
 		.responses = dynamic_putTagPage_responses, .n_responses = 2,
 		.validation_status = 400,
 		.call = dynamic_putTagPage_call,

@@ -11,11 +11,19 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define DYNAMIC_DEFAULT_BASE "/dynamic"
 
 /* Typed bodies: 0 of 4 body schemas have a model; json_t (unevaluatedProperties/unevaluatedItems): 2; json_t (an object without properties (free-form)): 2 */
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+int dynamic_schema_putPetPage_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+int dynamic_schema_putTagPage_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root dynamic_request_bodies[];
 
 /* #/paths/~1pets/put
  * PUT /pets — A page of pets (Page with item = Pet) */

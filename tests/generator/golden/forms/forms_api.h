@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define FORMS_DEFAULT_BASE "/forms"
@@ -42,6 +43,13 @@ struct forms_SignUp {
  * it does not have the model's shape), and the writer of its JSON text. */
 int forms_SignUp_from_json(const json_t *j, rt_arena *a, forms_SignUp *out);
 void forms_SignUp_write(rt_json_writer *w, const forms_SignUp *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+int forms_schema_signUp_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int forms_SignUp_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, forms_SignUp *out, json_t **keep, rt_errors *errs);
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root forms_request_bodies[];
 
 /* #/paths/~1signup/post
  * POST /signup — A form post (or the same as JSON) */

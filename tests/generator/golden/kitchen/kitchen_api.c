@@ -392,6 +392,857 @@ static const rt_schema kitchen_schema_Tree_value = {
 	.flags = RT_S_HAS_MULTIPLE,
 };
 
+/* byte parsers: 12 schemas, 2 of them checked by their table (fallback) */
+static int kitchen_schema_createPet_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Pet_born__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Pet_details__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Pet_id__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Pet_kind__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Pet_name__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Pet_nickname__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_putTree_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Tree__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Tree_children__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Tree_value__v(rt_parse *p, int t, json_t **j, int dfl);
+
+/* tests/generator/fixtures/kitchen.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema */
+static int kitchen_schema_createPet_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = kitchen_schema_Pet__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet */
+static int kitchen_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[6] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 4 && memcmp(p->r.str, "born", 4) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (kitchen_schema_Pet_born__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 7 && memcmp(p->r.str, "details", 7) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (kitchen_schema_Pet_details__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 2 && memcmp(p->r.str, "id", 2) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				if (kitchen_schema_Pet_id__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "kind", 4) == 0) {
+				if (seen[3] && rt_jread_duplicate(&p->r))
+					break;
+				seen[3] = 1;
+				if (kitchen_schema_Pet_kind__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[4] && rt_jread_duplicate(&p->r))
+					break;
+				seen[4] = 1;
+				if (kitchen_schema_Pet_name__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 8 && memcmp(p->r.str, "nickname", 8) == 0) {
+				if (seen[5] && rt_jread_duplicate(&p->r))
+					break;
+				seen[5] = 1;
+				if (kitchen_schema_Pet_nickname__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[2] && p->dir != RT_DIR_REQUEST)
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"id\"");
+		if (!seen[4])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (!seen[3])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"kind\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/born */
+static int kitchen_schema_Pet_born__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		rt_parse_format(p, RT_FMT_DATE, p->r.str, p->r.len);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/details */
+static int kitchen_schema_Pet_details__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	return rt_parse_table(p, t, &kitchen_schema_Pet_details, dfl, j);
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/id */
+static int kitchen_schema_Pet_id__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (p->dir == RT_DIR_REQUEST)
+		rt_parse_fail(p, "readOnly", "is read-only and must not be sent in a request");
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (t == RT_JR_INTEGER || t == RT_JR_REAL) {
+		double x = t == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+
+		if (!(rt_parse_type_of(p, t) & RT_T_INTEGER))
+			rt_parse_fail(p, "format", "must be an integer (int64)");
+		else if (t == RT_JR_REAL && (x < -9223372036854775808.0 || x >= 9223372036854775808.0))
+			rt_parse_fail(p, "format", "must fit in int64, got %.17g", x);
+	}
+	if (t == RT_JR_STRING) {
+		rt_parse_format(p, RT_FMT_INT64, p->r.str, p->r.len);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/kind */
+static int kitchen_schema_Pet_kind__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	if (rt_parse_cache(p, &kitchen_schema_Pet_kind))
+		return rt_parse_json(p, t, NULL);
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t != RT_JR_STRING || !((p->r.len == 3 && memcmp(p->r.str, "cat", 3) == 0) ||
+	      (p->r.len == 3 && memcmp(p->r.str, "dog", 3) == 0)))
+		rt_parse_fail(p, "enum", "must be one of %.300s", kitchen_schema_Pet_kind__cache.enum_json);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/name */
+static int kitchen_schema_Pet_name__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	if (rt_parse_cache(p, &kitchen_schema_Pet_name))
+		return rt_parse_json(p, t, NULL);
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		size_t n = p->r.len;
+
+		if (n > 64 || (n + 3) / 4 < 1)
+			n = rt_parse_chars(p->r.str, p->r.len);
+		if (n < 1)
+			rt_parse_fail(p, "minLength", "must be at least 1 character long, got %zu", n);
+		if (n > 64)
+			rt_parse_fail(p, "maxLength", "must be at most 64 characters long, got %zu", n);
+		if (rt_parse_pattern(&kitchen_schema_Pet_name__cache, p->r.str, p->r.len) == 0)
+			rt_parse_fail(p, "pattern", "must match the pattern %s", kitchen_schema_Pet_name__cache.pattern);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/nickname */
+static int kitchen_schema_Pet_nickname__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	if (t == RT_JR_NULL)
+		return rt_parse_json(p, t, j);
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/paths/~1trees/put/requestBody/content/application~1json/schema */
+static int kitchen_schema_putTree_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = kitchen_schema_Tree__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree */
+static int kitchen_schema_Tree__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[2] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 8 && memcmp(p->r.str, "children", 8) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (kitchen_schema_Tree_children__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 5 && memcmp(p->r.str, "value", 5) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (kitchen_schema_Tree_value__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree/properties/children */
+static int kitchen_schema_Tree_children__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	return rt_parse_table(p, t, &kitchen_schema_Tree_children, dfl, j);
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree/properties/value */
+static int kitchen_schema_Tree_value__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER | RT_T_NUMBER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER | RT_T_NUMBER);
+		goto done;
+	}
+	if (t == RT_JR_INTEGER || t == RT_JR_REAL) {
+		double x = t == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+
+		if (!rt_parse_multiple(t, p->r.i, x, 0.5))
+			rt_parse_fail(p, "multipleOf", "must be a multiple of %.17g, got %.17g", 0.5, x);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int kitchen_schema_createPet_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, kitchen_schema_createPet_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+int kitchen_schema_putTree_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, kitchen_schema_putTree_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+/* model parsers: request bytes straight into 2 C models */
+static int kitchen_Pet__m(rt_parse *p, int t, kitchen_Pet *mo, int dfl);
+static int kitchen_Tree__m(rt_parse *p, int t, kitchen_Tree *mo, int dfl);
+
+static int kitchen_Pet__f5(const json_t *f, rt_arena *a, kitchen_Pet *out)
+{
+	(void)a;
+	if (kitchen_Pet_details_from_json(f, a, &out->details) != 0)
+		return -1;
+	return 0;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet */
+static int kitchen_Pet__m(rt_parse *p, int t, kitchen_Pet *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[6] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 4 && memcmp(p->r.str, "born", 4) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (kitchen_schema_Pet_born__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->born = rt_jread_cstr(&p->r)))
+								break;
+							mo->born_len = p->r.len;
+						}
+						mo->has_born = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 7 && memcmp(p->r.str, "details", 7) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (kitchen_schema_Pet_details__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && kitchen_Pet__f5(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_details = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 2 && memcmp(p->r.str, "id", 2) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (kitchen_schema_Pet_id__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_INTEGER)
+							mo->id = p->r.i;
+						else if (tk == RT_JR_REAL && rt_parse_int64(p->r.d, &mo->id) != 0)
+							rt_parse_fail(p, "model", "must fit in int64, got %.17g", p->r.d);
+						mo->has_id = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "kind", 4) == 0) {
+				if (seen[3] && rt_jread_duplicate(&p->r))
+					break;
+				seen[3] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (kitchen_schema_Pet_kind__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING)
+							mo->kind = kitchen_Pet_kind_from_text(p->r.str, p->r.len);
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[4] && rt_jread_duplicate(&p->r))
+					break;
+				seen[4] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (kitchen_schema_Pet_name__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->name = rt_jread_cstr(&p->r)))
+								break;
+							mo->name_len = p->r.len;
+						}
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 8 && memcmp(p->r.str, "nickname", 8) == 0) {
+				if (seen[5] && rt_jread_duplicate(&p->r))
+					break;
+				seen[5] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (kitchen_schema_Pet_nickname__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_NULL)
+							mo->nickname_null = 1;
+						else if (tk == RT_JR_STRING) {
+							if (!(mo->nickname = rt_jread_cstr(&p->r)))
+								break;
+							mo->nickname_len = p->r.len;
+						}
+						mo->has_nickname = 1;
+					}
+				}
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[2] && p->dir != RT_DIR_REQUEST)
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"id\"");
+		if (!seen[4])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (!seen[3])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"kind\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+static int kitchen_Tree__f1(const json_t *f, rt_arena *a, kitchen_Tree *out)
+{
+	(void)a;
+	if (!json_is_array(f))
+		return -1;
+	out->n_children = json_array_size(f);
+	out->children = out->n_children ? rt_arena_alloc(a, out->n_children * sizeof *out->children) : NULL;
+	if (out->n_children && !out->children)
+		return -1;
+	for (size_t i = 0; i < out->n_children; i++) {
+		const json_t *e = json_array_get(f, i);
+		if (kitchen_Tree_from_json(e, a, &out->children[i]) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree */
+static int kitchen_Tree__m(rt_parse *p, int t, kitchen_Tree *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[2] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 8 && memcmp(p->r.str, "children", 8) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (kitchen_schema_Tree_children__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && kitchen_Tree__f1(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_children = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 5 && memcmp(p->r.str, "value", 5) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (kitchen_schema_Tree_value__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_INTEGER || tk == RT_JR_REAL)
+							mo->value = tk == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+						mo->has_value = 1;
+					}
+				}
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int kitchen_Pet_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, kitchen_Pet *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, kitchen_Pet__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
+int kitchen_Tree_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, kitchen_Tree *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, kitchen_Tree__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
+const rt_parse_root kitchen_request_bodies[] = {
+	{ "tests/generator/fixtures/kitchen.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema", &kitchen_schema_createPet_body, kitchen_schema_createPet_body_parse },
+	{ "tests/generator/fixtures/kitchen.yaml#/paths/~1trees/put/requestBody/content/application~1json/schema", &kitchen_schema_putTree_body, kitchen_schema_putTree_body_parse },
+	{ NULL, NULL, NULL },
+};
+
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/kind */
 const char *kitchen_Pet_kind_text(kitchen_Pet_kind v)
 {
@@ -909,6 +1760,11 @@ static const rt_security_alt kitchen_createPet_security[] = {
 	{ kitchen_createPet_sec0, 1 },
 	{ kitchen_createPet_sec1, 2 },
 };
+static int kitchen_createPet_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return kitchen_Pet_parse(buf, len, a, flags, out, keep, errs);
+}
 static int kitchen_createPet_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -917,6 +1773,8 @@ static int kitchen_createPet_call(rt_ctx *ctx, const void *params, const json_t 
 
 	if (!h || !h->createPet)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->createPet(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && kitchen_Pet_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->createPet(ctx, params, body ? &model : NULL, app);
@@ -1063,6 +1921,11 @@ static const rt_security_alt kitchen_putTree_security[] = {
 	{ kitchen_putTree_sec0, 1 },
 	{ kitchen_putTree_sec1, 2 },
 };
+static int kitchen_putTree_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return kitchen_Tree_parse(buf, len, a, flags, out, keep, errs);
+}
 static int kitchen_putTree_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -1071,6 +1934,8 @@ static int kitchen_putTree_call(rt_ctx *ctx, const void *params, const json_t *b
 
 	if (!h || !h->putTree)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->putTree(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && kitchen_Tree_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->putTree(ctx, params, body ? &model : NULL, app);
@@ -1102,6 +1967,8 @@ static const rt_operation kitchen_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(kitchen_createPet_params),
 		.body_types = kitchen_createPet_body_types, .body_required = 1, .body_schema = &kitchen_schema_createPet_body,
+		.body_parse = kitchen_schema_createPet_body_parse,
+		.body_model_parse = kitchen_createPet_body_model, .body_model_size = sizeof(kitchen_Pet),
 		.responses = kitchen_createPet_responses, .n_responses = 3,
 		.security = kitchen_createPet_security, .n_security = 2,
 		.validation_status = 422,
@@ -1139,6 +2006,8 @@ static const rt_operation kitchen_operations[] = {
 		.priority = 5,
 		.params_size = sizeof(kitchen_putTree_params),
 		.body_types = kitchen_putTree_body_types, .body_required = 0, .body_schema = &kitchen_schema_putTree_body,
+		.body_parse = kitchen_schema_putTree_body_parse,
+		.body_model_parse = kitchen_putTree_body_model, .body_model_size = sizeof(kitchen_Tree),
 		.responses = kitchen_putTree_responses, .n_responses = 1,
 		.security = kitchen_putTree_security, .n_security = 2,
 		.validation_status = 400,

@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define KITCHEN_DEFAULT_BASE "/kitchen/v1"
@@ -164,6 +165,15 @@ int kitchen_Error_from_json(const json_t *j, rt_arena *a, kitchen_Error *out);
 void kitchen_Error_write(rt_json_writer *w, const kitchen_Error *v);
 int kitchen_Tree_from_json(const json_t *j, rt_arena *a, kitchen_Tree *out);
 void kitchen_Tree_write(rt_json_writer *w, const kitchen_Tree *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+int kitchen_schema_createPet_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+int kitchen_schema_putTree_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int kitchen_Pet_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, kitchen_Pet *out, json_t **keep, rt_errors *errs);
+int kitchen_Tree_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, kitchen_Tree *out, json_t **keep, rt_errors *errs);
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root kitchen_request_bodies[];
 
 /* #/paths/~1pets/get
  * GET /pets — List pets */

@@ -32,6 +32,12 @@ static const rt_schema macro_names_schema_EOF__Mixed_Case = {
 	.types = RT_T_STRING,
 };
 
+/* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
+
+const rt_parse_root macro_names_request_bodies[] = {
+	{ NULL, NULL, NULL },
+};
+
 /* #/paths/~1items~1{NULL}/get */
 static const rt_param macro_names_EOF__param_table[] = {
 	{ .name = "NULL", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,

@@ -11,11 +11,18 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define MODERN_DEFAULT_BASE ""
 
 /* Typed bodies: 0 of 2 body schemas have a model; json_t (patternProperties): 1; json_t (unevaluatedProperties/unevaluatedItems): 1 */
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+int modern_schema_patch_thing_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root modern_request_bodies[];
 
 /* #/paths/~1things~1{id}/patch
  * PATCH /things/{id} */

@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define MTLS_DEFAULT_BASE "/mtls"
@@ -32,6 +33,11 @@ struct mtls_whoAmI_200 {
  * it does not have the model's shape), and the writer of its JSON text. */
 int mtls_whoAmI_200_from_json(const json_t *j, rt_arena *a, mtls_whoAmI_200 *out);
 void mtls_whoAmI_200_write(rt_json_writer *w, const mtls_whoAmI_200 *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root mtls_request_bodies[];
 
 /* #/paths/~1whoami/get
  * GET /whoami — The user the client certificate belongs to */

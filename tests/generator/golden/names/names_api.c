@@ -53,6 +53,12 @@ static const rt_schema names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u0
 	.types = RT_T_STRING,
 };
 
+/* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
+
+const rt_parse_root names_request_bodies[] = {
+	{ NULL, NULL, NULL },
+};
+
 /* #/paths/~1items~1{id}/get */
 static const rt_param names_get_items_id_4_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,

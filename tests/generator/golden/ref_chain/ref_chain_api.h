@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define REF_CHAIN_DEFAULT_BASE ""
@@ -1034,6 +1035,11 @@ int ref_chain_S1_from_json(const json_t *j, rt_arena *a, ref_chain_S1 *out);
 void ref_chain_S1_write(rt_json_writer *w, const ref_chain_S1 *v);
 int ref_chain_S0_from_json(const json_t *j, rt_arena *a, ref_chain_S0 *out);
 void ref_chain_S0_write(rt_json_writer *w, const ref_chain_S0 *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root ref_chain_request_bodies[];
 
 /* #/paths/~1first/get
  * GET /first */

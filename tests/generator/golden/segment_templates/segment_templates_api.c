@@ -59,6 +59,12 @@ static const rt_schema segment_templates_schema_getFile_200 = {
 	.types = RT_T_OBJECT,
 };
 
+/* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
+
+const rt_parse_root segment_templates_request_bodies[] = {
+	{ NULL, NULL, NULL },
+};
+
 /* tests/generator/fixtures/segment-templates.yaml#/paths/~1accounts~1{sid}.json/get/responses/200/content/application~1json/schema */
 int segment_templates_getAccount_200_from_json(const json_t *j, rt_arena *a, segment_templates_getAccount_200 *out)
 {

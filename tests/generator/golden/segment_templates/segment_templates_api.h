@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define SEGMENT_TEMPLATES_DEFAULT_BASE "/seg"
@@ -34,6 +35,11 @@ struct segment_templates_getAccount_200 {
  * it does not have the model's shape), and the writer of its JSON text. */
 int segment_templates_getAccount_200_from_json(const json_t *j, rt_arena *a, segment_templates_getAccount_200 *out);
 void segment_templates_getAccount_200_write(rt_json_writer *w, const segment_templates_getAccount_200 *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root segment_templates_request_bodies[];
 
 /* #/paths/~1accounts~1{sid}.json/get
  * GET /accounts/{sid}.json */

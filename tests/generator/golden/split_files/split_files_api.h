@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define SPLIT_FILES_DEFAULT_BASE ""
@@ -45,6 +46,11 @@ int split_files_widget_from_json(const json_t *j, rt_arena *a, split_files_widge
 void split_files_widget_write(rt_json_writer *w, const split_files_widget *v);
 int split_files_listWidgets_200_from_json(const json_t *j, rt_arena *a, split_files_listWidgets_200 *out);
 void split_files_listWidgets_200_write(rt_json_writer *w, const split_files_listWidgets_200 *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root split_files_request_bodies[];
 
 /* #/paths/~1widgets~1{id}/get
  * GET /widgets/{id} */

@@ -255,6 +255,12 @@ static const rt_schema styles_schema_deepFilter_where_items = {
 	.types = RT_T_INTEGER,
 };
 
+/* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
+
+const rt_parse_root styles_request_bodies[] = {
+	{ NULL, NULL, NULL },
+};
+
 /* #/paths/~1label~1{prim}~1{arr}~1{obj}/get */
 static const rt_param styles_labelFlat_param_table[] = {
 	{ .name = "prim", .in = RT_IN_PATH, .style = RT_STYLE_LABEL, .explode = 0, .required = 1,

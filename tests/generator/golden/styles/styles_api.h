@@ -11,11 +11,17 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define STYLES_DEFAULT_BASE "/styles"
 
 /* Typed bodies: 0 of 12 body schemas have a model; json_t (an object without properties (free-form)): 12 */
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root styles_request_bodies[];
 
 /* #/paths/~1label~1{prim}~1{arr}~1{obj}/get
  * GET /label/{prim}/{arr}/{obj} — label, explode false (.5 / .1,2,3 / .R,100,G,200) */

@@ -314,6 +314,589 @@ static const rt_schema swagger2_petstore_schema_uploadPhoto_200_url = {
 	.flags = RT_S_FORMAT_ASSERT,
 };
 
+/* byte parsers: 10 schemas, 0 of them checked by their table (fallback) */
+static int swagger2_petstore_schema_addPet_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int swagger2_petstore_schema_NewPet__v(rt_parse *p, int t, json_t **j, int dfl);
+static int swagger2_petstore_schema_NewPet_kind__v(rt_parse *p, int t, json_t **j, int dfl);
+static int swagger2_petstore_schema_NewPet_name__v(rt_parse *p, int t, json_t **j, int dfl);
+static int swagger2_petstore_schema_NewPet_tag__v(rt_parse *p, int t, json_t **j, int dfl);
+static int swagger2_petstore_schema_replacePet_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int swagger2_petstore_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl);
+static int swagger2_petstore_schema_Pet_allOf0__v(rt_parse *p, int t, json_t **j, int dfl);
+static int swagger2_petstore_schema_Pet_allOf1__v(rt_parse *p, int t, json_t **j, int dfl);
+static int swagger2_petstore_schema_Pet_allOf1_id__v(rt_parse *p, int t, json_t **j, int dfl);
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema */
+static int swagger2_petstore_schema_addPet_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = swagger2_petstore_schema_NewPet__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet */
+static int swagger2_petstore_schema_NewPet__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[3] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 4 && memcmp(p->r.str, "kind", 4) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (swagger2_petstore_schema_NewPet_kind__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (swagger2_petstore_schema_NewPet_name__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 3 && memcmp(p->r.str, "tag", 3) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				if (swagger2_petstore_schema_NewPet_tag__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[1])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet/properties/kind */
+static int swagger2_petstore_schema_NewPet_kind__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	if (rt_parse_cache(p, &swagger2_petstore_schema_NewPet_kind))
+		return rt_parse_json(p, t, NULL);
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t != RT_JR_STRING || !((p->r.len == 3 && memcmp(p->r.str, "dog", 3) == 0) ||
+	      (p->r.len == 3 && memcmp(p->r.str, "cat", 3) == 0)))
+		rt_parse_fail(p, "enum", "must be one of %.300s", swagger2_petstore_schema_NewPet_kind__cache.enum_json);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet/properties/name */
+static int swagger2_petstore_schema_NewPet_name__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		size_t n = p->r.len;
+
+		if ((n + 3) / 4 < 1)
+			n = rt_parse_chars(p->r.str, p->r.len);
+		if (n < 1)
+			rt_parse_fail(p, "minLength", "must be at least 1 character long, got %zu", n);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet/properties/tag */
+static int swagger2_petstore_schema_NewPet_tag__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	if (t == RT_JR_NULL)
+		return rt_parse_json(p, t, j);
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/requestBodies/PetBody/content/application~1json/schema */
+static int swagger2_petstore_schema_replacePet_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = swagger2_petstore_schema_Pet__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/Pet */
+static int swagger2_petstore_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	if (rc == 0) {
+		const char *s1 = p->r.p;
+		int k = 0;
+
+		(void)k;
+		if (rt_parse_rescan(p, s0, s1, swagger2_petstore_schema_Pet_allOf0__v, 1) < 0)
+			goto nomem;
+		if (rt_parse_rescan(p, s0, s1, swagger2_petstore_schema_Pet_allOf1__v, 1) < 0)
+			goto nomem;
+	}
+	goto done;
+nomem:
+	if (j) {
+		json_decref(*j);
+		*j = NULL;
+	}
+	p->r.err = RT_JREAD_E_NOMEM;
+	rc = -1;
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/Pet/allOf/0 */
+static int swagger2_petstore_schema_Pet_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = swagger2_petstore_schema_NewPet__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/Pet/allOf/1 */
+static int swagger2_petstore_schema_Pet_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[1] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 2 && memcmp(p->r.str, "id", 2) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (swagger2_petstore_schema_Pet_allOf1_id__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[0] && p->dir != RT_DIR_REQUEST)
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"id\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/Pet/allOf/1/properties/id */
+static int swagger2_petstore_schema_Pet_allOf1_id__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (p->dir == RT_DIR_REQUEST)
+		rt_parse_fail(p, "readOnly", "is read-only and must not be sent in a request");
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (t == RT_JR_INTEGER || t == RT_JR_REAL) {
+		double x = t == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+
+		if (!(rt_parse_type_of(p, t) & RT_T_INTEGER))
+			rt_parse_fail(p, "format", "must be an integer (int64)");
+		else if (t == RT_JR_REAL && (x < -9223372036854775808.0 || x >= 9223372036854775808.0))
+			rt_parse_fail(p, "format", "must fit in int64, got %.17g", x);
+	}
+	if (t == RT_JR_STRING) {
+		rt_parse_format(p, RT_FMT_INT64, p->r.str, p->r.len);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int swagger2_petstore_schema_addPet_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, swagger2_petstore_schema_addPet_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+int swagger2_petstore_schema_replacePet_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, swagger2_petstore_schema_replacePet_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+/* model parsers: request bytes straight into 1 C model */
+static int swagger2_petstore_NewPet__m(rt_parse *p, int t, swagger2_petstore_NewPet *mo, int dfl);
+
+/* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet */
+static int swagger2_petstore_NewPet__m(rt_parse *p, int t, swagger2_petstore_NewPet *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[3] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 4 && memcmp(p->r.str, "kind", 4) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (swagger2_petstore_schema_NewPet_kind__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING)
+							mo->kind = swagger2_petstore_NewPet_kind_from_text(p->r.str, p->r.len);
+						mo->has_kind = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (swagger2_petstore_schema_NewPet_name__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->name = rt_jread_cstr(&p->r)))
+								break;
+							mo->name_len = p->r.len;
+						}
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 3 && memcmp(p->r.str, "tag", 3) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (swagger2_petstore_schema_NewPet_tag__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_NULL)
+							mo->tag_null = 1;
+						else if (tk == RT_JR_STRING) {
+							if (!(mo->tag = rt_jread_cstr(&p->r)))
+								break;
+							mo->tag_len = p->r.len;
+						}
+						mo->has_tag = 1;
+					}
+				}
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[1])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int swagger2_petstore_NewPet_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, swagger2_petstore_NewPet *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, swagger2_petstore_NewPet__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
+const rt_parse_root swagger2_petstore_request_bodies[] = {
+	{ "tests/generator/fixtures/swagger2-petstore.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema", &swagger2_petstore_schema_addPet_body, swagger2_petstore_schema_addPet_body_parse },
+	{ "tests/generator/fixtures/swagger2-petstore.yaml#/components/requestBodies/PetBody/content/application~1json/schema", &swagger2_petstore_schema_replacePet_body, swagger2_petstore_schema_replacePet_body_parse },
+	{ NULL, NULL, NULL },
+};
+
 /* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet/properties/kind */
 const char *swagger2_petstore_NewPet_kind_text(swagger2_petstore_NewPet_kind v)
 {
@@ -700,6 +1283,11 @@ static const rt_security_req swagger2_petstore_addPet_sec0[] = {
 static const rt_security_alt swagger2_petstore_addPet_security[] = {
 	{ swagger2_petstore_addPet_sec0, 1 },
 };
+static int swagger2_petstore_addPet_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return swagger2_petstore_NewPet_parse(buf, len, a, flags, out, keep, errs);
+}
 static int swagger2_petstore_addPet_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -708,6 +1296,8 @@ static int swagger2_petstore_addPet_call(rt_ctx *ctx, const void *params, const 
 
 	if (!h || !h->addPet)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->addPet(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && swagger2_petstore_NewPet_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->addPet(ctx, params, body ? &model : NULL, app);
@@ -905,6 +1495,8 @@ static const rt_operation swagger2_petstore_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(swagger2_petstore_addPet_params),
 		.body_types = swagger2_petstore_addPet_body_types, .body_required = 1, .body_schema = &swagger2_petstore_schema_addPet_body,
+		.body_parse = swagger2_petstore_schema_addPet_body_parse,
+		.body_model_parse = swagger2_petstore_addPet_body_model, .body_model_size = sizeof(swagger2_petstore_NewPet),
 		.responses = swagger2_petstore_addPet_responses, .n_responses = 2,
 		.security = swagger2_petstore_addPet_security, .n_security = 1,
 		.validation_status = 422,
@@ -932,6 +1524,7 @@ static const rt_operation swagger2_petstore_operations[] = {
 		.params = swagger2_petstore_replacePet_param_table, .n_params = 1,
 		.params_size = sizeof(swagger2_petstore_replacePet_params),
 		.body_types = swagger2_petstore_replacePet_body_types, .body_required = 1, .body_schema = &swagger2_petstore_schema_replacePet_body,
+		.body_parse = swagger2_petstore_schema_replacePet_body_parse,
 		.responses = swagger2_petstore_replacePet_responses, .n_responses = 1,
 		.security = swagger2_petstore_replacePet_security, .n_security = 1,
 		.validation_status = 400,

@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define SWAGGER2_PETSTORE_DEFAULT_BASE "/v2"
@@ -118,6 +119,14 @@ int swagger2_petstore_updatePetWithForm_form_from_json(const json_t *j, rt_arena
 void swagger2_petstore_updatePetWithForm_form_write(rt_json_writer *w, const swagger2_petstore_updatePetWithForm_form *v);
 int swagger2_petstore_uploadPhoto_200_from_json(const json_t *j, rt_arena *a, swagger2_petstore_uploadPhoto_200 *out);
 void swagger2_petstore_uploadPhoto_200_write(rt_json_writer *w, const swagger2_petstore_uploadPhoto_200 *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+int swagger2_petstore_schema_addPet_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+int swagger2_petstore_schema_replacePet_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int swagger2_petstore_NewPet_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, swagger2_petstore_NewPet *out, json_t **keep, rt_errors *errs);
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root swagger2_petstore_request_bodies[];
 
 /* #/paths/~1pets/get
  * GET /pets — Pets by status and tags */

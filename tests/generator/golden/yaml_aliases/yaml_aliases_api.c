@@ -96,6 +96,322 @@ static const rt_schema yaml_aliases_schema_add_pet_body_tag = {
 	.flags = RT_S_HAS_MIN_LENGTH | RT_S_HAS_MAX_LENGTH,
 };
 
+/* byte parsers: 3 schemas, 0 of them checked by their table (fallback) */
+static int yaml_aliases_schema_add_pet_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int yaml_aliases_schema_add_pet_body_name__v(rt_parse *p, int t, json_t **j, int dfl);
+static int yaml_aliases_schema_add_pet_body_tag__v(rt_parse *p, int t, json_t **j, int dfl);
+
+/* tests/generator/fixtures/yaml-aliases.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema */
+static int yaml_aliases_schema_add_pet_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[2] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (yaml_aliases_schema_add_pet_body_name__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 3 && memcmp(p->r.str, "tag", 3) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (yaml_aliases_schema_add_pet_body_tag__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[0])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/yaml-aliases.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema/properties/name */
+static int yaml_aliases_schema_add_pet_body_name__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		size_t n = p->r.len;
+
+		if (n > 40 || (n + 3) / 4 < 1)
+			n = rt_parse_chars(p->r.str, p->r.len);
+		if (n < 1)
+			rt_parse_fail(p, "minLength", "must be at least 1 character long, got %zu", n);
+		if (n > 40)
+			rt_parse_fail(p, "maxLength", "must be at most 40 characters long, got %zu", n);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/yaml-aliases.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema/properties/tag */
+static int yaml_aliases_schema_add_pet_body_tag__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	if (rt_parse_cache(p, &yaml_aliases_schema_add_pet_body_tag))
+		return rt_parse_json(p, t, NULL);
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		size_t n = p->r.len;
+
+		if (n > 40 || (n + 3) / 4 < 1)
+			n = rt_parse_chars(p->r.str, p->r.len);
+		if (n < 1)
+			rt_parse_fail(p, "minLength", "must be at least 1 character long, got %zu", n);
+		if (n > 40)
+			rt_parse_fail(p, "maxLength", "must be at most 40 characters long, got %zu", n);
+		if (rt_parse_pattern(&yaml_aliases_schema_add_pet_body_tag__cache, p->r.str, p->r.len) == 0)
+			rt_parse_fail(p, "pattern", "must match the pattern %s", yaml_aliases_schema_add_pet_body_tag__cache.pattern);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int yaml_aliases_schema_add_pet_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, yaml_aliases_schema_add_pet_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+/* model parsers: request bytes straight into 1 C model */
+static int yaml_aliases_add_pet_body__m(rt_parse *p, int t, yaml_aliases_add_pet_body *mo, int dfl);
+
+/* tests/generator/fixtures/yaml-aliases.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema */
+static int yaml_aliases_add_pet_body__m(rt_parse *p, int t, yaml_aliases_add_pet_body *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[2] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (yaml_aliases_schema_add_pet_body_name__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->name = rt_jread_cstr(&p->r)))
+								break;
+							mo->name_len = p->r.len;
+						}
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 3 && memcmp(p->r.str, "tag", 3) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (yaml_aliases_schema_add_pet_body_tag__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->tag = rt_jread_cstr(&p->r)))
+								break;
+							mo->tag_len = p->r.len;
+						}
+						mo->has_tag = 1;
+					}
+				}
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[0])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int yaml_aliases_add_pet_body_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, yaml_aliases_add_pet_body *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	rc = rt_parse_finish(&p, yaml_aliases_add_pet_body__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
+const rt_parse_root yaml_aliases_request_bodies[] = {
+	{ "tests/generator/fixtures/yaml-aliases.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema", &yaml_aliases_schema_add_pet_body, yaml_aliases_schema_add_pet_body_parse },
+	{ NULL, NULL, NULL },
+};
+
 /* tests/generator/fixtures/yaml-aliases.yaml#/paths/~1pets/get/responses/200/content/application~1json/schema/items */
 int yaml_aliases_list_pets_200_items_from_json(const json_t *j, rt_arena *a, yaml_aliases_list_pets_200_items *out)
 {
@@ -254,6 +570,11 @@ static const char *const yaml_aliases_add_pet_body_types[] = { "application/json
 static const rt_response yaml_aliases_add_pet_responses[] = {
 	{ 201, NULL, NULL },
 };
+static int yaml_aliases_add_pet_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return yaml_aliases_add_pet_body_parse(buf, len, a, flags, out, keep, errs);
+}
 static int yaml_aliases_add_pet_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -262,6 +583,8 @@ static int yaml_aliases_add_pet_call(rt_ctx *ctx, const void *params, const json
 
 	if (!h || !h->add_pet)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->add_pet(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && yaml_aliases_add_pet_body_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->add_pet(ctx, params, body ? &model : NULL, app);
@@ -292,6 +615,8 @@ static const rt_operation yaml_aliases_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(yaml_aliases_add_pet_params),
 		.body_types = yaml_aliases_add_pet_body_types, .body_required = 1, .body_schema = &yaml_aliases_schema_add_pet_body,
+		.body_parse = yaml_aliases_schema_add_pet_body_parse,
+		.body_model_parse = yaml_aliases_add_pet_body_model, .body_model_size = sizeof(yaml_aliases_add_pet_body),
 		.responses = yaml_aliases_add_pet_responses, .n_responses = 1,
 		.validation_status = 400,
 		.call = yaml_aliases_add_pet_call,

@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define YAML_ALIASES_DEFAULT_BASE ""
@@ -60,6 +61,13 @@ int yaml_aliases_list_pets_200_from_json(const json_t *j, rt_arena *a, yaml_alia
 void yaml_aliases_list_pets_200_write(rt_json_writer *w, const yaml_aliases_list_pets_200 *v);
 int yaml_aliases_add_pet_body_from_json(const json_t *j, rt_arena *a, yaml_aliases_add_pet_body *out);
 void yaml_aliases_add_pet_body_write(rt_json_writer *w, const yaml_aliases_add_pet_body *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+int yaml_aliases_schema_add_pet_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int yaml_aliases_add_pet_body_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, yaml_aliases_add_pet_body *out, json_t **keep, rt_errors *errs);
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root yaml_aliases_request_bodies[];
 
 /* #/paths/~1pets/get
  * GET /pets */

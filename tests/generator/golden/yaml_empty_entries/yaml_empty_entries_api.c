@@ -31,6 +31,12 @@ static const rt_schema yaml_empty_entries_schema_listNews_200_reactions_items = 
 	.flags = RT_S_NULLABLE,
 };
 
+/* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
+
+const rt_parse_root yaml_empty_entries_request_bodies[] = {
+	{ NULL, NULL, NULL },
+};
+
 /* tests/generator/fixtures/yaml-empty-entries.yaml#/paths/~1news/get/responses/200/content/application~1json/schema */
 int yaml_empty_entries_listNews_200_from_json(const json_t *j, rt_arena *a, yaml_empty_entries_listNews_200 *out)
 {

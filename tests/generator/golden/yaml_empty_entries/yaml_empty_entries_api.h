@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define YAML_EMPTY_ENTRIES_DEFAULT_BASE ""
@@ -35,6 +36,11 @@ struct yaml_empty_entries_listNews_200 {
  * it does not have the model's shape), and the writer of its JSON text. */
 int yaml_empty_entries_listNews_200_from_json(const json_t *j, rt_arena *a, yaml_empty_entries_listNews_200 *out);
 void yaml_empty_entries_listNews_200_write(rt_json_writer *w, const yaml_empty_entries_listNews_200 *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root yaml_empty_entries_request_bodies[];
 
 /* #/paths/~1news/get
  * GET /news */
