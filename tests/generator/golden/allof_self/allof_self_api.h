@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define ALLOF_SELF_DEFAULT_BASE ""
@@ -37,6 +38,13 @@ struct allof_self_A {
  * it does not have the model's shape), and the writer of its JSON text. */
 int allof_self_A_from_json(const json_t *j, rt_arena *a, allof_self_A *out);
 void allof_self_A_write(rt_json_writer *w, const allof_self_A *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+int allof_self_schema_putA_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int allof_self_A_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, allof_self_A *out, json_t **keep, rt_errors *errs);
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root allof_self_request_bodies[];
 
 /* #/paths/~1a/post
  * POST /a */

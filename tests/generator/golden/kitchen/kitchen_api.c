@@ -392,13 +392,22 @@ static const rt_schema kitchen_schema_Tree_value = {
 	.flags = RT_S_HAS_MULTIPLE,
 };
 
-/* byte parsers: 12 schemas, 2 of them checked by their table (fallback) */
+/* byte parsers: 21 schemas, 2 of them checked by their table (fallback) */
 static int kitchen_schema_createPet_body__v(rt_parse *p, int t, json_t **j, int dfl);
 static int kitchen_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl);
 static int kitchen_schema_Pet_born__v(rt_parse *p, int t, json_t **j, int dfl);
 static int kitchen_schema_Pet_details__v(rt_parse *p, int t, json_t **j, int dfl);
 static int kitchen_schema_Pet_id__v(rt_parse *p, int t, json_t **j, int dfl);
 static int kitchen_schema_Pet_kind__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Pet_label__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Pet_label_oneOf0__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Pet_label_oneOf1__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Pet_label_oneOf2__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Pet_label_oneOf2_items__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Pet_label_oneOf3__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Cat__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Cat_indoor__v(rt_parse *p, int t, json_t **j, int dfl);
+static int kitchen_schema_Cat_type__v(rt_parse *p, int t, json_t **j, int dfl);
 static int kitchen_schema_Pet_name__v(rt_parse *p, int t, json_t **j, int dfl);
 static int kitchen_schema_Pet_nickname__v(rt_parse *p, int t, json_t **j, int dfl);
 static int kitchen_schema_putTree_body__v(rt_parse *p, int t, json_t **j, int dfl);
@@ -439,7 +448,7 @@ static int kitchen_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl)
 	}
 	if (t == RT_JR_OBJECT_BEGIN) {
 		size_t pos = p->errs ? p->errs->n : 0, n = 0;
-		unsigned char seen[6] = { 0 };
+		unsigned char seen[7] = { 0 };
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
@@ -486,18 +495,26 @@ static int kitchen_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl)
 					break;
 				goto member;
 			}
-			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+			else if (p->r.len == 5 && memcmp(p->r.str, "label", 5) == 0) {
 				if (seen[4] && rt_jread_duplicate(&p->r))
 					break;
 				seen[4] = 1;
+				if (kitchen_schema_Pet_label__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[5] && rt_jread_duplicate(&p->r))
+					break;
+				seen[5] = 1;
 				if (kitchen_schema_Pet_name__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
 					break;
 				goto member;
 			}
 			else if (p->r.len == 8 && memcmp(p->r.str, "nickname", 8) == 0) {
-				if (seen[5] && rt_jread_duplicate(&p->r))
+				if (seen[6] && rt_jread_duplicate(&p->r))
 					break;
-				seen[5] = 1;
+				seen[6] = 1;
 				if (kitchen_schema_Pet_nickname__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
 					break;
 				goto member;
@@ -530,7 +547,7 @@ static int kitchen_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl)
 			goto fail;
 		if (!seen[2] && p->dir != RT_DIR_REQUEST)
 			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"id\"");
-		if (!seen[4])
+		if (!seen[5])
 			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
 		if (!seen[3])
 			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"kind\"");
@@ -635,6 +652,329 @@ static int kitchen_schema_Pet_kind__v(rt_parse *p, int t, json_t **j, int dfl)
 	if (t != RT_JR_STRING || !((p->r.len == 3 && memcmp(p->r.str, "cat", 3) == 0) ||
 	      (p->r.len == 3 && memcmp(p->r.str, "dog", 3) == 0)))
 		rt_parse_fail(p, "enum", "must be one of %.300s", kitchen_schema_Pet_kind__cache.enum_json);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label */
+static int kitchen_schema_Pet_label__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	if (rc == 0) {
+		const char *s1 = p->r.p;
+		int k = 0;
+
+		(void)k;
+		{
+		static const rt_parse_vfn one[] = { kitchen_schema_Pet_label_oneOf0__v, kitchen_schema_Pet_label_oneOf1__v, kitchen_schema_Pet_label_oneOf2__v, kitchen_schema_Pet_label_oneOf3__v };
+		int first = -1, second = -1;
+
+		for (int i = 0; second < 0 && i < (int)4; i++) {
+			if ((k = rt_parse_rescan(p, s0, s1, one[i], 0)) < 0)
+				goto nomem;
+			if (k == 0 && first < 0)
+				first = i;
+			else if (k == 0)
+				second = i;
+		}
+		if (first < 0)
+			rt_parse_closest(p, s0, s1, one, 4, 1);
+		else if (second >= 0)
+			rt_parse_fail(p, "oneOf", "must match exactly one alternative but matches #%d and #%d", first, second);
+		}
+	}
+	goto done;
+nomem:
+	if (j) {
+		json_decref(*j);
+		*j = NULL;
+	}
+	p->r.err = RT_JREAD_E_NOMEM;
+	rc = -1;
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/0 */
+static int kitchen_schema_Pet_label_oneOf0__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		size_t n = p->r.len;
+
+		if (n > 16)
+			n = rt_parse_chars(p->r.str, p->r.len);
+		if (n > 16)
+			rt_parse_fail(p, "maxLength", "must be at most 16 characters long, got %zu", n);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/1 */
+static int kitchen_schema_Pet_label_oneOf1__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/2 */
+static int kitchen_schema_Pet_label_oneOf2__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_ARRAY))) {
+		rc = rt_parse_type_fail(p, t, RT_T_ARRAY);
+		goto done;
+	}
+	if (t == RT_JR_ARRAY_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		json_t *arr = NULL;
+
+		(void)pos;
+		if (j && !(arr = json_array()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {
+			json_t *c = NULL;
+
+			if (t == RT_JR_ERROR)
+				break;
+			n++;
+			if (kitchen_schema_Pet_label_oneOf2_items__v(p, t, arr ? &c : NULL, 0) != 0)
+				break;
+			if (c && json_array_append_new(arr, c) != 0)
+				break;
+		}
+		if (t != RT_JR_ARRAY_END) {
+			json_decref(arr);
+			rc = -1;
+			goto done;
+		}
+		if (j)
+			*j = arr;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/2/items */
+static int kitchen_schema_Pet_label_oneOf2_items__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/3 */
+static int kitchen_schema_Pet_label_oneOf3__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = kitchen_schema_Cat__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Cat */
+static int kitchen_schema_Cat__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[2] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 6 && memcmp(p->r.str, "indoor", 6) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (kitchen_schema_Cat_indoor__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "type", 4) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (kitchen_schema_Cat_type__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[1])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"type\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Cat/properties/indoor */
+static int kitchen_schema_Cat_indoor__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_BOOLEAN))) {
+		rc = rt_parse_type_fail(p, t, RT_T_BOOLEAN);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/kitchen.yaml#/components/schemas/Cat/properties/type */
+static int kitchen_schema_Cat_type__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
 	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
 		rc = rt_parse_json(p, t, j);
 done:
@@ -886,6 +1226,14 @@ static int kitchen_Pet__f5(const json_t *f, rt_arena *a, kitchen_Pet *out)
 	return 0;
 }
 
+static int kitchen_Pet__f6(const json_t *f, rt_arena *a, kitchen_Pet *out)
+{
+	(void)a;
+	if (kitchen_Pet_label_from_json(f, a, &out->label) != 0)
+		return -1;
+	return 0;
+}
+
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet */
 static int kitchen_Pet__m(rt_parse *p, int t, kitchen_Pet *mo, int dfl)
 {
@@ -904,7 +1252,7 @@ static int kitchen_Pet__m(rt_parse *p, int t, kitchen_Pet *mo, int dfl)
 	}
 	if (t == RT_JR_OBJECT_BEGIN) {
 		size_t pos = p->errs ? p->errs->n : 0, n = 0;
-		unsigned char seen[6] = { 0 };
+		unsigned char seen[7] = { 0 };
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
@@ -991,10 +1339,30 @@ static int kitchen_Pet__m(rt_parse *p, int t, kitchen_Pet *mo, int dfl)
 				}
 				goto member;
 			}
-			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+			else if (p->r.len == 5 && memcmp(p->r.str, "label", 5) == 0) {
 				if (seen[4] && rt_jread_duplicate(&p->r))
 					break;
 				seen[4] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (kitchen_schema_Pet_label__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && kitchen_Pet__f6(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_label = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[5] && rt_jread_duplicate(&p->r))
+					break;
+				seen[5] = 1;
 				{
 					int tk = rt_jread_next(&p->r), bad0 = p->bad;
 					if (kitchen_schema_Pet_name__v(p, tk, NULL, dfl) != 0)
@@ -1010,9 +1378,9 @@ static int kitchen_Pet__m(rt_parse *p, int t, kitchen_Pet *mo, int dfl)
 				goto member;
 			}
 			else if (p->r.len == 8 && memcmp(p->r.str, "nickname", 8) == 0) {
-				if (seen[5] && rt_jread_duplicate(&p->r))
+				if (seen[6] && rt_jread_duplicate(&p->r))
 					break;
-				seen[5] = 1;
+				seen[6] = 1;
 				{
 					int tk = rt_jread_next(&p->r), bad0 = p->bad;
 					if (kitchen_schema_Pet_nickname__v(p, tk, NULL, dfl) != 0)
@@ -1058,7 +1426,7 @@ static int kitchen_Pet__m(rt_parse *p, int t, kitchen_Pet *mo, int dfl)
 			goto fail;
 		if (!seen[2] && p->dir != RT_DIR_REQUEST)
 			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"id\"");
-		if (!seen[4])
+		if (!seen[5])
 			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
 		if (!seen[3])
 			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"kind\"");

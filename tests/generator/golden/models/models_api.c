@@ -802,6 +802,4414 @@ static const rt_schema models_schema_getCount_200 = {
 	.types = RT_T_INTEGER,
 };
 
+/* byte parsers: 77 schemas, 3 of them checked by their table (fallback) */
+static int models_schema_putTyped_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_counts__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_counts_value__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_id__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_labels__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_labels_name__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_labels_value__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_meta__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_meta_version__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_meta_value__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_name__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_note__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_ok__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_owner__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_owner_allOf0__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Named__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Named_name__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_owner_allOf1__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Stamped__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Stamped_created__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_parent__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_points__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_points_items__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Point__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Point_x__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Point_y__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_ratio__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_scores__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_scores_value__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_secret__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_shape__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_size__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_size_anyOf0__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_size_anyOf1__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_size_anyOf2__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_status__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_tags__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_tags_items__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_tree__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Tree__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Tree_children__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Tree_children_value__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Tree_label__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_where__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_where_lat__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Typed_where_lon__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_putMap_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_putMap_body_value__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_putUntyped_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_anything__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_closed__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_conditional__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_conditional_if__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_conditional_then__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_either__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_either_oneOf0__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_either_oneOf0_a__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_either_oneOf1__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_either_oneOf1_b__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_free__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_grid__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_grid_items__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_grid_items_items__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_maybes__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_maybes_items__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_mixed__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_negated__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_negated_not__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_odd__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_odd_allOf0__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_odd_allOf1__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_pair__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_patterned__v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_Untyped_patterned_pattern_x___v(rt_parse *p, int t, json_t **j, int dfl);
+static int models_schema_putAnything_body__v(rt_parse *p, int t, json_t **j, int dfl);
+
+/* tests/generator/fixtures/models.yaml#/paths/~1typed/post/requestBody/content/application~1json/schema */
+static int models_schema_putTyped_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = models_schema_Typed__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed */
+static int models_schema_Typed__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[19] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 6 && memcmp(p->r.str, "counts", 6) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (models_schema_Typed_counts__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 2 && memcmp(p->r.str, "id", 2) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (models_schema_Typed_id__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "labels", 6) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				if (models_schema_Typed_labels__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "meta", 4) == 0) {
+				if (seen[3] && rt_jread_duplicate(&p->r))
+					break;
+				seen[3] = 1;
+				if (models_schema_Typed_meta__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[4] && rt_jread_duplicate(&p->r))
+					break;
+				seen[4] = 1;
+				if (models_schema_Typed_name__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "note", 4) == 0) {
+				if (seen[5] && rt_jread_duplicate(&p->r))
+					break;
+				seen[5] = 1;
+				if (models_schema_Typed_note__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 2 && memcmp(p->r.str, "ok", 2) == 0) {
+				if (seen[6] && rt_jread_duplicate(&p->r))
+					break;
+				seen[6] = 1;
+				if (models_schema_Typed_ok__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 5 && memcmp(p->r.str, "owner", 5) == 0) {
+				if (seen[7] && rt_jread_duplicate(&p->r))
+					break;
+				seen[7] = 1;
+				if (models_schema_Typed_owner__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "parent", 6) == 0) {
+				if (seen[8] && rt_jread_duplicate(&p->r))
+					break;
+				seen[8] = 1;
+				if (models_schema_Typed_parent__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "points", 6) == 0) {
+				if (seen[9] && rt_jread_duplicate(&p->r))
+					break;
+				seen[9] = 1;
+				if (models_schema_Typed_points__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 5 && memcmp(p->r.str, "ratio", 5) == 0) {
+				if (seen[10] && rt_jread_duplicate(&p->r))
+					break;
+				seen[10] = 1;
+				if (models_schema_Typed_ratio__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "scores", 6) == 0) {
+				if (seen[11] && rt_jread_duplicate(&p->r))
+					break;
+				seen[11] = 1;
+				if (models_schema_Typed_scores__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "secret", 6) == 0) {
+				if (seen[12] && rt_jread_duplicate(&p->r))
+					break;
+				seen[12] = 1;
+				if (models_schema_Typed_secret__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 5 && memcmp(p->r.str, "shape", 5) == 0) {
+				if (seen[13] && rt_jread_duplicate(&p->r))
+					break;
+				seen[13] = 1;
+				if (models_schema_Typed_shape__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "size", 4) == 0) {
+				if (seen[14] && rt_jread_duplicate(&p->r))
+					break;
+				seen[14] = 1;
+				if (models_schema_Typed_size__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "status", 6) == 0) {
+				if (seen[15] && rt_jread_duplicate(&p->r))
+					break;
+				seen[15] = 1;
+				if (models_schema_Typed_status__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "tags", 4) == 0) {
+				if (seen[16] && rt_jread_duplicate(&p->r))
+					break;
+				seen[16] = 1;
+				if (models_schema_Typed_tags__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "tree", 4) == 0) {
+				if (seen[17] && rt_jread_duplicate(&p->r))
+					break;
+				seen[17] = 1;
+				if (models_schema_Typed_tree__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 5 && memcmp(p->r.str, "where", 5) == 0) {
+				if (seen[18] && rt_jread_duplicate(&p->r))
+					break;
+				seen[18] = 1;
+				if (models_schema_Typed_where__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[1])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"id\"");
+		if (!seen[4])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (!seen[10])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"ratio\"");
+		if (!seen[6])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"ok\"");
+		if (!seen[16])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"tags\"");
+		if (!seen[15])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"status\"");
+		if (!seen[18])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"where\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/counts */
+static int models_schema_Typed_counts__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[1] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (models_schema_Typed_counts_value__v(p, tk, o ? &c : NULL, 0) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/counts/additionalProperties */
+static int models_schema_Typed_counts_value__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/id */
+static int models_schema_Typed_id__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (t == RT_JR_INTEGER || t == RT_JR_REAL) {
+		double x = t == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+
+		if (!(rt_parse_type_of(p, t) & RT_T_INTEGER))
+			rt_parse_fail(p, "format", "must be an integer (int64)");
+		else if (t == RT_JR_REAL && (x < -9223372036854775808.0 || x >= 9223372036854775808.0))
+			rt_parse_fail(p, "format", "must fit in int64, got %.17g", x);
+	}
+	if (t == RT_JR_STRING) {
+		rt_parse_format(p, RT_FMT_INT64, p->r.str, p->r.len);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/labels */
+static int models_schema_Typed_labels__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[1] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (models_schema_Typed_labels_name__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (models_schema_Typed_labels_value__v(p, tk, o ? &c : NULL, 0) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/labels/properties/name */
+static int models_schema_Typed_labels_name__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/labels/additionalProperties */
+static int models_schema_Typed_labels_value__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/meta */
+static int models_schema_Typed_meta__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[1] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 7 && memcmp(p->r.str, "version", 7) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (models_schema_Typed_meta_version__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (models_schema_Typed_meta_value__v(p, tk, o ? &c : NULL, 0) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[0])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"version\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/meta/properties/version */
+static int models_schema_Typed_meta_version__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/meta/additionalProperties */
+static int models_schema_Typed_meta_value__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_NULL | RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_NULL | RT_T_INTEGER);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/name */
+static int models_schema_Typed_name__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		size_t n = p->r.len;
+
+		if (n > 32)
+			n = rt_parse_chars(p->r.str, p->r.len);
+		if (n > 32)
+			rt_parse_fail(p, "maxLength", "must be at most 32 characters long, got %zu", n);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/note */
+static int models_schema_Typed_note__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_NULL | RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_NULL | RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/ok */
+static int models_schema_Typed_ok__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_BOOLEAN))) {
+		rc = rt_parse_type_fail(p, t, RT_T_BOOLEAN);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/owner */
+static int models_schema_Typed_owner__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	if (rc == 0) {
+		const char *s1 = p->r.p;
+		int k = 0;
+
+		(void)k;
+		if (rt_parse_rescan(p, s0, s1, models_schema_Typed_owner_allOf0__v, 1) < 0)
+			goto nomem;
+		if (rt_parse_rescan(p, s0, s1, models_schema_Typed_owner_allOf1__v, 1) < 0)
+			goto nomem;
+	}
+	goto done;
+nomem:
+	if (j) {
+		json_decref(*j);
+		*j = NULL;
+	}
+	p->r.err = RT_JREAD_E_NOMEM;
+	rc = -1;
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/owner/allOf/0 */
+static int models_schema_Typed_owner_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = models_schema_Named__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Named */
+static int models_schema_Named__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[1] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (models_schema_Named_name__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[0])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Named/properties/name */
+static int models_schema_Named_name__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/owner/allOf/1 */
+static int models_schema_Typed_owner_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = models_schema_Stamped__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Stamped */
+static int models_schema_Stamped__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[1] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 7 && memcmp(p->r.str, "created", 7) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (models_schema_Stamped_created__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Stamped/properties/created */
+static int models_schema_Stamped_created__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		rt_parse_format(p, RT_FMT_DATE_TIME, p->r.str, p->r.len);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/parent */
+static int models_schema_Typed_parent__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = models_schema_Named__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/points */
+static int models_schema_Typed_points__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_ARRAY))) {
+		rc = rt_parse_type_fail(p, t, RT_T_ARRAY);
+		goto done;
+	}
+	if (t == RT_JR_ARRAY_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		json_t *arr = NULL;
+
+		(void)pos;
+		if (j && !(arr = json_array()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {
+			json_t *c = NULL;
+
+			if (t == RT_JR_ERROR)
+				break;
+			n++;
+			if (models_schema_Typed_points_items__v(p, t, arr ? &c : NULL, 0) != 0)
+				break;
+			if (c && json_array_append_new(arr, c) != 0)
+				break;
+		}
+		if (t != RT_JR_ARRAY_END) {
+			json_decref(arr);
+			rc = -1;
+			goto done;
+		}
+		if (j)
+			*j = arr;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/points/items */
+static int models_schema_Typed_points_items__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = models_schema_Point__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Point */
+static int models_schema_Point__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[2] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 1 && memcmp(p->r.str, "x", 1) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (models_schema_Point_x__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 1 && memcmp(p->r.str, "y", 1) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (models_schema_Point_y__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[0])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"x\"");
+		if (!seen[1])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"y\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Point/properties/x */
+static int models_schema_Point_x__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER | RT_T_NUMBER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER | RT_T_NUMBER);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Point/properties/y */
+static int models_schema_Point_y__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER | RT_T_NUMBER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER | RT_T_NUMBER);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/ratio */
+static int models_schema_Typed_ratio__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER | RT_T_NUMBER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER | RT_T_NUMBER);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/scores */
+static int models_schema_Typed_scores__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[1] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (models_schema_Typed_scores_value__v(p, tk, o ? &c : NULL, 0) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/scores/additionalProperties */
+static int models_schema_Typed_scores_value__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_NULL | RT_T_INTEGER | RT_T_NUMBER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_NULL | RT_T_INTEGER | RT_T_NUMBER);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/secret */
+static int models_schema_Typed_secret__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (p->dir == RT_DIR_RESPONSE)
+		rt_parse_fail(p, "writeOnly", "is write-only and must not appear in a response");
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/shape */
+static int models_schema_Typed_shape__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	return rt_parse_table(p, t, &models_schema_Typed_shape, dfl, j);
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/size */
+static int models_schema_Typed_size__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	if (rc == 0) {
+		const char *s1 = p->r.p;
+		int k = 0;
+
+		(void)k;
+		{
+		static const rt_parse_vfn any[] = { models_schema_Typed_size_anyOf0__v, models_schema_Typed_size_anyOf1__v, models_schema_Typed_size_anyOf2__v };
+		int ok = 0;
+
+		for (size_t i = 0; !ok && i < 3; i++) {
+			if ((k = rt_parse_rescan(p, s0, s1, any[i], 0)) < 0)
+				goto nomem;
+			ok = k == 0;
+		}
+		if (!ok)
+			rt_parse_closest(p, s0, s1, any, 3, 0);
+		}
+	}
+	goto done;
+nomem:
+	if (j) {
+		json_decref(*j);
+		*j = NULL;
+	}
+	p->r.err = RT_JREAD_E_NOMEM;
+	rc = -1;
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/size/anyOf/0 */
+static int models_schema_Typed_size_anyOf0__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/size/anyOf/1 */
+static int models_schema_Typed_size_anyOf1__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/size/anyOf/2 */
+static int models_schema_Typed_size_anyOf2__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_NULL))) {
+		rc = rt_parse_type_fail(p, t, RT_T_NULL);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/status */
+static int models_schema_Typed_status__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	if (rt_parse_cache(p, &models_schema_Typed_status))
+		return rt_parse_json(p, t, NULL);
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t != RT_JR_STRING || !((p->r.len == 6 && memcmp(p->r.str, "active", 6) == 0) ||
+	      (p->r.len == 7 && memcmp(p->r.str, "retired", 7) == 0)))
+		rt_parse_fail(p, "enum", "must be one of %.300s", models_schema_Typed_status__cache.enum_json);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/tags */
+static int models_schema_Typed_tags__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_ARRAY))) {
+		rc = rt_parse_type_fail(p, t, RT_T_ARRAY);
+		goto done;
+	}
+	if (t == RT_JR_ARRAY_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		json_t *arr = NULL;
+
+		(void)pos;
+		if (j && !(arr = json_array()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {
+			json_t *c = NULL;
+
+			if (t == RT_JR_ERROR)
+				break;
+			n++;
+			if (models_schema_Typed_tags_items__v(p, t, arr ? &c : NULL, 0) != 0)
+				break;
+			if (c && json_array_append_new(arr, c) != 0)
+				break;
+		}
+		if (t != RT_JR_ARRAY_END) {
+			json_decref(arr);
+			rc = -1;
+			goto done;
+		}
+		if (j)
+			*j = arr;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/tags/items */
+static int models_schema_Typed_tags_items__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/tree */
+static int models_schema_Typed_tree__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = models_schema_Tree__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Tree */
+static int models_schema_Tree__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[2] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 8 && memcmp(p->r.str, "children", 8) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (models_schema_Tree_children__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 5 && memcmp(p->r.str, "label", 5) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (models_schema_Tree_label__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/children */
+static int models_schema_Tree_children__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[1] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (models_schema_Tree_children_value__v(p, tk, o ? &c : NULL, 0) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/children/additionalProperties */
+static int models_schema_Tree_children_value__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = models_schema_Tree__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/label */
+static int models_schema_Tree_label__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/where */
+static int models_schema_Typed_where__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[2] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 3 && memcmp(p->r.str, "lat", 3) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (models_schema_Typed_where_lat__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 3 && memcmp(p->r.str, "lon", 3) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (models_schema_Typed_where_lon__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/where/properties/lat */
+static int models_schema_Typed_where_lat__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER | RT_T_NUMBER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER | RT_T_NUMBER);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/where/properties/lon */
+static int models_schema_Typed_where_lon__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER | RT_T_NUMBER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER | RT_T_NUMBER);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/paths/~1map/put/requestBody/content/application~1json/schema */
+static int models_schema_putMap_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[1] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (models_schema_putMap_body_value__v(p, tk, o ? &c : NULL, 0) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/paths/~1map/put/requestBody/content/application~1json/schema/additionalProperties */
+static int models_schema_putMap_body_value__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = models_schema_Point__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/paths/~1untyped/post/requestBody/content/application~1json/schema */
+static int models_schema_putUntyped_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = models_schema_Untyped__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped */
+static int models_schema_Untyped__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[12] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 8 && memcmp(p->r.str, "anything", 8) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (models_schema_Untyped_anything__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "closed", 6) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (models_schema_Untyped_closed__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 11 && memcmp(p->r.str, "conditional", 11) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				if (models_schema_Untyped_conditional__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "either", 6) == 0) {
+				if (seen[3] && rt_jread_duplicate(&p->r))
+					break;
+				seen[3] = 1;
+				if (models_schema_Untyped_either__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "free", 4) == 0) {
+				if (seen[4] && rt_jread_duplicate(&p->r))
+					break;
+				seen[4] = 1;
+				if (models_schema_Untyped_free__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "grid", 4) == 0) {
+				if (seen[5] && rt_jread_duplicate(&p->r))
+					break;
+				seen[5] = 1;
+				if (models_schema_Untyped_grid__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "maybes", 6) == 0) {
+				if (seen[6] && rt_jread_duplicate(&p->r))
+					break;
+				seen[6] = 1;
+				if (models_schema_Untyped_maybes__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 5 && memcmp(p->r.str, "mixed", 5) == 0) {
+				if (seen[7] && rt_jread_duplicate(&p->r))
+					break;
+				seen[7] = 1;
+				if (models_schema_Untyped_mixed__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 7 && memcmp(p->r.str, "negated", 7) == 0) {
+				if (seen[8] && rt_jread_duplicate(&p->r))
+					break;
+				seen[8] = 1;
+				if (models_schema_Untyped_negated__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 3 && memcmp(p->r.str, "odd", 3) == 0) {
+				if (seen[9] && rt_jread_duplicate(&p->r))
+					break;
+				seen[9] = 1;
+				if (models_schema_Untyped_odd__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "pair", 4) == 0) {
+				if (seen[10] && rt_jread_duplicate(&p->r))
+					break;
+				seen[10] = 1;
+				if (models_schema_Untyped_pair__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 9 && memcmp(p->r.str, "patterned", 9) == 0) {
+				if (seen[11] && rt_jread_duplicate(&p->r))
+					break;
+				seen[11] = 1;
+				if (models_schema_Untyped_patterned__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/anything */
+static int models_schema_Untyped_anything__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/closed */
+static int models_schema_Untyped_closed__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	return rt_parse_table(p, t, &models_schema_Untyped_closed, dfl, j);
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/conditional */
+static int models_schema_Untyped_conditional__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	if (rc == 0) {
+		const char *s1 = p->r.p;
+		int k = 0;
+
+		(void)k;
+		if ((k = rt_parse_rescan(p, s0, s1, models_schema_Untyped_conditional_if__v, 0)) < 0)
+			goto nomem;
+		if (k == 0 && rt_parse_rescan(p, s0, s1, models_schema_Untyped_conditional_then__v, 1) < 0)
+			goto nomem;
+	}
+	goto done;
+nomem:
+	if (j) {
+		json_decref(*j);
+		*j = NULL;
+	}
+	p->r.err = RT_JREAD_E_NOMEM;
+	rc = -1;
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/conditional/if */
+static int models_schema_Untyped_conditional_if__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[1] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 4 && memcmp(p->r.str, "kind", 4) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[0])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"kind\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/conditional/then */
+static int models_schema_Untyped_conditional_then__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[1] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 5 && memcmp(p->r.str, "value", 5) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[0])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"value\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/either */
+static int models_schema_Untyped_either__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	if (rc == 0) {
+		const char *s1 = p->r.p;
+		int k = 0;
+
+		(void)k;
+		{
+		static const rt_parse_vfn one[] = { models_schema_Untyped_either_oneOf0__v, models_schema_Untyped_either_oneOf1__v };
+		int first = -1, second = -1;
+
+		for (int i = 0; second < 0 && i < (int)2; i++) {
+			if ((k = rt_parse_rescan(p, s0, s1, one[i], 0)) < 0)
+				goto nomem;
+			if (k == 0 && first < 0)
+				first = i;
+			else if (k == 0)
+				second = i;
+		}
+		if (first < 0)
+			rt_parse_closest(p, s0, s1, one, 2, 1);
+		else if (second >= 0)
+			rt_parse_fail(p, "oneOf", "must match exactly one alternative but matches #%d and #%d", first, second);
+		}
+	}
+	goto done;
+nomem:
+	if (j) {
+		json_decref(*j);
+		*j = NULL;
+	}
+	p->r.err = RT_JREAD_E_NOMEM;
+	rc = -1;
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/either/oneOf/0 */
+static int models_schema_Untyped_either_oneOf0__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[1] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 1 && memcmp(p->r.str, "a", 1) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (models_schema_Untyped_either_oneOf0_a__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/either/oneOf/0/properties/a */
+static int models_schema_Untyped_either_oneOf0_a__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/either/oneOf/1 */
+static int models_schema_Untyped_either_oneOf1__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[1] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 1 && memcmp(p->r.str, "b", 1) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (models_schema_Untyped_either_oneOf1_b__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/either/oneOf/1/properties/b */
+static int models_schema_Untyped_either_oneOf1_b__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/free */
+static int models_schema_Untyped_free__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/grid */
+static int models_schema_Untyped_grid__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_ARRAY))) {
+		rc = rt_parse_type_fail(p, t, RT_T_ARRAY);
+		goto done;
+	}
+	if (t == RT_JR_ARRAY_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		json_t *arr = NULL;
+
+		(void)pos;
+		if (j && !(arr = json_array()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {
+			json_t *c = NULL;
+
+			if (t == RT_JR_ERROR)
+				break;
+			n++;
+			if (models_schema_Untyped_grid_items__v(p, t, arr ? &c : NULL, 0) != 0)
+				break;
+			if (c && json_array_append_new(arr, c) != 0)
+				break;
+		}
+		if (t != RT_JR_ARRAY_END) {
+			json_decref(arr);
+			rc = -1;
+			goto done;
+		}
+		if (j)
+			*j = arr;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/grid/items */
+static int models_schema_Untyped_grid_items__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_ARRAY))) {
+		rc = rt_parse_type_fail(p, t, RT_T_ARRAY);
+		goto done;
+	}
+	if (t == RT_JR_ARRAY_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		json_t *arr = NULL;
+
+		(void)pos;
+		if (j && !(arr = json_array()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {
+			json_t *c = NULL;
+
+			if (t == RT_JR_ERROR)
+				break;
+			n++;
+			if (models_schema_Untyped_grid_items_items__v(p, t, arr ? &c : NULL, 0) != 0)
+				break;
+			if (c && json_array_append_new(arr, c) != 0)
+				break;
+		}
+		if (t != RT_JR_ARRAY_END) {
+			json_decref(arr);
+			rc = -1;
+			goto done;
+		}
+		if (j)
+			*j = arr;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/grid/items/items */
+static int models_schema_Untyped_grid_items_items__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/maybes */
+static int models_schema_Untyped_maybes__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_ARRAY))) {
+		rc = rt_parse_type_fail(p, t, RT_T_ARRAY);
+		goto done;
+	}
+	if (t == RT_JR_ARRAY_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		json_t *arr = NULL;
+
+		(void)pos;
+		if (j && !(arr = json_array()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {
+			json_t *c = NULL;
+
+			if (t == RT_JR_ERROR)
+				break;
+			n++;
+			if (models_schema_Untyped_maybes_items__v(p, t, arr ? &c : NULL, 0) != 0)
+				break;
+			if (c && json_array_append_new(arr, c) != 0)
+				break;
+		}
+		if (t != RT_JR_ARRAY_END) {
+			json_decref(arr);
+			rc = -1;
+			goto done;
+		}
+		if (j)
+			*j = arr;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/maybes/items */
+static int models_schema_Untyped_maybes_items__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_NULL | RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_NULL | RT_T_INTEGER);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/mixed */
+static int models_schema_Untyped_mixed__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER | RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER | RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/negated */
+static int models_schema_Untyped_negated__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	if (rc == 0) {
+		const char *s1 = p->r.p;
+		int k = 0;
+
+		(void)k;
+		if ((k = rt_parse_rescan(p, s0, s1, models_schema_Untyped_negated_not__v, 0)) < 0)
+			goto nomem;
+		if (k == 0)
+			rt_parse_fail(p, "not", "must not match the schema in \"not\"");
+	}
+	goto done;
+nomem:
+	if (j) {
+		json_decref(*j);
+		*j = NULL;
+	}
+	p->r.err = RT_JREAD_E_NOMEM;
+	rc = -1;
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/negated/not */
+static int models_schema_Untyped_negated_not__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	if (rt_parse_cache(p, &models_schema_Untyped_negated_not))
+		return rt_parse_json(p, t, NULL);
+	p->depth++;
+	if (!rt_parse_equal(p, t, models_schema_Untyped_negated_not__cache.const_value))
+		rt_parse_fail(p, "const", "must be equal to the constant %s", models_schema_Untyped_negated_not__cache.const_json);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/odd */
+static int models_schema_Untyped_odd__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	if (rc == 0) {
+		const char *s1 = p->r.p;
+		int k = 0;
+
+		(void)k;
+		if (rt_parse_rescan(p, s0, s1, models_schema_Untyped_odd_allOf0__v, 1) < 0)
+			goto nomem;
+		if (rt_parse_rescan(p, s0, s1, models_schema_Untyped_odd_allOf1__v, 1) < 0)
+			goto nomem;
+	}
+	goto done;
+nomem:
+	if (j) {
+		json_decref(*j);
+		*j = NULL;
+	}
+	p->r.err = RT_JREAD_E_NOMEM;
+	rc = -1;
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/odd/allOf/0 */
+static int models_schema_Untyped_odd_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/odd/allOf/1 */
+static int models_schema_Untyped_odd_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (t == RT_JR_STRING) {
+		size_t n = p->r.len;
+
+		if (n > 3)
+			n = rt_parse_chars(p->r.str, p->r.len);
+		if (n > 3)
+			rt_parse_fail(p, "maxLength", "must be at most 3 characters long, got %zu", n);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/pair */
+static int models_schema_Untyped_pair__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	return rt_parse_table(p, t, &models_schema_Untyped_pair, dfl, j);
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/patterned */
+static int models_schema_Untyped_patterned__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[1] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if ((nml >= 2 && memcmp(nm, "x-", 2) == 0)) {
+					if (hit++ ? rt_parse_rescan(p, vs, p->r.p, models_schema_Untyped_patterned_pattern_x___v, 1) < 0 : models_schema_Untyped_patterned_pattern_x___v(p, tk, o ? &c : NULL, 0) != 0)
+						break;
+				}
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/patterned/patternProperties/^x- */
+static int models_schema_Untyped_patterned_pattern_x___v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/paths/~1no-type/post/requestBody/content/application~1json/schema */
+static int models_schema_putAnything_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	p->depth--;
+	return rc;
+}
+
+int models_schema_putTyped_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, models_schema_putTyped_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+int models_schema_putMap_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, models_schema_putMap_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+int models_schema_putUntyped_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, models_schema_putUntyped_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+int models_schema_putAnything_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, models_schema_putAnything_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+/* model parsers: request bytes straight into 3 C models */
+static int models_Typed__m(rt_parse *p, int t, models_Typed *mo, int dfl);
+static int models_Typed_where__m(rt_parse *p, int t, models_Typed_where *mo, int dfl);
+static int models_Untyped__m(rt_parse *p, int t, models_Untyped *mo, int dfl);
+
+static int models_Typed__f5(const json_t *f, rt_arena *a, models_Typed *out)
+{
+	(void)a;
+	if (!json_is_array(f))
+		return -1;
+	out->n_tags = json_array_size(f);
+	out->tags = out->n_tags ? rt_arena_alloc(a, out->n_tags * sizeof *out->tags) : NULL;
+	if (out->n_tags && !out->tags)
+		return -1;
+	for (size_t i = 0; i < out->n_tags; i++) {
+		const json_t *e = json_array_get(f, i);
+		if (!json_is_string(e))
+			return -1;
+		out->tags[i].s = json_string_value(e);
+		out->tags[i].len = json_string_length(e);
+	}
+	return 0;
+}
+
+static int models_Typed__f6(const json_t *f, rt_arena *a, models_Typed *out)
+{
+	(void)a;
+	if (!json_is_array(f))
+		return -1;
+	out->n_points = json_array_size(f);
+	out->points = out->n_points ? rt_arena_alloc(a, out->n_points * sizeof *out->points) : NULL;
+	if (out->n_points && !out->points)
+		return -1;
+	for (size_t i = 0; i < out->n_points; i++) {
+		const json_t *e = json_array_get(f, i);
+		if (models_Point_from_json(e, a, &out->points[i]) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int models_Typed__f9(const json_t *f, rt_arena *a, models_Typed *out)
+{
+	(void)a;
+	if (models_Typed_counts_from_json(f, a, &out->counts) != 0)
+		return -1;
+	return 0;
+}
+
+static int models_Typed__f10(const json_t *f, rt_arena *a, models_Typed *out)
+{
+	(void)a;
+	if (models_Typed_scores_from_json(f, a, &out->scores) != 0)
+		return -1;
+	return 0;
+}
+
+static int models_Typed__f11(const json_t *f, rt_arena *a, models_Typed *out)
+{
+	(void)a;
+	if (models_Typed_shape_from_json(f, a, &out->shape) != 0)
+		return -1;
+	return 0;
+}
+
+static int models_Typed__f12(const json_t *f, rt_arena *a, models_Typed *out)
+{
+	(void)a;
+	if (json_is_null(f)) {
+		out->size_null = 1;
+		return 0;
+	}
+	if (models_Typed_size_from_json(f, a, &out->size) != 0)
+		return -1;
+	return 0;
+}
+
+static int models_Typed__f13(const json_t *f, rt_arena *a, models_Typed *out)
+{
+	(void)a;
+	if (models_Typed_owner_from_json(f, a, &out->owner) != 0)
+		return -1;
+	return 0;
+}
+
+static int models_Typed__f14(const json_t *f, rt_arena *a, models_Typed *out)
+{
+	(void)a;
+	if (models_Named_from_json(f, a, &out->parent) != 0)
+		return -1;
+	return 0;
+}
+
+static int models_Typed__f16(const json_t *f, rt_arena *a, models_Typed *out)
+{
+	(void)a;
+	if (models_Tree_from_json(f, a, &out->tree) != 0)
+		return -1;
+	return 0;
+}
+
+static int models_Typed__f17(const json_t *f, rt_arena *a, models_Typed *out)
+{
+	(void)a;
+	if (models_Typed_labels_from_json(f, a, &out->labels) != 0)
+		return -1;
+	return 0;
+}
+
+static int models_Typed__f18(const json_t *f, rt_arena *a, models_Typed *out)
+{
+	(void)a;
+	if (models_Typed_meta_from_json(f, a, &out->meta) != 0)
+		return -1;
+	return 0;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed */
+static int models_Typed__m(rt_parse *p, int t, models_Typed *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[19] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 6 && memcmp(p->r.str, "counts", 6) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Typed_counts__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Typed__f9(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_counts = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 2 && memcmp(p->r.str, "id", 2) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (models_schema_Typed_id__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_INTEGER)
+							mo->id = p->r.i;
+						else if (tk == RT_JR_REAL && rt_parse_int64(p->r.d, &mo->id) != 0)
+							rt_parse_fail(p, "model", "must fit in int64, got %.17g", p->r.d);
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "labels", 6) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Typed_labels__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Typed__f17(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_labels = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "meta", 4) == 0) {
+				if (seen[3] && rt_jread_duplicate(&p->r))
+					break;
+				seen[3] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Typed_meta__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Typed__f18(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_meta = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[4] && rt_jread_duplicate(&p->r))
+					break;
+				seen[4] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (models_schema_Typed_name__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->name = rt_jread_cstr(&p->r)))
+								break;
+							mo->name_len = p->r.len;
+						}
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "note", 4) == 0) {
+				if (seen[5] && rt_jread_duplicate(&p->r))
+					break;
+				seen[5] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (models_schema_Typed_note__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_NULL)
+							mo->note_null = 1;
+						else if (tk == RT_JR_STRING) {
+							if (!(mo->note = rt_jread_cstr(&p->r)))
+								break;
+							mo->note_len = p->r.len;
+						}
+						mo->has_note = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 2 && memcmp(p->r.str, "ok", 2) == 0) {
+				if (seen[6] && rt_jread_duplicate(&p->r))
+					break;
+				seen[6] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (models_schema_Typed_ok__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						mo->ok = tk == RT_JR_TRUE;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 5 && memcmp(p->r.str, "owner", 5) == 0) {
+				if (seen[7] && rt_jread_duplicate(&p->r))
+					break;
+				seen[7] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Typed_owner__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Typed__f13(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_owner = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "parent", 6) == 0) {
+				if (seen[8] && rt_jread_duplicate(&p->r))
+					break;
+				seen[8] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Typed_parent__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Typed__f14(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_parent = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "points", 6) == 0) {
+				if (seen[9] && rt_jread_duplicate(&p->r))
+					break;
+				seen[9] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Typed_points__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Typed__f6(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_points = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 5 && memcmp(p->r.str, "ratio", 5) == 0) {
+				if (seen[10] && rt_jread_duplicate(&p->r))
+					break;
+				seen[10] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (models_schema_Typed_ratio__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_INTEGER || tk == RT_JR_REAL)
+							mo->ratio = tk == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "scores", 6) == 0) {
+				if (seen[11] && rt_jread_duplicate(&p->r))
+					break;
+				seen[11] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Typed_scores__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Typed__f10(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_scores = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "secret", 6) == 0) {
+				if (seen[12] && rt_jread_duplicate(&p->r))
+					break;
+				seen[12] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (models_schema_Typed_secret__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->secret = rt_jread_cstr(&p->r)))
+								break;
+							mo->secret_len = p->r.len;
+						}
+						mo->has_secret = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 5 && memcmp(p->r.str, "shape", 5) == 0) {
+				if (seen[13] && rt_jread_duplicate(&p->r))
+					break;
+				seen[13] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Typed_shape__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Typed__f11(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_shape = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "size", 4) == 0) {
+				if (seen[14] && rt_jread_duplicate(&p->r))
+					break;
+				seen[14] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Typed_size__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_NULL)
+							mo->size_null = 1;
+						else if (c2 && models_Typed__f12(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_size = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "status", 6) == 0) {
+				if (seen[15] && rt_jread_duplicate(&p->r))
+					break;
+				seen[15] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (models_schema_Typed_status__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING)
+							mo->status = models_Typed_status_from_text(p->r.str, p->r.len);
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "tags", 4) == 0) {
+				if (seen[16] && rt_jread_duplicate(&p->r))
+					break;
+				seen[16] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Typed_tags__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Typed__f5(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "tree", 4) == 0) {
+				if (seen[17] && rt_jread_duplicate(&p->r))
+					break;
+				seen[17] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Typed_tree__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Typed__f16(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_tree = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 5 && memcmp(p->r.str, "where", 5) == 0) {
+				if (seen[18] && rt_jread_duplicate(&p->r))
+					break;
+				seen[18] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (models_Typed_where__m(p, tk, &mo->where, dfl) != 0)
+						break;
+					(void)bad0;
+				}
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[1])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"id\"");
+		if (!seen[4])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (!seen[10])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"ratio\"");
+		if (!seen[6])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"ok\"");
+		if (!seen[16])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"tags\"");
+		if (!seen[15])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"status\"");
+		if (!seen[18])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"where\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/where */
+static int models_Typed_where__m(rt_parse *p, int t, models_Typed_where *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[2] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 3 && memcmp(p->r.str, "lat", 3) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (models_schema_Typed_where_lat__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_INTEGER || tk == RT_JR_REAL)
+							mo->lat = tk == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+						mo->has_lat = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 3 && memcmp(p->r.str, "lon", 3) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (models_schema_Typed_where_lon__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_INTEGER || tk == RT_JR_REAL)
+							mo->lon = tk == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+						mo->has_lon = 1;
+					}
+				}
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+static int models_Untyped__f0(const json_t *f, rt_arena *a, models_Untyped *out)
+{
+	(void)a;
+	out->anything = f;
+	return 0;
+}
+
+static int models_Untyped__f1(const json_t *f, rt_arena *a, models_Untyped *out)
+{
+	(void)a;
+	out->either = f;
+	return 0;
+}
+
+static int models_Untyped__f2(const json_t *f, rt_arena *a, models_Untyped *out)
+{
+	(void)a;
+	out->mixed = f;
+	return 0;
+}
+
+static int models_Untyped__f3(const json_t *f, rt_arena *a, models_Untyped *out)
+{
+	(void)a;
+	out->pair = f;
+	return 0;
+}
+
+static int models_Untyped__f4(const json_t *f, rt_arena *a, models_Untyped *out)
+{
+	(void)a;
+	if (!json_is_array(f))
+		return -1;
+	out->n_grid = json_array_size(f);
+	out->grid = out->n_grid ? rt_arena_alloc(a, out->n_grid * sizeof *out->grid) : NULL;
+	if (out->n_grid && !out->grid)
+		return -1;
+	for (size_t i = 0; i < out->n_grid; i++) {
+		const json_t *e = json_array_get(f, i);
+		out->grid[i] = e;
+	}
+	return 0;
+}
+
+static int models_Untyped__f5(const json_t *f, rt_arena *a, models_Untyped *out)
+{
+	(void)a;
+	if (!json_is_array(f))
+		return -1;
+	out->n_maybes = json_array_size(f);
+	out->maybes = out->n_maybes ? rt_arena_alloc(a, out->n_maybes * sizeof *out->maybes) : NULL;
+	if (out->n_maybes && !out->maybes)
+		return -1;
+	for (size_t i = 0; i < out->n_maybes; i++) {
+		const json_t *e = json_array_get(f, i);
+		out->maybes[i] = e;
+	}
+	return 0;
+}
+
+static int models_Untyped__f6(const json_t *f, rt_arena *a, models_Untyped *out)
+{
+	(void)a;
+	out->free = f;
+	return 0;
+}
+
+static int models_Untyped__f7(const json_t *f, rt_arena *a, models_Untyped *out)
+{
+	(void)a;
+	out->patterned = f;
+	return 0;
+}
+
+static int models_Untyped__f8(const json_t *f, rt_arena *a, models_Untyped *out)
+{
+	(void)a;
+	out->conditional = f;
+	return 0;
+}
+
+static int models_Untyped__f9(const json_t *f, rt_arena *a, models_Untyped *out)
+{
+	(void)a;
+	out->negated = f;
+	return 0;
+}
+
+static int models_Untyped__f10(const json_t *f, rt_arena *a, models_Untyped *out)
+{
+	(void)a;
+	out->closed = f;
+	return 0;
+}
+
+static int models_Untyped__f11(const json_t *f, rt_arena *a, models_Untyped *out)
+{
+	(void)a;
+	out->odd = f;
+	return 0;
+}
+
+/* tests/generator/fixtures/models.yaml#/components/schemas/Untyped */
+static int models_Untyped__m(rt_parse *p, int t, models_Untyped *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[12] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 8 && memcmp(p->r.str, "anything", 8) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Untyped_anything__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Untyped__f0(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_anything = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "closed", 6) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Untyped_closed__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Untyped__f10(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_closed = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 11 && memcmp(p->r.str, "conditional", 11) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Untyped_conditional__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Untyped__f8(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_conditional = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "either", 6) == 0) {
+				if (seen[3] && rt_jread_duplicate(&p->r))
+					break;
+				seen[3] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Untyped_either__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Untyped__f1(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_either = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "free", 4) == 0) {
+				if (seen[4] && rt_jread_duplicate(&p->r))
+					break;
+				seen[4] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Untyped_free__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Untyped__f6(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_free = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "grid", 4) == 0) {
+				if (seen[5] && rt_jread_duplicate(&p->r))
+					break;
+				seen[5] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Untyped_grid__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Untyped__f4(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_grid = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "maybes", 6) == 0) {
+				if (seen[6] && rt_jread_duplicate(&p->r))
+					break;
+				seen[6] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Untyped_maybes__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Untyped__f5(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_maybes = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 5 && memcmp(p->r.str, "mixed", 5) == 0) {
+				if (seen[7] && rt_jread_duplicate(&p->r))
+					break;
+				seen[7] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Untyped_mixed__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Untyped__f2(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_mixed = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 7 && memcmp(p->r.str, "negated", 7) == 0) {
+				if (seen[8] && rt_jread_duplicate(&p->r))
+					break;
+				seen[8] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Untyped_negated__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Untyped__f9(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_negated = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 3 && memcmp(p->r.str, "odd", 3) == 0) {
+				if (seen[9] && rt_jread_duplicate(&p->r))
+					break;
+				seen[9] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Untyped_odd__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Untyped__f11(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_odd = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "pair", 4) == 0) {
+				if (seen[10] && rt_jread_duplicate(&p->r))
+					break;
+				seen[10] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Untyped_pair__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Untyped__f3(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_pair = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 9 && memcmp(p->r.str, "patterned", 9) == 0) {
+				if (seen[11] && rt_jread_duplicate(&p->r))
+					break;
+				seen[11] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (models_schema_Untyped_patterned__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && models_Untyped__f7(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_patterned = 1;
+					}
+				}
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int models_Typed_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, models_Typed *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, models_Typed__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
+int models_Untyped_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, models_Untyped *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, models_Untyped__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
+const rt_parse_root models_request_bodies[] = {
+	{ "tests/generator/fixtures/models.yaml#/paths/~1typed/post/requestBody/content/application~1json/schema", &models_schema_putTyped_body, models_schema_putTyped_body_parse },
+	{ "tests/generator/fixtures/models.yaml#/paths/~1map/put/requestBody/content/application~1json/schema", &models_schema_putMap_body, models_schema_putMap_body_parse },
+	{ "tests/generator/fixtures/models.yaml#/paths/~1untyped/post/requestBody/content/application~1json/schema", &models_schema_putUntyped_body, models_schema_putUntyped_body_parse },
+	{ "tests/generator/fixtures/models.yaml#/paths/~1no-type/post/requestBody/content/application~1json/schema", &models_schema_putAnything_body, models_schema_putAnything_body_parse },
+	{ NULL, NULL, NULL },
+};
+
 /* tests/generator/fixtures/models.yaml#/components/schemas/Point */
 int models_Point_from_json(const json_t *j, rt_arena *a, models_Point *out)
 {
@@ -1886,6 +6294,11 @@ static const char *const models_putTyped_body_types[] = { "application/json", NU
 static const rt_response models_putTyped_responses[] = {
 	{ 200, "application/json", &models_schema_putTyped_200 },
 };
+static int models_putTyped_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return models_Typed_parse(buf, len, a, flags, out, keep, errs);
+}
 static int models_putTyped_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -1894,6 +6307,8 @@ static int models_putTyped_call(rt_ctx *ctx, const void *params, const json_t *b
 
 	if (!h || !h->putTyped)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->putTyped(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && models_Typed_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->putTyped(ctx, params, body ? &model : NULL, app);
@@ -1966,6 +6381,11 @@ static const char *const models_putUntyped_body_types[] = { "application/json", 
 static const rt_response models_putUntyped_responses[] = {
 	{ 204, NULL, NULL },
 };
+static int models_putUntyped_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return models_Untyped_parse(buf, len, a, flags, out, keep, errs);
+}
 static int models_putUntyped_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -1974,6 +6394,8 @@ static int models_putUntyped_call(rt_ctx *ctx, const void *params, const json_t 
 
 	if (!h || !h->putUntyped)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->putUntyped(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && models_Untyped_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->putUntyped(ctx, params, body ? &model : NULL, app);
@@ -2029,6 +6451,8 @@ static const rt_operation models_operations[] = {
 		.priority = 1,
 		.params_size = sizeof(models_putTyped_params),
 		.body_types = models_putTyped_body_types, .body_required = 1, .body_schema = &models_schema_putTyped_body,
+		.body_parse = models_schema_putTyped_body_parse,
+		.body_model_parse = models_putTyped_body_model, .body_model_size = sizeof(models_Typed),
 		.responses = models_putTyped_responses, .n_responses = 1,
 		.validation_status = 400,
 		.call = models_putTyped_call,
@@ -2041,6 +6465,7 @@ static const rt_operation models_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(models_putMap_params),
 		.body_types = models_putMap_body_types, .body_required = 0, .body_schema = &models_schema_putMap_body,
+		.body_parse = models_schema_putMap_body_parse,
 		.responses = models_putMap_responses, .n_responses = 1,
 		.validation_status = 400,
 		.call = models_putMap_call,
@@ -2064,6 +6489,8 @@ static const rt_operation models_operations[] = {
 		.priority = 4,
 		.params_size = sizeof(models_putUntyped_params),
 		.body_types = models_putUntyped_body_types, .body_required = 0, .body_schema = &models_schema_putUntyped_body,
+		.body_parse = models_schema_putUntyped_body_parse,
+		.body_model_parse = models_putUntyped_body_model, .body_model_size = sizeof(models_Untyped),
 		.responses = models_putUntyped_responses, .n_responses = 1,
 		.validation_status = 400,
 		.call = models_putUntyped_call,
@@ -2076,6 +6503,7 @@ static const rt_operation models_operations[] = {
 		.priority = 5,
 		.params_size = sizeof(models_putAnything_params),
 		.body_types = models_putAnything_body_types, .body_required = 0, .body_schema = &models_schema_putAnything_body,
+		.body_parse = models_schema_putAnything_body_parse,
 		.responses = models_putAnything_responses, .n_responses = 1,
 		.validation_status = 400,
 		.call = models_putAnything_call,

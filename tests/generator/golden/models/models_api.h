@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define MODELS_DEFAULT_BASE ""
@@ -366,6 +367,17 @@ int models_getList_200_from_json(const json_t *j, rt_arena *a, models_getList_20
 void models_getList_200_write(rt_json_writer *w, const models_getList_200 *v);
 int models_Untyped_from_json(const json_t *j, rt_arena *a, models_Untyped *out);
 void models_Untyped_write(rt_json_writer *w, const models_Untyped *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+int models_schema_putTyped_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+int models_schema_putMap_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+int models_schema_putUntyped_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+int models_schema_putAnything_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int models_Typed_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, models_Typed *out, json_t **keep, rt_errors *errs);
+int models_Untyped_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, models_Untyped *out, json_t **keep, rt_errors *errs);
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root models_request_bodies[];
 
 /* #/paths/~1typed/post
  * POST /typed — Every construct that maps to a C type */
