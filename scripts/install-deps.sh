@@ -16,7 +16,7 @@ check:check libmicrohttpd-dev:libmicrohttpd libpq-dev:libpq"
 # Libraries without a pkg-config file, checked by their header.
 PKGS_HDR="libunistring-dev:uninorm.h"
 PKGS_BIN="pkg-config:pkg-config curl:curl gnutls-bin:gnutls-cli sqlite3:sqlite3 \
-nodejs:node npm:npm jq:jq openssl:openssl"
+nodejs:node npm:npm jq:jq openssl:openssl wrk:wrk"
 case $group in
 "") ;;
 fuzz) PKGS_BIN="$PKGS_BIN clang:clang" ;;

@@ -1,0 +1,240 @@
+#!/bin/bash
+# bench-perf (issue #16): apikeyd's request path against an external bare
+# ulfius server (tests/bench_perf/bare_ulfius: a process of its own, ulfius
+# only, same libmicrohttpd mode, same TLS priorities and certificate), all
+# in one run, for this build ("after") and for the build of the commit in
+# tests/bench_perf/before-rev ("before", built once into
+# $BUILD/bench-before/REV from git archive; BENCH_PERF_BEFORE=off skips it):
+#   (a) one hot key, HTTP and HTTPS keep-alive, closed loop (wrk);
+#   (b) 10,000 users with one key each, every request the next key (wrk
+#       with keys.lua; the bare server gets the same headers);
+#   (c) a new TLS connection per request (loadgen --new-conn; full
+#       handshakes; plus, reported, returning clients offering a ticket);
+#   (d) open-loop latency (loadgen --rate, measured from each request's
+#       scheduled start), each server at 50% and 80% of its own peak in (b)
+#       (the same load relative to what it can do), p50/p99/p99.9, HTTP
+#       and HTTPS, the (b) key rotation;
+#   (e) (b) while tests/bench_perf/churn creates and deletes 50 keys/s;
+#   apikeyd's in-process bare endpoint (/__test/bare), as before;
+#   callgrind instructions per request for (a) and (b), HTTP
+#   (BENCH_PERF_CALLGRIND=0 skips them).
+# One server runs at a time; every figure is a ratio to the bare server
+# measured in the same run. Rows go to $BENCH_DIR/bench-perf.tsv.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build}
+APIKEYD=${APIKEYD:-$top/$BUILD/apikeyd}
+LOADGEN=${LOADGEN:-$top/$BUILD/tests/server/loadgen}
+BARE_ULFIUS=${BARE_ULFIUS:-$top/$BUILD/tests/bench_perf/bare_ulfius}
+MKUSERS=${MKUSERS:-$top/$BUILD/tests/bench_perf/mkusers}
+CHURN=${CHURN:-$top/$BUILD/tests/bench_perf/churn}
+SECS=${BENCH_SECONDS:-3}
+CONNS=${BENCH_CONNS:-64}
+USERS=${BENCH_PERF_USERS:-10000}
+CALLGRIND=${BENCH_PERF_CALLGRIND:-1}
+REV=${BENCH_PERF_BEFORE_REV:-$(cat "$top/tests/bench_perf/before-rev")}
+. "$top/tests/bench_report/lib.sh"
+T=bench-perf
+W=$(mktemp -d /tmp/apikeyd-bench-perf.XXXXXX)
+PID=
+trap '[ -n "$PID" ] && kill -KILL $PID 2>/dev/null; [ -n "${KEEP:-}" ] && echo "kept $W" || rm -rf "$W"' EXIT
+fail() { echo "bench-perf: $*" >&2; exit 1; }
+port() { while :; do p=$((20000 + RANDOM % 12000)); ss -ltn | grep -q ":$p " || { echo $p; return; }; done; }
+for tool in wrk openssl; do command -v $tool >/dev/null || fail "$tool is missing (scripts/install-deps.sh)"; done
+if [ "$CALLGRIND" = 1 ] && ! command -v valgrind >/dev/null; then
+	echo "bench-perf: valgrind is missing (scripts/install-deps.sh memcheck): no callgrind figures" >&2
+	CALLGRIND=0
+fi
+
+# ---- the before build ----
+BEFORE_DIR=
+if [ "${BENCH_PERF_BEFORE:-on}" != off ]; then
+	BEFORE_DIR=$top/$BUILD/bench-before/$REV
+	if [ ! -x "$BEFORE_DIR/$BUILD/apikeyd" ] || [ ! -x "$BEFORE_DIR/$BUILD/tests/bench_perf/mkusers" ]; then
+		echo "bench-perf: building the before commit ${REV:0:10} into $BEFORE_DIR (once)"
+		rm -rf "$BEFORE_DIR" && mkdir -p "$BEFORE_DIR" || fail "cannot make $BEFORE_DIR"
+		git -C "$top" archive "$REV" | tar -x -C "$BEFORE_DIR" || fail "git archive $REV failed"
+		# the bench's own tools, which that commit may not have
+		rm -rf "$BEFORE_DIR/tests/bench_perf" && cp -r "$top/tests/bench_perf" "$BEFORE_DIR/tests/"
+		make -C "$BEFORE_DIR" -j2 BUILD="$BUILD" "$BUILD/apikeyd" "$BUILD/tests/bench_perf/mkusers" \
+			>"$W/before-build.log" 2>&1 || fail "the before build failed: $(tail -5 "$W/before-build.log")"
+	fi
+fi
+
+# ---- one certificate for every server (P-256 ECDSA, as apikeyd makes) ----
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+	-addext subjectAltName=DNS:localhost -days 2 -keyout "$W/key.pem" -out "$W/cert.pem" >/dev/null 2>&1 ||
+	fail "openssl could not make a certificate"
+chmod 600 "$W/key.pem"
+
+# ---- measuring ----
+wrk_rps() { # wrk_rps URL ARGS...: req/s (0 when any response was not 2xx or a socket failed)
+	local out url=$1; shift
+	out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" "$url" "$@" 2>&1)
+	if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
+		echo "bench-perf: wrk $url: $(grep "Non-2xx\|Socket errors" <<<"$out" | tr '\n' ' ')" >&2
+	fi
+	awk '/^Requests\/sec:/ { printf "%d", $2 }' <<<"$out"
+}
+lg() { # lg ARGS...: loadgen's line (its figures even when it reports failures)
+	"$LOADGEN" --seconds "$SECS" "$@" 2>&1 | tail -1
+}
+field() { # field NAME LINE: the figure of NAME in a loadgen line (0 if absent): the
+	# number after it ("p99 512 us", "resumed 3"), or before it ("1000 requests")
+	awk -v n="$1" '{ for (i = 1; i <= NF; i++) if ($i == n) { print ($(i + 1) ~ /^[0-9.]+$/ ? $(i + 1) : $(i - 1)) + 0; exit }
+	                 print 0 }' <<<"$2"
+}
+lg_rps() { local l; l=$(lg "$@"); echo "${l%% *}"; }
+
+# up_wait PORT: until the plain port answers
+up_wait() { for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.05; done; return 1; }
+
+# run_set NAME: every workload against the server now on $HP/$TP; the
+# results in R_<NAME>_<workload>
+put() { printf -v "R_$1_$2" '%s' "$3"; }
+run_set() {
+	local n=$1 h=http://127.0.0.1:$HP t=https://localhost:$TP path=$AUTH_PATH l cp p pr peak
+	local lua=("-s" "$top/tests/bench_perf/keys.lua" "--" "$KEYS") tls=(--port "$TP" --tls --ca "$W/cert.pem")
+	[ "$n" = bare ] && path=/bare
+	put $n a_http "$(wrk_rps "$h$path" -H "x-api-key: $HOT")"
+	put $n a_https "$(wrk_rps "$t$path" -H "x-api-key: $HOT")"
+	put $n b_http "$(wrk_rps "$h$path" "${lua[@]}")"
+	put $n b_https "$(wrk_rps "$t$path" "${lua[@]}")"
+	put $n c "$(lg_rps "${tls[@]}" --new-conn --conns 16 --path "$path" --header "x-api-key: $HOT")"
+	if [ "$n" != bare ]; then
+		l=$(lg "${tls[@]}" --new-conn --resume --conns 16 --path "$path" --header "x-api-key: $HOT")
+		put $n cr "${l%% *}"; put $n cr_resumed "$(field resumed "$l")"; put $n cr_n "$(field requests "$l")"
+		put $n i_http "$(wrk_rps "$h/__test/bare")"
+		put $n i_https "$(wrk_rps "$t/__test/bare")"
+		"$CHURN" --port "$HP" --key "$CHURN_KEY" --rate 50 >"$W/churn-$n.out" 2>&1 &
+		cp=$!
+		sleep 0.3
+		put $n e_http "$(wrk_rps "$h$path" "${lua[@]}")"
+		put $n e_https "$(wrk_rps "$t$path" "${lua[@]}")"
+		kill -TERM $cp; wait $cp
+		put $n churn "$(cat "$W/churn-$n.out")"
+	fi
+	# (d): at 50% and 80% of this server's own (b) peak
+	for p in 50 80; do
+		for pr in http https; do
+			local args=(--port "$HP")
+			peak=$(v R_${n}_b_$pr)
+			[ "$pr" = https ] && args=("${tls[@]}")
+			l=$(lg "${args[@]}" --conns "$CONNS" --rate $((peak * p / 100)) --path "$path" --header-file "$KEYS")
+			put $n d${p}_$pr "$(field p50 "$l") $(field p99 "$l") $(field p999 "$l") ${l%% *}"
+		done
+	done
+}
+v() { local x="$1"; echo "${!x:-0}"; }
+
+# callgrind_ir NAME CMD...: instructions per request of (a) and (b) over
+# HTTP, the server under callgrind; sets R_<NAME>_ir_a, R_<NAME>_ir_b
+callgrind_ir() {
+	local n=$1 path=$AUTH_PATH vp out; shift
+	[ "$n" = bare ] && path=/bare
+	out=$W/cg-$n.out
+	valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >/dev/null 2>"$W/cg-$n.log" &
+	vp=$!
+	up_wait "$HP" || { echo "bench-perf: $n under callgrind did not start" >&2; kill -KILL $vp; return; }
+	for w in a b; do
+		local args=(--header "x-api-key: $HOT") l reqs ir
+		[ $w = b ] && args=(--header-file "$KEYS")
+		"$LOADGEN" --port "$HP" --conns 4 --seconds 1 --path "$path" "${args[@]}" >/dev/null 2>&1   # warm
+		callgrind_control --zero $vp >/dev/null 2>&1
+		l=$("$LOADGEN" --port "$HP" --conns 4 --seconds 4 --path "$path" "${args[@]}" 2>&1 | tail -1)
+		rm -f "$out".*
+		callgrind_control --dump $vp >/dev/null 2>&1
+		reqs=$(field requests "$l")
+		ir=$(awk '/^summary:|^totals:/ { print $2; exit }' "$out".* 2>/dev/null)
+		put $n ir_$w "$(awk -v i="${ir:-0}" -v r="${reqs:-0}" 'BEGIN { if (r > 0) printf "%d", i / r; else print 0 }')"
+	done
+	kill -TERM $vp; wait $vp 2>/dev/null
+}
+
+HP=$(port); TP=$(port)
+AUTH_PATH=/heron/api/credentials/keys
+
+# ---- the bare server ----
+KEYS=$W/bare-keys.txt
+"$MKUSERS" --db "$W/bare.db" --secret "$W/bare.secret" --users "$USERS" --out "$KEYS" || fail "mkusers failed"
+HOT=$(head -1 "$KEYS" | cut -d' ' -f2)
+"$BARE_ULFIUS" --port "$HP" --tls-port "$TP" --cert "$W/cert.pem" --key "$W/key.pem" 2>"$W/bare.log" &
+PID=$!
+up_wait "$HP" || fail "bare_ulfius did not start: $(cat "$W/bare.log")"
+run_set bare
+kill -TERM $PID; wait $PID; PID=
+[ "$CALLGRIND" = 1 ] && callgrind_ir bare "$BARE_ULFIUS" --port "$HP"
+
+# ---- apikeyd, before and after ----
+sets=after
+[ -n "$BEFORE_DIR" ] && sets="before after"
+for n in $sets; do
+	bin=$APIKEYD; mk=$MKUSERS
+	[ $n = before ] && { bin=$BEFORE_DIR/$BUILD/apikeyd; mk=$BEFORE_DIR/$BUILD/tests/bench_perf/mkusers; }
+	mkdir -p "$W/$n"
+	KEYS=$W/$n/keys.txt
+	"$mk" --db "$W/$n/a.db" --secret "$W/$n/secret" --users "$USERS" --out "$KEYS" || fail "$n: mkusers failed"
+	HOT=$(head -1 "$KEYS" | cut -d' ' -f2)
+	CHURN_KEY=$("$bin" user add churn --db "$W/$n/a.db" --secret "$W/$n/secret" 2>/dev/null) || fail "$n: user add"
+	srv=("$bin" --db "$W/$n/a.db" --secret "$W/$n/secret" --state-dir "$W/$n" --listen 127.0.0.1:$HP
+	     --tls-listen 127.0.0.1:$TP --tls-cert "$W/cert.pem" --tls-key "$W/key.pem" --test-slow-endpoint)
+	# the access log on (the default level), to a file, as a service's journal
+	"${srv[@]}" >/dev/null 2>"$W/$n/server.log" &
+	PID=$!
+	up_wait "$HP" || fail "$n: apikeyd did not start: $(tail -3 "$W/$n/server.log")"
+	run_set $n
+	kill -TERM $PID; wait $PID; PID=
+	[ "$CALLGRIND" = 1 ] && callgrind_ir $n "${srv[@]}"
+done
+
+# ---- the table ----
+ratio() { bench_ratio "$1" "$2"; }
+row() { # row FIGURE WORKLOAD GOAL-FACTOR UNIT (goal 0: a figure to report)
+	local fig=$1 w=$2 goal=$3 unit=$4 b a bf
+	b=$(v R_bare_$w); a=$(v R_after_$w); bf=$(v R_before_$w)
+	if [ "$goal" = 0 ]; then goal=report; verdict=report
+	else verdict=$(bench_verdict 'a >= g * b && b > 0' -v a="$a" -v b="$b" -v g="$goal"); goal=">= ${goal}x"; fi
+	bench_row $T "$fig" "$a $unit ($(ratio "$a" "$b")); before: $bf $unit ($(ratio "$bf" "$b"))" \
+		"bare ulfius: $b $unit" "$(ratio "$a" "$b")" "$goal" "$verdict"
+}
+row "(a) one hot key, HTTP keep-alive ($CONNS conns, wrk)" a_http 0.85 req/s
+row "(a) one hot key, HTTPS keep-alive ($CONNS conns, wrk)" a_https 0.85 req/s
+row "(b) $USERS users, a key each, rotating, HTTP keep-alive" b_http 0.85 req/s
+row "(b) $USERS users, a key each, rotating, HTTPS keep-alive" b_https 0.85 req/s
+row "(c) a new TLS connection per request, full handshake (16 clients)" c 0.9 handshakes/s
+bench_row $T "(c') a new TLS connection per request, the client offering its last session ticket" \
+	"$(v R_after_cr) handshakes/s, $(v R_after_cr_resumed) of $(v R_after_cr_n) resumed; before: $(v R_before_cr)/s, $(v R_before_cr_resumed) resumed" \
+	"bare ulfius, full handshakes: $(v R_bare_c)/s" "$(ratio "$(v R_after_cr)" "$(v R_bare_c)")" \
+	"resumes (libmicrohttpd's bare server has no tickets)" \
+	"$(bench_verdict 'r > 0' -v r="$(v R_after_cr_resumed)")"
+for p in 50 80; do
+	for pr in http https; do
+		read -r b50 b99 b999 brate <<<"$(v R_bare_d${p}_$pr)"
+		read -r a50 a99 a999 arate <<<"$(v R_after_d${p}_$pr)"
+		read -r f50 f99 f999 frate <<<"$(v R_before_d${p}_$pr)"
+		bench_row $T "(d) open-loop latency at ${p}% of each server's (b) peak, ${pr^^}, rotating keys ($CONNS conns)" \
+			"after p50/p99/p99.9 ${a50:-0}/${a99:-0}/${a999:-0} us at ${arate:-0}/s; before ${f50:-0}/${f99:-0}/${f999:-0} us" \
+			"bare ulfius: ${b50:-0}/${b99:-0}/${b999:-0} us at ${brate:-0}/s" "p99 $(ratio "${a99:-0}" "${b99:-0}")" \
+			"p99 <= 2x" "$(bench_verdict 'a <= 2 * b && b > 0 && a > 0' -v a="${a99:-0}" -v b="${b99:-0}")"
+	done
+done
+for pr in http https; do
+	e=$(v R_after_e_$pr); b=$(v R_after_b_$pr); be=$(v R_before_e_$pr); bb=$(v R_before_b_$pr)
+	bench_row $T "(e) (b) over ${pr^^} while 50 keys/s are created and revoked" \
+		"$e req/s ($(ratio "$e" "$(v R_bare_b_$pr)") of bare); before: $be ($(ratio "$be" "$bb") of its (b))" \
+		"(b) of the same build: $b req/s" "$(ratio "$e" "$b")" ">= 0.9x (b)" \
+		"$(bench_verdict 'e >= 0.9 * b && b > 0' -v e="$e" -v b="$b")"
+done
+echo "bench-perf: churn: after: $(v R_after_churn); before: $(v R_before_churn)"
+R_bare_i_http=$(v R_bare_a_http); R_bare_i_https=$(v R_bare_a_https)
+row "apikeyd's in-process bare endpoint (/__test/bare: guard, access log), HTTP" i_http 0 req/s
+row "apikeyd's in-process bare endpoint (/__test/bare: guard, access log), HTTPS" i_https 0 req/s
+if [ "$CALLGRIND" = 1 ]; then
+	for w in a b; do
+		b=$(v R_bare_ir_$w); a=$(v R_after_ir_$w); bf=$(v R_before_ir_$w)
+		bench_row $T "callgrind instructions per request, ($w), HTTP (server under valgrind, 4 conns)" \
+			"after $a; before $bf ($(ratio "$bf" "$a") of after)" "bare ulfius: $b" "$(ratio "$a" "$b")" \
+			"report (fewer is better)" report
+	done
+fi
+awk -F'\t' '{ printf "  %s: %s | %s | %s\n", $1, $2, $3, $6 }' "$BENCH_DIR/$T.tsv"
