@@ -23,6 +23,7 @@
 
 #include "apis.h"
 #include "log.h"
+#include "routes.h"
 #include "tls.h"
 #include "utf8.h"
 
@@ -75,6 +76,7 @@ typedef struct serve_listener {
     struct serve *s;
     MHD_AccessHandlerCallback ulfius_dh;  /* ulfius's access handler, behind serve_front */
     void *ulfius_cls;
+    routes *routes;              /* u's endpoints by first path segment (routes.h) */
     unsigned max_conns, n_conns;  /* --max-connections; records held (under conn_lock) */
 } serve_listener;
 
@@ -607,6 +609,10 @@ static enum MHD_Result serve_front(void *cls, struct MHD_Connection *con, const 
     }
     /* HEAD is GET without the body: libmicrohttpd leaves the body out */
     if (strcmp(method, "HEAD") == 0) method = "GET";
+    /* ulfius matches only the endpoints that can match this path */
+    if (l->routes != NULL && ci != NULL && ci->request != NULL && l->ulfius_cls == &l->u)
+        return l->ulfius_dh((void *)routes_pick(l->routes, ci->request->url_path), con, url, method, version,
+                            upload_data, upload_data_size, con_cls);
     return l->ulfius_dh(l->ulfius_cls, con, url, method, version, upload_data, upload_data_size, con_cls);
 }
 
@@ -820,6 +826,10 @@ static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, 
         return -1;
     }
     if (serve_endpoints(s, l, err, errlen) != 0) return -1;
+    if (routes_build(&l->u, &l->routes) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
 
     if (threads == 0) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
@@ -1015,6 +1025,7 @@ void serve_stop(serve *s)
     for (int i = 0; i < 2; i++) {
         serve_listener *l = &s->l[i];
         if (l->started) ulfius_stop_framework(&l->u);
+        routes_free(l->routes);
         if (l->inited) ulfius_clean_instance(&l->u);
     }
     for (size_t h = 0; h < SERVE_BUCKETS; h++) {
