@@ -257,6 +257,8 @@ static void serve_conn_notify(void *cls, struct MHD_Connection *con, void **sock
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ti = MHD_get_connection_info(con, MHD_CONNECTION_INFO_GNUTLS_SESSION);
         const union MHD_ConnectionInfo *fi = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ti != NULL && ti->tls_session != NULL && tls_session_start(ti->tls_session) != 0)
+            y_log_message(Y_LOG_LEVEL_DEBUG, "TLS: no session tickets for this connection");
         if (s->client_ca_pem != NULL && ti != NULL && ti->tls_session != NULL)
             tls_require_client_cert(ti->tls_session);
         *socket_context = NULL;

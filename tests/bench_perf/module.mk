@@ -22,6 +22,12 @@ $(CHURN): $(BUILD)/tests/bench_perf/churn.o
 
 ALL_TARGETS += $(BARE_ULFIUS) $(MKUSERS) $(CHURN)
 
+.PHONY: test-perf
+test-perf: $(APIKEYD) $(LOADGEN)
+	$(Q)APIKEYD=$(CURDIR)/$(APIKEYD) LOADGEN=$(CURDIR)/$(LOADGEN) ./tests/bench_perf/test.sh
+
+TEST_SUITES += test-perf
+
 .PHONY: bench-perf
 bench-perf: $(APIKEYD) $(LOADGEN) $(BARE_ULFIUS) $(MKUSERS) $(CHURN)
 	$(Q)APIKEYD=$(CURDIR)/$(APIKEYD) LOADGEN=$(CURDIR)/$(LOADGEN) BARE_ULFIUS=$(CURDIR)/$(BARE_ULFIUS) \
