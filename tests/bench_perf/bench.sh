@@ -79,9 +79,9 @@ wrk_rps() { # wrk_rps URL ARGS...: req/s (0 when any response was not 2xx or a s
 lg() { # lg ARGS...: loadgen's line (its figures even when it reports failures)
 	"$LOADGEN" --seconds "$SECS" "$@" 2>&1 | tail -1
 }
-field() { # field NAME LINE: the figure of NAME in a loadgen line (0 if absent): the
-	# number after it ("p99 512 us", "resumed 3"), or before it ("1000 requests")
-	awk -v n="$1" '{ for (i = 1; i <= NF; i++) if ($i == n) { print ($(i + 1) ~ /^[0-9.]+$/ ? $(i + 1) : $(i - 1)) + 0; exit }
+field() { # field NAME LINE: the number after NAME in a loadgen line ("p99 512 us",
+	# "resumed 3"); "requests" is the number before it ("1000 requests"); 0 if absent
+	awk -v n="$1" '{ for (i = 1; i <= NF; i++) if ($i == n) { print (n == "requests" ? $(i - 1) : $(i + 1)) + 0; exit }
 	                 print 0 }' <<<"$2"
 }
 lg_rps() { local l; l=$(lg "$@"); echo "${l%% *}"; }
@@ -98,6 +98,9 @@ run_set() {
 	[ "$n" = bare ] && path=/bare
 	put $n a_http "$(wrk_rps "$h$path" -H "x-api-key: $HOT")"
 	put $n a_https "$(wrk_rps "$t$path" -H "x-api-key: $HOT")"
+	# the keys' first use (each key's cache fill and last_used write), then
+	# (b) itself: every key used once in the last minute, as a busy service's
+	put $n bc_http "$(wrk_rps "$h$path" "${lua[@]}")"
 	put $n b_http "$(wrk_rps "$h$path" "${lua[@]}")"
 	put $n b_https "$(wrk_rps "$t$path" "${lua[@]}")"
 	put $n c "$(lg_rps "${tls[@]}" --new-conn --conns 16 --path "$path" --header "x-api-key: $HOT")"
@@ -114,12 +117,15 @@ run_set() {
 		kill -TERM $cp; wait $cp
 		put $n churn "$(cat "$W/churn-$n.out")"
 	fi
-	# (d): at 50% and 80% of this server's own (b) peak
-	for p in 50 80; do
-		for pr in http https; do
-			local args=(--port "$HP")
-			peak=$(v R_${n}_b_$pr)
-			[ "$pr" = https ] && args=("${tls[@]}")
+	# (d): at 50% and 80% of this server's own (b) peak, as measured by the
+	# same client (loadgen, closed loop): a rate wrk reached would be more
+	# than loadgen's 64 threads and the server can do together on this machine
+	for pr in http https; do
+		local args=(--port "$HP")
+		[ "$pr" = https ] && args=("${tls[@]}")
+		peak=$(lg_rps "${args[@]}" --conns "$CONNS" --path "$path" --header-file "$KEYS")
+		put $n dpeak_$pr "$peak"
+		for p in 50 80; do
 			l=$(lg "${args[@]}" --conns "$CONNS" --rate $((peak * p / 100)) --path "$path" --header-file "$KEYS")
 			put $n d${p}_$pr "$(field p50 "$l") $(field p99 "$l") $(field p999 "$l") ${l%% *}"
 		done
@@ -128,7 +134,10 @@ run_set() {
 v() { local x="$1"; echo "${!x:-0}"; }
 
 # callgrind_ir NAME CMD...: instructions per request of (a) and (b) over
-# HTTP, the server under callgrind; sets R_<NAME>_ir_a, R_<NAME>_ir_b
+# HTTP and of (c) (a new TLS connection per request), the server under
+# callgrind; sets R_<NAME>_ir_a, _ir_b, _ir_c. Under callgrind (b) runs
+# slower than its keys come round again: every request is its key's first
+# use in this process (a cache fill, a list read, a last_used write).
 callgrind_ir() {
 	local n=$1 path=$AUTH_PATH vp out; shift
 	[ "$n" = bare ] && path=/bare
@@ -136,12 +145,13 @@ callgrind_ir() {
 	valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >/dev/null 2>"$W/cg-$n.log" &
 	vp=$!
 	up_wait "$HP" || { echo "bench-perf: $n under callgrind did not start" >&2; kill -KILL $vp; return; }
-	for w in a b; do
-		local args=(--header "x-api-key: $HOT") l reqs ir
-		[ $w = b ] && args=(--header-file "$KEYS")
-		"$LOADGEN" --port "$HP" --conns 4 --seconds 1 --path "$path" "${args[@]}" >/dev/null 2>&1   # warm
+	for w in a b c; do
+		local args=(--port "$HP" --header "x-api-key: $HOT") l reqs ir
+		[ $w = b ] && args=(--port "$HP" --header-file "$KEYS")
+		[ $w = c ] && args=(--port "$TP" --tls --ca "$W/cert.pem" --new-conn --header "x-api-key: $HOT")
+		"$LOADGEN" --conns 4 --seconds 1 --path "$path" "${args[@]}" >/dev/null 2>&1   # warm
 		callgrind_control --zero $vp >/dev/null 2>&1
-		l=$("$LOADGEN" --port "$HP" --conns 4 --seconds 4 --path "$path" "${args[@]}" 2>&1 | tail -1)
+		l=$("$LOADGEN" --conns 4 --seconds 4 --path "$path" "${args[@]}" 2>&1 | tail -1)
 		rm -f "$out".*
 		callgrind_control --dump $vp >/dev/null 2>&1
 		reqs=$(field requests "$l")
@@ -163,7 +173,7 @@ PID=$!
 up_wait "$HP" || fail "bare_ulfius did not start: $(cat "$W/bare.log")"
 run_set bare
 kill -TERM $PID; wait $PID; PID=
-[ "$CALLGRIND" = 1 ] && callgrind_ir bare "$BARE_ULFIUS" --port "$HP"
+[ "$CALLGRIND" = 1 ] && callgrind_ir bare "$BARE_ULFIUS" --port "$HP" --tls-port "$TP" --cert "$W/cert.pem" --key "$W/key.pem"
 
 # ---- apikeyd, before and after ----
 sets=after
@@ -183,6 +193,7 @@ for n in $sets; do
 	PID=$!
 	up_wait "$HP" || fail "$n: apikeyd did not start: $(tail -3 "$W/$n/server.log")"
 	run_set $n
+	put $n rss "$(awk '/VmHWM/ { print $2 }' /proc/$PID/status)"
 	kill -TERM $PID; wait $PID; PID=
 	[ "$CALLGRIND" = 1 ] && callgrind_ir $n "${srv[@]}"
 done
@@ -199,6 +210,7 @@ row() { # row FIGURE WORKLOAD GOAL-FACTOR UNIT (goal 0: a figure to report)
 }
 row "(a) one hot key, HTTP keep-alive ($CONNS conns, wrk)" a_http 0.85 req/s
 row "(a) one hot key, HTTPS keep-alive ($CONNS conns, wrk)" a_https 0.85 req/s
+row "(b) first use: the first ${SECS}s on $USERS new users' keys in turn, HTTP (a key's first request fills the caches and writes last_used)" bc_http 0 req/s
 row "(b) $USERS users, a key each, rotating, HTTP keep-alive" b_http 0.85 req/s
 row "(b) $USERS users, a key each, rotating, HTTPS keep-alive" b_https 0.85 req/s
 row "(c) a new TLS connection per request, full handshake (16 clients)" c 0.9 handshakes/s
@@ -212,7 +224,7 @@ for p in 50 80; do
 		read -r b50 b99 b999 brate <<<"$(v R_bare_d${p}_$pr)"
 		read -r a50 a99 a999 arate <<<"$(v R_after_d${p}_$pr)"
 		read -r f50 f99 f999 frate <<<"$(v R_before_d${p}_$pr)"
-		bench_row $T "(d) open-loop latency at ${p}% of each server's (b) peak, ${pr^^}, rotating keys ($CONNS conns)" \
+		bench_row $T "(d) open-loop latency at ${p}% of each server's (b) peak (loadgen: bare $(v R_bare_dpeak_$pr), after $(v R_after_dpeak_$pr), before $(v R_before_dpeak_$pr) req/s), ${pr^^}, rotating keys ($CONNS conns)" \
 			"after p50/p99/p99.9 ${a50:-0}/${a99:-0}/${a999:-0} us at ${arate:-0}/s; before ${f50:-0}/${f99:-0}/${f999:-0} us" \
 			"bare ulfius: ${b50:-0}/${b99:-0}/${b999:-0} us at ${brate:-0}/s" "p99 $(ratio "${a99:-0}" "${b99:-0}")" \
 			"p99 <= 2x" "$(bench_verdict 'a <= 2 * b && b > 0 && a > 0' -v a="${a99:-0}" -v b="${b99:-0}")"
@@ -229,10 +241,16 @@ echo "bench-perf: churn: after: $(v R_after_churn); before: $(v R_before_churn)"
 R_bare_i_http=$(v R_bare_a_http); R_bare_i_https=$(v R_bare_a_https)
 row "apikeyd's in-process bare endpoint (/__test/bare: guard, access log), HTTP" i_http 0 req/s
 row "apikeyd's in-process bare endpoint (/__test/bare: guard, access log), HTTPS" i_https 0 req/s
+bench_row $T "apikeyd's peak resident memory over all of the above (VmHWM)" "after $(v R_after_rss) KiB" \
+	"before: $(v R_before_rss) KiB" "$(ratio "$(v R_after_rss)" "$(v R_before_rss)")" "< 65536 KiB" \
+	"$(bench_verdict 'k > 0 && k < 65536' -v k="$(v R_after_rss)")"
 if [ "$CALLGRIND" = 1 ]; then
-	for w in a b; do
+	for w in a b c; do
 		b=$(v R_bare_ir_$w); a=$(v R_after_ir_$w); bf=$(v R_before_ir_$w)
-		bench_row $T "callgrind instructions per request, ($w), HTTP (server under valgrind, 4 conns)" \
+		what="($w), HTTP"
+		[ $w = b ] && what="(b), HTTP, each key's first use in the process"
+		[ $w = c ] && what="(c), a new TLS connection per request"
+		bench_row $T "callgrind instructions per request, $what (server under valgrind, 4 conns)" \
 			"after $a; before $bf ($(ratio "$bf" "$a") of after)" "bare ulfius: $b" "$(ratio "$a" "$b")" \
 			"report (fewer is better)" report
 	done
