@@ -68,13 +68,24 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=l
 chmod 600 "$W/key.pem"
 
 # ---- measuring ----
-wrk_rps() { # wrk_rps URL ARGS...: req/s (0 when any response was not 2xx or a socket failed)
-	local out url=$1; shift
+# cpu_ticks: user + system clock ticks of the server under test ($PID)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat" 2>/dev/null || echo 0; }
+# wrk_run NAME FIGURE URL ARGS...: R_NAME_FIGURE = req/s, and
+# R_NAME_FIGURE_cpu = the server's CPU time per request in microseconds
+# (user + system, from /proc: far steadier than req/s on a machine others
+# load too). Non-2xx responses and socket errors are reported on stderr.
+wrk_run() {
+	local n=$1 f=$2 url=$3 out t0 t1 reqs; shift 3
+	t0=$(cpu_ticks)
 	out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" "$url" "$@" 2>&1)
+	t1=$(cpu_ticks)
 	if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
 		echo "bench-perf: wrk $url: $(grep "Non-2xx\|Socket errors" <<<"$out" | tr '\n' ' ')" >&2
 	fi
-	awk '/^Requests\/sec:/ { printf "%d", $2 }' <<<"$out"
+	put $n $f "$(awk '/^Requests\/sec:/ { printf "%d", $2 }' <<<"$out")"
+	reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
+	put $n ${f}_cpu "$(awk -v a="$t0" -v b="$t1" -v n="${reqs:-0}" -v h="$(getconf CLK_TCK)" \
+		'BEGIN { if (n > 0) printf "%.1f", (b - a) / h * 1e6 / n; else print 0 }')"
 }
 lg() { # lg ARGS...: loadgen's line (its figures even when it reports failures)
 	"$LOADGEN" --seconds "$SECS" "$@" 2>&1 | tail -1
@@ -85,6 +96,17 @@ field() { # field NAME LINE: the number after NAME in a loadgen line ("p99 512 u
 	                 print 0 }' <<<"$2"
 }
 lg_rps() { local l; l=$(lg "$@"); echo "${l%% *}"; }
+# lg_run NAME FIGURE ARGS...: loadgen's line in LG_LINE, R_NAME_FIGURE its
+# req/s and R_NAME_FIGURE_cpu the server's CPU time per request (as wrk_run)
+lg_run() {
+	local n=$1 f=$2 t0 t1; shift 2
+	t0=$(cpu_ticks)
+	LG_LINE=$(lg "$@")
+	t1=$(cpu_ticks)
+	put $n $f "${LG_LINE%% *}"
+	put $n ${f}_cpu "$(awk -v a="$t0" -v b="$t1" -v n="$(field requests "$LG_LINE")" -v h="$(getconf CLK_TCK)" \
+		'BEGIN { if (n > 0) printf "%.1f", (b - a) / h * 1e6 / n; else print 0 }')"
+}
 
 # up_wait PORT: until the plain port answers
 up_wait() { for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.05; done; return 1; }
@@ -96,24 +118,24 @@ run_set() {
 	local n=$1 h=http://127.0.0.1:$HP t=https://localhost:$TP path=$AUTH_PATH l cp p pr peak
 	local lua=("-s" "$top/tests/bench_perf/keys.lua" "--" "$KEYS") tls=(--port "$TP" --tls --ca "$W/cert.pem")
 	[ "$n" = bare ] && path=/bare
-	put $n a_http "$(wrk_rps "$h$path" -H "x-api-key: $HOT")"
-	put $n a_https "$(wrk_rps "$t$path" -H "x-api-key: $HOT")"
+	wrk_run $n a_http "$h$path" -H "x-api-key: $HOT"
+	wrk_run $n a_https "$t$path" -H "x-api-key: $HOT"
 	# the keys' first use (each key's cache fill and last_used write), then
 	# (b) itself: every key used once in the last minute, as a busy service's
-	put $n bc_http "$(wrk_rps "$h$path" "${lua[@]}")"
-	put $n b_http "$(wrk_rps "$h$path" "${lua[@]}")"
-	put $n b_https "$(wrk_rps "$t$path" "${lua[@]}")"
-	put $n c "$(lg_rps "${tls[@]}" --new-conn --conns 16 --path "$path" --header "x-api-key: $HOT")"
+	wrk_run $n bc_http "$h$path" "${lua[@]}"
+	wrk_run $n b_http "$h$path" "${lua[@]}"
+	wrk_run $n b_https "$t$path" "${lua[@]}"
+	lg_run $n c "${tls[@]}" --new-conn --conns 16 --path "$path" --header "x-api-key: $HOT"
 	if [ "$n" != bare ]; then
-		l=$(lg "${tls[@]}" --new-conn --resume --conns 16 --path "$path" --header "x-api-key: $HOT")
-		put $n cr "${l%% *}"; put $n cr_resumed "$(field resumed "$l")"; put $n cr_n "$(field requests "$l")"
-		put $n i_http "$(wrk_rps "$h/__test/bare")"
-		put $n i_https "$(wrk_rps "$t/__test/bare")"
+		lg_run $n cr "${tls[@]}" --new-conn --resume --conns 16 --path "$path" --header "x-api-key: $HOT"
+		put $n cr_resumed "$(field resumed "$LG_LINE")"; put $n cr_n "$(field requests "$LG_LINE")"
+		wrk_run $n i_http "$h/__test/bare"
+		wrk_run $n i_https "$t/__test/bare"
 		"$CHURN" --port "$HP" --key "$CHURN_KEY" --rate 50 >"$W/churn-$n.out" 2>&1 &
 		cp=$!
 		sleep 0.3
-		put $n e_http "$(wrk_rps "$h$path" "${lua[@]}")"
-		put $n e_https "$(wrk_rps "$t$path" "${lua[@]}")"
+		wrk_run $n e_http "$h$path" "${lua[@]}"
+		wrk_run $n e_https "$t$path" "${lua[@]}"
 		kill -TERM $cp; wait $cp
 		put $n churn "$(cat "$W/churn-$n.out")"
 	fi
@@ -205,7 +227,10 @@ row() { # row FIGURE WORKLOAD GOAL-FACTOR UNIT (goal 0: a figure to report)
 	b=$(v R_bare_$w); a=$(v R_after_$w); bf=$(v R_before_$w)
 	if [ "$goal" = 0 ]; then goal=report; verdict=report
 	else verdict=$(bench_verdict 'a >= g * b && b > 0' -v a="$a" -v b="$b" -v g="$goal"); goal=">= ${goal}x"; fi
-	bench_row $T "$fig" "$a $unit ($(ratio "$a" "$b")); before: $bf $unit ($(ratio "$bf" "$b"))" \
+	local cpu="" ca cb cf
+	ca=$(v R_after_${w}_cpu); cb=$(v R_bare_${w}_cpu); cf=$(v R_before_${w}_cpu)
+	[ "$ca" != 0 ] && cpu="; server CPU/request: after $ca us ($(ratio "$cb" "$ca") of bare's speed), before $cf us, bare $cb us"
+	bench_row $T "$fig" "$a $unit ($(ratio "$a" "$b")); before: $bf $unit ($(ratio "$bf" "$b"))$cpu" \
 		"bare ulfius: $b $unit" "$(ratio "$a" "$b")" "$goal" "$verdict"
 }
 row "(a) one hot key, HTTP keep-alive ($CONNS conns, wrk)" a_http 0.85 req/s
@@ -215,7 +240,7 @@ row "(b) $USERS users, a key each, rotating, HTTP keep-alive" b_http 0.85 req/s
 row "(b) $USERS users, a key each, rotating, HTTPS keep-alive" b_https 0.85 req/s
 row "(c) a new TLS connection per request, full handshake (16 clients)" c 0.9 handshakes/s
 bench_row $T "(c') a new TLS connection per request, the client offering its last session ticket" \
-	"$(v R_after_cr) handshakes/s, $(v R_after_cr_resumed) of $(v R_after_cr_n) resumed; before: $(v R_before_cr)/s, $(v R_before_cr_resumed) resumed" \
+	"$(v R_after_cr) handshakes/s, $(v R_after_cr_resumed) of $(v R_after_cr_n) resumed, server CPU $(v R_after_cr_cpu) us each (full: $(v R_after_c_cpu) us); before: $(v R_before_cr)/s, $(v R_before_cr_resumed) resumed" \
 	"bare ulfius, full handshakes: $(v R_bare_c)/s" "$(ratio "$(v R_after_cr)" "$(v R_bare_c)")" \
 	"resumes (libmicrohttpd's bare server has no tickets)" \
 	"$(bench_verdict 'r > 0' -v r="$(v R_after_cr_resumed)")"
@@ -233,12 +258,13 @@ done
 for pr in http https; do
 	e=$(v R_after_e_$pr); b=$(v R_after_b_$pr); be=$(v R_before_e_$pr); bb=$(v R_before_b_$pr)
 	bench_row $T "(e) (b) over ${pr^^} while 50 keys/s are created and revoked" \
-		"$e req/s ($(ratio "$e" "$(v R_bare_b_$pr)") of bare); before: $be ($(ratio "$be" "$bb") of its (b))" \
+		"$e req/s ($(ratio "$e" "$(v R_bare_b_$pr)") of bare), server CPU $(v R_after_e_${pr}_cpu) us/request against (b)'s $(v R_after_b_${pr}_cpu); before: $be ($(ratio "$be" "$bb") of its (b))" \
 		"(b) of the same build: $b req/s" "$(ratio "$e" "$b")" ">= 0.9x (b)" \
 		"$(bench_verdict 'e >= 0.9 * b && b > 0' -v e="$e" -v b="$b")"
 done
 echo "bench-perf: churn: after: $(v R_after_churn); before: $(v R_before_churn)"
 R_bare_i_http=$(v R_bare_a_http); R_bare_i_https=$(v R_bare_a_https)
+R_bare_i_http_cpu=$(v R_bare_a_http_cpu); R_bare_i_https_cpu=$(v R_bare_a_https_cpu)
 row "apikeyd's in-process bare endpoint (/__test/bare: guard, access log), HTTP" i_http 0 req/s
 row "apikeyd's in-process bare endpoint (/__test/bare: guard, access log), HTTPS" i_https 0 req/s
 bench_row $T "apikeyd's peak resident memory over all of the above (VmHWM)" "after $(v R_after_rss) KiB" \
