@@ -8,7 +8,7 @@
  *               [--threads N] [--mode pool|epoll|thread-per-connection]
  *
  * Same libmicrohttpd mode as apikeyd by default (internal polling thread,
- * epoll, a pool of N threads, N = cores), and over TLS the same priority
+ * epoll, a pool of N threads, N = 4 per core), and over TLS the same priority
  * string and the same certificate (loaded once, as libmicrohttpd's
  * HTTPS_MEM_CERT does). Prints "bare_ulfius ready" on stderr once both
  * listeners are up; stops on SIGTERM or SIGINT. */
@@ -121,7 +121,7 @@ int main(int argc, char **argv)
     }
     if (threads == 0) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = c > 0 ? (unsigned)c : 1;
+        threads = 4 * (c > 0 ? (unsigned)c : 1);   /* as apikeyd (SERVE_THREADS_PER_CORE) */
     }
     if (tls_port && ((cert = bare_read(cert_path)) == NULL || (key = bare_read(key_path)) == NULL)) {
         fprintf(stderr, "bare_ulfius: cannot read %s\n", cert == NULL ? cert_path : key_path);
