@@ -5,6 +5,9 @@
 BARE_ULFIUS := $(BUILD)/tests/bench_perf/bare_ulfius
 MKUSERS     := $(BUILD)/tests/bench_perf/mkusers
 CHURN       := $(BUILD)/tests/bench_perf/churn
+# tests/server/module.mk defines LOADGEN after this file is read (prerequisites
+# expand at once), so name its path here
+PERF_LOADGEN := $(BUILD)/tests/server/loadgen
 
 $(BUILD)/tests/bench_perf/bare_ulfius.o: CFLAGS_EXTRA = $(call pc_cflags,libulfius gnutls jansson) -Iserver
 $(BARE_ULFIUS): $(BUILD)/tests/bench_perf/bare_ulfius.o
@@ -23,14 +26,14 @@ $(CHURN): $(BUILD)/tests/bench_perf/churn.o
 ALL_TARGETS += $(BARE_ULFIUS) $(MKUSERS) $(CHURN)
 
 .PHONY: test-perf
-test-perf: $(APIKEYD) $(LOADGEN)
-	$(Q)APIKEYD=$(CURDIR)/$(APIKEYD) LOADGEN=$(CURDIR)/$(LOADGEN) ./tests/bench_perf/test.sh
+test-perf: $(APIKEYD) $(PERF_LOADGEN)
+	$(Q)APIKEYD=$(CURDIR)/$(APIKEYD) LOADGEN=$(CURDIR)/$(PERF_LOADGEN) ./tests/bench_perf/test.sh
 
 TEST_SUITES += test-perf
 
 .PHONY: bench-perf
-bench-perf: $(APIKEYD) $(LOADGEN) $(BARE_ULFIUS) $(MKUSERS) $(CHURN)
-	$(Q)APIKEYD=$(CURDIR)/$(APIKEYD) LOADGEN=$(CURDIR)/$(LOADGEN) BARE_ULFIUS=$(CURDIR)/$(BARE_ULFIUS) \
+bench-perf: $(APIKEYD) $(PERF_LOADGEN) $(BARE_ULFIUS) $(MKUSERS) $(CHURN)
+	$(Q)APIKEYD=$(CURDIR)/$(APIKEYD) LOADGEN=$(CURDIR)/$(PERF_LOADGEN) BARE_ULFIUS=$(CURDIR)/$(BARE_ULFIUS) \
 	  MKUSERS=$(CURDIR)/$(MKUSERS) CHURN=$(CURDIR)/$(CHURN) ./tests/bench_perf/bench.sh
 
 BENCH_TARGETS += bench-perf
