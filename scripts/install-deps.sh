@@ -17,7 +17,7 @@ check:check libmicrohttpd-dev:libmicrohttpd libpq-dev:libpq libsystemd-dev:libsy
 PKGS_HDR="libunistring-dev:uninorm.h"
 PKGS_BIN="pkg-config:pkg-config curl:curl gnutls-bin:gnutls-cli sqlite3:sqlite3 \
 nodejs:node npm:npm jq:jq openssl:openssl chromium:chromium groff-base:groff \
-prometheus:prometheus prometheus:promtool postgresql-client:pg_dump"
+prometheus:prometheus prometheus:promtool postgresql-client:pg_dump wrk:wrk"
 case $group in
 "") ;;
 fuzz) PKGS_BIN="$PKGS_BIN clang:clang" ;;

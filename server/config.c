@@ -99,7 +99,7 @@ static const opt_def opt_defs[] = {
     { "shutdown-timeout", "APIKEYD_SHUTDOWN_TIMEOUT", OPT_UINT, 0, 3600,
       "on SIGTERM/SIGINT wait this long for in-flight requests (default 30)", "SECONDS" },
     { "threads", "APIKEYD_THREADS", OPT_UINT, 0, 256,
-      "worker threads per listener (default 0 = number of cores)", "N" },
+      "worker threads per listener (default 0 = 4 per core)", "N" },
     { "key-quota", "APIKEYD_KEY_QUOTA", OPT_UINT, 0, 100000000,
       "unrevoked keys one user may hold (default 1000); a create beyond\n"
       "                          it is 403 in the family's error shape; 0 = no quota", "N" },

@@ -1,4 +1,5 @@
-/* tls: reloadable certificate and key for the HTTPS listener. */
+/* tls: reloadable certificate and key for the HTTPS listener, imported once
+ * per load (not per handshake), and session tickets. */
 #include "tls.h"
 
 #include <errno.h>
@@ -12,20 +13,30 @@
 #include <gnutls/x509.h>
 #include <yder.h>
 
-/* One loaded pair, immutable once built; shared by reference count. */
+/* One loaded pair, immutable once built; shared by reference count. The
+   chain and key are imported once, when loaded, and every handshake is
+   handed the same ones (GnuTLS only reads them; the callback tells it not
+   to free them). A pair replaced by a reload stays on the retired list
+   until tls_shutdown: a handshake that took it just before the swap may
+   still be using it, and a reload is rare and a pair small. */
 typedef struct tls_pair {
     unsigned refs;
     gnutls_datum_t *certs;      /* DER chain, leaf first */
     unsigned n_certs;
     gnutls_datum_t key;         /* DER (PKCS#8 or native) */
     gnutls_x509_crt_fmt_t key_fmt;
+    gnutls_pcert_st *pcerts;    /* certs, imported */
+    gnutls_privkey_t privkey;   /* key, imported */
+    gnutls_datum_t ticket_key;  /* session tickets' master key (tls_session_start) */
+    struct tls_pair *retired;   /* the next pair on the retired list */
 } tls_pair;
 
 static struct {
     pthread_mutex_t lock;
     tls_pair *current;
+    tls_pair *retired;          /* replaced pairs, each holding its list reference */
     char *cert_path, *key_path;
-} tls_state = { PTHREAD_MUTEX_INITIALIZER, NULL, NULL, NULL };
+} tls_state = { PTHREAD_MUTEX_INITIALIZER, NULL, NULL, NULL, NULL };
 
 int tls_check_priorities(char *err, size_t errlen)
 {
@@ -62,6 +73,15 @@ int tls_read_file(const char *path, char **out, char *err, size_t errlen)
 static void pair_free(tls_pair *p)
 {
     if (p == NULL) return;
+    if (p->pcerts) {
+        for (unsigned i = 0; i < p->n_certs; i++) gnutls_pcert_deinit(&p->pcerts[i]);
+        free(p->pcerts);
+    }
+    if (p->privkey) gnutls_privkey_deinit(p->privkey);
+    if (p->ticket_key.data) {
+        gnutls_memset(p->ticket_key.data, 0, p->ticket_key.size);
+        gnutls_free(p->ticket_key.data);
+    }
     for (unsigned i = 0; i < p->n_certs; i++) gnutls_free(p->certs[i].data);
     free(p->certs);
     if (p->key.data) {
@@ -89,6 +109,18 @@ static tls_pair *pair_current(void)
     if (p) p->refs++;
     pthread_mutex_unlock(&tls_state.lock);
     return p;
+}
+
+/* Makes p current (under tls_state.lock); the pair it replaces goes to the
+   retired list with the reference the state held. */
+static void pair_retire(tls_pair *p)
+{
+    tls_pair *old = tls_state.current;
+    tls_state.current = p;
+    if (old != NULL) {
+        old->retired = tls_state.retired;
+        tls_state.retired = old;
+    }
 }
 
 /* The leaf's validity period against now: 0, or -1 with why set. */
@@ -198,6 +230,31 @@ static int pair_load(const char *cert_path, const char *key_path, int strict_tim
         goto cleanup;
     }
     p->key_fmt = GNUTLS_X509_FMT_DER;
+    /* what every handshake is handed (tls_cert_callback) */
+    if ((p->pcerts = calloc(p->n_certs, sizeof *p->pcerts)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto cleanup;
+    }
+    for (unsigned i = 0; i < p->n_certs; i++) {
+        if ((r = gnutls_pcert_import_x509_raw(&p->pcerts[i], &p->certs[i], GNUTLS_X509_FMT_DER, 0)) < 0) {
+            for (unsigned j = 0; j < i; j++) gnutls_pcert_deinit(&p->pcerts[j]);
+            free(p->pcerts);
+            p->pcerts = NULL;
+            snprintf(err, errlen, "%s: certificate %u: %s", cert_path, i + 1, gnutls_strerror(r));
+            goto cleanup;
+        }
+    }
+    if ((r = gnutls_privkey_init(&p->privkey)) < 0 ||
+        (r = gnutls_privkey_import_x509_raw(p->privkey, &p->key, p->key_fmt, NULL, 0)) < 0) {
+        snprintf(err, errlen, "%s: cannot import key: %s", key_path, gnutls_strerror(r));
+        goto cleanup;
+    }
+    /* a new ticket master key with every load: a reload also ends the
+       tickets issued before it */
+    if ((r = gnutls_session_ticket_key_generate(&p->ticket_key)) < 0) {
+        snprintf(err, errlen, "cannot make a session ticket key: %s", gnutls_strerror(r));
+        goto cleanup;
+    }
     p->refs = 1;
     *out = p;
     p = NULL;
@@ -224,16 +281,14 @@ int tls_init(const char *cert_path, const char *key_path, char *err, size_t errl
     free(tls_state.key_path);
     tls_state.cert_path = strdup(cert_path);
     tls_state.key_path = strdup(key_path);
-    tls_pair *old = tls_state.current;
-    tls_state.current = p;
+    pair_retire(p);
     pthread_mutex_unlock(&tls_state.lock);
-    pair_unref(old);
     return 0;
 }
 
 int tls_reload(char *err, size_t errlen)
 {
-    tls_pair *p = NULL, *old;
+    tls_pair *p = NULL;
     char *cert_path, *key_path;
     int rc;
 
@@ -249,10 +304,8 @@ int tls_reload(char *err, size_t errlen)
     rc = pair_load(cert_path, key_path, 1, &p, err, errlen);
     if (rc != 0) goto cleanup;
     pthread_mutex_lock(&tls_state.lock);
-    old = tls_state.current;
-    tls_state.current = p;
+    pair_retire(p);
     pthread_mutex_unlock(&tls_state.lock);
-    pair_unref(old);
 cleanup:
     free(cert_path);
     free(key_path);
@@ -261,15 +314,22 @@ cleanup:
 
 void tls_shutdown(void)
 {
-    tls_pair *old;
+    tls_pair *old, *retired;
     pthread_mutex_lock(&tls_state.lock);
     old = tls_state.current;
     tls_state.current = NULL;
+    retired = tls_state.retired;
+    tls_state.retired = NULL;
     free(tls_state.cert_path);
     free(tls_state.key_path);
     tls_state.cert_path = tls_state.key_path = NULL;
     pthread_mutex_unlock(&tls_state.lock);
     pair_unref(old);
+    while (retired) {
+        tls_pair *next = retired->retired;
+        pair_unref(retired);
+        retired = next;
+    }
 }
 
 int tls_fingerprint(char *buf, size_t len)
@@ -295,10 +355,6 @@ int tls_cert_callback(gnutls_session_t session, const struct gnutls_cert_retr_st
         gnutls_privkey_t *privkey, unsigned int *flags)
 {
     tls_pair *p = pair_current();
-    gnutls_pcert_st *pc = NULL;
-    gnutls_privkey_t pk = NULL;
-    unsigned done = 0;
-    int rc = -1;
 
     (void)session;
     (void)info;
@@ -308,30 +364,30 @@ int tls_cert_callback(gnutls_session_t session, const struct gnutls_cert_retr_st
     *ocsp_length = 0;
     *privkey = NULL;
     if (p == NULL) return -1;
-    /* a private copy for this handshake; GnuTLS deinitializes it */
-    pc = gnutls_calloc(p->n_certs, sizeof *pc);
-    if (pc == NULL) goto cleanup;
-    for (; done < p->n_certs; done++)
-        if (gnutls_pcert_import_x509_raw(&pc[done], &p->certs[done], GNUTLS_X509_FMT_DER, 0) < 0)
-            goto cleanup;
-    if (gnutls_privkey_init(&pk) < 0 ||
-        gnutls_privkey_import_x509_raw(pk, &p->key, p->key_fmt, NULL, 0) < 0)
-        goto cleanup;
-    *certs = pc;
+    /* the pair's own imports, shared by every handshake: GnuTLS must not
+       free them (flags 0); the pair lives until tls_shutdown (retired) */
+    *certs = p->pcerts;
     *certs_length = p->n_certs;
-    *privkey = pk;
-    *flags = GNUTLS_CERT_RETR_DEINIT_ALL;
-    pc = NULL;
-    pk = NULL;
-    rc = 0;
-cleanup:
-    if (pc) {
-        for (unsigned i = 0; i < done; i++) gnutls_pcert_deinit(&pc[i]);
-        gnutls_free(pc);
-    }
-    if (pk) gnutls_privkey_deinit(pk);
+    *privkey = p->privkey;
+    *flags = 0;
     pair_unref(p);
-    return rc;
+    return 0;
+}
+
+int tls_session_start(gnutls_session_t session)
+{
+    tls_pair *p = pair_current();
+    int r;
+
+    if (p == NULL) return -1;
+    /* TLS 1.3 tickets (and 1.2 ones) under the pair's master key; GnuTLS
+       derives the key that encrypts them from it and rotates that key
+       every TLS_TICKET_LIFETIME (its TOTP scheme, GnuTLS >= 3.6.4), and a
+       ticket is good for as long */
+    gnutls_db_set_cache_expiration(session, TLS_TICKET_LIFETIME);
+    r = gnutls_session_ticket_enable_server(session, &p->ticket_key);
+    pair_unref(p);
+    return r < 0 ? -1 : 0;
 }
 
 void tls_require_client_cert(gnutls_session_t session)

@@ -699,6 +699,73 @@ START_TEST(keycache_ttl_epoch_forget)
 }
 END_TEST
 
+/* keycache_forget finds a key through its id's record, not a sweep: keys
+   whose ids share a record (id modulo the slots), keys never cached, a key
+   whose slot another key took, and keys forgotten in any order each leave
+   exactly what they should. */
+static void slot_hash(unsigned char h[STORE_HASH_LEN], unsigned slot, unsigned salt)
+{
+	for (size_t i = 0; i < STORE_HASH_LEN; i++)
+		h[i] = (unsigned char)(salt * 37u + i * 11u + 1u);
+	h[0] = (unsigned char)slot;   /* the index: the low bits of the first bytes */
+	for (size_t i = 1; i < 8; i++)
+		h[i] = 0;
+}
+
+START_TEST(keycache_forget_by_id_record)
+{
+	keycache *c;
+	keycache_entry e = { .user_id = 1 }, got;
+	unsigned char h[40][STORE_HASH_LEN];
+	int64_t ids[40];
+	int cached[40];
+	unsigned order[40];
+
+	ck_assert_int_eq(keycache_new(64, 60, &c), 0);
+	/* 40 keys in 40 distinct slots; ids 1..20 and 65..84 share records
+	   (64 slots: id 1 and id 65 have the same one) */
+	for (unsigned k = 0; k < 40; k++) {
+		ids[k] = k < 20 ? (int64_t)k + 1 : (int64_t)k - 20 + 65;
+		slot_hash(h[k], k + 3, k);
+		e.key_id = ids[k];
+		keycache_put(c, h[k], &e, keycache_epoch(c), 1000);
+		cached[k] = 1;
+	}
+	/* a key never cached, whose record is another's: nothing else goes */
+	keycache_forget(c, 129);
+	keycache_forget(c, 5000);
+	for (unsigned k = 0; k < 40; k++)
+		ck_assert_int_eq(keycache_get(c, h[k], 1001, &got), 1);
+	/* a key whose slot another key took: its forget leaves the other */
+	{
+		unsigned char taker[STORE_HASH_LEN];
+		slot_hash(taker, 3, 99);     /* key 0's slot */
+		e.key_id = 500;
+		keycache_put(c, taker, &e, keycache_epoch(c), 1000);
+		cached[0] = 0;
+		keycache_forget(c, ids[0]);
+		ck_assert_int_eq(keycache_get(c, taker, 1001, &got), 1);
+		ck_assert_int_eq(got.key_id, 500);
+		keycache_forget(c, 500);
+		ck_assert_int_eq(keycache_get(c, taker, 1001, &got), 0);
+	}
+	/* the rest forgotten in a scrambled order, checking all after each */
+	for (unsigned k = 0; k < 40; k++)
+		order[k] = (k * 17u + 5u) % 40u;
+	for (unsigned n = 0; n < 40; n++) {
+		keycache_forget(c, ids[order[n]]);
+		cached[order[n]] = 0;
+		for (unsigned k = 0; k < 40; k++) {
+			int hit = keycache_get(c, h[k], 1001, &got);
+			ck_assert_int_eq(hit, cached[k]);
+			if (hit)
+				ck_assert_int_eq(got.key_id, ids[k]);
+		}
+	}
+	keycache_free(c);
+}
+END_TEST
+
 /* Each state change, through each family's key, takes effect on the next
    authentication even though the key was answered from the cache. */
 START_TEST(cached_key_fails_after_every_change)
@@ -1844,6 +1911,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, roles_enforced_in_the_key_service);
 	tcase_add_test(tc, names_nfc_and_refused);
 	tcase_add_test(tc, keycache_ttl_epoch_forget);
+	tcase_add_test(tc, keycache_forget_by_id_record);
 	tcase_add_test(tc, cached_key_fails_after_every_change);
 	tcase_add_test(tc, revocation_racing_authentications);
 	tcase_add_test(tc, listcache_epoch_ttl_bounds);

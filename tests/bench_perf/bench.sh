@@ -1,0 +1,314 @@
+#!/bin/bash
+# bench-perf (issue #16): apikeyd's request path against an external bare
+# ulfius server (tests/bench_perf/bare_ulfius: a process of its own, ulfius
+# only, same libmicrohttpd mode, same TLS priorities and certificate), all
+# in one run, for this build ("after") and for the build of the commit in
+# tests/bench_perf/before-rev ("before", built once into
+# $BUILD/bench-before/REV from git archive; BENCH_PERF_BEFORE=off skips it):
+#   (a) one hot key, HTTP and HTTPS keep-alive, closed loop (wrk);
+#   (b) 10,000 users with one key each, every request the next key (wrk
+#       with keys.lua; the bare server gets the same headers);
+#   (c) a new TLS connection per request (loadgen --new-conn; full
+#       handshakes; plus, reported, returning clients offering a ticket);
+#   (d) open-loop latency (loadgen --rate, measured from each request's
+#       scheduled start), each server at 50% and 80% of its own peak in (b)
+#       (the same load relative to what it can do), p50/p99/p99.9, HTTP
+#       and HTTPS, the (b) key rotation;
+#   (e) (b) while tests/bench_perf/churn creates and deletes 50 keys/s;
+#   apikeyd's in-process bare endpoint (/__test/bare), as before;
+#   callgrind instructions per request for (a) and (b), HTTP
+#   (BENCH_PERF_CALLGRIND=0 skips them).
+# The three servers are up together on ports of their own and each workload
+# runs on each in turn (bare, before, after) before the next workload, so
+# the ratios compare runs seconds apart, under the same load from whatever
+# else the machine runs; beside each req/s, the server's own CPU time per
+# request (from /proc), the steadier figure on a shared machine. Every
+# figure is a ratio to the bare server measured in the same run. Rows go to
+# $BENCH_DIR/bench-perf.tsv.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build}
+APIKEYD=${APIKEYD:-$top/$BUILD/apikeyd}
+LOADGEN=${LOADGEN:-$top/$BUILD/tests/server/loadgen}
+BARE_ULFIUS=${BARE_ULFIUS:-$top/$BUILD/tests/bench_perf/bare_ulfius}
+MKUSERS=${MKUSERS:-$top/$BUILD/tests/bench_perf/mkusers}
+CHURN=${CHURN:-$top/$BUILD/tests/bench_perf/churn}
+SECS=${BENCH_SECONDS:-3}
+CONNS=${BENCH_CONNS:-64}
+USERS=${BENCH_PERF_USERS:-10000}
+CALLGRIND=${BENCH_PERF_CALLGRIND:-1}
+REV=${BENCH_PERF_BEFORE_REV:-$(cat "$top/tests/bench_perf/before-rev")}
+. "$top/tests/bench_report/lib.sh"
+T=bench-perf
+W=$(mktemp -d /tmp/apikeyd-bench-perf.XXXXXX)
+trap '[ -n "${KEEP:-}" ] && echo "kept $W" || rm -rf "$W"' EXIT
+fail() { echo "bench-perf: $*" >&2; exit 1; }
+port() { while :; do p=$((20000 + RANDOM % 12000)); ss -ltn | grep -q ":$p " || { echo $p; return; }; done; }
+for tool in wrk openssl; do command -v $tool >/dev/null || fail "$tool is missing (scripts/install-deps.sh)"; done
+if [ "$CALLGRIND" = 1 ] && ! command -v valgrind >/dev/null; then
+	echo "bench-perf: valgrind is missing (scripts/install-deps.sh memcheck): no callgrind figures" >&2
+	CALLGRIND=0
+fi
+
+# ---- the before build ----
+BEFORE_DIR=
+if [ "${BENCH_PERF_BEFORE:-on}" != off ]; then
+	BEFORE_DIR=$top/$BUILD/bench-before/$REV
+	if [ ! -x "$BEFORE_DIR/$BUILD/apikeyd" ] || [ ! -x "$BEFORE_DIR/$BUILD/tests/bench_perf/mkusers" ]; then
+		echo "bench-perf: building the before commit ${REV:0:10} into $BEFORE_DIR (once)"
+		rm -rf "$BEFORE_DIR" && mkdir -p "$BEFORE_DIR" || fail "cannot make $BEFORE_DIR"
+		git -C "$top" archive "$REV" | tar -x -C "$BEFORE_DIR" || fail "git archive $REV failed"
+		# the bench's own tools, which that commit may not have
+		rm -rf "$BEFORE_DIR/tests/bench_perf" && cp -r "$top/tests/bench_perf" "$BEFORE_DIR/tests/"
+		make -C "$BEFORE_DIR" -j2 BUILD="$BUILD" "$BUILD/apikeyd" "$BUILD/tests/bench_perf/mkusers" \
+			>"$W/before-build.log" 2>&1 || fail "the before build failed: $(tail -5 "$W/before-build.log")"
+	fi
+fi
+
+# ---- one certificate for every server (P-256 ECDSA, as apikeyd makes) ----
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost \
+	-addext subjectAltName=DNS:localhost -days 2 -keyout "$W/key.pem" -out "$W/cert.pem" >/dev/null 2>&1 ||
+	fail "openssl could not make a certificate"
+chmod 600 "$W/key.pem"
+
+# ---- measuring ----
+# cpu_ticks: user + system clock ticks of the server under test ($PID)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat" 2>/dev/null || echo 0; }
+# wrk_run NAME FIGURE URL ARGS...: R_NAME_FIGURE = req/s, and
+# R_NAME_FIGURE_cpu = the server's CPU time per request in microseconds
+# (user + system, from /proc: far steadier than req/s on a machine others
+# load too). Non-2xx responses and socket errors are reported on stderr.
+wrk_run() {
+	local n=$1 f=$2 url=$3 out t0 t1 reqs; shift 3
+	t0=$(cpu_ticks)
+	out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" "$url" "$@" 2>&1)
+	t1=$(cpu_ticks)
+	if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
+		echo "bench-perf: wrk $url: $(grep "Non-2xx\|Socket errors" <<<"$out" | tr '\n' ' ')" >&2
+	fi
+	put $n $f "$(awk '/^Requests\/sec:/ { printf "%d", $2 }' <<<"$out")"
+	reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
+	put $n ${f}_cpu "$(awk -v a="$t0" -v b="$t1" -v n="${reqs:-0}" -v h="$(getconf CLK_TCK)" \
+		'BEGIN { if (n > 0) printf "%.1f", (b - a) / h * 1e6 / n; else print 0 }')"
+}
+lg() { # lg ARGS...: loadgen's line (its figures even when it reports failures)
+	"$LOADGEN" --seconds "$SECS" "$@" 2>&1 | tail -1
+}
+field() { # field NAME LINE: the number after NAME in a loadgen line ("p99 512 us",
+	# "resumed 3"); "requests" is the number before it ("1000 requests"); 0 if absent
+	awk -v n="$1" '{ for (i = 1; i <= NF; i++) if ($i == n) { print (n == "requests" ? $(i - 1) : $(i + 1)) + 0; exit }
+	                 print 0 }' <<<"$2"
+}
+lg_rps() { local l; l=$(lg "$@"); echo "${l%% *}"; }
+# lg_run NAME FIGURE ARGS...: loadgen's line in LG_LINE, R_NAME_FIGURE its
+# req/s and R_NAME_FIGURE_cpu the server's CPU time per request (as wrk_run)
+lg_run() {
+	local n=$1 f=$2 t0 t1; shift 2
+	t0=$(cpu_ticks)
+	LG_LINE=$(lg "$@")
+	t1=$(cpu_ticks)
+	put $n $f "${LG_LINE%% *}"
+	put $n ${f}_cpu "$(awk -v a="$t0" -v b="$t1" -v n="$(field requests "$LG_LINE")" -v h="$(getconf CLK_TCK)" \
+		'BEGIN { if (n > 0) printf "%.1f", (b - a) / h * 1e6 / n; else print 0 }')"
+}
+
+# up_wait PORT: until the plain port answers
+up_wait() { for _ in $(seq 300); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.05; done; return 1; }
+
+put() { printf -v "R_$1_$2" '%s' "$3"; }
+# use NAME: the server NAME's ports, process, keys (HP TP PID KEYS HOT CHURN_KEY PATH_)
+use() {
+	local x
+	for x in HP TP PID KEYS HOT CHURN_KEY; do eval "$x=\${${x}_$1:-}"; done
+	PATH_=$AUTH_PATH
+	[ "$1" = bare ] && PATH_=/bare
+	return 0
+}
+# step NAME WORKLOAD: one workload against the server NAME; the results in
+# R_<NAME>_<workload>. Every workload runs on each server in turn (bare,
+# before, after) before the next, so the three share the machine's load of
+# the moment: on a machine others load too, minutes apart is another machine.
+step() {
+	local n=$1 w=$2 h t l cp p peak args
+	use "$n"
+	h=http://127.0.0.1:$HP$PATH_ t=https://localhost:$TP$PATH_
+	local lua=("-s" "$top/tests/bench_perf/keys.lua" "--" "$KEYS") tls=(--port "$TP" --tls --ca "$W/cert.pem")
+	case $w in
+	a_http) wrk_run $n $w "$h" -H "x-api-key: $HOT" ;;
+	a_https) wrk_run $n $w "$t" -H "x-api-key: $HOT" ;;
+	# the keys' first use (each key's cache fill and last_used write), then
+	# (b) itself: every key used once in the last minute, as a busy service's
+	bc_http | b_http) wrk_run $n $w "$h" "${lua[@]}" ;;
+	b_https) wrk_run $n $w "$t" "${lua[@]}" ;;
+	c) lg_run $n c "${tls[@]}" --new-conn --conns 16 --path "$PATH_" --header "x-api-key: $HOT" ;;
+	cr) lg_run $n cr "${tls[@]}" --new-conn --resume --conns 16 --path "$PATH_" --header "x-api-key: $HOT"
+		put $n cr_resumed "$(field resumed "$LG_LINE")"; put $n cr_n "$(field requests "$LG_LINE")" ;;
+	i_http) wrk_run $n $w "http://127.0.0.1:$HP/__test/bare" ;;
+	i_https) wrk_run $n $w "https://localhost:$TP/__test/bare" ;;
+	e_http | e_https)
+		"$CHURN" --port "$HP" --key "$CHURN_KEY" --rate 50 >"$W/churn-$n-$w.out" 2>&1 &
+		cp=$!
+		sleep 0.3
+		if [ $w = e_http ]; then wrk_run $n $w "$h" "${lua[@]}"; else wrk_run $n $w "$t" "${lua[@]}"; fi
+		kill -TERM $cp; wait $cp
+		put $n churn_$w "$(cat "$W/churn-$n-$w.out")" ;;
+	# (d): at 50% and 80% of this server's own (b) peak, as measured by the
+	# same client (loadgen, closed loop): a rate wrk reached would be more
+	# than loadgen's 64 threads and the server can do together on this machine
+	d_http | d_https)
+		args=(--port "$HP")
+		[ $w = d_https ] && args=("${tls[@]}")
+		peak=$(lg_rps "${args[@]}" --conns "$CONNS" --path "$PATH_" --header-file "$KEYS")
+		put $n dpeak_${w#d_} "$peak"
+		for p in 50 80; do
+			l=$(lg "${args[@]}" --conns "$CONNS" --rate $((peak * p / 100)) --path "$PATH_" --header-file "$KEYS")
+			put $n d${p}_${w#d_} "$(field p50 "$l") $(field p99 "$l") $(field p999 "$l") ${l%% *}"
+		done ;;
+	esac
+}
+v() { local x="$1"; echo "${!x:-0}"; }
+
+# callgrind_ir NAME CMD...: instructions per request of (a) and (b) over
+# HTTP and of (c) (a new TLS connection per request), the server under
+# callgrind; sets R_<NAME>_ir_a, _ir_b, _ir_c. Under callgrind (b) runs
+# slower than its keys come round again: every request is its key's first
+# use in this process (a cache fill, a list read, a last_used write).
+callgrind_ir() {
+	local n=$1 path=$PATH_ vp out; shift
+	out=$W/cg-$n.out
+	valgrind --tool=callgrind --callgrind-out-file="$out" "$@" >/dev/null 2>"$W/cg-$n.log" &
+	vp=$!
+	up_wait "$HP" || { echo "bench-perf: $n under callgrind did not start" >&2; kill -KILL $vp; return; }
+	for w in a b c; do
+		local args=(--port "$HP" --header "x-api-key: $HOT") l reqs ir
+		[ $w = b ] && args=(--port "$HP" --header-file "$KEYS")
+		[ $w = c ] && args=(--port "$TP" --tls --ca "$W/cert.pem" --new-conn --header "x-api-key: $HOT")
+		"$LOADGEN" --conns 4 --seconds 1 --path "$path" "${args[@]}" >/dev/null 2>&1   # warm
+		callgrind_control --zero $vp >/dev/null 2>&1
+		l=$("$LOADGEN" --conns 4 --seconds 4 --path "$path" "${args[@]}" 2>&1 | tail -1)
+		rm -f "$out".*
+		callgrind_control --dump $vp >/dev/null 2>&1
+		reqs=$(field requests "$l")
+		ir=$(awk '/^summary:|^totals:/ { print $2; exit }' "$out".* 2>/dev/null)
+		put $n ir_$w "$(awk -v i="${ir:-0}" -v r="${reqs:-0}" 'BEGIN { if (r > 0) printf "%d", i / r; else print 0 }')"
+	done
+	kill -TERM $vp; wait $vp 2>/dev/null
+}
+
+AUTH_PATH=/heron/api/credentials/keys
+PIDS=()
+trap '[ ${#PIDS[@]} -gt 0 ] && kill -KILL "${PIDS[@]}" 2>/dev/null; [ -n "${KEEP:-}" ] && echo "kept $W" || rm -rf "$W"' EXIT
+
+# ---- the servers, all up at once (an idle one costs nothing), each with its users ----
+sets=bare
+[ -n "$BEFORE_DIR" ] && sets="$sets before"
+sets="$sets after"
+for n in $sets; do
+	mkdir -p "$W/$n"
+	printf -v "HP_$n" '%s' "$(port)"; printf -v "TP_$n" '%s' "$(port)"
+	printf -v "KEYS_$n" '%s' "$W/$n/keys.txt"
+	bin=$APIKEYD; mk=$MKUSERS
+	[ $n = before ] && { bin=$BEFORE_DIR/$BUILD/apikeyd; mk=$BEFORE_DIR/$BUILD/tests/bench_perf/mkusers; }
+	use $n
+	"$mk" --db "$W/$n/a.db" --secret "$W/$n/secret" --users "$USERS" --out "$KEYS" || fail "$n: mkusers failed"
+	printf -v "HOT_$n" '%s' "$(head -1 "$KEYS" | cut -d' ' -f2)"
+	if [ $n = bare ]; then
+		srv=("$BARE_ULFIUS" --port "$HP" --tls-port "$TP" --cert "$W/cert.pem" --key "$W/key.pem")
+	else
+		printf -v "CHURN_KEY_$n" '%s' "$("$bin" user add churn --db "$W/$n/a.db" --secret "$W/$n/secret" 2>/dev/null)" ||
+			fail "$n: user add"
+		srv=("$bin" --db "$W/$n/a.db" --secret "$W/$n/secret" --state-dir "$W/$n" --listen 127.0.0.1:$HP
+		     --tls-listen 127.0.0.1:$TP --tls-cert "$W/cert.pem" --tls-key "$W/key.pem" --test-slow-endpoint)
+	fi
+	eval "SRV_$n=(\"\${srv[@]}\")"
+	# apikeyd's access log on (the default level), to a file, as a service's journal
+	"${srv[@]}" >/dev/null 2>"$W/$n/server.log" &
+	printf -v "PID_$n" '%s' "$!"
+	PIDS+=("$!")
+	up_wait "$HP" || fail "$n did not start: $(tail -3 "$W/$n/server.log")"
+done
+
+for w in a_http a_https bc_http b_http b_https c cr i_http i_https e_http e_https d_http d_https; do
+	for n in $sets; do
+		case $n:$w in bare:cr | bare:i_* | bare:e_*) continue ;; esac
+		step $n $w
+	done
+done
+for n in $sets; do
+	use $n
+	[ $n != bare ] && put $n rss "$(awk '/VmHWM/ { print $2 }' /proc/$PID/status)"
+	kill -TERM "$PID"; wait "$PID" 2>/dev/null
+done
+PIDS=()
+
+# ---- callgrind, one server at a time ----
+if [ "$CALLGRIND" = 1 ]; then
+	for n in $sets; do
+		use $n
+		eval "srv=(\"\${SRV_$n[@]}\")"
+		callgrind_ir $n "${srv[@]}"
+	done
+fi
+
+# ---- the table ----
+ratio() { bench_ratio "$1" "$2"; }
+row() { # row FIGURE WORKLOAD GOAL-FACTOR UNIT (goal 0: a figure to report)
+	local fig=$1 w=$2 goal=$3 unit=$4 b a bf
+	b=$(v R_bare_$w); a=$(v R_after_$w); bf=$(v R_before_$w)
+	if [ "$goal" = 0 ]; then goal=report; verdict=report
+	else verdict=$(bench_verdict 'a >= g * b && b > 0' -v a="$a" -v b="$b" -v g="$goal"); goal=">= ${goal}x"; fi
+	local cpu="" ca cb cf
+	ca=$(v R_after_${w}_cpu); cb=$(v R_bare_${w}_cpu); cf=$(v R_before_${w}_cpu)
+	[ "$ca" != 0 ] && cpu="; server CPU/request: after $ca us ($(ratio "$cb" "$ca") of bare's speed), before $cf us, bare $cb us"
+	bench_row $T "$fig" "$a $unit ($(ratio "$a" "$b")); before: $bf $unit ($(ratio "$bf" "$b"))$cpu" \
+		"bare ulfius: $b $unit" "$(ratio "$a" "$b")" "$goal" "$verdict"
+}
+row "(a) one hot key, HTTP keep-alive ($CONNS conns, wrk)" a_http 0.85 req/s
+row "(a) one hot key, HTTPS keep-alive ($CONNS conns, wrk)" a_https 0.85 req/s
+row "(b) first use: the first ${SECS}s on $USERS new users' keys in turn, HTTP (a key's first request fills the caches and writes last_used)" bc_http 0 req/s
+row "(b) $USERS users, a key each, rotating, HTTP keep-alive" b_http 0.85 req/s
+row "(b) $USERS users, a key each, rotating, HTTPS keep-alive" b_https 0.85 req/s
+row "(c) a new TLS connection per request, full handshake (16 clients)" c 0.9 handshakes/s
+bench_row $T "(c') a new TLS connection per request, the client offering its last session ticket" \
+	"$(v R_after_cr) handshakes/s, $(v R_after_cr_resumed) of $(v R_after_cr_n) resumed, server CPU $(v R_after_cr_cpu) us each (full: $(v R_after_c_cpu) us); before: $(v R_before_cr)/s, $(v R_before_cr_resumed) resumed" \
+	"bare ulfius, full handshakes: $(v R_bare_c)/s" "$(ratio "$(v R_after_cr)" "$(v R_bare_c)")" \
+	"resumes (libmicrohttpd's bare server has no tickets)" \
+	"$(bench_verdict 'r > 0' -v r="$(v R_after_cr_resumed)")"
+for p in 50 80; do
+	for pr in http https; do
+		read -r b50 b99 b999 brate <<<"$(v R_bare_d${p}_$pr)"
+		read -r a50 a99 a999 arate <<<"$(v R_after_d${p}_$pr)"
+		read -r f50 f99 f999 frate <<<"$(v R_before_d${p}_$pr)"
+		bench_row $T "(d) open-loop latency at ${p}% of each server's (b) peak (loadgen: bare $(v R_bare_dpeak_$pr), after $(v R_after_dpeak_$pr), before $(v R_before_dpeak_$pr) req/s), ${pr^^}, rotating keys ($CONNS conns)" \
+			"after p50/p99/p99.9 ${a50:-0}/${a99:-0}/${a999:-0} us at ${arate:-0}/s; before ${f50:-0}/${f99:-0}/${f999:-0} us" \
+			"bare ulfius: ${b50:-0}/${b99:-0}/${b999:-0} us at ${brate:-0}/s" "p99 $(ratio "${a99:-0}" "${b99:-0}")" \
+			"p99 <= 2x" "$(bench_verdict 'a <= 2 * b && b > 0 && a > 0' -v a="${a99:-0}" -v b="${b99:-0}")"
+	done
+done
+for pr in http https; do
+	e=$(v R_after_e_$pr); b=$(v R_after_b_$pr); be=$(v R_before_e_$pr); bb=$(v R_before_b_$pr)
+	bench_row $T "(e) (b) over ${pr^^} while 50 keys/s are created and revoked" \
+		"$e req/s ($(ratio "$e" "$(v R_bare_b_$pr)") of bare), server CPU $(v R_after_e_${pr}_cpu) us/request against (b)'s $(v R_after_b_${pr}_cpu); before: $be ($(ratio "$be" "$bb") of its (b))" \
+		"(b) of the same build: $b req/s" "$(ratio "$e" "$b")" ">= 0.9x (b)" \
+		"$(bench_verdict 'e >= 0.9 * b && b > 0' -v e="$e" -v b="$b")"
+done
+echo "bench-perf: churn during (e) HTTP, HTTPS: after: $(v R_after_churn_e_http); $(v R_after_churn_e_https); before: $(v R_before_churn_e_http); $(v R_before_churn_e_https)"
+R_bare_i_http=$(v R_bare_a_http); R_bare_i_https=$(v R_bare_a_https)
+R_bare_i_http_cpu=$(v R_bare_a_http_cpu); R_bare_i_https_cpu=$(v R_bare_a_https_cpu)
+row "apikeyd's in-process bare endpoint (/__test/bare: guard, access log), HTTP" i_http 0 req/s
+row "apikeyd's in-process bare endpoint (/__test/bare: guard, access log), HTTPS" i_https 0 req/s
+bench_row $T "apikeyd's peak resident memory over all of the above (VmHWM)" "after $(v R_after_rss) KiB" \
+	"before: $(v R_before_rss) KiB" "$(ratio "$(v R_after_rss)" "$(v R_before_rss)")" \
+	"report (issue 16 sets none; bench-server's < 64 MiB is for its one-key load)" report
+if [ "$CALLGRIND" = 1 ]; then
+	for w in a b c; do
+		b=$(v R_bare_ir_$w); a=$(v R_after_ir_$w); bf=$(v R_before_ir_$w)
+		what="($w), HTTP"
+		[ $w = b ] && what="(b), HTTP, each key's first use in the process"
+		[ $w = c ] && what="(c), a new TLS connection per request"
+		bench_row $T "callgrind instructions per request, $what (server under valgrind, 4 conns)" \
+			"after $a; before $bf ($(ratio "$bf" "$a") of after)" "bare ulfius: $b" "$(ratio "$a" "$b")" \
+			"report (fewer is better)" report
+	done
+fi
+awk -F'\t' '{ printf "  %s: %s | %s | %s\n", $1, $2, $3, $6 }' "$BENCH_DIR/$T.tsv"
