@@ -361,12 +361,17 @@ START_TEST(migrates_schema_1)
 	ck_assert_int_eq(keysvc_get_id(ks, 1, KEYSVC_NEBULA, 3, &k), KEYSVC_OK);
 	ck_assert_str_eq(k.name, "old");
 	ck_assert_int_eq(k.parent_id, 0);
+	/* schema 5: a key from before has no attributes */
+	ck_assert_int_eq(k.expires_at, 0);
+	ck_assert_str_eq(k.scopes, "");
+	ck_assert_int_eq(k.has_remaining, 0);
+	ck_assert_int_eq(k.rl_limit, 0);
 	ck_assert_int_eq(keysvc_create(ks, AS(1), KEYSVC_NEBULA, "new", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
 	ck_assert_int_eq(k.id, 10);
 	ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	ck_assert_int_eq(sqlite3_column_int(st, 0), 4);   /* the latest schema (3: meta, 4: parent_id) */
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 5);   /* the latest schema (3: meta, 4: parent_id, 5: key attributes) */
 	sqlite3_finalize(st);
 	sqlite3_close(h);
 }
@@ -379,7 +384,7 @@ END_TEST
    whether it takes JWTs; keys made through a family carry its prefix. */
 START_TEST(family_descriptors)
 {
-	static const char *const apis[KEYSVC_NFAMILIES] = { "heron", "feldera", "nebula", "nebula_uuid", "fastapi" };
+	static const char *const apis[KEYSVC_NFAMILIES] = { "heron", "feldera", "nebula", "nebula_uuid", "fastapi", "apikeyd" };
 	keysvc_key k;
 	char t[TOKEN_MAX], name[32];
 
