@@ -109,6 +109,31 @@ void app_caller(const rt_ctx *ctx, keysvc_principal *out)
 	snprintf(out->key_uuid, sizeof out->key_uuid, "%.36s", p->key_ref);
 }
 
+static int app_test_clock(const struct _u_request *req, struct _u_response *res, void *data)
+{
+	app *a = data;
+	const char *s = u_map_get(req->map_url, "offset");
+	char *end = NULL;
+	long long off = s ? strtoll(s, &end, 10) : 0;
+	json_t *body;
+
+	if (!s || !*s || *end || off < -(1LL << 40) || off > (1LL << 40)) {
+		body = json_pack("{ss}", "error", "offset: a whole number of seconds");   /* new */
+		ulfius_set_json_body_response(res, 400, body);
+	} else {
+		keysvc_clock_set(a->ks, (int64_t)off);
+		body = json_pack("{sIsI}", "offset", (json_int_t)off, "now", (json_int_t)keysvc_now(a->ks));   /* new */
+		ulfius_set_json_body_response(res, 200, body);
+	}
+	json_decref(body);
+	return U_CALLBACK_COMPLETE;
+}
+
+int app_register_test_clock(struct _u_instance *u, const char *base, void *a)
+{
+	return ulfius_add_endpoint_by_val(u, "POST", base, "/clock", 1, app_test_clock, a) == U_OK ? 0 : -1;
+}
+
 int app_failed(rt_ctx *ctx, int rc)
 {
 	char ra[16];
