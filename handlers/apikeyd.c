@@ -638,9 +638,12 @@ static int apikeyd_auth(rt_ctx *ctx, const apikeyd_auth_check_params *p, const j
 	rt_ctx_set_header(ctx, "X-Apikeyd-Code", keysvc_code_name(v->code));
 	switch (v->code) {
 	case KEYSVC_CODE_VALID:
-		rt_ctx_set_header(ctx, "X-Apikeyd-Owner", v->key.owner);
+		/* an empty value is left out (ulfius sends no header after one) */
 		rt_ctx_set_header(ctx, "X-Apikeyd-Key-Id", v->key.uuid);
-		rt_ctx_set_header(ctx, "X-Apikeyd-Scopes", v->key.scopes);
+		if (v->key.owner[0])
+			rt_ctx_set_header(ctx, "X-Apikeyd-Owner", v->key.owner);
+		if (v->key.scopes[0])
+			rt_ctx_set_header(ctx, "X-Apikeyd-Scopes", v->key.scopes);
 		rc = apikeyd_auth_check_respond_200(ctx);
 		break;
 	case KEYSVC_CODE_INSUFFICIENT_SCOPES: {

@@ -112,16 +112,17 @@ void app_caller(const rt_ctx *ctx, keysvc_principal *out)
 static int app_test_clock(const struct _u_request *req, struct _u_response *res, void *data)
 {
 	app *a = data;
-	const char *s = u_map_get(req->map_url, "offset");
+	const char *at = u_map_get(req->map_url, "at");
+	const char *s = at ? at : u_map_get(req->map_url, "offset");
 	char *end = NULL;
 	long long off = s ? strtoll(s, &end, 10) : 0;
 	json_t *body;
 
-	if (!s || !*s || *end || off < -(1LL << 40) || off > (1LL << 40)) {
-		body = json_pack("{ss}", "error", "offset: a whole number of seconds");   /* new */
+	if (!s || !*s || *end || off < -(1LL << 40) || off > (1LL << 40) || (at && off <= 0)) {
+		body = json_pack("{ss}", "error", "at=UNIX_SECONDS (> 0) or offset=SECONDS");   /* new */
 		ulfius_set_json_body_response(res, 400, body);
 	} else {
-		keysvc_clock_set(a->ks, (int64_t)off);
+		keysvc_clock_set(a->ks, at ? 0 : (int64_t)off, at ? (int64_t)off : 0);
 		body = json_pack("{sIsI}", "offset", (json_int_t)off, "now", (json_int_t)keysvc_now(a->ks));   /* new */
 		ulfius_set_json_body_response(res, 200, body);
 	}

@@ -74,9 +74,10 @@ json_t *nebula_error_shape(int status, const char *code, const char *message, co
                            const char **content_type);
 
 /* Test API only (mounted with --test-slow-endpoint, never otherwise):
- * POST base/clock?offset=SECONDS sets the key service's clock to the real
- * time plus offset (keysvc_clock_set), so tests cross expiries, grace
- * periods and rate-limit windows without waiting. app: the app. */
+ * POST base/clock?at=UNIX stops the key service's clock at that second,
+ * POST base/clock?offset=SECONDS lets it run again, offset from the real
+ * time (keysvc_clock_set), so tests cross expiries, grace periods and
+ * rate-limit windows exactly, without waiting. app: the app. */
 int app_register_test_clock(struct _u_instance *u, const char *base, void *app);
 
 #endif

@@ -129,6 +129,7 @@ struct keysvc {
 	keysvc_touch touch[KEYSVC_TOUCH_SLOTS];
 	keylimit *limits;          /* the keys' own rate limits (per node) */
 	int64_t clock_offset;      /* seconds added to the real time: tests (atomic) */
+	int64_t clock_at;          /* > 0: the clock stands at this second: tests (atomic) */
 	pthread_mutex_t holds_lock;
 	keysvc_holds holds[KEYSVC_SCOPE_SLOTS];
 	keysvc_stats stats;
@@ -1585,12 +1586,15 @@ int keysvc_user_find(keysvc *ks, const char *name, int64_t *user)
 
 int64_t keysvc_now(keysvc *ks)
 {
-	return (int64_t)time(NULL) + __atomic_load_n(&ks->clock_offset, __ATOMIC_RELAXED);
+	int64_t at = __atomic_load_n(&ks->clock_at, __ATOMIC_RELAXED);
+
+	return at > 0 ? at : (int64_t)time(NULL) + __atomic_load_n(&ks->clock_offset, __ATOMIC_RELAXED);
 }
 
-void keysvc_clock_set(keysvc *ks, int64_t offset)
+void keysvc_clock_set(keysvc *ks, int64_t offset, int64_t at)
 {
 	__atomic_store_n(&ks->clock_offset, offset, __ATOMIC_RELAXED);
+	__atomic_store_n(&ks->clock_at, at > 0 ? at : 0, __ATOMIC_RELAXED);
 	keycache_forget_all(ks->cache);   /* entries were stored at the old time */
 }
 

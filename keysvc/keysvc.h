@@ -264,11 +264,12 @@ typedef struct keysvc_verdict {
 	unsigned retry_after;     /* RATE_LIMITED: seconds until the window ends (>= 1) */
 } keysvc_verdict;
 
-/* The key service's clock: unix seconds, plus the offset a test set. */
+/* The key service's clock: unix seconds, as a test set it. */
 int64_t keysvc_now(keysvc *ks);
-/* Moves the clock by offset seconds from the real time (tests only: the
- * server reaches it only through the test API, --test-slow-endpoint). */
-void keysvc_clock_set(keysvc *ks, int64_t offset);
+/* Tests only (the server reaches it only through the test API, mounted
+ * with --test-slow-endpoint): at > 0 stops the clock at unix second at;
+ * else it runs again, offset seconds from the real time (0: the real time). */
+void keysvc_clock_set(keysvc *ks, int64_t offset, int64_t at);
 
 /* KEYSVC_OK when the caller holds scope (above), else KEYSVC_FORBIDDEN. */
 int keysvc_scope_check(keysvc *ks, const keysvc_principal *caller, const char *scope);
