@@ -230,12 +230,10 @@ static int apikeyd_create(rt_ctx *ctx, const apikeyd_create_key_params *p, const
 	if (!why && body->has_meta && apikeyd_meta_text(body->meta, in->meta, sizeof in->meta) != 0)
 		why = "meta: at most 1024 bytes of compact JSON";
 	in->active = body->has_enabled ? body->enabled : 1;
-	if (!why && body->has_expires_at && body->has_ttl_seconds)
-		why = "expires_at and ttl_seconds: give one of them";
-	else if (!why && body->has_expires_at && apikeyd_time_of(body->expires_at, body->expires_at_len, &in->expires_at) != 0)
+	if (!why && body->has_expires_at && apikeyd_time_of(body->expires_at, body->expires_at_len, &in->expires_at) != 0)
 		why = "expires_at: not an RFC 3339 date-time after 1970";
-	else if (body->has_ttl_seconds)
-		in->expires_at = keysvc_now(a->ks) + body->ttl_seconds;
+	if (body->has_ttl_seconds && (!in->expires_at || keysvc_now(a->ks) + body->ttl_seconds < in->expires_at))
+		in->expires_at = keysvc_now(a->ks) + body->ttl_seconds;   /* given both, the sooner */
 	in->has_remaining = body->has_remaining;
 	in->remaining = body->remaining;
 	if (body->has_ratelimit) {

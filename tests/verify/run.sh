@@ -78,8 +78,12 @@ v1 POST /keys '{"name":"x","meta":{"big":"'"$(head -c 1100 /dev/zero | tr '\0' a
 expect_json "create: meta over 1024 bytes is 422" 422 '.status==422'
 v1 POST /keys '{"name":"x","scopes":["keys:admin"]}'
 expect "create: an unknown keys: scope is 422" 422
-v1 POST /keys '{"name":"x","ttl_seconds":10,"expires_at":"2030-01-01T00:00:00Z"}'
-expect "create: expires_at and ttl_seconds together is 422" 422
+v1 POST /keys '{"name":"x","ttl_seconds":10,"expires_at":"2030-01-01T00:00:00+02:00"}'
+[ "$STATUS" = 201 ] && [ $(( $(unix "$(jb .expires_at)") - $(date +%s) )) -le 10 ] && ok "create: expires_at and ttl_seconds together: the sooner" || no "create both ($STATUS)" "$BODY_OUT"
+v1 POST /keys '{"name":"x","expires_at":"2031-01-01T02:00:00+02:00"}'
+expect_json "create: expires_at with an offset, answered in UTC" 201 '.expires_at=="2031-01-01T00:00:00Z"'
+v1 POST /keys '{"name":"x","expires_at":"2031-13-01T00:00:00Z"}'
+expect "create: a date-time that is none is 422" 422
 
 # ---- verify: fields, another owner, scopes ----
 [ "$(verdict "$A" '["orders:read"]')" = VALID ] && jq -e '.valid and .key_id=="'"$AID"'" and .name=="acme" and .ratelimit.limit==1000 and .ratelimit.remaining<999 and .ratelimit.reset>0' "$dir/out" >/dev/null \
