@@ -1074,7 +1074,7 @@ static const rt_schema apikeyd_schema_VerifyResult_valid = {
 	.types = RT_T_BOOLEAN,
 };
 
-static rt_schema_cache apikeyd_schema_auth_check_credential__cache = { .enum_json = "[\"any\",\"x-api-key\",\"bearer\"]", .default_json = "\"any\"", };
+static rt_schema_cache apikeyd_schema_auth_check_credential__cache = { .enum_json = "[\"any\",\"bearer\",\"x-api-key\"]", .default_json = "\"any\"", };
 /* openapi/apikeyd.yaml#/paths/~1auth/get/parameters/0/schema */
 static const rt_schema apikeyd_schema_auth_check_credential = {
 	.where = "openapi/apikeyd.yaml#/paths/~1auth/get/parameters/0/schema",
@@ -1082,11 +1082,13 @@ static const rt_schema apikeyd_schema_auth_check_credential = {
 	.cache = &apikeyd_schema_auth_check_credential__cache,
 };
 
+static rt_schema_cache apikeyd_schema_auth_check_X_Apikeyd_Scopes__cache = { .pattern = "^[A-Za-z0-9:._*/, -]*$", };
 /* openapi/apikeyd.yaml#/paths/~1auth/get/parameters/1/schema */
 static const rt_schema apikeyd_schema_auth_check_X_Apikeyd_Scopes = {
 	.where = "openapi/apikeyd.yaml#/paths/~1auth/get/parameters/1/schema",
 	.types = RT_T_STRING,
-	.max_length = 2048,
+	.max_length = 400,
+	.cache = &apikeyd_schema_auth_check_X_Apikeyd_Scopes__cache,
 	.flags = RT_S_HAS_MAX_LENGTH,
 };
 
@@ -3570,6 +3572,7 @@ static const rt_param apikeyd_auth_check_param_table[] = {
 static const rt_response apikeyd_auth_check_responses[] = {
 	{ 200, NULL, NULL },
 	{ 401, "application/problem+json", &apikeyd_schema_auth_check_401 },
+	{ 400, "application/problem+json", &apikeyd_schema_list_keys_400 },
 	{ 403, "application/problem+json", &apikeyd_schema_auth_check_403 },
 	{ 422, "application/problem+json", &apikeyd_schema_list_keys_422 },
 	{ 429, "application/problem+json", &apikeyd_schema_list_keys_429 },
@@ -3578,9 +3581,15 @@ static const rt_response apikeyd_auth_check_responses[] = {
 };
 static const rt_security_req apikeyd_auth_check_sec0[] = {
 	{ "VerifierKey", RT_CRED_APIKEY_HEADER, "X-Apikeyd-Verifier" },
+	{ "ClientKey", RT_CRED_APIKEY_HEADER, "x-api-key" },
+};
+static const rt_security_req apikeyd_auth_check_sec1[] = {
+	{ "VerifierKey", RT_CRED_APIKEY_HEADER, "X-Apikeyd-Verifier" },
+	{ "ClientBearer", RT_CRED_HTTP_BEARER, NULL },
 };
 static const rt_security_alt apikeyd_auth_check_security[] = {
-	{ apikeyd_auth_check_sec0, 1 },
+	{ apikeyd_auth_check_sec0, 2 },
+	{ apikeyd_auth_check_sec1, 2 },
 };
 static int apikeyd_auth_check_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
@@ -3605,6 +3614,19 @@ int apikeyd_auth_check_respond_401(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 	rt_json_writer_init(&w);
 	apikeyd_ProblemDetail_write(&w, body);
 	rc = rt_respond_writer(ctx, 401, &w);
+	rt_json_writer_free(&w);
+	return rc;
+}
+int apikeyd_auth_check_respond_400(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+{
+	rt_json_writer w;
+	int rc;
+
+	if (!body)
+		return rt_respond_writer(ctx, 400, NULL);
+	rt_json_writer_init(&w);
+	apikeyd_ProblemDetail_write(&w, body);
+	rc = rt_respond_writer(ctx, 400, &w);
 	rt_json_writer_free(&w);
 	return rc;
 }
@@ -3776,8 +3798,8 @@ static const rt_operation apikeyd_operations[] = {
 		.priority = 8,
 		.params = apikeyd_auth_check_param_table, .n_params = 2,
 		.params_size = sizeof(apikeyd_auth_check_params),
-		.responses = apikeyd_auth_check_responses, .n_responses = 7,
-		.security = apikeyd_auth_check_security, .n_security = 1,
+		.responses = apikeyd_auth_check_responses, .n_responses = 8,
+		.security = apikeyd_auth_check_security, .n_security = 2,
 		.validation_status = 422,
 		.call = apikeyd_auth_check_call,
 	},
@@ -3792,6 +3814,7 @@ static rt_schema_cache *const apikeyd_caches[] = {
 	&apikeyd_schema_KeyCreated_key__cache,
 	&apikeyd_schema_VerifyResult_code__cache,
 	&apikeyd_schema_auth_check_credential__cache,
+	&apikeyd_schema_auth_check_X_Apikeyd_Scopes__cache,
 	NULL
 };
 

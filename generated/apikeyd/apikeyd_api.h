@@ -15,7 +15,7 @@
 /* The base path of servers[0] in the spec. */
 #define APIKEYD_DEFAULT_BASE "/v1"
 
-/* Typed bodies: 77 of 77 body schemas have a model */
+/* Typed bodies: 78 of 78 body schemas have a model */
 
 /* ---- typed bodies: models of the schemas request and response bodies reach ---- */
 
@@ -555,6 +555,8 @@ typedef int (*apikeyd_auth_check_fn)(rt_ctx *ctx, const apikeyd_auth_check_param
 int apikeyd_auth_check_respond_200(rt_ctx *ctx);
 /* 401: The gateway's or the client's key is missing or not valid now */
 int apikeyd_auth_check_respond_401(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+/* 400: Bad request — the body is not JSON, or a parameter is malformed */
+int apikeyd_auth_check_respond_400(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 403: The client's key lacks a scope the gateway asks for, or the gateway's key lacks keys:verify */
 int apikeyd_auth_check_respond_403(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 422: The request does not match the document, or an attribute is out of bounds */
