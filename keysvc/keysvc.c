@@ -46,6 +46,7 @@
    every verify without SQL): valid while the authentication cache has
    forgotten nothing since (its epoch), and for KEYSVC_CACHE_TTL at most. */
 #define KEYSVC_SCOPE_SLOTS 4096
+#define KEYSVC_SCOPE_STRIPES 64
 #define KEYSVC_HOLDS_READ 1u
 #define KEYSVC_HOLDS_WRITE 2u
 #define KEYSVC_HOLDS_VERIFY 4u
@@ -130,7 +131,7 @@ struct keysvc {
 	keylimit *limits;          /* the keys' own rate limits (per node) */
 	int64_t clock_offset;      /* seconds added to the real time: tests (atomic) */
 	int64_t clock_at;          /* > 0: the clock stands at this second: tests (atomic) */
-	pthread_mutex_t holds_lock;
+	pthread_mutex_t holds_lock[KEYSVC_SCOPE_STRIPES];   /* slot i: lock i % stripes */
 	keysvc_holds holds[KEYSVC_SCOPE_SLOTS];
 	keysvc_stats stats;
 };
@@ -511,7 +512,8 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 	}
 	ks->log = cfg->log;
 	pthread_mutex_init(&ks->lock, NULL);
-	pthread_mutex_init(&ks->holds_lock, NULL);
+	for (int i = 0; i < KEYSVC_SCOPE_STRIPES; i++)
+		pthread_mutex_init(&ks->holds_lock[i], NULL);
 	pthread_rwlock_init(&ks->filter_lock, NULL);
 	ks->quota = cfg->key_quota == 0 ? KEYSVC_DEFAULT_QUOTA : cfg->key_quota < 0 ? 0 : cfg->key_quota;
 	ks->cascade = cfg->revoke_cascade;
@@ -583,7 +585,8 @@ void keysvc_close(keysvc *ks)
 	store_close(ks->st);
 	keycache_free(ks->cache);
 	keylimit_free(ks->limits);
-	pthread_mutex_destroy(&ks->holds_lock);
+	for (int i = 0; i < KEYSVC_SCOPE_STRIPES; i++)
+		pthread_mutex_destroy(&ks->holds_lock[i]);
 	listcache_free(ks->lists);
 	ratelimit_free(ks->rate);
 	keyfilter_free(ks->filter);
@@ -1650,9 +1653,11 @@ static unsigned keysvc_key_mask(const keysvc_key *k)
 static int keysvc_caller_mask(keysvc *ks, const keysvc_principal *caller, unsigned *mask)
 {
 	keysvc_holds *h;
+	pthread_mutex_t *lock;
 	keysvc_key k;
 	int64_t now = (int64_t)time(NULL);
 	uint64_t epoch;
+	size_t slot;
 	int rc, hit = 0;
 
 	*mask = 0;
@@ -1663,14 +1668,16 @@ static int keysvc_caller_mask(keysvc *ks, const keysvc_principal *caller, unsign
 		return KEYSVC_OK;
 	}
 	keysvc_other_writers(ks);
-	h = &ks->holds[(uint64_t)caller->key_id % KEYSVC_SCOPE_SLOTS];
+	slot = (size_t)((uint64_t)caller->key_id % KEYSVC_SCOPE_SLOTS);
+	h = &ks->holds[slot];
+	lock = &ks->holds_lock[slot % KEYSVC_SCOPE_STRIPES];
 	epoch = keycache_epoch(ks->cache);
-	pthread_mutex_lock(&ks->holds_lock);
+	pthread_mutex_lock(lock);
 	if (h->key_id == caller->key_id && h->epoch == epoch && now >= h->read_at && now - h->read_at < KEYSVC_CACHE_TTL) {
 		*mask = h->mask;
 		hit = 1;
 	}
-	pthread_mutex_unlock(&ks->holds_lock);
+	pthread_mutex_unlock(lock);
 	if (hit)
 		return KEYSVC_OK;
 	rc = store_key_get_id(ks->st, caller->user_id, -1, caller->key_id, &k);
@@ -1679,12 +1686,12 @@ static int keysvc_caller_mask(keysvc *ks, const keysvc_principal *caller, unsign
 	if (rc != STORE_OK)
 		return keysvc_from_store(rc);
 	*mask = keysvc_key_mask(&k);
-	pthread_mutex_lock(&ks->holds_lock);
+	pthread_mutex_lock(lock);
 	h->key_id = caller->key_id;
 	h->epoch = epoch;
 	h->read_at = now;
 	h->mask = *mask;
-	pthread_mutex_unlock(&ks->holds_lock);
+	pthread_mutex_unlock(lock);
 	return KEYSVC_OK;
 }
 
@@ -1887,21 +1894,27 @@ cleanup:
 static int keysvc_check_for(keysvc *ks, int64_t user, const char *token, const char *need, keysvc_verdict *v)
 {
 	unsigned char hash[STORE_HASH_LEN];
-	keycache_entry *e = NULL;
+	keycache_entry entry, *e = &entry;
 	int64_t now = keysvc_now(ks);
 	int rc, found = 0;
 
-	memset(v, 0, sizeof *v);
+	/* what the callers read (the key's texts are filled below) */
+	v->code = 0;
+	v->has_ratelimit = 0;
+	v->rl_limit = v->rl_remaining = v->rl_reset = 0;
+	v->retry_after = 0;
+	v->key.has_remaining = 0;
+	v->key.remaining = 0;
 	v->code = KEYSVC_CODE_NOT_FOUND;
 	if (!token || !token_check(token)) {
 		__atomic_add_fetch(&ks->stats.bad_tokens, 1, __ATOMIC_RELAXED);
 		return KEYSVC_OK;
 	}
-	if (keysvc_hash(ks, token, hash) != 0 || !(e = malloc(sizeof *e)))
+	if (keysvc_hash(ks, token, hash) != 0)
 		return KEYSVC_STORE;
 	rc = keysvc_find(ks, hash, now, NULL, NULL, e, &found);
 	if (rc != KEYSVC_OK || !found || e->user_id != user)
-		goto cleanup;
+		return rc;
 	v->key.id = e->key_id;
 	v->key.user_id = e->user_id;
 	memcpy(v->key.uuid, e->key_uuid, sizeof v->key.uuid);
@@ -1919,8 +1932,6 @@ static int keysvc_check_for(keysvc *ks, int64_t user, const char *token, const c
 	rc = keysvc_judge(ks, e, now, need, v);
 	if (rc == KEYSVC_OK && v->code == KEYSVC_CODE_VALID)
 		keysvc_touch_key(ks, e->user_id, e->key_id);
-cleanup:
-	free(e);
 	return rc;
 }
 

@@ -7,3 +7,11 @@ test-verify: $(APIKEYD)
 	$(Q)tests/verify/run.sh
 
 TEST_SUITES += test-verify
+
+# make bench: verify calls/s and /v1/auth checks/s against the bare ulfius
+# endpoint with many distinct keys; nginx + auth_request against nginx alone.
+.PHONY: bench-verify
+bench-verify: $(APIKEYD) $(LOADGEN)
+	$(Q)APIKEYD=$(CURDIR)/$(APIKEYD) LOADGEN=$(CURDIR)/$(LOADGEN) tests/verify/bench.sh
+
+BENCH_TARGETS += bench-verify
