@@ -183,6 +183,19 @@ start_server "$db" --test-slow-endpoint || { no "restart" "$(tail -5 "$SRV_LOG")
 par 30 "$U2" "$dir/uses2"
 valid=$(count VALID "$dir/uses2")
 [ "$valid" = 12 ] && ok "remaining 20: 8 uses, a restart, then 30 concurrent verifies give exactly 12 VALID" || no "remaining across restart: $valid VALID"
+# two nodes on one store (a second process on the same SQLite file, or on
+# the same PostgreSQL database with test-verify-pg): still exactly N
+U3=$(mk '{"name":"uses3","remaining":50}')
+H1=$H; P1=$SRV_PID
+start_server "$db" --test-slow-endpoint || { no "second node" "$(tail -5 "$SRV_LOG")"; finish; exit 1; }
+H2=$H; P2=$SRV_PID
+H=$H1 par 60 "$U3" "$dir/uses3a" & bg=$!
+H=$H2 par 60 "$U3" "$dir/uses3b"; wait "$bg"
+valid=$(( $(count VALID "$dir/uses3a") + $(count VALID "$dir/uses3b") ))
+[ "$valid" = 50 ] && [ "$(count VALID "$dir/uses3b")" -gt 0 ] && [ "$(count VALID "$dir/uses3a")" -gt 0 ] \
+	&& ok "remaining 50, 120 verifies split over two nodes of one store: exactly 50 VALID" || no "remaining over two nodes: $valid VALID"
+kill -TERM "$P2"; wait "$P2" 2>/dev/null
+H=$H1; SRV_PID=$P1
 H5=$(mk '{"name":"uses-heron","remaining":3}')
 codes=""; for _ in 1 2 3 4; do req GET "$(list_path heron)" "x-api-key: $H5"; codes="$codes$STATUS "; done
 [ "$codes" = "200 200 200 401 " ] && ok "remaining 3 on Heron's list: three 200, then 401 (cached key, every use counted in the store)" || no "remaining on heron: $codes"
