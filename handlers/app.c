@@ -29,6 +29,12 @@ enum rt_auth_result app_authenticate(void *appv, const char *api, const char *sc
 		rc = keysvc_authenticate_jwt(a->ks, credential, client_addr, &p, retry_after);
 	else
 		rc = keysvc_authenticate(a->ks, credential, client_addr, &p, retry_after);
+	/* a key of the apikeyd family without keys: scopes (a key issued to a
+	   customer, role "none") is no credential for the five key-management
+	   APIs: it would read its issuer's keys there */
+	if (rc == KEYSVC_OK && p.key_id != 0 && p.role_rights == KEYSVC_RIGHTS_NONE && fam &&
+	    fam != keysvc_family(KEYSVC_APIKEYD))
+		rc = KEYSVC_REJECTED;
 	switch (rc) {
 	case KEYSVC_OK:
 		out->user_id = p.user_id;

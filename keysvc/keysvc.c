@@ -1258,6 +1258,7 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 	out->user_id = e.user_id;
 	out->key_id = e.key_id;
 	memcpy(out->key_uuid, e.key_uuid, sizeof out->key_uuid);
+	out->role_rights = keysvc_role_rights(e.role);
 	keysvc_touch_key(ks, e.user_id, e.key_id);
 	return KEYSVC_OK;
 }

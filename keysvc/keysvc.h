@@ -104,6 +104,8 @@ typedef struct keysvc_principal {
 	int64_t user_id;
 	int64_t key_id;               /* 0 for a JWT */
 	char key_uuid[37];
+	int role_rights;              /* keysvc_authenticate: the key's role's rights when it authenticated
+	                                 (KEYSVC_RIGHTS_NONE: an apikeyd customer key without keys: scopes) */
 } keysvc_principal;
 
 /* Rights, ordered (Feldera's read < write < admin). A key holds read or
