@@ -17,13 +17,24 @@ enum rt_auth_result app_authenticate(void *appv, const char *api, const char *sc
 	const keysvc_family_desc *fam = keysvc_family_of_api(api);
 	int jwt_ok = fam && fam->accepts_jwt;
 
-	(void)scheme;
 	if (kind != RT_CRED_APIKEY_HEADER && kind != RT_CRED_HTTP_BEARER)
 		return RT_AUTH_REJECTED;
+	/* GET /v1/auth: the gateway's client's key is the subject of the
+	   check (handlers/apikeyd.c), not a caller; the gateway's key
+	   (VerifierKey) is the caller */
+	if (api && strcmp(api, "apikeyd") == 0 && scheme &&
+	    (strcmp(scheme, "ClientKey") == 0 || strcmp(scheme, "ClientBearer") == 0))
+		return RT_AUTH_OK;
 	if (kind == RT_CRED_HTTP_BEARER && jwt_ok && keysvc_is_jwt(credential))
 		rc = keysvc_authenticate_jwt(a->ks, credential, client_addr, &p, retry_after);
 	else
 		rc = keysvc_authenticate(a->ks, credential, client_addr, &p, retry_after);
+	/* a key of the apikeyd family without keys: scopes (a key issued to a
+	   customer, role "none") is no credential for the five key-management
+	   APIs: it would read its issuer's keys there */
+	if (rc == KEYSVC_OK && p.key_id != 0 && p.role_rights == KEYSVC_RIGHTS_NONE && fam &&
+	    fam != keysvc_family(KEYSVC_APIKEYD))
+		rc = KEYSVC_REJECTED;
 	switch (rc) {
 	case KEYSVC_OK:
 		out->user_id = p.user_id;
@@ -122,6 +133,32 @@ const char *app_failure_code(int rc)
 const char *app_failure_message(int rc)
 {
 	return rc == APP_NOMEM ? "Out of memory" : keysvc_strerror(rc == KEYSVC_OK ? KEYSVC_STORE : rc);
+}
+
+static int app_test_clock(const struct _u_request *req, struct _u_response *res, void *data)
+{
+	app *a = data;
+	const char *at = u_map_get(req->map_url, "at");
+	const char *s = at ? at : u_map_get(req->map_url, "offset");
+	char *end = NULL;
+	long long off = s ? strtoll(s, &end, 10) : 0;
+	json_t *body;
+
+	if (!s || !*s || *end || off < -(1LL << 40) || off > (1LL << 40) || (at && off <= 0)) {
+		body = json_pack("{ss}", "error", "at=UNIX_SECONDS (> 0) or offset=SECONDS");   /* new */
+		ulfius_set_json_body_response(res, 400, body);
+	} else {
+		keysvc_clock_set(a->ks, at ? 0 : (int64_t)off, at ? (int64_t)off : 0);
+		body = json_pack("{sIsI}", "offset", (json_int_t)off, "now", (json_int_t)keysvc_now(a->ks));   /* new */
+		ulfius_set_json_body_response(res, 200, body);
+	}
+	json_decref(body);
+	return U_CALLBACK_COMPLETE;
+}
+
+int app_register_test_clock(struct _u_instance *u, const char *base, void *a)
+{
+	return ulfius_add_endpoint_by_val(u, "POST", base, "/clock", 1, app_test_clock, a) == U_OK ? 0 : -1;
 }
 
 int app_failed(rt_ctx *ctx, int rc)

@@ -67,16 +67,25 @@ struct feldera_handlers;
 struct nebula_handlers;
 struct nebula_uuid_handlers;
 struct fastapi_handlers;
+struct apikeyd_handlers;
 const struct heron_handlers *heron_handlers_get(void);
 const struct feldera_handlers *feldera_handlers_get(void);
 const struct nebula_handlers *nebula_handlers_get(void);
 const struct nebula_uuid_handlers *nebula_uuid_handlers_get(void);
 const struct fastapi_handlers *fastapi_handlers_get(void);
+const struct apikeyd_handlers *apikeyd_handlers_get(void);
 json_t *heron_error_shape(int status, const char *code, const char *message, const rt_errors *errors,
                           const char **content_type);
 json_t *feldera_error_shape(int status, const char *code, const char *message, const rt_errors *errors,
                             const char **content_type);
 json_t *nebula_error_shape(int status, const char *code, const char *message, const rt_errors *errors,
                            const char **content_type);
+
+/* Test API only (mounted with --test-slow-endpoint, never otherwise):
+ * POST base/clock?at=UNIX stops the key service's clock at that second,
+ * POST base/clock?offset=SECONDS lets it run again, offset from the real
+ * time (keysvc_clock_set), so tests cross expiries, grace periods and
+ * rate-limit windows exactly, without waiting. app: the app. */
+int app_register_test_clock(struct _u_instance *u, const char *base, void *app);
 
 #endif

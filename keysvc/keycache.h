@@ -4,7 +4,7 @@
  *
  * Only positive answers are kept (an unknown, inactive, revoked or deleted
  * key always goes to the store), and nothing secret: the entry is the
- * HMAC-SHA-256 the store holds anyway, the key's ids and uuid. A hit still
+ * HMAC-SHA-256 the store holds anyway, the key's ids, uuid and attributes. A hit still
  * compares the whole HMAC in constant time.
  *
  * Invalidation is synchronous: keycache_forget() removes every entry of a
@@ -34,6 +34,21 @@ typedef struct keycache_entry {
 	int64_t key_id;
 	int64_t user_id;
 	char key_uuid[37];
+	/* what the key service decides on each hit without the store: an entry
+	   is only ever an active, unrevoked key, but its expiry, scopes and rate
+	   limit are checked on every hit, and the uses of a key whose uses are
+	   counted (counted) always go to the store (keysvc.c) */
+	int active;
+	int family;
+	char role[8];
+	int64_t created;
+	int64_t expires_at;
+	int counted;
+	int64_t rl_limit, rl_window;
+	char name[STORE_NAME_CHARS * 4 + 1];
+	char scopes[STORE_SCOPES_LEN];
+	char meta[STORE_META_LEN];
+	char owner[STORE_OWNER_LEN];
 } keycache_entry;
 
 /* slots: rounded up to a power of two (0 = 4096); ttl in seconds (> 0). */

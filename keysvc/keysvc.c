@@ -20,6 +20,7 @@
 #include "keycache.h"
 #include "keyring.h"
 #include "keyfilter.h"
+#include "keylimit.h"
 #include "keyname.h"
 #include "listcache.h"
 #include "ratelimit.h"
@@ -50,6 +51,14 @@
 #define KEYSVC_LIST_GROUPS 1024
 #define KEYSVC_LIST_MAX_KEYS 64
 #define KEYSVC_LIST_MAX_ROWS 16384
+/* Which apikeyd-API scopes a key holds, by key id (keysvc_scope_check on
+   every verify without SQL): valid while the authentication cache has
+   forgotten nothing since (its epoch), and for KEYSVC_CACHE_TTL at most. */
+#define KEYSVC_SCOPE_SLOTS 4096
+#define KEYSVC_SCOPE_STRIPES 64
+#define KEYSVC_HOLDS_READ 1u
+#define KEYSVC_HOLDS_WRITE 2u
+#define KEYSVC_HOLDS_VERIFY 4u
 
 #define KEYSVC_MSG(name, msg) msg,
 static const char *const keysvc_messages[] = { KEYSVC_STATUS_MAP(KEYSVC_MSG) };
@@ -70,6 +79,9 @@ static const keysvc_family_desc keysvc_families[KEYSVC_NFAMILIES] = {
 	[KEYSVC_NEBULA_UUID] = { .api = "nebula_uuid", .prefix = "ak_", .id = KEYSVC_ID_UUID, .accepts_jwt = 1,
 	                         .default_role = "write" },
 	[KEYSVC_FASTAPI] = { .api = "fastapi", .prefix = "fa_", .id = KEYSVC_ID_UUID, .default_role = "write" },
+	/* apikeyd's own API: keys for the user's customers, with attributes;
+	   its rights are scopes (keysvc.h), its role follows from them */
+	[KEYSVC_APIKEYD] = { .api = "apikeyd", .prefix = "apk_", .id = KEYSVC_ID_UUID, .default_role = "write" },
 };
 
 const keysvc_family_desc *keysvc_family(int family)
@@ -84,6 +96,14 @@ const keysvc_family_desc *keysvc_family_of_api(const char *api)
 			return &keysvc_families[f];
 	return NULL;
 }
+
+/* Which apikeyd-API scopes a key holds (KEYSVC_HOLDS_*), as last read. */
+typedef struct keysvc_holds {
+	int64_t key_id;
+	uint64_t epoch;            /* the authentication cache's, when read */
+	int64_t read_at;
+	unsigned mask;
+} keysvc_holds;
 
 /* When each key's last_used was last written. */
 typedef struct keysvc_touch {
@@ -144,6 +164,11 @@ struct keysvc {
 	store_log_fn log;
 	pthread_mutex_t lock;      /* the touch table (stats are atomic) */
 	keysvc_touch touch[KEYSVC_TOUCH_SLOTS];
+	keylimit *limits;          /* the keys' own rate limits (per node) */
+	int64_t clock_offset;      /* seconds added to the real time: tests (atomic) */
+	int64_t clock_at;          /* > 0: the clock stands at this second: tests (atomic) */
+	pthread_mutex_t holds_lock[KEYSVC_SCOPE_STRIPES];   /* slot i: lock i % stripes */
+	keysvc_holds holds[KEYSVC_SCOPE_SLOTS];
 	keysvc_stats stats;
 };
 
@@ -689,6 +714,8 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 	}
 	ks->log = cfg->log;
 	pthread_mutex_init(&ks->lock, NULL);
+	for (int i = 0; i < KEYSVC_SCOPE_STRIPES; i++)
+		pthread_mutex_init(&ks->holds_lock[i], NULL);
 	pthread_rwlock_init(&ks->filter_lock, NULL);
 	ks->quota = cfg->key_quota == 0 ? KEYSVC_DEFAULT_QUOTA : cfg->key_quota < 0 ? 0 : cfg->key_quota;
 	ks->cascade = cfg->revoke_cascade;
@@ -720,7 +747,7 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 		snprintf(err, errlen, "cannot set up the key service's rate limiter (memory or randomness)");
 		goto fail;
 	}
-	if (keycache_new(KEYSVC_CACHE_SLOTS, KEYSVC_CACHE_TTL, &ks->cache) != 0 ||
+	if (keycache_new(KEYSVC_CACHE_SLOTS, KEYSVC_CACHE_TTL, &ks->cache) != 0 || keylimit_new(0, &ks->limits) != 0 ||
 	    listcache_new(KEYSVC_LIST_GROUPS, KEYSVC_LIST_MAX_KEYS, KEYSVC_LIST_MAX_ROWS, KEYSVC_CACHE_TTL, &ks->lists) != 0) {
 		snprintf(err, errlen, "out of memory for the key service's caches");
 		goto fail;
@@ -759,6 +786,9 @@ void keysvc_close(keysvc *ks)
 		return;
 	store_close(ks->st);
 	keycache_free(ks->cache);
+	keylimit_free(ks->limits);
+	for (int i = 0; i < KEYSVC_SCOPE_STRIPES; i++)
+		pthread_mutex_destroy(&ks->holds_lock[i]);
 	listcache_free(ks->lists);
 	ratelimit_free(ks->rate);
 	keyfilter_free(ks->filter);
@@ -890,7 +920,8 @@ int keysvc_name(const char *name, char *out, size_t outlen)
    whose holder creates this one (0: none, a JWT or the CLI). The quota is
    counted inside the insert's transaction (KEYSVC_QUOTA). */
 static int keysvc_insert(keysvc *ks, int64_t user, int64_t parent, int family, const char *name, const char *description,
-                         const char *role, const char *client, keysvc_key *out, char *token, size_t toklen)
+                         const char *role, const keysvc_key *attrs, const char *client, keysvc_key *out, char *token,
+                         size_t toklen)
 {
 	unsigned char hash[STORE_HASH_LEN];
 	const keyring_secret *cur = keyring_current(keysvc_ring_now(ks));
@@ -912,6 +943,21 @@ static int keysvc_insert(keysvc *ks, int64_t user, int64_t parent, int family, c
 	}
 	snprintf(out->role, sizeof out->role, "%s", role ? role : "");
 	out->secret_id = cur->id;
+	if (attrs) {   /* checked by the caller (keysvc_attrs_check) */
+		out->expires_at = attrs->expires_at;
+		snprintf(out->scopes, sizeof out->scopes, "%s", attrs->scopes);
+		snprintf(out->meta, sizeof out->meta, "%s", attrs->meta);
+		snprintf(out->owner, sizeof out->owner, "%s", attrs->owner);
+		out->has_remaining = attrs->has_remaining;
+		out->remaining = attrs->remaining;
+		out->rl_limit = attrs->rl_limit;
+		out->rl_window = attrs->rl_window;
+	} else if (family == KEYSVC_APIKEYD) {
+		/* made by a vendor family's rules (keysvc_create): the scopes of its role */
+		snprintf(out->scopes, sizeof out->scopes, "%s",
+		         role && strcmp(role, "read") == 0 ? KEYSVC_SCOPE_READ
+		         : KEYSVC_SCOPE_READ " " KEYSVC_SCOPE_WRITE " " KEYSVC_SCOPE_VERIFY);
+	}
 	for (int attempt = 0; attempt < 3; attempt++) {
 		if (token_new(keysvc_families[family].prefix, token, toklen) != 0 || keysvc_hash(cur, token, hash) != 0)
 			return KEYSVC_STORE;
@@ -954,7 +1000,7 @@ int keysvc_create(keysvc *ks, const keysvc_principal *caller, int family, const 
 	if (keysvc_name(name, nfc, sizeof nfc) != KEYSVC_OK)
 		return KEYSVC_INVALID;
 	/* the caller's key is the new key's parent (a JWT: none) */
-	return keysvc_insert(ks, caller->user_id, caller->key_id, family, nfc, description, role, client, out, token,
+	return keysvc_insert(ks, caller->user_id, caller->key_id, family, nfc, description, role, NULL, client, out, token,
 	                     toklen);
 }
 
@@ -970,7 +1016,7 @@ int keysvc_user_add(keysvc *ks, const char *name, char *token, size_t toklen, in
 		return KEYSVC_USER_EXISTS;
 	if (rc != STORE_OK)
 		return KEYSVC_STORE;
-	return keysvc_insert(ks, *user_id, 0, KEYSVC_HERON, "first key", NULL, "write", "cli", &k, token, toklen);
+	return keysvc_insert(ks, *user_id, 0, KEYSVC_HERON, "first key", NULL, "write", NULL, "cli", &k, token, toklen);
 }
 
 /* The list cache's slot of a family: KEYSVC_ALL after the real ones. */
@@ -1068,7 +1114,7 @@ int keysvc_user_key(keysvc *ks, const char *name, char *token, size_t toklen, in
 		return KEYSVC_NO_USER;
 	if (rc != STORE_OK)
 		return keysvc_from_store(rc);
-	return keysvc_insert(ks, *user_id, 0, KEYSVC_HERON, "recovery key", NULL, "write", "cli", out, token, toklen);
+	return keysvc_insert(ks, *user_id, 0, KEYSVC_HERON, "recovery key", NULL, "write", NULL, "cli", out, token, toklen);
 }
 
 int keysvc_get_uuid(keysvc *ks, int64_t user, int family, const char *uuid, keysvc_key *out)
@@ -1270,17 +1316,169 @@ static int keysvc_by_older_hash(keysvc *ks, const keyring *ring, const char *tok
 	return rc;
 }
 
+/* ---- authentication and verification: one path ---- */
+
+static void keysvc_entry_of(const keysvc_key *k, keycache_entry *e)
+{
+	memset(e, 0, sizeof *e);
+	e->key_id = k->id;
+	e->user_id = k->user_id;
+	memcpy(e->key_uuid, k->uuid, sizeof e->key_uuid);
+	e->active = k->active && !k->revoked;
+	e->family = k->family;
+	memcpy(e->role, k->role, sizeof e->role);
+	e->created = k->created;
+	e->expires_at = k->expires_at;
+	e->counted = k->has_remaining;
+	e->rl_limit = k->rl_limit;
+	e->rl_window = k->rl_window;
+	memcpy(e->name, k->name, sizeof e->name);
+	memcpy(e->scopes, k->scopes, sizeof e->scopes);
+	memcpy(e->meta, k->meta, sizeof e->meta);
+	memcpy(e->owner, k->owner, sizeof e->owner);
+}
+
+/* The key a token belongs to, hash its HMAC under the keyring's current
+   secret (*found 0: none, or a revoked one): the authentication cache,
+   else the store, under the current secret and then the older ones (a key
+   found under an older secret is re-hashed with the current one now; a
+   concurrent request may have done it first, and a store that fails leaves
+   it for the next use); an active key is cached. With
+   client, a blocked address's token that the key filter rules out is
+   KEYSVC_RATE_LIMITED without a lookup. */
+static int keysvc_find(keysvc *ks, const keyring *ring, const char *token, const unsigned char hash[STORE_HASH_LEN],
+                       int64_t now, const char *client, unsigned *retry_after, keycache_entry *e, int *found)
+{
+	unsigned char stored[STORE_HASH_LEN], older[STORE_HASH_LEN];
+	const unsigned char *used = hash;
+	keysvc_key k;
+	uint64_t epoch;
+	int rc;
+
+	*found = 0;
+	keysvc_other_writers(ks);
+	/* a key that authenticated a moment ago and has not changed since (the
+	   cache compares the whole HMAC in constant time); what can change
+	   without a write (the expiry, the rate limit's window) is in the entry
+	   and checked on every hit by keysvc_judge */
+	if (keycache_get(ks->cache, hash, (time_t)now, e)) {
+		__atomic_add_fetch(&ks->stats.cache_hits, 1, __ATOMIC_RELAXED);
+		*found = 1;
+		return KEYSVC_OK;
+	}
+	/* a blocked address's token that is surely no key (the filter of every
+	   key's HMAC) is refused without a store lookup; a valid key, or one the
+	   filter cannot rule out, goes on to the store */
+	if (client && ratelimit_blocked(ks->rate, client, time(NULL), retry_after) &&
+	    !keysvc_filter_maybe_any(ks, ring, token, hash, time(NULL)))
+		return KEYSVC_RATE_LIMITED;
+	epoch = keycache_epoch(ks->cache);
+	__atomic_add_fetch(&ks->stats.hash_lookups, 1, __ATOMIC_RELAXED);
+	/* the unique index finds the row by its hash; compare again in constant time */
+	rc = store_key_by_hash(ks->st, hash, &k, stored);
+	if (rc == STORE_NOT_FOUND && ring->n > 1) {
+		rc = keysvc_by_older_hash(ks, ring, token, &k, stored, older);
+		used = older;
+	}
+	if (rc == STORE_ERROR || rc == STORE_UNAVAILABLE)
+		return keysvc_from_store(rc);   /* unverifiable is not invalid: never REJECTED, not counted */
+	if (rc != STORE_OK || gnutls_memcmp(used, stored, sizeof stored) != 0 || k.revoked)
+		return KEYSVC_OK;
+	if (used == older && store_key_rehash(ks->st, k.id, older, hash, keyring_current(ring)->id) == STORE_OK)
+		keysvc_filter_add(ks, hash);
+	keysvc_entry_of(&k, e);
+	if (e->active)
+		keycache_put(ks->cache, hash, e, epoch, (time_t)now);
+	*found = 1;
+	return KEYSVC_OK;
+}
+
+/* 1 when the space-separated list have holds every scope of need. */
+static int keysvc_scopes_hold(const char *have, const char *need)
+{
+	const char *p = need;
+
+	while (p && *p) {
+		size_t n;
+		int held = 0;
+		while (*p == ' ')
+			p++;
+		n = strcspn(p, " ");
+		if (n == 0)
+			break;
+		for (const char *h = have; *h;) {
+			size_t m = strcspn(h, " ");
+			if (m == n && memcmp(h, p, n) == 0) {
+				held = 1;
+				break;
+			}
+			h += m;
+			while (*h == ' ')
+				h++;
+		}
+		if (!held)
+			return 0;
+		p += n;
+	}
+	return 1;
+}
+
+/* The key's attributes at now, in Unkey's order: disabled, expired,
+   scopes, rate limit, uses. Only a use that passed every other check
+   counts against the limit and the uses (the rate limit first: a request
+   refused by it uses nothing up). */
+static int keysvc_judge(keysvc *ks, const keycache_entry *e, int64_t now, const char *need, keysvc_verdict *v)
+{
+	int64_t left;
+	int rc;
+
+	v->has_ratelimit = e->rl_limit > 0 && e->rl_window > 0;
+	v->rl_limit = e->rl_limit;
+	if (!e->active) {
+		v->code = KEYSVC_CODE_DISABLED;
+		return KEYSVC_OK;
+	}
+	if (e->expires_at > 0 && now >= e->expires_at) {
+		v->code = KEYSVC_CODE_EXPIRED;
+		return KEYSVC_OK;
+	}
+	if (need && !keysvc_scopes_hold(e->scopes, need)) {
+		v->code = KEYSVC_CODE_INSUFFICIENT_SCOPES;
+		return KEYSVC_OK;
+	}
+	if (v->has_ratelimit &&
+	    !keylimit_take(ks->limits, e->key_id, e->rl_limit, e->rl_window, now, &v->rl_remaining, &v->rl_reset)) {
+		v->code = KEYSVC_CODE_RATE_LIMITED;
+		v->retry_after = v->rl_reset - now > 0 ? (unsigned)(v->rl_reset - now) : 1;
+		return KEYSVC_OK;
+	}
+	if (e->counted) {
+		rc = store_key_use(ks->st, e->key_id, &left);
+		if (rc == STORE_QUOTA) {
+			v->key.has_remaining = 1;
+			v->key.remaining = 0;
+			v->code = KEYSVC_CODE_USAGE_EXCEEDED;
+			return KEYSVC_OK;
+		}
+		if (rc != STORE_OK)
+			return keysvc_from_store(rc);
+		v->key.has_remaining = 1;
+		v->key.remaining = left;
+		listcache_forget_user(ks->lists, e->user_id);   /* lists show what is left */
+	}
+	v->code = KEYSVC_CODE_VALID;
+	return KEYSVC_OK;
+}
+
 int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysvc_principal *out,
                         unsigned *retry_after)
 {
-	unsigned char hash[STORE_HASH_LEN], stored[STORE_HASH_LEN], older[STORE_HASH_LEN];
+	unsigned char hash[STORE_HASH_LEN];
 	const keyring *ring;
-	const unsigned char *found = hash;
-	keysvc_key k;
-	keycache_entry hit;
-	uint64_t epoch;
-	time_t now;
-	int rc;
+	keycache_entry e;
+	keysvc_verdict v;
+	int64_t now;
+	int rc, found;
 
 	if (!token_check(token)) {
 		__atomic_add_fetch(&ks->stats.bad_tokens, 1, __ATOMIC_RELAXED);
@@ -1289,53 +1487,27 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 	ring = keysvc_ring_now(ks);
 	if (keysvc_hash(keyring_current(ring), token, hash) != 0)
 		return KEYSVC_STORE;
-	now = time(NULL);
-	keysvc_other_writers(ks);
-	/* a key that authenticated a moment ago and has not changed since (the
-	   cache compares the whole HMAC in constant time). A state that can
-	   change without a write through keysvc (an expiry time, should keys get
-	   one) must be kept in the entry and checked here, on every hit. */
-	if (keycache_get(ks->cache, hash, now, &hit)) {
-		__atomic_add_fetch(&ks->stats.cache_hits, 1, __ATOMIC_RELAXED);
-		memset(out, 0, sizeof *out);
-		out->user_id = hit.user_id;
-		out->key_id = hit.key_id;
-		snprintf(out->key_uuid, sizeof out->key_uuid, "%s", hit.key_uuid);
-		keysvc_touch_key(ks, hit.user_id, hit.key_id);
-		return KEYSVC_OK;
-	}
-	/* a blocked address's token that is surely no key (the filter of every
-	   key's HMAC) is refused without a store lookup; a valid key, or one the
-	   filter cannot rule out, goes on to the store */
-	if (ratelimit_blocked(ks->rate, client, now, retry_after) && !keysvc_filter_maybe_any(ks, ring, token, hash, now))
-		return KEYSVC_RATE_LIMITED;
-	epoch = keycache_epoch(ks->cache);
-	__atomic_add_fetch(&ks->stats.hash_lookups, 1, __ATOMIC_RELAXED);
-	/* the unique index finds the row by its hash; compare again in constant time */
-	rc = store_key_by_hash(ks->st, hash, &k, stored);
-	if (rc == STORE_NOT_FOUND && ring->n > 1) {
-		rc = keysvc_by_older_hash(ks, ring, token, &k, stored, older);
-		found = older;
-	}
-	if (rc == STORE_ERROR || rc == STORE_UNAVAILABLE)
-		return keysvc_from_store(rc);   /* unverifiable is not invalid: never REJECTED, not counted */
-	if (rc != STORE_OK || gnutls_memcmp(found, stored, sizeof hash) != 0 || !k.active || k.revoked)
+	now = keysvc_now(ks);
+	rc = keysvc_find(ks, ring, token, hash, now, client, retry_after, &e, &found);
+	if (rc != KEYSVC_OK)
+		return rc;
+	if (!found)
 		return keysvc_failed(ks, client, KEYSVC_REJECTED, retry_after);
-	/* made with an older secret: re-hashed with the current one now (a
-	   concurrent request may have done it first: NOT_FOUND; a store that
-	   fails leaves it for the next use) */
-	if (found == older && store_key_rehash(ks->st, k.id, older, hash, keyring_current(ring)->id) == STORE_OK)
-		keysvc_filter_add(ks, hash);
+	memset(&v, 0, sizeof v);
+	if ((rc = keysvc_judge(ks, &e, now, NULL, &v)) != KEYSVC_OK)
+		return rc;
+	if (v.code == KEYSVC_CODE_RATE_LIMITED) {   /* the key's own limit: not a failure */
+		*retry_after = v.retry_after;
+		return KEYSVC_RATE_LIMITED;
+	}
+	if (v.code != KEYSVC_CODE_VALID)
+		return keysvc_failed(ks, client, KEYSVC_REJECTED, retry_after);
 	memset(out, 0, sizeof *out);
-	out->user_id = k.user_id;
-	out->key_id = k.id;
-	snprintf(out->key_uuid, sizeof out->key_uuid, "%s", k.uuid);
-	memset(&hit, 0, sizeof hit);
-	hit.user_id = k.user_id;
-	hit.key_id = k.id;
-	memcpy(hit.key_uuid, out->key_uuid, sizeof hit.key_uuid);
-	keycache_put(ks->cache, hash, &hit, epoch, now);
-	keysvc_touch_key(ks, k.user_id, k.id);
+	out->user_id = e.user_id;
+	out->key_id = e.key_id;
+	memcpy(out->key_uuid, e.key_uuid, sizeof out->key_uuid);
+	out->role_rights = keysvc_role_rights(e.role);
+	keysvc_touch_key(ks, e.user_id, e.key_id);
 	return KEYSVC_OK;
 }
 
@@ -1833,4 +2005,366 @@ int keysvc_restore(keysvc *ks, const char *path, char *why, size_t len)
 	keycache_forget_all(ks->cache);
 	listcache_forget_all(ks->lists);
 	return rc == STORE_NOT_FOUND ? KEYSVC_UNSUPPORTED : keysvc_from_store(rc);
+}
+
+/* ---- the apikeyd API: key attributes and verification ---- */
+
+int64_t keysvc_now(keysvc *ks)
+{
+	int64_t at = __atomic_load_n(&ks->clock_at, __ATOMIC_RELAXED);
+
+	return at > 0 ? at : (int64_t)time(NULL) + __atomic_load_n(&ks->clock_offset, __ATOMIC_RELAXED);
+}
+
+void keysvc_clock_set(keysvc *ks, int64_t offset, int64_t at)
+{
+	__atomic_store_n(&ks->clock_offset, offset, __ATOMIC_RELAXED);
+	__atomic_store_n(&ks->clock_at, at > 0 ? at : 0, __ATOMIC_RELAXED);
+	keycache_forget_all(ks->cache);   /* entries were stored at the old time */
+}
+
+#define KEYSVC_CODE_NAME(name) #name,
+static const char *const keysvc_code_names[] = { KEYSVC_CODE_MAP(KEYSVC_CODE_NAME) };
+#undef KEYSVC_CODE_NAME
+
+const char *keysvc_code_name(int code)
+{
+	return code >= 0 && code < KEYSVC_NCODES ? keysvc_code_names[code] : "NOT_FOUND";
+}
+
+static unsigned keysvc_scope_bit(const char *scope, size_t n)
+{
+	return n == strlen(KEYSVC_SCOPE_READ) && memcmp(scope, KEYSVC_SCOPE_READ, n) == 0 ? KEYSVC_HOLDS_READ
+	     : n == strlen(KEYSVC_SCOPE_WRITE) && memcmp(scope, KEYSVC_SCOPE_WRITE, n) == 0 ? KEYSVC_HOLDS_WRITE
+	     : n == strlen(KEYSVC_SCOPE_VERIFY) && memcmp(scope, KEYSVC_SCOPE_VERIFY, n) == 0 ? KEYSVC_HOLDS_VERIFY : 0;
+}
+
+/* The apikeyd-API scopes a list of scopes gives (keys:write implies keys:read). */
+static unsigned keysvc_scopes_mask(const char *scopes)
+{
+	unsigned m = 0;
+
+	for (const char *p = scopes; *p;) {
+		size_t n = strcspn(p, " ");
+		m |= keysvc_scope_bit(p, n);
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+	return m & KEYSVC_HOLDS_WRITE ? m | KEYSVC_HOLDS_READ : m;
+}
+
+/* What a key holds on the apikeyd API: its scopes (the apikeyd family),
+   else its family rights (a write key all, a read key keys:read). */
+static unsigned keysvc_key_mask(const keysvc_key *k)
+{
+	int rights;
+
+	if (!k->active || k->revoked)
+		return 0;
+	if (k->family == KEYSVC_APIKEYD)
+		return keysvc_scopes_mask(k->scopes);
+	rights = keysvc_role_rights(k->role);
+	return rights >= KEYSVC_RIGHTS_WRITE ? KEYSVC_HOLDS_READ | KEYSVC_HOLDS_WRITE | KEYSVC_HOLDS_VERIFY
+	     : rights == KEYSVC_RIGHTS_READ ? KEYSVC_HOLDS_READ : 0;
+}
+
+/* The caller's mask: a JWT holds everything; a key, what keysvc_key_mask
+   says, from the holds table while the authentication cache has forgotten
+   nothing since it was read. */
+static int keysvc_caller_mask(keysvc *ks, const keysvc_principal *caller, unsigned *mask)
+{
+	keysvc_holds *h;
+	pthread_mutex_t *lock;
+	keysvc_key k;
+	int64_t now = (int64_t)time(NULL);
+	uint64_t epoch;
+	size_t slot;
+	int rc, hit = 0;
+
+	*mask = 0;
+	if (!caller || caller->user_id <= 0)
+		return KEYSVC_OK;
+	if (caller->key_id == 0) {
+		*mask = KEYSVC_HOLDS_READ | KEYSVC_HOLDS_WRITE | KEYSVC_HOLDS_VERIFY;
+		return KEYSVC_OK;
+	}
+	keysvc_other_writers(ks);
+	slot = (size_t)((uint64_t)caller->key_id % KEYSVC_SCOPE_SLOTS);
+	h = &ks->holds[slot];
+	lock = &ks->holds_lock[slot % KEYSVC_SCOPE_STRIPES];
+	epoch = keycache_epoch(ks->cache);
+	pthread_mutex_lock(lock);
+	if (h->key_id == caller->key_id && h->epoch == epoch && now >= h->read_at && now - h->read_at < KEYSVC_CACHE_TTL) {
+		*mask = h->mask;
+		hit = 1;
+	}
+	pthread_mutex_unlock(lock);
+	if (hit)
+		return KEYSVC_OK;
+	rc = store_key_get_id(ks->st, caller->user_id, -1, caller->key_id, &k);
+	if (rc == STORE_NOT_FOUND)
+		return KEYSVC_OK;
+	if (rc != STORE_OK)
+		return keysvc_from_store(rc);
+	*mask = keysvc_key_mask(&k);
+	pthread_mutex_lock(lock);
+	h->key_id = caller->key_id;
+	h->epoch = epoch;
+	h->read_at = now;
+	h->mask = *mask;
+	pthread_mutex_unlock(lock);
+	return KEYSVC_OK;
+}
+
+int keysvc_scope_check(keysvc *ks, const keysvc_principal *caller, const char *scope)
+{
+	unsigned need = scope ? keysvc_scope_bit(scope, strlen(scope)) : 0, mask;
+	int rc;
+
+	if (!need)
+		return KEYSVC_FORBIDDEN;
+	rc = keysvc_caller_mask(ks, caller, &mask);
+	return rc != KEYSVC_OK ? rc : (mask & need) == need ? KEYSVC_OK : KEYSVC_FORBIDDEN;
+}
+
+/* A list of scopes as the rules say (keysvc.h): *mask gets its apikeyd-API
+   scopes. Duplicates are refused. */
+static int keysvc_scopes_valid(const char *scopes, unsigned *mask)
+{
+	static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789:._-*/";
+	size_t count = 0;
+
+	if (strlen(scopes) >= STORE_SCOPES_LEN)
+		return 0;
+	for (const char *p = scopes; *p;) {
+		size_t n = strcspn(p, " ");
+		if (n == 0 || n > KEYSVC_SCOPE_CHARS || strspn(p, allowed) < n || ++count > KEYSVC_SCOPES_MAX)
+			return 0;
+		if (n > 5 && memcmp(p, "keys:", 5) == 0 && !keysvc_scope_bit(p, n))
+			return 0;   /* the keys: scopes are apikeyd's own */
+		for (const char *q = scopes; q < p;) {
+			size_t m = strcspn(q, " ");
+			if (m == n && memcmp(q, p, n) == 0)
+				return 0;
+			q += m + 1;
+		}
+		p += n;
+		if (*p == ' ' && *++p == '\0')
+			return 0;   /* a trailing space */
+	}
+	*mask = keysvc_scopes_mask(scopes);
+	return 1;
+}
+
+/* The attributes of in that fields names, checked and normalized into out
+   (name and owner in NFC); *mask: the apikeyd-API scopes they give. */
+static int keysvc_attrs_check(const keysvc_key *in, unsigned fields, keysvc_key *out, unsigned *mask)
+{
+	*mask = 0;
+	if ((fields & STORE_SET_NAME) && keysvc_name(in->name, out->name, sizeof out->name) != KEYSVC_OK)
+		return KEYSVC_INVALID;
+	if ((fields & STORE_SET_OWNER) && in->owner[0] &&
+	    keyname_nfc(in->owner, out->owner, sizeof out->owner, KEYSVC_OWNER_CHARS) != 0)
+		return KEYSVC_INVALID;
+	if ((fields & STORE_SET_OWNER) && !in->owner[0])
+		out->owner[0] = '\0';
+	if (fields & STORE_SET_SCOPES) {
+		if (!keysvc_scopes_valid(in->scopes, mask))
+			return KEYSVC_INVALID;
+		snprintf(out->scopes, sizeof out->scopes, "%s", in->scopes);
+		snprintf(out->role, sizeof out->role, "%s", *mask & KEYSVC_HOLDS_WRITE ? "write"
+		                                           : *mask & KEYSVC_HOLDS_READ ? "read" : "none");
+	}
+	if (fields & STORE_SET_META) {
+		json_t *j = in->meta[0] ? json_loads(in->meta, JSON_REJECT_DUPLICATES, NULL) : NULL;
+		int ok = !in->meta[0] || (json_is_object(j) && strlen(in->meta) <= KEYSVC_META_MAX);
+		json_decref(j);
+		if (!ok)
+			return KEYSVC_INVALID;
+		snprintf(out->meta, sizeof out->meta, "%s", in->meta);
+	}
+	if (fields & STORE_SET_ACTIVE)
+		out->active = in->active ? 1 : 0;
+	if (fields & STORE_SET_EXPIRES) {
+		if (in->expires_at < 0)
+			return KEYSVC_INVALID;
+		out->expires_at = in->expires_at;
+	}
+	if (fields & STORE_SET_REMAINING) {
+		if (in->has_remaining && in->remaining < 0)
+			return KEYSVC_INVALID;
+		out->has_remaining = in->has_remaining;
+		out->remaining = in->has_remaining ? in->remaining : 0;
+	}
+	if (fields & STORE_SET_RATELIMIT) {
+		if (in->rl_limit < 0 || in->rl_window < 0 || (in->rl_limit > 0) != (in->rl_window > 0))
+			return KEYSVC_INVALID;
+		out->rl_limit = in->rl_limit;
+		out->rl_window = in->rl_window;
+	}
+	return KEYSVC_OK;
+}
+
+#define KEYSVC_ALL_ATTRS (STORE_SET_NAME | STORE_SET_SCOPES | STORE_SET_META | STORE_SET_ACTIVE | STORE_SET_EXPIRES | \
+                          STORE_SET_REMAINING | STORE_SET_RATELIMIT | STORE_SET_OWNER)
+
+int keysvc_key_create(keysvc *ks, const keysvc_principal *caller, const keysvc_key *in, const char *client,
+                      keysvc_key *out, char *token, size_t toklen)
+{
+	keysvc_key *a = calloc(1, sizeof *a);
+	unsigned have, want;
+	int rc;
+
+	if (!a)
+		return KEYSVC_STORE;
+	if ((rc = keysvc_caller_mask(ks, caller, &have)) != KEYSVC_OK)
+		goto cleanup;
+	rc = KEYSVC_FORBIDDEN;
+	if (!(have & KEYSVC_HOLDS_WRITE))
+		goto cleanup;
+	if ((rc = keysvc_attrs_check(in, KEYSVC_ALL_ATTRS, a, &want)) != KEYSVC_OK)
+		goto cleanup;
+	rc = KEYSVC_FORBIDDEN;
+	if ((want & have) != want)
+		goto cleanup;   /* never more than the caller's own */
+	rc = keysvc_insert(ks, caller->user_id, caller->key_id, KEYSVC_APIKEYD, a->name, NULL, a->role, a, client, out,
+	                   token, toklen);
+	if (rc == KEYSVC_OK && !a->active) {
+		rc = keysvc_changed(ks, caller->user_id, out->id,
+		                    store_key_set_active(ks->st, out->id, 0, caller->user_id, client));
+		out->active = 0;
+		if (rc != KEYSVC_OK)
+			gnutls_memset(token, 0, toklen);
+	}
+cleanup:
+	free(a);
+	return rc;
+}
+
+int keysvc_key_update(keysvc *ks, const keysvc_principal *caller, int64_t key_id, const keysvc_key *in,
+                      unsigned fields, const char *client)
+{
+	keysvc_key *a = calloc(1, sizeof *a);
+	unsigned have, want;
+	int rc;
+
+	if (!a)
+		return KEYSVC_STORE;
+	if ((rc = keysvc_caller_mask(ks, caller, &have)) != KEYSVC_OK)
+		goto cleanup;
+	rc = KEYSVC_FORBIDDEN;
+	if (!(have & KEYSVC_HOLDS_WRITE))
+		goto cleanup;
+	if ((rc = keysvc_owned(ks, caller->user_id, key_id)) != KEYSVC_OK)
+		goto cleanup;
+	if ((rc = keysvc_attrs_check(in, fields, a, &want)) != KEYSVC_OK)
+		goto cleanup;
+	rc = KEYSVC_FORBIDDEN;
+	if ((want & have) != want)
+		goto cleanup;
+	rc = keysvc_changed(ks, caller->user_id, key_id,
+	                    store_key_update(ks->st, key_id, a, fields, caller->user_id, client));
+	if (fields & STORE_SET_RATELIMIT)
+		keylimit_forget(ks->limits, key_id);
+cleanup:
+	free(a);
+	return rc;
+}
+
+int keysvc_key_rotate(keysvc *ks, const keysvc_principal *caller, int64_t key_id, int64_t grace_seconds,
+                      const char *client, keysvc_key *out, char *token, size_t toklen)
+{
+	keysvc_key *old = calloc(1, sizeof *old);
+	int64_t until;
+	unsigned have;
+	int rc;
+
+	if (!old)
+		return KEYSVC_STORE;
+	rc = KEYSVC_INVALID;
+	if (grace_seconds < 0)
+		goto cleanup;
+	if ((rc = keysvc_caller_mask(ks, caller, &have)) != KEYSVC_OK)
+		goto cleanup;
+	rc = KEYSVC_FORBIDDEN;
+	if (!(have & KEYSVC_HOLDS_WRITE))
+		goto cleanup;
+	if ((rc = keysvc_from_store(store_key_get_id(ks->st, caller->user_id, KEYSVC_APIKEYD, key_id, old))) != KEYSVC_OK)
+		goto cleanup;
+	rc = KEYSVC_NOT_FOUND;
+	if (old->revoked)
+		goto cleanup;
+	/* the new key: the old one's attributes, by the rules of a create */
+	if ((rc = keysvc_key_create(ks, caller, old, client, out, token, toklen)) != KEYSVC_OK)
+		goto cleanup;
+	until = keysvc_now(ks) + grace_seconds;
+	if (old->expires_at == 0 || until < old->expires_at) {
+		old->expires_at = until;
+		rc = keysvc_changed(ks, caller->user_id, key_id,
+		                    store_key_update(ks->st, key_id, old, STORE_SET_EXPIRES, caller->user_id, client));
+		if (rc != KEYSVC_OK)
+			gnutls_memset(token, 0, toklen);
+	}
+cleanup:
+	free(old);
+	return rc;
+}
+
+/* The check of keysvc_verify, for one owner's keys (user > 0): another
+   owner's key is NOT_FOUND. */
+static int keysvc_check_for(keysvc *ks, int64_t user, const char *token, const char *need, keysvc_verdict *v)
+{
+	unsigned char hash[STORE_HASH_LEN];
+	const keyring *ring;
+	keycache_entry entry, *e = &entry;
+	int64_t now = keysvc_now(ks);
+	int rc, found = 0;
+
+	/* what the callers read (the key's texts are filled below) */
+	v->code = 0;
+	v->has_ratelimit = 0;
+	v->rl_limit = v->rl_remaining = v->rl_reset = 0;
+	v->retry_after = 0;
+	v->key.has_remaining = 0;
+	v->key.remaining = 0;
+	v->code = KEYSVC_CODE_NOT_FOUND;
+	if (!token || !token_check(token)) {
+		__atomic_add_fetch(&ks->stats.bad_tokens, 1, __ATOMIC_RELAXED);
+		return KEYSVC_OK;
+	}
+	ring = keysvc_ring_now(ks);
+	if (keysvc_hash(keyring_current(ring), token, hash) != 0)
+		return KEYSVC_STORE;
+	rc = keysvc_find(ks, ring, token, hash, now, NULL, NULL, e, &found);
+	if (rc != KEYSVC_OK || !found || e->user_id != user)
+		return rc;
+	v->key.id = e->key_id;
+	v->key.user_id = e->user_id;
+	memcpy(v->key.uuid, e->key_uuid, sizeof v->key.uuid);
+	v->key.family = e->family;
+	v->key.active = e->active;
+	memcpy(v->key.role, e->role, sizeof v->key.role);
+	v->key.created = e->created;
+	v->key.expires_at = e->expires_at;
+	v->key.rl_limit = e->rl_limit;
+	v->key.rl_window = e->rl_window;
+	memcpy(v->key.name, e->name, sizeof v->key.name);
+	memcpy(v->key.scopes, e->scopes, sizeof v->key.scopes);
+	memcpy(v->key.meta, e->meta, sizeof v->key.meta);
+	memcpy(v->key.owner, e->owner, sizeof v->key.owner);
+	rc = keysvc_judge(ks, e, now, need, v);
+	if (rc == KEYSVC_OK && v->code == KEYSVC_CODE_VALID)
+		keysvc_touch_key(ks, e->user_id, e->key_id);
+	return rc;
+}
+
+int keysvc_verify(keysvc *ks, const keysvc_principal *caller, const char *token, const char *need,
+                  keysvc_verdict *v)
+{
+	int rc = keysvc_scope_check(ks, caller, KEYSVC_SCOPE_VERIFY);
+
+	if (rc != KEYSVC_OK)
+		return rc;
+	return keysvc_check_for(ks, caller->user_id, token, need, v);
 }

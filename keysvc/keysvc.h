@@ -27,6 +27,7 @@
 
 enum keysvc_family {
 	KEYSVC_HERON = 0, KEYSVC_FELDERA = 1, KEYSVC_NEBULA = 2, KEYSVC_NEBULA_UUID = 3, KEYSVC_FASTAPI = 4,
+	KEYSVC_APIKEYD = 5,   /* apikeyd's own API (openapi/apikeyd.yaml): keys with attributes */
 	KEYSVC_NFAMILIES
 };
 /* One descriptor per family: everything the key service and the shared
@@ -107,6 +108,8 @@ typedef struct keysvc_principal {
 	int64_t user_id;
 	int64_t key_id;               /* 0 for a JWT */
 	char key_uuid[37];
+	int role_rights;              /* keysvc_authenticate: the key's role's rights when it authenticated
+	                                 (KEYSVC_RIGHTS_NONE: an apikeyd customer key without keys: scopes) */
 } keysvc_principal;
 
 /* Rights, ordered (Feldera's read < write < admin). A key holds read or
@@ -197,7 +200,11 @@ int keysvc_user_find(keysvc *ks, const char *name, int64_t *user);
 
 /* Authenticates an API key. retry_after is set with KEYSVC_RATE_LIMITED.
  * Only failures count towards the limit; a store that could not check the
- * key is KEYSVC_STORE or KEYSVC_UNAVAILABLE, neither counted nor limited. */
+ * key is KEYSVC_STORE or KEYSVC_UNAVAILABLE, neither counted nor limited.
+ * A key's attributes apply here, so on every family: a disabled, expired
+ * or used-up key is KEYSVC_REJECTED (counted); over its own rate limit,
+ * KEYSVC_RATE_LIMITED with retry_after until its window ends (not counted
+ * as a failure); a key whose uses are counted uses one (keysvc_verify). */
 int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysvc_principal *out,
                         unsigned *retry_after);
 /* Authenticates a compact JWS (JWT), at most KEYSVC_JWT_MAX_LEN bytes,
@@ -271,6 +278,78 @@ const char *keysvc_secret_path(const keysvc *ks);
 int keysvc_backup(keysvc *ks, const char *path, char *why, size_t len);
 /* Replaces the store's contents with a copy store_backup made (store_restore). */
 int keysvc_restore(keysvc *ks, const char *path, char *why, size_t len);
+/* ---- the apikeyd API: key attributes and verification ---- */
+
+/* Scopes: at most KEYSVC_SCOPES_MAX, each 1..KEYSVC_SCOPE_CHARS characters
+ * of A-Z a-z 0-9 and : . _ - * /, stored space-separated. Three of them are
+ * rights on the apikeyd API itself: keys:read (get, list), keys:write
+ * (create, update, rotate, delete; implies keys:read), keys:verify (verify
+ * other keys). Any other "keys:" scope is KEYSVC_INVALID. A key of the five
+ * vendor families holds its family rights: a write key (or a JWT) all
+ * three, a read key keys:read. A key is stored with the role its keys:
+ * scopes give it on the vendor families (keys:write: write, keys:read:
+ * read, else "none": no rights there) and never gets more than its
+ * creator's (KEYSVC_FORBIDDEN). meta: the compact text of a JSON object of
+ * at most KEYSVC_META_MAX bytes; owner: at most KEYSVC_OWNER_CHARS
+ * characters, as a name (keysvc_name's rules). */
+#define KEYSVC_SCOPES_MAX 32
+#define KEYSVC_SCOPE_CHARS 64
+#define KEYSVC_META_MAX 1024
+#define KEYSVC_OWNER_CHARS 64
+#define KEYSVC_SCOPE_READ "keys:read"
+#define KEYSVC_SCOPE_WRITE "keys:write"
+#define KEYSVC_SCOPE_VERIFY "keys:verify"
+
+/* The outcome of a verification, as Unkey names them. */
+#define KEYSVC_CODE_MAP(X) \
+	X(VALID) X(NOT_FOUND) X(DISABLED) X(EXPIRED) X(INSUFFICIENT_SCOPES) X(USAGE_EXCEEDED) X(RATE_LIMITED)
+#define KEYSVC_CODE_ENUM(name) KEYSVC_CODE_##name,
+enum keysvc_code { KEYSVC_CODE_MAP(KEYSVC_CODE_ENUM) KEYSVC_NCODES };
+#undef KEYSVC_CODE_ENUM
+const char *keysvc_code_name(int code);   /* "VALID", ... */
+
+typedef struct keysvc_verdict {
+	int code;                 /* KEYSVC_CODE_* */
+	keysvc_key key;           /* the key (code not NOT_FOUND); its description is not filled in */
+	int has_ratelimit;        /* the key has a rate limit: */
+	int64_t rl_limit, rl_remaining, rl_reset;   /* uses per window, left in this one, its end (unix s) */
+	unsigned retry_after;     /* RATE_LIMITED: seconds until the window ends (>= 1) */
+} keysvc_verdict;
+
+/* The key service's clock: unix seconds, as a test set it. */
+int64_t keysvc_now(keysvc *ks);
+/* Tests only (the server reaches it only through the test API, mounted
+ * with --test-slow-endpoint): at > 0 stops the clock at unix second at;
+ * else it runs again, offset seconds from the real time (0: the real time). */
+void keysvc_clock_set(keysvc *ks, int64_t offset, int64_t at);
+
+/* KEYSVC_OK when the caller holds scope (above), else KEYSVC_FORBIDDEN. */
+int keysvc_scope_check(keysvc *ks, const keysvc_principal *caller, const char *scope);
+/* Creates a key of the apikeyd family for the caller (keys:write) with the
+ * attributes of in: name, owner, scopes, meta, active (enabled),
+ * expires_at, has_remaining/remaining, rl_limit/rl_window (both > 0, or
+ * rl_limit 0). KEYSVC_INVALID for an attribute out of bounds (above). */
+int keysvc_key_create(keysvc *ks, const keysvc_principal *caller, const keysvc_key *in, const char *client,
+                      keysvc_key *out, char *token, size_t toklen);
+/* Writes the fields (STORE_SET_*) of in to the caller's unrevoked key
+ * key_id, by the rules of keysvc_key_create; the key's next request sees
+ * them (its cache entry is forgotten first). */
+int keysvc_key_update(keysvc *ks, const keysvc_principal *caller, int64_t key_id, const keysvc_key *in,
+                      unsigned fields, const char *client);
+/* A new key with the attributes of the caller's key key_id (shown once,
+ * in out and token); the old one is refused from now + grace_seconds on
+ * (sooner if it expired sooner), everywhere. */
+int keysvc_key_rotate(keysvc *ks, const keysvc_principal *caller, int64_t key_id, int64_t grace_seconds,
+                      const char *client, keysvc_key *out, char *token, size_t toklen);
+/* Verifies token for a backend service or a gateway (the caller needs
+ * keys:verify), among the caller's owner's keys (another owner's key is
+ * NOT_FOUND): *v says why it is valid or not; need: scopes the key must all hold
+ * (space-separated, NULL: none). A valid key whose uses are counted uses
+ * one, atomically in the store; over its rate limit nothing is used. No
+ * failed-authentication counting: the caller is not the key's holder.
+ * KEYSVC_OK with *v, or the store's failure. */
+int keysvc_verify(keysvc *ks, const keysvc_principal *caller, const char *token, const char *need,
+                  keysvc_verdict *v);
 
 void keysvc_get_stats(keysvc *ks, keysvc_stats *out);
 store *keysvc_store(keysvc *ks);   /* for tests */

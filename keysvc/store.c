@@ -173,6 +173,17 @@ int store_key_touch(store *s, int64_t key_id, int64_t when)
 	STORE_TIMED(KMETRICS_STORE_WRITE, s->be->key_touch(s, key_id, when));
 }
 
+int store_key_update(store *s, int64_t key_id, const store_key *k, unsigned fields, int64_t actor,
+                     const char *client)
+{
+	return s->be->key_update(s, key_id, k, fields, actor, client);
+}
+
+int store_key_use(store *s, int64_t key_id, int64_t *left)
+{
+	return s->be->key_use(s, key_id, left);
+}
+
 int store_reprepares(store *s, int64_t *n)
 {
 	return s->be->reprepares(s, n);

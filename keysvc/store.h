@@ -29,6 +29,12 @@ typedef struct store store;
  * bytes each, and the buffers hold that many. */
 #define STORE_NAME_CHARS 128
 #define STORE_DESCRIPTION_CHARS 1024
+/* The key attributes of the apikeyd API (schema 5 / PostgreSQL 2): scopes
+ * as one space-separated string, meta as the text of a JSON object; the
+ * buffers hold the most the key service accepts (keysvc.h). */
+#define STORE_SCOPES_LEN 512
+#define STORE_META_LEN 1025
+#define STORE_OWNER_LEN 257   /* 64 characters of UTF-8 */
 
 typedef struct store_key {
 	int64_t id;
@@ -47,6 +53,14 @@ typedef struct store_key {
 	int64_t last_used;      /* unix seconds, 0 = never */
 	int64_t parent_id;      /* the key whose holder created this one; 0: none (the CLI, a JWT) */
 	int64_t secret_id;      /* the keyring secret its hash was made with (insert; rows read: 0, see store_secret_counts) */
+	int64_t expires_at;     /* unix seconds from which the key is refused; 0 = never */
+	char scopes[STORE_SCOPES_LEN];  /* space-separated; "" = none */
+	char meta[STORE_META_LEN];      /* a JSON object's text; "" = none */
+	int has_remaining;      /* uses are counted: remaining is how many are left */
+	int64_t remaining;
+	int64_t rl_limit;       /* at most rl_limit uses per rl_window seconds; 0 = no limit */
+	int64_t rl_window;
+	char owner[STORE_OWNER_LEN];    /* whom the key was issued to (the issuer's name for them); "" = not said */
 } store_key;
 
 /* A user, for the CLI's `user list`: keys counts its unrevoked keys. */
@@ -72,6 +86,12 @@ typedef struct store_secret_count {
 	int64_t secret_id;
 	int64_t keys;
 } store_secret_count;
+
+/* Fields store_key_update writes (the others are left as stored). */
+enum {
+	STORE_SET_NAME = 1, STORE_SET_SCOPES = 2 /* scopes and role */, STORE_SET_META = 4, STORE_SET_ACTIVE = 8,
+	STORE_SET_EXPIRES = 16, STORE_SET_REMAINING = 32, STORE_SET_RATELIMIT = 64, STORE_SET_OWNER = 128
+};
 
 /* STORE_ERROR: the store failed (an I/O error, a read-only or corrupt
  * database, ...); STORE_UNAVAILABLE: it failed for a reason that may pass
@@ -144,6 +164,17 @@ int store_key_revoke(store *s, int64_t key_id, int64_t actor, const char *client
  * transaction), so the line from an ancestor to its descendants holds. */
 int store_key_delete(store *s, int64_t key_id, int64_t actor, const char *client);
 int store_key_touch(store *s, int64_t key_id, int64_t when);
+/* Writes the fields of k named by `fields` (STORE_SET_*) to the unrevoked
+ * key key_id, with an audit row "update" (STORE_NOT_FOUND: no such
+ * unrevoked key). Other processes' caches hear of it as of any state change. */
+int store_key_update(store *s, int64_t key_id, const store_key *k, unsigned fields, int64_t actor,
+                     const char *client);
+/* One use of a key whose uses are counted: remaining goes down by one in a
+ * single statement (UPDATE ... WHERE remaining > 0 RETURNING), so N uses
+ * are granted exactly, whatever the concurrency and the number of nodes.
+ * STORE_OK with *left the uses left after this one; STORE_QUOTA when none
+ * was left (or uses are not counted); durable before it returns. */
+int store_key_use(store *s, int64_t key_id, int64_t *left);
 /* Calls fn with the id and hash of every key whose id is above after_id,
  * in id order (all of them from 0; ids only grow, so a caller can follow
  * new rows); stops early when fn returns nonzero. */

@@ -37,6 +37,9 @@ typedef struct store_backend {
 	int (*key_revoke)(store *s, int64_t key_id, int64_t actor, const char *client);
 	int (*key_delete)(store *s, int64_t key_id, int64_t actor, const char *client);
 	int (*key_touch)(store *s, int64_t key_id, int64_t when);
+	int (*key_update)(store *s, int64_t key_id, const store_key *k, unsigned fields, int64_t actor,
+	                  const char *client);
+	int (*key_use)(store *s, int64_t key_id, int64_t *left);
 	int (*key_hashes)(store *s, int64_t after_id, int (*fn)(void *ctx, int64_t id, const unsigned char hash[STORE_HASH_LEN]),
 	                  void *ctx);
 	int (*reprepares)(store *s, int64_t *n);

@@ -168,6 +168,19 @@ static int store_fault_key_touch(store *base, int64_t key_id, int64_t when)
 	return store_key_touch(f->inner, key_id, when);
 }
 
+static int store_fault_key_update(store *base, int64_t key_id, const store_key *k, unsigned fields, int64_t actor,
+                                  const char *client)
+{
+	FAULT(key_update, 1);
+	return store_key_update(f->inner, key_id, k, fields, actor, client);
+}
+
+static int store_fault_key_use(store *base, int64_t key_id, int64_t *left)
+{
+	FAULT(key_use, 1);
+	return store_key_use(f->inner, key_id, left);
+}
+
 /* a list read page by page fails as key_list */
 static int store_fault_key_page(store *base, int64_t user, int family, int include_revoked, int64_t before_id,
                                 size_t limit, store_key **out, size_t *n)
@@ -303,6 +316,8 @@ static const store_backend store_fault_backend = {
 	.key_revoke = store_fault_key_revoke,
 	.key_delete = store_fault_key_delete,
 	.key_touch = store_fault_key_touch,
+	.key_update = store_fault_key_update,
+	.key_use = store_fault_key_use,
 	.key_page = store_fault_key_page,
 	.key_owner = store_fault_key_owner,
 	.key_descendants = store_fault_key_descendants,

@@ -27,8 +27,8 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
-#define MIGRATE_SQLITE_SCHEMA 5   /* store_sqlite.c's STORE_SCHEMA_VERSION this copy reads (4: parent_id, 5: secret_id) */
-#define MIGRATE_PG_SCHEMA 2       /* store_pg.c's STORE_PG_SCHEMA_VERSION this copy writes */
+#define MIGRATE_SQLITE_SCHEMA 6   /* store_sqlite.c's STORE_SCHEMA_VERSION this copy reads (4: parent_id, 5: secret_id, 6: key attributes) */
+#define MIGRATE_PG_SCHEMA 3       /* store_pg.c's STORE_PG_SCHEMA_VERSION this copy writes (2: secret_id, 3: key attributes) */
 
 typedef struct migrate_ctx {
 	sqlite3 *src;
@@ -230,8 +230,8 @@ static int migrate_copy(migrate_ctx *m, const char *what, const char *select, co
 {
 	sqlite3_stmt *st = NULL;
 	PGresult *r;
-	const char *vals[16];
-	int lens[16], fmts[16];
+	const char *vals[24];
+	int lens[24], fmts[24];
 	int rc = -1, step;
 	char name[32];
 
@@ -439,11 +439,13 @@ int store_migrate(const char *from, const char *to, store_migrate_stats *stats, 
 	                 "INSERT INTO users(id, name, created) VALUES ($1, $2, $3)", 3, -1, &stats->users) != 0 ||
 	    migrate_copy(&m, "keys",
 	                 "SELECT id, uuid, user_id, family, name, description, role, prefix, tail, hash, active, revoked,"
-	                 " created, last_used, parent_id, secret_id FROM keys ORDER BY id",
+	                 " created, last_used, parent_id, secret_id, expires_at, scopes, meta, remaining, rl_limit, rl_window,"
+	                 " owner FROM keys ORDER BY id",
 	                 "INSERT INTO keys(id, uuid, user_id, family, name, description, role, prefix, tail, hash, active,"
-	                 " revoked, created, last_used, parent_id, secret_id)"
-	                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-	                 16, 9, &stats->keys) != 0 ||
+	                 " revoked, created, last_used, parent_id, secret_id, expires_at, scopes, meta, remaining, rl_limit,"
+	                 " rl_window, owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
+	                 " $17, $18, $19, $20, $21, $22, $23)",
+	                 23, 9, &stats->keys) != 0 ||
 	    migrate_copy(&m, "audit", "SELECT id, at, actor, key_id, action, client FROM audit ORDER BY id",
 	                 "INSERT INTO audit(id, at, actor, key_id, action, client) VALUES ($1, $2, $3, $4, $5, $6)", 6, -1,
 	                 &stats->audit) != 0 ||

@@ -43,7 +43,7 @@
 #include <gnutls/crypto.h>
 #include <libpq-fe.h>
 
-#define STORE_PG_SCHEMA_VERSION 2
+#define STORE_PG_SCHEMA_VERSION 3
 #define STORE_PG_POOL 8
 #define STORE_PG_LOCK_ID 7300221   /* pg_advisory_lock key of the migration */
 #define STORE_PG_CHANNEL "apikeyd_keys"
@@ -96,21 +96,34 @@ static const char *const store_pg_migrations[STORE_PG_SCHEMA_VERSION] = {
 	 * made with; every key before is the one secret of then, id 1 */
 	"ALTER TABLE keys ADD COLUMN secret_id BIGINT NOT NULL DEFAULT 1;"
 	"CREATE INDEX keys_secret ON keys(secret_id, revoked);",
+	/* 3: the key attributes of the apikeyd API (SQLite's schema 6): expiry
+	 * (NULL: never), scopes (space-separated), meta (a JSON object's text),
+	 * uses left (NULL: not counted), rl_limit uses per rl_window seconds. */
+	"ALTER TABLE keys ADD COLUMN expires_at BIGINT;"
+	"ALTER TABLE keys ADD COLUMN scopes TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE keys ADD COLUMN meta TEXT;"
+	"ALTER TABLE keys ADD COLUMN remaining BIGINT;"
+	"ALTER TABLE keys ADD COLUMN rl_limit BIGINT;"
+	"ALTER TABLE keys ADD COLUMN rl_window BIGINT;"
+	"ALTER TABLE keys ADD COLUMN owner TEXT NOT NULL DEFAULT '';",
 };
 
 enum {
 	P_USER_ADD, P_USER_FIND, P_KEY_INSERT, P_AUDIT, P_GET_UUID, P_GET_ID, P_GET_NAME, P_BY_HASH,
 	P_LIST, P_COUNT, P_SET_ACTIVE, P_REVOKE, P_DELETE, P_TOUCH, P_AUDIT_COUNT, P_EPOCH_BUMP, P_CHANGE,
-	P_QUOTA_LOCK, P_QUOTA, P_PAGE, P_OWNER, P_DESCENDANTS, P_REPARENT, P_HASHES, P_N
+	P_QUOTA_LOCK, P_QUOTA, P_PAGE, P_OWNER, P_DESCENDANTS, P_REPARENT, P_HASHES, P_UPDATE, P_USE, P_N
 };
 
-#define STORE_PG_KEY_COLS "id, uuid, user_id, family, name, description, role, prefix, tail, active, revoked, created, last_used, parent_id"
+#define STORE_PG_KEY_COLS "id, uuid, user_id, family, name, description, role, prefix, tail, active, revoked, created, last_used, parent_id," \
+                          " expires_at, scopes, meta, remaining, rl_limit, rl_window, owner"
 
 static const char *const store_pg_sql[P_N] = {
 	[P_USER_ADD] = "INSERT INTO users(name, created) VALUES ($1, $2) RETURNING id",
 	[P_USER_FIND] = "SELECT id FROM users WHERE name = $1",
 	[P_KEY_INSERT] = "INSERT INTO keys(uuid, user_id, family, name, description, role, prefix, tail, hash, created, parent_id,"
-	                 " secret_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+	                 " secret_id, expires_at, scopes, meta, remaining, rl_limit, rl_window, owner)"
+	                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+	                 " RETURNING id",
 	[P_AUDIT] = "INSERT INTO audit(at, actor, key_id, action, client) VALUES ($1, $2, $3, $4, $5)",
 	[P_GET_UUID] = "SELECT " STORE_PG_KEY_COLS " FROM keys WHERE user_id = $1 AND ($2::int < 0 OR family = $2)"
 	               " AND uuid = $3",
@@ -143,6 +156,19 @@ static const char *const store_pg_sql[P_N] = {
 	                  " SELECT keys.id FROM keys JOIN t ON keys.id = t.id WHERE keys.revoked = 0",
 	[P_REPARENT] = "UPDATE keys SET parent_id = (SELECT parent_id FROM keys WHERE id = $1) WHERE parent_id = $1",
 	[P_HASHES] = "SELECT id, hash FROM keys WHERE id > $1 ORDER BY id",
+	/* $1: the STORE_SET_* fields to write */
+	[P_UPDATE] = "UPDATE keys SET name = CASE WHEN $1::int & 1 <> 0 THEN $2 ELSE name END,"
+	             " scopes = CASE WHEN $1::int & 2 <> 0 THEN $3 ELSE scopes END,"
+	             " role = CASE WHEN $1::int & 2 <> 0 THEN $4 ELSE role END,"
+	             " meta = CASE WHEN $1::int & 4 <> 0 THEN $5 ELSE meta END,"
+	             " active = CASE WHEN $1::int & 8 <> 0 THEN $6::smallint ELSE active END,"
+	             " expires_at = CASE WHEN $1::int & 16 <> 0 THEN $7::bigint ELSE expires_at END,"
+	             " remaining = CASE WHEN $1::int & 32 <> 0 THEN $8::bigint ELSE remaining END,"
+	             " rl_limit = CASE WHEN $1::int & 64 <> 0 THEN $9::bigint ELSE rl_limit END,"
+	             " rl_window = CASE WHEN $1::int & 64 <> 0 THEN $10::bigint ELSE rl_window END"
+	             ", owner = CASE WHEN $1::int & 128 <> 0 THEN $12 ELSE owner END"
+	             " WHERE id = $11 AND revoked = 0 RETURNING user_id",
+	[P_USE] = "UPDATE keys SET remaining = remaining - 1 WHERE id = $1 AND remaining > 0 RETURNING remaining",
 };
 
 typedef struct store_pg_conn {
@@ -288,7 +314,7 @@ static int store_pg_revive(store_pg_conn *pc)
 static PGresult *store_pg_exec(store_pg_conn *pc, int q, int n, const char *const *v, int binary, int binlen)
 {
 	char name[8];
-	int lens[12] = { 0 }, fmts[12] = { 0 };
+	int lens[20] = { 0 }, fmts[20] = { 0 };
 
 	snprintf(name, sizeof name, "q%d", q);
 	if (binary >= 0) {
@@ -683,6 +709,34 @@ static void store_pg_row(const PGresult *r, int i, store_key *k)
 	k->created = strtoll(PQgetvalue(r, i, 11), NULL, 10);
 	k->last_used = PQgetisnull(r, i, 12) ? 0 : strtoll(PQgetvalue(r, i, 12), NULL, 10);
 	k->parent_id = PQgetisnull(r, i, 13) ? 0 : strtoll(PQgetvalue(r, i, 13), NULL, 10);
+	k->expires_at = PQgetisnull(r, i, 14) ? 0 : strtoll(PQgetvalue(r, i, 14), NULL, 10);
+	store_pg_copy(k->scopes, sizeof k->scopes, PQgetvalue(r, i, 15));
+	store_pg_copy(k->meta, sizeof k->meta, PQgetvalue(r, i, 16));
+	k->has_remaining = !PQgetisnull(r, i, 17);
+	k->remaining = k->has_remaining ? strtoll(PQgetvalue(r, i, 17), NULL, 10) : 0;
+	k->rl_limit = PQgetisnull(r, i, 18) ? 0 : strtoll(PQgetvalue(r, i, 18), NULL, 10);
+	k->rl_window = PQgetisnull(r, i, 19) ? 0 : strtoll(PQgetvalue(r, i, 19), NULL, 10);
+	store_pg_copy(k->owner, sizeof k->owner, PQgetvalue(r, i, 20));
+}
+
+/* The attributes of k as text parameters v[0..6] (NULL for none), in b. */
+typedef struct store_pg_attrs {
+	char expires[24], remaining[24], limit[24], window[24];
+} store_pg_attrs;
+
+static void store_pg_bind_attrs(const store_key *k, store_pg_attrs *b, const char **v)
+{
+	store_pg_i64(b->expires, sizeof b->expires, k->expires_at);
+	store_pg_i64(b->remaining, sizeof b->remaining, k->remaining);
+	store_pg_i64(b->limit, sizeof b->limit, k->rl_limit);
+	store_pg_i64(b->window, sizeof b->window, k->rl_window);
+	v[0] = k->expires_at > 0 ? b->expires : NULL;
+	v[1] = k->scopes;
+	v[2] = k->meta[0] ? k->meta : NULL;
+	v[3] = k->has_remaining ? b->remaining : NULL;
+	v[4] = k->rl_limit > 0 ? b->limit : NULL;
+	v[5] = k->rl_limit > 0 ? b->window : NULL;
+	v[6] = k->owner;
 }
 
 /* bytea in text output: "\x" and two hex digits a byte */
@@ -796,7 +850,8 @@ static int store_pg_insert_one(store_pg_conn *pc, store_pg_job *j, int64_t *epoc
 {
 	store_key *k = j->k;
 	char user[24], family[8], created[24], parent[24], quota[24], secret[24];
-	const char *v[12];
+	store_pg_attrs attrs;
+	const char *v[19];
 	int rc;
 
 	if (store_pg_cmd(pc->c, "SAVEPOINT one") != 0)
@@ -844,7 +899,8 @@ static int store_pg_insert_one(store_pg_conn *pc, store_pg_job *j, int64_t *epoc
 	v[10] = k->parent_id > 0 ? parent : NULL;
 	store_pg_i64(secret, sizeof secret, k->secret_id > 0 ? k->secret_id : 1);
 	v[11] = secret;
-	PGresult *r = store_pg_exec(pc, P_KEY_INSERT, 12, v, 8, STORE_HASH_LEN);
+	store_pg_bind_attrs(k, &attrs, v + 12);
+	PGresult *r = store_pg_exec(pc, P_KEY_INSERT, 19, v, 8, STORE_HASH_LEN);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 		k->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 		k->active = 1;
@@ -995,6 +1051,59 @@ static int store_pg_key_delete(store *base, int64_t key_id, int64_t actor, const
 	return store_pg_change((store_pg *)base, P_REPARENT, P_DELETE, 1, v, key_id, actor, "delete", client);
 }
 
+static int store_pg_key_update(store *base, int64_t key_id, const store_key *k, unsigned fields, int64_t actor,
+                               const char *client)
+{
+	char f[16], id[24];
+	store_pg_attrs attrs;
+	const char *attr[7];
+	const char *v[12];
+
+	snprintf(f, sizeof f, "%u", fields);
+	store_pg_i64(id, sizeof id, key_id);
+	store_pg_bind_attrs(k, &attrs, attr);
+	v[0] = f;
+	v[1] = k->name;
+	v[2] = attr[1];           /* scopes */
+	v[3] = k->role;
+	v[4] = attr[2];           /* meta */
+	v[5] = k->active ? "1" : "0";
+	v[6] = attr[0];           /* expires_at */
+	v[7] = attr[3];           /* remaining */
+	v[8] = attr[4];           /* rl_limit */
+	v[9] = attr[5];           /* rl_window */
+	v[10] = id;
+	v[11] = attr[6];          /* owner */
+	return store_pg_change((store_pg *)base, -1, P_UPDATE, 12, v, key_id, actor, "update", client);
+}
+
+/* On the writer's session, which commits durably; one statement, so
+   exact across every node of the store. No epoch: no cache holds a key
+   whose uses are counted (keysvc.c). */
+static int store_pg_key_use(store *base, int64_t key_id, int64_t *left)
+{
+	store_pg *s = (store_pg *)base;
+	char id[24];
+	const char *v[1] = { id };
+	int rc = STORE_UNAVAILABLE;   /* until PostgreSQL answers */
+
+	store_pg_i64(id, sizeof id, key_id);
+	pthread_mutex_lock(&s->writer.lock);
+	if (store_pg_ready(s, &s->writer) == 0) {
+		PGresult *r = store_pg_exec(&s->writer, P_USE, 1, v, -1, 0);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+			rc = PQntuples(r) == 1 ? STORE_OK : STORE_QUOTA;
+			if (rc == STORE_OK)
+				*left = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		} else {
+			rc = store_pg_status(r);
+		}
+		PQclear(r);
+	}
+	pthread_mutex_unlock(&s->writer.lock);
+	return rc;
+}
+
 /* last_used: not a change other nodes must see at once (lists show it
    within the caches' TTL); no epoch. */
 static int store_pg_key_touch(store *base, int64_t key_id, int64_t when)
@@ -1070,7 +1179,7 @@ static int store_pg_key_by_hash(store *base, const unsigned char hash[STORE_HASH
 			rc = PQntuples(r) == 1 ? STORE_OK : STORE_NOT_FOUND;
 			if (rc == STORE_OK) {
 				store_pg_row(r, 0, out);
-				store_pg_hash(PQgetvalue(r, 0, 14), stored);
+				store_pg_hash(PQgetvalue(r, 0, 21), stored);
 			}
 		}
 		PQclear(r);
@@ -1602,6 +1711,8 @@ const store_backend store_pg_backend = {
 	.key_revoke = store_pg_key_revoke,
 	.key_delete = store_pg_key_delete,
 	.key_touch = store_pg_key_touch,
+	.key_update = store_pg_key_update,
+	.key_use = store_pg_key_use,
 	.reprepares = store_pg_reprepares,
 	.audit_count = store_pg_audit_count,
 	.epochs = store_pg_epochs,

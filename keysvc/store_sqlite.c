@@ -16,7 +16,7 @@
 #include <gnutls/gnutls.h>
 #include <sqlite3.h>
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 static const char *const store_sqlite_migrations[] = {
 	/* 1 */
@@ -97,13 +97,25 @@ static const char *const store_sqlite_migrations[] = {
 	 * id 1. keys_secret counts what each secret still serves (retire). */
 	"ALTER TABLE keys ADD COLUMN secret_id INTEGER NOT NULL DEFAULT 1;"
 	"CREATE INDEX keys_secret ON keys(secret_id, revoked);",
+	/* 6: the key attributes of the apikeyd API: an expiry time (NULL: never),
+	 * scopes (space-separated), meta (a JSON object's text, NULL: none), uses
+	 * left (NULL: not counted) and a rate limit of rl_limit uses per rl_window
+	 * seconds (NULL: none). Keys from before have none of them. */
+	"ALTER TABLE keys ADD COLUMN expires_at INTEGER;"
+	"ALTER TABLE keys ADD COLUMN scopes TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE keys ADD COLUMN meta TEXT;"
+	"ALTER TABLE keys ADD COLUMN remaining INTEGER;"
+	"ALTER TABLE keys ADD COLUMN rl_limit INTEGER;"
+	"ALTER TABLE keys ADD COLUMN rl_window INTEGER;"
+	"ALTER TABLE keys ADD COLUMN owner TEXT NOT NULL DEFAULT '';",
 };
 
 enum {
 	Q_USER_ADD, Q_USER_FIND, Q_KEY_INSERT, Q_AUDIT, Q_GET_UUID, Q_GET_ID, Q_GET_NAME, Q_BY_HASH,
 	Q_LIST, Q_COUNT, Q_SET_ACTIVE, Q_REVOKE, Q_DELETE, Q_TOUCH, Q_AUDIT_COUNT, Q_EPOCH, Q_EPOCH_BUMP,
 	Q_DATA_VERSION, Q_META_GET, Q_META_SET, Q_KEY_COUNT, Q_PROBE, Q_HASHES, Q_QUOTA, Q_LIST_ALL, Q_COUNT_ALL, Q_PAGE,
-	Q_PAGE_ALL, Q_OWNER, Q_DESCENDANTS, Q_REPARENT, Q_USER_LIST, Q_AUDIT_LIST, Q_REHASH, Q_SECRET_COUNTS, Q_N
+	Q_PAGE_ALL, Q_OWNER, Q_DESCENDANTS, Q_REPARENT, Q_USER_LIST, Q_AUDIT_LIST, Q_REHASH, Q_SECRET_COUNTS, Q_UPDATE,
+	Q_USE, Q_N
 };
 
 /* `family = +?`, never `family = ?`: a bare parameter compared with family
@@ -115,13 +127,14 @@ enum {
    The _ALL statements (every family) keep the family parameter, as
    `+? < 0`, so both take the same binds. */
 #define STORE_KEY_COLS "id, uuid, user_id, family, name, description, role, prefix, tail, active, revoked, created, last_used," \
-                       " parent_id"
+                       " parent_id, expires_at, scopes, meta, remaining, rl_limit, rl_window, owner"
 
 static const char *const store_sqlite_sql[Q_N] = {
 	[Q_USER_ADD] = "INSERT INTO users(name, created) VALUES (?, ?)",
 	[Q_USER_FIND] = "SELECT id FROM users WHERE name = ?",
 	[Q_KEY_INSERT] = "INSERT INTO keys(uuid, user_id, family, name, description, role, prefix, tail, hash, created,"
-	                 " parent_id, secret_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                 " parent_id, secret_id, expires_at, scopes, meta, remaining, rl_limit, rl_window, owner)"
+	                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[Q_AUDIT] = "INSERT INTO audit(at, actor, key_id, action, client) VALUES (?, ?, ?, ?, ?)",
 	[Q_GET_UUID] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND (? < 0 OR family = ?) AND uuid = ?",
 	[Q_GET_ID] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND (? < 0 OR family = ?) AND id = ?",
@@ -164,6 +177,16 @@ static const char *const store_sqlite_sql[Q_N] = {
 	[Q_AUDIT_LIST] = "SELECT id, at, actor, key_id, action, client FROM audit WHERE id > ? AND at >= ? ORDER BY id LIMIT ?",
 	[Q_REHASH] = "UPDATE keys SET hash = ?, secret_id = ? WHERE id = ? AND hash = ?",
 	[Q_SECRET_COUNTS] = "SELECT secret_id, count(*) FROM keys WHERE revoked = 0 GROUP BY secret_id ORDER BY secret_id",
+	/* ?1: the STORE_SET_* fields to write */
+	[Q_UPDATE] = "UPDATE keys SET name = CASE WHEN ?1 & 1 THEN ?2 ELSE name END,"
+	             " scopes = CASE WHEN ?1 & 2 THEN ?3 ELSE scopes END, role = CASE WHEN ?1 & 2 THEN ?4 ELSE role END,"
+	             " meta = CASE WHEN ?1 & 4 THEN ?5 ELSE meta END, active = CASE WHEN ?1 & 8 THEN ?6 ELSE active END,"
+	             " expires_at = CASE WHEN ?1 & 16 THEN ?7 ELSE expires_at END,"
+	             " remaining = CASE WHEN ?1 & 32 THEN ?8 ELSE remaining END,"
+	             " rl_limit = CASE WHEN ?1 & 64 THEN ?9 ELSE rl_limit END,"
+	             " rl_window = CASE WHEN ?1 & 64 THEN ?10 ELSE rl_window END,"
+	             " owner = CASE WHEN ?1 & 128 THEN ?12 ELSE owner END WHERE id = ?11 AND revoked = 0",
+	[Q_USE] = "UPDATE keys SET remaining = remaining - 1 WHERE id = ? AND remaining > 0 RETURNING remaining",
 };
 
 /* Read connections: WAL lets readers run beside the writer and each other. */
@@ -664,6 +687,31 @@ static void store_sqlite_row(sqlite3_stmt *st, store_key *k)
 	k->created = sqlite3_column_int64(st, 11);
 	k->last_used = sqlite3_column_type(st, 12) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 12);
 	k->parent_id = sqlite3_column_type(st, 13) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 13);
+	k->expires_at = sqlite3_column_type(st, 14) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 14);
+	store_sqlite_copy(k->scopes, sizeof k->scopes, sqlite3_column_text(st, 15));
+	store_sqlite_copy(k->meta, sizeof k->meta, sqlite3_column_text(st, 16));
+	k->has_remaining = sqlite3_column_type(st, 17) != SQLITE_NULL;
+	k->remaining = sqlite3_column_int64(st, 17);
+	k->rl_limit = sqlite3_column_int64(st, 18);
+	k->rl_window = sqlite3_column_int64(st, 19);
+	store_sqlite_copy(k->owner, sizeof k->owner, sqlite3_column_text(st, 20));
+}
+
+/* The attributes of k as parameters first..first+6 of st (NULL for none). */
+static void store_sqlite_bind_attrs(sqlite3_stmt *st, int first, const store_key *k)
+{
+	if (k->expires_at > 0)
+		sqlite3_bind_int64(st, first, k->expires_at);
+	sqlite3_bind_text(st, first + 1, k->scopes, -1, SQLITE_STATIC);
+	if (k->meta[0])
+		sqlite3_bind_text(st, first + 2, k->meta, -1, SQLITE_STATIC);
+	if (k->has_remaining)
+		sqlite3_bind_int64(st, first + 3, k->remaining);
+	if (k->rl_limit > 0) {
+		sqlite3_bind_int64(st, first + 4, k->rl_limit);
+		sqlite3_bind_int64(st, first + 5, k->rl_window);
+	}
+	sqlite3_bind_text(st, first + 6, k->owner, -1, SQLITE_STATIC);
 }
 
 /* One insert inside the current transaction, under its own savepoint so a
@@ -710,6 +758,7 @@ static int store_sqlite_insert_one(store_sqlite *s, store_sqlite_job *j)
 	if (k->parent_id > 0)
 		sqlite3_bind_int64(st, 11, k->parent_id);
 	sqlite3_bind_int64(st, 12, k->secret_id > 0 ? k->secret_id : 1);
+	store_sqlite_bind_attrs(st, 13, k);
 	rc = store_sqlite_step_done(s, st, "key_insert");
 	if (rc == STORE_OK) {
 		k->id = sqlite3_last_insert_rowid(s->w);
@@ -827,8 +876,8 @@ static int store_sqlite_key_by_hash(store *base, const unsigned char hash[STORE_
 	r = sqlite3_step(st);
 	if (r == SQLITE_ROW) {
 		store_sqlite_row(st, out);
-		if (sqlite3_column_bytes(st, 14) == STORE_HASH_LEN)
-			memcpy(stored, sqlite3_column_blob(st, 14), STORE_HASH_LEN);
+		if (sqlite3_column_bytes(st, 21) == STORE_HASH_LEN)
+			memcpy(stored, sqlite3_column_blob(st, 21), STORE_HASH_LEN);
 		else
 			memset(stored, 0, STORE_HASH_LEN);
 		rc = STORE_OK;
@@ -1123,6 +1172,72 @@ static int store_sqlite_key_touch(store *base, int64_t key_id, int64_t when)
 	}
 	pthread_mutex_unlock(&s->lock);
 	return me.rc;
+}
+
+static int store_sqlite_key_update(store *base, int64_t key_id, const store_key *k, unsigned fields, int64_t actor,
+                                   const char *client)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	sqlite3_stmt *st = s->ws[Q_UPDATE];
+	int rc;
+
+	store_sqlite_write_begin(s);
+	if ((rc = store_sqlite_begin(s, "update")) != STORE_OK) {
+		store_sqlite_write_end(s);
+		return rc;
+	}
+	sqlite3_bind_int(st, 1, (int)fields);
+	sqlite3_bind_text(st, 2, k->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, k->scopes, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, k->role, -1, SQLITE_STATIC);
+	if (k->meta[0])
+		sqlite3_bind_text(st, 5, k->meta, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 6, k->active ? 1 : 0);
+	if (k->expires_at > 0)
+		sqlite3_bind_int64(st, 7, k->expires_at);
+	if (k->has_remaining)
+		sqlite3_bind_int64(st, 8, k->remaining);
+	if (k->rl_limit > 0) {
+		sqlite3_bind_int64(st, 9, k->rl_limit);
+		sqlite3_bind_int64(st, 10, k->rl_window);
+	}
+	sqlite3_bind_int64(st, 11, key_id);
+	sqlite3_bind_text(st, 12, k->owner, -1, SQLITE_STATIC);
+	rc = store_sqlite_step_done(s, st, "update");
+	if (rc == STORE_OK && sqlite3_changes(s->w) == 0)
+		rc = STORE_NOT_FOUND;
+	if (rc == STORE_OK)
+		rc = store_sqlite_audit(s, actor, key_id, "update", client);
+	if (rc == STORE_OK)
+		rc = store_sqlite_commit(s, "update");
+	else
+		sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
+	store_sqlite_write_end(s);
+	return rc;
+}
+
+/* One statement, its own transaction (autocommit): durable at return, and
+   exact however many threads or processes use the key at once. */
+static int store_sqlite_key_use(store *base, int64_t key_id, int64_t *left)
+{
+	store_sqlite *s = (store_sqlite *)base;
+	sqlite3_stmt *st = s->ws[Q_USE];
+	int rc = STORE_QUOTA, r;
+
+	store_sqlite_write_begin(s);
+	sqlite3_bind_int64(st, 1, key_id);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		*left = sqlite3_column_int64(st, 0);
+		r = sqlite3_step(st);   /* to the end: the statement commits */
+		rc = STORE_OK;
+	}
+	if (r != SQLITE_DONE)
+		rc = store_sqlite_fail(s, s->w, sqlite3_extended_errcode(s->w), "key_use");
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	store_sqlite_write_end(s);
+	return rc;
 }
 
 static int store_sqlite_key_hashes(store *base, int64_t after_id,
@@ -1621,6 +1736,8 @@ const store_backend store_sqlite_backend = {
 	.key_revoke = store_sqlite_key_revoke,
 	.key_delete = store_sqlite_key_delete,
 	.key_touch = store_sqlite_key_touch,
+	.key_update = store_sqlite_key_update,
+	.key_use = store_sqlite_key_use,
 	.key_page = store_sqlite_key_page,
 	.key_owner = store_sqlite_key_owner,
 	.key_descendants = store_sqlite_key_descendants,

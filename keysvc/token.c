@@ -7,7 +7,7 @@
 
 static const char token_alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /* "fk_": Feldera keys issued before Feldera's own "apikey:" format, still valid */
-static const char *const token_prefixes[] = { "key_", "apikey:", "fk_", "ak_", "fa_", NULL };
+static const char *const token_prefixes[] = { "key_", "apikey:", "fk_", "ak_", "fa_", "apk_", NULL };
 
 uint32_t token_crc32(const void *data, size_t len)
 {

@@ -41,6 +41,9 @@ done
 # PostgreSQL's server programs (initdb, pg_ctl), which the tests start
 # themselves, are not on PATH: Debian keeps them per version.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
+# nginx, which tests/nginx starts in front of apikeyd (auth_request), is in
+# /usr/sbin, not on every user's PATH.
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing="$missing nginx-light"
 # libFuzzer is compiler-rt's, a package of its own beside clang (Debian 12:
 # clang 14, libclang-rt-14-dev); it is there when clang finds its archive.
 if [ "$group" = fuzz ]; then

@@ -36,6 +36,7 @@
 #include "nebula_api.h"
 #include "nebula_uuid_api.h"
 #include "fastapi_api.h"
+#include "apikeyd_api.h"
 #endif
 
 typedef int (*apis_register_fn)(struct _u_instance *u, const char *base, rt_api_config *cfg);
@@ -49,8 +50,13 @@ typedef struct apis_entry {
 
 static int apis_mount_test(struct _u_instance *u, const char *base, rt_api_config *cfg)
 {
+    if (testapi_register(u, base) != 0) return -1;
+#ifdef APIKEYD_HAVE_KEYSVC
+    if (cfg->app && app_register_test_clock(u, base, cfg->app) != 0) return -1;
+#else
     (void)cfg;
-    return testapi_register(u, base);
+#endif
+    return 0;
 }
 
 #ifdef APIKEYD_HAVE_KEYSVC
@@ -83,6 +89,12 @@ static int apis_mount_fastapi(struct _u_instance *u, const char *base, rt_api_co
     cfg->error_shape = NULL; /* problem details */
     return fastapi_register(u, base, fastapi_handlers_get(), cfg);
 }
+
+static int apis_mount_apikeyd(struct _u_instance *u, const char *base, rt_api_config *cfg)
+{
+    cfg->error_shape = NULL; /* problem details */
+    return apikeyd_register(u, base, apikeyd_handlers_get(), cfg);
+}
 #endif
 
 static const apis_entry apis_table[] = {
@@ -92,6 +104,7 @@ static const apis_entry apis_table[] = {
     { "nebula", NEBULA_DEFAULT_BASE, apis_mount_nebula, 0 },
     { "nebula_uuid", NEBULA_UUID_DEFAULT_BASE, apis_mount_nebula_uuid, 0 },
     { "fastapi", FASTAPI_DEFAULT_BASE, apis_mount_fastapi, 0 },
+    { "apikeyd", APIKEYD_DEFAULT_BASE, apis_mount_apikeyd, 0 },
 #endif
     { "test", "/__test", apis_mount_test, 1 },
 };

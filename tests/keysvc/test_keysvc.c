@@ -16,6 +16,7 @@
 
 #include "keycache.h"
 #include "keyring.h"
+#include "keylimit.h"
 #include "keysvc.h"
 #include "listcache.h"
 #include "ratelimit.h"
@@ -363,12 +364,17 @@ START_TEST(migrates_schema_1)
 	ck_assert_int_eq(keysvc_get_id(ks, 1, KEYSVC_NEBULA, 3, &k), KEYSVC_OK);
 	ck_assert_str_eq(k.name, "old");
 	ck_assert_int_eq(k.parent_id, 0);
+	/* schema 5: a key from before has no attributes */
+	ck_assert_int_eq(k.expires_at, 0);
+	ck_assert_str_eq(k.scopes, "");
+	ck_assert_int_eq(k.has_remaining, 0);
+	ck_assert_int_eq(k.rl_limit, 0);
 	ck_assert_int_eq(keysvc_create(ks, AS(1), KEYSVC_NEBULA, "new", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
 	ck_assert_int_eq(k.id, 10);
 	ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	ck_assert_int_eq(sqlite3_column_int(st, 0), 5);   /* the latest schema (3: meta, 4: parent_id, 5: secret_id) */
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 6);   /* the latest schema (3: meta, 4: parent_id, 5: secret_id, 6: key attributes) */
 	sqlite3_finalize(st);
 	sqlite3_close(h);
 }
@@ -381,7 +387,7 @@ END_TEST
    whether it takes JWTs; keys made through a family carry its prefix. */
 START_TEST(family_descriptors)
 {
-	static const char *const apis[KEYSVC_NFAMILIES] = { "heron", "feldera", "nebula", "nebula_uuid", "fastapi" };
+	static const char *const apis[KEYSVC_NFAMILIES] = { "heron", "feldera", "nebula", "nebula_uuid", "fastapi", "apikeyd" };
 	keysvc_key k;
 	char t[TOKEN_MAX], name[32];
 
@@ -1880,6 +1886,201 @@ START_TEST(keyring_mismatch_refused)
 }
 END_TEST
 
+/* ---- the apikeyd API's attributes (issue 13) ---- */
+
+START_TEST(keylimit_fixed_windows)
+{
+	keylimit *l = NULL;
+	int64_t left, reset;
+
+	ck_assert_int_eq(keylimit_new(0, &l), 0);
+	ck_assert_int_eq(keylimit_take(l, 7, 2, 10, 101, &left, &reset), 1);
+	ck_assert_int_eq(left, 1);
+	ck_assert_int_eq(reset, 110);
+	ck_assert_int_eq(keylimit_take(l, 7, 2, 10, 105, &left, &reset), 1);
+	ck_assert_int_eq(keylimit_take(l, 7, 2, 10, 109, &left, &reset), 0);   /* over: not counted */
+	ck_assert_int_eq(left, 0);
+	ck_assert_int_eq(keylimit_take(l, 8, 2, 10, 109, &left, &reset), 1);   /* another key counts apart */
+	ck_assert_int_eq(keylimit_take(l, 7, 2, 10, 110, &left, &reset), 1);   /* the next window */
+	ck_assert_int_eq(reset, 120);
+	ck_assert_int_eq(keylimit_take(l, 7, 2, 10, 111, &left, &reset), 1);
+	ck_assert_int_eq(keylimit_take(l, 7, 2, 10, 112, &left, &reset), 0);
+	keylimit_forget(l, 7);
+	ck_assert_int_eq(keylimit_take(l, 7, 2, 10, 112, &left, &reset), 1);
+	keylimit_free(l);
+}
+END_TEST
+
+static keysvc_key *attrs_new(const char *name, const char *scopes)
+{
+	keysvc_key *k = calloc(1, sizeof *k);
+
+	ck_assert_ptr_nonnull(k);
+	snprintf(k->name, sizeof k->name, "%s", name);
+	snprintf(k->scopes, sizeof k->scopes, "%s", scopes);
+	k->active = 1;
+	return k;
+}
+
+START_TEST(key_attributes_rules_and_reopen)
+{
+	keysvc_key *in = attrs_new("acme", "orders:read orders:write"), *out = calloc(1, sizeof *out), *got = calloc(1, sizeof *got);
+	char t[TOKEN_MAX], t2[TOKEN_MAX], db[300];
+	keysvc_principal p;
+	unsigned ra;
+
+	snprintf(in->owner, sizeof in->owner, "customer-42");
+	snprintf(in->meta, sizeof in->meta, "{\"plan\":\"pro\"}");
+	in->expires_at = 4000000000;
+	in->has_remaining = 1;
+	in->remaining = 7;
+	in->rl_limit = 5;
+	in->rl_window = 60;
+	ck_assert_int_eq(keysvc_key_create(ks, AS(alice), in, "t", out, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(strncmp(t, "apk_", 4), 0);
+	ck_assert_str_eq(out->role, "none");   /* no keys: scope: no rights on the vendor families */
+	keysvc_close(ks);
+	snprintf(db, sizeof db, "%s/k.db", tmpdir);
+	open_at(db, NULL);
+	ck_assert_int_eq(keysvc_get_uuid(ks, alice, KEYSVC_APIKEYD, out->uuid, got), KEYSVC_OK);
+	ck_assert_str_eq(got->owner, "customer-42");
+	ck_assert_str_eq(got->scopes, "orders:read orders:write");
+	ck_assert_str_eq(got->meta, "{\"plan\":\"pro\"}");
+	ck_assert_int_eq(got->expires_at, 4000000000);
+	ck_assert_int_eq(got->has_remaining, 1);
+	ck_assert_int_eq(got->remaining, 7);
+	ck_assert_int_eq(got->rl_limit, 5);
+	ck_assert_int_eq(got->rl_window, 60);
+	/* the key authenticates, with no rights to mint */
+	ck_assert_int_eq(keysvc_authenticate(ks, t, "10.9.0.1", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_scope_check(ks, &p, KEYSVC_SCOPE_READ), KEYSVC_FORBIDDEN);
+	ck_assert_int_eq(keysvc_key_create(ks, &p, in, "t", out, t2, sizeof t2), KEYSVC_FORBIDDEN);
+	/* bounds */
+	static const char *const bad_scopes[] = { "keys:admin", "a a", "a ", " a", "a  b", "x\ty", "",
+	                                          "12345678901234567890123456789012345678901234567890123456789012345" };
+	for (size_t i = 0; i < sizeof bad_scopes / sizeof bad_scopes[0]; i++) {
+		keysvc_key *b = attrs_new("b", bad_scopes[i]);
+		int want = bad_scopes[i][0] ? KEYSVC_INVALID : KEYSVC_OK;
+		ck_assert_msg(keysvc_key_create(ks, AS(alice), b, "t", out, t2, sizeof t2) == want, "scopes \"%s\"", bad_scopes[i]);
+		free(b);
+	}
+	snprintf(in->meta, sizeof in->meta, "[1]");
+	ck_assert_int_eq(keysvc_key_create(ks, AS(alice), in, "t", out, t2, sizeof t2), KEYSVC_INVALID);
+	memset(in->meta, 0, sizeof in->meta);
+	in->meta[0] = '{';
+	in->meta[1] = '"';
+	memset(in->meta + 2, 'm', KEYSVC_META_MAX - 5);
+	strcat(in->meta, "\":1}");   /* 1025 bytes of a valid object */
+	ck_assert_int_eq(keysvc_key_create(ks, AS(alice), in, "t", out, t2, sizeof t2), KEYSVC_INVALID);
+	snprintf(in->meta, sizeof in->meta, "{}");
+	in->rl_window = 0;
+	ck_assert_int_eq(keysvc_key_create(ks, AS(alice), in, "t", out, t2, sizeof t2), KEYSVC_INVALID);
+	free(in);
+	free(out);
+	free(got);
+}
+END_TEST
+
+START_TEST(key_scopes_are_rights)
+{
+	keysvc_key *w = attrs_new("w", "keys:write"), *v = attrs_new("v", "keys:verify"), *out = calloc(1, sizeof *out);
+	char tw[TOKEN_MAX], tv[TOKEN_MAX], t[TOKEN_MAX];
+	keysvc_principal pw, pv;
+	keysvc_verdict *vd = malloc(sizeof *vd);
+	unsigned ra;
+
+	ck_assert_int_eq(keysvc_key_create(ks, AS(alice), w, "t", out, tw, sizeof tw), KEYSVC_OK);
+	ck_assert_str_eq(out->role, "write");
+	ck_assert_int_eq(keysvc_key_create(ks, AS(alice), v, "t", out, tv, sizeof tv), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, tw, "10.9.0.2", &pw, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, tv, "10.9.0.2", &pv, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_scope_check(ks, &pw, KEYSVC_SCOPE_READ), KEYSVC_OK);     /* write implies read */
+	ck_assert_int_eq(keysvc_scope_check(ks, &pw, KEYSVC_SCOPE_VERIFY), KEYSVC_FORBIDDEN);
+	ck_assert_int_eq(keysvc_key_create(ks, &pw, v, "t", out, t, sizeof t), KEYSVC_FORBIDDEN);   /* more than its own */
+	ck_assert_int_eq(keysvc_verify(ks, &pw, tv, NULL, vd), KEYSVC_FORBIDDEN);
+	ck_assert_int_eq(keysvc_verify(ks, &pv, tw, NULL, vd), KEYSVC_OK);
+	ck_assert_int_eq(vd->code, KEYSVC_CODE_VALID);
+	ck_assert_int_eq(keysvc_verify(ks, &pv, tw, "keys:write", vd), KEYSVC_OK);
+	ck_assert_int_eq(vd->code, KEYSVC_CODE_VALID);
+	ck_assert_int_eq(keysvc_verify(ks, &pv, tw, "keys:write billing", vd), KEYSVC_OK);
+	ck_assert_int_eq(vd->code, KEYSVC_CODE_INSUFFICIENT_SCOPES);
+	ck_assert_int_eq(keysvc_verify(ks, &pv, bob_first, NULL, vd), KEYSVC_OK);   /* another user's key */
+	ck_assert_int_eq(vd->code, KEYSVC_CODE_NOT_FOUND);
+	/* a vendor write key holds all three; revoking the verifier takes its rights at once */
+	ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "10.9.0.2", &pw, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_scope_check(ks, &pw, KEYSVC_SCOPE_VERIFY), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_revoke(ks, AS(alice), pv.key_id, "t"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_verify(ks, &pv, tw, NULL, vd), KEYSVC_FORBIDDEN);
+	free(w);
+	free(v);
+	free(out);
+	free(vd);
+}
+END_TEST
+
+typedef struct uses_ctx {
+	const char *token;
+	keysvc_principal verifier;
+	int valid;
+} uses_ctx;
+
+static void *uses_thread(void *arg)
+{
+	uses_ctx *c = arg;
+	keysvc_verdict *v = malloc(sizeof *v);
+
+	for (int i = 0; i < 20; i++)
+		if (keysvc_verify(ks, &c->verifier, c->token, NULL, v) == KEYSVC_OK && v->code == KEYSVC_CODE_VALID)
+			c->valid++;
+	free(v);
+	return NULL;
+}
+
+START_TEST(remaining_exact_under_threads_and_clock)
+{
+	keysvc_key *in = attrs_new("uses", ""), *out = calloc(1, sizeof *out);
+	char t[TOKEN_MAX];
+	pthread_t th[16];
+	uses_ctx c[16];
+	keysvc_principal me, p;
+	keysvc_verdict *v = malloc(sizeof *v);
+	unsigned ra;
+	int valid = 0;
+	int64_t now = (int64_t)time(NULL);
+
+	ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "10.9.0.3", &me, &ra), KEYSVC_OK);
+	in->has_remaining = 1;
+	in->remaining = 200;
+	ck_assert_int_eq(keysvc_key_create(ks, AS(alice), in, "t", out, t, sizeof t), KEYSVC_OK);
+	for (int i = 0; i < 16; i++) {
+		c[i] = (uses_ctx){ .token = t, .verifier = me };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, uses_thread, &c[i]), 0);
+	}
+	for (int i = 0; i < 16; i++) {
+		pthread_join(th[i], NULL);
+		valid += c[i].valid;
+	}
+	ck_assert_int_eq(valid, 200);   /* 320 tries */
+	ck_assert_int_eq(keysvc_verify(ks, &me, t, NULL, v), KEYSVC_OK);
+	ck_assert_int_eq(v->code, KEYSVC_CODE_USAGE_EXCEEDED);
+	ck_assert_int_eq(keysvc_authenticate(ks, t, "10.9.0.4", &p, &ra), KEYSVC_REJECTED);
+	/* expiry, on the key service's clock, through a cached entry */
+	in->has_remaining = 0;
+	in->expires_at = now + 10;
+	ck_assert_int_eq(keysvc_key_create(ks, AS(alice), in, "t", out, t, sizeof t), KEYSVC_OK);
+	keysvc_clock_set(ks, 0, now + 9);
+	ck_assert_int_eq(keysvc_authenticate(ks, t, "10.9.0.4", &p, &ra), KEYSVC_OK);   /* cached now */
+	keysvc_clock_set(ks, 0, now + 10);
+	ck_assert_int_eq(keysvc_authenticate(ks, t, "10.9.0.4", &p, &ra), KEYSVC_REJECTED);
+	ck_assert_int_eq(keysvc_verify(ks, &me, t, NULL, v), KEYSVC_OK);
+	ck_assert_int_eq(v->code, KEYSVC_CODE_EXPIRED);
+	keysvc_clock_set(ks, 0, 0);
+	free(in);
+	free(out);
+	free(v);
+}
+END_TEST
+
 static Suite *keysvc_suite(void)
 {
 	Suite *s = suite_create("keysvc");
@@ -1926,6 +2127,10 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, list_each_pages);
 	tcase_add_test(tc, other_writer_seen_at_once);
 	tcase_add_test(tc, family_descriptors);
+	tcase_add_test(tc, keylimit_fixed_windows);
+	tcase_add_test(tc, key_attributes_rules_and_reopen);
+	tcase_add_test(tc, key_scopes_are_rights);
+	tcase_add_test(tc, remaining_exact_under_threads_and_clock);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tj, jwt_setup, jwt_teardown);
 	tcase_add_test(tj, jwt_good_bad_none_expired);

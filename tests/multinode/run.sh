@@ -227,6 +227,7 @@ for _ in $(seq 30); do req GET /readyz; [ "$STATUS" = 200 ] && break; sleep 0.1;
 [ "$STATUS" = 200 ] && ok "PostgreSQL back: /readyz is 200" || no "/readyz after the restart: $STATUS"
 
 # ---- a schema newer than this program: refused, saying so ----
+schema_was=$(pg_psql keys "SELECT version FROM apikeyd_schema" | tr -dc 0-9)
 pg_psql keys "UPDATE apikeyd_schema SET version = 99" >/dev/null
 "$APIKEYD" --db "$URL" "${node_args[@]}" --state-dir "$dir/D" --listen "127.0.0.1:$(free_port)" --tls-listen off \
 	>/dev/null 2>"$dir/newer.err" & npid=$!
@@ -234,6 +235,6 @@ for _ in $(seq 100); do kill -0 "$npid" 2>/dev/null || break; sleep 0.05; done
 if kill -0 "$npid" 2>/dev/null; then kill -KILL "$npid"; no "a node starts on a schema newer than it knows"
 else grep -q "schema version 99, newer than" "$dir/newer.err" && ok "a node refuses a schema newer than it knows, saying so" \
 	|| no "newer schema: $(tail -2 "$dir/newer.err")"; fi
-pg_psql keys "UPDATE apikeyd_schema SET version = 1" >/dev/null
+pg_psql keys "UPDATE apikeyd_schema SET version = ${schema_was:-2}" >/dev/null
 
 finish

@@ -2,7 +2,7 @@
 # starts a real PostgreSQL server of its own (tests/lib/pg.sh: initdb as the
 # postgres user, a Unix socket in the suite's scratch folder, no TCP port)
 # and stops it when done (tests/lib/store.sh, APIKEYD_STORE=postgresql).
-PG_STORE_SUITES := api auth fidelity contract crash
+PG_STORE_SUITES := api auth fidelity contract crash verify
 .PHONY: $(PG_STORE_SUITES:%=test-%-pg)
 $(PG_STORE_SUITES:%=test-%-pg): test-%-pg:
 	$(Q)APIKEYD_STORE=postgresql $(MAKE) --no-print-directory test-$*

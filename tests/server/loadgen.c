@@ -11,7 +11,7 @@
  *                          it delayed (no coordinated omission).
  *
  *   loadgen --port P [--tls --ca FILE] --path /x [--header "K: V"]...
- *           [--header-file FILE] [--conns 64] [--seconds 5] [--rate R]
+ *           [--header-file FILE] [--body-file FILE] [--conns 64] [--seconds 5] [--rate R]
  *
  * --header-file FILE: one header line per line of FILE; each request takes
  * the next line (one counter shared by every connection, round-robin over
@@ -23,6 +23,10 @@
  * then includes the connect and the handshake. --resume (with --tls and
  * --new-conn): each thread keeps the session of its last connection and
  * offers it on the next (a session ticket), as a returning client would.
+ *
+ * --body-file FILE: one JSON body per line; each request is then a POST of
+ * the next line (Content-Type: application/json), with the --header-file
+ * line of the same turn when both are given.
  *
  * Prints one line: "<requests/s> req/s <n> requests <bad> non-2xx <errors> errors"
  * followed, in either mode, by " p50 <us> us p99 <us> us p999 <us> us max <us> us"
@@ -55,6 +59,8 @@ typedef struct loadgen_opts {
     char headers[2048];
     char **lines;                /* --header-file, one header each */
     size_t n_lines;
+    char **bodies;               /* --body-file, one POST body each */
+    size_t n_bodies;
 } loadgen_opts;
 
 typedef struct loadgen_worker {
@@ -241,7 +247,14 @@ static void *loadgen_run(void *arg)
             next += interval;
         } else
             start = loadgen_now();
-        if (w->o->n_lines) {
+        if (w->o->n_bodies) {
+            size_t turn = atomic_fetch_add(&loadgen_next_line, 1);
+            const char *b = w->o->bodies[turn % w->o->n_bodies];
+            n = snprintf(req, sizeof req, "POST %s HTTP/1.1\r\nHost: localhost\r\n%s%s%sContent-Type: application/json\r\n"
+                         "Content-Length: %zu\r\n\r\n%s", w->o->path, w->o->headers,
+                         w->o->n_lines ? w->o->lines[turn % w->o->n_lines] : "", w->o->n_lines ? "\r\n" : "", strlen(b), b);
+            if (n < 0 || (size_t)n >= sizeof req) { w->errors++; break; }
+        } else if (w->o->n_lines) {
             size_t l = atomic_fetch_add(&loadgen_next_line, 1) % w->o->n_lines;
             n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: localhost\r\n%s%s\r\n\r\n", w->o->path, w->o->headers,
                          w->o->lines[l]);
@@ -279,8 +292,8 @@ static void *loadgen_run(void *arg)
     return NULL;
 }
 
-/* --header-file: every non-empty line (without its line end). */
-static int loadgen_read_lines(const char *path, loadgen_opts *o)
+/* --header-file, --body-file: every non-empty line (without its line end). */
+static int loadgen_read_lines(const char *path, char ***lines, size_t *n_lines)
 {
     FILE *f = fopen(path, "r");
     char line[2048];
@@ -290,15 +303,15 @@ static int loadgen_read_lines(const char *path, loadgen_opts *o)
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = '\0';
         if (line[0] == '\0') continue;
-        if (o->n_lines == cap) {
-            char **v = realloc(o->lines, (cap = cap ? cap * 2 : 1024) * sizeof *v);
+        if (*n_lines == cap) {
+            char **v = realloc(*lines, (cap = cap ? cap * 2 : 1024) * sizeof *v);
             if (v == NULL) { fclose(f); return -1; }
-            o->lines = v;
+            *lines = v;
         }
-        o->lines[o->n_lines++] = strdup(line);
+        (*lines)[(*n_lines)++] = strdup(line);
     }
     fclose(f);
-    if (o->n_lines == 0) { fprintf(stderr, "loadgen: %s has no header line\n", path); return -1; }
+    if (*n_lines == 0) { fprintf(stderr, "loadgen: %s has no line\n", path); return -1; }
     return 0;
 }
 
@@ -326,7 +339,10 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--seconds") == 0) o.seconds = atoi(v);
         else if (strcmp(a, "--rate") == 0) o.rate = atof(v);
         else if (strcmp(a, "--header-file") == 0) {
-            if (loadgen_read_lines(v, &o) != 0) return 1;
+            if (loadgen_read_lines(v, &o.lines, &o.n_lines) != 0) return 1;
+        }
+        else if (strcmp(a, "--body-file") == 0) {
+            if (loadgen_read_lines(v, &o.bodies, &o.n_bodies) != 0) return 1;
         }
         else if (strcmp(a, "--header") == 0) {
             size_t l = strlen(o.headers);
@@ -335,7 +351,7 @@ int main(int argc, char **argv)
     }
     if (o.port <= 0 || o.conns <= 0 || o.seconds <= 0 || o.rate < 0 || (o.tls && o.ca == NULL) ||
         (o.resume && !(o.tls && o.new_conn))) {
-        fprintf(stderr, "usage: loadgen --port P [--tls --ca FILE] --path /x [--header 'K: V'] [--header-file FILE] [--conns 64] [--seconds 5] [--rate R] [--new-conn [--resume]]\n");
+        fprintf(stderr, "usage: loadgen --port P [--tls --ca FILE] --path /x [--header 'K: V'] [--header-file FILE] [--body-file FILE] [--conns 64] [--seconds 5] [--rate R] [--new-conn [--resume]]\n");
         return 2;
     }
     if (o.tls) {
