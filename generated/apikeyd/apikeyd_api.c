@@ -1104,6 +1104,2318 @@ static const rt_schema apikeyd_schema_auth_check_403 = {
 	.ref = &apikeyd_schema_ProblemDetail,
 };
 
+/* byte parsers: 35 schemas, 1 of them checked by their table (fallback) */
+static int apikeyd_schema_create_key_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyCreateRequest__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyCreateRequest_enabled__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyCreateRequest_expires_at__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyCreateRequest_meta__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_Meta__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyCreateRequest_name__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyCreateRequest_owner__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyCreateRequest_ratelimit__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_RateLimit__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_RateLimit_limit__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_RateLimit_window__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyCreateRequest_remaining__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyCreateRequest_scopes__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_Scopes__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyCreateRequest_ttl_seconds__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_update_key_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyUpdateRequest__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyUpdateRequest_enabled__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyUpdateRequest_expires_at__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyUpdateRequest_meta__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyUpdateRequest_name__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyUpdateRequest_owner__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyUpdateRequest_ratelimit__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyUpdateRequest_ratelimit_limit__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyUpdateRequest_ratelimit_window__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyUpdateRequest_remaining__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_KeyUpdateRequest_scopes__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_rotate_key_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_RotateRequest__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_RotateRequest_grace_seconds__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_verify_key_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_VerifyRequest__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_VerifyRequest_key__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_VerifyRequest_scopes__v(rt_parse *p, int t, json_t **j, int dfl);
+
+/* openapi/apikeyd.yaml#/paths/~1keys/post/requestBody/content/application~1json/schema */
+static int apikeyd_schema_create_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = apikeyd_schema_KeyCreateRequest__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest */
+static int apikeyd_schema_KeyCreateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[9] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 7 && memcmp(p->r.str, "enabled", 7) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (apikeyd_schema_KeyCreateRequest_enabled__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 10 && memcmp(p->r.str, "expires_at", 10) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (apikeyd_schema_KeyCreateRequest_expires_at__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "meta", 4) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				if (apikeyd_schema_KeyCreateRequest_meta__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[3] && rt_jread_duplicate(&p->r))
+					break;
+				seen[3] = 1;
+				if (apikeyd_schema_KeyCreateRequest_name__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 5 && memcmp(p->r.str, "owner", 5) == 0) {
+				if (seen[4] && rt_jread_duplicate(&p->r))
+					break;
+				seen[4] = 1;
+				if (apikeyd_schema_KeyCreateRequest_owner__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 9 && memcmp(p->r.str, "ratelimit", 9) == 0) {
+				if (seen[5] && rt_jread_duplicate(&p->r))
+					break;
+				seen[5] = 1;
+				if (apikeyd_schema_KeyCreateRequest_ratelimit__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 9 && memcmp(p->r.str, "remaining", 9) == 0) {
+				if (seen[6] && rt_jread_duplicate(&p->r))
+					break;
+				seen[6] = 1;
+				if (apikeyd_schema_KeyCreateRequest_remaining__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "scopes", 6) == 0) {
+				if (seen[7] && rt_jread_duplicate(&p->r))
+					break;
+				seen[7] = 1;
+				if (apikeyd_schema_KeyCreateRequest_scopes__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 11 && memcmp(p->r.str, "ttl_seconds", 11) == 0) {
+				if (seen[8] && rt_jread_duplicate(&p->r))
+					break;
+				seen[8] = 1;
+				if (apikeyd_schema_KeyCreateRequest_ttl_seconds__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[0] && dfl && (p->flags & RT_PARSE_DEFAULTS)) {
+			seen[0] = 1;
+			n++;
+			if (rt_parse_default(p, &apikeyd_schema_KeyCreateRequest_enabled, "enabled", o) != 0)
+				goto fail;
+		}
+		if (!seen[3])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/enabled */
+static int apikeyd_schema_KeyCreateRequest_enabled__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	if (rt_parse_cache(p, &apikeyd_schema_KeyCreateRequest_enabled))
+		return rt_parse_json(p, t, NULL);
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_BOOLEAN))) {
+		rc = rt_parse_type_fail(p, t, RT_T_BOOLEAN);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/expires_at */
+static int apikeyd_schema_KeyCreateRequest_expires_at__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		rt_parse_format(p, RT_FMT_DATE_TIME, p->r.str, p->r.len);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/meta */
+static int apikeyd_schema_KeyCreateRequest_meta__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = apikeyd_schema_Meta__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/Meta */
+static int apikeyd_schema_Meta__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/name */
+static int apikeyd_schema_KeyCreateRequest_name__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		size_t n = p->r.len;
+
+		if (n > 128 || (n + 3) / 4 < 1)
+			n = rt_parse_chars(p->r.str, p->r.len);
+		if (n < 1)
+			rt_parse_fail(p, "minLength", "must be at least 1 character long, got %zu", n);
+		if (n > 128)
+			rt_parse_fail(p, "maxLength", "must be at most 128 characters long, got %zu", n);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/owner */
+static int apikeyd_schema_KeyCreateRequest_owner__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		size_t n = p->r.len;
+
+		if (n > 64)
+			n = rt_parse_chars(p->r.str, p->r.len);
+		if (n > 64)
+			rt_parse_fail(p, "maxLength", "must be at most 64 characters long, got %zu", n);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/ratelimit */
+static int apikeyd_schema_KeyCreateRequest_ratelimit__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = apikeyd_schema_RateLimit__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/RateLimit */
+static int apikeyd_schema_RateLimit__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[2] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 5 && memcmp(p->r.str, "limit", 5) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (apikeyd_schema_RateLimit_limit__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "window", 6) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (apikeyd_schema_RateLimit_window__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[0])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"limit\"");
+		if (!seen[1])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"window\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/RateLimit/properties/limit */
+static int apikeyd_schema_RateLimit_limit__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (t == RT_JR_INTEGER || t == RT_JR_REAL) {
+		double x = t == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+
+		if (!(x >= 1.0))
+			rt_parse_fail(p, "minimum", "must be at least %.17g, got %.17g", 1.0, x);
+		if (!(x <= 1000000000.0))
+			rt_parse_fail(p, "maximum", "must be at most %.17g, got %.17g", 1000000000.0, x);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/RateLimit/properties/window */
+static int apikeyd_schema_RateLimit_window__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (t == RT_JR_INTEGER || t == RT_JR_REAL) {
+		double x = t == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+
+		if (!(x >= 1.0))
+			rt_parse_fail(p, "minimum", "must be at least %.17g, got %.17g", 1.0, x);
+		if (!(x <= 86400.0))
+			rt_parse_fail(p, "maximum", "must be at most %.17g, got %.17g", 86400.0, x);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/remaining */
+static int apikeyd_schema_KeyCreateRequest_remaining__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (t == RT_JR_INTEGER || t == RT_JR_REAL) {
+		double x = t == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+
+		if (!(x >= 0.0))
+			rt_parse_fail(p, "minimum", "must be at least %.17g, got %.17g", 0.0, x);
+		if (!(x <= 1000000000000.0))
+			rt_parse_fail(p, "maximum", "must be at most %.17g, got %.17g", 1000000000000.0, x);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/scopes */
+static int apikeyd_schema_KeyCreateRequest_scopes__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = apikeyd_schema_Scopes__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/Scopes */
+static int apikeyd_schema_Scopes__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	return rt_parse_table(p, t, &apikeyd_schema_Scopes, dfl, j);
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/ttl_seconds */
+static int apikeyd_schema_KeyCreateRequest_ttl_seconds__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (t == RT_JR_INTEGER || t == RT_JR_REAL) {
+		double x = t == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+
+		if (!(x >= 1.0))
+			rt_parse_fail(p, "minimum", "must be at least %.17g, got %.17g", 1.0, x);
+		if (!(x <= 3153600000.0))
+			rt_parse_fail(p, "maximum", "must be at most %.17g, got %.17g", 3153600000.0, x);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/paths/~1keys~1{key_id}/patch/requestBody/content/application~1json/schema */
+static int apikeyd_schema_update_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = apikeyd_schema_KeyUpdateRequest__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest */
+static int apikeyd_schema_KeyUpdateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[8] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 7 && memcmp(p->r.str, "enabled", 7) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (apikeyd_schema_KeyUpdateRequest_enabled__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 10 && memcmp(p->r.str, "expires_at", 10) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (apikeyd_schema_KeyUpdateRequest_expires_at__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "meta", 4) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				if (apikeyd_schema_KeyUpdateRequest_meta__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[3] && rt_jread_duplicate(&p->r))
+					break;
+				seen[3] = 1;
+				if (apikeyd_schema_KeyUpdateRequest_name__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 5 && memcmp(p->r.str, "owner", 5) == 0) {
+				if (seen[4] && rt_jread_duplicate(&p->r))
+					break;
+				seen[4] = 1;
+				if (apikeyd_schema_KeyUpdateRequest_owner__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 9 && memcmp(p->r.str, "ratelimit", 9) == 0) {
+				if (seen[5] && rt_jread_duplicate(&p->r))
+					break;
+				seen[5] = 1;
+				if (apikeyd_schema_KeyUpdateRequest_ratelimit__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 9 && memcmp(p->r.str, "remaining", 9) == 0) {
+				if (seen[6] && rt_jread_duplicate(&p->r))
+					break;
+				seen[6] = 1;
+				if (apikeyd_schema_KeyUpdateRequest_remaining__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "scopes", 6) == 0) {
+				if (seen[7] && rt_jread_duplicate(&p->r))
+					break;
+				seen[7] = 1;
+				if (apikeyd_schema_KeyUpdateRequest_scopes__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (n < 1)
+			rt_parse_fail_at(p, pos++, "minProperties", "must have at least 1 property, got %zu", n);
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/enabled */
+static int apikeyd_schema_KeyUpdateRequest_enabled__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_BOOLEAN))) {
+		rc = rt_parse_type_fail(p, t, RT_T_BOOLEAN);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/expires_at */
+static int apikeyd_schema_KeyUpdateRequest_expires_at__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_NULL | RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_NULL | RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		rt_parse_format(p, RT_FMT_DATE_TIME, p->r.str, p->r.len);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/meta */
+static int apikeyd_schema_KeyUpdateRequest_meta__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = apikeyd_schema_Meta__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/name */
+static int apikeyd_schema_KeyUpdateRequest_name__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		size_t n = p->r.len;
+
+		if (n > 128 || (n + 3) / 4 < 1)
+			n = rt_parse_chars(p->r.str, p->r.len);
+		if (n < 1)
+			rt_parse_fail(p, "minLength", "must be at least 1 character long, got %zu", n);
+		if (n > 128)
+			rt_parse_fail(p, "maxLength", "must be at most 128 characters long, got %zu", n);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/owner */
+static int apikeyd_schema_KeyUpdateRequest_owner__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_NULL | RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_NULL | RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		size_t n = p->r.len;
+
+		if (n > 64)
+			n = rt_parse_chars(p->r.str, p->r.len);
+		if (n > 64)
+			rt_parse_fail(p, "maxLength", "must be at most 64 characters long, got %zu", n);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/ratelimit */
+static int apikeyd_schema_KeyUpdateRequest_ratelimit__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_NULL | RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_NULL | RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[2] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 5 && memcmp(p->r.str, "limit", 5) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (apikeyd_schema_KeyUpdateRequest_ratelimit_limit__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "window", 6) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (apikeyd_schema_KeyUpdateRequest_ratelimit_window__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[0])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"limit\"");
+		if (!seen[1])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"window\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/ratelimit/properties/limit */
+static int apikeyd_schema_KeyUpdateRequest_ratelimit_limit__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (t == RT_JR_INTEGER || t == RT_JR_REAL) {
+		double x = t == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+
+		if (!(x >= 1.0))
+			rt_parse_fail(p, "minimum", "must be at least %.17g, got %.17g", 1.0, x);
+		if (!(x <= 1000000000.0))
+			rt_parse_fail(p, "maximum", "must be at most %.17g, got %.17g", 1000000000.0, x);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/ratelimit/properties/window */
+static int apikeyd_schema_KeyUpdateRequest_ratelimit_window__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (t == RT_JR_INTEGER || t == RT_JR_REAL) {
+		double x = t == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+
+		if (!(x >= 1.0))
+			rt_parse_fail(p, "minimum", "must be at least %.17g, got %.17g", 1.0, x);
+		if (!(x <= 86400.0))
+			rt_parse_fail(p, "maximum", "must be at most %.17g, got %.17g", 86400.0, x);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/remaining */
+static int apikeyd_schema_KeyUpdateRequest_remaining__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_NULL | RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_NULL | RT_T_INTEGER);
+		goto done;
+	}
+	if (t == RT_JR_INTEGER || t == RT_JR_REAL) {
+		double x = t == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+
+		if (!(x >= 0.0))
+			rt_parse_fail(p, "minimum", "must be at least %.17g, got %.17g", 0.0, x);
+		if (!(x <= 1000000000000.0))
+			rt_parse_fail(p, "maximum", "must be at most %.17g, got %.17g", 1000000000000.0, x);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/scopes */
+static int apikeyd_schema_KeyUpdateRequest_scopes__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = apikeyd_schema_Scopes__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/paths/~1keys~1{key_id}~1rotate/post/requestBody/content/application~1json/schema */
+static int apikeyd_schema_rotate_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = apikeyd_schema_RotateRequest__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/RotateRequest */
+static int apikeyd_schema_RotateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[1] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 13 && memcmp(p->r.str, "grace_seconds", 13) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (apikeyd_schema_RotateRequest_grace_seconds__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[0])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"grace_seconds\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/RotateRequest/properties/grace_seconds */
+static int apikeyd_schema_RotateRequest_grace_seconds__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (t == RT_JR_INTEGER || t == RT_JR_REAL) {
+		double x = t == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+
+		if (!(x >= 0.0))
+			rt_parse_fail(p, "minimum", "must be at least %.17g, got %.17g", 0.0, x);
+		if (!(x <= 31536000.0))
+			rt_parse_fail(p, "maximum", "must be at most %.17g, got %.17g", 31536000.0, x);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/paths/~1verify/post/requestBody/content/application~1json/schema */
+static int apikeyd_schema_verify_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = apikeyd_schema_VerifyRequest__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/VerifyRequest */
+static int apikeyd_schema_VerifyRequest__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[2] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 3 && memcmp(p->r.str, "key", 3) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (apikeyd_schema_VerifyRequest_key__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "scopes", 6) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (apikeyd_schema_VerifyRequest_scopes__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[0])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"key\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/VerifyRequest/properties/key */
+static int apikeyd_schema_VerifyRequest_key__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		size_t n = p->r.len;
+
+		if (n > 256 || (n + 3) / 4 < 1)
+			n = rt_parse_chars(p->r.str, p->r.len);
+		if (n < 1)
+			rt_parse_fail(p, "minLength", "must be at least 1 character long, got %zu", n);
+		if (n > 256)
+			rt_parse_fail(p, "maxLength", "must be at most 256 characters long, got %zu", n);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/VerifyRequest/properties/scopes */
+static int apikeyd_schema_VerifyRequest_scopes__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = apikeyd_schema_Scopes__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+int apikeyd_schema_create_key_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, apikeyd_schema_create_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+int apikeyd_schema_update_key_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, apikeyd_schema_update_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+int apikeyd_schema_rotate_key_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, apikeyd_schema_rotate_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+int apikeyd_schema_verify_key_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, apikeyd_schema_verify_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+/* model parsers: request bytes straight into 4 C models */
+static int apikeyd_KeyCreateRequest__m(rt_parse *p, int t, apikeyd_KeyCreateRequest *mo, int dfl);
+static int apikeyd_KeyUpdateRequest__m(rt_parse *p, int t, apikeyd_KeyUpdateRequest *mo, int dfl);
+static int apikeyd_RotateRequest__m(rt_parse *p, int t, apikeyd_RotateRequest *mo, int dfl);
+static int apikeyd_VerifyRequest__m(rt_parse *p, int t, apikeyd_VerifyRequest *mo, int dfl);
+
+static int apikeyd_KeyCreateRequest__f2(const json_t *f, rt_arena *a, apikeyd_KeyCreateRequest *out)
+{
+	(void)a;
+	if (!json_is_array(f))
+		return -1;
+	out->n_scopes = json_array_size(f);
+	out->scopes = out->n_scopes ? rt_arena_alloc(a, out->n_scopes * sizeof *out->scopes) : NULL;
+	if (out->n_scopes && !out->scopes)
+		return -1;
+	for (size_t i = 0; i < out->n_scopes; i++) {
+		const json_t *e = json_array_get(f, i);
+		if (!json_is_string(e))
+			return -1;
+		out->scopes[i].s = json_string_value(e);
+		out->scopes[i].len = json_string_length(e);
+	}
+	return 0;
+}
+
+static int apikeyd_KeyCreateRequest__f3(const json_t *f, rt_arena *a, apikeyd_KeyCreateRequest *out)
+{
+	(void)a;
+	out->meta = f;
+	return 0;
+}
+
+static int apikeyd_KeyCreateRequest__f4(const json_t *f, rt_arena *a, apikeyd_KeyCreateRequest *out)
+{
+	(void)a;
+	if (!json_is_boolean(f))
+		return -1;
+	out->enabled = json_is_true(f);
+	return 0;
+}
+
+static int apikeyd_KeyCreateRequest__f8(const json_t *f, rt_arena *a, apikeyd_KeyCreateRequest *out)
+{
+	(void)a;
+	if (apikeyd_RateLimit_from_json(f, a, &out->ratelimit) != 0)
+		return -1;
+	return 0;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest */
+static int apikeyd_KeyCreateRequest__m(rt_parse *p, int t, apikeyd_KeyCreateRequest *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[9] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 7 && memcmp(p->r.str, "enabled", 7) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (apikeyd_schema_KeyCreateRequest_enabled__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						mo->enabled = tk == RT_JR_TRUE;
+						mo->has_enabled = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 10 && memcmp(p->r.str, "expires_at", 10) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (apikeyd_schema_KeyCreateRequest_expires_at__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->expires_at = rt_jread_cstr(&p->r)))
+								break;
+							mo->expires_at_len = p->r.len;
+						}
+						mo->has_expires_at = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "meta", 4) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (apikeyd_schema_KeyCreateRequest_meta__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && apikeyd_KeyCreateRequest__f3(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_meta = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[3] && rt_jread_duplicate(&p->r))
+					break;
+				seen[3] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (apikeyd_schema_KeyCreateRequest_name__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->name = rt_jread_cstr(&p->r)))
+								break;
+							mo->name_len = p->r.len;
+						}
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 5 && memcmp(p->r.str, "owner", 5) == 0) {
+				if (seen[4] && rt_jread_duplicate(&p->r))
+					break;
+				seen[4] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (apikeyd_schema_KeyCreateRequest_owner__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->owner = rt_jread_cstr(&p->r)))
+								break;
+							mo->owner_len = p->r.len;
+						}
+						mo->has_owner = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 9 && memcmp(p->r.str, "ratelimit", 9) == 0) {
+				if (seen[5] && rt_jread_duplicate(&p->r))
+					break;
+				seen[5] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (apikeyd_schema_KeyCreateRequest_ratelimit__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && apikeyd_KeyCreateRequest__f8(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_ratelimit = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 9 && memcmp(p->r.str, "remaining", 9) == 0) {
+				if (seen[6] && rt_jread_duplicate(&p->r))
+					break;
+				seen[6] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (apikeyd_schema_KeyCreateRequest_remaining__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_INTEGER)
+							mo->remaining = p->r.i;
+						else if (tk == RT_JR_REAL && rt_parse_int64(p->r.d, &mo->remaining) != 0)
+							rt_parse_fail(p, "model", "must fit in int64, got %.17g", p->r.d);
+						mo->has_remaining = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "scopes", 6) == 0) {
+				if (seen[7] && rt_jread_duplicate(&p->r))
+					break;
+				seen[7] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (apikeyd_schema_KeyCreateRequest_scopes__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && apikeyd_KeyCreateRequest__f2(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_scopes = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 11 && memcmp(p->r.str, "ttl_seconds", 11) == 0) {
+				if (seen[8] && rt_jread_duplicate(&p->r))
+					break;
+				seen[8] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (apikeyd_schema_KeyCreateRequest_ttl_seconds__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_INTEGER)
+							mo->ttl_seconds = p->r.i;
+						else if (tk == RT_JR_REAL && rt_parse_int64(p->r.d, &mo->ttl_seconds) != 0)
+							rt_parse_fail(p, "model", "must fit in int64, got %.17g", p->r.d);
+						mo->has_ttl_seconds = 1;
+					}
+				}
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[0] && dfl && (p->flags & RT_PARSE_DEFAULTS)) {
+			seen[0] = 1;
+			n++;
+			if (rt_parse_default(p, &apikeyd_schema_KeyCreateRequest_enabled, "enabled", o) != 0)
+				goto fail;
+			if (apikeyd_KeyCreateRequest__f4(rt_schema_default(&apikeyd_schema_KeyCreateRequest_enabled), p->r.arena, mo) != 0)
+				rt_parse_fail(p, "model", "the default of \"%s\" does not fit its C type", "enabled");
+			mo->has_enabled = 1;
+		}
+		if (!seen[3])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"name\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+static int apikeyd_KeyUpdateRequest__f2(const json_t *f, rt_arena *a, apikeyd_KeyUpdateRequest *out)
+{
+	(void)a;
+	if (!json_is_array(f))
+		return -1;
+	out->n_scopes = json_array_size(f);
+	out->scopes = out->n_scopes ? rt_arena_alloc(a, out->n_scopes * sizeof *out->scopes) : NULL;
+	if (out->n_scopes && !out->scopes)
+		return -1;
+	for (size_t i = 0; i < out->n_scopes; i++) {
+		const json_t *e = json_array_get(f, i);
+		if (!json_is_string(e))
+			return -1;
+		out->scopes[i].s = json_string_value(e);
+		out->scopes[i].len = json_string_length(e);
+	}
+	return 0;
+}
+
+static int apikeyd_KeyUpdateRequest__f3(const json_t *f, rt_arena *a, apikeyd_KeyUpdateRequest *out)
+{
+	(void)a;
+	out->meta = f;
+	return 0;
+}
+
+static int apikeyd_KeyUpdateRequest__f7(const json_t *f, rt_arena *a, apikeyd_KeyUpdateRequest *out)
+{
+	(void)a;
+	if (json_is_null(f)) {
+		out->ratelimit_null = 1;
+		return 0;
+	}
+	if (apikeyd_KeyUpdateRequest_ratelimit_from_json(f, a, &out->ratelimit) != 0)
+		return -1;
+	return 0;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest */
+static int apikeyd_KeyUpdateRequest__m(rt_parse *p, int t, apikeyd_KeyUpdateRequest *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[8] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 7 && memcmp(p->r.str, "enabled", 7) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (apikeyd_schema_KeyUpdateRequest_enabled__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						mo->enabled = tk == RT_JR_TRUE;
+						mo->has_enabled = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 10 && memcmp(p->r.str, "expires_at", 10) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (apikeyd_schema_KeyUpdateRequest_expires_at__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_NULL)
+							mo->expires_at_null = 1;
+						else if (tk == RT_JR_STRING) {
+							if (!(mo->expires_at = rt_jread_cstr(&p->r)))
+								break;
+							mo->expires_at_len = p->r.len;
+						}
+						mo->has_expires_at = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "meta", 4) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (apikeyd_schema_KeyUpdateRequest_meta__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && apikeyd_KeyUpdateRequest__f3(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_meta = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
+				if (seen[3] && rt_jread_duplicate(&p->r))
+					break;
+				seen[3] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (apikeyd_schema_KeyUpdateRequest_name__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->name = rt_jread_cstr(&p->r)))
+								break;
+							mo->name_len = p->r.len;
+						}
+						mo->has_name = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 5 && memcmp(p->r.str, "owner", 5) == 0) {
+				if (seen[4] && rt_jread_duplicate(&p->r))
+					break;
+				seen[4] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (apikeyd_schema_KeyUpdateRequest_owner__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_NULL)
+							mo->owner_null = 1;
+						else if (tk == RT_JR_STRING) {
+							if (!(mo->owner = rt_jread_cstr(&p->r)))
+								break;
+							mo->owner_len = p->r.len;
+						}
+						mo->has_owner = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 9 && memcmp(p->r.str, "ratelimit", 9) == 0) {
+				if (seen[5] && rt_jread_duplicate(&p->r))
+					break;
+				seen[5] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (apikeyd_schema_KeyUpdateRequest_ratelimit__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_NULL)
+							mo->ratelimit_null = 1;
+						else if (c2 && apikeyd_KeyUpdateRequest__f7(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_ratelimit = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 9 && memcmp(p->r.str, "remaining", 9) == 0) {
+				if (seen[6] && rt_jread_duplicate(&p->r))
+					break;
+				seen[6] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (apikeyd_schema_KeyUpdateRequest_remaining__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_NULL)
+							mo->remaining_null = 1;
+						else if (tk == RT_JR_INTEGER)
+							mo->remaining = p->r.i;
+						else if (tk == RT_JR_REAL && rt_parse_int64(p->r.d, &mo->remaining) != 0)
+							rt_parse_fail(p, "model", "must fit in int64, got %.17g", p->r.d);
+						mo->has_remaining = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "scopes", 6) == 0) {
+				if (seen[7] && rt_jread_duplicate(&p->r))
+					break;
+				seen[7] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (apikeyd_schema_KeyUpdateRequest_scopes__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && apikeyd_KeyUpdateRequest__f2(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_scopes = 1;
+					}
+				}
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (n < 1)
+			rt_parse_fail_at(p, pos++, "minProperties", "must have at least 1 property, got %zu", n);
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/RotateRequest */
+static int apikeyd_RotateRequest__m(rt_parse *p, int t, apikeyd_RotateRequest *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[1] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 13 && memcmp(p->r.str, "grace_seconds", 13) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (apikeyd_schema_RotateRequest_grace_seconds__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_INTEGER)
+							mo->grace_seconds = p->r.i;
+						else if (tk == RT_JR_REAL && rt_parse_int64(p->r.d, &mo->grace_seconds) != 0)
+							rt_parse_fail(p, "model", "must fit in int64, got %.17g", p->r.d);
+					}
+				}
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[0])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"grace_seconds\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+static int apikeyd_VerifyRequest__f1(const json_t *f, rt_arena *a, apikeyd_VerifyRequest *out)
+{
+	(void)a;
+	if (!json_is_array(f))
+		return -1;
+	out->n_scopes = json_array_size(f);
+	out->scopes = out->n_scopes ? rt_arena_alloc(a, out->n_scopes * sizeof *out->scopes) : NULL;
+	if (out->n_scopes && !out->scopes)
+		return -1;
+	for (size_t i = 0; i < out->n_scopes; i++) {
+		const json_t *e = json_array_get(f, i);
+		if (!json_is_string(e))
+			return -1;
+		out->scopes[i].s = json_string_value(e);
+		out->scopes[i].len = json_string_length(e);
+	}
+	return 0;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/VerifyRequest */
+static int apikeyd_VerifyRequest__m(rt_parse *p, int t, apikeyd_VerifyRequest *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[2] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 3 && memcmp(p->r.str, "key", 3) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (apikeyd_schema_VerifyRequest_key__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->key = rt_jread_cstr(&p->r)))
+								break;
+							mo->key_len = p->r.len;
+						}
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 6 && memcmp(p->r.str, "scopes", 6) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (apikeyd_schema_VerifyRequest_scopes__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && apikeyd_VerifyRequest__f1(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_scopes = 1;
+					}
+				}
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (!seen[0])
+			rt_parse_fail_at(p, pos++, "required", "must have the required property %s", "\"key\"");
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int apikeyd_KeyCreateRequest_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, apikeyd_KeyCreateRequest *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, apikeyd_KeyCreateRequest__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
+int apikeyd_KeyUpdateRequest_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, apikeyd_KeyUpdateRequest *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, apikeyd_KeyUpdateRequest__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
+int apikeyd_RotateRequest_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, apikeyd_RotateRequest *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, apikeyd_RotateRequest__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
+int apikeyd_VerifyRequest_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, apikeyd_VerifyRequest *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, apikeyd_VerifyRequest__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
+const rt_parse_root apikeyd_request_bodies[] = {
+	{ "openapi/apikeyd.yaml#/paths/~1keys/post/requestBody/content/application~1json/schema", &apikeyd_schema_create_key_body, apikeyd_schema_create_key_body_parse },
+	{ "openapi/apikeyd.yaml#/paths/~1keys~1{key_id}/patch/requestBody/content/application~1json/schema", &apikeyd_schema_update_key_body, apikeyd_schema_update_key_body_parse },
+	{ "openapi/apikeyd.yaml#/paths/~1keys~1{key_id}~1rotate/post/requestBody/content/application~1json/schema", &apikeyd_schema_rotate_key_body, apikeyd_schema_rotate_key_body_parse },
+	{ "openapi/apikeyd.yaml#/paths/~1verify/post/requestBody/content/application~1json/schema", &apikeyd_schema_verify_key_body, apikeyd_schema_verify_key_body_parse },
+	{ NULL, NULL, NULL },
+};
+
 /* openapi/apikeyd.yaml#/components/schemas/RateLimit */
 int apikeyd_RateLimit_from_json(const json_t *j, rt_arena *a, apikeyd_RateLimit *out)
 {
@@ -2416,10 +4728,10 @@ void apikeyd_VerifyResult_write(rt_json_writer *w, const apikeyd_VerifyResult *v
 static const rt_param apikeyd_list_keys_param_table[] = {
 	{ .name = "skip", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &apikeyd_schema_list_keys_skip, .ctype = RT_C_INT64,
-	  .offset = offsetof(apikeyd_list_keys_params, skip), .has_offset = -1 },
+	  .offset = offsetof(apikeyd_list_keys_params, skip) },
 	{ .name = "limit", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &apikeyd_schema_list_keys_limit, .ctype = RT_C_INT64,
-	  .offset = offsetof(apikeyd_list_keys_params, limit), .has_offset = -1 },
+	  .offset = offsetof(apikeyd_list_keys_params, limit) },
 };
 static const rt_response apikeyd_list_keys_responses[] = {
 	{ 200, "application/json", &apikeyd_schema_list_keys_200 },
@@ -2515,11 +4827,13 @@ int apikeyd_list_keys_respond_422(rt_ctx *ctx, const apikeyd_ProblemDetail *body
 	rt_json_writer_free(&w);
 	return rc;
 }
-int apikeyd_list_keys_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+int apikeyd_list_keys_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -2541,11 +4855,13 @@ int apikeyd_list_keys_respond_500(rt_ctx *ctx, const apikeyd_ProblemDetail *body
 	rt_json_writer_free(&w);
 	return rc;
 }
-int apikeyd_list_keys_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+int apikeyd_list_keys_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -2579,6 +4895,11 @@ static const rt_security_alt apikeyd_create_key_security[] = {
 	{ apikeyd_create_key_sec0, 1 },
 	{ apikeyd_create_key_sec1, 1 },
 };
+static int apikeyd_create_key_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return apikeyd_KeyCreateRequest_parse(buf, len, a, flags, out, keep, errs);
+}
 static int apikeyd_create_key_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -2587,6 +4908,8 @@ static int apikeyd_create_key_call(rt_ctx *ctx, const void *params, const json_t
 
 	if (!h || !h->create_key)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->create_key(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && apikeyd_KeyCreateRequest_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->create_key(ctx, params, body ? &model : NULL, app);
@@ -2596,6 +4919,8 @@ int apikeyd_create_key_respond_201(rt_ctx *ctx, const apikeyd_KeyCreated *body)
 	rt_json_writer w;
 	int rc;
 
+	if (rt_respond_header(ctx, "Cache-Control", "no-store") != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 201, NULL);
 	rt_json_writer_init(&w);
@@ -2682,11 +5007,13 @@ int apikeyd_create_key_respond_422(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 	rt_json_writer_free(&w);
 	return rc;
 }
-int apikeyd_create_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+int apikeyd_create_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -2708,11 +5035,13 @@ int apikeyd_create_key_respond_500(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 	rt_json_writer_free(&w);
 	return rc;
 }
-int apikeyd_create_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+int apikeyd_create_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -2726,7 +5055,7 @@ int apikeyd_create_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 static const rt_param apikeyd_get_key_param_table[] = {
 	{ .name = "key_id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &apikeyd_schema_get_key_key_id, .ctype = RT_C_STRING,
-	  .offset = offsetof(apikeyd_get_key_params, key_id), .has_offset = -1 },
+	  .offset = offsetof(apikeyd_get_key_params, key_id) },
 };
 static const rt_response apikeyd_get_key_responses[] = {
 	{ 200, "application/json", &apikeyd_schema_get_key_200 },
@@ -2836,11 +5165,13 @@ int apikeyd_get_key_respond_422(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
 	rt_json_writer_free(&w);
 	return rc;
 }
-int apikeyd_get_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+int apikeyd_get_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -2862,11 +5193,13 @@ int apikeyd_get_key_respond_500(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
 	rt_json_writer_free(&w);
 	return rc;
 }
-int apikeyd_get_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+int apikeyd_get_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -2880,7 +5213,7 @@ int apikeyd_get_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
 static const rt_param apikeyd_delete_key_param_table[] = {
 	{ .name = "key_id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &apikeyd_schema_get_key_key_id, .ctype = RT_C_STRING,
-	  .offset = offsetof(apikeyd_delete_key_params, key_id), .has_offset = -1 },
+	  .offset = offsetof(apikeyd_delete_key_params, key_id) },
 };
 static const rt_response apikeyd_delete_key_responses[] = {
 	{ 204, NULL, NULL },
@@ -2981,11 +5314,13 @@ int apikeyd_delete_key_respond_422(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 	rt_json_writer_free(&w);
 	return rc;
 }
-int apikeyd_delete_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+int apikeyd_delete_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -3007,11 +5342,13 @@ int apikeyd_delete_key_respond_500(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 	rt_json_writer_free(&w);
 	return rc;
 }
-int apikeyd_delete_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+int apikeyd_delete_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -3025,7 +5362,7 @@ int apikeyd_delete_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 static const rt_param apikeyd_update_key_param_table[] = {
 	{ .name = "key_id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &apikeyd_schema_get_key_key_id, .ctype = RT_C_STRING,
-	  .offset = offsetof(apikeyd_update_key_params, key_id), .has_offset = -1 },
+	  .offset = offsetof(apikeyd_update_key_params, key_id) },
 };
 static const char *const apikeyd_update_key_body_types[] = { "application/json", NULL };
 static const rt_response apikeyd_update_key_responses[] = {
@@ -3051,6 +5388,11 @@ static const rt_security_alt apikeyd_update_key_security[] = {
 	{ apikeyd_update_key_sec0, 1 },
 	{ apikeyd_update_key_sec1, 1 },
 };
+static int apikeyd_update_key_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return apikeyd_KeyUpdateRequest_parse(buf, len, a, flags, out, keep, errs);
+}
 static int apikeyd_update_key_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -3059,6 +5401,8 @@ static int apikeyd_update_key_call(rt_ctx *ctx, const void *params, const json_t
 
 	if (!h || !h->update_key)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->update_key(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && apikeyd_KeyUpdateRequest_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->update_key(ctx, params, body ? &model : NULL, app);
@@ -3167,11 +5511,13 @@ int apikeyd_update_key_respond_422(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 	rt_json_writer_free(&w);
 	return rc;
 }
-int apikeyd_update_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+int apikeyd_update_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -3193,11 +5539,13 @@ int apikeyd_update_key_respond_500(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 	rt_json_writer_free(&w);
 	return rc;
 }
-int apikeyd_update_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+int apikeyd_update_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -3211,7 +5559,7 @@ int apikeyd_update_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 static const rt_param apikeyd_rotate_key_param_table[] = {
 	{ .name = "key_id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &apikeyd_schema_rotate_key_key_id, .ctype = RT_C_STRING,
-	  .offset = offsetof(apikeyd_rotate_key_params, key_id), .has_offset = -1 },
+	  .offset = offsetof(apikeyd_rotate_key_params, key_id) },
 };
 static const char *const apikeyd_rotate_key_body_types[] = { "application/json", NULL };
 static const rt_response apikeyd_rotate_key_responses[] = {
@@ -3237,6 +5585,11 @@ static const rt_security_alt apikeyd_rotate_key_security[] = {
 	{ apikeyd_rotate_key_sec0, 1 },
 	{ apikeyd_rotate_key_sec1, 1 },
 };
+static int apikeyd_rotate_key_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return apikeyd_RotateRequest_parse(buf, len, a, flags, out, keep, errs);
+}
 static int apikeyd_rotate_key_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -3245,6 +5598,8 @@ static int apikeyd_rotate_key_call(rt_ctx *ctx, const void *params, const json_t
 
 	if (!h || !h->rotate_key)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->rotate_key(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && apikeyd_RotateRequest_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->rotate_key(ctx, params, body ? &model : NULL, app);
@@ -3254,6 +5609,8 @@ int apikeyd_rotate_key_respond_201(rt_ctx *ctx, const apikeyd_KeyCreated *body)
 	rt_json_writer w;
 	int rc;
 
+	if (rt_respond_header(ctx, "Cache-Control", "no-store") != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 201, NULL);
 	rt_json_writer_init(&w);
@@ -3353,11 +5710,13 @@ int apikeyd_rotate_key_respond_422(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 	rt_json_writer_free(&w);
 	return rc;
 }
-int apikeyd_rotate_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+int apikeyd_rotate_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -3379,11 +5738,13 @@ int apikeyd_rotate_key_respond_500(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 	rt_json_writer_free(&w);
 	return rc;
 }
-int apikeyd_rotate_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+int apikeyd_rotate_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -3417,6 +5778,11 @@ static const rt_security_alt apikeyd_verify_key_security[] = {
 	{ apikeyd_verify_key_sec0, 1 },
 	{ apikeyd_verify_key_sec1, 1 },
 };
+static int apikeyd_verify_key_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return apikeyd_VerifyRequest_parse(buf, len, a, flags, out, keep, errs);
+}
 static int apikeyd_verify_key_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -3425,6 +5791,8 @@ static int apikeyd_verify_key_call(rt_ctx *ctx, const void *params, const json_t
 
 	if (!h || !h->verify_key)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->verify_key(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && apikeyd_VerifyRequest_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->verify_key(ctx, params, body ? &model : NULL, app);
@@ -3520,11 +5888,13 @@ int apikeyd_verify_key_respond_422(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 	rt_json_writer_free(&w);
 	return rc;
 }
-int apikeyd_verify_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+int apikeyd_verify_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -3546,11 +5916,13 @@ int apikeyd_verify_key_respond_500(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 	rt_json_writer_free(&w);
 	return rc;
 }
-int apikeyd_verify_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+int apikeyd_verify_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -3564,10 +5936,11 @@ int apikeyd_verify_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 static const rt_param apikeyd_auth_check_param_table[] = {
 	{ .name = "credential", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &apikeyd_schema_auth_check_credential, .ctype = RT_C_STRING,
-	  .offset = offsetof(apikeyd_auth_check_params, credential), .has_offset = -1 },
+	  .offset = offsetof(apikeyd_auth_check_params, credential) },
 	{ .name = "X-Apikeyd-Scopes", .in = RT_IN_HEADER, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 0,
 	  .schema = &apikeyd_schema_auth_check_X_Apikeyd_Scopes, .ctype = RT_C_STRING,
-	  .offset = offsetof(apikeyd_auth_check_params, X_Apikeyd_Scopes), .has_offset = (long)offsetof(apikeyd_auth_check_params, has_X_Apikeyd_Scopes) },
+	  .offset = offsetof(apikeyd_auth_check_params, X_Apikeyd_Scopes),
+	  .has_flag = 1, .has_offset = offsetof(apikeyd_auth_check_params, has_X_Apikeyd_Scopes) },
 };
 static const rt_response apikeyd_auth_check_responses[] = {
 	{ 200, NULL, NULL },
@@ -3600,15 +5973,27 @@ static int apikeyd_auth_check_call(rt_ctx *ctx, const void *params, const json_t
 		return rt_not_implemented(ctx);
 	return h->auth_check(ctx, params, body, app);
 }
-int apikeyd_auth_check_respond_200(rt_ctx *ctx)
+int apikeyd_auth_check_respond_200(rt_ctx *ctx, const apikeyd_auth_check_respond_200_headers *headers)
 {
+	if (headers && headers->x_apikeyd_owner && rt_respond_header(ctx, "X-Apikeyd-Owner", headers->x_apikeyd_owner) != 0)
+		return -1;
+	if ((!headers || !headers->x_apikeyd_key_id) && rt_respond_missing_header(ctx, "X-Apikeyd-Key-Id") != 0)
+		return -1;
+	if (headers && headers->x_apikeyd_key_id && rt_respond_header(ctx, "X-Apikeyd-Key-Id", headers->x_apikeyd_key_id) != 0)
+		return -1;
+	if (headers && headers->x_apikeyd_scopes && rt_respond_header(ctx, "X-Apikeyd-Scopes", headers->x_apikeyd_scopes) != 0)
+		return -1;
+	if (rt_respond_header(ctx, "X-Apikeyd-Code", "VALID") != 0)
+		return -1;
 	return rt_respond(ctx, 200, NULL);
 }
-int apikeyd_auth_check_respond_401(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+int apikeyd_auth_check_respond_401(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_auth_check_respond_401_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->x_apikeyd_code && rt_respond_header(ctx, "X-Apikeyd-Code", headers->x_apikeyd_code) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 401, NULL);
 	rt_json_writer_init(&w);
@@ -3630,11 +6015,13 @@ int apikeyd_auth_check_respond_400(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 	rt_json_writer_free(&w);
 	return rc;
 }
-int apikeyd_auth_check_respond_403(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+int apikeyd_auth_check_respond_403(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_auth_check_respond_403_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->x_apikeyd_code && rt_respond_header(ctx, "X-Apikeyd-Code", headers->x_apikeyd_code) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 403, NULL);
 	rt_json_writer_init(&w);
@@ -3656,11 +6043,13 @@ int apikeyd_auth_check_respond_422(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 	rt_json_writer_free(&w);
 	return rc;
 }
-int apikeyd_auth_check_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+int apikeyd_auth_check_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_TooManyRequests_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);
 	rt_json_writer_init(&w);
@@ -3682,11 +6071,13 @@ int apikeyd_auth_check_respond_500(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 	rt_json_writer_free(&w);
 	return rc;
 }
-int apikeyd_auth_check_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body)
+int apikeyd_auth_check_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_StoreUnavailable_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
+	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 503, NULL);
 	rt_json_writer_init(&w);
@@ -3718,6 +6109,8 @@ static const rt_operation apikeyd_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(apikeyd_create_key_params),
 		.body_types = apikeyd_create_key_body_types, .body_required = 1, .body_schema = &apikeyd_schema_create_key_body,
+		.body_parse = apikeyd_schema_create_key_body_parse,
+		.body_model_parse = apikeyd_create_key_body_model, .body_model_size = sizeof(apikeyd_KeyCreateRequest),
 		.responses = apikeyd_create_key_responses, .n_responses = 10,
 		.security = apikeyd_create_key_security, .n_security = 2,
 		.validation_status = 422,
@@ -3758,6 +6151,8 @@ static const rt_operation apikeyd_operations[] = {
 		.params = apikeyd_update_key_param_table, .n_params = 1,
 		.params_size = sizeof(apikeyd_update_key_params),
 		.body_types = apikeyd_update_key_body_types, .body_required = 1, .body_schema = &apikeyd_schema_update_key_body,
+		.body_parse = apikeyd_schema_update_key_body_parse,
+		.body_model_parse = apikeyd_update_key_body_model, .body_model_size = sizeof(apikeyd_KeyUpdateRequest),
 		.responses = apikeyd_update_key_responses, .n_responses = 11,
 		.security = apikeyd_update_key_security, .n_security = 2,
 		.validation_status = 422,
@@ -3772,6 +6167,8 @@ static const rt_operation apikeyd_operations[] = {
 		.params = apikeyd_rotate_key_param_table, .n_params = 1,
 		.params_size = sizeof(apikeyd_rotate_key_params),
 		.body_types = apikeyd_rotate_key_body_types, .body_required = 1, .body_schema = &apikeyd_schema_rotate_key_body,
+		.body_parse = apikeyd_schema_rotate_key_body_parse,
+		.body_model_parse = apikeyd_rotate_key_body_model, .body_model_size = sizeof(apikeyd_RotateRequest),
 		.responses = apikeyd_rotate_key_responses, .n_responses = 11,
 		.security = apikeyd_rotate_key_security, .n_security = 2,
 		.validation_status = 422,
@@ -3785,6 +6182,8 @@ static const rt_operation apikeyd_operations[] = {
 		.priority = 7,
 		.params_size = sizeof(apikeyd_verify_key_params),
 		.body_types = apikeyd_verify_key_body_types, .body_required = 1, .body_schema = &apikeyd_schema_verify_key_body,
+		.body_parse = apikeyd_schema_verify_key_body_parse,
+		.body_model_parse = apikeyd_verify_key_body_model, .body_model_size = sizeof(apikeyd_VerifyRequest),
 		.responses = apikeyd_verify_key_responses, .n_responses = 10,
 		.security = apikeyd_verify_key_security, .n_security = 2,
 		.validation_status = 422,

@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define APIKEYD_DEFAULT_BASE "/v1"
@@ -357,6 +358,19 @@ void apikeyd_RateLimitState_write(rt_json_writer *w, const apikeyd_RateLimitStat
 int apikeyd_VerifyResult_from_json(const json_t *j, rt_arena *a, apikeyd_VerifyResult *out);
 void apikeyd_VerifyResult_write(rt_json_writer *w, const apikeyd_VerifyResult *v);
 
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+int apikeyd_schema_create_key_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+int apikeyd_schema_update_key_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+int apikeyd_schema_rotate_key_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+int apikeyd_schema_verify_key_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int apikeyd_KeyCreateRequest_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, apikeyd_KeyCreateRequest *out, json_t **keep, rt_errors *errs);
+int apikeyd_KeyUpdateRequest_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, apikeyd_KeyUpdateRequest *out, json_t **keep, rt_errors *errs);
+int apikeyd_RotateRequest_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, apikeyd_RotateRequest *out, json_t **keep, rt_errors *errs);
+int apikeyd_VerifyRequest_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, apikeyd_VerifyRequest *out, json_t **keep, rt_errors *errs);
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root apikeyd_request_bodies[];
+
 /* #/paths/~1keys/get
  * GET /keys — List keys */
 typedef struct apikeyd_list_keys_params {
@@ -375,11 +389,21 @@ int apikeyd_list_keys_respond_403(rt_ctx *ctx, const apikeyd_ProblemDetail *body
 /* 422: The request does not match the document, or an attribute is out of bounds */
 int apikeyd_list_keys_respond_422(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 429: Too many failed authentications from this address, or the caller's key is over its rate limit */
-int apikeyd_list_keys_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+/* 429: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent) */
+typedef struct apikeyd_TooManyRequests_headers {
+	int64_t retry_after; /* Retry-After: Seconds to wait before trying again */
+	int has_retry_after;
+} apikeyd_TooManyRequests_headers;
+int apikeyd_list_keys_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_TooManyRequests_headers *headers);
 /* 500: Internal server error */
 int apikeyd_list_keys_respond_500(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int apikeyd_list_keys_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+/* 503: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent) */
+typedef struct apikeyd_StoreUnavailable_headers {
+	int64_t retry_after; /* Retry-After: Seconds to wait before trying again */
+	int has_retry_after;
+} apikeyd_StoreUnavailable_headers;
+int apikeyd_list_keys_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_StoreUnavailable_headers *headers);
 
 /* #/paths/~1keys/post
  * POST /keys — Create a key */
@@ -388,6 +412,7 @@ typedef struct apikeyd_create_key_params {
 } apikeyd_create_key_params;
 typedef int (*apikeyd_create_key_fn)(rt_ctx *ctx, const apikeyd_create_key_params *p, const apikeyd_KeyCreateRequest *body, void *app);
 /* 201: The new key, shown once */
+/* 201: the builder sends Cache-Control: no-store */
 int apikeyd_create_key_respond_201(rt_ctx *ctx, const apikeyd_KeyCreated *body);
 /* 400: Bad request — the body is not JSON, or a parameter is malformed */
 int apikeyd_create_key_respond_400(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
@@ -402,11 +427,11 @@ int apikeyd_create_key_respond_415(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 /* 422: The request does not match the document, or an attribute is out of bounds */
 int apikeyd_create_key_respond_422(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 429: Too many failed authentications from this address, or the caller's key is over its rate limit */
-int apikeyd_create_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+int apikeyd_create_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_TooManyRequests_headers *headers);
 /* 500: Internal server error */
 int apikeyd_create_key_respond_500(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int apikeyd_create_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+int apikeyd_create_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_StoreUnavailable_headers *headers);
 
 /* #/paths/~1keys~1{key_id}/get
  * GET /keys/{key_id} — Get a key */
@@ -427,11 +452,11 @@ int apikeyd_get_key_respond_404(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 422: The request does not match the document, or an attribute is out of bounds */
 int apikeyd_get_key_respond_422(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 429: Too many failed authentications from this address, or the caller's key is over its rate limit */
-int apikeyd_get_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+int apikeyd_get_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_TooManyRequests_headers *headers);
 /* 500: Internal server error */
 int apikeyd_get_key_respond_500(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int apikeyd_get_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+int apikeyd_get_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_StoreUnavailable_headers *headers);
 
 /* #/paths/~1keys~1{key_id}/delete
  * DELETE /keys/{key_id} — Delete a key */
@@ -452,11 +477,11 @@ int apikeyd_delete_key_respond_404(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 /* 422: The request does not match the document, or an attribute is out of bounds */
 int apikeyd_delete_key_respond_422(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 429: Too many failed authentications from this address, or the caller's key is over its rate limit */
-int apikeyd_delete_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+int apikeyd_delete_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_TooManyRequests_headers *headers);
 /* 500: Internal server error */
 int apikeyd_delete_key_respond_500(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int apikeyd_delete_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+int apikeyd_delete_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_StoreUnavailable_headers *headers);
 
 /* #/paths/~1keys~1{key_id}/patch
  * PATCH /keys/{key_id} — Update a key */
@@ -481,11 +506,11 @@ int apikeyd_update_key_respond_415(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 /* 422: The request does not match the document, or an attribute is out of bounds */
 int apikeyd_update_key_respond_422(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 429: Too many failed authentications from this address, or the caller's key is over its rate limit */
-int apikeyd_update_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+int apikeyd_update_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_TooManyRequests_headers *headers);
 /* 500: Internal server error */
 int apikeyd_update_key_respond_500(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int apikeyd_update_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+int apikeyd_update_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_StoreUnavailable_headers *headers);
 
 /* #/paths/~1keys~1{key_id}~1rotate/post
  * POST /keys/{key_id}/rotate — Rotate a key */
@@ -494,6 +519,7 @@ typedef struct apikeyd_rotate_key_params {
 } apikeyd_rotate_key_params;
 typedef int (*apikeyd_rotate_key_fn)(rt_ctx *ctx, const apikeyd_rotate_key_params *p, const apikeyd_RotateRequest *body, void *app);
 /* 201: The new key, shown once */
+/* 201: the builder sends Cache-Control: no-store */
 int apikeyd_rotate_key_respond_201(rt_ctx *ctx, const apikeyd_KeyCreated *body);
 /* 400: Bad request — the body is not JSON, or a parameter is malformed */
 int apikeyd_rotate_key_respond_400(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
@@ -510,11 +536,11 @@ int apikeyd_rotate_key_respond_415(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 /* 422: The request does not match the document, or an attribute is out of bounds */
 int apikeyd_rotate_key_respond_422(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 429: Too many failed authentications from this address, or the caller's key is over its rate limit */
-int apikeyd_rotate_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+int apikeyd_rotate_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_TooManyRequests_headers *headers);
 /* 500: Internal server error */
 int apikeyd_rotate_key_respond_500(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int apikeyd_rotate_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+int apikeyd_rotate_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_StoreUnavailable_headers *headers);
 
 /* #/paths/~1verify/post
  * POST /verify — Verify a key */
@@ -537,11 +563,11 @@ int apikeyd_verify_key_respond_415(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 /* 422: The request does not match the document, or an attribute is out of bounds */
 int apikeyd_verify_key_respond_422(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 429: Too many failed authentications from this address, or the caller's key is over its rate limit */
-int apikeyd_verify_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+int apikeyd_verify_key_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_TooManyRequests_headers *headers);
 /* 500: Internal server error */
 int apikeyd_verify_key_respond_500(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int apikeyd_verify_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+int apikeyd_verify_key_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_StoreUnavailable_headers *headers);
 
 /* #/paths/~1auth/get
  * GET /auth — Check a gateway's client */
@@ -552,21 +578,36 @@ typedef struct apikeyd_auth_check_params {
 } apikeyd_auth_check_params;
 typedef int (*apikeyd_auth_check_fn)(rt_ctx *ctx, const apikeyd_auth_check_params *p, const json_t *body, void *app);
 /* 200: The client's key is valid and holds the scopes */
-int apikeyd_auth_check_respond_200(rt_ctx *ctx);
+/* 200: the builder sends X-Apikeyd-Code: VALID */
+/* 200: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent; a required one missing answers 500) */
+typedef struct apikeyd_auth_check_respond_200_headers {
+	const char *x_apikeyd_owner; /* X-Apikeyd-Owner: The key's owner (empty when it has none) */
+	const char *x_apikeyd_key_id; /* X-Apikeyd-Key-Id, required: The key's id */
+	const char *x_apikeyd_scopes; /* X-Apikeyd-Scopes: The key's scopes, space-separated */
+} apikeyd_auth_check_respond_200_headers;
+int apikeyd_auth_check_respond_200(rt_ctx *ctx, const apikeyd_auth_check_respond_200_headers *headers);
 /* 401: The gateway's or the client's key is missing or not valid now */
-int apikeyd_auth_check_respond_401(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+/* 401: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent) */
+typedef struct apikeyd_auth_check_respond_401_headers {
+	const char *x_apikeyd_code; /* X-Apikeyd-Code: Why the client's key was refused (NOT_FOUND, DISABLED, EXPIRED, USAGE_EXCEEDED) */
+} apikeyd_auth_check_respond_401_headers;
+int apikeyd_auth_check_respond_401(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_auth_check_respond_401_headers *headers);
 /* 400: Bad request — the body is not JSON, or a parameter is malformed */
 int apikeyd_auth_check_respond_400(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 403: The client's key lacks a scope the gateway asks for, or the gateway's key lacks keys:verify */
-int apikeyd_auth_check_respond_403(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+/* 403: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent) */
+typedef struct apikeyd_auth_check_respond_403_headers {
+	const char *x_apikeyd_code; /* X-Apikeyd-Code */
+} apikeyd_auth_check_respond_403_headers;
+int apikeyd_auth_check_respond_403(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_auth_check_respond_403_headers *headers);
 /* 422: The request does not match the document, or an attribute is out of bounds */
 int apikeyd_auth_check_respond_422(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 429: Too many failed authentications from this address, or the caller's key is over its rate limit */
-int apikeyd_auth_check_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+int apikeyd_auth_check_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_TooManyRequests_headers *headers);
 /* 500: Internal server error */
 int apikeyd_auth_check_respond_500(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 503: The key store is unavailable for now; nothing was changed */
-int apikeyd_auth_check_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
+int apikeyd_auth_check_respond_503(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_StoreUnavailable_headers *headers);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct apikeyd_handlers {
