@@ -606,7 +606,7 @@ static int apikeyd_auth(rt_ctx *ctx, const apikeyd_auth_check_params *p, const j
 	app *a = appv;
 	keysvc_principal me;
 	keysvc_verdict *v = malloc(sizeof *v);
-	char need[STORE_SCOPES_LEN] = "", ra[24];
+	char need[STORE_SCOPES_LEN] = "";
 	const char *token;
 	int rc;
 
@@ -626,42 +626,45 @@ static int apikeyd_auth(rt_ctx *ctx, const apikeyd_auth_check_params *p, const j
 	if (rc == KEYSVC_FORBIDDEN) {
 		apikeyd_ProblemDetail e = apikeyd_problem(403, "Forbidden", "The gateway's key (X-Apikeyd-Verifier) lacks keys:verify",
 		                                          "FORBIDDEN");
-		rc = apikeyd_auth_check_respond_403(ctx, &e);
+		rc = apikeyd_auth_check_respond_403(ctx, &e, NULL);
 		goto cleanup;
 	}
 	if (rc != KEYSVC_OK) {
 		rc = app_failed(ctx, rc);
 		goto cleanup;
 	}
-	rt_ctx_set_header(ctx, "X-Apikeyd-Code", keysvc_code_name(v->code));
 	switch (v->code) {
-	case KEYSVC_CODE_VALID:
-		/* an empty value is left out (ulfius sends no header after one) */
-		rt_ctx_set_header(ctx, "X-Apikeyd-Key-Id", v->key.uuid);
-		if (v->key.owner[0])
-			rt_ctx_set_header(ctx, "X-Apikeyd-Owner", v->key.owner);
-		if (v->key.scopes[0])
-			rt_ctx_set_header(ctx, "X-Apikeyd-Scopes", v->key.scopes);
-		rc = apikeyd_auth_check_respond_200(ctx);
+	case KEYSVC_CODE_VALID: {
+		/* an empty value is left out (ulfius sends no header after one);
+		   the builder sends X-Apikeyd-Code: VALID */
+		apikeyd_auth_check_respond_200_headers h = {
+			.x_apikeyd_key_id = v->key.uuid,
+			.x_apikeyd_owner = v->key.owner[0] ? v->key.owner : NULL,
+			.x_apikeyd_scopes = v->key.scopes[0] ? v->key.scopes : NULL,
+		};
+		rc = apikeyd_auth_check_respond_200(ctx, &h);
 		break;
+	}
 	case KEYSVC_CODE_INSUFFICIENT_SCOPES: {
 		apikeyd_ProblemDetail e = apikeyd_problem(403, "Forbidden", "The key lacks a scope this request needs",
 		                                          keysvc_code_name(v->code));
-		rc = apikeyd_auth_check_respond_403(ctx, &e);
+		apikeyd_auth_check_respond_403_headers h = { .x_apikeyd_code = keysvc_code_name(v->code) };
+		rc = apikeyd_auth_check_respond_403(ctx, &e, &h);
 		break;
 	}
 	case KEYSVC_CODE_RATE_LIMITED: {
 		apikeyd_ProblemDetail e = apikeyd_problem(429, "Too Many Requests", "The key is over its rate limit",
 		                                          keysvc_code_name(v->code));
-		snprintf(ra, sizeof ra, "%u", v->retry_after);
-		rt_ctx_set_header(ctx, "Retry-After", ra);
-		rc = apikeyd_auth_check_respond_429(ctx, &e);
+		apikeyd_TooManyRequests_headers h = { .retry_after = v->retry_after, .has_retry_after = 1 };
+		rt_ctx_set_header(ctx, "X-Apikeyd-Code", keysvc_code_name(v->code));   /* not in the shared 429's headers */
+		rc = apikeyd_auth_check_respond_429(ctx, &e, &h);
 		break;
 	}
 	default: {
 		apikeyd_ProblemDetail e = apikeyd_problem(401, "Unauthorized", token ? "The key is not valid now" : "No key",
 		                                          keysvc_code_name(v->code));
-		rc = apikeyd_auth_check_respond_401(ctx, &e);
+		apikeyd_auth_check_respond_401_headers h = { .x_apikeyd_code = keysvc_code_name(v->code) };
+		rc = apikeyd_auth_check_respond_401(ctx, &e, &h);
 		break;
 	}
 	}
