@@ -1341,7 +1341,7 @@ static void keysvc_entry_of(const keysvc_key *k, keycache_entry *e)
 /* The key a token belongs to, hash its HMAC under the keyring's current
    secret (*found 0: none, or a revoked one): the authentication cache,
    else the store, under the current secret and then the older ones (a key
-   found under an older secret is re-hashed with the current one now; a
+   found under an older secret, and active, is re-hashed with the current one now; a
    concurrent request may have done it first, and a store that fails leaves
    it for the next use); an active key is cached. With
    client, a blocked address's token that the key filter rules out is
@@ -1384,7 +1384,7 @@ static int keysvc_find(keysvc *ks, const keyring *ring, const char *token, const
 		return keysvc_from_store(rc);   /* unverifiable is not invalid: never REJECTED, not counted */
 	if (rc != STORE_OK || gnutls_memcmp(used, stored, sizeof stored) != 0 || k.revoked)
 		return KEYSVC_OK;
-	if (used == older && store_key_rehash(ks->st, k.id, older, hash, keyring_current(ring)->id) == STORE_OK)
+	if (used == older && k.active && store_key_rehash(ks->st, k.id, older, hash, keyring_current(ring)->id) == STORE_OK)
 		keysvc_filter_add(ks, hash);
 	keysvc_entry_of(&k, e);
 	if (e->active)

@@ -29,6 +29,10 @@
 #include "rt_jread.h"
 #include "rt_schema.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* entry points' flags */
 enum {
 	RT_PARSE_DEFAULTS = 1 /* fill missing properties that have a default, as
@@ -141,5 +145,9 @@ int rt_parse_rescan(rt_parse *p, const char *start, const char *end, rt_parse_vf
 int rt_parse_closest(rt_parse *p, const char *start, const char *end, const rt_parse_vfn *fns, size_t n, int one_of);
 /* Keeps v (stolen) until the caller decrefs p->keep; returns v, or NULL. */
 const json_t *rt_parse_keep(rt_parse *p, json_t *v);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
