@@ -408,9 +408,9 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 			gp.ctype = !t ? GA_C_STRING : strcmp(t, "integer") == 0 ? GA_C_INT64 : strcmp(t, "number") == 0 ? GA_C_DOUBLE
 			         : strcmp(t, "boolean") == 0 ? GA_C_BOOL : (strcmp(t, "array") == 0 || strcmp(t, "object") == 0) ? GA_C_JSON
 			         : GA_C_STRING;
-			if (gp.style == 6 && t && strcmp(t, "object") != 0) {
+			if (gp.style == 6 && t && strcmp(t, "object") != 0 && strcmp(t, "array") != 0) {
 				char *pp = ga_ptr(ga_pointer_of(turi), "style");
-				ga_error(a, pp, "parameter style \"deepObject\" needs an object schema, not %s", t);
+				ga_error(a, pp, "parameter style \"deepObject\" needs an object or array schema, not %s", t);
 				free(pp);
 				free(suri);
 				free(turi);

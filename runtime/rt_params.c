@@ -69,6 +69,8 @@ static const rt_schema *rt_params_prop_schema(const rt_schema *s, const char *na
 	return ps;
 }
 
+static unsigned rt_params_leaf_types(const rt_schema *s, int depth);
+
 /* Splits s at sep into tokens (new strings, NULL-terminated, free with
  * rt_params_free_tokens); "" gives no tokens. */
 static char **rt_params_split(const char *s, char sep, size_t *n)
@@ -211,6 +213,10 @@ json_t *rt_params_coerce(const rt_param *p, const char *raw, const char *what, r
 			return out;
 		return rt_params_scalar(raw, types && !is_array && !is_object ? types : RT_T_STRING, what, "", errs);
 	}
+	if (p->style == RT_STYLE_DEEP_OBJECT) {
+		unsigned scalar = rt_params_leaf_types(p->schema, 0) & ~(unsigned)(RT_T_ARRAY | RT_T_OBJECT);
+		return rt_params_scalar(raw, scalar ? scalar : RT_T_STRING, what, "", errs);
+	}
 	switch (p->style) {
 	case RT_STYLE_LABEL:
 		if (raw[0] != '.') {
@@ -278,34 +284,269 @@ cleanup:
 	return out;
 }
 
-/* deepObject: every query key name[prop] (new object, NULL with errors, or
- * NULL without when absent). */
+/* The branch of s (through $ref, allOf of one, anyOf and oneOf) whose
+ * type includes want (RT_T_OBJECT or RT_T_ARRAY), s itself when it allows
+ * any type, or NULL. */
+static const rt_schema *rt_params_shape(const rt_schema *s, unsigned want, int depth)
+{
+	unsigned t;
+
+	if (!s)
+		return NULL;
+	t = rt_schema_types(s);
+	if (t & want)
+		return s;
+	if (depth < 8) {
+		const rt_schema_list *lists[2] = { &s->any_of, &s->one_of };
+		for (int l = 0; l < 2; l++)
+			for (size_t i = 0; i < lists[l]->n; i++) {
+				const rt_schema *b = rt_params_shape(lists[l]->v[i], want, depth + 1);
+				if (b)
+					return b;
+			}
+		if (s->ref)
+			return rt_params_shape(s->ref, want, depth + 1);
+	}
+	return t == 0 && !s->any_of.n && !s->one_of.n ? s : NULL;
+}
+
+/* The scalar types s admits (through anyOf and oneOf branches), 0: any. */
+static unsigned rt_params_leaf_types(const rt_schema *s, int depth)
+{
+	unsigned t = rt_schema_types(s), u = 0;
+
+	if (t || !s || depth >= 8)
+		return t;
+	for (int l = 0; l < 2; l++) {
+		const rt_schema_list *list = l ? &s->one_of : &s->any_of;
+		for (size_t i = 0; i < list->n; i++) {
+			unsigned b = rt_params_leaf_types(list->v[i], depth + 1);
+			if (!b)
+				return 0; /* a branch of any type */
+			u |= b;
+		}
+	}
+	if (!u && s->ref)
+		return rt_params_leaf_types(s->ref, depth + 1);
+	return u;
+}
+
+/* deepObject nesting a request may use (name[a][b]...: the Rails/Stripe
+ * convention); deeper keys are refused naming this limit. */
+#define RT_PARAMS_MAX_NEST 32
+
+/* Puts value at the bracket path segs[0..n) under *slot (created on first
+ * use; NULL = not yet) of schema s: "" appends (name[]=a&name[]=b, ulfius
+ * joins repeated keys with commas), digits index an array (name[0]=v), any
+ * other segment names an object's property; the leaf is coerced to s's
+ * types, an array leaf split at commas. Indexes below max only (a larger
+ * one leaves a gap). Errors name the key. */
+static int rt_params_deep_put(json_t **slot, const rt_schema *s, char **segs, size_t n, const char *value,
+                              size_t max, const char *ptr, const char *key, const char *what, rt_errors *errs)
+{
+	const rt_schema *as = rt_params_shape(s, RT_T_ARRAY, 0), *os = rt_params_shape(s, RT_T_OBJECT, 0);
+	const char *seg;
+	char *cptr = NULL;
+	json_t *child = NULL, *cur = *slot;
+	int is_index, rc = -1;
+
+	if (n == 0) {
+		unsigned lt = rt_params_leaf_types(s, 0), scalar = lt & ~(unsigned)(RT_T_ARRAY | RT_T_OBJECT);
+		json_t *v;
+		if (*slot) {
+			rt_errors_add(errs, ptr, "style", "%s: \"%.80s\" sets a value given already (deepObject style)", what, key);
+			return -1;
+		}
+		if (as && lt && !scalar) {
+			size_t nt;
+			char **tok = rt_params_split(value, ',', &nt);
+			v = tok ? rt_params_array(as, tok, nt, NULL, what, errs) : NULL;
+			rt_params_free_tokens(tok, nt);
+		} else {
+			v = rt_params_scalar(value, scalar ? scalar : RT_T_STRING, what, ptr, errs);
+		}
+		*slot = v;
+		return v ? 0 : -1;
+	}
+	seg = segs[0];
+	is_index = seg[0] == '\0' || strspn(seg, "0123456789") == strlen(seg);
+	if (is_index && as && (seg[0] == '\0' || !os || json_is_array(cur))) {
+		const rt_schema *is = rt_schema_items(as);
+		size_t idx;
+		if (cur && !json_is_array(cur)) {
+			rt_errors_add(errs, ptr, "style", "%s: \"%.80s\" indexes what other keys made an object (deepObject style)",
+			              what, key);
+			return -1;
+		}
+		if (!cur)
+			cur = *slot = json_array();
+		if (!cur)
+			return -1;
+		if (seg[0] == '\0') {
+			size_t nt;
+			char **tok;
+			if (n > 1) {
+				rt_errors_add(errs, ptr, "style", "%s: \"%.80s\": [] must be the last bracket; index the items "
+				              "(name[0][field]=v) (deepObject style)", what, key);
+				return -1;
+			}
+			tok = rt_params_split(value, ',', &nt);
+			for (size_t i = 0; tok && i < nt; i++) {
+				json_t *item = NULL;
+				char ip[32];
+				snprintf(ip, sizeof ip, "%s/%zu", ptr, json_array_size(cur));
+				if (rt_params_deep_put(&item, is, NULL, 0, tok[i], max, ip, key, what, errs) != 0) {
+					rt_params_free_tokens(tok, nt);
+					return -1;
+				}
+				json_array_append_new(cur, item);
+			}
+			rt_params_free_tokens(tok, nt);
+			return tok ? 0 : -1;
+		}
+		if (strlen(seg) > 9 || (idx = strtoul(seg, NULL, 10)) >= max || (seg[0] == '0' && seg[1])) {
+			rt_errors_add(errs, ptr, "style", "%s: \"%.80s\": index %.12s leaves a gap in the array (deepObject style)",
+			              what, key, seg);
+			return -1;
+		}
+		while (json_array_size(cur) <= idx)
+			json_array_append_new(cur, json_null()); /* a gap until another key fills it */
+		child = json_array_get(cur, idx);
+		if (json_is_null(child))
+			child = NULL;
+		if (asprintf(&cptr, "%s/%zu", ptr, idx) < 0)
+			return -1;
+		json_incref(child);
+		rc = rt_params_deep_put(&child, is, segs + 1, n - 1, value, max, cptr, key, what, errs);
+		if (child)
+			json_array_set_new(cur, idx, child);
+		free(cptr);
+		return rc;
+	}
+	if (!os) {
+		rt_errors_add(errs, ptr, "style", "%s: \"%.80s\": %s%s is not an object (deepObject style)", what, key,
+		              ptr[0] ? "" : "the value", ptr);
+		return -1;
+	}
+	if (cur && !json_is_object(cur)) {
+		rt_errors_add(errs, ptr, "style", "%s: \"%.80s\" names a property of what other keys made %s (deepObject style)",
+		              what, key, json_is_array(cur) ? "an array" : "a value");
+		return -1;
+	}
+	if (!cur)
+		cur = *slot = json_object();
+	cptr = rt_pointer_join(ptr, seg);
+	if (!cur || !cptr) {
+		free(cptr);
+		return -1;
+	}
+	child = json_incref(json_object_get(cur, seg));
+	rc = rt_params_deep_put(&child, rt_params_prop_schema(os, seg), segs + 1, n - 1, value, max, cptr, key, what, errs);
+	if (child)
+		json_object_set_new(cur, seg, child);
+	free(cptr);
+	return rc;
+}
+
+/* An array gap left by name[0] and name[2] without name[1]: 0 when none. */
+static int rt_params_deep_gaps(const json_t *v, const char *what, rt_errors *errs)
+{
+	size_t i;
+	const char *k;
+	json_t *m;
+
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, m) {
+			if (json_is_null(m)) {
+				rt_errors_add(errs, "", "style", "%s: item %zu is missing between others (deepObject style)", what, i);
+				return -1;
+			}
+			if (rt_params_deep_gaps(m, what, errs) != 0)
+				return -1;
+		}
+	}
+	if (json_is_object(v))
+		json_object_foreach((json_t *)v, k, m)
+			if (rt_params_deep_gaps(m, what, errs) != 0)
+				return -1;
+	return 0;
+}
+
+/* Splits key "name[a][0][]" after prefix_len bytes into its bracket
+ * segments (new strings, rt_params_free_tokens); NULL when the rest is not
+ * brackets only, or nests deeper than RT_PARAMS_MAX_NEST (*deep set). */
+static char **rt_params_brackets(const char *key, size_t prefix_len, size_t *n, int *deep)
+{
+	const char *s = key + prefix_len;
+	char **v = NULL;
+
+	*n = 0;
+	*deep = 0;
+	if (*s != '[')
+		return NULL;
+	while (*s == '[') {
+		size_t l = strcspn(s + 1, "[]");
+		char **nv;
+		if (s[1 + l] != ']')
+			break;
+		if (*n == RT_PARAMS_MAX_NEST) {
+			*deep = 1;
+			break;
+		}
+		nv = realloc(v, (*n + 2) * sizeof *v);
+		if (!nv)
+			break;
+		v = nv;
+		v[(*n)++] = strndup(s + 1, l);
+		v[*n] = NULL;
+		s += l + 2;
+	}
+	if (*s) {
+		rt_params_free_tokens(v, *n);
+		*n = 0;
+		return NULL;
+	}
+	return v;
+}
+
+/* deepObject: every query key name[...] (new value, NULL with errors, or
+ * NULL without when absent): objects (name[prop]=v), nested ones
+ * (name[a][b]=v), arrays (name[]=a&name[]=b, name[0]=a&name[1]=b) and
+ * arrays of objects (name[0][prop]=v). */
 static json_t *rt_params_deep(const struct _u_map *url, const rt_param *p, const char *what, rt_errors *errs)
 {
 	const char **keys = u_map_enum_keys(url);
-	size_t nl = strlen(p->name), before = errs->n;
-	json_t *obj = NULL;
+	size_t nl = strlen(p->name), before = errs->n, nkeys = 0;
+	json_t *out = NULL;
 
+	while (keys && keys[nkeys])
+		nkeys++;
 	for (size_t i = 0; keys && keys[i]; i++) {
 		const char *k = keys[i];
-		size_t kl = strlen(k);
-		char *name;
-		if (kl < nl + 3 || strncmp(k, p->name, nl) != 0 || k[nl] != '[' || k[kl - 1] != ']')
+		size_t ns;
+		int deep;
+		char **segs;
+		if (strncmp(k, p->name, nl) != 0 || k[nl] != '[')
 			continue;
-		if (!obj)
-			obj = json_object();
-		name = strndup(k + nl + 1, kl - nl - 2);
-		if (name && strpbrk(name, "[]"))
-			rt_errors_add(errs, "", "style", "%s: \"%.80s\" nests deeper than one level (deepObject style)", what, k);
-		else if (name)
-			rt_params_put(obj, p->schema, name, u_map_get(url, k), 1, what, errs);
-		free(name);
+		segs = rt_params_brackets(k, nl, &ns, &deep);
+		if (!segs) {
+			if (deep)
+				rt_errors_add(errs, "", "style", "%s: \"%.80s\" nests deeper than %d levels (deepObject style)", what,
+				              k, RT_PARAMS_MAX_NEST);
+			else
+				rt_errors_add(errs, "", "style", "%s: \"%.80s\" is not name[...] (deepObject style)", what, k);
+			continue;
+		}
+		rt_params_deep_put(&out, p->schema, segs, ns, u_map_get(url, k), nkeys, "", k, what, errs);
+		rt_params_free_tokens(segs, ns);
 	}
+	if (errs->n == before && out)
+		rt_params_deep_gaps(out, what, errs);
 	if (errs->n > before) {
-		json_decref(obj);
+		json_decref(out);
 		return NULL;
 	}
-	return obj;
+	return out;
 }
 
 /* form, explode true, object: each declared property is a query key of its own. */
@@ -446,7 +687,10 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 			else if (p->in == RT_IN_QUERY && p->style == RT_STYLE_FORM && p->explode && !p->content &&
 			         !(rt_schema_types(p->schema) & RT_T_ARRAY) && (rt_schema_types(p->schema) & RT_T_OBJECT))
 				v = rt_params_form_object(req->map_url, p, what, errs);
-			if (!v && p->style != RT_STYLE_DEEP_OBJECT)
+			/* a deepObject whose schema also admits a scalar (Stripe's
+			 * created=5 or created[gt]=5) takes name=value too */
+			if (!v && (p->style != RT_STYLE_DEEP_OBJECT ||
+			           (rt_params_leaf_types(p->schema, 0) & ~(unsigned)(RT_T_ARRAY | RT_T_OBJECT))))
 				raw = u_map_get(req->map_url, p->name);
 			break;
 		case RT_IN_HEADER:
@@ -502,11 +746,48 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 	return errs->n > before ? -1 : 0;
 }
 
+/* A form field name[...] whose name is a declared property (Stripe's
+ * expand[]=a, metadata[k]=v, tax_id_data[0][type]=v: the deepObject
+ * encoding): put into obj under name; 0 when key is not such a field. */
+static int rt_params_form_brackets(json_t *obj, const rt_schema *schema, const char *key, const char *val,
+                                   size_t nkeys, rt_errors *errs)
+{
+	const char *br = strchr(key, '[');
+	char *base, *ptr;
+	char **segs;
+	size_t ns;
+	int deep;
+	json_t *child;
+	const rt_schema *ps;
+
+	if (!br || br == key || !(base = strndup(key, (size_t)(br - key))))
+		return 0;
+	ps = rt_schema_property(schema, base);
+	segs = ps ? rt_params_brackets(key, (size_t)(br - key), &ns, &deep) : NULL;
+	ptr = segs ? rt_pointer_join("", base) : NULL;
+	if (!ptr) {
+		rt_params_free_tokens(segs, segs ? ns : 0);
+		free(base);
+		return 0;
+	}
+	child = json_incref(json_object_get(obj, base));
+	rt_params_deep_put(&child, ps, segs, ns, val, nkeys, ptr, key, "form field", errs);
+	if (child)
+		json_object_set_new(obj, base, child);
+	rt_params_free_tokens(segs, ns);
+	free(ptr);
+	free(base);
+	return 1;
+}
+
 json_t *rt_params_form_body(const struct _u_map *fields, const rt_schema *schema, rt_errors *errs)
 {
 	const char **keys = u_map_enum_keys(fields);
-	size_t before = errs->n;
+	size_t before = errs->n, nkeys = 0;
 	json_t *obj = json_object();
+
+	while (keys && keys[nkeys])
+		nkeys++;
 
 	for (size_t i = 0; obj && keys && keys[i]; i++) {
 		ssize_t len = u_map_get_length(fields, keys[i]);
@@ -516,11 +797,13 @@ json_t *rt_params_form_body(const struct _u_map *fields, const rt_schema *schema
 			char *ptr = rt_pointer_join("", keys[i]);
 			rt_errors_add(errs, ptr ? ptr : "", "encoding", "form field \"%.80s\" holds a NUL byte", keys[i]);
 			free(ptr);
-		} else {
+		} else if (!rt_params_form_brackets(obj, schema, keys[i], val, nkeys, errs)) {
 			rt_params_put(obj, schema, keys[i], val, 1, "form field", errs);
 		}
 		free(val);
 	}
+	if (errs->n == before)
+		rt_params_deep_gaps(obj, "form field", errs);
 	if (errs->n > before) {
 		json_decref(obj);
 		return NULL;

@@ -1,6 +1,6 @@
 /* test_pipeline.c — the generated request pipeline, end to end over real
  * HTTP on loopback (HTTPS with client certificates for mutualTLS): the
- * kitchen, styles, dynamic, forms and mtls fixtures' generated code (golden
+ * kitchen, styles, dynamic, forms, mtls and stripe_customers fixtures' generated code (golden
  * output) registered on ulfius instances with small handlers, and a real
  * client.
  */
@@ -19,6 +19,7 @@
 #include "dynamic_api.h"
 #include "mtls_api.h"
 #include "forms_api.h"
+#include "stripe_customers_api.h"
 
 static struct _u_instance srv;
 static unsigned port;
@@ -203,6 +204,53 @@ static int sign_up(rt_ctx *ctx, const forms_signUp_params *p, const forms_SignUp
 
 static const forms_handlers forms_h = { .signUp = sign_up };
 
+/* stripe_customers: what the handlers got, as JSON text */
+static char seen_expand[256], seen_created[256], seen_form[512];
+
+static void seen_json(char *dst, size_t len, const json_t *v)
+{
+	char *t = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+	snprintf(dst, len, "%s", t ? t : "absent");
+	free(t);
+}
+
+static int get_customers(rt_ctx *ctx, const stripe_customers_GetCustomers_params *p, const json_t *body, void *app)
+{
+	(void)body;
+	(void)app;
+	seen_json(seen_expand, sizeof seen_expand, p->has_expand ? p->expand : NULL);
+	seen_json(seen_created, sizeof seen_created, p->has_created ? p->created : NULL);
+	return stripe_customers_GetCustomers_respond_200(ctx, &(stripe_customers_GetCustomers_200){
+		.object = STRIPE_CUSTOMERS_GETCUSTOMERS_200_OBJECT_LIST, .url = "/v1/customers", .url_len = 13 });
+}
+
+static int post_customers(rt_ctx *ctx, const stripe_customers_PostCustomers_params *p,
+                          const stripe_customers_PostCustomers_form *body, void *app)
+{
+	json_t *f = json_object(), *tax = json_array(), *exp = json_array();
+
+	(void)p;
+	(void)app;
+	for (size_t i = 0; body && i < body->n_expand; i++)
+		json_array_append_new(exp, json_stringn(body->expand[i].s, body->expand[i].len));
+	for (size_t i = 0; body && i < body->n_tax_id_data; i++)
+		json_array_append_new(tax, json_pack("{s:s,s:s%}", "type",
+		                                     stripe_customers_PostCustomers_form_tax_id_data_items_type_text(body->tax_id_data[i].type),
+		                                     "value", body->tax_id_data[i].value, body->tax_id_data[i].value_len));
+	json_object_set_new(f, "expand", exp);
+	json_object_set_new(f, "tax_id_data", tax);
+	if (body && body->has_metadata)
+		json_object_set_new(f, "metadata", json_deep_copy(body->metadata));
+	if (body && body->has_address)
+		json_object_set_new(f, "address", json_deep_copy(body->address));
+	seen_json(seen_form, sizeof seen_form, f);
+	json_decref(f);
+	return stripe_customers_PostCustomers_respond_200(ctx, &(stripe_customers_customer){
+		.id = "cus_1", .id_len = 5, .object = STRIPE_CUSTOMERS_CUSTOMER_OBJECT_CUSTOMER });
+}
+
+static const stripe_customers_handlers stripe_h = { .GetCustomers = get_customers, .PostCustomers = post_customers };
+
 static const styles_handlers styles_h = {
 	.labelFlat = echo_labelFlat,
 	.labelExploded = echo_labelExploded,
@@ -307,6 +355,7 @@ static void setup(void)
 		ck_assert_int_eq(styles_register(&srv, STYLES_DEFAULT_BASE, &styles_h, &cfg), 0);
 		ck_assert_int_eq(dynamic_register(&srv, DYNAMIC_DEFAULT_BASE, &dynamic_h, &cfg), 0);
 		ck_assert_int_eq(forms_register(&srv, FORMS_DEFAULT_BASE, &forms_h, &cfg), 0);
+		ck_assert_int_eq(stripe_customers_register(&srv, "/stripe", &stripe_h, &cfg), 0);
 		if (ulfius_start_framework(&srv) == U_OK)
 			return;
 		ulfius_clean_instance(&srv);
@@ -703,10 +752,86 @@ START_TEST(deep_object)
 	expect_error("/deep?filter[size]=2", "", "required", "query parameter \"filter\" must have the required property \"color\"");
 	expect_error("/deep?page=1", "", "required", "query parameter \"filter\" is required");
 	expect_error("/deep?filter=red", "", "required", "query parameter \"filter\" is required");
-	expect_error("/deep?filter[color][x]=red", "", "style", "nests deeper than one level (deepObject style)");
+	/* nesting follows the schema: color is a string */
+	expect_error("/deep?filter[color][x]=red", "/color", "style", "\"filter[color][x]\": /color is not an object (deepObject style)");
 	/* a content-encoded parameter is JSON text, not a comma list */
 	expect_echo("/deep?filter[color]=red&where=%5B1,%202%5D", "{\"filter\":{\"color\":\"red\"},\"page\":-1,\"where\":[1,2]}");
 	expect_error("/deep?filter[color]=red&where=%5B1,2,3%5D", "", "maxItems", "query parameter \"where\" must have at most 2 items");
+}
+END_TEST
+
+/* ---- Stripe's deepObject conventions (the stripe_customers fixture) ---- */
+
+static const char *const STRIPE_AUTH[] = { "Authorization", "Bearer tok", NULL };
+static const char *const STRIPE_FORM[] = { "Authorization", "Bearer tok", "Content-Type",
+                                           "application/x-www-form-urlencoded", NULL };
+
+/* GET /stripe/v1/customers?query: 200, and the handler saw expand and created as want_*. */
+static void stripe_get(const char *query, const char *want_expand, const char *want_created)
+{
+	char path[512];
+	reply r;
+
+	snprintf(path, sizeof path, "/v1/customers%s", query);
+	seen_expand[0] = seen_created[0] = '\0';
+	r = call_at("/stripe", "GET", path, STRIPE_AUTH, NULL, 0);
+	ck_assert_msg(r.status == 200, "%s: status %ld: %s", path, r.status, r.text);
+	ck_assert_str_eq(seen_expand, want_expand);
+	ck_assert_str_eq(seen_created, want_created);
+	reply_free(&r);
+}
+
+/* GET /stripe/v1/customers?query: 400 with an error whose message contains text. */
+static void stripe_get_400(const char *query, const char *text)
+{
+	char path[512];
+	reply r;
+
+	snprintf(path, sizeof path, "/v1/customers%s", query);
+	r = call_at("/stripe", "GET", path, STRIPE_AUTH, NULL, 0);
+	ck_assert_msg(r.status == 400 && strstr(r.text, text), "%s: status %ld: %s (want \"%s\")", path, r.status, r.text, text);
+	reply_free(&r);
+}
+
+START_TEST(stripe_deep_object_arrays)
+{
+	stripe_get("?expand[]=data.default_source&expand[]=data.tax_ids", "[\"data.default_source\",\"data.tax_ids\"]", "absent");
+	stripe_get("?expand%5B%5D=data.sources", "[\"data.sources\"]", "absent");
+	stripe_get("?expand[0]=a&expand[1]=b", "[\"a\",\"b\"]", "absent");
+	stripe_get("?expand[1]=b&expand[0]=a", "[\"a\",\"b\"]", "absent");
+	stripe_get("?limit=3", "absent", "absent");
+	/* created is anyOf [range object, integer]: either form */
+	stripe_get("?created[gte]=1700000000&created[lt]=1800000000", "absent", "{\"gte\":1700000000,\"lt\":1800000000}");
+	stripe_get("?created=1700000000", "absent", "1700000000");
+	stripe_get_400("?expand[0]=a&expand[2]=c&limit=1", "item 1 is missing");
+	stripe_get_400("?expand[5]=a", "leaves a gap");
+	stripe_get_400("?expand[x]=a", "is not an object");
+	stripe_get_400("?created[gt]=soon", "must be an integer");
+	stripe_get_400("?expand[][x]=a", "[] must be the last bracket");
+}
+END_TEST
+
+START_TEST(stripe_form_body_brackets)
+{
+	static const char body[] = "expand[]=sources&expand[]=tax_ids&metadata[order_id]=6735&metadata[channel]=web"
+	                           "&tax_id_data[0][type]=eu_vat&tax_id_data[0][value]=DE123456789"
+	                           "&tax_id_data[1][type]=gb_vat&tax_id_data[1][value]=GB123"
+	                           "&address[city]=Berlin&address[postal_code]=10115";
+	reply r = call_at("/stripe", "POST", "/v1/customers", STRIPE_FORM, body, strlen(body));
+	ck_assert_msg(r.status == 200, "status %ld: %s", r.status, r.text);
+	ck_assert_str_eq(seen_form, "{\"address\":{\"city\":\"Berlin\",\"postal_code\":\"10115\"},"
+	                            "\"expand\":[\"sources\",\"tax_ids\"],\"metadata\":{\"channel\":\"web\",\"order_id\":\"6735\"},"
+	                            "\"tax_id_data\":[{\"type\":\"eu_vat\",\"value\":\"DE123456789\"},"
+	                            "{\"type\":\"gb_vat\",\"value\":\"GB123\"}]}");
+	reply_free(&r);
+	/* an item without its required value, and a tax id type outside the enum */
+	{
+		static const char bad[] = "tax_id_data[0][type]=eu_vat&tax_id_data[1][type]=xx_vat&tax_id_data[1][value]=1";
+		r = call_at("/stripe", "POST", "/v1/customers", STRIPE_FORM, bad, strlen(bad));
+		ck_assert_msg(r.status == 400 && strstr(r.text, "/tax_id_data/0") && strstr(r.text, "/tax_id_data/1/type"),
+		              "status %ld: %s", r.status, r.text);
+		reply_free(&r);
+	}
 }
 END_TEST
 
@@ -1008,6 +1133,8 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, label_matrix_invalid_400);
 	tcase_add_test(tc, simple_and_form_objects);
 	tcase_add_test(tc, deep_object);
+	tcase_add_test(tc, stripe_deep_object_arrays);
+	tcase_add_test(tc, stripe_form_body_brackets);
 	tcase_add_test(tc, dynamic_ref_binds_page_items);
 	tcase_add_test(tc, form_body_typed_and_validated);
 	tcase_add_test(tc, form_body_required_and_content_type);
