@@ -41,6 +41,8 @@ typedef struct ga_sec_req {
 	char *scheme;
 	const char *kind;         /* RT_CRED_* */
 	char *name;
+	const char *http_scheme;  /* type http's scheme (borrowed from the document), or NULL */
+	const json_t *scopes;     /* the requirement's array of scope names (borrowed) */
 } ga_sec_req;
 
 typedef struct ga_sec_alt {
@@ -436,6 +438,20 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 
 /* ---- security ---- */
 
+/* RFC 9110 token characters (an auth-scheme) */
+#define GA_TOKEN_CHARS "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+static int ga_all_strings(const json_t *arr)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+		if (!json_is_string(v))
+			return 0;
+	return 1;
+}
+
 static int ga_security(ga *a, ga_op *op, const json_t *sec, const char *pointer)
 {
 	const json_t *schemes = json_object_get(json_object_get(a->doc, "components"), "securitySchemes");
@@ -477,6 +493,15 @@ static int ga_security(ga *a, ga_op *op, const json_t *sec, const char *pointer)
 			}
 			type = json_string_value(json_object_get(s, "type"));
 			r->scheme = strdup(k);
+			if (!json_is_array(v) || !ga_all_strings(v)) {
+				char *kp = ga_ptr(rp, k);
+				ga_error(a, kp, "the scopes of a security requirement must be an array of strings");
+				free(kp);
+				free(sp);
+				free(rp);
+				return -1;
+			}
+			r->scopes = v;
 			if (type && strcmp(type, "apiKey") == 0) {
 				const char *in = json_string_value(json_object_get(s, "in"));
 				const char *name = json_string_value(json_object_get(s, "name"));
@@ -501,13 +526,19 @@ static int ga_security(ga *a, ga_op *op, const json_t *sec, const char *pointer)
 					r->kind = "RT_CRED_HTTP_BEARER";
 				} else if (scheme && strcasecmp(scheme, "basic") == 0) {
 					r->kind = "RT_CRED_HTTP_BASIC";
+				} else if (scheme && scheme[0] && strspn(scheme, GA_TOKEN_CHARS) == strlen(scheme)) {
+					/* OAuth, Digest, HMAC-SHA256, ...: the hook gets the whole header */
+					r->kind = "RT_CRED_HTTP_OTHER";
 				} else {
-					ga_error(a, sp, "HTTP authentication scheme \"%s\" is not supported (bearer and basic are)",
+					char *pp = ga_ptr(sp, "scheme");
+					ga_error(a, pp, "HTTP authentication scheme \"%s\" is not a token (RFC 9110 auth-scheme)",
 					         scheme ? scheme : "(none)");
+					free(pp);
 					free(sp);
 					free(rp);
 					return -1;
 				}
+				r->http_scheme = scheme;
 			} else if (type && (strcmp(type, "oauth2") == 0 || strcmp(type, "openIdConnect") == 0)) {
 				/* the access token arrives as a bearer token; the hook checks it */
 				r->kind = "RT_CRED_HTTP_BEARER";
@@ -1278,16 +1309,36 @@ static void ga_write_op_tables(ga *a, FILE *out, const ga_op *op)
 	for (size_t s = 0; s < op->nsec; s++) {
 		if (!op->sec[s].n)
 			continue;
+		for (size_t k = 0; k < op->sec[s].n; k++) {
+			const json_t *sc = op->sec[s].v[k].scopes;
+			size_t i;
+			json_t *v;
+			if (!json_array_size(sc))
+				continue;
+			fprintf(out, "static const char *const %s_%s_sec%zu_%zu_scopes[] = { ", n, op->opid, s, k);
+			json_array_foreach(sc, i, v) {
+				gen_text_cstr(out, json_string_value(v));
+				fprintf(out, ", ");
+			}
+			fprintf(out, "NULL };\n");
+		}
 		fprintf(out, "static const rt_security_req %s_%s_sec%zu[] = {\n", n, op->opid, s);
 		for (size_t k = 0; k < op->sec[s].n; k++) {
 			const ga_sec_req *r = &op->sec[s].v[k];
-			fprintf(out, "\t{ ");
+			fprintf(out, "\t{ .scheme = ");
 			gen_text_cstr(out, r->scheme);
-			fprintf(out, ", %s, ", r->kind);
-			if (r->name)
+			fprintf(out, ", .kind = %s", r->kind);
+			if (r->name) {
+				fprintf(out, ", .name = ");
 				gen_text_cstr(out, r->name);
-			else
-				fprintf(out, "NULL");
+			}
+			if (r->http_scheme && strcmp(r->kind, "RT_CRED_HTTP_OTHER") == 0) {
+				fprintf(out, ", .http_scheme = ");
+				gen_text_cstr(out, r->http_scheme);
+			}
+			if (json_array_size(r->scopes))
+				fprintf(out, ", .scopes = %s_%s_sec%zu_%zu_scopes, .n_scopes = %zu", n, op->opid, s, k,
+				        json_array_size(r->scopes));
 			fprintf(out, " },\n");
 		}
 		fprintf(out, "};\n");

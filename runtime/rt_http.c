@@ -539,7 +539,8 @@ static int rt_http_dispatch(const struct _u_request *req, struct _u_response *re
 				for (size_t k = 0; k < op->security[i].n; k++)
 					if (op->security[i].v[k].kind == RT_CRED_HTTP_BEARER)
 						rt_ctx_set_header(&c, "WWW-Authenticate", "Bearer");
-		rt_http_error(&c, st, st == 429 ? "TooManyRequests" : st == 401 ? "Unauthorized" : st == 503 ? "ServiceUnavailable" : "AuthError", why, NULL);
+		rt_http_error(&c, st, st == 429 ? "TooManyRequests" : st == 401 ? "Unauthorized" : st == 403 ? "Forbidden"
+		                  : st == 503 ? "ServiceUnavailable" : "AuthError", why, NULL);
 		goto cleanup;
 	}
 	params = calloc(1, op->params_size ? op->params_size : 1);
@@ -563,6 +564,8 @@ static int rt_http_dispatch(const struct _u_request *req, struct _u_response *re
 cleanup:
 	if (route->mount->cfg.on_request)
 		route->mount->cfg.on_request(route->mount->cfg.app, &c, c.status);
+	if (c.principal.data && route->mount->cfg.principal_free)
+		route->mount->cfg.principal_free(route->mount->cfg.app, c.principal.data);
 	rt_errors_free(&errs);
 	json_decref(body);
 	json_decref(c.keep);

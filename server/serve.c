@@ -739,10 +739,10 @@ void serve_on_request(void *app, const rt_ctx *ctx, int status)
 
     (void)app;
     (void)status;
-    if (s == NULL || req == NULL || p == NULL || (p->key_id <= 0 && p->user_id <= 0)) return;
+    if (s == NULL || req == NULL || p == NULL || (p->credential_id <= 0 && p->id <= 0)) return;
     pthread_mutex_lock(&s->lock);
     for (serve_req *r = s->reqs[serve_hash(req)]; r; r = r->next)
-        if (r->req == req) { r->key_id = p->key_id; r->user_id = p->user_id; break; }
+        if (r->req == req) { r->key_id = p->credential_id; r->user_id = p->id; break; }
     pthread_mutex_unlock(&s->lock);
 }
 

@@ -1,6 +1,6 @@
 /* test_pipeline.c — the generated request pipeline, end to end over real
  * HTTP on loopback (HTTPS with client certificates for mutualTLS): the
- * kitchen, styles, dynamic, forms, mtls and stripe_customers fixtures' generated code (golden
+ * kitchen, styles, dynamic, forms, mtls, stripe_customers and custom_auth fixtures' generated code (golden
  * output) registered on ulfius instances with small handlers, and a real
  * client.
  */
@@ -20,6 +20,7 @@
 #include "mtls_api.h"
 #include "forms_api.h"
 #include "stripe_customers_api.h"
+#include "custom_auth_api.h"
 
 static struct _u_instance srv;
 static unsigned port;
@@ -35,38 +36,125 @@ static char *client_fpr;      /* the client certificate's SHA-256 fingerprint */
 
 /* ---- the application: authentication hook and handlers ---- */
 
-static enum rt_auth_result auth(void *app, const char *api, const char *scheme, enum rt_cred_kind kind,
-                                const char *credential, const char *client_addr, rt_principal *out,
-                                unsigned *retry_after)
+/* custom_auth: the application's own principal, made by the hook and freed
+ * by principal_free after each response */
+typedef struct who {
+	char scheme[32];
+	char credential[160];
+	char scopes[4][32];
+	size_t n_scopes;
+} who;
+static int principals_made, principals_freed;
+
+static void principal_free(void *app, void *data)
 {
 	(void)app;
-	(void)api;
-	(void)client_addr;
-	(void)retry_after;
+	free(data);
+	principals_freed++;
+}
+
+/* oauth2: bearer tok-read grants read:pets, tok-all read:pets and write:pets;
+ * OAuth: any header with an oauth_signature; HMAC-SHA256: Signature=ok. */
+static enum rt_auth_result custom_auth(const rt_auth_request *req, rt_principal *out)
+{
+	who *w;
+
+	if (strcmp(req->scheme, "oauth2") == 0) {
+		int all = strcmp(req->credential, "tok-all") == 0;
+		if (!all && strcmp(req->credential, "tok-read") != 0)
+			return RT_AUTH_REJECTED;
+		for (size_t i = 0; i < req->n_scopes; i++)
+			if (!all && strcmp(req->scopes[i], "read:pets") != 0)
+				return RT_AUTH_FORBIDDEN;
+	} else if (strcmp(req->scheme, "oauth1") == 0) {
+		if (!strstr(req->credential, "oauth_signature=") || strcmp(req->http_scheme, "OAuth") != 0)
+			return RT_AUTH_REJECTED;
+	} else if (strcmp(req->scheme, "hmac") == 0) {
+		if (!strstr(req->credential, "Signature=ok"))
+			return RT_AUTH_REJECTED;
+	} else {
+		return RT_AUTH_REJECTED;
+	}
+	ck_assert_ptr_nonnull(req->scopes);
+	ck_assert_ptr_null(req->scopes[req->n_scopes]);
+	ck_assert_ptr_nonnull(req->ctx);
+	w = calloc(1, sizeof *w);
+	snprintf(w->scheme, sizeof w->scheme, "%s", req->http_scheme ? req->http_scheme : req->scheme);
+	snprintf(w->credential, sizeof w->credential, "%s", req->credential);
+	for (size_t i = 0; i < req->n_scopes && i < 4; i++)
+		snprintf(w->scopes[w->n_scopes++], sizeof w->scopes[0], "%s", req->scopes[i]);
+	out->data = w;
+	out->id = 7;
+	principals_made++;
+	return RT_AUTH_OK;
+}
+
+static int answer_who(rt_ctx *ctx)
+{
+	const who *w = rt_ctx_principal(ctx)->data;
+	rt_str sc[4];
+	custom_auth_Who out;
+
+	ck_assert_ptr_nonnull(w);
+	for (size_t i = 0; i < w->n_scopes; i++)
+		sc[i] = (rt_str){ w->scopes[i], strlen(w->scopes[i]) };
+	out = (custom_auth_Who){ .scheme = w->scheme, .scheme_len = strlen(w->scheme), .credential = w->credential,
+	                         .credential_len = strlen(w->credential), .scopes = sc, .n_scopes = w->n_scopes };
+	return custom_auth_readPets_respond_200(ctx, &out);
+}
+
+static int who_timeline(rt_ctx *ctx, const custom_auth_timeline_params *p, const json_t *body, void *app)
+{
+	(void)p, (void)body, (void)app;
+	return answer_who(ctx);
+}
+
+static int who_read(rt_ctx *ctx, const custom_auth_readPets_params *p, const json_t *body, void *app)
+{
+	(void)p, (void)body, (void)app;
+	return answer_who(ctx);
+}
+
+static int who_write(rt_ctx *ctx, const custom_auth_writePets_params *p, const json_t *body, void *app)
+{
+	(void)p, (void)body, (void)app;
+	return answer_who(ctx);
+}
+
+static const custom_auth_handlers custom_auth_h = { .timeline = who_timeline, .readPets = who_read, .writePets = who_write };
+
+static enum rt_auth_result auth(void *app, const rt_auth_request *req, rt_principal *out, unsigned *retry_after)
+{
+	enum rt_cred_kind kind = req->kind;
+	const char *scheme = req->scheme, *credential = req->credential;
+
+	(void)app;
+	if (strcmp(req->api, "custom_auth") == 0)
+		return custom_auth(req, out);
 	if (strcmp(credential, "slow-down") == 0) {
 		*retry_after = 7;
 		return RT_AUTH_RATE_LIMITED;
 	}
 	if (kind == RT_CRED_APIKEY_HEADER && strcmp(scheme, "headerKey") == 0 && strcmp(credential, "good") == 0) {
-		out->user_id = 1;
+		out->id = 1;
 		return RT_AUTH_OK;
 	}
 	if (kind == RT_CRED_HTTP_BEARER && strcmp(credential, "tok") == 0) {
-		out->user_id = 2;
+		out->id = 2;
 		return RT_AUTH_OK;
 	}
 	if (kind == RT_CRED_APIKEY_QUERY && strcmp(credential, "qk") == 0) {
-		out->user_id = 2;
+		out->id = 2;
 		return RT_AUTH_OK;
 	}
 	if (kind == RT_CRED_APIKEY_HEADER && strcmp(scheme, "key") == 0 && strcmp(credential, "good") == 0) {
-		out->user_id = 4;
+		out->id = 4;
 		return RT_AUTH_OK;
 	}
 	if (kind == RT_CRED_MUTUAL_TLS && strcmp(scheme, "clientCert") == 0) {
 		snprintf(seen_mtls, sizeof seen_mtls, "%s", credential);
 		if (client_fpr && strcmp(credential, client_fpr) == 0) {
-			out->user_id = 3;
+			out->id = 3;
 			return RT_AUTH_OK;
 		}
 	}
@@ -85,7 +173,7 @@ static int list_pets(rt_ctx *ctx, const kitchen_listPets_params *p, const json_t
 	seen_limit = p->limit;
 	seen_tags = p->has_tags ? (int)json_array_size(p->tags) : -1;
 	snprintf(seen_tag0, sizeof seen_tag0, "%s", p->has_tags ? json_string_value(json_array_get(p->tags, 0)) : "");
-	seen_user = rt_ctx_principal(ctx)->user_id;
+	seen_user = rt_ctx_principal(ctx)->id;
 	kitchen_Pet tom = pet(1, "Tom");
 
 	return kitchen_listPets_respond_200(ctx, &(kitchen_listPets_200){ .items = &tom, .n_items = 1 });
@@ -138,7 +226,7 @@ static const kitchen_handlers handlers = {
 	/* putTree has no handler: 501 */
 };
 
-static rt_api_config cfg = { .authenticate = auth, .validate_responses = 1 };
+static rt_api_config cfg = { .authenticate = auth, .validate_responses = 1, .principal_free = principal_free };
 
 /* styles: every handler answers with the parameters as it got them */
 static json_t *echo_json(const json_t *v)
@@ -356,6 +444,7 @@ static void setup(void)
 		ck_assert_int_eq(dynamic_register(&srv, DYNAMIC_DEFAULT_BASE, &dynamic_h, &cfg), 0);
 		ck_assert_int_eq(forms_register(&srv, FORMS_DEFAULT_BASE, &forms_h, &cfg), 0);
 		ck_assert_int_eq(stripe_customers_register(&srv, "/stripe", &stripe_h, &cfg), 0);
+		ck_assert_int_eq(custom_auth_register(&srv, CUSTOM_AUTH_DEFAULT_BASE, &custom_auth_h, &cfg), 0);
 		if (ulfius_start_framework(&srv) == U_OK)
 			return;
 		ulfius_clean_instance(&srv);
@@ -760,6 +849,48 @@ START_TEST(deep_object)
 }
 END_TEST
 
+/* ---- any HTTP scheme, scopes and the application's principal (custom_auth) ---- */
+
+/* method path with Authorization: authz answers status; for 200 the body
+ * says the scheme, credential and scopes the hook got. */
+static void custom_call(const char *method, const char *path, const char *authz, long status, const char *want)
+{
+	const char *const h[] = { "Authorization", authz, NULL };
+	reply r = call_at(CUSTOM_AUTH_DEFAULT_BASE, method, path, authz ? h : NULL, NULL, 0);
+	json_t *w = want ? json_loads(want, 0, NULL) : NULL;
+
+	ck_assert_msg(r.status == status, "%s %s (%s): status %ld: %s", method, path, authz, r.status, r.text);
+	if (want)
+		ck_assert_msg(json_equal(r.body, w), "%s %s: got %s, want %s", method, path, r.text, want);
+	json_decref(w);
+	reply_free(&r);
+}
+
+START_TEST(custom_schemes_and_scopes)
+{
+	principals_made = principals_freed = 0;
+	custom_call("GET", "/timeline", "OAuth oauth_consumer_key=\"k\", oauth_signature=\"s\"", 200,
+	            "{\"scheme\":\"OAuth\",\"credential\":\"OAuth oauth_consumer_key=\\\"k\\\", oauth_signature=\\\"s\\\"\",\"scopes\":[]}");
+	custom_call("GET", "/timeline", "oauth oauth_signature=x", 200, NULL); /* scheme words are case-insensitive */
+	custom_call("GET", "/timeline", "OAuth oauth_consumer_key=k", 401, NULL);
+	custom_call("GET", "/timeline", "Bearer oauth_signature=x", 401, NULL);
+	custom_call("GET", "/timeline", "OAuthx oauth_signature=x", 401, NULL);
+	custom_call("GET", "/timeline", NULL, 401, NULL);
+	/* the scopes each requirement lists reach the hook, which enforces them */
+	custom_call("GET", "/pets", "Bearer tok-read", 200,
+	            "{\"scheme\":\"oauth2\",\"credential\":\"tok-read\",\"scopes\":[\"read:pets\"]}");
+	custom_call("POST", "/pets", "Bearer tok-read", 403, NULL);
+	custom_call("POST", "/pets", "Bearer tok-all", 200,
+	            "{\"scheme\":\"oauth2\",\"credential\":\"tok-all\",\"scopes\":[\"write:pets\",\"read:pets\"]}");
+	custom_call("POST", "/pets", "HMAC-SHA256 Credential=a, Signature=ok", 200,
+	            "{\"scheme\":\"HMAC-SHA256\",\"credential\":\"HMAC-SHA256 Credential=a, Signature=ok\",\"scopes\":[\"pets.admin\"]}");
+	custom_call("POST", "/pets", "HMAC-SHA256 Signature=bad", 401, NULL);
+	/* every principal the hook made was freed after its response */
+	ck_assert_int_eq(principals_made, 5);
+	ck_assert_int_eq(principals_freed, principals_made);
+}
+END_TEST
+
 /* ---- Stripe's deepObject conventions (the stripe_customers fixture) ---- */
 
 static const char *const STRIPE_AUTH[] = { "Authorization", "Bearer tok", NULL };
@@ -980,7 +1111,7 @@ static int whoami(rt_ctx *ctx, const mtls_whoAmI_params *p, const json_t *body, 
 	(void)p;
 	(void)body;
 	(void)app;
-	return mtls_whoAmI_respond_200(ctx, &(mtls_whoAmI_200){ .user = rt_ctx_principal(ctx)->user_id });
+	return mtls_whoAmI_respond_200(ctx, &(mtls_whoAmI_200){ .user = rt_ctx_principal(ctx)->id });
 }
 
 static int both(rt_ctx *ctx, const mtls_both_params *p, const json_t *body, void *app)
@@ -1134,6 +1265,7 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, simple_and_form_objects);
 	tcase_add_test(tc, deep_object);
 	tcase_add_test(tc, stripe_deep_object_arrays);
+	tcase_add_test(tc, custom_schemes_and_scopes);
 	tcase_add_test(tc, stripe_form_body_brackets);
 	tcase_add_test(tc, dynamic_ref_binds_page_items);
 	tcase_add_test(tc, form_body_typed_and_validated);

@@ -14,12 +14,9 @@
 static struct _u_instance srv;
 static unsigned port;
 
-static enum rt_auth_result auth(void *app, const char *api, const char *scheme, enum rt_cred_kind kind,
-                                const char *credential, const char *client_addr, rt_principal *out,
-                                unsigned *retry_after)
+static enum rt_auth_result auth(void *app, const rt_auth_request *req, rt_principal *out, unsigned *retry_after)
 {
-	(void)app, (void)api, (void)scheme, (void)kind, (void)credential, (void)client_addr, (void)out;
-	(void)retry_after;
+	(void)app, (void)req, (void)out, (void)retry_after;
 	return RT_AUTH_REJECTED;
 }
 

@@ -1281,10 +1281,10 @@ static const rt_response stripe_customers_GetCustomers_responses[] = {
 	{ 0, "application/json", &stripe_customers_schema_GetCustomers_default },
 };
 static const rt_security_req stripe_customers_GetCustomers_sec0[] = {
-	{ "basicAuth", RT_CRED_HTTP_BASIC, NULL },
+	{ .scheme = "basicAuth", .kind = RT_CRED_HTTP_BASIC },
 };
 static const rt_security_req stripe_customers_GetCustomers_sec1[] = {
-	{ "bearerAuth", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "bearerAuth", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt stripe_customers_GetCustomers_security[] = {
 	{ stripe_customers_GetCustomers_sec0, 1 },
@@ -1333,10 +1333,10 @@ static const rt_response stripe_customers_PostCustomers_responses[] = {
 	{ 0, "application/json", &stripe_customers_schema_PostCustomers_default },
 };
 static const rt_security_req stripe_customers_PostCustomers_sec0[] = {
-	{ "basicAuth", RT_CRED_HTTP_BASIC, NULL },
+	{ .scheme = "basicAuth", .kind = RT_CRED_HTTP_BASIC },
 };
 static const rt_security_req stripe_customers_PostCustomers_sec1[] = {
-	{ "bearerAuth", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "bearerAuth", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt stripe_customers_PostCustomers_security[] = {
 	{ stripe_customers_PostCustomers_sec0, 1 },
