@@ -575,7 +575,7 @@ static const rt_response heron_list_keys_responses[] = {
 	{ 503, NULL, NULL },
 };
 static const rt_security_req heron_list_keys_sec0[] = {
-	{ "ApiKeyAuth", RT_CRED_APIKEY_HEADER, "x-api-key" },
+	{ .scheme = "ApiKeyAuth", .kind = RT_CRED_APIKEY_HEADER, .name = "x-api-key" },
 };
 static const rt_security_alt heron_list_keys_security[] = {
 	{ heron_list_keys_sec0, 1 },
@@ -633,7 +633,7 @@ static const rt_response heron_create_key_responses[] = {
 	{ 503, NULL, NULL },
 };
 static const rt_security_req heron_create_key_sec0[] = {
-	{ "ApiKeyAuth", RT_CRED_APIKEY_HEADER, "x-api-key" },
+	{ .scheme = "ApiKeyAuth", .kind = RT_CRED_APIKEY_HEADER, .name = "x-api-key" },
 };
 static const rt_security_alt heron_create_key_security[] = {
 	{ heron_create_key_sec0, 1 },
@@ -713,7 +713,7 @@ static const rt_response heron_delete_key_responses[] = {
 	{ 503, NULL, NULL },
 };
 static const rt_security_req heron_delete_key_sec0[] = {
-	{ "ApiKeyAuth", RT_CRED_APIKEY_HEADER, "x-api-key" },
+	{ .scheme = "ApiKeyAuth", .kind = RT_CRED_APIKEY_HEADER, .name = "x-api-key" },
 };
 static const rt_security_alt heron_delete_key_security[] = {
 	{ heron_delete_key_sec0, 1 },
@@ -777,7 +777,7 @@ static const rt_response heron_activate_key_responses[] = {
 	{ 503, NULL, NULL },
 };
 static const rt_security_req heron_activate_key_sec0[] = {
-	{ "ApiKeyAuth", RT_CRED_APIKEY_HEADER, "x-api-key" },
+	{ .scheme = "ApiKeyAuth", .kind = RT_CRED_APIKEY_HEADER, .name = "x-api-key" },
 };
 static const rt_security_alt heron_activate_key_security[] = {
 	{ heron_activate_key_sec0, 1 },
@@ -850,7 +850,7 @@ static const rt_response heron_deactivate_key_responses[] = {
 	{ 503, NULL, NULL },
 };
 static const rt_security_req heron_deactivate_key_sec0[] = {
-	{ "ApiKeyAuth", RT_CRED_APIKEY_HEADER, "x-api-key" },
+	{ .scheme = "ApiKeyAuth", .kind = RT_CRED_APIKEY_HEADER, .name = "x-api-key" },
 };
 static const rt_security_alt heron_deactivate_key_security[] = {
 	{ heron_deactivate_key_sec0, 1 },
