@@ -808,8 +808,8 @@ static int ga_rename_derived(ga *a, ga_op *op)
  * override the same name and location; only the survivors are compiled. */
 static int ga_op_params(ga *a, ga_op *op, const json_t *item, const json_t *opnode, const char *item_loc)
 {
-	struct { const json_t *node; char *ptr; const char *name, *in; } pv[256];
-	size_t npv = 0;
+	struct ga_pv { const json_t *node; char *ptr; const char *name, *in; } *pv = NULL;
+	size_t npv = 0, cap = 0;
 	int bad = 0;
 
 	for (int level = 0; level < 2 && !bad; level++) {
@@ -838,11 +838,14 @@ static int ga_op_params(ga *a, ga_op *op, const json_t *item, const json_t *opno
 					break;
 				}
 			}
-			if (npv == sizeof pv / sizeof pv[0]) {
-				ga_error(a, ip, "more than %zu parameters", sizeof pv / sizeof pv[0]);
-				free(ip);
-				bad = 1;
-				break;
+			if (npv == cap) {
+				struct ga_pv *v = realloc(pv, (cap = cap ? 2 * cap : 16) * sizeof *pv);
+				if (!v) {
+					free(ip);
+					bad = 1;
+					break;
+				}
+				pv = v;
 			}
 			pv[npv].node = json_array_get(list, i);
 			pv[npv].ptr = ip;
@@ -857,6 +860,7 @@ static int ga_op_params(ga *a, ga_op *op, const json_t *item, const json_t *opno
 			bad = 1;
 		free(pv[k].ptr);
 	}
+	free(pv);
 	return bad ? -1 : 0;
 }
 
@@ -1040,30 +1044,36 @@ static int ga_model(ga *a)
 		const json_t *s0 = json_array_get(json_object_get(a->doc, "servers"), 0);
 		const char *url = json_string_value(json_object_get(s0, "url"));
 		const char *p = url ? strstr(url, "://") : NULL;
-		char buf[512] = "";
+		char *buf = NULL;
 		size_t o = 0;
+		FILE *f = open_memstream(&buf, &o);
+		if (!f)
+			return -1;
 		/* the path of an absolute URL, of a network-path reference (//host/path) or
 		 * of a relative URL, without its query */
 		p = p ? strchr(p + 3, '/') : url && url[0] == '/' && url[1] == '/' ? strchr(url + 2, '/') : url;
-		for (; p && *p && *p != '?' && *p != '#' && o + 1 < sizeof buf; p++) {
+		for (; p && *p && *p != '?' && *p != '#'; p++) {
 			if (*p == '{') {
 				const char *e = strchr(p, '}');
-				const json_t *var = e ? json_object_get(json_object_get(s0, "variables"), "") : NULL;
-				char name[128];
+				const json_t *vars = json_object_get(s0, "variables"), *var;
 				if (!e)
 					break;
-				snprintf(name, sizeof name, "%.*s", (int)(e - p - 1), p + 1);
-				var = json_object_get(json_object_get(json_object_get(s0, "variables"), name), "default");
-				o += (size_t)snprintf(buf + o, sizeof buf - o, "%s", json_string_value(var) ? json_string_value(var) : "");
+				var = json_object_getn(vars, p + 1, (size_t)(e - p - 1));
+				fputs(json_string_value(json_object_get(var, "default")) ? json_string_value(json_object_get(var, "default"))
+				                                                         : "", f);
 				p = e;
 			} else {
-				buf[o++] = *p;
+				fputc(*p, f);
 			}
 		}
-		buf[o < sizeof buf ? o : sizeof buf - 1] = '\0';
+		if (fclose(f) != 0 || !buf) {
+			free(buf);
+			return -1;
+		}
+		o = strlen(buf);
 		while (o > 0 && buf[o - 1] == '/')
 			buf[--o] = '\0';
-		a->base_path = strdup(buf);
+		a->base_path = buf;
 	}
 	if (paths && !json_is_object(paths))
 		return ga_error(a, "/paths", "must be an object");

@@ -620,13 +620,11 @@ static int rt_params_path_piece(const rt_operation *op, const struct _u_request 
 		return 0;
 	first = strchr(seg, '{');
 	{
-		char fname[128];
-		size_t fl = strcspn(first + 1, "}");
-		if (fl >= sizeof fname)
-			return 1;
-		memcpy(fname, first + 1, fl);
-		fname[fl] = '\0';
+		char *fname = strndup(first + 1, strcspn(first + 1, "}"));
+		if (!fname)
+			return -1;
 		v = u_map_get(req->map_url, fname);
+		free(fname);
 	}
 	if (!v)
 		return 1;
