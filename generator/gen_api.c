@@ -24,6 +24,7 @@ typedef struct ga_param {
 	char *name;
 	char *cname;
 	int in, style, explode, required, ctype, has_default, content;
+	int constrained;          /* the schema tells values apart from any text */
 	const char *schema;       /* symbol or NULL */
 } ga_param;
 
@@ -88,6 +89,8 @@ typedef struct ga {
 	ga_op *ops;
 	size_t nops, capops;
 	json_t *opids;            /* C name of an operation -> its index in ops */
+	json_t *routes;           /* "METHOD route" (template names left out) -> the operation's pointer */
+	const char *warned_path;  /* the last path key a warning was given for (borrowed) */
 	char *err;
 	size_t errlen;
 } ga;
@@ -227,6 +230,38 @@ static const char *ga_schema_type(ga *a, const json_t *schema, const char *uri)
 	}
 	free(cur);
 	return result;
+}
+
+/* Whether the schema (following $ref and a lone allOf) tells its values
+ * apart from any text: a type other than string, or an enum, const,
+ * pattern, format or maxLength. */
+static int ga_schema_constrained(ga *a, const json_t *schema, const char *uri)
+{
+	static const char *const kws[] = { "enum", "const", "pattern", "format", "maxLength" };
+	const char *t = ga_schema_type(a, schema, uri);
+	char *cur = uri ? strdup(uri) : NULL;
+	int found = t && strcmp(t, "string") != 0;
+
+	for (int hops = 0; !found && schema && hops < 16; hops++) {
+		const json_t *ref = json_object_get(schema, "$ref");
+		const json_t *all = json_object_get(schema, "allOf");
+		for (size_t k = 0; k < sizeof kws / sizeof kws[0]; k++)
+			found |= json_object_get(schema, kws[k]) != NULL;
+		if (json_is_string(ref) && cur) {
+			char *base = docset_base_of(a->ds, cur), *next = NULL;
+			char err[200];
+			schema = docset_resolve(a->ds, base, json_string_value(ref), &next, err, sizeof err);
+			free(base);
+			free(cur);
+			cur = next;
+		} else if (json_array_size(all) == 1) {
+			schema = json_array_get(all, 0);
+		} else {
+			break;
+		}
+	}
+	free(cur);
+	return found;
 }
 
 /* Compiles the schema at uri; one that is not a component is named
@@ -423,6 +458,7 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 				gp.ctype = GA_C_JSON;
 		}
 		gp.has_default = json_object_get(schema, "default") != NULL;
+		gp.constrained = gp.content || ga_schema_constrained(a, schema, suri);
 		free(suri);
 	}
 	free(turi);
@@ -716,9 +752,11 @@ static int ga_body(ga *a, ga_op *op, const json_t *rb, const char *pointer)
 }
 
 /* The ulfius route of an OpenAPI path: "{id}" -> ":id". A segment where a
- * template shares the segment with other text ("{sid}.json", "{a}-{b}")
- * becomes one parameter named after its first template; the runtime cuts
- * the values out of it (rt_params). */
+ * template shares the segment with other text ("{sid}.json", "{a}-{b}",
+ * "{id}{ext}") becomes one parameter named after its first template; the
+ * runtime cuts the values out of it (rt_params). A query string in the
+ * path key ("/search?query={q}") is not part of the route: the runtime
+ * reads its templates from the query and checks its literal pairs. */
 static char *ga_route(const char *path, unsigned *templated)
 {
 	char *out = malloc(strlen(path) + 1), *o = out;
@@ -726,8 +764,8 @@ static char *ga_route(const char *path, unsigned *templated)
 	*templated = 0;
 	if (!out)
 		return NULL;
-	for (const char *s = path; *s; s++) {
-		const char *seg_end = s + strcspn(s, "/");
+	for (const char *s = path; *s && *s != '?'; s++) {
+		const char *seg_end = s + strcspn(s, "/?");
 		const char *open = memchr(s, '{', (size_t)(seg_end - s));
 		const char *e = open ? strchr(open, '}') : NULL;
 		if (*s == '/' || !open || !e) {
@@ -864,23 +902,74 @@ static int ga_op_params(ga *a, ga_op *op, const json_t *item, const json_t *opno
 	return bad ? -1 : 0;
 }
 
-/* Every {name} of the path must be a declared path parameter. */
+/* 1 the first time for path (its operations come one after another). */
+static int ga_warn_once(ga *a, const char *path)
+{
+	if (a->warned_path && strcmp(a->warned_path, path) == 0)
+		return 0;
+	a->warned_path = path;
+	return 1;
+}
+
+/* op's path parameter named by the template at name (len bytes), or NULL. */
+static const ga_param *ga_path_param(const ga_op *op, const char *name, size_t len)
+{
+	for (size_t i = 0; i < op->np; i++)
+		if (op->params[i].in == GA_IN_PATH && strlen(op->params[i].name) == len &&
+		    strncmp(op->params[i].name, name, len) == 0)
+			return &op->params[i];
+	return NULL;
+}
+
+/* Every {name} of the path must be a declared path parameter. Two adjacent
+ * templates ({id}{ext}) are read where at least one of them has a schema
+ * that tells its values apart (a type other than string, an enum, a
+ * pattern, a format, a length bound), with a warning; a query string in the
+ * path key holds key={template} and literal pairs. */
 static int ga_op_path_check(ga *a, const ga_op *op, const char *path, const char *item_ptr, const char *optr)
 {
+	const char *query = strchr(path, '?');
+
 	for (const char *s = strchr(path, '{'); s; s = strchr(s + 1, '{')) {
 		const char *e = strchr(s, '}');
-		int found = 0;
+		const ga_param *p;
 		if (!e)
 			return ga_error(a, item_ptr, "unclosed '{' in the path \"%s\"", path);
-		if (e[1] == '{')
-			return ga_error(a, item_ptr, "path templates with nothing between them (\"%.*s\") cannot be told apart",
-			                (int)(strcspn(e + 1, "}") + 2 + (size_t)(e - s)), s);
-		for (size_t i = 0; i < op->np; i++)
-			if (op->params[i].in == GA_IN_PATH && strlen(op->params[i].name) == (size_t)(e - s - 1) &&
-			    strncmp(op->params[i].name, s + 1, (size_t)(e - s - 1)) == 0)
-				found = 1;
-		if (!found)
+		if (!(p = ga_path_param(op, s + 1, (size_t)(e - s - 1))))
 			return ga_error(a, optr, "the path template {%.*s} has no path parameter declared", (int)(e - s - 1), s + 1);
+		if (query && s > query && (s[-1] != '=' || (e[1] != '&' && e[1] != '\0')))
+			return ga_error(a, item_ptr, "the template {%.*s} in the path's query string must be a whole value "
+			                "(key={%.*s}) to be read", (int)(e - s - 1), s + 1, (int)(e - s - 1), s + 1);
+		if (e[1] == '{') {
+			const char *e2 = strchr(e + 1, '}');
+			const ga_param *q = e2 ? ga_path_param(op, e + 2, (size_t)(e2 - e - 2)) : NULL;
+			if (!q)
+				continue; /* the next round names what is wrong */
+			if (!p->constrained && !q->constrained)
+				return ga_error(a, item_ptr, "path templates with nothing between them (\"%.*s\") cannot be told apart: "
+				                "neither parameter's schema constrains its values (give one a pattern, an enum, "
+				                "a format or a non-string type)", (int)(e2 - s + 1), s);
+			if (ga_warn_once(a, path)) {
+				fprintf(stderr, "%s: %s: warning: adjacent path templates \"%.*s\": a value is split where both "
+				        "parameters' schemas accept it ({%.*s} longest first)\n", a->opt->spec_path, item_ptr,
+				        (int)(e2 - s + 1), s, (int)(e - s - 1), s + 1);
+			}
+		}
+	}
+	if (query) {
+		for (size_t i = 0; i < op->np; i++)
+			if (op->params[i].in == GA_IN_QUERY) {
+				size_t nl = strlen(op->params[i].name);
+				for (const char *k = query; k; k = strchr(k + 1, '&'))
+					if (strncmp(k + 1, op->params[i].name, nl) == 0 && (k[1 + nl] == '=' || k[1 + nl] == '&' ||
+					                                                   !k[1 + nl]))
+						return ga_error(a, optr, "query parameter \"%s\" is also a key of the path's query string (%s)",
+						                op->params[i].name, path);
+			}
+		if (ga_warn_once(a, path))
+			fprintf(stderr, "%s: %s: warning: the path has a query string: routed as \"%.*s\", its templates read "
+			        "from the query, its literal pairs required\n", a->opt->spec_path, item_ptr,
+			        (int)(query - path), path);
 	}
 	return 0;
 }
@@ -981,6 +1070,35 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 	}
 	op->route = ga_route(path, &op->priority);
 	op->priority = op->priority * 1000 + (unsigned)a->nops;
+	if (!op->route)
+		return -1;
+	/* /a/{x} and /a/{y} (or /a?k=1 and /a?k=2) are one route: OpenAPI forbids
+	 * the first, and a router cannot tell either apart */
+	{
+		char *key = NULL, *w;
+		const json_t *other;
+		if (asprintf(&key, "%s %.*s", op->method, (int)strcspn(path, "?"), path) < 0)
+			return -1;
+		for (char *r = w = key; *r; r++) {
+			*w++ = *r;
+			if (*r == '{' && strchr(r, '}'))
+				r = strchr(r, '}') - 1;
+		}
+		*w = '\0';
+		other = json_object_get(a->routes, key);
+		if (other) {
+			free(key);
+			return ga_error(a, optr, "%s %s is the same route as %s: %s", op->method, path, json_string_value(other),
+			                strchr(path, '?') || strchr(json_string_value(other), '?')
+			                    ? "paths that differ only in their query string cannot be routed apart"
+			                    : "paths that differ only in template names are not allowed (OpenAPI: Paths)");
+		}
+		if (json_object_set_new(a->routes, key, json_string(optr)) != 0) {
+			free(key);
+			return -1;
+		}
+		free(key);
+	}
 
 	if (ga_op_params(a, op, item, opnode, item_loc) != 0 || ga_op_path_check(a, op, path, item_ptr, optr) != 0)
 		return -1;
@@ -1617,6 +1735,7 @@ static void ga_free(ga *a)
 	}
 	free(a->ops);
 	json_decref(a->opids);
+	json_decref(a->routes);
 	free(a->base_path);
 	gen_model_free(a->gm);
 	gen_schema_free(a->gs);
@@ -1633,6 +1752,7 @@ int gen_api_run(const gen_api_options *opt, char *err, size_t errlen)
 
 	a.ds = docset_new(conv2_load); /* Swagger 2.0 is read as OpenAPI 3.0 */
 	a.opids = json_object();
+	a.routes = json_object();
 	if (!a.ds || !a.opids)
 		goto cleanup;
 	a.doc = docset_load(a.ds, opt->spec_path, &a.uri, err, errlen);

@@ -595,16 +595,138 @@ static void rt_params_store(void *params, const rt_param *p, const json_t *v)
 		*(int *)(base + p->has_offset) = 1;
 }
 
+/* Whether raw (len bytes) is a valid value of op's path parameter name. */
+static int rt_params_piece_ok(const rt_operation *op, const char *name, size_t nl, const char *raw, size_t len)
+{
+	for (size_t i = 0; i < op->n_params; i++) {
+		const rt_param *p = &op->params[i];
+		if (p->in == RT_IN_PATH && strlen(p->name) == nl && strncmp(p->name, name, nl) == 0) {
+			char *v = strndup(raw, len);
+			rt_errors scratch;
+			json_t *j;
+			int ok;
+			rt_errors_init(&scratch);
+			j = v ? rt_params_coerce(p, v, "", &scratch) : NULL;
+			ok = j && rt_schema_check(p->schema, j, RT_DIR_REQUEST);
+			json_decref(j);
+			rt_errors_free(&scratch);
+			free(v);
+			return ok;
+		}
+	}
+	return 1;
+}
+
+/* Work a segment match may do before it gives up (adjacent templates try
+ * each split). */
+#define RT_PARAMS_MATCH_BUDGET 20000
+
+typedef struct rt_params_match {
+	const rt_operation *op;
+	const char *end, *vend;        /* of the segment's pattern and of its value */
+	const char *name;              /* the template wanted */
+	size_t nl;
+	const char *got;               /* its value, once matched */
+	size_t got_len;
+	unsigned budget;
+} rt_params_match;
+
+/* Matches value v.. against pattern t.. (literal text and templates). A
+ * template followed by literal text ends at the first place that text
+ * follows where the rest matches; two adjacent templates ({id}{ext}) split
+ * where both values are valid for their schemas, the first one longest. */
+static int rt_params_seg_match(rt_params_match *m, const char *t, const char *v)
+{
+	const char *close, *lit, *tname;
+	size_t tl;
+
+	if (m->budget == 0)
+		return 0;
+	m->budget--;
+	if (t == m->end)
+		return v == m->vend;
+	if (*t != '{') {
+		size_t ll = strcspn(t, "{");
+		if (t + ll > m->end)
+			ll = (size_t)(m->end - t);
+		if ((size_t)(m->vend - v) < ll || memcmp(v, t, ll) != 0)
+			return 0;
+		return rt_params_seg_match(m, t + ll, v + ll);
+	}
+	close = memchr(t, '}', (size_t)(m->end - t));
+	if (!close)
+		return 0;
+	tname = t + 1;
+	tl = (size_t)(close - t - 1);
+	lit = close + 1;
+	if (lit < m->end && *lit == '{') {
+		for (const char *e = m->vend - 1; e > v; e--) {
+			if (!rt_params_piece_ok(m->op, tname, tl, v, (size_t)(e - v)) || !rt_params_seg_match(m, lit, e))
+				continue;
+			if (tl == m->nl && strncmp(tname, m->name, tl) == 0) {
+				m->got = v;
+				m->got_len = (size_t)(e - v);
+			}
+			return 1;
+		}
+		return 0;
+	}
+	for (const char *e = lit == m->end ? m->vend : v; e <= m->vend; e++) {
+		if (lit < m->end) {
+			size_t ll = strcspn(lit, "{");
+			if (lit + ll > m->end)
+				ll = (size_t)(m->end - lit);
+			if ((size_t)(m->vend - e) < ll || memcmp(e, lit, ll) != 0)
+				continue;
+		}
+		/* the second of adjacent templates is checked like the first */
+		if (t[-1] == '}' && !rt_params_piece_ok(m->op, tname, tl, v, (size_t)(e - v)))
+			continue;
+		if (!rt_params_seg_match(m, lit, e))
+			continue;
+		if (tl == m->nl && strncmp(tname, m->name, tl) == 0) {
+			m->got = v;
+			m->got_len = (size_t)(e - v);
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* A template in the path key's query string (/search?query={q}): the value
+ * of that query key. Returns 1 with *out (new) or NULL when the request
+ * lacks it, 0 when t is not in the query string. */
+static int rt_params_query_piece(const rt_operation *op, const struct _u_request *req, const char *t, char **out)
+{
+	const char *q = strchr(op->path, '?'), *k, *v;
+	char *key;
+
+	if (!q || t < q)
+		return 0;
+	for (k = t; k > q && k[-1] != '&' && k[-1] != '?'; k--)
+		;
+	key = strndup(k, (size_t)(t - k - 1)); /* up to the '=' before the template */
+	if (!key)
+		return -1;
+	v = u_map_get(req->map_url, key);
+	free(key);
+	*out = v ? strdup(v) : NULL;
+	return v && !*out ? -1 : 1;
+}
+
 /* A path template that shares its segment with other text ("{sid}.json",
- * "v{major}.{minor}"): the route matched the whole segment under the first
- * template's name (oapigen), and this cuts name's value out of it. Returns 0
- * when name's template fills its segment (read the route's value as is), 1
+ * "v{major}.{minor}", "{id}{ext}"), or that is in the path key's query
+ * string: the route matched the whole segment under the first template's
+ * name (oapigen), and this cuts name's value out of it. Returns 0 when
+ * name's template fills its segment (read the route's value as is), 1
  * with *out the value (new, free()) or NULL when the segment lacks the
  * template's literal text, -1 out of memory. */
 static int rt_params_path_piece(const rt_operation *op, const struct _u_request *req, const char *name, char **out)
 {
 	size_t nl = strlen(name);
-	const char *seg = op->path, *end, *t, *v, *vend, *first;
+	const char *seg = op->path, *end, *t, *v, *first;
+	rt_params_match m = { .op = op, .name = name, .nl = nl, .budget = RT_PARAMS_MATCH_BUDGET };
+	int r;
 
 	*out = NULL;
 	for (t = strchr(op->path, '{'); t; t = strchr(t + 1, '{'))
@@ -612,10 +734,12 @@ static int rt_params_path_piece(const rt_operation *op, const struct _u_request 
 			break;
 	if (!t)
 		return 0;
+	if ((r = rt_params_query_piece(op, req, t, out)) != 0)
+		return r;
 	for (const char *s = op->path; s < t; s++)
 		if (*s == '/')
 			seg = s + 1;
-	end = seg + strcspn(seg, "/");
+	end = seg + strcspn(seg, "/?");
 	if (seg == t && t + nl + 2 == end)
 		return 0;
 	first = strchr(seg, '{');
@@ -628,39 +752,40 @@ static int rt_params_path_piece(const rt_operation *op, const struct _u_request 
 	}
 	if (!v)
 		return 1;
-	vend = v + strlen(v);
-	/* literal text must match; a template's value runs up to the next
-	 * literal text (the last one: up to the segment's literal suffix) */
-	for (t = seg; t < end;) {
-		if (*t != '{') {
-			if (*v != *t)
-				return 1;
-			t++;
-			v++;
-			continue;
+	m.end = end;
+	m.vend = v + strlen(v);
+	if (!rt_params_seg_match(&m, seg, v) || !m.got)
+		return 1;
+	*out = strndup(m.got, m.got_len);
+	return *out ? 1 : -1;
+}
+
+/* The literal pairs of the path key's query string (/items?action=list):
+ * the request must carry each; 0 when it does, else an error in errs. */
+static int rt_params_query_literals(const rt_operation *op, const struct _u_request *req, rt_errors *errs)
+{
+	const char *q = strchr(op->path, '?');
+	int bad = 0;
+
+	for (const char *k = q; k && *k; k += strcspn(k, "&")) {
+		const char *eq, *pend, *have;
+		char *key;
+		k++;
+		pend = k + strcspn(k, "&");
+		eq = memchr(k, '=', (size_t)(pend - k));
+		if (memchr(k, '{', (size_t)(pend - k)))
+			continue; /* a template: read as a parameter */
+		key = strndup(k, (size_t)((eq ? eq : pend) - k));
+		if (!key)
+			return -1;
+		have = u_map_get(req->map_url, key);
+		if (!have || (eq && (strlen(have) != (size_t)(pend - eq - 1) || strncmp(have, eq + 1, (size_t)(pend - eq - 1)) != 0))) {
+			rt_errors_add(errs, "", "pattern", "the query must have %.*s (the path %s)", (int)(pend - k), k, op->path);
+			bad = 1;
 		}
-		const char *close = strchr(t, '}'), *lit = close + 1;
-		size_t ll = strcspn(lit, "{/");
-		const char *vstop;
-		if (lit + ll >= end) { /* the suffix */
-			if ((size_t)(vend - v) < ll || memcmp(vend - ll, lit, ll) != 0)
-				return 1;
-			vstop = vend - ll;
-		} else {
-			char *lit0 = strndup(lit, ll);
-			vstop = lit0 ? strstr(v, lit0) : NULL;
-			free(lit0);
-			if (!vstop)
-				return 1;
-		}
-		if ((size_t)(close - t - 1) == nl && strncmp(t + 1, name, nl) == 0) {
-			*out = strndup(v, (size_t)(vstop - v));
-			return *out ? 1 : -1;
-		}
-		v = vstop;
-		t = lit;
+		free(key);
 	}
-	return 1;
+	return bad ? -1 : 0;
 }
 
 int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *errs)
@@ -668,6 +793,8 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 	const struct _u_request *req = rt_ctx_request(c);
 	size_t before = errs->n;
 
+	if (strchr(op->path, '?'))
+		rt_params_query_literals(op, req, errs);
 	for (size_t i = 0; i < op->n_params; i++) {
 		const rt_param *p = &op->params[i];
 		const char *raw = NULL;

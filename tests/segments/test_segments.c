@@ -34,7 +34,21 @@ static int get_file(rt_ctx *ctx, const segment_templates_getFile_params *p, cons
 	                                                            "minor", (json_int_t)p->minor, "name", p->name));
 }
 
-static const segment_templates_handlers handlers = { .getAccount = get_account, .getFile = get_file };
+static int get_profile(rt_ctx *ctx, const segment_templates_getProfile_params *p, const json_t *body, void *app)
+{
+	(void)body, (void)app;
+	return segment_templates_getProfile_respond_200(ctx, json_pack("{s:s,s:s}", "id", p->id, "ext", p->mediaTypeExtension));
+}
+
+static int search(rt_ctx *ctx, const segment_templates_search_params *p, const json_t *body, void *app)
+{
+	(void)body, (void)app;
+	return segment_templates_search_respond_200(ctx, json_pack("{s:s,s:I}", "q", p->q, "page",
+	                                                           (json_int_t)(p->has_page ? p->page : -1)));
+}
+
+static const segment_templates_handlers handlers = { .getAccount = get_account, .getFile = get_file,
+                                                     .getProfile = get_profile, .search = search };
 static rt_api_config cfg = { .authenticate = auth, .validate_responses = 1 };
 
 /* GET base+path: the status, and the JSON body in *body (new). */
@@ -123,6 +137,42 @@ START_TEST(two_templates_in_one_segment)
 }
 END_TEST
 
+/* GET path answers 200 with exactly the JSON want, or status when want is NULL. */
+static void expect(const char *path, long status, const char *want)
+{
+	json_t *b = NULL, *w = want ? json_loads(want, 0, NULL) : NULL;
+	long st = get(path, &b);
+	char *text = json_dumps(b, JSON_ENCODE_ANY);
+
+	ck_assert_msg(st == status, "%s: status %ld: %s", path, st, text);
+	if (w)
+		ck_assert_msg(json_equal(b, w), "%s: got %s, want %s", path, text, want);
+	free(text);
+	json_decref(w);
+	json_decref(b);
+}
+
+START_TEST(adjacent_templates_split_by_schema)
+{
+	expect("/profiles/ada.json", 200, "{\"id\":\"ada\",\"ext\":\".json\"}");
+	expect("/profiles/a.b.c.xml", 200, "{\"id\":\"a.b.c\",\"ext\":\".xml\"}");
+	expect("/profiles/ada.json.xml", 200, "{\"id\":\"ada.json\",\"ext\":\".xml\"}");
+	expect("/profiles/ada.yaml", 400, NULL);
+	expect("/profiles/.json", 400, NULL); /* the id may not be empty */
+}
+END_TEST
+
+START_TEST(query_string_in_the_path_key)
+{
+	expect("/search?query=cats&view=full", 200, "{\"q\":\"cats\",\"page\":-1}");
+	expect("/search?view=full&query=cats&page=2", 200, "{\"q\":\"cats\",\"page\":2}");
+	expect("/search?query=c&view=full", 400, NULL);    /* minLength 2: the value is validated */
+	expect("/search?query=cats", 400, NULL);           /* view=full is part of the path */
+	expect("/search?query=cats&view=brief", 400, NULL);
+	expect("/search?view=full", 400, NULL);            /* q is required */
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("segments");
@@ -136,6 +186,8 @@ int main(void)
 	tcase_add_test(tc, value_validated_without_suffix);
 	tcase_add_test(tc, missing_suffix_400);
 	tcase_add_test(tc, two_templates_in_one_segment);
+	tcase_add_test(tc, adjacent_templates_split_by_schema);
+	tcase_add_test(tc, query_string_in_the_path_key);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srand((unsigned)getpid());

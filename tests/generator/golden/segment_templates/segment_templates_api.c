@@ -10,6 +10,12 @@ static const rt_schema segment_templates_schema_getFile_major;
 static const rt_schema segment_templates_schema_getFile_minor;
 static const rt_schema segment_templates_schema_getFile_name;
 static const rt_schema segment_templates_schema_getFile_200;
+static const rt_schema segment_templates_schema_getProfile_id;
+static const rt_schema segment_templates_schema_getProfile_mediaTypeExtension;
+static const rt_schema segment_templates_schema_getProfile_200;
+static const rt_schema segment_templates_schema_search_q;
+static const rt_schema segment_templates_schema_search_page;
+static const rt_schema segment_templates_schema_search_200;
 
 static rt_schema_cache segment_templates_schema_getAccount_sid__cache = { .pattern = "^AC", };
 /* tests/generator/fixtures/segment-templates.yaml#/paths/~1accounts~1{sid}.json/get/parameters/0/schema */
@@ -56,6 +62,46 @@ static const rt_schema segment_templates_schema_getFile_name = {
 /* tests/generator/fixtures/segment-templates.yaml#/paths/~1v{major}.{minor}~1files~1{name}/get/responses/200/content/application~1json/schema */
 static const rt_schema segment_templates_schema_getFile_200 = {
 	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1v{major}.{minor}~1files~1{name}/get/responses/200/content/application~1json/schema",
+	.types = RT_T_OBJECT,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1profiles~1{id}{mediaTypeExtension}/get/parameters/0/schema */
+static const rt_schema segment_templates_schema_getProfile_id = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1profiles~1{id}{mediaTypeExtension}/get/parameters/0/schema",
+	.types = RT_T_STRING,
+};
+
+static rt_schema_cache segment_templates_schema_getProfile_mediaTypeExtension__cache = { .enum_json = "[\".json\",\".xml\"]", };
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1profiles~1{id}{mediaTypeExtension}/get/parameters/1/schema */
+static const rt_schema segment_templates_schema_getProfile_mediaTypeExtension = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1profiles~1{id}{mediaTypeExtension}/get/parameters/1/schema",
+	.types = RT_T_STRING,
+	.cache = &segment_templates_schema_getProfile_mediaTypeExtension__cache,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1profiles~1{id}{mediaTypeExtension}/get/responses/200/content/application~1json/schema */
+static const rt_schema segment_templates_schema_getProfile_200 = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1profiles~1{id}{mediaTypeExtension}/get/responses/200/content/application~1json/schema",
+	.types = RT_T_OBJECT,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1search?query={q}&view=full/get/parameters/0/schema */
+static const rt_schema segment_templates_schema_search_q = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1search\?query={q}&view=full/get/parameters/0/schema",
+	.types = RT_T_STRING,
+	.min_length = 2,
+	.flags = RT_S_HAS_MIN_LENGTH,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1search?query={q}&view=full/get/parameters/1/schema */
+static const rt_schema segment_templates_schema_search_page = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1search\?query={q}&view=full/get/parameters/1/schema",
+	.types = RT_T_INTEGER,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1search?query={q}&view=full/get/responses/200/content/application~1json/schema */
+static const rt_schema segment_templates_schema_search_200 = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1search\?query={q}&view=full/get/responses/200/content/application~1json/schema",
 	.types = RT_T_OBJECT,
 };
 
@@ -152,6 +198,58 @@ int segment_templates_getFile_respond_200(rt_ctx *ctx, json_t *body /* stolen */
 	return rt_respond(ctx, 200, body);
 }
 
+/* #/paths/~1profiles~1{id}{mediaTypeExtension}/get */
+static const rt_param segment_templates_getProfile_param_table[] = {
+	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
+	  .schema = &segment_templates_schema_getProfile_id, .ctype = RT_C_STRING,
+	  .offset = offsetof(segment_templates_getProfile_params, id), .has_offset = -1 },
+	{ .name = "mediaTypeExtension", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
+	  .schema = &segment_templates_schema_getProfile_mediaTypeExtension, .ctype = RT_C_STRING,
+	  .offset = offsetof(segment_templates_getProfile_params, mediaTypeExtension), .has_offset = -1 },
+};
+static const rt_response segment_templates_getProfile_responses[] = {
+	{ 200, "application/json", &segment_templates_schema_getProfile_200 },
+};
+static int segment_templates_getProfile_call(rt_ctx *ctx, const void *params, const json_t *body,
+		const void *handlers, void *app)
+{
+	const segment_templates_handlers *h = handlers;
+
+	if (!h || !h->getProfile)
+		return rt_not_implemented(ctx);
+	return h->getProfile(ctx, params, body, app);
+}
+int segment_templates_getProfile_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 200, body);
+}
+
+/* #/paths/~1search?query={q}&view=full/get */
+static const rt_param segment_templates_search_param_table[] = {
+	{ .name = "q", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
+	  .schema = &segment_templates_schema_search_q, .ctype = RT_C_STRING,
+	  .offset = offsetof(segment_templates_search_params, q), .has_offset = -1 },
+	{ .name = "page", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
+	  .schema = &segment_templates_schema_search_page, .ctype = RT_C_INT64,
+	  .offset = offsetof(segment_templates_search_params, page), .has_offset = (long)offsetof(segment_templates_search_params, has_page) },
+};
+static const rt_response segment_templates_search_responses[] = {
+	{ 200, "application/json", &segment_templates_schema_search_200 },
+};
+static int segment_templates_search_call(rt_ctx *ctx, const void *params, const json_t *body,
+		const void *handlers, void *app)
+{
+	const segment_templates_handlers *h = handlers;
+
+	if (!h || !h->search)
+		return rt_not_implemented(ctx);
+	return h->search(ctx, params, body, app);
+}
+int segment_templates_search_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 200, body);
+}
+
 static const rt_operation segment_templates_operations[] = {
 	{
 		.operation_id = "getAccount",
@@ -177,17 +275,42 @@ static const rt_operation segment_templates_operations[] = {
 		.validation_status = 400,
 		.call = segment_templates_getFile_call,
 	},
+	{
+		.operation_id = "getProfile",
+		.method = "GET",
+		.path = "/profiles/{id}{mediaTypeExtension}",
+		.route = "/profiles/:id",
+		.priority = 2003,
+		.params = segment_templates_getProfile_param_table, .n_params = 2,
+		.params_size = sizeof(segment_templates_getProfile_params),
+		.responses = segment_templates_getProfile_responses, .n_responses = 1,
+		.validation_status = 400,
+		.call = segment_templates_getProfile_call,
+	},
+	{
+		.operation_id = "search",
+		.method = "GET",
+		.path = "/search\?query={q}&view=full",
+		.route = "/search",
+		.priority = 4,
+		.params = segment_templates_search_param_table, .n_params = 2,
+		.params_size = sizeof(segment_templates_search_params),
+		.responses = segment_templates_search_responses, .n_responses = 1,
+		.validation_status = 400,
+		.call = segment_templates_search_call,
+	},
 };
 
 static rt_schema_cache *const segment_templates_caches[] = {
 	&segment_templates_schema_getAccount_sid__cache,
+	&segment_templates_schema_getProfile_mediaTypeExtension__cache,
 	NULL
 };
 
 static const rt_api segment_templates_api = {
 	.name = "segment_templates",
 	.ops = segment_templates_operations,
-	.n_ops = 2,
+	.n_ops = 4,
 	.caches = segment_templates_caches,
 	.spec_json = segment_templates_spec_json,
 	.spec_yaml = segment_templates_spec_yaml,
