@@ -2,6 +2,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_guard.h"
 
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -75,6 +76,7 @@ void rt_api_release_all(void)
 	rt_http_allocs = NULL;
 	rt_http_nallocs = rt_http_capallocs = 0;
 	pthread_mutex_unlock(&rt_http_lock);
+	rt_guard_release_all();
 }
 
 /* ---- accessors ---- */

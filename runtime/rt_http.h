@@ -187,7 +187,8 @@ int rt_api_register(struct _u_instance *u, const char *base, const rt_api *api,
  * operation (errs says so). Needs no registration; thread-safe. */
 int rt_api_check_response(const rt_api *api, const char *operation_id, int status,
                           const char *content_type, const char *body, size_t body_len, rt_errors *errs);
-/* Frees what registrations allocated (after the framework has stopped). */
+/* Frees what registrations and rt_guard_install allocated (after the framework
+ * has stopped). */
 void rt_api_release_all(void);
 
 /* ---- for handlers ---- */
