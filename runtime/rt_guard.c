@@ -187,6 +187,9 @@ int rt_guard_install(struct _u_instance *u, const rt_guard_config *cfg)
 	g->next = rt_guard_list;
 	rt_guard_list = g;
 	pthread_mutex_unlock(&rt_guard_lock);
+	/* ulfius would drop a header or parameter that is not UTF-8 without a
+	 * word: the guard refuses the request instead */
+	u->check_utf8 = 0;
 	/* every route one step after the guard, whatever priority it asked for */
 	for (int i = 0; i < u->nb_endpoints; i++) {
 		struct _u_endpoint *e = &u->endpoint_list[i];

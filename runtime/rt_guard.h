@@ -35,7 +35,8 @@ typedef struct rt_guard_config {
 
 /* Call once every route of u is added (rt_api_register): every endpoint
  * there moves one priority step down, the guard takes priority 0, and the
- * not-found answer takes the last one and ulfius's default endpoint.
+ * not-found answer takes the last one and ulfius's default endpoint; u's
+ * check_utf8 goes off (ulfius would drop what is not UTF-8 unseen).
  * Returns 0, or -1 (out of memory, or ulfius refused an endpoint). */
 int rt_guard_install(struct _u_instance *u, const rt_guard_config *cfg);
 
