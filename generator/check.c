@@ -80,7 +80,11 @@ static int check_walk(check *c, const json_t *node, const char *ptr, int names)
 		p = docset_pointer_join(ptr, k);
 		if (!p)
 			return -1;
-		if (!names && strcmp(k, "pattern") == 0 && json_is_string(v)) {
+		if (!names && (strcmp(k, "defaultMapping") == 0 || strcmp(k, "prefixEncoding") == 0 ||
+		               strcmp(k, "itemEncoding") == 0)) {
+			snprintf(c->err, c->errlen, "%s: %s: %s (OpenAPI 3.2) is not supported by oapigen", c->name, p, k);
+			rc = -1;
+		} else if (!names && strcmp(k, "pattern") == 0 && json_is_string(v)) {
 			rc = check_pattern(c, json_string_value(v), p);
 		} else if (!names && strcmp(k, "patternProperties") == 0 && json_is_object(v)) {
 			const char *re;
@@ -108,7 +112,8 @@ static int check_walk(check *c, const json_t *node, const char *ptr, int names)
  * path item is a $ref (its operations are elsewhere). */
 static int check_operations(check *c, const json_t *paths, size_t *n, int *unknown)
 {
-	static const char *const methods[] = { "get", "put", "post", "delete", "options", "head", "patch", "trace", NULL };
+	static const char *const methods[] = { "get", "put", "post", "delete", "options", "head", "patch", "trace",
+	                                       "query", NULL };
 	const char *path;
 	json_t *item;
 
@@ -117,6 +122,7 @@ static int check_operations(check *c, const json_t *paths, size_t *n, int *unkno
 			continue;
 		if (json_object_get(item, "$ref"))
 			*unknown = 1;
+		*n += json_object_size(json_object_get(item, "additionalOperations"));
 		for (const char *const *m = methods; *m; m++) {
 			const json_t *op = json_object_get(item, *m);
 			const json_t *rs = json_object_get(op, "responses");
@@ -145,6 +151,11 @@ int check_document(const char *name, const json_t *doc, char *err, size_t errlen
 
 	if (!json_is_object(doc))
 		return 0; /* the model says what is wrong */
+	if (json_object_get(json_object_get(doc, "components"), "mediaTypes")) {
+		snprintf(err, errlen, "%s: /components/mediaTypes: reusable media types (OpenAPI 3.2) are not supported "
+		         "by oapigen", name);
+		return -1;
+	}
 	if (check_walk(&c, doc, "", 0) != 0)
 		return -1;
 	if (check_operations(&c, json_object_get(doc, "paths"), &n, &unknown) != 0)

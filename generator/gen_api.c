@@ -17,13 +17,14 @@
 #include <unistd.h>
 #include <jansson.h>
 
-enum { GA_IN_PATH, GA_IN_QUERY, GA_IN_HEADER, GA_IN_COOKIE };
+enum { GA_IN_PATH, GA_IN_QUERY, GA_IN_HEADER, GA_IN_COOKIE, GA_IN_QUERYSTRING };
 enum { GA_C_STRING, GA_C_INT64, GA_C_DOUBLE, GA_C_BOOL, GA_C_JSON };
 
 typedef struct ga_param {
 	char *name;
 	char *cname;
-	int in, style, explode, required, ctype, has_default, content;
+	int in, style, explode, required, ctype, has_default;
+	int content;              /* content-encoded: 1 JSON text, 2 a form (querystring) */
 	int constrained;          /* the schema tells values apart from any text */
 	const char *schema;       /* symbol or NULL */
 } ga_param;
@@ -68,6 +69,8 @@ typedef struct ga_op {
 	int has_body, body_required;
 	const char *body_schema;
 	const char *form_schema;  /* application/x-www-form-urlencoded, or NULL */
+	char *item_type;          /* the sequential media type with an itemSchema (3.2), or NULL */
+	const char *item_schema;  /* its itemSchema's symbol */
 	const char *body_model;   /* the request body's C model, or NULL: a json_t */
 	const char *body_why;     /* why not */
 	ga_resp *resps;
@@ -91,6 +94,7 @@ typedef struct ga {
 	json_t *opids;            /* C name of an operation -> its index in ops */
 	json_t *routes;           /* "METHOD route" (template names left out) -> the operation's pointer */
 	const char *warned_path;  /* the last path key a warning was given for (borrowed) */
+	int dialect_minor;        /* 2 for OpenAPI 3.2 (query, additionalOperations, querystring, ...) */
 	char *err;
 	size_t errlen;
 } ga;
@@ -347,9 +351,28 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 		gp.in = GA_IN_HEADER;
 	else if (strcmp(in, "cookie") == 0)
 		gp.in = GA_IN_COOKIE;
+	else if (strcmp(in, "querystring") == 0 && a->dialect_minor >= 2)
+		gp.in = GA_IN_QUERYSTRING;
 	else {
+		char *pp = ga_ptr(ga_pointer_of(turi), "in");
+		if (strcmp(in, "querystring") == 0)
+			ga_error(a, pp, "parameter location \"querystring\" is OpenAPI 3.2; this document is %s",
+			         json_string_value(json_object_get(a->doc, "openapi")));
+		else
+			ga_error(a, pp, "parameter location \"%s\" is not one of path, query, header, cookie%s", in,
+			         a->dialect_minor >= 2 ? ", querystring" : "");
+		free(pp);
 		free(turi);
-		return ga_error(a, pointer, "parameter location \"%s\" is not one of path, query, header, cookie", in);
+		return -1;
+	}
+	if (gp.in == GA_IN_QUERYSTRING && (json_object_get(p, "schema") || json_object_size(json_object_get(p, "content")) != 1 ||
+	                                   json_object_get(p, "style") || json_object_get(p, "explode"))) {
+		char *pp = ga_ptr(ga_pointer_of(turi), json_object_get(p, "schema") ? "schema" : "content");
+		ga_error(a, pp, "a querystring parameter has exactly one media type in \"content\", and no schema, "
+		         "style or explode");
+		free(pp);
+		free(turi);
+		return -1;
 	}
 	/* the same name and location again: the later one (operation level) wins */
 	for (size_t i = 0; i < op->np; i++) {
@@ -386,6 +409,8 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 		gp.style = 5;
 	else if (strcmp(style, "deepObject") == 0)
 		gp.style = 6;
+	else if (strcmp(style, "cookie") == 0 && gp.in == GA_IN_COOKIE && a->dialect_minor >= 2)
+		gp.style = 1; /* 3.2's cookie style: a name=value pair, as form reads it */
 	else {
 		free(turi);
 		free(gp.name);
@@ -394,7 +419,7 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 	/* where the OpenAPI style table defines label, matrix and deepObject (the
 	 * other styles elsewhere are tolerated, as before) */
 	if (((gp.style == 2 || gp.style == 3) && gp.in != GA_IN_PATH) || (gp.style == 6 && gp.in != GA_IN_QUERY)) {
-		static const char *const where[] = { "path", "query", "header", "cookie" };
+		static const char *const where[] = { "path", "query", "header", "cookie", "querystring" };
 		char *pp = ga_ptr(ga_pointer_of(turi), "style");
 		ga_error(a, pp, "parameter style \"%s\" is defined only for %s parameters, not %s", style,
 		         gp.style <= 3 ? "path" : "query", where[gp.in]);
@@ -416,6 +441,23 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 		}
 		gp.ctype = GA_C_JSON;
 		gp.content = 1;
+		if (gp.in == GA_IN_QUERYSTRING) {
+			json_object_foreach((json_t *)json_object_get(p, "content"), k, v) {
+				(void)v;
+				if (strncasecmp(k, "application/x-www-form-urlencoded", 33) == 0)
+					gp.content = 2;
+				else if (!ga_is_json_media(k)) {
+					char *c1 = ga_ptr(ga_pointer_of(turi), "content"), *c2 = c1 ? ga_ptr(c1, k) : NULL;
+					ga_error(a, c2, "a querystring parameter's media type must be application/x-www-form-urlencoded "
+					         "or JSON, not %s", k);
+					free(c1);
+					free(c2);
+					free(turi);
+					free(gp.name);
+					return -1;
+				}
+			}
+		}
 	}
 	if (schema) {
 		char *suri = NULL;
@@ -703,13 +745,26 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 static int ga_body_schema(ga *a, const ga_op *op, const char *turi, const char *mt, const char *what, const char **sym)
 {
 	char *c1 = ga_ptr(turi, "content"), *c2 = c1 ? ga_ptr(c1, mt) : NULL;
-	char *c3 = c2 ? ga_ptr(c2, "schema") : NULL;
+	char *c3 = c2 ? ga_ptr(c2, strcmp(what, "items") == 0 ? "itemSchema" : "schema") : NULL;
 	int rc = c3 ? ga_compile(a, c3, op, what, sym) : -1;
 
 	free(c1);
 	free(c2);
 	free(c3);
 	return rc;
+}
+
+/* The media types OpenAPI 3.2's itemSchema describes item by item. */
+static int ga_is_sequential_media(const char *mt)
+{
+	static const char *const seq[] = { "application/jsonl", "application/x-ndjson", "application/json-seq",
+	                                   "text/event-stream" };
+	size_t n = strcspn(mt, "; ");
+
+	for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++)
+		if (strlen(seq[i]) == n && strncasecmp(mt, seq[i], n) == 0)
+			return 1;
+	return 0;
 }
 
 static int ga_body(ga *a, ga_op *op, const json_t *rb, const char *pointer)
@@ -732,13 +787,34 @@ static int ga_body(ga *a, ga_op *op, const json_t *rb, const char *pointer)
 		return -1;
 	}
 	json_object_foreach((json_t *)content, mt, mv) {
-		(void)mv;
+		if (json_object_get(mv, "itemSchema")) {
+			char *c1 = ga_ptr(turi, "content"), *c2 = c1 ? ga_ptr(c1, mt) : NULL, *c3 = c2 ? ga_ptr(c2, "itemSchema") : NULL;
+			int bad = a->dialect_minor < 2 ? 1 : !ga_is_sequential_media(mt) ? 2 : op->item_type ? 3 : 0;
+			if (bad)
+				ga_error(a, c3 ? ga_pointer_of(c3) : pointer, bad == 1 ? "itemSchema is OpenAPI 3.2; this document is not"
+				         : bad == 2 ? "itemSchema is for sequential media types (application/jsonl, application/x-ndjson, "
+				                      "application/json-seq, text/event-stream), not %s"
+				                    : "itemSchema on more than one media type of a request body (%s) is not supported", mt);
+			free(c1);
+			free(c2);
+			free(c3);
+			if (bad || ga_body_schema(a, op, turi, mt, "items", &op->item_schema) != 0) {
+				free(turi);
+				return -1;
+			}
+			op->item_type = strdup(mt);
+		}
 		op->body_types[op->nbt++] = strdup(mt);
 		if (!json_mt && ga_is_json_media(mt))
 			json_mt = mt;
 		if (!form_mt && strncasecmp(mt, "application/x-www-form-urlencoded", 33) == 0 &&
 		    (mt[33] == '\0' || mt[33] == ';' || mt[33] == ' '))
 			form_mt = mt;
+	}
+	if (op->item_schema && json_mt && json_object_get(json_object_get(content, json_mt), "schema")) {
+		free(turi);
+		return ga_error(a, pointer, "itemSchema (%s) and a JSON schema (%s) in one request body are not supported: "
+		                "the handler gets either the items or one document", op->item_type, json_mt);
 	}
 	if ((json_mt && json_object_get(json_object_get(content, json_mt), "schema") &&
 	     ga_body_schema(a, op, turi, json_mt, "body", &op->body_schema) != 0) ||
@@ -799,7 +875,7 @@ static int ga_member_taken(const ga_op *op, size_t upto, const char *name)
 
 static int ga_param_cnames(ga_op *op)
 {
-	static const char *const where[] = { "path", "query", "header", "cookie" };
+	static const char *const where[] = { "path", "query", "header", "cookie", "querystring" };
 
 	for (size_t i = 0; i < op->np; i++) {
 		ga_param *p = &op->params[i];
@@ -974,10 +1050,17 @@ static int ga_op_path_check(ga *a, const ga_op *op, const char *path, const char
 	return 0;
 }
 
+/* One operation: method is its key under the path item, or under its
+ * additionalOperations (OpenAPI 3.2) when extra is set. */
 static int ga_operation(ga *a, const char *path, const char *method, const json_t *item, const json_t *opnode,
-                        const char *item_ptr, const char *item_loc)
+                        const char *item_ptr, const char *item_loc, int extra)
 {
-	char *optr = ga_ptr(item_ptr, method), *oraw = ga_ptr(item_loc, method), *ouri = NULL;
+	char *xptr = extra ? ga_ptr(item_ptr, "additionalOperations") : NULL;
+	char *xloc = extra ? ga_ptr(item_loc, "additionalOperations") : NULL;
+	char *optr = ga_ptr(extra ? xptr : item_ptr, method), *oraw = ga_ptr(extra ? xloc : item_loc, method), *ouri = NULL;
+
+	free(xptr);
+	free(xloc);
 	ga_op *op;
 	const char *opid;
 	const json_t *sec;
@@ -1012,7 +1095,7 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 	free(ouri);
 	op->path = strdup(path);
 	op->method = strdup(method);
-	for (char *c = op->method; *c; c++)
+	for (char *c = op->method; *c && !extra; c++) /* additionalOperations: as sent */
 		*c = (char)(*c - 32 * (*c >= 'a' && *c <= 'z'));
 	op->validation_status = 400;
 	if (opid) {
@@ -1102,6 +1185,17 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 
 	if (ga_op_params(a, op, item, opnode, item_loc) != 0 || ga_op_path_check(a, op, path, item_ptr, optr) != 0)
 		return -1;
+	/* a querystring parameter is the whole query: alone there (OpenAPI 3.2) */
+	{
+		size_t nqs = 0, nq = 0;
+		for (size_t i = 0; i < op->np; i++) {
+			nqs += op->params[i].in == GA_IN_QUERYSTRING;
+			nq += op->params[i].in == GA_IN_QUERY;
+		}
+		if (nqs > 1 || (nqs && nq))
+			return ga_error(a, optr, nqs > 1 ? "more than one querystring parameter" :
+			                "a querystring parameter and query parameters cannot both be used (OpenAPI 3.2)");
+	}
 	/* C names of the parameters: unique members of the params struct,
 	 * has_<name> flags included (x_query, then x_query2, ...) */
 	if (ga_param_cnames(op) != 0)
@@ -1133,9 +1227,50 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 	return rc;
 }
 
+/* The index of "query" in ga_model's methods (an operation from 3.2 on). */
+#define GA_QUERY_METHOD 8
+
+/* OpenAPI 3.2's additionalOperations: any other HTTP method (LINK, COPY,
+ * PROPFIND) as it is sent, never one of the fixed ones. */
+static int ga_additional_operations(ga *a, const char *path, const json_t *item, const char *ip, const char *iloc,
+                                    const char *const *fixed, size_t nfixed)
+{
+	const json_t *more = json_object_get(item, "additionalOperations");
+	const char *m;
+	json_t *opnode;
+
+	if (!more)
+		return 0;
+	if (a->dialect_minor < 2 || !json_is_object(more)) {
+		char *pp = ga_ptr(ip, "additionalOperations");
+		ga_error(a, pp, a->dialect_minor < 2 ? "additionalOperations is OpenAPI 3.2; this document is not"
+		                                     : "additionalOperations must be an object of operations");
+		free(pp);
+		return -1;
+	}
+	json_object_foreach((json_t *)more, m, opnode) {
+		char *pp = NULL, *xp = ga_ptr(ip, "additionalOperations");
+		int bad = !m[0] || strspn(m, GA_TOKEN_CHARS) != strlen(m);
+		for (size_t k = 0; k < nfixed && !bad; k++)
+			bad = strcasecmp(m, fixed[k]) == 0 ? 2 : 0;
+		if (bad) {
+			pp = ga_ptr(xp, m);
+			ga_error(a, pp, bad == 2 ? "\"%s\" is a fixed field of the path item; additionalOperations holds only "
+			                           "other methods" : "\"%s\" is not an HTTP method name (a token)", m);
+			free(pp);
+			free(xp);
+			return -1;
+		}
+		free(xp);
+		if (ga_operation(a, path, m, item, opnode, ip, iloc, 1) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int ga_model(ga *a)
 {
-	static const char *const methods[] = { "get", "put", "post", "delete", "options", "head", "patch", "trace" };
+	static const char *const methods[] = { "get", "put", "post", "delete", "options", "head", "patch", "trace", "query" };
 	const char *version = json_string_value(json_object_get(a->doc, "openapi"));
 	const json_t *paths = json_object_get(a->doc, "paths");
 	const char *path;
@@ -1152,8 +1287,26 @@ static int ga_model(ga *a)
 		a->dialect = GEN_DIALECT_30;
 	else if (strncmp(version, "3.1.", 4) == 0 || strcmp(version, "3.1") == 0)
 		a->dialect = GEN_DIALECT_31;
-	else
-		return ga_error(a, "/openapi", "version \"%s\" is not supported (3.0.x and 3.1.x are)", version);
+	else if (strncmp(version, "3.2.", 4) == 0 || strcmp(version, "3.2") == 0) {
+		a->dialect = GEN_DIALECT_31; /* the same JSON Schema 2020-12 dialect */
+		a->dialect_minor = 2;
+	} else
+		return ga_error(a, "/openapi", "version \"%s\" is not supported (3.0.x, 3.1.x and 3.2.x are)", version);
+	/* $self (3.2): the document's own URI; references to it are to this file */
+	if (json_object_get(a->doc, "$self")) {
+		const char *self = json_string_value(json_object_get(a->doc, "$self"));
+		char *abs;
+		if (a->dialect_minor < 2)
+			return ga_error(a, "/$self", "$self is OpenAPI 3.2; this document is %s", version);
+		if (!self || strchr(self, '#'))
+			return ga_error(a, "/$self", "$self must be a URI reference without a fragment");
+		abs = docset_uri_resolve(a->uri, self);
+		if (!abs || docset_alias(a->ds, abs, a->uri) != 0) {
+			free(abs);
+			return -1;
+		}
+		free(abs);
+	}
 	a->gs = gen_schema_new(a->ds, a->opt->name, a->dialect);
 	if (!a->gs)
 		return -1;
@@ -1216,11 +1369,22 @@ static int ga_model(ga *a)
 		}
 		for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
 			const json_t *opnode = json_object_get(it, methods[m]);
-			if (opnode && ga_operation(a, path, methods[m], it, opnode, ip, iloc) != 0) {
+			if (m == GA_QUERY_METHOD && a->dialect_minor < 2) {
+				if (opnode)
+					fprintf(stderr, "%s: %s/query: warning: \"query\" is an operation only in OpenAPI 3.2; "
+					        "ignored in %s\n", a->opt->spec_path, ip, version);
+				continue;
+			}
+			if (opnode && ga_operation(a, path, methods[m], it, opnode, ip, iloc, 0) != 0) {
 				free(ip);
 				free(iloc);
 				return -1;
 			}
+		}
+		if (ga_additional_operations(a, path, it, ip, iloc, methods, sizeof methods / sizeof methods[0]) != 0) {
+			free(ip);
+			free(iloc);
+			return -1;
 		}
 		free(ip);
 		free(iloc);
@@ -1337,7 +1501,7 @@ static void ga_write_header(ga *a, FILE *out, const char *guard)
 		for (size_t k = 0; k < op->np; k++) {
 			const ga_param *p = &op->params[k];
 			fprintf(out, "\t%s%s; /* %s ", ga_ctype(p->ctype), p->cname,
-			        (const char *const[]){ "path", "query", "header", "cookie" }[p->in]);
+			        (const char *const[]){ "path", "query", "header", "cookie", "querystring" }[p->in]);
 			ga_comment(out, p->name);
 			fprintf(out, "%s */\n", p->required ? ", required" : p->has_default ? ", has a default" : "");
 			if (ga_needs_has(p))
@@ -1395,7 +1559,7 @@ static void ga_write_op_tables(ga *a, FILE *out, const ga_op *op)
 		fprintf(out, "static const rt_param %s_%s_param_table[] = {\n", n, op->opid);
 		for (size_t k = 0; k < op->np; k++) {
 			const ga_param *p = &op->params[k];
-			static const char *const ins[] = { "RT_IN_PATH", "RT_IN_QUERY", "RT_IN_HEADER", "RT_IN_COOKIE" };
+			static const char *const ins[] = { "RT_IN_PATH", "RT_IN_QUERY", "RT_IN_HEADER", "RT_IN_COOKIE", "RT_IN_QUERYSTRING" };
 			static const char *const styles[] = { "RT_STYLE_SIMPLE", "RT_STYLE_FORM", "RT_STYLE_LABEL",
 			                                      "RT_STYLE_MATRIX", "RT_STYLE_SPACE_DELIMITED",
 			                                      "RT_STYLE_PIPE_DELIMITED", "RT_STYLE_DEEP_OBJECT" };
@@ -1409,7 +1573,9 @@ static void ga_write_op_tables(ga *a, FILE *out, const ga_op *op)
 				fprintf(out, "(long)offsetof(%s_%s_params, has_%s)", n, op->opid, p->cname);
 			else
 				fprintf(out, "-1");
-			fprintf(out, "%s },\n", p->content ? ", .content = 1" : "");
+			if (p->content)
+				fprintf(out, ", .content = %d", p->content);
+			fprintf(out, " },\n");
 		}
 		fprintf(out, "};\n");
 	}
@@ -1565,6 +1731,11 @@ static void ga_write_source(ga *a, FILE *out)
 			        op->body_required, op->body_schema ? "&" : "", op->body_schema ? op->body_schema : "NULL");
 		if (op->form_schema)
 			fprintf(out, "\t\t.form_schema = &%s,\n", op->form_schema);
+		if (op->item_schema) {
+			fprintf(out, "\t\t.item_type = ");
+			gen_text_cstr(out, op->item_type);
+			fprintf(out, ", .item_schema = &%s,\n", op->item_schema);
+		}
 		fprintf(out, "\t\t.responses = %s_%s_responses, .n_responses = %zu,\n", n, op->opid, op->nr);
 		if (op->nsec)
 			fprintf(out, "\t\t.security = %s_%s_security, .n_security = %zu,\n", n, op->opid, op->nsec);
@@ -1718,6 +1889,7 @@ static void ga_free(ga *a)
 		for (size_t k = 0; k < op->nbt; k++)
 			free(op->body_types[k]);
 		free(op->body_types);
+		free(op->item_type);
 		for (size_t k = 0; k < op->nr; k++) {
 			free(op->resps[k].key);
 			free(op->resps[k].content_type);

@@ -101,7 +101,9 @@ typedef struct rt_api_config {
 
 /* ---- tables emitted by oapigen ---- */
 
-enum rt_param_in { RT_IN_PATH, RT_IN_QUERY, RT_IN_HEADER, RT_IN_COOKIE };
+/* RT_IN_QUERYSTRING (OpenAPI 3.2): the whole query string is the value,
+ * a form (content 2: decoded per the schema's properties) or JSON text. */
+enum rt_param_in { RT_IN_PATH, RT_IN_QUERY, RT_IN_HEADER, RT_IN_COOKIE, RT_IN_QUERYSTRING };
 enum rt_style { RT_STYLE_SIMPLE, RT_STYLE_FORM, RT_STYLE_LABEL, RT_STYLE_MATRIX,
                 RT_STYLE_SPACE_DELIMITED, RT_STYLE_PIPE_DELIMITED, RT_STYLE_DEEP_OBJECT };
 enum rt_ctype { RT_C_STRING, RT_C_INT64, RT_C_DOUBLE, RT_C_BOOL, RT_C_JSON };
@@ -116,7 +118,8 @@ typedef struct rt_param {
 	enum rt_ctype ctype;
 	size_t offset;                /* of the value in the params struct */
 	long has_offset;              /* of its int has_ flag, or -1 */
-	int content;                  /* content-encoded: the value is JSON text */
+	int content;                  /* content-encoded: 1 the value is JSON text; 2 a
+	                                 form (querystring) */
 } rt_param;
 
 typedef struct rt_response {
@@ -156,6 +159,12 @@ typedef struct rt_operation {
 	const rt_schema *body_schema; /* for JSON media types */
 	const rt_schema *form_schema; /* for application/x-www-form-urlencoded: the fields,
 	                                 decoded per property type, are the handler's body */
+	const char *item_type;        /* a sequential media type (OpenAPI 3.2 itemSchema):
+	                                 application/jsonl, application/x-ndjson,
+	                                 application/json-seq or text/event-stream */
+	const rt_schema *item_schema; /* each item of such a body; the handler gets the
+	                                 items as a JSON array (an event: an object of
+	                                 its fields, data as text) */
 	const rt_response *responses;
 	size_t n_responses;
 	const rt_security_alt *security; /* any-of */

@@ -5,6 +5,7 @@
  * operation's typed params struct. */
 #include "rt_http.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -12,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const rt_params_where[] = { "path", "query", "header", "cookie" };
+static const char *const rt_params_where[] = { "path", "query", "header", "cookie", "querystring" };
 static const char *const rt_params_style_names[] = { "simple", "form", "label", "matrix", "spaceDelimited",
                                                      "pipeDelimited", "deepObject" };
 
@@ -788,6 +789,91 @@ static int rt_params_query_literals(const rt_operation *op, const struct _u_requ
 	return bad ? -1 : 0;
 }
 
+/* Percent-decodes s[0..n) ('+' a space in forms) into a new string; NULL
+ * when it holds a NUL byte or out of memory. */
+static char *rt_params_unescape(const char *s, size_t n, int form)
+{
+	char *out = malloc(n + 1), *o = out;
+
+	for (size_t i = 0; out && i < n; i++) {
+		if (s[i] == '%' && i + 2 < n + 1 && isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
+			char hex[3] = { s[i + 1], s[i + 2], 0 };
+			*o = (char)strtol(hex, NULL, 16);
+			i += 2;
+			if (!*o++) {
+				free(out);
+				return NULL;
+			}
+		} else {
+			*o++ = form && s[i] == '+' ? ' ' : s[i];
+		}
+	}
+	if (out)
+		*o = '\0';
+	return out;
+}
+
+/* A querystring parameter (OpenAPI 3.2): the raw query of the request (new
+ * value, NULL with errs, or NULL without when there is no query). */
+static json_t *rt_params_querystring(const struct _u_request *req, const rt_param *p, const char *what, rt_errors *errs)
+{
+	const char *url = req->http_url ? req->http_url : "", *q = strchr(url, '?');
+	size_t qlen = q ? strcspn(q + 1, "#") : 0;
+	json_t *v = NULL;
+
+	if (!q || qlen == 0)
+		return NULL;
+	q++;
+	if (p->content == 2) {
+		struct _u_map fields;
+		size_t before = errs->n;
+		if (u_map_init(&fields) != U_OK)
+			return NULL;
+		for (const char *f = q, *end = q + qlen; f < end; f += strcspn(f, "&") + 1) {
+			size_t fl = strcspn(f, "&");
+			const char *eq;
+			char *k, *val;
+			if (f + fl > end)
+				fl = (size_t)(end - f);
+			if (fl == 0)
+				continue;
+			eq = memchr(f, '=', fl);
+			k = rt_params_unescape(f, eq ? (size_t)(eq - f) : fl, 1);
+			val = eq ? rt_params_unescape(eq + 1, fl - (size_t)(eq - f) - 1, 1) : strdup("");
+			if (!k || !val) {
+				rt_errors_add(errs, "", "encoding", "%s: a field holds a NUL byte", what);
+			} else {
+				const char *had = u_map_get(&fields, k);
+				char *joined = NULL;
+				/* repeated fields join with commas, as ulfius joins query keys */
+				if (had && asprintf(&joined, "%s,%s", had, val) < 0)
+					joined = NULL;
+				const char *nv = joined ? joined : val;
+				u_map_put_binary(&fields, k, nv, 0, strlen(nv)); /* the length rt_params_form_body reads */
+				free(joined);
+			}
+			free(k);
+			free(val);
+		}
+		if (errs->n == before)
+			v = rt_params_form_body(&fields, p->schema, errs);
+		u_map_clean(&fields);
+		if (v)
+			rt_schema_apply_defaults(p->schema, v);
+		return v;
+	}
+	{
+		char *text = rt_params_unescape(q, qlen, 0);
+		json_error_t je;
+		v = text ? json_loads(text, JSON_DECODE_ANY, &je) : NULL;
+		if (!v)
+			rt_errors_add(errs, "", "encoding", "%s: the query string is not JSON%s%s", what, text ? ": " : "",
+			              text ? je.text : "");
+		free(text);
+	}
+	return v;
+}
+
 int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *errs)
 {
 	const struct _u_request *req = rt_ctx_request(c);
@@ -823,6 +909,9 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 			break;
 		case RT_IN_COOKIE:
 			raw = u_map_get(req->map_cookie, p->name);
+			break;
+		case RT_IN_QUERYSTRING:
+			v = rt_params_querystring(req, p, what, errs);
 			break;
 		}
 		if (errs->n > had)

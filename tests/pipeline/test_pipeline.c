@@ -1,6 +1,6 @@
 /* test_pipeline.c — the generated request pipeline, end to end over real
  * HTTP on loopback (HTTPS with client certificates for mutualTLS): the
- * kitchen, styles, dynamic, forms, mtls, stripe_customers and custom_auth fixtures' generated code (golden
+ * kitchen, styles, dynamic, forms, mtls, stripe_customers, custom_auth and openapi32 fixtures' generated code (golden
  * output) registered on ulfius instances with small handlers, and a real
  * client.
  */
@@ -21,6 +21,7 @@
 #include "forms_api.h"
 #include "stripe_customers_api.h"
 #include "custom_auth_api.h"
+#include "openapi32_api.h"
 
 static struct _u_instance srv;
 static unsigned port;
@@ -123,6 +124,58 @@ static int who_write(rt_ctx *ctx, const custom_auth_writePets_params *p, const j
 
 static const custom_auth_handlers custom_auth_h = { .timeline = who_timeline, .readPets = who_read, .writePets = who_write };
 
+/* openapi32: what each 3.2 operation got */
+static char seen_link[128];
+
+static int query_items(rt_ctx *ctx, const openapi32_queryItems_params *p, const openapi32_Filter *body, void *app)
+{
+	json_t *f = json_object();
+	int rc;
+
+	(void)p, (void)app;
+	if (body->has_color)
+		json_object_set_new(f, "color", json_string(openapi32_Filter_color_text(body->color)));
+	if (body->has_max)
+		json_object_set_new(f, "max", json_integer(body->max));
+	rc = openapi32_queryItems_respond_200(ctx, &(openapi32_queryItems_200){ .filter = f });
+	json_decref(f);
+	return rc;
+}
+
+static int import_items(rt_ctx *ctx, const openapi32_importItems_params *p, const json_t *body, void *app)
+{
+	(void)p, (void)app;
+	return openapi32_importItems_respond_200(ctx, &(openapi32_importItems_200){ .count = (int64_t)json_array_size(body) });
+}
+
+static int link_items(rt_ctx *ctx, const openapi32_linkItems_params *p, const json_t *body, void *app)
+{
+	(void)body, (void)app;
+	snprintf(seen_link, sizeof seen_link, "%s", p->Link);
+	return openapi32_linkItems_respond_204(ctx);
+}
+
+static int post_events(rt_ctx *ctx, const openapi32_postEvents_params *p, const json_t *body, void *app)
+{
+	const json_t *ev[8];
+	size_t n = json_array_size(body) < 8 ? json_array_size(body) : 8;
+
+	(void)p, (void)app;
+	for (size_t i = 0; i < n; i++)
+		ev[i] = json_array_get(body, i);
+	return openapi32_postEvents_respond_200(ctx, &(openapi32_postEvents_200){ .events = ev, .n_events = n });
+}
+
+static int search32(rt_ctx *ctx, const openapi32_search_params *p, const json_t *body, void *app)
+{
+	(void)body, (void)app;
+	return openapi32_search_respond_200(ctx, &(openapi32_search_200){ .q = p->q, .session = p->session,
+	                                    .session_len = p->has_session ? strlen(p->session) : 0, .has_session = p->has_session });
+}
+
+static const openapi32_handlers openapi32_h = { .queryItems = query_items, .importItems = import_items,
+                                                .linkItems = link_items, .postEvents = post_events, .search = search32 };
+
 static enum rt_auth_result auth(void *app, const rt_auth_request *req, rt_principal *out, unsigned *retry_after)
 {
 	enum rt_cred_kind kind = req->kind;
@@ -131,6 +184,9 @@ static enum rt_auth_result auth(void *app, const rt_auth_request *req, rt_princi
 	(void)app;
 	if (strcmp(req->api, "custom_auth") == 0)
 		return custom_auth(req, out);
+	if (strcmp(req->api, "openapi32") == 0)
+		return strcmp(credential, "tok") == 0 && req->n_scopes == 1 && strcmp(req->scopes[0], "catalog:read") == 0
+		           ? RT_AUTH_OK : RT_AUTH_REJECTED;
 	if (strcmp(credential, "slow-down") == 0) {
 		*retry_after = 7;
 		return RT_AUTH_RATE_LIMITED;
@@ -445,6 +501,7 @@ static void setup(void)
 		ck_assert_int_eq(forms_register(&srv, FORMS_DEFAULT_BASE, &forms_h, &cfg), 0);
 		ck_assert_int_eq(stripe_customers_register(&srv, "/stripe", &stripe_h, &cfg), 0);
 		ck_assert_int_eq(custom_auth_register(&srv, CUSTOM_AUTH_DEFAULT_BASE, &custom_auth_h, &cfg), 0);
+		ck_assert_int_eq(openapi32_register(&srv, OPENAPI32_DEFAULT_BASE, &openapi32_h, &cfg), 0);
 		if (ulfius_start_framework(&srv) == U_OK)
 			return;
 		ulfius_clean_instance(&srv);
@@ -891,6 +948,73 @@ START_TEST(custom_schemes_and_scopes)
 }
 END_TEST
 
+/* ---- OpenAPI 3.2 (the openapi32 fixture) ---- */
+
+/* method path with headers and body on the 3.2 API: status, and the body
+ * equal to want (JSON) when given, or containing text. */
+static void v32_call(const char *method, const char *path, const char *const *h, const char *body, long status,
+                     const char *want)
+{
+	reply r = call_at(OPENAPI32_DEFAULT_BASE, method, path, h, body, body ? strlen(body) : 0);
+	json_t *w = want && want[0] == '{' ? json_loads(want, 0, NULL) : NULL;
+
+	ck_assert_msg(r.status == status, "%s %s: status %ld: %s", method, path, r.status, r.text);
+	if (w)
+		ck_assert_msg(json_equal(r.body, w), "%s %s: got %s, want %s", method, path, r.text, want);
+	else if (want)
+		ck_assert_msg(strstr(r.text, want) != NULL, "%s %s: %s lacks \"%s\"", method, path, r.text, want);
+	json_decref(w);
+	reply_free(&r);
+}
+
+START_TEST(v32_query_method_and_additional_operations)
+{
+	static const char *const json[] = { "Content-Type", "application/json", NULL };
+	static const char *const link[] = { "Link", "</items/1>; rel=\"item\"", NULL };
+
+	/* QUERY with a body, its schema reached through $self's URI */
+	v32_call("QUERY", "/items", json, "{\"color\":\"red\",\"max\":5}", 200, "{\"filter\":{\"color\":\"red\",\"max\":5}}");
+	v32_call("QUERY", "/items", json, "{\"color\":\"green\"}", 400, "must be one of");
+	v32_call("QUERY", "/items", NULL, NULL, 400, "A request body is required");
+	/* LINK from additionalOperations, as sent */
+	seen_link[0] = '\0';
+	v32_call("LINK", "/items", link, NULL, 204, NULL);
+	ck_assert_str_eq(seen_link, "</items/1>; rel=\"item\"");
+	v32_call("LINK", "/items", NULL, NULL, 400, "Link\\\" is required");
+}
+END_TEST
+
+START_TEST(v32_item_schema_each_item_validated)
+{
+	static const char *const jsonl[] = { "Content-Type", "application/jsonl", "Authorization", "Bearer tok", NULL };
+	static const char *const sse[] = { "Content-Type", "text/event-stream", NULL };
+
+	v32_call("POST", "/items", jsonl, "{\"sku\":\"ABC-1\",\"qty\":2}\n{\"sku\":\"XYZ-22\",\"qty\":1}\n\n", 200, "{\"count\":2}");
+	v32_call("POST", "/items", jsonl, "{\"sku\":\"ABC-1\",\"qty\":2}\r\n{\"sku\":\"abc\",\"qty\":0}\n", 400,
+	         "/1/qty");
+	v32_call("POST", "/items", jsonl, "{\"sku\":\"ABC-1\",\"qty\":2}\n{oops\n", 400, "item 1 is not JSON");
+	/* Server-Sent Events: each event an object of its fields */
+	v32_call("POST", "/events", sse, ": a comment\nevent: add\ndata: {\"a\":1}\nid: 7\n\nevent: remove\ndata: x\ndata: y\nretry: 30\n\n",
+	         200, "{\"events\":[{\"event\":\"add\",\"data\":\"{\\\"a\\\":1}\",\"id\":\"7\"},"
+	              "{\"event\":\"remove\",\"data\":\"x\\ny\",\"retry\":30}]}");
+	v32_call("POST", "/events", sse, "event: rename\ndata: x\n\n", 400, "/0/event");
+	v32_call("POST", "/events", sse, "event: add\n\n", 400, "item 0: must have the required property");
+}
+END_TEST
+
+START_TEST(v32_querystring_and_cookie_style)
+{
+	static const char *const cookie[] = { "Cookie", "session=s1", NULL };
+
+	v32_call("GET", "/search?color=blue&max=10&tags=a&tags=b", cookie, NULL, 200,
+	         "{\"q\":{\"color\":\"blue\",\"max\":10,\"tags\":[\"a\",\"b\"]},\"session\":\"s1\"}");
+	v32_call("GET", "/search?color=red", NULL, NULL, 200, "{\"q\":{\"color\":\"red\"}}");
+	v32_call("GET", "/search?max=101", NULL, NULL, 400, "at most 100");
+	v32_call("GET", "/search?other=1", NULL, NULL, 400, "/other");
+	v32_call("GET", "/search", NULL, NULL, 400, "q\\\" is required");
+}
+END_TEST
+
 /* ---- Stripe's deepObject conventions (the stripe_customers fixture) ---- */
 
 static const char *const STRIPE_AUTH[] = { "Authorization", "Bearer tok", NULL };
@@ -1266,6 +1390,9 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, deep_object);
 	tcase_add_test(tc, stripe_deep_object_arrays);
 	tcase_add_test(tc, custom_schemes_and_scopes);
+	tcase_add_test(tc, v32_query_method_and_additional_operations);
+	tcase_add_test(tc, v32_item_schema_each_item_validated);
+	tcase_add_test(tc, v32_querystring_and_cookie_style);
 	tcase_add_test(tc, stripe_form_body_brackets);
 	tcase_add_test(tc, dynamic_ref_binds_page_items);
 	tcase_add_test(tc, form_body_typed_and_validated);
