@@ -390,6 +390,25 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 		free(turi);
 		return 0;
 	}
+	{
+		const json_t *sc = json_object_get(p, "schema"), *ct = json_object_get(p, "content");
+		const char *why = NULL, *at = NULL;
+		if (gp.in == GA_IN_PATH && !json_is_true(json_object_get(p, "required")))
+			why = "a path parameter must be required (\"required\": true)", at = "required";
+		else if (sc && ct)
+			why = "a parameter has either \"schema\" or \"content\", not both";
+		else if (!sc && !ct)
+			why = "a parameter needs \"schema\" or \"content\"";
+		else if (ct && (!json_is_object(ct) || json_object_size(ct) != 1))
+			why = "\"content\" of a parameter must hold exactly one media type", at = "content";
+		if (why) {
+			char *pp = at ? ga_ptr(ga_pointer_of(turi), at) : strdup(ga_pointer_of(turi));
+			ga_error(a, pp, "%s", why);
+			free(pp);
+			free(turi);
+			return -1;
+		}
+	}
 	gp.name = strdup(name);
 	gp.required = gp.in == GA_IN_PATH || json_is_true(json_object_get(p, "required"));
 	style = json_string_value(json_object_get(p, "style"));
@@ -617,6 +636,16 @@ static int ga_security(ga *a, ga_op *op, const json_t *sec, const char *pointer)
 					return -1;
 				}
 				r->http_scheme = scheme;
+			} else if (type && ((strcmp(type, "oauth2") == 0 && !json_is_object(json_object_get(s, "flows"))) ||
+			                    (strcmp(type, "openIdConnect") == 0 &&
+			                     !json_is_string(json_object_get(s, "openIdConnectUrl"))))) {
+				char *pp = ga_ptr(sp, strcmp(type, "oauth2") == 0 ? "flows" : "openIdConnectUrl");
+				ga_error(a, pp, "missing: an %s scheme needs %s", type,
+				         strcmp(type, "oauth2") == 0 ? "its flows" : "its openIdConnectUrl");
+				free(pp);
+				free(sp);
+				free(rp);
+				return -1;
 			} else if (type && (strcmp(type, "oauth2") == 0 || strcmp(type, "openIdConnect") == 0)) {
 				/* the access token arrives as a bearer token; the hook checks it */
 				r->kind = "RT_CRED_HTTP_BEARER";
@@ -922,7 +951,7 @@ static int ga_rename_derived(ga *a, ga_op *op)
  * override the same name and location; only the survivors are compiled. */
 static int ga_op_params(ga *a, ga_op *op, const json_t *item, const json_t *opnode, const char *item_loc)
 {
-	struct ga_pv { const json_t *node; char *ptr; const char *name, *in; } *pv = NULL;
+	struct ga_pv { const json_t *node; char *ptr; const char *name, *in; int level; } *pv = NULL;
 	size_t npv = 0, cap = 0;
 	int bad = 0;
 
@@ -945,6 +974,13 @@ static int ga_op_params(ga *a, ga_op *op, const json_t *item, const json_t *opno
 			const char *nm = json_string_value(json_object_get(p, "name"));
 			const char *in = json_string_value(json_object_get(p, "in"));
 			for (size_t k = 0; nm && in && k < npv; k++) {
+				if (pv[k].name && strcmp(pv[k].name, nm) == 0 && strcmp(pv[k].in, in) == 0 && pv[k].level == level) {
+					/* the same list twice: OpenAPI forbids it */
+					ga_error(a, ip, "parameter \"%s\" in %s is listed twice (also at %s)", nm, in, pv[k].ptr);
+					free(ip);
+					bad = 1;
+					break;
+				}
 				if (pv[k].name && strcmp(pv[k].name, nm) == 0 && strcmp(pv[k].in, in) == 0) {
 					free(pv[k].ptr);
 					memmove(&pv[k], &pv[k + 1], (npv - k - 1) * sizeof pv[0]);
@@ -952,6 +988,8 @@ static int ga_op_params(ga *a, ga_op *op, const json_t *item, const json_t *opno
 					break;
 				}
 			}
+			if (bad)
+				break;
 			if (npv == cap) {
 				struct ga_pv *v = realloc(pv, (cap = cap ? 2 * cap : 16) * sizeof *pv);
 				if (!v) {
@@ -965,6 +1003,7 @@ static int ga_op_params(ga *a, ga_op *op, const json_t *item, const json_t *opno
 			pv[npv].ptr = ip;
 			pv[npv].name = nm;
 			pv[npv].in = in ? in : "";
+			pv[npv].level = level;
 			npv++;
 		}
 		free(pp);
@@ -1031,6 +1070,19 @@ static int ga_op_path_check(ga *a, const ga_op *op, const char *path, const char
 				        (int)(e2 - s + 1), s, (int)(e - s - 1), s + 1);
 			}
 		}
+	}
+	for (size_t i = 0; i < op->np; i++) {
+		const ga_param *p = &op->params[i];
+		char *t = NULL;
+		if (p->in != GA_IN_PATH)
+			continue;
+		if (asprintf(&t, "{%s}", p->name) < 0)
+			return -1;
+		if (!strstr(path, t)) {
+			free(t);
+			return ga_error(a, optr, "path parameter \"%s\" is not a template of the path %s", p->name, path);
+		}
+		free(t);
 	}
 	if (query) {
 		for (size_t i = 0; i < op->np; i++)
