@@ -993,6 +993,11 @@ START_TEST(v32_item_schema_each_item_validated)
 	v32_call("POST", "/items", jsonl, "{\"sku\":\"ABC-1\",\"qty\":2}\r\n{\"sku\":\"abc\",\"qty\":0}\n", 400,
 	         "/1/qty");
 	v32_call("POST", "/items", jsonl, "{\"sku\":\"ABC-1\",\"qty\":2}\n{oops\n", 400, "item 1 is not JSON");
+	/* patterns with ECMA-262 \\u escapes */
+	v32_call("POST", "/items", jsonl, "{\"sku\":\"ABC-1\",\"qty\":1,\"label\":\"plain ~ASCII\",\"mark\":\"\xf0\x9f\x98\x80\"}\n"
+	         "{\"sku\":\"ABC-2\",\"qty\":1,\"mark\":\"\xc3\xa9\"}", 200, "{\"count\":2}");
+	v32_call("POST", "/items", jsonl, "{\"sku\":\"ABC-1\",\"qty\":1,\"label\":\"caf\xc3\xa9\"}", 400, "/0/label");
+	v32_call("POST", "/items", jsonl, "{\"sku\":\"ABC-1\",\"qty\":1,\"mark\":\"e\"}", 400, "/0/mark");
 	/* Server-Sent Events: each event an object of its fields */
 	v32_call("POST", "/events", sse, ": a comment\nevent: add\ndata: {\"a\":1}\nid: 7\n\nevent: remove\ndata: x\ndata: y\nretry: 30\n\n",
 	         200, "{\"events\":[{\"event\":\"add\",\"data\":\"{\\\"a\\\":1}\",\"id\":\"7\"},"

@@ -5,6 +5,8 @@
 
 static const rt_schema openapi32_schema_importItems_items;
 static const rt_schema openapi32_schema_Item;
+static const rt_schema openapi32_schema_Item_label;
+static const rt_schema openapi32_schema_Item_mark;
 static const rt_schema openapi32_schema_Item_qty;
 static const rt_schema openapi32_schema_Item_sku;
 static const rt_schema openapi32_schema_importItems_200;
@@ -38,6 +40,8 @@ static const rt_schema openapi32_schema_importItems_items = {
 };
 
 static const rt_schema_prop openapi32_schema_Item__props[] = {
+	{ "label", &openapi32_schema_Item_label },
+	{ "mark", &openapi32_schema_Item_mark },
 	{ "qty", &openapi32_schema_Item_qty },
 	{ "sku", &openapi32_schema_Item_sku },
 };
@@ -46,9 +50,25 @@ static const char *const openapi32_schema_Item__required[] = { "sku", "qty", };
 static const rt_schema openapi32_schema_Item = {
 	.where = "tests/generator/fixtures/openapi32.yaml#/components/schemas/Item",
 	.types = RT_T_OBJECT,
-	.properties = openapi32_schema_Item__props, .n_properties = 2,
+	.properties = openapi32_schema_Item__props, .n_properties = 4,
 	.required = openapi32_schema_Item__required, .n_required = 2,
 	.flags = RT_S_NO_ADDL,
+};
+
+static rt_schema_cache openapi32_schema_Item_label__cache = { .pattern = "^[\\u0020-\\u007E]+$", };
+/* tests/generator/fixtures/openapi32.yaml#/components/schemas/Item/properties/label */
+static const rt_schema openapi32_schema_Item_label = {
+	.where = "tests/generator/fixtures/openapi32.yaml#/components/schemas/Item/properties/label",
+	.types = RT_T_STRING,
+	.cache = &openapi32_schema_Item_label__cache,
+};
+
+static rt_schema_cache openapi32_schema_Item_mark__cache = { .pattern = "^(\\uD83D\\uDE00|\\u{1F600}|\\u00e9)$", };
+/* tests/generator/fixtures/openapi32.yaml#/components/schemas/Item/properties/mark */
+static const rt_schema openapi32_schema_Item_mark = {
+	.where = "tests/generator/fixtures/openapi32.yaml#/components/schemas/Item/properties/mark",
+	.types = RT_T_STRING,
+	.cache = &openapi32_schema_Item_mark__cache,
 };
 
 /* tests/generator/fixtures/openapi32.yaml#/components/schemas/Item/properties/qty */
@@ -698,6 +718,8 @@ static const rt_operation openapi32_operations[] = {
 };
 
 static rt_schema_cache *const openapi32_caches[] = {
+	&openapi32_schema_Item_label__cache,
+	&openapi32_schema_Item_mark__cache,
 	&openapi32_schema_Item_sku__cache,
 	&openapi32_schema_Filter_color__cache,
 	&openapi32_schema_postEvents_items_event__cache,
