@@ -688,6 +688,8 @@ static int ga_status_of(const char *key, int *status)
 	return -1;
 }
 
+static int ga_is_sequential_media(const char *mt);
+
 static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *pointer)
 {
 	const char *k;
@@ -720,6 +722,30 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 		if (!resp) {
 			free(rp);
 			return -1;
+		}
+		{
+			/* 3.2's itemSchema on a response: the handler writes the items */
+			const char *mt;
+			json_t *mv;
+			json_object_foreach((json_t *)json_object_get(resp, "content"), mt, mv) {
+				if (!json_object_get(mv, "itemSchema"))
+					continue;
+				char *c1 = ga_ptr(ga_pointer_of(turi), "content"), *c2 = c1 ? ga_ptr(c1, mt) : NULL;
+				if (a->dialect_minor < 2 || !ga_is_sequential_media(mt)) {
+					ga_error(a, c2, a->dialect_minor < 2 ? "itemSchema is OpenAPI 3.2; this document is not"
+					         : "itemSchema is for sequential media types (application/jsonl, application/x-ndjson, "
+					           "application/json-seq, text/event-stream), not %s", mt);
+					free(c1);
+					free(c2);
+					free(turi);
+					free(rp);
+					return -1;
+				}
+				fprintf(stderr, "%s: %s/itemSchema: warning: a response's items are not validated; the handler "
+				        "writes the %s stream\n", a->opt->spec_path, c2 ? c2 : rp, mt);
+				free(c1);
+				free(c2);
+			}
 		}
 		r->key = strdup(k);
 		for (char *c = r->key; *c; c++)

@@ -588,6 +588,24 @@ int openapi32_linkItems_respond_204(rt_ctx *ctx)
 	return rt_respond(ctx, 204, NULL);
 }
 
+/* #/paths/~1events/get */
+static const rt_response openapi32_getEvents_responses[] = {
+	{ 200, "text/event-stream", NULL },
+};
+static int openapi32_getEvents_call(rt_ctx *ctx, const void *params, const json_t *body,
+		const void *handlers, void *app)
+{
+	const openapi32_handlers *h = handlers;
+
+	if (!h || !h->getEvents)
+		return rt_not_implemented(ctx);
+	return h->getEvents(ctx, params, body, app);
+}
+int openapi32_getEvents_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 200, body);
+}
+
 /* #/paths/~1events/post */
 static const char *const openapi32_postEvents_body_types[] = { "text/event-stream", NULL };
 static const rt_response openapi32_postEvents_responses[] = {
@@ -691,11 +709,22 @@ static const rt_operation openapi32_operations[] = {
 		.call = openapi32_linkItems_call,
 	},
 	{
+		.operation_id = "getEvents",
+		.method = "GET",
+		.path = "/events",
+		.route = "/events",
+		.priority = 4,
+		.params_size = sizeof(openapi32_getEvents_params),
+		.responses = openapi32_getEvents_responses, .n_responses = 1,
+		.validation_status = 400,
+		.call = openapi32_getEvents_call,
+	},
+	{
 		.operation_id = "postEvents",
 		.method = "POST",
 		.path = "/events",
 		.route = "/events",
-		.priority = 4,
+		.priority = 5,
 		.params_size = sizeof(openapi32_postEvents_params),
 		.body_types = openapi32_postEvents_body_types, .body_required = 0, .body_schema = NULL,
 		.item_type = "text/event-stream", .item_schema = &openapi32_schema_postEvents_items,
@@ -708,7 +737,7 @@ static const rt_operation openapi32_operations[] = {
 		.method = "GET",
 		.path = "/search",
 		.route = "/search",
-		.priority = 5,
+		.priority = 6,
 		.params = openapi32_search_param_table, .n_params = 2,
 		.params_size = sizeof(openapi32_search_params),
 		.responses = openapi32_search_responses, .n_responses = 1,
@@ -729,7 +758,7 @@ static rt_schema_cache *const openapi32_caches[] = {
 static const rt_api openapi32_api = {
 	.name = "openapi32",
 	.ops = openapi32_operations,
-	.n_ops = 5,
+	.n_ops = 6,
 	.caches = openapi32_caches,
 	.spec_json = openapi32_spec_json,
 	.spec_yaml = openapi32_spec_yaml,

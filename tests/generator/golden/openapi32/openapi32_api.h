@@ -120,6 +120,15 @@ typedef int (*openapi32_linkItems_fn)(rt_ctx *ctx, const openapi32_linkItems_par
 /* 204: linked */
 int openapi32_linkItems_respond_204(rt_ctx *ctx);
 
+/* #/paths/~1events/get
+ * GET /events */
+typedef struct openapi32_getEvents_params {
+	char no_parameters;
+} openapi32_getEvents_params;
+typedef int (*openapi32_getEvents_fn)(rt_ctx *ctx, const openapi32_getEvents_params *p, const json_t *body, void *app);
+/* 200: the event stream */
+int openapi32_getEvents_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+
 /* #/paths/~1events/post
  * POST /events */
 typedef struct openapi32_postEvents_params {
@@ -145,6 +154,7 @@ typedef struct openapi32_handlers {
 	openapi32_importItems_fn importItems;
 	openapi32_queryItems_fn queryItems;
 	openapi32_linkItems_fn linkItems;
+	openapi32_getEvents_fn getEvents;
 	openapi32_postEvents_fn postEvents;
 	openapi32_search_fn search;
 } openapi32_handlers;
