@@ -517,6 +517,24 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 			}
 			if (gp.style == 6)
 				gp.ctype = GA_C_JSON;
+			/* an array of objects in a style that writes items as text */
+			if (gp.style != 6 && t && strcmp(t, "array") == 0) {
+				const json_t *sch = schema;
+				char *ruri = NULL, *iuri = NULL;
+				const json_t *rs = ga_deref(a, sch, ga_pointer_of(suri), &ruri);
+				const char *it = NULL;
+				if (rs && ruri && asprintf(&iuri, "%s/items", ruri) >= 0)
+					it = ga_schema_type(a, json_object_get(rs, "items"), iuri);
+				if (it && strcmp(it, "object") == 0)
+					fprintf(stderr, "%s: %s: warning: parameter \"%s\" is an array of objects in style %s, which "
+					        "writes items as text: requests cannot send objects so (deepObject can: "
+					        "%s[0][field]=v)\n",
+					        a->opt->spec_path, ga_pointer_of(turi), gp.name,
+					        (const char *const[]){ "simple", "form", "label", "matrix", "spaceDelimited",
+					                               "pipeDelimited", "deepObject" }[gp.style], gp.name);
+				free(ruri);
+				free(iuri);
+			}
 		}
 		gp.has_default = json_object_get(schema, "default") != NULL;
 		gp.constrained = gp.content || ga_schema_constrained(a, schema, suri);

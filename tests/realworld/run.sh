@@ -64,7 +64,8 @@ while IFS= read -r f; do
 		set -- $(tail -1 "$out/time" 2>/dev/null) "" ""
 		stats=" [$(du -k "$f" | cut -f1) KiB, oapigen ${1}s ${2} KiB"
 	fi
-	if [ "$rc" -eq 1 ] && grep -qE "^[^ ]+\.(yaml|yml|json): /[^ ]*: .+" "$log"; then
+	# (a JSON pointer may hold spaces: a property named "a b")
+	if [ "$rc" -eq 1 ] && grep -qE "^[^ ]+\.(yaml|yml|json): /.*: .+" "$log"; then
 		ref=$((ref + 1))
 		[ -z "$stats" ] || stats="$stats]"
 		echo "refused    $name$stats: $(grep -E "^[^ ]+\.(yaml|yml|json): /" "$log" | head -1 | sed "s|^$strip||")"
