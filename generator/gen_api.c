@@ -78,6 +78,7 @@ typedef struct ga_op {
 	ga_sec_alt *sec;
 	size_t nsec;
 	int validation_status;
+	int shares_route;         /* its route is another's too, apart by query strings */
 } ga_op;
 
 typedef struct ga {
@@ -93,6 +94,7 @@ typedef struct ga {
 	size_t nops, capops;
 	json_t *opids;            /* C name of an operation -> its index in ops */
 	json_t *routes;           /* "METHOD route" (template names left out) -> the operation's pointer */
+	json_t *route_queries;    /* an operation's pointer -> its path key's query string, when it has one */
 	const char *warned_path;  /* the last path key a warning was given for (borrowed) */
 	int dialect_minor;        /* 2 for OpenAPI 3.2 (query, additionalOperations, querystring, ...) */
 	char *err;
@@ -1265,14 +1267,31 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 		}
 		*w = '\0';
 		other = json_object_get(a->routes, key);
-		if (other) {
+		/* both with query strings that differ: the runtime tries each in turn
+		 * (/rest?method=a and /rest?method=b, Flickr) */
+		if (other && strchr(path, '?') && json_object_get(a->route_queries, optr) == NULL) {
+			const char *oq = json_string_value(json_object_get(a->route_queries, json_string_value(other)));
+			if (oq && strcmp(oq, strchr(path, '?')) != 0) {
+				json_object_set_new(a->route_queries, optr, json_string(strchr(path, '?')));
+				op->shares_route = 1;
+				for (size_t i = 0; i + 1 < a->nops; i++)
+					if (strcmp(a->ops[i].pointer, json_string_value(other)) == 0)
+						a->ops[i].shares_route = 1;
+				free(key);
+				key = NULL;
+			}
+		}
+		if (!key)
+			;
+		else if (other) {
 			free(key);
 			return ga_error(a, optr, "%s %s is the same route as %s: %s", op->method, path, json_string_value(other),
 			                strchr(path, '?') || strchr(json_string_value(other), '?')
 			                    ? "paths that differ only in their query string cannot be routed apart"
 			                    : "paths that differ only in template names are not allowed (OpenAPI: Paths)");
 		}
-		if (json_object_set_new(a->routes, key, json_string(optr)) != 0) {
+		if (key && (json_object_set_new(a->routes, key, json_string(optr)) != 0 ||
+		            (strchr(path, '?') && json_object_set_new(a->route_queries, optr, json_string(strchr(path, '?'))) != 0))) {
 			free(key);
 			return -1;
 		}
@@ -1835,6 +1854,8 @@ static void ga_write_source(ga *a, FILE *out)
 		fprintf(out, "\t\t.responses = %s_%s_responses, .n_responses = %zu,\n", n, op->opid, op->nr);
 		if (op->nsec)
 			fprintf(out, "\t\t.security = %s_%s_security, .n_security = %zu,\n", n, op->opid, op->nsec);
+		if (op->shares_route)
+			fprintf(out, "\t\t.shares_route = 1,\n");
 		fprintf(out, "\t\t.validation_status = %d,\n\t\t.call = %s_%s_call,\n\t},\n", op->validation_status, n, op->opid);
 	}
 	if (a->nops == 0)
@@ -2004,6 +2025,7 @@ static void ga_free(ga *a)
 	free(a->ops);
 	json_decref(a->opids);
 	json_decref(a->routes);
+	json_decref(a->route_queries);
 	free(a->base_path);
 	gen_model_free(a->gm);
 	gen_schema_free(a->gs);
@@ -2021,6 +2043,7 @@ int gen_api_run(const gen_api_options *opt, char *err, size_t errlen)
 	a.ds = docset_new(conv2_load); /* Swagger 2.0 is read as OpenAPI 3.0 */
 	a.opids = json_object();
 	a.routes = json_object();
+	a.route_queries = json_object();
 	if (!a.ds || !a.opids)
 		goto cleanup;
 	a.doc = docset_load(a.ds, opt->spec_path, &a.uri, err, errlen);

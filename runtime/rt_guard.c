@@ -160,6 +160,20 @@ void rt_guard_allowed(const struct _u_instance *u, const char *path, char *allow
 	}
 }
 
+/* Whether allow ("GET, POST") lists method. */
+static int rt_guard_has_method(const char *allow, const char *method)
+{
+	size_t n = method ? strlen(method) : 0;
+
+	for (const char *a = allow; n && *a; a += strcspn(a, ",") + (a[strcspn(a, ",")] == ',')) {
+		while (*a == ' ')
+			a++;
+		if (strncmp(a, method, n) == 0 && (a[n] == ',' || a[n] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
 /* No route answered: 405 with Allow when the path exists for other methods
  * (as every vendor's framework answers), else 404. */
 static int rt_guard_not_found(const struct _u_request *req, struct _u_response *res, void *data)
@@ -170,6 +184,9 @@ static int rt_guard_not_found(const struct _u_request *req, struct _u_response *
 	rt_guard_allowed(g->u, req->url_path, allow, sizeof allow);
 	if (allow[0] == '\0')
 		return rt_guard_error(g, req, res, 404, "Not Found", "NotFound", "no such resource");
+	if (rt_guard_has_method(allow, req->http_verb)) /* routes apart by query strings, none matched */
+		return rt_guard_error(g, req, res, 404, "Not Found", "NotFound",
+		                      "no operation of this path matches the request's query string");
 	snprintf(msg, sizeof msg, "method %.20s is not allowed here; allowed: %s", req->http_verb, allow);
 	u_map_put(res->map_header, "Allow", allow);
 	return rt_guard_error(g, req, res, 405, "Method Not Allowed", "MethodNotAllowed", msg);

@@ -663,6 +663,10 @@ static int rt_http_dispatch(const struct _u_request *req, struct _u_response *re
 	unsigned retry = 0;
 	int st;
 
+	/* path keys that share a route apart by their query strings
+	 * (/rest?method=a, /rest?method=b): the next one's turn */
+	if (op->shares_route && !rt_params_query_matches(op, req))
+		return U_CALLBACK_IGNORE;
 	rt_arena_init(&c.arena, arena_first, sizeof arena_first);
 	rt_errors_init(&errs);
 	rt_http_client_addr(req, c.client_addr, sizeof c.client_addr);

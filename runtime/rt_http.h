@@ -170,6 +170,9 @@ typedef struct rt_operation {
 	const rt_security_alt *security; /* any-of */
 	size_t n_security;            /* 0: no security */
 	int validation_status;        /* 400 or 422 */
+	int shares_route;             /* another operation has this route, apart by
+	                                 their path keys' query strings: a request
+	                                 whose query does not match is the next one's */
 	rt_call_fn call;
 } rt_operation;
 
@@ -226,6 +229,9 @@ int rt_not_implemented(rt_ctx *c);
 /* ---- used by the pipeline; exported for tests ---- */
 /* Decodes, coerces and validates every parameter of op into params. */
 int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *errs);
+/* For a path key with a query string (/rest?method=a&id={id}): 1 when the
+ * request has each literal pair and each templated key, else 0. */
+int rt_params_query_matches(const rt_operation *op, const struct _u_request *req);
 /* Evaluates op's security; returns 0, or the HTTP status to answer. */
 int rt_security_check(rt_ctx *c, const rt_operation *op, const char **why, unsigned *retry_after);
 /* Decodes one raw parameter string per p's style and explode and coerces it to

@@ -761,6 +761,30 @@ static int rt_params_path_piece(const rt_operation *op, const struct _u_request 
 	return *out ? 1 : -1;
 }
 
+int rt_params_query_matches(const rt_operation *op, const struct _u_request *req)
+{
+	const char *q = strchr(op->path, '?');
+
+	for (const char *k = q; k && *k; k += strcspn(k, "&")) {
+		const char *eq, *pend, *have;
+		char *key;
+		int ok;
+		k++;
+		pend = k + strcspn(k, "&");
+		eq = memchr(k, '=', (size_t)(pend - k));
+		key = strndup(k, (size_t)((eq ? eq : pend) - k));
+		if (!key)
+			return 0;
+		have = u_map_get(req->map_url, key);
+		free(key);
+		ok = have && (!eq || memchr(k, '{', (size_t)(pend - k)) ||
+		              (strlen(have) == (size_t)(pend - eq - 1) && strncmp(have, eq + 1, (size_t)(pend - eq - 1)) == 0));
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
 /* The literal pairs of the path key's query string (/items?action=list):
  * the request must carry each; 0 when it does, else an error in errs. */
 static int rt_params_query_literals(const rt_operation *op, const struct _u_request *req, rt_errors *errs)

@@ -10,6 +10,7 @@
 #include <ulfius.h>
 
 #include "segment_templates_api.h"
+#include "rt_guard.h"
 
 static struct _u_instance srv;
 static unsigned port;
@@ -47,8 +48,21 @@ static int search(rt_ctx *ctx, const segment_templates_search_params *p, const j
 	                                                           (json_int_t)(p->has_page ? p->page : -1)));
 }
 
+static int get_photos(rt_ctx *ctx, const segment_templates_getPhotos_params *p, const json_t *body, void *app)
+{
+	(void)p, (void)body, (void)app;
+	return segment_templates_getPhotos_respond_200(ctx, json_pack("{s:s}", "op", "get"));
+}
+
+static int count_photos(rt_ctx *ctx, const segment_templates_countPhotos_params *p, const json_t *body, void *app)
+{
+	(void)body, (void)app;
+	return segment_templates_countPhotos_respond_200(ctx, json_pack("{s:s,s:s}", "op", "count", "user", p->user));
+}
+
 static const segment_templates_handlers handlers = { .getAccount = get_account, .getFile = get_file,
-                                                     .getProfile = get_profile, .search = search };
+                                                     .getProfile = get_profile, .search = search,
+                                                     .getPhotos = get_photos, .countPhotos = count_photos };
 static rt_api_config cfg = { .authenticate = auth, .validate_responses = 1 };
 
 /* GET base+path: the status, and the JSON body in *body (new). */
@@ -78,6 +92,7 @@ static void setup(void)
 		if (ulfius_init_instance(&srv, port, NULL, NULL) != U_OK)
 			continue;
 		ck_assert_int_eq(segment_templates_register(&srv, SEGMENT_TEMPLATES_DEFAULT_BASE, &handlers, &cfg), 0);
+		ck_assert_int_eq(rt_guard_install(&srv, &(rt_guard_config){ 0 }), 0);
 		if (ulfius_start_framework(&srv) == U_OK)
 			return;
 		ulfius_clean_instance(&srv);
@@ -173,6 +188,17 @@ START_TEST(query_string_in_the_path_key)
 }
 END_TEST
 
+START_TEST(operations_apart_by_query_string)
+{
+	expect("/rest?method=photos.get", 200, "{\"op\":\"get\"}");
+	expect("/rest?method=photos.count&user=ada", 200, "{\"op\":\"count\",\"user\":\"ada\"}");
+	expect("/rest?user=ada&method=photos.count", 200, "{\"op\":\"count\",\"user\":\"ada\"}");
+	expect("/rest?method=photos.count", 404, NULL); /* no user: neither operation */
+	expect("/rest?method=photos.delete", 404, NULL);
+	expect("/rest", 404, NULL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("segments");
@@ -188,6 +214,7 @@ int main(void)
 	tcase_add_test(tc, two_templates_in_one_segment);
 	tcase_add_test(tc, adjacent_templates_split_by_schema);
 	tcase_add_test(tc, query_string_in_the_path_key);
+	tcase_add_test(tc, operations_apart_by_query_string);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srand((unsigned)getpid());

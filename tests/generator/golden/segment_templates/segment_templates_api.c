@@ -16,6 +16,9 @@ static const rt_schema segment_templates_schema_getProfile_200;
 static const rt_schema segment_templates_schema_search_q;
 static const rt_schema segment_templates_schema_search_page;
 static const rt_schema segment_templates_schema_search_200;
+static const rt_schema segment_templates_schema_getPhotos_200;
+static const rt_schema segment_templates_schema_countPhotos_user;
+static const rt_schema segment_templates_schema_countPhotos_200;
 
 static rt_schema_cache segment_templates_schema_getAccount_sid__cache = { .pattern = "^AC", };
 /* tests/generator/fixtures/segment-templates.yaml#/paths/~1accounts~1{sid}.json/get/parameters/0/schema */
@@ -102,6 +105,24 @@ static const rt_schema segment_templates_schema_search_page = {
 /* tests/generator/fixtures/segment-templates.yaml#/paths/~1search?query={q}&view=full/get/responses/200/content/application~1json/schema */
 static const rt_schema segment_templates_schema_search_200 = {
 	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1search\?query={q}&view=full/get/responses/200/content/application~1json/schema",
+	.types = RT_T_OBJECT,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1rest?method=photos.get/get/responses/200/content/application~1json/schema */
+static const rt_schema segment_templates_schema_getPhotos_200 = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1rest\?method=photos.get/get/responses/200/content/application~1json/schema",
+	.types = RT_T_OBJECT,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1rest?method=photos.count&user={user}/get/parameters/0/schema */
+static const rt_schema segment_templates_schema_countPhotos_user = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1rest\?method=photos.count&user={user}/get/parameters/0/schema",
+	.types = RT_T_STRING,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1rest?method=photos.count&user={user}/get/responses/200/content/application~1json/schema */
+static const rt_schema segment_templates_schema_countPhotos_200 = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1rest\?method=photos.count&user={user}/get/responses/200/content/application~1json/schema",
 	.types = RT_T_OBJECT,
 };
 
@@ -250,6 +271,47 @@ int segment_templates_search_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
 	return rt_respond(ctx, 200, body);
 }
 
+/* #/paths/~1rest?method=photos.get/get */
+static const rt_response segment_templates_getPhotos_responses[] = {
+	{ 200, "application/json", &segment_templates_schema_getPhotos_200 },
+};
+static int segment_templates_getPhotos_call(rt_ctx *ctx, const void *params, const json_t *body,
+		const void *handlers, void *app)
+{
+	const segment_templates_handlers *h = handlers;
+
+	if (!h || !h->getPhotos)
+		return rt_not_implemented(ctx);
+	return h->getPhotos(ctx, params, body, app);
+}
+int segment_templates_getPhotos_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 200, body);
+}
+
+/* #/paths/~1rest?method=photos.count&user={user}/get */
+static const rt_param segment_templates_countPhotos_param_table[] = {
+	{ .name = "user", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
+	  .schema = &segment_templates_schema_countPhotos_user, .ctype = RT_C_STRING,
+	  .offset = offsetof(segment_templates_countPhotos_params, user), .has_offset = -1 },
+};
+static const rt_response segment_templates_countPhotos_responses[] = {
+	{ 200, "application/json", &segment_templates_schema_countPhotos_200 },
+};
+static int segment_templates_countPhotos_call(rt_ctx *ctx, const void *params, const json_t *body,
+		const void *handlers, void *app)
+{
+	const segment_templates_handlers *h = handlers;
+
+	if (!h || !h->countPhotos)
+		return rt_not_implemented(ctx);
+	return h->countPhotos(ctx, params, body, app);
+}
+int segment_templates_countPhotos_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 200, body);
+}
+
 static const rt_operation segment_templates_operations[] = {
 	{
 		.operation_id = "getAccount",
@@ -299,6 +361,31 @@ static const rt_operation segment_templates_operations[] = {
 		.validation_status = 400,
 		.call = segment_templates_search_call,
 	},
+	{
+		.operation_id = "getPhotos",
+		.method = "GET",
+		.path = "/rest\?method=photos.get",
+		.route = "/rest",
+		.priority = 5,
+		.params_size = sizeof(segment_templates_getPhotos_params),
+		.responses = segment_templates_getPhotos_responses, .n_responses = 1,
+		.shares_route = 1,
+		.validation_status = 400,
+		.call = segment_templates_getPhotos_call,
+	},
+	{
+		.operation_id = "countPhotos",
+		.method = "GET",
+		.path = "/rest\?method=photos.count&user={user}",
+		.route = "/rest",
+		.priority = 6,
+		.params = segment_templates_countPhotos_param_table, .n_params = 1,
+		.params_size = sizeof(segment_templates_countPhotos_params),
+		.responses = segment_templates_countPhotos_responses, .n_responses = 1,
+		.shares_route = 1,
+		.validation_status = 400,
+		.call = segment_templates_countPhotos_call,
+	},
 };
 
 static rt_schema_cache *const segment_templates_caches[] = {
@@ -310,7 +397,7 @@ static rt_schema_cache *const segment_templates_caches[] = {
 static const rt_api segment_templates_api = {
 	.name = "segment_templates",
 	.ops = segment_templates_operations,
-	.n_ops = 4,
+	.n_ops = 6,
 	.caches = segment_templates_caches,
 	.spec_json = segment_templates_spec_json,
 	.spec_yaml = segment_templates_spec_yaml,
