@@ -1063,6 +1063,26 @@ static int ga_op_params(ga *a, ga_op *op, const json_t *item, const json_t *opno
 	return bad ? -1 : 0;
 }
 
+static const ga_param *ga_path_param(const ga_op *op, const char *name, size_t len);
+
+/* The query parameter a template of the path key's query string stands
+ * for (key={name} with key a declared query parameter and no path
+ * parameter name), or NULL. */
+static const ga_param *ga_query_param_of(const ga_op *op, const char *query, const char *tmpl)
+{
+	const char *k = tmpl - 1, *close = strchr(tmpl, '}');
+
+	while (k > query && k[-1] != '&' && k[-1] != '?')
+		k--;
+	if (!close || ga_path_param(op, tmpl + 1, (size_t)(close - tmpl - 1)))
+		return NULL;
+	for (size_t i = 0; i < op->np; i++)
+		if (op->params[i].in == GA_IN_QUERY && strlen(op->params[i].name) == (size_t)(tmpl - 1 - k) &&
+		    strncmp(op->params[i].name, k, (size_t)(tmpl - 1 - k)) == 0)
+			return &op->params[i];
+	return NULL;
+}
+
 /* 1 the first time for path (its operations come one after another). */
 static int ga_warn_once(ga *a, const char *path)
 {
@@ -1096,6 +1116,8 @@ static int ga_op_path_check(ga *a, const ga_op *op, const char *path, const char
 		const ga_param *p;
 		if (!e)
 			return ga_error(a, item_ptr, "unclosed '{' in the path \"%s\"", path);
+		if (query && s > query && s[-1] == '=' && ga_query_param_of(op, query, s))
+			continue; /* /search?query={query}: the query parameter itself, documented in the key */
 		if (!(p = ga_path_param(op, s + 1, (size_t)(e - s - 1))))
 			return ga_error(a, optr, "the path template {%.*s} has no path parameter declared", (int)(e - s - 1), s + 1);
 		if (query && s > query && (s[-1] != '=' || (e[1] != '&' && e[1] != '\0')))
@@ -1136,7 +1158,8 @@ static int ga_op_path_check(ga *a, const ga_op *op, const char *path, const char
 				size_t nl = strlen(op->params[i].name);
 				for (const char *k = query; k; k = strchr(k + 1, '&'))
 					if (strncmp(k + 1, op->params[i].name, nl) == 0 && (k[1 + nl] == '=' || k[1 + nl] == '&' ||
-					                                                   !k[1 + nl]))
+					                                                   !k[1 + nl]) &&
+					    !(k[1 + nl] == '=' && k[2 + nl] == '{' && !ga_path_param(op, k + 3 + nl, strcspn(k + 3 + nl, "}"))))
 						return ga_error(a, optr, "query parameter \"%s\" is also a key of the path's query string (%s)",
 						                op->params[i].name, path);
 			}

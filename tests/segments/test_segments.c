@@ -60,9 +60,16 @@ static int count_photos(rt_ctx *ctx, const segment_templates_countPhotos_params 
 	return segment_templates_countPhotos_respond_200(ctx, json_pack("{s:s,s:s}", "op", "count", "user", p->user));
 }
 
+static int find(rt_ctx *ctx, const segment_templates_find_params *p, const json_t *body, void *app)
+{
+	(void)body, (void)app;
+	return segment_templates_find_respond_200(ctx, json_pack("{s:s}", "query", p->query));
+}
+
 static const segment_templates_handlers handlers = { .getAccount = get_account, .getFile = get_file,
                                                      .getProfile = get_profile, .search = search,
-                                                     .getPhotos = get_photos, .countPhotos = count_photos };
+                                                     .getPhotos = get_photos, .countPhotos = count_photos,
+                                                     .find = find };
 static rt_api_config cfg = { .authenticate = auth, .validate_responses = 1 };
 
 /* GET base+path: the status, and the JSON body in *body (new). */
@@ -196,6 +203,9 @@ START_TEST(operations_apart_by_query_string)
 	expect("/rest?method=photos.count", 404, NULL); /* no user: neither operation */
 	expect("/rest?method=photos.delete", 404, NULL);
 	expect("/rest", 404, NULL);
+	/* a query template that is the query parameter it names */
+	expect("/find?query=cats", 200, "{\"query\":\"cats\"}");
+	expect("/find", 400, NULL);
 }
 END_TEST
 

@@ -19,6 +19,8 @@ static const rt_schema segment_templates_schema_search_200;
 static const rt_schema segment_templates_schema_getPhotos_200;
 static const rt_schema segment_templates_schema_countPhotos_user;
 static const rt_schema segment_templates_schema_countPhotos_200;
+static const rt_schema segment_templates_schema_find_query;
+static const rt_schema segment_templates_schema_find_200;
 
 static rt_schema_cache segment_templates_schema_getAccount_sid__cache = { .pattern = "^AC", };
 /* tests/generator/fixtures/segment-templates.yaml#/paths/~1accounts~1{sid}.json/get/parameters/0/schema */
@@ -123,6 +125,18 @@ static const rt_schema segment_templates_schema_countPhotos_user = {
 /* tests/generator/fixtures/segment-templates.yaml#/paths/~1rest?method=photos.count&user={user}/get/responses/200/content/application~1json/schema */
 static const rt_schema segment_templates_schema_countPhotos_200 = {
 	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1rest\?method=photos.count&user={user}/get/responses/200/content/application~1json/schema",
+	.types = RT_T_OBJECT,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1find?query={query}/get/parameters/0/schema */
+static const rt_schema segment_templates_schema_find_query = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1find\?query={query}/get/parameters/0/schema",
+	.types = RT_T_STRING,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1find?query={query}/get/responses/200/content/application~1json/schema */
+static const rt_schema segment_templates_schema_find_200 = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1find\?query={query}/get/responses/200/content/application~1json/schema",
 	.types = RT_T_OBJECT,
 };
 
@@ -312,6 +326,29 @@ int segment_templates_countPhotos_respond_200(rt_ctx *ctx, json_t *body /* stole
 	return rt_respond(ctx, 200, body);
 }
 
+/* #/paths/~1find?query={query}/get */
+static const rt_param segment_templates_find_param_table[] = {
+	{ .name = "query", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 1,
+	  .schema = &segment_templates_schema_find_query, .ctype = RT_C_STRING,
+	  .offset = offsetof(segment_templates_find_params, query), .has_offset = -1 },
+};
+static const rt_response segment_templates_find_responses[] = {
+	{ 200, "application/json", &segment_templates_schema_find_200 },
+};
+static int segment_templates_find_call(rt_ctx *ctx, const void *params, const json_t *body,
+		const void *handlers, void *app)
+{
+	const segment_templates_handlers *h = handlers;
+
+	if (!h || !h->find)
+		return rt_not_implemented(ctx);
+	return h->find(ctx, params, body, app);
+}
+int segment_templates_find_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 200, body);
+}
+
 static const rt_operation segment_templates_operations[] = {
 	{
 		.operation_id = "getAccount",
@@ -386,6 +423,18 @@ static const rt_operation segment_templates_operations[] = {
 		.validation_status = 400,
 		.call = segment_templates_countPhotos_call,
 	},
+	{
+		.operation_id = "find",
+		.method = "GET",
+		.path = "/find\?query={query}",
+		.route = "/find",
+		.priority = 7,
+		.params = segment_templates_find_param_table, .n_params = 1,
+		.params_size = sizeof(segment_templates_find_params),
+		.responses = segment_templates_find_responses, .n_responses = 1,
+		.validation_status = 400,
+		.call = segment_templates_find_call,
+	},
 };
 
 static rt_schema_cache *const segment_templates_caches[] = {
@@ -397,7 +446,7 @@ static rt_schema_cache *const segment_templates_caches[] = {
 static const rt_api segment_templates_api = {
 	.name = "segment_templates",
 	.ops = segment_templates_operations,
-	.n_ops = 6,
+	.n_ops = 7,
 	.caches = segment_templates_caches,
 	.spec_json = segment_templates_spec_json,
 	.spec_yaml = segment_templates_spec_yaml,

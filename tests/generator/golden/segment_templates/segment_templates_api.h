@@ -15,7 +15,7 @@
 /* The base path of servers[0] in the spec. */
 #define SEGMENT_TEMPLATES_DEFAULT_BASE "/seg"
 
-/* Typed bodies: 1 of 6 body schemas have a model; json_t (an object without properties (free-form)): 5 */
+/* Typed bodies: 1 of 7 body schemas have a model; json_t (an object without properties (free-form)): 6 */
 
 /* ---- typed bodies: models of the schemas request and response bodies reach ---- */
 
@@ -94,6 +94,15 @@ typedef int (*segment_templates_countPhotos_fn)(rt_ctx *ctx, const segment_templ
 /* 200: the count */
 int segment_templates_countPhotos_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
 
+/* #/paths/~1find?query={query}/get
+ * GET /find?query={query} */
+typedef struct segment_templates_find_params {
+	const char *query; /* query query, required */
+} segment_templates_find_params;
+typedef int (*segment_templates_find_fn)(rt_ctx *ctx, const segment_templates_find_params *p, const json_t *body, void *app);
+/* 200: found */
+int segment_templates_find_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+
 /* One handler per operation; NULL answers 501. */
 typedef struct segment_templates_handlers {
 	segment_templates_getAccount_fn getAccount;
@@ -102,6 +111,7 @@ typedef struct segment_templates_handlers {
 	segment_templates_search_fn search;
 	segment_templates_getPhotos_fn getPhotos;
 	segment_templates_countPhotos_fn countPhotos;
+	segment_templates_find_fn find;
 } segment_templates_handlers;
 
 /* Adds every route under base (e.g. SEGMENT_TEMPLATES_DEFAULT_BASE), and base/openapi.json
