@@ -14,6 +14,8 @@ typedef struct check {
 	const char *name;
 	char *err;
 	size_t errlen;
+	int minor;      /* 0, 1 or 2: OpenAPI 3.0, 3.1, 3.2 */
+	int needs_items; /* OpenAPI 3.0: an array schema has items */
 } check;
 
 /* Values that are data, not schemas: a "pattern" in them is not one. */
@@ -54,6 +56,92 @@ static int check_pattern(check *c, const char *re, const char *ptr)
 	return -1;
 }
 
+static int check_fail(check *c, const char *ptr, const char *what)
+{
+	snprintf(c->err, c->errlen, "%s: %s: %s", c->name, ptr, what);
+	return -1;
+}
+
+/* The fixed fields OpenAPI requires at the top and in info and servers. */
+static int check_top(check *c, const json_t *doc)
+{
+	const json_t *info = json_object_get(doc, "info"), *servers = json_object_get(doc, "servers");
+	const char *const fields[] = { "title", "version" };
+
+	if (!json_object_get(doc, "openapi"))
+		return 0; /* the model says what this is */
+	if (!info)
+		return check_fail(c, "/info", "missing: an OpenAPI document has an info object");
+	if (!json_is_object(info))
+		return check_fail(c, "/info", "must be an object");
+	for (size_t i = 0; i < 2; i++) {
+		const json_t *v = json_object_get(info, fields[i]);
+		char ptr[32];
+		snprintf(ptr, sizeof ptr, "/info/%s", fields[i]);
+		if (!v)
+			return check_fail(c, ptr, "missing: info needs a title and a version");
+		if (!json_is_string(v))
+			return check_fail(c, ptr, "must be a string");
+	}
+	if (servers && !json_is_array(servers))
+		return check_fail(c, "/servers", "must be an array of server objects");
+	for (size_t i = 0; i < json_array_size(servers); i++) {
+		const json_t *sv = json_array_get(servers, i);
+		char ptr[48];
+		snprintf(ptr, sizeof ptr, "/servers/%zu/url", i);
+		if (!json_is_object(sv) || !json_object_get(sv, "url"))
+			return check_fail(c, ptr, "missing: a server needs a url");
+		if (!json_is_string(json_object_get(sv, "url")))
+			return check_fail(c, ptr, "must be a string");
+	}
+	return 0;
+}
+
+/* One operation's fixed fields (as written; a $ref'd operation is checked
+ * where the model reads it). */
+static int check_operation(check *c, const json_t *op, const char *mp, int minor)
+{
+	const json_t *rs = json_object_get(op, "responses"), *id = json_object_get(op, "operationId");
+	const json_t *rb = json_object_get(op, "requestBody");
+	const char *code;
+	json_t *r;
+	char *p = NULL;
+	int rc = 0;
+
+	if (json_object_get(op, "$ref"))
+		return 0;
+	if (id && !json_is_string(id)) {
+		p = docset_pointer_join(mp, "operationId");
+		rc = check_fail(c, p ? p : mp, "must be a string");
+	} else if (!rs && minor == 0) {
+		p = docset_pointer_join(mp, "responses");
+		rc = check_fail(c, p ? p : mp, "missing: an operation documents its responses (OpenAPI 3.0)");
+	} else if (rb && json_is_object(rb) && !json_object_get(rb, "$ref") && !json_is_object(json_object_get(rb, "content"))) {
+		p = docset_pointer_join(mp, "requestBody");
+		char *q = p ? docset_pointer_join(p, "content") : NULL;
+		rc = check_fail(c, q ? q : mp, json_object_get(rb, "content") ? "must be an object of media types"
+		                                                                : "missing: a request body has content");
+		free(q);
+	}
+	free(p);
+	if (rc || minor >= 2 || !json_is_object(rs))
+		return rc;
+	/* a response's description is required until 3.2 */
+	json_object_foreach((json_t *)rs, code, r) {
+		if (!json_is_object(r) || json_object_get(r, "$ref") || json_object_get(r, "description") ||
+		    (code[0] == 'x' && code[1] == '-'))
+			continue;
+		p = docset_pointer_join(mp, "responses");
+		char *q = p ? docset_pointer_join(p, code) : NULL, *d = q ? docset_pointer_join(q, "description") : NULL;
+		rc = check_fail(c, d ? d : mp, "missing: a response needs a description (until OpenAPI 3.2)");
+		free(p);
+		free(q);
+		free(d);
+		return rc;
+	}
+	return 0;
+}
+
 /* Every pattern below node (at ptr); names: node's keys are names, not keywords. */
 static int check_walk(check *c, const json_t *node, const char *ptr, int names)
 {
@@ -80,7 +168,15 @@ static int check_walk(check *c, const json_t *node, const char *ptr, int names)
 		p = docset_pointer_join(ptr, k);
 		if (!p)
 			return -1;
-		if (!names && strcmp(k, "pattern") == 0 && json_is_string(v)) {
+		if (!names && c->needs_items && strcmp(k, "type") == 0 && json_is_string(v) &&
+		    strcmp(json_string_value(v), "array") == 0 && !json_object_get(node, "items") &&
+		    !json_object_get(node, "$ref")) {
+			rc = check_fail(c, ptr[0] ? ptr : "/", "an array schema needs \"items\" (OpenAPI 3.0)");
+		} else if (!names && (strcmp(k, "defaultMapping") == 0 || strcmp(k, "prefixEncoding") == 0 ||
+		               strcmp(k, "itemEncoding") == 0)) {
+			snprintf(c->err, c->errlen, "%s: %s: %s (OpenAPI 3.2) is not supported by oapigen", c->name, p, k);
+			rc = -1;
+		} else if (!names && strcmp(k, "pattern") == 0 && json_is_string(v)) {
 			rc = check_pattern(c, json_string_value(v), p);
 		} else if (!names && strcmp(k, "patternProperties") == 0 && json_is_object(v)) {
 			const char *re;
@@ -108,7 +204,8 @@ static int check_walk(check *c, const json_t *node, const char *ptr, int names)
  * path item is a $ref (its operations are elsewhere). */
 static int check_operations(check *c, const json_t *paths, size_t *n, int *unknown)
 {
-	static const char *const methods[] = { "get", "put", "post", "delete", "options", "head", "patch", "trace", NULL };
+	static const char *const methods[] = { "get", "put", "post", "delete", "options", "head", "patch", "trace",
+	                                       "query", NULL };
 	const char *path;
 	json_t *item;
 
@@ -117,12 +214,21 @@ static int check_operations(check *c, const json_t *paths, size_t *n, int *unkno
 			continue;
 		if (json_object_get(item, "$ref"))
 			*unknown = 1;
+		*n += json_object_size(json_object_get(item, "additionalOperations"));
 		for (const char *const *m = methods; *m; m++) {
 			const json_t *op = json_object_get(item, *m);
 			const json_t *rs = json_object_get(op, "responses");
 			if (!json_is_object(op))
 				continue;
 			(*n)++;
+			{
+				char *ip = docset_pointer_join("/paths", path), *mp = ip ? docset_pointer_join(ip, *m) : NULL;
+				int r = mp ? check_operation(c, op, mp, c->minor) : -1;
+				free(ip);
+				free(mp);
+				if (r != 0)
+					return -1;
+			}
 			if (json_is_object(rs) && json_object_size(rs) == 0) {
 				char *ip = docset_pointer_join("/paths", path), *mp = ip ? docset_pointer_join(ip, *m) : NULL;
 				snprintf(c->err, c->errlen, "%s: %s/responses: no response is documented "
@@ -145,6 +251,18 @@ int check_document(const char *name, const json_t *doc, char *err, size_t errlen
 
 	if (!json_is_object(doc))
 		return 0; /* the model says what is wrong */
+	{
+		const char *v = json_string_value(json_object_get(doc, "openapi"));
+		c.minor = v && strncmp(v, "3.", 2) == 0 && v[2] >= '0' && v[2] <= '9' ? v[2] - '0' : 0;
+		c.needs_items = c.minor == 0 && v;
+	}
+	if (check_top(&c, doc) != 0)
+		return -1;
+	if (json_object_get(json_object_get(doc, "components"), "mediaTypes")) {
+		snprintf(err, errlen, "%s: /components/mediaTypes: reusable media types (OpenAPI 3.2) are not supported "
+		         "by oapigen", name);
+		return -1;
+	}
 	if (check_walk(&c, doc, "", 0) != 0)
 		return -1;
 	if (check_operations(&c, json_object_get(doc, "paths"), &n, &unknown) != 0)

@@ -452,6 +452,26 @@ int docset_add(docset *ds, const char *uri, json_t *doc)
 	return 0;
 }
 
+int docset_alias(docset *ds, const char *alias_uri, const char *doc_uri)
+{
+	docset_entry *d = docset_find(ds, doc_uri, strlen(doc_uri)), *a;
+
+	if (!d)
+		return -1;
+	if (docset_find(ds, alias_uri, strlen(alias_uri)))
+		return 0;
+	a = docset_push(ds);
+	if (!a)
+		return -1;
+	a->uri = strdup(alias_uri);
+	a->display = strdup(d->display);
+	a->doc = d->doc;
+	a->owned = 0;
+	a->doc_uri = strdup(doc_uri);
+	a->pointer = strdup("");
+	return a->uri && a->display && a->doc_uri && a->pointer ? 0 : -1;
+}
+
 static char *docset_file_uri(const char *path)
 {
 	char abs[PATH_MAX];

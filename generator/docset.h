@@ -22,6 +22,9 @@ void docset_free(docset *ds);
 const json_t *docset_load(docset *ds, const char *path, const char **uri, char *err, size_t errlen);
 /* Registers doc (stolen) under the absolute uri; indexes its $id and $anchor. */
 int docset_add(docset *ds, const char *uri, json_t *doc);
+/* Makes alias_uri (absolute, no fragment) another name of the loaded
+ * document doc_uri: OpenAPI 3.2's $self. 0, or -1 (doc_uri not loaded). */
+int docset_alias(docset *ds, const char *alias_uri, const char *doc_uri);
 /* Resolves ref against base_uri. Returns the borrowed node, and in *out_uri
  * (new, free()) its canonical absolute "uri#/json/pointer". */
 const json_t *docset_resolve(docset *ds, const char *base_uri, const char *ref,

@@ -19,13 +19,15 @@
 #include <unistd.h>
 #include <jansson.h>
 
-enum { GA_IN_PATH, GA_IN_QUERY, GA_IN_HEADER, GA_IN_COOKIE };
+enum { GA_IN_PATH, GA_IN_QUERY, GA_IN_HEADER, GA_IN_COOKIE, GA_IN_QUERYSTRING };
 enum { GA_C_STRING, GA_C_INT64, GA_C_DOUBLE, GA_C_BOOL, GA_C_JSON };
 
 typedef struct ga_param {
 	char *name;
 	char *cname;
-	int in, style, explode, required, ctype, has_default, content;
+	int in, style, explode, required, ctype, has_default;
+	int content;              /* content-encoded: 1 JSON text, 2 a form (querystring) */
+	int constrained;          /* the schema tells values apart from any text */
 	const char *schema;       /* symbol or NULL */
 } ga_param;
 
@@ -57,6 +59,8 @@ typedef struct ga_sec_req {
 	char *scheme;
 	const char *kind;         /* RT_CRED_* */
 	char *name;
+	const char *http_scheme;  /* type http's scheme (borrowed from the document), or NULL */
+	const json_t *scopes;     /* the requirement's array of scope names (borrowed) */
 } ga_sec_req;
 
 typedef struct ga_sec_alt {
@@ -81,6 +85,8 @@ typedef struct ga_op {
 	int has_body, body_required;
 	const char *body_schema;
 	const char *form_schema;  /* application/x-www-form-urlencoded, or NULL */
+	char *item_type;          /* the sequential media type with an itemSchema (3.2), or NULL */
+	const char *item_schema;  /* its itemSchema's symbol */
 	const char *body_model;   /* the request body's C model, or NULL: a json_t */
 	const char *body_why;     /* why not */
 	ga_resp *resps;
@@ -88,6 +94,7 @@ typedef struct ga_op {
 	ga_sec_alt *sec;
 	size_t nsec;
 	int validation_status;
+	int shares_route;         /* its route is another's too, apart by query strings */
 } ga_op;
 
 typedef struct ga {
@@ -103,6 +110,10 @@ typedef struct ga {
 	ga_op *ops;
 	size_t nops, capops;
 	json_t *opids;            /* C name of an operation -> its index in ops */
+	json_t *routes;           /* "METHOD route" (template names left out) -> the operation's pointer */
+	json_t *route_queries;    /* an operation's pointer -> its path key's query string, when it has one */
+	const char *warned_path;  /* the last path key a warning was given for (borrowed) */
+	int dialect_minor;        /* 2 for OpenAPI 3.2 (query, additionalOperations, querystring, ...) */
 	char *err;
 	size_t errlen;
 } ga;
@@ -244,6 +255,38 @@ static const char *ga_schema_type(ga *a, const json_t *schema, const char *uri)
 	return result;
 }
 
+/* Whether the schema (following $ref and a lone allOf) tells its values
+ * apart from any text: a type other than string, or an enum, const,
+ * pattern, format or maxLength. */
+static int ga_schema_constrained(ga *a, const json_t *schema, const char *uri)
+{
+	static const char *const kws[] = { "enum", "const", "pattern", "format", "maxLength" };
+	const char *t = ga_schema_type(a, schema, uri);
+	char *cur = uri ? strdup(uri) : NULL;
+	int found = t && strcmp(t, "string") != 0;
+
+	for (int hops = 0; !found && schema && hops < 16; hops++) {
+		const json_t *ref = json_object_get(schema, "$ref");
+		const json_t *all = json_object_get(schema, "allOf");
+		for (size_t k = 0; k < sizeof kws / sizeof kws[0]; k++)
+			found |= json_object_get(schema, kws[k]) != NULL;
+		if (json_is_string(ref) && cur) {
+			char *base = docset_base_of(a->ds, cur), *next = NULL;
+			char err[200];
+			schema = docset_resolve(a->ds, base, json_string_value(ref), &next, err, sizeof err);
+			free(base);
+			free(cur);
+			cur = next;
+		} else if (json_array_size(all) == 1) {
+			schema = json_array_get(all, 0);
+		} else {
+			break;
+		}
+	}
+	free(cur);
+	return found;
+}
+
 /* Compiles the schema at uri; one that is not a component is named
  * <opid>_<what> ("createKey_body", "getKey_200", "listKeys_limit"). */
 static int ga_compile(ga *a, const char *uri, const ga_op *op, const char *what, const char **sym)
@@ -327,9 +370,28 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 		gp.in = GA_IN_HEADER;
 	else if (strcmp(in, "cookie") == 0)
 		gp.in = GA_IN_COOKIE;
+	else if (strcmp(in, "querystring") == 0 && a->dialect_minor >= 2)
+		gp.in = GA_IN_QUERYSTRING;
 	else {
+		char *pp = ga_ptr(ga_pointer_of(turi), "in");
+		if (strcmp(in, "querystring") == 0)
+			ga_error(a, pp, "parameter location \"querystring\" is OpenAPI 3.2; this document is %s",
+			         json_string_value(json_object_get(a->doc, "openapi")));
+		else
+			ga_error(a, pp, "parameter location \"%s\" is not one of path, query, header, cookie%s", in,
+			         a->dialect_minor >= 2 ? ", querystring" : "");
+		free(pp);
 		free(turi);
-		return ga_error(a, pointer, "parameter location \"%s\" is not one of path, query, header, cookie", in);
+		return -1;
+	}
+	if (gp.in == GA_IN_QUERYSTRING && (json_object_get(p, "schema") || json_object_size(json_object_get(p, "content")) != 1 ||
+	                                   json_object_get(p, "style") || json_object_get(p, "explode"))) {
+		char *pp = ga_ptr(ga_pointer_of(turi), json_object_get(p, "schema") ? "schema" : "content");
+		ga_error(a, pp, "a querystring parameter has exactly one media type in \"content\", and no schema, "
+		         "style or explode");
+		free(pp);
+		free(turi);
+		return -1;
 	}
 	/* the same name and location again: the later one (operation level) wins */
 	for (size_t i = 0; i < op->np; i++) {
@@ -346,6 +408,25 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 	                              strcasecmp(name, "Authorization") == 0)) {
 		free(turi);
 		return 0;
+	}
+	{
+		const json_t *sc = json_object_get(p, "schema"), *ct = json_object_get(p, "content");
+		const char *why = NULL, *at = NULL;
+		if (gp.in == GA_IN_PATH && !json_is_true(json_object_get(p, "required")))
+			why = "a path parameter must be required (\"required\": true)", at = "required";
+		else if (sc && ct)
+			why = "a parameter has either \"schema\" or \"content\", not both";
+		else if (!sc && !ct)
+			why = "a parameter needs \"schema\" or \"content\"";
+		else if (ct && (!json_is_object(ct) || json_object_size(ct) != 1))
+			why = "\"content\" of a parameter must hold exactly one media type", at = "content";
+		if (why) {
+			char *pp = at ? ga_ptr(ga_pointer_of(turi), at) : strdup(ga_pointer_of(turi));
+			ga_error(a, pp, "%s", why);
+			free(pp);
+			free(turi);
+			return -1;
+		}
 	}
 	gp.name = strdup(name);
 	gp.required = gp.in == GA_IN_PATH || json_is_true(json_object_get(p, "required"));
@@ -366,6 +447,8 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 		gp.style = 5;
 	else if (strcmp(style, "deepObject") == 0)
 		gp.style = 6;
+	else if (strcmp(style, "cookie") == 0 && gp.in == GA_IN_COOKIE && a->dialect_minor >= 2)
+		gp.style = 1; /* 3.2's cookie style: a name=value pair, as form reads it */
 	else {
 		free(turi);
 		free(gp.name);
@@ -374,7 +457,7 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 	/* where the OpenAPI style table defines label, matrix and deepObject (the
 	 * other styles elsewhere are tolerated, as before) */
 	if (((gp.style == 2 || gp.style == 3) && gp.in != GA_IN_PATH) || (gp.style == 6 && gp.in != GA_IN_QUERY)) {
-		static const char *const where[] = { "path", "query", "header", "cookie" };
+		static const char *const where[] = { "path", "query", "header", "cookie", "querystring" };
 		char *pp = ga_ptr(ga_pointer_of(turi), "style");
 		ga_error(a, pp, "parameter style \"%s\" is defined only for %s parameters, not %s", style,
 		         gp.style <= 3 ? "path" : "query", where[gp.in]);
@@ -396,6 +479,23 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 		}
 		gp.ctype = GA_C_JSON;
 		gp.content = 1;
+		if (gp.in == GA_IN_QUERYSTRING) {
+			json_object_foreach((json_t *)json_object_get(p, "content"), k, v) {
+				(void)v;
+				if (strncasecmp(k, "application/x-www-form-urlencoded", 33) == 0)
+					gp.content = 2;
+				else if (!ga_is_json_media(k)) {
+					char *c1 = ga_ptr(ga_pointer_of(turi), "content"), *c2 = c1 ? ga_ptr(c1, k) : NULL;
+					ga_error(a, c2, "a querystring parameter's media type must be application/x-www-form-urlencoded "
+					         "or JSON, not %s", k);
+					free(c1);
+					free(c2);
+					free(turi);
+					free(gp.name);
+					return -1;
+				}
+			}
+		}
 	}
 	if (schema) {
 		char *suri = NULL;
@@ -425,9 +525,9 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 			gp.ctype = !t ? GA_C_STRING : strcmp(t, "integer") == 0 ? GA_C_INT64 : strcmp(t, "number") == 0 ? GA_C_DOUBLE
 			         : strcmp(t, "boolean") == 0 ? GA_C_BOOL : (strcmp(t, "array") == 0 || strcmp(t, "object") == 0) ? GA_C_JSON
 			         : GA_C_STRING;
-			if (gp.style == 6 && t && strcmp(t, "object") != 0) {
+			if (gp.style == 6 && t && strcmp(t, "object") != 0 && strcmp(t, "array") != 0) {
 				char *pp = ga_ptr(ga_pointer_of(turi), "style");
-				ga_error(a, pp, "parameter style \"deepObject\" needs an object schema, not %s", t);
+				ga_error(a, pp, "parameter style \"deepObject\" needs an object or array schema, not %s", t);
 				free(pp);
 				free(suri);
 				free(turi);
@@ -436,8 +536,27 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 			}
 			if (gp.style == 6)
 				gp.ctype = GA_C_JSON;
+			/* an array of objects in a style that writes items as text */
+			if (gp.style != 6 && t && strcmp(t, "array") == 0) {
+				const json_t *sch = schema;
+				char *ruri = NULL, *iuri = NULL;
+				const json_t *rs = ga_deref(a, sch, ga_pointer_of(suri), &ruri);
+				const char *it = NULL;
+				if (rs && ruri && asprintf(&iuri, "%s/items", ruri) >= 0)
+					it = ga_schema_type(a, json_object_get(rs, "items"), iuri);
+				if (it && strcmp(it, "object") == 0)
+					fprintf(stderr, "%s: %s: warning: parameter \"%s\" is an array of objects in style %s, which "
+					        "writes items as text: requests cannot send objects so (deepObject can: "
+					        "%s[0][field]=v)\n",
+					        a->opt->spec_path, ga_pointer_of(turi), gp.name,
+					        (const char *const[]){ "simple", "form", "label", "matrix", "spaceDelimited",
+					                               "pipeDelimited", "deepObject" }[gp.style], gp.name);
+				free(ruri);
+				free(iuri);
+			}
 		}
 		gp.has_default = json_object_get(schema, "default") != NULL;
+		gp.constrained = gp.content || ga_schema_constrained(a, schema, suri);
 		free(suri);
 	}
 	free(turi);
@@ -452,6 +571,20 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 }
 
 /* ---- security ---- */
+
+/* RFC 9110 token characters (an auth-scheme) */
+#define GA_TOKEN_CHARS "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+static int ga_all_strings(const json_t *arr)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+		if (!json_is_string(v))
+			return 0;
+	return 1;
+}
 
 static int ga_security(ga *a, ga_op *op, const json_t *sec, const char *pointer)
 {
@@ -499,6 +632,15 @@ static int ga_security(ga *a, ga_op *op, const json_t *sec, const char *pointer)
 			type = json_string_value(json_object_get(s, "type"));
 			r->scheme = strdup(k);
 			op->sec[i].n++; /* counted now, so ga_free frees it on any error below */
+			if (!json_is_array(v) || !ga_all_strings(v)) {
+				char *kp = ga_ptr(rp, k);
+				ga_error(a, kp, "the scopes of a security requirement must be an array of strings");
+				free(kp);
+				free(sp);
+				free(rp);
+				return -1;
+			}
+			r->scopes = v;
 			if (type && strcmp(type, "apiKey") == 0) {
 				const char *in = json_string_value(json_object_get(s, "in"));
 				const char *name = json_string_value(json_object_get(s, "name"));
@@ -523,13 +665,29 @@ static int ga_security(ga *a, ga_op *op, const json_t *sec, const char *pointer)
 					r->kind = "RT_CRED_HTTP_BEARER";
 				} else if (scheme && strcasecmp(scheme, "basic") == 0) {
 					r->kind = "RT_CRED_HTTP_BASIC";
+				} else if (scheme && scheme[0] && strspn(scheme, GA_TOKEN_CHARS) == strlen(scheme)) {
+					/* OAuth, Digest, HMAC-SHA256, ...: the hook gets the whole header */
+					r->kind = "RT_CRED_HTTP_OTHER";
 				} else {
-					ga_error(a, sp, "HTTP authentication scheme \"%s\" is not supported (bearer and basic are)",
+					char *pp = ga_ptr(sp, "scheme");
+					ga_error(a, pp, "HTTP authentication scheme \"%s\" is not a token (RFC 9110 auth-scheme)",
 					         scheme ? scheme : "(none)");
+					free(pp);
 					free(sp);
 					free(rp);
 					return -1;
 				}
+				r->http_scheme = scheme;
+			} else if (type && ((strcmp(type, "oauth2") == 0 && !json_is_object(json_object_get(s, "flows"))) ||
+			                    (strcmp(type, "openIdConnect") == 0 &&
+			                     !json_is_string(json_object_get(s, "openIdConnectUrl"))))) {
+				char *pp = ga_ptr(sp, strcmp(type, "oauth2") == 0 ? "flows" : "openIdConnectUrl");
+				ga_error(a, pp, "missing: an %s scheme needs %s", type,
+				         strcmp(type, "oauth2") == 0 ? "its flows" : "its openIdConnectUrl");
+				free(pp);
+				free(sp);
+				free(rp);
+				return -1;
 			} else if (type && (strcmp(type, "oauth2") == 0 || strcmp(type, "openIdConnect") == 0)) {
 				/* the access token arrives as a bearer token; the hook checks it */
 				r->kind = "RT_CRED_HTTP_BEARER";
@@ -689,6 +847,8 @@ static int ga_resp_header_type(ga *a, const ga_op *op, ga_resp *r, const char *t
 	return r->hdr_type ? 0 : -1;
 }
 
+static int ga_is_sequential_media(const char *mt);
+
 static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *pointer)
 {
 	const char *k;
@@ -721,6 +881,30 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 		if (!resp) {
 			free(rp);
 			return -1;
+		}
+		{
+			/* 3.2's itemSchema on a response: the handler writes the items */
+			const char *mt;
+			json_t *mv;
+			json_object_foreach((json_t *)json_object_get(resp, "content"), mt, mv) {
+				if (!json_object_get(mv, "itemSchema"))
+					continue;
+				char *c1 = ga_ptr(ga_pointer_of(turi), "content"), *c2 = c1 ? ga_ptr(c1, mt) : NULL;
+				if (a->dialect_minor < 2 || !ga_is_sequential_media(mt)) {
+					ga_error(a, c2, a->dialect_minor < 2 ? "itemSchema is OpenAPI 3.2; this document is not"
+					         : "itemSchema is for sequential media types (application/jsonl, application/x-ndjson, "
+					           "application/json-seq, text/event-stream), not %s", mt);
+					free(c1);
+					free(c2);
+					free(turi);
+					free(rp);
+					return -1;
+				}
+				fprintf(stderr, "%s: %s/itemSchema: warning: a response's items are not validated; the handler "
+				        "writes the %s stream\n", a->opt->spec_path, c2 ? c2 : rp, mt);
+				free(c1);
+				free(c2);
+			}
 		}
 		r->key = strdup(k);
 		for (char *c = r->key; *c; c++)
@@ -781,13 +965,26 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 static int ga_body_schema(ga *a, const ga_op *op, const char *turi, const char *mt, const char *what, const char **sym)
 {
 	char *c1 = ga_ptr(turi, "content"), *c2 = c1 ? ga_ptr(c1, mt) : NULL;
-	char *c3 = c2 ? ga_ptr(c2, "schema") : NULL;
+	char *c3 = c2 ? ga_ptr(c2, strcmp(what, "items") == 0 ? "itemSchema" : "schema") : NULL;
 	int rc = c3 ? ga_compile(a, c3, op, what, sym) : -1;
 
 	free(c1);
 	free(c2);
 	free(c3);
 	return rc;
+}
+
+/* The media types OpenAPI 3.2's itemSchema describes item by item. */
+static int ga_is_sequential_media(const char *mt)
+{
+	static const char *const seq[] = { "application/jsonl", "application/x-ndjson", "application/json-seq",
+	                                   "text/event-stream" };
+	size_t n = strcspn(mt, "; ");
+
+	for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++)
+		if (strlen(seq[i]) == n && strncasecmp(mt, seq[i], n) == 0)
+			return 1;
+	return 0;
 }
 
 static int ga_body(ga *a, ga_op *op, const json_t *rb, const char *pointer)
@@ -810,13 +1007,34 @@ static int ga_body(ga *a, ga_op *op, const json_t *rb, const char *pointer)
 		return -1;
 	}
 	json_object_foreach((json_t *)content, mt, mv) {
-		(void)mv;
+		if (json_object_get(mv, "itemSchema")) {
+			char *c1 = ga_ptr(turi, "content"), *c2 = c1 ? ga_ptr(c1, mt) : NULL, *c3 = c2 ? ga_ptr(c2, "itemSchema") : NULL;
+			int bad = a->dialect_minor < 2 ? 1 : !ga_is_sequential_media(mt) ? 2 : op->item_type ? 3 : 0;
+			if (bad)
+				ga_error(a, c3 ? ga_pointer_of(c3) : pointer, bad == 1 ? "itemSchema is OpenAPI 3.2; this document is not"
+				         : bad == 2 ? "itemSchema is for sequential media types (application/jsonl, application/x-ndjson, "
+				                      "application/json-seq, text/event-stream), not %s"
+				                    : "itemSchema on more than one media type of a request body (%s) is not supported", mt);
+			free(c1);
+			free(c2);
+			free(c3);
+			if (bad || ga_body_schema(a, op, turi, mt, "items", &op->item_schema) != 0) {
+				free(turi);
+				return -1;
+			}
+			op->item_type = strdup(mt);
+		}
 		op->body_types[op->nbt++] = strdup(mt);
 		if (!json_mt && ga_is_json_media(mt))
 			json_mt = mt;
 		if (!form_mt && strncasecmp(mt, "application/x-www-form-urlencoded", 33) == 0 &&
 		    (mt[33] == '\0' || mt[33] == ';' || mt[33] == ' '))
 			form_mt = mt;
+	}
+	if (op->item_schema && json_mt && json_object_get(json_object_get(content, json_mt), "schema")) {
+		free(turi);
+		return ga_error(a, pointer, "itemSchema (%s) and a JSON schema (%s) in one request body are not supported: "
+		                "the handler gets either the items or one document", op->item_type, json_mt);
 	}
 	if ((json_mt && json_object_get(json_object_get(content, json_mt), "schema") &&
 	     ga_body_schema(a, op, turi, json_mt, "body", &op->body_schema) != 0) ||
@@ -830,9 +1048,11 @@ static int ga_body(ga *a, ga_op *op, const json_t *rb, const char *pointer)
 }
 
 /* The ulfius route of an OpenAPI path: "{id}" -> ":id". A segment where a
- * template shares the segment with other text ("{sid}.json", "{a}-{b}")
- * becomes one parameter named after its first template; the runtime cuts
- * the values out of it (rt_params). */
+ * template shares the segment with other text ("{sid}.json", "{a}-{b}",
+ * "{id}{ext}") becomes one parameter named after its first template; the
+ * runtime cuts the values out of it (rt_params). A query string in the
+ * path key ("/search?query={q}") is not part of the route: the runtime
+ * reads its templates from the query and checks its literal pairs. */
 static char *ga_route(const char *path, unsigned *templated)
 {
 	char *out = malloc(strlen(path) + 1), *o = out;
@@ -840,8 +1060,8 @@ static char *ga_route(const char *path, unsigned *templated)
 	*templated = 0;
 	if (!out)
 		return NULL;
-	for (const char *s = path; *s; s++) {
-		const char *seg_end = s + strcspn(s, "/");
+	for (const char *s = path; *s && *s != '?'; s++) {
+		const char *seg_end = s + strcspn(s, "/?");
 		const char *open = memchr(s, '{', (size_t)(seg_end - s));
 		const char *e = open ? strchr(open, '}') : NULL;
 		if (*s == '/' || !open || !e) {
@@ -875,7 +1095,7 @@ static int ga_member_taken(const ga_op *op, size_t upto, const char *name)
 
 static int ga_param_cnames(ga_op *op)
 {
-	static const char *const where[] = { "path", "query", "header", "cookie" };
+	static const char *const where[] = { "path", "query", "header", "cookie", "querystring" };
 
 	for (size_t i = 0; i < op->np; i++) {
 		ga_param *p = &op->params[i];
@@ -922,8 +1142,8 @@ static int ga_rename_derived(ga *a, ga_op *op)
  * override the same name and location; only the survivors are compiled. */
 static int ga_op_params(ga *a, ga_op *op, const json_t *item, const json_t *opnode, const char *item_loc)
 {
-	struct { const json_t *node; char *ptr; const char *name, *in; } pv[256];
-	size_t npv = 0;
+	struct ga_pv { const json_t *node; char *ptr; const char *name, *in; int level; } *pv = NULL;
+	size_t npv = 0, cap = 0;
 	int bad = 0;
 
 	for (int level = 0; level < 2 && !bad; level++) {
@@ -945,6 +1165,13 @@ static int ga_op_params(ga *a, ga_op *op, const json_t *item, const json_t *opno
 			const char *nm = json_string_value(json_object_get(p, "name"));
 			const char *in = json_string_value(json_object_get(p, "in"));
 			for (size_t k = 0; nm && in && k < npv; k++) {
+				if (pv[k].name && strcmp(pv[k].name, nm) == 0 && strcmp(pv[k].in, in) == 0 && pv[k].level == level) {
+					/* the same list twice: OpenAPI forbids it */
+					ga_error(a, ip, "parameter \"%s\" in %s is listed twice (also at %s)", nm, in, pv[k].ptr);
+					free(ip);
+					bad = 1;
+					break;
+				}
 				if (pv[k].name && strcmp(pv[k].name, nm) == 0 && strcmp(pv[k].in, in) == 0) {
 					free(pv[k].ptr);
 					memmove(&pv[k], &pv[k + 1], (npv - k - 1) * sizeof pv[0]);
@@ -952,16 +1179,22 @@ static int ga_op_params(ga *a, ga_op *op, const json_t *item, const json_t *opno
 					break;
 				}
 			}
-			if (npv == sizeof pv / sizeof pv[0]) {
-				ga_error(a, ip, "more than %zu parameters", sizeof pv / sizeof pv[0]);
-				free(ip);
-				bad = 1;
+			if (bad)
 				break;
+			if (npv == cap) {
+				struct ga_pv *v = realloc(pv, (cap = cap ? 2 * cap : 16) * sizeof *pv);
+				if (!v) {
+					free(ip);
+					bad = 1;
+					break;
+				}
+				pv = v;
 			}
 			pv[npv].node = json_array_get(list, i);
 			pv[npv].ptr = ip;
 			pv[npv].name = nm;
 			pv[npv].in = in ? in : "";
+			pv[npv].level = level;
 			npv++;
 		}
 		free(pp);
@@ -971,34 +1204,129 @@ static int ga_op_params(ga *a, ga_op *op, const json_t *item, const json_t *opno
 			bad = 1;
 		free(pv[k].ptr);
 	}
+	free(pv);
 	return bad ? -1 : 0;
 }
 
-/* Every {name} of the path must be a declared path parameter. */
+static const ga_param *ga_path_param(const ga_op *op, const char *name, size_t len);
+
+/* The query parameter a template of the path key's query string stands
+ * for (key={name} with key a declared query parameter and no path
+ * parameter name), or NULL. */
+static const ga_param *ga_query_param_of(const ga_op *op, const char *query, const char *tmpl)
+{
+	const char *k = tmpl - 1, *close = strchr(tmpl, '}');
+
+	while (k > query && k[-1] != '&' && k[-1] != '?')
+		k--;
+	if (!close || ga_path_param(op, tmpl + 1, (size_t)(close - tmpl - 1)))
+		return NULL;
+	for (size_t i = 0; i < op->np; i++)
+		if (op->params[i].in == GA_IN_QUERY && strlen(op->params[i].name) == (size_t)(tmpl - 1 - k) &&
+		    strncmp(op->params[i].name, k, (size_t)(tmpl - 1 - k)) == 0)
+			return &op->params[i];
+	return NULL;
+}
+
+/* 1 the first time for path (its operations come one after another). */
+static int ga_warn_once(ga *a, const char *path)
+{
+	if (a->warned_path && strcmp(a->warned_path, path) == 0)
+		return 0;
+	a->warned_path = path;
+	return 1;
+}
+
+/* op's path parameter named by the template at name (len bytes), or NULL. */
+static const ga_param *ga_path_param(const ga_op *op, const char *name, size_t len)
+{
+	for (size_t i = 0; i < op->np; i++)
+		if (op->params[i].in == GA_IN_PATH && strlen(op->params[i].name) == len &&
+		    strncmp(op->params[i].name, name, len) == 0)
+			return &op->params[i];
+	return NULL;
+}
+
+/* Every {name} of the path must be a declared path parameter. Two adjacent
+ * templates ({id}{ext}) are read where at least one of them has a schema
+ * that tells its values apart (a type other than string, an enum, a
+ * pattern, a format, a length bound), with a warning; a query string in the
+ * path key holds key={template} and literal pairs. */
 static int ga_op_path_check(ga *a, const ga_op *op, const char *path, const char *item_ptr, const char *optr)
 {
+	const char *query = strchr(path, '?');
+
 	for (const char *s = strchr(path, '{'); s; s = strchr(s + 1, '{')) {
 		const char *e = strchr(s, '}');
-		int found = 0;
+		const ga_param *p;
 		if (!e)
 			return ga_error(a, item_ptr, "unclosed '{' in the path \"%s\"", path);
-		if (e[1] == '{')
-			return ga_error(a, item_ptr, "path templates with nothing between them (\"%.*s\") cannot be told apart",
-			                (int)(strcspn(e + 1, "}") + 2 + (size_t)(e - s)), s);
-		for (size_t i = 0; i < op->np; i++)
-			if (op->params[i].in == GA_IN_PATH && strlen(op->params[i].name) == (size_t)(e - s - 1) &&
-			    strncmp(op->params[i].name, s + 1, (size_t)(e - s - 1)) == 0)
-				found = 1;
-		if (!found)
+		if (query && s > query && s[-1] == '=' && ga_query_param_of(op, query, s))
+			continue; /* /search?query={query}: the query parameter itself, documented in the key */
+		if (!(p = ga_path_param(op, s + 1, (size_t)(e - s - 1))))
 			return ga_error(a, optr, "the path template {%.*s} has no path parameter declared", (int)(e - s - 1), s + 1);
+		if (query && s > query && (s[-1] != '=' || (e[1] != '&' && e[1] != '\0')))
+			return ga_error(a, item_ptr, "the template {%.*s} in the path's query string must be a whole value "
+			                "(key={%.*s}) to be read", (int)(e - s - 1), s + 1, (int)(e - s - 1), s + 1);
+		if (e[1] == '{') {
+			const char *e2 = strchr(e + 1, '}');
+			const ga_param *q = e2 ? ga_path_param(op, e + 2, (size_t)(e2 - e - 2)) : NULL;
+			if (!q)
+				continue; /* the next round names what is wrong */
+			if (!p->constrained && !q->constrained)
+				return ga_error(a, item_ptr, "path templates with nothing between them (\"%.*s\") cannot be told apart: "
+				                "neither parameter's schema constrains its values (give one a pattern, an enum, "
+				                "a format or a non-string type)", (int)(e2 - s + 1), s);
+			if (ga_warn_once(a, path)) {
+				fprintf(stderr, "%s: %s: warning: adjacent path templates \"%.*s\": a value is split where both "
+				        "parameters' schemas accept it ({%.*s} longest first)\n", a->opt->spec_path, item_ptr,
+				        (int)(e2 - s + 1), s, (int)(e - s - 1), s + 1);
+			}
+		}
+	}
+	for (size_t i = 0; i < op->np; i++) {
+		const ga_param *p = &op->params[i];
+		char *t = NULL;
+		if (p->in != GA_IN_PATH)
+			continue;
+		if (asprintf(&t, "{%s}", p->name) < 0)
+			return -1;
+		if (!strstr(path, t)) {
+			free(t);
+			return ga_error(a, optr, "path parameter \"%s\" is not a template of the path %s", p->name, path);
+		}
+		free(t);
+	}
+	if (query) {
+		for (size_t i = 0; i < op->np; i++)
+			if (op->params[i].in == GA_IN_QUERY) {
+				size_t nl = strlen(op->params[i].name);
+				for (const char *k = query; k; k = strchr(k + 1, '&'))
+					if (strncmp(k + 1, op->params[i].name, nl) == 0 && (k[1 + nl] == '=' || k[1 + nl] == '&' ||
+					                                                   !k[1 + nl]) &&
+					    !(k[1 + nl] == '=' && k[2 + nl] == '{' && !ga_path_param(op, k + 3 + nl, strcspn(k + 3 + nl, "}"))))
+						return ga_error(a, optr, "query parameter \"%s\" is also a key of the path's query string (%s)",
+						                op->params[i].name, path);
+			}
+		if (ga_warn_once(a, path))
+			fprintf(stderr, "%s: %s: warning: the path has a query string: routed as \"%.*s\", its templates read "
+			        "from the query, its literal pairs required\n", a->opt->spec_path, item_ptr,
+			        (int)(query - path), path);
 	}
 	return 0;
 }
 
+/* One operation: method is its key under the path item, or under its
+ * additionalOperations (OpenAPI 3.2) when extra is set. */
 static int ga_operation(ga *a, const char *path, const char *method, const json_t *item, const json_t *opnode,
-                        const char *item_ptr, const char *item_loc)
+                        const char *item_ptr, const char *item_loc, int extra)
 {
-	char *optr = ga_ptr(item_ptr, method), *oraw = ga_ptr(item_loc, method), *ouri = NULL;
+	char *xptr = extra ? ga_ptr(item_ptr, "additionalOperations") : NULL;
+	char *xloc = extra ? ga_ptr(item_loc, "additionalOperations") : NULL;
+	char *optr = ga_ptr(extra ? xptr : item_ptr, method), *oraw = ga_ptr(extra ? xloc : item_loc, method), *ouri = NULL;
+
+	free(xptr);
+	free(xloc);
 	ga_op *op;
 	const char *opid;
 	const json_t *sec;
@@ -1033,7 +1361,7 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 	free(ouri);
 	op->path = strdup(path);
 	op->method = strdup(method);
-	for (char *c = op->method; *c; c++)
+	for (char *c = op->method; *c && !extra; c++) /* additionalOperations: as sent */
 		*c = (char)(*c - 32 * (*c >= 'a' && *c <= 'z'));
 	op->validation_status = 400;
 	if (opid) {
@@ -1091,9 +1419,66 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 	}
 	op->route = ga_route(path, &op->priority);
 	op->priority = op->priority * 1000 + (unsigned)a->nops;
+	if (!op->route)
+		return -1;
+	/* /a/{x} and /a/{y} (or /a?k=1 and /a?k=2) are one route: OpenAPI forbids
+	 * the first, and a router cannot tell either apart */
+	{
+		char *key = NULL, *w;
+		const json_t *other;
+		if (asprintf(&key, "%s %.*s", op->method, (int)strcspn(path, "?"), path) < 0)
+			return -1;
+		for (char *r = w = key; *r; r++) {
+			*w++ = *r;
+			if (*r == '{' && strchr(r, '}'))
+				r = strchr(r, '}') - 1;
+		}
+		*w = '\0';
+		other = json_object_get(a->routes, key);
+		/* both with query strings that differ: the runtime tries each in turn
+		 * (/rest?method=a and /rest?method=b, Flickr) */
+		if (other && strchr(path, '?') && json_object_get(a->route_queries, optr) == NULL) {
+			const char *oq = json_string_value(json_object_get(a->route_queries, json_string_value(other)));
+			if (oq && strcmp(oq, strchr(path, '?')) != 0) {
+				json_object_set_new(a->route_queries, optr, json_string(strchr(path, '?')));
+				op->shares_route = 1;
+				for (size_t i = 0; i + 1 < a->nops; i++)
+					if (strcmp(a->ops[i].pointer, json_string_value(other)) == 0)
+						a->ops[i].shares_route = 1;
+				free(key);
+				key = NULL;
+			}
+		}
+		if (!key)
+			;
+		else if (other) {
+			free(key);
+			return ga_error(a, optr, "%s %s is the same route as %s: %s", op->method, path, json_string_value(other),
+			                strchr(path, '?') || strchr(json_string_value(other), '?')
+			                    ? "paths that differ only in their query string cannot be routed apart"
+			                    : "paths that differ only in template names are not allowed (OpenAPI: Paths)");
+		}
+		if (key && (json_object_set_new(a->routes, key, json_string(optr)) != 0 ||
+		            (strchr(path, '?') && json_object_set_new(a->route_queries, optr, json_string(strchr(path, '?'))) != 0))) {
+			free(key);
+			return -1;
+		}
+		free(key);
+	}
 
 	if (ga_op_params(a, op, item, opnode, item_loc) != 0 || ga_op_path_check(a, op, path, item_ptr, optr) != 0)
 		return -1;
+	/* a querystring parameter is the whole query: alone there (OpenAPI 3.2) */
+	{
+		size_t nqs = 0, nq = 0;
+		for (size_t i = 0; i < op->np; i++) {
+			nqs += op->params[i].in == GA_IN_QUERYSTRING;
+			nq += op->params[i].in == GA_IN_QUERY;
+		}
+		if (nqs > 1 || (nqs && nq))
+			return ga_error(a, optr, nqs > 1 ? "more than one querystring parameter" :
+			                "a querystring parameter and query parameters cannot both be used (OpenAPI 3.2)");
+	}
 	/* C names of the parameters: unique members of the params struct,
 	 * has_<name> flags included (x_query, then x_query2, ...) */
 	if (ga_param_cnames(op) != 0)
@@ -1125,9 +1510,50 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 	return rc;
 }
 
+/* The index of "query" in ga_model's methods (an operation from 3.2 on). */
+#define GA_QUERY_METHOD 8
+
+/* OpenAPI 3.2's additionalOperations: any other HTTP method (LINK, COPY,
+ * PROPFIND) as it is sent, never one of the fixed ones. */
+static int ga_additional_operations(ga *a, const char *path, const json_t *item, const char *ip, const char *iloc,
+                                    const char *const *fixed, size_t nfixed)
+{
+	const json_t *more = json_object_get(item, "additionalOperations");
+	const char *m;
+	json_t *opnode;
+
+	if (!more)
+		return 0;
+	if (a->dialect_minor < 2 || !json_is_object(more)) {
+		char *pp = ga_ptr(ip, "additionalOperations");
+		ga_error(a, pp, a->dialect_minor < 2 ? "additionalOperations is OpenAPI 3.2; this document is not"
+		                                     : "additionalOperations must be an object of operations");
+		free(pp);
+		return -1;
+	}
+	json_object_foreach((json_t *)more, m, opnode) {
+		char *pp = NULL, *xp = ga_ptr(ip, "additionalOperations");
+		int bad = !m[0] || strspn(m, GA_TOKEN_CHARS) != strlen(m);
+		for (size_t k = 0; k < nfixed && !bad; k++)
+			bad = strcasecmp(m, fixed[k]) == 0 ? 2 : 0;
+		if (bad) {
+			pp = ga_ptr(xp, m);
+			ga_error(a, pp, bad == 2 ? "\"%s\" is a fixed field of the path item; additionalOperations holds only "
+			                           "other methods" : "\"%s\" is not an HTTP method name (a token)", m);
+			free(pp);
+			free(xp);
+			return -1;
+		}
+		free(xp);
+		if (ga_operation(a, path, m, item, opnode, ip, iloc, 1) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int ga_model(ga *a)
 {
-	static const char *const methods[] = { "get", "put", "post", "delete", "options", "head", "patch", "trace" };
+	static const char *const methods[] = { "get", "put", "post", "delete", "options", "head", "patch", "trace", "query" };
 	const char *version = json_string_value(json_object_get(a->doc, "openapi"));
 	const json_t *paths = json_object_get(a->doc, "paths");
 	const char *path;
@@ -1144,8 +1570,26 @@ static int ga_model(ga *a)
 		a->dialect = GEN_DIALECT_30;
 	else if (strncmp(version, "3.1.", 4) == 0 || strcmp(version, "3.1") == 0)
 		a->dialect = GEN_DIALECT_31;
-	else
-		return ga_error(a, "/openapi", "version \"%s\" is not supported (3.0.x and 3.1.x are)", version);
+	else if (strncmp(version, "3.2.", 4) == 0 || strcmp(version, "3.2") == 0) {
+		a->dialect = GEN_DIALECT_31; /* the same JSON Schema 2020-12 dialect */
+		a->dialect_minor = 2;
+	} else
+		return ga_error(a, "/openapi", "version \"%s\" is not supported (3.0.x, 3.1.x and 3.2.x are)", version);
+	/* $self (3.2): the document's own URI; references to it are to this file */
+	if (json_object_get(a->doc, "$self")) {
+		const char *self = json_string_value(json_object_get(a->doc, "$self"));
+		char *abs;
+		if (a->dialect_minor < 2)
+			return ga_error(a, "/$self", "$self is OpenAPI 3.2; this document is %s", version);
+		if (!self || strchr(self, '#'))
+			return ga_error(a, "/$self", "$self must be a URI reference without a fragment");
+		abs = docset_uri_resolve(a->uri, self);
+		if (!abs || docset_alias(a->ds, abs, a->uri) != 0) {
+			free(abs);
+			return -1;
+		}
+		free(abs);
+	}
 	a->gs = gen_schema_new(a->ds, a->opt->name, a->dialect);
 	if (!a->gs)
 		return -1;
@@ -1154,30 +1598,36 @@ static int ga_model(ga *a)
 		const json_t *s0 = json_array_get(json_object_get(a->doc, "servers"), 0);
 		const char *url = json_string_value(json_object_get(s0, "url"));
 		const char *p = url ? strstr(url, "://") : NULL;
-		char buf[512] = "";
+		char *buf = NULL;
 		size_t o = 0;
+		FILE *f = open_memstream(&buf, &o);
+		if (!f)
+			return -1;
 		/* the path of an absolute URL, of a network-path reference (//host/path) or
 		 * of a relative URL, without its query */
 		p = p ? strchr(p + 3, '/') : url && url[0] == '/' && url[1] == '/' ? strchr(url + 2, '/') : url;
-		for (; p && *p && *p != '?' && *p != '#' && o + 1 < sizeof buf; p++) {
+		for (; p && *p && *p != '?' && *p != '#'; p++) {
 			if (*p == '{') {
 				const char *e = strchr(p, '}');
-				const json_t *var = e ? json_object_get(json_object_get(s0, "variables"), "") : NULL;
-				char name[128];
+				const json_t *vars = json_object_get(s0, "variables"), *var;
 				if (!e)
 					break;
-				snprintf(name, sizeof name, "%.*s", (int)(e - p - 1), p + 1);
-				var = json_object_get(json_object_get(json_object_get(s0, "variables"), name), "default");
-				o += (size_t)snprintf(buf + o, sizeof buf - o, "%s", json_string_value(var) ? json_string_value(var) : "");
+				var = json_object_getn(vars, p + 1, (size_t)(e - p - 1));
+				fputs(json_string_value(json_object_get(var, "default")) ? json_string_value(json_object_get(var, "default"))
+				                                                         : "", f);
 				p = e;
 			} else {
-				buf[o++] = *p;
+				fputc(*p, f);
 			}
 		}
-		buf[o < sizeof buf ? o : sizeof buf - 1] = '\0';
+		if (fclose(f) != 0 || !buf) {
+			free(buf);
+			return -1;
+		}
+		o = strlen(buf);
 		while (o > 0 && buf[o - 1] == '/')
 			buf[--o] = '\0';
-		a->base_path = strdup(buf);
+		a->base_path = buf;
 	}
 	if (paths && !json_is_object(paths))
 		return ga_error(a, "/paths", "must be an object");
@@ -1202,11 +1652,22 @@ static int ga_model(ga *a)
 		}
 		for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
 			const json_t *opnode = json_object_get(it, methods[m]);
-			if (opnode && ga_operation(a, path, methods[m], it, opnode, ip, iloc) != 0) {
+			if (m == GA_QUERY_METHOD && a->dialect_minor < 2) {
+				if (opnode)
+					fprintf(stderr, "%s: %s/query: warning: \"query\" is an operation only in OpenAPI 3.2; "
+					        "ignored in %s\n", a->opt->spec_path, ip, version);
+				continue;
+			}
+			if (opnode && ga_operation(a, path, methods[m], it, opnode, ip, iloc, 0) != 0) {
 				free(ip);
 				free(iloc);
 				return -1;
 			}
+		}
+		if (ga_additional_operations(a, path, it, ip, iloc, methods, sizeof methods / sizeof methods[0]) != 0) {
+			free(ip);
+			free(iloc);
+			return -1;
 		}
 		free(ip);
 		free(iloc);
@@ -1428,7 +1889,7 @@ static void ga_write_header(ga *a, FILE *out, const char *guard)
 		for (size_t k = 0; k < op->np; k++) {
 			const ga_param *p = &op->params[k];
 			fprintf(out, "\t%s%s; /* %s ", ga_ctype(p->ctype), p->cname,
-			        (const char *const[]){ "path", "query", "header", "cookie" }[p->in]);
+			        (const char *const[]){ "path", "query", "header", "cookie", "querystring" }[p->in]);
 			ga_comment(out, p->name);
 			fprintf(out, "%s */\n", p->required ? ", required" : p->has_default ? ", has a default" : "");
 			if (ga_needs_has(p))
@@ -1488,7 +1949,7 @@ static void ga_write_op_tables(ga *a, FILE *out, const ga_op *op)
 		fprintf(out, "static const rt_param %s_%s_param_table[] = {\n", n, op->opid);
 		for (size_t k = 0; k < op->np; k++) {
 			const ga_param *p = &op->params[k];
-			static const char *const ins[] = { "RT_IN_PATH", "RT_IN_QUERY", "RT_IN_HEADER", "RT_IN_COOKIE" };
+			static const char *const ins[] = { "RT_IN_PATH", "RT_IN_QUERY", "RT_IN_HEADER", "RT_IN_COOKIE", "RT_IN_QUERYSTRING" };
 			static const char *const styles[] = { "RT_STYLE_SIMPLE", "RT_STYLE_FORM", "RT_STYLE_LABEL",
 			                                      "RT_STYLE_MATRIX", "RT_STYLE_SPACE_DELIMITED",
 			                                      "RT_STYLE_PIPE_DELIMITED", "RT_STYLE_DEEP_OBJECT" };
@@ -1501,7 +1962,9 @@ static void ga_write_op_tables(ga *a, FILE *out, const ga_op *op)
 			if (ga_needs_has(p))
 				fprintf(out, ",\n\t  .has_flag = 1, .has_offset = offsetof(%s_%s_params, has_%s)", n, op->opid,
 				        p->cname);
-			fprintf(out, "%s },\n", p->content ? ", .content = 1" : "");
+			if (p->content)
+				fprintf(out, ", .content = %d", p->content);
+			fprintf(out, " },\n");
 		}
 		fprintf(out, "};\n");
 	}
@@ -1529,16 +1992,36 @@ static void ga_write_op_tables(ga *a, FILE *out, const ga_op *op)
 	for (size_t s = 0; s < op->nsec; s++) {
 		if (!op->sec[s].n)
 			continue;
+		for (size_t k = 0; k < op->sec[s].n; k++) {
+			const json_t *sc = op->sec[s].v[k].scopes;
+			size_t i;
+			json_t *v;
+			if (!json_array_size(sc))
+				continue;
+			fprintf(out, "static const char *const %s_%s_sec%zu_%zu_scopes[] = { ", n, op->opid, s, k);
+			json_array_foreach(sc, i, v) {
+				gen_text_cstr(out, json_string_value(v));
+				fprintf(out, ", ");
+			}
+			fprintf(out, "NULL };\n");
+		}
 		fprintf(out, "static const rt_security_req %s_%s_sec%zu[] = {\n", n, op->opid, s);
 		for (size_t k = 0; k < op->sec[s].n; k++) {
 			const ga_sec_req *r = &op->sec[s].v[k];
-			fprintf(out, "\t{ ");
+			fprintf(out, "\t{ .scheme = ");
 			gen_text_cstr(out, r->scheme);
-			fprintf(out, ", %s, ", r->kind);
-			if (r->name)
+			fprintf(out, ", .kind = %s", r->kind);
+			if (r->name) {
+				fprintf(out, ", .name = ");
 				gen_text_cstr(out, r->name);
-			else
-				fprintf(out, "NULL");
+			}
+			if (r->http_scheme && strcmp(r->kind, "RT_CRED_HTTP_OTHER") == 0) {
+				fprintf(out, ", .http_scheme = ");
+				gen_text_cstr(out, r->http_scheme);
+			}
+			if (json_array_size(r->scopes))
+				fprintf(out, ", .scopes = %s_%s_sec%zu_%zu_scopes, .n_scopes = %zu", n, op->opid, s, k,
+				        json_array_size(r->scopes));
 			fprintf(out, " },\n");
 		}
 		fprintf(out, "};\n");
@@ -1658,9 +2141,16 @@ static void ga_write_source(ga *a, FILE *out)
 			        gen_parse_model_name(a->gp, op->body_schema));
 		if (op->form_schema)
 			fprintf(out, "\t\t.form_schema = &%s,\n", op->form_schema);
+		if (op->item_schema) {
+			fprintf(out, "\t\t.item_type = ");
+			gen_text_cstr(out, op->item_type);
+			fprintf(out, ", .item_schema = &%s,\n", op->item_schema);
+		}
 		fprintf(out, "\t\t.responses = %s_%s_responses, .n_responses = %zu,\n", n, op->opid, op->nr);
 		if (op->nsec)
 			fprintf(out, "\t\t.security = %s_%s_security, .n_security = %zu,\n", n, op->opid, op->nsec);
+		if (op->shares_route)
+			fprintf(out, "\t\t.shares_route = 1,\n");
 		fprintf(out, "\t\t.validation_status = %d,\n\t\t.call = %s_%s_call,\n\t},\n", op->validation_status, n, op->opid);
 	}
 	if (a->nops == 0)
@@ -1811,6 +2301,7 @@ static void ga_free(ga *a)
 		for (size_t k = 0; k < op->nbt; k++)
 			free(op->body_types[k]);
 		free(op->body_types);
+		free(op->item_type);
 		for (size_t k = 0; k < op->nr; k++) {
 			free(op->resps[k].key);
 			free(op->resps[k].content_type);
@@ -1836,6 +2327,8 @@ static void ga_free(ga *a)
 	}
 	free(a->ops);
 	json_decref(a->opids);
+	json_decref(a->routes);
+	json_decref(a->route_queries);
 	free(a->base_path);
 	gen_model_free(a->gm);
 	gen_parse_free(a->gp);
@@ -1853,6 +2346,8 @@ int gen_api_run(const gen_api_options *opt, char *err, size_t errlen)
 
 	a.ds = docset_new(conv2_load); /* Swagger 2.0 is read as OpenAPI 3.0 */
 	a.opids = json_object();
+	a.routes = json_object();
+	a.route_queries = json_object();
 	if (!a.ds || !a.opids)
 		goto cleanup;
 	a.doc = docset_load(a.ds, opt->spec_path, &a.uri, err, errlen);

@@ -284,15 +284,18 @@ static int gm_fields(gen_model *m, gm_type *t, const si_schema *s)
 				p = &s->properties.v[i];
 		if (!p)
 			continue;
+		/* the type first: building it may reach t again (a recursive
+		 * schema), which must not see a field without its type */
+		gm_type *ft = gm_build(m, p->schema, &fnull);
+		if (!ft)
+			return -1;
 		f = &t->fields[t->nfields++];
 		f->json_name = strdup(k);
 		f->cname = gm_member(k);
 		if (!f->json_name || !f->cname)
 			return -1;
 		f->required = gm_is_required(s, k);
-		f->type = gm_build(m, p->schema, &fnull);
-		if (!f->type)
-			return -1;
+		f->type = ft;
 		f->readonly = !!((p->schema->flags | f->type->s->flags) & SI_F_READONLY);
 		f->writeonly = !!((p->schema->flags | f->type->s->flags) & SI_F_WRITEONLY);
 		f->nullable = fnull && f->type->kind != GM_JSON;

@@ -21,6 +21,7 @@
 /* Deeper documents are refused rather than risking the stack of whoever
  * walks the tree; the depth counts aliases expanded. */
 #define LOAD_MAX_DEPTH 1000
+#define LOAD_MAX_DEPTH_TEXT "1000"
 /* Aliases may make the document stand for more nodes than it has (a
  * "billion laughs"): every walker downstream would visit them all. */
 #define LOAD_MAX_EXPANSION(nodes) (16 * (nodes) + 1000000)
@@ -355,7 +356,7 @@ static int load_open(load_ctx *c, struct fy_event *ev, int mapping)
 	if (load_expect_value(c, ev) != 0)
 		return -1;
 	if (c->n > LOAD_MAX_DEPTH)
-		return load_fail(c, fy_event_start_mark(ev), "document is nested too deeply");
+		return load_fail(c, fy_event_start_mark(ev), "document is nested more than " LOAD_MAX_DEPTH_TEXT " levels deep (oapigen's limit)");
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 32;
 		load_frame *st = realloc(c->st, cap * sizeof *st);
@@ -404,7 +405,7 @@ static int load_on_scalar(load_ctx *c, struct fy_event *ev)
 	if (f && json_is_object(f->v) && !f->key)
 		return load_key(c, ev);
 	if (c->n > LOAD_MAX_DEPTH)
-		return load_fail(c, fy_event_start_mark(ev), "document is nested too deeply");
+		return load_fail(c, fy_event_start_mark(ev), "document is nested more than " LOAD_MAX_DEPTH_TEXT " levels deep (oapigen's limit)");
 	v = load_scalar(ev, c->name, c->err, c->errlen);
 	if (!v)
 		return -1;
@@ -443,7 +444,7 @@ static int load_on_alias(load_ctx *c, struct fy_event *ev)
 	free(name);
 	an = &c->av[json_integer_value(idx)];
 	if (c->n + an->height > LOAD_MAX_DEPTH)
-		return load_fail(c, m, "document is nested too deeply");
+		return load_fail(c, m, "an alias nests the document more than " LOAD_MAX_DEPTH_TEXT " levels deep (oapigen's limit)");
 	c->expanded += an->size;
 	if (c->expanded > LOAD_MAX_EXPANSION(c->nodes))
 		return load_fail(c, m, "aliases expand the document to too many nodes (a \"billion laughs\")");

@@ -15,7 +15,7 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: oapigen [options] SPEC.yaml|SPEC.json\n"
 	        "\n"
-	        "Reads an OpenAPI 3.0.x or 3.1.x document, or a Swagger 2.0 one (converted\n"
+	        "Reads an OpenAPI 3.0.x, 3.1.x or 3.2.x document, or a Swagger 2.0 one (converted\n"
 	        "to OpenAPI 3.0 as it is read), YAML 1.2 or JSON ($refs into\n"
 	        "other local files are followed) and writes C for the ulfius HTTP framework:\n"
 	        "  DIR/<api>_api.h   typed handler interface: one params struct, handler\n"

@@ -7,23 +7,23 @@
 #include <string.h>
 #include <time.h>
 
-enum rt_auth_result app_authenticate(void *appv, const char *api, const char *scheme, enum rt_cred_kind kind,
-                                     const char *credential, const char *client_addr, rt_principal *out,
-                                     unsigned *retry_after)
+enum rt_auth_result app_authenticate(void *appv, const rt_auth_request *req, rt_principal *out, unsigned *retry_after)
 {
 	app *a = appv;
 	keysvc_principal p;
 	int rc;
-	const keysvc_family_desc *fam = keysvc_family_of_api(api);
+	const keysvc_family_desc *fam = keysvc_family_of_api(req->api);
 	int jwt_ok = fam && fam->accepts_jwt;
+	enum rt_cred_kind kind = req->kind;
+	const char *credential = req->credential, *client_addr = req->client_addr;
 
 	if (kind != RT_CRED_APIKEY_HEADER && kind != RT_CRED_HTTP_BEARER)
 		return RT_AUTH_REJECTED;
 	/* GET /v1/auth: the gateway's client's key is the subject of the
 	   check (handlers/apikeyd.c), not a caller; the gateway's key
 	   (VerifierKey) is the caller */
-	if (api && strcmp(api, "apikeyd") == 0 && scheme &&
-	    (strcmp(scheme, "ClientKey") == 0 || strcmp(scheme, "ClientBearer") == 0))
+	if (req->api && strcmp(req->api, "apikeyd") == 0 && req->scheme &&
+	    (strcmp(req->scheme, "ClientKey") == 0 || strcmp(req->scheme, "ClientBearer") == 0))
 		return RT_AUTH_OK;
 	if (kind == RT_CRED_HTTP_BEARER && jwt_ok && keysvc_is_jwt(credential))
 		rc = keysvc_authenticate_jwt(a->ks, credential, client_addr, &p, retry_after);
@@ -37,9 +37,9 @@ enum rt_auth_result app_authenticate(void *appv, const char *api, const char *sc
 		rc = KEYSVC_REJECTED;
 	switch (rc) {
 	case KEYSVC_OK:
-		out->user_id = p.user_id;
-		out->key_id = p.key_id;
-		snprintf(out->key_ref, sizeof out->key_ref, "%s", p.key_uuid);
+		out->id = p.user_id;
+		out->credential_id = p.key_id;
+		snprintf(out->ref, sizeof out->ref, "%s", p.key_uuid);
 		return RT_AUTH_OK;
 	case KEYSVC_RATE_LIMITED:
 		return RT_AUTH_RATE_LIMITED;
@@ -68,7 +68,7 @@ json_t *app_time(int64_t when)
 
 int64_t app_user(const rt_ctx *ctx)
 {
-	return rt_ctx_principal(ctx)->user_id;
+	return rt_ctx_principal(ctx)->id;
 }
 
 void app_no_store(rt_ctx *ctx)
@@ -115,9 +115,9 @@ void app_caller(const rt_ctx *ctx, keysvc_principal *out)
 	const rt_principal *p = rt_ctx_principal(ctx);
 
 	memset(out, 0, sizeof *out);
-	out->user_id = p->user_id;
-	out->key_id = p->key_id;
-	snprintf(out->key_uuid, sizeof out->key_uuid, "%.36s", p->key_ref);
+	out->user_id = p->id;
+	out->key_id = p->credential_id;
+	snprintf(out->key_uuid, sizeof out->key_uuid, "%.36s", p->ref);
 }
 
 int app_unavailable(int rc)

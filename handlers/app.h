@@ -17,10 +17,9 @@ typedef struct app {
 
 /* rt_auth_fn: an API key (any family's) in x-api-key or Bearer; a JWT as
  * Bearer for the APIs whose vendors accept JWTs (feldera, nebula,
- * nebula_uuid). */
-enum rt_auth_result app_authenticate(void *app, const char *api, const char *scheme, enum rt_cred_kind kind,
-                                     const char *credential, const char *client_addr, rt_principal *out,
-                                     unsigned *retry_after);
+ * nebula_uuid). The principal: id the user, credential_id the key (0 for a
+ * JWT), ref the key's public id; no data. */
+enum rt_auth_result app_authenticate(void *app, const rt_auth_request *req, rt_principal *out, unsigned *retry_after);
 /* RFC 3339 UTC date-time of unix seconds (new json string), or null for 0. */
 json_t *app_time(int64_t when);
 /* The same text in the request's arena, for a model (NULL for 0, *len 0). */

@@ -3,6 +3,7 @@
 #include "rt_parse.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_guard.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -106,6 +107,7 @@ void rt_api_release_all(void)
 	rt_http_allocs = NULL;
 	rt_http_nallocs = rt_http_capallocs = 0;
 	pthread_mutex_unlock(&rt_http_lock);
+	rt_guard_release_all();
 }
 
 /* ---- accessors ---- */
@@ -539,6 +541,142 @@ const void *rt_ctx_body_model(const rt_ctx *c)
 	return c->body_model;
 }
 
+/* One event of a text/event-stream (its lines, len bytes) as an object of
+ * its fields: data lines joined with newlines, event, id, retry (a number);
+ * comments and unknown fields left out. NULL when it has no field. */
+static json_t *rt_http_event(const char *s, size_t len)
+{
+	json_t *ev = json_object();
+	char *data = NULL;
+	size_t dlen = 0;
+
+	for (const char *l = s, *end = s + len; ev && l < end;) {
+		size_t ll = strcspn(l, "\r\n");
+		const char *colon = memchr(l, ':', ll);
+		size_t nl = colon ? (size_t)(colon - l) : ll;
+		const char *v = colon ? colon + 1 : l + ll;
+		size_t vl = (size_t)(l + ll - v);
+		if (vl && *v == ' ')
+			v++, vl--;
+		if (nl == 4 && strncmp(l, "data", 4) == 0) {
+			char *nd = realloc(data, dlen + vl + 2);
+			if (nd) {
+				if (data)
+					nd[dlen++] = '\n';
+				memcpy(nd + dlen, v, vl);
+				dlen += vl;
+				nd[dlen] = '\0';
+				data = nd;
+			}
+		} else if (nl && ((nl == 5 && strncmp(l, "event", 5) == 0) || (nl == 2 && strncmp(l, "id", 2) == 0))) {
+			json_object_set_new(ev, nl == 2 ? "id" : "event", json_stringn(v, vl));
+		} else if (nl == 5 && strncmp(l, "retry", 5) == 0 && vl && strspn(v, "0123456789") >= vl) {
+			json_object_set_new(ev, "retry", json_integer(strtoll(v, NULL, 10)));
+		}
+		l += ll;
+		l += l < end && *l == '\r';
+		l += l < end && *l == '\n';
+	}
+	if (data)
+		json_object_set_new(ev, "data", json_stringn(data, dlen));
+	free(data);
+	if (ev && json_object_size(ev) == 0) {
+		json_decref(ev);
+		ev = NULL;
+	}
+	return ev;
+}
+
+/* A body of a sequential media type whose items op->item_schema describes
+ * (OpenAPI 3.2): JSON Lines and NDJSON (a JSON text a line, blank lines
+ * skipped), JSON text sequences (RFC 7464, each after a 0x1E), Server-Sent
+ * Events (events apart by a blank line). Every item is validated; *body is
+ * their array. Returns 0, or the status answered. */
+static int rt_http_items(rt_ctx *c, json_t **body)
+{
+	const rt_operation *op = c->op;
+	const char *b = c->req->binary_body, *end = b + c->req->binary_body_length;
+	int sse = strncasecmp(op->item_type, "text/event-stream", 17) == 0;
+	int seq = strncasecmp(op->item_type, "application/json-seq", 20) == 0;
+	json_t *items = json_array();
+	rt_errors errs;
+	char msg[400];
+
+	rt_errors_init(&errs);
+	for (const char *p = b; items && b && p < end;) {
+		const char *rec_end;
+		size_t n = json_array_size(items);
+		char ptr[32];
+		json_t *item;
+		if (sse) {
+			const char *q = p;
+			/* an event ends at an empty line */
+			for (rec_end = end; q < end; q++)
+				if (*q == '\n' && q + 1 < end && (q[1] == '\n' || (q[1] == '\r' && q + 2 < end && q[2] == '\n'))) {
+					rec_end = q + 1;
+					break;
+				}
+		} else {
+			rec_end = memchr(p, seq ? 0x1e : '\n', (size_t)(end - p));
+			if (seq && rec_end == p)
+				rec_end = memchr(p + 1, 0x1e, (size_t)(end - p - 1));
+			if (!rec_end)
+				rec_end = end;
+		}
+		{
+			const char *s = p + (seq && *p == 0x1e), *e = rec_end;
+			while (s < e && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
+				s++;
+			while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+				e--;
+			p = rec_end + (!seq && rec_end < end);
+			if (s == e)
+				continue;
+			snprintf(ptr, sizeof ptr, "/%zu", n);
+			if (sse) {
+				item = rt_http_event(s, (size_t)(e - s));
+				if (!item)
+					continue; /* comments only */
+			} else {
+				json_error_t je;
+				item = json_loadb(s, (size_t)(e - s), JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+				if (!item) {
+					rt_errors_add(&errs, ptr, "json", "item %zu is not JSON: %s", n, je.text);
+					json_array_append_new(items, json_null());
+					continue;
+				}
+			}
+		}
+		{
+			rt_errors ierr;
+			rt_errors_init(&ierr);
+			if (rt_schema_validate(op->item_schema, item, RT_DIR_REQUEST, &ierr) > 0)
+				for (size_t k = 0; k < ierr.n; k++) {
+					char *jp = NULL;
+					if (asprintf(&jp, "%s%s", ptr, ierr.v[k].pointer) < 0)
+						jp = NULL;
+					rt_errors_add(&errs, jp ? jp : ptr, ierr.v[k].keyword, "item %zu%s%s: %s", n,
+					              ierr.v[k].pointer[0] ? " at " : "", ierr.v[k].pointer, ierr.v[k].message);
+					free(jp);
+				}
+			rt_errors_free(&ierr);
+		}
+		json_array_append_new(items, item);
+	}
+	if (!items || errs.n) {
+		snprintf(msg, sizeof msg, "The request body's items do not match the item schema: %s%s%s%s",
+		         errs.n ? errs.v[0].pointer : "", errs.n ? ": " : "", errs.n ? errs.v[0].message : "out of memory",
+		         errs.n > 1 ? " (and more, see errors)" : "");
+		rt_http_error(c, op->validation_status, "ValidationError", msg, &errs);
+		rt_errors_free(&errs);
+		json_decref(items);
+		return op->validation_status;
+	}
+	rt_errors_free(&errs);
+	*body = items;
+	return 0;
+}
+
 static int rt_http_body(rt_ctx *c, json_t **body)
 {
 	const rt_operation *op = c->op;
@@ -586,6 +724,8 @@ static int rt_http_body(rt_ctx *c, json_t **body)
 		rt_http_error(c, 415, "UnsupportedMediaType", msg, NULL);
 		return 415;
 	}
+	if (op->item_schema && rt_http_media_matches(op->item_type, ct, mtlen))
+		return rt_http_items(c, body);
 	is_json = rt_http_is_json(ct, mtlen);
 	is_form = op->form_schema && mtlen == 33 && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
 	if (!is_json && !is_form)
@@ -671,6 +811,10 @@ static int rt_http_dispatch(const struct _u_request *req, struct _u_response *re
 	unsigned retry = 0;
 	int st;
 
+	/* path keys that share a route apart by their query strings
+	 * (/rest?method=a, /rest?method=b): the next one's turn */
+	if (op->shares_route && !rt_params_query_matches(op, req))
+		return U_CALLBACK_IGNORE;
 	rt_arena_init(&c.arena, arena_first, sizeof arena_first);
 	rt_errors_init(&errs);
 	rt_http_client_addr(req, c.client_addr, sizeof c.client_addr);
@@ -687,7 +831,8 @@ static int rt_http_dispatch(const struct _u_request *req, struct _u_response *re
 				for (size_t k = 0; k < op->security[i].n; k++)
 					if (op->security[i].v[k].kind == RT_CRED_HTTP_BEARER)
 						rt_ctx_set_header(&c, "WWW-Authenticate", "Bearer");
-		rt_http_error(&c, st, st == 429 ? "TooManyRequests" : st == 401 ? "Unauthorized" : st == 503 ? "ServiceUnavailable" : "AuthError", why, NULL);
+		rt_http_error(&c, st, st == 429 ? "TooManyRequests" : st == 401 ? "Unauthorized" : st == 403 ? "Forbidden"
+		                  : st == 503 ? "ServiceUnavailable" : "AuthError", why, NULL);
 		goto cleanup;
 	}
 	params = calloc(1, op->params_size ? op->params_size : 1);
@@ -711,6 +856,8 @@ static int rt_http_dispatch(const struct _u_request *req, struct _u_response *re
 cleanup:
 	if (route->mount->cfg.on_request)
 		route->mount->cfg.on_request(route->mount->cfg.app, &c, c.status);
+	if (c.principal.data && route->mount->cfg.principal_free)
+		route->mount->cfg.principal_free(route->mount->cfg.app, c.principal.data);
 	rt_errors_free(&errs);
 	json_decref(body);
 	json_decref(c.keep);

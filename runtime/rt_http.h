@@ -27,32 +27,62 @@
 extern "C" {
 #endif
 
+/* Who the authentication hook said the caller is: the application's own.
+ * The runtime keeps it for the request (rt_ctx_principal) and never reads
+ * it, except id and credential_id for the access log hook. data is the
+ * application's pointer; when it must be freed, the hook sets
+ * rt_api_config.principal_free, called once after the response. */
 typedef struct rt_principal {
-	int64_t user_id;
-	int64_t key_id;          /* 0 when authenticated by a JWT */
-	char key_ref[40];        /* the key's public id, for logs; never the key */
+	int64_t id;              /* the caller's number in the application, 0: none */
+	int64_t credential_id;   /* the credential's (an API key's), 0: none */
+	char ref[40];            /* a public reference for logs; never the secret */
+	void *data;              /* the application's own, or NULL */
 } rt_principal;
 
 /* What the credential string is, per kind: the apiKey value; the bearer token
- * or base64 "user:password" after the scheme word; for RT_CRED_MUTUAL_TLS the
- * SHA-256 fingerprint (64 lowercase hex digits) of the client certificate the
- * TLS layer verified against the server's trusted CAs (no certificate, or
- * one that did not verify: the scheme's credential is missing). */
+ * or base64 "user:password" after the scheme word; for RT_CRED_HTTP_OTHER
+ * (any other HTTP scheme the document names: OAuth, HMAC, Digest, ...) the
+ * whole Authorization header value, scheme word and all, when that word is
+ * the document's scheme (case-insensitively), so that the application
+ * checks signatures itself; for RT_CRED_MUTUAL_TLS the SHA-256 fingerprint
+ * (64 lowercase hex digits) of the client certificate the TLS layer
+ * verified against the server's trusted CAs (no certificate, or one that
+ * did not verify: the scheme's credential is missing). */
 enum rt_cred_kind {
 	RT_CRED_APIKEY_HEADER, RT_CRED_APIKEY_QUERY, RT_CRED_APIKEY_COOKIE,
-	RT_CRED_HTTP_BEARER, RT_CRED_HTTP_BASIC, RT_CRED_MUTUAL_TLS
+	RT_CRED_HTTP_BEARER, RT_CRED_HTTP_BASIC, RT_CRED_MUTUAL_TLS, RT_CRED_HTTP_OTHER
 };
 /* RT_AUTH_UNAVAILABLE: the credential cannot be checked now (the key store
- * failed): 503, never 401, with Retry-After when *retry_after is set. */
+ * failed): 503, never 401, with Retry-After when *retry_after is set.
+ * RT_AUTH_FORBIDDEN: the credential is valid but lacks what the
+ * requirement asks (its scopes): 403. */
 enum rt_auth_result { RT_AUTH_OK = 0, RT_AUTH_MISSING, RT_AUTH_REJECTED, RT_AUTH_RATE_LIMITED, RT_AUTH_ERROR,
-                      RT_AUTH_UNAVAILABLE };
+                      RT_AUTH_UNAVAILABLE, RT_AUTH_FORBIDDEN };
 
-/* The application's one authentication hook. scheme is the
- * securitySchemes name; on RT_AUTH_RATE_LIMITED (and, when the cause may
- * pass, RT_AUTH_UNAVAILABLE) set *retry_after (s). */
-typedef enum rt_auth_result (*rt_auth_fn)(void *app, const char *api, const char *scheme,
-                                          enum rt_cred_kind kind, const char *credential,
-                                          const char *client_addr, rt_principal *out,
+struct rt_ctx;
+typedef struct rt_ctx rt_ctx;
+
+/* One credential to check, as the operation's security requirement names
+ * it (every pointer borrowed for the call). */
+typedef struct rt_auth_request {
+	const char *api;              /* the API's name */
+	const char *scheme;           /* the securitySchemes name */
+	enum rt_cred_kind kind;
+	const char *http_scheme;      /* type http: the scheme as the document writes it
+	                                 ("bearer", "OAuth", "HMAC-SHA256"); else NULL */
+	const char *credential;       /* see enum rt_cred_kind */
+	const char *const *scopes;    /* the scopes the requirement lists for this scheme
+	                                 (oauth2, openIdConnect, or any scheme in 3.1):
+	                                 n_scopes of them, NULL-terminated */
+	size_t n_scopes;
+	const char *client_addr;
+	const rt_ctx *ctx;            /* the request (method, URL, headers: what an
+	                                 OAuth 1.0 or HMAC signature covers) */
+} rt_auth_request;
+
+/* The application's one authentication hook. On RT_AUTH_RATE_LIMITED (and,
+ * when the cause may pass, RT_AUTH_UNAVAILABLE) set *retry_after (s). */
+typedef enum rt_auth_result (*rt_auth_fn)(void *app, const rt_auth_request *req, rt_principal *out,
                                           unsigned *retry_after);
 
 /* Builds the body of an error response in the API's own shape (new json_t,
@@ -63,9 +93,6 @@ typedef json_t *(*rt_error_shape_fn)(int status, const char *code, const char *m
 json_t *rt_error_shape_problem(int status, const char *code, const char *message,
                                const rt_errors *errors, const char **content_type);
 
-struct rt_ctx;
-typedef struct rt_ctx rt_ctx;
-
 typedef struct rt_api_config {
 	rt_auth_fn authenticate;      /* required when the API has security */
 	void *app;                    /* passed to hooks and handlers */
@@ -73,11 +100,15 @@ typedef struct rt_api_config {
 	int validate_responses;       /* on in tests, off in production */
 	size_t max_body;              /* 0: 64 KiB */
 	void (*on_request)(void *app, const rt_ctx *ctx, int status); /* access log; may be NULL */
+	void (*principal_free)(void *app, void *data); /* frees rt_principal.data after the
+	                                 response when it is set; may be NULL */
 } rt_api_config;
 
 /* ---- tables emitted by oapigen ---- */
 
-enum rt_param_in { RT_IN_PATH, RT_IN_QUERY, RT_IN_HEADER, RT_IN_COOKIE };
+/* RT_IN_QUERYSTRING (OpenAPI 3.2): the whole query string is the value,
+ * a form (content 2: decoded per the schema's properties) or JSON text. */
+enum rt_param_in { RT_IN_PATH, RT_IN_QUERY, RT_IN_HEADER, RT_IN_COOKIE, RT_IN_QUERYSTRING };
 enum rt_style { RT_STYLE_SIMPLE, RT_STYLE_FORM, RT_STYLE_LABEL, RT_STYLE_MATRIX,
                 RT_STYLE_SPACE_DELIMITED, RT_STYLE_PIPE_DELIMITED, RT_STYLE_DEEP_OBJECT };
 enum rt_ctype { RT_C_STRING, RT_C_INT64, RT_C_DOUBLE, RT_C_BOOL, RT_C_JSON };
@@ -93,7 +124,8 @@ typedef struct rt_param {
 	size_t offset;                /* of the value in the params struct */
 	int has_flag;                 /* the params struct has an int has_<name> flag ... */
 	size_t has_offset;            /* ... at this offset (absent: both 0) */
-	int content;                  /* content-encoded: the value is JSON text */
+	int content;                  /* content-encoded: 1 the value is JSON text; 2 a
+	                                 form (querystring) */
 } rt_param;
 
 typedef struct rt_response {
@@ -106,6 +138,9 @@ typedef struct rt_security_req { /* one scheme of an all-of set */
 	const char *scheme;
 	enum rt_cred_kind kind;
 	const char *name;             /* header, query or cookie name for apiKey */
+	const char *http_scheme;      /* type http: the scheme word, else NULL */
+	const char *const *scopes;    /* NULL-terminated, or NULL for none */
+	size_t n_scopes;
 } rt_security_req;
 
 typedef struct rt_security_alt { /* an all-of set; n == 0 means anonymous */
@@ -140,11 +175,20 @@ typedef struct rt_operation {
 	size_t body_model_size;
 	const rt_schema *form_schema; /* for application/x-www-form-urlencoded: the fields,
 	                                 decoded per property type, are the handler's body */
+	const char *item_type;        /* a sequential media type (OpenAPI 3.2 itemSchema):
+	                                 application/jsonl, application/x-ndjson,
+	                                 application/json-seq or text/event-stream */
+	const rt_schema *item_schema; /* each item of such a body; the handler gets the
+	                                 items as a JSON array (an event: an object of
+	                                 its fields, data as text) */
 	const rt_response *responses;
 	size_t n_responses;
 	const rt_security_alt *security; /* any-of */
 	size_t n_security;            /* 0: no security */
 	int validation_status;        /* 400 or 422 */
+	int shares_route;             /* another operation has this route, apart by
+	                                 their path keys' query strings: a request
+	                                 whose query does not match is the next one's */
 	rt_call_fn call;
 } rt_operation;
 
@@ -176,7 +220,8 @@ int rt_api_check_response(const rt_api *api, const char *operation_id, int statu
  * static); returns how many there are. For label sets fixed at start
  * (metrics): an operation is api->ops[i], rt_ctx_operation() - api->ops. */
 size_t rt_api_registered(const rt_api **apis, size_t max);
-/* Frees what registrations allocated (after the framework has stopped). */
+/* Frees what registrations and rt_guard_install allocated (after the framework
+ * has stopped). */
 void rt_api_release_all(void);
 
 /* ---- for handlers ---- */
@@ -218,6 +263,9 @@ int rt_not_implemented(rt_ctx *c);
 /* ---- used by the pipeline; exported for tests ---- */
 /* Decodes, coerces and validates every parameter of op into params. */
 int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *errs);
+/* For a path key with a query string (/rest?method=a&id={id}): 1 when the
+ * request has each literal pair and each templated key, else 0. */
+int rt_params_query_matches(const rt_operation *op, const struct _u_request *req);
 /* Evaluates op's security; returns 0, or the HTTP status to answer. */
 int rt_security_check(rt_ctx *c, const rt_operation *op, const char **why, unsigned *retry_after);
 /* Decodes one raw parameter string per p's style and explode and coerces it to

@@ -5,6 +5,7 @@
  * operation's typed params struct. */
 #include "rt_http.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -12,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const rt_params_where[] = { "path", "query", "header", "cookie" };
+static const char *const rt_params_where[] = { "path", "query", "header", "cookie", "querystring" };
 static const char *const rt_params_style_names[] = { "simple", "form", "label", "matrix", "spaceDelimited",
                                                      "pipeDelimited", "deepObject" };
 
@@ -68,6 +69,8 @@ static const rt_schema *rt_params_prop_schema(const rt_schema *s, const char *na
 			return s->additional;
 	return ps;
 }
+
+static unsigned rt_params_leaf_types(const rt_schema *s, int depth);
 
 /* Splits s at sep into tokens (new strings, NULL-terminated, free with
  * rt_params_free_tokens); "" gives no tokens. */
@@ -211,6 +214,10 @@ json_t *rt_params_coerce(const rt_param *p, const char *raw, const char *what, r
 			return out;
 		return rt_params_scalar(raw, types && !is_array && !is_object ? types : RT_T_STRING, what, "", errs);
 	}
+	if (p->style == RT_STYLE_DEEP_OBJECT) {
+		unsigned scalar = rt_params_leaf_types(p->schema, 0) & ~(unsigned)(RT_T_ARRAY | RT_T_OBJECT);
+		return rt_params_scalar(raw, scalar ? scalar : RT_T_STRING, what, "", errs);
+	}
 	switch (p->style) {
 	case RT_STYLE_LABEL:
 		if (raw[0] != '.') {
@@ -278,34 +285,269 @@ cleanup:
 	return out;
 }
 
-/* deepObject: every query key name[prop] (new object, NULL with errors, or
- * NULL without when absent). */
+/* The branch of s (through $ref, allOf of one, anyOf and oneOf) whose
+ * type includes want (RT_T_OBJECT or RT_T_ARRAY), s itself when it allows
+ * any type, or NULL. */
+static const rt_schema *rt_params_shape(const rt_schema *s, unsigned want, int depth)
+{
+	unsigned t;
+
+	if (!s)
+		return NULL;
+	t = rt_schema_types(s);
+	if (t & want)
+		return s;
+	if (depth < 8) {
+		const rt_schema_list *lists[2] = { &s->any_of, &s->one_of };
+		for (int l = 0; l < 2; l++)
+			for (size_t i = 0; i < lists[l]->n; i++) {
+				const rt_schema *b = rt_params_shape(lists[l]->v[i], want, depth + 1);
+				if (b)
+					return b;
+			}
+		if (s->ref)
+			return rt_params_shape(s->ref, want, depth + 1);
+	}
+	return t == 0 && !s->any_of.n && !s->one_of.n ? s : NULL;
+}
+
+/* The scalar types s admits (through anyOf and oneOf branches), 0: any. */
+static unsigned rt_params_leaf_types(const rt_schema *s, int depth)
+{
+	unsigned t = rt_schema_types(s), u = 0;
+
+	if (t || !s || depth >= 8)
+		return t;
+	for (int l = 0; l < 2; l++) {
+		const rt_schema_list *list = l ? &s->one_of : &s->any_of;
+		for (size_t i = 0; i < list->n; i++) {
+			unsigned b = rt_params_leaf_types(list->v[i], depth + 1);
+			if (!b)
+				return 0; /* a branch of any type */
+			u |= b;
+		}
+	}
+	if (!u && s->ref)
+		return rt_params_leaf_types(s->ref, depth + 1);
+	return u;
+}
+
+/* deepObject nesting a request may use (name[a][b]...: the Rails/Stripe
+ * convention); deeper keys are refused naming this limit. */
+#define RT_PARAMS_MAX_NEST 32
+
+/* Puts value at the bracket path segs[0..n) under *slot (created on first
+ * use; NULL = not yet) of schema s: "" appends (name[]=a&name[]=b, ulfius
+ * joins repeated keys with commas), digits index an array (name[0]=v), any
+ * other segment names an object's property; the leaf is coerced to s's
+ * types, an array leaf split at commas. Indexes below max only (a larger
+ * one leaves a gap). Errors name the key. */
+static int rt_params_deep_put(json_t **slot, const rt_schema *s, char **segs, size_t n, const char *value,
+                              size_t max, const char *ptr, const char *key, const char *what, rt_errors *errs)
+{
+	const rt_schema *as = rt_params_shape(s, RT_T_ARRAY, 0), *os = rt_params_shape(s, RT_T_OBJECT, 0);
+	const char *seg;
+	char *cptr = NULL;
+	json_t *child = NULL, *cur = *slot;
+	int is_index, rc = -1;
+
+	if (n == 0) {
+		unsigned lt = rt_params_leaf_types(s, 0), scalar = lt & ~(unsigned)(RT_T_ARRAY | RT_T_OBJECT);
+		json_t *v;
+		if (*slot) {
+			rt_errors_add(errs, ptr, "style", "%s: \"%.80s\" sets a value given already (deepObject style)", what, key);
+			return -1;
+		}
+		if (as && lt && !scalar) {
+			size_t nt;
+			char **tok = rt_params_split(value, ',', &nt);
+			v = tok ? rt_params_array(as, tok, nt, NULL, what, errs) : NULL;
+			rt_params_free_tokens(tok, nt);
+		} else {
+			v = rt_params_scalar(value, scalar ? scalar : RT_T_STRING, what, ptr, errs);
+		}
+		*slot = v;
+		return v ? 0 : -1;
+	}
+	seg = segs[0];
+	is_index = seg[0] == '\0' || strspn(seg, "0123456789") == strlen(seg);
+	if (is_index && as && (seg[0] == '\0' || !os || json_is_array(cur))) {
+		const rt_schema *is = rt_schema_items(as);
+		size_t idx;
+		if (cur && !json_is_array(cur)) {
+			rt_errors_add(errs, ptr, "style", "%s: \"%.80s\" indexes what other keys made an object (deepObject style)",
+			              what, key);
+			return -1;
+		}
+		if (!cur)
+			cur = *slot = json_array();
+		if (!cur)
+			return -1;
+		if (seg[0] == '\0') {
+			size_t nt;
+			char **tok;
+			if (n > 1) {
+				rt_errors_add(errs, ptr, "style", "%s: \"%.80s\": [] must be the last bracket; index the items "
+				              "(name[0][field]=v) (deepObject style)", what, key);
+				return -1;
+			}
+			tok = rt_params_split(value, ',', &nt);
+			for (size_t i = 0; tok && i < nt; i++) {
+				json_t *item = NULL;
+				char ip[32];
+				snprintf(ip, sizeof ip, "%s/%zu", ptr, json_array_size(cur));
+				if (rt_params_deep_put(&item, is, NULL, 0, tok[i], max, ip, key, what, errs) != 0) {
+					rt_params_free_tokens(tok, nt);
+					return -1;
+				}
+				json_array_append_new(cur, item);
+			}
+			rt_params_free_tokens(tok, nt);
+			return tok ? 0 : -1;
+		}
+		if (strlen(seg) > 9 || (idx = strtoul(seg, NULL, 10)) >= max || (seg[0] == '0' && seg[1])) {
+			rt_errors_add(errs, ptr, "style", "%s: \"%.80s\": index %.12s leaves a gap in the array (deepObject style)",
+			              what, key, seg);
+			return -1;
+		}
+		while (json_array_size(cur) <= idx)
+			json_array_append_new(cur, json_null()); /* a gap until another key fills it */
+		child = json_array_get(cur, idx);
+		if (json_is_null(child))
+			child = NULL;
+		if (asprintf(&cptr, "%s/%zu", ptr, idx) < 0)
+			return -1;
+		json_incref(child);
+		rc = rt_params_deep_put(&child, is, segs + 1, n - 1, value, max, cptr, key, what, errs);
+		if (child)
+			json_array_set_new(cur, idx, child);
+		free(cptr);
+		return rc;
+	}
+	if (!os) {
+		rt_errors_add(errs, ptr, "style", "%s: \"%.80s\": %s%s is not an object (deepObject style)", what, key,
+		              ptr[0] ? "" : "the value", ptr);
+		return -1;
+	}
+	if (cur && !json_is_object(cur)) {
+		rt_errors_add(errs, ptr, "style", "%s: \"%.80s\" names a property of what other keys made %s (deepObject style)",
+		              what, key, json_is_array(cur) ? "an array" : "a value");
+		return -1;
+	}
+	if (!cur)
+		cur = *slot = json_object();
+	cptr = rt_pointer_join(ptr, seg);
+	if (!cur || !cptr) {
+		free(cptr);
+		return -1;
+	}
+	child = json_incref(json_object_get(cur, seg));
+	rc = rt_params_deep_put(&child, rt_params_prop_schema(os, seg), segs + 1, n - 1, value, max, cptr, key, what, errs);
+	if (child)
+		json_object_set_new(cur, seg, child);
+	free(cptr);
+	return rc;
+}
+
+/* An array gap left by name[0] and name[2] without name[1]: 0 when none. */
+static int rt_params_deep_gaps(const json_t *v, const char *what, rt_errors *errs)
+{
+	size_t i;
+	const char *k;
+	json_t *m;
+
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, m) {
+			if (json_is_null(m)) {
+				rt_errors_add(errs, "", "style", "%s: item %zu is missing between others (deepObject style)", what, i);
+				return -1;
+			}
+			if (rt_params_deep_gaps(m, what, errs) != 0)
+				return -1;
+		}
+	}
+	if (json_is_object(v))
+		json_object_foreach((json_t *)v, k, m)
+			if (rt_params_deep_gaps(m, what, errs) != 0)
+				return -1;
+	return 0;
+}
+
+/* Splits key "name[a][0][]" after prefix_len bytes into its bracket
+ * segments (new strings, rt_params_free_tokens); NULL when the rest is not
+ * brackets only, or nests deeper than RT_PARAMS_MAX_NEST (*deep set). */
+static char **rt_params_brackets(const char *key, size_t prefix_len, size_t *n, int *deep)
+{
+	const char *s = key + prefix_len;
+	char **v = NULL;
+
+	*n = 0;
+	*deep = 0;
+	if (*s != '[')
+		return NULL;
+	while (*s == '[') {
+		size_t l = strcspn(s + 1, "[]");
+		char **nv;
+		if (s[1 + l] != ']')
+			break;
+		if (*n == RT_PARAMS_MAX_NEST) {
+			*deep = 1;
+			break;
+		}
+		nv = realloc(v, (*n + 2) * sizeof *v);
+		if (!nv)
+			break;
+		v = nv;
+		v[(*n)++] = strndup(s + 1, l);
+		v[*n] = NULL;
+		s += l + 2;
+	}
+	if (*s) {
+		rt_params_free_tokens(v, *n);
+		*n = 0;
+		return NULL;
+	}
+	return v;
+}
+
+/* deepObject: every query key name[...] (new value, NULL with errors, or
+ * NULL without when absent): objects (name[prop]=v), nested ones
+ * (name[a][b]=v), arrays (name[]=a&name[]=b, name[0]=a&name[1]=b) and
+ * arrays of objects (name[0][prop]=v). */
 static json_t *rt_params_deep(const struct _u_map *url, const rt_param *p, const char *what, rt_errors *errs)
 {
 	const char **keys = u_map_enum_keys(url);
-	size_t nl = strlen(p->name), before = errs->n;
-	json_t *obj = NULL;
+	size_t nl = strlen(p->name), before = errs->n, nkeys = 0;
+	json_t *out = NULL;
 
+	while (keys && keys[nkeys])
+		nkeys++;
 	for (size_t i = 0; keys && keys[i]; i++) {
 		const char *k = keys[i];
-		size_t kl = strlen(k);
-		char *name;
-		if (kl < nl + 3 || strncmp(k, p->name, nl) != 0 || k[nl] != '[' || k[kl - 1] != ']')
+		size_t ns;
+		int deep;
+		char **segs;
+		if (strncmp(k, p->name, nl) != 0 || k[nl] != '[')
 			continue;
-		if (!obj)
-			obj = json_object();
-		name = strndup(k + nl + 1, kl - nl - 2);
-		if (name && strpbrk(name, "[]"))
-			rt_errors_add(errs, "", "style", "%s: \"%.80s\" nests deeper than one level (deepObject style)", what, k);
-		else if (name)
-			rt_params_put(obj, p->schema, name, u_map_get(url, k), 1, what, errs);
-		free(name);
+		segs = rt_params_brackets(k, nl, &ns, &deep);
+		if (!segs) {
+			if (deep)
+				rt_errors_add(errs, "", "style", "%s: \"%.80s\" nests deeper than %d levels (deepObject style)", what,
+				              k, RT_PARAMS_MAX_NEST);
+			else
+				rt_errors_add(errs, "", "style", "%s: \"%.80s\" is not name[...] (deepObject style)", what, k);
+			continue;
+		}
+		rt_params_deep_put(&out, p->schema, segs, ns, u_map_get(url, k), nkeys, "", k, what, errs);
+		rt_params_free_tokens(segs, ns);
 	}
+	if (errs->n == before && out)
+		rt_params_deep_gaps(out, what, errs);
 	if (errs->n > before) {
-		json_decref(obj);
+		json_decref(out);
 		return NULL;
 	}
-	return obj;
+	return out;
 }
 
 /* form, explode true, object: each declared property is a query key of its own. */
@@ -354,16 +596,138 @@ static void rt_params_store(void *params, const rt_param *p, const json_t *v)
 		*(int *)(base + p->has_offset) = 1;
 }
 
+/* Whether raw (len bytes) is a valid value of op's path parameter name. */
+static int rt_params_piece_ok(const rt_operation *op, const char *name, size_t nl, const char *raw, size_t len)
+{
+	for (size_t i = 0; i < op->n_params; i++) {
+		const rt_param *p = &op->params[i];
+		if (p->in == RT_IN_PATH && strlen(p->name) == nl && strncmp(p->name, name, nl) == 0) {
+			char *v = strndup(raw, len);
+			rt_errors scratch;
+			json_t *j;
+			int ok;
+			rt_errors_init(&scratch);
+			j = v ? rt_params_coerce(p, v, "", &scratch) : NULL;
+			ok = j && rt_schema_check(p->schema, j, RT_DIR_REQUEST);
+			json_decref(j);
+			rt_errors_free(&scratch);
+			free(v);
+			return ok;
+		}
+	}
+	return 1;
+}
+
+/* Work a segment match may do before it gives up (adjacent templates try
+ * each split). */
+#define RT_PARAMS_MATCH_BUDGET 20000
+
+typedef struct rt_params_match {
+	const rt_operation *op;
+	const char *end, *vend;        /* of the segment's pattern and of its value */
+	const char *name;              /* the template wanted */
+	size_t nl;
+	const char *got;               /* its value, once matched */
+	size_t got_len;
+	unsigned budget;
+} rt_params_match;
+
+/* Matches value v.. against pattern t.. (literal text and templates). A
+ * template followed by literal text ends at the first place that text
+ * follows where the rest matches; two adjacent templates ({id}{ext}) split
+ * where both values are valid for their schemas, the first one longest. */
+static int rt_params_seg_match(rt_params_match *m, const char *t, const char *v)
+{
+	const char *close, *lit, *tname;
+	size_t tl;
+
+	if (m->budget == 0)
+		return 0;
+	m->budget--;
+	if (t == m->end)
+		return v == m->vend;
+	if (*t != '{') {
+		size_t ll = strcspn(t, "{");
+		if (t + ll > m->end)
+			ll = (size_t)(m->end - t);
+		if ((size_t)(m->vend - v) < ll || memcmp(v, t, ll) != 0)
+			return 0;
+		return rt_params_seg_match(m, t + ll, v + ll);
+	}
+	close = memchr(t, '}', (size_t)(m->end - t));
+	if (!close)
+		return 0;
+	tname = t + 1;
+	tl = (size_t)(close - t - 1);
+	lit = close + 1;
+	if (lit < m->end && *lit == '{') {
+		for (const char *e = m->vend - 1; e > v; e--) {
+			if (!rt_params_piece_ok(m->op, tname, tl, v, (size_t)(e - v)) || !rt_params_seg_match(m, lit, e))
+				continue;
+			if (tl == m->nl && strncmp(tname, m->name, tl) == 0) {
+				m->got = v;
+				m->got_len = (size_t)(e - v);
+			}
+			return 1;
+		}
+		return 0;
+	}
+	for (const char *e = lit == m->end ? m->vend : v; e <= m->vend; e++) {
+		if (lit < m->end) {
+			size_t ll = strcspn(lit, "{");
+			if (lit + ll > m->end)
+				ll = (size_t)(m->end - lit);
+			if ((size_t)(m->vend - e) < ll || memcmp(e, lit, ll) != 0)
+				continue;
+		}
+		/* the second of adjacent templates is checked like the first */
+		if (t[-1] == '}' && !rt_params_piece_ok(m->op, tname, tl, v, (size_t)(e - v)))
+			continue;
+		if (!rt_params_seg_match(m, lit, e))
+			continue;
+		if (tl == m->nl && strncmp(tname, m->name, tl) == 0) {
+			m->got = v;
+			m->got_len = (size_t)(e - v);
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* A template in the path key's query string (/search?query={q}): the value
+ * of that query key. Returns 1 with *out (new) or NULL when the request
+ * lacks it, 0 when t is not in the query string. */
+static int rt_params_query_piece(const rt_operation *op, const struct _u_request *req, const char *t, char **out)
+{
+	const char *q = strchr(op->path, '?'), *k, *v;
+	char *key;
+
+	if (!q || t < q)
+		return 0;
+	for (k = t; k > q && k[-1] != '&' && k[-1] != '?'; k--)
+		;
+	key = strndup(k, (size_t)(t - k - 1)); /* up to the '=' before the template */
+	if (!key)
+		return -1;
+	v = u_map_get(req->map_url, key);
+	free(key);
+	*out = v ? strdup(v) : NULL;
+	return v && !*out ? -1 : 1;
+}
+
 /* A path template that shares its segment with other text ("{sid}.json",
- * "v{major}.{minor}"): the route matched the whole segment under the first
- * template's name (oapigen), and this cuts name's value out of it. Returns 0
- * when name's template fills its segment (read the route's value as is), 1
+ * "v{major}.{minor}", "{id}{ext}"), or that is in the path key's query
+ * string: the route matched the whole segment under the first template's
+ * name (oapigen), and this cuts name's value out of it. Returns 0 when
+ * name's template fills its segment (read the route's value as is), 1
  * with *out the value (new, free()) or NULL when the segment lacks the
  * template's literal text, -1 out of memory. */
 static int rt_params_path_piece(const rt_operation *op, const struct _u_request *req, const char *name, char **out)
 {
 	size_t nl = strlen(name);
-	const char *seg = op->path, *end, *t, *v, *vend, *first;
+	const char *seg = op->path, *end, *t, *v, *first;
+	rt_params_match m = { .op = op, .name = name, .nl = nl, .budget = RT_PARAMS_MATCH_BUDGET };
+	int r;
 
 	*out = NULL;
 	for (t = strchr(op->path, '{'); t; t = strchr(t + 1, '{'))
@@ -371,57 +735,167 @@ static int rt_params_path_piece(const rt_operation *op, const struct _u_request 
 			break;
 	if (!t)
 		return 0;
+	if ((r = rt_params_query_piece(op, req, t, out)) != 0)
+		return r;
 	for (const char *s = op->path; s < t; s++)
 		if (*s == '/')
 			seg = s + 1;
-	end = seg + strcspn(seg, "/");
+	end = seg + strcspn(seg, "/?");
 	if (seg == t && t + nl + 2 == end)
 		return 0;
 	first = strchr(seg, '{');
 	{
-		char fname[128];
-		size_t fl = strcspn(first + 1, "}");
-		if (fl >= sizeof fname)
-			return 1;
-		memcpy(fname, first + 1, fl);
-		fname[fl] = '\0';
+		char *fname = strndup(first + 1, strcspn(first + 1, "}"));
+		if (!fname)
+			return -1;
 		v = u_map_get(req->map_url, fname);
+		free(fname);
 	}
 	if (!v)
 		return 1;
-	vend = v + strlen(v);
-	/* literal text must match; a template's value runs up to the next
-	 * literal text (the last one: up to the segment's literal suffix) */
-	for (t = seg; t < end;) {
-		if (*t != '{') {
-			if (*v != *t)
-				return 1;
-			t++;
-			v++;
-			continue;
-		}
-		const char *close = strchr(t, '}'), *lit = close + 1;
-		size_t ll = strcspn(lit, "{/");
-		const char *vstop;
-		if (lit + ll >= end) { /* the suffix */
-			if ((size_t)(vend - v) < ll || memcmp(vend - ll, lit, ll) != 0)
-				return 1;
-			vstop = vend - ll;
-		} else {
-			char *lit0 = strndup(lit, ll);
-			vstop = lit0 ? strstr(v, lit0) : NULL;
-			free(lit0);
-			if (!vstop)
-				return 1;
-		}
-		if ((size_t)(close - t - 1) == nl && strncmp(t + 1, name, nl) == 0) {
-			*out = strndup(v, (size_t)(vstop - v));
-			return *out ? 1 : -1;
-		}
-		v = vstop;
-		t = lit;
+	m.end = end;
+	m.vend = v + strlen(v);
+	if (!rt_params_seg_match(&m, seg, v) || !m.got)
+		return 1;
+	*out = strndup(m.got, m.got_len);
+	return *out ? 1 : -1;
+}
+
+int rt_params_query_matches(const rt_operation *op, const struct _u_request *req)
+{
+	const char *q = strchr(op->path, '?');
+
+	for (const char *k = q; k && *k; k += strcspn(k, "&")) {
+		const char *eq, *pend, *have;
+		char *key;
+		int ok;
+		k++;
+		pend = k + strcspn(k, "&");
+		eq = memchr(k, '=', (size_t)(pend - k));
+		key = strndup(k, (size_t)((eq ? eq : pend) - k));
+		if (!key)
+			return 0;
+		have = u_map_get(req->map_url, key);
+		free(key);
+		ok = have && (!eq || memchr(k, '{', (size_t)(pend - k)) ||
+		              (strlen(have) == (size_t)(pend - eq - 1) && strncmp(have, eq + 1, (size_t)(pend - eq - 1)) == 0));
+		if (!ok)
+			return 0;
 	}
 	return 1;
+}
+
+/* The literal pairs of the path key's query string (/items?action=list):
+ * the request must carry each; 0 when it does, else an error in errs. */
+static int rt_params_query_literals(const rt_operation *op, const struct _u_request *req, rt_errors *errs)
+{
+	const char *q = strchr(op->path, '?');
+	int bad = 0;
+
+	for (const char *k = q; k && *k; k += strcspn(k, "&")) {
+		const char *eq, *pend, *have;
+		char *key;
+		k++;
+		pend = k + strcspn(k, "&");
+		eq = memchr(k, '=', (size_t)(pend - k));
+		if (memchr(k, '{', (size_t)(pend - k)))
+			continue; /* a template: read as a parameter */
+		key = strndup(k, (size_t)((eq ? eq : pend) - k));
+		if (!key)
+			return -1;
+		have = u_map_get(req->map_url, key);
+		if (!have || (eq && (strlen(have) != (size_t)(pend - eq - 1) || strncmp(have, eq + 1, (size_t)(pend - eq - 1)) != 0))) {
+			rt_errors_add(errs, "", "pattern", "the query must have %.*s (the path %s)", (int)(pend - k), k, op->path);
+			bad = 1;
+		}
+		free(key);
+	}
+	return bad ? -1 : 0;
+}
+
+/* Percent-decodes s[0..n) ('+' a space in forms) into a new string; NULL
+ * when it holds a NUL byte or out of memory. */
+static char *rt_params_unescape(const char *s, size_t n, int form)
+{
+	char *out = malloc(n + 1), *o = out;
+
+	for (size_t i = 0; out && i < n; i++) {
+		if (s[i] == '%' && i + 2 < n + 1 && isxdigit((unsigned char)s[i + 1]) && isxdigit((unsigned char)s[i + 2])) {
+			char hex[3] = { s[i + 1], s[i + 2], 0 };
+			*o = (char)strtol(hex, NULL, 16);
+			i += 2;
+			if (!*o++) {
+				free(out);
+				return NULL;
+			}
+		} else {
+			*o++ = form && s[i] == '+' ? ' ' : s[i];
+		}
+	}
+	if (out)
+		*o = '\0';
+	return out;
+}
+
+/* A querystring parameter (OpenAPI 3.2): the raw query of the request (new
+ * value, NULL with errs, or NULL without when there is no query). */
+static json_t *rt_params_querystring(const struct _u_request *req, const rt_param *p, const char *what, rt_errors *errs)
+{
+	const char *url = req->http_url ? req->http_url : "", *q = strchr(url, '?');
+	size_t qlen = q ? strcspn(q + 1, "#") : 0;
+	json_t *v = NULL;
+
+	if (!q || qlen == 0)
+		return NULL;
+	q++;
+	if (p->content == 2) {
+		struct _u_map fields;
+		size_t before = errs->n;
+		if (u_map_init(&fields) != U_OK)
+			return NULL;
+		for (const char *f = q, *end = q + qlen; f < end; f += strcspn(f, "&") + 1) {
+			size_t fl = strcspn(f, "&");
+			const char *eq;
+			char *k, *val;
+			if (f + fl > end)
+				fl = (size_t)(end - f);
+			if (fl == 0)
+				continue;
+			eq = memchr(f, '=', fl);
+			k = rt_params_unescape(f, eq ? (size_t)(eq - f) : fl, 1);
+			val = eq ? rt_params_unescape(eq + 1, fl - (size_t)(eq - f) - 1, 1) : strdup("");
+			if (!k || !val) {
+				rt_errors_add(errs, "", "encoding", "%s: a field holds a NUL byte", what);
+			} else {
+				const char *had = u_map_get(&fields, k);
+				char *joined = NULL;
+				/* repeated fields join with commas, as ulfius joins query keys */
+				if (had && asprintf(&joined, "%s,%s", had, val) < 0)
+					joined = NULL;
+				const char *nv = joined ? joined : val;
+				u_map_put_binary(&fields, k, nv, 0, strlen(nv)); /* the length rt_params_form_body reads */
+				free(joined);
+			}
+			free(k);
+			free(val);
+		}
+		if (errs->n == before)
+			v = rt_params_form_body(&fields, p->schema, errs);
+		u_map_clean(&fields);
+		if (v)
+			rt_schema_apply_defaults(p->schema, v);
+		return v;
+	}
+	{
+		char *text = rt_params_unescape(q, qlen, 0);
+		json_error_t je;
+		v = text ? json_loads(text, JSON_DECODE_ANY, &je) : NULL;
+		if (!v)
+			rt_errors_add(errs, "", "encoding", "%s: the query string is not JSON%s%s", what, text ? ": " : "",
+			              text ? je.text : "");
+		free(text);
+	}
+	return v;
 }
 
 int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *errs)
@@ -429,6 +903,8 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 	const struct _u_request *req = rt_ctx_request(c);
 	size_t before = errs->n;
 
+	if (strchr(op->path, '?'))
+		rt_params_query_literals(op, req, errs);
 	for (size_t i = 0; i < op->n_params; i++) {
 		const rt_param *p = &op->params[i];
 		const char *raw = NULL;
@@ -446,7 +922,10 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 			else if (p->in == RT_IN_QUERY && p->style == RT_STYLE_FORM && p->explode && !p->content &&
 			         !(rt_schema_types(p->schema) & RT_T_ARRAY) && (rt_schema_types(p->schema) & RT_T_OBJECT))
 				v = rt_params_form_object(req->map_url, p, what, errs);
-			if (!v && p->style != RT_STYLE_DEEP_OBJECT)
+			/* a deepObject whose schema also admits a scalar (Stripe's
+			 * created=5 or created[gt]=5) takes name=value too */
+			if (!v && (p->style != RT_STYLE_DEEP_OBJECT ||
+			           (rt_params_leaf_types(p->schema, 0) & ~(unsigned)(RT_T_ARRAY | RT_T_OBJECT))))
 				raw = u_map_get(req->map_url, p->name);
 			break;
 		case RT_IN_HEADER:
@@ -454,6 +933,9 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 			break;
 		case RT_IN_COOKIE:
 			raw = u_map_get(req->map_cookie, p->name);
+			break;
+		case RT_IN_QUERYSTRING:
+			v = rt_params_querystring(req, p, what, errs);
 			break;
 		}
 		if (errs->n > had)
@@ -502,11 +984,48 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 	return errs->n > before ? -1 : 0;
 }
 
+/* A form field name[...] whose name is a declared property (Stripe's
+ * expand[]=a, metadata[k]=v, tax_id_data[0][type]=v: the deepObject
+ * encoding): put into obj under name; 0 when key is not such a field. */
+static int rt_params_form_brackets(json_t *obj, const rt_schema *schema, const char *key, const char *val,
+                                   size_t nkeys, rt_errors *errs)
+{
+	const char *br = strchr(key, '[');
+	char *base, *ptr;
+	char **segs;
+	size_t ns;
+	int deep;
+	json_t *child;
+	const rt_schema *ps;
+
+	if (!br || br == key || !(base = strndup(key, (size_t)(br - key))))
+		return 0;
+	ps = rt_schema_property(schema, base);
+	segs = ps ? rt_params_brackets(key, (size_t)(br - key), &ns, &deep) : NULL;
+	ptr = segs ? rt_pointer_join("", base) : NULL;
+	if (!ptr) {
+		rt_params_free_tokens(segs, segs ? ns : 0);
+		free(base);
+		return 0;
+	}
+	child = json_incref(json_object_get(obj, base));
+	rt_params_deep_put(&child, ps, segs, ns, val, nkeys, ptr, key, "form field", errs);
+	if (child)
+		json_object_set_new(obj, base, child);
+	rt_params_free_tokens(segs, ns);
+	free(ptr);
+	free(base);
+	return 1;
+}
+
 json_t *rt_params_form_body(const struct _u_map *fields, const rt_schema *schema, rt_errors *errs)
 {
 	const char **keys = u_map_enum_keys(fields);
-	size_t before = errs->n;
+	size_t before = errs->n, nkeys = 0;
 	json_t *obj = json_object();
+
+	while (keys && keys[nkeys])
+		nkeys++;
 
 	for (size_t i = 0; obj && keys && keys[i]; i++) {
 		ssize_t len = u_map_get_length(fields, keys[i]);
@@ -516,11 +1035,13 @@ json_t *rt_params_form_body(const struct _u_map *fields, const rt_schema *schema
 			char *ptr = rt_pointer_join("", keys[i]);
 			rt_errors_add(errs, ptr ? ptr : "", "encoding", "form field \"%.80s\" holds a NUL byte", keys[i]);
 			free(ptr);
-		} else {
+		} else if (!rt_params_form_brackets(obj, schema, keys[i], val, nkeys, errs)) {
 			rt_params_put(obj, schema, keys[i], val, 1, "form field", errs);
 		}
 		free(val);
 	}
+	if (errs->n == before)
+		rt_params_deep_gaps(obj, "form field", errs);
 	if (errs->n > before) {
 		json_decref(obj);
 		return NULL;

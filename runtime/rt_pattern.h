@@ -8,6 +8,7 @@
 #ifndef RT_PATTERN_H
 #define RT_PATTERN_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,11 +24,28 @@ static const char *const rt_pattern_props[][2] = {
 	{ "Space_Separator", "Zs" }, { "Other", "C" }, { "Control", "Cc" },
 };
 
-/* Rewrites \\p{Long_Name} and \\p{Script=X} into PCRE2's spelling (new). */
+/* The value of the n hex digits at s, or -1 when one is not. */
+static inline long rt_pattern_hex(const char *s, size_t n)
+{
+	long v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/* Rewrites \\p{Long_Name} and \\p{Script=X} into PCRE2's spelling, and
+ * ECMA-262's \\uXXXX (a surrogate pair as one code point) and \\u{X...}
+ * into PCRE2's \\x{...} (new). */
 static inline char *rt_pattern_to_pcre2(const char *src)
 {
 	size_t n = strlen(src);
-	char *out = malloc(n + 1), *o = out;
+	char *out = malloc(2 * n + 16), *o = out;
 
 	if (!out)
 		return NULL;
@@ -56,6 +74,30 @@ static inline char *rt_pattern_to_pcre2(const char *src)
 				o += rlen;
 				*o++ = '}';
 				i = (size_t)(close - src) + 1;
+				continue;
+			}
+		}
+		if (src[i] == '\\' && i + 1 < n && src[i + 1] == 'u') {
+			long cp = i + 6 <= n ? rt_pattern_hex(src + i + 2, 4) : -1;
+			size_t used = 6;
+			if (i + 2 < n && src[i + 2] == '{') {
+				const char *close = strchr(src + i + 3, '}');
+				size_t len = close ? (size_t)(close - (src + i + 3)) : 0;
+				cp = len >= 1 && len <= 6 ? rt_pattern_hex(src + i + 3, len) : -1;
+				used = len + 4;
+			} else if (cp >= 0xD800 && cp <= 0xDBFF && i + 12 <= n && src[i + 6] == '\\' && src[i + 7] == 'u') {
+				long lo = rt_pattern_hex(src + i + 8, 4);
+				if (lo >= 0xDC00 && lo <= 0xDFFF) {
+					cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+					used = 12;
+				}
+			}
+			if (cp >= 0 && i + used <= n) {
+				char hex[16];
+				int k = snprintf(hex, sizeof hex, "\\x{%lX}", cp);
+				memcpy(o, hex, (size_t)k);
+				o += k;
+				i += used;
 				continue;
 			}
 		}

@@ -1,6 +1,7 @@
 /* rt_security.c — evaluates an operation's security requirements: any of
  * the alternatives, each an all-of set of schemes, through the
- * application's authentication hook. */
+ * application's authentication hook, which gets each scheme's credential
+ * and the scopes the requirement lists. */
 #include "rt_http.h"
 
 #include <stdio.h>
@@ -61,6 +62,15 @@ static const char *rt_security_credential(const struct _u_request *req, const rt
 			v++;
 		return *v ? v : NULL;
 	}
+	case RT_CRED_HTTP_OTHER: {
+		/* the whole header, when its first word is the scheme */
+		size_t wl = r->http_scheme ? strlen(r->http_scheme) : 0;
+		v = u_map_get_case(req->map_header, "Authorization");
+		if (!v || !wl || strncasecmp(v, r->http_scheme, wl) != 0 ||
+		    (v[wl] != ' ' && v[wl] != '\t' && v[wl] != '\0'))
+			return NULL;
+		return v;
+	}
 	}
 	return NULL;
 }
@@ -68,7 +78,8 @@ static const char *rt_security_credential(const struct _u_request *req, const rt
 int rt_security_check(rt_ctx *c, const rt_operation *op, const char **why, unsigned *retry_after)
 {
 	const rt_api_config *cfg = rt_ctx_config(c);
-	int rejected = 0;
+	static const char *const no_scopes[] = { NULL };
+	int rejected = 0, forbidden = 0;
 
 	*why = NULL;
 	if (op->n_security == 0)
@@ -92,8 +103,15 @@ int rt_security_check(rt_ctx *c, const rt_operation *op, const char **why, unsig
 				*why = "The server has no authentication configured";
 				return 500;
 			}
-			r = cfg->authenticate(cfg->app, rt_ctx_api(c), alt->v[k].scheme, alt->v[k].kind, cred,
-			                      rt_ctx_client_addr(c), &p, &retry);
+			{
+				const rt_security_req *q = &alt->v[k];
+				rt_auth_request ar = {
+					.api = rt_ctx_api(c), .scheme = q->scheme, .kind = q->kind, .http_scheme = q->http_scheme,
+					.credential = cred, .scopes = q->scopes ? q->scopes : no_scopes, .n_scopes = q->n_scopes,
+					.client_addr = rt_ctx_client_addr(c), .ctx = c,
+				};
+				r = cfg->authenticate(cfg->app, &ar, &p, &retry);
+			}
 			switch (r) {
 			case RT_AUTH_OK:
 				break;
@@ -111,6 +129,10 @@ int rt_security_check(rt_ctx *c, const rt_operation *op, const char **why, unsig
 			case RT_AUTH_MISSING:
 				ok = 0;
 				break;
+			case RT_AUTH_FORBIDDEN:
+				forbidden = 1;
+				ok = 0;
+				break;
 			case RT_AUTH_REJECTED:
 			default:
 				rejected = 1;
@@ -122,6 +144,12 @@ int rt_security_check(rt_ctx *c, const rt_operation *op, const char **why, unsig
 			rt_ctx_set_principal(c, &p);
 			return 0;
 		}
+		if (p.data && cfg->principal_free)
+			cfg->principal_free(cfg->app, p.data); /* a partial all-of set's */
+	}
+	if (forbidden && !rejected) {
+		*why = "The credential does not grant what this operation requires";
+		return 403;
 	}
 	*why = rejected ? "The credential is not valid" : "Credentials are required";
 	return 401;

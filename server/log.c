@@ -12,7 +12,7 @@
 #include <gnutls/gnutls.h>
 #include <yder.h>
 
-#include "utf8.h"
+#include "rt_utf8.h"
 #ifdef APIKEYD_HAVE_KEYSVC
 #include "token.h"
 #endif
@@ -33,7 +33,7 @@ const char *log_level_name(unsigned long level)
    valid UTF-8 (a log line always parses). */
 static void log_json_str(char *buf, size_t len, size_t *o, const char *v)
 {
-    int utf8 = utf8_valid(v, strlen(v));
+    int utf8 = rt_utf8_valid(v, strlen(v));
 
     for (const unsigned char *p = (const unsigned char *)v; *p && *o + 8 < len; p++) {
         if (*p == '"' || *p == '\\') { buf[(*o)++] = '\\'; buf[(*o)++] = (char)*p; }

@@ -27,7 +27,7 @@
 #include "metrics.h"
 #include "routes.h"
 #include "tls.h"
-#include "utf8.h"
+#include "rt_guard.h"
 
 #define SERVE_BUCKETS 256
 #define SERVE_MAX_OPS 20
@@ -415,22 +415,13 @@ static void serve_mhd_log(void *cls, const char *fm, va_list ap)
 
 /* ---- endpoints ---- */
 
-static int serve_problem(struct _u_response *res, int status, const char *title, const char *detail)
-{
-    json_t *body = json_pack("{sssissss}", "type", "about:blank", "status", status,
-                             "title", title, "detail", detail);   /* new */
-    ulfius_set_json_body_response(res, (unsigned)status, body);   /* copies */
-    json_decref(body);
-    u_map_put(res->map_header, "Content-Type", "application/problem+json");
-    return U_CALLBACK_COMPLETE;
-}
-
 /* An error the server answers itself: in the error shape of the API the
    request's path belongs to (a bare status for Heron, the envelope for
    NebulaBlock, ...), problem details outside every API. */
-static int serve_error(serve *s, const struct _u_request *req, struct _u_response *res, int status,
+static int serve_error(void *data, const struct _u_request *req, struct _u_response *res, int status,
                        const char *title, const char *code, const char *detail)
 {
+    serve *s = data;
     json_t *body = NULL;   /* new */
     const char *ct = NULL;
     const char *rid = u_map_get_case(req->map_header, "X-Request-Id");
@@ -452,29 +443,13 @@ static int serve_error(serve *s, const struct _u_request *req, struct _u_respons
     return U_CALLBACK_COMPLETE;
 }
 
-static const char *serve_bad_utf8_in_map(const struct _u_map *m, const char *what, char *buf, size_t len)
-{
-    if (m == NULL) return NULL;
-    for (int i = 0; i < m->nb_values; i++) {
-        const char *k = m->keys[i], *v = m->values[i];
-        if (!utf8_valid(k, strlen(k))) {
-            snprintf(buf, len, "invalid UTF-8 in a %s name", what);
-            return buf;
-        }
-        if (v != NULL && !utf8_valid(v, strlen(v))) {
-            snprintf(buf, len, "invalid UTF-8 in the value of %s %s", what, k);
-            return buf;
-        }
-    }
-    return NULL;
-}
-
 /* ulfius 2.7 copies only sizeof(struct sockaddr) (16 bytes) of the client
    address, which cuts an IPv6 address in half (and readers of sin6_addr run
    past the copy). Before any route sees the request, put the whole address
    there, from what libmicrohttpd reported when the request began. */
-static void serve_fix_client_address(serve *s, const struct _u_request *req)
+static void serve_fix_client_address(void *data, const struct _u_request *req)
 {
+    serve *s = data;
     struct _u_request *w = (struct _u_request *)req;   /* ours until the routes run */
     struct sockaddr_in6 *full = NULL;
 
@@ -493,20 +468,16 @@ static void serve_fix_client_address(serve *s, const struct _u_request *req)
     w->client_address = (struct sockaddr *)full;
 }
 
-/* "*" at priority 0: runs before every route. */
-static int serve_guard(const struct _u_request *req, struct _u_response *res, void *data)
+/* First on every request (the runtime's guard calls it before its checks):
+   the request id, the client's when it is a valid one, else made here; in
+   the request's headers from now on (the log line reads it there) and on
+   the response; and the client's address as the listener saw it. */
+static void serve_before(void *data, const struct _u_request *req, struct _u_response *res)
 {
     serve *s = data;
-    const char *url = req->http_url ? req->http_url : "";
-    const char *q = strchr(url, '?');
-    size_t path_len = q ? (size_t)(q - url) : strlen(url);
-    const char *cl;
-    char why[300], made[48];
+    char made[48];
     const char *rid = u_map_get_case(req->map_header, "X-Request-Id");
 
-    /* the request id: the client's when it is a valid one, else made here;
-       in the request's headers from now on (the log line reads it there)
-       and on the response */
     if (!log_request_id_valid(rid)) {
         log_request_id_new(made, sizeof made);
         if (rid != NULL) u_map_remove_from_key_case(req->map_header, "X-Request-Id");
@@ -515,20 +486,6 @@ static int serve_guard(const struct _u_request *req, struct _u_response *res, vo
     }
     u_map_put(res->map_header, "X-Request-Id", rid);
     serve_fix_client_address(s, req);
-    if (!utf8_valid_percent_decoded(url, path_len))
-        return serve_error(s, req, res, 400, "Bad Request", "BadRequest", "invalid UTF-8 in the URL path");
-    if (q && !utf8_valid_percent_decoded(q + 1, strlen(q + 1)))
-        return serve_error(s, req, res, 400, "Bad Request", "BadRequest", "invalid UTF-8 in the query string");
-    if (serve_bad_utf8_in_map(req->map_url, "query parameter", why, sizeof why) ||
-        serve_bad_utf8_in_map(req->map_header, "header", why, sizeof why) ||
-        serve_bad_utf8_in_map(req->map_cookie, "cookie", why, sizeof why))
-        return serve_error(s, req, res, 400, "Bad Request", "BadRequest", why);
-    cl = u_map_get_case(req->map_header, "Content-Length");
-    if ((cl != NULL && strtoull(cl, NULL, 10) > s->max_body) || req->binary_body_length > s->max_body) {
-        snprintf(why, sizeof why, "request body larger than %zu bytes", s->max_body);
-        return serve_error(s, req, res, 413, "Content Too Large", "PayloadTooLarge", why);
-    }
-    return U_CALLBACK_CONTINUE;
 }
 
 /* ---- the front: between the request head and ulfius ----
@@ -739,10 +696,10 @@ static int serve_metrics(const struct _u_request *req, struct _u_response *res, 
     char *text;
 
     if (!serve_peer_is_loopback(req->client_address))
-        return serve_problem(res, 403, "Forbidden", "/metrics is served to loopback clients only "
-                             "(--metrics HOST:PORT gives it a listener of its own)");
+        return rt_guard_problem(NULL, req, res, 403, "Forbidden", "Forbidden", "/metrics is served to loopback "
+                                "clients only (--metrics HOST:PORT gives it a listener of its own)");
     text = metrics_render(serve_in_flight(s), &len);
-    if (text == NULL) return serve_problem(res, 500, "Internal Server Error", "out of memory");
+    if (text == NULL) return rt_guard_problem(NULL, req, res, 500, "Internal Server Error", "OutOfMemory", "out of memory");
     ulfius_set_binary_body_response(res, 200, text, len);
     free(text);
     u_map_put(res->map_header, "Content-Type", SERVE_METRICS_TYPE);
@@ -827,67 +784,6 @@ static int serve_readyz(const struct _u_request *req, struct _u_response *res, v
     return U_CALLBACK_COMPLETE;
 }
 
-/* Next path segment of *p ("" at the end); segments are split on '/' and
-   empty ones skipped, as ulfius matches routes. */
-static size_t serve_segment(const char **p, const char **seg)
-{
-    size_t n;
-    while (**p == '/') (*p)++;
-    *seg = *p;
-    n = strcspn(*p, "/");
-    *p += n;
-    return n;
-}
-
-/* 1 when route prefix + format (":name" a parameter, "*" the rest) matches path. */
-static int serve_route_matches(const char *prefix, const char *format, const char *path)
-{
-    const char *parts[2] = { prefix ? prefix : "", format ? format : "" }, *seg, *pseg;
-    size_t n, pn;
-
-    for (int i = 0; i < 2; i++) {
-        const char *r = parts[i];
-        while ((n = serve_segment(&r, &seg)) > 0) {
-            if (n == 1 && *seg == '*') return 1;
-            pn = serve_segment(&path, &pseg);
-            if (pn == 0) return 0;
-            if ((*seg == ':' || *seg == '@') && n > 1) continue;
-            if (pn != n || strncmp(seg, pseg, n) != 0) return 0;
-        }
-    }
-    return serve_segment(&path, &pseg) == 0;
-}
-
-/* The methods the API routes accept at path ("GET, POST"); "" when none. */
-static void serve_allowed(const struct _u_instance *u, const char *path, char *allow, size_t len)
-{
-    size_t o = 0;
-
-    allow[0] = '\0';
-    for (int i = 0; path && i < u->nb_endpoints && o < len; i++) {
-        const struct _u_endpoint *e = &u->endpoint_list[i];
-        if (e->http_method == NULL || strcmp(e->http_method, "*") == 0 || strstr(allow, e->http_method) != NULL ||
-            !serve_route_matches(e->url_prefix, e->url_format, path))
-            continue;
-        o += (size_t)snprintf(allow + o, len - o, "%s%s", o ? ", " : "", e->http_method);
-    }
-}
-
-/* No route answered: 405 with Allow when the path exists for other methods
-   (as every vendor's framework answers), else 404; in the API's shape. */
-static int serve_not_found(const struct _u_request *req, struct _u_response *res, void *data)
-{
-    serve *s = data;
-    char allow[128], msg[256];
-
-    serve_allowed(s->l[0].inited ? &s->l[0].u : &s->l[1].u, req->url_path, allow, sizeof allow);
-    if (allow[0] == '\0')
-        return serve_error(s, req, res, 404, "Not Found", "NotFound", "no such resource");
-    snprintf(msg, sizeof msg, "method %.20s is not allowed here; allowed: %s", req->http_verb, allow);
-    u_map_put(res->map_header, "Allow", allow);
-    return serve_error(s, req, res, 405, "Method Not Allowed", "MethodNotAllowed", msg);
-}
-
 /* What serve_authenticate saw during this thread's current dispatch (a
    route runs on one thread, from its security check to on_request): one
    bit per rt_auth_result. */
@@ -895,13 +791,11 @@ static _Thread_local unsigned serve_auth_seen;
 
 /* The authentication hook the APIs get: the key service's, with its
    outcome noted for the metrics. */
-static enum rt_auth_result serve_authenticate(void *app, const char *api, const char *scheme,
-        enum rt_cred_kind kind, const char *credential, const char *client_addr, rt_principal *out,
+static enum rt_auth_result serve_authenticate(void *app, const rt_auth_request *rq, rt_principal *out,
         unsigned *retry_after)
 {
     serve *s = serve_running;
-    enum rt_auth_result r = s && s->authenticate
-        ? s->authenticate(app, api, scheme, kind, credential, client_addr, out, retry_after) : RT_AUTH_ERROR;
+    enum rt_auth_result r = s && s->authenticate ? s->authenticate(app, rq, out, retry_after) : RT_AUTH_ERROR;
     serve_auth_seen |= 1u << r;
     return r;
 }
@@ -933,7 +827,7 @@ void serve_on_request(void *app, const rt_ctx *ctx, int status)
     for (serve_req *r = s->reqs[serve_hash(req)]; r; r = r->next) {
         if (r->req == req) {
             r->slot = slot;
-            if (p != NULL && (p->key_id > 0 || p->user_id > 0)) { r->key_id = p->key_id; r->user_id = p->user_id; }
+            if (p != NULL && (p->credential_id > 0 || p->id > 0)) { r->key_id = p->credential_id; r->user_id = p->id; }
             break;
         }
     }
@@ -945,28 +839,28 @@ void serve_on_request(void *app, const rt_ctx *ctx, int status)
 static int serve_endpoints(serve *s, serve_listener *l, char *err, size_t errlen)
 {
     struct _u_instance *u = &l->u;
+    /* the runtime's guard and not-found answer, in each API's error shape;
+       libmicrohttpd's connection memory bounds the target and the headers
+       (431) before the guard could */
+    const rt_guard_config guard = {
+        .max_body = s->max_body, .max_url = SIZE_MAX, .max_headers = SIZE_MAX, .app = s,
+        .before = serve_before, .error = serve_error,
+    };
 
-    if (ulfius_add_endpoint_by_val(u, "*", NULL, "*", 0, serve_guard, s) != U_OK) {
-        snprintf(err, errlen, "cannot add the request guard");
-        return -1;
-    }
     if (apis_mount(u, &s->env, err, errlen) != 0) return -1;
     /* the operations are known now, before any request: number them */
     if (metrics_init() != 0) {
         snprintf(err, errlen, "out of memory for the metrics");
         return -1;
     }
-    /* every API route one step after the guard, whatever priority it asked for */
-    for (int i = 0; i < u->nb_endpoints; i++) {
-        struct _u_endpoint *e = &u->endpoint_list[i];
-        if (e->callback_function != serve_guard && e->priority < UINT_MAX - 1) e->priority++;
+    if (rt_guard_install(u, &guard) != 0) {
+        snprintf(err, errlen, "cannot add the request guard");
+        return -1;
     }
     if (ulfius_add_endpoint_by_val(u, "GET", NULL, "/healthz", 1, serve_healthz, s) != U_OK ||
         ulfius_add_endpoint_by_val(u, "GET", NULL, "/readyz", 1, serve_readyz, s) != U_OK ||
         (s->metrics_mode == CONFIG_METRICS_LOOPBACK &&
-         ulfius_add_endpoint_by_val(u, "GET", NULL, "/metrics", 1, serve_metrics, s) != U_OK) ||
-        ulfius_add_endpoint_by_val(u, "*", NULL, "*", UINT_MAX, serve_not_found, s) != U_OK ||
-        ulfius_set_default_endpoint(u, serve_not_found, s) != U_OK) {
+         ulfius_add_endpoint_by_val(u, "GET", NULL, "/metrics", 1, serve_metrics, s) != U_OK)) {
         snprintf(err, errlen, "cannot add the built-in endpoints");
         return -1;
     }

@@ -1049,7 +1049,7 @@ static const rt_response fastapi_list_my_api_keys_responses[] = {
 	{ 503, "application/problem+json", &fastapi_schema_list_my_api_keys_503 },
 };
 static const rt_security_req fastapi_list_my_api_keys_sec0[] = {
-	{ "HTTPBearer", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "HTTPBearer", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt fastapi_list_my_api_keys_security[] = {
 	{ fastapi_list_my_api_keys_sec0, 1 },
@@ -1187,7 +1187,7 @@ static const rt_response fastapi_create_my_api_key_responses[] = {
 	{ 503, "application/problem+json", &fastapi_schema_list_my_api_keys_503 },
 };
 static const rt_security_req fastapi_create_my_api_key_sec0[] = {
-	{ "HTTPBearer", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "HTTPBearer", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt fastapi_create_my_api_key_security[] = {
 	{ fastapi_create_my_api_key_sec0, 1 },
@@ -1366,7 +1366,7 @@ static const rt_response fastapi_revoke_my_api_key_responses[] = {
 	{ 503, "application/problem+json", &fastapi_schema_list_my_api_keys_503 },
 };
 static const rt_security_req fastapi_revoke_my_api_key_sec0[] = {
-	{ "HTTPBearer", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "HTTPBearer", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt fastapi_revoke_my_api_key_security[] = {
 	{ fastapi_revoke_my_api_key_sec0, 1 },

@@ -1008,7 +1008,7 @@ static const rt_response feldera_list_api_keys_responses[] = {
 	{ 503, "application/json", &feldera_schema_list_api_keys_503 },
 };
 static const rt_security_req feldera_list_api_keys_sec0[] = {
-	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "JwtOrApiKey", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt feldera_list_api_keys_security[] = {
 	{ feldera_list_api_keys_sec0, 1 },
@@ -1148,7 +1148,7 @@ static const rt_response feldera_create_api_key_responses[] = {
 	{ 503, "application/json", &feldera_schema_list_api_keys_503 },
 };
 static const rt_security_req feldera_create_api_key_sec0[] = {
-	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "JwtOrApiKey", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt feldera_create_api_key_security[] = {
 	{ feldera_create_api_key_sec0, 1 },
@@ -1328,7 +1328,7 @@ static const rt_response feldera_get_api_key_responses[] = {
 	{ 503, "application/json", &feldera_schema_list_api_keys_503 },
 };
 static const rt_security_req feldera_get_api_key_sec0[] = {
-	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "JwtOrApiKey", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt feldera_get_api_key_security[] = {
 	{ feldera_get_api_key_sec0, 1 },
@@ -1470,7 +1470,7 @@ static const rt_response feldera_delete_api_key_responses[] = {
 	{ 503, "application/json", &feldera_schema_list_api_keys_503 },
 };
 static const rt_security_req feldera_delete_api_key_sec0[] = {
-	{ "JwtOrApiKey", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "JwtOrApiKey", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt feldera_delete_api_key_security[] = {
 	{ feldera_delete_api_key_sec0, 1 },

@@ -847,7 +847,7 @@ static const rt_response heron_list_keys_responses[] = {
 	{ 503, NULL, NULL },
 };
 static const rt_security_req heron_list_keys_sec0[] = {
-	{ "ApiKeyAuth", RT_CRED_APIKEY_HEADER, "x-api-key" },
+	{ .scheme = "ApiKeyAuth", .kind = RT_CRED_APIKEY_HEADER, .name = "x-api-key" },
 };
 static const rt_security_alt heron_list_keys_security[] = {
 	{ heron_list_keys_sec0, 1 },
@@ -909,7 +909,7 @@ static const rt_response heron_create_key_responses[] = {
 	{ 503, NULL, NULL },
 };
 static const rt_security_req heron_create_key_sec0[] = {
-	{ "ApiKeyAuth", RT_CRED_APIKEY_HEADER, "x-api-key" },
+	{ .scheme = "ApiKeyAuth", .kind = RT_CRED_APIKEY_HEADER, .name = "x-api-key" },
 };
 static const rt_security_alt heron_create_key_security[] = {
 	{ heron_create_key_sec0, 1 },
@@ -1002,7 +1002,7 @@ static const rt_response heron_delete_key_responses[] = {
 	{ 503, NULL, NULL },
 };
 static const rt_security_req heron_delete_key_sec0[] = {
-	{ "ApiKeyAuth", RT_CRED_APIKEY_HEADER, "x-api-key" },
+	{ .scheme = "ApiKeyAuth", .kind = RT_CRED_APIKEY_HEADER, .name = "x-api-key" },
 };
 static const rt_security_alt heron_delete_key_security[] = {
 	{ heron_delete_key_sec0, 1 },
@@ -1070,7 +1070,7 @@ static const rt_response heron_activate_key_responses[] = {
 	{ 503, NULL, NULL },
 };
 static const rt_security_req heron_activate_key_sec0[] = {
-	{ "ApiKeyAuth", RT_CRED_APIKEY_HEADER, "x-api-key" },
+	{ .scheme = "ApiKeyAuth", .kind = RT_CRED_APIKEY_HEADER, .name = "x-api-key" },
 };
 static const rt_security_alt heron_activate_key_security[] = {
 	{ heron_activate_key_sec0, 1 },
@@ -1147,7 +1147,7 @@ static const rt_response heron_deactivate_key_responses[] = {
 	{ 503, NULL, NULL },
 };
 static const rt_security_req heron_deactivate_key_sec0[] = {
-	{ "ApiKeyAuth", RT_CRED_APIKEY_HEADER, "x-api-key" },
+	{ .scheme = "ApiKeyAuth", .kind = RT_CRED_APIKEY_HEADER, .name = "x-api-key" },
 };
 static const rt_security_alt heron_deactivate_key_security[] = {
 	{ heron_deactivate_key_sec0, 1 },

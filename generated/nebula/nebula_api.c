@@ -1209,7 +1209,7 @@ static const rt_response nebula_list_api_keys_responses[] = {
 	{ 503, "application/json", &nebula_schema_list_api_keys_503 },
 };
 static const rt_security_req nebula_list_api_keys_sec0[] = {
-	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "BearerAuth", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt nebula_list_api_keys_security[] = {
 	{ nebula_list_api_keys_sec0, 1 },
@@ -1307,7 +1307,7 @@ static const rt_response nebula_create_api_key_responses[] = {
 	{ 503, "application/json", &nebula_schema_list_api_keys_503 },
 };
 static const rt_security_req nebula_create_api_key_sec0[] = {
-	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "BearerAuth", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt nebula_create_api_key_security[] = {
 	{ nebula_create_api_key_sec0, 1 },
@@ -1464,7 +1464,7 @@ static const rt_response nebula_list_api_keys_underscore_responses[] = {
 	{ 503, "application/json", &nebula_schema_list_api_keys_503 },
 };
 static const rt_security_req nebula_list_api_keys_underscore_sec0[] = {
-	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "BearerAuth", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt nebula_list_api_keys_underscore_security[] = {
 	{ nebula_list_api_keys_underscore_sec0, 1 },
@@ -1565,7 +1565,7 @@ static const rt_response nebula_delete_api_key_responses[] = {
 	{ 503, "application/json", &nebula_schema_list_api_keys_503 },
 };
 static const rt_security_req nebula_delete_api_key_sec0[] = {
-	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "BearerAuth", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt nebula_delete_api_key_security[] = {
 	{ nebula_delete_api_key_sec0, 1 },

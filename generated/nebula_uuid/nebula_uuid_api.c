@@ -1212,7 +1212,7 @@ static const rt_response nebula_uuid_list_api_keys_responses[] = {
 	{ 503, "application/json", &nebula_uuid_schema_list_api_keys_503 },
 };
 static const rt_security_req nebula_uuid_list_api_keys_sec0[] = {
-	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "BearerAuth", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt nebula_uuid_list_api_keys_security[] = {
 	{ nebula_uuid_list_api_keys_sec0, 1 },
@@ -1310,7 +1310,7 @@ static const rt_response nebula_uuid_create_api_key_responses[] = {
 	{ 503, "application/json", &nebula_uuid_schema_list_api_keys_503 },
 };
 static const rt_security_req nebula_uuid_create_api_key_sec0[] = {
-	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "BearerAuth", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt nebula_uuid_create_api_key_security[] = {
 	{ nebula_uuid_create_api_key_sec0, 1 },
@@ -1467,7 +1467,7 @@ static const rt_response nebula_uuid_list_api_keys_underscore_responses[] = {
 	{ 503, "application/json", &nebula_uuid_schema_list_api_keys_503 },
 };
 static const rt_security_req nebula_uuid_list_api_keys_underscore_sec0[] = {
-	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "BearerAuth", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt nebula_uuid_list_api_keys_underscore_security[] = {
 	{ nebula_uuid_list_api_keys_underscore_sec0, 1 },
@@ -1568,7 +1568,7 @@ static const rt_response nebula_uuid_delete_api_key_responses[] = {
 	{ 503, "application/json", &nebula_uuid_schema_list_api_keys_503 },
 };
 static const rt_security_req nebula_uuid_delete_api_key_sec0[] = {
-	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "BearerAuth", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt nebula_uuid_delete_api_key_security[] = {
 	{ nebula_uuid_delete_api_key_sec0, 1 },

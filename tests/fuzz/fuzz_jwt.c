@@ -115,8 +115,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			rc = keysvc_authenticate_jwt(fuzz_app.ks, text, "fuzz", &p, &retry);
 			FUZZ_ASSERT(rc != KEYSVC_OK, "an unsigned value authenticated: %s", text);
 		}
-		FUZZ_ASSERT(app_authenticate(&fuzz_app, data[0] & 2 ? "feldera" : "fastapi", "bearer", RT_CRED_HTTP_BEARER,
-		                             text, "fuzz", &rp, &retry) != RT_AUTH_OK,
+		FUZZ_ASSERT(app_authenticate(&fuzz_app, &(rt_auth_request){ .api = data[0] & 2 ? "feldera" : "fastapi",
+		                             .scheme = "bearer", .kind = RT_CRED_HTTP_BEARER, .credential = text,
+		                             .client_addr = "fuzz" }, &rp, &retry) != RT_AUTH_OK,
 		            "a Bearer value authenticated: %s", text);
 		goto cleanup;
 	}

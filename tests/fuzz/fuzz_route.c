@@ -47,22 +47,17 @@ static fuzz_route_api fuzz_apis[5];
 
 /* Any credential the route finds authenticates as the fuzz user: the
  * credential checks have their own targets (fuzz_token, fuzz_jwt). */
-static enum rt_auth_result fuzz_route_auth(void *appv, const char *api, const char *scheme, enum rt_cred_kind kind,
-                                           const char *credential, const char *client_addr, rt_principal *out,
+static enum rt_auth_result fuzz_route_auth(void *appv, const rt_auth_request *req, rt_principal *out,
                                            unsigned *retry_after)
 {
 	(void)appv;
-	(void)api;
-	(void)scheme;
-	(void)kind;
-	(void)client_addr;
 	(void)retry_after;
-	if (!*credential)
+	if (!*req->credential)
 		return RT_AUTH_REJECTED;
 	memset(out, 0, sizeof *out);
-	out->user_id = fuzz_user;
-	out->key_id = 1;
-	snprintf(out->key_ref, sizeof out->key_ref, "fuzz");
+	out->id = fuzz_user;
+	out->credential_id = 1;
+	snprintf(out->ref, sizeof out->ref, "fuzz");
 	return RT_AUTH_OK;
 }
 

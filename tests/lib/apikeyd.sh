@@ -26,15 +26,7 @@ no() { fail=$((fail + 1)); echo "FAIL  $1"; [ -z "${2:-}" ] || printf '%s\n' "$2
 check() { local name=$1; shift; if "$@"; then ok "$name"; else no "$name"; fi; }
 finish() { echo "$SUITE: $pass passed, $fail failed"; [ "$fail" -eq 0 ]; }
 
-# Ports below Linux's ephemeral range (32768-60999), so no outgoing
-# connection of a client on this machine can hold the one we pick.
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 12000))
-		ss -ltn 2>/dev/null | grep -q ":$p " || { echo "$p"; return; }
-	done
-}
+. "$top/tests/lib/port.sh" # free_port
 
 # user_add DB NAME: prints the user's first key (key_...).
 user_add() { "$APIKEYD" user add "$2" --db "$1" 2>/dev/null; }

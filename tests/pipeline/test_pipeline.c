@@ -1,6 +1,6 @@
 /* test_pipeline.c — the generated request pipeline, end to end over real
  * HTTP on loopback (HTTPS with client certificates for mutualTLS): the
- * kitchen, styles, dynamic, forms and mtls fixtures' generated code (golden
+ * kitchen, styles, dynamic, forms, mtls, stripe_customers, custom_auth and openapi32 fixtures' generated code (golden
  * output) registered on ulfius instances with small handlers, and a real
  * client.
  */
@@ -19,6 +19,9 @@
 #include "dynamic_api.h"
 #include "mtls_api.h"
 #include "forms_api.h"
+#include "stripe_customers_api.h"
+#include "custom_auth_api.h"
+#include "openapi32_api.h"
 
 static struct _u_instance srv;
 static unsigned port;
@@ -34,38 +37,180 @@ static char *client_fpr;      /* the client certificate's SHA-256 fingerprint */
 
 /* ---- the application: authentication hook and handlers ---- */
 
-static enum rt_auth_result auth(void *app, const char *api, const char *scheme, enum rt_cred_kind kind,
-                                const char *credential, const char *client_addr, rt_principal *out,
-                                unsigned *retry_after)
+/* custom_auth: the application's own principal, made by the hook and freed
+ * by principal_free after each response */
+typedef struct who {
+	char scheme[32];
+	char credential[160];
+	char scopes[4][32];
+	size_t n_scopes;
+} who;
+static int principals_made, principals_freed;
+
+static void principal_free(void *app, void *data)
 {
 	(void)app;
-	(void)api;
-	(void)client_addr;
-	(void)retry_after;
+	free(data);
+	principals_freed++;
+}
+
+/* oauth2: bearer tok-read grants read:pets, tok-all read:pets and write:pets;
+ * OAuth: any header with an oauth_signature; HMAC-SHA256: Signature=ok. */
+static enum rt_auth_result custom_auth(const rt_auth_request *req, rt_principal *out)
+{
+	who *w;
+
+	if (strcmp(req->scheme, "oauth2") == 0) {
+		int all = strcmp(req->credential, "tok-all") == 0;
+		if (!all && strcmp(req->credential, "tok-read") != 0)
+			return RT_AUTH_REJECTED;
+		for (size_t i = 0; i < req->n_scopes; i++)
+			if (!all && strcmp(req->scopes[i], "read:pets") != 0)
+				return RT_AUTH_FORBIDDEN;
+	} else if (strcmp(req->scheme, "oauth1") == 0) {
+		if (!strstr(req->credential, "oauth_signature=") || strcmp(req->http_scheme, "OAuth") != 0)
+			return RT_AUTH_REJECTED;
+	} else if (strcmp(req->scheme, "hmac") == 0) {
+		if (!strstr(req->credential, "Signature=ok"))
+			return RT_AUTH_REJECTED;
+	} else {
+		return RT_AUTH_REJECTED;
+	}
+	ck_assert_ptr_nonnull(req->scopes);
+	ck_assert_ptr_null(req->scopes[req->n_scopes]);
+	ck_assert_ptr_nonnull(req->ctx);
+	w = calloc(1, sizeof *w);
+	snprintf(w->scheme, sizeof w->scheme, "%s", req->http_scheme ? req->http_scheme : req->scheme);
+	snprintf(w->credential, sizeof w->credential, "%s", req->credential);
+	for (size_t i = 0; i < req->n_scopes && i < 4; i++)
+		snprintf(w->scopes[w->n_scopes++], sizeof w->scopes[0], "%s", req->scopes[i]);
+	out->data = w;
+	out->id = 7;
+	principals_made++;
+	return RT_AUTH_OK;
+}
+
+static int answer_who(rt_ctx *ctx)
+{
+	const who *w = rt_ctx_principal(ctx)->data;
+	rt_str sc[4];
+	custom_auth_Who out;
+
+	ck_assert_ptr_nonnull(w);
+	for (size_t i = 0; i < w->n_scopes; i++)
+		sc[i] = (rt_str){ w->scopes[i], strlen(w->scopes[i]) };
+	out = (custom_auth_Who){ .scheme = w->scheme, .scheme_len = strlen(w->scheme), .credential = w->credential,
+	                         .credential_len = strlen(w->credential), .scopes = sc, .n_scopes = w->n_scopes };
+	return custom_auth_readPets_respond_200(ctx, &out);
+}
+
+static int who_timeline(rt_ctx *ctx, const custom_auth_timeline_params *p, const json_t *body, void *app)
+{
+	(void)p, (void)body, (void)app;
+	return answer_who(ctx);
+}
+
+static int who_read(rt_ctx *ctx, const custom_auth_readPets_params *p, const json_t *body, void *app)
+{
+	(void)p, (void)body, (void)app;
+	return answer_who(ctx);
+}
+
+static int who_write(rt_ctx *ctx, const custom_auth_writePets_params *p, const json_t *body, void *app)
+{
+	(void)p, (void)body, (void)app;
+	return answer_who(ctx);
+}
+
+static const custom_auth_handlers custom_auth_h = { .timeline = who_timeline, .readPets = who_read, .writePets = who_write };
+
+/* openapi32: what each 3.2 operation got */
+static char seen_link[128];
+
+static int query_items(rt_ctx *ctx, const openapi32_queryItems_params *p, const openapi32_Filter *body, void *app)
+{
+	json_t *f = json_object();
+	int rc;
+
+	(void)p, (void)app;
+	if (body->has_color)
+		json_object_set_new(f, "color", json_string(openapi32_Filter_color_text(body->color)));
+	if (body->has_max)
+		json_object_set_new(f, "max", json_integer(body->max));
+	rc = openapi32_queryItems_respond_200(ctx, &(openapi32_queryItems_200){ .filter = f });
+	json_decref(f);
+	return rc;
+}
+
+static int import_items(rt_ctx *ctx, const openapi32_importItems_params *p, const json_t *body, void *app)
+{
+	(void)p, (void)app;
+	return openapi32_importItems_respond_200(ctx, &(openapi32_importItems_200){ .count = (int64_t)json_array_size(body) });
+}
+
+static int link_items(rt_ctx *ctx, const openapi32_linkItems_params *p, const json_t *body, void *app)
+{
+	(void)body, (void)app;
+	snprintf(seen_link, sizeof seen_link, "%s", p->Link);
+	return openapi32_linkItems_respond_204(ctx);
+}
+
+static int post_events(rt_ctx *ctx, const openapi32_postEvents_params *p, const json_t *body, void *app)
+{
+	const json_t *ev[8];
+	size_t n = json_array_size(body) < 8 ? json_array_size(body) : 8;
+
+	(void)p, (void)app;
+	for (size_t i = 0; i < n; i++)
+		ev[i] = json_array_get(body, i);
+	return openapi32_postEvents_respond_200(ctx, &(openapi32_postEvents_200){ .events = ev, .n_events = n });
+}
+
+static int search32(rt_ctx *ctx, const openapi32_search_params *p, const json_t *body, void *app)
+{
+	(void)body, (void)app;
+	return openapi32_search_respond_200(ctx, &(openapi32_search_200){ .q = p->q, .session = p->session,
+	                                    .session_len = p->has_session ? strlen(p->session) : 0, .has_session = p->has_session });
+}
+
+static const openapi32_handlers openapi32_h = { .queryItems = query_items, .importItems = import_items,
+                                                .linkItems = link_items, .postEvents = post_events, .search = search32 };
+
+static enum rt_auth_result auth(void *app, const rt_auth_request *req, rt_principal *out, unsigned *retry_after)
+{
+	enum rt_cred_kind kind = req->kind;
+	const char *scheme = req->scheme, *credential = req->credential;
+
+	(void)app;
+	if (strcmp(req->api, "custom_auth") == 0)
+		return custom_auth(req, out);
+	if (strcmp(req->api, "openapi32") == 0)
+		return strcmp(credential, "tok") == 0 && req->n_scopes == 1 && strcmp(req->scopes[0], "catalog:read") == 0
+		           ? RT_AUTH_OK : RT_AUTH_REJECTED;
 	if (strcmp(credential, "slow-down") == 0) {
 		*retry_after = 7;
 		return RT_AUTH_RATE_LIMITED;
 	}
 	if (kind == RT_CRED_APIKEY_HEADER && strcmp(scheme, "headerKey") == 0 && strcmp(credential, "good") == 0) {
-		out->user_id = 1;
+		out->id = 1;
 		return RT_AUTH_OK;
 	}
 	if (kind == RT_CRED_HTTP_BEARER && strcmp(credential, "tok") == 0) {
-		out->user_id = 2;
+		out->id = 2;
 		return RT_AUTH_OK;
 	}
 	if (kind == RT_CRED_APIKEY_QUERY && strcmp(credential, "qk") == 0) {
-		out->user_id = 2;
+		out->id = 2;
 		return RT_AUTH_OK;
 	}
 	if (kind == RT_CRED_APIKEY_HEADER && strcmp(scheme, "key") == 0 && strcmp(credential, "good") == 0) {
-		out->user_id = 4;
+		out->id = 4;
 		return RT_AUTH_OK;
 	}
 	if (kind == RT_CRED_MUTUAL_TLS && strcmp(scheme, "clientCert") == 0) {
 		snprintf(seen_mtls, sizeof seen_mtls, "%s", credential);
 		if (client_fpr && strcmp(credential, client_fpr) == 0) {
-			out->user_id = 3;
+			out->id = 3;
 			return RT_AUTH_OK;
 		}
 	}
@@ -84,7 +229,7 @@ static int list_pets(rt_ctx *ctx, const kitchen_listPets_params *p, const json_t
 	seen_limit = p->limit;
 	seen_tags = p->has_tags ? (int)json_array_size(p->tags) : -1;
 	snprintf(seen_tag0, sizeof seen_tag0, "%s", p->has_tags ? json_string_value(json_array_get(p->tags, 0)) : "");
-	seen_user = rt_ctx_principal(ctx)->user_id;
+	seen_user = rt_ctx_principal(ctx)->id;
 	kitchen_Pet tom = pet(1, "Tom");
 
 	return kitchen_listPets_respond_200(ctx, &(kitchen_listPets_200){ .items = &tom, .n_items = 1 });
@@ -150,7 +295,7 @@ static const kitchen_handlers handlers = {
 	/* putTree has no handler: 501 */
 };
 
-static rt_api_config cfg = { .authenticate = auth, .validate_responses = 1 };
+static rt_api_config cfg = { .authenticate = auth, .validate_responses = 1, .principal_free = principal_free };
 
 /* styles: every handler answers with the parameters as it got them */
 static json_t *echo_json(const json_t *v)
@@ -215,6 +360,53 @@ static int sign_up(rt_ctx *ctx, const forms_signUp_params *p, const forms_SignUp
 }
 
 static const forms_handlers forms_h = { .signUp = sign_up };
+
+/* stripe_customers: what the handlers got, as JSON text */
+static char seen_expand[256], seen_created[256], seen_form[512];
+
+static void seen_json(char *dst, size_t len, const json_t *v)
+{
+	char *t = v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+	snprintf(dst, len, "%s", t ? t : "absent");
+	free(t);
+}
+
+static int get_customers(rt_ctx *ctx, const stripe_customers_GetCustomers_params *p, const json_t *body, void *app)
+{
+	(void)body;
+	(void)app;
+	seen_json(seen_expand, sizeof seen_expand, p->has_expand ? p->expand : NULL);
+	seen_json(seen_created, sizeof seen_created, p->has_created ? p->created : NULL);
+	return stripe_customers_GetCustomers_respond_200(ctx, &(stripe_customers_GetCustomers_200){
+		.object = STRIPE_CUSTOMERS_GETCUSTOMERS_200_OBJECT_LIST, .url = "/v1/customers", .url_len = 13 });
+}
+
+static int post_customers(rt_ctx *ctx, const stripe_customers_PostCustomers_params *p,
+                          const stripe_customers_PostCustomers_form *body, void *app)
+{
+	json_t *f = json_object(), *tax = json_array(), *exp = json_array();
+
+	(void)p;
+	(void)app;
+	for (size_t i = 0; body && i < body->n_expand; i++)
+		json_array_append_new(exp, json_stringn(body->expand[i].s, body->expand[i].len));
+	for (size_t i = 0; body && i < body->n_tax_id_data; i++)
+		json_array_append_new(tax, json_pack("{s:s,s:s%}", "type",
+		                                     stripe_customers_PostCustomers_form_tax_id_data_items_type_text(body->tax_id_data[i].type),
+		                                     "value", body->tax_id_data[i].value, body->tax_id_data[i].value_len));
+	json_object_set_new(f, "expand", exp);
+	json_object_set_new(f, "tax_id_data", tax);
+	if (body && body->has_metadata)
+		json_object_set_new(f, "metadata", json_deep_copy(body->metadata));
+	if (body && body->has_address)
+		json_object_set_new(f, "address", json_deep_copy(body->address));
+	seen_json(seen_form, sizeof seen_form, f);
+	json_decref(f);
+	return stripe_customers_PostCustomers_respond_200(ctx, &(stripe_customers_customer){
+		.id = "cus_1", .id_len = 5, .object = STRIPE_CUSTOMERS_CUSTOMER_OBJECT_CUSTOMER });
+}
+
+static const stripe_customers_handlers stripe_h = { .GetCustomers = get_customers, .PostCustomers = post_customers };
 
 static const styles_handlers styles_h = {
 	.labelFlat = echo_labelFlat,
@@ -333,6 +525,9 @@ static void setup(void)
 		ck_assert_int_eq(styles_register(&srv, STYLES_DEFAULT_BASE, &styles_h, &cfg), 0);
 		ck_assert_int_eq(dynamic_register(&srv, DYNAMIC_DEFAULT_BASE, &dynamic_h, &cfg), 0);
 		ck_assert_int_eq(forms_register(&srv, FORMS_DEFAULT_BASE, &forms_h, &cfg), 0);
+		ck_assert_int_eq(stripe_customers_register(&srv, "/stripe", &stripe_h, &cfg), 0);
+		ck_assert_int_eq(custom_auth_register(&srv, CUSTOM_AUTH_DEFAULT_BASE, &custom_auth_h, &cfg), 0);
+		ck_assert_int_eq(openapi32_register(&srv, OPENAPI32_DEFAULT_BASE, &openapi32_h, &cfg), 0);
 		if (ulfius_start_framework(&srv) == U_OK)
 			return;
 		ulfius_clean_instance(&srv);
@@ -783,10 +978,200 @@ START_TEST(deep_object)
 	expect_error("/deep?filter[size]=2", "", "required", "query parameter \"filter\" must have the required property \"color\"");
 	expect_error("/deep?page=1", "", "required", "query parameter \"filter\" is required");
 	expect_error("/deep?filter=red", "", "required", "query parameter \"filter\" is required");
-	expect_error("/deep?filter[color][x]=red", "", "style", "nests deeper than one level (deepObject style)");
+	/* nesting follows the schema: color is a string */
+	expect_error("/deep?filter[color][x]=red", "/color", "style", "\"filter[color][x]\": /color is not an object (deepObject style)");
 	/* a content-encoded parameter is JSON text, not a comma list */
 	expect_echo("/deep?filter[color]=red&where=%5B1,%202%5D", "{\"filter\":{\"color\":\"red\"},\"page\":-1,\"where\":[1,2]}");
 	expect_error("/deep?filter[color]=red&where=%5B1,2,3%5D", "", "maxItems", "query parameter \"where\" must have at most 2 items");
+}
+END_TEST
+
+/* ---- any HTTP scheme, scopes and the application's principal (custom_auth) ---- */
+
+/* method path with Authorization: authz answers status; for 200 the body
+ * says the scheme, credential and scopes the hook got. */
+static void custom_call(const char *method, const char *path, const char *authz, long status, const char *want)
+{
+	const char *const h[] = { "Authorization", authz, NULL };
+	reply r = call_at(CUSTOM_AUTH_DEFAULT_BASE, method, path, authz ? h : NULL, NULL, 0);
+	json_t *w = want ? json_loads(want, 0, NULL) : NULL;
+
+	ck_assert_msg(r.status == status, "%s %s (%s): status %ld: %s", method, path, authz, r.status, r.text);
+	if (want)
+		ck_assert_msg(json_equal(r.body, w), "%s %s: got %s, want %s", method, path, r.text, want);
+	json_decref(w);
+	reply_free(&r);
+}
+
+START_TEST(custom_schemes_and_scopes)
+{
+	principals_made = principals_freed = 0;
+	custom_call("GET", "/timeline", "OAuth oauth_consumer_key=\"k\", oauth_signature=\"s\"", 200,
+	            "{\"scheme\":\"OAuth\",\"credential\":\"OAuth oauth_consumer_key=\\\"k\\\", oauth_signature=\\\"s\\\"\",\"scopes\":[]}");
+	custom_call("GET", "/timeline", "oauth oauth_signature=x", 200, NULL); /* scheme words are case-insensitive */
+	custom_call("GET", "/timeline", "OAuth oauth_consumer_key=k", 401, NULL);
+	custom_call("GET", "/timeline", "Bearer oauth_signature=x", 401, NULL);
+	custom_call("GET", "/timeline", "OAuthx oauth_signature=x", 401, NULL);
+	custom_call("GET", "/timeline", NULL, 401, NULL);
+	/* the scopes each requirement lists reach the hook, which enforces them */
+	custom_call("GET", "/pets", "Bearer tok-read", 200,
+	            "{\"scheme\":\"oauth2\",\"credential\":\"tok-read\",\"scopes\":[\"read:pets\"]}");
+	custom_call("POST", "/pets", "Bearer tok-read", 403, NULL);
+	custom_call("POST", "/pets", "Bearer tok-all", 200,
+	            "{\"scheme\":\"oauth2\",\"credential\":\"tok-all\",\"scopes\":[\"write:pets\",\"read:pets\"]}");
+	custom_call("POST", "/pets", "HMAC-SHA256 Credential=a, Signature=ok", 200,
+	            "{\"scheme\":\"HMAC-SHA256\",\"credential\":\"HMAC-SHA256 Credential=a, Signature=ok\",\"scopes\":[\"pets.admin\"]}");
+	custom_call("POST", "/pets", "HMAC-SHA256 Signature=bad", 401, NULL);
+	/* every principal the hook made was freed after its response */
+	ck_assert_int_eq(principals_made, 5);
+	ck_assert_int_eq(principals_freed, principals_made);
+}
+END_TEST
+
+/* ---- OpenAPI 3.2 (the openapi32 fixture) ---- */
+
+/* method path with headers and body on the 3.2 API: status, and the body
+ * equal to want (JSON) when given, or containing text. */
+static void v32_call(const char *method, const char *path, const char *const *h, const char *body, long status,
+                     const char *want)
+{
+	reply r = call_at(OPENAPI32_DEFAULT_BASE, method, path, h, body, body ? strlen(body) : 0);
+	json_t *w = want && want[0] == '{' ? json_loads(want, 0, NULL) : NULL;
+
+	ck_assert_msg(r.status == status, "%s %s: status %ld: %s", method, path, r.status, r.text);
+	if (w)
+		ck_assert_msg(json_equal(r.body, w), "%s %s: got %s, want %s", method, path, r.text, want);
+	else if (want)
+		ck_assert_msg(strstr(r.text, want) != NULL, "%s %s: %s lacks \"%s\"", method, path, r.text, want);
+	json_decref(w);
+	reply_free(&r);
+}
+
+START_TEST(v32_query_method_and_additional_operations)
+{
+	static const char *const json[] = { "Content-Type", "application/json", NULL };
+	static const char *const link[] = { "Link", "</items/1>; rel=\"item\"", NULL };
+
+	/* QUERY with a body, its schema reached through $self's URI */
+	v32_call("QUERY", "/items", json, "{\"color\":\"red\",\"max\":5}", 200, "{\"filter\":{\"color\":\"red\",\"max\":5}}");
+	v32_call("QUERY", "/items", json, "{\"color\":\"green\"}", 400, "must be one of");
+	v32_call("QUERY", "/items", NULL, NULL, 400, "A request body is required");
+	/* LINK from additionalOperations, as sent */
+	seen_link[0] = '\0';
+	v32_call("LINK", "/items", link, NULL, 204, NULL);
+	ck_assert_str_eq(seen_link, "</items/1>; rel=\"item\"");
+	v32_call("LINK", "/items", NULL, NULL, 400, "Link\\\" is required");
+}
+END_TEST
+
+START_TEST(v32_item_schema_each_item_validated)
+{
+	static const char *const jsonl[] = { "Content-Type", "application/jsonl", "Authorization", "Bearer tok", NULL };
+	static const char *const sse[] = { "Content-Type", "text/event-stream", NULL };
+
+	v32_call("POST", "/items", jsonl, "{\"sku\":\"ABC-1\",\"qty\":2}\n{\"sku\":\"XYZ-22\",\"qty\":1}\n\n", 200, "{\"count\":2}");
+	v32_call("POST", "/items", jsonl, "{\"sku\":\"ABC-1\",\"qty\":2}\r\n{\"sku\":\"abc\",\"qty\":0}\n", 400,
+	         "/1/qty");
+	v32_call("POST", "/items", jsonl, "{\"sku\":\"ABC-1\",\"qty\":2}\n{oops\n", 400, "item 1 is not JSON");
+	/* patterns with ECMA-262 \\u escapes */
+	v32_call("POST", "/items", jsonl, "{\"sku\":\"ABC-1\",\"qty\":1,\"label\":\"plain ~ASCII\",\"mark\":\"\xf0\x9f\x98\x80\"}\n"
+	         "{\"sku\":\"ABC-2\",\"qty\":1,\"mark\":\"\xc3\xa9\"}", 200, "{\"count\":2}");
+	v32_call("POST", "/items", jsonl, "{\"sku\":\"ABC-1\",\"qty\":1,\"label\":\"caf\xc3\xa9\"}", 400, "/0/label");
+	v32_call("POST", "/items", jsonl, "{\"sku\":\"ABC-1\",\"qty\":1,\"mark\":\"e\"}", 400, "/0/mark");
+	/* Server-Sent Events: each event an object of its fields */
+	v32_call("POST", "/events", sse, ": a comment\nevent: add\ndata: {\"a\":1}\nid: 7\n\nevent: remove\ndata: x\ndata: y\nretry: 30\n\n",
+	         200, "{\"events\":[{\"event\":\"add\",\"data\":\"{\\\"a\\\":1}\",\"id\":\"7\"},"
+	              "{\"event\":\"remove\",\"data\":\"x\\ny\",\"retry\":30}]}");
+	v32_call("POST", "/events", sse, "event: rename\ndata: x\n\n", 400, "/0/event");
+	v32_call("POST", "/events", sse, "event: add\n\n", 400, "item 0: must have the required property");
+}
+END_TEST
+
+START_TEST(v32_querystring_and_cookie_style)
+{
+	static const char *const cookie[] = { "Cookie", "session=s1", NULL };
+
+	v32_call("GET", "/search?color=blue&max=10&tags=a&tags=b", cookie, NULL, 200,
+	         "{\"q\":{\"color\":\"blue\",\"max\":10,\"tags\":[\"a\",\"b\"]},\"session\":\"s1\"}");
+	v32_call("GET", "/search?color=red", NULL, NULL, 200, "{\"q\":{\"color\":\"red\"}}");
+	v32_call("GET", "/search?max=101", NULL, NULL, 400, "at most 100");
+	v32_call("GET", "/search?other=1", NULL, NULL, 400, "/other");
+	v32_call("GET", "/search", NULL, NULL, 400, "q\\\" is required");
+}
+END_TEST
+
+/* ---- Stripe's deepObject conventions (the stripe_customers fixture) ---- */
+
+static const char *const STRIPE_AUTH[] = { "Authorization", "Bearer tok", NULL };
+static const char *const STRIPE_FORM[] = { "Authorization", "Bearer tok", "Content-Type",
+                                           "application/x-www-form-urlencoded", NULL };
+
+/* GET /stripe/v1/customers?query: 200, and the handler saw expand and created as want_*. */
+static void stripe_get(const char *query, const char *want_expand, const char *want_created)
+{
+	char path[512];
+	reply r;
+
+	snprintf(path, sizeof path, "/v1/customers%s", query);
+	seen_expand[0] = seen_created[0] = '\0';
+	r = call_at("/stripe", "GET", path, STRIPE_AUTH, NULL, 0);
+	ck_assert_msg(r.status == 200, "%s: status %ld: %s", path, r.status, r.text);
+	ck_assert_str_eq(seen_expand, want_expand);
+	ck_assert_str_eq(seen_created, want_created);
+	reply_free(&r);
+}
+
+/* GET /stripe/v1/customers?query: 400 with an error whose message contains text. */
+static void stripe_get_400(const char *query, const char *text)
+{
+	char path[512];
+	reply r;
+
+	snprintf(path, sizeof path, "/v1/customers%s", query);
+	r = call_at("/stripe", "GET", path, STRIPE_AUTH, NULL, 0);
+	ck_assert_msg(r.status == 400 && strstr(r.text, text), "%s: status %ld: %s (want \"%s\")", path, r.status, r.text, text);
+	reply_free(&r);
+}
+
+START_TEST(stripe_deep_object_arrays)
+{
+	stripe_get("?expand[]=data.default_source&expand[]=data.tax_ids", "[\"data.default_source\",\"data.tax_ids\"]", "absent");
+	stripe_get("?expand%5B%5D=data.sources", "[\"data.sources\"]", "absent");
+	stripe_get("?expand[0]=a&expand[1]=b", "[\"a\",\"b\"]", "absent");
+	stripe_get("?expand[1]=b&expand[0]=a", "[\"a\",\"b\"]", "absent");
+	stripe_get("?limit=3", "absent", "absent");
+	/* created is anyOf [range object, integer]: either form */
+	stripe_get("?created[gte]=1700000000&created[lt]=1800000000", "absent", "{\"gte\":1700000000,\"lt\":1800000000}");
+	stripe_get("?created=1700000000", "absent", "1700000000");
+	stripe_get_400("?expand[0]=a&expand[2]=c&limit=1", "item 1 is missing");
+	stripe_get_400("?expand[5]=a", "leaves a gap");
+	stripe_get_400("?expand[x]=a", "is not an object");
+	stripe_get_400("?created[gt]=soon", "must be an integer");
+	stripe_get_400("?expand[][x]=a", "[] must be the last bracket");
+}
+END_TEST
+
+START_TEST(stripe_form_body_brackets)
+{
+	static const char body[] = "expand[]=sources&expand[]=tax_ids&metadata[order_id]=6735&metadata[channel]=web"
+	                           "&tax_id_data[0][type]=eu_vat&tax_id_data[0][value]=DE123456789"
+	                           "&tax_id_data[1][type]=gb_vat&tax_id_data[1][value]=GB123"
+	                           "&address[city]=Berlin&address[postal_code]=10115";
+	reply r = call_at("/stripe", "POST", "/v1/customers", STRIPE_FORM, body, strlen(body));
+	ck_assert_msg(r.status == 200, "status %ld: %s", r.status, r.text);
+	ck_assert_str_eq(seen_form, "{\"address\":{\"city\":\"Berlin\",\"postal_code\":\"10115\"},"
+	                            "\"expand\":[\"sources\",\"tax_ids\"],\"metadata\":{\"channel\":\"web\",\"order_id\":\"6735\"},"
+	                            "\"tax_id_data\":[{\"type\":\"eu_vat\",\"value\":\"DE123456789\"},"
+	                            "{\"type\":\"gb_vat\",\"value\":\"GB123\"}]}");
+	reply_free(&r);
+	/* an item without its required value, and a tax id type outside the enum */
+	{
+		static const char bad[] = "tax_id_data[0][type]=eu_vat&tax_id_data[1][type]=xx_vat&tax_id_data[1][value]=1";
+		r = call_at("/stripe", "POST", "/v1/customers", STRIPE_FORM, bad, strlen(bad));
+		ck_assert_msg(r.status == 400 && strstr(r.text, "/tax_id_data/0") && strstr(r.text, "/tax_id_data/1/type"),
+		              "status %ld: %s", r.status, r.text);
+		reply_free(&r);
+	}
 }
 END_TEST
 
@@ -935,7 +1320,7 @@ static int whoami(rt_ctx *ctx, const mtls_whoAmI_params *p, const json_t *body, 
 	(void)p;
 	(void)body;
 	(void)app;
-	return mtls_whoAmI_respond_200(ctx, &(mtls_whoAmI_200){ .user = rt_ctx_principal(ctx)->user_id });
+	return mtls_whoAmI_respond_200(ctx, &(mtls_whoAmI_200){ .user = rt_ctx_principal(ctx)->id });
 }
 
 static int both(rt_ctx *ctx, const mtls_both_params *p, const json_t *body, void *app)
@@ -1091,6 +1476,12 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, label_matrix_invalid_400);
 	tcase_add_test(tc, simple_and_form_objects);
 	tcase_add_test(tc, deep_object);
+	tcase_add_test(tc, stripe_deep_object_arrays);
+	tcase_add_test(tc, custom_schemes_and_scopes);
+	tcase_add_test(tc, v32_query_method_and_additional_operations);
+	tcase_add_test(tc, v32_item_schema_each_item_validated);
+	tcase_add_test(tc, v32_querystring_and_cookie_style);
+	tcase_add_test(tc, stripe_form_body_brackets);
 	tcase_add_test(tc, dynamic_ref_binds_page_items);
 	tcase_add_test(tc, form_body_typed_and_validated);
 	tcase_add_test(tc, form_body_required_and_content_type);

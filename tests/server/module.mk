@@ -1,8 +1,8 @@
 # tests/server/: the real build/apikeyd on random loopback ports, real
 # clients (curl, gnutls-cli, openssl s_client); see run.sh.
 UTF8_TEST := $(BUILD)/tests/server/utf8_test
-$(BUILD)/tests/server/utf8_test.o: CFLAGS_EXTRA = -Iserver
-$(UTF8_TEST): $(BUILD)/tests/server/utf8_test.o $(BUILD)/server/utf8.o
+$(BUILD)/tests/server/utf8_test.o: CFLAGS_EXTRA = -Iruntime
+$(UTF8_TEST): $(BUILD)/tests/server/utf8_test.o $(BUILD)/runtime/rt_utf8.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^
 

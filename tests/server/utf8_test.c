@@ -1,10 +1,10 @@
-/* utf8_test: table-driven checks of server/utf8.c (strict UTF-8, and UTF-8
+/* utf8_test: table-driven checks of runtime/rt_utf8.c (strict UTF-8, and UTF-8
  * after percent-decoding, including inputs longer than its 512-byte chunk). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "utf8.h"
+#include "rt_utf8.h"
 
 typedef struct utf8_case { int line; const char *in; size_t len; int expect; } utf8_case;
 #define TEST(s, e) { __LINE__, s, sizeof(s) - 1, e }
@@ -67,14 +67,14 @@ static void run_long(int *pass, int *fail)
         n += 12;
         memcpy(buf + n, "\xe2\x82\xac", 3);
         n += 3;
-        if (utf8_valid_percent_decoded(buf, n) == 1) (*pass)++;
+        if (rt_utf8_valid_percent_decoded(buf, n) == 1) (*pass)++;
         else { (*fail)++; printf("FAILED  long valid, pad %zu\n", pad); }
         buf[n - 1] = '(';                       /* break the last sequence */
-        if (utf8_valid_percent_decoded(buf, n) == 0) (*pass)++;
+        if (rt_utf8_valid_percent_decoded(buf, n) == 0) (*pass)++;
         else { (*fail)++; printf("FAILED  long invalid, pad %zu\n", pad); }
         memcpy(buf + pad, "%F0%9F%98%28", 12);  /* break the straddling one */
         buf[n - 1] = '\xac';
-        if (utf8_valid_percent_decoded(buf, n) == 0) (*pass)++;
+        if (rt_utf8_valid_percent_decoded(buf, n) == 0) (*pass)++;
         else { (*fail)++; printf("FAILED  long invalid straddling, pad %zu\n", pad); }
     }
 }
@@ -82,11 +82,11 @@ static void run_long(int *pass, int *fail)
 int main(void)
 {
     int pass = 0, fail = 0;
-    run("utf8_valid", raw_cases, sizeof raw_cases / sizeof raw_cases[0], utf8_valid, &pass, &fail);
-    run("utf8_valid_percent_decoded", pct_cases, sizeof pct_cases / sizeof pct_cases[0],
-        utf8_valid_percent_decoded, &pass, &fail);
-    run("utf8_valid_percent_decoded (raw table)", raw_cases, sizeof raw_cases / sizeof raw_cases[0],
-        utf8_valid_percent_decoded, &pass, &fail);
+    run("rt_utf8_valid", raw_cases, sizeof raw_cases / sizeof raw_cases[0], rt_utf8_valid, &pass, &fail);
+    run("rt_utf8_valid_percent_decoded", pct_cases, sizeof pct_cases / sizeof pct_cases[0],
+        rt_utf8_valid_percent_decoded, &pass, &fail);
+    run("rt_utf8_valid_percent_decoded (raw table)", raw_cases, sizeof raw_cases / sizeof raw_cases[0],
+        rt_utf8_valid_percent_decoded, &pass, &fail);
     run_long(&pass, &fail);
     printf("utf8: %d passed, %d failed\n", pass, fail);
     return fail ? 1 : 0;

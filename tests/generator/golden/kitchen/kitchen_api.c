@@ -2062,11 +2062,11 @@ static const rt_response kitchen_listPets_responses[] = {
 	{ 4, "application/json", &kitchen_schema_listPets_4XX },
 };
 static const rt_security_req kitchen_listPets_sec0[] = {
-	{ "headerKey", RT_CRED_APIKEY_HEADER, "X-Api-Key" },
+	{ .scheme = "headerKey", .kind = RT_CRED_APIKEY_HEADER, .name = "X-Api-Key" },
 };
 static const rt_security_req kitchen_listPets_sec1[] = {
-	{ "bearer", RT_CRED_HTTP_BEARER, NULL },
-	{ "queryKey", RT_CRED_APIKEY_QUERY, "key" },
+	{ .scheme = "bearer", .kind = RT_CRED_HTTP_BEARER },
+	{ .scheme = "queryKey", .kind = RT_CRED_APIKEY_QUERY, .name = "key" },
 };
 static const rt_security_alt kitchen_listPets_security[] = {
 	{ kitchen_listPets_sec0, 1 },
@@ -2118,11 +2118,11 @@ static const rt_response kitchen_createPet_responses[] = {
 	{ 0, "application/json", &kitchen_schema_createPet_default },
 };
 static const rt_security_req kitchen_createPet_sec0[] = {
-	{ "headerKey", RT_CRED_APIKEY_HEADER, "X-Api-Key" },
+	{ .scheme = "headerKey", .kind = RT_CRED_APIKEY_HEADER, .name = "X-Api-Key" },
 };
 static const rt_security_req kitchen_createPet_sec1[] = {
-	{ "bearer", RT_CRED_HTTP_BEARER, NULL },
-	{ "queryKey", RT_CRED_APIKEY_QUERY, "key" },
+	{ .scheme = "bearer", .kind = RT_CRED_HTTP_BEARER },
+	{ .scheme = "queryKey", .kind = RT_CRED_APIKEY_QUERY, .name = "key" },
 };
 static const rt_security_alt kitchen_createPet_security[] = {
 	{ kitchen_createPet_sec0, 1 },
@@ -2236,11 +2236,11 @@ static const rt_response kitchen_getPet_responses[] = {
 	{ 404, NULL, NULL },
 };
 static const rt_security_req kitchen_getPet_sec0[] = {
-	{ "headerKey", RT_CRED_APIKEY_HEADER, "X-Api-Key" },
+	{ .scheme = "headerKey", .kind = RT_CRED_APIKEY_HEADER, .name = "X-Api-Key" },
 };
 static const rt_security_req kitchen_getPet_sec1[] = {
-	{ "bearer", RT_CRED_HTTP_BEARER, NULL },
-	{ "queryKey", RT_CRED_APIKEY_QUERY, "key" },
+	{ .scheme = "bearer", .kind = RT_CRED_HTTP_BEARER },
+	{ .scheme = "queryKey", .kind = RT_CRED_APIKEY_QUERY, .name = "key" },
 };
 static const rt_security_alt kitchen_getPet_security[] = {
 	{ kitchen_getPet_sec0, 1 },
@@ -2279,11 +2279,11 @@ static const rt_response kitchen_putTree_responses[] = {
 	{ 204, NULL, NULL },
 };
 static const rt_security_req kitchen_putTree_sec0[] = {
-	{ "headerKey", RT_CRED_APIKEY_HEADER, "X-Api-Key" },
+	{ .scheme = "headerKey", .kind = RT_CRED_APIKEY_HEADER, .name = "X-Api-Key" },
 };
 static const rt_security_req kitchen_putTree_sec1[] = {
-	{ "bearer", RT_CRED_HTTP_BEARER, NULL },
-	{ "queryKey", RT_CRED_APIKEY_QUERY, "key" },
+	{ .scheme = "bearer", .kind = RT_CRED_HTTP_BEARER },
+	{ .scheme = "queryKey", .kind = RT_CRED_APIKEY_QUERY, .name = "key" },
 };
 static const rt_security_alt kitchen_putTree_security[] = {
 	{ kitchen_putTree_sec0, 1 },

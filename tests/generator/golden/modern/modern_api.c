@@ -276,7 +276,7 @@ static const rt_response modern_patch_thing_responses[] = {
 	{ 200, "application/json", &modern_schema_patch_thing_200 },
 };
 static const rt_security_req modern_patch_thing_sec0[] = {
-	{ "basic", RT_CRED_HTTP_BASIC, NULL },
+	{ .scheme = "basic", .kind = RT_CRED_HTTP_BASIC },
 };
 static const rt_security_alt modern_patch_thing_security[] = {
 	{ modern_patch_thing_sec0, 1 },

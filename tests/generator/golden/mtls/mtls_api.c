@@ -72,7 +72,7 @@ static const rt_response mtls_whoAmI_responses[] = {
 	{ 401, "application/problem+json", &mtls_schema_whoAmI_401 },
 };
 static const rt_security_req mtls_whoAmI_sec0[] = {
-	{ "clientCert", RT_CRED_MUTUAL_TLS, NULL },
+	{ .scheme = "clientCert", .kind = RT_CRED_MUTUAL_TLS },
 };
 static const rt_security_alt mtls_whoAmI_security[] = {
 	{ mtls_whoAmI_sec0, 1 },
@@ -110,8 +110,8 @@ static const rt_response mtls_both_responses[] = {
 	{ 401, "application/problem+json", &mtls_schema_whoAmI_401 },
 };
 static const rt_security_req mtls_both_sec0[] = {
-	{ "clientCert", RT_CRED_MUTUAL_TLS, NULL },
-	{ "key", RT_CRED_APIKEY_HEADER, "X-Api-Key" },
+	{ .scheme = "clientCert", .kind = RT_CRED_MUTUAL_TLS },
+	{ .scheme = "key", .kind = RT_CRED_APIKEY_HEADER, .name = "X-Api-Key" },
 };
 static const rt_security_alt mtls_both_security[] = {
 	{ mtls_both_sec0, 2 },

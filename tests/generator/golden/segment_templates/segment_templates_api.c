@@ -10,6 +10,17 @@ static const rt_schema segment_templates_schema_getFile_major;
 static const rt_schema segment_templates_schema_getFile_minor;
 static const rt_schema segment_templates_schema_getFile_name;
 static const rt_schema segment_templates_schema_getFile_200;
+static const rt_schema segment_templates_schema_getProfile_id;
+static const rt_schema segment_templates_schema_getProfile_mediaTypeExtension;
+static const rt_schema segment_templates_schema_getProfile_200;
+static const rt_schema segment_templates_schema_search_q;
+static const rt_schema segment_templates_schema_search_page;
+static const rt_schema segment_templates_schema_search_200;
+static const rt_schema segment_templates_schema_getPhotos_200;
+static const rt_schema segment_templates_schema_countPhotos_user;
+static const rt_schema segment_templates_schema_countPhotos_200;
+static const rt_schema segment_templates_schema_find_query;
+static const rt_schema segment_templates_schema_find_200;
 
 static rt_schema_cache segment_templates_schema_getAccount_sid__cache = { .pattern = "^AC", };
 /* tests/generator/fixtures/segment-templates.yaml#/paths/~1accounts~1{sid}.json/get/parameters/0/schema */
@@ -59,10 +70,74 @@ static const rt_schema segment_templates_schema_getFile_200 = {
 	.types = RT_T_OBJECT,
 };
 
-/* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1profiles~1{id}{mediaTypeExtension}/get/parameters/0/schema */
+static const rt_schema segment_templates_schema_getProfile_id = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1profiles~1{id}{mediaTypeExtension}/get/parameters/0/schema",
+	.types = RT_T_STRING,
+};
 
-const rt_parse_root segment_templates_request_bodies[] = {
-	{ NULL, NULL, NULL },
+static rt_schema_cache segment_templates_schema_getProfile_mediaTypeExtension__cache = { .enum_json = "[\".json\",\".xml\"]", };
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1profiles~1{id}{mediaTypeExtension}/get/parameters/1/schema */
+static const rt_schema segment_templates_schema_getProfile_mediaTypeExtension = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1profiles~1{id}{mediaTypeExtension}/get/parameters/1/schema",
+	.types = RT_T_STRING,
+	.cache = &segment_templates_schema_getProfile_mediaTypeExtension__cache,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1profiles~1{id}{mediaTypeExtension}/get/responses/200/content/application~1json/schema */
+static const rt_schema segment_templates_schema_getProfile_200 = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1profiles~1{id}{mediaTypeExtension}/get/responses/200/content/application~1json/schema",
+	.types = RT_T_OBJECT,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1search?query={q}&view=full/get/parameters/0/schema */
+static const rt_schema segment_templates_schema_search_q = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1search\?query={q}&view=full/get/parameters/0/schema",
+	.types = RT_T_STRING,
+	.min_length = 2,
+	.flags = RT_S_HAS_MIN_LENGTH,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1search?query={q}&view=full/get/parameters/1/schema */
+static const rt_schema segment_templates_schema_search_page = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1search\?query={q}&view=full/get/parameters/1/schema",
+	.types = RT_T_INTEGER,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1search?query={q}&view=full/get/responses/200/content/application~1json/schema */
+static const rt_schema segment_templates_schema_search_200 = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1search\?query={q}&view=full/get/responses/200/content/application~1json/schema",
+	.types = RT_T_OBJECT,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1rest?method=photos.get/get/responses/200/content/application~1json/schema */
+static const rt_schema segment_templates_schema_getPhotos_200 = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1rest\?method=photos.get/get/responses/200/content/application~1json/schema",
+	.types = RT_T_OBJECT,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1rest?method=photos.count&user={user}/get/parameters/0/schema */
+static const rt_schema segment_templates_schema_countPhotos_user = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1rest\?method=photos.count&user={user}/get/parameters/0/schema",
+	.types = RT_T_STRING,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1rest?method=photos.count&user={user}/get/responses/200/content/application~1json/schema */
+static const rt_schema segment_templates_schema_countPhotos_200 = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1rest\?method=photos.count&user={user}/get/responses/200/content/application~1json/schema",
+	.types = RT_T_OBJECT,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1find?query={query}/get/parameters/0/schema */
+static const rt_schema segment_templates_schema_find_query = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1find\?query={query}/get/parameters/0/schema",
+	.types = RT_T_STRING,
+};
+
+/* tests/generator/fixtures/segment-templates.yaml#/paths/~1find?query={query}/get/responses/200/content/application~1json/schema */
+static const rt_schema segment_templates_schema_find_200 = {
+	.where = "tests/generator/fixtures/segment-templates.yaml#/paths/~1find\?query={query}/get/responses/200/content/application~1json/schema",
+	.types = RT_T_OBJECT,
 };
 
 /* tests/generator/fixtures/segment-templates.yaml#/paths/~1accounts~1{sid}.json/get/responses/200/content/application~1json/schema */
@@ -101,7 +176,7 @@ void segment_templates_getAccount_200_write(rt_json_writer *w, const segment_tem
 static const rt_param segment_templates_getAccount_param_table[] = {
 	{ .name = "sid", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &segment_templates_schema_getAccount_sid, .ctype = RT_C_STRING,
-	  .offset = offsetof(segment_templates_getAccount_params, sid) },
+	  .offset = offsetof(segment_templates_getAccount_params, sid), .has_offset = -1 },
 };
 static const rt_response segment_templates_getAccount_responses[] = {
 	{ 200, "application/json", &segment_templates_schema_getAccount_200 },
@@ -133,13 +208,13 @@ int segment_templates_getAccount_respond_200(rt_ctx *ctx, const segment_template
 static const rt_param segment_templates_getFile_param_table[] = {
 	{ .name = "major", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &segment_templates_schema_getFile_major, .ctype = RT_C_INT64,
-	  .offset = offsetof(segment_templates_getFile_params, major) },
+	  .offset = offsetof(segment_templates_getFile_params, major), .has_offset = -1 },
 	{ .name = "minor", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &segment_templates_schema_getFile_minor, .ctype = RT_C_INT64,
-	  .offset = offsetof(segment_templates_getFile_params, minor) },
+	  .offset = offsetof(segment_templates_getFile_params, minor), .has_offset = -1 },
 	{ .name = "name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &segment_templates_schema_getFile_name, .ctype = RT_C_STRING,
-	  .offset = offsetof(segment_templates_getFile_params, name) },
+	  .offset = offsetof(segment_templates_getFile_params, name), .has_offset = -1 },
 };
 static const rt_response segment_templates_getFile_responses[] = {
 	{ 200, "application/json", &segment_templates_schema_getFile_200 },
@@ -154,6 +229,122 @@ static int segment_templates_getFile_call(rt_ctx *ctx, const void *params, const
 	return h->getFile(ctx, params, body, app);
 }
 int segment_templates_getFile_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 200, body);
+}
+
+/* #/paths/~1profiles~1{id}{mediaTypeExtension}/get */
+static const rt_param segment_templates_getProfile_param_table[] = {
+	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
+	  .schema = &segment_templates_schema_getProfile_id, .ctype = RT_C_STRING,
+	  .offset = offsetof(segment_templates_getProfile_params, id), .has_offset = -1 },
+	{ .name = "mediaTypeExtension", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
+	  .schema = &segment_templates_schema_getProfile_mediaTypeExtension, .ctype = RT_C_STRING,
+	  .offset = offsetof(segment_templates_getProfile_params, mediaTypeExtension), .has_offset = -1 },
+};
+static const rt_response segment_templates_getProfile_responses[] = {
+	{ 200, "application/json", &segment_templates_schema_getProfile_200 },
+};
+static int segment_templates_getProfile_call(rt_ctx *ctx, const void *params, const json_t *body,
+		const void *handlers, void *app)
+{
+	const segment_templates_handlers *h = handlers;
+
+	if (!h || !h->getProfile)
+		return rt_not_implemented(ctx);
+	return h->getProfile(ctx, params, body, app);
+}
+int segment_templates_getProfile_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 200, body);
+}
+
+/* #/paths/~1search?query={q}&view=full/get */
+static const rt_param segment_templates_search_param_table[] = {
+	{ .name = "q", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
+	  .schema = &segment_templates_schema_search_q, .ctype = RT_C_STRING,
+	  .offset = offsetof(segment_templates_search_params, q), .has_offset = -1 },
+	{ .name = "page", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
+	  .schema = &segment_templates_schema_search_page, .ctype = RT_C_INT64,
+	  .offset = offsetof(segment_templates_search_params, page), .has_offset = (long)offsetof(segment_templates_search_params, has_page) },
+};
+static const rt_response segment_templates_search_responses[] = {
+	{ 200, "application/json", &segment_templates_schema_search_200 },
+};
+static int segment_templates_search_call(rt_ctx *ctx, const void *params, const json_t *body,
+		const void *handlers, void *app)
+{
+	const segment_templates_handlers *h = handlers;
+
+	if (!h || !h->search)
+		return rt_not_implemented(ctx);
+	return h->search(ctx, params, body, app);
+}
+int segment_templates_search_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 200, body);
+}
+
+/* #/paths/~1rest?method=photos.get/get */
+static const rt_response segment_templates_getPhotos_responses[] = {
+	{ 200, "application/json", &segment_templates_schema_getPhotos_200 },
+};
+static int segment_templates_getPhotos_call(rt_ctx *ctx, const void *params, const json_t *body,
+		const void *handlers, void *app)
+{
+	const segment_templates_handlers *h = handlers;
+
+	if (!h || !h->getPhotos)
+		return rt_not_implemented(ctx);
+	return h->getPhotos(ctx, params, body, app);
+}
+int segment_templates_getPhotos_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 200, body);
+}
+
+/* #/paths/~1rest?method=photos.count&user={user}/get */
+static const rt_param segment_templates_countPhotos_param_table[] = {
+	{ .name = "user", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
+	  .schema = &segment_templates_schema_countPhotos_user, .ctype = RT_C_STRING,
+	  .offset = offsetof(segment_templates_countPhotos_params, user), .has_offset = -1 },
+};
+static const rt_response segment_templates_countPhotos_responses[] = {
+	{ 200, "application/json", &segment_templates_schema_countPhotos_200 },
+};
+static int segment_templates_countPhotos_call(rt_ctx *ctx, const void *params, const json_t *body,
+		const void *handlers, void *app)
+{
+	const segment_templates_handlers *h = handlers;
+
+	if (!h || !h->countPhotos)
+		return rt_not_implemented(ctx);
+	return h->countPhotos(ctx, params, body, app);
+}
+int segment_templates_countPhotos_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 200, body);
+}
+
+/* #/paths/~1find?query={query}/get */
+static const rt_param segment_templates_find_param_table[] = {
+	{ .name = "query", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 1,
+	  .schema = &segment_templates_schema_find_query, .ctype = RT_C_STRING,
+	  .offset = offsetof(segment_templates_find_params, query), .has_offset = -1 },
+};
+static const rt_response segment_templates_find_responses[] = {
+	{ 200, "application/json", &segment_templates_schema_find_200 },
+};
+static int segment_templates_find_call(rt_ctx *ctx, const void *params, const json_t *body,
+		const void *handlers, void *app)
+{
+	const segment_templates_handlers *h = handlers;
+
+	if (!h || !h->find)
+		return rt_not_implemented(ctx);
+	return h->find(ctx, params, body, app);
+}
+int segment_templates_find_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
 {
 	return rt_respond(ctx, 200, body);
 }
@@ -183,17 +374,79 @@ static const rt_operation segment_templates_operations[] = {
 		.validation_status = 400,
 		.call = segment_templates_getFile_call,
 	},
+	{
+		.operation_id = "getProfile",
+		.method = "GET",
+		.path = "/profiles/{id}{mediaTypeExtension}",
+		.route = "/profiles/:id",
+		.priority = 2003,
+		.params = segment_templates_getProfile_param_table, .n_params = 2,
+		.params_size = sizeof(segment_templates_getProfile_params),
+		.responses = segment_templates_getProfile_responses, .n_responses = 1,
+		.validation_status = 400,
+		.call = segment_templates_getProfile_call,
+	},
+	{
+		.operation_id = "search",
+		.method = "GET",
+		.path = "/search\?query={q}&view=full",
+		.route = "/search",
+		.priority = 4,
+		.params = segment_templates_search_param_table, .n_params = 2,
+		.params_size = sizeof(segment_templates_search_params),
+		.responses = segment_templates_search_responses, .n_responses = 1,
+		.validation_status = 400,
+		.call = segment_templates_search_call,
+	},
+	{
+		.operation_id = "getPhotos",
+		.method = "GET",
+		.path = "/rest\?method=photos.get",
+		.route = "/rest",
+		.priority = 5,
+		.params_size = sizeof(segment_templates_getPhotos_params),
+		.responses = segment_templates_getPhotos_responses, .n_responses = 1,
+		.shares_route = 1,
+		.validation_status = 400,
+		.call = segment_templates_getPhotos_call,
+	},
+	{
+		.operation_id = "countPhotos",
+		.method = "GET",
+		.path = "/rest\?method=photos.count&user={user}",
+		.route = "/rest",
+		.priority = 6,
+		.params = segment_templates_countPhotos_param_table, .n_params = 1,
+		.params_size = sizeof(segment_templates_countPhotos_params),
+		.responses = segment_templates_countPhotos_responses, .n_responses = 1,
+		.shares_route = 1,
+		.validation_status = 400,
+		.call = segment_templates_countPhotos_call,
+	},
+	{
+		.operation_id = "find",
+		.method = "GET",
+		.path = "/find\?query={query}",
+		.route = "/find",
+		.priority = 7,
+		.params = segment_templates_find_param_table, .n_params = 1,
+		.params_size = sizeof(segment_templates_find_params),
+		.responses = segment_templates_find_responses, .n_responses = 1,
+		.validation_status = 400,
+		.call = segment_templates_find_call,
+	},
 };
 
 static rt_schema_cache *const segment_templates_caches[] = {
 	&segment_templates_schema_getAccount_sid__cache,
+	&segment_templates_schema_getProfile_mediaTypeExtension__cache,
 	NULL
 };
 
 static const rt_api segment_templates_api = {
 	.name = "segment_templates",
 	.ops = segment_templates_operations,
-	.n_ops = 2,
+	.n_ops = 7,
 	.caches = segment_templates_caches,
 	.spec_json = segment_templates_spec_json,
 	.spec_yaml = segment_templates_spec_yaml,

@@ -16,7 +16,7 @@
 /* The base path of servers[0] in the spec. */
 #define SEGMENT_TEMPLATES_DEFAULT_BASE "/seg"
 
-/* Typed bodies: 1 of 2 body schemas have a model; json_t (an object without properties (free-form)): 1 */
+/* Typed bodies: 1 of 7 body schemas have a model; json_t (an object without properties (free-form)): 6 */
 
 /* ---- typed bodies: models of the schemas request and response bodies reach ---- */
 
@@ -61,10 +61,63 @@ typedef int (*segment_templates_getFile_fn)(rt_ctx *ctx, const segment_templates
 /* 200: the file */
 int segment_templates_getFile_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
 
+/* #/paths/~1profiles~1{id}{mediaTypeExtension}/get
+ * GET /profiles/{id}{mediaTypeExtension} */
+typedef struct segment_templates_getProfile_params {
+	const char *id; /* path id, required */
+	const char *mediaTypeExtension; /* path mediaTypeExtension, required */
+} segment_templates_getProfile_params;
+typedef int (*segment_templates_getProfile_fn)(rt_ctx *ctx, const segment_templates_getProfile_params *p, const json_t *body, void *app);
+/* 200: the profile */
+int segment_templates_getProfile_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+
+/* #/paths/~1search?query={q}&view=full/get
+ * GET /search?query={q}&view=full */
+typedef struct segment_templates_search_params {
+	const char *q; /* path q, required */
+	int64_t page; /* query page */
+	int has_page;
+} segment_templates_search_params;
+typedef int (*segment_templates_search_fn)(rt_ctx *ctx, const segment_templates_search_params *p, const json_t *body, void *app);
+/* 200: the hits */
+int segment_templates_search_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+
+/* #/paths/~1rest?method=photos.get/get
+ * GET /rest?method=photos.get */
+typedef struct segment_templates_getPhotos_params {
+	char no_parameters;
+} segment_templates_getPhotos_params;
+typedef int (*segment_templates_getPhotos_fn)(rt_ctx *ctx, const segment_templates_getPhotos_params *p, const json_t *body, void *app);
+/* 200: photos */
+int segment_templates_getPhotos_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+
+/* #/paths/~1rest?method=photos.count&user={user}/get
+ * GET /rest?method=photos.count&user={user} */
+typedef struct segment_templates_countPhotos_params {
+	const char *user; /* path user, required */
+} segment_templates_countPhotos_params;
+typedef int (*segment_templates_countPhotos_fn)(rt_ctx *ctx, const segment_templates_countPhotos_params *p, const json_t *body, void *app);
+/* 200: the count */
+int segment_templates_countPhotos_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+
+/* #/paths/~1find?query={query}/get
+ * GET /find?query={query} */
+typedef struct segment_templates_find_params {
+	const char *query; /* query query, required */
+} segment_templates_find_params;
+typedef int (*segment_templates_find_fn)(rt_ctx *ctx, const segment_templates_find_params *p, const json_t *body, void *app);
+/* 200: found */
+int segment_templates_find_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+
 /* One handler per operation; NULL answers 501. */
 typedef struct segment_templates_handlers {
 	segment_templates_getAccount_fn getAccount;
 	segment_templates_getFile_fn getFile;
+	segment_templates_getProfile_fn getProfile;
+	segment_templates_search_fn search;
+	segment_templates_getPhotos_fn getPhotos;
+	segment_templates_countPhotos_fn countPhotos;
+	segment_templates_find_fn find;
 } segment_templates_handlers;
 
 /* Adds every route under base (e.g. SEGMENT_TEMPLATES_DEFAULT_BASE), and base/openapi.json

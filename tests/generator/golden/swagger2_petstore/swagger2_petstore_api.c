@@ -1277,8 +1277,9 @@ static const rt_response swagger2_petstore_addPet_responses[] = {
 	{ 201, "application/json", &swagger2_petstore_schema_addPet_201 },
 	{ 422, "application/json", &swagger2_petstore_schema_findPets_default },
 };
+static const char *const swagger2_petstore_addPet_sec0_0_scopes[] = { "write:pets", NULL };
 static const rt_security_req swagger2_petstore_addPet_sec0[] = {
-	{ "petstore_auth", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "petstore_auth", .kind = RT_CRED_HTTP_BEARER, .scopes = swagger2_petstore_addPet_sec0_0_scopes, .n_scopes = 1 },
 };
 static const rt_security_alt swagger2_petstore_addPet_security[] = {
 	{ swagger2_petstore_addPet_sec0, 1 },
@@ -1340,7 +1341,7 @@ static const rt_response swagger2_petstore_getPet_responses[] = {
 	{ 404, NULL, NULL },
 };
 static const rt_security_req swagger2_petstore_getPet_sec0[] = {
-	{ "api_key", RT_CRED_APIKEY_HEADER, "X-API-Key" },
+	{ .scheme = "api_key", .kind = RT_CRED_APIKEY_HEADER, .name = "X-API-Key" },
 };
 static const rt_security_alt swagger2_petstore_getPet_security[] = {
 	{ swagger2_petstore_getPet_sec0, 1 },
@@ -1383,7 +1384,7 @@ static const rt_response swagger2_petstore_replacePet_responses[] = {
 	{ 204, NULL, NULL },
 };
 static const rt_security_req swagger2_petstore_replacePet_sec0[] = {
-	{ "basic_auth", RT_CRED_HTTP_BASIC, NULL },
+	{ .scheme = "basic_auth", .kind = RT_CRED_HTTP_BASIC },
 };
 static const rt_security_alt swagger2_petstore_replacePet_security[] = {
 	{ swagger2_petstore_replacePet_sec0, 1 },

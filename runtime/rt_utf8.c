@@ -1,7 +1,7 @@
-/* utf8: strict UTF-8 validation (RFC 3629 table 4). */
-#include "utf8.h"
+/* rt_utf8.c — strict UTF-8 validation (RFC 3629 table 4). */
+#include "rt_utf8.h"
 
-int utf8_valid(const char *s, size_t len)
+int rt_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
@@ -38,7 +38,7 @@ static int hexval(char c)
     return -1;
 }
 
-int utf8_valid_percent_decoded(const char *s, size_t len)
+int rt_utf8_valid_percent_decoded(const char *s, size_t len)
 {
     /* Decode into a bounded buffer in chunks; a UTF-8 sequence is at most 4
        bytes, so carry up to 3 undecided bytes between chunks. */
@@ -61,10 +61,10 @@ int utf8_valid_percent_decoded(const char *s, size_t len)
             while (back < 3 && cut > 0 &&
                    ((unsigned char)buf[cut - 1] & 0xC0) == 0x80) { cut--; back++; }
             if (cut > 0 && ((unsigned char)buf[cut - 1] & 0x80)) cut--; /* lead byte */
-            if (!utf8_valid(buf, cut)) return 0;
+            if (!rt_utf8_valid(buf, cut)) return 0;
             for (size_t k = cut; k < n; k++) buf[k - cut] = buf[k];
             n -= cut;
         }
     }
-    return utf8_valid(buf, n);
+    return rt_utf8_valid(buf, n);
 }
