@@ -4744,10 +4744,10 @@ static const rt_response apikeyd_list_keys_responses[] = {
 	{ 503, "application/problem+json", &apikeyd_schema_list_keys_503 },
 };
 static const rt_security_req apikeyd_list_keys_sec0[] = {
-	{ "ApiKeyHeader", RT_CRED_APIKEY_HEADER, "x-api-key" },
+	{ .scheme = "ApiKeyHeader", .kind = RT_CRED_APIKEY_HEADER, .name = "x-api-key" },
 };
 static const rt_security_req apikeyd_list_keys_sec1[] = {
-	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "BearerAuth", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt apikeyd_list_keys_security[] = {
 	{ apikeyd_list_keys_sec0, 1 },
@@ -4886,10 +4886,10 @@ static const rt_response apikeyd_create_key_responses[] = {
 	{ 503, "application/problem+json", &apikeyd_schema_list_keys_503 },
 };
 static const rt_security_req apikeyd_create_key_sec0[] = {
-	{ "ApiKeyHeader", RT_CRED_APIKEY_HEADER, "x-api-key" },
+	{ .scheme = "ApiKeyHeader", .kind = RT_CRED_APIKEY_HEADER, .name = "x-api-key" },
 };
 static const rt_security_req apikeyd_create_key_sec1[] = {
-	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "BearerAuth", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt apikeyd_create_key_security[] = {
 	{ apikeyd_create_key_sec0, 1 },
@@ -5069,10 +5069,10 @@ static const rt_response apikeyd_get_key_responses[] = {
 	{ 503, "application/problem+json", &apikeyd_schema_list_keys_503 },
 };
 static const rt_security_req apikeyd_get_key_sec0[] = {
-	{ "ApiKeyHeader", RT_CRED_APIKEY_HEADER, "x-api-key" },
+	{ .scheme = "ApiKeyHeader", .kind = RT_CRED_APIKEY_HEADER, .name = "x-api-key" },
 };
 static const rt_security_req apikeyd_get_key_sec1[] = {
-	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "BearerAuth", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt apikeyd_get_key_security[] = {
 	{ apikeyd_get_key_sec0, 1 },
@@ -5227,10 +5227,10 @@ static const rt_response apikeyd_delete_key_responses[] = {
 	{ 503, "application/problem+json", &apikeyd_schema_list_keys_503 },
 };
 static const rt_security_req apikeyd_delete_key_sec0[] = {
-	{ "ApiKeyHeader", RT_CRED_APIKEY_HEADER, "x-api-key" },
+	{ .scheme = "ApiKeyHeader", .kind = RT_CRED_APIKEY_HEADER, .name = "x-api-key" },
 };
 static const rt_security_req apikeyd_delete_key_sec1[] = {
-	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "BearerAuth", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt apikeyd_delete_key_security[] = {
 	{ apikeyd_delete_key_sec0, 1 },
@@ -5379,10 +5379,10 @@ static const rt_response apikeyd_update_key_responses[] = {
 	{ 503, "application/problem+json", &apikeyd_schema_list_keys_503 },
 };
 static const rt_security_req apikeyd_update_key_sec0[] = {
-	{ "ApiKeyHeader", RT_CRED_APIKEY_HEADER, "x-api-key" },
+	{ .scheme = "ApiKeyHeader", .kind = RT_CRED_APIKEY_HEADER, .name = "x-api-key" },
 };
 static const rt_security_req apikeyd_update_key_sec1[] = {
-	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "BearerAuth", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt apikeyd_update_key_security[] = {
 	{ apikeyd_update_key_sec0, 1 },
@@ -5576,10 +5576,10 @@ static const rt_response apikeyd_rotate_key_responses[] = {
 	{ 503, "application/problem+json", &apikeyd_schema_list_keys_503 },
 };
 static const rt_security_req apikeyd_rotate_key_sec0[] = {
-	{ "ApiKeyHeader", RT_CRED_APIKEY_HEADER, "x-api-key" },
+	{ .scheme = "ApiKeyHeader", .kind = RT_CRED_APIKEY_HEADER, .name = "x-api-key" },
 };
 static const rt_security_req apikeyd_rotate_key_sec1[] = {
-	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "BearerAuth", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt apikeyd_rotate_key_security[] = {
 	{ apikeyd_rotate_key_sec0, 1 },
@@ -5769,10 +5769,10 @@ static const rt_response apikeyd_verify_key_responses[] = {
 	{ 503, "application/problem+json", &apikeyd_schema_list_keys_503 },
 };
 static const rt_security_req apikeyd_verify_key_sec0[] = {
-	{ "ApiKeyHeader", RT_CRED_APIKEY_HEADER, "x-api-key" },
+	{ .scheme = "ApiKeyHeader", .kind = RT_CRED_APIKEY_HEADER, .name = "x-api-key" },
 };
 static const rt_security_req apikeyd_verify_key_sec1[] = {
-	{ "BearerAuth", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "BearerAuth", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt apikeyd_verify_key_security[] = {
 	{ apikeyd_verify_key_sec0, 1 },
@@ -5953,12 +5953,12 @@ static const rt_response apikeyd_auth_check_responses[] = {
 	{ 503, "application/problem+json", &apikeyd_schema_list_keys_503 },
 };
 static const rt_security_req apikeyd_auth_check_sec0[] = {
-	{ "VerifierKey", RT_CRED_APIKEY_HEADER, "X-Apikeyd-Verifier" },
-	{ "ClientKey", RT_CRED_APIKEY_HEADER, "x-api-key" },
+	{ .scheme = "VerifierKey", .kind = RT_CRED_APIKEY_HEADER, .name = "X-Apikeyd-Verifier" },
+	{ .scheme = "ClientKey", .kind = RT_CRED_APIKEY_HEADER, .name = "x-api-key" },
 };
 static const rt_security_req apikeyd_auth_check_sec1[] = {
-	{ "VerifierKey", RT_CRED_APIKEY_HEADER, "X-Apikeyd-Verifier" },
-	{ "ClientBearer", RT_CRED_HTTP_BEARER, NULL },
+	{ .scheme = "VerifierKey", .kind = RT_CRED_APIKEY_HEADER, .name = "X-Apikeyd-Verifier" },
+	{ .scheme = "ClientBearer", .kind = RT_CRED_HTTP_BEARER },
 };
 static const rt_security_alt apikeyd_auth_check_security[] = {
 	{ apikeyd_auth_check_sec0, 2 },
