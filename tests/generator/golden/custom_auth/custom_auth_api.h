@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define CUSTOM_AUTH_DEFAULT_BASE "/auth"
@@ -39,6 +40,11 @@ struct custom_auth_Who {
  * it does not have the model's shape), and the writer of its JSON text. */
 int custom_auth_Who_from_json(const json_t *j, rt_arena *a, custom_auth_Who *out);
 void custom_auth_Who_write(rt_json_writer *w, const custom_auth_Who *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root custom_auth_request_bodies[];
 
 /* #/paths/~1timeline/get
  * GET /timeline — Twitter-style OAuth 1.0a */

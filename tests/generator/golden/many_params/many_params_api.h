@@ -11,11 +11,17 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define MANY_PARAMS_DEFAULT_BASE ""
 
 /* Typed bodies: 0 of 0 body schemas have a model */
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root many_params_request_bodies[];
 
 /* #/paths/~1search~1{id}/get
  * GET /search/{id} */

@@ -273,6 +273,442 @@ static const rt_schema openapi32_schema_search_200_session = {
 	.types = RT_T_STRING,
 };
 
+/* byte parsers: 6 schemas, 0 of them checked by their table (fallback) */
+static int openapi32_schema_queryItems_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int openapi32_schema_Filter__v(rt_parse *p, int t, json_t **j, int dfl);
+static int openapi32_schema_Filter_color__v(rt_parse *p, int t, json_t **j, int dfl);
+static int openapi32_schema_Filter_max__v(rt_parse *p, int t, json_t **j, int dfl);
+static int openapi32_schema_Filter_tags__v(rt_parse *p, int t, json_t **j, int dfl);
+static int openapi32_schema_Filter_tags_items__v(rt_parse *p, int t, json_t **j, int dfl);
+
+/* tests/generator/fixtures/openapi32.yaml#/paths/~1items/query/requestBody/content/application~1json/schema */
+static int openapi32_schema_queryItems_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = openapi32_schema_Filter__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/openapi32.yaml#/components/schemas/Filter */
+static int openapi32_schema_Filter__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[3] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 5 && memcmp(p->r.str, "color", 5) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (openapi32_schema_Filter_color__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 3 && memcmp(p->r.str, "max", 3) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (openapi32_schema_Filter_max__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "tags", 4) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				if (openapi32_schema_Filter_tags__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/openapi32.yaml#/components/schemas/Filter/properties/color */
+static int openapi32_schema_Filter_color__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	if (rt_parse_cache(p, &openapi32_schema_Filter_color))
+		return rt_parse_json(p, t, NULL);
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t != RT_JR_STRING || !((p->r.len == 3 && memcmp(p->r.str, "red", 3) == 0) ||
+	      (p->r.len == 4 && memcmp(p->r.str, "blue", 4) == 0)))
+		rt_parse_fail(p, "enum", "must be one of %.300s", openapi32_schema_Filter_color__cache.enum_json);
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/openapi32.yaml#/components/schemas/Filter/properties/max */
+static int openapi32_schema_Filter_max__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (t == RT_JR_INTEGER || t == RT_JR_REAL) {
+		double x = t == RT_JR_INTEGER ? (double)p->r.i : p->r.d;
+
+		if (!(x <= 100.0))
+			rt_parse_fail(p, "maximum", "must be at most %.17g, got %.17g", 100.0, x);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/openapi32.yaml#/components/schemas/Filter/properties/tags */
+static int openapi32_schema_Filter_tags__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_ARRAY))) {
+		rc = rt_parse_type_fail(p, t, RT_T_ARRAY);
+		goto done;
+	}
+	if (t == RT_JR_ARRAY_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		json_t *arr = NULL;
+
+		(void)pos;
+		if (j && !(arr = json_array()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {
+			json_t *c = NULL;
+
+			if (t == RT_JR_ERROR)
+				break;
+			n++;
+			if (openapi32_schema_Filter_tags_items__v(p, t, arr ? &c : NULL, 0) != 0)
+				break;
+			if (c && json_array_append_new(arr, c) != 0)
+				break;
+		}
+		if (t != RT_JR_ARRAY_END) {
+			json_decref(arr);
+			rc = -1;
+			goto done;
+		}
+		if (j)
+			*j = arr;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/openapi32.yaml#/components/schemas/Filter/properties/tags/items */
+static int openapi32_schema_Filter_tags_items__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int openapi32_schema_queryItems_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, openapi32_schema_queryItems_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+/* model parsers: request bytes straight into 1 C model */
+static int openapi32_Filter__m(rt_parse *p, int t, openapi32_Filter *mo, int dfl);
+
+static int openapi32_Filter__f2(const json_t *f, rt_arena *a, openapi32_Filter *out)
+{
+	(void)a;
+	if (!json_is_array(f))
+		return -1;
+	out->n_tags = json_array_size(f);
+	out->tags = out->n_tags ? rt_arena_alloc(a, out->n_tags * sizeof *out->tags) : NULL;
+	if (out->n_tags && !out->tags)
+		return -1;
+	for (size_t i = 0; i < out->n_tags; i++) {
+		const json_t *e = json_array_get(f, i);
+		if (!json_is_string(e))
+			return -1;
+		out->tags[i].s = json_string_value(e);
+		out->tags[i].len = json_string_length(e);
+	}
+	return 0;
+}
+
+/* tests/generator/fixtures/openapi32.yaml#/components/schemas/Filter */
+static int openapi32_Filter__m(rt_parse *p, int t, openapi32_Filter *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[3] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 5 && memcmp(p->r.str, "color", 5) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (openapi32_schema_Filter_color__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING)
+							mo->color = openapi32_Filter_color_from_text(p->r.str, p->r.len);
+						mo->has_color = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 3 && memcmp(p->r.str, "max", 3) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (openapi32_schema_Filter_max__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_INTEGER)
+							mo->max = p->r.i;
+						else if (tk == RT_JR_REAL && rt_parse_int64(p->r.d, &mo->max) != 0)
+							rt_parse_fail(p, "model", "must fit in int64, got %.17g", p->r.d);
+						mo->has_max = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 4 && memcmp(p->r.str, "tags", 4) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (openapi32_schema_Filter_tags__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && openapi32_Filter__f2(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_tags = 1;
+					}
+				}
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					rt_parse_fail(p, "additionalProperties", "is not allowed (unknown property \"%.*s\")", (int)nml, nm);
+					if (rt_jread_skip_rest(&p->r, tk) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int openapi32_Filter_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, openapi32_Filter *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, openapi32_Filter__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
+const rt_parse_root openapi32_request_bodies[] = {
+	{ "tests/generator/fixtures/openapi32.yaml#/paths/~1items/query/requestBody/content/application~1json/schema", &openapi32_schema_queryItems_body, openapi32_schema_queryItems_body_parse },
+	{ NULL, NULL, NULL },
+};
+
 /* tests/generator/fixtures/openapi32.yaml#/paths/~1items/post/responses/200/content/application~1json/schema */
 int openapi32_importItems_200_from_json(const json_t *j, rt_arena *a, openapi32_importItems_200 *out)
 {
@@ -539,6 +975,11 @@ static const char *const openapi32_queryItems_body_types[] = { "application/json
 static const rt_response openapi32_queryItems_responses[] = {
 	{ 200, "application/json", &openapi32_schema_queryItems_200 },
 };
+static int openapi32_queryItems_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return openapi32_Filter_parse(buf, len, a, flags, out, keep, errs);
+}
 static int openapi32_queryItems_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -547,6 +988,8 @@ static int openapi32_queryItems_call(rt_ctx *ctx, const void *params, const json
 
 	if (!h || !h->queryItems)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->queryItems(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && openapi32_Filter_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->queryItems(ctx, params, body ? &model : NULL, app);
@@ -569,7 +1012,7 @@ int openapi32_queryItems_respond_200(rt_ctx *ctx, const openapi32_queryItems_200
 static const rt_param openapi32_linkItems_param_table[] = {
 	{ .name = "Link", .in = RT_IN_HEADER, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &openapi32_schema_linkItems_Link, .ctype = RT_C_STRING,
-	  .offset = offsetof(openapi32_linkItems_params, Link), .has_offset = -1 },
+	  .offset = offsetof(openapi32_linkItems_params, Link) },
 };
 static const rt_response openapi32_linkItems_responses[] = {
 	{ 204, NULL, NULL },
@@ -638,10 +1081,11 @@ int openapi32_postEvents_respond_200(rt_ctx *ctx, const openapi32_postEvents_200
 static const rt_param openapi32_search_param_table[] = {
 	{ .name = "q", .in = RT_IN_QUERYSTRING, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &openapi32_schema_search_q, .ctype = RT_C_JSON,
-	  .offset = offsetof(openapi32_search_params, q), .has_offset = -1, .content = 2 },
+	  .offset = offsetof(openapi32_search_params, q), .content = 2 },
 	{ .name = "session", .in = RT_IN_COOKIE, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &openapi32_schema_search_session, .ctype = RT_C_STRING,
-	  .offset = offsetof(openapi32_search_params, session), .has_offset = (long)offsetof(openapi32_search_params, has_session) },
+	  .offset = offsetof(openapi32_search_params, session),
+	  .has_flag = 1, .has_offset = offsetof(openapi32_search_params, has_session) },
 };
 static const rt_response openapi32_search_responses[] = {
 	{ 200, "application/json", &openapi32_schema_search_200 },
@@ -692,6 +1136,8 @@ static const rt_operation openapi32_operations[] = {
 		.priority = 2,
 		.params_size = sizeof(openapi32_queryItems_params),
 		.body_types = openapi32_queryItems_body_types, .body_required = 1, .body_schema = &openapi32_schema_queryItems_body,
+		.body_parse = openapi32_schema_queryItems_body_parse,
+		.body_model_parse = openapi32_queryItems_body_model, .body_model_size = sizeof(openapi32_Filter),
 		.responses = openapi32_queryItems_responses, .n_responses = 1,
 		.validation_status = 400,
 		.call = openapi32_queryItems_call,

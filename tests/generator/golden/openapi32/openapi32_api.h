@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define OPENAPI32_DEFAULT_BASE "/v32"
@@ -92,6 +93,13 @@ int openapi32_postEvents_200_from_json(const json_t *j, rt_arena *a, openapi32_p
 void openapi32_postEvents_200_write(rt_json_writer *w, const openapi32_postEvents_200 *v);
 int openapi32_search_200_from_json(const json_t *j, rt_arena *a, openapi32_search_200 *out);
 void openapi32_search_200_write(rt_json_writer *w, const openapi32_search_200 *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+int openapi32_schema_queryItems_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int openapi32_Filter_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, openapi32_Filter *out, json_t **keep, rt_errors *errs);
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root openapi32_request_bodies[];
 
 /* #/paths/~1items/post
  * POST /items */

@@ -110,6 +110,588 @@ static const rt_schema recursive_field_schema_Expression_Or_allOf1 = {
 	.where = "tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Or/allOf/1",
 };
 
+/* byte parsers: 12 schemas, 1 of them checked by their table (fallback) */
+static int recursive_field_schema_setFilter_body__v(rt_parse *p, int t, json_t **j, int dfl);
+static int recursive_field_schema_Expression__v(rt_parse *p, int t, json_t **j, int dfl);
+static int recursive_field_schema_Expression_And__v(rt_parse *p, int t, json_t **j, int dfl);
+static int recursive_field_schema_Expression_And_allOf0__v(rt_parse *p, int t, json_t **j, int dfl);
+static int recursive_field_schema_Expressions__v(rt_parse *p, int t, json_t **j, int dfl);
+static int recursive_field_schema_Expressions_items__v(rt_parse *p, int t, json_t **j, int dfl);
+static int recursive_field_schema_Expression_And_allOf1__v(rt_parse *p, int t, json_t **j, int dfl);
+static int recursive_field_schema_Expression_Key__v(rt_parse *p, int t, json_t **j, int dfl);
+static int recursive_field_schema_Expression_Not__v(rt_parse *p, int t, json_t **j, int dfl);
+static int recursive_field_schema_Expression_Or__v(rt_parse *p, int t, json_t **j, int dfl);
+static int recursive_field_schema_Expression_Or_allOf0__v(rt_parse *p, int t, json_t **j, int dfl);
+static int recursive_field_schema_Expression_Or_allOf1__v(rt_parse *p, int t, json_t **j, int dfl);
+
+/* tests/generator/fixtures/recursive-field.yaml#/paths/~1filter/post/requestBody/content/application~1json/schema */
+static int recursive_field_schema_setFilter_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = recursive_field_schema_Expression__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression */
+static int recursive_field_schema_Expression__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[4] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 3 && memcmp(p->r.str, "And", 3) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (recursive_field_schema_Expression_And__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 3 && memcmp(p->r.str, "Key", 3) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				if (recursive_field_schema_Expression_Key__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 3 && memcmp(p->r.str, "Not", 3) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				if (recursive_field_schema_Expression_Not__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			else if (p->r.len == 2 && memcmp(p->r.str, "Or", 2) == 0) {
+				if (seen[3] && rt_jread_duplicate(&p->r))
+					break;
+				seen[3] = 1;
+				if (recursive_field_schema_Expression_Or__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/And */
+static int recursive_field_schema_Expression_And__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	if (rc == 0) {
+		const char *s1 = p->r.p;
+		int k = 0;
+
+		(void)k;
+		if (rt_parse_rescan(p, s0, s1, recursive_field_schema_Expression_And_allOf0__v, 1) < 0)
+			goto nomem;
+		if (rt_parse_rescan(p, s0, s1, recursive_field_schema_Expression_And_allOf1__v, 1) < 0)
+			goto nomem;
+	}
+	goto done;
+nomem:
+	if (j) {
+		json_decref(*j);
+		*j = NULL;
+	}
+	p->r.err = RT_JREAD_E_NOMEM;
+	rc = -1;
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/And/allOf/0 */
+static int recursive_field_schema_Expression_And_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = recursive_field_schema_Expressions__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expressions */
+static int recursive_field_schema_Expressions__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_ARRAY))) {
+		rc = rt_parse_type_fail(p, t, RT_T_ARRAY);
+		goto done;
+	}
+	if (t == RT_JR_ARRAY_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		json_t *arr = NULL;
+
+		(void)pos;
+		if (j && !(arr = json_array()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {
+			json_t *c = NULL;
+
+			if (t == RT_JR_ERROR)
+				break;
+			n++;
+			if (recursive_field_schema_Expressions_items__v(p, t, arr ? &c : NULL, 0) != 0)
+				break;
+			if (c && json_array_append_new(arr, c) != 0)
+				break;
+		}
+		if (t != RT_JR_ARRAY_END) {
+			json_decref(arr);
+			rc = -1;
+			goto done;
+		}
+		if (j)
+			*j = arr;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expressions/items */
+static int recursive_field_schema_Expressions_items__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = recursive_field_schema_Expression__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/And/allOf/1 */
+static int recursive_field_schema_Expression_And_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Key */
+static int recursive_field_schema_Expression_Key__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Not */
+static int recursive_field_schema_Expression_Not__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	return rt_parse_table(p, t, &recursive_field_schema_Expression_Not, dfl, j);
+}
+
+/* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Or */
+static int recursive_field_schema_Expression_Or__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	if (rc == 0) {
+		const char *s1 = p->r.p;
+		int k = 0;
+
+		(void)k;
+		if (rt_parse_rescan(p, s0, s1, recursive_field_schema_Expression_Or_allOf0__v, 1) < 0)
+			goto nomem;
+		if (rt_parse_rescan(p, s0, s1, recursive_field_schema_Expression_Or_allOf1__v, 1) < 0)
+			goto nomem;
+	}
+	goto done;
+nomem:
+	if (j) {
+		json_decref(*j);
+		*j = NULL;
+	}
+	p->r.err = RT_JREAD_E_NOMEM;
+	rc = -1;
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Or/allOf/0 */
+static int recursive_field_schema_Expression_Or_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = recursive_field_schema_Expressions__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Or/allOf/1 */
+static int recursive_field_schema_Expression_Or_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	p->depth--;
+	return rc;
+}
+
+int recursive_field_schema_setFilter_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *v = NULL;
+	int rc;
+
+	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rc = rt_parse_finish(&p, recursive_field_schema_setFilter_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
+	json_decref(p.keep);
+	if (rc == RT_PARSE_OK && out)
+		*out = v;
+	else
+		json_decref(v);
+	return rc;
+}
+
+/* model parsers: request bytes straight into 1 C model */
+static int recursive_field_Expression__m(rt_parse *p, int t, recursive_field_Expression *mo, int dfl);
+
+static int recursive_field_Expression__f0(const json_t *f, rt_arena *a, recursive_field_Expression *out)
+{
+	(void)a;
+	out->Or = f;
+	return 0;
+}
+
+static int recursive_field_Expression__f1(const json_t *f, rt_arena *a, recursive_field_Expression *out)
+{
+	(void)a;
+	out->And = f;
+	return 0;
+}
+
+static int recursive_field_Expression__f2(const json_t *f, rt_arena *a, recursive_field_Expression *out)
+{
+	(void)a;
+	out->Not = f;
+	return 0;
+}
+
+/* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression */
+static int recursive_field_Expression__m(rt_parse *p, int t, recursive_field_Expression *mo, int dfl)
+{
+	json_t **j = NULL;
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[4] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+
+		(void)pos;
+		(void)key;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			if (o && !(key = rt_jread_cstr(&p->r)))
+				break;
+			if (p->r.len == 3 && memcmp(p->r.str, "And", 3) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (recursive_field_schema_Expression_And__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && recursive_field_Expression__f1(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_And = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 3 && memcmp(p->r.str, "Key", 3) == 0) {
+				if (seen[1] && rt_jread_duplicate(&p->r))
+					break;
+				seen[1] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					if (recursive_field_schema_Expression_Key__v(p, tk, NULL, dfl) != 0)
+						break;
+					if (p->bad == bad0) {
+						if (tk == RT_JR_STRING) {
+							if (!(mo->Key = rt_jread_cstr(&p->r)))
+								break;
+							mo->Key_len = p->r.len;
+						}
+						mo->has_Key = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 3 && memcmp(p->r.str, "Not", 3) == 0) {
+				if (seen[2] && rt_jread_duplicate(&p->r))
+					break;
+				seen[2] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (recursive_field_schema_Expression_Not__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && recursive_field_Expression__f2(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_Not = 1;
+					}
+				}
+				goto member;
+			}
+			else if (p->r.len == 2 && memcmp(p->r.str, "Or", 2) == 0) {
+				if (seen[3] && rt_jread_duplicate(&p->r))
+					break;
+				seen[3] = 1;
+				{
+					int tk = rt_jread_next(&p->r), bad0 = p->bad;
+					json_t *c2 = NULL;
+
+					if (recursive_field_schema_Expression_Or__v(p, tk, &c2, dfl) != 0)
+						break;
+					if (c2 && !rt_parse_keep(p, c2))
+						break;
+					if (p->bad == bad0) {
+						if (c2 && recursive_field_Expression__f0(c2, p->r.arena, mo) != 0)
+							rt_parse_fail(p, "model", "does not fit its C type");
+						mo->has_Or = 1;
+					}
+				}
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_set_new(o, key, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+int recursive_field_Expression_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, recursive_field_Expression *out, json_t **keep, rt_errors *errs)
+{
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, recursive_field_Expression__m(&p, rt_jread_next(&p.r), out, 1), base);
+	if (rc == RT_PARSE_OK && keep)
+		*keep = p.keep;
+	else
+		json_decref(p.keep);
+	return rc;
+}
+
+const rt_parse_root recursive_field_request_bodies[] = {
+	{ "tests/generator/fixtures/recursive-field.yaml#/paths/~1filter/post/requestBody/content/application~1json/schema", &recursive_field_schema_setFilter_body, recursive_field_schema_setFilter_body_parse },
+	{ NULL, NULL, NULL },
+};
+
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression */
 int recursive_field_Expression_from_json(const json_t *j, rt_arena *a, recursive_field_Expression *out)
 {
@@ -174,6 +756,11 @@ static const char *const recursive_field_setFilter_body_types[] = { "application
 static const rt_response recursive_field_setFilter_responses[] = {
 	{ 204, NULL, NULL },
 };
+static int recursive_field_setFilter_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
+		json_t **keep, rt_errors *errs)
+{
+	return recursive_field_Expression_parse(buf, len, a, flags, out, keep, errs);
+}
 static int recursive_field_setFilter_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
@@ -182,6 +769,8 @@ static int recursive_field_setFilter_call(rt_ctx *ctx, const void *params, const
 
 	if (!h || !h->setFilter)
 		return rt_not_implemented(ctx);
+	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
+		return h->setFilter(ctx, params, rt_ctx_body_model(ctx), app);
 	if (body && recursive_field_Expression_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->setFilter(ctx, params, body ? &model : NULL, app);
@@ -200,6 +789,8 @@ static const rt_operation recursive_field_operations[] = {
 		.priority = 1,
 		.params_size = sizeof(recursive_field_setFilter_params),
 		.body_types = recursive_field_setFilter_body_types, .body_required = 0, .body_schema = &recursive_field_schema_setFilter_body,
+		.body_parse = recursive_field_schema_setFilter_body_parse,
+		.body_model_parse = recursive_field_setFilter_body_model, .body_model_size = sizeof(recursive_field_Expression),
 		.responses = recursive_field_setFilter_responses, .n_responses = 1,
 		.validation_status = 400,
 		.call = recursive_field_setFilter_call,

@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define RECURSIVE_FIELD_DEFAULT_BASE ""
@@ -30,7 +31,7 @@ struct recursive_field_Expression {
 	const json_t *And; /* any JSON: allOf of schemas that are not all objects with properties */
 	int has_And;
 	/* "Not", optional (has_) */
-	const json_t *Not; /* any JSON: allOf of schemas that are not all objects with properties */
+	const json_t *Not; /* any JSON: allOf of a schema that contains it */
 	int has_Not;
 	/* "Key", optional (has_) */
 	const char *Key;
@@ -43,6 +44,13 @@ struct recursive_field_Expression {
  * it does not have the model's shape), and the writer of its JSON text. */
 int recursive_field_Expression_from_json(const json_t *j, rt_arena *a, recursive_field_Expression *out);
 void recursive_field_Expression_write(rt_json_writer *w, const recursive_field_Expression *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+int recursive_field_schema_setFilter_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+int recursive_field_Expression_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, recursive_field_Expression *out, json_t **keep, rt_errors *errs);
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root recursive_field_request_bodies[];
 
 /* #/paths/~1filter/post
  * POST /filter */

@@ -140,6 +140,12 @@ static const rt_schema segment_templates_schema_find_200 = {
 	.types = RT_T_OBJECT,
 };
 
+/* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
+
+const rt_parse_root segment_templates_request_bodies[] = {
+	{ NULL, NULL, NULL },
+};
+
 /* tests/generator/fixtures/segment-templates.yaml#/paths/~1accounts~1{sid}.json/get/responses/200/content/application~1json/schema */
 int segment_templates_getAccount_200_from_json(const json_t *j, rt_arena *a, segment_templates_getAccount_200 *out)
 {
@@ -176,7 +182,7 @@ void segment_templates_getAccount_200_write(rt_json_writer *w, const segment_tem
 static const rt_param segment_templates_getAccount_param_table[] = {
 	{ .name = "sid", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &segment_templates_schema_getAccount_sid, .ctype = RT_C_STRING,
-	  .offset = offsetof(segment_templates_getAccount_params, sid), .has_offset = -1 },
+	  .offset = offsetof(segment_templates_getAccount_params, sid) },
 };
 static const rt_response segment_templates_getAccount_responses[] = {
 	{ 200, "application/json", &segment_templates_schema_getAccount_200 },
@@ -208,13 +214,13 @@ int segment_templates_getAccount_respond_200(rt_ctx *ctx, const segment_template
 static const rt_param segment_templates_getFile_param_table[] = {
 	{ .name = "major", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &segment_templates_schema_getFile_major, .ctype = RT_C_INT64,
-	  .offset = offsetof(segment_templates_getFile_params, major), .has_offset = -1 },
+	  .offset = offsetof(segment_templates_getFile_params, major) },
 	{ .name = "minor", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &segment_templates_schema_getFile_minor, .ctype = RT_C_INT64,
-	  .offset = offsetof(segment_templates_getFile_params, minor), .has_offset = -1 },
+	  .offset = offsetof(segment_templates_getFile_params, minor) },
 	{ .name = "name", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &segment_templates_schema_getFile_name, .ctype = RT_C_STRING,
-	  .offset = offsetof(segment_templates_getFile_params, name), .has_offset = -1 },
+	  .offset = offsetof(segment_templates_getFile_params, name) },
 };
 static const rt_response segment_templates_getFile_responses[] = {
 	{ 200, "application/json", &segment_templates_schema_getFile_200 },
@@ -237,10 +243,10 @@ int segment_templates_getFile_respond_200(rt_ctx *ctx, json_t *body /* stolen */
 static const rt_param segment_templates_getProfile_param_table[] = {
 	{ .name = "id", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &segment_templates_schema_getProfile_id, .ctype = RT_C_STRING,
-	  .offset = offsetof(segment_templates_getProfile_params, id), .has_offset = -1 },
+	  .offset = offsetof(segment_templates_getProfile_params, id) },
 	{ .name = "mediaTypeExtension", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &segment_templates_schema_getProfile_mediaTypeExtension, .ctype = RT_C_STRING,
-	  .offset = offsetof(segment_templates_getProfile_params, mediaTypeExtension), .has_offset = -1 },
+	  .offset = offsetof(segment_templates_getProfile_params, mediaTypeExtension) },
 };
 static const rt_response segment_templates_getProfile_responses[] = {
 	{ 200, "application/json", &segment_templates_schema_getProfile_200 },
@@ -263,10 +269,11 @@ int segment_templates_getProfile_respond_200(rt_ctx *ctx, json_t *body /* stolen
 static const rt_param segment_templates_search_param_table[] = {
 	{ .name = "q", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &segment_templates_schema_search_q, .ctype = RT_C_STRING,
-	  .offset = offsetof(segment_templates_search_params, q), .has_offset = -1 },
+	  .offset = offsetof(segment_templates_search_params, q) },
 	{ .name = "page", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &segment_templates_schema_search_page, .ctype = RT_C_INT64,
-	  .offset = offsetof(segment_templates_search_params, page), .has_offset = (long)offsetof(segment_templates_search_params, has_page) },
+	  .offset = offsetof(segment_templates_search_params, page),
+	  .has_flag = 1, .has_offset = offsetof(segment_templates_search_params, has_page) },
 };
 static const rt_response segment_templates_search_responses[] = {
 	{ 200, "application/json", &segment_templates_schema_search_200 },
@@ -307,7 +314,7 @@ int segment_templates_getPhotos_respond_200(rt_ctx *ctx, json_t *body /* stolen 
 static const rt_param segment_templates_countPhotos_param_table[] = {
 	{ .name = "user", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
 	  .schema = &segment_templates_schema_countPhotos_user, .ctype = RT_C_STRING,
-	  .offset = offsetof(segment_templates_countPhotos_params, user), .has_offset = -1 },
+	  .offset = offsetof(segment_templates_countPhotos_params, user) },
 };
 static const rt_response segment_templates_countPhotos_responses[] = {
 	{ 200, "application/json", &segment_templates_schema_countPhotos_200 },
@@ -330,7 +337,7 @@ int segment_templates_countPhotos_respond_200(rt_ctx *ctx, json_t *body /* stole
 static const rt_param segment_templates_find_param_table[] = {
 	{ .name = "query", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 1,
 	  .schema = &segment_templates_schema_find_query, .ctype = RT_C_STRING,
-	  .offset = offsetof(segment_templates_find_params, query), .has_offset = -1 },
+	  .offset = offsetof(segment_templates_find_params, query) },
 };
 static const rt_response segment_templates_find_responses[] = {
 	{ 200, "application/json", &segment_templates_schema_find_200 },

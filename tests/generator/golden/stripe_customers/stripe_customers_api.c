@@ -572,6 +572,12 @@ static const rt_schema stripe_customers_schema_PostCustomers_default = {
 	.ref = &stripe_customers_schema_error,
 };
 
+/* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
+
+const rt_parse_root stripe_customers_request_bodies[] = {
+	{ NULL, NULL, NULL },
+};
+
 /* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/get/responses/200/content/application~1json/schema/properties/object */
 const char *stripe_customers_GetCustomers_200_object_text(stripe_customers_GetCustomers_200_object v)
 {
@@ -894,6 +900,234 @@ void stripe_customers_error_write(rt_json_writer *w, const stripe_customers_erro
 	rt_json_write_raw(w, "}", 1);
 }
 
+/* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/post/requestBody/content/application~1x-www-form-urlencoded/schema/properties/address/anyOf/0 */
+int stripe_customers_PostCustomers_form_address_anyOf0_from_json(const json_t *j, rt_arena *a, stripe_customers_PostCustomers_form_address_anyOf0 *out)
+{
+	const json_t *f;
+
+	(void)a;
+	memset(out, 0, sizeof *out);
+	if (!json_is_object(j))
+		return -1;
+	f = json_object_get(j, "city");
+	if (f) {
+		out->has_city = 1;
+		if (!json_is_string(f))
+			return -1;
+		out->city = json_string_value(f);
+		out->city_len = json_string_length(f);
+	}
+	f = json_object_get(j, "country");
+	if (f) {
+		out->has_country = 1;
+		if (!json_is_string(f))
+			return -1;
+		out->country = json_string_value(f);
+		out->country_len = json_string_length(f);
+	}
+	f = json_object_get(j, "line1");
+	if (f) {
+		out->has_line1 = 1;
+		if (!json_is_string(f))
+			return -1;
+		out->line1 = json_string_value(f);
+		out->line1_len = json_string_length(f);
+	}
+	f = json_object_get(j, "line2");
+	if (f) {
+		out->has_line2 = 1;
+		if (!json_is_string(f))
+			return -1;
+		out->line2 = json_string_value(f);
+		out->line2_len = json_string_length(f);
+	}
+	f = json_object_get(j, "postal_code");
+	if (f) {
+		out->has_postal_code = 1;
+		if (!json_is_string(f))
+			return -1;
+		out->postal_code = json_string_value(f);
+		out->postal_code_len = json_string_length(f);
+	}
+	f = json_object_get(j, "state");
+	if (f) {
+		out->has_state = 1;
+		if (!json_is_string(f))
+			return -1;
+		out->state = json_string_value(f);
+		out->state_len = json_string_length(f);
+	}
+	return 0;
+}
+
+void stripe_customers_PostCustomers_form_address_anyOf0_write(rt_json_writer *w, const stripe_customers_PostCustomers_form_address_anyOf0 *v)
+{
+	int first = 1;
+
+	rt_json_write_raw(w, "{", 1);
+	if (v->has_city) {
+		rt_json_write_key(w, "city", 4, &first);
+		rt_json_write_string(w, v->city, v->city_len);
+	}
+	if (v->has_country) {
+		rt_json_write_key(w, "country", 7, &first);
+		rt_json_write_string(w, v->country, v->country_len);
+	}
+	if (v->has_line1) {
+		rt_json_write_key(w, "line1", 5, &first);
+		rt_json_write_string(w, v->line1, v->line1_len);
+	}
+	if (v->has_line2) {
+		rt_json_write_key(w, "line2", 5, &first);
+		rt_json_write_string(w, v->line2, v->line2_len);
+	}
+	if (v->has_postal_code) {
+		rt_json_write_key(w, "postal_code", 11, &first);
+		rt_json_write_string(w, v->postal_code, v->postal_code_len);
+	}
+	if (v->has_state) {
+		rt_json_write_key(w, "state", 5, &first);
+		rt_json_write_string(w, v->state, v->state_len);
+	}
+	rt_json_write_raw(w, "}", 1);
+}
+
+/* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/post/requestBody/content/application~1x-www-form-urlencoded/schema/properties/address/anyOf/1 */
+const char *stripe_customers_PostCustomers_form_address_anyOf1_text(stripe_customers_PostCustomers_form_address_anyOf1 v)
+{
+	switch (v) {
+	case STRIPE_CUSTOMERS_POSTCUSTOMERS_FORM_ADDRESS_ANYOF1_: return "";
+	}
+	return NULL;
+}
+
+stripe_customers_PostCustomers_form_address_anyOf1 stripe_customers_PostCustomers_form_address_anyOf1_from_text(const char *text, size_t len)
+{
+	if (len == 0 && memcmp(text, "", len) == 0)
+		return STRIPE_CUSTOMERS_POSTCUSTOMERS_FORM_ADDRESS_ANYOF1_;
+	return (stripe_customers_PostCustomers_form_address_anyOf1)0;
+}
+
+/* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/post/requestBody/content/application~1x-www-form-urlencoded/schema/properties/address */
+int stripe_customers_PostCustomers_form_address_from_json(const json_t *j, rt_arena *a, stripe_customers_PostCustomers_form_address *out)
+{
+	(void)a;
+	memset(out, 0, sizeof *out);
+	if (json_is_object(j)) {
+		out->tag = STRIPE_CUSTOMERS_POSTCUSTOMERS_FORM_ADDRESS_OBJECT;
+		if (stripe_customers_PostCustomers_form_address_anyOf0_from_json(j, a, &out->u.object) != 0)
+			return -1;
+		return 0;
+	}
+	if (json_is_string(j)) {
+		out->tag = STRIPE_CUSTOMERS_POSTCUSTOMERS_FORM_ADDRESS_STRING;
+		if (!json_is_string(j) || !(out->u.string = stripe_customers_PostCustomers_form_address_anyOf1_from_text(json_string_value(j), json_string_length(j))))
+			return -1;
+		return 0;
+	}
+	return -1;
+}
+
+void stripe_customers_PostCustomers_form_address_write(rt_json_writer *w, const stripe_customers_PostCustomers_form_address *v)
+{
+	switch (v->tag) {
+	case STRIPE_CUSTOMERS_POSTCUSTOMERS_FORM_ADDRESS_OBJECT:
+		stripe_customers_PostCustomers_form_address_anyOf0_write(w, &v->u.object);
+		return;
+	case STRIPE_CUSTOMERS_POSTCUSTOMERS_FORM_ADDRESS_STRING:
+		rt_json_write_text(w, stripe_customers_PostCustomers_form_address_anyOf1_text(v->u.string));
+		return;
+	}
+	w->failed = 1; /* no branch chosen */
+}
+
+/* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/post/requestBody/content/application~1x-www-form-urlencoded/schema/properties/metadata/anyOf/0 */
+int stripe_customers_PostCustomers_form_metadata_anyOf0_from_json(const json_t *j, rt_arena *a, stripe_customers_PostCustomers_form_metadata_anyOf0 *out)
+{
+	const char *key;
+	json_t *f;
+	size_t x = 0;
+
+	memset(out, 0, sizeof *out);
+	if (!json_is_object(j))
+		return -1;
+	out->n = json_object_size(j);
+	out->v = out->n ? rt_arena_alloc(a, out->n * sizeof *out->v) : NULL;
+	if (out->n && !out->v)
+		return -1;
+	json_object_foreach((json_t *)j, key, f) {
+		out->v[x].key = key;
+		out->v[x].key_len = strlen(key);
+		if (!json_is_string(f))
+			return -1;
+		out->v[x].value = json_string_value(f);
+		out->v[x].value_len = json_string_length(f);
+		x++;
+	}
+	return 0;
+}
+
+void stripe_customers_PostCustomers_form_metadata_anyOf0_write(rt_json_writer *w, const stripe_customers_PostCustomers_form_metadata_anyOf0 *v)
+{
+	int first = 1;
+
+	rt_json_write_raw(w, "{", 1);
+	for (size_t k = 0; k < v->n; k++) {
+		rt_json_write_key(w, v->v[k].key, v->v[k].key_len, &first);
+		rt_json_write_string(w, v->v[k].value, v->v[k].value_len);
+	}
+	rt_json_write_raw(w, "}", 1);
+}
+
+/* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/post/requestBody/content/application~1x-www-form-urlencoded/schema/properties/metadata/anyOf/1 */
+const char *stripe_customers_PostCustomers_form_metadata_anyOf1_text(stripe_customers_PostCustomers_form_metadata_anyOf1 v)
+{
+	switch (v) {
+	case STRIPE_CUSTOMERS_POSTCUSTOMERS_FORM_METADATA_ANYOF1_: return "";
+	}
+	return NULL;
+}
+
+stripe_customers_PostCustomers_form_metadata_anyOf1 stripe_customers_PostCustomers_form_metadata_anyOf1_from_text(const char *text, size_t len)
+{
+	if (len == 0 && memcmp(text, "", len) == 0)
+		return STRIPE_CUSTOMERS_POSTCUSTOMERS_FORM_METADATA_ANYOF1_;
+	return (stripe_customers_PostCustomers_form_metadata_anyOf1)0;
+}
+
+/* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/post/requestBody/content/application~1x-www-form-urlencoded/schema/properties/metadata */
+int stripe_customers_PostCustomers_form_metadata_from_json(const json_t *j, rt_arena *a, stripe_customers_PostCustomers_form_metadata *out)
+{
+	(void)a;
+	memset(out, 0, sizeof *out);
+	if (json_is_object(j)) {
+		out->tag = STRIPE_CUSTOMERS_POSTCUSTOMERS_FORM_METADATA_OBJECT;
+		if (stripe_customers_PostCustomers_form_metadata_anyOf0_from_json(j, a, &out->u.object) != 0)
+			return -1;
+		return 0;
+	}
+	if (json_is_string(j)) {
+		out->tag = STRIPE_CUSTOMERS_POSTCUSTOMERS_FORM_METADATA_STRING;
+		if (!json_is_string(j) || !(out->u.string = stripe_customers_PostCustomers_form_metadata_anyOf1_from_text(json_string_value(j), json_string_length(j))))
+			return -1;
+		return 0;
+	}
+	return -1;
+}
+
+void stripe_customers_PostCustomers_form_metadata_write(rt_json_writer *w, const stripe_customers_PostCustomers_form_metadata *v)
+{
+	switch (v->tag) {
+	case STRIPE_CUSTOMERS_POSTCUSTOMERS_FORM_METADATA_OBJECT:
+		stripe_customers_PostCustomers_form_metadata_anyOf0_write(w, &v->u.object);
+		return;
+	case STRIPE_CUSTOMERS_POSTCUSTOMERS_FORM_METADATA_STRING:
+		rt_json_write_text(w, stripe_customers_PostCustomers_form_metadata_anyOf1_text(v->u.string));
+		return;
+	}
+	w->failed = 1; /* no branch chosen */
+}
+
 /* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/post/requestBody/content/application~1x-www-form-urlencoded/schema/properties/tax_id_data/items/properties/type */
 const char *stripe_customers_PostCustomers_form_tax_id_data_items_type_text(stripe_customers_PostCustomers_form_tax_id_data_items_type v)
 {
@@ -1112,7 +1346,8 @@ int stripe_customers_PostCustomers_form_from_json(const json_t *j, rt_arena *a, 
 	f = json_object_get(j, "address");
 	if (f) {
 		out->has_address = 1;
-		out->address = f;
+		if (stripe_customers_PostCustomers_form_address_from_json(f, a, &out->address) != 0)
+			return -1;
 	}
 	f = json_object_get(j, "email");
 	if (f) {
@@ -1142,7 +1377,8 @@ int stripe_customers_PostCustomers_form_from_json(const json_t *j, rt_arena *a, 
 	f = json_object_get(j, "metadata");
 	if (f) {
 		out->has_metadata = 1;
-		out->metadata = f;
+		if (stripe_customers_PostCustomers_form_metadata_from_json(f, a, &out->metadata) != 0)
+			return -1;
 	}
 	f = json_object_get(j, "name");
 	if (f) {
@@ -1200,7 +1436,7 @@ void stripe_customers_PostCustomers_form_write(rt_json_writer *w, const stripe_c
 	rt_json_write_raw(w, "{", 1);
 	if (v->has_address) {
 		rt_json_write_key(w, "address", 7, &first);
-		rt_json_write_value(w, v->address);
+		stripe_customers_PostCustomers_form_address_write(w, &v->address);
 	}
 	if (v->has_email) {
 		rt_json_write_key(w, "email", 5, &first);
@@ -1218,7 +1454,7 @@ void stripe_customers_PostCustomers_form_write(rt_json_writer *w, const stripe_c
 	}
 	if (v->has_metadata) {
 		rt_json_write_key(w, "metadata", 8, &first);
-		rt_json_write_value(w, v->metadata);
+		stripe_customers_PostCustomers_form_metadata_write(w, &v->metadata);
 	}
 	if (v->has_name) {
 		rt_json_write_key(w, "name", 4, &first);
@@ -1255,25 +1491,32 @@ void stripe_customers_PostCustomers_form_write(rt_json_writer *w, const stripe_c
 static const rt_param stripe_customers_GetCustomers_param_table[] = {
 	{ .name = "created", .in = RT_IN_QUERY, .style = RT_STYLE_DEEP_OBJECT, .explode = 1, .required = 0,
 	  .schema = &stripe_customers_schema_GetCustomers_created, .ctype = RT_C_JSON,
-	  .offset = offsetof(stripe_customers_GetCustomers_params, created), .has_offset = (long)offsetof(stripe_customers_GetCustomers_params, has_created) },
+	  .offset = offsetof(stripe_customers_GetCustomers_params, created),
+	  .has_flag = 1, .has_offset = offsetof(stripe_customers_GetCustomers_params, has_created) },
 	{ .name = "email", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &stripe_customers_schema_GetCustomers_email, .ctype = RT_C_STRING,
-	  .offset = offsetof(stripe_customers_GetCustomers_params, email), .has_offset = (long)offsetof(stripe_customers_GetCustomers_params, has_email) },
+	  .offset = offsetof(stripe_customers_GetCustomers_params, email),
+	  .has_flag = 1, .has_offset = offsetof(stripe_customers_GetCustomers_params, has_email) },
 	{ .name = "ending_before", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &stripe_customers_schema_GetCustomers_ending_before, .ctype = RT_C_STRING,
-	  .offset = offsetof(stripe_customers_GetCustomers_params, ending_before), .has_offset = (long)offsetof(stripe_customers_GetCustomers_params, has_ending_before) },
+	  .offset = offsetof(stripe_customers_GetCustomers_params, ending_before),
+	  .has_flag = 1, .has_offset = offsetof(stripe_customers_GetCustomers_params, has_ending_before) },
 	{ .name = "expand", .in = RT_IN_QUERY, .style = RT_STYLE_DEEP_OBJECT, .explode = 1, .required = 0,
 	  .schema = &stripe_customers_schema_GetCustomers_expand, .ctype = RT_C_JSON,
-	  .offset = offsetof(stripe_customers_GetCustomers_params, expand), .has_offset = (long)offsetof(stripe_customers_GetCustomers_params, has_expand) },
+	  .offset = offsetof(stripe_customers_GetCustomers_params, expand),
+	  .has_flag = 1, .has_offset = offsetof(stripe_customers_GetCustomers_params, has_expand) },
 	{ .name = "limit", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &stripe_customers_schema_GetCustomers_limit, .ctype = RT_C_INT64,
-	  .offset = offsetof(stripe_customers_GetCustomers_params, limit), .has_offset = (long)offsetof(stripe_customers_GetCustomers_params, has_limit) },
+	  .offset = offsetof(stripe_customers_GetCustomers_params, limit),
+	  .has_flag = 1, .has_offset = offsetof(stripe_customers_GetCustomers_params, has_limit) },
 	{ .name = "starting_after", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &stripe_customers_schema_GetCustomers_starting_after, .ctype = RT_C_STRING,
-	  .offset = offsetof(stripe_customers_GetCustomers_params, starting_after), .has_offset = (long)offsetof(stripe_customers_GetCustomers_params, has_starting_after) },
+	  .offset = offsetof(stripe_customers_GetCustomers_params, starting_after),
+	  .has_flag = 1, .has_offset = offsetof(stripe_customers_GetCustomers_params, has_starting_after) },
 	{ .name = "test_clock", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
 	  .schema = &stripe_customers_schema_GetCustomers_test_clock, .ctype = RT_C_STRING,
-	  .offset = offsetof(stripe_customers_GetCustomers_params, test_clock), .has_offset = (long)offsetof(stripe_customers_GetCustomers_params, has_test_clock) },
+	  .offset = offsetof(stripe_customers_GetCustomers_params, test_clock),
+	  .has_flag = 1, .has_offset = offsetof(stripe_customers_GetCustomers_params, has_test_clock) },
 };
 static const char *const stripe_customers_GetCustomers_body_types[] = { "application/x-www-form-urlencoded", NULL };
 static const rt_response stripe_customers_GetCustomers_responses[] = {

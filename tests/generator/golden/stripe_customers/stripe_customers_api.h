@@ -11,6 +11,7 @@
 #include "rt_http.h"
 #include "rt_json.h"
 #include "rt_arena.h"
+#include "rt_parse.h"
 
 /* The base path of servers[0] in the spec. */
 #define STRIPE_CUSTOMERS_DEFAULT_BASE ""
@@ -23,6 +24,10 @@ typedef struct stripe_customers_customer_metadata stripe_customers_customer_meta
 typedef struct stripe_customers_customer stripe_customers_customer;
 typedef struct stripe_customers_GetCustomers_200 stripe_customers_GetCustomers_200;
 typedef struct stripe_customers_error stripe_customers_error;
+typedef struct stripe_customers_PostCustomers_form_address_anyOf0 stripe_customers_PostCustomers_form_address_anyOf0;
+typedef struct stripe_customers_PostCustomers_form_address stripe_customers_PostCustomers_form_address;
+typedef struct stripe_customers_PostCustomers_form_metadata_anyOf0 stripe_customers_PostCustomers_form_metadata_anyOf0;
+typedef struct stripe_customers_PostCustomers_form_metadata stripe_customers_PostCustomers_form_metadata;
 typedef struct stripe_customers_PostCustomers_form_tax_id_data_items stripe_customers_PostCustomers_form_tax_id_data_items;
 typedef struct stripe_customers_PostCustomers_form stripe_customers_PostCustomers_form;
 
@@ -43,6 +48,24 @@ typedef enum stripe_customers_customer_object {
 const char *stripe_customers_customer_object_text(stripe_customers_customer_object v);
 /* The value of text, or 0 when it is none. */
 stripe_customers_customer_object stripe_customers_customer_object_from_text(const char *text, size_t len);
+
+/* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/post/requestBody/content/application~1x-www-form-urlencoded/schema/properties/address/anyOf/1 */
+typedef enum stripe_customers_PostCustomers_form_address_anyOf1 {
+	STRIPE_CUSTOMERS_POSTCUSTOMERS_FORM_ADDRESS_ANYOF1_ = 1, /*  */
+} stripe_customers_PostCustomers_form_address_anyOf1;
+/* The value's text, or NULL for a value outside the enum. */
+const char *stripe_customers_PostCustomers_form_address_anyOf1_text(stripe_customers_PostCustomers_form_address_anyOf1 v);
+/* The value of text, or 0 when it is none. */
+stripe_customers_PostCustomers_form_address_anyOf1 stripe_customers_PostCustomers_form_address_anyOf1_from_text(const char *text, size_t len);
+
+/* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/post/requestBody/content/application~1x-www-form-urlencoded/schema/properties/metadata/anyOf/1 */
+typedef enum stripe_customers_PostCustomers_form_metadata_anyOf1 {
+	STRIPE_CUSTOMERS_POSTCUSTOMERS_FORM_METADATA_ANYOF1_ = 1, /*  */
+} stripe_customers_PostCustomers_form_metadata_anyOf1;
+/* The value's text, or NULL for a value outside the enum. */
+const char *stripe_customers_PostCustomers_form_metadata_anyOf1_text(stripe_customers_PostCustomers_form_metadata_anyOf1 v);
+/* The value of text, or 0 when it is none. */
+stripe_customers_PostCustomers_form_metadata_anyOf1 stripe_customers_PostCustomers_form_metadata_anyOf1_from_text(const char *text, size_t len);
 
 /* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/post/requestBody/content/application~1x-www-form-urlencoded/schema/properties/tax_id_data/items/properties/type */
 typedef enum stripe_customers_PostCustomers_form_tax_id_data_items_type {
@@ -169,6 +192,72 @@ struct stripe_customers_error {
 	const json_t *error; /* any JSON: an object without properties (free-form) */
 };
 
+/* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/post/requestBody/content/application~1x-www-form-urlencoded/schema/properties/address/anyOf/0 */
+struct stripe_customers_PostCustomers_form_address_anyOf0 {
+	/* "city", optional (has_) */
+	const char *city;
+	size_t city_len;
+	int has_city;
+	/* "country", optional (has_) */
+	const char *country;
+	size_t country_len;
+	int has_country;
+	/* "line1", optional (has_) */
+	const char *line1;
+	size_t line1_len;
+	int has_line1;
+	/* "line2", optional (has_) */
+	const char *line2;
+	size_t line2_len;
+	int has_line2;
+	/* "postal_code", optional (has_) */
+	const char *postal_code;
+	size_t postal_code_len;
+	int has_postal_code;
+	/* "state", optional (has_) */
+	const char *state;
+	size_t state_len;
+	int has_state;
+};
+
+/* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/post/requestBody/content/application~1x-www-form-urlencoded/schema/properties/address: by JSON type */
+typedef enum stripe_customers_PostCustomers_form_address_tag {
+	STRIPE_CUSTOMERS_POSTCUSTOMERS_FORM_ADDRESS_OBJECT = 1, /* a JSON object */
+	STRIPE_CUSTOMERS_POSTCUSTOMERS_FORM_ADDRESS_STRING, /* a JSON string */
+} stripe_customers_PostCustomers_form_address_tag;
+struct stripe_customers_PostCustomers_form_address {
+	stripe_customers_PostCustomers_form_address_tag tag;
+	union {
+		stripe_customers_PostCustomers_form_address_anyOf0 object;
+		stripe_customers_PostCustomers_form_address_anyOf1 string;
+	} u;
+};
+
+/* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/post/requestBody/content/application~1x-www-form-urlencoded/schema/properties/metadata/anyOf/0: additionalProperties, in the order received */
+typedef struct stripe_customers_PostCustomers_form_metadata_anyOf0_entry {
+	const char *key;
+	size_t key_len;
+	const char *value;
+	size_t value_len;
+} stripe_customers_PostCustomers_form_metadata_anyOf0_entry;
+struct stripe_customers_PostCustomers_form_metadata_anyOf0 {
+	stripe_customers_PostCustomers_form_metadata_anyOf0_entry *v;
+	size_t n;
+};
+
+/* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/post/requestBody/content/application~1x-www-form-urlencoded/schema/properties/metadata: by JSON type */
+typedef enum stripe_customers_PostCustomers_form_metadata_tag {
+	STRIPE_CUSTOMERS_POSTCUSTOMERS_FORM_METADATA_OBJECT = 1, /* a JSON object */
+	STRIPE_CUSTOMERS_POSTCUSTOMERS_FORM_METADATA_STRING, /* a JSON string */
+} stripe_customers_PostCustomers_form_metadata_tag;
+struct stripe_customers_PostCustomers_form_metadata {
+	stripe_customers_PostCustomers_form_metadata_tag tag;
+	union {
+		stripe_customers_PostCustomers_form_metadata_anyOf0 object;
+		stripe_customers_PostCustomers_form_metadata_anyOf1 string;
+	} u;
+};
+
 /* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/post/requestBody/content/application~1x-www-form-urlencoded/schema/properties/tax_id_data/items */
 struct stripe_customers_PostCustomers_form_tax_id_data_items {
 	/* "type", required */
@@ -181,7 +270,7 @@ struct stripe_customers_PostCustomers_form_tax_id_data_items {
 /* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/post/requestBody/content/application~1x-www-form-urlencoded/schema */
 struct stripe_customers_PostCustomers_form {
 	/* "address", optional (has_) */
-	const json_t *address; /* any JSON: oneOf/anyOf without a discriminator */
+	stripe_customers_PostCustomers_form_address address;
 	int has_address;
 	/* "email", optional (has_) */
 	const char *email;
@@ -192,7 +281,7 @@ struct stripe_customers_PostCustomers_form {
 	size_t n_expand;
 	int has_expand;
 	/* "metadata", optional (has_) */
-	const json_t *metadata; /* any JSON: oneOf/anyOf without a discriminator */
+	stripe_customers_PostCustomers_form_metadata metadata;
 	int has_metadata;
 	/* "name", optional (has_) */
 	const char *name;
@@ -222,10 +311,23 @@ int stripe_customers_GetCustomers_200_from_json(const json_t *j, rt_arena *a, st
 void stripe_customers_GetCustomers_200_write(rt_json_writer *w, const stripe_customers_GetCustomers_200 *v);
 int stripe_customers_error_from_json(const json_t *j, rt_arena *a, stripe_customers_error *out);
 void stripe_customers_error_write(rt_json_writer *w, const stripe_customers_error *v);
+int stripe_customers_PostCustomers_form_address_anyOf0_from_json(const json_t *j, rt_arena *a, stripe_customers_PostCustomers_form_address_anyOf0 *out);
+void stripe_customers_PostCustomers_form_address_anyOf0_write(rt_json_writer *w, const stripe_customers_PostCustomers_form_address_anyOf0 *v);
+int stripe_customers_PostCustomers_form_address_from_json(const json_t *j, rt_arena *a, stripe_customers_PostCustomers_form_address *out);
+void stripe_customers_PostCustomers_form_address_write(rt_json_writer *w, const stripe_customers_PostCustomers_form_address *v);
+int stripe_customers_PostCustomers_form_metadata_anyOf0_from_json(const json_t *j, rt_arena *a, stripe_customers_PostCustomers_form_metadata_anyOf0 *out);
+void stripe_customers_PostCustomers_form_metadata_anyOf0_write(rt_json_writer *w, const stripe_customers_PostCustomers_form_metadata_anyOf0 *v);
+int stripe_customers_PostCustomers_form_metadata_from_json(const json_t *j, rt_arena *a, stripe_customers_PostCustomers_form_metadata *out);
+void stripe_customers_PostCustomers_form_metadata_write(rt_json_writer *w, const stripe_customers_PostCustomers_form_metadata *v);
 int stripe_customers_PostCustomers_form_tax_id_data_items_from_json(const json_t *j, rt_arena *a, stripe_customers_PostCustomers_form_tax_id_data_items *out);
 void stripe_customers_PostCustomers_form_tax_id_data_items_write(rt_json_writer *w, const stripe_customers_PostCustomers_form_tax_id_data_items *v);
 int stripe_customers_PostCustomers_form_from_json(const json_t *j, rt_arena *a, stripe_customers_PostCustomers_form *out);
 void stripe_customers_PostCustomers_form_write(rt_json_writer *w, const stripe_customers_PostCustomers_form *v);
+
+/* Request bodies from their bytes to a validated json_t (rt_parse.h). */
+/* Request bodies from their bytes straight into their C model (rt_parse.h). */
+/* Every JSON request body: its table and its parser (tests compare them). */
+extern const rt_parse_root stripe_customers_request_bodies[];
 
 /* #/paths/~1v1~1customers/get
  * GET /v1/customers */
