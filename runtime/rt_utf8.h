@@ -4,6 +4,10 @@
 #define RT_UTF8_H
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* 1 when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates,
    nothing above U+10FFFF), else 0. */
 int rt_utf8_valid(const char *s, size_t len);
@@ -12,5 +16,9 @@ int rt_utf8_valid(const char *s, size_t len);
    ("%C3%A9" counts as the two bytes it names; a '%' not followed by two hex
    digits is taken literally). '+' is left alone. */
 int rt_utf8_valid_percent_decoded(const char *s, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
