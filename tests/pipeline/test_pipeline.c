@@ -396,10 +396,20 @@ static int post_customers(rt_ctx *ctx, const stripe_customers_PostCustomers_para
 		                                     "value", body->tax_id_data[i].value, body->tax_id_data[i].value_len));
 	json_object_set_new(f, "expand", exp);
 	json_object_set_new(f, "tax_id_data", tax);
-	if (body && body->has_metadata)
-		json_object_set_new(f, "metadata", json_deep_copy(body->metadata));
-	if (body && body->has_address)
-		json_object_set_new(f, "address", json_deep_copy(body->address));
+	if (body && body->has_metadata) {
+		rt_json_writer w;
+		rt_json_writer_init(&w);
+		stripe_customers_PostCustomers_form_metadata_write(&w, &body->metadata);
+		json_object_set_new(f, "metadata", w.failed ? json_null() : json_loadb(w.buf, w.used, 0, NULL));
+		rt_json_writer_free(&w);
+	}
+	if (body && body->has_address) {
+		rt_json_writer w;
+		rt_json_writer_init(&w);
+		stripe_customers_PostCustomers_form_address_write(&w, &body->address);
+		json_object_set_new(f, "address", w.failed ? json_null() : json_loadb(w.buf, w.used, 0, NULL));
+		rt_json_writer_free(&w);
+	}
 	seen_json(seen_form, sizeof seen_form, f);
 	json_decref(f);
 	return stripe_customers_PostCustomers_respond_200(ctx, &(stripe_customers_customer){
