@@ -110,4 +110,57 @@ static inline char *rt_pattern_to_pcre2(const char *src)
 	return out;
 }
 
+/* 1 when pcre2_compile's error code ec is one of PCRE2's own limits, which
+ * a valid ECMA-262 pattern can reach (a repeat count over 65535, a lone
+ * surrogate PCRE2 will not hold, a pattern too large or too deep), not a
+ * syntax error. Such a pattern is not enforced (oapigen warns and leaves it
+ * out of the generated code); any other error refuses the document. */
+static inline int rt_pattern_limit(int ec)
+{
+	switch (ec) {
+	case PCRE2_ERROR_QUANTIFIER_TOO_BIG:
+	case PCRE2_ERROR_PARENTHESES_NEST_TOO_DEEP:
+	case PCRE2_ERROR_PATTERN_TOO_LARGE:
+	case PCRE2_ERROR_HEAP_FAILED:
+	case PCRE2_ERROR_LOOKBEHIND_NOT_FIXED_LENGTH:
+	case PCRE2_ERROR_LOOKBEHIND_TOO_COMPLICATED:
+	case PCRE2_ERROR_LOOKBEHIND_TOO_LONG:
+	case PCRE2_ERROR_UNICODE_DISALLOWED_CODE_POINT:
+	case PCRE2_ERROR_PATTERN_TOO_COMPLICATED:
+	case PCRE2_ERROR_PATTERN_STRING_TOO_LONG:
+	case PCRE2_ERROR_TOO_MANY_CAPTURES:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The ECMA-262 pattern re compiled as the runtime matches it (the caller
+ * frees it with pcre2_code_free), or NULL with *ec and *off set (*ec 0: out
+ * of memory). */
+static inline pcre2_code *rt_pattern_compile(const char *re, int *ec, PCRE2_SIZE *off)
+{
+	char *src = rt_pattern_to_pcre2(re);
+	pcre2_code *code;
+
+	*ec = 0;
+	*off = 0;
+	if (!src)
+		return NULL;
+	code = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED, RT_PATTERN_PCRE2_OPTIONS, ec, off, NULL);
+	free(src);
+	return code;
+}
+
+/* 1 when re compiles but for one of PCRE2's limits (rt_pattern_limit). */
+static inline int rt_pattern_unenforced(const char *re)
+{
+	int ec;
+	PCRE2_SIZE off;
+	pcre2_code *code = rt_pattern_compile(re, &ec, &off);
+
+	pcre2_code_free(code);
+	return !code && rt_pattern_limit(ec);
+}
+
 #endif
