@@ -70,6 +70,43 @@ static inline int rt_pattern_put(char *o, long lo, long hi)
 	return lo == hi ? sprintf(o, "\\x{%lX}", lo) : sprintf(o, "\\x{%lX}-\\x{%lX}", lo, hi);
 }
 
+/* A repeat {m,n} (lazy or not) that ends the whole pattern, with n
+ * over PCRE2's 65535 and m within it, written at o as {m}: a pattern is
+ * searched for, unanchored, so with nothing after it x{m,n} matches where x{m}
+ * does (its first m repeats; and x{m} is one of its choices). 1 when it did. */
+static inline int rt_pattern_tail_repeat(const char *src, size_t i, size_t n, char *o)
+{
+	char *end;
+	unsigned long m, hi = 0;
+	size_t j, bs = 0;
+
+	if (i == 0 || i + 1 >= n || src[i + 1] < '0' || src[i + 1] > '9' || strchr("^$|(*+?}", src[i - 1]))
+		return 0; /* nothing repeatable before it (ECMA-262 refuses that) */
+	while (bs + 2 <= i && src[i - 2 - bs] == '\\')
+		bs++;
+	if ((src[i - 1] == 'b' || src[i - 1] == 'B') && bs % 2 == 1)
+		return 0; /* the assertions \b and \B */
+	m = strtoul(src + i + 1, &end, 10);
+	if (*end != ',' || m > 65535)
+		return 0;
+	j = (size_t)(end - src) + 1;
+	if (j < n && src[j] >= '0' && src[j] <= '9') {
+		hi = strtoul(src + j, &end, 10);
+		if (hi <= 65535 || hi < m)
+			return 0; /* PCRE2 holds it, or ECMA-262 refuses it */
+		j = (size_t)(end - src);
+	}
+	if (j >= n || src[j] != '}' || hi == 0)
+		return 0;
+	j++;
+	if (j < n && src[j] == '?')
+		j++;
+	if (j != n)
+		return 0;
+	sprintf(o, "{%lu}", m);
+	return 1;
+}
+
 /* Rewrites \\p{Long_Name} and \\p{Script=X} into PCRE2's spelling, and
  * ECMA-262's \\uXXXX (a surrogate pair as one code point) and \\u{X...}
  * into PCRE2's \\x{...} (new).
@@ -178,6 +215,10 @@ static inline char *rt_pattern_to_pcre2(const char *src)
 			i += used;
 			kept = 1;
 			continue;
+		}
+		if (!in_class && src[i] == '{' && rt_pattern_tail_repeat(src, i, n, o)) {
+			o += strlen(o);
+			break;
 		}
 		if (src[i] == '\\' && i + 1 < n) {
 			*o++ = src[i++];
