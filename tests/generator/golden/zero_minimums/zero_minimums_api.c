@@ -4,86 +4,136 @@
 #include "zero_minimums_api.h"
 
 static const rt_schema zero_minimums_schema_postThing_body;
-static const rt_schema zero_minimums_schema_postThing_body_label;
-static const rt_schema zero_minimums_schema_postThing_body_meta;
-static const rt_schema zero_minimums_schema_postThing_body_meta_value;
-static const rt_schema zero_minimums_schema_postThing_body_name;
-static const rt_schema zero_minimums_schema_postThing_body_tags;
-static const rt_schema zero_minimums_schema_postThing_body_tags_items;
+static const rt_schema zero_minimums_schema_Thing;
+static const rt_schema zero_minimums_schema_Thing_label;
+static const rt_schema zero_minimums_schema_Thing_meta;
+static const rt_schema zero_minimums_schema_TagMap;
+static const rt_schema zero_minimums_schema_TagMap_value;
+static const rt_schema zero_minimums_schema_Name;
+static const rt_schema zero_minimums_schema_Thing_name;
+static const rt_schema zero_minimums_schema_Thing_tags;
+static const rt_schema zero_minimums_schema_TagKeys;
+static const rt_schema zero_minimums_schema_TagKeys_items;
 
-static const rt_schema_prop zero_minimums_schema_postThing_body__props[] = {
-	{ "label", &zero_minimums_schema_postThing_body_label },
-	{ "meta", &zero_minimums_schema_postThing_body_meta },
-	{ "name", &zero_minimums_schema_postThing_body_name },
-	{ "tags", &zero_minimums_schema_postThing_body_tags },
-};
 /* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema */
 static const rt_schema zero_minimums_schema_postThing_body = {
 	.where = "tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema",
+	.ref = &zero_minimums_schema_Thing,
+};
+
+static const rt_schema_prop zero_minimums_schema_Thing__props[] = {
+	{ "label", &zero_minimums_schema_Thing_label },
+	{ "meta", &zero_minimums_schema_Thing_meta },
+	{ "name", &zero_minimums_schema_Thing_name },
+	{ "tags", &zero_minimums_schema_Thing_tags },
+};
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing */
+static const rt_schema zero_minimums_schema_Thing = {
+	.where = "tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing",
 	.types = RT_T_OBJECT,
 	.min_properties = 0,
-	.properties = zero_minimums_schema_postThing_body__props, .n_properties = 4,
+	.properties = zero_minimums_schema_Thing__props, .n_properties = 4,
 	.flags = RT_S_HAS_MIN_PROPS,
 };
 
-/* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/label */
-static const rt_schema zero_minimums_schema_postThing_body_label = {
-	.where = "tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/label",
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/label */
+static const rt_schema zero_minimums_schema_Thing_label = {
+	.where = "tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/label",
 	.types = RT_T_STRING,
 	.min_length = 0,
 	.max_length = 256,
 	.flags = RT_S_HAS_MIN_LENGTH | RT_S_HAS_MAX_LENGTH,
 };
 
-/* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/meta */
-static const rt_schema zero_minimums_schema_postThing_body_meta = {
-	.where = "tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/meta",
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/meta */
+static const rt_schema zero_minimums_schema_Thing_meta = {
+	.where = "tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/meta",
+	.ref = &zero_minimums_schema_TagMap,
+};
+
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagMap */
+static const rt_schema zero_minimums_schema_TagMap = {
+	.where = "tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagMap",
 	.types = RT_T_OBJECT,
 	.min_properties = 0,
-	.additional = &zero_minimums_schema_postThing_body_meta_value,
-	.flags = RT_S_HAS_MIN_PROPS,
+	.max_properties = 50,
+	.additional = &zero_minimums_schema_TagMap_value,
+	.flags = RT_S_HAS_MIN_PROPS | RT_S_HAS_MAX_PROPS,
 };
 
-/* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/meta/additionalProperties */
-static const rt_schema zero_minimums_schema_postThing_body_meta_value = {
-	.where = "tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/meta/additionalProperties",
-	.types = RT_T_STRING,
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagMap/additionalProperties */
+static const rt_schema zero_minimums_schema_TagMap_value = {
+	.where = "tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagMap/additionalProperties",
+	.ref = &zero_minimums_schema_Name,
 };
 
-/* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/name */
-static const rt_schema zero_minimums_schema_postThing_body_name = {
-	.where = "tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/name",
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Name */
+static const rt_schema zero_minimums_schema_Name = {
+	.where = "tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Name",
 	.types = RT_T_STRING,
 	.min_length = 0,
 	.flags = RT_S_HAS_MIN_LENGTH,
 };
 
-/* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/tags */
-static const rt_schema zero_minimums_schema_postThing_body_tags = {
-	.where = "tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/tags",
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/name */
+static const rt_schema zero_minimums_schema_Thing_name = {
+	.where = "tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/name",
+	.ref = &zero_minimums_schema_Name,
+};
+
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/tags */
+static const rt_schema zero_minimums_schema_Thing_tags = {
+	.where = "tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/tags",
+	.ref = &zero_minimums_schema_TagKeys,
+};
+
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagKeys */
+static const rt_schema zero_minimums_schema_TagKeys = {
+	.where = "tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagKeys",
 	.types = RT_T_ARRAY,
 	.min_items = 0,
-	.items = &zero_minimums_schema_postThing_body_tags_items,
-	.flags = RT_S_HAS_MIN_ITEMS,
+	.max_items = 50,
+	.items = &zero_minimums_schema_TagKeys_items,
+	.flags = RT_S_HAS_MIN_ITEMS | RT_S_HAS_MAX_ITEMS,
 };
 
-/* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/tags/items */
-static const rt_schema zero_minimums_schema_postThing_body_tags_items = {
-	.where = "tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/tags/items",
-	.types = RT_T_STRING,
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagKeys/items */
+static const rt_schema zero_minimums_schema_TagKeys_items = {
+	.where = "tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagKeys/items",
+	.ref = &zero_minimums_schema_Name,
 };
 
-/* byte parsers: 7 schemas, 0 of them checked by their table (fallback) */
+/* byte parsers: 11 schemas, 0 of them checked by their table (fallback) */
 static int zero_minimums_schema_postThing_body__v(rt_parse *p, int t, json_t **j, int dfl);
-static int zero_minimums_schema_postThing_body_label__v(rt_parse *p, int t, json_t **j, int dfl);
-static int zero_minimums_schema_postThing_body_meta__v(rt_parse *p, int t, json_t **j, int dfl);
-static int zero_minimums_schema_postThing_body_meta_value__v(rt_parse *p, int t, json_t **j, int dfl);
-static int zero_minimums_schema_postThing_body_name__v(rt_parse *p, int t, json_t **j, int dfl);
-static int zero_minimums_schema_postThing_body_tags__v(rt_parse *p, int t, json_t **j, int dfl);
-static int zero_minimums_schema_postThing_body_tags_items__v(rt_parse *p, int t, json_t **j, int dfl);
+static int zero_minimums_schema_Thing__v(rt_parse *p, int t, json_t **j, int dfl);
+static int zero_minimums_schema_Thing_label__v(rt_parse *p, int t, json_t **j, int dfl);
+static int zero_minimums_schema_Thing_meta__v(rt_parse *p, int t, json_t **j, int dfl);
+static int zero_minimums_schema_TagMap__v(rt_parse *p, int t, json_t **j, int dfl);
+static int zero_minimums_schema_TagMap_value__v(rt_parse *p, int t, json_t **j, int dfl);
+static int zero_minimums_schema_Name__v(rt_parse *p, int t, json_t **j, int dfl);
+static int zero_minimums_schema_Thing_name__v(rt_parse *p, int t, json_t **j, int dfl);
+static int zero_minimums_schema_Thing_tags__v(rt_parse *p, int t, json_t **j, int dfl);
+static int zero_minimums_schema_TagKeys__v(rt_parse *p, int t, json_t **j, int dfl);
+static int zero_minimums_schema_TagKeys_items__v(rt_parse *p, int t, json_t **j, int dfl);
 
 /* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema */
 static int zero_minimums_schema_postThing_body__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = zero_minimums_schema_Thing__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing */
+static int zero_minimums_schema_Thing__v(rt_parse *p, int t, json_t **j, int dfl)
 {
 	int rc = 0;
 
@@ -118,7 +168,7 @@ static int zero_minimums_schema_postThing_body__v(rt_parse *p, int t, json_t **j
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
 				seen[0] = 1;
-				if (zero_minimums_schema_postThing_body_label__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+				if (zero_minimums_schema_Thing_label__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
 					break;
 				goto member;
 			}
@@ -126,7 +176,7 @@ static int zero_minimums_schema_postThing_body__v(rt_parse *p, int t, json_t **j
 				if (seen[1] && rt_jread_duplicate(&p->r))
 					break;
 				seen[1] = 1;
-				if (zero_minimums_schema_postThing_body_meta__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+				if (zero_minimums_schema_Thing_meta__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
 					break;
 				goto member;
 			}
@@ -134,7 +184,7 @@ static int zero_minimums_schema_postThing_body__v(rt_parse *p, int t, json_t **j
 				if (seen[2] && rt_jread_duplicate(&p->r))
 					break;
 				seen[2] = 1;
-				if (zero_minimums_schema_postThing_body_name__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+				if (zero_minimums_schema_Thing_name__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
 					break;
 				goto member;
 			}
@@ -142,7 +192,7 @@ static int zero_minimums_schema_postThing_body__v(rt_parse *p, int t, json_t **j
 				if (seen[3] && rt_jread_duplicate(&p->r))
 					break;
 				seen[3] = 1;
-				if (zero_minimums_schema_postThing_body_tags__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+				if (zero_minimums_schema_Thing_tags__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
 					break;
 				goto member;
 			}
@@ -186,8 +236,8 @@ done:
 	return rc;
 }
 
-/* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/label */
-static int zero_minimums_schema_postThing_body_label__v(rt_parse *p, int t, json_t **j, int dfl)
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/label */
+static int zero_minimums_schema_Thing_label__v(rt_parse *p, int t, json_t **j, int dfl)
 {
 	int rc = 0;
 
@@ -216,8 +266,24 @@ done:
 	return rc;
 }
 
-/* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/meta */
-static int zero_minimums_schema_postThing_body_meta__v(rt_parse *p, int t, json_t **j, int dfl)
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/meta */
+static int zero_minimums_schema_Thing_meta__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = zero_minimums_schema_TagMap__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagMap */
+static int zero_minimums_schema_TagMap__v(rt_parse *p, int t, json_t **j, int dfl)
 {
 	int rc = 0;
 
@@ -262,7 +328,7 @@ static int zero_minimums_schema_postThing_body_meta__v(rt_parse *p, int t, json_
 				(void)nm;
 				(void)nml;
 				if (!hit) {
-					if (zero_minimums_schema_postThing_body_meta_value__v(p, tk, o ? &c : NULL, 0) != 0)
+					if (zero_minimums_schema_TagMap_value__v(p, tk, o ? &c : NULL, 0) != 0)
 						break;
 				}
 			}
@@ -273,6 +339,8 @@ static int zero_minimums_schema_postThing_body_meta__v(rt_parse *p, int t, json_
 		}
 		if (t != RT_JR_OBJECT_END)
 			goto fail;
+		if (n > 50)
+			rt_parse_fail_at(p, pos++, "maxProperties", "must have at most 50 properties, got %zu", n);
 		if (j)
 			*j = o;
 		goto done;
@@ -288,8 +356,24 @@ done:
 	return rc;
 }
 
-/* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/meta/additionalProperties */
-static int zero_minimums_schema_postThing_body_meta_value__v(rt_parse *p, int t, json_t **j, int dfl)
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagMap/additionalProperties */
+static int zero_minimums_schema_TagMap_value__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = zero_minimums_schema_Name__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Name */
+static int zero_minimums_schema_Name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
 	int rc = 0;
 
@@ -310,8 +394,8 @@ done:
 	return rc;
 }
 
-/* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/name */
-static int zero_minimums_schema_postThing_body_name__v(rt_parse *p, int t, json_t **j, int dfl)
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/name */
+static int zero_minimums_schema_Thing_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
 	int rc = 0;
 
@@ -321,19 +405,29 @@ static int zero_minimums_schema_postThing_body_name__v(rt_parse *p, int t, json_
 		return rt_parse_json(p, t, NULL);
 	}
 	p->depth++;
-	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
-		rc = rt_parse_type_fail(p, t, RT_T_STRING);
-		goto done;
-	}
-	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
-		rc = rt_parse_json(p, t, j);
-done:
+	rc = zero_minimums_schema_Name__v(p, t, j, dfl);
 	p->depth--;
 	return rc;
 }
 
-/* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/tags */
-static int zero_minimums_schema_postThing_body_tags__v(rt_parse *p, int t, json_t **j, int dfl)
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/tags */
+static int zero_minimums_schema_Thing_tags__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = zero_minimums_schema_TagKeys__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagKeys */
+static int zero_minimums_schema_TagKeys__v(rt_parse *p, int t, json_t **j, int dfl)
 {
 	int rc = 0;
 
@@ -360,7 +454,7 @@ static int zero_minimums_schema_postThing_body_tags__v(rt_parse *p, int t, json_
 			if (t == RT_JR_ERROR)
 				break;
 			n++;
-			if (zero_minimums_schema_postThing_body_tags_items__v(p, t, arr ? &c : NULL, 0) != 0)
+			if (zero_minimums_schema_TagKeys_items__v(p, t, arr ? &c : NULL, 0) != 0)
 				break;
 			if (c && json_array_append_new(arr, c) != 0)
 				break;
@@ -370,6 +464,8 @@ static int zero_minimums_schema_postThing_body_tags__v(rt_parse *p, int t, json_
 			rc = -1;
 			goto done;
 		}
+		if (n > 50)
+			rt_parse_fail_at(p, pos++, "maxItems", "must have at most 50 items, got %zu", n);
 		if (j)
 			*j = arr;
 		goto done;
@@ -381,8 +477,8 @@ done:
 	return rc;
 }
 
-/* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/tags/items */
-static int zero_minimums_schema_postThing_body_tags_items__v(rt_parse *p, int t, json_t **j, int dfl)
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagKeys/items */
+static int zero_minimums_schema_TagKeys_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
 	int rc = 0;
 
@@ -392,13 +488,7 @@ static int zero_minimums_schema_postThing_body_tags_items__v(rt_parse *p, int t,
 		return rt_parse_json(p, t, NULL);
 	}
 	p->depth++;
-	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
-		rc = rt_parse_type_fail(p, t, RT_T_STRING);
-		goto done;
-	}
-	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
-		rc = rt_parse_json(p, t, j);
-done:
+	rc = zero_minimums_schema_Name__v(p, t, j, dfl);
 	p->depth--;
 	return rc;
 }
@@ -421,9 +511,9 @@ int zero_minimums_schema_postThing_body_parse(const char *buf, size_t len, rt_ar
 }
 
 /* model parsers: request bytes straight into 1 C model */
-static int zero_minimums_postThing_body__m(rt_parse *p, int t, zero_minimums_postThing_body *mo, int dfl);
+static int zero_minimums_Thing__m(rt_parse *p, int t, zero_minimums_Thing *mo, int dfl);
 
-static int zero_minimums_postThing_body__f2(const json_t *f, rt_arena *a, zero_minimums_postThing_body *out)
+static int zero_minimums_Thing__f2(const json_t *f, rt_arena *a, zero_minimums_Thing *out)
 {
 	(void)a;
 	if (!json_is_array(f))
@@ -442,16 +532,16 @@ static int zero_minimums_postThing_body__f2(const json_t *f, rt_arena *a, zero_m
 	return 0;
 }
 
-static int zero_minimums_postThing_body__f3(const json_t *f, rt_arena *a, zero_minimums_postThing_body *out)
+static int zero_minimums_Thing__f3(const json_t *f, rt_arena *a, zero_minimums_Thing *out)
 {
 	(void)a;
-	if (zero_minimums_postThing_body_meta_from_json(f, a, &out->meta) != 0)
+	if (zero_minimums_TagMap_from_json(f, a, &out->meta) != 0)
 		return -1;
 	return 0;
 }
 
-/* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema */
-static int zero_minimums_postThing_body__m(rt_parse *p, int t, zero_minimums_postThing_body *mo, int dfl)
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing */
+static int zero_minimums_Thing__m(rt_parse *p, int t, zero_minimums_Thing *mo, int dfl)
 {
 	json_t **j = NULL;
 	int rc = 0;
@@ -489,7 +579,7 @@ static int zero_minimums_postThing_body__m(rt_parse *p, int t, zero_minimums_pos
 				seen[0] = 1;
 				{
 					int tk = rt_jread_next(&p->r), bad0 = p->bad;
-					if (zero_minimums_schema_postThing_body_label__v(p, tk, NULL, dfl) != 0)
+					if (zero_minimums_schema_Thing_label__v(p, tk, NULL, dfl) != 0)
 						break;
 					if (p->bad == bad0) {
 						if (tk == RT_JR_STRING) {
@@ -510,12 +600,12 @@ static int zero_minimums_postThing_body__m(rt_parse *p, int t, zero_minimums_pos
 					int tk = rt_jread_next(&p->r), bad0 = p->bad;
 					json_t *c2 = NULL;
 
-					if (zero_minimums_schema_postThing_body_meta__v(p, tk, &c2, dfl) != 0)
+					if (zero_minimums_schema_Thing_meta__v(p, tk, &c2, dfl) != 0)
 						break;
 					if (c2 && !rt_parse_keep(p, c2))
 						break;
 					if (p->bad == bad0) {
-						if (c2 && zero_minimums_postThing_body__f3(c2, p->r.arena, mo) != 0)
+						if (c2 && zero_minimums_Thing__f3(c2, p->r.arena, mo) != 0)
 							rt_parse_fail(p, "model", "does not fit its C type");
 						mo->has_meta = 1;
 					}
@@ -528,7 +618,7 @@ static int zero_minimums_postThing_body__m(rt_parse *p, int t, zero_minimums_pos
 				seen[2] = 1;
 				{
 					int tk = rt_jread_next(&p->r), bad0 = p->bad;
-					if (zero_minimums_schema_postThing_body_name__v(p, tk, NULL, dfl) != 0)
+					if (zero_minimums_schema_Thing_name__v(p, tk, NULL, dfl) != 0)
 						break;
 					if (p->bad == bad0) {
 						if (tk == RT_JR_STRING) {
@@ -549,12 +639,12 @@ static int zero_minimums_postThing_body__m(rt_parse *p, int t, zero_minimums_pos
 					int tk = rt_jread_next(&p->r), bad0 = p->bad;
 					json_t *c2 = NULL;
 
-					if (zero_minimums_schema_postThing_body_tags__v(p, tk, &c2, dfl) != 0)
+					if (zero_minimums_schema_Thing_tags__v(p, tk, &c2, dfl) != 0)
 						break;
 					if (c2 && !rt_parse_keep(p, c2))
 						break;
 					if (p->bad == bad0) {
-						if (c2 && zero_minimums_postThing_body__f2(c2, p->r.arena, mo) != 0)
+						if (c2 && zero_minimums_Thing__f2(c2, p->r.arena, mo) != 0)
 							rt_parse_fail(p, "model", "does not fit its C type");
 						mo->has_tags = 1;
 					}
@@ -601,7 +691,7 @@ done:
 	return rc;
 }
 
-int zero_minimums_postThing_body_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, zero_minimums_postThing_body *out, json_t **keep, rt_errors *errs)
+int zero_minimums_Thing_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, zero_minimums_Thing *out, json_t **keep, rt_errors *errs)
 {
 	rt_parse p;
 	size_t base = errs ? errs->n : 0;
@@ -609,7 +699,8 @@ int zero_minimums_postThing_body_parse(const char *buf, size_t len, rt_arena *a,
 
 	memset(out, 0, sizeof *out);
 	rt_parse_init(&p, buf, len, a, RT_DIR_REQUEST, flags, errs);
-	rc = rt_parse_finish(&p, zero_minimums_postThing_body__m(&p, rt_jread_next(&p.r), out, 1), base);
+	p.depth = 1; /* the $ref before the model's schema */
+	rc = rt_parse_finish(&p, zero_minimums_Thing__m(&p, rt_jread_next(&p.r), out, 1), base);
 	if (rc == RT_PARSE_OK && keep)
 		*keep = p.keep;
 	else
@@ -622,8 +713,8 @@ const rt_parse_root zero_minimums_request_bodies[] = {
 	{ NULL, NULL, NULL },
 };
 
-/* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/meta */
-int zero_minimums_postThing_body_meta_from_json(const json_t *j, rt_arena *a, zero_minimums_postThing_body_meta *out)
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagMap */
+int zero_minimums_TagMap_from_json(const json_t *j, rt_arena *a, zero_minimums_TagMap *out)
 {
 	const char *key;
 	json_t *f;
@@ -648,7 +739,7 @@ int zero_minimums_postThing_body_meta_from_json(const json_t *j, rt_arena *a, ze
 	return 0;
 }
 
-void zero_minimums_postThing_body_meta_write(rt_json_writer *w, const zero_minimums_postThing_body_meta *v)
+void zero_minimums_TagMap_write(rt_json_writer *w, const zero_minimums_TagMap *v)
 {
 	int first = 1;
 
@@ -660,8 +751,8 @@ void zero_minimums_postThing_body_meta_write(rt_json_writer *w, const zero_minim
 	rt_json_write_raw(w, "}", 1);
 }
 
-/* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema */
-int zero_minimums_postThing_body_from_json(const json_t *j, rt_arena *a, zero_minimums_postThing_body *out)
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing */
+int zero_minimums_Thing_from_json(const json_t *j, rt_arena *a, zero_minimums_Thing *out)
 {
 	const json_t *f;
 
@@ -705,13 +796,13 @@ int zero_minimums_postThing_body_from_json(const json_t *j, rt_arena *a, zero_mi
 	f = json_object_get(j, "meta");
 	if (f) {
 		out->has_meta = 1;
-		if (zero_minimums_postThing_body_meta_from_json(f, a, &out->meta) != 0)
+		if (zero_minimums_TagMap_from_json(f, a, &out->meta) != 0)
 			return -1;
 	}
 	return 0;
 }
 
-void zero_minimums_postThing_body_write(rt_json_writer *w, const zero_minimums_postThing_body *v)
+void zero_minimums_Thing_write(rt_json_writer *w, const zero_minimums_Thing *v)
 {
 	int first = 1;
 
@@ -736,7 +827,7 @@ void zero_minimums_postThing_body_write(rt_json_writer *w, const zero_minimums_p
 	}
 	if (v->has_meta) {
 		rt_json_write_key(w, "meta", 4, &first);
-		zero_minimums_postThing_body_meta_write(w, &v->meta);
+		zero_minimums_TagMap_write(w, &v->meta);
 	}
 	rt_json_write_raw(w, "}", 1);
 }
@@ -749,19 +840,19 @@ static const rt_response zero_minimums_postThing_responses[] = {
 static int zero_minimums_postThing_body_model(const char *buf, size_t len, rt_arena *a, unsigned flags, void *out,
 		json_t **keep, rt_errors *errs)
 {
-	return zero_minimums_postThing_body_parse(buf, len, a, flags, out, keep, errs);
+	return zero_minimums_Thing_parse(buf, len, a, flags, out, keep, errs);
 }
 static int zero_minimums_postThing_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
 {
 	const zero_minimums_handlers *h = handlers;
-	zero_minimums_postThing_body model;
+	zero_minimums_Thing model;
 
 	if (!h || !h->postThing)
 		return rt_not_implemented(ctx);
 	if (rt_ctx_body_model(ctx)) /* parsed from the bytes */
 		return h->postThing(ctx, params, rt_ctx_body_model(ctx), app);
-	if (body && zero_minimums_postThing_body_from_json(body, rt_ctx_arena(ctx), &model) != 0)
+	if (body && zero_minimums_Thing_from_json(body, rt_ctx_arena(ctx), &model) != 0)
 		return rt_respond_error(ctx, 500, "BodyModel", "The validated body does not fit its model");
 	return h->postThing(ctx, params, body ? &model : NULL, app);
 }
@@ -780,7 +871,7 @@ static const rt_operation zero_minimums_operations[] = {
 		.params_size = sizeof(zero_minimums_postThing_params),
 		.body_types = zero_minimums_postThing_body_types, .body_required = 1, .body_schema = &zero_minimums_schema_postThing_body,
 		.body_parse = zero_minimums_schema_postThing_body_parse,
-		.body_model_parse = zero_minimums_postThing_body_model, .body_model_size = sizeof(zero_minimums_postThing_body),
+		.body_model_parse = zero_minimums_postThing_body_model, .body_model_size = sizeof(zero_minimums_Thing),
 		.responses = zero_minimums_postThing_responses, .n_responses = 1,
 		.validation_status = 400,
 		.call = zero_minimums_postThing_call,

@@ -20,23 +20,23 @@
 
 /* ---- typed bodies: models of the schemas request and response bodies reach ---- */
 
-typedef struct zero_minimums_postThing_body_meta zero_minimums_postThing_body_meta;
-typedef struct zero_minimums_postThing_body zero_minimums_postThing_body;
+typedef struct zero_minimums_TagMap zero_minimums_TagMap;
+typedef struct zero_minimums_Thing zero_minimums_Thing;
 
-/* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema/properties/meta: additionalProperties, in the order received */
-typedef struct zero_minimums_postThing_body_meta_entry {
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagMap: additionalProperties, in the order received */
+typedef struct zero_minimums_TagMap_entry {
 	const char *key;
 	size_t key_len;
 	const char *value;
 	size_t value_len;
-} zero_minimums_postThing_body_meta_entry;
-struct zero_minimums_postThing_body_meta {
-	zero_minimums_postThing_body_meta_entry *v;
+} zero_minimums_TagMap_entry;
+struct zero_minimums_TagMap {
+	zero_minimums_TagMap_entry *v;
 	size_t n;
 };
 
-/* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema */
-struct zero_minimums_postThing_body {
+/* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing */
+struct zero_minimums_Thing {
 	/* "name", optional (has_) */
 	const char *name;
 	size_t name_len;
@@ -50,22 +50,22 @@ struct zero_minimums_postThing_body {
 	size_t n_tags;
 	int has_tags;
 	/* "meta", optional (has_) */
-	zero_minimums_postThing_body_meta meta;
+	zero_minimums_TagMap meta;
 	int has_meta;
 };
 
 /* Per model: the reader of a validated json_t (borrowed; strings and
  * json_t members point into it, arrays come from the arena; 0, or -1 when
  * it does not have the model's shape), and the writer of its JSON text. */
-int zero_minimums_postThing_body_meta_from_json(const json_t *j, rt_arena *a, zero_minimums_postThing_body_meta *out);
-void zero_minimums_postThing_body_meta_write(rt_json_writer *w, const zero_minimums_postThing_body_meta *v);
-int zero_minimums_postThing_body_from_json(const json_t *j, rt_arena *a, zero_minimums_postThing_body *out);
-void zero_minimums_postThing_body_write(rt_json_writer *w, const zero_minimums_postThing_body *v);
+int zero_minimums_TagMap_from_json(const json_t *j, rt_arena *a, zero_minimums_TagMap *out);
+void zero_minimums_TagMap_write(rt_json_writer *w, const zero_minimums_TagMap *v);
+int zero_minimums_Thing_from_json(const json_t *j, rt_arena *a, zero_minimums_Thing *out);
+void zero_minimums_Thing_write(rt_json_writer *w, const zero_minimums_Thing *v);
 
 /* Request bodies from their bytes to a validated json_t (rt_parse.h). */
 int zero_minimums_schema_postThing_body_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out, rt_errors *errs);
 /* Request bodies from their bytes straight into their C model (rt_parse.h). */
-int zero_minimums_postThing_body_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, zero_minimums_postThing_body *out, json_t **keep, rt_errors *errs);
+int zero_minimums_Thing_parse(const char *buf, size_t len, rt_arena *a, unsigned flags, zero_minimums_Thing *out, json_t **keep, rt_errors *errs);
 /* Every JSON request body: its table and its parser (tests compare them). */
 extern const rt_parse_root zero_minimums_request_bodies[];
 
@@ -74,7 +74,7 @@ extern const rt_parse_root zero_minimums_request_bodies[];
 typedef struct zero_minimums_postThing_params {
 	char no_parameters;
 } zero_minimums_postThing_params;
-typedef int (*zero_minimums_postThing_fn)(rt_ctx *ctx, const zero_minimums_postThing_params *p, const zero_minimums_postThing_body *body, void *app);
+typedef int (*zero_minimums_postThing_fn)(rt_ctx *ctx, const zero_minimums_postThing_params *p, const zero_minimums_Thing *body, void *app);
 /* 204: stored */
 int zero_minimums_postThing_respond_204(rt_ctx *ctx);
 
