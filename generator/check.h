@@ -1,7 +1,9 @@
 /* check.h — checks of a whole document that the model does not make.
  *
  * Every `pattern` and `patternProperties` key of the document compiles with
- * PCRE2 as the runtime will compile it at start (rt_pattern.h); an
+ * PCRE2 as the runtime will compile it at start (rt_pattern.h), except a
+ * `pattern` beyond PCRE2's own limits (rt_pattern_limit): a warning on
+ * stderr, and the model leaves it out (not enforced); an
  * operation documents at least one response (`responses: {}` is refused);
  * a document without operations is generated, with a warning on stderr.
  */

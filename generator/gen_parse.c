@@ -436,7 +436,7 @@ static void gp_object_after(FILE *out, const si_schema *s, const gp_names *k, co
 		}
 		fprintf(out, "\t\t}\n");
 	}
-	if (s->flags & SI_F_HAS_MIN_PROPS)
+	if ((s->flags & SI_F_HAS_MIN_PROPS) && s->limit[SI_L_HAS_MIN_PROPS] > 0)
 		fprintf(out, "\t\tif (n < %lld)\n\t\t\trt_parse_fail_at(p, pos++, \"minProperties\", \"must have at least %lld propert%s, got %%zu\", n);\n",
 		        (long long)s->limit[SI_L_HAS_MIN_PROPS], (long long)s->limit[SI_L_HAS_MIN_PROPS],
 		        s->limit[SI_L_HAS_MIN_PROPS] == 1 ? "y" : "ies");
@@ -509,7 +509,7 @@ static void gp_array(FILE *out, const si_schema *s)
 		fprintf(out, "\t\t\tif (rt_parse_json(p, t, arr ? &c : NULL) != 0)\n\t\t\t\tbreak;\n");
 	fprintf(out, "\t\t\tif (c && json_array_append_new(arr, c) != 0)\n\t\t\t\tbreak;\n\t\t}\n");
 	fprintf(out, "\t\tif (t != RT_JR_ARRAY_END) {\n\t\t\tjson_decref(arr);\n\t\t\trc = -1;\n\t\t\tgoto done;\n\t\t}\n");
-	if (s->flags & SI_F_HAS_MIN_ITEMS)
+	if ((s->flags & SI_F_HAS_MIN_ITEMS) && s->limit[SI_L_HAS_MIN_ITEMS] > 0)
 		fprintf(out, "\t\tif (n < %lld)\n\t\t\trt_parse_fail_at(p, pos++, \"minItems\", \"must have at least %lld item%s, got %%zu\", n);\n",
 		        (long long)s->limit[SI_L_HAS_MIN_ITEMS], (long long)s->limit[SI_L_HAS_MIN_ITEMS],
 		        s->limit[SI_L_HAS_MIN_ITEMS] == 1 ? "" : "s");
@@ -581,21 +581,23 @@ static void gp_string(FILE *out, const si_schema *s)
 #include "rt_schema_flags.def"
 	};
 	int fmt = s->format != SI_FMT_NONE && (s->flags & SI_F_FORMAT_ASSERT);
+	/* minLength 0 holds for every string (and n < 0 on a size_t does not compile) */
+	unsigned fl = s->limit[SI_L_HAS_MIN_LENGTH] > 0 ? s->flags : s->flags & ~(unsigned)SI_F_HAS_MIN_LENGTH;
 
-	if (!(s->flags & (SI_F_HAS_MIN_LENGTH | SI_F_HAS_MAX_LENGTH)) && !s->pattern && !fmt)
+	if (!(fl & (SI_F_HAS_MIN_LENGTH | SI_F_HAS_MAX_LENGTH)) && !s->pattern && !fmt)
 		return;
 	fprintf(out, "\tif (t == RT_JR_STRING) {\n");
-	if (s->flags & (SI_F_HAS_MIN_LENGTH | SI_F_HAS_MAX_LENGTH)) {
+	if (fl & (SI_F_HAS_MIN_LENGTH | SI_F_HAS_MAX_LENGTH)) {
 		/* a string of len bytes has len/4 to len characters: count them only
 		   when that range does not settle both bounds */
 		fprintf(out, "\t\tsize_t n = p->r.len;\n\n\t\tif (");
 		if (s->flags & SI_F_HAS_MAX_LENGTH)
-			fprintf(out, "n > %lld%s", (long long)s->limit[SI_L_HAS_MAX_LENGTH], s->flags & SI_F_HAS_MIN_LENGTH ? " || " : "");
-		if (s->flags & SI_F_HAS_MIN_LENGTH)
+			fprintf(out, "n > %lld%s", (long long)s->limit[SI_L_HAS_MAX_LENGTH], fl & SI_F_HAS_MIN_LENGTH ? " || " : "");
+		if (fl & SI_F_HAS_MIN_LENGTH)
 			fprintf(out, "(n + 3) / 4 < %lld", (long long)s->limit[SI_L_HAS_MIN_LENGTH]);
 		fprintf(out, ")\n\t\t\tn = rt_parse_chars(p->r.str, p->r.len);\n");
 	}
-	if (s->flags & SI_F_HAS_MIN_LENGTH)
+	if (fl & SI_F_HAS_MIN_LENGTH)
 		fprintf(out, "\t\tif (n < %lld)\n\t\t\trt_parse_fail(p, \"minLength\", \"must be at least %lld character%s long, got %%zu\", n);\n",
 		        (long long)s->limit[SI_L_HAS_MIN_LENGTH], (long long)s->limit[SI_L_HAS_MIN_LENGTH],
 		        s->limit[SI_L_HAS_MIN_LENGTH] == 1 ? "" : "s");

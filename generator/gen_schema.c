@@ -12,6 +12,11 @@
 #include <string.h>
 #include <jansson.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "rt_pattern.h"
+
 /* Deeper schema nesting (not $ref chains, which are pointers) is refused. */
 #define GS_MAX_DEPTH 200
 /* A $ref met deeper than this is named at once and analysed later from the
@@ -532,7 +537,8 @@ static int gs_kw_values(gs_kw_ctx *c)
 		return GS_FAIL(c, "\"pattern\" must be a string");
 	if (en && !json_is_array(en))
 		return GS_FAIL(c, "\"enum\" must be an array");
-	c->s->pattern = json_string_value(pat);
+	/* one PCRE2 cannot hold is not enforced (check.c warns) */
+	c->s->pattern = pat && !rt_pattern_unenforced(json_string_value(pat)) ? json_string_value(pat) : NULL;
 	c->s->enum_ = en;
 	c->s->const_ = json_object_get(c->node, "const");
 	c->s->default_ = json_object_get(c->node, "default");

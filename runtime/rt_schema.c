@@ -142,10 +142,7 @@ int rt_schema_prepare(rt_schema_cache *c, char *err, size_t errlen)
 	if (c->pattern) {
 		int ec = 0;
 		PCRE2_SIZE off = 0;
-		char *src = rt_pattern_to_pcre2(c->pattern);
-		pcre2_code *re = src ? pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED,
-		                               RT_PATTERN_PCRE2_OPTIONS, &ec, &off, NULL) : NULL;
-		free(src);
+		pcre2_code *re = rt_pattern_compile(c->pattern, &ec, &off);
 		if (!re) {
 			PCRE2_UCHAR msg[160];
 			pcre2_get_error_message(ec, msg, sizeof msg);

@@ -40,6 +40,14 @@ printf 'openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths: {}\n' >"$tmp/no-o
 out=$($gen -o "$tmp/no-operations" "$tmp/no-operations.yaml" 2>&1); rc=$?
 if [ "$rc" -eq 0 ] && printf '%s' "$out" | grep -q "no-operations.yaml: /paths: warning: the document has no operations" &&
    [ -f "$tmp/no-operations/no_operations_api.c" ]; then ok "warns on a document without operations"; else no "warns on a document without operations" "$out"; fi
+# a valid ECMA-262 pattern beyond PCRE2's limits generates: a warning naming
+# its pointer and PCRE2's reason, and the pattern left out of the generated code
+f=tests/generator/fixtures/pcre-limits.yaml
+out=$($gen -o "$tmp/pcre-limits" "$f" 2>&1 >/dev/null); rc=$?
+want="$f: /components/schemas/Note/properties/text/pattern: warning: pattern \"^.{0,262144}\$\" is valid ECMA-262 but exceeds a PCRE2 limit (at offset 11): number too big in {} quantifier; the pattern is not enforced"
+if [ "$rc" -eq 0 ] && [ "$out" = "$want" ] && ! grep -qF '262144' "$tmp/pcre-limits/pcre_limits_api.c" &&
+   grep -qF '{1,2097152}' "$tmp/pcre-limits/pcre_limits_api.c"; then ok "warns on a pattern beyond PCRE2's limits and leaves it out"
+else no "warns on a pattern beyond PCRE2's limits and leaves it out" "$out"; fi
 # usage errors exit 2 and say why
 out=$($gen 2>&1); rc=$?
 if [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q "expected exactly one SPEC"; then ok "usage error"; else no "usage error" "$out"; fi

@@ -1,7 +1,7 @@
 # tests/pipeline/: the generated request pipeline end to end over real HTTP
 # (and HTTPS with client certificates): the kitchen, styles, dynamic, mtls,
-# forms, stripe_customers, custom_auth and openapi32 fixtures' golden generated code, registered on loopback.
-PIPE_GOLDEN := kitchen styles dynamic mtls forms stripe_customers custom_auth openapi32
+# forms, stripe_customers, custom_auth, openapi32 and pcre_limits fixtures' golden generated code, registered on loopback.
+PIPE_GOLDEN := kitchen styles dynamic mtls forms stripe_customers custom_auth openapi32 pcre_limits
 PIPE_SRCS := tests/pipeline/test_pipeline.c \
              $(foreach g,$(PIPE_GOLDEN),tests/generator/golden/$(g)/$(g)_api.c tests/generator/golden/$(g)/$(g)_spec.c)
 PIPE_OBJS := $(PIPE_SRCS:%.c=$(BUILD)/%.o)

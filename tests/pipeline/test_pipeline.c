@@ -1,8 +1,8 @@
 /* test_pipeline.c — the generated request pipeline, end to end over real
  * HTTP on loopback (HTTPS with client certificates for mutualTLS): the
- * kitchen, styles, dynamic, forms, mtls, stripe_customers, custom_auth and openapi32 fixtures' generated code (golden
- * output) registered on ulfius instances with small handlers, and a real
- * client.
+ * kitchen, styles, dynamic, forms, mtls, stripe_customers, custom_auth,
+ * openapi32 and pcre_limits fixtures' generated code (golden output)
+ * registered on ulfius instances with small handlers, and a real client.
  */
 #include <check.h>
 #include <stdio.h>
@@ -22,6 +22,7 @@
 #include "stripe_customers_api.h"
 #include "custom_auth_api.h"
 #include "openapi32_api.h"
+#include "pcre_limits_api.h"
 
 static struct _u_instance srv;
 static unsigned port;
@@ -172,6 +173,19 @@ static int search32(rt_ctx *ctx, const openapi32_search_params *p, const json_t 
 	return openapi32_search_respond_200(ctx, &(openapi32_search_200){ .q = p->q, .session = p->session,
 	                                    .session_len = p->has_session ? strlen(p->session) : 0, .has_session = p->has_session });
 }
+
+/* pcre_limits: the text each stored note had */
+static char seen_note[64];
+
+static int post_note(rt_ctx *ctx, const pcre_limits_postNote_params *p, const pcre_limits_Note *body, void *app)
+{
+	(void)p;
+	(void)app;
+	snprintf(seen_note, sizeof seen_note, "%.*s", (int)body->text_len, body->text);
+	return pcre_limits_postNote_respond_204(ctx);
+}
+
+static const pcre_limits_handlers pcre_limits_h = { .postNote = post_note };
 
 static const openapi32_handlers openapi32_h = { .queryItems = query_items, .importItems = import_items,
                                                 .linkItems = link_items, .postEvents = post_events, .search = search32 };
@@ -396,19 +410,18 @@ static int post_customers(rt_ctx *ctx, const stripe_customers_PostCustomers_para
 		                                     "value", body->tax_id_data[i].value, body->tax_id_data[i].value_len));
 	json_object_set_new(f, "expand", exp);
 	json_object_set_new(f, "tax_id_data", tax);
-	/* the typed members back to JSON through their generated writers */
 	if (body && body->has_metadata) {
 		rt_json_writer w;
 		rt_json_writer_init(&w);
 		stripe_customers_PostCustomers_form_metadata_write(&w, &body->metadata);
-		json_object_set_new(f, "metadata", w.failed ? NULL : json_loadb(w.buf, w.used, 0, NULL));
+		json_object_set_new(f, "metadata", w.failed ? json_null() : json_loadb(w.buf, w.used, 0, NULL));
 		rt_json_writer_free(&w);
 	}
 	if (body && body->has_address) {
 		rt_json_writer w;
 		rt_json_writer_init(&w);
 		stripe_customers_PostCustomers_form_address_write(&w, &body->address);
-		json_object_set_new(f, "address", w.failed ? NULL : json_loadb(w.buf, w.used, 0, NULL));
+		json_object_set_new(f, "address", w.failed ? json_null() : json_loadb(w.buf, w.used, 0, NULL));
 		rt_json_writer_free(&w);
 	}
 	seen_json(seen_form, sizeof seen_form, f);
@@ -539,6 +552,7 @@ static void setup(void)
 		ck_assert_int_eq(stripe_customers_register(&srv, "/stripe", &stripe_h, &cfg), 0);
 		ck_assert_int_eq(custom_auth_register(&srv, CUSTOM_AUTH_DEFAULT_BASE, &custom_auth_h, &cfg), 0);
 		ck_assert_int_eq(openapi32_register(&srv, OPENAPI32_DEFAULT_BASE, &openapi32_h, &cfg), 0);
+		ck_assert_int_eq(pcre_limits_register(&srv, PCRE_LIMITS_DEFAULT_BASE, &pcre_limits_h, &cfg), 0);
 		if (ulfius_start_framework(&srv) == U_OK)
 			return;
 		ulfius_clean_instance(&srv);
@@ -1058,6 +1072,43 @@ static void v32_call(const char *method, const char *path, const char *const *h,
 	reply_free(&r);
 }
 
+/* ---- patterns beyond PCRE2's limits (the pcre_limits fixture) ---- */
+
+/* POST /notes with body: status, and a body containing want when given */
+static void note_call(const char *body, long status, const char *want)
+{
+	static const char *const json[] = { "Content-Type", "application/json", NULL };
+	reply r = call_at(PCRE_LIMITS_DEFAULT_BASE, "POST", "/notes", json, body, strlen(body));
+
+	ck_assert_msg(r.status == status, "%s: status %ld: %s", body, r.status, r.text);
+	if (want)
+		ck_assert_msg(strstr(r.text, want) != NULL, "%s: %s lacks \"%s\"", body, r.text, want);
+	reply_free(&r);
+}
+
+START_TEST(pcre_limits_start_and_validate)
+{
+	/* the server started (setup registered the API): each other keyword holds */
+	seen_note[0] = '\0';
+	note_call("{\"text\":\"hi\",\"tag\":\"AB\",\"head\":\"a1\",\"kind\":\"a\"}", 204, NULL);
+	ck_assert_str_eq(seen_note, "hi");
+	note_call("{\"text\":\"123456789\",\"tag\":\"AB\",\"head\":\"a\"}", 400, "maxLength");
+	note_call("{\"text\":\"hi\",\"tag\":\"AB\",\"head\":\"a\",\"kind\":\"c\"}", 400, "must be one of");
+	note_call("{\"text\":\"hi\",\"tag\":\"AB\"}", 400, "head");
+	note_call("{\"text\":\"hi\",\"tag\":\"AB\",\"head\":\"a\",\"x\":1}", 400, NULL);
+	/* ^.{0,262144}$ is not enforced (oapigen warned): a line break passes */
+	note_call("{\"text\":\"a\\nb\",\"tag\":\"AB\",\"head\":\"a\"}", 204, NULL);
+	/* the tag's class without its lone surrogates is [A-Z]: enforced, and no
+	 * half of U+1F600's surrogate pair matches it */
+	note_call("{\"text\":\"hi\",\"tag\":\"Ab\",\"head\":\"a\"}", 400, "pattern");
+	note_call("{\"text\":\"hi\",\"tag\":\"A\xf0\x9f\x98\x80\",\"head\":\"a\"}", 400, "pattern");
+	note_call("{\"text\":\"hi\",\"tag\":\"A\\ud83d\\ude00\",\"head\":\"a\"}", 400, "pattern");
+	/* ^[a-z]{1,2097152} searched as ^[a-z]{1}: the first character decides */
+	note_call("{\"text\":\"hi\",\"tag\":\"AB\",\"head\":\"1a\"}", 400, "pattern");
+	note_call("{\"text\":\"hi\",\"tag\":\"AB\",\"head\":\"\"}", 400, "pattern");
+}
+END_TEST
+
 START_TEST(v32_query_method_and_additional_operations)
 {
 	static const char *const json[] = { "Content-Type", "application/json", NULL };
@@ -1490,6 +1541,7 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, stripe_deep_object_arrays);
 	tcase_add_test(tc, custom_schemes_and_scopes);
 	tcase_add_test(tc, v32_query_method_and_additional_operations);
+	tcase_add_test(tc, pcre_limits_start_and_validate);
 	tcase_add_test(tc, v32_item_schema_each_item_validated);
 	tcase_add_test(tc, v32_querystring_and_cookie_style);
 	tcase_add_test(tc, stripe_form_body_brackets);

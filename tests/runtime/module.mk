@@ -1,5 +1,5 @@
 # tests/runtime/: unit tests of runtime/ pieces that need no HTTP (Check):
-# rt_json (test_runtime), rt_arena and rt_jread (test_rt_jread, which also
+# rt_json and rt_pattern.h (test_runtime), rt_arena and rt_jread (test_rt_jread, which also
 # reads every input with jansson and compares).
 RTTEST_BIN   := $(BUILD)/test_runtime
 JREADTEST_BIN := $(BUILD)/test_rt_jread

@@ -1,5 +1,6 @@
 /* test_rt_json.c — rt_json_dumpb, and the writer generated serializers call,
- * write what json_dumps writes. */
+ * write what json_dumps writes; rt_pattern.h's rewrites of the ECMA-262
+ * patterns PCRE2 cannot hold as written match what the pattern matches. */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -7,6 +8,11 @@
 #include <string.h>
 
 #include "rt_json.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "rt_pattern.h"
 
 #define FLAGS (JSON_COMPACT | JSON_ENCODE_ANY)
 
@@ -287,6 +293,66 @@ START_TEST(as_numbers)
 }
 END_TEST
 
+/* ECMA-262 patterns PCRE2 cannot hold as written, rewritten to match the
+ * same valid UTF-8 strings (rt_pattern.h); 1 when re matches subject. */
+static int pattern_matches(const char *re, const char *subject)
+{
+	int ec;
+	PCRE2_SIZE off;
+	pcre2_code *code = rt_pattern_compile(re, &ec, &off);
+	pcre2_match_data *md = code ? pcre2_match_data_create_from_pattern(code, NULL) : NULL;
+	int r;
+
+	ck_assert_msg(code != NULL, "%s does not compile (%d)", re, ec);
+	r = pcre2_match(code, (PCRE2_SPTR)subject, strlen(subject), 0, 0, md, NULL);
+	pcre2_match_data_free(md);
+	pcre2_code_free(code);
+	return r >= 0;
+}
+
+START_TEST(pattern_rewrites)
+{
+	static const struct { const char *re, *subject; int match; } t[] = {
+		/* lone surrogates match nothing in UTF-8: a class without them */
+		{ "^[\\u0020-\\uD7FF\\uE000-\\uFFFD\\uD800\\uDBFF-\\uDC00\\uDFFF\\t]*$", "ok \xf0\x9f\x98\x80", 0 },
+		{ "^[\\u0020-\\uD7FF\\uE000-\\uFFFD\\uD800\\uDBFF-\\uDC00\\uDFFF\\t]*$", "ok \xe2\x82\xac\t", 1 },
+		{ "^[\\u0001-\\uFFFF]$", "\xef\xbf\xbf", 1 },
+		{ "^[\\u0001-\\uFFFF]$", "\xf0\x9f\x98\x80", 0 },
+		{ "^a[\\uD800]?b$", "ab", 1 },
+		{ "[\\uD800-\\uDFFF]", "\xf0\x9f\x98\x80", 0 },
+		{ "^[^\\uD800-\\uDFFF]$", "\xf0\x9f\x98\x80", 1 },
+		{ "^[^\\uD800]$", "\n", 1 },
+		{ "a\\uD800|b", "a", 0 },
+		{ "a\\uD800|b", "b", 1 },
+		{ "^[-\\uD800]$", "-", 1 },
+		{ "^\\uD83D\\uDE00$", "\xf0\x9f\x98\x80", 1 },
+		/* a repeat over 65535 that ends the pattern decides on its minimum */
+		{ "^[a-z]{2,2097152}", "ab1", 1 },
+		{ "^[a-z]{2,2097152}", "a1", 0 },
+		{ "^[a-z]{2,2097152}?", "xyz", 1 },
+	};
+	int ec;
+	PCRE2_SIZE off;
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		ck_assert_msg(pattern_matches(t[i].re, t[i].subject) == t[i].match, "%s on \"%s\"", t[i].re, t[i].subject);
+	/* beyond PCRE2, not rewritten: a limit, not a syntax error */
+	ck_assert_ptr_null(rt_pattern_compile("^.{0,262144}$", &ec, &off));
+	ck_assert_int_eq(rt_pattern_limit(ec), 1);
+	ck_assert_int_eq(rt_pattern_unenforced("^.{0,262144}$"), 1);
+	ck_assert_ptr_null(rt_pattern_compile("^a{1,70000}b", &ec, &off));
+	ck_assert_int_eq(rt_pattern_limit(ec), 1);
+	ck_assert_int_eq(rt_pattern_unenforced("^[a-\\uD800]"), 1);
+	/* syntax errors stay errors */
+	ck_assert_ptr_null(rt_pattern_compile("^[\\uDFFF-\\uD800]$", &ec, &off));
+	ck_assert_int_eq(rt_pattern_limit(ec), 0);
+	ck_assert_ptr_null(rt_pattern_compile("^([a-z]+$", &ec, &off));
+	ck_assert_int_eq(rt_pattern_limit(ec), 0);
+	ck_assert_int_eq(rt_pattern_unenforced("^([a-z]+$"), 0);
+}
+END_TEST
+
+
 int main(void)
 {
 	Suite *s = suite_create("rt_json");
@@ -302,6 +368,7 @@ int main(void)
 	tcase_add_test(tc, writer_scalars);
 	tcase_add_test(tc, writer_refuses);
 	tcase_add_test(tc, as_numbers);
+	tcase_add_test(tc, pattern_rewrites);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
