@@ -29,10 +29,13 @@ int rt_guard_problem(void *app, const struct _u_request *req, struct _u_response
 {
 	json_t *body = json_pack("{sssissss}", "type", "about:blank", "status", status, "title", title, "detail",
 	                         detail); /* new */
+	const char *rid = u_map_get_case(req->map_header, "X-Request-Id");
 
 	(void)app;
-	(void)req;
 	(void)code;
+	/* the request's id, as rt_http_error adds it to the pipeline's problem details */
+	if (rid && body)
+		json_object_set_new(body, "request_id", json_string(rid));
 	ulfius_set_json_body_response(res, (unsigned)status, body); /* copies */
 	json_decref(body);
 	u_map_put(res->map_header, "Content-Type", "application/problem+json");

@@ -50,7 +50,8 @@ int rt_guard_install(struct _u_instance *u, const rt_guard_config *cfg);
  * POST"); "" when none ("*" endpoints are not counted). */
 void rt_guard_allowed(const struct _u_instance *u, const char *path, char *allow, size_t len);
 
-/* RFC 9457 problem details (the default error hook). */
+/* RFC 9457 problem details (the default error hook); a request that carries
+ * X-Request-Id gets it back as the extension member request_id. */
 int rt_guard_problem(void *app, const struct _u_request *req, struct _u_response *res, int status, const char *title,
                      const char *code, const char *detail);
 

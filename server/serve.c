@@ -426,11 +426,9 @@ static int serve_error(void *data, const struct _u_request *req, struct _u_respo
     const char *ct = NULL;
     const char *rid = u_map_get_case(req->map_header, "X-Request-Id");
 
-    if (apis_error_body(req->url_path, &s->env, status, code, detail, &body, &ct) != 0) {
-        body = json_pack("{sssissss}", "type", "about:blank", "status", status, "title", title, "detail", detail);
-        ct = "application/problem+json";
-    }
-    /* problem details have room for the request id (an extension member) */
+    if (apis_error_body(req->url_path, &s->env, status, code, detail, &body, &ct) != 0)
+        return rt_guard_problem(NULL, req, res, status, title, code, detail);   /* outside every API */
+    /* an API's problem details have room for the request id (an extension member) */
     if (rid != NULL && json_is_object(body) && ct != NULL && strcmp(ct, "application/problem+json") == 0)
         json_object_set_new(body, "request_id", json_string(rid));
     if (body != NULL) {
