@@ -655,8 +655,8 @@ static int apikeyd_auth(rt_ctx *ctx, const apikeyd_auth_check_params *p, const j
 	case KEYSVC_CODE_RATE_LIMITED: {
 		apikeyd_ProblemDetail e = apikeyd_problem(429, "Too Many Requests", "The key is over its rate limit",
 		                                          keysvc_code_name(v->code));
-		apikeyd_TooManyRequests_headers h = { .retry_after = v->retry_after, .has_retry_after = 1 };
-		rt_ctx_set_header(ctx, "X-Apikeyd-Code", keysvc_code_name(v->code));   /* not in the shared 429's headers */
+		apikeyd_auth_check_respond_429_headers h = { .retry_after = v->retry_after, .has_retry_after = 1,
+		                                             .x_apikeyd_code = keysvc_code_name(v->code) };
 		rc = apikeyd_auth_check_respond_429(ctx, &e, &h);
 		break;
 	}

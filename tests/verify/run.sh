@@ -209,6 +209,8 @@ codes=""; for _ in 1 2 3 4; do codes="$codes$(verdict "$L") "; done
 	&& ok "rate limit 3/60 s: three VALID, then RATE_LIMITED with ratelimit.remaining 0" || no "rate limit verdicts: $codes" "$BODY_OUT"
 gate "$L"; ra=$(header Retry-After)
 [ "$STATUS" = 429 ] && [ "$ra" = 59 ] && ok "rate limit: auth answers 429 with Retry-After to the window's end ($ra s)" || no "rate limit auth ($STATUS, Retry-After '$ra')"
+[ "$STATUS" = 429 ] && [ "$(header X-Apikeyd-Code)" = RATE_LIMITED ] && ok "rate limit: auth's 429 says X-Apikeyd-Code RATE_LIMITED" \
+	|| no "rate limit auth code ($STATUS, X-Apikeyd-Code '$(header X-Apikeyd-Code)')"
 req GET "$(list_path heron)" "x-api-key: $L"; ra=$(header Retry-After)
 [ "$STATUS" = 429 ] && [ -n "$ra" ] && ok "rate limit: Heron's list answers 429 with Retry-After too" || no "rate limit heron ($STATUS)"
 at $((W0 + 58))
