@@ -124,6 +124,7 @@ static const rt_schema apikeyd_schema_auth_check_credential;
 static const rt_schema apikeyd_schema_auth_check_X_Apikeyd_Scopes;
 static const rt_schema apikeyd_schema_auth_check_401;
 static const rt_schema apikeyd_schema_auth_check_403;
+static const rt_schema apikeyd_schema_auth_check_429;
 
 static rt_schema_cache apikeyd_schema_list_keys_skip__cache = { .default_json = "0", };
 /* openapi/apikeyd.yaml#/paths/~1keys/get/parameters/0/schema */
@@ -1101,6 +1102,12 @@ static const rt_schema apikeyd_schema_auth_check_401 = {
 /* openapi/apikeyd.yaml#/paths/~1auth/get/responses/403/content/application~1problem+json/schema */
 static const rt_schema apikeyd_schema_auth_check_403 = {
 	.where = "openapi/apikeyd.yaml#/paths/~1auth/get/responses/403/content/application~1problem+json/schema",
+	.ref = &apikeyd_schema_ProblemDetail,
+};
+
+/* openapi/apikeyd.yaml#/paths/~1auth/get/responses/429/content/application~1problem+json/schema */
+static const rt_schema apikeyd_schema_auth_check_429 = {
+	.where = "openapi/apikeyd.yaml#/paths/~1auth/get/responses/429/content/application~1problem+json/schema",
 	.ref = &apikeyd_schema_ProblemDetail,
 };
 
@@ -5948,7 +5955,7 @@ static const rt_response apikeyd_auth_check_responses[] = {
 	{ 400, "application/problem+json", &apikeyd_schema_list_keys_400 },
 	{ 403, "application/problem+json", &apikeyd_schema_auth_check_403 },
 	{ 422, "application/problem+json", &apikeyd_schema_list_keys_422 },
-	{ 429, "application/problem+json", &apikeyd_schema_list_keys_429 },
+	{ 429, "application/problem+json", &apikeyd_schema_auth_check_429 },
 	{ 500, "application/problem+json", &apikeyd_schema_list_keys_500 },
 	{ 503, "application/problem+json", &apikeyd_schema_list_keys_503 },
 };
@@ -6043,12 +6050,14 @@ int apikeyd_auth_check_respond_422(rt_ctx *ctx, const apikeyd_ProblemDetail *bod
 	rt_json_writer_free(&w);
 	return rc;
 }
-int apikeyd_auth_check_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_TooManyRequests_headers *headers)
+int apikeyd_auth_check_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_auth_check_respond_429_headers *headers)
 {
 	rt_json_writer w;
 	int rc;
 
 	if (headers && headers->has_retry_after && rt_respond_header_int(ctx, "Retry-After", headers->retry_after) != 0)
+		return -1;
+	if (headers && headers->x_apikeyd_code && rt_respond_header(ctx, "X-Apikeyd-Code", headers->x_apikeyd_code) != 0)
 		return -1;
 	if (!body)
 		return rt_respond_writer(ctx, 429, NULL);

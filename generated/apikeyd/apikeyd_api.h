@@ -602,8 +602,14 @@ typedef struct apikeyd_auth_check_respond_403_headers {
 int apikeyd_auth_check_respond_403(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_auth_check_respond_403_headers *headers);
 /* 422: The request does not match the document, or an attribute is out of bounds */
 int apikeyd_auth_check_respond_422(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
-/* 429: Too many failed authentications from this address, or the caller's key is over its rate limit */
-int apikeyd_auth_check_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_TooManyRequests_headers *headers);
+/* 429: The client's key is over its rate limit (X-Apikeyd-Code RATE_LIMITED), or too many failed authentications from the gateway's address */
+/* 429: the headers the spec documents (headers NULL, a NULL string or an unset has_: not sent) */
+typedef struct apikeyd_auth_check_respond_429_headers {
+	int64_t retry_after; /* Retry-After: Seconds to wait before trying again */
+	int has_retry_after;
+	const char *x_apikeyd_code; /* X-Apikeyd-Code: RATE_LIMITED when the client's key is over its own limit */
+} apikeyd_auth_check_respond_429_headers;
+int apikeyd_auth_check_respond_429(rt_ctx *ctx, const apikeyd_ProblemDetail *body, const apikeyd_auth_check_respond_429_headers *headers);
 /* 500: Internal server error */
 int apikeyd_auth_check_respond_500(rt_ctx *ctx, const apikeyd_ProblemDetail *body);
 /* 503: The key store is unavailable for now; nothing was changed */
