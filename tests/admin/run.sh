@@ -163,6 +163,9 @@ done
 [ "$(auth "$H2")" = 200 ] && [ "$(auth "$H2")" = 200 ] && ok "H2 authenticates (and is in the server's cache)" || no "H2 before revoke"
 H2_UUID=$(req GET /heron/api/credentials/keys "x-api-key: $ALICE"; jb '.keys[] | select(.name == "alice-heron-2") | .heron_id')
 H2_ID=$(cli key list --user alice | awk -F'\t' -v u="$H2_UUID" '$2 == u { print $1 }')
+# audit times are whole seconds: wait for the next one, so no row written
+# before this point shares the revoke's second
+s0=$(date +%s); while [ "$(date +%s)" = "$s0" ]; do sleep 0.05; done
 since=$(date +%s)
 cli key revoke "$H2_ID" 2>"$dir/revoke.err" && ok "key revoke $H2_ID: exit 0" || no "key revoke" "$(cat "$dir/revoke.err")"
 st=$(auth "$H2")
