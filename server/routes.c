@@ -1,125 +1,226 @@
-/* routes: ulfius's endpoint list cut by the first path segment (routes.h). */
+/* routes: ulfius's endpoint list cut by literal path prefix and method
+   (routes.h). */
 #include "routes.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-typedef struct routes_set {
-    char *segment;                   /* NULL: the set for every other path */
-    struct _u_instance u;            /* shallow copy; endpoint_list ours */
-} routes_set;
+/* The method classes a request is sorted into; ROUTES_OTHER (any method
+   not named here) gets every endpoint, whatever its method. */
+static const char *const routes_methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS" };
+#define ROUTES_NAMED (sizeof routes_methods / sizeof routes_methods[0])
+#define ROUTES_OTHER ROUTES_NAMED
+#define ROUTES_CLASSES (ROUTES_NAMED + 1)
+
+typedef struct routes_node {
+    char *seg;                          /* the literal segment (NULL at the root) */
+    size_t seg_len;
+    struct routes_node **kids;
+    size_t n_kids;
+    struct _u_instance sets[ROUTES_CLASSES]; /* shallow copies; endpoint_list ours */
+} routes_node;
 
 struct routes {
     const struct _u_instance *whole;
-    routes_set *sets;
-    size_t n;                        /* sets[n - 1] is the set for other paths */
+    routes_node *root;
 };
 
-/* The first segment of prefix then format, as ulfius splits them (on '/',
-   empty segments skipped): *len 0 when there is none. */
-static const char *routes_first(const char *prefix, const char *format, size_t *len)
+/* An endpoint's segments as ulfius 2.7 splits them (ulfius_split_url): the
+   prefix's and the format's non-empty parts between '/', the format's parts
+   that begin with '?' left out. NULL-terminated; NULL when out of memory. */
+static char **routes_split(const char *prefix, const char *format)
 {
     const char *parts[2] = { prefix ? prefix : "", format ? format : "" };
+    size_t n = 0, cap = 8;
+    char **segs = malloc(cap * sizeof *segs);
 
+    if (segs == NULL) return NULL;
     for (int i = 0; i < 2; i++) {
-        const char *p = parts[i] + strspn(parts[i], "/");
-        if (*p) {
-            *len = strcspn(p, "/");
-            return p;
+        const char *p = parts[i];
+        while (*p) {
+            size_t len;
+            p += strspn(p, "/");
+            len = strcspn(p, "/");
+            if (len == 0) break;
+            if (!(i == 1 && p[0] == '?')) {
+                if (n + 2 > cap) {
+                    char **bigger = realloc(segs, (cap *= 2) * sizeof *segs);
+                    if (bigger == NULL) goto oom;
+                    segs = bigger;
+                }
+                if ((segs[n] = strndup(p, len)) == NULL) goto oom;
+                n++;
+            }
+            p += len;
         }
     }
-    *len = 0;
-    return "";
+    segs[n] = NULL;
+    return segs;
+oom:
+    segs[n] = NULL;
+    for (size_t k = 0; k < n; k++) free(segs[k]);
+    free(segs);
+    return NULL;
 }
 
-/* 1 when the endpoint may match a path whatever its first segment. */
-static int routes_any(const struct _u_endpoint *e)
+static void routes_split_free(char **segs)
 {
-    size_t n;
-    const char *s = routes_first(e->url_prefix, e->url_format, &n);
-    return n == 0 || s[0] == ':' || s[0] == '@' || s[0] == '*';
+    if (segs == NULL) return;
+    for (size_t k = 0; segs[k]; k++) free(segs[k]);
+    free(segs);
 }
 
-/* Fills set with the endpoints of whole that begin with seg (NULL: none
-   but those that may match any path), in their order, and the empty
-   endpoint ulfius stops at. */
-static int routes_fill(const struct _u_instance *whole, const char *seg, routes_set *set)
+/* 1 when segs[i] matches only itself: not a parameter (':' or '@') and not
+   the '*' that, as the last segment, matches whatever follows. */
+static int routes_literal(char **segs, size_t i)
 {
-    int n = 0;
-    struct _u_endpoint *list = calloc((size_t)whole->nb_endpoints + 1, sizeof *list);
+    return !(segs[i][0] == ':' || segs[i][0] == '@' || (segs[i][0] == '*' && segs[i + 1] == NULL));
+}
 
-    if (list == NULL) return -1;
-    for (int i = 0; i < whole->nb_endpoints; i++) {
-        const struct _u_endpoint *e = &whole->endpoint_list[i];
-        size_t len;
-        const char *s = routes_first(e->url_prefix, e->url_format, &len);
-        if (routes_any(e) || (seg != NULL && strlen(seg) == len && strncmp(s, seg, len) == 0))
-            list[n++] = *e;
+/* 0 when the endpoint whose segments are segs cannot match any path whose
+   first depth segments are path[0 .. depth - 1] (ulfius_url_format_match's
+   rules); 1 when it may. */
+static int routes_may_match(char **segs, char *const *path, size_t depth)
+{
+    for (size_t i = 0; i < depth; i++) {
+        if (segs[i] == NULL) return 0;                    /* the path is longer */
+        if (segs[i][0] == '*' && segs[i + 1] == NULL) return 1;
+        if (segs[i][0] == ':' || segs[i][0] == '@') continue;
+        if (strcmp(segs[i], path[i]) != 0) return 0;
     }
-    set->u = *whole;
-    set->u.endpoint_list = list;
-    set->u.nb_endpoints = n;
+    return 1;
+}
+
+static int routes_method_fits(const char *endpoint_method, size_t cls)
+{
+    if (cls == ROUTES_OTHER || endpoint_method[0] == '*') return 1;
+    return strcasecmp(endpoint_method, routes_methods[cls]) == 0;
+}
+
+static routes_node *routes_child(const routes_node *n, const char *seg, size_t len)
+{
+    for (size_t k = 0; k < n->n_kids; k++)
+        if (n->kids[k]->seg_len == len && memcmp(n->kids[k]->seg, seg, len) == 0) return n->kids[k];
+    return NULL;
+}
+
+static routes_node *routes_add_child(routes_node *n, const char *seg)
+{
+    routes_node *kid = calloc(1, sizeof *kid), **kids;
+
+    if (kid == NULL || (kid->seg = strdup(seg)) == NULL) {
+        free(kid);
+        return NULL;
+    }
+    kid->seg_len = strlen(seg);
+    kids = realloc(n->kids, (n->n_kids + 1) * sizeof *kids);
+    if (kids == NULL) {
+        free(kid->seg);
+        free(kid);
+        return NULL;
+    }
+    n->kids = kids;
+    n->kids[n->n_kids++] = kid;
+    return kid;
+}
+
+/* Fills each set of node (whose path is path[0 .. depth - 1]) with the
+   endpoints of whole that may match such a path with a method of its class,
+   in their order, and the empty endpoint ulfius stops at; then its
+   children's. */
+static int routes_fill(const struct _u_instance *whole, char ***segs, routes_node *node, char **path, size_t depth)
+{
+    for (size_t c = 0; c < ROUTES_CLASSES; c++) {
+        int n = 0;
+        struct _u_endpoint *list = calloc((size_t)whole->nb_endpoints + 1, sizeof *list);
+        if (list == NULL) return -1;
+        for (int i = 0; i < whole->nb_endpoints; i++) {
+            const struct _u_endpoint *e = &whole->endpoint_list[i];
+            if (routes_method_fits(e->http_method, c) && routes_may_match(segs[i], path, depth))
+                list[n++] = *e;
+        }
+        node->sets[c] = *whole;
+        node->sets[c].endpoint_list = list;
+        node->sets[c].nb_endpoints = n;
+    }
+    for (size_t k = 0; k < node->n_kids; k++) {
+        path[depth] = node->kids[k]->seg;
+        if (routes_fill(whole, segs, node->kids[k], path, depth + 1) != 0) return -1;
+    }
     return 0;
+}
+
+static void routes_node_free(routes_node *n)
+{
+    if (n == NULL) return;
+    for (size_t k = 0; k < n->n_kids; k++) routes_node_free(n->kids[k]);
+    for (size_t c = 0; c < ROUTES_CLASSES; c++) free(n->sets[c].endpoint_list);
+    free(n->kids);
+    free(n->seg);
+    free(n);
 }
 
 int routes_build(const struct _u_instance *u, routes **out)
 {
     routes *r = calloc(1, sizeof *r);
+    char ***segs = calloc((size_t)u->nb_endpoints + 1, sizeof *segs);
+    char **path = NULL;
+    size_t deepest = 0;
     int rc = -1;
 
     *out = NULL;
-    if (r == NULL) goto cleanup;
+    if (r == NULL || segs == NULL || (r->root = calloc(1, sizeof *r->root)) == NULL) goto cleanup;
     r->whole = u;
-    /* at most one set per endpoint, plus the one for other paths */
-    r->sets = calloc((size_t)u->nb_endpoints + 1, sizeof *r->sets);
-    if (r->sets == NULL) goto cleanup;
+    /* a node for each literal prefix of any endpoint's segments */
     for (int i = 0; i < u->nb_endpoints; i++) {
         const struct _u_endpoint *e = &u->endpoint_list[i];
-        size_t len, k;
-        const char *s;
-        if (routes_any(e)) continue;
-        s = routes_first(e->url_prefix, e->url_format, &len);
-        for (k = 0; k < r->n; k++)
-            if (strlen(r->sets[k].segment) == len && strncmp(r->sets[k].segment, s, len) == 0) break;
-        if (k < r->n) continue;
-        if ((r->sets[r->n].segment = strndup(s, len)) == NULL) goto cleanup;
-        if (routes_fill(u, r->sets[r->n].segment, &r->sets[r->n]) != 0) {
-            free(r->sets[r->n].segment);
-            goto cleanup;
+        routes_node *n = r->root;
+        size_t d;
+        if ((segs[i] = routes_split(e->url_prefix, e->url_format)) == NULL) goto cleanup;
+        for (d = 0; segs[i][d] && routes_literal(segs[i], d); d++) {
+            routes_node *kid = routes_child(n, segs[i][d], strlen(segs[i][d]));
+            if (kid == NULL && (kid = routes_add_child(n, segs[i][d])) == NULL) goto cleanup;
+            n = kid;
         }
-        r->n++;
+        if (d > deepest) deepest = d;
     }
-    if (routes_fill(u, NULL, &r->sets[r->n]) != 0) goto cleanup;
-    r->n++;
+    if ((path = calloc(deepest + 1, sizeof *path)) == NULL) goto cleanup;
+    if (routes_fill(u, segs, r->root, path, 0) != 0) goto cleanup;
     *out = r;
     r = NULL;
     rc = 0;
 cleanup:
+    for (int i = 0; segs && i < u->nb_endpoints; i++) routes_split_free(segs[i]);
+    free(segs);
+    free(path);
     routes_free(r);
     return rc;
 }
 
-const struct _u_instance *routes_pick(const routes *r, const char *url_path)
+const struct _u_instance *routes_pick(const routes *r, const char *method, const char *url_path)
 {
-    const char *p;
-    size_t len;
+    const routes_node *n = r->root;
+    size_t c;
 
-    if (url_path == NULL) return r->whole;
-    p = url_path + strspn(url_path, "/");
-    len = strcspn(p, "/");
-    for (size_t k = 0; k + 1 < r->n; k++)
-        if (strncmp(r->sets[k].segment, p, len) == 0 && r->sets[k].segment[len] == '\0')
-            return &r->sets[k].u;
-    return &r->sets[r->n - 1].u;
+    if (url_path == NULL || method == NULL) return r->whole;
+    for (c = 0; c < ROUTES_NAMED; c++)
+        if (strcasecmp(method, routes_methods[c]) == 0) break;
+    for (const char *p = url_path;;) {
+        const routes_node *kid;
+        size_t len;
+        p += strspn(p, "/");
+        len = strcspn(p, "/");
+        if (len == 0 || (kid = routes_child(n, p, len)) == NULL) break;
+        n = kid;
+        p += len;
+    }
+    return &n->sets[c];
 }
 
 void routes_free(routes *r)
 {
     if (r == NULL) return;
-    for (size_t k = 0; k < r->n; k++) {
-        free(r->sets[k].segment);
-        free(r->sets[k].u.endpoint_list);
-    }
-    free(r->sets);
+    routes_node_free(r->root);
     free(r);
 }

@@ -1,18 +1,24 @@
-/* routes: ulfius's endpoint list cut by the first path segment, so that a
- * request is matched only against the endpoints that can match it.
+/* routes: ulfius's endpoint list cut by literal path prefix and method, so
+ * that a request is matched only against the endpoints that can match it.
  *
  * ulfius 2.7 matches every request against every endpoint of its instance
  * whose method fits, and for each one splits the endpoint's prefix and
- * format into freshly allocated segments: with five mounted APIs that was a
- * third of the instructions of an authenticated request (callgrind,
- * bench-perf). routes_build() makes, for each literal first segment of any
- * endpoint ("heron", "healthz", ...), a shallow copy of the instance whose
- * endpoint list holds only the endpoints that begin with that segment plus
- * every endpoint that can match any path (a first segment that is a
- * parameter, "*", or none); and one copy with only the latter for every
- * other path. routes_pick() returns the copy for a request's url_path;
- * ulfius's own matching then runs, unchanged, over that list, so the
- * endpoints that match and their order are what the whole list gives.
+ * format into freshly allocated segments: with six mounted APIs, their
+ * documents and their docs pages that was a third of the instructions of an
+ * authenticated request (callgrind, bench-perf, bench-verify).
+ *
+ * routes_build() makes a tree of the literal leading segments of every
+ * endpoint ("v1", "v1/auth", "heron/api/credentials", ...) and, at each
+ * node, for each method class (GET, POST, PUT, PATCH, DELETE, OPTIONS, any
+ * other), a shallow copy of the instance whose endpoint list holds only the
+ * endpoints that may match a path beginning with the node's segments with
+ * such a method: those whose segments agree with the node's (a parameter or
+ * a last "*" agrees with anything) and whose method is the class's or "*".
+ * routes_pick() walks the request's url_path down the tree as far as its
+ * segments go and returns that node's copy for the method; ulfius's own
+ * matching then runs, unchanged, over that list, so the endpoints that
+ * match and their order are what the whole list gives (tests/server's
+ * routes_test checks it against ulfius_endpoint_match over the whole list).
  *
  * The copies share everything with the instance (strings, callbacks, maps)
  * but their endpoint arrays: the instance must outlive them and must not
@@ -26,8 +32,9 @@ typedef struct routes routes;
 
 /* 0, or -1 when out of memory (*out NULL). */
 int routes_build(const struct _u_instance *u, routes **out);
-/* The instance to match url_path against (never NULL). */
-const struct _u_instance *routes_pick(const routes *r, const char *url_path);
+/* The instance to match a request with method and url_path against (never
+   NULL; the whole instance when either is NULL). */
+const struct _u_instance *routes_pick(const routes *r, const char *method, const char *url_path);
 void routes_free(routes *r);
 
 #endif

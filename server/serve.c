@@ -630,7 +630,7 @@ static enum MHD_Result serve_front(void *cls, struct MHD_Connection *con, const 
     if (strcmp(method, "HEAD") == 0) method = "GET";
     /* ulfius matches only the endpoints that can match this path */
     if (l->routes != NULL && ci != NULL && ci->request != NULL && l->ulfius_cls == &l->u)
-        return l->ulfius_dh((void *)routes_pick(l->routes, ci->request->url_path), con, url, method, version,
+        return l->ulfius_dh((void *)routes_pick(l->routes, method, ci->request->url_path), con, url, method, version,
                             upload_data, upload_data_size, con_cls);
     return l->ulfius_dh(l->ulfius_cls, con, url, method, version, upload_data, upload_data_size, con_cls);
 }

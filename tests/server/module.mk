@@ -6,9 +6,17 @@ $(UTF8_TEST): $(BUILD)/tests/server/utf8_test.o $(BUILD)/runtime/rt_utf8.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^
 
+# server/routes.c's cut endpoint lists against ulfius's matching over the whole list
+ROUTES_TEST := $(BUILD)/tests/server/routes_test
+$(BUILD)/tests/server/routes_test.o: CFLAGS_EXTRA = $(call pc_cflags,libulfius) -Iserver
+$(ROUTES_TEST): $(BUILD)/tests/server/routes_test.o $(BUILD)/server/routes.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,libulfius liborcania)
+
 .PHONY: test-server
-test-server: $(APIKEYD) $(UTF8_TEST)
+test-server: $(APIKEYD) $(UTF8_TEST) $(ROUTES_TEST)
 	$(Q)./$(UTF8_TEST)
+	$(Q)./$(ROUTES_TEST)
 	$(Q)APIKEYD=$(CURDIR)/$(APIKEYD) ./tests/server/run.sh
 
 TEST_SUITES += test-server
