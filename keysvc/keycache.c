@@ -3,6 +3,7 @@
 #include "kmetrics.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <gnutls/crypto.h>
@@ -20,12 +21,48 @@ typedef struct keycache_where {
 	int shared;
 } keycache_where;
 
+/* A slot holds an entry packed: the fields before name as they are, then
+   the four texts (name, scopes, meta, owner) one after another, each with
+   its NUL, in text (of KEYCACHE_INLINE bytes) or, when they do not fit, in
+   big (allocated at the put, freed by the put that replaces it or at
+   keycache_free). The whole entry is about 2.4 KiB, nearly all of it the
+   texts' room; a key's texts are typically under a hundred bytes. Slots of
+   whole entries made the table 160 MiB and every hit a 2.4 KiB copy from
+   memory no cache held (perf: keycache_get was 2.4% of a verify). */
+#define KEYCACHE_FIXED offsetof(keycache_entry, name)
+#define KEYCACHE_INLINE 256
+_Static_assert(offsetof(keycache_entry, scopes) == offsetof(keycache_entry, name) + STORE_NAME_CHARS * 4 + 1 &&
+               offsetof(keycache_entry, meta) == offsetof(keycache_entry, scopes) + STORE_SCOPES_LEN &&
+               offsetof(keycache_entry, owner) == offsetof(keycache_entry, meta) + STORE_META_LEN &&
+               sizeof(keycache_entry) - offsetof(keycache_entry, owner) < STORE_OWNER_LEN + 8,
+               "keycache_entry ends with name, scopes, meta and owner, in that order (the slot's packing)");
+
 typedef struct keycache_slot {
+	uint32_t seq;                             /* odd while a writer changes the slot (keycache_get) */
 	unsigned char hash[STORE_HASH_LEN];
-	keycache_entry e;
 	time_t stored;
 	int used;
+	int64_t key_id;                           /* the entry's, for the forgets */
+	uint16_t len[4];                          /* name, scopes, meta, owner: bytes without the NUL */
+	char *big;                                /* the texts when they do not fit in text */
+	unsigned char fixed[KEYCACHE_FIXED];
+	char text[KEYCACHE_INLINE];
 } keycache_slot;
+
+/* The entry's four texts, where the packing reads them. */
+static char *keycache_texts(keycache_entry *e, size_t k)
+{
+	return k == 0 ? e->name : k == 1 ? e->scopes : k == 2 ? e->meta : e->owner;
+}
+
+/* Bytes of a slot's texts, with their NULs. */
+static size_t keycache_text_bytes(const keycache_slot *s)
+{
+	return (size_t)s->len[0] + s->len[1] + s->len[2] + s->len[3] + 4;
+}
+
+static const size_t keycache_text_room[4] = { STORE_NAME_CHARS * 4 + 1, STORE_SCOPES_LEN, STORE_META_LEN,
+                                              STORE_OWNER_LEN };
 
 struct keycache {
 	keycache_slot *slots;
@@ -80,6 +117,11 @@ void keycache_free(keycache *c)
 	for (int i = 0; i < KEYCACHE_STRIPES; i++)
 		pthread_mutex_destroy(&c->stripe[i]);
 	pthread_mutex_destroy(&c->where_lock);
+	for (size_t i = 0; i <= c->mask; i++)
+		if (c->slots[i].big) {
+			gnutls_memset(c->slots[i].big, 0, keycache_text_bytes(&c->slots[i]));
+			free(c->slots[i].big);
+		}
 	gnutls_memset(c->slots, 0, (c->mask + 1) * sizeof *c->slots);
 	free(c->slots);
 	free(c->where);
@@ -101,25 +143,93 @@ static pthread_mutex_t *keycache_lock_of(keycache *c, size_t i)
 	return &c->stripe[i % KEYCACHE_STRIPES];
 }
 
+/* Brackets a change to slot s (its stripe's lock held): readers without
+   the lock that overlap it try again (keycache_get). */
+static void keycache_write_begin(keycache_slot *s)
+{
+	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+static void keycache_write_end(keycache_slot *s)
+{
+	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
+}
+
+/* Copies slot s's entry into out when it is the key of hash and younger
+   than the ttl at now: 1; 2 when it is that key's but too old (or the
+   clock went back); else 0. Under the slot's lock, or in a sequence
+   read (keycache_get), where what it reads may be torn: then the lengths
+   are only trusted as far as they fit, and the caller retries. */
+static int keycache_copy(const keycache *c, const keycache_slot *s, const unsigned char hash[STORE_HASH_LEN],
+                         time_t now, keycache_entry *out)
+{
+	const char *t = s->big ? s->big : s->text;
+	size_t total = 0;
+
+	if (!s->used || gnutls_memcmp(s->hash, hash, STORE_HASH_LEN) != 0)
+		return 0;
+	if (!(now >= s->stored && now - s->stored < (time_t)c->ttl))
+		return 2;
+	for (size_t k = 0; k < 4; k++) {
+		if (s->len[k] >= keycache_text_room[k])
+			return 0;
+		total += s->len[k] + 1u;
+	}
+	if (!s->big && total > KEYCACHE_INLINE)
+		return 0;
+	memcpy(out, s->fixed, KEYCACHE_FIXED);
+	for (size_t k = 0; k < 4; k++) {
+		char *d = keycache_texts(out, k);
+		memcpy(d, t, s->len[k]);
+		d[s->len[k]] = '\0';
+		t += s->len[k] + 1;
+	}
+	return 1;
+}
+
 int keycache_get(keycache *c, const unsigned char hash[STORE_HASH_LEN], time_t now, keycache_entry *out)
 {
 	size_t i = keycache_index(c, hash);
 	keycache_slot *s = &c->slots[i];
 	int hit = 0;
 
-	pthread_mutex_lock(keycache_lock_of(c, i));
-	if (s->used && gnutls_memcmp(s->hash, hash, STORE_HASH_LEN) == 0) {
-		if (now >= s->stored && now - s->stored < (time_t)c->ttl) {
-			*out = s->e;
-			hit = 1;
-		} else {
-			s->used = 0;
+	/* Without the lock first (a sequence lock: every writer makes seq odd
+	   under the slot's lock, changes the slot, makes it even; a read that
+	   saw seq change, or odd, tries again): every request looks its key up
+	   here, and a gateway's own key, on every verify, always at the same
+	   slot, made its stripe's lock the most contended one. Texts kept
+	   apart (big) are freed by the put that replaces them: those are read
+	   under the lock. */
+	for (int tries = 0; tries < 4; tries++) {
+		uint32_t s1 = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+		int big;
+		if (s1 & 1u)
+			continue;
+		big = __atomic_load_n(&s->big, __ATOMIC_RELAXED) != NULL;
+		hit = big ? 0 : keycache_copy(c, s, hash, now, out);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) != s1)
+			continue;
+		if (!big && hit != 2) {
+			kmetrics_cache(KMETRICS_CACHE_KEY, hit);
+			return hit;
 		}
+		break;   /* texts kept apart, or an entry to drop: under the lock */
+	}
+	pthread_mutex_lock(keycache_lock_of(c, i));
+	hit = keycache_copy(c, s, hash, now, out);
+	if (hit == 2) {   /* too old: gone, even if the clock goes back */
+		keycache_write_begin(s);
+		s->used = 0;
+		keycache_write_end(s);
+		hit = 0;
 	}
 	pthread_mutex_unlock(keycache_lock_of(c, i));
 	kmetrics_cache(KMETRICS_CACHE_KEY, hit);
 	return hit;
 }
+
 
 uint64_t keycache_epoch(keycache *c)
 {
@@ -131,7 +241,18 @@ void keycache_put(keycache *c, const unsigned char hash[STORE_HASH_LEN], const k
 {
 	size_t i = keycache_index(c, hash);
 	keycache_slot *s = &c->slots[i];
+	uint16_t len[4];
+	size_t total = 0;
+	char *big = NULL, *old = NULL;
+	size_t old_bytes = 0;
+	const char *texts[4] = { e->name, e->scopes, e->meta, e->owner };
 
+	for (size_t k = 0; k < 4; k++) {
+		len[k] = (uint16_t)strnlen(texts[k], keycache_text_room[k] - 1);
+		total += len[k] + 1u;
+	}
+	if (total > KEYCACHE_INLINE && (big = malloc(total)) == NULL)
+		return;   /* not cached: the next use reads the store */
 	pthread_mutex_lock(keycache_lock_of(c, i));
 	/* Checked under the slot's lock and where_lock: a forget bumps the
 	   epoch under where_lock, so a put that saw the old epoch has recorded
@@ -140,10 +261,25 @@ void keycache_put(keycache *c, const unsigned char hash[STORE_HASH_LEN], const k
 	pthread_mutex_lock(&c->where_lock);
 	if (keycache_epoch(c) == epoch) {
 		keycache_where *w = &c->where[(uint64_t)e->key_id & c->mask];
+		char *t;
+		keycache_write_begin(s);
 		memcpy(s->hash, hash, STORE_HASH_LEN);
-		s->e = *e;
+		memcpy(s->fixed, e, KEYCACHE_FIXED);
+		old = s->big;
+		old_bytes = keycache_text_bytes(s);
+		s->big = big;
+		s->key_id = e->key_id;
+		big = NULL;
+		t = s->big ? s->big : s->text;
+		for (size_t k = 0; k < 4; k++) {
+			memcpy(t, texts[k], len[k]);
+			t[len[k]] = '\0';
+			t += len[k] + 1;
+			s->len[k] = len[k];
+		}
 		s->stored = now;
 		s->used = 1;
+		keycache_write_end(s);
 		if (w->key_id != 0 && w->key_id != e->key_id)
 			w->shared = 1;
 		w->key_id = e->key_id;
@@ -151,6 +287,11 @@ void keycache_put(keycache *c, const unsigned char hash[STORE_HASH_LEN], const k
 	}
 	pthread_mutex_unlock(&c->where_lock);
 	pthread_mutex_unlock(keycache_lock_of(c, i));
+	free(big);   /* a forget ran since epoch: not put */
+	if (old) {
+		gnutls_memset(old, 0, old_bytes);
+		free(old);
+	}
 }
 
 void keycache_forget(keycache *c, int64_t key_id)
@@ -165,8 +306,12 @@ void keycache_forget(keycache *c, int64_t key_id)
 	if (key_id > 0 && w.key_id == key_id) {
 		/* a key has one entry, at the slot of its HMAC */
 		pthread_mutex_lock(keycache_lock_of(c, w.slot));
-		if (c->slots[w.slot].used && c->slots[w.slot].e.key_id == key_id)
-			c->slots[w.slot].used = 0;
+		keycache_slot *s = &c->slots[w.slot];
+		if (s->used && s->key_id == key_id) {
+			keycache_write_begin(s);
+			s->used = 0;
+			keycache_write_end(s);
+		}
 		pthread_mutex_unlock(keycache_lock_of(c, w.slot));
 		return;
 	}
@@ -175,8 +320,11 @@ void keycache_forget(keycache *c, int64_t key_id)
 	for (size_t st = 0; st < KEYCACHE_STRIPES; st++) {
 		pthread_mutex_lock(&c->stripe[st]);
 		for (size_t i = st; i <= c->mask; i += KEYCACHE_STRIPES)
-			if (c->slots[i].used && (key_id < 0 || c->slots[i].e.key_id == key_id))
+			if (c->slots[i].used && (key_id < 0 || c->slots[i].key_id == key_id)) {
+				keycache_write_begin(&c->slots[i]);
 				c->slots[i].used = 0;
+				keycache_write_end(&c->slots[i]);
+			}
 		pthread_mutex_unlock(&c->stripe[st]);
 	}
 }
@@ -187,7 +335,11 @@ void keycache_forget_all(keycache *c)
 	for (size_t st = 0; st < KEYCACHE_STRIPES; st++) {
 		pthread_mutex_lock(&c->stripe[st]);
 		for (size_t i = st; i <= c->mask; i += KEYCACHE_STRIPES)
-			c->slots[i].used = 0;
+			if (c->slots[i].used) {
+				keycache_write_begin(&c->slots[i]);
+				c->slots[i].used = 0;
+				keycache_write_end(&c->slots[i]);
+			}
 		pthread_mutex_unlock(&c->stripe[st]);
 	}
 }

@@ -99,6 +99,7 @@ const keysvc_family_desc *keysvc_family_of_api(const char *api)
 
 /* Which apikeyd-API scopes a key holds (KEYSVC_HOLDS_*), as last read. */
 typedef struct keysvc_holds {
+	uint32_t seq;              /* odd while a writer (under the stripe's lock) changes the slot */
 	int64_t key_id;
 	uint64_t epoch;            /* the authentication cache's, when read */
 	int64_t read_at;
@@ -1260,14 +1261,27 @@ int keysvc_delete(keysvc *ks, const keysvc_principal *caller, int64_t key_id, co
 static void keysvc_touch_key(keysvc *ks, int64_t owner, int64_t key_id)
 {
 	time_t now = time(NULL);
-	keysvc_touch *t;
+	keysvc_touch *t = &ks->touch[(uint64_t)key_id % KEYSVC_TOUCH_SLOTS];
 	int write = 0;
 
+	/* Without the lock when the slot says this key was written less than
+	   KEYSVC_TOUCH_EVERY ago: nearly every use (the lock, taken on every
+	   authentication and verify, was contended by every worker). The
+	   writer below clears key_id before it changes written and sets it
+	   after, so a reader that finds key_id the same on both sides of its
+	   read of written read this key's time. */
+	if (__atomic_load_n(&t->key_id, __ATOMIC_ACQUIRE) == key_id) {
+		time_t w = __atomic_load_n(&t->written, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&t->key_id, __ATOMIC_RELAXED) == key_id && now >= w && now - w < KEYSVC_TOUCH_EVERY)
+			return;
+	}
 	pthread_mutex_lock(&ks->lock);
-	t = &ks->touch[(uint64_t)key_id % KEYSVC_TOUCH_SLOTS];
 	if (t->key_id != key_id || now - t->written >= KEYSVC_TOUCH_EVERY) {
-		t->key_id = key_id;
-		t->written = now;
+		__atomic_store_n(&t->key_id, 0, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		__atomic_store_n(&t->written, now, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->key_id, key_id, __ATOMIC_RELEASE);
 		write = 1;
 	}
 	pthread_mutex_unlock(&ks->lock);
@@ -1318,6 +1332,17 @@ static int keysvc_by_older_hash(keysvc *ks, const keyring *ring, const char *tok
 
 /* ---- authentication and verification: one path ---- */
 
+/* Copies the text src into dst (room bytes): what it holds, not the whole
+   room (the key's texts are arrays of up to 1 KiB, typically a few bytes
+   used). */
+static void keysvc_text(char *dst, size_t room, const char *src)
+{
+	size_t n = strnlen(src, room - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static void keysvc_entry_of(const keysvc_key *k, keycache_entry *e)
 {
 	memset(e, 0, sizeof *e);
@@ -1332,10 +1357,10 @@ static void keysvc_entry_of(const keysvc_key *k, keycache_entry *e)
 	e->counted = k->has_remaining;
 	e->rl_limit = k->rl_limit;
 	e->rl_window = k->rl_window;
-	memcpy(e->name, k->name, sizeof e->name);
-	memcpy(e->scopes, k->scopes, sizeof e->scopes);
-	memcpy(e->meta, k->meta, sizeof e->meta);
-	memcpy(e->owner, k->owner, sizeof e->owner);
+	keysvc_text(e->name, sizeof e->name, k->name);
+	keysvc_text(e->scopes, sizeof e->scopes, k->scopes);
+	keysvc_text(e->meta, sizeof e->meta, k->meta);
+	keysvc_text(e->owner, sizeof e->owner, k->owner);
 }
 
 /* The key a token belongs to, hash its HMAC under the keyring's current
@@ -2094,12 +2119,30 @@ static int keysvc_caller_mask(keysvc *ks, const keysvc_principal *caller, unsign
 	h = &ks->holds[slot];
 	lock = &ks->holds_lock[slot % KEYSVC_SCOPE_STRIPES];
 	epoch = keycache_epoch(ks->cache);
-	pthread_mutex_lock(lock);
-	if (h->key_id == caller->key_id && h->epoch == epoch && now >= h->read_at && now - h->read_at < KEYSVC_CACHE_TTL) {
-		*mask = h->mask;
-		hit = 1;
+	/* read without the lock (a sequence lock: the writer makes seq odd,
+	   writes, makes it even again; a read that saw seq change retries), as
+	   every verify asks for its caller's mask and the callers are few */
+	for (;;) {
+		uint32_t s1 = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE), s2;
+		int64_t id, at;
+		uint64_t ep;
+		unsigned m;
+		if (s1 & 1u)
+			continue;
+		id = __atomic_load_n(&h->key_id, __ATOMIC_RELAXED);
+		ep = __atomic_load_n(&h->epoch, __ATOMIC_RELAXED);
+		at = __atomic_load_n(&h->read_at, __ATOMIC_RELAXED);
+		m = __atomic_load_n(&h->mask, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&h->seq, __ATOMIC_RELAXED);
+		if (s1 != s2)
+			continue;
+		if (id == caller->key_id && ep == epoch && now >= at && now - at < KEYSVC_CACHE_TTL) {
+			*mask = m;
+			hit = 1;
+		}
+		break;
 	}
-	pthread_mutex_unlock(lock);
 	if (hit)
 		return KEYSVC_OK;
 	rc = store_key_get_id(ks->st, caller->user_id, -1, caller->key_id, &k);
@@ -2109,10 +2152,13 @@ static int keysvc_caller_mask(keysvc *ks, const keysvc_principal *caller, unsign
 		return keysvc_from_store(rc);
 	*mask = keysvc_key_mask(&k);
 	pthread_mutex_lock(lock);
-	h->key_id = caller->key_id;
-	h->epoch = epoch;
-	h->read_at = now;
-	h->mask = *mask;
+	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&h->key_id, caller->key_id, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->epoch, epoch, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->read_at, now, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->mask, *mask, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(lock);
 	return KEYSVC_OK;
 }
@@ -2349,10 +2395,10 @@ static int keysvc_check_for(keysvc *ks, int64_t user, const char *token, const c
 	v->key.expires_at = e->expires_at;
 	v->key.rl_limit = e->rl_limit;
 	v->key.rl_window = e->rl_window;
-	memcpy(v->key.name, e->name, sizeof v->key.name);
-	memcpy(v->key.scopes, e->scopes, sizeof v->key.scopes);
-	memcpy(v->key.meta, e->meta, sizeof v->key.meta);
-	memcpy(v->key.owner, e->owner, sizeof v->key.owner);
+	keysvc_text(v->key.name, sizeof v->key.name, e->name);
+	keysvc_text(v->key.scopes, sizeof v->key.scopes, e->scopes);
+	keysvc_text(v->key.meta, sizeof v->key.meta, e->meta);
+	keysvc_text(v->key.owner, sizeof v->key.owner, e->owner);
 	rc = keysvc_judge(ks, e, now, need, v);
 	if (rc == KEYSVC_OK && v->code == KEYSVC_CODE_VALID)
 		keysvc_touch_key(ks, e->user_id, e->key_id);

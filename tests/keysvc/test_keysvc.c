@@ -80,6 +80,34 @@ START_TEST(token_format)
 	ck_assert(!token_check("ak_"));
 	ck_assert(!token_check("zz_abc"));
 	ck_assert_uint_eq(token_crc32("123456789", 9), 0xCBF43926u); /* the CRC-32 check value */
+	/* the word-at-a-time CRC against the bitwise definition, every length
+	   and alignment up to 70 bytes */
+	{
+		unsigned char buf[80];
+		for (size_t i = 0; i < sizeof buf; i++)
+			buf[i] = (unsigned char)(i * 151u + 7u);
+		for (size_t off = 0; off < 4; off++)
+			for (size_t len = 0; len <= 70; len++) {
+				uint32_t c = 0xFFFFFFFFu;
+				for (size_t i = 0; i < len; i++) {
+					c ^= buf[off + i];
+					for (int k = 0; k < 8; k++)
+						c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+				}
+				ck_assert_uint_eq(token_crc32(buf + off, len), c ^ 0xFFFFFFFFu);
+			}
+	}
+	/* a byte outside base62 anywhere after the prefix: refused before the CRC */
+	for (size_t i = 3; t[i]; i++) {
+		static const char bad[] = { '-', '_', '+', '/', '=', ' ', '.', '~', '\x7f', '\x80', '\xff', '@', '[', '`', '{', ':' };
+		char saved = t[i];
+		for (size_t b = 0; b < sizeof bad; b++) {
+			t[i] = bad[b];
+			ck_assert_msg(!token_check(t), "byte 0x%02x at %zu passed", (unsigned char)bad[b], i);
+		}
+		t[i] = saved;
+	}
+	ck_assert(token_check(t));
 }
 END_TEST
 
@@ -702,6 +730,168 @@ START_TEST(keycache_ttl_epoch_forget)
 	keycache_put(c, h, &e, ep, 1001);
 	ck_assert_int_eq(keycache_get(c, h, 1001, &got), 0);
 	keycache_free(c);
+}
+END_TEST
+
+/* An entry comes back with every field and every text as it was put:
+   texts that fit in the slot, texts that fill their whole room (a long meta,
+   owner and name: kept apart from the slot), and each kind replaced by the
+   other in the same slot, and by an empty one. */
+static void fill_text(char *d, size_t room, char c)
+{
+	memset(d, c, room - 1);
+	d[room - 1] = '\0';
+}
+
+static void entry_same(const keycache_entry *a, const keycache_entry *b)
+{
+	ck_assert_int_eq(a->key_id, b->key_id);
+	ck_assert_int_eq(a->user_id, b->user_id);
+	ck_assert_str_eq(a->key_uuid, b->key_uuid);
+	ck_assert_int_eq(a->active, b->active);
+	ck_assert_int_eq(a->family, b->family);
+	ck_assert_str_eq(a->role, b->role);
+	ck_assert_int_eq(a->created, b->created);
+	ck_assert_int_eq(a->expires_at, b->expires_at);
+	ck_assert_int_eq(a->counted, b->counted);
+	ck_assert_int_eq(a->rl_limit, b->rl_limit);
+	ck_assert_int_eq(a->rl_window, b->rl_window);
+	ck_assert_str_eq(a->name, b->name);
+	ck_assert_str_eq(a->scopes, b->scopes);
+	ck_assert_str_eq(a->meta, b->meta);
+	ck_assert_str_eq(a->owner, b->owner);
+}
+
+START_TEST(keycache_texts_round_trip)
+{
+	keycache *c;
+	static keycache_entry small, full, empty, got;
+	unsigned char h[STORE_HASH_LEN];
+
+	ck_assert_int_eq(keycache_new(64, 5, &c), 0);
+	fake_hash(h, 9);
+	small = (keycache_entry){ .key_id = 11, .user_id = 5, .key_uuid = "uuid-11", .active = 1, .family = 3,
+	                          .role = "read", .created = 1700000000, .expires_at = 1800000000, .counted = 1,
+	                          .rl_limit = 10, .rl_window = 60 };
+	strcpy(small.name, "small key");
+	strcpy(small.scopes, "orders:read keys:verify");
+	strcpy(small.meta, "{\"plan\":\"pro\"}");
+	strcpy(small.owner, "customer-1");
+	full = small;
+	full.key_id = 12;
+	fill_text(full.name, sizeof full.name, 'n');
+	fill_text(full.scopes, sizeof full.scopes, 's');
+	fill_text(full.meta, sizeof full.meta, 'm');
+	fill_text(full.owner, sizeof full.owner, 'o');
+	empty = (keycache_entry){ .key_id = 13, .user_id = 6, .key_uuid = "uuid-13", .active = 1 };
+
+	keycache_put(c, h, &small, keycache_epoch(c), 1000);
+	ck_assert_int_eq(keycache_get(c, h, 1000, &got), 1);
+	entry_same(&got, &small);
+	keycache_put(c, h, &full, keycache_epoch(c), 1000);      /* the slot's texts move out */
+	memset(&got, 'x', sizeof got);
+	ck_assert_int_eq(keycache_get(c, h, 1001, &got), 1);
+	entry_same(&got, &full);
+	keycache_put(c, h, &full, keycache_epoch(c), 1001);      /* out again, over out */
+	ck_assert_int_eq(keycache_get(c, h, 1001, &got), 1);
+	entry_same(&got, &full);
+	keycache_put(c, h, &small, keycache_epoch(c), 1001);     /* and back in */
+	memset(&got, 'x', sizeof got);
+	ck_assert_int_eq(keycache_get(c, h, 1001, &got), 1);
+	entry_same(&got, &small);
+	keycache_put(c, h, &empty, keycache_epoch(c), 1001);
+	memset(&got, 'x', sizeof got);
+	ck_assert_int_eq(keycache_get(c, h, 1001, &got), 1);
+	entry_same(&got, &empty);
+	/* forgotten by id whatever the texts */
+	keycache_put(c, h, &full, keycache_epoch(c), 1001);
+	keycache_forget(c, 12);
+	ck_assert_int_eq(keycache_get(c, h, 1001, &got), 0);
+	keycache_free(c);   /* frees the moved-out texts (memcheck: no leak) */
+}
+END_TEST
+
+/* Readers without the lock never see a torn entry: writers put, into the
+   one slot of one HMAC, entries whose every field and text follow from
+   their key id (some with texts kept apart), and forget them, while
+   readers check every hit against its key id. */
+typedef struct cache_race {
+	keycache *c;
+	unsigned char h[STORE_HASH_LEN];
+	int stop;
+	long hits, torn;
+} cache_race;
+
+static void race_entry(keycache_entry *e, int64_t id)
+{
+	memset(e, 0, sizeof *e);
+	e->key_id = id;
+	e->user_id = id * 3;
+	snprintf(e->key_uuid, sizeof e->key_uuid, "uuid-%lld", (long long)id);
+	e->active = 1;
+	e->created = id * 5;
+	e->rl_limit = id * 7;
+	snprintf(e->name, sizeof e->name, "name-%lld", (long long)id);
+	snprintf(e->scopes, sizeof e->scopes, "scope-%lld", (long long)id);
+	memset(e->meta, (int)('a' + id % 26), (size_t)(id % 3 == 0 ? 900 : id % 40));   /* every third apart */
+	snprintf(e->owner, sizeof e->owner, "owner-%lld", (long long)id);
+}
+
+static void *race_writer(void *arg)
+{
+	cache_race *r = arg;
+	static keycache_entry e;   /* one writer */
+	for (int64_t id = 1; !__atomic_load_n(&r->stop, __ATOMIC_RELAXED); id++) {
+		race_entry(&e, id);
+		keycache_put(r->c, r->h, &e, keycache_epoch(r->c), 1000);
+		if (id % 5 == 0)
+			keycache_forget(r->c, id);
+	}
+	return NULL;
+}
+
+static void *race_reader(void *arg)
+{
+	cache_race *r = arg;
+	keycache_entry *got = malloc(sizeof *got), *want = malloc(sizeof *want);
+	long hits = 0, torn = 0;
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+		if (!keycache_get(r->c, r->h, 1000, got))
+			continue;
+		hits++;
+		race_entry(want, got->key_id);
+		if (got->user_id != want->user_id || strcmp(got->key_uuid, want->key_uuid) != 0 ||
+		    got->created != want->created || got->rl_limit != want->rl_limit || strcmp(got->name, want->name) != 0 ||
+		    strcmp(got->scopes, want->scopes) != 0 || strcmp(got->meta, want->meta) != 0 ||
+		    strcmp(got->owner, want->owner) != 0)
+			torn++;
+	}
+	__atomic_add_fetch(&r->hits, hits, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&r->torn, torn, __ATOMIC_RELAXED);
+	free(got);
+	free(want);
+	return NULL;
+}
+
+START_TEST(keycache_reads_never_torn)
+{
+	cache_race r = { 0 };
+	pthread_t w, rd[3];
+	struct timespec ts = { 0, 400 * 1000000L };
+
+	ck_assert_int_eq(keycache_new(64, 5, &r.c), 0);
+	fake_hash(r.h, 21);
+	pthread_create(&w, NULL, race_writer, &r);
+	for (int i = 0; i < 3; i++)
+		pthread_create(&rd[i], NULL, race_reader, &r);
+	nanosleep(&ts, NULL);
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(w, NULL);
+	for (int i = 0; i < 3; i++)
+		pthread_join(rd[i], NULL);
+	ck_assert_msg(r.hits > 1000, "only %ld hits: the race did not run", r.hits);
+	ck_assert_msg(r.torn == 0, "%ld of %ld hits were torn entries", r.torn, r.hits);
+	keycache_free(r.c);
 }
 END_TEST
 
@@ -2112,6 +2302,8 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, roles_enforced_in_the_key_service);
 	tcase_add_test(tc, names_nfc_and_refused);
 	tcase_add_test(tc, keycache_ttl_epoch_forget);
+	tcase_add_test(tc, keycache_texts_round_trip);
+	tcase_add_test(tc, keycache_reads_never_torn);
 	tcase_add_test(tc, keycache_forget_by_id_record);
 	tcase_add_test(tc, cached_key_fails_after_every_change);
 	tcase_add_test(tc, revocation_racing_authentications);
