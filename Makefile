@@ -28,7 +28,7 @@ Q := @
 endif
 
 # Libraries of the server and runtime; the generator has its own list.
-PKGS_RUNTIME := libulfius liborcania libyder jansson gnutls sqlite3 libpcre2-8 librhonabwy libmicrohttpd libpq
+PKGS_RUNTIME := libulfius liborcania libyder jansson gnutls nettle sqlite3 libpcre2-8 librhonabwy libmicrohttpd libpq
 PKGS_GEN     := libfyaml jansson libpcre2-8
 PKGS_CHECK   := check
 # Libraries that ship no pkg-config file, linked by name: libunistring

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <gnutls/crypto.h>
 #include <rhonabwy.h>
 #include <sqlite3.h>
 
@@ -2002,6 +2003,51 @@ START_TEST(keyring_rotation_rehash)
 }
 END_TEST
 
+/* What the store holds for a key is HMAC-SHA-256(secret, token) as RFC 2104
+   defines it (gnutls's one-shot HMAC here), under the current secret, before
+   and after a rotation: the service's pre-keyed HMAC must give the very hash
+   earlier builds stored, or every existing key would stop authenticating. */
+static int stored_under(const char *token, int64_t secret_id)
+{
+	char path[300], err[600];
+	keyring ring;
+	unsigned char h[STORE_HASH_LEN], stored[STORE_HASH_LEN];
+	store_key k;
+	const keyring_secret *sec;
+	int rc;
+
+	snprintf(path, sizeof path, "%s/apikeyd.secret", tmpdir);
+	ck_assert_msg(keyring_load(path, &ring, err, sizeof err) == 0, "%s", err);
+	sec = keyring_find(&ring, secret_id);
+	ck_assert_ptr_nonnull(sec);
+	ck_assert_int_eq(gnutls_hmac_fast(GNUTLS_MAC_SHA256, sec->key, sizeof sec->key, token, strlen(token), h), 0);
+	rc = store_key_by_hash(keysvc_store(ks), h, &k, stored);
+	keyring_wipe(&ring);
+	return rc == STORE_OK && memcmp(h, stored, sizeof h) == 0;
+}
+
+START_TEST(stored_hash_is_hmac_sha256)
+{
+	char t[TOKEN_MAX], t2[TOKEN_MAX];
+	keysvc_key k;
+	keysvc_principal p;
+	unsigned ra = 0;
+	int64_t id = 0;
+
+	ck_assert(stored_under(alice_key, 1));
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FASTAPI, "h", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert(stored_under(t, 1));
+	ck_assert_int_eq(keysvc_secret_rotate(ks, &id), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FASTAPI, "h2", NULL, NULL, "c", &k, t2, sizeof t2), KEYSVC_OK);
+	ck_assert_int_eq(k.secret_id, 2);
+	ck_assert(stored_under(t2, 2));
+	/* a key of secret 1 is moved to secret 2 at its first use */
+	ck_assert_int_eq(keysvc_authenticate(ks, t, "10.0.0.1", &p, &ra), KEYSVC_OK);
+	ck_assert(stored_under(t, 2));
+	ck_assert(!stored_under(t, 1));
+}
+END_TEST
+
 /* The file: 32 bytes is secret 1; the text format round-trips (0600);
    a bad line, a mode readable by others, ids out of order are refused. */
 START_TEST(keyring_file_format)
@@ -2303,6 +2349,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, names_nfc_and_refused);
 	tcase_add_test(tc, keycache_ttl_epoch_forget);
 	tcase_add_test(tc, keycache_texts_round_trip);
+	tcase_add_test(tc, stored_hash_is_hmac_sha256);
 	tcase_add_test(tc, keycache_reads_never_torn);
 	tcase_add_test(tc, keycache_forget_by_id_record);
 	tcase_add_test(tc, cached_key_fails_after_every_change);
