@@ -7,6 +7,16 @@
 #include <string.h>
 #include <time.h>
 
+/* src into dst (room bytes), cut to fit: snprintf's "%s" without its cost
+   on every request. */
+static void app_copy(char *dst, size_t room, const char *src)
+{
+	size_t n = strnlen(src, room - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 enum rt_auth_result app_authenticate(void *appv, const rt_auth_request *req, rt_principal *out, unsigned *retry_after)
 {
 	app *a = appv;
@@ -39,7 +49,7 @@ enum rt_auth_result app_authenticate(void *appv, const rt_auth_request *req, rt_
 	case KEYSVC_OK:
 		out->id = p.user_id;
 		out->credential_id = p.key_id;
-		snprintf(out->ref, sizeof out->ref, "%s", p.key_uuid);
+		app_copy(out->ref, sizeof out->ref, p.key_uuid);
 		return RT_AUTH_OK;
 	case KEYSVC_RATE_LIMITED:
 		return RT_AUTH_RATE_LIMITED;
@@ -117,7 +127,7 @@ void app_caller(const rt_ctx *ctx, keysvc_principal *out)
 	memset(out, 0, sizeof *out);
 	out->user_id = p->id;
 	out->key_id = p->credential_id;
-	snprintf(out->key_uuid, sizeof out->key_uuid, "%.36s", p->ref);
+	app_copy(out->key_uuid, sizeof out->key_uuid, p->ref);
 }
 
 int app_unavailable(int rc)

@@ -785,17 +785,38 @@ validate:
 
 /* ---- dispatch ---- */
 
+int rt_addr_text(const struct sockaddr *sa, char *out, size_t len)
+{
+	if (!sa || len == 0)
+		return -1;
+	if (sa->sa_family == AF_INET) {
+		/* dotted quad by hand: inet_ntop goes through sprintf, a visible
+		   share of a request formatted twice (here and the access log) */
+		const unsigned char *b = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+		char t[16], *p = t;
+		for (int i = 0; i < 4; i++) {
+			unsigned v = b[i];
+			if (v >= 100)
+				*p++ = (char)('0' + v / 100);
+			if (v >= 10)
+				*p++ = (char)('0' + v / 10 % 10);
+			*p++ = (char)('0' + v % 10);
+			*p++ = i < 3 ? '.' : '\0';
+		}
+		if ((size_t)(p - t) > len)
+			return -1;
+		memcpy(out, t, (size_t)(p - t));
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6)
+		return inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len) ? 0 : -1;
+	return -1;
+}
+
 static void rt_http_client_addr(const struct _u_request *req, char *out, size_t len)
 {
-	const struct sockaddr *sa = req->client_address;
-
-	snprintf(out, len, "unknown");
-	if (!sa)
-		return;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
+	if (rt_addr_text(req->client_address, out, len) != 0)
+		snprintf(out, len, "unknown");
 }
 
 static int rt_http_dispatch(const struct _u_request *req, struct _u_response *resp, void *user_data)

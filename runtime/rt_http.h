@@ -232,6 +232,11 @@ const char *rt_ctx_api(const rt_ctx *c);
 const rt_api *rt_ctx_api_def(const rt_ctx *c);
 const char *rt_ctx_base(const rt_ctx *c);
 const struct _u_request *rt_ctx_request(const rt_ctx *c);
+/* The text of an IPv4 or IPv6 address (a client's) into out: 0, or -1 when
+   sa is NULL, of another family, or out too short (out then unchanged or
+   undefined). */
+struct sockaddr;
+int rt_addr_text(const struct sockaddr *sa, char *out, size_t len);
 int rt_ctx_set_header(rt_ctx *c, const char *name, const char *value);
 /* Sends status with body (stolen; NULL for none). Used by the generated
  * typed builders; validates against the spec when configured. */

@@ -245,6 +245,29 @@ void rt_json_write_string(rt_json_writer *w, const char *s, size_t n)
 
 void rt_json_write_key(rt_json_writer *w, const char *key, size_t n, int *first)
 {
+	char t[68];
+	size_t i = 0;
+
+	/* the keys are the schema's property names, short and plain: one put
+	   of ,"key": when no byte of it needs escaping */
+	if (n <= 64) {
+		const unsigned char *k = (const unsigned char *)key;
+		while (i < n && k[i] >= 0x20 && k[i] < 0x80 && k[i] != '"' && k[i] != '\\')
+			i++;
+	}
+	if (n <= 64 && i == n) {
+		size_t o = 0;
+		if (!*first)
+			t[o++] = ',';
+		t[o++] = '"';
+		memcpy(t + o, key, n);
+		o += n;
+		t[o++] = '"';
+		t[o++] = ':';
+		*first = 0;
+		rt_json_put(w, t, o);
+		return;
+	}
 	if (!*first)
 		rt_json_putc(w, ',');
 	*first = 0;

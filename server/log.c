@@ -1,5 +1,6 @@
 /* log: yder setup, the access-log line and request ids. */
 #include "log.h"
+#include "rt_http.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -122,13 +123,7 @@ void log_close(void)
 
 void log_format_addr(const struct sockaddr *client, char *buf, size_t len)
 {
-    if (client == NULL) { snprintf(buf, len, "-"); return; }
-    if (client->sa_family == AF_INET) {
-        if (inet_ntop(AF_INET, &((const struct sockaddr_in *)client)->sin_addr, buf, (socklen_t)len)) return;
-    } else if (client->sa_family == AF_INET6) {
-        if (inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)client)->sin6_addr, buf, (socklen_t)len)) return;
-    }
-    snprintf(buf, len, "-");
+    if (rt_addr_text(client, buf, len) != 0) snprintf(buf, len, "-");
 }
 
 void log_access(const log_request *r)

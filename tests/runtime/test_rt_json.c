@@ -8,6 +8,12 @@
 #include <string.h>
 
 #include "rt_json.h"
+#include "rt_http.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -258,6 +264,31 @@ START_TEST(writer_refuses)
 	rt_json_write_string(&w, "\xc3\x28", 2); /* invalid UTF-8 */
 	ck_assert(w.failed);
 	rt_json_writer_free(&w);
+	/* keys: every key as jansson writes the string, whatever it holds and
+	   however long (the plain short ones take a shortcut) */
+	for (int i = 0; i < 3000; i++) {
+		json_t *k = rnd_string();
+		char *want = json_dumps(k, JSON_ENCODE_ANY | JSON_COMPACT);
+		first = i % 2;
+		rt_json_writer_init(&w);
+		rt_json_write_key(&w, json_string_value(k), json_string_length(k), &first);
+		ck_assert(!w.failed && !first);
+		ck_assert_uint_eq(w.used, strlen(want) + 1 + (i % 2 ? 0 : 1));
+		ck_assert(memcmp(w.buf + (i % 2 ? 0 : 1), want, strlen(want)) == 0 && w.buf[w.used - 1] == ':');
+		ck_assert(i % 2 || w.buf[0] == ',');
+		rt_json_writer_free(&w);
+		free(want);
+		json_decref(k);
+	}
+	{
+		char longkey[100];
+		memset(longkey, 'k', sizeof longkey);
+		first = 1;
+		rt_json_writer_init(&w);
+		rt_json_write_key(&w, longkey, sizeof longkey, &first);
+		ck_assert(!w.failed && w.used == sizeof longkey + 3 && w.buf[0] == '"' && w.buf[101] == '"');
+		rt_json_writer_free(&w);
+	}
 	rt_json_writer_init(&w);
 	rt_json_write_real(&w, 0.0 / 0.0);
 	ck_assert(w.failed);
@@ -353,6 +384,49 @@ START_TEST(pattern_rewrites)
 END_TEST
 
 
+/* rt_addr_text: every IPv4 address a sample of the 2^32 (each octet at
+   0, 1, 9, 10, 99, 100, 199, 200, 255 and random ones) as inet_ntop writes
+   it; IPv6 through inet_ntop; a buffer too short, no address, another
+   family refused. */
+START_TEST(addr_text)
+{
+	static const unsigned char oct[] = { 0, 1, 9, 10, 99, 100, 101, 199, 200, 250, 255 };
+	struct sockaddr_in a4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	char got[64], want[64];
+	unsigned seed = 7;
+	size_t n = sizeof oct;
+
+	for (size_t i = 0; i < n * n * n * n + 20000; i++) {
+		unsigned char *b = (unsigned char *)&a4.sin_addr;
+		if (i < n * n * n * n) {
+			b[0] = oct[i % n]; b[1] = oct[i / n % n]; b[2] = oct[i / n / n % n]; b[3] = oct[i / n / n / n];
+		} else {
+			for (int k = 0; k < 4; k++) {
+				seed = seed * 1103515245u + 12345u;
+				b[k] = (unsigned char)(seed >> 16);
+			}
+		}
+		ck_assert_ptr_nonnull(inet_ntop(AF_INET, &a4.sin_addr, want, sizeof want));
+		ck_assert_int_eq(rt_addr_text((struct sockaddr *)&a4, got, sizeof got), 0);
+		ck_assert_str_eq(got, want);
+	}
+	inet_pton(AF_INET, "255.255.255.255", &a4.sin_addr);
+	ck_assert_int_eq(rt_addr_text((struct sockaddr *)&a4, got, 16), 0);   /* exactly fits */
+	ck_assert_str_eq(got, "255.255.255.255");
+	ck_assert_int_eq(rt_addr_text((struct sockaddr *)&a4, got, 15), -1);
+	inet_pton(AF_INET6, "2001:db8::ff00:42:8329", &a6.sin6_addr);
+	ck_assert_int_eq(rt_addr_text((struct sockaddr *)&a6, got, sizeof got), 0);
+	ck_assert_str_eq(got, "2001:db8::ff00:42:8329");
+	inet_pton(AF_INET6, "::ffff:10.1.2.3", &a6.sin6_addr);
+	ck_assert_int_eq(rt_addr_text((struct sockaddr *)&a6, got, sizeof got), 0);
+	ck_assert_str_eq(got, "::ffff:10.1.2.3");
+	ck_assert_int_eq(rt_addr_text((struct sockaddr *)&un, got, sizeof got), -1);
+	ck_assert_int_eq(rt_addr_text(NULL, got, sizeof got), -1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rt_json");
@@ -361,6 +435,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, scalars_and_strings);
+	tcase_add_test(tc, addr_text);
 	tcase_add_test(tc, containers);
 	tcase_add_test(tc, random_documents);
 	tcase_add_test(tc, refused);
