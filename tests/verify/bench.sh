@@ -50,11 +50,18 @@ run() { # run ARGS...: prints "req/s non-2xx"
 # the run measures the steady state, not 2,000 first-use writes.
 "$LOADGEN" --conns "$CONNS" --seconds 2 --path /v1/auth --port $HP --header "X-Apikeyd-Verifier: $VKEY" \
 	--header-file "$WORK/headers" >/dev/null 2>&1
-read -r bare _ <<<"$(run --port $HP --path /__test/bare)"
-read -r verify vbad <<<"$(run --port $HP --path /v1/verify --header "x-api-key: $VKEY" --body-file "$WORK/bodies")"
-read -r auth abad <<<"$(run --port $HP --path /v1/auth --header "X-Apikeyd-Verifier: $VKEY" --header "X-Apikeyd-Scopes: orders:read" --header-file "$WORK/headers")"
-read -r bare2 _ <<<"$(run --port $HP --path /__test/bare)"
-bare=$(awk -v a="$bare" -v b="$bare2" 'BEGIN { printf "%d", (a > b ? a : b) }')   # the better of two: a fair ceiling
+# Two rounds of the three, interleaved, and the better run of each: on a
+# shared 2-core machine a run is only ever slowed by what else runs, so the
+# best of two is each one's fairer figure, the ceiling's as much as ours.
+best() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", (a > b ? a : b) }'; }
+bare=0 verify=0 auth=0 vbad=0 abad=0
+for _ in 1 2; do
+	read -r r _ <<<"$(run --port $HP --path /__test/bare)"; bare=$(best "$bare" "$r")
+	read -r r b <<<"$(run --port $HP --path /v1/verify --header "x-api-key: $VKEY" --body-file "$WORK/bodies")"
+	verify=$(best "$verify" "$r"); vbad=$((vbad + b))
+	read -r r b <<<"$(run --port $HP --path /v1/auth --header "X-Apikeyd-Verifier: $VKEY" --header "X-Apikeyd-Scopes: orders:read" --header-file "$WORK/headers")"
+	auth=$(best "$auth" "$r"); abad=$((abad + b))
+done
 
 # nginx: auth_request against nginx alone, same upstream
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
@@ -78,7 +85,7 @@ else
 fi
 kill -TERM $PID; wait $PID 2>/dev/null; PID=
 
-echo "bench-verify ($CONNS connections, ${SECS}s each, $NKEYS distinct keys in turn, $(nproc) cores)"
+echo "bench-verify ($CONNS connections, ${SECS}s each, the best of two interleaved runs, $NKEYS distinct keys in turn, $(nproc) cores)"
 printf '  bare ulfius endpoint      %8s req/s\n' "$bare"
 printf '  POST /v1/verify           %8s req/s  (%s%% of bare; %s non-2xx)\n' "$verify" "$(awk -v a="$verify" -v b="$bare" 'BEGIN { printf "%.0f", b ? 100 * a / b : 0 }')" "$vbad"
 printf '  GET /v1/auth              %8s req/s  (%s%% of bare; %s non-2xx)\n' "$auth" "$(awk -v a="$auth" -v b="$bare" 'BEGIN { printf "%.0f", b ? 100 * a / b : 0 }')" "$abad"
