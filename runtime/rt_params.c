@@ -898,6 +898,24 @@ static json_t *rt_params_querystring(const struct _u_request *req, const rt_para
 	return v;
 }
 
+/* "<where> parameter \"<name>\"" into what (size bytes, cut to fit): the
+   name errors give a parameter, made for every parameter of every request
+   (snprintf's cost twice a request, for text seldom used). */
+static void rt_params_what(char *what, size_t size, const char *where, const char *name)
+{
+	const char *parts[4] = { where, " parameter \"", name, "\"" };
+	size_t o = 0;
+
+	for (int i = 0; i < 4; i++) {
+		size_t n = strlen(parts[i]);
+		if (n > size - 1 - o)
+			n = size - 1 - o;
+		memcpy(what + o, parts[i], n);
+		o += n;
+	}
+	what[o] = '\0';
+}
+
 int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *errs)
 {
 	const struct _u_request *req = rt_ctx_request(c);
@@ -913,7 +931,7 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 		json_t *v = NULL;
 		size_t had = errs->n;
 
-		snprintf(what, sizeof what, "%s parameter \"%s\"", rt_params_where[p->in], p->name);
+		rt_params_what(what, sizeof what, rt_params_where[p->in], p->name);
 		switch (p->in) {
 		case RT_IN_PATH:
 		case RT_IN_QUERY:
