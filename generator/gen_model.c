@@ -929,6 +929,9 @@ static void gm_write_struct(FILE *out, const gm_type *t)
 		        f->nullable ? ", nullable (_null)" : "", f->readonly ? ", readOnly" : "",
 		        f->writeonly ? ", writeOnly" : "");
 		gm_decl(out, f->type, f->cname, f->by_pointer);
+		if (f->type->kind == GM_JSON)
+			fprintf(out, "\tconst char *%s_json; /* or the value as JSON text, sent as it is (checked to be one JSON "
+			        "value); NULL: %s */\n", f->cname, f->cname);
 		if (f->optional)
 			fprintf(out, "\tint has_%s;\n", f->cname);
 		if (f->nullable)
@@ -1297,7 +1300,16 @@ static void gm_source_struct(FILE *out, const gm_type *t)
 			gm_ind(out, in);
 			fprintf(out, "else {\n");
 		}
-		gm_write_value(out, f->type, v, len, count, f->by_pointer, in + f->nullable);
+		if (f->type->kind == GM_JSON) {
+			gm_ind(out, in + f->nullable);
+			fprintf(out, "if (v->%s_json)\n", f->cname);
+			gm_ind(out, in + f->nullable + 1);
+			fprintf(out, "rt_json_write_json(w, v->%s_json);\n", f->cname);
+			gm_ind(out, in + f->nullable);
+			fprintf(out, "else\n");
+			gm_write_value(out, f->type, v, len, count, f->by_pointer, in + f->nullable + 1);
+		} else
+			gm_write_value(out, f->type, v, len, count, f->by_pointer, in + f->nullable);
 		if (f->nullable) {
 			gm_ind(out, in);
 			fprintf(out, "}\n");

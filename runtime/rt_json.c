@@ -1,5 +1,7 @@
 /* rt_json.c — compact JSON text of a jansson value (see rt_json.h). */
 #include "rt_json.h"
+#include "rt_arena.h"
+#include "rt_jread.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -341,6 +343,23 @@ void rt_json_write_bool(rt_json_writer *w, int v)
 void rt_json_write_null(rt_json_writer *w)
 {
 	rt_json_put(w, "null", 4);
+}
+
+void rt_json_write_json(rt_json_writer *w, const char *text)
+{
+	RT_ARENA_ON_STACK(arena, 512);
+	rt_jread r;
+	size_t len = strlen(text);
+	int ok;
+
+	rt_jread_init(&r, text, len, &arena, 0);
+	ok = rt_jread_skip(&r) == 0 && rt_jread_next(&r) == RT_JR_END;
+	rt_arena_free(&arena);
+	if (!ok) {
+		w->failed = 1;
+		return;
+	}
+	rt_json_put(w, text, len);
 }
 
 void rt_json_write_value(rt_json_writer *w, const json_t *v)

@@ -54,6 +54,11 @@ void rt_json_write_real(rt_json_writer *w, double v);
 void rt_json_write_bool(rt_json_writer *w, int v);
 void rt_json_write_null(rt_json_writer *w);
 void rt_json_write_value(rt_json_writer *w, const json_t *v);           /* borrowed; NULL writes null */
+/* text (NUL-terminated) as it is when it is one JSON value by RFC 8259
+   (rt_jread's grammar: strict UTF-8, no duplicate member names), else the
+   writer fails: a free-form field a handler has as JSON text already (a
+   stored one) goes out without a jansson tree made and written again. */
+void rt_json_write_json(rt_json_writer *w, const char *text);
 /* s as a string; a NULL s (an enum value outside its enum) fails the writer */
 void rt_json_write_text(rt_json_writer *w, const char *s);
 /* A model's number from a validated json_t: an integer (a real with no

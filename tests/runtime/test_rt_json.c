@@ -384,6 +384,36 @@ START_TEST(pattern_rewrites)
 END_TEST
 
 
+/* rt_json_write_json: one JSON value goes out byte for byte; anything else
+   (nothing, two values, trailing bytes, bad UTF-8, a duplicate name, an
+   unclosed container, a lone surrogate) fails the writer and writes nothing. */
+START_TEST(write_json_text)
+{
+	static const char *const good[] = { "{}", "{\"plan\":\"pro\",\"seats\":3}", "[1,2,{\"a\":[true,null]}]",
+	                                    " {\"a\" : 1 } ", "\"caf\xc3\xa9\"", "-0.5e3", "null" };
+	static const char *const bad[] = { "", " ", "{} {}", "{}x", "{\"a\":1,\"a\":2}", "{\"a\":", "[1,",
+	                                   "\"\xc3\x28\"", "\"\\ud800\"", "{'a':1}", "01", "[1,]", "nul" };
+	rt_json_writer w;
+
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		rt_json_writer_init(&w);
+		rt_json_write_raw(&w, "[", 1);
+		rt_json_write_json(&w, good[i]);
+		ck_assert_msg(!w.failed, "refused %s", good[i]);
+		ck_assert_uint_eq(w.used, 1 + strlen(good[i]));
+		ck_assert(memcmp(w.buf + 1, good[i], strlen(good[i])) == 0);
+		rt_json_writer_free(&w);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		rt_json_writer_init(&w);
+		rt_json_write_json(&w, bad[i]);
+		ck_assert_msg(w.failed, "accepted %s", bad[i]);
+		ck_assert_uint_eq(w.used, 0);
+		rt_json_writer_free(&w);
+	}
+}
+END_TEST
+
 /* rt_addr_text: every IPv4 address a sample of the 2^32 (each octet at
    0, 1, 9, 10, 99, 100, 199, 200, 255 and random ones) as inet_ntop writes
    it; IPv6 through inet_ntop; a buffer too short, no address, another
@@ -436,6 +466,7 @@ int main(void)
 
 	tcase_add_test(tc, scalars_and_strings);
 	tcase_add_test(tc, addr_text);
+	tcase_add_test(tc, write_json_text);
 	tcase_add_test(tc, containers);
 	tcase_add_test(tc, random_documents);
 	tcase_add_test(tc, refused);
