@@ -398,7 +398,10 @@ void allof_self_A_write(rt_json_writer *w, const allof_self_A *v)
 	}
 	if (v->has_child) {
 		rt_json_write_key(w, "child", 5, &first);
-		rt_json_write_value(w, v->child);
+		if (v->child_json)
+			rt_json_write_json(w, v->child_json);
+		else
+			rt_json_write_value(w, v->child);
 	}
 	rt_json_write_raw(w, "}", 1);
 }

@@ -30,6 +30,7 @@ struct allof_self_A {
 	int has_name;
 	/* "child", optional (has_) */
 	const json_t *child; /* any JSON: allOf of a schema that contains it */
+	const char *child_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: child */
 	int has_child;
 };
 

@@ -6228,19 +6228,31 @@ void models_Untyped_write(rt_json_writer *w, const models_Untyped *v)
 	rt_json_write_raw(w, "{", 1);
 	if (v->has_anything) {
 		rt_json_write_key(w, "anything", 8, &first);
-		rt_json_write_value(w, v->anything);
+		if (v->anything_json)
+			rt_json_write_json(w, v->anything_json);
+		else
+			rt_json_write_value(w, v->anything);
 	}
 	if (v->has_either) {
 		rt_json_write_key(w, "either", 6, &first);
-		rt_json_write_value(w, v->either);
+		if (v->either_json)
+			rt_json_write_json(w, v->either_json);
+		else
+			rt_json_write_value(w, v->either);
 	}
 	if (v->has_mixed) {
 		rt_json_write_key(w, "mixed", 5, &first);
-		rt_json_write_value(w, v->mixed);
+		if (v->mixed_json)
+			rt_json_write_json(w, v->mixed_json);
+		else
+			rt_json_write_value(w, v->mixed);
 	}
 	if (v->has_pair) {
 		rt_json_write_key(w, "pair", 4, &first);
-		rt_json_write_value(w, v->pair);
+		if (v->pair_json)
+			rt_json_write_json(w, v->pair_json);
+		else
+			rt_json_write_value(w, v->pair);
 	}
 	if (v->has_grid) {
 		rt_json_write_key(w, "grid", 4, &first);
@@ -6264,27 +6276,45 @@ void models_Untyped_write(rt_json_writer *w, const models_Untyped *v)
 	}
 	if (v->has_free) {
 		rt_json_write_key(w, "free", 4, &first);
-		rt_json_write_value(w, v->free);
+		if (v->free_json)
+			rt_json_write_json(w, v->free_json);
+		else
+			rt_json_write_value(w, v->free);
 	}
 	if (v->has_patterned) {
 		rt_json_write_key(w, "patterned", 9, &first);
-		rt_json_write_value(w, v->patterned);
+		if (v->patterned_json)
+			rt_json_write_json(w, v->patterned_json);
+		else
+			rt_json_write_value(w, v->patterned);
 	}
 	if (v->has_conditional) {
 		rt_json_write_key(w, "conditional", 11, &first);
-		rt_json_write_value(w, v->conditional);
+		if (v->conditional_json)
+			rt_json_write_json(w, v->conditional_json);
+		else
+			rt_json_write_value(w, v->conditional);
 	}
 	if (v->has_negated) {
 		rt_json_write_key(w, "negated", 7, &first);
-		rt_json_write_value(w, v->negated);
+		if (v->negated_json)
+			rt_json_write_json(w, v->negated_json);
+		else
+			rt_json_write_value(w, v->negated);
 	}
 	if (v->has_closed) {
 		rt_json_write_key(w, "closed", 6, &first);
-		rt_json_write_value(w, v->closed);
+		if (v->closed_json)
+			rt_json_write_json(w, v->closed_json);
+		else
+			rt_json_write_value(w, v->closed);
 	}
 	if (v->has_odd) {
 		rt_json_write_key(w, "odd", 3, &first);
-		rt_json_write_value(w, v->odd);
+		if (v->odd_json)
+			rt_json_write_json(w, v->odd_json);
+		else
+			rt_json_write_value(w, v->odd);
 	}
 	rt_json_write_raw(w, "}", 1);
 }

@@ -288,15 +288,19 @@ struct models_getList_200 {
 struct models_Untyped {
 	/* "anything", optional (has_) */
 	const json_t *anything; /* any JSON: no type */
+	const char *anything_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: anything */
 	int has_anything;
 	/* "either", optional (has_) */
 	const json_t *either; /* any JSON: oneOf/anyOf without a discriminator, its branches not told apart by type */
+	const char *either_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: either */
 	int has_either;
 	/* "mixed", optional (has_) */
 	const json_t *mixed; /* any JSON: several types */
+	const char *mixed_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: mixed */
 	int has_mixed;
 	/* "pair", optional (has_) */
 	const json_t *pair; /* any JSON: prefixItems (a tuple) */
+	const char *pair_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: pair */
 	int has_pair;
 	/* "grid", optional (has_) */
 	const json_t **grid;
@@ -310,21 +314,27 @@ struct models_Untyped {
 	int has_maybes;
 	/* "free", optional (has_) */
 	const json_t *free; /* any JSON: an object without properties (free-form) */
+	const char *free_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: free */
 	int has_free;
 	/* "patterned", optional (has_) */
 	const json_t *patterned; /* any JSON: patternProperties */
+	const char *patterned_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: patterned */
 	int has_patterned;
 	/* "conditional", optional (has_) */
 	const json_t *conditional; /* any JSON: if/then/else */
+	const char *conditional_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: conditional */
 	int has_conditional;
 	/* "negated", optional (has_) */
 	const json_t *negated; /* any JSON: not */
+	const char *negated_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: negated */
 	int has_negated;
 	/* "closed", optional (has_) */
 	const json_t *closed; /* any JSON: unevaluatedProperties/unevaluatedItems */
+	const char *closed_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: closed */
 	int has_closed;
 	/* "odd", optional (has_) */
 	const json_t *odd; /* any JSON: allOf of schemas that are not all objects with properties */
+	const char *odd_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: odd */
 	int has_odd;
 };
 

@@ -848,7 +848,10 @@ void openapi32_queryItems_200_write(rt_json_writer *w, const openapi32_queryItem
 
 	rt_json_write_raw(w, "{", 1);
 	rt_json_write_key(w, "filter", 6, &first);
-	rt_json_write_value(w, v->filter);
+	if (v->filter_json)
+		rt_json_write_json(w, v->filter_json);
+	else
+		rt_json_write_value(w, v->filter);
 	rt_json_write_raw(w, "}", 1);
 }
 
@@ -927,7 +930,10 @@ void openapi32_search_200_write(rt_json_writer *w, const openapi32_search_200 *v
 
 	rt_json_write_raw(w, "{", 1);
 	rt_json_write_key(w, "q", 1, &first);
-	rt_json_write_value(w, v->q);
+	if (v->q_json)
+		rt_json_write_json(w, v->q_json);
+	else
+		rt_json_write_value(w, v->q);
 	if (v->has_session) {
 		rt_json_write_key(w, "session", 7, &first);
 		rt_json_write_string(w, v->session, v->session_len);

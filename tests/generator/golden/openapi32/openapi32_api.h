@@ -60,6 +60,7 @@ struct openapi32_Filter {
 struct openapi32_queryItems_200 {
 	/* "filter", required */
 	const json_t *filter; /* any JSON: an object without properties (free-form) */
+	const char *filter_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: filter */
 };
 
 /* tests/generator/fixtures/openapi32.yaml#/paths/~1events/post/responses/200/content/application~1json/schema */
@@ -74,6 +75,7 @@ struct openapi32_postEvents_200 {
 struct openapi32_search_200 {
 	/* "q", required */
 	const json_t *q; /* any JSON: an object without properties (free-form) */
+	const char *q_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: q */
 	/* "session", optional (has_) */
 	const char *session;
 	size_t session_len;

@@ -734,15 +734,24 @@ void recursive_field_Expression_write(rt_json_writer *w, const recursive_field_E
 	rt_json_write_raw(w, "{", 1);
 	if (v->has_Or) {
 		rt_json_write_key(w, "Or", 2, &first);
-		rt_json_write_value(w, v->Or);
+		if (v->Or_json)
+			rt_json_write_json(w, v->Or_json);
+		else
+			rt_json_write_value(w, v->Or);
 	}
 	if (v->has_And) {
 		rt_json_write_key(w, "And", 3, &first);
-		rt_json_write_value(w, v->And);
+		if (v->And_json)
+			rt_json_write_json(w, v->And_json);
+		else
+			rt_json_write_value(w, v->And);
 	}
 	if (v->has_Not) {
 		rt_json_write_key(w, "Not", 3, &first);
-		rt_json_write_value(w, v->Not);
+		if (v->Not_json)
+			rt_json_write_json(w, v->Not_json);
+		else
+			rt_json_write_value(w, v->Not);
 	}
 	if (v->has_Key) {
 		rt_json_write_key(w, "Key", 3, &first);

@@ -26,12 +26,15 @@ typedef struct recursive_field_Expression recursive_field_Expression;
 struct recursive_field_Expression {
 	/* "Or", optional (has_) */
 	const json_t *Or; /* any JSON: allOf of schemas that are not all objects with properties */
+	const char *Or_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: Or */
 	int has_Or;
 	/* "And", optional (has_) */
 	const json_t *And; /* any JSON: allOf of schemas that are not all objects with properties */
+	const char *And_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: And */
 	int has_And;
 	/* "Not", optional (has_) */
 	const json_t *Not; /* any JSON: allOf of a schema that contains it */
+	const char *Not_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: Not */
 	int has_Not;
 	/* "Key", optional (has_) */
 	const char *Key;

@@ -783,7 +783,10 @@ void stripe_customers_customer_write(rt_json_writer *w, const stripe_customers_c
 	}
 	if (v->has_created_filter) {
 		rt_json_write_key(w, "created_filter", 14, &first);
-		rt_json_write_value(w, v->created_filter);
+		if (v->created_filter_json)
+			rt_json_write_json(w, v->created_filter_json);
+		else
+			rt_json_write_value(w, v->created_filter);
 	}
 	if (v->has_tax_ids) {
 		rt_json_write_key(w, "tax_ids", 7, &first);
@@ -896,7 +899,10 @@ void stripe_customers_error_write(rt_json_writer *w, const stripe_customers_erro
 
 	rt_json_write_raw(w, "{", 1);
 	rt_json_write_key(w, "error", 5, &first);
-	rt_json_write_value(w, v->error);
+	if (v->error_json)
+		rt_json_write_json(w, v->error_json);
+	else
+		rt_json_write_value(w, v->error);
 	rt_json_write_raw(w, "}", 1);
 }
 

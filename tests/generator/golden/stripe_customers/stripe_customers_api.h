@@ -164,6 +164,7 @@ struct stripe_customers_customer {
 	int has_expanded;
 	/* "created_filter", optional (has_) */
 	const json_t *created_filter; /* any JSON: no type */
+	const char *created_filter_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: created_filter */
 	int has_created_filter;
 	/* "tax_ids", optional (has_) */
 	const json_t **tax_ids;
@@ -190,6 +191,7 @@ struct stripe_customers_GetCustomers_200 {
 struct stripe_customers_error {
 	/* "error", required */
 	const json_t *error; /* any JSON: an object without properties (free-form) */
+	const char *error_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: error */
 };
 
 /* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/post/requestBody/content/application~1x-www-form-urlencoded/schema/properties/address/anyOf/0 */
