@@ -3623,7 +3623,10 @@ void apikeyd_Key_write(rt_json_writer *w, const apikeyd_Key *v)
 	}
 	rt_json_write_raw(w, "]", 1);
 	rt_json_write_key(w, "meta", 4, &first);
-	rt_json_write_value(w, v->meta);
+	if (v->meta_json)
+		rt_json_write_json(w, v->meta_json);
+	else
+		rt_json_write_value(w, v->meta);
 	rt_json_write_key(w, "enabled", 7, &first);
 	rt_json_write_bool(w, v->enabled);
 	rt_json_write_key(w, "expires_at", 10, &first);
@@ -3966,7 +3969,10 @@ void apikeyd_KeyCreateRequest_write(rt_json_writer *w, const apikeyd_KeyCreateRe
 	}
 	if (v->has_meta) {
 		rt_json_write_key(w, "meta", 4, &first);
-		rt_json_write_value(w, v->meta);
+		if (v->meta_json)
+			rt_json_write_json(w, v->meta_json);
+		else
+			rt_json_write_value(w, v->meta);
 	}
 	if (v->has_enabled) {
 		rt_json_write_key(w, "enabled", 7, &first);
@@ -4164,7 +4170,10 @@ void apikeyd_KeyCreated_write(rt_json_writer *w, const apikeyd_KeyCreated *v)
 	}
 	rt_json_write_raw(w, "]", 1);
 	rt_json_write_key(w, "meta", 4, &first);
-	rt_json_write_value(w, v->meta);
+	if (v->meta_json)
+		rt_json_write_json(w, v->meta_json);
+	else
+		rt_json_write_value(w, v->meta);
 	rt_json_write_key(w, "enabled", 7, &first);
 	rt_json_write_bool(w, v->enabled);
 	rt_json_write_key(w, "expires_at", 10, &first);
@@ -4354,7 +4363,10 @@ void apikeyd_KeyUpdateRequest_write(rt_json_writer *w, const apikeyd_KeyUpdateRe
 	}
 	if (v->has_meta) {
 		rt_json_write_key(w, "meta", 4, &first);
-		rt_json_write_value(w, v->meta);
+		if (v->meta_json)
+			rt_json_write_json(w, v->meta_json);
+		else
+			rt_json_write_value(w, v->meta);
 	}
 	if (v->has_enabled) {
 		rt_json_write_key(w, "enabled", 7, &first);
@@ -4711,7 +4723,10 @@ void apikeyd_VerifyResult_write(rt_json_writer *w, const apikeyd_VerifyResult *v
 	}
 	rt_json_write_raw(w, "]", 1);
 	rt_json_write_key(w, "meta", 4, &first);
-	rt_json_write_value(w, v->meta);
+	if (v->meta_json)
+		rt_json_write_json(w, v->meta_json);
+	else
+		rt_json_write_value(w, v->meta);
 	rt_json_write_key(w, "expires_at", 10, &first);
 	if (v->expires_at_null)
 		rt_json_write_null(w);

@@ -77,6 +77,7 @@ struct apikeyd_Key {
 	size_t n_scopes;
 	/* "meta", required */
 	const json_t *meta; /* any JSON: an object without properties (free-form) */
+	const char *meta_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: meta */
 	/* "enabled", required */
 	int enabled;
 	/* "expires_at", required, nullable (_null) */
@@ -159,6 +160,7 @@ struct apikeyd_KeyCreateRequest {
 	int has_scopes;
 	/* "meta", optional (has_) */
 	const json_t *meta; /* any JSON: an object without properties (free-form) */
+	const char *meta_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: meta */
 	int has_meta;
 	/* "enabled", optional (has_) */
 	int enabled;
@@ -201,6 +203,7 @@ struct apikeyd_KeyCreated {
 	size_t n_scopes;
 	/* "meta", required */
 	const json_t *meta; /* any JSON: an object without properties (free-form) */
+	const char *meta_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: meta */
 	/* "enabled", required */
 	int enabled;
 	/* "expires_at", required, nullable (_null) */
@@ -247,6 +250,7 @@ struct apikeyd_KeyUpdateRequest {
 	int has_scopes;
 	/* "meta", optional (has_) */
 	const json_t *meta; /* any JSON: an object without properties (free-form) */
+	const char *meta_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: meta */
 	int has_meta;
 	/* "enabled", optional (has_) */
 	int enabled;
@@ -316,6 +320,7 @@ struct apikeyd_VerifyResult {
 	size_t n_scopes;
 	/* "meta", required */
 	const json_t *meta; /* any JSON: an object without properties (free-form) */
+	const char *meta_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: meta */
 	/* "expires_at", required, nullable (_null) */
 	const char *expires_at;
 	size_t expires_at_len;

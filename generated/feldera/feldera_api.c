@@ -836,7 +836,10 @@ void feldera_ErrorResponse_write(rt_json_writer *w, const feldera_ErrorResponse 
 	rt_json_write_key(w, "error_code", 10, &first);
 	rt_json_write_string(w, v->error_code, v->error_code_len);
 	rt_json_write_key(w, "details", 7, &first);
-	rt_json_write_value(w, v->details);
+	if (v->details_json)
+		rt_json_write_json(w, v->details_json);
+	else
+		rt_json_write_value(w, v->details);
 	rt_json_write_raw(w, "}", 1);
 }
 

@@ -89,6 +89,7 @@ struct feldera_ErrorResponse {
 	size_t error_code_len;
 	/* "details", required */
 	const json_t *details; /* any JSON: an object without properties (free-form) */
+	const char *details_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: details */
 };
 
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest */

@@ -950,7 +950,10 @@ void nebula_FailedEnvelope_write(rt_json_writer *w, const nebula_FailedEnvelope 
 
 	rt_json_write_raw(w, "{", 1);
 	rt_json_write_key(w, "data", 4, &first);
-	rt_json_write_value(w, v->data);
+	if (v->data_json)
+		rt_json_write_json(w, v->data_json);
+	else
+		rt_json_write_value(w, v->data);
 	rt_json_write_key(w, "message", 7, &first);
 	rt_json_write_string(w, v->message, v->message_len);
 	rt_json_write_key(w, "status", 6, &first);
@@ -1192,7 +1195,10 @@ void nebula_ApiKeyDeletedEnvelope_write(rt_json_writer *w, const nebula_ApiKeyDe
 
 	rt_json_write_raw(w, "{", 1);
 	rt_json_write_key(w, "data", 4, &first);
-	rt_json_write_value(w, v->data);
+	if (v->data_json)
+		rt_json_write_json(w, v->data_json);
+	else
+		rt_json_write_value(w, v->data);
 	rt_json_write_key(w, "message", 7, &first);
 	rt_json_write_string(w, v->message, v->message_len);
 	rt_json_write_key(w, "status", 6, &first);

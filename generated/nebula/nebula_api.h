@@ -104,6 +104,7 @@ struct nebula_ApiKeyListEnvelope {
 struct nebula_FailedEnvelope {
 	/* "data", required */
 	const json_t *data; /* any JSON: an object without properties (free-form) */
+	const char *data_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: data */
 	/* "message", required */
 	const char *message;
 	size_t message_len;
@@ -153,6 +154,7 @@ struct nebula_ApiKeyCreatedEnvelope {
 struct nebula_ApiKeyDeletedEnvelope {
 	/* "data", required */
 	const json_t *data; /* any JSON: an object without properties (free-form) */
+	const char *data_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: data */
 	/* "message", required */
 	const char *message;
 	size_t message_len;

@@ -105,6 +105,7 @@ struct nebula_uuid_ApiKeyListEnvelope {
 struct nebula_uuid_FailedEnvelope {
 	/* "data", required */
 	const json_t *data; /* any JSON: an object without properties (free-form) */
+	const char *data_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: data */
 	/* "message", required */
 	const char *message;
 	size_t message_len;
@@ -155,6 +156,7 @@ struct nebula_uuid_ApiKeyCreatedEnvelope {
 struct nebula_uuid_ApiKeyDeletedEnvelope {
 	/* "data", required */
 	const json_t *data; /* any JSON: an object without properties (free-form) */
+	const char *data_json; /* or the value as JSON text, sent as it is (checked to be one JSON value); NULL: data */
 	/* "message", required */
 	const char *message;
 	size_t message_len;
