@@ -73,12 +73,12 @@ static rt_str *apikeyd_split_scopes(rt_ctx *ctx, const char *scopes, size_t *n)
 	return v;
 }
 
-/* A key's meta as JSON (kept until the response is sent): {} for none. */
-static const json_t *apikeyd_meta(rt_ctx *ctx, const char *meta)
+/* A key's meta as the JSON text it is stored as (compact, checked at
+   create and update), {} for none: it goes out as it is (the model's
+   meta_json), not parsed into a tree and written again. */
+static const char *apikeyd_meta(const char *meta)
 {
-	json_t *j = meta[0] ? json_loads(meta, 0, NULL) : NULL;
-
-	return rt_ctx_keep(ctx, j ? j : json_object());
+	return meta[0] ? meta : "{}";
 }
 
 /* The compact text of a request's meta into out; -1 when it is longer
@@ -153,7 +153,7 @@ static void apikeyd_key_model(rt_ctx *ctx, const keysvc_key *k, apikeyd_Key *m)
 	m->owner_len = strlen(k->owner);
 	m->owner_null = !k->owner[0];
 	m->scopes = apikeyd_split_scopes(ctx, k->scopes, &m->n_scopes);
-	m->meta = apikeyd_meta(ctx, k->meta);
+	m->meta_json = apikeyd_meta(k->meta);
 	m->enabled = k->active && !k->revoked;
 	m->expires_at = app_time_text(ctx, k->expires_at, &m->expires_at_len);
 	m->expires_at_null = m->expires_at == NULL;
@@ -178,7 +178,7 @@ static int apikeyd_respond_created(rt_ctx *ctx, const keysvc_key *k, const char 
 	c = (apikeyd_KeyCreated){ .key = token, .key_len = strlen(token), .id = m.id, .id_len = m.id_len,
 	                          .name = m.name, .name_len = m.name_len, .start = m.start, .start_len = m.start_len,
 	                          .owner = m.owner, .owner_len = m.owner_len, .owner_null = m.owner_null,
-	                          .scopes = m.scopes, .n_scopes = m.n_scopes, .meta = m.meta, .enabled = m.enabled,
+	                          .scopes = m.scopes, .n_scopes = m.n_scopes, .meta_json = m.meta_json, .enabled = m.enabled,
 	                          .expires_at = m.expires_at, .expires_at_len = m.expires_at_len,
 	                          .expires_at_null = m.expires_at_null, .remaining = m.remaining,
 	                          .remaining_null = m.remaining_null, .ratelimit = m.ratelimit,
@@ -552,7 +552,7 @@ static int apikeyd_verify(rt_ctx *ctx, const apikeyd_verify_key_params *p, const
 		out.remaining = v->key.remaining;
 		out.remaining_null = !v->key.has_remaining;
 	}
-	out.meta = apikeyd_meta(ctx, v->code != KEYSVC_CODE_NOT_FOUND ? v->key.meta : "");
+	out.meta_json = apikeyd_meta(v->code != KEYSVC_CODE_NOT_FOUND ? v->key.meta : "");
 	if (v->has_ratelimit && v->rl_reset > 0) {
 		rl = (apikeyd_RateLimitState){ .limit = v->rl_limit, .remaining = v->rl_remaining, .reset = v->rl_reset };
 		out.ratelimit = rl;
