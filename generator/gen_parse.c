@@ -126,7 +126,7 @@ static int gp_fallback(const si_schema *s)
 	if (s->is_bool)
 		return 0;
 	if (s->dyn_ref || s->resource || s->unevaluated_items || s->unevaluated_properties || s->contains ||
-	    s->prefix_items.n || s->property_names || s->dep_schemas.n || (s->flags & SI_F_UNIQUE) || s->disc_property ||
+	    s->prefix_items.n || s->property_names || s->dep_schemas.n || s->disc_property ||
 	    !gp_scalar_enum(s) || s->properties.n > 64 || s->pattern_properties.n > 8)
 		return 1;
 	/* a re-scan does not apply defaults: where allOf or $ref beside keywords
@@ -500,7 +500,9 @@ static void gp_array(FILE *out, const si_schema *s)
 {
 	fprintf(out, "\tif (t == RT_JR_ARRAY_BEGIN) {\n");
 	fprintf(out, "\t\tsize_t pos = p->errs ? p->errs->n : 0, n = 0;\n\t\tjson_t *arr = NULL;\n\n\t\t(void)pos;\n");
-	fprintf(out, "\t\tif (j && !(arr = json_array()))\n\t\t\treturn -1;\n");
+	/* uniqueItems: the items as values, compared as the table compares them
+	   (rt_json_equal: 1 and 1.0 are one number), even when no tree is asked for */
+	fprintf(out, "\t\tif (%s && !(arr = json_array()))\n\t\t\treturn -1;\n", s->flags & SI_F_UNIQUE ? "1" : "j");
 	fprintf(out, "\t\twhile ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {\n\t\t\tjson_t *c = NULL;\n\n");
 	fprintf(out, "\t\t\tif (t == RT_JR_ERROR)\n\t\t\t\tbreak;\n\t\t\tn++;\n");
 	if (s->items)
@@ -517,6 +519,18 @@ static void gp_array(FILE *out, const si_schema *s)
 		fprintf(out, "\t\tif (n > %lld)\n\t\t\trt_parse_fail_at(p, pos++, \"maxItems\", \"must have at most %lld item%s, got %%zu\", n);\n",
 		        (long long)s->limit[SI_L_HAS_MAX_ITEMS], (long long)s->limit[SI_L_HAS_MAX_ITEMS],
 		        s->limit[SI_L_HAS_MAX_ITEMS] == 1 ? "" : "s");
+	if (s->flags & SI_F_UNIQUE) {
+		fprintf(out, "\t\tfor (size_t a = 1; a < json_array_size(arr); a++)\n");
+		fprintf(out, "\t\t\tfor (size_t b = 0; b < a; b++)\n");
+		fprintf(out, "\t\t\t\tif (rt_json_equal(json_array_get(arr, a), json_array_get(arr, b))) {\n");
+		fprintf(out, "\t\t\t\t\tchar ix[24];\n\n");
+		fprintf(out, "\t\t\t\t\tsnprintf(ix, sizeof ix, \"%%zu\", a);\n");
+		fprintf(out, "\t\t\t\t\trt_parse_fail_member(p, pos++, ix, \"uniqueItems\", \"must be unique, but equals item %%zu\", b);\n");
+		fprintf(out, "\t\t\t\t\ta = json_array_size(arr);\n\t\t\t\t\tbreak;\n\t\t\t\t}\n");
+		fprintf(out, "\t\tif (j)\n\t\t\t*j = arr;\n\t\telse\n\t\t\tjson_decref(arr);\n\t\tgoto %s;\n\t}\n",
+		        gp_comb(s) ? "after" : "done");
+		return;
+	}
 	fprintf(out, "\t\tif (j)\n\t\t\t*j = arr;\n\t\tgoto %s;\n\t}\n", gp_comb(s) ? "after" : "done");
 }
 
@@ -752,7 +766,8 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 		fprintf(out, "\trc = %s__v(p, t, j, dfl);\n", s->ref->symbol);
 		used = 0;
 	} else {
-		int arr = (!s->types || (s->types & SI_T_ARRAY)) && (s->items || (s->flags & (SI_F_HAS_MIN_ITEMS | SI_F_HAS_MAX_ITEMS)));
+		int arr = (!s->types || (s->types & SI_T_ARRAY)) &&
+		          (s->items || (s->flags & (SI_F_HAS_MIN_ITEMS | SI_F_HAS_MAX_ITEMS | SI_F_UNIQUE)));
 		int obj = (!s->types || (s->types & SI_T_OBJECT)) && gp_has_object(s);
 		if (arr)
 			gp_array(out, s);
