@@ -1111,7 +1111,7 @@ static const rt_schema apikeyd_schema_auth_check_429 = {
 	.ref = &apikeyd_schema_ProblemDetail,
 };
 
-/* byte parsers: 35 schemas, 1 of them checked by their table (fallback) */
+/* byte parsers: 37 schemas, 0 of them checked by their table (fallback) */
 static int apikeyd_schema_create_key_body__v(rt_parse *p, int t, json_t **j, int dfl);
 static int apikeyd_schema_KeyCreateRequest__v(rt_parse *p, int t, json_t **j, int dfl);
 static int apikeyd_schema_KeyCreateRequest_enabled__v(rt_parse *p, int t, json_t **j, int dfl);
@@ -1127,6 +1127,8 @@ static int apikeyd_schema_RateLimit_window__v(rt_parse *p, int t, json_t **j, in
 static int apikeyd_schema_KeyCreateRequest_remaining__v(rt_parse *p, int t, json_t **j, int dfl);
 static int apikeyd_schema_KeyCreateRequest_scopes__v(rt_parse *p, int t, json_t **j, int dfl);
 static int apikeyd_schema_Scopes__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_Scopes_items__v(rt_parse *p, int t, json_t **j, int dfl);
+static int apikeyd_schema_Scope__v(rt_parse *p, int t, json_t **j, int dfl);
 static int apikeyd_schema_KeyCreateRequest_ttl_seconds__v(rt_parse *p, int t, json_t **j, int dfl);
 static int apikeyd_schema_update_key_body__v(rt_parse *p, int t, json_t **j, int dfl);
 static int apikeyd_schema_KeyUpdateRequest__v(rt_parse *p, int t, json_t **j, int dfl);
@@ -1684,7 +1686,108 @@ static int apikeyd_schema_KeyCreateRequest_scopes__v(rt_parse *p, int t, json_t 
 /* openapi/apikeyd.yaml#/components/schemas/Scopes */
 static int apikeyd_schema_Scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	return rt_parse_table(p, t, &apikeyd_schema_Scopes, dfl, j);
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_ARRAY))) {
+		rc = rt_parse_type_fail(p, t, RT_T_ARRAY);
+		goto done;
+	}
+	if (t == RT_JR_ARRAY_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		json_t *arr = NULL;
+
+		(void)pos;
+		if (1 && !(arr = json_array()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {
+			json_t *c = NULL;
+
+			if (t == RT_JR_ERROR)
+				break;
+			n++;
+			if (apikeyd_schema_Scopes_items__v(p, t, arr ? &c : NULL, 0) != 0)
+				break;
+			if (c && json_array_append_new(arr, c) != 0)
+				break;
+		}
+		if (t != RT_JR_ARRAY_END) {
+			json_decref(arr);
+			rc = -1;
+			goto done;
+		}
+		if (n > 32)
+			rt_parse_fail_at(p, pos++, "maxItems", "must have at most 32 items, got %zu", n);
+		for (size_t a = 1; a < json_array_size(arr); a++)
+			for (size_t b = 0; b < a; b++)
+				if (rt_json_equal(json_array_get(arr, a), json_array_get(arr, b))) {
+					char ix[24];
+
+					snprintf(ix, sizeof ix, "%zu", a);
+					rt_parse_fail_member(p, pos++, ix, "uniqueItems", "must be unique, but equals item %zu", b);
+					a = json_array_size(arr);
+					break;
+				}
+		if (j)
+			*j = arr;
+		else
+			json_decref(arr);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/Scopes/items */
+static int apikeyd_schema_Scopes_items__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = apikeyd_schema_Scope__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* openapi/apikeyd.yaml#/components/schemas/Scope */
+static int apikeyd_schema_Scope__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	if (rt_parse_cache(p, &apikeyd_schema_Scope))
+		return rt_parse_json(p, t, NULL);
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_STRING))) {
+		rc = rt_parse_type_fail(p, t, RT_T_STRING);
+		goto done;
+	}
+	if (t == RT_JR_STRING) {
+		if (rt_parse_pattern(&apikeyd_schema_Scope__cache, p->r.str, p->r.len) == 0)
+			rt_parse_fail(p, "pattern", "must match the pattern %s", apikeyd_schema_Scope__cache.pattern);
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
 }
 
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/ttl_seconds */
