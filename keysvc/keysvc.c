@@ -987,6 +987,7 @@ static int keysvc_insert(keysvc *ks, int64_t user, int64_t parent, int family, c
 	}
 	snprintf(out->role, sizeof out->role, "%s", role ? role : "");
 	out->secret_id = cur->id;
+	out->active = attrs ? attrs->active : 1;   /* stored as it is: one write */
 	if (attrs) {   /* checked by the caller (keysvc_attrs_check) */
 		out->expires_at = attrs->expires_at;
 		snprintf(out->scopes, sizeof out->scopes, "%s", attrs->scopes);
@@ -2317,15 +2318,10 @@ int keysvc_key_create(keysvc *ks, const keysvc_principal *caller, const keysvc_k
 	rc = KEYSVC_FORBIDDEN;
 	if ((want & have) != want)
 		goto cleanup;   /* never more than the caller's own */
+	/* a disabled key is inserted disabled: a second write that failed left
+	   an enabled key behind an answer that said the create failed */
 	rc = keysvc_insert(ks, caller->user_id, caller->key_id, KEYSVC_APIKEYD, a->name, NULL, a->role, a, client, out,
 	                   token, toklen);
-	if (rc == KEYSVC_OK && !a->active) {
-		rc = keysvc_changed(ks, caller->user_id, out->id,
-		                    store_key_set_active(ks->st, out->id, 0, caller->user_id, client));
-		out->active = 0;
-		if (rc != KEYSVC_OK)
-			gnutls_memset(token, 0, toklen);
-	}
 cleanup:
 	free(a);
 	return rc;

@@ -121,8 +121,8 @@ static const char *const store_pg_sql[P_N] = {
 	[P_USER_ADD] = "INSERT INTO users(name, created) VALUES ($1, $2) RETURNING id",
 	[P_USER_FIND] = "SELECT id FROM users WHERE name = $1",
 	[P_KEY_INSERT] = "INSERT INTO keys(uuid, user_id, family, name, description, role, prefix, tail, hash, created, parent_id,"
-	                 " secret_id, expires_at, scopes, meta, remaining, rl_limit, rl_window, owner)"
-	                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+	                 " secret_id, expires_at, scopes, meta, remaining, rl_limit, rl_window, owner, active)"
+	                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
 	                 " RETURNING id",
 	[P_AUDIT] = "INSERT INTO audit(at, actor, key_id, action, client) VALUES ($1, $2, $3, $4, $5)",
 	[P_GET_UUID] = "SELECT " STORE_PG_KEY_COLS " FROM keys WHERE user_id = $1 AND ($2::int < 0 OR family = $2)"
@@ -851,7 +851,7 @@ static int store_pg_insert_one(store_pg_conn *pc, store_pg_job *j, int64_t *epoc
 	store_key *k = j->k;
 	char user[24], family[8], created[24], parent[24], quota[24], secret[24];
 	store_pg_attrs attrs;
-	const char *v[19];
+	const char *v[20];
 	int rc;
 
 	if (store_pg_cmd(pc->c, "SAVEPOINT one") != 0)
@@ -900,10 +900,10 @@ static int store_pg_insert_one(store_pg_conn *pc, store_pg_job *j, int64_t *epoc
 	store_pg_i64(secret, sizeof secret, k->secret_id > 0 ? k->secret_id : 1);
 	v[11] = secret;
 	store_pg_bind_attrs(k, &attrs, v + 12);
-	PGresult *r = store_pg_exec(pc, P_KEY_INSERT, 19, v, 8, STORE_HASH_LEN);
+	v[19] = k->active ? "1" : "0";
+	PGresult *r = store_pg_exec(pc, P_KEY_INSERT, 20, v, 8, STORE_HASH_LEN);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 		k->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-		k->active = 1;
 		rc = STORE_OK;
 	} else {
 		rc = store_pg_status(r);

@@ -133,8 +133,8 @@ static const char *const store_sqlite_sql[Q_N] = {
 	[Q_USER_ADD] = "INSERT INTO users(name, created) VALUES (?, ?)",
 	[Q_USER_FIND] = "SELECT id FROM users WHERE name = ?",
 	[Q_KEY_INSERT] = "INSERT INTO keys(uuid, user_id, family, name, description, role, prefix, tail, hash, created,"
-	                 " parent_id, secret_id, expires_at, scopes, meta, remaining, rl_limit, rl_window, owner)"
-	                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                 " parent_id, secret_id, expires_at, scopes, meta, remaining, rl_limit, rl_window, owner, active)"
+	                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[Q_AUDIT] = "INSERT INTO audit(at, actor, key_id, action, client) VALUES (?, ?, ?, ?, ?)",
 	[Q_GET_UUID] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND (? < 0 OR family = ?) AND uuid = ?",
 	[Q_GET_ID] = "SELECT " STORE_KEY_COLS " FROM keys WHERE user_id = ? AND (? < 0 OR family = ?) AND id = ?",
@@ -759,10 +759,10 @@ static int store_sqlite_insert_one(store_sqlite *s, store_sqlite_job *j)
 		sqlite3_bind_int64(st, 11, k->parent_id);
 	sqlite3_bind_int64(st, 12, k->secret_id > 0 ? k->secret_id : 1);
 	store_sqlite_bind_attrs(st, 13, k);
+	sqlite3_bind_int(st, 20, k->active ? 1 : 0);
 	rc = store_sqlite_step_done(s, st, "key_insert");
 	if (rc == STORE_OK) {
 		k->id = sqlite3_last_insert_rowid(s->w);
-		k->active = 1;
 		rc = store_sqlite_audit(s, k->user_id, k->id, "create", j->client);
 	}
 	sqlite3_exec(s->w, rc == STORE_OK ? "RELEASE one" : "ROLLBACK TO one; RELEASE one", NULL, NULL, NULL);

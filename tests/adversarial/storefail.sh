@@ -176,6 +176,19 @@ for fam in heron feldera nebula nebula_uuid fastapi; do
 	done
 done
 
+# a key created disabled is one write: the key is stored disabled, not stored
+# enabled and then disabled by a second write that may fail (which left an
+# enabled key behind a failed create, counting against the quota)
+fault "key_set_active error"
+req POST /v1/keys "x-api-key: $KEY" '{"name":"born-disabled","enabled":false}'
+[ "$STATUS" = 201 ] && [ "$(jb .enabled)" = false ] && ok "apikeyd create enabled:false needs no second write: 201, disabled" ||
+	no "apikeyd create enabled:false with key_set_active failing (got $STATUS)" "$BODY_OUT"
+fault ""
+req GET "/v1/keys?limit=100" "x-api-key: $KEY"
+[ "$(jb '[.items[] | select(.name == "born-disabled")] | map(.enabled) | tostring')" = '[false]' ] &&
+	ok "apikeyd list: the one key born-disabled, disabled" ||
+	no "apikeyd list after a disabled create" "$BODY_OUT"
+
 # authentication that cannot reach the store: 503, not 401 (a key we cannot
 # verify is not an invalid key), in every family's shape
 for fam in heron feldera nebula nebula_uuid fastapi; do
