@@ -126,9 +126,23 @@ secret_requests "$H"
 curl -s -o /dev/null -H "X-Request-Id: last-text" "$H/healthz"
 for _ in $(seq 100); do grep -q 'rid=last-text GET /healthz 200' "$SRV_LOG" && break; sleep 0.05; done
 check "text log: the request id leads the access line" grep -qE 'rid=last-text GET /healthz 200 [0-9.]+ms 127\.0\.0\.1$' "$SRV_LOG"
+check "text log: the whole access line: time, app, level, rid, method, path, status, one-decimal ms, client" \
+	grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z apikeyd INFO: rid=last-text GET /healthz 200 [0-9]+\.[0-9]ms 127\.0\.0\.1$' "$SRV_LOG"
+check "text log: an authenticated request's line ends with its key id" \
+	grep -qE '^[0-9T:Z-]+ apikeyd INFO: (rid=[^ ]+ )?GET /heron/api/credentials/keys 200 [0-9]+\.[0-9]ms 127\.0\.0\.1 key=[0-9]+$' "$SRV_LOG"
+check "text log: every line is one whole line (time, app, level)" \
+	bash -c "! grep -vE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z apikeyd (INFO|WARNING|ERROR|DEBUG): ' '$SRV_LOG'"
 check "text log: the key nowhere" bash -c "! grep -qF -- '${KEY:8}' '$SRV_LOG'"
 check "text log: no SECRETVALUE" bash -c "! grep -q SECRETVALUE '$SRV_LOG'"
 check "text log: not JSON" bash -c "! grep -q '^{' '$SRV_LOG'"
+
+# ---- below info: no access line ----
+if start_server "$db" --log-format text --log-level warning; then
+	curl -s -o /dev/null "$H/healthz"
+	curl -s -o /dev/null -H "x-api-key: $KEY" "$H/heron/api/credentials/keys"
+	sleep 0.2
+	check "--log-level warning: no access line" bash -c "! grep -q 'apikeyd INFO:' '$SRV_LOG'"
+else no "start with --log-level warning" "$(tail -3 "$SRV_LOG")"; fi
 
 # ---- syslog as a target: accepted, and nothing on standard error after start ----
 if start_server "$db" --log-target syslog; then
