@@ -162,9 +162,9 @@ static void keycache_write_end(keycache_slot *s)
    read (keycache_get), where what it reads may be torn: then the lengths
    are only trusted as far as they fit, and the caller retries. */
 static int keycache_copy(const keycache *c, const keycache_slot *s, const unsigned char hash[STORE_HASH_LEN],
-                         time_t now, keycache_entry *out)
+                         time_t now, int may_be_big, keycache_entry *out)
 {
-	const char *t = s->big ? s->big : s->text;
+	const char *t = may_be_big && s->big ? s->big : s->text;
 	size_t total = 0;
 
 	if (!s->used || gnutls_memcmp(s->hash, hash, STORE_HASH_LEN) != 0)
@@ -176,7 +176,7 @@ static int keycache_copy(const keycache *c, const keycache_slot *s, const unsign
 			return 0;
 		total += s->len[k] + 1u;
 	}
-	if (!s->big && total > KEYCACHE_INLINE)
+	if (t == s->text && total > KEYCACHE_INLINE)
 		return 0;
 	memcpy(out, s->fixed, KEYCACHE_FIXED);
 	for (size_t k = 0; k < 4; k++) {
@@ -207,7 +207,7 @@ int keycache_get(keycache *c, const unsigned char hash[STORE_HASH_LEN], time_t n
 		if (s1 & 1u)
 			continue;
 		big = __atomic_load_n(&s->big, __ATOMIC_RELAXED) != NULL;
-		hit = big ? 0 : keycache_copy(c, s, hash, now, out);
+		hit = big ? 0 : keycache_copy(c, s, hash, now, 0, out);   /* never s->big: a put may free it */
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 		if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) != s1)
 			continue;
@@ -218,7 +218,7 @@ int keycache_get(keycache *c, const unsigned char hash[STORE_HASH_LEN], time_t n
 		break;   /* texts kept apart, or an entry to drop: under the lock */
 	}
 	pthread_mutex_lock(keycache_lock_of(c, i));
-	hit = keycache_copy(c, s, hash, now, out);
+	hit = keycache_copy(c, s, hash, now, 1, out);
 	if (hit == 2) {   /* too old: gone, even if the clock goes back */
 		keycache_write_begin(s);
 		s->used = 0;

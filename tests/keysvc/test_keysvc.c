@@ -896,6 +896,90 @@ START_TEST(keycache_reads_never_torn)
 }
 END_TEST
 
+/* The invalidation promise under concurrency: once keycache_forget(id)
+   has returned, no get finds that key until a lookup that began after it
+   puts it back. Fillers play lookups (epoch, then "the store", then put),
+   readers read without the lock, and other keys share the key's slot and
+   its id's record; after every forget the revoker looks the key up itself. */
+static void slot_hash(unsigned char h[STORE_HASH_LEN], unsigned slot, unsigned salt);
+
+typedef struct forget_race {
+	keycache *c;
+	unsigned char h[4][STORE_HASH_LEN];
+	int64_t id[4];
+	int valid[4];            /* "the store": 1 active */
+	int stop;
+	long stale, forgets;
+} forget_race;
+
+static void *fr_filler(void *arg)
+{
+	forget_race *r = arg;
+	keycache_entry e;
+	for (unsigned n = 0; !__atomic_load_n(&r->stop, __ATOMIC_RELAXED); n++) {
+		int k = (int)(n % 4);
+		uint64_t ep = keycache_epoch(r->c);
+		if (!__atomic_load_n(&r->valid[k], __ATOMIC_SEQ_CST))
+			continue;
+		memset(&e, 0, sizeof e);
+		e.key_id = r->id[k];
+		e.active = 1;
+		snprintf(e.name, sizeof e.name, "k%lld", (long long)r->id[k]);
+		if (n % 7 == 0)
+			memset(e.meta, 'm', 600);   /* sometimes texts kept apart */
+		keycache_put(r->c, r->h[k], &e, ep, 1000);
+	}
+	return NULL;
+}
+
+static void *fr_reader(void *arg)
+{
+	forget_race *r = arg;
+	keycache_entry *e = malloc(sizeof *e);
+	for (unsigned n = 0; !__atomic_load_n(&r->stop, __ATOMIC_RELAXED); n++)
+		keycache_get(r->c, r->h[n % 4], 1000, e);
+	free(e);
+	return NULL;
+}
+
+START_TEST(keycache_forget_is_final)
+{
+	forget_race r = { 0 };
+	pthread_t th[4];
+	keycache_entry *e = malloc(sizeof *e);
+
+	ck_assert_int_eq(keycache_new(64, 5, &r.c), 0);
+	/* keys 7 and 71 share an id record (64 slots); 0 and 2 share a slot */
+	r.id[0] = 7; r.id[1] = 71; r.id[2] = 9; r.id[3] = 135;
+	slot_hash(r.h[0], 5, 1);
+	slot_hash(r.h[1], 6, 2);
+	slot_hash(r.h[2], 5, 3);
+	slot_hash(r.h[3], 7, 4);
+	for (int k = 0; k < 4; k++)
+		r.valid[k] = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, fr_filler, &r);
+	for (int i = 2; i < 4; i++)
+		pthread_create(&th[i], NULL, fr_reader, &r);
+	for (unsigned n = 0; n < 200000; n++) {
+		int k = (int)(n % 4);
+		__atomic_store_n(&r.valid[k], 0, __ATOMIC_SEQ_CST);   /* the revocation's write */
+		keycache_forget(r.c, r.id[k]);                          /* then its forget */
+		r.forgets++;
+		if (keycache_get(r.c, r.h[k], 1000, e) && e->key_id == r.id[k])
+			r.stale++;
+		__atomic_store_n(&r.valid[k], 1, __ATOMIC_SEQ_CST);   /* active again */
+	}
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	ck_assert_msg(r.forgets > 1000, "only %ld forgets", r.forgets);
+	ck_assert_msg(r.stale == 0, "%ld of %ld forgets were followed by a hit of the forgotten key", r.stale, r.forgets);
+	free(e);
+	keycache_free(r.c);
+}
+END_TEST
+
 /* keycache_forget finds a key through its id's record, not a sweep: keys
    whose ids share a record (id modulo the slots), keys never cached, a key
    whose slot another key took, and keys forgotten in any order each leave
@@ -2351,6 +2435,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, keycache_texts_round_trip);
 	tcase_add_test(tc, stored_hash_is_hmac_sha256);
 	tcase_add_test(tc, keycache_reads_never_torn);
+	tcase_add_test(tc, keycache_forget_is_final);
 	tcase_add_test(tc, keycache_forget_by_id_record);
 	tcase_add_test(tc, cached_key_fails_after_every_change);
 	tcase_add_test(tc, revocation_racing_authentications);
