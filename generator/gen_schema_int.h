@@ -24,6 +24,7 @@ struct gen_schema {
 	json_t *resources;/* resource uri -> index into res */
 	json_t *pending;  /* uris named at GS_RESERVE, to analyse */
 	json_t *hints;    /* uri -> name given by the caller (gen_schema_compile_named) */
+	unsigned char hint_lens[512]; /* bit n: a hint's uri is n bytes long (n < 4096) */
 };
 
 /* The names of the schema at (canonical) uri: *symbol "<prefix>_schema_<N>"

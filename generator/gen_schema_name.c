@@ -162,7 +162,9 @@ static char *gsn_stem(const char *uri)
  * hint, or a component; its name into scratch, else NULL. */
 static const char *gsn_place(gen_schema *g, const char *uri, size_t cut, char **toks, size_t j, char *scratch)
 {
-	const char *hint = json_object_size(g->hints) ? json_string_value(json_object_getn(g->hints, uri, cut)) : NULL;
+	/* most prefixes are no hint's length: no hash of them */
+	int maybe = cut >= sizeof g->hint_lens * 8 || (g->hint_lens[cut / 8] >> (cut % 8) & 1);
+	const char *hint = maybe ? json_string_value(json_object_getn(g->hints, uri, cut)) : NULL;
 
 	if (hint)
 		return hint;
