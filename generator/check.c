@@ -159,6 +159,8 @@ static int check_walk(check *c, const json_t *node, const char *ptr, int names)
 	if (json_is_array(node)) {
 		for (size_t i = 0; rc == 0 && i < json_array_size(node); i++) {
 			char idx[32], *p;
+			if (!json_is_object(json_array_get(node, i)) && !json_is_array(json_array_get(node, i)))
+				continue;
 			snprintf(idx, sizeof idx, "%zu", i);
 			p = docset_pointer_join(ptr, idx);
 			rc = p ? check_walk(c, json_array_get(node, i), p, 0) : -1;
@@ -169,25 +171,28 @@ static int check_walk(check *c, const json_t *node, const char *ptr, int names)
 	if (!json_is_object(node))
 		return 0;
 	json_object_foreach((json_t *)node, k, v) {
-		char *p;
+		char *p = NULL; /* the pointer of k, made only where it is needed */
 		if (!names && check_opaque(k))
 			continue;
-		p = docset_pointer_join(ptr, k);
-		if (!p)
-			return -1;
 		if (!names && c->needs_items && strcmp(k, "type") == 0 && json_is_string(v) &&
 		    strcmp(json_string_value(v), "array") == 0 && !json_object_get(node, "items") &&
 		    !json_object_get(node, "$ref")) {
 			rc = check_fail(c, ptr[0] ? ptr : "/", "an array schema needs \"items\" (OpenAPI 3.0)");
 		} else if (!names && (strcmp(k, "defaultMapping") == 0 || strcmp(k, "prefixEncoding") == 0 ||
 		               strcmp(k, "itemEncoding") == 0)) {
+			if (!(p = docset_pointer_join(ptr, k)))
+				return -1;
 			snprintf(c->err, c->errlen, "%s: %s: %s (OpenAPI 3.2) is not supported by oapigen", c->name, p, k);
 			rc = -1;
 		} else if (!names && strcmp(k, "pattern") == 0 && json_is_string(v)) {
+			if (!(p = docset_pointer_join(ptr, k)))
+				return -1;
 			rc = check_pattern(c, json_string_value(v), p, 0);
 		} else if (!names && strcmp(k, "patternProperties") == 0 && json_is_object(v)) {
 			const char *re;
 			json_t *s;
+			if (!(p = docset_pointer_join(ptr, k)))
+				return -1;
 			json_object_foreach(v, re, s) {
 				char *pp = docset_pointer_join(p, re);
 				rc = pp ? check_pattern(c, re, pp, 1) : -1;
@@ -197,7 +202,9 @@ static int check_walk(check *c, const json_t *node, const char *ptr, int names)
 				if (rc != 0)
 					break;
 			}
-		} else {
+		} else if (json_is_object(v) || json_is_array(v)) { /* a scalar holds nothing to check */
+			if (!(p = docset_pointer_join(ptr, k)))
+				return -1;
 			rc = check_walk(c, v, p, !names && check_name_map(k));
 		}
 		free(p);

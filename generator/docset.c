@@ -383,8 +383,8 @@ static void docset_index(docset *ds, const char *doc_uri, const json_t *node, co
 			free(target);
 		}
 		json_object_foreach((json_t *)node, key, val) {
-			if (docset_opaque_keyword(key))
-				continue;
+			if (docset_opaque_keyword(key) || !(json_is_object(val) || json_is_array(val)))
+				continue; /* nor does a scalar hold any */
 			char *child = docset_pointer_join(pointer, key);
 			if (child)
 				docset_index(ds, doc_uri, val, base, child, depth + 1);
@@ -393,6 +393,8 @@ static void docset_index(docset *ds, const char *doc_uri, const json_t *node, co
 	} else {
 		for (size_t i = 0; i < json_array_size(node); i++) {
 			char idx[32];
+			if (!json_is_object(json_array_get(node, i)) && !json_is_array(json_array_get(node, i)))
+				continue;
 			snprintf(idx, sizeof idx, "%zu", i);
 			char *child = docset_pointer_join(pointer, idx);
 			if (child)
