@@ -225,12 +225,16 @@ static int gs_register(gen_schema *g, const char *uri, const json_t *node, si_sc
 		return -1;
 	}
 	{
-		const char *hash = strchr(uri, '#');
-		if (asprintf(&s->where, "%s#%s", docset_display(g->ds, uri), hash ? hash + 1 : "") < 0) {
-			s->where = NULL;
+		const char *hash = strchr(uri, '#'), *disp = docset_display(g->ds, uri), *frag = hash ? hash + 1 : "";
+		size_t dl = strlen(disp), fl = strlen(frag);
+		s->where = malloc(dl + fl + 2);
+		if (!s->where) {
 			gs_schema_free(s);
 			return -1;
 		}
+		memcpy(s->where, disp, dl);
+		s->where[dl] = '#';
+		memcpy(s->where + dl + 1, frag, fl + 1);
 	}
 	/* uri and symbol are UTF-8 (made from the document's keys and the
 	 * path it was named by): _nocheck, not a second scan of each */
@@ -1068,10 +1072,9 @@ int gen_schema_compile_named(gen_schema *g, const char *uri, const char *hint, c
 	if (!node)
 		return -1;
 	if (hint && !json_object_get(g->hints, canon)) {
-		size_t hl = strlen(canon);
+		unsigned bit = gen_schema_hint_bit(canon, strlen(canon));
 		json_object_set_new(g->hints, canon, json_string(hint));
-		if (hl < sizeof g->hint_lens * 8)
-			g->hint_lens[hl / 8] |= (unsigned char)(1u << (hl % 8));
+		g->hint_filter[bit / 8] |= (unsigned char)(1u << (bit % 8));
 	}
 	rc = gs_reach(g, canon, node, 0, &s, err, errlen);
 	free(canon);

@@ -34,6 +34,11 @@ static void gsn_token(char *out, const char *s, size_t len)
 {
 	char *o = out;
 
+	if (!memchr(s, '~', len) && !memchr(s, '%', len)) {
+		memcpy(out, s, len);
+		out[len] = '\0';
+		return;
+	}
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '~' && i + 1 < len && (s[i + 1] == '0' || s[i + 1] == '1')) {
 			*o++ = s[++i] == '1' ? '/' : '~';
@@ -162,9 +167,10 @@ static char *gsn_stem(const char *uri)
  * hint, or a component; its name into scratch, else NULL. */
 static const char *gsn_place(gen_schema *g, const char *uri, size_t cut, char **toks, size_t j, char *scratch)
 {
-	/* most prefixes are no hint's length: no hash of them */
-	int maybe = cut >= sizeof g->hint_lens * 8 || (g->hint_lens[cut / 8] >> (cut % 8) & 1);
-	const char *hint = maybe ? json_string_value(json_object_getn(g->hints, uri, cut)) : NULL;
+	/* most prefixes are no hint: no hash of them */
+	unsigned bit = gen_schema_hint_bit(uri, cut);
+	const char *hint = g->hint_filter[bit / 8] >> (bit % 8) & 1 ? json_string_value(json_object_getn(g->hints, uri, cut))
+	                                                            : NULL;
 
 	if (hint)
 		return hint;
@@ -187,8 +193,8 @@ static char *gsn_base(gen_schema *g, const char *uri)
 	void *block;
 	gsn_buf b = { 0 };
 
-	for (const char *p = frag; *p; p++)
-		maxtok += *p == '/';
+	for (const char *p = strchr(frag, '/'); p; p = strchr(p + 1, '/'))
+		maxtok++;
 	block = malloc(maxtok * sizeof *toks + (maxtok + 1) * sizeof *cuts + (flen + maxtok) + (4 * flen + 2));
 	if (!block)
 		return NULL;
@@ -212,6 +218,9 @@ static char *gsn_base(gen_schema *g, const char *uri)
 		place = stem = gsn_stem(uri);
 		j = 0;
 	}
+	b.cap = 64 + flen;
+	b.s = malloc(b.cap);
+	b.bad = !b.s;
 	gsn_put(&b, "", 0);
 	if (place)
 		gsn_put(&b, place, strlen(place));
@@ -247,8 +256,8 @@ static int gsn_unique(gen_schema *g, const char *uri, const char *kind, const ch
 		size_t ml;
 		if (k == 2 && !(stem = gsn_stem(uri)))
 			break;
-		if ((k == 1 ? asprintf(&m, "%s", base) : k == 2 ? asprintf(&m, "%s_%s", base, stem)
-		     : asprintf(&m, "%s_%u", base, k - 1)) < 0) {
+		if (k == 1 ? !(m = strdup(base)) : (k == 2 ? asprintf(&m, "%s_%s", base, stem)
+		                                   : asprintf(&m, "%s_%u", base, k - 1)) < 0) {
 			m = NULL;
 			break;
 		}
