@@ -4,7 +4,9 @@
 #    holds (UPDATE=1 rewrites the goldens), twice the same, and the output
 #    compiles with the project's -Werror flags and links with the runtime;
 #  - every document in bad/ (.yaml or .json) is refused with exit status 1 and a message
-#    that contains bad/<name>.expect ("file: /json/pointer: what").
+#    that contains bad/<name>.expect ("file: /json/pointer: what");
+#  - --check (which skips the typed models and the emitters) prints, and exits
+#    with, exactly what generation does, on every fixture and every bad/ document.
 set -u
 cd "$(dirname "$0")/../.."
 gen=${BUILD:-build}/oapigen
@@ -19,6 +21,10 @@ for f in tests/generator/fixtures/*.yaml tests/generator/fixtures/*.json; do
 	n=$(printf '%s' "$n" | tr -c 'A-Za-z0-9_' '_')
 	if ! out=$($gen -o "$tmp/$n" "$f" 2>&1); then no "$n: generates" "$out"; continue; fi
 	ok "$n: generates"
+	# --check builds no typed models and writes nothing, yet says all that generation says
+	chk=$($gen --check "$f" 2>&1); rc=$?
+	if [ "$rc" -eq 0 ] && [ "$chk" = "$out" ]; then ok "$n: --check says what generation says"
+	else no "$n: --check says what generation says (exit $rc)" "$(printf 'generation:\n%s\n--check:\n%s' "$out" "$chk")"; fi
 	$gen -o "$tmp/$n.again" "$f" >/dev/null 2>&1
 	if diff -r "$tmp/$n" "$tmp/$n.again" >/dev/null; then ok "$n: deterministic"; else no "$n: deterministic"; fi
 	if [ "${UPDATE:-0}" = 1 ]; then rm -rf "tests/generator/golden/$n"; mkdir -p tests/generator/golden; cp -r "$tmp/$n" "tests/generator/golden/$n"; fi
@@ -34,6 +40,9 @@ for f in tests/generator/bad/*.yaml tests/generator/bad/*.json; do
 	else
 		no "refuses $n (exit $rc)" "$out"
 	fi
+	gout=$($gen -o "$tmp/bad-$n" "$f" 2>&1); grc=$?
+	if [ "$grc" -eq "$rc" ] && [ "$gout" = "$out" ]; then ok "refuses $n: generation says the same"
+	else no "refuses $n: generation says the same (exit $grc)" "$gout"; fi
 done
 # a document without operations generates (an empty API) with a warning
 printf 'openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths: {}\n' >"$tmp/no-operations.yaml"
