@@ -1001,8 +1001,7 @@ static json_t *load_fast_value(load_fast *f)
 	}
 }
 
-/* The document in text[0..len), or NULL (see above). */
-static json_t *load_fast_parse(const char *text, size_t len)
+json_t *load_fast_parse(const char *text, size_t len)
 {
 	load_fast f = { .p = text, .end = text + len };
 	json_t *doc = NULL;

@@ -6,7 +6,9 @@
 #  - every document in bad/ (.yaml or .json) is refused with exit status 1 and a message
 #    that contains bad/<name>.expect ("file: /json/pointer: what");
 #  - --check (which skips the typed models and the emitters) prints, and exits
-#    with, exactly what generation does, on every fixture and every bad/ document.
+#    with, exactly what generation does, on every fixture and every bad/ document;
+#  - load_json_test: whatever load_fast_parse reads (fixtures, seeds and
+#    thousands of mutations of them), jansson reads the same way.
 set -u
 cd "$(dirname "$0")/../.."
 gen=${BUILD:-build}/oapigen
@@ -57,6 +59,10 @@ want="$f: /components/schemas/Note/properties/text/pattern: warning: pattern \"^
 if [ "$rc" -eq 0 ] && [ "$out" = "$want" ] && ! grep -qF '262144' "$tmp/pcre-limits/pcre_limits_api.c" &&
    grep -qF '{1,2097152}' "$tmp/pcre-limits/pcre_limits_api.c"; then ok "warns on a pattern beyond PCRE2's limits and leaves it out"
 else no "warns on a pattern beyond PCRE2's limits and leaves it out" "$out"; fi
+# the generator's JSON reader builds what jansson's parser builds, or leaves the text to it
+if out=$(${BUILD:-build}/load_json_test 300 tests/generator/fixtures/*.json tests/generator/bad/*.json \
+         tests/mutation/base.json tests/fuzz/seeds/jread/*.json 2>&1); then ok "${out#load_json: }"
+else no "the JSON reader agrees with jansson" "$out"; fi
 # usage errors exit 2 and say why
 out=$($gen 2>&1); rc=$?
 if [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q "expected exactly one SPEC"; then ok "usage error"; else no "usage error" "$out"; fi
