@@ -341,13 +341,14 @@ static unsigned gs_key_bit(const char *k, size_t len)
 	return len ? ((unsigned)len * 7u + (unsigned char)k[0] + (unsigned char)k[len - 1]) & 63u : 0;
 }
 
-/* The keyword key of the schema (borrowed), NULL when absent. */
-static const json_t *gs_get(const gs_kw_ctx *c, const char *key)
+/* The keyword key[0..len) of the schema (borrowed), NULL when absent. */
+static const json_t *gs_getn(const gs_kw_ctx *c, const char *key, size_t len)
 {
-	size_t len = strlen(key);
-
 	return c->keys >> gs_key_bit(key, len) & 1 ? json_object_getn(c->node, key, len) : NULL;
 }
+
+/* gs_getn of a keyword, mostly a literal (its strlen then a constant) */
+#define gs_get(c, key) gs_getn((c), (key), strlen(key))
 
 #define GS_FAIL(c, ...) gs_error((c)->g, (c)->s->uri, (c)->err, (c)->errlen, __VA_ARGS__)
 
