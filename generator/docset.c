@@ -293,10 +293,10 @@ const json_t *docset_pointer(const json_t *root, const char *pointer)
 /* Escapes one pointer token. */
 char *docset_pointer_join(const char *base, const char *tok)
 {
-	size_t bl = strlen(base), extra = 0;
+	size_t bl = strlen(base), plain = strcspn(tok, "~/"), extra = plain;
 	char *out, *o;
 
-	for (const char *s = tok; *s; s++)
+	for (const char *s = tok + plain; *s; s++)
 		extra += (*s == '~' || *s == '/') ? 2 : 1;
 	out = malloc(bl + extra + 2);
 	if (!out)
@@ -304,7 +304,9 @@ char *docset_pointer_join(const char *base, const char *tok)
 	memcpy(out, base, bl);
 	o = out + bl;
 	*o++ = '/';
-	for (const char *s = tok; *s; s++) {
+	memcpy(o, tok, plain); /* most tokens have nothing to escape */
+	o += plain;
+	for (const char *s = tok + plain; *s; s++) {
 		if (*s == '~' || *s == '/') {
 			*o++ = '~';
 			*o++ = *s == '~' ? '0' : '1';

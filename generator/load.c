@@ -767,7 +767,7 @@ static int load_fast_string(load_fast *f, const char **s, size_t *n)
 	size_t used;
 
 	while (q < end && *q != '"' && *q != '\\') {
-		size_t k = *q < 0x20 ? 0 : load_fast_utf8(q, end);
+		size_t k = *q < 0x20 ? 0 : *q < 0x80 ? 1 : load_fast_utf8(q, end);
 		if (!k)
 			return -1;
 		q += k;
