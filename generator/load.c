@@ -1033,8 +1033,8 @@ static json_t *load_json(FILE *f)
 	char *text = NULL;
 	long len;
 
-	/* the whole text, then json_loadb: json_loadf reads it a getc at a time
-	 * (a sixth of loading Stripe's 7 MB) */
+	/* the whole text (json_loadf reads a getc at a time), then
+	 * load_fast_parse, and json_loadb where that gives up */
 	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
 	    (text = malloc((size_t)len + 1)) != NULL && fread(text, 1, (size_t)len, f) == (size_t)len &&
 	    !(doc = load_fast_parse(text, (size_t)len)))
