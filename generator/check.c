@@ -21,15 +21,36 @@ typedef struct check {
 /* Values that are data, not schemas: a "pattern" in them is not one. */
 static int check_opaque(const char *k)
 {
-	return strcmp(k, "enum") == 0 || strcmp(k, "const") == 0 || strcmp(k, "example") == 0 ||
-	       strcmp(k, "examples") == 0 || strcmp(k, "default") == 0 || (k[0] == 'x' && k[1] == '-');
+	/* the first byte first: this runs for every key of the document */
+	switch (k[0]) {
+	case 'e':
+		return strcmp(k, "enum") == 0 || strcmp(k, "example") == 0 || strcmp(k, "examples") == 0;
+	case 'c':
+		return strcmp(k, "const") == 0;
+	case 'd':
+		return strcmp(k, "default") == 0;
+	case 'x':
+		return k[1] == '-';
+	default:
+		return 0;
+	}
 }
 
 /* Keywords whose value maps names to schemas: its keys are names. */
 static int check_name_map(const char *k)
 {
-	return strcmp(k, "properties") == 0 || strcmp(k, "patternProperties") == 0 || strcmp(k, "$defs") == 0 ||
-	       strcmp(k, "definitions") == 0 || strcmp(k, "dependentSchemas") == 0 || strcmp(k, "schemas") == 0;
+	switch (k[0]) {
+	case 'p':
+		return strcmp(k, "properties") == 0 || strcmp(k, "patternProperties") == 0;
+	case '$':
+		return strcmp(k, "$defs") == 0;
+	case 'd':
+		return strcmp(k, "definitions") == 0 || strcmp(k, "dependentSchemas") == 0;
+	case 's':
+		return strcmp(k, "schemas") == 0;
+	default:
+		return 0;
+	}
 }
 
 /* A pattern PCRE2 refuses for one of its own limits is not enforced (a
@@ -159,6 +180,8 @@ static int check_walk(check *c, const json_t *node, const char *ptr, int names)
 	if (json_is_array(node)) {
 		for (size_t i = 0; rc == 0 && i < json_array_size(node); i++) {
 			char idx[32], *p;
+			if (!json_is_object(json_array_get(node, i)) && !json_is_array(json_array_get(node, i)))
+				continue;
 			snprintf(idx, sizeof idx, "%zu", i);
 			p = docset_pointer_join(ptr, idx);
 			rc = p ? check_walk(c, json_array_get(node, i), p, 0) : -1;
@@ -169,25 +192,28 @@ static int check_walk(check *c, const json_t *node, const char *ptr, int names)
 	if (!json_is_object(node))
 		return 0;
 	json_object_foreach((json_t *)node, k, v) {
-		char *p;
+		char *p = NULL; /* the pointer of k, made only where it is needed */
 		if (!names && check_opaque(k))
 			continue;
-		p = docset_pointer_join(ptr, k);
-		if (!p)
-			return -1;
-		if (!names && c->needs_items && strcmp(k, "type") == 0 && json_is_string(v) &&
+		if (!names && c->needs_items && k[0] == 't' && strcmp(k, "type") == 0 && json_is_string(v) &&
 		    strcmp(json_string_value(v), "array") == 0 && !json_object_get(node, "items") &&
 		    !json_object_get(node, "$ref")) {
 			rc = check_fail(c, ptr[0] ? ptr : "/", "an array schema needs \"items\" (OpenAPI 3.0)");
-		} else if (!names && (strcmp(k, "defaultMapping") == 0 || strcmp(k, "prefixEncoding") == 0 ||
-		               strcmp(k, "itemEncoding") == 0)) {
+		} else if (!names && (k[0] == 'd' || k[0] == 'p' || k[0] == 'i') &&
+		           (strcmp(k, "defaultMapping") == 0 || strcmp(k, "prefixEncoding") == 0 || strcmp(k, "itemEncoding") == 0)) {
+			if (!(p = docset_pointer_join(ptr, k)))
+				return -1;
 			snprintf(c->err, c->errlen, "%s: %s: %s (OpenAPI 3.2) is not supported by oapigen", c->name, p, k);
 			rc = -1;
-		} else if (!names && strcmp(k, "pattern") == 0 && json_is_string(v)) {
+		} else if (!names && k[0] == 'p' && strcmp(k, "pattern") == 0 && json_is_string(v)) {
+			if (!(p = docset_pointer_join(ptr, k)))
+				return -1;
 			rc = check_pattern(c, json_string_value(v), p, 0);
-		} else if (!names && strcmp(k, "patternProperties") == 0 && json_is_object(v)) {
+		} else if (!names && k[0] == 'p' && strcmp(k, "patternProperties") == 0 && json_is_object(v)) {
 			const char *re;
 			json_t *s;
+			if (!(p = docset_pointer_join(ptr, k)))
+				return -1;
 			json_object_foreach(v, re, s) {
 				char *pp = docset_pointer_join(p, re);
 				rc = pp ? check_pattern(c, re, pp, 1) : -1;
@@ -197,7 +223,9 @@ static int check_walk(check *c, const json_t *node, const char *ptr, int names)
 				if (rc != 0)
 					break;
 			}
-		} else {
+		} else if (json_is_object(v) || json_is_array(v)) { /* a scalar holds nothing to check */
+			if (!(p = docset_pointer_join(ptr, k)))
+				return -1;
 			rc = check_walk(c, v, p, !names && check_name_map(k));
 		}
 		free(p);

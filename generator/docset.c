@@ -293,10 +293,10 @@ const json_t *docset_pointer(const json_t *root, const char *pointer)
 /* Escapes one pointer token. */
 char *docset_pointer_join(const char *base, const char *tok)
 {
-	size_t bl = strlen(base), extra = 0;
+	size_t bl = strlen(base), plain = strcspn(tok, "~/"), extra = plain;
 	char *out, *o;
 
-	for (const char *s = tok; *s; s++)
+	for (const char *s = tok + plain; *s; s++)
 		extra += (*s == '~' || *s == '/') ? 2 : 1;
 	out = malloc(bl + extra + 2);
 	if (!out)
@@ -304,7 +304,9 @@ char *docset_pointer_join(const char *base, const char *tok)
 	memcpy(out, base, bl);
 	o = out + bl;
 	*o++ = '/';
-	for (const char *s = tok; *s; s++) {
+	memcpy(o, tok, plain); /* most tokens have nothing to escape */
+	o += plain;
+	for (const char *s = tok + plain; *s; s++) {
 		if (*s == '~' || *s == '/') {
 			*o++ = '~';
 			*o++ = *s == '~' ? '0' : '1';
@@ -319,8 +321,8 @@ char *docset_pointer_join(const char *base, const char *tok)
 /* Keywords whose values are not schemas: $id/$anchor inside them mean nothing. */
 static int docset_opaque_keyword(const char *k)
 {
-	return strcmp(k, "enum") == 0 || strcmp(k, "const") == 0 || strcmp(k, "example") == 0 ||
-	       strcmp(k, "examples") == 0 || strcmp(k, "default") == 0;
+	return (k[0] == 'e' && (strcmp(k, "enum") == 0 || strcmp(k, "example") == 0 || strcmp(k, "examples") == 0)) ||
+	       (k[0] == 'c' && strcmp(k, "const") == 0) || (k[0] == 'd' && strcmp(k, "default") == 0);
 }
 
 /* Indexes $id and $anchor below node; base is the base URI in force. */
@@ -334,16 +336,33 @@ static void docset_index(docset *ds, const char *doc_uri, const json_t *node, co
 	if (depth > 200 || !(json_is_object(node) || json_is_array(node)))
 		return;
 	if (json_is_object(node)) {
-		const char *id = json_string_value(json_object_get(node, "$id"));
-		const char *anchor = json_string_value(json_object_get(node, "$anchor"));
-		if (!id && !json_object_get(node, "$ref")) /* draft 4; its $ref hides siblings */
-			id = json_string_value(json_object_get(node, "id"));
+		/* the five keywords in one pass over the keys: every object of the
+		 * document comes here, and few have any of them */
+		const json_t *jid = NULL, *janchor = NULL, *jref = NULL, *jid4 = NULL, *jdanchor = NULL;
+		json_object_foreach((json_t *)node, key, val) {
+			if (key[0] == '$') {
+				if (strcmp(key, "$id") == 0)
+					jid = val;
+				else if (strcmp(key, "$anchor") == 0)
+					janchor = val;
+				else if (strcmp(key, "$ref") == 0)
+					jref = val;
+				else if (strcmp(key, "$dynamicAnchor") == 0)
+					jdanchor = val;
+			} else if (key[0] == 'i' && key[1] == 'd' && !key[2]) {
+				jid4 = val;
+			}
+		}
+		const char *id = json_string_value(jid);
+		const char *anchor = json_string_value(janchor);
+		if (!id && !jref) /* draft 4; its $ref hides siblings */
+			id = json_string_value(jid4);
 		if (id && id[0] == '#') { /* a plain-name fragment is an anchor */
 			if (!anchor)
 				anchor = id + 1;
 			id = NULL;
 		}
-		const char *danchor = json_string_value(json_object_get(node, "$dynamicAnchor"));
+		const char *danchor = json_string_value(jdanchor);
 		if (id && depth > 0) {
 			mybase = docset_uri_resolve(base, id);
 			if (mybase) {
@@ -383,8 +402,8 @@ static void docset_index(docset *ds, const char *doc_uri, const json_t *node, co
 			free(target);
 		}
 		json_object_foreach((json_t *)node, key, val) {
-			if (docset_opaque_keyword(key))
-				continue;
+			if (docset_opaque_keyword(key) || !(json_is_object(val) || json_is_array(val)))
+				continue; /* nor does a scalar hold any */
 			char *child = docset_pointer_join(pointer, key);
 			if (child)
 				docset_index(ds, doc_uri, val, base, child, depth + 1);
@@ -393,6 +412,8 @@ static void docset_index(docset *ds, const char *doc_uri, const json_t *node, co
 	} else {
 		for (size_t i = 0; i < json_array_size(node); i++) {
 			char idx[32];
+			if (!json_is_object(json_array_get(node, i)) && !json_is_array(json_array_get(node, i)))
+				continue;
 			snprintf(idx, sizeof idx, "%zu", i);
 			char *child = docset_pointer_join(pointer, idx);
 			if (child)

@@ -26,8 +26,9 @@ void gen_model_free(gen_model *m);
 /* The model of the body whose schema table is `symbol`, reached in
  * direction dir (GEN_MODEL_*): *ctype = its C type ("heron_CreateKeySchema",
  * owned by m), or NULL when the body stays a json_t (*why = the reason).
- * -1 with err set ("file: /pointer: what") on a spec it must refuse (two
- * properties that become the same C field). */
+ * -1 only out of memory: a body it cannot model (two properties that become
+ * the same C field, ...) stays a json_t with its reason, never refuses the
+ * document, so --check does not build the models. */
 int gen_model_body(gen_model *m, const char *symbol, int dir, const char **ctype, const char **why,
                    char *err, size_t errlen);
 /* After every body: the types, in dependency order, and the prototypes. */

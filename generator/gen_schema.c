@@ -225,15 +225,21 @@ static int gs_register(gen_schema *g, const char *uri, const json_t *node, si_sc
 		return -1;
 	}
 	{
-		const char *hash = strchr(uri, '#');
-		if (asprintf(&s->where, "%s#%s", docset_display(g->ds, uri), hash ? hash + 1 : "") < 0) {
-			s->where = NULL;
+		const char *hash = strchr(uri, '#'), *disp = docset_display(g->ds, uri), *frag = hash ? hash + 1 : "";
+		size_t dl = strlen(disp), fl = strlen(frag);
+		s->where = malloc(dl + fl + 2);
+		if (!s->where) {
 			gs_schema_free(s);
 			return -1;
 		}
+		memcpy(s->where, disp, dl);
+		s->where[dl] = '#';
+		memcpy(s->where + dl + 1, frag, fl + 1);
 	}
-	json_object_set_new(g->by_uri, uri, json_integer((json_int_t)g->n));
-	json_object_set_new(g->names, s->symbol, json_string(uri));
+	/* uri and symbol are UTF-8 (made from the document's keys and the
+	 * path it was named by): _nocheck, not a second scan of each */
+	json_object_set_new_nocheck(g->by_uri, uri, json_integer((json_int_t)g->n));
+	json_object_set_new_nocheck(g->names, s->symbol, json_string_nocheck(uri));
 	g->v[g->n++] = s;
 	*out = s;
 	return 0;
@@ -319,12 +325,30 @@ typedef struct gs_kw_ctx {
 	si_schema *s;
 	const json_t *node;
 	const char *base;  /* the base URI in force in the schema */
+	uint64_t keys;     /* gs_key_bit of each key of node */
 	int depth;
 	char *err;
 	size_t errlen;
 } gs_kw_ctx;
 
 static int gs_resource(gen_schema *g, const char *uri, int depth, const char **rsym, char *err, size_t errlen);
+
+/* A filter of a schema's keys, so that the forty-odd keywords looked for
+ * in each schema cost no hash lookup when absent (most are): a bit per
+ * key, from its length and its first and last bytes. */
+static unsigned gs_key_bit(const char *k, size_t len)
+{
+	return len ? ((unsigned)len * 7u + (unsigned char)k[0] + (unsigned char)k[len - 1]) & 63u : 0;
+}
+
+/* The keyword key[0..len) of the schema (borrowed), NULL when absent. */
+static const json_t *gs_getn(const gs_kw_ctx *c, const char *key, size_t len)
+{
+	return c->keys >> gs_key_bit(key, len) & 1 ? json_object_getn(c->node, key, len) : NULL;
+}
+
+/* gs_getn of a keyword, mostly a literal (its strlen then a constant) */
+#define gs_get(c, key) gs_getn((c), (key), strlen(key))
 
 #define GS_FAIL(c, ...) gs_error((c)->g, (c)->s->uri, (c)->err, (c)->errlen, __VA_ARGS__)
 
@@ -337,7 +361,7 @@ static int gs_kw_unsupported(gs_kw_ctx *c)
 	};
 
 	for (size_t u = 0; u < sizeof unsupported / sizeof unsupported[0]; u++) {
-		const json_t *kw = json_object_get(c->node, unsupported[u].keyword);
+		const json_t *kw = gs_get(c, unsupported[u].keyword);
 		if (kw && !json_is_true(kw))
 			return GS_FAIL(c, "\"%s\" is not supported%s", unsupported[u].keyword, unsupported[u].hint);
 	}
@@ -348,7 +372,7 @@ static int gs_kw_unsupported(gs_kw_ctx *c)
  * it); in 2020-12 it is one more keyword beside the others. */
 static int gs_kw_ref(gs_kw_ctx *c)
 {
-	const json_t *ref = json_object_get(c->node, "$ref");
+	const json_t *ref = gs_get(c, "$ref");
 
 	if (!ref)
 		return 0;
@@ -362,7 +386,7 @@ static int gs_kw_ref(gs_kw_ctx *c)
  * dynamic scope (the outermost resource entered that declares it). */
 static int gs_kw_dynamic_ref(gs_kw_ctx *c)
 {
-	const json_t *dref = json_object_get(c->node, "$dynamicRef");
+	const json_t *dref = gs_get(c, "$dynamicRef");
 	char *abs, *frag;
 
 	if (!dref)
@@ -406,7 +430,7 @@ static unsigned gs_type_bits(const char *t)
 
 static int gs_kw_type(gs_kw_ctx *c)
 {
-	const json_t *type = json_object_get(c->node, "type");
+	const json_t *type = gs_get(c, "type");
 
 	if (json_is_string(type)) {
 		c->s->types = gs_type_bits(json_string_value(type));
@@ -435,7 +459,7 @@ static int gs_kw_booleans(gs_kw_ctx *c)
 	};
 
 	for (size_t i = 0; i < sizeof kws / sizeof kws[0]; i++)
-		if (json_is_true(json_object_get(c->node, kws[i].kw)))
+		if (json_is_true(gs_get(c, kws[i].kw)))
 			c->s->flags |= kws[i].flag;
 	return 0;
 }
@@ -443,10 +467,10 @@ static int gs_kw_booleans(gs_kw_ctx *c)
 /* minimum, maximum, exclusiveMinimum/Maximum (3.0 booleans, 2020-12 numbers), multipleOf */
 static int gs_kw_bounds(gs_kw_ctx *c)
 {
-	const json_t *mn = json_object_get(c->node, "minimum"), *mx = json_object_get(c->node, "maximum");
-	const json_t *xmn = json_object_get(c->node, "exclusiveMinimum");
-	const json_t *xmx = json_object_get(c->node, "exclusiveMaximum");
-	const json_t *mult = json_object_get(c->node, "multipleOf");
+	const json_t *mn = gs_get(c, "minimum"), *mx = gs_get(c, "maximum");
+	const json_t *xmn = gs_get(c, "exclusiveMinimum");
+	const json_t *xmx = gs_get(c, "exclusiveMaximum");
+	const json_t *mult = gs_get(c, "multipleOf");
 	si_schema *s = c->s;
 
 	if (mn) {
@@ -487,7 +511,7 @@ static int gs_kw_limits(gs_kw_ctx *c)
 	};
 
 	for (size_t i = 0; i < SI_L_COUNT; i++) {
-		const json_t *v = json_object_get(c->node, kws[i].kw);
+		const json_t *v = gs_get(c, kws[i].kw);
 		double d = json_is_real(v) ? json_real_value(v) : 0;
 		if (!v)
 			continue;
@@ -514,7 +538,7 @@ static int gs_kw_format(gs_kw_ctx *c)
 #define RT_SCHEMA_FORMAT(name, text) text,
 #include "rt_schema_flags.def"
 	};
-	const char *fmt = json_string_value(json_object_get(c->node, "format"));
+	const char *fmt = json_string_value(gs_get(c, "format"));
 
 	for (size_t i = 1; fmt && i < SI_FMT_COUNT; i++) {
 		if (strcmp(names[i], fmt) == 0) {
@@ -530,8 +554,8 @@ static int gs_kw_format(gs_kw_ctx *c)
 /* pattern, enum, const, default: kept as written, compiled at start-up */
 static int gs_kw_values(gs_kw_ctx *c)
 {
-	const json_t *pat = json_object_get(c->node, "pattern");
-	const json_t *en = json_object_get(c->node, "enum");
+	const json_t *pat = gs_get(c, "pattern");
+	const json_t *en = gs_get(c, "enum");
 
 	if (pat && !json_is_string(pat))
 		return GS_FAIL(c, "\"pattern\" must be a string");
@@ -540,15 +564,15 @@ static int gs_kw_values(gs_kw_ctx *c)
 	/* one PCRE2 cannot hold is not enforced (check.c warns) */
 	c->s->pattern = pat && !rt_pattern_unenforced(json_string_value(pat)) ? json_string_value(pat) : NULL;
 	c->s->enum_ = en;
-	c->s->const_ = json_object_get(c->node, "const");
-	c->s->default_ = json_object_get(c->node, "default");
+	c->s->const_ = gs_get(c, "const");
+	c->s->default_ = gs_get(c, "default");
 	return 0;
 }
 
 /* A non-empty array of schemas at key into l. */
 static int gs_list(gs_kw_ctx *c, const char *key, si_list *l)
 {
-	const json_t *arr = json_object_get(c->node, key);
+	const json_t *arr = gs_get(c, key);
 	size_t n = json_array_size(arr);
 
 	if (!json_is_array(arr) || n == 0)
@@ -576,7 +600,7 @@ static int gs_list(gs_kw_ctx *c, const char *key, si_list *l)
 /* One sub-schema at key, when present (and, with `check`, a schema). */
 static int gs_one(gs_kw_ctx *c, const char *key, int check, si_schema **out)
 {
-	const json_t *sub = json_object_get(c->node, key);
+	const json_t *sub = gs_get(c, key);
 
 	if (!sub)
 		return 0;
@@ -588,19 +612,19 @@ static int gs_one(gs_kw_ctx *c, const char *key, int check, si_schema **out)
 /* items (a schema; in draft 4 also an array, then additionalItems), prefixItems */
 static int gs_kw_items(gs_kw_ctx *c)
 {
-	const json_t *items = json_object_get(c->node, "items");
+	const json_t *items = gs_get(c, "items");
 
 	if (json_is_array(items) && c->g->dialect == GEN_DIALECT_30) {
 		c->s->prefix_from_items = 1;
 		if (json_array_size(items) && gs_list(c, "items", &c->s->prefix_items) != 0)
 			return -1;
-		if (gs_is_schema(json_object_get(c->node, "additionalItems")) &&
+		if (gs_is_schema(gs_get(c, "additionalItems")) &&
 		    gs_one(c, "additionalItems", 0, &c->s->items) != 0)
 			return -1;
 	} else if (gs_one(c, "items", 1, &c->s->items) != 0) {
 		return -1;
 	}
-	if (json_object_get(c->node, "prefixItems") && c->g->dialect == GEN_DIALECT_31)
+	if (gs_get(c, "prefixItems") && c->g->dialect == GEN_DIALECT_31)
 		return gs_list(c, "prefixItems", &c->s->prefix_items);
 	return 0;
 }
@@ -640,7 +664,7 @@ cleanup:
 
 static int gs_kw_properties(gs_kw_ctx *c)
 {
-	const json_t *props = json_object_get(c->node, "properties");
+	const json_t *props = gs_get(c, "properties");
 
 	if (props && !json_is_object(props))
 		return GS_FAIL(c, "\"properties\" must be an object");
@@ -657,7 +681,7 @@ static int gs_kw_properties(gs_kw_ctx *c)
 
 static int gs_kw_required(gs_kw_ctx *c)
 {
-	const json_t *req = json_object_get(c->node, "required");
+	const json_t *req = gs_get(c, "required");
 	size_t n = json_array_size(req);
 
 	if (req && !json_is_array(req))
@@ -679,7 +703,7 @@ static int gs_kw_required(gs_kw_ctx *c)
 
 static int gs_kw_additional(gs_kw_ctx *c)
 {
-	const json_t *addl = json_object_get(c->node, "additionalProperties");
+	const json_t *addl = gs_get(c, "additionalProperties");
 
 	if (json_is_false(addl))
 		c->s->flags |= SI_F_NO_ADDL;
@@ -690,7 +714,7 @@ static int gs_kw_additional(gs_kw_ctx *c)
 
 static int gs_kw_pattern_properties(gs_kw_ctx *c)
 {
-	const json_t *pp = json_object_get(c->node, "patternProperties");
+	const json_t *pp = gs_get(c, "patternProperties");
 
 	return json_object_size(pp) ? gs_named(c, "patternProperties", pp, &c->s->pattern_properties) : 0;
 }
@@ -733,7 +757,7 @@ static int gs_kw_dependencies(gs_kw_ctx *c)
 	static const char *const what[] = { "arrays of names", "schemas", "arrays or schemas" };
 
 	for (int pass = 0; pass < 3; pass++) {
-		const json_t *obj = json_object_get(c->node, kws[pass]);
+		const json_t *obj = gs_get(c, kws[pass]);
 		size_t n = 0;
 		const char **keys;
 		int rc = 0;
@@ -770,11 +794,11 @@ static int gs_kw_dependencies(gs_kw_ctx *c)
 
 static int gs_kw_combinators(gs_kw_ctx *c)
 {
-	if (json_object_get(c->node, "allOf") && gs_list(c, "allOf", &c->s->all_of) != 0)
+	if (gs_get(c, "allOf") && gs_list(c, "allOf", &c->s->all_of) != 0)
 		return -1;
-	if (json_object_get(c->node, "anyOf") && gs_list(c, "anyOf", &c->s->any_of) != 0)
+	if (gs_get(c, "anyOf") && gs_list(c, "anyOf", &c->s->any_of) != 0)
 		return -1;
-	if (json_object_get(c->node, "oneOf") && gs_list(c, "oneOf", &c->s->one_of) != 0)
+	if (gs_get(c, "oneOf") && gs_list(c, "oneOf", &c->s->one_of) != 0)
 		return -1;
 	return 0;
 }
@@ -784,7 +808,7 @@ static int gs_kw_conditionals(gs_kw_ctx *c)
 {
 	if (gs_one(c, "not", 0, &c->s->not_) != 0)
 		return -1;
-	if (!json_object_get(c->node, "if"))
+	if (!gs_get(c, "if"))
 		return 0;
 	if (gs_one(c, "if", 0, &c->s->if_) != 0 || gs_one(c, "then", 0, &c->s->then_) != 0)
 		return -1;
@@ -869,13 +893,13 @@ static int gs_disc_implicit(gs_kw_ctx *c, const json_t *branches)
 /* discriminator (OpenAPI): picks the oneOf/anyOf branch by a property */
 static int gs_kw_discriminator(gs_kw_ctx *c)
 {
-	const json_t *disc = json_object_get(c->node, "discriminator");
+	const json_t *disc = gs_get(c, "discriminator");
 	const char *pname = json_string_value(json_object_get(disc, "propertyName"));
-	const json_t *branches = json_object_get(c->node, "oneOf");
+	const json_t *branches = gs_get(c, "oneOf");
 	const json_t *mapping = json_object_get(disc, "mapping");
 
 	if (!branches)
-		branches = json_object_get(c->node, "anyOf");
+		branches = gs_get(c, "anyOf");
 	if (disc && !pname)
 		return GS_FAIL(c, "\"discriminator\" needs a string \"propertyName\"");
 	if (!pname || !branches)
@@ -932,6 +956,13 @@ static int gs_analyse(gen_schema *g, si_schema *s, int depth, char *err, size_t 
 		s->is_bool = 1;
 		s->flags |= json_is_false(s->node) ? SI_F_FALSE : 0;
 		return 0;
+	}
+	{
+		const char *k;
+		size_t klen;
+		json_t *v;
+		json_object_keylen_foreach((json_t *)s->node, k, klen, v)
+			c.keys |= (uint64_t)1 << gs_key_bit(k, klen);
 	}
 	if (gs_kw_unsupported(&c) != 0)
 		return -1;
@@ -1041,8 +1072,11 @@ int gen_schema_compile_named(gen_schema *g, const char *uri, const char *hint, c
 
 	if (!node)
 		return -1;
-	if (hint && !json_object_get(g->hints, canon))
+	if (hint && !json_object_get(g->hints, canon)) {
+		unsigned bit = gen_schema_hint_bit(canon, strlen(canon));
 		json_object_set_new(g->hints, canon, json_string(hint));
+		g->hint_filter[bit / 8] |= (unsigned char)(1u << (bit % 8));
+	}
 	rc = gs_reach(g, canon, node, 0, &s, err, errlen);
 	free(canon);
 	*symbol = s ? s->symbol : NULL;

@@ -24,7 +24,16 @@ struct gen_schema {
 	json_t *resources;/* resource uri -> index into res */
 	json_t *pending;  /* uris named at GS_RESERVE, to analyse */
 	json_t *hints;    /* uri -> name given by the caller (gen_schema_compile_named) */
+	unsigned char hint_filter[8192]; /* bit gen_schema_hint_bit of each hint's uri */
 };
+
+/* A 16-bit hash of uri[0..len) (its length, middle and last bytes): a
+ * filter of the hints, which gen_schema_name looks for at every prefix of
+ * every schema's uri. */
+static inline unsigned gen_schema_hint_bit(const char *uri, size_t len)
+{
+	return len ? (unsigned)(len * 40503u + (unsigned char)uri[len - 1] * 257u + (unsigned char)uri[len / 2]) & 0xffffu : 0;
+}
 
 /* The names of the schema at (canonical) uri: *symbol "<prefix>_schema_<N>"
  * and *model "<N>" (both new), N from where the schema sits: a named

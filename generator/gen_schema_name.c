@@ -28,13 +28,17 @@ const char *gen_schema_component_name(const char *uri)
 	return NULL;
 }
 
-/* One JSON pointer token, unescaped (~1 ~0, %XX) (new). */
-static char *gsn_token(const char *s, size_t len)
+/* One JSON pointer token s[0..len), unescaped (~1 ~0, %XX), into out
+ * (room for len + 1). */
+static void gsn_token(char *out, const char *s, size_t len)
 {
-	char *out = malloc(len + 1), *o = out;
+	char *o = out;
 
-	if (!out)
-		return NULL;
+	if (!memchr(s, '~', len) && !memchr(s, '%', len)) {
+		memcpy(out, s, len);
+		out[len] = '\0';
+		return;
+	}
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '~' && i + 1 < len && (s[i + 1] == '0' || s[i + 1] == '1')) {
 			*o++ = s[++i] == '1' ? '/' : '~';
@@ -48,7 +52,6 @@ static char *gsn_token(const char *s, size_t len)
 		}
 	}
 	*o = '\0';
-	return out;
 }
 
 /* What a keyword of the way down contributes to a name. */
@@ -71,34 +74,74 @@ static int gsn_digits(const char *t)
 	return n && !t[n];
 }
 
-/* Appends the names of toks[from..n) to *buf (a memstream). */
-static void gsn_way(FILE *out, char **toks, size_t from, size_t n)
+/* A name being built: one buffer, grown as needed; bad once out of memory. */
+typedef struct gsn_buf {
+	char *s;
+	size_t len, cap;
+	int bad;
+} gsn_buf;
+
+static void gsn_put(gsn_buf *b, const char *s, size_t n)
+{
+	if (b->bad)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *v = realloc(b->s, cap);
+		if (!v) {
+			b->bad = 1;
+			return;
+		}
+		b->s = v;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+/* Appends "_" and piece, without a '_' of its own in front. */
+static void gsn_piece(gsn_buf *b, const char *piece, size_t n)
+{
+	if (piece[0] == '_')
+		piece++, n--;
+	gsn_put(b, "_", 1);
+	gsn_put(b, piece, n);
+}
+
+/* Appends the names of toks[from..n) to b; scratch has room for the C
+ * identifier of any of them. */
+static void gsn_way(gsn_buf *b, char **toks, size_t from, size_t n, char *scratch)
 {
 	for (size_t i = from; i < n; i++) {
 		size_t k = 0, nk = sizeof gsn_keywords / sizeof gsn_keywords[0];
 		const char *piece = NULL;
-		char *id = NULL;
+		size_t plen = 0;
 		while (k < nk && strcmp(gsn_keywords[k].kw, toks[i]) != 0)
 			k++;
 		if (k < nk) {
 			piece = gsn_keywords[k].piece;
+			plen = piece ? strlen(piece) : 0;
 			if (gsn_keywords[k].takes_name && i + 1 < n) {
 				i++;
-				if (strcmp(toks[i - 1], "content") != 0)
-					id = gen_text_ident(toks[i]);
-				if (id && piece)
-					fprintf(out, "_%s", piece);
-				piece = id;
+				if (strcmp(toks[i - 1], "content") == 0) {
+					piece = NULL;
+				} else {
+					if (piece)
+						gsn_piece(b, piece, plen);
+					plen = gen_text_ident_to(scratch, toks[i]);
+					piece = scratch;
+				}
 			}
 		} else if (gsn_digits(toks[i])) {
-			fputs(toks[i], out); /* an index goes right after its keyword: allOf0 */
+			gsn_put(b, toks[i], strlen(toks[i])); /* an index goes right after its keyword: allOf0 */
 			continue;
 		} else {
-			piece = id = gen_text_ident(toks[i]);
+			plen = gen_text_ident_to(scratch, toks[i]);
+			piece = scratch;
 		}
 		if (piece && *piece)
-			fprintf(out, "_%s", piece[0] == '_' ? piece + 1 : piece);
-		free(id);
+			gsn_piece(b, piece, plen);
 	}
 }
 
@@ -120,64 +163,75 @@ static char *gsn_stem(const char *uri)
 	return id;
 }
 
-/* Whether the way down to toks[j] makes a named place: a hint, or a component. */
-static char *gsn_place(gen_schema *g, const char *uri, size_t cut, char **toks, size_t j)
+/* Whether the way down to toks[j] (uri[0..cut)) makes a named place: a
+ * hint, or a component; its name into scratch, else NULL. */
+static const char *gsn_place(gen_schema *g, const char *uri, size_t cut, char **toks, size_t j, char *scratch)
 {
-	char *prefix = strndup(uri, cut);
-	const char *hint = prefix ? json_string_value(json_object_get(g->hints, prefix)) : NULL;
-	char *out = NULL;
+	/* most prefixes are no hint: no hash of them */
+	unsigned bit = gen_schema_hint_bit(uri, cut);
+	const char *hint = g->hint_filter[bit / 8] >> (bit % 8) & 1 ? json_string_value(json_object_getn(g->hints, uri, cut))
+	                                                            : NULL;
 
 	if (hint)
-		out = strdup(hint);
-	else if ((j == 2 && (strcmp(toks[0], "$defs") == 0 || strcmp(toks[0], "definitions") == 0)) ||
-	         (j == 3 && strcmp(toks[0], "components") == 0 && strcmp(toks[1], "schemas") == 0))
-		out = gen_text_ident(toks[j - 1]);
-	free(prefix);
-	return out;
+		return hint;
+	if ((j == 2 && (strcmp(toks[0], "$defs") == 0 || strcmp(toks[0], "definitions") == 0)) ||
+	    (j == 3 && strcmp(toks[0], "components") == 0 && strcmp(toks[1], "schemas") == 0)) {
+		gen_text_ident_to(scratch, toks[j - 1]);
+		return scratch;
+	}
+	return NULL;
 }
 
-/* The name of the schema at uri, before uniqueness (new). */
+/* The name of the schema at uri, before uniqueness (new). One block holds
+ * the tokens of its pointer, unescaped, and the room for an identifier. */
 static char *gsn_base(gen_schema *g, const char *uri)
 {
-	const char *hash = strchr(uri, '#'), *frag = hash ? hash + 1 : "";
-	size_t ntok = 0, *cuts;
-	char **toks, *place = NULL, *buf = NULL;
-	size_t blen = 0, j;
-	FILE *out;
+	const char *hash = strchr(uri, '#'), *frag = hash ? hash + 1 : "", *place = NULL;
+	size_t flen = strlen(frag), ntok = 0, maxtok = 1, j;
+	size_t *cuts;
+	char **toks, *dec, *scratch, *stem = NULL;
+	void *block;
+	gsn_buf b = { 0 };
 
-	toks = calloc(strlen(frag) + 1, sizeof *toks);
-	cuts = calloc(strlen(frag) + 2, sizeof *cuts);
-	if (!toks || !cuts) {
-		free(toks);
-		free(cuts);
+	for (const char *p = strchr(frag, '/'); p; p = strchr(p + 1, '/'))
+		maxtok++;
+	block = malloc(maxtok * sizeof *toks + (maxtok + 1) * sizeof *cuts + (flen + maxtok) + (4 * flen + 2));
+	if (!block)
 		return NULL;
-	}
+	toks = block;
+	cuts = (size_t *)(toks + maxtok);
+	dec = (char *)(cuts + maxtok + 1);
+	scratch = dec + flen + maxtok;
 	cuts[0] = hash ? (size_t)(hash - uri) + 1 : strlen(uri);
 	for (const char *p = frag; *p == '/';) {
 		size_t len = strcspn(p + 1, "/");
-		toks[ntok++] = gsn_token(p + 1, len);
+		toks[ntok] = dec;
+		gsn_token(dec, p + 1, len);
+		dec += strlen(dec) + 1;
 		p += 1 + len;
-		cuts[ntok] = (size_t)(p - uri);
+		cuts[++ntok] = (size_t)(p - uri);
 	}
 	for (j = ntok + 1; j-- > 0 && !place;)
-		place = gsn_place(g, uri, cuts[j], toks, j);
+		place = gsn_place(g, uri, cuts[j], toks, j, scratch);
 	j++;
 	if (!place) {
-		place = gsn_stem(uri);
+		place = stem = gsn_stem(uri);
 		j = 0;
 	}
-	out = gen_text_memstream(&buf, &blen);
-	if (out) {
-		fputs(place ? place : "", out);
-		gsn_way(out, toks, j, ntok);
-		fclose(out);
+	b.cap = 64 + flen;
+	b.s = malloc(b.cap);
+	b.bad = !b.s;
+	gsn_put(&b, "", 0);
+	if (place)
+		gsn_put(&b, place, strlen(place));
+	gsn_way(&b, toks, j, ntok, scratch);
+	free(block);
+	free(stem);
+	if (b.bad) {
+		free(b.s);
+		return NULL;
 	}
-	for (size_t i = 0; i < ntok; i++)
-		free(toks[i]);
-	free(toks);
-	free(cuts);
-	free(place);
-	return buf;
+	return b.s;
 }
 
 static int gsn_same_document(const char *a, const char *b)
@@ -187,21 +241,35 @@ static int gsn_same_document(const char *a, const char *b)
 	return la == lb && strncmp(a, b, la) == 0;
 }
 
-/* *out = "<prefix><kind><base>[_<stem>|_<k>]", the first one free (new). */
+/* *out = "<prefix><kind><base>[_<stem>|_<k>]", the first one free (new);
+ * the stem only made when the base alone is taken. */
 static int gsn_unique(gen_schema *g, const char *uri, const char *kind, const char *base, int component,
                       char **out, char **model, char *err, size_t errlen)
 {
-	char *stem = gsn_stem(uri);
+	size_t pk = strlen(g->prefix) + strlen(kind), bl = strlen(base);
+	char *stem = NULL;
 
 	*out = NULL;
-	for (unsigned k = 1; stem; k++) {
+	for (unsigned k = 1;; k++) {
 		char *m = NULL, *sym = NULL;
 		const char *holder;
-		if ((k == 1 ? asprintf(&m, "%s", base) : k == 2 ? asprintf(&m, "%s_%s", base, stem)
-		     : asprintf(&m, "%s_%u", base, k - 1)) < 0 || asprintf(&sym, "%s%s%s", g->prefix, kind, m) < 0) {
+		size_t ml;
+		if (k == 2 && !(stem = gsn_stem(uri)))
+			break;
+		if (k == 1 ? !(m = strdup(base)) : (k == 2 ? asprintf(&m, "%s_%s", base, stem)
+		                                   : asprintf(&m, "%s_%u", base, k - 1)) < 0) {
+			m = NULL;
+			break;
+		}
+		ml = k == 1 ? bl : strlen(m);
+		sym = malloc(pk + ml + 1);
+		if (!sym) {
 			free(m);
 			break;
 		}
+		memcpy(sym, g->prefix, strlen(g->prefix));
+		memcpy(sym + strlen(g->prefix), kind, strlen(kind));
+		memcpy(sym + pk, m, ml + 1);
 		holder = json_string_value(json_object_get(g->names, sym));
 		if (k == 1 && holder && component && gen_schema_component_name(holder) && gsn_same_document(holder, uri)) {
 			const char *hash = strchr(uri, '#');

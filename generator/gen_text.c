@@ -67,14 +67,11 @@ void gen_text_cstr(FILE *out, const char *s)
 	gen_text_cstring(out, s, strlen(s), 0, 0);
 }
 
-char *gen_text_ident(const char *s)
+size_t gen_text_ident_to(char *out, const char *s)
 {
-	size_t n = strlen(s);
-	char *out = malloc(4 * n + 2), *o = out;
+	char *o = out;
 
-	if (!out)
-		return NULL;
-	if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
+	if (!*s || (s[0] >= '0' && s[0] <= '9'))
 		*o++ = '_';
 	while (*s) {
 		unsigned char c = (unsigned char)*s;
@@ -93,6 +90,15 @@ char *gen_text_ident(const char *s)
 		s++;
 	}
 	*o = '\0';
+	return (size_t)(o - out);
+}
+
+char *gen_text_ident(const char *s)
+{
+	char *out = malloc(4 * strlen(s) + 2);
+
+	if (out)
+		gen_text_ident_to(out, s);
 	return out;
 }
 

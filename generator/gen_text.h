@@ -16,6 +16,8 @@ void gen_text_cstr(FILE *out, const char *s);
  * character becomes its code point (u00e9, joined by '_'), anything else
  * becomes '_', a leading digit gets a '_' in front (new, free()). */
 char *gen_text_ident(const char *s);
+/* The same into out, which has room for 4 * strlen(s) + 2 bytes; its length. */
+size_t gen_text_ident_to(char *out, const char *s);
 /* Writes s as the text of a C comment on one line: newlines become spaces;
  * a space goes between the characters of a comment end, a comment start and
  * a ??/ trigraph, so the comment stays one comment. */

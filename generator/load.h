@@ -1,6 +1,7 @@
 /* load.h — reads one OpenAPI document, YAML 1.2 or JSON, into jansson.
  *
- * A .json file is read by jansson's own parser; should it refuse the file
+ * A .json file is read into jansson, by load_fast_parse or, where that gives
+ * up, by jansson's own parser; should jansson refuse the file
  * (a duplicate key, an integer too big for json_int_t, bad UTF-8, ...) it
  * is read again as YAML 1.2 in libfyaml's JSON mode, whose messages and
  * conversions stand. YAML is read from libfyaml's parser events, without a
@@ -24,7 +25,15 @@
  * shared (json_incref), so the document must not be modified in place. */
 json_t *load_document(const char *path, char *err, size_t errlen);
 
-/* The same for a document held in memory; name is used in messages. */
+/* JSON text[0..len) (an object or an array) into the very values jansson's
+ * json_loadb(JSON_REJECT_DUPLICATES) gives, read in place (jansson reads a
+ * byte at a time); NULL wherever it is not sure jansson reads the text the
+ * same way (out-of-range numbers, \u0000, duplicate keys, bad UTF-8, nesting
+ * past 1000, any syntax error), jansson deciding then. New reference. */
+json_t *load_fast_parse(const char *text, size_t len);
+
+/* load_document for a document held in memory (read as YAML 1.2); name is used
+ * in messages. */
 json_t *load_document_string(const char *name, const char *text, size_t len,
                              char *err, size_t errlen);
 

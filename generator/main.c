@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "gen_arena.h"
 #include "gen_api.h"
 #include "gen_text.h"
 /* one version for the project: apikeyd's (the generator links nothing of the server) */
@@ -112,7 +113,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "oapigen: out of memory\n");
 		return 1;
 	}
+	if (check)
+		gen_arena_begin(); /* --check keeps its values until it ends */
 	rc = gen_api_run(&opt, err, sizeof err);
+	if (check)
+		gen_arena_end();
 	if (rc != 0)
 		fprintf(stderr, "%s\n", err[0] ? err : "oapigen: failed");
 	free(name);

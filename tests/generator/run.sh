@@ -4,7 +4,11 @@
 #    holds (UPDATE=1 rewrites the goldens), twice the same, and the output
 #    compiles with the project's -Werror flags and links with the runtime;
 #  - every document in bad/ (.yaml or .json) is refused with exit status 1 and a message
-#    that contains bad/<name>.expect ("file: /json/pointer: what").
+#    that contains bad/<name>.expect ("file: /json/pointer: what");
+#  - --check (which skips the typed models and the emitters) prints, and exits
+#    with, exactly what generation does, on every fixture and every bad/ document;
+#  - load_json_test: whatever load_fast_parse reads (fixtures, seeds and
+#    thousands of mutations of them), jansson reads the same way.
 set -u
 cd "$(dirname "$0")/../.."
 gen=${BUILD:-build}/oapigen
@@ -19,6 +23,10 @@ for f in tests/generator/fixtures/*.yaml tests/generator/fixtures/*.json; do
 	n=$(printf '%s' "$n" | tr -c 'A-Za-z0-9_' '_')
 	if ! out=$($gen -o "$tmp/$n" "$f" 2>&1); then no "$n: generates" "$out"; continue; fi
 	ok "$n: generates"
+	# --check builds no typed models and writes nothing, yet says all that generation says
+	chk=$($gen --check "$f" 2>&1); rc=$?
+	if [ "$rc" -eq 0 ] && [ "$chk" = "$out" ]; then ok "$n: --check says what generation says"
+	else no "$n: --check says what generation says (exit $rc)" "$(printf 'generation:\n%s\n--check:\n%s' "$out" "$chk")"; fi
 	$gen -o "$tmp/$n.again" "$f" >/dev/null 2>&1
 	if diff -r "$tmp/$n" "$tmp/$n.again" >/dev/null; then ok "$n: deterministic"; else no "$n: deterministic"; fi
 	if [ "${UPDATE:-0}" = 1 ]; then rm -rf "tests/generator/golden/$n"; mkdir -p tests/generator/golden; cp -r "$tmp/$n" "tests/generator/golden/$n"; fi
@@ -34,6 +42,9 @@ for f in tests/generator/bad/*.yaml tests/generator/bad/*.json; do
 	else
 		no "refuses $n (exit $rc)" "$out"
 	fi
+	gout=$($gen -o "$tmp/bad-$n" "$f" 2>&1); grc=$?
+	if [ "$grc" -eq "$rc" ] && [ "$gout" = "$out" ]; then ok "refuses $n: generation says the same"
+	else no "refuses $n: generation says the same (exit $grc)" "$gout"; fi
 done
 # a document without operations generates (an empty API) with a warning
 printf 'openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths: {}\n' >"$tmp/no-operations.yaml"
@@ -48,6 +59,10 @@ want="$f: /components/schemas/Note/properties/text/pattern: warning: pattern \"^
 if [ "$rc" -eq 0 ] && [ "$out" = "$want" ] && ! grep -qF '262144' "$tmp/pcre-limits/pcre_limits_api.c" &&
    grep -qF '{1,2097152}' "$tmp/pcre-limits/pcre_limits_api.c"; then ok "warns on a pattern beyond PCRE2's limits and leaves it out"
 else no "warns on a pattern beyond PCRE2's limits and leaves it out" "$out"; fi
+# the generator's JSON reader builds what jansson's parser builds, or leaves the text to it
+if out=$(${BUILD:-build}/load_json_test 300 tests/generator/fixtures/*.json tests/generator/bad/*.json \
+         tests/mutation/base.json tests/fuzz/seeds/jread/*.json 2>&1); then ok "${out#load_json: }"
+else no "the JSON reader agrees with jansson" "$out"; fi
 # usage errors exit 2 and say why
 out=$($gen 2>&1); rc=$?
 if [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q "expected exactly one SPEC"; then ok "usage error"; else no "usage error" "$out"; fi
