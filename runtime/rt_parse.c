@@ -391,13 +391,42 @@ int rt_parse_rescan(rt_parse *p, const char *start, const char *end, rt_parse_vf
 	              want ? p->errs : NULL);
 	sub.up = p;
 	sub.depth = p->depth;
-	rt_jread_trust(&sub.r);
+	if (!p->r.ends && (p->r.ends = rt_arena_alloc(p->r.arena, sizeof *p->r.ends)) != NULL)
+		memset(p->r.ends, 0, sizeof *p->r.ends);
+	rt_jread_trust(&sub.r, p->r.ends);
 	rc = fn(&sub, rt_jread_next(&sub.r), NULL, 0);
 	if (rc != 0)
 		return -1; /* the bytes were read once already: only out of memory */
 	if (want)
 		p->bad += sub.bad;
 	return sub.bad;
+}
+
+int rt_parse_live(rt_parse *p, int t, rt_parse_vfn fn, json_t **j)
+{
+	rt_errors *errs = p->errs;
+	unsigned flags = p->flags;
+	int bad = p->bad, rc, k;
+
+	p->errs = NULL;
+	p->flags &= ~(unsigned)RT_PARSE_DEFAULTS;
+	rc = fn(p, t, j, 0);
+	k = p->bad - bad;
+	p->errs = errs;
+	p->flags = flags;
+	p->bad = bad;
+	return rc != 0 ? -1 : k;
+}
+
+int rt_parse_again(rt_parse *p, const char *start, const char *end, json_t **out)
+{
+	rt_parse sub;
+
+	json_decref(*out);
+	*out = NULL;
+	rt_parse_init(&sub, start, (size_t)(end - start), p->r.arena, p->dir, 0, NULL);
+	rt_jread_trust(&sub.r, p->r.ends);
+	return rt_parse_json(&sub, rt_jread_next(&sub.r), out);
 }
 
 int rt_parse_closest(rt_parse *p, const char *start, const char *end, const rt_parse_vfn *fns, size_t n, int one_of)
