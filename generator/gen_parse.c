@@ -679,10 +679,36 @@ static void gp_fns(FILE *out, const char *name, const si_list *l)
 	fprintf(out, " };\n");
 }
 
+static int gp_walks_array(const si_schema *s)
+{
+	return (!s->types || (s->types & SI_T_ARRAY)) &&
+	       (s->items || (s->flags & (SI_F_HAS_MIN_ITEMS | SI_F_HAS_MAX_ITEMS | SI_F_UNIQUE)));
+}
+
+static int gp_walks_object(const si_schema *s)
+{
+	return (!s->types || (s->types & SI_T_OBJECT)) && gp_has_object(s);
+}
+
+/* The alternative read from the reader itself rather than re-scanned
+ * (rt_parse_live): oneOf's first, else anyOf's, where the schema's own
+ * keywords do not walk the value (it is then read once, the others
+ * re-scanned); NULL where none is. */
+static const si_schema *gp_live(const si_schema *s)
+{
+	if (!gp_comb(s) || gp_walks_array(s) || gp_walks_object(s))
+		return NULL;
+	return s->one_of.n ? s->one_of.v[0] : s->any_of.n ? s->any_of.v[0] : NULL;
+}
+
 /* $ref beside keywords, allOf, anyOf, oneOf, not, if: in rt_schema.c's
-   order, each a re-scan of the value's bytes s0..s1 */
+   order, each a re-scan of the value's bytes s0..s1 (but gp_live's, done) */
 static void gp_combinators(FILE *out, const si_schema *s, int label)
 {
+	const si_schema *live = gp_live(s);
+	const char *any0 = live && !s->one_of.n ? "i == 0 ? live : " : "";
+	const char *one0 = live && s->one_of.n ? "i == 0 ? live : " : "";
+
 	fprintf(out, "%s\tif (rc == 0) {\n\t\tconst char *s1 = p->r.p;\n\t\tint k = 0;\n\n\t\t(void)k;\n", label ? "after:\n" : "");
 	if (s->ref)
 		fprintf(out, "\t\tif (rt_parse_rescan(p, s0, s1, %s__v, 1) < 0)\n\t\t\tgoto nomem;\n", s->ref->symbol);
@@ -692,18 +718,18 @@ static void gp_combinators(FILE *out, const si_schema *s, int label)
 		fprintf(out, "\t\t{\n");
 		gp_fns(out, "any", &s->any_of);
 		fprintf(out, "\t\tint ok = 0;\n\n\t\tfor (size_t i = 0; !ok && i < %zu; i++) {\n"
-		             "\t\t\tif ((k = rt_parse_rescan(p, s0, s1, any[i], 0)) < 0)\n\t\t\t\tgoto nomem;\n\t\t\tok = k == 0;\n\t\t}\n"
-		             "\t\tif (!ok)\n\t\t\trt_parse_closest(p, s0, s1, any, %zu, 0);\n\t\t}\n", s->any_of.n, s->any_of.n);
+		             "\t\t\tif ((k = %srt_parse_rescan(p, s0, s1, any[i], 0)) < 0)\n\t\t\t\tgoto nomem;\n\t\t\tok = k == 0;\n\t\t}\n"
+		             "\t\tif (!ok)\n\t\t\trt_parse_closest(p, s0, s1, any, %zu, 0);\n\t\t}\n", s->any_of.n, any0, s->any_of.n);
 	}
 	if (s->one_of.n) {
 		fprintf(out, "\t\t{\n");
 		gp_fns(out, "one", &s->one_of);
 		fprintf(out, "\t\tint first = -1, second = -1;\n\n\t\tfor (int i = 0; second < 0 && i < (int)%zu; i++) {\n"
-		             "\t\t\tif ((k = rt_parse_rescan(p, s0, s1, one[i], 0)) < 0)\n\t\t\t\tgoto nomem;\n"
+		             "\t\t\tif ((k = %srt_parse_rescan(p, s0, s1, one[i], 0)) < 0)\n\t\t\t\tgoto nomem;\n"
 		             "\t\t\tif (k == 0 && first < 0)\n\t\t\t\tfirst = i;\n\t\t\telse if (k == 0)\n\t\t\t\tsecond = i;\n\t\t}\n"
 		             "\t\tif (first < 0)\n\t\t\trt_parse_closest(p, s0, s1, one, %zu, 1);\n"
 		             "\t\telse if (second >= 0)\n\t\t\trt_parse_fail(p, \"oneOf\", \"must match exactly one alternative but matches #%%d and #%%d\", first, second);\n"
-		             "\t\t}\n", s->one_of.n, s->one_of.n);
+		             "\t\t}\n", s->one_of.n, one0, s->one_of.n);
 	}
 	if (s->not_)
 		fprintf(out, "\t\tif ((k = rt_parse_rescan(p, s0, s1, %s__v, 0)) < 0)\n\t\t\tgoto nomem;\n\t\tif (k == 0)\n"
@@ -736,7 +762,8 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 		fprintf(out, "\treturn rt_parse_table(p, t, &%s, dfl, j);\n}\n\n", s->symbol);
 		return 0;
 	}
-	fprintf(out, "\tint rc = 0;\n%s\n\t(void)dfl;\n", gp_comb(s) ? "\tconst char *s0 = p->r.tok; /* the value's bytes, for the combinators */\n" : "");
+	fprintf(out, "\tint rc = 0;\n%s%s\n\t(void)dfl;\n", gp_comb(s) ? "\tconst char *s0 = p->r.tok; /* the value's bytes, for the combinators */\n" : "",
+	        !mt && gp_live(s) ? "\tint live = -1; /* the violations of the alternative read first */\n" : "");
 	fprintf(out, "\tif (p->depth >= 512) {\n\t\trt_parse_fail(p, \"depth\", \"is nested too deeply (more than %%d levels)\", 512);\n"
 	             "\t\treturn rt_parse_json(p, t, NULL);\n\t}\n");
 	if (s->flags & SI_F_FALSE) {
@@ -766,14 +793,17 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 		fprintf(out, "\trc = %s__v(p, t, j, dfl);\n", s->ref->symbol);
 		used = 0;
 	} else {
-		int arr = (!s->types || (s->types & SI_T_ARRAY)) &&
-		          (s->items || (s->flags & (SI_F_HAS_MIN_ITEMS | SI_F_HAS_MAX_ITEMS | SI_F_UNIQUE)));
-		int obj = (!s->types || (s->types & SI_T_OBJECT)) && gp_has_object(s);
+		int arr = gp_walks_array(s), obj = gp_walks_object(s);
 		if (arr)
 			gp_array(out, s);
 		if (obj && gp_object(out, s, mt) != 0)
 			return -1;
-		fprintf(out, "\tif (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)\n\t\trc = rt_parse_json(p, t, j);\n");
+		if (!mt && gp_live(s))
+			fprintf(out, "\tif ((live = rt_parse_live(p, t, %s__v, j)) < 0)\n\t\trc = -1;\n"
+			             "\telse if (live > 0 && j && rt_parse_again(p, s0, p->r.p, j) != 0)\n\t\tgoto nomem;\n",
+			        gp_live(s)->symbol);
+		else
+			fprintf(out, "\tif (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)\n\t\trc = rt_parse_json(p, t, j);\n");
 		if (gp_comb(s))
 			gp_combinators(out, s, arr || obj);
 		used = arr || obj || gp_comb(s);
