@@ -295,6 +295,10 @@ static void gp_member_model(FILE *out, const gm_type *mt, const gm_field *f, siz
 
 /* The literal a pattern "^literal" (letters, digits, '_', '-', '/') asks
    a name to start with, or NULL: PCRE2 decides at run time. */
+/* A pattern that is ^ and literal text (letters, digits, _ - / and the
+ * escapes \$ \. \/ \-): 1 (a prefix) or, ending in an unescaped $, 2 (the
+ * whole name, or it and a final newline: PCRE2's $, as the table has it);
+ * the text into buf. 0 for any other pattern. */
 static int gp_lit_prefix(const char *pattern, char *buf, size_t size)
 {
 	size_t n = 0;
@@ -302,8 +306,18 @@ static int gp_lit_prefix(const char *pattern, char *buf, size_t size)
 	if (pattern[0] != '^')
 		return 0;
 	for (const char *c = pattern + 1; *c; c++) {
+		if (n + 1 >= size)
+			return 0;
+		if (*c == '$' && c[1] == '\0' && n > 0) {
+			buf[n] = '\0';
+			return 2;
+		}
+		if (*c == '\\' && (c[1] == '$' || c[1] == '.' || c[1] == '/' || c[1] == '-')) {
+			buf[n++] = *++c;
+			continue;
+		}
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
-		      *c == '-' || *c == '/') || n + 1 >= size)
+		      *c == '-' || *c == '/'))
 			return 0;
 		buf[n++] = *c;
 	}
@@ -316,13 +330,24 @@ static int gp_lit_prefix(const char *pattern, char *buf, size_t size)
 static int gp_pmatch(FILE *out, const si_schema *s, size_t i, const char *known)
 {
 	char lit[128];
+	int kind = gp_lit_prefix(s->pattern_properties.v[i].name, lit, sizeof lit);
+	size_t n = strlen(lit);
 
-	if (gp_lit_prefix(s->pattern_properties.v[i].name, lit, sizeof lit)) {
+	if (kind == 1) {
 		if (known)
-			return strncmp(known, lit, strlen(lit)) == 0 ? (fprintf(out, "1"), 1) : 0;
-		fprintf(out, "(nml >= %zu && memcmp(nm, ", strlen(lit));
+			return strncmp(known, lit, n) == 0 ? (fprintf(out, "1"), 1) : 0;
+		fprintf(out, "(nml >= %zu && memcmp(nm, ", n);
 		gen_text_cstr(out, lit);
-		fprintf(out, ", %zu) == 0)", strlen(lit));
+		fprintf(out, ", %zu) == 0)", n);
+		return 1;
+	}
+	if (kind == 2) {
+		if (known)
+			return strncmp(known, lit, n) == 0 && (known[n] == '\0' || strcmp(known + n, "\n") == 0) ?
+			       (fprintf(out, "1"), 1) : 0;
+		fprintf(out, "((nml == %zu || (nml == %zu && nm[%zu] == '\\n')) && memcmp(nm, ", n, n + 1, n);
+		gen_text_cstr(out, lit);
+		fprintf(out, ", %zu) == 0)", n);
 		return 1;
 	}
 	fprintf(out, "rt_parse_pattern(&%s__pp%zu, nm, nml) == 1", s->symbol, i);
