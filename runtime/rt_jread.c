@@ -459,6 +459,10 @@ static int jr_number(rt_jread *r, const char *p)
 }
 
 /* a frame for depth r->depth (growing the stack into the arena) */
+static void jr_ends_put(rt_jread *r, const char *open, const char *close);
+/* containers shorter than this are scanned again rather than noted */
+#define JR_ENDS_MIN 48
+
 static rt_jread_frame *jr_push(rt_jread *r)
 {
 	if (r->depth == r->frames_cap) {
@@ -556,6 +560,7 @@ value:
 		if ((f = jr_push(r)) == NULL)
 			return jr_fail(r, RT_JREAD_E_NOMEM, p);
 		f->object = *p == '{';
+		f->open = p;
 		f->name = NULL;
 		f->name_len = 0;
 		f->index = 0;
@@ -597,6 +602,8 @@ value:
 	return tok;
 
 close:
+	if (r->ends && p - f->open >= JR_ENDS_MIN)
+		jr_ends_put(r, f->open, p);
 	r->tok = p;
 	r->depth--;
 	r->p = p + 1;
@@ -736,8 +743,11 @@ void rt_jread_trust(rt_jread *r, rt_jread_ends *ends)
 	r->ends = ends;
 }
 
-/* containers shorter than this are scanned again rather than noted */
-#define JR_ENDS_MIN 48
+void rt_jread_note_ends(rt_jread *r, rt_jread_ends *ends)
+{
+	r->ends = ends;
+}
+
 /* how deep inside a skipped container its nested ones are noted */
 #define JR_ENDS_STACK 32
 

@@ -103,6 +103,7 @@ enum rt_jread_token {
 /* one open container; the JSON pointer of the current position is built
    from these */
 typedef struct rt_jread_frame {
+	const char *open; /* its '{' or '[' */
 	const char *name; /* object: the last member name read, NULL before it */
 	size_t name_len;
 	size_t index;     /* array: elements begun so far */
@@ -126,9 +127,9 @@ typedef struct rt_jread_names {
 	size_t mem_cap;
 } rt_jread_names;
 
-/* Where the containers that re-scans skipped end (rt_jread_trust): the
-   re-scans of one parse share it, so that bytes skipped once are jumped
-   over the next time. Zero-initialise; its storage is in the arena. */
+/* Where the containers that a parse read or skipped end (rt_jread_trust,
+   rt_jread_note_ends): its readers share it, so that a re-scan jumps over
+   what was read once. Zero-initialise; its storage is in the arena. */
 typedef struct rt_jread_ends {
 	struct rt_jread_end { const char *open, *close; } *v; /* open addressing by open */
 	size_t n, cap;
@@ -176,6 +177,9 @@ int rt_jread_next(rt_jread *r);
    jumped over; the readers that share it must read the same bytes (the
    same buffer, unchanged). Call right after init. */
 void rt_jread_trust(rt_jread *r, rt_jread_ends *ends);
+/* A checking reader notes in ends (borrowed) where the larger containers it
+   reads from now on end, for the trusted readers that share it. */
+void rt_jread_note_ends(rt_jread *r, rt_jread_ends *ends);
 
 /* Skips the next value entirely (checked as rt_jread_next checks it,
    duplicate names included); 0, or -1 with r->err set. */

@@ -821,6 +821,23 @@ START_TEST(trusted_skip_by_ends)
 	ck_assert_uint_eq(m, n);
 	ck_assert_mem_eq(got, want, n * sizeof *got);
 
+	/* a checking reader notes the ends of what it reads: a trusted one
+	   sharing them then jumps over containers it never skipped itself */
+	{
+		rt_jread_ends read = { 0 };
+		rt_jread r;
+		int t;
+		rt_jread_init(&r, in, strlen(in), &a, 0);
+		rt_jread_note_ends(&r, &read);
+		while ((t = rt_jread_next(&r)) > RT_JR_END)
+			;
+		ck_assert_int_eq(t, RT_JR_END);
+		ck_assert_uint_gt(read.n, 2);
+		m = walk_skipping(in, &read, 1, &a, got, 8);
+		ck_assert_uint_eq(m, n);
+		ck_assert_mem_eq(got, want, n * sizeof *got);
+	}
+
 	/* inside a noted container, a reader that walks into it and skips a
 	   nested one lands where a checking reader does */
 	{
