@@ -726,13 +726,55 @@ static const si_schema *gp_live(const si_schema *s)
 	return s->one_of.n ? s->one_of.v[0] : s->any_of.n ? s->any_of.v[0] : NULL;
 }
 
+/* a schema that is only a $ref: the one it refers to, followed */
+static const si_schema *gp_follow(const si_schema *s)
+{
+	for (int hops = 0; s && s->ref && hops < 16 && !gp_own(s) && !s->all_of.n && !s->any_of.n && !s->one_of.n &&
+	                   !s->not_ && !s->if_ && !s->flags && !s->is_bool; hops++)
+		s = s->ref;
+	return s;
+}
+
+/* 1 when a value valid against a cannot be valid against b, as the
+ * schemas say: a is an object (never null) with additionalProperties false
+ * that lets no member named as one b requires (OpenAPI 3.0's Schema and
+ * Reference, whose $ref the Schema does not allow). */
+static int gp_excludes(const si_schema *a, const si_schema *b)
+{
+	a = gp_follow(a);
+	b = gp_follow(b);
+	if (!a || !b || a->is_bool || b->is_bool || a->types != SI_T_OBJECT || !(a->flags & SI_F_NO_ADDL) ||
+	    (a->flags & SI_F_NULLABLE))
+		return 0;
+	for (size_t r = 0; r < b->n_required; r++) {
+		const char *name = b->required[r];
+		int allowed = 0;
+		for (size_t i = 0; !allowed && i < a->properties.n; i++)
+			allowed = strcmp(a->properties.v[i].name, name) == 0;
+		for (size_t i = 0; !allowed && i < a->pattern_properties.n; i++) {
+			char lit[128];
+			int kind = gp_lit_prefix(a->pattern_properties.v[i].name, lit, sizeof lit);
+			size_t n = strlen(lit);
+			if (kind == 0)
+				allowed = 1; /* a pattern not decided here: it might */
+			else if (strncmp(name, lit, n) == 0)
+				allowed = kind == 1 || name[n] == '\0' || strcmp(name + n, "\n") == 0;
+		}
+		if (!allowed)
+			return 1;
+	}
+	return 0;
+}
+
 /* $ref beside keywords, allOf, anyOf, oneOf, not, if: in rt_schema.c's
-   order, each a re-scan of the value's bytes s0..s1 (but gp_live's, done) */
+   order, each a re-scan of the value's bytes s0..s1 (but gp_live's, done,
+   and oneOf's alternatives that gp_excludes says fail when its first holds) */
 static void gp_combinators(FILE *out, const si_schema *s, int label)
 {
 	const si_schema *live = gp_live(s);
 	const char *any0 = live && !s->one_of.n ? "i == 0 ? live : " : "";
 	const char *one0 = live && s->one_of.n ? "i == 0 ? live : " : "";
+
 
 	fprintf(out, "%s\tif (rc == 0) {\n\t\tconst char *s1 = p->r.p;\n\t\tint k = 0;\n\n\t\t(void)k;\n", label ? "after:\n" : "");
 	if (s->ref)
@@ -747,8 +789,18 @@ static void gp_combinators(FILE *out, const si_schema *s, int label)
 		             "\t\tif (!ok)\n\t\t\trt_parse_closest(p, s0, s1, any, %zu, 0);\n\t\t}\n", s->any_of.n, any0, s->any_of.n);
 	}
 	if (s->one_of.n) {
+		int excl = 0;
 		fprintf(out, "\t\t{\n");
 		gp_fns(out, "one", &s->one_of);
+		for (size_t i = 1; i < s->one_of.n; i++)
+			excl |= gp_excludes(s->one_of.v[0], s->one_of.v[i]);
+		if (excl) {
+			fprintf(out, "\t\t/* fail when #0 holds (gp_excludes) */\n\t\tstatic const unsigned char excl[] = {");
+			for (size_t i = 0; i < s->one_of.n; i++)
+				fprintf(out, "%s%d", i ? ", " : " ", i > 0 && gp_excludes(s->one_of.v[0], s->one_of.v[i]));
+			fprintf(out, " };\n");
+			one0 = live ? "i == 0 ? live : first == 0 && excl[i] ? 1 : " : "first == 0 && excl[i] ? 1 : ";
+		}
 		fprintf(out, "\t\tint first = -1, second = -1;\n\n\t\tfor (int i = 0; second < 0 && i < (int)%zu; i++) {\n"
 		             "\t\t\tif ((k = %srt_parse_rescan(p, s0, s1, one[i], 0)) < 0)\n\t\t\t\tgoto nomem;\n"
 		             "\t\t\tif (k == 0 && first < 0)\n\t\t\t\tfirst = i;\n\t\t\telse if (k == 0)\n\t\t\t\tsecond = i;\n\t\t}\n"
