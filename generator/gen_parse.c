@@ -295,6 +295,10 @@ static void gp_member_model(FILE *out, const gm_type *mt, const gm_field *f, siz
 
 /* The literal a pattern "^literal" (letters, digits, '_', '-', '/') asks
    a name to start with, or NULL: PCRE2 decides at run time. */
+/* A pattern that is ^ and literal text (letters, digits, _ - / and the
+ * escapes \$ \. \/ \-): 1 (a prefix) or, ending in an unescaped $, 2 (the
+ * whole name, or it and a final newline: PCRE2's $, as the table has it);
+ * the text into buf. 0 for any other pattern. */
 static int gp_lit_prefix(const char *pattern, char *buf, size_t size)
 {
 	size_t n = 0;
@@ -302,8 +306,18 @@ static int gp_lit_prefix(const char *pattern, char *buf, size_t size)
 	if (pattern[0] != '^')
 		return 0;
 	for (const char *c = pattern + 1; *c; c++) {
+		if (n + 1 >= size)
+			return 0;
+		if (*c == '$' && c[1] == '\0' && n > 0) {
+			buf[n] = '\0';
+			return 2;
+		}
+		if (*c == '\\' && (c[1] == '$' || c[1] == '.' || c[1] == '/' || c[1] == '-')) {
+			buf[n++] = *++c;
+			continue;
+		}
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
-		      *c == '-' || *c == '/') || n + 1 >= size)
+		      *c == '-' || *c == '/'))
 			return 0;
 		buf[n++] = *c;
 	}
@@ -316,13 +330,24 @@ static int gp_lit_prefix(const char *pattern, char *buf, size_t size)
 static int gp_pmatch(FILE *out, const si_schema *s, size_t i, const char *known)
 {
 	char lit[128];
+	int kind = gp_lit_prefix(s->pattern_properties.v[i].name, lit, sizeof lit);
+	size_t n = strlen(lit);
 
-	if (gp_lit_prefix(s->pattern_properties.v[i].name, lit, sizeof lit)) {
+	if (kind == 1) {
 		if (known)
-			return strncmp(known, lit, strlen(lit)) == 0 ? (fprintf(out, "1"), 1) : 0;
-		fprintf(out, "(nml >= %zu && memcmp(nm, ", strlen(lit));
+			return strncmp(known, lit, n) == 0 ? (fprintf(out, "1"), 1) : 0;
+		fprintf(out, "(nml >= %zu && memcmp(nm, ", n);
 		gen_text_cstr(out, lit);
-		fprintf(out, ", %zu) == 0)", strlen(lit));
+		fprintf(out, ", %zu) == 0)", n);
+		return 1;
+	}
+	if (kind == 2) {
+		if (known)
+			return strncmp(known, lit, n) == 0 && (known[n] == '\0' || strcmp(known + n, "\n") == 0) ?
+			       (fprintf(out, "1"), 1) : 0;
+		fprintf(out, "((nml == %zu || (nml == %zu && nm[%zu] == '\\n')) && memcmp(nm, ", n, n + 1, n);
+		gen_text_cstr(out, lit);
+		fprintf(out, ", %zu) == 0)", n);
 		return 1;
 	}
 	fprintf(out, "rt_parse_pattern(&%s__pp%zu, nm, nml) == 1", s->symbol, i);
@@ -679,10 +704,78 @@ static void gp_fns(FILE *out, const char *name, const si_list *l)
 	fprintf(out, " };\n");
 }
 
+static int gp_walks_array(const si_schema *s)
+{
+	return (!s->types || (s->types & SI_T_ARRAY)) &&
+	       (s->items || (s->flags & (SI_F_HAS_MIN_ITEMS | SI_F_HAS_MAX_ITEMS | SI_F_UNIQUE)));
+}
+
+static int gp_walks_object(const si_schema *s)
+{
+	return (!s->types || (s->types & SI_T_OBJECT)) && gp_has_object(s);
+}
+
+/* The alternative read from the reader itself rather than re-scanned
+ * (rt_parse_live): oneOf's first, else anyOf's, where the schema's own
+ * keywords do not walk the value (it is then read once, the others
+ * re-scanned); NULL where none is. */
+static const si_schema *gp_live(const si_schema *s)
+{
+	if (!gp_comb(s) || gp_walks_array(s) || gp_walks_object(s))
+		return NULL;
+	return s->one_of.n ? s->one_of.v[0] : s->any_of.n ? s->any_of.v[0] : NULL;
+}
+
+/* a schema that is only a $ref: the one it refers to, followed */
+static const si_schema *gp_follow(const si_schema *s)
+{
+	for (int hops = 0; s && s->ref && hops < 16 && !gp_own(s) && !s->all_of.n && !s->any_of.n && !s->one_of.n &&
+	                   !s->not_ && !s->if_ && !s->flags && !s->is_bool; hops++)
+		s = s->ref;
+	return s;
+}
+
+/* 1 when a value valid against a cannot be valid against b, as the
+ * schemas say: a is an object (never null) with additionalProperties false
+ * that lets no member named as one b requires (OpenAPI 3.0's Schema and
+ * Reference, whose $ref the Schema does not allow). */
+static int gp_excludes(const si_schema *a, const si_schema *b)
+{
+	a = gp_follow(a);
+	b = gp_follow(b);
+	if (!a || !b || a->is_bool || b->is_bool || a->types != SI_T_OBJECT || !(a->flags & SI_F_NO_ADDL) ||
+	    (a->flags & SI_F_NULLABLE))
+		return 0;
+	for (size_t r = 0; r < b->n_required; r++) {
+		const char *name = b->required[r];
+		int allowed = 0;
+		for (size_t i = 0; !allowed && i < a->properties.n; i++)
+			allowed = strcmp(a->properties.v[i].name, name) == 0;
+		for (size_t i = 0; !allowed && i < a->pattern_properties.n; i++) {
+			char lit[128];
+			int kind = gp_lit_prefix(a->pattern_properties.v[i].name, lit, sizeof lit);
+			size_t n = strlen(lit);
+			if (kind == 0)
+				allowed = 1; /* a pattern not decided here: it might */
+			else if (strncmp(name, lit, n) == 0)
+				allowed = kind == 1 || name[n] == '\0' || strcmp(name + n, "\n") == 0;
+		}
+		if (!allowed)
+			return 1;
+	}
+	return 0;
+}
+
 /* $ref beside keywords, allOf, anyOf, oneOf, not, if: in rt_schema.c's
-   order, each a re-scan of the value's bytes s0..s1 */
+   order, each a re-scan of the value's bytes s0..s1 (but gp_live's, done,
+   and oneOf's alternatives that gp_excludes says fail when its first holds) */
 static void gp_combinators(FILE *out, const si_schema *s, int label)
 {
+	const si_schema *live = gp_live(s);
+	const char *any0 = live && !s->one_of.n ? "i == 0 ? live : " : "";
+	const char *one0 = live && s->one_of.n ? "i == 0 ? live : " : "";
+
+
 	fprintf(out, "%s\tif (rc == 0) {\n\t\tconst char *s1 = p->r.p;\n\t\tint k = 0;\n\n\t\t(void)k;\n", label ? "after:\n" : "");
 	if (s->ref)
 		fprintf(out, "\t\tif (rt_parse_rescan(p, s0, s1, %s__v, 1) < 0)\n\t\t\tgoto nomem;\n", s->ref->symbol);
@@ -692,18 +785,28 @@ static void gp_combinators(FILE *out, const si_schema *s, int label)
 		fprintf(out, "\t\t{\n");
 		gp_fns(out, "any", &s->any_of);
 		fprintf(out, "\t\tint ok = 0;\n\n\t\tfor (size_t i = 0; !ok && i < %zu; i++) {\n"
-		             "\t\t\tif ((k = rt_parse_rescan(p, s0, s1, any[i], 0)) < 0)\n\t\t\t\tgoto nomem;\n\t\t\tok = k == 0;\n\t\t}\n"
-		             "\t\tif (!ok)\n\t\t\trt_parse_closest(p, s0, s1, any, %zu, 0);\n\t\t}\n", s->any_of.n, s->any_of.n);
+		             "\t\t\tif ((k = %srt_parse_rescan(p, s0, s1, any[i], 0)) < 0)\n\t\t\t\tgoto nomem;\n\t\t\tok = k == 0;\n\t\t}\n"
+		             "\t\tif (!ok)\n\t\t\trt_parse_closest(p, s0, s1, any, %zu, 0);\n\t\t}\n", s->any_of.n, any0, s->any_of.n);
 	}
 	if (s->one_of.n) {
+		int excl = 0;
 		fprintf(out, "\t\t{\n");
 		gp_fns(out, "one", &s->one_of);
+		for (size_t i = 1; i < s->one_of.n; i++)
+			excl |= gp_excludes(s->one_of.v[0], s->one_of.v[i]);
+		if (excl) {
+			fprintf(out, "\t\t/* fail when #0 holds (gp_excludes) */\n\t\tstatic const unsigned char excl[] = {");
+			for (size_t i = 0; i < s->one_of.n; i++)
+				fprintf(out, "%s%d", i ? ", " : " ", i > 0 && gp_excludes(s->one_of.v[0], s->one_of.v[i]));
+			fprintf(out, " };\n");
+			one0 = live ? "i == 0 ? live : first == 0 && excl[i] ? 1 : " : "first == 0 && excl[i] ? 1 : ";
+		}
 		fprintf(out, "\t\tint first = -1, second = -1;\n\n\t\tfor (int i = 0; second < 0 && i < (int)%zu; i++) {\n"
-		             "\t\t\tif ((k = rt_parse_rescan(p, s0, s1, one[i], 0)) < 0)\n\t\t\t\tgoto nomem;\n"
+		             "\t\t\tif ((k = %srt_parse_rescan(p, s0, s1, one[i], 0)) < 0)\n\t\t\t\tgoto nomem;\n"
 		             "\t\t\tif (k == 0 && first < 0)\n\t\t\t\tfirst = i;\n\t\t\telse if (k == 0)\n\t\t\t\tsecond = i;\n\t\t}\n"
 		             "\t\tif (first < 0)\n\t\t\trt_parse_closest(p, s0, s1, one, %zu, 1);\n"
 		             "\t\telse if (second >= 0)\n\t\t\trt_parse_fail(p, \"oneOf\", \"must match exactly one alternative but matches #%%d and #%%d\", first, second);\n"
-		             "\t\t}\n", s->one_of.n, s->one_of.n);
+		             "\t\t}\n", s->one_of.n, one0, s->one_of.n);
 	}
 	if (s->not_)
 		fprintf(out, "\t\tif ((k = rt_parse_rescan(p, s0, s1, %s__v, 0)) < 0)\n\t\t\tgoto nomem;\n\t\tif (k == 0)\n"
@@ -736,7 +839,8 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 		fprintf(out, "\treturn rt_parse_table(p, t, &%s, dfl, j);\n}\n\n", s->symbol);
 		return 0;
 	}
-	fprintf(out, "\tint rc = 0;\n%s\n\t(void)dfl;\n", gp_comb(s) ? "\tconst char *s0 = p->r.tok; /* the value's bytes, for the combinators */\n" : "");
+	fprintf(out, "\tint rc = 0;\n%s%s\n\t(void)dfl;\n", gp_comb(s) ? "\tconst char *s0 = p->r.tok; /* the value's bytes, for the combinators */\n" : "",
+	        !mt && gp_live(s) ? "\tint live = -1; /* the violations of the alternative read first */\n" : "");
 	fprintf(out, "\tif (p->depth >= 512) {\n\t\trt_parse_fail(p, \"depth\", \"is nested too deeply (more than %%d levels)\", 512);\n"
 	             "\t\treturn rt_parse_json(p, t, NULL);\n\t}\n");
 	if (s->flags & SI_F_FALSE) {
@@ -766,14 +870,17 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 		fprintf(out, "\trc = %s__v(p, t, j, dfl);\n", s->ref->symbol);
 		used = 0;
 	} else {
-		int arr = (!s->types || (s->types & SI_T_ARRAY)) &&
-		          (s->items || (s->flags & (SI_F_HAS_MIN_ITEMS | SI_F_HAS_MAX_ITEMS | SI_F_UNIQUE)));
-		int obj = (!s->types || (s->types & SI_T_OBJECT)) && gp_has_object(s);
+		int arr = gp_walks_array(s), obj = gp_walks_object(s);
 		if (arr)
 			gp_array(out, s);
 		if (obj && gp_object(out, s, mt) != 0)
 			return -1;
-		fprintf(out, "\tif (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)\n\t\trc = rt_parse_json(p, t, j);\n");
+		if (!mt && gp_live(s))
+			fprintf(out, "\tif ((live = rt_parse_live(p, t, %s__v, j)) < 0)\n\t\trc = -1;\n"
+			             "\telse if (live > 0 && j && rt_parse_again(p, s0, p->r.p, j) != 0)\n\t\tgoto nomem;\n",
+			        gp_live(s)->symbol);
+		else
+			fprintf(out, "\tif (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)\n\t\trc = rt_parse_json(p, t, j);\n");
 		if (gp_comb(s))
 			gp_combinators(out, s, arr || obj);
 		used = arr || obj || gp_comb(s);

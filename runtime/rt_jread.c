@@ -199,11 +199,54 @@ static int jr_decode(rt_jread *r, const char *s, size_t n)
 
 /* The string whose opening quote is just before p: checked, and decoded
    when it holds escapes and decode is set. */
+/* jr_string in trusted bytes (rt_jread_trust): checked on their first
+   read, so only to the closing quote, decoding when there are escapes. */
+static int jr_string_trusted(rt_jread *r, const char *p, int decode)
+{
+	const char *start = p, *end = r->end;
+	int esc = 0;
+
+	for (;;) {
+		while (end - p >= 8) { /* eight bytes at a time to a quote or backslash */
+			const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+			uint64_t w, q, b, m;
+			memcpy(&w, p, 8);
+			q = w ^ (ones * '"');
+			b = w ^ (ones * '\\');
+			if ((m = (((q - ones) & ~q) | ((b - ones) & ~b)) & high) != 0) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+				p += __builtin_ctzll(m) >> 3;
+#endif
+				break;
+			}
+			p += 8;
+		}
+		if (p >= end)
+			return jr_fail(r, RT_JREAD_E_EOF, end);
+		if (*p == '"')
+			break;
+		if (*p == '\\') {
+			esc = 1;
+			p++;
+		}
+		p++;
+	}
+	r->p = p + 1;
+	r->str = start;
+	r->len = (size_t)(p - start);
+	r->in_arena = 0;
+	if (esc && decode && jr_decode(r, start, (size_t)(p - start)) != 0)
+		return jr_fail(r, RT_JREAD_E_NOMEM, start);
+	return 0;
+}
+
 static int jr_string(rt_jread *r, const char *p, int decode)
 {
 	const char *start = p, *end = r->end;
 	int esc = 0;
 
+	if (r->trusted)
+		return jr_string_trusted(r, p, decode);
 	for (;;) {
 		unsigned c;
 		while (end - p >= 8) {
@@ -416,6 +459,10 @@ static int jr_number(rt_jread *r, const char *p)
 }
 
 /* a frame for depth r->depth (growing the stack into the arena) */
+static void jr_ends_put(rt_jread *r, const char *open, const char *close);
+/* containers shorter than this are scanned again rather than noted */
+#define JR_ENDS_MIN 48
+
 static rt_jread_frame *jr_push(rt_jread *r)
 {
 	if (r->depth == r->frames_cap) {
@@ -513,6 +560,7 @@ value:
 		if ((f = jr_push(r)) == NULL)
 			return jr_fail(r, RT_JREAD_E_NOMEM, p);
 		f->object = *p == '{';
+		f->open = p;
 		f->name = NULL;
 		f->name_len = 0;
 		f->index = 0;
@@ -554,6 +602,8 @@ value:
 	return tok;
 
 close:
+	if (r->ends && p - f->open >= JR_ENDS_MIN)
+		jr_ends_put(r, f->open, p);
 	r->tok = p;
 	r->depth--;
 	r->p = p + 1;
@@ -608,6 +658,8 @@ int rt_jread_names_add(rt_jread *r, rt_jread_names *set)
 	size_t n = r->len, j = 0;
 	uint32_t h = 0;
 
+	if (r->trusted)
+		return 0; /* the first read refused duplicates */
 	if (set->tab == NULL) {
 		for (size_t i = 0; i < set->n; i++)
 			if (set->v[i].len == n && memcmp(set->v[i].s, s, n) == 0)
@@ -685,38 +737,116 @@ static inline rt_jread_names *jr_skip_set(rt_jread *r, unsigned level)
 	return level < r->skip_sets_n ? &r->skip_sets[level] : jr_skip_set_grow(r, level);
 }
 
-void rt_jread_trust(rt_jread *r)
+void rt_jread_trust(rt_jread *r, rt_jread_ends *ends)
 {
 	r->trusted = 1;
+	r->ends = ends;
+}
+
+void rt_jread_note_ends(rt_jread *r, rt_jread_ends *ends)
+{
+	r->ends = ends;
+}
+
+/* how deep inside a skipped container its nested ones are noted */
+#define JR_ENDS_STACK 32
+
+static size_t jr_ends_slot(const char *open, size_t cap)
+{
+	return (size_t)(((uint64_t)(uintptr_t)open * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+}
+
+static const char *jr_ends_get(const rt_jread_ends *e, const char *open)
+{
+	if (e->cap == 0)
+		return NULL;
+	for (size_t i = jr_ends_slot(open, e->cap);; i = (i + 1) & (e->cap - 1)) {
+		if (e->v[i].open == open)
+			return e->v[i].close;
+		if (e->v[i].open == NULL)
+			return NULL;
+	}
+}
+
+/* Notes [open, close]; out of memory, it is only not noted. */
+static void jr_ends_put(rt_jread *r, const char *open, const char *close)
+{
+	rt_jread_ends *e = r->ends;
+	size_t i;
+
+	if (2 * (e->n + 1) > e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 256;
+		struct rt_jread_end *v = rt_arena_alloc(r->arena, cap * sizeof *v);
+		if (v == NULL)
+			return;
+		memset(v, 0, cap * sizeof *v);
+		for (size_t k = 0; k < e->cap; k++)
+			if (e->v[k].open) {
+				for (i = jr_ends_slot(e->v[k].open, cap); v[i].open; i = (i + 1) & (cap - 1))
+					;
+				v[i] = e->v[k];
+			}
+		e->v = v;
+		e->cap = cap;
+	}
+	for (i = jr_ends_slot(open, e->cap); e->v[i].open; i = (i + 1) & (e->cap - 1))
+		if (e->v[i].open == open)
+			return;
+	e->v[i].open = open;
+	e->v[i].close = close;
+	e->n++;
 }
 
 /* The rest of a container just opened, in bytes already checked: to the
-   byte after its matching close. */
+   byte after its matching close; by r->ends where it knows the way. */
 static int jr_fast_skip(rt_jread *r)
 {
-	const char *p = r->p, *end = r->end;
+	const char *p = r->p, *end = r->end, *to;
+	const char *open[JR_ENDS_STACK];
 	unsigned depth = 1;
 
+	open[0] = p - 1;
+	if (r->ends && (to = jr_ends_get(r->ends, p - 1)) != NULL) {
+		p = to;
+		goto closed;
+	}
 	for (; p < end; p++) {
 		switch (*p) {
 		case '"':
-			for (p++; p < end && *p != '"'; p++)
+			for (p++; p < end; p++) {
+				while (end - p >= 8) { /* eight bytes at a time to a quote or backslash */
+					const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+					uint64_t w, q, b;
+					memcpy(&w, p, 8);
+					q = w ^ (ones * '"');
+					b = w ^ (ones * '\\');
+					if ((((q - ones) & ~q) | ((b - ones) & ~b)) & high)
+						break;
+					p += 8;
+				}
+				if (p >= end || *p == '"')
+					break;
 				if (*p == '\\')
 					p++;
+			}
 			break;
 		case '{':
 		case '[':
+			if (r->ends && (to = jr_ends_get(r->ends, p)) != NULL) {
+				p = to;
+				break;
+			}
+			if (depth < JR_ENDS_STACK)
+				open[depth] = p;
 			depth++;
 			break;
 		case '}':
 		case ']':
-			if (--depth == 0) {
-				r->tok = p;
-				r->depth--;
-				r->p = p + 1;
-				r->state = r->depth ? S_AFTER : S_DONE;
-				return 0;
-			}
+			depth--;
+			if (r->ends && depth < JR_ENDS_STACK && p - open[depth] >= JR_ENDS_MIN)
+				jr_ends_put(r, open[depth], p);
+			if (depth == 0)
+				goto closed;
 			break;
 		default:
 			break;
@@ -724,6 +854,12 @@ static int jr_fast_skip(rt_jread *r)
 	}
 	jr_fail(r, RT_JREAD_E_EOF, end);
 	return -1;
+closed:
+	r->tok = p;
+	r->depth--;
+	r->p = p + 1;
+	r->state = r->depth ? S_AFTER : S_DONE;
+	return 0;
 }
 
 int rt_jread_skip_rest(rt_jread *r, int tok)

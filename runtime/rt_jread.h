@@ -103,6 +103,7 @@ enum rt_jread_token {
 /* one open container; the JSON pointer of the current position is built
    from these */
 typedef struct rt_jread_frame {
+	const char *open; /* its '{' or '[' */
 	const char *name; /* object: the last member name read, NULL before it */
 	size_t name_len;
 	size_t index;     /* array: elements begun so far */
@@ -126,6 +127,14 @@ typedef struct rt_jread_names {
 	size_t mem_cap;
 } rt_jread_names;
 
+/* Where the containers that a parse read or skipped end (rt_jread_trust,
+   rt_jread_note_ends): its readers share it, so that a re-scan jumps over
+   what was read once. Zero-initialise; its storage is in the arena. */
+typedef struct rt_jread_ends {
+	struct rt_jread_end { const char *open, *close; } *v; /* open addressing by open */
+	size_t n, cap;
+} rt_jread_ends;
+
 typedef struct rt_jread {
 	/* the current token's value (read-only) */
 	const char *str;    /* RT_JR_STRING, RT_JR_NAME */
@@ -146,6 +155,7 @@ typedef struct rt_jread {
 	int state;
 	int no_decode;
 	int trusted;        /* rt_jread_trust: skipping goes by brackets and quotes */
+	rt_jread_ends *ends; /* rt_jread_trust's, or NULL */
 	rt_jread_frame *frames;
 	rt_jread_names *skip_sets;
 	unsigned skip_sets_n, frames_cap;
@@ -162,8 +172,14 @@ int rt_jread_next(rt_jread *r);
 
 /* For bytes a reader has already read in full (a re-scan of a value by
    generated combinator code): skipped containers are then passed over by
-   their brackets and quotes alone, unchecked. Call right after init. */
-void rt_jread_trust(rt_jread *r);
+   their brackets and quotes alone, unchecked. ends (borrowed, may be NULL):
+   where the larger ones end is noted there, and a container found there is
+   jumped over; the readers that share it must read the same bytes (the
+   same buffer, unchanged). Call right after init. */
+void rt_jread_trust(rt_jread *r, rt_jread_ends *ends);
+/* A checking reader notes in ends (borrowed) where the larger containers it
+   reads from now on end, for the trusted readers that share it. */
+void rt_jread_note_ends(rt_jread *r, rt_jread_ends *ends);
 
 /* Skips the next value entirely (checked as rt_jread_next checks it,
    duplicate names included); 0, or -1 with r->err set. */
@@ -173,7 +189,9 @@ int rt_jread_skip(rt_jread *r);
 int rt_jread_skip_rest(rt_jread *r, int tok);
 
 /* Adds the current RT_JR_NAME to set; 0, or -1 with r->err =
-   RT_JREAD_E_DUPLICATE (r->err_off at the name) or RT_JREAD_E_NOMEM. */
+   RT_JREAD_E_DUPLICATE (r->err_off at the name) or RT_JREAD_E_NOMEM. A
+   trusted reader (rt_jread_trust) adds nothing and returns 0: its bytes'
+   first read refused duplicates (and strings it only finds the end of). */
 int rt_jread_names_add(rt_jread *r, rt_jread_names *set);
 void rt_jread_names_reset(rt_jread_names *set);
 /* For generated code that tracks its known names with its own bits: the

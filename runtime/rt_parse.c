@@ -236,13 +236,15 @@ static int rt_parse_json_object(rt_parse *p, json_t **out)
 	if (!o)
 		return rt_parse_nomem(p);
 	while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
-		const char *key;
+		const char *key = p->r.str;
+		size_t n = p->r.len;
 		json_t *v = NULL;
-		if (rt_jread_names_add(&p->r, &seen) != 0 || !(key = rt_jread_cstr(&p->r)))
+		if (rt_jread_names_add(&p->r, &seen) != 0)
 			goto fail;
 		if (rt_parse_json(p, rt_jread_next(&p->r), &v) != 0)
 			goto fail;
-		if (json_object_set_new(o, key, v) != 0) {
+		/* the name is checked UTF-8 with no NUL (rt_jread), and stays put */
+		if (json_object_setn_new_nocheck(o, key, n, v) != 0) {
 			rt_parse_nomem(p);
 			goto fail;
 		}
@@ -382,6 +384,17 @@ int rt_parse_int64(double d, int64_t *out)
 	return 0;
 }
 
+/* The parse's rt_jread_ends, made (in the arena) and noted into by p->r
+   on first use; NULL when out of memory (nothing is noted then). */
+static rt_jread_ends *rt_parse_ends(rt_parse *p)
+{
+	if (!p->r.ends && (p->r.ends = rt_arena_alloc(p->r.arena, sizeof *p->r.ends)) != NULL) {
+		memset(p->r.ends, 0, sizeof *p->r.ends);
+		rt_jread_note_ends(&p->r, p->r.ends);
+	}
+	return p->r.ends;
+}
+
 int rt_parse_rescan(rt_parse *p, const char *start, const char *end, rt_parse_vfn fn, int want)
 {
 	rt_parse sub;
@@ -391,13 +404,41 @@ int rt_parse_rescan(rt_parse *p, const char *start, const char *end, rt_parse_vf
 	              want ? p->errs : NULL);
 	sub.up = p;
 	sub.depth = p->depth;
-	rt_jread_trust(&sub.r);
+	rt_jread_trust(&sub.r, rt_parse_ends(p));
 	rc = fn(&sub, rt_jread_next(&sub.r), NULL, 0);
 	if (rc != 0)
 		return -1; /* the bytes were read once already: only out of memory */
 	if (want)
 		p->bad += sub.bad;
 	return sub.bad;
+}
+
+int rt_parse_live(rt_parse *p, int t, rt_parse_vfn fn, json_t **j)
+{
+	rt_errors *errs = p->errs;
+	unsigned flags = p->flags;
+	int bad = p->bad, rc, k;
+
+	rt_parse_ends(p); /* the other alternatives' re-scans jump over what this one reads */
+	p->errs = NULL;
+	p->flags &= ~(unsigned)RT_PARSE_DEFAULTS;
+	rc = fn(p, t, j, 0);
+	k = p->bad - bad;
+	p->errs = errs;
+	p->flags = flags;
+	p->bad = bad;
+	return rc != 0 ? -1 : k;
+}
+
+int rt_parse_again(rt_parse *p, const char *start, const char *end, json_t **out)
+{
+	rt_parse sub;
+
+	json_decref(*out);
+	*out = NULL;
+	rt_parse_init(&sub, start, (size_t)(end - start), p->r.arena, p->dir, 0, NULL);
+	rt_jread_trust(&sub.r, p->r.ends);
+	return rt_parse_json(&sub, rt_jread_next(&sub.r), out);
 }
 
 int rt_parse_closest(rt_parse *p, const char *start, const char *end, const rt_parse_vfn *fns, size_t n, int one_of)

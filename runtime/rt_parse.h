@@ -140,6 +140,16 @@ int rt_parse_int64(double d, int64_t *out);
  * position. want: its violations go to p->errs and count in p->bad; else
  * nothing is recorded. Returns its violation count, or -1 (out of memory). */
 int rt_parse_rescan(rt_parse *p, const char *start, const char *end, rt_parse_vfn fn, int want);
+/* A combinator's first alternative without a re-scan: fn on the value whose
+ * first token is t, from p->r itself (checked as it is read), recording
+ * nothing and applying no defaults, as a re-scan without want; *j (may be
+ * NULL) gets the value as fn builds it, complete only when fn finds no
+ * violation (else see rt_parse_again). Returns its violation count, or -1
+ * (a reader error or out of memory: p->r.err says which). */
+int rt_parse_live(rt_parse *p, int t, rt_parse_vfn fn, json_t **j);
+/* The value of the bytes [start, end), read once already, as a new json_t
+   into *out (which it decrefs first); 0, or -1 (out of memory). */
+int rt_parse_again(rt_parse *p, const char *start, const char *end, json_t **out);
 /* A failed anyOf (one_of 0) or oneOf matching none: the message naming the
  * branch with the fewest violations (the first of them), then those. */
 int rt_parse_closest(rt_parse *p, const char *start, const char *end, const rt_parse_vfn *fns, size_t n, int one_of);

@@ -2,7 +2,8 @@
 # Runs the JSON-Schema-Test-Suite through validators compiled by oapigen's
 # schema compiler: one generated C program per suite file.
 #   run.sh required   draft4 (as OpenAPI 3.0) and draft2020-12 (as 3.1), the
-#                     required files; prints "jsts: N passed, N failed"
+#                     required files, and the project's own in extra/ (as
+#                     3.0); prints "jsts: N passed, N failed"
 #   run.sh optional   the optional/ and optional/format/ files, counted and
 #                     reported as "jsts-optional-tally: ..." (informational)
 # Not counted as passed or failed, and always printed:
@@ -51,6 +52,8 @@ run_file() { # dialect format_assert file
 if [ "$mode" = required ]; then
 	for f in "$suite"/draft4/*.json; do run_file 30 1 "$f"; done
 	for f in "$suite"/draft2020-12/*.json; do run_file 31 0 "$f"; done
+	# the project's own cases, in the suite's format (tests/jsts/extra/)
+	for f in "$top"/tests/jsts/extra/*.json; do run_file 30 1 "$f"; done
 	[ "$ts" -eq 0 ] || echo "not run: $ts tests whose schemas refer to remote documents"
 	[ "$tr" -eq 0 ] || echo "not run: $tr tests whose schemas use a keyword oapigen refuses"
 	echo "jsts: $tp passed, $tf failed"

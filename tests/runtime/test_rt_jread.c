@@ -774,6 +774,113 @@ START_TEST(skip_and_errors)
 }
 END_TEST
 
+/* Walks the top object of in, skipping every member's value; the offset
+   after each skip into at[] (n of them); the reader trusted with ends when
+   ends is given. */
+static size_t walk_skipping(const char *in, rt_jread_ends *ends, int trust, rt_arena *a, size_t *at, size_t max)
+{
+	rt_jread r;
+	size_t n = 0;
+	int t;
+
+	rt_jread_init(&r, in, strlen(in), a, 0);
+	if (trust)
+		rt_jread_trust(&r, ends);
+	ck_assert_int_eq(rt_jread_next(&r), RT_JR_OBJECT_BEGIN);
+	while ((t = rt_jread_next(&r)) == RT_JR_NAME) {
+		ck_assert_int_eq(rt_jread_skip(&r), 0);
+		ck_assert_uint_lt(n, max);
+		at[n++] = (size_t)(r.p - in);
+	}
+	ck_assert_int_eq(t, RT_JR_OBJECT_END);
+	ck_assert_int_eq(rt_jread_next(&r), RT_JR_END);
+	return n;
+}
+
+START_TEST(trusted_skip_by_ends)
+{
+	RT_ARENA_ON_STACK(a, 512);
+	/* brackets and escaped quotes inside strings, containers long enough to
+	   be noted nested in one that is, and short ones */
+	const char *in = "{\"a\":{\"s\":\"x}]\\\"{[\",\"b\":[1,{\"c\":\"a long string that makes this object noted\"}],"
+	                 "\"d\":{}},\"e\":[[],{},\"]\"],\"f\":{\"g\":{\"h\":[\"}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}\"]}},"
+	                 "\"i\":1}";
+	rt_jread_ends ends = { 0 };
+	size_t want[8], got[8], n, m;
+
+	n = walk_skipping(in, NULL, 0, &a, want, 8);
+	ck_assert_uint_eq(n, 4);
+	m = walk_skipping(in, &ends, 1, &a, got, 8); /* notes the ends */
+	ck_assert_uint_eq(m, n);
+	ck_assert_mem_eq(got, want, n * sizeof *got);
+	ck_assert_uint_gt(ends.n, 2);
+	m = walk_skipping(in, &ends, 1, &a, got, 8); /* jumps by them */
+	ck_assert_uint_eq(m, n);
+	ck_assert_mem_eq(got, want, n * sizeof *got);
+	m = walk_skipping(in, NULL, 1, &a, got, 8); /* trusted, nothing noted */
+	ck_assert_uint_eq(m, n);
+	ck_assert_mem_eq(got, want, n * sizeof *got);
+
+	/* a checking reader notes the ends of what it reads: a trusted one
+	   sharing them then jumps over containers it never skipped itself */
+	{
+		rt_jread_ends read = { 0 };
+		rt_jread r;
+		int t;
+		rt_jread_init(&r, in, strlen(in), &a, 0);
+		rt_jread_note_ends(&r, &read);
+		while ((t = rt_jread_next(&r)) > RT_JR_END)
+			;
+		ck_assert_int_eq(t, RT_JR_END);
+		ck_assert_uint_gt(read.n, 2);
+		m = walk_skipping(in, &read, 1, &a, got, 8);
+		ck_assert_uint_eq(m, n);
+		ck_assert_mem_eq(got, want, n * sizeof *got);
+	}
+
+	/* inside a noted container, a reader that walks into it and skips a
+	   nested one lands where a checking reader does */
+	{
+		rt_jread r, c;
+		int t;
+		rt_jread_init(&r, in, strlen(in), &a, 0);
+		rt_jread_init(&c, in, strlen(in), &a, 0);
+		rt_jread_trust(&r, &ends);
+		for (int i = 0; i < 4; i++) {
+			t = rt_jread_next(&r);
+			ck_assert_int_eq(rt_jread_next(&c), t);
+		}
+		ck_assert_int_eq(t, RT_JR_NAME); /* "s" */
+		ck_assert_int_eq(rt_jread_skip(&r), 0);
+		ck_assert_int_eq(rt_jread_skip(&c), 0);
+		ck_assert_int_eq(rt_jread_next(&r), RT_JR_NAME); /* "b" */
+		ck_assert_int_eq(rt_jread_next(&c), RT_JR_NAME);
+		ck_assert_int_eq(rt_jread_skip(&r), 0);
+		ck_assert_int_eq(rt_jread_skip(&c), 0);
+		ck_assert_ptr_eq(r.p, c.p);
+	}
+
+	/* trusted strings: decoded when escaped, names not checked again */
+	{
+		const char *dup = "{\"k\":\"esc\\u00e9\\\"\",\"k\":1}";
+		rt_jread r;
+		rt_jread_names set = { 0 };
+		rt_jread_init(&r, dup, strlen(dup), &a, 0);
+		rt_jread_trust(&r, NULL);
+		ck_assert_int_eq(rt_jread_next(&r), RT_JR_OBJECT_BEGIN);
+		ck_assert_int_eq(rt_jread_next(&r), RT_JR_NAME);
+		ck_assert_int_eq(rt_jread_names_add(&r, &set), 0);
+		ck_assert_int_eq(rt_jread_next(&r), RT_JR_STRING);
+		ck_assert_msg(r.in_arena && r.len == 6 && memcmp(r.str, "esc\xc3\xa9\"", 6) == 0, "decoded");
+		ck_assert_int_eq(rt_jread_next(&r), RT_JR_NAME);
+		ck_assert_int_eq(rt_jread_names_add(&r, &set), 0);
+		ck_assert_int_eq(rt_jread_next(&r), RT_JR_INTEGER);
+		ck_assert_int_eq(rt_jread_next(&r), RT_JR_OBJECT_END);
+	}
+	rt_arena_free(&a);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rt_jread");
@@ -797,6 +904,7 @@ int main(void)
 	tcase_add_test(tc, typed_parser_pattern);
 	tcase_add_test(tc, cstr_copies_once);
 	tcase_add_test(tc, skip_and_errors);
+	tcase_add_test(tc, trusted_skip_by_ends);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

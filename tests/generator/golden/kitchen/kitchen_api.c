@@ -665,6 +665,7 @@ static int kitchen_schema_Pet_label__v(rt_parse *p, int t, json_t **j, int dfl)
 {
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
+	int live = -1; /* the violations of the alternative read first */
 
 	(void)dfl;
 	if (p->depth >= 512) {
@@ -672,8 +673,10 @@ static int kitchen_schema_Pet_label__v(rt_parse *p, int t, json_t **j, int dfl)
 		return rt_parse_json(p, t, NULL);
 	}
 	p->depth++;
-	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
-		rc = rt_parse_json(p, t, j);
+	if ((live = rt_parse_live(p, t, kitchen_schema_Pet_label_oneOf0__v, j)) < 0)
+		rc = -1;
+	else if (live > 0 && j && rt_parse_again(p, s0, p->r.p, j) != 0)
+		goto nomem;
 	if (rc == 0) {
 		const char *s1 = p->r.p;
 		int k = 0;
@@ -684,7 +687,7 @@ static int kitchen_schema_Pet_label__v(rt_parse *p, int t, json_t **j, int dfl)
 		int first = -1, second = -1;
 
 		for (int i = 0; second < 0 && i < (int)4; i++) {
-			if ((k = rt_parse_rescan(p, s0, s1, one[i], 0)) < 0)
+			if ((k = i == 0 ? live : rt_parse_rescan(p, s0, s1, one[i], 0)) < 0)
 				goto nomem;
 			if (k == 0 && first < 0)
 				first = i;
