@@ -201,6 +201,19 @@ static int jr_decode(rt_jread *r, const char *s, size_t n)
    when it holds escapes and decode is set. */
 /* jr_string in trusted bytes (rt_jread_trust): checked on their first
    read, so only to the closing quote, decoding when there are escapes. */
+/* A string whose contents run from start to the closing quote at p: the
+   token, decoded into the arena when it has escapes and decode asks. */
+static int jr_string_end(rt_jread *r, const char *start, const char *p, int esc, int decode)
+{
+	r->p = p + 1;
+	r->str = start;
+	r->len = (size_t)(p - start);
+	r->in_arena = 0;
+	if (esc && decode && jr_decode(r, start, (size_t)(p - start)) != 0)
+		return jr_fail(r, RT_JREAD_E_NOMEM, start);
+	return 0;
+}
+
 static int jr_string_trusted(rt_jread *r, const char *p, int decode)
 {
 	const char *start = p, *end = r->end;
@@ -231,13 +244,7 @@ static int jr_string_trusted(rt_jread *r, const char *p, int decode)
 		}
 		p++;
 	}
-	r->p = p + 1;
-	r->str = start;
-	r->len = (size_t)(p - start);
-	r->in_arena = 0;
-	if (esc && decode && jr_decode(r, start, (size_t)(p - start)) != 0)
-		return jr_fail(r, RT_JREAD_E_NOMEM, start);
-	return 0;
+	return jr_string_end(r, start, p, esc, decode);
 }
 
 static int jr_string(rt_jread *r, const char *p, int decode)
@@ -325,13 +332,7 @@ static int jr_string(rt_jread *r, const char *p, int decode)
 			p += n;
 		}
 	}
-	r->p = p + 1;
-	r->str = start;
-	r->len = (size_t)(p - start);
-	r->in_arena = 0;
-	if (esc && decode && jr_decode(r, start, (size_t)(p - start)) != 0)
-		return jr_fail(r, RT_JREAD_E_NOMEM, start);
-	return 0;
+	return jr_string_end(r, start, p, esc, decode);
 }
 
 static pthread_once_t jr_locale_once = PTHREAD_ONCE_INIT;
