@@ -140,6 +140,10 @@ static int routes_fill(const struct _u_instance *whole, char ***segs, routes_nod
             if (routes_method_fits(e->http_method, c) && routes_may_match(segs[i], path, depth))
                 list[n++] = *e;
         }
+        {   /* only as long as it is: one node per literal prefix, seven classes each */
+            struct _u_endpoint *fit = realloc(list, ((size_t)n + 1) * sizeof *list);
+            if (fit) list = fit;
+        }
         node->sets[c] = *whole;
         node->sets[c].endpoint_list = list;
         node->sets[c].nb_endpoints = n;
