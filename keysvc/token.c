@@ -15,7 +15,6 @@ static const char *const token_prefixes[] = { "key_", "apikey:", "fk_", "ak_", "
    on every request before its HMAC: the byte-a-step loop was a visible
    share of a verify (perf, bench-verify). */
 static uint32_t token_crc_table[4][256];
-static int token_crc_ready;
 
 static void token_crc_init(void)
 {
@@ -36,10 +35,7 @@ uint32_t token_crc32(const void *data, size_t len)
 	const unsigned char *p = data;
 	uint32_t crc = 0xFFFFFFFFu;
 
-	if (!__atomic_load_n(&token_crc_ready, __ATOMIC_ACQUIRE)) {
-		pthread_once(&once, token_crc_init);
-		__atomic_store_n(&token_crc_ready, 1, __ATOMIC_RELEASE);
-	}
+	pthread_once(&once, token_crc_init);
 	for (; len >= 4; len -= 4, p += 4) {
 		crc ^= (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 		crc = token_crc_table[3][crc & 0xFF] ^ token_crc_table[2][(crc >> 8) & 0xFF] ^
