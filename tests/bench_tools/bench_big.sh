@@ -48,7 +48,7 @@ for spec in "stripe stripe.json spec3.json" "github github.json api.github.com.j
 		continue
 	fi
 	found=$((found + 1))
-	size=$(($(stat -c %s "$doc") / 1048576))
+	size=$(($(stat -L -c %s "$doc") / 1048576))
 	status=ok
 	if ! "$OAPIGEN" --check "$doc" >/dev/null 2>"$out/err"; then
 		status="refused: $(head -c 160 "$out/err")"
