@@ -11,9 +11,10 @@
  * made by another process empty it (listcache_forget_all, when the key
  * service sees them); entries also age out after `ttl` seconds.
  *
- * Bounded: an owner's lists share one group of slots (one lock, one epoch);
- * lists longer than max_keys are not kept, nor any beyond max_rows rows in
- * all. Thread-safe. The caller passes `now` (unix seconds).
+ * Bounded: an owner's lists share one group of slots (one lock, one epoch),
+ * a group's slots are shared by the owners whose ids fall in it, and the
+ * least recently used list makes room; lists longer than max_keys are not
+ * kept, nor any beyond max_rows rows in all; families 0..7 only. Thread-safe. The caller passes `now` (unix seconds).
  */
 #ifndef LISTCACHE_H
 #define LISTCACHE_H
@@ -25,7 +26,7 @@
 
 typedef struct listcache listcache;
 
-/* groups: rounded up to a power of two; ttl > 0. */
+/* groups (of 16 lists each): rounded up to a power of two; ttl > 0. */
 int listcache_new(size_t groups, size_t max_keys, size_t max_rows, unsigned ttl, listcache **out);
 void listcache_free(listcache *c);
 

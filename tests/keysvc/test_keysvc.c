@@ -1225,6 +1225,55 @@ START_TEST(listcache_epoch_ttl_bounds)
 }
 END_TEST
 
+/* A group's slots are shared by its owners: one group holds 16 owners'
+   lists (it held one owner's per family), and a 17th list pushes out the
+   least recently used. */
+START_TEST(listcache_owners_share_a_group)
+{
+	listcache *c;
+	store_key v[1], *got;
+	size_t n;
+
+	memset(v, 0, sizeof v);
+	ck_assert_int_eq(listcache_new(1, 4, 100, 5, &c), 0);
+	for (int64_t u = 1; u <= 16; u++) {
+		v[0].id = 100 + u;
+		listcache_put(c, u, (int)(u % 3), 0, v, 1, listcache_epoch(c, u), 1000);
+	}
+	for (int64_t u = 1; u <= 16; u++) {
+		ck_assert_msg(listcache_get(c, u, (int)(u % 3), 0, 1001, &got, &n) == 1, "owner %lld's list is kept",
+		              (long long)u);
+		ck_assert_uint_eq(n, 1);
+		ck_assert_int_eq(got[0].id, 100 + u);
+		free(got);
+	}
+	/* owner 1 used again: owner 2's is now the least recently used */
+	ck_assert_int_eq(listcache_get(c, 1, 1, 0, 1001, &got, &n), 1);
+	free(got);
+	listcache_put(c, 17, 0, 0, v, 1, listcache_epoch(c, 17), 1001);
+	ck_assert_int_eq(listcache_get(c, 17, 0, 0, 1001, &got, &n), 1);
+	free(got);
+	ck_assert_int_eq(listcache_get(c, 2, 2, 0, 1001, &got, &n), 0);
+	ck_assert_int_eq(listcache_get(c, 1, 1, 0, 1001, &got, &n), 1);
+	free(got);
+	for (int64_t u = 3; u <= 16; u++) {
+		ck_assert_int_eq(listcache_get(c, u, (int)(u % 3), 0, 1001, &got, &n), 1);
+		free(got);
+	}
+	/* a put replaces the owner's own list of that family, in its slot */
+	v[0].id = 7;
+	listcache_put(c, 5, 2, 0, v, 1, listcache_epoch(c, 5), 1001);
+	ck_assert_int_eq(listcache_get(c, 5, 2, 0, 1001, &got, &n), 1);
+	ck_assert_int_eq(got[0].id, 7);
+	free(got);
+	for (int64_t u = 3; u <= 17; u++) {
+		ck_assert_int_eq(listcache_get(c, u, u == 17 ? 0 : (int)(u % 3), 0, 1001, &got, &n), 1);
+		free(got);
+	}
+	listcache_free(c);
+}
+END_TEST
+
 /* n keys of user in family fam: the number listed (whole list). */
 static size_t listed(int64_t user, int fam, int include_revoked, int64_t key_id, keysvc_key *found)
 {
@@ -2440,6 +2489,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, cached_key_fails_after_every_change);
 	tcase_add_test(tc, revocation_racing_authentications);
 	tcase_add_test(tc, listcache_epoch_ttl_bounds);
+	tcase_add_test(tc, listcache_owners_share_a_group);
 	tcase_add_test(tc, cached_list_follows_every_change);
 	tcase_add_test(tc, list_racing_creates);
 	tcase_add_test(tc, lineage_and_cascade);
