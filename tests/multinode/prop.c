@@ -301,6 +301,15 @@ static int propagate(int pa, int pb, int pc, const char *owner, int reps)
 		for (int i = 0; i < 2; i++) {
 			pthread_join(th[i], NULL);
 			if (p[i].t_refused == 0) {
+				/* what tells a lost invalidation (200s sent until the end)
+				   from a starved prober (its last 200 sent long before) */
+				double last = p[i].nsent ? p[i].sent[p[i].nsent - 1] - t_resp : 0;
+				size_t after = 0;
+				for (size_t k = 0; k < p[i].nsent; k++)
+					after += p[i].sent[k] > t_resp;
+				printf("never-detail rep %d node %s: %zu answered 200 after the revocation, the last sent %.0f ms "
+				       "after it; %d errors\n",
+				       r, i == 0 ? "A" : "C", after, last, p[i].errors);
 				never++;
 			} else {
 				double d = p[i].t_refused - t_resp;
