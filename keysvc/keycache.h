@@ -16,7 +16,7 @@
  * service (store_changed), which then empties the cache (keycache_forget_all);
  * entries also age out after `ttl` seconds.
  *
- * Fixed size, direct-mapped on the HMAC, striped locks. A slot keeps an
+ * Fixed size, two-way set-associative on the HMAC, striped locks. A slot keeps an
  * entry's texts packed in a few hundred bytes of its own; only an entry whose
  * texts do not fit (a long meta) allocates them, at the put.  Thread-safe. The caller passes `now` (unix seconds), so
  * tests can move the clock.
