@@ -3,12 +3,14 @@
 #include "rt_http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <yder.h>
@@ -216,11 +218,22 @@ static void lb_time(log_buf *l, int ms)
     lb_put(l, "Z", 1);
 }
 
+/* One write(2) per line, without stdio's lock on stderr (unbuffered, so it
+   holds nothing of its own to flush first): the kernel keeps the line whole
+   (one write to a file, or to a pipe of at most PIPE_BUF bytes), while under
+   the lock every worker waited for the others' write calls (perf: 80% of
+   the server's futex calls, about two per request). */
 static void log_write_line(const char *line, size_t n)
 {
-    flockfile(stderr);
-    fwrite_unlocked(line, 1, n, stderr);
-    funlockfile(stderr);
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, line, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        line += w;
+        n -= (size_t)w;
+    }
 }
 
 void log_access(const log_request *r)
