@@ -50,6 +50,8 @@ typedef struct ga_resp {
 	int status;               /* 201; 4 for 4XX; 0 for default */
 	char *content_type;       /* or NULL */
 	const char *schema;       /* or NULL */
+	int items;                /* content_type is sequential and schema its itemSchema (3.2):
+	                             the builder takes the items as a json_t array */
 	char *description;
 	const char *model;        /* the body's C model (owned by the gen_model), or NULL: a json_t */
 	const char *why;          /* why not */
@@ -849,6 +851,79 @@ static int ga_resp_header_type(ga *a, const ga_op *op, ga_resp *r, const char *t
 
 static int ga_is_sequential_media(const char *mt);
 
+/* 3.2's itemSchema in a response's content (turi: where the response is):
+ * only a 3.2 document, only on a sequential media type. */
+static int ga_resp_items_check(ga *a, const json_t *resp, const char *turi)
+{
+	const char *mt;
+	json_t *mv;
+
+	json_object_foreach((json_t *)json_object_get(resp, "content"), mt, mv) {
+		char *c1, *c2;
+		if (!json_object_get(mv, "itemSchema") || (a->dialect_minor >= 2 && ga_is_sequential_media(mt)))
+			continue;
+		c1 = ga_ptr(ga_pointer_of(turi), "content");
+		c2 = c1 ? ga_ptr(c1, mt) : NULL;
+		ga_error(a, c2, a->dialect_minor < 2 ? "itemSchema is OpenAPI 3.2; this document is not"
+		         : "itemSchema is for sequential media types (application/jsonl, application/x-ndjson, "
+		           "application/json-seq, text/event-stream), not %s", mt);
+		free(c1);
+		free(c2);
+		return -1;
+	}
+	return 0;
+}
+
+/* The media type a response's builder sends and its schema: the first JSON
+ * one, else the first with an itemSchema (the builder then takes the
+ * items), else the first; an itemSchema not chosen is said in a warning. */
+static int ga_resp_content(ga *a, const ga_op *op, ga_resp *r, const json_t *content, const char *turi)
+{
+	const char *mt, *chosen = NULL, *what = "schema";
+	char *c1 = ga_ptr(turi, "content"), *c2 = NULL, *c3 = NULL, *name = NULL;
+	json_t *mv;
+	int rc = -1, best = -1;
+
+	json_object_foreach((json_t *)content, mt, mv) {
+		int rank = ga_is_json_media(mt) ? 2 : json_object_get(mv, "itemSchema") ? 1 : 0;
+		if (!chosen || rank > best)
+			chosen = mt, best = rank;
+	}
+	json_object_foreach((json_t *)content, mt, mv) {
+		char *w1, *w2;
+		if (mt == chosen || !json_object_get(mv, "itemSchema"))
+			continue;
+		w1 = c1 ? ga_ptr(c1, mt) : NULL;
+		w2 = w1 ? ga_ptr(w1, "itemSchema") : NULL;
+		fprintf(stderr, "%s: %s: warning: response %s is sent as %s by its builder; the %s items of this "
+		        "itemSchema are not (one media type a response)\n", a->opt->spec_path, w2 ? ga_pointer_of(w2) : "",
+		        r->key, chosen, mt);
+		free(w1);
+		free(w2);
+	}
+	r->content_type = strdup(strcmp(chosen, "*/*") == 0 ? "application/json" : chosen);
+	r->items = json_object_get(json_object_get(content, chosen), "itemSchema") != NULL;
+	if (r->items)
+		what = "itemSchema";
+	else if (!ga_is_json_media(chosen) || !json_object_get(json_object_get(content, chosen), "schema"))
+		rc = 0;
+	if (rc == 0 || !c1 || !r->content_type)
+		goto cleanup;
+	c2 = ga_ptr(c1, chosen);
+	c3 = c2 ? ga_ptr(c2, what) : NULL;
+	if (!c3 || asprintf(&name, "%s%s", r->key, r->items ? "_items" : "") < 0) {
+		name = NULL;
+		goto cleanup;
+	}
+	rc = ga_compile(a, c3, op, name, &r->schema);
+cleanup:
+	free(c1);
+	free(c2);
+	free(c3);
+	free(name);
+	return rc;
+}
+
 static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *pointer)
 {
 	const char *k;
@@ -882,29 +957,10 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 			free(rp);
 			return -1;
 		}
-		{
-			/* 3.2's itemSchema on a response: the handler writes the items */
-			const char *mt;
-			json_t *mv;
-			json_object_foreach((json_t *)json_object_get(resp, "content"), mt, mv) {
-				if (!json_object_get(mv, "itemSchema"))
-					continue;
-				char *c1 = ga_ptr(ga_pointer_of(turi), "content"), *c2 = c1 ? ga_ptr(c1, mt) : NULL;
-				if (a->dialect_minor < 2 || !ga_is_sequential_media(mt)) {
-					ga_error(a, c2, a->dialect_minor < 2 ? "itemSchema is OpenAPI 3.2; this document is not"
-					         : "itemSchema is for sequential media types (application/jsonl, application/x-ndjson, "
-					           "application/json-seq, text/event-stream), not %s", mt);
-					free(c1);
-					free(c2);
-					free(turi);
-					free(rp);
-					return -1;
-				}
-				fprintf(stderr, "%s: %s/itemSchema: warning: a response's items are not validated; the handler "
-				        "writes the %s stream\n", a->opt->spec_path, c2 ? c2 : rp, mt);
-				free(c1);
-				free(c2);
-			}
+		if (ga_resp_items_check(a, resp, turi) != 0) {
+			free(turi);
+			free(rp);
+			return -1;
 		}
 		r->key = strdup(k);
 		for (char *c = r->key; *c; c++)
@@ -924,28 +980,10 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 		r->description = json_string_value(json_object_get(resp, "description"))
 		                 ? strdup(json_string_value(json_object_get(resp, "description"))) : NULL;
 		content = json_object_get(resp, "content");
-		if (json_object_size(content)) {
-			const char *mt, *chosen = NULL;
-			json_t *mv;
-			json_object_foreach((json_t *)content, mt, mv) {
-				(void)mv;
-				if (!chosen || (ga_is_json_media(mt) && !ga_is_json_media(chosen)))
-					chosen = mt;
-			}
-			r->content_type = strdup(strcmp(chosen, "*/*") == 0 ? "application/json" : chosen);
-			if (ga_is_json_media(chosen) && json_object_get(json_object_get(content, chosen), "schema")) {
-				char *c1 = ga_ptr(turi, "content"), *c2 = c1 ? ga_ptr(c1, chosen) : NULL;
-				char *c3 = c2 ? ga_ptr(c2, "schema") : NULL;
-				int rc = c3 ? ga_compile(a, c3, op, r->key, &r->schema) : -1;
-				free(c1);
-				free(c2);
-				free(c3);
-				if (rc != 0) {
-					free(turi);
-					free(rp);
-					return -1;
-				}
-			}
+		if (json_object_size(content) && ga_resp_content(a, op, r, content, turi) != 0) {
+			free(turi);
+			free(rp);
+			return -1;
 		}
 		if (ga_resp_headers(a, r, json_object_get(resp, "headers"), turi) != 0 ||
 		    (r->nh_given && ga_resp_header_type(a, op, r, turi) != 0)) {
@@ -1732,7 +1770,7 @@ static int ga_typed(ga *a)
 		}
 		for (size_t k = 0; k < op->nr; k++) {
 			ga_resp *r = &op->resps[k];
-			if (r->schema && gen_model_body(a->gm, r->schema, GEN_MODEL_RESPONSE, &r->model, &r->why,
+			if (r->schema && !r->items && gen_model_body(a->gm, r->schema, GEN_MODEL_RESPONSE, &r->model, &r->why,
 			                                a->err, a->errlen) != 0)
 				return -1;
 		}
@@ -1749,6 +1787,9 @@ static void ga_respond_proto(FILE *out, const ga *a, const ga_op *op, const ga_r
 		fprintf(out, ", int status");
 	if (r->model)
 		fprintf(out, ", const %s *body", r->model);
+	else if (r->items)
+		fprintf(out, ", json_t *items /* stolen: an array, an element per item%s */",
+		        strncasecmp(r->content_type, "text/event-stream", 17) == 0 ? " (an event: an object of its fields)" : "");
 	else if (r->content_type)
 		fprintf(out, ", json_t *body /* stolen */");
 	if (r->nh_given)
@@ -1807,7 +1848,8 @@ static void ga_write_resp_headers(FILE *out, const ga_resp *r, json_t *written)
  * cannot be sent (or a required one missing) has the runtime answer 500. */
 static void ga_write_builder_headers(FILE *out, const ga_resp *r)
 {
-	const char *fail = r->model || !r->content_type ? "return -1;" : "{\n\t\tjson_decref(body);\n\t\treturn -1;\n\t}";
+	const char *fail = r->model || !r->content_type ? "return -1;" : r->items ? "{\n\t\tjson_decref(items);\n\t\treturn -1;\n\t}"
+	                   : "{\n\t\tjson_decref(body);\n\t\treturn -1;\n\t}";
 
 	static const char *const setter[] = { "rt_respond_header", "rt_respond_header_int", "rt_respond_header_real",
 	                                      "rt_respond_header_bool" };
@@ -2068,7 +2110,8 @@ static void ga_write_op_call(ga *a, FILE *out, const ga_op *op)
 }
 
 /* One builder per documented status: a model is written straight to JSON
- * text (no json_t); a json_t body is stolen. */
+ * text (no json_t); a json_t body is stolen, as are the items of a
+ * sequential media type (written in its framing by the runtime). */
 static void ga_write_op_builders(ga *a, FILE *out, const ga_op *op)
 {
 	for (size_t k = 0; k < op->nr; k++) {
@@ -2085,6 +2128,10 @@ static void ga_write_op_builders(ga *a, FILE *out, const ga_op *op)
 		if (r->status < 100)
 			snprintf(status, sizeof status, "status");
 		ga_write_builder_headers(out, r);
+		if (r->items) {
+			fprintf(out, "\treturn rt_respond_items(ctx, %s, items);\n}\n", status);
+			continue;
+		}
 		if (!r->model) {
 			fprintf(out, "\treturn rt_respond(ctx, %s, %s);\n}\n", status, r->content_type ? "body" : "NULL");
 			continue;

@@ -167,6 +167,45 @@ static int post_events(rt_ctx *ctx, const openapi32_postEvents_params *p, const 
 	return openapi32_postEvents_respond_200(ctx, &(openapi32_postEvents_200){ .events = ev, .n_events = n });
 }
 
+/* Responses of sequential media types: the items as JSON, per mode */
+static json_t *items_of(const char *text)
+{
+	json_t *v = json_loads(text, 0, NULL);
+	ck_assert_ptr_nonnull(v);
+	return v;
+}
+
+static int export_items(rt_ctx *ctx, const openapi32_exportItems_params *p, const json_t *body, void *app)
+{
+	const char *mode = p->mode ? p->mode : "good";
+
+	(void)body, (void)app;
+	return openapi32_exportItems_respond_200(ctx, items_of(
+		strcmp(mode, "empty") == 0 ? "[]"
+		: strcmp(mode, "bad") == 0 ? "[{\"sku\":\"ABC-1\",\"qty\":2},{\"sku\":\"ABC-2\",\"qty\":0}]"
+		: "[{\"sku\":\"ABC-1\",\"qty\":2,\"label\":\"a \\\"b\\\" c\"},{\"sku\":\"XYZ-22\",\"qty\":1}]"));
+}
+
+static int export_seq(rt_ctx *ctx, const openapi32_exportSeq_params *p, const json_t *body, void *app)
+{
+	(void)body, (void)app;
+	return openapi32_exportSeq_respond_200(ctx, items_of(p->mode && strcmp(p->mode, "bad") == 0
+		? "[{\"sku\":\"ABC-1\",\"qty\":1},{\"sku\":\"ABC-2\",\"qty\":1},{\"sku\":\"abc\",\"qty\":1}]"
+		: "[{\"sku\":\"ABC-1\",\"qty\":1}]"));
+}
+
+static int get_events(rt_ctx *ctx, const openapi32_getEvents_params *p, const json_t *body, void *app)
+{
+	const char *mode = p->mode ? p->mode : "good";
+
+	(void)body, (void)app;
+	return openapi32_getEvents_respond_200(ctx, items_of(
+		strcmp(mode, "bad") == 0 ? "[{\"data\":\"x\"},{\"event\":\"rename\",\"data\":\"y\"}]"
+		: strcmp(mode, "unframed") == 0 ? "[{\"data\":\"x\",\"id\":\"1\\ndata: forged\"}]"
+		: "[{\"event\":\"add\",\"data\":\"{\\\"a\\\":1}\",\"id\":\"7\"},"
+		  "{\"event\":\"remove\",\"data\":\"x\\ny\\n\",\"retry\":30},{\"data\":\"\"}]"));
+}
+
 static int search32(rt_ctx *ctx, const openapi32_search_params *p, const json_t *body, void *app)
 {
 	(void)body, (void)app;
@@ -188,7 +227,9 @@ static int post_note(rt_ctx *ctx, const pcre_limits_postNote_params *p, const pc
 static const pcre_limits_handlers pcre_limits_h = { .postNote = post_note };
 
 static const openapi32_handlers openapi32_h = { .queryItems = query_items, .importItems = import_items,
-                                                .linkItems = link_items, .postEvents = post_events, .search = search32 };
+                                                .linkItems = link_items, .postEvents = post_events, .search = search32,
+                                                .exportItems = export_items, .exportSeq = export_seq,
+                                                .getEvents = get_events };
 
 static enum rt_auth_result auth(void *app, const rt_auth_request *req, rt_principal *out, unsigned *retry_after)
 {
@@ -1149,6 +1190,79 @@ START_TEST(v32_item_schema_each_item_validated)
 }
 END_TEST
 
+/* GET path on the 3.2 API answers status with exactly the bytes want and
+ * Content-Type ctype, or (status 500) an error naming pointer and text. */
+static void v32_stream(const char *path, long status, const char *ctype, const char *want, const char *pointer)
+{
+	reply r = call_at(OPENAPI32_DEFAULT_BASE, "GET", path, NULL, NULL, 0);
+
+	ck_assert_msg(r.status == status, "%s: status %ld: %s", path, r.status, r.text);
+	if (status == 200) {
+		ck_assert_msg(r.content_type && strcmp(r.content_type, ctype) == 0, "%s: Content-Type %s", path, r.content_type);
+		ck_assert_msg(strcmp(r.text, want) == 0, "%s: got [%s], want [%s]", path, r.text, want);
+	} else {
+		json_t *e0 = json_array_get(json_object_get(r.body, "errors"), 0);
+		ck_assert_msg(e0 && strcmp(json_string_value(json_object_get(e0, "pointer")), pointer) == 0,
+		              "%s: the first error is not at %s: %s", path, pointer, r.text);
+		ck_assert_msg(strstr(r.text, want) != NULL, "%s: %s lacks \"%s\"", path, r.text, want);
+	}
+	reply_free(&r);
+}
+
+START_TEST(v32_item_schema_responses)
+{
+	/* JSON Lines: a compact text a line; each item validated (response validation is on) */
+	v32_stream("/items", 200, "application/jsonl",
+	           "{\"sku\":\"ABC-1\",\"qty\":2,\"label\":\"a \\\"b\\\" c\"}\n{\"sku\":\"XYZ-22\",\"qty\":1}\n", NULL);
+	v32_stream("/items?mode=empty", 200, "application/jsonl", "", NULL);
+	v32_stream("/items?mode=bad", 500, NULL, "response 200 of exportItems violates the spec: /1/qty: item 1 at /qty", "/1/qty");
+	/* RFC 7464: each text after a record separator */
+	v32_stream("/items/seq", 200, "application/json-seq", "\x1e{\"sku\":\"ABC-1\",\"qty\":1}\n", NULL);
+	v32_stream("/items/seq?mode=bad", 500, NULL, "item 2 at /sku", "/2/sku");
+	/* Server-Sent Events: the fields as lines, data a line per line, a blank line after each */
+	v32_stream("/events", 200, "text/event-stream",
+	           "event: add\ndata: {\"a\":1}\nid: 7\n\nevent: remove\ndata: x\ndata: y\ndata: \nretry: 30\n\ndata: \n\n", NULL);
+	v32_stream("/events?mode=bad", 500, NULL, "item 1 at /event", "/1/event");
+	/* a line break in id would forge a field: not written at all */
+	v32_stream("/events?mode=unframed", 500, NULL, "cannot hold a line break", "/0");
+}
+END_TEST
+
+/* openapi32_validate_response on streams, as a contract checker sees them */
+static const struct {
+	int line;
+	const char *op, *ctype, *body;
+	int want;
+	const char *pointer; /* of the first violation */
+} stream_cases[] = {
+	{ __LINE__, "exportItems", "application/jsonl", "{\"sku\":\"ABC-1\",\"qty\":2}\n\n{\"sku\":\"ABC-2\",\"qty\":1}", 0, NULL },
+	{ __LINE__, "exportItems", "application/jsonl", "", 0, NULL },
+	{ __LINE__, "exportItems", "application/jsonl", "{\"sku\":\"ABC-1\",\"qty\":2}\n{\"sku\":\"ABC-2\",\"qty\":-1}\n", 1, "/1/qty" },
+	{ __LINE__, "exportItems", "application/jsonl", "{\"sku\":\"ABC-1\",\"qty\":2}\n{\"sku\":\n", 1, "/1" },
+	{ __LINE__, "exportItems", "application/json", "{\"sku\":\"ABC-1\",\"qty\":2}", 1, "" },
+	{ __LINE__, "exportSeq", "application/json-seq", "\x1e{\"sku\":\"ABC-1\",\"qty\":1}\n\x1e{\"qty\":1}\n", 1, "/1" },
+	{ __LINE__, "getEvents", "text/event-stream", "data: a\n\n: ping\n\nevent: remove\ndata: b\n\n", 0, NULL },
+	{ __LINE__, "getEvents", "text/event-stream", "data: a\n\nevent: x\n\n", 2, "/1" }, /* required data, enum */
+};
+
+START_TEST(v32_validate_stream_response)
+{
+	for (size_t i = 0; i < sizeof stream_cases / sizeof stream_cases[0]; i++) {
+		rt_errors e;
+		int n;
+		rt_errors_init(&e);
+		n = openapi32_validate_response(stream_cases[i].op, 200, stream_cases[i].ctype, stream_cases[i].body,
+		                                strlen(stream_cases[i].body), &e);
+		ck_assert_msg(n == stream_cases[i].want, "line %d: %d violations, want %d (%s)", stream_cases[i].line, n,
+		              stream_cases[i].want, e.n ? e.v[0].message : "");
+		if (stream_cases[i].pointer)
+			ck_assert_msg(e.n && strcmp(e.v[0].pointer, stream_cases[i].pointer) == 0, "line %d: pointer %s, want %s",
+			              stream_cases[i].line, e.n ? e.v[0].pointer : "(none)", stream_cases[i].pointer);
+		rt_errors_free(&e);
+	}
+}
+END_TEST
+
 START_TEST(v32_querystring_and_cookie_style)
 {
 	static const char *const cookie[] = { "Cookie", "session=s1", NULL };
@@ -1544,6 +1658,8 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, pcre_limits_start_and_validate);
 	tcase_add_test(tc, v32_item_schema_each_item_validated);
 	tcase_add_test(tc, v32_querystring_and_cookie_style);
+	tcase_add_test(tc, v32_item_schema_responses);
+	tcase_add_test(tc, v32_validate_stream_response);
 	tcase_add_test(tc, stripe_form_body_brackets);
 	tcase_add_test(tc, dynamic_ref_binds_page_items);
 	tcase_add_test(tc, form_body_typed_and_validated);
