@@ -348,11 +348,89 @@ static char *ga_cname(const char *name)
 
 /* ---- parameters ---- */
 
+/* gp->style from the parameter's style (NULL: its location's default),
+ * where the OpenAPI style table defines it: label and matrix in the path,
+ * deepObject in the query (the other styles elsewhere are tolerated). */
+static int ga_param_style(ga *a, ga_param *gp, const char *style, const char *pointer, const char *turi)
+{
+	static const char *const names[] = { "simple", "form", "label", "matrix", "spaceDelimited", "pipeDelimited",
+	                                     "deepObject" };
+	static const char *const where[] = { "path", "query", "header", "cookie", "querystring" };
+	char *pp;
+
+	gp->style = -1;
+	if (!style)
+		gp->style = (gp->in == GA_IN_QUERY || gp->in == GA_IN_COOKIE) ? 1 : 0;
+	for (int i = 0; style && i < (int)(sizeof names / sizeof names[0]); i++)
+		if (strcmp(style, names[i]) == 0)
+			gp->style = i;
+	if (style && strcmp(style, "cookie") == 0 && gp->in == GA_IN_COOKIE && a->dialect_minor >= 2)
+		gp->style = 1; /* 3.2's cookie style: a name=value pair, as form reads it */
+	if (gp->style < 0)
+		return ga_error(a, pointer, "parameter style \"%s\" is unknown", style);
+	if (!(((gp->style == 2 || gp->style == 3) && gp->in != GA_IN_PATH) || (gp->style == 6 && gp->in != GA_IN_QUERY)))
+		return 0;
+	pp = ga_ptr(ga_pointer_of(turi), "style");
+	ga_error(a, pp, "parameter style \"%s\" is defined only for %s parameters, not %s", style,
+	         gp->style <= 3 ? "path" : "query", where[gp->in]);
+	free(pp);
+	return -1;
+}
+
+/* An array parameter (schema at suri) whose items are objects, in a style
+ * other than deepObject: each item is its object's JSON text, the list split
+ * at the style's separator outside those texts (rt_params). A cookie cannot
+ * carry that text (RFC 6265 cookie values have no '"', ',' or ';'): refused. */
+static int ga_param_object_items(ga *a, const ga_param *gp, const json_t *schema, const char *suri, const char *turi)
+{
+	char *ruri = NULL, *iuri = NULL;
+	const json_t *rs = ga_deref(a, schema, ga_pointer_of(suri), &ruri);
+	const char *it = NULL;
+	int rc = rs ? 0 : -1;
+
+	if (rs && ruri && asprintf(&iuri, "%s/items", ruri) >= 0)
+		it = ga_schema_type(a, json_object_get(rs, "items"), iuri);
+	if (it && strcmp(it, "object") == 0 && gp->in == GA_IN_COOKIE) {
+		char *pp = ga_ptr(ga_pointer_of(turi), "in");
+		ga_error(a, pp, "cookie parameter \"%s\" is an array of objects, whose items a request sends as JSON "
+		         "text, which no cookie value can hold (RFC 6265: no '\"', ',' or ';'); make it a query parameter "
+		         "(%s=<JSON object> an item each, or style deepObject: %s[0][field]=v) or a header", gp->name,
+		         gp->name, gp->name);
+		free(pp);
+		rc = -1;
+	}
+	free(ruri);
+	free(iuri);
+	return rc;
+}
+
+/* gp->ctype from the type of the parameter's schema (at suri), and what
+ * its style needs of it: deepObject an object or array; object items. */
+static int ga_param_shape(ga *a, ga_param *gp, const json_t *schema, const char *suri, const char *turi)
+{
+	const char *t = ga_schema_type(a, schema, suri);
+
+	gp->ctype = !t ? GA_C_STRING : strcmp(t, "integer") == 0 ? GA_C_INT64 : strcmp(t, "number") == 0 ? GA_C_DOUBLE
+	          : strcmp(t, "boolean") == 0 ? GA_C_BOOL : (strcmp(t, "array") == 0 || strcmp(t, "object") == 0) ? GA_C_JSON
+	          : GA_C_STRING;
+	if (gp->style == 6 && t && strcmp(t, "object") != 0 && strcmp(t, "array") != 0) {
+		char *pp = ga_ptr(ga_pointer_of(turi), "style");
+		ga_error(a, pp, "parameter style \"deepObject\" needs an object or array schema, not %s", t);
+		free(pp);
+		return -1;
+	}
+	if (gp->style == 6)
+		gp->ctype = GA_C_JSON;
+	if (gp->style != 6 && t && strcmp(t, "array") == 0)
+		return ga_param_object_items(a, gp, schema, suri, turi);
+	return 0;
+}
+
 static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *pointer)
 {
 	char *turi = NULL;
 	const json_t *p = ga_deref(a, pnode, pointer, &turi);
-	const char *name, *in, *style;
+	const char *name, *in;
 	ga_param gp = { 0 };
 	const json_t *schema;
 
@@ -432,38 +510,7 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 	}
 	gp.name = strdup(name);
 	gp.required = gp.in == GA_IN_PATH || json_is_true(json_object_get(p, "required"));
-	style = json_string_value(json_object_get(p, "style"));
-	if (!style)
-		gp.style = (gp.in == GA_IN_QUERY || gp.in == GA_IN_COOKIE) ? 1 : 0;
-	else if (strcmp(style, "simple") == 0)
-		gp.style = 0;
-	else if (strcmp(style, "form") == 0)
-		gp.style = 1;
-	else if (strcmp(style, "label") == 0)
-		gp.style = 2;
-	else if (strcmp(style, "matrix") == 0)
-		gp.style = 3;
-	else if (strcmp(style, "spaceDelimited") == 0)
-		gp.style = 4;
-	else if (strcmp(style, "pipeDelimited") == 0)
-		gp.style = 5;
-	else if (strcmp(style, "deepObject") == 0)
-		gp.style = 6;
-	else if (strcmp(style, "cookie") == 0 && gp.in == GA_IN_COOKIE && a->dialect_minor >= 2)
-		gp.style = 1; /* 3.2's cookie style: a name=value pair, as form reads it */
-	else {
-		free(turi);
-		free(gp.name);
-		return ga_error(a, pointer, "parameter style \"%s\" is unknown", style);
-	}
-	/* where the OpenAPI style table defines label, matrix and deepObject (the
-	 * other styles elsewhere are tolerated, as before) */
-	if (((gp.style == 2 || gp.style == 3) && gp.in != GA_IN_PATH) || (gp.style == 6 && gp.in != GA_IN_QUERY)) {
-		static const char *const where[] = { "path", "query", "header", "cookie", "querystring" };
-		char *pp = ga_ptr(ga_pointer_of(turi), "style");
-		ga_error(a, pp, "parameter style \"%s\" is defined only for %s parameters, not %s", style,
-		         gp.style <= 3 ? "path" : "query", where[gp.in]);
-		free(pp);
+	if (ga_param_style(a, &gp, json_string_value(json_object_get(p, "style")), pointer, turi) != 0) {
 		free(turi);
 		free(gp.name);
 		return -1;
@@ -522,40 +569,11 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 			free(gp.name);
 			return -1;
 		}
-		if (gp.ctype != GA_C_JSON) {
-			const char *t = ga_schema_type(a, schema, suri);
-			gp.ctype = !t ? GA_C_STRING : strcmp(t, "integer") == 0 ? GA_C_INT64 : strcmp(t, "number") == 0 ? GA_C_DOUBLE
-			         : strcmp(t, "boolean") == 0 ? GA_C_BOOL : (strcmp(t, "array") == 0 || strcmp(t, "object") == 0) ? GA_C_JSON
-			         : GA_C_STRING;
-			if (gp.style == 6 && t && strcmp(t, "object") != 0 && strcmp(t, "array") != 0) {
-				char *pp = ga_ptr(ga_pointer_of(turi), "style");
-				ga_error(a, pp, "parameter style \"deepObject\" needs an object or array schema, not %s", t);
-				free(pp);
-				free(suri);
-				free(turi);
-				free(gp.name);
-				return -1;
-			}
-			if (gp.style == 6)
-				gp.ctype = GA_C_JSON;
-			/* an array of objects in a style that writes items as text */
-			if (gp.style != 6 && t && strcmp(t, "array") == 0) {
-				const json_t *sch = schema;
-				char *ruri = NULL, *iuri = NULL;
-				const json_t *rs = ga_deref(a, sch, ga_pointer_of(suri), &ruri);
-				const char *it = NULL;
-				if (rs && ruri && asprintf(&iuri, "%s/items", ruri) >= 0)
-					it = ga_schema_type(a, json_object_get(rs, "items"), iuri);
-				if (it && strcmp(it, "object") == 0)
-					fprintf(stderr, "%s: %s: warning: parameter \"%s\" is an array of objects in style %s, which "
-					        "writes items as text: requests cannot send objects so (deepObject can: "
-					        "%s[0][field]=v)\n",
-					        a->opt->spec_path, ga_pointer_of(turi), gp.name,
-					        (const char *const[]){ "simple", "form", "label", "matrix", "spaceDelimited",
-					                               "pipeDelimited", "deepObject" }[gp.style], gp.name);
-				free(ruri);
-				free(iuri);
-			}
+		if (gp.ctype != GA_C_JSON && ga_param_shape(a, &gp, schema, suri, turi) != 0) {
+			free(suri);
+			free(turi);
+			free(gp.name);
+			return -1;
 		}
 		gp.has_default = json_object_get(schema, "default") != NULL;
 		gp.constrained = gp.content || ga_schema_constrained(a, schema, suri);

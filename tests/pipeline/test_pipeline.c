@@ -473,7 +473,40 @@ static int post_customers(rt_ctx *ctx, const stripe_customers_PostCustomers_para
 
 static const stripe_customers_handlers stripe_h = { .GetCustomers = get_customers, .PostCustomers = post_customers };
 
+/* arrays of objects: every parameter as decoded, absent ones as null */
+static int echo_pixelsInPath(rt_ctx *ctx, const styles_pixelsInPath_params *p, const json_t *body, void *app)
+{
+	(void)body, (void)app;
+	return styles_pixelsInPath_respond_200(ctx, json_pack("{s:o,s:o,s:o,s:o,s:o}", "simple", echo_json(p->simple),
+	                                       "label", echo_json(p->label), "labelx", echo_json(p->labelx),
+	                                       "matrix", echo_json(p->matrix), "matrixx", echo_json(p->matrixx)));
+}
+
+static int echo_pixelsInQuery(rt_ctx *ctx, const styles_pixelsInQuery_params *p, const json_t *body, void *app)
+{
+	json_t *out = json_object();
+
+	(void)body, (void)app;
+	if (p->has_form)
+		json_object_set_new(out, "form", echo_json(p->form));
+	if (p->has_formflat)
+		json_object_set_new(out, "formflat", echo_json(p->formflat));
+	if (p->has_space)
+		json_object_set_new(out, "space", echo_json(p->space));
+	if (p->has_spacex)
+		json_object_set_new(out, "spacex", echo_json(p->spacex));
+	if (p->has_pipe)
+		json_object_set_new(out, "pipe", echo_json(p->pipe));
+	if (p->has_pipex)
+		json_object_set_new(out, "pipex", echo_json(p->pipex));
+	if (p->has_X_Pixels)
+		json_object_set_new(out, "header", echo_json(p->X_Pixels));
+	return styles_pixelsInQuery_respond_200(ctx, out);
+}
+
 static const styles_handlers styles_h = {
+	.pixelsInPath = echo_pixelsInPath,
+	.pixelsInQuery = echo_pixelsInQuery,
 	.labelFlat = echo_labelFlat,
 	.labelExploded = echo_labelExploded,
 	.matrixFlat = echo_matrixFlat,
@@ -1049,6 +1082,83 @@ START_TEST(deep_object)
 	/* a content-encoded parameter is JSON text, not a comma list */
 	expect_echo("/deep?filter[color]=red&where=%5B1,%202%5D", "{\"filter\":{\"color\":\"red\"},\"page\":-1,\"where\":[1,2]}");
 	expect_error("/deep?filter[color]=red&where=%5B1,2,3%5D", "", "maxItems", "query parameter \"where\" must have at most 2 items");
+}
+END_TEST
+
+/* ---- arrays of objects in every style but deepObject: an item its JSON text ---- */
+
+/* text with every byte but unreserved ones and those in keep percent-encoded (static buffer) */
+static const char *pct(const char *text, const char *keep)
+{
+	static char out[8][1024];
+	static int turn;
+	char *o = out[turn++ % 8], *start = o;
+
+	for (const unsigned char *c = (const unsigned char *)text; *c && o - start < 1000; c++) {
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("-._~", *c) ||
+		    strchr(keep, *c))
+			*o++ = (char)*c;
+		else
+			o += sprintf(o, "%%%02X", *c);
+	}
+	*o = '\0';
+	return start;
+}
+
+START_TEST(object_items_in_path)
+{
+	char path[1024];
+
+	/* simple, label and matrix, explode false and true: commas, dots and
+	 * semicolons inside an object's text are its own */
+	snprintf(path, sizeof path, "/pixels/%s/%s/%s/%s/%s", pct("{\"x\":1},{\"x\":2,\"tag\":\"a,b\"}", ","),
+	         pct(".{\"x\":3},{\"x\":4}", ".,"), pct(".{\"x\":5}.{\"x\":6,\"tag\":\"1.5\"}", "."),
+	         pct(";matrix={\"x\":7},{\"x\":8}", ";=,"), pct(";matrixx={\"x\":9};matrixx={\"x\":0,\"tag\":\"a;b\"}", ";="));
+	expect_echo(path, "{\"simple\":[{\"x\":1},{\"x\":2,\"tag\":\"a,b\"}],\"label\":[{\"x\":3},{\"x\":4}],"
+	                  "\"labelx\":[{\"x\":5},{\"x\":6,\"tag\":\"1.5\"}],\"matrix\":[{\"x\":7},{\"x\":8}],"
+	                  "\"matrixx\":[{\"x\":9},{\"x\":0,\"tag\":\"a;b\"}]}");
+	/* each item validated against the item schema */
+	snprintf(path, sizeof path, "/pixels/%s/.%s/.%s/;matrix=%s/;matrixx=%s", pct("{\"x\":1},{\"x\":12}", ","),
+	         pct("{\"x\":1}", ""), pct("{\"x\":1}", ""), pct("{\"x\":1}", ""), pct("{\"x\":1}", ""));
+	expect_error(path, "/1/x", "maximum", "path parameter \"simple\" at /1/x must be at most 9");
+	snprintf(path, sizeof path, "/pixels/%s/.%s/.%s/;matrix=%s/;matrixx=%s", pct("{\"x\":1}", ""), pct("{\"x\":1}", ""),
+	         pct("{\"x\":1}", ""), pct("{\"x\":1}", ""), pct("x=1", "="));
+	expect_error(path, "/0", "type", "path parameter \"matrixx\" at /0 must be an object as JSON text");
+}
+END_TEST
+
+START_TEST(object_items_in_query_and_header)
+{
+	static const char *const hdr[] = { "X-Pixels", "{\"x\":1},{\"x\":2,\"tag\":\"a, b\"}", NULL };
+	char path[1024];
+	reply r;
+	json_t *want;
+
+	/* form explode true: each form=<JSON> an item; explode false: one list */
+	snprintf(path, sizeof path, "/pixels?form=%s&form=%s&formflat=%s", pct("{\"x\":1}", ""),
+	         pct("{\"x\":2,\"tag\":\"a,b\"}", ""), pct("{\"x\":3},{\"x\":4,\"tag\":\"}\"}", ","));
+	expect_echo(path, "{\"form\":[{\"x\":1},{\"x\":2,\"tag\":\"a,b\"}],\"formflat\":[{\"x\":3},{\"x\":4,\"tag\":\"}\"}]}");
+	/* spaceDelimited and pipeDelimited, explode false (one value, split) and true (repeated, as form) */
+	snprintf(path, sizeof path, "/pixels?space=%s&spacex=%s&spacex=%s&pipe=%s&pipex=%s&pipex=%s",
+	         pct("{\"x\":1} {\"x\":2,\"tag\":\"a b\"}", ""), pct("{\"x\":3}", ""), pct("{\"x\":4,\"tag\":\"c d\"}", ""),
+	         pct("{\"x\":5}|{\"x\":6,\"tag\":\"e|f\"}", "|"), pct("{\"x\":7}", ""), pct("{\"x\":8}", ""));
+	expect_echo(path, "{\"space\":[{\"x\":1},{\"x\":2,\"tag\":\"a b\"}],\"spacex\":[{\"x\":3},{\"x\":4,\"tag\":\"c d\"}],"
+	                  "\"pipe\":[{\"x\":5},{\"x\":6,\"tag\":\"e|f\"}],\"pipex\":[{\"x\":7},{\"x\":8}]}");
+	/* a header, simple */
+	r = call_at(STYLES_DEFAULT_BASE, "GET", "/pixels", hdr, NULL, 0);
+	want = json_loads("{\"header\":[{\"x\":1},{\"x\":2,\"tag\":\"a, b\"}]}", 0, NULL);
+	ck_assert_msg(r.status == 200 && json_equal(r.body, want), "X-Pixels: %ld %s", r.status, r.text);
+	json_decref(want);
+	reply_free(&r);
+	/* what is not an object's text, or breaks the item schema, or the array's */
+	expect_error("/pixels?form=x", "/0", "type", "query parameter \"form\" at /0 must be an object as JSON text");
+	snprintf(path, sizeof path, "/pixels?formflat=%s", pct("{\"x\":1}x,{\"x\":2}", ","));
+	expect_error(path, "/0", "type", "query parameter \"formflat\" at /0 must be an object as JSON text");
+	snprintf(path, sizeof path, "/pixels?form=%s&form=%s", pct("{\"x\":1}", ""), pct("{\"y\":1}", ""));
+	expect_error(path, "/1/y", "additionalProperties", "query parameter \"form\" at /1/y is not allowed");
+	expect_error(path, "/1", "required", "query parameter \"form\" at /1 must have the required property \"x\"");
+	snprintf(path, sizeof path, "/pixels?pipe=%s", pct("{\"x\":1}|{\"x\":2}|{\"x\":3}|{\"x\":4}", "|"));
+	expect_error(path, "", "maxItems", "query parameter \"pipe\" must have at most 3 items");
 }
 END_TEST
 
@@ -1652,6 +1762,8 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, label_matrix_invalid_400);
 	tcase_add_test(tc, simple_and_form_objects);
 	tcase_add_test(tc, deep_object);
+	tcase_add_test(tc, object_items_in_path);
+	tcase_add_test(tc, object_items_in_query_and_header);
 	tcase_add_test(tc, stripe_deep_object_arrays);
 	tcase_add_test(tc, custom_schemes_and_scopes);
 	tcase_add_test(tc, v32_query_method_and_additional_operations);
