@@ -125,6 +125,7 @@ static const char *rt_params_json_end(const char *s)
 static char **rt_params_split_objects(const char *s, char sep, const char *prefix, size_t *n)
 {
 	size_t cap = 1, plen = prefix ? strlen(prefix) : 0;
+	int unclosed = 0;
 	char **v;
 
 	*n = 0;
@@ -133,10 +134,14 @@ static char **rt_params_split_objects(const char *s, char sep, const char *prefi
 	v = calloc(cap + 1, sizeof *v);
 	if (!v || !*s)
 		return v;
-	for (const char *p = s;;) {
-		const char *q = p + (plen && strncmp(p, prefix, plen) == 0 ? plen : 0);
-		const char *close = *q == '{' ? rt_params_json_end(q) : NULL;
-		const char *e = strchr(close ? close : p, sep);
+	for (const char *p = s, *q, *close;;) {
+		const char *e;
+		q = p + (plen && strncmp(p, prefix, plen) == 0 ? plen : 0);
+		/* once a text does not close, that item is refused anyway: the rest
+		   is split plainly, so that "{,{,{..." costs one scan, not one each */
+		close = *q == '{' && !unclosed ? rt_params_json_end(q) : NULL;
+		unclosed |= *q == '{' && !close;
+		e = strchr(close ? close : p, sep);
 		v[(*n)++] = e ? strndup(p, (size_t)(e - p)) : strdup(p);
 		if (!e)
 			break;
