@@ -50,6 +50,8 @@ typedef struct ga_resp {
 	int status;               /* 201; 4 for 4XX; 0 for default */
 	char *content_type;       /* or NULL */
 	const char *schema;       /* or NULL */
+	int items;                /* content_type is sequential and schema its itemSchema (3.2):
+	                             the builder takes the items as a json_t array */
 	char *description;
 	const char *model;        /* the body's C model (owned by the gen_model), or NULL: a json_t */
 	const char *why;          /* why not */
@@ -346,11 +348,89 @@ static char *ga_cname(const char *name)
 
 /* ---- parameters ---- */
 
+/* gp->style from the parameter's style (NULL: its location's default),
+ * where the OpenAPI style table defines it: label and matrix in the path,
+ * deepObject in the query (the other styles elsewhere are tolerated). */
+static int ga_param_style(ga *a, ga_param *gp, const char *style, const char *pointer, const char *turi)
+{
+	static const char *const names[] = { "simple", "form", "label", "matrix", "spaceDelimited", "pipeDelimited",
+	                                     "deepObject" };
+	static const char *const where[] = { "path", "query", "header", "cookie", "querystring" };
+	char *pp;
+
+	gp->style = -1;
+	if (!style)
+		gp->style = (gp->in == GA_IN_QUERY || gp->in == GA_IN_COOKIE) ? 1 : 0;
+	for (int i = 0; style && i < (int)(sizeof names / sizeof names[0]); i++)
+		if (strcmp(style, names[i]) == 0)
+			gp->style = i;
+	if (style && strcmp(style, "cookie") == 0 && gp->in == GA_IN_COOKIE && a->dialect_minor >= 2)
+		gp->style = 1; /* 3.2's cookie style: a name=value pair, as form reads it */
+	if (gp->style < 0)
+		return ga_error(a, pointer, "parameter style \"%s\" is unknown", style);
+	if (!(((gp->style == 2 || gp->style == 3) && gp->in != GA_IN_PATH) || (gp->style == 6 && gp->in != GA_IN_QUERY)))
+		return 0;
+	pp = ga_ptr(ga_pointer_of(turi), "style");
+	ga_error(a, pp, "parameter style \"%s\" is defined only for %s parameters, not %s", style,
+	         gp->style <= 3 ? "path" : "query", where[gp->in]);
+	free(pp);
+	return -1;
+}
+
+/* An array parameter (schema at suri) whose items are objects, in a style
+ * other than deepObject: each item is its object's JSON text, the list split
+ * at the style's separator outside those texts (rt_params). A cookie cannot
+ * carry that text (RFC 6265 cookie values have no '"', ',' or ';'): refused. */
+static int ga_param_object_items(ga *a, const ga_param *gp, const json_t *schema, const char *suri, const char *turi)
+{
+	char *ruri = NULL, *iuri = NULL;
+	const json_t *rs = ga_deref(a, schema, ga_pointer_of(suri), &ruri);
+	const char *it = NULL;
+	int rc = rs ? 0 : -1;
+
+	if (rs && ruri && asprintf(&iuri, "%s/items", ruri) >= 0)
+		it = ga_schema_type(a, json_object_get(rs, "items"), iuri);
+	if (it && strcmp(it, "object") == 0 && gp->in == GA_IN_COOKIE) {
+		char *pp = ga_ptr(ga_pointer_of(turi), "in");
+		ga_error(a, pp, "cookie parameter \"%s\" is an array of objects, whose items a request sends as JSON "
+		         "text, which no cookie value can hold (RFC 6265: no '\"', ',' or ';'); make it a query parameter "
+		         "(%s=<JSON object> an item each, or style deepObject: %s[0][field]=v) or a header", gp->name,
+		         gp->name, gp->name);
+		free(pp);
+		rc = -1;
+	}
+	free(ruri);
+	free(iuri);
+	return rc;
+}
+
+/* gp->ctype from the type of the parameter's schema (at suri), and what
+ * its style needs of it: deepObject an object or array; object items. */
+static int ga_param_shape(ga *a, ga_param *gp, const json_t *schema, const char *suri, const char *turi)
+{
+	const char *t = ga_schema_type(a, schema, suri);
+
+	gp->ctype = !t ? GA_C_STRING : strcmp(t, "integer") == 0 ? GA_C_INT64 : strcmp(t, "number") == 0 ? GA_C_DOUBLE
+	          : strcmp(t, "boolean") == 0 ? GA_C_BOOL : (strcmp(t, "array") == 0 || strcmp(t, "object") == 0) ? GA_C_JSON
+	          : GA_C_STRING;
+	if (gp->style == 6 && t && strcmp(t, "object") != 0 && strcmp(t, "array") != 0) {
+		char *pp = ga_ptr(ga_pointer_of(turi), "style");
+		ga_error(a, pp, "parameter style \"deepObject\" needs an object or array schema, not %s", t);
+		free(pp);
+		return -1;
+	}
+	if (gp->style == 6)
+		gp->ctype = GA_C_JSON;
+	if (gp->style != 6 && t && strcmp(t, "array") == 0)
+		return ga_param_object_items(a, gp, schema, suri, turi);
+	return 0;
+}
+
 static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *pointer)
 {
 	char *turi = NULL;
 	const json_t *p = ga_deref(a, pnode, pointer, &turi);
-	const char *name, *in, *style;
+	const char *name, *in;
 	ga_param gp = { 0 };
 	const json_t *schema;
 
@@ -430,38 +510,7 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 	}
 	gp.name = strdup(name);
 	gp.required = gp.in == GA_IN_PATH || json_is_true(json_object_get(p, "required"));
-	style = json_string_value(json_object_get(p, "style"));
-	if (!style)
-		gp.style = (gp.in == GA_IN_QUERY || gp.in == GA_IN_COOKIE) ? 1 : 0;
-	else if (strcmp(style, "simple") == 0)
-		gp.style = 0;
-	else if (strcmp(style, "form") == 0)
-		gp.style = 1;
-	else if (strcmp(style, "label") == 0)
-		gp.style = 2;
-	else if (strcmp(style, "matrix") == 0)
-		gp.style = 3;
-	else if (strcmp(style, "spaceDelimited") == 0)
-		gp.style = 4;
-	else if (strcmp(style, "pipeDelimited") == 0)
-		gp.style = 5;
-	else if (strcmp(style, "deepObject") == 0)
-		gp.style = 6;
-	else if (strcmp(style, "cookie") == 0 && gp.in == GA_IN_COOKIE && a->dialect_minor >= 2)
-		gp.style = 1; /* 3.2's cookie style: a name=value pair, as form reads it */
-	else {
-		free(turi);
-		free(gp.name);
-		return ga_error(a, pointer, "parameter style \"%s\" is unknown", style);
-	}
-	/* where the OpenAPI style table defines label, matrix and deepObject (the
-	 * other styles elsewhere are tolerated, as before) */
-	if (((gp.style == 2 || gp.style == 3) && gp.in != GA_IN_PATH) || (gp.style == 6 && gp.in != GA_IN_QUERY)) {
-		static const char *const where[] = { "path", "query", "header", "cookie", "querystring" };
-		char *pp = ga_ptr(ga_pointer_of(turi), "style");
-		ga_error(a, pp, "parameter style \"%s\" is defined only for %s parameters, not %s", style,
-		         gp.style <= 3 ? "path" : "query", where[gp.in]);
-		free(pp);
+	if (ga_param_style(a, &gp, json_string_value(json_object_get(p, "style")), pointer, turi) != 0) {
 		free(turi);
 		free(gp.name);
 		return -1;
@@ -520,40 +569,11 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 			free(gp.name);
 			return -1;
 		}
-		if (gp.ctype != GA_C_JSON) {
-			const char *t = ga_schema_type(a, schema, suri);
-			gp.ctype = !t ? GA_C_STRING : strcmp(t, "integer") == 0 ? GA_C_INT64 : strcmp(t, "number") == 0 ? GA_C_DOUBLE
-			         : strcmp(t, "boolean") == 0 ? GA_C_BOOL : (strcmp(t, "array") == 0 || strcmp(t, "object") == 0) ? GA_C_JSON
-			         : GA_C_STRING;
-			if (gp.style == 6 && t && strcmp(t, "object") != 0 && strcmp(t, "array") != 0) {
-				char *pp = ga_ptr(ga_pointer_of(turi), "style");
-				ga_error(a, pp, "parameter style \"deepObject\" needs an object or array schema, not %s", t);
-				free(pp);
-				free(suri);
-				free(turi);
-				free(gp.name);
-				return -1;
-			}
-			if (gp.style == 6)
-				gp.ctype = GA_C_JSON;
-			/* an array of objects in a style that writes items as text */
-			if (gp.style != 6 && t && strcmp(t, "array") == 0) {
-				const json_t *sch = schema;
-				char *ruri = NULL, *iuri = NULL;
-				const json_t *rs = ga_deref(a, sch, ga_pointer_of(suri), &ruri);
-				const char *it = NULL;
-				if (rs && ruri && asprintf(&iuri, "%s/items", ruri) >= 0)
-					it = ga_schema_type(a, json_object_get(rs, "items"), iuri);
-				if (it && strcmp(it, "object") == 0)
-					fprintf(stderr, "%s: %s: warning: parameter \"%s\" is an array of objects in style %s, which "
-					        "writes items as text: requests cannot send objects so (deepObject can: "
-					        "%s[0][field]=v)\n",
-					        a->opt->spec_path, ga_pointer_of(turi), gp.name,
-					        (const char *const[]){ "simple", "form", "label", "matrix", "spaceDelimited",
-					                               "pipeDelimited", "deepObject" }[gp.style], gp.name);
-				free(ruri);
-				free(iuri);
-			}
+		if (gp.ctype != GA_C_JSON && ga_param_shape(a, &gp, schema, suri, turi) != 0) {
+			free(suri);
+			free(turi);
+			free(gp.name);
+			return -1;
 		}
 		gp.has_default = json_object_get(schema, "default") != NULL;
 		gp.constrained = gp.content || ga_schema_constrained(a, schema, suri);
@@ -849,6 +869,79 @@ static int ga_resp_header_type(ga *a, const ga_op *op, ga_resp *r, const char *t
 
 static int ga_is_sequential_media(const char *mt);
 
+/* 3.2's itemSchema in a response's content (turi: where the response is):
+ * only a 3.2 document, only on a sequential media type. */
+static int ga_resp_items_check(ga *a, const json_t *resp, const char *turi)
+{
+	const char *mt;
+	json_t *mv;
+
+	json_object_foreach((json_t *)json_object_get(resp, "content"), mt, mv) {
+		char *c1, *c2;
+		if (!json_object_get(mv, "itemSchema") || (a->dialect_minor >= 2 && ga_is_sequential_media(mt)))
+			continue;
+		c1 = ga_ptr(ga_pointer_of(turi), "content");
+		c2 = c1 ? ga_ptr(c1, mt) : NULL;
+		ga_error(a, c2, a->dialect_minor < 2 ? "itemSchema is OpenAPI 3.2; this document is not"
+		         : "itemSchema is for sequential media types (application/jsonl, application/x-ndjson, "
+		           "application/json-seq, text/event-stream), not %s", mt);
+		free(c1);
+		free(c2);
+		return -1;
+	}
+	return 0;
+}
+
+/* The media type a response's builder sends and its schema: the first JSON
+ * one, else the first with an itemSchema (the builder then takes the
+ * items), else the first; an itemSchema not chosen is said in a warning. */
+static int ga_resp_content(ga *a, const ga_op *op, ga_resp *r, const json_t *content, const char *turi)
+{
+	const char *mt, *chosen = NULL, *what = "schema";
+	char *c1 = ga_ptr(turi, "content"), *c2 = NULL, *c3 = NULL, *name = NULL;
+	json_t *mv;
+	int rc = -1, best = -1;
+
+	json_object_foreach((json_t *)content, mt, mv) {
+		int rank = ga_is_json_media(mt) ? 2 : json_object_get(mv, "itemSchema") ? 1 : 0;
+		if (!chosen || rank > best)
+			chosen = mt, best = rank;
+	}
+	json_object_foreach((json_t *)content, mt, mv) {
+		char *w1, *w2;
+		if (mt == chosen || !json_object_get(mv, "itemSchema"))
+			continue;
+		w1 = c1 ? ga_ptr(c1, mt) : NULL;
+		w2 = w1 ? ga_ptr(w1, "itemSchema") : NULL;
+		fprintf(stderr, "%s: %s: warning: response %s is sent as %s by its builder; the %s items of this "
+		        "itemSchema are not (one media type a response)\n", a->opt->spec_path, w2 ? ga_pointer_of(w2) : "",
+		        r->key, chosen, mt);
+		free(w1);
+		free(w2);
+	}
+	r->content_type = strdup(strcmp(chosen, "*/*") == 0 ? "application/json" : chosen);
+	r->items = json_object_get(json_object_get(content, chosen), "itemSchema") != NULL;
+	if (r->items)
+		what = "itemSchema";
+	else if (!ga_is_json_media(chosen) || !json_object_get(json_object_get(content, chosen), "schema"))
+		rc = 0;
+	if (rc == 0 || !c1 || !r->content_type)
+		goto cleanup;
+	c2 = ga_ptr(c1, chosen);
+	c3 = c2 ? ga_ptr(c2, what) : NULL;
+	if (!c3 || asprintf(&name, "%s%s", r->key, r->items ? "_items" : "") < 0) {
+		name = NULL;
+		goto cleanup;
+	}
+	rc = ga_compile(a, c3, op, name, &r->schema);
+cleanup:
+	free(c1);
+	free(c2);
+	free(c3);
+	free(name);
+	return rc;
+}
+
 static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *pointer)
 {
 	const char *k;
@@ -882,29 +975,10 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 			free(rp);
 			return -1;
 		}
-		{
-			/* 3.2's itemSchema on a response: the handler writes the items */
-			const char *mt;
-			json_t *mv;
-			json_object_foreach((json_t *)json_object_get(resp, "content"), mt, mv) {
-				if (!json_object_get(mv, "itemSchema"))
-					continue;
-				char *c1 = ga_ptr(ga_pointer_of(turi), "content"), *c2 = c1 ? ga_ptr(c1, mt) : NULL;
-				if (a->dialect_minor < 2 || !ga_is_sequential_media(mt)) {
-					ga_error(a, c2, a->dialect_minor < 2 ? "itemSchema is OpenAPI 3.2; this document is not"
-					         : "itemSchema is for sequential media types (application/jsonl, application/x-ndjson, "
-					           "application/json-seq, text/event-stream), not %s", mt);
-					free(c1);
-					free(c2);
-					free(turi);
-					free(rp);
-					return -1;
-				}
-				fprintf(stderr, "%s: %s/itemSchema: warning: a response's items are not validated; the handler "
-				        "writes the %s stream\n", a->opt->spec_path, c2 ? c2 : rp, mt);
-				free(c1);
-				free(c2);
-			}
+		if (ga_resp_items_check(a, resp, turi) != 0) {
+			free(turi);
+			free(rp);
+			return -1;
 		}
 		r->key = strdup(k);
 		for (char *c = r->key; *c; c++)
@@ -924,28 +998,10 @@ static int ga_responses(ga *a, ga_op *op, const json_t *resps, const char *point
 		r->description = json_string_value(json_object_get(resp, "description"))
 		                 ? strdup(json_string_value(json_object_get(resp, "description"))) : NULL;
 		content = json_object_get(resp, "content");
-		if (json_object_size(content)) {
-			const char *mt, *chosen = NULL;
-			json_t *mv;
-			json_object_foreach((json_t *)content, mt, mv) {
-				(void)mv;
-				if (!chosen || (ga_is_json_media(mt) && !ga_is_json_media(chosen)))
-					chosen = mt;
-			}
-			r->content_type = strdup(strcmp(chosen, "*/*") == 0 ? "application/json" : chosen);
-			if (ga_is_json_media(chosen) && json_object_get(json_object_get(content, chosen), "schema")) {
-				char *c1 = ga_ptr(turi, "content"), *c2 = c1 ? ga_ptr(c1, chosen) : NULL;
-				char *c3 = c2 ? ga_ptr(c2, "schema") : NULL;
-				int rc = c3 ? ga_compile(a, c3, op, r->key, &r->schema) : -1;
-				free(c1);
-				free(c2);
-				free(c3);
-				if (rc != 0) {
-					free(turi);
-					free(rp);
-					return -1;
-				}
-			}
+		if (json_object_size(content) && ga_resp_content(a, op, r, content, turi) != 0) {
+			free(turi);
+			free(rp);
+			return -1;
 		}
 		if (ga_resp_headers(a, r, json_object_get(resp, "headers"), turi) != 0 ||
 		    (r->nh_given && ga_resp_header_type(a, op, r, turi) != 0)) {
@@ -1732,7 +1788,7 @@ static int ga_typed(ga *a)
 		}
 		for (size_t k = 0; k < op->nr; k++) {
 			ga_resp *r = &op->resps[k];
-			if (r->schema && gen_model_body(a->gm, r->schema, GEN_MODEL_RESPONSE, &r->model, &r->why,
+			if (r->schema && !r->items && gen_model_body(a->gm, r->schema, GEN_MODEL_RESPONSE, &r->model, &r->why,
 			                                a->err, a->errlen) != 0)
 				return -1;
 		}
@@ -1749,6 +1805,9 @@ static void ga_respond_proto(FILE *out, const ga *a, const ga_op *op, const ga_r
 		fprintf(out, ", int status");
 	if (r->model)
 		fprintf(out, ", const %s *body", r->model);
+	else if (r->items)
+		fprintf(out, ", json_t *items /* stolen: an array, an element per item%s */",
+		        strncasecmp(r->content_type, "text/event-stream", 17) == 0 ? " (an event: an object of its fields)" : "");
 	else if (r->content_type)
 		fprintf(out, ", json_t *body /* stolen */");
 	if (r->nh_given)
@@ -1807,7 +1866,8 @@ static void ga_write_resp_headers(FILE *out, const ga_resp *r, json_t *written)
  * cannot be sent (or a required one missing) has the runtime answer 500. */
 static void ga_write_builder_headers(FILE *out, const ga_resp *r)
 {
-	const char *fail = r->model || !r->content_type ? "return -1;" : "{\n\t\tjson_decref(body);\n\t\treturn -1;\n\t}";
+	const char *fail = r->model || !r->content_type ? "return -1;" : r->items ? "{\n\t\tjson_decref(items);\n\t\treturn -1;\n\t}"
+	                   : "{\n\t\tjson_decref(body);\n\t\treturn -1;\n\t}";
 
 	static const char *const setter[] = { "rt_respond_header", "rt_respond_header_int", "rt_respond_header_real",
 	                                      "rt_respond_header_bool" };
@@ -2068,7 +2128,8 @@ static void ga_write_op_call(ga *a, FILE *out, const ga_op *op)
 }
 
 /* One builder per documented status: a model is written straight to JSON
- * text (no json_t); a json_t body is stolen. */
+ * text (no json_t); a json_t body is stolen, as are the items of a
+ * sequential media type (written in its framing by the runtime). */
 static void ga_write_op_builders(ga *a, FILE *out, const ga_op *op)
 {
 	for (size_t k = 0; k < op->nr; k++) {
@@ -2085,6 +2146,10 @@ static void ga_write_op_builders(ga *a, FILE *out, const ga_op *op)
 		if (r->status < 100)
 			snprintf(status, sizeof status, "status");
 		ga_write_builder_headers(out, r);
+		if (r->items) {
+			fprintf(out, "\treturn rt_respond_items(ctx, %s, items);\n}\n", status);
+			continue;
+		}
 		if (!r->model) {
 			fprintf(out, "\treturn rt_respond(ctx, %s, %s);\n}\n", status, r->content_type ? "body" : "NULL");
 			continue;

@@ -4,6 +4,7 @@
 #include "rt_json.h"
 #include "rt_arena.h"
 #include "rt_guard.h"
+#include "rt_items.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -270,6 +271,8 @@ static int rt_http_check_response(rt_ctx *c, const rt_response *r, int status, c
 		rt_errors_add(&errs, "", "body", "response %d has no body in the spec, but one was sent", status);
 	else if (r->schema && !body)
 		rt_errors_add(&errs, "", "json", "the body the model was written to does not read back as JSON");
+	else if (r->schema && rt_items_is_sequential(r->content_type))
+		rt_items_validate(r->schema, body, RT_DIR_RESPONSE, &errs); /* body: the items read back */
 	else if (r->schema)
 		rt_schema_validate(r->schema, body, RT_DIR_RESPONSE, &errs);
 	if (!errs.n) {
@@ -345,6 +348,50 @@ int rt_respond_writer(rt_ctx *c, int status, const rt_json_writer *w)
 	return rc;
 }
 
+int rt_respond_items(rt_ctx *c, int status, json_t *items)
+{
+	const rt_response *r = rt_http_response_for(c, status);
+	json_t *back = NULL;
+	rt_json_writer w;
+	rt_errors errs;
+	char msg[400];
+	int rc = -1;
+
+	rt_json_writer_init(&w);
+	rt_errors_init(&errs);
+	if (!r)
+		goto cleanup;
+	if (!items) {
+		rc = rt_respond(c, status, NULL);
+		goto cleanup;
+	}
+	if (rt_items_write(r->content_type, items, &w, &errs) > 0 || w.failed) {
+		snprintf(msg, sizeof msg, "The response items could not be written: %s%s%s", errs.n ? errs.v[0].pointer : "",
+		         errs.n ? ": " : "", errs.n ? errs.v[0].message : "out of memory");
+		y_log_message(Y_LOG_LEVEL_ERROR, "%s %s: %s", c->op->method, c->op->path, msg);
+		rt_http_error(c, 500, "ResponseBody", msg, &errs);
+		goto cleanup;
+	}
+	/* validation reads the very bytes that are sent, item by item */
+	if (c->mount->cfg.validate_responses && rt_items_read(r->content_type, w.buf, w.used, &back, &errs) > 0) {
+		json_decref(back);
+		back = NULL;
+	}
+	if (rt_http_check_response(c, r, status, back, 1) == 0) {
+		ulfius_set_binary_body_response(c->resp, (unsigned)status, w.buf, w.used);
+		u_map_put(c->resp->map_header, "Content-Type", r->content_type);
+		c->responded = 1;
+		c->status = status;
+		rc = 0;
+	}
+cleanup:
+	rt_errors_free(&errs);
+	rt_json_writer_free(&w);
+	json_decref(back);
+	json_decref(items);
+	return rc;
+}
+
 /* ---- typed response headers ---- */
 
 static int rt_http_header_error(rt_ctx *c, const char *name, const char *what)
@@ -411,7 +458,7 @@ int rt_api_check_response(const rt_api *api, const char *operation_id, int statu
 	json_error_t jerr;
 	char err[300];
 	size_t mtlen;
-	int before = (int)errs->n;
+	int before = (int)errs->n, seq;
 
 	for (size_t i = 0; i < api->n_ops && !op; i++)
 		if (api->ops[i].operation_id && strcmp(api->ops[i].operation_id, operation_id) == 0)
@@ -433,7 +480,8 @@ int rt_api_check_response(const rt_api *api, const char *operation_id, int statu
 	}
 	if (!body)
 		body_len = 0;
-	if (r->content_type && body_len == 0) {
+	seq = r->content_type && rt_items_is_sequential(r->content_type);
+	if (r->content_type && body_len == 0 && !seq) { /* a stream of no items is empty */
 		rt_errors_add(errs, "", "body", "response %d needs a body (%s) by the spec, and has none", status, r->content_type);
 		goto cleanup;
 	}
@@ -452,6 +500,12 @@ int rt_api_check_response(const rt_api *api, const char *operation_id, int statu
 	}
 	if (!r->schema)
 		goto cleanup;
+	if (seq) {
+		/* each item of the stream against the item schema (OpenAPI 3.2) */
+		if (rt_items_read(r->content_type, body, body_len, &doc, errs) >= 0 && doc)
+			rt_items_validate(r->schema, doc, RT_DIR_RESPONSE, errs);
+		goto cleanup;
+	}
 	doc = json_loadb(body, body_len, JSON_DECODE_ANY, &jerr);
 	if (!doc) {
 		rt_errors_add(errs, "", "json", "response %d is not valid JSON: line %d, column %d: %s", status, jerr.line,
@@ -541,128 +595,20 @@ const void *rt_ctx_body_model(const rt_ctx *c)
 	return c->body_model;
 }
 
-/* One event of a text/event-stream (its lines, len bytes) as an object of
- * its fields: data lines joined with newlines, event, id, retry (a number);
- * comments and unknown fields left out. NULL when it has no field. */
-static json_t *rt_http_event(const char *s, size_t len)
-{
-	json_t *ev = json_object();
-	char *data = NULL;
-	size_t dlen = 0;
-
-	for (const char *l = s, *end = s + len; ev && l < end;) {
-		size_t ll = strcspn(l, "\r\n");
-		const char *colon = memchr(l, ':', ll);
-		size_t nl = colon ? (size_t)(colon - l) : ll;
-		const char *v = colon ? colon + 1 : l + ll;
-		size_t vl = (size_t)(l + ll - v);
-		if (vl && *v == ' ')
-			v++, vl--;
-		if (nl == 4 && strncmp(l, "data", 4) == 0) {
-			char *nd = realloc(data, dlen + vl + 2);
-			if (nd) {
-				if (data)
-					nd[dlen++] = '\n';
-				memcpy(nd + dlen, v, vl);
-				dlen += vl;
-				nd[dlen] = '\0';
-				data = nd;
-			}
-		} else if (nl && ((nl == 5 && strncmp(l, "event", 5) == 0) || (nl == 2 && strncmp(l, "id", 2) == 0))) {
-			json_object_set_new(ev, nl == 2 ? "id" : "event", json_stringn(v, vl));
-		} else if (nl == 5 && strncmp(l, "retry", 5) == 0 && vl && strspn(v, "0123456789") >= vl) {
-			json_object_set_new(ev, "retry", json_integer(strtoll(v, NULL, 10)));
-		}
-		l += ll;
-		l += l < end && *l == '\r';
-		l += l < end && *l == '\n';
-	}
-	if (data)
-		json_object_set_new(ev, "data", json_stringn(data, dlen));
-	free(data);
-	if (ev && json_object_size(ev) == 0) {
-		json_decref(ev);
-		ev = NULL;
-	}
-	return ev;
-}
-
 /* A body of a sequential media type whose items op->item_schema describes
- * (OpenAPI 3.2): JSON Lines and NDJSON (a JSON text a line, blank lines
- * skipped), JSON text sequences (RFC 7464, each after a 0x1E), Server-Sent
- * Events (events apart by a blank line). Every item is validated; *body is
- * their array. Returns 0, or the status answered. */
+ * (OpenAPI 3.2; rt_items.h): every item read and validated; *body is their
+ * array. Returns 0, or the status answered. */
 static int rt_http_items(rt_ctx *c, json_t **body)
 {
 	const rt_operation *op = c->op;
-	const char *b = c->req->binary_body, *end = b + c->req->binary_body_length;
-	int sse = strncasecmp(op->item_type, "text/event-stream", 17) == 0;
-	int seq = strncasecmp(op->item_type, "application/json-seq", 20) == 0;
-	json_t *items = json_array();
+	json_t *items = NULL;
 	rt_errors errs;
 	char msg[400];
 
 	rt_errors_init(&errs);
-	for (const char *p = b; items && b && p < end;) {
-		const char *rec_end;
-		size_t n = json_array_size(items);
-		char ptr[32];
-		json_t *item;
-		if (sse) {
-			const char *q = p;
-			/* an event ends at an empty line */
-			for (rec_end = end; q < end; q++)
-				if (*q == '\n' && q + 1 < end && (q[1] == '\n' || (q[1] == '\r' && q + 2 < end && q[2] == '\n'))) {
-					rec_end = q + 1;
-					break;
-				}
-		} else {
-			rec_end = memchr(p, seq ? 0x1e : '\n', (size_t)(end - p));
-			if (seq && rec_end == p)
-				rec_end = memchr(p + 1, 0x1e, (size_t)(end - p - 1));
-			if (!rec_end)
-				rec_end = end;
-		}
-		{
-			const char *s = p + (seq && *p == 0x1e), *e = rec_end;
-			while (s < e && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
-				s++;
-			while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
-				e--;
-			p = rec_end + (!seq && rec_end < end);
-			if (s == e)
-				continue;
-			snprintf(ptr, sizeof ptr, "/%zu", n);
-			if (sse) {
-				item = rt_http_event(s, (size_t)(e - s));
-				if (!item)
-					continue; /* comments only */
-			} else {
-				json_error_t je;
-				item = json_loadb(s, (size_t)(e - s), JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-				if (!item) {
-					rt_errors_add(&errs, ptr, "json", "item %zu is not JSON: %s", n, je.text);
-					json_array_append_new(items, json_null());
-					continue;
-				}
-			}
-		}
-		{
-			rt_errors ierr;
-			rt_errors_init(&ierr);
-			if (rt_schema_validate(op->item_schema, item, RT_DIR_REQUEST, &ierr) > 0)
-				for (size_t k = 0; k < ierr.n; k++) {
-					char *jp = NULL;
-					if (asprintf(&jp, "%s%s", ptr, ierr.v[k].pointer) < 0)
-						jp = NULL;
-					rt_errors_add(&errs, jp ? jp : ptr, ierr.v[k].keyword, "item %zu%s%s: %s", n,
-					              ierr.v[k].pointer[0] ? " at " : "", ierr.v[k].pointer, ierr.v[k].message);
-					free(jp);
-				}
-			rt_errors_free(&ierr);
-		}
-		json_array_append_new(items, item);
-	}
+	rt_items_read(op->item_type, c->req->binary_body, c->req->binary_body_length, &items, &errs);
+	if (items)
+		rt_items_validate(op->item_schema, items, RT_DIR_REQUEST, &errs);
 	if (!items || errs.n) {
 		snprintf(msg, sizeof msg, "The request body's items do not match the item schema: %s%s%s%s",
 		         errs.n ? errs.v[0].pointer : "", errs.n ? ": " : "", errs.n ? errs.v[0].message : "out of memory",

@@ -131,7 +131,9 @@ typedef struct rt_param {
 typedef struct rt_response {
 	int status;                   /* 200..599; 1..5 for "1XX".."5XX"; 0 for default */
 	const char *content_type;     /* NULL: no body */
-	const rt_schema *schema;      /* JSON body schema, or NULL */
+	const rt_schema *schema;      /* JSON body schema, or NULL; for a sequential
+	                                 media type (rt_items_is_sequential) the
+	                                 schema of each item (OpenAPI 3.2 itemSchema) */
 } rt_response;
 
 typedef struct rt_security_req { /* one scheme of an all-of set */
@@ -246,6 +248,13 @@ int rt_respond(rt_ctx *c, int status, json_t *body);
  * configured. A writer that failed answers 500. */
 struct rt_json_writer;
 int rt_respond_writer(rt_ctx *c, int status, const struct rt_json_writer *w);
+/* Sends status with items (stolen: a JSON array, an element per item; an
+ * event an object of its fields) written in the framing of the response's
+ * sequential media type (OpenAPI 3.2 itemSchema, rt_items.h). With
+ * validate_responses the very bytes are read back and each item validated
+ * against the item schema: a violation answers 500 naming the item's index
+ * and pointer (/2/qty). An item that cannot be framed answers 500. */
+int rt_respond_items(rt_ctx *c, int status, json_t *items);
 /* A response header the spec documents, set by the generated builders
  * before they answer: the value as text (an integer, a real as jansson
  * writes it, true or false). A value no header can carry (a control

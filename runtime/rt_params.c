@@ -95,6 +95,61 @@ static char **rt_params_split(const char *s, char sep, size_t *n)
 	return v;
 }
 
+/* The end of the JSON text of an object or array at s ('{' or '['):
+ * the byte after its closing bracket (strings and their escapes skipped),
+ * or NULL when it does not close. */
+static const char *rt_params_json_end(const char *s)
+{
+	int depth = 0, str = 0;
+
+	for (const char *c = s; *c; c++) {
+		if (str) {
+			if (*c == '\\' && c[1])
+				c++;
+			else if (*c == '"')
+				str = 0;
+		} else if (*c == '"') {
+			str = 1;
+		} else if (*c == '{' || *c == '[') {
+			depth++;
+		} else if ((*c == '}' || *c == ']') && --depth == 0) {
+			return c + 1;
+		}
+	}
+	return NULL;
+}
+
+/* rt_params_split for an array of objects, whose items are JSON object
+ * texts: an item that opens with '{' (after prefix, when it starts with
+ * it) runs to its closing '}', whatever sep it holds. */
+static char **rt_params_split_objects(const char *s, char sep, const char *prefix, size_t *n)
+{
+	size_t cap = 1, plen = prefix ? strlen(prefix) : 0;
+	int unclosed = 0;
+	char **v;
+
+	*n = 0;
+	for (const char *c = s; *c; c++)
+		cap += *c == sep;
+	v = calloc(cap + 1, sizeof *v);
+	if (!v || !*s)
+		return v;
+	for (const char *p = s, *q, *close;;) {
+		const char *e;
+		q = p + (plen && strncmp(p, prefix, plen) == 0 ? plen : 0);
+		/* once a text does not close, that item is refused anyway: the rest
+		   is split plainly, so that "{,{,{..." costs one scan, not one each */
+		close = *q == '{' && !unclosed ? rt_params_json_end(q) : NULL;
+		unclosed |= *q == '{' && !close;
+		e = strchr(close ? close : p, sep);
+		v[(*n)++] = e ? strndup(p, (size_t)(e - p)) : strdup(p);
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return v;
+}
+
 static void rt_params_free_tokens(char **v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++)
@@ -125,7 +180,18 @@ static json_t *rt_params_array(const rt_schema *schema, char **tok, size_t n, co
 			}
 			item += plen;
 		}
-		v = rt_params_scalar(item, it ? it : RT_T_STRING, what, ptr, errs);
+		if ((it & RT_T_OBJECT) && (item[0] == '{' || !(it & ~(unsigned)(RT_T_OBJECT | RT_T_NULL)))) {
+			/* an object item is its JSON text (no style writes objects in a list) */
+			v = json_loads(item, JSON_REJECT_DUPLICATES, NULL);
+			if (!json_is_object(v)) {
+				json_decref(v);
+				v = NULL;
+				rt_errors_add(errs, ptr, "type", "%s at %s must be an object as JSON text ({\"name\":value,...}), "
+				              "got \"%.60s\"", what, ptr, item);
+			}
+		} else {
+			v = rt_params_scalar(item, it ? it : RT_T_STRING, what, ptr, errs);
+		}
 		if (!v) {
 			json_decref(arr);
 			return NULL;
@@ -252,11 +318,13 @@ json_t *rt_params_coerce(const rt_param *p, const char *raw, const char *what, r
 		}
 		break;
 	}
+	/* explode true writes each item as name=value, as form does: ulfius
+	   joins repeated query keys with commas */
 	case RT_STYLE_SPACE_DELIMITED:
-		sep = ' ';
+		sep = p->explode && p->in == RT_IN_QUERY ? ',' : ' ';
 		break;
 	case RT_STYLE_PIPE_DELIMITED:
-		sep = '|';
+		sep = p->explode && p->in == RT_IN_QUERY ? ',' : '|';
 		break;
 	default:
 		break;
@@ -272,7 +340,8 @@ json_t *rt_params_coerce(const rt_param *p, const char *raw, const char *what, r
 			json_decref(out);
 			out = NULL;
 		}
-		tok = rt_params_split(body, sep, &n);
+		tok = is_array && (rt_schema_types(rt_schema_items(p->schema)) & RT_T_OBJECT)
+		      ? rt_params_split_objects(body, sep, prefix, &n) : rt_params_split(body, sep, &n);
 		if (tok)
 			out = is_array ? rt_params_array(p->schema, tok, n, prefix, what, errs)
 			               : rt_params_object(p, tok, n, spread && p->style != RT_STYLE_FORM, what, errs);

@@ -44,11 +44,13 @@ static const rt_schema fuzz_arr_str = FUZZ_S(.types = RT_T_ARRAY, .items = &fuzz
 static const rt_schema fuzz_arr_num = FUZZ_S(.types = RT_T_ARRAY, .flags = RT_S_HAS_MIN_ITEMS, .min_items = 1, .items = &fuzz_num);
 static const rt_schema fuzz_arr_bool = FUZZ_S(.types = RT_T_ARRAY, .items = &fuzz_bool);
 static const rt_schema fuzz_arr_any = FUZZ_S(.types = RT_T_ARRAY);
+static const rt_schema fuzz_arr_obj = FUZZ_S(.types = RT_T_ARRAY, .flags = RT_S_HAS_MAX_ITEMS, .max_items = 4,
+                                             .items = &fuzz_obj); /* an item each object's JSON text */
 
 static const rt_schema *const fuzz_schemas[] = {
 	&fuzz_int, &fuzz_int64, &fuzz_num, &fuzz_bool, &fuzz_uuid, &fuzz_name, &fuzz_time, &fuzz_enumed,
 	&fuzz_int_or_str, &fuzz_int_or_num, &fuzz_any, &fuzz_obj, &fuzz_arr_int, &fuzz_arr_str, &fuzz_arr_num,
-	&fuzz_arr_bool, &fuzz_arr_any,
+	&fuzz_arr_bool, &fuzz_arr_any, &fuzz_arr_obj,
 };
 #define FUZZ_NSCHEMAS (sizeof fuzz_schemas / sizeof fuzz_schemas[0])
 

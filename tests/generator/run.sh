@@ -51,6 +51,15 @@ printf 'openapi: 3.0.3\ninfo: {title: t, version: "1"}\npaths: {}\n' >"$tmp/no-o
 out=$($gen -o "$tmp/no-operations" "$tmp/no-operations.yaml" 2>&1); rc=$?
 if [ "$rc" -eq 0 ] && printf '%s' "$out" | grep -q "no-operations.yaml: /paths: warning: the document has no operations" &&
    [ -f "$tmp/no-operations/no_operations_api.c" ]; then ok "warns on a document without operations"; else no "warns on a document without operations" "$out"; fi
+# a response with a JSON media type and an itemSchema one: the builder
+# sends JSON, and a warning says the items are not sent
+printf '%s\n' 'openapi: 3.2.0' 'info: {title: t, version: "1"}' 'paths:' '  /x:' '    get:' '      responses:' \
+	"        '200':" '          description: ok' '          content:' '            application/json: {schema: {type: array}}' \
+	'            application/jsonl: {itemSchema: {type: object}}' >"$tmp/two-media.yaml"
+out=$($gen -o "$tmp/two-media" "$tmp/two-media.yaml" 2>&1); rc=$?
+if [ "$rc" -eq 0 ] && [ "$out" = "$tmp/two-media.yaml: /paths/~1x/get/responses/200/content/application~1jsonl/itemSchema: warning: response 200 is sent as application/json by its builder; the application/jsonl items of this itemSchema are not (one media type a response)" ] &&
+   grep -q 'respond_200(rt_ctx \*ctx, const two_media_get_x_200 \*body)' "$tmp/two-media/two_media_api.h"; then ok "warns when a JSON media type leaves a response's itemSchema unsent"
+else no "warns when a JSON media type leaves a response's itemSchema unsent" "$out"; fi
 # a valid ECMA-262 pattern beyond PCRE2's limits generates: a warning naming
 # its pointer and PCRE2's reason, and the pattern left out of the generated code
 f=tests/generator/fixtures/pcre-limits.yaml

@@ -167,6 +167,45 @@ static int post_events(rt_ctx *ctx, const openapi32_postEvents_params *p, const 
 	return openapi32_postEvents_respond_200(ctx, &(openapi32_postEvents_200){ .events = ev, .n_events = n });
 }
 
+/* Responses of sequential media types: the items as JSON, per mode */
+static json_t *items_of(const char *text)
+{
+	json_t *v = json_loads(text, 0, NULL);
+	ck_assert_ptr_nonnull(v);
+	return v;
+}
+
+static int export_items(rt_ctx *ctx, const openapi32_exportItems_params *p, const json_t *body, void *app)
+{
+	const char *mode = p->mode ? p->mode : "good";
+
+	(void)body, (void)app;
+	return openapi32_exportItems_respond_200(ctx, items_of(
+		strcmp(mode, "empty") == 0 ? "[]"
+		: strcmp(mode, "bad") == 0 ? "[{\"sku\":\"ABC-1\",\"qty\":2},{\"sku\":\"ABC-2\",\"qty\":0}]"
+		: "[{\"sku\":\"ABC-1\",\"qty\":2,\"label\":\"a \\\"b\\\" c\"},{\"sku\":\"XYZ-22\",\"qty\":1}]"));
+}
+
+static int export_seq(rt_ctx *ctx, const openapi32_exportSeq_params *p, const json_t *body, void *app)
+{
+	(void)body, (void)app;
+	return openapi32_exportSeq_respond_200(ctx, items_of(p->mode && strcmp(p->mode, "bad") == 0
+		? "[{\"sku\":\"ABC-1\",\"qty\":1},{\"sku\":\"ABC-2\",\"qty\":1},{\"sku\":\"abc\",\"qty\":1}]"
+		: "[{\"sku\":\"ABC-1\",\"qty\":1}]"));
+}
+
+static int get_events(rt_ctx *ctx, const openapi32_getEvents_params *p, const json_t *body, void *app)
+{
+	const char *mode = p->mode ? p->mode : "good";
+
+	(void)body, (void)app;
+	return openapi32_getEvents_respond_200(ctx, items_of(
+		strcmp(mode, "bad") == 0 ? "[{\"data\":\"x\"},{\"event\":\"rename\",\"data\":\"y\"}]"
+		: strcmp(mode, "unframed") == 0 ? "[{\"data\":\"x\",\"id\":\"1\\ndata: forged\"}]"
+		: "[{\"event\":\"add\",\"data\":\"{\\\"a\\\":1}\",\"id\":\"7\"},"
+		  "{\"event\":\"remove\",\"data\":\"x\\ny\\n\",\"retry\":30},{\"data\":\"\"}]"));
+}
+
 static int search32(rt_ctx *ctx, const openapi32_search_params *p, const json_t *body, void *app)
 {
 	(void)body, (void)app;
@@ -188,7 +227,9 @@ static int post_note(rt_ctx *ctx, const pcre_limits_postNote_params *p, const pc
 static const pcre_limits_handlers pcre_limits_h = { .postNote = post_note };
 
 static const openapi32_handlers openapi32_h = { .queryItems = query_items, .importItems = import_items,
-                                                .linkItems = link_items, .postEvents = post_events, .search = search32 };
+                                                .linkItems = link_items, .postEvents = post_events, .search = search32,
+                                                .exportItems = export_items, .exportSeq = export_seq,
+                                                .getEvents = get_events };
 
 static enum rt_auth_result auth(void *app, const rt_auth_request *req, rt_principal *out, unsigned *retry_after)
 {
@@ -432,7 +473,40 @@ static int post_customers(rt_ctx *ctx, const stripe_customers_PostCustomers_para
 
 static const stripe_customers_handlers stripe_h = { .GetCustomers = get_customers, .PostCustomers = post_customers };
 
+/* arrays of objects: every parameter as decoded, absent ones as null */
+static int echo_pixelsInPath(rt_ctx *ctx, const styles_pixelsInPath_params *p, const json_t *body, void *app)
+{
+	(void)body, (void)app;
+	return styles_pixelsInPath_respond_200(ctx, json_pack("{s:o,s:o,s:o,s:o,s:o}", "simple", echo_json(p->simple),
+	                                       "label", echo_json(p->label), "labelx", echo_json(p->labelx),
+	                                       "matrix", echo_json(p->matrix), "matrixx", echo_json(p->matrixx)));
+}
+
+static int echo_pixelsInQuery(rt_ctx *ctx, const styles_pixelsInQuery_params *p, const json_t *body, void *app)
+{
+	json_t *out = json_object();
+
+	(void)body, (void)app;
+	if (p->has_form)
+		json_object_set_new(out, "form", echo_json(p->form));
+	if (p->has_formflat)
+		json_object_set_new(out, "formflat", echo_json(p->formflat));
+	if (p->has_space)
+		json_object_set_new(out, "space", echo_json(p->space));
+	if (p->has_spacex)
+		json_object_set_new(out, "spacex", echo_json(p->spacex));
+	if (p->has_pipe)
+		json_object_set_new(out, "pipe", echo_json(p->pipe));
+	if (p->has_pipex)
+		json_object_set_new(out, "pipex", echo_json(p->pipex));
+	if (p->has_X_Pixels)
+		json_object_set_new(out, "header", echo_json(p->X_Pixels));
+	return styles_pixelsInQuery_respond_200(ctx, out);
+}
+
 static const styles_handlers styles_h = {
+	.pixelsInPath = echo_pixelsInPath,
+	.pixelsInQuery = echo_pixelsInQuery,
 	.labelFlat = echo_labelFlat,
 	.labelExploded = echo_labelExploded,
 	.matrixFlat = echo_matrixFlat,
@@ -1011,6 +1085,83 @@ START_TEST(deep_object)
 }
 END_TEST
 
+/* ---- arrays of objects in every style but deepObject: an item its JSON text ---- */
+
+/* text with every byte but unreserved ones and those in keep percent-encoded (static buffer) */
+static const char *pct(const char *text, const char *keep)
+{
+	static char out[8][1024];
+	static int turn;
+	char *o = out[turn++ % 8], *start = o;
+
+	for (const unsigned char *c = (const unsigned char *)text; *c && o - start < 1000; c++) {
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("-._~", *c) ||
+		    strchr(keep, *c))
+			*o++ = (char)*c;
+		else
+			o += sprintf(o, "%%%02X", *c);
+	}
+	*o = '\0';
+	return start;
+}
+
+START_TEST(object_items_in_path)
+{
+	char path[1024];
+
+	/* simple, label and matrix, explode false and true: commas, dots and
+	 * semicolons inside an object's text are its own */
+	snprintf(path, sizeof path, "/pixels/%s/%s/%s/%s/%s", pct("{\"x\":1},{\"x\":2,\"tag\":\"a,b\"}", ","),
+	         pct(".{\"x\":3},{\"x\":4}", ".,"), pct(".{\"x\":5}.{\"x\":6,\"tag\":\"1.5\"}", "."),
+	         pct(";matrix={\"x\":7},{\"x\":8}", ";=,"), pct(";matrixx={\"x\":9};matrixx={\"x\":0,\"tag\":\"a;b\"}", ";="));
+	expect_echo(path, "{\"simple\":[{\"x\":1},{\"x\":2,\"tag\":\"a,b\"}],\"label\":[{\"x\":3},{\"x\":4}],"
+	                  "\"labelx\":[{\"x\":5},{\"x\":6,\"tag\":\"1.5\"}],\"matrix\":[{\"x\":7},{\"x\":8}],"
+	                  "\"matrixx\":[{\"x\":9},{\"x\":0,\"tag\":\"a;b\"}]}");
+	/* each item validated against the item schema */
+	snprintf(path, sizeof path, "/pixels/%s/.%s/.%s/;matrix=%s/;matrixx=%s", pct("{\"x\":1},{\"x\":12}", ","),
+	         pct("{\"x\":1}", ""), pct("{\"x\":1}", ""), pct("{\"x\":1}", ""), pct("{\"x\":1}", ""));
+	expect_error(path, "/1/x", "maximum", "path parameter \"simple\" at /1/x must be at most 9");
+	snprintf(path, sizeof path, "/pixels/%s/.%s/.%s/;matrix=%s/;matrixx=%s", pct("{\"x\":1}", ""), pct("{\"x\":1}", ""),
+	         pct("{\"x\":1}", ""), pct("{\"x\":1}", ""), pct("x=1", "="));
+	expect_error(path, "/0", "type", "path parameter \"matrixx\" at /0 must be an object as JSON text");
+}
+END_TEST
+
+START_TEST(object_items_in_query_and_header)
+{
+	static const char *const hdr[] = { "X-Pixels", "{\"x\":1},{\"x\":2,\"tag\":\"a, b\"}", NULL };
+	char path[1024];
+	reply r;
+	json_t *want;
+
+	/* form explode true: each form=<JSON> an item; explode false: one list */
+	snprintf(path, sizeof path, "/pixels?form=%s&form=%s&formflat=%s", pct("{\"x\":1}", ""),
+	         pct("{\"x\":2,\"tag\":\"a,b\"}", ""), pct("{\"x\":3},{\"x\":4,\"tag\":\"}\"}", ","));
+	expect_echo(path, "{\"form\":[{\"x\":1},{\"x\":2,\"tag\":\"a,b\"}],\"formflat\":[{\"x\":3},{\"x\":4,\"tag\":\"}\"}]}");
+	/* spaceDelimited and pipeDelimited, explode false (one value, split) and true (repeated, as form) */
+	snprintf(path, sizeof path, "/pixels?space=%s&spacex=%s&spacex=%s&pipe=%s&pipex=%s&pipex=%s",
+	         pct("{\"x\":1} {\"x\":2,\"tag\":\"a b\"}", ""), pct("{\"x\":3}", ""), pct("{\"x\":4,\"tag\":\"c d\"}", ""),
+	         pct("{\"x\":5}|{\"x\":6,\"tag\":\"e|f\"}", "|"), pct("{\"x\":7}", ""), pct("{\"x\":8}", ""));
+	expect_echo(path, "{\"space\":[{\"x\":1},{\"x\":2,\"tag\":\"a b\"}],\"spacex\":[{\"x\":3},{\"x\":4,\"tag\":\"c d\"}],"
+	                  "\"pipe\":[{\"x\":5},{\"x\":6,\"tag\":\"e|f\"}],\"pipex\":[{\"x\":7},{\"x\":8}]}");
+	/* a header, simple */
+	r = call_at(STYLES_DEFAULT_BASE, "GET", "/pixels", hdr, NULL, 0);
+	want = json_loads("{\"header\":[{\"x\":1},{\"x\":2,\"tag\":\"a, b\"}]}", 0, NULL);
+	ck_assert_msg(r.status == 200 && json_equal(r.body, want), "X-Pixels: %ld %s", r.status, r.text);
+	json_decref(want);
+	reply_free(&r);
+	/* what is not an object's text, or breaks the item schema, or the array's */
+	expect_error("/pixels?form=x", "/0", "type", "query parameter \"form\" at /0 must be an object as JSON text");
+	snprintf(path, sizeof path, "/pixels?formflat=%s", pct("{\"x\":1}x,{\"x\":2}", ","));
+	expect_error(path, "/0", "type", "query parameter \"formflat\" at /0 must be an object as JSON text");
+	snprintf(path, sizeof path, "/pixels?form=%s&form=%s", pct("{\"x\":1}", ""), pct("{\"y\":1}", ""));
+	expect_error(path, "/1/y", "additionalProperties", "query parameter \"form\" at /1/y is not allowed");
+	expect_error(path, "/1", "required", "query parameter \"form\" at /1 must have the required property \"x\"");
+	snprintf(path, sizeof path, "/pixels?pipe=%s", pct("{\"x\":1}|{\"x\":2}|{\"x\":3}|{\"x\":4}", "|"));
+	expect_error(path, "", "maxItems", "query parameter \"pipe\" must have at most 3 items");
+}
+END_TEST
+
 /* ---- any HTTP scheme, scopes and the application's principal (custom_auth) ---- */
 
 /* method path with Authorization: authz answers status; for 200 the body
@@ -1146,6 +1297,79 @@ START_TEST(v32_item_schema_each_item_validated)
 	              "{\"event\":\"remove\",\"data\":\"x\\ny\",\"retry\":30}]}");
 	v32_call("POST", "/events", sse, "event: rename\ndata: x\n\n", 400, "/0/event");
 	v32_call("POST", "/events", sse, "event: add\n\n", 400, "item 0: must have the required property");
+}
+END_TEST
+
+/* GET path on the 3.2 API answers status with exactly the bytes want and
+ * Content-Type ctype, or (status 500) an error naming pointer and text. */
+static void v32_stream(const char *path, long status, const char *ctype, const char *want, const char *pointer)
+{
+	reply r = call_at(OPENAPI32_DEFAULT_BASE, "GET", path, NULL, NULL, 0);
+
+	ck_assert_msg(r.status == status, "%s: status %ld: %s", path, r.status, r.text);
+	if (status == 200) {
+		ck_assert_msg(r.content_type && strcmp(r.content_type, ctype) == 0, "%s: Content-Type %s", path, r.content_type);
+		ck_assert_msg(strcmp(r.text, want) == 0, "%s: got [%s], want [%s]", path, r.text, want);
+	} else {
+		json_t *e0 = json_array_get(json_object_get(r.body, "errors"), 0);
+		ck_assert_msg(e0 && strcmp(json_string_value(json_object_get(e0, "pointer")), pointer) == 0,
+		              "%s: the first error is not at %s: %s", path, pointer, r.text);
+		ck_assert_msg(strstr(r.text, want) != NULL, "%s: %s lacks \"%s\"", path, r.text, want);
+	}
+	reply_free(&r);
+}
+
+START_TEST(v32_item_schema_responses)
+{
+	/* JSON Lines: a compact text a line; each item validated (response validation is on) */
+	v32_stream("/items", 200, "application/jsonl",
+	           "{\"sku\":\"ABC-1\",\"qty\":2,\"label\":\"a \\\"b\\\" c\"}\n{\"sku\":\"XYZ-22\",\"qty\":1}\n", NULL);
+	v32_stream("/items?mode=empty", 200, "application/jsonl", "", NULL);
+	v32_stream("/items?mode=bad", 500, NULL, "response 200 of exportItems violates the spec: /1/qty: item 1 at /qty", "/1/qty");
+	/* RFC 7464: each text after a record separator */
+	v32_stream("/items/seq", 200, "application/json-seq", "\x1e{\"sku\":\"ABC-1\",\"qty\":1}\n", NULL);
+	v32_stream("/items/seq?mode=bad", 500, NULL, "item 2 at /sku", "/2/sku");
+	/* Server-Sent Events: the fields as lines, data a line per line, a blank line after each */
+	v32_stream("/events", 200, "text/event-stream",
+	           "event: add\ndata: {\"a\":1}\nid: 7\n\nevent: remove\ndata: x\ndata: y\ndata: \nretry: 30\n\ndata: \n\n", NULL);
+	v32_stream("/events?mode=bad", 500, NULL, "item 1 at /event", "/1/event");
+	/* a line break in id would forge a field: not written at all */
+	v32_stream("/events?mode=unframed", 500, NULL, "cannot hold a line break", "/0");
+}
+END_TEST
+
+/* openapi32_validate_response on streams, as a contract checker sees them */
+static const struct {
+	int line;
+	const char *op, *ctype, *body;
+	int want;
+	const char *pointer; /* of the first violation */
+} stream_cases[] = {
+	{ __LINE__, "exportItems", "application/jsonl", "{\"sku\":\"ABC-1\",\"qty\":2}\n\n{\"sku\":\"ABC-2\",\"qty\":1}", 0, NULL },
+	{ __LINE__, "exportItems", "application/jsonl", "", 0, NULL },
+	{ __LINE__, "exportItems", "application/jsonl", "{\"sku\":\"ABC-1\",\"qty\":2}\n{\"sku\":\"ABC-2\",\"qty\":-1}\n", 1, "/1/qty" },
+	{ __LINE__, "exportItems", "application/jsonl", "{\"sku\":\"ABC-1\",\"qty\":2}\n{\"sku\":\n", 1, "/1" },
+	{ __LINE__, "exportItems", "application/json", "{\"sku\":\"ABC-1\",\"qty\":2}", 1, "" },
+	{ __LINE__, "exportSeq", "application/json-seq", "\x1e{\"sku\":\"ABC-1\",\"qty\":1}\n\x1e{\"qty\":1}\n", 1, "/1" },
+	{ __LINE__, "getEvents", "text/event-stream", "data: a\n\n: ping\n\nevent: remove\ndata: b\n\n", 0, NULL },
+	{ __LINE__, "getEvents", "text/event-stream", "data: a\n\nevent: x\n\n", 2, "/1" }, /* required data, enum */
+};
+
+START_TEST(v32_validate_stream_response)
+{
+	for (size_t i = 0; i < sizeof stream_cases / sizeof stream_cases[0]; i++) {
+		rt_errors e;
+		int n;
+		rt_errors_init(&e);
+		n = openapi32_validate_response(stream_cases[i].op, 200, stream_cases[i].ctype, stream_cases[i].body,
+		                                strlen(stream_cases[i].body), &e);
+		ck_assert_msg(n == stream_cases[i].want, "line %d: %d violations, want %d (%s)", stream_cases[i].line, n,
+		              stream_cases[i].want, e.n ? e.v[0].message : "");
+		if (stream_cases[i].pointer)
+			ck_assert_msg(e.n && strcmp(e.v[0].pointer, stream_cases[i].pointer) == 0, "line %d: pointer %s, want %s",
+			              stream_cases[i].line, e.n ? e.v[0].pointer : "(none)", stream_cases[i].pointer);
+		rt_errors_free(&e);
+	}
 }
 END_TEST
 
@@ -1538,12 +1762,16 @@ static Suite *pipeline_suite(void)
 	tcase_add_test(tc, label_matrix_invalid_400);
 	tcase_add_test(tc, simple_and_form_objects);
 	tcase_add_test(tc, deep_object);
+	tcase_add_test(tc, object_items_in_path);
+	tcase_add_test(tc, object_items_in_query_and_header);
 	tcase_add_test(tc, stripe_deep_object_arrays);
 	tcase_add_test(tc, custom_schemes_and_scopes);
 	tcase_add_test(tc, v32_query_method_and_additional_operations);
 	tcase_add_test(tc, pcre_limits_start_and_validate);
 	tcase_add_test(tc, v32_item_schema_each_item_validated);
 	tcase_add_test(tc, v32_querystring_and_cookie_style);
+	tcase_add_test(tc, v32_item_schema_responses);
+	tcase_add_test(tc, v32_validate_stream_response);
 	tcase_add_test(tc, stripe_form_body_brackets);
 	tcase_add_test(tc, dynamic_ref_binds_page_items);
 	tcase_add_test(tc, form_body_typed_and_validated);

@@ -3,12 +3,14 @@
 #include <string.h>
 #include "openapi32_api.h"
 
-static const rt_schema openapi32_schema_importItems_items;
+static const rt_schema openapi32_schema_exportItems_mode;
+static const rt_schema openapi32_schema_exportItems_200_items;
 static const rt_schema openapi32_schema_Item;
 static const rt_schema openapi32_schema_Item_label;
 static const rt_schema openapi32_schema_Item_mark;
 static const rt_schema openapi32_schema_Item_qty;
 static const rt_schema openapi32_schema_Item_sku;
+static const rt_schema openapi32_schema_importItems_items;
 static const rt_schema openapi32_schema_importItems_200;
 static const rt_schema openapi32_schema_importItems_200_count;
 static const rt_schema openapi32_schema_queryItems_body;
@@ -20,6 +22,14 @@ static const rt_schema openapi32_schema_Filter_tags_items;
 static const rt_schema openapi32_schema_queryItems_200;
 static const rt_schema openapi32_schema_queryItems_200_filter;
 static const rt_schema openapi32_schema_linkItems_Link;
+static const rt_schema openapi32_schema_exportSeq_mode;
+static const rt_schema openapi32_schema_exportSeq_200_items;
+static const rt_schema openapi32_schema_getEvents_mode;
+static const rt_schema openapi32_schema_getEvents_200_items;
+static const rt_schema openapi32_schema_getEvents_200_items_data;
+static const rt_schema openapi32_schema_getEvents_200_items_event;
+static const rt_schema openapi32_schema_getEvents_200_items_id;
+static const rt_schema openapi32_schema_getEvents_200_items_retry;
 static const rt_schema openapi32_schema_postEvents_items;
 static const rt_schema openapi32_schema_postEvents_items_data;
 static const rt_schema openapi32_schema_postEvents_items_event;
@@ -33,9 +43,17 @@ static const rt_schema openapi32_schema_search_200;
 static const rt_schema openapi32_schema_search_200_q;
 static const rt_schema openapi32_schema_search_200_session;
 
-/* tests/generator/fixtures/openapi32.yaml#/paths/~1items/post/requestBody/content/application~1jsonl/itemSchema */
-static const rt_schema openapi32_schema_importItems_items = {
-	.where = "tests/generator/fixtures/openapi32.yaml#/paths/~1items/post/requestBody/content/application~1jsonl/itemSchema",
+static rt_schema_cache openapi32_schema_exportItems_mode__cache = { .enum_json = "[\"good\",\"bad\",\"empty\"]", };
+/* tests/generator/fixtures/openapi32.yaml#/paths/~1items/get/parameters/0/schema */
+static const rt_schema openapi32_schema_exportItems_mode = {
+	.where = "tests/generator/fixtures/openapi32.yaml#/paths/~1items/get/parameters/0/schema",
+	.types = RT_T_STRING,
+	.cache = &openapi32_schema_exportItems_mode__cache,
+};
+
+/* tests/generator/fixtures/openapi32.yaml#/paths/~1items/get/responses/200/content/application~1jsonl/itemSchema */
+static const rt_schema openapi32_schema_exportItems_200_items = {
+	.where = "tests/generator/fixtures/openapi32.yaml#/paths/~1items/get/responses/200/content/application~1jsonl/itemSchema",
 	.ref = &openapi32_schema_Item,
 };
 
@@ -85,6 +103,12 @@ static const rt_schema openapi32_schema_Item_sku = {
 	.where = "tests/generator/fixtures/openapi32.yaml#/components/schemas/Item/properties/sku",
 	.types = RT_T_STRING,
 	.cache = &openapi32_schema_Item_sku__cache,
+};
+
+/* tests/generator/fixtures/openapi32.yaml#/paths/~1items/post/requestBody/content/application~1jsonl/itemSchema */
+static const rt_schema openapi32_schema_importItems_items = {
+	.where = "tests/generator/fixtures/openapi32.yaml#/paths/~1items/post/requestBody/content/application~1jsonl/itemSchema",
+	.ref = &openapi32_schema_Item,
 };
 
 static const rt_schema_prop openapi32_schema_importItems_200__props[] = {
@@ -175,6 +199,69 @@ static const rt_schema openapi32_schema_queryItems_200_filter = {
 static const rt_schema openapi32_schema_linkItems_Link = {
 	.where = "tests/generator/fixtures/openapi32.yaml#/paths/~1items/additionalOperations/LINK/parameters/0/schema",
 	.types = RT_T_STRING,
+};
+
+static rt_schema_cache openapi32_schema_exportSeq_mode__cache = { .enum_json = "[\"good\",\"bad\"]", };
+/* tests/generator/fixtures/openapi32.yaml#/paths/~1items~1seq/get/parameters/0/schema */
+static const rt_schema openapi32_schema_exportSeq_mode = {
+	.where = "tests/generator/fixtures/openapi32.yaml#/paths/~1items~1seq/get/parameters/0/schema",
+	.types = RT_T_STRING,
+	.cache = &openapi32_schema_exportSeq_mode__cache,
+};
+
+/* tests/generator/fixtures/openapi32.yaml#/paths/~1items~1seq/get/responses/200/content/application~1json-seq/itemSchema */
+static const rt_schema openapi32_schema_exportSeq_200_items = {
+	.where = "tests/generator/fixtures/openapi32.yaml#/paths/~1items~1seq/get/responses/200/content/application~1json-seq/itemSchema",
+	.ref = &openapi32_schema_Item,
+};
+
+static rt_schema_cache openapi32_schema_getEvents_mode__cache = { .enum_json = "[\"good\",\"bad\",\"unframed\"]", };
+/* tests/generator/fixtures/openapi32.yaml#/paths/~1events/get/parameters/0/schema */
+static const rt_schema openapi32_schema_getEvents_mode = {
+	.where = "tests/generator/fixtures/openapi32.yaml#/paths/~1events/get/parameters/0/schema",
+	.types = RT_T_STRING,
+	.cache = &openapi32_schema_getEvents_mode__cache,
+};
+
+static const rt_schema_prop openapi32_schema_getEvents_200_items__props[] = {
+	{ "data", &openapi32_schema_getEvents_200_items_data },
+	{ "event", &openapi32_schema_getEvents_200_items_event },
+	{ "id", &openapi32_schema_getEvents_200_items_id },
+	{ "retry", &openapi32_schema_getEvents_200_items_retry },
+};
+static const char *const openapi32_schema_getEvents_200_items__required[] = { "data", };
+/* tests/generator/fixtures/openapi32.yaml#/paths/~1events/get/responses/200/content/text~1event-stream/itemSchema */
+static const rt_schema openapi32_schema_getEvents_200_items = {
+	.where = "tests/generator/fixtures/openapi32.yaml#/paths/~1events/get/responses/200/content/text~1event-stream/itemSchema",
+	.types = RT_T_OBJECT,
+	.properties = openapi32_schema_getEvents_200_items__props, .n_properties = 4,
+	.required = openapi32_schema_getEvents_200_items__required, .n_required = 1,
+};
+
+/* tests/generator/fixtures/openapi32.yaml#/paths/~1events/get/responses/200/content/text~1event-stream/itemSchema/properties/data */
+static const rt_schema openapi32_schema_getEvents_200_items_data = {
+	.where = "tests/generator/fixtures/openapi32.yaml#/paths/~1events/get/responses/200/content/text~1event-stream/itemSchema/properties/data",
+	.types = RT_T_STRING,
+};
+
+static rt_schema_cache openapi32_schema_getEvents_200_items_event__cache = { .enum_json = "[\"add\",\"remove\"]", };
+/* tests/generator/fixtures/openapi32.yaml#/paths/~1events/get/responses/200/content/text~1event-stream/itemSchema/properties/event */
+static const rt_schema openapi32_schema_getEvents_200_items_event = {
+	.where = "tests/generator/fixtures/openapi32.yaml#/paths/~1events/get/responses/200/content/text~1event-stream/itemSchema/properties/event",
+	.types = RT_T_STRING,
+	.cache = &openapi32_schema_getEvents_200_items_event__cache,
+};
+
+/* tests/generator/fixtures/openapi32.yaml#/paths/~1events/get/responses/200/content/text~1event-stream/itemSchema/properties/id */
+static const rt_schema openapi32_schema_getEvents_200_items_id = {
+	.where = "tests/generator/fixtures/openapi32.yaml#/paths/~1events/get/responses/200/content/text~1event-stream/itemSchema/properties/id",
+	.types = RT_T_STRING,
+};
+
+/* tests/generator/fixtures/openapi32.yaml#/paths/~1events/get/responses/200/content/text~1event-stream/itemSchema/properties/retry */
+static const rt_schema openapi32_schema_getEvents_200_items_retry = {
+	.where = "tests/generator/fixtures/openapi32.yaml#/paths/~1events/get/responses/200/content/text~1event-stream/itemSchema/properties/retry",
+	.types = RT_T_INTEGER,
 };
 
 static const rt_schema_prop openapi32_schema_postEvents_items__props[] = {
@@ -941,6 +1028,30 @@ void openapi32_search_200_write(rt_json_writer *w, const openapi32_search_200 *v
 	rt_json_write_raw(w, "}", 1);
 }
 
+/* #/paths/~1items/get */
+static const rt_param openapi32_exportItems_param_table[] = {
+	{ .name = "mode", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
+	  .schema = &openapi32_schema_exportItems_mode, .ctype = RT_C_STRING,
+	  .offset = offsetof(openapi32_exportItems_params, mode),
+	  .has_flag = 1, .has_offset = offsetof(openapi32_exportItems_params, has_mode) },
+};
+static const rt_response openapi32_exportItems_responses[] = {
+	{ 200, "application/jsonl", &openapi32_schema_exportItems_200_items },
+};
+static int openapi32_exportItems_call(rt_ctx *ctx, const void *params, const json_t *body,
+		const void *handlers, void *app)
+{
+	const openapi32_handlers *h = handlers;
+
+	if (!h || !h->exportItems)
+		return rt_not_implemented(ctx);
+	return h->exportItems(ctx, params, body, app);
+}
+int openapi32_exportItems_respond_200(rt_ctx *ctx, json_t *items /* stolen: an array, an element per item */)
+{
+	return rt_respond_items(ctx, 200, items);
+}
+
 /* #/paths/~1items/post */
 static const char *const openapi32_importItems_body_types[] = { "application/jsonl", NULL };
 static const rt_response openapi32_importItems_responses[] = {
@@ -1037,9 +1148,39 @@ int openapi32_linkItems_respond_204(rt_ctx *ctx)
 	return rt_respond(ctx, 204, NULL);
 }
 
+/* #/paths/~1items~1seq/get */
+static const rt_param openapi32_exportSeq_param_table[] = {
+	{ .name = "mode", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
+	  .schema = &openapi32_schema_exportSeq_mode, .ctype = RT_C_STRING,
+	  .offset = offsetof(openapi32_exportSeq_params, mode),
+	  .has_flag = 1, .has_offset = offsetof(openapi32_exportSeq_params, has_mode) },
+};
+static const rt_response openapi32_exportSeq_responses[] = {
+	{ 200, "application/json-seq", &openapi32_schema_exportSeq_200_items },
+};
+static int openapi32_exportSeq_call(rt_ctx *ctx, const void *params, const json_t *body,
+		const void *handlers, void *app)
+{
+	const openapi32_handlers *h = handlers;
+
+	if (!h || !h->exportSeq)
+		return rt_not_implemented(ctx);
+	return h->exportSeq(ctx, params, body, app);
+}
+int openapi32_exportSeq_respond_200(rt_ctx *ctx, json_t *items /* stolen: an array, an element per item */)
+{
+	return rt_respond_items(ctx, 200, items);
+}
+
 /* #/paths/~1events/get */
+static const rt_param openapi32_getEvents_param_table[] = {
+	{ .name = "mode", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
+	  .schema = &openapi32_schema_getEvents_mode, .ctype = RT_C_STRING,
+	  .offset = offsetof(openapi32_getEvents_params, mode),
+	  .has_flag = 1, .has_offset = offsetof(openapi32_getEvents_params, has_mode) },
+};
 static const rt_response openapi32_getEvents_responses[] = {
-	{ 200, "text/event-stream", NULL },
+	{ 200, "text/event-stream", &openapi32_schema_getEvents_200_items },
 };
 static int openapi32_getEvents_call(rt_ctx *ctx, const void *params, const json_t *body,
 		const void *handlers, void *app)
@@ -1050,9 +1191,9 @@ static int openapi32_getEvents_call(rt_ctx *ctx, const void *params, const json_
 		return rt_not_implemented(ctx);
 	return h->getEvents(ctx, params, body, app);
 }
-int openapi32_getEvents_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
+int openapi32_getEvents_respond_200(rt_ctx *ctx, json_t *items /* stolen: an array, an element per item (an event: an object of its fields) */)
 {
-	return rt_respond(ctx, 200, body);
+	return rt_respond_items(ctx, 200, items);
 }
 
 /* #/paths/~1events/post */
@@ -1121,11 +1262,23 @@ int openapi32_search_respond_200(rt_ctx *ctx, const openapi32_search_200 *body)
 
 static const rt_operation openapi32_operations[] = {
 	{
+		.operation_id = "exportItems",
+		.method = "GET",
+		.path = "/items",
+		.route = "/items",
+		.priority = 1,
+		.params = openapi32_exportItems_param_table, .n_params = 1,
+		.params_size = sizeof(openapi32_exportItems_params),
+		.responses = openapi32_exportItems_responses, .n_responses = 1,
+		.validation_status = 400,
+		.call = openapi32_exportItems_call,
+	},
+	{
 		.operation_id = "importItems",
 		.method = "POST",
 		.path = "/items",
 		.route = "/items",
-		.priority = 1,
+		.priority = 2,
 		.params_size = sizeof(openapi32_importItems_params),
 		.body_types = openapi32_importItems_body_types, .body_required = 1, .body_schema = NULL,
 		.item_type = "application/jsonl", .item_schema = &openapi32_schema_importItems_items,
@@ -1139,7 +1292,7 @@ static const rt_operation openapi32_operations[] = {
 		.method = "QUERY",
 		.path = "/items",
 		.route = "/items",
-		.priority = 2,
+		.priority = 3,
 		.params_size = sizeof(openapi32_queryItems_params),
 		.body_types = openapi32_queryItems_body_types, .body_required = 1, .body_schema = &openapi32_schema_queryItems_body,
 		.body_parse = openapi32_schema_queryItems_body_parse,
@@ -1153,7 +1306,7 @@ static const rt_operation openapi32_operations[] = {
 		.method = "LINK",
 		.path = "/items",
 		.route = "/items",
-		.priority = 3,
+		.priority = 4,
 		.params = openapi32_linkItems_param_table, .n_params = 1,
 		.params_size = sizeof(openapi32_linkItems_params),
 		.responses = openapi32_linkItems_responses, .n_responses = 1,
@@ -1161,11 +1314,24 @@ static const rt_operation openapi32_operations[] = {
 		.call = openapi32_linkItems_call,
 	},
 	{
+		.operation_id = "exportSeq",
+		.method = "GET",
+		.path = "/items/seq",
+		.route = "/items/seq",
+		.priority = 5,
+		.params = openapi32_exportSeq_param_table, .n_params = 1,
+		.params_size = sizeof(openapi32_exportSeq_params),
+		.responses = openapi32_exportSeq_responses, .n_responses = 1,
+		.validation_status = 400,
+		.call = openapi32_exportSeq_call,
+	},
+	{
 		.operation_id = "getEvents",
 		.method = "GET",
 		.path = "/events",
 		.route = "/events",
-		.priority = 4,
+		.priority = 6,
+		.params = openapi32_getEvents_param_table, .n_params = 1,
 		.params_size = sizeof(openapi32_getEvents_params),
 		.responses = openapi32_getEvents_responses, .n_responses = 1,
 		.validation_status = 400,
@@ -1176,7 +1342,7 @@ static const rt_operation openapi32_operations[] = {
 		.method = "POST",
 		.path = "/events",
 		.route = "/events",
-		.priority = 5,
+		.priority = 7,
 		.params_size = sizeof(openapi32_postEvents_params),
 		.body_types = openapi32_postEvents_body_types, .body_required = 0, .body_schema = NULL,
 		.item_type = "text/event-stream", .item_schema = &openapi32_schema_postEvents_items,
@@ -1189,7 +1355,7 @@ static const rt_operation openapi32_operations[] = {
 		.method = "GET",
 		.path = "/search",
 		.route = "/search",
-		.priority = 6,
+		.priority = 8,
 		.params = openapi32_search_param_table, .n_params = 2,
 		.params_size = sizeof(openapi32_search_params),
 		.responses = openapi32_search_responses, .n_responses = 1,
@@ -1199,10 +1365,14 @@ static const rt_operation openapi32_operations[] = {
 };
 
 static rt_schema_cache *const openapi32_caches[] = {
+	&openapi32_schema_exportItems_mode__cache,
 	&openapi32_schema_Item_label__cache,
 	&openapi32_schema_Item_mark__cache,
 	&openapi32_schema_Item_sku__cache,
 	&openapi32_schema_Filter_color__cache,
+	&openapi32_schema_exportSeq_mode__cache,
+	&openapi32_schema_getEvents_mode__cache,
+	&openapi32_schema_getEvents_200_items_event__cache,
 	&openapi32_schema_postEvents_items_event__cache,
 	NULL
 };
@@ -1210,7 +1380,7 @@ static rt_schema_cache *const openapi32_caches[] = {
 static const rt_api openapi32_api = {
 	.name = "openapi32",
 	.ops = openapi32_operations,
-	.n_ops = 6,
+	.n_ops = 8,
 	.caches = openapi32_caches,
 	.spec_json = openapi32_spec_json,
 	.spec_yaml = openapi32_spec_yaml,

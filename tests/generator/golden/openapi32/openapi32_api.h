@@ -103,6 +103,16 @@ int openapi32_Filter_parse(const char *buf, size_t len, rt_arena *a, unsigned fl
 /* Every JSON request body: its table and its parser (tests compare them). */
 extern const rt_parse_root openapi32_request_bodies[];
 
+/* #/paths/~1items/get
+ * GET /items */
+typedef struct openapi32_exportItems_params {
+	const char *mode; /* query mode */
+	int has_mode;
+} openapi32_exportItems_params;
+typedef int (*openapi32_exportItems_fn)(rt_ctx *ctx, const openapi32_exportItems_params *p, const json_t *body, void *app);
+/* 200: the items, as JSON Lines */
+int openapi32_exportItems_respond_200(rt_ctx *ctx, json_t *items /* stolen: an array, an element per item */);
+
 /* #/paths/~1items/post
  * POST /items */
 typedef struct openapi32_importItems_params {
@@ -130,14 +140,25 @@ typedef int (*openapi32_linkItems_fn)(rt_ctx *ctx, const openapi32_linkItems_par
 /* 204: linked */
 int openapi32_linkItems_respond_204(rt_ctx *ctx);
 
+/* #/paths/~1items~1seq/get
+ * GET /items/seq */
+typedef struct openapi32_exportSeq_params {
+	const char *mode; /* query mode */
+	int has_mode;
+} openapi32_exportSeq_params;
+typedef int (*openapi32_exportSeq_fn)(rt_ctx *ctx, const openapi32_exportSeq_params *p, const json_t *body, void *app);
+/* 200: the items, each after a record separator */
+int openapi32_exportSeq_respond_200(rt_ctx *ctx, json_t *items /* stolen: an array, an element per item */);
+
 /* #/paths/~1events/get
  * GET /events */
 typedef struct openapi32_getEvents_params {
-	char no_parameters;
+	const char *mode; /* query mode */
+	int has_mode;
 } openapi32_getEvents_params;
 typedef int (*openapi32_getEvents_fn)(rt_ctx *ctx, const openapi32_getEvents_params *p, const json_t *body, void *app);
 /* 200: the event stream */
-int openapi32_getEvents_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+int openapi32_getEvents_respond_200(rt_ctx *ctx, json_t *items /* stolen: an array, an element per item (an event: an object of its fields) */);
 
 /* #/paths/~1events/post
  * POST /events */
@@ -161,9 +182,11 @@ int openapi32_search_respond_200(rt_ctx *ctx, const openapi32_search_200 *body);
 
 /* One handler per operation; NULL answers 501. */
 typedef struct openapi32_handlers {
+	openapi32_exportItems_fn exportItems;
 	openapi32_importItems_fn importItems;
 	openapi32_queryItems_fn queryItems;
 	openapi32_linkItems_fn linkItems;
+	openapi32_exportSeq_fn exportSeq;
 	openapi32_getEvents_fn getEvents;
 	openapi32_postEvents_fn postEvents;
 	openapi32_search_fn search;

@@ -33,6 +33,23 @@ static const rt_schema styles_schema_deepFilter_filter_tags_items;
 static const rt_schema styles_schema_deepFilter_page;
 static const rt_schema styles_schema_deepFilter_where;
 static const rt_schema styles_schema_deepFilter_where_items;
+static const rt_schema styles_schema_pixelsInPath_simple;
+static const rt_schema styles_schema_Pixels;
+static const rt_schema styles_schema_Pixels_items;
+static const rt_schema styles_schema_Pixel;
+static const rt_schema styles_schema_Pixel_tag;
+static const rt_schema styles_schema_Pixel_x;
+static const rt_schema styles_schema_pixelsInPath_label;
+static const rt_schema styles_schema_pixelsInPath_labelx;
+static const rt_schema styles_schema_pixelsInPath_matrix;
+static const rt_schema styles_schema_pixelsInPath_matrixx;
+static const rt_schema styles_schema_pixelsInQuery_form;
+static const rt_schema styles_schema_pixelsInQuery_formflat;
+static const rt_schema styles_schema_pixelsInQuery_space;
+static const rt_schema styles_schema_pixelsInQuery_spacex;
+static const rt_schema styles_schema_pixelsInQuery_pipe;
+static const rt_schema styles_schema_pixelsInQuery_pipex;
+static const rt_schema styles_schema_pixelsInQuery_X_Pixels;
 
 /* tests/generator/fixtures/styles.yaml#/paths/~1label~1{prim}~1{arr}~1{obj}/get/parameters/0/schema */
 static const rt_schema styles_schema_labelFlat_prim = {
@@ -255,6 +272,121 @@ static const rt_schema styles_schema_deepFilter_where_items = {
 	.types = RT_T_INTEGER,
 };
 
+/* tests/generator/fixtures/styles.yaml#/paths/~1pixels~1{simple}~1{label}~1{labelx}~1{matrix}~1{matrixx}/get/parameters/0/schema */
+static const rt_schema styles_schema_pixelsInPath_simple = {
+	.where = "tests/generator/fixtures/styles.yaml#/paths/~1pixels~1{simple}~1{label}~1{labelx}~1{matrix}~1{matrixx}/get/parameters/0/schema",
+	.ref = &styles_schema_Pixels,
+};
+
+/* tests/generator/fixtures/styles.yaml#/components/schemas/Pixels */
+static const rt_schema styles_schema_Pixels = {
+	.where = "tests/generator/fixtures/styles.yaml#/components/schemas/Pixels",
+	.types = RT_T_ARRAY,
+	.max_items = 3,
+	.items = &styles_schema_Pixels_items,
+	.flags = RT_S_HAS_MAX_ITEMS,
+};
+
+/* tests/generator/fixtures/styles.yaml#/components/schemas/Pixels/items */
+static const rt_schema styles_schema_Pixels_items = {
+	.where = "tests/generator/fixtures/styles.yaml#/components/schemas/Pixels/items",
+	.ref = &styles_schema_Pixel,
+};
+
+static const rt_schema_prop styles_schema_Pixel__props[] = {
+	{ "tag", &styles_schema_Pixel_tag },
+	{ "x", &styles_schema_Pixel_x },
+};
+static const char *const styles_schema_Pixel__required[] = { "x", };
+/* tests/generator/fixtures/styles.yaml#/components/schemas/Pixel */
+static const rt_schema styles_schema_Pixel = {
+	.where = "tests/generator/fixtures/styles.yaml#/components/schemas/Pixel",
+	.types = RT_T_OBJECT,
+	.properties = styles_schema_Pixel__props, .n_properties = 2,
+	.required = styles_schema_Pixel__required, .n_required = 1,
+	.flags = RT_S_NO_ADDL,
+};
+
+/* tests/generator/fixtures/styles.yaml#/components/schemas/Pixel/properties/tag */
+static const rt_schema styles_schema_Pixel_tag = {
+	.where = "tests/generator/fixtures/styles.yaml#/components/schemas/Pixel/properties/tag",
+	.types = RT_T_STRING,
+};
+
+/* tests/generator/fixtures/styles.yaml#/components/schemas/Pixel/properties/x */
+static const rt_schema styles_schema_Pixel_x = {
+	.where = "tests/generator/fixtures/styles.yaml#/components/schemas/Pixel/properties/x",
+	.types = RT_T_INTEGER,
+	.maximum = 9,
+	.flags = RT_S_HAS_MAX,
+};
+
+/* tests/generator/fixtures/styles.yaml#/paths/~1pixels~1{simple}~1{label}~1{labelx}~1{matrix}~1{matrixx}/get/parameters/1/schema */
+static const rt_schema styles_schema_pixelsInPath_label = {
+	.where = "tests/generator/fixtures/styles.yaml#/paths/~1pixels~1{simple}~1{label}~1{labelx}~1{matrix}~1{matrixx}/get/parameters/1/schema",
+	.ref = &styles_schema_Pixels,
+};
+
+/* tests/generator/fixtures/styles.yaml#/paths/~1pixels~1{simple}~1{label}~1{labelx}~1{matrix}~1{matrixx}/get/parameters/2/schema */
+static const rt_schema styles_schema_pixelsInPath_labelx = {
+	.where = "tests/generator/fixtures/styles.yaml#/paths/~1pixels~1{simple}~1{label}~1{labelx}~1{matrix}~1{matrixx}/get/parameters/2/schema",
+	.ref = &styles_schema_Pixels,
+};
+
+/* tests/generator/fixtures/styles.yaml#/paths/~1pixels~1{simple}~1{label}~1{labelx}~1{matrix}~1{matrixx}/get/parameters/3/schema */
+static const rt_schema styles_schema_pixelsInPath_matrix = {
+	.where = "tests/generator/fixtures/styles.yaml#/paths/~1pixels~1{simple}~1{label}~1{labelx}~1{matrix}~1{matrixx}/get/parameters/3/schema",
+	.ref = &styles_schema_Pixels,
+};
+
+/* tests/generator/fixtures/styles.yaml#/paths/~1pixels~1{simple}~1{label}~1{labelx}~1{matrix}~1{matrixx}/get/parameters/4/schema */
+static const rt_schema styles_schema_pixelsInPath_matrixx = {
+	.where = "tests/generator/fixtures/styles.yaml#/paths/~1pixels~1{simple}~1{label}~1{labelx}~1{matrix}~1{matrixx}/get/parameters/4/schema",
+	.ref = &styles_schema_Pixels,
+};
+
+/* tests/generator/fixtures/styles.yaml#/paths/~1pixels/get/parameters/0/schema */
+static const rt_schema styles_schema_pixelsInQuery_form = {
+	.where = "tests/generator/fixtures/styles.yaml#/paths/~1pixels/get/parameters/0/schema",
+	.ref = &styles_schema_Pixels,
+};
+
+/* tests/generator/fixtures/styles.yaml#/paths/~1pixels/get/parameters/1/schema */
+static const rt_schema styles_schema_pixelsInQuery_formflat = {
+	.where = "tests/generator/fixtures/styles.yaml#/paths/~1pixels/get/parameters/1/schema",
+	.ref = &styles_schema_Pixels,
+};
+
+/* tests/generator/fixtures/styles.yaml#/paths/~1pixels/get/parameters/2/schema */
+static const rt_schema styles_schema_pixelsInQuery_space = {
+	.where = "tests/generator/fixtures/styles.yaml#/paths/~1pixels/get/parameters/2/schema",
+	.ref = &styles_schema_Pixels,
+};
+
+/* tests/generator/fixtures/styles.yaml#/paths/~1pixels/get/parameters/3/schema */
+static const rt_schema styles_schema_pixelsInQuery_spacex = {
+	.where = "tests/generator/fixtures/styles.yaml#/paths/~1pixels/get/parameters/3/schema",
+	.ref = &styles_schema_Pixels,
+};
+
+/* tests/generator/fixtures/styles.yaml#/paths/~1pixels/get/parameters/4/schema */
+static const rt_schema styles_schema_pixelsInQuery_pipe = {
+	.where = "tests/generator/fixtures/styles.yaml#/paths/~1pixels/get/parameters/4/schema",
+	.ref = &styles_schema_Pixels,
+};
+
+/* tests/generator/fixtures/styles.yaml#/paths/~1pixels/get/parameters/5/schema */
+static const rt_schema styles_schema_pixelsInQuery_pipex = {
+	.where = "tests/generator/fixtures/styles.yaml#/paths/~1pixels/get/parameters/5/schema",
+	.ref = &styles_schema_Pixels,
+};
+
+/* tests/generator/fixtures/styles.yaml#/paths/~1pixels/get/parameters/6/schema */
+static const rt_schema styles_schema_pixelsInQuery_X_Pixels = {
+	.where = "tests/generator/fixtures/styles.yaml#/paths/~1pixels/get/parameters/6/schema",
+	.ref = &styles_schema_Pixels,
+};
+
 /* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
 
 const rt_parse_root styles_request_bodies[] = {
@@ -465,6 +597,99 @@ int styles_deepFilter_respond_400(rt_ctx *ctx, json_t *body /* stolen */)
 	return rt_respond(ctx, 400, body);
 }
 
+/* #/paths/~1pixels~1{simple}~1{label}~1{labelx}~1{matrix}~1{matrixx}/get */
+static const rt_param styles_pixelsInPath_param_table[] = {
+	{ .name = "simple", .in = RT_IN_PATH, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 1,
+	  .schema = &styles_schema_pixelsInPath_simple, .ctype = RT_C_JSON,
+	  .offset = offsetof(styles_pixelsInPath_params, simple) },
+	{ .name = "label", .in = RT_IN_PATH, .style = RT_STYLE_LABEL, .explode = 0, .required = 1,
+	  .schema = &styles_schema_pixelsInPath_label, .ctype = RT_C_JSON,
+	  .offset = offsetof(styles_pixelsInPath_params, label) },
+	{ .name = "labelx", .in = RT_IN_PATH, .style = RT_STYLE_LABEL, .explode = 1, .required = 1,
+	  .schema = &styles_schema_pixelsInPath_labelx, .ctype = RT_C_JSON,
+	  .offset = offsetof(styles_pixelsInPath_params, labelx) },
+	{ .name = "matrix", .in = RT_IN_PATH, .style = RT_STYLE_MATRIX, .explode = 0, .required = 1,
+	  .schema = &styles_schema_pixelsInPath_matrix, .ctype = RT_C_JSON,
+	  .offset = offsetof(styles_pixelsInPath_params, matrix) },
+	{ .name = "matrixx", .in = RT_IN_PATH, .style = RT_STYLE_MATRIX, .explode = 1, .required = 1,
+	  .schema = &styles_schema_pixelsInPath_matrixx, .ctype = RT_C_JSON,
+	  .offset = offsetof(styles_pixelsInPath_params, matrixx) },
+};
+static const rt_response styles_pixelsInPath_responses[] = {
+	{ 200, "application/json", &styles_schema_labelFlat_200 },
+	{ 400, "application/problem+json", &styles_schema_labelFlat_400 },
+};
+static int styles_pixelsInPath_call(rt_ctx *ctx, const void *params, const json_t *body,
+		const void *handlers, void *app)
+{
+	const styles_handlers *h = handlers;
+
+	if (!h || !h->pixelsInPath)
+		return rt_not_implemented(ctx);
+	return h->pixelsInPath(ctx, params, body, app);
+}
+int styles_pixelsInPath_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 200, body);
+}
+int styles_pixelsInPath_respond_400(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 400, body);
+}
+
+/* #/paths/~1pixels/get */
+static const rt_param styles_pixelsInQuery_param_table[] = {
+	{ .name = "form", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 1, .required = 0,
+	  .schema = &styles_schema_pixelsInQuery_form, .ctype = RT_C_JSON,
+	  .offset = offsetof(styles_pixelsInQuery_params, form),
+	  .has_flag = 1, .has_offset = offsetof(styles_pixelsInQuery_params, has_form) },
+	{ .name = "formflat", .in = RT_IN_QUERY, .style = RT_STYLE_FORM, .explode = 0, .required = 0,
+	  .schema = &styles_schema_pixelsInQuery_formflat, .ctype = RT_C_JSON,
+	  .offset = offsetof(styles_pixelsInQuery_params, formflat),
+	  .has_flag = 1, .has_offset = offsetof(styles_pixelsInQuery_params, has_formflat) },
+	{ .name = "space", .in = RT_IN_QUERY, .style = RT_STYLE_SPACE_DELIMITED, .explode = 0, .required = 0,
+	  .schema = &styles_schema_pixelsInQuery_space, .ctype = RT_C_JSON,
+	  .offset = offsetof(styles_pixelsInQuery_params, space),
+	  .has_flag = 1, .has_offset = offsetof(styles_pixelsInQuery_params, has_space) },
+	{ .name = "spacex", .in = RT_IN_QUERY, .style = RT_STYLE_SPACE_DELIMITED, .explode = 1, .required = 0,
+	  .schema = &styles_schema_pixelsInQuery_spacex, .ctype = RT_C_JSON,
+	  .offset = offsetof(styles_pixelsInQuery_params, spacex),
+	  .has_flag = 1, .has_offset = offsetof(styles_pixelsInQuery_params, has_spacex) },
+	{ .name = "pipe", .in = RT_IN_QUERY, .style = RT_STYLE_PIPE_DELIMITED, .explode = 0, .required = 0,
+	  .schema = &styles_schema_pixelsInQuery_pipe, .ctype = RT_C_JSON,
+	  .offset = offsetof(styles_pixelsInQuery_params, pipe),
+	  .has_flag = 1, .has_offset = offsetof(styles_pixelsInQuery_params, has_pipe) },
+	{ .name = "pipex", .in = RT_IN_QUERY, .style = RT_STYLE_PIPE_DELIMITED, .explode = 1, .required = 0,
+	  .schema = &styles_schema_pixelsInQuery_pipex, .ctype = RT_C_JSON,
+	  .offset = offsetof(styles_pixelsInQuery_params, pipex),
+	  .has_flag = 1, .has_offset = offsetof(styles_pixelsInQuery_params, has_pipex) },
+	{ .name = "X-Pixels", .in = RT_IN_HEADER, .style = RT_STYLE_SIMPLE, .explode = 0, .required = 0,
+	  .schema = &styles_schema_pixelsInQuery_X_Pixels, .ctype = RT_C_JSON,
+	  .offset = offsetof(styles_pixelsInQuery_params, X_Pixels),
+	  .has_flag = 1, .has_offset = offsetof(styles_pixelsInQuery_params, has_X_Pixels) },
+};
+static const rt_response styles_pixelsInQuery_responses[] = {
+	{ 200, "application/json", &styles_schema_labelFlat_200 },
+	{ 400, "application/problem+json", &styles_schema_labelFlat_400 },
+};
+static int styles_pixelsInQuery_call(rt_ctx *ctx, const void *params, const json_t *body,
+		const void *handlers, void *app)
+{
+	const styles_handlers *h = handlers;
+
+	if (!h || !h->pixelsInQuery)
+		return rt_not_implemented(ctx);
+	return h->pixelsInQuery(ctx, params, body, app);
+}
+int styles_pixelsInQuery_respond_200(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 200, body);
+}
+int styles_pixelsInQuery_respond_400(rt_ctx *ctx, json_t *body /* stolen */)
+{
+	return rt_respond(ctx, 400, body);
+}
+
 static const rt_operation styles_operations[] = {
 	{
 		.operation_id = "labelFlat",
@@ -538,6 +763,30 @@ static const rt_operation styles_operations[] = {
 		.validation_status = 400,
 		.call = styles_deepFilter_call,
 	},
+	{
+		.operation_id = "pixelsInPath",
+		.method = "GET",
+		.path = "/pixels/{simple}/{label}/{labelx}/{matrix}/{matrixx}",
+		.route = "/pixels/:simple/:label/:labelx/:matrix/:matrixx",
+		.priority = 5007,
+		.params = styles_pixelsInPath_param_table, .n_params = 5,
+		.params_size = sizeof(styles_pixelsInPath_params),
+		.responses = styles_pixelsInPath_responses, .n_responses = 2,
+		.validation_status = 400,
+		.call = styles_pixelsInPath_call,
+	},
+	{
+		.operation_id = "pixelsInQuery",
+		.method = "GET",
+		.path = "/pixels",
+		.route = "/pixels",
+		.priority = 8,
+		.params = styles_pixelsInQuery_param_table, .n_params = 7,
+		.params_size = sizeof(styles_pixelsInQuery_params),
+		.responses = styles_pixelsInQuery_responses, .n_responses = 2,
+		.validation_status = 400,
+		.call = styles_pixelsInQuery_call,
+	},
 };
 
 static rt_schema_cache *const styles_caches[] = {
@@ -548,7 +797,7 @@ static rt_schema_cache *const styles_caches[] = {
 static const rt_api styles_api = {
 	.name = "styles",
 	.ops = styles_operations,
-	.n_ops = 6,
+	.n_ops = 8,
 	.caches = styles_caches,
 	.spec_json = styles_spec_json,
 	.spec_yaml = styles_spec_yaml,

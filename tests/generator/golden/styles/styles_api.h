@@ -16,7 +16,7 @@
 /* The base path of servers[0] in the spec. */
 #define STYLES_DEFAULT_BASE "/styles"
 
-/* Typed bodies: 0 of 12 body schemas have a model; json_t (an object without properties (free-form)): 12 */
+/* Typed bodies: 0 of 16 body schemas have a model; json_t (an object without properties (free-form)): 16 */
 
 /* Request bodies from their bytes to a validated json_t (rt_parse.h). */
 /* Request bodies from their bytes straight into their C model (rt_parse.h). */
@@ -103,6 +103,45 @@ int styles_deepFilter_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
 /* 400: Invalid parameters */
 int styles_deepFilter_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
 
+/* #/paths/~1pixels~1{simple}~1{label}~1{labelx}~1{matrix}~1{matrixx}/get
+ * GET /pixels/{simple}/{label}/{labelx}/{matrix}/{matrixx} — arrays of objects in the path, an item its JSON text ({"x":1},{"x":2}) */
+typedef struct styles_pixelsInPath_params {
+	const json_t *simple; /* path simple, required */
+	const json_t *label; /* path label, required */
+	const json_t *labelx; /* path labelx, required */
+	const json_t *matrix; /* path matrix, required */
+	const json_t *matrixx; /* path matrixx, required */
+} styles_pixelsInPath_params;
+typedef int (*styles_pixelsInPath_fn)(rt_ctx *ctx, const styles_pixelsInPath_params *p, const json_t *body, void *app);
+/* 200: The parameters as the server decoded them */
+int styles_pixelsInPath_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+/* 400: Invalid parameters */
+int styles_pixelsInPath_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
+
+/* #/paths/~1pixels/get
+ * GET /pixels — arrays of objects in the query and a header, an item its JSON text */
+typedef struct styles_pixelsInQuery_params {
+	const json_t *form; /* query form */
+	int has_form;
+	const json_t *formflat; /* query formflat */
+	int has_formflat;
+	const json_t *space; /* query space */
+	int has_space;
+	const json_t *spacex; /* query spacex */
+	int has_spacex;
+	const json_t *pipe; /* query pipe */
+	int has_pipe;
+	const json_t *pipex; /* query pipex */
+	int has_pipex;
+	const json_t *X_Pixels; /* header X-Pixels */
+	int has_X_Pixels;
+} styles_pixelsInQuery_params;
+typedef int (*styles_pixelsInQuery_fn)(rt_ctx *ctx, const styles_pixelsInQuery_params *p, const json_t *body, void *app);
+/* 200: The parameters as the server decoded them */
+int styles_pixelsInQuery_respond_200(rt_ctx *ctx, json_t *body /* stolen */);
+/* 400: Invalid parameters */
+int styles_pixelsInQuery_respond_400(rt_ctx *ctx, json_t *body /* stolen */);
+
 /* One handler per operation; NULL answers 501. */
 typedef struct styles_handlers {
 	styles_labelFlat_fn labelFlat;
@@ -111,6 +150,8 @@ typedef struct styles_handlers {
 	styles_matrixExploded_fn matrixExploded;
 	styles_simpleObject_fn simpleObject;
 	styles_deepFilter_fn deepFilter;
+	styles_pixelsInPath_fn pixelsInPath;
+	styles_pixelsInQuery_fn pixelsInQuery;
 } styles_handlers;
 
 /* Adds every route under base (e.g. STYLES_DEFAULT_BASE), and base/openapi.json
