@@ -157,6 +157,7 @@ struct MHD_Response *MHD_create_response_from_buffer(size_t size, void *buffer, 
     pthread_once(&mhdfix.once, mhdfix_resolve);
     if (mhdfix.create == NULL) return NULL;
     r = mhdfix.create(size, buffer, mode);
+    mhdfix_made = NULL;
     if (r != NULL && mode == MHD_RESPMEM_PERSISTENT && mhdfix_in_library(buffer)) {
         mhdfix_made = r;
         mhdfix_made_text = buffer;
@@ -332,8 +333,8 @@ typedef struct mhdfix_walk {
 /* RFC 9110 tchar */
 static int mhdfix_tchar(unsigned char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+.^_`|~", c) != NULL);
 }
 
 /* One header line: name at pos, its colon a NUL, blanks, the value, and
