@@ -635,6 +635,18 @@ static struct MHD_Response *serve_mhd_answer(void *cls, struct MHD_Connection *c
     return r;
 }
 
+/* mhdfix's hook, and the self-check: what is not in effect is logged, and
+   the server goes on as before without it. */
+static void serve_mhdfix_install(serve *s)
+{
+    char why[200];
+
+    if (mhdfix_install(serve_mhd_answer, s, why, sizeof why) == 0)
+        y_log_message(Y_LOG_LEVEL_WARNING, "libmicrohttpd's own error answers stay HTML (%s)", why);
+    else if (why[0] != '\0')
+        y_log_message(Y_LOG_LEVEL_WARNING, "framing: %s", why);
+}
+
 /* Marks the request answered by the front (*was: it already was). */
 static void serve_req_refused(serve *s, const struct _u_request *req, int set, int *was)
 {
@@ -1102,13 +1114,7 @@ int serve_start(const config *cfg, void *app, rt_auth_fn authenticate, serve **o
     s->l[0].addr = cfg->listen;
     s->l[1].addr = cfg->tls_listen;
     serve_running = s;
-    {
-        char why[200];
-        if (mhdfix_install(serve_mhd_answer, s, why, sizeof why) == 0)
-            y_log_message(Y_LOG_LEVEL_WARNING, "libmicrohttpd's own error answers stay HTML (%s)", why);
-        else if (why[0] != '\0')
-            y_log_message(Y_LOG_LEVEL_WARNING, "framing: %s", why);
-    }
+    serve_mhdfix_install(s);
     if (!cfg->tls_listen.off && cfg->tls_client_ca &&
         serve_load_client_ca(s, cfg->tls_client_ca, err, errlen) != 0)
         goto cleanup;

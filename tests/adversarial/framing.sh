@@ -70,6 +70,7 @@ refused "HTTP/1.1 with two Host headers" 400 "GET /healthz HTTP/1.1\r\nHost: a\r
 refused_json "Content-Length: -1" 400 application/json "message.*Content-Length.*$NEB_SHAPE" \
 	"POST $NEB HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: -1\r\n\r\n{}$SMUGGLED"
 check "  ... the head once (one Content-Type line)" test "$(grep -c '^Content-Type:' <<<"$OUT")" = 1
+check "  ... and the access log records 400 for it (not 499)" grep -q -- "- $NEB 400 " "$SRV_LOG"
 refused_json "Content-Length: +2" 400 application/problem+json '"status":400' \
 	"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: +2\r\n\r\n{}$SMUGGLED"
 refused_json "Content-Length: 2, 2" 400 application/problem+json 'Content-Length' \
