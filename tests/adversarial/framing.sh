@@ -71,6 +71,8 @@ refused_json "Content-Length: -1" 400 application/json "message.*Content-Length.
 	"POST $NEB HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: -1\r\n\r\n{}$SMUGGLED"
 check "  ... the head once (one Content-Type line)" test "$(grep -c '^Content-Type:' <<<"$OUT")" = 1
 check "  ... and the access log records 400 for it (not 499)" grep -q -- "- $NEB 400 " "$SRV_LOG"
+nosniff() { check "  ... with nosniff, no-store and Connection: close" bash -c "grep -q '^X-Content-Type-Options: nosniff' <<<'$OUT' && grep -q '^Cache-Control: no-store' <<<'$OUT' && grep -qi '^Connection: close' <<<'$OUT'"; }
+nosniff
 refused_json "Content-Length: +2" 400 application/problem+json '"status":400' \
 	"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: +2\r\n\r\n{}$SMUGGLED"
 refused_json "Content-Length: 2, 2" 400 application/problem+json 'Content-Length' \
@@ -83,6 +85,7 @@ refused_json "request line over the connection memory" 414 application/problem+j
 refused_json "header field over the connection memory" 431 application/json "$NEB_SHAPE" \
 	"GET $NEB HTTP/1.1\r\nHost: x\r\nX-Big: $long\r\n\r\n"
 refused_json "HTTP/2.0 request line" 505 application/problem+json '"status":505' "GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n"
+nosniff
 refused_json "HTTP/0.9-style version" 505 application/problem+json '"status":505' "GET /healthz HTTP/0.9\r\nHost: x\r\n\r\n"
 refused_json "malformed version" 400 application/problem+json '"status":400' "GET /healthz HTTP/1.x\r\nHost: x\r\n\r\n"
 refused_json "header line without a colon" 400 application/json "$NEB_SHAPE" \
