@@ -36,8 +36,9 @@ typedef struct MHD_Response *(*mhdfix_create_fn)(size_t size, void *buffer, enum
 typedef enum MHD_Result (*mhdfix_queue_fn)(struct MHD_Connection *con, unsigned int status, struct MHD_Response *r);
 
 #define MHDFIX_SEGMENTS 8
-/* the direct write (b): how long the connection's thread may wait for room */
-#define MHDFIX_WRITE_MS 500
+/* the direct write (b): how long the connection's thread may wait for room
+   for the rest, once part went out (it starts only when there is room) */
+#define MHDFIX_WRITE_MS 50
 
 static struct {
     pthread_once_t once;
@@ -230,8 +231,13 @@ static int mhdfix_write(struct MHD_Connection *con, unsigned status, struct MHD_
     time_t now = time(NULL);
     size_t off = 0;
     int rc = -1;
+    struct pollfd room = { .events = POLLOUT };
 
-    if (fi == NULL || (b.p = malloc(b.cap)) == NULL) return -1;
+    if (fi == NULL) return -1;
+    /* a client that reads nothing fills the socket: then libmicrohttpd's
+       own way (the head twice), never a worker thread kept waiting */
+    room.fd = fi->connect_fd;
+    if (poll(&room, 1, 0) != 1 || !(room.revents & POLLOUT) || (b.p = malloc(b.cap)) == NULL) return -1;
     gmtime_r(&now, &tm);
     snprintf(line, sizeof line, "HTTP/1.1 %u %s\r\n", status, reason && *reason ? reason : "Error");
     mhdfix_puts(&b, line);

@@ -155,6 +155,7 @@ mkdir -p "$dir/tls"
 ( cd "$dir/tls" && exec "$APIKEYD" --db "$dir/tls/keys.db" --listen off --tls-listen "127.0.0.1:$TLS_PORT" \
 	--log-level info --test-slow-endpoint ) >"$dir/tls.out" 2>"$dir/tls.log" &
 SRV_PIDS+=("$!")
+disown "$!"   # the cleanup's kill -KILL, without bash's "Killed" line
 for _ in $(seq 200); do grep -q "apikeyd ready" "$dir/tls.log" 2>/dev/null && break; sleep 0.05; done
 RAW_TLS=1 SEND_PORT=$TLS_PORT
 hsts() { check "  ... with HSTS" bash -c "grep -q '^Strict-Transport-Security: max-age' <<<'$OUT'"; }
