@@ -29,6 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <gnutls/gnutls.h>
 
@@ -124,6 +127,8 @@ unsigned long mhdfix_replaced(void)
     return atomic_load(&mhdfix.replaced);
 }
 
+static int mhdfix_probe(char *why, size_t len);
+
 unsigned mhdfix_install(mhdfix_answer_fn fn, void *cls, char *why, size_t len)
 {
     const char *v = MHD_get_version();
@@ -148,6 +153,7 @@ unsigned mhdfix_install(mhdfix_answer_fn fn, void *cls, char *why, size_t len)
     else
         snprintf(why, len, "libmicrohttpd %s is not 0.9.75: the single-head fix and the bare-LF check (written "
                  "against 0.9.75's parser) are off", v ? v : "?");
+    if (mhdfix_probe(why, len) != 0) mhdfix.active = 0;
     return mhdfix.active;
 }
 
@@ -326,6 +332,75 @@ enum MHD_Result MHD_queue_response(struct MHD_Connection *con, unsigned int stat
     free(body);
     if (ret != MHD_YES) return mhdfix.queue(con, status, r);
     return ret;
+}
+
+/* ---- the self-check ---- */
+
+static enum MHD_Result mhdfix_probe_handler(void *cls, struct MHD_Connection *con, const char *url,
+        const char *method, const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    (void)cls; (void)con; (void)url; (void)method; (void)version; (void)upload_data; (void)upload_data_size;
+    (void)con_cls;
+    return MHD_NO;   /* the probe's request never gets here */
+}
+
+/* A request libmicrohttpd refuses itself (Content-Length: -1), sent to a
+   daemon of its own on loopback: the answer must be the hook's (JSON, one
+   head where MHDFIX_ONE_HEAD is on). -1 (with why) when it is not; 0 when
+   it is, or when the probe cannot run (no loopback: nothing learnt). */
+static int mhdfix_probe(char *why, size_t len)
+{
+    static const char req[] = "GET /mhdfix-probe HTTP/1.1\r\nHost: probe\r\nContent-Length: -1\r\n\r\n";
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    socklen_t al = sizeof a;
+    struct MHD_Daemon *d = NULL;
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), cfd = -1, rc = 0, heads = 0;
+    char buf[4096];
+    size_t got = 0;
+    unsigned long before = mhdfix_replaced();
+    struct timespec t0;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 4) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&a, &al) != 0)
+        goto cleanup;
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, mhdfix_probe_handler, NULL,
+                         MHD_OPTION_LISTEN_SOCKET, lfd, MHD_OPTION_CONNECTION_TIMEOUT, 2u, MHD_OPTION_END);
+    if (d == NULL) goto cleanup;
+    lfd = -1;                               /* the daemon's, closed when it stops */
+    cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (cfd < 0 || connect(cfd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        send(cfd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof req - 1))
+        goto cleanup;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {                              /* until the close, within 2 s */
+        struct pollfd p = { .fd = cfd, .events = POLLIN };
+        struct timespec t;
+        ssize_t n;
+        long ms;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        ms = 2000 - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        if (ms <= 0 || poll(&p, 1, (int)ms) != 1) break;
+        n = recv(cfd, buf + got, sizeof buf - 1 - got, 0);
+        if (n <= 0) break;
+        got += (size_t)n;
+        if (got == sizeof buf - 1) break;
+    }
+    buf[got] = '\0';
+    for (const char *p = buf; (p = strstr(p, "HTTP/1.1 400 ")) != NULL; p++) heads++;
+    if (mhdfix_replaced() == before || strstr(buf, "Content-Type: application/problem+json") == NULL) {
+        snprintf(why, len, "self-check: libmicrohttpd's own 400 went out unreplaced (its calls do not reach "
+                 "apikeyd's definitions)");
+        rc = -1;
+    } else if ((mhdfix.active & MHDFIX_ONE_HEAD) && heads != 1) {
+        snprintf(why, len, "self-check: a Content-Length libmicrohttpd cannot parse got %d response heads", heads);
+        mhdfix.active &= ~MHDFIX_ONE_HEAD;
+    }
+cleanup:
+    if (cfd >= 0) close(cfd);
+    if (d != NULL) MHD_stop_daemon(d);
+    if (lfd >= 0) close(lfd);
+    return rc;
 }
 
 /* ---- (c): the line ends of a head libmicrohttpd accepted ---- */

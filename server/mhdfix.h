@@ -47,9 +47,13 @@ typedef struct mhdfix_error {
 typedef struct MHD_Response *(*mhdfix_answer_fn)(void *cls, struct MHD_Connection *con, const mhdfix_error *e,
         char **body, size_t *len);
 
-/* Installs the hook (once, before the daemons start). Returns a bit set of
-   MHDFIX_* naming what is in effect, and, when something is not, a
-   sentence in why saying what and why not (else why is ""). */
+/* Installs the hook (once, before the daemons start) and checks it: the
+   bindings, the version, and a Content-Length libmicrohttpd cannot parse
+   sent to a daemon of its own on loopback, whose answer must be the hook's
+   (the hook then sees a connection of that daemon, with no socket
+   context). Returns a bit set of MHDFIX_* naming what is in effect (0 when
+   the check failed: all off), and, when something is not, a sentence in
+   why saying what and why not (else why is ""). */
 #define MHDFIX_ERRORS 1u      /* (a) */
 #define MHDFIX_ONE_HEAD 2u    /* (b) */
 #define MHDFIX_LINE_ENDS 4u   /* (c) */
