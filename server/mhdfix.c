@@ -387,6 +387,8 @@ static int mhdfix_probe(char *why, size_t len)
         if (got == sizeof buf - 1) break;
     }
     buf[got] = '\0';
+    MHD_stop_daemon(d);                     /* joins its thread: what it did is seen from here */
+    d = NULL;
     for (const char *p = buf; (p = strstr(p, "HTTP/1.1 400 ")) != NULL; p++) heads++;
     if (mhdfix_replaced() == before || strstr(buf, "Content-Type: application/problem+json") == NULL) {
         snprintf(why, len, "self-check: libmicrohttpd's own 400 went out unreplaced (its calls do not reach "
