@@ -307,8 +307,9 @@ enum MHD_Result MHD_queue_response(struct MHD_Connection *con, unsigned int stat
     }
     if (e.why == NULL) e.why = MHD_get_reason_phrase_for(status);
     if (status == 431) {
-        /* after the head (a cookie or trailer section over the memory):
-           raised where the head would go out twice */
+        /* after the head: a Cookie header with no memory to copy it
+           (parse_connection_headers, the head would go out twice) or a
+           trailer section over the memory (written once either way) */
         const union MHD_ConnectionInfo *hs = MHD_get_connection_info(con, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
         direct = hs != NULL && hs->header_size != 0;
     }

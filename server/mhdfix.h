@@ -12,13 +12,15 @@
  *     libmicrohttpd's image and then queued is one of its error answers:
  *     the hook (mhdfix_install) builds the replacement, which is queued in
  *     its place; libmicrohttpd still closes the connection after it.
- * (b) When its error is raised after the head was parsed (a Content-Length
- *     it cannot parse: "-1", "+2", "2, 2"; a cookie or trailer section over
- *     its memory), 0.9.75's state machine writes the response head twice
+ * (b) When its error is raised in parse_connection_headers (a
+ *     Content-Length it cannot parse: "-1", "+2", "2, 2"; a Cookie header
+ *     it has no memory to copy, 431), 0.9.75's state machine writes the
+ *     response head twice
  *     (parse_connection_headers queues the error, then the state is set to
  *     HEADERS_PROCESSED over it and START_REPLY builds the head again).
- *     For these the replacement is written to the socket (or the TLS
- *     session) here, in one piece, and libmicrohttpd is told the queue
+ *     For these (and any 431 after the head: a trailer section over the
+ *     memory, where it would not be needed) the replacement is written to
+ *     the socket (or the TLS session) here, in one piece, and libmicrohttpd is told the queue
  *     failed, so it closes the connection without writing anything: one
  *     response, then the close. Only on 0.9.75.
  * (c) mhdfix_head_check: bare LF line ends (and obs-fold, NUL, CR and

@@ -84,6 +84,8 @@ refused_json "request line over the connection memory" 414 application/problem+j
 	"GET /$long HTTP/1.1\r\nHost: x\r\n\r\n"
 refused_json "header field over the connection memory" 431 application/json "$NEB_SHAPE" \
 	"GET $NEB HTTP/1.1\r\nHost: x\r\nX-Big: $long\r\n\r\n"
+refused_json "chunked trailer section over the connection memory" 431 application/problem+json '"status":431' \
+	"POST /__test/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-T: $long\r\n\r\n"
 refused_json "HTTP/2.0 request line" 505 application/problem+json '"status":505' "GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n"
 nosniff
 refused_json "HTTP/0.9-style version" 505 application/problem+json '"status":505' "GET /healthz HTTP/0.9\r\nHost: x\r\n\r\n"
