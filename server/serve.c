@@ -25,6 +25,7 @@
 #include "apis.h"
 #include "log.h"
 #include "metrics.h"
+#include "mhdfix.h"
 #include "routes.h"
 #include "tls.h"
 #include "rt_guard.h"
@@ -56,6 +57,8 @@ typedef struct serve_conn {
     int tls_pending;            /* TLS, and no request line yet: the handshake deadline */
     int fd;
     struct serve_listener *l;
+    const void *ci;             /* ulfius's state of the request under way (its path), or NULL */
+    unsigned mhd_status;        /* status of a libmicrohttpd error answer written by mhdfix */
     struct serve_conn *prev, *next;
 } serve_conn;
 
@@ -148,6 +151,7 @@ static void *serve_uri_log(void *cls, const char *uri, struct MHD_Connection *co
         pthread_mutex_lock(&s->conn_lock);
         c->tls_pending = 0;
         pthread_mutex_unlock(&s->conn_lock);
+        c->ci = ci;                 /* only this connection's thread reads it */
     }
     if (ci == NULL || ci->request == NULL) return ci;
     r = calloc(1, sizeof *r);
@@ -227,13 +231,20 @@ static void serve_completed(void *cls, struct MHD_Connection *con, void **con_cl
 {
     serve *s = cls;
     struct connection_info_struct *ci = con_cls ? *con_cls : NULL;
+    serve_conn *c = serve_conn_of(con);
+    unsigned written = 0;
 
+    if (c != NULL) {
+        written = c->mhd_status;
+        c->ci = NULL;
+        c->mhd_status = 0;
+    }
     if (ci != NULL) {
         serve_req *r = ci->request != NULL ? serve_req_take(s, ci->request) : serve_req_take_ci(s, ci);
         if (r != NULL) {
             const union MHD_ConnectionInfo *st = MHD_get_connection_info(con, MHD_CONNECTION_INFO_HTTP_STATUS);
             const union MHD_ConnectionInfo *ca = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-            unsigned status = st ? st->http_status : 0;
+            unsigned status = st ? st->http_status : written;
             const char *verb = ci->request && ci->request->http_verb ? ci->request->http_verb : "-";
             const char *path = ci->request ? ci->request->url_path : "-";
             double ms = serve_ms_since(&r->start);
@@ -515,13 +526,15 @@ static enum MHD_Result serve_head_field(void *cls, enum MHD_ValueKind kind, cons
 }
 
 /* The refusal for this head, or 0: status, code and detail for the body. */
-static int serve_head_check(struct MHD_Connection *con, const char *version, const char **code,
+static int serve_head_check(struct MHD_Connection *con, const char *method, const char *version, const char **code,
         char *why, size_t len)
 {
     serve_head h;
     memset(&h, 0, sizeof h);
-    MHD_get_connection_values(con, MHD_HEADER_KIND, serve_head_field, &h);
     *code = "BadRequest";
+    /* line ends, read where libmicrohttpd parsed them (server/mhdfix.h) */
+    if (mhdfix_head_check(con, method, version, why, len) != 0) return 400;
+    MHD_get_connection_values(con, MHD_HEADER_KIND, serve_head_field, &h);
     if (h.n_cl > 1) {
         snprintf(why, len, "more than one Content-Length header");
         return 400;
@@ -560,31 +573,78 @@ static void serve_security_headers(struct MHD_Response *r, int tls)
     if (tls) MHD_add_response_header(r, "Strict-Transport-Security", SERVE_HSTS);
 }
 
+/* A refusal: status with a body in the error shape of path's API (problem
+   details outside every API, or with no path), Connection: close and the
+   security headers; *text is the body (new, malloc'ed, *len bytes; the
+   response holds a copy). NULL when out of memory. */
+static struct MHD_Response *serve_refusal(serve *s, int tls, const char *path, int status, const char *code,
+        const char *why, char **text, size_t *len)
+{
+    json_t *body = NULL;   /* new */
+    const char *ct = NULL;
+    struct MHD_Response *r;
+
+    *text = NULL;
+    *len = 0;
+    if (path == NULL || apis_error_body(path, &s->env, status, code, why, &body, &ct) != 0) {
+        body = json_pack("{sssissss?}", "type", "about:blank", "status", status, "title", code, "detail", why);
+        ct = "application/problem+json";
+    }
+    if (body != NULL) *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    *len = *text ? strlen(*text) : 0;
+    r = MHD_create_response_from_buffer(*len, *text ? *text : (char *)"", MHD_RESPMEM_MUST_COPY);
+    if (r == NULL) return NULL;
+    if (ct != NULL) MHD_add_response_header(r, "Content-Type", ct);
+    MHD_add_response_header(r, "Connection", "close");
+    serve_security_headers(r, tls);
+    return r;
+}
+
 /* Queues status with a body in the error shape of path's API, and closes. */
 static enum MHD_Result serve_front_refuse(serve_listener *l, struct MHD_Connection *con, const char *path,
         int status, const char *code, const char *why)
 {
-    json_t *body = NULL;   /* new */
-    const char *ct = NULL;
     char *text = NULL;
-    struct MHD_Response *r;
+    size_t len;
+    struct MHD_Response *r = serve_refusal(l->s, l->tls, path, status, code, why, &text, &len);
     enum MHD_Result ret;
 
-    if (apis_error_body(path, &l->s->env, status, code, why, &body, &ct) != 0) {
-        body = json_pack("{sssissss?}", "type", "about:blank", "status", status, "title", code, "detail", why);
-        ct = "application/problem+json";
-    }
-    if (body != NULL) text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    r = MHD_create_response_from_buffer(text ? strlen(text) : 0, text ? text : (char *)"", MHD_RESPMEM_MUST_COPY);
     free(text);
     if (r == NULL) return MHD_NO;
-    if (ct != NULL) MHD_add_response_header(r, "Content-Type", ct);
-    MHD_add_response_header(r, "Connection", "close");
-    serve_security_headers(r, l->tls);
     ret = MHD_queue_response(con, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+/* mhdfix's hook: libmicrohttpd's own error answer as a refusal of the
+   front, in the shape of the request's API when its path is known (the
+   request line was read), else problem details. */
+static struct MHD_Response *serve_mhd_answer(void *cls, struct MHD_Connection *con, const mhdfix_error *e,
+        char **body, size_t *len)
+{
+    serve *s = cls;
+    serve_conn *c = serve_conn_of(con);
+    const struct connection_info_struct *ci = c != NULL ? c->ci : NULL;
+    const union MHD_ConnectionInfo *ti = MHD_get_connection_info(con, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    int tls = ti != NULL && ti->tls_session != NULL;
+    const char *path = ci != NULL && ci->request != NULL ? ci->request->url_path : NULL;
+    struct MHD_Response *r = serve_refusal(s, tls, path, (int)e->status, e->code, e->why, body, len);
+
+    if (r != NULL && c != NULL) c->mhd_status = e->status;   /* for the access log, if written directly */
+    return r;
+}
+
+/* mhdfix's hook, and the self-check: what is not in effect is logged, and
+   the server goes on as before without it. */
+static void serve_mhdfix_install(serve *s)
+{
+    char why[200];
+
+    if (mhdfix_install(serve_mhd_answer, s, why, sizeof why) == 0)
+        y_log_message(Y_LOG_LEVEL_WARNING, "libmicrohttpd's own error answers stay HTML (%s)", why);
+    else if (why[0] != '\0')
+        y_log_message(Y_LOG_LEVEL_WARNING, "framing: %s", why);
 }
 
 /* Marks the request answered by the front (*was: it already was). */
@@ -614,7 +674,7 @@ static enum MHD_Result serve_front(void *cls, struct MHD_Connection *con, const 
             const char *code = NULL;
             char why[128];
             int status;
-            status = serve_head_check(con, version, &code, why, sizeof why);
+            status = serve_head_check(con, method, version, &code, why, sizeof why);
             if (status != 0) {
                 serve_req_refused(l->s, ci->request, 1, &was);
                 if (ci->request->http_verb == NULL) ci->request->http_verb = o_strdup(method);   /* for the log */
@@ -1054,6 +1114,7 @@ int serve_start(const config *cfg, void *app, rt_auth_fn authenticate, serve **o
     s->l[0].addr = cfg->listen;
     s->l[1].addr = cfg->tls_listen;
     serve_running = s;
+    serve_mhdfix_install(s);
     if (!cfg->tls_listen.off && cfg->tls_client_ca &&
         serve_load_client_ca(s, cfg->tls_client_ca, err, errlen) != 0)
         goto cleanup;

@@ -23,7 +23,11 @@
  * because apikeyd defines MHD_start_daemon, the call ulfius makes): 400 for
  * two Content-Length, Content-Length with Transfer-Encoding, HTTP/1.1
  * without exactly one Host; 501 for a coding other than chunked; 415 for a
- * multipart body; each closes the connection. HEAD runs the GET route.
+ * multipart body; 400 for a line end that is a bare LF (and obs-fold, a
+ * NUL or CR in a header, blanks before a colon); each closes the
+ * connection. HEAD runs the GET route. libmicrohttpd's own error answers
+ * (414, 431, 505, an unparsable Content-Length, ...) are replaced by the
+ * same JSON refusals, written once (server/mhdfix.h).
  * Connections: --max-connections per listener (503 on plain HTTP over it),
  * --max-connections-per-ip, and a reaper thread that closes a connection
  * with no whole request --request-timeout after its accept or last
