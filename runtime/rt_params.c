@@ -906,6 +906,64 @@ static char *rt_params_unescape(const char *s, size_t n, int form)
 	return out;
 }
 
+/* Query parameter p's items read from the request's own query string and
+ * percent-decoded after the split ('+' a space, as libmicrohttpd decodes
+ * query arguments): ulfius hands over one value, with repeated keys joined
+ * by commas, in which tags=a%2Cb&tags=c (explode) or tags=a%2Cb,c (not)
+ * would read as three items. NULL with *n 0 when no value of p holds an
+ * encoded comma (ulfius's value then reads the same), or out of memory. */
+static char **rt_params_query_items(const char *url, const rt_param *p, size_t *n)
+{
+	const char *q = url ? strchr(url, '?') : NULL, *end;
+	int explode = p->explode || p->style != RT_STYLE_FORM, encoded = 0;
+	size_t cap = 0, k = 0;
+	char **v = NULL;
+
+	*n = 0;
+	if (!q)
+		return NULL;
+	end = q + 1 + strcspn(q + 1, "#");
+	/* twice over the query: whether an encoded comma is in p's values, then the items */
+	for (int pass = 0; pass < 2; pass++) {
+		for (const char *f = q + 1; f < end; f += strcspn(f, "&") + 1) {
+			size_t fl = strcspn(f, "&");
+			const char *eq;
+			char *key;
+			int mine;
+			if (f + fl > end)
+				fl = (size_t)(end - f);
+			eq = memchr(f, '=', fl);
+			if (!eq)
+				continue;
+			key = rt_params_unescape(f, (size_t)(eq - f), 1);
+			mine = key && strcmp(key, p->name) == 0;
+			free(key);
+			if (!mine)
+				continue;
+			for (const char *t = eq + 1, *fe = f + fl; t <= fe;) {
+				size_t tl = explode ? (size_t)(fe - t) : strcspn(t, ",&#");
+				if (t + tl > fe)
+					tl = (size_t)(fe - t);
+				if (pass == 0) {
+					for (size_t i = 0; i + 3 <= tl; i++)
+						encoded |= t[i] == '%' && t[i + 1] == '2' && (t[i + 2] == 'C' || t[i + 2] == 'c');
+					cap++;
+				} else if (k < cap && (v[k] = rt_params_unescape(t, tl, 1)) != NULL) {
+					k++;
+				} else {
+					rt_params_free_tokens(v, k);
+					return NULL;
+				}
+				t += tl + 1;
+			}
+		}
+		if (pass == 0 && (!encoded || (v = calloc(cap + 1, sizeof *v)) == NULL))
+			return NULL;
+	}
+	*n = k;
+	return v;
+}
+
 /* A querystring parameter (OpenAPI 3.2): the raw query of the request (new
  * value, NULL with errs, or NULL without when there is no query). */
 static json_t *rt_params_querystring(const struct _u_request *req, const rt_param *p, const char *what, rt_errors *errs)
@@ -1014,6 +1072,15 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 			if (!v && (p->style != RT_STYLE_DEEP_OBJECT ||
 			           (rt_params_leaf_types(p->schema, 0) & ~(unsigned)(RT_T_ARRAY | RT_T_OBJECT))))
 				raw = u_map_get(req->map_url, p->name);
+			if (raw && p->in == RT_IN_QUERY && !p->content && (rt_schema_types(p->schema) & RT_T_ARRAY) &&
+			    !(rt_schema_types(rt_schema_items(p->schema)) & RT_T_OBJECT) &&
+			    (p->style == RT_STYLE_FORM || p->explode)) {
+				size_t nt = 0;
+				char **tok = rt_params_query_items(req->http_url, p, &nt);
+				if (tok)
+					v = rt_params_array(p->schema, tok, nt, NULL, what, errs);
+				rt_params_free_tokens(tok, nt);
+			}
 			break;
 		case RT_IN_HEADER:
 			raw = u_map_get_case(req->map_header, p->name);

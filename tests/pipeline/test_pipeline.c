@@ -745,6 +745,18 @@ START_TEST(query_bounds_and_arrays)
 	ck_assert_int_eq(seen_tags, 3);
 	ck_assert_str_eq(seen_tag0, "a");
 	reply_free(&r);
+	/* a comma sent encoded is part of its item, not a separator (ulfius's
+	   decoded value alone would read "a,b,c" as three) */
+	r = call("GET", "/pets?limit=3&tags=a%2Cb,c", KEY, NULL, 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(seen_tags, 2);
+	ck_assert_str_eq(seen_tag0, "a,b");
+	reply_free(&r);
+	r = call("GET", "/pets?limit=3&tags=x+y%2c,%2C", KEY, NULL, 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(seen_tags, 2);
+	ck_assert_str_eq(seen_tag0, "x y,");
+	reply_free(&r);
 }
 END_TEST
 
