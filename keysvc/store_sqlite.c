@@ -228,14 +228,14 @@ typedef struct store_sqlite {
 	pthread_cond_t cond;
 	store_sqlite_job *head, *tail;
 	store_sqlite_touch *touches;   /* last_used writes waiting for a commit */
-	int writing;               /* someone holds the write connection */
+	int writing;               /* someone holds the write connection (atomic: store_sqlite_changed reads it) */
 	store_sqlite_reader readers[STORE_READERS]; /* file databases */
 	store_sqlite_reader memreader;    /* :memory: reads use the write connection */
 	unsigned next_reader;
 	/* the epoch row as this process last saw it (atomic): a different value
 	   in the database is another process's write */
 	int64_t seen_epoch;
-	int64_t pending_epoch;     /* written by the open write transaction */
+	int64_t pending_epoch;     /* written by the open write transaction (atomic) */
 	int foreign;               /* another process wrote since store_changed (atomic) */
 	/* the WAL index header in the -shm file, mapped read-only: its change
 	   counter and last frame move with every commit, any process's; while
@@ -486,16 +486,16 @@ static void store_sqlite_close(store *base)
 static void store_sqlite_write_begin(store_sqlite *s)
 {
 	pthread_mutex_lock(&s->lock);
-	while (s->writing)
+	while (__atomic_load_n(&s->writing, __ATOMIC_RELAXED))
 		pthread_cond_wait(&s->cond, &s->lock);
-	s->writing = 1;
+	__atomic_store_n(&s->writing, 1, __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&s->lock);
 }
 
 static void store_sqlite_write_end(store_sqlite *s)
 {
 	pthread_mutex_lock(&s->lock);
-	s->writing = 0;
+	__atomic_store_n(&s->writing, 0, __ATOMIC_SEQ_CST);
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -596,7 +596,7 @@ static int store_sqlite_begin(store_sqlite *s, const char *op)
 	}
 	if (e != __atomic_load_n(&s->seen_epoch, __ATOMIC_SEQ_CST))
 		__atomic_store_n(&s->foreign, 1, __ATOMIC_SEQ_CST);
-	s->pending_epoch = e + 1;
+	__atomic_store_n(&s->pending_epoch, e + 1, __ATOMIC_SEQ_CST);
 	return STORE_OK;
 }
 
@@ -604,10 +604,15 @@ static int store_sqlite_commit(store_sqlite *s, const char *op)
 {
 	int rc = store_sqlite_wexec(s, "COMMIT", op);
 
-	if (rc != STORE_OK)
+	if (rc != STORE_OK) {
 		sqlite3_exec(s->w, "ROLLBACK", NULL, NULL, NULL);
-	else
-		__atomic_store_n(&s->seen_epoch, s->pending_epoch, __ATOMIC_SEQ_CST);
+		/* another process may have committed the epoch this meant to write
+		   as soon as the lock was free, and store_sqlite_changed took it for
+		   this one's (while writing): caches go, to be safe */
+		__atomic_store_n(&s->foreign, 1, __ATOMIC_SEQ_CST);
+	} else {
+		__atomic_store_n(&s->seen_epoch, __atomic_load_n(&s->pending_epoch, __ATOMIC_SEQ_CST), __ATOMIC_SEQ_CST);
+	}
 	return rc;
 }
 
@@ -782,7 +787,7 @@ static int store_sqlite_key_insert(store *base, store_key *k, const unsigned cha
 		s->head = &me;
 	s->tail = &me;
 	while (!me.done) {
-		if (s->writing) {
+		if (__atomic_load_n(&s->writing, __ATOMIC_RELAXED)) {
 			pthread_cond_wait(&s->cond, &s->lock);
 			continue;
 		}
@@ -796,7 +801,7 @@ static int store_sqlite_key_insert(store *base, store_key *k, const unsigned cha
 				s->tail = NULL;
 			batch->next = NULL;
 		}
-		s->writing = 1;
+		__atomic_store_n(&s->writing, 1, __ATOMIC_SEQ_CST);
 		pthread_mutex_unlock(&s->lock);
 
 		int brc = store_sqlite_begin(s, "key_insert");
@@ -814,7 +819,7 @@ static int store_sqlite_key_insert(store *base, store_key *k, const unsigned cha
 			j = next;
 		}
 		kmetrics_batch(batch_n);   /* /metrics: the group commit's size */
-		s->writing = 0;
+		__atomic_store_n(&s->writing, 0, __ATOMIC_SEQ_CST);
 		pthread_cond_broadcast(&s->cond);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -1125,14 +1130,14 @@ static int store_sqlite_key_touch(store *base, int64_t key_id, int64_t when)
 	me.next = s->touches;
 	s->touches = &me;
 	while (!me.done) {
-		if (s->writing) {
+		if (__atomic_load_n(&s->writing, __ATOMIC_RELAXED)) {
 			pthread_cond_wait(&s->cond, &s->lock);
 			continue;
 		}
 		/* lead: take every waiting touch (this one among them) */
 		store_sqlite_touch *batch = s->touches, *t;
 		s->touches = NULL;
-		s->writing = 1;
+		__atomic_store_n(&s->writing, 1, __ATOMIC_SEQ_CST);
 		pthread_mutex_unlock(&s->lock);
 
 		sqlite3_stmt *st = s->ws[Q_TOUCH];
@@ -1167,7 +1172,7 @@ static int store_sqlite_key_touch(store *base, int64_t key_id, int64_t when)
 			t->done = 1;
 			t = next;
 		}
-		s->writing = 0;
+		__atomic_store_n(&s->writing, 0, __ATOMIC_SEQ_CST);
 		pthread_cond_broadcast(&s->cond);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -1356,10 +1361,10 @@ static int store_sqlite_write_begin_until(store_sqlite *s, const struct timespec
 	int rc = 0;
 
 	pthread_mutex_lock(&s->lock);
-	while (s->writing && rc == 0)
+	while (__atomic_load_n(&s->writing, __ATOMIC_RELAXED) && rc == 0)
 		rc = pthread_cond_timedwait(&s->cond, &s->lock, deadline);
-	if (!s->writing) {
-		s->writing = 1;
+	if (!__atomic_load_n(&s->writing, __ATOMIC_RELAXED)) {
+		__atomic_store_n(&s->writing, 1, __ATOMIC_SEQ_CST);
 		rc = 0;
 	} else {
 		rc = -1;
@@ -1475,7 +1480,14 @@ static int store_sqlite_changed(store *base)
 			st = rd->st[Q_EPOCH];
 			if (sqlite3_step(st) == SQLITE_ROW) {
 				int64_t e = sqlite3_column_int64(st, 0);
-				if (e != __atomic_load_n(&s->seen_epoch, __ATOMIC_SEQ_CST)) {
+				/* this process's own commit, read between its COMMIT and
+				   its recording the epoch (store_sqlite_commit), is not
+				   another's: the writer is still at it with that epoch, or
+				   has recorded it by the time it is done (in that order) */
+				int mine = e != __atomic_load_n(&s->seen_epoch, __ATOMIC_SEQ_CST) &&
+				           __atomic_load_n(&s->writing, __ATOMIC_SEQ_CST) &&
+				           e == __atomic_load_n(&s->pending_epoch, __ATOMIC_SEQ_CST);
+				if (!mine && e != __atomic_load_n(&s->seen_epoch, __ATOMIC_SEQ_CST)) {
 					__atomic_store_n(&s->seen_epoch, e, __ATOMIC_SEQ_CST);
 					__atomic_store_n(&s->foreign, 1, __ATOMIC_SEQ_CST);
 				}

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2201,6 +2202,65 @@ START_TEST(keyring_rotation_rehash)
 }
 END_TEST
 
+/* store_changed tells another process's writes from this one's: while this
+   process writes as fast as it can, readers polling store_changed (as every
+   authentication does) never see a change of their own (a reader that read
+   the epoch between the writer's COMMIT and its recording the epoch took it
+   for another process's: bench-perf (e), 50 creates and revokes a second,
+   emptied the caches on about half of them); a write through a second
+   store on the same file is seen. */
+typedef struct changed_poll {
+	store *st;
+	atomic_int *done;
+	long seen;
+} changed_poll;
+
+static void *changed_poller(void *arg)
+{
+	changed_poll *cp = arg;
+
+	while (!atomic_load(cp->done))
+		cp->seen += store_changed(cp->st);
+	cp->seen += store_changed(cp->st);
+	return NULL;
+}
+
+START_TEST(store_changed_not_by_own_writes)
+{
+	char t[TOKEN_MAX], db[300], err[300];
+	keysvc_key k;
+	store *st = keysvc_store(ks), *other;
+	atomic_int done = 0;
+	changed_poll cp[3];
+	pthread_t th[3];
+	long seen = 0;
+
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_FASTAPI, "flip", NULL, NULL, "c", &k, t, sizeof t), KEYSVC_OK);
+	while (store_changed(st))
+		;
+	for (int i = 0; i < 3; i++) {
+		cp[i] = (changed_poll){ .st = st, .done = &done };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, changed_poller, &cp[i]), 0);
+	}
+	for (int i = 0; i < 400; i++)
+		ck_assert_int_eq(store_key_set_active(st, k.id, i % 2, alice, "c"), STORE_OK);
+	atomic_store(&done, 1);
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		seen += cp[i].seen;
+	}
+	ck_assert_msg(seen == 0, "%ld of 400 own writes were taken for another process's", seen);
+	/* another store on the file: its write is seen */
+	snprintf(db, sizeof db, "%s/k.db", tmpdir);
+	ck_assert_msg(store_open(&(store_config){ .path = db, .synchronous_full = 1, .group_commit = 1 }, &other, err,
+	                         sizeof err) == STORE_OK, "%s", err);
+	ck_assert_int_eq(store_key_set_active(other, k.id, 1, alice, "c"), STORE_OK);
+	ck_assert_int_eq(store_changed(st), 1);
+	ck_assert_int_eq(store_changed(st), 0);
+	store_close(other);
+}
+END_TEST
+
 /* What the store holds for a key is HMAC-SHA-256(secret, token) as RFC 2104
    defines it (gnutls's one-shot HMAC here), under the current secret, before
    and after a rotation: the service's pre-keyed HMAC must give the very hash
@@ -2556,6 +2616,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, revocation_racing_authentications);
 	tcase_add_test(tc, listcache_epoch_ttl_bounds);
 	tcase_add_test(tc, listcache_owners_share_a_group);
+	tcase_add_test(tc, store_changed_not_by_own_writes);
 	tcase_add_test(tc, cached_list_follows_every_change);
 	tcase_add_test(tc, list_racing_creates);
 	tcase_add_test(tc, lineage_and_cascade);
