@@ -201,7 +201,8 @@ static const char **gs_sorted_keys(const json_t *obj, size_t *n)
 /* A name for the schema at uri (gen_schema_name.c), unique among the
  * symbols so far; *symbol and *model new. Named components that collide
  * in one document stop the generator. */
-static int gs_register(gen_schema *g, const char *uri, const json_t *node, si_schema **out, char *err, size_t errlen)
+static int gs_register(gen_schema *g, const char *uri, const json_t *node, const si_schema *parent, si_schema **out,
+                       char *err, size_t errlen)
 {
 	si_schema *s;
 	int rc;
@@ -219,8 +220,8 @@ static int gs_register(gen_schema *g, const char *uri, const json_t *node, si_sc
 		return -1;
 	s->node = node;
 	s->uri = strdup(uri);
-	rc = gen_schema_name_schema(g, uri, gen_schema_component_name(uri), &s->symbol, &s->model_name, err, errlen);
-	if (rc != 0 || !s->uri) {
+	rc = s->uri ? gen_schema_name_schema(g, s, parent, err, errlen) : -1;
+	if (rc != 0) {
 		gs_schema_free(s);
 		return -1;
 	}
@@ -248,9 +249,10 @@ static int gs_register(gen_schema *g, const char *uri, const json_t *node, si_sc
 static int gs_analyse(gen_schema *g, si_schema *s, int depth, char *err, size_t errlen);
 
 /* The schema at uri, registered (and analysed, unless depth is GS_RESERVE:
- * then it is analysed later from the top). */
-static int gs_reach(gen_schema *g, const char *uri, const json_t *node, int depth, si_schema **out,
-                    char *err, size_t errlen)
+ * then it is analysed later from the top); parent, when uri is below the
+ * parent's (a sub-schema), else NULL (a $ref's target). */
+static int gs_reach(gen_schema *g, const char *uri, const json_t *node, const si_schema *parent, int depth,
+                    si_schema **out, char *err, size_t errlen)
 {
 	json_t *idx = json_object_get(g->by_uri, uri);
 
@@ -262,7 +264,7 @@ static int gs_reach(gen_schema *g, const char *uri, const json_t *node, int dept
 		return gs_error(g, uri, err, errlen, "schema nested more than %d levels deep", GS_MAX_DEPTH);
 	if (!gs_is_schema(node))
 		return gs_error(g, uri, err, errlen, "must be a schema (an object or a boolean)");
-	if (gs_register(g, uri, node, out, err, errlen) != 0)
+	if (gs_register(g, uri, node, parent, out, err, errlen) != 0)
 		return -1;
 	if (depth == GS_RESERVE)
 		return json_array_append_new(g->pending, json_string(uri)) == 0 ? 0 : -1;
@@ -282,7 +284,7 @@ static int gs_sub(gen_schema *g, const si_schema *s, const char *key, const json
                   si_schema **out, char *err, size_t errlen)
 {
 	char *cu = gs_child_uri(s->uri, key);
-	int rc = cu ? gs_reach(g, cu, node, depth + 1, out, err, errlen) : -1;
+	int rc = cu ? gs_reach(g, cu, node, s, depth + 1, out, err, errlen) : -1;
 
 	free(cu);
 	return rc;
@@ -293,7 +295,7 @@ static int gs_sub2(gen_schema *g, const si_schema *s, const char *key, const cha
                    int depth, si_schema **out, char *err, size_t errlen)
 {
 	char *ku = gs_child_uri(s->uri, key), *cu = ku ? gs_child_uri(ku, name) : NULL;
-	int rc = cu ? gs_reach(g, cu, node, depth + 1, out, err, errlen) : -1;
+	int rc = cu ? gs_reach(g, cu, node, s, depth + 1, out, err, errlen) : -1;
 
 	free(ku);
 	free(cu);
@@ -313,7 +315,7 @@ static int gs_target(gen_schema *g, const char *uri, const char *base, const cha
 		snprintf(why, sizeof why, "%s", err);
 		return gs_error(g, uri, err, errlen, "%s", why);
 	}
-	rc = gs_reach(g, turi, target, gs_ref_depth(depth), out, err, errlen);
+	rc = gs_reach(g, turi, target, NULL, gs_ref_depth(depth), out, err, errlen);
 	free(turi);
 	return rc;
 }
@@ -588,7 +590,7 @@ static int gs_list(gs_kw_ctx *c, const char *key, si_list *l)
 		if (!gs_is_schema(json_array_get(arr, i)))
 			gs_error(c->g, cu, c->err, c->errlen, "must be a schema (an object or a boolean)");
 		else
-			rc = gs_reach(c->g, cu, json_array_get(arr, i), c->depth + 1, &l->v[i], c->err, c->errlen);
+			rc = gs_reach(c->g, cu, json_array_get(arr, i), c->s, c->depth + 1, &l->v[i], c->err, c->errlen);
 		free(cu);
 		if (rc != 0)
 			return -1;
@@ -847,7 +849,7 @@ static int gs_disc_mapping(gs_kw_ctx *c, const json_t *mapping)
 			refbuf = NULL;
 		tn = target ? docset_resolve(c->g->ds, c->base, refbuf ? refbuf : target, &turi, c->err, c->errlen) : NULL;
 		if (tn) {
-			r = gs_reach(c->g, turi, tn, gs_ref_depth(c->depth), &ts, c->err, c->errlen);
+			r = gs_reach(c->g, turi, tn, NULL, gs_ref_depth(c->depth), &ts, c->err, c->errlen);
 		} else if (!target) {
 			GS_FAIL(c, "discriminator mapping \"%s\" must be a string", keys[i]);
 		} else {
@@ -881,7 +883,7 @@ static int gs_disc_implicit(gs_kw_ctx *c, const json_t *branches)
 			continue;
 		tn = docset_resolve(c->g->ds, c->base, r, &turi, c->err, c->errlen);
 		nm = turi ? gen_schema_component_name(turi) : NULL;
-		if (tn && nm && gs_reach(c->g, turi, tn, gs_ref_depth(c->depth), &ts, c->err, c->errlen) == 0)
+		if (tn && nm && gs_reach(c->g, turi, tn, NULL, gs_ref_depth(c->depth), &ts, c->err, c->errlen) == 0)
 			rc = gs_disc_add(&c->s->disc_map, nm, ts);
 		free(turi);
 		if (rc != 0)
@@ -1041,7 +1043,7 @@ static int gs_resource(gen_schema *g, const char *uri, int depth, const char **r
 		char *tc = NULL;
 		const json_t *node = docset_resolve(g->ds, target, target, &tc, err, errlen);
 		si_schema *ts = NULL;
-		int bad = !node || gs_reach(g, tc, node, gs_ref_depth(depth), &ts, err, errlen) != 0;
+		int bad = !node || gs_reach(g, tc, node, NULL, gs_ref_depth(depth), &ts, err, errlen) != 0;
 		free(tc);
 		if (bad || gs_disc_add(&mine->anchors, names[i], ts) != 0)
 			goto cleanup;
@@ -1076,8 +1078,9 @@ int gen_schema_compile_named(gen_schema *g, const char *uri, const char *hint, c
 		unsigned bit = gen_schema_hint_bit(canon, strlen(canon));
 		json_object_set_new(g->hints, canon, json_string(hint));
 		g->hint_filter[bit / 8] |= (unsigned char)(1u << (bit % 8));
+		g->nhints++;
 	}
-	rc = gs_reach(g, canon, node, 0, &s, err, errlen);
+	rc = gs_reach(g, canon, node, NULL, 0, &s, err, errlen);
 	free(canon);
 	*symbol = s ? s->symbol : NULL;
 	/* the schemas named deep down a chain of $refs, from the top */

@@ -110,20 +110,27 @@ static void gsn_piece(gsn_buf *b, const char *piece, size_t n)
 }
 
 /* Appends the names of toks[from..n) to b; scratch has room for the C
- * identifier of any of them. */
-static void gsn_way(gsn_buf *b, char **toks, size_t from, size_t n, char *scratch)
+ * identifier of any of them. Returns whether the last token is a keyword
+ * that names what follows (properties, ...) and had nothing after it: the
+ * way down to a schema below would read that token otherwise. */
+static int gsn_way(gsn_buf *b, char **toks, size_t from, size_t n, char *scratch)
 {
+	int open = 0;
+
 	for (size_t i = from; i < n; i++) {
 		size_t k = 0, nk = sizeof gsn_keywords / sizeof gsn_keywords[0];
 		const char *piece = NULL;
 		size_t plen = 0;
 		while (k < nk && strcmp(gsn_keywords[k].kw, toks[i]) != 0)
 			k++;
+		open = 0;
 		if (k < nk) {
 			piece = gsn_keywords[k].piece;
 			plen = piece ? strlen(piece) : 0;
+			open = gsn_keywords[k].takes_name;
 			if (gsn_keywords[k].takes_name && i + 1 < n) {
 				i++;
+				open = 0;
 				if (strcmp(toks[i - 1], "content") == 0) {
 					piece = NULL;
 				} else {
@@ -143,6 +150,7 @@ static void gsn_way(gsn_buf *b, char **toks, size_t from, size_t n, char *scratc
 		if (piece && *piece)
 			gsn_piece(b, piece, plen);
 	}
+	return open;
 }
 
 /* The stem of a document URI: ".../heron.yaml" -> "heron" (new). */
@@ -163,14 +171,20 @@ static char *gsn_stem(const char *uri)
 	return id;
 }
 
+/* The hint given for the way down uri[0..cut), or NULL. */
+static const char *gsn_hint(gen_schema *g, const char *uri, size_t cut)
+{
+	/* most prefixes are no hint: no hash of them */
+	unsigned bit = gen_schema_hint_bit(uri, cut);
+
+	return g->hint_filter[bit / 8] >> (bit % 8) & 1 ? json_string_value(json_object_getn(g->hints, uri, cut)) : NULL;
+}
+
 /* Whether the way down to toks[j] (uri[0..cut)) makes a named place: a
  * hint, or a component; its name into scratch, else NULL. */
 static const char *gsn_place(gen_schema *g, const char *uri, size_t cut, char **toks, size_t j, char *scratch)
 {
-	/* most prefixes are no hint: no hash of them */
-	unsigned bit = gen_schema_hint_bit(uri, cut);
-	const char *hint = g->hint_filter[bit / 8] >> (bit % 8) & 1 ? json_string_value(json_object_getn(g->hints, uri, cut))
-	                                                            : NULL;
+	const char *hint = gsn_hint(g, uri, cut);
 
 	if (hint)
 		return hint;
@@ -182,56 +196,121 @@ static const char *gsn_place(gen_schema *g, const char *uri, size_t cut, char **
 	return NULL;
 }
 
-/* The name of the schema at uri, before uniqueness (new). One block holds
- * the tokens of its pointer, unescaped, and the room for an identifier. */
-static char *gsn_base(gen_schema *g, const char *uri)
-{
-	const char *hash = strchr(uri, '#'), *frag = hash ? hash + 1 : "", *place = NULL;
-	size_t flen = strlen(frag), ntok = 0, maxtok = 1, j;
-	size_t *cuts;
-	char **toks, *dec, *scratch, *stem = NULL;
+/* The tokens of a pointer, unescaped, in one block with their cuts and the
+ * room for an identifier: uri[0..cuts[i]) is the way down to toks[i - 1]. */
+typedef struct gsn_toks {
 	void *block;
-	gsn_buf b = { 0 };
+	char **toks;
+	size_t *cuts;
+	size_t n;
+	char *scratch;
+} gsn_toks;
 
-	for (const char *p = strchr(frag, '/'); p; p = strchr(p + 1, '/'))
+/* The tokens of uri from uri[from] (a '/' or the end) on; -1 out of memory. */
+static int gsn_split(gsn_toks *t, const char *uri, size_t from)
+{
+	const char *rest = uri + from;
+	size_t rlen = strlen(rest), maxtok = 1;
+	char *dec;
+
+	for (const char *p = strchr(rest, '/'); p; p = strchr(p + 1, '/'))
 		maxtok++;
-	block = malloc(maxtok * sizeof *toks + (maxtok + 1) * sizeof *cuts + (flen + maxtok) + (4 * flen + 2));
-	if (!block)
-		return NULL;
-	toks = block;
-	cuts = (size_t *)(toks + maxtok);
-	dec = (char *)(cuts + maxtok + 1);
-	scratch = dec + flen + maxtok;
-	cuts[0] = hash ? (size_t)(hash - uri) + 1 : strlen(uri);
-	for (const char *p = frag; *p == '/';) {
+	t->block = malloc(maxtok * sizeof *t->toks + (maxtok + 1) * sizeof *t->cuts + (rlen + maxtok) + (4 * rlen + 2));
+	if (!t->block)
+		return -1;
+	t->toks = t->block;
+	t->cuts = (size_t *)(t->toks + maxtok);
+	dec = (char *)(t->cuts + maxtok + 1);
+	t->scratch = dec + rlen + maxtok;
+	t->n = 0;
+	t->cuts[0] = from;
+	for (const char *p = rest; *p == '/';) {
 		size_t len = strcspn(p + 1, "/");
-		toks[ntok] = dec;
+		t->toks[t->n] = dec;
 		gsn_token(dec, p + 1, len);
 		dec += strlen(dec) + 1;
 		p += 1 + len;
-		cuts[++ntok] = (size_t)(p - uri);
+		t->cuts[++t->n] = (size_t)(p - uri);
 	}
-	for (j = ntok + 1; j-- > 0 && !place;)
-		place = gsn_place(g, uri, cuts[j], toks, j, scratch);
+	return 0;
+}
+
+/* b = place, then the way down from toks[from]; the name's memo into s. */
+static char *gsn_finish(gsn_buf *b, const char *place, size_t plen, gsn_toks *t, size_t from, si_schema *s)
+{
+	int open;
+
+	gsn_put(b, "", 0);
+	gsn_put(b, place, plen);
+	open = gsn_way(b, t->toks, from, t->n, t->scratch);
+	if (b->bad) {
+		free(b->s);
+		return NULL;
+	}
+	if (s) {
+		s->name_base = b->len;
+		s->name_open = open;
+	}
+	return b->s;
+}
+
+/* The name of the schema at uri, before uniqueness (new); with s, what
+ * naming the schemas below it from it needs goes there. */
+static char *gsn_base(gen_schema *g, const char *uri, si_schema *s)
+{
+	const char *hash = strchr(uri, '#'), *place = NULL;
+	size_t j;
+	char *stem = NULL, *out;
+	gsn_toks t;
+	gsn_buf b = { 0 };
+
+	if (gsn_split(&t, uri, hash ? (size_t)(hash - uri) + 1 : strlen(uri)) != 0)
+		return NULL;
+	for (j = t.n + 1; j-- > 0 && !place;)
+		place = gsn_place(g, uri, t.cuts[j], t.toks, j, t.scratch);
 	j++;
 	if (!place) {
 		place = stem = gsn_stem(uri);
 		j = 0;
 	}
-	b.cap = 64 + flen;
+	b.cap = 64 + strlen(uri);
+	b.s = malloc(b.cap);
+	b.bad = !b.s || !place;
+	out = gsn_finish(&b, place ? place : "", place ? strlen(place) : 0, &t, j, s);
+	if (out && s)
+		s->name_ntok = t.n;
+	free(t.block);
+	free(stem);
+	return out;
+}
+
+/* The same for a schema below parent (its uri runs on from the parent's),
+ * from the parent's name: the way down from the parent, when no hint is
+ * met on it; NULL to name it from scratch (that, or out of memory). A
+ * component is three tokens down at most (#/components/schemas/X): below
+ * a parent as deep, none is met. */
+static char *gsn_base_below(gen_schema *g, const char *uri, const si_schema *parent, si_schema *s)
+{
+	size_t plen = strlen(parent->uri);
+	char *out = NULL;
+	gsn_toks t;
+	gsn_buf b = { 0 };
+
+	if (parent->name_ntok < 3 || parent->name_open || parent->name_hints != g->nhints ||
+	    strncmp(uri, parent->uri, plen) != 0 || uri[plen] != '/' || gsn_split(&t, uri, plen) != 0)
+		return NULL;
+	for (size_t j = 1; j <= t.n; j++)
+		if (gsn_hint(g, uri, t.cuts[j]))
+			goto cleanup;
+	b.cap = parent->name_base + 2 * strlen(uri + plen) + 64;
 	b.s = malloc(b.cap);
 	b.bad = !b.s;
-	gsn_put(&b, "", 0);
-	if (place)
-		gsn_put(&b, place, strlen(place));
-	gsn_way(&b, toks, j, ntok, scratch);
-	free(block);
-	free(stem);
-	if (b.bad) {
-		free(b.s);
-		return NULL;
-	}
-	return b.s;
+	out = gsn_finish(&b, parent->model_name, parent->name_base, &t, 0, s);
+	if (out)
+		s->name_ntok = parent->name_ntok + (unsigned)t.n;
+cleanup:
+	free(t.block);
+	return out;
 }
 
 static int gsn_same_document(const char *a, const char *b)
@@ -295,19 +374,23 @@ static int gsn_unique(gen_schema *g, const char *uri, const char *kind, const ch
 	return *out ? 0 : -1;
 }
 
-int gen_schema_name_schema(gen_schema *g, const char *uri, const char *component, char **symbol, char **model,
-                           char *err, size_t errlen)
+int gen_schema_name_schema(gen_schema *g, si_schema *s, const si_schema *parent, char *err, size_t errlen)
 {
-	char *base = gsn_base(g, uri);
-	int rc = base ? gsn_unique(g, uri, "_schema_", base, component != NULL, symbol, model, err, errlen) : -1;
+	char *base = parent ? gsn_base_below(g, s->uri, parent, s) : NULL;
+	int rc;
 
+	if (!base)
+		base = gsn_base(g, s->uri, s);
+	rc = base ? gsn_unique(g, s->uri, "_schema_", base, gen_schema_component_name(s->uri) != NULL, &s->symbol,
+	                       &s->model_name, err, errlen) : -1;
+	s->name_hints = g->nhints;
 	free(base);
 	return rc;
 }
 
 int gen_schema_name_resource(gen_schema *g, const char *uri, char **symbol, char *err, size_t errlen)
 {
-	char *base = gsn_base(g, uri);
+	char *base = gsn_base(g, uri, NULL);
 	int rc = base ? gsn_unique(g, uri, "_resource_", base, 0, symbol, NULL, err, errlen) : -1;
 
 	if (rc == 0)
