@@ -759,6 +759,32 @@ static int load_fast_hex4(const char *p, const char *end, unsigned *v)
 	return 0;
 }
 
+/* How many plain bytes (ASCII, neither a control byte, '"' nor '\\') q
+ * starts with: eight at a time (most of a document is such text), each
+ * test of a word the bytes' high bits ("has a byte below 0x20", "has a
+ * '"'"...), its lowest set bit the first byte that is not plain. */
+static size_t load_fast_plain(const unsigned char *q, const unsigned char *end)
+{
+	const unsigned char *p = q;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t ones = 0x0101010101010101u, high = ones * 0x80;
+
+	while (end - p >= 8) {
+		uint64_t v, quote, bslash, stop;
+		memcpy(&v, p, 8);
+		quote = v ^ ones * '"';
+		bslash = v ^ ones * '\\';
+		stop = (((v - ones * 0x20) & ~v) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | v) & high;
+		if (stop)
+			return (size_t)(p - q) + (size_t)__builtin_ctzll(stop) / 8;
+		p += 8;
+	}
+#endif
+	while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+		p++;
+	return (size_t)(p - q);
+}
+
 /* The string whose '"' is at f->p: *s, *n point into the text, or into
  * f->scratch when it has escapes (valid until the next string). */
 static int load_fast_string(load_fast *f, const char **s, size_t *n)
@@ -766,8 +792,12 @@ static int load_fast_string(load_fast *f, const char **s, size_t *n)
 	const unsigned char *q = (const unsigned char *)++f->p, *end = (const unsigned char *)f->end;
 	size_t used;
 
-	while (q < end && *q != '"' && *q != '\\') {
-		size_t k = *q < 0x20 ? 0 : *q < 0x80 ? 1 : load_fast_utf8(q, end);
+	for (;;) {
+		size_t k;
+		q += load_fast_plain(q, end);
+		if (q == end || *q == '"' || *q == '\\')
+			break;
+		k = *q < 0x20 ? 0 : load_fast_utf8(q, end);
 		if (!k)
 			return -1;
 		q += k;
@@ -931,7 +961,7 @@ static json_t *load_fast_container(load_fast *f, int object)
 		if (object) {
 			const char *k;
 			char *copy = NULL;
-			size_t kn;
+			size_t kn, size;
 			int bad;
 			if (f->p == f->end || *f->p != '"' || load_fast_string(f, &k, &kn) != 0)
 				goto fail;
@@ -945,11 +975,10 @@ static json_t *load_fast_container(load_fast *f, int object)
 			f->p++;
 			load_fast_ws(f);
 			v = load_fast_value(f);
-			if (v && json_object_getn(c, k, kn)) {
-				json_decref(v); /* a duplicate key: jansson refuses it */
-				v = NULL;
-			}
-			bad = !v || json_object_setn_new_nocheck(c, k, kn, v) != 0; /* v taken either way */
+			size = json_object_size(c);
+			/* v taken either way; a duplicate key (the set replaced a
+			 * value: the size stayed) is refused by jansson */
+			bad = !v || json_object_setn_new_nocheck(c, k, kn, v) != 0 || json_object_size(c) == size;
 			free(copy);
 			if (bad)
 				goto fail;
