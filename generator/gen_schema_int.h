@@ -7,18 +7,21 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "docset.h"
+#include "gen_arena.h"
 #include "gen_schema.h"
+#include "gen_strtab.h"
 #include "schema_ir.h"
 
 struct gen_schema {
 	docset *ds;
+	gen_arena *mem;   /* the schemas and their strings */
 	char *prefix;
 	int dialect;
 	int format_assert;
 	si_schema **v;    /* in the order reached */
 	size_t n, cap;
-	json_t *by_uri;   /* uri -> index into v */
-	json_t *names;    /* symbol -> uri */
+	gen_strtab by_uri;/* uri -> its si_schema */
+	gen_strtab names; /* symbol -> the uri of what it names (a schema's or a resource's) */
 	si_resource **res;/* 2020-12 resources with $dynamicAnchors */
 	size_t nres;
 	json_t *resources;/* resource uri -> index into res */
@@ -37,7 +40,7 @@ static inline unsigned gen_schema_hint_bit(const char *uri, size_t len)
 }
 
 /* The names of the schema s (at its canonical uri): s->symbol
- * "<prefix>_schema_<N>" and s->model_name "<N>" (both new), N from where the
+ * "<prefix>_schema_<N>" and s->model_name "<N>" (both in g->mem), N from where the
  * schema sits: a named component (its name), or the nearest enclosing
  * component or named place, followed by the keywords down to it
  * ("CreateKey_name", "Key_tags_items"). Unique among the symbols so far; two
@@ -48,7 +51,7 @@ int gen_schema_name_schema(gen_schema *g, si_schema *s, const si_schema *parent,
 /* The name if uri is #/components/schemas/X, #/$defs/X or #/definitions/X
  * (directly), else NULL (borrowed from uri). */
 const char *gen_schema_component_name(const char *uri);
-/* "<prefix>_resource_<N>" for the resource whose root is at uri (new). */
+/* "<prefix>_resource_<N>" for the resource whose root is at uri (in g->mem). */
 int gen_schema_name_resource(gen_schema *g, const char *uri, char **symbol, char *err, size_t errlen);
 
 #endif
