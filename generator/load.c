@@ -1058,7 +1058,7 @@ json_t *load_fast_parse(const char *text, size_t len)
 static json_t *load_json(FILE *f)
 {
 	json_error_t e;
-	json_t *doc = NULL;
+	json_t *doc = NULL, *deep = NULL; /* deep: what json_loadb read, its height unchecked */
 	char *text = NULL;
 	long len;
 
@@ -1067,9 +1067,10 @@ static json_t *load_json(FILE *f)
 	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
 	    (text = malloc((size_t)len + 1)) != NULL && fread(text, 1, (size_t)len, f) == (size_t)len &&
 	    !(doc = load_fast_parse(text, (size_t)len)))
-		doc = json_loadb(text, (size_t)len, JSON_REJECT_DUPLICATES, &e);
+		doc = deep = json_loadb(text, (size_t)len, JSON_REJECT_DUPLICATES, &e);
 	free(text);
-	if (doc && load_height(doc) > LOAD_MAX_DEPTH) {
+	/* load_fast_parse refuses nesting past LOAD_MAX_DEPTH itself */
+	if (deep && load_height(deep) > LOAD_MAX_DEPTH) {
 		json_decref(doc);
 		doc = NULL;
 	}
