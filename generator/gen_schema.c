@@ -39,7 +39,6 @@ gen_schema *gen_schema_new(docset *ds, const char *prefix, int dialect)
 	g->format_assert = 1;
 	g->resources = json_object();
 	g->pending = json_array();
-	g->hints = json_object();
 	return g;
 }
 
@@ -70,7 +69,7 @@ void gen_schema_free(gen_schema *g)
 	gen_strtab_free(&g->names);
 	json_decref(g->resources);
 	json_decref(g->pending);
-	json_decref(g->hints);
+	gen_strtab_free(&g->hints);
 	gen_arena_free(g->mem);
 	free(g);
 }
@@ -170,8 +169,8 @@ static const char **gs_sorted_keys(const json_t *obj, size_t *n)
 /* A name for the schema at uri (gen_schema_name.c), unique among the
  * symbols so far; *symbol and *model new. Named components that collide
  * in one document stop the generator. */
-static int gs_register(gen_schema *g, const char *uri, const json_t *node, const si_schema *parent, si_schema **out,
-                       char *err, size_t errlen)
+static int gs_register(gen_schema *g, const char *uri, size_t len, uint64_t h, const json_t *node,
+                       const si_schema *parent, si_schema **out, char *err, size_t errlen)
 {
 	si_schema *s;
 	int rc;
@@ -188,7 +187,7 @@ static int gs_register(gen_schema *g, const char *uri, const json_t *node, const
 	if (!s)
 		return -1;
 	s->node = node;
-	s->uri = gen_arena_strdup(g->mem, uri);
+	s->uri = gen_arena_strndup(g->mem, uri, len);
 	rc = s->uri ? gen_schema_name_schema(g, s, parent, err, errlen) : -1;
 	if (rc != 0)
 		return -1;
@@ -202,7 +201,7 @@ static int gs_register(gen_schema *g, const char *uri, const json_t *node, const
 		s->where[dl] = '#';
 		memcpy(s->where + dl + 1, frag, fl + 1);
 	}
-	if (gen_strtab_put(&g->by_uri, s->uri, s) != 0 || gen_strtab_put(&g->names, s->symbol, s->uri) != 0)
+	if (gen_strtab_put_h(&g->by_uri, s->uri, len, h, s) != 0)
 		return -1;
 	g->v[g->n++] = s;
 	*out = s;
@@ -217,7 +216,9 @@ static int gs_analyse(gen_schema *g, si_schema *s, int depth, char *err, size_t 
 static int gs_reach(gen_schema *g, const char *uri, const json_t *node, const si_schema *parent, int depth,
                     si_schema **out, char *err, size_t errlen)
 {
-	si_schema *known = gen_strtab_get(&g->by_uri, uri);
+	size_t len = strlen(uri);
+	uint64_t hash = gen_strtab_hash(uri, len);
+	si_schema *known = gen_strtab_get_h(&g->by_uri, uri, len, hash);
 
 	if (known) {
 		*out = known;
@@ -227,7 +228,7 @@ static int gs_reach(gen_schema *g, const char *uri, const json_t *node, const si
 		return gs_error(g, uri, err, errlen, "schema nested more than %d levels deep", GS_MAX_DEPTH);
 	if (!gs_is_schema(node))
 		return gs_error(g, uri, err, errlen, "must be a schema (an object or a boolean)");
-	if (gs_register(g, uri, node, parent, out, err, errlen) != 0)
+	if (gs_register(g, uri, len, hash, node, parent, out, err, errlen) != 0)
 		return -1;
 	if (depth == GS_RESERVE)
 		return json_array_append_new(g->pending, json_string(uri)) == 0 ? 0 : -1;
@@ -310,6 +311,8 @@ static const json_t *gs_getn(const gs_kw_ctx *c, const char *key, size_t len)
 
 /* gs_getn of a keyword, mostly a literal (its strlen then a constant) */
 #define gs_get(c, key) gs_getn((c), (key), strlen(key))
+/* a literal keyword and its length, for a table gs_getn reads */
+#define GS_KW(key) key, sizeof key - 1
 
 #define GS_FAIL(c, ...) gs_error((c)->g, (c)->s->uri, (c)->err, (c)->errlen, __VA_ARGS__)
 
@@ -414,13 +417,13 @@ static int gs_kw_type(gs_kw_ctx *c)
 /* nullable, readOnly, writeOnly, uniqueItems */
 static int gs_kw_booleans(gs_kw_ctx *c)
 {
-	static const struct { const char *kw; unsigned flag; } kws[] = {
-		{ "nullable", SI_F_NULLABLE }, { "readOnly", SI_F_READONLY },
-		{ "writeOnly", SI_F_WRITEONLY }, { "uniqueItems", SI_F_UNIQUE },
+	static const struct { const char *kw; size_t len; unsigned flag; } kws[] = {
+		{ GS_KW("nullable"), SI_F_NULLABLE }, { GS_KW("readOnly"), SI_F_READONLY },
+		{ GS_KW("writeOnly"), SI_F_WRITEONLY }, { GS_KW("uniqueItems"), SI_F_UNIQUE },
 	};
 
 	for (size_t i = 0; i < sizeof kws / sizeof kws[0]; i++)
-		if (json_is_true(gs_get(c, kws[i].kw)))
+		if (json_is_true(gs_getn(c, kws[i].kw, kws[i].len)))
 			c->s->flags |= kws[i].flag;
 	return 0;
 }
@@ -466,13 +469,13 @@ static int gs_kw_bounds(gs_kw_ctx *c)
 /* minLength ... maxContains: non-negative integers, each with its flag */
 static int gs_kw_limits(gs_kw_ctx *c)
 {
-	static const struct { const char *kw; unsigned flag; } kws[SI_L_COUNT] = {
-#define RT_SCHEMA_LIMIT(field, keyword, flag) { keyword, SI_F_##flag },
+	static const struct { const char *kw; size_t len; unsigned flag; } kws[SI_L_COUNT] = {
+#define RT_SCHEMA_LIMIT(field, keyword, flag) { GS_KW(keyword), SI_F_##flag },
 #include "rt_schema_flags.def"
 	};
 
 	for (size_t i = 0; i < SI_L_COUNT; i++) {
-		const json_t *v = gs_get(c, kws[i].kw);
+		const json_t *v = gs_getn(c, kws[i].kw, kws[i].len);
 		double d = json_is_real(v) ? json_real_value(v) : 0;
 		if (!v)
 			continue;
@@ -719,10 +722,11 @@ static int gs_dep_required_add(gen_schema *g, si_schema *s, const char *name, co
 static int gs_kw_dependencies(gs_kw_ctx *c)
 {
 	static const char *const kws[] = { "dependentRequired", "dependentSchemas", "dependencies" };
+	static const size_t lens[] = { sizeof "dependentRequired" - 1, sizeof "dependentSchemas" - 1, sizeof "dependencies" - 1 };
 	static const char *const what[] = { "arrays of names", "schemas", "arrays or schemas" };
 
 	for (int pass = 0; pass < 3; pass++) {
-		const json_t *obj = gs_get(c, kws[pass]);
+		const json_t *obj = gs_getn(c, kws[pass], lens[pass]);
 		size_t n = 0;
 		const char **keys;
 		int rc = 0;
@@ -879,15 +883,17 @@ static int gs_kw_discriminator(gs_kw_ctx *c)
  * $id (resolved against the parent's base: docset_base_of already counts
  * the id when the docset indexed it, and resolving it again against itself
  * would double a relative folder: sub/x -> sub/sub/x) (new). */
-static char *gs_base(gen_schema *g, const si_schema *s)
+static char *gs_base(const gs_kw_ctx *c)
 {
+	gen_schema *g = c->g;
+	const si_schema *s = c->s;
 	char *base = docset_base_of(g->ds, s->uri);
-	const char *id = json_string_value(json_object_get(s->node, g->dialect == GEN_DIALECT_31 ? "$id" : "id"));
+	const char *id = json_string_value(g->dialect == GEN_DIALECT_31 ? gs_get(c, "$id") : gs_get(c, "id"));
 	const char *hash = strchr(s->uri, '#');
 	const char *slash = hash ? strrchr(hash, '/') : NULL;
 	char *parent, *pbase, *nb;
 
-	if (!base || !id || id[0] == '#' || !slash || (g->dialect == GEN_DIALECT_30 && json_object_get(s->node, "$ref")))
+	if (!base || !id || id[0] == '#' || !slash || (g->dialect == GEN_DIALECT_30 && gs_get(c, "$ref")))
 		return base;
 	parent = strndup(s->uri, (size_t)(slash - s->uri));
 	pbase = parent ? docset_base_of(g->ds, parent) : NULL;
@@ -931,7 +937,7 @@ static int gs_analyse(gen_schema *g, si_schema *s, int depth, char *err, size_t 
 	}
 	if (gs_kw_unsupported(&c) != 0)
 		return -1;
-	base = gs_base(g, s);
+	base = gs_base(&c);
 	if (!base)
 		return -1;
 	c.base = base;
@@ -1036,9 +1042,13 @@ int gen_schema_compile_named(gen_schema *g, const char *uri, const char *hint, c
 
 	if (!node)
 		return -1;
-	if (hint && !json_object_get(g->hints, canon)) {
+	if (hint && !gen_strtab_get(&g->hints, canon)) {
 		unsigned bit = gen_schema_hint_bit(canon, strlen(canon));
-		json_object_set_new(g->hints, canon, json_string(hint));
+		char *k = gen_arena_strdup(g->mem, canon), *v = gen_arena_strdup(g->mem, hint);
+		if (!k || !v || gen_strtab_put(&g->hints, k, v) != 0) {
+			free(canon);
+			return -1;
+		}
 		g->hint_filter[bit / 8] |= (unsigned char)(1u << (bit % 8));
 		g->nhints++;
 	}

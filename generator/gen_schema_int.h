@@ -26,7 +26,7 @@ struct gen_schema {
 	size_t nres;
 	json_t *resources;/* resource uri -> index into res */
 	json_t *pending;  /* uris named at GS_RESERVE, to analyse */
-	json_t *hints;    /* uri -> name given by the caller (gen_schema_compile_named) */
+	gen_strtab hints; /* uri -> name given by the caller (gen_schema_compile_named) */
 	unsigned char hint_filter[8192]; /* bit gen_schema_hint_bit of each hint's uri */
 	unsigned nhints;  /* how many hints were given */
 };

@@ -181,7 +181,7 @@ static const char *gsn_hint(gen_schema *g, const char *uri, size_t cut)
 	/* most prefixes are no hint: no hash of them */
 	unsigned bit = gen_schema_hint_bit(uri, cut);
 
-	return g->hint_filter[bit / 8] >> (bit % 8) & 1 ? json_string_value(json_object_getn(g->hints, uri, cut)) : NULL;
+	return g->hint_filter[bit / 8] >> (bit % 8) & 1 ? gen_strtab_get_h(&g->hints, uri, cut, gen_strtab_hash(uri, cut)) : NULL;
 }
 
 /* Whether the way down to toks[j] (uri[0..cut)) makes a named place: a
@@ -332,9 +332,10 @@ static int gsn_same_document(const char *a, const char *b)
 
 /* *out = "<prefix><kind><base>[_<stem>|_<k>]", the first one free (in
  * g->mem), and *model (when asked) its tail after <prefix><kind>; the stem
- * only made when the base alone is taken. */
+ * only made when the base alone is taken. Then registered in g->names,
+ * holder the uri it names (borrowed). */
 static int gsn_unique(gen_schema *g, const char *uri, const char *kind, const char *base, int component,
-                      char **out, char **model, char *err, size_t errlen)
+                      const char *holder_uri, char **out, char **model, char *err, size_t errlen)
 {
 	size_t pl = strlen(g->prefix), kl = strlen(kind), pk = pl + kl, bl = strlen(base), cap = pk + bl + 24;
 	char local[256], *sym = cap <= sizeof local ? local : malloc(cap), *stem = NULL;
@@ -347,8 +348,9 @@ static int gsn_unique(gen_schema *g, const char *uri, const char *kind, const ch
 	memcpy(sym + pk, base, bl + 1);
 	for (unsigned k = 1;; k++) {
 		const char *holder;
+		size_t sl;
+		uint64_t h;
 		if (k == 2) {
-			size_t sl;
 			if (!(stem = gsn_stem(uri)))
 				break;
 			sl = strlen(stem);
@@ -366,7 +368,9 @@ static int gsn_unique(gen_schema *g, const char *uri, const char *kind, const ch
 		} else if (k > 2) {
 			snprintf(sym + pk + bl, 24, "_%u", k - 1);
 		}
-		holder = gen_strtab_get(&g->names, sym);
+		sl = strlen(sym);
+		h = gen_strtab_hash(sym, sl);
+		holder = gen_strtab_get_h(&g->names, sym, sl, h);
 		if (k == 1 && holder && component && gen_schema_component_name(holder) && gsn_same_document(holder, uri)) {
 			const char *hash = strchr(uri, '#');
 			snprintf(err, errlen, "%s: %s: schema name collides with %s (both become the C name %s)",
@@ -374,7 +378,9 @@ static int gsn_unique(gen_schema *g, const char *uri, const char *kind, const ch
 			break;
 		}
 		if (!holder) {
-			*out = gen_arena_strdup(g->mem, sym);
+			*out = gen_arena_strndup(g->mem, sym, sl);
+			if (*out && gen_strtab_put_h(&g->names, *out, sl, h, (void *)holder_uri) != 0)
+				*out = NULL;
 			if (model && *out)
 				*model = *out + pk;
 			break;
@@ -395,7 +401,7 @@ int gen_schema_name_schema(gen_schema *g, si_schema *s, const si_schema *parent,
 	/* named from its parent, it is no component (see gsn_base_below) */
 	if (below == 1 || (below == 0 && gsn_base(g, s->uri, s, &b) == 0))
 		rc = gsn_unique(g, s->uri, "_schema_", b.s, below == 0 && gen_schema_component_name(s->uri) != NULL,
-		                &s->symbol, &s->model_name, err, errlen);
+		                s->uri, &s->symbol, &s->model_name, err, errlen);
 	s->name_hints = g->nhints;
 	if (b.own)
 		free(b.s);
@@ -406,12 +412,10 @@ int gen_schema_name_resource(gen_schema *g, const char *uri, char **symbol, char
 {
 	char local[256];
 	gsn_buf b = { .s = local, .cap = sizeof local };
-	int rc = gsn_base(g, uri, NULL, &b) == 0 ? gsn_unique(g, uri, "_resource_", b.s, 0, symbol, NULL, err, errlen) : -1;
+	char *holder = gen_arena_strdup(g->mem, uri);
+	int rc = holder && gsn_base(g, uri, NULL, &b) == 0 ?
+	         gsn_unique(g, uri, "_resource_", b.s, 0, holder, symbol, NULL, err, errlen) : -1;
 
-	if (rc == 0) {
-		char *holder = gen_arena_strdup(g->mem, uri);
-		rc = holder ? gen_strtab_put(&g->names, *symbol, holder) : -1;
-	}
 	if (b.own)
 		free(b.s);
 	return rc;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t gen_strtab_hash(const char *s, size_t n)
+uint64_t gen_strtab_hash(const char *s, size_t n)
 {
 	uint64_t h = 0x9e3779b97f4a7c15u ^ n, w = 0;
 
@@ -19,22 +19,28 @@ static uint64_t gen_strtab_hash(const char *s, size_t n)
 	return h ^ h >> 29;
 }
 
-/* The slot of key (hash h): its own, or the free one it would take. */
-static gen_strtab_slot *gen_strtab_find(const gen_strtab *t, const char *key, uint64_t h)
+/* The slot of key[0..n) (hash h): its own, or the free one it would take. */
+static gen_strtab_slot *gen_strtab_find(const gen_strtab *t, const char *key, size_t n, uint64_t h)
 {
 	for (size_t i = (size_t)h & t->mask;; i = (i + 1) & t->mask) {
 		gen_strtab_slot *s = &t->v[i];
-		if (!s->key || (s->hash == h && strcmp(s->key, key) == 0))
+		if (!s->key || (s->hash == h && s->len == n && memcmp(s->key, key, n) == 0))
 			return s;
 	}
+}
+
+void *gen_strtab_get_h(const gen_strtab *t, const char *key, size_t len, uint64_t h)
+{
+	const gen_strtab_slot *s = t->v ? gen_strtab_find(t, key, len, h) : NULL;
+
+	return s && s->key ? s->value : NULL;
 }
 
 void *gen_strtab_get(const gen_strtab *t, const char *key)
 {
 	size_t n = strlen(key);
-	const gen_strtab_slot *s = t->v ? gen_strtab_find(t, key, gen_strtab_hash(key, n)) : NULL;
 
-	return s && s->key ? s->value : NULL;
+	return gen_strtab_get_h(t, key, n, gen_strtab_hash(key, n));
 }
 
 /* Twice the slots, every key moved to its place among them. */
@@ -49,35 +55,36 @@ static int gen_strtab_grow(gen_strtab *t)
 		return -1;
 	}
 	t->mask = cap - 1;
-	for (size_t i = 0; old.v && i <= old.mask; i++) {
-		size_t j = (size_t)old.v[i].hash & t->mask;
-		if (!old.v[i].key)
-			continue;
-		while (t->v[j].key) /* no key is there twice: the first free slot */
-			j = (j + 1) & t->mask;
-		t->v[j] = old.v[i];
-	}
+	for (size_t i = 0; old.v && i <= old.mask; i++)
+		if (old.v[i].key)
+			*gen_strtab_find(t, old.v[i].key, old.v[i].len, old.v[i].hash) = old.v[i];
 	free(old.v);
+	return 0;
+}
+
+int gen_strtab_put_h(gen_strtab *t, const char *key, size_t len, uint64_t h, void *value)
+{
+	gen_strtab_slot *s;
+
+	/* at most three quarters of the slots taken: the runs stay short */
+	if ((!t->v || 4 * (t->n + 1) > 3 * (t->mask + 1)) && gen_strtab_grow(t) != 0)
+		return -1;
+	s = gen_strtab_find(t, key, len, h);
+	if (!s->key) {
+		s->hash = h;
+		s->key = key;
+		s->len = len;
+		t->n++;
+	}
+	s->value = value;
 	return 0;
 }
 
 int gen_strtab_put(gen_strtab *t, const char *key, void *value)
 {
 	size_t n = strlen(key);
-	uint64_t h = gen_strtab_hash(key, n);
-	gen_strtab_slot *s;
 
-	/* at most three quarters of the slots taken: the runs stay short */
-	if ((!t->v || 4 * (t->n + 1) > 3 * (t->mask + 1)) && gen_strtab_grow(t) != 0)
-		return -1;
-	s = gen_strtab_find(t, key, h);
-	if (!s->key) {
-		s->hash = h;
-		s->key = key;
-		t->n++;
-	}
-	s->value = value;
-	return 0;
+	return gen_strtab_put_h(t, key, n, gen_strtab_hash(key, n), value);
 }
 
 void gen_strtab_free(gen_strtab *t)
