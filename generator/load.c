@@ -17,6 +17,9 @@
 #include <string.h>
 #include <strings.h>
 #include <libfyaml.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* Deeper documents are refused rather than risking the stack of whoever
  * walks the tree; the depth counts aliases expanded. */
@@ -760,12 +763,26 @@ static int load_fast_hex4(const char *p, const char *end, unsigned *v)
 }
 
 /* How many plain bytes (ASCII, neither a control byte, '"' nor '\\') q
- * starts with: eight at a time (most of a document is such text), each
- * test of a word the bytes' high bits ("has a byte below 0x20", "has a
- * '"'"...), its lowest set bit the first byte that is not plain. */
+ * starts with: sixteen at a time with SSE2, then eight at a time (most of a
+ * document is such text), each test of a word the bytes' high bits ("has a
+ * byte below 0x20", "has a '"'"...), its lowest set bit the first byte that
+ * is not plain. */
 static size_t load_fast_plain(const unsigned char *q, const unsigned char *end)
 {
 	const unsigned char *p = q;
+#if defined(__SSE2__)
+	/* sixteen at a time: a signed "below ' '" takes control bytes and high bits at once */
+	const __m128i quotes = _mm_set1_epi8('"'), bslashes = _mm_set1_epi8('\\'), spaces = _mm_set1_epi8(' ');
+
+	while (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		int stop = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quotes), _mm_cmpeq_epi8(v, bslashes)),
+		                                          _mm_cmplt_epi8(v, spaces)));
+		if (stop)
+			return (size_t)(p - q) + (size_t)__builtin_ctz((unsigned)stop);
+		p += 16;
+	}
+#endif
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 	const uint64_t ones = 0x0101010101010101u, high = ones * 0x80;
 
