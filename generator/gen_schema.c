@@ -282,12 +282,18 @@ static int gs_target(gen_schema *g, const char *uri, const char *base, const cha
 
 /* ---- the keywords: each checks its input and fills the model ---- */
 
+#define GS_KEYS_SEEN 16
+
 typedef struct gs_kw_ctx {
 	gen_schema *g;
 	si_schema *s;
 	const json_t *node;
 	const char *base;  /* the base URI in force in the schema */
 	uint64_t keys;     /* gs_key_bit of each key of node */
+	/* node's keys and values, when it has at most GS_KEYS_SEEN (most
+	 * schemas): a keyword is found among them without a hash */
+	struct { const char *k; size_t len; const json_t *v; } seen[GS_KEYS_SEEN];
+	size_t nseen;      /* > GS_KEYS_SEEN: too many, ask jansson */
 	int depth;
 	char *err;
 	size_t errlen;
@@ -303,10 +309,23 @@ static unsigned gs_key_bit(const char *k, size_t len)
 	return len ? ((unsigned)len * 7u + (unsigned char)k[0] + (unsigned char)k[len - 1]) & 63u : 0;
 }
 
-/* The keyword key[0..len) of the schema (borrowed), NULL when absent. */
-static const json_t *gs_getn(const gs_kw_ctx *c, const char *key, size_t len)
+/* gs_getn past its filter. */
+static const json_t *gs_getn_seen(const gs_kw_ctx *c, const char *key, size_t len)
 {
-	return c->keys >> gs_key_bit(key, len) & 1 ? json_object_getn(c->node, key, len) : NULL;
+	if (c->nseen > GS_KEYS_SEEN)
+		return json_object_getn(c->node, key, len);
+	for (size_t i = 0; i < c->nseen; i++)
+		if (c->seen[i].len == len && c->seen[i].k[0] == key[0] && memcmp(c->seen[i].k, key, len) == 0)
+			return c->seen[i].v;
+	return NULL;
+}
+
+/* The keyword key[0..len) of the schema (borrowed), NULL when absent: the
+ * filter first (inline: most keywords looked for are absent), then the
+ * keys seen. */
+static inline const json_t *gs_getn(const gs_kw_ctx *c, const char *key, size_t len)
+{
+	return c->keys >> gs_key_bit(key, len) & 1 ? gs_getn_seen(c, key, len) : NULL;
 }
 
 /* gs_getn of a keyword, mostly a literal (its strlen then a constant) */
@@ -918,10 +937,19 @@ static int (*const gs_keywords[])(gs_kw_ctx *) = {
 
 static int gs_analyse(gen_schema *g, si_schema *s, int depth, char *err, size_t errlen)
 {
-	gs_kw_ctx c = { .g = g, .s = s, .node = s->node, .depth = depth, .err = err, .errlen = errlen };
+	gs_kw_ctx c; /* seen[] filled below, not zeroed: a schema is analysed at every level of a walk */
 	char *base = NULL;
 	int rc = -1;
 
+	c.g = g;
+	c.s = s;
+	c.node = s->node;
+	c.base = NULL;
+	c.keys = 0;
+	c.nseen = 0;
+	c.depth = depth;
+	c.err = err;
+	c.errlen = errlen;
 	s->analysed = 1;
 	if (json_is_boolean(s->node)) {
 		s->is_bool = 1;
@@ -932,8 +960,15 @@ static int gs_analyse(gen_schema *g, si_schema *s, int depth, char *err, size_t 
 		const char *k;
 		size_t klen;
 		json_t *v;
-		json_object_keylen_foreach((json_t *)s->node, k, klen, v)
+		json_object_keylen_foreach((json_t *)s->node, k, klen, v) {
 			c.keys |= (uint64_t)1 << gs_key_bit(k, klen);
+			if (c.nseen < GS_KEYS_SEEN) {
+				c.seen[c.nseen].k = k;
+				c.seen[c.nseen].len = klen;
+				c.seen[c.nseen].v = v;
+			}
+			c.nseen++;
+		}
 	}
 	if (gs_kw_unsupported(&c) != 0)
 		return -1;
