@@ -183,7 +183,7 @@ static int check_walk(check *c, const json_t *node, docset_ptrbuf *ptr, int name
 			size_t at;
 			if (!json_is_object(json_array_get(node, i)) && !json_is_array(json_array_get(node, i)))
 				continue;
-			snprintf(idx, sizeof idx, "%zu", i);
+			docset_index_token(idx, i);
 			if ((at = docset_ptrbuf_push(ptr, idx)) == (size_t)-1)
 				return -1;
 			rc = check_walk(c, json_array_get(node, i), ptr, 0);

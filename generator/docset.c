@@ -368,6 +368,17 @@ size_t docset_ptrbuf_push(docset_ptrbuf *b, const char *tok)
 	return at;
 }
 
+void docset_index_token(char *out, size_t i)
+{
+	char tmp[24], *t = tmp + sizeof tmp;
+
+	*--t = '\0';
+	do
+		*--t = (char)('0' + i % 10);
+	while (i /= 10);
+	memcpy(out, t, (size_t)(tmp + sizeof tmp - t));
+}
+
 void docset_ptrbuf_cut(docset_ptrbuf *b, size_t len)
 {
 	b->len = len;
@@ -473,7 +484,7 @@ static void docset_index(docset *ds, const char *doc_uri, const json_t *node, co
 			size_t at;
 			if (!json_is_object(json_array_get(node, i)) && !json_is_array(json_array_get(node, i)))
 				continue;
-			snprintf(idx, sizeof idx, "%zu", i);
+			docset_index_token(idx, i);
 			if ((at = docset_ptrbuf_push(ptr, idx)) != (size_t)-1) {
 				docset_index(ds, doc_uri, json_array_get(node, i), base, ptr, depth + 1);
 				docset_ptrbuf_cut(ptr, at);

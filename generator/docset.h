@@ -58,6 +58,9 @@ typedef struct docset_ptrbuf {
  * (size_t)-1 out of memory. */
 size_t docset_ptrbuf_push(docset_ptrbuf *b, const char *tok);
 void docset_ptrbuf_cut(docset_ptrbuf *b, size_t len);
+/* An array index's token: i in decimal at out (room for 21 bytes), without
+ * snprintf (a walk makes one for every array element). */
+void docset_index_token(char *out, size_t i);
 /* The pointer so far ("" at the root; borrowed until the next push). */
 static inline const char *docset_ptrbuf_get(const docset_ptrbuf *b)
 {

@@ -566,7 +566,7 @@ static int gs_list(gs_kw_ctx *c, const char *key, si_list *l)
 	for (size_t i = 0; i < n; i++) {
 		char idx[32], buf[512], *cu;
 		int rc = -1;
-		snprintf(idx, sizeof idx, "%zu", i);
+		docset_index_token(idx, i);
 		if (!(cu = gs_child(buf, sizeof buf, c->s->uri, key, idx)))
 			return -1;
 		if (!gs_is_schema(json_array_get(arr, i)))
