@@ -20,11 +20,15 @@ struct gen_arena {
 
 static gen_arena gen_arena_jansson; /* jansson's, between begin and end */
 
-/* n bytes from r, at a multiple of align (a power of two; strings take 1) */
+/* n bytes from r, at a multiple of align (a power of two; strings take 1);
+ * n is rounded up to align too, so a region of aligned requests only
+ * (jansson's) stays aligned at the end of each */
 static void *gen_arena_alloc(gen_arena *r, size_t n, size_t align)
 {
 	gen_arena_block *b = r->top;
 	size_t at = b ? (b->used + align - 1) & ~(align - 1) : 0;
+
+	n = (n + align - 1) & ~(align - 1);
 
 	if (!b || at > b->cap || b->cap - at < n) {
 		size_t cap = n > GEN_ARENA_BLOCK / 4 ? n : GEN_ARENA_BLOCK;
@@ -59,6 +63,16 @@ static void gen_arena_release(gen_arena *r)
 
 static void *gen_arena_json_malloc(size_t n)
 {
+	/* every request of jansson's region is aligned, so the block's use is:
+	 * the common case without gen_arena_alloc's rounding of it */
+	gen_arena_block *b = gen_arena_jansson.top;
+	size_t a = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+
+	if (b && b->cap - b->used >= a) {
+		void *p = (char *)b->data + b->used;
+		b->used += a;
+		return p;
+	}
 	return gen_arena_alloc(&gen_arena_jansson, n, sizeof(max_align_t));
 }
 
