@@ -3,9 +3,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <jansson.h>
 
-#define GEN_ARENA_BLOCK ((size_t)1 << 20)
+/* 2 MB: one transparent huge page where the system gives them on request
+ * (a fault per block, not 512) */
+#define GEN_ARENA_BLOCK ((size_t)2 << 20)
 
 /* A block: the ones before it chained behind it, then its bytes. */
 typedef struct gen_arena_block {
@@ -31,13 +34,17 @@ static void *gen_arena_alloc(gen_arena *r, size_t n, size_t align)
 	n = (n + align - 1) & ~(align - 1);
 
 	if (!b || at > b->cap || b->cap - at < n) {
-		size_t cap = n > GEN_ARENA_BLOCK / 4 ? n : GEN_ARENA_BLOCK;
-		gen_arena_block *nb = malloc(sizeof *nb + cap);
+		size_t cap = n > GEN_ARENA_BLOCK / 4 ? n : GEN_ARENA_BLOCK - sizeof(gen_arena_block);
+		gen_arena_block *nb = cap == n ? malloc(sizeof *nb + cap) : aligned_alloc(GEN_ARENA_BLOCK, GEN_ARENA_BLOCK);
 		if (!nb)
 			return NULL;
+#ifdef MADV_HUGEPAGE
+		if (cap != n)
+			madvise(nb, GEN_ARENA_BLOCK, MADV_HUGEPAGE); /* a hint: without it, small pages */
+#endif
 		nb->used = 0;
 		nb->cap = cap;
-		if (b && cap != GEN_ARENA_BLOCK) {
+		if (b && cap == n) {
 			/* a large request gets a block of its own, behind the one being carved */
 			nb->prev = b->prev;
 			b->prev = nb;
