@@ -75,7 +75,9 @@ one() {
 			diff -r "$d/old.gen" "$d/new.gen" > /dev/null 2>&1 || differs=1
 		fi
 	fi
-	[ $differs = 1 ] && echo "differs: $1"
+	if [ $differs = 1 ]; then
+		echo "differs: $1"
+	fi
 	rm -rf "$d"
 }
 export old new gen work
