@@ -171,7 +171,7 @@ static int check_operation(check *c, const json_t *op, const char *mp, int minor
 }
 
 /* Every pattern below node (at ptr); names: node's keys are names, not keywords. */
-static int check_walk(check *c, const json_t *node, const char *ptr, int names)
+static int check_walk(check *c, const json_t *node, docset_ptrbuf *ptr, int names)
 {
 	const char *k;
 	json_t *v;
@@ -179,56 +179,59 @@ static int check_walk(check *c, const json_t *node, const char *ptr, int names)
 
 	if (json_is_array(node)) {
 		for (size_t i = 0; rc == 0 && i < json_array_size(node); i++) {
-			char idx[32], *p;
+			char idx[32];
+			size_t at;
 			if (!json_is_object(json_array_get(node, i)) && !json_is_array(json_array_get(node, i)))
 				continue;
-			snprintf(idx, sizeof idx, "%zu", i);
-			p = docset_pointer_join(ptr, idx);
-			rc = p ? check_walk(c, json_array_get(node, i), p, 0) : -1;
-			free(p);
+			docset_index_token(idx, i);
+			if ((at = docset_ptrbuf_push(ptr, idx)) == (size_t)-1)
+				return -1;
+			rc = check_walk(c, json_array_get(node, i), ptr, 0);
+			docset_ptrbuf_cut(ptr, at);
 		}
 		return rc;
 	}
 	if (!json_is_object(node))
 		return 0;
 	json_object_foreach((json_t *)node, k, v) {
-		char *p = NULL; /* the pointer of k, made only where it is needed */
+		size_t at = ptr->len; /* k's pointer, made only where it is needed */
 		if (!names && check_opaque(k))
 			continue;
 		if (!names && c->needs_items && k[0] == 't' && strcmp(k, "type") == 0 && json_is_string(v) &&
 		    strcmp(json_string_value(v), "array") == 0 && !json_object_get(node, "items") &&
 		    !json_object_get(node, "$ref")) {
-			rc = check_fail(c, ptr[0] ? ptr : "/", "an array schema needs \"items\" (OpenAPI 3.0)");
+			rc = check_fail(c, ptr->len ? ptr->s : "/", "an array schema needs \"items\" (OpenAPI 3.0)");
 		} else if (!names && (k[0] == 'd' || k[0] == 'p' || k[0] == 'i') &&
 		           (strcmp(k, "defaultMapping") == 0 || strcmp(k, "prefixEncoding") == 0 || strcmp(k, "itemEncoding") == 0)) {
-			if (!(p = docset_pointer_join(ptr, k)))
+			if (docset_ptrbuf_push(ptr, k) == (size_t)-1)
 				return -1;
-			snprintf(c->err, c->errlen, "%s: %s: %s (OpenAPI 3.2) is not supported by oapigen", c->name, p, k);
+			snprintf(c->err, c->errlen, "%s: %s: %s (OpenAPI 3.2) is not supported by oapigen", c->name, ptr->s, k);
 			rc = -1;
 		} else if (!names && k[0] == 'p' && strcmp(k, "pattern") == 0 && json_is_string(v)) {
-			if (!(p = docset_pointer_join(ptr, k)))
+			if (docset_ptrbuf_push(ptr, k) == (size_t)-1)
 				return -1;
-			rc = check_pattern(c, json_string_value(v), p, 0);
+			rc = check_pattern(c, json_string_value(v), ptr->s, 0);
 		} else if (!names && k[0] == 'p' && strcmp(k, "patternProperties") == 0 && json_is_object(v)) {
 			const char *re;
 			json_t *s;
-			if (!(p = docset_pointer_join(ptr, k)))
+			if (docset_ptrbuf_push(ptr, k) == (size_t)-1)
 				return -1;
 			json_object_foreach(v, re, s) {
-				char *pp = docset_pointer_join(p, re);
-				rc = pp ? check_pattern(c, re, pp, 1) : -1;
+				size_t pat = docset_ptrbuf_push(ptr, re);
+				rc = pat == (size_t)-1 ? -1 : check_pattern(c, re, ptr->s, 1);
 				if (rc == 0)
-					rc = check_walk(c, s, pp, 0);
-				free(pp);
+					rc = check_walk(c, s, ptr, 0);
+				if (pat != (size_t)-1)
+					docset_ptrbuf_cut(ptr, pat);
 				if (rc != 0)
 					break;
 			}
 		} else if (json_is_object(v) || json_is_array(v)) { /* a scalar holds nothing to check */
-			if (!(p = docset_pointer_join(ptr, k)))
+			if (docset_ptrbuf_push(ptr, k) == (size_t)-1)
 				return -1;
-			rc = check_walk(c, v, p, !names && check_name_map(k));
+			rc = check_walk(c, v, ptr, !names && check_name_map(k));
 		}
-		free(p);
+		docset_ptrbuf_cut(ptr, at);
 		if (rc != 0)
 			return rc;
 	}
@@ -298,8 +301,13 @@ int check_document(const char *name, const json_t *doc, char *err, size_t errlen
 		         "by oapigen", name);
 		return -1;
 	}
-	if (check_walk(&c, doc, "", 0) != 0)
-		return -1;
+	{
+		docset_ptrbuf ptr = { 0 };
+		int rc = check_walk(&c, doc, &ptr, 0);
+		free(ptr.s);
+		if (rc != 0)
+			return -1;
+	}
 	if (check_operations(&c, json_object_get(doc, "paths"), &n, &unknown) != 0)
 		return -1;
 	if (n == 0 && !unknown)

@@ -141,9 +141,12 @@ char *docset_uri_resolve(const char *base, const char *ref)
 		out = strndup(base, base_nofrag);
 		return out;
 	}
-	if (ref[0] == '#') {
-		if (asprintf(&out, "%.*s%s", (int)base_nofrag, base, ref) < 0)
-			return NULL;
+	if (ref[0] == '#') { /* most references: the base's document */
+		size_t rl = strlen(ref);
+		if ((out = malloc(base_nofrag + rl + 1)) != NULL) {
+			memcpy(out, base, base_nofrag);
+			memcpy(out + base_nofrag, ref, rl + 1);
+		}
 		return out;
 	}
 	bs = docset_scheme_len(base);
@@ -191,6 +194,13 @@ normalize:
 		}
 		char *endp = path + strcspn(path, "?#");
 		char saved = *endp;
+		/* a dot segment starts the path or follows a '/': without one
+		 * (most URIs) there is nothing to remove */
+		int dots = path[0] == '.';
+		for (const char *d = path; !dots && (d = memchr(d, '/', (size_t)(endp - d))) != NULL; d++)
+			dots = d + 1 < endp && d[1] == '.';
+		if (!dots)
+			return out;
 		char *rest = strdup(endp);
 		*endp = '\0';
 		docset_remove_dots(path);
@@ -238,7 +248,7 @@ static char *docset_percent_decode(const char *s)
 
 const json_t *docset_pointer(const json_t *root, const char *pointer)
 {
-	char *p = docset_percent_decode(pointer), *tok, *save = NULL;
+	char *p = strchr(pointer, '%') ? docset_percent_decode(pointer) : strdup(pointer), *tok, *save = NULL;
 	const json_t *cur = root;
 
 	if (!p)
@@ -290,20 +300,20 @@ const json_t *docset_pointer(const json_t *root, const char *pointer)
 	return cur;
 }
 
-/* Escapes one pointer token. */
-char *docset_pointer_join(const char *base, const char *tok)
+/* The length of tok escaped as a pointer token (~0 ~1); *plain: how many
+ * of its bytes come before the first to escape. */
+static size_t docset_token_len(const char *tok, size_t *plain)
 {
-	size_t bl = strlen(base), plain = strcspn(tok, "~/"), extra = plain;
-	char *out, *o;
+	size_t n = *plain = strcspn(tok, "~/");
 
-	for (const char *s = tok + plain; *s; s++)
-		extra += (*s == '~' || *s == '/') ? 2 : 1;
-	out = malloc(bl + extra + 2);
-	if (!out)
-		return NULL;
-	memcpy(out, base, bl);
-	o = out + bl;
-	*o++ = '/';
+	for (const char *s = tok + n; *s; s++)
+		n += (*s == '~' || *s == '/') ? 2 : 1;
+	return n;
+}
+
+/* tok escaped at o (room for docset_token_len), then a NUL. */
+static void docset_token_put(char *o, const char *tok, size_t plain)
+{
 	memcpy(o, tok, plain); /* most tokens have nothing to escape */
 	o += plain;
 	for (const char *s = tok + plain; *s; s++) {
@@ -315,7 +325,65 @@ char *docset_pointer_join(const char *base, const char *tok)
 		}
 	}
 	*o = '\0';
+}
+
+/* Escapes one pointer token. */
+char *docset_pointer_join(const char *base, const char *tok)
+{
+	size_t bl = strlen(base), plain, extra = docset_token_len(tok, &plain);
+	char *out = malloc(bl + extra + 2);
+
+	if (!out)
+		return NULL;
+	memcpy(out, base, bl);
+	out[bl] = '/';
+	docset_token_put(out + bl + 1, tok, plain);
 	return out;
+}
+
+size_t docset_token_escape(char *out, const char *tok)
+{
+	size_t plain, n = docset_token_len(tok, &plain);
+
+	if (out)
+		docset_token_put(out, tok, plain);
+	return n;
+}
+
+size_t docset_ptrbuf_push(docset_ptrbuf *b, const char *tok)
+{
+	size_t plain, n = docset_token_len(tok, &plain), at = b->len;
+
+	if (at + n + 2 > b->cap) {
+		size_t cap = (at + n + 2) * 2;
+		char *v = realloc(b->s, cap);
+		if (!v)
+			return (size_t)-1;
+		b->s = v;
+		b->cap = cap;
+	}
+	b->s[at] = '/';
+	docset_token_put(b->s + at + 1, tok, plain);
+	b->len = at + n + 1;
+	return at;
+}
+
+void docset_index_token(char *out, size_t i)
+{
+	char tmp[24], *t = tmp + sizeof tmp;
+
+	*--t = '\0';
+	do
+		*--t = (char)('0' + i % 10);
+	while (i /= 10);
+	memcpy(out, t, (size_t)(tmp + sizeof tmp - t));
+}
+
+void docset_ptrbuf_cut(docset_ptrbuf *b, size_t len)
+{
+	b->len = len;
+	if (b->s)
+		b->s[len] = '\0';
 }
 
 /* Keywords whose values are not schemas: $id/$anchor inside them mean nothing. */
@@ -325,9 +393,9 @@ static int docset_opaque_keyword(const char *k)
 	       (k[0] == 'c' && strcmp(k, "const") == 0) || (k[0] == 'd' && strcmp(k, "default") == 0);
 }
 
-/* Indexes $id and $anchor below node; base is the base URI in force. */
+/* Indexes $id and $anchor below node (at ptr); base is the base URI in force. */
 static void docset_index(docset *ds, const char *doc_uri, const json_t *node, const char *base,
-                         const char *pointer, int depth)
+                         docset_ptrbuf *ptr, int depth)
 {
 	char *mybase = NULL;
 	const char *key;
@@ -377,7 +445,7 @@ static void docset_index(docset *ds, const char *doc_uri, const json_t *node, co
 						e->doc = (json_t *)node;
 						e->owned = 0;
 						e->doc_uri = strdup(doc_uri);
-						e->pointer = strdup(pointer);
+						e->pointer = strdup(docset_ptrbuf_get(ptr));
 					}
 				}
 				base = mybase;
@@ -388,7 +456,7 @@ static void docset_index(docset *ds, const char *doc_uri, const json_t *node, co
 			char *k = NULL, *target = NULL;
 			if (!name)
 				continue;
-			if (asprintf(&k, "%s#%s", base, name) >= 0 && asprintf(&target, "%s#%s", doc_uri, pointer) >= 0 &&
+			if (asprintf(&k, "%s#%s", base, name) >= 0 && asprintf(&target, "%s#%s", doc_uri, docset_ptrbuf_get(ptr)) >= 0 &&
 			    !json_object_get(ds->anchors, k))
 				json_object_set_new(ds->anchors, k, json_string(target));
 			if (a && target) {
@@ -402,23 +470,25 @@ static void docset_index(docset *ds, const char *doc_uri, const json_t *node, co
 			free(target);
 		}
 		json_object_foreach((json_t *)node, key, val) {
+			size_t at;
 			if (docset_opaque_keyword(key) || !(json_is_object(val) || json_is_array(val)))
 				continue; /* nor does a scalar hold any */
-			char *child = docset_pointer_join(pointer, key);
-			if (child)
-				docset_index(ds, doc_uri, val, base, child, depth + 1);
-			free(child);
+			if ((at = docset_ptrbuf_push(ptr, key)) != (size_t)-1) {
+				docset_index(ds, doc_uri, val, base, ptr, depth + 1);
+				docset_ptrbuf_cut(ptr, at);
+			}
 		}
 	} else {
 		for (size_t i = 0; i < json_array_size(node); i++) {
 			char idx[32];
+			size_t at;
 			if (!json_is_object(json_array_get(node, i)) && !json_is_array(json_array_get(node, i)))
 				continue;
-			snprintf(idx, sizeof idx, "%zu", i);
-			char *child = docset_pointer_join(pointer, idx);
-			if (child)
-				docset_index(ds, doc_uri, json_array_get(node, i), base, child, depth + 1);
-			free(child);
+			docset_index_token(idx, i);
+			if ((at = docset_ptrbuf_push(ptr, idx)) != (size_t)-1) {
+				docset_index(ds, doc_uri, json_array_get(node, i), base, ptr, depth + 1);
+				docset_ptrbuf_cut(ptr, at);
+			}
 		}
 	}
 	free(mybase);
@@ -446,6 +516,7 @@ int docset_add(docset *ds, const char *uri, json_t *doc)
 	if (rootid && rootid[0] == '#')
 		rootid = NULL;
 	char *uri_copy = strdup(uri);
+	docset_ptrbuf ptr = { 0 };
 	if (rootid) {
 		char *abs = docset_uri_resolve(uri, rootid);
 		if (abs) {
@@ -463,12 +534,13 @@ int docset_add(docset *ds, const char *uri, json_t *doc)
 					a->pointer = strdup("");
 				}
 			}
-			docset_index(ds, uri_copy, doc, abs, "", 0);
+			docset_index(ds, uri_copy, doc, abs, &ptr, 0);
 			free(abs);
 		}
 	} else {
-		docset_index(ds, uri_copy, doc, uri_copy, "", 0);
+		docset_index(ds, uri_copy, doc, uri_copy, &ptr, 0);
 	}
+	free(ptr.s);
 	free(uri_copy);
 	return 0;
 }
@@ -592,9 +664,13 @@ static const json_t *docset_lookup(docset *ds, const char *abs, char **out_uri, 
 			snprintf(err, errlen, "cannot resolve \"%s\": no such JSON pointer", abs);
 			return NULL;
 		}
-		if (e->owned) {
-			if (asprintf(&canon, "%.*s#%s", (int)ulen, abs, frag) < 0)
+		if (e->owned) { /* abs itself, with a '#' */
+			size_t fl = strlen(frag);
+			if (!(canon = malloc(ulen + fl + 2)))
 				return NULL;
+			memcpy(canon, abs, ulen);
+			canon[ulen] = '#';
+			memcpy(canon + ulen + 1, frag, fl + 1);
 		} else {
 			char *dec = docset_percent_decode(frag);
 			/* re-encode is unnecessary: our pointers are stored decoded */

@@ -43,6 +43,29 @@ char *docset_uri_resolve(const char *base, const char *ref);
 const json_t *docset_pointer(const json_t *root, const char *pointer);
 /* base + "/" + tok with ~ and / escaped (new, free()). */
 char *docset_pointer_join(const char *base, const char *tok);
+/* tok escaped (~0 ~1) at out and a NUL, when out is not NULL; its length
+ * escaped (without the NUL) either way. */
+size_t docset_token_escape(char *out, const char *tok);
+/* A JSON pointer grown and cut back as a walk of a document goes down and
+ * up: one buffer for the whole walk, not a string per node. Starts
+ * { NULL, 0, 0 } (the pointer "" of the root: s is NULL until the first
+ * push); s is free()d by its owner. */
+typedef struct docset_ptrbuf {
+	char *s;
+	size_t len, cap;
+} docset_ptrbuf;
+/* Appends "/" + tok escaped; the length before, to cut back to, or
+ * (size_t)-1 out of memory. */
+size_t docset_ptrbuf_push(docset_ptrbuf *b, const char *tok);
+void docset_ptrbuf_cut(docset_ptrbuf *b, size_t len);
+/* An array index's token: i in decimal at out (room for 21 bytes), without
+ * snprintf (a walk makes one for every array element). */
+void docset_index_token(char *out, size_t i);
+/* The pointer so far ("" at the root; borrowed until the next push). */
+static inline const char *docset_ptrbuf_get(const docset_ptrbuf *b)
+{
+	return b->s ? b->s : "";
+}
 /* A short name for messages: the file's path relative to the working folder
  * when below it, else the URI (owned by ds). */
 const char *docset_display(docset *ds, const char *uri);

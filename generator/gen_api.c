@@ -180,8 +180,8 @@ static const json_t *ga_deref(ga *a, const json_t *node, const char *pointer, ch
 		if (!json_is_string(ref)) {
 			if (!uri && external)
 				uri = strdup(pointer);
-			else if (!uri && asprintf(&uri, "%s#%s", a->uri, pointer) < 0)
-				uri = NULL;
+			else if (!uri)
+				uri = gen_text_concat(a->uri, "#", pointer);
 			*target_uri = uri;
 			return node;
 		}
@@ -296,7 +296,7 @@ static int ga_compile(ga *a, const char *uri, const ga_op *op, const char *what,
 	char *name = NULL, *id;
 	int rc;
 
-	if (asprintf(&name, "%s_%s", op->opid, what) < 0)
+	if (!(name = gen_text_concat(op->opid, "_", what)))
 		return -1;
 	id = gen_text_ident(name);
 	rc = id ? gen_schema_compile_named(a->gs, uri, id, sym, a->err, a->errlen) : -1;

@@ -5,6 +5,7 @@
  * gen_model.c) print from the model. */
 #include "gen_schema.h"
 #include "gen_schema_int.h"
+#include "gen_arena.h"
 #include "gen_text.h"
 
 #include <stdarg.h>
@@ -33,50 +34,20 @@ gen_schema *gen_schema_new(docset *ds, const char *prefix, int dialect)
 		return NULL;
 	g->ds = ds;
 	g->prefix = strdup(prefix);
+	g->mem = gen_arena_new();
 	g->dialect = dialect;
 	g->format_assert = 1;
-	g->by_uri = json_object();
-	g->names = json_object();
 	g->resources = json_object();
 	g->pending = json_array();
-	g->hints = json_object();
 	return g;
 }
 
-static void gs_named_list_free(si_named_list *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i].name);
-	free(l->v);
-}
-
+/* What of a schema is not in g->mem: the arrays grown one entry at a time. */
 static void gs_schema_free(si_schema *s)
 {
-	free(s->uri);
-	free(s->where);
-	free(s->symbol);
-	free(s->model_name);
-	free(s->dyn_name);
-	free(s->prefix_items.v);
-	gs_named_list_free(&s->properties);
-	for (size_t i = 0; i < s->n_required; i++)
-		free(s->required[i]);
-	free(s->required);
-	gs_named_list_free(&s->pattern_properties);
-	for (size_t i = 0; i < s->n_dep_required; i++) {
-		free(s->dep_required[i].name);
-		for (size_t k = 0; k < s->dep_required[i].n; k++)
-			free(s->dep_required[i].names[k]);
-		free(s->dep_required[i].names);
-	}
 	free(s->dep_required);
-	gs_named_list_free(&s->dep_schemas);
-	free(s->all_of.v);
-	free(s->any_of.v);
-	free(s->one_of.v);
-	free(s->disc_property);
-	gs_named_list_free(&s->disc_map);
-	free(s);
+	free(s->dep_schemas.v);
+	free(s->disc_map.v);
 }
 
 void gen_schema_free(gen_schema *g)
@@ -89,17 +60,17 @@ void gen_schema_free(gen_schema *g)
 	for (size_t i = 0; i < g->nres; i++) {
 		free(g->res[i]->uri);
 		free(g->res[i]->where);
-		free(g->res[i]->symbol);
-		gs_named_list_free(&g->res[i]->anchors);
+		free(g->res[i]->anchors.v);
 		free(g->res[i]);
 	}
 	free(g->res);
 	free(g->prefix);
-	json_decref(g->by_uri);
-	json_decref(g->names);
+	gen_strtab_free(&g->by_uri);
+	gen_strtab_free(&g->names);
 	json_decref(g->resources);
 	json_decref(g->pending);
-	json_decref(g->hints);
+	gen_strtab_free(&g->hints);
+	gen_arena_free(g->mem);
 	free(g);
 }
 
@@ -120,10 +91,9 @@ const si_schema *gen_schema_at(const gen_schema *g, size_t i)
 
 const si_schema *gen_schema_find(const gen_schema *g, const char *symbol)
 {
-	const json_t *uri = json_object_get(g->names, symbol);
-	const json_t *idx = uri ? json_object_get(g->by_uri, json_string_value(uri)) : NULL;
+	const char *uri = gen_strtab_get(&g->names, symbol);
 
-	return idx ? g->v[json_integer_value(idx)] : NULL;
+	return uri ? gen_strtab_get(&g->by_uri, uri) : NULL;
 }
 
 static int gs_error(gen_schema *g, const char *uri, char *err, size_t errlen, const char *fmt, ...)
@@ -143,29 +113,27 @@ static int gs_error(gen_schema *g, const char *uri, char *err, size_t errlen, co
 	return -1;
 }
 
-static char *gs_child_uri(const char *uri, const char *key)
+/* The uri of a sub-schema: uri/key[/name] (a '#' first when uri has none),
+ * the tokens escaped, in buf[0..size) when it fits (most do), else new
+ * (free() it when it is not buf); NULL out of memory. */
+static char *gs_child(char *buf, size_t size, const char *uri, const char *key, const char *name)
 {
-	char *with_hash = NULL, *out;
+	size_t ul = strlen(uri), hash = !memchr(uri, '#', ul), kl = docset_token_escape(NULL, key);
+	size_t nl = name ? docset_token_escape(NULL, name) : 0, n = ul + hash + 1 + kl + (name ? 1 + nl : 0) + 1;
+	char *out = n <= size ? buf : malloc(n), *o = out;
 
-	if (strchr(uri, '#'))
-		return docset_pointer_join(uri, key);
-	if (asprintf(&with_hash, "%s#", uri) < 0)
+	if (!out)
 		return NULL;
-	out = docset_pointer_join(with_hash, key);
-	free(with_hash);
-	return out;
-}
-
-static char *gs_child_uri_index(const char *uri, const char *key, size_t i)
-{
-	char *a = gs_child_uri(uri, key), *out = NULL;
-	char idx[32];
-
-	if (!a)
-		return NULL;
-	snprintf(idx, sizeof idx, "%zu", i);
-	out = gs_child_uri(a, idx);
-	free(a);
+	memcpy(o, uri, ul);
+	o += ul;
+	if (hash)
+		*o++ = '#';
+	*o++ = '/';
+	o += docset_token_escape(o, key);
+	if (name) {
+		*o++ = '/';
+		docset_token_escape(o, name);
+	}
 	return out;
 }
 
@@ -201,7 +169,8 @@ static const char **gs_sorted_keys(const json_t *obj, size_t *n)
 /* A name for the schema at uri (gen_schema_name.c), unique among the
  * symbols so far; *symbol and *model new. Named components that collide
  * in one document stop the generator. */
-static int gs_register(gen_schema *g, const char *uri, const json_t *node, si_schema **out, char *err, size_t errlen)
+static int gs_register(gen_schema *g, const char *uri, size_t len, uint64_t h, const json_t *node,
+                       const si_schema *parent, si_schema **out, char *err, size_t errlen)
 {
 	si_schema *s;
 	int rc;
@@ -214,32 +183,26 @@ static int gs_register(gen_schema *g, const char *uri, const json_t *node, si_sc
 		g->v = v;
 		g->cap = cap;
 	}
-	s = calloc(1, sizeof *s);
+	s = gen_arena_zalloc(g->mem, sizeof *s);
 	if (!s)
 		return -1;
 	s->node = node;
-	s->uri = strdup(uri);
-	rc = gen_schema_name_schema(g, uri, gen_schema_component_name(uri), &s->symbol, &s->model_name, err, errlen);
-	if (rc != 0 || !s->uri) {
-		gs_schema_free(s);
+	s->uri = gen_arena_strndup(g->mem, uri, len);
+	rc = s->uri ? gen_schema_name_schema(g, s, parent, err, errlen) : -1;
+	if (rc != 0)
 		return -1;
-	}
 	{
 		const char *hash = strchr(uri, '#'), *disp = docset_display(g->ds, uri), *frag = hash ? hash + 1 : "";
 		size_t dl = strlen(disp), fl = strlen(frag);
-		s->where = malloc(dl + fl + 2);
-		if (!s->where) {
-			gs_schema_free(s);
+		s->where = gen_arena_chars(g->mem, dl + fl + 2);
+		if (!s->where)
 			return -1;
-		}
 		memcpy(s->where, disp, dl);
 		s->where[dl] = '#';
 		memcpy(s->where + dl + 1, frag, fl + 1);
 	}
-	/* uri and symbol are UTF-8 (made from the document's keys and the
-	 * path it was named by): _nocheck, not a second scan of each */
-	json_object_set_new_nocheck(g->by_uri, uri, json_integer((json_int_t)g->n));
-	json_object_set_new_nocheck(g->names, s->symbol, json_string_nocheck(uri));
+	if (gen_strtab_put_h(&g->by_uri, s->uri, len, h, s) != 0)
+		return -1;
 	g->v[g->n++] = s;
 	*out = s;
 	return 0;
@@ -248,21 +211,24 @@ static int gs_register(gen_schema *g, const char *uri, const json_t *node, si_sc
 static int gs_analyse(gen_schema *g, si_schema *s, int depth, char *err, size_t errlen);
 
 /* The schema at uri, registered (and analysed, unless depth is GS_RESERVE:
- * then it is analysed later from the top). */
-static int gs_reach(gen_schema *g, const char *uri, const json_t *node, int depth, si_schema **out,
-                    char *err, size_t errlen)
+ * then it is analysed later from the top); parent, when uri is below the
+ * parent's (a sub-schema), else NULL (a $ref's target). */
+static int gs_reach(gen_schema *g, const char *uri, const json_t *node, const si_schema *parent, int depth,
+                    si_schema **out, char *err, size_t errlen)
 {
-	json_t *idx = json_object_get(g->by_uri, uri);
+	size_t len = strlen(uri);
+	uint64_t hash = gen_strtab_hash(uri, len);
+	si_schema *known = gen_strtab_get_h(&g->by_uri, uri, len, hash);
 
-	if (idx) {
-		*out = g->v[json_integer_value(idx)];
+	if (known) {
+		*out = known;
 		return 0;
 	}
 	if (depth > GS_MAX_DEPTH)
 		return gs_error(g, uri, err, errlen, "schema nested more than %d levels deep", GS_MAX_DEPTH);
 	if (!gs_is_schema(node))
 		return gs_error(g, uri, err, errlen, "must be a schema (an object or a boolean)");
-	if (gs_register(g, uri, node, out, err, errlen) != 0)
+	if (gs_register(g, uri, len, hash, node, parent, out, err, errlen) != 0)
 		return -1;
 	if (depth == GS_RESERVE)
 		return json_array_append_new(g->pending, json_string(uri)) == 0 ? 0 : -1;
@@ -277,27 +243,23 @@ static int gs_ref_depth(int depth)
 	return depth + 1 > GS_DEFER_DEPTH ? GS_RESERVE : depth + 1;
 }
 
+/* The sub-schema at uri/key/name (name NULL: at uri/key) of the schema s. */
+static int gs_sub2(gen_schema *g, const si_schema *s, const char *key, const char *name, const json_t *node,
+                   int depth, si_schema **out, char *err, size_t errlen)
+{
+	char buf[512], *cu = gs_child(buf, sizeof buf, s->uri, key, name);
+	int rc = cu ? gs_reach(g, cu, node, s, depth + 1, out, err, errlen) : -1;
+
+	if (cu != buf)
+		free(cu);
+	return rc;
+}
+
 /* The sub-schema at uri/key of the schema s. */
 static int gs_sub(gen_schema *g, const si_schema *s, const char *key, const json_t *node, int depth,
                   si_schema **out, char *err, size_t errlen)
 {
-	char *cu = gs_child_uri(s->uri, key);
-	int rc = cu ? gs_reach(g, cu, node, depth + 1, out, err, errlen) : -1;
-
-	free(cu);
-	return rc;
-}
-
-/* The sub-schema at uri/key/name of the schema s. */
-static int gs_sub2(gen_schema *g, const si_schema *s, const char *key, const char *name, const json_t *node,
-                   int depth, si_schema **out, char *err, size_t errlen)
-{
-	char *ku = gs_child_uri(s->uri, key), *cu = ku ? gs_child_uri(ku, name) : NULL;
-	int rc = cu ? gs_reach(g, cu, node, depth + 1, out, err, errlen) : -1;
-
-	free(ku);
-	free(cu);
-	return rc;
+	return gs_sub2(g, s, key, NULL, node, depth, out, err, errlen);
 }
 
 /* Resolves ref against base; the target, reached at gs_ref_depth. */
@@ -313,12 +275,14 @@ static int gs_target(gen_schema *g, const char *uri, const char *base, const cha
 		snprintf(why, sizeof why, "%s", err);
 		return gs_error(g, uri, err, errlen, "%s", why);
 	}
-	rc = gs_reach(g, turi, target, gs_ref_depth(depth), out, err, errlen);
+	rc = gs_reach(g, turi, target, NULL, gs_ref_depth(depth), out, err, errlen);
 	free(turi);
 	return rc;
 }
 
 /* ---- the keywords: each checks its input and fills the model ---- */
+
+#define GS_KEYS_SEEN 16
 
 typedef struct gs_kw_ctx {
 	gen_schema *g;
@@ -326,6 +290,10 @@ typedef struct gs_kw_ctx {
 	const json_t *node;
 	const char *base;  /* the base URI in force in the schema */
 	uint64_t keys;     /* gs_key_bit of each key of node */
+	/* node's keys and values, when it has at most GS_KEYS_SEEN (most
+	 * schemas): a keyword is found among them without a hash */
+	struct { const char *k; size_t len; const json_t *v; } seen[GS_KEYS_SEEN];
+	size_t nseen;      /* > GS_KEYS_SEEN: too many, ask jansson */
 	int depth;
 	char *err;
 	size_t errlen;
@@ -341,14 +309,29 @@ static unsigned gs_key_bit(const char *k, size_t len)
 	return len ? ((unsigned)len * 7u + (unsigned char)k[0] + (unsigned char)k[len - 1]) & 63u : 0;
 }
 
-/* The keyword key[0..len) of the schema (borrowed), NULL when absent. */
-static const json_t *gs_getn(const gs_kw_ctx *c, const char *key, size_t len)
+/* gs_getn past its filter. */
+static const json_t *gs_getn_seen(const gs_kw_ctx *c, const char *key, size_t len)
 {
-	return c->keys >> gs_key_bit(key, len) & 1 ? json_object_getn(c->node, key, len) : NULL;
+	if (c->nseen > GS_KEYS_SEEN)
+		return json_object_getn(c->node, key, len);
+	for (size_t i = 0; i < c->nseen; i++)
+		if (c->seen[i].len == len && c->seen[i].k[0] == key[0] && memcmp(c->seen[i].k, key, len) == 0)
+			return c->seen[i].v;
+	return NULL;
+}
+
+/* The keyword key[0..len) of the schema (borrowed), NULL when absent: the
+ * filter first (inline: most keywords looked for are absent), then the
+ * keys seen. */
+static inline const json_t *gs_getn(const gs_kw_ctx *c, const char *key, size_t len)
+{
+	return c->keys >> gs_key_bit(key, len) & 1 ? gs_getn_seen(c, key, len) : NULL;
 }
 
 /* gs_getn of a keyword, mostly a literal (its strlen then a constant) */
 #define gs_get(c, key) gs_getn((c), (key), strlen(key))
+/* a literal keyword and its length, for a table gs_getn reads */
+#define GS_KW(key) key, sizeof key - 1
 
 #define GS_FAIL(c, ...) gs_error((c)->g, (c)->s->uri, (c)->err, (c)->errlen, __VA_ARGS__)
 
@@ -402,7 +385,7 @@ static int gs_kw_dynamic_ref(gs_kw_ctx *c)
 	if (frag && frag[1] && frag[1] != '/') {
 		*frag++ = '\0';
 		if (json_object_get(docset_dynamic_anchors(c->g->ds, abs), frag))
-			c->s->dyn_name = strdup(frag);
+			c->s->dyn_name = gen_arena_strdup(c->g->mem, frag);
 	}
 	free(abs);
 	return 0;
@@ -453,13 +436,13 @@ static int gs_kw_type(gs_kw_ctx *c)
 /* nullable, readOnly, writeOnly, uniqueItems */
 static int gs_kw_booleans(gs_kw_ctx *c)
 {
-	static const struct { const char *kw; unsigned flag; } kws[] = {
-		{ "nullable", SI_F_NULLABLE }, { "readOnly", SI_F_READONLY },
-		{ "writeOnly", SI_F_WRITEONLY }, { "uniqueItems", SI_F_UNIQUE },
+	static const struct { const char *kw; size_t len; unsigned flag; } kws[] = {
+		{ GS_KW("nullable"), SI_F_NULLABLE }, { GS_KW("readOnly"), SI_F_READONLY },
+		{ GS_KW("writeOnly"), SI_F_WRITEONLY }, { GS_KW("uniqueItems"), SI_F_UNIQUE },
 	};
 
 	for (size_t i = 0; i < sizeof kws / sizeof kws[0]; i++)
-		if (json_is_true(gs_get(c, kws[i].kw)))
+		if (json_is_true(gs_getn(c, kws[i].kw, kws[i].len)))
 			c->s->flags |= kws[i].flag;
 	return 0;
 }
@@ -505,13 +488,13 @@ static int gs_kw_bounds(gs_kw_ctx *c)
 /* minLength ... maxContains: non-negative integers, each with its flag */
 static int gs_kw_limits(gs_kw_ctx *c)
 {
-	static const struct { const char *kw; unsigned flag; } kws[SI_L_COUNT] = {
-#define RT_SCHEMA_LIMIT(field, keyword, flag) { keyword, SI_F_##flag },
+	static const struct { const char *kw; size_t len; unsigned flag; } kws[SI_L_COUNT] = {
+#define RT_SCHEMA_LIMIT(field, keyword, flag) { GS_KW(keyword), SI_F_##flag },
 #include "rt_schema_flags.def"
 	};
 
 	for (size_t i = 0; i < SI_L_COUNT; i++) {
-		const json_t *v = gs_get(c, kws[i].kw);
+		const json_t *v = gs_getn(c, kws[i].kw, kws[i].len);
 		double d = json_is_real(v) ? json_real_value(v) : 0;
 		if (!v)
 			continue;
@@ -577,19 +560,21 @@ static int gs_list(gs_kw_ctx *c, const char *key, si_list *l)
 
 	if (!json_is_array(arr) || n == 0)
 		return GS_FAIL(c, "\"%s\" must be a non-empty array of schemas", key);
-	l->v = calloc(n, sizeof *l->v);
+	l->v = gen_arena_zalloc(c->g->mem, n * sizeof *l->v);
 	if (!l->v)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		char *cu = gs_child_uri_index(c->s->uri, key, i);
+		char idx[32], buf[512], *cu;
 		int rc = -1;
-		if (!cu)
+		docset_index_token(idx, i);
+		if (!(cu = gs_child(buf, sizeof buf, c->s->uri, key, idx)))
 			return -1;
 		if (!gs_is_schema(json_array_get(arr, i)))
 			gs_error(c->g, cu, c->err, c->errlen, "must be a schema (an object or a boolean)");
 		else
-			rc = gs_reach(c->g, cu, json_array_get(arr, i), c->depth + 1, &l->v[i], c->err, c->errlen);
-		free(cu);
+			rc = gs_reach(c->g, cu, json_array_get(arr, i), c->s, c->depth + 1, &l->v[i], c->err, c->errlen);
+		if (cu != buf)
+			free(cu);
 		if (rc != 0)
 			return -1;
 		l->n = i + 1;
@@ -646,11 +631,11 @@ static int gs_named(gs_kw_ctx *c, const char *key, const json_t *obj, si_named_l
 	const char **keys = gs_sorted_keys(obj, &n);
 	int rc = -1;
 
-	l->v = calloc(n + 1, sizeof *l->v);
+	l->v = gen_arena_zalloc(c->g->mem, (n + 1) * sizeof *l->v);
 	if (!keys || !l->v)
 		goto cleanup;
 	for (size_t i = 0; i < n; i++) {
-		l->v[i].name = strdup(keys[i]);
+		l->v[i].name = gen_arena_strdup(c->g->mem, keys[i]);
 		l->n = i + 1;
 		if (!l->v[i].name || gs_sub2(c->g, c->s, key, keys[i], json_object_get(obj, keys[i]), c->depth,
 		                             &l->v[i].schema, c->err, c->errlen) != 0)
@@ -670,10 +655,11 @@ static int gs_kw_properties(gs_kw_ctx *c)
 		return GS_FAIL(c, "\"properties\" must be an object");
 	if (json_is_string(json_object_get(props, "$ref"))) {
 		/* some split documents write this; JSON Schema reads a property named "$ref" */
-		char *pu = gs_child_uri(c->s->uri, "properties");
+		char buf[512], *pu = gs_child(buf, sizeof buf, c->s->uri, "properties", NULL);
 		gs_error(c->g, pu ? pu : c->s->uri, c->err, c->errlen, "a \"$ref\" in place of the properties map is not "
 		         "JSON Schema (a $ref stands for a whole schema: $ref a schema that has these properties)");
-		free(pu);
+		if (pu != buf)
+			free(pu);
 		return -1;
 	}
 	return json_object_size(props) ? gs_named(c, "properties", props, &c->s->properties) : 0;
@@ -688,14 +674,14 @@ static int gs_kw_required(gs_kw_ctx *c)
 		return GS_FAIL(c, "\"required\" must be an array of strings");
 	if (!n)
 		return 0;
-	c->s->required = calloc(n, sizeof *c->s->required);
+	c->s->required = gen_arena_zalloc(c->g->mem, n * sizeof *c->s->required);
 	if (!c->s->required)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		const char *name = json_string_value(json_array_get(req, i));
 		if (!name)
 			return GS_FAIL(c, "\"required\" must be an array of strings");
-		c->s->required[i] = strdup(name);
+		c->s->required[i] = gen_arena_strdup(c->g->mem, name);
 		c->s->n_required = i + 1;
 	}
 	return 0;
@@ -730,7 +716,7 @@ static int gs_kw_property_names(gs_kw_ctx *c)
 }
 
 /* One entry of dependentRequired (or an array of draft 4 dependencies). */
-static int gs_dep_required_add(si_schema *s, const char *name, const json_t *arr)
+static int gs_dep_required_add(gen_schema *g, si_schema *s, const char *name, const json_t *arr)
 {
 	si_dep_required *v = realloc(s->dep_required, (s->n_dep_required + 1) * sizeof *v), *d;
 
@@ -738,14 +724,15 @@ static int gs_dep_required_add(si_schema *s, const char *name, const json_t *arr
 		return -1;
 	s->dep_required = v;
 	d = &v[s->n_dep_required++];
-	d->name = strdup(name);
+	d->name = gen_arena_strdup(g->mem, name);
 	d->n = json_array_size(arr);
-	d->names = calloc(d->n + 1, sizeof *d->names);
+	d->names = gen_arena_zalloc(g->mem, (d->n + 1) * sizeof *d->names);
 	if (!d->name || !d->names)
 		return -1;
 	for (size_t x = 0; x < d->n; x++) {
 		const char *nm = json_string_value(json_array_get(arr, x));
-		d->names[x] = strdup(nm ? nm : "");
+		if (!(d->names[x] = gen_arena_strdup(g->mem, nm ? nm : "")))
+			return -1;
 	}
 	return 0;
 }
@@ -754,10 +741,11 @@ static int gs_dep_required_add(si_schema *s, const char *name, const json_t *arr
 static int gs_kw_dependencies(gs_kw_ctx *c)
 {
 	static const char *const kws[] = { "dependentRequired", "dependentSchemas", "dependencies" };
+	static const size_t lens[] = { sizeof "dependentRequired" - 1, sizeof "dependentSchemas" - 1, sizeof "dependencies" - 1 };
 	static const char *const what[] = { "arrays of names", "schemas", "arrays or schemas" };
 
 	for (int pass = 0; pass < 3; pass++) {
-		const json_t *obj = gs_get(c, kws[pass]);
+		const json_t *obj = gs_getn(c, kws[pass], lens[pass]);
 		size_t n = 0;
 		const char **keys;
 		int rc = 0;
@@ -770,14 +758,14 @@ static int gs_kw_dependencies(gs_kw_ctx *c)
 			const json_t *v = json_object_get(obj, keys[i]);
 			si_named_list *l = &c->s->dep_schemas;
 			if (json_is_array(v) && pass != 1) {
-				rc = gs_dep_required_add(c->s, keys[i], v);
+				rc = gs_dep_required_add(c->g, c->s, keys[i], v);
 			} else if (gs_is_schema(v) && pass != 0) {
 				si_named *nv = realloc(l->v, (l->n + 1) * sizeof *nv);
 				rc = -1;
 				if (nv) {
 					l->v = nv;
 					nv[l->n].schema = NULL;
-					nv[l->n].name = strdup(keys[i]);
+					nv[l->n].name = gen_arena_strdup(c->g->mem, keys[i]);
 					l->n++;
 					rc = gs_sub2(c->g, c->s, kws[pass], keys[i], v, c->depth, &nv[l->n - 1].schema, c->err, c->errlen);
 				}
@@ -815,14 +803,14 @@ static int gs_kw_conditionals(gs_kw_ctx *c)
 	return gs_one(c, "else", 0, &c->s->else_);
 }
 
-static int gs_disc_add(si_named_list *l, const char *value, si_schema *branch)
+static int gs_disc_add(gen_schema *g, si_named_list *l, const char *value, si_schema *branch)
 {
 	si_named *v = realloc(l->v, (l->n + 1) * sizeof *v);
 
 	if (!v)
 		return -1;
 	l->v = v;
-	v[l->n].name = strdup(value);
+	v[l->n].name = gen_arena_strdup(g->mem, value);
 	v[l->n].schema = branch;
 	return v[l->n++].name ? 0 : -1;
 }
@@ -847,7 +835,7 @@ static int gs_disc_mapping(gs_kw_ctx *c, const json_t *mapping)
 			refbuf = NULL;
 		tn = target ? docset_resolve(c->g->ds, c->base, refbuf ? refbuf : target, &turi, c->err, c->errlen) : NULL;
 		if (tn) {
-			r = gs_reach(c->g, turi, tn, gs_ref_depth(c->depth), &ts, c->err, c->errlen);
+			r = gs_reach(c->g, turi, tn, NULL, gs_ref_depth(c->depth), &ts, c->err, c->errlen);
 		} else if (!target) {
 			GS_FAIL(c, "discriminator mapping \"%s\" must be a string", keys[i]);
 		} else {
@@ -857,7 +845,7 @@ static int gs_disc_mapping(gs_kw_ctx *c, const json_t *mapping)
 		}
 		free(turi);
 		free(refbuf);
-		if (r != 0 || gs_disc_add(&c->s->disc_map, keys[i], ts) != 0)
+		if (r != 0 || gs_disc_add(c->g, &c->s->disc_map, keys[i], ts) != 0)
 			goto cleanup;
 	}
 	rc = 0;
@@ -881,8 +869,8 @@ static int gs_disc_implicit(gs_kw_ctx *c, const json_t *branches)
 			continue;
 		tn = docset_resolve(c->g->ds, c->base, r, &turi, c->err, c->errlen);
 		nm = turi ? gen_schema_component_name(turi) : NULL;
-		if (tn && nm && gs_reach(c->g, turi, tn, gs_ref_depth(c->depth), &ts, c->err, c->errlen) == 0)
-			rc = gs_disc_add(&c->s->disc_map, nm, ts);
+		if (tn && nm && gs_reach(c->g, turi, tn, NULL, gs_ref_depth(c->depth), &ts, c->err, c->errlen) == 0)
+			rc = gs_disc_add(c->g, &c->s->disc_map, nm, ts);
 		free(turi);
 		if (rc != 0)
 			return -1;
@@ -904,7 +892,7 @@ static int gs_kw_discriminator(gs_kw_ctx *c)
 		return GS_FAIL(c, "\"discriminator\" needs a string \"propertyName\"");
 	if (!pname || !branches)
 		return 0;
-	c->s->disc_property = strdup(pname);
+	c->s->disc_property = gen_arena_strdup(c->g->mem, pname);
 	if (!c->s->disc_property)
 		return -1;
 	return json_is_object(mapping) ? gs_disc_mapping(c, mapping) : gs_disc_implicit(c, branches);
@@ -914,15 +902,17 @@ static int gs_kw_discriminator(gs_kw_ctx *c)
  * $id (resolved against the parent's base: docset_base_of already counts
  * the id when the docset indexed it, and resolving it again against itself
  * would double a relative folder: sub/x -> sub/sub/x) (new). */
-static char *gs_base(gen_schema *g, const si_schema *s)
+static char *gs_base(const gs_kw_ctx *c)
 {
+	gen_schema *g = c->g;
+	const si_schema *s = c->s;
 	char *base = docset_base_of(g->ds, s->uri);
-	const char *id = json_string_value(json_object_get(s->node, g->dialect == GEN_DIALECT_31 ? "$id" : "id"));
+	const char *id = json_string_value(g->dialect == GEN_DIALECT_31 ? gs_get(c, "$id") : gs_get(c, "id"));
 	const char *hash = strchr(s->uri, '#');
 	const char *slash = hash ? strrchr(hash, '/') : NULL;
 	char *parent, *pbase, *nb;
 
-	if (!base || !id || id[0] == '#' || !slash || (g->dialect == GEN_DIALECT_30 && json_object_get(s->node, "$ref")))
+	if (!base || !id || id[0] == '#' || !slash || (g->dialect == GEN_DIALECT_30 && gs_get(c, "$ref")))
 		return base;
 	parent = strndup(s->uri, (size_t)(slash - s->uri));
 	pbase = parent ? docset_base_of(g->ds, parent) : NULL;
@@ -947,10 +937,19 @@ static int (*const gs_keywords[])(gs_kw_ctx *) = {
 
 static int gs_analyse(gen_schema *g, si_schema *s, int depth, char *err, size_t errlen)
 {
-	gs_kw_ctx c = { .g = g, .s = s, .node = s->node, .depth = depth, .err = err, .errlen = errlen };
+	gs_kw_ctx c; /* its fields set one by one: seen[] (400 bytes) is filled as the keys are read, not zeroed first */
 	char *base = NULL;
 	int rc = -1;
 
+	c.g = g;
+	c.s = s;
+	c.node = s->node;
+	c.base = NULL;
+	c.keys = 0;
+	c.nseen = 0;
+	c.depth = depth;
+	c.err = err;
+	c.errlen = errlen;
 	s->analysed = 1;
 	if (json_is_boolean(s->node)) {
 		s->is_bool = 1;
@@ -961,12 +960,19 @@ static int gs_analyse(gen_schema *g, si_schema *s, int depth, char *err, size_t 
 		const char *k;
 		size_t klen;
 		json_t *v;
-		json_object_keylen_foreach((json_t *)s->node, k, klen, v)
+		json_object_keylen_foreach((json_t *)s->node, k, klen, v) {
 			c.keys |= (uint64_t)1 << gs_key_bit(k, klen);
+			if (c.nseen < GS_KEYS_SEEN) {
+				c.seen[c.nseen].k = k;
+				c.seen[c.nseen].len = klen;
+				c.seen[c.nseen].v = v;
+			}
+			c.nseen++;
+		}
 	}
 	if (gs_kw_unsupported(&c) != 0)
 		return -1;
-	base = gs_base(g, s);
+	base = gs_base(&c);
 	if (!base)
 		return -1;
 	c.base = base;
@@ -1041,16 +1047,15 @@ static int gs_resource(gen_schema *g, const char *uri, int depth, const char **r
 		char *tc = NULL;
 		const json_t *node = docset_resolve(g->ds, target, target, &tc, err, errlen);
 		si_schema *ts = NULL;
-		int bad = !node || gs_reach(g, tc, node, gs_ref_depth(depth), &ts, err, errlen) != 0;
+		int bad = !node || gs_reach(g, tc, node, NULL, gs_ref_depth(depth), &ts, err, errlen) != 0;
 		free(tc);
-		if (bad || gs_disc_add(&mine->anchors, names[i], ts) != 0)
+		if (bad || gs_disc_add(g, &mine->anchors, names[i], ts) != 0)
 			goto cleanup;
 	}
 	rc = 0;
 cleanup:
 	if (r) {
 		free(r->uri);
-		free(r->symbol);
 		free(r->where);
 		free(r);
 	}
@@ -1072,19 +1077,23 @@ int gen_schema_compile_named(gen_schema *g, const char *uri, const char *hint, c
 
 	if (!node)
 		return -1;
-	if (hint && !json_object_get(g->hints, canon)) {
+	if (hint && !gen_strtab_get(&g->hints, canon)) {
 		unsigned bit = gen_schema_hint_bit(canon, strlen(canon));
-		json_object_set_new(g->hints, canon, json_string(hint));
+		char *k = gen_arena_strdup(g->mem, canon), *v = gen_arena_strdup(g->mem, hint);
+		if (!k || !v || gen_strtab_put(&g->hints, k, v) != 0) {
+			free(canon);
+			return -1;
+		}
 		g->hint_filter[bit / 8] |= (unsigned char)(1u << (bit % 8));
+		g->nhints++;
 	}
-	rc = gs_reach(g, canon, node, 0, &s, err, errlen);
+	rc = gs_reach(g, canon, node, NULL, 0, &s, err, errlen);
 	free(canon);
 	*symbol = s ? s->symbol : NULL;
 	/* the schemas named deep down a chain of $refs, from the top */
 	while (rc == 0 && json_array_size(g->pending)) {
 		size_t last = json_array_size(g->pending) - 1;
-		const json_t *idx = json_object_get(g->by_uri, json_string_value(json_array_get(g->pending, last)));
-		si_schema *p = g->v[json_integer_value(idx)];
+		si_schema *p = gen_strtab_get(&g->by_uri, json_string_value(json_array_get(g->pending, last)));
 		json_array_remove(g->pending, last);
 		if (!p->analysed)
 			rc = gs_analyse(g, p, 0, err, errlen);

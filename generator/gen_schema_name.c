@@ -74,11 +74,12 @@ static int gsn_digits(const char *t)
 	return n && !t[n];
 }
 
-/* A name being built: one buffer, grown as needed; bad once out of memory. */
+/* A name being built: one buffer, the caller's at first (own 0) and new
+ * once it has to grow (own 1: free() it); bad once out of memory. */
 typedef struct gsn_buf {
 	char *s;
 	size_t len, cap;
-	int bad;
+	int own, bad;
 } gsn_buf;
 
 static void gsn_put(gsn_buf *b, const char *s, size_t n)
@@ -87,13 +88,16 @@ static void gsn_put(gsn_buf *b, const char *s, size_t n)
 		return;
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = (b->len + n + 1) * 2;
-		char *v = realloc(b->s, cap);
+		char *v = b->own ? realloc(b->s, cap) : malloc(cap);
 		if (!v) {
 			b->bad = 1;
 			return;
 		}
+		if (!b->own)
+			memcpy(v, b->s, b->len);
 		b->s = v;
 		b->cap = cap;
+		b->own = 1;
 	}
 	memcpy(b->s + b->len, s, n);
 	b->len += n;
@@ -110,20 +114,27 @@ static void gsn_piece(gsn_buf *b, const char *piece, size_t n)
 }
 
 /* Appends the names of toks[from..n) to b; scratch has room for the C
- * identifier of any of them. */
-static void gsn_way(gsn_buf *b, char **toks, size_t from, size_t n, char *scratch)
+ * identifier of any of them. Returns whether the last token is a keyword
+ * that names what follows (properties, ...) and had nothing after it: the
+ * way down to a schema below would read that token otherwise. */
+static int gsn_way(gsn_buf *b, char **toks, size_t from, size_t n, char *scratch)
 {
+	int open = 0;
+
 	for (size_t i = from; i < n; i++) {
 		size_t k = 0, nk = sizeof gsn_keywords / sizeof gsn_keywords[0];
 		const char *piece = NULL;
 		size_t plen = 0;
-		while (k < nk && strcmp(gsn_keywords[k].kw, toks[i]) != 0)
+		while (k < nk && (gsn_keywords[k].kw[0] != toks[i][0] || strcmp(gsn_keywords[k].kw, toks[i]) != 0))
 			k++;
+		open = 0;
 		if (k < nk) {
 			piece = gsn_keywords[k].piece;
 			plen = piece ? strlen(piece) : 0;
+			open = gsn_keywords[k].takes_name;
 			if (gsn_keywords[k].takes_name && i + 1 < n) {
 				i++;
+				open = 0;
 				if (strcmp(toks[i - 1], "content") == 0) {
 					piece = NULL;
 				} else {
@@ -143,6 +154,7 @@ static void gsn_way(gsn_buf *b, char **toks, size_t from, size_t n, char *scratc
 		if (piece && *piece)
 			gsn_piece(b, piece, plen);
 	}
+	return open;
 }
 
 /* The stem of a document URI: ".../heron.yaml" -> "heron" (new). */
@@ -163,14 +175,20 @@ static char *gsn_stem(const char *uri)
 	return id;
 }
 
+/* The hint given for the way down uri[0..cut), or NULL. */
+static const char *gsn_hint(gen_schema *g, const char *uri, size_t cut)
+{
+	/* most prefixes are no hint: no hash of them */
+	unsigned bit = gen_schema_hint_bit(uri, cut);
+
+	return g->hint_filter[bit / 8] >> (bit % 8) & 1 ? gen_strtab_get_h(&g->hints, uri, cut, gen_strtab_hash(uri, cut)) : NULL;
+}
+
 /* Whether the way down to toks[j] (uri[0..cut)) makes a named place: a
  * hint, or a component; its name into scratch, else NULL. */
 static const char *gsn_place(gen_schema *g, const char *uri, size_t cut, char **toks, size_t j, char *scratch)
 {
-	/* most prefixes are no hint: no hash of them */
-	unsigned bit = gen_schema_hint_bit(uri, cut);
-	const char *hint = g->hint_filter[bit / 8] >> (bit % 8) & 1 ? json_string_value(json_object_getn(g->hints, uri, cut))
-	                                                            : NULL;
+	const char *hint = gsn_hint(g, uri, cut);
 
 	if (hint)
 		return hint;
@@ -182,56 +200,127 @@ static const char *gsn_place(gen_schema *g, const char *uri, size_t cut, char **
 	return NULL;
 }
 
-/* The name of the schema at uri, before uniqueness (new). One block holds
- * the tokens of its pointer, unescaped, and the room for an identifier. */
-static char *gsn_base(gen_schema *g, const char *uri)
-{
-	const char *hash = strchr(uri, '#'), *frag = hash ? hash + 1 : "", *place = NULL;
-	size_t flen = strlen(frag), ntok = 0, maxtok = 1, j;
-	size_t *cuts;
-	char **toks, *dec, *scratch, *stem = NULL;
+/* The tokens of a pointer, unescaped, in one block with their cuts and the
+ * room for an identifier: uri[0..cuts[i]) is the way down to toks[i - 1].
+ * The block is local when it fits there (most pointers), else new. */
+typedef struct gsn_toks {
 	void *block;
-	gsn_buf b = { 0 };
+	union {
+		max_align_t align;
+		char bytes[1024];
+	} local;
+	char **toks;
+	size_t *cuts;
+	size_t n;
+	char *scratch;
+} gsn_toks;
 
-	for (const char *p = strchr(frag, '/'); p; p = strchr(p + 1, '/'))
+/* The tokens of uri from uri[from] (a '/' or the end) on; -1 out of memory.
+ * gsn_split_free after. */
+static int gsn_split(gsn_toks *t, const char *uri, size_t from)
+{
+	const char *rest = uri + from;
+	size_t rlen = strlen(rest), maxtok = 1, need;
+	char *dec;
+
+	for (const char *p = strchr(rest, '/'); p; p = strchr(p + 1, '/'))
 		maxtok++;
-	block = malloc(maxtok * sizeof *toks + (maxtok + 1) * sizeof *cuts + (flen + maxtok) + (4 * flen + 2));
-	if (!block)
-		return NULL;
-	toks = block;
-	cuts = (size_t *)(toks + maxtok);
-	dec = (char *)(cuts + maxtok + 1);
-	scratch = dec + flen + maxtok;
-	cuts[0] = hash ? (size_t)(hash - uri) + 1 : strlen(uri);
-	for (const char *p = frag; *p == '/';) {
+	need = maxtok * sizeof *t->toks + (maxtok + 1) * sizeof *t->cuts + (rlen + maxtok) + (4 * rlen + 2);
+	t->block = need <= sizeof t->local ? (void *)t->local.bytes : malloc(need);
+	if (!t->block)
+		return -1;
+	t->toks = t->block;
+	t->cuts = (size_t *)(t->toks + maxtok);
+	dec = (char *)(t->cuts + maxtok + 1);
+	t->scratch = dec + rlen + maxtok;
+	t->n = 0;
+	t->cuts[0] = from;
+	for (const char *p = rest; *p == '/';) {
 		size_t len = strcspn(p + 1, "/");
-		toks[ntok] = dec;
+		t->toks[t->n] = dec;
 		gsn_token(dec, p + 1, len);
 		dec += strlen(dec) + 1;
 		p += 1 + len;
-		cuts[++ntok] = (size_t)(p - uri);
+		t->cuts[++t->n] = (size_t)(p - uri);
 	}
-	for (j = ntok + 1; j-- > 0 && !place;)
-		place = gsn_place(g, uri, cuts[j], toks, j, scratch);
+	return 0;
+}
+
+static void gsn_split_free(gsn_toks *t)
+{
+	if (t->block != (void *)t->local.bytes)
+		free(t->block);
+}
+
+/* b (empty) = place, then the way down from toks[from]; the name's memo
+ * into s. 0, or -1 out of memory. */
+static int gsn_finish(gsn_buf *b, const char *place, size_t plen, gsn_toks *t, size_t from, si_schema *s)
+{
+	int open;
+
+	gsn_put(b, "", 0);
+	gsn_put(b, place, plen);
+	open = gsn_way(b, t->toks, from, t->n, t->scratch);
+	if (b->bad)
+		return -1;
+	if (s) {
+		s->name_base = b->len;
+		s->name_open = open;
+	}
+	return 0;
+}
+
+/* b (empty) = the name of the schema at uri, before uniqueness; with s,
+ * what naming the schemas below it from it needs goes there. 0, or -1 out
+ * of memory. */
+static int gsn_base(gen_schema *g, const char *uri, si_schema *s, gsn_buf *b)
+{
+	const char *hash = strchr(uri, '#'), *place = NULL;
+	size_t j;
+	char *stem = NULL;
+	gsn_toks t;
+	int rc;
+
+	if (gsn_split(&t, uri, hash ? (size_t)(hash - uri) + 1 : strlen(uri)) != 0)
+		return -1;
+	for (j = t.n + 1; j-- > 0 && !place;)
+		place = gsn_place(g, uri, t.cuts[j], t.toks, j, t.scratch);
 	j++;
 	if (!place) {
 		place = stem = gsn_stem(uri);
 		j = 0;
 	}
-	b.cap = 64 + flen;
-	b.s = malloc(b.cap);
-	b.bad = !b.s;
-	gsn_put(&b, "", 0);
-	if (place)
-		gsn_put(&b, place, strlen(place));
-	gsn_way(&b, toks, j, ntok, scratch);
-	free(block);
+	rc = place ? gsn_finish(b, place, strlen(place), &t, j, s) : -1;
+	if (rc == 0 && s)
+		s->name_ntok = t.n;
+	gsn_split_free(&t);
 	free(stem);
-	if (b.bad) {
-		free(b.s);
-		return NULL;
-	}
-	return b.s;
+	return rc;
+}
+
+/* The same for a schema below parent (its uri runs on from the parent's),
+ * from the parent's name: the way down from the parent, when no hint is
+ * met on it. 1 when named so; 0 to name it from scratch; -1 out of
+ * memory. A component is three tokens down at most
+ * (#/components/schemas/X): below a parent as deep, none is met. */
+static int gsn_base_below(gen_schema *g, const char *uri, const si_schema *parent, si_schema *s, gsn_buf *b)
+{
+	size_t plen = strlen(parent->uri);
+	gsn_toks t;
+	int rc = 0;
+
+	if (parent->name_ntok < 3 || parent->name_open || parent->name_hints != g->nhints ||
+	    strncmp(uri, parent->uri, plen) != 0 || uri[plen] != '/' || gsn_split(&t, uri, plen) != 0)
+		return 0;
+	for (size_t j = 1; j <= t.n; j++)
+		if (gsn_hint(g, uri, t.cuts[j]))
+			goto cleanup;
+	rc = gsn_finish(b, parent->model_name, parent->name_base, &t, 0, s) == 0 ? 1 : -1;
+	if (rc == 1)
+		s->name_ntok = parent->name_ntok + (unsigned)t.n;
+cleanup:
+	gsn_split_free(&t);
+	return rc;
 }
 
 static int gsn_same_document(const char *a, const char *b)
@@ -241,77 +330,93 @@ static int gsn_same_document(const char *a, const char *b)
 	return la == lb && strncmp(a, b, la) == 0;
 }
 
-/* *out = "<prefix><kind><base>[_<stem>|_<k>]", the first one free (new);
- * the stem only made when the base alone is taken. */
+/* *out = "<prefix><kind><base>[_<stem>|_<k>]", the first one free (in
+ * g->mem), and *model (when asked) its tail after <prefix><kind>; the stem
+ * only made when the base alone is taken. Then registered in g->names,
+ * holder the uri it names (borrowed). */
 static int gsn_unique(gen_schema *g, const char *uri, const char *kind, const char *base, int component,
-                      char **out, char **model, char *err, size_t errlen)
+                      const char *holder_uri, char **out, char **model, char *err, size_t errlen)
 {
-	size_t pk = strlen(g->prefix) + strlen(kind), bl = strlen(base);
-	char *stem = NULL;
+	size_t pl = strlen(g->prefix), kl = strlen(kind), pk = pl + kl, bl = strlen(base), cap = pk + bl + 24;
+	char local[256], *sym = cap <= sizeof local ? local : malloc(cap), *stem = NULL;
 
 	*out = NULL;
+	if (!sym)
+		return -1;
+	memcpy(sym, g->prefix, pl);
+	memcpy(sym + pl, kind, kl);
+	memcpy(sym + pk, base, bl + 1);
 	for (unsigned k = 1;; k++) {
-		char *m = NULL, *sym = NULL;
 		const char *holder;
-		size_t ml;
-		if (k == 2 && !(stem = gsn_stem(uri)))
-			break;
-		if (k == 1 ? !(m = strdup(base)) : (k == 2 ? asprintf(&m, "%s_%s", base, stem)
-		                                   : asprintf(&m, "%s_%u", base, k - 1)) < 0) {
-			m = NULL;
-			break;
+		size_t sl;
+		uint64_t h;
+		if (k == 2) {
+			if (!(stem = gsn_stem(uri)))
+				break;
+			sl = strlen(stem);
+			if (pk + bl + sl + 24 > cap) {
+				char *v = malloc(cap = pk + bl + sl + 24);
+				if (!v)
+					break;
+				memcpy(v, sym, pk + bl);
+				if (sym != local)
+					free(sym);
+				sym = v;
+			}
+			sym[pk + bl] = '_';
+			memcpy(sym + pk + bl + 1, stem, sl + 1);
+		} else if (k > 2) {
+			snprintf(sym + pk + bl, 24, "_%u", k - 1);
 		}
-		ml = k == 1 ? bl : strlen(m);
-		sym = malloc(pk + ml + 1);
-		if (!sym) {
-			free(m);
-			break;
-		}
-		memcpy(sym, g->prefix, strlen(g->prefix));
-		memcpy(sym + strlen(g->prefix), kind, strlen(kind));
-		memcpy(sym + pk, m, ml + 1);
-		holder = json_string_value(json_object_get(g->names, sym));
+		sl = strlen(sym);
+		h = gen_strtab_hash(sym, sl);
+		holder = gen_strtab_get_h(&g->names, sym, sl, h);
 		if (k == 1 && holder && component && gen_schema_component_name(holder) && gsn_same_document(holder, uri)) {
 			const char *hash = strchr(uri, '#');
 			snprintf(err, errlen, "%s: %s: schema name collides with %s (both become the C name %s)",
 			         docset_display(g->ds, uri), hash && hash[1] ? hash + 1 : "/", holder, sym);
-			free(m);
-			free(sym);
-			free(stem);
-			return -1;
-		}
-		if (!holder) {
-			*out = sym;
-			if (model)
-				*model = m;
-			else
-				free(m);
 			break;
 		}
-		free(m);
-		free(sym);
+		if (!holder) {
+			*out = gen_arena_strndup(g->mem, sym, sl);
+			if (*out && gen_strtab_put_h(&g->names, *out, sl, h, (void *)holder_uri) != 0)
+				*out = NULL;
+			if (model && *out)
+				*model = *out + pk;
+			break;
+		}
 	}
+	if (sym != local)
+		free(sym);
 	free(stem);
 	return *out ? 0 : -1;
 }
 
-int gen_schema_name_schema(gen_schema *g, const char *uri, const char *component, char **symbol, char **model,
-                           char *err, size_t errlen)
+int gen_schema_name_schema(gen_schema *g, si_schema *s, const si_schema *parent, char *err, size_t errlen)
 {
-	char *base = gsn_base(g, uri);
-	int rc = base ? gsn_unique(g, uri, "_schema_", base, component != NULL, symbol, model, err, errlen) : -1;
+	char local[256];
+	gsn_buf b = { .s = local, .cap = sizeof local };
+	int below = parent ? gsn_base_below(g, s->uri, parent, s, &b) : 0, rc = -1;
 
-	free(base);
+	/* named from its parent, it is no component (see gsn_base_below) */
+	if (below == 1 || (below == 0 && gsn_base(g, s->uri, s, &b) == 0))
+		rc = gsn_unique(g, s->uri, "_schema_", b.s, below == 0 && gen_schema_component_name(s->uri) != NULL,
+		                s->uri, &s->symbol, &s->model_name, err, errlen);
+	s->name_hints = g->nhints;
+	if (b.own)
+		free(b.s);
 	return rc;
 }
 
 int gen_schema_name_resource(gen_schema *g, const char *uri, char **symbol, char *err, size_t errlen)
 {
-	char *base = gsn_base(g, uri);
-	int rc = base ? gsn_unique(g, uri, "_resource_", base, 0, symbol, NULL, err, errlen) : -1;
+	char local[256];
+	gsn_buf b = { .s = local, .cap = sizeof local };
+	char *holder = gen_arena_strdup(g->mem, uri);
+	int rc = holder && gsn_base(g, uri, NULL, &b) == 0 ?
+	         gsn_unique(g, uri, "_resource_", b.s, 0, holder, symbol, NULL, err, errlen) : -1;
 
-	if (rc == 0)
-		json_object_set_new(g->names, *symbol, json_string(uri));
-	free(base);
+	if (b.own)
+		free(b.s);
 	return rc;
 }

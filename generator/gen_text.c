@@ -102,6 +102,19 @@ char *gen_text_ident(const char *s)
 	return out;
 }
 
+char *gen_text_concat(const char *a, const char *b, const char *c)
+{
+	size_t al = strlen(a), bl = strlen(b), cl = strlen(c);
+	char *out = malloc(al + bl + cl + 1);
+
+	if (out) {
+		memcpy(out, a, al);
+		memcpy(out + al, b, bl);
+		memcpy(out + al + bl, c, cl + 1);
+	}
+	return out;
+}
+
 void gen_text_comment(FILE *out, const char *s)
 {
 	char prev = 0;

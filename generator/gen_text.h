@@ -18,6 +18,9 @@ void gen_text_cstr(FILE *out, const char *s);
 char *gen_text_ident(const char *s);
 /* The same into out, which has room for 4 * strlen(s) + 2 bytes; its length. */
 size_t gen_text_ident_to(char *out, const char *s);
+/* a, b and c one after the other (new; NULL out of memory): asprintf's
+ * "%s%s%s" without a format read, for the strings made per schema. */
+char *gen_text_concat(const char *a, const char *b, const char *c);
 /* Writes s as the text of a C comment on one line: newlines become spaces;
  * a space goes between the characters of a comment end, a comment start and
  * a ??/ trigraph, so the comment stays one comment. */

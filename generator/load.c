@@ -17,6 +17,9 @@
 #include <string.h>
 #include <strings.h>
 #include <libfyaml.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* Deeper documents are refused rather than risking the stack of whoever
  * walks the tree; the depth counts aliases expanded. */
@@ -759,6 +762,46 @@ static int load_fast_hex4(const char *p, const char *end, unsigned *v)
 	return 0;
 }
 
+/* How many plain bytes (ASCII, neither a control byte, '"' nor '\\') q
+ * starts with: sixteen at a time with SSE2, then eight at a time (most of a
+ * document is such text), each test of a word the bytes' high bits ("has a
+ * byte below 0x20", "has a '"'"...), its lowest set bit the first byte that
+ * is not plain. */
+static size_t load_fast_plain(const unsigned char *q, const unsigned char *end)
+{
+	const unsigned char *p = q;
+#if defined(__SSE2__)
+	/* sixteen at a time: a signed "below ' '" takes control bytes and high bits at once */
+	const __m128i quotes = _mm_set1_epi8('"'), bslashes = _mm_set1_epi8('\\'), spaces = _mm_set1_epi8(' ');
+
+	while (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		int stop = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quotes), _mm_cmpeq_epi8(v, bslashes)),
+		                                          _mm_cmplt_epi8(v, spaces)));
+		if (stop)
+			return (size_t)(p - q) + (size_t)__builtin_ctz((unsigned)stop);
+		p += 16;
+	}
+#endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const uint64_t ones = 0x0101010101010101u, high = ones * 0x80;
+
+	while (end - p >= 8) {
+		uint64_t v, quote, bslash, stop;
+		memcpy(&v, p, 8);
+		quote = v ^ ones * '"';
+		bslash = v ^ ones * '\\';
+		stop = (((v - ones * 0x20) & ~v) | ((quote - ones) & ~quote) | ((bslash - ones) & ~bslash) | v) & high;
+		if (stop)
+			return (size_t)(p - q) + (size_t)__builtin_ctzll(stop) / 8;
+		p += 8;
+	}
+#endif
+	while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+		p++;
+	return (size_t)(p - q);
+}
+
 /* The string whose '"' is at f->p: *s, *n point into the text, or into
  * f->scratch when it has escapes (valid until the next string). */
 static int load_fast_string(load_fast *f, const char **s, size_t *n)
@@ -766,8 +809,12 @@ static int load_fast_string(load_fast *f, const char **s, size_t *n)
 	const unsigned char *q = (const unsigned char *)++f->p, *end = (const unsigned char *)f->end;
 	size_t used;
 
-	while (q < end && *q != '"' && *q != '\\') {
-		size_t k = *q < 0x20 ? 0 : *q < 0x80 ? 1 : load_fast_utf8(q, end);
+	for (;;) {
+		size_t k;
+		q += load_fast_plain(q, end);
+		if (q == end || *q == '"' || *q == '\\')
+			break;
+		k = *q < 0x20 ? 0 : load_fast_utf8(q, end);
 		if (!k)
 			return -1;
 		q += k;
@@ -931,7 +978,7 @@ static json_t *load_fast_container(load_fast *f, int object)
 		if (object) {
 			const char *k;
 			char *copy = NULL;
-			size_t kn;
+			size_t kn, size;
 			int bad;
 			if (f->p == f->end || *f->p != '"' || load_fast_string(f, &k, &kn) != 0)
 				goto fail;
@@ -945,11 +992,10 @@ static json_t *load_fast_container(load_fast *f, int object)
 			f->p++;
 			load_fast_ws(f);
 			v = load_fast_value(f);
-			if (v && json_object_getn(c, k, kn)) {
-				json_decref(v); /* a duplicate key: jansson refuses it */
-				v = NULL;
-			}
-			bad = !v || json_object_setn_new_nocheck(c, k, kn, v) != 0; /* v taken either way */
+			size = json_object_size(c);
+			/* v taken either way; a duplicate key (the set replaced a
+			 * value: the size stayed) is refused by jansson */
+			bad = !v || json_object_setn_new_nocheck(c, k, kn, v) != 0 || json_object_size(c) == size;
 			free(copy);
 			if (bad)
 				goto fail;
@@ -1029,7 +1075,7 @@ json_t *load_fast_parse(const char *text, size_t len)
 static json_t *load_json(FILE *f)
 {
 	json_error_t e;
-	json_t *doc = NULL;
+	json_t *doc = NULL, *deep = NULL; /* deep: what json_loadb read, its height unchecked */
 	char *text = NULL;
 	long len;
 
@@ -1038,9 +1084,10 @@ static json_t *load_json(FILE *f)
 	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
 	    (text = malloc((size_t)len + 1)) != NULL && fread(text, 1, (size_t)len, f) == (size_t)len &&
 	    !(doc = load_fast_parse(text, (size_t)len)))
-		doc = json_loadb(text, (size_t)len, JSON_REJECT_DUPLICATES, &e);
+		doc = deep = json_loadb(text, (size_t)len, JSON_REJECT_DUPLICATES, &e);
 	free(text);
-	if (doc && load_height(doc) > LOAD_MAX_DEPTH) {
+	/* load_fast_parse refuses nesting past LOAD_MAX_DEPTH itself */
+	if (deep && load_height(deep) > LOAD_MAX_DEPTH) {
 		json_decref(doc);
 		doc = NULL;
 	}

@@ -102,6 +102,11 @@ struct si_schema {
 	/* discriminator */
 	char *disc_property;
 	si_named_list disc_map;   /* value -> branch, sorted by value */
+	/* how it was named, for naming the schemas below it (gen_schema_name.c) */
+	size_t name_base;         /* its name before uniqueness: model_name[0..name_base) */
+	unsigned name_ntok;       /* the tokens of its pointer */
+	unsigned name_hints;      /* the hints given when it was named */
+	int name_open;            /* its pointer ends in a keyword that names what follows */
 };
 
 typedef struct si_resource {      /* a 2020-12 resource with $dynamicAnchors */

@@ -58,6 +58,33 @@ static int check(const char *what, const char *text, size_t len, long *accepted)
 	return bad;
 }
 
+/* A 20-byte string with one byte (or UTF-8 sequence) in place of each of
+ * its bytes in turn, as a key and as a value, whole and cut short: the
+ * scanner reads strings eight bytes at a time, and these put what ends a
+ * plain run at each place of a word and across two. */
+static long word_cases(long *texts, long *accepted)
+{
+	static const char *const odd[] = { "\"", "\\", "\\n", "\x01", "\x1f", " ", "!", "\x7f", "\x80", "\xc3\xa9",
+	                                   "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc3", "\xff", "\t" };
+	const char plain[] = "abcdefghijklmnopqrst";
+	long failed = 0;
+
+	for (size_t o = 0; o < sizeof odd / sizeof odd[0]; o++) {
+		for (size_t at = 0; at < sizeof plain - 1; at++) {
+			char str[40], text[120];
+			int n;
+			snprintf(str, sizeof str, "%.*s%s%s", (int)at, plain, odd[o], plain + at + 1);
+			for (int key = 0; key < 2; key++) {
+				n = snprintf(text, sizeof text, key ? "{\"%s\":1}" : "{\"k\":\"%s\"}", str);
+				failed += check(str, text, (size_t)n, accepted);
+				failed += check(str, text, (size_t)n - 2 - (size_t)key, accepted); /* cut in or after the string */
+				*texts += 2;
+			}
+		}
+	}
+	return failed;
+}
+
 int main(int argc, char **argv)
 {
 	static const char pool[] = "{}[]\",:\\u0123456789abcdefABCDEF.eE+- tfn\x01\x7f\x80\xbf\xc3\xa9\xed\xa0\xf0\xf4\x90";
@@ -70,6 +97,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++, texts++)
 		failed += check(cases[i], cases[i], strlen(cases[i]), &accepted);
+	failed += word_cases(&texts, &accepted);
 	for (int a = 2; a < argc; a++) {
 		FILE *f = fopen(argv[a], "rb");
 		char *text = NULL, *m = NULL;

@@ -72,6 +72,9 @@ else no "warns on a pattern beyond PCRE2's limits and leaves it out" "$out"; fi
 if out=$(${BUILD:-build}/load_json_test 300 tests/generator/fixtures/*.json tests/generator/bad/*.json \
          tests/mutation/base.json tests/fuzz/seeds/jread/*.json 2>&1); then ok "${out#load_json: }"
 else no "the JSON reader agrees with jansson" "$out"; fi
+# the compiler's string table finds what was put, by a prefix too, and nothing else
+if out=$(${BUILD:-build}/strtab_test 20000 2>&1); then ok "${out#strtab: }"
+else no "gen_strtab agrees with a plain list" "$out"; fi
 # usage errors exit 2 and say why
 out=$($gen 2>&1); rc=$?
 if [ "$rc" -eq 2 ] && printf '%s' "$out" | grep -q "expected exactly one SPEC"; then ok "usage error"; else no "usage error" "$out"; fi
