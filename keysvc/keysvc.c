@@ -53,10 +53,11 @@
    pass sent 10,000 key and 10,000 list reads to the store at once (bench-perf
    (d): p99 68-103 ms at half the peak, 0.8-6 ms without expiry). */
 #define KEYSVC_CACHE_SPREAD 3
-/* List cache: groups of owners (16 each), the longest list kept, rows kept
-   in all (a store_key is about 1.3 KiB: at most ~21 MiB, filled only as
-   lists are asked for). 16,384 owners: with 4,096, bench-perf's (b) (10,000
-   users asking for their list in turn) read most lists from SQLite. */
+/* List cache: groups of owners (16 lists each), the longest list kept, rows
+   kept in all (packed, a row is its texts and some 150 bytes: a few MiB,
+   filled only as lists are asked for; 16,384 store_keys as they are would
+   be 105 MiB). 16,384 lists: with 4,096, bench-perf's (b) (10,000 users
+   asking for their list in turn) read most lists from SQLite. */
 #define KEYSVC_LIST_GROUPS 1024
 #define KEYSVC_LIST_MAX_KEYS 64
 #define KEYSVC_LIST_MAX_ROWS 16384

@@ -18,7 +18,7 @@
 typedef struct listcache_slot {
 	int64_t user;
 	int family, include_revoked;
-	store_key *v;           /* NULL: empty slot (an empty list has v != NULL, n = 0) */
+	unsigned char *v;       /* the list packed (listcache_pack); NULL: empty slot (an empty list has v != NULL, n = 0) */
 	size_t n;
 	time_t stored;
 	uint64_t used;          /* the group's clock at the slot's last put or hit */
@@ -83,6 +83,79 @@ void listcache_free(listcache *c)
 	free(c);
 }
 
+/* A list kept packed: a store_key is 6.5 KiB of text buffers, nearly all of
+   it zero bytes past each text's end, so 16,384 rows held as they are came
+   to 105 MiB (bench-perf (b), 10,000 owners: peak RSS 78 -> 172 MB). The
+   bytes of the n keys as records of (zero bytes, literal bytes, the
+   literal): each u16, a literal ending where four zero bytes begin. */
+#define LISTCACHE_RUN_MAX 65535u
+
+static size_t listcache_zeros(const unsigned char *p, size_t len)
+{
+	size_t z = 0;
+
+	while (z < len && z < LISTCACHE_RUN_MAX && p[z] == 0)
+		z++;
+	return z;
+}
+
+static size_t listcache_literal(const unsigned char *p, size_t len)
+{
+	size_t l = 0;
+
+	while (l < len && l < LISTCACHE_RUN_MAX &&
+	       !(p[l] == 0 && (l + 4 > len || (p[l + 1] == 0 && p[l + 2] == 0 && p[l + 3] == 0))))
+		l++;
+	return l;
+}
+
+/* v[0..n) packed into a new allocation (at least 1 byte, so that an empty
+   list is not NULL), or NULL when out of memory. */
+static unsigned char *listcache_pack(const store_key *v, size_t n)
+{
+	const unsigned char *src = (const unsigned char *)v;
+	size_t len = n * sizeof *v, size = 1, o = 0;
+	unsigned char *out;
+
+	for (size_t i = 0; i < len;) {
+		size_t z = listcache_zeros(src + i, len - i), l = listcache_literal(src + i + z, len - i - z);
+		size += 4 + l;
+		i += z + l;
+	}
+	if ((out = malloc(size)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		size_t z = listcache_zeros(src + i, len - i), l = listcache_literal(src + i + z, len - i - z);
+		uint16_t zz = (uint16_t)z, ll = (uint16_t)l;
+		memcpy(out + o, &zz, 2);
+		memcpy(out + o + 2, &ll, 2);
+		memcpy(out + o + 4, src + i + z, l);
+		o += 4 + l;
+		i += z + l;
+	}
+	out[o] = 0;
+	return out;
+}
+
+/* The n keys of a packed list, into a new array (NULL when n is 0, or out
+   of memory). */
+static store_key *listcache_unpack(const unsigned char *p, size_t n)
+{
+	size_t len = n * sizeof(store_key);
+	unsigned char *out = n ? malloc(len) : NULL;
+
+	for (size_t o = 0; out && o < len;) {
+		uint16_t z, l;
+		memcpy(&z, p, 2);
+		memcpy(&l, p + 2, 2);
+		memset(out + o, 0, z);
+		memcpy(out + o + z, p + 4, l);
+		o += (size_t)z + l;
+		p += 4 + l;
+	}
+	return (store_key *)out;
+}
+
 static listcache_group *listcache_group_of(listcache *c, int64_t user)
 {
 	uint64_t h = (uint64_t)user * 0x9E3779B97F4A7C15ull;   /* Fibonacci hashing */
@@ -132,10 +205,8 @@ int listcache_get(listcache *c, int64_t user, int family, int include_revoked, t
 	s = listcache_find(g, user, family, include_revoked);
 	if (s) {
 		if (now >= s->stored && now - s->stored < (time_t)c->ttl) {
-			store_key *copy = s->n ? malloc(s->n * sizeof *copy) : NULL;
+			store_key *copy = listcache_unpack(s->v, s->n);
 			if (copy || s->n == 0) {
-				if (s->n)
-					memcpy(copy, s->v, s->n * sizeof *copy);
 				*out = copy;
 				*n = s->n;
 				s->used = ++g->clock;
@@ -181,18 +252,15 @@ void listcache_put(listcache *c, int64_t user, int family, int include_revoked, 
 {
 	listcache_group *g;
 	listcache_slot *s;
-	store_key *copy;
+	unsigned char *copy;
 	int room;
 
 	if (family < 0 || family >= LISTCACHE_FAMILIES || n > c->max_keys)
 		return;
 	include_revoked = include_revoked != 0;
-	/* an empty list is kept as a 1-byte allocation, so that v != NULL */
-	copy = malloc(n ? n * sizeof *copy : 1);
+	copy = listcache_pack(v, n);
 	if (!copy)
 		return;
-	if (n)
-		memcpy(copy, v, n * sizeof *copy);
 	g = listcache_group_of(c, user);
 	pthread_mutex_lock(&g->lock);
 	if (g->epoch != epoch) {

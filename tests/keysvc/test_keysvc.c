@@ -1291,6 +1291,50 @@ START_TEST(listcache_epoch_ttl_bounds)
 }
 END_TEST
 
+/* A list comes back byte for byte as it was put (lists are kept packed):
+   keys as the store fills them (texts, then zero bytes), keys with no zero
+   byte at all, with zero runs of every length at every phase, and with a
+   last byte that is or is not zero. */
+START_TEST(listcache_keeps_lists_exactly)
+{
+	listcache *c;
+	store_key v[6], *got;
+	size_t n;
+	unsigned seed = 7;
+
+	memset(v, 0, sizeof v);
+	v[0].id = 1;
+	snprintf(v[0].name, sizeof v[0].name, "first key");
+	snprintf(v[0].meta, sizeof v[0].meta, "{\"plan\":\"pro\"}");
+	snprintf(v[0].owner, sizeof v[0].owner, "customer-42");
+	v[0].created = 1700000000;
+	memset(&v[1], 0xA5, sizeof v[1]);                  /* no zero byte */
+	for (size_t i = 0; i < sizeof v[2]; i++) {         /* zero runs of 0..9 bytes */
+		seed = seed * 1103515245u + 12345u;
+		((unsigned char *)&v[2])[i] = (seed >> 16) % 10 < 4 ? 0 : (unsigned char)(seed >> 8) | 1;
+	}
+	for (size_t i = 0; i < sizeof v[3]; i++)           /* a zero run before each fifth byte */
+		((unsigned char *)&v[3])[i] = i % 5 == 4 ? (unsigned char)i | 1 : 0;
+	((unsigned char *)&v[4])[sizeof v[4] - 1] = 9;     /* zeros, then a last byte */
+	/* v[5]: all zero */
+	ck_assert_int_eq(listcache_new(4, 8, 100, 5, &c), 0);
+	for (size_t k = 1; k <= 6; k++) {
+		listcache_put(c, (int64_t)k, 0, 0, v, k, listcache_epoch(c, (int64_t)k), 1000);
+		ck_assert_int_eq(listcache_get(c, (int64_t)k, 0, 0, 1000, &got, &n), 1);
+		ck_assert_uint_eq(n, k);
+		ck_assert_msg(memcmp(got, v, k * sizeof *v) == 0, "a list of %zu keys comes back as put", k);
+		free(got);
+	}
+	for (size_t k = 0; k < 6; k++) {
+		listcache_put(c, 10 + (int64_t)k, 1, 0, &v[k], 1, listcache_epoch(c, 10 + (int64_t)k), 1000);
+		ck_assert_int_eq(listcache_get(c, 10 + (int64_t)k, 1, 0, 1000, &got, &n), 1);
+		ck_assert_msg(memcmp(got, &v[k], sizeof *v) == 0, "key %zu alone comes back as put", k);
+		free(got);
+	}
+	listcache_free(c);
+}
+END_TEST
+
 /* A group's slots are shared by its owners: one group holds 16 owners'
    lists (it held one owner's per family), and a 17th list pushes out the
    least recently used. */
@@ -2616,6 +2660,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, revocation_racing_authentications);
 	tcase_add_test(tc, listcache_epoch_ttl_bounds);
 	tcase_add_test(tc, listcache_owners_share_a_group);
+	tcase_add_test(tc, listcache_keeps_lists_exactly);
 	tcase_add_test(tc, store_changed_not_by_own_writes);
 	tcase_add_test(tc, cached_list_follows_every_change);
 	tcase_add_test(tc, list_racing_creates);
