@@ -1487,9 +1487,16 @@ static int store_sqlite_changed(store *base)
 				int mine = e != __atomic_load_n(&s->seen_epoch, __ATOMIC_SEQ_CST) &&
 				           __atomic_load_n(&s->writing, __ATOMIC_SEQ_CST) &&
 				           e == __atomic_load_n(&s->pending_epoch, __ATOMIC_SEQ_CST);
-				if (!mine && e != __atomic_load_n(&s->seen_epoch, __ATOMIC_SEQ_CST)) {
-					__atomic_store_n(&s->seen_epoch, e, __ATOMIC_SEQ_CST);
-					__atomic_store_n(&s->foreign, 1, __ATOMIC_SEQ_CST);
+				/* epochs only grow (every write adds one, a restore moves
+				   past both): a value below the one recorded is a read this
+				   process's later commits overtook, never another's write */
+				int64_t cur = __atomic_load_n(&s->seen_epoch, __ATOMIC_SEQ_CST);
+				while (!mine && e > cur) {
+					if (__atomic_compare_exchange_n(&s->seen_epoch, &cur, e, 0, __ATOMIC_SEQ_CST,
+					                                __ATOMIC_SEQ_CST)) {
+						__atomic_store_n(&s->foreign, 1, __ATOMIC_SEQ_CST);
+						break;
+					}
 				}
 			} else {
 				rd->data_version = -1;   /* look again next time */
