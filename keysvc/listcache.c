@@ -90,41 +90,49 @@ void listcache_free(listcache *c)
    literal): each u16, a literal ending where four zero bytes begin. */
 #define LISTCACHE_RUN_MAX 65535u
 
+/* Zero bytes at p (at most len, and LISTCACHE_RUN_MAX), eight at a time. */
 static size_t listcache_zeros(const unsigned char *p, size_t len)
 {
-	size_t z = 0;
+	size_t z = 0, max = len < LISTCACHE_RUN_MAX ? len : LISTCACHE_RUN_MAX;
+	uint64_t w;
 
-	while (z < len && z < LISTCACHE_RUN_MAX && p[z] == 0)
+	while (z + 8 <= max && (memcpy(&w, p + z, 8), w == 0))
+		z += 8;
+	while (z < max && p[z] == 0)
 		z++;
 	return z;
 }
 
+/* Bytes at p up to where four zero bytes begin (or len, or
+   LISTCACHE_RUN_MAX): a text runs to its NUL in one memchr. */
 static size_t listcache_literal(const unsigned char *p, size_t len)
 {
-	size_t l = 0;
+	size_t l = 0, max = len < LISTCACHE_RUN_MAX ? len : LISTCACHE_RUN_MAX;
 
-	while (l < len && l < LISTCACHE_RUN_MAX &&
-	       !(p[l] == 0 && (l + 4 > len || (p[l + 1] == 0 && p[l + 2] == 0 && p[l + 3] == 0))))
+	while (l < max) {
+		const unsigned char *nul = memchr(p + l, 0, max - l);
+		if (!nul)
+			return max;
+		l = (size_t)(nul - p);
+		if (l + 4 > len || (p[l + 1] == 0 && p[l + 2] == 0 && p[l + 3] == 0))
+			return l;
 		l++;
-	return l;
+	}
+	return max;
 }
 
 /* v[0..n) packed into a new allocation (at least 1 byte, so that an empty
-   list is not NULL), or NULL when out of memory. */
+   list is not NULL), or NULL when out of memory. A record takes at least
+   four zero bytes for its four bytes of lengths (but the first, and one
+   after a literal of LISTCACHE_RUN_MAX), so the packed list is never much
+   longer than the list. */
 static unsigned char *listcache_pack(const store_key *v, size_t n)
 {
 	const unsigned char *src = (const unsigned char *)v;
-	size_t len = n * sizeof *v, size = 1, o = 0;
-	unsigned char *out;
+	size_t len = n * sizeof *v, o = 0;
+	unsigned char *out = malloc(len + 4 * (len / LISTCACHE_RUN_MAX + 2) + 1), *fit;
 
-	for (size_t i = 0; i < len;) {
-		size_t z = listcache_zeros(src + i, len - i), l = listcache_literal(src + i + z, len - i - z);
-		size += 4 + l;
-		i += z + l;
-	}
-	if ((out = malloc(size)) == NULL)
-		return NULL;
-	for (size_t i = 0; i < len;) {
+	for (size_t i = 0; out && i < len;) {
 		size_t z = listcache_zeros(src + i, len - i), l = listcache_literal(src + i + z, len - i - z);
 		uint16_t zz = (uint16_t)z, ll = (uint16_t)l;
 		memcpy(out + o, &zz, 2);
@@ -133,8 +141,11 @@ static unsigned char *listcache_pack(const store_key *v, size_t n)
 		o += 4 + l;
 		i += z + l;
 	}
+	if (!out)
+		return NULL;
 	out[o] = 0;
-	return out;
+	fit = realloc(out, o + 1);
+	return fit ? fit : out;
 }
 
 /* The n keys of a packed list, into a new array (NULL when n is 0, or out
