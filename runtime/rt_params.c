@@ -72,29 +72,6 @@ static const rt_schema *rt_params_prop_schema(const rt_schema *s, const char *na
 
 static unsigned rt_params_leaf_types(const rt_schema *s, int depth);
 
-/* Splits s at sep into tokens (new strings, NULL-terminated, free with
- * rt_params_free_tokens); "" gives no tokens. */
-static char **rt_params_split(const char *s, char sep, size_t *n)
-{
-	size_t cap = 1;
-	char **v;
-
-	*n = 0;
-	for (const char *c = s; *c; c++)
-		cap += *c == sep;
-	v = calloc(cap + 1, sizeof *v);
-	if (!v || !*s)
-		return v;
-	for (const char *p = s;;) {
-		const char *e = strchr(p, sep);
-		v[(*n)++] = e ? strndup(p, (size_t)(e - p)) : strdup(p);
-		if (!e)
-			break;
-		p = e + 1;
-	}
-	return v;
-}
-
 /* The end of the JSON text of an object or array at s ('{' or '['):
  * the byte after its closing bracket (strings and their escapes skipped),
  * or NULL when it does not close. */
@@ -119,10 +96,14 @@ static const char *rt_params_json_end(const char *s)
 	return NULL;
 }
 
-/* rt_params_split for an array of objects, whose items are JSON object
- * texts: an item that opens with '{' (after prefix, when it starts with
- * it) runs to its closing '}', whatever sep it holds. */
-static char **rt_params_split_objects(const char *s, char sep, const char *prefix, size_t *n)
+static void rt_params_free_tokens(char **v, size_t n);
+
+/* Splits s at sep into tokens (new strings, NULL-terminated, free with
+ * rt_params_free_tokens); "" gives no tokens; NULL when out of memory.
+ * objects: the items are JSON object texts (an array of objects), and an
+ * item that opens with '{' (after prefix, when it starts with it) runs to
+ * its closing '}', whatever sep it holds. */
+static char **rt_params_split_items(const char *s, char sep, const char *prefix, int objects, size_t *n)
 {
 	size_t cap = 1, plen = prefix ? strlen(prefix) : 0;
 	int unclosed = 0;
@@ -134,20 +115,33 @@ static char **rt_params_split_objects(const char *s, char sep, const char *prefi
 	v = calloc(cap + 1, sizeof *v);
 	if (!v || !*s)
 		return v;
-	for (const char *p = s, *q, *close;;) {
+	for (const char *p = s, *q, *close = NULL;;) {
 		const char *e;
-		q = p + (plen && strncmp(p, prefix, plen) == 0 ? plen : 0);
-		/* once a text does not close, that item is refused anyway: the rest
-		   is split plainly, so that "{,{,{..." costs one scan, not one each */
-		close = *q == '{' && !unclosed ? rt_params_json_end(q) : NULL;
-		unclosed |= *q == '{' && !close;
+		if (objects) {
+			q = p + (plen && strncmp(p, prefix, plen) == 0 ? plen : 0);
+			/* once a text does not close, that item is refused anyway: the
+			   rest is split plainly, so that "{,{,{..." costs one scan, not
+			   one each */
+			close = *q == '{' && !unclosed ? rt_params_json_end(q) : NULL;
+			unclosed |= *q == '{' && !close;
+		}
 		e = strchr(close ? close : p, sep);
-		v[(*n)++] = e ? strndup(p, (size_t)(e - p)) : strdup(p);
+		if ((v[*n] = e ? strndup(p, (size_t)(e - p)) : strdup(p)) == NULL) {
+			rt_params_free_tokens(v, *n);
+			*n = 0;
+			return NULL;
+		}
+		(*n)++;
 		if (!e)
 			break;
 		p = e + 1;
 	}
 	return v;
+}
+
+static char **rt_params_split(const char *s, char sep, size_t *n)
+{
+	return rt_params_split_items(s, sep, NULL, 0, n);
 }
 
 static void rt_params_free_tokens(char **v, size_t n)
@@ -340,8 +334,8 @@ json_t *rt_params_coerce(const rt_param *p, const char *raw, const char *what, r
 			json_decref(out);
 			out = NULL;
 		}
-		tok = is_array && (rt_schema_types(rt_schema_items(p->schema)) & RT_T_OBJECT)
-		      ? rt_params_split_objects(body, sep, prefix, &n) : rt_params_split(body, sep, &n);
+		tok = rt_params_split_items(body, sep, prefix,
+		                            is_array && (rt_schema_types(rt_schema_items(p->schema)) & RT_T_OBJECT), &n);
 		if (tok)
 			out = is_array ? rt_params_array(p->schema, tok, n, prefix, what, errs)
 			               : rt_params_object(p, tok, n, spread && p->style != RT_STYLE_FORM, what, errs);
@@ -906,6 +900,15 @@ static char *rt_params_unescape(const char *s, size_t n, int form)
 	return out;
 }
 
+/* Whether s holds "%2C" (either case). */
+static int rt_params_has_encoded_comma(const char *s)
+{
+	for (const char *c = strchr(s, '%'); c; c = strchr(c + 1, '%'))
+		if (c[1] == '2' && (c[2] == 'C' || c[2] == 'c'))
+			return 1;
+	return 0;
+}
+
 /* Query parameter p's items read from the request's own query string and
  * percent-decoded after the split ('+' a space, as libmicrohttpd decodes
  * query arguments): ulfius hands over one value, with repeated keys joined
@@ -920,8 +923,8 @@ static char **rt_params_query_items(const char *url, const rt_param *p, size_t *
 	char **v = NULL;
 
 	*n = 0;
-	if (!q)
-		return NULL;
+	if (!q || !rt_params_has_encoded_comma(q + 1))
+		return NULL;   /* the common case: no value can hold one */
 	end = q + 1 + strcspn(q + 1, "#");
 	/* twice over the query: whether an encoded comma is in p's values, then the items */
 	for (int pass = 0; pass < 2; pass++) {
