@@ -163,6 +163,13 @@ static void keycache_write_end(keycache_slot *s)
 	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
 }
 
+/* Whether slot s was stored less than the ttl before now (a clock that
+   went back makes nothing young). */
+static int keycache_young(const keycache *c, const keycache_slot *s, time_t now)
+{
+	return now >= s->stored && now - s->stored < (time_t)c->ttl;
+}
+
 /* Copies slot s's entry into out when it is the key of hash and younger
    than the ttl at now: 1; 2 when it is that key's but too old (or the
    clock went back); else 0. Under the slot's lock, or in a sequence
@@ -176,7 +183,7 @@ static int keycache_copy(const keycache *c, const keycache_slot *s, const unsign
 
 	if (!s->used || gnutls_memcmp(s->hash, hash, STORE_HASH_LEN) != 0)
 		return 0;
-	if (!(now >= s->stored && now - s->stored < (time_t)c->ttl))
+	if (!keycache_young(c, s, now))
 		return 2;
 	for (size_t k = 0; k < 4; k++) {
 		if (s->len[k] >= keycache_text_room[k])
@@ -273,7 +280,7 @@ static size_t keycache_way(const keycache *c, size_t set, const unsigned char ha
 	}
 	for (size_t w = 0; w < KEYCACHE_WAYS; w++) {
 		const keycache_slot *s = &c->slots[set + w];
-		if (!s->used || !(now >= s->stored && now - s->stored < (time_t)c->ttl))
+		if (!s->used || !keycache_young(c, s, now))
 			return set + w;
 		if (s->stored < c->slots[pick].stored)
 			pick = set + w;
