@@ -426,6 +426,98 @@ static int ga_param_shape(ga *a, ga_param *gp, const json_t *schema, const char 
 	return 0;
 }
 
+/* A parameter's "in" (turi: where the parameter is): *out, or -1 with an
+ * error naming its place. */
+static int ga_param_in(ga *a, const char *in, const char *turi, int *out)
+{
+	if (strcmp(in, "path") == 0)
+		*out = GA_IN_PATH;
+	else if (strcmp(in, "query") == 0)
+		*out = GA_IN_QUERY;
+	else if (strcmp(in, "header") == 0)
+		*out = GA_IN_HEADER;
+	else if (strcmp(in, "cookie") == 0)
+		*out = GA_IN_COOKIE;
+	else if (strcmp(in, "querystring") == 0 && a->dialect_minor >= 2)
+		*out = GA_IN_QUERYSTRING;
+	else {
+		char *pp = ga_ptr(ga_pointer_of(turi), "in");
+		if (strcmp(in, "querystring") == 0)
+			ga_error(a, pp, "parameter location \"querystring\" is OpenAPI 3.2; this document is %s",
+			         json_string_value(json_object_get(a->doc, "openapi")));
+		else
+			ga_error(a, pp, "parameter location \"%s\" is not one of path, query, header, cookie%s", in,
+			         a->dialect_minor >= 2 ? ", querystring" : "");
+		free(pp);
+		return -1;
+	}
+	return 0;
+}
+
+/* The rules of a parameter's fixed fields (p, at turi, in its location
+ * in): 0, or -1 with an error naming the field. */
+static int ga_param_fields(ga *a, const json_t *p, int in, const char *turi)
+{
+	const json_t *sc = json_object_get(p, "schema"), *ct = json_object_get(p, "content");
+	const char *why = NULL, *at = NULL;
+
+	if (in == GA_IN_QUERYSTRING && (json_object_get(p, "schema") || json_object_size(json_object_get(p, "content")) != 1 ||
+	                                   json_object_get(p, "style") || json_object_get(p, "explode"))) {
+		char *pp = ga_ptr(ga_pointer_of(turi), json_object_get(p, "schema") ? "schema" : "content");
+		ga_error(a, pp, "a querystring parameter has exactly one media type in \"content\", and no schema, "
+		         "style or explode");
+		free(pp);
+		return -1;
+	}
+	if (in == GA_IN_PATH && !json_is_true(json_object_get(p, "required")))
+		why = "a path parameter must be required (\"required\": true)", at = "required";
+	else if (sc && ct)
+		why = "a parameter has either \"schema\" or \"content\", not both";
+	else if (!sc && !ct)
+		why = "a parameter needs \"schema\" or \"content\"";
+	else if (ct && (!json_is_object(ct) || json_object_size(ct) != 1))
+		why = "\"content\" of a parameter must hold exactly one media type", at = "content";
+	if (why) {
+		char *pp = at ? ga_ptr(ga_pointer_of(turi), at) : strdup(ga_pointer_of(turi));
+		ga_error(a, pp, "%s", why);
+		free(pp);
+		return -1;
+	}
+	return 0;
+}
+
+/* A content-encoded parameter (p, at turi): *schema is the first media
+ * type's schema, the value given as JSON text (for a querystring, JSON or
+ * form-urlencoded); 0, or -1 with an error naming the media type. */
+static int ga_param_content(ga *a, ga_param *gp, const json_t *p, const char *turi, const json_t **schema)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)json_object_get(p, "content"), k, v) {
+		(void)k;
+		*schema = json_object_get(v, "schema");
+		break;
+	}
+	gp->ctype = GA_C_JSON;
+	gp->content = 1;
+	if (gp->in == GA_IN_QUERYSTRING) {
+		json_object_foreach((json_t *)json_object_get(p, "content"), k, v) {
+			(void)v;
+			if (strncasecmp(k, "application/x-www-form-urlencoded", 33) == 0)
+				gp->content = 2;
+			else if (!ga_is_json_media(k)) {
+				char *c1 = ga_ptr(ga_pointer_of(turi), "content"), *c2 = c1 ? ga_ptr(c1, k) : NULL;
+				ga_error(a, c2, "a querystring parameter's media type must be application/x-www-form-urlencoded "
+				         "or JSON, not %s", k);
+				free(c1);
+				free(c2);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
 static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *pointer)
 {
 	char *turi = NULL;
@@ -442,34 +534,7 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 		free(turi);
 		return ga_error(a, pointer, "a parameter needs \"name\" and \"in\"");
 	}
-	if (strcmp(in, "path") == 0)
-		gp.in = GA_IN_PATH;
-	else if (strcmp(in, "query") == 0)
-		gp.in = GA_IN_QUERY;
-	else if (strcmp(in, "header") == 0)
-		gp.in = GA_IN_HEADER;
-	else if (strcmp(in, "cookie") == 0)
-		gp.in = GA_IN_COOKIE;
-	else if (strcmp(in, "querystring") == 0 && a->dialect_minor >= 2)
-		gp.in = GA_IN_QUERYSTRING;
-	else {
-		char *pp = ga_ptr(ga_pointer_of(turi), "in");
-		if (strcmp(in, "querystring") == 0)
-			ga_error(a, pp, "parameter location \"querystring\" is OpenAPI 3.2; this document is %s",
-			         json_string_value(json_object_get(a->doc, "openapi")));
-		else
-			ga_error(a, pp, "parameter location \"%s\" is not one of path, query, header, cookie%s", in,
-			         a->dialect_minor >= 2 ? ", querystring" : "");
-		free(pp);
-		free(turi);
-		return -1;
-	}
-	if (gp.in == GA_IN_QUERYSTRING && (json_object_get(p, "schema") || json_object_size(json_object_get(p, "content")) != 1 ||
-	                                   json_object_get(p, "style") || json_object_get(p, "explode"))) {
-		char *pp = ga_ptr(ga_pointer_of(turi), json_object_get(p, "schema") ? "schema" : "content");
-		ga_error(a, pp, "a querystring parameter has exactly one media type in \"content\", and no schema, "
-		         "style or explode");
-		free(pp);
+	if (ga_param_in(a, in, turi, &gp.in) != 0) {
 		free(turi);
 		return -1;
 	}
@@ -489,24 +554,9 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 		free(turi);
 		return 0;
 	}
-	{
-		const json_t *sc = json_object_get(p, "schema"), *ct = json_object_get(p, "content");
-		const char *why = NULL, *at = NULL;
-		if (gp.in == GA_IN_PATH && !json_is_true(json_object_get(p, "required")))
-			why = "a path parameter must be required (\"required\": true)", at = "required";
-		else if (sc && ct)
-			why = "a parameter has either \"schema\" or \"content\", not both";
-		else if (!sc && !ct)
-			why = "a parameter needs \"schema\" or \"content\"";
-		else if (ct && (!json_is_object(ct) || json_object_size(ct) != 1))
-			why = "\"content\" of a parameter must hold exactly one media type", at = "content";
-		if (why) {
-			char *pp = at ? ga_ptr(ga_pointer_of(turi), at) : strdup(ga_pointer_of(turi));
-			ga_error(a, pp, "%s", why);
-			free(pp);
-			free(turi);
-			return -1;
-		}
+	if (ga_param_fields(a, p, gp.in, turi) != 0) {
+		free(turi);
+		return -1;
 	}
 	gp.name = strdup(name);
 	gp.required = gp.in == GA_IN_PATH || json_is_true(json_object_get(p, "required"));
@@ -517,34 +567,10 @@ static int ga_param_add(ga *a, ga_op *op, const json_t *pnode, const char *point
 	}
 	gp.explode = json_object_get(p, "explode") ? json_is_true(json_object_get(p, "explode")) : gp.style == 1;
 	schema = json_object_get(p, "schema");
-	if (!schema && json_object_get(p, "content")) {
-		/* content-encoded parameter: the first media type's schema, given as JSON text */
-		const char *k;
-		json_t *v;
-		json_object_foreach((json_t *)json_object_get(p, "content"), k, v) {
-			(void)k;
-			schema = json_object_get(v, "schema");
-			break;
-		}
-		gp.ctype = GA_C_JSON;
-		gp.content = 1;
-		if (gp.in == GA_IN_QUERYSTRING) {
-			json_object_foreach((json_t *)json_object_get(p, "content"), k, v) {
-				(void)v;
-				if (strncasecmp(k, "application/x-www-form-urlencoded", 33) == 0)
-					gp.content = 2;
-				else if (!ga_is_json_media(k)) {
-					char *c1 = ga_ptr(ga_pointer_of(turi), "content"), *c2 = c1 ? ga_ptr(c1, k) : NULL;
-					ga_error(a, c2, "a querystring parameter's media type must be application/x-www-form-urlencoded "
-					         "or JSON, not %s", k);
-					free(c1);
-					free(c2);
-					free(turi);
-					free(gp.name);
-					return -1;
-				}
-			}
-		}
+	if (!schema && json_object_get(p, "content") && ga_param_content(a, &gp, p, turi, &schema) != 0) {
+		free(turi);
+		free(gp.name);
+		return -1;
 	}
 	if (schema) {
 		char *suri = NULL;
@@ -1372,54 +1398,10 @@ static int ga_op_path_check(ga *a, const ga_op *op, const char *path, const char
 	return 0;
 }
 
-/* One operation: method is its key under the path item, or under its
- * additionalOperations (OpenAPI 3.2) when extra is set. */
-static int ga_operation(ga *a, const char *path, const char *method, const json_t *item, const json_t *opnode,
-                        const char *item_ptr, const char *item_loc, int extra)
+/* op's C name: its operationId made C-safe, or one derived from method and
+ * path; registered in a->opids. */
+static int ga_op_name(ga *a, ga_op *op, const char *opid, const char *method, const char *path, const char *optr)
 {
-	char *xptr = extra ? ga_ptr(item_ptr, "additionalOperations") : NULL;
-	char *xloc = extra ? ga_ptr(item_loc, "additionalOperations") : NULL;
-	char *optr = ga_ptr(extra ? xptr : item_ptr, method), *oraw = ga_ptr(extra ? xloc : item_loc, method), *ouri = NULL;
-
-	free(xptr);
-	free(xloc);
-	ga_op *op;
-	const char *opid;
-	const json_t *sec;
-	int rc = -1;
-
-	/* split documents often write an operation as a $ref to another file */
-	opnode = oraw ? ga_deref(a, opnode, oraw, &ouri) : NULL;
-	free(oraw);
-	if (!opnode || !json_is_object(opnode)) {
-		if (opnode)
-			ga_error(a, optr, "an operation must be an object");
-		free(optr);
-		free(ouri);
-		return -1;
-	}
-	opid = json_string_value(json_object_get(opnode, "operationId"));
-	if (a->nops == a->capops) {
-		size_t cap = a->capops ? a->capops * 2 : 16;
-		ga_op *v = realloc(a->ops, cap * sizeof *v);
-		if (!v) {
-			free(optr);
-			free(ouri);
-			return -1;
-		}
-		a->ops = v;
-		a->capops = cap;
-	}
-	op = &a->ops[a->nops++];
-	memset(op, 0, sizeof *op);
-	op->pointer = optr;
-	op->loc = ga_loc(a, ouri);
-	free(ouri);
-	op->path = strdup(path);
-	op->method = strdup(method);
-	for (char *c = op->method; *c && !extra; c++) /* additionalOperations: as sent */
-		*c = (char)(*c - 32 * (*c >= 'a' && *c <= 'z'));
-	op->validation_status = 400;
 	if (opid) {
 		op->opid = ga_cname(opid);
 	} else {
@@ -1469,6 +1451,123 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 				return -1;
 		}
 	}
+	return 0;
+}
+
+/* /a/{x} and /a/{y} (or /a?k=1 and /a?k=2) are one route: OpenAPI forbids
+ * the first, and a router cannot tell either apart; refused, unless both
+ * have query strings that differ. op's route is registered in a->routes. */
+static int ga_op_route_unique(ga *a, ga_op *op, const char *path, const char *optr)
+{
+	char *key = NULL, *w;
+	const json_t *other;
+
+	if (asprintf(&key, "%s %.*s", op->method, (int)strcspn(path, "?"), path) < 0)
+		return -1;
+	for (char *r = w = key; *r; r++) {
+		*w++ = *r;
+		if (*r == '{' && strchr(r, '}'))
+			r = strchr(r, '}') - 1;
+	}
+	*w = '\0';
+	other = json_object_get(a->routes, key);
+	/* both with query strings that differ: the runtime tries each in turn
+	 * (/rest?method=a and /rest?method=b, Flickr) */
+	if (other && strchr(path, '?') && json_object_get(a->route_queries, optr) == NULL) {
+		const char *oq = json_string_value(json_object_get(a->route_queries, json_string_value(other)));
+		if (oq && strcmp(oq, strchr(path, '?')) != 0) {
+			json_object_set_new(a->route_queries, optr, json_string(strchr(path, '?')));
+			op->shares_route = 1;
+			for (size_t i = 0; i + 1 < a->nops; i++)
+				if (strcmp(a->ops[i].pointer, json_string_value(other)) == 0)
+					a->ops[i].shares_route = 1;
+			free(key);
+			key = NULL;
+		}
+	}
+	if (!key)
+		;
+	else if (other) {
+		free(key);
+		return ga_error(a, optr, "%s %s is the same route as %s: %s", op->method, path, json_string_value(other),
+		                strchr(path, '?') || strchr(json_string_value(other), '?')
+		                    ? "paths that differ only in their query string cannot be routed apart"
+		                    : "paths that differ only in template names are not allowed (OpenAPI: Paths)");
+	}
+	if (key && (json_object_set_new(a->routes, key, json_string(optr)) != 0 ||
+	            (strchr(path, '?') && json_object_set_new(a->route_queries, optr, json_string(strchr(path, '?'))) != 0))) {
+		free(key);
+		return -1;
+	}
+	free(key);
+	return 0;
+}
+
+/* a querystring parameter is the whole query: alone there (OpenAPI 3.2) */
+static int ga_op_querystring_alone(ga *a, const ga_op *op, const char *optr)
+{
+	size_t nqs = 0, nq = 0;
+
+	for (size_t i = 0; i < op->np; i++) {
+		nqs += op->params[i].in == GA_IN_QUERYSTRING;
+		nq += op->params[i].in == GA_IN_QUERY;
+	}
+	if (nqs > 1 || (nqs && nq))
+		return ga_error(a, optr, nqs > 1 ? "more than one querystring parameter" :
+		                "a querystring parameter and query parameters cannot both be used (OpenAPI 3.2)");
+	return 0;
+}
+
+/* One operation: method is its key under the path item, or under its
+ * additionalOperations (OpenAPI 3.2) when extra is set. */
+static int ga_operation(ga *a, const char *path, const char *method, const json_t *item, const json_t *opnode,
+                        const char *item_ptr, const char *item_loc, int extra)
+{
+	char *xptr = extra ? ga_ptr(item_ptr, "additionalOperations") : NULL;
+	char *xloc = extra ? ga_ptr(item_loc, "additionalOperations") : NULL;
+	char *optr = ga_ptr(extra ? xptr : item_ptr, method), *oraw = ga_ptr(extra ? xloc : item_loc, method), *ouri = NULL;
+
+	free(xptr);
+	free(xloc);
+	ga_op *op;
+	const char *opid;
+	const json_t *sec;
+	int rc = -1;
+
+	/* split documents often write an operation as a $ref to another file */
+	opnode = oraw ? ga_deref(a, opnode, oraw, &ouri) : NULL;
+	free(oraw);
+	if (!opnode || !json_is_object(opnode)) {
+		if (opnode)
+			ga_error(a, optr, "an operation must be an object");
+		free(optr);
+		free(ouri);
+		return -1;
+	}
+	opid = json_string_value(json_object_get(opnode, "operationId"));
+	if (a->nops == a->capops) {
+		size_t cap = a->capops ? a->capops * 2 : 16;
+		ga_op *v = realloc(a->ops, cap * sizeof *v);
+		if (!v) {
+			free(optr);
+			free(ouri);
+			return -1;
+		}
+		a->ops = v;
+		a->capops = cap;
+	}
+	op = &a->ops[a->nops++];
+	memset(op, 0, sizeof *op);
+	op->pointer = optr;
+	op->loc = ga_loc(a, ouri);
+	free(ouri);
+	op->path = strdup(path);
+	op->method = strdup(method);
+	for (char *c = op->method; *c && !extra; c++) /* additionalOperations: as sent */
+		*c = (char)(*c - 32 * (*c >= 'a' && *c <= 'z'));
+	op->validation_status = 400;
+	if (ga_op_name(a, op, opid, method, path, optr) != 0)
+		return -1;
 	{
 		const char *summary = json_string_value(json_object_get(opnode, "summary"));
 		op->summary = strdup(summary ? summary : "");
@@ -1477,64 +1576,12 @@ static int ga_operation(ga *a, const char *path, const char *method, const json_
 	op->priority = op->priority * 1000 + (unsigned)a->nops;
 	if (!op->route)
 		return -1;
-	/* /a/{x} and /a/{y} (or /a?k=1 and /a?k=2) are one route: OpenAPI forbids
-	 * the first, and a router cannot tell either apart */
-	{
-		char *key = NULL, *w;
-		const json_t *other;
-		if (asprintf(&key, "%s %.*s", op->method, (int)strcspn(path, "?"), path) < 0)
-			return -1;
-		for (char *r = w = key; *r; r++) {
-			*w++ = *r;
-			if (*r == '{' && strchr(r, '}'))
-				r = strchr(r, '}') - 1;
-		}
-		*w = '\0';
-		other = json_object_get(a->routes, key);
-		/* both with query strings that differ: the runtime tries each in turn
-		 * (/rest?method=a and /rest?method=b, Flickr) */
-		if (other && strchr(path, '?') && json_object_get(a->route_queries, optr) == NULL) {
-			const char *oq = json_string_value(json_object_get(a->route_queries, json_string_value(other)));
-			if (oq && strcmp(oq, strchr(path, '?')) != 0) {
-				json_object_set_new(a->route_queries, optr, json_string(strchr(path, '?')));
-				op->shares_route = 1;
-				for (size_t i = 0; i + 1 < a->nops; i++)
-					if (strcmp(a->ops[i].pointer, json_string_value(other)) == 0)
-						a->ops[i].shares_route = 1;
-				free(key);
-				key = NULL;
-			}
-		}
-		if (!key)
-			;
-		else if (other) {
-			free(key);
-			return ga_error(a, optr, "%s %s is the same route as %s: %s", op->method, path, json_string_value(other),
-			                strchr(path, '?') || strchr(json_string_value(other), '?')
-			                    ? "paths that differ only in their query string cannot be routed apart"
-			                    : "paths that differ only in template names are not allowed (OpenAPI: Paths)");
-		}
-		if (key && (json_object_set_new(a->routes, key, json_string(optr)) != 0 ||
-		            (strchr(path, '?') && json_object_set_new(a->route_queries, optr, json_string(strchr(path, '?'))) != 0))) {
-			free(key);
-			return -1;
-		}
-		free(key);
-	}
-
+	if (ga_op_route_unique(a, op, path, optr) != 0)
+		return -1;
 	if (ga_op_params(a, op, item, opnode, item_loc) != 0 || ga_op_path_check(a, op, path, item_ptr, optr) != 0)
 		return -1;
-	/* a querystring parameter is the whole query: alone there (OpenAPI 3.2) */
-	{
-		size_t nqs = 0, nq = 0;
-		for (size_t i = 0; i < op->np; i++) {
-			nqs += op->params[i].in == GA_IN_QUERYSTRING;
-			nq += op->params[i].in == GA_IN_QUERY;
-		}
-		if (nqs > 1 || (nqs && nq))
-			return ga_error(a, optr, nqs > 1 ? "more than one querystring parameter" :
-			                "a querystring parameter and query parameters cannot both be used (OpenAPI 3.2)");
-	}
+	if (ga_op_querystring_alone(a, op, optr) != 0)
+		return -1;
 	/* C names of the parameters: unique members of the params struct,
 	 * has_<name> flags included (x_query, then x_query2, ...) */
 	if (ga_param_cnames(op) != 0)
