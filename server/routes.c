@@ -18,7 +18,9 @@ typedef struct routes_node {
     size_t seg_len;
     struct routes_node **kids;
     size_t n_kids;
-    struct _u_instance sets[ROUTES_CLASSES]; /* shallow copies; endpoint_list ours */
+    /* shallow copies (endpoint_list ours), for the two ways a walk stops
+       here: the path ends (end), or its next segment is no child's (miss) */
+    struct _u_instance end[ROUTES_CLASSES], miss[ROUTES_CLASSES];
 } routes_node;
 
 struct routes {
@@ -92,6 +94,25 @@ static int routes_may_match(char **segs, char *const *path, size_t depth)
     return 1;
 }
 
+/* Whether an endpoint (segs) that may match a path beginning with a node's
+   depth segments may still match when that path ends there (ends), or goes
+   on with a segment that is none of the node's children (else): a literal
+   segment needs a path segment equal to it, and there are no more segments
+   after the last. A "*" ending segs before depth matches anything. */
+static int routes_may_stop(char **segs, size_t depth, const routes_node *node, int ends)
+{
+    size_t i;
+
+    for (i = 0; i < depth; i++)
+        if (segs[i] == NULL || (segs[i][0] == '*' && segs[i + 1] == NULL)) return 1;
+    if (ends) return segs[depth] == NULL || !routes_literal(segs, depth);
+    if (segs[depth] == NULL) return 0;
+    if (!routes_literal(segs, depth)) return 1;
+    for (size_t k = 0; k < node->n_kids; k++)
+        if (strcmp(node->kids[k]->seg, segs[depth]) == 0) return 0;
+    return 1;
+}
+
 static int routes_method_fits(const char *endpoint_method, size_t cls)
 {
     if (cls == ROUTES_OTHER || endpoint_method[0] == '*') return 1;
@@ -126,27 +147,30 @@ static routes_node *routes_add_child(routes_node *n, const char *seg)
 }
 
 /* Fills each set of node (whose path is path[0 .. depth - 1]) with the
-   endpoints of whole that may match such a path with a method of its class,
-   in their order, and the empty endpoint ulfius stops at; then its
-   children's. */
+   endpoints of whole that may match, with a method of its class, a path
+   that begins so and stops there (routes_may_stop), in their order, and the
+   empty endpoint ulfius stops at; then its children's. */
 static int routes_fill(const struct _u_instance *whole, char ***segs, routes_node *node, char **path, size_t depth)
 {
-    for (size_t c = 0; c < ROUTES_CLASSES; c++) {
-        int n = 0;
+    for (size_t c = 0; c < 2 * ROUTES_CLASSES; c++) {
+        int n = 0, ends = c < ROUTES_CLASSES;
+        size_t cls = c % ROUTES_CLASSES;
+        struct _u_instance *set = ends ? &node->end[cls] : &node->miss[cls];
         struct _u_endpoint *list = calloc((size_t)whole->nb_endpoints + 1, sizeof *list);
         if (list == NULL) return -1;
         for (int i = 0; i < whole->nb_endpoints; i++) {
             const struct _u_endpoint *e = &whole->endpoint_list[i];
-            if (routes_method_fits(e->http_method, c) && routes_may_match(segs[i], path, depth))
+            if (routes_method_fits(e->http_method, cls) && routes_may_match(segs[i], path, depth) &&
+                routes_may_stop(segs[i], depth, node, ends))
                 list[n++] = *e;
         }
-        {   /* only as long as it is: one node per literal prefix, seven classes each */
+        {   /* only as long as it is: one node per literal prefix, fourteen sets each */
             struct _u_endpoint *fit = realloc(list, ((size_t)n + 1) * sizeof *list);
             if (fit) list = fit;
         }
-        node->sets[c] = *whole;
-        node->sets[c].endpoint_list = list;
-        node->sets[c].nb_endpoints = n;
+        *set = *whole;
+        set->endpoint_list = list;
+        set->nb_endpoints = n;
     }
     for (size_t k = 0; k < node->n_kids; k++) {
         path[depth] = node->kids[k]->seg;
@@ -159,7 +183,10 @@ static void routes_node_free(routes_node *n)
 {
     if (n == NULL) return;
     for (size_t k = 0; k < n->n_kids; k++) routes_node_free(n->kids[k]);
-    for (size_t c = 0; c < ROUTES_CLASSES; c++) free(n->sets[c].endpoint_list);
+    for (size_t c = 0; c < ROUTES_CLASSES; c++) {
+        free(n->end[c].endpoint_list);
+        free(n->miss[c].endpoint_list);
+    }
     free(n->kids);
     free(n->seg);
     free(n);
@@ -215,11 +242,11 @@ const struct _u_instance *routes_pick(const routes *r, const char *method, const
         size_t len;
         p += strspn(p, "/");
         len = strcspn(p, "/");
-        if (len == 0 || (kid = routes_child(n, p, len)) == NULL) break;
+        if (len == 0) return &n->end[c];
+        if ((kid = routes_child(n, p, len)) == NULL) return &n->miss[c];
         n = kid;
         p += len;
     }
-    return &n->sets[c];
 }
 
 void routes_free(routes *r)

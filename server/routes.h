@@ -14,6 +14,12 @@
  * endpoints that may match a path beginning with the node's segments with
  * such a method: those whose segments agree with the node's (a parameter or
  * a last "*" agrees with anything) and whose method is the class's or "*".
+ * Each node has two such copies per class: for a path that ends there, and
+ * for one that goes on with a segment that is none of the node's children,
+ * each without the endpoints that cannot match it (a literal segment where
+ * the path ends or differs, an endpoint shorter than the path): a path
+ * outside the tree meets the catch-alls only, not every endpoint (a flood
+ * of 404s cost 3.6 times a served request before, callgrind).
  * routes_pick() walks the request's url_path down the tree as far as its
  * segments go and returns that node's copy for the method; ulfius's own
  * matching then runs, unchanged, over that list, so the endpoints that

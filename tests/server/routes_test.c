@@ -131,7 +131,9 @@ int main(void)
     const char *extra[] = { "", "/", "//", "/v1", "/v1/", "/v1/auth", "/v1//auth", "/v1/auth/x", "/v2/auth",
                             "/V1/auth", "/heron", "/heron/api", "/a", "/a/*", "/a/*/b", "/a/x/b", "/a/x/c", "/a/x/c/d/e",
                             "/nothing/at/all", "/healthz/", "/healthz/x", "/?x", "/q/list", "/q/list/?ignored",
-                            "/double/slash", "/keys", "/x/lit/y", "/x/lit/w", "/x/lit/z", "/x/lit", "/fastapi/api/keys", "/v1/keys/abc/rotate/more" };
+                            "/double/slash", "/keys", "/x/lit/y", "/x/lit/w", "/x/lit/z", "/x/lit", "/fastapi/api/keys", "/v1/keys/abc/rotate/more",
+                            "/v1/nothing", "/x/nothing/w", "/x/nothing/y", "/x/nothing", "/nothing/at", "/a/nothing",
+                            "/heron/nothing/credentials/keys", "/__test/nothing", "/fastapi/api/keys/k/scopes/x" };
 
     if (ulfius_init_instance(&u, 8080, NULL, NULL) != U_OK) {
         fprintf(stderr, "routes_test: ulfius_init_instance failed\n");
@@ -192,6 +194,26 @@ int main(void)
             fprintf(stderr, "FAIL  GET /v1/auth's list has %d endpoints, not 3 (the two catch-alls and itself)\n",
                     cut->nb_endpoints);
             failures++;
+        }
+    }
+    /* a path that leaves the tree (an unknown first segment: what a scan or
+       a flood of 404s sends) meets only the endpoints that can take an
+       unknown segment there: the two catch-alls, not the whole list */
+    {
+        static const struct { const char *method, *path; int n; } cuts[] = {
+            { "GET", "/nothing/at/all", 2 },      /* the two catch-alls */
+            { "GET", "/", 3 },                    /* and GET / */
+            { "OPTIONS", "/nothing/at", 3 },      /* and OPTIONS /:any/:thing */
+            { "GET", "/v1/nothing", 2 },          /* /v1's endpoints are all literal there */
+            { "GET", "/x/nothing/w", 4 },         /* and /x/@p/y, /x/:q/w */
+        };
+        for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+            const struct _u_instance *cut = routes_pick(r, cuts[i].method, cuts[i].path);
+            if (cut->nb_endpoints != cuts[i].n) {
+                fprintf(stderr, "FAIL  %s %s's list has %d endpoints, not %d\n", cuts[i].method, cuts[i].path,
+                        cut->nb_endpoints, cuts[i].n);
+                failures++;
+            }
         }
     }
     routes_free(r);
