@@ -1454,7 +1454,11 @@ static int store_sqlite_ready(store *base, unsigned timeout_ms, char *why, size_
 /* 1 once after another process changed the keys. While the WAL index
  * header stands still (two loads from shared memory), nothing committed;
  * else PRAGMA data_version on this thread's read connection and, only when
- * that moved, the epoch row, which tells another process's write from ours. */
+ * that moved, the epoch row, which tells another process's write from ours.
+ * A read that fails says 1 (what changed is unknown: the caches forget, and
+ * the requests go to the store) and leaves the header unseen, so the next
+ * call reads again: seen, it passed for "nothing committed" until the next
+ * commit, while the caches served what another process may have revoked. */
 static int store_sqlite_changed(store *base)
 {
 	store_sqlite *s = (store_sqlite *)base;
@@ -1462,6 +1466,7 @@ static int store_sqlite_changed(store *base)
 	sqlite3_stmt *st;
 	int64_t dv;
 	uint64_t shm = 0;
+	int read_all = 0, r;
 
 	if (s->memory)
 		return 0;
@@ -1472,13 +1477,24 @@ static int store_sqlite_changed(store *base)
 	}
 	rd = store_sqlite_read_begin(s);
 	st = rd->st[Q_DATA_VERSION];
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if ((r = sqlite3_step(st)) != SQLITE_ROW) {
+		store_sqlite_fail(s, rd->db, r, "checking for other processes' writes");
+	} else {
 		dv = sqlite3_column_int64(st, 0);
 		sqlite3_reset(st);
+		read_all = 1;
 		if (dv != rd->data_version) {
 			rd->data_version = dv;
 			st = rd->st[Q_EPOCH];
-			if (sqlite3_step(st) == SQLITE_ROW) {
+			if ((r = sqlite3_step(st)) != SQLITE_ROW) {
+				if (r == SQLITE_DONE)
+					store_report(&s->base, STORE_LOG_ERROR, "checking for other processes' writes: the epoch "
+					             "row is missing from table meta; every request reads the store");
+				else
+					store_sqlite_fail(s, rd->db, r, "checking for other processes' writes");
+				rd->data_version = -1;   /* look again next time */
+				read_all = 0;
+			} else {
 				int64_t e = sqlite3_column_int64(st, 0);
 				/* this process's own commit, read between its COMMIT and
 				   its recording the epoch (store_sqlite_commit), is not
@@ -1498,12 +1514,14 @@ static int store_sqlite_changed(store *base)
 						break;
 					}
 				}
-			} else {
-				rd->data_version = -1;   /* look again next time */
 			}
 		}
 	}
 	store_sqlite_read_end(s, rd, st);
+	if (!read_all) {
+		__atomic_store_n(&s->foreign, 0, __ATOMIC_SEQ_CST);
+		return 1;
+	}
 	if (s->shm)
 		__atomic_store_n(&s->shm_seen, shm, __ATOMIC_RELEASE);   /* everything up to it is seen */
 	return __atomic_exchange_n(&s->foreign, 0, __ATOMIC_SEQ_CST);

@@ -2305,6 +2305,39 @@ START_TEST(store_changed_not_by_own_writes)
 }
 END_TEST
 
+/* Another process's write whose epoch cannot be read (its row gone: what a
+   failing read looks like from here) never passes for "nothing changed",
+   then or on the next call, though the WAL index header has stopped
+   moving: the caches are forgotten and the key it removed is refused; once
+   the epoch reads again, the store settles. */
+START_TEST(other_writer_unreadable_epoch)
+{
+	char db[300];
+	sqlite3 *raw = NULL;
+	keysvc_principal p;
+	unsigned ra;
+	store *st = keysvc_store(ks);
+
+	ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "10.1.0.1", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "10.1.0.1", &p, &ra), KEYSVC_OK);   /* cached */
+	while (store_changed(st))
+		;
+	snprintf(db, sizeof db, "%s/k.db", tmpdir);
+	ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(raw, "BEGIN; DELETE FROM keys WHERE user_id = (SELECT id FROM users WHERE name = 'alice');"
+	                           " DELETE FROM meta WHERE name = 'epoch'; COMMIT", NULL, NULL, NULL) == SQLITE_OK,
+	              "%s", sqlite3_errmsg(raw));
+	ck_assert_msg(keysvc_authenticate(ks, alice_key, "10.1.0.2", &p, &ra) != KEYSVC_OK,
+	              "a key another process deleted, its epoch unreadable, still authenticates from the cache");
+	ck_assert_msg(store_changed(st) == 1, "an unreadable epoch passed for no change on the next call");
+	ck_assert_int_eq(sqlite3_exec(raw, "INSERT INTO meta(name, value) VALUES ('epoch', 1000000)", NULL, NULL, NULL),
+	                 SQLITE_OK);
+	ck_assert_int_eq(store_changed(st), 1);
+	ck_assert_int_eq(store_changed(st), 0);
+	sqlite3_close(raw);
+}
+END_TEST
+
 /* What the store holds for a key is HMAC-SHA-256(secret, token) as RFC 2104
    defines it (gnutls's one-shot HMAC here), under the current secret, before
    and after a rotation: the service's pre-keyed HMAC must give the very hash
@@ -2662,6 +2695,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, listcache_owners_share_a_group);
 	tcase_add_test(tc, listcache_keeps_lists_exactly);
 	tcase_add_test(tc, store_changed_not_by_own_writes);
+	tcase_add_test(tc, other_writer_unreadable_epoch);
 	tcase_add_test(tc, cached_list_follows_every_change);
 	tcase_add_test(tc, list_racing_creates);
 	tcase_add_test(tc, lineage_and_cascade);
