@@ -37,6 +37,13 @@
    10,000 keys in turn (bench-pg's miss path) wrote on nearly every request. */
 #define KEYSVC_TOUCH_SLOTS 65536
 #define KEYSVC_TOUCH_EVERY 60
+/* A write is recorded as made up to this many seconds earlier (by key id),
+   so the next one comes 30 to 60 s later: keys first used together (a
+   restart, a warm-up) otherwise all wrote again in the same second a
+   minute on, each write also emptying its owner's cached list, and with
+   10,000 keys that stalled both workers: open-loop p99 422 ms in the 5 s
+   that held it, 0.4-2.5 ms in the others. */
+#define KEYSVC_TOUCH_SPREAD 30
 /* Authentication cache: slots, and the age after which an entry goes back
    to the store (a backstop: changes made through this process forget the
    key at once, and another process's writes empty the caches on the next
@@ -889,21 +896,23 @@ static int keysvc_from_store(int rc)
 	     : rc == STORE_UNAVAILABLE ? KEYSVC_UNAVAILABLE : KEYSVC_STORE;
 }
 
-/* Another process wrote to the keys (store_changed: PRAGMA data_version,
-   then the epoch row): both caches drop everything before they answer. */
 /* The time to put an entry at (KEYSVC_CACHE_SPREAD): now less 0 to 29 s, by
-   two bytes of its HMAC (uniform, and the same each time for a key) or its
-   owner's id. */
+   two bytes of its HMAC (uniform, and the same each time for a key); a
+   list's, by its owner's id (keysvc_spread_time). */
 static time_t keysvc_put_time_hash(int64_t now, const unsigned char hash[STORE_HASH_LEN])
 {
 	return (time_t)(now - (hash[8] | hash[9] << 8) % KEYSVC_CACHE_SPREAD);
 }
 
-static time_t keysvc_put_time_user(time_t now, int64_t user)
+/* now less 0 to spread - 1 seconds, by id (a Fibonacci hash: uniform over
+   consecutive ids), the same each time for an id. */
+static time_t keysvc_spread_time(time_t now, int64_t id, unsigned spread)
 {
-	return now - (time_t)((((uint64_t)user * 0x9E3779B97F4A7C15ull) >> 40) % KEYSVC_CACHE_SPREAD);
+	return now - (time_t)((((uint64_t)id * 0x9E3779B97F4A7C15ull) >> 40) % spread);
 }
 
+/* Another process wrote to the keys (store_changed: PRAGMA data_version,
+   then the epoch row): both caches drop everything before they answer. */
 static void keysvc_other_writers(keysvc *ks)
 {
 	if (store_changed(ks->st)) {
@@ -1127,7 +1136,7 @@ int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int incl
 	rc = store_key_list(ks->st, user, family, name, include_revoked, skip, limit, out, n, total);
 	if (whole && rc == STORE_OK)
 		listcache_put(ks->lists, user, keysvc_slot(family), include_revoked, *out, *n, epoch,
-		              keysvc_put_time_user(now, user));
+		              keysvc_spread_time(now, user, KEYSVC_CACHE_SPREAD));
 	return keysvc_from_store(rc);
 }
 
@@ -1165,7 +1174,7 @@ int keysvc_list_each(keysvc *ks, int64_t user, int family, int include_revoked, 
 			return keysvc_from_store(r == STORE_NOT_FOUND ? STORE_ERROR : r);
 		if (first && n < KEYSVC_PAGE)   /* the whole list: keep it */
 			listcache_put(ks->lists, user, keysvc_slot(family), include_revoked, v, n, epoch,
-			              keysvc_put_time_user(now, user));
+			              keysvc_spread_time(now, user, KEYSVC_CACHE_SPREAD));
 		for (size_t i = 0; i < n && rc == KEYSVC_OK && (!max || given < max); i++, given++)
 			if (fn(ctx, &v[i]) != 0)
 				rc = KEYSVC_INVALID;
@@ -1354,7 +1363,7 @@ static void keysvc_touch_key(keysvc *ks, int64_t owner, int64_t key_id)
 	if (t->key_id != key_id || now - t->written >= KEYSVC_TOUCH_EVERY) {
 		__atomic_store_n(&t->key_id, 0, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_RELEASE);
-		__atomic_store_n(&t->written, now, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->written, keysvc_spread_time(now, key_id, KEYSVC_TOUCH_SPREAD), __ATOMIC_RELAXED);
 		__atomic_store_n(&t->key_id, key_id, __ATOMIC_RELEASE);
 		write = 1;
 	}
