@@ -10,11 +10,6 @@
 #include <gnutls/gnutls.h>
 
 #define KEYCACHE_STRIPES 64
-/* A key's entry is in one of the KEYCACHE_WAYS slots of the set its HMAC
-   picks (adjacent slots, one lock). Direct-mapped, 10,000 keys in 65,536
-   slots had 14% of them sharing a slot with another and evicting it in
-   turn: 7% of requests went to the store, bench-perf (b). */
-#define KEYCACHE_WAYS 2
 
 /* Where a key's entry is: by key id modulo the table size, the last key put
    there and its slot (a key has one entry, in the set of its HMAC).

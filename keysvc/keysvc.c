@@ -47,7 +47,7 @@
 /* Authentication cache: slots, and the age after which an entry goes back
    to the store (a backstop: changes made through this process forget the
    key at once, and another process's writes empty the caches on the next
-   call, keysvc_other_writers). 65,536 slots in sets of two (about 30 MiB
+   call, keysvc_other_writers). 65,536 slots in sets of four (about 30 MiB
    reserved, of which only the slots used are ever touched: some 460 bytes
    each, an entry's texts packed, keycache.c) hold 10,000 keys in use at
    once; 8,192 sent about a third of bench-perf's (b) requests (10,000 keys
