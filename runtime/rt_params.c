@@ -969,6 +969,31 @@ static char **rt_params_query_items(const char *url, const rt_param *p, size_t *
 
 /* A querystring parameter (OpenAPI 3.2): the raw query of the request (new
  * value, NULL with errs, or NULL without when there is no query). */
+/* How many times name is a key of url's query string (its keys decoded as
+ * a form's). */
+static size_t rt_params_query_count(const char *url, const char *name)
+{
+	const char *q = url ? strchr(url, '?') : NULL, *end;
+	size_t count = 0;
+
+	if (!q)
+		return 0;
+	end = q + 1 + strcspn(q + 1, "#");
+	for (const char *f = q + 1; f < end; f += strcspn(f, "&") + 1) {
+		size_t fl = strcspn(f, "&"), kl;
+		char *key;
+		if (f + fl > end)
+			fl = (size_t)(end - f);
+		kl = strcspn(f, "=&#");
+		if (kl > fl)
+			kl = fl;
+		key = rt_params_unescape(f, kl, 1);
+		count += key && strcmp(key, name) == 0;
+		free(key);
+	}
+	return count;
+}
+
 static json_t *rt_params_querystring(const struct _u_request *req, const rt_param *p, const char *what, rt_errors *errs)
 {
 	const char *url = req->http_url ? req->http_url : "", *q = strchr(url, '?');
@@ -1075,6 +1100,15 @@ int rt_params_parse(rt_ctx *c, const rt_operation *op, void *params, rt_errors *
 			if (!v && (p->style != RT_STYLE_DEEP_OBJECT ||
 			           (rt_params_leaf_types(p->schema, 0) & ~(unsigned)(RT_T_ARRAY | RT_T_OBJECT))))
 				raw = u_map_get(req->map_url, p->name);
+			/* ulfius joins a key given more than once with commas: a
+			 * parameter of one value given twice is refused as that */
+			if (raw && p->in == RT_IN_QUERY && strchr(raw, ',') && !(rt_schema_types(p->schema) & RT_T_ARRAY)) {
+				size_t times = rt_params_query_count(req->http_url, p->name);
+				if (times > 1) {
+					rt_errors_add(errs, "", "type", "%s is given %zu times; it takes one value", what, times);
+					continue;
+				}
+			}
 			if (raw && p->in == RT_IN_QUERY && !p->content && (rt_schema_types(p->schema) & RT_T_ARRAY) &&
 			    !(rt_schema_types(rt_schema_items(p->schema)) & RT_T_OBJECT) &&
 			    (p->style == RT_STYLE_FORM || p->explode)) {

@@ -757,6 +757,22 @@ START_TEST(query_bounds_and_arrays)
 	ck_assert_int_eq(seen_tags, 2);
 	ck_assert_str_eq(seen_tag0, "x y,");
 	reply_free(&r);
+	/* a parameter of one value given twice is refused as that, not read
+	   as ulfius's joined "3,4" (which said "must be an integer, got 3,4",
+	   and for a string passed as one value) */
+	r = call("GET", "/pets?limit=3&limit=4", KEY, NULL, 0);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_msg(strstr(r.text, "query parameter \\\"limit\\\" is given 2 times; it takes one value") != NULL, "%s", r.text);
+	reply_free(&r);
+	r = call("GET", "/pets?limit=3&tags=a&limit=3&limit=3", KEY, NULL, 0);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_msg(strstr(r.text, "is given 3 times") != NULL, "%s", r.text);
+	reply_free(&r);
+	/* a comma that is part of the one value is not a second value */
+	r = call("GET", "/pets?limit=3%2C4", KEY, NULL, 0);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_msg(strstr(r.text, "must be an integer") != NULL, "%s", r.text);
+	reply_free(&r);
 }
 END_TEST
 
