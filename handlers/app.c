@@ -2,6 +2,7 @@
 #include "app.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -63,17 +64,63 @@ enum rt_auth_result app_authenticate(void *appv, const rt_auth_request *req, rt_
 	}
 }
 
+size_t app_time_format(int64_t when, char out[APP_TIME_LEN + 1])
+{
+	int64_t days, y;
+	unsigned secs, doe, yoe, doy, mp, d, m;
+	unsigned v[6];
+
+	if (when < 0 || when > INT64_C(253402300799))   /* 9999-12-31T23:59:59Z */
+		return 0;
+	days = when / 86400 + 719468;   /* from 0000-03-01 */
+	secs = (unsigned)(when % 86400);
+	doe = (unsigned)(days % 146097);                            /* day of the 400-year era */
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;   /* its year */
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);              /* day of that March-based year */
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	y = days / 146097 * 400 + yoe + (m <= 2);
+	v[0] = (unsigned)y, v[1] = m, v[2] = d, v[3] = secs / 3600, v[4] = secs / 60 % 60, v[5] = secs % 60;
+	out[0] = (char)('0' + v[0] / 1000);
+	out[1] = (char)('0' + v[0] / 100 % 10);
+	out[2] = (char)('0' + v[0] / 10 % 10);
+	out[3] = (char)('0' + v[0] % 10);
+	for (int i = 1; i < 6; i++) {
+		out[3 * i + 1] = "--T::"[i - 1];
+		out[3 * i + 2] = (char)('0' + v[i] / 10);
+		out[3 * i + 3] = (char)('0' + v[i] % 10);
+	}
+	out[19] = 'Z';
+	out[20] = '\0';
+	return APP_TIME_LEN;
+}
+
+/* when as app_time_format writes it, or through gmtime_r for a year it
+   does not (strftime's %Y gives five digits past 9999); out has 32 bytes */
+static size_t app_time_write(int64_t when, char *out)
+{
+	time_t t = (time_t)when;
+	struct tm tm;
+	size_t n = app_time_format(when, out);
+
+	if (n == 0) {
+		if (!gmtime_r(&t, &tm))
+			return 0;
+		n = strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	}
+	return n;
+}
+
 json_t *app_time(int64_t when)
 {
 	char buf[32];
-	time_t t = (time_t)when;
-	struct tm tm;
+	size_t n;
 
 	if (!when)
 		return json_null();
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return json_string(buf);
+	n = app_time_write(when, buf);
+	return n ? json_stringn(buf, n) : json_null();
 }
 
 int64_t app_user(const rt_ctx *ctx)
@@ -98,8 +145,6 @@ void app_uuid_lower(const char *in, char out[37])
 const char *app_time_text(rt_ctx *ctx, int64_t when, size_t *len)
 {
 	char *buf;
-	time_t t = (time_t)when;
-	struct tm tm;
 
 	*len = 0;
 	if (!when)
@@ -107,9 +152,8 @@ const char *app_time_text(rt_ctx *ctx, int64_t when, size_t *len)
 	buf = rt_arena_alloc(rt_ctx_arena(ctx), 32);
 	if (!buf)
 		return NULL;
-	gmtime_r(&t, &tm);
-	*len = strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
+	*len = app_time_write(when, buf);
+	return *len ? buf : NULL;
 }
 
 json_t *app_json_of(rt_json_writer *w)

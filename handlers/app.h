@@ -22,6 +22,12 @@ typedef struct app {
 enum rt_auth_result app_authenticate(void *app, const rt_auth_request *req, rt_principal *out, unsigned *retry_after);
 /* RFC 3339 UTC date-time of unix seconds (new json string), or null for 0. */
 json_t *app_time(int64_t when);
+/* "2026-12-01T20:00:00Z" of unix seconds from 1970 to the end of 9999 into
+ * out (APP_TIME_LEN characters and a NUL), from the day count: no gmtime_r,
+ * whose time-zone lock every worker took for every time of every list row.
+ * Returns APP_TIME_LEN, or 0 outside that range (out untouched). */
+#define APP_TIME_LEN 20
+size_t app_time_format(int64_t when, char out[APP_TIME_LEN + 1]);
 /* The same text in the request's arena, for a model (NULL for 0, *len 0). */
 const char *app_time_text(rt_ctx *ctx, int64_t when, size_t *len);
 /* What a model writer wrote, as a json_t (new; NULL when it failed), for the

@@ -16,6 +16,7 @@
 #include <rhonabwy.h>
 #include <sqlite3.h>
 
+#include "app.h"
 #include "keycache.h"
 #include "keyring.h"
 #include "keylimit.h"
@@ -2313,6 +2314,39 @@ START_TEST(store_changed_not_by_own_writes)
 }
 END_TEST
 
+/* The handlers' date-time text (every created and last_used of every list
+   row) is gmtime_r's, from 1970 to the end of 9999: the edges, leap days
+   (2000, not 2100), and 200,000 random times; outside, nothing written. */
+START_TEST(app_time_format_is_gmtime)
+{
+	static const int64_t edges[] = { 0, 1, 59, 86399, 86400, 951782399, 951782400, 951868800, 1709164800,
+	                                 4107456000, 4107542400, 1767225599, 1767225600, INT64_C(253402300799) };
+	char ours[APP_TIME_LEN + 1], libc[64];
+	uint64_t x = 88172645463325252ull;
+
+	for (size_t i = 0; i < sizeof edges / sizeof edges[0] + 200000; i++) {
+		int64_t t;
+		time_t tt;
+		struct tm tm;
+		if (i < sizeof edges / sizeof edges[0]) {
+			t = edges[i];
+		} else {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			t = (int64_t)(x % (UINT64_C(253402300799) + 1));
+		}
+		tt = (time_t)t;
+		ck_assert_ptr_nonnull(gmtime_r(&tt, &tm));
+		strftime(libc, sizeof libc, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		ck_assert_uint_eq(app_time_format(t, ours), APP_TIME_LEN);
+		ck_assert_msg(strcmp(ours, libc) == 0, "%lld: %s, gmtime_r %s", (long long)t, ours, libc);
+	}
+	memcpy(ours, "untouched", 10);
+	ck_assert_uint_eq(app_time_format(-1, ours), 0);
+	ck_assert_uint_eq(app_time_format(INT64_C(253402300800), ours), 0);
+	ck_assert_str_eq(ours, "untouched");
+}
+END_TEST
+
 /* Another process's write whose epoch cannot be read (its row gone: what a
    failing read looks like from here) never passes for "nothing changed",
    then or on the next call, though the WAL index header has stopped
@@ -2704,6 +2738,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, listcache_keeps_lists_exactly);
 	tcase_add_test(tc, store_changed_not_by_own_writes);
 	tcase_add_test(tc, other_writer_unreadable_epoch);
+	tcase_add_test(tc, app_time_format_is_gmtime);
 	tcase_add_test(tc, cached_list_follows_every_change);
 	tcase_add_test(tc, list_racing_creates);
 	tcase_add_test(tc, lineage_and_cascade);
