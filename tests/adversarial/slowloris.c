@@ -13,7 +13,8 @@
  *   slowloris probe -P HTTP_PORT -T HTTPS_PORT -f ADDR -d SECONDS
  *       every 100 ms a GET /healthz on a new connection to each port (HTTPS
  *       with GnuTLS, certificate not checked), from ADDR; prints
- *       http_ok= http_fail= http_max_ms= http_p50_ms= and the same for https.
+ *       http_ok= http_fail= http_p50_ms= http_p90_ms= http_p99_ms= http_max_ms=
+ *       and the same for https.
  * Loopback only; every loop is bounded by SECONDS. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -229,9 +230,9 @@ static int probe(const char *from, unsigned http_port, unsigned tls_port, double
     for (int k = 0; k < 2; k++) {
         qsort(lat[k], (size_t)ok[k], sizeof lat[k][0], cmp_double);
         const char *w = k ? "https" : "http";
-        printf("%s_ok=%d %s_fail=%d %s_p50_ms=%.1f %s_p90_ms=%.1f %s_max_ms=%.1f%s", w, ok[k], w, bad[k],
-               w, ok[k] ? lat[k][ok[k] / 2] : -1.0, w, ok[k] ? lat[k][ok[k] * 9 / 10] : -1.0,
-               k ? "https" : "http", ok[k] ? lat[k][ok[k] - 1] : -1.0, k ? "\n" : " ");
+        printf("%s_ok=%d %s_fail=%d %s_p50_ms=%.1f %s_p90_ms=%.1f %s_p99_ms=%.1f %s_max_ms=%.1f%s", w, ok[k],
+               w, bad[k], w, ok[k] ? lat[k][ok[k] / 2] : -1.0, w, ok[k] ? lat[k][ok[k] * 9 / 10] : -1.0,
+               w, ok[k] ? lat[k][ok[k] * 99 / 100] : -1.0, w, ok[k] ? lat[k][ok[k] - 1] : -1.0, k ? "\n" : " ");
     }
     gnutls_global_deinit();
     return 0;
