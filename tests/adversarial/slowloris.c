@@ -1,12 +1,14 @@
 /* slowloris: many slow or idle connections against one apikeyd listener,
  * and a prober that times legitimate requests meanwhile.
  *
- *   slowloris attack -m slow|idle|hello -n N -P PORT [-f ADDR | -F] -d SECONDS
+ *   slowloris attack -m slow|idle|hello|shake -n N -P PORT [-f ADDR | -F] -d SECONDS
  *       opens N connections from ADDR (default 127.0.0.9), or with -F from N
  *       addresses 127.20.x.y, and holds them SECONDS:
  *         slow   a request line, then one header line every 2 s, never the end
  *         idle   nothing at all (a TCP connection that never speaks)
  *         hello  the first bytes of a TLS ClientHello, never the rest
+ *         shake  a whole ClientHello (GnuTLS), then nothing: the server's
+ *                handshake waits for the client's second flight
  *       It watches for the server to close each one (EOF or reset) and
  *       prints one line: opened= refused= closed= open= and the close times
  *       (ms after connect) min/median/max.
@@ -63,7 +65,7 @@ static int open_socket(const char *from, unsigned port, int nonblock)
 
 /* ---- attack ---- */
 
-typedef struct conn { int fd; double t0, closed_at; int sent; } conn;
+typedef struct conn { int fd; double t0, closed_at; int sent; gnutls_session_t tls; } conn;
 
 static int attack(const char *mode, int n, unsigned port, const char *from, int many, double secs)
 {
@@ -76,8 +78,11 @@ static int attack(const char *mode, int n, unsigned port, const char *from, int 
     double *closes = calloc((size_t)n, sizeof *closes), start = now_ms(), next_line = start + 2000;
     int opened = 0, refused = 0, closed = 0, nclose = 0;
     char buf[4096];
+    gnutls_certificate_credentials_t cred = NULL;
 
     if (!c || !pf || !closes) return 2;
+    if (strcmp(mode, "shake") == 0 &&
+        (gnutls_global_init() < 0 || gnutls_certificate_allocate_credentials(&cred) < 0)) return 2;
     for (int i = 0; i < n; i++) {
         char addr[32];
         if (many) snprintf(addr, sizeof addr, "127.20.%d.%d", i / 250, i % 250 + 1);
@@ -125,6 +130,11 @@ static int attack(const char *mode, int n, unsigned port, const char *from, int 
                     (void)!send(c[i].fd, line, sizeof line - 1, MSG_NOSIGNAL);
                 } else if (strcmp(mode, "hello") == 0) {
                     (void)!send(c[i].fd, hello, sizeof hello, MSG_NOSIGNAL);
+                } else if (strcmp(mode, "shake") == 0 && gnutls_init(&c[i].tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK) >= 0) {
+                    gnutls_set_default_priority(c[i].tls);
+                    gnutls_credentials_set(c[i].tls, GNUTLS_CRD_CERTIFICATE, cred);
+                    gnutls_transport_set_int(c[i].tls, c[i].fd);
+                    (void)gnutls_handshake(c[i].tls);   /* sends the ClientHello; the rest never comes */
                 }
             }
         }
@@ -138,7 +148,11 @@ static int attack(const char *mode, int n, unsigned port, const char *from, int 
     printf("opened=%d refused=%d closed=%d open=%d close_ms_min=%.0f close_ms_median=%.0f close_ms_max=%.0f\n",
            opened, refused, closed, opened - closed, nclose ? closes[0] : -1.0,
            nclose ? closes[nclose / 2] : -1.0, nclose ? closes[nclose - 1] : -1.0);
-    for (int i = 0; i < n; i++) if (c[i].fd >= 0) close(c[i].fd);
+    for (int i = 0; i < n; i++) {
+        if (c[i].fd >= 0) close(c[i].fd);
+        if (c[i].tls) gnutls_deinit(c[i].tls);
+    }
+    if (cred) gnutls_certificate_free_credentials(cred);
     free(c); free(pf); free(closes);
     return 0;
 }
@@ -263,7 +277,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "attack") == 0 && port) return attack(mode, n, port, from, many, secs);
     if (strcmp(argv[1], "probe") == 0 && (port || tls_port)) return probe(from, port, tls_port, secs);
 usage:
-    fprintf(stderr, "usage: slowloris attack -m slow|idle|hello -n N -P PORT [-f ADDR|-F] -d SECONDS\n"
+    fprintf(stderr, "usage: slowloris attack -m slow|idle|hello|shake -n N -P PORT [-f ADDR|-F] -d SECONDS\n"
                     "       slowloris probe -P HTTP_PORT -T HTTPS_PORT -f ADDR -d SECONDS\n");
     return 2;
 }
