@@ -388,6 +388,8 @@ static int serve_gate_admit(void *cls)
     return rc;
 }
 
+/* A TLS connection closed before libmicrohttpd started it: a failed
+   handshake, as one closed by libmicrohttpd before its end is. */
 static void serve_gate_release(void *cls)
 {
     serve_listener *l = cls;
@@ -395,6 +397,7 @@ static void serve_gate_release(void *cls)
     pthread_mutex_lock(&l->s->conn_lock);
     l->n_conns--;
     pthread_mutex_unlock(&l->s->conn_lock);
+    metrics_tls_handshake(0);
 }
 
 static void serve_gate_reaped(void *cls, unsigned n)
