@@ -290,6 +290,7 @@ static void gate_accept(gate *g)
         ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
         ev.data.ptr = c;
         if (epoll_ctl(g->ep, EPOLL_CTL_ADD, fd, &ev) != 0) gate_drop(g, c);
+        else gate_look(g, c, 0);   /* a client's ClientHello is often there with its accept */
     }
 }
 
