@@ -61,6 +61,7 @@ struct gate {
     int thread_started;
     pthread_t thread;
     atomic_int stop, quiesce;
+    int quiesce_asked;          /* gate_quiesce's, called from one thread */
     struct timespec accept_paused_until;
     int accept_paused;
     gate_held *head, *tail;     /* the thread's */
@@ -450,9 +451,12 @@ static void gate_wake(gate *g)
 
 void gate_quiesce(gate *g)
 {
-    if (g == NULL || atomic_exchange(&g->quiesce, 1)) return;
-    /* refused from now; the thread closes it (it alone uses the descriptor) */
+    if (g == NULL || g->quiesce_asked) return;
+    g->quiesce_asked = 1;
+    /* refused from now; then the thread closes it (it alone closes the
+       descriptor, and only once the flag says this shutdown is done) */
     shutdown(g->cfg.listen_fd, SHUT_RDWR);
+    atomic_store(&g->quiesce, 1);
     gate_wake(g);
 }
 

@@ -70,7 +70,8 @@ int gate_accepted_at(gate *g, int fd, struct timespec *at);
 void gate_closed(gate *g, int fd);
 
 /* Stops accepting: the listening socket is shut down at once (a connect is
-   refused from now) and closed; held connections still go on. */
+   refused from now) and closed; held connections still go on. From one
+   thread, before gate_stop. */
 void gate_quiesce(gate *g);
 
 /* Stops the thread and closes every connection held (each released).
