@@ -410,6 +410,7 @@ int gate_start(const gate_config *cfg, gate **out, char *err, size_t errlen)
         goto cleanup;
     }
     g->thread_started = 1;
+    pthread_setname_np(g->thread, "apikeyd-gate");   /* for top -H and /proc: which thread holds them */
     g = NULL;
     rc = 0;
 cleanup:
