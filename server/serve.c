@@ -23,6 +23,7 @@
 #include <yder.h>
 
 #include "apis.h"
+#include "gate.h"
 #include "log.h"
 #include "metrics.h"
 #include "mhdfix.h"
@@ -86,6 +87,8 @@ typedef struct serve_listener {
     void *ulfius_cls;
     routes *routes;              /* u's endpoints by first path segment (routes.h) */
     unsigned max_conns, n_conns;  /* --max-connections; records held (under conn_lock) */
+    int gated;                   /* TLS: connections come through the gate, which admits them */
+    gate *gate;                  /* owns the listening socket (gate.h), or NULL */
 } serve_listener;
 
 struct serve {
@@ -108,6 +111,7 @@ struct serve {
     unsigned handshake_timeout;  /* seconds, for TLS connections before their first request line */
     unsigned reaped;             /* closed at the deadline, not yet logged */
     unsigned refused_full;       /* refused over --max-connections */
+    unsigned long nofile;        /* the open-file limit: descriptors are below it */
     int reaper_started, reaper_stop;
     pthread_t reaper;
 };
@@ -318,7 +322,13 @@ static void serve_conn_notify(void *cls, struct MHD_Connection *con, void **sock
         if (fi == NULL) return;
         c = calloc(1, sizeof *c);
         pthread_mutex_lock(&s->conn_lock);
-        if (l->n_conns >= l->max_conns) {
+        if (l->gated && c == NULL) {        /* admitted by the gate: untracked from now */
+            l->n_conns--;
+            pthread_mutex_unlock(&s->conn_lock);
+            gate_closed(l->gate, fi->connect_fd);
+            return;
+        }
+        if (!l->gated && l->n_conns >= l->max_conns) {
             s->refused_full++;
             pthread_mutex_unlock(&s->conn_lock);
             free(c);
@@ -334,8 +344,11 @@ static void serve_conn_notify(void *cls, struct MHD_Connection *con, void **sock
         c->fd = fi->connect_fd;
         c->armed = 1;
         c->tls_pending = l->tls;
-        clock_gettime(CLOCK_MONOTONIC, &c->armed_at);
-        l->n_conns++;
+        /* through the gate: the deadline counts from the accept, and the
+           gate counted it then (serve_gate_admit) */
+        if (!l->gated || gate_accepted_at(l->gate, c->fd, &c->armed_at) != 0)
+            clock_gettime(CLOCK_MONOTONIC, &c->armed_at);
+        if (!l->gated) l->n_conns++;
         c->next = s->conns;
         if (s->conns) s->conns->prev = c;
         s->conns = c;
@@ -351,9 +364,49 @@ static void serve_conn_notify(void *cls, struct MHD_Connection *con, void **sock
         else s->conns = c->next;
         if (c->next) c->next->prev = c->prev;
         pthread_mutex_unlock(&s->conn_lock);
+        if (c->l->gated) gate_closed(c->l->gate, c->fd);
         free(c);
         *socket_context = NULL;
     }
+}
+
+/* The gate's hooks (gate.h), for the TLS listener: its held connections
+   count in n_conns with those libmicrohttpd has, from the accept on. */
+static int serve_gate_admit(void *cls)
+{
+    serve_listener *l = cls;
+    int rc = 0;
+
+    pthread_mutex_lock(&l->s->conn_lock);
+    if (l->n_conns >= l->max_conns) {
+        l->s->refused_full++;
+        rc = -1;
+    } else {
+        l->n_conns++;
+    }
+    pthread_mutex_unlock(&l->s->conn_lock);
+    return rc;
+}
+
+/* A TLS connection closed before libmicrohttpd started it: a failed
+   handshake, as one closed by libmicrohttpd before its end is. */
+static void serve_gate_release(void *cls)
+{
+    serve_listener *l = cls;
+
+    pthread_mutex_lock(&l->s->conn_lock);
+    l->n_conns--;
+    pthread_mutex_unlock(&l->s->conn_lock);
+    metrics_tls_handshake(0);
+}
+
+static void serve_gate_reaped(void *cls, unsigned n)
+{
+    serve_listener *l = cls;
+
+    pthread_mutex_lock(&l->s->conn_lock);
+    l->s->reaped += n;
+    pthread_mutex_unlock(&l->s->conn_lock);
 }
 
 /* The reaper: every 100 ms, shuts down the sockets whose deadline passed;
@@ -993,7 +1046,11 @@ static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, 
     OP(MHD_OPTION_EXTERNAL_LOGGER, serve_mhd_log, NULL);
     OP(MHD_OPTION_NOTIFY_COMPLETED, serve_completed, s);
     OP(MHD_OPTION_URI_LOG_CALLBACK, serve_uri_log, s);
-    OP(MHD_OPTION_LISTEN_SOCKET, fd, NULL);
+    /* TLS: the gate owns the socket and hands libmicrohttpd each
+       connection whose ClientHello is whole (gate.h) */
+    l->gated = tls;
+    if (l->gated) flags |= MHD_USE_NO_LISTEN_SOCKET;
+    else OP(MHD_OPTION_LISTEN_SOCKET, fd, NULL);
     OP(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
     OP(MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout, NULL);
     OP(MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory, NULL);
@@ -1002,7 +1059,9 @@ static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, 
        serve_conn_notify to refuse */
     l->max_conns = max_conns;
     OP(MHD_OPTION_CONNECTION_LIMIT, max_conns + max_conns / 4 + 64, NULL);
-    if (cfg->max_connections_per_ip > 0) OP(MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip, NULL);
+    /* the gate counts a TLS listener's addresses itself, held ones included */
+    if (cfg->max_connections_per_ip > 0 && !l->gated)
+        OP(MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip, NULL);
     OP(MHD_OPTION_NOTIFY_CONNECTION, serve_conn_notify, l);
     if (tls) {
         flags |= MHD_USE_TLS;
@@ -1032,6 +1091,18 @@ static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, 
         return -1;
     }
     l->started = 1;
+    if (l->gated) {
+        gate_config gc = {
+            .listen_fd = fd, .d = l->u.mhd_daemon, .deadline_ms = s->handshake_timeout * 1000,
+            .per_ip = cfg->max_connections_per_ip, .max_fd = s->nofile,
+            .hooks = { .cls = l, .admit = serve_gate_admit, .release = serve_gate_release,
+                       .reaped = serve_gate_reaped },
+        };
+        if (gate_start(&gc, &l->gate, err, errlen) != 0) {
+            close(fd);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -1093,6 +1164,7 @@ int serve_start(const config *cfg, void *app, rt_auth_fn authenticate, serve **o
     pthread_mutex_init(&s->conn_lock, NULL);
     pthread_cond_init(&s->conn_cond, NULL);
     s->request_timeout = cfg->request_timeout;
+    s->nofile = nofile;
     s->handshake_timeout = cfg->tls_handshake_timeout < cfg->request_timeout ? cfg->tls_handshake_timeout
                                                                               : cfg->request_timeout;
     /* each listener its share of the descriptors, less a reserve for the
@@ -1146,8 +1218,9 @@ void serve_quiesce(serve *s)
         if (l->started && !l->quiesced) {
             /* MHD hands the listening socket back; closing it now makes new
                connections fail at once instead of waiting in the backlog */
-            MHD_socket fd = MHD_quiesce_daemon(l->u.mhd_daemon);
+            MHD_socket fd = l->gate ? MHD_INVALID_SOCKET : MHD_quiesce_daemon(l->u.mhd_daemon);
             if (fd != MHD_INVALID_SOCKET) close(fd);
+            gate_quiesce(l->gate);
             l->quiesced = 1;
         }
     }
@@ -1186,7 +1259,10 @@ void serve_stop(serve *s)
     if (s->metrics_d) MHD_stop_daemon(s->metrics_d);
     for (int i = 0; i < 2; i++) {
         serve_listener *l = &s->l[i];
+        gate_stop(l->gate);   /* hands nothing more to the daemon */
         if (l->started) ulfius_stop_framework(&l->u);
+        gate_free(l->gate);
+        l->gate = NULL;
         routes_free(l->routes);
         if (l->inited) ulfius_clean_instance(&l->u);
     }

@@ -32,8 +32,11 @@
  * --max-connections-per-ip, and a reaper thread that closes a connection
  * with no whole request --request-timeout after its accept or last
  * response (--tls-handshake-timeout before a TLS connection's first
- * request line). Every response carries nosniff and no-store; HTTPS ones
- * HSTS.
+ * request line). The TLS listener's socket is the gate's (server/gate.h):
+ * a connection reaches libmicrohttpd once its ClientHello is whole, and
+ * one that never sends it is closed by the gate at the handshake deadline,
+ * under the same limits. Every response carries nosniff and no-store; HTTPS
+ * ones HSTS.
  *
  * One access-log line per request is written when libmicrohttpd reports
  * the request complete (status, duration, client, request id), with the

@@ -1,19 +1,25 @@
 /* slowloris: many slow or idle connections against one apikeyd listener,
  * and a prober that times legitimate requests meanwhile.
  *
- *   slowloris attack -m slow|idle|hello -n N -P PORT [-f ADDR | -F] -d SECONDS
+ *   slowloris attack -m slow|idle|hello|shake -n N -P PORT [-f ADDR | -F] -d SECONDS
  *       opens N connections from ADDR (default 127.0.0.9), or with -F from N
  *       addresses 127.20.x.y, and holds them SECONDS:
  *         slow   a request line, then one header line every 2 s, never the end
  *         idle   nothing at all (a TCP connection that never speaks)
  *         hello  the first bytes of a TLS ClientHello, never the rest
+ *         shake  a whole ClientHello (GnuTLS), then nothing: the server's
+ *                handshake waits for the client's second flight
  *       It watches for the server to close each one (EOF or reset) and
  *       prints one line: opened= refused= closed= open= and the close times
  *       (ms after connect) min/median/max.
  *   slowloris probe -P HTTP_PORT -T HTTPS_PORT -f ADDR -d SECONDS
  *       every 100 ms a GET /healthz on a new connection to each port (HTTPS
  *       with GnuTLS, certificate not checked), from ADDR; prints
- *       http_ok= http_fail= http_max_ms= http_p50_ms= and the same for https.
+ *       http_ok= http_fail= http_p50_ms= http_p90_ms= http_p99_ms= http_max_ms=
+ *       http_max_served_ms= and the same for https. "served" leaves out the
+ *       time the prober itself waited for a CPU (its run-queue wait, from
+ *       /proc/thread-self/schedstat): on a shared machine other work, not
+ *       the server, can hold a 2-core box for 100 ms and more.
  * Loopback only; every loop is bounded by SECONDS. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -62,7 +68,7 @@ static int open_socket(const char *from, unsigned port, int nonblock)
 
 /* ---- attack ---- */
 
-typedef struct conn { int fd; double t0, closed_at; int sent; } conn;
+typedef struct conn { int fd; double t0, closed_at; int sent; gnutls_session_t tls; } conn;
 
 static int attack(const char *mode, int n, unsigned port, const char *from, int many, double secs)
 {
@@ -75,8 +81,11 @@ static int attack(const char *mode, int n, unsigned port, const char *from, int 
     double *closes = calloc((size_t)n, sizeof *closes), start = now_ms(), next_line = start + 2000;
     int opened = 0, refused = 0, closed = 0, nclose = 0;
     char buf[4096];
+    gnutls_certificate_credentials_t cred = NULL;
 
     if (!c || !pf || !closes) return 2;
+    if (strcmp(mode, "shake") == 0 &&
+        (gnutls_global_init() < 0 || gnutls_certificate_allocate_credentials(&cred) < 0)) return 2;
     for (int i = 0; i < n; i++) {
         char addr[32];
         if (many) snprintf(addr, sizeof addr, "127.20.%d.%d", i / 250, i % 250 + 1);
@@ -124,6 +133,11 @@ static int attack(const char *mode, int n, unsigned port, const char *from, int 
                     (void)!send(c[i].fd, line, sizeof line - 1, MSG_NOSIGNAL);
                 } else if (strcmp(mode, "hello") == 0) {
                     (void)!send(c[i].fd, hello, sizeof hello, MSG_NOSIGNAL);
+                } else if (strcmp(mode, "shake") == 0 && gnutls_init(&c[i].tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK) >= 0) {
+                    gnutls_set_default_priority(c[i].tls);
+                    gnutls_credentials_set(c[i].tls, GNUTLS_CRD_CERTIFICATE, cred);
+                    gnutls_transport_set_int(c[i].tls, c[i].fd);
+                    (void)gnutls_handshake(c[i].tls);   /* sends the ClientHello; the rest never comes */
                 }
             }
         }
@@ -137,7 +151,11 @@ static int attack(const char *mode, int n, unsigned port, const char *from, int 
     printf("opened=%d refused=%d closed=%d open=%d close_ms_min=%.0f close_ms_median=%.0f close_ms_max=%.0f\n",
            opened, refused, closed, opened - closed, nclose ? closes[0] : -1.0,
            nclose ? closes[nclose / 2] : -1.0, nclose ? closes[nclose - 1] : -1.0);
-    for (int i = 0; i < n; i++) if (c[i].fd >= 0) close(c[i].fd);
+    for (int i = 0; i < n; i++) {
+        if (c[i].fd >= 0) close(c[i].fd);
+        if (c[i].tls) gnutls_deinit(c[i].tls);
+    }
+    if (cred) gnutls_certificate_free_credentials(cred);
     free(c); free(pf); free(closes);
     return 0;
 }
@@ -205,10 +223,23 @@ done:
     return rc == 0 ? now_ms() - t0 : -1;
 }
 
+/* This thread's time waiting on a run queue so far (ms), or 0 when the
+   kernel does not say. */
+static double run_wait_ms(void)
+{
+    unsigned long long run = 0, wait = 0;
+    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    if (f == NULL) return 0;
+    if (fscanf(f, "%llu %llu", &run, &wait) != 2) wait = 0;
+    fclose(f);
+    return (double)wait / 1e6;
+}
+
 static int probe(const char *from, unsigned http_port, unsigned tls_port, double secs)
 {
     enum { MAXP = 4096 };
     static double lat[2][MAXP];
+    double served_max[2] = { -1, -1 };
     int ok[2] = { 0, 0 }, bad[2] = { 0, 0 };
     double start = now_ms();
     gnutls_global_init();
@@ -216,12 +247,17 @@ static int probe(const char *from, unsigned http_port, unsigned tls_port, double
         double t = now_ms();
         for (int k = 0; k < 2; k++) {
             unsigned port = k ? tls_port : http_port;
-            double ms;
+            double ms, w0, waited;
             if (port == 0) continue;
+            w0 = run_wait_ms();
             ms = probe_one(from, port, k);
-            if (ms > 50 || ms < 0) fprintf(stderr, "probe: %s %.1f ms at +%.0f ms\n", k ? "https" : "http", ms, t - start);
+            waited = run_wait_ms() - w0;
+            if (ms > 50 || ms < 0)
+                fprintf(stderr, "probe: %s %.1f ms at +%.0f ms (%.1f ms of it waiting for a CPU)\n", k ? "https" : "http",
+                        ms, t - start, waited);
             if (ms < 0) bad[k]++;
             else if (ok[k] < MAXP) lat[k][ok[k]++] = ms;
+            if (ms >= 0 && ms - waited > served_max[k]) served_max[k] = ms - waited;
         }
         t = 100 - (now_ms() - t);
         if (t > 0) usleep((useconds_t)(t * 1000));
@@ -229,9 +265,10 @@ static int probe(const char *from, unsigned http_port, unsigned tls_port, double
     for (int k = 0; k < 2; k++) {
         qsort(lat[k], (size_t)ok[k], sizeof lat[k][0], cmp_double);
         const char *w = k ? "https" : "http";
-        printf("%s_ok=%d %s_fail=%d %s_p50_ms=%.1f %s_p90_ms=%.1f %s_max_ms=%.1f%s", w, ok[k], w, bad[k],
-               w, ok[k] ? lat[k][ok[k] / 2] : -1.0, w, ok[k] ? lat[k][ok[k] * 9 / 10] : -1.0,
-               k ? "https" : "http", ok[k] ? lat[k][ok[k] - 1] : -1.0, k ? "\n" : " ");
+        printf("%s_ok=%d %s_fail=%d %s_p50_ms=%.1f %s_p90_ms=%.1f %s_p99_ms=%.1f %s_max_ms=%.1f %s_max_served_ms=%.1f%s",
+               w, ok[k], w, bad[k], w, ok[k] ? lat[k][ok[k] / 2] : -1.0, w, ok[k] ? lat[k][ok[k] * 9 / 10] : -1.0,
+               w, ok[k] ? lat[k][ok[k] * 99 / 100] : -1.0, w, ok[k] ? lat[k][ok[k] - 1] : -1.0, w, served_max[k],
+               k ? "\n" : " ");
     }
     gnutls_global_deinit();
     return 0;
@@ -262,7 +299,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "attack") == 0 && port) return attack(mode, n, port, from, many, secs);
     if (strcmp(argv[1], "probe") == 0 && (port || tls_port)) return probe(from, port, tls_port, secs);
 usage:
-    fprintf(stderr, "usage: slowloris attack -m slow|idle|hello -n N -P PORT [-f ADDR|-F] -d SECONDS\n"
+    fprintf(stderr, "usage: slowloris attack -m slow|idle|hello|shake -n N -P PORT [-f ADDR|-F] -d SECONDS\n"
                     "       slowloris probe -P HTTP_PORT -T HTTPS_PORT -f ADDR -d SECONDS\n");
     return 2;
 }

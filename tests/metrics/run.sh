@@ -83,6 +83,7 @@ for i in 1 2 3; do req POST /heron/api/credentials/keys "x-api-key: $KEY" "{\"na
 expect "create: 201" 201
 for i in 1 2; do curl -sk -o /dev/null "https://127.0.0.1:$tport/healthz"; done
 curl -s -o /dev/null "http://127.0.0.1:$tport/healthz"    # plain HTTP to the TLS port: no handshake
+bash -c "exec 3<>/dev/tcp/127.0.0.1/$tport"               # a connection that leaves before its ClientHello
 sleep 0.5                                                 # the refused connection is closed
 done_at=$(date +%s.%N)
 
@@ -112,7 +113,7 @@ qeq "auth rate_limited" 'apikeyd_auth_total{outcome="rate_limited"}' 0
 qeq "group-commit batches (3 creates one after another)" 'apikeyd_store_batch_size_count' 3
 qeq "group-commit batch items" 'apikeyd_store_batch_size_sum' 3
 qeq "TLS handshakes" 'apikeyd_tls_handshakes_total' 2
-qeq "TLS handshake failures" 'apikeyd_tls_handshake_failures_total' 1
+qeq "TLS handshake failures" 'apikeyd_tls_handshake_failures_total' 2
 qeq "store errors (write)" 'apikeyd_store_errors_total{op="write"}' 0
 qeq "build info" "apikeyd_build_info{version=\"$("$APIKEYD" --version | awk '{print $2}')\"}" 1
 v=$(q 'sum(apikeyd_cache_requests_total{cache="key"})')

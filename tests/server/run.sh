@@ -196,6 +196,8 @@ kill -TERM "$MAIN_PID"
 sleep 0.3
 curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$HP/healthz"; rc=$?
 check "after SIGTERM new connections are refused at once (curl exit $rc = 7)" test "$rc" = 7
+curl -s -o /dev/null --max-time 2 --cacert "$CA" "https://localhost:$TP/healthz"; rc=$?
+check "after SIGTERM new HTTPS connections are refused at once too (curl exit $rc = 7)" test "$rc" = 7
 wait "$CURL_PID"
 check "SIGTERM during a slow HTTPS request: it completes with 200" \
 	test "$(cat "$WORK/slow.code") $(cat "$WORK/slow.body")" = '200 {"slept_ms":1500}'

@@ -1,0 +1,83 @@
+/* gate: the TLS listener's connections, held before libmicrohttpd sees them.
+ *
+ * libmicrohttpd 0.9.75 calls gnutls_handshake() on every handshake in
+ * progress on each turn of its event loop (connection_https.c leaves the
+ * connection read-ready when the handshake answers "again", so it stays on
+ * the epoll ready list and the loop never sleeps): 2,000 stalled
+ * ClientHellos kept the TLS workers busy with about 46,000 failing recv
+ * calls a second. The gate owns the listening socket instead. It accepts,
+ * and holds each new connection in an edge-triggered epoll of its own,
+ * which wakes only when bytes arrive, until the first TLS record (the
+ * ClientHello: a 5-byte header, then the length it announces) is wholly
+ * there (recv MSG_PEEK, FIONREAD); then it hands the socket, with the
+ * client's address, to libmicrohttpd (MHD_add_connection). A first byte
+ * that is not a handshake record, or a length no record can have, is
+ * handed over at once: gnutls refuses it. What never completes its first
+ * record (an idle TCP connection, a trickled ClientHello) costs nothing
+ * per turn and is closed at the deadline, counted from the accept.
+ *
+ * The limits count the gate's connections together with libmicrohttpd's:
+ * the per-address limit is the gate's own (from the accept until
+ * gate_closed() for a connection handed over; libmicrohttpd's limit is left
+ * off for a gated listener), the total is the caller's (hooks.admit at the
+ * accept, hooks.release when the gate closes one it admitted or
+ * libmicrohttpd refuses one at the hand-off; after a hand-off the caller
+ * releases it when libmicrohttpd reports it closed).
+ *
+ * One thread; gate_accepted_at() and gate_closed() may be called from any
+ * thread (libmicrohttpd's workers). */
+#ifndef APIKEYD_GATE_H
+#define APIKEYD_GATE_H
+#include <time.h>
+#include <microhttpd.h>
+
+typedef struct gate gate;
+
+typedef struct gate_hooks {
+    void *cls;
+    /* A connection accepted: 0 when it may be held (one of the total
+       taken), -1 when the listener is full (the gate closes it). */
+    int (*admit)(void *cls);
+    /* An admitted connection closed by the gate, or refused by
+       libmicrohttpd at the hand-off: its one of the total given back. */
+    void (*release)(void *cls);
+    /* n held connections closed at the deadline (for the log). */
+    void (*reaped)(void *cls, unsigned n);
+} gate_hooks;
+
+typedef struct gate_config {
+    int listen_fd;             /* listening, the gate's from gate_start (closed by it) */
+    struct MHD_Daemon *d;      /* started with MHD_USE_NO_LISTEN_SOCKET and MHD_USE_ITC */
+    unsigned deadline_ms;      /* a connection held longer is closed */
+    unsigned per_ip;           /* connections per client address; 0: no limit */
+    unsigned long max_fd;      /* descriptors are below it (the open-file limit) */
+    gate_hooks hooks;
+} gate_config;
+
+/* Starts the gate's thread; 0, or -1 with why in err (listen_fd is then
+   not taken: the caller closes it). *out is set before the thread starts
+   (so the daemon's hooks can read it once a connection is handed over),
+   and freed with gate_free. */
+int gate_start(const gate_config *cfg, gate **out, char *err, size_t errlen);
+
+/* When the connection on fd, handed over, was accepted (CLOCK_MONOTONIC);
+   0, or -1 when fd is not one the gate handed over. */
+int gate_accepted_at(gate *g, int fd, struct timespec *at);
+
+/* libmicrohttpd closes fd, a connection the gate handed over: its client
+   address has one connection less. Call before the descriptor is closed
+   (MHD_CONNECTION_NOTIFY_CLOSED is). */
+void gate_closed(gate *g, int fd);
+
+/* Stops accepting: the listening socket is shut down at once (a connect is
+   refused from now) and closed; held connections still go on. From one
+   thread, before gate_stop. */
+void gate_quiesce(gate *g);
+
+/* Stops the thread and closes every connection held (each released).
+   Call before the daemon stops; g stays valid for gate_closed until
+   gate_free, after the daemon has stopped. */
+void gate_stop(gate *g);
+void gate_free(gate *g);
+
+#endif
