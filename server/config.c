@@ -100,6 +100,10 @@ static const opt_def opt_defs[] = {
       "on SIGTERM/SIGINT wait this long for in-flight requests (default 30)", "SECONDS" },
     { "threads", "APIKEYD_THREADS", OPT_UINT, 0, 256,
       "worker threads per listener (default 0 = 4 per core)", "N" },
+    { "tls-threads", "APIKEYD_TLS_THREADS", OPT_UINT, 0, 256,
+      "worker threads of the TLS listener (default 0 = --threads if given,\n"
+      "                          else 2 per core: each worker with a handshake in progress\n"
+      "                          spins, so fewer make more new TLS connections a second)", "N" },
     { "key-quota", "APIKEYD_KEY_QUOTA", OPT_UINT, 0, 100000000,
       "unrevoked keys one user may hold (default 1000); a create beyond\n"
       "                          it is 403 in the family's error shape; 0 = no quota", "N" },
@@ -459,6 +463,7 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
         else if (strcmp(d->name, "jwt-max-lifetime") == 0) cfg->jwt_max_lifetime = (unsigned)n;
         else if (strcmp(d->name, "jwt-leeway") == 0) cfg->jwt_leeway = (unsigned)n;
         else if (strcmp(d->name, "stale-if-error") == 0) cfg->stale_if_error = (unsigned)n;
+        else if (strcmp(d->name, "tls-threads") == 0) cfg->tls_threads = (unsigned)n;
         else cfg->threads = (unsigned)n;
         return 0;
     }
@@ -732,6 +737,7 @@ size_t config_diff(const config *a, const config *b, const char **names, size_t 
     DIFF(a->conn_timeout != b->conn_timeout, "conn-timeout");
     DIFF(a->shutdown_timeout != b->shutdown_timeout, "shutdown-timeout");
     DIFF(a->threads != b->threads, "threads");
+    DIFF(a->tls_threads != b->tls_threads, "tls-threads");
     DIFF(a->key_quota != b->key_quota, "key-quota");
     DIFF(a->revoke_cascade != b->revoke_cascade, "revoke-cascade");
     DIFF(mounts, "mount");

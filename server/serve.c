@@ -33,8 +33,10 @@
 
 #define SERVE_BUCKETS 256
 #define SERVE_MAX_OPS 20
-/* libmicrohttpd's pool: worker threads per core when --threads is 0 */
+/* libmicrohttpd's pool: worker threads per core when --threads is 0; the
+   TLS listener's when --tls-threads and --threads are 0 */
 #define SERVE_THREADS_PER_CORE 4
+#define SERVE_TLS_THREADS_PER_CORE 2
 /* HSTS on the TLS listener: a year; no includeSubDomains, as apikeyd may share
    a domain with hosts it knows nothing of */
 #define SERVE_HSTS "max-age=31536000"
@@ -1004,7 +1006,7 @@ static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, 
         unsigned max_conns, char *err, size_t errlen)
 {
     int fd = -1;
-    unsigned threads = cfg->threads;
+    unsigned threads = tls && cfg->tls_threads ? cfg->tls_threads : cfg->threads;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     size_t n = 0;
     int up;
@@ -1037,8 +1039,16 @@ static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, 
            each wait idled that core's share of the connections (bench-perf:
            2 threads vs 8 on 2 cores, the same CPU per request, 1.6-2x the
            requests/s, and (e)'s creates and revokes no longer halve it) */
+        /* TLS: two per core. libmicrohttpd 0.9.75 calls gnutls_handshake
+           on each turn of a worker's loop while a handshake waits for the
+           client (SECURITY.md, section 4), so every worker holding one
+           spins, and the gate hands connections to all of them in turn:
+           new TLS connections a second (16 clients, 2 cores, under other
+           load) 270-300 with 8 workers, 510-550 with 4, 850-910 with 2;
+           keep-alive HTTPS the same with 4 as with 8 (within the noise),
+           a quarter less with 2 */
         long c = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = SERVE_THREADS_PER_CORE * (c > 0 ? (unsigned)c : 1);
+        threads = (tls ? SERVE_TLS_THREADS_PER_CORE : SERVE_THREADS_PER_CORE) * (c > 0 ? (unsigned)c : 1);
     }
     if (l->addr.sa.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     if (serve_listen_socket(&l->addr, tls ? "--tls-listen" : "--listen", &fd, err, errlen) != 0) return -1;
