@@ -413,7 +413,8 @@ static void gp_member_other(FILE *out, const si_schema *s)
 static void gp_object_members(FILE *out, const si_schema *s, const gp_names *k, const gm_type *mt)
 {
 	fprintf(out, "\t\twhile ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {\n\t\t\tjson_t *c = NULL;\n\t\t\tn++;\n");
-	fprintf(out, "\t\t\tif (o && !(key = rt_jread_cstr(&p->r)))\n\t\t\t\tbreak;\n");
+	/* the name is checked UTF-8 with no NUL (rt_jread), and stays put */
+	fprintf(out, "\t\t\tkey = p->r.str;\n\t\t\tkey_len = p->r.len;\n");
 	for (size_t i = 0; i < k->n; i++) {
 		size_t fi = 0;
 		const gm_field *f = k->schema[i] ? gp_field(mt, k->v[i], &fi) : NULL;
@@ -432,7 +433,7 @@ static void gp_object_members(FILE *out, const si_schema *s, const gp_names *k, 
 	}
 	gp_member_other(out, s);
 	fprintf(out, "\t\t\tgoto member;\n\t\tmember:\n");
-	fprintf(out, "\t\t\tif (c && json_object_set_new(o, key, c) != 0)\n\t\t\t\tbreak;\n\t\t}\n");
+	fprintf(out, "\t\t\tif (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)\n\t\t\t\tbreak;\n\t\t}\n");
 }
 
 /* after the members: defaults, then the object keywords (before the
@@ -508,8 +509,8 @@ static int gp_object(FILE *out, const si_schema *s, const gm_type *mt)
 	fprintf(out, "\tif (t == RT_JR_OBJECT_BEGIN) {\n");
 	fprintf(out, "\t\tsize_t pos = p->errs ? p->errs->n : 0, n = 0;\n");
 	fprintf(out, "\t\tunsigned char seen[%zu] = { 0 };\n", k.n ? k.n : 1);
-	fprintf(out, "\t\trt_jread_names other = { 0 };\n\t\tjson_t *o = NULL;\n\t\tconst char *key = NULL;\n\n");
-	fprintf(out, "\t\t(void)pos;\n\t\t(void)key;\n\t\t(void)seen;\n");
+	fprintf(out, "\t\trt_jread_names other = { 0 };\n\t\tjson_t *o = NULL;\n\t\tconst char *key = NULL;\n\t\tsize_t key_len = 0;\n\n");
+	fprintf(out, "\t\t(void)pos;\n\t\t(void)key;\n\t\t(void)key_len;\n\t\t(void)seen;\n");
 	fprintf(out, "\t\tif (j && !(o = json_object()))\n\t\t\treturn -1;\n");
 	gp_object_members(out, s, &k, mt);
 	fprintf(out, "\t\tif (t != RT_JR_OBJECT_END)\n\t\t\tgoto fail;\n");
@@ -528,6 +529,8 @@ static void gp_array(FILE *out, const si_schema *s)
 	/* uniqueItems: the items as values, compared as the table compares them
 	   (rt_json_equal: 1 and 1.0 are one number), even when no tree is asked for */
 	fprintf(out, "\t\tif (%s && !(arr = json_array()))\n\t\t\treturn -1;\n", s->flags & SI_F_UNIQUE ? "1" : "j");
+	if (s->flags & SI_F_UNIQUE)
+		fprintf(out, "\t\tp->lean--; /* the items are compared: built whole */\n");
 	fprintf(out, "\t\twhile ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {\n\t\t\tjson_t *c = NULL;\n\n");
 	fprintf(out, "\t\t\tif (t == RT_JR_ERROR)\n\t\t\t\tbreak;\n\t\t\tn++;\n");
 	if (s->items)
@@ -535,6 +538,8 @@ static void gp_array(FILE *out, const si_schema *s)
 	else
 		fprintf(out, "\t\t\tif (rt_parse_json(p, t, arr ? &c : NULL) != 0)\n\t\t\t\tbreak;\n");
 	fprintf(out, "\t\t\tif (c && json_array_append_new(arr, c) != 0)\n\t\t\t\tbreak;\n\t\t}\n");
+	if (s->flags & SI_F_UNIQUE)
+		fprintf(out, "\t\tp->lean++;\n");
 	fprintf(out, "\t\tif (t != RT_JR_ARRAY_END) {\n\t\t\tjson_decref(arr);\n\t\t\trc = -1;\n\t\t\tgoto done;\n\t\t}\n");
 	if ((s->flags & SI_F_HAS_MIN_ITEMS) && s->limit[SI_L_HAS_MIN_ITEMS] > 0)
 		fprintf(out, "\t\tif (n < %lld)\n\t\t\trt_parse_fail_at(p, pos++, \"minItems\", \"must have at least %lld item%s, got %%zu\", n);\n",
@@ -835,6 +840,8 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 		        mt->cname);
 	else
 		fprintf(out, " */\nstatic int %s__v(rt_parse *p, int t, json_t **j, int dfl)\n{\n", s->symbol);
+	if (!mt)
+		fprintf(out, "\tif (j && p->bad && p->lean > 0)\n\t\tj = NULL; /* the value is refused: build no more of it */\n");
 	if (!mt && gp_fallback(s)) {
 		fprintf(out, "\treturn rt_parse_table(p, t, &%s, dfl, j);\n}\n\n", s->symbol);
 		return 0;
@@ -917,6 +924,7 @@ int gen_parse_write(gen_parse *p, FILE *out)
 		             "json_t **out, rt_errors *errs)\n{\n", sym);
 		fprintf(out, "\trt_parse p;\n\tsize_t base = errs ? errs->n : 0;\n\tjson_t *v = NULL;\n\tint rc;\n\n");
 		fprintf(out, "\trt_parse_init(&p, buf, len, a, dir, flags, errs);\n");
+		fprintf(out, "\tp.lean = 1;\n");
 		fprintf(out, "\trc = rt_parse_finish(&p, %s__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);\n", sym);
 		fprintf(out, "\tjson_decref(p.keep);\n");
 		fprintf(out, "\tif (rc == RT_PARSE_OK && out)\n\t\t*out = v;\n\telse\n\t\tjson_decref(v);\n\treturn rc;\n}\n\n");

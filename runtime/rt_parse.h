@@ -64,6 +64,10 @@ typedef struct rt_parse {
 	int bad;            /* violations found (also those not recorded) */
 	json_t *keep;       /* json_t values the model points to (new), or NULL */
 	const struct rt_parse *up; /* a re-scan's parser: pointers start at its position */
+	int lean;           /* > 0: once a violation is found, the json_t being built
+	                       is refused anyway: generated code builds no more of
+	                       it (the json_t entry points set 1; uniqueItems, which
+	                       compares its items, lowers it while reading them) */
 } rt_parse;
 
 /* A generated validator: the value whose first token is t (rt_parse.h's
