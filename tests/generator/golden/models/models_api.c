@@ -884,6 +884,8 @@ static int models_schema_putAnything_body__v(rt_parse *p, int t, json_t **j, int
 /* tests/generator/fixtures/models.yaml#/paths/~1typed/post/requestBody/content/application~1json/schema */
 static int models_schema_putTyped_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -900,6 +902,8 @@ static int models_schema_putTyped_body__v(rt_parse *p, int t, json_t **j, int df
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed */
 static int models_schema_Typed__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -918,17 +922,19 @@ static int models_schema_Typed__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 6 && memcmp(p->r.str, "counts", 6) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1101,7 +1107,7 @@ static int models_schema_Typed__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1138,6 +1144,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/counts */
 static int models_schema_Typed_counts__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1156,17 +1164,19 @@ static int models_schema_Typed_counts__v(rt_parse *p, int t, json_t **j, int dfl
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			{
 				const char *nm = p->r.str, *vs;
 				size_t nml = p->r.len;
@@ -1187,7 +1197,7 @@ static int models_schema_Typed_counts__v(rt_parse *p, int t, json_t **j, int dfl
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1210,6 +1220,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/counts/additionalProperties */
 static int models_schema_Typed_counts_value__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1232,6 +1244,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/id */
 static int models_schema_Typed_id__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1265,6 +1279,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/labels */
 static int models_schema_Typed_labels__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1283,17 +1299,19 @@ static int models_schema_Typed_labels__v(rt_parse *p, int t, json_t **j, int dfl
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1322,7 +1340,7 @@ static int models_schema_Typed_labels__v(rt_parse *p, int t, json_t **j, int dfl
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1345,6 +1363,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/labels/properties/name */
 static int models_schema_Typed_labels_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1367,6 +1387,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/labels/additionalProperties */
 static int models_schema_Typed_labels_value__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1389,6 +1411,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/meta */
 static int models_schema_Typed_meta__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1407,17 +1431,19 @@ static int models_schema_Typed_meta__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 7 && memcmp(p->r.str, "version", 7) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1446,7 +1472,7 @@ static int models_schema_Typed_meta__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1471,6 +1497,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/meta/properties/version */
 static int models_schema_Typed_meta_version__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1493,6 +1521,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/meta/additionalProperties */
 static int models_schema_Typed_meta_value__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1515,6 +1545,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/name */
 static int models_schema_Typed_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1545,6 +1577,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/note */
 static int models_schema_Typed_note__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1567,6 +1601,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/ok */
 static int models_schema_Typed_ok__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1589,6 +1625,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/owner */
 static int models_schema_Typed_owner__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
 
@@ -1626,6 +1664,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/owner/allOf/0 */
 static int models_schema_Typed_owner_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1642,6 +1682,8 @@ static int models_schema_Typed_owner_allOf0__v(rt_parse *p, int t, json_t **j, i
 /* tests/generator/fixtures/models.yaml#/components/schemas/Named */
 static int models_schema_Named__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1660,17 +1702,19 @@ static int models_schema_Named__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1699,7 +1743,7 @@ static int models_schema_Named__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1724,6 +1768,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Named/properties/name */
 static int models_schema_Named_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1746,6 +1792,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/owner/allOf/1 */
 static int models_schema_Typed_owner_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1762,6 +1810,8 @@ static int models_schema_Typed_owner_allOf1__v(rt_parse *p, int t, json_t **j, i
 /* tests/generator/fixtures/models.yaml#/components/schemas/Stamped */
 static int models_schema_Stamped__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1780,17 +1830,19 @@ static int models_schema_Stamped__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 7 && memcmp(p->r.str, "created", 7) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1819,7 +1871,7 @@ static int models_schema_Stamped__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1842,6 +1894,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Stamped/properties/created */
 static int models_schema_Stamped_created__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1867,6 +1921,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/parent */
 static int models_schema_Typed_parent__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1883,6 +1939,8 @@ static int models_schema_Typed_parent__v(rt_parse *p, int t, json_t **j, int dfl
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/points */
 static int models_schema_Typed_points__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1932,6 +1990,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/points/items */
 static int models_schema_Typed_points_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1948,6 +2008,8 @@ static int models_schema_Typed_points_items__v(rt_parse *p, int t, json_t **j, i
 /* tests/generator/fixtures/models.yaml#/components/schemas/Point */
 static int models_schema_Point__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1966,17 +2028,19 @@ static int models_schema_Point__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 1 && memcmp(p->r.str, "x", 1) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -2013,7 +2077,7 @@ static int models_schema_Point__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2040,6 +2104,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Point/properties/x */
 static int models_schema_Point_x__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2062,6 +2128,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Point/properties/y */
 static int models_schema_Point_y__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2084,6 +2152,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/ratio */
 static int models_schema_Typed_ratio__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2106,6 +2176,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/scores */
 static int models_schema_Typed_scores__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2124,17 +2196,19 @@ static int models_schema_Typed_scores__v(rt_parse *p, int t, json_t **j, int dfl
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			{
 				const char *nm = p->r.str, *vs;
 				size_t nml = p->r.len;
@@ -2155,7 +2229,7 @@ static int models_schema_Typed_scores__v(rt_parse *p, int t, json_t **j, int dfl
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2178,6 +2252,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/scores/additionalProperties */
 static int models_schema_Typed_scores_value__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2200,6 +2276,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/secret */
 static int models_schema_Typed_secret__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2224,12 +2302,16 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/shape */
 static int models_schema_Typed_shape__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	return rt_parse_table(p, t, &models_schema_Typed_shape, dfl, j);
 }
 
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/size */
 static int models_schema_Typed_size__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
 	int live = -1; /* the violations of the alternative read first */
@@ -2278,6 +2360,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/size/anyOf/0 */
 static int models_schema_Typed_size_anyOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2300,6 +2384,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/size/anyOf/1 */
 static int models_schema_Typed_size_anyOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2322,6 +2408,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/size/anyOf/2 */
 static int models_schema_Typed_size_anyOf2__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2344,6 +2432,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/status */
 static int models_schema_Typed_status__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2371,6 +2461,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/tags */
 static int models_schema_Typed_tags__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2420,6 +2512,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/tags/items */
 static int models_schema_Typed_tags_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2442,6 +2536,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/tree */
 static int models_schema_Typed_tree__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2458,6 +2554,8 @@ static int models_schema_Typed_tree__v(rt_parse *p, int t, json_t **j, int dfl)
 /* tests/generator/fixtures/models.yaml#/components/schemas/Tree */
 static int models_schema_Tree__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2476,17 +2574,19 @@ static int models_schema_Tree__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 8 && memcmp(p->r.str, "children", 8) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -2523,7 +2623,7 @@ static int models_schema_Tree__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2546,6 +2646,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/children */
 static int models_schema_Tree_children__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2564,17 +2666,19 @@ static int models_schema_Tree_children__v(rt_parse *p, int t, json_t **j, int df
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			{
 				const char *nm = p->r.str, *vs;
 				size_t nml = p->r.len;
@@ -2595,7 +2699,7 @@ static int models_schema_Tree_children__v(rt_parse *p, int t, json_t **j, int df
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2618,6 +2722,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/children/additionalProperties */
 static int models_schema_Tree_children_value__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2634,6 +2740,8 @@ static int models_schema_Tree_children_value__v(rt_parse *p, int t, json_t **j, 
 /* tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/label */
 static int models_schema_Tree_label__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2656,6 +2764,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/where */
 static int models_schema_Typed_where__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2674,17 +2784,19 @@ static int models_schema_Typed_where__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 3 && memcmp(p->r.str, "lat", 3) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -2721,7 +2833,7 @@ static int models_schema_Typed_where__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2744,6 +2856,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/where/properties/lat */
 static int models_schema_Typed_where_lat__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2766,6 +2880,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/where/properties/lon */
 static int models_schema_Typed_where_lon__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2788,6 +2904,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/paths/~1map/put/requestBody/content/application~1json/schema */
 static int models_schema_putMap_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2806,17 +2924,19 @@ static int models_schema_putMap_body__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			{
 				const char *nm = p->r.str, *vs;
 				size_t nml = p->r.len;
@@ -2837,7 +2957,7 @@ static int models_schema_putMap_body__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2860,6 +2980,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/paths/~1map/put/requestBody/content/application~1json/schema/additionalProperties */
 static int models_schema_putMap_body_value__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2876,6 +2998,8 @@ static int models_schema_putMap_body_value__v(rt_parse *p, int t, json_t **j, in
 /* tests/generator/fixtures/models.yaml#/paths/~1untyped/post/requestBody/content/application~1json/schema */
 static int models_schema_putUntyped_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2892,6 +3016,8 @@ static int models_schema_putUntyped_body__v(rt_parse *p, int t, json_t **j, int 
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped */
 static int models_schema_Untyped__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2910,17 +3036,19 @@ static int models_schema_Untyped__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 8 && memcmp(p->r.str, "anything", 8) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -3037,7 +3165,7 @@ static int models_schema_Untyped__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -3060,6 +3188,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/anything */
 static int models_schema_Untyped_anything__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3077,12 +3207,16 @@ static int models_schema_Untyped_anything__v(rt_parse *p, int t, json_t **j, int
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/closed */
 static int models_schema_Untyped_closed__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	return rt_parse_table(p, t, &models_schema_Untyped_closed, dfl, j);
 }
 
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/conditional */
 static int models_schema_Untyped_conditional__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
 
@@ -3124,6 +3258,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/conditional/if */
 static int models_schema_Untyped_conditional_if__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3138,17 +3274,19 @@ static int models_schema_Untyped_conditional_if__v(rt_parse *p, int t, json_t **
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 4 && memcmp(p->r.str, "kind", 4) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -3174,7 +3312,7 @@ static int models_schema_Untyped_conditional_if__v(rt_parse *p, int t, json_t **
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -3199,6 +3337,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/conditional/then */
 static int models_schema_Untyped_conditional_then__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3213,17 +3353,19 @@ static int models_schema_Untyped_conditional_then__v(rt_parse *p, int t, json_t 
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 5 && memcmp(p->r.str, "value", 5) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -3249,7 +3391,7 @@ static int models_schema_Untyped_conditional_then__v(rt_parse *p, int t, json_t 
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -3274,6 +3416,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/either */
 static int models_schema_Untyped_either__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
 	int live = -1; /* the violations of the alternative read first */
@@ -3327,6 +3471,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/either/oneOf/0 */
 static int models_schema_Untyped_either_oneOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3345,17 +3491,19 @@ static int models_schema_Untyped_either_oneOf0__v(rt_parse *p, int t, json_t **j
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 1 && memcmp(p->r.str, "a", 1) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -3384,7 +3532,7 @@ static int models_schema_Untyped_either_oneOf0__v(rt_parse *p, int t, json_t **j
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -3407,6 +3555,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/either/oneOf/0/properties/a */
 static int models_schema_Untyped_either_oneOf0_a__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3429,6 +3579,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/either/oneOf/1 */
 static int models_schema_Untyped_either_oneOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3447,17 +3599,19 @@ static int models_schema_Untyped_either_oneOf1__v(rt_parse *p, int t, json_t **j
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 1 && memcmp(p->r.str, "b", 1) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -3486,7 +3640,7 @@ static int models_schema_Untyped_either_oneOf1__v(rt_parse *p, int t, json_t **j
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -3509,6 +3663,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/either/oneOf/1/properties/b */
 static int models_schema_Untyped_either_oneOf1_b__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3531,6 +3687,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/free */
 static int models_schema_Untyped_free__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3553,6 +3711,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/grid */
 static int models_schema_Untyped_grid__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3602,6 +3762,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/grid/items */
 static int models_schema_Untyped_grid_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3651,6 +3813,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/grid/items/items */
 static int models_schema_Untyped_grid_items_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3673,6 +3837,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/maybes */
 static int models_schema_Untyped_maybes__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3722,6 +3888,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/maybes/items */
 static int models_schema_Untyped_maybes_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3744,6 +3912,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/mixed */
 static int models_schema_Untyped_mixed__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3766,6 +3936,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/negated */
 static int models_schema_Untyped_negated__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
 
@@ -3807,6 +3979,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/negated/not */
 static int models_schema_Untyped_negated_not__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3828,6 +4002,8 @@ static int models_schema_Untyped_negated_not__v(rt_parse *p, int t, json_t **j, 
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/odd */
 static int models_schema_Untyped_odd__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
 
@@ -3865,6 +4041,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/odd/allOf/0 */
 static int models_schema_Untyped_odd_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3887,6 +4065,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/odd/allOf/1 */
 static int models_schema_Untyped_odd_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3912,12 +4092,16 @@ static int models_schema_Untyped_odd_allOf1__v(rt_parse *p, int t, json_t **j, i
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/pair */
 static int models_schema_Untyped_pair__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	return rt_parse_table(p, t, &models_schema_Untyped_pair, dfl, j);
 }
 
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/patterned */
 static int models_schema_Untyped_patterned__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3936,17 +4120,19 @@ static int models_schema_Untyped_patterned__v(rt_parse *p, int t, json_t **j, in
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			{
 				const char *nm = p->r.str, *vs;
 				size_t nml = p->r.len;
@@ -3971,7 +4157,7 @@ static int models_schema_Untyped_patterned__v(rt_parse *p, int t, json_t **j, in
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -3994,6 +4180,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/patterned/patternProperties/^x- */
 static int models_schema_Untyped_patterned_pattern_x___v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -4016,6 +4204,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/paths/~1no-type/post/requestBody/content/application~1json/schema */
 static int models_schema_putAnything_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -4038,6 +4228,7 @@ int models_schema_putTyped_body_parse(const char *buf, size_t len, rt_arena *a, 
 	int rc;
 
 	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	p.lean = 1;
 	rc = rt_parse_finish(&p, models_schema_putTyped_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -4055,6 +4246,7 @@ int models_schema_putMap_body_parse(const char *buf, size_t len, rt_arena *a, en
 	int rc;
 
 	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	p.lean = 1;
 	rc = rt_parse_finish(&p, models_schema_putMap_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -4072,6 +4264,7 @@ int models_schema_putUntyped_body_parse(const char *buf, size_t len, rt_arena *a
 	int rc;
 
 	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	p.lean = 1;
 	rc = rt_parse_finish(&p, models_schema_putUntyped_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -4089,6 +4282,7 @@ int models_schema_putAnything_body_parse(const char *buf, size_t len, rt_arena *
 	int rc;
 
 	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	p.lean = 1;
 	rc = rt_parse_finish(&p, models_schema_putAnything_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -4237,17 +4431,19 @@ static int models_Typed__m(rt_parse *p, int t, models_Typed *mo, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 6 && memcmp(p->r.str, "counts", 6) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -4620,7 +4816,7 @@ static int models_Typed__m(rt_parse *p, int t, models_Typed *mo, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -4676,17 +4872,19 @@ static int models_Typed_where__m(rt_parse *p, int t, models_Typed_where *mo, int
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 3 && memcmp(p->r.str, "lat", 3) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -4739,7 +4937,7 @@ static int models_Typed_where__m(rt_parse *p, int t, models_Typed_where *mo, int
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -4883,17 +5081,19 @@ static int models_Untyped__m(rt_parse *p, int t, models_Untyped *mo, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 8 && memcmp(p->r.str, "anything", 8) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -5154,7 +5354,7 @@ static int models_Untyped__m(rt_parse *p, int t, models_Untyped *mo, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
