@@ -1153,6 +1153,8 @@ static int apikeyd_schema_VerifyRequest_scopes__v(rt_parse *p, int t, json_t **j
 /* openapi/apikeyd.yaml#/paths/~1keys/post/requestBody/content/application~1json/schema */
 static int apikeyd_schema_create_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1169,6 +1171,8 @@ static int apikeyd_schema_create_key_body__v(rt_parse *p, int t, json_t **j, int
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest */
 static int apikeyd_schema_KeyCreateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1187,17 +1191,19 @@ static int apikeyd_schema_KeyCreateRequest__v(rt_parse *p, int t, json_t **j, in
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 7 && memcmp(p->r.str, "enabled", 7) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1291,7 +1297,7 @@ static int apikeyd_schema_KeyCreateRequest__v(rt_parse *p, int t, json_t **j, in
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1322,6 +1328,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/enabled */
 static int apikeyd_schema_KeyCreateRequest_enabled__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1346,6 +1354,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/expires_at */
 static int apikeyd_schema_KeyCreateRequest_expires_at__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1371,6 +1381,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/meta */
 static int apikeyd_schema_KeyCreateRequest_meta__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1387,6 +1399,8 @@ static int apikeyd_schema_KeyCreateRequest_meta__v(rt_parse *p, int t, json_t **
 /* openapi/apikeyd.yaml#/components/schemas/Meta */
 static int apikeyd_schema_Meta__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1409,6 +1423,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/name */
 static int apikeyd_schema_KeyCreateRequest_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1441,6 +1457,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/owner */
 static int apikeyd_schema_KeyCreateRequest_owner__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1471,6 +1489,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/ratelimit */
 static int apikeyd_schema_KeyCreateRequest_ratelimit__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1487,6 +1507,8 @@ static int apikeyd_schema_KeyCreateRequest_ratelimit__v(rt_parse *p, int t, json
 /* openapi/apikeyd.yaml#/components/schemas/RateLimit */
 static int apikeyd_schema_RateLimit__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1505,17 +1527,19 @@ static int apikeyd_schema_RateLimit__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 5 && memcmp(p->r.str, "limit", 5) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1553,7 +1577,7 @@ static int apikeyd_schema_RateLimit__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1580,6 +1604,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/RateLimit/properties/limit */
 static int apikeyd_schema_RateLimit_limit__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1610,6 +1636,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/RateLimit/properties/window */
 static int apikeyd_schema_RateLimit_window__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1640,6 +1668,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/remaining */
 static int apikeyd_schema_KeyCreateRequest_remaining__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1670,6 +1700,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/scopes */
 static int apikeyd_schema_KeyCreateRequest_scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1686,6 +1718,8 @@ static int apikeyd_schema_KeyCreateRequest_scopes__v(rt_parse *p, int t, json_t 
 /* openapi/apikeyd.yaml#/components/schemas/Scopes */
 static int apikeyd_schema_Scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1705,6 +1739,7 @@ static int apikeyd_schema_Scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 		(void)pos;
 		if (1 && !(arr = json_array()))
 			return -1;
+		p->lean--; /* the items are compared: built whole */
 		while ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {
 			json_t *c = NULL;
 
@@ -1716,6 +1751,7 @@ static int apikeyd_schema_Scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 			if (c && json_array_append_new(arr, c) != 0)
 				break;
 		}
+		p->lean++;
 		if (t != RT_JR_ARRAY_END) {
 			json_decref(arr);
 			rc = -1;
@@ -1749,6 +1785,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/Scopes/items */
 static int apikeyd_schema_Scopes_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1765,6 +1803,8 @@ static int apikeyd_schema_Scopes_items__v(rt_parse *p, int t, json_t **j, int df
 /* openapi/apikeyd.yaml#/components/schemas/Scope */
 static int apikeyd_schema_Scope__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1793,6 +1833,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/ttl_seconds */
 static int apikeyd_schema_KeyCreateRequest_ttl_seconds__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1823,6 +1865,8 @@ done:
 /* openapi/apikeyd.yaml#/paths/~1keys~1{key_id}/patch/requestBody/content/application~1json/schema */
 static int apikeyd_schema_update_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1839,6 +1883,8 @@ static int apikeyd_schema_update_key_body__v(rt_parse *p, int t, json_t **j, int
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest */
 static int apikeyd_schema_KeyUpdateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1857,17 +1903,19 @@ static int apikeyd_schema_KeyUpdateRequest__v(rt_parse *p, int t, json_t **j, in
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 7 && memcmp(p->r.str, "enabled", 7) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1953,7 +2001,7 @@ static int apikeyd_schema_KeyUpdateRequest__v(rt_parse *p, int t, json_t **j, in
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1978,6 +2026,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/enabled */
 static int apikeyd_schema_KeyUpdateRequest_enabled__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2000,6 +2050,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/expires_at */
 static int apikeyd_schema_KeyUpdateRequest_expires_at__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2025,6 +2077,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/meta */
 static int apikeyd_schema_KeyUpdateRequest_meta__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2041,6 +2095,8 @@ static int apikeyd_schema_KeyUpdateRequest_meta__v(rt_parse *p, int t, json_t **
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/name */
 static int apikeyd_schema_KeyUpdateRequest_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2073,6 +2129,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/owner */
 static int apikeyd_schema_KeyUpdateRequest_owner__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2103,6 +2161,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/ratelimit */
 static int apikeyd_schema_KeyUpdateRequest_ratelimit__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2121,17 +2181,19 @@ static int apikeyd_schema_KeyUpdateRequest_ratelimit__v(rt_parse *p, int t, json
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 5 && memcmp(p->r.str, "limit", 5) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -2169,7 +2231,7 @@ static int apikeyd_schema_KeyUpdateRequest_ratelimit__v(rt_parse *p, int t, json
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2196,6 +2258,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/ratelimit/properties/limit */
 static int apikeyd_schema_KeyUpdateRequest_ratelimit_limit__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2226,6 +2290,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/ratelimit/properties/window */
 static int apikeyd_schema_KeyUpdateRequest_ratelimit_window__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2256,6 +2322,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/remaining */
 static int apikeyd_schema_KeyUpdateRequest_remaining__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2286,6 +2354,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/scopes */
 static int apikeyd_schema_KeyUpdateRequest_scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2302,6 +2372,8 @@ static int apikeyd_schema_KeyUpdateRequest_scopes__v(rt_parse *p, int t, json_t 
 /* openapi/apikeyd.yaml#/paths/~1keys~1{key_id}~1rotate/post/requestBody/content/application~1json/schema */
 static int apikeyd_schema_rotate_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2318,6 +2390,8 @@ static int apikeyd_schema_rotate_key_body__v(rt_parse *p, int t, json_t **j, int
 /* openapi/apikeyd.yaml#/components/schemas/RotateRequest */
 static int apikeyd_schema_RotateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2336,17 +2410,19 @@ static int apikeyd_schema_RotateRequest__v(rt_parse *p, int t, json_t **j, int d
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 13 && memcmp(p->r.str, "grace_seconds", 13) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -2376,7 +2452,7 @@ static int apikeyd_schema_RotateRequest__v(rt_parse *p, int t, json_t **j, int d
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2401,6 +2477,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/RotateRequest/properties/grace_seconds */
 static int apikeyd_schema_RotateRequest_grace_seconds__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2431,6 +2509,8 @@ done:
 /* openapi/apikeyd.yaml#/paths/~1verify/post/requestBody/content/application~1json/schema */
 static int apikeyd_schema_verify_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2447,6 +2527,8 @@ static int apikeyd_schema_verify_key_body__v(rt_parse *p, int t, json_t **j, int
 /* openapi/apikeyd.yaml#/components/schemas/VerifyRequest */
 static int apikeyd_schema_VerifyRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2465,17 +2547,19 @@ static int apikeyd_schema_VerifyRequest__v(rt_parse *p, int t, json_t **j, int d
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 3 && memcmp(p->r.str, "key", 3) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -2513,7 +2597,7 @@ static int apikeyd_schema_VerifyRequest__v(rt_parse *p, int t, json_t **j, int d
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2538,6 +2622,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/VerifyRequest/properties/key */
 static int apikeyd_schema_VerifyRequest_key__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2570,6 +2656,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/VerifyRequest/properties/scopes */
 static int apikeyd_schema_VerifyRequest_scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2591,6 +2679,7 @@ int apikeyd_schema_create_key_body_parse(const char *buf, size_t len, rt_arena *
 	int rc;
 
 	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	p.lean = 1;
 	rc = rt_parse_finish(&p, apikeyd_schema_create_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -2608,6 +2697,7 @@ int apikeyd_schema_update_key_body_parse(const char *buf, size_t len, rt_arena *
 	int rc;
 
 	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	p.lean = 1;
 	rc = rt_parse_finish(&p, apikeyd_schema_update_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -2625,6 +2715,7 @@ int apikeyd_schema_rotate_key_body_parse(const char *buf, size_t len, rt_arena *
 	int rc;
 
 	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	p.lean = 1;
 	rc = rt_parse_finish(&p, apikeyd_schema_rotate_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -2642,6 +2733,7 @@ int apikeyd_schema_verify_key_body_parse(const char *buf, size_t len, rt_arena *
 	int rc;
 
 	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	p.lean = 1;
 	rc = rt_parse_finish(&p, apikeyd_schema_verify_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -2722,17 +2814,19 @@ static int apikeyd_KeyCreateRequest__m(rt_parse *p, int t, apikeyd_KeyCreateRequ
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 7 && memcmp(p->r.str, "enabled", 7) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -2921,7 +3015,7 @@ static int apikeyd_KeyCreateRequest__m(rt_parse *p, int t, apikeyd_KeyCreateRequ
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -3012,17 +3106,19 @@ static int apikeyd_KeyUpdateRequest__m(rt_parse *p, int t, apikeyd_KeyUpdateRequ
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 7 && memcmp(p->r.str, "enabled", 7) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -3202,7 +3298,7 @@ static int apikeyd_KeyUpdateRequest__m(rt_parse *p, int t, apikeyd_KeyUpdateRequ
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -3246,17 +3342,19 @@ static int apikeyd_RotateRequest__m(rt_parse *p, int t, apikeyd_RotateRequest *m
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 13 && memcmp(p->r.str, "grace_seconds", 13) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -3295,7 +3393,7 @@ static int apikeyd_RotateRequest__m(rt_parse *p, int t, apikeyd_RotateRequest *m
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -3358,17 +3456,19 @@ static int apikeyd_VerifyRequest__m(rt_parse *p, int t, apikeyd_VerifyRequest *m
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 3 && memcmp(p->r.str, "key", 3) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -3428,7 +3528,7 @@ static int apikeyd_VerifyRequest__m(rt_parse *p, int t, apikeyd_VerifyRequest *m
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)

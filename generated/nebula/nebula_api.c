@@ -409,6 +409,8 @@ static int nebula_schema_ApiKeyCreateRequest_name__v(rt_parse *p, int t, json_t 
 /* openapi/nebula.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema */
 static int nebula_schema_create_api_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -425,6 +427,8 @@ static int nebula_schema_create_api_key_body__v(rt_parse *p, int t, json_t **j, 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest */
 static int nebula_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -443,17 +447,19 @@ static int nebula_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t **j, 
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 11 && memcmp(p->r.str, "description", 11) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -491,7 +497,7 @@ static int nebula_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t **j, 
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -516,6 +522,8 @@ done:
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest/properties/description */
 static int nebula_schema_ApiKeyCreateRequest_description__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -546,6 +554,8 @@ done:
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest/properties/name */
 static int nebula_schema_ApiKeyCreateRequest_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -583,6 +593,7 @@ int nebula_schema_create_api_key_body_parse(const char *buf, size_t len, rt_aren
 	int rc;
 
 	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	p.lean = 1;
 	rc = rt_parse_finish(&p, nebula_schema_create_api_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -617,17 +628,19 @@ static int nebula_ApiKeyCreateRequest__m(rt_parse *p, int t, nebula_ApiKeyCreate
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 11 && memcmp(p->r.str, "description", 11) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -686,7 +699,7 @@ static int nebula_ApiKeyCreateRequest__m(rt_parse *p, int t, nebula_ApiKeyCreate
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
