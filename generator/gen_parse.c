@@ -15,6 +15,7 @@ struct gen_parse {
 	const si_schema **reach; /* every schema a root reaches, in order */
 	size_t nreach, capreach;
 	size_t fallback;
+	size_t fallback_defaults; /* by their table only where defaults are applied */
 	gen_model *gm;            /* for the model parsers, or NULL */
 	struct gp_mroot { const si_schema *s; gm_type *t; int hops; } *mroots;
 	size_t nmroots;
@@ -121,22 +122,34 @@ static int gp_comb(const si_schema *s)
 }
 
 /* Keywords the in-line code does not do: the value is checked by its table. */
-static int gp_fallback(const si_schema *s)
+static int gp_fallback_always(const si_schema *s)
 {
 	if (s->is_bool)
 		return 0;
-	if (s->dyn_ref || s->resource || s->unevaluated_items || s->unevaluated_properties || s->contains ||
-	    s->prefix_items.n || s->property_names || s->dep_schemas.n || s->disc_property ||
-	    !gp_scalar_enum(s) || s->properties.n > 64 || s->pattern_properties.n > 8)
-		return 1;
-	/* a re-scan does not apply defaults: where allOf or $ref beside keywords
-	   would bring some, the table does it */
-	if (s->all_of.n && gp_defaults_reach(s, 0))
-		return 1;
-	if (s->ref && gp_own(s) && gp_defaults_reach(s->ref, 0))
-		return 1;
-	return 0;
+	return s->dyn_ref || s->resource || s->unevaluated_items || s->unevaluated_properties || s->contains ||
+	       s->prefix_items.n || s->property_names || s->dep_schemas.n || s->disc_property ||
+	       !gp_scalar_enum(s) || s->properties.n > 64 || s->pattern_properties.n > 8;
 }
+
+/* A re-scan does not apply defaults: where allOf or $ref beside keywords
+ * would bring some, the table does it, when defaults are applied there
+ * (dfl and RT_PARSE_DEFAULTS, decided at run time); else the in-line code
+ * (OpenAPI 3.0's Parameter and Header: their own properties have defaults,
+ * which their allOf's alternatives look at). */
+static int gp_fallback_defaults(const si_schema *s)
+{
+	if (s->is_bool || gp_fallback_always(s))
+		return 0;
+	return (s->all_of.n && gp_defaults_reach(s, 0)) || (s->ref && gp_own(s) && gp_defaults_reach(s->ref, 0));
+}
+
+static int gp_fallback(const si_schema *s)
+{
+	return gp_fallback_always(s) || gp_fallback_defaults(s);
+}
+
+static int gp_by_table(const si_schema *s);
+static int gp_shallow(const si_schema *s, int depth);
 
 static int gp_reach(gen_parse *p, const si_schema *s)
 {
@@ -155,24 +168,27 @@ static int gp_reach(gen_parse *p, const si_schema *s)
 		p->capreach = cap;
 	}
 	p->reach[p->nreach++] = s;
-	if (gp_fallback(s)) {
+	if (gp_fallback_always(s)) {
 		p->fallback++;
 		return 0;
 	}
+	p->fallback_defaults += gp_fallback_defaults(s);
 	const si_named_list *nl[] = { &s->properties, &s->pattern_properties };
 	const si_list *ll[] = { &s->all_of, &s->any_of, &s->one_of };
 	for (size_t k = 0; k < 2; k++)
 		for (size_t i = 0; i < nl[k]->n; i++)
 			if (gp_reach(p, nl[k]->v[i].schema) != 0)
 				return -1;
+	/* allOf's and not's alternatives checked by their tables have no
+	   parser (anyOf's and oneOf's keep theirs, for rt_parse_closest) */
 	for (size_t k = 0; k < 3; k++)
 		for (size_t i = 0; i < ll[k]->n; i++)
-			if (gp_reach(p, ll[k]->v[i]) != 0)
+			if (!(k == 0 && gp_by_table(s) && gp_shallow(ll[k]->v[i], 0)) && gp_reach(p, ll[k]->v[i]) != 0)
 				return -1;
 	next[n++] = s->ref;
 	next[n++] = s->items;
 	next[n++] = s->additional;
-	next[n++] = s->not_;
+	next[n++] = gp_by_table(s) && s->not_ && gp_shallow(s->not_, 0) ? NULL : s->not_;
 	next[n++] = s->if_;
 	next[n++] = s->then_;
 	next[n++] = s->else_;
@@ -709,6 +725,21 @@ static void gp_fns(FILE *out, const char *name, const si_list *l)
 	fprintf(out, " };\n");
 }
 
+/* name_t[]: the tables of the alternatives checked by them (gp_by_table),
+   NULL for the others */
+static void gp_tables(FILE *out, const char *name, const si_list *l, const si_schema *live)
+{
+	fprintf(out, "\t\t/* checked by their tables on the value built once (gp_by_table) */\n"
+	             "\t\tstatic const rt_schema *const %s_t[] = {", name);
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->v[i] != live && gp_shallow(l->v[i], 0))
+			fprintf(out, "%s&%s", i ? ", " : " ", l->v[i]->symbol);
+		else
+			fprintf(out, "%sNULL", i ? ", " : " ");
+	}
+	fprintf(out, " };\n");
+}
+
 static int gp_walks_array(const si_schema *s)
 {
 	return (!s->types || (s->types & SI_T_ARRAY)) &&
@@ -771,6 +802,77 @@ static int gp_excludes(const si_schema *a, const si_schema *b)
 	return 0;
 }
 
+/* A schema with no schema below it (it checks the value itself only). */
+static int gp_leaf(const si_schema *s)
+{
+	s = gp_follow(s);
+	return s && (s->is_bool ||
+	             (!s->ref && !s->dyn_ref && !s->resource && !s->items && !s->prefix_items.n && !s->contains &&
+	              !s->unevaluated_items && !s->properties.n && !s->additional && !s->pattern_properties.n &&
+	              !s->property_names && !s->unevaluated_properties && !s->dep_schemas.n && !s->all_of.n &&
+	              !s->any_of.n && !s->one_of.n && !s->not_ && !s->if_));
+}
+
+/* An alternative that looks at the value's own members and no further
+ * (its properties' schemas are leaves, its combinators such alternatives
+ * too: OpenAPI 3.0's SchemaXORContent and ParameterLocation). 0 when not;
+ * else the re-scans checking it would take, itself and those inside. */
+static int gp_shallow(const si_schema *s, int depth)
+{
+	const si_list *ll[3];
+	int n = 1, k;
+
+	s = gp_follow(s);
+	if (!s || s->is_bool || depth > 8 || s->ref || s->dyn_ref || s->resource || s->items || s->prefix_items.n ||
+	    s->contains || s->unevaluated_items || s->additional || s->pattern_properties.n || s->property_names ||
+	    s->unevaluated_properties || s->dep_schemas.n || s->if_)
+		return 0;
+	for (size_t i = 0; i < s->properties.n; i++)
+		if (!gp_leaf(s->properties.v[i].schema))
+			return 0;
+	ll[0] = &s->all_of;
+	ll[1] = &s->any_of;
+	ll[2] = &s->one_of;
+	for (size_t l = 0; l < 3; l++)
+		for (size_t i = 0; i < ll[l]->n; i++) {
+			if (!(k = gp_shallow(ll[l]->v[i], depth + 1)))
+				return 0;
+			n += k;
+		}
+	if (s->not_) {
+		if (!(k = gp_shallow(s->not_, depth + 1)))
+			return 0;
+		n += k;
+	}
+	return n;
+}
+
+/* Does s check its shallow alternatives by their tables, on the value built
+ * once as a json_t (rt_parse_shallow), rather than re-scanning its bytes
+ * for each? When they would take 3 re-scans or more. */
+static int gp_by_table(const si_schema *s)
+{
+	const si_list *ll[] = { &s->all_of, &s->any_of, &s->one_of };
+	const si_schema *live = gp_live(s);
+	int n = s->not_ ? gp_shallow(s->not_, 0) : 0;
+
+	for (size_t l = 0; l < 3; l++)
+		for (size_t i = 0; i < ll[l]->n; i++)
+			if (ll[l]->v[i] != live)
+				n += gp_shallow(ll[l]->v[i], 0);
+	return n >= 3;
+}
+
+/* how alternative a of s is checked: "rt_parse_shallow(..., &<table>, ..."
+   when gp_by_table says so, else "rt_parse_rescan(..., <symbol>__v, ..." */
+static void gp_check(FILE *out, const si_schema *s, const si_schema *a, int want)
+{
+	if (gp_by_table(s) && gp_shallow(a, 0))
+		fprintf(out, "rt_parse_shallow(p, s0, s1, &%s, %d, &tree)", a->symbol, want);
+	else
+		fprintf(out, "rt_parse_rescan(p, s0, s1, %s__v, %d)", a->symbol, want);
+}
+
 /* $ref beside keywords, allOf, anyOf, oneOf, not, if: in rt_schema.c's
    order, each a re-scan of the value's bytes s0..s1 (but gp_live's, done,
    and oneOf's alternatives that gp_excludes says fail when its first holds) */
@@ -781,22 +883,39 @@ static void gp_combinators(FILE *out, const si_schema *s, int label)
 	const char *one0 = live && s->one_of.n ? "i == 0 ? live : " : "";
 
 
+	int by_table = gp_by_table(s);
+	const char *anyk = by_table ? "(any_t[i] ? rt_parse_shallow(p, s0, s1, any_t[i], 0, &tree) : rt_parse_rescan(p, s0, s1, any[i], 0))"
+	                            : "rt_parse_rescan(p, s0, s1, any[i], 0)";
+	const char *onek = by_table ? "(one_t[i] ? rt_parse_shallow(p, s0, s1, one_t[i], 0, &tree) : rt_parse_rescan(p, s0, s1, one[i], 0))"
+	                            : "rt_parse_rescan(p, s0, s1, one[i], 0)";
+
 	fprintf(out, "%s\tif (rc == 0) {\n\t\tconst char *s1 = p->r.p;\n\t\tint k = 0;\n\n\t\t(void)k;\n", label ? "after:\n" : "");
+	if (by_table)
+		fprintf(out, "\t\t/* the value as built, when whole and without defaults (else rt_parse_shallow builds it) */\n"
+		             "\t\tif (j && *j && (p->lean <= 0 || p->bad == bad0) && !(dfl && (p->flags & RT_PARSE_DEFAULTS)))\n"
+		             "\t\t\ttree = json_incref(*j);\n");
 	if (s->ref)
 		fprintf(out, "\t\tif (rt_parse_rescan(p, s0, s1, %s__v, 1) < 0)\n\t\t\tgoto nomem;\n", s->ref->symbol);
-	for (size_t i = 0; i < s->all_of.n; i++)
-		fprintf(out, "\t\tif (rt_parse_rescan(p, s0, s1, %s__v, 1) < 0)\n\t\t\tgoto nomem;\n", s->all_of.v[i]->symbol);
+	for (size_t i = 0; i < s->all_of.n; i++) {
+		fprintf(out, "\t\tif (");
+		gp_check(out, s, s->all_of.v[i], 1);
+		fprintf(out, " < 0)\n\t\t\tgoto nomem;\n");
+	}
 	if (s->any_of.n) {
 		fprintf(out, "\t\t{\n");
 		gp_fns(out, "any", &s->any_of);
+		if (by_table)
+			gp_tables(out, "any", &s->any_of, live);
 		fprintf(out, "\t\tint ok = 0;\n\n\t\tfor (size_t i = 0; !ok && i < %zu; i++) {\n"
-		             "\t\t\tif ((k = %srt_parse_rescan(p, s0, s1, any[i], 0)) < 0)\n\t\t\t\tgoto nomem;\n\t\t\tok = k == 0;\n\t\t}\n"
-		             "\t\tif (!ok)\n\t\t\trt_parse_closest(p, s0, s1, any, %zu, 0);\n\t\t}\n", s->any_of.n, any0, s->any_of.n);
+		             "\t\t\tif ((k = %s%s) < 0)\n\t\t\t\tgoto nomem;\n\t\t\tok = k == 0;\n\t\t}\n"
+		             "\t\tif (!ok)\n\t\t\trt_parse_closest(p, s0, s1, any, %zu, 0);\n\t\t}\n", s->any_of.n, any0, anyk, s->any_of.n);
 	}
 	if (s->one_of.n) {
 		int excl = 0;
 		fprintf(out, "\t\t{\n");
 		gp_fns(out, "one", &s->one_of);
+		if (by_table)
+			gp_tables(out, "one", &s->one_of, live);
 		for (size_t i = 1; i < s->one_of.n; i++)
 			excl |= gp_excludes(s->one_of.v[0], s->one_of.v[i]);
 		if (excl) {
@@ -807,15 +926,18 @@ static void gp_combinators(FILE *out, const si_schema *s, int label)
 			one0 = live ? "i == 0 ? live : first == 0 && excl[i] ? 1 : " : "first == 0 && excl[i] ? 1 : ";
 		}
 		fprintf(out, "\t\tint first = -1, second = -1;\n\n\t\tfor (int i = 0; second < 0 && i < (int)%zu; i++) {\n"
-		             "\t\t\tif ((k = %srt_parse_rescan(p, s0, s1, one[i], 0)) < 0)\n\t\t\t\tgoto nomem;\n"
+		             "\t\t\tif ((k = %s%s) < 0)\n\t\t\t\tgoto nomem;\n"
 		             "\t\t\tif (k == 0 && first < 0)\n\t\t\t\tfirst = i;\n\t\t\telse if (k == 0)\n\t\t\t\tsecond = i;\n\t\t}\n"
 		             "\t\tif (first < 0)\n\t\t\trt_parse_closest(p, s0, s1, one, %zu, 1);\n"
 		             "\t\telse if (second >= 0)\n\t\t\trt_parse_fail(p, \"oneOf\", \"must match exactly one alternative but matches #%%d and #%%d\", first, second);\n"
-		             "\t\t}\n", s->one_of.n, one0, s->one_of.n);
+		             "\t\t}\n", s->one_of.n, one0, onek, s->one_of.n);
 	}
-	if (s->not_)
-		fprintf(out, "\t\tif ((k = rt_parse_rescan(p, s0, s1, %s__v, 0)) < 0)\n\t\t\tgoto nomem;\n\t\tif (k == 0)\n"
-		             "\t\t\trt_parse_fail(p, \"not\", \"must not match the schema in \\\"not\\\"\");\n", s->not_->symbol);
+	if (s->not_) {
+		fprintf(out, "\t\tif ((k = ");
+		gp_check(out, s, s->not_, 0);
+		fprintf(out, ") < 0)\n\t\t\tgoto nomem;\n\t\tif (k == 0)\n"
+		             "\t\t\trt_parse_fail(p, \"not\", \"must not match the schema in \\\"not\\\"\");\n");
+	}
 	if (s->if_) {
 		fprintf(out, "\t\tif ((k = rt_parse_rescan(p, s0, s1, %s__v, 0)) < 0)\n\t\t\tgoto nomem;\n", s->if_->symbol);
 		if (s->then_)
@@ -842,12 +964,18 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 		fprintf(out, " */\nstatic int %s__v(rt_parse *p, int t, json_t **j, int dfl)\n{\n", s->symbol);
 	if (!mt)
 		fprintf(out, "\tif (j && p->bad && p->lean > 0)\n\t\tj = NULL; /* the value is refused: build no more of it */\n");
-	if (!mt && gp_fallback(s)) {
+	if (!mt && gp_fallback_always(s)) {
 		fprintf(out, "\treturn rt_parse_table(p, t, &%s, dfl, j);\n}\n\n", s->symbol);
 		return 0;
 	}
 	fprintf(out, "\tint rc = 0;\n%s%s\n\t(void)dfl;\n", gp_comb(s) ? "\tconst char *s0 = p->r.tok; /* the value's bytes, for the combinators */\n" : "",
 	        !mt && gp_live(s) ? "\tint live = -1; /* the violations of the alternative read first */\n" : "");
+	if (gp_comb(s) && gp_by_table(s))
+		fprintf(out, "\tjson_t *tree = NULL; /* the value, for the alternatives checked by their tables */\n"
+		             "\tint bad0 = p->bad; /* no violation in the value: *j was built whole */\n");
+	if (!mt && gp_fallback_defaults(s))
+		fprintf(out, "\tif (dfl && (p->flags & RT_PARSE_DEFAULTS)) /* gp_fallback_defaults */\n"
+		             "\t\treturn rt_parse_table(p, t, &%s, dfl, j);\n", s->symbol);
 	fprintf(out, "\tif (p->depth >= 512) {\n\t\trt_parse_fail(p, \"depth\", \"is nested too deeply (more than %%d levels)\", 512);\n"
 	             "\t\treturn rt_parse_json(p, t, NULL);\n\t}\n");
 	if (s->flags & SI_F_FALSE) {
@@ -892,7 +1020,8 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 			gp_combinators(out, s, arr || obj);
 		used = arr || obj || gp_comb(s);
 	}
-	fprintf(out, "%s\tp->depth--;\n\treturn rc;\n}\n\n", used || s->types ? "done:\n" : "");
+	fprintf(out, "%s%s\tp->depth--;\n\treturn rc;\n}\n\n", used || s->types ? "done:\n" : "",
+	        gp_comb(s) && gp_by_table(s) ? "\tjson_decref(tree);\n" : "");
 	return 0;
 }
 
@@ -907,11 +1036,15 @@ int gen_parse_write(gen_parse *p, FILE *out)
 {
 	p->nreach = 0;
 	p->fallback = 0;
+	p->fallback_defaults = 0;
 	for (size_t i = 0; i < p->nroots; i++)
 		if (gp_reach(p, p->roots[i]) != 0)
 			return -1;
-	fprintf(out, "/* byte parsers: %zu schemas, %zu of them checked by their table (fallback) */\n", p->nreach,
+	fprintf(out, "/* byte parsers: %zu schemas, %zu of them checked by their table (fallback)", p->nreach,
 	        p->fallback);
+	if (p->fallback_defaults)
+		fprintf(out, ", %zu more where defaults are applied", p->fallback_defaults);
+	fprintf(out, " */\n");
 	for (size_t i = 0; i < p->nreach; i++)
 		fprintf(out, "static int %s__v(rt_parse *p, int t, json_t **j, int dfl);\n", p->reach[i]->symbol);
 	fprintf(out, "\n");
