@@ -110,7 +110,7 @@ static const rt_schema recursive_field_schema_Expression_Or_allOf1 = {
 	.where = "tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Or/allOf/1",
 };
 
-/* byte parsers: 12 schemas, 1 of them checked by their table (fallback) */
+/* byte parsers: 14 schemas, 0 of them checked by their table (fallback), 1 more where defaults are applied */
 static int recursive_field_schema_setFilter_body__v(rt_parse *p, int t, json_t **j, int dfl);
 static int recursive_field_schema_Expression__v(rt_parse *p, int t, json_t **j, int dfl);
 static int recursive_field_schema_Expression_And__v(rt_parse *p, int t, json_t **j, int dfl);
@@ -120,6 +120,8 @@ static int recursive_field_schema_Expressions_items__v(rt_parse *p, int t, json_
 static int recursive_field_schema_Expression_And_allOf1__v(rt_parse *p, int t, json_t **j, int dfl);
 static int recursive_field_schema_Expression_Key__v(rt_parse *p, int t, json_t **j, int dfl);
 static int recursive_field_schema_Expression_Not__v(rt_parse *p, int t, json_t **j, int dfl);
+static int recursive_field_schema_Expression_Not_allOf0__v(rt_parse *p, int t, json_t **j, int dfl);
+static int recursive_field_schema_Expression_Not_allOf1__v(rt_parse *p, int t, json_t **j, int dfl);
 static int recursive_field_schema_Expression_Or__v(rt_parse *p, int t, json_t **j, int dfl);
 static int recursive_field_schema_Expression_Or_allOf0__v(rt_parse *p, int t, json_t **j, int dfl);
 static int recursive_field_schema_Expression_Or_allOf1__v(rt_parse *p, int t, json_t **j, int dfl);
@@ -424,7 +426,77 @@ static int recursive_field_schema_Expression_Not__v(rt_parse *p, int t, json_t *
 {
 	if (j && p->bad && p->lean > 0)
 		j = NULL; /* the value is refused: build no more of it */
-	return rt_parse_table(p, t, &recursive_field_schema_Expression_Not, dfl, j);
+	int rc = 0;
+	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
+
+	(void)dfl;
+	if (dfl && (p->flags & RT_PARSE_DEFAULTS)) /* gp_fallback_defaults */
+		return rt_parse_table(p, t, &recursive_field_schema_Expression_Not, dfl, j);
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	if (rc == 0) {
+		const char *s1 = p->r.p;
+		int k = 0;
+
+		(void)k;
+		if (rt_parse_rescan(p, s0, s1, recursive_field_schema_Expression_Not_allOf0__v, 1) < 0)
+			goto nomem;
+		if (rt_parse_rescan(p, s0, s1, recursive_field_schema_Expression_Not_allOf1__v, 1) < 0)
+			goto nomem;
+	}
+	goto done;
+nomem:
+	if (j) {
+		json_decref(*j);
+		*j = NULL;
+	}
+	p->r.err = RT_JREAD_E_NOMEM;
+	rc = -1;
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Not/allOf/0 */
+static int recursive_field_schema_Expression_Not_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = recursive_field_schema_Expression__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Not/allOf/1 */
+static int recursive_field_schema_Expression_Not_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	if (j && p->bad && p->lean > 0)
+		j = NULL; /* the value is refused: build no more of it */
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	p->depth--;
+	return rc;
 }
 
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Or */
