@@ -546,7 +546,8 @@ static void gp_array(FILE *out, const si_schema *s)
 	   (rt_json_equal: 1 and 1.0 are one number), even when no tree is asked for */
 	fprintf(out, "\t\tif (%s && !(arr = json_array()))\n\t\t\treturn -1;\n", s->flags & SI_F_UNIQUE ? "1" : "j");
 	if (s->flags & SI_F_UNIQUE)
-		fprintf(out, "\t\tp->lean--; /* the items are compared: built whole */\n");
+		fprintf(out, "\t\tunsigned lean = p->flags & RT_PARSE_LEAN;\n\n"
+		             "\t\tp->flags &= ~(unsigned)RT_PARSE_LEAN; /* the items are compared: built whole */\n");
 	fprintf(out, "\t\twhile ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {\n\t\t\tjson_t *c = NULL;\n\n");
 	fprintf(out, "\t\t\tif (t == RT_JR_ERROR)\n\t\t\t\tbreak;\n\t\t\tn++;\n");
 	if (s->items)
@@ -555,7 +556,7 @@ static void gp_array(FILE *out, const si_schema *s)
 		fprintf(out, "\t\t\tif (rt_parse_json(p, t, arr ? &c : NULL) != 0)\n\t\t\t\tbreak;\n");
 	fprintf(out, "\t\t\tif (c && json_array_append_new(arr, c) != 0)\n\t\t\t\tbreak;\n\t\t}\n");
 	if (s->flags & SI_F_UNIQUE)
-		fprintf(out, "\t\tp->lean++;\n");
+		fprintf(out, "\t\tp->flags |= lean;\n");
 	fprintf(out, "\t\tif (t != RT_JR_ARRAY_END) {\n\t\t\tjson_decref(arr);\n\t\t\trc = -1;\n\t\t\tgoto done;\n\t\t}\n");
 	if ((s->flags & SI_F_HAS_MIN_ITEMS) && s->limit[SI_L_HAS_MIN_ITEMS] > 0)
 		fprintf(out, "\t\tif (n < %lld)\n\t\t\trt_parse_fail_at(p, pos++, \"minItems\", \"must have at least %lld item%s, got %%zu\", n);\n",
@@ -891,8 +892,9 @@ static void gp_combinators(FILE *out, const si_schema *s, int label)
 
 	fprintf(out, "%s\tif (rc == 0) {\n\t\tconst char *s1 = p->r.p;\n\t\tint k = 0;\n\n\t\t(void)k;\n", label ? "after:\n" : "");
 	if (by_table)
-		fprintf(out, "\t\t/* the value as built, when whole and without defaults (else rt_parse_shallow builds it) */\n"
-		             "\t\tif (j && *j && (p->lean <= 0 || p->bad == bad0) && !(dfl && (p->flags & RT_PARSE_DEFAULTS)))\n"
+		fprintf(out, "\t\t/* the value as built, when whole (no violation yet: none of it was left\n"
+		             "\t\t   out) and without defaults; else rt_parse_shallow builds it */\n"
+		             "\t\tif (j && *j && (!(p->flags & RT_PARSE_LEAN) || p->bad == 0) && !(dfl && (p->flags & RT_PARSE_DEFAULTS)))\n"
 		             "\t\t\ttree = json_incref(*j);\n");
 	if (s->ref)
 		fprintf(out, "\t\tif (rt_parse_rescan(p, s0, s1, %s__v, 1) < 0)\n\t\t\tgoto nomem;\n", s->ref->symbol);
@@ -962,8 +964,9 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 		        mt->cname);
 	else
 		fprintf(out, " */\nstatic int %s__v(rt_parse *p, int t, json_t **j, int dfl)\n{\n", s->symbol);
-	if (!mt)
-		fprintf(out, "\tif (j && p->bad && p->lean > 0)\n\t\tj = NULL; /* the value is refused: build no more of it */\n");
+	/* (a scalar's value costs little: no test for it) */
+	if (!mt && !(s->types && !(s->types & (SI_T_OBJECT | SI_T_ARRAY))))
+		fprintf(out, "\tif (j && p->bad && (p->flags & RT_PARSE_LEAN))\n\t\tj = NULL; /* the value is refused: build no more of it */\n");
 	if (!mt && gp_fallback_always(s)) {
 		fprintf(out, "\treturn rt_parse_table(p, t, &%s, dfl, j);\n}\n\n", s->symbol);
 		return 0;
@@ -971,8 +974,7 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 	fprintf(out, "\tint rc = 0;\n%s%s\n\t(void)dfl;\n", gp_comb(s) ? "\tconst char *s0 = p->r.tok; /* the value's bytes, for the combinators */\n" : "",
 	        !mt && gp_live(s) ? "\tint live = -1; /* the violations of the alternative read first */\n" : "");
 	if (gp_comb(s) && gp_by_table(s))
-		fprintf(out, "\tjson_t *tree = NULL; /* the value, for the alternatives checked by their tables */\n"
-		             "\tint bad0 = p->bad; /* no violation in the value: *j was built whole */\n");
+		fprintf(out, "\tjson_t *tree = NULL; /* the value, for the alternatives checked by their tables */\n");
 	if (!mt && gp_fallback_defaults(s))
 		fprintf(out, "\tif (dfl && (p->flags & RT_PARSE_DEFAULTS)) /* gp_fallback_defaults */\n"
 		             "\t\treturn rt_parse_table(p, t, &%s, dfl, j);\n", s->symbol);
@@ -1056,8 +1058,7 @@ int gen_parse_write(gen_parse *p, FILE *out)
 		fprintf(out, "int %s_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, "
 		             "json_t **out, rt_errors *errs)\n{\n", sym);
 		fprintf(out, "\trt_parse p;\n\tsize_t base = errs ? errs->n : 0;\n\tjson_t *v = NULL;\n\tint rc;\n\n");
-		fprintf(out, "\trt_parse_init(&p, buf, len, a, dir, flags, errs);\n");
-		fprintf(out, "\tp.lean = 1;\n");
+		fprintf(out, "\trt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);\n");
 		fprintf(out, "\trc = rt_parse_finish(&p, %s__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);\n", sym);
 		fprintf(out, "\tjson_decref(p.keep);\n");
 		fprintf(out, "\tif (rc == RT_PARSE_OK && out)\n\t\t*out = v;\n\telse\n\t\tjson_decref(v);\n\treturn rc;\n}\n\n");

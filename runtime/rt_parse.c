@@ -21,7 +21,6 @@ void rt_parse_init(rt_parse *p, const char *buf, size_t len, rt_arena *a, enum r
 	p->bad = 0;
 	p->keep = NULL;
 	p->up = NULL;
-	p->lean = 0;
 }
 
 /* The current JSON pointer (behind a re-scan's parents'), in small or

@@ -35,8 +35,12 @@ extern "C" {
 
 /* entry points' flags */
 enum {
-	RT_PARSE_DEFAULTS = 1 /* fill missing properties that have a default, as
-	                         rt_schema_apply_defaults does before validation */
+	RT_PARSE_DEFAULTS = 1, /* fill missing properties that have a default, as
+	                          rt_schema_apply_defaults does before validation */
+	RT_PARSE_LEAN = 2      /* once a violation is found, the json_t being built
+	                          is refused anyway: build no more of it (the json_t
+	                          entry points set it themselves; uniqueItems, which
+	                          compares its items, clears it while reading them) */
 };
 
 /* what an entry point returns */
@@ -64,10 +68,6 @@ typedef struct rt_parse {
 	int bad;            /* violations found (also those not recorded) */
 	json_t *keep;       /* json_t values the model points to (new), or NULL */
 	const struct rt_parse *up; /* a re-scan's parser: pointers start at its position */
-	int lean;           /* > 0: once a violation is found, the json_t being built
-	                       is refused anyway: generated code builds no more of
-	                       it (the json_t entry points set 1; uniqueItems, which
-	                       compares its items, lowers it while reading them) */
 } rt_parse;
 
 /* A generated validator: the value whose first token is t (rt_parse.h's
