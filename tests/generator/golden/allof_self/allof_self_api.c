@@ -75,7 +75,7 @@ static int allof_self_schema_A_name__v(rt_parse *p, int t, json_t **j, int dfl);
 /* tests/generator/fixtures/allof-self.yaml#/paths/~1a/post/requestBody/content/application~1json/schema */
 static int allof_self_schema_putA_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -93,7 +93,7 @@ static int allof_self_schema_putA_body__v(rt_parse *p, int t, json_t **j, int df
 /* tests/generator/fixtures/allof-self.yaml#/components/schemas/A */
 static int allof_self_schema_A__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -185,7 +185,7 @@ done:
 /* tests/generator/fixtures/allof-self.yaml#/components/schemas/A/properties/child */
 static int allof_self_schema_A_child__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
@@ -226,7 +226,7 @@ done:
 /* tests/generator/fixtures/allof-self.yaml#/components/schemas/A/properties/child/allOf/0 */
 static int allof_self_schema_A_child_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -244,7 +244,7 @@ static int allof_self_schema_A_child_allOf0__v(rt_parse *p, int t, json_t **j, i
 /* tests/generator/fixtures/allof-self.yaml#/components/schemas/A/properties/child/allOf/1 */
 static int allof_self_schema_A_child_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -328,8 +328,6 @@ done:
 /* tests/generator/fixtures/allof-self.yaml#/components/schemas/A/properties/child/allOf/1/properties/extra */
 static int allof_self_schema_A_child_allOf1_extra__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -352,8 +350,6 @@ done:
 /* tests/generator/fixtures/allof-self.yaml#/components/schemas/A/properties/name */
 static int allof_self_schema_A_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -380,8 +376,7 @@ int allof_self_schema_putA_body_parse(const char *buf, size_t len, rt_arena *a, 
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, allof_self_schema_putA_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)

@@ -105,7 +105,7 @@ static int forms_schema_SignUp_tags_items__v(rt_parse *p, int t, json_t **j, int
 /* tests/generator/fixtures/forms.yaml#/paths/~1signup/post/requestBody/content/application~1json/schema */
 static int forms_schema_signUp_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -123,7 +123,7 @@ static int forms_schema_signUp_body__v(rt_parse *p, int t, json_t **j, int dfl)
 /* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp */
 static int forms_schema_SignUp__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -242,8 +242,6 @@ done:
 /* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/age */
 static int forms_schema_SignUp_age__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -272,8 +270,6 @@ done:
 /* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/name */
 static int forms_schema_SignUp_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -304,8 +300,6 @@ done:
 /* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/newsletter */
 static int forms_schema_SignUp_newsletter__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -330,7 +324,7 @@ done:
 /* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/tags */
 static int forms_schema_SignUp_tags__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -383,8 +377,6 @@ done:
 /* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/tags/items */
 static int forms_schema_SignUp_tags_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -411,8 +403,7 @@ int forms_schema_signUp_body_parse(const char *buf, size_t len, rt_arena *a, enu
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, forms_schema_signUp_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)

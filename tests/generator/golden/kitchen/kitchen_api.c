@@ -419,7 +419,7 @@ static int kitchen_schema_Tree_value__v(rt_parse *p, int t, json_t **j, int dfl)
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema */
 static int kitchen_schema_createPet_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -437,7 +437,7 @@ static int kitchen_schema_createPet_body__v(rt_parse *p, int t, json_t **j, int 
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet */
 static int kitchen_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -576,8 +576,6 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/born */
 static int kitchen_schema_Pet_born__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -603,7 +601,7 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/details */
 static int kitchen_schema_Pet_details__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	return rt_parse_table(p, t, &kitchen_schema_Pet_details, dfl, j);
 }
@@ -611,8 +609,6 @@ static int kitchen_schema_Pet_details__v(rt_parse *p, int t, json_t **j, int dfl
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/id */
 static int kitchen_schema_Pet_id__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -648,8 +644,6 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/kind */
 static int kitchen_schema_Pet_kind__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -677,7 +671,7 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label */
 static int kitchen_schema_Pet_label__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
@@ -732,8 +726,6 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/0 */
 static int kitchen_schema_Pet_label_oneOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -764,8 +756,6 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/1 */
 static int kitchen_schema_Pet_label_oneOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -788,7 +778,7 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/2 */
 static int kitchen_schema_Pet_label_oneOf2__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -839,8 +829,6 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/2/items */
 static int kitchen_schema_Pet_label_oneOf2_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -863,7 +851,7 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/3 */
 static int kitchen_schema_Pet_label_oneOf3__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -881,7 +869,7 @@ static int kitchen_schema_Pet_label_oneOf3__v(rt_parse *p, int t, json_t **j, in
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Cat */
 static int kitchen_schema_Cat__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -975,8 +963,6 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Cat/properties/indoor */
 static int kitchen_schema_Cat_indoor__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -999,8 +985,6 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Cat/properties/type */
 static int kitchen_schema_Cat_type__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1023,8 +1007,6 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/name */
 static int kitchen_schema_Pet_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1061,8 +1043,6 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/nickname */
 static int kitchen_schema_Pet_nickname__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1087,7 +1067,7 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1trees/put/requestBody/content/application~1json/schema */
 static int kitchen_schema_putTree_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1105,7 +1085,7 @@ static int kitchen_schema_putTree_body__v(rt_parse *p, int t, json_t **j, int df
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree */
 static int kitchen_schema_Tree__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1197,7 +1177,7 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree/properties/children */
 static int kitchen_schema_Tree_children__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1218,7 +1198,9 @@ static int kitchen_schema_Tree_children__v(rt_parse *p, int t, json_t **j, int d
 		(void)pos;
 		if (1 && !(arr = json_array()))
 			return -1;
-		p->lean--; /* the items are compared: built whole */
+		unsigned lean = p->flags & RT_PARSE_LEAN;
+
+		p->flags &= ~(unsigned)RT_PARSE_LEAN; /* the items are compared: built whole */
 		while ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {
 			json_t *c = NULL;
 
@@ -1230,7 +1212,7 @@ static int kitchen_schema_Tree_children__v(rt_parse *p, int t, json_t **j, int d
 			if (c && json_array_append_new(arr, c) != 0)
 				break;
 		}
-		p->lean++;
+		p->flags |= lean;
 		if (t != RT_JR_ARRAY_END) {
 			json_decref(arr);
 			rc = -1;
@@ -1264,7 +1246,7 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree/properties/children/items */
 static int kitchen_schema_Tree_children_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1282,8 +1264,6 @@ static int kitchen_schema_Tree_children_items__v(rt_parse *p, int t, json_t **j,
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree/properties/value */
 static int kitchen_schema_Tree_value__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1316,8 +1296,7 @@ int kitchen_schema_createPet_body_parse(const char *buf, size_t len, rt_arena *a
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, kitchen_schema_createPet_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -1334,8 +1313,7 @@ int kitchen_schema_putTree_body_parse(const char *buf, size_t len, rt_arena *a, 
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, kitchen_schema_putTree_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)

@@ -884,7 +884,7 @@ static int models_schema_putAnything_body__v(rt_parse *p, int t, json_t **j, int
 /* tests/generator/fixtures/models.yaml#/paths/~1typed/post/requestBody/content/application~1json/schema */
 static int models_schema_putTyped_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -902,7 +902,7 @@ static int models_schema_putTyped_body__v(rt_parse *p, int t, json_t **j, int df
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed */
 static int models_schema_Typed__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1144,7 +1144,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/counts */
 static int models_schema_Typed_counts__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1220,8 +1220,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/counts/additionalProperties */
 static int models_schema_Typed_counts_value__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1244,8 +1242,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/id */
 static int models_schema_Typed_id__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1279,7 +1275,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/labels */
 static int models_schema_Typed_labels__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1363,8 +1359,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/labels/properties/name */
 static int models_schema_Typed_labels_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1387,8 +1381,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/labels/additionalProperties */
 static int models_schema_Typed_labels_value__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1411,7 +1403,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/meta */
 static int models_schema_Typed_meta__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1497,8 +1489,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/meta/properties/version */
 static int models_schema_Typed_meta_version__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1521,8 +1511,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/meta/additionalProperties */
 static int models_schema_Typed_meta_value__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1545,8 +1533,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/name */
 static int models_schema_Typed_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1577,8 +1563,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/note */
 static int models_schema_Typed_note__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1601,8 +1585,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/ok */
 static int models_schema_Typed_ok__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1625,7 +1607,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/owner */
 static int models_schema_Typed_owner__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
@@ -1664,7 +1646,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/owner/allOf/0 */
 static int models_schema_Typed_owner_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1682,7 +1664,7 @@ static int models_schema_Typed_owner_allOf0__v(rt_parse *p, int t, json_t **j, i
 /* tests/generator/fixtures/models.yaml#/components/schemas/Named */
 static int models_schema_Named__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1768,8 +1750,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Named/properties/name */
 static int models_schema_Named_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1792,7 +1772,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/owner/allOf/1 */
 static int models_schema_Typed_owner_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1810,7 +1790,7 @@ static int models_schema_Typed_owner_allOf1__v(rt_parse *p, int t, json_t **j, i
 /* tests/generator/fixtures/models.yaml#/components/schemas/Stamped */
 static int models_schema_Stamped__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1894,8 +1874,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Stamped/properties/created */
 static int models_schema_Stamped_created__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1921,7 +1899,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/parent */
 static int models_schema_Typed_parent__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1939,7 +1917,7 @@ static int models_schema_Typed_parent__v(rt_parse *p, int t, json_t **j, int dfl
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/points */
 static int models_schema_Typed_points__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1990,7 +1968,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/points/items */
 static int models_schema_Typed_points_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2008,7 +1986,7 @@ static int models_schema_Typed_points_items__v(rt_parse *p, int t, json_t **j, i
 /* tests/generator/fixtures/models.yaml#/components/schemas/Point */
 static int models_schema_Point__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2104,8 +2082,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Point/properties/x */
 static int models_schema_Point_x__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2128,8 +2104,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Point/properties/y */
 static int models_schema_Point_y__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2152,8 +2126,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/ratio */
 static int models_schema_Typed_ratio__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2176,7 +2148,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/scores */
 static int models_schema_Typed_scores__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2252,8 +2224,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/scores/additionalProperties */
 static int models_schema_Typed_scores_value__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2276,8 +2246,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/secret */
 static int models_schema_Typed_secret__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2302,7 +2270,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/shape */
 static int models_schema_Typed_shape__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	return rt_parse_table(p, t, &models_schema_Typed_shape, dfl, j);
 }
@@ -2310,7 +2278,7 @@ static int models_schema_Typed_shape__v(rt_parse *p, int t, json_t **j, int dfl)
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/size */
 static int models_schema_Typed_size__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
@@ -2360,8 +2328,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/size/anyOf/0 */
 static int models_schema_Typed_size_anyOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2384,8 +2350,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/size/anyOf/1 */
 static int models_schema_Typed_size_anyOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2408,8 +2372,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/size/anyOf/2 */
 static int models_schema_Typed_size_anyOf2__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2432,8 +2394,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/status */
 static int models_schema_Typed_status__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2461,7 +2421,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/tags */
 static int models_schema_Typed_tags__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2512,8 +2472,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/tags/items */
 static int models_schema_Typed_tags_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2536,7 +2494,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/tree */
 static int models_schema_Typed_tree__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2554,7 +2512,7 @@ static int models_schema_Typed_tree__v(rt_parse *p, int t, json_t **j, int dfl)
 /* tests/generator/fixtures/models.yaml#/components/schemas/Tree */
 static int models_schema_Tree__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2646,7 +2604,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/children */
 static int models_schema_Tree_children__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2722,7 +2680,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/children/additionalProperties */
 static int models_schema_Tree_children_value__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2740,8 +2698,6 @@ static int models_schema_Tree_children_value__v(rt_parse *p, int t, json_t **j, 
 /* tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/label */
 static int models_schema_Tree_label__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2764,7 +2720,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/where */
 static int models_schema_Typed_where__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2856,8 +2812,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/where/properties/lat */
 static int models_schema_Typed_where_lat__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2880,8 +2834,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/where/properties/lon */
 static int models_schema_Typed_where_lon__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2904,7 +2856,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/paths/~1map/put/requestBody/content/application~1json/schema */
 static int models_schema_putMap_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2980,7 +2932,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/paths/~1map/put/requestBody/content/application~1json/schema/additionalProperties */
 static int models_schema_putMap_body_value__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2998,7 +2950,7 @@ static int models_schema_putMap_body_value__v(rt_parse *p, int t, json_t **j, in
 /* tests/generator/fixtures/models.yaml#/paths/~1untyped/post/requestBody/content/application~1json/schema */
 static int models_schema_putUntyped_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -3016,7 +2968,7 @@ static int models_schema_putUntyped_body__v(rt_parse *p, int t, json_t **j, int 
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped */
 static int models_schema_Untyped__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -3188,7 +3140,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/anything */
 static int models_schema_Untyped_anything__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -3207,7 +3159,7 @@ static int models_schema_Untyped_anything__v(rt_parse *p, int t, json_t **j, int
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/closed */
 static int models_schema_Untyped_closed__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	return rt_parse_table(p, t, &models_schema_Untyped_closed, dfl, j);
 }
@@ -3215,7 +3167,7 @@ static int models_schema_Untyped_closed__v(rt_parse *p, int t, json_t **j, int d
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/conditional */
 static int models_schema_Untyped_conditional__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
@@ -3258,7 +3210,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/conditional/if */
 static int models_schema_Untyped_conditional_if__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -3337,7 +3289,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/conditional/then */
 static int models_schema_Untyped_conditional_then__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -3416,7 +3368,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/either */
 static int models_schema_Untyped_either__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
@@ -3471,7 +3423,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/either/oneOf/0 */
 static int models_schema_Untyped_either_oneOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -3555,8 +3507,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/either/oneOf/0/properties/a */
 static int models_schema_Untyped_either_oneOf0_a__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3579,7 +3529,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/either/oneOf/1 */
 static int models_schema_Untyped_either_oneOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -3663,8 +3613,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/either/oneOf/1/properties/b */
 static int models_schema_Untyped_either_oneOf1_b__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3687,7 +3635,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/free */
 static int models_schema_Untyped_free__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -3711,7 +3659,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/grid */
 static int models_schema_Untyped_grid__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -3762,7 +3710,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/grid/items */
 static int models_schema_Untyped_grid_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -3813,8 +3761,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/grid/items/items */
 static int models_schema_Untyped_grid_items_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3837,7 +3783,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/maybes */
 static int models_schema_Untyped_maybes__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -3888,8 +3834,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/maybes/items */
 static int models_schema_Untyped_maybes_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3912,8 +3856,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/mixed */
 static int models_schema_Untyped_mixed__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3936,8 +3878,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/negated */
 static int models_schema_Untyped_negated__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
 
@@ -3979,7 +3919,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/negated/not */
 static int models_schema_Untyped_negated_not__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -4002,7 +3942,7 @@ static int models_schema_Untyped_negated_not__v(rt_parse *p, int t, json_t **j, 
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/odd */
 static int models_schema_Untyped_odd__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
@@ -4041,8 +3981,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/odd/allOf/0 */
 static int models_schema_Untyped_odd_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -4065,7 +4003,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/odd/allOf/1 */
 static int models_schema_Untyped_odd_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -4092,7 +4030,7 @@ static int models_schema_Untyped_odd_allOf1__v(rt_parse *p, int t, json_t **j, i
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/pair */
 static int models_schema_Untyped_pair__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	return rt_parse_table(p, t, &models_schema_Untyped_pair, dfl, j);
 }
@@ -4100,7 +4038,7 @@ static int models_schema_Untyped_pair__v(rt_parse *p, int t, json_t **j, int dfl
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/patterned */
 static int models_schema_Untyped_patterned__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -4180,8 +4118,6 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/patterned/patternProperties/^x- */
 static int models_schema_Untyped_patterned_pattern_x___v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -4204,7 +4140,7 @@ done:
 /* tests/generator/fixtures/models.yaml#/paths/~1no-type/post/requestBody/content/application~1json/schema */
 static int models_schema_putAnything_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -4227,8 +4163,7 @@ int models_schema_putTyped_body_parse(const char *buf, size_t len, rt_arena *a, 
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, models_schema_putTyped_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -4245,8 +4180,7 @@ int models_schema_putMap_body_parse(const char *buf, size_t len, rt_arena *a, en
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, models_schema_putMap_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -4263,8 +4197,7 @@ int models_schema_putUntyped_body_parse(const char *buf, size_t len, rt_arena *a
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, models_schema_putUntyped_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -4281,8 +4214,7 @@ int models_schema_putAnything_body_parse(const char *buf, size_t len, rt_arena *
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, models_schema_putAnything_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)

@@ -371,7 +371,7 @@ static int openapi32_schema_Filter_tags_items__v(rt_parse *p, int t, json_t **j,
 /* tests/generator/fixtures/openapi32.yaml#/paths/~1items/query/requestBody/content/application~1json/schema */
 static int openapi32_schema_queryItems_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -389,7 +389,7 @@ static int openapi32_schema_queryItems_body__v(rt_parse *p, int t, json_t **j, i
 /* tests/generator/fixtures/openapi32.yaml#/components/schemas/Filter */
 static int openapi32_schema_Filter__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -490,8 +490,6 @@ done:
 /* tests/generator/fixtures/openapi32.yaml#/components/schemas/Filter/properties/color */
 static int openapi32_schema_Filter_color__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -519,8 +517,6 @@ done:
 /* tests/generator/fixtures/openapi32.yaml#/components/schemas/Filter/properties/max */
 static int openapi32_schema_Filter_max__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -549,7 +545,7 @@ done:
 /* tests/generator/fixtures/openapi32.yaml#/components/schemas/Filter/properties/tags */
 static int openapi32_schema_Filter_tags__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -600,8 +596,6 @@ done:
 /* tests/generator/fixtures/openapi32.yaml#/components/schemas/Filter/properties/tags/items */
 static int openapi32_schema_Filter_tags_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -628,8 +622,7 @@ int openapi32_schema_queryItems_body_parse(const char *buf, size_t len, rt_arena
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, openapi32_schema_queryItems_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)

@@ -75,7 +75,7 @@ static int pcre_limits_schema_Note_text__v(rt_parse *p, int t, json_t **j, int d
 /* tests/generator/fixtures/pcre-limits.yaml#/paths/~1notes/post/requestBody/content/application~1json/schema */
 static int pcre_limits_schema_postNote_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -93,7 +93,7 @@ static int pcre_limits_schema_postNote_body__v(rt_parse *p, int t, json_t **j, i
 /* tests/generator/fixtures/pcre-limits.yaml#/components/schemas/Note */
 static int pcre_limits_schema_Note__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -208,8 +208,6 @@ done:
 /* tests/generator/fixtures/pcre-limits.yaml#/components/schemas/Note/properties/head */
 static int pcre_limits_schema_Note_head__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -238,8 +236,6 @@ done:
 /* tests/generator/fixtures/pcre-limits.yaml#/components/schemas/Note/properties/kind */
 static int pcre_limits_schema_Note_kind__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -267,8 +263,6 @@ done:
 /* tests/generator/fixtures/pcre-limits.yaml#/components/schemas/Note/properties/tag */
 static int pcre_limits_schema_Note_tag__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -297,8 +291,6 @@ done:
 /* tests/generator/fixtures/pcre-limits.yaml#/components/schemas/Note/properties/text */
 static int pcre_limits_schema_Note_text__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -333,8 +325,7 @@ int pcre_limits_schema_postNote_body_parse(const char *buf, size_t len, rt_arena
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, pcre_limits_schema_postNote_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)

@@ -129,7 +129,7 @@ static int recursive_field_schema_Expression_Or_allOf1__v(rt_parse *p, int t, js
 /* tests/generator/fixtures/recursive-field.yaml#/paths/~1filter/post/requestBody/content/application~1json/schema */
 static int recursive_field_schema_setFilter_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -147,7 +147,7 @@ static int recursive_field_schema_setFilter_body__v(rt_parse *p, int t, json_t *
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression */
 static int recursive_field_schema_Expression__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -255,7 +255,7 @@ done:
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/And */
 static int recursive_field_schema_Expression_And__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
@@ -294,7 +294,7 @@ done:
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/And/allOf/0 */
 static int recursive_field_schema_Expression_And_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -312,7 +312,7 @@ static int recursive_field_schema_Expression_And_allOf0__v(rt_parse *p, int t, j
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expressions */
 static int recursive_field_schema_Expressions__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -363,7 +363,7 @@ done:
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expressions/items */
 static int recursive_field_schema_Expressions_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -381,7 +381,7 @@ static int recursive_field_schema_Expressions_items__v(rt_parse *p, int t, json_
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/And/allOf/1 */
 static int recursive_field_schema_Expression_And_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -400,8 +400,6 @@ static int recursive_field_schema_Expression_And_allOf1__v(rt_parse *p, int t, j
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Key */
 static int recursive_field_schema_Expression_Key__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -424,7 +422,7 @@ done:
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Not */
 static int recursive_field_schema_Expression_Not__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
@@ -465,7 +463,7 @@ done:
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Not/allOf/0 */
 static int recursive_field_schema_Expression_Not_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -483,7 +481,7 @@ static int recursive_field_schema_Expression_Not_allOf0__v(rt_parse *p, int t, j
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Not/allOf/1 */
 static int recursive_field_schema_Expression_Not_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -502,7 +500,7 @@ static int recursive_field_schema_Expression_Not_allOf1__v(rt_parse *p, int t, j
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Or */
 static int recursive_field_schema_Expression_Or__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
@@ -541,7 +539,7 @@ done:
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Or/allOf/0 */
 static int recursive_field_schema_Expression_Or_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -559,7 +557,7 @@ static int recursive_field_schema_Expression_Or_allOf0__v(rt_parse *p, int t, js
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Or/allOf/1 */
 static int recursive_field_schema_Expression_Or_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -582,8 +580,7 @@ int recursive_field_schema_setFilter_body_parse(const char *buf, size_t len, rt_
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, recursive_field_schema_setFilter_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)

@@ -329,7 +329,7 @@ static int swagger2_petstore_schema_Pet_allOf1_id__v(rt_parse *p, int t, json_t 
 /* tests/generator/fixtures/swagger2-petstore.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema */
 static int swagger2_petstore_schema_addPet_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -347,7 +347,7 @@ static int swagger2_petstore_schema_addPet_body__v(rt_parse *p, int t, json_t **
 /* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet */
 static int swagger2_petstore_schema_NewPet__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -449,8 +449,6 @@ done:
 /* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet/properties/kind */
 static int swagger2_petstore_schema_NewPet_kind__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -478,8 +476,6 @@ done:
 /* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet/properties/name */
 static int swagger2_petstore_schema_NewPet_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -510,8 +506,6 @@ done:
 /* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet/properties/tag */
 static int swagger2_petstore_schema_NewPet_tag__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -536,7 +530,7 @@ done:
 /* tests/generator/fixtures/swagger2-petstore.yaml#/components/requestBodies/PetBody/content/application~1json/schema */
 static int swagger2_petstore_schema_replacePet_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -554,7 +548,7 @@ static int swagger2_petstore_schema_replacePet_body__v(rt_parse *p, int t, json_
 /* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/Pet */
 static int swagger2_petstore_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
@@ -593,7 +587,7 @@ done:
 /* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/Pet/allOf/0 */
 static int swagger2_petstore_schema_Pet_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -611,7 +605,7 @@ static int swagger2_petstore_schema_Pet_allOf0__v(rt_parse *p, int t, json_t **j
 /* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/Pet/allOf/1 */
 static int swagger2_petstore_schema_Pet_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -697,8 +691,6 @@ done:
 /* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/Pet/allOf/1/properties/id */
 static int swagger2_petstore_schema_Pet_allOf1_id__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -738,8 +730,7 @@ int swagger2_petstore_schema_addPet_body_parse(const char *buf, size_t len, rt_a
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, swagger2_petstore_schema_addPet_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -756,8 +747,7 @@ int swagger2_petstore_schema_replacePet_body_parse(const char *buf, size_t len, 
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, swagger2_petstore_schema_replacePet_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)

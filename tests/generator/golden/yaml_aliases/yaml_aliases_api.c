@@ -104,7 +104,7 @@ static int yaml_aliases_schema_add_pet_body_tag__v(rt_parse *p, int t, json_t **
 /* tests/generator/fixtures/yaml-aliases.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema */
 static int yaml_aliases_schema_add_pet_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -198,8 +198,6 @@ done:
 /* tests/generator/fixtures/yaml-aliases.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema/properties/name */
 static int yaml_aliases_schema_add_pet_body_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -232,8 +230,6 @@ done:
 /* tests/generator/fixtures/yaml-aliases.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema/properties/tag */
 static int yaml_aliases_schema_add_pet_body_tag__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -274,8 +270,7 @@ int yaml_aliases_schema_add_pet_body_parse(const char *buf, size_t len, rt_arena
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, yaml_aliases_schema_add_pet_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)

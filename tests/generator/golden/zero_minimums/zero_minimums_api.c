@@ -119,7 +119,7 @@ static int zero_minimums_schema_TagKeys_items__v(rt_parse *p, int t, json_t **j,
 /* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema */
 static int zero_minimums_schema_postThing_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -137,7 +137,7 @@ static int zero_minimums_schema_postThing_body__v(rt_parse *p, int t, json_t **j
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing */
 static int zero_minimums_schema_Thing__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -245,8 +245,6 @@ done:
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/label */
 static int zero_minimums_schema_Thing_label__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -277,7 +275,7 @@ done:
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/meta */
 static int zero_minimums_schema_Thing_meta__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -295,7 +293,7 @@ static int zero_minimums_schema_Thing_meta__v(rt_parse *p, int t, json_t **j, in
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagMap */
 static int zero_minimums_schema_TagMap__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -373,7 +371,7 @@ done:
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagMap/additionalProperties */
 static int zero_minimums_schema_TagMap_value__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -391,8 +389,6 @@ static int zero_minimums_schema_TagMap_value__v(rt_parse *p, int t, json_t **j, 
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Name */
 static int zero_minimums_schema_Name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -415,7 +411,7 @@ done:
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/name */
 static int zero_minimums_schema_Thing_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -433,7 +429,7 @@ static int zero_minimums_schema_Thing_name__v(rt_parse *p, int t, json_t **j, in
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/tags */
 static int zero_minimums_schema_Thing_tags__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -451,7 +447,7 @@ static int zero_minimums_schema_Thing_tags__v(rt_parse *p, int t, json_t **j, in
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagKeys */
 static int zero_minimums_schema_TagKeys__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -504,7 +500,7 @@ done:
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagKeys/items */
 static int zero_minimums_schema_TagKeys_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -526,8 +522,7 @@ int zero_minimums_schema_postThing_body_parse(const char *buf, size_t len, rt_ar
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, zero_minimums_schema_postThing_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
