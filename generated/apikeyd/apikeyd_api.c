@@ -1153,7 +1153,7 @@ static int apikeyd_schema_VerifyRequest_scopes__v(rt_parse *p, int t, json_t **j
 /* openapi/apikeyd.yaml#/paths/~1keys/post/requestBody/content/application~1json/schema */
 static int apikeyd_schema_create_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1171,7 +1171,7 @@ static int apikeyd_schema_create_key_body__v(rt_parse *p, int t, json_t **j, int
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest */
 static int apikeyd_schema_KeyCreateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1328,8 +1328,6 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/enabled */
 static int apikeyd_schema_KeyCreateRequest_enabled__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1354,8 +1352,6 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/expires_at */
 static int apikeyd_schema_KeyCreateRequest_expires_at__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1381,7 +1377,7 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/meta */
 static int apikeyd_schema_KeyCreateRequest_meta__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1399,7 +1395,7 @@ static int apikeyd_schema_KeyCreateRequest_meta__v(rt_parse *p, int t, json_t **
 /* openapi/apikeyd.yaml#/components/schemas/Meta */
 static int apikeyd_schema_Meta__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1423,8 +1419,6 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/name */
 static int apikeyd_schema_KeyCreateRequest_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1457,8 +1451,6 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/owner */
 static int apikeyd_schema_KeyCreateRequest_owner__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1489,7 +1481,7 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/ratelimit */
 static int apikeyd_schema_KeyCreateRequest_ratelimit__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1507,7 +1499,7 @@ static int apikeyd_schema_KeyCreateRequest_ratelimit__v(rt_parse *p, int t, json
 /* openapi/apikeyd.yaml#/components/schemas/RateLimit */
 static int apikeyd_schema_RateLimit__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1604,8 +1596,6 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/RateLimit/properties/limit */
 static int apikeyd_schema_RateLimit_limit__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1636,8 +1626,6 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/RateLimit/properties/window */
 static int apikeyd_schema_RateLimit_window__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1668,8 +1656,6 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/remaining */
 static int apikeyd_schema_KeyCreateRequest_remaining__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1700,7 +1686,7 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/scopes */
 static int apikeyd_schema_KeyCreateRequest_scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1718,7 +1704,7 @@ static int apikeyd_schema_KeyCreateRequest_scopes__v(rt_parse *p, int t, json_t 
 /* openapi/apikeyd.yaml#/components/schemas/Scopes */
 static int apikeyd_schema_Scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1739,7 +1725,9 @@ static int apikeyd_schema_Scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 		(void)pos;
 		if (1 && !(arr = json_array()))
 			return -1;
-		p->lean--; /* the items are compared: built whole */
+		unsigned lean = p->flags & RT_PARSE_LEAN;
+
+		p->flags &= ~(unsigned)RT_PARSE_LEAN; /* the items are compared: built whole */
 		while ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {
 			json_t *c = NULL;
 
@@ -1751,7 +1739,7 @@ static int apikeyd_schema_Scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 			if (c && json_array_append_new(arr, c) != 0)
 				break;
 		}
-		p->lean++;
+		p->flags |= lean;
 		if (t != RT_JR_ARRAY_END) {
 			json_decref(arr);
 			rc = -1;
@@ -1785,7 +1773,7 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/Scopes/items */
 static int apikeyd_schema_Scopes_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1803,8 +1791,6 @@ static int apikeyd_schema_Scopes_items__v(rt_parse *p, int t, json_t **j, int df
 /* openapi/apikeyd.yaml#/components/schemas/Scope */
 static int apikeyd_schema_Scope__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1833,8 +1819,6 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/ttl_seconds */
 static int apikeyd_schema_KeyCreateRequest_ttl_seconds__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1865,7 +1849,7 @@ done:
 /* openapi/apikeyd.yaml#/paths/~1keys~1{key_id}/patch/requestBody/content/application~1json/schema */
 static int apikeyd_schema_update_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -1883,7 +1867,7 @@ static int apikeyd_schema_update_key_body__v(rt_parse *p, int t, json_t **j, int
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest */
 static int apikeyd_schema_KeyUpdateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2026,8 +2010,6 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/enabled */
 static int apikeyd_schema_KeyUpdateRequest_enabled__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2050,8 +2032,6 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/expires_at */
 static int apikeyd_schema_KeyUpdateRequest_expires_at__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2077,7 +2057,7 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/meta */
 static int apikeyd_schema_KeyUpdateRequest_meta__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2095,8 +2075,6 @@ static int apikeyd_schema_KeyUpdateRequest_meta__v(rt_parse *p, int t, json_t **
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/name */
 static int apikeyd_schema_KeyUpdateRequest_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2129,8 +2107,6 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/owner */
 static int apikeyd_schema_KeyUpdateRequest_owner__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2161,7 +2137,7 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/ratelimit */
 static int apikeyd_schema_KeyUpdateRequest_ratelimit__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2258,8 +2234,6 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/ratelimit/properties/limit */
 static int apikeyd_schema_KeyUpdateRequest_ratelimit_limit__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2290,8 +2264,6 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/ratelimit/properties/window */
 static int apikeyd_schema_KeyUpdateRequest_ratelimit_window__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2322,8 +2294,6 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/remaining */
 static int apikeyd_schema_KeyUpdateRequest_remaining__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2354,7 +2324,7 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/scopes */
 static int apikeyd_schema_KeyUpdateRequest_scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2372,7 +2342,7 @@ static int apikeyd_schema_KeyUpdateRequest_scopes__v(rt_parse *p, int t, json_t 
 /* openapi/apikeyd.yaml#/paths/~1keys~1{key_id}~1rotate/post/requestBody/content/application~1json/schema */
 static int apikeyd_schema_rotate_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2390,7 +2360,7 @@ static int apikeyd_schema_rotate_key_body__v(rt_parse *p, int t, json_t **j, int
 /* openapi/apikeyd.yaml#/components/schemas/RotateRequest */
 static int apikeyd_schema_RotateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2477,8 +2447,6 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/RotateRequest/properties/grace_seconds */
 static int apikeyd_schema_RotateRequest_grace_seconds__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2509,7 +2477,7 @@ done:
 /* openapi/apikeyd.yaml#/paths/~1verify/post/requestBody/content/application~1json/schema */
 static int apikeyd_schema_verify_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2527,7 +2495,7 @@ static int apikeyd_schema_verify_key_body__v(rt_parse *p, int t, json_t **j, int
 /* openapi/apikeyd.yaml#/components/schemas/VerifyRequest */
 static int apikeyd_schema_VerifyRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2622,8 +2590,6 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/VerifyRequest/properties/key */
 static int apikeyd_schema_VerifyRequest_key__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2656,7 +2622,7 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/VerifyRequest/properties/scopes */
 static int apikeyd_schema_VerifyRequest_scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -2678,8 +2644,7 @@ int apikeyd_schema_create_key_body_parse(const char *buf, size_t len, rt_arena *
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, apikeyd_schema_create_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -2696,8 +2661,7 @@ int apikeyd_schema_update_key_body_parse(const char *buf, size_t len, rt_arena *
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, apikeyd_schema_update_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -2714,8 +2678,7 @@ int apikeyd_schema_rotate_key_body_parse(const char *buf, size_t len, rt_arena *
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, apikeyd_schema_rotate_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -2732,8 +2695,7 @@ int apikeyd_schema_verify_key_body_parse(const char *buf, size_t len, rt_arena *
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, apikeyd_schema_verify_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)

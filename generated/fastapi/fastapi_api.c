@@ -394,7 +394,7 @@ static int fastapi_schema_ApiKeyCreateRequest_name__v(rt_parse *p, int t, json_t
 /* openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/post/requestBody/content/application~1json/schema */
 static int fastapi_schema_create_my_api_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -412,7 +412,7 @@ static int fastapi_schema_create_my_api_key_body__v(rt_parse *p, int t, json_t *
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateRequest */
 static int fastapi_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -499,8 +499,6 @@ done:
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateRequest/properties/name */
 static int fastapi_schema_ApiKeyCreateRequest_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -537,8 +535,7 @@ int fastapi_schema_create_my_api_key_body_parse(const char *buf, size_t len, rt_
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, fastapi_schema_create_my_api_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)

@@ -329,7 +329,7 @@ static int feldera_schema_NewApiKeyRequest_role__v(rt_parse *p, int t, json_t **
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/requestBody/content/application~1json/schema */
 static int feldera_schema_create_api_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -347,7 +347,7 @@ static int feldera_schema_create_api_key_body__v(rt_parse *p, int t, json_t **j,
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest */
 static int feldera_schema_NewApiKeyRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -442,8 +442,6 @@ done:
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/name */
 static int feldera_schema_NewApiKeyRequest_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -476,8 +474,6 @@ done:
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest/properties/role */
 static int feldera_schema_NewApiKeyRequest_role__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -510,8 +506,7 @@ int feldera_schema_create_api_key_body_parse(const char *buf, size_t len, rt_are
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, feldera_schema_create_api_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)

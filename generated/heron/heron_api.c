@@ -280,7 +280,7 @@ static int heron_schema_CreateKeySchema_name__v(rt_parse *p, int t, json_t **j, 
 /* openapi/heron.yaml#/paths/~1api~1credentials~1keys/post/requestBody/content/application~1json/schema */
 static int heron_schema_create_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -298,7 +298,7 @@ static int heron_schema_create_key_body__v(rt_parse *p, int t, json_t **j, int d
 /* openapi/heron.yaml#/components/schemas/CreateKeySchema */
 static int heron_schema_CreateKeySchema__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -385,8 +385,6 @@ done:
 /* openapi/heron.yaml#/components/schemas/CreateKeySchema/properties/name */
 static int heron_schema_CreateKeySchema_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -423,8 +421,7 @@ int heron_schema_create_key_body_parse(const char *buf, size_t len, rt_arena *a,
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, heron_schema_create_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)

@@ -409,7 +409,7 @@ static int nebula_schema_ApiKeyCreateRequest_name__v(rt_parse *p, int t, json_t 
 /* openapi/nebula.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema */
 static int nebula_schema_create_api_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -427,7 +427,7 @@ static int nebula_schema_create_api_key_body__v(rt_parse *p, int t, json_t **j, 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest */
 static int nebula_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -522,8 +522,6 @@ done:
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest/properties/description */
 static int nebula_schema_ApiKeyCreateRequest_description__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -554,8 +552,6 @@ done:
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest/properties/name */
 static int nebula_schema_ApiKeyCreateRequest_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -592,8 +588,7 @@ int nebula_schema_create_api_key_body_parse(const char *buf, size_t len, rt_aren
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, nebula_schema_create_api_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)

@@ -408,7 +408,7 @@ static int nebula_uuid_schema_ApiKeyCreateRequest_name__v(rt_parse *p, int t, js
 /* openapi/nebula_uuid.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema */
 static int nebula_uuid_schema_create_api_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -426,7 +426,7 @@ static int nebula_uuid_schema_create_api_key_body__v(rt_parse *p, int t, json_t 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreateRequest */
 static int nebula_uuid_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
 		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
@@ -521,8 +521,6 @@ done:
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreateRequest/properties/description */
 static int nebula_uuid_schema_ApiKeyCreateRequest_description__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -553,8 +551,6 @@ done:
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreateRequest/properties/name */
 static int nebula_uuid_schema_ApiKeyCreateRequest_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	if (j && p->bad && p->lean > 0)
-		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -591,8 +587,7 @@ int nebula_uuid_schema_create_api_key_body_parse(const char *buf, size_t len, rt
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
-	p.lean = 1;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, nebula_uuid_schema_create_api_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
