@@ -772,17 +772,18 @@ static const si_schema *gp_follow(const si_schema *s)
 	return s;
 }
 
-/* 1 when a value valid against a cannot be valid against b, as the
- * schemas say: a is an object (never null) with additionalProperties false
- * that lets no member named as one b requires (OpenAPI 3.0's Schema and
- * Reference, whose $ref the Schema does not allow). */
-static int gp_excludes(const si_schema *a, const si_schema *b)
+/* When a value valid against a cannot be valid against b, as the schemas
+ * say, the name that tells: a is an object (never null) with
+ * additionalProperties false that lets no member named as one b requires
+ * (OpenAPI 3.0's Schema and Reference, whose $ref the Schema does not
+ * allow). Else NULL. Either way round: valid against b, it fails a. */
+static const char *gp_excluded_by(const si_schema *a, const si_schema *b)
 {
 	a = gp_follow(a);
 	b = gp_follow(b);
 	if (!a || !b || a->is_bool || b->is_bool || a->types != SI_T_OBJECT || !(a->flags & SI_F_NO_ADDL) ||
 	    (a->flags & SI_F_NULLABLE))
-		return 0;
+		return NULL;
 	for (size_t r = 0; r < b->n_required; r++) {
 		const char *name = b->required[r];
 		int allowed = 0;
@@ -798,7 +799,34 @@ static int gp_excludes(const si_schema *a, const si_schema *b)
 				allowed = kind == 1 || name[n] == '\0' || strcmp(name + n, "\n") == 0;
 		}
 		if (!allowed)
-			return 1;
+			return name;
+	}
+	return NULL;
+}
+
+static int gp_excludes(const si_schema *a, const si_schema *b)
+{
+	return gp_excluded_by(a, b) != NULL;
+}
+
+/* A oneOf whose first alternative (read first, gp_live) refuses a name that
+ * alternative #i requires (OpenAPI 3.0's Schema | Reference and $ref): i,
+ * and the name in *name, when an object that starts with that name (most
+ * do) is read with #i first (it holds, and then #0 fails: no re-scan); else
+ * 0. Only a guess at which to read first: the verdicts do not depend on it. */
+static size_t gp_swap(const si_schema *s, const char **name)
+{
+	if (!s->one_of.n || gp_live(s) != s->one_of.v[0] || gp_by_table(s))
+		return 0;
+	for (size_t i = 1; i < s->one_of.n; i++) {
+		const char *nm = gp_excluded_by(s->one_of.v[0], s->one_of.v[i]);
+		int plain = nm && strlen(nm) < 64;
+		for (const char *c = nm; plain && *c; c++)
+			plain = *c != '"' && *c != '\\' && (unsigned char)*c >= 0x20;
+		if (plain) {
+			*name = nm;
+			return i;
+		}
 	}
 	return 0;
 }
@@ -914,6 +942,10 @@ static void gp_combinators(FILE *out, const si_schema *s, int label)
 	}
 	if (s->one_of.n) {
 		int excl = 0;
+		const char *swap_name = NULL;
+		size_t swap = gp_swap(s, &swap_name);
+		char swap0[96];
+
 		fprintf(out, "\t\t{\n");
 		gp_fns(out, "one", &s->one_of);
 		if (by_table)
@@ -926,6 +958,16 @@ static void gp_combinators(FILE *out, const si_schema *s, int label)
 				fprintf(out, "%s%d", i ? ", " : " ", i > 0 && gp_excludes(s->one_of.v[0], s->one_of.v[i]));
 			fprintf(out, " };\n");
 			one0 = live ? "i == 0 ? live : first == 0 && excl[i] ? 1 : " : "first == 0 && excl[i] ? 1 : ";
+		}
+		if (swap) {
+			fprintf(out, "\t\t/* fail when #%zu holds (gp_excludes, either way) */\n\t\tstatic const unsigned char excl_%zu[] = {",
+			        swap, swap);
+			for (size_t i = 0; i < s->one_of.n; i++)
+				fprintf(out, "%s%d", i ? ", " : " ", i != swap && (gp_excludes(s->one_of.v[swap], s->one_of.v[i]) ||
+				                                                   gp_excludes(s->one_of.v[i], s->one_of.v[swap])));
+			fprintf(out, " };\n");
+			snprintf(swap0, sizeof swap0, "i == lv ? live : live == 0 && (lv ? excl_%zu : excl)[i] ? 1 : ", swap);
+			one0 = swap0;
 		}
 		fprintf(out, "\t\tint first = -1, second = -1;\n\n\t\tfor (int i = 0; second < 0 && i < (int)%zu; i++) {\n"
 		             "\t\t\tif ((k = %s%s) < 0)\n\t\t\t\tgoto nomem;\n"
@@ -973,6 +1015,11 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 	}
 	fprintf(out, "\tint rc = 0;\n%s%s\n\t(void)dfl;\n", gp_comb(s) ? "\tconst char *s0 = p->r.tok; /* the value's bytes, for the combinators */\n" : "",
 	        !mt && gp_live(s) ? "\tint live = -1; /* the violations of the alternative read first */\n" : "");
+	{
+		const char *nm;
+		if (!mt && gp_live(s) && gp_swap(s, &nm))
+			fprintf(out, "\tint lv = 0; /* which alternative that is */\n");
+	}
 	if (gp_comb(s) && gp_by_table(s))
 		fprintf(out, "\tjson_t *tree = NULL; /* the value, for the alternatives checked by their tables */\n");
 	if (!mt && gp_fallback_defaults(s))
@@ -1012,7 +1059,17 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 			gp_array(out, s);
 		if (obj && gp_object(out, s, mt) != 0)
 			return -1;
-		if (!mt && gp_live(s))
+		const char *swap_name = NULL;
+		size_t swap = !mt && gp_live(s) ? gp_swap(s, &swap_name) : 0;
+
+		if (swap) {
+			fprintf(out, "\t/* an object that starts with \"%s\": #%zu first (gp_swap) */\n"
+			             "\tlv = t == RT_JR_OBJECT_BEGIN && rt_jread_first_name(&p->r, \"%s\", %zu) ? %zu : 0;\n",
+			        swap_name, swap, swap_name, strlen(swap_name), swap);
+			fprintf(out, "\tif ((live = rt_parse_live(p, t, lv ? %s__v : %s__v, j)) < 0)\n\t\trc = -1;\n"
+			             "\telse if (live > 0 && j && rt_parse_again(p, s0, p->r.p, j) != 0)\n\t\tgoto nomem;\n",
+			        s->one_of.v[swap]->symbol, gp_live(s)->symbol);
+		} else if (!mt && gp_live(s))
 			fprintf(out, "\tif ((live = rt_parse_live(p, t, %s__v, j)) < 0)\n\t\trc = -1;\n"
 			             "\telse if (live > 0 && j && rt_parse_again(p, s0, p->r.p, j) != 0)\n\t\tgoto nomem;\n",
 			        gp_live(s)->symbol);
