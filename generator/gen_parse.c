@@ -15,6 +15,7 @@ struct gen_parse {
 	const si_schema **reach; /* every schema a root reaches, in order */
 	size_t nreach, capreach;
 	size_t fallback;
+	size_t fallback_defaults; /* by their table only where defaults are applied */
 	gen_model *gm;            /* for the model parsers, or NULL */
 	struct gp_mroot { const si_schema *s; gm_type *t; int hops; } *mroots;
 	size_t nmroots;
@@ -121,22 +122,34 @@ static int gp_comb(const si_schema *s)
 }
 
 /* Keywords the in-line code does not do: the value is checked by its table. */
-static int gp_fallback(const si_schema *s)
+static int gp_fallback_always(const si_schema *s)
 {
 	if (s->is_bool)
 		return 0;
-	if (s->dyn_ref || s->resource || s->unevaluated_items || s->unevaluated_properties || s->contains ||
-	    s->prefix_items.n || s->property_names || s->dep_schemas.n || s->disc_property ||
-	    !gp_scalar_enum(s) || s->properties.n > 64 || s->pattern_properties.n > 8)
-		return 1;
-	/* a re-scan does not apply defaults: where allOf or $ref beside keywords
-	   would bring some, the table does it */
-	if (s->all_of.n && gp_defaults_reach(s, 0))
-		return 1;
-	if (s->ref && gp_own(s) && gp_defaults_reach(s->ref, 0))
-		return 1;
-	return 0;
+	return s->dyn_ref || s->resource || s->unevaluated_items || s->unevaluated_properties || s->contains ||
+	       s->prefix_items.n || s->property_names || s->dep_schemas.n || s->disc_property ||
+	       !gp_scalar_enum(s) || s->properties.n > 64 || s->pattern_properties.n > 8;
 }
+
+/* A re-scan does not apply defaults: where allOf or $ref beside keywords
+ * would bring some, the table does it, when defaults are applied there
+ * (dfl and RT_PARSE_DEFAULTS, decided at run time); else the in-line code
+ * (OpenAPI 3.0's Parameter and Header: their own properties have defaults,
+ * which their allOf's alternatives look at). */
+static int gp_fallback_defaults(const si_schema *s)
+{
+	if (s->is_bool || gp_fallback_always(s))
+		return 0;
+	return (s->all_of.n && gp_defaults_reach(s, 0)) || (s->ref && gp_own(s) && gp_defaults_reach(s->ref, 0));
+}
+
+static int gp_fallback(const si_schema *s)
+{
+	return gp_fallback_always(s) || gp_fallback_defaults(s);
+}
+
+static int gp_by_table(const si_schema *s);
+static int gp_shallow(const si_schema *s, int depth);
 
 static int gp_reach(gen_parse *p, const si_schema *s)
 {
@@ -155,24 +168,27 @@ static int gp_reach(gen_parse *p, const si_schema *s)
 		p->capreach = cap;
 	}
 	p->reach[p->nreach++] = s;
-	if (gp_fallback(s)) {
+	if (gp_fallback_always(s)) {
 		p->fallback++;
 		return 0;
 	}
+	p->fallback_defaults += gp_fallback_defaults(s);
 	const si_named_list *nl[] = { &s->properties, &s->pattern_properties };
 	const si_list *ll[] = { &s->all_of, &s->any_of, &s->one_of };
 	for (size_t k = 0; k < 2; k++)
 		for (size_t i = 0; i < nl[k]->n; i++)
 			if (gp_reach(p, nl[k]->v[i].schema) != 0)
 				return -1;
+	/* allOf's and not's alternatives checked by their tables have no
+	   parser (anyOf's and oneOf's keep theirs, for rt_parse_closest) */
 	for (size_t k = 0; k < 3; k++)
 		for (size_t i = 0; i < ll[k]->n; i++)
-			if (gp_reach(p, ll[k]->v[i]) != 0)
+			if (!(k == 0 && gp_by_table(s) && gp_shallow(ll[k]->v[i], 0)) && gp_reach(p, ll[k]->v[i]) != 0)
 				return -1;
 	next[n++] = s->ref;
 	next[n++] = s->items;
 	next[n++] = s->additional;
-	next[n++] = s->not_;
+	next[n++] = gp_by_table(s) && s->not_ && gp_shallow(s->not_, 0) ? NULL : s->not_;
 	next[n++] = s->if_;
 	next[n++] = s->then_;
 	next[n++] = s->else_;
@@ -413,7 +429,8 @@ static void gp_member_other(FILE *out, const si_schema *s)
 static void gp_object_members(FILE *out, const si_schema *s, const gp_names *k, const gm_type *mt)
 {
 	fprintf(out, "\t\twhile ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {\n\t\t\tjson_t *c = NULL;\n\t\t\tn++;\n");
-	fprintf(out, "\t\t\tif (o && !(key = rt_jread_cstr(&p->r)))\n\t\t\t\tbreak;\n");
+	/* the name is checked UTF-8 with no NUL (rt_jread), and stays put */
+	fprintf(out, "\t\t\tkey = p->r.str;\n\t\t\tkey_len = p->r.len;\n");
 	for (size_t i = 0; i < k->n; i++) {
 		size_t fi = 0;
 		const gm_field *f = k->schema[i] ? gp_field(mt, k->v[i], &fi) : NULL;
@@ -432,7 +449,7 @@ static void gp_object_members(FILE *out, const si_schema *s, const gp_names *k, 
 	}
 	gp_member_other(out, s);
 	fprintf(out, "\t\t\tgoto member;\n\t\tmember:\n");
-	fprintf(out, "\t\t\tif (c && json_object_set_new(o, key, c) != 0)\n\t\t\t\tbreak;\n\t\t}\n");
+	fprintf(out, "\t\t\tif (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)\n\t\t\t\tbreak;\n\t\t}\n");
 }
 
 /* after the members: defaults, then the object keywords (before the
@@ -508,8 +525,8 @@ static int gp_object(FILE *out, const si_schema *s, const gm_type *mt)
 	fprintf(out, "\tif (t == RT_JR_OBJECT_BEGIN) {\n");
 	fprintf(out, "\t\tsize_t pos = p->errs ? p->errs->n : 0, n = 0;\n");
 	fprintf(out, "\t\tunsigned char seen[%zu] = { 0 };\n", k.n ? k.n : 1);
-	fprintf(out, "\t\trt_jread_names other = { 0 };\n\t\tjson_t *o = NULL;\n\t\tconst char *key = NULL;\n\n");
-	fprintf(out, "\t\t(void)pos;\n\t\t(void)key;\n\t\t(void)seen;\n");
+	fprintf(out, "\t\trt_jread_names other = { 0 };\n\t\tjson_t *o = NULL;\n\t\tconst char *key = NULL;\n\t\tsize_t key_len = 0;\n\n");
+	fprintf(out, "\t\t(void)pos;\n\t\t(void)key;\n\t\t(void)key_len;\n\t\t(void)seen;\n");
 	fprintf(out, "\t\tif (j && !(o = json_object()))\n\t\t\treturn -1;\n");
 	gp_object_members(out, s, &k, mt);
 	fprintf(out, "\t\tif (t != RT_JR_OBJECT_END)\n\t\t\tgoto fail;\n");
@@ -528,6 +545,9 @@ static void gp_array(FILE *out, const si_schema *s)
 	/* uniqueItems: the items as values, compared as the table compares them
 	   (rt_json_equal: 1 and 1.0 are one number), even when no tree is asked for */
 	fprintf(out, "\t\tif (%s && !(arr = json_array()))\n\t\t\treturn -1;\n", s->flags & SI_F_UNIQUE ? "1" : "j");
+	if (s->flags & SI_F_UNIQUE)
+		fprintf(out, "\t\tunsigned lean = p->flags & RT_PARSE_LEAN;\n\n"
+		             "\t\tp->flags &= ~(unsigned)RT_PARSE_LEAN; /* the items are compared: built whole */\n");
 	fprintf(out, "\t\twhile ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {\n\t\t\tjson_t *c = NULL;\n\n");
 	fprintf(out, "\t\t\tif (t == RT_JR_ERROR)\n\t\t\t\tbreak;\n\t\t\tn++;\n");
 	if (s->items)
@@ -535,6 +555,8 @@ static void gp_array(FILE *out, const si_schema *s)
 	else
 		fprintf(out, "\t\t\tif (rt_parse_json(p, t, arr ? &c : NULL) != 0)\n\t\t\t\tbreak;\n");
 	fprintf(out, "\t\t\tif (c && json_array_append_new(arr, c) != 0)\n\t\t\t\tbreak;\n\t\t}\n");
+	if (s->flags & SI_F_UNIQUE)
+		fprintf(out, "\t\tp->flags |= lean;\n");
 	fprintf(out, "\t\tif (t != RT_JR_ARRAY_END) {\n\t\t\tjson_decref(arr);\n\t\t\trc = -1;\n\t\t\tgoto done;\n\t\t}\n");
 	if ((s->flags & SI_F_HAS_MIN_ITEMS) && s->limit[SI_L_HAS_MIN_ITEMS] > 0)
 		fprintf(out, "\t\tif (n < %lld)\n\t\t\trt_parse_fail_at(p, pos++, \"minItems\", \"must have at least %lld item%s, got %%zu\", n);\n",
@@ -704,6 +726,21 @@ static void gp_fns(FILE *out, const char *name, const si_list *l)
 	fprintf(out, " };\n");
 }
 
+/* name_t[]: the tables of the alternatives checked by them (gp_by_table),
+   NULL for the others */
+static void gp_tables(FILE *out, const char *name, const si_list *l, const si_schema *live)
+{
+	fprintf(out, "\t\t/* checked by their tables on the value built once (gp_by_table) */\n"
+	             "\t\tstatic const rt_schema *const %s_t[] = {", name);
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->v[i] != live && gp_shallow(l->v[i], 0))
+			fprintf(out, "%s&%s", i ? ", " : " ", l->v[i]->symbol);
+		else
+			fprintf(out, "%sNULL", i ? ", " : " ");
+	}
+	fprintf(out, " };\n");
+}
+
 static int gp_walks_array(const si_schema *s)
 {
 	return (!s->types || (s->types & SI_T_ARRAY)) &&
@@ -735,17 +772,18 @@ static const si_schema *gp_follow(const si_schema *s)
 	return s;
 }
 
-/* 1 when a value valid against a cannot be valid against b, as the
- * schemas say: a is an object (never null) with additionalProperties false
- * that lets no member named as one b requires (OpenAPI 3.0's Schema and
- * Reference, whose $ref the Schema does not allow). */
-static int gp_excludes(const si_schema *a, const si_schema *b)
+/* When a value valid against a cannot be valid against b, as the schemas
+ * say, the name that tells: a is an object (never null) with
+ * additionalProperties false that lets no member named as one b requires
+ * (OpenAPI 3.0's Schema and Reference, whose $ref the Schema does not
+ * allow). Else NULL. Either way round: valid against b, it fails a. */
+static const char *gp_excluded_by(const si_schema *a, const si_schema *b)
 {
 	a = gp_follow(a);
 	b = gp_follow(b);
 	if (!a || !b || a->is_bool || b->is_bool || a->types != SI_T_OBJECT || !(a->flags & SI_F_NO_ADDL) ||
 	    (a->flags & SI_F_NULLABLE))
-		return 0;
+		return NULL;
 	for (size_t r = 0; r < b->n_required; r++) {
 		const char *name = b->required[r];
 		int allowed = 0;
@@ -761,9 +799,107 @@ static int gp_excludes(const si_schema *a, const si_schema *b)
 				allowed = kind == 1 || name[n] == '\0' || strcmp(name + n, "\n") == 0;
 		}
 		if (!allowed)
-			return 1;
+			return name;
+	}
+	return NULL;
+}
+
+static int gp_excludes(const si_schema *a, const si_schema *b)
+{
+	return gp_excluded_by(a, b) != NULL;
+}
+
+/* A oneOf whose first alternative (read first, gp_live) refuses a name that
+ * alternative #i requires (OpenAPI 3.0's Schema | Reference and $ref): i,
+ * and the name in *name, when an object that starts with that name (most
+ * do) is read with #i first (it holds, and then #0 fails: no re-scan); else
+ * 0. Only a guess at which to read first: the verdicts do not depend on it. */
+static size_t gp_swap(const si_schema *s, const char **name)
+{
+	if (!s->one_of.n || gp_live(s) != s->one_of.v[0] || gp_by_table(s))
+		return 0;
+	for (size_t i = 1; i < s->one_of.n; i++) {
+		const char *nm = gp_excluded_by(s->one_of.v[0], s->one_of.v[i]);
+		int plain = nm && strlen(nm) < 64;
+		for (const char *c = nm; plain && *c; c++)
+			plain = *c != '"' && *c != '\\' && (unsigned char)*c >= 0x20;
+		if (plain) {
+			*name = nm;
+			return i;
+		}
 	}
 	return 0;
+}
+
+/* A schema with no schema below it (it checks the value itself only). */
+static int gp_leaf(const si_schema *s)
+{
+	s = gp_follow(s);
+	return s && (s->is_bool ||
+	             (!s->ref && !s->dyn_ref && !s->resource && !s->items && !s->prefix_items.n && !s->contains &&
+	              !s->unevaluated_items && !s->properties.n && !s->additional && !s->pattern_properties.n &&
+	              !s->property_names && !s->unevaluated_properties && !s->dep_schemas.n && !s->all_of.n &&
+	              !s->any_of.n && !s->one_of.n && !s->not_ && !s->if_));
+}
+
+/* An alternative that looks at the value's own members and no further
+ * (its properties' schemas are leaves, its combinators such alternatives
+ * too: OpenAPI 3.0's SchemaXORContent and ParameterLocation). 0 when not;
+ * else the re-scans checking it would take, itself and those inside. */
+static int gp_shallow(const si_schema *s, int depth)
+{
+	const si_list *ll[3];
+	int n = 1, k;
+
+	s = gp_follow(s);
+	if (!s || s->is_bool || depth > 8 || s->ref || s->dyn_ref || s->resource || s->items || s->prefix_items.n ||
+	    s->contains || s->unevaluated_items || s->additional || s->pattern_properties.n || s->property_names ||
+	    s->unevaluated_properties || s->dep_schemas.n || s->if_)
+		return 0;
+	for (size_t i = 0; i < s->properties.n; i++)
+		if (!gp_leaf(s->properties.v[i].schema))
+			return 0;
+	ll[0] = &s->all_of;
+	ll[1] = &s->any_of;
+	ll[2] = &s->one_of;
+	for (size_t l = 0; l < 3; l++)
+		for (size_t i = 0; i < ll[l]->n; i++) {
+			if (!(k = gp_shallow(ll[l]->v[i], depth + 1)))
+				return 0;
+			n += k;
+		}
+	if (s->not_) {
+		if (!(k = gp_shallow(s->not_, depth + 1)))
+			return 0;
+		n += k;
+	}
+	return n;
+}
+
+/* Does s check its shallow alternatives by their tables, on the value built
+ * once as a json_t (rt_parse_shallow), rather than re-scanning its bytes
+ * for each? When they would take 3 re-scans or more. */
+static int gp_by_table(const si_schema *s)
+{
+	const si_list *ll[] = { &s->all_of, &s->any_of, &s->one_of };
+	const si_schema *live = gp_live(s);
+	int n = s->not_ ? gp_shallow(s->not_, 0) : 0;
+
+	for (size_t l = 0; l < 3; l++)
+		for (size_t i = 0; i < ll[l]->n; i++)
+			if (ll[l]->v[i] != live)
+				n += gp_shallow(ll[l]->v[i], 0);
+	return n >= 3;
+}
+
+/* how alternative a of s is checked: "rt_parse_shallow(..., &<table>, ..."
+   when gp_by_table says so, else "rt_parse_rescan(..., <symbol>__v, ..." */
+static void gp_check(FILE *out, const si_schema *s, const si_schema *a, int want)
+{
+	if (gp_by_table(s) && gp_shallow(a, 0))
+		fprintf(out, "rt_parse_shallow(p, s0, s1, &%s, %d, &tree)", a->symbol, want);
+	else
+		fprintf(out, "rt_parse_rescan(p, s0, s1, %s__v, %d)", a->symbol, want);
 }
 
 /* $ref beside keywords, allOf, anyOf, oneOf, not, if: in rt_schema.c's
@@ -776,22 +912,44 @@ static void gp_combinators(FILE *out, const si_schema *s, int label)
 	const char *one0 = live && s->one_of.n ? "i == 0 ? live : " : "";
 
 
+	int by_table = gp_by_table(s);
+	const char *anyk = by_table ? "(any_t[i] ? rt_parse_shallow(p, s0, s1, any_t[i], 0, &tree) : rt_parse_rescan(p, s0, s1, any[i], 0))"
+	                            : "rt_parse_rescan(p, s0, s1, any[i], 0)";
+	const char *onek = by_table ? "(one_t[i] ? rt_parse_shallow(p, s0, s1, one_t[i], 0, &tree) : rt_parse_rescan(p, s0, s1, one[i], 0))"
+	                            : "rt_parse_rescan(p, s0, s1, one[i], 0)";
+
 	fprintf(out, "%s\tif (rc == 0) {\n\t\tconst char *s1 = p->r.p;\n\t\tint k = 0;\n\n\t\t(void)k;\n", label ? "after:\n" : "");
+	if (by_table)
+		fprintf(out, "\t\t/* the value as built, when whole (no violation yet: none of it was left\n"
+		             "\t\t   out) and without defaults; else rt_parse_shallow builds it */\n"
+		             "\t\tif (j && *j && (!(p->flags & RT_PARSE_LEAN) || p->bad == 0) && !(dfl && (p->flags & RT_PARSE_DEFAULTS)))\n"
+		             "\t\t\ttree = json_incref(*j);\n");
 	if (s->ref)
 		fprintf(out, "\t\tif (rt_parse_rescan(p, s0, s1, %s__v, 1) < 0)\n\t\t\tgoto nomem;\n", s->ref->symbol);
-	for (size_t i = 0; i < s->all_of.n; i++)
-		fprintf(out, "\t\tif (rt_parse_rescan(p, s0, s1, %s__v, 1) < 0)\n\t\t\tgoto nomem;\n", s->all_of.v[i]->symbol);
+	for (size_t i = 0; i < s->all_of.n; i++) {
+		fprintf(out, "\t\tif (");
+		gp_check(out, s, s->all_of.v[i], 1);
+		fprintf(out, " < 0)\n\t\t\tgoto nomem;\n");
+	}
 	if (s->any_of.n) {
 		fprintf(out, "\t\t{\n");
 		gp_fns(out, "any", &s->any_of);
+		if (by_table)
+			gp_tables(out, "any", &s->any_of, live);
 		fprintf(out, "\t\tint ok = 0;\n\n\t\tfor (size_t i = 0; !ok && i < %zu; i++) {\n"
-		             "\t\t\tif ((k = %srt_parse_rescan(p, s0, s1, any[i], 0)) < 0)\n\t\t\t\tgoto nomem;\n\t\t\tok = k == 0;\n\t\t}\n"
-		             "\t\tif (!ok)\n\t\t\trt_parse_closest(p, s0, s1, any, %zu, 0);\n\t\t}\n", s->any_of.n, any0, s->any_of.n);
+		             "\t\t\tif ((k = %s%s) < 0)\n\t\t\t\tgoto nomem;\n\t\t\tok = k == 0;\n\t\t}\n"
+		             "\t\tif (!ok)\n\t\t\trt_parse_closest(p, s0, s1, any, %zu, 0);\n\t\t}\n", s->any_of.n, any0, anyk, s->any_of.n);
 	}
 	if (s->one_of.n) {
 		int excl = 0;
+		const char *swap_name = NULL;
+		size_t swap = gp_swap(s, &swap_name);
+		char swap0[96];
+
 		fprintf(out, "\t\t{\n");
 		gp_fns(out, "one", &s->one_of);
+		if (by_table)
+			gp_tables(out, "one", &s->one_of, live);
 		for (size_t i = 1; i < s->one_of.n; i++)
 			excl |= gp_excludes(s->one_of.v[0], s->one_of.v[i]);
 		if (excl) {
@@ -801,16 +959,29 @@ static void gp_combinators(FILE *out, const si_schema *s, int label)
 			fprintf(out, " };\n");
 			one0 = live ? "i == 0 ? live : first == 0 && excl[i] ? 1 : " : "first == 0 && excl[i] ? 1 : ";
 		}
+		if (swap) {
+			fprintf(out, "\t\t/* fail when #%zu holds (gp_excludes, either way) */\n\t\tstatic const unsigned char excl_%zu[] = {",
+			        swap, swap);
+			for (size_t i = 0; i < s->one_of.n; i++)
+				fprintf(out, "%s%d", i ? ", " : " ", i != swap && (gp_excludes(s->one_of.v[swap], s->one_of.v[i]) ||
+				                                                   gp_excludes(s->one_of.v[i], s->one_of.v[swap])));
+			fprintf(out, " };\n");
+			snprintf(swap0, sizeof swap0, "i == lv ? live : live == 0 && (lv ? excl_%zu : excl)[i] ? 1 : ", swap);
+			one0 = swap0;
+		}
 		fprintf(out, "\t\tint first = -1, second = -1;\n\n\t\tfor (int i = 0; second < 0 && i < (int)%zu; i++) {\n"
-		             "\t\t\tif ((k = %srt_parse_rescan(p, s0, s1, one[i], 0)) < 0)\n\t\t\t\tgoto nomem;\n"
+		             "\t\t\tif ((k = %s%s) < 0)\n\t\t\t\tgoto nomem;\n"
 		             "\t\t\tif (k == 0 && first < 0)\n\t\t\t\tfirst = i;\n\t\t\telse if (k == 0)\n\t\t\t\tsecond = i;\n\t\t}\n"
 		             "\t\tif (first < 0)\n\t\t\trt_parse_closest(p, s0, s1, one, %zu, 1);\n"
 		             "\t\telse if (second >= 0)\n\t\t\trt_parse_fail(p, \"oneOf\", \"must match exactly one alternative but matches #%%d and #%%d\", first, second);\n"
-		             "\t\t}\n", s->one_of.n, one0, s->one_of.n);
+		             "\t\t}\n", s->one_of.n, one0, onek, s->one_of.n);
 	}
-	if (s->not_)
-		fprintf(out, "\t\tif ((k = rt_parse_rescan(p, s0, s1, %s__v, 0)) < 0)\n\t\t\tgoto nomem;\n\t\tif (k == 0)\n"
-		             "\t\t\trt_parse_fail(p, \"not\", \"must not match the schema in \\\"not\\\"\");\n", s->not_->symbol);
+	if (s->not_) {
+		fprintf(out, "\t\tif ((k = ");
+		gp_check(out, s, s->not_, 0);
+		fprintf(out, ") < 0)\n\t\t\tgoto nomem;\n\t\tif (k == 0)\n"
+		             "\t\t\trt_parse_fail(p, \"not\", \"must not match the schema in \\\"not\\\"\");\n");
+	}
 	if (s->if_) {
 		fprintf(out, "\t\tif ((k = rt_parse_rescan(p, s0, s1, %s__v, 0)) < 0)\n\t\t\tgoto nomem;\n", s->if_->symbol);
 		if (s->then_)
@@ -835,12 +1006,25 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 		        mt->cname);
 	else
 		fprintf(out, " */\nstatic int %s__v(rt_parse *p, int t, json_t **j, int dfl)\n{\n", s->symbol);
-	if (!mt && gp_fallback(s)) {
+	/* (a scalar's value costs little: no test for it) */
+	if (!mt && !(s->types && !(s->types & (SI_T_OBJECT | SI_T_ARRAY))))
+		fprintf(out, "\tif (j && p->bad && (p->flags & RT_PARSE_LEAN))\n\t\tj = NULL; /* the value is refused: build no more of it */\n");
+	if (!mt && gp_fallback_always(s)) {
 		fprintf(out, "\treturn rt_parse_table(p, t, &%s, dfl, j);\n}\n\n", s->symbol);
 		return 0;
 	}
 	fprintf(out, "\tint rc = 0;\n%s%s\n\t(void)dfl;\n", gp_comb(s) ? "\tconst char *s0 = p->r.tok; /* the value's bytes, for the combinators */\n" : "",
 	        !mt && gp_live(s) ? "\tint live = -1; /* the violations of the alternative read first */\n" : "");
+	{
+		const char *nm;
+		if (!mt && gp_live(s) && gp_swap(s, &nm))
+			fprintf(out, "\tint lv = 0; /* which alternative that is */\n");
+	}
+	if (gp_comb(s) && gp_by_table(s))
+		fprintf(out, "\tjson_t *tree = NULL; /* the value, for the alternatives checked by their tables */\n");
+	if (!mt && gp_fallback_defaults(s))
+		fprintf(out, "\tif (dfl && (p->flags & RT_PARSE_DEFAULTS)) /* gp_fallback_defaults */\n"
+		             "\t\treturn rt_parse_table(p, t, &%s, dfl, j);\n", s->symbol);
 	fprintf(out, "\tif (p->depth >= 512) {\n\t\trt_parse_fail(p, \"depth\", \"is nested too deeply (more than %%d levels)\", 512);\n"
 	             "\t\treturn rt_parse_json(p, t, NULL);\n\t}\n");
 	if (s->flags & SI_F_FALSE) {
@@ -875,7 +1059,17 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 			gp_array(out, s);
 		if (obj && gp_object(out, s, mt) != 0)
 			return -1;
-		if (!mt && gp_live(s))
+		const char *swap_name = NULL;
+		size_t swap = !mt && gp_live(s) ? gp_swap(s, &swap_name) : 0;
+
+		if (swap) {
+			fprintf(out, "\t/* an object that starts with \"%s\": #%zu first (gp_swap) */\n"
+			             "\tlv = t == RT_JR_OBJECT_BEGIN && rt_jread_first_name(&p->r, \"%s\", %zu) ? %zu : 0;\n",
+			        swap_name, swap, swap_name, strlen(swap_name), swap);
+			fprintf(out, "\tif ((live = rt_parse_live(p, t, lv ? %s__v : %s__v, j)) < 0)\n\t\trc = -1;\n"
+			             "\telse if (live > 0 && j && rt_parse_again(p, s0, p->r.p, j) != 0)\n\t\tgoto nomem;\n",
+			        s->one_of.v[swap]->symbol, gp_live(s)->symbol);
+		} else if (!mt && gp_live(s))
 			fprintf(out, "\tif ((live = rt_parse_live(p, t, %s__v, j)) < 0)\n\t\trc = -1;\n"
 			             "\telse if (live > 0 && j && rt_parse_again(p, s0, p->r.p, j) != 0)\n\t\tgoto nomem;\n",
 			        gp_live(s)->symbol);
@@ -885,7 +1079,8 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 			gp_combinators(out, s, arr || obj);
 		used = arr || obj || gp_comb(s);
 	}
-	fprintf(out, "%s\tp->depth--;\n\treturn rc;\n}\n\n", used || s->types ? "done:\n" : "");
+	fprintf(out, "%s%s\tp->depth--;\n\treturn rc;\n}\n\n", used || s->types ? "done:\n" : "",
+	        gp_comb(s) && gp_by_table(s) ? "\tjson_decref(tree);\n" : "");
 	return 0;
 }
 
@@ -900,11 +1095,15 @@ int gen_parse_write(gen_parse *p, FILE *out)
 {
 	p->nreach = 0;
 	p->fallback = 0;
+	p->fallback_defaults = 0;
 	for (size_t i = 0; i < p->nroots; i++)
 		if (gp_reach(p, p->roots[i]) != 0)
 			return -1;
-	fprintf(out, "/* byte parsers: %zu schemas, %zu of them checked by their table (fallback) */\n", p->nreach,
+	fprintf(out, "/* byte parsers: %zu schemas, %zu of them checked by their table (fallback)", p->nreach,
 	        p->fallback);
+	if (p->fallback_defaults)
+		fprintf(out, ", %zu more where defaults are applied", p->fallback_defaults);
+	fprintf(out, " */\n");
 	for (size_t i = 0; i < p->nreach; i++)
 		fprintf(out, "static int %s__v(rt_parse *p, int t, json_t **j, int dfl);\n", p->reach[i]->symbol);
 	fprintf(out, "\n");
@@ -916,7 +1115,7 @@ int gen_parse_write(gen_parse *p, FILE *out)
 		fprintf(out, "int %s_parse(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, "
 		             "json_t **out, rt_errors *errs)\n{\n", sym);
 		fprintf(out, "\trt_parse p;\n\tsize_t base = errs ? errs->n : 0;\n\tjson_t *v = NULL;\n\tint rc;\n\n");
-		fprintf(out, "\trt_parse_init(&p, buf, len, a, dir, flags, errs);\n");
+		fprintf(out, "\trt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);\n");
 		fprintf(out, "\trc = rt_parse_finish(&p, %s__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);\n", sym);
 		fprintf(out, "\tjson_decref(p.keep);\n");
 		fprintf(out, "\tif (rc == RT_PARSE_OK && out)\n\t\t*out = v;\n\telse\n\t\tjson_decref(v);\n\treturn rc;\n}\n\n");

@@ -920,6 +920,14 @@ cleanup:
 	return rc;
 }
 
+int rt_jread_first_name(const rt_jread *r, const char *name, size_t n)
+{
+	const char *p = jr_ws(r->p, r->end);
+
+	return r->state == S_FIRST && (size_t)(r->end - p) > n + 1 && *p == '"' && memcmp(p + 1, name, n) == 0 &&
+	       p[n + 1] == '"';
+}
+
 int rt_jread_skip(rt_jread *r)
 {
 	int tok;

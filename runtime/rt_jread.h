@@ -199,6 +199,10 @@ void rt_jread_names_reset(rt_jread_names *set);
    RT_JREAD_E_DUPLICATE at that name. Returns -1. */
 int rt_jread_duplicate(rt_jread *r);
 
+/* Right after RT_JR_OBJECT_BEGIN: 1 when the object's first member is
+   named name (n bytes, in the input as written, no escapes), else 0; reads
+   nothing (a generated parser's guess at which alternative to try first). */
+int rt_jread_first_name(const rt_jread *r, const char *name, size_t n);
 /* The current string or name NUL-terminated (in the arena unless it already
    is); NULL when out of memory. */
 const char *rt_jread_cstr(rt_jread *r);

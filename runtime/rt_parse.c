@@ -413,6 +413,40 @@ int rt_parse_rescan(rt_parse *p, const char *start, const char *end, rt_parse_vf
 	return sub.bad;
 }
 
+int rt_parse_shallow(rt_parse *p, const char *start, const char *end, const rt_schema *s, int want, json_t **tree)
+{
+	char small[256], *ptr;
+	rt_errors tmp;
+	int n;
+
+	if (!*tree) {
+		rt_parse sub;
+
+		rt_parse_init(&sub, start, (size_t)(end - start), p->r.arena, p->dir, 0, NULL);
+		rt_jread_trust(&sub.r, p->r.ends);
+		if (rt_parse_json(&sub, rt_jread_next(&sub.r), tree) != 0)
+			return -1; /* the bytes were read once already: only out of memory */
+	}
+	if (!want || !p->errs) {
+		n = rt_schema_validate(s, *tree, p->dir, NULL);
+		if (want)
+			p->bad += n;
+		return n;
+	}
+	rt_errors_init(&tmp);
+	n = rt_schema_validate(s, *tree, p->dir, &tmp);
+	p->bad += n;
+	if (tmp.n) {
+		/* after the value: the reader's position is still the value's */
+		ptr = rt_parse_ptr(p, small, sizeof small);
+		rt_parse_move(p, &tmp, ptr, NULL);
+		if (ptr != small)
+			free(ptr);
+	}
+	rt_errors_free(&tmp);
+	return n;
+}
+
 int rt_parse_live(rt_parse *p, int t, rt_parse_vfn fn, json_t **j)
 {
 	rt_errors *errs = p->errs;

@@ -35,8 +35,12 @@ extern "C" {
 
 /* entry points' flags */
 enum {
-	RT_PARSE_DEFAULTS = 1 /* fill missing properties that have a default, as
-	                         rt_schema_apply_defaults does before validation */
+	RT_PARSE_DEFAULTS = 1, /* fill missing properties that have a default, as
+	                          rt_schema_apply_defaults does before validation */
+	RT_PARSE_LEAN = 2      /* once a violation is found, the json_t being built
+	                          is refused anyway: build no more of it (the json_t
+	                          entry points set it themselves; uniqueItems, which
+	                          compares its items, clears it while reading them) */
 };
 
 /* what an entry point returns */
@@ -140,6 +144,13 @@ int rt_parse_int64(double d, int64_t *out);
  * position. want: its violations go to p->errs and count in p->bad; else
  * nothing is recorded. Returns its violation count, or -1 (out of memory). */
 int rt_parse_rescan(rt_parse *p, const char *start, const char *end, rt_parse_vfn fn, int want);
+/* A combinator's alternative that looks at the value's own members and no
+ * further (gen_parse's gp_shallow), checked by its table s on the value
+ * just read as a json_t: built from the bytes [start, end) into *tree on
+ * first use (NULL before; the caller decrefs it), shared by the others.
+ * want: as rt_parse_rescan. Returns its violation count, or -1 (out of
+ * memory). */
+int rt_parse_shallow(rt_parse *p, const char *start, const char *end, const rt_schema *s, int want, json_t **tree);
 /* A combinator's first alternative without a re-scan: fn on the value whose
  * first token is t, from p->r itself (checked as it is read), recording
  * nothing and applying no defaults, as a re-scan without want; *j (may be

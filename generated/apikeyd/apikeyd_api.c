@@ -1153,6 +1153,8 @@ static int apikeyd_schema_VerifyRequest_scopes__v(rt_parse *p, int t, json_t **j
 /* openapi/apikeyd.yaml#/paths/~1keys/post/requestBody/content/application~1json/schema */
 static int apikeyd_schema_create_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1169,6 +1171,8 @@ static int apikeyd_schema_create_key_body__v(rt_parse *p, int t, json_t **j, int
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest */
 static int apikeyd_schema_KeyCreateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1187,17 +1191,19 @@ static int apikeyd_schema_KeyCreateRequest__v(rt_parse *p, int t, json_t **j, in
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 7 && memcmp(p->r.str, "enabled", 7) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1291,7 +1297,7 @@ static int apikeyd_schema_KeyCreateRequest__v(rt_parse *p, int t, json_t **j, in
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1371,6 +1377,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/meta */
 static int apikeyd_schema_KeyCreateRequest_meta__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1387,6 +1395,8 @@ static int apikeyd_schema_KeyCreateRequest_meta__v(rt_parse *p, int t, json_t **
 /* openapi/apikeyd.yaml#/components/schemas/Meta */
 static int apikeyd_schema_Meta__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1471,6 +1481,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/ratelimit */
 static int apikeyd_schema_KeyCreateRequest_ratelimit__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1487,6 +1499,8 @@ static int apikeyd_schema_KeyCreateRequest_ratelimit__v(rt_parse *p, int t, json
 /* openapi/apikeyd.yaml#/components/schemas/RateLimit */
 static int apikeyd_schema_RateLimit__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1505,17 +1519,19 @@ static int apikeyd_schema_RateLimit__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 5 && memcmp(p->r.str, "limit", 5) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1553,7 +1569,7 @@ static int apikeyd_schema_RateLimit__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1670,6 +1686,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyCreateRequest/properties/scopes */
 static int apikeyd_schema_KeyCreateRequest_scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1686,6 +1704,8 @@ static int apikeyd_schema_KeyCreateRequest_scopes__v(rt_parse *p, int t, json_t 
 /* openapi/apikeyd.yaml#/components/schemas/Scopes */
 static int apikeyd_schema_Scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1705,6 +1725,9 @@ static int apikeyd_schema_Scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 		(void)pos;
 		if (1 && !(arr = json_array()))
 			return -1;
+		unsigned lean = p->flags & RT_PARSE_LEAN;
+
+		p->flags &= ~(unsigned)RT_PARSE_LEAN; /* the items are compared: built whole */
 		while ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {
 			json_t *c = NULL;
 
@@ -1716,6 +1739,7 @@ static int apikeyd_schema_Scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 			if (c && json_array_append_new(arr, c) != 0)
 				break;
 		}
+		p->flags |= lean;
 		if (t != RT_JR_ARRAY_END) {
 			json_decref(arr);
 			rc = -1;
@@ -1749,6 +1773,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/Scopes/items */
 static int apikeyd_schema_Scopes_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1823,6 +1849,8 @@ done:
 /* openapi/apikeyd.yaml#/paths/~1keys~1{key_id}/patch/requestBody/content/application~1json/schema */
 static int apikeyd_schema_update_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1839,6 +1867,8 @@ static int apikeyd_schema_update_key_body__v(rt_parse *p, int t, json_t **j, int
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest */
 static int apikeyd_schema_KeyUpdateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1857,17 +1887,19 @@ static int apikeyd_schema_KeyUpdateRequest__v(rt_parse *p, int t, json_t **j, in
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 7 && memcmp(p->r.str, "enabled", 7) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1953,7 +1985,7 @@ static int apikeyd_schema_KeyUpdateRequest__v(rt_parse *p, int t, json_t **j, in
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2025,6 +2057,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/meta */
 static int apikeyd_schema_KeyUpdateRequest_meta__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2103,6 +2137,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/ratelimit */
 static int apikeyd_schema_KeyUpdateRequest_ratelimit__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2121,17 +2157,19 @@ static int apikeyd_schema_KeyUpdateRequest_ratelimit__v(rt_parse *p, int t, json
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 5 && memcmp(p->r.str, "limit", 5) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -2169,7 +2207,7 @@ static int apikeyd_schema_KeyUpdateRequest_ratelimit__v(rt_parse *p, int t, json
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2286,6 +2324,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/KeyUpdateRequest/properties/scopes */
 static int apikeyd_schema_KeyUpdateRequest_scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2302,6 +2342,8 @@ static int apikeyd_schema_KeyUpdateRequest_scopes__v(rt_parse *p, int t, json_t 
 /* openapi/apikeyd.yaml#/paths/~1keys~1{key_id}~1rotate/post/requestBody/content/application~1json/schema */
 static int apikeyd_schema_rotate_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2318,6 +2360,8 @@ static int apikeyd_schema_rotate_key_body__v(rt_parse *p, int t, json_t **j, int
 /* openapi/apikeyd.yaml#/components/schemas/RotateRequest */
 static int apikeyd_schema_RotateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2336,17 +2380,19 @@ static int apikeyd_schema_RotateRequest__v(rt_parse *p, int t, json_t **j, int d
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 13 && memcmp(p->r.str, "grace_seconds", 13) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -2376,7 +2422,7 @@ static int apikeyd_schema_RotateRequest__v(rt_parse *p, int t, json_t **j, int d
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2431,6 +2477,8 @@ done:
 /* openapi/apikeyd.yaml#/paths/~1verify/post/requestBody/content/application~1json/schema */
 static int apikeyd_schema_verify_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2447,6 +2495,8 @@ static int apikeyd_schema_verify_key_body__v(rt_parse *p, int t, json_t **j, int
 /* openapi/apikeyd.yaml#/components/schemas/VerifyRequest */
 static int apikeyd_schema_VerifyRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2465,17 +2515,19 @@ static int apikeyd_schema_VerifyRequest__v(rt_parse *p, int t, json_t **j, int d
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 3 && memcmp(p->r.str, "key", 3) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -2513,7 +2565,7 @@ static int apikeyd_schema_VerifyRequest__v(rt_parse *p, int t, json_t **j, int d
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2570,6 +2622,8 @@ done:
 /* openapi/apikeyd.yaml#/components/schemas/VerifyRequest/properties/scopes */
 static int apikeyd_schema_VerifyRequest_scopes__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2590,7 +2644,7 @@ int apikeyd_schema_create_key_body_parse(const char *buf, size_t len, rt_arena *
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, apikeyd_schema_create_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -2607,7 +2661,7 @@ int apikeyd_schema_update_key_body_parse(const char *buf, size_t len, rt_arena *
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, apikeyd_schema_update_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -2624,7 +2678,7 @@ int apikeyd_schema_rotate_key_body_parse(const char *buf, size_t len, rt_arena *
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, apikeyd_schema_rotate_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -2641,7 +2695,7 @@ int apikeyd_schema_verify_key_body_parse(const char *buf, size_t len, rt_arena *
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, apikeyd_schema_verify_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -2722,17 +2776,19 @@ static int apikeyd_KeyCreateRequest__m(rt_parse *p, int t, apikeyd_KeyCreateRequ
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 7 && memcmp(p->r.str, "enabled", 7) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -2921,7 +2977,7 @@ static int apikeyd_KeyCreateRequest__m(rt_parse *p, int t, apikeyd_KeyCreateRequ
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -3012,17 +3068,19 @@ static int apikeyd_KeyUpdateRequest__m(rt_parse *p, int t, apikeyd_KeyUpdateRequ
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 7 && memcmp(p->r.str, "enabled", 7) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -3202,7 +3260,7 @@ static int apikeyd_KeyUpdateRequest__m(rt_parse *p, int t, apikeyd_KeyUpdateRequ
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -3246,17 +3304,19 @@ static int apikeyd_RotateRequest__m(rt_parse *p, int t, apikeyd_RotateRequest *m
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 13 && memcmp(p->r.str, "grace_seconds", 13) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -3295,7 +3355,7 @@ static int apikeyd_RotateRequest__m(rt_parse *p, int t, apikeyd_RotateRequest *m
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -3358,17 +3418,19 @@ static int apikeyd_VerifyRequest__m(rt_parse *p, int t, apikeyd_VerifyRequest *m
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 3 && memcmp(p->r.str, "key", 3) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -3428,7 +3490,7 @@ static int apikeyd_VerifyRequest__m(rt_parse *p, int t, apikeyd_VerifyRequest *m
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)

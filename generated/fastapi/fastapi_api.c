@@ -394,6 +394,8 @@ static int fastapi_schema_ApiKeyCreateRequest_name__v(rt_parse *p, int t, json_t
 /* openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/post/requestBody/content/application~1json/schema */
 static int fastapi_schema_create_my_api_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -410,6 +412,8 @@ static int fastapi_schema_create_my_api_key_body__v(rt_parse *p, int t, json_t *
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyCreateRequest */
 static int fastapi_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -428,17 +432,19 @@ static int fastapi_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t **j,
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -468,7 +474,7 @@ static int fastapi_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t **j,
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -529,7 +535,7 @@ int fastapi_schema_create_my_api_key_body_parse(const char *buf, size_t len, rt_
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, fastapi_schema_create_my_api_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -564,17 +570,19 @@ static int fastapi_ApiKeyCreateRequest__m(rt_parse *p, int t, fastapi_ApiKeyCrea
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -614,7 +622,7 @@ static int fastapi_ApiKeyCreateRequest__m(rt_parse *p, int t, fastapi_ApiKeyCrea
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)

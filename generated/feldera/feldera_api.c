@@ -329,6 +329,8 @@ static int feldera_schema_NewApiKeyRequest_role__v(rt_parse *p, int t, json_t **
 /* openapi/feldera.yaml#/paths/~1v0~1api_keys/post/requestBody/content/application~1json/schema */
 static int feldera_schema_create_api_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -345,6 +347,8 @@ static int feldera_schema_create_api_key_body__v(rt_parse *p, int t, json_t **j,
 /* openapi/feldera.yaml#/components/schemas/NewApiKeyRequest */
 static int feldera_schema_NewApiKeyRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -363,17 +367,19 @@ static int feldera_schema_NewApiKeyRequest__v(rt_parse *p, int t, json_t **j, in
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -411,7 +417,7 @@ static int feldera_schema_NewApiKeyRequest__v(rt_parse *p, int t, json_t **j, in
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -500,7 +506,7 @@ int feldera_schema_create_api_key_body_parse(const char *buf, size_t len, rt_are
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, feldera_schema_create_api_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -535,17 +541,19 @@ static int feldera_NewApiKeyRequest__m(rt_parse *p, int t, feldera_NewApiKeyRequ
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -603,7 +611,7 @@ static int feldera_NewApiKeyRequest__m(rt_parse *p, int t, feldera_NewApiKeyRequ
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)

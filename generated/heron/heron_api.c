@@ -280,6 +280,8 @@ static int heron_schema_CreateKeySchema_name__v(rt_parse *p, int t, json_t **j, 
 /* openapi/heron.yaml#/paths/~1api~1credentials~1keys/post/requestBody/content/application~1json/schema */
 static int heron_schema_create_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -296,6 +298,8 @@ static int heron_schema_create_key_body__v(rt_parse *p, int t, json_t **j, int d
 /* openapi/heron.yaml#/components/schemas/CreateKeySchema */
 static int heron_schema_CreateKeySchema__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -314,17 +318,19 @@ static int heron_schema_CreateKeySchema__v(rt_parse *p, int t, json_t **j, int d
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -354,7 +360,7 @@ static int heron_schema_CreateKeySchema__v(rt_parse *p, int t, json_t **j, int d
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -415,7 +421,7 @@ int heron_schema_create_key_body_parse(const char *buf, size_t len, rt_arena *a,
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, heron_schema_create_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -450,17 +456,19 @@ static int heron_CreateKeySchema__m(rt_parse *p, int t, heron_CreateKeySchema *m
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -500,7 +508,7 @@ static int heron_CreateKeySchema__m(rt_parse *p, int t, heron_CreateKeySchema *m
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)

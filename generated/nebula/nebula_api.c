@@ -409,6 +409,8 @@ static int nebula_schema_ApiKeyCreateRequest_name__v(rt_parse *p, int t, json_t 
 /* openapi/nebula.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema */
 static int nebula_schema_create_api_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -425,6 +427,8 @@ static int nebula_schema_create_api_key_body__v(rt_parse *p, int t, json_t **j, 
 /* openapi/nebula.yaml#/components/schemas/ApiKeyCreateRequest */
 static int nebula_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -443,17 +447,19 @@ static int nebula_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t **j, 
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 11 && memcmp(p->r.str, "description", 11) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -491,7 +497,7 @@ static int nebula_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t **j, 
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -582,7 +588,7 @@ int nebula_schema_create_api_key_body_parse(const char *buf, size_t len, rt_aren
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, nebula_schema_create_api_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -617,17 +623,19 @@ static int nebula_ApiKeyCreateRequest__m(rt_parse *p, int t, nebula_ApiKeyCreate
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 11 && memcmp(p->r.str, "description", 11) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -686,7 +694,7 @@ static int nebula_ApiKeyCreateRequest__m(rt_parse *p, int t, nebula_ApiKeyCreate
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)

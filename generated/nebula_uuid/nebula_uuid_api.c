@@ -408,6 +408,8 @@ static int nebula_uuid_schema_ApiKeyCreateRequest_name__v(rt_parse *p, int t, js
 /* openapi/nebula_uuid.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema */
 static int nebula_uuid_schema_create_api_key_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -424,6 +426,8 @@ static int nebula_uuid_schema_create_api_key_body__v(rt_parse *p, int t, json_t 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeyCreateRequest */
 static int nebula_uuid_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -442,17 +446,19 @@ static int nebula_uuid_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t 
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 11 && memcmp(p->r.str, "description", 11) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -490,7 +496,7 @@ static int nebula_uuid_schema_ApiKeyCreateRequest__v(rt_parse *p, int t, json_t 
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -581,7 +587,7 @@ int nebula_uuid_schema_create_api_key_body_parse(const char *buf, size_t len, rt
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, nebula_uuid_schema_create_api_key_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -616,17 +622,19 @@ static int nebula_uuid_ApiKeyCreateRequest__m(rt_parse *p, int t, nebula_uuid_Ap
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 11 && memcmp(p->r.str, "description", 11) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -685,7 +693,7 @@ static int nebula_uuid_ApiKeyCreateRequest__m(rt_parse *p, int t, nebula_uuid_Ap
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)

@@ -63,15 +63,20 @@ static const rt_schema allof_self_schema_A_name = {
 	.types = RT_T_STRING,
 };
 
-/* byte parsers: 4 schemas, 1 of them checked by their table (fallback) */
+/* byte parsers: 7 schemas, 0 of them checked by their table (fallback), 1 more where defaults are applied */
 static int allof_self_schema_putA_body__v(rt_parse *p, int t, json_t **j, int dfl);
 static int allof_self_schema_A__v(rt_parse *p, int t, json_t **j, int dfl);
 static int allof_self_schema_A_child__v(rt_parse *p, int t, json_t **j, int dfl);
+static int allof_self_schema_A_child_allOf0__v(rt_parse *p, int t, json_t **j, int dfl);
+static int allof_self_schema_A_child_allOf1__v(rt_parse *p, int t, json_t **j, int dfl);
+static int allof_self_schema_A_child_allOf1_extra__v(rt_parse *p, int t, json_t **j, int dfl);
 static int allof_self_schema_A_name__v(rt_parse *p, int t, json_t **j, int dfl);
 
 /* tests/generator/fixtures/allof-self.yaml#/paths/~1a/post/requestBody/content/application~1json/schema */
 static int allof_self_schema_putA_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -88,6 +93,8 @@ static int allof_self_schema_putA_body__v(rt_parse *p, int t, json_t **j, int df
 /* tests/generator/fixtures/allof-self.yaml#/components/schemas/A */
 static int allof_self_schema_A__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -106,17 +113,19 @@ static int allof_self_schema_A__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 5 && memcmp(p->r.str, "child", 5) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -153,7 +162,7 @@ static int allof_self_schema_A__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -176,7 +185,166 @@ done:
 /* tests/generator/fixtures/allof-self.yaml#/components/schemas/A/properties/child */
 static int allof_self_schema_A_child__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	return rt_parse_table(p, t, &allof_self_schema_A_child, dfl, j);
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
+	int rc = 0;
+	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
+
+	(void)dfl;
+	if (dfl && (p->flags & RT_PARSE_DEFAULTS)) /* gp_fallback_defaults */
+		return rt_parse_table(p, t, &allof_self_schema_A_child, dfl, j);
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	if (rc == 0) {
+		const char *s1 = p->r.p;
+		int k = 0;
+
+		(void)k;
+		if (rt_parse_rescan(p, s0, s1, allof_self_schema_A_child_allOf0__v, 1) < 0)
+			goto nomem;
+		if (rt_parse_rescan(p, s0, s1, allof_self_schema_A_child_allOf1__v, 1) < 0)
+			goto nomem;
+	}
+	goto done;
+nomem:
+	if (j) {
+		json_decref(*j);
+		*j = NULL;
+	}
+	p->r.err = RT_JREAD_E_NOMEM;
+	rc = -1;
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/allof-self.yaml#/components/schemas/A/properties/child/allOf/0 */
+static int allof_self_schema_A_child_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = allof_self_schema_A__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/allof-self.yaml#/components/schemas/A/properties/child/allOf/1 */
+static int allof_self_schema_A_child_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_OBJECT))) {
+		rc = rt_parse_type_fail(p, t, RT_T_OBJECT);
+		goto done;
+	}
+	if (t == RT_JR_OBJECT_BEGIN) {
+		size_t pos = p->errs ? p->errs->n : 0, n = 0;
+		unsigned char seen[1] = { 0 };
+		rt_jread_names other = { 0 };
+		json_t *o = NULL;
+		const char *key = NULL;
+		size_t key_len = 0;
+
+		(void)pos;
+		(void)key;
+		(void)key_len;
+		(void)seen;
+		if (j && !(o = json_object()))
+			return -1;
+		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
+			json_t *c = NULL;
+			n++;
+			key = p->r.str;
+			key_len = p->r.len;
+			if (p->r.len == 5 && memcmp(p->r.str, "extra", 5) == 0) {
+				if (seen[0] && rt_jread_duplicate(&p->r))
+					break;
+				seen[0] = 1;
+				if (allof_self_schema_A_child_allOf1_extra__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)
+					break;
+				goto member;
+			}
+			{
+				const char *nm = p->r.str, *vs;
+				size_t nml = p->r.len;
+				int tk, hit = 0;
+
+				if (rt_jread_names_add(&p->r, &other) != 0)
+					break;
+				tk = rt_jread_next(&p->r);
+				vs = p->r.tok;
+				(void)vs;
+				(void)hit;
+				(void)nm;
+				(void)nml;
+				if (!hit) {
+					if (rt_parse_json(p, tk, o ? &c : NULL) != 0)
+						break;
+				}
+			}
+			goto member;
+		member:
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
+				break;
+		}
+		if (t != RT_JR_OBJECT_END)
+			goto fail;
+		if (j)
+			*j = o;
+		goto done;
+	fail:
+		json_decref(o);
+		rc = -1;
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/allof-self.yaml#/components/schemas/A/properties/child/allOf/1/properties/extra */
+static int allof_self_schema_A_child_allOf1_extra__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (!(rt_parse_type_of(p, t) & (RT_T_INTEGER))) {
+		rc = rt_parse_type_fail(p, t, RT_T_INTEGER);
+		goto done;
+	}
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+done:
+	p->depth--;
+	return rc;
 }
 
 /* tests/generator/fixtures/allof-self.yaml#/components/schemas/A/properties/name */
@@ -208,7 +376,7 @@ int allof_self_schema_putA_body_parse(const char *buf, size_t len, rt_arena *a, 
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, allof_self_schema_putA_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -250,17 +418,19 @@ static int allof_self_A__m(rt_parse *p, int t, allof_self_A *mo, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 5 && memcmp(p->r.str, "child", 5) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -320,7 +490,7 @@ static int allof_self_A__m(rt_parse *p, int t, allof_self_A *mo, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)

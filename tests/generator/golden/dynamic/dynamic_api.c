@@ -176,6 +176,8 @@ static int dynamic_schema_TagPage__v(rt_parse *p, int t, json_t **j, int dfl);
 /* tests/generator/fixtures/dynamic.yaml#/paths/~1pets/put/requestBody/content/application~1json/schema */
 static int dynamic_schema_putPetPage_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -192,12 +194,16 @@ static int dynamic_schema_putPetPage_body__v(rt_parse *p, int t, json_t **j, int
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/PetPage */
 static int dynamic_schema_PetPage__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	return rt_parse_table(p, t, &dynamic_schema_PetPage, dfl, j);
 }
 
 /* tests/generator/fixtures/dynamic.yaml#/paths/~1tags/put/requestBody/content/application~1json/schema */
 static int dynamic_schema_putTagPage_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -214,6 +220,8 @@ static int dynamic_schema_putTagPage_body__v(rt_parse *p, int t, json_t **j, int
 /* tests/generator/fixtures/dynamic.yaml#/components/schemas/TagPage */
 static int dynamic_schema_TagPage__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	return rt_parse_table(p, t, &dynamic_schema_TagPage, dfl, j);
 }
 
@@ -224,7 +232,7 @@ int dynamic_schema_putPetPage_body_parse(const char *buf, size_t len, rt_arena *
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, dynamic_schema_putPetPage_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -241,7 +249,7 @@ int dynamic_schema_putTagPage_body_parse(const char *buf, size_t len, rt_arena *
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, dynamic_schema_putTagPage_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)

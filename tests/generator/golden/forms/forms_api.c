@@ -105,6 +105,8 @@ static int forms_schema_SignUp_tags_items__v(rt_parse *p, int t, json_t **j, int
 /* tests/generator/fixtures/forms.yaml#/paths/~1signup/post/requestBody/content/application~1json/schema */
 static int forms_schema_signUp_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -121,6 +123,8 @@ static int forms_schema_signUp_body__v(rt_parse *p, int t, json_t **j, int dfl)
 /* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp */
 static int forms_schema_SignUp__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -139,17 +143,19 @@ static int forms_schema_SignUp__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 3 && memcmp(p->r.str, "age", 3) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -203,7 +209,7 @@ static int forms_schema_SignUp__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -318,6 +324,8 @@ done:
 /* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp/properties/tags */
 static int forms_schema_SignUp_tags__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -395,7 +403,7 @@ int forms_schema_signUp_body_parse(const char *buf, size_t len, rt_arena *a, enu
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, forms_schema_signUp_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -458,17 +466,19 @@ static int forms_SignUp__m(rt_parse *p, int t, forms_SignUp *mo, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 3 && memcmp(p->r.str, "age", 3) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -560,7 +570,7 @@ static int forms_SignUp__m(rt_parse *p, int t, forms_SignUp *mo, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)

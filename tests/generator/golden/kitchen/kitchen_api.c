@@ -419,6 +419,8 @@ static int kitchen_schema_Tree_value__v(rt_parse *p, int t, json_t **j, int dfl)
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema */
 static int kitchen_schema_createPet_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -435,6 +437,8 @@ static int kitchen_schema_createPet_body__v(rt_parse *p, int t, json_t **j, int 
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet */
 static int kitchen_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -453,17 +457,19 @@ static int kitchen_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 4 && memcmp(p->r.str, "born", 4) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -541,7 +547,7 @@ static int kitchen_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -595,6 +601,8 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/details */
 static int kitchen_schema_Pet_details__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	return rt_parse_table(p, t, &kitchen_schema_Pet_details, dfl, j);
 }
 
@@ -663,6 +671,8 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label */
 static int kitchen_schema_Pet_label__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
 	int live = -1; /* the violations of the alternative read first */
@@ -768,6 +778,8 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/2 */
 static int kitchen_schema_Pet_label_oneOf2__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -839,6 +851,8 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/label/oneOf/3 */
 static int kitchen_schema_Pet_label_oneOf3__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -855,6 +869,8 @@ static int kitchen_schema_Pet_label_oneOf3__v(rt_parse *p, int t, json_t **j, in
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Cat */
 static int kitchen_schema_Cat__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -873,17 +889,19 @@ static int kitchen_schema_Cat__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 6 && memcmp(p->r.str, "indoor", 6) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -920,7 +938,7 @@ static int kitchen_schema_Cat__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1049,6 +1067,8 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/paths/~1trees/put/requestBody/content/application~1json/schema */
 static int kitchen_schema_putTree_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1065,6 +1085,8 @@ static int kitchen_schema_putTree_body__v(rt_parse *p, int t, json_t **j, int df
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree */
 static int kitchen_schema_Tree__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1083,17 +1105,19 @@ static int kitchen_schema_Tree__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 8 && memcmp(p->r.str, "children", 8) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1130,7 +1154,7 @@ static int kitchen_schema_Tree__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1153,6 +1177,8 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree/properties/children */
 static int kitchen_schema_Tree_children__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1172,6 +1198,9 @@ static int kitchen_schema_Tree_children__v(rt_parse *p, int t, json_t **j, int d
 		(void)pos;
 		if (1 && !(arr = json_array()))
 			return -1;
+		unsigned lean = p->flags & RT_PARSE_LEAN;
+
+		p->flags &= ~(unsigned)RT_PARSE_LEAN; /* the items are compared: built whole */
 		while ((t = rt_jread_next(&p->r)) != RT_JR_ARRAY_END) {
 			json_t *c = NULL;
 
@@ -1183,6 +1212,7 @@ static int kitchen_schema_Tree_children__v(rt_parse *p, int t, json_t **j, int d
 			if (c && json_array_append_new(arr, c) != 0)
 				break;
 		}
+		p->flags |= lean;
 		if (t != RT_JR_ARRAY_END) {
 			json_decref(arr);
 			rc = -1;
@@ -1216,6 +1246,8 @@ done:
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Tree/properties/children/items */
 static int kitchen_schema_Tree_children_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1264,7 +1296,7 @@ int kitchen_schema_createPet_body_parse(const char *buf, size_t len, rt_arena *a
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, kitchen_schema_createPet_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -1281,7 +1313,7 @@ int kitchen_schema_putTree_body_parse(const char *buf, size_t len, rt_arena *a, 
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, kitchen_schema_putTree_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -1333,17 +1365,19 @@ static int kitchen_Pet__m(rt_parse *p, int t, kitchen_Pet *mo, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 4 && memcmp(p->r.str, "born", 4) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1496,7 +1530,7 @@ static int kitchen_Pet__m(rt_parse *p, int t, kitchen_Pet *mo, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1561,17 +1595,19 @@ static int kitchen_Tree__m(rt_parse *p, int t, kitchen_Tree *mo, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 8 && memcmp(p->r.str, "children", 8) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1628,7 +1664,7 @@ static int kitchen_Tree__m(rt_parse *p, int t, kitchen_Tree *mo, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)

@@ -884,6 +884,8 @@ static int models_schema_putAnything_body__v(rt_parse *p, int t, json_t **j, int
 /* tests/generator/fixtures/models.yaml#/paths/~1typed/post/requestBody/content/application~1json/schema */
 static int models_schema_putTyped_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -900,6 +902,8 @@ static int models_schema_putTyped_body__v(rt_parse *p, int t, json_t **j, int df
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed */
 static int models_schema_Typed__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -918,17 +922,19 @@ static int models_schema_Typed__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 6 && memcmp(p->r.str, "counts", 6) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1101,7 +1107,7 @@ static int models_schema_Typed__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1138,6 +1144,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/counts */
 static int models_schema_Typed_counts__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1156,17 +1164,19 @@ static int models_schema_Typed_counts__v(rt_parse *p, int t, json_t **j, int dfl
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			{
 				const char *nm = p->r.str, *vs;
 				size_t nml = p->r.len;
@@ -1187,7 +1197,7 @@ static int models_schema_Typed_counts__v(rt_parse *p, int t, json_t **j, int dfl
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1265,6 +1275,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/labels */
 static int models_schema_Typed_labels__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1283,17 +1295,19 @@ static int models_schema_Typed_labels__v(rt_parse *p, int t, json_t **j, int dfl
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1322,7 +1336,7 @@ static int models_schema_Typed_labels__v(rt_parse *p, int t, json_t **j, int dfl
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1389,6 +1403,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/meta */
 static int models_schema_Typed_meta__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1407,17 +1423,19 @@ static int models_schema_Typed_meta__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 7 && memcmp(p->r.str, "version", 7) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1446,7 +1464,7 @@ static int models_schema_Typed_meta__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1589,6 +1607,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/owner */
 static int models_schema_Typed_owner__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
 
@@ -1626,6 +1646,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/owner/allOf/0 */
 static int models_schema_Typed_owner_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1642,6 +1664,8 @@ static int models_schema_Typed_owner_allOf0__v(rt_parse *p, int t, json_t **j, i
 /* tests/generator/fixtures/models.yaml#/components/schemas/Named */
 static int models_schema_Named__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1660,17 +1684,19 @@ static int models_schema_Named__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 4 && memcmp(p->r.str, "name", 4) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1699,7 +1725,7 @@ static int models_schema_Named__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1746,6 +1772,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/owner/allOf/1 */
 static int models_schema_Typed_owner_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1762,6 +1790,8 @@ static int models_schema_Typed_owner_allOf1__v(rt_parse *p, int t, json_t **j, i
 /* tests/generator/fixtures/models.yaml#/components/schemas/Stamped */
 static int models_schema_Stamped__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1780,17 +1810,19 @@ static int models_schema_Stamped__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 7 && memcmp(p->r.str, "created", 7) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -1819,7 +1851,7 @@ static int models_schema_Stamped__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -1867,6 +1899,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/parent */
 static int models_schema_Typed_parent__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1883,6 +1917,8 @@ static int models_schema_Typed_parent__v(rt_parse *p, int t, json_t **j, int dfl
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/points */
 static int models_schema_Typed_points__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1932,6 +1968,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/points/items */
 static int models_schema_Typed_points_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1948,6 +1986,8 @@ static int models_schema_Typed_points_items__v(rt_parse *p, int t, json_t **j, i
 /* tests/generator/fixtures/models.yaml#/components/schemas/Point */
 static int models_schema_Point__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -1966,17 +2006,19 @@ static int models_schema_Point__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 1 && memcmp(p->r.str, "x", 1) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -2013,7 +2055,7 @@ static int models_schema_Point__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2106,6 +2148,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/scores */
 static int models_schema_Typed_scores__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2124,17 +2168,19 @@ static int models_schema_Typed_scores__v(rt_parse *p, int t, json_t **j, int dfl
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			{
 				const char *nm = p->r.str, *vs;
 				size_t nml = p->r.len;
@@ -2155,7 +2201,7 @@ static int models_schema_Typed_scores__v(rt_parse *p, int t, json_t **j, int dfl
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2224,12 +2270,16 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/shape */
 static int models_schema_Typed_shape__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	return rt_parse_table(p, t, &models_schema_Typed_shape, dfl, j);
 }
 
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/size */
 static int models_schema_Typed_size__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
 	int live = -1; /* the violations of the alternative read first */
@@ -2371,6 +2421,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/tags */
 static int models_schema_Typed_tags__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2442,6 +2494,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/tree */
 static int models_schema_Typed_tree__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2458,6 +2512,8 @@ static int models_schema_Typed_tree__v(rt_parse *p, int t, json_t **j, int dfl)
 /* tests/generator/fixtures/models.yaml#/components/schemas/Tree */
 static int models_schema_Tree__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2476,17 +2532,19 @@ static int models_schema_Tree__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 8 && memcmp(p->r.str, "children", 8) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -2523,7 +2581,7 @@ static int models_schema_Tree__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2546,6 +2604,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/children */
 static int models_schema_Tree_children__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2564,17 +2624,19 @@ static int models_schema_Tree_children__v(rt_parse *p, int t, json_t **j, int df
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			{
 				const char *nm = p->r.str, *vs;
 				size_t nml = p->r.len;
@@ -2595,7 +2657,7 @@ static int models_schema_Tree_children__v(rt_parse *p, int t, json_t **j, int df
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2618,6 +2680,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Tree/properties/children/additionalProperties */
 static int models_schema_Tree_children_value__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2656,6 +2720,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Typed/properties/where */
 static int models_schema_Typed_where__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2674,17 +2740,19 @@ static int models_schema_Typed_where__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 3 && memcmp(p->r.str, "lat", 3) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -2721,7 +2789,7 @@ static int models_schema_Typed_where__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2788,6 +2856,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/paths/~1map/put/requestBody/content/application~1json/schema */
 static int models_schema_putMap_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2806,17 +2876,19 @@ static int models_schema_putMap_body__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			{
 				const char *nm = p->r.str, *vs;
 				size_t nml = p->r.len;
@@ -2837,7 +2909,7 @@ static int models_schema_putMap_body__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -2860,6 +2932,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/paths/~1map/put/requestBody/content/application~1json/schema/additionalProperties */
 static int models_schema_putMap_body_value__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2876,6 +2950,8 @@ static int models_schema_putMap_body_value__v(rt_parse *p, int t, json_t **j, in
 /* tests/generator/fixtures/models.yaml#/paths/~1untyped/post/requestBody/content/application~1json/schema */
 static int models_schema_putUntyped_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2892,6 +2968,8 @@ static int models_schema_putUntyped_body__v(rt_parse *p, int t, json_t **j, int 
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped */
 static int models_schema_Untyped__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -2910,17 +2988,19 @@ static int models_schema_Untyped__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 8 && memcmp(p->r.str, "anything", 8) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -3037,7 +3117,7 @@ static int models_schema_Untyped__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -3060,6 +3140,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/anything */
 static int models_schema_Untyped_anything__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3077,12 +3159,16 @@ static int models_schema_Untyped_anything__v(rt_parse *p, int t, json_t **j, int
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/closed */
 static int models_schema_Untyped_closed__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	return rt_parse_table(p, t, &models_schema_Untyped_closed, dfl, j);
 }
 
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/conditional */
 static int models_schema_Untyped_conditional__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
 
@@ -3124,6 +3210,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/conditional/if */
 static int models_schema_Untyped_conditional_if__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3138,17 +3226,19 @@ static int models_schema_Untyped_conditional_if__v(rt_parse *p, int t, json_t **
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 4 && memcmp(p->r.str, "kind", 4) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -3174,7 +3264,7 @@ static int models_schema_Untyped_conditional_if__v(rt_parse *p, int t, json_t **
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -3199,6 +3289,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/conditional/then */
 static int models_schema_Untyped_conditional_then__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3213,17 +3305,19 @@ static int models_schema_Untyped_conditional_then__v(rt_parse *p, int t, json_t 
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 5 && memcmp(p->r.str, "value", 5) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -3249,7 +3343,7 @@ static int models_schema_Untyped_conditional_then__v(rt_parse *p, int t, json_t 
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -3274,6 +3368,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/either */
 static int models_schema_Untyped_either__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
 	int live = -1; /* the violations of the alternative read first */
@@ -3327,6 +3423,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/either/oneOf/0 */
 static int models_schema_Untyped_either_oneOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3345,17 +3443,19 @@ static int models_schema_Untyped_either_oneOf0__v(rt_parse *p, int t, json_t **j
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 1 && memcmp(p->r.str, "a", 1) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -3384,7 +3484,7 @@ static int models_schema_Untyped_either_oneOf0__v(rt_parse *p, int t, json_t **j
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -3429,6 +3529,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/either/oneOf/1 */
 static int models_schema_Untyped_either_oneOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3447,17 +3549,19 @@ static int models_schema_Untyped_either_oneOf1__v(rt_parse *p, int t, json_t **j
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 1 && memcmp(p->r.str, "b", 1) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -3486,7 +3590,7 @@ static int models_schema_Untyped_either_oneOf1__v(rt_parse *p, int t, json_t **j
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -3531,6 +3635,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/free */
 static int models_schema_Untyped_free__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3553,6 +3659,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/grid */
 static int models_schema_Untyped_grid__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3602,6 +3710,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/grid/items */
 static int models_schema_Untyped_grid_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3673,6 +3783,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/maybes */
 static int models_schema_Untyped_maybes__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3807,6 +3919,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/negated/not */
 static int models_schema_Untyped_negated_not__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3828,6 +3942,8 @@ static int models_schema_Untyped_negated_not__v(rt_parse *p, int t, json_t **j, 
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/odd */
 static int models_schema_Untyped_odd__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
 
@@ -3887,6 +4003,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/odd/allOf/1 */
 static int models_schema_Untyped_odd_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3912,12 +4030,16 @@ static int models_schema_Untyped_odd_allOf1__v(rt_parse *p, int t, json_t **j, i
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/pair */
 static int models_schema_Untyped_pair__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	return rt_parse_table(p, t, &models_schema_Untyped_pair, dfl, j);
 }
 
 /* tests/generator/fixtures/models.yaml#/components/schemas/Untyped/properties/patterned */
 static int models_schema_Untyped_patterned__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -3936,17 +4058,19 @@ static int models_schema_Untyped_patterned__v(rt_parse *p, int t, json_t **j, in
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			{
 				const char *nm = p->r.str, *vs;
 				size_t nml = p->r.len;
@@ -3971,7 +4095,7 @@ static int models_schema_Untyped_patterned__v(rt_parse *p, int t, json_t **j, in
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -4016,6 +4140,8 @@ done:
 /* tests/generator/fixtures/models.yaml#/paths/~1no-type/post/requestBody/content/application~1json/schema */
 static int models_schema_putAnything_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -4037,7 +4163,7 @@ int models_schema_putTyped_body_parse(const char *buf, size_t len, rt_arena *a, 
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, models_schema_putTyped_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -4054,7 +4180,7 @@ int models_schema_putMap_body_parse(const char *buf, size_t len, rt_arena *a, en
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, models_schema_putMap_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -4071,7 +4197,7 @@ int models_schema_putUntyped_body_parse(const char *buf, size_t len, rt_arena *a
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, models_schema_putUntyped_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -4088,7 +4214,7 @@ int models_schema_putAnything_body_parse(const char *buf, size_t len, rt_arena *
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, models_schema_putAnything_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -4237,17 +4363,19 @@ static int models_Typed__m(rt_parse *p, int t, models_Typed *mo, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 6 && memcmp(p->r.str, "counts", 6) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -4620,7 +4748,7 @@ static int models_Typed__m(rt_parse *p, int t, models_Typed *mo, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -4676,17 +4804,19 @@ static int models_Typed_where__m(rt_parse *p, int t, models_Typed_where *mo, int
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 3 && memcmp(p->r.str, "lat", 3) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -4739,7 +4869,7 @@ static int models_Typed_where__m(rt_parse *p, int t, models_Typed_where *mo, int
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -4883,17 +5013,19 @@ static int models_Untyped__m(rt_parse *p, int t, models_Untyped *mo, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 8 && memcmp(p->r.str, "anything", 8) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -5154,7 +5286,7 @@ static int models_Untyped__m(rt_parse *p, int t, models_Untyped *mo, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)

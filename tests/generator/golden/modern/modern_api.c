@@ -220,6 +220,8 @@ static int modern_schema_Patch__v(rt_parse *p, int t, json_t **j, int dfl);
 /* tests/generator/fixtures/modern.json#/paths/~1things~1{id}/patch/requestBody/content/application~1merge-patch+json/schema */
 static int modern_schema_patch_thing_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -236,6 +238,8 @@ static int modern_schema_patch_thing_body__v(rt_parse *p, int t, json_t **j, int
 /* tests/generator/fixtures/modern.json#/$defs/Patch */
 static int modern_schema_Patch__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	return rt_parse_table(p, t, &modern_schema_Patch, dfl, j);
 }
 
@@ -246,7 +250,7 @@ int modern_schema_patch_thing_body_parse(const char *buf, size_t len, rt_arena *
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, modern_schema_patch_thing_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)

@@ -371,6 +371,8 @@ static int openapi32_schema_Filter_tags_items__v(rt_parse *p, int t, json_t **j,
 /* tests/generator/fixtures/openapi32.yaml#/paths/~1items/query/requestBody/content/application~1json/schema */
 static int openapi32_schema_queryItems_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -387,6 +389,8 @@ static int openapi32_schema_queryItems_body__v(rt_parse *p, int t, json_t **j, i
 /* tests/generator/fixtures/openapi32.yaml#/components/schemas/Filter */
 static int openapi32_schema_Filter__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -405,17 +409,19 @@ static int openapi32_schema_Filter__v(rt_parse *p, int t, json_t **j, int dfl)
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 5 && memcmp(p->r.str, "color", 5) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -461,7 +467,7 @@ static int openapi32_schema_Filter__v(rt_parse *p, int t, json_t **j, int dfl)
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -539,6 +545,8 @@ done:
 /* tests/generator/fixtures/openapi32.yaml#/components/schemas/Filter/properties/tags */
 static int openapi32_schema_Filter_tags__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -614,7 +622,7 @@ int openapi32_schema_queryItems_body_parse(const char *buf, size_t len, rt_arena
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, openapi32_schema_queryItems_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -668,17 +676,19 @@ static int openapi32_Filter__m(rt_parse *p, int t, openapi32_Filter *mo, int dfl
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 5 && memcmp(p->r.str, "color", 5) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -754,7 +764,7 @@ static int openapi32_Filter__m(rt_parse *p, int t, openapi32_Filter *mo, int dfl
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)

@@ -110,7 +110,7 @@ static const rt_schema recursive_field_schema_Expression_Or_allOf1 = {
 	.where = "tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Or/allOf/1",
 };
 
-/* byte parsers: 12 schemas, 1 of them checked by their table (fallback) */
+/* byte parsers: 14 schemas, 0 of them checked by their table (fallback), 1 more where defaults are applied */
 static int recursive_field_schema_setFilter_body__v(rt_parse *p, int t, json_t **j, int dfl);
 static int recursive_field_schema_Expression__v(rt_parse *p, int t, json_t **j, int dfl);
 static int recursive_field_schema_Expression_And__v(rt_parse *p, int t, json_t **j, int dfl);
@@ -120,6 +120,8 @@ static int recursive_field_schema_Expressions_items__v(rt_parse *p, int t, json_
 static int recursive_field_schema_Expression_And_allOf1__v(rt_parse *p, int t, json_t **j, int dfl);
 static int recursive_field_schema_Expression_Key__v(rt_parse *p, int t, json_t **j, int dfl);
 static int recursive_field_schema_Expression_Not__v(rt_parse *p, int t, json_t **j, int dfl);
+static int recursive_field_schema_Expression_Not_allOf0__v(rt_parse *p, int t, json_t **j, int dfl);
+static int recursive_field_schema_Expression_Not_allOf1__v(rt_parse *p, int t, json_t **j, int dfl);
 static int recursive_field_schema_Expression_Or__v(rt_parse *p, int t, json_t **j, int dfl);
 static int recursive_field_schema_Expression_Or_allOf0__v(rt_parse *p, int t, json_t **j, int dfl);
 static int recursive_field_schema_Expression_Or_allOf1__v(rt_parse *p, int t, json_t **j, int dfl);
@@ -127,6 +129,8 @@ static int recursive_field_schema_Expression_Or_allOf1__v(rt_parse *p, int t, js
 /* tests/generator/fixtures/recursive-field.yaml#/paths/~1filter/post/requestBody/content/application~1json/schema */
 static int recursive_field_schema_setFilter_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -143,6 +147,8 @@ static int recursive_field_schema_setFilter_body__v(rt_parse *p, int t, json_t *
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression */
 static int recursive_field_schema_Expression__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -161,17 +167,19 @@ static int recursive_field_schema_Expression__v(rt_parse *p, int t, json_t **j, 
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 3 && memcmp(p->r.str, "And", 3) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -224,7 +232,7 @@ static int recursive_field_schema_Expression__v(rt_parse *p, int t, json_t **j, 
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -247,6 +255,8 @@ done:
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/And */
 static int recursive_field_schema_Expression_And__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
 
@@ -284,6 +294,8 @@ done:
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/And/allOf/0 */
 static int recursive_field_schema_Expression_And_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -300,6 +312,8 @@ static int recursive_field_schema_Expression_And_allOf0__v(rt_parse *p, int t, j
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expressions */
 static int recursive_field_schema_Expressions__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -349,6 +363,8 @@ done:
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expressions/items */
 static int recursive_field_schema_Expressions_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -365,6 +381,8 @@ static int recursive_field_schema_Expressions_items__v(rt_parse *p, int t, json_
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/And/allOf/1 */
 static int recursive_field_schema_Expression_And_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -404,12 +422,86 @@ done:
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Not */
 static int recursive_field_schema_Expression_Not__v(rt_parse *p, int t, json_t **j, int dfl)
 {
-	return rt_parse_table(p, t, &recursive_field_schema_Expression_Not, dfl, j);
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
+	int rc = 0;
+	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
+
+	(void)dfl;
+	if (dfl && (p->flags & RT_PARSE_DEFAULTS)) /* gp_fallback_defaults */
+		return rt_parse_table(p, t, &recursive_field_schema_Expression_Not, dfl, j);
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	if (rc == 0) {
+		const char *s1 = p->r.p;
+		int k = 0;
+
+		(void)k;
+		if (rt_parse_rescan(p, s0, s1, recursive_field_schema_Expression_Not_allOf0__v, 1) < 0)
+			goto nomem;
+		if (rt_parse_rescan(p, s0, s1, recursive_field_schema_Expression_Not_allOf1__v, 1) < 0)
+			goto nomem;
+	}
+	goto done;
+nomem:
+	if (j) {
+		json_decref(*j);
+		*j = NULL;
+	}
+	p->r.err = RT_JREAD_E_NOMEM;
+	rc = -1;
+done:
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Not/allOf/0 */
+static int recursive_field_schema_Expression_Not_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	rc = recursive_field_schema_Expression__v(p, t, j, dfl);
+	p->depth--;
+	return rc;
+}
+
+/* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Not/allOf/1 */
+static int recursive_field_schema_Expression_Not_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
+{
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
+	int rc = 0;
+
+	(void)dfl;
+	if (p->depth >= 512) {
+		rt_parse_fail(p, "depth", "is nested too deeply (more than %d levels)", 512);
+		return rt_parse_json(p, t, NULL);
+	}
+	p->depth++;
+	if (j || t == RT_JR_OBJECT_BEGIN || t == RT_JR_ARRAY_BEGIN)
+		rc = rt_parse_json(p, t, j);
+	p->depth--;
+	return rc;
 }
 
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Or */
 static int recursive_field_schema_Expression_Or__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
 
@@ -447,6 +539,8 @@ done:
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Or/allOf/0 */
 static int recursive_field_schema_Expression_Or_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -463,6 +557,8 @@ static int recursive_field_schema_Expression_Or_allOf0__v(rt_parse *p, int t, js
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression/properties/Or/allOf/1 */
 static int recursive_field_schema_Expression_Or_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -484,7 +580,7 @@ int recursive_field_schema_setFilter_body_parse(const char *buf, size_t len, rt_
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, recursive_field_schema_setFilter_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -540,17 +636,19 @@ static int recursive_field_Expression__m(rt_parse *p, int t, recursive_field_Exp
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 3 && memcmp(p->r.str, "And", 3) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -650,7 +748,7 @@ static int recursive_field_Expression__m(rt_parse *p, int t, recursive_field_Exp
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)

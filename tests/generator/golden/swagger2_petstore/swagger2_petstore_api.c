@@ -329,6 +329,8 @@ static int swagger2_petstore_schema_Pet_allOf1_id__v(rt_parse *p, int t, json_t 
 /* tests/generator/fixtures/swagger2-petstore.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema */
 static int swagger2_petstore_schema_addPet_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -345,6 +347,8 @@ static int swagger2_petstore_schema_addPet_body__v(rt_parse *p, int t, json_t **
 /* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet */
 static int swagger2_petstore_schema_NewPet__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -363,17 +367,19 @@ static int swagger2_petstore_schema_NewPet__v(rt_parse *p, int t, json_t **j, in
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 4 && memcmp(p->r.str, "kind", 4) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -418,7 +424,7 @@ static int swagger2_petstore_schema_NewPet__v(rt_parse *p, int t, json_t **j, in
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -524,6 +530,8 @@ done:
 /* tests/generator/fixtures/swagger2-petstore.yaml#/components/requestBodies/PetBody/content/application~1json/schema */
 static int swagger2_petstore_schema_replacePet_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -540,6 +548,8 @@ static int swagger2_petstore_schema_replacePet_body__v(rt_parse *p, int t, json_
 /* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/Pet */
 static int swagger2_petstore_schema_Pet__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 	const char *s0 = p->r.tok; /* the value's bytes, for the combinators */
 
@@ -577,6 +587,8 @@ done:
 /* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/Pet/allOf/0 */
 static int swagger2_petstore_schema_Pet_allOf0__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -593,6 +605,8 @@ static int swagger2_petstore_schema_Pet_allOf0__v(rt_parse *p, int t, json_t **j
 /* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/Pet/allOf/1 */
 static int swagger2_petstore_schema_Pet_allOf1__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -611,17 +625,19 @@ static int swagger2_petstore_schema_Pet_allOf1__v(rt_parse *p, int t, json_t **j
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 2 && memcmp(p->r.str, "id", 2) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -650,7 +666,7 @@ static int swagger2_petstore_schema_Pet_allOf1__v(rt_parse *p, int t, json_t **j
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -714,7 +730,7 @@ int swagger2_petstore_schema_addPet_body_parse(const char *buf, size_t len, rt_a
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, swagger2_petstore_schema_addPet_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -731,7 +747,7 @@ int swagger2_petstore_schema_replacePet_body_parse(const char *buf, size_t len, 
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, swagger2_petstore_schema_replacePet_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -766,17 +782,19 @@ static int swagger2_petstore_NewPet__m(rt_parse *p, int t, swagger2_petstore_New
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 4 && memcmp(p->r.str, "kind", 4) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -852,7 +870,7 @@ static int swagger2_petstore_NewPet__m(rt_parse *p, int t, swagger2_petstore_New
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)

@@ -119,6 +119,8 @@ static int zero_minimums_schema_TagKeys_items__v(rt_parse *p, int t, json_t **j,
 /* tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema */
 static int zero_minimums_schema_postThing_body__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -135,6 +137,8 @@ static int zero_minimums_schema_postThing_body__v(rt_parse *p, int t, json_t **j
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing */
 static int zero_minimums_schema_Thing__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -153,17 +157,19 @@ static int zero_minimums_schema_Thing__v(rt_parse *p, int t, json_t **j, int dfl
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 5 && memcmp(p->r.str, "label", 5) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -216,7 +222,7 @@ static int zero_minimums_schema_Thing__v(rt_parse *p, int t, json_t **j, int dfl
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -269,6 +275,8 @@ done:
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/meta */
 static int zero_minimums_schema_Thing_meta__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -285,6 +293,8 @@ static int zero_minimums_schema_Thing_meta__v(rt_parse *p, int t, json_t **j, in
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagMap */
 static int zero_minimums_schema_TagMap__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -303,17 +313,19 @@ static int zero_minimums_schema_TagMap__v(rt_parse *p, int t, json_t **j, int df
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			{
 				const char *nm = p->r.str, *vs;
 				size_t nml = p->r.len;
@@ -334,7 +346,7 @@ static int zero_minimums_schema_TagMap__v(rt_parse *p, int t, json_t **j, int df
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
@@ -359,6 +371,8 @@ done:
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagMap/additionalProperties */
 static int zero_minimums_schema_TagMap_value__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -397,6 +411,8 @@ done:
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/name */
 static int zero_minimums_schema_Thing_name__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -413,6 +429,8 @@ static int zero_minimums_schema_Thing_name__v(rt_parse *p, int t, json_t **j, in
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/Thing/properties/tags */
 static int zero_minimums_schema_Thing_tags__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -429,6 +447,8 @@ static int zero_minimums_schema_Thing_tags__v(rt_parse *p, int t, json_t **j, in
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagKeys */
 static int zero_minimums_schema_TagKeys__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -480,6 +500,8 @@ done:
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagKeys/items */
 static int zero_minimums_schema_TagKeys_items__v(rt_parse *p, int t, json_t **j, int dfl)
 {
+	if (j && p->bad && (p->flags & RT_PARSE_LEAN))
+		j = NULL; /* the value is refused: build no more of it */
 	int rc = 0;
 
 	(void)dfl;
@@ -500,7 +522,7 @@ int zero_minimums_schema_postThing_body_parse(const char *buf, size_t len, rt_ar
 	json_t *v = NULL;
 	int rc;
 
-	rt_parse_init(&p, buf, len, a, dir, flags, errs);
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
 	rc = rt_parse_finish(&p, zero_minimums_schema_postThing_body__v(&p, rt_jread_next(&p.r), out ? &v : NULL, 1), base);
 	json_decref(p.keep);
 	if (rc == RT_PARSE_OK && out)
@@ -562,17 +584,19 @@ static int zero_minimums_Thing__m(rt_parse *p, int t, zero_minimums_Thing *mo, i
 		rt_jread_names other = { 0 };
 		json_t *o = NULL;
 		const char *key = NULL;
+		size_t key_len = 0;
 
 		(void)pos;
 		(void)key;
+		(void)key_len;
 		(void)seen;
 		if (j && !(o = json_object()))
 			return -1;
 		while ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {
 			json_t *c = NULL;
 			n++;
-			if (o && !(key = rt_jread_cstr(&p->r)))
-				break;
+			key = p->r.str;
+			key_len = p->r.len;
 			if (p->r.len == 5 && memcmp(p->r.str, "label", 5) == 0) {
 				if (seen[0] && rt_jread_duplicate(&p->r))
 					break;
@@ -671,7 +695,7 @@ static int zero_minimums_Thing__m(rt_parse *p, int t, zero_minimums_Thing *mo, i
 			}
 			goto member;
 		member:
-			if (c && json_object_set_new(o, key, c) != 0)
+			if (c && json_object_setn_new_nocheck(o, key, key_len, c) != 0)
 				break;
 		}
 		if (t != RT_JR_OBJECT_END)
