@@ -126,7 +126,9 @@ static size_t rt_guard_segment(const char **p, const char **seg)
 	return n;
 }
 
-/* 1 when route prefix + format (":name" a parameter, "*" the rest) matches path. */
+/* 1 when route prefix + format (":name" a parameter, "*" the rest) matches
+ * path; a part of the format that begins with '?' is left out, as ulfius
+ * leaves it out. */
 static int rt_guard_route_matches(const char *prefix, const char *format, const char *path)
 {
 	const char *parts[2] = { prefix ? prefix : "", format ? format : "" }, *seg, *pseg;
@@ -135,6 +137,8 @@ static int rt_guard_route_matches(const char *prefix, const char *format, const 
 	for (int i = 0; i < 2; i++) {
 		const char *r = parts[i];
 		while ((n = rt_guard_segment(&r, &seg)) > 0) {
+			if (i == 1 && *seg == '?')
+				continue;
 			if (n == 1 && *seg == '*')
 				return 1;
 			pn = rt_guard_segment(&path, &pseg);
@@ -182,9 +186,10 @@ static int rt_guard_has_method(const char *allow, const char *method)
 static int rt_guard_not_found(const struct _u_request *req, struct _u_response *res, void *data)
 {
 	const rt_guard *g = data;
+	const struct _u_instance *u = g->cfg.scope ? g->cfg.scope(g->cfg.app, g->u, req->url_path) : NULL;
 	char allow[128], msg[256];
 
-	rt_guard_allowed(g->u, req->url_path, allow, sizeof allow);
+	rt_guard_allowed(u ? u : g->u, req->url_path, allow, sizeof allow);
 	if (allow[0] == '\0')
 		return rt_guard_error(g, req, res, 404, "Not Found", "NotFound", "no such resource");
 	if (rt_guard_has_method(allow, req->http_verb)) /* routes apart by query strings, none matched */

@@ -37,6 +37,11 @@ typedef struct rt_guard_config {
 	   request id); may be NULL */
 	void (*before)(void *app, const struct _u_request *req, struct _u_response *res);
 	rt_guard_error_fn error;      /* NULL: problem details */
+	/* the endpoints of u that may match path, whatever their method (a
+	   shallow copy of u with fewer of them), for the not-found answer's
+	   Allow, which is then the same as over all of u; NULL (or a NULL
+	   answer): all of u */
+	const struct _u_instance *(*scope)(void *app, const struct _u_instance *u, const char *path);
 } rt_guard_config;
 
 /* Call once every route of u is added (rt_api_register): every endpoint

@@ -229,14 +229,10 @@ cleanup:
     return rc;
 }
 
-const struct _u_instance *routes_pick(const routes *r, const char *method, const char *url_path)
+static const struct _u_instance *routes_walk(const routes *r, size_t c, const char *url_path)
 {
     const routes_node *n = r->root;
-    size_t c;
 
-    if (url_path == NULL || method == NULL) return r->whole;
-    for (c = 0; c < ROUTES_NAMED; c++)
-        if (strcasecmp(method, routes_methods[c]) == 0) break;
     for (const char *p = url_path;;) {
         const routes_node *kid;
         size_t len;
@@ -247,6 +243,21 @@ const struct _u_instance *routes_pick(const routes *r, const char *method, const
         n = kid;
         p += len;
     }
+}
+
+const struct _u_instance *routes_pick(const routes *r, const char *method, const char *url_path)
+{
+    size_t c;
+
+    if (url_path == NULL || method == NULL) return r->whole;
+    for (c = 0; c < ROUTES_NAMED; c++)
+        if (strcasecmp(method, routes_methods[c]) == 0) break;
+    return routes_walk(r, c, url_path);
+}
+
+const struct _u_instance *routes_pick_any(const routes *r, const char *url_path)
+{
+    return url_path == NULL ? r->whole : routes_walk(r, ROUTES_OTHER, url_path);
 }
 
 void routes_free(routes *r)

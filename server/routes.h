@@ -41,6 +41,9 @@ int routes_build(const struct _u_instance *u, routes **out);
 /* The instance to match a request with method and url_path against (never
    NULL; the whole instance when either is NULL). */
 const struct _u_instance *routes_pick(const routes *r, const char *method, const char *url_path);
+/* The endpoints of every method that may match url_path (the whole
+   instance when it is NULL): what a 405's Allow is made from. */
+const struct _u_instance *routes_pick_any(const routes *r, const char *url_path);
 void routes_free(routes *r);
 
 #endif

@@ -949,6 +949,18 @@ void serve_on_request(void *app, const rt_ctx *ctx, int status)
 
 /* ---- listeners ---- */
 
+/* rt_guard_config.scope: for a not-found answer's Allow, the endpoints of
+   the listener's routes that may match path (a 404 looked through every
+   endpoint of the instance: 22k of the 138k instructions of GET /nope). */
+static const struct _u_instance *serve_scope(void *data, const struct _u_instance *u, const char *path)
+{
+    serve *s = data;
+
+    for (int i = 0; i < 2; i++)
+        if (&s->l[i].u == u && s->l[i].routes != NULL) return routes_pick_any(s->l[i].routes, path);
+    return NULL;
+}
+
 static int serve_endpoints(serve *s, serve_listener *l, char *err, size_t errlen)
 {
     struct _u_instance *u = &l->u;
@@ -957,7 +969,7 @@ static int serve_endpoints(serve *s, serve_listener *l, char *err, size_t errlen
        (431) before the guard could */
     const rt_guard_config guard = {
         .max_body = s->max_body, .max_url = SIZE_MAX, .max_headers = SIZE_MAX, .app = s,
-        .before = serve_before, .error = serve_error,
+        .before = serve_before, .error = serve_error, .scope = serve_scope,
     };
 
     if (apis_mount(u, &s->env, err, errlen) != 0) return -1;

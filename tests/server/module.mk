@@ -8,10 +8,10 @@ $(UTF8_TEST): $(BUILD)/tests/server/utf8_test.o $(BUILD)/runtime/rt_utf8.o
 
 # server/routes.c's cut endpoint lists against ulfius's matching over the whole list
 ROUTES_TEST := $(BUILD)/tests/server/routes_test
-$(BUILD)/tests/server/routes_test.o: CFLAGS_EXTRA = $(call pc_cflags,libulfius) -Iserver
-$(ROUTES_TEST): $(BUILD)/tests/server/routes_test.o $(BUILD)/server/routes.o
+$(BUILD)/tests/server/routes_test.o: CFLAGS_EXTRA = $(RT_CFLAGS) -Iserver
+$(ROUTES_TEST): $(BUILD)/tests/server/routes_test.o $(BUILD)/server/routes.o $(RT_LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,libulfius liborcania)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(RT_LIBS)
 
 .PHONY: test-server
 test-server: $(APIKEYD) $(UTF8_TEST) $(ROUTES_TEST)

@@ -6,6 +6,7 @@
  * own formats, mutated (a segment changed, dropped or added, slashes doubled,
  * a trailing slash, a query). */
 #include "routes.h"
+#include "rt_guard.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +182,22 @@ int main(void)
     }
     for (size_t p = 0; p < np; p++)
         for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) compare(&u, r, methods[m], paths[p]);
+    /* a 405's Allow from routes_pick_any's cut is the whole list's */
+    for (size_t p = 0; p < np; p++) {
+        char whole[512], cut[512];
+        const char *path = paths[p][0] ? paths[p] : "/";
+        checks++;
+        rt_guard_allowed(&u, path, whole, sizeof whole);
+        rt_guard_allowed(routes_pick_any(r, path), path, cut, sizeof cut);
+        if (strcmp(whole, cut) != 0 && failures++ < 20)
+            fprintf(stderr, "FAIL  Allow of %s: \"%s\" over the whole list, \"%s\" over routes_pick_any's\n", path, whole,
+                    cut);
+    }
+    if (routes_pick_any(r, "/nothing/at/all")->nb_endpoints != 3) {
+        fprintf(stderr, "FAIL  routes_pick_any of /nothing/at/all has %d endpoints, not 3 (the two catch-alls and "
+                "OPTIONS /:any/:thing)\n", routes_pick_any(r, "/nothing/at/all")->nb_endpoints);
+        failures++;
+    }
     /* a NULL path or method: the whole instance */
     if (routes_pick(r, NULL, "/v1") != &u || routes_pick(r, "GET", NULL) != &u) {
         fprintf(stderr, "FAIL  routes_pick with a NULL method or path is not the whole instance\n");
