@@ -50,7 +50,7 @@ static int fuzz_digit(char c)
  * or 0; and whether the whole token is well formed. */
 static size_t fuzz_prefix(const char *s)
 {
-	static const char *const known[] = { "key_", "apikey:", "fk_", "ak_", "fa_" };   /* fk_: Feldera before apikey: */
+	static const char *const known[] = { "key_", "apikey:", "fk_", "ak_", "fa_", "apk_" };   /* fk_: Feldera before apikey:; apk_: apikeyd's own API */
 
 	for (size_t i = 0; i < sizeof known / sizeof *known; i++)
 		if (strncmp(s, known[i], strlen(known[i])) == 0)
