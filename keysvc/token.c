@@ -46,10 +46,21 @@ uint32_t token_crc32(const void *data, size_t len)
 	return crc ^ 0xFFFFFFFFu;
 }
 
-/* 1 for a letter of token_alphabet. */
+/* 1 for a letter of token_alphabet (a table: a test per byte of every
+   token of every request). */
+static const unsigned char token_is_base62[256] = {
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
+	['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
+	['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1,
+	['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
+	['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
 static int token_base62(unsigned char c)
 {
-	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+	return token_is_base62[c];
 }
 
 static void token_crc_text(uint32_t crc, char out[TOKEN_CRC_LEN])
@@ -62,9 +73,13 @@ static void token_crc_text(uint32_t crc, char out[TOKEN_CRC_LEN])
 
 const char *token_prefix_of(const char *s)
 {
-	for (const char *const *p = token_prefixes; *p; p++)
-		if (strncmp(s, *p, strlen(*p)) == 0)
-			return *p;
+	/* the prefixes' lengths, counted once */
+	static const unsigned char len[] = { 4, 7, 3, 3, 3, 4 };
+
+	_Static_assert(sizeof len == sizeof token_prefixes / sizeof token_prefixes[0] - 1, "a length per prefix");
+	for (size_t i = 0; token_prefixes[i]; i++)
+		if (s[0] == token_prefixes[i][0] && strncmp(s, token_prefixes[i], len[i]) == 0)
+			return token_prefixes[i];
 	return NULL;
 }
 
