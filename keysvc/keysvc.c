@@ -1369,8 +1369,12 @@ static void keysvc_touch_key(keysvc *ks, int64_t owner, int64_t key_id)
 	}
 	pthread_mutex_unlock(&ks->lock);
 	if (write) {
-		store_key_touch(ks->st, key_id, (int64_t)now);
-		listcache_forget_user(ks->lists, owner);   /* lists show last_used */
+		/* lists show last_used: the owner's cached ones are updated in
+		   place once it is written, dropped when it failed */
+		if (store_key_touch(ks->st, key_id, (int64_t)now) == STORE_OK)
+			listcache_touch(ks->lists, owner, key_id, (int64_t)now);
+		else
+			listcache_forget_user(ks->lists, owner);
 	}
 }
 

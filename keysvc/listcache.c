@@ -313,6 +313,42 @@ void listcache_forget_all(listcache *c)
 	}
 }
 
+void listcache_touch(listcache *c, int64_t user, int64_t key_id, int64_t when)
+{
+	listcache_group *g = listcache_group_of(c, user);
+
+	pthread_mutex_lock(&g->lock);
+	g->epoch++;
+	for (size_t i = 0; i < LISTCACHE_WAYS; i++) {
+		listcache_slot *s = &g->slot[i];
+		store_key *v;
+		int held = 0;
+		if (!s->v || s->user != user || s->n == 0)
+			continue;
+		if (!(v = listcache_unpack(s->v, s->n))) {
+			listcache_drop(c, s);
+			continue;
+		}
+		for (size_t k = 0; k < s->n; k++)
+			if (v[k].id == key_id) {   /* as the store writes it: never back */
+				if (v[k].last_used < when)
+					v[k].last_used = when;
+				held = 1;
+			}
+		if (held) {
+			unsigned char *packed = listcache_pack(v, s->n);
+			if (packed) {
+				free(s->v);
+				s->v = packed;
+			} else {
+				listcache_drop(c, s);
+			}
+		}
+		free(v);
+	}
+	pthread_mutex_unlock(&g->lock);
+}
+
 void listcache_forget_user(listcache *c, int64_t user)
 {
 	if (user < 0) {

@@ -38,6 +38,10 @@ uint64_t listcache_epoch(listcache *c, int64_t user);
 /* Keeps a copy of v[0..n) unless user was forgotten since `epoch`. */
 void listcache_put(listcache *c, int64_t user, int family, int include_revoked, const store_key *v, size_t n,
                    uint64_t epoch, time_t now);
+/* key_id's last_used is now when: user's lists that hold it are updated in
+ * place (one that cannot be repacked is dropped); fills in flight are not
+ * kept (the epoch moves, as for a forget). */
+void listcache_touch(listcache *c, int64_t user, int64_t key_id, int64_t when);
 /* Drops every list of user (user < 0: of every owner). */
 void listcache_forget_user(listcache *c, int64_t user);
 /* Drops every list (another process changed the database). */

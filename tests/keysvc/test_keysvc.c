@@ -1304,6 +1304,57 @@ END_TEST
    keys as the store fills them (texts, then zero bytes), keys with no zero
    byte at all, with zero runs of every length at every phase, and with a
    last byte that is or is not zero. */
+/* A key's last_used written (its first use in a minute) updates its owner's
+   cached lists in place, both families' and with or without revoked keys,
+   and nothing else of them; other owners' lists stay; a fill in flight
+   meanwhile is not kept (the epoch moves). Before, every such write dropped
+   the owner's lists: with 10,000 keys, some 200 list reads a second. */
+START_TEST(listcache_touch_updates_in_place)
+{
+	listcache *c;
+	store_key v[3], *got;
+	size_t n;
+	uint64_t e;
+
+	memset(v, 0, sizeof v);
+	for (int i = 0; i < 3; i++) {
+		v[i].id = 10 + i;
+		v[i].user_id = 7;
+		v[i].created = 1700000000 + i;
+		snprintf(v[i].name, sizeof v[i].name, "key %d", i);
+	}
+	ck_assert_int_eq(listcache_new(4, 8, 100, 60, &c), 0);
+	listcache_put(c, 7, 0, 0, v, 3, listcache_epoch(c, 7), 1000);
+	listcache_put(c, 7, 3, 1, v, 2, listcache_epoch(c, 7), 1000);
+	listcache_put(c, 8, 0, 0, v, 3, listcache_epoch(c, 8), 1000);
+	e = listcache_epoch(c, 7);
+	listcache_touch(c, 7, 11, 1005);
+	ck_assert_int_eq(listcache_get(c, 7, 0, 0, 1006, &got, &n), 1);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(got[1].last_used, 1005);
+	got[1].last_used = 0;
+	ck_assert_msg(memcmp(got, v, sizeof v) == 0, "only key 11's last_used changed");
+	free(got);
+	ck_assert_int_eq(listcache_get(c, 7, 3, 1, 1006, &got, &n), 1);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(got[1].last_used, 1005);
+	free(got);
+	ck_assert_int_eq(listcache_get(c, 8, 0, 0, 1006, &got, &n), 1);
+	ck_assert_int_eq(got[1].last_used, 0);   /* another owner's list is its own */
+	free(got);
+	/* a list filled from a read made before the touch is not kept */
+	listcache_put(c, 7, 1, 0, v, 3, e, 1006);
+	ck_assert_int_eq(listcache_get(c, 7, 1, 0, 1006, &got, &n), 0);
+	/* a key the lists do not hold changes nothing */
+	listcache_touch(c, 7, 99, 1007);
+	ck_assert_int_eq(listcache_get(c, 7, 0, 0, 1007, &got, &n), 1);
+	ck_assert_int_eq(got[0].last_used, 0);
+	ck_assert_int_eq(got[1].last_used, 1005);
+	free(got);
+	listcache_free(c);
+}
+END_TEST
+
 START_TEST(listcache_keeps_lists_exactly)
 {
 	listcache *c;
@@ -2736,6 +2787,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, listcache_epoch_ttl_bounds);
 	tcase_add_test(tc, listcache_owners_share_a_group);
 	tcase_add_test(tc, listcache_keeps_lists_exactly);
+	tcase_add_test(tc, listcache_touch_updates_in_place);
 	tcase_add_test(tc, store_changed_not_by_own_writes);
 	tcase_add_test(tc, other_writer_unreadable_epoch);
 	tcase_add_test(tc, app_time_format_is_gmtime);
