@@ -1058,6 +1058,37 @@ START_TEST(keycache_set_holds_four)
 }
 END_TEST
 
+/* A forget of everything on a table nothing was put in since the last one
+   skips the sweep (while the store fails, every request asks for one); an
+   entry put after it is still forgotten by the next. */
+START_TEST(keycache_forget_all_after_a_clean_one)
+{
+	keycache *c;
+	keycache_entry e = { .user_id = 1 }, got;
+	unsigned char h[2][STORE_HASH_LEN];
+
+	ck_assert_int_eq(keycache_new(128, 60, &c), 0);
+	slot_hash(h[0], 4, 1);
+	slot_hash(h[1], 40, 2);
+	e.key_id = 1;
+	keycache_put(c, h[0], &e, keycache_epoch(c), 1000);
+	keycache_forget_all(c);
+	ck_assert_int_eq(keycache_get(c, h[0], 1000, &got), 0);
+	keycache_forget_all(c);   /* nothing put since: no sweep */
+	e.key_id = 2;
+	keycache_put(c, h[1], &e, keycache_epoch(c), 1000);
+	ck_assert_int_eq(keycache_get(c, h[1], 1000, &got), 1);
+	keycache_forget_all(c);
+	ck_assert_int_eq(keycache_get(c, h[1], 1000, &got), 0);
+	/* a put that saw the epoch before a forget of everything puts nothing */
+	uint64_t old = keycache_epoch(c);
+	keycache_forget_all(c);
+	keycache_put(c, h[0], &e, old, 1000);
+	ck_assert_int_eq(keycache_get(c, h[0], 1000, &got), 0);
+	keycache_free(c);
+}
+END_TEST
+
 START_TEST(keycache_forget_by_id_record)
 {
 	keycache *c;
@@ -2782,6 +2813,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, keycache_forget_is_final);
 	tcase_add_test(tc, keycache_forget_by_id_record);
 	tcase_add_test(tc, keycache_set_holds_four);
+	tcase_add_test(tc, keycache_forget_all_after_a_clean_one);
 	tcase_add_test(tc, cached_key_fails_after_every_change);
 	tcase_add_test(tc, revocation_racing_authentications);
 	tcase_add_test(tc, listcache_epoch_ttl_bounds);
