@@ -32,9 +32,10 @@
    create hashed under the retired secret is still in flight */
 #define KEYSVC_RETIRE_SETTLE 3
 /* last_used bookkeeping: when each key's last_used was written, so a key
-   is written at most once a minute. Direct-mapped on the key id: 65,536
-   slots (1 MiB) keep that bound for as many keys in use at once; with 4,096,
-   10,000 keys in turn (bench-pg's miss path) wrote on nearly every request. */
+   is written at most once every 30 to 60 s (KEYSVC_TOUCH_SPREAD).
+   Direct-mapped on the key id: 65,536 slots (1 MiB) keep that bound for as
+   many keys in use at once; with 4,096, 10,000 keys in turn (bench-pg's
+   miss path) wrote on nearly every request. */
 #define KEYSVC_TOUCH_SLOTS 65536
 #define KEYSVC_TOUCH_EVERY 60
 /* A write is recorded as made up to this many seconds earlier (by key id),
@@ -896,16 +897,10 @@ static int keysvc_from_store(int rc)
 	     : rc == STORE_UNAVAILABLE ? KEYSVC_UNAVAILABLE : KEYSVC_STORE;
 }
 
-/* The time to put an entry at (KEYSVC_CACHE_SPREAD): now less 0 to 29 s, by
-   two bytes of its HMAC (uniform, and the same each time for a key); a
-   list's, by its owner's id (keysvc_spread_time). */
-static time_t keysvc_put_time_hash(int64_t now, const unsigned char hash[STORE_HASH_LEN])
-{
-	return (time_t)(now - (hash[8] | hash[9] << 8) % KEYSVC_CACHE_SPREAD);
-}
-
 /* now less 0 to spread - 1 seconds, by id (a Fibonacci hash: uniform over
-   consecutive ids), the same each time for an id. */
+   consecutive ids), the same each time for an id: the time to put a cache
+   entry at (by two bytes of its HMAC, or its owner's id), or to record a
+   last_used write at. */
 static time_t keysvc_spread_time(time_t now, int64_t id, unsigned spread)
 {
 	return now - (time_t)((((uint64_t)id * 0x9E3779B97F4A7C15ull) >> 40) % spread);
@@ -1340,7 +1335,7 @@ int keysvc_delete(keysvc *ks, const keysvc_principal *caller, int64_t key_id, co
 	return keysvc_changed(ks, user, key_id, store_key_delete(ks->st, key_id, user, client));
 }
 
-/* last_used: at most one write a minute per key */
+/* last_used: one write per key every 30 to 60 s at most */
 static void keysvc_touch_key(keysvc *ks, int64_t owner, int64_t key_id)
 {
 	time_t now = time(NULL);
@@ -1500,7 +1495,7 @@ static int keysvc_find(keysvc *ks, const keyring *ring, const char *token, const
 		keysvc_filter_add(ks, hash);
 	keysvc_entry_of(&k, e);
 	if (e->active)
-		keycache_put(ks->cache, hash, e, epoch, keysvc_put_time_hash(now, hash));
+		keycache_put(ks->cache, hash, e, epoch, keysvc_spread_time((time_t)now, hash[8] | hash[9] << 8, KEYSVC_CACHE_SPREAD));
 	*found = 1;
 	return KEYSVC_OK;
 }
