@@ -909,6 +909,35 @@ static int rt_params_has_encoded_comma(const char *s)
 	return 0;
 }
 
+/* Whether the query field key f[0..len) is name, decoded as a form's. */
+static int rt_params_key_is(const char *f, size_t len, const char *name)
+{
+	char *key = rt_params_unescape(f, len, 1);
+	int is = key && strcmp(key, name) == 0;
+
+	free(key);
+	return is;
+}
+
+/* How many times name is a key of url's query string. */
+static size_t rt_params_query_count(const char *url, const char *name)
+{
+	const char *q = url ? strchr(url, '?') : NULL, *end;
+	size_t count = 0;
+
+	if (!q)
+		return 0;
+	end = q + 1 + strcspn(q + 1, "#");
+	for (const char *f = q + 1; f < end; f += strcspn(f, "&") + 1) {
+		size_t fl = strcspn(f, "&"), kl;
+		if (f + fl > end)
+			fl = (size_t)(end - f);
+		kl = strcspn(f, "=&#");
+		count += rt_params_key_is(f, kl < fl ? kl : fl, name);
+	}
+	return count;
+}
+
 /* Query parameter p's items read from the request's own query string and
  * percent-decoded after the split ('+' a space, as libmicrohttpd decodes
  * query arguments): ulfius hands over one value, with repeated keys joined
@@ -931,17 +960,10 @@ static char **rt_params_query_items(const char *url, const rt_param *p, size_t *
 		for (const char *f = q + 1; f < end; f += strcspn(f, "&") + 1) {
 			size_t fl = strcspn(f, "&");
 			const char *eq;
-			char *key;
-			int mine;
 			if (f + fl > end)
 				fl = (size_t)(end - f);
 			eq = memchr(f, '=', fl);
-			if (!eq)
-				continue;
-			key = rt_params_unescape(f, (size_t)(eq - f), 1);
-			mine = key && strcmp(key, p->name) == 0;
-			free(key);
-			if (!mine)
+			if (!eq || !rt_params_key_is(f, (size_t)(eq - f), p->name))
 				continue;
 			for (const char *t = eq + 1, *fe = f + fl; t <= fe;) {
 				size_t tl = explode ? (size_t)(fe - t) : strcspn(t, ",&#");
@@ -969,31 +991,6 @@ static char **rt_params_query_items(const char *url, const rt_param *p, size_t *
 
 /* A querystring parameter (OpenAPI 3.2): the raw query of the request (new
  * value, NULL with errs, or NULL without when there is no query). */
-/* How many times name is a key of url's query string (its keys decoded as
- * a form's). */
-static size_t rt_params_query_count(const char *url, const char *name)
-{
-	const char *q = url ? strchr(url, '?') : NULL, *end;
-	size_t count = 0;
-
-	if (!q)
-		return 0;
-	end = q + 1 + strcspn(q + 1, "#");
-	for (const char *f = q + 1; f < end; f += strcspn(f, "&") + 1) {
-		size_t fl = strcspn(f, "&"), kl;
-		char *key;
-		if (f + fl > end)
-			fl = (size_t)(end - f);
-		kl = strcspn(f, "=&#");
-		if (kl > fl)
-			kl = fl;
-		key = rt_params_unescape(f, kl, 1);
-		count += key && strcmp(key, name) == 0;
-		free(key);
-	}
-	return count;
-}
-
 static json_t *rt_params_querystring(const struct _u_request *req, const rt_param *p, const char *what, rt_errors *errs)
 {
 	const char *url = req->http_url ? req->http_url : "", *q = strchr(url, '?');
