@@ -8,7 +8,12 @@
 
 static const char token_alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /* "fk_": Feldera keys issued before Feldera's own "apikey:" format, still valid */
-static const char *const token_prefixes[] = { "key_", "apikey:", "fk_", "ak_", "fa_", "apk_", NULL };
+#define TOKEN_PREFIX(text) { text, sizeof text - 1 }
+static const struct { const char *text; size_t len; } token_prefixes[] = {
+	TOKEN_PREFIX("key_"), TOKEN_PREFIX("apikey:"), TOKEN_PREFIX("fk_"), TOKEN_PREFIX("ak_"), TOKEN_PREFIX("fa_"),
+	TOKEN_PREFIX("apk_"), { NULL, 0 },
+};
+#undef TOKEN_PREFIX
 
 /* CRC-32 (IEEE 802.3, zlib's), four bytes a step (slicing by 4: table[k]
    is the CRC of a byte followed by k zero bytes). Every token is checked
@@ -73,13 +78,9 @@ static void token_crc_text(uint32_t crc, char out[TOKEN_CRC_LEN])
 
 const char *token_prefix_of(const char *s)
 {
-	/* the prefixes' lengths, counted once */
-	static const unsigned char len[] = { 4, 7, 3, 3, 3, 4 };
-
-	_Static_assert(sizeof len == sizeof token_prefixes / sizeof token_prefixes[0] - 1, "a length per prefix");
-	for (size_t i = 0; token_prefixes[i]; i++)
-		if (s[0] == token_prefixes[i][0] && strncmp(s, token_prefixes[i], len[i]) == 0)
-			return token_prefixes[i];
+	for (size_t i = 0; token_prefixes[i].text; i++)
+		if (s[0] == token_prefixes[i].text[0] && strncmp(s, token_prefixes[i].text, token_prefixes[i].len) == 0)
+			return token_prefixes[i].text;
 	return NULL;
 }
 
