@@ -1,7 +1,8 @@
-/* gate: the TLS listener's connections, held until their first TLS record
- * is whole, then handed to libmicrohttpd (see gate.h). */
+/* gate: the TLS listener's connections, held until their handshake is
+ * done, then handed to libmicrohttpd with their session (see gate.h). */
 #include "gate.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -44,6 +45,7 @@ typedef struct gate_held {
     struct sockaddr_storage addr;
     struct timespec at;
     gate_ip *ip;                /* its address's count, or NULL (no per-address limit) */
+    gnutls_session_t tls;       /* once its first record is whole: the handshake under way */
     struct gate_held *prev, *next;
 } gate_held;
 
@@ -75,6 +77,103 @@ static char gate_wake_tag;      /* epoll data of the eventfd; the listening sock
 static double gate_ms_between(const struct timespec *a, const struct timespec *b)
 {
     return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+/* ---- the hand-over of an established session (gate.h) ---- */
+
+typedef int (*gate_init_fn)(gnutls_session_t *session, unsigned int flags);
+typedef int (*gate_handshake_fn)(gnutls_session_t session);
+typedef void (*gate_deinit_fn)(gnutls_session_t session);
+typedef _Atomic(gnutls_session_t) gate_slot;
+
+static struct {
+    pthread_once_t once;
+    gate_init_fn init;          /* GnuTLS's own */
+    gate_handshake_fn handshake;
+    gate_deinit_fn deinit;
+    pthread_mutex_t lock;       /* for the table's making */
+    _Atomic(gate_slot *) handed;   /* by descriptor: established, handed over, not yet taken up */
+    unsigned long n_handed;        /* written before handed is */
+} gate_tls = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* The session gnutls_init gives libmicrohttpd during this thread's
+   MHD_add_connection; NULL once taken (or when there is none). */
+static _Thread_local gnutls_session_t gate_adopt;
+
+static void gate_tls_resolve(void)
+{
+    gate_tls.init = (gate_init_fn)dlsym(RTLD_NEXT, "gnutls_init");
+    gate_tls.handshake = (gate_handshake_fn)dlsym(RTLD_NEXT, "gnutls_handshake");
+    gate_tls.deinit = (gate_deinit_fn)dlsym(RTLD_NEXT, "gnutls_deinit");
+    if (gate_tls.init == NULL || gate_tls.handshake == NULL || gate_tls.deinit == NULL) {
+        /* no GnuTLS behind this executable: nothing can work */
+        fprintf(stderr, "apikeyd: cannot find GnuTLS's gnutls_init, gnutls_handshake, gnutls_deinit\n");
+        abort();
+    }
+}
+
+/* Whether s is a session the gate handed over and nobody took up yet;
+   the note is taken off (once: the first caller alone gets 1). */
+static int gate_tls_take(gnutls_session_t s)
+{
+    gate_slot *t = atomic_load_explicit(&gate_tls.handed, memory_order_acquire);
+    gnutls_session_t want = s;
+    int fd;
+
+    if (t == NULL || s == NULL) return 0;
+    fd = gnutls_transport_get_int(s);
+    if (fd < 0 || (unsigned long)fd >= gate_tls.n_handed) return 0;
+    return atomic_compare_exchange_strong(&t[fd], &want, NULL);
+}
+
+int gnutls_init(gnutls_session_t *session, unsigned int flags)
+{
+    gnutls_session_t s = gate_adopt;
+
+    if (s != NULL) {            /* libmicrohttpd's, for the connection being handed over */
+        gate_adopt = NULL;
+        *session = s;
+        return GNUTLS_E_SUCCESS;
+    }
+    pthread_once(&gate_tls.once, gate_tls_resolve);
+    return gate_tls.init(session, flags);
+}
+
+int gnutls_handshake(gnutls_session_t session)
+{
+    pthread_once(&gate_tls.once, gate_tls_resolve);
+    if (gate_tls_take(session)) return GNUTLS_E_SUCCESS;   /* the gate did it */
+    return gate_tls.handshake(session);
+}
+
+void gnutls_deinit(gnutls_session_t session)
+{
+    pthread_once(&gate_tls.once, gate_tls_resolve);
+    (void)gate_tls_take(session);
+    gate_tls.deinit(session);
+}
+
+/* The table of handed sessions, for descriptors below max_fd: 0, or -1
+   (out of memory, or a table made for fewer descriptors already). */
+static int gate_tls_table(unsigned long max_fd)
+{
+    int rc = 0;
+
+    pthread_once(&gate_tls.once, gate_tls_resolve);
+    pthread_mutex_lock(&gate_tls.lock);
+    if (atomic_load(&gate_tls.handed) == NULL) {
+        gate_slot *t = calloc(max_fd, sizeof *t);   /* untouched pages cost nothing */
+        if (t == NULL) {
+            rc = -1;
+        } else {
+            gate_tls.n_handed = max_fd;
+            atomic_store_explicit(&gate_tls.handed, t, memory_order_release);
+        }
+    } else if (gate_tls.n_handed < max_fd) {
+        rc = -1;                /* one open-file limit per process: never seen */
+    }
+    pthread_mutex_unlock(&gate_tls.lock);
+    return rc;
 }
 
 /* ---- per-address counts (under g->lock) ---- */
@@ -170,18 +269,21 @@ static void gate_drop(gate *g, gate_held *c)
 {
     gate_unlink(g, c);
     close(c->fd);               /* leaves the epoll with it */
+    if (c->tls != NULL) gnutls_deinit(c->tls);
     gate_ip_drop(g, c->ip);
     g->cfg.hooks.release(g->cfg.hooks.cls);
     free(c);
 }
 
-/* The first record is whole (or is no TLS): to libmicrohttpd. */
+/* The handshake is done: to libmicrohttpd, session and all (gate.h). */
 static void gate_hand(gate *g, gate_held *c)
 {
     int fd = c->fd;
     gate_ip *ip = c->ip;
+    gnutls_session_t tls = c->tls;
     struct sockaddr_storage addr = c->addr;
     socklen_t addrlen = c->addrlen;
+    enum MHD_Result r;
 
     gate_unlink(g, c);
     epoll_ctl(g->ep, EPOLL_CTL_DEL, fd, NULL);
@@ -191,7 +293,15 @@ static void gate_hand(gate *g, gate_held *c)
     g->fds[fd].handed = 1;
     pthread_mutex_unlock(&g->lock);
     free(c);
-    if (MHD_add_connection(g->cfg.d, fd, (const struct sockaddr *)&addr, addrlen) == MHD_YES) return;
+    /* fd is below max_fd (gate_accept), the table's size (gate_start) */
+    atomic_store(&atomic_load(&gate_tls.handed)[fd], tls);
+    gate_adopt = tls;
+    r = MHD_add_connection(g->cfg.d, fd, (const struct sockaddr *)&addr, addrlen);
+    if (gate_adopt != NULL) {   /* libmicrohttpd made no session: it is still the gate's */
+        gate_adopt = NULL;
+        gnutls_deinit(tls);     /* the note under fd too */
+    }
+    if (r == MHD_YES) return;
     /* refused (its limit, memory): libmicrohttpd closed the socket */
     pthread_mutex_lock(&g->lock);
     g->fds[fd].handed = 0;
@@ -201,14 +311,63 @@ static void gate_hand(gate *g, gate_held *c)
     g->cfg.hooks.release(g->cfg.hooks.cls);
 }
 
-/* Bytes arrived on c (or it closed): hands it over, drops it, or waits. */
+/* A step of c's handshake, as far as the socket lets it go: done (to
+   libmicrohttpd), failed (closed), or waiting for the epoll. */
+static void gate_shake(gate *g, gate_held *c)
+{
+    int r;
+
+    /* a warning alert is not the end (GnuTLS: call again); each one read
+       is a record of the client's, so this ends with its bytes */
+    do r = gate_tls.handshake(c->tls);
+    while (r == GNUTLS_E_INTERRUPTED || (r < 0 && r != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(r)));
+    if (r == GNUTLS_E_SUCCESS) {
+        gate_hand(g, c);
+    } else if (r != GNUTLS_E_AGAIN) {
+        y_log_message(Y_LOG_LEVEL_DEBUG, "TLS handshake failed: %s", gnutls_strerror(r));
+        gate_drop(g, c);
+    }
+}
+
+/* libmicrohttpd's ALPN list (0.9.75, new_connection_prepare_) */
+static const gnutls_datum_t gate_alpn[] = {
+    { (unsigned char *)"http/1.1", 8 }, { (unsigned char *)"http/1.0", 8 },
+};
+
+/* c's first record is whole (or is no TLS): its session, and the first
+   step of its handshake. */
+static void gate_begin(gate *g, gate_held *c)
+{
+    if (gate_tls.init(&c->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL) != GNUTLS_E_SUCCESS) {
+        c->tls = NULL;
+        gate_drop(g, c);
+        return;
+    }
+    if (gnutls_priority_set(c->tls, g->cfg.priorities) < 0 ||
+        gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, g->cfg.cred) < 0 ||
+        gnutls_alpn_set_protocols(c->tls, gate_alpn, 2, 0) < 0 ||
+        (g->cfg.hooks.session != NULL && g->cfg.hooks.session(g->cfg.hooks.cls, c->tls) != 0)) {
+        gate_drop(g, c);
+        return;
+    }
+    gnutls_transport_set_int(c->tls, c->fd);
+    gate_shake(g, c);
+}
+
+/* Bytes arrived on c, room to send came (or it closed): a step of its
+   handshake, or, before its first record is whole, a look at what came. */
 static void gate_look(gate *g, gate_held *c, uint32_t events)
 {
     unsigned char h[5];
-    ssize_t got = recv(c->fd, h, sizeof h, MSG_PEEK | MSG_DONTWAIT);
+    ssize_t got;
     int avail = 0;
     size_t len;
 
+    if (c->tls != NULL) {
+        gate_shake(g, c);
+        return;
+    }
+    got = recv(c->fd, h, sizeof h, MSG_PEEK | MSG_DONTWAIT);
     if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         if (events & (EPOLLERR | EPOLLHUP)) gate_drop(g, c);
         return;
@@ -218,14 +377,14 @@ static void gate_look(gate *g, gate_held *c, uint32_t events)
         return;
     }
     if (h[0] != GATE_TLS_HANDSHAKE) {   /* no TLS: gnutls says so */
-        gate_hand(g, c);
+        gate_begin(g, c);
         return;
     }
     if (got == (ssize_t)sizeof h) {
         len = (size_t)h[3] << 8 | h[4];
         if (len == 0 || len > GATE_TLS_MAX_RECORD ||
             (ioctl(c->fd, FIONREAD, &avail) == 0 && (size_t)avail >= sizeof h + len)) {
-            gate_hand(g, c);
+            gate_begin(g, c);
             return;
         }
     }
@@ -288,7 +447,8 @@ static void gate_accept(gate *g)
         else g->head = c;
         g->tail = c;
         memset(&ev, 0, sizeof ev);
-        ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+        /* the handshake sends too: room to send wakes it as bytes do */
+        ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
         ev.data.ptr = c;
         if (epoll_ctl(g->ep, EPOLL_CTL_ADD, fd, &ev) != 0) gate_drop(g, c);
         else gate_look(g, c, 0);   /* a client's ClientHello is often there with its accept */
@@ -368,7 +528,8 @@ int gate_start(const gate_config *cfg, gate **out, char *err, size_t errlen)
     int rc = -1, flags;
 
     *out = NULL;
-    if (g == NULL || cfg->max_fd == 0 || cfg->hooks.admit == NULL || cfg->hooks.release == NULL) {
+    if (g == NULL || cfg->max_fd == 0 || cfg->hooks.admit == NULL || cfg->hooks.release == NULL ||
+        cfg->cred == NULL || cfg->priorities == NULL) {
         snprintf(err, errlen, "TLS listener: %s", g == NULL ? "out of memory" : "bad gate settings");
         free(g);
         return -1;
@@ -377,7 +538,7 @@ int gate_start(const gate_config *cfg, gate **out, char *err, size_t errlen)
     g->ep = g->wake = -1;
     pthread_mutex_init(&g->lock, NULL);
     g->fds = calloc(cfg->max_fd, sizeof *g->fds);   /* untouched pages cost nothing */
-    if (g->fds == NULL) {
+    if (g->fds == NULL || gate_tls_table(cfg->max_fd) != 0) {
         snprintf(err, errlen, "TLS listener: out of memory");
         goto cleanup;
     }

@@ -91,6 +91,7 @@ typedef struct serve_listener {
     unsigned max_conns, n_conns;  /* --max-connections; records held (under conn_lock) */
     int gated;                   /* TLS: connections come through the gate, which admits them */
     gate *gate;                  /* owns the listening socket (gate.h), or NULL */
+    tls_server tls_srv;          /* the gate's sessions' credentials and priorities */
 } serve_listener;
 
 struct serve {
@@ -277,29 +278,10 @@ static const char serve_full_503[] =
     "Connection: close\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nContent-Length: 104\r\n\r\n"
     "{\"type\":\"about:blank\",\"status\":503,\"title\":\"Service Unavailable\",\"detail\":\"too many connections; retry\"}";
 
-/* TLS handshakes for /metrics: a flag per descriptor (libmicrohttpd gives
-   gnutls the socket as its transport), set by the handshake hook when the
-   client's Finished arrives, read when the connection closes (the session
-   is gone by then): a TLS connection closed without it is a failure. */
-static atomic_uchar *serve_tls_done;
-static size_t serve_tls_done_n;
-
-static int serve_tls_finished(gnutls_session_t session, unsigned htype, unsigned when, unsigned incoming,
-        const gnutls_datum_t *msg)
-{
-    int fd = gnutls_transport_get_int(session);
-
-    (void)htype; (void)when; (void)msg;
-    if (!incoming || fd < 0 || (size_t)fd >= serve_tls_done_n) return 0;
-    if (!atomic_exchange_explicit(&serve_tls_done[fd], 1, memory_order_relaxed)) metrics_tls_handshake(1);
-    return 0;
-}
-
 /* MHD_OPTION_NOTIFY_CONNECTION: the connection record (see serve_conn);
    over --max-connections a connection is refused here, with a 503 on the
-   plain listener (TLS has no session yet to carry one) and a shutdown;
-   with --tls-client-ca every new TLS session must also present a client
-   certificate that verifies. */
+   plain listener (a TLS connection comes through the gate, which refused it
+   at its accept) and a shutdown. */
 static void serve_conn_notify(void *cls, struct MHD_Connection *con, void **socket_context,
         enum MHD_ConnectionNotificationCode code)
 {
@@ -310,16 +292,10 @@ static void serve_conn_notify(void *cls, struct MHD_Connection *con, void **sock
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ti = MHD_get_connection_info(con, MHD_CONNECTION_INFO_GNUTLS_SESSION);
         const union MHD_ConnectionInfo *fi = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
-        if (ti != NULL && ti->tls_session != NULL && tls_session_start(ti->tls_session) != 0)
-            y_log_message(Y_LOG_LEVEL_DEBUG, "TLS: no session tickets for this connection");
-        if (s->client_ca_pem != NULL && ti != NULL && ti->tls_session != NULL)
-            tls_require_client_cert(ti->tls_session);
-        if (ti != NULL && ti->tls_session != NULL && fi != NULL && fi->connect_fd >= 0 &&
-            (size_t)fi->connect_fd < serve_tls_done_n) {
-            atomic_store_explicit(&serve_tls_done[fi->connect_fd], 0, memory_order_relaxed);
-            gnutls_handshake_set_hook_function(ti->tls_session, GNUTLS_HANDSHAKE_FINISHED, GNUTLS_HOOK_POST,
-                                               serve_tls_finished);
-        }
+        /* TLS: the gate finished the handshake before the hand-over, with
+           tickets and client certificates set up (serve_gate_session); a
+           handshake that failed the gate counted (serve_gate_release) */
+        if (ti != NULL && ti->tls_session != NULL) metrics_tls_handshake(1);
         *socket_context = NULL;
         if (fi == NULL) return;
         c = calloc(1, sizeof *c);
@@ -357,9 +333,6 @@ static void serve_conn_notify(void *cls, struct MHD_Connection *con, void **sock
         pthread_mutex_unlock(&s->conn_lock);
         *socket_context = c;
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && (c = *socket_context) != NULL) {
-        if (c->l->tls && c->fd >= 0 && (size_t)c->fd < serve_tls_done_n &&
-            !atomic_exchange_explicit(&serve_tls_done[c->fd], 0, memory_order_relaxed))
-            metrics_tls_handshake(0);
         pthread_mutex_lock(&s->conn_lock);
         c->l->n_conns--;
         if (c->prev) c->prev->next = c->next;
@@ -388,6 +361,18 @@ static int serve_gate_admit(void *cls)
     }
     pthread_mutex_unlock(&l->s->conn_lock);
     return rc;
+}
+
+/* A new session of the gate's, before its handshake: session tickets,
+   and with --tls-client-ca a client certificate that must verify. */
+static int serve_gate_session(void *cls, gnutls_session_t session)
+{
+    serve_listener *l = cls;
+
+    if (tls_session_start(session) != 0)
+        y_log_message(Y_LOG_LEVEL_DEBUG, "TLS: no session tickets for this connection");
+    if (l->s->client_ca_pem != NULL) tls_require_client_cert(session);
+    return 0;
 }
 
 /* A TLS connection closed before libmicrohttpd started it: a failed
@@ -1118,8 +1103,14 @@ static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, 
             .listen_fd = fd, .d = l->u.mhd_daemon, .deadline_ms = s->handshake_timeout * 1000,
             .per_ip = cfg->max_connections_per_ip, .max_fd = s->nofile,
             .hooks = { .cls = l, .admit = serve_gate_admit, .release = serve_gate_release,
-                       .reaped = serve_gate_reaped },
+                       .session = serve_gate_session, .reaped = serve_gate_reaped },
         };
+        if (tls_server_init(&l->tls_srv, s->client_ca_pem, err, errlen) != 0) {
+            close(fd);
+            return -1;
+        }
+        gc.cred = l->tls_srv.cred;
+        gc.priorities = l->tls_srv.priorities;
         if (gate_start(&gc, &l->gate, err, errlen) != 0) {
             close(fd);
             return -1;
@@ -1178,10 +1169,6 @@ int serve_start(const config *cfg, void *app, rt_auth_fn authenticate, serve **o
 
     *out = NULL;
     if (s == NULL) { snprintf(err, errlen, "out of memory"); return -1; }
-    if (!cfg->tls_listen.off && serve_tls_done == NULL) {
-        serve_tls_done = calloc(nofile, sizeof *serve_tls_done);   /* untouched pages cost nothing */
-        serve_tls_done_n = serve_tls_done ? nofile : 0;
-    }
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->conn_lock, NULL);
     pthread_cond_init(&s->conn_cond, NULL);
@@ -1285,6 +1272,7 @@ void serve_stop(serve *s)
         if (l->started) ulfius_stop_framework(&l->u);
         gate_free(l->gate);
         l->gate = NULL;
+        tls_server_free(&l->tls_srv);   /* after the last session made with it */
         routes_free(l->routes);
         if (l->inited) ulfius_clean_instance(&l->u);
     }
@@ -1296,9 +1284,6 @@ void serve_stop(serve *s)
         }
     }
     if (serve_running == s) serve_running = NULL;
-    free(serve_tls_done);   /* the daemons are stopped: no hook runs now */
-    serve_tls_done = NULL;
-    serve_tls_done_n = 0;
     free(s->client_ca_pem);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->conn_lock);

@@ -52,6 +52,38 @@ int tls_check_priorities(char *err, size_t errlen)
     return 0;
 }
 
+int tls_server_init(tls_server *t, const char *client_ca_pem, char *err, size_t errlen)
+{
+    int r;
+
+    t->cred = NULL;
+    t->priorities = NULL;
+    if ((r = gnutls_certificate_allocate_credentials(&t->cred)) < 0 ||
+        (r = gnutls_priority_init(&t->priorities, TLS_PRIORITIES, NULL)) < 0) {
+        snprintf(err, errlen, "TLS: cannot set up the listener's sessions: %s", gnutls_strerror(r));
+        tls_server_free(t);
+        return -1;
+    }
+    gnutls_certificate_set_retrieve_function3(t->cred, tls_cert_callback);
+    if (client_ca_pem != NULL) {
+        gnutls_datum_t d = { (unsigned char *)client_ca_pem, (unsigned)strlen(client_ca_pem) };
+        if ((r = gnutls_certificate_set_x509_trust_mem(t->cred, &d, GNUTLS_X509_FMT_PEM)) <= 0) {
+            snprintf(err, errlen, "--tls-client-ca: %s", r < 0 ? gnutls_strerror(r) : "no certificate");
+            tls_server_free(t);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void tls_server_free(tls_server *t)
+{
+    if (t->cred != NULL) gnutls_certificate_free_credentials(t->cred);
+    if (t->priorities != NULL) gnutls_priority_deinit(t->priorities);
+    t->cred = NULL;
+    t->priorities = NULL;
+}
+
 int tls_read_file(const char *path, char **out, char *err, size_t errlen)
 {
     gnutls_datum_t d = { NULL, 0 };

@@ -61,6 +61,18 @@ int tls_session_start(gnutls_session_t session);
    that does not verify, fails the handshake. */
 void tls_require_client_cert(gnutls_session_t session);
 
+/* The TLS listener's gate makes its sessions itself (gate.h): credentials
+   that hand every handshake the current pair (tls_cert_callback) and, with
+   client_ca_pem (NULL: none), trust the client certificates it signed, and
+   TLS_PRIORITIES' cache. 0, or -1 with why in err. Freed with
+   tls_server_free, after the last session made with them is gone. */
+typedef struct tls_server {
+    gnutls_certificate_credentials_t cred;
+    gnutls_priority_t priorities;
+} tls_server;
+int tls_server_init(tls_server *t, const char *client_ca_pem, char *err, size_t errlen);
+void tls_server_free(tls_server *t);
+
 /* Reads a whole file into a NUL-terminated buffer (free()). */
 int tls_read_file(const char *path, char **out, char *err, size_t errlen);
 
