@@ -49,11 +49,12 @@ typedef struct gate_held {
     struct gate_held *prev, *next;
 } gate_held;
 
-/* What a handed-over descriptor keeps, for gate_accepted_at and gate_closed. */
+/* What a handed-over descriptor keeps, for gate_started and gate_closed. */
 typedef struct gate_fd {
     struct timespec at;
     gate_ip *ip;
     int handed;
+    int started;                /* libmicrohttpd said so (gate_started) */
 } gate_fd;
 
 struct gate {
@@ -93,12 +94,18 @@ static struct {
     gate_deinit_fn deinit;
     pthread_mutex_t lock;       /* for the table's making */
     _Atomic(gate_slot *) handed;   /* by descriptor: established, handed over, not yet taken up */
+    gate **owner;                  /* by descriptor: the gate that handed it (written before the note) */
     unsigned long n_handed;        /* written before handed is */
 } gate_tls = { .once = PTHREAD_ONCE_INIT, .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* The session gnutls_init gives libmicrohttpd during this thread's
    MHD_add_connection; NULL once taken (or when there is none). */
 static _Thread_local gnutls_session_t gate_adopt;
+/* This thread is in gate_hand's MHD_add_connection: a session freed now is
+   one that gate_hand gives back itself. */
+static _Thread_local int gate_handing;
+
+static void gate_unstarted(gate *g, int fd);
 
 static void gate_tls_resolve(void)
 {
@@ -112,18 +119,19 @@ static void gate_tls_resolve(void)
     }
 }
 
-/* Whether s is a session the gate handed over and nobody took up yet;
-   the note is taken off (once: the first caller alone gets 1). */
+/* Whether s is a session the gate handed over and nobody took up yet:
+   its descriptor, the note taken off (once: the first caller alone gets
+   it), or -1. */
 static int gate_tls_take(gnutls_session_t s)
 {
     gate_slot *t = atomic_load_explicit(&gate_tls.handed, memory_order_acquire);
     gnutls_session_t want = s;
     int fd;
 
-    if (t == NULL || s == NULL) return 0;
+    if (t == NULL || s == NULL) return -1;
     fd = gnutls_transport_get_int(s);
-    if (fd < 0 || (unsigned long)fd >= gate_tls.n_handed) return 0;
-    return atomic_compare_exchange_strong(&t[fd], &want, NULL);
+    if (fd < 0 || (unsigned long)fd >= gate_tls.n_handed) return -1;
+    return atomic_compare_exchange_strong(&t[fd], &want, NULL) ? fd : -1;
 }
 
 int gnutls_init(gnutls_session_t *session, unsigned int flags)
@@ -142,14 +150,19 @@ int gnutls_init(gnutls_session_t *session, unsigned int flags)
 int gnutls_handshake(gnutls_session_t session)
 {
     pthread_once(&gate_tls.once, gate_tls_resolve);
-    if (gate_tls_take(session)) return GNUTLS_E_SUCCESS;   /* the gate did it */
+    if (gate_tls_take(session) >= 0) return GNUTLS_E_SUCCESS;   /* the gate did it */
     return gate_tls.handshake(session);
 }
 
 void gnutls_deinit(gnutls_session_t session)
 {
+    int fd;
+
     pthread_once(&gate_tls.once, gate_tls_resolve);
-    (void)gate_tls_take(session);
+    /* freed before its first handshake call: libmicrohttpd dropped the
+       connection, perhaps without starting it (before its socket closes) */
+    fd = gate_tls_take(session);
+    if (fd >= 0 && !gate_handing) gate_unstarted(gate_tls.owner[fd], fd);
     gate_tls.deinit(session);
 }
 
@@ -163,7 +176,11 @@ static int gate_tls_table(unsigned long max_fd)
     pthread_mutex_lock(&gate_tls.lock);
     if (atomic_load(&gate_tls.handed) == NULL) {
         gate_slot *t = calloc(max_fd, sizeof *t);   /* untouched pages cost nothing */
-        if (t == NULL) {
+        gate_tls.owner = calloc(max_fd, sizeof *gate_tls.owner);
+        if (t == NULL || gate_tls.owner == NULL) {
+            free(t);
+            free(gate_tls.owner);
+            gate_tls.owner = NULL;
             rc = -1;
         } else {
             gate_tls.n_handed = max_fd;
@@ -291,16 +308,20 @@ static void gate_hand(gate *g, gate_held *c)
     g->fds[fd].at = c->at;
     g->fds[fd].ip = ip;
     g->fds[fd].handed = 1;
+    g->fds[fd].started = 0;
     pthread_mutex_unlock(&g->lock);
     free(c);
     /* fd is below max_fd (gate_accept), the table's size (gate_start) */
+    gate_tls.owner[fd] = g;
     atomic_store(&atomic_load(&gate_tls.handed)[fd], tls);
     gate_adopt = tls;
+    gate_handing = 1;
     r = MHD_add_connection(g->cfg.d, fd, (const struct sockaddr *)&addr, addrlen);
     if (gate_adopt != NULL) {   /* libmicrohttpd made no session: it is still the gate's */
         gate_adopt = NULL;
         gnutls_deinit(tls);     /* the note under fd too */
     }
+    gate_handing = 0;
     if (r == MHD_YES) return;
     /* refused (its limit, memory): libmicrohttpd closed the socket */
     pthread_mutex_lock(&g->lock);
@@ -579,13 +600,14 @@ cleanup:
     return rc;
 }
 
-int gate_accepted_at(gate *g, int fd, struct timespec *at)
+int gate_started(gate *g, int fd, struct timespec *at)
 {
     int rc = -1;
 
     if (g == NULL || fd < 0 || (unsigned long)fd >= g->cfg.max_fd) return -1;
     pthread_mutex_lock(&g->lock);
     if (g->fds[fd].handed) {
+        g->fds[fd].started = 1;
         *at = g->fds[fd].at;
         rc = 0;
     }
@@ -601,8 +623,30 @@ void gate_closed(gate *g, int fd)
         gate_ip_drop_locked(g, g->fds[fd].ip);
         g->fds[fd].ip = NULL;
         g->fds[fd].handed = 0;
+        g->fds[fd].started = 0;
     }
     pthread_mutex_unlock(&g->lock);
+}
+
+/* libmicrohttpd freed the session of fd, handed over by g, before its
+   first handshake call: if it never started the connection either, nobody
+   else will give back what it counted. */
+static void gate_unstarted(gate *g, int fd)
+{
+    int release = 0;
+
+    if (g == NULL) return;
+    pthread_mutex_lock(&g->lock);
+    if (g->fds[fd].handed && !g->fds[fd].started) {
+        gate_ip_drop_locked(g, g->fds[fd].ip);
+        g->fds[fd].ip = NULL;
+        g->fds[fd].handed = 0;
+        release = 1;
+    }
+    pthread_mutex_unlock(&g->lock);
+    if (!release) return;
+    y_log_message(Y_LOG_LEVEL_DEBUG, "TLS listener: libmicrohttpd dropped a connection without starting it");
+    g->cfg.hooks.release(g->cfg.hooks.cls);
 }
 
 static void gate_wake(gate *g)

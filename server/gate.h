@@ -51,7 +51,7 @@
  * libmicrohttpd refuses one at the hand-off; after a hand-off the caller
  * releases it when libmicrohttpd reports it closed).
  *
- * One thread; gate_accepted_at() and gate_closed() may be called from any
+ * One thread; gate_started() and gate_closed() may be called from any
  * thread (libmicrohttpd's workers). */
 #ifndef APIKEYD_GATE_H
 #define APIKEYD_GATE_H
@@ -94,9 +94,15 @@ typedef struct gate_config {
    and freed with gate_free. */
 int gate_start(const gate_config *cfg, gate **out, char *err, size_t errlen);
 
-/* When the connection on fd, handed over, was accepted (CLOCK_MONOTONIC);
-   0, or -1 when fd is not one the gate handed over. */
-int gate_accepted_at(gate *g, int fd, struct timespec *at);
+/* libmicrohttpd started fd, a connection the gate handed over
+   (MHD_CONNECTION_NOTIFY_STARTED): from now its caller releases it when
+   libmicrohttpd reports it closed. *at is when it was accepted
+   (CLOCK_MONOTONIC). 0, or -1 when fd is not one the gate handed over.
+   A connection handed over that libmicrohttpd drops without starting it
+   (its per-worker limit, memory: it frees the session and closes the
+   socket, and notifies nobody) is released by the gate (hooks.release) when
+   its session is freed. */
+int gate_started(gate *g, int fd, struct timespec *at);
 
 /* libmicrohttpd closes fd, a connection the gate handed over: its client
    address has one connection less. Call before the descriptor is closed

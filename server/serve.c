@@ -288,6 +288,8 @@ static void serve_conn_notify(void *cls, struct MHD_Connection *con, void **sock
     serve_listener *l = cls;
     serve *s = l->s;
     serve_conn *c;
+    struct timespec accepted;
+    int gated;
 
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ti = MHD_get_connection_info(con, MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -298,6 +300,10 @@ static void serve_conn_notify(void *cls, struct MHD_Connection *con, void **sock
         if (ti != NULL && ti->tls_session != NULL) metrics_tls_handshake(1);
         *socket_context = NULL;
         if (fi == NULL) return;
+        /* through the gate: started (the gate releases it no more), and
+           the deadline counts from the accept, when the gate counted it
+           (serve_gate_admit) */
+        gated = l->gated && gate_started(l->gate, fi->connect_fd, &accepted) == 0;
         c = calloc(1, sizeof *c);
         pthread_mutex_lock(&s->conn_lock);
         if (l->gated && c == NULL) {        /* admitted by the gate: untracked from now */
@@ -322,10 +328,8 @@ static void serve_conn_notify(void *cls, struct MHD_Connection *con, void **sock
         c->fd = fi->connect_fd;
         c->armed = 1;
         c->tls_pending = l->tls;
-        /* through the gate: the deadline counts from the accept, and the
-           gate counted it then (serve_gate_admit) */
-        if (!l->gated || gate_accepted_at(l->gate, c->fd, &c->armed_at) != 0)
-            clock_gettime(CLOCK_MONOTONIC, &c->armed_at);
+        if (gated) c->armed_at = accepted;
+        else clock_gettime(CLOCK_MONOTONIC, &c->armed_at);
         if (!l->gated) l->n_conns++;
         c->next = s->conns;
         if (s->conns) s->conns->prev = c;

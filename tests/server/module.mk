@@ -13,10 +13,19 @@ $(ROUTES_TEST): $(BUILD)/tests/server/routes_test.o $(BUILD)/server/routes.o $(R
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(RT_LIBS)
 
+# server/gate.c's hand-over of established TLS sessions, against a
+# stand-in for libmicrohttpd's MHD_add_connection (gate_test.c)
+GATE_TEST := $(BUILD)/tests/server/gate_test
+$(BUILD)/tests/server/gate_test.o: CFLAGS_EXTRA = $(SERVER_CFLAGS) -Iserver
+$(GATE_TEST): $(BUILD)/tests/server/gate_test.o $(BUILD)/server/gate.o $(BUILD)/server/tls.o $(BUILD)/server/certgen.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,gnutls libyder) -ldl -lpthread
+
 .PHONY: test-server
-test-server: $(APIKEYD) $(UTF8_TEST) $(ROUTES_TEST)
+test-server: $(APIKEYD) $(UTF8_TEST) $(ROUTES_TEST) $(GATE_TEST)
 	$(Q)./$(UTF8_TEST)
 	$(Q)./$(ROUTES_TEST)
+	$(Q)./$(GATE_TEST)
 	$(Q)APIKEYD=$(CURDIR)/$(APIKEYD) ./tests/server/run.sh
 
 TEST_SUITES += test-server
