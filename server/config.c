@@ -101,9 +101,8 @@ static const opt_def opt_defs[] = {
     { "threads", "APIKEYD_THREADS", OPT_UINT, 0, 256,
       "worker threads per listener (default 0 = 4 per core)", "N" },
     { "tls-threads", "APIKEYD_TLS_THREADS", OPT_UINT, 0, 256,
-      "worker threads of the TLS listener (default 0 = --threads if given,\n"
-      "                          else 2 per core: each worker with a handshake in progress\n"
-      "                          spins, so fewer make more new TLS connections a second)", "N" },
+      "worker threads of the TLS listener (default 0 = as --threads); the\n"
+      "                          handshakes are done by the listener's own thread", "N" },
     { "key-quota", "APIKEYD_KEY_QUOTA", OPT_UINT, 0, 100000000,
       "unrevoked keys one user may hold (default 1000); a create beyond\n"
       "                          it is 403 in the family's error shape; 0 = no quota", "N" },

@@ -36,7 +36,6 @@
 /* libmicrohttpd's pool: worker threads per core when --threads is 0; the
    TLS listener's when --tls-threads and --threads are 0 */
 #define SERVE_THREADS_PER_CORE 4
-#define SERVE_TLS_THREADS_PER_CORE 2
 /* HSTS on the TLS listener: a year; no includeSubDomains, as apikeyd may share
    a domain with hosts it knows nothing of */
 #define SERVE_HSTS "max-age=31536000"
@@ -1040,16 +1039,12 @@ static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, 
            each wait idled that core's share of the connections (bench-perf:
            2 threads vs 8 on 2 cores, the same CPU per request, 1.6-2x the
            requests/s, and (e)'s creates and revokes no longer halve it) */
-        /* TLS: two per core. libmicrohttpd 0.9.75 calls gnutls_handshake
-           on each turn of a worker's loop while a handshake waits for the
-           client (SECURITY.md, section 4), so every worker holding one
-           spins, and the gate hands connections to all of them in turn:
-           new TLS connections a second (16 clients, 2 cores, under other
-           load) 270-300 with 8 workers, 510-550 with 4, 850-910 with 2;
-           keep-alive HTTPS the same with 4 as with 8 (within the noise),
-           a quarter less with 2 */
+        /* TLS too: the gate does the handshakes (gate.h), so a worker
+           holding one no longer spins as libmicrohttpd's own handshake
+           made it (SECURITY.md, section 4), and the fewer workers that
+           once limited that cost a quarter of keep-alive HTTPS */
         long c = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = (tls ? SERVE_TLS_THREADS_PER_CORE : SERVE_THREADS_PER_CORE) * (c > 0 ? (unsigned)c : 1);
+        threads = SERVE_THREADS_PER_CORE * (c > 0 ? (unsigned)c : 1);
     }
     if (l->addr.sa.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     if (serve_listen_socket(&l->addr, tls ? "--tls-listen" : "--listen", &fd, err, errlen) != 0) return -1;
