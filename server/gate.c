@@ -57,17 +57,25 @@ typedef struct gate_fd {
     int started;                /* libmicrohttpd said so (gate_started) */
 } gate_fd;
 
-struct gate {
-    gate_config cfg;
+/* One of the gate's threads: its epoll, and the connections it holds. */
+typedef struct gate_worker {
+    struct gate *g;
     int ep, wake;               /* the epoll; an eventfd that wakes it (stop, quiesce) */
-    int listening;              /* cfg.listen_fd is still open (the thread's) */
     int thread_started;
     pthread_t thread;
+    int listening;              /* the listening socket is this thread's to accept from */
+    int accept_paused;          /* ... but out of its epoll until accept_paused_until */
+    struct timespec accept_paused_until;
+    gate_held *head, *tail;     /* held, oldest first */
+} gate_worker;
+
+struct gate {
+    gate_config cfg;
+    unsigned n_workers;
+    gate_worker *w;             /* n_workers */
     atomic_int stop, quiesce;
     int quiesce_asked;          /* gate_quiesce's, called from one thread */
-    struct timespec accept_paused_until;
-    int accept_paused;
-    gate_held *head, *tail;     /* the thread's */
+    atomic_uint listeners;      /* threads that still accept; the last to stop closes the socket */
     pthread_mutex_t lock;       /* ips and fds */
     gate_ip *ips[GATE_IP_BUCKETS];
     gate_fd *fds;               /* cfg.max_fd entries */
@@ -272,19 +280,21 @@ static void gate_ip_drop(gate *g, gate_ip *ip)
 
 /* ---- held connections (the thread's) ---- */
 
-static void gate_unlink(gate *g, gate_held *c)
+static void gate_unlink(gate_worker *w, gate_held *c)
 {
     if (c->prev) c->prev->next = c->next;
-    else g->head = c->next;
+    else w->head = c->next;
     if (c->next) c->next->prev = c->prev;
-    else g->tail = c->prev;
+    else w->tail = c->prev;
     c->prev = c->next = NULL;
 }
 
 /* Closes a held connection and gives back what it counted. */
-static void gate_drop(gate *g, gate_held *c)
+static void gate_drop(gate_worker *w, gate_held *c)
 {
-    gate_unlink(g, c);
+    gate *g = w->g;
+
+    gate_unlink(w, c);
     close(c->fd);               /* leaves the epoll with it */
     if (c->tls != NULL) gnutls_deinit(c->tls);
     gate_ip_drop(g, c->ip);
@@ -293,8 +303,9 @@ static void gate_drop(gate *g, gate_held *c)
 }
 
 /* The handshake is done: to libmicrohttpd, session and all (gate.h). */
-static void gate_hand(gate *g, gate_held *c)
+static void gate_hand(gate_worker *w, gate_held *c)
 {
+    gate *g = w->g;
     int fd = c->fd;
     gate_ip *ip = c->ip;
     gnutls_session_t tls = c->tls;
@@ -302,8 +313,8 @@ static void gate_hand(gate *g, gate_held *c)
     socklen_t addrlen = c->addrlen;
     enum MHD_Result r;
 
-    gate_unlink(g, c);
-    epoll_ctl(g->ep, EPOLL_CTL_DEL, fd, NULL);
+    gate_unlink(w, c);
+    epoll_ctl(w->ep, EPOLL_CTL_DEL, fd, NULL);
     pthread_mutex_lock(&g->lock);
     g->fds[fd].at = c->at;
     g->fds[fd].ip = ip;
@@ -334,7 +345,7 @@ static void gate_hand(gate *g, gate_held *c)
 
 /* A step of c's handshake, as far as the socket lets it go: done (to
    libmicrohttpd), failed (closed), or waiting for the epoll. */
-static void gate_shake(gate *g, gate_held *c)
+static void gate_shake(gate_worker *w, gate_held *c)
 {
     int r;
 
@@ -343,10 +354,10 @@ static void gate_shake(gate *g, gate_held *c)
     do r = gate_tls.handshake(c->tls);
     while (r == GNUTLS_E_INTERRUPTED || (r < 0 && r != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(r)));
     if (r == GNUTLS_E_SUCCESS) {
-        gate_hand(g, c);
+        gate_hand(w, c);
     } else if (r != GNUTLS_E_AGAIN) {
         y_log_message(Y_LOG_LEVEL_DEBUG, "TLS handshake failed: %s", gnutls_strerror(r));
-        gate_drop(g, c);
+        gate_drop(w, c);
     }
 }
 
@@ -357,27 +368,29 @@ static const gnutls_datum_t gate_alpn[] = {
 
 /* c's first record is whole (or is no TLS): its session, and the first
    step of its handshake. */
-static void gate_begin(gate *g, gate_held *c)
+static void gate_begin(gate_worker *w, gate_held *c)
 {
+    gate *g = w->g;
+
     if (gate_tls.init(&c->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL) != GNUTLS_E_SUCCESS) {
         c->tls = NULL;
-        gate_drop(g, c);
+        gate_drop(w, c);
         return;
     }
     if (gnutls_priority_set(c->tls, g->cfg.priorities) < 0 ||
         gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, g->cfg.cred) < 0 ||
         gnutls_alpn_set_protocols(c->tls, gate_alpn, 2, 0) < 0 ||
         (g->cfg.hooks.session != NULL && g->cfg.hooks.session(g->cfg.hooks.cls, c->tls) != 0)) {
-        gate_drop(g, c);
+        gate_drop(w, c);
         return;
     }
     gnutls_transport_set_int(c->tls, c->fd);
-    gate_shake(g, c);
+    gate_shake(w, c);
 }
 
 /* Bytes arrived on c, room to send came (or it closed): a step of its
    handshake, or, before its first record is whole, a look at what came. */
-static void gate_look(gate *g, gate_held *c, uint32_t events)
+static void gate_look(gate_worker *w, gate_held *c, uint32_t events)
 {
     unsigned char h[5];
     ssize_t got;
@@ -385,37 +398,39 @@ static void gate_look(gate *g, gate_held *c, uint32_t events)
     size_t len;
 
     if (c->tls != NULL) {
-        gate_shake(g, c);
+        gate_shake(w, c);
         return;
     }
     got = recv(c->fd, h, sizeof h, MSG_PEEK | MSG_DONTWAIT);
     if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-        if (events & (EPOLLERR | EPOLLHUP)) gate_drop(g, c);
+        if (events & (EPOLLERR | EPOLLHUP)) gate_drop(w, c);
         return;
     }
     if (got <= 0) {             /* the peer left, or an error */
-        gate_drop(g, c);
+        gate_drop(w, c);
         return;
     }
     if (h[0] != GATE_TLS_HANDSHAKE) {   /* no TLS: gnutls says so */
-        gate_begin(g, c);
+        gate_begin(w, c);
         return;
     }
     if (got == (ssize_t)sizeof h) {
         len = (size_t)h[3] << 8 | h[4];
         if (len == 0 || len > GATE_TLS_MAX_RECORD ||
             (ioctl(c->fd, FIONREAD, &avail) == 0 && (size_t)avail >= sizeof h + len)) {
-            gate_begin(g, c);
+            gate_begin(w, c);
             return;
         }
     }
     /* not whole yet; the peer half-closed: it never will be */
-    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) gate_drop(g, c);
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) gate_drop(w, c);
 }
 
 /* Accepts what the backlog holds (a bounded number per turn). */
-static void gate_accept(gate *g)
+static void gate_accept(gate_worker *w)
 {
+    gate *g = w->g;
+
     for (int i = 0; i < GATE_ACCEPTS_PER_TURN; i++) {
         struct sockaddr_storage addr;
         socklen_t addrlen = sizeof addr;
@@ -426,19 +441,19 @@ static void gate_accept(gate *g)
 
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                /* the listening socket stays readable: look again later, not at once */
-                struct epoll_event off = { 0 };
-                off.data.ptr = NULL;
-                epoll_ctl(g->ep, EPOLL_CTL_MOD, g->cfg.listen_fd, &off);
-                clock_gettime(CLOCK_MONOTONIC, &g->accept_paused_until);
-                g->accept_paused_until.tv_nsec += GATE_ACCEPT_PAUSE_MS * 1000000L;
-                if (g->accept_paused_until.tv_nsec >= 1000000000L) {
-                    g->accept_paused_until.tv_sec++;
-                    g->accept_paused_until.tv_nsec -= 1000000000L;
+                /* the listening socket stays readable: look again later,
+                   not at once (out of the epoll: an exclusive wake-up
+                   cannot be modified) */
+                if (!w->accept_paused) epoll_ctl(w->ep, EPOLL_CTL_DEL, g->cfg.listen_fd, NULL);
+                clock_gettime(CLOCK_MONOTONIC, &w->accept_paused_until);
+                w->accept_paused_until.tv_nsec += GATE_ACCEPT_PAUSE_MS * 1000000L;
+                if (w->accept_paused_until.tv_nsec >= 1000000000L) {
+                    w->accept_paused_until.tv_sec++;
+                    w->accept_paused_until.tv_nsec -= 1000000000L;
                 }
-                if (!g->accept_paused)
+                if (!w->accept_paused)
                     y_log_message(Y_LOG_LEVEL_WARNING, "TLS listener: cannot accept: %s", strerror(errno));
-                g->accept_paused = 1;
+                w->accept_paused = 1;
             }
             return;             /* EAGAIN, or a connection that left first */
         }
@@ -463,46 +478,62 @@ static void gate_accept(gate *g)
         c->addrlen = addrlen;
         c->ip = ip;
         clock_gettime(CLOCK_MONOTONIC, &c->at);
-        c->prev = g->tail;
-        if (g->tail) g->tail->next = c;
-        else g->head = c;
-        g->tail = c;
+        c->prev = w->tail;
+        if (w->tail) w->tail->next = c;
+        else w->head = c;
+        w->tail = c;
         memset(&ev, 0, sizeof ev);
         /* the handshake sends too: room to send wakes it as bytes do */
         ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
         ev.data.ptr = c;
-        if (epoll_ctl(g->ep, EPOLL_CTL_ADD, fd, &ev) != 0) gate_drop(g, c);
-        else gate_look(g, c, 0);   /* a client's ClientHello is often there with its accept */
+        if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) != 0) gate_drop(w, c);
+        else gate_look(w, c, 0);   /* a client's ClientHello is often there with its accept */
     }
+}
+
+/* The listening socket into w's epoll: each thread's wake-up exclusive
+   (one thread, not all, wakes for a connection), level-triggered (what one
+   turn leaves, the next accepts). 0 or -1. */
+static int gate_listen_add(gate_worker *w)
+{
+    struct epoll_event ev;
+
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.ptr = NULL;
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->g->cfg.listen_fd, &ev) != 0) return -1;
+    if (!w->listening) {
+        w->listening = 1;
+        atomic_fetch_add(&w->g->listeners, 1);
+    }
+    return 0;
 }
 
 /* Closes every connection held past the deadline; the time to wait until
    the next one is due (ms, for epoll_wait), or -1. */
-static int gate_reap(gate *g)
+static int gate_reap(gate_worker *w)
 {
+    gate *g = w->g;
     struct timespec now;
     unsigned n = 0;
     int wait = -1;
 
     clock_gettime(CLOCK_MONOTONIC, &now);
-    while (g->head != NULL) {
-        double left = (double)g->cfg.deadline_ms - gate_ms_between(&g->head->at, &now);
+    while (w->head != NULL) {
+        double left = (double)g->cfg.deadline_ms - gate_ms_between(&w->head->at, &now);
         if (left > 0) {
             wait = (int)left + 1;
             break;
         }
-        gate_drop(g, g->head);
+        gate_drop(w, w->head);
         n++;
     }
     if (n > 0 && g->cfg.hooks.reaped) g->cfg.hooks.reaped(g->cfg.hooks.cls, n);
-    if (g->accept_paused && g->listening) {
-        double left = gate_ms_between(&now, &g->accept_paused_until);
+    if (w->accept_paused && w->listening) {
+        double left = gate_ms_between(&now, &w->accept_paused_until);
         if (left <= 0) {
-            struct epoll_event on = { 0 };
-            on.events = EPOLLIN;
-            on.data.ptr = NULL;
-            epoll_ctl(g->ep, EPOLL_CTL_MOD, g->cfg.listen_fd, &on);
-            g->accept_paused = 0;
+            if (gate_listen_add(w) == 0) w->accept_paused = 0;
+            else wait = GATE_ACCEPT_PAUSE_MS;
         } else if (wait < 0 || left + 1 < wait) {
             wait = (int)left + 1;
         }
@@ -510,14 +541,25 @@ static int gate_reap(gate *g)
     return wait;
 }
 
+/* This thread accepts no more: the listening socket leaves its epoll, and
+   the last thread to stop accepting closes it. */
+static void gate_listen_leave(gate_worker *w)
+{
+    if (!w->listening) return;
+    if (!w->accept_paused) epoll_ctl(w->ep, EPOLL_CTL_DEL, w->g->cfg.listen_fd, NULL);
+    w->listening = 0;
+    if (atomic_fetch_sub(&w->g->listeners, 1) == 1) close(w->g->cfg.listen_fd);
+}
+
 static void *gate_main(void *arg)
 {
-    gate *g = arg;
+    gate_worker *w = arg;
+    gate *g = w->g;
     struct epoll_event ev[GATE_EVENTS];
     int wait = -1;
 
     while (!atomic_load(&g->stop)) {
-        int n = epoll_wait(g->ep, ev, GATE_EVENTS, wait);
+        int n = epoll_wait(w->ep, ev, GATE_EVENTS, wait);
         if (n < 0 && errno != EINTR) {
             y_log_message(Y_LOG_LEVEL_ERROR, "TLS listener: epoll_wait: %s", strerror(errno));
             break;
@@ -525,28 +567,40 @@ static void *gate_main(void *arg)
         for (int i = 0; i < n; i++) {
             if (ev[i].data.ptr == &gate_wake_tag) {
                 uint64_t v;
-                (void)!read(g->wake, &v, sizeof v);
+                (void)!read(w->wake, &v, sizeof v);
             } else if (ev[i].data.ptr == NULL) {
-                if (g->listening) gate_accept(g);
+                if (w->listening && !w->accept_paused) gate_accept(w);
             } else {
-                gate_look(g, ev[i].data.ptr, ev[i].events);
+                gate_look(w, ev[i].data.ptr, ev[i].events);
             }
         }
-        if (atomic_load(&g->quiesce) && g->listening) {
-            epoll_ctl(g->ep, EPOLL_CTL_DEL, g->cfg.listen_fd, NULL);
-            close(g->cfg.listen_fd);
-            g->listening = 0;
-        }
-        wait = gate_reap(g);
+        if (atomic_load(&g->quiesce)) gate_listen_leave(w);
+        wait = gate_reap(w);
     }
     return NULL;
+}
+
+/* Thread i's epoll, with its eventfd and the listening socket: 0 or -1. */
+static int gate_worker_init(gate *g, gate_worker *w)
+{
+    struct epoll_event ev;
+
+    w->g = g;
+    w->ep = epoll_create1(EPOLL_CLOEXEC);
+    w->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->ep < 0 || w->wake < 0) return -1;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.ptr = &gate_wake_tag;
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->wake, &ev) != 0) return -1;
+    return gate_listen_add(w);
 }
 
 int gate_start(const gate_config *cfg, gate **out, char *err, size_t errlen)
 {
     gate *g = calloc(1, sizeof *g);
-    struct epoll_event ev;
     int rc = -1, flags;
+    unsigned i;
 
     *out = NULL;
     if (g == NULL || cfg->max_fd == 0 || cfg->hooks.admit == NULL || cfg->hooks.release == NULL ||
@@ -556,47 +610,47 @@ int gate_start(const gate_config *cfg, gate **out, char *err, size_t errlen)
         return -1;
     }
     g->cfg = *cfg;
-    g->ep = g->wake = -1;
+    g->n_workers = cfg->threads > 0 ? cfg->threads : 1;
     pthread_mutex_init(&g->lock, NULL);
     g->fds = calloc(cfg->max_fd, sizeof *g->fds);   /* untouched pages cost nothing */
-    if (g->fds == NULL || gate_tls_table(cfg->max_fd) != 0) {
+    g->w = calloc(g->n_workers, sizeof *g->w);
+    if (g->fds == NULL || g->w == NULL || gate_tls_table(cfg->max_fd) != 0) {
         snprintf(err, errlen, "TLS listener: out of memory");
         goto cleanup;
     }
-    g->ep = epoll_create1(EPOLL_CLOEXEC);
-    g->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (g->ep < 0 || g->wake < 0) {
-        snprintf(err, errlen, "TLS listener: cannot create its epoll: %s", strerror(errno));
-        goto cleanup;
-    }
-    memset(&ev, 0, sizeof ev);
-    ev.events = EPOLLIN;
-    ev.data.ptr = &gate_wake_tag;
-    if (epoll_ctl(g->ep, EPOLL_CTL_ADD, g->wake, &ev) != 0) {
-        snprintf(err, errlen, "TLS listener: epoll_ctl: %s", strerror(errno));
-        goto cleanup;
-    }
-    ev.data.ptr = NULL;         /* level-triggered: what one turn leaves, the next accepts */
+    for (i = 0; i < g->n_workers; i++) g->w[i].ep = g->w[i].wake = -1;
     flags = fcntl(cfg->listen_fd, F_GETFL);
-    if (flags < 0 || fcntl(cfg->listen_fd, F_SETFL, flags | O_NONBLOCK) != 0 ||
-        epoll_ctl(g->ep, EPOLL_CTL_ADD, cfg->listen_fd, &ev) != 0) {
-        snprintf(err, errlen, "TLS listener: epoll_ctl: %s", strerror(errno));
+    if (flags < 0 || fcntl(cfg->listen_fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+        snprintf(err, errlen, "TLS listener: fcntl: %s", strerror(errno));
         goto cleanup;
     }
-    g->listening = 1;
+    for (i = 0; i < g->n_workers; i++) {
+        if (gate_worker_init(g, &g->w[i]) != 0) {
+            snprintf(err, errlen, "TLS listener: cannot create its epoll: %s", strerror(errno));
+            goto cleanup;
+        }
+    }
     *out = g;                   /* before the first hand-over: the daemon's hooks read it */
-    if (pthread_create(&g->thread, NULL, gate_main, g) != 0) {
-        snprintf(err, errlen, "TLS listener: cannot start its accepting thread");
-        *out = NULL;
-        g->listening = 0;       /* not taken: the caller closes it */
-        goto cleanup;
+    for (i = 0; i < g->n_workers; i++) {
+        char name[16];
+        if (pthread_create(&g->w[i].thread, NULL, gate_main, &g->w[i]) != 0) {
+            snprintf(err, errlen, "TLS listener: cannot start its accepting threads");
+            *out = NULL;
+            goto cleanup;
+        }
+        g->w[i].thread_started = 1;
+        snprintf(name, sizeof name, "apikeyd-gate%u", i % 100);
+        pthread_setname_np(g->w[i].thread, name);   /* for top -H and /proc: which threads hold them */
     }
-    g->thread_started = 1;
-    pthread_setname_np(g->thread, "apikeyd-gate");   /* for top -H and /proc: which thread holds them */
     g = NULL;
     rc = 0;
 cleanup:
-    if (g != NULL) gate_free(g);
+    if (g != NULL) {
+        /* listen_fd is not taken: the caller closes it */
+        atomic_store(&g->listeners, 0);
+        for (i = 0; g->w != NULL && i < g->n_workers; i++) g->w[i].listening = 0;
+        gate_free(g);
+    }
     return rc;
 }
 
@@ -652,15 +706,15 @@ static void gate_unstarted(gate *g, int fd)
 static void gate_wake(gate *g)
 {
     uint64_t one = 1;
-    (void)!write(g->wake, &one, sizeof one);
+    for (unsigned i = 0; i < g->n_workers; i++) (void)!write(g->w[i].wake, &one, sizeof one);
 }
 
 void gate_quiesce(gate *g)
 {
     if (g == NULL || g->quiesce_asked) return;
     g->quiesce_asked = 1;
-    /* refused from now; then the thread closes it (it alone closes the
-       descriptor, and only once the flag says this shutdown is done) */
+    /* refused from now; then the threads leave it, and the last closes the
+       descriptor (only once the flag says this shutdown is done) */
     shutdown(g->cfg.listen_fd, SHUT_RDWR);
     atomic_store(&g->quiesce, 1);
     gate_wake(g);
@@ -668,22 +722,25 @@ void gate_quiesce(gate *g)
 
 void gate_stop(gate *g)
 {
-    if (g == NULL || !g->thread_started) return;
+    if (g == NULL) return;
     atomic_store(&g->stop, 1);
     gate_wake(g);
-    pthread_join(g->thread, NULL);
-    g->thread_started = 0;
-    while (g->head != NULL) gate_drop(g, g->head);
-    if (g->listening) {
-        close(g->cfg.listen_fd);
-        g->listening = 0;
+    for (unsigned i = 0; i < g->n_workers; i++) {
+        gate_worker *w = &g->w[i];
+        if (w->thread_started) pthread_join(w->thread, NULL);
+        w->thread_started = 0;
+    }
+    for (unsigned i = 0; i < g->n_workers; i++) {
+        gate_worker *w = &g->w[i];
+        while (w->head != NULL) gate_drop(w, w->head);
+        gate_listen_leave(w);
     }
 }
 
 void gate_free(gate *g)
 {
     if (g == NULL) return;
-    gate_stop(g);
+    if (g->w != NULL) gate_stop(g);
     for (size_t h = 0; h < GATE_IP_BUCKETS; h++) {
         while (g->ips[h] != NULL) {
             gate_ip *ip = g->ips[h];
@@ -691,8 +748,11 @@ void gate_free(gate *g)
             free(ip);
         }
     }
-    if (g->ep >= 0) close(g->ep);
-    if (g->wake >= 0) close(g->wake);
+    for (unsigned i = 0; g->w != NULL && i < g->n_workers; i++) {
+        if (g->w[i].ep >= 0) close(g->w[i].ep);
+        if (g->w[i].wake >= 0) close(g->w[i].wake);
+    }
+    free(g->w);
     free(g->fds);
     pthread_mutex_destroy(&g->lock);
     free(g);

@@ -1002,6 +1002,12 @@ static int serve_listen_socket(const config_addr *a, const char *what, int *out,
     return 0;
 }
 
+static unsigned serve_cores(void)
+{
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    return c > 0 ? (unsigned)c : 1;
+}
+
 static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, int tls,
         unsigned max_conns, char *err, size_t errlen)
 {
@@ -1043,8 +1049,7 @@ static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, 
            holding one no longer spins as libmicrohttpd's own handshake
            made it (SECURITY.md, section 4), and the fewer workers that
            once limited that cost a quarter of keep-alive HTTPS */
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = SERVE_THREADS_PER_CORE * (c > 0 ? (unsigned)c : 1);
+        threads = SERVE_THREADS_PER_CORE * serve_cores();
     }
     if (l->addr.sa.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     if (serve_listen_socket(&l->addr, tls ? "--tls-listen" : "--listen", &fd, err, errlen) != 0) return -1;
@@ -1100,7 +1105,7 @@ static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, 
     if (l->gated) {
         gate_config gc = {
             .listen_fd = fd, .d = l->u.mhd_daemon, .deadline_ms = s->handshake_timeout * 1000,
-            .per_ip = cfg->max_connections_per_ip, .max_fd = s->nofile,
+            .per_ip = cfg->max_connections_per_ip, .max_fd = s->nofile, .threads = serve_cores(),
             .hooks = { .cls = l, .admit = serve_gate_admit, .release = serve_gate_release,
                        .session = serve_gate_session, .reaped = serve_gate_reaped },
         };

@@ -211,7 +211,7 @@ int main(void)
     }
     port = ntohs(a.sin_port);
     gate_config gc = {
-        .listen_fd = lfd, .d = NULL, .deadline_ms = 1000, .per_ip = 1, .max_fd = 4096,
+        .listen_fd = lfd, .d = NULL, .deadline_ms = 1000, .per_ip = 1, .max_fd = 4096, .threads = 2,
         .cred = ts.cred, .priorities = ts.priorities,
         .hooks = { .admit = hook_admit, .release = hook_release, .reaped = hook_reaped },
     };
