@@ -61,6 +61,7 @@ typedef struct serve_conn {
     struct serve_listener *l;
     const void *ci;             /* ulfius's state of the request under way (its path), or NULL */
     unsigned mhd_status;        /* status of a libmicrohttpd error answer written by mhdfix */
+    int target_ctl;             /* the request under way: a control byte in its raw target */
     struct serve_conn *prev, *next;
 } serve_conn;
 
@@ -142,6 +143,19 @@ static serve_conn *serve_conn_of(struct MHD_Connection *con)
     return i != NULL ? i->socket_context : NULL;
 }
 
+/* Whether the request target, as sent (libmicrohttpd gives the URI log
+   callback the target before it decodes it in place, when a raw CR could
+   no longer be told from %0D), holds a control byte: the target is
+   visible ASCII (RFC 9112 section 3.2; bytes over 0x7f are let through, as
+   clients send UTF-8 paths unencoded). A NUL ends the string, and so the
+   target: serve_head_check's line check sees it in the head. */
+static int serve_target_has_ctl(const char *uri)
+{
+    for (const unsigned char *p = (const unsigned char *)uri; p != NULL && *p != '\0'; p++)
+        if (*p < 0x20 || *p == 0x7f) return 1;
+    return 0;
+}
+
 /* MHD_OPTION_URI_LOG_CALLBACK: ulfius's own logger (which creates its
    per-request state) plus our start time and in-flight count. */
 static void *serve_uri_log(void *cls, const char *uri, struct MHD_Connection *con)
@@ -157,7 +171,8 @@ static void *serve_uri_log(void *cls, const char *uri, struct MHD_Connection *co
         pthread_mutex_lock(&s->conn_lock);
         c->tls_pending = 0;
         pthread_mutex_unlock(&s->conn_lock);
-        c->ci = ci;                 /* only this connection's thread reads it */
+        c->ci = ci;                 /* only this connection's thread reads these */
+        c->target_ctl = serve_target_has_ctl(uri);
     }
     if (ci == NULL || ci->request == NULL) return ci;
     r = calloc(1, sizeof *r);
@@ -573,10 +588,15 @@ static int serve_head_check(struct MHD_Connection *con, const char *method, cons
         char *why, size_t len)
 {
     serve_head h;
+    serve_conn *c = serve_conn_of(con);
     memset(&h, 0, sizeof h);
     *code = "BadRequest";
     /* line ends, read where libmicrohttpd parsed them (server/mhdfix.h) */
     if (mhdfix_head_check(con, method, version, why, len) != 0) return 400;
+    if (c != NULL && c->target_ctl) {
+        snprintf(why, len, "the request target holds a control character; encode it (%%0D, %%09, ...)");
+        return 400;
+    }
     MHD_get_connection_values(con, MHD_HEADER_KIND, serve_head_field, &h);
     if (h.n_cl > 1) {
         snprintf(why, len, "more than one Content-Length header");

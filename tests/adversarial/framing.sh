@@ -120,6 +120,18 @@ refused_json "a NUL in a header value" 400 application/problem+json 'NUL' \
 	"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: b\0c\r\n\r\n$SMUGGLED"
 refused_json "a bare CR in a header value" 400 application/problem+json 'bare CR' \
 	"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: b\rc\r\n\r\n$SMUGGLED"
+# the request target is visible ASCII (RFC 9112 section 3.2): a control
+# byte in it, seen before libmicrohttpd decodes it (a raw CR is not %0D)
+refused_json "a bare CR in the request target's query" 400 application/problem+json 'control' \
+	"GET /healthz?a=\rb HTTP/1.1\r\nHost: x\r\n\r\n$SMUGGLED"
+refused_json "a bare CR in the request target's path" 400 application/json "control.*$NEB_SHAPE" \
+	"GET $NEB\r HTTP/1.1\r\nHost: x\r\n\r\n$SMUGGLED"
+refused_json "a tab in the request target" 400 application/problem+json 'control' \
+	"GET /healthz?a=\tb HTTP/1.1\r\nHost: x\r\n\r\n$SMUGGLED"
+refused_json "a DEL in the request target" 400 application/problem+json 'control' \
+	"GET /healthz?a=\x7f HTTP/1.1\r\nHost: x\r\n\r\n$SMUGGLED"
+send "an encoded CR (%0D) in the query" "GET /healthz?a=%0Db HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+check "an encoded CR (%0D) in the query is served (200)" test "$CODE" = 200
 
 # what must keep working
 send "keep-alive: one Content-Length, then a second request" \
