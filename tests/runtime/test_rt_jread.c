@@ -66,6 +66,37 @@ START_TEST(arena_first_block_then_malloc)
 }
 END_TEST
 
+/* A block the arena malloc'd is kept for the thread's next arena, not given
+   back to malloc at once (freeing large blocks made glibc consolidate its
+   free lists on every request); a block over RT_ARENA_KEEP_MAX is not. */
+START_TEST(arena_keeps_a_freed_block_for_the_next)
+{
+	_Alignas(max_align_t) char first[64];
+	rt_arena a;
+	char *big, *kept, *again;
+
+	rt_arena_init(&a, first, sizeof first);
+	kept = big = rt_arena_alloc(&a, 100000);
+	ck_assert_ptr_nonnull(big);
+	rt_arena_free(&a);
+	rt_arena_init(&a, first, sizeof first);
+	again = rt_arena_alloc(&a, 50000);
+	ck_assert_ptr_nonnull(again);
+	memset(again, 2, 50000);
+	ck_assert_msg(again == big, "the freed block was not reused");
+	rt_arena_free(&a);
+
+	rt_arena_init(&a, first, sizeof first);
+	big = rt_arena_alloc(&a, RT_ARENA_KEEP_MAX + 1);
+	ck_assert_ptr_nonnull(big);
+	rt_arena_free(&a);
+	rt_arena_init(&a, first, sizeof first);
+	again = rt_arena_alloc(&a, 50000); /* the block kept before, not the huge one */
+	ck_assert_msg(again == kept, "a block over RT_ARENA_KEEP_MAX was kept");
+	rt_arena_free(&a);
+}
+END_TEST
+
 START_TEST(arena_strndup_and_stack)
 {
 	RT_ARENA_ON_STACK(a, 64);
@@ -891,6 +922,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, arena_first_block_then_malloc);
 	tcase_add_test(tc, arena_strndup_and_stack);
+	tcase_add_test(tc, arena_keeps_a_freed_block_for_the_next);
 	tcase_add_test(tc, grammar);
 	tcase_add_test(tc, numbers);
 	tcase_add_test(tc, strings);
