@@ -89,15 +89,20 @@ void rt_arena_init(rt_arena *a, void *first, size_t size)
 	a->used = 0;
 }
 
-void rt_arena_free(rt_arena *a)
+/* out of line: an arena that malloc'd nothing (most) pays nothing for it */
+__attribute__((noinline)) static void rt_arena_free_blocks(rt_arena_block *b)
 {
-	rt_arena_block *b = a->blocks;
-
 	while (b != NULL) {
 		rt_arena_block *next = b->next;
 		rt_arena_kept_put(b);
 		b = next;
 	}
+}
+
+void rt_arena_free(rt_arena *a)
+{
+	if (a->blocks != NULL)
+		rt_arena_free_blocks(a->blocks);
 	a->blocks = NULL;
 	a->p = a->end = NULL;
 	a->used = 0;

@@ -539,3 +539,24 @@ int rt_parse_finish(rt_parse *p, int rc, size_t base)
 		rt_errors_add(p->errs, "", "schema", "is not valid");
 	return RT_PARSE_INVALID;
 }
+
+int rt_parse_value(rt_parse_fn fn, const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags,
+                   const rt_value **out, rt_errors *errs)
+{
+	json_t *j = NULL;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!out || !(flags & RT_PARSE_DEFAULTS)) {
+		rc = fn(buf, len, a, dir, flags, NULL, errs);
+		if (rc == RT_PARSE_OK && out && rt_value_read(buf, len, a, out) != 0)
+			rc = RT_PARSE_NOMEM;
+		return rc;
+	}
+	rc = fn(buf, len, a, dir, flags, &j, errs);
+	if (rc == RT_PARSE_OK && rt_value_from_json(j, a, out) != 0)
+		rc = RT_PARSE_NOMEM;
+	json_decref(j);
+	return rc;
+}

@@ -28,6 +28,7 @@
 #include "rt_errors.h"
 #include "rt_jread.h"
 #include "rt_schema.h"
+#include "rt_value.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -50,6 +51,16 @@ enum { RT_PARSE_OK = 0, RT_PARSE_INVALID = 1, RT_PARSE_SYNTAX = 2, RT_PARSE_NOME
    be NULL to only check). */
 typedef int (*rt_parse_fn)(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out,
                            rt_errors *errs);
+
+/* The value as an rt_value tree in the arena (rt_value.h) rather than a
+ * json_t, for a caller that reads the body but has no use for jansson: fn
+ * checks the bytes without building anything, then rt_value_read reads the
+ * accepted bytes again (trusted) into the tree. With RT_PARSE_DEFAULTS the
+ * defaults need a tree to go into: fn builds the json_t, which is copied.
+ * Verdict and violations are fn's; *out (may be NULL to only check) is set
+ * on RT_PARSE_OK only. */
+int rt_parse_value(rt_parse_fn fn, const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags,
+                   const rt_value **out, rt_errors *errs);
 
 /* One root in a generated list: the schema's table and its parser (what
    tests compare); the list ends with { NULL }. */
