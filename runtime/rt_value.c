@@ -4,110 +4,175 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rt_jread.h"
+/* ---- the builder: a reader's sink ---- */
 
-/* The values of the containers being read, innermost last: a container's
- * members (or elements, in .value) are pushed here as they are read, then
- * moved into one arena run when it closes. Malloc'd, freed after the read. */
-typedef struct rt_value_stack {
-	rt_value_member *v;
-	size_t n, cap;
-} rt_value_stack;
+struct rt_value_open {
+	size_t slot; /* where the container goes: its member in b->v, or SIZE_MAX for the root */
+	size_t base; /* its first member in b->v */
+	int object;
+};
 
-static int rt_value_push(rt_value_stack *st)
+/* A new member of the innermost open container (its key the last name
+   read when that is an object): its index in b->v, or SIZE_MAX. */
+static size_t rv_member(rt_value_builder *b)
 {
-	if (st->n == st->cap) {
-		size_t cap = st->cap ? st->cap * 2 : 64;
-		rt_value_member *v = realloc(st->v, cap * sizeof *v);
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		rt_value_member *v = realloc(b->v, cap * sizeof *v);
 		if (v == NULL)
-			return -1;
-		st->v = v;
-		st->cap = cap;
+			return SIZE_MAX;
+		b->v = v;
+		b->cap = cap;
 	}
-	st->n++;
+	b->v[b->n].key = b->open[b->nopen - 1].object ? b->key : (rt_str){ NULL, 0 };
+	return b->n++;
+}
+
+/* v where the next value goes: the root, or a member */
+static int rv_place(rt_value_builder *b, const rt_value *v)
+{
+	size_t at;
+
+	if (b->nopen == 0) {
+		if (b->done)
+			return -1;
+		b->root = *v;
+		b->done = 1;
+		return 0;
+	}
+	if ((at = rv_member(b)) == SIZE_MAX)
+		return -1;
+	b->v[at].value = *v;
 	return 0;
 }
 
-/* The value whose first token is tok into *out; 0 or -1. */
-static int rt_value_token(rt_jread *r, rt_arena *a, rt_value_stack *st, int tok, rt_value *out)
+static int rv_begin(rt_value_builder *b, int object)
 {
-	size_t base = st->n, n;
-	rt_value c;
-	int t;
+	size_t slot = SIZE_MAX;
 
-	switch (tok) {
-	case RT_JR_NULL: out->type = RT_V_NULL; return 0;
-	case RT_JR_TRUE: out->type = RT_V_TRUE; return 0;
-	case RT_JR_FALSE: out->type = RT_V_FALSE; return 0;
-	case RT_JR_INTEGER: out->type = RT_V_INTEGER; out->u.i = r->i; return 0;
-	case RT_JR_REAL: out->type = RT_V_REAL; out->u.d = r->d; return 0;
-	case RT_JR_STRING:
-		out->type = RT_V_STRING;
-		out->u.str = (rt_str){ r->str, r->len };
-		return 0;
-	case RT_JR_ARRAY_BEGIN:
-		while ((t = rt_jread_next(r)) != RT_JR_ARRAY_END) {
-			/* its slot first: the element's own elements go above it (and
-			   may move the stack: the slot is found again by index) */
-			size_t at = st->n;
-			if (t == RT_JR_ERROR || rt_value_push(st) != 0 || rt_value_token(r, a, st, t, &c) != 0)
-				return -1;
-			st->v[at].value = c;
-		}
-		n = st->n - base;
-		out->type = RT_V_ARRAY;
-		out->u.array.n = n;
-		out->u.array.v = n ? rt_arena_alloc(a, n * sizeof(rt_value)) : NULL;
-		if (n && out->u.array.v == NULL)
+	if (b->nopen == 0 && b->done)
+		return -1;
+	if (b->nopen && (slot = rv_member(b)) == SIZE_MAX)
+		return -1;
+	if (b->nopen == b->capopen) {
+		size_t cap = b->capopen ? b->capopen * 2 : 16;
+		rt_value_open *o = realloc(b->open, cap * sizeof *o);
+		if (o == NULL)
 			return -1;
-		for (size_t k = 0; k < n; k++)
-			out->u.array.v[k] = st->v[base + k].value;
-		st->n = base;
-		return 0;
-	case RT_JR_OBJECT_BEGIN:
-		while ((t = rt_jread_next(r)) == RT_JR_NAME) {
-			size_t at = st->n;
-			if (rt_value_push(st) != 0)
-				return -1;
-			st->v[at].key = (rt_str){ r->str, r->len };
-			if (rt_value_token(r, a, st, rt_jread_next(r), &c) != 0)
-				return -1;
-			st->v[at].value = c;
-		}
-		if (t != RT_JR_OBJECT_END)
-			return -1;
-		n = st->n - base;
-		out->type = RT_V_OBJECT;
-		out->u.object.n = n;
-		out->u.object.v = n ? rt_arena_alloc(a, n * sizeof(rt_value_member)) : NULL;
-		if (n && out->u.object.v == NULL)
+		b->open = o;
+		b->capopen = cap;
+	}
+	b->open[b->nopen++] = (rt_value_open){ slot, b->n, object };
+	return 0;
+}
+
+/* The innermost container closes: its members move into one arena run. */
+static int rv_end(rt_value_builder *b)
+{
+	rt_value_open o;
+	rt_value v;
+	size_t n;
+
+	if (b->nopen == 0)
+		return -1;
+	o = b->open[--b->nopen];
+	n = b->n - o.base;
+	if (o.object) {
+		v.type = RT_V_OBJECT;
+		v.u.object.n = n;
+		v.u.object.v = n ? rt_arena_alloc(b->a, n * sizeof(rt_value_member)) : NULL;
+		if (n && v.u.object.v == NULL)
 			return -1;
 		if (n)
-			memcpy(out->u.object.v, st->v + base, n * sizeof(rt_value_member));
-		st->n = base;
-		return 0;
+			memcpy(v.u.object.v, b->v + o.base, n * sizeof(rt_value_member));
+	} else {
+		v.type = RT_V_ARRAY;
+		v.u.array.n = n;
+		v.u.array.v = n ? rt_arena_alloc(b->a, n * sizeof(rt_value)) : NULL;
+		if (n && v.u.array.v == NULL)
+			return -1;
+		for (size_t k = 0; k < n; k++)
+			v.u.array.v[k] = b->v[o.base + k].value;
 	}
-	return -1; /* RT_JR_ERROR, or a token no value starts with */
+	b->n = o.base;
+	if (o.slot == SIZE_MAX) {
+		b->root = v;
+		b->done = 1;
+	} else {
+		b->v[o.slot].value = v;
+	}
+	return 0;
 }
+
+static int rv_token(rt_jread_sink *s, const rt_jread *r, int tok)
+{
+	rt_value_builder *b = (rt_value_builder *)s;
+	rt_value v;
+
+	switch (tok) {
+	case RT_JR_NAME: b->key = (rt_str){ r->str, r->len }; return 0;
+	case RT_JR_OBJECT_BEGIN: return rv_begin(b, 1);
+	case RT_JR_ARRAY_BEGIN: return rv_begin(b, 0);
+	case RT_JR_OBJECT_END:
+	case RT_JR_ARRAY_END: return rv_end(b);
+	case RT_JR_NULL: v.type = RT_V_NULL; break;
+	case RT_JR_TRUE: v.type = RT_V_TRUE; break;
+	case RT_JR_FALSE: v.type = RT_V_FALSE; break;
+	case RT_JR_INTEGER: v.type = RT_V_INTEGER; v.u.i = r->i; break;
+	case RT_JR_REAL: v.type = RT_V_REAL; v.u.d = r->d; break;
+	case RT_JR_STRING: v.type = RT_V_STRING; v.u.str = (rt_str){ r->str, r->len }; break;
+	default: return -1;
+	}
+	return rv_place(b, &v);
+}
+
+void rt_value_builder_init(rt_value_builder *b, rt_arena *a)
+{
+	memset(b, 0, sizeof *b);
+	b->sink.token = rv_token;
+	b->a = a;
+}
+
+int rt_value_builder_end(rt_value_builder *b, const rt_value **out)
+{
+	rt_value *v;
+
+	*out = NULL;
+	if (!b->done || b->nopen != 0 || (v = rt_arena_alloc(b->a, sizeof *v)) == NULL)
+		return -1;
+	*v = b->root;
+	*out = v;
+	return 0;
+}
+
+void rt_value_builder_free(rt_value_builder *b)
+{
+	free(b->v);
+	free(b->open);
+	b->v = NULL;
+	b->open = NULL;
+	b->n = b->cap = b->nopen = b->capopen = 0;
+}
+
+/* ---- from text read before, from json_t ---- */
 
 int rt_value_read(const char *buf, size_t len, rt_arena *a, const rt_value **out)
 {
-	rt_value_stack st = { 0 };
-	rt_value *v = rt_arena_alloc(a, sizeof *v);
+	rt_value_builder b;
 	rt_jread r;
-	int rc = -1;
+	int t, rc = -1;
 
 	*out = NULL;
-	if (v == NULL)
-		goto cleanup;
+	rt_value_builder_init(&b, a);
 	rt_jread_init(&r, buf, len, a, 0);
 	rt_jread_trust(&r, NULL);
-	if (rt_value_token(&r, a, &st, rt_jread_next(&r), v) != 0 || rt_jread_next(&r) != RT_JR_END)
-		goto cleanup;
-	*out = v;
-	rc = 0;
+	rt_jread_sink_set(&r, &b.sink);
+	while ((t = rt_jread_next(&r)) != RT_JR_END)
+		if (t == RT_JR_ERROR)
+			goto cleanup;
+	rc = rt_value_builder_end(&b, out);
 cleanup:
-	free(st.v);
+	rt_value_builder_free(&b);
 	return rc;
 }
 

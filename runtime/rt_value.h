@@ -17,11 +17,12 @@
  *    integer and real).
  *
  * Memory: everything is in the arena, or points into the input; both must
- * outlive the value. Nothing is freed on its own. rt_value_to_json makes
+ * outlive the value. Nothing is freed on its own (the builder's own
+ * bookkeeping is malloc'd and freed by rt_value_builder_free). rt_value_to_json makes
  * the json_t (new) that the same bytes would have given.
  *
  *	const rt_value *v;
- *	if (rt_parse_value(parse, buf, len, &arena, dir, 0, &v, &errs) == RT_PARSE_OK) {
+ *	if (rt_parse_value(root->root, buf, len, &arena, dir, 0, &v, &errs) == RT_PARSE_OK) {
  *		const rt_value *title = rt_value_get(rt_value_get(v, "info"), "title");
  *		if (title && title->type == RT_V_STRING) ... title->u.str.s, title->u.str.len ...
  *	}
@@ -34,6 +35,7 @@
 #include <jansson.h>
 
 #include "rt_arena.h"
+#include "rt_jread.h"
 #include "rt_json.h"
 
 #ifdef __cplusplus
@@ -60,6 +62,38 @@ struct rt_value_member {
 	rt_str key;
 	rt_value value;
 };
+
+/* The tree built from a reader's tokens as it reads them (a sink,
+ * rt_jread_sink_set): a generated parser's own reader feeds it, so that
+ * the value is there when the parse ends, with no second read and no
+ * json_t (rt_parse_value). Its bookkeeping is malloc'd (rt_value_builder_free);
+ * the tree is in the arena.
+ *
+ *	rt_value_builder b;
+ *	rt_value_builder_init(&b, arena);
+ *	rt_jread_sink_set(&r, &b.sink);
+ *	... read one whole value with r ...
+ *	rc = rt_value_builder_end(&b, &v);  // 0: v is the value read
+ *	rt_value_builder_free(&b);
+ */
+typedef struct rt_value_open rt_value_open;
+typedef struct rt_value_builder {
+	rt_jread_sink sink;    /* first: the reader's handle on it */
+	rt_arena *a;
+	rt_value_member *v;    /* the open containers' members (elements in .value), innermost last */
+	size_t n, cap;
+	rt_value_open *open;   /* the open containers */
+	size_t nopen, capopen;
+	rt_str key;            /* the last member name */
+	rt_value root;
+	int done;              /* root holds the whole value */
+} rt_value_builder;
+
+void rt_value_builder_init(rt_value_builder *b, rt_arena *a);
+/* The value its tokens made (in the arena): 0, or -1 when they did not
+   make one whole value or the arena is out of memory. */
+int rt_value_builder_end(rt_value_builder *b, const rt_value **out);
+void rt_value_builder_free(rt_value_builder *b);
 
 /* The value of JSON text that a reader has already checked in full (a
  * generated parser accepted it; it is read again trusted, by rt_jread_trust):

@@ -16,8 +16,8 @@
  *   ours       the byte parser oapigen generates for the schema (gen_parse,
  *              emitted by valgen as b30_parsers[] / b31_parsers[]): one pass
  *              over rt_jread, every keyword in generated code, the value an
- *              rt_value tree in the arena (rt_parse_value: the parser checks
- *              without building, then the accepted bytes are read into it)
+ *              rt_value tree in the arena (rt_parse_value: the parser
+ *              builds no json_t; its reader's tokens build the tree)
  *   json       the same parser building the json_t a handler without a
  *              model receives (released with json_decref)
  *   jread      rt_jread_skip over the whole body, no validation: the floor a
@@ -47,6 +47,7 @@
 #include "rt_schema.h"
 
 extern const rt_parse_fn b30_parsers[], b31_parsers[];
+extern const rt_parse_vfn b30_roots[], b31_roots[];
 extern const rt_schema *const b30_schemas[];
 extern const size_t b30_nschemas;
 extern const rt_schema *const b31_schemas[];
@@ -65,13 +66,15 @@ typedef struct body {
 
 static const rt_schema *today_schema;
 static rt_parse_fn ours_fn;
+static rt_parse_vfn ours_root;
 
 /* ours: the byte parser gen_parse generated for the schema (the schemas
    here have no C model), the value an rt_value tree in the arena
-   (rt_parse_value: checked without building, then read into the tree) */
+   (rt_parse_value: the parser builds no json_t; its reader's tokens build
+   the tree as it reads them) */
 static int ours_parse(const char *buf, size_t len, rt_arena *arena, void *model_out, rt_errors *errs)
 {
-	int rc = rt_parse_value(ours_fn, buf, len, arena, RT_DIR_NONE, 0, (const rt_value **)model_out, errs);
+	int rc = rt_parse_value(ours_root, buf, len, arena, RT_DIR_NONE, 0, (const rt_value **)model_out, errs);
 
 	return rc == RT_PARSE_NOMEM ? -1 : (int)errs->n;
 }
@@ -237,6 +240,7 @@ int main(int argc, char **argv)
 		}
 		today_schema = d31 ? b31_schemas[idx] : b30_schemas[idx];
 		ours_fn = d31 ? b31_parsers[idx] : b30_parsers[idx];
+		ours_root = d31 ? b31_roots[idx] : b30_roots[idx];
 		if (gen != NULL && gen->model_size > sizeof model) {
 			fprintf(stderr, "parsebench: %s: model of %zu bytes\n", name, gen->model_size);
 			return 1;

@@ -194,7 +194,7 @@ static void fz_check_value(const fz_pick *pk, const char *in, size_t len, const 
 	rt_errors_init(&got);
 	FUZZ_ASSERT(copy != NULL, "out of memory");
 	n = rt_schema_validate(pk->root->schema, copy, RT_DIR_REQUEST, &want);
-	rc = rt_parse_value(pk->root->parse, in, len, &a, RT_DIR_REQUEST, 0, &tv, &got);
+	rc = rt_parse_value(pk->root->root, in, len, &a, RT_DIR_REQUEST, 0, &tv, &got);
 	FUZZ_ASSERT((n == 0) == (rc == RT_PARSE_OK), "%s: no defaults: table %s, rt_parse_value rc %d", pk->root->where,
 	            n ? "refuses" : "accepts", rc);
 	fz_same_errors(&got, &want, pk->root->where);
@@ -206,7 +206,7 @@ static void fz_check_value(const fz_pick *pk, const char *in, size_t len, const 
 	}
 	rt_errors_free(&got);
 	rt_errors_init(&got);
-	rc = rt_parse_value(pk->root->parse, in, len, &a, RT_DIR_REQUEST, RT_PARSE_DEFAULTS, &tv, &got);
+	rc = rt_parse_value(pk->root->root, in, len, &a, RT_DIR_REQUEST, RT_PARSE_DEFAULTS, &tv, &got);
 	FUZZ_ASSERT((rc == RT_PARSE_OK) == (want_dfl != NULL), "%s: defaults: rt_parse_value rc %d", pk->root->where, rc);
 	if (rc == RT_PARSE_OK) {
 		back = rt_value_to_json(tv);

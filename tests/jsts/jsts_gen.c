@@ -84,14 +84,14 @@ int main(int argc, char **argv)
 	}
 	printf("struct jsts_test { size_t c; const char *desc; const char *data; int valid; };\n");
 	printf("typedef int (*jsts_parse_fn)(const char *, size_t, rt_arena *, enum rt_dir, unsigned, json_t **, rt_errors *);\n");
-	printf("static const struct jsts_case { const rt_schema *schema; jsts_parse_fn parse; const char *desc; const char *skip; const char *error; } cases[] = {\n");
+	printf("static const struct jsts_case { const rt_schema *schema; jsts_parse_fn parse; rt_parse_vfn root; const char *desc; const char *skip; const char *error; } cases[] = {\n");
 	for (size_t i = 0; i < ncases; i++) {
 		json_t *c = json_array_get(suite, i);
 		printf("\t{ ");
 		if (syms[i])
-			printf("&%s, %s_parse", syms[i], syms[i]);
+			printf("&%s, %s_parse, %s__v", syms[i], syms[i], syms[i]);
 		else
-			printf("NULL, NULL");
+			printf("NULL, NULL, NULL");
 		printf(", ");
 		gen_text_cstr(stdout, json_string_value(json_object_get(c, "description")) ? json_string_value(json_object_get(c, "description")) : "");
 		printf(", ");
@@ -133,7 +133,7 @@ int main(int argc, char **argv)
 	       "\tint rc, same;\n\n"
 	       "\trt_errors_init(&e);\n"
 	       "\tif (tree) {\n"
-	       "\t\trc = rt_parse_value(c->parse, text, strlen(text), &a, RT_DIR_NONE, 0, &tv, &e);\n"
+	       "\t\trc = rt_parse_value(c->root, text, strlen(text), &a, RT_DIR_NONE, 0, &tv, &e);\n"
 	       "\t\tv = tv ? rt_value_to_json(tv) : NULL;\n"
 	       "\t} else\n"
 	       "\t\trc = c->parse(text, strlen(text), &a, RT_DIR_NONE, 0, &v, &e);\n"

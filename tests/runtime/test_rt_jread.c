@@ -230,15 +230,36 @@ error:
 	rt_arena_free(&a);
 }
 
-/* rt_value (rt_value.h) of text jansson accepted as want: read again
-   trusted, it is want, members in their order (the compact texts are the
-   same bytes); so is its copy from want. */
+/* rt_value (rt_value.h) of text jansson accepted as want: built from a
+   checking reader's tokens as it skips the value, and read again trusted,
+   it is want, members in their order (the compact texts are the same
+   bytes); so is its copy from want. */
 static void value_agrees(const json_t *want, const char *in, size_t len, rt_arena *a, int line)
 {
 	const rt_value *v = NULL, *c = NULL;
 	json_t *back, *back2;
 	char *w, *g, *g2;
 
+	/* first a checking reader that skips the whole value: its tokens, strings
+	   read raw, still make the tree (rt_parse_value's reader, skipping) */
+	{
+		rt_value_builder b;
+		rt_jread r;
+		rt_value_builder_init(&b, a);
+		rt_jread_init(&r, in, len, a, 0);
+		rt_jread_sink_set(&r, &b.sink);
+		ck_assert_msg(rt_jread_skip(&r) == 0 && rt_jread_next(&r) == RT_JR_END, "line %d: skip with a sink failed", line);
+		ck_assert_msg(rt_value_builder_end(&b, &v) == 0, "line %d: the builder made no value", line);
+		rt_value_builder_free(&b);
+		back = rt_value_to_json(v);
+		w = json_dumps(want, JSON_ENCODE_ANY | JSON_COMPACT);
+		g = json_dumps(back, JSON_ENCODE_ANY | JSON_COMPACT);
+		ck_assert_msg(jread_tree_same(want, back) && strcmp(w, g) == 0, "line %d: %.*s: jansson %s, skipped into rt_value %s",
+		              line, (int)len, in, w, g);
+		free(w);
+		free(g);
+		json_decref(back);
+	}
 	ck_assert_msg(rt_value_read(in, len, a, &v) == 0 && v != NULL, "line %d: %.*s: rt_value_read failed", line, (int)len, in);
 	ck_assert_msg(rt_value_from_json(want, a, &c) == 0 && c != NULL, "line %d: rt_value_from_json failed", line);
 	back = rt_value_to_json(v);
