@@ -24,7 +24,6 @@ void rt_parse_init(rt_parse *p, const char *buf, size_t len, rt_arena *a, enum r
 	p->trial = 0;
 }
 
-
 /* The current JSON pointer (behind a re-scan's parents'), in small or
    malloc'd (free it when != small). */
 static char *rt_parse_ptr(const rt_parse *p, char *small, size_t size)
