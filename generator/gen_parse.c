@@ -1133,9 +1133,9 @@ void gen_parse_write_roots(gen_parse *p, FILE *out, const char *name, int decl)
 	for (size_t i = 0; i < p->nroots; i++) {
 		fprintf(out, "\t{ ");
 		gen_text_cstr(out, p->roots[i]->where);
-		fprintf(out, ", &%s, %s_parse },\n", p->roots[i]->symbol, p->roots[i]->symbol);
+		fprintf(out, ", &%s, %s_parse, %s__v },\n", p->roots[i]->symbol, p->roots[i]->symbol, p->roots[i]->symbol);
 	}
-	fprintf(out, "\t{ NULL, NULL, NULL },\n};\n\n");
+	fprintf(out, "\t{ NULL, NULL, NULL, NULL },\n};\n\n");
 }
 
 /* ---- model parsers: bytes straight into the C model ---- */

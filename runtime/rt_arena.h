@@ -3,7 +3,9 @@
  * The first block is the caller's (on its stack, or inline in a struct it
  * owns); when it is full, further blocks are malloc'd, each at least twice
  * the size of the one before, and rt_arena_free() releases them all at once.
- * Nothing is freed one by one. Allocations are aligned to RT_ARENA_ALIGN
+ * Nothing is freed one by one. The largest of them (up to RT_ARENA_KEEP_MAX)
+ * is kept for the thread's next arena rather than given back to malloc
+ * (rt_arena.c says why); it is freed when the thread exits. Allocations are aligned to RT_ARENA_ALIGN
  * (alignof(max_align_t)) unless an alignment is given. The arena owns every
  * block it malloc'd; the caller owns the first block and the rt_arena itself.
  *
@@ -31,6 +33,8 @@ extern "C" {
 #endif
 /* the smallest block rt_arena_alloc_aligned mallocs */
 #define RT_ARENA_MIN_BLOCK 4096
+/* the largest block rt_arena_free keeps for the thread's next arena */
+#define RT_ARENA_KEEP_MAX ((size_t)4 << 20)
 
 typedef struct rt_arena_block rt_arena_block;
 

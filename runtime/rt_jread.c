@@ -19,6 +19,9 @@
 #include <string.h>
 
 enum { S_VALUE, S_FIRST, S_AFTER, S_DONE, S_END, S_ERROR };
+/* beside a state: the reader has a sink (rt_jread_next's switch reaches
+   jr_next_sink by its default case, so readers without one pay nothing) */
+#define S_SINK 8
 
 static const char *const jr_messages[] = {
 #define RT_JREAD_E_MSG(name, msg) msg,
@@ -481,6 +484,8 @@ static rt_jread_frame *jr_push(rt_jread *r)
 	return &r->frames[r->depth++];
 }
 
+__attribute__((noinline)) static int jr_next_sink(rt_jread *r);
+
 int rt_jread_next(rt_jread *r)
 {
 	const char *p = r->p, *end = r->end;
@@ -522,6 +527,8 @@ int rt_jread_next(rt_jread *r)
 	case S_END:
 		return RT_JR_END;
 	default:
+		if (r->state & S_SINK)
+			return jr_next_sink(r);
 		return RT_JR_ERROR;
 	}
 
@@ -610,6 +617,37 @@ close:
 	r->p = p + 1;
 	r->state = r->depth ? S_AFTER : S_DONE;
 	return f->object ? RT_JR_OBJECT_END : RT_JR_ARRAY_END;
+}
+
+/* rt_jread_next with a sink: the token read as without one, then handed to
+   the sink (a skipped value's string decoded first: skipping reads them
+   raw). */
+__attribute__((noinline)) static int jr_next_sink(rt_jread *r)
+{
+	int tok;
+
+	r->state &= ~S_SINK;
+	tok = rt_jread_next(r);
+	if (r->state == S_ERROR)
+		return tok;
+	r->state |= S_SINK;
+	if (tok == RT_JR_END)
+		return tok;
+	if (tok == RT_JR_STRING && r->no_decode && memchr(r->str, '\\', r->len) != NULL &&
+	    jr_decode(r, r->str, r->len) != 0)
+		return jr_fail(r, RT_JREAD_E_NOMEM, r->tok);
+	if (r->sink->token(r->sink, r, tok) != 0)
+		return jr_fail(r, RT_JREAD_E_NOMEM, r->tok);
+	return tok;
+}
+
+void rt_jread_sink_set(rt_jread *r, rt_jread_sink *sink)
+{
+	r->sink = sink;
+	if (sink != NULL && r->state != S_ERROR)
+		r->state |= S_SINK;
+	else
+		r->state &= ~S_SINK;
 }
 
 /* ---- duplicate names ---- */
@@ -924,7 +962,7 @@ int rt_jread_first_name(const rt_jread *r, const char *name, size_t n)
 {
 	const char *p = jr_ws(r->p, r->end);
 
-	return r->state == S_FIRST && (size_t)(r->end - p) > n + 1 && *p == '"' && memcmp(p + 1, name, n) == 0 &&
+	return (r->state & ~S_SINK) == S_FIRST && (size_t)(r->end - p) > n + 1 && *p == '"' && memcmp(p + 1, name, n) == 0 &&
 	       p[n + 1] == '"';
 }
 

@@ -135,6 +135,14 @@ typedef struct rt_jread_ends {
 	size_t n, cap;
 } rt_jread_ends;
 
+/* Where a reader hands each token it reads (rt_jread_sink_set): rt_value's
+   tree builder. token() returns 0, or -1 (out of memory: the reader fails
+   with RT_JREAD_E_NOMEM). */
+struct rt_jread;
+typedef struct rt_jread_sink {
+	int (*token)(struct rt_jread_sink *s, const struct rt_jread *r, int tok);
+} rt_jread_sink;
+
 typedef struct rt_jread {
 	/* the current token's value (read-only) */
 	const char *str;    /* RT_JR_STRING, RT_JR_NAME */
@@ -156,6 +164,7 @@ typedef struct rt_jread {
 	int no_decode;
 	int trusted;        /* rt_jread_trust: skipping goes by brackets and quotes */
 	rt_jread_ends *ends; /* rt_jread_trust's, or NULL */
+	rt_jread_sink *sink; /* rt_jread_sink_set's, or NULL */
 	rt_jread_frame *frames;
 	rt_jread_names *skip_sets;
 	unsigned skip_sets_n, frames_cap;
@@ -180,6 +189,13 @@ void rt_jread_trust(rt_jread *r, rt_jread_ends *ends);
 /* A checking reader notes in ends (borrowed) where the larger containers it
    reads from now on end, for the trusted readers that share it. */
 void rt_jread_note_ends(rt_jread *r, rt_jread_ends *ends);
+
+/* Every token the reader reads from now on, skipped values' included (their
+ * strings then decoded too), goes to sink (borrowed) as well, in the order
+ * of the text, before rt_jread_next returns it; a reader that fails stops
+ * handing them. Not for trusted readers (their skips go by brackets). The
+ * readers without one pay nothing for it. */
+void rt_jread_sink_set(rt_jread *r, rt_jread_sink *sink);
 
 /* Skips the next value entirely (checked as rt_jread_next checks it,
    duplicate names included); 0, or -1 with r->err set. */

@@ -21,6 +21,7 @@ void rt_parse_init(rt_parse *p, const char *buf, size_t len, rt_arena *a, enum r
 	p->bad = 0;
 	p->keep = NULL;
 	p->up = NULL;
+	p->trial = 0;
 }
 
 /* The current JSON pointer (behind a re-scan's parents'), in small or
@@ -456,7 +457,9 @@ int rt_parse_live(rt_parse *p, int t, rt_parse_vfn fn, json_t **j)
 	rt_parse_ends(p); /* the other alternatives' re-scans jump over what this one reads */
 	p->errs = NULL;
 	p->flags &= ~(unsigned)RT_PARSE_DEFAULTS;
+	p->trial++;
 	rc = fn(p, t, j, 0);
+	p->trial--;
 	k = p->bad - bad;
 	p->errs = errs;
 	p->flags = flags;
@@ -538,4 +541,58 @@ int rt_parse_finish(rt_parse *p, int rc, size_t base)
 	if (p->errs && p->errs->n == base)
 		rt_errors_add(p->errs, "", "schema", "is not valid");
 	return RT_PARSE_INVALID;
+}
+
+/* rt_parse_value's sink: the builder's, until a violation stands (one found
+   outside rt_parse_live's alternatives): the value is refused then, and its
+   tree is built no further. */
+typedef struct rt_parse_tree {
+	rt_jread_sink sink;
+	rt_value_builder b;
+	rt_parse *p;
+} rt_parse_tree;
+
+static int rt_parse_tree_token(rt_jread_sink *s, const rt_jread *r, int tok)
+{
+	rt_parse_tree *t = (rt_parse_tree *)s;
+
+	if (t->p->bad && !t->p->trial) {
+		rt_jread_sink_set(&t->p->r, NULL);
+		return 0;
+	}
+	return t->b.sink.token(&t->b.sink, r, tok);
+}
+
+int rt_parse_value(rt_parse_vfn root, const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags,
+                   const rt_value **out, rt_errors *errs)
+{
+	rt_parse_tree t;
+	rt_parse p;
+	size_t base = errs ? errs->n : 0;
+	json_t *j = NULL;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	t.sink.token = rt_parse_tree_token;
+	rt_value_builder_init(&t.b, a);
+	t.p = &p;
+	rt_parse_init(&p, buf, len, a, dir, flags | RT_PARSE_LEAN, errs);
+	if (out && (flags & RT_PARSE_DEFAULTS)) {
+		/* the defaults go into the json_t the parser builds; copied */
+		rc = rt_parse_finish(&p, root(&p, rt_jread_next(&p.r), &j, 1), base);
+		if (rc == RT_PARSE_OK && rt_value_from_json(j, a, out) != 0)
+			rc = RT_PARSE_NOMEM;
+		goto cleanup;
+	}
+	if (out)
+		rt_jread_sink_set(&p.r, &t.sink);
+	rc = rt_parse_finish(&p, root(&p, rt_jread_next(&p.r), NULL, 1), base);
+	if (rc == RT_PARSE_OK && out && rt_value_builder_end(&t.b, out) != 0)
+		rc = RT_PARSE_NOMEM;
+cleanup:
+	json_decref(p.keep);
+	json_decref(j);
+	rt_value_builder_free(&t.b);
+	return rc;
 }

@@ -28,6 +28,7 @@
 #include "rt_errors.h"
 #include "rt_jread.h"
 #include "rt_schema.h"
+#include "rt_value.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -51,14 +52,6 @@ enum { RT_PARSE_OK = 0, RT_PARSE_INVALID = 1, RT_PARSE_SYNTAX = 2, RT_PARSE_NOME
 typedef int (*rt_parse_fn)(const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags, json_t **out,
                            rt_errors *errs);
 
-/* One root in a generated list: the schema's table and its parser (what
-   tests compare); the list ends with { NULL }. */
-typedef struct rt_parse_root {
-	const char *where;
-	const rt_schema *schema;
-	rt_parse_fn parse;
-} rt_parse_root;
-
 typedef struct rt_parse {
 	rt_jread r;
 	rt_errors *errs;
@@ -68,11 +61,21 @@ typedef struct rt_parse {
 	int bad;            /* violations found (also those not recorded) */
 	json_t *keep;       /* json_t values the model points to (new), or NULL */
 	const struct rt_parse *up; /* a re-scan's parser: pointers start at its position */
+	int trial;          /* inside rt_parse_live's alternative: its violations may not stand */
 } rt_parse;
 
 /* A generated validator: the value whose first token is t (rt_parse.h's
    generated `<symbol>__v`). */
 typedef int (*rt_parse_vfn)(rt_parse *p, int t, json_t **j, int dfl);
+
+/* One root in a generated list: the schema's table, its parser and the
+   parser's validator (what tests compare); the list ends with { NULL }. */
+typedef struct rt_parse_root {
+	const char *where;
+	const rt_schema *schema;
+	rt_parse_fn parse;
+	rt_parse_vfn root;
+} rt_parse_root;
 
 void rt_parse_init(rt_parse *p, const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags,
                    rt_errors *errs);
@@ -80,6 +83,17 @@ void rt_parse_init(rt_parse *p, const char *buf, size_t len, rt_arena *a, enum r
  * reader error into the one "json" violation (dropping the others from
  * base on), and says RT_PARSE_*. rc is the value parser's result. */
 int rt_parse_finish(rt_parse *p, int rc, size_t base);
+
+/* An entry point whose value is an rt_value tree in the arena (rt_value.h)
+ * rather than a json_t, for a caller that reads the body but has no use for
+ * jansson. root is the schema's validator (`<symbol>__v`, an rt_parse_root's
+ * root): it reads the bytes as `<symbol>_parse` does, building nothing,
+ * while its reader's tokens go to an rt_value_builder (rt_jread_sink_set),
+ * one pass. With RT_PARSE_DEFAULTS the defaults need a tree to go into: the
+ * json_t is built and copied. Verdict and violations are `<symbol>_parse`'s;
+ * *out (may be NULL to only check) is set on RT_PARSE_OK only. */
+int rt_parse_value(rt_parse_vfn root, const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags,
+                   const rt_value **out, rt_errors *errs);
 
 /* A violation at the current position (the value just read; after an
  * object's or array's end, that container); always 0. */

@@ -3581,11 +3581,11 @@ int apikeyd_VerifyRequest_parse(const char *buf, size_t len, rt_arena *a, unsign
 }
 
 const rt_parse_root apikeyd_request_bodies[] = {
-	{ "openapi/apikeyd.yaml#/paths/~1keys/post/requestBody/content/application~1json/schema", &apikeyd_schema_create_key_body, apikeyd_schema_create_key_body_parse },
-	{ "openapi/apikeyd.yaml#/paths/~1keys~1{key_id}/patch/requestBody/content/application~1json/schema", &apikeyd_schema_update_key_body, apikeyd_schema_update_key_body_parse },
-	{ "openapi/apikeyd.yaml#/paths/~1keys~1{key_id}~1rotate/post/requestBody/content/application~1json/schema", &apikeyd_schema_rotate_key_body, apikeyd_schema_rotate_key_body_parse },
-	{ "openapi/apikeyd.yaml#/paths/~1verify/post/requestBody/content/application~1json/schema", &apikeyd_schema_verify_key_body, apikeyd_schema_verify_key_body_parse },
-	{ NULL, NULL, NULL },
+	{ "openapi/apikeyd.yaml#/paths/~1keys/post/requestBody/content/application~1json/schema", &apikeyd_schema_create_key_body, apikeyd_schema_create_key_body_parse, apikeyd_schema_create_key_body__v },
+	{ "openapi/apikeyd.yaml#/paths/~1keys~1{key_id}/patch/requestBody/content/application~1json/schema", &apikeyd_schema_update_key_body, apikeyd_schema_update_key_body_parse, apikeyd_schema_update_key_body__v },
+	{ "openapi/apikeyd.yaml#/paths/~1keys~1{key_id}~1rotate/post/requestBody/content/application~1json/schema", &apikeyd_schema_rotate_key_body, apikeyd_schema_rotate_key_body_parse, apikeyd_schema_rotate_key_body__v },
+	{ "openapi/apikeyd.yaml#/paths/~1verify/post/requestBody/content/application~1json/schema", &apikeyd_schema_verify_key_body, apikeyd_schema_verify_key_body_parse, apikeyd_schema_verify_key_body__v },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* openapi/apikeyd.yaml#/components/schemas/RateLimit */

@@ -662,8 +662,8 @@ int fastapi_ApiKeyCreateRequest_parse(const char *buf, size_t len, rt_arena *a, 
 }
 
 const rt_parse_root fastapi_request_bodies[] = {
-	{ "openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/post/requestBody/content/application~1json/schema", &fastapi_schema_create_my_api_key_body, fastapi_schema_create_my_api_key_body_parse },
-	{ NULL, NULL, NULL },
+	{ "openapi/fastapi.yaml#/paths/~1auth~1api-keys~1/post/requestBody/content/application~1json/schema", &fastapi_schema_create_my_api_key_body, fastapi_schema_create_my_api_key_body_parse, fastapi_schema_create_my_api_key_body__v },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* openapi/fastapi.yaml#/components/schemas/ApiKeyItem */

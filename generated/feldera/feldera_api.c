@@ -651,8 +651,8 @@ int feldera_NewApiKeyRequest_parse(const char *buf, size_t len, rt_arena *a, uns
 }
 
 const rt_parse_root feldera_request_bodies[] = {
-	{ "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/requestBody/content/application~1json/schema", &feldera_schema_create_api_key_body, feldera_schema_create_api_key_body_parse },
-	{ NULL, NULL, NULL },
+	{ "openapi/feldera.yaml#/paths/~1v0~1api_keys/post/requestBody/content/application~1json/schema", &feldera_schema_create_api_key_body, feldera_schema_create_api_key_body_parse, feldera_schema_create_api_key_body__v },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* openapi/feldera.yaml#/components/schemas/MintableKeyRole */

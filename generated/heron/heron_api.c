@@ -548,8 +548,8 @@ int heron_CreateKeySchema_parse(const char *buf, size_t len, rt_arena *a, unsign
 }
 
 const rt_parse_root heron_request_bodies[] = {
-	{ "openapi/heron.yaml#/paths/~1api~1credentials~1keys/post/requestBody/content/application~1json/schema", &heron_schema_create_key_body, heron_schema_create_key_body_parse },
-	{ NULL, NULL, NULL },
+	{ "openapi/heron.yaml#/paths/~1api~1credentials~1keys/post/requestBody/content/application~1json/schema", &heron_schema_create_key_body, heron_schema_create_key_body_parse, heron_schema_create_key_body__v },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* openapi/heron.yaml#/components/schemas/ApiKeySchema */

@@ -734,8 +734,8 @@ int nebula_ApiKeyCreateRequest_parse(const char *buf, size_t len, rt_arena *a, u
 }
 
 const rt_parse_root nebula_request_bodies[] = {
-	{ "openapi/nebula.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema", &nebula_schema_create_api_key_body, nebula_schema_create_api_key_body_parse },
-	{ NULL, NULL, NULL },
+	{ "openapi/nebula.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema", &nebula_schema_create_api_key_body, nebula_schema_create_api_key_body_parse, nebula_schema_create_api_key_body__v },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* openapi/nebula.yaml#/components/schemas/ApiKeySummary/properties/partial_key_data */

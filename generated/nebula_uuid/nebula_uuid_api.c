@@ -733,8 +733,8 @@ int nebula_uuid_ApiKeyCreateRequest_parse(const char *buf, size_t len, rt_arena 
 }
 
 const rt_parse_root nebula_uuid_request_bodies[] = {
-	{ "openapi/nebula_uuid.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema", &nebula_uuid_schema_create_api_key_body, nebula_uuid_schema_create_api_key_body_parse },
-	{ NULL, NULL, NULL },
+	{ "openapi/nebula_uuid.yaml#/paths/~1api-keys/post/requestBody/content/application~1json/schema", &nebula_uuid_schema_create_api_key_body, nebula_uuid_schema_create_api_key_body_parse, nebula_uuid_schema_create_api_key_body__v },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* openapi/nebula_uuid.yaml#/components/schemas/ApiKeySummary/properties/partial_key_data */

@@ -2,7 +2,9 @@
 # bench-parse: bytes to validated value (issue 11, "Typed bodies"). Our side
 # (parsebench.c, compiled with the project's flags): the byte parser oapigen
 # generates for the schema (gen_parse, from valgen), from the request bytes
-# to the validated json_t; before it, json_loadb + the table validator (the
+# to the validated value: the C model where the body has one (the create
+# bodies), else an rt_value tree in the arena (rt_parse_value), with the
+# same parser building a json_t reported beside it; before it, json_loadb + the table validator (the
 # request path until issue 11, "today"); also rt_jread alone (tokenize and skip every value, no validation: the
 # floor a generated parser starts from) and json_loadb alone. Baseline
 # (parse_ajv.js): Buffer -> JSON.parse -> an ajv standalone validator
@@ -55,8 +57,8 @@ if command -v valgrind >/dev/null; then
 fi
 
 echo "bench-parse (bytes to validated value, bodies/s, best of $ROUNDS alternating rounds of ${SECS}s per case and side)"
-paste "$out/oapigen.txt" "$out/ajv.txt" | awk -F'\t' '{ printf "  %-40s %-5s ours %9s/s (%s errors, %s wrong)  ajv %9s/s (%s errors, %s wrong)  %.2fx | jread %9s/s  loadb %9s/s  JSON.parse %9s/s  floor %.2fx | before: loadb+table %s/s (%.2fx ajv; %s bodies judged differently) | json_t parser %s/s\n",
-	$2, $3, $4, $5, $6, $15, $16, $17, ($15 > 0 ? $4 / $15 : 0), $7, $8, $18, ($18 > 0 ? $7 / $18 : 0), $9, ($15 > 0 ? $9 / $15 : 0), $10, $11 }'
+paste "$out/oapigen.txt" "$out/ajv.txt" | awk -F'\t' '{ printf "  %-40s %-5s ours %9s/s (%s errors, %s wrong)  ajv %9s/s (%s errors, %s wrong)  %.2fx | jread %9s/s  loadb %9s/s  JSON.parse %9s/s  floor %.2fx | before: loadb+table %s/s (%.2fx ajv; %s bodies judged differently) | json_t parser %s/s (%.2fx)\n",
+	$2, $3, $4, $5, $6, $15, $16, $17, ($15 > 0 ? $4 / $15 : 0), $7, $8, $18, ($18 > 0 ? $7 / $18 : 0), $9, ($15 > 0 ? $9 / $15 : 0), $10, $11, ($15 > 0 ? $11 / $15 : 0) }'
 [ -z "$cg" ] || awk -F'\t' '{ k = $4 "\t" $2; s[k] += $7; n[k]++; b[k] += $6 } END { for (k in s) { split(k, p, "\t"); printf "  callgrind %-40s %-9s %8.0f instructions/body (%d bodies, %.0f bytes on average)\n", p[1], p[2], s[k] / n[k], n[k], b[k] / n[k] } }' "$cg" | sort
 
 # rows: the five request bodies (geometric mean of per-case ratios, mean
@@ -73,7 +75,7 @@ while IFS=$'\t' read -r g n o a r j jp rj w; do
 	big-valid) what="bytes to validated value: OpenAPI 3.0 schema, 6 documents as bodies";;
 	big-mix) what="bytes to validated value: OpenAPI 3.0 schema, the 6 documents valid, broken 4 ways and malformed";;
 	esac
-	what="$what; ours the generated parser (gen_parse: into the C model where the body has one, the create bodies; else to a validated json_t), theirs JSON.parse + ajv standalone (allErrors); best of $ROUNDS alternating rounds"
+	what="$what; ours the generated parser (gen_parse: into the C model where the body has one, the create bodies; else to a validated rt_value tree in the arena), theirs JSON.parse + ajv standalone (allErrors); best of $ROUNDS alternating rounds"
 	[ "$w" = 0 ] || what="$what; $w verdicts disagree with the expected validity"
 	goal=$(case $g in api-*) echo 5;; *) echo 2;; esac)
 	bench_row bench-parse "$what" "$(printf '%.0f' "$o") bodies/s" "JSON.parse + ajv: $(printf '%.0f' "$a") bodies/s" \
@@ -91,6 +93,13 @@ while IFS=$'\t' read -r name grp t a d o; do
 	[ "$d" = 0 ] || what="$what; $d bodies judged differently from the generated parser"
 	bench_row bench-parse "$what" "$t bodies/s" "JSON.parse + ajv: $a bodies/s" "$(bench_ratio "$t" "$a")" "report" "report"
 done <"$out/beforerows"
+# the same generated parser building a json_t (what a handler without a
+# model receives) on the cases without a model, against the same baseline
+paste "$out/oapigen.txt" "$out/ajv.txt" | awk -F'\t' -v OFS='\t' '$2 ~ /^OpenAPI/ { print $2, $3, $11, $15 }' >"$out/jsonrows"
+while IFS=$'\t' read -r name grp jt a; do
+	what="the generated parser building a json_t instead of the rt_value tree, $name, $( [ "$grp" = valid ] && echo "valid bodies" || echo "valid, invalid and malformed bodies")"
+	bench_row bench-parse "$what" "$jt bodies/s" "JSON.parse + ajv: $a bodies/s" "$(bench_ratio "$jt" "$a")" "report" "report"
+done <"$out/jsonrows"
 if [ -n "$cg" ]; then
 	awk -F'\t' -v OFS='\t' '{ g = ($4 ~ /^OpenAPI/ ? "big" : "api"); s[g, $2] += $7; n[g, $2]++ }
 		END { for (gi = 1; gi <= 2; gi++) { g = gi == 1 ? "api" : "big"; if (n[g, "today"]) print g, s[g, "today"] / n[g, "today"], s[g, "jread"] / n[g, "jread"], n[g, "typed"] ? s[g, "typed"] / n[g, "typed"] : s[g, "ours"] / n[g, "ours"] } }' "$cg" >"$out/cgrows"

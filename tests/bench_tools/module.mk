@@ -7,9 +7,11 @@
 #                   against redocly lint and swagger-parser (bench_big.sh)
 #   bench-validate  oapigen-compiled validators vs ajv + ajv-formats compiled
 #                   from the same schemas, validations/s, all errors collected
-#   bench-parse     bytes to validated value (issue 11): json_loadb + the
-#                   compiled validator, and rt_jread alone, vs JSON.parse +
-#                   an ajv standalone validator; callgrind instructions per body
+#   bench-parse     bytes to validated value (issue 11): the generated
+#                   parsers (into the model, else an rt_value tree; the json_t
+#                   beside), json_loadb + the compiled validator, and rt_jread
+#                   alone, vs JSON.parse + an ajv standalone validator;
+#                   callgrind instructions per body
 BENCH_TOOLS := tests/bench_tools
 VALGEN      := $(BUILD)/tests/bench_tools/valgen
 

@@ -15,8 +15,11 @@
  * Measured per case, over its valid bodies and over all of them (mix):
  *   ours       the byte parser oapigen generates for the schema (gen_parse,
  *              emitted by valgen as b30_parsers[] / b31_parsers[]): one pass
- *              over rt_jread, every keyword in generated code, the value a
- *              json_t built after validation (released with json_decref)
+ *              over rt_jread, every keyword in generated code, the value an
+ *              rt_value tree in the arena (rt_parse_value: the parser
+ *              builds no json_t; its reader's tokens build the tree)
+ *   json       the same parser building the json_t a handler without a
+ *              model receives (released with json_decref)
  *   jread      rt_jread_skip over the whole body, no validation: the floor a
  *              generated parser starts from
  *   loadb      json_loadb alone
@@ -25,12 +28,10 @@
  *              verdict and error count are compared with ours on every body
  *   typed      a parser of parsebench.h linked in beside (bench_parsers[],
  *              weak; parse_models.c: the model parsers generated for the
- *              create bodies): where a case has one, it is "ours", and the
- *              json_t-producing parser is reported beside it
+ *              create bodies): where a case has one, it is "ours"
  * Prints per case and group: "case<TAB>name<TAB>group<TAB>ours/s<TAB>errors
  * per pass<TAB>wrong verdicts<TAB>jread/s<TAB>loadb/s<TAB>today/s<TAB>bodies
- * where ours and today differ<TAB>the json_t parser's rate when ours is a
- * model parser, else -".
+ * where ours (or json) and today differ<TAB>json/s".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,7 @@
 #include "rt_schema.h"
 
 extern const rt_parse_fn b30_parsers[], b31_parsers[];
+extern const rt_parse_vfn b30_roots[], b31_roots[];
 extern const rt_schema *const b30_schemas[];
 extern const size_t b30_nschemas;
 extern const rt_schema *const b31_schemas[];
@@ -64,10 +66,21 @@ typedef struct body {
 
 static const rt_schema *today_schema;
 static rt_parse_fn ours_fn;
+static rt_parse_vfn ours_root;
 
-/* ours: the byte parser gen_parse generated for the schema, the value a
-   json_t built after validation (the schemas here have no C model) */
+/* ours: the byte parser gen_parse generated for the schema (the schemas
+   here have no C model), the value an rt_value tree in the arena
+   (rt_parse_value: the parser builds no json_t; its reader's tokens build
+   the tree as it reads them) */
 static int ours_parse(const char *buf, size_t len, rt_arena *arena, void *model_out, rt_errors *errs)
+{
+	int rc = rt_parse_value(ours_root, buf, len, arena, RT_DIR_NONE, 0, (const rt_value **)model_out, errs);
+
+	return rc == RT_PARSE_NOMEM ? -1 : (int)errs->n;
+}
+
+/* the same parser building the json_t a handler without a model gets */
+static int json_parse(const char *buf, size_t len, rt_arena *arena, void *model_out, rt_errors *errs)
 {
 	int rc = ours_fn(buf, len, arena, RT_DIR_NONE, 0, (json_t **)model_out, errs);
 
@@ -116,7 +129,8 @@ static int loadb_parse(const char *buf, size_t len, rt_arena *arena, void *model
 }
 
 static const bench_parser today = { "today", today_parse, sizeof(json_t *), today_release };
-static const bench_parser ours = { "ours", ours_parse, sizeof(json_t *), today_release };
+static const bench_parser ours = { "ours", ours_parse, sizeof(const rt_value *), NULL };
+static const bench_parser json = { "json", json_parse, sizeof(json_t *), today_release };
 static const bench_parser jread = { "jread", jread_parse, 0, NULL };
 static const bench_parser loadb = { "loadb", loadb_parse, sizeof(json_t *), today_release };
 
@@ -226,6 +240,7 @@ int main(int argc, char **argv)
 		}
 		today_schema = d31 ? b31_schemas[idx] : b30_schemas[idx];
 		ours_fn = d31 ? b31_parsers[idx] : b30_parsers[idx];
+		ours_root = d31 ? b31_roots[idx] : b30_roots[idx];
 		if (gen != NULL && gen->model_size > sizeof model) {
 			fprintf(stderr, "parsebench: %s: model of %zu bytes\n", name, gen->model_size);
 			return 1;
@@ -240,12 +255,12 @@ int main(int argc, char **argv)
 				valid[nvalid++] = all[bi];
 		}
 		if (cg) {
-			const bench_parser *paths[] = { &today, &jread, &ours, gen };
-			static const char *const what[] = { "today", "jread", "ours", "typed" };
+			const bench_parser *paths[] = { &today, &jread, &json, &ours, gen };
+			static const char *const what[] = { "today", "jread", "json", "ours", "typed" };
 			size_t w = 0;
-			for (size_t k = 0; k < 4 && paths[k] != NULL; k++)
+			for (size_t k = 0; k < 5 && paths[k] != NULL; k++)
 				pass(paths[k], all, nb, model, &w); /* warm: patterns compiled, locale made */
-			for (size_t k = 0; k < 4 && paths[k] != NULL; k++)
+			for (size_t k = 0; k < 5 && paths[k] != NULL; k++)
 				for (bi = 0; bi < nb; bi++) {
 					CALLGRIND_TOGGLE_COLLECT;
 					one(paths[k], &all[bi], model);
@@ -261,20 +276,17 @@ int main(int argc, char **argv)
 				long errors, e2;
 				size_t differ = 0;
 				const bench_parser *mine = gen ? gen : &ours;
-				double rg = gen ? rate(&ours, bs, n, model, secs, &e2, &w2) : 0;
+				double rg = rate(&json, bs, n, model, secs, &e2, &w2);
 				double ro = rate(mine, bs, n, model, secs, &errors, &wrong);
 				double rj = rate(&jread, bs, n, model, secs, &e2, &w2);
 				double rl = rate(&loadb, bs, n, model, secs, &e2, &w2);
 				double rt = rate(&today, bs, n, model, secs, &e2, &w2);
 				for (size_t i = 0; i < n; i++) /* the same verdict and error count as today's path */
 					differ += one(mine, &bs[i], model) != one(&today, &bs[i], model) ||
-					          one(&ours, &bs[i], model) != one(&today, &bs[i], model);
-				printf("case\t%s\t%s\t%.0f\t%ld\t%zu\t%.0f\t%.0f\t%.0f\t%zu\t", name, g ? "mix" : "valid", ro, errors,
-				       wrong, rj, rl, rt, differ);
-				if (gen)
-					printf("%.0f\n", rg);
-				else
-					printf("-\n");
+					          one(&ours, &bs[i], model) != one(&today, &bs[i], model) ||
+					          one(&json, &bs[i], model) != one(&today, &bs[i], model);
+				printf("case\t%s\t%s\t%.0f\t%ld\t%zu\t%.0f\t%.0f\t%.0f\t%zu\t%.0f\n", name, g ? "mix" : "valid", ro,
+				       errors, wrong, rj, rl, rt, differ, rg);
 			}
 		}
 		fflush(stdout);

@@ -65,6 +65,11 @@ int main(int argc, char **argv)
 	for (int i = 3; i < argc; i++)
 		printf("\t%s_parse,\n", syms[i]);
 	printf("};\n");
+	/* their validators, for rt_parse_value (bytes to an rt_value tree) */
+	printf("extern const rt_parse_vfn %s_roots[];\nconst rt_parse_vfn %s_roots[] = {\n", argv[1], argv[1]);
+	for (int i = 3; i < argc; i++)
+		printf("\t%s__v,\n", syms[i]);
+	printf("};\n");
 	rc = 0;
 cleanup:
 	free(syms);

@@ -16,7 +16,9 @@
  * type, today's 500, is its one "model" violation); an accepted model
  * serializes (<Model>_write) to the same bytes as the model read from
  * jansson's value (<Model>_from_json), whose members equal jansson's, and
- * that holds every member the schema names.
+ * that holds every member the schema names. rt_parse_value (the value as an
+ * rt_value tree), without defaults and with them: the verdict and
+ * violations of the table on jansson's value, and that value.
  */
 #include "fuzz.h"
 
@@ -174,13 +176,57 @@ cleanup:
 	rt_arena_free(&a);
 }
 
+/* rt_parse_value (the value as an rt_value tree): without defaults, the
+ * parser checks without building and the tree is read after; the verdict
+ * and violations must be the table's on ref (jansson's value, before
+ * defaults; borrowed) and the tree must be ref. With RT_PARSE_DEFAULTS the
+ * tree is copied from the json_t the parser built: the value with defaults,
+ * want_dfl (new; NULL when the table refused it). */
+static void fz_check_value(const fz_pick *pk, const char *in, size_t len, const json_t *ref, const json_t *want_dfl)
+{
+	RT_ARENA_ON_STACK(a, 1024);
+	json_t *copy = json_deep_copy(ref), *back = NULL;
+	const rt_value *tv = NULL;
+	rt_errors want, got;
+	int n, rc;
+
+	rt_errors_init(&want);
+	rt_errors_init(&got);
+	FUZZ_ASSERT(copy != NULL, "out of memory");
+	n = rt_schema_validate(pk->root->schema, copy, RT_DIR_REQUEST, &want);
+	rc = rt_parse_value(pk->root->root, in, len, &a, RT_DIR_REQUEST, 0, &tv, &got);
+	FUZZ_ASSERT((n == 0) == (rc == RT_PARSE_OK), "%s: no defaults: table %s, rt_parse_value rc %d", pk->root->where,
+	            n ? "refuses" : "accepts", rc);
+	fz_same_errors(&got, &want, pk->root->where);
+	if (rc == RT_PARSE_OK) {
+		back = rt_value_to_json(tv);
+		FUZZ_ASSERT(back && rt_json_equal(back, ref) && json_equal(back, ref), "%s: the rt_value differs from jansson's",
+		            pk->root->where);
+		json_decref(back);
+	}
+	rt_errors_free(&got);
+	rt_errors_init(&got);
+	rc = rt_parse_value(pk->root->root, in, len, &a, RT_DIR_REQUEST, RT_PARSE_DEFAULTS, &tv, &got);
+	FUZZ_ASSERT((rc == RT_PARSE_OK) == (want_dfl != NULL), "%s: defaults: rt_parse_value rc %d", pk->root->where, rc);
+	if (rc == RT_PARSE_OK) {
+		back = rt_value_to_json(tv);
+		FUZZ_ASSERT(back && rt_json_equal(back, want_dfl) && json_equal(back, want_dfl),
+		            "%s: the rt_value with defaults differs from jansson's", pk->root->where);
+		json_decref(back);
+	}
+	rt_errors_free(&want);
+	rt_errors_free(&got);
+	json_decref(copy);
+	rt_arena_free(&a);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	RT_ARENA_ON_STACK(a, 2048);
 	const char *in = (const char *)data + 1;
 	size_t len = size ? size - 1 : 0;
 	rt_errors want, got;
-	json_t *ref = NULL, *v = NULL;
+	json_t *ref = NULL, *v = NULL, *raw = NULL;
 	fz_pick pk;
 	int rc, n;
 
@@ -213,8 +259,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		goto cleanup;
 	}
+	raw = json_deep_copy(ref);
+	FUZZ_ASSERT(raw != NULL, "out of memory");
 	rt_schema_apply_defaults(pk.root->schema, ref);
 	n = rt_schema_validate(pk.root->schema, ref, RT_DIR_REQUEST, &want);
+	fz_check_value(&pk, in, len, raw, n == 0 ? ref : NULL);
 	FUZZ_ASSERT((n == 0) == (rc == RT_PARSE_OK), "%s: table %s (%s), parser rc %d (%s)", pk.root->where,
 	            n ? "refuses" : "accepts", want.n ? want.v[0].message : "", rc, got.n ? got.v[0].message : "");
 	fz_same_errors(&got, &want, pk.root->where);
@@ -230,6 +279,7 @@ cleanup:
 	rt_errors_free(&want);
 	rt_errors_free(&got);
 	json_decref(ref);
+	json_decref(raw);
 	json_decref(v);
 	rt_arena_free(&a);
 	return 0;

@@ -84,14 +84,14 @@ int main(int argc, char **argv)
 	}
 	printf("struct jsts_test { size_t c; const char *desc; const char *data; int valid; };\n");
 	printf("typedef int (*jsts_parse_fn)(const char *, size_t, rt_arena *, enum rt_dir, unsigned, json_t **, rt_errors *);\n");
-	printf("static const struct jsts_case { const rt_schema *schema; jsts_parse_fn parse; const char *desc; const char *skip; const char *error; } cases[] = {\n");
+	printf("static const struct jsts_case { const rt_schema *schema; jsts_parse_fn parse; rt_parse_vfn root; const char *desc; const char *skip; const char *error; } cases[] = {\n");
 	for (size_t i = 0; i < ncases; i++) {
 		json_t *c = json_array_get(suite, i);
 		printf("\t{ ");
 		if (syms[i])
-			printf("&%s, %s_parse", syms[i], syms[i]);
+			printf("&%s, %s_parse, %s__v", syms[i], syms[i], syms[i]);
 		else
-			printf("NULL, NULL");
+			printf("NULL, NULL, NULL");
 		printf(", ");
 		gen_text_cstr(stdout, json_string_value(json_object_get(c, "description")) ? json_string_value(json_object_get(c, "description")) : "");
 		printf(", ");
@@ -123,15 +123,20 @@ int main(int argc, char **argv)
 		}
 	}
 	printf("};\n\n");
-	printf("/* the byte parser on the same text: its verdict and violations must be the table's */\n"
-	       "static int jsts_same(const struct jsts_case *c, const char *text, const rt_errors *want, size_t *nul)\n{\n"
+	printf("/* the byte parser on the same text: its verdict and violations must be the table's;\n"
+	       "   twice: building the json_t, and (rt_parse_value) the rt_value tree */\n"
+	       "static int jsts_same_as(const struct jsts_case *c, const char *text, const rt_errors *want, int tree)\n{\n"
 	       "\tRT_ARENA_ON_STACK(a, 4096);\n"
 	       "\trt_errors e;\n"
 	       "\tjson_t *v = NULL;\n"
+	       "\tconst rt_value *tv = NULL;\n"
 	       "\tint rc, same;\n\n"
-	       "\tif (strstr(text, \"\\\\u0000\")) { (*nul)++; return 1; } /* the suite's JSON allows NUL; request bodies do not */\n"
 	       "\trt_errors_init(&e);\n"
-	       "\trc = c->parse(text, strlen(text), &a, RT_DIR_NONE, 0, &v, &e);\n"
+	       "\tif (tree) {\n"
+	       "\t\trc = rt_parse_value(c->root, text, strlen(text), &a, RT_DIR_NONE, 0, &tv, &e);\n"
+	       "\t\tv = tv ? rt_value_to_json(tv) : NULL;\n"
+	       "\t} else\n"
+	       "\t\trc = c->parse(text, strlen(text), &a, RT_DIR_NONE, 0, &v, &e);\n"
 	       "\tsame = (rc == RT_PARSE_OK) == (want->n == 0) && (rc == RT_PARSE_OK || rc == RT_PARSE_INVALID) && e.n == want->n;\n"
 	       "\tfor (size_t i = 0; same && i < e.n; i++)\n"
 	       "\t\tsame = strcmp(e.v[i].pointer, want->v[i].pointer) == 0 && strcmp(e.v[i].keyword, want->v[i].keyword) == 0 &&\n"
@@ -142,7 +147,7 @@ int main(int argc, char **argv)
 	       "\t\tjson_decref(ref);\n"
 	       "\t}\n"
 	       "\tif (!same) {\n"
-	       "\t\tprintf(\"  parser: rc %%d, %%zu violation%%s; table: %%zu\\n\", rc, e.n, e.n == 1 ? \"\" : \"s\", want->n);\n"
+	       "\t\tprintf(\"  parser (%%s): rc %%d, %%zu violation%%s; table: %%zu\\n\", tree ? \"rt_value\" : \"json_t\", rc, e.n, e.n == 1 ? \"\" : \"s\", want->n);\n"
 	       "\t\tfor (size_t i = 0; i < e.n || i < want->n; i++)\n"
 	       "\t\t\tprintf(\"  #%%zu parser {%%s %%s %%s} table {%%s %%s %%s}\\n\", i, i < e.n ? e.v[i].pointer : \"-\", i < e.n ? e.v[i].keyword : \"-\", i < e.n ? e.v[i].message : \"-\",\n"
 	       "\t\t\t       i < want->n ? want->v[i].pointer : \"-\", i < want->n ? want->v[i].keyword : \"-\", i < want->n ? want->v[i].message : \"-\");\n"
@@ -150,7 +155,10 @@ int main(int argc, char **argv)
 	       "\trt_errors_free(&e);\n"
 	       "\tjson_decref(v);\n"
 	       "\trt_arena_free(&a);\n"
-	       "\treturn same;\n}\n\n");
+	       "\treturn same;\n}\n\n"
+	       "static int jsts_same(const struct jsts_case *c, const char *text, const rt_errors *want, size_t *nul)\n{\n"
+	       "\tif (strstr(text, \"\\\\u0000\")) { (*nul)++; return 1; } /* the suite's JSON allows NUL; request bodies do not */\n"
+	       "\treturn jsts_same_as(c, text, want, 0) && jsts_same_as(c, text, want, 1);\n}\n\n");
 	printf("int main(void)\n{\n"
 	       "\tsize_t pass = 0, fail = 0, skip = 0, refused = 0, nul = 0;\n"
 	       "\tfor (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {\n"

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "jread_tree.h"
+#include "rt_value.h"
 #include "rt_arena.h"
 #include "rt_jread.h"
 
@@ -63,6 +64,68 @@ START_TEST(arena_first_block_then_malloc)
 	ck_assert_ptr_null(rt_arena_alloc(&a, SIZE_MAX - 8));
 	rt_arena_free(&a);
 	ck_assert_ptr_null(a.blocks);
+}
+END_TEST
+
+/* A block the arena malloc'd is kept for the thread's next arena, not given
+   back to malloc at once (freeing large blocks made glibc consolidate its
+   free lists on every request); a block over RT_ARENA_KEEP_MAX is not. */
+START_TEST(arena_keeps_a_freed_block_for_the_next)
+{
+	_Alignas(max_align_t) char first[64];
+	rt_arena a;
+	char *big, *kept, *again;
+
+	rt_arena_init(&a, first, sizeof first);
+	kept = big = rt_arena_alloc(&a, 100000);
+	ck_assert_ptr_nonnull(big);
+	rt_arena_free(&a);
+	rt_arena_init(&a, first, sizeof first);
+	again = rt_arena_alloc(&a, 50000);
+	ck_assert_ptr_nonnull(again);
+	memset(again, 2, 50000);
+	ck_assert_msg(again == big, "the freed block was not reused");
+	rt_arena_free(&a);
+
+	rt_arena_init(&a, first, sizeof first);
+	big = rt_arena_alloc(&a, RT_ARENA_KEEP_MAX + 1);
+	ck_assert_ptr_nonnull(big);
+	rt_arena_free(&a);
+	rt_arena_init(&a, first, sizeof first);
+	again = rt_arena_alloc(&a, 50000); /* the block kept before, not the huge one */
+	ck_assert_msg(again == kept, "a block over RT_ARENA_KEEP_MAX was kept");
+	rt_arena_free(&a);
+}
+END_TEST
+
+/* rt_value_get finds members by name, escaped names decoded; not in an
+   array, a scalar or NULL */
+START_TEST(value_get)
+{
+	RT_ARENA_ON_STACK(a, 1024);
+	static const char in[] = "{\"a\":1,\"b\\u00e9\":[true,\"x\\ny\"],\"c\":{\"d\":null}}";
+	const rt_value *v = NULL, *b;
+
+	ck_assert_int_eq(rt_value_read(in, sizeof in - 1, &a, &v), 0);
+	ck_assert_int_eq(v->type, RT_V_OBJECT);
+	ck_assert_uint_eq(v->u.object.n, 3);
+	ck_assert_int_eq(rt_value_get(v, "a")->type, RT_V_INTEGER);
+	ck_assert_int_eq(rt_value_get(v, "a")->u.i, 1);
+	b = rt_value_get(v, "b\xc3\xa9");
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(b->type, RT_V_ARRAY);
+	ck_assert_uint_eq(b->u.array.n, 2);
+	ck_assert_int_eq(b->u.array.v[1].type, RT_V_STRING);
+	ck_assert_uint_eq(b->u.array.v[1].u.str.len, 3);
+	ck_assert_int_eq(memcmp(b->u.array.v[1].u.str.s, "x\ny", 3), 0);
+	ck_assert_int_eq(rt_value_get(rt_value_get(v, "c"), "d")->type, RT_V_NULL);
+	ck_assert_ptr_null(rt_value_get(v, "e"));
+	ck_assert_ptr_null(rt_value_get(b, "a"));
+	ck_assert_ptr_null(rt_value_get(rt_value_get(v, "a"), "a"));
+	ck_assert_ptr_null(rt_value_get(NULL, "a"));
+	ck_assert_int_eq(rt_value_read("[1,", 3, &a, &v), -1); /* not one JSON value: refused, not read past */
+	ck_assert_ptr_null(v);
+	rt_arena_free(&a);
 }
 END_TEST
 
@@ -167,8 +230,58 @@ error:
 	rt_arena_free(&a);
 }
 
-/* jansson and the reader agree on in[0..len): accept/refuse, and the value;
-   skipping agrees too. Returns 1 when jansson accepted. */
+/* rt_value (rt_value.h) of text jansson accepted as want: built from a
+   checking reader's tokens as it skips the value, and read again trusted,
+   it is want, members in their order (the compact texts are the same
+   bytes); so is its copy from want. */
+static void value_agrees(const json_t *want, const char *in, size_t len, rt_arena *a, int line)
+{
+	const rt_value *v = NULL, *c = NULL;
+	json_t *back, *back2;
+	char *w, *g, *g2;
+
+	/* first a checking reader that skips the whole value: its tokens, strings
+	   read raw, still make the tree (rt_parse_value's reader, skipping) */
+	{
+		rt_value_builder b;
+		rt_jread r;
+		rt_value_builder_init(&b, a);
+		rt_jread_init(&r, in, len, a, 0);
+		rt_jread_sink_set(&r, &b.sink);
+		ck_assert_msg(rt_jread_skip(&r) == 0 && rt_jread_next(&r) == RT_JR_END, "line %d: skip with a sink failed", line);
+		ck_assert_msg(rt_value_builder_end(&b, &v) == 0, "line %d: the builder made no value", line);
+		rt_value_builder_free(&b);
+		back = rt_value_to_json(v);
+		w = json_dumps(want, JSON_ENCODE_ANY | JSON_COMPACT);
+		g = json_dumps(back, JSON_ENCODE_ANY | JSON_COMPACT);
+		ck_assert_msg(jread_tree_same(want, back) && strcmp(w, g) == 0, "line %d: %.*s: jansson %s, skipped into rt_value %s",
+		              line, (int)len, in, w, g);
+		free(w);
+		free(g);
+		json_decref(back);
+	}
+	ck_assert_msg(rt_value_read(in, len, a, &v) == 0 && v != NULL, "line %d: %.*s: rt_value_read failed", line, (int)len, in);
+	ck_assert_msg(rt_value_from_json(want, a, &c) == 0 && c != NULL, "line %d: rt_value_from_json failed", line);
+	back = rt_value_to_json(v);
+	back2 = rt_value_to_json(c);
+	ck_assert_ptr_nonnull(back);
+	ck_assert_ptr_nonnull(back2);
+	w = json_dumps(want, JSON_ENCODE_ANY | JSON_COMPACT);
+	g = json_dumps(back, JSON_ENCODE_ANY | JSON_COMPACT);
+	g2 = json_dumps(back2, JSON_ENCODE_ANY | JSON_COMPACT);
+	ck_assert_msg(jread_tree_same(want, back) && strcmp(w, g) == 0, "line %d: %.*s: jansson %s, rt_value %s", line, (int)len,
+	              in, w, g);
+	ck_assert_msg(jread_tree_same(want, back2) && strcmp(w, g2) == 0, "line %d: jansson %s, rt_value_from_json %s", line, w, g2);
+	free(w);
+	free(g);
+	free(g2);
+	json_decref(back);
+	json_decref(back2);
+}
+
+/* jansson and the reader agree on in[0..len): accept/refuse, and the value
+   (also as an rt_value); skipping agrees too. Returns 1 when jansson
+   accepted. */
 static int agree(const char *in, size_t len, int line)
 {
 	RT_ARENA_ON_STACK(a, 1024);
@@ -187,6 +300,10 @@ static int agree(const char *in, size_t len, int line)
 		free(w);
 		free(g);
 	}
+	rt_arena_free(&a);
+	rt_arena_init(&a, a_first, sizeof a_first);
+	if (accepted)
+		value_agrees(want, in, len, &a, line);
 	rt_arena_free(&a);
 	rt_arena_init(&a, a_first, sizeof a_first);
 	skipped = jread_tree_skip_all(in, len, &a, &r);
@@ -891,6 +1008,8 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, arena_first_block_then_malloc);
 	tcase_add_test(tc, arena_strndup_and_stack);
+	tcase_add_test(tc, arena_keeps_a_freed_block_for_the_next);
+	tcase_add_test(tc, value_get);
 	tcase_add_test(tc, grammar);
 	tcase_add_test(tc, numbers);
 	tcase_add_test(tc, strings);

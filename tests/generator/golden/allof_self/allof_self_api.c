@@ -528,8 +528,8 @@ int allof_self_A_parse(const char *buf, size_t len, rt_arena *a, unsigned flags,
 }
 
 const rt_parse_root allof_self_request_bodies[] = {
-	{ "tests/generator/fixtures/allof-self.yaml#/paths/~1a/post/requestBody/content/application~1json/schema", &allof_self_schema_putA_body, allof_self_schema_putA_body_parse },
-	{ NULL, NULL, NULL },
+	{ "tests/generator/fixtures/allof-self.yaml#/paths/~1a/post/requestBody/content/application~1json/schema", &allof_self_schema_putA_body, allof_self_schema_putA_body_parse, allof_self_schema_putA_body__v },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* tests/generator/fixtures/allof-self.yaml#/components/schemas/A */

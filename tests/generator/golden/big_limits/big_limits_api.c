@@ -33,7 +33,7 @@ static const rt_schema big_limits_schema_get_a_r_items = {
 /* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
 
 const rt_parse_root big_limits_request_bodies[] = {
-	{ NULL, NULL, NULL },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* #/paths/~1a/get */

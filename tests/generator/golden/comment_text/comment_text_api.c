@@ -40,7 +40,7 @@ static const rt_schema comment_text_schema_listFiles_200___comment_text = {
 /* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
 
 const rt_parse_root comment_text_request_bodies[] = {
-	{ NULL, NULL, NULL },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* #/paths/~1files~1* /get */

@@ -72,7 +72,7 @@ static const rt_schema custom_auth_schema_writePets_200 = {
 /* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
 
 const rt_parse_root custom_auth_request_bodies[] = {
-	{ NULL, NULL, NULL },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* tests/generator/fixtures/custom-auth.yaml#/components/schemas/Who */

@@ -260,9 +260,9 @@ int dynamic_schema_putTagPage_body_parse(const char *buf, size_t len, rt_arena *
 }
 
 const rt_parse_root dynamic_request_bodies[] = {
-	{ "tests/generator/fixtures/dynamic.yaml#/paths/~1pets/put/requestBody/content/application~1json/schema", &dynamic_schema_putPetPage_body, dynamic_schema_putPetPage_body_parse },
-	{ "tests/generator/fixtures/dynamic.yaml#/paths/~1tags/put/requestBody/content/application~1json/schema", &dynamic_schema_putTagPage_body, dynamic_schema_putTagPage_body_parse },
-	{ NULL, NULL, NULL },
+	{ "tests/generator/fixtures/dynamic.yaml#/paths/~1pets/put/requestBody/content/application~1json/schema", &dynamic_schema_putPetPage_body, dynamic_schema_putPetPage_body_parse, dynamic_schema_putPetPage_body__v },
+	{ "tests/generator/fixtures/dynamic.yaml#/paths/~1tags/put/requestBody/content/application~1json/schema", &dynamic_schema_putTagPage_body, dynamic_schema_putTagPage_body_parse, dynamic_schema_putTagPage_body__v },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* #/paths/~1pets/put */

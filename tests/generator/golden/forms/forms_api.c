@@ -621,8 +621,8 @@ int forms_SignUp_parse(const char *buf, size_t len, rt_arena *a, unsigned flags,
 }
 
 const rt_parse_root forms_request_bodies[] = {
-	{ "tests/generator/fixtures/forms.yaml#/paths/~1signup/post/requestBody/content/application~1json/schema", &forms_schema_signUp_body, forms_schema_signUp_body_parse },
-	{ NULL, NULL, NULL },
+	{ "tests/generator/fixtures/forms.yaml#/paths/~1signup/post/requestBody/content/application~1json/schema", &forms_schema_signUp_body, forms_schema_signUp_body_parse, forms_schema_signUp_body__v },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* tests/generator/fixtures/forms.yaml#/components/schemas/SignUp */

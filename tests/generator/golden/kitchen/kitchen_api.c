@@ -1719,9 +1719,9 @@ int kitchen_Tree_parse(const char *buf, size_t len, rt_arena *a, unsigned flags,
 }
 
 const rt_parse_root kitchen_request_bodies[] = {
-	{ "tests/generator/fixtures/kitchen.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema", &kitchen_schema_createPet_body, kitchen_schema_createPet_body_parse },
-	{ "tests/generator/fixtures/kitchen.yaml#/paths/~1trees/put/requestBody/content/application~1json/schema", &kitchen_schema_putTree_body, kitchen_schema_putTree_body_parse },
-	{ NULL, NULL, NULL },
+	{ "tests/generator/fixtures/kitchen.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema", &kitchen_schema_createPet_body, kitchen_schema_createPet_body_parse, kitchen_schema_createPet_body__v },
+	{ "tests/generator/fixtures/kitchen.yaml#/paths/~1trees/put/requestBody/content/application~1json/schema", &kitchen_schema_putTree_body, kitchen_schema_putTree_body_parse, kitchen_schema_putTree_body__v },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* tests/generator/fixtures/kitchen.yaml#/components/schemas/Pet/properties/kind */

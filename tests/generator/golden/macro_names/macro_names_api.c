@@ -35,7 +35,7 @@ static const rt_schema macro_names_schema_EOF__Mixed_Case = {
 /* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
 
 const rt_parse_root macro_names_request_bodies[] = {
-	{ NULL, NULL, NULL },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* #/paths/~1items~1{NULL}/get */

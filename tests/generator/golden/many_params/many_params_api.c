@@ -2107,7 +2107,7 @@ static const rt_schema many_params_schema_search_q278 = {
 /* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
 
 const rt_parse_root many_params_request_bodies[] = {
-	{ NULL, NULL, NULL },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* #/paths/~1search~1{id}/get */

@@ -5341,11 +5341,11 @@ int models_Untyped_parse(const char *buf, size_t len, rt_arena *a, unsigned flag
 }
 
 const rt_parse_root models_request_bodies[] = {
-	{ "tests/generator/fixtures/models.yaml#/paths/~1typed/post/requestBody/content/application~1json/schema", &models_schema_putTyped_body, models_schema_putTyped_body_parse },
-	{ "tests/generator/fixtures/models.yaml#/paths/~1map/put/requestBody/content/application~1json/schema", &models_schema_putMap_body, models_schema_putMap_body_parse },
-	{ "tests/generator/fixtures/models.yaml#/paths/~1untyped/post/requestBody/content/application~1json/schema", &models_schema_putUntyped_body, models_schema_putUntyped_body_parse },
-	{ "tests/generator/fixtures/models.yaml#/paths/~1no-type/post/requestBody/content/application~1json/schema", &models_schema_putAnything_body, models_schema_putAnything_body_parse },
-	{ NULL, NULL, NULL },
+	{ "tests/generator/fixtures/models.yaml#/paths/~1typed/post/requestBody/content/application~1json/schema", &models_schema_putTyped_body, models_schema_putTyped_body_parse, models_schema_putTyped_body__v },
+	{ "tests/generator/fixtures/models.yaml#/paths/~1map/put/requestBody/content/application~1json/schema", &models_schema_putMap_body, models_schema_putMap_body_parse, models_schema_putMap_body__v },
+	{ "tests/generator/fixtures/models.yaml#/paths/~1untyped/post/requestBody/content/application~1json/schema", &models_schema_putUntyped_body, models_schema_putUntyped_body_parse, models_schema_putUntyped_body__v },
+	{ "tests/generator/fixtures/models.yaml#/paths/~1no-type/post/requestBody/content/application~1json/schema", &models_schema_putAnything_body, models_schema_putAnything_body_parse, models_schema_putAnything_body__v },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* tests/generator/fixtures/models.yaml#/components/schemas/Point */

@@ -261,8 +261,8 @@ int modern_schema_patch_thing_body_parse(const char *buf, size_t len, rt_arena *
 }
 
 const rt_parse_root modern_request_bodies[] = {
-	{ "tests/generator/fixtures/modern.json#/paths/~1things~1{id}/patch/requestBody/content/application~1merge-patch+json/schema", &modern_schema_patch_thing_body, modern_schema_patch_thing_body_parse },
-	{ NULL, NULL, NULL },
+	{ "tests/generator/fixtures/modern.json#/paths/~1things~1{id}/patch/requestBody/content/application~1merge-patch+json/schema", &modern_schema_patch_thing_body, modern_schema_patch_thing_body_parse, modern_schema_patch_thing_body__v },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* #/paths/~1things~1{id}/patch */

@@ -34,7 +34,7 @@ static const rt_schema mtls_schema_whoAmI_401 = {
 /* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
 
 const rt_parse_root mtls_request_bodies[] = {
-	{ NULL, NULL, NULL },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* tests/generator/fixtures/mtls.yaml#/paths/~1whoami/get/responses/200/content/application~1json/schema */

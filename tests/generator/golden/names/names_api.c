@@ -56,7 +56,7 @@ static const rt_schema names_schema_u0438_u0437_u043c_u0435_u043d_u0438_u0442_u0
 /* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
 
 const rt_parse_root names_request_bodies[] = {
-	{ NULL, NULL, NULL },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* #/paths/~1items~1{id}/get */

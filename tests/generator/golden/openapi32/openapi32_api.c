@@ -802,8 +802,8 @@ int openapi32_Filter_parse(const char *buf, size_t len, rt_arena *a, unsigned fl
 }
 
 const rt_parse_root openapi32_request_bodies[] = {
-	{ "tests/generator/fixtures/openapi32.yaml#/paths/~1items/query/requestBody/content/application~1json/schema", &openapi32_schema_queryItems_body, openapi32_schema_queryItems_body_parse },
-	{ NULL, NULL, NULL },
+	{ "tests/generator/fixtures/openapi32.yaml#/paths/~1items/query/requestBody/content/application~1json/schema", &openapi32_schema_queryItems_body, openapi32_schema_queryItems_body_parse, openapi32_schema_queryItems_body__v },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* tests/generator/fixtures/openapi32.yaml#/paths/~1items/post/responses/200/content/application~1json/schema */

@@ -508,8 +508,8 @@ int pcre_limits_Note_parse(const char *buf, size_t len, rt_arena *a, unsigned fl
 }
 
 const rt_parse_root pcre_limits_request_bodies[] = {
-	{ "tests/generator/fixtures/pcre-limits.yaml#/paths/~1notes/post/requestBody/content/application~1json/schema", &pcre_limits_schema_postNote_body, pcre_limits_schema_postNote_body_parse },
-	{ NULL, NULL, NULL },
+	{ "tests/generator/fixtures/pcre-limits.yaml#/paths/~1notes/post/requestBody/content/application~1json/schema", &pcre_limits_schema_postNote_body, pcre_limits_schema_postNote_body_parse, pcre_limits_schema_postNote_body__v },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* tests/generator/fixtures/pcre-limits.yaml#/components/schemas/Note/properties/kind */

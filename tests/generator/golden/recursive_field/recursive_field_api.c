@@ -786,8 +786,8 @@ int recursive_field_Expression_parse(const char *buf, size_t len, rt_arena *a, u
 }
 
 const rt_parse_root recursive_field_request_bodies[] = {
-	{ "tests/generator/fixtures/recursive-field.yaml#/paths/~1filter/post/requestBody/content/application~1json/schema", &recursive_field_schema_setFilter_body, recursive_field_schema_setFilter_body_parse },
-	{ NULL, NULL, NULL },
+	{ "tests/generator/fixtures/recursive-field.yaml#/paths/~1filter/post/requestBody/content/application~1json/schema", &recursive_field_schema_setFilter_body, recursive_field_schema_setFilter_body_parse, recursive_field_schema_setFilter_body__v },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* tests/generator/fixtures/recursive-field.yaml#/components/schemas/Expression */

@@ -1839,7 +1839,7 @@ static const rt_schema ref_chain_schema_S101 = {
 /* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
 
 const rt_parse_root ref_chain_request_bodies[] = {
-	{ NULL, NULL, NULL },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* tests/generator/fixtures/ref-chain.yaml#/components/schemas/S100 */

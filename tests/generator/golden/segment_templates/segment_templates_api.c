@@ -143,7 +143,7 @@ static const rt_schema segment_templates_schema_find_200 = {
 /* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
 
 const rt_parse_root segment_templates_request_bodies[] = {
-	{ NULL, NULL, NULL },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* tests/generator/fixtures/segment-templates.yaml#/paths/~1accounts~1{sid}.json/get/responses/200/content/application~1json/schema */

@@ -7,7 +7,7 @@
 /* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
 
 const rt_parse_root server_url_request_bodies[] = {
-	{ NULL, NULL, NULL },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* #/paths/~1ping/get */

@@ -82,7 +82,7 @@ static const rt_schema split_files_schema_listWidgets_200_items = {
 /* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
 
 const rt_parse_root split_files_request_bodies[] = {
-	{ NULL, NULL, NULL },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* tests/generator/fixtures/split/widget.yaml# */

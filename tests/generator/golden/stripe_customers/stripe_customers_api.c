@@ -575,7 +575,7 @@ static const rt_schema stripe_customers_schema_PostCustomers_default = {
 /* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
 
 const rt_parse_root stripe_customers_request_bodies[] = {
-	{ NULL, NULL, NULL },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* tests/generator/fixtures/stripe-customers.json#/paths/~1v1~1customers/get/responses/200/content/application~1json/schema/properties/object */

@@ -390,7 +390,7 @@ static const rt_schema styles_schema_pixelsInQuery_X_Pixels = {
 /* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
 
 const rt_parse_root styles_request_bodies[] = {
-	{ NULL, NULL, NULL },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* #/paths/~1label~1{prim}~1{arr}~1{obj}/get */

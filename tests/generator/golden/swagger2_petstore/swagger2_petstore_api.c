@@ -910,9 +910,9 @@ int swagger2_petstore_NewPet_parse(const char *buf, size_t len, rt_arena *a, uns
 }
 
 const rt_parse_root swagger2_petstore_request_bodies[] = {
-	{ "tests/generator/fixtures/swagger2-petstore.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema", &swagger2_petstore_schema_addPet_body, swagger2_petstore_schema_addPet_body_parse },
-	{ "tests/generator/fixtures/swagger2-petstore.yaml#/components/requestBodies/PetBody/content/application~1json/schema", &swagger2_petstore_schema_replacePet_body, swagger2_petstore_schema_replacePet_body_parse },
-	{ NULL, NULL, NULL },
+	{ "tests/generator/fixtures/swagger2-petstore.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema", &swagger2_petstore_schema_addPet_body, swagger2_petstore_schema_addPet_body_parse, swagger2_petstore_schema_addPet_body__v },
+	{ "tests/generator/fixtures/swagger2-petstore.yaml#/components/requestBodies/PetBody/content/application~1json/schema", &swagger2_petstore_schema_replacePet_body, swagger2_petstore_schema_replacePet_body_parse, swagger2_petstore_schema_replacePet_body__v },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* tests/generator/fixtures/swagger2-petstore.yaml#/components/schemas/NewPet/properties/kind */

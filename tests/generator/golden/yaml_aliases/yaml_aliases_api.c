@@ -414,8 +414,8 @@ int yaml_aliases_add_pet_body_parse(const char *buf, size_t len, rt_arena *a, un
 }
 
 const rt_parse_root yaml_aliases_request_bodies[] = {
-	{ "tests/generator/fixtures/yaml-aliases.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema", &yaml_aliases_schema_add_pet_body, yaml_aliases_schema_add_pet_body_parse },
-	{ NULL, NULL, NULL },
+	{ "tests/generator/fixtures/yaml-aliases.yaml#/paths/~1pets/post/requestBody/content/application~1json/schema", &yaml_aliases_schema_add_pet_body, yaml_aliases_schema_add_pet_body_parse, yaml_aliases_schema_add_pet_body__v },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* tests/generator/fixtures/yaml-aliases.yaml#/paths/~1pets/get/responses/200/content/application~1json/schema/items */

@@ -34,7 +34,7 @@ static const rt_schema yaml_empty_entries_schema_listNews_200_reactions_items = 
 /* byte parsers: 0 schemas, 0 of them checked by their table (fallback) */
 
 const rt_parse_root yaml_empty_entries_request_bodies[] = {
-	{ NULL, NULL, NULL },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* tests/generator/fixtures/yaml-empty-entries.yaml#/paths/~1news/get/responses/200/content/application~1json/schema */

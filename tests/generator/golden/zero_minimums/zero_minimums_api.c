@@ -733,8 +733,8 @@ int zero_minimums_Thing_parse(const char *buf, size_t len, rt_arena *a, unsigned
 }
 
 const rt_parse_root zero_minimums_request_bodies[] = {
-	{ "tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema", &zero_minimums_schema_postThing_body, zero_minimums_schema_postThing_body_parse },
-	{ NULL, NULL, NULL },
+	{ "tests/generator/fixtures/zero-minimums.yaml#/paths/~1things/post/requestBody/content/application~1json/schema", &zero_minimums_schema_postThing_body, zero_minimums_schema_postThing_body_parse, zero_minimums_schema_postThing_body__v },
+	{ NULL, NULL, NULL, NULL },
 };
 
 /* tests/generator/fixtures/zero-minimums.yaml#/components/schemas/TagMap */
