@@ -23,6 +23,7 @@
 #include <yder.h>
 
 #include "apis.h"
+#include "dispatch.h"
 #include "gate.h"
 #include "log.h"
 #include "metrics.h"
@@ -743,6 +744,13 @@ static enum MHD_Result serve_front(void *cls, struct MHD_Connection *con, const 
     }
     /* HEAD is GET without the body: libmicrohttpd leaves the body out */
     if (strcmp(method, "HEAD") == 0) method = "GET";
+    /* the last call (head and body in): its endpoints run here, over the
+       routes (dispatch.h); what dispatch_run leaves goes to ulfius */
+    if (l->routes != NULL && ci != NULL && ci->request != NULL && l->ulfius_cls == &l->u &&
+        !ci->callback_first_iteration && *upload_data_size == 0) {
+        enum MHD_Result ret;
+        if (dispatch_run(l->routes, &l->u, con, ci, method, &ret) == 0) return ret;
+    }
     /* ulfius matches only the endpoints that can match this path */
     if (l->routes != NULL && ci != NULL && ci->request != NULL && l->ulfius_cls == &l->u)
         return l->ulfius_dh((void *)routes_pick(l->routes, method, ci->request->url_path), con, url, method, version,
