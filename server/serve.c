@@ -751,8 +751,10 @@ static enum MHD_Result serve_front(void *cls, struct MHD_Connection *con, const 
         enum MHD_Result ret;
         if (dispatch_run(l->routes, &l->u, con, ci, method, &ret) == 0) return ret;
     }
-    /* ulfius matches only the endpoints that can match this path */
-    if (l->routes != NULL && ci != NULL && ci->request != NULL && l->ulfius_cls == &l->u)
+    /* ulfius matches only the endpoints that can match this path (on the
+       last call; the others read the instance's settings alone) */
+    if (l->routes != NULL && ci != NULL && ci->request != NULL && l->ulfius_cls == &l->u &&
+        !ci->callback_first_iteration && *upload_data_size == 0)
         return l->ulfius_dh((void *)routes_pick(l->routes, method, ci->request->url_path), con, url, method, version,
                             upload_data, upload_data_size, con_cls);
     return l->ulfius_dh(l->ulfius_cls, con, url, method, version, upload_data, upload_data_size, con_cls);
