@@ -298,6 +298,29 @@ int main(void)
             }
         }
     }
+    /* what routes_match leaves to ulfius: a path of more than
+       ROUTES_MAX_WORDS words, more matches than the caller has room for */
+    {
+        char deep[4 * (ROUTES_MAX_WORDS + 2)];
+        const routes_hit *hits[4];
+        size_t o = 0;
+        for (int i = 0; i <= ROUTES_MAX_WORDS; i++) o += (size_t)snprintf(deep + o, sizeof deep - o, "/a");
+        if (routes_match(r, "GET", deep, hits, 4) != -1) {
+            fprintf(stderr, "FAIL  routes_match of a path of %d words is not -1\n", ROUTES_MAX_WORDS + 1);
+            failures++;
+        }
+        deep[2 * ROUTES_MAX_WORDS] = '\0';   /* ROUTES_MAX_WORDS words: matched (the catch-alls, /a/'*') */
+        if (routes_match(r, "GET", deep, hits, 4) != 3 || routes_match(r, "GET", deep, hits, 2) != -1) {
+            fprintf(stderr, "FAIL  routes_match of a path of %d words: not its 3 matches, or not -1 with room for 2\n",
+                    ROUTES_MAX_WORDS);
+            failures++;
+        }
+        if (routes_match(r, NULL, "/v1", hits, 4) != -1 || routes_match(r, "GET", NULL, hits, 4) != -1) {
+            fprintf(stderr, "FAIL  routes_match with a NULL method or path is not -1\n");
+            failures++;
+        }
+        checks += 3;
+    }
     routes_free(r);
     ulfius_clean_instance(&u);
     printf("routes_test: %d requests compared, %d failed\n", checks, failures);
