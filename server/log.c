@@ -48,7 +48,7 @@ static struct {
     int cur;
     int writing;                             /* a thread writes buf[!cur], outside the lock */
     int again;                               /* and buf[cur] is due once it is done */
-    struct timespec since;                   /* the oldest waiting line's (monotonic) */
+    struct timespec since;                   /* the oldest waiting line's (CLOCK_MONOTONIC_COARSE: a few ms is fine) */
     pthread_t flusher;
     int flusher_on, stop;
 } log_pend = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
@@ -95,7 +95,7 @@ static void log_time_ms(char *buf, size_t len)
 static double log_ms_since(const struct timespec *t0)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
     return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
@@ -145,7 +145,7 @@ static void log_pend_put(const char *line, size_t n, int more)
         if (n > sizeof log_pend.buf[0] - log_pend.n) log_pend_write();
     }
     if (n <= sizeof log_pend.buf[0] - log_pend.n) {
-        if (log_pend.n == 0) clock_gettime(CLOCK_MONOTONIC, &log_pend.since);
+        if (log_pend.n == 0) clock_gettime(CLOCK_MONOTONIC_COARSE, &log_pend.since);
         memcpy(log_pend.buf[log_pend.cur] + log_pend.n, line, n);
         log_pend.n += n;
     }
