@@ -30,6 +30,8 @@ typedef struct log_request {
     int64_t key_id, user_id;        /* < 0: not authenticated; key_id 0: a JWT */
     const char *request_id;         /* NULL: none */
     const char *api, *operation;    /* "heron", "createKey"; "apikeyd", "healthz" */
+    int more;                       /* other requests are in flight: on standard error the
+                                       line may wait (LOG_PEND_MS at most) to go out with theirs */
 } log_request;
 
 /* text: "rid=R GET /heron/keys 200 1.3ms 127.0.0.1 key=42" (an API key),
@@ -38,6 +40,10 @@ typedef struct log_request {
    "request_id","api","operation","method","path","status","duration_ms",
    "client","key_id","user_id"}. */
 void log_access(const log_request *r);
+
+/* Writes the access lines still waiting (log_access with more set); every
+   other message and log_close do it first themselves. */
+void log_flush(void);
 
 /* Formats client into buf ("127.0.0.1", "::1", "-"). */
 void log_format_addr(const struct sockaddr *client, char *buf, size_t len);

@@ -36,6 +36,27 @@
 
 typedef struct routes routes;
 
+/* The most words (non-empty parts between '/') of a path routes_match
+   matches; a longer one is left to ulfius. */
+#define ROUTES_MAX_WORDS 64
+
+/* A path parameter of an endpoint: the word of its format after ':' or
+   '@', and the word of the path it takes (counted from 0, empty ones not
+   counted), as ulfius_parse_url reads it. */
+typedef struct routes_param {
+    char *name;
+    size_t word;
+} routes_param;
+
+/* An endpoint of the instance as routes_match finds it (routes' own,
+   freed by routes_free). */
+typedef struct routes_hit {
+    const struct _u_endpoint *e;
+    char **segs;                  /* its segments as ulfius matches them */
+    routes_param *params;         /* by word */
+    size_t n_params;
+} routes_hit;
+
 /* 0, or -1 when out of memory (*out NULL). */
 int routes_build(const struct _u_instance *u, routes **out);
 /* The instance to match a request with method and url_path against (never
@@ -44,6 +65,19 @@ const struct _u_instance *routes_pick(const routes *r, const char *method, const
 /* The endpoints of every method that may match url_path (the whole
    instance when it is NULL): what a 405's Allow is made from. */
 const struct _u_instance *routes_pick_any(const routes *r, const char *url_path);
+/* The endpoints that match a request with method and url_path, in the
+ * order ulfius 2.7's dispatcher runs them: those ulfius_endpoint_match
+ * finds over the whole list (the method without case, or "*"; the segments
+ * by ulfius_url_format_match), by priority, ties in list order (glibc's
+ * qsort is a merge sort: stable); ulfius's default endpoint alone when none
+ * does. Up to max into hits; returns how many, or -1 when there are more,
+ * the path has more than ROUTES_MAX_WORDS words, or either is NULL (the
+ * caller then leaves the request to ulfius). No allocation. */
+int routes_match(const routes *r, const char *method, const char *url_path, const routes_hit **hits, size_t max);
+/* Puts h's path parameters in url_path into map as ulfius_parse_url does:
+   each word URL-decoded by ulfius_url_decode's rules, a name already in map
+   joined to it as "old,new". U_OK, or U_ERROR_MEMORY. */
+int routes_params_put(const routes_hit *h, const char *url_path, struct _u_map *map);
 void routes_free(routes *r);
 
 #endif

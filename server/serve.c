@@ -23,6 +23,7 @@
 #include <yder.h>
 
 #include "apis.h"
+#include "dispatch.h"
 #include "gate.h"
 #include "log.h"
 #include "metrics.h"
@@ -196,8 +197,9 @@ static void *serve_uri_log(void *cls, const char *uri, struct MHD_Connection *co
     return ci;
 }
 
-/* Removes and returns the record of req (caller frees), or NULL. */
-static serve_req *serve_req_take(serve *s, const struct _u_request *req)
+/* Removes and returns the record of req (caller frees), or NULL; *left:
+   the requests still in flight. */
+static serve_req *serve_req_take(serve *s, const struct _u_request *req, unsigned *left)
 {
     serve_req **pp, *r = NULL;
     pthread_mutex_lock(&s->lock);
@@ -209,6 +211,7 @@ static serve_req *serve_req_take(serve *s, const struct _u_request *req)
             break;
         }
     }
+    *left = s->in_flight;
     pthread_mutex_unlock(&s->lock);
     return r;
 }
@@ -216,7 +219,7 @@ static serve_req *serve_req_take(serve *s, const struct _u_request *req)
 /* The same, found by ulfius's per-request state: ulfius drops ci->request
    when it gives up on a request (a post processor it cannot create), and
    the record must still go, or in_flight never returns to 0. */
-static serve_req *serve_req_take_ci(serve *s, const void *ci)
+static serve_req *serve_req_take_ci(serve *s, const void *ci, unsigned *left)
 {
     serve_req **pp, *r = NULL;
     pthread_mutex_lock(&s->lock);
@@ -230,6 +233,7 @@ static serve_req *serve_req_take_ci(serve *s, const void *ci)
             }
         }
     }
+    *left = s->in_flight;
     pthread_mutex_unlock(&s->lock);
     return r;
 }
@@ -261,7 +265,8 @@ static void serve_completed(void *cls, struct MHD_Connection *con, void **con_cl
         c->mhd_status = 0;
     }
     if (ci != NULL) {
-        serve_req *r = ci->request != NULL ? serve_req_take(s, ci->request) : serve_req_take_ci(s, ci);
+        unsigned left = 0;
+        serve_req *r = ci->request != NULL ? serve_req_take(s, ci->request, &left) : serve_req_take_ci(s, ci, &left);
         if (r != NULL) {
             const union MHD_ConnectionInfo *st = MHD_get_connection_info(con, MHD_CONNECTION_INFO_HTTP_STATUS);
             const union MHD_ConnectionInfo *ca = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -271,7 +276,7 @@ static void serve_completed(void *cls, struct MHD_Connection *con, void **con_cl
             double ms = serve_ms_since(&r->start);
             int slot = r->slot >= 0 ? r->slot : metrics_slot_of_path(path);
             log_request lr = { .method = verb, .path = path, .ms = ms, .client = ca ? ca->client_addr : NULL,
-                               .key_id = r->key_id, .user_id = r->user_id,
+                               .key_id = r->key_id, .user_id = r->user_id, .more = left > 0,
                                .request_id = ci->request ? u_map_get_case(ci->request->map_header, "X-Request-Id")
                                                          : NULL };
             if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && status == 0) status = 499;
@@ -751,8 +756,17 @@ static enum MHD_Result serve_front(void *cls, struct MHD_Connection *con, const 
     }
     /* HEAD is GET without the body: libmicrohttpd leaves the body out */
     if (strcmp(method, "HEAD") == 0) method = "GET";
-    /* ulfius matches only the endpoints that can match this path */
-    if (l->routes != NULL && ci != NULL && ci->request != NULL && l->ulfius_cls == &l->u)
+    /* the last call (head and body in): its endpoints run here, over the
+       routes (dispatch.h); what dispatch_run leaves goes to ulfius */
+    if (l->routes != NULL && ci != NULL && ci->request != NULL && l->ulfius_cls == &l->u &&
+        !ci->callback_first_iteration && *upload_data_size == 0) {
+        enum MHD_Result ret;
+        if (dispatch_run(l->routes, &l->u, con, ci, method, &ret) == 0) return ret;
+    }
+    /* ulfius matches only the endpoints that can match this path (on the
+       last call; the others read the instance's settings alone) */
+    if (l->routes != NULL && ci != NULL && ci->request != NULL && l->ulfius_cls == &l->u &&
+        !ci->callback_first_iteration && *upload_data_size == 0)
         return l->ulfius_dh((void *)routes_pick(l->routes, method, ci->request->url_path), con, url, method, version,
                             upload_data, upload_data_size, con_cls);
     return l->ulfius_dh(l->ulfius_cls, con, url, method, version, upload_data, upload_data_size, con_cls);

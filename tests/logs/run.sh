@@ -9,6 +9,10 @@
 #     or that is an API key is replaced by one apikeyd makes; with none sent
 #     one is made; either way the response's id is the log line's, and
 #     problem-details error bodies (FastAPI, the server's own) carry it.
+#   - Access lines while another request is in flight (written together,
+#     server/log.c): each one still arrives within moments, 300 concurrent
+#     requests give 300 whole lines, and they keep their order with the
+#     server's other messages and through a stop.
 #   - No key material in any format: the key sent in x-api-key, Authorization,
 #     a cookie, the query string, the path and as the request id never
 #     appears in the JSON log nor in the text log; --log-format and
@@ -135,6 +139,41 @@ check "text log: every line is one whole line (time, app, level)" \
 check "text log: the key nowhere" bash -c "! grep -qF -- '${KEY:8}' '$SRV_LOG'"
 check "text log: no SECRETVALUE" bash -c "! grep -q SECRETVALUE '$SRV_LOG'"
 check "text log: not JSON" bash -c "! grep -q '^{' '$SRV_LOG'"
+
+# ---- access lines while other requests are in flight: server/log.c keeps
+# them to write together, and a line waits a moment at most, not until the
+# request in flight ends; under concurrent load every request still has its
+# line; a message and a stop write what waits first, so the order holds ----
+if start_server "$db" --log-format text --test-slow-endpoint; then
+	curl -s -o /dev/null "$H/__test/slow?ms=6000" &
+	slow=$!
+	for _ in $(seq 100); do grep -q 'GET /healthz' "$SRV_LOG" && break; sleep 0.02; done   # (start_server's own)
+	sleep 0.5   # the slow request is in flight
+	curl -s -o /dev/null -H "X-Request-Id: batch-probe-1" "$H/healthz"
+	found=0
+	for _ in $(seq 60); do grep -q 'rid=batch-probe-1 GET /healthz 200' "$SRV_LOG" && { found=1; break; }; sleep 0.05; done
+	running=no; kill -0 "$slow" 2>/dev/null && running=yes
+	check "an access line is written while another request is still in flight (within 3 s of a 6 s one)" \
+		test "$found:$running" = "1:yes"
+	seq 300 | xargs -P 8 -I{} curl -s -o /dev/null -H "X-Request-Id: batch-{}" "$H/healthz"
+	n=0
+	for _ in $(seq 60); do
+		n=$(grep -c 'rid=batch-[0-9]* GET /healthz 200' "$SRV_LOG")
+		[ "$n" -ge 300 ] && break
+		sleep 0.05
+	done
+	check "300 concurrent requests beside one in flight: 300 access lines ($n)" test "$n" = 300
+	check "each line whole, on a line of its own" test "$(grep -c 'apikeyd INFO: rid=batch-[0-9]* GET /healthz 200 [0-9.]*ms 127.0.0.1$' "$SRV_LOG")" = 300
+	curl -s -o /dev/null -H "X-Request-Id: batch-last" "$H/healthz"
+	kill -TERM "$SRV_PID"
+	wait "$slow"
+	wait "$SRV_PID" 2>/dev/null
+	last=$(grep -n 'rid=batch-last ' "$SRV_LOG" | cut -d: -f1)
+	term=$(grep -n 'SIGTERM' "$SRV_LOG" | head -1 | cut -d: -f1)
+	check "the line of a request answered before SIGTERM comes before the SIGTERM message (lines $last, $term)" \
+		test -n "$last" -a -n "$term" -a "${last:-0}" -lt "${term:-0}"
+	check "the slow request's own line is written by the stop" grep -q 'GET /__test/slow 200' "$SRV_LOG"
+else no "start with --test-slow-endpoint" "$(tail -3 "$SRV_LOG")"; fi
 
 # ---- below info: no access line ----
 if start_server "$db" --log-format text --log-level warning; then

@@ -13,11 +13,18 @@
 #include <string.h>
 
 struct _u_endpoint **ulfius_endpoint_match(const char *method, const char *url, struct _u_endpoint *endpoint_list);
+int ulfius_parse_url(const char *url, const struct _u_endpoint *endpoint, struct _u_map *map, int check_utf8);
 
 static int cb(const struct _u_request *req, struct _u_response *res, void *data)
 {
     (void)req; (void)res; (void)data;
     return U_CALLBACK_CONTINUE;
+}
+
+static int cb2(const struct _u_request *req, struct _u_response *res, void *data)
+{
+    (void)req; (void)res; (void)data;
+    return U_CALLBACK_COMPLETE;
 }
 
 /* method, prefix, format, priority: shaped like what apikeyd mounts (six
@@ -67,6 +74,11 @@ static const struct { const char *method, *prefix, *format; unsigned prio; } eps
     { "HEAD", "/v1", "/auth", 1 },
     { "FOO", "/v1", "/keys", 1 },
     { "*", "/v1", "/keys/:key_id", 9 },
+    { "GET", "/p", "/:x/:x", 1 },                        /* a name twice: "first,second" */
+    { "GET", "/p/:a", "/q/:b", 1 },                      /* a parameter in the prefix: not one */
+    { "GET", "/r", "/:x", 1 },                           /* "x": also the query's */
+    { "GET", "/r", "/:x", 1 },                           /* the same again: list order */
+    { "GET", "/s", "//:y//?z/:w", 1 },                   /* a '?' word counts for the parameters' places */
 };
 #define N_EPS (sizeof eps / sizeof eps[0])
 
@@ -103,6 +115,51 @@ static void compare(const struct _u_instance *whole, const routes *r, const char
                     b[i] ? b[i]->url_prefix : "-", b[i] ? b[i]->url_format : "", cut->nb_endpoints,
                     whole->nb_endpoints);
     }
+    /* routes_match: the same endpoints (the very ones of the instance) in
+       the same order, ulfius's default endpoint when none matches; and
+       each one's path parameters as ulfius_parse_url puts them */
+    {
+        const routes_hit *hits[64];
+        int n = routes_match(r, method, path, hits, 64), k;
+        checks++;
+        for (k = 0; k < n && a[k]; k++)
+            if (hits[k]->e->callback_function != a[k]->callback_function || hits[k]->e->user_data != a[k]->user_data)
+                break;
+        if (a[0] == NULL && n == 1 && hits[0]->e == whole->default_endpoint) k = n = 0;
+        if (n < 0 || k != n || a[k] != NULL) {
+            if (failures++ < 20)
+                fprintf(stderr, "FAIL  %s %s: routes_match gives %d endpoints, differing from ulfius's at %d\n", method,
+                        path, n, k);
+        }
+        for (k = 0; k < n; k++) {
+            struct _u_map ours, theirs;
+            u_map_init(&ours);
+            u_map_init(&theirs);
+            u_map_put(&ours, "x", "query");         /* a query parameter of the same name as a path one */
+            u_map_put(&theirs, "x", "query");
+            checks++;
+            if (routes_params_put(hits[k], path, &ours) != U_OK ||
+                ulfius_parse_url(path, hits[k]->e, &theirs, 0) != U_OK || ours.nb_values != theirs.nb_values) {
+                if (failures++ < 20)
+                    fprintf(stderr, "FAIL  %s %s: endpoint %s%s's parameters: %d, ulfius %d\n", method, path,
+                            hits[k]->e->url_prefix ? hits[k]->e->url_prefix : "", hits[k]->e->url_format,
+                            ours.nb_values, theirs.nb_values);
+            } else {
+                for (int j = 0; j < theirs.nb_values; j++) {
+                    const char *v = u_map_get(&ours, theirs.keys[j]);
+                    if (v == NULL || strcmp(v, theirs.values[j]) != 0) {
+                        if (failures++ < 20)
+                            fprintf(stderr, "FAIL  %s %s: parameter %s of %s%s is \"%s\", ulfius \"%s\"\n", method,
+                                    path, theirs.keys[j], hits[k]->e->url_prefix ? hits[k]->e->url_prefix : "",
+                                    hits[k]->e->url_format, v ? v : "(none)", theirs.values[j]);
+                        break;
+                    }
+                }
+            }
+            u_map_clean(&ours);
+            u_map_clean(&theirs);
+        }
+    }
     free_matches(a);
     free_matches(b);
 }
@@ -134,18 +191,26 @@ int main(void)
                             "/nothing/at/all", "/healthz/", "/healthz/x", "/?x", "/q/list", "/q/list/?ignored",
                             "/double/slash", "/keys", "/x/lit/y", "/x/lit/w", "/x/lit/z", "/x/lit", "/fastapi/api/keys", "/v1/keys/abc/rotate/more",
                             "/v1/nothing", "/x/nothing/w", "/x/nothing/y", "/x/nothing", "/nothing/at", "/a/nothing",
-                            "/heron/nothing/credentials/keys", "/__test/nothing", "/fastapi/api/keys/k/scopes/x" };
+                            "/heron/nothing/credentials/keys", "/__test/nothing", "/fastapi/api/keys/k/scopes/x",
+                            "/p/a%20b/c+d", "/p/%41%4a%6b/%", "/p/%4/x%", "/p/%%41/%2F", "/r/%E2%82%AC", "/r//x//",
+                            "/s/1/2/3", "/s/1/2", "/p/a/q/b", "/v1/keys/%00x" };
 
     if (ulfius_init_instance(&u, 8080, NULL, NULL) != U_OK) {
         fprintf(stderr, "routes_test: ulfius_init_instance failed\n");
         return 1;
     }
     for (size_t i = 0; i < N_EPS; i++)
-        if (ulfius_add_endpoint_by_val(&u, eps[i].method, eps[i].prefix, eps[i].format, eps[i].prio, cb, NULL) != U_OK) {
+        /* each its own user data, for routes_match's hits to be told apart */
+        if (ulfius_add_endpoint_by_val(&u, eps[i].method, eps[i].prefix, eps[i].format, eps[i].prio, cb,
+                                       (void *)(eps + i)) != U_OK) {
             fprintf(stderr, "routes_test: ulfius_add_endpoint_by_val %s %s%s failed\n", eps[i].method,
                     eps[i].prefix ? eps[i].prefix : "", eps[i].format);
             return 1;
         }
+    if (ulfius_set_default_endpoint(&u, cb2, NULL) != U_OK) {
+        fprintf(stderr, "routes_test: ulfius_set_default_endpoint failed\n");
+        return 1;
+    }
     if (routes_build(&u, &r) != 0) {
         fprintf(stderr, "routes_test: routes_build failed\n");
         return 1;
@@ -232,6 +297,29 @@ int main(void)
                 failures++;
             }
         }
+    }
+    /* what routes_match leaves to ulfius: a path of more than
+       ROUTES_MAX_WORDS words, more matches than the caller has room for */
+    {
+        char deep[4 * (ROUTES_MAX_WORDS + 2)];
+        const routes_hit *hits[4];
+        size_t o = 0;
+        for (int i = 0; i <= ROUTES_MAX_WORDS; i++) o += (size_t)snprintf(deep + o, sizeof deep - o, "/a");
+        if (routes_match(r, "GET", deep, hits, 4) != -1) {
+            fprintf(stderr, "FAIL  routes_match of a path of %d words is not -1\n", ROUTES_MAX_WORDS + 1);
+            failures++;
+        }
+        deep[2 * ROUTES_MAX_WORDS] = '\0';   /* ROUTES_MAX_WORDS words: matched (the catch-alls, /a/'*') */
+        if (routes_match(r, "GET", deep, hits, 4) != 3 || routes_match(r, "GET", deep, hits, 2) != -1) {
+            fprintf(stderr, "FAIL  routes_match of a path of %d words: not its 3 matches, or not -1 with room for 2\n",
+                    ROUTES_MAX_WORDS);
+            failures++;
+        }
+        if (routes_match(r, NULL, "/v1", hits, 4) != -1 || routes_match(r, "GET", NULL, hits, 4) != -1) {
+            fprintf(stderr, "FAIL  routes_match with a NULL method or path is not -1\n");
+            failures++;
+        }
+        checks += 3;
     }
     routes_free(r);
     ulfius_clean_instance(&u);
