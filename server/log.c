@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -55,6 +56,24 @@ static struct {
                .done = PTHREAD_COND_INITIALIZER };
 
 static void log_write_line(const char *line, size_t n);
+
+/* Whole lines (each ends with '\n') in writes of at most PIPE_BUF bytes cut
+   at line ends, which a pipe (journald's, a supervisor's) keeps whole
+   beside another thread's message. */
+static void log_write_lines(const char *b, size_t n)
+{
+    while (n > 0) {
+        size_t k = n;
+        if (k > PIPE_BUF) {
+            k = PIPE_BUF;
+            while (k > 0 && b[k - 1] != '\n') k--;
+            if (k == 0) k = PIPE_BUF;   /* one line longer than PIPE_BUF: as it comes */
+        }
+        log_write_line(b, k);
+        b += k;
+        n -= k;
+    }
+}
 
 const char *log_level_name(unsigned long level)
 {
@@ -116,7 +135,7 @@ static void log_pend_write(void)
         log_pend.again = 0;
         log_pend.writing = 1;
         pthread_mutex_unlock(&log_pend.lock);
-        log_write_line(log_pend.buf[w], n);
+        log_write_lines(log_pend.buf[w], n);
         pthread_mutex_lock(&log_pend.lock);
         log_pend.writing = 0;
         pthread_cond_broadcast(&log_pend.done);
@@ -150,6 +169,7 @@ static void log_pend_put(const char *line, size_t n, int more)
         log_pend.n += n;
     }
     if (!more || !log_pend.flusher_on || log_ms_since(&log_pend.since) >= LOG_PEND_MS) log_pend_write();
+    else if (log_pend.n == n) pthread_cond_signal(&log_pend.wake);   /* the first to wait: the flusher's clock starts */
     pthread_mutex_unlock(&log_pend.lock);
 }
 
@@ -160,12 +180,23 @@ static void *log_flusher(void *arg)
     (void)arg;
     pthread_mutex_lock(&log_pend.lock);
     while (!log_pend.stop) {
-        struct timespec wake;
-        clock_gettime(CLOCK_REALTIME, &wake);
-        wake.tv_nsec += LOG_PEND_MS * 1000000L / 2;
-        if (wake.tv_nsec >= 1000000000L) { wake.tv_sec++; wake.tv_nsec -= 1000000000L; }
-        pthread_cond_timedwait(&log_pend.wake, &log_pend.lock, &wake);
-        if (log_pend.n > 0 && log_ms_since(&log_pend.since) >= LOG_PEND_MS) log_pend_write();
+        double age;
+        if (log_pend.n == 0) {   /* nothing waits: asleep until a line does (log_pend_put) */
+            pthread_cond_wait(&log_pend.wake, &log_pend.lock);
+            continue;
+        }
+        age = log_ms_since(&log_pend.since);
+        if (age >= LOG_PEND_MS) {
+            log_pend_write();
+        } else {
+            struct timespec wake;
+            long ns = (long)((LOG_PEND_MS - age) * 1e6) + 1000000L;   /* the coarse clock's tick */
+            clock_gettime(CLOCK_REALTIME, &wake);
+            wake.tv_sec += ns / 1000000000L;
+            wake.tv_nsec += ns % 1000000000L;
+            if (wake.tv_nsec >= 1000000000L) { wake.tv_sec++; wake.tv_nsec -= 1000000000L; }
+            pthread_cond_timedwait(&log_pend.wake, &log_pend.lock, &wake);
+        }
     }
     pthread_mutex_unlock(&log_pend.lock);
     return NULL;
