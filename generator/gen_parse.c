@@ -1143,25 +1143,37 @@ static int gp_excludes(const si_schema *a, const si_schema *b)
 	return gp_excluded_by(a, b) != NULL;
 }
 
+/* Either way round (gp_excluded_by): a value valid against one fails the other. */
+static int gp_exclusive(const si_schema *a, const si_schema *b)
+{
+	return gp_excludes(a, b) || gp_excludes(b, a);
+}
+
 /* A oneOf whose first alternative (read first, gp_live) refuses a name that
  * alternative #i requires (OpenAPI 3.0's Schema | Reference and $ref): i,
  * and the name in *name, when an object that starts with that name (most
- * do) is read with #i first (it holds, and then #0 fails: no re-scan); else
- * 0. Only a guess at which to read first: the verdicts do not depend on it. */
-static size_t gp_swap(const si_schema *s, const char **name)
+ * do) is read with #i first (it holds, and then #0 fails: no re-scan). Or
+ * the other way round (*inv): #i refuses a name #0 requires (the
+ * Components' Reference | Response, Reference | Header, ...): an object
+ * that does not start with that name is read with #i first. Else 0. Only a
+ * guess at which to read first: the verdicts do not depend on it. */
+static size_t gp_swap(const si_schema *s, const char **name, int *inv)
 {
 	if (!s->one_of.n || gp_live(s) != s->one_of.v[0] || gp_by_table(s))
 		return 0;
-	for (size_t i = 1; i < s->one_of.n; i++) {
-		const char *nm = gp_excluded_by(s->one_of.v[0], s->one_of.v[i]);
-		int plain = nm && strlen(nm) < 64;
-		for (const char *c = nm; plain && *c; c++)
-			plain = *c != '"' && *c != '\\' && (unsigned char)*c >= 0x20;
-		if (plain) {
-			*name = nm;
-			return i;
+	for (int way = 0; way < 2; way++)
+		for (size_t i = 1; i < s->one_of.n; i++) {
+			const char *nm = way ? gp_excluded_by(s->one_of.v[i], s->one_of.v[0])
+			                     : gp_excluded_by(s->one_of.v[0], s->one_of.v[i]);
+			int plain = nm && strlen(nm) < 64;
+			for (const char *c = nm; plain && *c; c++)
+				plain = *c != '"' && *c != '\\' && (unsigned char)*c >= 0x20;
+			if (plain) {
+				*name = nm;
+				*inv = way;
+				return i;
+			}
 		}
-	}
 	return 0;
 }
 
@@ -1281,7 +1293,8 @@ static void gp_combinators(FILE *out, const si_schema *s, int label)
 	if (s->one_of.n) {
 		int excl = 0;
 		const char *swap_name = NULL;
-		size_t swap = gp_swap(s, &swap_name);
+		int inv = 0;
+		size_t swap = gp_swap(s, &swap_name, &inv);
 		char swap0[96];
 
 		fprintf(out, "\t\t{\n");
@@ -1289,11 +1302,11 @@ static void gp_combinators(FILE *out, const si_schema *s, int label)
 		if (by_table)
 			gp_tables(out, "one", &s->one_of, live);
 		for (size_t i = 1; i < s->one_of.n; i++)
-			excl |= gp_excludes(s->one_of.v[0], s->one_of.v[i]);
+			excl |= gp_exclusive(s->one_of.v[0], s->one_of.v[i]);
 		if (excl) {
 			fprintf(out, "\t\t/* fail when #0 holds (gp_excludes) */\n\t\tstatic const unsigned char excl[] = {");
 			for (size_t i = 0; i < s->one_of.n; i++)
-				fprintf(out, "%s%d", i ? ", " : " ", i > 0 && gp_excludes(s->one_of.v[0], s->one_of.v[i]));
+				fprintf(out, "%s%d", i ? ", " : " ", i > 0 && gp_exclusive(s->one_of.v[0], s->one_of.v[i]));
 			fprintf(out, " };\n");
 			one0 = live ? "i == 0 ? live : first == 0 && excl[i] ? 1 : " : "first == 0 && excl[i] ? 1 : ";
 		}
@@ -1301,8 +1314,7 @@ static void gp_combinators(FILE *out, const si_schema *s, int label)
 			fprintf(out, "\t\t/* fail when #%zu holds (gp_excludes, either way) */\n\t\tstatic const unsigned char excl_%zu[] = {",
 			        swap, swap);
 			for (size_t i = 0; i < s->one_of.n; i++)
-				fprintf(out, "%s%d", i ? ", " : " ", i != swap && (gp_excludes(s->one_of.v[swap], s->one_of.v[i]) ||
-				                                                   gp_excludes(s->one_of.v[i], s->one_of.v[swap])));
+				fprintf(out, "%s%d", i ? ", " : " ", i != swap && gp_exclusive(s->one_of.v[swap], s->one_of.v[i]));
 			fprintf(out, " };\n");
 			snprintf(swap0, sizeof swap0, "i == lv ? live : live == 0 && (lv ? excl_%zu : excl)[i] ? 1 : ", swap);
 			one0 = swap0;
@@ -1355,7 +1367,8 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 	        !mt && gp_live(s) ? "\tint live = -1; /* the violations of the alternative read first */\n" : "");
 	{
 		const char *nm;
-		if (!mt && gp_live(s) && gp_swap(s, &nm))
+		int inv;
+		if (!mt && gp_live(s) && gp_swap(s, &nm, &inv))
 			fprintf(out, "\tint lv = 0; /* which alternative that is */\n");
 	}
 	if (gp_comb(s) && gp_by_table(s))
@@ -1400,12 +1413,13 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 		if (obj && gp_object(out, s, mt) != 0)
 			return -1;
 		const char *swap_name = NULL;
-		size_t swap = !mt && gp_live(s) ? gp_swap(s, &swap_name) : 0;
+		int inv = 0;
+		size_t swap = !mt && gp_live(s) ? gp_swap(s, &swap_name, &inv) : 0;
 
 		if (swap) {
-			fprintf(out, "\t/* an object that starts with \"%s\": #%zu first (gp_swap) */\n"
-			             "\tlv = t == RT_JR_OBJECT_BEGIN && rt_jread_first_name(&p->r, \"%s\", %zu) ? %zu : 0;\n",
-			        swap_name, swap, swap_name, strlen(swap_name), swap);
+			fprintf(out, "\t/* an object that %s with \"%s\": #%zu first (gp_swap) */\n"
+			             "\tlv = t == RT_JR_OBJECT_BEGIN && %srt_jread_first_name(&p->r, \"%s\", %zu) ? %zu : 0;\n",
+			        inv ? "does not start" : "starts", swap_name, swap, inv ? "!" : "", swap_name, strlen(swap_name), swap);
 			fprintf(out, "\tif ((live = rt_parse_live(p, t, lv ? %s__v : %s__v, j)) < 0)\n\t\trc = -1;\n"
 			             "\telse if (live > 0 && j && rt_parse_again(p, s0, p->r.p, j) != 0)\n\t\tgoto nomem;\n",
 			        s->one_of.v[swap]->symbol, gp_live(s)->symbol);
