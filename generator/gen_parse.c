@@ -370,20 +370,34 @@ static int gp_pmatch(FILE *out, const si_schema *s, size_t i, const char *known)
 	return 1;
 }
 
+/* the value's first token, noted for gp_fast (member cap; none when < 0) */
+static void gp_member_note(FILE *out, long cap)
+{
+	if (cap >= 0)
+		fprintf(out, "\t\t\t\tft%ld = tk;\n\t\t\t\tfv%ld = p->r.str;\n\t\t\t\tfl%ld = p->r.len;\n", cap, cap, cap);
+}
+
 /* a known property's value: its schema, then the patterns its name matches */
-static void gp_member_known(FILE *out, const si_schema *s, const char *name, const si_schema *ps)
+static void gp_member_known(FILE *out, const si_schema *s, const char *name, const si_schema *ps, long cap)
 {
 	FILE *tmp;
 	char *buf = NULL;
 	size_t len = 0;
 
-	if (!s->pattern_properties.n) {
+	if (!s->pattern_properties.n && cap < 0) {
 		fprintf(out, "\t\t\t\tif (%s__v(p, rt_jread_next(&p->r), o ? &c : NULL, dfl) != 0)\n\t\t\t\t\tbreak;\n",
 		        ps->symbol);
 		return;
 	}
+	if (!s->pattern_properties.n) {
+		fprintf(out, "\t\t\t\tint tk = rt_jread_next(&p->r);\n\n");
+		gp_member_note(out, cap);
+		fprintf(out, "\t\t\t\tif (%s__v(p, tk, o ? &c : NULL, dfl) != 0)\n\t\t\t\t\tbreak;\n", ps->symbol);
+		return;
+	}
 	fprintf(out, "\t\t\t\tconst char *nm = p->r.str, *vs;\n\t\t\t\tsize_t nml = p->r.len;\n\t\t\t\tint tk = rt_jread_next(&p->r);\n\n");
 	fprintf(out, "\t\t\t\tvs = p->r.tok;\n\t\t\t\t(void)vs;\n\t\t\t\t(void)nm;\n\t\t\t\t(void)nml;\n");
+	gp_member_note(out, cap);
 	fprintf(out, "\t\t\t\tif (%s__v(p, tk, o ? &c : NULL, dfl) != 0)\n\t\t\t\t\tbreak;\n", ps->symbol);
 	for (size_t i = 0; i < s->pattern_properties.n; i++) {
 		tmp = gen_text_memstream(&buf, &len);
@@ -426,7 +440,8 @@ static void gp_member_other(FILE *out, const si_schema *s)
 	fprintf(out, "\t\t\t\t}\n\t\t\t}\n");
 }
 
-static void gp_object_members(FILE *out, const si_schema *s, const gp_names *k, const gm_type *mt)
+static void gp_object_members(FILE *out, const si_schema *s, const gp_names *k, const gm_type *mt,
+                              const unsigned char *need)
 {
 	fprintf(out, "\t\twhile ((t = rt_jread_next(&p->r)) == RT_JR_NAME) {\n\t\t\tjson_t *c = NULL;\n\t\t\tn++;\n");
 	/* the name is checked UTF-8 with no NUL (rt_jread), and stays put */
@@ -442,7 +457,7 @@ static void gp_object_members(FILE *out, const si_schema *s, const gp_names *k, 
 			gp_member_model(out, mt, f, fi, k->schema[i]);
 			fprintf(out, "\t\t\t\tgoto member;\n");
 		} else if (k->schema[i]) {
-			gp_member_known(out, s, k->v[i], k->schema[i]);
+			gp_member_known(out, s, k->v[i], k->schema[i], need && need[i] ? (long)i : -1);
 			fprintf(out, "\t\t\t\tgoto member;\n");
 		}
 		fprintf(out, "\t\t\t}\n");
@@ -513,26 +528,345 @@ static void gp_object_after(FILE *out, const si_schema *s, const gp_names *k, co
 	}
 }
 
+static const si_schema *gp_follow(const si_schema *s);
+static int gp_leaf(const si_schema *s);
+static int gp_walks_object(const si_schema *s);
+
+/* gp_fast: allOf alternatives whose verdict the member loop can tell by
+ * itself. OpenAPI 3.0's ExampleXORExamples, SchemaXORContent and
+ * ParameterLocation (in Parameter and Header) look only at which of the
+ * object's own members are present and at the string or literal a few of
+ * them hold. For such an alternative two C expressions are printed over
+ * the loop's seen[] and the first tokens it noted (ft<i>, fv<i>, fl<i>):
+ * "surely holds" and "surely fails", each exact where it says so (a
+ * member is present or not; a string or literal token equals an enum's
+ * string or literal or not). When the first is true the alternative's
+ * check is skipped: it would report nothing. Else it runs as before, so
+ * verdicts and messages stay the checks' own. */
+typedef struct gp_fx {
+	const gp_names *k;
+	unsigned char *need; /* the members whose first token is noted */
+} gp_fx;
+
+enum { GP_FAST_MAX = 16384 }; /* the longest expression printed */
+
+static long gp_fx_name(const gp_names *k, const char *name)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (strcmp(k->v[i], name) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* *acc = "(*acc op e)", or e when *acc is NULL; takes e */
+static int gp_fx_op(char **acc, const char *op, char *e)
+{
+	char *r = NULL;
+
+	if (!e)
+		return -1;
+	if (!*acc) {
+		*acc = e;
+		return 0;
+	}
+	if (asprintf(&r, "(%s %s %s)", *acc, op, e) < 0)
+		r = NULL;
+	free(*acc);
+	free(e);
+	*acc = r;
+	return r ? 0 : -1;
+}
+
+static char *gp_fx_dup(const char *fmt, long i)
+{
+	char *r = NULL;
+
+	return asprintf(&r, fmt, i, i, i, i) < 0 ? NULL : r;
+}
+
+/* one enum value against member i's first token, or NULL when not told */
+static char *gp_fx_value(const json_t *e, long i)
+{
+	char *buf = NULL, *r;
+	size_t len = 0, n = json_string_length(e);
+	FILE *m;
+
+	if (json_is_true(e))
+		return gp_fx_dup("(ft%ld == RT_JR_TRUE)", i);
+	if (json_is_false(e))
+		return gp_fx_dup("(ft%ld == RT_JR_FALSE)", i);
+	if (json_is_null(e))
+		return gp_fx_dup("(ft%ld == RT_JR_NULL)", i);
+	if (!json_is_string(e) || !(m = gen_text_memstream(&buf, &len)))
+		return NULL;
+	fprintf(m, "(ft%ld == RT_JR_STRING && fl%ld == %zu && memcmp(fv%ld, ", i, i, n, i);
+	gen_text_cstring(m, json_string_value(e), n, 0, 0);
+	fprintf(m, ", %zu) == 0)", n);
+	if (fclose(m) != 0) {
+		free(buf);
+		return NULL;
+	}
+	r = buf;
+	return r;
+}
+
+/* member `name`'s value against ps, an enum of strings and literals (or a
+ * boolean schema): *v holds, *f fails */
+static int gp_fx_member(gp_fx *x, const char *name, const si_schema *ps, char **v, char **f)
+{
+	long i = gp_fx_name(x->k, name);
+	char *m = NULL, *neg = NULL;
+	size_t ne;
+
+	ps = gp_follow(ps);
+	if (!ps)
+		return -1;
+	if (ps->is_bool && !(ps->flags & SI_F_FALSE)) {
+		*v = strdup("1");
+		*f = strdup("0");
+		return *v && *f ? 0 : -1;
+	}
+	if (i < 0)
+		return -1;
+	if (ps->is_bool) {
+		*v = gp_fx_dup("!seen[%ld]", i);
+		*f = gp_fx_dup("seen[%ld]", i);
+		return *v && *f ? 0 : -1;
+	}
+	if (!x->k->schema[i] || !gp_leaf(ps) || ps->ref || ps->dyn_ref || ps->types || ps->flags ||
+	    ps->format != SI_FMT_NONE || ps->pattern || ps->const_ || !json_is_array(ps->enum_) ||
+	    !(ne = json_array_size(ps->enum_)))
+		return -1;
+	for (size_t e = 0; e < ne; e++)
+		if (gp_fx_op(&m, "||", gp_fx_value(json_array_get(ps->enum_, e), i)) != 0) {
+			free(m);
+			return -1;
+		}
+	x->need[i] = 1;
+	if (asprintf(v, "(!seen[%ld] || %s)", i, m) < 0)
+		*v = NULL;
+	if (asprintf(&neg, "(seen[%ld] && !%s)", i, m) < 0)
+		neg = NULL;
+	free(m);
+	*f = neg;
+	if (*v && *f)
+		return 0;
+	free(*v);
+	free(*f);
+	*v = *f = NULL;
+	return -1;
+}
+
+static int gp_fx_schema(gp_fx *x, const si_schema *a, int depth, char **v, char **f);
+
+/* anyOf (one_of 0) or oneOf (1) over l: *v holds, *f fails */
+static int gp_fx_some(gp_fx *x, const si_list *l, int one_of, int depth, char **v, char **f)
+{
+	char **lv = calloc(l->n + 1, sizeof *lv), **lf = calloc(l->n + 1, sizeof *lf);
+	int rc = -1;
+
+	if (!lv || !lf)
+		goto cleanup;
+	for (size_t i = 0; i < l->n; i++)
+		if (gp_fx_schema(x, l->v[i], depth + 1, &lv[i], &lf[i]) != 0)
+			goto cleanup;
+	for (size_t i = 0; i < l->n; i++) {
+		char *one = strdup(lv[i]);
+		for (size_t j = 0; one_of && j < l->n; j++)
+			if (j != i && gp_fx_op(&one, "&&", strdup(lf[j])) != 0)
+				goto cleanup;
+		if (gp_fx_op(v, "||", one) != 0 || gp_fx_op(f, "&&", strdup(lf[i])) != 0)
+			goto cleanup;
+	}
+	for (size_t i = 0; one_of && i < l->n; i++)
+		for (size_t j = i + 1; j < l->n; j++) {
+			char *two = NULL;
+			if (asprintf(&two, "(%s && %s)", lv[i], lv[j]) < 0 || gp_fx_op(f, "||", two) != 0)
+				goto cleanup;
+		}
+	rc = 0;
+cleanup:
+	if (rc != 0) {
+		free(*v);
+		free(*f);
+		*v = *f = NULL;
+	}
+	for (size_t i = 0; lv && lf && i < l->n; i++) {
+		free(lv[i]);
+		free(lf[i]);
+	}
+	free(lv);
+	free(lf);
+	return rc;
+}
+
+/* alternative a on the object: *v holds, *f fails (new strings); -1 when
+ * it looks at more than gp_fast tells */
+static int gp_fx_schema(gp_fx *x, const si_schema *a, int depth, char **v, char **f)
+{
+	char *pv = NULL, *pf = NULL;
+
+	*v = *f = NULL;
+	a = gp_follow(a);
+	if (!a || depth > 8)
+		return -1;
+	if (a->is_bool) {
+		*v = strdup(a->flags & SI_F_FALSE ? "0" : "1");
+		*f = strdup(a->flags & SI_F_FALSE ? "1" : "0");
+		goto done;
+	}
+	if (a->ref || a->dyn_ref || a->resource || a->items || a->prefix_items.n || a->contains || a->unevaluated_items ||
+	    a->additional || a->pattern_properties.n || a->property_names || a->unevaluated_properties ||
+	    a->dep_schemas.n || a->n_dep_required || a->if_ || a->then_ || a->else_ || a->disc_property || a->enum_ ||
+	    a->const_ || a->pattern || a->flags || a->format != SI_FMT_NONE || (a->types && !(a->types & SI_T_OBJECT)))
+		return -1;
+	for (size_t i = 0; i < a->n_required; i++) {
+		long k = gp_fx_name(x->k, a->required[i]);
+		if (k < 0 || gp_fx_op(v, "&&", gp_fx_dup("seen[%ld]", k)) != 0 ||
+		    gp_fx_op(f, "||", gp_fx_dup("!seen[%ld]", k)) != 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < a->properties.n; i++)
+		if (gp_fx_member(x, a->properties.v[i].name, a->properties.v[i].schema, &pv, &pf) != 0 ||
+		    gp_fx_op(v, "&&", pv) != 0 || gp_fx_op(f, "||", pf) != 0)
+			goto fail;
+	for (size_t i = 0; i < a->all_of.n; i++) {
+		pv = pf = NULL;
+		if (gp_fx_schema(x, a->all_of.v[i], depth + 1, &pv, &pf) != 0 || gp_fx_op(v, "&&", pv) != 0 ||
+		    gp_fx_op(f, "||", pf) != 0)
+			goto fail;
+	}
+	for (int one = 0; one < 2; one++) {
+		const si_list *l = one ? &a->one_of : &a->any_of;
+		pv = pf = NULL;
+		if (l->n && (gp_fx_some(x, l, one, depth, &pv, &pf) != 0 || gp_fx_op(v, "&&", pv) != 0 ||
+		             gp_fx_op(f, "||", pf) != 0))
+			goto fail;
+	}
+	if (a->not_) {
+		pv = pf = NULL;
+		if (gp_fx_schema(x, a->not_, depth + 1, &pv, &pf) != 0 || gp_fx_op(v, "&&", pf) != 0 ||
+		    gp_fx_op(f, "||", pv) != 0)
+			goto fail;
+	}
+	if (!*v && !*f) {
+		*v = strdup("1");
+		*f = strdup("0");
+	}
+done:
+	if (*v && *f && strlen(*v) < GP_FAST_MAX && strlen(*f) < GP_FAST_MAX)
+		return 0;
+fail:
+	free(*v);
+	free(*f);
+	*v = *f = NULL;
+	return -1;
+}
+
+/* "holds" of s's allOf alternative i on the object whose names are k, or
+ * NULL; marks in need the members whose tokens it reads */
+static char *gp_fast(const si_schema *s, const gp_names *k, size_t i, unsigned char *need)
+{
+	unsigned char *mine = calloc(k->n + 1, 1);
+	gp_fx x = { k, mine };
+	char *v = NULL, *f = NULL;
+
+	if (mine && i < 32 && !s->unevaluated_properties && !s->unevaluated_items && gp_walks_object(s) &&
+	    gp_fx_schema(&x, s->all_of.v[i], 0, &v, &f) == 0)
+		for (size_t n = 0; n < k->n; n++)
+			need[n] |= mine[n];
+	free(mine);
+	free(f);
+	return v;
+}
+
+/* bit i: s's allOf alternative i has a gp_fast verdict */
+static unsigned gp_fast_mask(const si_schema *s)
+{
+	gp_names k;
+	unsigned char *need;
+	unsigned mask = 0;
+
+	if (!s->all_of.n || gp_names_build(s, &k) != 0 || !(need = calloc(k.n + 1, 1))) {
+		if (s->all_of.n) {
+			free(k.v);
+			free(k.schema);
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < s->all_of.n && i < 32; i++) {
+		char *v = gp_fast(s, &k, i, need);
+		if (v)
+			mask |= 1u << i;
+		free(v);
+	}
+	free(need);
+	free(k.v);
+	free(k.schema);
+	return mask;
+}
+
+/* gp_fast in the member loop: the noted tokens' variables, from need
+ * (filled by gp_fast_need) */
+static void gp_fast_decl(FILE *out, const gp_names *k, const unsigned char *need)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (need[i]) {
+			fprintf(out, "\t\tint ft%zu = RT_JR_ERROR; /* gp_fast: the first token of ", i);
+			gen_text_cstr(out, k->v[i]);
+			fprintf(out, " */\n\t\tconst char *fv%zu = NULL;\n\t\tsize_t fl%zu = 0;\n\n\t\t(void)fv%zu;\n\t\t(void)fl%zu;\n",
+			        i, i, i, i);
+		}
+}
+
+static void gp_fast_need(const si_schema *s, const gp_names *k, unsigned char *need)
+{
+	for (size_t i = 0; i < s->all_of.n && i < 32; i++)
+		free(gp_fast(s, k, i, need));
+}
+
+/* after the members (the object whole): `fast`, the alternatives that hold */
+static void gp_fast_set(FILE *out, const si_schema *s, const gp_names *k, unsigned char *need)
+{
+	fprintf(out, "\t\t/* the allOf alternatives that hold, as the members tell (gp_fast) */\n\t\tfast = 0u");
+	for (size_t i = 0; i < s->all_of.n && i < 32; i++) {
+		char *v = gp_fast(s, k, i, need);
+		if (v)
+			fprintf(out, "\n\t\t       | (%s ? %uu : 0u)", v, 1u << i);
+		free(v);
+	}
+	fprintf(out, ";\n");
+}
+
 static int gp_object(FILE *out, const si_schema *s, const gm_type *mt)
 {
 	gp_names k;
+	unsigned fast = mt ? 0 : gp_fast_mask(s);
+	unsigned char *need = NULL;
 
-	if (gp_names_build(s, &k) != 0) {
+	if (gp_names_build(s, &k) != 0 || (fast && !(need = calloc(k.n + 1, 1)))) {
 		free(k.v);
 		free(k.schema);
 		return -1;
 	}
+	if (fast)
+		gp_fast_need(s, &k, need);
 	fprintf(out, "\tif (t == RT_JR_OBJECT_BEGIN) {\n");
 	fprintf(out, "\t\tsize_t pos = p->errs ? p->errs->n : 0, n = 0;\n");
 	fprintf(out, "\t\tunsigned char seen[%zu] = { 0 };\n", k.n ? k.n : 1);
 	fprintf(out, "\t\trt_jread_names other = { 0 };\n\t\tjson_t *o = NULL;\n\t\tconst char *key = NULL;\n\t\tsize_t key_len = 0;\n\n");
 	fprintf(out, "\t\t(void)pos;\n\t\t(void)key;\n\t\t(void)key_len;\n\t\t(void)seen;\n");
+	if (fast)
+		gp_fast_decl(out, &k, need);
 	fprintf(out, "\t\tif (j && !(o = json_object()))\n\t\t\treturn -1;\n");
-	gp_object_members(out, s, &k, mt);
+	gp_object_members(out, s, &k, mt, need);
 	fprintf(out, "\t\tif (t != RT_JR_OBJECT_END)\n\t\t\tgoto fail;\n");
+	if (fast)
+		gp_fast_set(out, s, &k, need);
 	gp_object_after(out, s, &k, mt);
 	fprintf(out, "\t\tif (j)\n\t\t\t*j = o;\n\t\tgoto %s;\n\tfail:\n\t\tjson_decref(o);\n\t\trc = -1;\n\t\tgoto done;\n\t}\n",
 	        gp_comb(s) ? "after" : "done");
+	free(need);
 	free(k.v);
 	free(k.schema);
 	return 0;
@@ -809,25 +1143,37 @@ static int gp_excludes(const si_schema *a, const si_schema *b)
 	return gp_excluded_by(a, b) != NULL;
 }
 
+/* Either way round (gp_excluded_by): a value valid against one fails the other. */
+static int gp_exclusive(const si_schema *a, const si_schema *b)
+{
+	return gp_excludes(a, b) || gp_excludes(b, a);
+}
+
 /* A oneOf whose first alternative (read first, gp_live) refuses a name that
  * alternative #i requires (OpenAPI 3.0's Schema | Reference and $ref): i,
  * and the name in *name, when an object that starts with that name (most
- * do) is read with #i first (it holds, and then #0 fails: no re-scan); else
- * 0. Only a guess at which to read first: the verdicts do not depend on it. */
-static size_t gp_swap(const si_schema *s, const char **name)
+ * do) is read with #i first (it holds, and then #0 fails: no re-scan). Or
+ * the other way round (*inv): #i refuses a name #0 requires (the
+ * Components' Reference | Response, Reference | Header, ...): an object
+ * that does not start with that name is read with #i first. Else 0. Only a
+ * guess at which to read first: the verdicts do not depend on it. */
+static size_t gp_swap(const si_schema *s, const char **name, int *inv)
 {
 	if (!s->one_of.n || gp_live(s) != s->one_of.v[0] || gp_by_table(s))
 		return 0;
-	for (size_t i = 1; i < s->one_of.n; i++) {
-		const char *nm = gp_excluded_by(s->one_of.v[0], s->one_of.v[i]);
-		int plain = nm && strlen(nm) < 64;
-		for (const char *c = nm; plain && *c; c++)
-			plain = *c != '"' && *c != '\\' && (unsigned char)*c >= 0x20;
-		if (plain) {
-			*name = nm;
-			return i;
+	for (int way = 0; way < 2; way++)
+		for (size_t i = 1; i < s->one_of.n; i++) {
+			const char *nm = way ? gp_excluded_by(s->one_of.v[i], s->one_of.v[0])
+			                     : gp_excluded_by(s->one_of.v[0], s->one_of.v[i]);
+			int plain = nm && strlen(nm) < 64;
+			for (const char *c = nm; plain && *c; c++)
+				plain = *c != '"' && *c != '\\' && (unsigned char)*c >= 0x20;
+			if (plain) {
+				*name = nm;
+				*inv = way;
+				return i;
+			}
 		}
-	}
 	return 0;
 }
 
@@ -926,8 +1272,12 @@ static void gp_combinators(FILE *out, const si_schema *s, int label)
 		             "\t\t\ttree = json_incref(*j);\n");
 	if (s->ref)
 		fprintf(out, "\t\tif (rt_parse_rescan(p, s0, s1, %s__v, 1) < 0)\n\t\t\tgoto nomem;\n", s->ref->symbol);
+	unsigned fast = gp_fast_mask(s);
+
 	for (size_t i = 0; i < s->all_of.n; i++) {
 		fprintf(out, "\t\tif (");
+		if (i < 32 && (fast & (1u << i)))
+			fprintf(out, "!(fast & %uu) && ", 1u << i);
 		gp_check(out, s, s->all_of.v[i], 1);
 		fprintf(out, " < 0)\n\t\t\tgoto nomem;\n");
 	}
@@ -943,7 +1293,8 @@ static void gp_combinators(FILE *out, const si_schema *s, int label)
 	if (s->one_of.n) {
 		int excl = 0;
 		const char *swap_name = NULL;
-		size_t swap = gp_swap(s, &swap_name);
+		int inv = 0;
+		size_t swap = gp_swap(s, &swap_name, &inv);
 		char swap0[96];
 
 		fprintf(out, "\t\t{\n");
@@ -951,11 +1302,11 @@ static void gp_combinators(FILE *out, const si_schema *s, int label)
 		if (by_table)
 			gp_tables(out, "one", &s->one_of, live);
 		for (size_t i = 1; i < s->one_of.n; i++)
-			excl |= gp_excludes(s->one_of.v[0], s->one_of.v[i]);
+			excl |= gp_exclusive(s->one_of.v[0], s->one_of.v[i]);
 		if (excl) {
 			fprintf(out, "\t\t/* fail when #0 holds (gp_excludes) */\n\t\tstatic const unsigned char excl[] = {");
 			for (size_t i = 0; i < s->one_of.n; i++)
-				fprintf(out, "%s%d", i ? ", " : " ", i > 0 && gp_excludes(s->one_of.v[0], s->one_of.v[i]));
+				fprintf(out, "%s%d", i ? ", " : " ", i > 0 && gp_exclusive(s->one_of.v[0], s->one_of.v[i]));
 			fprintf(out, " };\n");
 			one0 = live ? "i == 0 ? live : first == 0 && excl[i] ? 1 : " : "first == 0 && excl[i] ? 1 : ";
 		}
@@ -963,8 +1314,7 @@ static void gp_combinators(FILE *out, const si_schema *s, int label)
 			fprintf(out, "\t\t/* fail when #%zu holds (gp_excludes, either way) */\n\t\tstatic const unsigned char excl_%zu[] = {",
 			        swap, swap);
 			for (size_t i = 0; i < s->one_of.n; i++)
-				fprintf(out, "%s%d", i ? ", " : " ", i != swap && (gp_excludes(s->one_of.v[swap], s->one_of.v[i]) ||
-				                                                   gp_excludes(s->one_of.v[i], s->one_of.v[swap])));
+				fprintf(out, "%s%d", i ? ", " : " ", i != swap && gp_exclusive(s->one_of.v[swap], s->one_of.v[i]));
 			fprintf(out, " };\n");
 			snprintf(swap0, sizeof swap0, "i == lv ? live : live == 0 && (lv ? excl_%zu : excl)[i] ? 1 : ", swap);
 			one0 = swap0;
@@ -1017,11 +1367,14 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 	        !mt && gp_live(s) ? "\tint live = -1; /* the violations of the alternative read first */\n" : "");
 	{
 		const char *nm;
-		if (!mt && gp_live(s) && gp_swap(s, &nm))
+		int inv;
+		if (!mt && gp_live(s) && gp_swap(s, &nm, &inv))
 			fprintf(out, "\tint lv = 0; /* which alternative that is */\n");
 	}
 	if (gp_comb(s) && gp_by_table(s))
 		fprintf(out, "\tjson_t *tree = NULL; /* the value, for the alternatives checked by their tables */\n");
+	if (gp_comb(s) && gp_fast_mask(s))
+		fprintf(out, "\tunsigned fast = 0; /* the allOf alternatives the members tell hold (gp_fast) */\n");
 	if (!mt && gp_fallback_defaults(s))
 		fprintf(out, "\tif (dfl && (p->flags & RT_PARSE_DEFAULTS)) /* gp_fallback_defaults */\n"
 		             "\t\treturn rt_parse_table(p, t, &%s, dfl, j);\n", s->symbol);
@@ -1060,12 +1413,13 @@ static int gp_validator(FILE *out, const si_schema *s, const gm_type *mt)
 		if (obj && gp_object(out, s, mt) != 0)
 			return -1;
 		const char *swap_name = NULL;
-		size_t swap = !mt && gp_live(s) ? gp_swap(s, &swap_name) : 0;
+		int inv = 0;
+		size_t swap = !mt && gp_live(s) ? gp_swap(s, &swap_name, &inv) : 0;
 
 		if (swap) {
-			fprintf(out, "\t/* an object that starts with \"%s\": #%zu first (gp_swap) */\n"
-			             "\tlv = t == RT_JR_OBJECT_BEGIN && rt_jread_first_name(&p->r, \"%s\", %zu) ? %zu : 0;\n",
-			        swap_name, swap, swap_name, strlen(swap_name), swap);
+			fprintf(out, "\t/* an object that %s with \"%s\": #%zu first (gp_swap) */\n"
+			             "\tlv = t == RT_JR_OBJECT_BEGIN && %srt_jread_first_name(&p->r, \"%s\", %zu) ? %zu : 0;\n",
+			        inv ? "does not start" : "starts", swap_name, swap, inv ? "!" : "", swap_name, strlen(swap_name), swap);
 			fprintf(out, "\tif ((live = rt_parse_live(p, t, lv ? %s__v : %s__v, j)) < 0)\n\t\trc = -1;\n"
 			             "\telse if (live > 0 && j && rt_parse_again(p, s0, p->r.p, j) != 0)\n\t\tgoto nomem;\n",
 			        s->one_of.v[swap]->symbol, gp_live(s)->symbol);
