@@ -398,8 +398,9 @@ static int serve_gate_session(void *cls, gnutls_session_t session)
     return 0;
 }
 
-/* A TLS connection closed before libmicrohttpd started it: a failed
-   handshake, as one closed by libmicrohttpd before its end is. */
+/* A TLS connection the gate closed (its handshake failed or ran out of
+   time) or libmicrohttpd refused or dropped before starting it: a failed
+   handshake for /metrics, as it was never served. */
 static void serve_gate_release(void *cls)
 {
     serve_listener *l = cls;
@@ -757,18 +758,16 @@ static enum MHD_Result serve_front(void *cls, struct MHD_Connection *con, const 
     /* HEAD is GET without the body: libmicrohttpd leaves the body out */
     if (strcmp(method, "HEAD") == 0) method = "GET";
     /* the last call (head and body in): its endpoints run here, over the
-       routes (dispatch.h); what dispatch_run leaves goes to ulfius */
+       routes (dispatch.h); what dispatch_run leaves goes to ulfius, which
+       then matches only the endpoints that can match this path (the other
+       calls read the instance's settings alone) */
     if (l->routes != NULL && ci != NULL && ci->request != NULL && l->ulfius_cls == &l->u &&
         !ci->callback_first_iteration && *upload_data_size == 0) {
         enum MHD_Result ret;
         if (dispatch_run(l->routes, &l->u, con, ci, method, &ret) == 0) return ret;
-    }
-    /* ulfius matches only the endpoints that can match this path (on the
-       last call; the others read the instance's settings alone) */
-    if (l->routes != NULL && ci != NULL && ci->request != NULL && l->ulfius_cls == &l->u &&
-        !ci->callback_first_iteration && *upload_data_size == 0)
         return l->ulfius_dh((void *)routes_pick(l->routes, method, ci->request->url_path), con, url, method, version,
                             upload_data, upload_data_size, con_cls);
+    }
     return l->ulfius_dh(l->ulfius_cls, con, url, method, version, upload_data, upload_data_size, con_cls);
 }
 
@@ -1092,7 +1091,7 @@ static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, 
     OP(MHD_OPTION_NOTIFY_COMPLETED, serve_completed, s);
     OP(MHD_OPTION_URI_LOG_CALLBACK, serve_uri_log, s);
     /* TLS: the gate owns the socket and hands libmicrohttpd each
-       connection whose ClientHello is whole (gate.h) */
+       connection once its handshake is done (gate.h) */
     l->gated = tls;
     if (l->gated) flags |= MHD_USE_NO_LISTEN_SOCKET;
     else OP(MHD_OPTION_LISTEN_SOCKET, fd, NULL);
