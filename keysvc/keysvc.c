@@ -1155,13 +1155,9 @@ int keysvc_list_each(keysvc *ks, int64_t user, int family, int include_revoked, 
 	int rc = KEYSVC_OK, r;
 
 	keysvc_other_writers(ks);
-	if (listcache_get(ks->lists, user, keysvc_slot(family), include_revoked, now, &v, &n)) {
+	if (listcache_each(ks->lists, user, keysvc_slot(family), include_revoked, now, max, fn, ctx, &r)) {
 		__atomic_add_fetch(&ks->stats.list_hits, 1, __ATOMIC_RELAXED);
-		for (size_t i = 0; i < n && rc == KEYSVC_OK && (!max || i < max); i++)
-			if (fn(ctx, &v[i]) != 0)
-				rc = KEYSVC_INVALID;
-		free(v);
-		return rc;
+		return r != 0 ? KEYSVC_INVALID : KEYSVC_OK;
 	}
 	epoch = listcache_epoch(ks->lists, user);
 	for (int first = 1;; first = 0) {

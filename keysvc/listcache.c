@@ -20,6 +20,7 @@ typedef struct listcache_slot {
 	int family, include_revoked;
 	unsigned char *v;       /* the list packed (listcache_pack); NULL: empty slot (an empty list has v != NULL, n = 0) */
 	size_t n;
+	size_t bytes;           /* v's length */
 	time_t stored;
 	uint64_t used;          /* the group's clock at the slot's last put or hit */
 } listcache_slot;
@@ -126,7 +127,7 @@ static size_t listcache_literal(const unsigned char *p, size_t len)
    four zero bytes for its four bytes of lengths (but the first, and one
    after a literal of LISTCACHE_RUN_MAX), so the packed list is never much
    longer than the list. */
-static unsigned char *listcache_pack(const store_key *v, size_t n)
+static unsigned char *listcache_pack(const store_key *v, size_t n, size_t *bytes)
 {
 	const unsigned char *src = (const unsigned char *)v;
 	size_t len = n * sizeof *v, o = 0;
@@ -144,27 +145,56 @@ static unsigned char *listcache_pack(const store_key *v, size_t n)
 	if (!out)
 		return NULL;
 	out[o] = 0;
+	*bytes = o + 1;
 	fit = realloc(out, o + 1);
 	return fit ? fit : out;
+}
+
+/* A packed list read in order: the record under way (its zeros and literal
+   bytes still to give) and where the next begins. A record may run across
+   two keys. */
+typedef struct listcache_cursor {
+	const unsigned char *p;
+	size_t z, l;
+} listcache_cursor;
+
+/* The cursor's next len bytes into out. */
+static void listcache_fill(listcache_cursor *k, unsigned char *out, size_t len)
+{
+	for (size_t o = 0, t; o < len;) {
+		if (k->z == 0 && k->l == 0) {   /* the next record: never both 0 (listcache_pack) */
+			uint16_t z, l;
+			memcpy(&z, k->p, 2);
+			memcpy(&l, k->p + 2, 2);
+			k->z = z;
+			k->l = l;
+			k->p += 4;
+			continue;
+		}
+		t = k->z < len - o ? k->z : len - o;
+		memset(out + o, 0, t);
+		o += t;
+		k->z -= t;
+		if (k->z > 0)
+			continue;
+		t = k->l < len - o ? k->l : len - o;
+		memcpy(out + o, k->p, t);
+		o += t;
+		k->p += t;
+		k->l -= t;
+	}
 }
 
 /* The n keys of a packed list, into a new array (NULL when n is 0, or out
    of memory). */
 static store_key *listcache_unpack(const unsigned char *p, size_t n)
 {
-	size_t len = n * sizeof(store_key);
-	unsigned char *out = n ? malloc(len) : NULL;
+	store_key *out = n ? malloc(n * sizeof *out) : NULL;
+	listcache_cursor k = { p, 0, 0 };
 
-	for (size_t o = 0; out && o < len;) {
-		uint16_t z, l;
-		memcpy(&z, p, 2);
-		memcpy(&l, p + 2, 2);
-		memset(out + o, 0, z);
-		memcpy(out + o + z, p + 4, l);
-		o += (size_t)z + l;
-		p += 4 + l;
-	}
-	return (store_key *)out;
+	if (out)
+		listcache_fill(&k, (unsigned char *)out, n * sizeof *out);
+	return out;
 }
 
 static listcache_group *listcache_group_of(listcache *c, int64_t user)
@@ -197,6 +227,7 @@ static void listcache_drop(listcache *c, listcache_slot *s)
 	free(s->v);
 	s->v = NULL;
 	s->n = 0;
+	s->bytes = 0;
 }
 
 int listcache_get(listcache *c, int64_t user, int family, int include_revoked, time_t now, store_key **out,
@@ -232,6 +263,50 @@ int listcache_get(listcache *c, int64_t user, int family, int include_revoked, t
 	return hit;
 }
 
+int listcache_each(listcache *c, int64_t user, int family, int include_revoked, time_t now, size_t max,
+                   int (*fn)(void *ctx, const store_key *k), void *ctx, int *rc)
+{
+	listcache_group *g;
+	listcache_slot *s;
+	unsigned char small[2048], *packed = NULL;
+	size_t n = 0;
+	int hit = 0;
+
+	*rc = 0;
+	if (family < 0 || family >= LISTCACHE_FAMILIES)
+		return 0;
+	include_revoked = include_revoked != 0;
+	g = listcache_group_of(c, user);
+	pthread_mutex_lock(&g->lock);
+	s = listcache_find(g, user, family, include_revoked);
+	if (s) {
+		if (now >= s->stored && now - s->stored < (time_t)c->ttl) {
+			packed = s->bytes <= sizeof small ? small : malloc(s->bytes);
+			if (packed) {
+				memcpy(packed, s->v, s->bytes);
+				n = s->n;
+				s->used = ++g->clock;
+				hit = 1;
+			}
+		} else {
+			listcache_drop(c, s);
+		}
+	}
+	pthread_mutex_unlock(&g->lock);
+	kmetrics_cache(KMETRICS_CACHE_LIST, hit);
+	if (hit) {   /* outside the lock: fn may take its time, or call back into the key service */
+		listcache_cursor k = { packed, 0, 0 };
+		store_key one;
+		for (size_t i = 0; i < n && (!max || i < max) && *rc == 0; i++) {
+			listcache_fill(&k, (unsigned char *)&one, sizeof one);
+			*rc = fn(ctx, &one);
+		}
+	}
+	if (packed != small)
+		free(packed);
+	return hit;
+}
+
 uint64_t listcache_epoch(listcache *c, int64_t user)
 {
 	listcache_group *g = listcache_group_of(c, user);
@@ -264,12 +339,13 @@ void listcache_put(listcache *c, int64_t user, int family, int include_revoked, 
 	listcache_group *g;
 	listcache_slot *s;
 	unsigned char *copy;
+	size_t bytes = 0;
 	int room;
 
 	if (family < 0 || family >= LISTCACHE_FAMILIES || n > c->max_keys)
 		return;
 	include_revoked = include_revoked != 0;
-	copy = listcache_pack(v, n);
+	copy = listcache_pack(v, n, &bytes);
 	if (!copy)
 		return;
 	g = listcache_group_of(c, user);
@@ -292,6 +368,7 @@ void listcache_put(listcache *c, int64_t user, int family, int include_revoked, 
 		s->include_revoked = include_revoked;
 		s->v = copy;
 		s->n = n;
+		s->bytes = bytes;
 		s->stored = now;
 		s->used = ++g->clock;
 		copy = NULL;
@@ -336,10 +413,12 @@ void listcache_touch(listcache *c, int64_t user, int64_t key_id, int64_t when)
 				held = 1;
 			}
 		if (held) {
-			unsigned char *packed = listcache_pack(v, s->n);
+			size_t bytes = 0;
+			unsigned char *packed = listcache_pack(v, s->n, &bytes);
 			if (packed) {
 				free(s->v);
 				s->v = packed;
+				s->bytes = bytes;
 			} else {
 				listcache_drop(c, s);
 			}

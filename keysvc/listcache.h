@@ -33,6 +33,12 @@ void listcache_free(listcache *c);
 /* 1 on a hit: *out is a new copy (free()), *n its length (0: *out NULL). */
 int listcache_get(listcache *c, int64_t user, int family, int include_revoked, time_t now, store_key **out,
                   size_t *n);
+/* 1 on a hit: fn(ctx, k) on each of the list's first max keys (max 0: all)
+ * in order, until fn answers nonzero (*rc: that answer, else 0). fn runs
+ * outside the cache's locks, on a copy of each key that lasts until fn
+ * returns; no array of the list is made. */
+int listcache_each(listcache *c, int64_t user, int family, int include_revoked, time_t now, size_t max,
+                   int (*fn)(void *ctx, const store_key *k), void *ctx, int *rc);
 /* Snapshot to take before reading the store for a later listcache_put. */
 uint64_t listcache_epoch(listcache *c, int64_t user);
 /* Keeps a copy of v[0..n) unless user was forgotten since `epoch`. */

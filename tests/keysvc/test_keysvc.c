@@ -1386,6 +1386,23 @@ START_TEST(listcache_touch_updates_in_place)
 }
 END_TEST
 
+/* listcache_each's walk: each key as put, in order, up to max, until fn
+   answers nonzero. */
+typedef struct each_seen {
+	const store_key *want;
+	size_t n, stop_at;
+	int bad;
+} each_seen;
+
+static int each_check(void *ctx, const store_key *k)
+{
+	each_seen *e = ctx;
+
+	if (memcmp(k, &e->want[e->n], sizeof *k) != 0)
+		e->bad = 1;
+	return ++e->n == e->stop_at ? 7 : 0;
+}
+
 START_TEST(listcache_keeps_lists_exactly)
 {
 	listcache *c;
@@ -1415,6 +1432,20 @@ START_TEST(listcache_keeps_lists_exactly)
 		ck_assert_uint_eq(n, k);
 		ck_assert_msg(memcmp(got, v, k * sizeof *v) == 0, "a list of %zu keys comes back as put", k);
 		free(got);
+		for (size_t max = 0; max <= k + 1; max++) {   /* walked one key at a time, records across keys */
+			each_seen e = { v, 0, 0, 0 };
+			int rc = -1;
+			ck_assert_int_eq(listcache_each(c, (int64_t)k, 0, 0, 1000, max, each_check, &e, &rc), 1);
+			ck_assert_int_eq(rc, 0);
+			ck_assert_msg(!e.bad, "list of %zu keys, walk to %zu: a key differs", k, max);
+			ck_assert_uint_eq(e.n, max == 0 || max > k ? k : max);
+		}
+		each_seen stop = { v, 0, k, 0 };   /* fn's nonzero answer ends the walk and is returned */
+		int rc = 0;
+		ck_assert_int_eq(listcache_each(c, (int64_t)k, 0, 0, 1000, 0, each_check, &stop, &rc), 1);
+		ck_assert_int_eq(rc, 7);
+		ck_assert_uint_eq(stop.n, k);
+		ck_assert_int_eq(listcache_each(c, (int64_t)k, 0, 0, 1005, 0, each_check, &stop, &rc), 0);   /* aged out */
 	}
 	for (size_t k = 0; k < 6; k++) {
 		listcache_put(c, 10 + (int64_t)k, 1, 0, &v[k], 1, listcache_epoch(c, 10 + (int64_t)k), 1000);
