@@ -243,7 +243,11 @@ void *app_grow(void *v, size_t *cap, size_t n, size_t size)
 
 	if (n < *cap)
 		return v;
-	c = *cap ? *cap * 2 : 64;
+	/* first 4: a list of a few keys stays under 1 KiB, which glibc serves
+	   from its per-thread cache; 1 KiB or more (64 to start with, before)
+	   makes malloc merge every freed small block first (malloc_consolidate),
+	   once per request */
+	c = *cap ? *cap * 2 : 4;
 	nv = realloc(v, c * size);
 	if (nv)
 		*cap = c;
