@@ -32,30 +32,48 @@ static _Thread_local int log_prebuilt;
 /* Access lines written to standard error wait here while other requests
  * are in flight, and go out together: a write(2) a line was about one in
  * three system calls of a keep-alive request (strace) and 1-1.5 us of its
- * system time under load (bench-perf's runs, /proc). A line waits at most
- * LOG_PEND_MS (the flusher thread), and not at all when its request was the
- * only one in flight, so an idle server's log is as prompt as before. The
- * write itself is made outside the lock, from the other of two buffers, by
- * one thread at a time (the lines keep their order); every other message
- * and log_close write what waits first. */
+ * system time under load (bench-perf's runs, /proc). Each thread keeps its
+ * lines in a buffer of its own (a slot): one buffer for all made every
+ * request take one lock, which the workers fought over (0.39 futex calls
+ * per request under wrk, nearly all of them this lock and the flusher's
+ * wake-ups; perf's futex tracepoint). A line waits at most LOG_PEND_MS (the
+ * flusher thread), and not at all when its request was the only one in
+ * flight, so an idle server's log is as prompt as before. A thread's lines
+ * keep their order; lines of different threads may come out of order by up
+ * to LOG_PEND_MS. Every other message, and log_close, write every slot
+ * first. Threads beyond LOG_PEND_SLOTS write each line at once. */
 #define LOG_PEND_CAP 16384
 #define LOG_PEND_MS 20
-static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t wake;                     /* the flusher's: stop */
-    pthread_cond_t done;                     /* a write ended */
-    char buf[2][LOG_PEND_CAP];
-    size_t n;                                /* bytes waiting in buf[cur] */
-    int cur;
-    int writing;                             /* a thread writes buf[!cur], outside the lock */
-    int again;                               /* and buf[cur] is due once it is done */
+#define LOG_PEND_SLOTS 256
+
+typedef struct log_slot {
+    pthread_mutex_t lock;                    /* its thread's, a flush's: seldom both */
+    atomic_int owned;                        /* a live thread writes into it */
+    size_t n;                                /* bytes waiting in buf */
     struct timespec since;                   /* the oldest waiting line's (CLOCK_MONOTONIC_COARSE: a few ms is fine) */
+    char buf[LOG_PEND_CAP];
+} log_slot;
+
+static struct {
+    _Atomic(log_slot *) slot[LOG_PEND_SLOTS]; /* filled in order: the first NULL ends them */
+    atomic_int pending;                      /* slots with lines waiting */
+    atomic_int asleep;                       /* the flusher waits for a line: a slot that fills wakes it */
+    atomic_int again;                        /* every slot is due: set by a write that found another under way */
+    pthread_mutex_t wlock;                   /* taken to write slots: one writer at a time, then a slot's lock */
+    pthread_mutex_t lock;                    /* the flusher's sleep */
+    pthread_cond_t wake;
     pthread_t flusher;
     int flusher_on, stop;
-} log_pend = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
-               .done = PTHREAD_COND_INITIALIZER };
+} log_pend = { .wlock = PTHREAD_MUTEX_INITIALIZER, .lock = PTHREAD_MUTEX_INITIALIZER,
+               .wake = PTHREAD_COND_INITIALIZER };
+
+static _Thread_local log_slot *log_slot_own;
+static _Thread_local int log_slot_none;      /* every slot taken: this thread writes at once */
+static pthread_once_t log_slot_once = PTHREAD_ONCE_INIT;
+static pthread_key_t log_slot_key;
 
 static void log_write_line(const char *line, size_t n);
+static double log_ms_since(const struct timespec *t0);
 
 /* Whole lines (each ends with '\n') in writes of at most PIPE_BUF bytes cut
    at line ends, which a pipe (journald's, a supervisor's) keeps whole
@@ -73,6 +91,104 @@ static void log_write_lines(const char *b, size_t n)
         b += k;
         n -= k;
     }
+}
+
+static int log_pend_write_all(int due_only, double *next_ms, log_slot *only, int try_);
+
+/* A thread's end: what its slot holds goes out, and the slot is free for
+   another thread. */
+static void log_slot_release(void *v)
+{
+    log_slot *s = v;
+
+    log_pend_write_all(0, NULL, s, 0);
+    atomic_store(&s->owned, 0);
+}
+
+static void log_slot_key_make(void)
+{
+    if (pthread_key_create(&log_slot_key, log_slot_release) != 0) log_slot_none = 1;
+}
+
+/* This thread's slot (a free one, else a new one), or NULL when all
+   LOG_PEND_SLOTS are taken or out of memory. */
+static log_slot *log_slot_mine(void)
+{
+    if (log_slot_own != NULL || log_slot_none) return log_slot_own;
+    pthread_once(&log_slot_once, log_slot_key_make);
+    for (size_t i = 0; i < LOG_PEND_SLOTS && !log_slot_none; i++) {
+        log_slot *s = atomic_load(&log_pend.slot[i]), *none = NULL;
+        int free_ = 0;
+        if (s == NULL) {
+            if ((s = calloc(1, sizeof *s)) == NULL) break;
+            pthread_mutex_init(&s->lock, NULL);
+            atomic_store(&s->owned, 1);
+            if (!atomic_compare_exchange_strong(&log_pend.slot[i], &none, s)) {   /* another thread's, just now */
+                pthread_mutex_destroy(&s->lock);
+                free(s);
+                i--;
+                continue;
+            }
+        } else if (!atomic_compare_exchange_strong(&s->owned, &free_, 1)) {
+            continue;
+        }
+        if (pthread_setspecific(log_slot_key, s) != 0) {   /* no release at exit: give it back now */
+            atomic_store(&s->owned, 0);
+            break;
+        }
+        return log_slot_own = s;
+    }
+    log_slot_none = 1;
+    return NULL;
+}
+
+/* Writes what the slots hold (only: that slot alone; due_only: the slots
+   whose oldest line is LOG_PEND_MS old, and *next_ms says when the next one
+   is), gathered into as few writes as fit. One writer at a time (wlock):
+   lines taken from a slot are written before any taken later, so a
+   thread's lines keep their order. Lock order: wlock, then a slot's.
+   try_: not when another thread is writing (0 returned; 1 when written):
+   a stalled standard error holds back only the writer and the threads
+   whose slots are full. */
+static int log_pend_write_all(int due_only, double *next_ms, log_slot *only, int try_)
+{
+    char out[LOG_PEND_CAP];
+    size_t o = 0;
+
+    if (!try_) pthread_mutex_lock(&log_pend.wlock);
+    else if (pthread_mutex_trylock(&log_pend.wlock) != 0) return 0;
+again:
+    for (size_t i = 0; i < LOG_PEND_SLOTS; i++) {
+        log_slot *s = only != NULL ? only : atomic_load(&log_pend.slot[i]);
+        if (s == NULL) break;
+        pthread_mutex_lock(&s->lock);
+        if (s->n > 0) {
+            double age = due_only ? log_ms_since(&s->since) : LOG_PEND_MS;
+            if (age >= LOG_PEND_MS) {
+                if (o + s->n > sizeof out) {
+                    log_write_lines(out, o);
+                    o = 0;
+                }
+                memcpy(out + o, s->buf, s->n);
+                o += s->n;
+                s->n = 0;
+                atomic_fetch_sub(&log_pend.pending, 1);
+            } else if (next_ms != NULL && LOG_PEND_MS - age < *next_ms) {
+                *next_ms = LOG_PEND_MS - age;
+            }
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (only != NULL) break;
+    }
+    log_write_lines(out, o);
+    o = 0;
+    if (atomic_exchange(&log_pend.again, 0)) {   /* a thread with no other request in flight came meanwhile */
+        due_only = 0;
+        only = NULL;
+        goto again;
+    }
+    pthread_mutex_unlock(&log_pend.wlock);
+    return 1;
 }
 
 const char *log_level_name(unsigned long level)
@@ -118,79 +234,78 @@ static double log_ms_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* Writes what waits (and what comes due meanwhile), the write outside the
-   lock; while another thread writes, leaves it to that one. The caller
-   holds log_pend.lock. */
-static void log_pend_write(void)
-{
-    if (log_pend.writing) {
-        if (log_pend.n > 0) log_pend.again = 1;
-        return;
-    }
-    while (log_pend.n > 0) {
-        int w = log_pend.cur;
-        size_t n = log_pend.n;
-        log_pend.cur = !w;
-        log_pend.n = 0;
-        log_pend.again = 0;
-        log_pend.writing = 1;
-        pthread_mutex_unlock(&log_pend.lock);
-        log_write_lines(log_pend.buf[w], n);
-        pthread_mutex_lock(&log_pend.lock);
-        log_pend.writing = 0;
-        pthread_cond_broadcast(&log_pend.done);
-        if (!log_pend.again) break;
-    }
-}
-
 void log_flush(void)
 {
-    pthread_mutex_lock(&log_pend.lock);
-    while (log_pend.writing) pthread_cond_wait(&log_pend.done, &log_pend.lock);
-    log_pend_write();
-    pthread_mutex_unlock(&log_pend.lock);
+    log_pend_write_all(0, NULL, NULL, 0);
 }
 
-/* An access line (n bytes, its newline included, n < LOG_PEND_CAP):
-   written now when more is 0 (no other request in flight) or there is no
-   flusher, else kept for a later write unless the oldest waiting line is
-   LOG_PEND_MS old. */
+/* An access line (n bytes, its newline included, n < LOG_PEND_CAP) into
+   this thread's slot, and out now when more is 0 (no other request in
+   flight: every slot goes) or the slot's oldest line is LOG_PEND_MS old,
+   unless another thread is writing (then the flusher's next round); at
+   once when there is no flusher or no slot. */
 static void log_pend_put(const char *line, size_t n, int more)
 {
-    pthread_mutex_lock(&log_pend.lock);
-    if (n > sizeof log_pend.buf[0] - log_pend.n) {
-        /* full: the other buffer must be free to take this one's place */
-        while (log_pend.writing) pthread_cond_wait(&log_pend.done, &log_pend.lock);
-        if (n > sizeof log_pend.buf[0] - log_pend.n) log_pend_write();
+    log_slot *s = log_pend.flusher_on ? log_slot_mine() : NULL;
+    int filled = 0, due;
+
+    if (s == NULL) {
+        log_write_lines(line, n);
+        return;
     }
-    if (n <= sizeof log_pend.buf[0] - log_pend.n) {
-        if (log_pend.n == 0) clock_gettime(CLOCK_MONOTONIC_COARSE, &log_pend.since);
-        memcpy(log_pend.buf[log_pend.cur] + log_pend.n, line, n);
-        log_pend.n += n;
+    pthread_mutex_lock(&s->lock);
+    if (n > sizeof s->buf - s->n) {   /* full: out first (only this thread adds to it) */
+        pthread_mutex_unlock(&s->lock);
+        log_pend_write_all(0, NULL, s, 0);
+        pthread_mutex_lock(&s->lock);
     }
-    if (!more || !log_pend.flusher_on || log_ms_since(&log_pend.since) >= LOG_PEND_MS) log_pend_write();
-    else if (log_pend.n == n) pthread_cond_signal(&log_pend.wake);   /* the first to wait: the flusher's clock starts */
-    pthread_mutex_unlock(&log_pend.lock);
+    if (s->n == 0) {
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &s->since);
+        atomic_fetch_add(&log_pend.pending, 1);
+        filled = 1;
+    }
+    memcpy(s->buf + s->n, line, n);
+    s->n += n;
+    due = log_ms_since(&s->since) >= LOG_PEND_MS;
+    pthread_mutex_unlock(&s->lock);
+    /* no other request in flight: every slot now, or, while another thread
+       writes, by that one before it lets go (again); when that one had
+       looked already, by whoever writes next, the flusher at the latest */
+    if (!more) {
+        if (log_pend_write_all(0, NULL, NULL, 1)) return;
+        atomic_store(&log_pend.again, 1);
+        if (log_pend_write_all(0, NULL, NULL, 1)) return;
+    }
+    if (more && due && log_pend_write_all(0, NULL, s, 1)) return;
+    if (filled && atomic_load(&log_pend.asleep)) {
+        /* pending went up before asleep was read; the flusher sets asleep
+           before it reads pending, so one of the two sees the other */
+        pthread_mutex_lock(&log_pend.lock);
+        pthread_cond_signal(&log_pend.wake);
+        pthread_mutex_unlock(&log_pend.lock);
+    }
 }
 
 /* The flusher: what waits goes out once it is LOG_PEND_MS old, even when
-   no request follows it (one still in flight holds the others' lines). */
+   no request follows it (one still in flight holds the others' lines);
+   asleep while no slot holds a line. */
 static void *log_flusher(void *arg)
 {
     (void)arg;
     pthread_mutex_lock(&log_pend.lock);
     while (!log_pend.stop) {
-        double age;
-        if (log_pend.n == 0) {   /* nothing waits: asleep until a line does (log_pend_put) */
-            pthread_cond_wait(&log_pend.wake, &log_pend.lock);
-            continue;
-        }
-        age = log_ms_since(&log_pend.since);
-        if (age >= LOG_PEND_MS) {
-            log_pend_write();
+        double next = LOG_PEND_MS;
+        pthread_mutex_unlock(&log_pend.lock);
+        log_pend_write_all(1, &next, NULL, 0);
+        pthread_mutex_lock(&log_pend.lock);
+        if (log_pend.stop) break;
+        if (atomic_load(&log_pend.pending) == 0) {
+            atomic_store(&log_pend.asleep, 1);
+            if (atomic_load(&log_pend.pending) == 0) pthread_cond_wait(&log_pend.wake, &log_pend.lock);
+            atomic_store(&log_pend.asleep, 0);
         } else {
             struct timespec wake;
-            long ns = (long)((LOG_PEND_MS - age) * 1e6) + 1000000L;   /* the coarse clock's tick */
+            long ns = (long)(next * 1e6) + 1000000L;   /* the coarse clock's tick */
             clock_gettime(CLOCK_REALTIME, &wake);
             wake.tv_sec += ns / 1000000000L;
             wake.tv_nsec += ns % 1000000000L;

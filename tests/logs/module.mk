@@ -1,8 +1,16 @@
 # tests/logs/: --log-format json parsed line by line with jq, X-Request-Id
 # kept or made, sent back and logged, no key material in either format.
 # See run.sh.
+# server/log.c's per-thread buffers of access lines, from inside (log_slots_test.c)
+LOG_SLOTS_TEST := $(BUILD)/tests/logs/log_slots_test
+$(BUILD)/tests/logs/log_slots_test.o: CFLAGS_EXTRA = $(SERVER_CFLAGS) -Iserver
+$(LOG_SLOTS_TEST): $(BUILD)/tests/logs/log_slots_test.o $(BUILD)/server/log.o $(KEYS_LIB) $(RT_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(RT_LIBS) $(SERVER_LIBS) -lpthread
+
 .PHONY: test-logs
-test-logs: $(APIKEYD)
+test-logs: $(APIKEYD) $(LOG_SLOTS_TEST)
+	$(Q)./$(LOG_SLOTS_TEST)
 	$(Q)tests/logs/run.sh
 
 TEST_SUITES += test-logs
