@@ -33,6 +33,7 @@
 #include "rt_guard.h"
 
 #define SERVE_BUCKETS 256
+#define SERVE_REQ_LOCKS 16
 #define SERVE_MAX_OPS 20
 /* libmicrohttpd's pool: worker threads per core when --threads is 0; the
    TLS listener's when --tls-threads and --threads are 0 */
@@ -100,13 +101,16 @@ struct serve {
     size_t max_body;
     char *client_ca_pem;
     apis_env env;
-    pthread_mutex_t lock;
+    /* the records of requests in flight: a lock per SERVE_BUCKETS /
+       SERVE_REQ_LOCKS buckets (one lock for all was taken four or five
+       times per request by every worker, and fought over) */
+    pthread_mutex_t req_lock[SERVE_REQ_LOCKS];
     serve_ready_fn ready;        /* /readyz (atomic) */
     rt_auth_fn authenticate;     /* the key service's hook, behind serve_authenticate */
     int metrics_mode;            /* CONFIG_METRICS_* */
     struct MHD_Daemon *metrics_d;  /* --metrics HOST:PORT */
     serve_req *reqs[SERVE_BUCKETS];
-    unsigned in_flight;
+    unsigned in_flight;          /* atomic */
     /* connection records (serve_conn) and the reaper */
     pthread_mutex_t conn_lock;
     pthread_cond_t conn_cond;
@@ -126,6 +130,12 @@ static serve *serve_running;
 static size_t serve_hash(const void *p)
 {
     return ((uintptr_t)p >> 4) % SERVE_BUCKETS;
+}
+
+/* The lock of bucket h's records. */
+static pthread_mutex_t *serve_req_lock(serve *s, size_t h)
+{
+    return &s->req_lock[h % SERVE_REQ_LOCKS];
 }
 
 static double serve_ms_since(const struct timespec *t0)
@@ -189,11 +199,11 @@ static void *serve_uri_log(void *cls, const char *uri, struct MHD_Connection *co
     r->slot = -1;
     clock_gettime(CLOCK_MONOTONIC, &r->start);
     h = serve_hash(r->req);
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(serve_req_lock(s, h));
     r->next = s->reqs[h];
     s->reqs[h] = r;
-    s->in_flight++;
-    pthread_mutex_unlock(&s->lock);
+    __atomic_add_fetch(&s->in_flight, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(serve_req_lock(s, h));
     return ci;
 }
 
@@ -202,17 +212,18 @@ static void *serve_uri_log(void *cls, const char *uri, struct MHD_Connection *co
 static serve_req *serve_req_take(serve *s, const struct _u_request *req, unsigned *left)
 {
     serve_req **pp, *r = NULL;
-    pthread_mutex_lock(&s->lock);
-    for (pp = &s->reqs[serve_hash(req)]; *pp; pp = &(*pp)->next) {
+    size_t h = serve_hash(req);
+    pthread_mutex_lock(serve_req_lock(s, h));
+    for (pp = &s->reqs[h]; *pp; pp = &(*pp)->next) {
         if ((*pp)->req == req) {
             r = *pp;
             *pp = r->next;
-            s->in_flight--;
             break;
         }
     }
-    *left = s->in_flight;
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(serve_req_lock(s, h));
+    *left = r != NULL ? __atomic_sub_fetch(&s->in_flight, 1, __ATOMIC_SEQ_CST)
+                      : __atomic_load_n(&s->in_flight, __ATOMIC_SEQ_CST);
     return r;
 }
 
@@ -222,19 +233,19 @@ static serve_req *serve_req_take(serve *s, const struct _u_request *req, unsigne
 static serve_req *serve_req_take_ci(serve *s, const void *ci, unsigned *left)
 {
     serve_req **pp, *r = NULL;
-    pthread_mutex_lock(&s->lock);
     for (size_t h = 0; h < SERVE_BUCKETS && r == NULL; h++) {
+        pthread_mutex_lock(serve_req_lock(s, h));
         for (pp = &s->reqs[h]; *pp; pp = &(*pp)->next) {
             if ((*pp)->ci == ci) {
                 r = *pp;
                 *pp = r->next;
-                s->in_flight--;
                 break;
             }
         }
+        pthread_mutex_unlock(serve_req_lock(s, h));
     }
-    *left = s->in_flight;
-    pthread_mutex_unlock(&s->lock);
+    *left = r != NULL ? __atomic_sub_fetch(&s->in_flight, 1, __ATOMIC_SEQ_CST)
+                      : __atomic_load_n(&s->in_flight, __ATOMIC_SEQ_CST);
     return r;
 }
 
@@ -527,7 +538,7 @@ static void serve_fix_client_address(void *data, const struct _u_request *req)
     struct sockaddr_in6 *full = NULL;
 
     if (req->client_address == NULL || req->client_address->sa_family != AF_INET6) return;
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(serve_req_lock(s, serve_hash(req)));
     for (serve_req *r = s->reqs[serve_hash(req)]; r; r = r->next) {
         if (r->req == req && r->client.ss_family == AF_INET6) {
             full = o_malloc(sizeof *full);
@@ -535,7 +546,7 @@ static void serve_fix_client_address(void *data, const struct _u_request *req)
             break;
         }
     }
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(serve_req_lock(s, serve_hash(req)));
     if (full == NULL) return;
     o_free(w->client_address);
     w->client_address = (struct sockaddr *)full;
@@ -720,7 +731,7 @@ static void serve_mhdfix_install(serve *s)
 static void serve_req_refused(serve *s, const struct _u_request *req, int set, int *was)
 {
     *was = 0;
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(serve_req_lock(s, serve_hash(req)));
     for (serve_req *r = s->reqs[serve_hash(req)]; r; r = r->next) {
         if (r->req == req) {
             *was = r->refused;
@@ -728,7 +739,7 @@ static void serve_req_refused(serve *s, const struct _u_request *req, int set, i
             break;
         }
     }
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(serve_req_lock(s, serve_hash(req)));
 }
 
 static enum MHD_Result serve_front(void *cls, struct MHD_Connection *con, const char *url, const char *method,
@@ -957,7 +968,7 @@ void serve_on_request(void *app, const rt_ctx *ctx, int status)
     (void)app;
     serve_count_auth(status);
     if (s == NULL || req == NULL) return;
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(serve_req_lock(s, serve_hash(req)));
     for (serve_req *r = s->reqs[serve_hash(req)]; r; r = r->next) {
         if (r->req == req) {
             r->slot = slot;
@@ -965,7 +976,7 @@ void serve_on_request(void *app, const rt_ctx *ctx, int status)
             break;
         }
     }
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(serve_req_lock(s, serve_hash(req)));
 }
 
 /* ---- listeners ---- */
@@ -1206,7 +1217,7 @@ int serve_start(const config *cfg, void *app, rt_auth_fn authenticate, serve **o
 
     *out = NULL;
     if (s == NULL) { snprintf(err, errlen, "out of memory"); return -1; }
-    pthread_mutex_init(&s->lock, NULL);
+    for (size_t i = 0; i < SERVE_REQ_LOCKS; i++) pthread_mutex_init(&s->req_lock[i], NULL);
     pthread_mutex_init(&s->conn_lock, NULL);
     pthread_cond_init(&s->conn_cond, NULL);
     s->request_timeout = cfg->request_timeout;
@@ -1274,11 +1285,7 @@ void serve_quiesce(serve *s)
 
 unsigned serve_in_flight(serve *s)
 {
-    unsigned n;
-    pthread_mutex_lock(&s->lock);
-    n = s->in_flight;
-    pthread_mutex_unlock(&s->lock);
-    return n;
+    return __atomic_load_n(&s->in_flight, __ATOMIC_SEQ_CST);
 }
 
 int serve_wait_idle(serve *s, unsigned timeout_s)
@@ -1322,7 +1329,7 @@ void serve_stop(serve *s)
     }
     if (serve_running == s) serve_running = NULL;
     free(s->client_ca_pem);
-    pthread_mutex_destroy(&s->lock);
+    for (size_t i = 0; i < SERVE_REQ_LOCKS; i++) pthread_mutex_destroy(&s->req_lock[i]);
     pthread_mutex_destroy(&s->conn_lock);
     pthread_cond_destroy(&s->conn_cond);
     free(s);
