@@ -103,6 +103,47 @@ sleep 0.3
 back=$(pg_psql keys "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'apikeyd-watch-${PID[A]}'")
 [ "$back" = 1 ] && ok "A's listener reconnected by itself" || no "A's listener: $back connections"
 
+# ---- A's listener stalled, its connection up, during a revocation ----
+# The listener's backend stopped (SIGSTOP): no notification reaches A and
+# its once-a-second catch-up, on the same connection, never answers; the
+# other connections work. A must stop trusting its cache within the bound
+# (STORE_PG_TRUST_MS, 2 s) and ask the store, which says deactivated.
+H=http://127.0.0.1:${PORT[B]}
+req POST "$K" "x-api-key: $OWNER" '{"name":"listener-stall"}'
+tok=$(jb .token); kid=$(jb .heron_id)
+H=http://127.0.0.1:${PORT[A]}
+req --from 127.7.0.1 GET "$K" "x-api-key: $tok"; [ "$STATUS" = 200 ] || no "stall test key works on A ($STATUS)"
+lpid=$(pg_psql keys "SELECT pid FROM pg_stat_activity WHERE application_name = 'apikeyd-watch-${PID[A]}'")
+if [ -n "$lpid" ] && kill -STOP "$lpid"; then
+	H=http://127.0.0.1:${PORT[B]}
+	req PUT "$K/$kid/deactivate" "x-api-key: $OWNER"
+	t0=$(date +%s%N)
+	H=http://127.0.0.1:${PORT[A]}
+	refused_ms=
+	while :; do
+		req --from 127.7.0.2 GET "$K" "x-api-key: $tok"
+		el=$((($(date +%s%N) - t0) / 1000000))
+		[ "$STATUS" != 200 ] && { refused_ms=$el; refused_st=$STATUS; break; }
+		[ $el -gt 6000 ] && break
+		sleep 0.05
+	done
+	req GET /readyz; stalled_ready=$STATUS
+	kill -CONT "$lpid"
+	[ -n "$refused_ms" ] && [ "$refused_ms" -le 2500 ] && [ "$refused_st" = 401 ] \
+		&& ok "A, its listener stalled, refused the key ${refused_ms} ms after B's deactivation (bound 2 s)" \
+		|| no "A with a stalled listener: refused after ${refused_ms:-never (6 s)} ms (${refused_st:-200})"
+	[ "$stalled_ready" = 503 ] && ok "A's /readyz is 503 while its listener is stalled" || no "A's /readyz with a stalled listener: $stalled_ready"
+	trusted=
+	for _ in $(seq 60); do
+		H=http://127.0.0.1:${PORT[A]}; req GET /readyz
+		[ "$STATUS" = 200 ] && { trusted=1; break; }
+		sleep 0.1
+	done
+	[ -n "$trusted" ] && ok "A's listener answers again once its backend runs (/readyz 200)" || no "A after the stall: /readyz $STATUS"
+else
+	no "stopping A's listener backend (pid ${lpid:-none})"
+fi
+
 # ---- 500 revocations from each of B and C at once ----
 "$PROP" mass "${PORT[A]}" "${PORT[B]}" "${PORT[C]}" "$OWNER" 1000 >"$dir/mass.out" 2>&1
 acc=$(awk '$1 == "accepted-on-a" { print $2 }' "$dir/mass.out"); errs=$(awk '$1 == "errors" { print $2 }' "$dir/mass.out")
