@@ -57,6 +57,9 @@
    caches are still trusted (then --stale-if-error more). Rounds begin every
    second, so a watcher that keeps up is never more than about 1.2 s behind. */
 #define STORE_PG_TRUST_MS 2000
+/* A query on the watcher's connection not answered by then: the connection
+   is given up and the watcher connects again. */
+#define STORE_PG_WATCH_WAIT_MS 3000
 
 static const char *const store_pg_migrations[STORE_PG_SCHEMA_VERSION] = {
 	/* 1 */
@@ -460,6 +463,37 @@ static void store_pg_applied(store_pg *s, int64_t epoch, int64_t key_id, int64_t
 		atomic_store(&s->seen_epoch, epoch);
 }
 
+/* One query on the watcher's connection, waited for at most
+   STORE_PG_WATCH_WAIT_MS, so that a connection that stays up but no longer
+   answers (its backend stopped, a network dropping packets silently) is
+   given up instead of holding the watcher for ever. The result (new), or
+   NULL when it could not be sent or did not come in time: then a query may
+   still be in flight and the caller drops the connection. Notifications
+   that arrive meanwhile wait in libpq for store_pg_notified. */
+static PGresult *store_pg_watch_exec(PGconn *c, const char *sql, int n, const char *const *v)
+{
+	long long until = store_pg_now_ms() + STORE_PG_WATCH_WAIT_MS;
+	PGresult *r, *last = NULL;
+
+	if (!PQsendQueryParams(c, sql, n, NULL, v, NULL, NULL, 0))
+		return NULL;
+	for (;;) {
+		while (!PQisBusy(c)) {
+			if ((r = PQgetResult(c)) == NULL)
+				return last;
+			PQclear(last);
+			last = r;
+		}
+		long long left = until - store_pg_now_ms();
+		struct pollfd p = { .fd = PQsocket(c), .events = POLLIN };
+		int ready = left > 0 ? poll(&p, 1, (int)left) : 0;
+		if ((ready < 0 && errno != EINTR) || (ready == 0 && left <= 0) || (ready > 0 && PQconsumeInput(c) == 0)) {
+			PQclear(last);
+			return NULL;
+		}
+	}
+}
+
 /* Everything past seen_epoch, from apikeyd_changes; if the oldest kept row
    is past the next epoch we expect, something was pruned: forget all. Once
    done, every change committed before it began has reached on_change: that
@@ -471,7 +505,8 @@ static int store_pg_catch_up(store_pg *s, PGconn *c)
 	int64_t seen = atomic_load(&s->seen_epoch);
 	long long began = store_pg_now_ms();
 
-	r = PQexec(c, "SELECT epoch, (SELECT coalesce(min(epoch), 0) FROM apikeyd_changes) FROM apikeyd_epoch");
+	r = store_pg_watch_exec(c, "SELECT epoch, (SELECT coalesce(min(epoch), 0) FROM apikeyd_changes) FROM apikeyd_epoch", 0,
+	                        NULL);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		PQclear(r);
 		return -1;
@@ -493,8 +528,7 @@ static int store_pg_catch_up(store_pg *s, PGconn *c)
 	}
 	const char *v[1] = { since };
 	store_pg_i64(since, sizeof since, seen);
-	r = PQexecParams(c, "SELECT epoch, key_id, user_id FROM apikeyd_changes WHERE epoch > $1 ORDER BY epoch", 1,
-	                 NULL, v, NULL, NULL, 0);
+	r = store_pg_watch_exec(c, "SELECT epoch, key_id, user_id FROM apikeyd_changes WHERE epoch > $1 ORDER BY epoch", 1, v);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		PQclear(r);
 		return -1;
@@ -510,7 +544,9 @@ done:
 	return 0;
 }
 
-static void store_pg_notified(store_pg *s, PGconn *c)
+/* The notifications libpq holds; a gap in their epochs is filled from the
+   change table: -1 when that failed (the connection is to be dropped). */
+static int store_pg_notified(store_pg *s, PGconn *c)
 {
 	PGnotify *n;
 	int gap = 0;
@@ -527,8 +563,7 @@ static void store_pg_notified(store_pg *s, PGconn *c)
 		}
 		PQfreemem(n);
 	}
-	if (gap)
-		store_pg_catch_up(s, c);
+	return gap ? store_pg_catch_up(s, c) : 0;
 }
 
 /* Old change rows go, at most once a minute, inside a key write's own
@@ -576,6 +611,9 @@ static void *store_pg_watch(void *arg)
 			if (PQstatus(c) != CONNECTION_OK || store_pg_cmd(c, appname) != 0 ||
 			    store_pg_cmd(c, "LISTEN " STORE_PG_CHANNEL) != 0 ||
 			    store_pg_catch_up(s, c) != 0) {
+				/* dropped, even if it is up: it is not listening, or a query is still in flight */
+				PQfinish(c);
+				c = NULL;
 				store_pg_sleep_ms(backoff);
 				backoff = backoff < 2000 ? backoff * 2 : 2000;
 				continue;
@@ -597,16 +635,16 @@ static void *store_pg_watch(void *arg)
 			c = NULL;
 			continue;
 		}
-		store_pg_notified(s, c);
+		int failed = store_pg_notified(s, c) != 0;
 		time_t now = time(NULL);
-		if (now != last_check) {
+		if (!failed && now != last_check) {
 			/* the safety net: a notification lost in transit */
 			last_check = now;
-			if (store_pg_catch_up(s, c) != 0) {
-				PQfinish(c);
-				c = NULL;
-				continue;
-			}
+			failed = store_pg_catch_up(s, c) != 0;
+		}
+		if (failed) {
+			PQfinish(c);
+			c = NULL;
 		}
 	}
 	atomic_store(&s->listening, 0);

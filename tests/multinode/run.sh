@@ -107,7 +107,9 @@ back=$(pg_psql keys "SELECT count(*) FROM pg_stat_activity WHERE application_nam
 # The listener's backend stopped (SIGSTOP): no notification reaches A and
 # its once-a-second catch-up, on the same connection, never answers; the
 # other connections work. A must stop trusting its cache within the bound
-# (STORE_PG_TRUST_MS, 2 s) and ask the store, which says deactivated.
+# (STORE_PG_TRUST_MS, 2 s) and ask the store, which says deactivated; and
+# give the connection up (STORE_PG_WATCH_WAIT_MS, 3 s) for a new one while
+# the old backend is still stopped.
 H=http://127.0.0.1:${PORT[B]}
 req POST "$K" "x-api-key: $OWNER" '{"name":"listener-stall"}'
 tok=$(jb .token); kid=$(jb .heron_id)
@@ -119,7 +121,7 @@ if [ -n "$lpid" ] && kill -STOP "$lpid"; then
 	req PUT "$K/$kid/deactivate" "x-api-key: $OWNER"
 	t0=$(date +%s%N)
 	H=http://127.0.0.1:${PORT[A]}
-	refused_ms=
+	refused_ms=; refused_st=
 	while :; do
 		req --from 127.7.0.2 GET "$K" "x-api-key: $tok"
 		el=$((($(date +%s%N) - t0) / 1000000))
@@ -128,18 +130,25 @@ if [ -n "$lpid" ] && kill -STOP "$lpid"; then
 		sleep 0.05
 	done
 	req GET /readyz; stalled_ready=$STATUS
+	back_ms=
+	while :; do
+		req GET /readyz
+		el=$((($(date +%s%N) - t0) / 1000000))
+		[ "$STATUS" = 200 ] && { back_ms=$el; break; }
+		[ $el -gt 8000 ] && break
+		sleep 0.1
+	done
+	stopped=$(ps -o stat= -p "$lpid" | cut -c1)
 	kill -CONT "$lpid"
 	[ -n "$refused_ms" ] && [ "$refused_ms" -le 2500 ] && [ "$refused_st" = 401 ] \
 		&& ok "A, its listener stalled, refused the key ${refused_ms} ms after B's deactivation (bound 2 s)" \
 		|| no "A with a stalled listener: refused after ${refused_ms:-never (6 s)} ms (${refused_st:-200})"
 	[ "$stalled_ready" = 503 ] && ok "A's /readyz is 503 while its listener is stalled" || no "A's /readyz with a stalled listener: $stalled_ready"
-	trusted=
-	for _ in $(seq 60); do
-		H=http://127.0.0.1:${PORT[A]}; req GET /readyz
-		[ "$STATUS" = 200 ] && { trusted=1; break; }
-		sleep 0.1
-	done
-	[ -n "$trusted" ] && ok "A's listener answers again once its backend runs (/readyz 200)" || no "A after the stall: /readyz $STATUS"
+	[ -n "$back_ms" ] && [ "$stopped" = T ] \
+		&& ok "A gave the stalled connection up and listens again (/readyz 200 after ${back_ms} ms, the old backend still stopped)" \
+		|| no "A with a stalled listener: /readyz ${STATUS} after 8 s (old backend state ${stopped:-?})"
+	H=http://127.0.0.1:${PORT[A]}; req --from 127.7.0.3 GET "$K" "x-api-key: $tok"
+	[ "$STATUS" = 401 ] && ok "A, trusting its cache again, still refuses the deactivated key" || no "deactivated key on A after the stall: $STATUS"
 else
 	no "stopping A's listener backend (pid ${lpid:-none})"
 fi
