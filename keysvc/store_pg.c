@@ -640,7 +640,10 @@ static void *store_pg_watch(void *arg)
 		if (!failed && now != last_check) {
 			/* the safety net: a notification lost in transit */
 			last_check = now;
-			failed = store_pg_catch_up(s, c) != 0;
+			/* and what arrived during it, read by libpq already: the
+			   socket has nothing new, so the next poll would sleep its
+			   200 ms before they were seen */
+			failed = store_pg_catch_up(s, c) != 0 || store_pg_notified(s, c) != 0;
 		}
 		if (failed) {
 			PQfinish(c);
