@@ -121,8 +121,9 @@ req --from 127.7.0.1 GET "$K" "x-api-key: $tok"; [ "$STATUS" = 200 ] || no "stal
 lpid=$(pg_psql keys "SELECT pid FROM pg_stat_activity WHERE application_name = 'apikeyd-watch-${PID[A]}'")
 if [ -n "$lpid" ] && kill -STOP "$lpid"; then
 	H=http://127.0.0.1:${PORT[B]}
+	ts=$(date +%s%N)
 	req PUT "$K/$kid/deactivate" "x-api-key: $OWNER"
-	t0=$(date +%s%N)
+	t0=$(date +%s%N); put="the deactivation answered $STATUS in $(((t0 - ts) / 1000000)) ms"
 	H=http://127.0.0.1:${PORT[A]}
 	refused_ms=; refused_st=
 	while :; do
@@ -145,7 +146,7 @@ if [ -n "$lpid" ] && kill -STOP "$lpid"; then
 	kill -CONT "$lpid"
 	[ -n "$refused_ms" ] && [ "$refused_ms" -le 2500 ] && [ "$refused_st" = 401 ] \
 		&& ok "A, its listener stalled, refused the key ${refused_ms} ms after B's deactivation (bound 2 s)" \
-		|| no "A with a stalled listener: refused after ${refused_ms:-never (6 s)} ms (${refused_st:-200})"
+		|| no "A with a stalled listener: refused after ${refused_ms:-never (6 s)} ms (${refused_st:-200}); $put"
 	[ "$stalled_ready" = 503 ] && ok "A's /readyz is 503 while its listener is stalled" || no "A's /readyz with a stalled listener: $stalled_ready"
 	[ -n "$back_ms" ] && [ "$stopped" = T ] \
 		&& ok "A gave the stalled connection up and listens again (/readyz 200 after ${back_ms} ms, the old backend still stopped)" \
