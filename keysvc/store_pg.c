@@ -21,7 +21,12 @@
  * saw, and it re-reads the epoch every second, so a lost notification costs
  * at most a second. Each change reaches the key service through
  * store_config.on_change; a gap it cannot fill (the changes were pruned, or
- * this is the first connect after a long outage) forgets everything.
+ * this is the first connect after a long outage) forgets everything. The
+ * caches trust the watcher only while it keeps up: when its last completed
+ * catch-up began more than STORE_PG_TRUST_MS ago (its connection stalled,
+ * the database slow to answer it, the thread starved), every request asks
+ * the store (store_pg_other_writers), so a revocation committed on any node
+ * is refused here within that bound whatever happens to the watcher.
  *
  * Schema: versioned in apikeyd_schema, migrated under an advisory lock so
  * one node migrates while the others wait; a schema newer than this program
@@ -48,6 +53,13 @@
 #define STORE_PG_LOCK_ID 7300221   /* pg_advisory_lock key of the migration */
 #define STORE_PG_CHANNEL "apikeyd_keys"
 #define STORE_PG_KEEP_CHANGES 3600 /* seconds of apikeyd_changes kept */
+/* How long after the start of the watcher's last completed catch-up the
+   caches are still trusted (then --stale-if-error more). Rounds begin every
+   second, so a watcher that keeps up is never more than about 1.2 s behind. */
+#define STORE_PG_TRUST_MS 2000
+/* A query on the watcher's connection not answered by then: the connection
+   is given up and the watcher connects again. */
+#define STORE_PG_WATCH_WAIT_MS 3000
 
 static const char *const store_pg_migrations[STORE_PG_SCHEMA_VERSION] = {
 	/* 1 */
@@ -210,6 +222,8 @@ typedef struct store_pg {
 	atomic_llong last_ready;   /* the second of the last write probe that committed */
 	atomic_llong last_prune;   /* when old change rows were last removed */
 	atomic_llong down_since_ms; /* when the watcher lost its connection (0: listening) */
+	atomic_llong round_ms;     /* when the last catch-up that completed began: every change
+	                              committed before then has reached on_change */
 	unsigned stale_if_error;   /* seconds the caches are still trusted after that */
 } store_pg;
 
@@ -449,15 +463,50 @@ static void store_pg_applied(store_pg *s, int64_t epoch, int64_t key_id, int64_t
 		atomic_store(&s->seen_epoch, epoch);
 }
 
+/* One query on the watcher's connection, waited for at most
+   STORE_PG_WATCH_WAIT_MS, so that a connection that stays up but no longer
+   answers (its backend stopped, a network dropping packets silently) is
+   given up instead of holding the watcher for ever. The result (new), or
+   NULL when it could not be sent or did not come in time: then a query may
+   still be in flight and the caller drops the connection. Notifications
+   that arrive meanwhile wait in libpq for store_pg_notified. */
+static PGresult *store_pg_watch_exec(PGconn *c, const char *sql, int n, const char *const *v)
+{
+	long long until = store_pg_now_ms() + STORE_PG_WATCH_WAIT_MS;
+	PGresult *r, *last = NULL;
+
+	if (!PQsendQueryParams(c, sql, n, NULL, v, NULL, NULL, 0))
+		return NULL;
+	for (;;) {
+		while (!PQisBusy(c)) {
+			if ((r = PQgetResult(c)) == NULL)
+				return last;
+			PQclear(last);
+			last = r;
+		}
+		long long left = until - store_pg_now_ms();
+		struct pollfd p = { .fd = PQsocket(c), .events = POLLIN };
+		int ready = left > 0 ? poll(&p, 1, (int)left) : 0;
+		if ((ready < 0 && errno != EINTR) || (ready == 0 && left <= 0) || (ready > 0 && PQconsumeInput(c) == 0)) {
+			PQclear(last);
+			return NULL;
+		}
+	}
+}
+
 /* Everything past seen_epoch, from apikeyd_changes; if the oldest kept row
-   is past the next epoch we expect, something was pruned: forget all. */
+   is past the next epoch we expect, something was pruned: forget all. Once
+   done, every change committed before it began has reached on_change: that
+   moment becomes round_ms. */
 static int store_pg_catch_up(store_pg *s, PGconn *c)
 {
 	char since[24];
 	PGresult *r;
 	int64_t seen = atomic_load(&s->seen_epoch);
+	long long began = store_pg_now_ms();
 
-	r = PQexec(c, "SELECT epoch, (SELECT coalesce(min(epoch), 0) FROM apikeyd_changes) FROM apikeyd_epoch");
+	r = store_pg_watch_exec(c, "SELECT epoch, (SELECT coalesce(min(epoch), 0) FROM apikeyd_changes) FROM apikeyd_epoch", 0,
+	                        NULL);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		PQclear(r);
 		return -1;
@@ -466,7 +515,7 @@ static int store_pg_catch_up(store_pg *s, PGconn *c)
 	int64_t oldest = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
 	PQclear(r);
 	if (now <= seen)
-		return 0;
+		goto done;
 	if (oldest == 0 || oldest > seen + 1) {
 		/* the changes between seen and oldest are gone */
 		if (s->on_change)
@@ -474,13 +523,12 @@ static int store_pg_catch_up(store_pg *s, PGconn *c)
 		seen = oldest ? oldest - 1 : now;
 		if (oldest == 0) {
 			atomic_store(&s->seen_epoch, now);
-			return 0;
+			goto done;
 		}
 	}
 	const char *v[1] = { since };
 	store_pg_i64(since, sizeof since, seen);
-	r = PQexecParams(c, "SELECT epoch, key_id, user_id FROM apikeyd_changes WHERE epoch > $1 ORDER BY epoch", 1,
-	                 NULL, v, NULL, NULL, 0);
+	r = store_pg_watch_exec(c, "SELECT epoch, key_id, user_id FROM apikeyd_changes WHERE epoch > $1 ORDER BY epoch", 1, v);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		PQclear(r);
 		return -1;
@@ -491,10 +539,14 @@ static int store_pg_catch_up(store_pg *s, PGconn *c)
 	PQclear(r);
 	if (now > atomic_load(&s->seen_epoch))
 		atomic_store(&s->seen_epoch, now);
+done:
+	atomic_store(&s->round_ms, began);
 	return 0;
 }
 
-static void store_pg_notified(store_pg *s, PGconn *c)
+/* The notifications libpq holds; a gap in their epochs is filled from the
+   change table: -1 when that failed (the connection is to be dropped). */
+static int store_pg_notified(store_pg *s, PGconn *c)
 {
 	PGnotify *n;
 	int gap = 0;
@@ -511,8 +563,7 @@ static void store_pg_notified(store_pg *s, PGconn *c)
 		}
 		PQfreemem(n);
 	}
-	if (gap)
-		store_pg_catch_up(s, c);
+	return gap ? store_pg_catch_up(s, c) : 0;
 }
 
 /* Old change rows go, at most once a minute, inside a key write's own
@@ -560,6 +611,9 @@ static void *store_pg_watch(void *arg)
 			if (PQstatus(c) != CONNECTION_OK || store_pg_cmd(c, appname) != 0 ||
 			    store_pg_cmd(c, "LISTEN " STORE_PG_CHANNEL) != 0 ||
 			    store_pg_catch_up(s, c) != 0) {
+				/* dropped, even if it is up: it is not listening, or a query is still in flight */
+				PQfinish(c);
+				c = NULL;
 				store_pg_sleep_ms(backoff);
 				backoff = backoff < 2000 ? backoff * 2 : 2000;
 				continue;
@@ -581,16 +635,19 @@ static void *store_pg_watch(void *arg)
 			c = NULL;
 			continue;
 		}
-		store_pg_notified(s, c);
+		int failed = store_pg_notified(s, c) != 0;
 		time_t now = time(NULL);
-		if (now != last_check) {
+		if (!failed && now != last_check) {
 			/* the safety net: a notification lost in transit */
 			last_check = now;
-			if (store_pg_catch_up(s, c) != 0) {
-				PQfinish(c);
-				c = NULL;
-				continue;
-			}
+			/* and what arrived during it, read by libpq already: the
+			   socket has nothing new, so the next poll would sleep its
+			   200 ms before they were seen */
+			failed = store_pg_catch_up(s, c) != 0 || store_pg_notified(s, c) != 0;
+		}
+		if (failed) {
+			PQfinish(c);
+			c = NULL;
 		}
 	}
 	atomic_store(&s->listening, 0);
@@ -668,6 +725,7 @@ static int store_pg_open(const store_config *cfg, store **out, char *err, size_t
 			goto fail;
 		}
 	/* the caches start empty: everything before now is already seen */
+	atomic_store(&s->round_ms, store_pg_now_ms());
 	PGresult *r = PQexec(s->writer.c, "SELECT epoch FROM apikeyd_epoch");
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
 		atomic_store(&s->seen_epoch, strtoll(PQgetvalue(r, 0, 0), NULL, 10));
@@ -1651,6 +1709,12 @@ static int store_pg_ready_check(store *base, unsigned timeout_ms, char *why, siz
 		snprintf(why, len, "the PostgreSQL change listener is not connected: revocations on other nodes may not reach this one");
 		return STORE_UNAVAILABLE;
 	}
+	long long behind = store_pg_now_ms() - atomic_load(&s->round_ms);
+	if (behind >= STORE_PG_TRUST_MS) {
+		snprintf(why, len, "the PostgreSQL change listener has not caught up for %lld ms: every request asks the store",
+		         behind);
+		return STORE_UNAVAILABLE;
+	}
 	if (atomic_load(&s->last_ready) == (long long)now)
 		return STORE_OK;
 	pthread_mutex_lock(&s->writer.lock);
@@ -1678,16 +1742,22 @@ cleanup:
 }
 
 /* Other nodes' writes arrive through the watcher (store_config.on_change).
-   While it cannot hear them (its connection is down: PostgreSQL stopped or
-   unreachable), the caches cannot be trusted: past --stale-if-error
-   seconds, every call says "changed", so every request asks the store
-   (which answers 503 while it is down). */
+   While it cannot hear them, the caches cannot be trusted: its connection
+   down (PostgreSQL stopped or unreachable), past --stale-if-error seconds;
+   connected but its last completed catch-up begun more than
+   STORE_PG_TRUST_MS ago (its backend stalled, the database slow to answer,
+   the thread starved: notifications and the catch-up share its fate), past
+   that plus --stale-if-error. Then every call says "changed", so every
+   request asks the store (which answers 503 while it is down). */
 static int store_pg_other_writers(store *base)
 {
 	store_pg *s = (store_pg *)base;
+	long long now = store_pg_now_ms(), grace = (long long)s->stale_if_error * 1000;
 	long long down = atomic_load(&s->down_since_ms);
 
-	return down != 0 && store_pg_now_ms() - down >= (long long)s->stale_if_error * 1000;
+	if (down != 0 && now - down >= grace)
+		return 1;
+	return now - atomic_load(&s->round_ms) >= STORE_PG_TRUST_MS + grace;
 }
 
 const store_backend store_pg_backend = {
