@@ -230,6 +230,25 @@ static void listcache_drop(listcache *c, listcache_slot *s)
 	s->bytes = 0;
 }
 
+/* The slot of user's list of family if it is younger than the ttl (an
+   older one is dropped), else NULL; *gp: user's group, left locked for the
+   caller to unlock. */
+static listcache_slot *listcache_live(listcache *c, int64_t user, int family, int include_revoked, time_t now,
+                                      listcache_group **gp)
+{
+	listcache_group *g = listcache_group_of(c, user);
+	listcache_slot *s;
+
+	*gp = g;
+	pthread_mutex_lock(&g->lock);
+	s = listcache_find(g, user, family, include_revoked != 0);
+	if (s && !(now >= s->stored && now - s->stored < (time_t)c->ttl)) {
+		listcache_drop(c, s);
+		s = NULL;
+	}
+	return s;
+}
+
 int listcache_get(listcache *c, int64_t user, int family, int include_revoked, time_t now, store_key **out,
                   size_t *n)
 {
@@ -241,21 +260,13 @@ int listcache_get(listcache *c, int64_t user, int family, int include_revoked, t
 	*n = 0;
 	if (family < 0 || family >= LISTCACHE_FAMILIES)
 		return 0;
-	include_revoked = include_revoked != 0;
-	g = listcache_group_of(c, user);
-	pthread_mutex_lock(&g->lock);
-	s = listcache_find(g, user, family, include_revoked);
-	if (s) {
-		if (now >= s->stored && now - s->stored < (time_t)c->ttl) {
-			store_key *copy = listcache_unpack(s->v, s->n);
-			if (copy || s->n == 0) {
-				*out = copy;
-				*n = s->n;
-				s->used = ++g->clock;
-				hit = 1;
-			}
-		} else {
-			listcache_drop(c, s);
+	if ((s = listcache_live(c, user, family, include_revoked, now, &g)) != NULL) {
+		store_key *copy = listcache_unpack(s->v, s->n);
+		if (copy || s->n == 0) {
+			*out = copy;
+			*n = s->n;
+			s->used = ++g->clock;
+			hit = 1;
 		}
 	}
 	pthread_mutex_unlock(&g->lock);
@@ -275,22 +286,12 @@ int listcache_each(listcache *c, int64_t user, int family, int include_revoked, 
 	*rc = 0;
 	if (family < 0 || family >= LISTCACHE_FAMILIES)
 		return 0;
-	include_revoked = include_revoked != 0;
-	g = listcache_group_of(c, user);
-	pthread_mutex_lock(&g->lock);
-	s = listcache_find(g, user, family, include_revoked);
-	if (s) {
-		if (now >= s->stored && now - s->stored < (time_t)c->ttl) {
-			packed = s->bytes <= sizeof small ? small : malloc(s->bytes);
-			if (packed) {
-				memcpy(packed, s->v, s->bytes);
-				n = s->n;
-				s->used = ++g->clock;
-				hit = 1;
-			}
-		} else {
-			listcache_drop(c, s);
-		}
+	if ((s = listcache_live(c, user, family, include_revoked, now, &g)) != NULL &&
+	    (packed = s->bytes <= sizeof small ? small : malloc(s->bytes)) != NULL) {
+		memcpy(packed, s->v, s->bytes);
+		n = s->n;
+		s->used = ++g->clock;
+		hit = 1;
 	}
 	pthread_mutex_unlock(&g->lock);
 	kmetrics_cache(KMETRICS_CACHE_LIST, hit);
