@@ -48,25 +48,40 @@ static pthread_mutex_t rj_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t rj_once = PTHREAD_ONCE_INIT;
 static pthread_key_t rj_key;
 static int rj_key_ok;
+static int rj_ready;
 
 static _Thread_local rt_jalloc_slot *rj_mine; /* this thread's slot */
 static _Thread_local int rj_none;             /* no slot could be had: malloc */
-static _Thread_local rt_jalloc_slot *rj_cur;  /* the slot jansson allocates in now, or NULL */
+static _Thread_local rt_arena *rj_arena;      /* the arena jansson's values go with now, or NULL */
+static _Thread_local rt_jalloc_slot *rj_cur;  /* its slot when it holds ours, else NULL */
+
+static rt_jalloc_slot *rj_attach(rt_arena *a);
+
+static void *rj_malloc(size_t n);
+
+/* Not from the slot: the arena's first jansson value takes it (none when
+   the arena holds another thread's, not ours to bump, or none can be had);
+   else, or when the slot is full, malloc. Out of line: the bump above
+   saves no registers. */
+__attribute__((noinline)) static void *rj_malloc_slow(size_t n)
+{
+	if (rj_cur == NULL && rj_arena != NULL && rj_arena->jslot == NULL && (rj_cur = rj_attach(rj_arena)) != NULL)
+		return rj_malloc(n);
+	return malloc(n);
+}
 
 static void *rj_malloc(size_t n)
 {
 	rt_jalloc_slot *s = rj_cur;
+	size_t k = (n + (RJ_ALIGN - 1)) & ~(size_t)(RJ_ALIGN - 1);
 
-	if (s != NULL) {
-		size_t k = (n + (RJ_ALIGN - 1)) & ~(size_t)(RJ_ALIGN - 1);
-		if (n != 0 && k >= n && k <= (size_t)(s->end - s->top)) {
-			void *p = s->top;
-			s->top += k;
-			RJ_UNPOISON(p, n);
-			return p;
-		}
+	if (s != NULL && n != 0 && k >= n && k <= (size_t)(s->end - s->top)) {
+		void *p = s->top;
+		s->top += k;
+		RJ_UNPOISON(p, n);
+		return p;
 	}
-	return malloc(n);
+	return rj_malloc_slow(n);
 }
 
 static void rj_free(void *p)
@@ -118,12 +133,42 @@ static void rj_init(void)
 	json_set_alloc_funcs(rj_malloc, rj_free);
 }
 
+/* rj_cur for a: its slot when that is this thread's */
+static void rj_use(rt_arena *a)
+{
+	rj_arena = a;
+	rj_cur = a != NULL && a->jslot != NULL && a->jslot == rj_mine ? a->jslot : NULL;
+}
+
+void *rt_jalloc_begin(rt_arena *a)
+{
+	rt_arena *prev = rj_arena;
+
+	if (!__atomic_load_n(&rj_ready, __ATOMIC_ACQUIRE) && pthread_once(&rj_once, rj_init) == 0)
+		__atomic_store_n(&rj_ready, 1, __ATOMIC_RELEASE);
+	rj_use(a);
+	return prev;
+}
+
+void rt_jalloc_end(void *saved)
+{
+	rj_use(saved);
+}
+
+void *rt_jalloc_pause(void)
+{
+	rt_arena *prev = rj_arena;
+
+	rj_use(NULL);
+	return prev;
+}
+
 /* This thread's slot, taken on first use; NULL when none can be had. */
 static rt_jalloc_slot *rj_take(void)
 {
 	rt_jalloc_slot *s = NULL;
 
-	if (pthread_once(&rj_once, rj_init) != 0 || rj_region == NULL || !rj_key_ok) {
+	if (rj_region == NULL || !rj_key_ok) {
 		rj_none = 1;
 		return NULL;
 	}
@@ -152,36 +197,17 @@ static rt_jalloc_slot *rj_take(void)
 	return s;
 }
 
-void *rt_jalloc_begin(rt_arena *a)
+/* The first jansson value of a's parses: a holds this thread's slot from
+   now on, until rt_arena_free. */
+static rt_jalloc_slot *rj_attach(rt_arena *a)
 {
-	rt_jalloc_slot *prev = rj_cur, *s = rj_mine;
+	rt_jalloc_slot *s = rj_mine;
 
-	if (a == NULL)
-		return prev;
 	if (s == NULL && (rj_none || (s = rj_take()) == NULL))
-		return prev;
-	if (a->jslot == NULL) {
-		a->jslot = s;
-		s->live++;
-	} else if (a->jslot != s) {
-		rj_cur = NULL; /* an arena of another thread: its slot is not ours to bump */
-		return prev;
-	}
-	rj_cur = s;
-	return prev;
-}
-
-void rt_jalloc_end(void *saved)
-{
-	rj_cur = saved;
-}
-
-void *rt_jalloc_pause(void)
-{
-	rt_jalloc_slot *prev = rj_cur;
-
-	rj_cur = NULL;
-	return prev;
+		return NULL;
+	a->jslot = s;
+	s->live++;
+	return s;
 }
 
 void rt_jalloc_release(rt_arena *a)
@@ -189,6 +215,8 @@ void rt_jalloc_release(rt_arena *a)
 	rt_jalloc_slot *s = a->jslot;
 
 	a->jslot = NULL;
+	if (rj_arena == a)
+		rj_cur = NULL; /* freed while still in use: its next value takes the slot again */
 	if (s == NULL || --s->live != 0)
 		return;
 	/* no arena of the thread holds any: all of it is free again; what a

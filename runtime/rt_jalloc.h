@@ -56,10 +56,12 @@ extern "C" {
 typedef struct rt_jalloc_slot rt_jalloc_slot;
 
 /* From now on, until rt_jalloc_end(returned), jansson values this thread
- * makes are allocated in its slot, released when a is freed (a notes it).
- * Returns the state to restore (nesting is fine). */
+ * makes are allocated in its slot, released when a is freed: the first of
+ * them makes a hold the slot (a->jslot), so a parse that makes none does
+ * not touch it. Returns the state to restore (nesting is fine). */
 void *rt_jalloc_begin(rt_arena *a);
 void rt_jalloc_end(void *saved);
+
 /* jansson values made from now on until rt_jalloc_end(returned) come from
    malloc again: for what outlives the request (a schema's cached values). */
 void *rt_jalloc_pause(void);
