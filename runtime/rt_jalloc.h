@@ -11,8 +11,9 @@
  * things:
  *  - allocating: while this thread is inside rt_jalloc_begin (a generated
  *    parser, from rt_parse_init to rt_parse_finish), jansson's memory comes
- *    from the thread's slot, a window of a region of address space reserved
- *    once at start; otherwise, and when the slot is full or there is none
+ *    from the thread's slot (RT_JALLOC_SLOT_SIZE of a region of address space
+ *    reserved on first use; the first value made for an arena makes it hold
+ *    the slot); otherwise, and when the slot is full or there is none
  *    (more threads than slots, no room to reserve), from malloc;
  *  - freeing: memory inside the region is not freed one by one (a no-op);
  *    everything else goes to free(). The test is the address alone, so a
@@ -21,7 +22,8 @@
  *    free on any thread is right.
  * The slot's memory is released all at once when the last arena that
  * allocated in it (on this thread) is freed: rt_arena_free calls
- * rt_jalloc_release.
+ * rt_jalloc_release, on the thread that parsed (rt_arena is one thread's);
+ * pages touched past RT_ARENA_KEEP_MAX go back to the kernel then.
  *
  * The contract: a json_t that a generated parser returns (and p->keep,
  * and what the parser's defaults put into it) lives as long as the arena
