@@ -1,5 +1,6 @@
 /* rt_arena.c — see rt_arena.h. */
 #include "rt_arena.h"
+#include "rt_jalloc.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -87,6 +88,7 @@ void rt_arena_init(rt_arena *a, void *first, size_t size)
 	a->blocks = NULL;
 	a->next_size = RT_ARENA_MIN_BLOCK;
 	a->used = 0;
+	a->jslot = NULL;
 }
 
 /* out of line: an arena that malloc'd nothing (most) pays nothing for it */
@@ -101,6 +103,8 @@ __attribute__((noinline)) static void rt_arena_free_blocks(rt_arena_block *b)
 
 void rt_arena_free(rt_arena *a)
 {
+	if (a->jslot != NULL)
+		rt_jalloc_release(a);
 	if (a->blocks != NULL)
 		rt_arena_free_blocks(a->blocks);
 	a->blocks = NULL;

@@ -14,7 +14,10 @@
  *	...
  *	rt_arena_free(&a);                     // every malloc'd block
  *
- * Not thread-safe: one arena per request.
+ * Not thread-safe: one arena per request, freed on the thread that used it.
+ * A generated parser that builds a json_t with this arena makes jansson's
+ * memory come from its thread's rt_jalloc slot (rt_jalloc.h): such a json_t
+ * lives as long as the arena, and rt_arena_free releases it too.
  */
 #ifndef RT_ARENA_H
 #define RT_ARENA_H
@@ -37,12 +40,14 @@ extern "C" {
 #define RT_ARENA_KEEP_MAX ((size_t)4 << 20)
 
 typedef struct rt_arena_block rt_arena_block;
+struct rt_jalloc_slot;
 
 typedef struct rt_arena {
 	char *p, *end;          /* free space in the current block */
 	rt_arena_block *blocks; /* malloc'd blocks, newest first */
 	size_t next_size;       /* size of the next malloc'd block */
 	size_t used;            /* bytes handed out, for statistics */
+	struct rt_jalloc_slot *jslot; /* jansson values of this arena's parses live there (rt_jalloc.h), or NULL */
 } rt_arena;
 
 /* first (borrowed, may be NULL with size 0): the first block. */

@@ -2,6 +2,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "rt_parse.h"
 #include "rt_format.h"
+#include "rt_jalloc.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -10,8 +11,9 @@
 #include <string.h>
 #include <pcre2.h>
 
-void rt_parse_init(rt_parse *p, const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags,
-                   rt_errors *errs)
+/* A parser over buf (the entry points', and the re-scans' over part of it) */
+static void rt_parse_setup(rt_parse *p, const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags,
+                           rt_errors *errs)
 {
 	rt_jread_init(&p->r, buf, len, a, 0);
 	p->errs = errs;
@@ -22,6 +24,14 @@ void rt_parse_init(rt_parse *p, const char *buf, size_t len, rt_arena *a, enum r
 	p->keep = NULL;
 	p->up = NULL;
 	p->trial = 0;
+	p->jalloc = NULL;
+}
+
+void rt_parse_init(rt_parse *p, const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags,
+                   rt_errors *errs)
+{
+	rt_parse_setup(p, buf, len, a, dir, flags, errs);
+	p->jalloc = rt_jalloc_begin(a);
 }
 
 /* The current JSON pointer (behind a re-scan's parents'), in small or
@@ -401,7 +411,7 @@ int rt_parse_rescan(rt_parse *p, const char *start, const char *end, rt_parse_vf
 	rt_parse sub;
 	int rc;
 
-	rt_parse_init(&sub, start, (size_t)(end - start), p->r.arena, p->dir, p->flags & ~(unsigned)RT_PARSE_DEFAULTS,
+	rt_parse_setup(&sub, start, (size_t)(end - start), p->r.arena, p->dir, p->flags & ~(unsigned)RT_PARSE_DEFAULTS,
 	              want ? p->errs : NULL);
 	sub.up = p;
 	sub.depth = p->depth;
@@ -423,7 +433,7 @@ int rt_parse_shallow(rt_parse *p, const char *start, const char *end, const rt_s
 	if (!*tree) {
 		rt_parse sub;
 
-		rt_parse_init(&sub, start, (size_t)(end - start), p->r.arena, p->dir, 0, NULL);
+		rt_parse_setup(&sub, start, (size_t)(end - start), p->r.arena, p->dir, 0, NULL);
 		rt_jread_trust(&sub.r, p->r.ends);
 		if (rt_parse_json(&sub, rt_jread_next(&sub.r), tree) != 0)
 			return -1; /* the bytes were read once already: only out of memory */
@@ -473,7 +483,7 @@ int rt_parse_again(rt_parse *p, const char *start, const char *end, json_t **out
 
 	json_decref(*out);
 	*out = NULL;
-	rt_parse_init(&sub, start, (size_t)(end - start), p->r.arena, p->dir, 0, NULL);
+	rt_parse_setup(&sub, start, (size_t)(end - start), p->r.arena, p->dir, 0, NULL);
 	rt_jread_trust(&sub.r, p->r.ends);
 	return rt_parse_json(&sub, rt_jread_next(&sub.r), out);
 }
@@ -524,6 +534,7 @@ const json_t *rt_parse_keep(rt_parse *p, json_t *v)
 
 int rt_parse_finish(rt_parse *p, int rc, size_t base)
 {
+	rt_jalloc_end(p->jalloc);
 	if (rc == 0 && rt_jread_next(&p->r) != RT_JR_END)
 		rc = -1;
 	if (rc != 0) {

@@ -14,7 +14,10 @@
  *
  * Memory: strings come from the reader (into the input, or decoded once
  * into the arena). json_t values built here are new references: the caller
- * of the entry point owns what it returns and p->keep (decref it).
+ * of the entry point owns what it returns and p->keep (decref it), and they
+ * live as long as the arena: from rt_parse_init to rt_parse_finish jansson's
+ * memory comes from the thread's rt_jalloc slot, released by rt_arena_free
+ * (rt_jalloc.h). Decref them before, and keep no piece of them past it.
  */
 #ifndef RT_PARSE_H
 #define RT_PARSE_H
@@ -62,6 +65,7 @@ typedef struct rt_parse {
 	json_t *keep;       /* json_t values the model points to (new), or NULL */
 	const struct rt_parse *up; /* a re-scan's parser: pointers start at its position */
 	int trial;          /* inside rt_parse_live's alternative: its violations may not stand */
+	void *jalloc;       /* rt_jalloc_begin's state, restored by rt_parse_finish */
 } rt_parse;
 
 /* A generated validator: the value whose first token is t (rt_parse.h's
@@ -77,6 +81,8 @@ typedef struct rt_parse_root {
 	rt_parse_vfn root;
 } rt_parse_root;
 
+/* Every rt_parse_init is followed by rt_parse_finish on the same thread: in
+   between, jansson allocates in the arena's rt_jalloc slot. */
 void rt_parse_init(rt_parse *p, const char *buf, size_t len, rt_arena *a, enum rt_dir dir, unsigned flags,
                    rt_errors *errs);
 /* The entry points' end: checks that only whitespace follows, turns a

@@ -2,6 +2,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "rt_schema.h"
 #include "rt_format.h"
+#include "rt_jalloc.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -129,11 +130,14 @@ static pthread_mutex_t rt_schema_lock = PTHREAD_MUTEX_INITIALIZER;
 int rt_schema_prepare(rt_schema_cache *c, char *err, size_t errlen)
 {
 	int rc = 0;
+	void *ja;
 
 	if (!c)
 		return 0;
 	if (__atomic_load_n(&c->ready, __ATOMIC_ACQUIRE) != 0)
 		return c->ready == 1 ? 0 : -1;
+	/* the cache outlives the request that prepares it first: from malloc */
+	ja = rt_jalloc_pause();
 	pthread_mutex_lock(&rt_schema_lock);
 	if (c->ready != 0) {
 		rc = c->ready == 1 ? 0 : -1;
@@ -166,6 +170,7 @@ done:
 	__atomic_store_n(&c->ready, rc == 0 ? 1 : -1, __ATOMIC_RELEASE);
 cleanup:
 	pthread_mutex_unlock(&rt_schema_lock);
+	rt_jalloc_end(ja);
 	return rc;
 }
 
