@@ -49,7 +49,7 @@ static _Thread_local int log_prebuilt;
 typedef struct log_slot {
     pthread_mutex_t lock;                    /* its thread's, a flush's: seldom both */
     atomic_int owned;                        /* a live thread writes into it */
-    size_t n;                                /* bytes waiting in buf */
+    size_t n;                                /* bytes waiting in buf (changed under lock; read without it to skip an empty slot) */
     struct timespec since;                   /* the oldest waiting line's (CLOCK_MONOTONIC_COARSE: a few ms is fine) */
     char buf[LOG_PEND_CAP];
 } log_slot;
@@ -161,6 +161,9 @@ again:
     for (size_t i = 0; i < LOG_PEND_SLOTS; i++) {
         log_slot *s = only != NULL ? only : atomic_load(&log_pend.slot[i]);
         if (s == NULL) break;
+        /* an empty slot without its lock: lines its thread adds meanwhile
+           are later than ours, and go with its next write or the flusher's */
+        if (only == NULL && __atomic_load_n(&s->n, __ATOMIC_ACQUIRE) == 0) continue;
         pthread_mutex_lock(&s->lock);
         if (s->n > 0) {
             double age = due_only ? log_ms_since(&s->since) : LOG_PEND_MS;
@@ -171,7 +174,7 @@ again:
                 }
                 memcpy(out + o, s->buf, s->n);
                 o += s->n;
-                s->n = 0;
+                __atomic_store_n(&s->n, 0, __ATOMIC_RELEASE);
                 atomic_fetch_sub(&log_pend.pending, 1);
             } else if (next_ms != NULL && LOG_PEND_MS - age < *next_ms) {
                 *next_ms = LOG_PEND_MS - age;
@@ -265,7 +268,7 @@ static void log_pend_put(const char *line, size_t n, int more)
         filled = 1;
     }
     memcpy(s->buf + s->n, line, n);
-    s->n += n;
+    __atomic_store_n(&s->n, s->n + n, __ATOMIC_RELEASE);
     due = log_ms_since(&s->since) >= LOG_PEND_MS;
     pthread_mutex_unlock(&s->lock);
     /* no other request in flight: every slot now, or, while another thread
