@@ -80,6 +80,20 @@ static size_t rt_json_utf8_len(const unsigned char *s, size_t left)
 	return n;
 }
 
+/* 1 when none of the 8 bytes at s needs a look of its own: no control
+   character, quote, backslash or byte >= 0x80 (a zero-byte test per kind;
+   it can see a match that is not there, never miss one). */
+static int rt_json_plain8(const unsigned char *s)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	uint64_t w, q, b;
+
+	memcpy(&w, s, 8);
+	q = w ^ (ones * '"');
+	b = w ^ (ones * '\\');
+	return ((w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b)) & high) == 0;
+}
+
 static int rt_json_string(rt_json_out *o, const char *str, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -94,7 +108,8 @@ static int rt_json_string(rt_json_out *o, const char *str, size_t len)
 		size_t n;
 
 		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-			i++;
+			for (i++; len - i >= 8 && rt_json_plain8(s + i); i += 8)
+				;
 			continue;
 		}
 		if (c >= 0x80) {

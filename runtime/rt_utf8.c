@@ -1,6 +1,9 @@
 /* rt_utf8.c — strict UTF-8 validation (RFC 3629 table 4). */
 #include "rt_utf8.h"
 
+#include <stdint.h>
+#include <string.h>
+
 int rt_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -11,7 +14,15 @@ int rt_utf8_valid(const char *s, size_t len)
         size_t n;
         unsigned char lo = 0x80, hi = 0xBF;
 
-        if (c < 0x80) { i++; continue; }
+        if (c < 0x80) {
+            /* ASCII, the common case: eight bytes at a time while no high bit is set */
+            uint64_t w;
+            for (i++; len - i >= 8; i += 8) {
+                memcpy(&w, p + i, 8);
+                if (w & 0x8080808080808080ull) break;
+            }
+            continue;
+        }
         if (c >= 0xC2 && c <= 0xDF) n = 1;
         else if (c == 0xE0) { n = 2; lo = 0xA0; }
         else if (c >= 0xE1 && c <= 0xEC) n = 2;

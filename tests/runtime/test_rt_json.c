@@ -9,6 +9,7 @@
 
 #include "rt_json.h"
 #include "rt_http.h"
+#include "rt_utf8.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -248,6 +249,42 @@ START_TEST(writer_scalars)
 }
 END_TEST
 
+/* Strings long enough for the eight-bytes-at-a-time scans (rt_json_string,
+   rt_utf8_valid): each odd piece at every offset of a plain run, alone and
+   next to a second one, written as jansson writes it, and refused (the
+   writer fails, rt_utf8_valid says 0) exactly when jansson refuses it. */
+START_TEST(long_strings)
+{
+	static const char *const odd[] = { "\"", "\\", "\n", "\x01", "\x1f", "\x7f", " ", "~", "\xc3\xa9",
+	                                   "\xe2\x82\xac", "\xf0\x9f\x94\x91", "\xed\xa0\x80", "\xc0\xaf", "\xff",
+	                                   "\xe2\x82", "\x80", "\xf4\x90\x80\x80" };
+	char buf[96];
+
+	for (size_t a = 0; a < sizeof odd / sizeof *odd; a++)
+		for (size_t b = 0; b < sizeof odd / sizeof *odd; b += 3)
+			for (size_t at = 0; at < 40; at++) {
+				size_t la = strlen(odd[a]), lb = strlen(odd[b]), n = 48;
+				json_t *j;
+				rt_json_writer w;
+
+				memset(buf, 'k', n);
+				memcpy(buf + at, odd[a], la);
+				if (at + la + 9 + lb <= n)
+					memcpy(buf + at + la + 9, odd[b], lb);
+				j = json_stringn(buf, n);
+				ck_assert_msg(rt_utf8_valid(buf, n) == (j != NULL), "utf8: %zu at %zu, %zu", a, at, b);
+				if (j != NULL) {
+					WSAME(j);
+					continue;
+				}
+				rt_json_writer_init(&w);
+				rt_json_write_string(&w, buf, n);
+				ck_assert_msg(w.failed, "writer took invalid UTF-8: %zu at %zu", a, at);
+				rt_json_writer_free(&w);
+			}
+}
+END_TEST
+
 START_TEST(writer_refuses)
 {
 	rt_json_writer w;
@@ -473,6 +510,7 @@ int main(void)
 	tcase_add_test(tc, writer_reals);
 	tcase_add_test(tc, writer_scalars);
 	tcase_add_test(tc, writer_refuses);
+	tcase_add_test(tc, long_strings);
 	tcase_add_test(tc, as_numbers);
 	tcase_add_test(tc, pattern_rewrites);
 	suite_add_tcase(s, tc);
