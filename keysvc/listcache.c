@@ -3,6 +3,7 @@
 #include "kmetrics.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,6 +186,68 @@ static void listcache_fill(listcache_cursor *k, unsigned char *out, size_t len)
 	}
 }
 
+/* The key listcache_each hands fn: the thread's own, all zero between
+   uses. A key is mostly zeros (6.5 KB, nearly all of it empty text
+   fields), so it costs its literal bytes, written and then cleared, not
+   its size: the zeros are already there. fn may call back into the list
+   cache (a nested walk then fills a key of its own on the stack). */
+#define LISTCACHE_DIRTY 48
+static _Thread_local struct listcache_one {
+	store_key k;
+	int busy;
+	size_t n;                        /* literal runs written into k, LISTCACHE_DIRTY + 1: more */
+	uint16_t at[LISTCACHE_DIRTY], len[LISTCACHE_DIRTY];
+} listcache_one;
+
+/* As listcache_fill into u->k, which is all zero: the literal bytes only,
+   each run noted for listcache_one_clear. */
+static void listcache_fill_sparse(listcache_cursor *k, struct listcache_one *u)
+{
+	unsigned char *out = (unsigned char *)&u->k;
+	size_t len = sizeof u->k;
+
+	for (size_t o = 0, t; o < len;) {
+		if (k->z == 0 && k->l == 0) {
+			uint16_t z, l;
+			memcpy(&z, k->p, 2);
+			memcpy(&l, k->p + 2, 2);
+			k->z = z;
+			k->l = l;
+			k->p += 4;
+			continue;
+		}
+		t = k->z < len - o ? k->z : len - o;
+		o += t;
+		k->z -= t;
+		if (k->z > 0)
+			continue;
+		t = k->l < len - o ? k->l : len - o;
+		memcpy(out + o, k->p, t);
+		if (t == 0)
+			;
+		else if (u->n < LISTCACHE_DIRTY) {
+			u->at[u->n] = (uint16_t)o;
+			u->len[u->n] = (uint16_t)t;
+		}
+		if (t > 0)
+			u->n += u->n <= LISTCACHE_DIRTY;
+		o += t;
+		k->p += t;
+		k->l -= t;
+	}
+}
+
+/* u->k all zero again. */
+static void listcache_one_clear(struct listcache_one *u)
+{
+	if (u->n > LISTCACHE_DIRTY)
+		memset(&u->k, 0, sizeof u->k);
+	else
+		for (size_t i = 0; i < u->n; i++)
+			memset((unsigned char *)&u->k + u->at[i], 0, u->len[i]);
+	u->n = 0;
+}
+
 /* The n keys of a packed list, into a new array (NULL when n is 0, or out
    of memory). */
 static store_key *listcache_unpack(const unsigned char *p, size_t n)
@@ -297,11 +360,18 @@ int listcache_each(listcache *c, int64_t user, int family, int include_revoked, 
 	kmetrics_cache(KMETRICS_CACHE_LIST, hit);
 	if (hit) {   /* outside the lock: fn may take its time, or call back into the key service */
 		listcache_cursor k = { packed, 0, 0 };
-		store_key one;
-		for (size_t i = 0; i < n && (!max || i < max) && *rc == 0; i++) {
-			listcache_fill(&k, (unsigned char *)&one, sizeof one);
-			*rc = fn(ctx, &one);
+		struct listcache_one *u = &listcache_one, nested;
+		if (u->busy) {   /* fn walks a list of its own: a key of this walk's own */
+			u = &nested;
+			memset(u, 0, sizeof *u);
 		}
+		u->busy = 1;
+		for (size_t i = 0; i < n && (!max || i < max) && *rc == 0; i++) {
+			listcache_fill_sparse(&k, u);
+			*rc = fn(ctx, &u->k);
+			listcache_one_clear(u);
+		}
+		u->busy = 0;
 	}
 	if (packed != small)
 		free(packed);

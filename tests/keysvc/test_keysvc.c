@@ -1403,6 +1403,24 @@ static int each_check(void *ctx, const store_key *k)
 	return ++e->n == e->stop_at ? 7 : 0;
 }
 
+/* fn walking another list from inside a walk (a key of its own): both
+   lists still come out exactly. */
+typedef struct each_nested {
+	listcache *c;
+	each_seen outer, inner;
+	int rc;
+} each_nested;
+
+static int each_nest(void *ctx, const store_key *k)
+{
+	each_nested *e = ctx;
+
+	if (listcache_each(e->c, 4, 0, 0, 1000, 0, each_check, &e->inner, &e->rc) != 1)
+		e->inner.bad = 1;
+	e->inner.n = 0;
+	return each_check(&e->outer, k);
+}
+
 START_TEST(listcache_keeps_lists_exactly)
 {
 	listcache *c;
@@ -1446,6 +1464,16 @@ START_TEST(listcache_keeps_lists_exactly)
 		ck_assert_int_eq(rc, 7);
 		ck_assert_uint_eq(stop.n, k);
 		ck_assert_int_eq(listcache_each(c, (int64_t)k, 0, 0, 1005, 0, each_check, &stop, &rc), 0);   /* aged out */
+	}
+	listcache_put(c, 6, 0, 0, v, 6, listcache_epoch(c, 6), 1000);
+	listcache_put(c, 4, 0, 0, v + 2, 4, listcache_epoch(c, 4), 1000);   /* v[2..5] */
+	{
+		each_nested e = { c, { v, 0, 0, 0 }, { v + 2, 0, 0, 0 }, 0 };
+		int rc = -1;
+		ck_assert_int_eq(listcache_each(c, 6, 0, 0, 1000, 0, each_nest, &e, &rc), 1);
+		ck_assert_int_eq(rc, 0);
+		ck_assert_uint_eq(e.outer.n, 6);
+		ck_assert_msg(!e.outer.bad && !e.inner.bad, "a walk inside a walk: a key differs");
 	}
 	for (size_t k = 0; k < 6; k++) {
 		listcache_put(c, 10 + (int64_t)k, 1, 0, &v[k], 1, listcache_epoch(c, 10 + (int64_t)k), 1000);
