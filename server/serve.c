@@ -54,11 +54,17 @@
  * --request-timeout, and libmicrohttpd then closes it as a dead peer. The
  * record leaves the list in the CLOSED notification, which libmicrohttpd
  * sends before it closes the descriptor, so the reaper (holding conn_lock)
- * never shuts down a descriptor that was reused. */
+ * never shuts down a descriptor that was reused. The connection's own
+ * thread arms and disarms its record without conn_lock (three times the
+ * one lock of every worker per request, before): armed, armed_at and
+ * tls_pending are atomic, and the list, which conn_lock keeps, is not
+ * changed by it. */
+struct serve_req;
 typedef struct serve_conn {
-    struct timespec armed_at;
-    int armed;                  /* waiting for a whole request */
-    int tls_pending;            /* TLS, and no request line yet: the handshake deadline */
+    _Atomic int64_t armed_at;   /* CLOCK_MONOTONIC, ms (the coarse clock: the deadlines are seconds) */
+    atomic_int armed;           /* waiting for a whole request */
+    atomic_int tls_pending;     /* TLS, and no request line yet: the handshake deadline */
+    struct serve_req *rec;      /* the record of its request under way (only its thread's) */
     int fd;
     struct serve_listener *l;
     const void *ci;             /* ulfius's state of the request under way (its path), or NULL */
@@ -67,7 +73,10 @@ typedef struct serve_conn {
     struct serve_conn *prev, *next;
 } serve_conn;
 
-/* One request between its URI and its completion. */
+/* One request between its URI and its completion: held by its
+   connection's record (serve_conn.rec), which only the connection's thread
+   reads, so that finding it takes no lock; in the registry (s->reqs, under
+   a lock per bucket) only when the connection has no record. */
 typedef struct serve_req {
     const struct _u_request *req;
     struct timespec start;
@@ -138,6 +147,15 @@ static pthread_mutex_t *serve_req_lock(serve *s, size_t h)
     return &s->req_lock[h % SERVE_REQ_LOCKS];
 }
 
+/* Now on the coarse monotonic clock, in ms: what the deadlines count on
+   (a tick of a few ms; no clock read of its own). */
+static int64_t serve_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 static double serve_ms_since(const struct timespec *t0)
 {
     struct timespec t;
@@ -167,6 +185,46 @@ static int serve_target_has_ctl(const char *uri)
     return 0;
 }
 
+/* The record of the request this thread runs (serve_front sets it around
+   its calls: the routes, and so serve_before and serve_on_request, run
+   inside them). */
+static _Thread_local struct serve_req *serve_cur;
+
+/* The record c holds, freed (its connection closes, or a new request
+   begins with the last one's completion never called). */
+static void serve_req_drop(serve *s, serve_conn *c)
+{
+    if (serve_cur == c->rec) serve_cur = NULL;
+    free(c->rec);
+    c->rec = NULL;
+    __atomic_sub_fetch(&s->in_flight, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The record of req, found without a lock when it is the connection's
+   (serve_cur), else in the registry with its bucket's lock held (*lock,
+   for serve_req_done); NULL, and no lock held, when there is none. */
+static serve_req *serve_req_find(serve *s, const struct _u_request *req, pthread_mutex_t **lock)
+{
+    serve_req *r = serve_cur;
+    size_t h = serve_hash(req);
+
+    *lock = NULL;
+    if (r != NULL && r->req == req) return r;
+    pthread_mutex_lock(serve_req_lock(s, h));
+    for (r = s->reqs[h]; r; r = r->next)
+        if (r->req == req) {
+            *lock = serve_req_lock(s, h);
+            return r;
+        }
+    pthread_mutex_unlock(serve_req_lock(s, h));
+    return NULL;
+}
+
+static void serve_req_done(pthread_mutex_t *lock)
+{
+    if (lock != NULL) pthread_mutex_unlock(lock);
+}
+
 /* MHD_OPTION_URI_LOG_CALLBACK: ulfius's own logger (which creates its
    per-request state) plus our start time and in-flight count. */
 static void *serve_uri_log(void *cls, const char *uri, struct MHD_Connection *con)
@@ -179,9 +237,7 @@ static void *serve_uri_log(void *cls, const char *uri, struct MHD_Connection *co
     const union MHD_ConnectionInfo *ca;
 
     if (c != NULL) {                /* a request line: a TLS handshake is done */
-        pthread_mutex_lock(&s->conn_lock);
-        c->tls_pending = 0;
-        pthread_mutex_unlock(&s->conn_lock);
+        if (atomic_load_explicit(&c->tls_pending, memory_order_relaxed)) atomic_store(&c->tls_pending, 0);
         c->ci = ci;                 /* only this connection's thread reads these */
         c->target_ctl = serve_target_has_ctl(uri);
     }
@@ -198,6 +254,12 @@ static void *serve_uri_log(void *cls, const char *uri, struct MHD_Connection *co
     r->user_id = -1;
     r->slot = -1;
     clock_gettime(CLOCK_MONOTONIC, &r->start);
+    if (c != NULL) {
+        if (c->rec != NULL) serve_req_drop(s, c);   /* its completion never came */
+        c->rec = r;
+        __atomic_add_fetch(&s->in_flight, 1, __ATOMIC_SEQ_CST);
+        return ci;
+    }
     h = serve_hash(r->req);
     pthread_mutex_lock(serve_req_lock(s, h));
     r->next = s->reqs[h];
@@ -250,14 +312,12 @@ static serve_req *serve_req_take_ci(serve *s, const void *ci, unsigned *left)
 }
 
 /* Arms (a whole request is awaited from now) or disarms con's deadline. */
-static void serve_conn_arm(serve *s, struct MHD_Connection *con, int armed)
+static void serve_conn_arm(struct MHD_Connection *con, int armed)
 {
     serve_conn *c = serve_conn_of(con);
     if (c == NULL) return;
-    pthread_mutex_lock(&s->conn_lock);
-    c->armed = armed;
-    clock_gettime(CLOCK_MONOTONIC, &c->armed_at);
-    pthread_mutex_unlock(&s->conn_lock);
+    if (armed) atomic_store(&c->armed_at, serve_now_ms());
+    atomic_store(&c->armed, armed);
 }
 
 /* MHD_OPTION_NOTIFY_COMPLETED: the access-log line, then ulfius's cleanup;
@@ -277,7 +337,15 @@ static void serve_completed(void *cls, struct MHD_Connection *con, void **con_cl
     }
     if (ci != NULL) {
         unsigned left = 0;
-        serve_req *r = ci->request != NULL ? serve_req_take(s, ci->request, &left) : serve_req_take_ci(s, ci, &left);
+        serve_req *r;
+        if (c != NULL && c->rec != NULL && c->rec->ci == ci) {   /* the connection's: no lock */
+            r = c->rec;
+            c->rec = NULL;
+            if (serve_cur == r) serve_cur = NULL;
+            left = __atomic_sub_fetch(&s->in_flight, 1, __ATOMIC_SEQ_CST);
+        } else {
+            r = ci->request != NULL ? serve_req_take(s, ci->request, &left) : serve_req_take_ci(s, ci, &left);
+        }
         if (r != NULL) {
             const union MHD_ConnectionInfo *st = MHD_get_connection_info(con, MHD_CONNECTION_INFO_HTTP_STATUS);
             const union MHD_ConnectionInfo *ca = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -298,7 +366,7 @@ static void serve_completed(void *cls, struct MHD_Connection *con, void **con_cl
             free(r);
         }
     }
-    serve_conn_arm(s, con, 1);
+    serve_conn_arm(con, 1);
     mhd_request_completed(NULL, con, con_cls, toe);
 }
 
@@ -356,10 +424,9 @@ static void serve_conn_notify(void *cls, struct MHD_Connection *con, void **sock
         }
         c->l = l;
         c->fd = fi->connect_fd;
-        c->armed = 1;
-        c->tls_pending = l->tls;
-        if (gated) c->armed_at = accepted;
-        else clock_gettime(CLOCK_MONOTONIC, &c->armed_at);
+        atomic_store(&c->armed, 1);
+        atomic_store(&c->tls_pending, l->tls);
+        atomic_store(&c->armed_at, gated ? (int64_t)accepted.tv_sec * 1000 + accepted.tv_nsec / 1000000 : serve_now_ms());
         if (!l->gated) l->n_conns++;
         c->next = s->conns;
         if (s->conns) s->conns->prev = c;
@@ -374,6 +441,7 @@ static void serve_conn_notify(void *cls, struct MHD_Connection *con, void **sock
         if (c->next) c->next->prev = c->prev;
         pthread_mutex_unlock(&s->conn_lock);
         if (c->l->gated) gate_closed(c->l->gate, c->fd);
+        if (c->rec != NULL) serve_req_drop(s, c);
         free(c);
         *socket_context = NULL;
     }
@@ -437,6 +505,7 @@ static void *serve_reaper(void *arg)
 {
     serve *s = arg;
     struct timespec last_log, now, wake;
+    int64_t now_ms;
     unsigned logged = 0, logged_full = 0;
 
     clock_gettime(CLOCK_MONOTONIC, &last_log);
@@ -447,15 +516,16 @@ static void *serve_reaper(void *arg)
         if (wake.tv_nsec >= 1000000000L) { wake.tv_sec++; wake.tv_nsec -= 1000000000L; }
         pthread_cond_timedwait(&s->conn_cond, &s->conn_lock, &wake);
         clock_gettime(CLOCK_MONOTONIC, &now);
+        now_ms = serve_now_ms();
         for (serve_conn *c = s->conns; c; ) {
-            double ms = (double)(now.tv_sec - c->armed_at.tv_sec) * 1e3 +
-                        (double)(now.tv_nsec - c->armed_at.tv_nsec) / 1e6;
-            if (!c->armed || ms < (double)(c->tls_pending ? s->handshake_timeout : s->request_timeout) * 1e3) {
+            int64_t ms = now_ms - atomic_load(&c->armed_at);
+            if (!atomic_load(&c->armed) ||
+                ms < (int64_t)(atomic_load(&c->tls_pending) ? s->handshake_timeout : s->request_timeout) * 1000) {
                 c = c->next;
                 continue;
             }
             shutdown(c->fd, SHUT_RDWR);   /* libmicrohttpd sees the peer gone and closes it */
-            c->armed = 0;
+            atomic_store(&c->armed, 0);
             if (++s->reaped % 64 == 0) {
                 /* thousands due at once: let the workers' accepts and
                    completions in between, then rescan (the list changed) */
@@ -537,16 +607,15 @@ static void serve_fix_client_address(void *data, const struct _u_request *req)
     struct _u_request *w = (struct _u_request *)req;   /* ours until the routes run */
     struct sockaddr_in6 *full = NULL;
 
+    pthread_mutex_t *lock;
+    serve_req *r;
+
     if (req->client_address == NULL || req->client_address->sa_family != AF_INET6) return;
-    pthread_mutex_lock(serve_req_lock(s, serve_hash(req)));
-    for (serve_req *r = s->reqs[serve_hash(req)]; r; r = r->next) {
-        if (r->req == req && r->client.ss_family == AF_INET6) {
-            full = o_malloc(sizeof *full);
-            if (full) memcpy(full, &r->client, sizeof *full);
-            break;
-        }
+    if ((r = serve_req_find(s, req, &lock)) != NULL && r->client.ss_family == AF_INET6) {
+        full = o_malloc(sizeof *full);
+        if (full) memcpy(full, &r->client, sizeof *full);
     }
-    pthread_mutex_unlock(serve_req_lock(s, serve_hash(req)));
+    serve_req_done(lock);
     if (full == NULL) return;
     o_free(w->client_address);
     w->client_address = (struct sockaddr *)full;
@@ -730,19 +799,18 @@ static void serve_mhdfix_install(serve *s)
 /* Marks the request answered by the front (*was: it already was). */
 static void serve_req_refused(serve *s, const struct _u_request *req, int set, int *was)
 {
+    pthread_mutex_t *lock;
+    serve_req *r = serve_req_find(s, req, &lock);
+
     *was = 0;
-    pthread_mutex_lock(serve_req_lock(s, serve_hash(req)));
-    for (serve_req *r = s->reqs[serve_hash(req)]; r; r = r->next) {
-        if (r->req == req) {
-            *was = r->refused;
-            if (set) r->refused = 1;
-            break;
-        }
+    if (r != NULL) {
+        *was = r->refused;
+        if (set) r->refused = 1;
     }
-    pthread_mutex_unlock(serve_req_lock(s, serve_hash(req)));
+    serve_req_done(lock);
 }
 
-static enum MHD_Result serve_front(void *cls, struct MHD_Connection *con, const char *url, const char *method,
+static enum MHD_Result serve_front_run(void *cls, struct MHD_Connection *con, const char *url, const char *method,
         const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     serve_listener *l = cls;
@@ -763,7 +831,7 @@ static enum MHD_Result serve_front(void *cls, struct MHD_Connection *con, const 
         } else {
             serve_req_refused(l->s, ci->request, 0, &was);
             if (was) { *upload_data_size = 0; return MHD_YES; }
-            if (*upload_data_size == 0) serve_conn_arm(l->s, con, 0);   /* the whole request is here */
+            if (*upload_data_size == 0) serve_conn_arm(con, 0);   /* the whole request is here */
         }
     }
     /* HEAD is GET without the body: libmicrohttpd leaves the body out */
@@ -780,6 +848,20 @@ static enum MHD_Result serve_front(void *cls, struct MHD_Connection *con, const 
                             upload_data, upload_data_size, con_cls);
     }
     return l->ulfius_dh(l->ulfius_cls, con, url, method, version, upload_data, upload_data_size, con_cls);
+}
+
+/* libmicrohttpd's access handler: serve_front_run, with the connection's
+   request record as this thread's (serve_cur) while it runs. */
+static enum MHD_Result serve_front(void *cls, struct MHD_Connection *con, const char *url, const char *method,
+        const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    serve_conn *c = serve_conn_of(con);
+    enum MHD_Result ret;
+
+    serve_cur = c != NULL ? c->rec : NULL;
+    ret = serve_front_run(cls, con, url, method, version, upload_data, upload_data_size, con_cls);
+    serve_cur = NULL;
+    return ret;
 }
 
 /* The listener being started, for MHD_start_daemon below. */
@@ -967,16 +1049,15 @@ void serve_on_request(void *app, const rt_ctx *ctx, int status)
 
     (void)app;
     serve_count_auth(status);
+    pthread_mutex_t *lock;
+    serve_req *r;
+
     if (s == NULL || req == NULL) return;
-    pthread_mutex_lock(serve_req_lock(s, serve_hash(req)));
-    for (serve_req *r = s->reqs[serve_hash(req)]; r; r = r->next) {
-        if (r->req == req) {
-            r->slot = slot;
-            if (p != NULL && (p->credential_id > 0 || p->id > 0)) { r->key_id = p->credential_id; r->user_id = p->id; }
-            break;
-        }
+    if ((r = serve_req_find(s, req, &lock)) != NULL) {
+        r->slot = slot;
+        if (p != NULL && (p->credential_id > 0 || p->id > 0)) { r->key_id = p->credential_id; r->user_id = p->id; }
     }
-    pthread_mutex_unlock(serve_req_lock(s, serve_hash(req)));
+    serve_req_done(lock);
 }
 
 /* ---- listeners ---- */
