@@ -1,5 +1,6 @@
 /* dispatch: a request's last call, over routes_match (dispatch.h). */
 #include "dispatch.h"
+#include "oalloc.h"
 
 #include <string.h>
 #include <orcania.h>
@@ -73,9 +74,10 @@ int dispatch_run(const routes *r, const struct _u_instance *u, struct MHD_Connec
     *ret = MHD_NO;
     if (req == NULL || u->check_utf8) return -1;
     if ((n = routes_match(r, method, req->url_path, hits, DISPATCH_MAX_HITS)) <= 0) return -1;
-    if ((res = o_malloc(sizeof *res)) == NULL) return -1;
-    if (ulfius_init_response(res) != U_OK) {
+    oalloc_on();   /* the response's maps and the URL map from the request's block (oalloc.h) */
+    if ((res = o_malloc(sizeof *res)) == NULL || ulfius_init_response(res) != U_OK) {
         o_free(res);
+        oalloc_off();
         return -1;
     }
     for (int i = 0; i < n && !done; i++) {
@@ -90,7 +92,9 @@ int dispatch_run(const routes *r, const struct _u_instance *u, struct MHD_Connec
             mr = dispatch_error(res);
             break;
         }
+        oalloc_off();   /* the callbacks' allocations are their own (malloc) */
         cb = h->e->callback_function(req, res, h->e->user_data);
+        oalloc_on();
         if (cb != U_CALLBACK_IGNORE) req->callback_position++;
         if (res->timeout > 0 && MHD_set_connection_option(con, MHD_CONNECTION_OPTION_TIMEOUT, res->timeout) != MHD_YES)
             y_log_message(Y_LOG_LEVEL_ERROR, "dispatch: cannot set the connection's timeout");
@@ -126,5 +130,6 @@ int dispatch_run(const routes *r, const struct _u_instance *u, struct MHD_Connec
         if (res->free_shared_data != NULL && res->shared_data != NULL) res->free_shared_data(res->shared_data);
     }
     ulfius_clean_response_full(res);
+    oalloc_off();
     return 0;
 }

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "mhdfix.h"
+#include "oalloc.h"
 #include "routes.h"
 #include "tls.h"
 #include "rt_guard.h"
@@ -65,6 +66,7 @@ typedef struct serve_conn {
     atomic_int armed;           /* waiting for a whole request */
     atomic_int tls_pending;     /* TLS, and no request line yet: the handshake deadline */
     struct serve_req *rec;      /* the record of its request under way (only its thread's) */
+    oalloc_block *arena;        /* ulfius's allocations for that request (oalloc.h), or NULL */
     int fd;
     struct serve_listener *l;
     const void *ci;             /* ulfius's state of the request under way (its path), or NULL */
@@ -230,12 +232,20 @@ static void serve_req_done(pthread_mutex_t *lock)
 static void *serve_uri_log(void *cls, const char *uri, struct MHD_Connection *con)
 {
     serve *s = cls;
-    struct connection_info_struct *ci = ulfius_uri_logger(NULL, uri);
+    struct connection_info_struct *ci;
     serve_req *r;
     size_t h;
     serve_conn *c = serve_conn_of(con);
     const union MHD_ConnectionInfo *ca;
 
+    if (c != NULL) {   /* a block for ulfius's state of this request; a stale one is emptied */
+        oalloc_put(c->arena);
+        c->arena = oalloc_get();
+        oalloc_bind(c->arena);
+        oalloc_on();
+    }
+    ci = ulfius_uri_logger(NULL, uri);
+    oalloc_bind(NULL);
     if (c != NULL) {                /* a request line: a TLS handshake is done */
         if (atomic_load_explicit(&c->tls_pending, memory_order_relaxed)) atomic_store(&c->tls_pending, 0);
         c->ci = ci;                 /* only this connection's thread reads these */
@@ -368,6 +378,10 @@ static void serve_completed(void *cls, struct MHD_Connection *con, void **con_cl
     }
     serve_conn_arm(con, 1);
     mhd_request_completed(NULL, con, con_cls, toe);
+    if (c != NULL) {   /* ulfius has freed the request's state: its block goes back */
+        oalloc_put(c->arena);
+        c->arena = NULL;
+    }
 }
 
 /* What a plain-HTTP connection over --max-connections reads before the close. */
@@ -442,6 +456,7 @@ static void serve_conn_notify(void *cls, struct MHD_Connection *con, void **sock
         pthread_mutex_unlock(&s->conn_lock);
         if (c->l->gated) gate_closed(c->l->gate, c->fd);
         if (c->rec != NULL) serve_req_drop(s, c);
+        oalloc_put(c->arena);
         free(c);
         *socket_context = NULL;
     }
@@ -631,6 +646,7 @@ static void serve_before(void *data, const struct _u_request *req, struct _u_res
     char made[48];
     const char *rid = u_map_get_case(req->map_header, "X-Request-Id");
 
+    oalloc_on();   /* the maps' new entries from the request's block, as the rest of them */
     if (!log_request_id_valid(rid)) {
         log_request_id_new(made, sizeof made);
         if (rid != NULL) u_map_remove_from_key_case(req->map_header, "X-Request-Id");
@@ -638,6 +654,7 @@ static void serve_before(void *data, const struct _u_request *req, struct _u_res
         rid = made;
     }
     u_map_put(res->map_header, "X-Request-Id", rid);
+    oalloc_off();
     serve_fix_client_address(s, req);
 }
 
@@ -856,10 +873,17 @@ static enum MHD_Result serve_front(void *cls, struct MHD_Connection *con, const 
         const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     serve_conn *c = serve_conn_of(con);
+    const struct connection_info_struct *ci = *con_cls;
     enum MHD_Result ret;
 
     serve_cur = c != NULL ? c->rec : NULL;
+    /* ulfius's own steps draw from the request's block: the head's (its
+       maps) and the body's; the last call's routes do not (dispatch_run
+       draws for its own set-up) */
+    oalloc_bind(c != NULL ? c->arena : NULL);
+    if (ci != NULL && (ci->callback_first_iteration || *upload_data_size > 0)) oalloc_on();
     ret = serve_front_run(cls, con, url, method, version, upload_data, upload_data_size, con_cls);
+    oalloc_bind(NULL);
     serve_cur = NULL;
     return ret;
 }
@@ -1298,6 +1322,9 @@ int serve_start(const config *cfg, void *app, rt_auth_fn authenticate, serve **o
 
     *out = NULL;
     if (s == NULL) { snprintf(err, errlen, "out of memory"); return -1; }
+    if (oalloc_install() != 0)   /* then every request's state is glibc's, as before */
+        y_log_message(Y_LOG_LEVEL_WARNING, "ulfius's request state: no block region (%s); malloc it is",
+                      strerror(errno));
     for (size_t i = 0; i < SERVE_REQ_LOCKS; i++) pthread_mutex_init(&s->req_lock[i], NULL);
     pthread_mutex_init(&s->conn_lock, NULL);
     pthread_cond_init(&s->conn_cond, NULL);

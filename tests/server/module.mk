@@ -21,8 +21,16 @@ $(GATE_TEST): $(BUILD)/tests/server/gate_test.o $(BUILD)/server/gate.o $(BUILD)/
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,gnutls libyder) -ldl -lpthread
 
+# server/oalloc.c under orcania's functions and ulfius's request state
+OALLOC_TEST := $(BUILD)/tests/server/oalloc_test
+$(BUILD)/tests/server/oalloc_test.o: CFLAGS_EXTRA = $(SERVER_CFLAGS) -Iserver
+$(OALLOC_TEST): $(BUILD)/tests/server/oalloc_test.o $(BUILD)/server/oalloc.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call pc_libs,libulfius liborcania) -lpthread
+
 .PHONY: test-server
-test-server: $(APIKEYD) $(UTF8_TEST) $(ROUTES_TEST) $(GATE_TEST)
+test-server: $(APIKEYD) $(UTF8_TEST) $(ROUTES_TEST) $(GATE_TEST) $(OALLOC_TEST)
+	$(Q)./$(OALLOC_TEST)
 	$(Q)./$(UTF8_TEST)
 	$(Q)./$(ROUTES_TEST)
 	$(Q)./$(GATE_TEST)
