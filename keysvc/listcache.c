@@ -159,8 +159,24 @@ typedef struct listcache_cursor {
 	size_t z, l;
 } listcache_cursor;
 
-/* The cursor's next len bytes into out. */
-static void listcache_fill(listcache_cursor *k, unsigned char *out, size_t len)
+/* The key listcache_each hands fn: the thread's own, all zero between
+   uses. A key is mostly zeros (6.5 KB, nearly all of it empty text
+   fields), so it costs its literal bytes, written and then cleared, not
+   its size: the zeros are already there. fn may call back into the list
+   cache (a nested walk then fills a key of its own on the stack). */
+#define LISTCACHE_DIRTY 48
+struct listcache_one {
+	store_key k;
+	int busy;
+	size_t n;                        /* literal runs written into k, LISTCACHE_DIRTY + 1: more */
+	uint16_t at[LISTCACHE_DIRTY], len[LISTCACHE_DIRTY];
+};
+static _Thread_local struct listcache_one listcache_one;
+
+/* The cursor's next len bytes into out. u NULL: every byte written, the
+   zeros too; else out is u->k, all zero: the literal bytes only, each run
+   noted for listcache_one_clear. */
+static void listcache_fill(listcache_cursor *k, unsigned char *out, size_t len, struct listcache_one *u)
 {
 	for (size_t o = 0, t; o < len;) {
 		if (k->z == 0 && k->l == 0) {   /* the next record: never both 0 (listcache_pack) */
@@ -173,64 +189,21 @@ static void listcache_fill(listcache_cursor *k, unsigned char *out, size_t len)
 			continue;
 		}
 		t = k->z < len - o ? k->z : len - o;
-		memset(out + o, 0, t);
+		if (u == NULL)
+			memset(out + o, 0, t);
 		o += t;
 		k->z -= t;
 		if (k->z > 0)
 			continue;
 		t = k->l < len - o ? k->l : len - o;
 		memcpy(out + o, k->p, t);
-		o += t;
-		k->p += t;
-		k->l -= t;
-	}
-}
-
-/* The key listcache_each hands fn: the thread's own, all zero between
-   uses. A key is mostly zeros (6.5 KB, nearly all of it empty text
-   fields), so it costs its literal bytes, written and then cleared, not
-   its size: the zeros are already there. fn may call back into the list
-   cache (a nested walk then fills a key of its own on the stack). */
-#define LISTCACHE_DIRTY 48
-static _Thread_local struct listcache_one {
-	store_key k;
-	int busy;
-	size_t n;                        /* literal runs written into k, LISTCACHE_DIRTY + 1: more */
-	uint16_t at[LISTCACHE_DIRTY], len[LISTCACHE_DIRTY];
-} listcache_one;
-
-/* As listcache_fill into u->k, which is all zero: the literal bytes only,
-   each run noted for listcache_one_clear. */
-static void listcache_fill_sparse(listcache_cursor *k, struct listcache_one *u)
-{
-	unsigned char *out = (unsigned char *)&u->k;
-	size_t len = sizeof u->k;
-
-	for (size_t o = 0, t; o < len;) {
-		if (k->z == 0 && k->l == 0) {
-			uint16_t z, l;
-			memcpy(&z, k->p, 2);
-			memcpy(&l, k->p + 2, 2);
-			k->z = z;
-			k->l = l;
-			k->p += 4;
-			continue;
-		}
-		t = k->z < len - o ? k->z : len - o;
-		o += t;
-		k->z -= t;
-		if (k->z > 0)
-			continue;
-		t = k->l < len - o ? k->l : len - o;
-		memcpy(out + o, k->p, t);
-		if (t == 0)
-			;
-		else if (u->n < LISTCACHE_DIRTY) {
-			u->at[u->n] = (uint16_t)o;
-			u->len[u->n] = (uint16_t)t;
-		}
-		if (t > 0)
+		if (u != NULL && t > 0) {
+			if (u->n < LISTCACHE_DIRTY) {
+				u->at[u->n] = (uint16_t)o;
+				u->len[u->n] = (uint16_t)t;
+			}
 			u->n += u->n <= LISTCACHE_DIRTY;
+		}
 		o += t;
 		k->p += t;
 		k->l -= t;
@@ -256,7 +229,7 @@ static store_key *listcache_unpack(const unsigned char *p, size_t n)
 	listcache_cursor k = { p, 0, 0 };
 
 	if (out)
-		listcache_fill(&k, (unsigned char *)out, n * sizeof *out);
+		listcache_fill(&k, (unsigned char *)out, n * sizeof *out, NULL);
 	return out;
 }
 
@@ -367,7 +340,7 @@ int listcache_each(listcache *c, int64_t user, int family, int include_revoked, 
 		}
 		u->busy = 1;
 		for (size_t i = 0; i < n && (!max || i < max) && *rc == 0; i++) {
-			listcache_fill_sparse(&k, u);
+			listcache_fill(&k, (unsigned char *)&u->k, sizeof u->k, u);
 			*rc = fn(ctx, &u->k);
 			listcache_one_clear(u);
 		}
