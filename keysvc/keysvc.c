@@ -1448,9 +1448,12 @@ static void keysvc_entry_of(const keysvc_key *k, keycache_entry *e)
    concurrent request may have done it first, and a store that fails leaves
    it for the next use); an active key is cached. With
    client, a blocked address's token that the key filter rules out is
-   KEYSVC_RATE_LIMITED without a lookup. */
+   KEYSVC_RATE_LIMITED without a lookup. check_crc: token has only
+   token_shape's checks behind it, and its checksum is asked here when the
+   cache misses (KEYSVC_BAD_TOKEN when wrong); a hit has a stored key's. */
 static int keysvc_find(keysvc *ks, const keyring *ring, const char *token, const unsigned char hash[STORE_HASH_LEN],
-                       int64_t now, const char *client, unsigned *retry_after, keycache_entry *e, int *found)
+                       int64_t now, const char *client, unsigned *retry_after, keycache_entry *e, int *found,
+                       int check_crc)
 {
 	unsigned char stored[STORE_HASH_LEN], older[STORE_HASH_LEN];
 	const unsigned char *used = hash;
@@ -1469,6 +1472,8 @@ static int keysvc_find(keysvc *ks, const keyring *ring, const char *token, const
 		*found = 1;
 		return KEYSVC_OK;
 	}
+	if (check_crc && !token_crc_ok(token))
+		return KEYSVC_BAD_TOKEN;
 	/* a blocked address's token that is surely no key (the filter of every
 	   key's HMAC) is refused without a store lookup; a valid key, or one the
 	   filter cannot rule out, goes on to the store */
@@ -1583,7 +1588,7 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 	int64_t now;
 	int rc, found;
 
-	if (!token_check(token)) {
+	if (!token_shape(token)) {
 		__atomic_add_fetch(&ks->stats.bad_tokens, 1, __ATOMIC_RELAXED);
 		return keysvc_failed(ks, client, KEYSVC_BAD_TOKEN, retry_after);
 	}
@@ -1591,7 +1596,11 @@ int keysvc_authenticate(keysvc *ks, const char *token, const char *client, keysv
 	if (keysvc_hash(ring, keyring_current(ring), token, hash) != 0)
 		return KEYSVC_STORE;
 	now = keysvc_now(ks);
-	rc = keysvc_find(ks, ring, token, hash, now, client, retry_after, &e, &found);
+	rc = keysvc_find(ks, ring, token, hash, now, client, retry_after, &e, &found, 1);
+	if (rc == KEYSVC_BAD_TOKEN) {   /* its checksum, asked on a cache miss */
+		__atomic_add_fetch(&ks->stats.bad_tokens, 1, __ATOMIC_RELAXED);
+		return keysvc_failed(ks, client, KEYSVC_BAD_TOKEN, retry_after);
+	}
 	if (rc != KEYSVC_OK)
 		return rc;
 	if (!found)
@@ -2455,7 +2464,7 @@ static int keysvc_check_for(keysvc *ks, int64_t user, const char *token, const c
 	ring = keysvc_ring_now(ks);
 	if (keysvc_hash(ring, keyring_current(ring), token, hash) != 0)
 		return KEYSVC_STORE;
-	rc = keysvc_find(ks, ring, token, hash, now, NULL, NULL, e, &found);
+	rc = keysvc_find(ks, ring, token, hash, now, NULL, NULL, e, &found, 0);
 	if (rc != KEYSVC_OK || !found || e->user_id != user)
 		return rc;
 	v->key.id = e->key_id;

@@ -18,6 +18,13 @@ int token_new(const char *prefix, char *out, size_t outlen);
 /* 1 if s has a known prefix, the right length, base62 body and a matching
  * checksum; 0 otherwise. */
 int token_check(const char *s);
+/* token_check in two halves: a known prefix, the right length and a base62
+   body (token_shape), and the checksum of a token of that shape
+   (token_crc_ok). The authentication path asks for the checksum only when
+   the key cache misses: a token whose HMAC matched a stored key's has the
+   key's checksum. */
+int token_shape(const char *s);
+int token_crc_ok(const char *s);
 /* One of the known prefixes s starts with, or NULL. */
 const char *token_prefix_of(const char *s);
 uint32_t token_crc32(const void *data, size_t len);

@@ -233,6 +233,18 @@ START_TEST(checksum_refused_without_lookup)
 	ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "c2", &p, &ra), KEYSVC_OK);
 	keysvc_get_stats(ks, &after);
 	ck_assert_uint_eq(after.hash_lookups, before.hash_lookups + 1);
+	/* the key cached now (its checksum is asked only on a miss): a changed
+	   body or checksum still misses the cache and is refused the same way */
+	ck_assert_int_eq(keysvc_authenticate(ks, alice_key, "c2", &p, &ra), KEYSVC_OK);
+	for (size_t at = 10; at < strlen(alice_key); at += strlen(alice_key) - 11) {
+		snprintf(t, sizeof t, "%s", alice_key);
+		t[at] = t[at] == 'x' ? 'y' : 'x';
+		keysvc_get_stats(ks, &before);
+		ck_assert_int_eq(keysvc_authenticate(ks, t, "c2", &p, &ra), KEYSVC_BAD_TOKEN);
+		keysvc_get_stats(ks, &after);
+		ck_assert_uint_eq(after.hash_lookups, before.hash_lookups);
+		ck_assert_uint_eq(after.bad_tokens, before.bad_tokens + 1);
+	}
 }
 END_TEST
 
