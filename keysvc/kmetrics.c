@@ -13,7 +13,16 @@ typedef struct kmetrics_hist {
 static const double kmetrics_latency[KMETRICS_N_LATENCY] = { KMETRICS_LATENCY_BOUNDS };
 static const unsigned kmetrics_batches[KMETRICS_N_BATCH] = { KMETRICS_BATCH_BOUNDS };
 
-static atomic_uint_fast64_t kmetrics_hits[KMETRICS_N_CACHES], kmetrics_misses[KMETRICS_N_CACHES];
+/* The caches' counts, added on every request: in KMETRICS_SHARDS copies of
+   a cache line each, a thread adding to its own (given out in turn), summed
+   by kmetrics_read; one copy had every worker fight over its line. */
+#define KMETRICS_SHARDS 8
+static struct kmetrics_caches {
+	_Alignas(64) atomic_uint_fast64_t hits[KMETRICS_N_CACHES];
+	atomic_uint_fast64_t misses[KMETRICS_N_CACHES];
+} kmetrics_caches[KMETRICS_SHARDS];
+static atomic_uint kmetrics_next_shard;
+static _Thread_local unsigned kmetrics_my_shard = KMETRICS_SHARDS;   /* none yet */
 static kmetrics_hist kmetrics_store_hist[KMETRICS_N_STORE_OPS];
 static atomic_uint_fast64_t kmetrics_store_errors[KMETRICS_N_STORE_OPS];
 static kmetrics_hist kmetrics_batch_hist;
@@ -23,10 +32,15 @@ static kmetrics_hist kmetrics_batch_hist;
 
 void kmetrics_cache(enum kmetrics_cache c, int hit)
 {
+	struct kmetrics_caches *k;
+
+	if (kmetrics_my_shard == KMETRICS_SHARDS)
+		kmetrics_my_shard = atomic_fetch_add_explicit(&kmetrics_next_shard, 1, memory_order_relaxed) % KMETRICS_SHARDS;
+	k = &kmetrics_caches[kmetrics_my_shard];
 	if (hit)
-		KMETRICS_ADD(kmetrics_hits[c], 1);
+		KMETRICS_ADD(k->hits[c], 1);
 	else
-		KMETRICS_ADD(kmetrics_misses[c], 1);
+		KMETRICS_ADD(k->misses[c], 1);
 }
 
 void kmetrics_store(enum kmetrics_store_op op, const struct timespec *t0, int rc)
@@ -73,10 +87,11 @@ static void kmetrics_hist_read(kmetrics_hist *h, size_t n, double scale, kmetric
 void kmetrics_read(kmetrics_view *out)
 {
 	memset(out, 0, sizeof *out);
-	for (int c = 0; c < KMETRICS_N_CACHES; c++) {
-		out->cache_hit[c] = KMETRICS_GET(kmetrics_hits[c]);
-		out->cache_miss[c] = KMETRICS_GET(kmetrics_misses[c]);
-	}
+	for (int c = 0; c < KMETRICS_N_CACHES; c++)
+		for (size_t k = 0; k < KMETRICS_SHARDS; k++) {
+			out->cache_hit[c] += KMETRICS_GET(kmetrics_caches[k].hits[c]);
+			out->cache_miss[c] += KMETRICS_GET(kmetrics_caches[k].misses[c]);
+		}
 	for (int op = 0; op < KMETRICS_N_STORE_OPS; op++) {
 		kmetrics_hist_read(&kmetrics_store_hist[op], KMETRICS_N_LATENCY, 1e-9, &out->store[op]);
 		out->store_errors[op] = KMETRICS_GET(kmetrics_store_errors[op]);

@@ -26,12 +26,29 @@
 #define METRICS_ADD(a, n) atomic_fetch_add_explicit(&(a), (n), memory_order_relaxed)
 #define METRICS_GET(a) atomic_load_explicit(&(a), memory_order_relaxed)
 
+/* The counters are kept in METRICS_SHARDS copies, each thread adding to
+   its own (given out in turn at its first request), and summed when the
+   page is rendered: one copy for all had every worker's increments fight
+   over the same cache lines, four or five atomic adds per request (perf:
+   0.17 us of a request with the key service's). A copy's memory is touched
+   only where its threads count. */
+#define METRICS_SHARDS 8
+
 typedef struct metrics_slot {
     const char *api, *operation;
-    atomic_uint_fast64_t status[METRICS_N_STATUS];
-    atomic_uint_fast64_t bucket[METRICS_N_BUCKETS];   /* per bucket, not cumulative */
-    atomic_uint_fast64_t count, sum_ns;
 } metrics_slot;
+
+typedef struct metrics_counts {
+    atomic_uint_fast64_t status[METRICS_N_STATUS];
+    atomic_uint_fast64_t bucket[METRICS_N_BUCKETS];   /* per bucket, not cumulative (their sum: the count) */
+    atomic_uint_fast64_t sum_ns;
+} metrics_counts;
+
+/* the counters of no API operation, one cache line's worth per copy */
+typedef struct metrics_misc {
+    _Alignas(64) atomic_uint_fast64_t auths[METRICS_N_AUTH];
+    atomic_uint_fast64_t tls_ok, tls_failed;
+} metrics_misc;
 
 /* The server's own slots, before the APIs' operations. */
 enum { METRICS_HEALTHZ, METRICS_READYZ, METRICS_METRICS, METRICS_SPEC, METRICS_OTHER, METRICS_N_OWN };
@@ -45,9 +62,26 @@ static struct {
 } metrics_apis[METRICS_MAX_APIS];
 static size_t metrics_n_apis;
 static metrics_slot *metrics_slots;  /* set once by metrics_init */
+static metrics_counts *metrics_counted[METRICS_SHARDS];   /* metrics_n_slots each */
 static size_t metrics_n_slots;
-static atomic_uint_fast64_t metrics_auths[METRICS_N_AUTH];
-static atomic_uint_fast64_t metrics_tls_ok, metrics_tls_failed;
+static metrics_misc metrics_misc_of[METRICS_SHARDS];
+static atomic_uint metrics_next_shard;
+static _Thread_local unsigned metrics_my_shard = METRICS_SHARDS;   /* none yet */
+
+/* This thread's copy of the counters. */
+static unsigned metrics_shard(void)
+{
+    if (metrics_my_shard == METRICS_SHARDS)
+        metrics_my_shard = atomic_fetch_add_explicit(&metrics_next_shard, 1, memory_order_relaxed) % METRICS_SHARDS;
+    return metrics_my_shard;
+}
+
+static uint64_t metrics_sum_auth(int i)
+{
+    uint64_t v = 0;
+    for (size_t k = 0; k < METRICS_SHARDS; k++) v += METRICS_GET(metrics_misc_of[k].auths[i]);
+    return v;
+}
 static time_t metrics_started;
 
 int metrics_init(void)
@@ -60,6 +94,17 @@ int metrics_init(void)
     if (n > METRICS_MAX_APIS) n = METRICS_MAX_APIS;
     for (size_t i = 0; i < n; i++) total += apis[i]->n_ops;
     metrics_slots = calloc(total, sizeof *metrics_slots);
+    for (size_t k = 0; k < METRICS_SHARDS && metrics_slots != NULL; k++) {
+        metrics_counted[k] = calloc(total, sizeof *metrics_counted[k]);
+        if (metrics_counted[k] == NULL) {
+            while (k-- > 0) {
+                free(metrics_counted[k]);
+                metrics_counted[k] = NULL;
+            }
+            free(metrics_slots);
+            metrics_slots = NULL;
+        }
+    }
     if (metrics_slots == NULL) return -1;
     for (size_t i = 0; i < METRICS_N_OWN; i++) {
         metrics_slots[i].api = "apikeyd";
@@ -117,27 +162,27 @@ void metrics_slot_names(int slot, const char **api, const char **operation)
 
 void metrics_request(int slot, unsigned status, double seconds)
 {
-    metrics_slot *s;
+    metrics_counts *s;
     size_t b = 0;
 
     if (metrics_slots == NULL || slot < 0 || (size_t)slot >= metrics_n_slots) return;
-    s = &metrics_slots[slot];
+    s = &metrics_counted[metrics_shard()][slot];
     METRICS_ADD(s->status[status >= 100 && status < 600 ? status - 100 : METRICS_N_STATUS - 1], 1);
     while (b < KMETRICS_N_LATENCY && seconds > metrics_bounds[b]) b++;
     METRICS_ADD(s->bucket[b], 1);
-    METRICS_ADD(s->count, 1);
     METRICS_ADD(s->sum_ns, (uint_fast64_t)(seconds > 0 ? seconds * 1e9 : 0));
 }
 
 void metrics_auth(enum metrics_auth outcome)
 {
-    METRICS_ADD(metrics_auths[outcome], 1);
+    METRICS_ADD(metrics_misc_of[metrics_shard()].auths[outcome], 1);
 }
 
 void metrics_tls_handshake(int ok)
 {
-    if (ok) METRICS_ADD(metrics_tls_ok, 1);
-    else METRICS_ADD(metrics_tls_failed, 1);
+    metrics_misc *m = &metrics_misc_of[metrics_shard()];
+    if (ok) METRICS_ADD(m->tls_ok, 1);
+    else METRICS_ADD(m->tls_failed, 1);
 }
 
 /* ---- the page ---- */
@@ -185,7 +230,8 @@ static void metrics_requests(FILE *f)
     for (size_t i = 0; i < metrics_n_slots; i++) {
         metrics_slot *s = &metrics_slots[i];
         for (size_t k = 0; k < METRICS_N_STATUS; k++) {
-            uint64_t v = METRICS_GET(s->status[k]);
+            uint64_t v = 0;
+            for (size_t c = 0; c < METRICS_SHARDS; c++) v += METRICS_GET(metrics_counted[c][i].status[k]);
             if (v == 0) continue;
             fputs("apikeyd_http_requests_total{api=\"", f);
             metrics_label(f, s->api);
@@ -200,12 +246,17 @@ static void metrics_requests(FILE *f)
                  "Time from the request line to the response sent, by API and operation.");
     for (size_t i = 0; i < metrics_n_slots; i++) {
         metrics_slot *s = &metrics_slots[i];
-        uint64_t bucket[METRICS_N_BUCKETS], count = 0;
+        uint64_t bucket[METRICS_N_BUCKETS], count = 0, sum_ns = 0;
         char *labels = NULL;
         size_t llen = 0;
         FILE *lf;
-        for (size_t b = 0; b < METRICS_N_BUCKETS; b++) count += bucket[b] = METRICS_GET(s->bucket[b]);
+        for (size_t b = 0; b < METRICS_N_BUCKETS; b++) {
+            bucket[b] = 0;
+            for (size_t c = 0; c < METRICS_SHARDS; c++) bucket[b] += METRICS_GET(metrics_counted[c][i].bucket[b]);
+            count += bucket[b];
+        }
         if (count == 0) continue;
+        for (size_t c = 0; c < METRICS_SHARDS; c++) sum_ns += METRICS_GET(metrics_counted[c][i].sum_ns);
         lf = open_memstream(&labels, &llen);
         if (lf == NULL) continue;
         fputs("api=\"", lf);
@@ -215,7 +266,7 @@ static void metrics_requests(FILE *f)
         fputc('"', lf);
         fclose(lf);
         metrics_hist(f, "apikeyd_http_request_duration_seconds", labels, metrics_bounds, KMETRICS_N_LATENCY,
-                     bucket, count, (double)METRICS_GET(s->sum_ns) / 1e9);
+                     bucket, count, (double)sum_ns / 1e9);
         free(labels);
     }
 }
@@ -269,15 +320,20 @@ char *metrics_render(unsigned in_flight, size_t *len)
                  "(too many failures from the address), unavailable (the store could not tell).");
     for (int i = 0; i < METRICS_N_AUTH; i++)
         fprintf(f, "apikeyd_auth_total{outcome=\"%s\"} %llu\n", auth_names[i],
-                (unsigned long long)METRICS_GET(metrics_auths[i]));
+                (unsigned long long)metrics_sum_auth(i));
 #ifdef APIKEYD_HAVE_KEYSVC
     metrics_keysvc(f);
 #endif
     metrics_head(f, "apikeyd_tls_handshakes_total", "counter", "TLS handshakes completed.");
-    fprintf(f, "apikeyd_tls_handshakes_total %llu\n", (unsigned long long)METRICS_GET(metrics_tls_ok));
+    uint64_t tls_ok = 0, tls_failed = 0;
+    for (size_t k = 0; k < METRICS_SHARDS; k++) {
+        tls_ok += METRICS_GET(metrics_misc_of[k].tls_ok);
+        tls_failed += METRICS_GET(metrics_misc_of[k].tls_failed);
+    }
+    fprintf(f, "apikeyd_tls_handshakes_total %llu\n", (unsigned long long)tls_ok);
     metrics_head(f, "apikeyd_tls_handshake_failures_total", "counter",
                  "TLS connections closed before their handshake completed (refused, failed or abandoned).");
-    fprintf(f, "apikeyd_tls_handshake_failures_total %llu\n", (unsigned long long)METRICS_GET(metrics_tls_failed));
+    fprintf(f, "apikeyd_tls_handshake_failures_total %llu\n", (unsigned long long)tls_failed);
     metrics_head(f, "apikeyd_requests_in_flight", "gauge", "Requests received and not yet answered.");
     fprintf(f, "apikeyd_requests_in_flight %u\n", in_flight);
     metrics_head(f, "apikeyd_build_info", "gauge", "Always 1; the labels name the build and its libraries.");

@@ -126,6 +126,16 @@ awk -v v="${v:-0}" 'BEGIN { exit !(v >= 3) }' && ok "store write latency observe
 v=$(q 'apikeyd_http_requests_total{api="apikeyd",operation="metrics",status="200"}')
 awk -v v="${v:-0}" 'BEGIN { exit !(v >= 2) }' && ok "the scrapes themselves are counted ($v)" || no "metrics scrapes: '$v'"
 
+# 200 more from 8 clients at once, so from many worker threads (each thread
+# counts in its own copy of the counters): the page sums them exactly
+seq 200 | xargs -P 8 -I{} curl -s -o /dev/null -H "x-api-key: $KEY" "$H/heron/api/credentials/keys"
+curl -s "$H/metrics" >"$dir/page2"
+check "200 requests from 8 clients at once: list_keys 200 counted exactly (205)" \
+	grep -qx 'apikeyd_http_requests_total{api="heron",operation="list_keys",status="200"} 205' "$dir/page2"
+check "and in the latency histogram (210 with the 401s)" \
+	grep -qx 'apikeyd_http_request_duration_seconds_count{api="heron",operation="list_keys"} 210' "$dir/page2"
+check "and as authentications (208 ok)" grep -qx 'apikeyd_auth_total{outcome="ok"} 208' "$dir/page2"
+
 curl -s "$H/metrics" >"$dir/page1"
 promtool check metrics <"$dir/page1" >"$dir/promtool.out" 2>&1; rc=$?
 check "promtool check metrics accepts the page after traffic" test "$rc" = 0 -a ! -s "$dir/promtool.out"
