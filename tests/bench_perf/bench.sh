@@ -14,7 +14,10 @@
 #       scheduled start), each server at 50% and 80% of its own peak in (b)
 #       (the same load relative to what it can do), p50/p99/p99.9, HTTP
 #       and HTTPS, the (b) key rotation;
-#   (e) (b) while tests/bench_perf/churn creates and deletes 50 keys/s;
+#   (e) (b) while tests/bench_perf/churn creates and deletes 50 keys/s,
+#       each right after the (b) it is compared with: a minute after the
+#       keys' first use their last_used writes come due, and (b) and (e)
+#       measured on either side of that would compare the writes, not churn;
 #   apikeyd's in-process bare endpoint (/__test/bare), as before;
 #   callgrind instructions per request for (a) and (b), HTTP
 #   (BENCH_PERF_CALLGRIND=0 skips them).
@@ -22,9 +25,12 @@
 # runs on each in turn (bare, before, after) before the next workload, so
 # the ratios compare runs seconds apart, under the same load from whatever
 # else the machine runs; beside each req/s, the server's own CPU time per
-# request (from /proc), the steadier figure on a shared machine. Every
-# figure is a ratio to the bare server measured in the same run. Rows go to
-# $BENCH_DIR/bench-perf.tsv.
+# request (from /proc), the steadier figure on a shared machine. The
+# keep-alive workloads and (c) run BENCH_PERF_ROUNDS times (default 3), one
+# round after another, and each figure is the median of its rounds: one
+# round's ratios moved by 15% between runs minutes apart on this machine.
+# Every figure is a ratio to the bare server measured in the same run. Rows
+# go to $BENCH_DIR/bench-perf.tsv.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-build}
@@ -37,6 +43,8 @@ SECS=${BENCH_SECONDS:-3}
 CONNS=${BENCH_CONNS:-64}
 USERS=${BENCH_PERF_USERS:-10000}
 CALLGRIND=${BENCH_PERF_CALLGRIND:-1}
+ROUNDS=${BENCH_PERF_ROUNDS:-3}
+case $ROUNDS in '' | *[!0-9]* | 0) echo "bench-perf: BENCH_PERF_ROUNDS must be a number of rounds, 1 or more" >&2; exit 2 ;; esac
 REV=${BENCH_PERF_BEFORE_REV:-$(cat "$top/tests/bench_perf/before-rev")}
 . "$top/tests/bench_report/lib.sh"
 T=bench-perf
@@ -228,12 +236,41 @@ for n in $sets; do
 	up_wait "$HP" || fail "$n did not start: $(tail -3 "$W/$n/server.log")"
 done
 
-for w in a_http a_https bc_http b_http b_https c cr i_http i_https e_http e_https d_http d_https; do
-	for n in $sets; do
-		case $n:$w in bare:cr | bare:i_* | bare:e_*) continue ;; esac
-		step $n $w
+# steps W...: each workload on each server in turn
+steps() {
+	local w n
+	for w in "$@"; do
+		for n in $sets; do
+			case $n:$w in bare:cr | bare:i_* | bare:e_*) continue ;; esac
+			step $n $w
+		done
 	done
+}
+# the figures of one round kept (R_x -> R_x__rK), and their medians as R_x
+ROUNDED="a_http a_https b_http b_https e_http e_https c i_http i_https"
+keep_round() {
+	local n w f k=$1
+	for n in $sets; do for w in $ROUNDED; do for f in "$w" "${w}_cpu"; do
+		printf -v "R_${n}_${f}__r$k" '%s' "$(v R_${n}_${f})"
+	done; done; done
+}
+median_rounds() {
+	local n w f k vals
+	for n in $sets; do for w in $ROUNDED; do for f in "$w" "${w}_cpu"; do
+		vals=
+		for k in $(seq "$ROUNDS"); do vals="$vals $(v R_${n}_${f}__r$k)"; done
+		put "$n" "$f" "$(tr ' ' '\n' <<<"$vals" | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print 0;
+			else if (NR % 2) print a[(NR + 1) / 2]; else printf "%g\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }')"
+		put "$n" "${f}_rounds" "$(echo $vals | tr ' ' '/')"
+	done; done; done
+}
+steps bc_http
+for k in $(seq "$ROUNDS"); do
+	steps a_http a_https b_http e_http b_https e_https c i_http i_https
+	keep_round "$k"
 done
+median_rounds
+steps cr d_http d_https
 for n in $sets; do
 	use $n
 	[ $n != bare ] && put $n rss "$(awk '/VmHWM/ { print $2 }' /proc/$PID/status)"
@@ -260,7 +297,10 @@ row() { # row FIGURE WORKLOAD GOAL-FACTOR UNIT (goal 0: a figure to report)
 	local cpu="" ca cb cf
 	ca=$(v R_after_${w}_cpu); cb=$(v R_bare_${w}_cpu); cf=$(v R_before_${w}_cpu)
 	[ "$ca" != 0 ] && cpu="; server CPU/request: after $ca us ($(ratio "$cb" "$ca") of bare's speed), before $cf us, bare $cb us"
-	bench_row $T "$fig" "$a $unit ($(ratio "$a" "$b")); before: $bf $unit ($(ratio "$bf" "$b"))$cpu" \
+	local rounds=""
+	[ "$ROUNDS" -gt 1 ] && [ -n "$(v R_after_${w}_rounds)" ] && [ "$(v R_after_${w}_rounds)" != 0 ] &&
+		rounds="; median of $ROUNDS rounds: after $(v R_after_${w}_rounds), before $(v R_before_${w}_rounds), bare $(v R_bare_${w}_rounds)"
+	bench_row $T "$fig" "$a $unit ($(ratio "$a" "$b")); before: $bf $unit ($(ratio "$bf" "$b"))$cpu$rounds" \
 		"bare ulfius: $b $unit" "$(ratio "$a" "$b")" "$goal" "$verdict"
 }
 row "(a) one hot key, HTTP keep-alive ($CONNS conns, wrk)" a_http 0.85 req/s
