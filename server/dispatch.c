@@ -127,7 +127,9 @@ int dispatch_run(const routes *r, const struct _u_instance *u, struct MHD_Connec
         if (unauthorized && realm != NULL) *ret = MHD_queue_basic_auth_fail_response(con, realm, mr);
         else *ret = MHD_queue_response(con, unauthorized ? MHD_HTTP_UNAUTHORIZED : (unsigned)res->status, mr);
         MHD_destroy_response(mr);
+        oalloc_off();   /* the route's own callback, as the others */
         if (res->free_shared_data != NULL && res->shared_data != NULL) res->free_shared_data(res->shared_data);
+        oalloc_on();
     }
     ulfius_clean_response_full(res);
     oalloc_off();

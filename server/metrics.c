@@ -312,6 +312,7 @@ char *metrics_render(unsigned in_flight, size_t *len)
                                                             "unavailable" };
     char *out = NULL;
     FILE *f = open_memstream(&out, len);
+    uint64_t tls_ok = 0, tls_failed = 0;
 
     if (f == NULL) return NULL;
     if (metrics_slots != NULL) metrics_requests(f);
@@ -325,7 +326,6 @@ char *metrics_render(unsigned in_flight, size_t *len)
     metrics_keysvc(f);
 #endif
     metrics_head(f, "apikeyd_tls_handshakes_total", "counter", "TLS handshakes completed.");
-    uint64_t tls_ok = 0, tls_failed = 0;
     for (size_t k = 0; k < METRICS_SHARDS; k++) {
         tls_ok += METRICS_GET(metrics_misc_of[k].tls_ok);
         tls_failed += METRICS_GET(metrics_misc_of[k].tls_failed);

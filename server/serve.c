@@ -621,7 +621,6 @@ static void serve_fix_client_address(void *data, const struct _u_request *req)
     serve *s = data;
     struct _u_request *w = (struct _u_request *)req;   /* ours until the routes run */
     struct sockaddr_in6 *full = NULL;
-
     pthread_mutex_t *lock;
     serve_req *r;
 
@@ -1070,12 +1069,11 @@ void serve_on_request(void *app, const rt_ctx *ctx, int status)
     const struct _u_request *req = rt_ctx_request(ctx);
     const rt_principal *p = rt_ctx_principal(ctx);
     int slot = metrics_slot_of(ctx);
-
-    (void)app;
-    serve_count_auth(status);
     pthread_mutex_t *lock;
     serve_req *r;
 
+    (void)app;
+    serve_count_auth(status);
     if (s == NULL || req == NULL) return;
     if ((r = serve_req_find(s, req, &lock)) != NULL) {
         r->slot = slot;
