@@ -1,5 +1,6 @@
 /* keycache.c — a fixed table of HMAC -> key, invalidated synchronously. */
 #include "keycache.h"
+#include "bigmem.h"
 #include "kmetrics.h"
 
 #include <pthread.h>
@@ -47,7 +48,8 @@ typedef struct keycache_slot {
 	char *big;                                /* the texts when they do not fit in text */
 	unsigned char fixed[KEYCACHE_FIXED];
 	char text[KEYCACHE_INLINE];
-} keycache_slot;
+} __attribute__((aligned(64))) keycache_slot;   /* seq, hash, stored, used in its first cache line */
+_Static_assert(offsetof(keycache_slot, key_id) + sizeof(int64_t) <= 64, "a slot's head is one cache line");
 
 /* The entry's four texts, where the packing reads them. */
 static char *keycache_texts(keycache_entry *e, size_t k)
@@ -66,6 +68,16 @@ static const size_t keycache_text_room[4] = { STORE_NAME_CHARS * 4 + 1, STORE_SC
 
 struct keycache {
 	keycache_slot *slots;
+	/* Each slot's tag, a set's four side by side (half a cache line): 0
+	   for an empty slot, else bytes 8..15 of its HMAC made odd. A lookup
+	   reads only the slot whose tag matches: the slots are some 480 bytes
+	   apart, and reading each way's HMAC until one matched cost a cache
+	   miss per way once the table outgrew the caches (perf, bench-perf
+	   (b), 10,000 keys: keycache_get 0.55 us of a request, against 0.02 us
+	   with one hot key). A hint only, written with the slot: the slot's
+	   read still checks `used` and the whole HMAC, so a stale tag costs a
+	   look, and one not written yet a store read. */
+	uint64_t *tags;
 	size_t mask;
 	unsigned ttl;
 	uint64_t epoch;                          /* bumped by every forget (atomic) */
@@ -99,11 +111,15 @@ int keycache_new(size_t slots, unsigned ttl, keycache **out)
 	c = calloc(1, sizeof *c);
 	if (!c)
 		return -1;
-	c->slots = calloc(n, sizeof *c->slots);
-	c->where = calloc(n, sizeof *c->where);
-	if (!c->slots || !c->where) {
-		free(c->slots);
-		free(c->where);
+	/* zeroed as used, in huge pages (bigmem.h), and aligned: a slot's head
+	   in one cache line, a set's 32 bytes of tags never across two */
+	c->slots = bigmem_alloc(n * sizeof *c->slots);
+	c->where = bigmem_alloc(n * sizeof *c->where);
+	c->tags = bigmem_alloc(n * sizeof *c->tags);
+	if (!c->slots || !c->where || !c->tags) {
+		bigmem_free(c->slots, n * sizeof *c->slots);
+		bigmem_free(c->where, n * sizeof *c->where);
+		bigmem_free(c->tags, n * sizeof *c->tags);
 		free(c);
 		return -1;
 	}
@@ -129,8 +145,9 @@ void keycache_free(keycache *c)
 			free(c->slots[i].big);
 		}
 	gnutls_memset(c->slots, 0, (c->mask + 1) * sizeof *c->slots);
-	free(c->slots);
-	free(c->where);
+	bigmem_free(c->tags, (c->mask + 1) * sizeof *c->tags);
+	bigmem_free(c->slots, (c->mask + 1) * sizeof *c->slots);
+	bigmem_free(c->where, (c->mask + 1) * sizeof *c->where);
 	free(c);
 }
 
@@ -143,6 +160,15 @@ static size_t keycache_set(const keycache *c, const unsigned char hash[STORE_HAS
 
 	memcpy(&v, hash, sizeof v);
 	return (size_t)v & c->mask & ~(size_t)(KEYCACHE_WAYS - 1);
+}
+
+/* hash's tag (struct keycache): bytes the set index does not use, never 0 */
+static uint64_t keycache_tag(const unsigned char hash[STORE_HASH_LEN])
+{
+	uint64_t v;
+
+	memcpy(&v, hash + 8, sizeof v);
+	return v | 1u;
 }
 
 /* The lock of slot i's set. */
@@ -162,6 +188,15 @@ static void keycache_write_begin(keycache_slot *s)
 static void keycache_write_end(keycache_slot *s)
 {
 	__atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
+}
+
+/* Slot i emptied, under its set's lock. */
+static void keycache_empty(keycache *c, size_t i)
+{
+	keycache_write_begin(&c->slots[i]);
+	c->slots[i].used = 0;
+	keycache_write_end(&c->slots[i]);
+	__atomic_store_n(&c->tags[i], 0, __ATOMIC_RELAXED);
 }
 
 /* Whether slot s was stored less than the ttl before now (a clock that
@@ -231,13 +266,17 @@ static int keycache_get_unlocked(const keycache *c, const keycache_slot *s, cons
 int keycache_get(keycache *c, const unsigned char hash[STORE_HASH_LEN], time_t now, keycache_entry *out)
 {
 	size_t set = keycache_set(c, hash);
+	uint64_t tag = keycache_tag(hash);
 	int hit = 0, locked = 0;
 
 	/* Without the lock first: every request looks its key up here, and a
 	   gateway's own key, on every verify, always in the same set, made its
 	   stripe's lock the most contended one. */
 	for (size_t w = 0; w < KEYCACHE_WAYS; w++) {
-		int r = keycache_get_unlocked(c, &c->slots[set + w], hash, now, out);
+		int r;
+		if (__atomic_load_n(&c->tags[set + w], __ATOMIC_RELAXED) != tag)
+			continue;
+		r = keycache_get_unlocked(c, &c->slots[set + w], hash, now, out);
 		if (r == 1) {
 			kmetrics_cache(KMETRICS_CACHE_KEY, 1);
 			return 1;
@@ -250,9 +289,7 @@ int keycache_get(keycache *c, const unsigned char hash[STORE_HASH_LEN], time_t n
 			keycache_slot *s = &c->slots[set + w];
 			hit = keycache_copy(c, s, hash, now, 1, out);
 			if (hit == 2) {   /* too old: gone, even if the clock goes back */
-				keycache_write_begin(s);
-				s->used = 0;
-				keycache_write_end(s);
+				keycache_empty(c, set + w);
 				hit = 0;
 				break;
 			}
@@ -336,6 +373,7 @@ void keycache_put(keycache *c, const unsigned char hash[STORE_HASH_LEN], const k
 		s->stored = now;
 		s->used = 1;
 		keycache_write_end(s);
+		__atomic_store_n(&c->tags[i], keycache_tag(hash), __ATOMIC_RELAXED);
 		if (w->key_id != 0 && w->key_id != e->key_id)
 			w->shared = 1;
 		w->key_id = e->key_id;
@@ -357,11 +395,8 @@ static void keycache_sweep(keycache *c, int64_t key_id)
 		pthread_mutex_lock(&c->stripe[st]);
 		for (size_t set = st * KEYCACHE_WAYS; set <= c->mask; set += KEYCACHE_STRIPES * KEYCACHE_WAYS)
 			for (size_t i = set; i < set + KEYCACHE_WAYS; i++)
-				if (c->slots[i].used && (key_id < 0 || c->slots[i].key_id == key_id)) {
-					keycache_write_begin(&c->slots[i]);
-					c->slots[i].used = 0;
-					keycache_write_end(&c->slots[i]);
-				}
+				if (c->slots[i].used && (key_id < 0 || c->slots[i].key_id == key_id))
+					keycache_empty(c, i);
 		pthread_mutex_unlock(&c->stripe[st]);
 	}
 }
@@ -379,11 +414,8 @@ void keycache_forget(keycache *c, int64_t key_id)
 		/* a key has one entry, in the set of its HMAC, at the slot recorded */
 		pthread_mutex_lock(keycache_lock_of(c, w.slot));
 		keycache_slot *s = &c->slots[w.slot];
-		if (s->used && s->key_id == key_id) {
-			keycache_write_begin(s);
-			s->used = 0;
-			keycache_write_end(s);
-		}
+		if (s->used && s->key_id == key_id)
+			keycache_empty(c, w.slot);
 		pthread_mutex_unlock(keycache_lock_of(c, w.slot));
 		return;
 	}

@@ -1,8 +1,10 @@
 /* listcache.c — whole key lists per owner and family, forgotten per owner. */
 #include "listcache.h"
+#include "bigmem.h"
 #include "kmetrics.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,14 +26,22 @@ typedef struct listcache_slot {
 	size_t bytes;           /* v's length */
 	time_t stored;
 	uint64_t used;          /* the group's clock at the slot's last put or hit */
-} listcache_slot;
+} __attribute__((aligned(64))) listcache_slot;   /* one line each */
 
+/* A group's first cache line holds what a hit reads before its slot: the
+   lock, each slot's tag and the clock. A lookup reads the slots whose tag
+   matches, and no other: on 10,000 owners the group's lock and each slot
+   looked at were a cache miss, and the scan for the owner read up to
+   fifteen lines (perf, bench-perf (b): the lock, the scan and the copy
+   0.35 us more of a request than with one hot key). */
 typedef struct listcache_group {
 	pthread_mutex_t lock;
-	uint64_t epoch;         /* bumped by every forget of an owner of this group */
+	uint8_t tag[LISTCACHE_WAYS];   /* 0: slot empty; else listcache_tag of its list */
 	uint64_t clock;
+	uint64_t epoch;         /* bumped by every forget of an owner of this group */
 	listcache_slot slot[LISTCACHE_WAYS];
-} listcache_group;
+} __attribute__((aligned(64))) listcache_group;
+_Static_assert(offsetof(listcache_group, clock) + sizeof(uint64_t) <= 64, "a group's lock, tags and clock share a line");
 
 struct listcache {
 	listcache_group *groups;
@@ -55,7 +65,7 @@ int listcache_new(size_t groups, size_t max_keys, size_t max_rows, unsigned ttl,
 	c = calloc(1, sizeof *c);
 	if (!c)
 		return -1;
-	c->groups = calloc(n, sizeof *c->groups);
+	c->groups = bigmem_alloc(n * sizeof *c->groups);   /* zeroed, aligned to its lines */
 	if (!c->groups) {
 		free(c);
 		return -1;
@@ -81,7 +91,7 @@ void listcache_free(listcache *c)
 		pthread_mutex_destroy(&c->groups[i].lock);
 	}
 	pthread_mutex_destroy(&c->rows_lock);
-	free(c->groups);
+	bigmem_free(c->groups, (c->mask + 1) * sizeof *c->groups);
 	free(c);
 }
 
@@ -240,23 +250,37 @@ static listcache_group *listcache_group_of(listcache *c, int64_t user)
 	return &c->groups[(size_t)(h >> 32) & c->mask];
 }
 
+/* The tag of user's list of family (with the revoked keys or not): bits of
+   the id's hash the group index does not use, never 0. */
+static uint8_t listcache_tag(int64_t user, int family, int include_revoked)
+{
+	uint64_t h = (uint64_t)user * 0x9E3779B97F4A7C15ull;
+	unsigned t = (unsigned)(h >> 24) ^ (unsigned)family * 37u ^ (include_revoked ? 101u : 0u);
+
+	return (uint8_t)((t & 0xFFu) ? t : 1u);
+}
+
 /* The slot holding user's list of family, or NULL; the caller holds the
    group's lock. */
 static listcache_slot *listcache_find(listcache_group *g, int64_t user, int family, int include_revoked)
 {
+	uint8_t t = listcache_tag(user, family, include_revoked);
+
 	for (size_t i = 0; i < LISTCACHE_WAYS; i++) {
 		listcache_slot *s = &g->slot[i];
-		if (s->v && s->user == user && s->family == family && s->include_revoked == include_revoked)
+		if (g->tag[i] == t && s->v && s->user == user && s->family == family &&
+		    s->include_revoked == include_revoked)
 			return s;
 	}
 	return NULL;
 }
 
-/* Empties a slot; the caller holds its group's lock. */
-static void listcache_drop(listcache *c, listcache_slot *s)
+/* Empties a slot of g; the caller holds g's lock. */
+static void listcache_drop(listcache *c, listcache_group *g, listcache_slot *s)
 {
 	if (!s->v)
 		return;
+	g->tag[s - g->slot] = 0;
 	pthread_mutex_lock(&c->rows_lock);
 	c->rows -= s->n;
 	pthread_mutex_unlock(&c->rows_lock);
@@ -279,7 +303,7 @@ static listcache_slot *listcache_live(listcache *c, int64_t user, int family, in
 	pthread_mutex_lock(&g->lock);
 	s = listcache_find(g, user, family, include_revoked != 0);
 	if (s && !(now >= s->stored && now - s->stored < (time_t)c->ttl)) {
-		listcache_drop(c, s);
+		listcache_drop(c, g, s);
 		s = NULL;
 	}
 	return s;
@@ -400,7 +424,7 @@ void listcache_put(listcache *c, int64_t user, int family, int include_revoked, 
 		return;
 	}
 	s = listcache_room(g, user, family, include_revoked);
-	listcache_drop(c, s);
+	listcache_drop(c, g, s);
 	pthread_mutex_lock(&c->rows_lock);
 	room = c->rows + n <= c->max_rows;
 	if (room)
@@ -410,6 +434,7 @@ void listcache_put(listcache *c, int64_t user, int family, int include_revoked, 
 		s->user = user;
 		s->family = family;
 		s->include_revoked = include_revoked;
+		g->tag[s - g->slot] = listcache_tag(user, family, include_revoked);
 		s->v = copy;
 		s->n = n;
 		s->bytes = bytes;
@@ -429,7 +454,7 @@ void listcache_forget_all(listcache *c)
 		g->epoch++;
 		for (size_t k = 0; k < LISTCACHE_WAYS; k++)
 			if (g->slot[k].v)
-				listcache_drop(c, &g->slot[k]);
+				listcache_drop(c, g, &g->slot[k]);
 		pthread_mutex_unlock(&g->lock);
 	}
 }
@@ -447,7 +472,7 @@ void listcache_touch(listcache *c, int64_t user, int64_t key_id, int64_t when)
 		if (!s->v || s->user != user || s->n == 0)
 			continue;
 		if (!(v = listcache_unpack(s->v, s->n))) {
-			listcache_drop(c, s);
+			listcache_drop(c, g, s);
 			continue;
 		}
 		for (size_t k = 0; k < s->n; k++)
@@ -464,7 +489,7 @@ void listcache_touch(listcache *c, int64_t user, int64_t key_id, int64_t when)
 				s->v = packed;
 				s->bytes = bytes;
 			} else {
-				listcache_drop(c, s);
+				listcache_drop(c, g, s);
 			}
 		}
 		free(v);
@@ -484,6 +509,6 @@ void listcache_forget_user(listcache *c, int64_t user)
 	g->epoch++;
 	for (size_t i = 0; i < LISTCACHE_WAYS; i++)
 		if (g->slot[i].v && g->slot[i].user == user)
-			listcache_drop(c, &g->slot[i]);
+			listcache_drop(c, g, &g->slot[i]);
 	pthread_mutex_unlock(&g->lock);
 }

@@ -22,6 +22,7 @@
 #include "keylimit.h"
 #include "keysvc.h"
 #include "listcache.h"
+#include "bigmem.h"
 #include "ratelimit.h"
 
 /* A user as the caller of a mutation: the account holder itself (key_id 0,
@@ -698,6 +699,57 @@ START_TEST(concurrent_creates)
 }
 END_TEST
 
+/* bigmem: zeroed, page-aligned, writable to its last byte; from 2 MiB up on
+   a 2 MiB boundary and marked for huge pages (smaps' "hg" flag) */
+static int bigmem_marked_huge(const void *p)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int in = 0, hg = -1;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, ' ') == line + strcspn(line, " ")) {
+			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+			continue;
+		}
+		if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			hg = strstr(line, " hg") != NULL;
+			break;
+		}
+	}
+	fclose(f);
+	return hg;
+}
+
+START_TEST(bigmem_tables)
+{
+	const size_t sizes[] = { 1, 5000, ((size_t)2 << 20) - 1, (size_t)2 << 20, ((size_t)33 << 20) + 7 };
+
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		unsigned char *p = bigmem_alloc(sizes[i]);
+		size_t zero = 0;
+		ck_assert_ptr_nonnull(p);
+		ck_assert_uint_eq((uintptr_t)p % 4096, 0);
+		for (size_t k = 0; k < sizes[i]; k += 4093)
+			zero += p[k] == 0;
+		ck_assert_uint_eq(zero, (sizes[i] + 4092) / 4093);
+		p[sizes[i] - 1] = 1;
+		if (sizes[i] >= (size_t)2 << 20) {
+			ck_assert_uint_eq((uintptr_t)p % ((size_t)2 << 20), 0);
+			ck_assert_int_eq(bigmem_marked_huge(p), 1);
+		} else {
+			ck_assert_int_eq(bigmem_marked_huge(p), 0);
+		}
+		bigmem_free(p, sizes[i]);
+	}
+	ck_assert_ptr_null(bigmem_alloc(0));
+	ck_assert_ptr_null(bigmem_alloc(SIZE_MAX - 4096));
+	bigmem_free(NULL, 10);
+}
+END_TEST
+
 /* ---- the authentication cache ---- */
 
 static void fake_hash(unsigned char h[STORE_HASH_LEN], unsigned seed)
@@ -1006,6 +1058,48 @@ static void slot_hash(unsigned char h[STORE_HASH_LEN], unsigned slot, unsigned s
 	for (size_t i = 1; i < 8; i++)
 		h[i] = 0;
 }
+
+/* A lookup reads only the ways whose tag (HMAC bytes 8..15) matches, and
+   the tag is a hint: four keys of one set with the same tag, told apart
+   only by later bytes, are each their own entry, through puts, a forget
+   and an age-out; and bytes 8..15 all zero are a tag like another. */
+START_TEST(keycache_tags_are_hints)
+{
+	keycache *c;
+	keycache_entry e = { .user_id = 1 }, got;
+	unsigned char h[5][STORE_HASH_LEN];
+
+	ck_assert_int_eq(keycache_new(128, 5, &c), 0);
+	for (int k = 0; k < 5; k++) {
+		slot_hash(h[k], 8, 1);
+		h[k][STORE_HASH_LEN - 1] = (unsigned char)k;   /* same set, same tag */
+	}
+	memset(h[4] + 8, 0, 8);
+	for (int k = 0; k < 4; k++) {
+		e.key_id = k + 1;
+		keycache_put(c, h[k], &e, keycache_epoch(c), 1000 + k);
+	}
+	for (int k = 0; k < 4; k++)
+		ck_assert_msg(keycache_get(c, h[k], 1003, &got) == 1 && got.key_id == k + 1, "key %d", k + 1);
+	ck_assert_int_eq(keycache_get(c, h[4], 1003, &got), 0);
+	keycache_forget(c, 2);
+	ck_assert_int_eq(keycache_get(c, h[1], 1003, &got), 0);
+	for (int k = 0; k < 4; k++)
+		if (k != 1)
+			ck_assert_msg(keycache_get(c, h[k], 1003, &got) == 1 && got.key_id == k + 1, "key %d", k + 1);
+	/* key 5 (tag from zero bytes) takes the freed slot */
+	e.key_id = 5;
+	keycache_put(c, h[4], &e, keycache_epoch(c), 1003);
+	ck_assert_int_eq(keycache_get(c, h[4], 1003, &got), 1);
+	ck_assert_int_eq(got.key_id, 5);
+	/* key 1 (stored at 1000) ages out at 1005; the one after it stays */
+	ck_assert_int_eq(keycache_get(c, h[0], 1005, &got), 0);
+	ck_assert_int_eq(keycache_get(c, h[0], 1004, &got), 0);
+	ck_assert_int_eq(keycache_get(c, h[2], 1004, &got), 1);
+	ck_assert_int_eq(got.key_id, 3);
+	keycache_free(c);
+}
+END_TEST
 
 /* Keys whose HMACs pick the same set are all kept, four of them
    (direct-mapped, each put evicted the other: 7% of requests to the store
@@ -1542,6 +1636,52 @@ START_TEST(listcache_owners_share_a_group)
 		ck_assert_int_eq(listcache_get(c, u, u == 17 ? 0 : (int)(u % 3), 0, 1001, &got, &n), 1);
 		free(got);
 	}
+	listcache_free(c);
+}
+END_TEST
+
+/* A group's slots are found by a one-byte tag, and a tag is a hint: with
+   600 owners' lists of two families each, with and without the revoked
+   keys, put through 4 groups (64 slots), many tags are alike; every hit is
+   the list of the very owner, family and kind asked for, each one still
+   kept is found, and a drop (forget) leaves the others. */
+START_TEST(listcache_tags_are_hints)
+{
+	listcache *c;
+	store_key v[1], *got;
+	size_t n;
+	int hits = 0;
+
+	memset(v, 0, sizeof v);
+	ck_assert_int_eq(listcache_new(4, 4, 100000, 5, &c), 0);
+	for (int64_t u = 1; u <= 600; u++)
+		for (int k = 0; k < 4; k++) {
+			v[0].id = u * 10 + k;
+			listcache_put(c, u, k / 2, k % 2, v, 1, listcache_epoch(c, u), 1000);
+		}
+	for (int64_t u = 1; u <= 600; u++)
+		for (int k = 0; k < 4; k++)
+			if (listcache_get(c, u, k / 2, k % 2, 1001, &got, &n) == 1) {
+				ck_assert_uint_eq(n, 1);
+				ck_assert_msg(got[0].id == u * 10 + k, "owner %lld list %d: got key %lld", (long long)u, k,
+				              (long long)got[0].id);
+				free(got);
+				hits++;
+			}
+	ck_assert_int_eq(hits, 64);   /* each slot holds one list, found by its own */
+	/* the last 16 puts of each group are kept: owner 600's four among them;
+	   forgetting one owner leaves the lists of every other */
+	listcache_forget_user(c, 600);
+	hits = 0;
+	for (int64_t u = 1; u <= 600; u++)
+		for (int k = 0; k < 4; k++)
+			if (listcache_get(c, u, k / 2, k % 2, 1001, &got, &n) == 1) {
+				ck_assert_int_ne(u, 600);
+				ck_assert_int_eq(got[0].id, u * 10 + k);
+				free(got);
+				hits++;
+			}
+	ck_assert_int_eq(hits, 60);
 	listcache_free(c);
 }
 END_TEST
@@ -2877,6 +3017,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, statements_never_reprepared);
 	tcase_add_test(tc, roles_enforced_in_the_key_service);
 	tcase_add_test(tc, names_nfc_and_refused);
+	tcase_add_test(tc, bigmem_tables);
 	tcase_add_test(tc, keycache_ttl_epoch_forget);
 	tcase_add_test(tc, keycache_texts_round_trip);
 	tcase_add_test(tc, stored_hash_is_hmac_sha256);
@@ -2884,11 +3025,13 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, keycache_forget_is_final);
 	tcase_add_test(tc, keycache_forget_by_id_record);
 	tcase_add_test(tc, keycache_set_holds_four);
+	tcase_add_test(tc, keycache_tags_are_hints);
 	tcase_add_test(tc, keycache_forget_all_after_a_clean_one);
 	tcase_add_test(tc, cached_key_fails_after_every_change);
 	tcase_add_test(tc, revocation_racing_authentications);
 	tcase_add_test(tc, listcache_epoch_ttl_bounds);
 	tcase_add_test(tc, listcache_owners_share_a_group);
+	tcase_add_test(tc, listcache_tags_are_hints);
 	tcase_add_test(tc, listcache_keeps_lists_exactly);
 	tcase_add_test(tc, listcache_touch_updates_in_place);
 	tcase_add_test(tc, store_changed_not_by_own_writes);
