@@ -3,9 +3,9 @@
  * the kernel allows them.
  *
  * calloc gives large blocks from mmap too, but 16 bytes past a page's
- * start, where tables of 64-byte slots laid on cache lines (keycache.c,
+ * start, where tables whose slots are laid on cache lines (keycache.c,
  * listcache.c) need 64-byte boundaries; and aligned_alloc with a memset
- * would make the whole 33 MiB authentication cache resident at start.
+ * would make the whole 28 MiB authentication cache resident at start.
  *
  * A table of 2 MiB or more is mapped on a 2 MiB boundary and marked
  * MADV_HUGEPAGE (transparent huge pages in "madvise" mode take only marked
