@@ -149,7 +149,14 @@ check "65 KiB chunked body (no Content-Length) -> 413" test "$code" = 413
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" --data-binary @"$WORK/65k" -H 'Content-Type: application/json' "https://localhost:$TP/healthz")
 check "65 KiB body over HTTPS -> 413" test "$code" = 413
 
-# header size limit (per-connection memory, default 32 KiB)
+# header size limit (per-connection memory, default 16 KiB: what
+# libmicrohttpd clears after every request)
+mid=$(head -c 12000 /dev/zero | tr '\0' 'h')
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $mid" "http://127.0.0.1:$HP/healthz")
+check "12 KB header under the default 16 KiB -> 200 (got $code)" test "$code" = 200
+mid=$(head -c 20000 /dev/zero | tr '\0' 'h')
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $mid" "http://127.0.0.1:$HP/healthz")
+check "20 KB header over the default 16 KiB -> 431/413 (got $code)" bash -c "[ '$code' = 431 ] || [ '$code' = 413 ]"
 big=$(head -c 40000 /dev/zero | tr '\0' 'h')
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $big" "http://127.0.0.1:$HP/healthz")
 check "40 KB header -> 431/413 (got $code)" bash -c "[ '$code' = 431 ] || [ '$code' = 413 ]"
@@ -352,7 +359,9 @@ if start conf2; then
 	check "environment beats the config file" test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P2/healthz")" = 200
 	stop "$SRV_PID"
 else fail "start with env + config" "$(cat "$WORK/conf2.log")"; fi
-if start conf3 --listen 127.0.0.1:$P3 --mount test=/cli; then
+if start conf3 --listen 127.0.0.1:$P3 --mount test=/cli --max-header 32K; then
+	mid=$(head -c 20000 /dev/zero | tr '\0' 'h')
+	check "--max-header 32K takes a 20 KB header" test "$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $mid" "http://127.0.0.1:$P3/healthz")" = 200
 	check "command line beats the environment" test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P3/healthz")" = 200
 	check "--mount test=/cli moves the API" test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P3/cli/slow?ms=1")" = 200
 	check "--mount: old base path gone" test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P3/from-file/slow?ms=1")" = 404
