@@ -99,7 +99,7 @@ static const opt_def opt_defs[] = {
     { "shutdown-timeout", "APIKEYD_SHUTDOWN_TIMEOUT", OPT_UINT, 0, 3600,
       "on SIGTERM/SIGINT wait this long for in-flight requests (default 30)", "SECONDS" },
     { "threads", "APIKEYD_THREADS", OPT_UINT, 0, 256,
-      "worker threads per listener (default 0 = 4 per core)", "N" },
+      "worker threads per listener (default 0 = 2 per core)", "N" },
     { "tls-threads", "APIKEYD_TLS_THREADS", OPT_UINT, 0, 256,
       "worker threads of the TLS listener (default 0 = as --threads); the\n"
       "                          handshakes are done by the listener's own thread", "N" },

@@ -58,7 +58,7 @@ typedef struct config {
     size_t max_body;                /* bytes; default 64 KiB */
     unsigned conn_timeout;          /* seconds of inactivity */
     unsigned shutdown_timeout;      /* seconds to wait for in-flight requests */
-    unsigned threads;               /* worker threads per listener; 0 = 4 per core */
+    unsigned threads;               /* worker threads per listener; 0 = 2 per core */
     unsigned tls_threads;           /* of the TLS listener; 0 = threads if set, else 2 per core */
     size_t conn_memory;             /* per-connection memory: header size limit */
     /* connection limits and the request deadline (audit issue 10, finding 4) */

@@ -38,7 +38,7 @@
 #define SERVE_MAX_OPS 20
 /* libmicrohttpd's pool: worker threads per core when --threads is 0; the
    TLS listener's when --tls-threads and --threads are 0 */
-#define SERVE_THREADS_PER_CORE 4
+#define SERVE_THREADS_PER_CORE 2
 /* HSTS on the TLS listener: a year; no includeSubDomains, as apikeyd may share
    a domain with hosts it knows nothing of */
 #define SERVE_HSTS "max-age=31536000"
@@ -1187,11 +1187,18 @@ static int serve_listener_start(serve *s, serve_listener *l, const config *cfg, 
     }
 
     if (threads == 0) {
-        /* four per core: a request waits for SQLite now and then (a read
-           the caches missed, a durable commit), and with one thread per core
-           each wait idled that core's share of the connections (bench-perf:
-           2 threads vs 8 on 2 cores, the same CPU per request, 1.6-2x the
-           requests/s, and (e)'s creates and revokes no longer halve it) */
+        /* two per core. More than one: a request waits for SQLite now and
+           then (a read the caches missed, a durable commit), and with one
+           thread per core each wait idled that core's share of the
+           connections (bench-perf: 2 threads vs 8 on 2 cores, the same CPU
+           per request, 1.6-2x the requests/s, and (e)'s creates and
+           revokes no longer halve it). Not four, as it was: with every
+           worker woken for a connection or two, 8 workers on 2 cores
+           switched context 0.36-0.39 times a request against 4 workers'
+           0.16-0.19, and took 14.7 against 12.6 us of server CPU a
+           keep-alive HTTPS request on 10,000 users' keys (8.7 against 8.1
+           over HTTP), with (e)'s creates and revokes no slower (alternating
+           runs, issue 16) */
         /* TLS too: the gate does the handshakes (gate.h), so a worker
            holding one no longer spins as libmicrohttpd's own handshake
            made it (SECURITY.md, section 4), and the fewer workers that

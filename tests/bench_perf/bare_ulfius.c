@@ -121,7 +121,7 @@ int main(int argc, char **argv)
     }
     if (threads == 0) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = 4 * (c > 0 ? (unsigned)c : 1);   /* as apikeyd (SERVE_THREADS_PER_CORE) */
+        threads = 2 * (c > 0 ? (unsigned)c : 1);   /* as apikeyd (SERVE_THREADS_PER_CORE) */
     }
     if (tls_port && ((cert = bare_read(cert_path)) == NULL || (key = bare_read(key_path)) == NULL)) {
         fprintf(stderr, "bare_ulfius: cannot read %s\n", cert == NULL ? cert_path : key_path);
