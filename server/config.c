@@ -93,7 +93,8 @@ static const opt_def opt_defs[] = {
     { "max-body", "APIKEYD_MAX_BODY", OPT_SIZE, 1, 64u << 20,
       "largest request body, bytes or with K/M suffix (default 64K); 413 beyond", "SIZE" },
     { "max-header", "APIKEYD_MAX_HEADER", OPT_SIZE, 4096, 1u << 20,
-      "per-connection memory for the request line and headers (default 16K)", "SIZE" },
+      "per-connection memory for the request line and headers (default 16K,\n"
+      "                          which holds a head of about 11 KB in 50 lines; 431 beyond)", "SIZE" },
     { "conn-timeout", "APIKEYD_CONN_TIMEOUT", OPT_UINT, 1, 3600,
       "close a connection idle this many seconds (default 30)", "SECONDS" },
     { "shutdown-timeout", "APIKEYD_SHUTDOWN_TIMEOUT", OPT_UINT, 0, 3600,
