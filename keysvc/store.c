@@ -173,6 +173,21 @@ int store_key_touch(store *s, int64_t key_id, int64_t when)
 	STORE_TIMED(KMETRICS_STORE_WRITE, s->be->key_touch(s, key_id, when));
 }
 
+static int store_keys_touch_each(store *s, store_touch *t, size_t n)
+{
+	int rc = STORE_OK;
+
+	for (size_t i = 0; i < n; i++)
+		if ((t[i].rc = s->be->key_touch(s, t[i].key_id, t[i].when)) != STORE_OK && rc == STORE_OK)
+			rc = t[i].rc;
+	return rc;
+}
+
+int store_keys_touch(store *s, store_touch *t, size_t n)
+{
+	STORE_TIMED(KMETRICS_STORE_WRITE, s->be->keys_touch ? s->be->keys_touch(s, t, n) : store_keys_touch_each(s, t, n));
+}
+
 int store_key_update(store *s, int64_t key_id, const store_key *k, unsigned fields, int64_t actor,
                      const char *client)
 {

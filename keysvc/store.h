@@ -164,6 +164,14 @@ int store_key_revoke(store *s, int64_t key_id, int64_t actor, const char *client
  * transaction), so the line from an ancestor to its descendants holds. */
 int store_key_delete(store *s, int64_t key_id, int64_t actor, const char *client);
 int store_key_touch(store *s, int64_t key_id, int64_t when);
+/* last_used of n keys (t[i].key_id at t[i].when), in as few commits as the
+ * backend can (SQLite: one); t[i].rc each one's outcome, the first failure
+ * returned. */
+typedef struct store_touch {
+	int64_t key_id, when;
+	int rc;                  /* out */
+} store_touch;
+int store_keys_touch(store *s, store_touch *t, size_t n);
 /* Writes the fields of k named by `fields` (STORE_SET_*) to the unrevoked
  * key key_id, with an audit row "update" (STORE_NOT_FOUND: no such
  * unrevoked key). Other processes' caches hear of it as of any state change. */

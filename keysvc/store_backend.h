@@ -37,6 +37,9 @@ typedef struct store_backend {
 	int (*key_revoke)(store *s, int64_t key_id, int64_t actor, const char *client);
 	int (*key_delete)(store *s, int64_t key_id, int64_t actor, const char *client);
 	int (*key_touch)(store *s, int64_t key_id, int64_t when);
+	/* Optional: many keys' last_used at once (NULL: key_touch for each);
+	   t[i].rc each one's, the first failure returned. */
+	int (*keys_touch)(store *s, store_touch *t, size_t n);
 	int (*key_update)(store *s, int64_t key_id, const store_key *k, unsigned fields, int64_t actor,
 	                  const char *client);
 	int (*key_use)(store *s, int64_t key_id, int64_t *left);

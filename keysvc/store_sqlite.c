@@ -1121,15 +1121,16 @@ static int store_sqlite_key_delete(store *base, int64_t key_id, int64_t actor, c
  * never a key change: every other write commits with synchronous=FULL,
  * which syncs the frames of earlier touches too. No epoch bump: last_used
  * is not a change other processes must drop their caches for. */
-static int store_sqlite_key_touch(store *base, int64_t key_id, int64_t when)
+/* mine[0..n-1] linked in at once, so one leader takes them all together:
+   the first one's done is all of theirs. */
+static void store_sqlite_touch_run(store_sqlite *s, store_sqlite_touch *mine, size_t n)
 {
-	store_sqlite *s = (store_sqlite *)base;
-	store_sqlite_touch me = { .key_id = key_id, .when = when };
-
 	pthread_mutex_lock(&s->lock);
-	me.next = s->touches;
-	s->touches = &me;
-	while (!me.done) {
+	for (size_t i = 0; i < n; i++) {
+		mine[i].next = s->touches;
+		s->touches = &mine[i];
+	}
+	while (!mine[0].done) {
 		if (__atomic_load_n(&s->writing, __ATOMIC_RELAXED)) {
 			pthread_cond_wait(&s->cond, &s->lock);
 			continue;
@@ -1176,7 +1177,39 @@ static int store_sqlite_key_touch(store *base, int64_t key_id, int64_t when)
 		pthread_cond_broadcast(&s->cond);
 	}
 	pthread_mutex_unlock(&s->lock);
+}
+
+static int store_sqlite_key_touch(store *base, int64_t key_id, int64_t when)
+{
+	store_sqlite_touch me = { .key_id = key_id, .when = when };
+
+	store_sqlite_touch_run((store_sqlite *)base, &me, 1);
 	return me.rc;
+}
+
+/* Many keys' last_used in one commit (the key service's touch writer). */
+static int store_sqlite_keys_touch(store *base, store_touch *t, size_t n)
+{
+	store_sqlite_touch *mine;
+	int rc = STORE_OK;
+
+	if (n == 0)
+		return STORE_OK;
+	if ((mine = calloc(n, sizeof *mine)) == NULL) {
+		for (size_t i = 0; i < n; i++)
+			t[i].rc = STORE_ERROR;
+		return STORE_ERROR;
+	}
+	for (size_t i = 0; i < n; i++) {
+		mine[i].key_id = t[i].key_id;
+		mine[i].when = t[i].when;
+	}
+	store_sqlite_touch_run((store_sqlite *)base, mine, n);
+	for (size_t i = 0; i < n; i++)
+		if ((t[i].rc = mine[i].rc) != STORE_OK && rc == STORE_OK)
+			rc = t[i].rc;
+	free(mine);
+	return rc;
 }
 
 static int store_sqlite_key_update(store *base, int64_t key_id, const store_key *k, unsigned fields, int64_t actor,
@@ -1773,6 +1806,7 @@ const store_backend store_sqlite_backend = {
 	.key_revoke = store_sqlite_key_revoke,
 	.key_delete = store_sqlite_key_delete,
 	.key_touch = store_sqlite_key_touch,
+	.keys_touch = store_sqlite_keys_touch,
 	.key_update = store_sqlite_key_update,
 	.key_use = store_sqlite_key_use,
 	.key_page = store_sqlite_key_page,
