@@ -45,6 +45,14 @@
    10,000 keys that stalled both workers: open-loop p99 422 ms in the 5 s
    that held it, 0.4-2.5 ms in the others. */
 #define KEYSVC_TOUCH_SPREAD 30
+/* last_used writes are the touch writer's, a thread of the key service's
+   own, not the request's: a request that came due for one waited for its
+   commit, and with another process holding SQLite's write lock (a backup,
+   the CLI, another node) for the busy timeout, 10 s, before the write
+   failed. Jobs queued at most; a use that finds the queue full writes its
+   own, as before (nothing is dropped). One commit takes at most a batch. */
+#define KEYSVC_TOUCH_QUEUE 8192
+#define KEYSVC_TOUCH_BATCH 1024
 /* Authentication cache: slots, and the age after which an entry goes back
    to the store (a backstop: changes made through this process forget the
    key at once, and another process's writes empty the caches on the next
@@ -130,11 +138,19 @@ typedef struct keysvc_holds {
 	unsigned mask;
 } keysvc_holds;
 
-/* When each key's last_used was last written. */
+/* When each key's last_used was last written, and the time of a write
+   queued for the touch writer and not committed yet (0: none), which the
+   key service's own reads show in the meantime. */
 typedef struct keysvc_touch {
 	int64_t key_id;
 	time_t written;
+	int64_t pending;
 } keysvc_touch;
+
+/* A last_used write for the touch writer. */
+typedef struct keysvc_touch_job {
+	int64_t key_id, owner, when;
+} keysvc_touch_job;
 
 /* A keyring in use and the ones it replaced: a request may still hold an
    older one, so none is freed before keysvc_close. */
@@ -215,6 +231,15 @@ struct keysvc {
 	store_log_fn log;
 	pthread_mutex_t lock;      /* the touch table (stats are atomic) */
 	keysvc_touch touch[KEYSVC_TOUCH_SLOTS];
+	/* last_used writes waiting for the touch writer's thread (started on
+	   the first): a ring of tq_n jobs from tq_head */
+	pthread_mutex_t tq_lock;
+	pthread_cond_t tq_work, tq_idle;
+	keysvc_touch_job tq[KEYSVC_TOUCH_QUEUE];
+	size_t tq_head, tq_n;
+	int tq_started, tq_stop, tq_busy;
+	pthread_t tq_thread;
+	unsigned tq_pending;       /* jobs queued or being written (atomic) */
 	keylimit *limits;          /* the keys' own rate limits (per node) */
 	int64_t clock_offset;      /* seconds added to the real time: tests (atomic) */
 	int64_t clock_at;          /* > 0: the clock stands at this second: tests (atomic) */
@@ -766,6 +791,9 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 	}
 	ks->log = cfg->log;
 	pthread_mutex_init(&ks->lock, NULL);
+	pthread_mutex_init(&ks->tq_lock, NULL);
+	pthread_cond_init(&ks->tq_work, NULL);
+	pthread_cond_init(&ks->tq_idle, NULL);
 	for (int i = 0; i < KEYSVC_SCOPE_STRIPES; i++)
 		pthread_mutex_init(&ks->holds_lock[i], NULL);
 	pthread_rwlock_init(&ks->filter_lock, NULL);
@@ -833,10 +861,146 @@ fail:
 	return -1;
 }
 
+/* ---- the touch writer ---- */
+
+/* The slot's pending write cleared, if it is still when's (a later use of
+   the same slot may have queued another). */
+static void keysvc_touch_settled(keysvc *ks, int64_t key_id, int64_t when)
+{
+	keysvc_touch *t = &ks->touch[(uint64_t)key_id % KEYSVC_TOUCH_SLOTS];
+
+	pthread_mutex_lock(&ks->lock);
+	if (t->key_id == key_id && t->pending == when)
+		__atomic_store_n(&t->pending, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&ks->lock);
+}
+
+/* Writes jobs (one commit where the store can), then shows them: the
+   owners' cached lists updated in place. A write that failed leaves them as
+   they are, as the store is (its last_used the one before): dropping them
+   took a list the caches could still answer through an outage (--stale-if-
+   error) when a queued write came due after the store went down. */
+static void keysvc_touch_write(keysvc *ks, const keysvc_touch_job *jobs, size_t n)
+{
+	store_touch w[KEYSVC_TOUCH_BATCH];
+
+	if (n > KEYSVC_TOUCH_BATCH)
+		n = KEYSVC_TOUCH_BATCH;
+	for (size_t i = 0; i < n; i++)
+		w[i] = (store_touch){ .key_id = jobs[i].key_id, .when = jobs[i].when };
+	store_keys_touch(ks->st, w, n);
+	for (size_t i = 0; i < n; i++) {
+		if (w[i].rc == STORE_OK)
+			listcache_touch(ks->lists, jobs[i].owner, jobs[i].key_id, jobs[i].when);
+		keysvc_touch_settled(ks, jobs[i].key_id, jobs[i].when);
+	}
+}
+
+static void *keysvc_touch_main(void *arg)
+{
+	keysvc *ks = arg;
+	keysvc_touch_job batch[KEYSVC_TOUCH_BATCH];
+
+	pthread_mutex_lock(&ks->tq_lock);
+	for (;;) {
+		size_t n = 0;
+		while (ks->tq_n == 0 && !ks->tq_stop)
+			pthread_cond_wait(&ks->tq_work, &ks->tq_lock);
+		if (ks->tq_n == 0)   /* stopped, and every job written */
+			break;
+		while (n < KEYSVC_TOUCH_BATCH && ks->tq_n > 0) {
+			batch[n++] = ks->tq[ks->tq_head];
+			ks->tq_head = (ks->tq_head + 1) % KEYSVC_TOUCH_QUEUE;
+			ks->tq_n--;
+		}
+		ks->tq_busy = 1;
+		pthread_mutex_unlock(&ks->tq_lock);
+		keysvc_touch_write(ks, batch, n);
+		__atomic_sub_fetch(&ks->tq_pending, (unsigned)n, __ATOMIC_RELEASE);
+		pthread_mutex_lock(&ks->tq_lock);
+		ks->tq_busy = 0;
+		pthread_cond_broadcast(&ks->tq_idle);
+	}
+	pthread_mutex_unlock(&ks->tq_lock);
+	return NULL;
+}
+
+/* Queues a write for the touch writer (its thread started on the first):
+   0, or -1 when the queue is full, stopped, or the thread cannot start (the
+   caller writes it itself). The slot's pending is set by the caller. */
+static int keysvc_touch_queue(keysvc *ks, int64_t owner, int64_t key_id, int64_t when)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&ks->tq_lock);
+	if (!ks->tq_stop && ks->tq_n < KEYSVC_TOUCH_QUEUE) {
+		if (!ks->tq_started && pthread_create(&ks->tq_thread, NULL, keysvc_touch_main, ks) == 0)
+			ks->tq_started = 1;
+		if (ks->tq_started) {
+			ks->tq[(ks->tq_head + ks->tq_n) % KEYSVC_TOUCH_QUEUE] = (keysvc_touch_job){ key_id, owner, when };
+			ks->tq_n++;
+			__atomic_add_fetch(&ks->tq_pending, 1, __ATOMIC_RELEASE);
+			pthread_cond_signal(&ks->tq_work);
+			rc = 0;
+		}
+	}
+	pthread_mutex_unlock(&ks->tq_lock);
+	return rc;
+}
+
+void keysvc_touch_flush(keysvc *ks)
+{
+	pthread_mutex_lock(&ks->tq_lock);
+	while (ks->tq_n > 0 || ks->tq_busy)
+		pthread_cond_wait(&ks->tq_idle, &ks->tq_lock);
+	pthread_mutex_unlock(&ks->tq_lock);
+}
+
+/* Every queued write written, the thread gone; later uses write their own. */
+static void keysvc_touch_stop(keysvc *ks)
+{
+	pthread_mutex_lock(&ks->tq_lock);
+	ks->tq_stop = 1;
+	pthread_cond_signal(&ks->tq_work);
+	pthread_mutex_unlock(&ks->tq_lock);
+	if (ks->tq_started)
+		pthread_join(ks->tq_thread, NULL);
+	ks->tq_started = 0;
+}
+
+/* What the key service shows as a key's last_used: the store's, or a later
+   write still queued. */
+static int64_t keysvc_touch_shown(keysvc *ks, int64_t key_id, int64_t last_used)
+{
+	const keysvc_touch *t;
+	int64_t p;
+
+	if (__atomic_load_n(&ks->tq_pending, __ATOMIC_ACQUIRE) == 0)
+		return last_used;
+	t = &ks->touch[(uint64_t)key_id % KEYSVC_TOUCH_SLOTS];
+	if (__atomic_load_n(&t->key_id, __ATOMIC_ACQUIRE) != key_id)
+		return last_used;
+	p = __atomic_load_n(&t->pending, __ATOMIC_ACQUIRE);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&t->key_id, __ATOMIC_RELAXED) != key_id)
+		return last_used;
+	return p > last_used ? p : last_used;
+}
+
+/* keys[0..n-1]'s last_used as keysvc_touch_shown says. */
+static void keysvc_touch_show(keysvc *ks, keysvc_key *keys, size_t n)
+{
+	if (__atomic_load_n(&ks->tq_pending, __ATOMIC_ACQUIRE) == 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		keys[i].last_used = keysvc_touch_shown(ks, keys[i].id, keys[i].last_used);
+}
+
 void keysvc_close(keysvc *ks)
 {
 	if (!ks)
 		return;
+	keysvc_touch_stop(ks);   /* its last writes before the store goes */
 	store_close(ks->st);
 	keycache_free(ks->cache);
 	keylimit_free(ks->limits);
@@ -856,6 +1020,9 @@ void keysvc_close(keysvc *ks)
 	free(ks->secret_path);
 	pthread_mutex_destroy(&ks->ring_lock);
 	pthread_mutex_destroy(&ks->lock);
+	pthread_mutex_destroy(&ks->tq_lock);
+	pthread_cond_destroy(&ks->tq_work);
+	pthread_cond_destroy(&ks->tq_idle);
 	free(ks);
 }
 
@@ -1124,6 +1291,7 @@ int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int incl
 	if (whole && listcache_get(ks->lists, user, keysvc_slot(family), include_revoked, now, out, n)) {
 		__atomic_add_fetch(&ks->stats.list_hits, 1, __ATOMIC_RELAXED);
 		*total = (int64_t)*n;
+		keysvc_touch_show(ks, *out, *n);
 		return KEYSVC_OK;
 	}
 	if (whole)
@@ -1132,6 +1300,8 @@ int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int incl
 	if (whole && rc == STORE_OK)
 		listcache_put(ks->lists, user, keysvc_slot(family), include_revoked, *out, *n, epoch,
 		              keysvc_spread_time(now, user, KEYSVC_CACHE_SPREAD));
+	if (rc == STORE_OK)
+		keysvc_touch_show(ks, *out, *n);
 	return keysvc_from_store(rc);
 }
 
@@ -1144,9 +1314,31 @@ size_t keysvc_list_max(const keysvc *ks)
 	return ks->quota > 0 ? (size_t)ks->quota : 0;
 }
 
+/* keysvc_list_each's fn, each key's last_used as keysvc_touch_shown says
+   (the key is the walk's own scratch, its last_used put back after). */
+typedef struct keysvc_shown_walk {
+	keysvc *ks;
+	keysvc_each_fn fn;
+	void *ctx;
+} keysvc_shown_walk;
+
+static int keysvc_shown_each(void *ctx, const keysvc_key *k)
+{
+	keysvc_shown_walk *w = ctx;
+	keysvc_key *m = (keysvc_key *)k;
+	int64_t was = k->last_used;
+	int rc;
+
+	m->last_used = keysvc_touch_shown(w->ks, k->id, was);
+	rc = w->fn(w->ctx, k);
+	m->last_used = was;
+	return rc;
+}
+
 int keysvc_list_each(keysvc *ks, int64_t user, int family, int include_revoked, size_t max, keysvc_each_fn fn,
                      void *ctx)
 {
+	keysvc_shown_walk shown = { ks, fn, ctx };
 	time_t now = time(NULL);
 	keysvc_key *v = NULL;
 	size_t n = 0, given = 0;
@@ -1155,6 +1347,10 @@ int keysvc_list_each(keysvc *ks, int64_t user, int family, int include_revoked, 
 	int rc = KEYSVC_OK, r;
 
 	keysvc_other_writers(ks);
+	if (__atomic_load_n(&ks->tq_pending, __ATOMIC_ACQUIRE) > 0) {   /* a write queued: shown meanwhile */
+		fn = keysvc_shown_each;
+		ctx = &shown;
+	}
 	if (listcache_each(ks->lists, user, keysvc_slot(family), include_revoked, now, max, fn, ctx, &r)) {
 		__atomic_add_fetch(&ks->stats.list_hits, 1, __ATOMIC_RELAXED);
 		return r != 0 ? KEYSVC_INVALID : KEYSVC_OK;
@@ -1192,14 +1388,22 @@ int keysvc_user_key(keysvc *ks, const char *name, char *token, size_t toklen, in
 	return keysvc_insert(ks, *user_id, 0, KEYSVC_HERON, "recovery key", NULL, "write", NULL, "cli", out, token, toklen);
 }
 
+/* A key read from the store, its last_used as keysvc_touch_shown says. */
+static int keysvc_got(keysvc *ks, int store_rc, keysvc_key *k)
+{
+	if (store_rc == STORE_OK)
+		keysvc_touch_show(ks, k, 1);
+	return keysvc_from_store(store_rc);
+}
+
 int keysvc_get_uuid(keysvc *ks, int64_t user, int family, const char *uuid, keysvc_key *out)
 {
-	return keysvc_from_store(store_key_get_uuid(ks->st, user, family, uuid, out));
+	return keysvc_got(ks, store_key_get_uuid(ks->st, user, family, uuid, out), out);
 }
 
 int keysvc_get_id(keysvc *ks, int64_t user, int family, int64_t id, keysvc_key *out)
 {
-	return keysvc_from_store(store_key_get_id(ks->st, user, family, id, out));
+	return keysvc_got(ks, store_key_get_id(ks->st, user, family, id, out), out);
 }
 
 int keysvc_get_name(keysvc *ks, int64_t user, int family, const char *name, keysvc_key *out)
@@ -1208,7 +1412,7 @@ int keysvc_get_name(keysvc *ks, int64_t user, int family, const char *name, keys
 
 	if (keysvc_name(name, nfc, sizeof nfc) != KEYSVC_OK)
 		return KEYSVC_NOT_FOUND;
-	return keysvc_from_store(store_key_get_name(ks->st, user, family, nfc, out));
+	return keysvc_got(ks, store_key_get_name(ks->st, user, family, nfc, out), out);
 }
 
 /* KEYSVC_OK when the key belongs to user; another user's key is
@@ -1355,17 +1559,17 @@ static void keysvc_touch_key(keysvc *ks, int64_t owner, int64_t key_id)
 		__atomic_store_n(&t->key_id, 0, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_RELEASE);
 		__atomic_store_n(&t->written, keysvc_spread_time(now, key_id, KEYSVC_TOUCH_SPREAD), __ATOMIC_RELAXED);
+		__atomic_store_n(&t->pending, (int64_t)now, __ATOMIC_RELAXED);
 		__atomic_store_n(&t->key_id, key_id, __ATOMIC_RELEASE);
 		write = 1;
 	}
 	pthread_mutex_unlock(&ks->lock);
-	if (write) {
-		/* lists show last_used: the owner's cached ones are updated in
-		   place once it is written, dropped when it failed */
-		if (store_key_touch(ks->st, key_id, (int64_t)now) == STORE_OK)
-			listcache_touch(ks->lists, owner, key_id, (int64_t)now);
-		else
-			listcache_forget_user(ks->lists, owner);
+	/* the touch writer's (KEYSVC_TOUCH_QUEUE); the key service's reads show
+	   the pending time meanwhile (keysvc_touch_shown), so a list right after
+	   the use shows it as when the write was the request's own */
+	if (write && keysvc_touch_queue(ks, owner, key_id, (int64_t)now) != 0) {
+		keysvc_touch_job job = { key_id, owner, (int64_t)now };
+		keysvc_touch_write(ks, &job, 1);
 	}
 }
 

@@ -178,6 +178,11 @@ int keysvc_list_each(keysvc *ks, int64_t user, int family, int include_revoked, 
  * bound). Only a user holding more than the quota (keys from before it)
  * reaches it; a paged list or the CLI shows the rest. */
 size_t keysvc_list_max(const keysvc *ks);
+/* Waits until every last_used write queued so far is committed (a key's
+ * first use in a minute queues one for the key service's touch writer;
+ * its reads show the time meanwhile, a reader of the store itself may not
+ * see it until then). keysvc_close does it too. */
+void keysvc_touch_flush(keysvc *ks);
 int keysvc_get_uuid(keysvc *ks, int64_t user, int family, const char *uuid, keysvc_key *out);
 int keysvc_get_id(keysvc *ks, int64_t user, int family, int64_t id, keysvc_key *out);
 /* name through keysvc_name */

@@ -194,7 +194,12 @@ req GET /heron/api/credentials/keys "x-api-key: $KEY"
 t0=$(date +%s)
 req GET /heron/api/credentials/keys "x-api-key: $LU"
 t1=$(date +%s)
-lu=$(sq "SELECT last_used FROM keys WHERE uuid = '$LU_ID'")
+# the key service's touch writer commits it, not the request: a moment later
+for _ in $(seq 40); do
+	lu=$(sq "SELECT last_used FROM keys WHERE uuid = '$LU_ID'")
+	[ -n "$lu" ] && break
+	sleep 0.05
+done
 [ -n "$lu" ] && [ "$lu" -ge "$t0" ] && [ "$lu" -le "$t1" ] && ok "the first use writes last_used" || no "last_used after use: \"$lu\""
 req GET /heron/api/credentials/keys "x-api-key: $KEY"
 shown=$(jq -r --arg id "$LU_ID" '.keys[] | select(.heron_id == $id) | .last_used' "$dir/out")

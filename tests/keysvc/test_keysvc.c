@@ -655,6 +655,54 @@ START_TEST(key_after_delete_writes_last_used)
 }
 END_TEST
 
+/* A key's first use in a minute does not wait for its last_used write: with
+   another connection holding SQLite's write lock, the authentication comes
+   back at once (it used to wait for the lock: SQLite's busy timeout, 10 s,
+   then a failed write and last_used lost until the next minute), the key
+   service's reads show the time the write will store meanwhile, and once
+   the lock is gone the write lands. */
+START_TEST(touch_does_not_wait_for_the_write)
+{
+	char db[300], t[TOKEN_MAX];
+	keysvc_key k, got, *v = NULL;
+	keysvc_principal p;
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	size_t n = 0;
+	int64_t total, stored = -1;
+	unsigned ra;
+	time_t t0 = time(NULL);
+
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "lazy", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+	snprintf(db, sizeof db, "%s/k.db", tmpdir);
+	ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, t, "c20", &p, &ra), KEYSVC_OK);
+	ck_assert_int_le(time(NULL) - t0, 2);   /* not the busy timeout's 10 s */
+	ck_assert_int_eq(keysvc_get_id(ks, alice, KEYSVC_HERON, k.id, &got), KEYSVC_OK);
+	ck_assert_int_ge(got.last_used, (int64_t)t0);
+	ck_assert_int_eq(keysvc_list(ks, alice, KEYSVC_HERON, NULL, 0, 0, -1, &v, &n, &total), KEYSVC_OK);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].id == k.id)
+			ck_assert_int_eq(v[i].last_used, got.last_used);
+	free(v);
+	ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT last_used FROM keys WHERE id = ?", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, k.id);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_type(st, 0), SQLITE_NULL);   /* not written yet: the lock is ours */
+	sqlite3_reset(st);
+	ck_assert_int_eq(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	keysvc_touch_flush(ks);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	stored = sqlite3_column_int64(st, 0);
+	ck_assert_int_eq(stored, got.last_used);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	ck_assert_int_eq(keysvc_get_id(ks, alice, KEYSVC_HERON, k.id, &got), KEYSVC_OK);
+	ck_assert_int_eq(got.last_used, stored);
+}
+END_TEST
+
 /* ---- concurrent creates: group commit, every key distinct and durable ---- */
 
 typedef struct worker {
@@ -3014,6 +3062,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, ratelimit_saturated_still_blocks);
 	tcase_add_test(tc, ratelimit_small_table);
 	tcase_add_test(tc, key_after_delete_writes_last_used);
+	tcase_add_test(tc, touch_does_not_wait_for_the_write);
 	tcase_add_test(tc, statements_never_reprepared);
 	tcase_add_test(tc, roles_enforced_in_the_key_service);
 	tcase_add_test(tc, names_nfc_and_refused);
