@@ -250,6 +250,11 @@ static listcache_group *listcache_group_of(listcache *c, int64_t user)
 	return &c->groups[(size_t)(h >> 32) & c->mask];
 }
 
+void listcache_prefetch(listcache *c, int64_t user)
+{
+	__builtin_prefetch(listcache_group_of(c, user), 1, 3);
+}
+
 /* The tag of user's list of family (with the revoked keys or not): bits of
    the id's hash the group index does not use, never 0. */
 static uint8_t listcache_tag(int64_t user, int family, int include_revoked)

@@ -48,6 +48,9 @@ void listcache_put(listcache *c, int64_t user, int family, int include_revoked, 
  * place (one that cannot be repacked is dropped); fills in flight are not
  * kept (the epoch moves, as for a forget). */
 void listcache_touch(listcache *c, int64_t user, int64_t key_id, int64_t when);
+/* The first line of user's group on its way into the CPU's cache (a hint:
+   the caller is likely to ask for one of user's lists soon). */
+void listcache_prefetch(listcache *c, int64_t user);
 /* Drops every list of user (user < 0: of every owner). */
 void listcache_forget_user(listcache *c, int64_t user);
 /* Drops every list (another process changed the database). */
