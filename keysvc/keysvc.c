@@ -53,6 +53,13 @@
    own, as before (nothing is dropped). One commit takes at most a batch. */
 #define KEYSVC_TOUCH_QUEUE 8192
 #define KEYSVC_TOUCH_BATCH 1024
+/* The writer gathers what comes in this long after a first write into the
+   same commit: every commit moves SQLite's WAL index, and each request's
+   check for other processes' writes (store_changed), and each cache refill,
+   that began a read while it moved slept and tried again (SQLite's
+   walTryBeginRead: clock_nanosleep from 1 us, many a second per worker);
+   with a write a key a minute, 10,000 keys made 150-300 commits a second. */
+#define KEYSVC_TOUCH_GATHER_MS 100
 /* Authentication cache: slots, and the age after which an entry goes back
    to the store (a backstop: changes made through this process forget the
    key at once, and another process's writes empty the caches on the next
@@ -238,6 +245,7 @@ struct keysvc {
 	keysvc_touch_job tq[KEYSVC_TOUCH_QUEUE];
 	size_t tq_head, tq_n;
 	int tq_started, tq_stop, tq_busy;
+	int tq_hurry;              /* keysvc_touch_flush: write what is queued now */
 	pthread_t tq_thread;
 	unsigned tq_pending;       /* jobs queued or being written (atomic) */
 	keylimit *limits;          /* the keys' own rate limits (per node) */
@@ -792,7 +800,13 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 	ks->log = cfg->log;
 	pthread_mutex_init(&ks->lock, NULL);
 	pthread_mutex_init(&ks->tq_lock, NULL);
-	pthread_cond_init(&ks->tq_work, NULL);
+	{
+		pthread_condattr_t ca;   /* the writer's gathering waits on the monotonic clock */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&ks->tq_work, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	pthread_cond_init(&ks->tq_idle, NULL);
 	for (int i = 0; i < KEYSVC_SCOPE_STRIPES; i++)
 		pthread_mutex_init(&ks->holds_lock[i], NULL);
@@ -908,6 +922,18 @@ static void *keysvc_touch_main(void *arg)
 			pthread_cond_wait(&ks->tq_work, &ks->tq_lock);
 		if (ks->tq_n == 0)   /* stopped, and every job written */
 			break;
+		/* the writes of the next KEYSVC_TOUCH_GATHER_MS, in the same commit */
+		if (!ks->tq_stop && !ks->tq_hurry && ks->tq_n < KEYSVC_TOUCH_BATCH) {
+			struct timespec until;
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_nsec += KEYSVC_TOUCH_GATHER_MS * 1000000L;
+			until.tv_sec += until.tv_nsec / 1000000000L;
+			until.tv_nsec %= 1000000000L;
+			while (!ks->tq_stop && !ks->tq_hurry && ks->tq_n < KEYSVC_TOUCH_BATCH &&
+			       pthread_cond_timedwait(&ks->tq_work, &ks->tq_lock, &until) == 0)
+				;
+		}
+		ks->tq_hurry = 0;
 		while (n < KEYSVC_TOUCH_BATCH && ks->tq_n > 0) {
 			batch[n++] = ks->tq[ks->tq_head];
 			ks->tq_head = (ks->tq_head + 1) % KEYSVC_TOUCH_QUEUE;
@@ -940,7 +966,8 @@ static int keysvc_touch_queue(keysvc *ks, int64_t owner, int64_t key_id, int64_t
 			ks->tq[(ks->tq_head + ks->tq_n) % KEYSVC_TOUCH_QUEUE] = (keysvc_touch_job){ key_id, owner, when };
 			ks->tq_n++;
 			__atomic_add_fetch(&ks->tq_pending, 1, __ATOMIC_RELEASE);
-			pthread_cond_signal(&ks->tq_work);
+			if (ks->tq_n == 1 || ks->tq_n >= KEYSVC_TOUCH_BATCH)   /* the writer is idle, or has a batch */
+				pthread_cond_signal(&ks->tq_work);
 			rc = 0;
 		}
 	}
@@ -951,6 +978,10 @@ static int keysvc_touch_queue(keysvc *ks, int64_t owner, int64_t key_id, int64_t
 void keysvc_touch_flush(keysvc *ks)
 {
 	pthread_mutex_lock(&ks->tq_lock);
+	if (ks->tq_n > 0) {   /* now, not at the end of the gathering */
+		ks->tq_hurry = 1;
+		pthread_cond_signal(&ks->tq_work);
+	}
 	while (ks->tq_n > 0 || ks->tq_busy)
 		pthread_cond_wait(&ks->tq_idle, &ks->tq_lock);
 	pthread_mutex_unlock(&ks->tq_lock);
