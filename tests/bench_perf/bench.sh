@@ -14,6 +14,10 @@
 #       scheduled start), each server at 50% and 80% of its own peak in (b)
 #       (the same load relative to what it can do), p50/p99/p99.9, HTTP
 #       and HTTPS, the (b) key rotation;
+#   (d') the same, every server at one rate, half the lowest of their (d)
+#       peaks: at a share of its own peak a server with a higher peak
+#       carries more load, and near the highest peaks loadgen on 2 cores
+#       cannot keep the rate (its own queue then sets the p99);
 #   (e) (b) while tests/bench_perf/churn creates and deletes 50 keys/s,
 #       each right after the (b) it is compared with: a minute after the
 #       keys' first use their last_used writes come due, and (b) and (e)
@@ -172,6 +176,12 @@ step() {
 			l=$(lg "${args[@]}" --conns "$CONNS" --rate $((peak * p / 100)) --path "$PATH_" --header-file "$KEYS")
 			put $n d${p}_${w#d_} "$(field p50 "$l") $(field p99 "$l") $(field p999 "$l") ${l%% *}"
 		done ;;
+	# (d') every server at one rate: half the lowest of their (d) peaks
+	dc_http | dc_https)
+		args=(--port "$HP")
+		[ $w = dc_https ] && args=("${tls[@]}")
+		l=$(lg "${args[@]}" --conns "$CONNS" --rate "$(v DC_RATE_${w#dc_})" --path "$PATH_" --header-file "$KEYS")
+		put $n ${w} "$(field p50 "$l") $(field p99 "$l") $(field p999 "$l") ${l%% *}" ;;
 	esac
 }
 v() { local x="$1"; echo "${!x:-0}"; }
@@ -271,6 +281,12 @@ for k in $(seq "$ROUNDS"); do
 done
 median_rounds
 steps cr d_http d_https
+for pr in http https; do
+	low=
+	for n in $sets; do p=$(v R_${n}_dpeak_$pr); [ -z "$low" ] || [ "$p" -lt "$low" ] && low=$p; done
+	printf -v "DC_RATE_$pr" '%s' "$(( ${low:-0} / 2 ))"
+done
+steps dc_http dc_https
 for n in $sets; do
 	use $n
 	[ $n != bare ] && put $n rss "$(awk '/VmHWM/ { print $2 }' /proc/$PID/status)"
@@ -324,6 +340,19 @@ for p in 50 80; do
 			"bare ulfius: ${b50:-0}/${b99:-0}/${b999:-0} us at ${brate:-0}/s" "p99 $(ratio "${a99:-0}" "${b99:-0}")" \
 			"p99 <= 2x" "$(bench_verdict 'a <= 2 * b && b > 0 && a > 0' -v a="${a99:-0}" -v b="${b99:-0}")"
 	done
+done
+# (d') the same comparison at one rate for every server: at a share of its
+# own peak, a server with the higher peak carries more load, and on 2 cores
+# loadgen cannot pace rates near the highest peaks (its queue, not the
+# server's, then sets the p99)
+for pr in http https; do
+	read -r b50 b99 b999 brate <<<"$(v R_bare_dc_$pr)"
+	read -r a50 a99 a999 arate <<<"$(v R_after_dc_$pr)"
+	read -r f50 f99 f999 frate <<<"$(v R_before_dc_$pr)"
+	bench_row $T "(d') open-loop latency, every server at one rate (half the lowest (d) peak: $(v DC_RATE_$pr) req/s), ${pr^^}, rotating keys ($CONNS conns)" \
+		"after p50/p99/p99.9 ${a50:-0}/${a99:-0}/${a999:-0} us at ${arate:-0}/s; before ${f50:-0}/${f99:-0}/${f999:-0} us at ${frate:-0}/s" \
+		"bare ulfius: ${b50:-0}/${b99:-0}/${b999:-0} us at ${brate:-0}/s" "p99 $(ratio "${a99:-0}" "${b99:-0}")" \
+		"p99 <= 2x" "$(bench_verdict 'a <= 2 * b && b > 0 && a > 0' -v a="${a99:-0}" -v b="${b99:-0}")"
 done
 for pr in http https; do
 	e=$(v R_after_e_$pr); b=$(v R_after_b_$pr); be=$(v R_before_e_$pr); bb=$(v R_before_b_$pr)
