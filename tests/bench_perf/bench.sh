@@ -167,21 +167,21 @@ step() {
 	# (d): at 50% and 80% of this server's own (b) peak, as measured by the
 	# same client (loadgen, closed loop): a rate wrk reached would be more
 	# than loadgen's 64 threads and the server can do together on this machine
-	d_http | d_https)
+	# (d'): every server at one rate, half the lowest of their (d) peaks
+	d_http | d_https | dc_http | dc_https)
 		args=(--port "$HP")
-		[ $w = d_https ] && args=("${tls[@]}")
+		[ "${w#*_}" = https ] && args=("${tls[@]}")
+		if [ "${w%_*}" = dc ]; then
+			l=$(lg "${args[@]}" --conns "$CONNS" --rate "$(v DC_RATE_${w#dc_})" --path "$PATH_" --header-file "$KEYS")
+			put $n ${w} "$(field p50 "$l") $(field p99 "$l") $(field p999 "$l") ${l%% *}"
+			return 0
+		fi
 		peak=$(lg_rps "${args[@]}" --conns "$CONNS" --path "$PATH_" --header-file "$KEYS")
 		put $n dpeak_${w#d_} "$peak"
 		for p in 50 80; do
 			l=$(lg "${args[@]}" --conns "$CONNS" --rate $((peak * p / 100)) --path "$PATH_" --header-file "$KEYS")
 			put $n d${p}_${w#d_} "$(field p50 "$l") $(field p99 "$l") $(field p999 "$l") ${l%% *}"
 		done ;;
-	# (d') every server at one rate: half the lowest of their (d) peaks
-	dc_http | dc_https)
-		args=(--port "$HP")
-		[ $w = dc_https ] && args=("${tls[@]}")
-		l=$(lg "${args[@]}" --conns "$CONNS" --rate "$(v DC_RATE_${w#dc_})" --path "$PATH_" --header-file "$KEYS")
-		put $n ${w} "$(field p50 "$l") $(field p99 "$l") $(field p999 "$l") ${l%% *}" ;;
 	esac
 }
 v() { local x="$1"; echo "${!x:-0}"; }
@@ -330,15 +330,21 @@ bench_row $T "(c') a new TLS connection per request, the client offering its las
 	"bare ulfius, full handshakes: $(v R_bare_c)/s" "$(ratio "$(v R_after_cr)" "$(v R_bare_c)")" \
 	"resumes (libmicrohttpd's bare server has no tickets)" \
 	"$(bench_verdict 'r > 0' -v r="$(v R_after_cr_resumed)")"
+# latency_row TITLE KEY: an open-loop row from R_<server>_<KEY> ("p50 p99
+# p999 rate"), the goal after's p99 at most 2x bare's
+latency_row() {
+	local b50 b99 b999 brate a50 a99 a999 arate f50 f99 f999 frate
+	read -r b50 b99 b999 brate <<<"$(v R_bare_$2)"
+	read -r a50 a99 a999 arate <<<"$(v R_after_$2)"
+	read -r f50 f99 f999 frate <<<"$(v R_before_$2)"
+	bench_row $T "$1" \
+		"after p50/p99/p99.9 ${a50:-0}/${a99:-0}/${a999:-0} us at ${arate:-0}/s; before ${f50:-0}/${f99:-0}/${f999:-0} us at ${frate:-0}/s" \
+		"bare ulfius: ${b50:-0}/${b99:-0}/${b999:-0} us at ${brate:-0}/s" "p99 $(ratio "${a99:-0}" "${b99:-0}")" \
+		"p99 <= 2x" "$(bench_verdict 'a <= 2 * b && b > 0 && a > 0' -v a="${a99:-0}" -v b="${b99:-0}")"
+}
 for p in 50 80; do
 	for pr in http https; do
-		read -r b50 b99 b999 brate <<<"$(v R_bare_d${p}_$pr)"
-		read -r a50 a99 a999 arate <<<"$(v R_after_d${p}_$pr)"
-		read -r f50 f99 f999 frate <<<"$(v R_before_d${p}_$pr)"
-		bench_row $T "(d) open-loop latency at ${p}% of each server's (b) peak (loadgen: bare $(v R_bare_dpeak_$pr), after $(v R_after_dpeak_$pr), before $(v R_before_dpeak_$pr) req/s), ${pr^^}, rotating keys ($CONNS conns)" \
-			"after p50/p99/p99.9 ${a50:-0}/${a99:-0}/${a999:-0} us at ${arate:-0}/s; before ${f50:-0}/${f99:-0}/${f999:-0} us" \
-			"bare ulfius: ${b50:-0}/${b99:-0}/${b999:-0} us at ${brate:-0}/s" "p99 $(ratio "${a99:-0}" "${b99:-0}")" \
-			"p99 <= 2x" "$(bench_verdict 'a <= 2 * b && b > 0 && a > 0' -v a="${a99:-0}" -v b="${b99:-0}")"
+		latency_row "(d) open-loop latency at ${p}% of each server's (b) peak (loadgen: bare $(v R_bare_dpeak_$pr), after $(v R_after_dpeak_$pr), before $(v R_before_dpeak_$pr) req/s), ${pr^^}, rotating keys ($CONNS conns)" d${p}_$pr
 	done
 done
 # (d') the same comparison at one rate for every server: at a share of its
@@ -346,13 +352,7 @@ done
 # loadgen cannot pace rates near the highest peaks (its queue, not the
 # server's, then sets the p99)
 for pr in http https; do
-	read -r b50 b99 b999 brate <<<"$(v R_bare_dc_$pr)"
-	read -r a50 a99 a999 arate <<<"$(v R_after_dc_$pr)"
-	read -r f50 f99 f999 frate <<<"$(v R_before_dc_$pr)"
-	bench_row $T "(d') open-loop latency, every server at one rate (half the lowest (d) peak: $(v DC_RATE_$pr) req/s), ${pr^^}, rotating keys ($CONNS conns)" \
-		"after p50/p99/p99.9 ${a50:-0}/${a99:-0}/${a999:-0} us at ${arate:-0}/s; before ${f50:-0}/${f99:-0}/${f999:-0} us at ${frate:-0}/s" \
-		"bare ulfius: ${b50:-0}/${b99:-0}/${b999:-0} us at ${brate:-0}/s" "p99 $(ratio "${a99:-0}" "${b99:-0}")" \
-		"p99 <= 2x" "$(bench_verdict 'a <= 2 * b && b > 0 && a > 0' -v a="${a99:-0}" -v b="${b99:-0}")"
+	latency_row "(d') open-loop latency, every server at one rate (half the lowest (d) peak: $(v DC_RATE_$pr) req/s), ${pr^^}, rotating keys ($CONNS conns)" dc_$pr
 done
 for pr in http https; do
 	e=$(v R_after_e_$pr); b=$(v R_after_b_$pr); be=$(v R_before_e_$pr); bb=$(v R_before_b_$pr)
