@@ -894,20 +894,41 @@ static void keysvc_touch_settled(keysvc *ks, int64_t key_id, int64_t when)
    they are, as the store is (its last_used the one before): dropping them
    took a list the caches could still answer through an outage (--stale-if-
    error) when a queued write came due after the store went down. */
-static void keysvc_touch_write(keysvc *ks, const keysvc_touch_job *jobs, size_t n)
+static int keysvc_touch_write(keysvc *ks, const keysvc_touch_job *jobs, size_t n)
 {
 	store_touch w[KEYSVC_TOUCH_BATCH];
+	int rc;
 
 	if (n > KEYSVC_TOUCH_BATCH)
 		n = KEYSVC_TOUCH_BATCH;
 	for (size_t i = 0; i < n; i++)
 		w[i] = (store_touch){ .key_id = jobs[i].key_id, .when = jobs[i].when };
-	store_keys_touch(ks->st, w, n);
+	rc = store_keys_touch(ks->st, w, n);
 	for (size_t i = 0; i < n; i++) {
 		if (w[i].rc == STORE_OK)
 			listcache_touch(ks->lists, jobs[i].owner, jobs[i].key_id, jobs[i].when);
 		keysvc_touch_settled(ks, jobs[i].key_id, jobs[i].when);
 	}
+	return rc;
+}
+
+/* Stopping, and the store refused a batch: the rest is not written (under
+   tq_lock). Each batch against a locked SQLite waits its busy timeout
+   (10 s), so a full queue would hold keysvc_close, and the server's exit,
+   for 80 s; last_used is bookkeeping, and the count is logged. */
+static void keysvc_touch_drop(keysvc *ks)
+{
+	size_t n = ks->tq_n;
+	char msg[160];
+
+	for (size_t i = 0; i < n; i++) {
+		const keysvc_touch_job *j = &ks->tq[(ks->tq_head + i) % KEYSVC_TOUCH_QUEUE];
+		keysvc_touch_settled(ks, j->key_id, j->when);
+	}
+	ks->tq_n = 0;
+	__atomic_sub_fetch(&ks->tq_pending, (unsigned)n, __ATOMIC_RELEASE);
+	snprintf(msg, sizeof msg, "shutting down with the store refusing writes: %zu keys' last_used not written", n);
+	keysvc_log(ks, STORE_LOG_ERROR, msg);
 }
 
 static void *keysvc_touch_main(void *arg)
@@ -941,9 +962,11 @@ static void *keysvc_touch_main(void *arg)
 		}
 		ks->tq_busy = 1;
 		pthread_mutex_unlock(&ks->tq_lock);
-		keysvc_touch_write(ks, batch, n);
+		int rc = keysvc_touch_write(ks, batch, n);
 		__atomic_sub_fetch(&ks->tq_pending, (unsigned)n, __ATOMIC_RELEASE);
 		pthread_mutex_lock(&ks->tq_lock);
+		if (rc != STORE_OK && ks->tq_stop && ks->tq_n > 0)
+			keysvc_touch_drop(ks);
 		ks->tq_busy = 0;
 		pthread_cond_broadcast(&ks->tq_idle);
 	}

@@ -703,6 +703,39 @@ START_TEST(touch_does_not_wait_for_the_write)
 }
 END_TEST
 
+/* keysvc_close with SQLite's write lock held elsewhere and more queued
+   last_used writes than one batch: the first batch waits the busy timeout
+   (10 s) and fails; the rest is dropped (and logged), not tried batch by
+   batch, each another 10 s. */
+START_TEST(close_with_the_store_locked_drops_the_rest)
+{
+	static char t[1100][TOKEN_MAX];
+	char db[300], name[32];
+	keysvc_key k;
+	keysvc_principal p;
+	sqlite3 *h;
+	unsigned ra;
+	time_t t0;
+
+	for (int i = 0; i < 1100; i++) {
+		snprintf(name, sizeof name, "k%d", i);
+		ck_assert_int_eq(keysvc_create(ks, AS(i % 2 ? alice : bob), KEYSVC_HERON, name, NULL, NULL, "", &k, t[i],
+		                               sizeof t[i]), KEYSVC_OK);
+	}
+	snprintf(db, sizeof db, "%s/k.db", tmpdir);
+	ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	for (int i = 0; i < 1100; i++)
+		ck_assert_int_eq(keysvc_authenticate(ks, t[i], "c21", &p, &ra), KEYSVC_OK);
+	t0 = time(NULL);
+	keysvc_close(ks);
+	ks = NULL;
+	ck_assert_int_lt(time(NULL) - t0, 17);   /* one busy timeout, not two */
+	sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(h);
+}
+END_TEST
+
 /* ---- concurrent creates: group commit, every key distinct and durable ---- */
 
 typedef struct worker {
@@ -3063,6 +3096,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, ratelimit_small_table);
 	tcase_add_test(tc, key_after_delete_writes_last_used);
 	tcase_add_test(tc, touch_does_not_wait_for_the_write);
+	tcase_add_test(tc, close_with_the_store_locked_drops_the_rest);
 	tcase_add_test(tc, statements_never_reprepared);
 	tcase_add_test(tc, roles_enforced_in_the_key_service);
 	tcase_add_test(tc, names_nfc_and_refused);
