@@ -29,10 +29,12 @@
 # runs on each in turn (bare, before, after) before the next workload, so
 # the ratios compare runs seconds apart, under the same load from whatever
 # else the machine runs; beside each req/s, the server's own CPU time per
-# request (from /proc), the steadier figure on a shared machine. The
-# keep-alive workloads and (c) run BENCH_PERF_ROUNDS times (default 3), one
-# round after another, and each figure is the median of its rounds: one
-# round's ratios moved by 15% between runs minutes apart on this machine.
+# request (from /proc), the steadier figure on a shared machine, and the
+# client's (wrk's), which shares the 2 cores. The keep-alive workloads,
+# (c), and (d) with (d') run BENCH_PERF_ROUNDS times (default 3), one round
+# after another, and each figure is the median of its rounds: one round's
+# ratios moved by 15% between runs minutes apart on this machine, and one
+# 3 s window's p99 by 90x.
 # Every figure is a ratio to the bare server measured in the same run. Rows
 # go to $BENCH_DIR/bench-perf.tsv.
 set -u
@@ -86,15 +88,27 @@ chmod 600 "$W/key.pem"
 # ---- measuring ----
 # cpu_ticks: user + system clock ticks of the server under test ($PID)
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat" 2>/dev/null || echo 0; }
-# wrk_run NAME FIGURE URL ARGS...: R_NAME_FIGURE = req/s, and
+# children_cpu: CPU seconds (user + system) of this shell's children that
+# have finished, in CH_CPU (bash's times, run in this shell: in a subshell
+# it would count only the subshell's own children)
+children_cpu() {
+	times >"$W/times"
+	CH_CPU=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, p, /[ms]/); t += p[1] * 60 + p[2] } printf "%.3f", t }' "$W/times")
+}
+# wrk_run NAME FIGURE URL ARGS...: R_NAME_FIGURE = req/s,
 # R_NAME_FIGURE_cpu = the server's CPU time per request in microseconds
 # (user + system, from /proc: far steadier than req/s on a machine others
-# load too). Non-2xx responses and socket errors are reported on stderr.
+# load too), and R_NAME_FIGURE_ccpu the client's (wrk's): on 2 cores the
+# client takes its share of them, and what it spends reading an answer (a
+# longer one decrypts and parses longer) is CPU the server does not get.
+# Non-2xx responses and socket errors are reported on stderr.
 wrk_run() {
-	local n=$1 f=$2 url=$3 out t0 t1 reqs; shift 3
+	local n=$1 f=$2 url=$3 out t0 t1 c0 reqs; shift 3
+	children_cpu; c0=$CH_CPU
 	t0=$(cpu_ticks)
 	out=$(wrk -t2 -c"$CONNS" -d"${SECS}s" "$url" "$@" 2>&1)
 	t1=$(cpu_ticks)
+	children_cpu
 	if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
 		echo "bench-perf: wrk $url: $(grep "Non-2xx\|Socket errors" <<<"$out" | tr '\n' ' ')" >&2
 	fi
@@ -102,6 +116,8 @@ wrk_run() {
 	reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
 	put $n ${f}_cpu "$(awk -v a="$t0" -v b="$t1" -v n="${reqs:-0}" -v h="$(getconf CLK_TCK)" \
 		'BEGIN { if (n > 0) printf "%.1f", (b - a) / h * 1e6 / n; else print 0 }')"
+	put $n ${f}_ccpu "$(awk -v a="$c0" -v b="$CH_CPU" -v n="${reqs:-0}" \
+		'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1e6 / n; else print 0 }')"
 }
 lg() { # lg ARGS...: loadgen's line (its figures even when it reports failures)
 	"$LOADGEN" --seconds "$SECS" "$@" 2>&1 | tail -1
@@ -260,13 +276,13 @@ steps() {
 ROUNDED="a_http a_https b_http b_https e_http e_https c i_http i_https"
 keep_round() {
 	local n w f k=$1
-	for n in $sets; do for w in $ROUNDED; do for f in "$w" "${w}_cpu"; do
+	for n in $sets; do for w in $ROUNDED; do for f in "$w" "${w}_cpu" "${w}_ccpu"; do
 		printf -v "R_${n}_${f}__r$k" '%s' "$(v R_${n}_${f})"
 	done; done; done
 }
 median_rounds() {
 	local n w f k vals
-	for n in $sets; do for w in $ROUNDED; do for f in "$w" "${w}_cpu"; do
+	for n in $sets; do for w in $ROUNDED; do for f in "$w" "${w}_cpu" "${w}_ccpu"; do
 		vals=
 		for k in $(seq "$ROUNDS"); do vals="$vals $(v R_${n}_${f}__r$k)"; done
 		put "$n" "$f" "$(tr ' ' '\n' <<<"$vals" | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print 0;
@@ -280,13 +296,46 @@ for k in $(seq "$ROUNDS"); do
 	keep_round "$k"
 done
 median_rounds
-steps cr d_http d_https
-for pr in http https; do
-	low=
-	for n in $sets; do p=$(v R_${n}_dpeak_$pr); [ -z "$low" ] || [ "$p" -lt "$low" ] && low=$p; done
-	printf -v "DC_RATE_$pr" '%s' "$(( ${low:-0} / 2 ))"
+# the latency rows in rounds too, each figure the median of its rounds: one
+# 3 s window's p99 is whatever stall the machine had in it (bare ulfius's
+# own p99 at one rate went from 1.1 to 97 ms between ten windows in a row)
+LATENCY="dpeak_http dpeak_https d50_http d50_https d80_http d80_https dc_http dc_https"
+keep_latency_round() {
+	local n w k=$1
+	for n in $sets; do for w in $LATENCY; do printf -v "R_${n}_${w}__r$k" '%s' "$(v R_${n}_${w})"; done; done
+}
+# median_latency: each of p50, p99, p99.9 and rate of a row is the median
+# of the rounds' (R_<server>_<row>_p99s: the rounds' p99s, for the table)
+median_latency() {
+	local n w k i vals out
+	for n in $sets; do for w in $LATENCY; do
+		out=
+		for i in 1 2 3 4; do
+			vals=
+			for k in $(seq "$ROUNDS"); do vals="$vals $(awk -v i=$i '{ print $i }' <<<"$(v R_${n}_${w}__r$k)")"; done
+			out="$out $(tr ' ' '\n' <<<"$vals" | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print 0;
+				else if (NR % 2) print a[(NR + 1) / 2]; else printf "%d\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }')"
+			[ $i = 2 ] && put "$n" "${w}_p99s" "$(echo $vals | tr ' ' '/')"
+			[ "${w#dpeak}" != "$w" ] && break   # a peak is one number
+		done
+		put "$n" "$w" "${out# }"
+	done; done
+}
+steps cr
+for k in $(seq "$ROUNDS"); do
+	steps d_http d_https
+	# (d'): one rate for every round, from the first round's peaks
+	if [ "$k" = 1 ]; then
+		for pr in http https; do
+			low=
+			for n in $sets; do p=$(v R_${n}_dpeak_$pr); [ -z "$low" ] || [ "$p" -lt "$low" ] && low=$p; done
+			printf -v "DC_RATE_$pr" '%s' "$(( ${low:-0} / 2 ))"
+		done
+	fi
+	steps dc_http dc_https
+	keep_latency_round "$k"
 done
-steps dc_http dc_https
+median_latency
 for n in $sets; do
 	use $n
 	[ $n != bare ] && put $n rss "$(awk '/VmHWM/ { print $2 }' /proc/$PID/status)"
@@ -313,6 +362,8 @@ row() { # row FIGURE WORKLOAD GOAL-FACTOR UNIT (goal 0: a figure to report)
 	local cpu="" ca cb cf
 	ca=$(v R_after_${w}_cpu); cb=$(v R_bare_${w}_cpu); cf=$(v R_before_${w}_cpu)
 	[ "$ca" != 0 ] && cpu="; server CPU/request: after $ca us ($(ratio "$cb" "$ca") of bare's speed), before $cf us, bare $cb us"
+	ca=$(v R_after_${w}_ccpu); cb=$(v R_bare_${w}_ccpu); cf=$(v R_before_${w}_ccpu)
+	[ "$ca" != 0 ] && cpu="$cpu; client (wrk) CPU/request: after $ca us, before $cf us, bare $cb us"
 	local rounds=""
 	[ "$ROUNDS" -gt 1 ] && [ -n "$(v R_after_${w}_rounds)" ] && [ "$(v R_after_${w}_rounds)" != 0 ] &&
 		rounds="; median of $ROUNDS rounds: after $(v R_after_${w}_rounds), before $(v R_before_${w}_rounds), bare $(v R_bare_${w}_rounds)"
@@ -337,8 +388,10 @@ latency_row() {
 	read -r b50 b99 b999 brate <<<"$(v R_bare_$2)"
 	read -r a50 a99 a999 arate <<<"$(v R_after_$2)"
 	read -r f50 f99 f999 frate <<<"$(v R_before_$2)"
+	local rounds=""
+	[ "$ROUNDS" -gt 1 ] && rounds="; medians of $ROUNDS rounds, whose p99s were after $(v R_after_$2_p99s), before $(v R_before_$2_p99s), bare $(v R_bare_$2_p99s) us"
 	bench_row $T "$1" \
-		"after p50/p99/p99.9 ${a50:-0}/${a99:-0}/${a999:-0} us at ${arate:-0}/s; before ${f50:-0}/${f99:-0}/${f999:-0} us at ${frate:-0}/s" \
+		"after p50/p99/p99.9 ${a50:-0}/${a99:-0}/${a999:-0} us at ${arate:-0}/s; before ${f50:-0}/${f99:-0}/${f999:-0} us at ${frate:-0}/s$rounds" \
 		"bare ulfius: ${b50:-0}/${b99:-0}/${b999:-0} us at ${brate:-0}/s" "p99 $(ratio "${a99:-0}" "${b99:-0}")" \
 		"p99 <= 2x" "$(bench_verdict 'a <= 2 * b && b > 0 && a > 0' -v a="${a99:-0}" -v b="${b99:-0}")"
 }
@@ -364,6 +417,7 @@ done
 echo "bench-perf: churn during (e) HTTP, HTTPS: after: $(v R_after_churn_e_http); $(v R_after_churn_e_https); before: $(v R_before_churn_e_http); $(v R_before_churn_e_https)"
 R_bare_i_http=$(v R_bare_a_http); R_bare_i_https=$(v R_bare_a_https)
 R_bare_i_http_cpu=$(v R_bare_a_http_cpu); R_bare_i_https_cpu=$(v R_bare_a_https_cpu)
+R_bare_i_http_ccpu=$(v R_bare_a_http_ccpu); R_bare_i_https_ccpu=$(v R_bare_a_https_ccpu)
 row "apikeyd's in-process bare endpoint (/__test/bare: guard, access log), HTTP" i_http 0 req/s
 row "apikeyd's in-process bare endpoint (/__test/bare: guard, access log), HTTPS" i_https 0 req/s
 bench_row $T "apikeyd's peak resident memory over all of the above (VmHWM)" "after $(v R_after_rss) KiB" \
