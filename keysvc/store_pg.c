@@ -122,7 +122,7 @@ static const char *const store_pg_migrations[STORE_PG_SCHEMA_VERSION] = {
 
 enum {
 	P_USER_ADD, P_USER_FIND, P_KEY_INSERT, P_AUDIT, P_GET_UUID, P_GET_ID, P_GET_NAME, P_BY_HASH,
-	P_LIST, P_COUNT, P_SET_ACTIVE, P_REVOKE, P_DELETE, P_TOUCH, P_AUDIT_COUNT, P_EPOCH_BUMP, P_CHANGE,
+	P_LIST, P_COUNT, P_SET_ACTIVE, P_REVOKE, P_DELETE, P_TOUCH, P_TOUCH_MANY, P_AUDIT_COUNT, P_EPOCH_BUMP, P_CHANGE,
 	P_QUOTA_LOCK, P_QUOTA, P_PAGE, P_OWNER, P_DESCENDANTS, P_REPARENT, P_HASHES, P_UPDATE, P_USE, P_N
 };
 
@@ -153,6 +153,11 @@ static const char *const store_pg_sql[P_N] = {
 	[P_REVOKE] = "UPDATE keys SET active = 0, revoked = 1 WHERE id = $1 AND revoked = 0 RETURNING user_id",
 	[P_DELETE] = "DELETE FROM keys WHERE id = $1 RETURNING user_id",
 	[P_TOUCH] = "UPDATE keys SET last_used = $1 WHERE id = $2 AND (last_used IS NULL OR last_used < $1)",
+	/* the touch writer's batch: ids and times as two arrays, a key named twice
+	   at its latest time (UPDATE ... FROM takes one source row per target
+	   row, and which one is not said) */
+	[P_TOUCH_MANY] = "UPDATE keys SET last_used = v.w FROM (SELECT id, max(w) AS w FROM unnest($1::bigint[], $2::bigint[])"
+	                 " AS u(id, w) GROUP BY id) AS v WHERE keys.id = v.id AND (keys.last_used IS NULL OR keys.last_used < v.w)",
 	[P_AUDIT_COUNT] = "SELECT count(*) FROM audit WHERE key_id = $1 AND action = $2",
 	[P_EPOCH_BUMP] = "UPDATE apikeyd_epoch SET epoch = epoch + 1 RETURNING epoch",
 	[P_CHANGE] = "WITH c AS (INSERT INTO apikeyd_changes(epoch, key_id, user_id, at) VALUES ($1, $2, $3, $4))"
@@ -1183,6 +1188,54 @@ static int store_pg_key_touch(store *base, int64_t key_id, int64_t when)
 	return rc;
 }
 
+/* Many keys' last_used in one statement, one round trip and one commit
+   (the touch writer's batch; key_touch for each was a round trip and a
+   commit per key, which a remote server's latency multiplies). A key that
+   is gone, or holds a later time, is left as it is, as key_touch leaves
+   it; every t[i].rc is the statement's. */
+static int store_pg_keys_touch(store *base, store_touch *t, size_t n)
+{
+	store_pg *s = (store_pg *)base;
+	char *ids, *whens;
+	size_t cap = n * 21 + 3, il = 0, wl = 0;
+	int rc = STORE_UNAVAILABLE;   /* until PostgreSQL answers */
+
+	if (n == 0)
+		return STORE_OK;
+	ids = malloc(cap);
+	whens = malloc(cap);
+	if (!ids || !whens) {
+		free(ids);
+		free(whens);
+		for (size_t i = 0; i < n; i++)
+			t[i].rc = STORE_ERROR;
+		return STORE_ERROR;
+	}
+	ids[il++] = '{';
+	whens[wl++] = '{';
+	for (size_t i = 0; i < n; i++) {
+		il += (size_t)snprintf(ids + il, cap - il, "%s%lld", i ? "," : "", (long long)t[i].key_id);
+		wl += (size_t)snprintf(whens + wl, cap - wl, "%s%lld", i ? "," : "", (long long)t[i].when);
+	}
+	ids[il++] = '}';
+	ids[il] = '\0';
+	whens[wl++] = '}';
+	whens[wl] = '\0';
+	const char *v[2] = { ids, whens };
+	store_pg_conn *pc = store_pg_read_begin(s);
+	if (store_pg_ready(s, pc) == 0) {
+		PGresult *r = store_pg_exec(pc, P_TOUCH_MANY, 2, v, -1, 0);
+		rc = PQresultStatus(r) == PGRES_COMMAND_OK ? STORE_OK : store_pg_status(r);
+		PQclear(r);
+	}
+	store_pg_read_end(pc);
+	free(ids);
+	free(whens);
+	for (size_t i = 0; i < n; i++)
+		t[i].rc = rc;
+	return rc;
+}
+
 /* ---- reads ---- */
 
 static int store_pg_get(store_pg *s, int q, int64_t user, int family, const char *text, int64_t num, store_key *out)
@@ -1781,6 +1834,7 @@ const store_backend store_pg_backend = {
 	.key_revoke = store_pg_key_revoke,
 	.key_delete = store_pg_key_delete,
 	.key_touch = store_pg_key_touch,
+	.keys_touch = store_pg_keys_touch,
 	.key_update = store_pg_key_update,
 	.key_use = store_pg_key_use,
 	.reprepares = store_pg_reprepares,
