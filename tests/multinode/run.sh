@@ -12,7 +12,10 @@
 #     every 201 authenticates on every node; PostgreSQL stopped: 503s, no
 #     stale answers by default, recovery;
 #   - B and C deactivate 500 keys each at once: A refuses every one, and
-#     A's applied epoch equals the database's.
+#     A's applied epoch equals the database's;
+#   - 40 keys' first uses on A: their last_used writes go out as a few
+#     statements of many keys (PostgreSQL's own log counts them), and a
+#     stored later time is kept.
 set -u
 SUITE=multinode
 APIKEYD_STORE=sqlite   # the nodes get PostgreSQL URIs directly
@@ -57,6 +60,49 @@ for from in A B C; do
 	done
 	[ $good = 1 ] && ok "a key created on $from works on A, B and C at their first request" || no "key made on $from: $STATUS on $to"
 done
+
+# ---- last_used of many keys: one statement, not one per key ----
+# The touch writer gathers 100 ms of first uses into one store_keys_touch;
+# on PostgreSQL that is one UPDATE over arrays of ids and times (one round
+# trip and commit, where a statement per key was one each). PostgreSQL
+# logs every data-changing statement meanwhile (log_statement = mod), so
+# the batches can be counted. A key whose stored last_used is later than
+# the use keeps it.
+H=http://127.0.0.1:${PORT[A]}
+touch_toks=()
+for i in $(seq 40); do
+	req POST "$K" "x-api-key: $OWNER" '{"name":"touch-'$i'"}'
+	touch_toks+=("$(jb .token)")
+done
+pg_psql keys "UPDATE keys SET last_used = 4000000000 WHERE name = 'touch-7'" >/dev/null
+pg_psql postgres "ALTER SYSTEM SET log_statement = 'mod'" >/dev/null && pg_psql postgres "SELECT pg_reload_conf()" >/dev/null
+sleep 0.3   # the reload reaches every backend before it runs its next statement
+log_from=$(wc -c <"$PG_DIR/server.log")
+t0=$(date +%s)
+cpids=()
+for t in "${touch_toks[@]}"; do curl -s -o /dev/null -H "x-api-key: $t" "$H$K" & cpids+=($!); done
+wait "${cpids[@]}"
+t1=$(( $(date +%s) + 1 ))
+used=0
+for _ in $(seq 40); do
+	used=$(pg_psql keys "SELECT count(*) FROM keys WHERE name LIKE 'touch-%' AND last_used BETWEEN $t0 AND $t1")
+	[ "$used" = 39 ] && break
+	sleep 0.1
+done
+sleep 0.3
+pg_psql postgres "ALTER SYSTEM RESET log_statement" >/dev/null && pg_psql postgres "SELECT pg_reload_conf()" >/dev/null
+[ "$used" = 39 ] && [ "$(pg_psql keys "SELECT last_used FROM keys WHERE name = 'touch-7'")" = 4000000000 ] \
+	&& ok "40 keys' first uses on A: 39 last_used written, the one already later kept" \
+	|| no "40 keys' first uses: $used of 39 written, touch-7 at $(pg_psql keys "SELECT last_used FROM keys WHERE name = 'touch-7'")"
+# "execute qN: UPDATE keys SET last_used ..." then "DETAIL:  parameters: $1 = '{5,6}', ..."
+tail -c +$((log_from + 1)) "$PG_DIR/server.log" >"$dir/touch.log"
+single=$(grep -c "SET last_used = \$1 WHERE" "$dir/touch.log")
+batches=$(grep -c "SET last_used = v.w" "$dir/touch.log")
+most=$(grep -A1 "SET last_used = v.w" "$dir/touch.log" | grep -o "\$1 = '{[0-9,]*}'" |
+	awk -F, '{ if (NF > m) m = NF } END { print m + 0 }')
+[ "$single" = 0 ] && [ "$batches" -ge 1 ] && [ "$batches" -lt 40 ] && [ "$most" -ge 2 ] \
+	&& ok "their writes went out as $batches statements, the largest with $most keys" \
+	|| no "last_used statements: $batches batched (largest $most keys), $single one key each"
 
 # ---- propagation of revocations ----
 "$PROP" propagate "${PORT[A]}" "${PORT[B]}" "${PORT[C]}" "$OWNER" "$REPS" >"$dir/prop.out" 2>&1
