@@ -38,7 +38,7 @@ static void *mkusers_run(void *arg)
 int main(int argc, char **argv)
 {
 	const char *db = NULL, *secret = NULL, *out = NULL;
-	int users = 0, threads = 8, rc = 1;
+	int users = 0, threads = 8, started = 0, joined = 0, rc = 1;
 	keysvc_config cfg = { .synchronous_full = 0, .key_quota = -1 };
 	keysvc *ks = NULL;
 	char err[300];
@@ -72,21 +72,22 @@ int main(int argc, char **argv)
 	for (int t = 0; t < threads; t++) {
 		jobs[t] = (mkusers_job){ .ks = ks, .from = users * t / threads, .to = users * (t + 1) / threads,
 		                         .tokens = tokens };
-		if (pthread_create(&th[t], NULL, mkusers_run, &jobs[t]) != 0) { threads = t; goto cleanup; }
+		if (pthread_create(&th[t], NULL, mkusers_run, &jobs[t]) != 0) goto cleanup;
+		started++;
 	}
-	for (int t = 0; t < threads; t++) {
-		pthread_join(th[t], NULL);
-		if (jobs[t].failed) { fprintf(stderr, "mkusers: a user could not be created\n"); threads = 0; goto cleanup; }
+	for (; joined < started; joined++) {
+		pthread_join(th[joined], NULL);
+		if (jobs[joined].failed) { fprintf(stderr, "mkusers: a user could not be created\n"); joined++; goto cleanup; }
 	}
-	threads = 0;
 	if ((f = fopen(out, "w")) == NULL) { fprintf(stderr, "mkusers: cannot write %s\n", out); goto cleanup; }
 	for (int i = 0; i < users; i++)
 		fprintf(f, "x-api-key: %s\n", tokens[i]);
 	rc = fclose(f) == 0 ? 0 : 1;
 	f = NULL;
 cleanup:
-	for (int t = 0; t < threads; t++)
-		pthread_join(th[t], NULL);
+	/* the threads not joined yet (none started when the key service did not open) */
+	for (; joined < started; joined++)
+		pthread_join(th[joined], NULL);
 	if (f) fclose(f);
 	keysvc_close(ks);
 	free(th);
