@@ -23,6 +23,7 @@
 #include "keyfilter.h"
 #include "keylimit.h"
 #include "keyname.h"
+#include "kmetrics.h"
 #include "listcache.h"
 #include "ratelimit.h"
 
@@ -49,8 +50,8 @@
    own, not the request's: a request that came due for one waited for its
    commit, and with another process holding SQLite's write lock (a backup,
    the CLI, another node) for the busy timeout, 10 s, before the write
-   failed. Jobs queued at most; a use that finds the queue full writes its
-   own, as before (nothing is dropped). One commit takes at most a batch. */
+   failed. Jobs queued at most; a use that finds the queue full is counted and
+   not recorded (keysvc_touch_dropped). One commit takes at most a batch. */
 #define KEYSVC_TOUCH_QUEUE 8192
 #define KEYSVC_TOUCH_BATCH 1024
 /* The writer gathers what comes in this long after a first write into the
@@ -244,6 +245,9 @@ struct keysvc {
 	pthread_cond_t tq_work, tq_idle;
 	keysvc_touch_job tq[KEYSVC_TOUCH_QUEUE];
 	size_t tq_head, tq_n;
+	size_t tq_cap;             /* jobs the ring holds at most (cfg.touch_queue) */
+	uint64_t tq_dropped;       /* uses whose write found the ring full (atomic) */
+	int64_t tq_said;           /* when a drop was last logged (atomic) */
 	int tq_started, tq_stop, tq_busy;
 	int tq_hurry;              /* keysvc_touch_flush: write what is queued now */
 	pthread_t tq_thread;
@@ -813,6 +817,7 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 	pthread_rwlock_init(&ks->filter_lock, NULL);
 	ks->quota = cfg->key_quota == 0 ? KEYSVC_DEFAULT_QUOTA : cfg->key_quota < 0 ? 0 : cfg->key_quota;
 	ks->cascade = cfg->revoke_cascade;
+	ks->tq_cap = cfg->touch_queue > 0 && cfg->touch_queue < KEYSVC_TOUCH_QUEUE ? cfg->touch_queue : KEYSVC_TOUCH_QUEUE;
 	pthread_mutex_init(&ks->filter_sync, NULL);
 	pthread_mutex_init(&ks->ring_lock, NULL);
 	if (strcmp(cfg->db_path, ":memory:") == 0 && !cfg->secret_path) {
@@ -975,14 +980,17 @@ static void *keysvc_touch_main(void *arg)
 }
 
 /* Queues a write for the touch writer (its thread started on the first):
-   0, or -1 when the queue is full, stopped, or the thread cannot start (the
+   0; 1 when the queue is full (the writer is behind: the store is slow,
+   locked or down); -1 when it is stopped or the thread cannot start (the
    caller writes it itself). The slot's pending is set by the caller. */
 static int keysvc_touch_queue(keysvc *ks, int64_t owner, int64_t key_id, int64_t when)
 {
 	int rc = -1;
 
 	pthread_mutex_lock(&ks->tq_lock);
-	if (!ks->tq_stop && ks->tq_n < KEYSVC_TOUCH_QUEUE) {
+	if (!ks->tq_stop && ks->tq_n >= ks->tq_cap) {
+		rc = 1;
+	} else if (!ks->tq_stop) {
 		if (!ks->tq_started && pthread_create(&ks->tq_thread, NULL, keysvc_touch_main, ks) == 0)
 			ks->tq_started = 1;
 		if (ks->tq_started) {
@@ -1091,6 +1099,7 @@ void keysvc_get_stats(keysvc *ks, keysvc_stats *out)
 	out->bad_tokens = __atomic_load_n(&ks->stats.bad_tokens, __ATOMIC_RELAXED);
 	out->cache_hits = __atomic_load_n(&ks->stats.cache_hits, __ATOMIC_RELAXED);
 	out->list_hits = __atomic_load_n(&ks->stats.list_hits, __ATOMIC_RELAXED);
+	out->touch_dropped = __atomic_load_n(&ks->tq_dropped, __ATOMIC_RELAXED);
 }
 
 /* HMAC-SHA-256(sec, token); sec is one of ring's secrets, ring one of the
@@ -1589,6 +1598,39 @@ int keysvc_delete(keysvc *ks, const keysvc_principal *caller, int64_t key_id, co
 	return keysvc_changed(ks, user, key_id, store_key_delete(ks->st, key_id, user, client));
 }
 
+/* A use whose write found the queue full: not written, and not waited for.
+   The queue fills only while the store takes longer than the uses come (a
+   write lock held elsewhere, a server down or far away); a request that
+   wrote its own then waited as long, for bookkeeping: SQLite's busy
+   timeout, 10 s, at every new key's first use. The slot forgets the use,
+   so the key's next use tries again; the drops are counted and logged once
+   a minute at most. */
+static void keysvc_touch_dropped(keysvc *ks, int64_t key_id, int64_t when)
+{
+	keysvc_touch *t = &ks->touch[(uint64_t)key_id % KEYSVC_TOUCH_SLOTS];
+	uint64_t n = __atomic_add_fetch(&ks->tq_dropped, 1, __ATOMIC_RELAXED);
+	int64_t said = __atomic_load_n(&ks->tq_said, __ATOMIC_RELAXED);
+	char msg[200];
+
+	pthread_mutex_lock(&ks->lock);
+	if (t->key_id == key_id && t->pending == when) {
+		/* as keysvc_touch_key changes a slot: key_id off while written moves */
+		__atomic_store_n(&t->key_id, 0, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		__atomic_store_n(&t->written, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->pending, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->key_id, key_id, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&ks->lock);
+	kmetrics_touch_dropped();
+	if (when - said >= 60 &&
+	    __atomic_compare_exchange_n(&ks->tq_said, &said, when, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		snprintf(msg, sizeof msg, "last_used: %zu writes wait for the store, which is behind; %llu uses "
+		         "not recorded so far (each key's next use tries again)", ks->tq_cap, (unsigned long long)n);
+		keysvc_log(ks, STORE_LOG_WARNING, msg);
+	}
+}
+
 /* last_used: one write per key every 30 to 60 s at most */
 static void keysvc_touch_key(keysvc *ks, int64_t owner, int64_t key_id)
 {
@@ -1621,9 +1663,18 @@ static void keysvc_touch_key(keysvc *ks, int64_t owner, int64_t key_id)
 	/* the touch writer's (KEYSVC_TOUCH_QUEUE); the key service's reads show
 	   the pending time meanwhile (keysvc_touch_shown), so a list right after
 	   the use shows it as when the write was the request's own */
-	if (write && keysvc_touch_queue(ks, owner, key_id, (int64_t)now) != 0) {
+	if (!write)
+		return;
+	switch (keysvc_touch_queue(ks, owner, key_id, (int64_t)now)) {
+	case 0:
+		break;
+	case 1:
+		keysvc_touch_dropped(ks, key_id, (int64_t)now);
+		break;
+	default: {   /* stopping, or no writer thread: the use writes its own */
 		keysvc_touch_job job = { key_id, owner, (int64_t)now };
 		keysvc_touch_write(ks, &job, 1);
+	}
 	}
 }
 

@@ -26,6 +26,7 @@ static _Thread_local unsigned kmetrics_my_shard = KMETRICS_SHARDS;   /* none yet
 static kmetrics_hist kmetrics_store_hist[KMETRICS_N_STORE_OPS];
 static atomic_uint_fast64_t kmetrics_store_errors[KMETRICS_N_STORE_OPS];
 static kmetrics_hist kmetrics_batch_hist;
+static atomic_uint_fast64_t kmetrics_dropped;
 
 #define KMETRICS_ADD(a, n) atomic_fetch_add_explicit(&(a), (n), memory_order_relaxed)
 #define KMETRICS_GET(a) atomic_load_explicit(&(a), memory_order_relaxed)
@@ -65,6 +66,11 @@ void kmetrics_store(enum kmetrics_store_op op, const struct timespec *t0, int rc
 		KMETRICS_ADD(kmetrics_store_errors[op], 1);
 }
 
+void kmetrics_touch_dropped(void)
+{
+	KMETRICS_ADD(kmetrics_dropped, 1);
+}
+
 void kmetrics_batch(unsigned n)
 {
 	size_t i = 0;
@@ -97,6 +103,7 @@ void kmetrics_read(kmetrics_view *out)
 		out->store_errors[op] = KMETRICS_GET(kmetrics_store_errors[op]);
 	}
 	kmetrics_hist_read(&kmetrics_batch_hist, KMETRICS_N_BATCH, 1, &out->batch);
+	out->touch_dropped = KMETRICS_GET(kmetrics_dropped);
 }
 
 const char *kmetrics_cache_name(enum kmetrics_cache c)

@@ -36,6 +36,7 @@ typedef struct kmetrics_view {
 	kmetrics_hist_view store[KMETRICS_N_STORE_OPS];
 	uint64_t store_errors[KMETRICS_N_STORE_OPS];
 	kmetrics_hist_view batch;   /* bucket[0..KMETRICS_N_BATCH] */
+	uint64_t touch_dropped;     /* last_used writes not recorded: the queue was full */
 } kmetrics_view;
 
 void kmetrics_cache(enum kmetrics_cache c, int hit);
@@ -44,6 +45,8 @@ void kmetrics_cache(enum kmetrics_cache c, int hit);
 void kmetrics_store(enum kmetrics_store_op op, const struct timespec *t0, int rc);
 /* One group-commit transaction of n inserts. */
 void kmetrics_batch(unsigned n);
+/* A use whose last_used write found the touch queue full (not recorded). */
+void kmetrics_touch_dropped(void);
 void kmetrics_read(kmetrics_view *out);
 const char *kmetrics_cache_name(enum kmetrics_cache c);
 const char *kmetrics_store_op_name(enum kmetrics_store_op op);

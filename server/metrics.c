@@ -303,6 +303,9 @@ static void metrics_keysvc(FILE *f)
                  "Key inserts committed together in one group-commit transaction.");
     metrics_hist(f, "apikeyd_store_batch_size", "", batch_bounds, KMETRICS_N_BATCH, v.batch.bucket,
                  v.batch.count, v.batch.sum);
+    metrics_head(f, "apikeyd_last_used_dropped_total", "counter",
+                 "Key uses whose last_used write was not recorded: the writes waiting for the store filled their queue.");
+    fprintf(f, "apikeyd_last_used_dropped_total %llu\n", (unsigned long long)v.touch_dropped);
 }
 #endif
 

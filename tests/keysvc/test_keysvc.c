@@ -23,6 +23,7 @@
 #include "keysvc.h"
 #include "listcache.h"
 #include "bigmem.h"
+#include "kmetrics.h"
 #include "ratelimit.h"
 
 /* A user as the caller of a mutation: the account holder itself (key_id 0,
@@ -700,6 +701,63 @@ START_TEST(touch_does_not_wait_for_the_write)
 	sqlite3_close(h);
 	ck_assert_int_eq(keysvc_get_id(ks, alice, KEYSVC_HERON, k.id, &got), KEYSVC_OK);
 	ck_assert_int_eq(got.last_used, stored);
+}
+END_TEST
+
+/* The touch queue full (SQLite's write lock held elsewhere for longer than
+   the queue lasts): a new key's first use neither waits for the store (it
+   wrote its own write and waited SQLite's busy timeout, 10 s, every one)
+   nor loses its last_used for good: the use is counted as not recorded,
+   and the key's next use, once the store is back, writes it. */
+START_TEST(touch_queue_full_does_not_wait)
+{
+	char db[300], t[10][TOKEN_MAX], name[16];
+	keysvc_config cfg = { .synchronous_full = 1, .touch_queue = 4 };
+	keysvc_key k[10];
+	keysvc_principal p;
+	kmetrics_view m0, m1;
+	keysvc_stats stats;
+	sqlite3 *h;
+	sqlite3_stmt *st;
+	unsigned ra;
+	char err[300] = "";
+	time_t t0;
+
+	snprintf(db, sizeof db, "%s/k.db", tmpdir);
+	keysvc_close(ks);
+	cfg.db_path = db;
+	ck_assert_msg(keysvc_open(&cfg, &ks, err, sizeof err) == 0, "keysvc_open: %s", err);
+	for (int i = 0; i < 10; i++) {
+		snprintf(name, sizeof name, "q%d", i);
+		ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, name, NULL, NULL, "", &k[i], t[i], sizeof t[i]),
+		                 KEYSVC_OK);
+	}
+	ck_assert_int_eq(sqlite3_open(db, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	t0 = time(NULL);
+	kmetrics_read(&m0);
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(keysvc_authenticate(ks, t[i], "c22", &p, &ra), KEYSVC_OK);
+	ck_assert_int_le(time(NULL) - t0, 2);   /* not 10 s a key past the fourth */
+	keysvc_get_stats(ks, &stats);
+	ck_assert_uint_ge(stats.touch_dropped, 5);   /* 4 queued, perhaps 1 more taken by the writer */
+	kmetrics_read(&m1);
+	ck_assert_uint_eq(m1.touch_dropped - m0.touch_dropped, stats.touch_dropped);   /* /metrics counts them */
+	ck_assert_int_eq(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	keysvc_touch_flush(ks);
+	/* the store back: every key's next use records what was dropped (one at
+	   a time: six at once would fill the 4 places again) */
+	for (int i = 0; i < 10; i++) {
+		ck_assert_int_eq(keysvc_authenticate(ks, t[i], "c22", &p, &ra), KEYSVC_OK);
+		keysvc_touch_flush(ks);
+	}
+	ck_assert_int_eq(sqlite3_prepare_v2(h, "SELECT count(*) FROM keys WHERE name LIKE 'q%' AND last_used >= ?", -1, &st,
+	                                    NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, (int64_t)t0);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int64(st, 0), 10);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
 }
 END_TEST
 
@@ -3096,6 +3154,7 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, ratelimit_small_table);
 	tcase_add_test(tc, key_after_delete_writes_last_used);
 	tcase_add_test(tc, touch_does_not_wait_for_the_write);
+	tcase_add_test(tc, touch_queue_full_does_not_wait);
 	tcase_add_test(tc, close_with_the_store_locked_drops_the_rest);
 	tcase_add_test(tc, statements_never_reprepared);
 	tcase_add_test(tc, roles_enforced_in_the_key_service);
