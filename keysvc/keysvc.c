@@ -1602,9 +1602,12 @@ int keysvc_delete(keysvc *ks, const keysvc_principal *caller, int64_t key_id, co
    The queue fills only while the store takes longer than the uses come (a
    write lock held elsewhere, a server down or far away); a request that
    wrote its own then waited as long, for bookkeeping: SQLite's busy
-   timeout, 10 s, at every new key's first use. The slot forgets the use,
-   so the key's next use tries again; the drops are counted and logged once
-   a minute at most. */
+   timeout, 10 s, at every new key's first use. The slot takes the use as
+   written a second short of KEYSVC_TOUCH_EVERY ago, so the key's uses from
+   the next second on try again (its uses meanwhile stay on the lock-free
+   path: a slot forgetting the use sent every one of them through the
+   service's lock and the queue's while the store was behind); the drops
+   are counted and logged once a minute at most. */
 static void keysvc_touch_dropped(keysvc *ks, int64_t key_id, int64_t when)
 {
 	keysvc_touch *t = &ks->touch[(uint64_t)key_id % KEYSVC_TOUCH_SLOTS];
@@ -1617,7 +1620,7 @@ static void keysvc_touch_dropped(keysvc *ks, int64_t key_id, int64_t when)
 		/* as keysvc_touch_key changes a slot: key_id off while written moves */
 		__atomic_store_n(&t->key_id, 0, __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_RELEASE);
-		__atomic_store_n(&t->written, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&t->written, (time_t)when - (KEYSVC_TOUCH_EVERY - 1), __ATOMIC_RELAXED);
 		__atomic_store_n(&t->pending, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&t->key_id, key_id, __ATOMIC_RELEASE);
 	}
@@ -1626,7 +1629,7 @@ static void keysvc_touch_dropped(keysvc *ks, int64_t key_id, int64_t when)
 	if (when - said >= 60 &&
 	    __atomic_compare_exchange_n(&ks->tq_said, &said, when, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
 		snprintf(msg, sizeof msg, "last_used: %zu writes wait for the store, which is behind; %llu uses "
-		         "not recorded so far (each key's next use tries again)", ks->tq_cap, (unsigned long long)n);
+		         "not recorded so far (each key's uses a second later try again)", ks->tq_cap, (unsigned long long)n);
 		keysvc_log(ks, STORE_LOG_WARNING, msg);
 	}
 }
