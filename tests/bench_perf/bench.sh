@@ -280,13 +280,17 @@ keep_round() {
 		printf -v "R_${n}_${f}__r$k" '%s' "$(v R_${n}_${f})"
 	done; done; done
 }
+# median N...: the median of the numbers (0 when there are none)
+median() {
+	printf '%s\n' "$@" | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print 0;
+		else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.10g\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
 median_rounds() {
 	local n w f k vals
 	for n in $sets; do for w in $ROUNDED; do for f in "$w" "${w}_cpu" "${w}_ccpu"; do
 		vals=
 		for k in $(seq "$ROUNDS"); do vals="$vals $(v R_${n}_${f}__r$k)"; done
-		put "$n" "$f" "$(tr ' ' '\n' <<<"$vals" | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print 0;
-			else if (NR % 2) print a[(NR + 1) / 2]; else printf "%g\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }')"
+		put "$n" "$f" "$(median $vals)"
 		put "$n" "${f}_rounds" "$(echo $vals | tr ' ' '/')"
 	done; done; done
 }
@@ -313,8 +317,7 @@ median_latency() {
 		for i in 1 2 3 4; do
 			vals=
 			for k in $(seq "$ROUNDS"); do vals="$vals $(awk -v i=$i '{ print $i }' <<<"$(v R_${n}_${w}__r$k)")"; done
-			out="$out $(tr ' ' '\n' <<<"$vals" | grep . | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print 0;
-				else if (NR % 2) print a[(NR + 1) / 2]; else printf "%d\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }')"
+			out="$out $(median $vals)"
 			[ $i = 2 ] && put "$n" "${w}_p99s" "$(echo $vals | tr ' ' '/')"
 			[ "${w#dpeak}" != "$w" ] && break   # a peak is one number
 		done
