@@ -43,6 +43,7 @@ typedef struct keycache_slot {
 	unsigned char hash[STORE_HASH_LEN];
 	time_t stored;
 	int used;
+	uint32_t held;                            /* > 0: young until this age (keycache_get_aged), ttl + grace at most */
 	int64_t key_id;                           /* the entry's, for the forgets */
 	uint16_t len[4];                          /* name, scopes, meta, owner: bytes without the NUL */
 	char *big;                                /* the texts when they do not fit in text */
@@ -203,7 +204,7 @@ static void keycache_empty(keycache *c, size_t i)
    went back makes nothing young). */
 static int keycache_young(const keycache *c, const keycache_slot *s, time_t now)
 {
-	return now >= s->stored && now - s->stored < (time_t)c->ttl;
+	return now >= s->stored && (now - s->stored < (time_t)c->ttl || now - s->stored < (time_t)s->held);
 }
 
 /* Copies slot s's entry into out when it is the key of hash and younger
@@ -272,7 +273,9 @@ static void keycache_prefetch(const keycache_slot *s)
 		__builtin_prefetch((const char *)s + o, 0, 3);
 }
 
-int keycache_get(keycache *c, const unsigned char hash[STORE_HASH_LEN], time_t now, keycache_entry *out)
+/* keycache_get, and keycache_get_aged with grace > 0 (0 < hold <= grace). */
+static int keycache_lookup(keycache *c, const unsigned char hash[STORE_HASH_LEN], time_t now, unsigned grace,
+                           unsigned hold, keycache_entry *out)
 {
 	size_t set = keycache_set(c, hash);
 	uint64_t tag = keycache_tag(hash);
@@ -302,6 +305,17 @@ int keycache_get(keycache *c, const unsigned char hash[STORE_HASH_LEN], time_t n
 		for (size_t w = 0; w < KEYCACHE_WAYS && hit == 0; w++) {
 			keycache_slot *s = &c->slots[set + w];
 			hit = keycache_copy(c, s, hash, now, 1, out);
+			if (hit == 2 && grace > 0 && now >= s->stored && now - s->stored < (time_t)(c->ttl + grace)) {
+				/* aged, within the grace: young again for hold seconds, so
+				   that the uses meanwhile are hits, and this caller's to
+				   read again (2) */
+				time_t until = now - s->stored + (time_t)hold, most = (time_t)c->ttl + grace;
+				keycache_write_begin(s);
+				s->held = (uint32_t)(until < most ? until : most);
+				keycache_write_end(s);
+				hit = keycache_copy(c, s, hash, now, 1, out) == 1 ? 2 : 0;
+				break;
+			}
 			if (hit == 2) {   /* too old: gone, even if the clock goes back */
 				keycache_empty(c, set + w);
 				hit = 0;
@@ -310,8 +324,21 @@ int keycache_get(keycache *c, const unsigned char hash[STORE_HASH_LEN], time_t n
 		}
 		pthread_mutex_unlock(keycache_lock_of(c, set));
 	}
-	kmetrics_cache(KMETRICS_CACHE_KEY, hit);
+	kmetrics_cache(KMETRICS_CACHE_KEY, hit != 0);
 	return hit;
+}
+
+int keycache_get(keycache *c, const unsigned char hash[STORE_HASH_LEN], time_t now, keycache_entry *out)
+{
+	return keycache_lookup(c, hash, now, 0, 0, out);
+}
+
+int keycache_get_aged(keycache *c, const unsigned char hash[STORE_HASH_LEN], time_t now, unsigned grace,
+                      unsigned hold, keycache_entry *out)
+{
+	if (hold == 0 || grace > UINT32_MAX / 2 || hold > grace)
+		grace = 0;
+	return keycache_lookup(c, hash, now, grace, hold, out);
 }
 
 uint64_t keycache_epoch(keycache *c)
@@ -385,6 +412,7 @@ void keycache_put(keycache *c, const unsigned char hash[STORE_HASH_LEN], const k
 			s->len[k] = len[k];
 		}
 		s->stored = now;
+		s->held = 0;
 		s->used = 1;
 		keycache_write_end(s);
 		__atomic_store_n(&c->tags[i], keycache_tag(hash), __ATOMIC_RELAXED);

@@ -66,6 +66,15 @@ void keycache_free(keycache *c);
 
 /* 1 and *out filled when hash is cached and younger than ttl; else 0. */
 int keycache_get(keycache *c, const unsigned char hash[STORE_HASH_LEN], time_t now, keycache_entry *out);
+/* As keycache_get, and an entry aged past the ttl by less than grace
+   seconds is handed out too, once: 2 and *out filled, the entry young
+   again for hold seconds (hold <= grace), so that the other uses meanwhile
+   are hits while the one caller that got 2 reads the key again and puts it
+   back (or forgets it); unrefreshed, it is handed out so again each hold.
+   From ttl + grace after its put, or with the clock gone back, the entry
+   is gone and the answer 0, as keycache_get's. */
+int keycache_get_aged(keycache *c, const unsigned char hash[STORE_HASH_LEN], time_t now, unsigned grace,
+                      unsigned hold, keycache_entry *out);
 /* Snapshot to take before reading the store for a later keycache_put. */
 uint64_t keycache_epoch(keycache *c);
 /* Caches e under hash unless a keycache_forget ran since `epoch`. */

@@ -76,13 +76,24 @@
    51k with 60 s. */
 #define KEYSVC_CACHE_SLOTS 65536
 #define KEYSVC_CACHE_TTL 60
+/* A key's entry aged past its time by less than the ttl again is still
+   the answer (nothing depends on the age for being right, above), once
+   held young for ttl / 12 seconds (5 s) while the refresher thread reads
+   the key again off the request's path and puts it back: after a pause
+   every entry comes of age, and the next burst of requests each waited for
+   its SQLite read (29,000 req/s over 10,000 keys after a minute's pause:
+   p99 150-450 ms in the first window). Unrefreshed (the store failing,
+   the refresher behind: KEYSVC_REFRESH_QUEUE), it is asked for again each
+   hold, and from twice the ttl after its put a request reads the store
+   itself. */
+#define KEYSVC_REFRESH_QUEUE 4096
 /* An entry of either cache is put as if stored up to this many seconds
    earlier (by its key's HMAC, or its owner's id), so that it lives 30 to
    60 s: 10,000 keys cached in one pass all aged in the same second, and the
    next pass sent 10,000 key and 10,000 list reads to the store at once
    (bench-perf (d): p99 68-103 ms at half the peak, 0.8-6 ms without
    expiry). */
-#define KEYSVC_CACHE_SPREAD 30
+#define KEYSVC_CACHE_SPREAD(ks) ((ks)->ttl / 2 > 0 ? (ks)->ttl / 2 : 1)
 /* List cache: groups of owners (16 lists each), the longest list kept, rows
    kept in all (packed, a row is its texts and some 150 bytes: a few MiB,
    filled only as lists are asked for; 16,384 store_keys as they are would
@@ -154,6 +165,16 @@ typedef struct keysvc_touch {
 	time_t written;
 	int64_t pending;
 } keysvc_touch;
+
+/* An aged cache entry for the refresher: a key's (its HMAC and id), or
+   (list) an owner's list of a family. */
+typedef struct keysvc_refresh_job {
+	int list;
+	unsigned char hash[STORE_HASH_LEN];
+	int64_t key_id;
+	int64_t user;
+	int family, include_revoked;
+} keysvc_refresh_job;
 
 /* A last_used write for the touch writer. */
 typedef struct keysvc_touch_job {
@@ -252,6 +273,16 @@ struct keysvc {
 	int tq_hurry;              /* keysvc_touch_flush: write what is queued now */
 	pthread_t tq_thread;
 	unsigned tq_pending;       /* jobs queued or being written (atomic) */
+	unsigned ttl;              /* the caches' (cfg.cache_ttl) */
+	/* aged cache entries to read again (keysvc_find), for the refresher's
+	   thread (started on the first): a ring of rq_n from rq_head */
+	pthread_mutex_t rq_lock;
+	pthread_cond_t rq_work;
+	keysvc_refresh_job rq[KEYSVC_REFRESH_QUEUE];
+	size_t rq_head, rq_n;
+	int rq_started, rq_stop;
+	pthread_t rq_thread;
+	uint64_t refreshes;        /* entries the refresher put back (atomic) */
 	keylimit *limits;          /* the keys' own rate limits (per node) */
 	int64_t clock_offset;      /* seconds added to the real time: tests (atomic) */
 	int64_t clock_at;          /* > 0: the clock stands at this second: tests (atomic) */
@@ -804,6 +835,9 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 	ks->log = cfg->log;
 	pthread_mutex_init(&ks->lock, NULL);
 	pthread_mutex_init(&ks->tq_lock, NULL);
+	pthread_mutex_init(&ks->rq_lock, NULL);
+	pthread_cond_init(&ks->rq_work, NULL);
+	ks->ttl = cfg->cache_ttl > 0 ? cfg->cache_ttl : KEYSVC_CACHE_TTL;
 	{
 		pthread_condattr_t ca;   /* the writer's gathering waits on the monotonic clock */
 		pthread_condattr_init(&ca);
@@ -847,11 +881,12 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 		snprintf(err, errlen, "cannot set up the key service's rate limiter (memory or randomness)");
 		goto fail;
 	}
-	if (keycache_new(KEYSVC_CACHE_SLOTS, KEYSVC_CACHE_TTL, &ks->cache) != 0 || keylimit_new(0, &ks->limits) != 0 ||
-	    listcache_new(KEYSVC_LIST_GROUPS, KEYSVC_LIST_MAX_KEYS, KEYSVC_LIST_MAX_ROWS, KEYSVC_CACHE_TTL, &ks->lists) != 0) {
+	if (keycache_new(KEYSVC_CACHE_SLOTS, ks->ttl, &ks->cache) != 0 || keylimit_new(0, &ks->limits) != 0 ||
+	    listcache_new(KEYSVC_LIST_GROUPS, KEYSVC_LIST_MAX_KEYS, KEYSVC_LIST_MAX_ROWS, ks->ttl, &ks->lists) != 0) {
 		snprintf(err, errlen, "out of memory for the key service's caches");
 		goto fail;
 	}
+	listcache_set_grace(ks->lists, ks->ttl, ks->ttl / 12 > 0 ? ks->ttl / 12 : 1);   /* as the keys' (keysvc_find) */
 	/* after the caches: a shared store may report changes at once */
 	if (store_open(&sc, &ks->st, err, errlen) != 0)
 		goto fail;
@@ -1058,11 +1093,15 @@ static void keysvc_touch_show(keysvc *ks, keysvc_key *keys, size_t n)
 		keys[i].last_used = keysvc_touch_shown(ks, keys[i].id, keys[i].last_used);
 }
 
+static void keysvc_refresh_stop(keysvc *ks);
+static void keysvc_refresh_list(keysvc *ks, int64_t user, int family, int include_revoked);
+
 void keysvc_close(keysvc *ks)
 {
 	if (!ks)
 		return;
 	keysvc_touch_stop(ks);   /* its last writes before the store goes */
+	keysvc_refresh_stop(ks);
 	store_close(ks->st);
 	keycache_free(ks->cache);
 	keylimit_free(ks->limits);
@@ -1100,6 +1139,7 @@ void keysvc_get_stats(keysvc *ks, keysvc_stats *out)
 	out->cache_hits = __atomic_load_n(&ks->stats.cache_hits, __ATOMIC_RELAXED);
 	out->list_hits = __atomic_load_n(&ks->stats.list_hits, __ATOMIC_RELAXED);
 	out->touch_dropped = __atomic_load_n(&ks->tq_dropped, __ATOMIC_RELAXED);
+	out->refreshes = __atomic_load_n(&ks->refreshes, __ATOMIC_RELAXED);
 }
 
 /* HMAC-SHA-256(sec, token); sec is one of ring's secrets, ring one of the
@@ -1339,7 +1379,7 @@ int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int incl
 	time_t now = time(NULL);
 	uint64_t epoch = 0;
 	char nfc[STORE_NAME_CHARS * 4 + 1];
-	int rc;
+	int rc, hit;
 
 	if (name && keysvc_name(name, nfc, sizeof nfc) != KEYSVC_OK) {   /* no key has such a name */
 		*out = NULL;
@@ -1351,7 +1391,9 @@ int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int incl
 		name = nfc;
 	if (whole)
 		keysvc_other_writers(ks);
-	if (whole && listcache_get(ks->lists, user, keysvc_slot(family), include_revoked, now, out, n)) {
+	if (whole && (hit = listcache_get(ks->lists, user, keysvc_slot(family), include_revoked, now, out, n))) {
+		if (hit == 2)
+			keysvc_refresh_list(ks, user, family, include_revoked);
 		__atomic_add_fetch(&ks->stats.list_hits, 1, __ATOMIC_RELAXED);
 		*total = (int64_t)*n;
 		keysvc_touch_show(ks, *out, *n);
@@ -1362,7 +1404,7 @@ int keysvc_list(keysvc *ks, int64_t user, int family, const char *name, int incl
 	rc = store_key_list(ks->st, user, family, name, include_revoked, skip, limit, out, n, total);
 	if (whole && rc == STORE_OK)
 		listcache_put(ks->lists, user, keysvc_slot(family), include_revoked, *out, *n, epoch,
-		              keysvc_spread_time(now, user, KEYSVC_CACHE_SPREAD));
+		              keysvc_spread_time(now, user, KEYSVC_CACHE_SPREAD(ks)));
 	if (rc == STORE_OK)
 		keysvc_touch_show(ks, *out, *n);
 	return keysvc_from_store(rc);
@@ -1407,15 +1449,17 @@ int keysvc_list_each(keysvc *ks, int64_t user, int family, int include_revoked, 
 	size_t n = 0, given = 0;
 	int64_t before = 0;
 	uint64_t epoch;
-	int rc = KEYSVC_OK, r;
+	int rc = KEYSVC_OK, r, hit;
 
 	keysvc_other_writers(ks);
 	if (__atomic_load_n(&ks->tq_pending, __ATOMIC_ACQUIRE) > 0) {   /* a write queued: shown meanwhile */
 		fn = keysvc_shown_each;
 		ctx = &shown;
 	}
-	if (listcache_each(ks->lists, user, keysvc_slot(family), include_revoked, now, max, fn, ctx, &r)) {
+	if ((hit = listcache_each(ks->lists, user, keysvc_slot(family), include_revoked, now, max, fn, ctx, &r))) {
 		__atomic_add_fetch(&ks->stats.list_hits, 1, __ATOMIC_RELAXED);
+		if (hit == 2)
+			keysvc_refresh_list(ks, user, family, include_revoked);
 		return r != 0 ? KEYSVC_INVALID : KEYSVC_OK;
 	}
 	epoch = listcache_epoch(ks->lists, user);
@@ -1424,7 +1468,7 @@ int keysvc_list_each(keysvc *ks, int64_t user, int family, int include_revoked, 
 			return keysvc_from_store(r == STORE_NOT_FOUND ? STORE_ERROR : r);
 		if (first && n < KEYSVC_PAGE)   /* the whole list: keep it */
 			listcache_put(ks->lists, user, keysvc_slot(family), include_revoked, v, n, epoch,
-			              keysvc_spread_time(now, user, KEYSVC_CACHE_SPREAD));
+			              keysvc_spread_time(now, user, KEYSVC_CACHE_SPREAD(ks)));
 		for (size_t i = 0; i < n && rc == KEYSVC_OK && (!max || given < max); i++, given++)
 			if (fn(ctx, &v[i]) != 0)
 				rc = KEYSVC_INVALID;
@@ -1763,6 +1807,108 @@ static void keysvc_entry_of(const keysvc_key *k, keycache_entry *e)
    KEYSVC_RATE_LIMITED without a lookup. check_crc: token has only
    token_shape's checks behind it, and its checksum is asked here when the
    cache misses (KEYSVC_BAD_TOKEN when wrong); a hit has a stored key's. */
+/* The refresher: one aged entry read again. A key still active and
+   unrevoked goes back into the cache (unless a forget came meanwhile: the
+   epoch), one gone, revoked or inactive out of it; a store that fails
+   leaves it, to age again, and past the grace a request asks the store
+   itself (and answers its error). */
+static void keysvc_refresh_one(keysvc *ks, const keysvc_refresh_job *j)
+{
+	unsigned char stored[STORE_HASH_LEN];
+	uint64_t epoch = keycache_epoch(ks->cache);
+	int64_t now = keysvc_now(ks);
+	keycache_entry e;
+	keysvc_key k;
+	int rc;
+
+	if (j->list) {   /* the whole first page, as keysvc_list_each reads it; a longer list is not kept */
+		keysvc_key *v = NULL;
+		size_t n = 0;
+		epoch = listcache_epoch(ks->lists, j->user);
+		if (store_key_page(ks->st, j->user, j->family, j->include_revoked, 0, KEYSVC_PAGE, &v, &n) == STORE_OK &&
+		    n < KEYSVC_PAGE) {
+			time_t t = time(NULL);
+			listcache_put(ks->lists, j->user, keysvc_slot(j->family), j->include_revoked, v, n, epoch,
+			              keysvc_spread_time(t, j->user, KEYSVC_CACHE_SPREAD(ks)));
+			__atomic_add_fetch(&ks->refreshes, 1, __ATOMIC_RELAXED);
+		}
+		free(v);
+		return;
+	}
+	rc = store_key_by_hash(ks->st, j->hash, &k, stored);
+
+	if (rc == STORE_ERROR || rc == STORE_UNAVAILABLE)
+		return;
+	if (rc == STORE_OK && gnutls_memcmp(j->hash, stored, sizeof stored) == 0 && !k.revoked) {
+		keysvc_entry_of(&k, &e);
+		if (e.active) {
+			keycache_put(ks->cache, j->hash, &e, epoch,
+			             keysvc_spread_time((time_t)now, j->hash[8] | j->hash[9] << 8, KEYSVC_CACHE_SPREAD(ks)));
+			__atomic_add_fetch(&ks->refreshes, 1, __ATOMIC_RELAXED);
+			return;
+		}
+	}
+	keycache_forget(ks->cache, j->key_id);
+}
+
+static void *keysvc_refresh_main(void *arg)
+{
+	keysvc *ks = arg;
+
+	pthread_setname_np(pthread_self(), "apikeyd-refresh");
+	pthread_mutex_lock(&ks->rq_lock);
+	for (;;) {
+		while (ks->rq_n == 0 && !ks->rq_stop)
+			pthread_cond_wait(&ks->rq_work, &ks->rq_lock);
+		if (ks->rq_stop)   /* what waits ages out */
+			break;
+		keysvc_refresh_job j = ks->rq[ks->rq_head];
+		ks->rq_head = (ks->rq_head + 1) % KEYSVC_REFRESH_QUEUE;
+		ks->rq_n--;
+		pthread_mutex_unlock(&ks->rq_lock);
+		keysvc_refresh_one(ks, &j);
+		pthread_mutex_lock(&ks->rq_lock);
+	}
+	pthread_mutex_unlock(&ks->rq_lock);
+	return NULL;
+}
+
+/* An aged entry for the refresher (its thread started on the first). A
+   full ring, or a thread that does not start, leaves the entry to age
+   again: a later use asks once more, or, past the grace, reads the store. */
+static void keysvc_refresh_queue(keysvc *ks, const keysvc_refresh_job *job)
+{
+	pthread_mutex_lock(&ks->rq_lock);
+	if (!ks->rq_stop && ks->rq_n < KEYSVC_REFRESH_QUEUE) {
+		if (!ks->rq_started && pthread_create(&ks->rq_thread, NULL, keysvc_refresh_main, ks) == 0)
+			ks->rq_started = 1;
+		if (ks->rq_started) {
+			ks->rq[(ks->rq_head + ks->rq_n) % KEYSVC_REFRESH_QUEUE] = *job;
+			if (ks->rq_n++ == 0)
+				pthread_cond_signal(&ks->rq_work);
+		}
+	}
+	pthread_mutex_unlock(&ks->rq_lock);
+}
+
+static void keysvc_refresh_list(keysvc *ks, int64_t user, int family, int include_revoked)
+{
+	keysvc_refresh_job j = { .list = 1, .user = user, .family = family, .include_revoked = include_revoked != 0 };
+
+	keysvc_refresh_queue(ks, &j);
+}
+
+static void keysvc_refresh_stop(keysvc *ks)
+{
+	pthread_mutex_lock(&ks->rq_lock);
+	ks->rq_stop = 1;
+	pthread_cond_signal(&ks->rq_work);
+	pthread_mutex_unlock(&ks->rq_lock);
+	if (ks->rq_started)
+		pthread_join(ks->rq_thread, NULL);
+	ks->rq_started = 0;
+}
+
 static int keysvc_find(keysvc *ks, const keyring *ring, const char *token, const unsigned char hash[STORE_HASH_LEN],
                        int64_t now, const char *client, unsigned *retry_after, keycache_entry *e, int *found,
                        int check_crc)
@@ -1779,9 +1925,15 @@ static int keysvc_find(keysvc *ks, const keyring *ring, const char *token, const
 	   cache compares the whole HMAC in constant time); what can change
 	   without a write (the expiry, the rate limit's window) is in the entry
 	   and checked on every hit by keysvc_judge */
-	if (keycache_get(ks->cache, hash, (time_t)now, e)) {
+	int got = keycache_get_aged(ks->cache, hash, (time_t)now, ks->ttl, ks->ttl / 12 > 0 ? ks->ttl / 12 : 1, e);
+	if (got) {
 		__atomic_add_fetch(&ks->stats.cache_hits, 1, __ATOMIC_RELAXED);
 		*found = 1;
+		if (got == 2) {   /* aged: the refresher reads it again */
+			keysvc_refresh_job j = { .key_id = e->key_id };
+			memcpy(j.hash, hash, STORE_HASH_LEN);
+			keysvc_refresh_queue(ks, &j);
+		}
 		return KEYSVC_OK;
 	}
 	if (check_crc && !token_crc_ok(token))
@@ -1808,7 +1960,7 @@ static int keysvc_find(keysvc *ks, const keyring *ring, const char *token, const
 		keysvc_filter_add(ks, hash);
 	keysvc_entry_of(&k, e);
 	if (e->active)
-		keycache_put(ks->cache, hash, e, epoch, keysvc_spread_time((time_t)now, hash[8] | hash[9] << 8, KEYSVC_CACHE_SPREAD));
+		keycache_put(ks->cache, hash, e, epoch, keysvc_spread_time((time_t)now, hash[8] | hash[9] << 8, KEYSVC_CACHE_SPREAD(ks)));
 	*found = 1;
 	return KEYSVC_OK;
 }
@@ -2557,7 +2709,7 @@ static int keysvc_caller_mask(keysvc *ks, const keysvc_principal *caller, unsign
 		s2 = __atomic_load_n(&h->seq, __ATOMIC_RELAXED);
 		if (s1 != s2)
 			continue;
-		if (id == caller->key_id && ep == epoch && now >= at && now - at < KEYSVC_CACHE_TTL) {
+		if (id == caller->key_id && ep == epoch && now >= at && now - at < (int64_t)ks->ttl) {
 			*mask = m;
 			hit = 1;
 		}

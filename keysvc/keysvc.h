@@ -99,6 +99,7 @@ typedef struct keysvc_config {
 	int64_t key_quota;            /* unrevoked keys per user; 0 = KEYSVC_DEFAULT_QUOTA, < 0 = no quota */
 	int revoke_cascade;           /* 1: revoking or deleting a key also revokes every key it minted */
 	size_t touch_queue;           /* last_used writes waiting for the store at most; 0 = 8192 (tests set fewer) */
+	unsigned cache_ttl;            /* seconds a cache entry lives (spread over its second half); 0 = 60 (tests set fewer) */
 	store_log_fn log;             /* store errors and start-up warnings; NULL: standard error */
 } keysvc_config;
 
@@ -126,6 +127,7 @@ typedef struct keysvc_stats {
 	uint64_t cache_hits;          /* answered by the authentication cache, no lookup */
 	uint64_t list_hits;           /* whole lists answered by the list cache, no SQL */
 	uint64_t touch_dropped;       /* uses whose last_used write found the queue full: not recorded */
+	uint64_t refreshes;           /* aged key cache entries read again off the request's path and put back */
 } keysvc_stats;
 
 int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen);

@@ -26,6 +26,7 @@ typedef struct listcache_slot {
 	size_t bytes;           /* v's length */
 	time_t stored;
 	uint64_t used;          /* the group's clock at the slot's last put or hit */
+	uint32_t held;          /* > 0: young until this age (listcache_set_grace), ttl + grace at most */
 } __attribute__((aligned(64))) listcache_slot;   /* one line each */
 
 /* A group's first cache line holds what a hit reads before its slot: the
@@ -48,6 +49,7 @@ struct listcache {
 	size_t mask;
 	size_t max_keys, max_rows;
 	unsigned ttl;
+	unsigned grace, hold;   /* listcache_set_grace */
 	pthread_mutex_t rows_lock;
 	size_t rows;            /* rows held in all slots */
 };
@@ -297,21 +299,40 @@ static void listcache_drop(listcache *c, listcache_group *g, listcache_slot *s)
 
 /* The slot of user's list of family if it is younger than the ttl (an
    older one is dropped), else NULL; *gp: user's group, left locked for the
-   caller to unlock. */
+   caller to unlock. *aged: 1 when the list was past the ttl, within the
+   grace, and is now held young for its caller to read again. */
 static listcache_slot *listcache_live(listcache *c, int64_t user, int family, int include_revoked, time_t now,
-                                      listcache_group **gp)
+                                      listcache_group **gp, int *aged)
 {
 	listcache_group *g = listcache_group_of(c, user);
 	listcache_slot *s;
+	time_t age;
 
 	*gp = g;
+	*aged = 0;
 	pthread_mutex_lock(&g->lock);
 	s = listcache_find(g, user, family, include_revoked != 0);
-	if (s && !(now >= s->stored && now - s->stored < (time_t)c->ttl)) {
-		listcache_drop(c, g, s);
-		s = NULL;
+	if (!s)
+		return NULL;
+	age = now - s->stored;
+	if (now >= s->stored && (age < (time_t)c->ttl || age < (time_t)s->held))
+		return s;
+	if (c->grace > 0 && now >= s->stored && age < (time_t)(c->ttl + c->grace)) {
+		time_t until = age + (time_t)c->hold, most = (time_t)(c->ttl + c->grace);
+		s->held = (uint32_t)(until < most ? until : most);
+		*aged = 1;
+		return s;
 	}
-	return s;
+	listcache_drop(c, g, s);
+	return NULL;
+}
+
+void listcache_set_grace(listcache *c, unsigned grace, unsigned hold)
+{
+	if (hold == 0 || grace > UINT32_MAX / 2 || hold > grace)
+		grace = hold = 0;
+	c->grace = grace;
+	c->hold = hold;
 }
 
 int listcache_get(listcache *c, int64_t user, int family, int include_revoked, time_t now, store_key **out,
@@ -319,23 +340,25 @@ int listcache_get(listcache *c, int64_t user, int family, int include_revoked, t
 {
 	listcache_group *g;
 	listcache_slot *s;
-	int hit = 0;
+	int hit = 0, aged;
 
 	*out = NULL;
 	*n = 0;
 	if (family < 0 || family >= LISTCACHE_FAMILIES)
 		return 0;
-	if ((s = listcache_live(c, user, family, include_revoked, now, &g)) != NULL) {
+	if ((s = listcache_live(c, user, family, include_revoked, now, &g, &aged)) != NULL) {
 		store_key *copy = listcache_unpack(s->v, s->n);
 		if (copy || s->n == 0) {
 			*out = copy;
 			*n = s->n;
 			s->used = ++g->clock;
-			hit = 1;
+			hit = aged ? 2 : 1;
+		} else {
+			s->held = 0;   /* not handed out */
 		}
 	}
 	pthread_mutex_unlock(&g->lock);
-	kmetrics_cache(KMETRICS_CACHE_LIST, hit);
+	kmetrics_cache(KMETRICS_CACHE_LIST, hit != 0);
 	return hit;
 }
 
@@ -346,20 +369,23 @@ int listcache_each(listcache *c, int64_t user, int family, int include_revoked, 
 	listcache_slot *s;
 	unsigned char small[2048], *packed = NULL;
 	size_t n = 0;
-	int hit = 0;
+	int hit = 0, aged = 0;
 
 	*rc = 0;
 	if (family < 0 || family >= LISTCACHE_FAMILIES)
 		return 0;
-	if ((s = listcache_live(c, user, family, include_revoked, now, &g)) != NULL &&
-	    (packed = s->bytes <= sizeof small ? small : malloc(s->bytes)) != NULL) {
-		memcpy(packed, s->v, s->bytes);
-		n = s->n;
-		s->used = ++g->clock;
-		hit = 1;
+	if ((s = listcache_live(c, user, family, include_revoked, now, &g, &aged)) != NULL) {
+		if ((packed = s->bytes <= sizeof small ? small : malloc(s->bytes)) != NULL) {
+			memcpy(packed, s->v, s->bytes);
+			n = s->n;
+			s->used = ++g->clock;
+			hit = aged ? 2 : 1;
+		} else if (aged) {
+			s->held = 0;   /* not handed out */
+		}
 	}
 	pthread_mutex_unlock(&g->lock);
-	kmetrics_cache(KMETRICS_CACHE_LIST, hit);
+	kmetrics_cache(KMETRICS_CACHE_LIST, hit != 0);
 	if (hit) {   /* outside the lock: fn may take its time, or call back into the key service */
 		listcache_cursor k = { packed, 0, 0 };
 		struct listcache_one *u = &listcache_one, nested;
@@ -444,6 +470,7 @@ void listcache_put(listcache *c, int64_t user, int family, int include_revoked, 
 		s->n = n;
 		s->bytes = bytes;
 		s->stored = now;
+		s->held = 0;
 		s->used = ++g->clock;
 		copy = NULL;
 	}

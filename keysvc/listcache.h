@@ -30,15 +30,23 @@ typedef struct listcache listcache;
 int listcache_new(size_t groups, size_t max_keys, size_t max_rows, unsigned ttl, listcache **out);
 void listcache_free(listcache *c);
 
-/* 1 on a hit: *out is a new copy (free()), *n its length (0: *out NULL). */
+/* 1 on a hit (2: an aged list, listcache_set_grace): *out is a new copy
+   (free()), *n its length (0: *out NULL). */
 int listcache_get(listcache *c, int64_t user, int family, int include_revoked, time_t now, store_key **out,
                   size_t *n);
-/* 1 on a hit: fn(ctx, k) on each of the list's first max keys (max 0: all)
- * in order, until fn answers nonzero (*rc: that answer, else 0). fn runs
- * outside the cache's locks, on a copy of each key that lasts until fn
- * returns; no array of the list is made. */
+/* 1 on a hit (2: an aged list, listcache_set_grace): fn(ctx, k) on each of
+ * the list's first max keys (max 0: all) in order, until fn answers
+ * nonzero (*rc: that answer, else 0). fn runs outside the cache's locks,
+ * on a copy of each key that lasts until fn returns; no array of the list
+ * is made. */
 int listcache_each(listcache *c, int64_t user, int family, int include_revoked, time_t now, size_t max,
                    int (*fn)(void *ctx, const store_key *k), void *ctx, int *rc);
+/* From now on a list past the ttl by less than grace seconds is a hit too,
+ * once answered 2 (listcache_get, listcache_each: its caller reads it again
+ * and puts it back) and then held young for hold seconds (hold <= grace;
+ * again each hold while no put comes); from ttl + grace after its put it is
+ * gone. grace 0 (the default): a list past the ttl is gone. */
+void listcache_set_grace(listcache *c, unsigned grace, unsigned hold);
 /* Snapshot to take before reading the store for a later listcache_put. */
 uint64_t listcache_epoch(listcache *c, int64_t user);
 /* Keeps a copy of v[0..n) unless user was forgotten since `epoch`. */

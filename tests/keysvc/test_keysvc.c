@@ -763,6 +763,67 @@ START_TEST(touch_queue_full_does_not_wait)
 }
 END_TEST
 
+/* A key's cache entry and its owner's list, aged (a ttl of 2 s,
+   keysvc_config.cache_ttl), answer their next use without a store read on
+   the request, and the refresher reads both again and puts them back; a
+   revocation after that still refuses the key at once, and the list shows
+   it revoked. Without the refresher the use read the store: after a pause,
+   a burst of requests over many keys each waited for its SQLite reads. */
+static int count_key(void *ctx, const keysvc_key *k)
+{
+	size_t *n = ctx;
+
+	(*n)+= k->revoked ? 100 : 1;
+	return 0;
+}
+
+START_TEST(aged_key_answered_then_refreshed)
+{
+	size_t seen = 0, seen0;
+	char db[300], t[TOKEN_MAX], err[300] = "";
+	keysvc_config cfg = { .cache_ttl = 2 };
+	keysvc_key k;
+	keysvc_principal p;
+	keysvc_stats s0, s1;
+	unsigned ra;
+
+	snprintf(db, sizeof db, "%s/k.db", tmpdir);
+	keysvc_close(ks);
+	cfg.db_path = db;
+	ck_assert_msg(keysvc_open(&cfg, &ks, err, sizeof err) == 0, "keysvc_open: %s", err);
+	ck_assert_int_eq(keysvc_create(ks, AS(alice), KEYSVC_HERON, "aged", NULL, NULL, "", &k, t, sizeof t), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, t, "c30", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, t, "c30", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_list_each(ks, p.user_id, KEYSVC_HERON, 0, 0, count_key, &seen), KEYSVC_OK);
+	seen0 = seen;   /* the user's first key and this one */
+	ck_assert_uint_ge(seen0, 1);
+	keysvc_get_stats(ks, &s0);
+	usleep(2200 * 1000);   /* 2 or 3 s old: aged, within the grace (another 2 s) */
+	ck_assert_int_eq(keysvc_authenticate(ks, t, "c30", &p, &ra), KEYSVC_OK);
+	ck_assert_int_eq(p.key_id, k.id);
+	seen = 0;
+	ck_assert_int_eq(keysvc_list_each(ks, p.user_id, KEYSVC_HERON, 0, 0, count_key, &seen), KEYSVC_OK);
+	ck_assert_uint_eq(seen, seen0);
+	keysvc_get_stats(ks, &s1);
+	ck_assert_uint_eq(s1.hash_lookups, s0.hash_lookups);
+	ck_assert_uint_eq(s1.cache_hits, s0.cache_hits + 1);
+	ck_assert_uint_eq(s1.list_hits, s0.list_hits + 1);
+	for (int i = 0; i < 200 && s1.refreshes < s0.refreshes + 2; i++) {
+		usleep(10 * 1000);
+		keysvc_get_stats(ks, &s1);
+	}
+	ck_assert_uint_eq(s1.refreshes, s0.refreshes + 2);   /* the key and the list */
+	ck_assert_int_eq(keysvc_authenticate(ks, t, "c30", &p, &ra), KEYSVC_OK);
+	keysvc_get_stats(ks, &s0);
+	ck_assert_uint_eq(s0.hash_lookups, s1.hash_lookups);   /* the refreshed entry, young */
+	ck_assert_int_eq(keysvc_revoke(ks, AS(alice), k.id, "c30"), KEYSVC_OK);
+	ck_assert_int_eq(keysvc_authenticate(ks, t, "c30", &p, &ra), KEYSVC_REJECTED);
+	seen = 0;
+	ck_assert_int_eq(keysvc_list_each(ks, p.user_id, KEYSVC_HERON, 1, 0, count_key, &seen), KEYSVC_OK);
+	ck_assert_uint_eq(seen, seen0 - 1 + 100);
+}
+END_TEST
+
 /* keysvc_close with SQLite's write lock held elsewhere and more queued
    last_used writes than one batch: the first batch waits the busy timeout
    (10 s) and fails; the rest is dropped (and logged), not tried batch by
@@ -937,6 +998,56 @@ START_TEST(keycache_ttl_epoch_forget)
 	/* a lookup that began before a forget cannot put its answer back */
 	keycache_put(c, h, &e, ep, 1001);
 	ck_assert_int_eq(keycache_get(c, h, 1001, &got), 0);
+	keycache_free(c);
+}
+END_TEST
+
+/* keycache_get_aged: an entry past its ttl by less than the grace is the
+   answer, handed out once with 2 (its caller reads the key again) and then
+   a hit while held young; unrefreshed, handed out so again each hold; gone
+   from ttl + grace after its put however often it was held, and never
+   handed out with the clock gone back; a refresh's put begun before a
+   forget does not bring it back. */
+START_TEST(keycache_aged_handed_out_once)
+{
+	keycache *c;
+	keycache_entry e = { .key_id = 7, .user_id = 3, .key_uuid = "u7" }, got;
+	unsigned char h[STORE_HASH_LEN];
+	uint64_t ep;
+
+	ck_assert_int_eq(keycache_new(64, 10, &c), 0);
+	fake_hash(h, 1);
+	keycache_put(c, h, &e, keycache_epoch(c), 1000);
+	ck_assert_int_eq(keycache_get_aged(c, h, 1009, 10, 2, &got), 1);
+	ck_assert_int_eq(keycache_get_aged(c, h, 1012, 10, 2, &got), 2);
+	ck_assert_int_eq(got.key_id, 7);
+	ck_assert_str_eq(got.key_uuid, "u7");
+	ck_assert_int_eq(keycache_get_aged(c, h, 1012, 10, 2, &got), 1);
+	ck_assert_int_eq(keycache_get_aged(c, h, 1013, 10, 2, &got), 1);
+	ck_assert_int_eq(keycache_get_aged(c, h, 1014, 10, 2, &got), 2);   /* no refresh came */
+	for (time_t t = 1015; t < 1020; t++)
+		ck_assert_int_ne(keycache_get_aged(c, h, t, 10, 2, &got), 0);
+	ck_assert_int_eq(keycache_get_aged(c, h, 1020, 10, 2, &got), 0);   /* ttl + grace */
+	ck_assert_int_eq(keycache_get_aged(c, h, 1015, 10, 2, &got), 0);   /* and gone */
+	/* keycache_get hands out nothing aged */
+	keycache_put(c, h, &e, keycache_epoch(c), 2000);
+	ck_assert_int_eq(keycache_get(c, h, 2011, &got), 0);
+	ck_assert_int_eq(keycache_get_aged(c, h, 2011, 10, 2, &got), 0);
+	/* a clock gone back */
+	keycache_put(c, h, &e, keycache_epoch(c), 3000);
+	ck_assert_int_eq(keycache_get_aged(c, h, 2999, 10, 2, &got), 0);
+	/* a forget after the hand-out: the refresh's put, begun before it, is dropped */
+	keycache_put(c, h, &e, keycache_epoch(c), 4000);
+	ep = keycache_epoch(c);
+	ck_assert_int_eq(keycache_get_aged(c, h, 4011, 10, 2, &got), 2);
+	keycache_forget(c, 7);
+	keycache_put(c, h, &e, ep, 4011);
+	ck_assert_int_eq(keycache_get_aged(c, h, 4011, 10, 2, &got), 0);
+	/* the refresh's put: young again for the whole ttl */
+	ck_assert_int_eq(keycache_get_aged(c, h, 4011, 10, 2, &got), 0);
+	keycache_put(c, h, &e, keycache_epoch(c), 4011);
+	ck_assert_int_eq(keycache_get_aged(c, h, 4012, 10, 2, &got), 1);
+	ck_assert_int_eq(keycache_get(c, h, 4020, &got), 1);
 	keycache_free(c);
 }
 END_TEST
@@ -1587,6 +1698,59 @@ END_TEST
    and nothing else of them; other owners' lists stay; a fill in flight
    meanwhile is not kept (the epoch moves). Before, every such write dropped
    the owner's lists: with 10,000 keys, some 200 list reads a second. */
+/* listcache_set_grace: a list past its ttl by less than the grace is
+   answered, once with 2 (its caller reads it again), then with 1 while
+   held young; unrefreshed, with 2 again each hold; gone from ttl + grace
+   after its put; a put makes it young for the whole ttl again; a forget
+   still drops it; no grace (the default) keeps the old answer. */
+START_TEST(listcache_aged_handed_out_once)
+{
+	listcache *c;
+	store_key v[1], *got;
+	size_t n;
+
+	memset(v, 0, sizeof v);
+	v[0].id = 10;
+	ck_assert_int_eq(listcache_new(4, 2, 3, 10, &c), 0);
+	listcache_put(c, 1, 0, 0, v, 1, listcache_epoch(c, 1), 1000);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 1011, &got, &n), 0);   /* no grace: gone */
+	listcache_set_grace(c, 10, 2);
+	listcache_put(c, 1, 0, 0, v, 1, listcache_epoch(c, 1), 1000);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 1009, &got, &n), 1);
+	free(got);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 1012, &got, &n), 2);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(got[0].id, 10);
+	free(got);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 1013, &got, &n), 1);
+	free(got);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 1014, &got, &n), 2);
+	free(got);
+	for (time_t t = 1015; t < 1020; t++) {
+		ck_assert_int_ne(listcache_get(c, 1, 0, 0, t, &got, &n), 0);
+		free(got);
+	}
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 1020, &got, &n), 0);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 1015, &got, &n), 0);
+	/* the refresh's put: young for the whole ttl */
+	listcache_put(c, 1, 0, 0, v, 1, listcache_epoch(c, 1), 2000);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 2011, &got, &n), 2);
+	free(got);
+	listcache_put(c, 1, 0, 0, v, 1, listcache_epoch(c, 1), 2011);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 2020, &got, &n), 1);
+	free(got);
+	/* a forget drops an aged list too; a clock gone back finds nothing */
+	listcache_put(c, 1, 0, 0, v, 1, listcache_epoch(c, 1), 3000);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 3011, &got, &n), 2);
+	free(got);
+	listcache_forget_user(c, 1);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 3011, &got, &n), 0);
+	listcache_put(c, 1, 0, 0, v, 1, listcache_epoch(c, 1), 4000);
+	ck_assert_int_eq(listcache_get(c, 1, 0, 0, 3999, &got, &n), 0);
+	listcache_free(c);
+}
+END_TEST
+
 START_TEST(listcache_touch_updates_in_place)
 {
 	listcache *c;
@@ -3157,12 +3321,15 @@ static Suite *keysvc_suite(void)
 	tcase_add_test(tc, key_after_delete_writes_last_used);
 	tcase_add_test(tc, touch_does_not_wait_for_the_write);
 	tcase_add_test(tc, touch_queue_full_does_not_wait);
+	tcase_add_test(tc, aged_key_answered_then_refreshed);
 	tcase_add_test(tc, close_with_the_store_locked_drops_the_rest);
 	tcase_add_test(tc, statements_never_reprepared);
 	tcase_add_test(tc, roles_enforced_in_the_key_service);
 	tcase_add_test(tc, names_nfc_and_refused);
 	tcase_add_test(tc, bigmem_tables);
 	tcase_add_test(tc, keycache_ttl_epoch_forget);
+	tcase_add_test(tc, keycache_aged_handed_out_once);
+	tcase_add_test(tc, listcache_aged_handed_out_once);
 	tcase_add_test(tc, keycache_texts_round_trip);
 	tcase_add_test(tc, stored_hash_is_hmac_sha256);
 	tcase_add_test(tc, keycache_reads_never_torn);
