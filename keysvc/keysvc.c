@@ -1053,16 +1053,23 @@ void keysvc_touch_flush(keysvc *ks)
 	pthread_mutex_unlock(&ks->tq_lock);
 }
 
+/* One of the key service's threads (the touch writer, the refresher)
+   told to stop, and joined if it was started. */
+static void keysvc_thread_stop(pthread_mutex_t *lock, pthread_cond_t *work, int *stop, int *started, pthread_t *th)
+{
+	pthread_mutex_lock(lock);
+	*stop = 1;
+	pthread_cond_signal(work);
+	pthread_mutex_unlock(lock);
+	if (*started)
+		pthread_join(*th, NULL);
+	*started = 0;
+}
+
 /* Every queued write written, the thread gone; later uses write their own. */
 static void keysvc_touch_stop(keysvc *ks)
 {
-	pthread_mutex_lock(&ks->tq_lock);
-	ks->tq_stop = 1;
-	pthread_cond_signal(&ks->tq_work);
-	pthread_mutex_unlock(&ks->tq_lock);
-	if (ks->tq_started)
-		pthread_join(ks->tq_thread, NULL);
-	ks->tq_started = 0;
+	keysvc_thread_stop(&ks->tq_lock, &ks->tq_work, &ks->tq_stop, &ks->tq_started, &ks->tq_thread);
 }
 
 /* What the key service shows as a key's last_used: the store's, or a later
@@ -1898,15 +1905,10 @@ static void keysvc_refresh_list(keysvc *ks, int64_t user, int family, int includ
 	keysvc_refresh_queue(ks, &j);
 }
 
+/* The refresher gone; what it had not read ages out. */
 static void keysvc_refresh_stop(keysvc *ks)
 {
-	pthread_mutex_lock(&ks->rq_lock);
-	ks->rq_stop = 1;
-	pthread_cond_signal(&ks->rq_work);
-	pthread_mutex_unlock(&ks->rq_lock);
-	if (ks->rq_started)
-		pthread_join(ks->rq_thread, NULL);
-	ks->rq_started = 0;
+	keysvc_thread_stop(&ks->rq_lock, &ks->rq_work, &ks->rq_stop, &ks->rq_started, &ks->rq_thread);
 }
 
 static int keysvc_find(keysvc *ks, const keyring *ring, const char *token, const unsigned char hash[STORE_HASH_LEN],
