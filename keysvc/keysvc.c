@@ -94,6 +94,11 @@
    (bench-perf (d): p99 68-103 ms at half the peak, 0.8-6 ms without
    expiry). */
 #define KEYSVC_CACHE_SPREAD(ks) ((ks)->ttl / 2 > 0 ? (ks)->ttl / 2 : 1)
+/* How long an aged entry of either cache is held young while the refresher
+   reads it again (KEYSVC_REFRESH_QUEUE), and the grace past the ttl it is
+   held in. */
+#define KEYSVC_CACHE_HOLD(ks) ((ks)->ttl / 12 > 0 ? (ks)->ttl / 12 : 1)
+#define KEYSVC_CACHE_GRACE(ks) ((ks)->ttl)
 /* List cache: groups of owners (16 lists each), the longest list kept, rows
    kept in all (packed, a row is its texts and some 150 bytes: a few MiB,
    filled only as lists are asked for; 16,384 store_keys as they are would
@@ -886,7 +891,7 @@ int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen
 		snprintf(err, errlen, "out of memory for the key service's caches");
 		goto fail;
 	}
-	listcache_set_grace(ks->lists, ks->ttl, ks->ttl / 12 > 0 ? ks->ttl / 12 : 1);   /* as the keys' (keysvc_find) */
+	listcache_set_grace(ks->lists, KEYSVC_CACHE_GRACE(ks), KEYSVC_CACHE_HOLD(ks));   /* as the keys' (keysvc_find) */
 	/* after the caches: a shared store may report changes at once */
 	if (store_open(&sc, &ks->st, err, errlen) != 0)
 		goto fail;
@@ -1819,38 +1824,52 @@ static void keysvc_entry_of(const keysvc_key *k, keycache_entry *e)
    epoch), one gone, revoked or inactive out of it; a store that fails
    leaves it, to age again, and past the grace a request asks the store
    itself (and answers its error). */
+/* An active key's entry into the authentication cache, as if stored up to
+   KEYSVC_CACHE_SPREAD earlier (by its HMAC); epoch taken before the store
+   was read. */
+static void keysvc_cache_key(keysvc *ks, const unsigned char hash[STORE_HASH_LEN], const keycache_entry *e,
+                             uint64_t epoch, int64_t now)
+{
+	keycache_put(ks->cache, hash, e, epoch, keysvc_spread_time((time_t)now, hash[8] | hash[9] << 8, KEYSVC_CACHE_SPREAD(ks)));
+}
+
+/* The refresher: one aged list read again (the whole first page, as
+   keysvc_list_each reads it; a longer list is not kept). */
+static void keysvc_refresh_owner(keysvc *ks, const keysvc_refresh_job *j)
+{
+	uint64_t epoch = listcache_epoch(ks->lists, j->user);
+	keysvc_key *v = NULL;
+	size_t n = 0;
+
+	if (store_key_page(ks->st, j->user, j->family, j->include_revoked, 0, KEYSVC_PAGE, &v, &n) == STORE_OK &&
+	    n < KEYSVC_PAGE) {
+		listcache_put(ks->lists, j->user, keysvc_slot(j->family), j->include_revoked, v, n, epoch,
+		              keysvc_spread_time(time(NULL), j->user, KEYSVC_CACHE_SPREAD(ks)));
+		__atomic_add_fetch(&ks->refreshes, 1, __ATOMIC_RELAXED);
+	}
+	free(v);
+}
+
 static void keysvc_refresh_one(keysvc *ks, const keysvc_refresh_job *j)
 {
 	unsigned char stored[STORE_HASH_LEN];
-	uint64_t epoch = keycache_epoch(ks->cache);
-	int64_t now = keysvc_now(ks);
+	uint64_t epoch;
 	keycache_entry e;
 	keysvc_key k;
 	int rc;
 
-	if (j->list) {   /* the whole first page, as keysvc_list_each reads it; a longer list is not kept */
-		keysvc_key *v = NULL;
-		size_t n = 0;
-		epoch = listcache_epoch(ks->lists, j->user);
-		if (store_key_page(ks->st, j->user, j->family, j->include_revoked, 0, KEYSVC_PAGE, &v, &n) == STORE_OK &&
-		    n < KEYSVC_PAGE) {
-			time_t t = time(NULL);
-			listcache_put(ks->lists, j->user, keysvc_slot(j->family), j->include_revoked, v, n, epoch,
-			              keysvc_spread_time(t, j->user, KEYSVC_CACHE_SPREAD(ks)));
-			__atomic_add_fetch(&ks->refreshes, 1, __ATOMIC_RELAXED);
-		}
-		free(v);
+	if (j->list) {
+		keysvc_refresh_owner(ks, j);
 		return;
 	}
+	epoch = keycache_epoch(ks->cache);
 	rc = store_key_by_hash(ks->st, j->hash, &k, stored);
-
 	if (rc == STORE_ERROR || rc == STORE_UNAVAILABLE)
 		return;
 	if (rc == STORE_OK && gnutls_memcmp(j->hash, stored, sizeof stored) == 0 && !k.revoked) {
 		keysvc_entry_of(&k, &e);
 		if (e.active) {
-			keycache_put(ks->cache, j->hash, &e, epoch,
-			             keysvc_spread_time((time_t)now, j->hash[8] | j->hash[9] << 8, KEYSVC_CACHE_SPREAD(ks)));
+			keysvc_cache_key(ks, j->hash, &e, epoch, keysvc_now(ks));
 			__atomic_add_fetch(&ks->refreshes, 1, __ATOMIC_RELAXED);
 			return;
 		}
@@ -1927,7 +1946,7 @@ static int keysvc_find(keysvc *ks, const keyring *ring, const char *token, const
 	   cache compares the whole HMAC in constant time); what can change
 	   without a write (the expiry, the rate limit's window) is in the entry
 	   and checked on every hit by keysvc_judge */
-	int got = keycache_get_aged(ks->cache, hash, (time_t)now, ks->ttl, ks->ttl / 12 > 0 ? ks->ttl / 12 : 1, e);
+	int got = keycache_get_aged(ks->cache, hash, (time_t)now, KEYSVC_CACHE_GRACE(ks), KEYSVC_CACHE_HOLD(ks), e);
 	if (got) {
 		__atomic_add_fetch(&ks->stats.cache_hits, 1, __ATOMIC_RELAXED);
 		*found = 1;
@@ -1962,7 +1981,7 @@ static int keysvc_find(keysvc *ks, const keyring *ring, const char *token, const
 		keysvc_filter_add(ks, hash);
 	keysvc_entry_of(&k, e);
 	if (e->active)
-		keycache_put(ks->cache, hash, e, epoch, keysvc_spread_time((time_t)now, hash[8] | hash[9] << 8, KEYSVC_CACHE_SPREAD(ks)));
+		keysvc_cache_key(ks, hash, e, epoch, now);
 	*found = 1;
 	return KEYSVC_OK;
 }

@@ -127,7 +127,7 @@ typedef struct keysvc_stats {
 	uint64_t cache_hits;          /* answered by the authentication cache, no lookup */
 	uint64_t list_hits;           /* whole lists answered by the list cache, no SQL */
 	uint64_t touch_dropped;       /* uses whose last_used write found the queue full: not recorded */
-	uint64_t refreshes;           /* aged key cache entries read again off the request's path and put back */
+	uint64_t refreshes;           /* aged cache entries (keys, lists) read again off the request's path and put back */
 } keysvc_stats;
 
 int keysvc_open(const keysvc_config *cfg, keysvc **out, char *err, size_t errlen);

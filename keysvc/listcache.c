@@ -353,7 +353,7 @@ int listcache_get(listcache *c, int64_t user, int family, int include_revoked, t
 			*n = s->n;
 			s->used = ++g->clock;
 			hit = aged ? 2 : 1;
-		} else {
+		} else if (aged) {
 			s->held = 0;   /* not handed out */
 		}
 	}
