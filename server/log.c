@@ -6,12 +6,15 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -81,25 +84,149 @@ static _Thread_local int log_slot_none;      /* every slot taken: this thread wr
 static pthread_once_t log_slot_once = PTHREAD_ONCE_INIT;
 static pthread_key_t log_slot_key;
 
-static void log_write_line(const char *line, size_t n);
 static double log_ms_since(const struct timespec *t0);
 
-/* Whole lines (each ends with '\n') in writes of at most PIPE_BUF bytes cut
-   at line ends, which a pipe (journald's, a supervisor's) keeps whole
-   beside another thread's message. */
-static void log_write_lines(const char *b, size_t n)
+/* Standard error's reader may stop reading: journald stalled, a terminal
+ * paused with ^S, a supervisor's pipe that nobody drains. A write(2) to a
+ * full pipe waits for its reader, and each worker that wrote its line
+ * waited with it: with standard error a pipe held open and not read, the
+ * server answered 780 requests (64 KiB of lines) and then nothing, health
+ * checks included. Lines go out through a descriptor that never waits
+ * instead (log_out_open): a pipe, FIFO or terminal opened again, on a file
+ * description of its own with O_NONBLOCK (setting it on descriptor 2 would
+ * set it for every process sharing it: a shell's terminal); a socket
+ * (journald's stream, StandardError=journal) with send(MSG_DONTWAIT); a
+ * regular file as it is (its writes do not wait for a reader). What the
+ * reader takes no more of waits in the carry (log_carry, under wlock),
+ * written before anything else; while it waits nothing else is written,
+ * the lines wait in their threads' slots, and a line for a full slot is
+ * given up and counted (log_dropped). When the reader takes lines again,
+ * the carry goes out, then a warning of how many were given up, then the
+ * slots. No thread waits for the reader: the flusher tries again every
+ * LOG_PEND_MS; log_close waits for it up to LOG_CLOSE_WAIT_MS. A write that
+ * fails otherwise (no reader at all, a full disk) gives its lines up and
+ * counts them. */
+#define LOG_CLOSE_WAIT_MS 2000
+static struct {
+    int fd;                                  /* STDERR_FILENO, or ours (own) */
+    int sock, own;
+} log_out = { .fd = STDERR_FILENO };
+static atomic_int log_stalled;               /* the carry holds lines the reader took no more of */
+static atomic_ulong log_dropped;             /* lines given up */
+static unsigned long log_dropped_told;       /* of them, in a warning already (under wlock) */
+static char log_carry[LOG_PEND_CAP];         /* under wlock */
+static size_t log_carry_n;
+
+static void log_out_open(void)
 {
-    while (n > 0) {
-        size_t k = n;
+    struct stat st;
+
+    log_out.fd = STDERR_FILENO;
+    log_out.sock = log_out.own = 0;
+    if (fstat(STDERR_FILENO, &st) != 0) return;
+    if (S_ISSOCK(st.st_mode)) {
+        log_out.sock = 1;
+    } else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+        int fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd >= 0) {   /* else descriptor 2 as it is, whose writes may wait */
+            log_out.fd = fd;
+            log_out.own = 1;
+        }
+    }
+}
+
+static unsigned long log_lines_in(const char *b, size_t n)
+{
+    unsigned long k = 0;
+    for (const char *e = b + n; (b = memchr(b, '\n', (size_t)(e - b))) != NULL; b++) k++;
+    return k;
+}
+
+/* Writes b[0..n) (whole lines, in writes of at most PIPE_BUF bytes cut at
+   line ends, which a pipe keeps whole beside another process's); returns
+   the bytes done with: n, or fewer when the reader takes no more now
+   (log_stalled set). A write that fails otherwise gives its lines up,
+   counted when count is set. */
+static size_t log_emit(const char *b, size_t n, int count)
+{
+    size_t done = 0;
+
+    while (done < n) {
+        size_t k = n - done;
+        ssize_t w;
         if (k > PIPE_BUF) {
             k = PIPE_BUF;
-            while (k > 0 && b[k - 1] != '\n') k--;
+            while (k > 0 && b[done + k - 1] != '\n') k--;
             if (k == 0) k = PIPE_BUF;   /* one line longer than PIPE_BUF: as it comes */
         }
-        log_write_line(b, k);
-        b += k;
-        n -= k;
+        w = log_out.sock ? send(log_out.fd, b + done, k, MSG_DONTWAIT | MSG_NOSIGNAL) : write(log_out.fd, b + done, k);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            atomic_store(&log_stalled, 1);
+            return done;
+        }
+        if (w <= 0) {
+            if (count) atomic_fetch_add(&log_dropped, log_lines_in(b + done, k));
+            w = (ssize_t)k;
+        }
+        done += (size_t)w;
     }
+    return done;
+}
+
+/* Under wlock: b[0..n) out, what the reader does not take into the carry
+   (empty: the callers write only once it is); 0, or -1 when some waits */
+static int log_emit_or_carry(const char *b, size_t n, int count)
+{
+    size_t d = log_emit(b, n, count);
+
+    if (d == n) return 0;
+    memcpy(log_carry, b + d, n - d);
+    log_carry_n = n - d;
+    return -1;
+}
+
+static void log_dropped_line(char *buf, size_t len, unsigned long n);
+
+/* Under wlock: the carry out, then the warning of the lines given up since
+   the last one; 0 when both are out, -1 when the reader still takes no
+   more (nothing else may be written then) */
+static int log_carry_out(void)
+{
+    unsigned long d;
+
+    if (log_carry_n > 0) {
+        size_t w = log_emit(log_carry, log_carry_n, 1);
+        memmove(log_carry, log_carry + w, log_carry_n - w);
+        log_carry_n -= w;
+        if (log_carry_n > 0) return -1;
+    }
+    atomic_store(&log_stalled, 0);
+    if ((d = atomic_load(&log_dropped)) != log_dropped_told) {
+        char m[256];
+        log_dropped_line(m, sizeof m, d - log_dropped_told);
+        log_dropped_told = d;
+        if (log_emit_or_carry(m, strlen(m), 0) != 0) return -1;   /* the warning itself is not counted */
+    }
+    return 0;
+}
+
+/* A line of a thread with no slot (or no flusher), or another message,
+   under wlock after what waits; given up when the reader takes no more
+   (a message goes into the carry when it has room: after what waits there,
+   before what waits in the slots) */
+static void log_out_line(const char *line, size_t n, int message)
+{
+    pthread_mutex_lock(&log_pend.wlock);
+    if (log_carry_out() == 0) {
+        (void)log_emit_or_carry(line, n, 1);
+    } else if (message && n <= sizeof log_carry - log_carry_n) {
+        memcpy(log_carry + log_carry_n, line, n);
+        log_carry_n += n;
+    } else {
+        atomic_fetch_add(&log_dropped, log_lines_in(line, n));
+    }
+    pthread_mutex_unlock(&log_pend.wlock);
 }
 
 static int log_pend_write_all(int due_only, double *next_ms, log_slot *only, int try_);
@@ -156,17 +283,19 @@ static log_slot *log_slot_mine(void)
    is), gathered into as few writes as fit. One writer at a time (wlock):
    lines taken from a slot are written before any taken later, so a
    thread's lines keep their order. Lock order: wlock, then a slot's.
-   try_: not when another thread is writing (0 returned; 1 when written):
-   a stalled standard error holds back only the writer and the threads
-   whose slots are full. */
+   try_: not when another thread is writing (0 returned; 1 when written).
+   The carry first: while the reader takes nothing, the slots keep their
+   lines, and what the reader left of a write becomes the carry. */
 static int log_pend_write_all(int due_only, double *next_ms, log_slot *only, int try_)
 {
     char out[LOG_PEND_CAP];
     size_t o = 0;
+    int stuck = 0;
 
     if (!try_) pthread_mutex_lock(&log_pend.wlock);
     else if (pthread_mutex_trylock(&log_pend.wlock) != 0) return 0;
 again:
+    if (log_carry_out() != 0) goto done;
     for (size_t i = 0; i < LOG_PEND_SLOTS; i++) {
         log_slot *s = only != NULL ? only : atomic_load(&log_pend.slot[i]);
         if (s == NULL) break;
@@ -178,27 +307,30 @@ again:
             double age = due_only ? log_ms_since(&s->since) : LOG_PEND_MS;
             if (age >= LOG_PEND_MS) {
                 if (o + s->n > sizeof out) {
-                    log_write_lines(out, o);
+                    stuck = log_emit_or_carry(out, o, 1) != 0;
                     o = 0;
                 }
-                memcpy(out + o, s->buf, s->n);
-                o += s->n;
-                __atomic_store_n(&s->n, 0, __ATOMIC_RELEASE);
-                atomic_fetch_sub(&log_pend.pending, 1);
+                if (!stuck) {
+                    memcpy(out + o, s->buf, s->n);
+                    o += s->n;
+                    __atomic_store_n(&s->n, 0, __ATOMIC_RELEASE);
+                    atomic_fetch_sub(&log_pend.pending, 1);
+                }
             } else if (next_ms != NULL && LOG_PEND_MS - age < *next_ms) {
                 *next_ms = LOG_PEND_MS - age;
             }
         }
         pthread_mutex_unlock(&s->lock);
-        if (only != NULL) break;
+        if (only != NULL || stuck) break;
     }
-    log_write_lines(out, o);
+    if (stuck || (o > 0 && log_emit_or_carry(out, o, 1) != 0)) goto done;
     o = 0;
     if (atomic_exchange(&log_pend.again, 0)) {   /* a thread with no other request in flight came meanwhile */
         due_only = 0;
         only = NULL;
         goto again;
     }
+done:
     pthread_mutex_unlock(&log_pend.wlock);
     return 1;
 }
@@ -263,7 +395,7 @@ static void log_pend_put(const char *line, size_t n, int more)
     int filled = 0, due;
 
     if (s == NULL) {
-        log_write_lines(line, n);
+        log_out_line(line, n, 0);
         return;
     }
     {
@@ -278,8 +410,13 @@ static void log_pend_put(const char *line, size_t n, int more)
     pthread_mutex_lock(&s->lock);
     if (n > sizeof s->buf - s->n) {   /* full: out first (only this thread adds to it) */
         pthread_mutex_unlock(&s->lock);
-        log_pend_write_all(0, NULL, s, 0);
+        if (!atomic_load(&log_stalled)) log_pend_write_all(0, NULL, s, 0);
         pthread_mutex_lock(&s->lock);
+        if (n > sizeof s->buf - s->n) {   /* the reader takes no more: this line is given up */
+            pthread_mutex_unlock(&s->lock);
+            atomic_fetch_add(&log_dropped, 1);
+            return;
+        }
     }
     if (s->n == 0) {
         clock_gettime(CLOCK_MONOTONIC_COARSE, &s->since);
@@ -321,7 +458,7 @@ static void *log_flusher(void *arg)
         log_pend_write_all(1, &next, NULL, 0);
         pthread_mutex_lock(&log_pend.lock);
         if (log_pend.stop) break;
-        if (atomic_load(&log_pend.pending) == 0) {
+        if (atomic_load(&log_pend.pending) == 0 && !atomic_load(&log_stalled)) {   /* nothing waits, in a slot or the carry */
             atomic_store(&log_pend.asleep, 1);
             if (atomic_load(&log_pend.pending) == 0) pthread_cond_wait(&log_pend.wake, &log_pend.lock);
             atomic_store(&log_pend.asleep, 0);
@@ -340,39 +477,56 @@ static void *log_flusher(void *arg)
 }
 
 /* yder's console mode writes below-error levels to stdout; apikeyd keeps
-   stdout for program output, so every line goes to stderr through this. */
+   stdout for program output, so every line goes to stderr through this,
+   after the access lines waiting before it, and never waiting for the
+   reader (log_out_line: into the carry, or given up). */
 static void log_to_stderr(void *cls, const char *app, const time_t date, const unsigned long level,
         const char *message)
 {
-    char when[32];
+    char when[32], line[8192];
     struct tm tm;
+    size_t o;
     const char *lv = level == Y_LOG_LEVEL_ERROR ? "ERROR" : level == Y_LOG_LEVEL_WARNING ? "WARNING"
                    : level == Y_LOG_LEVEL_DEBUG ? "DEBUG" : "INFO";
     (void)cls;
     log_flush();   /* the access lines before it go first */
-    if (log_fmt == LOG_FORMAT_JSON) {
-        char line[8192];
-        size_t o;
-        if (log_prebuilt) {
-            flockfile(stderr);
-            fprintf(stderr, "%s\n", message);
-            funlockfile(stderr);
-            return;
-        }
+    if (log_fmt == LOG_FORMAT_JSON && log_prebuilt) {
+        o = (size_t)snprintf(line, sizeof line, "%s", message);
+    } else if (log_fmt == LOG_FORMAT_JSON) {
         log_time_ms(when, sizeof when);
         o = (size_t)snprintf(line, sizeof line, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"", when,
                              log_level_name(level));
-        log_json_str(line, sizeof line - 2, &o, message);
-        flockfile(stderr);
-        fprintf(stderr, "%s\"}\n", line);
-        funlockfile(stderr);
-        return;
+        log_json_str(line, sizeof line - 3, &o, message);
+        line[o++] = '"';
+        line[o++] = '}';
+    } else {
+        gmtime_r(&date, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        o = (size_t)snprintf(line, sizeof line, "%s %s %s: %s", when, app, lv, message);
     }
-    gmtime_r(&date, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    flockfile(stderr);
-    fprintf(stderr, "%s %s %s: %s\n", when, app, lv, message);
-    funlockfile(stderr);
+    if (o > sizeof line - 2) o = sizeof line - 2;   /* a message of over 8 KiB: its start */
+    line[o++] = '\n';
+    log_out_line(line, o, 1);
+}
+
+/* "<time> apikeyd WARNING: N log lines given up: ..." in the log's format,
+   with its newline */
+static void log_dropped_line(char *buf, size_t len, unsigned long n)
+{
+    char when[32];
+    static const char why[] = "log lines given up: standard error took no more (its reader had stopped reading); "
+                              "requests were served meanwhile";
+
+    if (log_fmt == LOG_FORMAT_JSON) {
+        log_time_ms(when, sizeof when);
+        snprintf(buf, len, "{\"time\":\"%s\",\"level\":\"warning\",\"msg\":\"%lu %s\"}\n", when, n, why);
+    } else {
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(buf, len, "%s apikeyd WARNING: %lu %s\n", when, n, why);
+    }
 }
 
 int log_init(unsigned long level, enum log_format format, enum log_target target)
@@ -387,6 +541,8 @@ int log_init(unsigned long level, enum log_format format, enum log_target target
     log_started = 1;
     log_direct = mode == Y_LOG_MODE_CALLBACK;
     if (mode == Y_LOG_MODE_CALLBACK) {
+        if (log_out.own) close(log_out.fd);
+        log_out_open();
         /* no flusher: every access line is written at once, as before */
         log_pend.stop = 0;
         log_pend.flusher_on = pthread_create(&log_pend.flusher, NULL, log_flusher, NULL) == 0;
@@ -414,8 +570,17 @@ void log_close(void)
         pthread_join(log_pend.flusher, NULL);
         log_pend.flusher_on = 0;
     }
-    log_flush();
+    /* what waits, waiting for the reader LOG_CLOSE_WAIT_MS at most */
+    for (int waited = 0;; waited += 10) {
+        struct pollfd p = { .fd = log_out.fd, .events = POLLOUT };
+        log_flush();
+        if (!atomic_load(&log_stalled) || waited >= LOG_CLOSE_WAIT_MS) break;
+        if (poll(&p, 1, 10) < 0 && errno != EINTR) break;
+    }
     y_close_logs();
+    if (log_out.own) close(log_out.fd);
+    log_out.fd = STDERR_FILENO;
+    log_out.own = log_out.sock = 0;
 }
 
 void log_format_addr(const struct sockaddr *client, char *buf, size_t len)
@@ -506,24 +671,6 @@ static void lb_time(log_buf *l, int ms)
         lb_put(l, t, 4);
     }
     lb_put(l, "Z", 1);
-}
-
-/* One write(2) per line, without stdio's lock on stderr (unbuffered, so it
-   holds nothing of its own to flush first): the kernel keeps the line whole
-   (one write to a file, or to a pipe of at most PIPE_BUF bytes), while under
-   the lock every worker waited for the others' write calls (perf: 80% of
-   the server's futex calls, about two per request). */
-static void log_write_line(const char *line, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(STDERR_FILENO, line, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        line += w;
-        n -= (size_t)w;
-    }
 }
 
 void log_access(const log_request *r)
@@ -682,4 +829,9 @@ void log_request_id_new(char *buf, size_t len)
     buf[16] = '-';
     for (int i = 11; i >= 0; i--, n >>= 4) buf[17 + i] = "0123456789abcdef"[n & 15];
     buf[29] = '\0';
+}
+
+unsigned long log_lines_dropped(void)
+{
+    return atomic_load(&log_dropped);
 }

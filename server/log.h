@@ -41,6 +41,11 @@ typedef struct log_request {
    "client","key_id","user_id"}. */
 void log_access(const log_request *r);
 
+/* Log lines given up so far: standard error's reader took no more of
+   them (a full pipe, a paused terminal: no thread waits for it), or a write
+   failed; said in a warning once the reader takes lines again. */
+unsigned long log_lines_dropped(void);
+
 /* Writes the access lines still waiting (log_access with more set); every
    other message and log_close do it first themselves. */
 void log_flush(void);

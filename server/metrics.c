@@ -12,6 +12,7 @@
 #include <ulfius.h>
 
 #include "version.h"
+#include "log.h"
 #ifdef APIKEYD_HAVE_KEYSVC
 #include "kmetrics.h"
 #else
@@ -339,6 +340,9 @@ char *metrics_render(unsigned in_flight, size_t *len)
     fprintf(f, "apikeyd_tls_handshake_failures_total %llu\n", (unsigned long long)tls_failed);
     metrics_head(f, "apikeyd_requests_in_flight", "gauge", "Requests received and not yet answered.");
     fprintf(f, "apikeyd_requests_in_flight %u\n", in_flight);
+    metrics_head(f, "apikeyd_log_lines_dropped_total", "counter",
+                 "Log lines given up: standard error's reader took no more (stalled), or a write to it failed.");
+    fprintf(f, "apikeyd_log_lines_dropped_total %lu\n", log_lines_dropped());
     metrics_head(f, "apikeyd_build_info", "gauge", "Always 1; the labels name the build and its libraries.");
     fprintf(f, "apikeyd_build_info{version=\"%s\",ulfius=\"%s\",libmicrohttpd=\"%s\",gnutls=\"%s\"} 1\n",
             APIKEYD_VERSION, ULFIUS_VERSION_STR, MHD_get_version(), gnutls_check_version(NULL));

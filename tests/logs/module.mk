@@ -8,9 +8,17 @@ $(LOG_SLOTS_TEST): $(BUILD)/tests/logs/log_slots_test.o $(BUILD)/server/log.o $(
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(RT_LIBS) $(SERVER_LIBS) -lpthread
 
+# server/log.c when standard error's reader stops reading (log_stall_test.c)
+LOG_STALL_TEST := $(BUILD)/tests/logs/log_stall_test
+$(BUILD)/tests/logs/log_stall_test.o: CFLAGS_EXTRA = $(SERVER_CFLAGS) -Iserver
+$(LOG_STALL_TEST): $(BUILD)/tests/logs/log_stall_test.o $(BUILD)/server/log.o $(KEYS_LIB) $(RT_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(RT_LIBS) $(SERVER_LIBS) -lpthread
+
 .PHONY: test-logs
-test-logs: $(APIKEYD) $(LOG_SLOTS_TEST)
+test-logs: $(APIKEYD) $(LOG_SLOTS_TEST) $(LOG_STALL_TEST)
 	$(Q)./$(LOG_SLOTS_TEST)
+	$(Q)./$(LOG_STALL_TEST)
 	$(Q)tests/logs/run.sh
 
 TEST_SUITES += test-logs

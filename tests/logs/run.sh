@@ -190,6 +190,41 @@ if start_server "$db" --log-target syslog; then
 	check "--log-target syslog: no access line on standard error" bash -c "! grep -q 'GET /healthz' '$SRV_LOG'"
 else no "start with --log-target syslog" "$(tail -3 "$SRV_LOG")"; fi
 
+# ---- standard error a pipe nobody reads: requests are still answered ----
+# (a FIFO held open here and not read, as a stalled journald or a paused
+# terminal; the pipe holds 64 KiB, about 800 lines: before, the server
+# answered that many requests and then none)
+fifo=$dir/stderr.fifo
+rm -f "$fifo" && mkfifo "$fifo"
+exec 7<>"$fifo"
+sport=$(free_port)
+"$APIKEYD" --db "$db" --listen "127.0.0.1:$sport" --tls-listen off --log-level info >/dev/null 2>"$fifo" &
+spid=$!
+SRV_PIDS+=("$spid")
+for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$sport/healthz" && break; sleep 0.05; done
+urls=()
+for i in $(seq 3000); do urls+=("http://127.0.0.1:$sport/healthz"); done
+codes=$(timeout 60 curl -s -w 'CODE:%{http_code}\n' -H "X-Request-Id: stall" "${urls[@]}" | grep -o 'CODE:200' | wc -l)
+check "standard error a pipe nobody reads: 3,000 requests all answered ($codes)" test "$codes" = 3000
+check "... and /healthz still answers" bash -c "curl -s -m 5 -o /dev/null -w '%{http_code}' 'http://127.0.0.1:$sport/healthz' | grep -q 200"
+# the reader comes back
+timeout 2 cat <&7 >"$dir/stall.log"
+curl -s -o /dev/null -H "X-Request-Id: after-stall" "http://127.0.0.1:$sport/healthz"
+timeout 1 cat <&7 >>"$dir/stall.log"
+out=$(grep -c 'apikeyd INFO: rid=stall GET /healthz 200 ' "$dir/stall.log")
+given=$(sed -n 's/.* apikeyd WARNING: \([0-9]*\) log lines given up: standard error took no more.*/\1/p' "$dir/stall.log" | awk '{ s += $1 } END { print s + 0 }')
+check "once read again: a warning of the lines given up ($given), and they and the lines out ($out) add up to 3,000" \
+	test "$given" -gt 0 -a $((out + given)) = 3000
+check "... and the log goes on: a request's line after that comes out" grep -q 'rid=after-stall GET /healthz 200' "$dir/stall.log"
+mdrop=$(curl -s "http://127.0.0.1:$sport/metrics" | awk '$1 == "apikeyd_log_lines_dropped_total" { print $2 }')
+check "... and /metrics counts them: apikeyd_log_lines_dropped_total $mdrop" test "$mdrop" = "$given"
+check "... every line whole" bash -c "! grep -v '^[0-9T:Z-]* apikeyd [A-Z]*: ' '$dir/stall.log' | grep -q ."
+kill -TERM "$spid"
+timeout 1 cat <&7 >/dev/null
+wait "$spid"
+check "... and it stops with its exit status 0" test $? = 0
+exec 7<&-
+
 usage() { # usage NAME ERE ARGS...
 	local name=$1 pat=$2; shift 2
 	"$APIKEYD" --db "$db" "$@" >/dev/null 2>"$dir/usage.err"; local rc=$?

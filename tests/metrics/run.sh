@@ -41,7 +41,7 @@ check "promtool check metrics accepts the page, no warning" test "$rc" = 0 -a ! 
 [ "$rc" = 0 ] && [ ! -s "$dir/promtool.out" ] || sed 's/^/      /' "$dir/promtool.out" | head -5
 for m in apikeyd_http_requests_total apikeyd_http_request_duration_seconds apikeyd_auth_total \
 	apikeyd_cache_requests_total apikeyd_store_duration_seconds apikeyd_store_errors_total \
-	apikeyd_store_batch_size apikeyd_last_used_dropped_total apikeyd_tls_handshakes_total apikeyd_tls_handshake_failures_total \
+	apikeyd_store_batch_size apikeyd_last_used_dropped_total apikeyd_log_lines_dropped_total apikeyd_tls_handshakes_total apikeyd_tls_handshake_failures_total \
 	apikeyd_build_info; do
 	check "the page declares $m" grep -q "^# TYPE $m " "$dir/page0"
 done
