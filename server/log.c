@@ -201,7 +201,7 @@ static int log_carry_out(void)
         log_carry_n -= w;
         if (log_carry_n > 0) return -1;
     }
-    atomic_store(&log_stalled, 0);
+    if (atomic_load_explicit(&log_stalled, memory_order_relaxed)) atomic_store(&log_stalled, 0);
     if ((d = atomic_load(&log_dropped)) != log_dropped_told) {
         char m[256];
         log_dropped_line(m, sizeof m, d - log_dropped_told);
