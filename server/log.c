@@ -789,26 +789,21 @@ int log_looks_like_key(const char *s, size_t n)
 #endif
 }
 
-/* The characters a kept request id may hold: A-Z a-z 0-9 - _ . : @ + / = */
-static const unsigned char log_rid_char[256] = {
-    ['-'] = 1, ['_'] = 1, ['.'] = 1, [':'] = 1, ['@'] = 1, ['+'] = 1, ['/'] = 1, ['='] = 1,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1,
-    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
-    ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1,
-    ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
-    ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
-};
+/* A character a kept request id may hold: A-Z a-z 0-9 - _ . : @ + / =
+   (letters and digits by range, the common case, not strchr each) */
+static int log_rid_char(unsigned char c)
+{
+    return (unsigned char)((c | 0x20) - 'a') < 26 || (unsigned char)(c - '0') < 10 ||
+           (c != 0 && memchr("-_.:@+/=", c, 8) != NULL);
+}
 
 int log_request_id_valid(const char *v)
 {
     size_t n = 0;
 
     if (v == NULL) return 0;
-    /* a table, not a test and strchr per character: every request checks
-       its id twice (kept or made, then logged) */
-    while (v[n] && log_rid_char[(unsigned char)v[n]]) {
+    /* every request checks its id twice (kept or made, then logged) */
+    while (log_rid_char((unsigned char)v[n])) {
         if (++n > LOG_REQUEST_ID_MAX) return 0;
     }
     if (v[n] != '\0' || n == 0) return 0;

@@ -13,6 +13,8 @@
  *     out with it, within the call;
  *   - lines of more = 0 back to back (a busy server) wait too, and go out
  *     in a few write(2) calls (/proc/self/io), not one each.
+ *   - a request id may hold exactly A-Z a-z 0-9 - _ . : @ + / = (every byte
+ *     value tried).
  * Prints "log-slots: N passed, M failed". */
 #include <pthread.h>
 #include <stdio.h>
@@ -159,6 +161,17 @@ int main(void)
 		      n == THREADS * LINES + 205 && bad == 0);
 		printf("      (%ld write calls for the 200 lines)\n", w1 - w0);
 		check("200 lines back to back: in at most 20 write calls, not one each", w0 >= 0 && w1 - w0 <= 20);
+	}
+	/* request ids: exactly these characters, every byte value tried */
+	{
+		int wrong = 0;
+		for (int c = 1; c < 256; c++) {
+			char id[4] = { 'a', (char)c, 'b', 0 };
+			int want = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			           strchr("-_.:@+/=", c) != NULL;
+			if (log_request_id_valid(id) != want) wrong++;
+		}
+		check("a request id may hold A-Z a-z 0-9 - _ . : @ + / = and no other byte (all 255 tried)", wrong == 0);
 	}
 	log_close();
 	dup2(saved, STDERR_FILENO);
