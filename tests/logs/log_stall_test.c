@@ -22,19 +22,10 @@
 #include <netinet/in.h>
 #include <yder.h>
 
-#include "log.h"
+#include "log_test.h"
 
 #define THREADS 4
 #define LINES 5000
-
-static int passed, failed;
-
-static void check(const char *what, int ok)
-{
-	printf("%s  %s\n", ok ? "ok  " : "FAIL", what);
-	if (ok) passed++;
-	else failed++;
-}
 
 static void stalled(int sig)
 {
@@ -43,16 +34,6 @@ static void stalled(int sig)
 	(void)sig;
 	(void)!write(STDOUT_FILENO, m, sizeof m - 1);
 	_exit(1);
-}
-
-static struct sockaddr_in client = { .sin_family = AF_INET, .sin_addr = { .s_addr = 0x0100007f } };
-
-static void line(const char *rid, int more)
-{
-	log_request r = { .method = "GET", .path = "/healthz", .status = 200, .ms = 0.5,
-	                  .client = (const struct sockaddr *)&client, .key_id = -1, .user_id = -1,
-	                  .request_id = rid, .api = "apikeyd", .operation = "healthz", .more = more };
-	log_access(&r);
 }
 
 static void *writer(void *arg)
