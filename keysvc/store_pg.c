@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <gnutls/crypto.h>
@@ -192,6 +193,8 @@ typedef struct store_pg_conn {
 	PGconn *c;
 	int prepared;              /* the statements exist on this session */
 	int lazy;                  /* reads and last_used only: commits need not wait for the disk */
+	long long retry_at;        /* bad: not connected again before then (store_pg_now_ms) */
+	struct store_pg *owner;
 	pthread_mutex_t lock;
 } store_pg_conn;
 
@@ -210,6 +213,10 @@ typedef struct store_pg {
 	char *conninfo;
 	store_pg_conn pool[STORE_PG_POOL];
 	store_pg_conn writer;      /* group-committed inserts and state changes */
+	/* a statement went unanswered (STORE_PG_WAIT_MS): until then (store_pg_now_ms)
+	   every call fails at once; then one call asks again, the others still
+	   failing, and an answer clears it (store_pg_read_end) */
+	atomic_llong stalled_until;
 	atomic_uint next;
 	int group;
 	pthread_mutex_t qlock;     /* the insert queue, the writer token */
@@ -245,6 +252,101 @@ static long long store_pg_now_ms(void)
 	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+/* ---- waiting for PostgreSQL ----
+ * A server stopped or cut off without closing anything (its processes
+ * stopped, a wedged host, a network that drops packets) accepts
+ * connections and data and answers nothing: libpq's PQexec waits for it
+ * for ever, and every request that needed the store waited with it (65 s
+ * in test-pgstall, until the server ran again; a worker thread each, so
+ * /healthz too once they all did). Every statement of the pool's sessions
+ * and the writer's is waited for STORE_PG_WAIT_MS at most: then the
+ * session is shut (its socket; libpq sees it closed and marks it bad) and
+ * the call fails as unavailable, a 503 with Retry-After. A bad session is
+ * connected again at most once per STORE_PG_RETRY_MS (calls on it fail at
+ * once meanwhile), within libpq's connect_timeout, STORE_PG_CONNECT_TIMEOUT
+ * unless the URI sets its own. The watcher's statements wait
+ * STORE_PG_WATCH_WAIT_MS, its caller dropping the connection. Migrations
+ * at the start are not bounded: one may take long on a large table. A
+ * COMMIT given up is in doubt, as one cut off by a network failure: the
+ * client is told 503 and the server may still commit it. */
+#define STORE_PG_WAIT_MS 5000
+#define STORE_PG_RETRY_MS 1000
+#define STORE_PG_CONNECT_TIMEOUT "3"
+
+static _Thread_local int store_pg_timed_out;   /* the last wait ran out of time */
+static _Thread_local int store_pg_answered;    /* the last wait had an answer (an error too) */
+
+/* A new session: connect_timeout first, so that the URI's own (a keyword
+   repeated: the last one counts) overrides it. */
+static PGconn *store_pg_connect(const char *conninfo)
+{
+	const char *const kw[] = { "connect_timeout", "dbname", NULL };
+	const char *const val[] = { STORE_PG_CONNECT_TIMEOUT, conninfo, NULL };
+
+	return PQconnectdbParams(kw, val, 1);
+}
+
+/* The results of what was sent on c, waited for until `until`
+   (store_pg_now_ms): the last one, or the first error among them, as
+   PQexec keeps; NULL when nothing came in time (store_pg_timed_out) or
+   the connection broke, a query perhaps still in flight. */
+static PGresult *store_pg_result_until(PGconn *c, long long until)
+{
+	PGresult *r, *last = NULL;
+
+	store_pg_timed_out = store_pg_answered = 0;
+	for (;;) {
+		while (!PQisBusy(c)) {
+			if ((r = PQgetResult(c)) == NULL)
+				return last;
+			store_pg_answered = 1;
+			if (last != NULL && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+				PQclear(r);
+			} else {
+				PQclear(last);
+				last = r;
+			}
+		}
+		long long left = until - store_pg_now_ms();
+		struct pollfd p = { .fd = PQsocket(c), .events = POLLIN };
+		int ready = left > 0 ? poll(&p, 1, (int)left) : 0;
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready <= 0 || PQconsumeInput(c) == 0) {
+			store_pg_timed_out = ready == 0;
+			PQclear(last);
+			return NULL;
+		}
+	}
+}
+
+/* A request path's wait (STORE_PG_WAIT_MS); out of time, the session is
+   shut, so that it is connected again before its next use. */
+static PGresult *store_pg_result(PGconn *c)
+{
+	PGresult *r = store_pg_result_until(c, store_pg_now_ms() + STORE_PG_WAIT_MS);
+
+	if (r == NULL && store_pg_timed_out && PQsocket(c) >= 0) {
+		shutdown(PQsocket(c), SHUT_RDWR);
+		(void)PQconsumeInput(c);   /* reads the end: libpq marks the session bad */
+	}
+	return r;
+}
+
+/* PQexec, PQexecParams (text parameters and results) and PQexecPrepared,
+   each waited for at most STORE_PG_WAIT_MS */
+static PGresult *store_pg_q(PGconn *c, const char *sql)
+{
+	store_pg_timed_out = store_pg_answered = 0;
+	return PQsendQuery(c, sql) ? store_pg_result(c) : NULL;
+}
+
+static PGresult *store_pg_qparams(PGconn *c, const char *sql, int n, const char *const *v)
+{
+	store_pg_timed_out = store_pg_answered = 0;
+	return PQsendQueryParams(c, sql, n, NULL, v, NULL, NULL, 0) ? store_pg_result(c) : NULL;
+}
+
 /* ---- connections ---- */
 
 static int store_pg_prepare(store_pg_conn *pc)
@@ -253,7 +355,7 @@ static int store_pg_prepare(store_pg_conn *pc)
 
 	for (int i = 0; i < P_N; i++) {
 		snprintf(name, sizeof name, "q%d", i);
-		PGresult *r = PQprepare(pc->c, name, store_pg_sql[i], 0, NULL);
+		PGresult *r = PQsendPrepare(pc->c, name, store_pg_sql[i], 0, NULL) ? store_pg_result(pc->c) : NULL;
 		int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 		PQclear(r);
 		if (!ok)
@@ -269,35 +371,64 @@ static int store_pg_prepare(store_pg_conn *pc)
    which must not wait for a busy disk on the request path. */
 static int store_pg_session_for(PGconn *c, int lazy)
 {
-	PGresult *r = PQexec(c, lazy ? "SET synchronous_commit = off; SET client_min_messages = warning"
+	PGresult *r = store_pg_q(c, lazy ? "SET synchronous_commit = off; SET client_min_messages = warning"
 	                             : "SET synchronous_commit = on; SET client_min_messages = warning");
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	PQclear(r);
 	return ok ? 0 : -1;
 }
 
+/* A reconnect that failed after waiting (a server that accepts and never
+   answers: libpq's connect_timeout) is not tried again for
+   STORE_PG_RETRY_MS; one refused at once (a server stopped, its socket
+   gone) may be tried by the next call, so that a server back is used at once. */
+static void store_pg_failed_since(store_pg_conn *pc, long long t0)
+{
+	long long now = store_pg_now_ms();
+
+	if (now - t0 >= 500)
+		pc->retry_at = now + STORE_PG_RETRY_MS;
+}
+
 /* A usable session on pc: reconnects a broken one (once per call; the
    caller's request fails if that does not work) and prepares again. */
 static int store_pg_ready(store_pg *s, store_pg_conn *pc)
 {
+	long long st = atomic_load(&s->stalled_until);
+	long long t0 = store_pg_now_ms();
+
+	if (st != 0) {
+		long long now = store_pg_now_ms();
+		/* unanswered a moment ago: at once; then this call alone asks again */
+		if (now < st || !atomic_compare_exchange_strong(&s->stalled_until, &st, now + STORE_PG_WAIT_MS + STORE_PG_RETRY_MS))
+			return -1;
+	}
 	if (!pc->c)
-		pc->c = PQconnectdb(s->conninfo);
+		pc->c = store_pg_connect(s->conninfo);
 	else if (PQstatus(pc->c) != CONNECTION_OK || PQtransactionStatus(pc->c) == PQTRANS_UNKNOWN) {
+		if (store_pg_now_ms() < pc->retry_at)
+			return -1;   /* shut or failed a moment ago: not again yet (STORE_PG_RETRY_MS) */
 		PQreset(pc->c);
 		pc->prepared = 0;
 	}
 	if (PQstatus(pc->c) != CONNECTION_OK) {
 		pc->prepared = 0;
+		store_pg_failed_since(pc, t0);
 		return -1;
 	}
-	if (!pc->prepared && (store_pg_session_for(pc->c, pc->lazy) != 0 || store_pg_prepare(pc) != 0))
+	if (!pc->prepared && (store_pg_session_for(pc->c, pc->lazy) != 0 || store_pg_prepare(pc) != 0)) {
+		if (PQstatus(pc->c) != CONNECTION_OK)
+			store_pg_failed_since(pc, t0);
 		return -1;
+	}
 	return 0;
 }
 
 static store_pg_conn *store_pg_read_begin(store_pg *s)
 {
 	unsigned start = atomic_fetch_add(&s->next, 1);
+
+	store_pg_timed_out = store_pg_answered = 0;
 
 	for (unsigned i = 0; i < STORE_PG_POOL; i++) {
 		store_pg_conn *pc = &s->pool[(start + i) % STORE_PG_POOL];
@@ -309,8 +440,14 @@ static store_pg_conn *store_pg_read_begin(store_pg *s)
 	return pc;
 }
 
+/* The session back; a statement of this call unanswered stalls the store
+   (stalled_until), one answered ends that. */
 static void store_pg_read_end(store_pg_conn *pc)
 {
+	if (store_pg_timed_out)
+		atomic_store(&pc->owner->stalled_until, store_pg_now_ms() + STORE_PG_RETRY_MS);
+	else if (store_pg_answered && atomic_load(&pc->owner->stalled_until) != 0)
+		atomic_store(&pc->owner->stalled_until, 0);
 	pthread_mutex_unlock(&pc->lock);
 }
 
@@ -323,11 +460,25 @@ static int store_pg_status(const PGresult *r);
 /* A session found dead while idle: reconnect and prepare again, once. */
 static int store_pg_revive(store_pg_conn *pc)
 {
+	if (store_pg_timed_out || store_pg_now_ms() < pc->retry_at) {   /* no answer just now: not again yet */
+		if (store_pg_timed_out)
+			pc->retry_at = store_pg_now_ms() + STORE_PG_RETRY_MS;
+		return -1;
+	}
+	long long t0 = store_pg_now_ms();
 	PQreset(pc->c);
 	pc->prepared = 0;
-	if (PQstatus(pc->c) != CONNECTION_OK || store_pg_session_for(pc->c, pc->lazy) != 0 || store_pg_prepare(pc) != 0)
+	if (PQstatus(pc->c) != CONNECTION_OK || store_pg_session_for(pc->c, pc->lazy) != 0 || store_pg_prepare(pc) != 0) {
+		store_pg_failed_since(pc, t0);
 		return -1;
+	}
 	return 0;
+}
+
+static PGresult *store_pg_prepared(PGconn *c, const char *name, int n, const char *const *v, const int *lens, const int *fmts)
+{
+	store_pg_timed_out = store_pg_answered = 0;
+	return PQsendQueryPrepared(c, name, n, v, lens, fmts, 0) ? store_pg_result(c) : NULL;
 }
 
 static PGresult *store_pg_exec(store_pg_conn *pc, int q, int n, const char *const *v, int binary, int binlen)
@@ -341,11 +492,11 @@ static PGresult *store_pg_exec(store_pg_conn *pc, int q, int n, const char *cons
 		fmts[binary] = 1;
 	}
 	int idle = PQtransactionStatus(pc->c) == PQTRANS_IDLE;
-	PGresult *r = PQexecPrepared(pc->c, name, n, v, lens, fmts, 0);
+	PGresult *r = store_pg_prepared(pc->c, name, n, v, lens, fmts);
 	if (idle && PQresultStatus(r) == PGRES_FATAL_ERROR &&
 	    (PQstatus(pc->c) != CONNECTION_OK || store_pg_status(r) == STORE_UNAVAILABLE) && store_pg_revive(pc) == 0) {
 		PQclear(r);
-		r = PQexecPrepared(pc->c, name, n, v, lens, fmts, 0);
+		r = store_pg_prepared(pc->c, name, n, v, lens, fmts);
 	}
 	return r;
 }
@@ -354,7 +505,7 @@ static PGresult *store_pg_exec(store_pg_conn *pc, int q, int n, const char *cons
    restarted server: a session learns it only from its next command). */
 static int store_pg_begin(store_pg_conn *pc, const char *sql)
 {
-	PGresult *r = PQexec(pc->c, sql);
+	PGresult *r = store_pg_q(pc->c, sql);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	int dead = !ok && (PQstatus(pc->c) != CONNECTION_OK || store_pg_status(r) == STORE_UNAVAILABLE);
 
@@ -365,6 +516,15 @@ static int store_pg_begin(store_pg_conn *pc, const char *sql)
 }
 
 static int store_pg_cmd(PGconn *c, const char *sql)
+{
+	PGresult *r = store_pg_q(c, sql);
+	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/* store_pg_cmd for the migrations, waited for as long as they take */
+static int store_pg_cmd_long(PGconn *c, const char *sql)
 {
 	PGresult *r = PQexec(c, sql);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -430,18 +590,18 @@ static int store_pg_migrate(PGconn *c, char *err, size_t errlen)
 		goto unlock;
 	}
 	for (int v = version; v < STORE_PG_SCHEMA_VERSION; v++) {
-		if (store_pg_cmd(c, "BEGIN") != 0)
+		if (store_pg_cmd_long(c, "BEGIN") != 0)
 			goto failed;
-		if (store_pg_cmd(c, store_pg_migrations[v]) != 0) {
+		if (store_pg_cmd_long(c, store_pg_migrations[v]) != 0) {
 			snprintf(err, errlen, "migration to schema %d: %s", v + 1, PQerrorMessage(c));
-			store_pg_cmd(c, "ROLLBACK");
+			store_pg_cmd_long(c, "ROLLBACK");
 			goto unlock;
 		}
 		snprintf(sql, sizeof sql,
 		         "INSERT INTO apikeyd_schema(version) VALUES (%d) ON CONFLICT (one) DO UPDATE SET version = %d",
 		         v + 1, v + 1);
-		if (store_pg_cmd(c, sql) != 0 || store_pg_cmd(c, "COMMIT") != 0) {
-			store_pg_cmd(c, "ROLLBACK");
+		if (store_pg_cmd_long(c, sql) != 0 || store_pg_cmd_long(c, "COMMIT") != 0) {
+			store_pg_cmd_long(c, "ROLLBACK");
 			goto failed;
 		}
 	}
@@ -477,26 +637,9 @@ static void store_pg_applied(store_pg *s, int64_t epoch, int64_t key_id, int64_t
    that arrive meanwhile wait in libpq for store_pg_notified. */
 static PGresult *store_pg_watch_exec(PGconn *c, const char *sql, int n, const char *const *v)
 {
-	long long until = store_pg_now_ms() + STORE_PG_WATCH_WAIT_MS;
-	PGresult *r, *last = NULL;
-
 	if (!PQsendQueryParams(c, sql, n, NULL, v, NULL, NULL, 0))
 		return NULL;
-	for (;;) {
-		while (!PQisBusy(c)) {
-			if ((r = PQgetResult(c)) == NULL)
-				return last;
-			PQclear(last);
-			last = r;
-		}
-		long long left = until - store_pg_now_ms();
-		struct pollfd p = { .fd = PQsocket(c), .events = POLLIN };
-		int ready = left > 0 ? poll(&p, 1, (int)left) : 0;
-		if ((ready < 0 && errno != EINTR) || (ready == 0 && left <= 0) || (ready > 0 && PQconsumeInput(c) == 0)) {
-			PQclear(last);
-			return NULL;
-		}
-	}
+	return store_pg_result_until(c, store_pg_now_ms() + STORE_PG_WATCH_WAIT_MS);
 }
 
 /* Everything past seen_epoch, from apikeyd_changes; if the oldest kept row
@@ -584,7 +727,7 @@ static void store_pg_prune(store_pg *s, PGconn *c)
 	/* under its own savepoint: a failed prune never fails the write */
 	snprintf(sql, sizeof sql, "SAVEPOINT prune; DELETE FROM apikeyd_changes WHERE at < %" PRId64,
 	         store_pg_now() - STORE_PG_KEEP_CHANGES);
-	PGresult *r = PQexec(c, sql);
+	PGresult *r = store_pg_q(c, sql);
 	int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	PQclear(r);
 	store_pg_cmd(c, ok ? "RELEASE prune" : "ROLLBACK TO prune; RELEASE prune");
@@ -609,7 +752,7 @@ static void *store_pg_watch(void *arg)
 			long long zero = 0;
 			atomic_compare_exchange_strong(&s->down_since_ms, &zero, store_pg_now_ms());
 			PQfinish(c);
-			c = PQconnectdb(s->conninfo);
+			c = store_pg_connect(s->conninfo);
 			char appname[64];
 			/* named, so an operator (or a test) can tell the watcher in pg_stat_activity */
 			snprintf(appname, sizeof appname, "SET application_name = 'apikeyd-watch-%ld'", (long)getpid());
@@ -707,12 +850,14 @@ static int store_pg_open(const store_config *cfg, store **out, char *err, size_t
 	atomic_store(&s->down_since_ms, store_pg_now_ms());   /* not listening until the watcher is */
 	pthread_mutex_init(&s->qlock, NULL);
 	pthread_cond_init(&s->qcond, NULL);
+	s->writer.owner = s;
 	pthread_mutex_init(&s->writer.lock, NULL);
 	for (int i = 0; i < STORE_PG_POOL; i++) {
 		pthread_mutex_init(&s->pool[i].lock, NULL);
+		s->pool[i].owner = s;
 		s->pool[i].lazy = 1;
 	}
-	s->writer.c = PQconnectdb(s->conninfo);
+	s->writer.c = store_pg_connect(s->conninfo);
 	if (PQstatus(s->writer.c) != CONNECTION_OK) {
 		/* libpq's message names the host and the reason; the URI may hold a password */
 		snprintf(err, errlen, "PostgreSQL: %s", PQerrorMessage(s->writer.c));
@@ -731,7 +876,7 @@ static int store_pg_open(const store_config *cfg, store **out, char *err, size_t
 		}
 	/* the caches start empty: everything before now is already seen */
 	atomic_store(&s->round_ms, store_pg_now_ms());
-	PGresult *r = PQexec(s->writer.c, "SELECT epoch FROM apikeyd_epoch");
+	PGresult *r = store_pg_q(s->writer.c, "SELECT epoch FROM apikeyd_epoch");
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
 		atomic_store(&s->seen_epoch, strtoll(PQgetvalue(r, 0, 0), NULL, 10));
 	PQclear(r);
@@ -1394,7 +1539,7 @@ static int store_pg_epochs(store *base, int64_t *seen, int64_t *current)
 	*seen = atomic_load(&s->seen_epoch);
 	store_pg_conn *pc = store_pg_read_begin(s);
 	if (store_pg_ready(s, pc) == 0) {
-		PGresult *r = PQexec(pc->c, "SELECT epoch FROM apikeyd_epoch");
+		PGresult *r = store_pg_q(pc->c, "SELECT epoch FROM apikeyd_epoch");
 		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 			*current = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 			rc = STORE_OK;
@@ -1544,7 +1689,7 @@ static int store_pg_meta_get(store *base, const char *name, char *value, size_t 
 
 	store_pg_conn *pc = store_pg_read_begin(s);
 	if (store_pg_ready(s, pc) == 0) {
-		PGresult *r = PQexecParams(pc->c, "SELECT value FROM meta WHERE name = $1", 1, NULL, v, NULL, NULL, 0);
+		PGresult *r = store_pg_qparams(pc->c, "SELECT value FROM meta WHERE name = $1", 1, v);
 		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 			rc = PQntuples(r) == 1 ? STORE_OK : STORE_NOT_FOUND;
 			if (rc == STORE_OK)
@@ -1566,10 +1711,9 @@ static int store_pg_meta_set(store *base, const char *name, const char *value)
 
 	pthread_mutex_lock(&s->writer.lock);
 	if (store_pg_ready(s, &s->writer) == 0) {
-		PGresult *r = PQexecParams(s->writer.c,
+		PGresult *r = store_pg_qparams(s->writer.c,
 		                           "INSERT INTO meta(name, value) VALUES ($1, $2)"
-		                           " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
-		                           2, NULL, v, NULL, NULL, 0);
+		                           " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value", 2, v);
 		rc = PQresultStatus(r) == PGRES_COMMAND_OK ? STORE_OK : store_pg_status(r);
 		PQclear(r);
 	}
@@ -1584,7 +1728,7 @@ static int store_pg_key_count(store *base, int64_t *n)
 
 	store_pg_conn *pc = store_pg_read_begin(s);
 	if (store_pg_ready(s, pc) == 0) {
-		PGresult *r = PQexec(pc->c, "SELECT count(*) FROM keys");
+		PGresult *r = store_pg_q(pc->c, "SELECT count(*) FROM keys");
 		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
 			*n = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 			rc = STORE_OK;
@@ -1608,7 +1752,7 @@ static int store_pg_query(store_pg *s, const char *sql, int n, const char *const
 
 	*res = NULL;
 	if (store_pg_ready(s, pc) == 0) {
-		PGresult *r = PQexecParams(pc->c, sql, n, NULL, v, NULL, NULL, 0);
+		PGresult *r = store_pg_qparams(pc->c, sql, n, v);
 		if (PQresultStatus(r) == PGRES_TUPLES_OK) {
 			*res = r;
 			rc = STORE_OK;
@@ -1735,8 +1879,8 @@ static int store_pg_key_rehash(store *base, int64_t key_id, const unsigned char 
 	store_pg_i64(id, sizeof id, key_id);
 	pthread_mutex_lock(&s->writer.lock);
 	if (store_pg_ready(s, &s->writer) == 0) {
-		PGresult *r = PQexecParams(s->writer.c, "UPDATE keys SET hash = decode($1, 'hex'), secret_id = $2"
-		                           " WHERE id = $3 AND hash = decode($4, 'hex')", 4, NULL, v, NULL, NULL, 0);
+		PGresult *r = store_pg_qparams(s->writer.c, "UPDATE keys SET hash = decode($1, 'hex'), secret_id = $2"
+		                           " WHERE id = $3 AND hash = decode($4, 'hex')", 4, v);
 		if (PQresultStatus(r) == PGRES_COMMAND_OK)
 			rc = strcmp(PQcmdTuples(r), "0") == 0 ? STORE_NOT_FOUND : STORE_OK;
 		else
@@ -1779,7 +1923,7 @@ static int store_pg_ready_check(store *base, unsigned timeout_ms, char *why, siz
 	         "SET statement_timeout = %u; INSERT INTO meta(name, value) VALUES ('ready_probe', '%lld')"
 	         " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value; SET statement_timeout = 0",
 	         timeout_ms, (long long)now);
-	PGresult *r = PQexec(s->writer.c, sql);
+	PGresult *r = store_pg_q(s->writer.c, sql);
 	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
 		rc = STORE_OK;
 		atomic_store(&s->last_ready, (long long)now);
