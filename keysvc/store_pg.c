@@ -194,7 +194,6 @@ typedef struct store_pg_conn {
 	int prepared;              /* the statements exist on this session */
 	int lazy;                  /* reads and last_used only: commits need not wait for the disk */
 	long long retry_at;        /* bad: not connected again before then (store_pg_now_ms) */
-	struct store_pg *owner;
 	pthread_mutex_t lock;
 } store_pg_conn;
 
@@ -215,7 +214,7 @@ typedef struct store_pg {
 	store_pg_conn writer;      /* group-committed inserts and state changes */
 	/* a statement went unanswered (STORE_PG_WAIT_MS): until then (store_pg_now_ms)
 	   every call fails at once; then one call asks again, the others still
-	   failing, and an answer clears it (store_pg_read_end) */
+	   failing, and an answer on any session clears it (store_pg_result) */
 	atomic_llong stalled_until;
 	atomic_uint next;
 	int group;
@@ -275,6 +274,7 @@ static long long store_pg_now_ms(void)
 
 static _Thread_local int store_pg_timed_out;   /* the last wait ran out of time */
 static _Thread_local int store_pg_answered;    /* the last wait had an answer (an error too) */
+static _Thread_local struct store_pg *store_pg_cur;   /* the store of this thread's last store_pg_ready */
 
 /* A new session: connect_timeout first, so that the URI's own (a keyword
    repeated: the last one counts) overrides it. */
@@ -320,15 +320,22 @@ static PGresult *store_pg_result_until(PGconn *c, long long until)
 	}
 }
 
-/* A request path's wait (STORE_PG_WAIT_MS); out of time, the session is
-   shut, so that it is connected again before its next use. */
+/* A request path's wait (STORE_PG_WAIT_MS). Out of time, the session is
+   shut, so that it is connected again before its next use, and the store
+   is stalled (stalled_until); an answer ends a stall. */
 static PGresult *store_pg_result(PGconn *c)
 {
 	PGresult *r = store_pg_result_until(c, store_pg_now_ms() + STORE_PG_WAIT_MS);
 
-	if (r == NULL && store_pg_timed_out && PQsocket(c) >= 0) {
-		shutdown(PQsocket(c), SHUT_RDWR);
-		(void)PQconsumeInput(c);   /* reads the end: libpq marks the session bad */
+	if (r == NULL && store_pg_timed_out) {
+		if (PQsocket(c) >= 0) {
+			shutdown(PQsocket(c), SHUT_RDWR);
+			(void)PQconsumeInput(c);   /* reads the end: libpq marks the session bad */
+		}
+		if (store_pg_cur != NULL)
+			atomic_store(&store_pg_cur->stalled_until, store_pg_now_ms() + STORE_PG_RETRY_MS);
+	} else if (store_pg_answered && store_pg_cur != NULL && atomic_load(&store_pg_cur->stalled_until) != 0) {
+		atomic_store(&store_pg_cur->stalled_until, 0);
 	}
 	return r;
 }
@@ -391,37 +398,50 @@ static void store_pg_failed_since(store_pg_conn *pc, long long t0)
 }
 
 /* A usable session on pc: reconnects a broken one (once per call; the
-   caller's request fails if that does not work) and prepares again. */
+   caller's request fails if that does not work) and prepares again. While
+   the store is stalled every call fails at once, but for one call at a
+   time that asks again. */
 static int store_pg_ready(store_pg *s, store_pg_conn *pc)
 {
-	long long st = atomic_load(&s->stalled_until);
-	long long t0 = store_pg_now_ms();
+	long long st = atomic_load(&s->stalled_until), t0 = 0;
+	int probe = 0;
 
+	store_pg_cur = s;
 	if (st != 0) {
 		long long now = store_pg_now_ms();
-		/* unanswered a moment ago: at once; then this call alone asks again */
 		if (now < st || !atomic_compare_exchange_strong(&s->stalled_until, &st, now + STORE_PG_WAIT_MS + STORE_PG_RETRY_MS))
 			return -1;
+		probe = 1;
 	}
-	if (!pc->c)
-		pc->c = store_pg_connect(s->conninfo);
-	else if (PQstatus(pc->c) != CONNECTION_OK || PQtransactionStatus(pc->c) == PQTRANS_UNKNOWN) {
-		if (store_pg_now_ms() < pc->retry_at)
-			return -1;   /* shut or failed a moment ago: not again yet (STORE_PG_RETRY_MS) */
-		PQreset(pc->c);
+	if (!pc->c || PQstatus(pc->c) != CONNECTION_OK || PQtransactionStatus(pc->c) == PQTRANS_UNKNOWN) {
+		if (pc->c && store_pg_now_ms() < pc->retry_at)
+			goto fail;   /* shut or failed a moment ago: not again yet (STORE_PG_RETRY_MS) */
+		t0 = store_pg_now_ms();
+		if (!pc->c)
+			pc->c = store_pg_connect(s->conninfo);
+		else
+			PQreset(pc->c);
 		pc->prepared = 0;
-	}
-	if (PQstatus(pc->c) != CONNECTION_OK) {
-		pc->prepared = 0;
-		store_pg_failed_since(pc, t0);
-		return -1;
-	}
-	if (!pc->prepared && (store_pg_session_for(pc->c, pc->lazy) != 0 || store_pg_prepare(pc) != 0)) {
-		if (PQstatus(pc->c) != CONNECTION_OK)
+		if (PQstatus(pc->c) != CONNECTION_OK) {
 			store_pg_failed_since(pc, t0);
-		return -1;
+			goto fail;
+		}
+	}
+	if (!pc->prepared) {
+		if (t0 == 0)
+			t0 = store_pg_now_ms();
+		if (store_pg_session_for(pc->c, pc->lazy) != 0 || store_pg_prepare(pc) != 0) {
+			if (PQstatus(pc->c) != CONNECTION_OK)
+				store_pg_failed_since(pc, t0);
+			goto fail;
+		}
 	}
 	return 0;
+fail:
+	/* a probe that had nothing to wait for: another call may ask in a moment */
+	if (probe && atomic_load(&s->stalled_until) > store_pg_now_ms() + STORE_PG_RETRY_MS)
+		atomic_store(&s->stalled_until, store_pg_now_ms() + STORE_PG_RETRY_MS);
+	return -1;
 }
 
 static store_pg_conn *store_pg_read_begin(store_pg *s)
@@ -440,14 +460,8 @@ static store_pg_conn *store_pg_read_begin(store_pg *s)
 	return pc;
 }
 
-/* The session back; a statement of this call unanswered stalls the store
-   (stalled_until), one answered ends that. */
 static void store_pg_read_end(store_pg_conn *pc)
 {
-	if (store_pg_timed_out)
-		atomic_store(&pc->owner->stalled_until, store_pg_now_ms() + STORE_PG_RETRY_MS);
-	else if (store_pg_answered && atomic_load(&pc->owner->stalled_until) != 0)
-		atomic_store(&pc->owner->stalled_until, 0);
 	pthread_mutex_unlock(&pc->lock);
 }
 
@@ -850,11 +864,9 @@ static int store_pg_open(const store_config *cfg, store **out, char *err, size_t
 	atomic_store(&s->down_since_ms, store_pg_now_ms());   /* not listening until the watcher is */
 	pthread_mutex_init(&s->qlock, NULL);
 	pthread_cond_init(&s->qcond, NULL);
-	s->writer.owner = s;
 	pthread_mutex_init(&s->writer.lock, NULL);
 	for (int i = 0; i < STORE_PG_POOL; i++) {
 		pthread_mutex_init(&s->pool[i].lock, NULL);
-		s->pool[i].owner = s;
 		s->pool[i].lazy = 1;
 	}
 	s->writer.c = store_pg_connect(s->conninfo);

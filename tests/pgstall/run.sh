@@ -10,6 +10,8 @@
 #   - while it stays stopped, the next ones are answered 503 at once (the
 #     session waits STORE_PG_RETRY_MS before it tries again), and /healthz
 #     answers 200 throughout, with 16 such requests in flight;
+#   - a create on a node that still serves its cached key (--stale-if-error)
+#     waits for the writer's session: 503 within the same bound;
 #   - once it runs again, keys work again within seconds.
 set -u
 SUITE=pgstall
@@ -30,6 +32,13 @@ start_server "$URL" "${args[@]}" || { no "apikeyd starts on PostgreSQL" "$(tail 
 L=/heron/api/credentials/keys
 req GET "$L" "x-api-key: $KEY"
 expect "a key works while PostgreSQL runs" 200
+# a second node that serves a cached key through an outage (--stale-if-error):
+# its creates get past authentication and wait for the writer's session
+HA=$H
+start_server "$URL" "${args[@]}" --stale-if-error 60 || { no "a second node starts" "$(tail -3 "$SRV_LOG")"; finish; exit 1; }
+HB=$H
+H=$HB; req GET "$L" "x-api-key: $KEY"; H=$HA
+expect "... and on a node with --stale-if-error 60" 200
 
 ms() { echo $(($(date +%s%N) / 1000000)); }
 stopped=$(pgrep -u postgres | tr '\n' ' ')
@@ -56,6 +65,12 @@ n503=$(cat "$dir"/par.* | awk '$1 == 503' | wc -l)
 slow=$(cat "$dir"/par.* | awk '$2 > 2' | wc -l)
 check "... 16 more at once: all 503 ($n503), each within 2 s (over: $slow)" test "$n503" = 16 -a "$slow" = 0
 check "... and /healthz answers beside them ($hz in $hel ms)" test "$hz" = 200 -a "$hel" -lt 2000
+t0=$(ms)
+code=$(curl -s -m 30 -o /dev/null -w '%{http_code}' -X POST -H "x-api-key: $KEY" -H 'Content-Type: application/json' \
+	--data-binary '{"name":"during the stall"}' "$HB$L")
+el=$(($(ms) - t0))
+check "a create on the node that still trusts its cached key: 503 from the writer's session, not held ($code in $el ms)" \
+	test "$code" = 503 -a "$el" -lt 12000
 kill -CONT $stopped
 stopped=
 ok_at=
