@@ -203,7 +203,7 @@ static int log_carry_out(void)
     }
     if (atomic_load_explicit(&log_stalled, memory_order_relaxed)) atomic_store(&log_stalled, 0);
     if ((d = atomic_load(&log_dropped)) != log_dropped_told) {
-        char m[256];
+        char m[320];
         log_dropped_line(m, sizeof m, d - log_dropped_told);
         log_dropped_told = d;
         if (log_emit_or_carry(m, strlen(m), 0) != 0) return -1;   /* the warning itself is not counted */
@@ -476,6 +476,35 @@ static void *log_flusher(void *arg)
     return NULL;
 }
 
+/* message as one line of the log's format, its newline included, in
+   line[0..len): "<time> app LEVEL: message" (text; date, to the second),
+   {"time","level","msg"} (json; now, to the millisecond); a longer one is
+   cut. Its length. */
+static size_t log_format_line(char *line, size_t len, const char *app, time_t date, unsigned long level,
+                              const char *message)
+{
+    char when[32];
+    struct tm tm;
+    size_t o;
+    const char *lv = level == Y_LOG_LEVEL_ERROR ? "ERROR" : level == Y_LOG_LEVEL_WARNING ? "WARNING"
+                   : level == Y_LOG_LEVEL_DEBUG ? "DEBUG" : "INFO";
+
+    if (log_fmt == LOG_FORMAT_JSON) {
+        log_time_ms(when, sizeof when);
+        o = (size_t)snprintf(line, len, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"", when, log_level_name(level));
+        log_json_str(line, len - 3, &o, message);
+        line[o++] = '"';
+        line[o++] = '}';
+    } else {
+        gmtime_r(&date, &tm);
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        o = (size_t)snprintf(line, len, "%s %s %s: %s", when, app, lv, message);
+    }
+    if (o > len - 2) o = len - 2;
+    line[o++] = '\n';
+    return o;
+}
+
 /* yder's console mode writes below-error levels to stdout; apikeyd keeps
    stdout for program output, so every line goes to stderr through this,
    after the access lines waiting before it, and never waiting for the
@@ -483,50 +512,29 @@ static void *log_flusher(void *arg)
 static void log_to_stderr(void *cls, const char *app, const time_t date, const unsigned long level,
         const char *message)
 {
-    char when[32], line[8192];
-    struct tm tm;
+    char line[8192];
     size_t o;
-    const char *lv = level == Y_LOG_LEVEL_ERROR ? "ERROR" : level == Y_LOG_LEVEL_WARNING ? "WARNING"
-                   : level == Y_LOG_LEVEL_DEBUG ? "DEBUG" : "INFO";
+
     (void)cls;
     log_flush();   /* the access lines before it go first */
-    if (log_fmt == LOG_FORMAT_JSON && log_prebuilt) {
+    if (log_fmt == LOG_FORMAT_JSON && log_prebuilt) {   /* a whole JSON line already */
         o = (size_t)snprintf(line, sizeof line, "%s", message);
-    } else if (log_fmt == LOG_FORMAT_JSON) {
-        log_time_ms(when, sizeof when);
-        o = (size_t)snprintf(line, sizeof line, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"", when,
-                             log_level_name(level));
-        log_json_str(line, sizeof line - 3, &o, message);
-        line[o++] = '"';
-        line[o++] = '}';
+        if (o > sizeof line - 2) o = sizeof line - 2;
+        line[o++] = '\n';
     } else {
-        gmtime_r(&date, &tm);
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        o = (size_t)snprintf(line, sizeof line, "%s %s %s: %s", when, app, lv, message);
+        o = log_format_line(line, sizeof line, app, date, level, message);
     }
-    if (o > sizeof line - 2) o = sizeof line - 2;   /* a message of over 8 KiB: its start */
-    line[o++] = '\n';
     log_out_line(line, o, 1);
 }
 
-/* "<time> apikeyd WARNING: N log lines given up: ..." in the log's format,
-   with its newline */
+/* The warning of n lines given up, as a line of the log */
 static void log_dropped_line(char *buf, size_t len, unsigned long n)
 {
-    char when[32];
-    static const char why[] = "log lines given up: standard error took no more (its reader had stopped reading); "
-                              "requests were served meanwhile";
+    char m[192];
 
-    if (log_fmt == LOG_FORMAT_JSON) {
-        log_time_ms(when, sizeof when);
-        snprintf(buf, len, "{\"time\":\"%s\",\"level\":\"warning\",\"msg\":\"%lu %s\"}\n", when, n, why);
-    } else {
-        time_t t = time(NULL);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        snprintf(buf, len, "%s apikeyd WARNING: %lu %s\n", when, n, why);
-    }
+    snprintf(m, sizeof m, "%lu log lines given up: standard error took no more (its reader had stopped reading); "
+             "requests were served meanwhile", n);
+    log_format_line(buf, len, "apikeyd", time(NULL), Y_LOG_LEVEL_WARNING, m);
 }
 
 int log_init(unsigned long level, enum log_format format, enum log_target target)

@@ -17,6 +17,10 @@
 #     a cookie, the query string, the path and as the request id never
 #     appears in the JSON log nor in the text log; --log-format and
 #     --log-target reject other values.
+#   - Standard error a pipe held open and not read: every request answered,
+#     and once it is read, a warning of the lines given up that adds up with
+#     the lines out (and /metrics says the same); standard error /dev/full (a
+#     full disk): every request answered, each line counted lost.
 set -u
 SUITE=logs
 . "$(dirname "$0")/../lib/apikeyd.sh"
@@ -224,6 +228,24 @@ timeout 1 cat <&7 >/dev/null
 wait "$spid"
 check "... and it stops with its exit status 0" test $? = 0
 exec 7<&-
+
+# ---- standard error a full disk (/dev/full): served, and the lines lost counted ----
+fport=$(free_port)
+"$APIKEYD" --db "$db" --listen "127.0.0.1:$fport" --tls-listen off --log-level info >/dev/null 2>/dev/full &
+fpid=$!
+SRV_PIDS+=("$fpid")
+for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$fport/healthz" && break; sleep 0.05; done
+urls=()
+for i in $(seq 200); do urls+=("http://127.0.0.1:$fport/healthz"); done
+codes=$(timeout 60 curl -s -w 'CODE:%{http_code}\n' "${urls[@]}" | grep -o 'CODE:200' | wc -l)
+check "standard error a full disk (/dev/full): 200 requests all answered ($codes)" test "$codes" = 200
+sleep 0.2   # the flusher's turn (20 ms)
+fdrop=$(curl -s "http://127.0.0.1:$fport/metrics" | awk '$1 == "apikeyd_log_lines_dropped_total" { print $2 }')
+check "... and each of their lines is counted lost: apikeyd_log_lines_dropped_total ${fdrop:-none} >= 200" \
+	test "${fdrop:-0}" -ge 200
+kill -TERM "$fpid"
+wait "$fpid"
+check "... and it stops with its exit status 0" test $? = 0
 
 usage() { # usage NAME ERE ARGS...
 	local name=$1 pat=$2; shift 2
