@@ -83,7 +83,12 @@ static const opt_def opt_defs[] = {
       "                          request_id, api, operation, method, path, status,\n"
       "                          duration_ms, client, key_id)", "FORMAT" },
     { "log-target", "APIKEYD_LOG_TARGET", OPT_CHOICE, 0, 0,
-      "stderr (default), syslog or journald (through yder)", "TARGET" },
+      "stderr (default), syslog or journald: their datagram sockets,\n"
+      "                          never waiting for the daemon (a line it takes no\n"
+      "                          more of is given up and counted)", "TARGET" },
+    { "log-socket", "APIKEYD_LOG_SOCKET", OPT_PATH, 0, 0,
+      "with --log-target syslog or journald: the daemon's socket\n"
+      "                          (default /dev/log, or /run/systemd/journal/socket)", "PATH" },
     { "metrics", "APIKEYD_METRICS", OPT_CHOICE, 0, 0,
       "where GET /metrics (Prometheus text format) is served: loopback\n"
       "                          (default: on the API listeners, to loopback clients\n"
@@ -420,6 +425,7 @@ static int opt_apply(config *cfg, const opt_def *d, const char *v, const char *w
                     : strcmp(d->name, "state-dir") == 0 ? &cfg->state_dir
                     : strcmp(d->name, "user") == 0 ? &cfg->user
                     : strcmp(d->name, "family") == 0 ? &cfg->family
+                    : strcmp(d->name, "log-socket") == 0 ? &cfg->log_socket
                     : strcmp(d->name, "since") == 0 ? &cfg->since : &cfg->jwt_key;
         if (v[0] == '\0') { snprintf(why, sizeof why, "a path must not be empty"); goto bad; }
         cfg_set_str(slot, v);
@@ -664,6 +670,11 @@ int config_load(config *cfg, int argc, char **argv, char *err, size_t errlen)
         if (opt_apply(cfg, d, val, where, err, errlen) != 0) return CONFIG_USAGE;
     }
 
+    if (cfg->log_socket != NULL && cfg->log_target == 0) {
+        snprintf(err, errlen, "--log-socket %s: only with --log-target syslog or journald (standard error has no socket to name)",
+                 cfg->log_socket);
+        return CONFIG_USAGE;
+    }
     if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
         snprintf(err, errlen, "%s given without %s: give both, or neither for a self-signed certificate",
                  cfg->tls_cert ? "--tls-cert" : "--tls-key", cfg->tls_cert ? "--tls-key" : "--tls-cert");
@@ -734,6 +745,7 @@ size_t config_diff(const config *a, const config *b, const char **names, size_t 
     DIFF(a->log_level != b->log_level, "log-level");
     DIFF(a->log_format != b->log_format, "log-format");
     DIFF(a->log_target != b->log_target, "log-target");
+    DIFF(config_str_differs(a->log_socket, b->log_socket), "log-socket");
     DIFF(a->metrics_mode != b->metrics_mode || (a->metrics_mode == CONFIG_METRICS_LISTEN &&
          config_addr_differs(&a->metrics_listen, &b->metrics_listen)), "metrics");
     DIFF(a->max_body != b->max_body, "max-body");
@@ -764,6 +776,7 @@ void config_free(config *cfg)
     free(cfg->tls_client_ca);
     free(cfg->db_path);
     free(cfg->jwt_key);
+    free(cfg->log_socket);
     free(cfg->secret_path);
     free(cfg->state_dir);
     free(cfg->user);

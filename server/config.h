@@ -53,6 +53,7 @@ typedef struct config {
     unsigned long log_level;        /* yder Y_LOG_LEVEL_* */
     int log_format;                 /* enum log_format (log.h): 0 text, 1 json */
     int log_target;                 /* enum log_target (log.h): 0 stderr, 1 syslog, 2 journald */
+    char *log_socket;               /* NULL: the target's own (log.h) */
     int metrics_mode;               /* CONFIG_METRICS_* */
     config_addr metrics_listen;     /* with CONFIG_METRICS_LISTEN */
     size_t max_body;                /* bytes; default 64 KiB */

@@ -1,5 +1,6 @@
-/* log: apikeyd's logging through yder, to standard error (default),
- * syslog or journald, as text (default) or as one JSON object per line.
+/* log: apikeyd's logging, through yder's callback, to standard error
+ * (default), syslog or the journal (their sockets, never waiting for the
+ * daemon), as text (default) or as one JSON object per line.
  * log_access() writes the one line per request; it takes only what may be
  * logged (no query string, no header values but the validated request id),
  * so a credential cannot reach the log through it. log_request_id_*()
@@ -13,9 +14,15 @@
 
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 enum log_target { LOG_TARGET_STDERR, LOG_TARGET_SYSLOG, LOG_TARGET_JOURNALD };
+#define LOG_SYSLOG_SOCKET "/dev/log"
+#define LOG_JOURNAL_SOCKET "/run/systemd/journal/socket"
 
-/* Starts yder at level (Y_LOG_LEVEL_*) with format to target. 0 or -1. */
-int log_init(unsigned long level, enum log_format format, enum log_target target);
+/* Starts yder at level (Y_LOG_LEVEL_*) with format to target: standard
+   error, or syslog's or the journal's datagram socket (socket_path, NULL:
+   LOG_SYSLOG_SOCKET or LOG_JOURNAL_SOCKET), which must take datagrams now.
+   0, or -1 with the reason in err. */
+int log_init(unsigned long level, enum log_format format, enum log_target target, const char *socket_path,
+             char *err, size_t errlen);
 /* Changes the level of a running log (SIGHUP). */
 void log_set_level(unsigned long level);
 void log_close(void);
@@ -41,9 +48,10 @@ typedef struct log_request {
    "client","key_id","user_id"}. */
 void log_access(const log_request *r);
 
-/* Log lines given up so far: standard error's reader took no more of
-   them (a full pipe, a paused terminal: no thread waits for it), or a write
-   failed; said in a warning once the reader takes lines again. */
+/* Log lines given up so far: standard error's reader, or the syslog or
+   journal daemon, took no more of them (a full pipe, a paused terminal, a
+   stalled daemon: no thread waits for it), or a write failed; said in a
+   warning once the reader takes lines again. */
 unsigned long log_lines_dropped(void);
 
 /* Writes the access lines still waiting (log_access with more set); every

@@ -433,8 +433,9 @@ static int main_serve(const config *cfg, int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (log_init(cfg->log_level, (enum log_format)cfg->log_format, (enum log_target)cfg->log_target) != 0) {
-        fprintf(stderr, "apikeyd: cannot start logging\n");
+    if (log_init(cfg->log_level, (enum log_format)cfg->log_format, (enum log_target)cfg->log_target, cfg->log_socket,
+                 err, sizeof err) != 0) {
+        fprintf(stderr, "apikeyd: cannot start logging: %s\n", err);
         return 1;
     }
     if (main_make_dir(cfg, dir, sizeof dir, err, sizeof err) != 0) {

@@ -341,7 +341,7 @@ char *metrics_render(unsigned in_flight, size_t *len)
     metrics_head(f, "apikeyd_requests_in_flight", "gauge", "Requests received and not yet answered.");
     fprintf(f, "apikeyd_requests_in_flight %u\n", in_flight);
     metrics_head(f, "apikeyd_log_lines_dropped_total", "counter",
-                 "Log lines given up: standard error's reader took no more (stalled), or a write to it failed.");
+                 "Log lines given up: standard error's reader, or the syslog or journal daemon, took no more (stalled), or a write to it failed.");
     fprintf(f, "apikeyd_log_lines_dropped_total %lu\n", log_lines_dropped());
     metrics_head(f, "apikeyd_build_info", "gauge", "Always 1; the labels name the build and its libraries.");
     fprintf(f, "apikeyd_build_info{version=\"%s\",ulfius=\"%s\",libmicrohttpd=\"%s\",gnutls=\"%s\"} 1\n",

@@ -85,7 +85,7 @@ int main(void)
 	close(pfd[1]);
 	signal(SIGALRM, stalled);
 	alarm(20);
-	if (log_init(Y_LOG_LEVEL_INFO, LOG_FORMAT_TEXT, LOG_TARGET_STDERR) != 0) {
+	if (log_init(Y_LOG_LEVEL_INFO, LOG_FORMAT_TEXT, LOG_TARGET_STDERR, NULL, NULL, 0) != 0) {
 		dup2(saved, STDERR_FILENO);
 		fprintf(stderr, "log_stall_test: log_init failed\n");
 		return 1;

@@ -15,8 +15,14 @@ $(LOG_STALL_TEST): $(BUILD)/tests/logs/log_stall_test.o $(BUILD)/server/log.o $(
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(RT_LIBS) $(SERVER_LIBS) -lpthread
 
+# a Unix datagram socket standing in for syslog's or the journal's (dgram_sink.c)
+LOG_DGRAM_SINK := $(BUILD)/tests/logs/dgram_sink
+$(LOG_DGRAM_SINK): $(BUILD)/tests/logs/dgram_sink.o
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^
+
 .PHONY: test-logs
-test-logs: $(APIKEYD) $(LOG_SLOTS_TEST) $(LOG_STALL_TEST)
+test-logs: $(APIKEYD) $(LOG_SLOTS_TEST) $(LOG_STALL_TEST) $(LOG_DGRAM_SINK)
 	$(Q)./$(LOG_SLOTS_TEST)
 	$(Q)./$(LOG_STALL_TEST)
 	$(Q)tests/logs/run.sh

@@ -187,12 +187,122 @@ if start_server "$db" --log-format text --log-level warning; then
 	check "--log-level warning: no access line" bash -c "! grep -q 'apikeyd INFO:' '$SRV_LOG'"
 else no "start with --log-level warning" "$(tail -3 "$SRV_LOG")"; fi
 
-# ---- syslog as a target: accepted, and nothing on standard error after start ----
-if start_server "$db" --log-target syslog; then
-	curl -s -o /dev/null "$H/healthz"
+# ---- syslog and the journal as targets: their own formats, on their sockets ----
+# (tests/logs/dgram_sink stands in for the daemon's socket, --log-socket
+# names it; a file HOLD keeps it from reading, as a daemon that stalls)
+SINK=${DGRAM_SINK:-$top/${BUILD:-build}/tests/logs/dgram_sink}
+sink_start() { # sink_start PATH OUT [HOLD]: SINK_PID, once bound
+	"$SINK" "$@" >"$dir/sink.ready" &
+	SINK_PID=$!
+	SRV_PIDS+=("$SINK_PID")
+	for _ in $(seq 100); do grep -q ready "$dir/sink.ready" 2>/dev/null && return 0; sleep 0.02; done
+	return 1
+}
+sink_stop() { kill -TERM "$SINK_PID" 2>/dev/null; wait "$SINK_PID" 2>/dev/null; }
+sock=$dir/log.sock
+: >"$dir/syslog.out"
+sink_start "$sock" "$dir/syslog.out"
+if start_server "$db" --log-target syslog --log-socket "$sock"; then
+	curl -s -o /dev/null -H "X-Request-Id: to-syslog" "$H/healthz"
 	sleep 0.2
-	check "--log-target syslog: no access line on standard error" bash -c "! grep -q 'GET /healthz' '$SRV_LOG'"
-else no "start with --log-target syslog" "$(tail -3 "$SRV_LOG")"; fi
+	check "--log-target syslog: the access line on its socket, in syslog's format (<14>Mmm dd hh:mm:ss apikeyd[PID]: ...)" \
+		grep -qE "^<14>[A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} apikeyd\[$SRV_PID\]: rid=to-syslog GET /healthz 200 [0-9.]+ms 127\.0\.0\.1$" "$dir/syslog.out"
+	check "... its start message too, and nothing on standard error" \
+		bash -c "grep -q 'apikeyd\[$SRV_PID\]: apikeyd ready: ' '$dir/syslog.out' && ! grep -q . '$SRV_LOG'"
+	kill -TERM "$SRV_PID"; wait "$SRV_PID"
+	check "... and its stop: 'apikeyd stopped' is the last line" bash -c "tail -1 '$dir/syslog.out' | grep -q 'apikeyd\[$SRV_PID\]: apikeyd stopped$'"
+else no "start with --log-target syslog --log-socket" "$(tail -3 "$SRV_LOG")"; fi
+sink_stop
+
+: >"$dir/journal.out"
+sink_start "$sock" "$dir/journal.out"
+if start_server "$db" --log-target journald --log-socket "$sock" --log-format json; then
+	curl -s -o /dev/null -H "X-Request-Id: to-journal" "$H/healthz"
+	curl -s -o /dev/null "$H/no-such-path"
+	sleep 0.2
+	check "--log-target journald: one record a line, in the journal's native fields (PRIORITY, SYSLOG_IDENTIFIER, SYSLOG_PID, MESSAGE)" \
+		grep -qE "^PRIORITY=6\|SYSLOG_FACILITY=1\|SYSLOG_IDENTIFIER=apikeyd\|SYSLOG_PID=$SRV_PID\|MESSAGE=\{.*\"request_id\":\"to-journal\".*\}\|$" "$dir/journal.out"
+	check "... the message the JSON line (--log-format json), which parses" bash -c \
+		"grep 'to-journal' '$dir/journal.out' | sed 's/.*|MESSAGE=//; s/|\$//' | jq -e '.msg == \"access\" and .status == 200' >/dev/null"
+else no "start with --log-target journald --log-socket" "$(tail -3 "$SRV_LOG")"; fi
+kill -TERM "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null
+sink_stop
+
+# a daemon that stops reading: before, glibc's syslog(3) waited with every
+# worker that wrote a line (7 of 300 requests answered in 10 s)
+: >"$dir/stall.out"
+touch "$dir/hold"
+sink_start "$sock" "$dir/stall.out" "$dir/hold"
+if start_server "$db" --log-target syslog --log-socket "$sock"; then
+	urls=()
+	for i in $(seq 3000); do urls+=("$H/healthz"); done
+	codes=$(timeout 60 curl -s -w 'CODE:%{http_code}\n' -H "X-Request-Id: dstall" "${urls[@]}" | grep -o 'CODE:200' | wc -l)
+	check "syslog's daemon reads nothing: 3,000 requests all answered ($codes)" test "$codes" = 3000
+	rm -f "$dir/hold"   # it reads again
+	sleep 0.5
+	curl -s -o /dev/null -H "X-Request-Id: dafter" "$H/healthz"
+	sleep 0.3
+	out=$(grep -c 'rid=dstall GET /healthz 200 ' "$dir/stall.out")
+	given=$(sed -n 's/.*apikeyd\[[0-9]*\]: \([0-9]*\) log lines given up: syslog took no more.*/\1/p' "$dir/stall.out" | awk '{ s += $1 } END { print s + 0 }')
+	check "... once it reads: a warning (<12>, user.warning) of the lines given up ($given), which with the lines out ($out) add up to 3,000" \
+		bash -c "[ '$given' -gt 0 ] && [ $((out + given)) = 3000 ] && grep -q '^<12>.* log lines given up: syslog' '$dir/stall.out'"
+	check "... and the log goes on" grep -q 'rid=dafter GET /healthz 200' "$dir/stall.out"
+	mdrop=$(curl -s "$H/metrics" | awk '$1 == "apikeyd_log_lines_dropped_total" { print $2 }')
+	check "... /metrics counts them: apikeyd_log_lines_dropped_total $mdrop" test "$mdrop" = "$given"
+	# the daemon gone (a restart: its socket made again)
+	sink_stop
+	for i in $(seq 50); do curl -s -o /dev/null -H "X-Request-Id: dgone" "$H/healthz"; done
+	g0=$(curl -s "$H/metrics" | awk '$1 == "apikeyd_log_lines_dropped_total" { print $2 }')
+	check "syslog's daemon gone: requests answered, their lines counted lost ($((g0 - mdrop)) >= 50)" test $((g0 - mdrop)) -ge 50
+	sink_start "$sock" "$dir/stall.out"
+	sleep 1.2   # apikeyd connects again once a second at most
+	curl -s -o /dev/null -H "X-Request-Id: dback" "$H/healthz"
+	sleep 0.3
+	check "... and back with a new socket: connected again, the log goes on" grep -q 'rid=dback GET /healthz 200' "$dir/stall.out"
+	check "... after a warning of the lines lost meanwhile (50 or more)" bash -c \
+		"sed -n 's/.*: \([0-9]*\) log lines given up: syslog.*/\1/p' '$dir/stall.out' | tail -1 | awk '{ exit !(\$1 >= 50) }'"
+	kill -TERM "$SRV_PID"; wait "$SRV_PID"
+	check "... and it stops with its exit status 0" test $? = 0
+else no "start with --log-target syslog (a daemon that reads nothing)" "$(tail -3 "$SRV_LOG")"; fi
+sink_stop
+
+# the default socket, /dev/log, in a private mount namespace (unshare -m)
+# whose /dev is a directory of the usual devices and the sink's socket: the
+# same check as above for a server given no --log-socket (the first version
+# of this test, run on the yder-based apikeyd: 7 of 1,500 answered in 10 s)
+fdev=$dir/dev
+mkdir -p "$fdev"
+: >"$dir/devlog.out"
+touch "$dir/hold"
+if sink_start "$fdev/log" "$dir/devlog.out" "$dir/hold"; then
+	nport=$(free_port)
+	unshare -m --propagation private bash -c 'F=$1; shift
+		for n in null zero urandom random full tty; do : >"$F/$n" && mount --bind "/dev/$n" "$F/$n" || exit 97; done
+		mount --bind "$F" /dev || exit 97
+		exec "$@"' _ "$fdev" "$APIKEYD" --db "$db" --listen "127.0.0.1:$nport" --tls-listen off \
+		--log-target syslog >/dev/null 2>"$dir/devlog.err" &
+	npid=$!
+	SRV_PIDS+=("$npid")
+	for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$nport/healthz" && break; sleep 0.05; done
+	urls=()
+	for i in $(seq 1500); do urls+=("http://127.0.0.1:$nport/healthz"); done
+	codes=$(timeout 10 curl -s -w 'CODE:%{http_code}\n' -H "X-Request-Id: devlog" "${urls[@]}" | grep -o 'CODE:200' | wc -l)
+	check "the default /dev/log held by a daemon that reads nothing: 1,500 requests answered within 10 s ($codes)" test "$codes" = 1500
+	rm -f "$dir/hold"
+	sleep 0.5
+	check "... and once it reads, the lines come through it: a start line, the warning" bash -c \
+		"grep -q 'apikeyd\[$npid\]: apikeyd ready: ' '$dir/devlog.out' && grep -q 'apikeyd\[$npid\]: [0-9]* log lines given up: syslog' '$dir/devlog.out'"
+	kill -TERM "$npid" 2>/dev/null; wait "$npid"
+	check "... and it stops with its exit status 0" test $? = 0
+else no "a socket for /dev/log"; fi
+sink_stop
+
+# no daemon at all: a clear error at start, not lines lost without a word
+"$APIKEYD" --db "$db" --listen "127.0.0.1:$(free_port)" --tls-listen off --log-target syslog \
+	--log-socket "$dir/nobody.sock" >/dev/null 2>"$dir/nosock.err"
+rc=$?
+check "--log-target syslog with no daemon at its socket: exit 1 and why ($(head -c 160 "$dir/nosock.err"))" bash -c \
+	"[ $rc = 1 ] && grep -q 'cannot start logging: --log-target syslog: cannot send to $dir/nobody.sock: No such file or directory' '$dir/nosock.err'"
 
 # ---- standard error a pipe nobody reads: requests are still answered ----
 # (a FIFO held open here and not read, as a stalled journald or a paused
@@ -254,8 +364,9 @@ usage() { # usage NAME ERE ARGS...
 }
 usage "--log-format xml: usage error" '--log-format: "xml": expected text or json' --log-format xml
 usage "--log-target file: usage error" '--log-target: "file": expected stderr, syslog or journald' --log-target file
+usage "--log-socket without a socket target: usage error" '--log-socket /dev/log: only with --log-target syslog or journald' --log-socket /dev/log
 APIKEYD_LOG_FORMAT=yaml usage "APIKEYD_LOG_FORMAT=yaml: usage error" 'environment APIKEYD_LOG_FORMAT: "yaml"'
-check "--help names --log-format, --log-target, --metrics" bash -c \
-	"'$APIKEYD' --help | grep -q -- '--log-format FORMAT' && '$APIKEYD' --help | grep -q -- '--log-target TARGET' && '$APIKEYD' --help | grep -q -- '--metrics WHERE'"
+check "--help names --log-format, --log-target, --log-socket, --metrics" bash -c \
+	"'$APIKEYD' --help | grep -q -- '--log-format FORMAT' && '$APIKEYD' --help | grep -q -- '--log-target TARGET' && '$APIKEYD' --help | grep -q -- '--log-socket PATH' && '$APIKEYD' --help | grep -q -- '--metrics WHERE'"
 
 finish
