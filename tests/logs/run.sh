@@ -187,6 +187,17 @@ if start_server "$db" --log-format text --log-level warning; then
 	check "--log-level warning: no access line" bash -c "! grep -q 'apikeyd INFO:' '$SRV_LOG'"
 else no "start with --log-level warning" "$(tail -3 "$SRV_LOG")"; fi
 
+# up BASE: until BASE/healthz answers (10 s at most)
+up() { for _ in $(seq 200); do curl -s -o /dev/null "$1/healthz" && return 0; sleep 0.05; done; return 1; }
+# healthz_n BASE N SECS [RID]: how many of N requests to BASE/healthz, one
+# connection, are answered 200 within SECS
+healthz_n() {
+	local urls=() rid=()
+	for _ in $(seq "$2"); do urls+=("$1/healthz"); done
+	[ -n "${4:-}" ] && rid=(-H "X-Request-Id: $4")
+	timeout "$3" curl -s -w 'CODE:%{http_code}\n' "${rid[@]}" "${urls[@]}" | grep -o 'CODE:200' | wc -l
+}
+
 # ---- syslog and the journal as targets: their own formats, on their sockets ----
 # (tests/logs/dgram_sink stands in for the daemon's socket, --log-socket
 # names it; a file HOLD keeps it from reading, as a daemon that stalls)
@@ -234,9 +245,7 @@ sink_stop
 touch "$dir/hold"
 sink_start "$sock" "$dir/stall.out" "$dir/hold"
 if start_server "$db" --log-target syslog --log-socket "$sock"; then
-	urls=()
-	for i in $(seq 3000); do urls+=("$H/healthz"); done
-	codes=$(timeout 60 curl -s -w 'CODE:%{http_code}\n' -H "X-Request-Id: dstall" "${urls[@]}" | grep -o 'CODE:200' | wc -l)
+	codes=$(healthz_n "$H" 3000 60 dstall)
 	check "syslog's daemon reads nothing: 3,000 requests all answered ($codes)" test "$codes" = 3000
 	rm -f "$dir/hold"   # it reads again
 	sleep 0.5
@@ -283,10 +292,8 @@ if sink_start "$fdev/log" "$dir/devlog.out" "$dir/hold"; then
 		--log-target syslog >/dev/null 2>"$dir/devlog.err" &
 	npid=$!
 	SRV_PIDS+=("$npid")
-	for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$nport/healthz" && break; sleep 0.05; done
-	urls=()
-	for i in $(seq 1500); do urls+=("http://127.0.0.1:$nport/healthz"); done
-	codes=$(timeout 10 curl -s -w 'CODE:%{http_code}\n' -H "X-Request-Id: devlog" "${urls[@]}" | grep -o 'CODE:200' | wc -l)
+	up "http://127.0.0.1:$nport"
+	codes=$(healthz_n "http://127.0.0.1:$nport" 1500 10 devlog)
 	check "the default /dev/log held by a daemon that reads nothing: 1,500 requests answered within 10 s ($codes)" test "$codes" = 1500
 	rm -f "$dir/hold"
 	sleep 0.5
@@ -315,10 +322,8 @@ sport=$(free_port)
 "$APIKEYD" --db "$db" --listen "127.0.0.1:$sport" --tls-listen off --log-level info >/dev/null 2>"$fifo" &
 spid=$!
 SRV_PIDS+=("$spid")
-for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$sport/healthz" && break; sleep 0.05; done
-urls=()
-for i in $(seq 3000); do urls+=("http://127.0.0.1:$sport/healthz"); done
-codes=$(timeout 60 curl -s -w 'CODE:%{http_code}\n' -H "X-Request-Id: stall" "${urls[@]}" | grep -o 'CODE:200' | wc -l)
+up "http://127.0.0.1:$sport"
+codes=$(healthz_n "http://127.0.0.1:$sport" 3000 60 stall)
 check "standard error a pipe nobody reads: 3,000 requests all answered ($codes)" test "$codes" = 3000
 check "... and /healthz still answers" bash -c "curl -s -m 5 -o /dev/null -w '%{http_code}' 'http://127.0.0.1:$sport/healthz' | grep -q 200"
 # the reader comes back
@@ -344,10 +349,8 @@ fport=$(free_port)
 "$APIKEYD" --db "$db" --listen "127.0.0.1:$fport" --tls-listen off --log-level info >/dev/null 2>/dev/full &
 fpid=$!
 SRV_PIDS+=("$fpid")
-for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$fport/healthz" && break; sleep 0.05; done
-urls=()
-for i in $(seq 200); do urls+=("http://127.0.0.1:$fport/healthz"); done
-codes=$(timeout 60 curl -s -w 'CODE:%{http_code}\n' "${urls[@]}" | grep -o 'CODE:200' | wc -l)
+up "http://127.0.0.1:$fport"
+codes=$(healthz_n "http://127.0.0.1:$fport" 200 60)
 check "standard error a full disk (/dev/full): 200 requests all answered ($codes)" test "$codes" = 200
 sleep 0.2   # the flusher's turn (20 ms)
 fdrop=$(curl -s "http://127.0.0.1:$fport/metrics" | awk '$1 == "apikeyd_log_lines_dropped_total" { print $2 }')
