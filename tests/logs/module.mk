@@ -25,6 +25,7 @@ $(LOG_DGRAM_SINK): $(BUILD)/tests/logs/dgram_sink.o
 test-logs: $(APIKEYD) $(LOG_SLOTS_TEST) $(LOG_STALL_TEST) $(LOG_DGRAM_SINK)
 	$(Q)./$(LOG_SLOTS_TEST)
 	$(Q)./$(LOG_STALL_TEST)
+	$(Q)./$(LOG_STALL_TEST) syslog
 	$(Q)tests/logs/run.sh
 
 TEST_SUITES += test-logs
