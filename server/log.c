@@ -701,8 +701,13 @@ static int log_out_socket(enum log_target target, const char *path, char *err, s
     log_out.retry_ns = 0;
     log_out.what = target == LOG_TARGET_SYSLOG ? "syslog" : "the journal";
     if (log_out_connect() != 0) {
-        snprintf(err, errlen, "--log-target %s: cannot send to %s: %s (is %s running? --log-socket names another "
-                 "socket)", what, path, strerror(errno), target == LOG_TARGET_SYSLOG ? "a syslog daemon" : "systemd-journald");
+        int e = errno;
+        if (e == EPROTOTYPE)   /* syslog-ng's unix-stream(), or a listening socket of another kind */
+            snprintf(err, errlen, "--log-target %s: cannot send to %s: it is a stream socket; apikeyd sends "
+                     "datagrams, one a line (syslog-ng: unix-dgram(), rsyslog and journald: as they are)", what, path);
+        else
+            snprintf(err, errlen, "--log-target %s: cannot send to %s: %s (is %s running? --log-socket names another "
+                     "socket)", what, path, strerror(e), target == LOG_TARGET_SYSLOG ? "a syslog daemon" : "systemd-journald");
         if (log_out.own) close(log_out.fd);
         log_out.fd = STDERR_FILENO;
         log_out.own = 0;

@@ -1,14 +1,16 @@
 /* dgram_sink: a Unix datagram socket standing in for syslog's /dev/log or
  * the journal's socket, for tests/logs/run.sh.
  *
- *   dgram_sink PATH OUT [HOLD]
+ *   dgram_sink [--stream] PATH OUT [HOLD]
  *
  * Binds PATH (a file left there is removed first) and appends each datagram
  * it reads to OUT as one line, its newlines written as '|' (a journal
  * record's fields then read as FIELD=value|FIELD=value|). While the file
  * HOLD exists it reads nothing, as a daemon that has stopped reading: the
  * socket's queue fills and a sender that waits for it waits for ever.
- * Prints "ready" once bound. SIGTERM or SIGINT: PATH removed, exit 0. */
+ * --stream: a stream socket that listens and reads nothing (syslog-ng's
+ * unix-stream(), which apikeyd refuses at start). Prints "ready" once
+ * bound. SIGTERM or SIGINT: PATH removed, exit 0. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -32,10 +34,14 @@ int main(int argc, char **argv)
     struct sigaction act = { .sa_handler = on_signal };
     static char buf[1 << 16];
     FILE *out;
-    int fd;
+    int fd, stream = argc > 1 && strcmp(argv[1], "--stream") == 0;
 
+    if (stream) {
+        argv++;
+        argc--;
+    }
     if (argc < 3 || argc > 4) {
-        fprintf(stderr, "usage: dgram_sink PATH OUT [HOLD]\n");
+        fprintf(stderr, "usage: dgram_sink [--stream] PATH OUT [HOLD]\n");
         return 2;
     }
     if (strlen(argv[1]) >= sizeof sa.sun_path) {
@@ -50,13 +56,15 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &act, NULL);
     sigaction(SIGINT, &act, NULL);
     unlink(argv[1]);
-    if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
-        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    if ((fd = socket(AF_UNIX, (stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0)) < 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || (stream && listen(fd, 1) != 0)) {
         fprintf(stderr, "dgram_sink: %s: %s\n", argv[1], strerror(errno));
         return 1;
     }
     printf("ready\n");
     fflush(stdout);
+    while (stream && !stop)
+        pause();
     while (!stop) {
         struct pollfd p = { .fd = fd, .events = POLLIN };
         ssize_t n;

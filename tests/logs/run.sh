@@ -311,6 +311,16 @@ rc=$?
 check "--log-target syslog with no daemon at its socket: exit 1 and why ($(head -c 160 "$dir/nosock.err"))" bash -c \
 	"[ $rc = 1 ] && grep -q 'cannot start logging: --log-target syslog: cannot send to $dir/nobody.sock: No such file or directory' '$dir/nosock.err'"
 
+# a stream socket there (syslog-ng's unix-stream()): refused at start, saying so
+if sink_start --stream "$dir/stream.sock" "$dir/stream.out"; then
+	"$APIKEYD" --db "$db" --listen "127.0.0.1:$(free_port)" --tls-listen off --log-target syslog \
+		--log-socket "$dir/stream.sock" >/dev/null 2>"$dir/stream.err"
+	rc=$?
+	check "--log-socket a stream socket: exit 1, naming it ($(head -c 150 "$dir/stream.err"))" bash -c \
+		"[ $rc = 1 ] && grep -q 'cannot send to $dir/stream.sock: it is a stream socket; apikeyd sends datagrams' '$dir/stream.err'"
+else no "a stream socket"; fi
+sink_stop
+
 # ---- standard error a pipe nobody reads: requests are still answered ----
 # (a FIFO held open here and not read, as a stalled journald or a paused
 # terminal; the pipe holds 64 KiB, about 800 lines: before, the server
