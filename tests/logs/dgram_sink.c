@@ -69,16 +69,19 @@ int main(int argc, char **argv)
         struct pollfd p = { .fd = fd, .events = POLLIN };
         ssize_t n;
         if (argc == 4 && access(argv[3], F_OK) == 0) {
+            fflush(out);
             usleep(10000);
             continue;
         }
-        if (poll(&p, 1, 50) <= 0) continue;
+        if (poll(&p, 1, 20) <= 0) {   /* idle: what was read is in OUT (each line at once was slower than apikeyd writes) */
+            fflush(out);
+            continue;
+        }
         if ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) < 0) continue;
         for (ssize_t i = 0; i < n; i++)
             if (buf[i] == '\n') buf[i] = '|';
         fwrite(buf, 1, (size_t)n, out);
         fputc('\n', out);
-        fflush(out);
     }
     unlink(argv[1]);
     fclose(out);
