@@ -202,6 +202,8 @@ healthz_n() {
 # (tests/logs/dgram_sink stands in for the daemon's socket, --log-socket
 # names it; a file HOLD keeps it from reading, as a daemon that stalls)
 SINK=${DGRAM_SINK:-$top/${BUILD:-build}/tests/logs/dgram_sink}
+# eventually CMD...: CMD succeeds within 2 s (the sink writes what it read when idle)
+eventually() { for _ in $(seq 40); do "$@" && return 0; sleep 0.05; done; return 1; }
 sink_start() { # sink_start PATH OUT [HOLD]: SINK_PID, once bound
 	"$SINK" "$@" >"$dir/sink.ready" &
 	SINK_PID=$!
@@ -221,7 +223,7 @@ if start_server "$db" --log-target syslog --log-socket "$sock"; then
 	check "... its start message too, and nothing on standard error" \
 		bash -c "grep -q 'apikeyd\[$SRV_PID\]: apikeyd ready: ' '$dir/syslog.out' && ! grep -q . '$SRV_LOG'"
 	kill -TERM "$SRV_PID"; wait "$SRV_PID"
-	check "... and its stop: 'apikeyd stopped' is the last line" bash -c "tail -1 '$dir/syslog.out' | grep -q 'apikeyd\[$SRV_PID\]: apikeyd stopped$'"
+	check "... and its stop: 'apikeyd stopped' is the last line" eventually bash -c "tail -1 '$dir/syslog.out' | grep -q 'apikeyd\[$SRV_PID\]: apikeyd stopped$'"
 else no "start with --log-target syslog --log-socket" "$(tail -3 "$SRV_LOG")"; fi
 sink_stop
 
