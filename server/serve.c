@@ -63,7 +63,7 @@
 struct serve_req;
 typedef struct serve_conn {
     _Atomic int64_t armed_at;   /* CLOCK_MONOTONIC, ms (the coarse clock: the deadlines are seconds) */
-    atomic_int armed;           /* waiting for a whole request */
+    atomic_int armed;           /* 1: waiting for a whole request; 0: not; -1: reaped (shut down) */
     atomic_int tls_pending;     /* TLS, and no request line yet: the handshake deadline */
     struct serve_req *rec;      /* the record of its request under way (only its thread's) */
     oalloc_block *arena;        /* ulfius's allocations for that request (oalloc.h), or NULL */
@@ -321,13 +321,24 @@ static serve_req *serve_req_take_ci(serve *s, const void *ci, unsigned *left)
     return r;
 }
 
-/* Arms (a whole request is awaited from now) or disarms con's deadline. */
-static void serve_conn_arm(struct MHD_Connection *con, int armed)
+/* Arms (a whole request is awaited from now) or disarms con's deadline.
+   Disarming a connection the reaper has closed meanwhile gives -1: its
+   request, though whole in the socket's buffer, is not to run (the reaper
+   shut the socket: the client saw it closed, and a create that ran after
+   that would be a key the client was never told of); else 0. */
+static int serve_conn_arm(struct MHD_Connection *con, int armed)
 {
     serve_conn *c = serve_conn_of(con);
-    if (c == NULL) return;
-    if (armed) atomic_store(&c->armed_at, serve_now_ms());
-    atomic_store(&c->armed, armed);
+    int was = armed ? 0 : 1;
+
+    if (c == NULL) return 0;
+    if (armed) {
+        atomic_store(&c->armed_at, serve_now_ms());
+        (void)atomic_compare_exchange_strong(&c->armed, &was, 1);   /* a reaped one (-1) stays so */
+        return 0;
+    }
+    if (atomic_compare_exchange_strong(&c->armed, &was, 0)) return 0;
+    return was < 0 ? -1 : 0;
 }
 
 /* MHD_OPTION_NOTIFY_COMPLETED: the access-log line, then ulfius's cleanup;
@@ -534,13 +545,14 @@ static void *serve_reaper(void *arg)
         now_ms = serve_now_ms();
         for (serve_conn *c = s->conns; c; ) {
             int64_t ms = now_ms - atomic_load(&c->armed_at);
-            if (!atomic_load(&c->armed) ||
-                ms < (int64_t)(atomic_load(&c->tls_pending) ? s->handshake_timeout : s->request_timeout) * 1000) {
+            int one = 1;
+            if (atomic_load(&c->armed) != 1 ||
+                ms < (int64_t)(atomic_load(&c->tls_pending) ? s->handshake_timeout : s->request_timeout) * 1000 ||
+                !atomic_compare_exchange_strong(&c->armed, &one, -1)) {   /* -1: reaped; its thread disarms no more */
                 c = c->next;
                 continue;
             }
             shutdown(c->fd, SHUT_RDWR);   /* libmicrohttpd sees the peer gone and closes it */
-            atomic_store(&c->armed, 0);
             if (++s->reaped % 64 == 0) {
                 /* thousands due at once: let the workers' accepts and
                    completions in between, then rescan (the list changed) */
@@ -847,7 +859,9 @@ static enum MHD_Result serve_front_run(void *cls, struct MHD_Connection *con, co
         } else {
             serve_req_refused(l->s, ci->request, 0, &was);
             if (was) { *upload_data_size = 0; return MHD_YES; }
-            if (*upload_data_size == 0) serve_conn_arm(con, 0);   /* the whole request is here */
+            /* the whole request is here; one whose connection the reaper shut
+               meanwhile (its thread was held) is closed, not run */
+            if (*upload_data_size == 0 && serve_conn_arm(con, 0) != 0) return MHD_NO;
         }
     }
     /* HEAD is GET without the body: libmicrohttpd leaves the body out */
