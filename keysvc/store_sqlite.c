@@ -206,6 +206,7 @@ typedef struct store_sqlite_job {
 	int64_t quota;
 	int rc;
 	int done;
+	int taken;                 /* in a batch under way (under lock): its thread waits for done */
 	struct store_sqlite_job *next;
 } store_sqlite_job;
 
@@ -229,6 +230,7 @@ typedef struct store_sqlite {
 	store_sqlite_job *head, *tail;
 	store_sqlite_touch *touches;   /* last_used writes waiting for a commit */
 	int writing;               /* someone holds the write connection (atomic: store_sqlite_changed reads it) */
+	int64_t writing_since;     /* CLOCK_MONOTONIC ns it was taken (under lock) */
 	store_sqlite_reader readers[STORE_READERS]; /* file databases */
 	store_sqlite_reader memreader;    /* :memory: reads use the write connection */
 	unsigned next_reader;
@@ -481,15 +483,94 @@ static void store_sqlite_close(store *base)
 	free(s);
 }
 
-/* ---- the writer token: one thread at a time uses the write connection ---- */
+/* ---- the writer token: one thread at a time uses the write connection ----
+ *
+ * A request's write waits STORE_SQLITE_WAIT_MS at most for the token. The
+ * write under way may be stuck in a disk that stopped answering (an NFS
+ * server gone, a dying device, a frozen file system), where SQLite's calls
+ * wait for ever, and every worker that came for the token waited behind
+ * it: with the database's file system frozen (fsfreeze), 8 creates at once
+ * left /healthz and every authentication unanswered until it thawed. Past
+ * that wait the call fails as unavailable (a 503 with Retry-After), and
+ * while the token has been held that long the next ones fail at once. The
+ * write stuck in the disk stays stuck, and its own thread with it; the
+ * last_used writer (its own thread) and migrations wait as before. */
+#define STORE_SQLITE_WAIT_MS 5000
+
+static int64_t store_sqlite_mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* Under s->lock: the token is this thread's */
+static void store_sqlite_token_take(store_sqlite *s)
+{
+	__atomic_store_n(&s->writing, 1, __ATOMIC_SEQ_CST);
+	s->writing_since = store_sqlite_mono_ns();
+}
+
+/* now + ms, for pthread_cond_timedwait (CLOCK_REALTIME) */
+static void store_sqlite_deadline(struct timespec *d, unsigned ms)
+{
+	clock_gettime(CLOCK_REALTIME, d);
+	d->tv_sec += ms / 1000;
+	d->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (d->tv_nsec >= 1000000000L) {
+		d->tv_sec++;
+		d->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Under s->lock, the token another's: waits for a change until deadline; 0,
+   or -1 when the deadline passed or the token has been held
+   STORE_SQLITE_WAIT_MS already (then without waiting) */
+static int store_sqlite_token_wait(store_sqlite *s, const struct timespec *deadline)
+{
+	if (store_sqlite_mono_ns() - s->writing_since >= STORE_SQLITE_WAIT_MS * 1000000LL)
+		return -1;
+	return pthread_cond_timedwait(&s->cond, &s->lock, deadline) == ETIMEDOUT ? -1 : 0;
+}
+
+/* A write given up for the token: reported (rate-limited), unavailable */
+static int store_sqlite_stuck(store_sqlite *s, const char *op)
+{
+	char m[256];
+
+	snprintf(m, sizeof m, "%s: another write has held the database for %d s or more (is its disk answering?); "
+	         "not waiting longer", op, STORE_SQLITE_WAIT_MS / 1000);
+	store_report(&s->base, STORE_LOG_ERROR, m);
+	return STORE_UNAVAILABLE;
+}
 
 static void store_sqlite_write_begin(store_sqlite *s)
 {
 	pthread_mutex_lock(&s->lock);
 	while (__atomic_load_n(&s->writing, __ATOMIC_RELAXED))
 		pthread_cond_wait(&s->cond, &s->lock);
-	__atomic_store_n(&s->writing, 1, __ATOMIC_SEQ_CST);
+	store_sqlite_token_take(s);
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* The token for a request's write, waited for STORE_SQLITE_WAIT_MS at most:
+   STORE_OK, or STORE_UNAVAILABLE (reported, for op) */
+static int store_sqlite_write_begin_bounded(store_sqlite *s, const char *op)
+{
+	struct timespec deadline;
+	int out = 0;
+
+	store_sqlite_deadline(&deadline, STORE_SQLITE_WAIT_MS);
+	pthread_mutex_lock(&s->lock);
+	while (__atomic_load_n(&s->writing, __ATOMIC_RELAXED) && !out)
+		out = store_sqlite_token_wait(s, &deadline) != 0;
+	if (!__atomic_load_n(&s->writing, __ATOMIC_RELAXED)) {
+		store_sqlite_token_take(s);
+		pthread_mutex_unlock(&s->lock);
+		return STORE_OK;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return store_sqlite_stuck(s, op);
 }
 
 static void store_sqlite_write_end(store_sqlite *s)
@@ -636,7 +717,8 @@ static int store_sqlite_user_add(store *base, const char *name, int64_t *id)
 	sqlite3_stmt *st = s->ws[Q_USER_ADD];
 	int rc;
 
-	store_sqlite_write_begin(s);
+	if (store_sqlite_write_begin_bounded(s, "user_add") != STORE_OK)
+		return STORE_UNAVAILABLE;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, store_sqlite_now());
 	rc = store_sqlite_step_done(s, st, "user_add");
@@ -774,12 +856,32 @@ static int store_sqlite_insert_one(store_sqlite *s, store_sqlite_job *j)
 	return rc;
 }
 
+/* Under s->lock: me out of the queue of inserts not taken yet */
+static void store_sqlite_unqueue(store_sqlite *s, store_sqlite_job *me)
+{
+	store_sqlite_job *prev = NULL;
+
+	for (store_sqlite_job *j = s->head; j != NULL; prev = j, j = j->next) {
+		if (j != me)
+			continue;
+		if (prev != NULL)
+			prev->next = me->next;
+		else
+			s->head = me->next;
+		if (s->tail == me)
+			s->tail = prev;
+		return;
+	}
+}
+
 static int store_sqlite_key_insert(store *base, store_key *k, const unsigned char hash[STORE_HASH_LEN], const char *client,
                                    int64_t quota)
 {
 	store_sqlite *s = (store_sqlite *)base;
 	store_sqlite_job me = { .k = k, .hash = hash, .client = client, .quota = quota };
+	struct timespec deadline;
 
+	store_sqlite_deadline(&deadline, STORE_SQLITE_WAIT_MS);
 	pthread_mutex_lock(&s->lock);
 	if (s->tail)
 		s->tail->next = &me;
@@ -788,7 +890,13 @@ static int store_sqlite_key_insert(store *base, store_key *k, const unsigned cha
 	s->tail = &me;
 	while (!me.done) {
 		if (__atomic_load_n(&s->writing, __ATOMIC_RELAXED)) {
-			pthread_cond_wait(&s->cond, &s->lock);
+			if (me.taken) {   /* in the batch under way: its leader writes into me, and answers */
+				pthread_cond_wait(&s->cond, &s->lock);
+			} else if (store_sqlite_token_wait(s, &deadline) != 0 && !me.taken && !me.done) {
+				store_sqlite_unqueue(s, &me);   /* not begun: given up (store_sqlite_token_wait) */
+				pthread_mutex_unlock(&s->lock);
+				return store_sqlite_stuck(s, "key_insert");
+			}
 			continue;
 		}
 		/* lead: take the queue (or, without group commit, only the first job) */
@@ -801,7 +909,9 @@ static int store_sqlite_key_insert(store *base, store_key *k, const unsigned cha
 				s->tail = NULL;
 			batch->next = NULL;
 		}
-		__atomic_store_n(&s->writing, 1, __ATOMIC_SEQ_CST);
+		for (j = batch; j; j = j->next)
+			j->taken = 1;
+		store_sqlite_token_take(s);
 		pthread_mutex_unlock(&s->lock);
 
 		int brc = store_sqlite_begin(s, "key_insert");
@@ -1064,7 +1174,8 @@ static int store_sqlite_change(store_sqlite *s, int pre, int q, int64_t a, int64
 	sqlite3_stmt *st = s->ws[q];
 	int rc = STORE_OK;
 
-	store_sqlite_write_begin(s);
+	if (store_sqlite_write_begin_bounded(s, action) != STORE_OK)
+		return STORE_UNAVAILABLE;
 	if ((rc = store_sqlite_begin(s, action)) != STORE_OK) {
 		store_sqlite_write_end(s);
 		return rc;
@@ -1138,7 +1249,7 @@ static void store_sqlite_touch_run(store_sqlite *s, store_sqlite_touch *mine, si
 		/* lead: take every waiting touch (this one among them) */
 		store_sqlite_touch *batch = s->touches, *t;
 		s->touches = NULL;
-		__atomic_store_n(&s->writing, 1, __ATOMIC_SEQ_CST);
+		store_sqlite_token_take(s);
 		pthread_mutex_unlock(&s->lock);
 
 		sqlite3_stmt *st = s->ws[Q_TOUCH];
@@ -1219,7 +1330,8 @@ static int store_sqlite_key_update(store *base, int64_t key_id, const store_key 
 	sqlite3_stmt *st = s->ws[Q_UPDATE];
 	int rc;
 
-	store_sqlite_write_begin(s);
+	if (store_sqlite_write_begin_bounded(s, "update") != STORE_OK)
+		return STORE_UNAVAILABLE;
 	if ((rc = store_sqlite_begin(s, "update")) != STORE_OK) {
 		store_sqlite_write_end(s);
 		return rc;
@@ -1262,7 +1374,8 @@ static int store_sqlite_key_use(store *base, int64_t key_id, int64_t *left)
 	sqlite3_stmt *st = s->ws[Q_USE];
 	int rc = STORE_QUOTA, r;
 
-	store_sqlite_write_begin(s);
+	if (store_sqlite_write_begin_bounded(s, "key_use") != STORE_OK)
+		return STORE_UNAVAILABLE;
 	sqlite3_bind_int64(st, 1, key_id);
 	r = sqlite3_step(st);
 	if (r == SQLITE_ROW) {
@@ -1327,7 +1440,8 @@ static int64_t store_sqlite_stmt_reprepares(sqlite3_stmt *const *st)
 static int store_sqlite_reprepares(store *base, int64_t *n)
 {
 	store_sqlite *s = (store_sqlite *)base;
-	store_sqlite_write_begin(s);
+	if (store_sqlite_write_begin_bounded(s, "reprepares") != STORE_OK)
+		return STORE_UNAVAILABLE;
 	*n = store_sqlite_stmt_reprepares(s->ws);
 	store_sqlite_write_end(s);
 	for (int r = 0; !s->memory && r < STORE_READERS; r++) {
@@ -1365,7 +1479,8 @@ static int store_sqlite_meta_set(store *base, const char *name, const char *valu
 	sqlite3_stmt *st = s->ws[Q_META_SET];
 	int rc;
 
-	store_sqlite_write_begin(s);
+	if (store_sqlite_write_begin_bounded(s, "meta_set") != STORE_OK)
+		return STORE_UNAVAILABLE;
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	rc = store_sqlite_step_done(s, st, "meta_set");
@@ -1397,7 +1512,7 @@ static int store_sqlite_write_begin_until(store_sqlite *s, const struct timespec
 	while (__atomic_load_n(&s->writing, __ATOMIC_RELAXED) && rc == 0)
 		rc = pthread_cond_timedwait(&s->cond, &s->lock, deadline);
 	if (!__atomic_load_n(&s->writing, __ATOMIC_RELAXED)) {
-		__atomic_store_n(&s->writing, 1, __ATOMIC_SEQ_CST);
+		store_sqlite_token_take(s);
 		rc = 0;
 	} else {
 		rc = -1;
@@ -1674,7 +1789,8 @@ static int store_sqlite_key_rehash(store *base, int64_t key_id, const unsigned c
 	sqlite3_stmt *st = s->ws[Q_REHASH];
 	int rc;
 
-	store_sqlite_write_begin(s);
+	if (store_sqlite_write_begin_bounded(s, "rehash") != STORE_OK)
+		return STORE_UNAVAILABLE;
 	sqlite3_bind_blob(st, 1, new_hash, STORE_HASH_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, secret_id);
 	sqlite3_bind_int64(st, 3, key_id);

@@ -329,4 +329,85 @@ if start_server "$dir/ro/apikeyd.db"; then
 else
 	no "apikeyd starts on a read-only database" "$(tail -5 "$SRV_LOG")"
 fi
+
+# ---- 5. a disk that stops answering: the database's file system frozen ----
+# (an ext4 image on a loop device, fsfreeze: every write to it waits until
+# it thaws, as on an NFS server gone or a dying device). Before, the first
+# write's thread waited in SQLite and every other write waited for it,
+# each holding a worker: 8 creates at once and /healthz and every
+# authentication went unanswered until the thaw.
+hd=$dir/hung
+mkdir -p "$hd/mnt"
+if truncate -s 64M "$hd/disk.img" && mkfs.ext4 -q -F "$hd/disk.img" >/dev/null 2>&1 &&
+   mount -o loop "$hd/disk.img" "$hd/mnt" 2>/dev/null; then
+	lib_cleanup_hung() { fsfreeze -u "$hd/mnt" 2>/dev/null; for p in "${SRV_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+		wait 2>/dev/null; umount "$hd/mnt" 2>/dev/null; lib_cleanup_mounts; }
+	trap lib_cleanup_hung EXIT
+	hdb=$hd/mnt/apikeyd.db
+	KEY=$(user_add "$hdb" hung-alice)
+	if start_server "$hdb"; then
+		hkey=$(auth_hdr heron "$KEY")
+		req GET "$BASE_heron" "$hkey"   # the key cached: authentications need no disk
+		fsfreeze -f "$hd/mnt" || no "fsfreeze -f"
+		cpids=()
+		for i in $(seq 8); do
+			curl -s -o "$hd/c$i.out" -D "$hd/c$i.h" -m 30 -w '%{http_code} %{time_total}\n' -X POST -H "$hkey" \
+				-H 'Content-Type: application/json' -d "{\"name\":\"hung-$i\"}" "$H$BASE_heron" >"$hd/c$i.code" &
+			cpids+=($!)
+		done
+		sleep 1
+		st=$(curl -s -o /dev/null -m 10 -w '%{http_code} %{time_total}' "$H/healthz")
+		check "frozen disk, 8 creates under way: /healthz answers 200 within 6 s ($st)" \
+			awk -v s="$st" 'BEGIN { split(s, a, " "); exit !(a[1] == 200 && a[2] < 6) }'
+		st=$(curl -s -o /dev/null -m 10 -w '%{http_code} %{time_total}' -H "$hkey" "$H$BASE_heron")
+		check "... and the key authenticates (its list 200, from the cache) within 6 s ($st)" \
+			awk -v s="$st" 'BEGIN { split(s, a, " "); exit !(a[1] == 200 && a[2] < 6) }'
+		sleep 6
+		n503=0; nretry=0; nclosed=0
+		for i in $(seq 8); do
+			read -r c t <"$hd/c$i.code" 2>/dev/null
+			if [ "${c:-}" = 503 ] && awk -v t="$t" 'BEGIN { exit !(t < 6) }'; then
+				n503=$((n503 + 1)); grep -qi '^Retry-After: [0-9]' "$hd/c$i.h" && nretry=$((nretry + 1))
+			fi
+		done
+		# the write under way stays in the disk, its worker thread with it, and
+		# the connections that thread had taken wait for it (libmicrohttpd runs a
+		# thread's connections one at a time): the request deadline closes them
+		# at 10 s, unread and not run; the others are answered
+		check "... a create that waits for the one under way is answered 503 within 5 s, with Retry-After ($n503, $nretry with it)" \
+			test "$n503" -ge 1 -a "$nretry" = "$n503"
+		st=$(curl -s -o /dev/null -D "$hd/late.h" -m 10 -w '%{http_code} %{time_total}' -X POST -H "$hkey" \
+			-H 'Content-Type: application/json' -d '{"name":"hung-late"}' "$H$BASE_heron")
+		check "... a create after that is 503 at once, not after another 5 s ($st)" \
+			awk -v s="$st" 'BEGIN { split(s, a, " "); exit !(a[1] == 503 && a[2] < 1) }'
+		logged "another write has held the database for 5 s" && ok "... logged: another write has held the database" ||
+			no "... logged: another write has held the database" "$(tail -3 "$SRV_LOG")"
+		fsfreeze -u "$hd/mnt"
+		wait "${cpids[@]}"
+		n201=0; other=0
+		for i in $(seq 8); do
+			read -r c t <"$hd/c$i.code"
+			case $c in
+			201) n201=$((n201 + 1)) ;;
+			503) awk -v t="$t" 'BEGIN { exit !(t < 6) }' || other=$((other + 1)) ;;
+			000) nclosed=$((nclosed + 1)); awk -v t="$t" 'BEGIN { exit !(t < 12) }' || other=$((other + 1)) ;;
+			*) other=$((other + 1)) ;;
+			esac
+		done
+		echo "      (creates: $(cat "$hd"/c?.code | tr "\n" " "))"
+		check "... each create a 503 within 5 s, a 201, or closed unread by the request deadline within 11 s ($n503, $n201, $nclosed; else $other)" \
+			test "$other" = 0
+		kept=$(db_sql "$hdb" "SELECT count(*) FROM keys WHERE name LIKE 'hung-%'")
+		check "thawed: every answer was the truth: as many keys written as 201s ($kept, $n201), none for a closed one" \
+			test "$kept" = "$n201"
+		req POST "$BASE_heron" "$hkey" '{"name":"hung-after"}'
+		check "... and a create works again (201, got $STATUS)" test "$STATUS" = 201
+		kill -TERM "$SRV_PID"; wait "$SRV_PID" 2>/dev/null
+	else
+		no "apikeyd starts on the loop-mounted ext4" "$(tail -5 "$SRV_LOG")"
+	fi
+	umount "$hd/mnt" || no "umount the frozen disk's file system"
+else
+	no "an ext4 image on a loop device (needs root, mkfs.ext4 and a loop device)"
+fi
 finish
