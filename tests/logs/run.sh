@@ -372,6 +372,42 @@ kill -TERM "$fpid"
 wait "$fpid"
 check "... and it stops with its exit status 0" test $? = 0
 
+
+# ---- standard error a file whose disk stops answering (a frozen ext4) ----
+# (an ext4 image on a loop device, fsfreeze: a write to it waits until it
+# thaws, as on an NFS server gone or a dying device; before, the worker that
+# wrote a line waited there, then every worker: 0 of 2,000 answered in 10 s)
+fz=$dir/frozen
+mkdir -p "$fz/mnt"
+if truncate -s 32M "$fz/disk.img" && mkfs.ext4 -q -F "$fz/disk.img" >/dev/null 2>&1 &&
+   mount -o loop "$fz/disk.img" "$fz/mnt" 2>/dev/null; then
+	lib_cleanup_frozen() { fsfreeze -u "$fz/mnt" 2>/dev/null; for p in "${SRV_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+		wait 2>/dev/null; umount "$fz/mnt" 2>/dev/null; lib_cleanup; }
+	trap lib_cleanup_frozen EXIT
+	zport=$(free_port)
+	"$APIKEYD" --db "$db" --listen "127.0.0.1:$zport" --tls-listen off --log-level info >/dev/null 2>>"$fz/mnt/apikeyd.log" &
+	zpid=$!
+	SRV_PIDS+=("$zpid")
+	up "http://127.0.0.1:$zport"
+	fsfreeze -f "$fz/mnt" || no "fsfreeze -f"
+	codes=$(healthz_n "http://127.0.0.1:$zport" 20000 30 frozen)
+	check "standard error a file on a frozen disk: 20,000 requests all answered ($codes)" test "$codes" = 20000
+	fsfreeze -u "$fz/mnt"
+	sleep 0.5
+	curl -s -o /dev/null -H "X-Request-Id: thawed" "http://127.0.0.1:$zport/healthz"
+	sleep 0.3
+	out=$(grep -c 'apikeyd INFO: rid=frozen GET /healthz 200 ' "$fz/mnt/apikeyd.log")
+	given=$(sed -n "s/.* apikeyd WARNING: \([0-9]*\) log lines given up: standard error took no more (its file's disk had stopped taking writes).*/\1/p" "$fz/mnt/apikeyd.log" | awk '{ s += $1 } END { print s + 0 }')
+	check "... thawed: a warning of the lines given up ($given), which with the lines out ($out) add up to 20,000" \
+		test "$given" -gt 0 -a $((out + given)) = 20000
+	check "... and the log goes on" grep -q 'rid=thawed GET /healthz 200' "$fz/mnt/apikeyd.log"
+	kill -TERM "$zpid"; wait "$zpid"
+	check "... and it stops with its exit status 0, its last line out" \
+		bash -c "[ $? = 0 ] && tail -1 '$fz/mnt/apikeyd.log' | grep -q 'apikeyd stopped'"
+	umount "$fz/mnt" || no "umount the frozen disk's file system"
+else
+	no "an ext4 image on a loop device (needs root, mkfs.ext4 and a loop device)"
+fi
 usage() { # usage NAME ERE ARGS...
 	local name=$1 pat=$2; shift 2
 	"$APIKEYD" --db "$db" "$@" >/dev/null 2>"$dir/usage.err"; local rc=$?
