@@ -11,7 +11,9 @@
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
@@ -293,6 +295,7 @@ static size_t log_emit_dgram(const char *b, size_t n, int count)
  * fails (a full disk) gives its lines up and counts them. */
 #define LOG_COPY_PIPE (1 << 20)
 #define LOG_COPY_WRITE 65536                 /* the most log_emit writes to it at once */
+#define LOG_COPY_BUF (1 << 17)               /* the copier's buffer */
 #define LOG_COPY_PAUSE_MS 2                  /* the copier's pause after each copy */
 static struct {
     int rfd;                                 /* the pipe's read end: the copier's */
@@ -302,12 +305,15 @@ static struct {
 
 static void *log_copier(void *arg)
 {
-    static char buf[1 << 17];
+    /* its own buffer and pipe end: a copier a stop gave up on (its disk
+       hung) may still run beside the next one */
+    int rfd = (int)(intptr_t)arg;
+    char *buf = malloc(LOG_COPY_BUF);
     size_t have = 0;
 
-    (void)arg;
+    if (buf == NULL) return NULL;   /* the pipe fills: its lines are given up and counted */
     for (;;) {
-        ssize_t n = read(log_copy.rfd, buf + have, sizeof buf - have);
+        ssize_t n = read(rfd, buf + have, LOG_COPY_BUF - have);
         size_t upto;
         if (n < 0 && errno == EINTR) continue;
         if (n > 0) have += (size_t)n;
@@ -315,7 +321,7 @@ static void *log_copier(void *arg)
            them whole (a read can end inside a line) */
         for (upto = have; n > 0 && upto > 0 && buf[upto - 1] != '\n'; upto--)
             ;
-        if (n > 0 && upto == 0 && have == sizeof buf) upto = have;   /* one line longer than buf: as it is */
+        if (n > 0 && upto == 0 && have == LOG_COPY_BUF) upto = have;   /* one line longer than buf: as it is */
         for (size_t o = 0; o < upto;) {
             ssize_t w = write(STDERR_FILENO, buf + o, upto - o);
             if (w < 0 && errno == EINTR) continue;
@@ -337,6 +343,8 @@ static void *log_copier(void *arg)
             nanosleep(&pause, NULL);
         }
     }
+    close(rfd);
+    free(buf);
     return NULL;
 }
 
@@ -349,7 +357,7 @@ static int log_copy_start(void)
     (void)fcntl(p[1], F_SETPIPE_SZ, LOG_COPY_PIPE);   /* a disk slower for a moment loses nothing */
     if (fcntl(p[1], F_SETFL, O_NONBLOCK) != 0) goto fail;
     log_copy.rfd = p[0];
-    if (pthread_create(&log_copy.th, NULL, log_copier, NULL) != 0) goto fail;
+    if (pthread_create(&log_copy.th, NULL, log_copier, (void *)(intptr_t)p[0]) != 0) goto fail;
     log_copy.on = 1;
     log_out.fd = p[1];
     log_out.own = 1;
@@ -371,8 +379,7 @@ static void log_copy_stop(void)
     if (!log_copy.on) return;
     clock_gettime(CLOCK_REALTIME, &t);
     t.tv_sec += LOG_CLOSE_WAIT_MS / 1000;
-    if (pthread_timedjoin_np(log_copy.th, NULL, &t) != 0) pthread_detach(log_copy.th);
-    else close(log_copy.rfd);
+    if (pthread_timedjoin_np(log_copy.th, NULL, &t) != 0) pthread_detach(log_copy.th);   /* it closes its end itself */
     log_copy.on = 0;
     log_copy.rfd = -1;
 }
