@@ -20,6 +20,7 @@
 set -u
 SUITE=adversarial-storefail
 . "$(dirname "$0")/../lib/apikeyd.sh"
+. "$(dirname "$0")/../lib/loopfs.sh"
 FAULTS=${APIKEYD_FAULTS:-$top/${BUILD:-build}/apikeyd-faults}
 
 # ---- 0. the production binary cannot inject faults ----
@@ -337,11 +338,8 @@ fi
 # each holding a worker: 8 creates at once and /healthz and every
 # authentication went unanswered until the thaw.
 hd=$dir/hung
-mkdir -p "$hd/mnt"
-if truncate -s 64M "$hd/disk.img" && mkfs.ext4 -q -F "$hd/disk.img" >/dev/null 2>&1 &&
-   mount -o loop "$hd/disk.img" "$hd/mnt" 2>/dev/null; then
-	lib_cleanup_hung() { fsfreeze -u "$hd/mnt" 2>/dev/null; for p in "${SRV_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-		wait 2>/dev/null; umount "$hd/mnt" 2>/dev/null; lib_cleanup_mounts; }
+if loopfs_mount "$hd" 64M; then
+	lib_cleanup_hung() { loopfs_release "$hd"; lib_cleanup_mounts; }
 	trap lib_cleanup_hung EXIT
 	hdb=$hd/mnt/apikeyd.db
 	KEY=$(user_add "$hdb" hung-alice)

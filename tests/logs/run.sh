@@ -24,6 +24,7 @@
 set -u
 SUITE=logs
 . "$(dirname "$0")/../lib/apikeyd.sh"
+. "$(dirname "$0")/../lib/loopfs.sh"
 
 db=$dir/var/apikeyd.db
 KEY=$(user_add "$db" alice)
@@ -187,6 +188,15 @@ if start_server "$db" --log-format text --log-level warning; then
 	check "--log-level warning: no access line" bash -c "! grep -q 'apikeyd INFO:' '$SRV_LOG'"
 else no "start with --log-level warning" "$(tail -3 "$SRV_LOG")"; fi
 
+# tally FILE OUTPAT PHRASE: out, FILE's lines holding OUTPAT; given, the
+# lines its warnings say were given up ("N log lines given up: PHRASE ...")
+tally() {
+	out=$(grep -c -- "$2" "$1")
+	given=$(sed -n "s/.*[^0-9]\([0-9][0-9]*\) log lines given up: $3.*/\1/p" "$1" | awk '{ s += $1 } END { print s + 0 }')
+}
+# reader_back BASE RID: 0.5 s for what waited to go out, one request with
+# X-Request-Id RID, 0.3 s for its line
+reader_back() { sleep 0.5; curl -s -o /dev/null -H "X-Request-Id: $2" "$1/healthz"; sleep 0.3; }
 # up BASE: until BASE/healthz answers (10 s at most)
 up() { for _ in $(seq 200); do curl -s -o /dev/null "$1/healthz" && return 0; sleep 0.05; done; return 1; }
 # healthz_n BASE N SECS [RID]: how many of N requests to BASE/healthz, one
@@ -250,11 +260,8 @@ if start_server "$db" --log-target syslog --log-socket "$sock"; then
 	codes=$(healthz_n "$H" 3000 60 dstall)
 	check "syslog's daemon reads nothing: 3,000 requests all answered ($codes)" test "$codes" = 3000
 	rm -f "$dir/hold"   # it reads again
-	sleep 0.5
-	curl -s -o /dev/null -H "X-Request-Id: dafter" "$H/healthz"
-	sleep 0.3
-	out=$(grep -c 'rid=dstall GET /healthz 200 ' "$dir/stall.out")
-	given=$(sed -n 's/.*apikeyd\[[0-9]*\]: \([0-9]*\) log lines given up: syslog took no more.*/\1/p' "$dir/stall.out" | awk '{ s += $1 } END { print s + 0 }')
+	reader_back "$H" dafter
+	tally "$dir/stall.out" "rid=dstall GET /healthz 200 " "syslog took no more"
 	check "... once it reads: a warning (<12>, user.warning) of the lines given up ($given), which with the lines out ($out) add up to 3,000" \
 		bash -c "[ '$given' -gt 0 ] && [ $((out + given)) = 3000 ] && grep -q '^<12>.* log lines given up: syslog' '$dir/stall.out'"
 	check "... and the log goes on" grep -q 'rid=dafter GET /healthz 200' "$dir/stall.out"
@@ -342,8 +349,7 @@ check "... and /healthz still answers" bash -c "curl -s -m 5 -o /dev/null -w '%{
 timeout 2 cat <&7 >"$dir/stall.log"
 curl -s -o /dev/null -H "X-Request-Id: after-stall" "http://127.0.0.1:$sport/healthz"
 timeout 1 cat <&7 >>"$dir/stall.log"
-out=$(grep -c 'apikeyd INFO: rid=stall GET /healthz 200 ' "$dir/stall.log")
-given=$(sed -n 's/.* apikeyd WARNING: \([0-9]*\) log lines given up: standard error took no more.*/\1/p' "$dir/stall.log" | awk '{ s += $1 } END { print s + 0 }')
+tally "$dir/stall.log" "apikeyd INFO: rid=stall GET /healthz 200 " "standard error took no more (its reader had stopped reading)"
 check "once read again: a warning of the lines given up ($given), and they and the lines out ($out) add up to 3,000" \
 	test "$given" -gt 0 -a $((out + given)) = 3000
 check "... and the log goes on: a request's line after that comes out" grep -q 'rid=after-stall GET /healthz 200' "$dir/stall.log"
@@ -378,11 +384,8 @@ check "... and it stops with its exit status 0" test $? = 0
 # thaws, as on an NFS server gone or a dying device; before, the worker that
 # wrote a line waited there, then every worker: 0 of 2,000 answered in 10 s)
 fz=$dir/frozen
-mkdir -p "$fz/mnt"
-if truncate -s 32M "$fz/disk.img" && mkfs.ext4 -q -F "$fz/disk.img" >/dev/null 2>&1 &&
-   mount -o loop "$fz/disk.img" "$fz/mnt" 2>/dev/null; then
-	lib_cleanup_frozen() { fsfreeze -u "$fz/mnt" 2>/dev/null; for p in "${SRV_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
-		wait 2>/dev/null; umount "$fz/mnt" 2>/dev/null; lib_cleanup; }
+if loopfs_mount "$fz" 32M; then
+	lib_cleanup_frozen() { loopfs_release "$fz"; lib_cleanup; }
 	trap lib_cleanup_frozen EXIT
 	zport=$(free_port)
 	"$APIKEYD" --db "$db" --listen "127.0.0.1:$zport" --tls-listen off --log-level info >/dev/null 2>>"$fz/mnt/apikeyd.log" &
@@ -393,11 +396,8 @@ if truncate -s 32M "$fz/disk.img" && mkfs.ext4 -q -F "$fz/disk.img" >/dev/null 2
 	codes=$(healthz_n "http://127.0.0.1:$zport" 20000 30 frozen)
 	check "standard error a file on a frozen disk: 20,000 requests all answered ($codes)" test "$codes" = 20000
 	fsfreeze -u "$fz/mnt"
-	sleep 0.5
-	curl -s -o /dev/null -H "X-Request-Id: thawed" "http://127.0.0.1:$zport/healthz"
-	sleep 0.3
-	out=$(grep -c 'apikeyd INFO: rid=frozen GET /healthz 200 ' "$fz/mnt/apikeyd.log")
-	given=$(sed -n "s/.* apikeyd WARNING: \([0-9]*\) log lines given up: standard error took no more (its file's disk had stopped taking writes).*/\1/p" "$fz/mnt/apikeyd.log" | awk '{ s += $1 } END { print s + 0 }')
+	reader_back "http://127.0.0.1:$zport" thawed
+	tally "$fz/mnt/apikeyd.log" "apikeyd INFO: rid=frozen GET /healthz 200 " "standard error took no more (its file's disk had stopped taking writes)"
 	check "... thawed: a warning of the lines given up ($given), which with the lines out ($out) add up to 20,000" \
 		test "$given" -gt 0 -a $((out + given)) = 20000
 	check "... and the log goes on" grep -q 'rid=thawed GET /healthz 200' "$fz/mnt/apikeyd.log"
