@@ -553,24 +553,31 @@ static void store_sqlite_write_begin(store_sqlite *s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* The writer token, waited for until deadline (CLOCK_REALTIME), and not at
+   all once it has been held STORE_SQLITE_WAIT_MS (store_sqlite_token_wait);
+   0 or -1. */
+static int store_sqlite_write_begin_until(store_sqlite *s, const struct timespec *deadline)
+{
+	int out = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (__atomic_load_n(&s->writing, __ATOMIC_RELAXED) && !out)
+		out = store_sqlite_token_wait(s, deadline) != 0;
+	out = __atomic_load_n(&s->writing, __ATOMIC_RELAXED) ? -1 : 0;
+	if (out == 0)
+		store_sqlite_token_take(s);
+	pthread_mutex_unlock(&s->lock);
+	return out;
+}
+
 /* The token for a request's write, waited for STORE_SQLITE_WAIT_MS at most:
    STORE_OK, or STORE_UNAVAILABLE (reported, for op) */
 static int store_sqlite_write_begin_bounded(store_sqlite *s, const char *op)
 {
 	struct timespec deadline;
-	int out = 0;
 
 	store_sqlite_deadline(&deadline, STORE_SQLITE_WAIT_MS);
-	pthread_mutex_lock(&s->lock);
-	while (__atomic_load_n(&s->writing, __ATOMIC_RELAXED) && !out)
-		out = store_sqlite_token_wait(s, &deadline) != 0;
-	if (!__atomic_load_n(&s->writing, __ATOMIC_RELAXED)) {
-		store_sqlite_token_take(s);
-		pthread_mutex_unlock(&s->lock);
-		return STORE_OK;
-	}
-	pthread_mutex_unlock(&s->lock);
-	return store_sqlite_stuck(s, op);
+	return store_sqlite_write_begin_until(s, &deadline) == 0 ? STORE_OK : store_sqlite_stuck(s, op);
 }
 
 static void store_sqlite_write_end(store_sqlite *s)
@@ -1503,24 +1510,6 @@ static int store_sqlite_key_count(store *base, int64_t *n)
 	return rc;
 }
 
-/* The writer token, waited for until deadline (CLOCK_REALTIME); 0 or -1. */
-static int store_sqlite_write_begin_until(store_sqlite *s, const struct timespec *deadline)
-{
-	int rc = 0;
-
-	pthread_mutex_lock(&s->lock);
-	while (__atomic_load_n(&s->writing, __ATOMIC_RELAXED) && rc == 0)
-		rc = pthread_cond_timedwait(&s->cond, &s->lock, deadline);
-	if (!__atomic_load_n(&s->writing, __ATOMIC_RELAXED)) {
-		store_sqlite_token_take(s);
-		rc = 0;
-	} else {
-		rc = -1;
-	}
-	pthread_mutex_unlock(&s->lock);
-	return rc;
-}
-
 /* Readable, writable, and a write commits (at most one write probe a
  * second; the others reuse its answer), all within timeout_ms. */
 static int store_sqlite_ready(store *base, unsigned timeout_ms, char *why, size_t len)
@@ -1551,13 +1540,7 @@ static int store_sqlite_ready(store *base, unsigned timeout_ms, char *why, size_
 		pthread_mutex_unlock(&s->probe_lock);
 		return rc;
 	}
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	store_sqlite_deadline(&deadline, timeout_ms);
 	rc = STORE_OK;
 	why[0] = '\0';
 	if (store_sqlite_write_begin_until(s, &deadline) != 0) {

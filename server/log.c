@@ -268,13 +268,11 @@ static size_t log_emit_dgram(const char *b, size_t n, int count)
             atomic_store(&log_stalled, 1);
             return done;
         }
-        if ((errno == ECONNREFUSED || errno == ENOTCONN || errno == ECONNRESET || errno == ENOENT) && !retried) {
-            retried = 1;   /* the daemon gone or restarted: its socket again, now */
-            log_out.retry_ns = log_now_ns();
-            continue;
-        }
         if (errno == ECONNREFUSED || errno == ENOTCONN || errno == ECONNRESET || errno == ENOENT) {
-            log_out.retry_ns = log_now_ns() + LOG_RECONNECT_NS;
+            /* the daemon gone or restarted: its socket again, now; failing
+               again right after, not before a second has passed */
+            log_out.retry_ns = log_now_ns() + (retried ? LOG_RECONNECT_NS : 0);
+            retried = 1;
             continue;
         }
         log_gave_up = 1;
@@ -298,10 +296,9 @@ static size_t log_emit_dgram(const char *b, size_t n, int count)
 #define LOG_COPY_BUF (1 << 17)               /* the copier's buffer */
 #define LOG_COPY_PAUSE_MS 2                  /* the copier's pause after each copy */
 static struct {
-    int rfd;                                 /* the pipe's read end: the copier's */
     pthread_t th;
     int on;
-} log_copy = { .rfd = -1 };
+} log_copy;
 
 static void *log_copier(void *arg)
 {
@@ -356,7 +353,6 @@ static int log_copy_start(void)
     if (pipe2(p, O_CLOEXEC) != 0) return -1;
     (void)fcntl(p[1], F_SETPIPE_SZ, LOG_COPY_PIPE);   /* a disk slower for a moment loses nothing */
     if (fcntl(p[1], F_SETFL, O_NONBLOCK) != 0) goto fail;
-    log_copy.rfd = p[0];
     if (pthread_create(&log_copy.th, NULL, log_copier, (void *)(intptr_t)p[0]) != 0) goto fail;
     log_copy.on = 1;
     log_out.fd = p[1];
@@ -366,7 +362,6 @@ static int log_copy_start(void)
 fail:
     close(p[0]);
     close(p[1]);
-    log_copy.rfd = -1;
     return -1;
 }
 
@@ -381,7 +376,6 @@ static void log_copy_stop(void)
     t.tv_sec += LOG_CLOSE_WAIT_MS / 1000;
     if (pthread_timedjoin_np(log_copy.th, NULL, &t) != 0) pthread_detach(log_copy.th);   /* it closes its end itself */
     log_copy.on = 0;
-    log_copy.rfd = -1;
 }
 
 /* Writes b[0..n) (whole lines, in writes of at most PIPE_BUF bytes cut at
